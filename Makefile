@@ -1,0 +1,52 @@
+# zkgo — see README.md. `make run` starts a server; `make test` runs every test.
+GO        ?= go
+BIN       := bin/zkgo
+FUZZTIME  ?= 60s
+PKGS      := ./...
+
+.PHONY: all run build test test-short fuzz lint generate check-generate check-deps clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/zkgo
+
+# Until the server lands (issue 3) this prints the subcommands.
+run: build
+	./$(BIN) help
+
+# Every test, compat-tests included (they need Java ZooKeeper: see .ci/run).
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 25m $(PKGS)
+
+# Unit tests only (no Java, no real servers).
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+# Run each fuzz target for FUZZTIME (default 60s).
+fuzz:
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; \
+	    $(GO) test $$pkg -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME); \
+	  done; \
+	done
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	@if command -v staticcheck >/dev/null; then staticcheck $(PKGS); fi
+
+# Regenerate the Jute records from jute/zookeeper.jute.
+generate:
+	$(GO) generate ./...
+
+check-generate:
+	$(GO) test -count=1 -run TestGeneratedCodeIsFresh ./jute/cmd/jutegen
+
+check-deps:
+	$(GO) test -count=1 ./internal/depcheck
+
+clean:
+	rm -rf bin

@@ -1,0 +1,3 @@
+module github.com/zkgo/zkgo
+
+go 1.26

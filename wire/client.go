@@ -1,0 +1,118 @@
+package wire
+
+import "github.com/zkgo/zkgo/jute"
+
+// NewRequestRecord returns an empty record for the body of a client request
+// with opcode op. hasBody is false for header-only requests (ping,
+// closeSession, whoAmI); known is false for opcodes a client cannot send.
+func NewRequestRecord(op OpCode) (rec jute.Record, hasBody, known bool) {
+	switch op {
+	case OpCreate, OpCreate2, OpCreateContainer:
+		return new(CreateRequest), true, true
+	case OpCreateTTL:
+		return new(CreateTTLRequest), true, true
+	case OpDelete:
+		return new(DeleteRequest), true, true
+	case OpExists:
+		return new(ExistsRequest), true, true
+	case OpGetData:
+		return new(GetDataRequest), true, true
+	case OpSetData:
+		return new(SetDataRequest), true, true
+	case OpGetACL:
+		return new(GetACLRequest), true, true
+	case OpSetACL:
+		return new(SetACLRequest), true, true
+	case OpGetChildren:
+		return new(GetChildrenRequest), true, true
+	case OpSync:
+		return new(SyncRequest), true, true
+	case OpGetChildren2:
+		return new(GetChildren2Request), true, true
+	case OpCheck:
+		return new(CheckVersionRequest), true, true
+	case OpMulti, OpMultiRead:
+		return new(MultiRequest), true, true
+	case OpReconfig:
+		return new(ReconfigRequest), true, true
+	case OpCheckWatches:
+		return new(CheckWatchesRequest), true, true
+	case OpRemoveWatches:
+		return new(RemoveWatchesRequest), true, true
+	case OpAuth:
+		return new(AuthPacket), true, true
+	case OpSetWatches:
+		return new(SetWatches), true, true
+	case OpSASL:
+		return new(GetSASLRequest), true, true
+	case OpGetEphemerals:
+		return new(GetEphemeralsRequest), true, true
+	case OpGetAllChildrenNumber:
+		return new(GetAllChildrenNumberRequest), true, true
+	case OpSetWatches2:
+		return new(SetWatches2), true, true
+	case OpAddWatch:
+		return new(AddWatchRequest), true, true
+	case OpPing, OpCloseSession, OpWhoAmI:
+		return nil, false, true
+	}
+	return nil, false, false
+}
+
+// NewResponseRecord returns an empty record for the body of a successful
+// reply to a request with opcode op; hasBody is false for header-only
+// replies. Error replies (err != 0) never have a body, except multi and
+// multiRead, whose MultiResponse is always present.
+func NewResponseRecord(op OpCode) (rec jute.Record, hasBody, known bool) {
+	switch op {
+	case OpCreate:
+		return new(CreateResponse), true, true
+	case OpCreate2, OpCreateContainer, OpCreateTTL:
+		return new(Create2Response), true, true
+	case OpExists:
+		return new(ExistsResponse), true, true
+	case OpGetData, OpReconfig:
+		return new(GetDataResponse), true, true
+	case OpSetData:
+		return new(SetDataResponse), true, true
+	case OpGetACL:
+		return new(GetACLResponse), true, true
+	case OpSetACL:
+		return new(SetACLResponse), true, true
+	case OpGetChildren:
+		return new(GetChildrenResponse), true, true
+	case OpSync:
+		return new(SyncResponse), true, true
+	case OpGetChildren2:
+		return new(GetChildren2Response), true, true
+	case OpMulti, OpMultiRead:
+		return new(MultiResponse), true, true
+	case OpSASL:
+		return new(SetSASLResponse), true, true
+	case OpGetEphemerals:
+		return new(GetEphemeralsResponse), true, true
+	case OpGetAllChildrenNumber:
+		return new(GetAllChildrenNumberResponse), true, true
+	case OpAddWatch:
+		return new(ErrorResponse), true, true
+	case OpWhoAmI:
+		return new(WhoAmIResponse), true, true
+	case OpDelete, OpPing, OpCheck, OpCheckWatches, OpRemoveWatches, OpAuth, OpSetWatches,
+		OpSetWatches2, OpCloseSession:
+		return nil, false, true
+	}
+	return nil, false, false
+}
+
+// ReplyHasBody reports whether a reply with this opcode and error carries a
+// body record.
+func ReplyHasBody(op OpCode, err ErrCode) bool {
+	if op == OpMulti || op == OpMultiRead {
+		return true
+	}
+	if err != ErrOk {
+		return false
+	}
+	_, has, _ := NewResponseRecord(op)
+	return has
+}
