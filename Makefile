@@ -11,9 +11,9 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/zkgo
 
-# Until the server lands (issue 3) this prints the subcommands.
+# A standalone server with the embedded default config (127.0.0.1:2181, ./data).
 run: build
-	./$(BIN) help
+	./$(BIN) server
 
 # Every test, compat-tests included (they need Java ZooKeeper: see .ci/run).
 test:

@@ -1,3 +1,21 @@
 module github.com/zkgo/zkgo
 
 go 1.26
+
+require (
+	github.com/mattn/go-isatty v0.0.20
+	github.com/panjf2000/gnet/v2 v2.9.7
+	github.com/rs/zerolog v1.35.1
+	golang.org/x/sys v0.30.0
+)
+
+require (
+	github.com/go-zookeeper/zk v1.0.4 // indirect
+	github.com/mattn/go-colorable v0.1.14 // indirect
+	github.com/panjf2000/ants/v2 v2.11.3 // indirect
+	github.com/valyala/bytebufferpool v1.0.0 // indirect
+	go.uber.org/multierr v1.11.0 // indirect
+	go.uber.org/zap v1.27.0 // indirect
+	golang.org/x/sync v0.11.0 // indirect
+	gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
+)

@@ -116,3 +116,69 @@ func ReplyHasBody(op OpCode, err ErrCode) bool {
 	_, has, _ := NewResponseRecord(op)
 	return has
 }
+
+// ClientPacketKind tells what a ClientPacket holds.
+type ClientPacketKind uint8
+
+// Client packet kinds.
+const (
+	// KindConnect is the first message of a session connection.
+	KindConnect ClientPacketKind = iota + 1
+	// KindRequest is a request frame (RequestHeader + body).
+	KindRequest
+	// KindFourLetter is an admin command sent instead of a ConnectRequest.
+	KindFourLetter
+)
+
+func (k ClientPacketKind) String() string {
+	switch k {
+	case KindConnect:
+		return "connect"
+	case KindRequest:
+		return "request"
+	case KindFourLetter:
+		return "fourletter"
+	}
+	return "unknown"
+}
+
+// ClientPacket is one decoded message read from a client connection. The
+// front end decodes frames into ClientPackets on its event loop (copying out
+// of the loop's buffers) and hands them to the server in order.
+type ClientPacket struct {
+	Kind    ClientPacketKind
+	Connect *Connect // KindConnect
+	Header  RequestHeader
+	// Body is the decoded request record; nil for header-only requests
+	// (ping, closeSession, whoAmI) and for opcodes zkgo does not know.
+	Body jute.Record
+	// Raw is the request record's bytes (after the header), owned by the
+	// packet; a learner forwards them to the leader unchanged.
+	Raw  []byte
+	Word string // KindFourLetter: the command, e.g. "ruok"
+	Size int    // frame size on the wire, for accounting
+}
+
+// DecodeRequestFrame decodes a request frame body (RequestHeader + record).
+// body must be owned by the caller: Raw and []byte fields alias it. A body
+// that does not decode for a known opcode is an error (the connection should
+// be closed); an unknown opcode yields a packet with a nil Body.
+func DecodeRequestFrame(body []byte, max int) (ClientPacket, error) {
+	p := ClientPacket{Kind: KindRequest, Size: len(body) + FrameHeaderSize}
+	r := jute.NewReaderMax(body, max)
+	p.Header.Decode(&r)
+	if err := r.Err(); err != nil {
+		return p, err
+	}
+	p.Raw = body[r.Offset():]
+	rec, has, known := NewRequestRecord(p.Header.Type)
+	if !known || !has {
+		return p, nil
+	}
+	rec.Decode(&r)
+	if err := r.Err(); err != nil {
+		return p, err
+	}
+	p.Body = rec
+	return p, nil
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/zkgo/zkgo/node"
+	"github.com/zkgo/zkgo/proxy"
+)
+
+// The server is the front end's Backend.
+var _ proxy.Backend = (*node.Server)(nil)
+
+func init() {
+	register("server", "run a ZooKeeper server (zoo.cfg compatible)", runServer)
+}
+
+func runServer(args []string) int {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "zoo.cfg to read (default: 127.0.0.1:2181, data in ./data)")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 1 && *cfgPath == "" {
+		// Java's QuorumPeerMain takes the config file as its argument.
+		*cfgPath = fs.Arg(0)
+	}
+	log, err := newLogger(*level)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "zkgo server:", err)
+		return 2
+	}
+	cfg := node.DefaultConfig()
+	if *cfgPath != "" {
+		if cfg, err = node.LoadConfig(*cfgPath); err != nil {
+			log.Error().Err(err).Msg("cannot read config")
+			return 1
+		}
+	}
+	cfg.Logger = log
+	srv, err := node.New(cfg)
+	if err != nil {
+		log.Error().Err(err).Msg("invalid config")
+		return 1
+	}
+	if err := srv.Start(); err != nil {
+		log.Error().Err(err).Msg("cannot start server")
+		return 1
+	}
+	fe, err := proxy.New(proxy.Config{
+		Addr:     srv.Config().ClientAddr(),
+		Backend:  srv,
+		Logger:   log,
+		MaxFrame: srv.Config().MaxBuffer,
+	})
+	if err == nil {
+		err = fe.Start()
+	}
+	if err != nil {
+		log.Error().Err(err).Msg("cannot serve clients")
+		_ = srv.Stop(context.Background())
+		return 1
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	select {
+	case s := <-sig:
+		log.Info().Str("signal", s.String()).Msg("shutting down")
+	case <-srv.Done():
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = fe.Stop(ctx)
+	if e := srv.Stop(ctx); e != nil && err == nil {
+		err = e
+	}
+	if err != nil {
+		log.Error().Err(err).Msg("shutdown")
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,71 @@
+package harness
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/zkgo/zkgo/node"
+	"github.com/zkgo/zkgo/proxy"
+)
+
+// Zkgo is a zkgo server running in-process.
+type Zkgo struct {
+	Addr     string
+	Server   *node.Server
+	Frontend *proxy.Frontend
+	Config   node.Config
+}
+
+// TestLogger sends zerolog output to t.Log.
+func TestLogger(t testing.TB, level zerolog.Level) zerolog.Logger {
+	return zerolog.New(zerolog.ConsoleWriter{Out: testWriter{t}, NoColor: true, TimeFormat: "15:04:05.000"}).
+		Level(level).With().Timestamp().Logger()
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(string(p))
+	return len(p), nil
+}
+
+// StartZkgo starts a standalone zkgo on 127.0.0.1:0 with its data in a
+// temp dir; mutate may adjust the config. It stops at test cleanup.
+func StartZkgo(t testing.TB, mutate func(*node.Config)) *Zkgo {
+	t.Helper()
+	cfg := node.DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.DataLogDir = ""
+	cfg.ClientPort = 0
+	cfg.FourLetterWords = []string{"*"}
+	cfg.Logger = TestLogger(t, zerolog.InfoLevel)
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	srv, err := node.New(cfg)
+	if err != nil {
+		t.Fatalf("zkgo config: %v", err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatalf("zkgo start: %v", err)
+	}
+	fe, err := proxy.New(proxy.Config{Addr: cfg.ClientAddr(), Backend: srv, Logger: cfg.Logger, MaxFrame: srv.Config().MaxBuffer, Loops: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fe.Start(); err != nil {
+		t.Fatalf("zkgo listen: %v", err)
+	}
+	z := &Zkgo{Addr: fe.Addr().String(), Server: srv, Frontend: fe, Config: srv.Config()}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = fe.Stop(ctx)
+		_ = srv.Stop(ctx)
+	})
+	return z
+}

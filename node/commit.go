@@ -1,0 +1,246 @@
+package node
+
+import (
+	"time"
+
+	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/node/tree"
+	"github.com/zkgo/zkgo/node/watch"
+	"github.com/zkgo/zkgo/wire"
+)
+
+// proposal is a txn between prep and apply.
+type proposal struct {
+	entry   wire.TxnEntry
+	cc      *clientConn // who asked (nil for server-initiated txns)
+	xid     wire.Xid
+	op      wire.OpCode // the request's opcode
+	err     wire.ErrCode
+	start   time.Time
+	applied bool
+	result  tree.Result
+	connect *connectState // createSession: the handshake to finish
+}
+
+// checkSession is the SessionCheck for prep (standalone: the session must
+// exist and not be closing).
+func (s *Server) checkSession(id wire.SessionID) wire.ErrCode {
+	sess := s.sessions.Get(id)
+	if sess == nil || sess.Closing {
+		return wire.ErrSessionExpired
+	}
+	return wire.ErrOk
+}
+
+// nextZxid hands out the next zxid.
+func (s *Server) nextZxid() wire.Zxid {
+	s.zxid++
+	return s.zxid
+}
+
+// proposeClientWrite prepares a client's write and queues its reply slot.
+func (s *Server) proposeClientWrite(cc *clientConn, p *wire.ClientPacket) {
+	req := tree.PrepRequest{
+		Session:         cc.session,
+		Cxid:            p.Header.Xid,
+		Type:            p.Header.Type,
+		Body:            p.Body,
+		Raw:             p.Raw,
+		Auth:            cc.auth,
+		Zxid:            s.nextZxid(),
+		Time:            wallMs(),
+		CheckSession:    s.checkSession,
+		ReconfigEnabled: s.cfg.ReconfigEnabled,
+	}
+	if s.cfg.SkipACL {
+		req.Auth = append([]wire.ID{{Scheme: tree.SchemeSuper}}, cc.auth...)
+	}
+	e, code := s.tree.Prep(&req)
+	prop := &proposal{entry: e, cc: cc, xid: p.Header.Xid, op: p.Header.Type, err: code, start: time.Now()}
+	if p.Header.Type == wire.OpCloseSession {
+		s.sessions.SetClosing(cc.session)
+	}
+	s.propose(prop)
+	cc.pending = append(cc.pending, pendingItem{prop: prop})
+}
+
+// proposeServerTxn prepares a txn the server itself issues (session
+// expiry, container reaping) on behalf of session id.
+func (s *Server) proposeServerTxn(id wire.SessionID, op wire.OpCode, body jute.Record) {
+	req := tree.PrepRequest{
+		Session: id,
+		Type:    op,
+		Body:    body,
+		Auth:    []wire.ID{{Scheme: tree.SchemeSuper}},
+		Zxid:    s.nextZxid(),
+		Time:    wallMs(),
+	}
+	e, code := s.tree.Prep(&req)
+	s.propose(&proposal{entry: e, op: op, err: code, start: time.Now()})
+}
+
+// propose hands a prepared txn to the store.
+func (s *Server) propose(p *proposal) {
+	s.inflight = append(s.inflight, p)
+	if err := s.store.Append(&p.entry); err != nil {
+		s.storeFailed(err)
+	}
+}
+
+// storeFailed is called when the txn log cannot take a write.
+func (s *Server) storeFailed(err error) {
+	s.log.Error().Err(err).Msg("txn log append failed")
+}
+
+// onDurable applies, in zxid order, every in-flight txn up to z.
+func (s *Server) onDurable(z wire.Zxid) {
+	i := 0
+	for i < len(s.inflight) && s.inflight[i].entry.Hdr.Zxid <= z {
+		p := s.inflight[i]
+		s.inflight[i] = nil
+		i++
+		s.applyProposal(p)
+	}
+	s.inflight = s.inflight[i:]
+	if len(s.inflight) == 0 {
+		s.inflight = nil
+	}
+}
+
+// applyProposal applies one txn, fires watches and answers the requester.
+func (s *Server) applyProposal(p *proposal) {
+	res := s.tree.Apply(&p.entry)
+	p.result = res
+	p.applied = true
+	h := &p.entry.Hdr
+	switch h.Type {
+	case wire.OpCreateSession:
+		if c, ok := p.entry.Body.(*wire.CreateSessionTxn); ok {
+			s.sessions.Add(h.ClientID, c.TimeOut, s.nowMs())
+		}
+	case wire.OpCloseSession:
+		s.sessions.Remove(h.ClientID)
+	}
+	s.triggerWatches(res.Events)
+	if p.connect != nil {
+		s.finishConnect(p)
+		return
+	}
+	if h.Type == wire.OpCloseSession {
+		// The requester (if any) gets its reply first; then the session's
+		// connection is closed.
+		if p.cc != nil {
+			s.drainPending(p.cc)
+		}
+		if cc := s.bySession[h.ClientID]; cc != nil {
+			delete(s.bySession, h.ClientID)
+			s.closeConn(cc, "session closed")
+		}
+		return
+	}
+	if p.cc != nil {
+		s.drainPending(p.cc)
+	}
+}
+
+// replyWrite sends the reply to an applied write (FinalRequestProcessor).
+func (s *Server) replyWrite(p *proposal) {
+	cc := p.cc
+	lat := time.Since(p.start).Milliseconds()
+	cc.stats.observe(lat)
+	s.stats.observe(lat)
+	cc.stats.lastCxid = p.xid
+	cc.stats.lastOp = opAbbrev(p.op)
+	cc.stats.lastZxid = p.entry.Hdr.Zxid
+	zxid := p.entry.Hdr.Zxid
+	res := &p.result
+	if p.op == wire.OpMulti {
+		s.replyZxid(cc, p.xid, zxid, multiErr(p), multiResponse(res))
+		return
+	}
+	code := p.err
+	if code == wire.ErrOk {
+		code = res.Err
+	}
+	if code != wire.ErrOk {
+		s.replyZxid(cc, p.xid, zxid, code, nil)
+		return
+	}
+	var body jute.Record
+	switch p.op {
+	case wire.OpCreate:
+		body = &wire.CreateResponse{Path: res.Path}
+	case wire.OpCreate2, wire.OpCreateTTL, wire.OpCreateContainer:
+		body = &wire.Create2Response{Path: res.Path, Stat: res.Stat}
+	case wire.OpSetData:
+		body = &wire.SetDataResponse{Stat: res.Stat}
+	case wire.OpSetACL:
+		body = &wire.SetACLResponse{Stat: res.Stat}
+	}
+	s.replyZxid(cc, p.xid, zxid, wire.ErrOk, body)
+}
+
+// multiErr is the header error of a multi reply. Java reports a failed
+// multi's errors per op and leaves the header at 0 (FinalRequestProcessor
+// rethrows prep exceptions for every op but multi).
+func multiErr(p *proposal) wire.ErrCode {
+	if p.err == wire.ErrSessionExpired || p.err == wire.ErrSessionMoved {
+		return p.err
+	}
+	return wire.ErrOk
+}
+
+// multiResponse turns per-op apply results into a MultiResponse.
+func multiResponse(res *tree.Result) *wire.MultiResponse {
+	out := &wire.MultiResponse{Results: make([]wire.MultiResult, 0, len(res.Multi))}
+	for i := range res.Multi {
+		r := &res.Multi[i]
+		var mr wire.MultiResult
+		switch r.Type {
+		case wire.OpError:
+			mr = wire.MultiResult{Type: wire.OpError, Err: r.Err, Result: &wire.ErrorResponse{Err: r.Err}}
+		case wire.OpCreate:
+			mr = wire.MultiResult{Type: wire.OpCreate, Result: &wire.CreateResponse{Path: r.Path}}
+		case wire.OpCreate2, wire.OpCreateTTL, wire.OpCreateContainer:
+			mr = wire.MultiResult{Type: wire.OpCreate2, Result: &wire.Create2Response{Path: r.Path, Stat: r.Stat}}
+		case wire.OpDelete, wire.OpDeleteContainer:
+			mr = wire.MultiResult{Type: wire.OpDelete}
+		case wire.OpSetData:
+			mr = wire.MultiResult{Type: wire.OpSetData, Result: &wire.SetDataResponse{Stat: r.Stat}}
+		case wire.OpCheck:
+			mr = wire.MultiResult{Type: wire.OpCheck}
+		default:
+			mr = wire.MultiResult{Type: wire.OpError, Err: wire.ErrRuntimeInconsistency, Result: &wire.ErrorResponse{Err: wire.ErrRuntimeInconsistency}}
+		}
+		out.Results = append(out.Results, mr)
+	}
+	return out
+}
+
+// triggerWatches delivers the watch events of an applied txn, mirroring
+// DataTree's calls into the data and child WatchManagers.
+func (s *Server) triggerWatches(events []tree.Event) {
+	for _, ev := range events {
+		var ws []watch.Watcher
+		switch ev.Type {
+		case wire.EventNodeCreated, wire.EventNodeDataChanged:
+			ws = s.dataW.Trigger(ev.Path, ev.Type, nil)
+		case wire.EventNodeChildrenChanged:
+			ws = s.childW.Trigger(ev.Path, ev.Type, nil)
+		case wire.EventNodeDeleted:
+			ws = s.dataW.Trigger(ev.Path, ev.Type, nil)
+			seen := make(map[watch.Watcher]struct{}, len(ws))
+			for _, w := range ws {
+				seen[w] = struct{}{}
+			}
+			ws = append(ws, s.childW.Trigger(ev.Path, ev.Type, seen)...)
+		}
+		for _, w := range ws {
+			cc := s.conns[uint64(w)]
+			if cc == nil {
+				continue
+			}
+			s.sendEvent(cc, wire.WatcherEvent{Type: ev.Type, State: wire.StateSyncConnected, Path: ev.Path})
+		}
+	}
+}

@@ -1,0 +1,356 @@
+package node
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"github.com/zkgo/zkgo/jute"
+)
+
+// Config is a server's configuration: the keys of Java's zoo.cfg (same
+// names, same defaults) plus the system properties zkgo honours. Unknown
+// zoo.cfg keys become "zookeeper.<key>" properties, as QuorumPeerConfig does.
+type Config struct {
+	TickTime          int    // tickTime, ms
+	InitLimit         int    // initLimit, ticks
+	SyncLimit         int    // syncLimit, ticks
+	DataDir           string // dataDir
+	DataLogDir        string // dataLogDir (default: DataDir)
+	ClientPort        int    // clientPort
+	ClientPortAddress string // clientPortAddress (default: all addresses)
+	MaxClientCnxns    int    // maxClientCnxns per client IP (0: unlimited)
+	MinSessionTimeout int    // minSessionTimeout, ms (default 2*tickTime)
+	MaxSessionTimeout int    // maxSessionTimeout, ms (default 20*tickTime)
+	// FourLetterWords is 4lw.commands.whitelist ("*" = all).
+	FourLetterWords []string
+	SnapCount       int   // zookeeper.snapCount / snapCount
+	PreAllocSizeKB  int64 // zookeeper.preAllocSize / preAllocSize
+	ForceSync       bool  // zookeeper.forceSync / forceSync (yes)
+	SnapRetainCount int   // autopurge.snapRetainCount
+	PurgeInterval   int   // autopurge.purgeInterval, hours (0: off)
+	ExtendedTypes   bool  // zookeeper.extendedTypesEnabled
+	SuperDigest     string
+	SkipACL         bool // zookeeper.skipACL
+	ReconfigEnabled bool // reconfigEnabled
+	Standalone      bool // standaloneEnabled
+	MaxBuffer       int  // jute.maxbuffer
+	// ContainerCheckMs and ContainerMaxPerMinute drive container and TTL
+	// reaping (znode.container.checkIntervalMs, znode.container.maxPerMinute).
+	ContainerCheckMs      int
+	ContainerMaxPerMinute int
+
+	// Properties holds every system-property style setting read from the
+	// file ("zookeeper.*" and the like), for envi/conf output.
+	Properties map[string]string
+	// Raw holds the file's key/value pairs as read.
+	Raw map[string]string
+	// Source is the config file path ("" for the embedded default).
+	Source string
+
+	// Logger for the server; the zero value logs nothing.
+	Logger zerolog.Logger `json:"-"`
+}
+
+// DefaultConfig is what `zkgo server` uses without a config file:
+// 127.0.0.1:2181, data under ./data.
+func DefaultConfig() Config {
+	return Config{
+		TickTime:          2000,
+		InitLimit:         10,
+		SyncLimit:         5,
+		DataDir:           "data",
+		ClientPort:        2181,
+		ClientPortAddress: "127.0.0.1",
+		MaxClientCnxns:    60,
+		Standalone:        true,
+	}.withDefaults()
+}
+
+func (c Config) withDefaults() Config {
+	if c.TickTime == 0 {
+		c.TickTime = 2000
+	}
+	if c.InitLimit == 0 {
+		c.InitLimit = 10
+	}
+	if c.SyncLimit == 0 {
+		c.SyncLimit = 5
+	}
+	if c.DataLogDir == "" {
+		c.DataLogDir = c.DataDir
+	}
+	if c.MinSessionTimeout <= 0 {
+		c.MinSessionTimeout = 2 * c.TickTime
+	}
+	if c.MaxSessionTimeout <= 0 {
+		c.MaxSessionTimeout = 20 * c.TickTime
+	}
+	if c.FourLetterWords == nil {
+		c.FourLetterWords = []string{"srvr"}
+	}
+	if c.SnapCount == 0 {
+		c.SnapCount = 100000
+	}
+	if c.PreAllocSizeKB == 0 {
+		c.PreAllocSizeKB = 65536
+	}
+	if c.SnapRetainCount < 3 {
+		c.SnapRetainCount = 3
+	}
+	if c.MaxBuffer == 0 {
+		c.MaxBuffer = jute.DefaultMaxBuffer
+	}
+	if c.ContainerCheckMs == 0 {
+		c.ContainerCheckMs = 60000
+	}
+	if c.ContainerMaxPerMinute == 0 {
+		c.ContainerMaxPerMinute = 10000
+	}
+	if c.Properties == nil {
+		c.Properties = map[string]string{}
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if c.TickTime <= 0 {
+		errs = append(errs, errors.New("tickTime must be positive"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("dataDir is not set"))
+	}
+	if c.ClientPort < 0 || c.ClientPort > 65535 {
+		errs = append(errs, fmt.Errorf("clientPort %d out of range", c.ClientPort))
+	}
+	if c.MinSessionTimeout > c.MaxSessionTimeout {
+		errs = append(errs, fmt.Errorf("minSessionTimeout %d must not be larger than maxSessionTimeout %d",
+			c.MinSessionTimeout, c.MaxSessionTimeout))
+	}
+	if c.MaxClientCnxns < 0 {
+		errs = append(errs, errors.New("maxClientCnxns must not be negative"))
+	}
+	if c.MaxBuffer <= 0 {
+		errs = append(errs, errors.New("jute.maxbuffer must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// ClientAddr returns the client listen address host:port.
+func (c Config) ClientAddr() string {
+	host := c.ClientPortAddress
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
+		host = "[" + host + "]"
+	}
+	return host + ":" + strconv.Itoa(c.ClientPort)
+}
+
+// FourLetterAllowed reports whether cmd is on the whitelist.
+func (c Config) FourLetterAllowed(cmd string) bool {
+	for _, w := range c.FourLetterWords {
+		if w == "*" || w == cmd {
+			return true
+		}
+	}
+	return false
+}
+
+// LoadConfig reads a Java zoo.cfg file.
+func LoadConfig(path string) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	cfg, err := ParseConfig(f)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	cfg.Source = path
+	if !filepath.IsAbs(cfg.DataDir) && cfg.DataDir != "" {
+		// Java resolves relative paths against the working directory too.
+		cfg.DataDir = filepath.Clean(cfg.DataDir)
+	}
+	return cfg, nil
+}
+
+// parseProperties reads java.util.Properties-style "key=value" lines
+// (also "key: value" and "key value"), skipping # and ! comments, with
+// backslash line continuations.
+func parseProperties(r io.Reader) (map[string]string, []string, error) {
+	out := map[string]string{}
+	var order []string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var pending string
+	for sc.Scan() {
+		line := strings.TrimLeft(sc.Text(), " \t\f")
+		if pending != "" {
+			line = pending + line
+			pending = ""
+		}
+		if line == "" || line[0] == '#' || line[0] == '!' {
+			continue
+		}
+		if strings.HasSuffix(line, "\\") && !strings.HasSuffix(line, "\\\\") {
+			pending = strings.TrimSuffix(line, "\\")
+			continue
+		}
+		i := strings.IndexAny(line, "=: \t")
+		key, val := line, ""
+		if i >= 0 {
+			key = line[:i]
+			rest := strings.TrimLeft(line[i:], " \t")
+			if rest != "" && (rest[0] == '=' || rest[0] == ':') {
+				rest = rest[1:]
+			}
+			val = strings.TrimLeft(rest, " \t")
+		}
+		if _, seen := out[key]; !seen {
+			order = append(order, key)
+		}
+		out[key] = val
+	}
+	return out, order, sc.Err()
+}
+
+// ParseConfig parses zoo.cfg content (QuorumPeerConfig.parseProperties).
+func ParseConfig(r io.Reader) (Config, error) {
+	props, order, err := parseProperties(r)
+	if err != nil {
+		return Config{}, err
+	}
+	c := Config{Raw: props, Properties: map[string]string{}, Standalone: true, ForceSync: true}
+	var errs []error
+	atoi := func(k, v string) int {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not a number", k, v))
+		}
+		return n
+	}
+	for _, k := range order {
+		v := strings.TrimSpace(props[k])
+		switch k {
+		case "tickTime":
+			c.TickTime = atoi(k, v)
+		case "initLimit":
+			c.InitLimit = atoi(k, v)
+		case "syncLimit":
+			c.SyncLimit = atoi(k, v)
+		case "dataDir":
+			c.DataDir = v
+		case "dataLogDir":
+			c.DataLogDir = v
+		case "clientPort":
+			c.ClientPort = atoi(k, v)
+		case "clientPortAddress":
+			c.ClientPortAddress = v
+		case "maxClientCnxns":
+			c.MaxClientCnxns = atoi(k, v)
+		case "minSessionTimeout":
+			c.MinSessionTimeout = atoi(k, v)
+		case "maxSessionTimeout":
+			c.MaxSessionTimeout = atoi(k, v)
+		case "4lw.commands.whitelist":
+			c.FourLetterWords = nil
+			for _, w := range strings.Split(v, ",") {
+				if w = strings.TrimSpace(w); w != "" {
+					c.FourLetterWords = append(c.FourLetterWords, w)
+				}
+			}
+			if c.FourLetterWords == nil {
+				c.FourLetterWords = []string{}
+			}
+		case "autopurge.snapRetainCount":
+			c.SnapRetainCount = atoi(k, v)
+		case "autopurge.purgeInterval":
+			c.PurgeInterval = atoi(k, v)
+		case "standaloneEnabled":
+			c.Standalone = strings.EqualFold(v, "true")
+		case "reconfigEnabled":
+			c.ReconfigEnabled = strings.EqualFold(v, "true")
+		case "admin.enableServer", "admin.serverPort", "admin.serverAddress", "admin.commandURL",
+			"electionAlg", "quorumListenOnAllIPs", "peerType", "syncEnabled", "dynamicConfigFile",
+			"secureClientPort", "secureClientPortAddress", "observerMasterPort", "metricsProvider.className",
+			"localSessionsEnabled", "localSessionsUpgradingEnabled", "multiAddress.enabled",
+			"multiAddress.reachabilityCheckTimeoutMs", "multiAddress.reachabilityCheckEnabled",
+			"clientPortListenBacklog", "connectToLearnerMasterLimit", "quorum.auth.enableSasl",
+			"quorum.auth.learnerRequireSasl", "quorum.auth.serverRequireSasl", "sslQuorum", "portUnification",
+			"quorum.cnxn.threads.size", "maxResponseCacheSize", "oraclePath":
+			// Known keys zkgo accepts; those that matter to a role are
+			// read from Raw by that role.
+		default:
+			if strings.HasPrefix(k, "server.") || strings.HasPrefix(k, "group") || strings.HasPrefix(k, "weight") ||
+				strings.HasPrefix(k, "metricsProvider.") {
+				continue
+			}
+			// QuorumPeerConfig: any other key becomes a system property,
+			// prefixed with "zookeeper." unless it already is.
+			name := k
+			if !strings.HasPrefix(k, "zookeeper.") {
+				name = "zookeeper." + k
+			}
+			c.Properties[name] = v
+		}
+	}
+	c.applyProperties()
+	if len(errs) > 0 {
+		return c, errors.Join(errs...)
+	}
+	return c.withDefaults(), nil
+}
+
+// applyProperties reads the system properties zkgo honours.
+func (c *Config) applyProperties() {
+	p := c.Properties
+	if v, ok := p["zookeeper.snapCount"]; ok {
+		c.SnapCount, _ = strconv.Atoi(v)
+	}
+	if v, ok := p["zookeeper.preAllocSize"]; ok {
+		c.PreAllocSizeKB, _ = strconv.ParseInt(v, 10, 64)
+	}
+	if v, ok := p["zookeeper.forceSync"]; ok {
+		c.ForceSync = !strings.EqualFold(v, "no")
+	}
+	if v, ok := p["zookeeper.extendedTypesEnabled"]; ok {
+		c.ExtendedTypes = strings.EqualFold(v, "true")
+	}
+	if v, ok := p["zookeeper.DigestAuthenticationProvider.superDigest"]; ok {
+		c.SuperDigest = v
+	}
+	if v, ok := p["zookeeper.skipACL"]; ok {
+		c.SkipACL = strings.EqualFold(v, "yes")
+	}
+	if v, ok := p["zookeeper.jute.maxbuffer"]; ok {
+		c.MaxBuffer, _ = strconv.Atoi(v)
+	}
+	if v, ok := p["zookeeper.znode.container.checkIntervalMs"]; ok {
+		c.ContainerCheckMs, _ = strconv.Atoi(v)
+	}
+	if v, ok := p["zookeeper.znode.container.maxPerMinute"]; ok {
+		c.ContainerMaxPerMinute, _ = strconv.Atoi(v)
+	}
+}
+
+// SortedProperties returns the properties as sorted key=value pairs.
+func (c Config) SortedProperties() [][2]string {
+	out := make([][2]string, 0, len(c.Properties))
+	for k, v := range c.Properties {
+		out = append(out, [2]string{k, v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out
+}

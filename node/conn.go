@@ -1,0 +1,104 @@
+package node
+
+import (
+	"sync/atomic"
+
+	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/wire"
+)
+
+// clientConn is the server's state for one client connection. Owned by
+// the server goroutine except for gone and nextClosed (set by Closed).
+type clientConn struct {
+	sink   Sink
+	id     uint64
+	remote string
+
+	gone       atomic.Bool // socket closed (set from the event loop)
+	nextClosed *clientConn // link in Server.closedQ
+
+	// owner state
+	registered bool
+	ip         string
+	openedAt   int64
+	session    wire.SessionID // 0 until the handshake completes
+	timeoutMs  int32
+	connecting bool // ConnectRequest in progress (createSession in flight)
+	readOnly   bool
+	auth       []wire.ID
+	pending    []pendingItem // replies owed, in request order
+	out        []byte        // output accumulated this round
+	completed  int           // requests answered by out
+	sentPkts   int
+	inDirty    bool
+	closing    bool // we asked the front end to close it
+	closeNow   bool
+	dead       bool // the socket is gone
+	fourLetter bool
+	stats      connStats
+}
+
+// pendingItem is one request awaiting its turn: either a write whose txn is
+// in flight (prop) or a request that must run after earlier writes (pkt).
+type pendingItem struct {
+	prop *proposal
+	pkt  *wire.ClientPacket
+}
+
+// connStats are the per-connection figures of the cons command.
+type connStats struct {
+	received, sent           int64
+	lastOp                   string
+	lastCxid                 wire.Xid
+	lastZxid                 wire.Zxid
+	lastRespTime             int64 // wall ms
+	lastLatency              int64 // ms
+	minLatency, maxLatency   int64
+	latencySum, latencyCount int64
+	established              int64 // wall ms
+}
+
+func (cs *connStats) observe(latencyMs int64) {
+	cs.lastLatency = latencyMs
+	if cs.latencyCount == 0 || latencyMs < cs.minLatency {
+		cs.minLatency = latencyMs
+	}
+	if latencyMs > cs.maxLatency {
+		cs.maxLatency = latencyMs
+	}
+	cs.latencySum += latencyMs
+	cs.latencyCount++
+}
+
+// reply appends a framed reply to cc's output.
+func (s *Server) reply(cc *clientConn, xid wire.Xid, err wire.ErrCode, body jute.Record) {
+	if cc.dead {
+		return
+	}
+	cc.out = wire.AppendReply(cc.out, wire.ReplyHeader{Xid: xid, Zxid: s.tree.LastZxid, Err: err}, body)
+	cc.completed++
+	cc.sentPkts++
+	s.markDirty(cc)
+}
+
+// replyZxid is reply with an explicit header zxid.
+func (s *Server) replyZxid(cc *clientConn, xid wire.Xid, zxid wire.Zxid, err wire.ErrCode, body jute.Record) {
+	if cc.dead {
+		return
+	}
+	cc.out = wire.AppendReply(cc.out, wire.ReplyHeader{Xid: xid, Zxid: zxid, Err: err}, body)
+	cc.completed++
+	cc.sentPkts++
+	s.markDirty(cc)
+}
+
+// sendEvent appends a watch notification (not a reply: completed is not
+// counted).
+func (s *Server) sendEvent(cc *clientConn, ev wire.WatcherEvent) {
+	if cc.dead || cc.closing {
+		return
+	}
+	cc.out = wire.AppendWatchEvent(cc.out, ev)
+	cc.sentPkts++
+	s.markDirty(cc)
+}

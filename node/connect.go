@@ -1,0 +1,145 @@
+package node
+
+import (
+	"bytes"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/node/session"
+	"github.com/zkgo/zkgo/node/tree"
+	"github.com/zkgo/zkgo/wire"
+)
+
+// connectState is a handshake waiting for its createSession txn.
+type connectState struct {
+	cc        *clientConn
+	oldClient bool // the ConnectRequest had no readOnly byte
+}
+
+// negotiateTimeout clamps a requested session timeout to
+// [minSessionTimeout, maxSessionTimeout].
+func (s *Server) negotiateTimeout(t int32) int32 {
+	if t < int32(s.cfg.MinSessionTimeout) {
+		t = int32(s.cfg.MinSessionTimeout)
+	}
+	if t > int32(s.cfg.MaxSessionTimeout) {
+		t = int32(s.cfg.MaxSessionTimeout)
+	}
+	return t
+}
+
+// processConnect handles a ConnectRequest (ZooKeeperServer.processConnectRequest).
+func (s *Server) processConnect(cc *clientConn, c *wire.Connect) {
+	cc.readOnly = c.ReadOnly
+	cc.auth = []wire.ID{{Scheme: tree.SchemeIP, ID: javaHostAddress(cc.ip)}}
+	cc.stats.established = wallMs()
+	if c.LastZxidSeen > s.tree.LastZxid {
+		s.log.Info().Str("remote", cc.remote).Str("client_zxid", c.LastZxidSeen.String()).
+			Str("zxid", s.tree.LastZxid.String()).
+			Msg("Refusing session request for client as it has seen a newer zxid; client must try another server")
+		s.closeConn(cc, "client zxid ahead")
+		return
+	}
+	timeout := s.negotiateTimeout(c.TimeOut)
+	cc.timeoutMs = timeout
+	oldClient := !c.HasReadOnly
+	if c.SessionID == 0 {
+		id := s.sessions.NextID()
+		s.sessions.Add(id, timeout, s.nowMs())
+		cc.connecting = true
+		req := tree.PrepRequest{
+			Session: id,
+			Type:    wire.OpCreateSession,
+			Body:    &wire.CreateSessionTxn{TimeOut: timeout},
+			Zxid:    s.nextZxid(),
+			Time:    wallMs(),
+		}
+		e, code := s.tree.Prep(&req)
+		s.propose(&proposal{entry: e, cc: cc, op: wire.OpCreateSession, err: code, start: time.Now(),
+			connect: &connectState{cc: cc, oldClient: oldClient}})
+		return
+	}
+	id := c.SessionID
+	if old := s.bySession[id]; old != nil && old != cc {
+		// The client moved: close its previous connection.
+		delete(s.bySession, id)
+		s.closeConn(old, "client reconnected")
+	}
+	valid := bytes.Equal(c.Passwd, session.Password(id))
+	if !valid {
+		s.log.Warn().Str("session", id.String()).Str("remote", cc.remote).Msg("Incorrect password for session")
+	} else {
+		valid = s.sessions.Touch(id, s.nowMs())
+	}
+	s.sendConnectResponse(cc, id, timeout, valid, oldClient)
+	if !valid {
+		s.log.Info().Str("session", id.String()).Str("remote", cc.remote).Msg("Invalid session for client, probably expired")
+		s.closeConn(cc, "session expired")
+		return
+	}
+	cc.session = id
+	s.bySession[id] = cc
+	s.log.Debug().Str("session", id.String()).Str("remote", cc.remote).Msg("Established session (reconnect)")
+}
+
+// finishConnect answers a new session's handshake once its createSession
+// txn is applied (ZooKeeperServer.finishSessionInit).
+func (s *Server) finishConnect(p *proposal) {
+	cc := p.connect.cc
+	cc.connecting = false
+	id := p.entry.Hdr.ClientID
+	if cc.dead {
+		return // the session lives on and expires unless the client reconnects
+	}
+	s.sendConnectResponse(cc, id, cc.timeoutMs, true, p.connect.oldClient)
+	cc.session = id
+	s.bySession[id] = cc
+	s.log.Info().Str("session", id.String()).Int32("timeout", cc.timeoutMs).Str("remote", cc.remote).Msg("Established session")
+	s.drainPending(cc)
+}
+
+// sendConnectResponse writes the ConnectResponse; an invalid session gets
+// timeout 0, id 0 and 16 zero bytes. The readOnly byte is sent only to
+// clients that sent one (Java's isOldClient).
+func (s *Server) sendConnectResponse(cc *clientConn, id wire.SessionID, timeout int32, valid, oldClient bool) {
+	resp := wire.ConnectResponse{ProtocolVersion: 0, TimeOut: timeout, SessionID: id, Passwd: session.Password(id)}
+	if !valid {
+		resp = wire.ConnectResponse{Passwd: make([]byte, 16)}
+	}
+	w := jute.NewWriter(cc.out)
+	off := wire.BeginFrame(w)
+	resp.Encode(w)
+	if !oldClient {
+		w.Bool(false)
+	}
+	wire.EndFrame(w, off)
+	cc.out = w.Bytes()
+	cc.completed++
+	cc.sentPkts++
+	s.markDirty(cc)
+}
+
+// javaHostAddress formats an address as Java's InetAddress.getHostAddress
+// does (IPv6 without zero compression).
+func javaHostAddress(host string) string {
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	if a.Is4() || a.Is4In6() {
+		return a.Unmap().String()
+	}
+	b := a.As16()
+	parts := make([]string, 8)
+	for i := 0; i < 8; i++ {
+		parts[i] = strconv.FormatUint(uint64(b[2*i])<<8|uint64(b[2*i+1]), 16)
+	}
+	s := strings.Join(parts, ":")
+	if z := a.Zone(); z != "" {
+		s += "%" + z
+	}
+	return s
+}

@@ -1,0 +1,521 @@
+package node
+
+import (
+	"strings"
+
+	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/node/tree"
+	"github.com/zkgo/zkgo/node/watch"
+	"github.com/zkgo/zkgo/wire"
+)
+
+// handlePacket routes one decoded packet.
+func (s *Server) handlePacket(cc *clientConn, p *wire.ClientPacket) {
+	cc.stats.received++
+	s.stats.received++
+	switch p.Kind {
+	case wire.KindFourLetter:
+		s.fourLetter(cc, p.Word)
+	case wire.KindConnect:
+		if cc.dead || cc.closing {
+			return
+		}
+		s.processConnect(cc, p.Connect)
+	case wire.KindRequest:
+		s.processRequest(cc, p)
+	}
+}
+
+// processRequest runs or queues a request so that replies stay in request
+// order: writes are prepared at once (so pipelined writes share a group
+// commit) and answered when applied; anything else waits until every
+// earlier request of the connection has been answered.
+func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
+	if cc.session == 0 {
+		if cc.connecting {
+			cc.pending = append(cc.pending, pendingItem{pkt: p})
+			return
+		}
+		if !cc.closing {
+			s.log.Warn().Str("remote", cc.remote).Str("op", p.Header.Type.String()).
+				Msg("request before the session was established; closing")
+			s.closeConn(cc, "request before session established")
+		}
+		return
+	}
+	if cc.closing || cc.dead {
+		// Java still processes what it already read from a connection;
+		// only the replies are lost. Keep session-changing requests.
+		if p.Header.Type != wire.OpCloseSession {
+			return
+		}
+	}
+	if !s.sessions.Touch(cc.session, s.nowMs()) {
+		if !cc.closing {
+			s.log.Info().Str("session", cc.session.String()).Str("remote", cc.remote).
+				Msg("request for a session that is closed or expired; closing connection")
+			s.closeConn(cc, "session expired")
+		}
+		return
+	}
+	switch p.Header.Type {
+	case wire.OpAuth:
+		// Java handles auth as soon as it is read; the reply keeps its
+		// place in the connection's order here.
+		s.processAuth(cc, p)
+		return
+	case wire.OpSASL:
+		s.queueOrRun(cc, p)
+		return
+	}
+	if p.Header.Type.IsWrite() && p.Header.Type != wire.OpCreateSession && p.Header.Type != wire.OpError {
+		s.proposeClientWrite(cc, p)
+		return
+	}
+	s.queueOrRun(cc, p)
+}
+
+func (s *Server) queueOrRun(cc *clientConn, p *wire.ClientPacket) {
+	if len(cc.pending) > 0 {
+		cc.pending = append(cc.pending, pendingItem{pkt: p})
+		return
+	}
+	s.execRequest(cc, p)
+}
+
+// drainPending answers queued requests from the head of cc's queue until it
+// meets a write whose txn is not applied yet.
+func (s *Server) drainPending(cc *clientConn) {
+	for len(cc.pending) > 0 {
+		it := cc.pending[0]
+		if it.prop != nil {
+			if !it.prop.applied {
+				return
+			}
+			cc.pending = cc.pending[1:]
+			s.replyWrite(it.prop)
+			continue
+		}
+		cc.pending = cc.pending[1:]
+		if cc.session == 0 {
+			// The handshake failed; drop what was queued behind it.
+			continue
+		}
+		s.processRequestQueued(cc, it.pkt)
+	}
+	if len(cc.pending) == 0 {
+		cc.pending = nil
+	}
+}
+
+// processRequestQueued runs a request taken from the pending queue: writes
+// get prepared now (they were queued behind a handshake), others run.
+func (s *Server) processRequestQueued(cc *clientConn, p *wire.ClientPacket) {
+	switch {
+	case p.Header.Type == wire.OpAuth:
+		s.processAuth(cc, p)
+	case p.Header.Type.IsWrite():
+		s.proposeClientWrite(cc, p)
+	default:
+		s.execRequest(cc, p)
+	}
+}
+
+// processAuth handles an AuthPacket (ZooKeeperServer.processPacket): digest
+// adds "digest:user:base64(sha1)" (and super when it matches the
+// configured super digest), ip adds the client address; anything else is
+// AUTHFAILED and the connection is closed.
+func (s *Server) processAuth(cc *clientConn, p *wire.ClientPacket) {
+	a, _ := p.Body.(*wire.AuthPacket)
+	ok := false
+	if a != nil {
+		switch a.Scheme {
+		case tree.SchemeDigest:
+			id := tree.DigestID(string(a.Auth))
+			if s.cfg.SuperDigest != "" && id == s.cfg.SuperDigest {
+				cc.addAuth(wire.ID{Scheme: tree.SchemeSuper, ID: ""})
+			}
+			cc.addAuth(wire.ID{Scheme: tree.SchemeDigest, ID: id})
+			ok = true
+		case tree.SchemeIP:
+			cc.addAuth(wire.ID{Scheme: tree.SchemeIP, ID: javaHostAddress(cc.ip)})
+			ok = true
+		}
+	}
+	scheme := ""
+	if a != nil {
+		scheme = a.Scheme
+	}
+	if ok {
+		s.log.Info().Str("session", cc.session.String()).Str("scheme", scheme).Str("remote", cc.remote).Msg("auth success")
+		s.replyZxid(cc, p.Header.Xid, 0, wire.ErrOk, nil)
+		return
+	}
+	s.log.Warn().Str("session", cc.session.String()).Str("scheme", scheme).Str("remote", cc.remote).
+		Msg("Authentication failed for scheme")
+	s.replyZxid(cc, p.Header.Xid, 0, wire.ErrAuthFailed, nil)
+	s.closeConn(cc, "auth failed")
+}
+
+func (cc *clientConn) addAuth(id wire.ID) {
+	for _, a := range cc.auth {
+		if a.Scheme == id.Scheme && a.ID == id.ID {
+			return
+		}
+	}
+	cc.auth = append(cc.auth, id)
+}
+
+// execRequest answers a non-txn request (FinalRequestProcessor's read
+// side) and registers watches.
+func (s *Server) execRequest(cc *clientConn, p *wire.ClientPacket) {
+	h := p.Header
+	cc.stats.lastCxid = h.Xid
+	cc.stats.lastOp = opAbbrev(h.Type)
+	cc.stats.lastZxid = s.tree.LastZxid
+	cc.stats.observe(0)
+	s.stats.observe(0)
+	w := watch.Watcher(cc.id)
+	switch h.Type {
+	case wire.OpPing:
+		s.reply(cc, wire.XidPing, wire.ErrOk, nil)
+		if h.Xid != wire.XidPing {
+			// Java answers pings with xid -2 whatever was sent.
+		}
+		return
+	case wire.OpExists:
+		r := p.Body.(*wire.ExistsRequest)
+		if strings.IndexByte(r.Path, 0) >= 0 {
+			s.reply(cc, h.Xid, wire.ErrBadArguments, nil)
+			return
+		}
+		if r.Watch {
+			s.dataW.Add(r.Path, w, watch.Standard)
+		}
+		n := s.tree.Get(r.Path)
+		if n == nil {
+			s.reply(cc, h.Xid, wire.ErrNoNode, nil)
+			return
+		}
+		s.reply(cc, h.Xid, wire.ErrOk, &wire.ExistsResponse{Stat: s.tree.StatOf(n)})
+	case wire.OpGetData:
+		r := p.Body.(*wire.GetDataRequest)
+		resp, code := s.getData(cc, r.Path, r.Watch)
+		if code != wire.ErrOk {
+			s.reply(cc, h.Xid, code, nil)
+			return
+		}
+		s.reply(cc, h.Xid, wire.ErrOk, resp)
+	case wire.OpGetChildren:
+		r := p.Body.(*wire.GetChildrenRequest)
+		children, _, code := s.getChildren(cc, r.Path, r.Watch)
+		if code != wire.ErrOk {
+			s.reply(cc, h.Xid, code, nil)
+			return
+		}
+		s.reply(cc, h.Xid, wire.ErrOk, &wire.GetChildrenResponse{Children: children})
+	case wire.OpGetChildren2:
+		r := p.Body.(*wire.GetChildren2Request)
+		children, st, code := s.getChildren(cc, r.Path, r.Watch)
+		if code != wire.ErrOk {
+			s.reply(cc, h.Xid, code, nil)
+			return
+		}
+		s.reply(cc, h.Xid, wire.ErrOk, &wire.GetChildren2Response{Children: children, Stat: st})
+	case wire.OpGetACL:
+		r := p.Body.(*wire.GetACLRequest)
+		n := s.tree.Get(r.Path)
+		if n == nil {
+			s.reply(cc, h.Xid, wire.ErrNoNode, nil)
+			return
+		}
+		acl := s.tree.ACLOf(n)
+		if !s.checkACL(acl, wire.PermRead|wire.PermAdmin, cc.auth) {
+			s.reply(cc, h.Xid, wire.ErrNoAuth, nil)
+			return
+		}
+		if !s.checkACL(acl, wire.PermAdmin, cc.auth) {
+			// CVE-2019-0201: without ADMIN, digest hashes are redacted.
+			red := make([]wire.ACL, len(acl))
+			for i, a := range acl {
+				red[i] = a
+				if a.ID.Scheme == tree.SchemeDigest {
+					user, _, _ := strings.Cut(a.ID.ID, ":")
+					red[i].ID = wire.ID{Scheme: a.ID.Scheme, ID: user + ":x"}
+				}
+			}
+			acl = red
+		}
+		s.reply(cc, h.Xid, wire.ErrOk, &wire.GetACLResponse{ACL: acl, Stat: s.tree.StatOf(n)})
+	case wire.OpGetAllChildrenNumber:
+		r := p.Body.(*wire.GetAllChildrenNumberRequest)
+		n := s.tree.Get(r.Path)
+		if n == nil {
+			s.reply(cc, h.Xid, wire.ErrNoNode, nil)
+			return
+		}
+		if !s.checkACL(s.tree.ACLOf(n), wire.PermRead, cc.auth) {
+			s.reply(cc, h.Xid, wire.ErrNoAuth, nil)
+			return
+		}
+		s.reply(cc, h.Xid, wire.ErrOk, &wire.GetAllChildrenNumberResponse{TotalNumber: int32(s.tree.CountDescendants(r.Path))})
+	case wire.OpGetEphemerals:
+		r := p.Body.(*wire.GetEphemeralsRequest)
+		all := s.tree.Ephemerals(cc.session)
+		out := make([]string, 0, len(all))
+		prefix := r.PrefixPath
+		blank := strings.TrimSpace(prefix) == "" || strings.TrimSpace(prefix) == "/"
+		for _, e := range all {
+			if blank || strings.HasPrefix(e, prefix) {
+				out = append(out, e)
+			}
+		}
+		s.reply(cc, h.Xid, wire.ErrOk, &wire.GetEphemeralsResponse{Ephemerals: out})
+	case wire.OpSync:
+		r := p.Body.(*wire.SyncRequest)
+		s.reply(cc, h.Xid, wire.ErrOk, &wire.SyncResponse{Path: r.Path, Nulls: r.Nulls})
+	case wire.OpSetWatches:
+		r := p.Body.(*wire.SetWatches)
+		s.setWatches(cc, r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches, nil, nil)
+		s.reply(cc, h.Xid, wire.ErrOk, nil)
+	case wire.OpSetWatches2:
+		r := p.Body.(*wire.SetWatches2)
+		s.setWatches(cc, r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches, r.PersistentWatches, r.PersistentRecursiveWatches)
+		s.reply(cc, h.Xid, wire.ErrOk, nil)
+	case wire.OpAddWatch:
+		r := p.Body.(*wire.AddWatchRequest)
+		switch r.Mode {
+		case wire.AddWatchPersistent:
+			s.childW.Add(r.Path, w, watch.Persistent)
+			s.dataW.Add(r.Path, w, watch.Persistent)
+		case wire.AddWatchPersistentRecursive:
+			s.dataW.Add(r.Path, w, watch.PersistentRecursive)
+		default:
+			s.reply(cc, h.Xid, wire.ErrBadArguments, nil)
+			return
+		}
+		s.reply(cc, h.Xid, wire.ErrOk, &wire.ErrorResponse{Err: wire.ErrOk})
+	case wire.OpCheckWatches, wire.OpRemoveWatches:
+		var path string
+		var typ wire.WatcherType
+		if r, ok := p.Body.(*wire.CheckWatchesRequest); ok {
+			path, typ = r.Path, r.Type
+		} else {
+			r := p.Body.(*wire.RemoveWatchesRequest)
+			path, typ = r.Path, r.Type
+		}
+		remove := h.Type == wire.OpRemoveWatches
+		found := false
+		switch typ {
+		case wire.WatcherChildren:
+			found = s.watchOp(s.childW, path, w, remove)
+		case wire.WatcherData:
+			found = s.watchOp(s.dataW, path, w, remove)
+		case wire.WatcherAny:
+			c := s.watchOp(s.childW, path, w, remove)
+			d := s.watchOp(s.dataW, path, w, remove)
+			found = c || d
+		default:
+			s.reply(cc, h.Xid, wire.ErrBadArguments, nil)
+			return
+		}
+		if !found {
+			s.reply(cc, h.Xid, wire.ErrNoWatcher, nil)
+			return
+		}
+		s.reply(cc, h.Xid, wire.ErrOk, nil)
+	case wire.OpWhoAmI:
+		infos := make([]wire.ClientInfo, 0, len(cc.auth))
+		for _, id := range cc.auth {
+			infos = append(infos, wire.ClientInfo{AuthScheme: id.Scheme, User: id.ID})
+		}
+		s.reply(cc, h.Xid, wire.ErrOk, &wire.WhoAmIResponse{ClientInfo: infos})
+	case wire.OpMultiRead:
+		s.multiRead(cc, p)
+	case wire.OpSASL:
+		// No SASL provider is configured: Java answers with an error.
+		s.reply(cc, h.Xid, wire.ErrAuthFailed, nil)
+	default:
+		// Java answers an unknown opcode with UNIMPLEMENTED and closes the
+		// connection; zkgo keeps the session usable (DIFFERENCES.md).
+		s.log.Warn().Str("session", cc.session.String()).Int32("op", int32(h.Type)).Msg("Received packet of unknown type")
+		s.reply(cc, h.Xid, wire.ErrUnimplemented, nil)
+	}
+}
+
+func (s *Server) watchOp(m *watch.Manager, path string, w watch.Watcher, remove bool) bool {
+	if remove {
+		return m.Remove(path, w)
+	}
+	return m.Contains(path, w)
+}
+
+func (s *Server) checkACL(acl []wire.ACL, perm wire.Perm, auth []wire.ID) bool {
+	if s.cfg.SkipACL {
+		return true
+	}
+	return tree.CheckACL(acl, perm, auth)
+}
+
+func (s *Server) getData(cc *clientConn, path string, wantWatch bool) (*wire.GetDataResponse, wire.ErrCode) {
+	if strings.IndexByte(path, 0) >= 0 {
+		return nil, wire.ErrBadArguments
+	}
+	n := s.tree.Get(path)
+	if n == nil {
+		return nil, wire.ErrNoNode
+	}
+	if !s.checkACL(s.tree.ACLOf(n), wire.PermRead, cc.auth) {
+		return nil, wire.ErrNoAuth
+	}
+	if wantWatch {
+		s.dataW.Add(path, watch.Watcher(cc.id), watch.Standard)
+	}
+	return &wire.GetDataResponse{Data: n.Data, Stat: s.tree.StatOf(n)}, wire.ErrOk
+}
+
+func (s *Server) getChildren(cc *clientConn, path string, wantWatch bool) ([]string, wire.Stat, wire.ErrCode) {
+	if strings.IndexByte(path, 0) >= 0 {
+		return nil, wire.Stat{}, wire.ErrBadArguments
+	}
+	n := s.tree.Get(path)
+	if n == nil {
+		return nil, wire.Stat{}, wire.ErrNoNode
+	}
+	if !s.checkACL(s.tree.ACLOf(n), wire.PermRead, cc.auth) {
+		return nil, wire.Stat{}, wire.ErrNoAuth
+	}
+	if wantWatch {
+		s.childW.Add(path, watch.Watcher(cc.id), watch.Standard)
+	}
+	return n.ChildNames(), s.tree.StatOf(n), wire.ErrOk
+}
+
+// multiRead answers a multiRead: each getData/getChildren runs on its own
+// and a failure becomes an ErrorResult for that op only.
+func (s *Server) multiRead(cc *clientConn, p *wire.ClientPacket) {
+	m := p.Body.(*wire.MultiRequest)
+	resp := &wire.MultiResponse{Results: make([]wire.MultiResult, 0, len(m.Ops))}
+	for _, op := range m.Ops {
+		switch r := op.Op.(type) {
+		case *wire.GetDataRequest:
+			gd, code := s.getData(cc, r.Path, r.Watch)
+			if code != wire.ErrOk {
+				resp.Results = append(resp.Results, wire.MultiResult{Type: wire.OpError, Err: code, Result: &wire.ErrorResponse{Err: code}})
+				continue
+			}
+			resp.Results = append(resp.Results, wire.MultiResult{Type: wire.OpGetData, Result: gd})
+		case *wire.GetChildrenRequest:
+			ch, _, code := s.getChildren(cc, r.Path, r.Watch)
+			if code != wire.ErrOk {
+				resp.Results = append(resp.Results, wire.MultiResult{Type: wire.OpError, Err: code, Result: &wire.ErrorResponse{Err: code}})
+				continue
+			}
+			resp.Results = append(resp.Results, wire.MultiResult{Type: wire.OpGetChildren, Result: &wire.GetChildrenResponse{Children: ch}})
+		default:
+			// Java fails the whole request on a non-read op.
+			s.reply(cc, p.Header.Xid, wire.ErrMarshallingError, nil)
+			return
+		}
+	}
+	s.reply(cc, p.Header.Xid, wire.ErrOk, resp)
+}
+
+// setWatches re-registers a reconnecting client's watches
+// (DataTree.setWatches): a watch whose condition already changed since
+// relativeZxid fires at once instead of being registered.
+func (s *Server) setWatches(cc *clientConn, rel wire.Zxid, data, exist, child, persistent, recursive []string) {
+	w := watch.Watcher(cc.id)
+	ev := func(t wire.EventType, path string) {
+		s.sendEvent(cc, wire.WatcherEvent{Type: t, State: wire.StateSyncConnected, Path: path})
+	}
+	for _, p := range data {
+		n := s.tree.Get(p)
+		switch {
+		case n == nil:
+			ev(wire.EventNodeDeleted, p)
+		case n.Stat.Mzxid > rel:
+			ev(wire.EventNodeDataChanged, p)
+		default:
+			s.dataW.Add(p, w, watch.Standard)
+		}
+	}
+	for _, p := range exist {
+		if s.tree.Get(p) != nil {
+			ev(wire.EventNodeCreated, p)
+		} else {
+			s.dataW.Add(p, w, watch.Standard)
+		}
+	}
+	for _, p := range child {
+		n := s.tree.Get(p)
+		switch {
+		case n == nil:
+			ev(wire.EventNodeDeleted, p)
+		case n.Stat.Pzxid > rel:
+			ev(wire.EventNodeChildrenChanged, p)
+		default:
+			s.childW.Add(p, w, watch.Standard)
+		}
+	}
+	for _, p := range persistent {
+		s.childW.Add(p, w, watch.Persistent)
+		s.dataW.Add(p, w, watch.Persistent)
+	}
+	for _, p := range recursive {
+		s.dataW.Add(p, w, watch.PersistentRecursive)
+	}
+}
+
+// opAbbrev is the short op name Java's cons output uses (lastOp).
+func opAbbrev(op wire.OpCode) string {
+	switch op {
+	case wire.OpPing:
+		return "PING"
+	case wire.OpGetData:
+		return "GETD"
+	case wire.OpSetData:
+		return "SETD"
+	case wire.OpExists:
+		return "EXIS"
+	case wire.OpCreate, wire.OpCreate2, wire.OpCreateContainer, wire.OpCreateTTL:
+		return "CREA"
+	case wire.OpDelete, wire.OpDeleteContainer:
+		return "DELE"
+	case wire.OpGetChildren, wire.OpGetChildren2:
+		return "GETC"
+	case wire.OpGetACL:
+		return "GETA"
+	case wire.OpSetACL:
+		return "SETA"
+	case wire.OpSync:
+		return "SYNC"
+	case wire.OpMulti, wire.OpMultiRead:
+		return "MULT"
+	case wire.OpCloseSession:
+		return "CLOSE"
+	case wire.OpSetWatches, wire.OpSetWatches2:
+		return "SETW"
+	case wire.OpCheck:
+		return "CHEC"
+	case wire.OpCreateSession:
+		return "SESS"
+	case wire.OpReconfig:
+		return "RECO"
+	case wire.OpAddWatch:
+		return "ADDW"
+	case wire.OpWhoAmI:
+		return "HOMI"
+	case wire.OpGetEphemerals:
+		return "GETE"
+	case wire.OpGetAllChildrenNumber:
+		return "GETACN"
+	case wire.OpRemoveWatches:
+		return "REMW"
+	case wire.OpCheckWatches:
+		return "CHKW"
+	}
+	return "NA"
+}
+
+var _ jute.Record = (*wire.GetDataResponse)(nil)

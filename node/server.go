@@ -1,0 +1,384 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/zkgo/zkgo/node/session"
+	"github.com/zkgo/zkgo/node/tree"
+	"github.com/zkgo/zkgo/node/watch"
+	"github.com/zkgo/zkgo/wire"
+)
+
+// Sink is the server's handle on one client connection. It is an alias of
+// the same unnamed interface as proxy.Conn, so the front end's connections
+// are Sinks and *Server implements proxy.Backend without either package
+// importing the other. All methods are safe from any goroutine.
+type Sink = interface {
+	ID() uint64
+	RemoteAddr() string
+	Send(b []byte, completed int) bool
+	Close(reason string)
+}
+
+// eventQueueSize bounds the hand-off from event loops to the owner
+// goroutine. A full queue closes the submitting connection.
+const eventQueueSize = 1 << 14
+
+// event is one batch from an event loop.
+type event struct {
+	cc   *clientConn
+	pkts []wire.ClientPacket
+}
+
+// Server is a ZooKeeper server. All state below "owner state" belongs to
+// one goroutine (run); event loops reach it only through Submit/Closed.
+type Server struct {
+	cfg  Config
+	log  zerolog.Logger
+	opts tree.Options
+
+	events  chan event
+	closedQ atomic.Pointer[clientConn] // lock-free stack of closed connections
+	wake    chan struct{}
+	quit    chan struct{}
+	done    chan struct{}
+	wg      sync.WaitGroup
+	started atomic.Bool
+	stopped sync.Once
+
+	start   time.Time // monotonic origin for session time
+	startMs int64
+
+	store store // durable txn log, or the in-memory stand-in
+
+	// owner state
+	tree      *tree.Tree
+	sessions  *session.Tracker
+	dataW     *watch.Manager
+	childW    *watch.Manager
+	conns     map[uint64]*clientConn
+	bySession map[wire.SessionID]*clientConn
+	perIP     map[string]int
+	zxid      wire.Zxid     // last zxid handed out
+	inflight  []*proposal   // prepared txns not yet applied, in zxid order
+	dirty     []*clientConn // connections with output to flush
+	stats     stats
+	nextReap  int64 // mono ms of the next container/TTL check
+	reapHist  []int64
+}
+
+// New checks cfg and builds a server; Start loads state and serves.
+func New(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:    cfg,
+		log:    cfg.Logger.With().Str("component", "server").Logger(),
+		opts:   tree.Options{ExtendedTypes: cfg.ExtendedTypes, Config: []byte{}},
+		events: make(chan event, eventQueueSize),
+		wake:   make(chan struct{}, 1),
+		quit:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	return s, nil
+}
+
+// Config returns the server's configuration (with defaults applied).
+func (s *Server) Config() Config { return s.cfg }
+
+// nowMs returns milliseconds on the server's monotonic clock.
+func (s *Server) nowMs() int64 { return s.startMs + time.Since(s.start).Milliseconds() }
+
+// wallMs returns wall-clock milliseconds (txn header time, ctime/mtime).
+func wallMs() int64 { return time.Now().UnixMilli() }
+
+// Start loads the database and starts the owner goroutine.
+func (s *Server) Start() error {
+	if !s.started.CompareAndSwap(false, true) {
+		return errors.New("node: server already started")
+	}
+	s.start = time.Now()
+	// Java seeds session ids from System.nanoTime()/1e6; any clock
+	// distinct per start works, so use wall time for uniqueness.
+	s.startMs = s.start.UnixMilli()
+	s.tree = tree.New(s.opts)
+	s.sessions = session.NewTracker(int64(s.cfg.TickTime), 0, s.startMs)
+	s.dataW = watch.NewManager()
+	s.childW = watch.NewManager()
+	s.conns = make(map[uint64]*clientConn)
+	s.bySession = make(map[wire.SessionID]*clientConn)
+	s.perIP = make(map[string]int)
+	s.stats.reset()
+	st, err := s.openStore()
+	if err != nil {
+		return err
+	}
+	s.store = st
+	s.zxid = s.tree.LastZxid
+	s.nextReap = s.nowMs() + int64(s.cfg.ContainerCheckMs)
+	s.log.Info().Str("zxid", s.zxid.String()).Int("nodes", s.tree.Len()).Int("sessions", s.sessions.Len()).
+		Msg("database loaded")
+	s.goRoutine(s.run)
+	return nil
+}
+
+// goRoutine starts fn as a tracked goroutine (nats' startGoRoutine).
+func (s *Server) goRoutine(fn func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		fn()
+	}()
+}
+
+// Stop shuts the server down; it is idempotent.
+func (s *Server) Stop(ctx context.Context) error {
+	var err error
+	s.stopped.Do(func() {
+		if !s.started.Load() {
+			close(s.done)
+			return
+		}
+		close(s.quit)
+		waited := make(chan struct{})
+		go func() { s.wg.Wait(); close(waited) }()
+		select {
+		case <-waited:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if s.store != nil {
+			err = errors.Join(err, s.store.Close())
+		}
+		close(s.done)
+	})
+	return err
+}
+
+// Done is closed when the server has stopped.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Open registers a client connection (proxy.Backend). Called on an event
+// loop: it only allocates; the owner goroutine registers the connection
+// when its first packets arrive.
+func (s *Server) Open(c Sink) any {
+	return &clientConn{sink: c, id: c.ID(), remote: c.RemoteAddr()}
+}
+
+// Submit hands packets to the owner goroutine without blocking.
+func (s *Server) Submit(h any, pkts []wire.ClientPacket) bool {
+	cc, ok := h.(*clientConn)
+	if !ok {
+		return false
+	}
+	select {
+	case s.events <- event{cc: cc, pkts: pkts}:
+		return true
+	case <-s.quit:
+		return false
+	default:
+		s.stats.overloaded.Add(1)
+		return false
+	}
+}
+
+// Closed records that a connection is gone (lock-free, never blocks).
+func (s *Server) Closed(h any, _ error) {
+	cc, ok := h.(*clientConn)
+	if !ok || !cc.gone.CompareAndSwap(false, true) {
+		return
+	}
+	for {
+		head := s.closedQ.Load()
+		cc.nextClosed = head
+		if s.closedQ.CompareAndSwap(head, cc) {
+			break
+		}
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run is the owner goroutine: it applies every change to server state.
+func (s *Server) run() {
+	tick := time.NewTicker(time.Duration(s.cfg.TickTime/2) * time.Millisecond)
+	defer tick.Stop()
+	durable := s.store.Durable()
+	for {
+		select {
+		case ev := <-s.events:
+			s.handleEvent(ev)
+			// Drain what else is queued so replies go out in few writes.
+			for i := 0; i < 512; i++ {
+				select {
+				case ev = <-s.events:
+					s.handleEvent(ev)
+					continue
+				default:
+				}
+				break
+			}
+		case z := <-durable:
+			s.onDurable(z)
+		case <-s.wake:
+		case <-tick.C:
+			s.onTick()
+		case <-s.quit:
+			s.reapClosed()
+			s.flush()
+			return
+		}
+		s.reapClosed()
+		s.syncStore()
+		s.flush()
+	}
+}
+
+// reapClosed processes connections whose sockets closed.
+func (s *Server) reapClosed() {
+	head := s.closedQ.Swap(nil)
+	for cc := head; cc != nil; {
+		next := cc.nextClosed
+		cc.nextClosed = nil
+		s.connGone(cc)
+		cc = next
+	}
+}
+
+func (s *Server) handleEvent(ev event) {
+	cc := ev.cc
+	if !cc.registered {
+		s.register(cc)
+	}
+	for i := range ev.pkts {
+		s.handlePacket(cc, &ev.pkts[i])
+	}
+}
+
+// register starts tracking a connection and enforces maxClientCnxns.
+func (s *Server) register(cc *clientConn) {
+	cc.registered = true
+	cc.openedAt = s.nowMs()
+	cc.ip = hostOf(cc.remote)
+	s.conns[cc.id] = cc
+	s.perIP[cc.ip]++
+	s.stats.connections++
+	if s.cfg.MaxClientCnxns > 0 && s.perIP[cc.ip] > s.cfg.MaxClientCnxns {
+		s.log.Warn().Str("remote", cc.remote).Int("max", s.cfg.MaxClientCnxns).
+			Msg("Too many connections from client IP - closing")
+		cc.closeNow = true
+		s.closeConn(cc, "too many connections from "+cc.ip)
+	}
+}
+
+// connGone forgets a connection whose socket closed. Its session lives on
+// until it expires or the client reconnects.
+func (s *Server) connGone(cc *clientConn) {
+	if !cc.registered {
+		return
+	}
+	if cc.dead {
+		return
+	}
+	cc.dead = true
+	delete(s.conns, cc.id)
+	if s.perIP[cc.ip]--; s.perIP[cc.ip] <= 0 {
+		delete(s.perIP, cc.ip)
+	}
+	if cc.session != 0 && s.bySession[cc.session] == cc {
+		delete(s.bySession, cc.session)
+	}
+	s.dataW.RemoveWatcher(watch.Watcher(cc.id))
+	s.childW.RemoveWatcher(watch.Watcher(cc.id))
+	cc.pending = nil
+	cc.out = nil
+}
+
+// closeConn flushes what cc has and closes it.
+func (s *Server) closeConn(cc *clientConn, reason string) {
+	if cc.dead || cc.closing {
+		return
+	}
+	cc.closing = true
+	s.flushConn(cc)
+	cc.sink.Close(reason)
+}
+
+// flush sends every connection's accumulated output.
+func (s *Server) flush() {
+	for _, cc := range s.dirty {
+		cc.inDirty = false
+		s.flushConn(cc)
+	}
+	s.dirty = s.dirty[:0]
+}
+
+func (s *Server) flushConn(cc *clientConn) {
+	if len(cc.out) == 0 && cc.completed == 0 {
+		return
+	}
+	if !cc.dead {
+		s.stats.sentPackets += int64(cc.sentPkts)
+		cc.stats.sent += int64(cc.sentPkts)
+		cc.sink.Send(cc.out, cc.completed)
+	}
+	cc.sentPkts = 0
+	cc.out = nil
+	cc.completed = 0
+}
+
+// markDirty queues cc for the end-of-round flush.
+func (s *Server) markDirty(cc *clientConn) {
+	if !cc.inDirty {
+		cc.inDirty = true
+		s.dirty = append(s.dirty, cc)
+	}
+}
+
+// onTick expires sessions, closes connections that never completed a
+// handshake, and reaps containers and TTL nodes.
+func (s *Server) onTick() {
+	now := s.nowMs()
+	for _, sess := range s.sessions.Expire(now) {
+		s.log.Info().Str("session", sess.ID.String()).Int32("timeout", sess.TimeoutMs).Msg("Expiring session")
+		s.stats.expired++
+		s.proposeServerTxn(sess.ID, wire.OpCloseSession, nil)
+	}
+	// Java's sessionlessCnxnTimeout: a connection that has not completed
+	// its handshake within 10s is closed.
+	for _, cc := range s.conns {
+		if cc.session == 0 && !cc.connecting && !cc.closing && now-cc.openedAt > sessionlessTimeoutMs {
+			s.closeConn(cc, "no session established within 10s")
+		}
+	}
+	if now >= s.nextReap {
+		s.nextReap = now + int64(s.cfg.ContainerCheckMs)
+		s.reapContainers(wallMs())
+	}
+}
+
+// sessionlessTimeoutMs is NIOServerCnxnFactory's sessionlessCnxnTimeout.
+const sessionlessTimeoutMs = 10000
+
+func hostOf(remote string) string {
+	for i := len(remote) - 1; i >= 0; i-- {
+		if remote[i] == ':' {
+			h := remote[:i]
+			if len(h) > 1 && h[0] == '[' && h[len(h)-1] == ']' {
+				h = h[1 : len(h)-1]
+			}
+			return h
+		}
+	}
+	return remote
+}

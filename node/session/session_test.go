@@ -1,0 +1,72 @@
+package session
+
+import (
+	"encoding/hex"
+	"testing"
+
+	"github.com/zkgo/zkgo/wire"
+)
+
+// Vectors computed with OpenJDK 17: new java.util.Random(42).nextBytes(16),
+// and the password Java generates for session id 0x123456789.
+func TestJavaRandomMatchesJDK(t *testing.T) {
+	b := make([]byte, 16)
+	newJavaRandom(42).nextBytes(b)
+	if got := hex.EncodeToString(b); got != "359d41baf78afe0de1bbe7ae28c0450c" {
+		t.Fatalf("Random(42).nextBytes = %s", got)
+	}
+	if got := hex.EncodeToString(Password(0x123456789)); got != "b11647e5db8ff1c8bd6768eac33a41ce" {
+		t.Fatalf("Password = %s", got)
+	}
+}
+
+func TestInitialSessionID(t *testing.T) {
+	id := InitialSessionID(3, 0x0123456789)
+	if uint64(id)>>56 != 3 {
+		t.Fatalf("top byte %x", uint64(id)>>56)
+	}
+	if uint64(id)&(1<<56-1) != (0x0123456789<<16)&(1<<56-1) {
+		t.Fatalf("low bits %x", uint64(id))
+	}
+	// ms<<24 then >>>8 puts the clock's low 40 bits in bits 16..55.
+	if got := InitialSessionID(0, 1); got != 1<<16 {
+		t.Fatalf("InitialSessionID(0,1) = %x", got)
+	}
+}
+
+func TestExpiryBuckets(t *testing.T) {
+	tr := NewTracker(2000, 0, 10000) // next check at 12000
+	s := tr.Add(tr.NextID(), 4000, 10000)
+	if s.expiry != 16000 { // round(14000) = 16000
+		t.Fatalf("expiry %d", s.expiry)
+	}
+	if got := tr.Expire(14000); len(got) != 0 {
+		t.Fatal("expired early")
+	}
+	if !tr.Touch(s.ID, 13000) { // round(17000) = 18000
+		t.Fatal("touch")
+	}
+	if got := tr.Expire(16000); len(got) != 0 {
+		t.Fatal("touched session expired")
+	}
+	got := tr.Expire(18000)
+	if len(got) != 1 || got[0].ID != s.ID || !got[0].Closing {
+		t.Fatalf("expire: %+v", got)
+	}
+	if tr.Touch(s.ID, 18000) {
+		t.Fatal("closing session touched")
+	}
+	tr.Remove(s.ID)
+	if tr.Len() != 0 {
+		t.Fatal("remove")
+	}
+}
+
+func TestNextIDIncrements(t *testing.T) {
+	tr := NewTracker(2000, 1, 5)
+	a, b := tr.NextID(), tr.NextID()
+	if b != a+1 || uint64(a)>>56 != 1 {
+		t.Fatalf("%v %v", a, b)
+	}
+	_ = wire.SessionID(0)
+}

@@ -1,0 +1,171 @@
+package session
+
+import (
+	"sort"
+
+	"github.com/zkgo/zkgo/wire"
+)
+
+// Session is one tracked session.
+type Session struct {
+	ID        wire.SessionID
+	TimeoutMs int32
+	// Closing is set when the session expired or was closed and its
+	// closeSession txn is under way; it can no longer be touched.
+	Closing bool
+	// Owner identifies the server the session is attached to (leaders
+	// track learners' sessions); 0 for local.
+	Owner int64
+
+	expiry int64 // bucket time; 0 = not queued
+}
+
+// Tracker is the session table plus its expiry queue.
+type Tracker struct {
+	interval int64
+	sessions map[wire.SessionID]*Session
+	buckets  map[int64]map[wire.SessionID]*Session
+	nextExp  int64
+	nextID   wire.SessionID
+}
+
+// NewTracker returns an empty tracker with buckets of intervalMs (tickTime),
+// handing out session ids starting at InitialSessionID(serverID, nowMs).
+func NewTracker(intervalMs int64, serverID int64, nowMs int64) *Tracker {
+	t := &Tracker{
+		interval: intervalMs,
+		sessions: make(map[wire.SessionID]*Session),
+		buckets:  make(map[int64]map[wire.SessionID]*Session),
+		nextID:   InitialSessionID(serverID, nowMs),
+	}
+	t.nextExp = t.round(nowMs)
+	return t
+}
+
+// round is ExpiryQueue.roundToNextInterval.
+func (t *Tracker) round(ms int64) int64 { return (ms/t.interval + 1) * t.interval }
+
+// NextID reserves and returns a new session id.
+func (t *Tracker) NextID() wire.SessionID {
+	id := t.nextID
+	t.nextID++
+	return id
+}
+
+// Add starts tracking a session (new, replayed from the log, or loaded
+// from a snapshot) and schedules its expiry. An existing session keeps its
+// entry and is touched.
+func (t *Tracker) Add(id wire.SessionID, timeoutMs int32, nowMs int64) *Session {
+	s := t.sessions[id]
+	if s == nil {
+		s = &Session{ID: id, TimeoutMs: timeoutMs}
+		t.sessions[id] = s
+	}
+	s.TimeoutMs = timeoutMs
+	t.schedule(s, nowMs)
+	return s
+}
+
+func (t *Tracker) schedule(s *Session, nowMs int64) {
+	exp := t.round(nowMs + int64(s.TimeoutMs))
+	if exp == s.expiry {
+		return
+	}
+	t.unschedule(s)
+	b := t.buckets[exp]
+	if b == nil {
+		b = make(map[wire.SessionID]*Session)
+		t.buckets[exp] = b
+	}
+	b[s.ID] = s
+	s.expiry = exp
+}
+
+func (t *Tracker) unschedule(s *Session) {
+	if s.expiry == 0 {
+		return
+	}
+	if b := t.buckets[s.expiry]; b != nil {
+		delete(b, s.ID)
+		if len(b) == 0 {
+			delete(t.buckets, s.expiry)
+		}
+	}
+	s.expiry = 0
+}
+
+// Get returns the session or nil.
+func (t *Tracker) Get(id wire.SessionID) *Session { return t.sessions[id] }
+
+// Touch extends a live session's expiry (SessionTrackerImpl.touchSession).
+// It returns false for unknown or closing sessions.
+func (t *Tracker) Touch(id wire.SessionID, nowMs int64) bool {
+	s := t.sessions[id]
+	if s == nil || s.Closing {
+		return false
+	}
+	t.schedule(s, nowMs)
+	return true
+}
+
+// SetClosing marks a session as closing; it will not be touched again.
+func (t *Tracker) SetClosing(id wire.SessionID) {
+	if s := t.sessions[id]; s != nil {
+		s.Closing = true
+	}
+}
+
+// Remove forgets a session.
+func (t *Tracker) Remove(id wire.SessionID) {
+	if s := t.sessions[id]; s != nil {
+		t.unschedule(s)
+		delete(t.sessions, id)
+	}
+}
+
+// Expire returns the sessions whose bucket time has passed, marking them
+// closing, in id order. Like ExpiryQueue.poll it walks bucket by bucket.
+func (t *Tracker) Expire(nowMs int64) []*Session {
+	var out []*Session
+	for nowMs >= t.nextExp {
+		if b := t.buckets[t.nextExp]; b != nil {
+			delete(t.buckets, t.nextExp)
+			for _, s := range b {
+				s.expiry = 0
+				s.Closing = true
+				out = append(out, s)
+			}
+		}
+		t.nextExp += t.interval
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// NextExpiry returns the time of the next bucket to check.
+func (t *Tracker) NextExpiry() int64 { return t.nextExp }
+
+// Len returns the number of sessions.
+func (t *Tracker) Len() int { return len(t.sessions) }
+
+// All returns every session, in id order.
+func (t *Tracker) All() []*Session {
+	out := make([]*Session, 0, len(t.sessions))
+	for _, s := range t.sessions {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// BucketTimes lists the expiry bucket times (for the dump command).
+func (t *Tracker) BucketTimes() map[int64][]wire.SessionID {
+	out := make(map[int64][]wire.SessionID, len(t.buckets))
+	for exp, b := range t.buckets {
+		for id := range b {
+			out[exp] = append(out[exp], id)
+		}
+		sort.Slice(out[exp], func(i, j int) bool { return out[exp][i] < out[exp][j] })
+	}
+	return out
+}

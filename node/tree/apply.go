@@ -1,0 +1,308 @@
+package tree
+
+import (
+	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/wire"
+)
+
+// Event is a watch trigger produced by applying a txn, in the order Java's
+// DataTree fires them. The watch manager maps types to watch tables:
+// NodeCreated and NodeDataChanged fire data watches on Path; NodeDeleted
+// fires data then child watches on Path; NodeChildrenChanged fires child
+// watches on Path (the parent).
+type Event struct {
+	Path string
+	Type wire.EventType
+}
+
+// Result is the outcome of applying one txn (DataTree.ProcessTxnResult).
+type Result struct {
+	Err  wire.ErrCode
+	Type wire.OpCode
+	Path string    // created path (create*), else the txn's path
+	Stat wire.Stat // create2/setData/setACL: the node's stat after the txn
+	// Multi holds per-op results of a multi.
+	Multi []Result
+	// Events are the watch triggers, in order.
+	Events []Event
+	// Removed lists ephemeral paths deleted by closeSession.
+	Removed []string
+}
+
+// Apply applies one txn to the tree and returns its result, mirroring
+// DataTree.processTxn. Errors (NONODE, NODEEXISTS, ...) leave the tree
+// unchanged for that op; replay after a fuzzy snapshot relies on that.
+func (t *Tree) Apply(e *wire.TxnEntry) Result {
+	h := &e.Hdr
+	res := Result{Type: h.Type}
+	t.applyOne(h.Type, e.Body, h, &res)
+	if h.Zxid > t.LastZxid {
+		t.LastZxid = h.Zxid
+	}
+	t.prepApplied(h.Zxid)
+	return res
+}
+
+func (t *Tree) applyOne(typ wire.OpCode, body jute.Record, h *wire.TxnHeader, res *Result) {
+	zxid, now := h.Zxid, h.Time
+	switch typ {
+	case wire.OpCreate, wire.OpCreate2:
+		c, ok := body.(*wire.CreateTxn)
+		if !ok {
+			res.Err = wire.ErrMarshallingError
+			return
+		}
+		owner := int64(0)
+		if c.Ephemeral {
+			owner = int64(h.ClientID)
+		}
+		res.Path = c.Path
+		res.Err = t.createNode(c.Path, c.Data, c.ACL, owner, c.ParentCVersion, zxid, now, res)
+	case wire.OpCreateContainer:
+		c, ok := body.(*wire.CreateContainerTxn)
+		if !ok {
+			res.Err = wire.ErrMarshallingError
+			return
+		}
+		res.Path = c.Path
+		res.Err = t.createNode(c.Path, c.Data, c.ACL, ContainerOwner, c.ParentCVersion, zxid, now, res)
+	case wire.OpCreateTTL:
+		c, ok := body.(*wire.CreateTTLTxn)
+		if !ok {
+			res.Err = wire.ErrMarshallingError
+			return
+		}
+		res.Path = c.Path
+		res.Err = t.createNode(c.Path, c.Data, c.ACL, TTLOwner(c.TTL), c.ParentCVersion, zxid, now, res)
+	case wire.OpDelete, wire.OpDeleteContainer:
+		d, ok := body.(*wire.DeleteTxn)
+		if !ok {
+			res.Err = wire.ErrMarshallingError
+			return
+		}
+		res.Path = d.Path
+		res.Err = t.deleteNode(d.Path, zxid, res)
+	case wire.OpSetData, wire.OpReconfig:
+		s, ok := body.(*wire.SetDataTxn)
+		if !ok {
+			res.Err = wire.ErrMarshallingError
+			return
+		}
+		res.Path = s.Path
+		res.Err = t.setData(s.Path, s.Data, s.Version, zxid, now, res)
+	case wire.OpSetACL:
+		s, ok := body.(*wire.SetACLTxn)
+		if !ok {
+			res.Err = wire.ErrMarshallingError
+			return
+		}
+		res.Path = s.Path
+		res.Err = t.setACL(s.Path, s.ACL, s.Version, res)
+	case wire.OpCloseSession:
+		var paths []string
+		if c, ok := body.(*wire.CloseSessionTxn); ok && c != nil {
+			paths = c.Paths2Delete
+			if paths == nil {
+				paths = []string{}
+			}
+		}
+		t.killSession(h.ClientID, zxid, paths, res)
+	case wire.OpError:
+		if et, ok := body.(*wire.ErrorTxn); ok {
+			res.Err = et.Err
+		}
+	case wire.OpCheck:
+		if c, ok := body.(*wire.CheckVersionTxn); ok {
+			res.Path = c.Path
+		}
+	case wire.OpMulti:
+		m, ok := body.(*wire.MultiTxn)
+		if !ok {
+			res.Err = wire.ErrMarshallingError
+			return
+		}
+		t.applyMulti(m, h, res)
+	case wire.OpCreateSession:
+		// Session bookkeeping lives outside the tree.
+	default:
+		res.Err = wire.ErrUnimplemented
+	}
+}
+
+// applyMulti mirrors the multi branch of DataTree.processTxn: if any sub-txn
+// is an error, nothing is applied and every op reports an ErrorTxn (0 before
+// the first error, RUNTIMEINCONSISTENCY after it, the error itself at it).
+func (t *Tree) applyMulti(m *wire.MultiTxn, h *wire.TxnHeader, res *Result) {
+	subs, err := wire.DecodeSubTxns(m, jute.QuorumMaxBuffer)
+	if err != nil {
+		res.Err = wire.ErrMarshallingError
+		return
+	}
+	failed := false
+	for i := range m.Txns {
+		if m.Txns[i].Type == wire.OpError {
+			failed = true
+			break
+		}
+	}
+	res.Multi = make([]Result, 0, len(m.Txns))
+	post := false
+	for i, st := range m.Txns {
+		sub := Result{Type: st.Type}
+		if failed {
+			switch {
+			case st.Type == wire.OpError:
+				sub.Type = wire.OpError
+				sub.Err = subs[i].(*wire.ErrorTxn).Err
+				post = true
+			case post:
+				sub.Type = wire.OpError
+				sub.Err = wire.ErrRuntimeInconsistency
+			default:
+				sub.Type = wire.OpError
+				sub.Err = wire.ErrOk
+			}
+			if res.Err == wire.ErrOk && sub.Err != wire.ErrOk {
+				res.Err = sub.Err
+			}
+			res.Multi = append(res.Multi, sub)
+			continue
+		}
+		t.applyOne(st.Type, subs[i], h, &sub)
+		res.Events = append(res.Events, sub.Events...)
+		sub.Events = nil
+		if res.Err == wire.ErrOk && sub.Err != wire.ErrOk {
+			res.Err = sub.Err
+		}
+		res.Multi = append(res.Multi, sub)
+	}
+}
+
+func (t *Tree) createNode(path string, data []byte, acl []wire.ACL, owner int64, parentCVersion int32,
+	zxid wire.Zxid, now int64, res *Result) wire.ErrCode {
+	if path == "/" || len(path) == 0 {
+		return wire.ErrNodeExists
+	}
+	parentPath := wire.ParentPath(path)
+	parent := t.nodes[parentPath]
+	if parent == nil {
+		return wire.ErrNoNode
+	}
+	name := wire.BaseName(path)
+	if parent.HasChild(name) {
+		// Replay of a create already in a fuzzy snapshot: Java still moves
+		// the parent's cversion/pzxid forward (FileTxnSnapLog).
+		t.bumpParent(parentPath, parent, parentCVersion, zxid)
+		return wire.ErrNodeExists
+	}
+	t.bumpParent(parentPath, parent, parentCVersion, zxid)
+	if data == nil {
+		data = []byte{}
+	}
+	n := &Node{
+		Data: data,
+		ACL:  t.acls.Intern(acl),
+		Stat: wire.StatPersisted{Czxid: zxid, Mzxid: zxid, Pzxid: zxid, Ctime: now, Mtime: now, EphemeralOwner: owner},
+	}
+	t.changeNode(parentPath, parent, func(p *Node) {
+		if p.children == nil {
+			p.children = make(map[string]struct{}, 2)
+		}
+		p.children[name] = struct{}{}
+	})
+	t.addNode(path, n)
+	res.Stat = t.StatOf(n)
+	res.Events = append(res.Events, Event{path, wire.EventNodeCreated}, Event{parentPath, wire.EventNodeChildrenChanged})
+	return wire.ErrOk
+}
+
+// bumpParent applies DataTree.createNode's parent update: parentCVersion -1
+// (an old CreateTxnV0) means "current + 1"; the parent moves forward only.
+func (t *Tree) bumpParent(parentPath string, parent *Node, parentCVersion int32, zxid wire.Zxid) {
+	if parentCVersion == -1 {
+		parentCVersion = parent.Stat.Cversion + 1
+	}
+	if parentCVersion > parent.Stat.Cversion {
+		t.changeNode(parentPath, parent, func(p *Node) {
+			p.Stat.Cversion = parentCVersion
+			p.Stat.Pzxid = zxid
+		})
+	}
+}
+
+func (t *Tree) deleteNode(path string, zxid wire.Zxid, res *Result) wire.ErrCode {
+	n := t.nodes[path]
+	if n == nil || path == "/" {
+		return wire.ErrNoNode
+	}
+	parentPath := wire.ParentPath(path)
+	parent := t.nodes[parentPath]
+	if parent == nil {
+		return wire.ErrNoNode
+	}
+	t.removeNode(path, n)
+	t.changeNode(parentPath, parent, func(p *Node) {
+		delete(p.children, wire.BaseName(path))
+		if zxid > p.Stat.Pzxid {
+			p.Stat.Pzxid = zxid
+		}
+	})
+	res.Events = append(res.Events, Event{path, wire.EventNodeDeleted}, Event{parentPath, wire.EventNodeChildrenChanged})
+	return wire.ErrOk
+}
+
+func (t *Tree) setData(path string, data []byte, version int32, zxid wire.Zxid, now int64, res *Result) wire.ErrCode {
+	n := t.nodes[path]
+	if n == nil {
+		return wire.ErrNoNode
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	t.changeNode(path, n, func(n *Node) {
+		n.Data = data
+		n.Stat.Version = version
+		n.Stat.Mtime = now
+		n.Stat.Mzxid = zxid
+	})
+	res.Stat = t.StatOf(n)
+	res.Events = append(res.Events, Event{path, wire.EventNodeDataChanged})
+	return wire.ErrOk
+}
+
+func (t *Tree) setACL(path string, acl []wire.ACL, version int32, res *Result) wire.ErrCode {
+	n := t.nodes[path]
+	if n == nil {
+		return wire.ErrNoNode
+	}
+	t.changeNode(path, n, func(n *Node) {
+		t.acls.Release(n.ACL)
+		n.ACL = t.acls.Intern(acl)
+		n.Stat.Aversion = version
+	})
+	res.Stat = t.StatOf(n)
+	return wire.ErrOk
+}
+
+// killSession deletes a session's ephemerals: first the paths the txn lists
+// (3.6+ CloseSessionTxn), then any others still indexed (Java logs those as
+// unexpected). paths == nil means a pre-3.6 closeSession with no body.
+func (t *Tree) killSession(id wire.SessionID, zxid wire.Zxid, paths []string, res *Result) {
+	local := t.ephemerals[id]
+	delete(t.ephemerals, id)
+	del := func(p string) {
+		sub := Result{}
+		if t.deleteNode(p, zxid, &sub) == wire.ErrOk {
+			res.Removed = append(res.Removed, p)
+			res.Events = append(res.Events, sub.Events...)
+		}
+	}
+	for _, p := range paths {
+		del(p)
+		delete(local, p)
+	}
+	for _, p := range sortedKeys(local) {
+		del(p)
+	}
+	delete(t.ephemerals, id)
+}

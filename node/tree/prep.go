@@ -1,0 +1,577 @@
+package tree
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/wire"
+)
+
+// change is one outstanding change (Java's PrepRequestProcessor.ChangeRecord):
+// the state a prepared but not yet applied txn leaves a node in.
+type change struct {
+	zxid       wire.Zxid
+	path       string
+	exists     bool // false: the txn deletes the node
+	stat       wire.StatPersisted
+	childCount int32
+	acl        []wire.ACL
+}
+
+// prepState is the outstanding-changes overlay: prepared txns are checked
+// against the tree plus the changes of earlier prepared txns, so pipelined
+// writes see each other before they are applied.
+type prepState struct {
+	changes []*change          // in zxid order
+	byPath  map[string]*change // latest change per path
+}
+
+// prepApplied drops outstanding changes of txns up to zxid (called by Apply).
+func (t *Tree) prepApplied(zxid wire.Zxid) {
+	ps := &t.prep
+	i := 0
+	for i < len(ps.changes) && ps.changes[i].zxid <= zxid {
+		c := ps.changes[i]
+		if ps.byPath[c.path] == c {
+			delete(ps.byPath, c.path)
+		}
+		i++
+	}
+	if i > 0 {
+		ps.changes = append(ps.changes[:0], ps.changes[i:]...)
+	}
+}
+
+// Outstanding returns the number of prepared, unapplied changes.
+func (t *Tree) Outstanding() int { return len(t.prep.changes) }
+
+// ResetPrep forgets all outstanding changes (on a role change).
+func (t *Tree) ResetPrep() { t.prep = prepState{} }
+
+func (t *Tree) addChange(c *change) {
+	if t.prep.byPath == nil {
+		t.prep.byPath = make(map[string]*change)
+	}
+	t.prep.changes = append(t.prep.changes, c)
+	t.prep.byPath[c.path] = c
+}
+
+// record returns the current view of path (getRecordForPath), or nil when
+// the node does not exist in the tree plus overlay.
+func (t *Tree) record(path string) *change {
+	if c, ok := t.prep.byPath[path]; ok {
+		if !c.exists {
+			return nil
+		}
+		return c
+	}
+	n := t.nodes[path]
+	if n == nil {
+		return nil
+	}
+	return &change{zxid: -1, path: path, exists: true, stat: n.Stat, childCount: int32(len(n.children)), acl: t.acls.Get(n.ACL)}
+}
+
+func (c *change) duplicate(zxid wire.Zxid) *change {
+	d := *c
+	d.zxid = zxid
+	return &d
+}
+
+// SessionCheck validates a session for a write (SessionTracker.checkSession):
+// it returns ErrOk, ErrSessionExpired or ErrSessionMoved.
+type SessionCheck func(id wire.SessionID) wire.ErrCode
+
+// PrepRequest is a client write to turn into a txn.
+type PrepRequest struct {
+	Session wire.SessionID
+	Cxid    wire.Xid
+	Type    wire.OpCode
+	// Body is the decoded request record. deleteContainer carries its path
+	// in Raw; createSession carries the negotiated timeout in Raw (i32).
+	Body jute.Record
+	Raw  []byte
+	Auth []wire.ID
+	Zxid wire.Zxid // the zxid this txn gets (consumed even if it fails)
+	Time int64     // wall-clock ms for the txn header
+	// CheckSession validates the session; nil accepts every session.
+	CheckSession SessionCheck
+	// ReconfigEnabled is reconfigEnabled (off by default).
+	ReconfigEnabled bool
+}
+
+// PrepError is a prep failure with its code (KeeperException).
+type prepError struct {
+	code wire.ErrCode
+	path string
+}
+
+func fail(code wire.ErrCode, path string) *prepError { return &prepError{code, path} }
+
+// Prep validates a write against the tree and outstanding changes and
+// returns its txn, recording the txn's changes as outstanding. A rejected
+// write becomes an error txn (type error, ErrorTxn{code}) that still uses
+// req.Zxid, as PrepRequestProcessor does; a rejected multi becomes a multi
+// of error sub-txns. The second result is the error reported to the client.
+func (t *Tree) Prep(req *PrepRequest) (wire.TxnEntry, wire.ErrCode) {
+	e := wire.TxnEntry{Hdr: wire.TxnHeader{ClientID: req.Session, Cxid: req.Cxid, Zxid: req.Zxid, Time: req.Time, Type: req.Type}}
+	if req.Type == wire.OpMulti {
+		return t.prepMulti(req, e)
+	}
+	body, perr := t.prepOne(req, req.Type, req.Body, true)
+	if perr != nil {
+		e.Hdr.Type = wire.OpError
+		e.Body = &wire.ErrorTxn{Err: perr.code}
+		return e, perr.code
+	}
+	e.Body = body
+	return e, wire.ErrOk
+}
+
+func (t *Tree) checkSession(req *PrepRequest) *prepError {
+	if req.CheckSession == nil {
+		return nil
+	}
+	if code := req.CheckSession(req.Session); code != wire.ErrOk {
+		return fail(code, "")
+	}
+	return nil
+}
+
+// validateParent mirrors validatePathForCreate/getParentPathAndValidate's
+// cheap checks: a slash must exist and no NUL byte.
+func parentOf(path string) (string, *prepError) {
+	i := strings.LastIndexByte(path, '/')
+	if i < 0 || strings.IndexByte(path, 0) >= 0 {
+		return "", fail(wire.ErrBadArguments, path)
+	}
+	if i == 0 {
+		return "/", nil
+	}
+	return path[:i], nil
+}
+
+func validatePath(path string) *prepError {
+	if wire.ValidatePath(path, false) != nil {
+		return fail(wire.ErrBadArguments, path)
+	}
+	return nil
+}
+
+func checkAndIncVersion(current, expected int32, path string) (int32, *prepError) {
+	if expected != -1 && expected != current {
+		return 0, fail(wire.ErrBadVersion, path)
+	}
+	return current + 1, nil
+}
+
+func isSpecialPath(path string) bool {
+	return path == "/" || path == ZookeeperPath || path == QuotaPath || path == ConfigPath
+}
+
+// prepOne is pRequest2Txn for one operation; record=true adds outstanding
+// changes (always true: a multi's failed op rolls back by truncation).
+func (t *Tree) prepOne(req *PrepRequest, typ wire.OpCode, body jute.Record, _ bool) (jute.Record, *prepError) {
+	zxid := req.Zxid
+	switch typ {
+	case wire.OpCreate, wire.OpCreate2, wire.OpCreateContainer, wire.OpCreateTTL:
+		return t.prepCreate(req, typ, body)
+
+	case wire.OpDeleteContainer:
+		path := string(req.Raw)
+		if d, ok := body.(*wire.DeleteTxn); ok {
+			path = d.Path
+		}
+		parentPath, perr := parentOf(path)
+		if perr != nil {
+			return nil, perr
+		}
+		if isSpecialPath(path) {
+			return nil, fail(wire.ErrBadArguments, path)
+		}
+		node := t.record(path)
+		if node == nil {
+			return nil, fail(wire.ErrNoNode, path)
+		}
+		if node.childCount > 0 {
+			return nil, fail(wire.ErrNotEmpty, path)
+		}
+		if t.KindOf(node.stat.EphemeralOwner) == KindEphemeral {
+			return nil, fail(wire.ErrBadVersion, path)
+		}
+		parent := t.record(parentPath)
+		if parent == nil {
+			return nil, fail(wire.ErrNoNode, parentPath)
+		}
+		p := parent.duplicate(zxid)
+		p.childCount--
+		p.stat.Pzxid = zxid
+		t.addChange(p)
+		t.addChange(&change{zxid: zxid, path: path})
+		return &wire.DeleteTxn{Path: path}, nil
+
+	case wire.OpDelete:
+		if perr := t.checkSession(req); perr != nil {
+			return nil, perr
+		}
+		d, ok := body.(*wire.DeleteRequest)
+		if !ok {
+			return nil, fail(wire.ErrMarshallingError, "")
+		}
+		parentPath, perr := parentOf(d.Path)
+		if perr != nil {
+			return nil, perr
+		}
+		if isSpecialPath(d.Path) {
+			return nil, fail(wire.ErrBadArguments, d.Path)
+		}
+		parent := t.record(parentPath)
+		if parent == nil {
+			return nil, fail(wire.ErrNoNode, parentPath)
+		}
+		if !CheckACL(parent.acl, wire.PermDelete, req.Auth) {
+			return nil, fail(wire.ErrNoAuth, d.Path)
+		}
+		node := t.record(d.Path)
+		if node == nil {
+			return nil, fail(wire.ErrNoNode, d.Path)
+		}
+		if _, perr := checkAndIncVersion(node.stat.Version, d.Version, d.Path); perr != nil {
+			return nil, perr
+		}
+		if node.childCount > 0 {
+			return nil, fail(wire.ErrNotEmpty, d.Path)
+		}
+		p := parent.duplicate(zxid)
+		p.childCount--
+		p.stat.Pzxid = zxid
+		t.addChange(p)
+		t.addChange(&change{zxid: zxid, path: d.Path})
+		return &wire.DeleteTxn{Path: d.Path}, nil
+
+	case wire.OpSetData:
+		if perr := t.checkSession(req); perr != nil {
+			return nil, perr
+		}
+		s, ok := body.(*wire.SetDataRequest)
+		if !ok {
+			return nil, fail(wire.ErrMarshallingError, "")
+		}
+		if perr := validatePath(s.Path); perr != nil {
+			return nil, perr
+		}
+		node := t.record(s.Path)
+		if node == nil {
+			return nil, fail(wire.ErrNoNode, s.Path)
+		}
+		if !CheckACL(node.acl, wire.PermWrite, req.Auth) {
+			return nil, fail(wire.ErrNoAuth, s.Path)
+		}
+		v, perr := checkAndIncVersion(node.stat.Version, s.Version, s.Path)
+		if perr != nil {
+			return nil, perr
+		}
+		n := node.duplicate(zxid)
+		n.stat.Version = v
+		n.stat.Mtime = req.Time
+		n.stat.Mzxid = zxid
+		t.addChange(n)
+		return &wire.SetDataTxn{Path: s.Path, Data: s.Data, Version: v}, nil
+
+	case wire.OpReconfig:
+		if perr := t.checkSession(req); perr != nil {
+			return nil, perr
+		}
+		if !req.ReconfigEnabled {
+			return nil, fail(wire.ErrReconfigDisabled, "")
+		}
+		// Standalone servers have no quorum to reconfigure.
+		return nil, fail(wire.ErrUnimplemented, "")
+
+	case wire.OpSetACL:
+		if perr := t.checkSession(req); perr != nil {
+			return nil, perr
+		}
+		s, ok := body.(*wire.SetACLRequest)
+		if !ok {
+			return nil, fail(wire.ErrMarshallingError, "")
+		}
+		if perr := validatePath(s.Path); perr != nil {
+			return nil, perr
+		}
+		acl, code := FixupACL(s.ACL, req.Auth)
+		if code != wire.ErrOk {
+			return nil, fail(code, s.Path)
+		}
+		node := t.record(s.Path)
+		if node == nil {
+			return nil, fail(wire.ErrNoNode, s.Path)
+		}
+		if !CheckACL(node.acl, wire.PermAdmin, req.Auth) {
+			return nil, fail(wire.ErrNoAuth, s.Path)
+		}
+		v, perr := checkAndIncVersion(node.stat.Aversion, s.Version, s.Path)
+		if perr != nil {
+			return nil, perr
+		}
+		n := node.duplicate(zxid)
+		n.stat.Aversion = v
+		n.acl = acl
+		t.addChange(n)
+		return &wire.SetACLTxn{Path: s.Path, ACL: acl, Version: v}, nil
+
+	case wire.OpCheck:
+		if perr := t.checkSession(req); perr != nil {
+			return nil, perr
+		}
+		c, ok := body.(*wire.CheckVersionRequest)
+		if !ok {
+			return nil, fail(wire.ErrMarshallingError, "")
+		}
+		if perr := validatePath(c.Path); perr != nil {
+			return nil, perr
+		}
+		node := t.record(c.Path)
+		if node == nil {
+			return nil, fail(wire.ErrNoNode, c.Path)
+		}
+		if !CheckACL(node.acl, wire.PermRead, req.Auth) {
+			return nil, fail(wire.ErrNoAuth, c.Path)
+		}
+		v, perr := checkAndIncVersion(node.stat.Version, c.Version, c.Path)
+		if perr != nil {
+			return nil, perr
+		}
+		return &wire.CheckVersionTxn{Path: c.Path, Version: v}, nil
+
+	case wire.OpCreateSession:
+		var to int32
+		if c, ok := body.(*wire.CreateSessionTxn); ok {
+			to = c.TimeOut
+		} else if len(req.Raw) >= 4 {
+			to = int32(uint32(req.Raw[0])<<24 | uint32(req.Raw[1])<<16 | uint32(req.Raw[2])<<8 | uint32(req.Raw[3]))
+		}
+		return &wire.CreateSessionTxn{TimeOut: to}, nil
+
+	case wire.OpCloseSession:
+		return &wire.CloseSessionTxn{Paths2Delete: t.prepCloseSession(req.Session, zxid)}, nil
+	}
+	return nil, fail(wire.ErrUnimplemented, "")
+}
+
+// prepCloseSession lists the ephemerals the closeSession deletes: the
+// session's ephemerals in the tree, adjusted by outstanding changes.
+func (t *Tree) prepCloseSession(id wire.SessionID, zxid wire.Zxid) []string {
+	es := make(map[string]struct{})
+	for p := range t.ephemerals[id] {
+		es[p] = struct{}{}
+	}
+	for _, c := range t.prep.changes {
+		if !c.exists {
+			delete(es, c.path)
+		} else if c.stat.EphemeralOwner == int64(id) {
+			es[c.path] = struct{}{}
+		}
+	}
+	paths := make([]string, 0, len(es))
+	for p := range es {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		if parentPath, perr := parentOf(p); perr == nil {
+			if parent := t.record(parentPath); parent != nil {
+				pc := parent.duplicate(zxid)
+				pc.stat.Pzxid = zxid
+				t.addChange(pc)
+			}
+		}
+		t.addChange(&change{zxid: zxid, path: p})
+	}
+	return paths
+}
+
+func (t *Tree) prepCreate(req *PrepRequest, typ wire.OpCode, body jute.Record) (jute.Record, *prepError) {
+	zxid := req.Zxid
+	var (
+		path  string
+		data  []byte
+		acl   []wire.ACL
+		flags int32
+		ttl   int64 = -1
+	)
+	switch r := body.(type) {
+	case *wire.CreateRequest:
+		path, data, acl, flags = r.Path, r.Data, r.ACL, r.Flags
+	case *wire.CreateTTLRequest:
+		path, data, acl, flags, ttl = r.Path, r.Data, r.ACL, r.Flags, r.TTL
+	default:
+		return nil, fail(wire.ErrMarshallingError, "")
+	}
+	mode := wire.CreateMode(flags)
+	if !mode.Valid() {
+		return nil, fail(wire.ErrBadArguments, path)
+	}
+	// validateCreateRequest
+	if mode.IsTTL() && !t.opts.ExtendedTypes {
+		return nil, fail(wire.ErrUnimplemented, path)
+	}
+	if mode.IsTTL() {
+		if ttl <= 0 || ttl > MaxTTL {
+			return nil, fail(wire.ErrBadArguments, path)
+		}
+	} else if ttl >= 0 {
+		return nil, fail(wire.ErrBadArguments, path)
+	}
+	if perr := t.checkSession(req); perr != nil {
+		return nil, perr
+	}
+	parentPath, perr := parentOf(path)
+	if perr != nil {
+		return nil, perr
+	}
+	fixed, code := FixupACL(acl, req.Auth)
+	if code != wire.ErrOk {
+		return nil, fail(code, path)
+	}
+	parent := t.record(parentPath)
+	if parent == nil {
+		return nil, fail(wire.ErrNoNode, parentPath)
+	}
+	if !CheckACL(parent.acl, wire.PermCreate, req.Auth) {
+		return nil, fail(wire.ErrNoAuth, path)
+	}
+	parentCVersion := parent.stat.Cversion
+	if mode.IsSequential() {
+		path += SequenceSuffix(parentCVersion)
+	}
+	if perr := validatePath(path); perr != nil {
+		return nil, perr
+	}
+	if t.record(path) != nil {
+		return nil, fail(wire.ErrNodeExists, path)
+	}
+	if t.KindOf(parent.stat.EphemeralOwner) == KindEphemeral {
+		return nil, fail(wire.ErrNoChildrenForEphemerals, path)
+	}
+	newCversion := parent.stat.Cversion + 1
+	var txn jute.Record
+	var owner int64
+	switch {
+	case typ == wire.OpCreateContainer:
+		txn = &wire.CreateContainerTxn{Path: path, Data: data, ACL: fixed, ParentCVersion: newCversion}
+	case typ == wire.OpCreateTTL:
+		txn = &wire.CreateTTLTxn{Path: path, Data: data, ACL: fixed, ParentCVersion: newCversion, TTL: ttl}
+	default:
+		txn = &wire.CreateTxn{Path: path, Data: data, ACL: fixed, Ephemeral: mode.IsEphemeral(), ParentCVersion: newCversion}
+	}
+	switch {
+	case mode.IsContainer():
+		owner = ContainerOwner
+	case mode.IsTTL():
+		owner = TTLOwner(ttl)
+	case mode.IsEphemeral():
+		owner = int64(req.Session)
+	}
+	p := parent.duplicate(zxid)
+	p.childCount++
+	p.stat.Cversion = newCversion
+	p.stat.Pzxid = zxid
+	t.addChange(p)
+	t.addChange(&change{zxid: zxid, path: path, exists: true, acl: fixed,
+		stat: wire.StatPersisted{Czxid: zxid, Mzxid: zxid, Pzxid: zxid, Ctime: req.Time, Mtime: req.Time, EphemeralOwner: owner}})
+	return txn, nil
+}
+
+// prepMulti mirrors the multi branch of PrepRequestProcessor: ops are
+// prepared in order; at the first failure the changes made by the multi are
+// rolled back, the failed op becomes ErrorTxn{code}, earlier ops keep their
+// txns and later ops become ErrorTxn{RUNTIMEINCONSISTENCY}. The client sees
+// the first error.
+func (t *Tree) prepMulti(req *PrepRequest, e wire.TxnEntry) (wire.TxnEntry, wire.ErrCode) {
+	m, ok := req.Body.(*wire.MultiRequest)
+	if !ok {
+		e.Hdr.Type = wire.OpError
+		e.Body = &wire.ErrorTxn{Err: wire.ErrMarshallingError}
+		return e, wire.ErrMarshallingError
+	}
+	mark := len(t.prep.changes)
+	saved := make(map[string]*change)
+	txns := make([]wire.Txn, 0, len(m.Ops))
+	firstErr := wire.ErrOk
+	for _, op := range m.Ops {
+		if firstErr != wire.ErrOk {
+			txns = append(txns, wire.Txn{Type: wire.OpError, Data: jute.Marshal(&wire.ErrorTxn{Err: wire.ErrRuntimeInconsistency})})
+			continue
+		}
+		// Remember the overlay entries this op may shadow, for rollback.
+		rec, perr := t.prepMultiOp(req, op, saved)
+		if perr != nil {
+			firstErr = perr.code
+			t.rollback(mark, saved)
+			txns = append(txns, wire.Txn{Type: wire.OpError, Data: jute.Marshal(&wire.ErrorTxn{Err: perr.code})})
+			continue
+		}
+		typ := op.Type
+		txns = append(txns, wire.Txn{Type: typ, Data: jute.Marshal(rec)})
+	}
+	e.Body = &wire.MultiTxn{Txns: txns}
+	return e, firstErr
+}
+
+func (t *Tree) prepMultiOp(req *PrepRequest, op wire.MultiOp, saved map[string]*change) (jute.Record, *prepError) {
+	switch op.Type {
+	case wire.OpCreate, wire.OpCreate2, wire.OpCreateTTL, wire.OpCreateContainer, wire.OpDelete,
+		wire.OpSetData, wire.OpCheck:
+	default:
+		// Reads (getData/getChildren) and anything else are not allowed in
+		// a write multi.
+		return nil, fail(wire.ErrBadArguments, "")
+	}
+	before := len(t.prep.changes)
+	rec, perr := t.prepOne(req, op.Type, op.Op, true)
+	for _, c := range t.prep.changes[before:] {
+		if _, ok := saved[c.path]; !ok {
+			saved[c.path] = nil
+		}
+	}
+	return rec, perr
+}
+
+// rollback removes the changes added after mark and restores the per-path
+// index to the latest remaining change for each touched path.
+func (t *Tree) rollback(mark int, touched map[string]*change) {
+	t.prep.changes = t.prep.changes[:mark]
+	for p := range touched {
+		delete(t.prep.byPath, p)
+	}
+	for _, c := range t.prep.changes {
+		if _, ok := touched[c.path]; ok {
+			t.prep.byPath[c.path] = c
+		}
+	}
+}
+
+// SequenceSuffix formats a sequence number as Java's String.format("%010d")
+// does: ten digits, zero-padded, with the sign counted in the width
+// (-5 -> "-000000005"); wider numbers are not truncated.
+func SequenceSuffix(n int32) string {
+	digits := strconv.FormatInt(int64(n), 10)
+	neg := n < 0
+	if neg {
+		digits = digits[1:]
+	}
+	width := 10
+	if neg {
+		width = 9
+	}
+	for len(digits) < width {
+		digits = "0" + digits
+	}
+	if neg {
+		return "-" + digits
+	}
+	return digits
+}

@@ -1,0 +1,381 @@
+package tree
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/zkgo/zkgo/wire"
+)
+
+// Ephemeral owner encodings (spec §6.5, EphemeralType).
+const (
+	// ContainerOwner marks a container node.
+	ContainerOwner int64 = -1 << 63
+	// ttlMask selects the extended-type byte of a TTL owner.
+	ttlMask int64 = -1 << 56 // 0xFF00000000000000
+	// MaxTTL is the largest TTL in milliseconds (40 bits).
+	MaxTTL int64 = 0xFFFFFFFFFF
+)
+
+// Kind classifies a node by its ephemeralOwner.
+type Kind uint8
+
+// Node kinds.
+const (
+	KindPersistent Kind = iota
+	KindEphemeral
+	KindContainer
+	KindTTL
+)
+
+// Node is one znode. Callers must treat it as read-only.
+type Node struct {
+	Data     []byte
+	ACL      int64 // index into the ACL cache
+	Stat     wire.StatPersisted
+	children map[string]struct{}
+}
+
+// NumChildren returns the number of children.
+func (n *Node) NumChildren() int { return len(n.children) }
+
+// ChildNames returns the children's names (unordered).
+func (n *Node) ChildNames() []string {
+	out := make([]string, 0, len(n.children))
+	for c := range n.children {
+		out = append(out, c)
+	}
+	return out
+}
+
+// HasChild reports whether name is a child.
+func (n *Node) HasChild(name string) bool {
+	_, ok := n.children[name]
+	return ok
+}
+
+// Options configure a Tree.
+type Options struct {
+	// ExtendedTypes is zookeeper.extendedTypesEnabled (TTL nodes).
+	ExtendedTypes bool
+	// Config is the data of /zookeeper/config.
+	Config []byte
+}
+
+// Tree is the data tree. It is not safe for concurrent use.
+type Tree struct {
+	opts       Options
+	nodes      map[string]*Node
+	acls       *ACLCache
+	ephemerals map[wire.SessionID]map[string]struct{}
+	containers map[string]struct{}
+	ttls       map[string]struct{}
+	digest     uint64
+	dataBytes  int64 // sum of path+data lengths (Java's approximateDataSize)
+
+	// LastZxid is the zxid of the last txn applied (lastProcessedZxid).
+	LastZxid wire.Zxid
+
+	prep prepState
+}
+
+// Special paths.
+const (
+	ZookeeperPath = "/zookeeper"
+	QuotaPath     = "/zookeeper/quota"
+	ConfigPath    = "/zookeeper/config"
+)
+
+// New returns a tree holding only the nodes a fresh Java DataTree has: the
+// root, /zookeeper, /zookeeper/quota and /zookeeper/config.
+func New(opts Options) *Tree {
+	t := NewEmpty(opts)
+	t.addNode("/", &Node{Data: []byte{}, ACL: OpenACLUnsafeIndex})
+	t.addSystemNodes()
+	return t
+}
+
+// NewEmpty returns a tree with no nodes at all, for loading a snapshot.
+func NewEmpty(opts Options) *Tree {
+	return &Tree{
+		opts:       opts,
+		nodes:      make(map[string]*Node),
+		acls:       newACLCache(),
+		ephemerals: make(map[wire.SessionID]map[string]struct{}),
+		containers: make(map[string]struct{}),
+		ttls:       make(map[string]struct{}),
+	}
+}
+
+func (t *Tree) addSystemNodes() {
+	root := t.nodes["/"]
+	for _, p := range []string{ZookeeperPath, QuotaPath} {
+		if _, ok := t.nodes[p]; !ok {
+			t.addNode(p, &Node{Data: []byte{}, ACL: OpenACLUnsafeIndex})
+			t.linkChild(p)
+		}
+	}
+	_ = root
+	if _, ok := t.nodes[ConfigPath]; !ok {
+		cfg := t.opts.Config
+		if cfg == nil {
+			cfg = []byte{}
+		}
+		t.addNode(ConfigPath, &Node{Data: cfg, ACL: t.acls.Intern(ReadACLUnsafe)})
+		t.linkChild(ConfigPath)
+	}
+}
+
+// EnsureSystemNodes adds the /zookeeper nodes if a loaded snapshot lacked
+// them and resets /zookeeper/config to the local config, as Java does when
+// reconfig is disabled.
+func (t *Tree) EnsureSystemNodes() {
+	t.addSystemNodes()
+	if n := t.nodes[ConfigPath]; n != nil && t.opts.Config != nil {
+		t.changeNode(ConfigPath, n, func(n *Node) { n.Data = t.opts.Config })
+	}
+}
+
+// addNode inserts n at path, keeping the digest and size accounting.
+func (t *Tree) addNode(path string, n *Node) {
+	t.nodes[path] = n
+	t.digest += nodeDigest(path, n.Data, &n.Stat)
+	t.dataBytes += int64(len(path) + len(n.Data))
+	switch t.KindOf(n.Stat.EphemeralOwner) {
+	case KindContainer:
+		t.containers[path] = struct{}{}
+	case KindTTL:
+		t.ttls[path] = struct{}{}
+	case KindEphemeral:
+		id := wire.SessionID(n.Stat.EphemeralOwner)
+		set := t.ephemerals[id]
+		if set == nil {
+			set = make(map[string]struct{})
+			t.ephemerals[id] = set
+		}
+		set[path] = struct{}{}
+	}
+}
+
+// linkChild records path as a child of its parent (which must exist).
+func (t *Tree) linkChild(path string) {
+	parent := t.nodes[wire.ParentPath(path)]
+	if parent.children == nil {
+		parent.children = make(map[string]struct{}, 2)
+	}
+	parent.children[wire.BaseName(path)] = struct{}{}
+}
+
+// changeNode runs fn on n, keeping the digest right.
+func (t *Tree) changeNode(path string, n *Node, fn func(*Node)) {
+	t.digest -= nodeDigest(path, n.Data, &n.Stat)
+	oldLen := len(n.Data)
+	fn(n)
+	t.dataBytes += int64(len(n.Data) - oldLen)
+	t.digest += nodeDigest(path, n.Data, &n.Stat)
+}
+
+// removeNode deletes path from the maps (not from its parent's children).
+func (t *Tree) removeNode(path string, n *Node) {
+	delete(t.nodes, path)
+	t.digest -= nodeDigest(path, n.Data, &n.Stat)
+	t.dataBytes -= int64(len(path) + len(n.Data))
+	t.acls.Release(n.ACL)
+	switch t.KindOf(n.Stat.EphemeralOwner) {
+	case KindContainer:
+		delete(t.containers, path)
+	case KindTTL:
+		delete(t.ttls, path)
+	case KindEphemeral:
+		id := wire.SessionID(n.Stat.EphemeralOwner)
+		if set := t.ephemerals[id]; set != nil {
+			delete(set, path)
+			if len(set) == 0 {
+				delete(t.ephemerals, id)
+			}
+		}
+	}
+}
+
+// KindOf classifies an ephemeralOwner value (EphemeralType.get). TTL owners
+// are recognised only with extended types enabled, as in Java.
+func (t *Tree) KindOf(owner int64) Kind {
+	switch {
+	case owner == 0:
+		return KindPersistent
+	case owner == ContainerOwner:
+		return KindContainer
+	case t.opts.ExtendedTypes && owner&ttlMask == ttlMask:
+		return KindTTL
+	}
+	return KindEphemeral
+}
+
+// TTLOwner encodes a TTL in an ephemeralOwner.
+func TTLOwner(ttl int64) int64 { return ttlMask | (ttl & MaxTTL) }
+
+// TTLOf decodes the TTL from a TTL owner.
+func TTLOf(owner int64) int64 { return owner & MaxTTL }
+
+// ExtendedTypes reports whether TTL nodes are enabled.
+func (t *Tree) ExtendedTypes() bool { return t.opts.ExtendedTypes }
+
+// Get returns the node at path, or nil.
+func (t *Tree) Get(path string) *Node { return t.nodes[path] }
+
+// StatOf returns the client view of n's stat (DataNode.copyStat).
+func (t *Tree) StatOf(n *Node) wire.Stat {
+	nc := int32(len(n.children))
+	owner := n.Stat.EphemeralOwner
+	if t.KindOf(owner) != KindEphemeral {
+		owner = 0
+	}
+	return wire.Stat{
+		Czxid:          n.Stat.Czxid,
+		Mzxid:          n.Stat.Mzxid,
+		Ctime:          n.Stat.Ctime,
+		Mtime:          n.Stat.Mtime,
+		Version:        n.Stat.Version,
+		Cversion:       n.Stat.Cversion*2 - nc,
+		Aversion:       n.Stat.Aversion,
+		EphemeralOwner: owner,
+		DataLength:     int32(len(n.Data)),
+		NumChildren:    nc,
+		Pzxid:          n.Stat.Pzxid,
+	}
+}
+
+// ACLOf returns n's ACL list.
+func (t *Tree) ACLOf(n *Node) []wire.ACL { return t.acls.Get(n.ACL) }
+
+// ACLs returns the ACL cache (for snapshots).
+func (t *Tree) ACLs() *ACLCache { return t.acls }
+
+// Len returns the number of nodes, counting the root (Java's node count
+// includes every node in the map).
+func (t *Tree) Len() int { return len(t.nodes) }
+
+// Digest returns the tree digest (sum of node digests).
+func (t *Tree) Digest() uint64 { return t.digest }
+
+// DataBytes approximates the data size (sum of path and data lengths).
+func (t *Tree) DataBytes() int64 { return t.dataBytes }
+
+// Ephemerals returns the ephemeral paths of a session, sorted.
+func (t *Tree) Ephemerals(id wire.SessionID) []string {
+	set := t.ephemerals[id]
+	out := make([]string, 0, len(set))
+	for p := range set {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// EphemeralSessions returns the sessions owning ephemerals.
+func (t *Tree) EphemeralSessions() []wire.SessionID {
+	out := make([]wire.SessionID, 0, len(t.ephemerals))
+	for id := range t.ephemerals {
+		out = append(out, id)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// EphemeralCount returns the number of ephemeral nodes.
+func (t *Tree) EphemeralCount() int {
+	n := 0
+	for _, s := range t.ephemerals {
+		n += len(s)
+	}
+	return n
+}
+
+// Containers returns the container paths, sorted.
+func (t *Tree) Containers() []string { return sortedKeys(t.containers) }
+
+// TTLs returns the TTL node paths, sorted.
+func (t *Tree) TTLs() []string { return sortedKeys(t.ttls) }
+
+func sortedKeys(m map[string]struct{}) []string {
+	out := make([]string, 0, len(m))
+	for p := range m {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// CountDescendants returns the number of nodes below path
+// (getAllChildrenNumber).
+func (t *Tree) CountDescendants(path string) int {
+	n := t.nodes[path]
+	if n == nil {
+		return 0
+	}
+	count := 0
+	var walk func(p string, n *Node)
+	walk = func(p string, n *Node) {
+		for c := range n.children {
+			cp := wire.JoinPath(p, c)
+			count++
+			if cn := t.nodes[cp]; cn != nil {
+				walk(cp, cn)
+			}
+		}
+	}
+	walk(path, n)
+	return count
+}
+
+// Walk visits every node in pre-order (parents before children), starting
+// at the root. Children are visited in sorted order.
+func (t *Tree) Walk(fn func(path string, n *Node) bool) {
+	var walk func(p string) bool
+	walk = func(p string) bool {
+		n := t.nodes[p]
+		if n == nil {
+			return true
+		}
+		if !fn(p, n) {
+			return false
+		}
+		names := n.ChildNames()
+		sort.Strings(names)
+		for _, c := range names {
+			if !walk(wire.JoinPath(p, c)) {
+				return false
+			}
+		}
+		return true
+	}
+	walk("/")
+}
+
+// Restore inserts a node read from a snapshot. Parents precede children;
+// a missing parent is an error (Java: "Invalid Datatree").
+func (t *Tree) Restore(path string, data []byte, acl int64, st wire.StatPersisted) bool {
+	if path == "" {
+		path = "/"
+	}
+	if path != "/" {
+		if t.nodes[wire.ParentPath(path)] == nil {
+			return false
+		}
+	}
+	if !t.acls.AddRef(acl) {
+		return false
+	}
+	if old := t.nodes[path]; old != nil {
+		t.removeNode(path, old)
+	}
+	t.addNode(path, &Node{Data: data, ACL: acl, Stat: st})
+	if path != "/" {
+		t.linkChild(path)
+	}
+	return true
+}
+
+func isUnder(path, prefix string) bool {
+	return path == prefix || strings.HasPrefix(path, prefix+"/")
+}

@@ -1,0 +1,36 @@
+package proxy
+
+import "github.com/zkgo/zkgo/wire"
+
+// Conn is the Backend's handle on one client connection. It is an alias of
+// an unnamed interface type so that the server package can declare the very
+// same type (node.Sink) without importing proxy. All methods are safe to
+// call from any goroutine.
+type Conn = interface {
+	// ID is unique among the connections of this process.
+	ID() uint64
+	// RemoteAddr is the client's "ip:port".
+	RemoteAddr() string
+	// Send queues b for the client and takes ownership of it. completed is
+	// the number of requests whose replies b finishes (for backpressure).
+	// It returns false if the connection is closed or being closed.
+	Send(b []byte, completed int) bool
+	// Close closes the connection after the bytes already queued are
+	// written. reason is logged.
+	Close(reason string)
+}
+
+// Backend is the server behind the front end. Its methods are called on
+// event loops and must not block.
+type Backend interface {
+	// Open registers a new connection; the returned handle is passed back
+	// with the connection's packets and its close.
+	Open(c Conn) any
+	// Submit hands over packets decoded from the connection, in order. The
+	// packets belong to the Backend. It returns false if the Backend cannot
+	// take them now; the front end then closes the connection.
+	Submit(h any, pkts []wire.ClientPacket) bool
+	// Closed reports that the connection is gone. It is called exactly once
+	// per Open.
+	Closed(h any, err error)
+}

@@ -1,0 +1,227 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"github.com/zkgo/zkgo/jute"
+)
+
+// Config configures a Frontend.
+type Config struct {
+	// Addr is the listen address, host:port; port 0 picks a free port.
+	Addr string
+	// Backend receives connections and packets. Required.
+	Backend Backend
+	// Logger; the zero value logs nothing.
+	Logger zerolog.Logger
+	// MaxFrame is the largest request frame accepted (jute.maxbuffer).
+	MaxFrame int
+	// MaxOutstanding is the number of requests a connection may have
+	// submitted but not answered before the front end stops reading it.
+	MaxOutstanding int
+	// MaxInboundBytes is how much a paused connection may buffer before it
+	// is closed as a flooder.
+	MaxInboundBytes int
+	// MaxOutboundBytes is how much unsent reply data a connection may hold
+	// before it is closed as a slow consumer.
+	MaxOutboundBytes int
+	// Loops is the number of event loops (default: number of CPUs).
+	Loops int
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxFrame == 0 {
+		c.MaxFrame = jute.DefaultMaxBuffer
+	}
+	if c.MaxOutstanding == 0 {
+		c.MaxOutstanding = 1000
+	}
+	if c.MaxInboundBytes == 0 {
+		c.MaxInboundBytes = 4*c.MaxFrame + 64<<20
+	}
+	if c.MaxOutboundBytes == 0 {
+		c.MaxOutboundBytes = 4*c.MaxFrame + 64<<20
+	}
+	if c.Loops == 0 {
+		c.Loops = runtime.NumCPU()
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if c.Backend == nil {
+		return errors.New("proxy: Config.Backend is required")
+	}
+	if c.Addr == "" {
+		return errors.New("proxy: Config.Addr is required")
+	}
+	if c.MaxFrame <= 0 || c.MaxOutstanding <= 0 || c.MaxInboundBytes <= 0 || c.MaxOutboundBytes <= 0 || c.Loops <= 0 {
+		return errors.New("proxy: limits must be positive")
+	}
+	return nil
+}
+
+// Frontend serves ZooKeeper clients on gnet event loops.
+type Frontend struct {
+	gnet.BuiltinEventEngine
+
+	cfg    Config
+	log    zerolog.Logger
+	nextID atomic.Uint64
+
+	eng      gnet.Engine
+	addr     net.Addr
+	ready    chan struct{}
+	done     chan struct{}
+	runErr   error
+	stopOnce sync.Once
+
+	// Stats are read by the Backend's admin commands.
+	opened   atomic.Int64
+	closed   atomic.Int64
+	received atomic.Int64
+}
+
+// New validates cfg and returns a Frontend; Start begins serving.
+func New(cfg Config) (*Frontend, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Frontend{
+		cfg:   cfg,
+		log:   cfg.Logger.With().Str("component", "frontend").Logger(),
+		ready: make(chan struct{}),
+		done:  make(chan struct{}),
+	}, nil
+}
+
+// Start listens and runs the event loops in the background. It returns
+// once the listener is up, or with the error that prevented it.
+func (f *Frontend) Start() error {
+	go func() {
+		defer close(f.done)
+		err := gnet.Run(f, "tcp://"+f.cfg.Addr,
+			gnet.WithMulticore(f.cfg.Loops > 1),
+			gnet.WithNumEventLoop(f.cfg.Loops),
+			gnet.WithReuseAddr(true),
+			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+			gnet.WithLogger(gnetLogger{f.log}),
+			gnet.WithLogLevel(0),
+		)
+		f.runErr = err
+	}()
+	select {
+	case <-f.ready:
+		f.log.Info().Str("addr", f.addr.String()).Int("loops", f.cfg.Loops).Msg("serving clients")
+		return nil
+	case <-f.done:
+		if f.runErr == nil {
+			f.runErr = errors.New("proxy: event loops stopped before serving")
+		}
+		return fmt.Errorf("proxy: listen on %s: %w", f.cfg.Addr, f.runErr)
+	}
+}
+
+// Addr returns the bound listen address (valid after Start).
+func (f *Frontend) Addr() net.Addr { return f.addr }
+
+// Stop closes the listener and every connection. It is idempotent.
+func (f *Frontend) Stop(ctx context.Context) error {
+	var err error
+	f.stopOnce.Do(func() {
+		select {
+		case <-f.ready:
+		default:
+			return
+		}
+		err = f.eng.Stop(ctx)
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			err = errors.Join(err, ctx.Err())
+		}
+	})
+	return err
+}
+
+// Connections returns the number of open client connections.
+func (f *Frontend) Connections() int64 { return f.opened.Load() - f.closed.Load() }
+
+// OnBoot records the engine and the bound address.
+func (f *Frontend) OnBoot(eng gnet.Engine) gnet.Action {
+	f.eng = eng
+	f.addr = boundAddr(eng, f.cfg.Addr)
+	close(f.ready)
+	return gnet.None
+}
+
+// boundAddr finds the listener's real address (the port may have been 0).
+func boundAddr(eng gnet.Engine, fallback string) net.Addr {
+	fd, err := eng.Dup()
+	if err == nil {
+		defer unix.Close(fd)
+		if sa, err := unix.Getsockname(fd); err == nil {
+			switch a := sa.(type) {
+			case *unix.SockaddrInet4:
+				return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
+			case *unix.SockaddrInet6:
+				return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
+			}
+		}
+	}
+	addr, _ := net.ResolveTCPAddr("tcp", fallback)
+	return addr
+}
+
+// OnOpen creates the connection's state and registers it with the Backend.
+func (f *Frontend) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	cc := &conn{id: f.nextID.Add(1), fe: f, gc: c}
+	if ra := c.RemoteAddr(); ra != nil {
+		cc.remote = ra.String()
+	}
+	cc.afterWrite = cc.checkOutbound
+	c.SetContext(cc)
+	f.opened.Add(1)
+	cc.handle = f.cfg.Backend.Open(cc)
+	return nil, gnet.None
+}
+
+// OnTraffic frames and decodes what the connection sent.
+func (f *Frontend) OnTraffic(c gnet.Conn) gnet.Action {
+	cc, ok := c.Context().(*conn)
+	if !ok {
+		return gnet.Close
+	}
+	return cc.onTraffic(c)
+}
+
+// OnClose tells the Backend the connection is gone.
+func (f *Frontend) OnClose(c gnet.Conn, err error) gnet.Action {
+	cc, ok := c.Context().(*conn)
+	if !ok {
+		return gnet.None
+	}
+	cc.closed.Store(true)
+	f.closed.Add(1)
+	if err != nil && f.log.Debug().Enabled() {
+		f.log.Debug().Str("remote", cc.remote).Uint64("conn", cc.id).Err(err).Msg("connection closed")
+	}
+	f.cfg.Backend.Closed(cc.handle, err)
+	return gnet.None
+}
+
+// OnShutdown is called once all loops have stopped.
+func (f *Frontend) OnShutdown(gnet.Engine) {
+	f.log.Info().Msg("client front end stopped")
+}
