@@ -26,7 +26,10 @@ type proposal struct {
 // exist and not be closing).
 func (s *Server) checkSession(id wire.SessionID) wire.ErrCode {
 	sess := s.sessions.Get(id)
-	if sess == nil || sess.Closing {
+	switch {
+	case sess == nil:
+		return wire.ErrUnknownSession
+	case sess.Closing:
 		return wire.ErrSessionExpired
 	}
 	return wire.ErrOk
@@ -54,6 +57,11 @@ func (s *Server) proposeClientWrite(cc *clientConn, p *wire.ClientPacket) {
 	}
 	if s.cfg.SkipACL {
 		req.Auth = append([]wire.ID{{Scheme: tree.SchemeSuper}}, cc.auth...)
+	}
+	if p.Header.Type == wire.OpDeleteContainer {
+		// Java reads a client's deleteContainer path from the whole request
+		// (header included), which never validates: BADARGUMENTS.
+		req.Raw = []byte{0}
 	}
 	e, code := s.tree.Prep(&req)
 	prop := &proposal{entry: e, cc: cc, xid: p.Header.Xid, op: p.Header.Type, err: code, start: time.Now()}
@@ -112,6 +120,7 @@ func (s *Server) applyProposal(p *proposal) {
 	res := s.tree.Apply(&p.entry)
 	p.result = res
 	p.applied = true
+	s.noteDigest(p.entry.Hdr.Zxid)
 	h := &p.entry.Hdr
 	switch h.Type {
 	case wire.OpCreateSession:
@@ -134,7 +143,14 @@ func (s *Server) applyProposal(p *proposal) {
 		}
 		if cc := s.bySession[h.ClientID]; cc != nil {
 			delete(s.bySession, h.ClientID)
-			s.closeConn(cc, "session closed")
+			if p.cc == cc {
+				// closeSession from the client: reply, then close.
+				s.closeConn(cc, "session closed")
+			} else {
+				// Expiry: Java closes the connection at once and what was
+				// queued for it is lost.
+				s.closeConnNow(cc, "session expired")
+			}
 		}
 		return
 	}
@@ -149,9 +165,7 @@ func (s *Server) replyWrite(p *proposal) {
 	lat := time.Since(p.start).Milliseconds()
 	cc.stats.observe(lat)
 	s.stats.observe(lat)
-	cc.stats.lastCxid = p.xid
 	cc.stats.lastOp = opAbbrev(p.op)
-	cc.stats.lastZxid = p.entry.Hdr.Zxid
 	zxid := p.entry.Hdr.Zxid
 	res := &p.result
 	if p.op == wire.OpMulti {
@@ -238,6 +252,12 @@ func (s *Server) triggerWatches(events []tree.Event) {
 		for _, w := range ws {
 			cc := s.conns[uint64(w)]
 			if cc == nil {
+				continue
+			}
+			// CVE-2024-23944: deliver only to watchers that may read the
+			// node (checked with the connection's auth at delivery time; a
+			// filtered one-shot watch is still consumed).
+			if !s.checkACL(ev.ACL, wire.PermRead, cc.auth) {
 				continue
 			}
 			s.sendEvent(cc, wire.WatcherEvent{Type: ev.Type, State: wire.StateSyncConnected, Path: ev.Path})

@@ -232,7 +232,10 @@ func ParseConfig(r io.Reader) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	c := Config{Raw: props, Properties: map[string]string{}, Standalone: true, ForceSync: true}
+	// Java's defaults when a key is absent: tickTime 3000
+	// (ZooKeeperServer.DEFAULT_TICK_TIME), maxClientCnxns 60.
+	c := Config{Raw: props, Properties: map[string]string{}, Standalone: true, ForceSync: true,
+		TickTime: 3000, MaxClientCnxns: 60}
 	var errs []error
 	atoi := func(k, v string) int {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
@@ -246,6 +249,9 @@ func ParseConfig(r io.Reader) (Config, error) {
 		switch k {
 		case "tickTime":
 			c.TickTime = atoi(k, v)
+			if c.TickTime == 0 {
+				errs = append(errs, errors.New("tickTime is not set"))
+			}
 		case "initLimit":
 			c.InitLimit = atoi(k, v)
 		case "syncLimit":

@@ -33,6 +33,7 @@ type clientConn struct {
 	inDirty    bool
 	closing    bool // we asked the front end to close it
 	closeNow   bool
+	lastActive int64 // mono ms of the last packet (connection expiry)
 	dead       bool // the socket is gone
 	fourLetter bool
 	stats      connStats
@@ -56,11 +57,33 @@ type connStats struct {
 	minLatency, maxLatency   int64
 	latencySum, latencyCount int64
 	established              int64 // wall ms
+	wasReset                 bool
+}
+
+// reset is crst (ServerCnxn.resetStats).
+func (cs *connStats) reset() {
+	cs.received, cs.sent = 0, 0
+	cs.minLatency, cs.maxLatency = 1<<63-1, 0
+	cs.lastOp = "NA"
+	cs.lastCxid = -1
+	cs.lastZxid = -1
+	cs.lastRespTime, cs.lastLatency = 0, 0
+	cs.latencySum, cs.latencyCount = 0, 0
+	cs.wasReset = true
+}
+
+// shownMin mirrors Java: minLatency starts at 0 (so reads 0) until the
+// first crst; after it, it reads 0 until a request completes.
+func (cs *connStats) shownMin() int64 {
+	if !cs.wasReset || cs.latencyCount == 0 {
+		return 0
+	}
+	return cs.minLatency
 }
 
 func (cs *connStats) observe(latencyMs int64) {
 	cs.lastLatency = latencyMs
-	if cs.latencyCount == 0 || latencyMs < cs.minLatency {
+	if cs.wasReset && latencyMs < cs.minLatency {
 		cs.minLatency = latencyMs
 	}
 	if latencyMs > cs.maxLatency {
@@ -75,10 +98,7 @@ func (s *Server) reply(cc *clientConn, xid wire.Xid, err wire.ErrCode, body jute
 	if cc.dead {
 		return
 	}
-	cc.out = wire.AppendReply(cc.out, wire.ReplyHeader{Xid: xid, Zxid: s.tree.LastZxid, Err: err}, body)
-	cc.completed++
-	cc.sentPkts++
-	s.markDirty(cc)
+	s.replyZxid(cc, xid, s.tree.LastZxid, err, body)
 }
 
 // replyZxid is reply with an explicit header zxid.
@@ -86,9 +106,16 @@ func (s *Server) replyZxid(cc *clientConn, xid wire.Xid, zxid wire.Zxid, err wir
 	if cc.dead {
 		return
 	}
+	before := len(cc.out)
 	cc.out = wire.AppendReply(cc.out, wire.ReplyHeader{Xid: xid, Zxid: zxid, Err: err}, body)
+	s.stats.observeResp(int64(len(cc.out) - before - wire.FrameHeaderSize))
 	cc.completed++
 	cc.sentPkts++
+	if xid >= 0 {
+		cc.stats.lastCxid = xid
+	}
+	cc.stats.lastZxid = zxid
+	cc.stats.lastRespTime = s.nowMs()
 	s.markDirty(cc)
 }
 

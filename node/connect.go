@@ -33,9 +33,9 @@ func (s *Server) negotiateTimeout(t int32) int32 {
 
 // processConnect handles a ConnectRequest (ZooKeeperServer.processConnectRequest).
 func (s *Server) processConnect(cc *clientConn, c *wire.Connect) {
+	s.stats.connectRequests++
 	cc.readOnly = c.ReadOnly
 	cc.auth = []wire.ID{{Scheme: tree.SchemeIP, ID: javaHostAddress(cc.ip)}}
-	cc.stats.established = wallMs()
 	if c.LastZxidSeen > s.tree.LastZxid {
 		s.log.Info().Str("remote", cc.remote).Str("client_zxid", c.LastZxidSeen.String()).
 			Str("zxid", s.tree.LastZxid.String()).
@@ -63,6 +63,7 @@ func (s *Server) processConnect(cc *clientConn, c *wire.Connect) {
 		return
 	}
 	id := c.SessionID
+	s.stats.revalidates++
 	if old := s.bySession[id]; old != nil && old != cc {
 		// The client moved: close its previous connection.
 		delete(s.bySession, id)
@@ -119,6 +120,9 @@ func (s *Server) sendConnectResponse(cc *clientConn, id wire.SessionID, timeout 
 	cc.out = w.Bytes()
 	cc.completed++
 	cc.sentPkts++
+	cc.stats.lastOp = "SESS"
+	cc.stats.lastZxid = s.tree.LastZxid
+	cc.stats.lastRespTime = s.nowMs()
 	s.markDirty(cc)
 }
 

@@ -1,27 +1,499 @@
 package node
 
+import (
+	"encoding/binary"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/zkgo/zkgo/node/watch"
+	"github.com/zkgo/zkgo/wire"
+)
+
+// VersionString is the version text of srvr/stat/mntr/envi. Java 3.8 prints
+// "3.8.0-<commit>, built on yyyy-MM-dd HH:mm UTC"; zkgo uses the older
+// "MM/dd/yyyy HH:mm GMT" date form because go-zookeeper's FLWSrvr (a stock
+// client) cannot parse the 3.8 one (compat-tests/DIFFERENCES.md). The build
+// may override it with -ldflags.
+var VersionString = "3.8.0-zkgo-0.1.0, built on 11/22/2026 00:00 GMT"
+
 // fourLetter answers an admin command and closes the connection
-// (NIOServerCnxn.checkFourLetterWord).
-func (s *Server) fourLetter(cc *clientConn, word string) {
+// (NIOServerCnxn.checkFourLetterWord). The whitelist comes from
+// 4lw.commands.whitelist; srvr is always allowed, as in Java.
+func (s *Server) fourLetter(cc *clientConn, word string, arg []byte) {
 	cc.fourLetter = true
 	var out string
-	if !s.cfg.FourLetterAllowed(word) {
+	switch {
+	case word != "srvr" && !s.cfg.FourLetterAllowed(word):
 		out = word + " is not executed because it is not in the whitelist.\n"
-	} else {
-		out = s.fourLetterOutput(word)
+	case word == "stmk" && len(arg) < 8:
+		// Java needs the 8-byte mask in the same read; otherwise it closes
+		// without a reply.
+		s.closeConn(cc, "stmk without mask")
+		return
+	default:
+		out = s.fourLetterOutput(cc, word, arg)
 	}
-	if !cc.dead {
+	if !cc.dead && out != "" {
 		cc.out = append(cc.out, out...)
-		cc.completed++
-		s.markDirty(cc)
+		// Java's writer sends (and counts) one packet per 8 KiB block.
+		chunks := (len(out) + 8191) / 8192
+		cc.stats.sent += int64(chunks)
+		s.stats.sentPackets += int64(chunks)
 	}
+	cc.completed++
+	s.markDirty(cc)
 	s.closeConn(cc, "four letter word "+word)
 }
 
-func (s *Server) fourLetterOutput(word string) string {
+func (s *Server) fourLetterOutput(cc *clientConn, word string, arg []byte) string {
+	var b strings.Builder
 	switch word {
 	case "ruok":
 		return "imok"
+	case "isro":
+		return "rw"
+	case "gtmk":
+		return strconv.FormatInt(s.traceMask, 10)
+	case "stmk":
+		s.traceMask = int64(binary.BigEndian.Uint64(arg))
+		return strconv.FormatInt(s.traceMask, 10)
+	case "srvr":
+		s.writeStat(&b, false)
+	case "stat":
+		s.writeStat(&b, true)
+	case "cons":
+		for _, c := range s.sortedConns() {
+			b.WriteString(s.connLine(c, true))
+			b.WriteByte('\n')
+		}
+		b.WriteByte('\n')
+	case "crst":
+		for _, c := range s.conns {
+			c.stats.reset()
+		}
+		b.WriteString("Connection stats reset.\n")
+	case "srst":
+		s.stats.reset()
+		b.WriteString("Server stats reset.\n")
+	case "mntr":
+		s.writeMntr(&b)
+	case "conf":
+		s.writeConf(&b)
+	case "envi":
+		s.writeEnvi(&b)
+	case "wchs":
+		ws := s.dataW.AllWatchers()
+		total := 0
+		for _, w := range ws {
+			total += len(s.dataW.Paths(w))
+		}
+		b.WriteString(strconv.Itoa(len(ws)) + " connections watching " + strconv.Itoa(s.dataW.PathCount()) + " paths\n")
+		b.WriteString("Total watches:" + strconv.Itoa(total) + "\n")
+	case "wchc":
+		for _, w := range s.dataW.AllWatchers() {
+			b.WriteString(s.watcherSession(w) + "\n")
+			for _, p := range s.dataW.Paths(w) {
+				b.WriteString("\t" + p + "\n")
+			}
+		}
+		b.WriteByte('\n')
+	case "wchp":
+		for _, p := range s.dataW.AllPaths() {
+			b.WriteString(p + "\n")
+			for _, w := range s.dataW.Watchers(p) {
+				b.WriteString("\t" + s.watcherSession(w) + "\n")
+			}
+		}
+		b.WriteByte('\n')
+	case "dump":
+		s.writeDump(&b)
+	case "dirs":
+		snap, logs := s.dirSizes()
+		// Java swaps the labels: datadir_size reports the txn-log dir.
+		b.WriteString("datadir_size: " + strconv.FormatInt(logs, 10) + "\n")
+		b.WriteString("logdir_size: " + strconv.FormatInt(snap, 10) + "\n")
+	case "hash":
+		for _, d := range s.digestLog {
+			b.WriteString(strconv.FormatUint(uint64(d.zxid), 16) + ": " + strconv.FormatInt(int64(d.digest), 10) + "\n")
+		}
 	}
-	return ""
+	return b.String()
+}
+
+func (s *Server) sortedConns() []*clientConn {
+	out := make([]*clientConn, 0, len(s.conns))
+	for _, c := range s.conns {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+func (s *Server) watcherSession(w watch.Watcher) string {
+	if c := s.conns[uint64(w)]; c != nil {
+		return "0x" + strconv.FormatUint(uint64(c.session), 16)
+	}
+	return "0x0"
+}
+
+// javaSocketAddr formats a remote address as InetSocketAddress.toString.
+func javaSocketAddr(remote string) string {
+	host, port := remote, ""
+	if i := strings.LastIndexByte(remote, ':'); i >= 0 {
+		host, port = remote[:i], remote[i+1:]
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	h := javaHostAddress(host)
+	if strings.Contains(h, ":") {
+		h = "[" + h + "]"
+	}
+	return "/" + h + ":" + port
+}
+
+// connLine is ServerCnxn.dumpConnectionInfo.
+func (s *Server) connLine(c *clientConn, full bool) string {
+	ops := "1"
+	if c.fourLetter || c.closing {
+		ops = "0"
+	}
+	queued := len(c.pending)
+	var b strings.Builder
+	b.WriteString(" " + javaSocketAddr(c.remote) + "[" + ops + "](queued=" + strconv.Itoa(queued) +
+		",recved=" + strconv.FormatInt(c.stats.received, 10) + ",sent=" + strconv.FormatInt(c.stats.sent, 10))
+	if full && c.session != 0 {
+		st := &c.stats
+		b.WriteString(",sid=0x" + strconv.FormatUint(uint64(c.session), 16))
+		b.WriteString(",lop=" + st.lastOp)
+		b.WriteString(",est=" + strconv.FormatInt(st.established, 10))
+		b.WriteString(",to=" + strconv.Itoa(int(c.timeoutMs)))
+		if st.lastCxid >= 0 {
+			b.WriteString(",lcxid=0x" + strconv.FormatUint(uint64(uint32(st.lastCxid)), 16))
+		}
+		b.WriteString(",lzxid=0x" + strconv.FormatUint(uint64(st.lastZxid), 16))
+		b.WriteString(",lresp=" + strconv.FormatInt(st.lastRespTime, 10))
+		b.WriteString(",llat=" + strconv.FormatInt(st.lastLatency, 10))
+		b.WriteString(",minlat=" + strconv.FormatInt(st.shownMin(), 10))
+		avg := int64(0)
+		if st.latencyCount > 0 {
+			avg = st.latencySum / st.latencyCount
+		}
+		b.WriteString(",avglat=" + strconv.FormatInt(avg, 10))
+		b.WriteString(",maxlat=" + strconv.FormatInt(st.maxLatency, 10))
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// writeStat is srvr (clients=false) and stat (ServerStats.toString).
+func (s *Server) writeStat(b *strings.Builder, clients bool) {
+	b.WriteString("Zookeeper version: " + VersionString + "\n")
+	if clients {
+		b.WriteString("Clients:\n")
+		for _, c := range s.sortedConns() {
+			b.WriteString(s.connLine(c, false) + "\n")
+		}
+		b.WriteString("\n")
+	}
+	st := &s.stats
+	b.WriteString("Latency min/avg/max: " + strconv.FormatInt(st.shownMin(), 10) + "/" + javaAvg(st.latencySum, st.latencyCount) +
+		"/" + strconv.FormatInt(st.maxLatency, 10) + "\n")
+	b.WriteString("Received: " + strconv.FormatInt(st.received, 10) + "\n")
+	b.WriteString("Sent: " + strconv.FormatInt(st.sentPackets, 10) + "\n")
+	b.WriteString("Connections: " + strconv.Itoa(len(s.conns)) + "\n")
+	b.WriteString("Outstanding: " + strconv.Itoa(s.outstanding()) + "\n")
+	b.WriteString("Zxid: 0x" + strconv.FormatUint(uint64(s.tree.LastZxid), 16) + "\n")
+	b.WriteString("Mode: standalone\n")
+	b.WriteString("Node count: " + strconv.Itoa(s.nodeCount()) + "\n")
+}
+
+// nodeCount is Java's DataTree node count, which holds the root twice
+// (under "" and "/").
+func (s *Server) nodeCount() int { return s.tree.Len() + 1 }
+
+// outstanding counts requests received but not answered.
+func (s *Server) outstanding() int {
+	n := 0
+	for _, c := range s.conns {
+		n += len(c.pending)
+	}
+	return n
+}
+
+// javaAvg formats total/count rounded to 4 decimals (HALF_UP) as Java's
+// Double.toString prints it ("0.0", "2.1765", "2.5").
+func javaAvg(total, count int64) string {
+	if count == 0 {
+		return "0.0"
+	}
+	q := (2*total*10000 + count) / (2 * count)
+	ip, frac := q/10000, q%10000
+	if frac == 0 {
+		return strconv.FormatInt(ip, 10) + ".0"
+	}
+	f := strconv.FormatInt(frac+10000, 10)[1:]
+	return strconv.FormatInt(ip, 10) + "." + strings.TrimRight(f, "0")
+}
+
+// writeMntr is the monitor command: zk_<key>\t<value> lines, with the keys
+// Java 3.8 prints first (version, state and its gauges, in Java's order),
+// then the counters zkgo tracks.
+func (s *Server) writeMntr(b *strings.Builder) {
+	line := func(k, v string) { b.WriteString("zk_" + k + "\t" + v + "\n") }
+	i64 := func(k string, v int64) { line(k, strconv.FormatInt(v, 10)) }
+	st := &s.stats
+	line("version", VersionString)
+	line("server_state", "standalone")
+	i64("ephemerals_count", int64(s.tree.EphemeralCount()))
+	i64("num_alive_connections", int64(len(s.conns)))
+	line("avg_latency", javaAvg(st.latencySum, st.latencyCount))
+	i64("outstanding_requests", int64(s.outstanding()))
+	i64("znode_count", int64(s.nodeCount()))
+	i64("global_sessions", int64(s.sessions.Len()))
+	i64("non_mtls_remote_conn_count", 0)
+	i64("last_client_response_size", st.lastRespSize)
+	i64("packets_sent", st.sentPackets)
+	i64("packets_received", st.received)
+	i64("max_client_response_size", st.maxRespSize)
+	line("connection_drop_probability", "0.0")
+	i64("watch_count", int64(s.dataW.Size()+s.childW.Size()))
+	i64("auth_failed_count", st.authFailed)
+	i64("min_latency", st.shownMin())
+	open, max := fdCounts()
+	i64("max_file_descriptor_count", max)
+	i64("approximate_data_size", s.tree.DataBytes())
+	i64("open_file_descriptor_count", open)
+	i64("local_sessions", 0)
+	i64("uptime", time.Since(s.start).Milliseconds())
+	i64("max_latency", st.maxLatency)
+	i64("outstanding_tls_handshake", 0)
+	i64("min_client_response_size", st.minRespSize)
+	i64("non_mtls_local_conn_count", 0)
+	i64("digest_mismatches_count", st.digestMismatches)
+	i64("connection_rejected", st.connRejected)
+	i64("sessionless_connections_expired", st.sessionlessExpired)
+	i64("stale_sessions_expired", st.expired)
+	i64("connection_request_count", st.connectRequests)
+	i64("connection_revalidate_count", st.revalidates)
+	i64("outstanding_changes_queued", int64(s.tree.Outstanding()))
+}
+
+// writeConf is ZooKeeperServer.dumpConf.
+func (s *Server) writeConf(b *strings.Builder) {
+	snapDir, logDir := s.versionDirs()
+	snapSize, logSize := s.dirSizes()
+	port := s.boundPort
+	if port == 0 {
+		port = s.cfg.ClientPort
+	}
+	b.WriteString("clientPort=" + strconv.Itoa(port) + "\n")
+	b.WriteString("secureClientPort=-1\n")
+	b.WriteString("dataDir=" + snapDir + "\n")
+	b.WriteString("dataDirSize=" + strconv.FormatInt(logSize, 10) + "\n") // swapped, as in Java
+	b.WriteString("dataLogDir=" + logDir + "\n")
+	b.WriteString("dataLogSize=" + strconv.FormatInt(snapSize, 10) + "\n")
+	b.WriteString("tickTime=" + strconv.Itoa(s.cfg.TickTime) + "\n")
+	b.WriteString("maxClientCnxns=" + strconv.Itoa(s.cfg.MaxClientCnxns) + "\n")
+	b.WriteString("minSessionTimeout=" + strconv.Itoa(s.cfg.MinSessionTimeout) + "\n")
+	b.WriteString("maxSessionTimeout=" + strconv.Itoa(s.cfg.MaxSessionTimeout) + "\n")
+	b.WriteString("clientPortListenBacklog=-1\n")
+	b.WriteString("serverId=0\n")
+}
+
+// versionDirs returns the absolute snapshot and txn-log directories.
+func (s *Server) versionDirs() (snap, logs string) {
+	abs := func(p string) string {
+		if a, err := filepath.Abs(p); err == nil {
+			return a
+		}
+		return p
+	}
+	return filepath.Join(abs(s.cfg.DataDir), "version-2"), filepath.Join(abs(s.cfg.DataLogDir), "version-2")
+}
+
+// dirSizes sums the regular files under the snapshot and log directories.
+func (s *Server) dirSizes() (snap, logs int64) {
+	sd, ld := s.versionDirs()
+	return dirSize(sd), dirSize(ld)
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// writeEnvi lists the environment with Java's keys, filled in with what
+// the Go runtime knows.
+func (s *Server) writeEnvi(b *strings.Builder) {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "<NA>"
+	}
+	uname, uhome := "<NA>", "<NA>"
+	if u, err := user.Current(); err == nil {
+		uname, uhome = u.Username, u.HomeDir
+	}
+	wd, _ := os.Getwd()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	osName := runtime.GOOS
+	if osName == "linux" {
+		osName = "Linux"
+	}
+	kv := [][2]string{
+		{"zookeeper.version", VersionString},
+		{"host.name", host},
+		{"java.version", runtime.Version()},
+		{"java.vendor", "zkgo (Go runtime)"},
+		{"java.home", "<NA>"},
+		{"java.class.path", "<NA>"},
+		{"java.library.path", "<NA>"},
+		{"java.io.tmpdir", os.TempDir()},
+		{"java.compiler", "<NA>"},
+		{"os.name", osName},
+		{"os.arch", runtime.GOARCH},
+		{"os.version", kernelRelease()},
+		{"user.name", uname},
+		{"user.home", uhome},
+		{"user.dir", wd},
+		{"os.memory.free", strconv.FormatUint((ms.HeapIdle-ms.HeapReleased)>>20, 10) + "MB"},
+		{"os.memory.max", strconv.FormatUint(ms.Sys>>20, 10) + "MB"},
+		{"os.memory.total", strconv.FormatUint(ms.HeapSys>>20, 10) + "MB"},
+	}
+	b.WriteString("Environment:\n")
+	for _, p := range kv {
+		b.WriteString(p[0] + "=" + p[1] + "\n")
+	}
+}
+
+func kernelRelease() string {
+	var u syscall.Utsname
+	if err := syscall.Uname(&u); err != nil {
+		return "<NA>"
+	}
+	var b strings.Builder
+	for _, c := range u.Release {
+		if c == 0 {
+			break
+		}
+		b.WriteByte(byte(c))
+	}
+	return b.String()
+}
+
+// fdCounts returns the open and maximum file descriptor counts.
+func fdCounts() (open, max int64) {
+	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
+		open = int64(len(ents))
+	}
+	var r syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r) == nil {
+		max = int64(r.Cur)
+	}
+	return open, max
+}
+
+// javaDate formats like java.util.Date.toString in UTC.
+func javaDate(t time.Time) string { return t.UTC().Format("Mon Jan 02 15:04:05 MST 2006") }
+
+// writeDump is the dump command: session expiry buckets, ephemerals by
+// session, and connection expiry buckets.
+func (s *Server) writeDump(b *strings.Builder) {
+	now := s.nowMs()
+	wallNow := time.Now()
+	at := func(bucket int64) string { return javaDate(wallNow.Add(time.Duration(bucket-now) * time.Millisecond)) }
+
+	buckets := s.sessions.BucketTimes()
+	times := make([]int64, 0, len(buckets))
+	total := 0
+	for t, ids := range buckets {
+		times = append(times, t)
+		total += len(ids)
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	b.WriteString("SessionTracker dump:\n")
+	b.WriteString("Session Sets (" + strconv.Itoa(len(times)) + ")/(" + strconv.Itoa(total) + "):\n")
+	for _, t := range times {
+		b.WriteString(strconv.Itoa(len(buckets[t])) + " expire at " + at(t) + ":\n")
+		for _, id := range buckets[t] {
+			b.WriteString("\t0x" + strconv.FormatUint(uint64(id), 16) + "\n")
+		}
+	}
+	b.WriteString("ephemeral nodes dump:\n")
+	owners := s.tree.EphemeralSessions()
+	b.WriteString("Sessions with Ephemerals (" + strconv.Itoa(len(owners)) + "):\n")
+	for _, id := range owners {
+		b.WriteString("0x" + strconv.FormatUint(uint64(id), 16) + ":\n")
+		for _, p := range s.tree.Ephemerals(id) {
+			b.WriteString("\t" + p + "\n")
+		}
+	}
+	// Connections expire in buckets of the sessionless timeout.
+	type cb struct {
+		t  int64
+		cs []*clientConn
+	}
+	byT := map[int64]*cb{}
+	for _, c := range s.sortedConns() {
+		to := int64(sessionlessTimeoutMs)
+		if c.session != 0 {
+			to = int64(c.timeoutMs)
+		}
+		t := ((c.lastActive+to)/sessionlessTimeoutMs + 1) * sessionlessTimeoutMs
+		if byT[t] == nil {
+			byT[t] = &cb{t: t}
+		}
+		byT[t].cs = append(byT[t].cs, c)
+	}
+	ct := make([]int64, 0, len(byT))
+	for t := range byT {
+		ct = append(ct, t)
+	}
+	sort.Slice(ct, func(i, j int) bool { return ct[i] < ct[j] })
+	b.WriteString("Connections dump:\n")
+	b.WriteString("Connections Sets (" + strconv.Itoa(len(ct)) + ")/(" + strconv.Itoa(len(s.conns)) + "):\n")
+	for _, t := range ct {
+		b.WriteString(strconv.Itoa(len(byT[t].cs)) + " expire at " + at(t) + ":\n")
+		for _, c := range byT[t].cs {
+			b.WriteString("\tip: " + javaSocketAddr(c.remote) + " sessionId: 0x" + strconv.FormatUint(uint64(c.session), 16) + "\n")
+		}
+	}
+}
+
+// digestEntry is one line of the hash command (DataTree's digest log).
+type digestEntry struct {
+	zxid   wire.Zxid
+	digest uint64
+}
+
+// Digest log constants (DataTree.DIGEST_LOG_INTERVAL/LIMIT).
+const (
+	digestLogInterval = 128
+	digestLogLimit    = 1024
+)
+
+// noteDigest records the tree digest after applying zxid.
+func (s *Server) noteDigest(zxid wire.Zxid) {
+	if zxid%digestLogInterval != 0 {
+		return
+	}
+	s.digestLog = append(s.digestLog, digestEntry{zxid: zxid, digest: s.tree.Digest()})
+	if len(s.digestLog) > digestLogLimit {
+		s.digestLog = s.digestLog[1:]
+	}
 }

@@ -13,9 +13,10 @@ import (
 func (s *Server) handlePacket(cc *clientConn, p *wire.ClientPacket) {
 	cc.stats.received++
 	s.stats.received++
+	cc.lastActive = s.nowMs()
 	switch p.Kind {
 	case wire.KindFourLetter:
-		s.fourLetter(cc, p.Word)
+		s.fourLetter(cc, p.Word, p.Raw)
 	case wire.KindConnect:
 		if cc.dead || cc.closing {
 			return
@@ -50,22 +51,27 @@ func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
 			return
 		}
 	}
-	if !s.sessions.Touch(cc.session, s.nowMs()) {
-		if !cc.closing {
-			s.log.Info().Str("session", cc.session.String()).Str("remote", cc.remote).
-				Msg("request for a session that is closed or expired; closing connection")
-			s.closeConn(cc, "session expired")
-		}
-		return
-	}
 	switch p.Header.Type {
 	case wire.OpAuth:
-		// Java handles auth as soon as it is read; the reply keeps its
-		// place in the connection's order here.
+		// Java handles auth as soon as it is read, without touching the
+		// session; the reply keeps its place in the connection's order.
 		s.processAuth(cc, p)
 		return
 	case wire.OpSASL:
 		s.queueOrRun(cc, p)
+		return
+	}
+	if !p.Header.Type.Known() || p.Header.Type == wire.OpNotification {
+		// Java answers unknown opcodes before the pipeline.
+		s.queueOrRun(cc, p)
+		return
+	}
+	// Every request entering the pipeline touches the session; if the
+	// session is gone or closing the request is dropped without a reply
+	// (ZooKeeperServer.submitRequestNow, MissingSessionException).
+	if !s.sessions.TouchWith(cc.session, cc.timeoutMs, s.nowMs()) {
+		s.log.Debug().Str("session", cc.session.String()).Str("op", p.Header.Type.String()).
+			Msg("dropping request of a closed or expired session")
 		return
 	}
 	if p.Header.Type.IsWrite() && p.Header.Type != wire.OpCreateSession && p.Header.Type != wire.OpError {
@@ -146,6 +152,9 @@ func (s *Server) processAuth(cc *clientConn, p *wire.ClientPacket) {
 	if a != nil {
 		scheme = a.Scheme
 	}
+	if !ok {
+		s.stats.authFailed++
+	}
 	if ok {
 		s.log.Info().Str("session", cc.session.String()).Str("scheme", scheme).Str("remote", cc.remote).Msg("auth success")
 		s.replyZxid(cc, p.Header.Xid, 0, wire.ErrOk, nil)
@@ -170,9 +179,7 @@ func (cc *clientConn) addAuth(id wire.ID) {
 // side) and registers watches.
 func (s *Server) execRequest(cc *clientConn, p *wire.ClientPacket) {
 	h := p.Header
-	cc.stats.lastCxid = h.Xid
 	cc.stats.lastOp = opAbbrev(h.Type)
-	cc.stats.lastZxid = s.tree.LastZxid
 	cc.stats.observe(0)
 	s.stats.observe(0)
 	w := watch.Watcher(cc.id)
@@ -289,9 +296,11 @@ func (s *Server) execRequest(cc *clientConn, p *wire.ClientPacket) {
 			s.childW.Add(r.Path, w, watch.Persistent)
 			s.dataW.Add(r.Path, w, watch.Persistent)
 		case wire.AddWatchPersistentRecursive:
+			s.childW.Add(r.Path, w, watch.PersistentRecursive)
 			s.dataW.Add(r.Path, w, watch.PersistentRecursive)
 		default:
-			s.reply(cc, h.Xid, wire.ErrBadArguments, nil)
+			// WatcherMode.fromZooDef throws; Java reports MARSHALLINGERROR.
+			s.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
 			return
 		}
 		s.reply(cc, h.Xid, wire.ErrOk, &wire.ErrorResponse{Err: wire.ErrOk})
@@ -305,6 +314,11 @@ func (s *Server) execRequest(cc *clientConn, p *wire.ClientPacket) {
 			path, typ = r.Path, r.Type
 		}
 		remove := h.Type == wire.OpRemoveWatches
+		if !remove && !strings.HasPrefix(path, "/") {
+			// Java's path iterator fails on a relative path: MARSHALLINGERROR.
+			s.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
+			return
+		}
 		found := false
 		switch typ {
 		case wire.WatcherChildren:
@@ -316,7 +330,8 @@ func (s *Server) execRequest(cc *clientConn, p *wire.ClientPacket) {
 			d := s.watchOp(s.dataW, path, w, remove)
 			found = c || d
 		default:
-			s.reply(cc, h.Xid, wire.ErrBadArguments, nil)
+			// WatcherType.fromInt throws; Java reports MARSHALLINGERROR.
+			s.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
 			return
 		}
 		if !found {
@@ -333,13 +348,15 @@ func (s *Server) execRequest(cc *clientConn, p *wire.ClientPacket) {
 	case wire.OpMultiRead:
 		s.multiRead(cc, p)
 	case wire.OpSASL:
-		// No SASL provider is configured: Java answers with an error.
-		s.reply(cc, h.Xid, wire.ErrAuthFailed, nil)
+		// No SASL server is configured: Java's processSasl fails with a
+		// caught NPE and answers OK with a null token.
+		s.replyZxid(cc, h.Xid, 0, wire.ErrOk, &wire.SetSASLResponse{})
 	default:
-		// Java answers an unknown opcode with UNIMPLEMENTED and closes the
-		// connection; zkgo keeps the session usable (DIFFERENCES.md).
+		// Java answers an unknown opcode with UNIMPLEMENTED (zxid -1) and
+		// closes the connection; zkgo keeps the session usable
+		// (compat-tests/DIFFERENCES.md).
 		s.log.Warn().Str("session", cc.session.String()).Int32("op", int32(h.Type)).Msg("Received packet of unknown type")
-		s.reply(cc, h.Xid, wire.ErrUnimplemented, nil)
+		s.replyZxid(cc, h.Xid, -1, wire.ErrUnimplemented, nil)
 	}
 }
 
@@ -347,7 +364,7 @@ func (s *Server) watchOp(m *watch.Manager, path string, w watch.Watcher, remove 
 	if remove {
 		return m.Remove(path, w)
 	}
-	return m.Contains(path, w)
+	return m.ContainsJava38(path, w)
 }
 
 func (s *Server) checkACL(acl []wire.ACL, perm wire.Perm, auth []wire.ID) bool {
@@ -463,6 +480,7 @@ func (s *Server) setWatches(cc *clientConn, rel wire.Zxid, data, exist, child, p
 		s.dataW.Add(p, w, watch.Persistent)
 	}
 	for _, p := range recursive {
+		s.childW.Add(p, w, watch.PersistentRecursive)
 		s.dataW.Add(p, w, watch.PersistentRecursive)
 	}
 }
@@ -490,12 +508,16 @@ func opAbbrev(op wire.OpCode) string {
 		return "SETA"
 	case wire.OpSync:
 		return "SYNC"
-	case wire.OpMulti, wire.OpMultiRead:
+	case wire.OpMulti:
 		return "MULT"
+	case wire.OpMultiRead:
+		return "MLTR"
 	case wire.OpCloseSession:
-		return "CLOSE"
-	case wire.OpSetWatches, wire.OpSetWatches2:
+		return "CLOS"
+	case wire.OpSetWatches:
 		return "SETW"
+	case wire.OpSetWatches2:
+		return "STW2"
 	case wire.OpCheck:
 		return "CHEC"
 	case wire.OpCreateSession:

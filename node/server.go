@@ -71,6 +71,9 @@ type Server struct {
 	stats     stats
 	nextReap  int64 // mono ms of the next container/TTL check
 	reapHist  []int64
+	traceMask int64 // gtmk/stmk (ZooTrace's default mask)
+	digestLog []digestEntry
+	boundPort int
 }
 
 // New checks cfg and builds a server; Start loads state and serves.
@@ -110,13 +113,16 @@ func (s *Server) Start() error {
 	// distinct per start works, so use wall time for uniqueness.
 	s.startMs = s.start.UnixMilli()
 	s.tree = tree.New(s.opts)
-	s.sessions = session.NewTracker(int64(s.cfg.TickTime), 0, s.startMs)
+	// A standalone server creates session ids with server id 1
+	// (ZooKeeperServer.createSessionTrackerServerId).
+	s.sessions = session.NewTracker(int64(s.cfg.TickTime), 1, s.startMs)
 	s.dataW = watch.NewManager()
 	s.childW = watch.NewManager()
 	s.conns = make(map[uint64]*clientConn)
 	s.bySession = make(map[wire.SessionID]*clientConn)
 	s.perIP = make(map[string]int)
 	s.stats.reset()
+	s.traceMask = 306
 	st, err := s.openStore()
 	if err != nil {
 		return err
@@ -162,6 +168,10 @@ func (s *Server) Stop(ctx context.Context) error {
 	})
 	return err
 }
+
+// SetClientPort records the port the front end actually bound (conf).
+// Call it before clients connect.
+func (s *Server) SetClientPort(port int) { s.boundPort = port }
 
 // Done is closed when the server has stopped.
 func (s *Server) Done() <-chan struct{} { return s.done }
@@ -269,11 +279,15 @@ func (s *Server) handleEvent(ev event) {
 func (s *Server) register(cc *clientConn) {
 	cc.registered = true
 	cc.openedAt = s.nowMs()
+	cc.lastActive = cc.openedAt
+	cc.stats.established = wallMs()
+	cc.stats.lastOp = "NA"
 	cc.ip = hostOf(cc.remote)
 	s.conns[cc.id] = cc
 	s.perIP[cc.ip]++
 	s.stats.connections++
 	if s.cfg.MaxClientCnxns > 0 && s.perIP[cc.ip] > s.cfg.MaxClientCnxns {
+		s.stats.connRejected++
 		s.log.Warn().Str("remote", cc.remote).Int("max", s.cfg.MaxClientCnxns).
 			Msg("Too many connections from client IP - closing")
 		cc.closeNow = true
@@ -285,7 +299,9 @@ func (s *Server) register(cc *clientConn) {
 // until it expires or the client reconnects.
 func (s *Server) connGone(cc *clientConn) {
 	if !cc.registered {
-		return
+		// Its open event may still be queued; account for it now so the
+		// per-IP count and connection table stay right.
+		s.register(cc)
 	}
 	if cc.dead {
 		return
@@ -310,6 +326,18 @@ func (s *Server) closeConn(cc *clientConn, reason string) {
 		return
 	}
 	cc.closing = true
+	s.flushConn(cc)
+	cc.sink.Close(reason)
+}
+
+// closeConnNow closes cc without sending what it has queued (Java's
+// immediate close, used on session expiry).
+func (s *Server) closeConnNow(cc *clientConn, reason string) {
+	if cc.dead || cc.closing {
+		return
+	}
+	cc.closing = true
+	cc.out = nil
 	s.flushConn(cc)
 	cc.sink.Close(reason)
 }
@@ -358,6 +386,7 @@ func (s *Server) onTick() {
 	// its handshake within 10s is closed.
 	for _, cc := range s.conns {
 		if cc.session == 0 && !cc.connecting && !cc.closing && now-cc.openedAt > sessionlessTimeoutMs {
+			s.stats.sessionlessExpired++
 			s.closeConn(cc, "no session established within 10s")
 		}
 	}

@@ -28,7 +28,8 @@ type Backend interface {
 	Open(c Conn) any
 	// Submit hands over packets decoded from the connection, in order. The
 	// packets belong to the Backend. It returns false if the Backend cannot
-	// take them now; the front end then closes the connection.
+	// take them now; the front end then closes the connection. The front
+	// end submits an empty batch right after Open.
 	Submit(h any, pkts []wire.ClientPacket) bool
 	// Closed reports that the connection is gone. It is called exactly once
 	// per Open.

@@ -163,10 +163,17 @@ func (c *conn) onTraffic(gc gnet.Conn) gnet.Action {
 		if !c.started {
 			if w, ok := wire.IsFourLetterWord(hdr); ok {
 				c.started, c.fourLetter = true, true
+				var arg []byte
+				if w == "stmk" && avail >= 12 {
+					// stmk carries an 8-byte trace mask in the same read.
+					if b, err := gc.Peek(12); err == nil {
+						arg = append([]byte(nil), b[4:12]...)
+					}
+				}
 				_, _ = gc.Discard(gc.InboundBuffered())
 				c.dupForAdmin(gc)
 				c.outstanding.Add(1)
-				batch = append(batch, wire.ClientPacket{Kind: wire.KindFourLetter, Word: w, Size: 4})
+				batch = append(batch, wire.ClientPacket{Kind: wire.KindFourLetter, Word: w, Raw: arg, Size: 4})
 				break
 			}
 		}

@@ -194,6 +194,11 @@ func (f *Frontend) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	c.SetContext(cc)
 	f.opened.Add(1)
 	cc.handle = f.cfg.Backend.Open(cc)
+	// An empty batch tells the Backend the connection exists (it counts
+	// connections per client IP at accept, as Java does).
+	if !f.cfg.Backend.Submit(cc.handle, nil) {
+		return nil, gnet.Close
+	}
 	return nil, gnet.None
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -61,6 +62,11 @@ func runServer(args []string) int {
 	})
 	if err == nil {
 		err = fe.Start()
+	}
+	if err == nil {
+		if a, ok := fe.Addr().(*net.TCPAddr); ok {
+			srv.SetClientPort(a.Port)
+		}
 	}
 	if err != nil {
 		log.Error().Err(err).Msg("cannot serve clients")

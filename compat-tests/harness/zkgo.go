@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
@@ -59,6 +60,9 @@ func StartZkgo(t testing.TB, mutate func(*node.Config)) *Zkgo {
 	}
 	if err := fe.Start(); err != nil {
 		t.Fatalf("zkgo listen: %v", err)
+	}
+	if a, ok := fe.Addr().(*net.TCPAddr); ok {
+		srv.SetClientPort(a.Port)
 	}
 	z := &Zkgo{Addr: fe.Addr().String(), Server: srv, Frontend: fe, Config: srv.Config()}
 	t.Cleanup(func() {

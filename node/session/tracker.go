@@ -108,6 +108,27 @@ func (t *Tracker) Touch(id wire.SessionID, nowMs int64) bool {
 	return true
 }
 
+// TouchWith is Touch with the timeout of the client's current connection
+// (a reconnect may negotiate a new one); the recorded timeout is kept.
+func (t *Tracker) TouchWith(id wire.SessionID, timeoutMs int32, nowMs int64) bool {
+	s := t.sessions[id]
+	if s == nil || s.Closing {
+		return false
+	}
+	exp := t.round(nowMs + int64(timeoutMs))
+	if exp != s.expiry {
+		t.unschedule(s)
+		b := t.buckets[exp]
+		if b == nil {
+			b = make(map[wire.SessionID]*Session)
+			t.buckets[exp] = b
+		}
+		b[s.ID] = s
+		s.expiry = exp
+	}
+	return true
+}
+
 // SetClosing marks a session as closing; it will not be touched again.
 func (t *Tracker) SetClosing(id wire.SessionID) {
 	if s := t.sessions[id]; s != nil {

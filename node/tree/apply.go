@@ -13,6 +13,10 @@ import (
 type Event struct {
 	Path string
 	Type wire.EventType
+	// ACL is the ACL Java hands to the watch manager with this event (the
+	// node's, or the parent's for NodeChildrenChanged); a watcher without
+	// READ under it does not get the event (CVE-2024-23944).
+	ACL []wire.ACL
 }
 
 // Result is the outcome of applying one txn (DataTree.ProcessTxnResult).
@@ -212,7 +216,8 @@ func (t *Tree) createNode(path string, data []byte, acl []wire.ACL, owner int64,
 	})
 	t.addNode(path, n)
 	res.Stat = t.StatOf(n)
-	res.Events = append(res.Events, Event{path, wire.EventNodeCreated}, Event{parentPath, wire.EventNodeChildrenChanged})
+	res.Events = append(res.Events, Event{path, wire.EventNodeCreated, t.acls.Get(n.ACL)},
+		Event{parentPath, wire.EventNodeChildrenChanged, t.acls.Get(parent.ACL)})
 	return wire.ErrOk
 }
 
@@ -240,6 +245,7 @@ func (t *Tree) deleteNode(path string, zxid wire.Zxid, res *Result) wire.ErrCode
 	if parent == nil {
 		return wire.ErrNoNode
 	}
+	acl := t.acls.Get(n.ACL)
 	t.removeNode(path, n)
 	t.changeNode(parentPath, parent, func(p *Node) {
 		delete(p.children, wire.BaseName(path))
@@ -247,7 +253,8 @@ func (t *Tree) deleteNode(path string, zxid wire.Zxid, res *Result) wire.ErrCode
 			p.Stat.Pzxid = zxid
 		}
 	})
-	res.Events = append(res.Events, Event{path, wire.EventNodeDeleted}, Event{parentPath, wire.EventNodeChildrenChanged})
+	res.Events = append(res.Events, Event{path, wire.EventNodeDeleted, acl},
+		Event{parentPath, wire.EventNodeChildrenChanged, t.acls.Get(parent.ACL)})
 	return wire.ErrOk
 }
 
@@ -266,7 +273,7 @@ func (t *Tree) setData(path string, data []byte, version int32, zxid wire.Zxid, 
 		n.Stat.Mzxid = zxid
 	})
 	res.Stat = t.StatOf(n)
-	res.Events = append(res.Events, Event{path, wire.EventNodeDataChanged})
+	res.Events = append(res.Events, Event{path, wire.EventNodeDataChanged, t.acls.Get(n.ACL)})
 	return wire.ErrOk
 }
 

@@ -245,3 +245,12 @@ func (m *Manager) Size() int {
 
 // PathCount returns the number of watched paths.
 func (m *Manager) PathCount() int { return len(m.byPath) }
+
+// ContainsJava38 is checkWatches as Java 3.8's WatchManager.containsWatcher
+// answers it: true if anyone at all (not only w) watches path itself. (Its
+// ancestor clause can only fire when w itself watches path, which the first
+// clause already covers.) Fixed in 3.9 by ZOOKEEPER-4472; zkgo keeps 3.8's
+// answer.
+func (m *Manager) ContainsJava38(path string, _ Watcher) bool {
+	return len(m.byPath[path]) > 0
+}

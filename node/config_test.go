@@ -1,0 +1,73 @@
+package node
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseConfigJavaRules(t *testing.T) {
+	cfg, err := ParseConfig(strings.NewReader(`
+# comment
+! also a comment
+dataDir=/var/zk
+clientPort: 2182
+maxSessionTimeout 90000
+4lw.commands.whitelist = ruok , stat ,,
+snapCount=5000
+extendedTypesEnabled=true
+DigestAuthenticationProvider.superDigest=super:abc=
+myCustomKey=  hello world
+tickTime=2000
+tickTime=2500
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TickTime != 2500 {
+		t.Errorf("last duplicate wins: tickTime %d", cfg.TickTime)
+	}
+	if cfg.ClientPort != 2182 || cfg.DataDir != "/var/zk" || cfg.DataLogDir != "/var/zk" {
+		t.Errorf("ports/dirs: %+v", cfg)
+	}
+	if cfg.MinSessionTimeout != 5000 || cfg.MaxSessionTimeout != 90000 {
+		t.Errorf("timeouts %d %d", cfg.MinSessionTimeout, cfg.MaxSessionTimeout)
+	}
+	if strings.Join(cfg.FourLetterWords, ",") != "ruok,stat" {
+		t.Errorf("whitelist %v", cfg.FourLetterWords)
+	}
+	if cfg.SnapCount != 5000 || !cfg.ExtendedTypes || cfg.SuperDigest != "super:abc=" {
+		t.Errorf("properties: %+v", cfg)
+	}
+	if cfg.Properties["zookeeper.myCustomKey"] != "hello world" {
+		t.Errorf("unknown key: %q", cfg.Properties["zookeeper.myCustomKey"])
+	}
+	if cfg.MaxClientCnxns != 60 {
+		t.Errorf("maxClientCnxns default %d", cfg.MaxClientCnxns)
+	}
+	if !cfg.FourLetterAllowed("stat") || cfg.FourLetterAllowed("mntr") {
+		t.Error("whitelist check")
+	}
+}
+
+func TestParseConfigDefaultsAndErrors(t *testing.T) {
+	cfg, err := ParseConfig(strings.NewReader("dataDir=/d\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TickTime != 3000 || cfg.MinSessionTimeout != 6000 || cfg.MaxSessionTimeout != 60000 {
+		t.Errorf("Java defaults: tick %d min %d max %d", cfg.TickTime, cfg.MinSessionTimeout, cfg.MaxSessionTimeout)
+	}
+	if len(cfg.FourLetterWords) != 1 || cfg.FourLetterWords[0] != "srvr" {
+		t.Errorf("default whitelist %v", cfg.FourLetterWords)
+	}
+	if _, err := ParseConfig(strings.NewReader("tickTime=2s\ndataDir=/d\n")); err == nil {
+		t.Error("tickTime=2s accepted")
+	}
+	c, _ := ParseConfig(strings.NewReader("minSessionTimeout=9000\nmaxSessionTimeout=5000\ndataDir=/d\n"))
+	if c.validate() == nil {
+		t.Error("min > max accepted")
+	}
+	if (Config{}).withDefaults().validate() == nil {
+		t.Error("missing dataDir accepted")
+	}
+}
