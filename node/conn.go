@@ -34,7 +34,7 @@ type clientConn struct {
 	closing    bool // we asked the front end to close it
 	closeNow   bool
 	lastActive int64 // mono ms of the last packet (connection expiry)
-	dead       bool // the socket is gone
+	dead       bool  // the socket is gone
 	fourLetter bool
 	stats      connStats
 }
