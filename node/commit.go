@@ -18,6 +18,7 @@ type proposal struct {
 	err     wire.ErrCode
 	start   time.Time
 	applied bool
+	failed  bool // not made durable (txn log failure); answered with err
 	result  tree.Result
 	connect *connectState // createSession: the handshake to finish
 }
@@ -43,6 +44,16 @@ func (s *Server) nextZxid() wire.Zxid {
 
 // proposeClientWrite prepares a client's write and queues its reply slot.
 func (s *Server) proposeClientWrite(cc *clientConn, p *wire.ClientPacket) {
+	if s.storeErr != nil {
+		// The txn log cannot take writes: refuse rather than pretend.
+		prop := &proposal{cc: cc, xid: p.Header.Xid, op: p.Header.Type, err: wire.ErrSystemError,
+			start: time.Now(), applied: true, failed: true}
+		cc.pending = append(cc.pending, pendingItem{prop: prop})
+		if len(cc.pending) == 1 {
+			s.drainPending(cc)
+		}
+		return
+	}
 	req := tree.PrepRequest{
 		Session:         cc.session,
 		Cxid:            p.Header.Xid,
@@ -75,6 +86,16 @@ func (s *Server) proposeClientWrite(cc *clientConn, p *wire.ClientPacket) {
 // proposeServerTxn prepares a txn the server itself issues (session
 // expiry, container reaping) on behalf of session id.
 func (s *Server) proposeServerTxn(id wire.SessionID, op wire.OpCode, body jute.Record) {
+	if s.storeErr != nil {
+		if op == wire.OpCloseSession {
+			// Retry the expiry once the log works again.
+			if sess := s.sessions.Get(id); sess != nil {
+				sess.Closing = false
+				s.sessions.Add(id, sess.TimeoutMs, s.nowMs())
+			}
+		}
+		return
+	}
 	req := tree.PrepRequest{
 		Session: id,
 		Type:    op,
@@ -90,14 +111,8 @@ func (s *Server) proposeServerTxn(id wire.SessionID, op wire.OpCode, body jute.R
 // propose hands a prepared txn to the store.
 func (s *Server) propose(p *proposal) {
 	s.inflight = append(s.inflight, p)
-	if err := s.store.Append(&p.entry); err != nil {
-		s.storeFailed(err)
-	}
-}
-
-// storeFailed is called when the txn log cannot take a write.
-func (s *Server) storeFailed(err error) {
-	s.log.Error().Err(err).Msg("txn log append failed")
+	s.store.Append(&p.entry)
+	s.countTxnForSnapshot()
 }
 
 // onDurable applies, in zxid order, every in-flight txn up to z.
@@ -168,6 +183,10 @@ func (s *Server) replyWrite(p *proposal) {
 	cc.stats.lastOp = opAbbrev(p.op)
 	zxid := p.entry.Hdr.Zxid
 	res := &p.result
+	if p.failed {
+		s.replyZxid(cc, p.xid, s.tree.LastZxid, p.err, nil)
+		return
+	}
 	if p.op == wire.OpMulti {
 		s.replyZxid(cc, p.xid, zxid, multiErr(p), multiResponse(res))
 		return

@@ -39,6 +39,9 @@ type Config struct {
 	PurgeInterval   int   // autopurge.purgeInterval, hours (0: off)
 	ExtendedTypes   bool  // zookeeper.extendedTypesEnabled
 	SuperDigest     string
+	// SnapCompression is zookeeper.snapshot.compression.method: "", "gz"
+	// or "snappy".
+	SnapCompression string
 	SkipACL         bool // zookeeper.skipACL
 	ReconfigEnabled bool // reconfigEnabled
 	Standalone      bool // standaloneEnabled
@@ -336,6 +339,9 @@ func (c *Config) applyProperties() {
 	}
 	if v, ok := p["zookeeper.DigestAuthenticationProvider.superDigest"]; ok {
 		c.SuperDigest = v
+	}
+	if v, ok := p["zookeeper.snapshot.compression.method"]; ok {
+		c.SnapCompression = v
 	}
 	if v, ok := p["zookeeper.skipACL"]; ok {
 		c.SkipACL = strings.EqualFold(v, "yes")

@@ -74,6 +74,16 @@ type Server struct {
 	traceMask int64 // gtmk/stmk (ZooTrace's default mask)
 	digestLog []digestEntry
 	boundPort int
+
+	// persistence
+	snap          *snapJob
+	snapDone      chan snapResult
+	wantSnapshot  bool
+	txnsSinceSnap int
+	snapRoll      int
+	storeErr      error // the txn log failed: writes are refused
+	storeErrAt    int64
+	nextPurge     int64
 }
 
 // New checks cfg and builds a server; Start loads state and serves.
@@ -83,13 +93,14 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:    cfg,
-		log:    cfg.Logger.With().Str("component", "server").Logger(),
-		opts:   tree.Options{ExtendedTypes: cfg.ExtendedTypes, Config: []byte{}},
-		events: make(chan event, eventQueueSize),
-		wake:   make(chan struct{}, 1),
-		quit:   make(chan struct{}),
-		done:   make(chan struct{}),
+		cfg:      cfg,
+		log:      cfg.Logger.With().Str("component", "server").Logger(),
+		opts:     tree.Options{ExtendedTypes: cfg.ExtendedTypes, Config: []byte{}},
+		events:   make(chan event, eventQueueSize),
+		wake:     make(chan struct{}, 1),
+		snapDone: make(chan snapResult, 1),
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 	return s, nil
 }
@@ -128,8 +139,10 @@ func (s *Server) Start() error {
 		return err
 	}
 	s.store = st
-	s.zxid = s.tree.LastZxid
 	s.nextReap = s.nowMs() + int64(s.cfg.ContainerCheckMs)
+	if s.cfg.PurgeInterval > 0 {
+		s.nextPurge = s.nowMs() // DatadirCleanupManager purges at start, then every interval
+	}
 	s.log.Info().Str("zxid", s.zxid.String()).Int("nodes", s.tree.Len()).Int("sessions", s.sessions.Len()).
 		Msg("database loaded")
 	s.goRoutine(s.run)
@@ -154,6 +167,9 @@ func (s *Server) Stop(ctx context.Context) error {
 			return
 		}
 		close(s.quit)
+		if s.snap != nil {
+			s.snap.cur.Release()
+		}
 		waited := make(chan struct{})
 		go func() { s.wg.Wait(); close(waited) }()
 		select {
@@ -224,6 +240,7 @@ func (s *Server) run() {
 	tick := time.NewTicker(time.Duration(s.cfg.TickTime/2) * time.Millisecond)
 	defer tick.Stop()
 	durable := s.store.Durable()
+	failed := s.store.Failed()
 	for {
 		select {
 		case ev := <-s.events:
@@ -238,8 +255,12 @@ func (s *Server) run() {
 				}
 				break
 			}
-		case z := <-durable:
-			s.onDurable(z)
+		case <-durable:
+			s.onDurable(s.store.DurableZxid())
+		case f := <-failed:
+			s.onStoreFailure(f)
+		case r := <-s.snapDone:
+			s.onSnapshotDone(r)
 		case <-s.wake:
 		case <-tick.C:
 			s.onTick()
@@ -249,6 +270,8 @@ func (s *Server) run() {
 			return
 		}
 		s.reapClosed()
+		s.maybeStartSnapshot()
+		s.advanceSnapshot()
 		s.syncStore()
 		s.flush()
 	}
@@ -393,6 +416,11 @@ func (s *Server) onTick() {
 	if now >= s.nextReap {
 		s.nextReap = now + int64(s.cfg.ContainerCheckMs)
 		s.reapContainers(wallMs())
+	}
+	s.maybeRecoverStore()
+	if s.cfg.PurgeInterval > 0 && now >= s.nextPurge {
+		s.nextPurge = now + int64(s.cfg.PurgeInterval)*3600*1000
+		s.runPurge()
 	}
 }
 

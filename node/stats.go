@@ -24,7 +24,8 @@ type stats struct {
 	sessionlessExpired                     int64
 	connectRequests                        int64
 	revalidates                            int64
-	fsyncs                                 int64
+	snapshots                              int64
+	loadTime                               time.Duration
 }
 
 // reset is srst (ServerStats.reset).

@@ -23,6 +23,7 @@ type ACLCache struct {
 	byIndex map[int64]*aclEntry
 	byKey   map[string]int64
 	next    int64 // last index handed out
+	hold    int   // >0 while a snapshot walks the tree: keep unused entries
 }
 
 type aclEntry struct {
@@ -98,7 +99,7 @@ func (c *ACLCache) Release(idx int64) {
 		return
 	}
 	e.refs--
-	if e.refs <= 0 {
+	if e.refs <= 0 && c.hold == 0 {
 		delete(c.byIndex, idx)
 		delete(c.byKey, aclKey(e.acl))
 	}
@@ -131,6 +132,9 @@ func (c *ACLCache) AddRef(idx int64) bool {
 
 // PurgeUnused removes entries no node references.
 func (c *ACLCache) PurgeUnused() {
+	if c.hold > 0 {
+		return
+	}
 	for idx, e := range c.byIndex {
 		if e.refs <= 0 {
 			delete(c.byIndex, idx)

@@ -313,3 +313,10 @@ func (t *Tree) killSession(id wire.SessionID, zxid wire.Zxid, paths []string, re
 	}
 	delete(t.ephemerals, id)
 }
+
+// KillSession deletes a session's ephemerals outside any txn (startup
+// cleanup of sessions that no longer exist, ZooKeeperServer.loadData).
+func (t *Tree) KillSession(id wire.SessionID, zxid wire.Zxid) {
+	var res Result
+	t.killSession(id, zxid, nil, &res)
+}

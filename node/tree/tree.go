@@ -363,9 +363,10 @@ func (t *Tree) Restore(path string, data []byte, acl int64, st wire.StatPersiste
 			return false
 		}
 	}
-	if !t.acls.AddRef(acl) {
-		return false
-	}
+	// Java keeps a node whose ACL index is missing from the map ("Ignoring
+	// acl ... as it does not exist in the cache"); the txn log replay that
+	// follows a fuzzy snapshot sets the right ACL.
+	t.acls.AddRef(acl)
 	if old := t.nodes[path]; old != nil {
 		t.removeNode(path, old)
 	}

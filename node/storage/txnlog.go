@@ -1,0 +1,514 @@
+package storage
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/adler32"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/wire"
+)
+
+// Txn log file format (FileTxnLog, spec §9.2):
+//
+//	FileHeader{i32 magic "ZKLG", i32 version 2, i64 dbid 0}
+//	repeat:
+//	  i64 checksum   Adler32 of txnBytes
+//	  i32 len        length of txnBytes
+//	  txnBytes       TxnHeader ++ txn ++ [TxnDigest]
+//	  i8  'B'        end of record
+//	zero padding (preallocated, sparse) to the end of the file
+//
+// A record whose length is 0 is the padding (end of this file); a record
+// cut short or without its 'B' is a torn write (end of the log); a
+// checksum mismatch on a complete record is corruption.
+
+// Magic numbers and versions of ZooKeeper's files.
+const (
+	TxnLogMagic   = 0x5A4B4C47 // "ZKLG"
+	SnapMagic     = 0x5A4B534E // "ZKSN"
+	FileVersion   = 2
+	logPrefix     = "log"
+	snapPrefix    = "snapshot"
+	versionDir    = "version-2"
+	eor           = 'B'
+	padThreshold  = 4096
+	recordOverhad = 8 + 4 + 1
+)
+
+// ErrCRC is returned when a complete txn log record fails its checksum.
+var ErrCRC = errors.New("storage: CRC check failed")
+
+// VersionDir returns <dir>/version-2.
+func VersionDir(dir string) string { return filepath.Join(dir, versionDir) }
+
+// zxidFromName parses the hex zxid of "log.<hex>" or "snapshot.<hex>[.ext]".
+func zxidFromName(name, prefix string) (wire.Zxid, bool) {
+	parts := strings.Split(name, ".")
+	if len(parts) < 2 || parts[0] != prefix {
+		return 0, false
+	}
+	z, err := strconv.ParseUint(parts[1], 16, 64)
+	if err != nil {
+		return 0, false
+	}
+	return wire.Zxid(z), true
+}
+
+// LogName is the file name of a log starting at zxid.
+func LogName(z wire.Zxid) string { return logPrefix + "." + strconv.FormatUint(uint64(z), 16) }
+
+// LogFile is a txn log file and the zxid of its first txn.
+type LogFile struct {
+	Path string
+	Zxid wire.Zxid
+}
+
+// ListLogs returns the log files of dir (a version-2 directory), oldest
+// first.
+func ListLogs(dir string) ([]LogFile, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []LogFile
+	for _, e := range ents {
+		if z, ok := zxidFromName(e.Name(), logPrefix); ok && e.Type().IsRegular() {
+			out = append(out, LogFile{Path: filepath.Join(dir, e.Name()), Zxid: z})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Zxid < out[j].Zxid })
+	return out, nil
+}
+
+// LogsFrom returns the files to read for txns from zxid on: the newest file
+// starting at or before zxid and every later file (FileTxnLog.getLogFiles).
+func LogsFrom(files []LogFile, zxid wire.Zxid) []LogFile {
+	start := 0
+	for i, f := range files {
+		if f.Zxid <= zxid {
+			start = i
+		}
+	}
+	return files[start:]
+}
+
+// Options configure a TxnLog.
+type Options struct {
+	PreAllocBytes int64 // zookeeper.preAllocSize in bytes (default 64 MiB)
+	ForceSync     bool  // fdatasync on Sync (forceSync=yes)
+}
+
+// TxnLog appends txns to log files in a directory (not safe for concurrent
+// use: one goroutine owns it).
+type TxnLog struct {
+	dir  string
+	opts Options
+
+	f         *os.File
+	w         *bufio.Writer
+	pos       int64 // logical end of data
+	synced    int64 // end of data known durable
+	size      int64 // preallocated file size
+	startZxid wire.Zxid
+	lastZxid  wire.Zxid
+	count     int
+	buf       []byte
+}
+
+// OpenTxnLog prepares to write logs in dir (created if missing). Like Java,
+// it never appends to an existing file: the first Append starts a new one.
+func OpenTxnLog(dir string, opts Options) (*TxnLog, error) {
+	if opts.PreAllocBytes <= 0 {
+		opts.PreAllocBytes = 64 << 20
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("storage: create %s: %w", dir, err)
+	}
+	return &TxnLog{dir: dir, opts: opts}, nil
+}
+
+// Dir returns the log directory.
+func (l *TxnLog) Dir() string { return l.dir }
+
+// Count returns the number of txns in the current file.
+func (l *TxnLog) Count() int { return l.count }
+
+// Size returns the bytes written to the current file.
+func (l *TxnLog) Size() int64 { return l.pos }
+
+// CurrentFile returns the path of the file being written ("" if none).
+func (l *TxnLog) CurrentFile() string {
+	if l.f == nil {
+		return ""
+	}
+	return l.f.Name()
+}
+
+func (l *TxnLog) create(z wire.Zxid) error {
+	path := filepath.Join(l.dir, LogName(z))
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("storage: create log %s: %w", path, err)
+	}
+	hdr := wire.FileHeader{Magic: TxnLogMagic, Version: FileVersion, Dbid: 0}
+	b := jute.Marshal(&hdr)
+	if _, err := f.Write(b); err != nil {
+		return errors.Join(fmt.Errorf("storage: write log header %s: %w", path, err), f.Close(), os.Remove(path))
+	}
+	// Make the new file's directory entry durable.
+	if err := syncDir(l.dir); err != nil {
+		return errors.Join(err, f.Close(), os.Remove(path))
+	}
+	l.f, l.w = f, bufio.NewWriterSize(f, 256<<10)
+	l.pos, l.synced, l.size = int64(len(b)), 0, int64(len(b))
+	l.startZxid, l.count = z, 0
+	return nil
+}
+
+// Append writes one txn (buffered; durable after Sync).
+func (l *TxnLog) Append(e *wire.TxnEntry) error {
+	if l.f == nil {
+		if err := l.create(e.Hdr.Zxid); err != nil {
+			return err
+		}
+	}
+	l.buf = wire.AppendTxnEntry(l.buf[:0], e)
+	return l.appendRaw(e.Hdr.Zxid, l.buf)
+}
+
+// AppendRaw writes an already encoded txn (as received in a PROPOSAL).
+func (l *TxnLog) AppendRaw(z wire.Zxid, txn []byte) error {
+	if l.f == nil {
+		if err := l.create(z); err != nil {
+			return err
+		}
+	}
+	return l.appendRaw(z, txn)
+}
+
+func (l *TxnLog) appendRaw(z wire.Zxid, txn []byte) error {
+	if err := l.pad(int64(len(txn) + recordOverhad)); err != nil {
+		return err
+	}
+	var hdr [12]byte
+	binary.BigEndian.PutUint64(hdr[:8], uint64(adler32.Checksum(txn)))
+	binary.BigEndian.PutUint32(hdr[8:], uint32(len(txn)))
+	if _, err := l.w.Write(hdr[:]); err != nil {
+		return l.writeErr(err)
+	}
+	if _, err := l.w.Write(txn); err != nil {
+		return l.writeErr(err)
+	}
+	if err := l.w.WriteByte(eor); err != nil {
+		return l.writeErr(err)
+	}
+	l.pos += int64(len(txn) + recordOverhad)
+	l.lastZxid = z
+	l.count++
+	return nil
+}
+
+func (l *TxnLog) writeErr(err error) error {
+	return fmt.Errorf("storage: append to %s: %w", l.f.Name(), err)
+}
+
+// pad extends the file sparsely by PreAllocBytes blocks when the write
+// position comes within 4 KiB of its end (FilePadding).
+func (l *TxnLog) pad(next int64) error {
+	if l.pos+next+padThreshold < l.size {
+		return nil
+	}
+	size := l.size
+	for l.pos+next+padThreshold >= size {
+		if l.pos > size {
+			size = l.pos + l.opts.PreAllocBytes
+			size -= size % l.opts.PreAllocBytes
+		} else {
+			size += l.opts.PreAllocBytes
+		}
+	}
+	if err := l.f.Truncate(size); err != nil {
+		return fmt.Errorf("storage: preallocate %s: %w", l.f.Name(), err)
+	}
+	l.size = size
+	return nil
+}
+
+// Sync makes everything appended durable (flush, then fdatasync when
+// ForceSync).
+func (l *TxnLog) Sync() error {
+	if l.f == nil {
+		return nil
+	}
+	if err := l.w.Flush(); err != nil {
+		return l.writeErr(err)
+	}
+	if l.opts.ForceSync {
+		if err := fdatasync(l.f); err != nil {
+			return fmt.Errorf("storage: fsync %s: %w", l.f.Name(), err)
+		}
+	}
+	l.synced = l.pos
+	return nil
+}
+
+// LastZxid returns the zxid of the last txn appended.
+func (l *TxnLog) LastZxid() wire.Zxid { return l.lastZxid }
+
+// Discard drops what was appended since the last Sync, cutting the file
+// back to the synced end, so an append that failed (a full disk, say)
+// leaves no partial or unacknowledged record behind.
+func (l *TxnLog) Discard() error {
+	if l.f == nil {
+		return nil
+	}
+	l.w.Reset(l.f)
+	end := l.synced
+	if end == 0 {
+		end = 16 // header only
+	}
+	err := l.f.Truncate(end)
+	if err == nil {
+		_, err = l.f.Seek(end, io.SeekStart)
+	}
+	if err == nil {
+		err = fdatasync(l.f)
+	}
+	if err != nil {
+		return fmt.Errorf("storage: discard unsynced tail of %s: %w", l.f.Name(), err)
+	}
+	l.pos, l.size = end, end
+	return nil
+}
+
+// Roll closes the current file; the next Append starts a new one.
+func (l *TxnLog) Roll() error {
+	if l.f == nil {
+		return nil
+	}
+	err := l.Sync()
+	err = errors.Join(err, l.f.Close())
+	l.f, l.w = nil, nil
+	return err
+}
+
+// Close syncs and closes the log.
+func (l *TxnLog) Close() error { return l.Roll() }
+
+// Record is one txn read from a log.
+type Record struct {
+	Entry  wire.TxnEntry
+	Raw    []byte // the txn bytes (header ++ txn ++ digest)
+	File   string
+	Offset int64 // offset of the record's checksum field
+	End    int64 // offset just past its 'B'
+}
+
+// LogReader reads records from a sequence of log files.
+type LogReader struct {
+	files []LogFile
+	idx   int
+	f     *os.File
+	r     *bufio.Reader
+	off   int64
+	max   int
+	// Torn is set when reading stopped at a torn (partial) record; TornFile
+	// and TornOffset say where the valid data ends.
+	Torn       bool
+	TornFile   string
+	TornOffset int64
+}
+
+// NewLogReader reads the given files in order.
+func NewLogReader(files []LogFile) *LogReader {
+	return &LogReader{files: files, idx: -1, max: jute.QuorumMaxBuffer}
+}
+
+func (lr *LogReader) openNext() error {
+	if lr.f != nil {
+		lr.f.Close()
+		lr.f = nil
+	}
+	lr.idx++
+	if lr.idx >= len(lr.files) {
+		return io.EOF
+	}
+	path := lr.files[lr.idx].Path
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("storage: open log %s: %w", path, err)
+	}
+	lr.f, lr.r = f, bufio.NewReaderSize(f, 256<<10)
+	var hb [16]byte
+	if _, err := io.ReadFull(lr.r, hb[:]); err != nil {
+		// An empty or header-less file (crash right after creation).
+		lr.f.Close()
+		lr.f = nil
+		return lr.openNext()
+	}
+	var hdr wire.FileHeader
+	if err := jute.Unmarshal(hb[:], &hdr); err != nil || hdr.Magic != TxnLogMagic {
+		return fmt.Errorf("storage: %s is not a ZooKeeper txn log (bad magic)", path)
+	}
+	lr.off = 16
+	return nil
+}
+
+// Next returns the next record, io.EOF at the end of the log.
+func (lr *LogReader) Next() (*Record, error) {
+	for {
+		if lr.f == nil {
+			if err := lr.openNext(); err != nil {
+				return nil, err
+			}
+		}
+		rec, err := lr.readRecord()
+		if err == nil {
+			return rec, nil
+		}
+		if errors.Is(err, errEndOfFile) {
+			lr.f.Close()
+			lr.f = nil
+			continue
+		}
+		return nil, err
+	}
+}
+
+var errEndOfFile = errors.New("end of log file")
+
+func (lr *LogReader) readRecord() (*Record, error) {
+	path := lr.files[lr.idx].Path
+	start := lr.off
+	var hb [12]byte
+	n, err := io.ReadFull(lr.r, hb[:])
+	if err != nil {
+		if n == 0 && errors.Is(err, io.EOF) {
+			return nil, errEndOfFile
+		}
+		return nil, lr.torn(path, start)
+	}
+	sum := binary.BigEndian.Uint64(hb[:8])
+	l := int32(binary.BigEndian.Uint32(hb[8:]))
+	if l == 0 {
+		// Preallocated zeros: the end of this file's data.
+		return nil, errEndOfFile
+	}
+	if l < 0 || int(l) > lr.max {
+		return nil, lr.torn(path, start)
+	}
+	txn := make([]byte, l+1)
+	if _, err := io.ReadFull(lr.r, txn); err != nil {
+		return nil, lr.torn(path, start)
+	}
+	if txn[l] != eor {
+		return nil, lr.torn(path, start)
+	}
+	txn = txn[:l]
+	if uint64(adler32.Checksum(txn)) != sum {
+		return nil, fmt.Errorf("%w: %s at offset %d", ErrCRC, path, start)
+	}
+	e, err := wire.DecodeTxnEntry(txn, lr.max)
+	if err != nil {
+		return nil, fmt.Errorf("storage: undecodable txn in %s at offset %d: %w", path, start, err)
+	}
+	lr.off = start + int64(len(txn)) + recordOverhad
+	return &Record{Entry: e, Raw: txn, File: path, Offset: start, End: lr.off}, nil
+}
+
+// torn records where a partial record was found. Java treats it as the end
+// of the log ("Last transaction was partial").
+func (lr *LogReader) torn(path string, off int64) error {
+	lr.Torn, lr.TornFile, lr.TornOffset = true, path, off
+	// Nothing after a torn record can be trusted: stop reading.
+	lr.idx = len(lr.files)
+	return io.EOF
+}
+
+// Close releases the reader.
+func (lr *LogReader) Close() error {
+	if lr.f != nil {
+		return lr.f.Close()
+	}
+	return nil
+}
+
+// TruncateTo removes every txn after zxid from the logs in dir (TRUNC):
+// the file holding zxid is cut right after it and later files are deleted.
+// It fails if zxid is older than the oldest log.
+func TruncateTo(dir string, zxid wire.Zxid) error {
+	files, err := ListLogs(dir)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return nil
+	}
+	if files[0].Zxid > zxid+1 {
+		return fmt.Errorf("storage: cannot truncate to %v: oldest log starts at %v", zxid, files[0].Zxid)
+	}
+	var keep []LogFile
+	for _, f := range files {
+		if f.Zxid <= zxid {
+			keep = append(keep, f)
+		} else if err := os.Remove(f.Path); err != nil {
+			return fmt.Errorf("storage: truncate: remove %s: %w", f.Path, err)
+		}
+	}
+	if len(keep) == 0 {
+		return syncDir(dir)
+	}
+	last := keep[len(keep)-1]
+	lr := NewLogReader([]LogFile{last})
+	defer lr.Close()
+	end := int64(16)
+	for {
+		rec, err := lr.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return err
+		}
+		if rec.Entry.Hdr.Zxid > zxid {
+			break
+		}
+		end = rec.End
+	}
+	f, err := os.OpenFile(last.Path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(end)
+	if err == nil {
+		err = fdatasync(f)
+	}
+	return errors.Join(err, f.Close(), syncDir(dir))
+}
+
+// CutTornTail truncates a file at a torn record's offset so the torn bytes
+// are gone (Java leaves them and stops reading there; cutting them keeps
+// later tools from tripping over them).
+func CutTornTail(path string, off int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(off)
+	if err == nil {
+		err = fdatasync(f)
+	}
+	return errors.Join(err, f.Close())
+}
