@@ -31,9 +31,6 @@ func (l *loader) ACL(idx int64, acl []wire.ACL) error {
 	return nil
 }
 func (l *loader) Node(path string, data []byte, acl int64, st *wire.StatPersisted) error {
-	if data == nil {
-		data = []byte{}
-	}
 	if !l.t.Restore(path, data, acl, *st) {
 		return fmt.Errorf("invalid data tree: parent of %q missing", path)
 	}

@@ -183,6 +183,10 @@ func (s *Server) execRequest(cc *clientConn, p *wire.ClientPacket) {
 	cc.stats.observe(0)
 	s.stats.observe(0)
 	w := watch.Watcher(cc.id)
+	if p.BodyErr != nil && h.Type.Known() && h.Type != wire.OpNotification {
+		s.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
+		return
+	}
 	switch h.Type {
 	case wire.OpPing:
 		s.reply(cc, wire.XidPing, wire.ErrOk, nil)
@@ -341,8 +345,8 @@ func (s *Server) execRequest(cc *clientConn, p *wire.ClientPacket) {
 		s.reply(cc, h.Xid, wire.ErrOk, nil)
 	case wire.OpWhoAmI:
 		infos := make([]wire.ClientInfo, 0, len(cc.auth))
-		for _, id := range cc.auth {
-			infos = append(infos, wire.ClientInfo{AuthScheme: id.Scheme, User: id.ID})
+		for _, id := range tree.JavaAuthOrder(cc.auth) {
+			infos = append(infos, wire.ClientInfo{AuthScheme: id.Scheme, User: tree.AuthUser(id)})
 		}
 		s.reply(cc, h.Xid, wire.ErrOk, &wire.WhoAmIResponse{ClientInfo: infos})
 	case wire.OpMultiRead:
@@ -375,9 +379,6 @@ func (s *Server) checkACL(acl []wire.ACL, perm wire.Perm, auth []wire.ID) bool {
 }
 
 func (s *Server) getData(cc *clientConn, path string, wantWatch bool) (*wire.GetDataResponse, wire.ErrCode) {
-	if strings.IndexByte(path, 0) >= 0 {
-		return nil, wire.ErrBadArguments
-	}
 	n := s.tree.Get(path)
 	if n == nil {
 		return nil, wire.ErrNoNode
@@ -392,9 +393,6 @@ func (s *Server) getData(cc *clientConn, path string, wantWatch bool) (*wire.Get
 }
 
 func (s *Server) getChildren(cc *clientConn, path string, wantWatch bool) ([]string, wire.Stat, wire.ErrCode) {
-	if strings.IndexByte(path, 0) >= 0 {
-		return nil, wire.Stat{}, wire.ErrBadArguments
-	}
 	n := s.tree.Get(path)
 	if n == nil {
 		return nil, wire.Stat{}, wire.ErrNoNode
@@ -412,27 +410,44 @@ func (s *Server) getChildren(cc *clientConn, path string, wantWatch bool) ([]str
 // and a failure becomes an ErrorResult for that op only.
 func (s *Server) multiRead(cc *clientConn, p *wire.ClientPacket) {
 	m := p.Body.(*wire.MultiRequest)
+	reads, writes := 0, 0
+	for _, op := range m.Ops {
+		switch op.Op.(type) {
+		case *wire.GetDataRequest, *wire.GetChildrenRequest:
+			reads++
+		default:
+			writes++
+		}
+	}
+	switch {
+	case reads > 0 && writes > 0:
+		// MultiOperationRecord refuses mixed kinds while deserializing.
+		s.reply(cc, p.Header.Xid, wire.ErrMarshallingError, nil)
+		return
+	case writes > 0:
+		// Java builds the response, then fails on the first write op: the
+		// error goes out with the (empty) response body.
+		s.reply(cc, p.Header.Xid, wire.ErrMarshallingError, &wire.MultiResponse{})
+		return
+	}
 	resp := &wire.MultiResponse{Results: make([]wire.MultiResult, 0, len(m.Ops))}
 	for _, op := range m.Ops {
+		// MultiOperationRecord drops the ops' watch flags.
 		switch r := op.Op.(type) {
 		case *wire.GetDataRequest:
-			gd, code := s.getData(cc, r.Path, r.Watch)
+			gd, code := s.getData(cc, r.Path, false)
 			if code != wire.ErrOk {
 				resp.Results = append(resp.Results, wire.MultiResult{Type: wire.OpError, Err: code, Result: &wire.ErrorResponse{Err: code}})
 				continue
 			}
 			resp.Results = append(resp.Results, wire.MultiResult{Type: wire.OpGetData, Result: gd})
 		case *wire.GetChildrenRequest:
-			ch, _, code := s.getChildren(cc, r.Path, r.Watch)
+			ch, _, code := s.getChildren(cc, r.Path, false)
 			if code != wire.ErrOk {
 				resp.Results = append(resp.Results, wire.MultiResult{Type: wire.OpError, Err: code, Result: &wire.ErrorResponse{Err: code}})
 				continue
 			}
 			resp.Results = append(resp.Results, wire.MultiResult{Type: wire.OpGetChildren, Result: &wire.GetChildrenResponse{Children: ch}})
-		default:
-			// Java fails the whole request on a non-read op.
-			s.reply(cc, p.Header.Xid, wire.ErrMarshallingError, nil)
-			return
 		}
 	}
 	s.reply(cc, p.Header.Xid, wire.ErrOk, resp)

@@ -206,8 +206,12 @@ func (c *conn) onTraffic(gc gnet.Conn) gnet.Action {
 		pkt, err := wire.DecodeRequestFrame(body, c.fe.cfg.MaxFrame)
 		if err != nil {
 			c.fe.log.Warn().Str("remote", c.remote).Uint64("conn", c.id).Err(err).
-				Int32("xid", int32(pkt.Header.Xid)).Str("op", pkt.Header.Type.String()).Msg("closing client: malformed request")
+				Msg("closing client: request frame too short for a header")
 			return gnet.Close
+		}
+		if pkt.BodyErr != nil && c.fe.log.Debug().Enabled() {
+			c.fe.log.Debug().Str("remote", c.remote).Uint64("conn", c.id).Err(pkt.BodyErr).
+				Int32("xid", int32(pkt.Header.Xid)).Str("op", pkt.Header.Type.String()).Msg("undecodable request record")
 		}
 		c.outstanding.Add(1)
 		batch = append(batch, pkt)

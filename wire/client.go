@@ -155,14 +155,20 @@ type ClientPacket struct {
 	// Raw is the request record's bytes (after the header), owned by the
 	// packet; a learner forwards them to the leader unchanged.
 	Raw  []byte
-	Word string // KindFourLetter: the command, e.g. "ruok"
-	Size int    // frame size on the wire, for accounting
+	// BodyErr is set when the header decoded but the record did not. Java
+	// answers such a request with MARSHALLINGERROR (for a write, after
+	// logging an error txn) and keeps the connection.
+	BodyErr error
+	Word    string // KindFourLetter: the command, e.g. "ruok"
+	Size    int    // frame size on the wire, for accounting
 }
 
 // DecodeRequestFrame decodes a request frame body (RequestHeader + record).
-// body must be owned by the caller: Raw and []byte fields alias it. A body
-// that does not decode for a known opcode is an error (the connection should
-// be closed); an unknown opcode yields a packet with a nil Body.
+// body must be owned by the caller: Raw and []byte fields alias it. A frame
+// too short for its header is an error (close the connection); a record
+// that does not decode is reported in BodyErr; an unknown opcode yields a
+// packet with a nil Body. Trailing bytes after the record are ignored, as
+// Java reads records from a stream.
 func DecodeRequestFrame(body []byte, max int) (ClientPacket, error) {
 	p := ClientPacket{Kind: KindRequest, Size: len(body) + FrameHeaderSize}
 	r := jute.NewReaderMax(body, max)
@@ -177,7 +183,8 @@ func DecodeRequestFrame(body []byte, max int) (ClientPacket, error) {
 	}
 	rec.Decode(&r)
 	if err := r.Err(); err != nil {
-		return p, err
+		p.BodyErr = err
+		return p, nil
 	}
 	p.Body = rec
 	return p, nil

@@ -200,9 +200,8 @@ func (t *Tree) createNode(path string, data []byte, acl []wire.ACL, owner int64,
 		return wire.ErrNodeExists
 	}
 	t.bumpParent(parentPath, parent, parentCVersion, zxid)
-	if data == nil {
-		data = []byte{}
-	}
+	// Null data stays null: the stat says 0 bytes, getData returns a null
+	// buffer (length -1), as Java does.
 	n := &Node{
 		Data: data,
 		ACL:  t.acls.Intern(acl),
@@ -262,9 +261,6 @@ func (t *Tree) setData(path string, data []byte, version int32, zxid wire.Zxid, 
 	n := t.nodes[path]
 	if n == nil {
 		return wire.ErrNoNode
-	}
-	if data == nil {
-		data = []byte{}
 	}
 	t.changeNode(path, n, func(n *Node) {
 		n.Data = data

@@ -3,8 +3,6 @@ package tree
 import (
 	"crypto/sha1"
 	"encoding/base64"
-	"net/netip"
-	"strconv"
 	"strings"
 
 	"github.com/zkgo/zkgo/wire"
@@ -18,6 +16,18 @@ const (
 	SchemeIP     = "ip"
 	SchemeSuper  = "super"
 )
+
+// AuthUser is AuthUtil.getUser: the user name whoAmI reports for an id.
+func AuthUser(id wire.ID) string {
+	switch id.Scheme {
+	case SchemeIP:
+		return id.ID
+	case SchemeDigest:
+		u, _, _ := strings.Cut(id.ID, ":")
+		return u
+	}
+	return ""
+}
 
 // DigestID returns the id Java's DigestAuthenticationProvider derives from
 // "user:password": "user:" + base64(sha1("user:password")).
@@ -62,7 +72,7 @@ func validID(scheme, id string) bool {
 	case SchemeDigest:
 		return digestSplitValid(id)
 	case SchemeIP:
-		_, _, ok := parseIPMask(id)
+		_, _, ok := parseIPExpr(id)
 		return ok
 	}
 	return false
@@ -78,41 +88,102 @@ func digestSplitValid(id string) bool {
 	return len(parts) == 2
 }
 
-// parseIPMask parses "addr" or "addr/bits" as IPAuthenticationProvider does.
-func parseIPMask(s string) (netip.Addr, int, bool) {
-	addrPart, bitsPart, hasBits := strings.Cut(s, "/")
-	a, err := netip.ParseAddr(addrPart)
-	if err != nil {
-		return netip.Addr{}, 0, false
+// javaParseInt is Integer.parseInt: an optional sign, then decimal digits,
+// within int32.
+func javaParseInt(s string) (int64, bool) {
+	if s == "" {
+		return 0, false
 	}
-	bits := a.BitLen()
+	neg := false
+	switch s[0] {
+	case '+', '-':
+		neg = s[0] == '-'
+		s = s[1:]
+		if s == "" {
+			return 0, false
+		}
+	}
+	var v int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+		if v > 1<<31 {
+			return 0, false
+		}
+	}
+	if neg {
+		v = -v
+	}
+	if v > 1<<31-1 || v < -(1<<31) {
+		return 0, false
+	}
+	return v, true
+}
+
+// ipv4Bytes is IPAuthenticationProvider.v4addr2Bytes: four dot-separated
+// Integer.parseInt parts in 0..255 (IPv6 is not supported in 3.8).
+func ipv4Bytes(addr string) ([4]byte, bool) {
+	var b [4]byte
+	parts := strings.Split(addr, ".")
+	if len(parts) != 4 {
+		return b, false
+	}
+	for i, p := range parts {
+		v, ok := javaParseInt(p)
+		if !ok || v < 0 || v > 255 {
+			return b, false
+		}
+		b[i] = byte(v)
+	}
+	return b, true
+}
+
+// parseIPExpr parses "addr[/bits]" as the ip provider does.
+func parseIPExpr(expr string) ([4]byte, int, bool) {
+	addr, bitsPart, hasBits := strings.Cut(expr, "/")
+	a, ok := ipv4Bytes(addr)
+	if !ok {
+		return a, 0, false
+	}
+	bits := 32
 	if hasBits {
-		b, err := strconv.Atoi(bitsPart)
-		if err != nil || b < 0 {
-			return netip.Addr{}, 0, false
+		v, ok := javaParseInt(bitsPart)
+		if !ok || v < 0 || v > 32 {
+			return a, 0, false
 		}
-		if b < bits {
-			bits = b
-		}
+		bits = int(v)
 	}
 	return a, bits, true
 }
 
-// ipMatches reports whether client address id matches the ACL expression.
+func maskIPv4(a [4]byte, bits int) [4]byte {
+	for i := 0; i < 4; i++ {
+		keep := bits - 8*i
+		switch {
+		case keep >= 8:
+		case keep <= 0:
+			a[i] = 0
+		default:
+			a[i] &= byte(0xff << (8 - keep))
+		}
+	}
+	return a
+}
+
+// ipMatches is IPAuthenticationProvider.matches.
 func ipMatches(id, expr string) bool {
-	ip, err := netip.ParseAddr(id)
-	if err != nil {
+	acl, bits, ok := parseIPExpr(expr)
+	if !ok {
 		return false
 	}
-	a, bits, ok := parseIPMask(expr)
-	if !ok || a.BitLen() != ip.BitLen() {
+	remote, ok := ipv4Bytes(id)
+	if !ok {
 		return false
 	}
-	p, err := a.Prefix(bits)
-	if err != nil {
-		return false
-	}
-	return p.Contains(ip)
+	return maskIPv4(acl, bits) == maskIPv4(remote, bits)
 }
 
 // CheckACL reports whether auth grants perm under acl
@@ -177,12 +248,16 @@ func FixupACL(acl []wire.ACL, auth []wire.ID) ([]wire.ACL, wire.ErrCode) {
 		if a.ID.Nulls.Has(0) {
 			return nil, wire.ErrInvalidACL
 		}
+		if a.ID.Nulls.Has(1) && a.ID.Scheme != SchemeAuth {
+			// Java dereferences the null id (NPE): MARSHALLINGERROR.
+			return nil, wire.ErrMarshallingError
+		}
 		switch {
 		case a.ID.Scheme == SchemeWorld && a.ID.ID == "anyone":
 			out = append(out, a)
 		case a.ID.Scheme == SchemeAuth:
 			valid := false
-			for _, id := range auth {
+			for _, id := range JavaAuthOrder(auth) {
 				if schemeAuthenticated(id.Scheme) {
 					valid = true
 					out = append(out, wire.ACL{Perms: a.Perms, ID: wire.ID{Scheme: id.Scheme, ID: id.ID}})

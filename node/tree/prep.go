@@ -422,7 +422,9 @@ func (t *Tree) prepCreate(req *PrepRequest, typ wire.OpCode, body jute.Record) (
 		if ttl <= 0 || ttl > MaxTTL {
 			return nil, fail(wire.ErrBadArguments, path)
 		}
-	} else if ttl >= 0 {
+	} else if ttl >= 0 || typ == wire.OpCreateTTL {
+		// Java lets a createTTL with a non-TTL mode and a negative ttl
+		// through and then crashes applying it; zkgo rejects it.
 		return nil, fail(wire.ErrBadArguments, path)
 	}
 	if perr := t.checkSession(req); perr != nil {
@@ -467,10 +469,13 @@ func (t *Tree) prepCreate(req *PrepRequest, typ wire.OpCode, body jute.Record) (
 	default:
 		txn = &wire.CreateTxn{Path: path, Data: data, ACL: fixed, Ephemeral: mode.IsEphemeral(), ParentCVersion: newCversion}
 	}
+	// The opcode, not the flags, decides the kind of node (create with the
+	// container flag makes a persistent node; createContainer always a
+	// container).
 	switch {
-	case mode.IsContainer():
+	case typ == wire.OpCreateContainer:
 		owner = ContainerOwner
-	case mode.IsTTL():
+	case typ == wire.OpCreateTTL:
 		owner = TTLOwner(ttl)
 	case mode.IsEphemeral():
 		owner = int64(req.Session)
@@ -497,11 +502,20 @@ func (t *Tree) prepMulti(req *PrepRequest, e wire.TxnEntry) (wire.TxnEntry, wire
 		e.Body = &wire.ErrorTxn{Err: wire.ErrMarshallingError}
 		return e, wire.ErrMarshallingError
 	}
+	ops, ok := normalizeMultiOps(m.Ops)
+	if !ok {
+		// MultiOperationRecord refuses mixed or read-only ops, and a TTL
+		// flag on a plain create fails with a ClassCastException: the
+		// whole request becomes MARSHALLINGERROR.
+		e.Hdr.Type = wire.OpError
+		e.Body = &wire.ErrorTxn{Err: wire.ErrMarshallingError}
+		return e, wire.ErrMarshallingError
+	}
 	mark := len(t.prep.changes)
 	saved := make(map[string]*change)
-	txns := make([]wire.Txn, 0, len(m.Ops))
+	txns := make([]wire.Txn, 0, len(ops))
 	firstErr := wire.ErrOk
-	for _, op := range m.Ops {
+	for _, op := range ops {
 		if firstErr != wire.ErrOk {
 			txns = append(txns, wire.Txn{Type: wire.OpError, Data: jute.Marshal(&wire.ErrorTxn{Err: wire.ErrRuntimeInconsistency})})
 			continue
@@ -521,15 +535,46 @@ func (t *Tree) prepMulti(req *PrepRequest, e wire.TxnEntry) (wire.TxnEntry, wire
 	return e, firstErr
 }
 
-func (t *Tree) prepMultiOp(req *PrepRequest, op wire.MultiOp, saved map[string]*change) (jute.Record, *prepError) {
-	switch op.Type {
-	case wire.OpCreate, wire.OpCreate2, wire.OpCreateTTL, wire.OpCreateContainer, wire.OpDelete,
-		wire.OpSetData, wire.OpCheck:
-	default:
-		// Reads (getData/getChildren) and anything else are not allowed in
-		// a write multi.
-		return nil, fail(wire.ErrBadArguments, "")
+// normalizeMultiOps rebuilds a multi's ops the way Java's
+// MultiOperationRecord does (Op.create picks the opcode from the flags:
+// create2 becomes create, flags 4 a container create, a createTTL without
+// TTL flags a plain create). It reports false when Java would reject the
+// whole request: read ops mixed with writes or alone, or TTL flags on a
+// CreateRequest.
+func normalizeMultiOps(in []wire.MultiOp) ([]wire.MultiOp, bool) {
+	out := make([]wire.MultiOp, 0, len(in))
+	reads := 0
+	for _, op := range in {
+		switch r := op.Op.(type) {
+		case *wire.CreateRequest:
+			switch wire.CreateMode(r.Flags) {
+			case wire.ModePersistentWithTTL, wire.ModePersistentSequentialWithTTL:
+				return nil, false
+			case wire.ModeContainer:
+				op.Type = wire.OpCreateContainer
+			default:
+				op.Type = wire.OpCreate
+			}
+		case *wire.CreateTTLRequest:
+			if !wire.CreateMode(r.Flags).IsTTL() {
+				c := &wire.CreateRequest{Path: r.Path, Data: r.Data, ACL: r.ACL, Flags: r.Flags, Nulls: r.Nulls}
+				op = wire.MultiOp{Type: wire.OpCreate, Op: c}
+				if wire.CreateMode(r.Flags) == wire.ModeContainer {
+					op.Type = wire.OpCreateContainer
+				}
+			}
+		case *wire.GetDataRequest, *wire.GetChildrenRequest:
+			reads++
+		}
+		out = append(out, op)
 	}
+	if reads > 0 {
+		return nil, false
+	}
+	return out, true
+}
+
+func (t *Tree) prepMultiOp(req *PrepRequest, op wire.MultiOp, saved map[string]*change) (jute.Record, *prepError) {
 	before := len(t.prep.changes)
 	rec, perr := t.prepOne(req, op.Type, op.Op, true)
 	for _, c := range t.prep.changes[before:] {

@@ -121,7 +121,7 @@ func (t *Tree) addSystemNodes() {
 		if cfg == nil {
 			cfg = []byte{}
 		}
-		t.addNode(ConfigPath, &Node{Data: cfg, ACL: t.acls.Intern(ReadACLUnsafe)})
+		t.addNode(ConfigPath, &Node{Data: cfg, ACL: t.acls.Intern(ReadACLUnsafe), Stat: wire.StatPersisted{Aversion: -1}})
 		t.linkChild(ConfigPath)
 	}
 }
