@@ -154,7 +154,7 @@ type ClientPacket struct {
 	Body jute.Record
 	// Raw is the request record's bytes (after the header), owned by the
 	// packet; a learner forwards them to the leader unchanged.
-	Raw  []byte
+	Raw []byte
 	// BodyErr is set when the header decoded but the record did not. Java
 	// answers such a request with MARSHALLINGERROR (for a write, after
 	// logging an error txn) and keeps the connection.
