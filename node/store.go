@@ -149,6 +149,7 @@ func (d *diskStore) writer() {
 		case <-d.quit:
 			// Whatever is still queued was never acknowledged; write it
 			// anyway so a clean stop loses nothing.
+			batches = batches[:0]
 			for {
 				select {
 				case b := <-d.in:

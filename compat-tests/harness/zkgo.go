@@ -73,3 +73,11 @@ func StartZkgo(t testing.TB, mutate func(*node.Config)) *Zkgo {
 	})
 	return z
 }
+
+// Stop stops an in-process zkgo (it is stopped at cleanup anyway).
+func (z *Zkgo) Stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = z.Frontend.Stop(ctx)
+	_ = z.Server.Stop(ctx)
+}

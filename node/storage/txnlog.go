@@ -224,20 +224,20 @@ func (l *TxnLog) writeErr(err error) error {
 	return fmt.Errorf("storage: append to %s: %w", l.f.Name(), err)
 }
 
-// pad extends the file sparsely by PreAllocBytes blocks when the write
-// position comes within 4 KiB of its end (FilePadding).
-func (l *TxnLog) pad(next int64) error {
-	if l.pos+next+padThreshold < l.size {
+// pad extends the file sparsely when the write position comes within
+// 4 KiB of its end, exactly as FilePadding.padFile does (so a fresh log is
+// 16 + 64 MiB bytes, as Java's): one block more, or, if a large record
+// already ran past the end, up to the block boundary after the position.
+func (l *TxnLog) pad(int64) error {
+	if l.pos+padThreshold < l.size {
 		return nil
 	}
 	size := l.size
-	for l.pos+next+padThreshold >= size {
-		if l.pos > size {
-			size = l.pos + l.opts.PreAllocBytes
-			size -= size % l.opts.PreAllocBytes
-		} else {
-			size += l.opts.PreAllocBytes
-		}
+	if l.pos > size {
+		size = l.pos + l.opts.PreAllocBytes
+		size -= size % l.opts.PreAllocBytes
+	} else {
+		size += l.opts.PreAllocBytes
 	}
 	if err := l.f.Truncate(size); err != nil {
 		return fmt.Errorf("storage: preallocate %s: %w", l.f.Name(), err)

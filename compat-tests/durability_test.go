@@ -1,0 +1,297 @@
+package compattest
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/zkgo/zkgo/compat-tests/harness"
+	"github.com/zkgo/zkgo/internal/rawzk"
+	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/node"
+	"github.com/zkgo/zkgo/node/tree"
+	"github.com/zkgo/zkgo/wire"
+)
+
+// writerLog tracks one writer's key: write n sets /k<i> to n (expecting
+// version n-1) and creates /c<i>/n, atomically in one multi.
+type writerLog struct {
+	mu       sync.Mutex
+	sent     int // highest n sent
+	acked    int // highest n acknowledged
+	failures int
+}
+
+// runWriter pipelines depth writes at a time until stop closes or the
+// connection dies. It starts from version start.
+func runWriter(addr string, i, start, depth int, wl *writerLog, stop <-chan struct{}) {
+	c, err := rawzk.Dial(addr, rawzk.Options{TimeoutMs: 10000})
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	key, dir := fmt.Sprintf("/k%d", i), fmt.Sprintf("/c%d", i)
+	acl := tree.OpenACLUnsafe
+	type inflight struct {
+		n  int
+		ch <-chan rawzk.Reply
+	}
+	var q []inflight
+	n := start
+	for {
+		for len(q) < depth {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			n++
+			m := &wire.MultiRequest{Ops: []wire.MultiOp{
+				{Type: wire.OpSetData, Op: &wire.SetDataRequest{Path: key, Data: []byte(strconv.Itoa(n)), Version: int32(n - 1)}},
+				{Type: wire.OpCreate, Op: &wire.CreateRequest{Path: dir + "/" + strconv.Itoa(n), ACL: acl}},
+			}}
+			ch, err := c.Send(c.NextXid(), wire.OpMulti, m)
+			if err != nil {
+				return
+			}
+			wl.mu.Lock()
+			wl.sent = n
+			wl.mu.Unlock()
+			q = append(q, inflight{n, ch})
+		}
+		r, ok := <-q[0].ch
+		if !ok {
+			return
+		}
+		var resp wire.MultiResponse
+		if err := jute.Unmarshal(r.Body, &resp); err != nil || r.Header.Err != wire.ErrOk {
+			return
+		}
+		if len(resp.Results) != 2 || resp.Results[0].Type == wire.OpError {
+			wl.mu.Lock()
+			wl.failures++
+			wl.mu.Unlock()
+			return
+		}
+		wl.mu.Lock()
+		wl.acked = q[0].n
+		wl.mu.Unlock()
+		q = q[1:]
+	}
+}
+
+// TestDurabilityCrashLoop SIGKILLs zkgo repeatedly during a pipelined,
+// concurrent write load; after every restart each acknowledged write must
+// be there and nothing that was never sent may appear.
+func TestDurabilityCrashLoop(t *testing.T) {
+	bin := harness.BuildZkgo(t)
+	dir := t.TempDir()
+	port := harness.FreePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := filepath.Join(dir, "zoo.cfg")
+	harness.WriteZooCfg(t, cfg, map[string]string{
+		"tickTime": "2000", "dataDir": filepath.Join(dir, "data"), "clientPort": strconv.Itoa(port),
+		"clientPortAddress": "127.0.0.1", "4lw.commands.whitelist": "*", "maxClientCnxns": "0",
+		// Small snapCount and preallocation: snapshots and log rolls happen
+		// during the test and are crashed into too.
+		"snapCount": "600", "preAllocSize": "256",
+	})
+	const writers, depth, rounds = 8, 16, 6
+	logs := make([]*writerLog, writers)
+	for i := range logs {
+		logs[i] = &writerLog{}
+	}
+	p := harness.StartZkgoProc(t, bin, cfg, addr)
+	setup, _ := connect(t, addr, 10*time.Second)
+	for i := 0; i < writers; i++ {
+		_, err := setup.Create(fmt.Sprintf("/k%d", i), []byte("0"), 0, open)
+		must(t, err)
+		_, err = setup.Create(fmt.Sprintf("/c%d", i), nil, 0, open)
+		must(t, err)
+	}
+	setup.Close()
+	rng := rand.New(rand.NewPCG(42, 7))
+	total := 0
+	for round := 0; round < rounds; round++ {
+		// Resume each writer from what survived (its key's version).
+		starts := make([]int, writers)
+		chk, err := rawzk.Dial(addr, rawzk.Options{})
+		must(t, err)
+		for i := range starts {
+			var st wire.ExistsResponse
+			h, err := chk.Do(wire.OpExists, &wire.ExistsRequest{Path: fmt.Sprintf("/k%d", i)}, &st)
+			must(t, err)
+			if h.Err != wire.ErrOk {
+				t.Fatal(h.Err)
+			}
+			starts[i] = int(st.Stat.Version)
+		}
+		chk.Close()
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := 0; i < writers; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				runWriter(addr, i, starts[i], depth, logs[i], stop)
+			}(i)
+		}
+		time.Sleep(time.Duration(200+rng.IntN(500)) * time.Millisecond)
+		p.Kill() // crash with writes in flight
+		close(stop)
+		wg.Wait()
+		p = harness.StartZkgoProc(t, bin, cfg, addr)
+		verifyAcked(t, addr, logs, round)
+		for _, l := range logs {
+			total += l.acked
+		}
+	}
+	if total == 0 {
+		t.Fatal("no write was ever acknowledged")
+	}
+	for i, l := range logs {
+		if l.failures > 0 {
+			t.Errorf("writer %d saw %d failed multis", i, l.failures)
+		}
+	}
+	t.Logf("%d rounds of SIGKILL under load; writers reached versions %v", rounds, func() []int {
+		var v []int
+		for _, l := range logs {
+			v = append(v, l.acked)
+		}
+		return v
+	}())
+}
+
+func verifyAcked(t *testing.T, addr string, logs []*writerLog, round int) {
+	t.Helper()
+	c, err := rawzk.Dial(addr, rawzk.Options{})
+	must(t, err)
+	defer c.Close()
+	for i, l := range logs {
+		l.mu.Lock()
+		acked, sent := l.acked, l.sent
+		l.mu.Unlock()
+		var gd wire.GetDataResponse
+		h, err := c.Do(wire.OpGetData, &wire.GetDataRequest{Path: fmt.Sprintf("/k%d", i)}, &gd)
+		must(t, err)
+		v := int(gd.Stat.Version)
+		if h.Err != wire.ErrOk || string(gd.Data) != strconv.Itoa(v) {
+			t.Fatalf("round %d key %d: err %v data %q version %d", round, i, h.Err, gd.Data, v)
+		}
+		if v < acked {
+			t.Fatalf("round %d key %d: acknowledged write %d lost (version %d)", round, i, acked, v)
+		}
+		if v > sent {
+			t.Fatalf("round %d key %d: version %d was never sent (sent up to %d)", round, i, v, sent)
+		}
+		var ch wire.GetChildren2Response
+		h, err = c.Do(wire.OpGetChildren2, &wire.GetChildren2Request{Path: fmt.Sprintf("/c%d", i)}, &ch)
+		must(t, err)
+		if int(ch.Stat.NumChildren) != v {
+			t.Fatalf("round %d key %d: version %d but %d children (multi not atomic)", round, i, v, ch.Stat.NumChildren)
+		}
+		// Keep the writer's counters in step with what survived.
+		l.mu.Lock()
+		l.sent, l.acked = v, v
+		l.mu.Unlock()
+	}
+}
+
+// TestDurabilityDiskFull fills the data directory's filesystem: writes
+// that cannot be made durable are refused with SYSTEMERROR (never
+// acknowledged), reads keep working, writes resume once space returns, and
+// a restart finds exactly the acknowledged writes.
+func TestDurabilityDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		harness.Unavailable(t, "mounting a small tmpfs needs root")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		harness.Unavailable(t, "mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(mnt, syscall.MNT_DETACH) })
+	data := filepath.Join(mnt, "data")
+	mutate := func(c *node.Config) { c.DataDir = data; c.PreAllocSizeKB = 64 }
+	z := harness.StartZkgo(t, mutate)
+	c, err := rawzk.Dial(z.Addr, rawzk.Options{})
+	must(t, err)
+	// Leave about 600 KiB free.
+	filler := filepath.Join(mnt, "filler")
+	var st syscall.Statfs_t
+	must(t, syscall.Statfs(mnt, &st))
+	free := int64(st.Bavail) * int64(st.Bsize)
+	must(t, os.WriteFile(filler, make([]byte, free-600<<10), 0o644))
+
+	payload := make([]byte, 1024)
+	var acked []string
+	var refused int
+	for n := 0; n < 3000 && refused < 5; n++ {
+		path := fmt.Sprintf("/n%04d", n)
+		h, err := c.Do(wire.OpCreate, &wire.CreateRequest{Path: path, Data: payload, ACL: tree.OpenACLUnsafe}, nil)
+		must(t, err)
+		switch h.Err {
+		case wire.ErrOk:
+			if refused > 0 {
+				t.Fatalf("write %s acknowledged while the disk is full", path)
+			}
+			acked = append(acked, path)
+		case wire.ErrSystemError:
+			refused++
+		default:
+			t.Fatalf("create %s: %v", path, h.Err)
+		}
+	}
+	if refused == 0 {
+		t.Fatal("the disk never filled")
+	}
+	// Reads still work.
+	var gd wire.GetDataResponse
+	if h, err := c.Do(wire.OpGetData, &wire.GetDataRequest{Path: acked[len(acked)-1]}, &gd); err != nil || h.Err != wire.ErrOk {
+		t.Fatalf("read while disk full: %v %v", h.Err, err)
+	}
+	// Free the space: writes resume after the log's retry.
+	must(t, os.Remove(filler))
+	resumed := false
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		path := fmt.Sprintf("/after%d", len(acked))
+		h, err := c.Do(wire.OpCreate, &wire.CreateRequest{Path: path, Data: payload, ACL: tree.OpenACLUnsafe}, nil)
+		must(t, err)
+		if h.Err == wire.ErrOk {
+			acked = append(acked, path)
+			resumed = true
+			break
+		}
+	}
+	if !resumed {
+		t.Fatal("writes did not resume after space was freed")
+	}
+	c.Close()
+	z.Stop()
+	// A restart holds exactly the acknowledged nodes.
+	z2 := harness.StartZkgo(t, mutate)
+	c2, _ := connect(t, z2.Addr, 10*time.Second)
+	kids, _, err := c2.Children("/")
+	must(t, err)
+	var got []string
+	for _, k := range kids {
+		if k != "zookeeper" {
+			got = append(got, "/"+k)
+		}
+	}
+	sort.Strings(got)
+	sort.Strings(acked)
+	if strings.Join(got, ",") != strings.Join(acked, ",") {
+		t.Fatalf("after restart:\n got %d nodes\nwant %d acknowledged", len(got), len(acked))
+	}
+	t.Logf("%d writes acknowledged, %d refused with SYSTEMERROR while full; all acknowledged ones survived a restart", len(acked), refused)
+}

@@ -1,0 +1,129 @@
+package harness
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// BuildZkgo builds bin/zkgo once per test binary and returns its path.
+func BuildZkgo(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "zkgo-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "zkgo")
+		out, err := exec.Command("go", "build", "-o", buildPath, "../cmd/zkgo").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+// ZkgoProc is zkgo running as a separate process (for crash tests).
+type ZkgoProc struct {
+	Addr    string
+	Config  string
+	LogPath string
+	cmd     *exec.Cmd
+	exited  chan error
+}
+
+// StartZkgoProc starts `zkgo server --config cfgPath` and waits for imok.
+func StartZkgoProc(t testing.TB, bin, cfgPath, addr string) *ZkgoProc {
+	t.Helper()
+	p := &ZkgoProc{Addr: addr, Config: cfgPath, LogPath: cfgPath + ".log"}
+	logf, err := os.OpenFile(p.LogPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd = exec.Command(bin, "server", "--config", cfgPath)
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p.exited = make(chan error, 1)
+	go func() { p.exited <- p.cmd.Wait(); logf.Close() }()
+	t.Cleanup(func() { p.Kill() })
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-p.exited:
+			b, _ := os.ReadFile(p.LogPath)
+			t.Fatalf("zkgo exited: %v\n%s", err, tail(string(b), 3000))
+		default:
+		}
+		if out, err := FourLetter(addr, "ruok"); err == nil && out == "imok" {
+			return p
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("zkgo did not answer ruok")
+	return nil
+}
+
+// Kill sends SIGKILL and waits for the process to go.
+func (p *ZkgoProc) Kill() {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.exited
+	p.cmd = nil
+}
+
+// Term sends SIGTERM (clean shutdown) and waits.
+func (p *ZkgoProc) Term() error {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return nil
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	err := <-p.exited
+	p.cmd = nil
+	return err
+}
+
+// Log returns the process output.
+func (p *ZkgoProc) Log() string {
+	b, _ := os.ReadFile(p.LogPath)
+	return string(b)
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
+
+// WriteZooCfg writes a zoo.cfg with the given key/values.
+func WriteZooCfg(t testing.TB, path string, kv map[string]string) {
+	t.Helper()
+	var b strings.Builder
+	for k, v := range kv {
+		b.WriteString(k + "=" + v + "\n")
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
