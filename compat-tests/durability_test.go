@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/zkgo/zkgo/compat-tests/harness"
 	"github.com/zkgo/zkgo/internal/rawzk"
 	"github.com/zkgo/zkgo/jute"
@@ -294,4 +296,74 @@ func TestDurabilityDiskFull(t *testing.T) {
 		t.Fatalf("after restart:\n got %d nodes\nwant %d acknowledged", len(got), len(acked))
 	}
 	t.Logf("%d writes acknowledged, %d refused with SYSTEMERROR while full; all acknowledged ones survived a restart", len(acked), refused)
+}
+
+// TestRecoveryFallbacks: a damaged newest snapshot makes zkgo fall back to
+// the previous one (and replay more log); a missing log file in the middle
+// is a clear startup error, not silent data loss.
+func TestRecoveryFallbacks(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
+	mutate := func(c *node.Config) { c.DataDir = dataDir; c.SnapCount = 50 }
+	z := harness.StartZkgo(t, mutate)
+	c, err := rawzk.Dial(z.Addr, rawzk.Options{})
+	must(t, err)
+	for i := 0; i < 400; i++ {
+		h, err := c.Do(wire.OpCreate, &wire.CreateRequest{Path: fmt.Sprintf("/r%03d", i), Data: []byte("x"), ACL: tree.OpenACLUnsafe}, nil)
+		must(t, err)
+		if h.Err != wire.ErrOk {
+			t.Fatal(h.Err)
+		}
+	}
+	c.Close()
+	time.Sleep(300 * time.Millisecond)
+	z.Stop()
+	v2 := filepath.Join(dataDir, "version-2")
+	snaps, _ := filepath.Glob(filepath.Join(v2, "snapshot.*"))
+	sort.Slice(snaps, func(i, j int) bool { return snapZxid(snaps[i]) < snapZxid(snaps[j]) })
+	if len(snaps) < 3 {
+		t.Fatalf("want several snapshots, got %v", snaps)
+	}
+	// Corrupt the newest snapshot in the middle (it still "looks valid").
+	newest := snaps[len(snaps)-1]
+	b, err := os.ReadFile(newest)
+	must(t, err)
+	b[len(b)/2] ^= 0xff
+	must(t, os.WriteFile(newest, b, 0o644))
+	z = harness.StartZkgo(t, mutate)
+	cc, _ := connect(t, z.Addr, 10*time.Second)
+	kids, _, err := cc.Children("/")
+	must(t, err)
+	if len(kids) != 401 {
+		t.Fatalf("after falling back to an older snapshot: %d children, want 401", len(kids))
+	}
+	cc.Close()
+	z.Stop()
+	// Remove a log file from the middle: startup must refuse.
+	logs, _ := filepath.Glob(filepath.Join(v2, "log.*"))
+	sort.Slice(logs, func(i, j int) bool { return snapZxid(logs[i]) < snapZxid(logs[j]) })
+	if len(logs) < 3 {
+		t.Fatalf("want several logs, got %v", logs)
+	}
+	// Keep only the oldest snapshot so replay must cross the gap.
+	snaps, _ = filepath.Glob(filepath.Join(v2, "snapshot.*"))
+	sort.Slice(snaps, func(i, j int) bool { return snapZxid(snaps[i]) < snapZxid(snaps[j]) })
+	for _, s := range snaps[1:] {
+		must(t, os.Remove(s))
+	}
+	must(t, os.Remove(logs[1]))
+	cfg := node.DefaultConfig()
+	mutate(&cfg)
+	cfg.ClientPort = 0
+	cfg.Logger = harness.TestLogger(t, zerolog.InfoLevel)
+	srv, err := node.New(cfg)
+	must(t, err)
+	if err := srv.Start(); err == nil || !strings.Contains(err.Error(), "gap") {
+		t.Fatalf("start with a missing log file: err = %v, want a txn log gap error", err)
+	}
+}
+
+func snapZxid(path string) int64 {
+	parts := strings.Split(filepath.Base(path), ".")
+	v, _ := strconv.ParseInt(parts[1], 16, 64)
+	return v
 }

@@ -54,6 +54,18 @@ func (s *Server) proposeClientWrite(cc *clientConn, p *wire.ClientPacket) {
 		}
 		return
 	}
+	if p.BodyErr != nil {
+		// Java's prep fails to read the record: an error txn with
+		// MARSHALLINGERROR that still takes a zxid.
+		e := wire.TxnEntry{
+			Hdr:  wire.TxnHeader{ClientID: cc.session, Cxid: p.Header.Xid, Zxid: s.nextZxid(), Time: wallMs(), Type: wire.OpError},
+			Body: &wire.ErrorTxn{Err: wire.ErrMarshallingError},
+		}
+		prop := &proposal{entry: e, cc: cc, xid: p.Header.Xid, op: p.Header.Type, err: wire.ErrMarshallingError, start: time.Now()}
+		s.propose(prop)
+		cc.pending = append(cc.pending, pendingItem{prop: prop})
+		return
+	}
 	req := tree.PrepRequest{
 		Session:         cc.session,
 		Cxid:            p.Header.Xid,
@@ -68,18 +80,6 @@ func (s *Server) proposeClientWrite(cc *clientConn, p *wire.ClientPacket) {
 	}
 	if s.cfg.SkipACL {
 		req.Auth = append([]wire.ID{{Scheme: tree.SchemeSuper}}, cc.auth...)
-	}
-	if p.BodyErr != nil {
-		// Java's prep fails to read the record: an error txn with
-		// MARSHALLINGERROR that still takes a zxid.
-		e := wire.TxnEntry{
-			Hdr:  wire.TxnHeader{ClientID: cc.session, Cxid: p.Header.Xid, Zxid: s.nextZxid(), Time: wallMs(), Type: wire.OpError},
-			Body: &wire.ErrorTxn{Err: wire.ErrMarshallingError},
-		}
-		prop := &proposal{entry: e, cc: cc, xid: p.Header.Xid, op: p.Header.Type, err: wire.ErrMarshallingError, start: time.Now()}
-		s.propose(prop)
-		cc.pending = append(cc.pending, pendingItem{prop: prop})
-		return
 	}
 	if p.Header.Type == wire.OpDeleteContainer {
 		// Java reads a client's deleteContainer path from the whole request

@@ -64,7 +64,9 @@ type Config struct {
 }
 
 // DefaultConfig is what `zkgo server` uses without a config file:
-// 127.0.0.1:2181, data under ./data.
+// 127.0.0.1:2181, data under ./data. Derived settings (dataLogDir, session
+// timeouts, ...) are filled in by New, so a caller may change DataDir or
+// TickTime first.
 func DefaultConfig() Config {
 	return Config{
 		TickTime:          2000,
@@ -75,7 +77,8 @@ func DefaultConfig() Config {
 		ClientPortAddress: "127.0.0.1",
 		MaxClientCnxns:    60,
 		Standalone:        true,
-	}.withDefaults()
+		ForceSync:         true,
+	}
 }
 
 func (c Config) withDefaults() Config {

@@ -283,6 +283,31 @@ func (s *Server) writeMntr(b *strings.Builder) {
 	i64("connection_request_count", st.connectRequests)
 	i64("connection_revalidate_count", st.revalidates)
 	i64("outstanding_changes_queued", int64(s.tree.Outstanding()))
+	i64("snap_count", st.snapshots)
+	// Group commit, as Java's summaries: fsynctime (ms per fsync) and
+	// sync_processor_batch_size (txns per fsync).
+	ss := s.store.Stats()
+	minUs := ss.minFsyncUs
+	if minUs < 0 {
+		minUs = 0
+	}
+	line("avg_fsynctime", javaAvg(ss.fsyncMicros/1000, ss.fsyncs))
+	i64("min_fsynctime", minUs/1000)
+	i64("max_fsynctime", ss.maxFsyncUs/1000)
+	i64("cnt_fsynctime", ss.fsyncs)
+	i64("sum_fsynctime", ss.fsyncMicros/1000)
+	line("avg_sync_processor_batch_size", javaAvg(ss.txns, ss.fsyncs))
+	i64("min_sync_processor_batch_size", min(1, ss.fsyncs))
+	i64("max_sync_processor_batch_size", ss.maxBatch)
+	i64("cnt_sync_processor_batch_size", ss.fsyncs)
+	i64("sum_sync_processor_batch_size", ss.txns)
+	// dbinittime: how long loading the database took (one sample).
+	ms := st.loadTime.Milliseconds()
+	line("avg_dbinittime", javaAvg(ms, 1))
+	i64("min_dbinittime", ms)
+	i64("max_dbinittime", ms)
+	i64("cnt_dbinittime", 1)
+	i64("sum_dbinittime", ms)
 }
 
 // writeConf is ZooKeeperServer.dumpConf.

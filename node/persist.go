@@ -145,6 +145,13 @@ func (s *Server) replayLogs(logs []storage.LogFile, snap *storage.SnapshotInfo, 
 		if h.Zxid < from {
 			continue
 		}
+		// Within an epoch zxids are consecutive: a jump means txns are
+		// missing (a deleted or lost log file). Starting anyway would
+		// silently drop acknowledged writes.
+		if last := s.tree.LastZxid; h.Zxid.Epoch() == last.Epoch() && h.Zxid > last+1 {
+			return n, fmt.Errorf("node: txn log gap: next txn is %v but the database is at %v (file %s); "+
+				"a log file is missing or damaged", h.Zxid, last, rec.File)
+		}
 		switch h.Type {
 		case wire.OpCreateSession:
 			if c, ok := rec.Entry.Body.(*wire.CreateSessionTxn); ok {

@@ -132,6 +132,13 @@ func (s *Server) processRequestQueued(cc *clientConn, p *wire.ClientPacket) {
 // configured super digest), ip adds the client address; anything else is
 // AUTHFAILED and the connection is closed.
 func (s *Server) processAuth(cc *clientConn, p *wire.ClientPacket) {
+	if p.BodyErr != nil {
+		// Java fails reading the AuthPacket and drops the connection
+		// without a reply.
+		s.stats.authFailed++
+		s.closeConnNow(cc, "undecodable auth packet")
+		return
+	}
 	a, _ := p.Body.(*wire.AuthPacket)
 	ok := false
 	if a != nil {
@@ -184,6 +191,11 @@ func (s *Server) execRequest(cc *clientConn, p *wire.ClientPacket) {
 	s.stats.observe(0)
 	w := watch.Watcher(cc.id)
 	if p.BodyErr != nil && h.Type.Known() && h.Type != wire.OpNotification {
+		s.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
+		return
+	}
+	if nullReadPath(p.Body) {
+		// Java dereferences the null path (NPE): MARSHALLINGERROR.
 		s.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
 		return
 	}
@@ -556,3 +568,22 @@ func opAbbrev(op wire.OpCode) string {
 }
 
 var _ jute.Record = (*wire.GetDataResponse)(nil)
+
+// nullReadPath reports a read whose path is null on the wire.
+func nullReadPath(body any) bool {
+	switch r := body.(type) {
+	case *wire.ExistsRequest:
+		return r.Nulls.Has(0)
+	case *wire.GetDataRequest:
+		return r.Nulls.Has(0)
+	case *wire.GetChildrenRequest:
+		return r.Nulls.Has(0)
+	case *wire.GetChildren2Request:
+		return r.Nulls.Has(0)
+	case *wire.GetACLRequest:
+		return r.Nulls.Has(0)
+	case *wire.GetAllChildrenNumberRequest:
+		return r.Nulls.Has(0)
+	}
+	return false
+}

@@ -40,7 +40,6 @@ func StartZkgo(t testing.TB, mutate func(*node.Config)) *Zkgo {
 	t.Helper()
 	cfg := node.DefaultConfig()
 	cfg.DataDir = t.TempDir()
-	cfg.DataLogDir = ""
 	cfg.ClientPort = 0
 	cfg.FourLetterWords = []string{"*"}
 	cfg.Logger = TestLogger(t, zerolog.InfoLevel)

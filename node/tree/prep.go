@@ -217,7 +217,7 @@ func (t *Tree) prepOne(req *PrepRequest, typ wire.OpCode, body jute.Record, _ bo
 			return nil, perr
 		}
 		d, ok := body.(*wire.DeleteRequest)
-		if !ok {
+		if !ok || d.Nulls.Has(0) {
 			return nil, fail(wire.ErrMarshallingError, "")
 		}
 		parentPath, perr := parentOf(d.Path)
@@ -405,8 +405,14 @@ func (t *Tree) prepCreate(req *PrepRequest, typ wire.OpCode, body jute.Record) (
 	switch r := body.(type) {
 	case *wire.CreateRequest:
 		path, data, acl, flags = r.Path, r.Data, r.ACL, r.Flags
+		if r.Nulls.Has(0) {
+			return nil, fail(wire.ErrMarshallingError, "") // Java: NPE on the null path
+		}
 	case *wire.CreateTTLRequest:
 		path, data, acl, flags, ttl = r.Path, r.Data, r.ACL, r.Flags, r.TTL
+		if r.Nulls.Has(0) {
+			return nil, fail(wire.ErrMarshallingError, "")
+		}
 	default:
 		return nil, fail(wire.ErrMarshallingError, "")
 	}
