@@ -26,6 +26,15 @@ func JarDir() string {
 	return "/usr/share/java"
 }
 
+// SkipShort skips compat tests under `go test -short` (make test-short);
+// `make test` and CI never pass -short.
+func SkipShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("compat test: runs real servers and clients; not in -short mode")
+	}
+}
+
 // InCI reports whether the tests run in CI (CI=true), where missing
 // dependencies are failures.
 func InCI() bool { return os.Getenv("CI") == "true" }
@@ -42,6 +51,7 @@ func Unavailable(t testing.TB, format string, args ...any) {
 // RequireJava returns the Java toolchain and jars, or skips/fails t.
 func RequireJava(t testing.TB) *Java {
 	t.Helper()
+	SkipShort(t)
 	j := &Java{LibDir: JarDir()}
 	var err error
 	if j.Java, err = exec.LookPath("java"); err != nil {

@@ -131,7 +131,9 @@ func (z *JavaZK) start(j *Java, opt JavaOptions) error {
 			return fmt.Errorf("java exited: %v", err)
 		default:
 		}
-		if out, err := FourLetter(z.Addr, "ruok"); err == nil && out == "imok" {
+		// ruok answers before the ZooKeeperServer runs; srvr only once it
+		// serves requests.
+		if out, err := FourLetter(z.Addr, "srvr"); err == nil && strings.HasPrefix(out, "Zookeeper version:") {
 			return nil
 		}
 		time.Sleep(100 * time.Millisecond)

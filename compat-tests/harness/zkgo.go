@@ -38,6 +38,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 // temp dir; mutate may adjust the config. It stops at test cleanup.
 func StartZkgo(t testing.TB, mutate func(*node.Config)) *Zkgo {
 	t.Helper()
+	SkipShort(t)
 	cfg := node.DefaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.ClientPort = 0

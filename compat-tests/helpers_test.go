@@ -1,0 +1,90 @@
+package compattest
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zkgo/zkgo/compat-tests/harness"
+	"github.com/zkgo/zkgo/jute"
+)
+
+// Helpers shared by the client compat tests (raw wire, kazoo, Java client,
+// C client, zkCli, flood).
+
+// servingTargets is targets once each server serves sessions: Java answers
+// ruok before its ZooKeeperServer runs and closes connections made in that
+// window, so wait for srvr to report a version.
+func servingTargets(t *testing.T) []target {
+	t.Helper()
+	tgs := targets(t)
+	for _, tg := range tgs {
+		waitServing(t, tg.name, tg.addr)
+	}
+	return tgs
+}
+
+// waitServing waits until the server at addr serves sessions (srvr
+// reports a version).
+func waitServing(t *testing.T, name, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := harness.FourLetter(addr, "srvr")
+		if err == nil && strings.HasPrefix(out, "Zookeeper version:") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not serving: %q %v", name, out, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// lineDiff shows how got differs from want, line by line ("-" only in
+// want, "+" only in got), using a longest common subsequence.
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	// lcs[i][j] is the LCS length of w[i:] and g[j:].
+	lcs := make([][]int, len(w)+1)
+	for i := range lcs {
+		lcs[i] = make([]int, len(g)+1)
+	}
+	for i := len(w) - 1; i >= 0; i-- {
+		for j := len(g) - 1; j >= 0; j-- {
+			if w[i] == g[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	var b strings.Builder
+	i, j := 0, 0
+	for i < len(w) || j < len(g) {
+		switch {
+		case i < len(w) && j < len(g) && w[i] == g[j]:
+			fmt.Fprintf(&b, "   %s\n", w[i])
+			i++
+			j++
+		case i < len(w) && (j == len(g) || lcs[i+1][j] >= lcs[i][j+1]):
+			fmt.Fprintf(&b, " - %s\n", w[i])
+			i++
+		default:
+			fmt.Fprintf(&b, " + %s\n", g[j])
+			j++
+		}
+	}
+	return b.String()
+}
+
+// rawBytes is a request body sent exactly as given (for malformed
+// requests); it decodes nothing.
+type rawBytes []byte
+
+func (b rawBytes) Encode(w *jute.Writer) { w.Raw(b) }
+func (rawBytes) Decode(*jute.Reader)     {}
+func (b rawBytes) Size() int             { return len(b) }
+func (rawBytes) Walk(jute.Visitor)       {}
+func (rawBytes) JuteName() string        { return "raw" }
