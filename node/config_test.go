@@ -1,6 +1,7 @@
 package node
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -69,5 +70,41 @@ func TestParseConfigDefaultsAndErrors(t *testing.T) {
 	}
 	if (Config{}).withDefaults().validate() == nil {
 		t.Error("missing dataDir accepted")
+	}
+}
+
+func TestQuorumConfigText(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(dir+"/myid", []byte("2\n"), 0o644)
+	cfg, err := ParseConfig(strings.NewReader("dataDir=" + dir + "\ninitLimit=5\nsyncLimit=2\n" +
+		"server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889:participant\nserver.3=10.0.0.3:2890:3890:observer;2181\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := parseQuorum(&cfg)
+	if err != nil || q == nil {
+		t.Fatalf("%v %v", q, err)
+	}
+	want := "server.1=127.0.0.1:2888:3888:participant\nserver.2=127.0.0.1:2889:3889:participant\n" +
+		"server.3=10.0.0.3:2890:3890:observer;0.0.0.0:2181\nversion=0"
+	if q.Text() != want {
+		t.Fatalf("text:\n%s\nwant:\n%s", q.Text(), want)
+	}
+	if q.MyID != 2 || len(q.Voters()) != 2 || q.IsVoter(3) {
+		t.Fatalf("%+v", q)
+	}
+	if !q.IsQuorum(map[int64]bool{1: true, 2: true}) || q.IsQuorum(map[int64]bool{1: true, 3: true}) {
+		t.Fatal("quorum math")
+	}
+	// A single participant is standalone.
+	cfg2, _ := ParseConfig(strings.NewReader("dataDir=" + dir + "\nserver.1=127.0.0.1:2888:3888\n"))
+	if q2, err := parseQuorum(&cfg2); q2 != nil || err != nil {
+		t.Fatalf("single server: %v %v", q2, err)
+	}
+	for _, bad := range []string{"server.1=h:1:1", "server.1=h:1", "server.1=h:1:2:leader", "server.x=h:1:2"} {
+		c, _ := ParseConfig(strings.NewReader("dataDir=" + dir + "\ninitLimit=5\nsyncLimit=2\n" + bad + "\nserver.2=h:3:4\n"))
+		if _, err := parseQuorum(&c); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 }
