@@ -21,6 +21,10 @@ type proposal struct {
 	failed  bool // not made durable (txn log failure); answered with err
 	result  tree.Result
 	connect *connectState // createSession: the handshake to finish
+	// forwarded: a learner sent the request to the leader; the txn (and so
+	// entry) arrives with the commit.
+	forwarded bool
+	syncReq   *wire.SyncRequest // a learner's forwarded sync
 }
 
 // checkSession is the SessionCheck for prep (standalone: the session must
@@ -127,8 +131,13 @@ func (s *Server) propose(p *proposal) {
 	s.countTxnForSnapshot()
 }
 
-// onDurable applies, in zxid order, every in-flight txn up to z.
+// onDurable applies, in zxid order, every in-flight txn up to z. On a
+// learner it sends the ACKs of the proposals now durable instead.
 func (s *Server) onDurable(z wire.Zxid) {
+	if s.isLearner() {
+		s.ackDurable(z)
+		return
+	}
 	i := 0
 	for i < len(s.inflight) && s.inflight[i].entry.Hdr.Zxid <= z {
 		p := s.inflight[i]
@@ -195,6 +204,15 @@ func (s *Server) replyWrite(p *proposal) {
 	cc.stats.lastOp = opAbbrev(p.op)
 	zxid := p.entry.Hdr.Zxid
 	res := &p.result
+	if p.op == wire.OpSync && p.forwarded {
+		// A learner's sync, completed by the leader's SYNC.
+		if p.err != wire.ErrOk || p.syncReq == nil {
+			s.replyZxid(cc, p.xid, s.tree.LastZxid, wire.ErrMarshallingError, nil)
+			return
+		}
+		s.replyZxid(cc, p.xid, s.tree.LastZxid, wire.ErrOk, &wire.SyncResponse{Path: p.syncReq.Path, Nulls: p.syncReq.Nulls})
+		return
+	}
 	if p.failed {
 		s.replyZxid(cc, p.xid, s.tree.LastZxid, p.err, nil)
 		return

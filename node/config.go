@@ -2,9 +2,11 @@ package node
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -50,6 +52,16 @@ type Config struct {
 	// reaping (znode.container.checkIntervalMs, znode.container.maxPerMinute).
 	ContainerCheckMs      int
 	ContainerMaxPerMinute int
+
+	// Quorum is the ensemble of the server.N lines and the myid file; nil
+	// for a standalone server.
+	Quorum *Quorum
+	// Elector, when set, replaces fast leader election on the election
+	// port (tests that pin the leader, tools). Only used with a Quorum.
+	Elector Elector `json:"-"`
+	// QuorumDialer, when set, opens learner connections to the leader's
+	// quorum port (tests tap them; nil dials directly).
+	QuorumDialer func(ctx context.Context, addr string) (net.Conn, error) `json:"-"`
 
 	// Properties holds every system-property style setting read from the
 	// file ("zookeeper.*" and the like), for envi/conf output.
@@ -147,6 +159,15 @@ func (c Config) validate() error {
 	}
 	if c.MaxBuffer <= 0 {
 		errs = append(errs, errors.New("jute.maxbuffer must be positive"))
+	}
+	if c.Quorum != nil {
+		// Quorum features zkgo does not speak: refusing to start beats
+		// joining an ensemble whose peers cannot understand us.
+		for _, k := range []string{"sslQuorum", "quorum.auth.enableSasl", "multiAddress.enabled", "reconfigEnabled"} {
+			if strings.EqualFold(strings.TrimSpace(c.Raw[k]), "true") {
+				errs = append(errs, fmt.Errorf("%s=true is not supported by zkgo quorum members yet", k))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -321,6 +342,29 @@ func ParseConfig(r io.Reader) (Config, error) {
 	c.applyProperties()
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
+	}
+	if v, ok := props["electionAlg"]; ok && strings.TrimSpace(v) != "3" {
+		return c, fmt.Errorf("electionAlg %s is not supported (only 3, fast leader election)", v)
+	}
+	q, err := parseQuorum(&c)
+	if err != nil {
+		return c, err
+	}
+	c.Quorum = q
+	if q != nil {
+		if me := q.Me(); me.clientSet {
+			// QuorumPeerConfig: the server line's client address wins when
+			// clientPort is absent, and must agree with it otherwise.
+			if _, ok := props["clientPort"]; !ok {
+				c.ClientPort = me.ClientPort
+				if _, ok := props["clientPortAddress"]; !ok {
+					c.ClientPortAddress = me.ClientHost
+				}
+			} else if c.ClientPort != me.ClientPort {
+				return c, fmt.Errorf("client address for this server (id = %d) in static config file is %s:%d, "+
+					"but clientPort is %d", q.MyID, me.ClientHost, me.ClientPort, c.ClientPort)
+			}
+		}
 	}
 	return c.withDefaults(), nil
 }

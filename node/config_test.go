@@ -2,6 +2,7 @@ package node
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -106,5 +107,39 @@ func TestQuorumConfigText(t *testing.T) {
 		if _, err := parseQuorum(&c); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+func TestQuorumConfigRefusesUnsupportedFeatures(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "myid"), []byte("2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := "tickTime=200\ninitLimit=5\nsyncLimit=2\ndataDir=" + dir + "\n" +
+		"server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889;2182\nserver.3=127.0.0.1:2890:3890:observer\n"
+	cfg, err := ParseConfig(strings.NewReader(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Quorum == nil || cfg.Quorum.MyID != 2 || cfg.ClientPort != 2182 || cfg.ClientPortAddress != "0.0.0.0" {
+		t.Fatalf("quorum %+v clientPort %d addr %q", cfg.Quorum, cfg.ClientPort, cfg.ClientPortAddress)
+	}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"sslQuorum", "quorum.auth.enableSasl", "reconfigEnabled"} {
+		c, err := ParseConfig(strings.NewReader(base + k + "=true\n"))
+		if err == nil {
+			err = c.validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=true accepted (%v)", k, err)
+		}
+	}
+	if _, err := ParseConfig(strings.NewReader(base + "clientPort=2199\n")); err == nil {
+		t.Error("clientPort disagreeing with the server line accepted")
+	}
+	if _, err := ParseConfig(strings.NewReader(strings.Replace(base, "initLimit=5\n", "", 1))); err == nil {
+		t.Error("quorum config without initLimit accepted")
 	}
 }

@@ -24,19 +24,22 @@ type clientConn struct {
 	session    wire.SessionID // 0 until the handshake completes
 	timeoutMs  int32
 	connecting bool // ConnectRequest in progress (createSession in flight)
-	readOnly   bool
-	auth       []wire.ID
-	pending    []pendingItem // replies owed, in request order
-	out        []byte        // output accumulated this round
-	completed  int           // requests answered by out
-	sentPkts   int
-	inDirty    bool
-	closing    bool // we asked the front end to close it
-	closeNow   bool
-	lastActive int64 // mono ms of the last packet (connection expiry)
-	dead       bool  // the socket is gone
-	fourLetter bool
-	stats      connStats
+	// reconnectOld: a learner's reconnect waiting for REVALIDATE came
+	// from a client without the readOnly byte.
+	reconnectOld bool
+	readOnly     bool
+	auth         []wire.ID
+	pending      []pendingItem // replies owed, in request order
+	out          []byte        // output accumulated this round
+	completed    int           // requests answered by out
+	sentPkts     int
+	inDirty      bool
+	closing      bool // we asked the front end to close it
+	closeNow     bool
+	lastActive   int64 // mono ms of the last packet (connection expiry)
+	dead         bool  // the socket is gone
+	fourLetter   bool
+	stats        connStats
 }
 
 // pendingItem is one request awaiting its turn: either a write whose txn is

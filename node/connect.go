@@ -34,6 +34,12 @@ func (s *Server) negotiateTimeout(t int32) int32 {
 // processConnect handles a ConnectRequest (ZooKeeperServer.processConnectRequest).
 func (s *Server) processConnect(cc *clientConn, c *wire.Connect) {
 	s.stats.connectRequests++
+	if !s.serving() {
+		s.log.Info().Str("remote", cc.remote).Str("mode", s.modeName()).
+			Msg("ZooKeeperServer not running: closing the connection")
+		s.closeConn(cc, "server not serving")
+		return
+	}
 	cc.readOnly = c.ReadOnly
 	cc.auth = []wire.ID{{Scheme: tree.SchemeIP, ID: javaHostAddress(cc.ip)}}
 	if c.LastZxidSeen > s.tree.LastZxid {
@@ -49,6 +55,10 @@ func (s *Server) processConnect(cc *clientConn, c *wire.Connect) {
 	if c.SessionID == 0 && s.storeErr != nil {
 		s.log.Warn().Str("remote", cc.remote).Msg("refusing a new session: the txn log is failing")
 		s.closeConn(cc, "txn log failing")
+		return
+	}
+	if c.SessionID == 0 && s.isLearner() {
+		s.forwardCreateSession(cc, timeout, oldClient)
 		return
 	}
 	if c.SessionID == 0 {
@@ -77,6 +87,9 @@ func (s *Server) processConnect(cc *clientConn, c *wire.Connect) {
 	valid := bytes.Equal(c.Passwd, session.Password(id))
 	if !valid {
 		s.log.Warn().Str("session", id.String()).Str("remote", cc.remote).Msg("Incorrect password for session")
+	} else if s.isLearner() {
+		s.revalidateSession(cc, id, timeout, oldClient)
+		return
 	} else {
 		valid = s.sessions.Touch(id, s.nowMs())
 	}

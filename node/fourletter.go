@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"encoding/binary"
 	"io/fs"
 	"os"
@@ -53,8 +54,20 @@ func (s *Server) fourLetter(cc *clientConn, word string, arg []byte) {
 	s.closeConn(cc, "four letter word "+word)
 }
 
+// notServing is Java's ZK_NOT_SERVING reply, printed by most commands
+// while a quorum member is electing or syncing.
+const notServing = "This ZooKeeper instance is not currently serving requests\n"
+
 func (s *Server) fourLetterOutput(cc *clientConn, word string, arg []byte) string {
 	var b strings.Builder
+	if !s.serving() {
+		switch word {
+		case "isro":
+			return "null"
+		case "srvr", "stat", "cons", "crst", "srst", "mntr", "conf", "wchs", "wchc", "wchp", "dump", "dirs", "hash":
+			return notServing
+		}
+	}
 	switch word {
 	case "ruok":
 		return "imok"
@@ -210,7 +223,7 @@ func (s *Server) writeStat(b *strings.Builder, clients bool) {
 	b.WriteString("Connections: " + strconv.Itoa(len(s.conns)) + "\n")
 	b.WriteString("Outstanding: " + strconv.Itoa(s.outstanding()) + "\n")
 	b.WriteString("Zxid: 0x" + strconv.FormatUint(uint64(s.tree.LastZxid), 16) + "\n")
-	b.WriteString("Mode: standalone\n")
+	b.WriteString("Mode: " + s.modeName() + "\n")
 	b.WriteString("Node count: " + strconv.Itoa(s.nodeCount()) + "\n")
 }
 
@@ -250,7 +263,7 @@ func (s *Server) writeMntr(b *strings.Builder) {
 	i64 := func(k string, v int64) { line(k, strconv.FormatInt(v, 10)) }
 	st := &s.stats
 	line("version", VersionString)
-	line("server_state", "standalone")
+	line("server_state", s.modeName())
 	i64("ephemerals_count", int64(s.tree.EphemeralCount()))
 	i64("num_alive_connections", int64(len(s.conns)))
 	line("avg_latency", javaAvg(st.latencySum, st.latencyCount))
@@ -308,6 +321,79 @@ func (s *Server) writeMntr(b *strings.Builder) {
 	i64("max_dbinittime", ms)
 	i64("cnt_dbinittime", 1)
 	i64("sum_dbinittime", ms)
+	if p := s.peer; p != nil {
+		line("peer_state", s.peerState())
+		i64("quorum_size", int64(len(p.q.Voters())))
+		i64("learner_proposal_received_count", p.stats.proposals)
+		i64("learner_commit_received_count", p.stats.commits)
+		i64("learner_requests_forwarded", p.stats.forwarded)
+		i64("learner_link_drops", p.stats.linkDrops)
+		i64("election_count", p.stats.elections)
+		if fe, ok := p.elector.(fleElector); ok {
+			es := fe.svc.Stats()
+			i64("election_would_win", int64(es.WouldWin))
+			i64("election_logical_clock", es.LogicalClock)
+			i64("election_connections", int64(es.Connections))
+			i64("election_notifications_sent", int64(es.NotificationsSent))
+			i64("election_notifications_received", int64(es.NotificationsReceived))
+		}
+		i64("election_time", p.stats.electionTook.Milliseconds())
+		i64("sync_diff_count", p.stats.syncs["DIFF"])
+		i64("sync_snap_count", p.stats.syncs["SNAP"])
+		i64("sync_trunc_count", p.stats.syncs["TRUNC"])
+		i64("last_sync_time", p.stats.lastSyncTook.Milliseconds())
+		i64("pending_txns", int64(len(p.pendingTxns)))
+		i64("current_epoch", p.currentEpoch)
+		i64("accepted_epoch", p.acceptedEpoch)
+	}
+}
+
+// Monitor returns what mntr prints, as key/value pairs in mntr's order
+// (keys without the "zk_" prefix), read on the owner goroutine; for
+// metrics exporters. A quorum member that is not serving reports only
+// server_state and peer_state.
+func (s *Server) Monitor(ctx context.Context) ([][2]string, error) {
+	var text string
+	err := s.Call(ctx, func() {
+		if !s.serving() {
+			text = "zk_server_state\t" + s.modeName() + "\nzk_peer_state\t" + s.peerState() + "\n"
+			return
+		}
+		var b strings.Builder
+		s.writeMntr(&b)
+		text = b.String()
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out [][2]string
+	for _, line := range strings.Split(text, "\n") {
+		k, v, ok := strings.Cut(line, "\t")
+		if !ok {
+			continue
+		}
+		out = append(out, [2]string{strings.TrimPrefix(k, "zk_"), v})
+	}
+	return out, nil
+}
+
+// peerState is QuorumPeer.getDetailedPeerState: "following - broadcast".
+func (s *Server) peerState() string {
+	if s.peer == nil {
+		return "standalone"
+	}
+	switch s.peer.role {
+	case roleFollowing:
+		return "following - broadcast"
+	case roleObserving:
+		return "observing - broadcast"
+	case roleSyncing:
+		if s.peer.link != nil && s.peer.link.observer {
+			return "observing - synchronization"
+		}
+		return "following - synchronization"
+	}
+	return "looking - discovery"
 }
 
 // writeConf is ZooKeeperServer.dumpConf.
@@ -329,7 +415,22 @@ func (s *Server) writeConf(b *strings.Builder) {
 	b.WriteString("minSessionTimeout=" + strconv.Itoa(s.cfg.MinSessionTimeout) + "\n")
 	b.WriteString("maxSessionTimeout=" + strconv.Itoa(s.cfg.MaxSessionTimeout) + "\n")
 	b.WriteString("clientPortListenBacklog=-1\n")
-	b.WriteString("serverId=0\n")
+	q := s.cfg.Quorum
+	if q == nil {
+		b.WriteString("serverId=0\n")
+		return
+	}
+	// QuorumZooKeeperServer.dumpConf.
+	me := q.Me()
+	b.WriteString("serverId=" + strconv.FormatInt(q.MyID, 10) + "\n")
+	b.WriteString("initLimit=" + strconv.Itoa(s.cfg.InitLimit) + "\n")
+	b.WriteString("syncLimit=" + strconv.Itoa(s.cfg.SyncLimit) + "\n")
+	b.WriteString("electionAlg=3\n")
+	b.WriteString("electionPort=" + strconv.Itoa(me.ElectionPort) + "\n")
+	b.WriteString("quorumPort=" + strconv.Itoa(me.QuorumPort) + "\n")
+	b.WriteString("peerType=" + strconv.Itoa(int(me.Type)) + "\n")
+	b.WriteString("membership: \n")
+	b.WriteString(q.Text())
 }
 
 // versionDirs returns the absolute snapshot and txn-log directories.

@@ -37,22 +37,27 @@ func (l *loader) Node(path string, data []byte, acl int64, st *wire.StatPersiste
 	return nil
 }
 
-// openStore loads the database from disk (newest valid snapshot plus the
-// txn logs after it, as FileTxnSnapLog.restore does) and opens the txn log.
-func (s *Server) openStore() (store, error) {
+// database is a data tree and session table loaded from disk.
+type database struct {
+	tree     *tree.Tree
+	sessions map[wire.SessionID]int32
+	snap     *storage.SnapshotInfo // nil: no snapshot was loaded
+	replayed int
+	// digestMismatches counts digests in the log or snapshot that did not
+	// match the tree (added to the server's stats by the owner).
+	digestMismatches int64
+}
+
+// loadDatabase reads the newest valid snapshot plus the txn logs after it,
+// as FileTxnSnapLog.restore does. It touches no server state, so a learner
+// can reload on its sync goroutine.
+func (s *Server) loadDatabase() (*database, error) {
 	snapDir, logDir := s.snapDir(), s.logDir()
-	for _, d := range []string{snapDir, logDir} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, fmt.Errorf("node: data directory: %w", err)
-		}
-	}
-	start := time.Now()
-	sessions := map[wire.SessionID]int32{}
 	snaps, err := storage.ListSnapshots(snapDir)
 	if err != nil {
 		return nil, fmt.Errorf("node: list snapshots: %w", err)
 	}
-	var loaded *storage.SnapshotInfo
+	db := &database{sessions: map[wire.SessionID]int32{}}
 	tried := 0
 	for _, f := range snaps {
 		if tried == 100 {
@@ -71,67 +76,103 @@ func (s *Server) openStore() (store, error) {
 		}
 		l.t.ACLs().PurgeUnused()
 		l.t.LastZxid = f.Zxid
-		s.tree, sessions, loaded = l.t, l.sessions, &info
+		db.tree, db.sessions, db.snap = l.t, l.sessions, &info
 		break
 	}
 	logs, err := storage.ListLogs(logDir)
 	if err != nil {
 		return nil, fmt.Errorf("node: list txn logs: %w", err)
 	}
-	if loaded == nil && len(logs) > 0 && s.cfg.Properties["zookeeper.snapshot.trust.empty"] != "true" {
+	if db.snap == nil && len(logs) > 0 && s.cfg.Properties["zookeeper.snapshot.trust.empty"] != "true" {
 		return nil, fmt.Errorf("node: no snapshot found in %s but %d txn logs in %s; refusing to start "+
 			"(set snapshot.trust.empty=true to start from the logs alone)", snapDir, len(logs), logDir)
 	}
-	if loaded == nil {
-		s.tree = tree.New(s.opts)
+	if db.snap == nil {
+		db.tree = tree.New(s.opts)
 	}
-	replayed, err := s.replayLogs(logs, loaded, sessions)
-	if err != nil {
+	if err := s.replayLogs(db, logs); err != nil {
 		return nil, err
 	}
-	s.tree.EnsureSystemNodes()
+	db.tree.EnsureSystemNodes()
 	// Ephemerals of sessions that no longer exist (ZooKeeperServer.loadData).
-	for _, id := range s.tree.EphemeralSessions() {
-		if _, ok := sessions[id]; !ok {
-			s.tree.KillSession(id, s.tree.LastZxid)
+	for _, id := range db.tree.EphemeralSessions() {
+		if _, ok := db.sessions[id]; !ok {
+			db.tree.KillSession(id, db.tree.LastZxid)
 		}
 	}
-	now := s.nowMs()
-	for id, to := range sessions {
-		s.sessions.Add(id, to, now)
+	return db, nil
+}
+
+// openStore loads the database from disk and opens the txn log.
+func (s *Server) openStore() (store, error) {
+	for _, d := range []string{s.snapDir(), s.logDir()} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("node: data directory: %w", err)
+		}
 	}
-	s.stats.loadTime = time.Since(start)
-	l, err := storage.OpenTxnLog(logDir, storage.Options{PreAllocBytes: s.cfg.PreAllocSizeKB * 1024, ForceSync: s.cfg.ForceSync})
+	start := time.Now()
+	db, err := s.loadDatabase()
 	if err != nil {
 		return nil, err
 	}
-	st := newDiskStore(l, s.tree.LastZxid, s.log)
-	s.zxid = s.tree.LastZxid
+	s.installDatabase(db)
+	s.stats.loadTime = time.Since(start)
+	st, err := s.openTxnLog()
+	if err != nil {
+		return nil, err
+	}
 	// Java takes a snapshot at the end of loading (ZooKeeperServer.loadData).
 	// A fresh directory needs one before any log is written (Java refuses
 	// logs without a snapshot); otherwise it runs in the background.
-	if loaded == nil {
+	if db.snap == nil {
 		if err := s.snapshotNow(); err != nil {
 			st.Close()
 			return nil, err
 		}
-	} else if replayed > 0 {
+	} else if db.replayed > 0 {
 		s.wantSnapshot = true
 	}
 	return st, nil
 }
 
+// installDatabase makes db the server's tree and session table.
+func (s *Server) installDatabase(db *database) {
+	s.tree = db.tree
+	s.sessions.Reset()
+	now := s.nowMs()
+	for id, to := range db.sessions {
+		s.sessions.Add(id, to, now)
+	}
+	s.stats.digestMismatches += db.digestMismatches
+	db.digestMismatches = 0
+	s.zxid = s.tree.LastZxid
+	s.digestLog = nil
+}
+
+// openTxnLog opens the txn log for appending after the tree's last zxid.
+func (s *Server) openTxnLog() (*diskStore, error) { return s.openTxnLogAt(s.tree.LastZxid) }
+
+// openTxnLogAt opens the txn log with everything up to durable on disk.
+// It touches no server state (a learner's sync goroutine uses it).
+func (s *Server) openTxnLogAt(durable wire.Zxid) (*diskStore, error) {
+	l, err := storage.OpenTxnLog(s.logDir(), storage.Options{PreAllocBytes: s.cfg.PreAllocSizeKB * 1024, ForceSync: s.cfg.ForceSync})
+	if err != nil {
+		return nil, err
+	}
+	return newDiskStore(l, durable, s.log), nil
+}
+
 // replayLogs applies the logged txns after the snapshot, tolerating what a
 // fuzzy snapshot already contains (FileTxnSnapLog.processTransaction).
-func (s *Server) replayLogs(logs []storage.LogFile, snap *storage.SnapshotInfo, sessions map[wire.SessionID]int32) (int, error) {
-	from := s.tree.LastZxid + 1
+func (s *Server) replayLogs(db *database, logs []storage.LogFile) error {
+	t := db.tree
+	from := t.LastZxid + 1
 	lr := storage.NewLogReader(storage.LogsFrom(logs, from))
 	defer lr.Close()
-	n := 0
 	var digestAt *storage.ZxidDigest
-	if snap != nil && snap.Digest != nil {
-		digestAt = snap.Digest
-		s.checkSnapDigest(digestAt)
+	if db.snap != nil && db.snap.Digest != nil {
+		digestAt = db.snap.Digest
+		s.checkSnapDigest(db, digestAt)
 	}
 	for {
 		rec, err := lr.Next()
@@ -139,7 +180,7 @@ func (s *Server) replayLogs(logs []storage.LogFile, snap *storage.SnapshotInfo, 
 			break
 		}
 		if err != nil {
-			return n, fmt.Errorf("node: reading txn log: %w", err)
+			return fmt.Errorf("node: reading txn log: %w", err)
 		}
 		h := &rec.Entry.Hdr
 		if h.Zxid < from {
@@ -148,61 +189,80 @@ func (s *Server) replayLogs(logs []storage.LogFile, snap *storage.SnapshotInfo, 
 		// Within an epoch zxids are consecutive: a jump means txns are
 		// missing (a deleted or lost log file). Starting anyway would
 		// silently drop acknowledged writes.
-		if last := s.tree.LastZxid; h.Zxid.Epoch() == last.Epoch() && h.Zxid > last+1 {
-			return n, fmt.Errorf("node: txn log gap: next txn is %v but the database is at %v (file %s); "+
+		if last := t.LastZxid; h.Zxid.Epoch() == last.Epoch() && h.Zxid > last+1 {
+			return fmt.Errorf("node: txn log gap: next txn is %v but the database is at %v (file %s); "+
 				"a log file is missing or damaged", h.Zxid, last, rec.File)
 		}
-		switch h.Type {
-		case wire.OpCreateSession:
-			if c, ok := rec.Entry.Body.(*wire.CreateSessionTxn); ok {
-				sessions[h.ClientID] = c.TimeOut
-			}
-		case wire.OpCloseSession:
-			delete(sessions, h.ClientID)
-		}
-		s.tree.Apply(&rec.Entry)
-		n++
-		if rec.Entry.Digest != nil && rec.Entry.Digest.TreeDigest != int64(s.tree.Digest()) {
-			s.stats.digestMismatches++
-			s.log.Warn().Str("zxid", h.Zxid.String()).Uint64("ours", s.tree.Digest()).
+		applyToDatabase(db, &rec.Entry)
+		db.replayed++
+		if rec.Entry.Digest != nil && rec.Entry.Digest.TreeDigest != int64(t.Digest()) {
+			db.digestMismatches++
+			s.log.Warn().Str("zxid", h.Zxid.String()).Uint64("ours", t.Digest()).
 				Int64("logged", rec.Entry.Digest.TreeDigest).Msg("tree digest differs from the txn's digest")
 		}
 		if digestAt != nil && digestAt.Zxid == h.Zxid {
-			s.checkSnapDigest(digestAt)
+			s.checkSnapDigest(db, digestAt)
 		}
 	}
 	if lr.Torn {
 		s.log.Warn().Str("file", lr.TornFile).Int64("offset", lr.TornOffset).
 			Msg("last transaction was partial (torn write); truncating it")
 		if err := storage.CutTornTail(lr.TornFile, lr.TornOffset); err != nil {
-			return n, fmt.Errorf("node: truncate torn txn: %w", err)
+			return fmt.Errorf("node: truncate torn txn: %w", err)
 		}
 	}
-	s.log.Info().Int("txns", n).Str("zxid", s.tree.LastZxid.String()).Msg("replayed txn log")
-	return n, nil
+	s.log.Info().Int("txns", db.replayed).Str("zxid", t.LastZxid.String()).Msg("replayed txn log")
+	return nil
+}
+
+// applyToDatabase applies a txn to a tree and its session table without
+// watches or replies (log replay, and a learner's in-memory sync).
+func applyToDatabase(db *database, e *wire.TxnEntry) tree.Result {
+	h := &e.Hdr
+	switch h.Type {
+	case wire.OpCreateSession:
+		if c, ok := e.Body.(*wire.CreateSessionTxn); ok {
+			db.sessions[h.ClientID] = c.TimeOut
+		}
+	case wire.OpCloseSession:
+		delete(db.sessions, h.ClientID)
+	}
+	return db.tree.Apply(e)
 }
 
 // checkSnapDigest compares the tree digest with a snapshot's ZxidDigest
 // when the tree has reached its zxid.
-func (s *Server) checkSnapDigest(d *storage.ZxidDigest) {
-	if d.Zxid != s.tree.LastZxid || d.Version != tree.DigestVersion {
+func (s *Server) checkSnapDigest(db *database, d *storage.ZxidDigest) {
+	t := db.tree
+	if d.Zxid != t.LastZxid || d.Version != tree.DigestVersion {
 		return
 	}
-	if d.Digest != s.tree.Digest() {
-		s.stats.digestMismatches++
-		s.log.Warn().Str("zxid", d.Zxid.String()).Uint64("ours", s.tree.Digest()).Uint64("snapshot", d.Digest).
+	if d.Digest != t.Digest() {
+		db.digestMismatches++
+		s.log.Warn().Str("zxid", d.Zxid.String()).Uint64("ours", t.Digest()).Uint64("snapshot", d.Digest).
 			Msg("tree digest differs from the snapshot's digest")
 	}
 }
 
-// snapshotNow writes a complete snapshot synchronously (startup only).
+// snapshotNow writes a complete snapshot of the server's database
+// synchronously (startup only).
 func (s *Server) snapshotNow() error {
-	z := s.tree.LastZxid
-	w, err := storage.NewSnapshotWriter(s.snapDir(), z, s.cfg.SnapCompression, true)
+	path, nodes, err := s.writeSnapshotOf(s.tree, s.snapshotTail())
 	if err != nil {
 		return err
 	}
-	cur := s.tree.NewSnapshotCursor()
+	s.log.Info().Str("file", path).Int("nodes", nodes).Msg("snapshot written")
+	return nil
+}
+
+// writeSnapshotOf writes a complete, fsynced snapshot of t with tail (its
+// sessions, ACLs and digest) at t.LastZxid.
+func (s *Server) writeSnapshotOf(t *tree.Tree, tail storage.SnapshotTail) (string, int, error) {
+	w, err := storage.NewSnapshotWriter(s.snapDir(), t.LastZxid, s.cfg.SnapCompression, true)
+	if err != nil {
+		return "", 0, err
+	}
+	cur := t.NewSnapshotCursor()
 	defer cur.Release()
 	var jw jute.Writer
 	for {
@@ -210,18 +270,27 @@ func (s *Server) snapshotNow() error {
 		done := cur.Next(&jw, 1<<30, 4<<20)
 		if err := w.WriteNodes(jw.Bytes()); err != nil {
 			w.Abort()
-			return err
+			return "", 0, err
 		}
 		if done {
 			break
 		}
 	}
-	path, err := w.Finish(s.snapshotTail())
-	if err != nil {
-		return err
+	path, err := w.Finish(tail)
+	return path, cur.Nodes(), err
+}
+
+// databaseTail is snapshotTail for a database that is not the server's.
+func databaseTail(db *database) storage.SnapshotTail {
+	var t storage.SnapshotTail
+	for id, to := range db.sessions {
+		t.Sessions = append(t.Sessions, wire.SessionTouch{SessionID: id, TimeoutMs: to})
 	}
-	s.log.Info().Str("file", path).Int("nodes", cur.Nodes()).Msg("snapshot written")
-	return nil
+	for _, a := range db.tree.SnapshotACLs() {
+		t.ACLs = append(t.ACLs, storage.IndexedACL{Index: a.Index, ACL: a.ACL})
+	}
+	t.Digest = &storage.ZxidDigest{Zxid: db.tree.LastZxid, Version: tree.DigestVersion, Digest: db.tree.Digest()}
+	return t
 }
 
 func (s *Server) snapshotTail() storage.SnapshotTail {
@@ -250,7 +319,9 @@ type snapJob struct {
 	ch    chan snapMsg
 	zxid  wire.Zxid
 	start time.Time
-	sent  bool // tail sent
+	sent  bool          // tail sent
+	abort chan struct{} // closed to abandon the snapshot
+	done  chan struct{} // closed when the writer goroutine has finished
 }
 
 type snapResult struct {
@@ -291,7 +362,8 @@ func (s *Server) maybeStartSnapshot() {
 		s.log.Error().Err(err).Msg("cannot start snapshot")
 		return
 	}
-	job := &snapJob{cur: s.tree.NewSnapshotCursor(), ch: make(chan snapMsg, 4), zxid: z, start: time.Now()}
+	job := &snapJob{cur: s.tree.NewSnapshotCursor(), ch: make(chan snapMsg, 4), zxid: z, start: time.Now(),
+		abort: make(chan struct{}), done: make(chan struct{})}
 	s.snap = job
 	s.goRoutine(func() { s.writeSnapshot(w, job) })
 }
@@ -324,12 +396,16 @@ func (s *Server) advanceSnapshot() {
 
 // writeSnapshot is the snapshot writer goroutine.
 func (s *Server) writeSnapshot(w *storage.SnapshotWriter, job *snapJob) {
+	defer close(job.done)
 	res := snapResult{zxid: job.zxid}
 	failed := false
 	for {
 		var msg snapMsg
 		select {
 		case msg = <-job.ch:
+		case <-job.abort:
+			w.Abort()
+			return
 		case <-s.quit:
 			w.Abort()
 			return
@@ -345,6 +421,10 @@ func (s *Server) writeSnapshot(w *storage.SnapshotWriter, job *snapJob) {
 			res.nodes = job.cur.Nodes()
 			select {
 			case s.snapDone <- res:
+			case <-job.abort:
+				if res.path != "" {
+					os.Remove(res.path)
+				}
 			case <-s.quit:
 			}
 			return
@@ -365,6 +445,28 @@ func (s *Server) poke() {
 	}
 }
 
+// abortSnapshot abandons a background snapshot (a learner is about to
+// replace or rewind its database) and waits for its writer to stop.
+func (s *Server) abortSnapshot() {
+	job := s.snap
+	if job == nil {
+		return
+	}
+	close(job.abort)
+	<-job.done
+	if !job.sent {
+		job.cur.Release()
+	}
+	s.snap = nil
+	select {
+	case r := <-s.snapDone:
+		// It finished before the abort: keep it, it is a valid snapshot.
+		s.onSnapshotDone(r)
+	default:
+	}
+	s.log.Info().Str("zxid", job.zxid.String()).Msg("background snapshot abandoned")
+}
+
 func (s *Server) onSnapshotDone(r snapResult) {
 	s.snap = nil
 	if r.err != nil {
@@ -379,6 +481,16 @@ func (s *Server) onSnapshotDone(r snapResult) {
 // writers get SYSTEMERROR, prepared changes are forgotten, and writes are
 // refused until the log recovers.
 func (s *Server) onStoreFailure(f storeFailure) {
+	if s.isLearner() {
+		// A learner cannot ACK what it could not log: leave the leader and
+		// resync from what is durable.
+		s.log.Error().Err(f.err).Str("durable_zxid", f.durable.String()).Msg("txn log failed")
+		s.onDurable(f.durable)
+		s.peer.lastAppended = f.durable
+		s.store.Recover()
+		s.dropLink("txn log failure: " + f.err.Error())
+		return
+	}
 	s.onDurable(f.durable)
 	for _, p := range s.inflight {
 		p.failed, p.applied = true, true

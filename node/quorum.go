@@ -41,7 +41,9 @@ type QuorumServer struct {
 }
 
 // QuorumAddr is host:quorumPort.
-func (q QuorumServer) QuorumAddr() string { return net.JoinHostPort(q.Host, strconv.Itoa(q.QuorumPort)) }
+func (q QuorumServer) QuorumAddr() string {
+	return net.JoinHostPort(q.Host, strconv.Itoa(q.QuorumPort))
+}
 
 // ElectionAddr is host:electionPort.
 func (q QuorumServer) ElectionAddr() string {

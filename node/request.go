@@ -66,6 +66,17 @@ func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
 		s.queueOrRun(cc, p)
 		return
 	}
+	if s.isLearner() {
+		// A learner tracks touches for the leader (which owns expiry) and
+		// forwards writes and syncs (FollowerRequestProcessor).
+		s.touchLearner(cc)
+		if forwardable(p.Header.Type) {
+			s.forwardRequest(cc, p)
+			return
+		}
+		s.queueOrRun(cc, p)
+		return
+	}
 	// Every request entering the pipeline touches the session; if the
 	// session is gone or closing the request is dropped without a reply
 	// (ZooKeeperServer.submitRequestNow, MissingSessionException).
@@ -79,6 +90,11 @@ func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
 		return
 	}
 	s.queueOrRun(cc, p)
+}
+
+// forwardable reports whether a learner sends op to the leader.
+func forwardable(op wire.OpCode) bool {
+	return op == wire.OpSync || (op.IsWrite() && op != wire.OpCreateSession && op != wire.OpError)
 }
 
 func (s *Server) queueOrRun(cc *clientConn, p *wire.ClientPacket) {
@@ -120,6 +136,8 @@ func (s *Server) processRequestQueued(cc *clientConn, p *wire.ClientPacket) {
 	switch {
 	case p.Header.Type == wire.OpAuth:
 		s.processAuth(cc, p)
+	case s.isLearner() && forwardable(p.Header.Type):
+		s.forwardRequest(cc, p)
 	case p.Header.Type.IsWrite():
 		s.proposeClientWrite(cc, p)
 	default:

@@ -44,6 +44,7 @@ type Server struct {
 	opts tree.Options
 
 	events  chan event
+	calls   chan func()                // work run on the owner goroutine (Call)
 	closedQ atomic.Pointer[clientConn] // lock-free stack of closed connections
 	wake    chan struct{}
 	quit    chan struct{}
@@ -84,6 +85,11 @@ type Server struct {
 	storeErr      error // the txn log failed: writes are refused
 	storeErrAt    int64
 	nextPurge     int64
+
+	// quorum membership (nil when standalone)
+	peer    *peer
+	role    atomic.Uint32         // peer role, for Mode
+	failErr atomic.Pointer[error] // why the server stopped itself
 }
 
 // New checks cfg and builds a server; Start loads state and serves.
@@ -97,6 +103,7 @@ func New(cfg Config) (*Server, error) {
 		log:      cfg.Logger.With().Str("component", "server").Logger(),
 		opts:     tree.Options{ExtendedTypes: cfg.ExtendedTypes, Config: []byte{}},
 		events:   make(chan event, eventQueueSize),
+		calls:    make(chan func(), 16),
 		wake:     make(chan struct{}, 1),
 		snapDone: make(chan snapResult, 1),
 		quit:     make(chan struct{}),
@@ -125,8 +132,13 @@ func (s *Server) Start() error {
 	s.startMs = s.start.UnixMilli()
 	s.tree = tree.New(s.opts)
 	// A standalone server creates session ids with server id 1
-	// (ZooKeeperServer.createSessionTrackerServerId).
-	s.sessions = session.NewTracker(int64(s.cfg.TickTime), 1, s.startMs)
+	// (ZooKeeperServer.createSessionTrackerServerId); a quorum member uses
+	// its myid.
+	sid := int64(1)
+	if s.cfg.Quorum != nil {
+		sid = s.cfg.Quorum.MyID
+	}
+	s.sessions = session.NewTracker(int64(s.cfg.TickTime), sid, s.startMs)
 	s.dataW = watch.NewManager()
 	s.childW = watch.NewManager()
 	s.conns = make(map[uint64]*clientConn)
@@ -145,6 +157,17 @@ func (s *Server) Start() error {
 	}
 	s.log.Info().Str("zxid", s.zxid.String()).Int("nodes", s.tree.Len()).Int("sessions", s.sessions.Len()).
 		Msg("database loaded")
+	if q := s.cfg.Quorum; q != nil {
+		s.tree.InitConfig([]byte(q.Text()), q.Version, wallMs())
+		if err := s.newPeer(q); err != nil {
+			s.store.Close()
+			return err
+		}
+		s.log.Info().Int64("myid", q.MyID).Str("type", q.Me().Type.String()).Int("members", len(q.Servers)).
+			Int64("current_epoch", s.peer.currentEpoch).Int64("accepted_epoch", s.peer.acceptedEpoch).
+			Msg("quorum member starting; looking for the leader")
+		s.peer.lookAt = time.Now()
+	}
 	s.goRoutine(s.run)
 	return nil
 }
@@ -167,9 +190,6 @@ func (s *Server) Stop(ctx context.Context) error {
 			return
 		}
 		close(s.quit)
-		if s.snap != nil {
-			s.snap.cur.Release()
-		}
 		waited := make(chan struct{})
 		go func() { s.wg.Wait(); close(waited) }()
 		select {
@@ -183,6 +203,29 @@ func (s *Server) Stop(ctx context.Context) error {
 		close(s.done)
 	})
 	return err
+}
+
+// Call runs fn on the owner goroutine, where it may read any server state,
+// and waits until it ran or ctx ends. Never call it from an event loop or
+// from the owner goroutine itself (metrics endpoints and tools use it).
+func (s *Server) Call(ctx context.Context, fn func()) error {
+	done := make(chan struct{})
+	wrapped := func() { fn(); close(done) }
+	select {
+	case s.calls <- wrapped:
+	case <-s.quit:
+		return errors.New("node: server stopped")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-s.done:
+		return errors.New("node: server stopped")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // SetClientPort records the port the front end actually bound (conf).
@@ -239,9 +282,23 @@ func (s *Server) Closed(h any, _ error) {
 func (s *Server) run() {
 	tick := time.NewTicker(time.Duration(s.cfg.TickTime/2) * time.Millisecond)
 	defer tick.Stop()
-	durable := s.store.Durable()
-	failed := s.store.Failed()
+	s.maybeStartElection()
 	for {
+		// The store is lent to a learner's sync goroutine while it syncs.
+		var durable <-chan struct{}
+		var failed <-chan storeFailure
+		if s.ownsStore() {
+			durable, failed = s.store.Durable(), s.store.Failed()
+		}
+		var linkIn <-chan linkMsg
+		var electionOut <-chan electionResult
+		var syncDone <-chan syncOutcome
+		if p := s.peer; p != nil {
+			electionOut, syncDone = p.electionOut, p.syncDone
+			if p.link != nil && (p.role == roleFollowing || p.role == roleObserving) {
+				linkIn = p.link.in
+			}
+		}
 		select {
 		case ev := <-s.events:
 			s.handleEvent(ev)
@@ -261,18 +318,42 @@ func (s *Server) run() {
 			s.onStoreFailure(f)
 		case r := <-s.snapDone:
 			s.onSnapshotDone(r)
+		case m := <-linkIn:
+			s.onLinkMsg(m)
+			// Drain what else arrived so ACKs and replies batch.
+			for i := 0; i < 256 && s.peer.link != nil && linkIn == s.peer.link.in; i++ {
+				select {
+				case m = <-linkIn:
+					s.onLinkMsg(m)
+					continue
+				default:
+				}
+				break
+			}
+		case r := <-electionOut:
+			s.onElection(r)
+		case o := <-syncDone:
+			s.onSyncDone(o)
+		case fn := <-s.calls:
+			fn()
 		case <-s.wake:
 		case <-tick.C:
 			s.onTick()
 		case <-s.quit:
 			s.reapClosed()
 			s.flush()
+			s.stopPeer()
+			if s.snap != nil {
+				s.snap.cur.Release()
+			}
 			return
 		}
 		s.reapClosed()
-		s.maybeStartSnapshot()
-		s.advanceSnapshot()
-		s.syncStore()
+		if s.ownsStore() {
+			s.maybeStartSnapshot()
+			s.advanceSnapshot()
+			s.syncStore()
+		}
 		s.flush()
 	}
 }
@@ -400,19 +481,19 @@ func (s *Server) markDirty(cc *clientConn) {
 // handshake, and reaps containers and TTL nodes.
 func (s *Server) onTick() {
 	now := s.nowMs()
+	if s.peer != nil {
+		// Learners expire nothing: the leader owns sessions, containers and
+		// TTLs. They only close handshake-less connections.
+		s.maybeStartElection()
+		s.closeSessionless(now)
+		return
+	}
 	for _, sess := range s.sessions.Expire(now) {
 		s.log.Info().Str("session", sess.ID.String()).Int32("timeout", sess.TimeoutMs).Msg("Expiring session")
 		s.stats.expired++
 		s.proposeServerTxn(sess.ID, wire.OpCloseSession, nil)
 	}
-	// Java's sessionlessCnxnTimeout: a connection that has not completed
-	// its handshake within 10s is closed.
-	for _, cc := range s.conns {
-		if cc.session == 0 && !cc.connecting && !cc.closing && now-cc.openedAt > sessionlessTimeoutMs {
-			s.stats.sessionlessExpired++
-			s.closeConn(cc, "no session established within 10s")
-		}
-	}
+	s.closeSessionless(now)
 	if now >= s.nextReap {
 		s.nextReap = now + int64(s.cfg.ContainerCheckMs)
 		s.reapContainers(wallMs())
@@ -422,6 +503,34 @@ func (s *Server) onTick() {
 		s.nextPurge = now + int64(s.cfg.PurgeInterval)*3600*1000
 		s.runPurge()
 	}
+}
+
+// closeSessionless closes connections that have not completed a handshake
+// within 10s (Java's sessionlessCnxnTimeout).
+func (s *Server) closeSessionless(now int64) {
+	for _, cc := range s.conns {
+		if cc.session == 0 && !cc.connecting && !cc.closing && !cc.fourLetter && now-cc.openedAt > sessionlessTimeoutMs {
+			s.stats.sessionlessExpired++
+			s.closeConn(cc, "no session established within 10s")
+		}
+	}
+}
+
+// fail stops the server because it cannot go on (where Java calls
+// System.exit); Err reports why.
+func (s *Server) fail(err error) {
+	if s.failErr.CompareAndSwap(nil, &err) {
+		s.log.Error().Err(err).Msg("server stopping itself")
+		go s.Stop(context.Background())
+	}
+}
+
+// Err returns the error that made the server stop itself, if any.
+func (s *Server) Err() error {
+	if e := s.failErr.Load(); e != nil {
+		return *e
+	}
+	return nil
 }
 
 // sessionlessTimeoutMs is NIOServerCnxnFactory's sessionlessCnxnTimeout.

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -72,6 +73,9 @@ type diskStore struct {
 	done    chan struct{}
 
 	fsyncs, txns, fsyncUs, maxFsyncUs, minFsyncUs, maxBatch atomic.Int64
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 func newDiskStore(l *storage.TxnLog, durable wire.Zxid, logger zerolog.Logger) *diskStore {
@@ -131,7 +135,14 @@ func (d *diskStore) notify() {
 	default:
 	}
 }
-func (d *diskStore) Close() error { close(d.quit); <-d.done; return d.log.Close() }
+func (d *diskStore) Close() error {
+	d.closeOnce.Do(func() {
+		close(d.quit)
+		<-d.done
+		d.closeErr = d.log.Close()
+	})
+	return d.closeErr
+}
 func (d *diskStore) Stats() storeStats {
 	return storeStats{fsyncs: d.fsyncs.Load(), txns: d.txns.Load(), fsyncMicros: d.fsyncUs.Load(),
 		maxFsyncUs: d.maxFsyncUs.Load(), minFsyncUs: d.minFsyncUs.Load(), maxBatch: d.maxBatch.Load()}

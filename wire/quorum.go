@@ -2,6 +2,8 @@ package wire
 
 import (
 	"encoding/binary"
+	"errors"
+	"io"
 	"strconv"
 
 	"github.com/zkgo/zkgo/jute"
@@ -213,4 +215,106 @@ func ParseLearnerInfo(data []byte) (LearnerInfo, error) {
 		li.ConfigVersion = int64(binary.BigEndian.Uint64(data[12:]))
 	}
 	return li, nil
+}
+
+// ReadQuorumPacket reads one QuorumPacket from a stream (the leader/learner
+// channel has no length prefix, spec §3.1). Every length is checked against
+// max (use jute.QuorumMaxBuffer) before anything is allocated; a short
+// stream gives io.ErrUnexpectedEOF, a stream that ends cleanly between
+// packets gives io.EOF.
+func ReadQuorumPacket(r io.Reader, max int) (QuorumPacket, error) {
+	var qp QuorumPacket
+	var hdr [16]byte
+	if n, err := io.ReadFull(r, hdr[:]); err != nil {
+		if n == 0 && errors.Is(err, io.EOF) {
+			return qp, io.EOF
+		}
+		return qp, noEOF(err)
+	}
+	qp.Type = PacketType(binary.BigEndian.Uint32(hdr[0:]))
+	qp.Zxid = Zxid(binary.BigEndian.Uint64(hdr[4:]))
+	dlen := int32(binary.BigEndian.Uint32(hdr[12:]))
+	if err := checkStreamLen(dlen, max, 12); err != nil {
+		return qp, err
+	}
+	if dlen >= 0 {
+		qp.Data = make([]byte, dlen)
+		if _, err := io.ReadFull(r, qp.Data); err != nil {
+			return qp, noEOF(err)
+		}
+	}
+	var n4 [4]byte
+	if _, err := io.ReadFull(r, n4[:]); err != nil {
+		return qp, noEOF(err)
+	}
+	count := int32(binary.BigEndian.Uint32(n4[:]))
+	// An Id is at least 8 bytes (two lengths).
+	if err := checkStreamLen(count, max/8, 16+int(max32(dlen, 0))); err != nil {
+		return qp, err
+	}
+	if count < 0 {
+		return qp, nil
+	}
+	qp.AuthInfo = make([]ID, 0, min(int(count), 16))
+	for i := int32(0); i < count; i++ {
+		scheme, err := readStreamString(r, max)
+		if err != nil {
+			return qp, err
+		}
+		id, err := readStreamString(r, max)
+		if err != nil {
+			return qp, err
+		}
+		qp.AuthInfo = append(qp.AuthInfo, ID{Scheme: scheme, ID: id})
+	}
+	return qp, nil
+}
+
+// WriteQuorumPacket encodes qp to w (callers buffer and flush).
+func WriteQuorumPacket(w io.Writer, qp *QuorumPacket) error {
+	_, err := w.Write(jute.Marshal(qp))
+	return err
+}
+
+func max32(a, b int32) int32 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+func checkStreamLen(l int32, max, off int) error {
+	switch {
+	case l < -1:
+		return &jute.DecodeError{Offset: off, Length: int64(l), Err: jute.ErrNegativeLength}
+	case int(l) > max:
+		return &jute.DecodeError{Offset: off, Length: int64(l), Err: jute.ErrTooLarge}
+	}
+	return nil
+}
+
+func readStreamString(r io.Reader, max int) (string, error) {
+	var n4 [4]byte
+	if _, err := io.ReadFull(r, n4[:]); err != nil {
+		return "", noEOF(err)
+	}
+	l := int32(binary.BigEndian.Uint32(n4[:]))
+	if err := checkStreamLen(l, max, 0); err != nil {
+		return "", err
+	}
+	if l <= 0 {
+		return "", nil
+	}
+	b := make([]byte, l)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return "", noEOF(err)
+	}
+	return string(b), nil
+}
+
+func noEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
+	_ "net/http/pprof" // served only with --pprof
 	"os"
 	"os/signal"
 	"syscall"
@@ -25,6 +27,7 @@ func runServer(args []string) int {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "zoo.cfg to read (default: 127.0.0.1:2181, data in ./data)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (profiling; e.g. 127.0.0.1:6060)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -36,6 +39,9 @@ func runServer(args []string) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "zkgo server:", err)
 		return 2
+	}
+	if *pprofAddr != "" {
+		go func() { log.Warn().Err(http.ListenAndServe(*pprofAddr, nil)).Msg("pprof server ended") }()
 	}
 	cfg := node.DefaultConfig()
 	if *cfgPath != "" {
@@ -89,6 +95,12 @@ func runServer(args []string) int {
 	if err != nil {
 		log.Error().Err(err).Msg("shutdown")
 		return 1
+	}
+	if err := srv.Err(); err != nil {
+		// The server stopped itself where Java's QuorumPeer exits (e.g. a
+		// TRUNC it could not apply): exit 13, Java's QUORUM_PACKET_ERROR.
+		log.Error().Err(err).Msg("server stopped itself")
+		return 13
 	}
 	return 0
 }

@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ type Zkgo struct {
 	Server   *node.Server
 	Frontend *proxy.Frontend
 	Config   node.Config
+	stop     sync.Once
 }
 
 // TestLogger sends zerolog output to t.Log.
@@ -65,19 +67,66 @@ func StartZkgo(t testing.TB, mutate func(*node.Config)) *Zkgo {
 		srv.SetClientPort(a.Port)
 	}
 	z := &Zkgo{Addr: fe.Addr().String(), Server: srv, Frontend: fe, Config: srv.Config()}
-	t.Cleanup(func() {
+	t.Cleanup(z.Stop)
+	return z
+}
+
+// StartZkgoMember starts an in-process zkgo from a quorum member's zoo.cfg
+// (it serves on the client port the file gives and takes part in
+// elections); mutate may adjust the parsed config. It does not wait for
+// the member to join: use WaitZkgoMode.
+func StartZkgoMember(t testing.TB, cfgPath string, mutate func(*node.Config)) *Zkgo {
+	t.Helper()
+	cfg, err := node.LoadConfig(cfgPath)
+	if err != nil {
+		t.Fatalf("zkgo config: %v", err)
+	}
+	cfg.Logger = TestLogger(t, zerolog.InfoLevel).With().Int64("myid", cfg.Quorum.MyID).Logger()
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	srv, err := node.New(cfg)
+	if err != nil {
+		t.Fatalf("zkgo config: %v", err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatalf("zkgo start: %v", err)
+	}
+	fe, err := proxy.New(proxy.Config{Addr: srv.Config().ClientAddr(), Backend: srv, Logger: cfg.Logger,
+		MaxFrame: srv.Config().MaxBuffer, Loops: 2})
+	if err == nil {
+		err = fe.Start()
+	}
+	if err != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = fe.Stop(ctx)
 		_ = srv.Stop(ctx)
-	})
+		t.Fatalf("zkgo listen: %v", err)
+	}
+	z := &Zkgo{Addr: fe.Addr().String(), Server: srv, Frontend: fe, Config: srv.Config()}
+	t.Cleanup(z.Stop)
 	return z
+}
+
+// WaitZkgoMode waits until an in-process zkgo reports mode (e.g.
+// "follower").
+func WaitZkgoMode(t testing.TB, z *Zkgo, mode string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for z.Server.Mode() != mode {
+		if time.Now().After(deadline) {
+			t.Fatalf("zkgo is %s after %v, want %s", z.Server.Mode(), timeout, mode)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // Stop stops an in-process zkgo (it is stopped at cleanup anyway).
 func (z *Zkgo) Stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = z.Frontend.Stop(ctx)
-	_ = z.Server.Stop(ctx)
+	z.stop.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = z.Frontend.Stop(ctx)
+		_ = z.Server.Stop(ctx)
+	})
 }

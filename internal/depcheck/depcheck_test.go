@@ -22,6 +22,7 @@ var pure = []string{
 	"node/tree",
 	"node/session",
 	"node/watch",
+	"node/fle",
 }
 
 // forbiddenDirect are imports a pure package may not have itself. (The

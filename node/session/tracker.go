@@ -45,6 +45,13 @@ func NewTracker(intervalMs int64, serverID int64, nowMs int64) *Tracker {
 // round is ExpiryQueue.roundToNextInterval.
 func (t *Tracker) round(ms int64) int64 { return (ms/t.interval + 1) * t.interval }
 
+// Reset forgets every session (a learner that replaced its database);
+// the id counter is kept so ids stay unique.
+func (t *Tracker) Reset() {
+	t.sessions = make(map[wire.SessionID]*Session)
+	t.buckets = make(map[int64]map[wire.SessionID]*Session)
+}
+
 // NextID reserves and returns a new session id.
 func (t *Tracker) NextID() wire.SessionID {
 	id := t.nextID

@@ -137,6 +137,36 @@ func NewStreamReader(r io.Reader) *StreamReader {
 	return &StreamReader{r: bufio.NewReaderSize(r, 256<<10), sum: adler32.New(), max: jute.QuorumMaxBuffer}
 }
 
+// NewStreamReaderFrom reads from br itself, adding no buffering of its own,
+// so the caller can go on reading br where the stream ends (the SNAP stream
+// is followed by more quorum packets on the same socket).
+func NewStreamReaderFrom(br *bufio.Reader) *StreamReader {
+	return &StreamReader{r: br, sum: adler32.New(), max: jute.QuorumMaxBuffer}
+}
+
+// RemoveSnapshotsAfter deletes the snapshots in dir newer than zxid (a
+// learner that rolls its history back must not reload them).
+func RemoveSnapshotsAfter(dir string, zxid wire.Zxid) ([]string, error) {
+	snaps, err := ListSnapshots(dir)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, f := range snaps {
+		if f.Zxid <= zxid {
+			continue
+		}
+		if err := os.Remove(f.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return removed, fmt.Errorf("storage: remove %s: %w", f.Path, err)
+		}
+		removed = append(removed, f.Path)
+	}
+	if len(removed) > 0 {
+		return removed, syncDir(dir)
+	}
+	return nil, nil
+}
+
 func (s *StreamReader) full(b []byte) error {
 	n, err := io.ReadFull(s.r, b)
 	s.n += int64(n)

@@ -367,3 +367,54 @@ func TestPurgeKeepsWhatRetainedSnapshotsNeed(t *testing.T) {
 		t.Fatalf("left %v, want %v (removed %v)", names, want, removed)
 	}
 }
+
+// A crash right after a log file was created leaves it with a header and
+// at most a torn txn; the next writer must reuse that name (Java's
+// FileOutputStream overwrites it), but never overwrite a file with txns.
+func TestCreateOverLeftoverLog(t *testing.T) {
+	for _, leftover := range []string{"empty", "header", "torn"} {
+		dir := t.TempDir()
+		l := writeLog(t, dir, 1, 3, 4096)
+		l.Roll()
+		if err := l.Append(entry(4, "/x")); err != nil {
+			t.Fatal(err)
+		}
+		l.Close()
+		path := filepath.Join(dir, "log.4")
+		b, _ := os.ReadFile(path)
+		switch leftover {
+		case "empty":
+			b = nil
+		case "header":
+			b = b[:16]
+		case "torn":
+			b = append(b[:16], make([]byte, 64)...)
+			b[16+3] = 40 // a length, then zeros: the txn never made it
+		}
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		l2, err := OpenTxnLog(dir, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l2.Append(entry(4, "/y")); err != nil {
+			t.Fatalf("%s leftover: %v", leftover, err)
+		}
+		if err := l2.Close(); err != nil {
+			t.Fatal(err)
+		}
+		recs, lr := readAll(t, dir, 1)
+		if len(recs) != 4 || lr.Torn || recs[3].Entry.Body.(*wire.CreateTxn).Path != "/y" {
+			t.Fatalf("%s leftover: %d records, torn=%v", leftover, len(recs), lr.Torn)
+		}
+	}
+	// A file that holds a txn is never overwritten.
+	dir := t.TempDir()
+	l := writeLog(t, dir, 1, 3, 4096)
+	l.Close()
+	l2, _ := OpenTxnLog(dir, Options{})
+	if err := l2.Append(entry(1, "/z")); err == nil {
+		t.Fatal("overwrote a log file holding txns")
+	}
+}

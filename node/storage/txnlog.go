@@ -159,6 +159,16 @@ func (l *TxnLog) CurrentFile() string {
 func (l *TxnLog) create(z wire.Zxid) error {
 	path := filepath.Join(l.dir, LogName(z))
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if errors.Is(err, os.ErrExist) {
+		// A crash right after a log was created can leave it with a header
+		// and no complete txn (recovery cut the torn one). Java's
+		// FileOutputStream overwrites such a file; do the same, but never
+		// one that still holds a txn.
+		if holdsTxn(path, z) {
+			return fmt.Errorf("storage: create log %s: it already holds txns", path)
+		}
+		f, err = os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	}
 	if err != nil {
 		return fmt.Errorf("storage: create log %s: %w", path, err)
 	}
@@ -175,6 +185,18 @@ func (l *TxnLog) create(z wire.Zxid) error {
 	l.pos, l.synced, l.size = int64(len(b)), 0, int64(len(b))
 	l.startZxid, l.count = z, 0
 	return nil
+}
+
+// holdsTxn reports whether the log file at path has a complete txn (or
+// cannot be read, which counts as holding one: never overwrite it).
+func holdsTxn(path string, z wire.Zxid) bool {
+	if st, err := os.Stat(path); err == nil && st.Size() <= 16 {
+		return false // at most a file header
+	}
+	lr := NewLogReader([]LogFile{{Path: path, Zxid: z}})
+	defer lr.Close()
+	_, err := lr.Next()
+	return !errors.Is(err, io.EOF)
 }
 
 // Append writes one txn (buffered; durable after Sync).
@@ -448,7 +470,15 @@ func (lr *LogReader) Close() error {
 // TruncateTo removes every txn after zxid from the logs in dir (TRUNC):
 // the file holding zxid is cut right after it and later files are deleted.
 // It fails if zxid is older than the oldest log.
-func TruncateTo(dir string, zxid wire.Zxid) error {
+func TruncateTo(dir string, zxid wire.Zxid) error { return truncateLogs(dir, zxid, true) }
+
+// DropAfter removes every txn after zxid from the logs in dir, deleting
+// whole files that start after it. Unlike TruncateTo it does not require a
+// log holding zxid: a learner that loaded the leader's snapshot (SNAP) uses
+// it so that none of its own txns past the snapshot survive a restart.
+func DropAfter(dir string, zxid wire.Zxid) error { return truncateLogs(dir, zxid, false) }
+
+func truncateLogs(dir string, zxid wire.Zxid, strict bool) error {
 	files, err := ListLogs(dir)
 	if err != nil {
 		return err
@@ -456,7 +486,7 @@ func TruncateTo(dir string, zxid wire.Zxid) error {
 	if len(files) == 0 {
 		return nil
 	}
-	if files[0].Zxid > zxid+1 {
+	if strict && files[0].Zxid > zxid+1 {
 		return fmt.Errorf("storage: cannot truncate to %v: oldest log starts at %v", zxid, files[0].Zxid)
 	}
 	var keep []LogFile

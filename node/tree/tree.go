@@ -136,6 +136,21 @@ func (t *Tree) EnsureSystemNodes() {
 	}
 }
 
+// InitConfig sets /zookeeper/config the way ZKDatabase.initConfigInZKDatabase
+// does for a quorum member: the config text as data, version -1, mzxid =
+// the config's version and mtime = now (given by the caller).
+func (t *Tree) InitConfig(text []byte, cfgVersion int64, nowMs int64) {
+	t.opts.Config = text
+	t.addSystemNodes()
+	n := t.nodes[ConfigPath]
+	t.changeNode(ConfigPath, n, func(n *Node) {
+		n.Data = text
+		n.Stat.Version = -1
+		n.Stat.Mzxid = wire.Zxid(cfgVersion)
+		n.Stat.Mtime = nowMs
+	})
+}
+
 // addNode inserts n at path, keeping the digest and size accounting.
 func (t *Tree) addNode(path string, n *Node) {
 	t.nodes[path] = n

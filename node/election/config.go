@@ -1,0 +1,134 @@
+package election
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/zkgo/zkgo/node/fle"
+)
+
+// Errors returned by the service.
+var (
+	ErrClosed = errors.New("election: service closed")
+	ErrBusy   = errors.New("election: an election is already running")
+	ErrConfig = errors.New("election: bad config")
+)
+
+// Defaults (Java 3.8).
+const (
+	DefaultCnxTimeout       = 5 * time.Second  // zookeeper.cnxTimeout
+	DefaultHandshakeTimeout = 10 * time.Second // tickTime 2000 * syncLimit 5
+	minWriteTimeout         = 5 * time.Second
+)
+
+// Member is one server of the ensemble as the election sees it.
+type Member struct {
+	ID    int64
+	Addr  string // host:electionPort
+	Voter bool   // participant; false for observers
+}
+
+// Config configures a Service.
+type Config struct {
+	MyID    int64
+	Members map[int64]Member // the whole ensemble, me included
+	// ConfigText is the QuorumVerifier text sent in every notification
+	// (node.Quorum.Text()). Java parses it; it must not be empty.
+	ConfigText []byte
+	// ListenAddr defaults to Members[MyID].Addr: Java binds the configured
+	// address unless quorumListenOnAllIPs is set.
+	ListenAddr string
+	// Listener, if set, is used instead of listening on ListenAddr (tests).
+	// The service closes it.
+	Listener net.Listener
+	CanLead  bool
+	// CnxTimeout bounds connecting to a peer (zookeeper.cnxTimeout,
+	// default 5s). Writes use max(CnxTimeout, 5s).
+	CnxTimeout time.Duration
+	// HandshakeTimeout bounds reading a peer's initial message
+	// (tickTime*syncLimit; default 10s).
+	HandshakeTimeout time.Duration
+	// FastLeaderElection timing: 200ms, 60s and 200ms by default.
+	MinNotificationInterval, MaxNotificationInterval, FinalizeWait time.Duration
+	Logger                                                         zerolog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	c.Members = maps.Clone(c.Members)
+	c.ConfigText = slices.Clone(c.ConfigText)
+	if c.ListenAddr == "" {
+		c.ListenAddr = c.Members[c.MyID].Addr
+	}
+	if c.CnxTimeout <= 0 {
+		c.CnxTimeout = DefaultCnxTimeout
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.MinNotificationInterval <= 0 {
+		c.MinNotificationInterval = fle.DefaultMinNotificationInterval
+	}
+	if c.MaxNotificationInterval <= 0 {
+		c.MaxNotificationInterval = fle.DefaultMaxNotificationInterval
+	}
+	if c.FinalizeWait <= 0 {
+		c.FinalizeWait = fle.DefaultFinalizeWait
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	me, ok := c.Members[c.MyID]
+	if !ok {
+		return fmt.Errorf("%w: myid %d is not a member", ErrConfig, c.MyID)
+	}
+	if len(c.ConfigText) == 0 || !bytes.Contains(c.ConfigText, []byte("server.")) {
+		// Java parses it from every notification; a config without
+		// servers makes it throw (and can kill its receiver thread).
+		return fmt.Errorf("%w: config text without server lines", ErrConfig)
+	}
+	voters := 0
+	for id, m := range c.Members {
+		if m.ID != id {
+			return fmt.Errorf("%w: member %d has id %d", ErrConfig, id, m.ID)
+		}
+		if _, port, err := net.SplitHostPort(m.Addr); err != nil {
+			return fmt.Errorf("%w: member %d address %q: %v", ErrConfig, id, m.Addr, err)
+		} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			return fmt.Errorf("%w: member %d address %q: bad port", ErrConfig, id, m.Addr)
+		}
+		if m.Voter {
+			voters++
+		}
+	}
+	if voters == 0 {
+		return fmt.Errorf("%w: no voters", ErrConfig)
+	}
+	if c.Listener == nil && c.ListenAddr == "" {
+		return fmt.Errorf("%w: no listen address for %d (%q)", ErrConfig, c.MyID, me.Addr)
+	}
+	if c.MaxNotificationInterval < c.MinNotificationInterval {
+		return fmt.Errorf("%w: MaxNotificationInterval < MinNotificationInterval", ErrConfig)
+	}
+	return nil
+}
+
+func (c *Config) voters() []int64 {
+	var out []int64
+	for id, m := range c.Members {
+		if m.Voter {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (c *Config) writeTimeout() time.Duration { return max(c.CnxTimeout, minWriteTimeout) }

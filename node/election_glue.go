@@ -1,0 +1,63 @@
+package node
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zkgo/zkgo/node/election"
+	"github.com/zkgo/zkgo/wire"
+)
+
+// startElection starts fast leader election on this member's election
+// port. zkgo cannot lead yet, so it votes with CanLead=false: it never
+// proposes itself and only votes for a leader whose history covers its own
+// (see node/fle).
+func (s *Server) startElection(q *Quorum) (Elector, error) {
+	members := make(map[int64]election.Member, len(q.Servers))
+	for id, m := range q.Servers {
+		members[id] = election.Member{ID: id, Addr: m.ElectionAddr(), Voter: m.Type == Participant}
+	}
+	cfg := election.Config{
+		MyID:             q.MyID,
+		Members:          members,
+		ConfigText:       []byte(q.Text()),
+		CanLead:          false,
+		HandshakeTimeout: time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond,
+		Logger:           s.cfg.Logger.With().Str("component", "election").Logger(),
+	}
+	if v := s.cfg.Properties["zookeeper.cnxTimeout"]; v != "" {
+		if ms, err := strconv.Atoi(v); err == nil && ms > 0 {
+			cfg.CnxTimeout = time.Duration(ms) * time.Millisecond
+		}
+	}
+	for key, dst := range map[string]*time.Duration{
+		"zookeeper.fastleader.minNotificationInterval": &cfg.MinNotificationInterval,
+		"zookeeper.fastleader.maxNotificationInterval": &cfg.MaxNotificationInterval,
+	} {
+		if ms, err := strconv.Atoi(s.cfg.Properties[key]); err == nil && ms > 0 {
+			*dst = time.Duration(ms) * time.Millisecond
+		}
+	}
+	if strings.EqualFold(strings.TrimSpace(s.cfg.Raw["quorumListenOnAllIPs"]), "true") {
+		cfg.ListenAddr = ":" + strconv.Itoa(q.Me().ElectionPort)
+	}
+	svc, err := election.Start(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return fleElector{svc}, nil
+}
+
+// fleElector adapts election.Service to Elector.
+type fleElector struct{ svc *election.Service }
+
+func (e fleElector) LookForLeader(ctx context.Context, z wire.Zxid, epoch int64) (ElectionOutcome, error) {
+	out, err := e.svc.LookForLeader(ctx, z, epoch)
+	return ElectionOutcome{State: out.State, Leader: out.Vote.Leader, Zxid: out.Vote.Zxid,
+		ElectionEpoch: out.Vote.ElectionEpoch, PeerEpoch: out.Vote.PeerEpoch}, err
+}
+func (e fleElector) SetPeerEpoch(epoch int64)            { e.svc.SetPeerEpoch(epoch) }
+func (e fleElector) SetLooking(z wire.Zxid, epoch int64) { e.svc.SetLooking(z, epoch) }
+func (e fleElector) Close() error                        { return e.svc.Close() }

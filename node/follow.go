@@ -1,0 +1,539 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/node/storage"
+	"github.com/zkgo/zkgo/node/tree"
+	"github.com/zkgo/zkgo/wire"
+)
+
+// The owner goroutine's side of a learner: taking the database back after
+// the sync, the broadcast phase (Follower.processPacket, Observer.processPacket),
+// forwarding client writes, session touches and revalidation.
+
+// onSyncDone takes the database and txn log back from the sync goroutine.
+func (s *Server) onSyncDone(o syncOutcome) {
+	p := s.peer
+	if o.store != nil {
+		s.store = o.store
+	}
+	p.acceptedEpoch, p.currentEpoch = o.acceptedEpoch, o.currentEpoch
+	if o.link != p.link || p.role != roleSyncing {
+		// Not the sync we are waiting for (cannot happen: one at a time).
+		o.link.close("stale sync")
+		return
+	}
+	if o.err != nil {
+		p.stats.linkDrops++
+		o.link.close(o.err.Error())
+		p.link = nil
+		if o.fatal {
+			s.log.Error().Err(o.err).Msg("cannot continue as a learner; stopping (Java exits here)")
+			s.fail(o.err)
+			return
+		}
+		s.log.Warn().Err(o.err).Str("mode", o.mode).Msg("Exception when following the leader")
+		if err := s.recoverAfterSync(o); err != nil {
+			s.log.Error().Err(err).Msg("cannot reload the database after a failed sync; stopping")
+			s.fail(err)
+			return
+		}
+		s.becomeLooking("sync with the leader failed", 200*time.Millisecond)
+		return
+	}
+	if o.db != nil {
+		s.installDatabase(o.db)
+	}
+	p.newEpoch = o.newEpoch
+	p.syncMode = o.mode
+	p.stats.syncs[o.mode]++
+	p.stats.lastSyncTook = o.took
+	if o.link.observer {
+		s.setRole(roleObserving)
+	} else {
+		s.setRole(roleFollowing)
+	}
+	p.elector.SetPeerEpoch(o.newEpoch)
+	s.goRoutine(o.link.writer)
+	p.pendingTxns = o.logged
+	p.ackQ = nil
+	p.lastQueued = s.tree.LastZxid
+	for _, e := range o.logged {
+		p.lastQueued, p.lastAppended = e.Hdr.Zxid, e.Hdr.Zxid
+	}
+	if !o.link.observer {
+		// Log what came after NEWLEADER (ACKed once durable), then apply
+		// the commits seen so far, in order.
+		for _, e := range o.notCommitted {
+			s.logProposal(e)
+		}
+		for _, z := range o.committed {
+			if err := s.commitZxid(z); err != nil {
+				s.dropLink(err.Error())
+				return
+			}
+		}
+	} else {
+		committed := o.committed
+		for _, e := range o.notCommitted {
+			p.lastQueued = e.Hdr.Zxid
+			if len(committed) == 0 || committed[0] != e.Hdr.Zxid {
+				s.log.Warn().Str("zxid", e.Hdr.Zxid.String()).Msg("proposal without a matching commit after sync; skipping")
+				continue
+			}
+			committed = committed[1:]
+			s.observerApply(e)
+		}
+	}
+	s.log.Info().Str("mode", o.mode).Str("role", p.role.String()).Int64("epoch", o.newEpoch).
+		Str("zxid", s.tree.LastZxid.String()).Dur("took", o.took).Int("pending", len(p.pendingTxns)).
+		Msg("synced with the leader; serving clients")
+}
+
+// recoverAfterSync restores a consistent database after a failed sync: a
+// replaced or truncated database is reloaded from disk; otherwise the txns
+// the sync logged are applied (Java's fastForwardDataBase).
+func (s *Server) recoverAfterSync(o syncOutcome) error {
+	if o.store == nil {
+		// The log could not be reopened after a rewind: try again.
+		st, err := s.openTxnLogAt(s.tree.LastZxid)
+		if err != nil {
+			return err
+		}
+		s.store = st
+	}
+	if o.diskChanged {
+		db, err := s.loadDatabase()
+		if err != nil {
+			return err
+		}
+		s.installDatabase(db)
+		return nil
+	}
+	s.fastForward()
+	return nil
+}
+
+// leaveBroadcast ends the following/observing role: the link is closed,
+// what was logged is flushed and applied (so lastLoggedZxid counts it, as
+// Java's ZooKeeperServer.shutdown does with fastForwardDataBase).
+func (s *Server) leaveBroadcast() {
+	p := s.peer
+	if p.link != nil {
+		p.link.close("leaving the broadcast phase")
+		p.link = nil
+	}
+	p.forwarded = map[wire.SessionID][]*proposal{}
+	p.syncs = nil
+	p.revalidating = map[wire.SessionID]*clientConn{}
+	p.touched = map[wire.SessionID]int32{}
+	s.quiesceStore()
+	s.fastForward()
+	p.pendingTxns, p.ackQ = nil, nil
+}
+
+// dropLink leaves the leader and looks for a new one.
+func (s *Server) dropLink(reason string) {
+	p := s.peer
+	if p.role != roleFollowing && p.role != roleObserving {
+		return
+	}
+	p.stats.linkDrops++
+	s.log.Warn().Str("reason", reason).Int64("leader", p.leader).Msg("Exception when following the leader")
+	s.becomeLooking(reason, 100*time.Millisecond)
+}
+
+// quiesceStore hands the log writer what is pending and waits until it is
+// durable (role changes only).
+func (s *Server) quiesceStore() {
+	if s.store == nil || s.storeErr != nil {
+		return
+	}
+	s.store.Sync()
+	target := s.zxid
+	if s.peer != nil {
+		target = max(target, s.peer.lastAppended)
+	}
+	if err := s.waitDurable(s.store, target); err != nil {
+		s.log.Warn().Err(err).Msg("txn log did not flush")
+	}
+}
+
+// fastForward applies the txns in the log beyond the tree.
+func (s *Server) fastForward() {
+	logs, err := storage.ListLogs(s.logDir())
+	if err != nil {
+		s.log.Warn().Err(err).Msg("fast forward: list txn logs")
+		return
+	}
+	lr := storage.NewLogReader(storage.LogsFrom(logs, s.tree.LastZxid+1))
+	defer lr.Close()
+	n := 0
+	for {
+		rec, err := lr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			s.log.Warn().Err(err).Msg("fast forward: reading the txn log")
+			break
+		}
+		h := &rec.Entry.Hdr
+		last := s.tree.LastZxid
+		if h.Zxid <= last {
+			continue
+		}
+		if h.Zxid.Epoch() == last.Epoch() && h.Zxid > last+1 {
+			s.log.Warn().Str("next", h.Zxid.String()).Str("zxid", last.String()).Msg("fast forward: gap in the txn log")
+			break
+		}
+		s.applyLocal(&rec.Entry)
+		n++
+	}
+	if n > 0 {
+		s.log.Info().Int("txns", n).Str("zxid", s.tree.LastZxid.String()).Msg("applied logged txns to the database")
+	}
+	s.zxid = s.tree.LastZxid
+}
+
+// applyLocal applies a txn to the tree and session table without watches
+// or replies.
+func (s *Server) applyLocal(e *wire.TxnEntry) {
+	h := &e.Hdr
+	switch h.Type {
+	case wire.OpCreateSession:
+		if c, ok := e.Body.(*wire.CreateSessionTxn); ok {
+			s.sessions.Add(h.ClientID, c.TimeOut, s.nowMs())
+		}
+	case wire.OpCloseSession:
+		s.sessions.Remove(h.ClientID)
+	}
+	s.tree.Apply(e)
+	s.noteDigest(h.Zxid)
+}
+
+// onLinkMsg handles a packet from the leader in the broadcast phase.
+func (s *Server) onLinkMsg(m linkMsg) {
+	p := s.peer
+	if m.link != p.link || (p.role != roleFollowing && p.role != roleObserving) {
+		return
+	}
+	if m.err != nil {
+		reason := "reading from the leader: " + m.err.Error()
+		if r := m.link.closeReason(); r != "" {
+			reason = r
+		}
+		s.dropLink(reason)
+		return
+	}
+	qp := &m.qp
+	observer := p.role == roleObserving
+	switch qp.Type {
+	case wire.PacketPing:
+		s.replyPing(qp)
+	case wire.PacketProposal:
+		if observer {
+			s.log.Warn().Str("zxid", qp.Zxid.String()).Msg("Ignoring proposal")
+			return
+		}
+		e, err := wire.DecodeTxnEntry(qp.Data, jute.QuorumMaxBuffer)
+		if err != nil {
+			s.dropLink(fmt.Sprintf("PROPOSAL %v does not decode: %v", qp.Zxid, err))
+			return
+		}
+		if e.Hdr.Zxid != p.lastQueued+1 && !(e.Hdr.Zxid.Counter() == 1 && e.Hdr.Zxid.Epoch() > p.lastQueued.Epoch()) {
+			s.log.Warn().Str("zxid", e.Hdr.Zxid.String()).Str("expected", (p.lastQueued + 1).String()).Msg("Got zxid out of sequence")
+		}
+		p.lastQueued = e.Hdr.Zxid
+		p.stats.proposals++
+		s.logProposal(&e)
+	case wire.PacketCommit, wire.PacketCommitAndActivate:
+		if observer {
+			s.log.Warn().Str("zxid", qp.Zxid.String()).Msg("Ignoring commit")
+			return
+		}
+		if err := s.commitZxid(qp.Zxid); err != nil {
+			s.dropLink(err.Error())
+		}
+	case wire.PacketInform, wire.PacketInformAndActivate:
+		if !observer {
+			s.log.Warn().Str("type", qp.Type.String()).Msg("Unknown packet type")
+			return
+		}
+		data := qp.Data
+		if qp.Type == wire.PacketInformAndActivate {
+			if len(data) < 8 {
+				s.dropLink("INFORMANDACTIVATE without a leader id")
+				return
+			}
+			data = data[8:]
+		}
+		e, err := wire.DecodeTxnEntry(data, jute.QuorumMaxBuffer)
+		if err != nil {
+			s.dropLink(fmt.Sprintf("INFORM %v does not decode: %v", qp.Zxid, err))
+			return
+		}
+		p.lastQueued = e.Hdr.Zxid
+		s.observerApply(&e)
+	case wire.PacketUpToDate:
+		s.log.Error().Msg("Received an UPTODATE message after the learner started")
+	case wire.PacketRevalidate:
+		s.onRevalidate(qp)
+	case wire.PacketSync:
+		s.onLeaderSync()
+	default:
+		s.log.Warn().Str("type", qp.Type.String()).Str("zxid", qp.Zxid.String()).Msg("Unknown packet type")
+	}
+}
+
+// logProposal appends a proposal to the txn log; it is ACKed once durable
+// and applied when its COMMIT arrives (FollowerZooKeeperServer.logRequest).
+func (s *Server) logProposal(e *wire.TxnEntry) {
+	p := s.peer
+	p.pendingTxns = append(p.pendingTxns, e)
+	p.lastQueued = max(p.lastQueued, e.Hdr.Zxid)
+	if s.storeErr != nil {
+		// The log cannot take it: without the ACK the leader will not count
+		// us; drop out and resync when the log works again.
+		s.dropLink("txn log failing")
+		return
+	}
+	p.ackQ = append(p.ackQ, e.Hdr.Zxid)
+	p.lastAppended = e.Hdr.Zxid
+	s.store.Append(e)
+	s.countTxnForSnapshot()
+}
+
+// ackDurable sends the ACKs of logged proposals up to z (SendAckRequestProcessor).
+func (s *Server) ackDurable(z wire.Zxid) {
+	p := s.peer
+	i := 0
+	for i < len(p.ackQ) && p.ackQ[i] <= z {
+		if p.link != nil {
+			p.link.send(wire.QuorumPacket{Type: wire.PacketAck, Zxid: p.ackQ[i]})
+		}
+		i++
+	}
+	p.ackQ = p.ackQ[i:]
+	if len(p.ackQ) == 0 {
+		p.ackQ = nil
+	}
+}
+
+// commitZxid applies the head of the pending proposals, which must be z
+// (FollowerZooKeeperServer.commit; Java exits with UNMATCHED_TXN_COMMIT on
+// a mismatch, zkgo drops the leader and resyncs).
+func (s *Server) commitZxid(z wire.Zxid) error {
+	p := s.peer
+	if len(p.pendingTxns) == 0 {
+		s.log.Warn().Str("zxid", z.String()).Msg("Committing without seeing txn")
+		return nil
+	}
+	e := p.pendingTxns[0]
+	if e.Hdr.Zxid != z {
+		return fmt.Errorf("committing zxid %v but next pending txn is %v", z, e.Hdr.Zxid)
+	}
+	p.pendingTxns[0] = nil
+	p.pendingTxns = p.pendingTxns[1:]
+	if len(p.pendingTxns) == 0 {
+		p.pendingTxns = nil
+	}
+	s.applyCommitted(e)
+	return nil
+}
+
+// observerApply logs and applies an INFORM (ObserverZooKeeperServer.commitRequest).
+func (s *Server) observerApply(e *wire.TxnEntry) {
+	p := s.peer
+	if s.storeErr == nil {
+		p.lastAppended = e.Hdr.Zxid
+		s.store.Append(e)
+		s.countTxnForSnapshot()
+	}
+	s.applyCommitted(e)
+}
+
+// applyCommitted applies a committed txn, answering the local client that
+// asked for it, if any (CommitProcessor matches on session and cxid).
+func (s *Server) applyCommitted(e *wire.TxnEntry) {
+	p := s.peer
+	p.stats.commits++
+	if e.Hdr.Zxid <= s.tree.LastZxid {
+		// Already in the tree (applied before a resync).
+		return
+	}
+	prop := s.takeForwarded(e)
+	if prop == nil {
+		prop = &proposal{op: e.Hdr.Type, start: time.Now()}
+	}
+	prop.entry = *e
+	s.applyProposal(prop)
+	s.zxid = s.tree.LastZxid
+	s.checkTxnDigest(e)
+}
+
+// takeForwarded returns the local request a committed txn answers.
+func (s *Server) takeForwarded(e *wire.TxnEntry) *proposal {
+	p := s.peer
+	id := e.Hdr.ClientID
+	q := p.forwarded[id]
+	if len(q) == 0 {
+		return nil
+	}
+	if q[0].xid != e.Hdr.Cxid {
+		// A session that moved between servers (ZOOKEEPER-2684): apply it
+		// as a remote txn and keep waiting.
+		s.log.Warn().Str("session", id.String()).Int32("cxid", int32(e.Hdr.Cxid)).Int32("expected", int32(q[0].xid)).
+			Msg("Got request with a cxid other than the one we were expecting")
+		return nil
+	}
+	prop := q[0]
+	if len(q) == 1 {
+		delete(p.forwarded, id)
+	} else {
+		q[0] = nil
+		p.forwarded[id] = q[1:]
+	}
+	return prop
+}
+
+// checkTxnDigest compares our tree digest with the leader's (DataTree.compareDigest).
+func (s *Server) checkTxnDigest(e *wire.TxnEntry) {
+	d := e.Digest
+	if d == nil || d.Version != tree.DigestVersion {
+		return
+	}
+	if ours := s.tree.Digest(); int64(ours) != d.TreeDigest {
+		s.stats.digestMismatches++
+		s.log.Error().Str("zxid", e.Hdr.Zxid.String()).Str("type", e.Hdr.Type.String()).Uint64("ours", ours).
+			Int64("leader", d.TreeDigest).Int64("mismatches", s.stats.digestMismatches).
+			Msg("Digest mismatch: the tree differs from the leader's after this txn")
+	}
+}
+
+// replyPing answers the leader's PING with the sessions touched since the
+// last one (Learner.ping). The table is never null, even when empty.
+func (s *Server) replyPing(qp *wire.QuorumPacket) {
+	p := s.peer
+	touched := make([]wire.SessionTouch, 0, len(p.touched))
+	for id, to := range p.touched {
+		touched = append(touched, wire.SessionTouch{SessionID: id, TimeoutMs: to})
+	}
+	clear(p.touched)
+	data := wire.AppendTouchTable(make([]byte, 0, 12*len(touched)), touched)
+	p.link.send(wire.QuorumPacket{Type: wire.PacketPing, Zxid: qp.Zxid, Data: data, AuthInfo: qp.AuthInfo})
+}
+
+// touchLearner records a session's activity for the next PING reply
+// (LearnerSessionTracker.touchSession).
+func (s *Server) touchLearner(cc *clientConn) {
+	if cc.session != 0 {
+		s.peer.touched[cc.session] = cc.timeoutMs
+	}
+}
+
+// forwardRequest sends a client write or sync to the leader as a REQUEST
+// (Learner.request); the reply waits for its commit (or SYNC).
+func (s *Server) forwardRequest(cc *clientConn, pkt *wire.ClientPacket) {
+	p := s.peer
+	prop := &proposal{cc: cc, xid: pkt.Header.Xid, op: pkt.Header.Type, start: time.Now(), forwarded: true}
+	cc.pending = append(cc.pending, pendingItem{prop: prop})
+	if pkt.Header.Type == wire.OpSync {
+		prop.syncReq, _ = pkt.Body.(*wire.SyncRequest)
+		if pkt.BodyErr != nil {
+			prop.err = wire.ErrMarshallingError
+		}
+		p.syncs = append(p.syncs, prop)
+	} else {
+		p.forwarded[cc.session] = append(p.forwarded[cc.session], prop)
+	}
+	s.sendRequest(cc, cc.session, pkt.Header.Xid, pkt.Header.Type, pkt.Raw)
+}
+
+// sendRequest queues a REQUEST packet with the client's auth ids.
+func (s *Server) sendRequest(cc *clientConn, id wire.SessionID, xid wire.Xid, op wire.OpCode, body []byte) {
+	p := s.peer
+	data := wire.AppendRequestPacket(make([]byte, 0, wire.RequestPacketHeaderSize+len(body)),
+		wire.RequestPacketHeader{SessionID: id, Cxid: xid, Type: op}, body)
+	auth := append([]wire.ID{}, cc.auth...)
+	p.stats.forwarded++
+	p.link.send(wire.QuorumPacket{Type: wire.PacketRequest, Zxid: -1, Data: data, AuthInfo: auth})
+}
+
+// onLeaderSync completes the oldest pending client sync (FollowerZooKeeperServer.sync).
+func (s *Server) onLeaderSync() {
+	p := s.peer
+	if len(p.syncs) == 0 {
+		s.log.Warn().Msg("Not expecting a sync")
+		return
+	}
+	prop := p.syncs[0]
+	p.syncs[0] = nil
+	p.syncs = p.syncs[1:]
+	prop.applied = true
+	if prop.cc != nil {
+		s.drainPending(prop.cc)
+	}
+}
+
+// forwardCreateSession asks the leader to create a session for a new
+// client (its id comes from our tracker, top byte = myid).
+func (s *Server) forwardCreateSession(cc *clientConn, timeout int32, oldClient bool) {
+	p := s.peer
+	id := s.sessions.NextID()
+	cc.connecting = true
+	prop := &proposal{cc: cc, op: wire.OpCreateSession, start: time.Now(), forwarded: true,
+		connect: &connectState{cc: cc, oldClient: oldClient}}
+	p.forwarded[id] = append(p.forwarded[id], prop)
+	s.sendRequest(cc, id, 0, wire.OpCreateSession, wire.EpochData(timeout))
+}
+
+// revalidateSession asks the leader whether a reconnecting client's session
+// is still alive (Learner.validateSession).
+func (s *Server) revalidateSession(cc *clientConn, id wire.SessionID, timeout int32, oldClient bool) {
+	p := s.peer
+	cc.connecting = true
+	cc.reconnectOld = oldClient
+	if prev := p.revalidating[id]; prev != nil && prev != cc {
+		s.closeConn(prev, "client reconnected")
+	}
+	p.revalidating[id] = cc
+	s.log.Info().Str("session", id.String()).Str("remote", cc.remote).Msg("Revalidating client")
+	p.link.send(wire.QuorumPacket{Type: wire.PacketRevalidate, Zxid: -1, Data: wire.AppendRevalidateRequest(nil, id, timeout)})
+}
+
+// onRevalidate finishes a reconnect with the leader's verdict.
+func (s *Server) onRevalidate(qp *wire.QuorumPacket) {
+	p := s.peer
+	id, valid, err := wire.ParseRevalidateReply(qp.Data)
+	if err != nil {
+		s.dropLink("REVALIDATE reply does not decode: " + err.Error())
+		return
+	}
+	cc := p.revalidating[id]
+	delete(p.revalidating, id)
+	if cc == nil {
+		s.log.Warn().Str("session", id.String()).Msg("Missing session for validation")
+		return
+	}
+	cc.connecting = false
+	if cc.dead || cc.closing {
+		return
+	}
+	s.sendConnectResponse(cc, id, cc.timeoutMs, valid, cc.reconnectOld)
+	if !valid {
+		s.log.Info().Str("session", id.String()).Str("remote", cc.remote).Msg("Invalid session for client, probably expired")
+		s.closeConn(cc, "session expired")
+		return
+	}
+	cc.session = id
+	s.bySession[id] = cc
+	s.touchLearner(cc)
+	s.log.Debug().Str("session", id.String()).Str("remote", cc.remote).Msg("Established session (reconnect)")
+	s.drainPending(cc)
+}

@@ -1,0 +1,658 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/node/storage"
+	"github.com/zkgo/zkgo/node/tree"
+	"github.com/zkgo/zkgo/wire"
+)
+
+// The learner side of Zab (Learner.java, Follower.java, Observer.java).
+//
+// One goroutine per leader connection does the discovery and sync phases
+// (connect, FOLLOWERINFO/OBSERVERINFO, LEADERINFO/ACKEPOCH, DIFF/TRUNC/SNAP,
+// NEWLEADER, UPTODATE) with the txn log lent to it by the owner goroutine,
+// which meanwhile serves no clients. It hands the result back over
+// peer.syncDone and then keeps reading broadcast packets into link.in for
+// the owner. A writer goroutine sends what the owner queues.
+
+// linkQueueLimit bounds the owner's outgoing queue to the leader; a leader
+// that stops reading that long is dropped.
+const linkQueueLimit = 1 << 18
+
+// learnerLink is one connection to a leader.
+type learnerLink struct {
+	leader   int64
+	addr     string
+	observer bool
+	log      zerolog.Logger
+
+	conn net.Conn
+	rd   *timeoutReader
+	br   *bufio.Reader
+	bw   *bufio.Writer
+
+	in chan linkMsg // broadcast packets for the owner
+
+	mu      sync.Mutex
+	outQ    []wire.QuorumPacket
+	outWake chan struct{}
+
+	readTimeout  time.Duration // syncLimit ticks once synced
+	writeTimeout time.Duration
+
+	closeOnce sync.Once
+	closed    chan struct{}
+	reason    string
+}
+
+// linkMsg is a packet (or the error that ended the link) for the owner.
+type linkMsg struct {
+	link *learnerLink
+	qp   wire.QuorumPacket
+	err  error
+}
+
+func (l *learnerLink) close(reason string) {
+	l.closeOnce.Do(func() {
+		l.mu.Lock()
+		l.reason = reason
+		conn := l.conn
+		l.mu.Unlock()
+		close(l.closed)
+		if conn != nil {
+			conn.Close()
+		}
+	})
+}
+
+// closeReason is why the link was closed ("" while open).
+func (l *learnerLink) closeReason() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.reason
+}
+
+func (l *learnerLink) isClosed() bool {
+	select {
+	case <-l.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// send queues a packet for the writer goroutine. It never blocks; a queue
+// that grows without bound means the leader is gone, and the link closes.
+func (l *learnerLink) send(qp wire.QuorumPacket) {
+	l.mu.Lock()
+	l.outQ = append(l.outQ, qp)
+	n := len(l.outQ)
+	l.mu.Unlock()
+	if n > linkQueueLimit {
+		l.close("send queue to the leader overflowed")
+		return
+	}
+	select {
+	case l.outWake <- struct{}{}:
+	default:
+	}
+}
+
+// writer sends queued packets, flushing after each batch.
+func (l *learnerLink) writer() {
+	var batch []wire.QuorumPacket
+	for {
+		select {
+		case <-l.outWake:
+		case <-l.closed:
+			return
+		}
+		l.mu.Lock()
+		batch, l.outQ = l.outQ, batch[:0]
+		l.mu.Unlock()
+		if len(batch) == 0 {
+			continue
+		}
+		l.conn.SetWriteDeadline(time.Now().Add(l.writeTimeout))
+		var err error
+		for i := range batch {
+			if err = writePacket(l.bw, &batch[i]); err != nil {
+				break
+			}
+			batch[i] = wire.QuorumPacket{}
+		}
+		if err == nil {
+			err = l.bw.Flush()
+		}
+		if err != nil {
+			l.log.Warn().Err(err).Msg("write to leader failed")
+			l.close("write to leader failed: " + err.Error())
+			return
+		}
+	}
+}
+
+func writePacket(w *bufio.Writer, qp *wire.QuorumPacket) error {
+	jw := jute.NewWriter(w.AvailableBuffer())
+	qp.Encode(jw)
+	_, err := w.Write(jw.Bytes())
+	return err
+}
+
+// read reads one packet; no single read may wait longer than timeout.
+func (l *learnerLink) read(timeout time.Duration) (wire.QuorumPacket, error) {
+	l.rd.d = timeout
+	qp, err := wire.ReadQuorumPacket(l.br, jute.QuorumMaxBuffer)
+	if err != nil && l.isClosed() {
+		err = fmt.Errorf("link closed: %s", l.closeReason())
+	}
+	return qp, err
+}
+
+// write sends one packet synchronously (sync phase only, before the
+// writer goroutine owns the connection).
+func (l *learnerLink) write(qp wire.QuorumPacket) error {
+	l.conn.SetWriteDeadline(time.Now().Add(l.writeTimeout))
+	if err := writePacket(l.bw, &qp); err != nil {
+		return err
+	}
+	return l.bw.Flush()
+}
+
+// syncInput is what the owner lends the sync goroutine.
+type syncInput struct {
+	store          store
+	lastLoggedZxid wire.Zxid
+	acceptedEpoch  int64
+	currentEpoch   int64
+}
+
+// syncOutcome is what the sync goroutine hands back.
+type syncOutcome struct {
+	link  *learnerLink
+	err   error
+	fatal bool // Java exits the process here (e.g. a TRUNC it cannot do)
+	store store
+
+	acceptedEpoch int64
+	currentEpoch  int64
+	newEpoch      int64
+	mode          string
+	took          time.Duration
+	// db replaces the server's database (SNAP, TRUNC); nil after a DIFF.
+	db *database
+	// db was replaced on disk (logs truncated); if the sync failed the
+	// owner must reload from disk.
+	diskChanged bool
+	// logged are the proposals written and fsynced before the NEWLEADER
+	// ACK (followers); they wait for their COMMITs.
+	logged []*wire.TxnEntry
+	// notCommitted came after NEWLEADER (followers) or during the whole
+	// sync (observers); committed lists the COMMITs not yet applied.
+	notCommitted []*wire.TxnEntry
+	committed    []wire.Zxid
+}
+
+// startLearning connects to the leader and syncs with it.
+func (s *Server) startLearning(leader int64, observer bool) {
+	p := s.peer
+	s.abortSnapshot()
+	s.quiesceStore()
+	ls := s.cfg.Quorum.Servers[leader]
+	l := &learnerLink{
+		leader:       leader,
+		addr:         ls.QuorumAddr(),
+		observer:     observer,
+		log:          s.log.With().Int64("leader", leader).Logger(),
+		in:           make(chan linkMsg, 1024),
+		outWake:      make(chan struct{}, 1),
+		closed:       make(chan struct{}),
+		readTimeout:  time.Duration(s.cfg.TickTime*s.cfg.InitLimit) * time.Millisecond,
+		writeTimeout: time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond,
+	}
+	s.setRole(roleSyncing)
+	p.leader = leader
+	p.link = l
+	in := syncInput{store: s.store, lastLoggedZxid: s.tree.LastZxid, acceptedEpoch: p.acceptedEpoch, currentEpoch: p.currentEpoch}
+	s.goRoutine(func() { s.runLearner(l, in) })
+}
+
+// runLearner is the link goroutine: sync, hand over, then read broadcast
+// packets for the owner until the link fails.
+func (s *Server) runLearner(l *learnerLink, in syncInput) {
+	out := s.syncWithLeader(l, in)
+	out.link = l
+	select {
+	case s.peer.syncDone <- out:
+	case <-s.quit:
+		l.close("server stopping")
+		if out.store != nil && out.store != in.store {
+			out.store.Close()
+		}
+		return
+	}
+	if out.err != nil {
+		l.close(out.err.Error())
+		return
+	}
+	for {
+		qp, err := l.read(l.readTimeout)
+		msg := linkMsg{link: l, qp: qp, err: err}
+		select {
+		case l.in <- msg:
+		case <-l.closed:
+			return
+		case <-s.quit:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// connectToLeader dials the leader: up to 5 attempts 100 ms apart within
+// initLimit ticks (Learner.connectToLeader).
+func (s *Server) connectToLeader(l *learnerLink) error {
+	limit := time.Duration(s.cfg.TickTime*s.cfg.InitLimit) * time.Millisecond
+	deadline := time.Now().Add(limit)
+	var err error
+	for tries := 0; tries < 5; tries++ {
+		remaining := time.Until(deadline)
+		if remaining <= 0 {
+			break
+		}
+		var c net.Conn
+		ctx, cancel := context.WithTimeout(context.Background(), remaining)
+		if dial := s.cfg.QuorumDialer; dial != nil {
+			c, err = dial(ctx, l.addr)
+		} else {
+			var d net.Dialer
+			c, err = d.DialContext(ctx, "tcp", l.addr)
+		}
+		cancel()
+		if err == nil {
+			if tc, ok := c.(*net.TCPConn); ok {
+				tc.SetNoDelay(true)
+			}
+			l.rd = &timeoutReader{c: c, d: limit}
+			l.br = bufio.NewReaderSize(l.rd, 256<<10)
+			l.bw = bufio.NewWriterSize(c, 64<<10)
+			l.mu.Lock()
+			l.conn = c
+			l.mu.Unlock()
+			if l.isClosed() {
+				c.Close()
+				return errors.New("link closed while connecting")
+			}
+			return nil
+		}
+		l.log.Warn().Err(err).Int("try", tries).Str("addr", l.addr).Msg("Unexpected exception connecting to the leader")
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-l.closed:
+			return errors.New("link closed while connecting")
+		case <-s.quit:
+			return errors.New("server stopping")
+		}
+	}
+	return fmt.Errorf("connectToLeader exceeded on retries: %w", err)
+}
+
+// syncWithLeader runs discovery and synchronization (Learner.registerWithLeader
+// and syncWithLeader, with the persistence order of Java 3.8.5+: every
+// proposal fsynced, then currentEpoch written, then the NEWLEADER ACK).
+func (s *Server) syncWithLeader(l *learnerLink, in syncInput) (out syncOutcome) {
+	start := time.Now()
+	out.store = in.store
+	out.acceptedEpoch, out.currentEpoch = in.acceptedEpoch, in.currentEpoch
+	fail := func(err error) syncOutcome {
+		out.err = err
+		return out
+	}
+	if err := s.connectToLeader(l); err != nil {
+		return fail(err)
+	}
+	q := s.cfg.Quorum
+	// FOLLOWERINFO / OBSERVERINFO: zxid = acceptedEpoch<<32, LearnerInfo.
+	info := wire.LearnerInfo{ServerID: q.MyID, ProtocolVersion: wire.ProtocolVersion, ConfigVersion: q.Version}
+	typ := wire.PacketFollowerInfo
+	if l.observer {
+		typ = wire.PacketObserverInfo
+	}
+	if err := l.write(wire.QuorumPacket{Type: typ, Zxid: wire.MakeZxid(uint32(in.acceptedEpoch), 0), Data: jute.Marshal(&info)}); err != nil {
+		return fail(fmt.Errorf("register with leader: %w", err))
+	}
+	initTimeout := time.Duration(s.cfg.TickTime*s.cfg.InitLimit) * time.Millisecond
+	syncTimeout := time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond
+	qp, err := l.read(initTimeout)
+	if err != nil {
+		return fail(fmt.Errorf("waiting for LEADERINFO: %w", err))
+	}
+	if qp.Type != wire.PacketLeaderInfo {
+		// Pre-Zab-1.0 leaders send NEWLEADER here; 3.4+ never do.
+		return fail(fmt.Errorf("first packet from the leader is %v, not LEADERINFO", qp.Type))
+	}
+	newEpoch := int64(qp.Zxid.Epoch())
+	if _, err := wire.ParseEpochData(qp.Data); err != nil {
+		return fail(fmt.Errorf("LEADERINFO: %w", err))
+	}
+	var epochReply int32
+	switch {
+	case newEpoch > in.acceptedEpoch:
+		epochReply = int32(in.currentEpoch)
+		if err := storage.WriteEpoch(s.snapDir(), storage.AcceptedEpochFile, newEpoch); err != nil {
+			return fail(fmt.Errorf("persist acceptedEpoch: %w", err))
+		}
+		out.acceptedEpoch = newEpoch
+	case newEpoch == in.acceptedEpoch:
+		// Already acked this epoch: -1 says "don't count me again".
+		epochReply = -1
+	default:
+		return fail(fmt.Errorf("leaders epoch, %d, is less than accepted epoch, %d", newEpoch, in.acceptedEpoch))
+	}
+	if err := l.write(wire.QuorumPacket{Type: wire.PacketAckEpoch, Zxid: in.lastLoggedZxid, Data: wire.EpochData(epochReply)}); err != nil {
+		return fail(fmt.Errorf("send ACKEPOCH: %w", err))
+	}
+	out.newEpoch = newEpoch
+	newLeaderZxid := wire.MakeZxid(uint32(newEpoch), 0)
+	l.log.Info().Int64("new_epoch", newEpoch).Str("last_logged", in.lastLoggedZxid.String()).
+		Int32("epoch_reply", epochReply).Msg("registered with the leader")
+
+	// The first sync packet: DIFF, SNAP or TRUNC.
+	qp, err = l.read(initTimeout)
+	if err != nil {
+		return fail(fmt.Errorf("waiting for the sync mode: %w", err))
+	}
+	var db *database // the replaced database (SNAP, TRUNC)
+	snapshotNeeded := true
+	switch qp.Type {
+	case wire.PacketDiff:
+		out.mode = "DIFF"
+		snapshotNeeded = false
+		l.log.Info().Str("zxid", qp.Zxid.String()).Msg("Getting a diff from the leader")
+	case wire.PacketSnap:
+		out.mode = "SNAP"
+		l.log.Info().Str("zxid", qp.Zxid.String()).Msg("Getting a snapshot from leader")
+		db, err = s.readSnapStream(l)
+		if err != nil {
+			return fail(fmt.Errorf("reading the leader's snapshot: %w", err))
+		}
+		db.tree.LastZxid = qp.Zxid
+		// Our own txns past the snapshot must not come back at restart:
+		// drop them (and any snapshot newer than it) now.
+		out.diskChanged = true
+		st, err := s.rewindDisk(out.store, qp.Zxid, false)
+		out.store = st
+		if err != nil {
+			out.fatal = st == nil
+			return fail(err)
+		}
+	case wire.PacketTrunc:
+		out.mode = "TRUNC"
+		l.log.Warn().Str("zxid", qp.Zxid.String()).Msg("Truncating log to get in sync with the leader")
+		out.diskChanged = true
+		st, err := s.rewindDisk(out.store, qp.Zxid, true)
+		out.store = st
+		if err != nil {
+			out.fatal = true
+			return fail(fmt.Errorf("not able to truncate the log to %v: %w; "+
+				"wipe this server's data directory so it resyncs from a snapshot", qp.Zxid, err))
+		}
+		if db, err = s.loadDatabase(); err != nil {
+			out.fatal = true
+			return fail(fmt.Errorf("reload after truncating to %v: %w", qp.Zxid, err))
+		}
+		db.tree.LastZxid = qp.Zxid
+	default:
+		// Java calls System.exit(13) here.
+		out.fatal = true
+		return fail(fmt.Errorf("got unexpected packet from leader: %v, expected DIFF, SNAP or TRUNC", qp.Type))
+	}
+	if db != nil {
+		db.tree.InitConfig([]byte(q.Text()), q.Version, wallMs())
+		out.db = db
+	}
+
+	// Proposals and commits until UPTODATE. Before NEWLEADER, a SNAP or
+	// TRUNC learner applies commits in memory; afterwards (and for a DIFF
+	// from the start) txns go to the log and commits wait.
+	writeToLog := !snapshotNeeded
+	var notCommitted []*wire.TxnEntry
+	var committed []wire.Zxid
+	lastQueued := in.lastLoggedZxid
+	if db != nil {
+		lastQueued = db.tree.LastZxid
+	}
+	gotNewLeader := false
+	readTimeout := initTimeout
+	for {
+		qp, err = l.read(readTimeout)
+		if err != nil {
+			return fail(fmt.Errorf("during sync: %w", err))
+		}
+		switch qp.Type {
+		case wire.PacketProposal:
+			e, err := wire.DecodeTxnEntry(qp.Data, jute.QuorumMaxBuffer)
+			if err != nil {
+				return fail(fmt.Errorf("PROPOSAL %v: %w", qp.Zxid, err))
+			}
+			if e.Hdr.Zxid != lastQueued+1 {
+				l.log.Warn().Str("zxid", e.Hdr.Zxid.String()).Str("expected", (lastQueued + 1).String()).Msg("Got zxid out of sequence")
+			}
+			lastQueued = e.Hdr.Zxid
+			notCommitted = append(notCommitted, &e)
+		case wire.PacketCommit, wire.PacketCommitAndActivate:
+			if !writeToLog {
+				if len(notCommitted) == 0 || notCommitted[0].Hdr.Zxid != qp.Zxid {
+					next := wire.Zxid(-1)
+					if len(notCommitted) > 0 {
+						next = notCommitted[0].Hdr.Zxid
+					}
+					l.log.Warn().Str("zxid", qp.Zxid.String()).Str("next", next.String()).Msg("Committing a zxid that is not the next proposal")
+				} else {
+					s.applySyncTxn(db, notCommitted[0])
+					notCommitted = notCommitted[1:]
+				}
+			} else {
+				committed = append(committed, qp.Zxid)
+			}
+		case wire.PacketInform, wire.PacketInformAndActivate:
+			data := qp.Data
+			if qp.Type == wire.PacketInformAndActivate {
+				if len(data) < 8 {
+					return fail(fmt.Errorf("INFORMANDACTIVATE %v: short data", qp.Zxid))
+				}
+				data = data[8:]
+			}
+			e, err := wire.DecodeTxnEntry(data, jute.QuorumMaxBuffer)
+			if err != nil {
+				return fail(fmt.Errorf("INFORM %v: %w", qp.Zxid, err))
+			}
+			if qp.Type == wire.PacketInform {
+				if e.Hdr.Zxid != lastQueued+1 {
+					l.log.Warn().Str("zxid", e.Hdr.Zxid.String()).Str("expected", (lastQueued + 1).String()).Msg("Got zxid out of sequence")
+				}
+				lastQueued = e.Hdr.Zxid
+			}
+			if !writeToLog {
+				s.applySyncTxn(db, &e)
+			} else {
+				notCommitted = append(notCommitted, &e)
+				committed = append(committed, qp.Zxid)
+			}
+		case wire.PacketNewLeader:
+			if gotNewLeader {
+				l.log.Warn().Msg("second NEWLEADER during sync; ignoring")
+				continue
+			}
+			gotNewLeader = true
+			l.log.Info().Int("config_bytes", len(qp.Data)).Msg("Learner received NEWLEADER message")
+			if snapshotNeeded {
+				path, nodes, err := s.writeSnapshotOf(db.tree, databaseTail(db))
+				if err != nil {
+					return fail(fmt.Errorf("snapshot at NEWLEADER: %w", err))
+				}
+				l.log.Info().Str("file", path).Int("nodes", nodes).Msg("snapshot written")
+			}
+			writeToLog = true
+			readTimeout = syncTimeout
+			if !l.observer && len(notCommitted) > 0 {
+				// ZOOKEEPER-3911/4643/4646: the proposals are durable before
+				// the NEWLEADER ACK.
+				for _, e := range notCommitted {
+					out.store.Append(e)
+				}
+				last := notCommitted[len(notCommitted)-1].Hdr.Zxid
+				out.store.Sync()
+				if err := s.waitDurable(out.store, last); err != nil {
+					return fail(fmt.Errorf("logging the sync proposals: %w", err))
+				}
+				out.logged = notCommitted
+				notCommitted = nil
+			}
+			if err := storage.WriteEpoch(s.snapDir(), storage.CurrentEpochFile, newEpoch); err != nil {
+				return fail(fmt.Errorf("persist currentEpoch: %w", err))
+			}
+			out.currentEpoch = newEpoch
+			if err := l.write(wire.QuorumPacket{Type: wire.PacketAck, Zxid: newLeaderZxid}); err != nil {
+				return fail(fmt.Errorf("ACK NEWLEADER: %w", err))
+			}
+		case wire.PacketUpToDate:
+			if !gotNewLeader {
+				return fail(errors.New("UPTODATE before NEWLEADER (pre-Zab-1.0 leader?)"))
+			}
+			l.log.Info().Msg("Learner received UPTODATE message")
+			// ACK the UPTODATE, then the proposals logged at NEWLEADER.
+			l.conn.SetWriteDeadline(time.Now().Add(l.writeTimeout))
+			ack := wire.QuorumPacket{Type: wire.PacketAck, Zxid: newLeaderZxid}
+			err := writePacket(l.bw, &ack)
+			for _, e := range out.logged {
+				if err != nil {
+					break
+				}
+				ack := wire.QuorumPacket{Type: wire.PacketAck, Zxid: e.Hdr.Zxid}
+				err = writePacket(l.bw, &ack)
+			}
+			if err == nil {
+				err = l.bw.Flush()
+			}
+			if err != nil {
+				return fail(fmt.Errorf("ACK UPTODATE: %w", err))
+			}
+			out.notCommitted, out.committed = notCommitted, committed
+			out.took = time.Since(start)
+			l.readTimeout = syncTimeout
+			return out
+		case wire.PacketPing:
+			// Not answered during sync: the first packet after ACKEPOCH
+			// must be the NEWLEADER ACK.
+		default:
+			l.log.Warn().Str("type", qp.Type.String()).Msg("ignoring unexpected packet during sync")
+		}
+	}
+}
+
+// applySyncTxn applies a committed txn to the database being built during
+// a SNAP or TRUNC sync (before NEWLEADER).
+func (s *Server) applySyncTxn(db *database, e *wire.TxnEntry) {
+	if e.Hdr.Zxid <= db.tree.LastZxid {
+		return
+	}
+	applyToDatabase(db, e)
+	if e.Digest != nil && e.Digest.Version == tree.DigestVersion && e.Digest.TreeDigest != int64(db.tree.Digest()) {
+		db.digestMismatches++
+		s.log.Warn().Str("zxid", e.Hdr.Zxid.String()).Uint64("ours", db.tree.Digest()).
+			Int64("leader", e.Digest.TreeDigest).Msg("Digest mismatch while syncing with the leader")
+	}
+}
+
+// readSnapStream loads the SNAP payload: sessions, the data tree, then the
+// "BenWasHere" signature (spec §4.6).
+func (s *Server) readSnapStream(l *learnerLink) (*database, error) {
+	l.rd.d = time.Duration(s.cfg.TickTime*s.cfg.InitLimit) * time.Millisecond
+	sr := storage.NewStreamReaderFrom(l.br)
+	ld := &loader{t: tree.NewEmpty(s.opts), sessions: map[wire.SessionID]int32{}}
+	if err := storage.ReadSessions(sr, ld); err != nil {
+		return nil, err
+	}
+	if err := storage.ReadDataTree(sr, ld); err != nil {
+		return nil, err
+	}
+	sig, err := sr.String()
+	if err != nil {
+		return nil, err
+	}
+	if sig != wire.SnapSignature {
+		return nil, fmt.Errorf("missing signature: got %q", sig)
+	}
+	ld.t.ACLs().PurgeUnused()
+	ld.t.EnsureSystemNodes()
+	return &database{tree: ld.t, sessions: ld.sessions}, nil
+}
+
+// rewindDisk closes the txn log, removes every txn (and snapshot) after
+// zxid and reopens the log. strict requires a log that holds zxid (TRUNC).
+// It returns the reopened store, or nil if the log could not be reopened.
+func (s *Server) rewindDisk(st store, zxid wire.Zxid, strict bool) (store, error) {
+	if err := st.Close(); err != nil {
+		s.log.Warn().Err(err).Msg("closing the txn log before truncation")
+	}
+	var err error
+	if strict {
+		err = storage.TruncateTo(s.logDir(), zxid)
+	} else {
+		err = storage.DropAfter(s.logDir(), zxid)
+	}
+	if err == nil {
+		var removed []string
+		removed, err = storage.RemoveSnapshotsAfter(s.snapDir(), zxid)
+		for _, f := range removed {
+			s.log.Info().Str("file", f).Str("zxid", zxid.String()).Msg("removed snapshot newer than the leader's history")
+		}
+	}
+	nst, oerr := s.openTxnLogAt(zxid)
+	if oerr != nil {
+		return nil, errors.Join(err, oerr)
+	}
+	return nst, err
+}
+
+// waitDurable blocks until the store has made everything up to z durable.
+// Only the goroutine that holds the store may call it.
+func (s *Server) waitDurable(st store, z wire.Zxid) error {
+	for st.DurableZxid() < z {
+		select {
+		case <-st.Durable():
+		case f := <-st.Failed():
+			return f.err
+		case <-s.quit:
+			return errors.New("server stopping")
+		}
+	}
+	return nil
+}
+
+// timeoutReader gives every read on the connection its own deadline,
+// as Java's SO_TIMEOUT does (a large SNAP stream may take long in total,
+// but no single read may stall longer than the timeout).
+type timeoutReader struct {
+	c net.Conn
+	d time.Duration
+}
+
+func (r *timeoutReader) Read(b []byte) (int, error) {
+	r.c.SetReadDeadline(time.Now().Add(r.d))
+	return r.c.Read(b)
+}

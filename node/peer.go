@@ -1,0 +1,361 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/zkgo/zkgo/node/storage"
+	"github.com/zkgo/zkgo/wire"
+)
+
+// ElectionOutcome is what one leader election decided.
+type ElectionOutcome struct {
+	State         wire.ServerState // ServerFollowing, ServerObserving or ServerLeading
+	Leader        int64
+	Zxid          wire.Zxid
+	ElectionEpoch int64
+	PeerEpoch     int64
+}
+
+// Elector finds the ensemble's leader: fast leader election on the
+// election port, or a stand-in that names the leader (StaticLeader).
+type Elector interface {
+	// LookForLeader runs one election with this server's last logged zxid
+	// and current epoch; it blocks until a leader is known or ctx ends.
+	LookForLeader(ctx context.Context, lastLoggedZxid wire.Zxid, currentEpoch int64) (ElectionOutcome, error)
+	// SetPeerEpoch records the epoch a sync established (Java's
+	// updateElectionVote), which is what late joiners are told.
+	SetPeerEpoch(epoch int64)
+	// SetLooking reports that this server lost its leader.
+	SetLooking(lastLoggedZxid wire.Zxid, currentEpoch int64)
+	Close() error
+}
+
+// StaticLeader is an Elector that always names the same leader, for tests
+// that join a running ensemble without taking part in its elections.
+type StaticLeader struct {
+	Leader   int64
+	Observer bool
+}
+
+// LookForLeader implements Elector.
+func (e StaticLeader) LookForLeader(ctx context.Context, _ wire.Zxid, _ int64) (ElectionOutcome, error) {
+	st := wire.ServerFollowing
+	if e.Observer {
+		st = wire.ServerObserving
+	}
+	return ElectionOutcome{State: st, Leader: e.Leader}, ctx.Err()
+}
+
+// SetPeerEpoch implements Elector.
+func (StaticLeader) SetPeerEpoch(int64) {}
+
+// SetLooking implements Elector.
+func (StaticLeader) SetLooking(wire.Zxid, int64) {}
+
+// Close implements Elector.
+func (StaticLeader) Close() error { return nil }
+
+// role is a quorum member's state (QuorumPeer.ServerState plus the sync
+// phase, during which the database belongs to the learner goroutine).
+type role uint8
+
+const (
+	roleStandalone role = iota
+	roleLooking
+	roleSyncing
+	roleFollowing
+	roleObserving
+)
+
+func (r role) String() string {
+	switch r {
+	case roleStandalone:
+		return "standalone"
+	case roleLooking:
+		return "looking"
+	case roleSyncing:
+		return "synchronizing"
+	case roleFollowing:
+		return "follower"
+	case roleObserving:
+		return "observer"
+	}
+	return "unknown"
+}
+
+// peer is the quorum side of a server that is a member of an ensemble.
+// Owned by the server goroutine.
+type peer struct {
+	q       *Quorum
+	elector Elector
+	ctx     context.Context
+	cancel  context.CancelFunc
+
+	role          role
+	acceptedEpoch int64
+	currentEpoch  int64
+	leader        int64
+	newEpoch      int64
+	syncMode      string // DIFF, SNAP or TRUNC: how the last sync went
+	link          *learnerLink
+
+	// broadcast phase
+	pendingTxns  []*wire.TxnEntry // logged proposals waiting for their COMMIT (followers)
+	ackQ         []wire.Zxid      // logged proposals whose ACK waits for the fsync
+	lastQueued   wire.Zxid        // last proposal received
+	lastAppended wire.Zxid        // last txn handed to the store
+	forwarded    map[wire.SessionID][]*proposal
+	syncs        []*proposal // client syncs waiting for the leader's SYNC
+	revalidating map[wire.SessionID]*clientConn
+	touched      map[wire.SessionID]int32
+
+	electionReq chan electionRequest
+	electionOut chan electionResult
+	syncDone    chan syncOutcome
+	lookAt      time.Time // when the pending election may start (backoff)
+	looking     bool      // an election request is out
+
+	stats peerStats
+}
+
+type peerStats struct {
+	elections       int64
+	syncs           map[string]int64
+	linkDrops       int64
+	lastSyncTook    time.Duration
+	proposals       int64
+	commits         int64
+	forwarded       int64
+	electionStarted time.Time
+	electionTook    time.Duration
+}
+
+type electionRequest struct {
+	zxid  wire.Zxid
+	epoch int64
+}
+
+type electionResult struct {
+	out ElectionOutcome
+	err error
+}
+
+// newPeer sets up the quorum side and starts the election goroutine.
+func (s *Server) newPeer(q *Quorum) error {
+	s.role.Store(uint32(roleLooking))
+	p := &peer{
+		q:            q,
+		role:         roleLooking,
+		forwarded:    map[wire.SessionID][]*proposal{},
+		revalidating: map[wire.SessionID]*clientConn{},
+		touched:      map[wire.SessionID]int32{},
+		electionReq:  make(chan electionRequest, 1),
+		electionOut:  make(chan electionResult, 1),
+		syncDone:     make(chan syncOutcome, 1),
+		stats:        peerStats{syncs: map[string]int64{}},
+	}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	if err := s.loadEpochs(p); err != nil {
+		return err
+	}
+	el := s.cfg.Elector
+	if el == nil {
+		var err error
+		if el, err = s.startElection(q); err != nil {
+			return err
+		}
+	}
+	p.elector = el
+	s.peer = p
+	s.goRoutine(s.runElections)
+	return nil
+}
+
+// loadEpochs reads acceptedEpoch and currentEpoch (QuorumPeer.loadDataBase):
+// a missing file defaults to the epoch of the last zxid and is written.
+func (s *Server) loadEpochs(p *peer) error {
+	dir := s.snapDir()
+	zxEpoch := int64(s.tree.LastZxid.Epoch())
+	read := func(name string) (int64, error) {
+		v, err := storage.ReadEpoch(dir, name)
+		if errors.Is(err, os.ErrNotExist) {
+			s.log.Info().Str("file", name).Int64("epoch", zxEpoch).
+				Msg("epoch file not found; creating it with the epoch of the last zxid")
+			return zxEpoch, storage.WriteEpoch(dir, name, zxEpoch)
+		}
+		return v, err
+	}
+	var err error
+	if p.currentEpoch, err = read(storage.CurrentEpochFile); err != nil {
+		return err
+	}
+	if zxEpoch > p.currentEpoch {
+		return fmt.Errorf("node: the current epoch, %d, is older than the last zxid, %v", p.currentEpoch, s.tree.LastZxid)
+	}
+	if p.acceptedEpoch, err = read(storage.AcceptedEpochFile); err != nil {
+		return err
+	}
+	if p.acceptedEpoch < p.currentEpoch {
+		return fmt.Errorf("node: the accepted epoch, %d, is less than the current epoch, %d", p.acceptedEpoch, p.currentEpoch)
+	}
+	return nil
+}
+
+// runElections is the election goroutine: it runs one election per request
+// from the owner and reports the outcome.
+func (s *Server) runElections() {
+	p := s.peer
+	for {
+		select {
+		case req := <-p.electionReq:
+			out, err := p.elector.LookForLeader(p.ctx, req.zxid, req.epoch)
+			select {
+			case p.electionOut <- electionResult{out: out, err: err}:
+			case <-s.quit:
+				return
+			}
+		case <-s.quit:
+			return
+		}
+	}
+}
+
+// setRole changes the peer's role (owner goroutine) and publishes it for Mode.
+func (s *Server) setRole(r role) {
+	s.peer.role = r
+	s.role.Store(uint32(r))
+}
+
+// Mode returns the server's mode as srvr prints it: "standalone",
+// "looking", "synchronizing", "follower" or "observer". Safe from any
+// goroutine.
+func (s *Server) Mode() string { return role(s.role.Load()).String() }
+
+// serving reports whether clients are served (standalone, or a learner
+// that finished its sync).
+func (s *Server) serving() bool {
+	return s.peer == nil || s.peer.role == roleFollowing || s.peer.role == roleObserving
+}
+
+// ownsStore reports whether the owner goroutine may use the txn log (not
+// while a learner's sync goroutine has it).
+func (s *Server) ownsStore() bool { return s.peer == nil || s.peer.role != roleSyncing }
+
+// isLearner reports whether writes go to a leader.
+func (s *Server) isLearner() bool { return s.peer != nil }
+
+// modeName is srvr's "Mode:" and mntr's server_state.
+func (s *Server) modeName() string {
+	if s.peer == nil {
+		return "standalone"
+	}
+	return s.peer.role.String()
+}
+
+// becomeLooking drops whatever role the server had and asks for an
+// election, after delay.
+func (s *Server) becomeLooking(reason string, delay time.Duration) {
+	p := s.peer
+	prev := p.role
+	if prev == roleFollowing || prev == roleObserving {
+		s.leaveBroadcast()
+	}
+	s.setRole(roleLooking)
+	p.leader = 0
+	s.closeAllClients("server is not serving: " + reason)
+	p.elector.SetLooking(s.tree.LastZxid, p.currentEpoch)
+	p.lookAt = time.Now().Add(delay)
+	s.log.Info().Str("from", prev.String()).Str("reason", reason).Str("zxid", s.tree.LastZxid.String()).
+		Int64("epoch", p.currentEpoch).Msg("LOOKING")
+	s.maybeStartElection()
+}
+
+// maybeStartElection hands the election goroutine a request once the
+// backoff has passed.
+func (s *Server) maybeStartElection() {
+	p := s.peer
+	if p == nil || p.role != roleLooking || p.looking || time.Now().Before(p.lookAt) {
+		return
+	}
+	select {
+	case p.electionReq <- electionRequest{zxid: s.tree.LastZxid, epoch: p.currentEpoch}:
+		p.looking = true
+		p.stats.elections++
+		p.stats.electionStarted = time.Now()
+	default:
+	}
+}
+
+// onElection acts on an election's outcome.
+func (s *Server) onElection(r electionResult) {
+	p := s.peer
+	p.looking = false
+	if p.role != roleLooking {
+		return
+	}
+	if r.err != nil {
+		if !errors.Is(r.err, context.Canceled) {
+			s.log.Warn().Err(r.err).Msg("leader election failed; retrying")
+		}
+		p.lookAt = time.Now().Add(time.Second)
+		return
+	}
+	p.stats.electionTook = time.Since(p.stats.electionStarted)
+	out := r.out
+	switch out.State {
+	case wire.ServerFollowing, wire.ServerObserving:
+		if out.Leader == s.cfg.Quorum.MyID {
+			s.log.Error().Int64("leader", out.Leader).Msg("election named this server as a learner of itself; retrying")
+			p.lookAt = time.Now().Add(time.Second)
+			return
+		}
+		if _, ok := s.cfg.Quorum.Servers[out.Leader]; !ok {
+			s.log.Error().Int64("leader", out.Leader).Msg("elected leader is not in the configuration; retrying")
+			p.lookAt = time.Now().Add(time.Second)
+			return
+		}
+		state := "FOLLOWING"
+		if out.State == wire.ServerObserving {
+			state = "OBSERVING"
+		}
+		s.log.Info().Int64("leader", out.Leader).Str("zxid", out.Zxid.String()).Int64("election_epoch", out.ElectionEpoch).
+			Int64("peer_epoch", out.PeerEpoch).Dur("took", p.stats.electionTook).Msg(state + " - LEADER ELECTION TOOK")
+		s.startLearning(out.Leader, out.State == wire.ServerObserving)
+	default:
+		// zkgo cannot lead yet (issue: leader role). The election is told
+		// not to elect us; if it does anyway, go around again.
+		s.log.Error().Str("state", out.State.String()).Int64("leader", out.Leader).
+			Msg("election chose this server to lead, which zkgo cannot do yet; looking again")
+		p.lookAt = time.Now().Add(time.Second)
+	}
+}
+
+// closeAllClients closes every client connection (Learner.shutdown's
+// closeAllConnections).
+func (s *Server) closeAllClients(reason string) {
+	for _, cc := range s.conns {
+		if cc.fourLetter {
+			continue
+		}
+		s.closeConn(cc, reason)
+	}
+}
+
+// stopPeer ends the quorum side at shutdown.
+func (s *Server) stopPeer() {
+	p := s.peer
+	if p == nil {
+		return
+	}
+	p.cancel()
+	if p.link != nil {
+		p.link.close("server stopping")
+	}
+	if p.elector != nil {
+		p.elector.Close()
+	}
+}
