@@ -50,3 +50,13 @@ check-deps:
 
 clean:
 	rm -rf bin
+
+# zkgo side by side with Java ZooKeeper 3.8 in one run (needs the zookeeper
+# package); rewrites bench/RESULTS.md. Never part of `make test`.
+# bench: the quick profile (< 10 min); bench-full: BENCHMARKS.md's durations.
+.PHONY: bench bench-full
+bench: build
+	./$(BIN) bench compare --profile quick --zkgo $(BIN) --results bench/RESULTS.md --json bench/results.json
+
+bench-full: build
+	./$(BIN) bench compare --profile full --zkgo $(BIN) --results bench/RESULTS.md --json bench/results.json

@@ -1,0 +1,336 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strings"
+	"time"
+)
+
+// stat is the median and range of one figure over repetitions.
+type stat struct {
+	Med, Min, Max float64
+	N             int
+}
+
+func statOf(v []float64) stat {
+	if len(v) == 0 {
+		return stat{Med: math.NaN(), Min: math.NaN(), Max: math.NaN()}
+	}
+	s := stat{Med: median(v), Min: v[0], Max: v[0], N: len(v)}
+	for _, x := range v {
+		s.Min = math.Min(s.Min, x)
+		s.Max = math.Max(s.Max, x)
+	}
+	return s
+}
+
+func (s stat) ok() bool { return s.N > 0 && !math.IsNaN(s.Med) }
+
+func (s stat) String() string {
+	if !s.ok() {
+		return "—"
+	}
+	if s.N == 1 || s.Min == s.Max {
+		return fmtNum(s.Med)
+	}
+	return fmt.Sprintf("%s (%s–%s)", fmtNum(s.Med), fmtNum(s.Min), fmtNum(s.Max))
+}
+
+func ratio(g, j stat) string {
+	if !g.ok() || !j.ok() || j.Med == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2fx", g.Med/j.Med)
+}
+
+func ratioVal(g, j stat) float64 {
+	if !g.ok() || !j.ok() || j.Med == 0 {
+		return math.NaN()
+	}
+	return g.Med / j.Med
+}
+
+// metric extracts one figure from a cell.
+type metric func(Cell) (float64, bool)
+
+var (
+	mOps  metric = func(c Cell) (float64, bool) { return c.Result.OpsPerSec, c.Result != nil }
+	mP50  metric = func(c Cell) (float64, bool) { return c.Result.Latency.P50, c.Result.Latency.Count > 0 }
+	mP99  metric = func(c Cell) (float64, bool) { return c.Result.Latency.P99, c.Result.Latency.Count > 0 }
+	mP999 metric = func(c Cell) (float64, bool) { return c.Result.Latency.P999, c.Result.Latency.Count > 0 }
+	mCPU  metric = func(c Cell) (float64, bool) { return c.CPUUsPerOp, c.Result.Ops > 0 }
+	mUsr  metric = func(c Cell) (float64, bool) { return c.UserUsPerOp, c.Result.Ops > 0 }
+	mSys  metric = func(c Cell) (float64, bool) { return c.SysUsPerOp, c.Result.Ops > 0 }
+	mCtx  metric = func(c Cell) (float64, bool) { return c.CtxPerOp, c.Result.Ops > 0 }
+	mRSS  metric = func(c Cell) (float64, bool) { return float64(c.RSSKB) / 1024, c.RSSKB > 0 }
+	mFs   metric = func(c Cell) (float64, bool) { return c.FsyncPerSec, c.FsyncPerSec > 0 }
+	mTpf  metric = func(c Cell) (float64, bool) { return c.TxnPerFsync, c.TxnPerFsync > 0 }
+	mErr  metric = func(c Cell) (float64, bool) { return float64(c.Result.Errors), true }
+	mRate metric = func(c Cell) (float64, bool) { return c.Rate, c.Rate > 0 }
+)
+
+func (rep *Report) stat(scenario string, k Kind, m metric) stat {
+	var v []float64
+	for _, c := range rep.Cells[scenario] {
+		if c.Server != k || c.Result == nil {
+			continue
+		}
+		if x, ok := m(c); ok {
+			v = append(v, x)
+		}
+	}
+	return statOf(v)
+}
+
+type memMetric func(MemCell) (float64, bool)
+
+func (rep *Report) memStat(k Kind, m memMetric) stat {
+	var v []float64
+	for _, c := range rep.Mem {
+		if c.Server != k {
+			continue
+		}
+		if x, ok := m(c); ok {
+			v = append(v, x)
+		}
+	}
+	return statOf(v)
+}
+
+func kbToMB(kb int64) float64 { return float64(kb) / 1024 }
+
+var memRows = []struct {
+	name string
+	m    memMetric
+}{
+	{"RSS at start (MB)", func(c MemCell) (float64, bool) { return kbToMB(c.BaseRSSKB), c.BaseRSSKB > 0 }},
+	{"RSS with 10k idle sessions (MB)", func(c MemCell) (float64, bool) { return kbToMB(c.IdleRSSKB), c.IdleRSSKB > 0 }},
+	{"**RSS for 10k idle sessions** (MB, delta)", func(c MemCell) (float64, bool) {
+		return kbToMB(c.IdleDeltaKB) * 10000 / float64(c.IdleSessions), c.IdleSessions > 0
+	}},
+	{"1M znodes: load time (s)", func(c MemCell) (float64, bool) { return c.LoadSec, c.Znodes > 0 }},
+	{"1M znodes: server CPU per znode loaded (µs)", func(c MemCell) (float64, bool) { return c.LoadCPUUsPerZnode, c.Znodes > 0 }},
+	{"1M znodes: RSS right after load (MB)", func(c MemCell) (float64, bool) { return kbToMB(c.LoadedRSSKB), c.Znodes > 0 }},
+	{"**1M znodes: RSS settled** (MB; Java after GC.run)", func(c MemCell) (float64, bool) { return kbToMB(c.SettledRSSKB), c.Znodes > 0 }},
+	{"**1M znodes: RSS per 1M znodes** (MB, settled − start)", func(c MemCell) (float64, bool) {
+		return kbToMB(c.TreeDeltaKB) * 1e6 / float64(c.Znodes), c.Znodes > 0
+	}},
+	{"1M znodes: peak RSS (MB, VmHWM)", func(c MemCell) (float64, bool) { return kbToMB(c.PeakRSSKB), c.Znodes > 0 }},
+	{"1M znodes: Java heap used after GC (MB)", func(c MemCell) (float64, bool) {
+		return kbToMB(c.JavaHeapUsedKB), c.JavaHeapUsedKB > 0
+	}},
+	{"**startup with 1M znodes** (s, exec → serves a read)", func(c MemCell) (float64, bool) { return c.StartupSec, c.StartupSec > 0 }},
+	{"RSS after restart with 1M znodes (MB)", func(c MemCell) (float64, bool) { return kbToMB(c.StartupRSSKB), c.StartupRSSKB > 0 }},
+}
+
+// goal is one of issue 8's targets.
+type goal struct {
+	name, target string
+	val          func(*Report) float64
+	ok           func(float64) bool
+}
+
+func (rep *Report) scenarioRatio(name string, m metric) float64 {
+	return ratioVal(rep.stat(name, Zkgo, m), rep.stat(name, Java, m))
+}
+
+func (rep *Report) memRatio(i int) float64 {
+	return ratioVal(rep.memStat(Zkgo, memRows[i].m), rep.memStat(Java, memRows[i].m))
+}
+
+var goals = []goal{
+	{"reads ops/s (get, 16×8)", "≥ 2x", func(r *Report) float64 { return r.scenarioRatio("get", mOps) }, func(v float64) bool { return v >= 2 }},
+	{"read CPU per op (get)", "≤ 0.4x", func(r *Report) float64 { return r.scenarioRatio("get", mCPU) }, func(v float64) bool { return v <= 0.4 }},
+	{"writes ops/s (set, 16×8)", "≥ 1.5x", func(r *Report) float64 { return r.scenarioRatio("set", mOps) }, func(v float64) bool { return v >= 1.5 }},
+	{"RSS per 1M znodes of 100 B", "≤ 0.4x", func(r *Report) float64 { return r.memRatio(7) }, func(v float64) bool { return v <= 0.4 }},
+	{"RSS per 10k idle sessions", "≤ 0.1x", func(r *Report) float64 { return r.memRatio(2) }, func(v float64) bool { return v <= 0.1 }},
+	{"p99 at equal load (get @80% Java max)", "≤ 0.5x", func(r *Report) float64 { return r.scenarioRatio("get @80% Java max", mP99) }, func(v float64) bool { return v <= 0.5 }},
+	{"p99 at equal load (set @80% Java max)", "≤ 0.5x", func(r *Report) float64 { return r.scenarioRatio("set @80% Java max", mP99) }, func(v float64) bool { return v <= 0.5 }},
+}
+
+func fmtRatio(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "—"
+	}
+	return fmt.Sprintf("%.2fx", v)
+}
+
+// WriteMarkdown writes the report (without the history section).
+func (rep *Report) WriteMarkdown(w io.Writer) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	p("Generated by `make bench` (`zkgo bench compare`, profile **%s**) on %s in %s.\n",
+		rep.Profile, rep.Date.Format("2006-01-02 15:04 MST"), (time.Duration(rep.Elapsed) * time.Second).String())
+	p("Ratios are zkgo ÷ Java of the medians over %d interleaved repetitions (order: %s); "+
+		"ops/s: higher is better, latency, CPU and memory: lower is better. Raw figures: median (min–max).\n\n",
+		rep.Reps, strings.Join(rep.Order, " "))
+	if len(rep.Errors) > 0 {
+		p("**Errors during the run:**\n\n")
+		for _, e := range rep.Errors {
+			p("- %s\n", strings.ReplaceAll(strings.TrimSpace(e), "\n", " "))
+		}
+		p("\n")
+	}
+
+	p("## Ratios (zkgo ÷ Java)\n\n")
+	p("| scenario | ops/s | p50 | p99 | p999 | server CPU µs/op | RSS |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, sc := range rep.Scenarios {
+		n := sc.Name
+		p("| %s | %s | %s | %s | %s | %s | %s |\n", n,
+			fmtRatio(rep.scenarioRatio(n, mOps)), fmtRatio(rep.scenarioRatio(n, mP50)),
+			fmtRatio(rep.scenarioRatio(n, mP99)), fmtRatio(rep.scenarioRatio(n, mP999)),
+			fmtRatio(rep.scenarioRatio(n, mCPU)), fmtRatio(rep.scenarioRatio(n, mRSS)))
+	}
+	if len(rep.Mem) > 0 {
+		for _, i := range []int{2, 7, 6, 10} {
+			p("| %s | | | | | | %s |\n", strings.ReplaceAll(memRows[i].name, "**", ""), fmtRatio(rep.memRatio(i)))
+		}
+	}
+	p("\n## Goals (issue 8; goals, not gates)\n\n| goal | target | measured | met |\n|---|---|---:|---|\n")
+	for _, g := range goals {
+		v := g.val(rep)
+		met := "no"
+		if math.IsNaN(v) {
+			met = "not measured"
+		} else if g.ok(v) {
+			met = "yes"
+		}
+		p("| %s | %s | %s | %s |\n", g.name, g.target, fmtRatio(v), met)
+	}
+
+	p("\n## Throughput, latency, server CPU, RSS\n\n")
+	p("Closed loop unless a rate is given (open loop, latency from the intended send time). " +
+		"CPU = Δ(utime+stime) of the server process ÷ ops, user+sys split; RSS = VmRSS at the end of the window.\n\n")
+	p("| scenario | conns×depth | server | ops/s | p50 µs | p99 µs | p999 µs | CPU µs/op | usr/sys | ctx sw/op | RSS MB | errors |\n")
+	p("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, sc := range rep.Scenarios {
+		n := sc.Name
+		shape := fmt.Sprintf("%d×%d", sc.Conns, sc.Depth)
+		if sc.RateOf != "" {
+			if r := rep.stat(n, Java, mRate); r.ok() {
+				shape = fmt.Sprintf("%d conns @ %s/s", sc.Conns, fmtNum(r.Med))
+			}
+		}
+		for _, k := range []Kind{Java, Zkgo} {
+			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s/%s | %s | %s | %s |\n", n, shape, k,
+				rep.stat(n, k, mOps), rep.stat(n, k, mP50), rep.stat(n, k, mP99), rep.stat(n, k, mP999),
+				rep.stat(n, k, mCPU), fmtNum(rep.stat(n, k, mUsr).Med), fmtNum(rep.stat(n, k, mSys).Med),
+				fmtNum(rep.stat(n, k, mCtx).Med), rep.stat(n, k, mRSS), fmtNum(rep.stat(n, k, mErr).Max))
+		}
+	}
+
+	p("\n## Group commit (from mntr: zk_cnt_fsynctime, zk_sum_sync_processor_batch_size)\n\n")
+	p("| scenario | server | writes/s | fsyncs/s | writes per fsync |\n|---|---|---:|---:|---:|\n")
+	for _, sc := range rep.Scenarios {
+		if sc.Class == "read" && sc.Name != "serial set" {
+			continue
+		}
+		for _, k := range []Kind{Java, Zkgo} {
+			fs := rep.stat(sc.Name, k, mFs)
+			if !fs.ok() {
+				continue
+			}
+			p("| %s | %s | %s | %s | %s |\n", sc.Name, k, rep.stat(sc.Name, k, mOps), fs, rep.stat(sc.Name, k, mTpf))
+		}
+	}
+
+	if len(rep.Mem) > 0 {
+		p("\n## Memory and startup\n\n")
+		p("Fresh server with Java at -Xms=-Xmx%s. 10k sessions ping every 5 s (timeout 30 s); RSS read after two ping rounds. "+
+			"1M znodes of 100 B, fan-out 1000, 27-byte paths, loaded by multis of 100 creates over 8 connections. "+
+			"Startup: SIGKILL, then restart on the same data dir, timed from exec until a session reads.\n\n", rep.JavaMem)
+		p("| metric | Java | zkgo | ratio |\n|---|---:|---:|---:|\n")
+		for _, r := range memRows {
+			j, g := rep.memStat(Java, r.m), rep.memStat(Zkgo, r.m)
+			if !j.ok() && !g.ok() {
+				continue
+			}
+			p("| %s | %s | %s | %s |\n", r.name, j, g, ratio(g, j))
+		}
+	}
+	p("\n### Serial latency (1 connection, 1 in flight)\n\n| | Java p50 µs | zkgo p50 µs | ratio |\n|---|---:|---:|---:|\n")
+	for _, n := range []string{"serial get", "serial set"} {
+		j, g := rep.stat(n, Java, mP50), rep.stat(n, Zkgo, mP50)
+		p("| %s | %s | %s | %s |\n", n, j, g, ratio(g, j))
+	}
+
+	p("\n## Setup\n\n")
+	keys := make([]string, 0, len(rep.Machine))
+	for k := range rep.Machine {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var facts []string
+	for _, k := range keys {
+		facts = append(facts, fmt.Sprintf("%s: %s", k, rep.Machine[k]))
+	}
+	p("- Machine: %s\n", strings.Join(facts, "; "))
+	p("- zkgo built with %s; GOMAXPROCS and GOGC default\n", rep.GoVersion)
+	p("- Java: %s; ZooKeeper 3.8.0 (Debian), QuorumPeerMain standalone, G1 (JVM default GC)\n", rep.Java)
+	p("- Java heap: -Xms=-Xmx%s for the throughput scenarios, -Xms=-Xmx%s for the memory scenarios "+
+		"(right-sized: see bench/README.md for the sweep)\n", rep.JavaHeap, rep.JavaMem)
+	p("- Same zoo.cfg for both: tickTime=2000, forceSync=yes (fsync before ack), snapCount 100000 (default), "+
+		"maxClientCnxns=0, 4lw.commands.whitelist=*; fresh dataDir per trial under %s\n", rep.WorkDir)
+	p("- Per scenario: warm-up %s (discarded), measured %s; after each server start a 90/10 run of %s (discarded); "+
+		"payload %d B, 1000 hot keys, getChildren2 on 10 children\n", rep.Warmup, rep.Duration, rep.ServerWU, rep.Size)
+	p("- Load generator: `zkgo bench run` in the same process as the orchestrator, raw Jute, pre-encoded requests, " +
+		"pipelined; only one server runs at a time; client and server share the 2 cores\n")
+}
+
+const historyHeader = "## History\n\n" +
+	"| date (UTC) | profile | get ops/s (J / G / ratio) | set ops/s (J / G / ratio) | get CPU µs/op ratio | " +
+	"p99 get@80% ratio | RSS 1M znodes ratio | RSS 10k sessions ratio | startup 1M ratio |\n" +
+	"|---|---|---|---|---:|---:|---:|---:|---:|\n"
+
+func (rep *Report) historyRow() string {
+	gj, gg := rep.stat("get", Java, mOps), rep.stat("get", Zkgo, mOps)
+	sj, sg := rep.stat("set", Java, mOps), rep.stat("set", Zkgo, mOps)
+	return fmt.Sprintf("| %s | %s | %s / %s / %s | %s / %s / %s | %s | %s | %s | %s | %s |\n",
+		rep.Date.Format("2006-01-02 15:04"), rep.Profile,
+		fmtNum(gj.Med), fmtNum(gg.Med), ratio(gg, gj), fmtNum(sj.Med), fmtNum(sg.Med), ratio(sg, sj),
+		fmtRatio(rep.scenarioRatio("get", mCPU)), fmtRatio(rep.scenarioRatio("get @80% Java max", mP99)),
+		fmtRatio(rep.memRatio(7)), fmtRatio(rep.memRatio(2)), fmtRatio(rep.memRatio(10)))
+}
+
+// WriteResultsFile rewrites path with this report, keeping the history
+// rows already there and adding this run's.
+func (rep *Report) WriteResultsFile(path string) error {
+	var rows []string
+	if old, err := os.ReadFile(path); err == nil {
+		rows = historyRows(string(old))
+	}
+	rows = append(rows, rep.historyRow())
+	var b strings.Builder
+	b.WriteString("# Bench results: zkgo vs Java ZooKeeper 3.8\n\n")
+	b.WriteString("This file is written by `make bench` / `make bench-full`; do not edit by hand. " +
+		"Method: ../../shared/BENCHMARKS.md. The history at the end keeps one line per run.\n\n")
+	rep.WriteMarkdown(&b)
+	b.WriteString("\n")
+	b.WriteString(historyHeader)
+	for _, r := range rows {
+		b.WriteString(r)
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// historyRows returns the table rows of the "## History" section of a
+// results file.
+func historyRows(s string) []string {
+	i := strings.Index(s, "\n## History")
+	if i < 0 {
+		return nil
+	}
+	var rows []string
+	for _, line := range strings.Split(s[i+1:], "\n") {
+		if strings.HasPrefix(line, "| ") && !strings.HasPrefix(line, "| date") {
+			rows = append(rows, line+"\n")
+		}
+		if strings.HasPrefix(line, "## ") && !strings.HasPrefix(line, "## History") {
+			break
+		}
+	}
+	return rows
+}

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/zkgo/zkgo/bench"
+)
+
+func init() {
+	register("bench", "bench run|compare: load generator, and zkgo side by side with Java ZooKeeper", runBench)
+}
+
+func benchUsage() {
+	fmt.Fprintln(os.Stderr, `usage:
+  zkgo bench run --addr host:port [flags]   drive one running server (table or --json)
+  zkgo bench load --addr host:port --znodes N   create the memory scenario's tree (fan-out 1000)
+  zkgo bench compare [flags]                start Java ZooKeeper and zkgo in turn, print ratios, write bench/RESULTS.md
+
+Run 'zkgo bench run -h' or 'zkgo bench compare -h' for flags.`)
+}
+
+func runBench(args []string) int {
+	if len(args) == 0 {
+		benchUsage()
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch args[0] {
+	case "run":
+		return runBenchRun(ctx, args[1:])
+	case "compare":
+		return runBenchCompare(ctx, args[1:])
+	case "load":
+		return runBenchLoad(ctx, args[1:])
+	case "-h", "--help", "help":
+		benchUsage()
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "zkgo bench: unknown subcommand %q\n", args[0])
+	benchUsage()
+	return 2
+}
+
+func runBenchRun(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("bench run", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:2181", "server address")
+	mix := fs.String("mix", "get", `operations: "get", "get:90,set:10", or a read/write ratio "90/10"; ops: get exists children set create createseq createeph delete multi`)
+	conns := fs.Int("conns", 16, "connections (sessions)")
+	depth := fs.Int("depth", 8, "requests in flight per connection (closed loop)")
+	rate := fs.Float64("rate", 0, "open loop: total ops/s at a fixed rate (coordinated-omission safe); 0 = closed loop")
+	dur := fs.Duration("duration", 10*time.Second, "measured time")
+	warm := fs.Duration("warmup", 2*time.Second, "warm-up time (discarded)")
+	size := fs.Int("size", 1024, "payload bytes (keys, sets, creates)")
+	keys := fs.Int("keys", 1000, "hot keys")
+	children := fs.Int("children", 10, "children of the getChildren2 parent")
+	root := fs.String("root", "/zkbench", "root of the benchmark tree")
+	noSetup := fs.Bool("no-setup", false, "do not create the benchmark tree first")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	quiet := fs.Bool("quiet", false, "no progress line")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	m, err := bench.ParseMix(*mix)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	tree := bench.Tree{Root: *root, Keys: *keys, Size: *size, Children: *children}
+	if !*noSetup {
+		if err := bench.Setup(*addr, tree); err != nil {
+			fmt.Fprintln(os.Stderr, "zkgo bench: setup:", err)
+			return 1
+		}
+	}
+	w := bench.Workload{Name: *mix, Mix: m, Conns: *conns, Depth: *depth, Rate: *rate,
+		Warmup: *warm, Duration: *dur, Tree: tree}
+	if !*quiet {
+		w.Progress = os.Stderr
+	}
+	res, err := bench.Run(ctx, *addr, w)
+	if res != nil {
+		if *asJSON {
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			_ = enc.Encode(res)
+		} else {
+			bench.PrintResults(os.Stdout, []*bench.Result{res})
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "zkgo bench:", err)
+		return 1
+	}
+	return 0
+}
+
+func runBenchCompare(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("bench compare", flag.ContinueOnError)
+	profile := fs.String("profile", "quick", "quick (make bench, < 10 min) or full (make bench-full)")
+	bin := fs.String("zkgo", "bin/zkgo", "zkgo binary to benchmark")
+	results := fs.String("results", "bench/RESULTS.md", "results file to rewrite (empty: none)")
+	jsonOut := fs.String("json", "", "also write the raw report as JSON to this file")
+	only := fs.String("only", "", "regexp: run only the scenarios whose name matches")
+	servers := fs.String("servers", "java,zkgo", "servers to run")
+	reps := fs.Int("reps", 0, "repetitions (default: the profile's)")
+	dur := fs.Duration("duration", 0, "measured time per scenario (default: the profile's)")
+	warm := fs.Duration("warmup", -1, "warm-up per scenario (default: the profile's)")
+	swarm := fs.Duration("server-warmup", -1, "warm-up after each server start (default: the profile's)")
+	heap := fs.String("java-heap", "", "Java -Xms=-Xmx for throughput scenarios (default: the profile's; \"packaged\": none)")
+	memHeap := fs.String("java-mem-heap", "", "Java -Xms=-Xmx for the memory scenarios (default: the profile's)")
+	znodes := fs.Int("znodes", -1, "znodes for the memory/startup scenario (0: skip)")
+	idle := fs.Int("idle-sessions", -1, "idle sessions for the memory scenario (0: skip)")
+	workDir := fs.String("workdir", "", "where data dirs go (default: $TMPDIR)")
+	zkgoFlags := fs.String("zkgo-flags", "", "extra zkgo server flags (space separated), e.g. --pprof 127.0.0.1:6060")
+	seed := fs.Int64("seed", 0, "seed of the interleaving order (0: random)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var cfg bench.CompareConfig
+	switch *profile {
+	case "quick":
+		cfg = bench.QuickProfile()
+	case "full":
+		cfg = bench.FullProfile()
+	default:
+		fmt.Fprintf(os.Stderr, "zkgo bench compare: unknown profile %q\n", *profile)
+		return 2
+	}
+	cfg.ZkgoBin, cfg.Only, cfg.WorkDir, cfg.Seed = *bin, *only, *workDir, *seed
+	cfg.Log, cfg.Out = os.Stderr, os.Stdout
+	if *reps > 0 {
+		cfg.Reps = *reps
+	}
+	if *dur > 0 {
+		cfg.Duration = *dur
+	}
+	if *warm >= 0 {
+		cfg.Warmup = *warm
+	}
+	if *swarm >= 0 {
+		cfg.ServerWarmup = *swarm
+	}
+	if *heap == "packaged" {
+		cfg.JavaHeap = ""
+	} else if *heap != "" {
+		cfg.JavaHeap = *heap
+	}
+	if *memHeap == "packaged" {
+		cfg.JavaMemHeap = ""
+	} else if *memHeap != "" {
+		cfg.JavaMemHeap = *memHeap
+	}
+	if *znodes >= 0 {
+		cfg.MemZnodes = *znodes
+	}
+	if *idle >= 0 {
+		cfg.IdleSessions = *idle
+	}
+	if *zkgoFlags != "" {
+		cfg.ZkgoExtra = strings.Fields(*zkgoFlags)
+	}
+	cfg.Servers = nil
+	for _, s := range strings.Split(*servers, ",") {
+		cfg.Servers = append(cfg.Servers, bench.Kind(strings.TrimSpace(s)))
+	}
+	if abs, err := filepath.Abs(cfg.ZkgoBin); err == nil {
+		cfg.ZkgoBin = abs
+	}
+	rep, err := bench.Compare(ctx, cfg)
+	if rep != nil {
+		fmt.Fprintln(os.Stdout)
+		rep.WriteMarkdown(os.Stdout)
+		if *results != "" {
+			if werr := rep.WriteResultsFile(*results); werr != nil {
+				fmt.Fprintln(os.Stderr, "zkgo bench compare:", werr)
+				return 1
+			}
+			fmt.Fprintf(os.Stderr, "wrote %s\n", *results)
+		}
+		if *jsonOut != "" {
+			b, _ := json.MarshalIndent(rep, "", "  ")
+			if werr := os.WriteFile(*jsonOut, b, 0o644); werr != nil {
+				fmt.Fprintln(os.Stderr, "zkgo bench compare:", werr)
+				return 1
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "zkgo bench compare:", err)
+		return 1
+	}
+	return 0
+}
+
+func runBenchLoad(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("bench load", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:2181", "server address")
+	n := fs.Int("znodes", 1_000_000, "znodes to create under /membench")
+	size := fs.Int("size", 100, "data bytes per znode")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	t0 := time.Now()
+	if err := bench.LoadZnodes(ctx, *addr, *n, *size, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "zkgo bench load:", err)
+		return 1
+	}
+	fmt.Printf("created %d znodes in %.1fs\n", *n, time.Since(t0).Seconds())
+	return 0
+}
