@@ -1,0 +1,41 @@
+// Package decode turns captured ZooKeeper traffic into messages: the client
+// protocol, the leader/learner (Zab) channel and the election (FLE) channel,
+// each decoded in full with the Java field names of the generated records.
+// It backs `zkgo decode`.
+//
+// The package has two layers with a one-way dependency:
+//
+//   - Byte-stream decoding (Decoder, Conn and the per-channel parsers) is
+//     pure: it is fed the reassembled bytes of each direction of a TCP
+//     connection, with the capture timestamps, and calls a Sink for every
+//     message. It does no I/O, reads no clock (time comes from the
+//     capture) and keeps no goroutines. Channel detection by port and by
+//     content, message framing, resynchronisation after a gap or on a
+//     capture that starts mid-stream, request/response pairing and the
+//     SNAP stream summary all live here.
+//   - The capture layer (ReadCapture, capture.go) reads pcap and pcapng
+//     (gopacket's pcapgo readers, no cgo), strips the link layer
+//     (Ethernet, Linux cooked SLL/SLL2, loopback, raw IP), reassembles TCP
+//     with gopacket's reassembly package and feeds the decoder. Bytes the
+//     capture lacks become a gap as soon as the other side acknowledges
+//     them, or after 2 s of capture time.
+//
+// Around the decoder sit pure consumers of messages: Filter, Stats and
+// Printer (one line per message, a field tree, or JSON lines).
+//
+// Contract:
+//   - It never panics on any input and never recovers from a panic:
+//     every length is checked before it is used.
+//   - Lengths are bounded before allocation: a client frame by
+//     Config.MaxFrame, a quorum packet buffer by jute.QuorumMaxBuffer, an
+//     election frame by wire.MaxElectionFrameSize; bytes waiting for
+//     channel detection or resynchronisation are capped, and so are the
+//     request tables used for pairing.
+//   - What cannot be decoded is reported inline as a KindUndecodable
+//     message with its byte offset in the half-stream, and decoding goes
+//     on with the next plausible message.
+//   - A Message and everything it points to is valid only during the Sink
+//     call: records are reused between messages. Copy what you keep.
+//
+// Callers: cmd/zkgo (decode subcommand) and the compat tests.
+package decode
