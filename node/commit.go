@@ -25,17 +25,27 @@ type proposal struct {
 	// entry) arrives with the commit.
 	forwarded bool
 	syncReq   *wire.SyncRequest // a learner's forwarded sync
+	// leader: the encoded txn (PROPOSAL/INFORM data) and the voters that
+	// acked it
+	data []byte
+	acks map[int64]bool
 }
 
-// checkSession is the SessionCheck for prep (standalone: the session must
-// exist and not be closing).
-func (s *Server) checkSession(id wire.SessionID) wire.ErrCode {
+// checkSessionOwner is the SessionCheck for prep (SessionTrackerImpl.checkSession):
+// the session must exist and not be closing, and be attached to owner (the
+// server whose client sent the request); an unattached session is
+// attached now.
+func (s *Server) checkSessionOwner(id wire.SessionID, owner int64) wire.ErrCode {
 	sess := s.sessions.Get(id)
 	switch {
 	case sess == nil:
 		return wire.ErrUnknownSession
 	case sess.Closing:
 		return wire.ErrSessionExpired
+	case sess.Owner == 0:
+		sess.Owner = owner
+	case sess.Owner != owner:
+		return wire.ErrSessionMoved
 	}
 	return wire.ErrOk
 }
@@ -44,6 +54,20 @@ func (s *Server) checkSession(id wire.SessionID) wire.ErrCode {
 func (s *Server) nextZxid() wire.Zxid {
 	s.zxid++
 	return s.zxid
+}
+
+// writeRequest is a write to prepare: from a local client (cc set) or
+// forwarded by a learner to this leader (cc nil).
+type writeRequest struct {
+	cc      *clientConn
+	session wire.SessionID
+	xid     wire.Xid
+	op      wire.OpCode
+	body    jute.Record
+	raw     []byte
+	bodyErr error
+	auth    []wire.ID
+	owner   int64 // the server the session must be attached to
 }
 
 // proposeClientWrite prepares a client's write and queues its reply slot.
@@ -58,45 +82,60 @@ func (s *Server) proposeClientWrite(cc *clientConn, p *wire.ClientPacket) {
 		}
 		return
 	}
-	if p.BodyErr != nil {
+	prop := s.proposeWrite(&writeRequest{cc: cc, session: cc.session, xid: p.Header.Xid, op: p.Header.Type,
+		body: p.Body, raw: p.Raw, bodyErr: p.BodyErr, auth: cc.auth, owner: s.myID()})
+	cc.pending = append(cc.pending, pendingItem{prop: prop})
+}
+
+// myID is this server's id (1 when standalone, as Java's session ids use).
+func (s *Server) myID() int64 {
+	if s.cfg.Quorum != nil {
+		return s.cfg.Quorum.MyID
+	}
+	return 1
+}
+
+// proposeWrite prepares a write (PrepRequestProcessor) and proposes its txn.
+func (s *Server) proposeWrite(r *writeRequest) *proposal {
+	if r.bodyErr != nil {
 		// Java's prep fails to read the record: an error txn with
 		// MARSHALLINGERROR that still takes a zxid.
 		e := wire.TxnEntry{
-			Hdr:  wire.TxnHeader{ClientID: cc.session, Cxid: p.Header.Xid, Zxid: s.nextZxid(), Time: wallMs(), Type: wire.OpError},
+			Hdr:  wire.TxnHeader{ClientID: r.session, Cxid: r.xid, Zxid: s.nextZxid(), Time: wallMs(), Type: wire.OpError},
 			Body: &wire.ErrorTxn{Err: wire.ErrMarshallingError},
 		}
-		prop := &proposal{entry: e, cc: cc, xid: p.Header.Xid, op: p.Header.Type, err: wire.ErrMarshallingError, start: time.Now()}
+		prop := &proposal{entry: e, cc: r.cc, xid: r.xid, op: r.op, err: wire.ErrMarshallingError, start: time.Now()}
 		s.propose(prop)
-		cc.pending = append(cc.pending, pendingItem{prop: prop})
-		return
+		return prop
 	}
+	owner := r.owner
 	req := tree.PrepRequest{
-		Session:         cc.session,
-		Cxid:            p.Header.Xid,
-		Type:            p.Header.Type,
-		Body:            p.Body,
-		Raw:             p.Raw,
-		Auth:            cc.auth,
+		Session:         r.session,
+		Cxid:            r.xid,
+		Type:            r.op,
+		Body:            r.body,
+		Raw:             r.raw,
+		Auth:            r.auth,
 		Zxid:            s.nextZxid(),
 		Time:            wallMs(),
-		CheckSession:    s.checkSession,
+		CheckSession:    func(id wire.SessionID) wire.ErrCode { return s.checkSessionOwner(id, owner) },
 		ReconfigEnabled: s.cfg.ReconfigEnabled,
 	}
 	if s.cfg.SkipACL {
-		req.Auth = append([]wire.ID{{Scheme: tree.SchemeSuper}}, cc.auth...)
+		req.Auth = append([]wire.ID{{Scheme: tree.SchemeSuper}}, r.auth...)
 	}
-	if p.Header.Type == wire.OpDeleteContainer {
+	if r.op == wire.OpDeleteContainer {
 		// Java reads a client's deleteContainer path from the whole request
 		// (header included), which never validates: BADARGUMENTS.
 		req.Raw = []byte{0}
 	}
 	e, code := s.tree.Prep(&req)
-	prop := &proposal{entry: e, cc: cc, xid: p.Header.Xid, op: p.Header.Type, err: code, start: time.Now()}
-	if p.Header.Type == wire.OpCloseSession {
-		s.sessions.SetClosing(cc.session)
+	prop := &proposal{entry: e, cc: r.cc, xid: r.xid, op: r.op, err: code, start: time.Now()}
+	if r.op == wire.OpCloseSession && code == wire.ErrOk {
+		s.sessions.SetClosing(r.session)
 	}
 	s.propose(prop)
-	cc.pending = append(cc.pending, pendingItem{prop: prop})
+	return prop
 }
 
 // proposeServerTxn prepares a txn the server itself issues (session
@@ -126,14 +165,22 @@ func (s *Server) proposeServerTxn(id wire.SessionID, op wire.OpCode, body jute.R
 
 // propose hands a prepared txn to the store.
 func (s *Server) propose(p *proposal) {
+	if s.leader != nil {
+		s.broadcastProposal(p)
+	}
 	s.inflight = append(s.inflight, p)
 	s.store.Append(&p.entry)
+	s.lastAppended = p.entry.Hdr.Zxid
 	s.countTxnForSnapshot()
 }
 
 // onDurable applies, in zxid order, every in-flight txn up to z. On a
 // learner it sends the ACKs of the proposals now durable instead.
 func (s *Server) onDurable(z wire.Zxid) {
+	if s.leader != nil {
+		s.leaderOnDurable(z)
+		return
+	}
 	if s.isLearner() {
 		s.ackDurable(z)
 		return
@@ -157,6 +204,8 @@ func (s *Server) applyProposal(p *proposal) {
 	p.result = res
 	p.applied = true
 	s.noteDigest(p.entry.Hdr.Zxid)
+	s.checkTxnDigest(&p.entry)
+	s.committed.add(&p.entry, p.data)
 	h := &p.entry.Hdr
 	switch h.Type {
 	case wire.OpCreateSession:

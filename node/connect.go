@@ -92,6 +92,9 @@ func (s *Server) processConnect(cc *clientConn, c *wire.Connect) {
 		return
 	} else {
 		valid = s.sessions.Touch(id, s.nowMs())
+		if sess := s.sessions.Get(id); valid && sess != nil && s.leader != nil {
+			sess.Owner = s.myID() // the session moved to the leader itself
+		}
 	}
 	s.sendConnectResponse(cc, id, timeout, valid, oldClient)
 	if !valid {

@@ -11,9 +11,7 @@ import (
 )
 
 // startElection starts fast leader election on this member's election
-// port. zkgo cannot lead yet, so it votes with CanLead=false: it never
-// proposes itself and only votes for a leader whose history covers its own
-// (see node/fle).
+// port, as a full participant (it can be elected and lead).
 func (s *Server) startElection(q *Quorum) (Elector, error) {
 	members := make(map[int64]election.Member, len(q.Servers))
 	for id, m := range q.Servers {
@@ -23,7 +21,7 @@ func (s *Server) startElection(q *Quorum) (Elector, error) {
 		MyID:             q.MyID,
 		Members:          members,
 		ConfigText:       []byte(q.Text()),
-		CanLead:          false,
+		CanLead:          true,
 		HandshakeTimeout: time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond,
 		Logger:           s.cfg.Logger.With().Str("component", "election").Logger(),
 	}

@@ -64,7 +64,7 @@ func (s *Server) onSyncDone(o syncOutcome) {
 	p.ackQ = nil
 	p.lastQueued = s.tree.LastZxid
 	for _, e := range o.logged {
-		p.lastQueued, p.lastAppended = e.Hdr.Zxid, e.Hdr.Zxid
+		p.lastQueued, s.lastAppended = e.Hdr.Zxid, e.Hdr.Zxid
 	}
 	if !o.link.observer {
 		// Log what came after NEWLEADER (ACKed once durable), then apply
@@ -155,11 +155,7 @@ func (s *Server) quiesceStore() {
 		return
 	}
 	s.store.Sync()
-	target := s.zxid
-	if s.peer != nil {
-		target = max(target, s.peer.lastAppended)
-	}
-	if err := s.waitDurable(s.store, target); err != nil {
+	if err := s.waitDurable(s.store, s.lastAppended); err != nil {
 		s.log.Warn().Err(err).Msg("txn log did not flush")
 	}
 }
@@ -192,7 +188,8 @@ func (s *Server) fastForward() {
 			s.log.Warn().Str("next", h.Zxid.String()).Str("zxid", last.String()).Msg("fast forward: gap in the txn log")
 			break
 		}
-		s.applyLocal(&rec.Entry)
+		e := rec.Entry
+		s.applyLocal(&e)
 		n++
 	}
 	if n > 0 {
@@ -215,6 +212,7 @@ func (s *Server) applyLocal(e *wire.TxnEntry) {
 	}
 	s.tree.Apply(e)
 	s.noteDigest(h.Zxid)
+	s.committed.add(e, nil)
 }
 
 // onLinkMsg handles a packet from the leader in the broadcast phase.
@@ -304,7 +302,7 @@ func (s *Server) logProposal(e *wire.TxnEntry) {
 		return
 	}
 	p.ackQ = append(p.ackQ, e.Hdr.Zxid)
-	p.lastAppended = e.Hdr.Zxid
+	s.lastAppended = e.Hdr.Zxid
 	s.store.Append(e)
 	s.countTxnForSnapshot()
 }
@@ -349,9 +347,8 @@ func (s *Server) commitZxid(z wire.Zxid) error {
 
 // observerApply logs and applies an INFORM (ObserverZooKeeperServer.commitRequest).
 func (s *Server) observerApply(e *wire.TxnEntry) {
-	p := s.peer
 	if s.storeErr == nil {
-		p.lastAppended = e.Hdr.Zxid
+		s.lastAppended = e.Hdr.Zxid
 		s.store.Append(e)
 		s.countTxnForSnapshot()
 	}
@@ -374,7 +371,6 @@ func (s *Server) applyCommitted(e *wire.TxnEntry) {
 	prop.entry = *e
 	s.applyProposal(prop)
 	s.zxid = s.tree.LastZxid
-	s.checkTxnDigest(e)
 }
 
 // takeForwarded returns the local request a committed txn answers.
@@ -402,7 +398,9 @@ func (s *Server) takeForwarded(e *wire.TxnEntry) *proposal {
 	return prop
 }
 
-// checkTxnDigest compares our tree digest with the leader's (DataTree.compareDigest).
+// checkTxnDigest compares the tree digest after applying e with the digest
+// the txn carries: the leader's on a learner, our own prep's on a leader or
+// standalone server (DataTree.compareDigest).
 func (s *Server) checkTxnDigest(e *wire.TxnEntry) {
 	d := e.Digest
 	if d == nil || d.Version != tree.DigestVersion {

@@ -225,6 +225,10 @@ func (s *Server) writeStat(b *strings.Builder, clients bool) {
 	b.WriteString("Zxid: 0x" + strconv.FormatUint(uint64(s.tree.LastZxid), 16) + "\n")
 	b.WriteString("Mode: " + s.modeName() + "\n")
 	b.WriteString("Node count: " + strconv.Itoa(s.nodeCount()) + "\n")
+	if ld := s.leader; ld != nil {
+		b.WriteString("Proposal sizes last/min/max: " + strconv.FormatInt(ld.proposalSizes[0], 10) + "/" +
+			strconv.FormatInt(ld.proposalSizes[1], 10) + "/" + strconv.FormatInt(ld.proposalSizes[2], 10) + "\n")
+	}
 }
 
 // nodeCount is Java's DataTree node count, which holds the root twice
@@ -343,6 +347,27 @@ func (s *Server) writeMntr(b *strings.Builder) {
 		i64("sync_trunc_count", p.stats.syncs["TRUNC"])
 		i64("last_sync_time", p.stats.lastSyncTook.Milliseconds())
 		i64("pending_txns", int64(len(p.pendingTxns)))
+		if ld := s.leader; ld != nil {
+			var learners, synced, syncedObservers int64
+			for h := range ld.handlers {
+				learners++
+				if h.state == hsBroadcast {
+					if h.observer {
+						syncedObservers++
+					} else {
+						synced++
+					}
+				}
+			}
+			i64("learners", learners)
+			i64("synced_followers", synced)
+			i64("synced_observers", syncedObservers)
+			i64("pending_syncs", int64(len(ld.pendingSyncs)))
+			i64("last_proposal_size", ld.proposalSizes[0])
+			i64("min_proposal_size", ld.proposalSizes[1])
+			i64("max_proposal_size", ld.proposalSizes[2])
+			i64("outstanding_proposals", int64(len(s.inflight)))
+		}
 		i64("current_epoch", p.currentEpoch)
 		i64("accepted_epoch", p.acceptedEpoch)
 	}
@@ -383,6 +408,11 @@ func (s *Server) peerState() string {
 		return "standalone"
 	}
 	switch s.peer.role {
+	case roleLeading:
+		if s.leader != nil && s.leader.serving {
+			return "leading - broadcast"
+		}
+		return "leading - synchronization"
 	case roleFollowing:
 		return "following - broadcast"
 	case roleObserving:

@@ -69,6 +69,7 @@ const (
 	roleSyncing
 	roleFollowing
 	roleObserving
+	roleLeading
 )
 
 func (r role) String() string {
@@ -83,6 +84,8 @@ func (r role) String() string {
 		return "follower"
 	case roleObserving:
 		return "observer"
+	case roleLeading:
+		return "leader"
 	}
 	return "unknown"
 }
@@ -107,7 +110,6 @@ type peer struct {
 	pendingTxns  []*wire.TxnEntry // logged proposals waiting for their COMMIT (followers)
 	ackQ         []wire.Zxid      // logged proposals whose ACK waits for the fsync
 	lastQueued   wire.Zxid        // last proposal received
-	lastAppended wire.Zxid        // last txn handed to the store
 	forwarded    map[wire.SessionID][]*proposal
 	syncs        []*proposal // client syncs waiting for the leader's SYNC
 	revalidating map[wire.SessionID]*clientConn
@@ -238,15 +240,25 @@ func (s *Server) Mode() string { return role(s.role.Load()).String() }
 // serving reports whether clients are served (standalone, or a learner
 // that finished its sync).
 func (s *Server) serving() bool {
-	return s.peer == nil || s.peer.role == roleFollowing || s.peer.role == roleObserving
+	if s.peer == nil {
+		return true
+	}
+	switch s.peer.role {
+	case roleFollowing, roleObserving:
+		return true
+	case roleLeading:
+		return s.leader != nil && s.leader.serving
+	}
+	return false
 }
 
 // ownsStore reports whether the owner goroutine may use the txn log (not
 // while a learner's sync goroutine has it).
 func (s *Server) ownsStore() bool { return s.peer == nil || s.peer.role != roleSyncing }
 
-// isLearner reports whether writes go to a leader.
-func (s *Server) isLearner() bool { return s.peer != nil }
+// isLearner reports whether writes go to a leader (a quorum member that
+// does not lead).
+func (s *Server) isLearner() bool { return s.peer != nil && s.peer.role != roleLeading }
 
 // modeName is srvr's "Mode:" and mntr's server_state.
 func (s *Server) modeName() string {
@@ -261,8 +273,12 @@ func (s *Server) modeName() string {
 func (s *Server) becomeLooking(reason string, delay time.Duration) {
 	p := s.peer
 	prev := p.role
-	if prev == roleFollowing || prev == roleObserving {
+	switch prev {
+	case roleFollowing, roleObserving:
 		s.leaveBroadcast()
+	case roleLeading:
+		s.closeAllClients("leader shutting down")
+		s.leaveLeading()
 	}
 	s.setRole(roleLooking)
 	p.leader = 0
@@ -325,11 +341,10 @@ func (s *Server) onElection(r electionResult) {
 		s.log.Info().Int64("leader", out.Leader).Str("zxid", out.Zxid.String()).Int64("election_epoch", out.ElectionEpoch).
 			Int64("peer_epoch", out.PeerEpoch).Dur("took", p.stats.electionTook).Msg(state + " - LEADER ELECTION TOOK")
 		s.startLearning(out.Leader, out.State == wire.ServerObserving)
+	case wire.ServerLeading:
+		s.becomeLeading(out)
 	default:
-		// zkgo cannot lead yet (issue: leader role). The election is told
-		// not to elect us; if it does anyway, go around again.
-		s.log.Error().Str("state", out.State.String()).Int64("leader", out.Leader).
-			Msg("election chose this server to lead, which zkgo cannot do yet; looking again")
+		s.log.Error().Str("state", out.State.String()).Int64("leader", out.Leader).Msg("unexpected election outcome; looking again")
 		p.lookAt = time.Now().Add(time.Second)
 	}
 }
@@ -354,6 +369,15 @@ func (s *Server) stopPeer() {
 	p.cancel()
 	if p.link != nil {
 		p.link.close("server stopping")
+	}
+	if ld := s.leader; ld != nil {
+		ld.ln.Close()
+		for h := range ld.handlers {
+			h.close("server stopping")
+		}
+		for _, sn := range ld.snaps {
+			sn.spool.discard()
+		}
 	}
 	if p.elector != nil {
 		p.elector.Close()

@@ -46,6 +46,17 @@ type database struct {
 	// digestMismatches counts digests in the log or snapshot that did not
 	// match the tree (added to the server's stats by the owner).
 	digestMismatches int64
+	// recent are the last txns applied from the logs, for the committed
+	// log (ZKDatabase's commitProposalPlaybackListener).
+	recent []*wire.TxnEntry
+}
+
+// noteRecent keeps the last defaultCommitLogCount applied txns.
+func (db *database) noteRecent(e *wire.TxnEntry) {
+	if len(db.recent) >= 2*defaultCommitLogCount {
+		db.recent = append(db.recent[:0:0], db.recent[len(db.recent)-defaultCommitLogCount+1:]...)
+	}
+	db.recent = append(db.recent, e)
 }
 
 // loadDatabase reads the newest valid snapshot plus the txn logs after it,
@@ -145,7 +156,9 @@ func (s *Server) installDatabase(db *database) {
 	}
 	s.stats.digestMismatches += db.digestMismatches
 	db.digestMismatches = 0
+	s.committed.reset(db.recent)
 	s.zxid = s.tree.LastZxid
+	s.lastAppended = s.tree.LastZxid
 	s.digestLog = nil
 }
 
@@ -170,9 +183,14 @@ func (s *Server) replayLogs(db *database, logs []storage.LogFile) error {
 	lr := storage.NewLogReader(storage.LogsFrom(logs, from))
 	defer lr.Close()
 	var digestAt *storage.ZxidDigest
+	// Until the replay reaches the snapshot's digest zxid the tree is
+	// fuzzy (txns the walk already saw are applied again), so txn digests
+	// are not compared (DataTree.compareDigest's digestFromLoadedSnapshot).
+	fuzzy := false
 	if db.snap != nil && db.snap.Digest != nil {
 		digestAt = db.snap.Digest
 		s.checkSnapDigest(db, digestAt)
+		fuzzy = digestAt.Zxid > t.LastZxid
 	}
 	for {
 		rec, err := lr.Next()
@@ -193,9 +211,14 @@ func (s *Server) replayLogs(db *database, logs []storage.LogFile) error {
 			return fmt.Errorf("node: txn log gap: next txn is %v but the database is at %v (file %s); "+
 				"a log file is missing or damaged", h.Zxid, last, rec.File)
 		}
-		applyToDatabase(db, &rec.Entry)
+		e := rec.Entry
+		applyToDatabase(db, &e)
+		db.noteRecent(&e)
 		db.replayed++
-		if rec.Entry.Digest != nil && rec.Entry.Digest.TreeDigest != int64(t.Digest()) {
+		if digestAt != nil && digestAt.Zxid == h.Zxid {
+			fuzzy = false
+		}
+		if !fuzzy && rec.Entry.Digest != nil && rec.Entry.Digest.TreeDigest != int64(t.Digest()) {
 			db.digestMismatches++
 			s.log.Warn().Str("zxid", h.Zxid.String()).Uint64("ours", t.Digest()).
 				Int64("logged", rec.Entry.Digest.TreeDigest).Msg("tree digest differs from the txn's digest")
@@ -481,12 +504,19 @@ func (s *Server) onSnapshotDone(r snapResult) {
 // writers get SYSTEMERROR, prepared changes are forgotten, and writes are
 // refused until the log recovers.
 func (s *Server) onStoreFailure(f storeFailure) {
+	if s.leader != nil {
+		// A leader cannot ACK its own proposals: let another server lead.
+		s.log.Error().Err(f.err).Str("durable_zxid", f.durable.String()).Msg("txn log failed")
+		s.store.Recover()
+		s.stepDown("txn log failure: " + f.err.Error())
+		return
+	}
 	if s.isLearner() {
 		// A learner cannot ACK what it could not log: leave the leader and
 		// resync from what is durable.
 		s.log.Error().Err(f.err).Str("durable_zxid", f.durable.String()).Msg("txn log failed")
 		s.onDurable(f.durable)
-		s.peer.lastAppended = f.durable
+		s.lastAppended = f.durable
 		s.store.Recover()
 		s.dropLink("txn log failure: " + f.err.Error())
 		return
@@ -517,6 +547,7 @@ func (s *Server) onStoreFailure(f storeFailure) {
 	s.inflight = nil
 	s.tree.ResetPrep()
 	s.zxid = s.tree.LastZxid
+	s.lastAppended = f.durable
 	s.storeErr, s.storeErrAt = f.err, s.nowMs()
 }
 

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,9 +88,17 @@ type Server struct {
 	nextPurge     int64
 
 	// quorum membership (nil when standalone)
-	peer    *peer
-	role    atomic.Uint32         // peer role, for Mode
-	failErr atomic.Pointer[error] // why the server stopped itself
+	peer   *peer
+	leader *leaderState // while this server leads
+	// lastAppended is the last txn handed to the store (what a flush waits for)
+	lastAppended wire.Zxid
+	// committed is the window of recent committed txns a leader syncs
+	// learners from (ZKDatabase.committedLog); every role keeps it.
+	committed committedLog
+	// stepDownAfter: the leader gives up after this round (zxid rollover)
+	stepDownAfter bool
+	role          atomic.Uint32         // peer role, for Mode
+	failErr       atomic.Pointer[error] // why the server stopped itself
 }
 
 // New checks cfg and builds a server; Start loads state and serves.
@@ -293,6 +302,11 @@ func (s *Server) run() {
 		var linkIn <-chan linkMsg
 		var electionOut <-chan electionResult
 		var syncDone <-chan syncOutcome
+		var learnerIn <-chan handlerMsg
+		var learnerConn <-chan net.Conn
+		if ld := s.leader; ld != nil {
+			learnerIn, learnerConn = ld.in, ld.accepted
+		}
 		if p := s.peer; p != nil {
 			electionOut, syncDone = p.electionOut, p.syncDone
 			if p.link != nil && (p.role == roleFollowing || p.role == roleObserving) {
@@ -330,6 +344,19 @@ func (s *Server) run() {
 				}
 				break
 			}
+		case m := <-learnerIn:
+			s.onHandlerMsg(m)
+			for i := 0; i < 256 && s.leader != nil && learnerIn == s.leader.in; i++ {
+				select {
+				case m = <-learnerIn:
+					s.onHandlerMsg(m)
+					continue
+				default:
+				}
+				break
+			}
+		case c := <-learnerConn:
+			s.onLearnerConn(c)
 		case r := <-electionOut:
 			s.onElection(r)
 		case o := <-syncDone:
@@ -353,6 +380,10 @@ func (s *Server) run() {
 			s.maybeStartSnapshot()
 			s.advanceSnapshot()
 			s.syncStore()
+		}
+		s.advanceSnapSyncs()
+		if s.stepDownAfter {
+			s.stepDown("zxid counter rollover: a new epoch is needed")
 		}
 		s.flush()
 	}
@@ -481,7 +512,13 @@ func (s *Server) markDirty(cc *clientConn) {
 // handshake, and reaps containers and TTL nodes.
 func (s *Server) onTick() {
 	now := s.nowMs()
-	if s.peer != nil {
+	if s.peer != nil && s.peer.role == roleLeading {
+		s.tickLeading()
+		if s.leader == nil || !s.leader.serving {
+			s.closeSessionless(now)
+			return
+		}
+	} else if s.peer != nil {
 		// Learners expire nothing: the leader owns sessions, containers and
 		// TTLs. They only close handshake-less connections.
 		s.maybeStartElection()

@@ -67,8 +67,24 @@ func StartZkgo(t testing.TB, mutate func(*node.Config)) *Zkgo {
 		srv.SetClientPort(a.Port)
 	}
 	z := &Zkgo{Addr: fe.Addr().String(), Server: srv, Frontend: fe, Config: srv.Config()}
-	t.Cleanup(z.Stop)
+	t.Cleanup(func() { z.checkDigests(t); z.Stop() })
 	return z
+}
+
+// checkDigests fails the test if the server's tree ever disagreed with a
+// txn's digest (its own prep's, or a leader's).
+func (z *Zkgo) checkDigests(t testing.TB) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	kv, err := z.Server.Monitor(ctx)
+	if err != nil {
+		return // already stopped by the test
+	}
+	for _, p := range kv {
+		if p[0] == "digest_mismatches_count" && p[1] != "0" {
+			t.Errorf("zkgo counted %s digest mismatches", p[1])
+		}
+	}
 }
 
 // StartZkgoMember starts an in-process zkgo from a quorum member's zoo.cfg
@@ -104,7 +120,7 @@ func StartZkgoMember(t testing.TB, cfgPath string, mutate func(*node.Config)) *Z
 		t.Fatalf("zkgo listen: %v", err)
 	}
 	z := &Zkgo{Addr: fe.Addr().String(), Server: srv, Frontend: fe, Config: srv.Config()}
-	t.Cleanup(z.Stop)
+	t.Cleanup(func() { z.checkDigests(t); z.Stop() })
 	return z
 }
 

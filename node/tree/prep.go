@@ -18,6 +18,12 @@ type change struct {
 	stat       wire.StatPersisted
 	childCount int32
 	acl        []wire.ACL
+	data       []byte
+	// nodeDigest is the node's digest in this state (0 when deleted);
+	// treeDigest is the tree digest once this change and every earlier
+	// outstanding one are applied (Java's PrecalculatedDigest).
+	nodeDigest uint64
+	treeDigest uint64
 }
 
 // prepState is the outstanding-changes overlay: prepared txns are checked
@@ -54,8 +60,26 @@ func (t *Tree) addChange(c *change) {
 	if t.prep.byPath == nil {
 		t.prep.byPath = make(map[string]*change)
 	}
+	var prev uint64
+	if old := t.record(c.path); old != nil {
+		prev = old.nodeDigest
+	}
+	c.nodeDigest = 0
+	if c.exists {
+		c.nodeDigest = nodeDigest(c.path, c.data, &c.stat)
+	}
+	c.treeDigest = t.prepDigest() - prev + c.nodeDigest
 	t.prep.changes = append(t.prep.changes, c)
 	t.prep.byPath[c.path] = c
+}
+
+// prepDigest is the tree digest once every outstanding change is applied
+// (PrepRequestProcessor.getCurrentTreeDigest).
+func (t *Tree) prepDigest() uint64 {
+	if n := len(t.prep.changes); n > 0 {
+		return t.prep.changes[n-1].treeDigest
+	}
+	return t.digest
 }
 
 // record returns the current view of path (getRecordForPath), or nil when
@@ -71,7 +95,8 @@ func (t *Tree) record(path string) *change {
 	if n == nil {
 		return nil
 	}
-	return &change{zxid: -1, path: path, exists: true, stat: n.Stat, childCount: int32(len(n.children)), acl: t.acls.Get(n.ACL)}
+	return &change{zxid: -1, path: path, exists: true, stat: n.Stat, childCount: int32(len(n.children)), acl: t.acls.Get(n.ACL),
+		data: n.Data, nodeDigest: nodeDigest(path, n.Data, &n.Stat)}
 }
 
 func (c *change) duplicate(zxid wire.Zxid) *change {
@@ -127,7 +152,15 @@ func (t *Tree) Prep(req *PrepRequest) (wire.TxnEntry, wire.ErrCode) {
 		return e, perr.code
 	}
 	e.Body = body
+	e.Digest = t.txnDigest()
 	return e, wire.ErrOk
+}
+
+// txnDigest is the TxnDigest Java 3.6+ attaches to a prepared txn: the
+// tree digest once it and every earlier outstanding txn are applied.
+// Java attaches none to an error txn (a failed non-multi request).
+func (t *Tree) txnDigest() *wire.TxnDigest {
+	return &wire.TxnDigest{Version: DigestVersion, TreeDigest: int64(t.prepDigest())}
 }
 
 func (t *Tree) checkSession(req *PrepRequest) *prepError {
@@ -277,6 +310,7 @@ func (t *Tree) prepOne(req *PrepRequest, typ wire.OpCode, body jute.Record, _ bo
 		n.stat.Version = v
 		n.stat.Mtime = req.Time
 		n.stat.Mzxid = zxid
+		n.data = s.Data
 		t.addChange(n)
 		return &wire.SetDataTxn{Path: s.Path, Data: s.Data, Version: v}, nil
 
@@ -491,7 +525,7 @@ func (t *Tree) prepCreate(req *PrepRequest, typ wire.OpCode, body jute.Record) (
 	p.stat.Cversion = newCversion
 	p.stat.Pzxid = zxid
 	t.addChange(p)
-	t.addChange(&change{zxid: zxid, path: path, exists: true, acl: fixed,
+	t.addChange(&change{zxid: zxid, path: path, exists: true, acl: fixed, data: data,
 		stat: wire.StatPersisted{Czxid: zxid, Mzxid: zxid, Pzxid: zxid, Ctime: req.Time, Mtime: req.Time, EphemeralOwner: owner}})
 	return txn, nil
 }
@@ -538,6 +572,7 @@ func (t *Tree) prepMulti(req *PrepRequest, e wire.TxnEntry) (wire.TxnEntry, wire
 		txns = append(txns, wire.Txn{Type: typ, Data: jute.Marshal(rec)})
 	}
 	e.Body = &wire.MultiTxn{Txns: txns}
+	e.Digest = t.txnDigest()
 	return e, firstErr
 }
 

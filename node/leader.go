@@ -1,0 +1,715 @@
+package node
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/node/storage"
+	"github.com/zkgo/zkgo/node/tree"
+	"github.com/zkgo/zkgo/wire"
+)
+
+// The leader role (Leader.java, LearnerHandler.java, LeaderZooKeeperServer),
+// run on the owner goroutine: epoch agreement with a quorum, per-learner
+// sync (DIFF/TRUNC/SNAP, spec §4.5), NEWLEADER and its quorum of ACKs,
+// UPTODATE, then broadcast: every txn is proposed to the followers, acked
+// by the leader after its own fsync, committed in zxid order once a quorum
+// of voters acked it, and INFORMed to observers.
+
+// leaderState is the leader's state; owned by the server goroutine.
+type leaderState struct {
+	ln       net.Listener
+	in       chan handlerMsg
+	accepted chan net.Conn
+	handlers map[*learnerHandler]struct{}
+	nextID   uint64
+
+	epoch          int64 // the new epoch; -1 until a quorum agreed
+	proposedEpoch  int64 // max accepted epoch seen + 1
+	connecting     map[int64]bool
+	electing       map[int64]bool
+	epochAcked     bool
+	newLeaderAcks  map[int64]bool
+	serving        bool
+	phaseDeadline  time.Time
+	phaseWhat      string
+	summaryEpoch   int64     // leaderStateSummary: current epoch and last zxid
+	summaryZxid    wire.Zxid // at the start of the leadership
+	started        time.Time
+	tick           int64
+	tickSkip       bool
+	lastCommitted  wire.Zxid
+	lastProposed   wire.Zxid
+	pendingSyncs   map[wire.Zxid][]*learnerHandler
+	snaps          []*snapSync
+	proposalSizes  [3]int64 // last, min, max proposal data size
+	forceSnapSync  bool
+	snapSizeFactor float64
+}
+
+// snapSync is a tree walk being spooled for one learner's SNAP.
+type snapSync struct {
+	h     *learnerHandler
+	cur   *tree.SnapshotCursor
+	spool *snapSpool
+}
+
+// newLeaderZxid is the zxid of NEWLEADER: the new epoch, counter 0.
+func (ld *leaderState) newLeaderZxid() wire.Zxid { return wire.MakeZxid(uint32(ld.epoch), 0) }
+
+// becomeLeading starts the leader role after this server won an election.
+func (s *Server) becomeLeading(out ElectionOutcome) {
+	p := s.peer
+	q := s.cfg.Quorum
+	addr := q.Me().QuorumAddr()
+	if strings.EqualFold(strings.TrimSpace(s.cfg.Raw["quorumListenOnAllIPs"]), "true") {
+		addr = ":" + strconv.Itoa(q.Me().QuorumPort)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		s.log.Error().Err(err).Str("addr", addr).Msg("cannot listen for learners; looking again")
+		p.lookAt = time.Now().Add(time.Second)
+		return
+	}
+	ld := &leaderState{
+		ln:             ln,
+		in:             make(chan handlerMsg, 4096),
+		accepted:       make(chan net.Conn, 64),
+		handlers:       map[*learnerHandler]struct{}{},
+		epoch:          -1,
+		proposedEpoch:  -1,
+		connecting:     map[int64]bool{},
+		electing:       map[int64]bool{},
+		newLeaderAcks:  map[int64]bool{},
+		pendingSyncs:   map[wire.Zxid][]*learnerHandler{},
+		summaryEpoch:   p.currentEpoch,
+		summaryZxid:    s.tree.LastZxid,
+		started:        time.Now(),
+		forceSnapSync:  s.cfg.Properties["zookeeper.forceSnapshotSync"] == "true",
+		snapSizeFactor: 0.33,
+	}
+	if v, err := strconv.ParseFloat(s.cfg.Properties["zookeeper.snapshotSizeFactor"], 64); err == nil {
+		ld.snapSizeFactor = v
+	}
+	p.leader = q.MyID
+	s.leader = ld
+	s.setRole(roleLeading)
+	s.log.Info().Str("addr", ln.Addr().String()).Str("zxid", s.tree.LastZxid.String()).
+		Int64("accepted_epoch", p.acceptedEpoch).Dur("took", p.stats.electionTook).Msg("LEADING - LEADER ELECTION TOOK")
+	s.goRoutine(func() { acceptLearners(ln, ld.accepted, s.quit) })
+	// Java's lead() takes a snapshot first (ZooKeeperServer.loadData).
+	s.wantSnapshot = true
+	// getEpochToPropose for the leader itself.
+	s.epochFrom(q.MyID, p.acceptedEpoch, true)
+	ld.setPhase("epoch from a quorum", time.Duration(s.cfg.TickTime*s.cfg.InitLimit)*time.Millisecond)
+	s.maybeDecideEpoch()
+}
+
+func acceptLearners(ln net.Listener, out chan<- net.Conn, quit <-chan struct{}) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		select {
+		case out <- c:
+		case <-quit:
+			c.Close()
+			return
+		}
+	}
+}
+
+func (ld *leaderState) setPhase(what string, d time.Duration) {
+	ld.phaseWhat = what
+	ld.phaseDeadline = time.Now().Add(d)
+}
+
+// onLearnerConn starts a handler for a new learner connection.
+func (s *Server) onLearnerConn(c net.Conn) {
+	ld := s.leader
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	ld.nextID++
+	h := &learnerHandler{
+		id:     ld.nextID,
+		conn:   c,
+		remote: c.RemoteAddr().String(),
+		wake:   make(chan struct{}, 1),
+		closed: make(chan struct{}),
+		// Until the learner acks NEWLEADER (then: syncLimit).
+		ackDeadline: ld.tick + int64(s.cfg.InitLimit+s.cfg.SyncLimit),
+	}
+	h.log = s.log.With().Str("learner", h.remote).Logger()
+	h.rd = newTimeoutReader(c, time.Duration(s.cfg.TickTime*s.cfg.InitLimit)*time.Millisecond)
+	h.br = bufio256(h.rd)
+	h.bw = bufioWriter(c)
+	ld.handlers[h] = struct{}{}
+	writeTimeout := time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond
+	s.goRoutine(func() { h.reader(ld.in, s.quit) })
+	s.goRoutine(func() { h.writer(writeTimeout) })
+}
+
+// dropHandler forgets a learner (its connection failed or broke a rule).
+func (s *Server) dropHandler(h *learnerHandler, reason string) {
+	ld := s.leader
+	if h.gone {
+		return
+	}
+	h.gone = true
+	h.close(reason)
+	delete(ld.handlers, h)
+	for z, hs := range ld.pendingSyncs {
+		for i, x := range hs {
+			if x == h {
+				ld.pendingSyncs[z] = append(hs[:i], hs[i+1:]...)
+				break
+			}
+		}
+	}
+	for i, sn := range ld.snaps {
+		if sn.h == h {
+			sn.cur.Release()
+			sn.spool.discard()
+			ld.snaps = append(ld.snaps[:i], ld.snaps[i+1:]...)
+			break
+		}
+	}
+	h.log.Warn().Int64("sid", h.sid).Str("state", h.state.String()).Str("reason", reason).
+		Msg("learner disconnected")
+}
+
+// onHandlerMsg handles one packet from a learner.
+func (s *Server) onHandlerMsg(m handlerMsg) {
+	ld := s.leader
+	h := m.h
+	if ld == nil || h.gone {
+		return
+	}
+	if m.err != nil {
+		reason := "reading from the learner: " + m.err.Error()
+		if r := h.closeReason(); r != "" {
+			reason = r
+		}
+		s.dropHandler(h, reason)
+		return
+	}
+	qp := &m.qp
+	if h.state >= hsUpToDate {
+		h.ackDeadline = ld.tick + int64(s.cfg.SyncLimit)
+	}
+	switch h.state {
+	case hsInfo:
+		s.onLearnerInfo(h, qp)
+	case hsAckEpoch:
+		s.onAckEpoch(h, qp)
+	case hsNewLeader:
+		s.onNewLeaderAck(h, qp)
+	case hsUpToDate, hsBroadcast:
+		s.onLearnerPacket(h, qp)
+	default:
+		s.dropHandler(h, fmt.Sprintf("unexpected %v while %s", qp.Type, h.state))
+	}
+}
+
+// onLearnerInfo handles FOLLOWERINFO/OBSERVERINFO (LearnerHandler.run).
+func (s *Server) onLearnerInfo(h *learnerHandler, qp *wire.QuorumPacket) {
+	q := s.cfg.Quorum
+	if qp.Type != wire.PacketFollowerInfo && qp.Type != wire.PacketObserverInfo {
+		s.dropHandler(h, "First packet "+qp.Type.String()+" is not FOLLOWERINFO or OBSERVERINFO")
+		return
+	}
+	li, err := wire.ParseLearnerInfo(qp.Data)
+	if err != nil {
+		s.dropHandler(h, "LearnerInfo does not decode: "+err.Error())
+		return
+	}
+	if li.ProtocolVersion < wire.ProtocolVersion {
+		s.dropHandler(h, fmt.Sprintf("learner protocol 0x%x is older than Zab 1.0 (ZooKeeper 3.4); not supported", li.ProtocolVersion))
+		return
+	}
+	if li.ConfigVersion > q.Version {
+		s.dropHandler(h, "Follower is ahead of the leader (has a later activated configuration)")
+		return
+	}
+	member, ok := q.Servers[li.ServerID]
+	if !ok {
+		s.dropHandler(h, fmt.Sprintf("server id %d is not in the configuration", li.ServerID))
+		return
+	}
+	h.sid = li.ServerID
+	h.version = li.ProtocolVersion
+	h.observer = qp.Type == wire.PacketObserverInfo || member.Type == Observer
+	h.acceptedEpoch = int64(qp.Zxid.Epoch())
+	h.log = h.log.With().Int64("sid", h.sid).Logger()
+	for o := range s.leader.handlers {
+		if o != h && o.sid == h.sid && o.state != hsInfo {
+			s.dropHandler(o, "the same learner connected again")
+		}
+	}
+	h.log.Info().Bool("observer", h.observer).Int64("accepted_epoch", h.acceptedEpoch).Msg("Follower sid connected")
+	h.state = hsEpoch
+	s.epochFrom(h.sid, h.acceptedEpoch, !h.observer)
+	s.maybeDecideEpoch()
+	if s.leader != nil && s.leader.epoch >= 0 && h.state == hsEpoch {
+		s.sendLeaderInfo(h)
+	}
+}
+
+// epochFrom is getEpochToPropose's bookkeeping for one server.
+func (s *Server) epochFrom(sid, acceptedEpoch int64, voter bool) {
+	ld := s.leader
+	if ld.epoch >= 0 {
+		return
+	}
+	if acceptedEpoch >= ld.proposedEpoch {
+		ld.proposedEpoch = acceptedEpoch + 1
+	}
+	if voter && s.cfg.Quorum.IsVoter(sid) {
+		ld.connecting[sid] = true
+	}
+}
+
+// maybeDecideEpoch fixes the new epoch once the leader and a quorum of
+// voters connected, persists it as acceptedEpoch and sends LEADERINFO.
+func (s *Server) maybeDecideEpoch() {
+	ld := s.leader
+	q := s.cfg.Quorum
+	if ld.epoch >= 0 || !ld.connecting[q.MyID] || !q.IsQuorum(ld.connecting) {
+		return
+	}
+	ld.epoch = ld.proposedEpoch
+	if err := storage.WriteEpoch(s.snapDir(), storage.AcceptedEpochFile, ld.epoch); err != nil {
+		s.stepDown("cannot persist acceptedEpoch: " + err.Error())
+		return
+	}
+	s.peer.acceptedEpoch = ld.epoch
+	s.zxid = ld.newLeaderZxid()
+	s.log.Info().Int64("epoch", ld.epoch).Str("voters", sidList(ld.connecting)).Msg("new epoch agreed")
+	ld.electing[q.MyID] = true // waitForEpochAck for the leader itself
+	ld.setPhase("epoch ACKs from a quorum", time.Duration(s.cfg.TickTime*s.cfg.InitLimit)*time.Millisecond)
+	for h := range ld.handlers {
+		if h.state == hsEpoch {
+			s.sendLeaderInfo(h)
+		}
+	}
+	s.maybeEpochAcked()
+}
+
+func (s *Server) sendLeaderInfo(h *learnerHandler) {
+	h.state = hsAckEpoch
+	// LEADERINFO goes out at once, before the sending thread starts.
+	h.queue(wire.QuorumPacket{Type: wire.PacketLeaderInfo, Zxid: s.leader.newLeaderZxid(), Data: wire.EpochData(wire.ProtocolVersion)})
+	h.startSending()
+}
+
+// onAckEpoch handles ACKEPOCH (LearnerHandler.run, Leader.waitForEpochAck).
+func (s *Server) onAckEpoch(h *learnerHandler, qp *wire.QuorumPacket) {
+	ld := s.leader
+	if qp.Type != wire.PacketAckEpoch {
+		s.dropHandler(h, qp.Type.String()+" received while waiting for ACKEPOCH")
+		return
+	}
+	epoch, err := wire.ParseEpochData(qp.Data)
+	if err != nil {
+		s.dropHandler(h, "ACKEPOCH does not decode: "+err.Error())
+		return
+	}
+	if epoch != -1 {
+		e := int64(epoch)
+		if e > ld.summaryEpoch || (e == ld.summaryEpoch && qp.Zxid > ld.summaryZxid) {
+			s.dropHandler(h, fmt.Sprintf("Follower is ahead of the leader, leader summary: %d (current epoch), %v (last zxid)",
+				ld.summaryEpoch, ld.summaryZxid))
+			return
+		}
+		if qp.Zxid != -1 && !h.observer && s.cfg.Quorum.IsVoter(h.sid) {
+			ld.electing[h.sid] = true
+		}
+	}
+	h.peerLastZxid = qp.Zxid
+	h.state = hsWaitSync
+	if ld.epochAcked {
+		s.syncLearner(h)
+		return
+	}
+	s.maybeEpochAcked()
+}
+
+// maybeEpochAcked persists currentEpoch once a quorum acked the epoch and
+// syncs every learner waiting for that.
+func (s *Server) maybeEpochAcked() {
+	ld := s.leader
+	q := s.cfg.Quorum
+	if ld.epochAcked || ld.epoch < 0 || !q.IsQuorum(ld.electing) {
+		return
+	}
+	ld.epochAcked = true
+	if err := storage.WriteEpoch(s.snapDir(), storage.CurrentEpochFile, ld.epoch); err != nil {
+		s.stepDown("cannot persist currentEpoch: " + err.Error())
+		return
+	}
+	s.peer.currentEpoch = ld.epoch
+	ld.newLeaderAcks[q.MyID] = true // waitForNewLeaderAck for the leader itself
+	ld.setPhase("NEWLEADER ACKs from a quorum", time.Duration(s.cfg.TickTime*s.cfg.InitLimit)*time.Millisecond)
+	for h := range ld.handlers {
+		if h.state == hsWaitSync {
+			s.syncLearner(h)
+		}
+	}
+	s.maybeStartServing()
+}
+
+// onNewLeaderAck handles the learner's first packet after the sync.
+func (s *Server) onNewLeaderAck(h *learnerHandler, qp *wire.QuorumPacket) {
+	ld := s.leader
+	if qp.Type != wire.PacketAck {
+		s.dropHandler(h, "Next packet was supposed to be an ACK, but received "+qp.Type.String())
+		return
+	}
+	if qp.Zxid == ld.newLeaderZxid() {
+		if !h.observer && s.cfg.Quorum.IsVoter(h.sid) {
+			ld.newLeaderAcks[h.sid] = true
+		}
+	} else {
+		h.log.Warn().Str("current", ld.newLeaderZxid().String()).Str("received", qp.Zxid.String()).
+			Msg("NEWLEADER ACK is from a different epoch")
+	}
+	h.state = hsUpToDate
+	h.rd.setTimeout(time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond)
+	h.ackDeadline = ld.tick + int64(s.cfg.SyncLimit)
+	h.limitCheck = true
+	if ld.serving {
+		s.sendUpToDate(h)
+		return
+	}
+	s.maybeStartServing()
+}
+
+// maybeStartServing starts serving once a quorum acked NEWLEADER
+// (Leader.startZkServer).
+func (s *Server) maybeStartServing() {
+	ld := s.leader
+	q := s.cfg.Quorum
+	if ld.serving || !ld.epochAcked || !q.IsQuorum(ld.newLeaderAcks) {
+		return
+	}
+	ld.serving = true
+	z := ld.newLeaderZxid()
+	ld.lastCommitted, ld.lastProposed = z, z
+	s.zxid = z
+	s.tree.LastZxid = z
+	// Every session gets a fresh lease from the new leader; owners are
+	// learned again from requests and revalidations.
+	now := s.nowMs()
+	for _, sess := range s.sessions.All() {
+		sess.Owner = 0
+		sess.Closing = false
+		s.sessions.Add(sess.ID, sess.TimeoutMs, now)
+	}
+	s.peer.newEpoch = ld.epoch
+	s.peer.elector.SetPeerEpoch(ld.epoch)
+	s.nextReap = s.nowMs() + int64(s.cfg.ContainerCheckMs)
+	s.log.Info().Int64("epoch", ld.epoch).Str("acks", sidList(ld.newLeaderAcks)).Dur("took", time.Since(ld.started)).
+		Int("learners", len(ld.handlers)).Msg("leader established: a quorum synced; serving clients")
+	for h := range ld.handlers {
+		if h.state == hsUpToDate {
+			s.sendUpToDate(h)
+		}
+	}
+}
+
+func (s *Server) sendUpToDate(h *learnerHandler) {
+	h.state = hsBroadcast
+	h.queue(wire.QuorumPacket{Type: wire.PacketUpToDate, Zxid: -1})
+	h.log.Info().Str("mode", h.syncMode.String()).Msg("learner is up to date")
+}
+
+// onLearnerPacket handles a learner's packet in the broadcast phase.
+func (s *Server) onLearnerPacket(h *learnerHandler, qp *wire.QuorumPacket) {
+	switch qp.Type {
+	case wire.PacketAck:
+		h.ackReceived(qp.Zxid)
+		s.processAck(h.sid, qp.Zxid, h.observer)
+	case wire.PacketPing:
+		touches, err := wire.ParseTouchTable(qp.Data)
+		if err != nil {
+			s.dropHandler(h, "PING touch table does not decode: "+err.Error())
+			return
+		}
+		now := s.nowMs()
+		for _, t := range touches {
+			s.sessions.Touch(t.SessionID, now)
+		}
+	case wire.PacketRevalidate:
+		id, to, err := wire.ParseRevalidateRequest(qp.Data)
+		if err != nil {
+			s.dropHandler(h, "REVALIDATE does not decode: "+err.Error())
+			return
+		}
+		valid := s.sessions.Touch(id, s.nowMs())
+		if valid {
+			if sess := s.sessions.Get(id); sess != nil {
+				sess.Owner = h.sid
+			}
+		}
+		h.log.Debug().Str("session", id.String()).Int32("timeout", to).Bool("valid", valid).Msg("revalidated session")
+		h.queue(wire.QuorumPacket{Type: wire.PacketRevalidate, Zxid: -1, Data: wire.AppendRevalidateReply(nil, id, valid)})
+	case wire.PacketRequest:
+		s.onLearnerRequest(h, qp)
+	default:
+		h.log.Warn().Str("type", qp.Type.String()).Str("zxid", qp.Zxid.String()).Msg("unexpected quorum packet")
+	}
+}
+
+// onLearnerRequest prepares a write a learner forwarded (REQUEST, spec §5.5).
+func (s *Server) onLearnerRequest(h *learnerHandler, qp *wire.QuorumPacket) {
+	ld := s.leader
+	hdr, body, err := wire.ParseRequestPacket(qp.Data)
+	if err != nil {
+		s.dropHandler(h, "REQUEST does not decode: "+err.Error())
+		return
+	}
+	if !ld.serving || s.storeErr != nil {
+		return
+	}
+	switch hdr.Type {
+	case wire.OpSync:
+		// Leader.processSync: SYNC once every proposal outstanding now is
+		// committed.
+		if len(s.inflight) == 0 {
+			h.queue(wire.QuorumPacket{Type: wire.PacketSync, Zxid: 0})
+		} else {
+			ld.pendingSyncs[ld.lastProposed] = append(ld.pendingSyncs[ld.lastProposed], h)
+		}
+		return
+	case wire.OpCreateSession:
+		if len(body) < 4 {
+			s.dropHandler(h, "createSession REQUEST without a timeout")
+			return
+		}
+		to := int32(binary.BigEndian.Uint32(body))
+		sess := s.sessions.Add(hdr.SessionID, to, s.nowMs())
+		sess.Owner = h.sid
+		req := tree.PrepRequest{Session: hdr.SessionID, Type: wire.OpCreateSession, Body: &wire.CreateSessionTxn{TimeOut: to},
+			Zxid: s.nextZxid(), Time: wallMs()}
+		e, code := s.tree.Prep(&req)
+		s.propose(&proposal{entry: e, op: wire.OpCreateSession, err: code, start: time.Now()})
+		return
+	}
+	r := &writeRequest{session: hdr.SessionID, xid: hdr.Cxid, op: hdr.Type, raw: body, auth: qp.AuthInfo, owner: h.sid}
+	if r.auth == nil {
+		r.auth = []wire.ID{}
+	}
+	if rec, hasBody, known := wire.NewRequestRecord(hdr.Type); known && hasBody {
+		if err := jute.Unmarshal(body, rec); err != nil {
+			r.bodyErr = err
+		}
+		r.body = rec
+	} else if !known {
+		h.log.Warn().Str("op", hdr.Type.String()).Msg("REQUEST with an unknown opcode")
+		r.bodyErr = errors.New("unknown opcode")
+	}
+	s.proposeWrite(r)
+}
+
+// broadcastProposal sends a new proposal to the followers (Leader.propose).
+func (s *Server) broadcastProposal(p *proposal) {
+	ld := s.leader
+	z := p.entry.Hdr.Zxid
+	p.data = wire.AppendTxnEntry(nil, &p.entry)
+	p.acks = map[int64]bool{}
+	ld.lastProposed = z
+	sz := int64(len(p.data))
+	ld.proposalSizes[0] = sz
+	if ld.proposalSizes[1] == 0 || sz < ld.proposalSizes[1] {
+		ld.proposalSizes[1] = sz
+	}
+	ld.proposalSizes[2] = max(ld.proposalSizes[2], sz)
+	pkt := wire.QuorumPacket{Type: wire.PacketProposal, Zxid: z, Data: p.data}
+	for h := range ld.handlers {
+		if h.forwarding && !h.observer {
+			h.proposalSent(z)
+			h.queue(pkt)
+		}
+	}
+	if z.Counter() == 0xfffffffe {
+		// ZOOKEEPER-1277: the next zxid would roll the counter over; a new
+		// epoch is needed.
+		s.log.Warn().Str("zxid", z.String()).Msg("zxid counter about to roll over; stepping down to start a new epoch")
+		s.stepDownAfter = true
+	}
+}
+
+// processAck counts an ACK (Leader.processAck) and commits what has a quorum.
+func (s *Server) processAck(sid int64, z wire.Zxid, observer bool) {
+	ld := s.leader
+	if z.Counter() == 0 || !ld.serving {
+		return // NEWLEADER/UPTODATE ACKs
+	}
+	if z <= ld.lastCommitted {
+		return // already committed
+	}
+	i := sort.Search(len(s.inflight), func(i int) bool { return s.inflight[i].entry.Hdr.Zxid >= z })
+	if i == len(s.inflight) || s.inflight[i].entry.Hdr.Zxid != z {
+		s.log.Warn().Str("zxid", z.String()).Int64("sid", sid).Msg("Trying to commit future proposal")
+		return
+	}
+	if observer {
+		return // observers' ACKs never count
+	}
+	s.inflight[i].acks[sid] = true
+	s.tryCommit()
+}
+
+// tryCommit commits, in zxid order, every proposal a quorum of voters acked.
+func (s *Server) tryCommit() {
+	q := s.cfg.Quorum
+	for len(s.inflight) > 0 && q.IsQuorum(s.inflight[0].acks) {
+		p := s.inflight[0]
+		s.inflight[0] = nil
+		s.inflight = s.inflight[1:]
+		s.commitProposal(p)
+	}
+	if len(s.inflight) == 0 {
+		s.inflight = nil
+	}
+}
+
+// commitProposal sends COMMIT to the followers and INFORM to the observers,
+// then applies the txn and answers its local client.
+func (s *Server) commitProposal(p *proposal) {
+	ld := s.leader
+	z := p.entry.Hdr.Zxid
+	commit := wire.QuorumPacket{Type: wire.PacketCommit, Zxid: z}
+	inform := wire.QuorumPacket{Type: wire.PacketInform, Zxid: z, Data: p.data}
+	for h := range ld.handlers {
+		if !h.forwarding {
+			continue
+		}
+		if h.observer {
+			h.queue(inform)
+		} else {
+			h.queue(commit)
+		}
+	}
+	ld.lastCommitted = z
+	s.applyProposal(p)
+	for _, h := range ld.pendingSyncs[z] {
+		h.queue(wire.QuorumPacket{Type: wire.PacketSync, Zxid: 0})
+	}
+	delete(ld.pendingSyncs, z)
+}
+
+// tickLeading runs every tickTime/2: pings, transaction timeouts, and the
+// quorum check (Leader.lead's loop).
+func (s *Server) tickLeading() {
+	ld := s.leader
+	if !ld.serving {
+		if time.Now().After(ld.phaseDeadline) {
+			s.stepDown("Timeout while waiting for " + ld.phaseWhat)
+		}
+		return
+	}
+	q := s.cfg.Quorum
+	if !ld.tickSkip {
+		ld.tick++
+		synced := map[int64]bool{q.MyID: true}
+		for h := range ld.handlers {
+			if !h.observer && h.state >= hsNewLeader && ld.tick <= h.ackDeadline {
+				synced[h.sid] = true
+			}
+		}
+		if !q.IsQuorum(synced) {
+			s.stepDown("Not sufficient followers synced, only synced with sids: [ " + sidList(synced) + " ]")
+			return
+		}
+	}
+	ld.tickSkip = !ld.tickSkip
+	syncTimeout := time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond
+	for h := range ld.handlers {
+		if !h.syncStarted {
+			continue
+		}
+		if !h.oldestSentAt.IsZero() && time.Since(h.oldestSentAt) >= syncTimeout {
+			s.dropHandler(h, "Closing connection to peer due to transaction timeout.")
+			continue
+		}
+		h.queue(wire.QuorumPacket{Type: wire.PacketPing, Zxid: ld.lastProposed})
+	}
+}
+
+// stepDown ends the leadership (Leader.shutdown) and looks for a leader.
+func (s *Server) stepDown(reason string) {
+	if s.peer.role != roleLeading {
+		return
+	}
+	s.log.Warn().Str("reason", reason).Msg("Shutting down the leader")
+	s.becomeLooking(reason, 100*time.Millisecond)
+}
+
+// leaveLeading closes the learner connections and the listener and brings
+// the database to what was logged.
+func (s *Server) leaveLeading() {
+	ld := s.leader
+	if ld == nil {
+		return
+	}
+	ld.ln.Close()
+	for h := range ld.handlers {
+		h.gone = true
+		h.close("leader shutting down")
+	}
+	for _, sn := range ld.snaps {
+		sn.cur.Release()
+		sn.spool.discard()
+	}
+	s.leader = nil
+	s.stepDownAfter = false
+	// Uncommitted proposals are in the log (once durable); like a learner,
+	// the next election counts them (fastForward).
+	s.quiesceStore()
+	for _, p := range s.inflight {
+		if p.cc != nil {
+			s.closeConn(p.cc, "leader shutting down")
+		}
+	}
+	s.inflight = nil
+	s.tree.ResetPrep()
+	s.fastForward()
+}
+
+// leaderOnDurable is the leader's own ACK: after its fsync it counts for
+// every proposal up to z (AckRequestProcessor).
+func (s *Server) leaderOnDurable(z wire.Zxid) {
+	myid := s.cfg.Quorum.MyID
+	for _, p := range s.inflight {
+		if p.entry.Hdr.Zxid > z {
+			break
+		}
+		if p.acks != nil {
+			p.acks[myid] = true
+		}
+	}
+	s.tryCommit()
+}
+
+func sidList(m map[int64]bool) string {
+	ids := make([]int64, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(parts, ",")
+}

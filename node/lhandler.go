@@ -1,0 +1,325 @@
+package node
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/wire"
+)
+
+// The leader's side of one learner connection (LearnerHandler.java). Two
+// goroutines do the I/O: a reader that hands every packet to the owner
+// goroutine over leader.in, and a writer that sends what the owner queues.
+// A SNAP sync first spools the (fuzzy) tree walk to a temp file, then the
+// writer sends SNAP, sessions, ACL map, nodes and the signature before any
+// queued packet, so the proposals committed during the walk follow it.
+
+// handlerState is where a learner is in the Zab handshake.
+type handlerState uint8
+
+const (
+	hsInfo      handlerState = iota // waiting for FOLLOWERINFO/OBSERVERINFO
+	hsEpoch                         // told to wait for the epoch (LEADERINFO not sent yet)
+	hsAckEpoch                      // LEADERINFO sent, waiting for ACKEPOCH
+	hsWaitSync                      // ACKEPOCH in, waiting for the epoch quorum to sync
+	hsNewLeader                     // synced and NEWLEADER queued, waiting for its ACK
+	hsUpToDate                      // NEWLEADER ACKed, waiting for the leader to serve
+	hsBroadcast                     // UPTODATE sent
+)
+
+func (h handlerState) String() string {
+	return [...]string{"info", "epoch", "ackepoch", "waitsync", "newleader", "uptodate", "broadcast"}[h]
+}
+
+// learnerHandler is one connected learner. Owner-goroutine fields are
+// marked; the rest belongs to the I/O goroutines.
+type learnerHandler struct {
+	id     uint64
+	conn   net.Conn
+	remote string
+	log    zerolog.Logger
+	rd     *timeoutReader
+	br     *bufio.Reader
+	bw     *bufio.Writer
+
+	mu        sync.Mutex
+	outQ      []wire.QuorumPacket
+	snap      *snapSpool // sent before outQ when set
+	started   bool       // the writer may send outQ
+	wake      chan struct{}
+	closed    chan struct{}
+	closeOnce sync.Once
+	reason    string
+
+	// owner goroutine
+	state         handlerState
+	sid           int64
+	observer      bool
+	version       int32
+	acceptedEpoch int64
+	peerLastZxid  wire.Zxid
+	forwarding    bool  // receives live proposals (participants) or INFORMs (observers)
+	ackDeadline   int64 // leader tick by which a packet must have arrived
+	syncStarted   bool  // NEWLEADER queued: the leader pings it
+	limitCheck    bool  // NEWLEADER ACKed: proposals must be ACKed within syncLimit
+	syncMode      wire.PacketType
+	gone          bool
+	// SyncLimitCheck: the oldest proposal sent and not ACKed, and the next.
+	oldestUnacked, nextUnacked wire.Zxid
+	oldestSentAt, nextSentAt   time.Time
+}
+
+// proposalSent tracks a PROPOSAL for the transaction timeout.
+func (h *learnerHandler) proposalSent(z wire.Zxid) {
+	if !h.limitCheck {
+		return
+	}
+	now := time.Now()
+	if h.oldestSentAt.IsZero() {
+		h.oldestUnacked, h.oldestSentAt = z, now
+	} else {
+		h.nextUnacked, h.nextSentAt = z, now
+	}
+}
+
+// ackReceived clears the transaction timeout for an ACKed proposal.
+func (h *learnerHandler) ackReceived(z wire.Zxid) {
+	switch {
+	case !h.oldestSentAt.IsZero() && z == h.oldestUnacked:
+		h.oldestUnacked, h.oldestSentAt = h.nextUnacked, h.nextSentAt
+		h.nextUnacked, h.nextSentAt = 0, time.Time{}
+	case !h.nextSentAt.IsZero() && z == h.nextUnacked:
+		h.nextUnacked, h.nextSentAt = 0, time.Time{}
+	}
+}
+
+// handlerMsg is a packet (or the read error that ended the connection).
+type handlerMsg struct {
+	h   *learnerHandler
+	qp  wire.QuorumPacket
+	err error
+}
+
+func (h *learnerHandler) close(reason string) {
+	h.closeOnce.Do(func() {
+		h.mu.Lock()
+		h.reason = reason
+		h.mu.Unlock()
+		close(h.closed)
+		h.conn.Close()
+	})
+}
+
+func (h *learnerHandler) closeReason() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.reason
+}
+
+// queue adds packets for the writer; never blocks.
+func (h *learnerHandler) queue(qps ...wire.QuorumPacket) {
+	h.mu.Lock()
+	h.outQ = append(h.outQ, qps...)
+	n := len(h.outQ)
+	h.mu.Unlock()
+	if n > linkQueueLimit {
+		h.close("send queue to the learner overflowed")
+		return
+	}
+	h.poke()
+}
+
+// startSending lets the writer send the queue (Java's startSendingPackets).
+func (h *learnerHandler) startSending() {
+	h.mu.Lock()
+	h.started = true
+	h.mu.Unlock()
+	h.poke()
+}
+
+func (h *learnerHandler) poke() {
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+func bufio256(r io.Reader) *bufio.Reader    { return bufio.NewReaderSize(r, 256<<10) }
+func bufioWriter(w io.Writer) *bufio.Writer { return bufio.NewWriterSize(w, 64<<10) }
+
+// reader hands packets to the owner until the connection fails.
+func (h *learnerHandler) reader(in chan<- handlerMsg, quit <-chan struct{}) {
+	for {
+		qp, err := wire.ReadQuorumPacket(h.br, jute.QuorumMaxBuffer)
+		select {
+		case in <- handlerMsg{h: h, qp: qp, err: err}:
+		case <-h.closed:
+			return
+		case <-quit:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// writer sends the SNAP stream (if any) and then the queued packets.
+func (h *learnerHandler) writer(writeTimeout time.Duration) {
+	defer func() {
+		h.mu.Lock()
+		sp := h.snap
+		h.mu.Unlock()
+		if sp != nil {
+			sp.discard()
+		}
+	}()
+	var batch []wire.QuorumPacket
+	for {
+		select {
+		case <-h.wake:
+		case <-h.closed:
+			return
+		}
+		// NB: batch must be emptied each time: when the queue is held back
+		// behind a snapshot nothing is taken, and re-sending the previous
+		// (already written, zeroed) packets would corrupt the stream.
+		batch = batch[:0]
+		h.mu.Lock()
+		sp, started := h.snap, h.started
+		if sp != nil && sp.ready() {
+			h.snap = nil
+		} else {
+			sp = nil
+		}
+		if started && h.snap == nil {
+			batch, h.outQ = h.outQ, batch[:0]
+		}
+		h.mu.Unlock()
+		if sp != nil {
+			err := sp.send(h.conn, h.bw, writeTimeout)
+			sp.discard()
+			if err != nil {
+				h.close("sending the snapshot: " + err.Error())
+				return
+			}
+			h.poke()
+		}
+		if len(batch) == 0 {
+			continue
+		}
+		h.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+		var err error
+		for i := range batch {
+			if err = writePacket(h.bw, &batch[i]); err != nil {
+				break
+			}
+			batch[i] = wire.QuorumPacket{}
+		}
+		if err == nil {
+			err = h.bw.Flush()
+		}
+		if err != nil {
+			h.close("write to learner failed: " + err.Error())
+			return
+		}
+	}
+}
+
+// snapSpool holds a SNAP sync's node records in a temp file while the tree
+// is walked; once the walk is done the owner fills in the head (sessions
+// and ACL map taken at the end, so every ACL a node refers to is there).
+type snapSpool struct {
+	zxid  wire.Zxid
+	f     *os.File
+	w     *bufio.Writer
+	err   error
+	mu    sync.Mutex
+	head  []byte // SNAP packet + sessions + ACL map, set when the walk is done
+	done  bool
+	nodes int
+}
+
+func newSnapSpool(dir string, zxid wire.Zxid) (*snapSpool, error) {
+	f, err := os.CreateTemp(dir, "snapsync-*.tmp")
+	if err != nil {
+		return nil, err
+	}
+	// Unlinked at once: nothing is left behind if the process dies.
+	os.Remove(f.Name())
+	return &snapSpool{zxid: zxid, f: f, w: bufio.NewWriterSize(f, 1<<20)}, nil
+}
+
+// write spools encoded node records (owner goroutine; a local file).
+func (sp *snapSpool) write(b []byte) {
+	if sp.err == nil {
+		_, sp.err = sp.w.Write(b)
+	}
+}
+
+// finish records the stream head once the walk is complete.
+func (sp *snapSpool) finish(head []byte) {
+	if sp.err == nil {
+		sp.err = sp.w.Flush()
+	}
+	sp.mu.Lock()
+	sp.head, sp.done = head, true
+	sp.mu.Unlock()
+}
+
+func (sp *snapSpool) ready() bool {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	return sp.done
+}
+
+// send writes SNAP, the head, the spooled nodes, "/" and "BenWasHere".
+func (sp *snapSpool) send(conn net.Conn, bw *bufio.Writer, timeout time.Duration) error {
+	if sp.err != nil {
+		return sp.err
+	}
+	if _, err := sp.f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	conn.SetWriteDeadline(time.Now().Add(timeout))
+	if _, err := bw.Write(sp.head); err != nil {
+		return err
+	}
+	buf := make([]byte, 256<<10)
+	for {
+		n, err := sp.f.Read(buf)
+		if n > 0 {
+			conn.SetWriteDeadline(time.Now().Add(timeout))
+			if _, werr := bw.Write(buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("reading the snapshot spool: %w", err)
+		}
+	}
+	var jw jute.Writer
+	jw.String("/")
+	jw.String(wire.SnapSignature)
+	if _, err := bw.Write(jw.Bytes()); err != nil {
+		return err
+	}
+	conn.SetWriteDeadline(time.Now().Add(timeout))
+	return bw.Flush()
+}
+
+func (sp *snapSpool) discard() {
+	sp.f.Close()
+}

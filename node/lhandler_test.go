@@ -1,0 +1,94 @@
+package node
+
+import (
+	"bufio"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/node/storage"
+	"github.com/zkgo/zkgo/wire"
+)
+
+// The writer holds queued packets back while a SNAP is being spooled and
+// sends nothing else meanwhile, however often it is woken.
+func TestHandlerWriterHoldsPacketsBehindSnapshot(t *testing.T) {
+	server, client := net.Pipe()
+	defer server.Close()
+	defer client.Close()
+	h := &learnerHandler{conn: server, bw: bufioWriter(server), wake: make(chan struct{}, 1), closed: make(chan struct{})}
+	go h.writer(5 * time.Second)
+	defer h.close("test over")
+	br := bufio.NewReader(client)
+	read := func() wire.QuorumPacket {
+		t.Helper()
+		client.SetReadDeadline(time.Now().Add(5 * time.Second))
+		qp, err := wire.ReadQuorumPacket(br, jute.QuorumMaxBuffer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return qp
+	}
+	h.queue(wire.QuorumPacket{Type: wire.PacketLeaderInfo, Zxid: 0x100000000, Data: wire.EpochData(wire.ProtocolVersion)})
+	h.startSending()
+	if qp := read(); qp.Type != wire.PacketLeaderInfo {
+		t.Fatalf("first packet %v", qp.Type)
+	}
+	sp, err := newSnapSpool(t.TempDir(), 0x100000005)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.mu.Lock()
+	h.snap = sp
+	h.mu.Unlock()
+	// Live traffic while the walk runs: queued, and the writer woken many
+	// times.
+	for z := wire.Zxid(0x100000006); z < 0x100000010; z++ {
+		h.queue(wire.QuorumPacket{Type: wire.PacketProposal, Zxid: z, Data: []byte{1, 2, 3}})
+		time.Sleep(time.Millisecond)
+	}
+	var nodes jute.Writer
+	nodes.String("")
+	nodes.Buffer(nil)
+	nodes.Long(-1)
+	(&wire.StatPersisted{}).Encode(&nodes)
+	sp.write(nodes.Bytes())
+	var head jute.Writer
+	qp := wire.QuorumPacket{Type: wire.PacketSnap, Zxid: 0x100000005}
+	qp.Encode(&head)
+	head.Int(0) // sessions
+	head.Int(0) // ACL map
+	sp.finish(head.Bytes())
+	h.poke()
+	if qp := read(); qp.Type != wire.PacketSnap || qp.Zxid != 0x100000005 {
+		t.Fatalf("after LEADERINFO the learner got %v %v, want the SNAP", qp.Type, qp.Zxid)
+	}
+	sr := storage.NewStreamReaderFrom(br)
+	if n, _ := sr.Int(); n != 0 {
+		t.Fatal("sessions")
+	}
+	if n, _ := sr.Int(); n != 0 {
+		t.Fatal("acl map")
+	}
+	if p, _ := sr.String(); p != "" {
+		t.Fatalf("root path %q", p)
+	}
+	sr.Buffer()
+	sr.Long()
+	var st wire.StatPersisted
+	if err := sr.Record(&st, st.Size()); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := sr.String(); p != "/" {
+		t.Fatalf("terminator %q", p)
+	}
+	if sig, _ := sr.String(); sig != wire.SnapSignature {
+		t.Fatalf("signature %q", sig)
+	}
+	for z := wire.Zxid(0x100000006); z < 0x100000010; z++ {
+		if qp := read(); qp.Type != wire.PacketProposal || qp.Zxid != z {
+			t.Fatalf("got %v %v, want PROPOSAL %v", qp.Type, qp.Zxid, z)
+		}
+	}
+}

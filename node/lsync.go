@@ -1,0 +1,336 @@
+package node
+
+import (
+	"errors"
+	"io"
+	"os"
+
+	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/node/storage"
+	"github.com/zkgo/zkgo/wire"
+)
+
+// The leader's choice of how to sync a learner (LearnerHandler.syncFollower,
+// spec §4.5) and the committed-txn window it uses (ZKDatabase.committedLog).
+
+// defaultCommitLogCount is zookeeper.commitLogCount's default.
+const defaultCommitLogCount = 500
+
+// committedEntry is one committed txn; data is its PROPOSAL encoding,
+// computed when first needed.
+type committedEntry struct {
+	zxid wire.Zxid
+	e    *wire.TxnEntry
+	data []byte
+}
+
+func (c *committedEntry) encoded() []byte {
+	if c.data == nil {
+		c.data = wire.AppendTxnEntry(nil, c.e)
+	}
+	return c.data
+}
+
+// committedLog keeps the last commitLogCount committed txns (every role
+// keeps it, as Java's ZKDatabase does, so a learner can lead later).
+type committedLog struct {
+	entries []committedEntry
+	limit   int
+}
+
+func (c *committedLog) add(e *wire.TxnEntry, data []byte) {
+	if c.limit == 0 {
+		c.limit = defaultCommitLogCount
+	}
+	if n := len(c.entries); n > 0 && e.Hdr.Zxid <= c.entries[n-1].zxid {
+		return
+	}
+	if len(c.entries) >= 2*c.limit {
+		c.entries = append(c.entries[:0:0], c.entries[len(c.entries)-c.limit+1:]...)
+	}
+	c.entries = append(c.entries, committedEntry{zxid: e.Hdr.Zxid, e: e, data: data})
+}
+
+// window returns the entries kept (at most limit) in zxid order.
+func (c *committedLog) window() []committedEntry {
+	if len(c.entries) > c.limit && c.limit > 0 {
+		return c.entries[len(c.entries)-c.limit:]
+	}
+	return c.entries
+}
+
+// bounds returns min and max committed zxid; both are lastProcessed when
+// the log is empty (Java's rule).
+func (c *committedLog) bounds(lastProcessed wire.Zxid) (wire.Zxid, wire.Zxid) {
+	w := c.window()
+	if len(w) == 0 {
+		return lastProcessed, lastProcessed
+	}
+	return w[0].zxid, w[len(w)-1].zxid
+}
+
+func (c *committedLog) reset(recent []*wire.TxnEntry) {
+	c.entries = nil
+	for _, e := range recent {
+		c.add(e, nil)
+	}
+}
+
+// syncPlan is the packets a learner gets before NEWLEADER.
+type syncPlan struct {
+	pkts   []wire.QuorumPacket
+	needOp bool
+}
+
+func (sp *syncPlan) op(t wire.PacketType, z wire.Zxid) {
+	sp.pkts = append(sp.pkts, wire.QuorumPacket{Type: t, Zxid: z})
+	sp.needOp = false
+}
+
+// queueCommitted is LearnerHandler.queueCommittedProposals: DIFF or TRUNC
+// as the first packet, then PROPOSAL+COMMIT for everything after peer.
+func (sp *syncPlan) queueCommitted(h *learnerHandler, entries []committedEntry, peer, maxZxid, lastCommitted wire.Zxid, hasMax bool) wire.Zxid {
+	newEpoch := peer.Counter() == 0
+	queued := peer
+	prev := wire.Zxid(-1)
+	for i := range entries {
+		ce := &entries[i]
+		z := ce.zxid
+		if hasMax && z > maxZxid {
+			break
+		}
+		if z < peer {
+			prev = z
+			continue
+		}
+		if sp.needOp {
+			if z == peer {
+				h.log.Info().Str("zxid", lastCommitted.String()).Msg("Sending DIFF")
+				sp.op(wire.PacketDiff, lastCommitted)
+				continue
+			}
+			if newEpoch {
+				h.log.Info().Str("zxid", lastCommitted.String()).Msg("Sending DIFF")
+				sp.op(wire.PacketDiff, lastCommitted)
+			} else if z > peer {
+				if z.Epoch() != peer.Epoch() {
+					h.log.Warn().Msg("Cannot send TRUNC to peer: peer zxid is from a different epoch")
+					return queued
+				}
+				h.log.Info().Str("zxid", prev.String()).Msg("Sending TRUNC")
+				sp.op(wire.PacketTrunc, prev)
+			}
+		}
+		if z <= queued {
+			continue
+		}
+		sp.pkts = append(sp.pkts,
+			wire.QuorumPacket{Type: wire.PacketProposal, Zxid: z, Data: ce.encoded()},
+			wire.QuorumPacket{Type: wire.PacketCommit, Zxid: z})
+		queued = z
+	}
+	if sp.needOp && newEpoch {
+		h.log.Info().Str("zxid", lastCommitted.String()).Msg("Sending DIFF")
+		sp.op(wire.PacketDiff, lastCommitted)
+	}
+	return queued
+}
+
+// syncLearner decides DIFF, TRUNC or SNAP for a learner whose ACKEPOCH
+// came in, queues the packets, starts forwarding to it and queues NEWLEADER.
+func (s *Server) syncLearner(h *learnerHandler) {
+	ld := s.leader
+	peer := h.peerLastZxid
+	lastProcessed := s.tree.LastZxid
+	minC, maxC := s.committed.bounds(lastProcessed)
+	h.log.Info().Str("peer_last_zxid", peer.String()).Str("min_committed", minC.String()).
+		Str("max_committed", maxC.String()).Str("last_processed", lastProcessed.String()).Msg("Synchronizing with learner")
+	plan := &syncPlan{needOp: true}
+	needSnap := true
+	current := peer
+	switch {
+	case ld.forceSnapSync:
+		h.log.Warn().Msg("Forcing snapshot sync - should not see this in production")
+	case lastProcessed == peer:
+		h.log.Info().Str("zxid", peer.String()).Msg("Sending DIFF")
+		plan.op(wire.PacketDiff, peer)
+		needSnap = false
+	case peer > maxC && peer.Counter() != 0:
+		h.log.Info().Str("zxid", maxC.String()).Msg("Sending TRUNC")
+		plan.op(wire.PacketTrunc, maxC)
+		current = maxC
+		needSnap = false
+	case maxC >= peer && minC <= peer:
+		current = plan.queueCommitted(h, s.committed.window(), peer, 0, maxC, false)
+		needSnap = false
+	case peer < minC && ld.snapSizeFactor >= 0:
+		if disk := s.proposalsFromLog(h, peer, ld.snapSizeFactor); len(disk) > 0 {
+			current = plan.queueCommitted(h, disk, peer, minC, maxC, true)
+			if current < minC {
+				h.log.Info().Str("end_of_log", current.String()).Str("min_committed", minC.String()).
+					Msg("gap between the end of the txn log and the committed log; sending a snapshot")
+				current = peer
+				plan = &syncPlan{needOp: true}
+			} else {
+				current = plan.queueCommitted(h, s.committed.window(), current, 0, maxC, false)
+				needSnap = false
+			}
+		}
+	default:
+		h.log.Warn().Str("peer_last_zxid", peer.String()).Msg("Unhandled scenario for peer; sending a snapshot")
+	}
+	if plan.needOp && !needSnap {
+		h.log.Error().Msg("Unhandled scenario for peer sid: fall back to use snapshot")
+		needSnap = true
+		plan = &syncPlan{}
+	}
+	if needSnap {
+		current = lastProcessed
+		if err := s.startSnapSync(h); err != nil {
+			s.dropHandler(h, "cannot prepare the snapshot: "+err.Error())
+			return
+		}
+		h.syncMode = wire.PacketSnap
+	} else if len(plan.pkts) > 0 {
+		h.syncMode = plan.pkts[0].Type
+	}
+	h.queue(plan.pkts...)
+	s.startForwarding(h, current)
+	h.queue(wire.QuorumPacket{Type: wire.PacketNewLeader, Zxid: ld.newLeaderZxid(), Data: []byte(s.cfg.Quorum.Text())})
+	h.syncStarted = true
+	h.state = hsNewLeader
+	s.peer.stats.syncs["leader-"+h.syncMode.String()]++
+}
+
+// startForwarding queues the proposals not yet committed (for followers)
+// and adds the learner to the broadcast (Leader.startForwarding).
+func (s *Server) startForwarding(h *learnerHandler, lastSeen wire.Zxid) {
+	ld := s.leader
+	if ld.lastProposed > lastSeen && !h.observer {
+		for _, p := range s.inflight {
+			if p.entry.Hdr.Zxid <= lastSeen || p.data == nil {
+				continue
+			}
+			h.queue(wire.QuorumPacket{Type: wire.PacketProposal, Zxid: p.entry.Hdr.Zxid, Data: p.data})
+		}
+	}
+	h.forwarding = true
+}
+
+// proposalsFromLog reads the committed txns from the txn log starting at
+// peer (ZKDatabase.getProposalsFromTxnLog): nothing when the log does not
+// hold peer itself, or when the logs to read are larger than factor times
+// the newest snapshot.
+// It reads the log on the owner goroutine, bounded by that size limit
+// (DIFFERENCES row 18).
+func (s *Server) proposalsFromLog(h *learnerHandler, peer wire.Zxid, factor float64) []committedEntry {
+	var limit int64
+	if snaps, err := storage.ListSnapshots(s.snapDir()); err == nil && len(snaps) > 0 {
+		if st, err := os.Stat(snaps[0].Path); err == nil {
+			limit = int64(float64(st.Size()) * factor)
+		}
+	}
+	logs, err := storage.ListLogs(s.logDir())
+	if err != nil || len(logs) == 0 {
+		return nil
+	}
+	files := storage.LogsFrom(logs, peer)
+	if limit > 0 {
+		var total int64
+		for _, f := range files {
+			if st, err := os.Stat(f.Path); err == nil {
+				total += st.Size()
+			}
+		}
+		if total > limit {
+			h.log.Info().Int64("txnlog_size", total).Int64("limit", limit).Msg("Txnlog size exceeds sizeLimit")
+			return nil
+		}
+	}
+	lr := storage.NewLogReader(files)
+	defer lr.Close()
+	var out []committedEntry
+	for {
+		rec, err := lr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			h.log.Warn().Err(err).Msg("reading the txn log for a sync")
+			return nil
+		}
+		z := rec.Entry.Hdr.Zxid
+		if len(out) == 0 {
+			if z > peer {
+				h.log.Warn().Str("zxid", peer.String()).Msg("Unable to find proposals from txnlog")
+				return nil
+			}
+			if z < peer {
+				continue
+			}
+		}
+		e := rec.Entry
+		out = append(out, committedEntry{zxid: z, e: &e})
+	}
+	return out
+}
+
+// startSnapSync begins spooling a fuzzy walk of the tree for h.
+func (s *Server) startSnapSync(h *learnerHandler) error {
+	sp, err := newSnapSpool(s.snapDir(), s.tree.LastZxid)
+	if err != nil {
+		return err
+	}
+	s.leader.snaps = append(s.leader.snaps, &snapSync{h: h, cur: s.tree.NewSnapshotCursor(), spool: sp})
+	h.mu.Lock()
+	h.snap = sp
+	h.mu.Unlock()
+	h.log.Info().Str("zxid", sp.zxid.String()).Msg("Sending snapshot")
+	return nil
+}
+
+// advanceSnapSyncs spools the next part of every SNAP walk (end of each
+// owner round); a finished walk gets its head: SNAP, sessions, ACL map.
+func (s *Server) advanceSnapSyncs() {
+	ld := s.leader
+	if ld == nil || len(ld.snaps) == 0 {
+		return
+	}
+	keep := ld.snaps[:0]
+	for _, sn := range ld.snaps {
+		var jw jute.Writer
+		done := sn.cur.Next(&jw, 4000, 2<<20)
+		sn.spool.write(jw.Bytes())
+		sn.spool.nodes = sn.cur.Nodes()
+		if !done {
+			keep = append(keep, sn)
+			continue
+		}
+		var hw jute.Writer
+		qp := wire.QuorumPacket{Type: wire.PacketSnap, Zxid: sn.spool.zxid}
+		qp.Encode(&hw)
+		sessions := s.sessions.All()
+		hw.Int(int32(len(sessions)))
+		for _, ss := range sessions {
+			hw.Long(int64(ss.ID))
+			hw.Int(ss.TimeoutMs)
+		}
+		acls := s.tree.SnapshotACLs()
+		hw.Int(int32(len(acls)))
+		for _, a := range acls {
+			hw.Long(a.Index)
+			hw.VectorLen(len(a.ACL))
+			for i := range a.ACL {
+				a.ACL[i].Encode(&hw)
+			}
+		}
+		sn.cur.Release()
+		sn.spool.finish(hw.Bytes())
+		sn.h.poke()
+		sn.h.log.Info().Int("nodes", sn.spool.nodes).Str("zxid", sn.spool.zxid.String()).Msg("snapshot for the learner spooled")
+	}
+	ld.snaps = keep
+	if len(ld.snaps) > 0 {
+		s.poke()
+	}
+}
