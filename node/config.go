@@ -78,9 +78,12 @@ type Config struct {
 // DefaultConfig is what `zkgo server` uses without a config file:
 // 127.0.0.1:2181, data under ./data. Derived settings (dataLogDir, session
 // timeouts, ...) are filled in by New, so a caller may change DataDir or
-// TickTime first.
+// TickTime first. Unlike Java's default whitelist (srvr only) it allows
+// every four-letter word, so `echo ruok | nc` works on a development
+// server; a zoo.cfg read by LoadConfig follows Java's default.
 func DefaultConfig() Config {
 	return Config{
+		FourLetterWords:   []string{"*"},
 		TickTime:          2000,
 		InitLimit:         10,
 		SyncLimit:         5,

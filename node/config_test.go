@@ -72,6 +72,10 @@ func TestParseConfigDefaultsAndErrors(t *testing.T) {
 	if (Config{}).withDefaults().validate() == nil {
 		t.Error("missing dataDir accepted")
 	}
+	// The embedded default (make run) answers every word, ruok included.
+	if d := DefaultConfig(); !d.FourLetterAllowed("ruok") || !d.FourLetterAllowed("mntr") {
+		t.Errorf("embedded default whitelist %v", d.FourLetterWords)
+	}
 }
 
 func TestQuorumConfigText(t *testing.T) {
