@@ -916,3 +916,63 @@ func TestFastKeyFields(t *testing.T) {
 		}
 	}
 }
+
+// TestReusedFourTuple: a client connects again from the same port while
+// the side that closed first is in TIME_WAIT. Linux takes the new SYN and
+// starts the new connection 65535+2 past the old one's sequence numbers
+// (the final ACK of the old connection, a stray packet after both FINs, is
+// in the capture in between). The second connection is a new stream from
+// its SYN: no gap, no mid-stream start.
+func TestReusedFourTuple(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		serverLast bool // the server closed first: its final ACK follows the client's FIN
+		straySeg   bool // the stray ACK is in the capture
+	}{
+		{"server-closed-first", true, true},
+		{"client-closed-first", false, true},
+		{"no-stray-ack", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fr, want := clientSession(rand.New(rand.NewPCG(1, 2)))
+			cb := newCap(layers.LinkTypeEthernet, false)
+			s1 := framesScript(cliAddr, srvAddr, fr)
+			s1.write(cb)
+			// The last FIN was the client's (fin() closes ToServer first):
+			// whoever closed first acknowledges the other's FIN.
+			first := ToServer
+			if tc.serverLast {
+				// Reorder: server FIN, then client FIN.
+				n := len(s1.segs)
+				s1.segs[n-2], s1.segs[n-1] = s1.segs[n-1], s1.segs[n-2]
+				s1.segs[n-2].ack, s1.segs[n-1].ack = s1.next[ToServer]-1, s1.next[FromServer]
+				first = FromServer
+				cb = newCap(layers.LinkTypeEthernet, false)
+				s1.write(cb)
+			}
+			if tc.straySeg {
+				src, dst := cliAddr, srvAddr
+				if first == FromServer {
+					src, dst = dst, src
+				}
+				cb.packet(src, dst, s1.next[first], s1.next[first^1], tcpACK, nil)
+			}
+			cb.t = cb.t.Add(4 * time.Millisecond)
+			s2 := newScript(cliAddr, srvAddr, 0)
+			s2.next = [2]uint32{s1.next[ToServer] + 65537, s1.next[FromServer] + 65537}
+			s2.syn()
+			for _, x := range fr {
+				s2.send(x.dir, x.b)
+			}
+			s2.fin().write(cb)
+			got, counts := run(t, cb.bytes(), Config{ClientPorts: []uint16{2181}})
+			if counts.Undecodable != 0 || counts.Notes != 0 || counts.Gaps != 0 || counts.Conns[ChannelClient] != 2 {
+				t.Fatalf("counts %+v\n%s", counts, strings.Join(sums(got), "\n"))
+			}
+			requireSums(t, got, append(slices.Clone(want), want...))
+			if got[0].conn == got[len(got)-1].conn {
+				t.Fatal("one connection")
+			}
+		})
+	}
+}
