@@ -504,6 +504,9 @@ func (s *tcpStream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassem
 		s.cap.reused = s
 		return false
 	}
+	if tcp.RST && !s.retired {
+		s.c.Reset()
+	}
 	if nextSeq == -1 {
 		if !h.started {
 			h.started = true

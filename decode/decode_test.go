@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -974,5 +975,44 @@ func TestReusedFourTuple(t *testing.T) {
 				t.Fatal("one connection")
 			}
 		})
+	}
+}
+
+// TestResetInsideMessage: a reply is cut after its length because the
+// peer reset the connection (Java's election SendWorker writes a frame's
+// length and body separately, and the second write fails on a connection
+// its peer has just dropped). The cut is reported as caused by the reset;
+// without an RST it is a stream that ends inside a message.
+func TestResetInsideMessage(t *testing.T) {
+	for _, reset := range []bool{true, false} {
+		fr, want := clientSession(rand.New(rand.NewPCG(1, 2)))
+		s := newScript(cliAddr, srvAddr, 1000).syn()
+		for _, x := range fr[:3] {
+			s.send(x.dir, x.b)
+		}
+		if fr[3].dir != FromServer {
+			t.Fatal("frame 3 is not a reply")
+		}
+		s.send(FromServer, fr[3].b[:4])
+		if reset {
+			s.segs = append(s.segs, seg{dir: ToServer, seq: s.next[ToServer], flags: tcpRST})
+		} else {
+			s.segs = append(s.segs, seg{dir: ToServer, seq: s.next[ToServer], ack: s.next[FromServer], flags: tcpFIN | tcpACK})
+		}
+		cb := newCap(layers.LinkTypeEthernet, false)
+		s.write(cb)
+		got, counts := run(t, cb.bytes(), Config{ClientPorts: []uint16{2181}})
+		if counts.Undecodable != 1 || counts.Notes != 0 || len(got) != 4 {
+			t.Fatalf("reset %v: %+v\n%s", reset, counts, strings.Join(sums(got), "\n"))
+		}
+		requireSums(t, got[:3], want[:3])
+		last := got[3]
+		wantErr := ErrTruncated
+		if reset {
+			wantErr = ErrReset
+		}
+		if last.kind != KindUndecodable || !errors.Is(last.err, wantErr) || last.dir != FromServer || last.size != 4 {
+			t.Fatalf("reset %v: %+v", reset, last)
+		}
 	}
 }
