@@ -3,18 +3,22 @@ package compattest
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/zkgo/zkgo/compat-tests/harness"
+	"github.com/zkgo/zkgo/decode"
 	"github.com/zkgo/zkgo/internal/rawzk"
 	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/wire"
@@ -141,17 +145,43 @@ func runDecode(t *testing.T, file string, args ...string) decodeOut {
 // no note (gap, resynchronisation), no capture error.
 func requireClean(t *testing.T, out decodeOut) {
 	t.Helper()
+	requireCleanBut(t, out, nil)
+}
+
+// requireCleanBut is requireClean with the undecodable messages allow
+// accepts (each is logged).
+func requireCleanBut(t *testing.T, out decodeOut, allow func(m map[string]any) bool) {
+	t.Helper()
 	s := out.stats
-	if s.Messages.Undecodable != 0 || s.Messages.Notes != 0 || s.Messages.Gaps != 0 || s.Capture.Error != "" {
-		var bad []string
-		for _, m := range out.msgs {
-			if m["kind"] == "undecodable" || m["kind"] == "note" {
-				b, _ := json.Marshal(m)
-				bad = append(bad, string(b))
-			}
+	var bad, allowed []string
+	for _, m := range out.msgs {
+		if m["kind"] != "undecodable" && m["kind"] != "note" {
+			continue
 		}
+		b, _ := json.Marshal(m)
+		if allow != nil && m["kind"] == "undecodable" && allow(m) {
+			allowed = append(allowed, string(b))
+			continue
+		}
+		bad = append(bad, string(b))
+	}
+	if len(allowed) > 0 {
+		t.Logf("%s: %d undecodable messages allowed:\n%s", out.file, len(allowed), strings.Join(allowed, "\n"))
+	}
+	if s.Messages.Undecodable != int64(len(allowed)) || s.Messages.Notes != 0 || s.Messages.Gaps != 0 || s.Capture.Error != "" || len(bad) > 0 {
 		t.Fatalf("decode of %s was not clean: %+v capture error %q\n%s", out.file, s.Messages, s.Capture.Error, strings.Join(bad, "\n"))
 	}
+}
+
+// javaElectionResetCut accepts what Java's election SendWorker leaves on
+// an accepted connection its peer has just dropped (simultaneous dials):
+// it writes a frame's 4-byte length and then the body in separate writes
+// (an unbuffered stream), the peer answers the length with an RST, and the
+// body is never sent. Only that: a cut of at most the length, on the
+// election channel, that the decoder attributes to an RST.
+func javaElectionResetCut(m map[string]any) bool {
+	size, _ := m["size"].(float64)
+	return m["channel"] == "election" && m["error"] == decode.ErrReset.Error() && size >= 1 && size <= 4
 }
 
 func portList(ports ...int) string {
@@ -332,6 +362,56 @@ func (w *clientWorkload) everyOpcode(addr string) {
 	for _, word := range []string{"ruok", "srvr", "stat", "conf", "cons", "envi", "mntr", "dirs", "wchs", "isro"} {
 		w.fourLetter(addr, word)
 	}
+	w.reusedPort(addr)
+}
+
+// reusedPort sends two four-letter words from one local port. The server
+// closes such a connection first, so the second SYN finds its side in
+// TIME_WAIT: Linux takes it and starts the new connection 65535+2 past the
+// old sequence numbers, after the old connection's final ACK. The decoder
+// must see two connections, not one with a gap.
+func (w *clientWorkload) reusedPort(addr string) {
+	w.t.Helper()
+	port := harness.FreePort(w.t)
+	d := net.Dialer{
+		Timeout:   2 * time.Second,
+		LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port},
+		Control: func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			err := c.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
+			})
+			if err != nil {
+				return err
+			}
+			return serr
+		},
+	}
+	for i := range 2 {
+		var c net.Conn
+		var err error
+		// The port is free once the server's FIN has been answered; the
+		// client's own socket may still be closing for a moment.
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if c, err = d.DialContext(context.Background(), "tcp", addr); err == nil || time.Now().After(deadline) {
+				break
+			}
+		}
+		if err != nil {
+			w.t.Fatalf("ruok %d from port %d: %v", i+1, port, err)
+		}
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		_, err = c.Write([]byte("ruok"))
+		var reply bytes.Buffer
+		if err == nil {
+			_, err = reply.ReadFrom(c)
+		}
+		_ = c.Close()
+		if err != nil || reply.String() != "imok" {
+			w.t.Fatalf("ruok %d from port %d: %q %v", i+1, port, reply.String(), err)
+		}
+		w.words["ruok"]++
+	}
 }
 
 // compareClientStats checks the decoder's per-op counts against the
@@ -387,16 +467,13 @@ func TestCompat_DecodeStandalone(t *testing.T) {
 	pcap := harness.StartCapture(t, harness.CaptureOptions{Tool: "tcpdump", Ports: []int{zk.Port}})
 	pcapng := harness.StartCapture(t, harness.CaptureOptions{Tool: "tshark", Ports: []int{zk.Port}})
 	cooked := harness.StartCapture(t, harness.CaptureOptions{Tool: "tcpdump", Iface: "any", Ports: []int{zk.Port}}) // Linux cooked headers
+	for _, c := range []*harness.Capture{pcap, pcapng, cooked} {
+		keepCapture(t, c)
+	}
 	w := newClientWorkload(t)
 	w.everyOpcode(zk.Addr)
 	for _, c := range []*harness.Capture{pcap, pcapng, cooked} {
-		if err := c.Stop(); err != nil {
-			t.Fatal(err)
-		}
-		if out := c.Output(); strings.Contains(out, "dropped by kernel") && !strings.Contains(out, "\n0 packets dropped by kernel") {
-			t.Logf("%s dropped packets (decoding will show gaps): %s", c.Tool, lastBytes(out, 200))
-		}
-		keepCapture(t, c.Path)
+		c.StopComplete()
 	}
 
 	// By port.
@@ -474,20 +551,35 @@ func TestCompat_DecodeStandalone(t *testing.T) {
 	}
 }
 
-// keepCapture copies a capture to $ZKGO_DECODE_KEEP, when set, for
-// looking at it after the test.
-func keepCapture(t *testing.T, path string) {
-	dir := os.Getenv("ZKGO_DECODE_KEEP")
-	if dir == "" {
-		return
-	}
-	b, err := os.ReadFile(path)
-	if err == nil {
-		err = os.WriteFile(filepath.Join(dir, t.Name()+"-"+filepath.Base(path)), b, 0o644)
-	}
-	if err != nil {
-		t.Log(err)
-	}
+// keepCapture keeps a capture for looking at it after the test: at the
+// end of the test (the capture stopped) it is copied to $ZKGO_DECODE_KEEP
+// when that is set, else, if the test failed, to zkgo-decode-captures in
+// the system's temporary directory; the copy's path is logged.
+func keepCapture(t *testing.T, c *harness.Capture) {
+	t.Cleanup(func() {
+		dir := os.Getenv("ZKGO_DECODE_KEEP")
+		if dir == "" {
+			if !t.Failed() {
+				return
+			}
+			dir = filepath.Join(os.TempDir(), "zkgo-decode-captures")
+		}
+		_ = c.Stop()
+		name := strings.ReplaceAll(t.Name(), "/", "_") + "-" + time.Now().UTC().Format("20060102T150405.000") + "-" + filepath.Base(c.Path)
+		dst := filepath.Join(dir, name)
+		b, err := os.ReadFile(c.Path)
+		if err == nil {
+			err = os.MkdirAll(dir, 0o755)
+		}
+		if err == nil {
+			err = os.WriteFile(dst, b, 0o644)
+		}
+		if err != nil {
+			t.Logf("keeping the capture %s: %v", c.Path, err)
+			return
+		}
+		t.Logf("%s capture kept: %s (tool output: %s)", c.Tool, dst, lastBytes(c.Output(), 200))
+	})
 }
 
 // TestCompat_DecodeJavaClient captures ZooKeeper's own Java client driving
@@ -502,6 +594,7 @@ func TestCompat_DecodeJavaClient(t *testing.T) {
 	classes := j.Compile(t, "java/DecodeWorkload.java")
 	zk := harness.StartJavaZK(t, harness.JavaOptions{Heap: "256m", SysProp: map[string]string{"zookeeper.extendedTypesEnabled": "true"}})
 	capt := harness.StartCapture(t, harness.CaptureOptions{Tool: "tcpdump", Ports: []int{zk.Port}})
+	keepCapture(t, capt)
 	cmd := j.Command(classes, "DecodeWorkload", []string{"-Xmx128m", "-XX:TieredStopAtLevel=1"}, zk.Addr)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -509,10 +602,7 @@ func TestCompat_DecodeJavaClient(t *testing.T) {
 	if err != nil {
 		t.Fatalf("DecodeWorkload: %v\n%s", err, lastBytes(stderr.String(), 4000))
 	}
-	if err := capt.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	keepCapture(t, capt.Path)
+	capt.StopComplete()
 	want := map[string][2]int64{}
 	for _, line := range strings.Split(strings.TrimSpace(string(stdout)), "\n") {
 		var op string
@@ -570,6 +660,7 @@ func TestCompat_DecodeEnsemble(t *testing.T) {
 	}
 	ens := harness.NewJavaEnsemble(t, harness.EnsembleOptions{Participants: 3})
 	capt := harness.StartCapture(t, harness.CaptureOptions{Tool: "tshark", Ports: ens.Ports()})
+	keepCapture(t, capt)
 	ens.StartAll()
 	leader1 := ens.WaitLeader(60 * time.Second)
 	t.Logf("first leader: %d", leader1)
@@ -625,10 +716,7 @@ func TestCompat_DecodeEnsemble(t *testing.T) {
 	ens.Start(wiped)
 	ens.WaitServing(wiped, 60*time.Second)
 	write(wiped, 5, "/wiped-back")
-	if err := capt.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	keepCapture(t, capt.Path)
+	capt.StopComplete()
 
 	var cp, qp, ep []int
 	for _, s := range ens.Servers {
@@ -638,7 +726,7 @@ func TestCompat_DecodeEnsemble(t *testing.T) {
 	byContent := runDecode(t, capt.Path, "--no-default-ports")
 	for name, out := range map[string]decodeOut{"by port": byPort, "by content": byContent} {
 		t.Run(name, func(t *testing.T) {
-			requireClean(t, out)
+			requireCleanBut(t, out, javaElectionResetCut)
 			s := out.stats
 			compareClientStats(t, w, s)
 			if s.Connections["quorum"] == 0 || s.Connections["election"] == 0 || s.Connections["other"] != 0 {

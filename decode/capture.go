@@ -186,6 +186,9 @@ type capturer struct {
 		pending bool
 		seq     uint32
 	}
+	// reused is set by a stream's Accept when the packet being assembled is
+	// a SYN that opens a new connection on the stream's 4-tuple.
+	reused *tcpStream
 }
 
 func newCapturer(d *Decoder) *capturer {
@@ -349,6 +352,14 @@ func (c *capturer) packet(lt layers.LinkType, data []byte, ci gopacket.CaptureIn
 		c.skipHole(netFlow.Reverse(), c.hole.seq)
 		c.asm.AssembleWithContext(netFlow, &c.tcp, c.ctx)
 	}
+	if s := c.reused; s != nil {
+		// The packet was refused: it opens a new connection on a 4-tuple
+		// the assembler still holds. End the old connection, then take
+		// the packet (it creates a new stream).
+		c.reused = nil
+		c.retire(s)
+		c.asm.AssembleWithContext(netFlow, &c.tcp, c.ctx)
+	}
 	c.asm.MaxBufferedPagesPerConnection = maxPagesPerConn
 	if !c.delivered && len(c.tcp.Payload) > 0 {
 		// The assembler may keep the context with queued bytes.
@@ -378,12 +389,39 @@ func (c *capturer) skipHole(flow gopacket.Flow, seq uint32) {
 	c.asm.MaxBufferedPagesPerConnection = maxPagesPerConn
 }
 
+// retire ends both directions of stream s that have not ended, with a
+// zero-length RST at the next sequence number of each: the assembler closes
+// the connection and forgets it.
+func (c *capturer) retire(s *tcpStream) {
+	s.retired = true
+	for i := range s.half {
+		h := &s.half[i]
+		if h.ended {
+			continue
+		}
+		net, ports := s.netFlow, s.tcpFlow
+		if i == 1 {
+			net, ports = net.Reverse(), ports.Reverse()
+		}
+		b := c.fakeHdr[:]
+		copy(b[0:2], ports.Src().Raw())
+		copy(b[2:4], ports.Dst().Raw())
+		binary.BigEndian.PutUint32(b[4:], h.next)
+		binary.BigEndian.PutUint32(b[8:], 0)
+		b[12], b[13] = 0x50, 0x04 // RST, no payload
+		if c.fake.DecodeFromBytes(b, gopacket.NilDecodeFeedback) != nil {
+			continue
+		}
+		c.asm.AssembleWithContext(net, &c.fake, &pktContext{ci: c.ctx.ci})
+	}
+}
+
 // New implements reassembly.StreamFactory.
 func (c *capturer) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassembly.AssemblerContext) reassembly.Stream {
 	src := endpoint(netFlow.Src(), tcpFlow.Src())
 	dst := endpoint(netFlow.Dst(), tcpFlow.Dst())
 	t := ac.GetCaptureInfo().Timestamp
-	s := &tcpStream{d: c.d, cap: c}
+	s := &tcpStream{d: c.d, cap: c, netFlow: netFlow, tcpFlow: tcpFlow}
 	var client, server netip.AddrPort
 	sure := tcp.SYN
 	switch {
@@ -421,17 +459,25 @@ func endpoint(ip, port gopacket.Endpoint) netip.AddrPort {
 // number of the next byte the assembler will deliver, to see when the
 // other side acknowledges bytes the capture does not have.
 type tcpStream struct {
-	d    *Decoder
-	cap  *capturer
-	c    *Conn
-	flip bool // reassembly's client->server is the Conn's FromServer
-	half [2]struct {
-		started bool
-		ended   bool
-		next    uint32 // next byte to be delivered
-		hole    bool   // the other side acknowledged up to holeAck, beyond next
-		holeAck uint32
-	}
+	d       *Decoder
+	cap     *capturer
+	c       *Conn
+	flip    bool          // reassembly's client->server is the Conn's FromServer
+	netFlow gopacket.Flow // of the first packet (reassembly's client->server)
+	tcpFlow gopacket.Flow
+	retired bool // a new connection took over the 4-tuple: retire is ending this one
+	half    [2]streamHalf
+}
+
+// streamHalf is one reassembly direction of a tcpStream.
+type streamHalf struct {
+	started bool
+	ended   bool
+	syn     bool   // started with a SYN
+	isn     uint32 // its sequence number
+	next    uint32 // next byte to be delivered
+	hole    bool   // the other side acknowledged up to holeAck, beyond next
+	holeAck uint32
 }
 
 func (s *tcpStream) dir(d reassembly.TCPFlowDirection) Dir {
@@ -453,13 +499,22 @@ func (s *tcpStream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassem
 		i = 1
 	}
 	h := &s.half[i]
+	o := &s.half[1-i]
+	if tcp.SYN && !tcp.ACK && !s.retired && reusedBy(tcp.Seq, h, o) {
+		s.cap.reused = s
+		return false
+	}
+	if tcp.RST && !s.retired {
+		s.c.Reset()
+	}
 	if nextSeq == -1 {
 		if !h.started {
 			h.started = true
 			h.next = tcp.Seq
 			if tcp.SYN {
 				h.next++
-			} else {
+				h.syn, h.isn = true, tcp.Seq
+			} else if !s.retired {
 				s.c.MidStream(s.dir(dir))
 			}
 		}
@@ -470,7 +525,6 @@ func (s *tcpStream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassem
 	// Bytes of the other direction acknowledged but never delivered are
 	// missing from the capture: have the assembler skip them before this
 	// packet is taken (capturer.packet assembles it again).
-	o := &s.half[1-i]
 	if tcp.ACK && o.started && !o.ended && int32(tcp.Ack-o.next) > 0 && !(o.hole && int32(tcp.Ack-o.holeAck) <= 0) {
 		o.hole, o.holeAck = true, tcp.Ack
 		s.cap.hole.pending, s.cap.hole.seq = true, tcp.Ack
@@ -481,6 +535,24 @@ func (s *tcpStream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassem
 		s.cap.asm.MaxBufferedPagesPerConnection = 1
 	}
 	return true
+}
+
+// reusedBy reports whether a SYN (without ACK) at seq in half h opens a new
+// connection on the stream's 4-tuple rather than this one: h already
+// carried something other than this very SYN (a retransmission), or the
+// other side has spoken without it being a simultaneous open. A closed
+// socket's 4-tuple is reused while its peer is in TIME_WAIT (Linux starts
+// the new connection 65535+2 past the old sequence numbers), and the old
+// connection's final ACK, after both FINs, has opened a stream here.
+func reusedBy(seq uint32, h, o *streamHalf) bool {
+	if h.started {
+		return !h.syn || h.isn != seq
+	}
+	if !o.started {
+		return false
+	}
+	simultaneous := o.syn && !o.ended && o.next == o.isn+1
+	return !simultaneous
 }
 
 // ReassembledSG implements reassembly.Stream.

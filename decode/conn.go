@@ -9,6 +9,7 @@ import (
 // Errors reported in undecodable messages.
 var (
 	ErrTruncated   = errors.New("decode: stream ends inside a message")
+	ErrReset       = errors.New("decode: connection reset inside a message")
 	ErrGapInside   = errors.New("decode: message cut by a gap in the capture")
 	ErrNoFraming   = errors.New("decode: no plausible message found")
 	ErrUnknownType = errors.New("decode: unknown message type")
@@ -68,6 +69,7 @@ type Conn struct {
 	ignored  bool
 	closed   bool
 	counted  bool
+	reset    bool // an RST was seen
 
 	client   clientState
 	quorum   quorumState
@@ -190,6 +192,14 @@ func (c *Conn) gap(dir Dir, n int, t time.Time) {
 	}
 }
 
+// Reset reports that the connection was reset (an RST in either
+// direction): a message left unfinished when a direction ends was cut by
+// the reset, and is reported with ErrReset rather than ErrTruncated (the
+// sender's stack discarded the rest; Java's election SendWorker, writing
+// the length and the body separately, leaves such a length behind when its
+// peer has just dropped a duplicate connection).
+func (c *Conn) Reset() { c.reset = true }
+
 // End reports the end of capture direction dir (FIN or RST).
 func (c *Conn) End(dir Dir, t time.Time) {
 	if c.closed {
@@ -232,7 +242,11 @@ func (c *Conn) end(dir Dir, t time.Time) {
 		h.buf = h.buf[:0]
 		c.flushLost(dir, true)
 	case len(h.buf) > 0:
-		d.undecodable(c, dir, h.off, int64(len(h.buf)), ErrTruncated)
+		err := ErrTruncated
+		if c.reset {
+			err = ErrReset
+		}
+		d.undecodable(c, dir, h.off, int64(len(h.buf)), err)
 	}
 	h.off += int64(len(h.buf))
 	h.buf = nil

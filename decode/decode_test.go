@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -913,6 +914,105 @@ func TestFastKeyFields(t *testing.T) {
 			if string(fast) != string(kv.b) {
 				t.Fatalf("%T: shortcut %q, walk %q", rec, fast, kv.b)
 			}
+		}
+	}
+}
+
+// TestReusedFourTuple: a client connects again from the same port while
+// the side that closed first is in TIME_WAIT. Linux takes the new SYN and
+// starts the new connection 65535+2 past the old one's sequence numbers
+// (the final ACK of the old connection, a stray packet after both FINs, is
+// in the capture in between). The second connection is a new stream from
+// its SYN: no gap, no mid-stream start.
+func TestReusedFourTuple(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		serverLast bool // the server closed first: its final ACK follows the client's FIN
+		straySeg   bool // the stray ACK is in the capture
+	}{
+		{"server-closed-first", true, true},
+		{"client-closed-first", false, true},
+		{"no-stray-ack", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fr, want := clientSession(rand.New(rand.NewPCG(1, 2)))
+			cb := newCap(layers.LinkTypeEthernet, false)
+			s1 := framesScript(cliAddr, srvAddr, fr)
+			s1.write(cb)
+			// The last FIN was the client's (fin() closes ToServer first):
+			// whoever closed first acknowledges the other's FIN.
+			first := ToServer
+			if tc.serverLast {
+				// Reorder: server FIN, then client FIN.
+				n := len(s1.segs)
+				s1.segs[n-2], s1.segs[n-1] = s1.segs[n-1], s1.segs[n-2]
+				s1.segs[n-2].ack, s1.segs[n-1].ack = s1.next[ToServer]-1, s1.next[FromServer]
+				first = FromServer
+				cb = newCap(layers.LinkTypeEthernet, false)
+				s1.write(cb)
+			}
+			if tc.straySeg {
+				src, dst := cliAddr, srvAddr
+				if first == FromServer {
+					src, dst = dst, src
+				}
+				cb.packet(src, dst, s1.next[first], s1.next[first^1], tcpACK, nil)
+			}
+			cb.t = cb.t.Add(4 * time.Millisecond)
+			s2 := newScript(cliAddr, srvAddr, 0)
+			s2.next = [2]uint32{s1.next[ToServer] + 65537, s1.next[FromServer] + 65537}
+			s2.syn()
+			for _, x := range fr {
+				s2.send(x.dir, x.b)
+			}
+			s2.fin().write(cb)
+			got, counts := run(t, cb.bytes(), Config{ClientPorts: []uint16{2181}})
+			if counts.Undecodable != 0 || counts.Notes != 0 || counts.Gaps != 0 || counts.Conns[ChannelClient] != 2 {
+				t.Fatalf("counts %+v\n%s", counts, strings.Join(sums(got), "\n"))
+			}
+			requireSums(t, got, append(slices.Clone(want), want...))
+			if got[0].conn == got[len(got)-1].conn {
+				t.Fatal("one connection")
+			}
+		})
+	}
+}
+
+// TestResetInsideMessage: a reply is cut after its length because the
+// peer reset the connection (Java's election SendWorker writes a frame's
+// length and body separately, and the second write fails on a connection
+// its peer has just dropped). The cut is reported as caused by the reset;
+// without an RST it is a stream that ends inside a message.
+func TestResetInsideMessage(t *testing.T) {
+	for _, reset := range []bool{true, false} {
+		fr, want := clientSession(rand.New(rand.NewPCG(1, 2)))
+		s := newScript(cliAddr, srvAddr, 1000).syn()
+		for _, x := range fr[:3] {
+			s.send(x.dir, x.b)
+		}
+		if fr[3].dir != FromServer {
+			t.Fatal("frame 3 is not a reply")
+		}
+		s.send(FromServer, fr[3].b[:4])
+		if reset {
+			s.segs = append(s.segs, seg{dir: ToServer, seq: s.next[ToServer], flags: tcpRST})
+		} else {
+			s.segs = append(s.segs, seg{dir: ToServer, seq: s.next[ToServer], ack: s.next[FromServer], flags: tcpFIN | tcpACK})
+		}
+		cb := newCap(layers.LinkTypeEthernet, false)
+		s.write(cb)
+		got, counts := run(t, cb.bytes(), Config{ClientPorts: []uint16{2181}})
+		if counts.Undecodable != 1 || counts.Notes != 0 || len(got) != 4 {
+			t.Fatalf("reset %v: %+v\n%s", reset, counts, strings.Join(sums(got), "\n"))
+		}
+		requireSums(t, got[:3], want[:3])
+		last := got[3]
+		wantErr := ErrTruncated
+		if reset {
+			wantErr = ErrReset
+		}
+		if last.kind != KindUndecodable || !errors.Is(last.err, wantErr) || last.dir != FromServer || last.size != 4 {
+			t.Fatalf("reset %v: %+v", reset, last)
 		}
 	}
 }

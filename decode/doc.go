@@ -18,7 +18,9 @@
 //     (Ethernet, Linux cooked SLL/SLL2, loopback, raw IP), reassembles TCP
 //     with gopacket's reassembly package and feeds the decoder. Bytes the
 //     capture lacks become a gap as soon as the other side acknowledges
-//     them, or after 2 s of capture time.
+//     them, or after 2 s of capture time. A SYN that reuses a 4-tuple the
+//     assembler still holds (TIME_WAIT reuse, after the old connection's
+//     final ACK) ends the old connection and starts a new one.
 //
 // Around the decoder sit pure consumers of messages: Filter, Stats and
 // Printer (one line per message, a field tree, or JSON lines).

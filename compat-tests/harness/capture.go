@@ -7,6 +7,7 @@ import (
 	"net"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -187,3 +188,33 @@ func (c *Capture) Stop() error {
 
 // Output returns what the tool printed.
 func (c *Capture) Output() string { return c.out.String() }
+
+// The tools' drop reports on exit: tcpdump "N packets dropped by kernel"
+// and "N packets dropped by interface" (always printed), tshark "N packets
+// dropped from IFACE" or "N packets dropped" (printed when N > 0).
+var droppedRe = regexp.MustCompile(`(?m)^(\d+) packets? dropped`)
+
+// Dropped returns how many packets the tool reported dropping (its buffer
+// overran, or the interface dropped them), summed over its report lines;
+// the capture then lacks them. Meaningful after Stop.
+func (c *Capture) Dropped() int64 {
+	var n int64
+	for _, m := range droppedRe.FindAllStringSubmatch(c.out.String(), -1) {
+		v, _ := strconv.ParseInt(m[1], 10, 64)
+		n += v
+	}
+	return n
+}
+
+// StopComplete stops the capture (Stop) and fails the test when the tool
+// reported dropped packets: what is checked against such a capture would
+// be judged on traffic it does not hold.
+func (c *Capture) StopComplete() {
+	c.t.Helper()
+	if err := c.Stop(); err != nil {
+		c.t.Fatal(err)
+	}
+	if n := c.Dropped(); n > 0 {
+		c.t.Fatalf("%s dropped %d packets (its buffer overran): %s is incomplete\n%s", c.Tool, n, c.Path, tail(c.out.String(), 400))
+	}
+}

@@ -40,6 +40,7 @@ type peer struct {
 	last     []byte // lastMessageSent
 	link     *link  // senderWorkerMap
 	dialing  bool   // inprogressConnections
+	accepted uint64 // accept order of the newest inbound link installed
 	failing  bool   // the last dial failed (log the first failure only)
 }
 
@@ -236,10 +237,17 @@ func setNoDelay(c net.Conn) {
 // dial is initiateConnection + startConnection.
 func (s *Service) dial(sid int64, addr string) {
 	p := func() *peer { s.mu.Lock(); defer s.mu.Unlock(); return s.peerLocked(sid) }()
+	// The dialing mark ends with the dial, or with the link it installs
+	// (startLink clears it under the same lock): an acceptor that drops
+	// that link at once (the peer dialed too, with a smaller sid) must
+	// find no dial in progress, or nobody would connect back.
+	handed := false
 	defer func() {
-		s.mu.Lock()
-		p.dialing = false
-		s.mu.Unlock()
+		if !handed {
+			s.mu.Lock()
+			p.dialing = false
+			s.mu.Unlock()
+		}
 	}()
 	d := net.Dialer{Timeout: s.cfg.CnxTimeout}
 	c, err := d.DialContext(s.ctx, "tcp", addr)
@@ -283,11 +291,19 @@ func (s *Service) dial(sid int64, addr string) {
 		s.log.Debug().Int64("sid", sid).Msg("have smaller server id: dropping my connection, peer connects back")
 		return
 	}
-	keep = s.startLink(sid, c, bufio.NewReader(c), true)
+	handed = true
+	keep = s.startLink(sid, c, bufio.NewReader(c), 0)
+	if s.afterDialLink != nil {
+		s.afterDialLink(sid)
+	}
 }
 
-// acceptLoop is QuorumCnxManager.Listener.
+// acceptLoop is QuorumCnxManager.Listener. Java handles each accepted
+// connection on the listener thread, in accept order; here each has its own
+// goroutine (a peer that never says who it is blocks nobody) and startLink
+// restores the order: see startLink.
 func (s *Service) acceptLoop() {
+	var seq uint64
 	for {
 		c, err := s.ln.Accept()
 		if err != nil {
@@ -303,7 +319,9 @@ func (s *Service) acceptLoop() {
 			continue
 		}
 		setNoDelay(c)
-		if !s.goFunc(func() { s.handleConnection(c) }) {
+		seq++
+		accepted := seq
+		if !s.goFunc(func() { s.handleConnection(c, accepted) }) {
 			_ = c.Close()
 			return
 		}
@@ -312,7 +330,8 @@ func (s *Service) acceptLoop() {
 
 // handleConnection reads a peer's initial message and keeps the connection
 // if the peer's sid is larger than mine (QuorumCnxManager.handleConnection).
-func (s *Service) handleConnection(c net.Conn) {
+// accepted is the connection's accept order (from 1).
+func (s *Service) handleConnection(c net.Conn, accepted uint64) {
 	if !s.trackConn(c) {
 		_ = c.Close()
 		return
@@ -368,7 +387,7 @@ func (s *Service) handleConnection(c net.Conn) {
 		s.log.Warn().Int64("sid", sid).Str("remote", c.RemoteAddr().String()).
 			Msg("connection request from a server with my own id: configuration error or bug")
 	default:
-		keep = s.startLink(sid, c, r, false)
+		keep = s.startLink(sid, c, r, accepted)
 	}
 }
 
@@ -429,15 +448,32 @@ func isWildcard(addr string) bool {
 }
 
 // startLink installs an established connection for sid, replacing any
-// previous one, and starts its sender and receiver.
-func (s *Service) startLink(sid int64, c net.Conn, r *bufio.Reader, outbound bool) bool {
+// previous one, and starts its sender and receiver. accepted is 0 for a
+// connection I dialed, else its accept order: a connection accepted before
+// the newest inbound link from the same peer is refused (the peer keeps
+// only the connection it made last; handled late, the older one would
+// replace the live link and then die, leaving the pair unconnected).
+func (s *Service) startLink(sid int64, c net.Conn, r *bufio.Reader, accepted uint64) bool {
+	outbound := accepted == 0
 	l := &link{sid: sid, conn: c, r: r, outbound: outbound, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	s.mu.Lock()
+	p := s.peerLocked(sid)
+	if outbound {
+		p.dialing = false // see dial
+	}
 	if s.closed {
 		s.mu.Unlock()
 		return false
 	}
-	p := s.peerLocked(sid)
+	if !outbound {
+		if accepted < p.accepted {
+			s.mu.Unlock()
+			s.log.Debug().Int64("sid", sid).Str("remote", c.RemoteAddr().String()).
+				Msg("dropping an election connection accepted before the current one")
+			return false
+		}
+		p.accepted = accepted
+	}
 	old := p.link
 	p.link = l
 	p.hasQueue = true

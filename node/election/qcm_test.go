@@ -394,7 +394,7 @@ func TestSendWorkerResendsLastMessage(t *testing.T) {
 			p.queued = rawFrame([]byte("newer"))
 		}
 		a, b := net.Pipe()
-		s.startLink(3, a, bufio.NewReader(a), false)
+		s.startLink(3, a, bufio.NewReader(a), 1)
 		var hdr [4]byte
 		_ = b.SetReadDeadline(time.Now().Add(2 * time.Second))
 		body, err := readFrame(b, hdr[:])
@@ -437,5 +437,96 @@ func TestSendQueueKeepsNewest(t *testing.T) {
 	s.peers[9].queued = nil
 	if !s.haveDelivered() {
 		t.Fatal("an empty queue means delivered")
+	}
+}
+
+// A dial to a smaller sid has just installed its link when that peer's own
+// dial arrives (simultaneous dials): the acceptor drops the link and must
+// connect back even though its dial has not returned yet. Before the fix
+// the dial still counted as in progress, the connect-back was skipped and
+// the pair stayed without a connection until the next message.
+func TestConnectBackWhileOwnDialFinishes(t *testing.T) {
+	r := newRawEnv(t)
+	linked := make(chan struct{})
+	release := make(chan struct{})
+	first := true
+	r.svc.afterDialLink = func(sid int64) {
+		if sid != 1 || !first {
+			return
+		}
+		first = false
+		close(linked)
+		select {
+		case <-release:
+		case <-time.After(10 * time.Second):
+		}
+	}
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+	ln1 := r.c.listeners[1].(*net.TCPListener)
+	accept := func() (net.Conn, *bufio.Reader) {
+		t.Helper()
+		_ = ln1.SetDeadline(time.Now().Add(3 * time.Second))
+		c, err := ln1.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		br := bufio.NewReader(c)
+		_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		if m, err := readInitialMessage(br); err != nil || m.Sid != 2 {
+			t.Fatalf("%+v %v", m, err)
+		}
+		return c, br
+	}
+	frame := notifFrame(wire.ServerLooking, 2, 0x100000005, 1, 1, r.svc.cfg.ConfigText)
+	r.svc.toSend(1, frame)
+	a, abr := accept()
+	if n := readNotification(t, abr, a); n.Leader != 2 {
+		t.Fatalf("%+v", n)
+	}
+	select {
+	case <-linked:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the dial to 1 installed no link")
+	}
+	// 1 dials 2 while 2's dial is still returning: 2 hangs up on both.
+	in := r.handshake(1)
+	expectClosed(t, in, 2*time.Second)
+	expectClosed(t, a, 2*time.Second)
+	close(release)
+	// 2 connects back and re-sends its last message.
+	b, bbr := accept()
+	if n := readNotification(t, bbr, b); n.Leader != 2 || n.Zxid != 0x100000005 {
+		t.Fatalf("%+v", n)
+	}
+	r.waitStat("one connection", func(s Stats) bool { return s.Connections == 1 })
+}
+
+// A peer with a larger sid dials twice (the first connection lost, say);
+// the acceptor reads the second one's initial message first. The older
+// connection, handled late, must not replace the live link: Java handles
+// accepted connections one by one in accept order.
+func TestOlderAcceptedConnectionDoesNotReplaceNewer(t *testing.T) {
+	r := newRawEnv(t)
+	older := r.dial()
+	newer := r.handshake(3)
+	r.waitStat("link", func(s Stats) bool { return s.Connections == 1 })
+	if _, err := older.Write(wire.AppendInitialMessage(nil, 3, r.c.members[3].Addr)); err != nil {
+		t.Fatal(err)
+	}
+	expectClosed(t, older, 2*time.Second)
+	_ = newer.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	var ne net.Error
+	if _, err := newer.Read(make([]byte, 1)); !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("the newer connection: %v", err)
+	}
+	if st := r.svc.Stats(); st.Connections != 1 || st.ConnectionsEstablished != 1 || st.ConnectionsDropped != 0 {
+		t.Fatalf("%+v", st)
 	}
 }

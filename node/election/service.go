@@ -88,6 +88,10 @@ type Service struct {
 	connsDropped                 atomic.Uint64
 	handshakeFailures            atomic.Uint64
 	dialFailures                 atomic.Uint64
+
+	// afterDialLink, set by tests before the first dial, runs when a dial
+	// has installed its link.
+	afterDialLink func(sid int64)
 }
 
 type result struct {

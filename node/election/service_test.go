@@ -125,8 +125,24 @@ func TestServicesElectHighest(t *testing.T) {
 	res := make(chan lookResult, 3)
 	zxids := map[int64]wire.Zxid{1: 0x100000007, 2: 0x100000009, 3: 0x100000008}
 	for _, id := range []int64{1, 2, 3} {
-		s := c.start(id, true)
-		go look(ctx, s, id, zxids[id], 1, res)
+		c.start(id, true)
+	}
+	// 2 starts looking first, and 1 and 3 only once its vote has reached
+	// them: otherwise, on a loaded machine, 1 and 3 can agree on 3 (a
+	// quorum) and end the election before 2 says anything, which is FLE
+	// working as designed. 1 and 3 then start together (simultaneous dials).
+	go look(ctx, c.svcs[2], 2, zxids[2], 1, res)
+	deadline := time.Now().Add(10 * time.Second)
+	for _, id := range []int64{1, 3} {
+		for c.svcs[id].Stats().NotificationsReceived == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d: 2's vote did not arrive", id)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	for _, id := range []int64{1, 3} {
+		go look(ctx, c.svcs[id], id, zxids[id], 1, res)
 	}
 	for range 3 {
 		r := <-res
@@ -148,7 +164,7 @@ func TestServicesElectHighest(t *testing.T) {
 	}
 	// One connection per pair, once simultaneous dials have settled (an
 	// acceptor that hears from a smaller sid drops its link and calls back).
-	deadline := time.Now().Add(5 * time.Second)
+	deadline = time.Now().Add(5 * time.Second)
 	for id, s := range c.svcs {
 		for s.Stats().Connections != 2 {
 			if time.Now().After(deadline) {
