@@ -513,7 +513,15 @@ func syncModesBehindZkgo(t *testing.T, e *zkgoEnsemble, leader, f int64, startOt
 		}
 		return e.zk[f].Addr
 	}
+	// c1 is the client on member f. It is closed before f stops: a session
+	// left to expire would have the leader commit its closeSession at a
+	// zxid the TRUNC step below gives to a txn the leader never had.
+	var c1 *zk.Conn
 	stopF := func() {
+		if c1 != nil {
+			c1.Close()
+			c1 = nil
+		}
 		if java {
 			e.m.Kill(f)
 		} else {
@@ -544,7 +552,7 @@ func syncModesBehindZkgo(t *testing.T, e *zkgoEnsemble, leader, f int64, startOt
 		_, err := cz.Create(fmt.Sprintf("/b%d", i), []byte("b"), 0, open)
 		must(t, err)
 	}
-	c1 := rejoin()
+	c1 = rejoin()
 	waitData(t, c1, "/b49", []byte("b"))
 	// Wiped: SNAP.
 	stopF()
@@ -569,9 +577,14 @@ func syncModesBehindZkgo(t *testing.T, e *zkgoEnsemble, leader, f int64, startOt
 	waitData(t, c1, "/after", []byte("x"))
 	must(t, capt.Stop())
 	modes := quorumSyncModes(t, capt.Path, qport)
-	want := []string{"DIFF", "DIFF", "SNAP", "TRUNC"}
-	if fmt.Sprint(modes[f]) != fmt.Sprint(want) {
-		t.Fatalf("sync packets the zkgo leader sent member %d: %v, want %v (all: %v)", f, modes[f], want, modes)
+	// The first sync, at startup, is an empty DIFF when member f was in
+	// the quorum that established the leader, and SNAP when it came after:
+	// the leader's lastProcessedZxid is then the new epoch's zxid, its
+	// committed log is empty and its txn log cannot reach zxid 0 (Java's
+	// LearnerHandler.syncFollower, the same rule). Either is right.
+	want := []string{"DIFF", "SNAP", "TRUNC"}
+	if got := modes[f]; len(got) != 4 || (got[0] != "DIFF" && got[0] != "SNAP") || fmt.Sprint(got[1:]) != fmt.Sprint(want) {
+		t.Fatalf("sync packets the zkgo leader sent member %d: %v, want DIFF or SNAP then %v (all: %v)", f, got, want, modes)
 	}
 	t.Logf("zkgo leader -> member %d on the wire: %v (all: %v)", f, modes[f], modes)
 }
