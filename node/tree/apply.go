@@ -203,15 +203,12 @@ func (t *Tree) createNode(path string, data []byte, acl []wire.ACL, owner int64,
 	// Null data stays null: the stat says 0 bytes, getData returns a null
 	// buffer (length -1), as Java does.
 	n := &Node{
-		Data: data,
+		Data: ownedData(data),
 		ACL:  t.acls.Intern(acl),
 		Stat: wire.StatPersisted{Czxid: zxid, Mzxid: zxid, Pzxid: zxid, Ctime: now, Mtime: now, EphemeralOwner: owner},
 	}
 	t.changeNode(parentPath, parent, func(p *Node) {
-		if p.children == nil {
-			p.children = make(map[string]struct{}, 2)
-		}
-		p.children[name] = struct{}{}
+		p.addChild(name)
 	})
 	t.addNode(path, n)
 	res.Stat = t.StatOf(n)
@@ -247,7 +244,7 @@ func (t *Tree) deleteNode(path string, zxid wire.Zxid, res *Result) wire.ErrCode
 	acl := t.acls.Get(n.ACL)
 	t.removeNode(path, n)
 	t.changeNode(parentPath, parent, func(p *Node) {
-		delete(p.children, wire.BaseName(path))
+		p.removeChild(wire.BaseName(path))
 		if zxid > p.Stat.Pzxid {
 			p.Stat.Pzxid = zxid
 		}
@@ -263,7 +260,7 @@ func (t *Tree) setData(path string, data []byte, version int32, zxid wire.Zxid, 
 		return wire.ErrNoNode
 	}
 	t.changeNode(path, n, func(n *Node) {
-		n.Data = data
+		n.Data = ownedData(data)
 		n.Stat.Version = version
 		n.Stat.Mtime = now
 		n.Stat.Mzxid = zxid

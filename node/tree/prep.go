@@ -95,7 +95,7 @@ func (t *Tree) record(path string) *change {
 	if n == nil {
 		return nil
 	}
-	return &change{zxid: -1, path: path, exists: true, stat: n.Stat, childCount: int32(len(n.children)), acl: t.acls.Get(n.ACL),
+	return &change{zxid: -1, path: path, exists: true, stat: n.Stat, childCount: int32(n.children.len()), acl: t.acls.Get(n.ACL),
 		data: n.Data, nodeDigest: nodeDigest(path, n.Data, &n.Stat)}
 }
 

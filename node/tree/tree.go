@@ -30,28 +30,52 @@ const (
 
 // Node is one znode. Callers must treat it as read-only.
 type Node struct {
+	// Data is an exact-size copy owned by the tree (never a slice of a
+	// request or txn buffer, which would keep the whole buffer alive).
 	Data     []byte
 	ACL      int64 // index into the ACL cache
 	Stat     wire.StatPersisted
-	children map[string]struct{}
+	children *childSet // nil until the first child
 }
 
 // NumChildren returns the number of children.
-func (n *Node) NumChildren() int { return len(n.children) }
+func (n *Node) NumChildren() int { return n.children.len() }
 
-// ChildNames returns the children's names (unordered).
-func (n *Node) ChildNames() []string {
-	out := make([]string, 0, len(n.children))
-	for c := range n.children {
-		out = append(out, c)
-	}
-	return out
-}
+// ChildNames returns a copy of the children's names, in no promised order
+// (Java's come in HashSet order).
+func (n *Node) ChildNames() []string { return n.children.names() }
 
 // HasChild reports whether name is a child.
-func (n *Node) HasChild(name string) bool {
-	_, ok := n.children[name]
-	return ok
+func (n *Node) HasChild(name string) bool { return n.children.has(name) }
+
+// addChild records name as a child.
+func (n *Node) addChild(name string) {
+	if n.children == nil {
+		n.children = &childSet{}
+	}
+	n.children.add(name)
+}
+
+// removeChild forgets the child name.
+func (n *Node) removeChild(name string) {
+	n.children.remove(name)
+	if n.children.len() == 0 {
+		n.children = nil
+	}
+}
+
+// ownedData returns an exact-size copy of b for a node to keep; nil stays
+// nil (a null buffer).
+func ownedData(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	if len(b) == 0 {
+		return []byte{}
+	}
+	out := make([]byte, len(b))
+	copy(out, b)
+	return out
 }
 
 // Options configure a Tree.
@@ -174,11 +198,7 @@ func (t *Tree) addNode(path string, n *Node) {
 
 // linkChild records path as a child of its parent (which must exist).
 func (t *Tree) linkChild(path string) {
-	parent := t.nodes[wire.ParentPath(path)]
-	if parent.children == nil {
-		parent.children = make(map[string]struct{}, 2)
-	}
-	parent.children[wire.BaseName(path)] = struct{}{}
+	t.nodes[wire.ParentPath(path)].addChild(wire.BaseName(path))
 }
 
 // changeNode runs fn on n, keeping the digest right.
@@ -240,7 +260,7 @@ func (t *Tree) Get(path string) *Node { return t.nodes[path] }
 
 // StatOf returns the client view of n's stat (DataNode.copyStat).
 func (t *Tree) StatOf(n *Node) wire.Stat {
-	nc := int32(len(n.children))
+	nc := int32(n.children.len())
 	owner := n.Stat.EphemeralOwner
 	if t.KindOf(owner) != KindEphemeral {
 		owner = 0
@@ -331,13 +351,13 @@ func (t *Tree) CountDescendants(path string) int {
 	count := 0
 	var walk func(p string, n *Node)
 	walk = func(p string, n *Node) {
-		for c := range n.children {
+		n.children.each(func(c string) {
 			cp := wire.JoinPath(p, c)
 			count++
 			if cn := t.nodes[cp]; cn != nil {
 				walk(cp, cn)
 			}
-		}
+		})
 	}
 	walk(path, n)
 	return count
@@ -355,9 +375,7 @@ func (t *Tree) Walk(fn func(path string, n *Node) bool) {
 		if !fn(p, n) {
 			return false
 		}
-		names := n.ChildNames()
-		sort.Strings(names)
-		for _, c := range names {
+		for _, c := range n.children.sortedNames() {
 			if !walk(wire.JoinPath(p, c)) {
 				return false
 			}
