@@ -31,6 +31,7 @@ type clientConn struct {
 	auth         []wire.ID
 	pending      []pendingItem // replies owed, in request order
 	out          []byte        // output accumulated this round
+	outHint      int32         // size of the last round's output: the next buffer's capacity
 	completed    int           // requests answered by out
 	sentPkts     int
 	inDirty      bool
@@ -109,6 +110,7 @@ func (s *Server) replyZxid(cc *clientConn, xid wire.Xid, zxid wire.Zxid, err wir
 	if cc.dead {
 		return
 	}
+	cc.growOut()
 	before := len(cc.out)
 	cc.out = wire.AppendReply(cc.out, wire.ReplyHeader{Xid: xid, Zxid: zxid, Err: err}, body)
 	s.stats.observeResp(int64(len(cc.out) - before - wire.FrameHeaderSize))
@@ -128,7 +130,19 @@ func (s *Server) sendEvent(cc *clientConn, ev wire.WatcherEvent) {
 	if cc.dead || cc.closing {
 		return
 	}
+	cc.growOut()
 	cc.out = wire.AppendWatchEvent(cc.out, ev)
 	cc.sentPkts++
 	s.markDirty(cc)
+}
+
+// maxOutHint caps the capacity a round's output buffer starts with.
+const maxOutHint = 64 << 10
+
+// growOut starts a round's output buffer at the size the last round needed,
+// so that pipelined replies are appended without regrowing it each time.
+func (cc *clientConn) growOut() {
+	if cc.out == nil && cc.outHint > 0 {
+		cc.out = make([]byte, 0, cc.outHint)
+	}
 }

@@ -495,6 +495,7 @@ func (s *Server) flushConn(cc *clientConn) {
 		cc.stats.sent += int64(cc.sentPkts)
 		cc.sink.Send(cc.out, cc.completed)
 	}
+	cc.outHint = int32(min(len(cc.out), maxOutHint))
 	cc.sentPkts = 0
 	cc.out = nil
 	cc.completed = 0
