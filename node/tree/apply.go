@@ -207,9 +207,8 @@ func (t *Tree) createNode(path string, data []byte, acl []wire.ACL, owner int64,
 		ACL:  t.acls.Intern(acl),
 		Stat: wire.StatPersisted{Czxid: zxid, Mzxid: zxid, Pzxid: zxid, Ctime: now, Mtime: now, EphemeralOwner: owner},
 	}
-	t.changeNode(parentPath, parent, func(p *Node) {
-		p.addChild(name)
-	})
+	// The children set is not part of a node's digest: no changeNode.
+	parent.addChild(name)
 	t.addNode(path, n)
 	res.Stat = t.StatOf(n)
 	res.Events = append(res.Events, Event{path, wire.EventNodeCreated, t.acls.Get(n.ACL)},
@@ -243,12 +242,10 @@ func (t *Tree) deleteNode(path string, zxid wire.Zxid, res *Result) wire.ErrCode
 	}
 	acl := t.acls.Get(n.ACL)
 	t.removeNode(path, n)
-	t.changeNode(parentPath, parent, func(p *Node) {
-		p.removeChild(wire.BaseName(path))
-		if zxid > p.Stat.Pzxid {
-			p.Stat.Pzxid = zxid
-		}
-	})
+	parent.removeChild(wire.BaseName(path))
+	if zxid > parent.Stat.Pzxid {
+		t.changeNode(parentPath, parent, func(p *Node) { p.Stat.Pzxid = zxid })
+	}
 	res.Events = append(res.Events, Event{path, wire.EventNodeDeleted, acl},
 		Event{parentPath, wire.EventNodeChildrenChanged, t.acls.Get(parent.ACL)})
 	return wire.ErrOk

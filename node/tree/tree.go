@@ -95,6 +95,7 @@ type Tree struct {
 	containers map[string]struct{}
 	ttls       map[string]struct{}
 	digest     uint64
+	dg         digester
 	dataBytes  int64 // sum of path+data lengths (Java's approximateDataSize)
 
 	// LastZxid is the zxid of the last txn applied (lastProcessedZxid).
@@ -178,7 +179,7 @@ func (t *Tree) InitConfig(text []byte, cfgVersion int64, nowMs int64) {
 // addNode inserts n at path, keeping the digest and size accounting.
 func (t *Tree) addNode(path string, n *Node) {
 	t.nodes[path] = n
-	t.digest += nodeDigest(path, n.Data, &n.Stat)
+	t.digest += t.dg.node(path, n.Data, &n.Stat)
 	t.dataBytes += int64(len(path) + len(n.Data))
 	switch t.KindOf(n.Stat.EphemeralOwner) {
 	case KindContainer:
@@ -203,17 +204,17 @@ func (t *Tree) linkChild(path string) {
 
 // changeNode runs fn on n, keeping the digest right.
 func (t *Tree) changeNode(path string, n *Node, fn func(*Node)) {
-	t.digest -= nodeDigest(path, n.Data, &n.Stat)
+	t.digest -= t.dg.node(path, n.Data, &n.Stat)
 	oldLen := len(n.Data)
 	fn(n)
 	t.dataBytes += int64(len(n.Data) - oldLen)
-	t.digest += nodeDigest(path, n.Data, &n.Stat)
+	t.digest += t.dg.node(path, n.Data, &n.Stat)
 }
 
 // removeNode deletes path from the maps (not from its parent's children).
 func (t *Tree) removeNode(path string, n *Node) {
 	delete(t.nodes, path)
-	t.digest -= nodeDigest(path, n.Data, &n.Stat)
+	t.digest -= t.dg.node(path, n.Data, &n.Stat)
 	t.dataBytes -= int64(len(path) + len(n.Data))
 	t.acls.Release(n.ACL)
 	switch t.KindOf(n.Stat.EphemeralOwner) {
