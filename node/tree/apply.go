@@ -202,11 +202,8 @@ func (t *Tree) createNode(path string, data []byte, acl []wire.ACL, owner int64,
 	t.bumpParent(parentPath, parent, parentCVersion, zxid)
 	// Null data stays null: the stat says 0 bytes, getData returns a null
 	// buffer (length -1), as Java does.
-	n := &Node{
-		Data: ownedData(data),
-		ACL:  t.acls.Intern(acl),
-		Stat: wire.StatPersisted{Czxid: zxid, Mzxid: zxid, Pzxid: zxid, Ctime: now, Mtime: now, EphemeralOwner: owner},
-	}
+	n := newNode(ownedData(data), t.acls.Intern(acl),
+		wire.StatPersisted{Czxid: zxid, Mzxid: zxid, Pzxid: zxid, Ctime: now, Mtime: now, EphemeralOwner: owner})
 	// The children set is not part of a node's digest: no changeNode.
 	parent.addChild(name)
 	t.addNode(path, n)
@@ -257,7 +254,7 @@ func (t *Tree) setData(path string, data []byte, version int32, zxid wire.Zxid, 
 		return wire.ErrNoNode
 	}
 	t.changeNode(path, n, func(n *Node) {
-		n.Data = ownedData(data)
+		n.setData(ownedData(data))
 		n.Stat.Version = version
 		n.Stat.Mtime = now
 		n.Stat.Mzxid = zxid

@@ -26,7 +26,7 @@ func TestIncrementalDigest(t *testing.T) {
 		var d digester
 		var sum uint64
 		tr.Walk(func(p string, n *Node) bool {
-			sum += d.node(p, n.Data, &n.Stat)
+			sum += d.node(p, n.Data(), &n.Stat)
 			return true
 		})
 		return sum

@@ -96,7 +96,7 @@ func (t *Tree) record(path string) *change {
 		return nil
 	}
 	return &change{zxid: -1, path: path, exists: true, stat: n.Stat, childCount: int32(n.children.len()), acl: t.acls.Get(n.ACL),
-		data: n.Data, nodeDigest: t.dg.node(path, n.Data, &n.Stat)}
+		data: n.Data(), nodeDigest: t.dg.node(path, n.Data(), &n.Stat)}
 }
 
 func (c *change) duplicate(zxid wire.Zxid) *change {

@@ -89,7 +89,7 @@ func (c *SnapshotCursor) Release() {
 // ustring path, buffer data, i64 acl, StatPersisted.
 func AppendNodeRecord(w *jute.Writer, path string, n *Node) {
 	w.String(path)
-	w.Buffer(n.Data)
+	w.Buffer(n.Data())
 	w.Long(n.ACL)
 	n.Stat.Encode(w)
 }

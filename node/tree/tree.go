@@ -3,6 +3,7 @@ package tree
 import (
 	"sort"
 	"strings"
+	"unsafe"
 
 	"github.com/zkgo/zkgo/wire"
 )
@@ -29,13 +30,58 @@ const (
 )
 
 // Node is one znode. Callers must treat it as read-only.
+//
+// The layout is packed for the size class of a million-node tree: 96 bytes
+// (the data as a pointer and an int32 length, which fits in the padding
+// after the stat, instead of a 24-byte slice that would make it 112).
 type Node struct {
-	// Data is an exact-size copy owned by the tree (never a slice of a
-	// request or txn buffer, which would keep the whole buffer alive).
-	Data     []byte
-	ACL      int64 // index into the ACL cache
-	Stat     wire.StatPersisted
+	// data is an exact-size copy owned by the node (never a slice of a
+	// request or txn buffer, which would keep the whole buffer alive);
+	// dlen is its length, -1 for null data.
+	data     *byte
 	children *childSet // nil until the first child
+	ACL      int64     // index into the ACL cache
+	Stat     wire.StatPersisted
+	dlen     int32
+}
+
+// emptyData is the zero-length, non-null data (cap 0: nobody can write
+// into it).
+var emptyData = []byte{}
+
+// Data returns the node's data: nil for null data. The slice is the
+// node's own storage: read it, never write to it.
+func (n *Node) Data() []byte {
+	switch {
+	case n.dlen < 0:
+		return nil
+	case n.dlen == 0:
+		return emptyData
+	}
+	return unsafe.Slice(n.data, n.dlen)
+}
+
+// dataLen returns the length of the data (0 for null data).
+func (n *Node) dataLen() int { return max(int(n.dlen), 0) }
+
+// setData makes b the node's data; b must not be used by anyone else
+// afterwards (see ownedData).
+func (n *Node) setData(b []byte) {
+	switch {
+	case b == nil:
+		n.data, n.dlen = nil, -1
+	case len(b) == 0:
+		n.data, n.dlen = nil, 0
+	default:
+		n.data, n.dlen = &b[0], int32(len(b))
+	}
+}
+
+// newNode returns a node with data b (taken over, see setData).
+func newNode(b []byte, acl int64, st wire.StatPersisted) *Node {
+	n := &Node{ACL: acl, Stat: st}
+	n.setData(b)
+	return n
 }
 
 // NumChildren returns the number of children.
@@ -115,7 +161,7 @@ const (
 // root, /zookeeper, /zookeeper/quota and /zookeeper/config.
 func New(opts Options) *Tree {
 	t := NewEmpty(opts)
-	t.addNode("/", &Node{Data: []byte{}, ACL: OpenACLUnsafeIndex})
+	t.addNode("/", newNode([]byte{}, OpenACLUnsafeIndex, wire.StatPersisted{}))
 	t.addSystemNodes()
 	return t
 }
@@ -136,7 +182,7 @@ func (t *Tree) addSystemNodes() {
 	root := t.nodes["/"]
 	for _, p := range []string{ZookeeperPath, QuotaPath} {
 		if _, ok := t.nodes[p]; !ok {
-			t.addNode(p, &Node{Data: []byte{}, ACL: OpenACLUnsafeIndex})
+			t.addNode(p, newNode([]byte{}, OpenACLUnsafeIndex, wire.StatPersisted{}))
 			t.linkChild(p)
 		}
 	}
@@ -146,7 +192,7 @@ func (t *Tree) addSystemNodes() {
 		if cfg == nil {
 			cfg = []byte{}
 		}
-		t.addNode(ConfigPath, &Node{Data: cfg, ACL: t.acls.Intern(ReadACLUnsafe), Stat: wire.StatPersisted{Aversion: -1}})
+		t.addNode(ConfigPath, newNode(ownedData(cfg), t.acls.Intern(ReadACLUnsafe), wire.StatPersisted{Aversion: -1}))
 		t.linkChild(ConfigPath)
 	}
 }
@@ -157,7 +203,7 @@ func (t *Tree) addSystemNodes() {
 func (t *Tree) EnsureSystemNodes() {
 	t.addSystemNodes()
 	if n := t.nodes[ConfigPath]; n != nil && t.opts.Config != nil {
-		t.changeNode(ConfigPath, n, func(n *Node) { n.Data = t.opts.Config })
+		t.changeNode(ConfigPath, n, func(n *Node) { n.setData(ownedData(t.opts.Config)) })
 	}
 }
 
@@ -169,7 +215,7 @@ func (t *Tree) InitConfig(text []byte, cfgVersion int64, nowMs int64) {
 	t.addSystemNodes()
 	n := t.nodes[ConfigPath]
 	t.changeNode(ConfigPath, n, func(n *Node) {
-		n.Data = text
+		n.setData(ownedData(text))
 		n.Stat.Version = -1
 		n.Stat.Mzxid = wire.Zxid(cfgVersion)
 		n.Stat.Mtime = nowMs
@@ -179,8 +225,8 @@ func (t *Tree) InitConfig(text []byte, cfgVersion int64, nowMs int64) {
 // addNode inserts n at path, keeping the digest and size accounting.
 func (t *Tree) addNode(path string, n *Node) {
 	t.nodes[path] = n
-	t.digest += t.dg.node(path, n.Data, &n.Stat)
-	t.dataBytes += int64(len(path) + len(n.Data))
+	t.digest += t.dg.node(path, n.Data(), &n.Stat)
+	t.dataBytes += int64(len(path) + n.dataLen())
 	switch t.KindOf(n.Stat.EphemeralOwner) {
 	case KindContainer:
 		t.containers[path] = struct{}{}
@@ -204,18 +250,18 @@ func (t *Tree) linkChild(path string) {
 
 // changeNode runs fn on n, keeping the digest right.
 func (t *Tree) changeNode(path string, n *Node, fn func(*Node)) {
-	t.digest -= t.dg.node(path, n.Data, &n.Stat)
-	oldLen := len(n.Data)
+	t.digest -= t.dg.node(path, n.Data(), &n.Stat)
+	oldLen := n.dataLen()
 	fn(n)
-	t.dataBytes += int64(len(n.Data) - oldLen)
-	t.digest += t.dg.node(path, n.Data, &n.Stat)
+	t.dataBytes += int64(n.dataLen() - oldLen)
+	t.digest += t.dg.node(path, n.Data(), &n.Stat)
 }
 
 // removeNode deletes path from the maps (not from its parent's children).
 func (t *Tree) removeNode(path string, n *Node) {
 	delete(t.nodes, path)
-	t.digest -= t.dg.node(path, n.Data, &n.Stat)
-	t.dataBytes -= int64(len(path) + len(n.Data))
+	t.digest -= t.dg.node(path, n.Data(), &n.Stat)
+	t.dataBytes -= int64(len(path) + n.dataLen())
 	t.acls.Release(n.ACL)
 	switch t.KindOf(n.Stat.EphemeralOwner) {
 	case KindContainer:
@@ -275,7 +321,7 @@ func (t *Tree) StatOf(n *Node) wire.Stat {
 		Cversion:       n.Stat.Cversion*2 - nc,
 		Aversion:       n.Stat.Aversion,
 		EphemeralOwner: owner,
-		DataLength:     int32(len(n.Data)),
+		DataLength:     int32(n.dataLen()),
 		NumChildren:    nc,
 		Pzxid:          n.Stat.Pzxid,
 	}
@@ -404,7 +450,8 @@ func (t *Tree) Restore(path string, data []byte, acl int64, st wire.StatPersiste
 	if old := t.nodes[path]; old != nil {
 		t.removeNode(path, old)
 	}
-	t.addNode(path, &Node{Data: data, ACL: acl, Stat: st})
+	// data is the snapshot reader's exact-size buffer: no copy.
+	t.addNode(path, newNode(data, acl, st))
 	if path != "/" {
 		t.linkChild(path)
 	}
