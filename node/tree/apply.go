@@ -192,6 +192,11 @@ func (t *Tree) createNode(path string, data []byte, acl []wire.ACL, owner int64,
 	if parent == nil {
 		return wire.ErrNoNode
 	}
+	// The ACL goes into the cache before the existence check, as in Java's
+	// DataTree.createNode: replaying the create of a node that a fuzzy
+	// snapshot caught with an ACL index its ACL map lacked recreates that
+	// entry (at the same index). Like Java, a NODEEXISTS keeps the reference.
+	aclIdx := t.acls.Intern(acl)
 	name := wire.BaseName(path)
 	if parent.HasChild(name) {
 		// Replay of a create already in a fuzzy snapshot: Java still moves
@@ -202,7 +207,7 @@ func (t *Tree) createNode(path string, data []byte, acl []wire.ACL, owner int64,
 	t.bumpParent(parentPath, parent, parentCVersion, zxid)
 	// Null data stays null: the stat says 0 bytes, getData returns a null
 	// buffer (length -1), as Java does.
-	n := newNode(ownedData(data), t.acls.Intern(acl),
+	n := newNode(ownedData(data), aclIdx,
 		wire.StatPersisted{Czxid: zxid, Mzxid: zxid, Pzxid: zxid, Ctime: now, Mtime: now, EphemeralOwner: owner})
 	// The children set is not part of a node's digest: no changeNode.
 	parent.addChild(name)
