@@ -48,7 +48,13 @@ func (c *committedLog) add(e *wire.TxnEntry, data []byte) {
 	if len(c.entries) >= 2*c.limit {
 		c.entries = append(c.entries[:0:0], c.entries[len(c.entries)-c.limit+1:]...)
 	}
-	c.entries = append(c.entries, committedEntry{zxid: e.Hdr.Zxid, e: e, data: data})
+	// Keep a copy of the entry, not the caller's pointer: e is usually a
+	// field of a proposal, and an interior pointer would keep the whole
+	// proposal (its tree.Result with every multi sub-result and watch
+	// event) alive for as long as the entry stays in the log.
+	ec := new(wire.TxnEntry)
+	*ec = *e
+	c.entries = append(c.entries, committedEntry{zxid: e.Hdr.Zxid, e: ec, data: data})
 }
 
 // window returns the entries kept (at most limit) in zxid order.

@@ -338,13 +338,16 @@ type snapMsg struct {
 }
 
 type snapJob struct {
-	cur   *tree.SnapshotCursor
-	ch    chan snapMsg
-	zxid  wire.Zxid
-	start time.Time
-	sent  bool          // tail sent
-	abort chan struct{} // closed to abandon the snapshot
-	done  chan struct{} // closed when the writer goroutine has finished
+	cur    *tree.SnapshotCursor
+	w      jute.Writer // the chunk being encoded (owner goroutine)
+	walked bool        // the cursor has visited every node
+	free   chan []byte // chunk buffers the writer is done with
+	ch     chan snapMsg
+	zxid   wire.Zxid
+	start  time.Time
+	sent   bool          // tail sent
+	abort  chan struct{} // closed to abandon the snapshot
+	done   chan struct{} // closed when the writer goroutine has finished
 }
 
 type snapResult struct {
@@ -386,34 +389,48 @@ func (s *Server) maybeStartSnapshot() {
 		return
 	}
 	job := &snapJob{cur: s.tree.NewSnapshotCursor(), ch: make(chan snapMsg, 4), zxid: z, start: time.Now(),
-		abort: make(chan struct{}), done: make(chan struct{})}
+		free: make(chan []byte, 4), abort: make(chan struct{}), done: make(chan struct{})}
+	job.w.Reset(make([]byte, 0, snapChunkBytes+64<<10))
 	s.snap = job
 	s.goRoutine(func() { s.writeSnapshot(w, job) })
 }
 
+// Per owner round, a background snapshot encodes at most one chunk of
+// this many nodes or bytes, so that the requests of that round wait for
+// a bounded amount of encoding (about a millisecond) however large the
+// tree is. The writer goroutine pokes the owner after each chunk, so an
+// idle server still snapshots at full speed.
+const (
+	snapChunkNodes = 1000
+	snapChunkBytes = 256 << 10
+)
+
 // advanceSnapshot encodes the next chunk if the writer has room.
 func (s *Server) advanceSnapshot() {
 	job := s.snap
-	if job == nil || job.sent {
+	if job == nil || job.sent || len(job.ch) == cap(job.ch) {
 		return
 	}
-	for len(job.ch) < cap(job.ch) {
-		var jw jute.Writer
-		jw.Grow(1 << 20)
-		done := job.cur.Next(&jw, 2000, 1<<20)
-		if jw.Len() > 0 {
-			job.ch <- snapMsg{nodes: jw.Bytes()}
+	if job.cur.Next(&job.w, snapChunkNodes, snapChunkBytes) {
+		job.walked = true
+	}
+	if job.w.Len() > 0 {
+		job.ch <- snapMsg{nodes: job.w.Bytes()}
+		// The writer owns that buffer now; take a recycled one.
+		var buf []byte
+		select {
+		case buf = <-job.free:
+		default:
+			buf = make([]byte, 0, snapChunkBytes+64<<10)
 		}
-		if done {
-			if len(job.ch) == cap(job.ch) {
-				return // send the tail next round
-			}
-			tail := s.snapshotTail()
-			job.cur.Release()
-			job.ch <- snapMsg{tail: &tail}
-			job.sent = true
-			return
-		}
+		job.w.Reset(buf[:0])
+		return // the tail, if due, goes next round
+	}
+	if job.walked && len(job.ch) < cap(job.ch) {
+		tail := s.snapshotTail()
+		job.cur.Release()
+		job.ch <- snapMsg{tail: &tail}
+		job.sent = true
 	}
 }
 
@@ -456,6 +473,10 @@ func (s *Server) writeSnapshot(w *storage.SnapshotWriter, job *snapJob) {
 			if err := w.WriteNodes(msg.nodes); err != nil {
 				res.err, failed = err, true
 			}
+		}
+		select {
+		case job.free <- msg.nodes:
+		default:
 		}
 	}
 }

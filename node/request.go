@@ -419,7 +419,7 @@ func (s *Server) getData(cc *clientConn, path string, wantWatch bool) (*wire.Get
 	if wantWatch {
 		s.dataW.Add(path, watch.Watcher(cc.id), watch.Standard)
 	}
-	return &wire.GetDataResponse{Data: n.Data, Stat: s.tree.StatOf(n)}, wire.ErrOk
+	return &wire.GetDataResponse{Data: n.Data(), Stat: s.tree.StatOf(n)}, wire.ErrOk
 }
 
 func (s *Server) getChildren(cc *clientConn, path string, wantWatch bool) ([]string, wire.Stat, wire.ErrCode) {

@@ -66,7 +66,7 @@ type Server struct {
 	childW    *watch.Manager
 	conns     map[uint64]*clientConn
 	bySession map[wire.SessionID]*clientConn
-	perIP     map[string]int
+	perIP     map[string]*ipEntry
 	zxid      wire.Zxid     // last zxid handed out
 	inflight  []*proposal   // prepared txns not yet applied, in zxid order
 	dirty     []*clientConn // connections with output to flush
@@ -152,7 +152,7 @@ func (s *Server) Start() error {
 	s.childW = watch.NewManager()
 	s.conns = make(map[uint64]*clientConn)
 	s.bySession = make(map[wire.SessionID]*clientConn)
-	s.perIP = make(map[string]int)
+	s.perIP = make(map[string]*ipEntry)
 	s.stats.reset()
 	s.traceMask = 306
 	st, err := s.openStore()
@@ -417,11 +417,17 @@ func (s *Server) register(cc *clientConn) {
 	cc.lastActive = cc.openedAt
 	cc.stats.established = wallMs()
 	cc.stats.lastOp = "NA"
-	cc.ip = hostOf(cc.remote)
+	ip := hostOf(cc.remote)
+	e := s.perIP[ip]
+	if e == nil {
+		e = &ipEntry{ip: ip}
+		s.perIP[ip] = e
+	}
+	e.conns++
+	cc.ip = e.ip
 	s.conns[cc.id] = cc
-	s.perIP[cc.ip]++
 	s.stats.connections++
-	if s.cfg.MaxClientCnxns > 0 && s.perIP[cc.ip] > s.cfg.MaxClientCnxns {
+	if s.cfg.MaxClientCnxns > 0 && e.conns > s.cfg.MaxClientCnxns {
 		s.stats.connRejected++
 		s.log.Warn().Str("remote", cc.remote).Int("max", s.cfg.MaxClientCnxns).
 			Msg("Too many connections from client IP - closing")
@@ -443,8 +449,10 @@ func (s *Server) connGone(cc *clientConn) {
 	}
 	cc.dead = true
 	delete(s.conns, cc.id)
-	if s.perIP[cc.ip]--; s.perIP[cc.ip] <= 0 {
-		delete(s.perIP, cc.ip)
+	if e := s.perIP[cc.ip]; e != nil {
+		if e.conns--; e.conns <= 0 {
+			delete(s.perIP, cc.ip)
+		}
 	}
 	if cc.session != 0 && s.bySession[cc.session] == cc {
 		delete(s.bySession, cc.session)
@@ -493,8 +501,9 @@ func (s *Server) flushConn(cc *clientConn) {
 	if !cc.dead {
 		s.stats.sentPackets += int64(cc.sentPkts)
 		cc.stats.sent += int64(cc.sentPkts)
-		cc.sink.Send(cc.out, cc.completed)
+		cc.sink.Send(cc.out, int(cc.completed))
 	}
+	cc.outHint = int32(min(len(cc.out), maxOutHint))
 	cc.sentPkts = 0
 	cc.out = nil
 	cc.completed = 0
@@ -584,4 +593,24 @@ func hostOf(remote string) string {
 		}
 	}
 	return remote
+}
+
+// ipEntry is what the connections from one client address share: their
+// count (maxClientCnxns) and the ip auth id every session starts with.
+type ipEntry struct {
+	ip    string
+	conns int
+	auth  []wire.ID // len == cap == 1: appending copies
+}
+
+// ipAuth returns the shared initial auth list of cc's address.
+func (s *Server) ipAuth(cc *clientConn) []wire.ID {
+	e := s.perIP[cc.ip]
+	if e == nil {
+		return []wire.ID{{Scheme: tree.SchemeIP, ID: javaHostAddress(cc.ip)}}
+	}
+	if e.auth == nil {
+		e.auth = []wire.ID{{Scheme: tree.SchemeIP, ID: javaHostAddress(cc.ip)}}
+	}
+	return e.auth[:1:1]
 }

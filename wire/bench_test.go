@@ -71,3 +71,17 @@ func BenchmarkReplyFrameGetData(b *testing.B) {
 		buf = AppendReply(buf[:0], ReplyHeader{Xid: 7, Zxid: 9}, &resp)
 	}
 }
+
+// BenchmarkReplyRoundGetData appends the replies of one owner round (8
+// pipelined gets of 1 KiB) to a fresh buffer, as a connection's output is
+// built between flushes.
+func BenchmarkReplyRoundGetData(b *testing.B) {
+	resp := GetDataResponse{Data: make([]byte, 1024), Stat: benchStat}
+	b.ReportAllocs()
+	for b.Loop() {
+		var buf []byte
+		for i := range 8 {
+			buf = AppendReply(buf, ReplyHeader{Xid: Xid(i), Zxid: 9}, &resp)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package wire
 import (
 	"encoding/binary"
 	"errors"
+	"slices"
 	"strconv"
 
 	"github.com/zkgo/zkgo/jute"
@@ -94,8 +95,10 @@ func AppendReply(b []byte, h ReplyHeader, body jute.Record) []byte {
 	if body != nil {
 		n += body.Size()
 	}
+	// One growth for the whole frame (amortized over the replies of a
+	// round), not one per field.
 	w := jute.Writer{}
-	w.Reset(binary.BigEndian.AppendUint32(b, uint32(n)))
+	w.Reset(binary.BigEndian.AppendUint32(slices.Grow(b, 4+n), uint32(n)))
 	w.Int(int32(h.Xid))
 	w.Long(int64(h.Zxid))
 	w.Int(int32(h.Err))
@@ -112,8 +115,10 @@ func AppendRequest(b []byte, h RequestHeader, body jute.Record) []byte {
 	if body != nil {
 		n += body.Size()
 	}
+	// One growth for the whole frame (amortized over the replies of a
+	// round), not one per field.
 	w := jute.Writer{}
-	w.Reset(binary.BigEndian.AppendUint32(b, uint32(n)))
+	w.Reset(binary.BigEndian.AppendUint32(slices.Grow(b, 4+n), uint32(n)))
 	w.Int(int32(h.Xid))
 	w.Int(int32(h.Type))
 	if body != nil {
@@ -124,8 +129,9 @@ func AppendRequest(b []byte, h RequestHeader, body jute.Record) []byte {
 
 // AppendWatchEvent appends a framed watch notification (xid -1, zxid -1).
 func AppendWatchEvent(b []byte, ev WatcherEvent) []byte {
+	n := 16 + ev.Size()
 	w := jute.Writer{}
-	w.Reset(binary.BigEndian.AppendUint32(b, uint32(16+ev.Size())))
+	w.Reset(binary.BigEndian.AppendUint32(slices.Grow(b, 4+n), uint32(n)))
 	w.Int(int32(XidWatchEvent))
 	w.Long(-1)
 	w.Int(0)

@@ -192,6 +192,11 @@ func (t *Tree) createNode(path string, data []byte, acl []wire.ACL, owner int64,
 	if parent == nil {
 		return wire.ErrNoNode
 	}
+	// The ACL goes into the cache before the existence check, as in Java's
+	// DataTree.createNode: replaying the create of a node that a fuzzy
+	// snapshot caught with an ACL index its ACL map lacked recreates that
+	// entry (at the same index). Like Java, a NODEEXISTS keeps the reference.
+	aclIdx := t.acls.Intern(acl)
 	name := wire.BaseName(path)
 	if parent.HasChild(name) {
 		// Replay of a create already in a fuzzy snapshot: Java still moves
@@ -202,17 +207,10 @@ func (t *Tree) createNode(path string, data []byte, acl []wire.ACL, owner int64,
 	t.bumpParent(parentPath, parent, parentCVersion, zxid)
 	// Null data stays null: the stat says 0 bytes, getData returns a null
 	// buffer (length -1), as Java does.
-	n := &Node{
-		Data: data,
-		ACL:  t.acls.Intern(acl),
-		Stat: wire.StatPersisted{Czxid: zxid, Mzxid: zxid, Pzxid: zxid, Ctime: now, Mtime: now, EphemeralOwner: owner},
-	}
-	t.changeNode(parentPath, parent, func(p *Node) {
-		if p.children == nil {
-			p.children = make(map[string]struct{}, 2)
-		}
-		p.children[name] = struct{}{}
-	})
+	n := newNode(ownedData(data), aclIdx,
+		wire.StatPersisted{Czxid: zxid, Mzxid: zxid, Pzxid: zxid, Ctime: now, Mtime: now, EphemeralOwner: owner})
+	// The children set is not part of a node's digest: no changeNode.
+	parent.addChild(name)
 	t.addNode(path, n)
 	res.Stat = t.StatOf(n)
 	res.Events = append(res.Events, Event{path, wire.EventNodeCreated, t.acls.Get(n.ACL)},
@@ -246,12 +244,10 @@ func (t *Tree) deleteNode(path string, zxid wire.Zxid, res *Result) wire.ErrCode
 	}
 	acl := t.acls.Get(n.ACL)
 	t.removeNode(path, n)
-	t.changeNode(parentPath, parent, func(p *Node) {
-		delete(p.children, wire.BaseName(path))
-		if zxid > p.Stat.Pzxid {
-			p.Stat.Pzxid = zxid
-		}
-	})
+	parent.removeChild(wire.BaseName(path))
+	if zxid > parent.Stat.Pzxid {
+		t.changeNode(parentPath, parent, func(p *Node) { p.Stat.Pzxid = zxid })
+	}
 	res.Events = append(res.Events, Event{path, wire.EventNodeDeleted, acl},
 		Event{parentPath, wire.EventNodeChildrenChanged, t.acls.Get(parent.ACL)})
 	return wire.ErrOk
@@ -263,7 +259,7 @@ func (t *Tree) setData(path string, data []byte, version int32, zxid wire.Zxid, 
 		return wire.ErrNoNode
 	}
 	t.changeNode(path, n, func(n *Node) {
-		n.Data = data
+		n.setData(ownedData(data))
 		n.Stat.Version = version
 		n.Stat.Mtime = now
 		n.Stat.Mzxid = zxid

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"strings"
+	"unsafe"
 
 	"github.com/zkgo/zkgo/wire"
 )
@@ -12,18 +13,24 @@ import (
 // (Java's DigestCalculator.DIGEST_VERSION).
 const DigestVersion = 2
 
-// nodeDigest mirrors DigestCalculator.calculateDigest: CRC32 over the path
-// ("/" counted as ""), the data when non-nil, then czxid, mzxid, pzxid,
-// ctime, mtime (i64), version, cversion, aversion (i32) and ephemeralOwner
-// (i64). Nodes under /zookeeper/ contribute nothing.
-func nodeDigest(path string, data []byte, st *wire.StatPersisted) uint64 {
+// digester computes node digests without allocating: the stat bytes go
+// through a scratch array it owns (one per Tree, which is single-goroutine).
+type digester struct {
+	b [60]byte
+}
+
+// node mirrors DigestCalculator.calculateDigest: CRC32 over the path ("/"
+// counted as ""), the data when non-nil, then czxid, mzxid, pzxid, ctime,
+// mtime (i64), version, cversion, aversion (i32) and ephemeralOwner (i64).
+// Nodes under /zookeeper/ contribute nothing.
+func (d *digester) node(path string, data []byte, st *wire.StatPersisted) uint64 {
 	if strings.HasPrefix(path, "/zookeeper/") {
 		return 0
 	}
 	if path == "/" {
 		path = ""
 	}
-	var b [60]byte
+	b := &d.b
 	binary.BigEndian.PutUint64(b[0:], uint64(st.Czxid))
 	binary.BigEndian.PutUint64(b[8:], uint64(st.Mzxid))
 	binary.BigEndian.PutUint64(b[16:], uint64(st.Pzxid))
@@ -33,7 +40,8 @@ func nodeDigest(path string, data []byte, st *wire.StatPersisted) uint64 {
 	binary.BigEndian.PutUint32(b[44:], uint32(st.Cversion))
 	binary.BigEndian.PutUint32(b[48:], uint32(st.Aversion))
 	binary.BigEndian.PutUint64(b[52:], uint64(st.EphemeralOwner))
-	crc := crc32.ChecksumIEEE([]byte(path))
+	// The CRC only reads the path's bytes: no copy of the string.
+	crc := crc32.ChecksumIEEE(unsafe.Slice(unsafe.StringData(path), len(path)))
 	if data != nil {
 		crc = crc32.Update(crc, crc32.IEEETable, data)
 	}

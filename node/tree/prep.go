@@ -66,7 +66,7 @@ func (t *Tree) addChange(c *change) {
 	}
 	c.nodeDigest = 0
 	if c.exists {
-		c.nodeDigest = nodeDigest(c.path, c.data, &c.stat)
+		c.nodeDigest = t.dg.node(c.path, c.data, &c.stat)
 	}
 	c.treeDigest = t.prepDigest() - prev + c.nodeDigest
 	t.prep.changes = append(t.prep.changes, c)
@@ -95,8 +95,8 @@ func (t *Tree) record(path string) *change {
 	if n == nil {
 		return nil
 	}
-	return &change{zxid: -1, path: path, exists: true, stat: n.Stat, childCount: int32(len(n.children)), acl: t.acls.Get(n.ACL),
-		data: n.Data, nodeDigest: nodeDigest(path, n.Data, &n.Stat)}
+	return &change{zxid: -1, path: path, exists: true, stat: n.Stat, childCount: int32(n.children.len()), acl: t.acls.Get(n.ACL),
+		data: n.Data(), nodeDigest: t.dg.node(path, n.Data(), &n.Stat)}
 }
 
 func (c *change) duplicate(zxid wire.Zxid) *change {

@@ -1,8 +1,6 @@
 package tree
 
 import (
-	"sort"
-
 	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/wire"
 )
@@ -64,12 +62,7 @@ func (c *SnapshotCursor) Next(w *jute.Writer, maxNodes, maxBytes int) bool {
 			AppendNodeRecord(w, top.path, node)
 			c.nodes++
 			n++
-			names := node.ChildNames()
-			sort.Strings(names)
-			if names == nil {
-				names = []string{}
-			}
-			top.children = names
+			top.children = node.children.sortedNames()
 		}
 		if top.next >= len(top.children) {
 			c.stack = c.stack[:len(c.stack)-1]
@@ -96,7 +89,7 @@ func (c *SnapshotCursor) Release() {
 // ustring path, buffer data, i64 acl, StatPersisted.
 func AppendNodeRecord(w *jute.Writer, path string, n *Node) {
 	w.String(path)
-	w.Buffer(n.Data)
+	w.Buffer(n.Data())
 	w.Long(n.ACL)
 	n.Stat.Encode(w)
 }

@@ -3,6 +3,7 @@ package tree
 import (
 	"sort"
 	"strings"
+	"unsafe"
 
 	"github.com/zkgo/zkgo/wire"
 )
@@ -29,29 +30,98 @@ const (
 )
 
 // Node is one znode. Callers must treat it as read-only.
+//
+// The layout is packed for the size class of a million-node tree: 96 bytes
+// (the data as a pointer and an int32 length, which fits in the padding
+// after the stat, instead of a 24-byte slice that would make it 112).
 type Node struct {
-	Data     []byte
-	ACL      int64 // index into the ACL cache
+	// data is an exact-size copy owned by the node (never a slice of a
+	// request or txn buffer, which would keep the whole buffer alive);
+	// dlen is its length, -1 for null data.
+	data     *byte
+	children *childSet // nil until the first child
+	ACL      int64     // index into the ACL cache
 	Stat     wire.StatPersisted
-	children map[string]struct{}
+	dlen     int32
+}
+
+// emptyData is the zero-length, non-null data (cap 0: nobody can write
+// into it).
+var emptyData = []byte{}
+
+// Data returns the node's data: nil for null data. The slice is the
+// node's own storage: read it, never write to it.
+func (n *Node) Data() []byte {
+	switch {
+	case n.dlen < 0:
+		return nil
+	case n.dlen == 0:
+		return emptyData
+	}
+	return unsafe.Slice(n.data, n.dlen)
+}
+
+// dataLen returns the length of the data (0 for null data).
+func (n *Node) dataLen() int { return max(int(n.dlen), 0) }
+
+// setData makes b the node's data; b must not be used by anyone else
+// afterwards (see ownedData).
+func (n *Node) setData(b []byte) {
+	switch {
+	case b == nil:
+		n.data, n.dlen = nil, -1
+	case len(b) == 0:
+		n.data, n.dlen = nil, 0
+	default:
+		n.data, n.dlen = &b[0], int32(len(b))
+	}
+}
+
+// newNode returns a node with data b (taken over, see setData).
+func newNode(b []byte, acl int64, st wire.StatPersisted) *Node {
+	n := &Node{ACL: acl, Stat: st}
+	n.setData(b)
+	return n
 }
 
 // NumChildren returns the number of children.
-func (n *Node) NumChildren() int { return len(n.children) }
+func (n *Node) NumChildren() int { return n.children.len() }
 
-// ChildNames returns the children's names (unordered).
-func (n *Node) ChildNames() []string {
-	out := make([]string, 0, len(n.children))
-	for c := range n.children {
-		out = append(out, c)
-	}
-	return out
-}
+// ChildNames returns a copy of the children's names, in no promised order
+// (Java's come in HashSet order).
+func (n *Node) ChildNames() []string { return n.children.names() }
 
 // HasChild reports whether name is a child.
-func (n *Node) HasChild(name string) bool {
-	_, ok := n.children[name]
-	return ok
+func (n *Node) HasChild(name string) bool { return n.children.has(name) }
+
+// addChild records name as a child.
+func (n *Node) addChild(name string) {
+	if n.children == nil {
+		n.children = &childSet{}
+	}
+	n.children.add(name)
+}
+
+// removeChild forgets the child name.
+func (n *Node) removeChild(name string) {
+	n.children.remove(name)
+	if n.children.len() == 0 {
+		n.children = nil
+	}
+}
+
+// ownedData returns an exact-size copy of b for a node to keep; nil stays
+// nil (a null buffer).
+func ownedData(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	if len(b) == 0 {
+		return []byte{}
+	}
+	out := make([]byte, len(b))
+	copy(out, b)
+	return out
 }
 
 // Options configure a Tree.
@@ -71,6 +141,7 @@ type Tree struct {
 	containers map[string]struct{}
 	ttls       map[string]struct{}
 	digest     uint64
+	dg         digester
 	dataBytes  int64 // sum of path+data lengths (Java's approximateDataSize)
 
 	// LastZxid is the zxid of the last txn applied (lastProcessedZxid).
@@ -90,7 +161,7 @@ const (
 // root, /zookeeper, /zookeeper/quota and /zookeeper/config.
 func New(opts Options) *Tree {
 	t := NewEmpty(opts)
-	t.addNode("/", &Node{Data: []byte{}, ACL: OpenACLUnsafeIndex})
+	t.addNode("/", newNode([]byte{}, OpenACLUnsafeIndex, wire.StatPersisted{}))
 	t.addSystemNodes()
 	return t
 }
@@ -111,7 +182,7 @@ func (t *Tree) addSystemNodes() {
 	root := t.nodes["/"]
 	for _, p := range []string{ZookeeperPath, QuotaPath} {
 		if _, ok := t.nodes[p]; !ok {
-			t.addNode(p, &Node{Data: []byte{}, ACL: OpenACLUnsafeIndex})
+			t.addNode(p, newNode([]byte{}, OpenACLUnsafeIndex, wire.StatPersisted{}))
 			t.linkChild(p)
 		}
 	}
@@ -121,7 +192,7 @@ func (t *Tree) addSystemNodes() {
 		if cfg == nil {
 			cfg = []byte{}
 		}
-		t.addNode(ConfigPath, &Node{Data: cfg, ACL: t.acls.Intern(ReadACLUnsafe), Stat: wire.StatPersisted{Aversion: -1}})
+		t.addNode(ConfigPath, newNode(ownedData(cfg), t.acls.Intern(ReadACLUnsafe), wire.StatPersisted{Aversion: -1}))
 		t.linkChild(ConfigPath)
 	}
 }
@@ -132,7 +203,7 @@ func (t *Tree) addSystemNodes() {
 func (t *Tree) EnsureSystemNodes() {
 	t.addSystemNodes()
 	if n := t.nodes[ConfigPath]; n != nil && t.opts.Config != nil {
-		t.changeNode(ConfigPath, n, func(n *Node) { n.Data = t.opts.Config })
+		t.changeNode(ConfigPath, n, func(n *Node) { n.setData(ownedData(t.opts.Config)) })
 	}
 }
 
@@ -144,7 +215,7 @@ func (t *Tree) InitConfig(text []byte, cfgVersion int64, nowMs int64) {
 	t.addSystemNodes()
 	n := t.nodes[ConfigPath]
 	t.changeNode(ConfigPath, n, func(n *Node) {
-		n.Data = text
+		n.setData(ownedData(text))
 		n.Stat.Version = -1
 		n.Stat.Mzxid = wire.Zxid(cfgVersion)
 		n.Stat.Mtime = nowMs
@@ -154,8 +225,8 @@ func (t *Tree) InitConfig(text []byte, cfgVersion int64, nowMs int64) {
 // addNode inserts n at path, keeping the digest and size accounting.
 func (t *Tree) addNode(path string, n *Node) {
 	t.nodes[path] = n
-	t.digest += nodeDigest(path, n.Data, &n.Stat)
-	t.dataBytes += int64(len(path) + len(n.Data))
+	t.digest += t.dg.node(path, n.Data(), &n.Stat)
+	t.dataBytes += int64(len(path) + n.dataLen())
 	switch t.KindOf(n.Stat.EphemeralOwner) {
 	case KindContainer:
 		t.containers[path] = struct{}{}
@@ -174,27 +245,23 @@ func (t *Tree) addNode(path string, n *Node) {
 
 // linkChild records path as a child of its parent (which must exist).
 func (t *Tree) linkChild(path string) {
-	parent := t.nodes[wire.ParentPath(path)]
-	if parent.children == nil {
-		parent.children = make(map[string]struct{}, 2)
-	}
-	parent.children[wire.BaseName(path)] = struct{}{}
+	t.nodes[wire.ParentPath(path)].addChild(wire.BaseName(path))
 }
 
 // changeNode runs fn on n, keeping the digest right.
 func (t *Tree) changeNode(path string, n *Node, fn func(*Node)) {
-	t.digest -= nodeDigest(path, n.Data, &n.Stat)
-	oldLen := len(n.Data)
+	t.digest -= t.dg.node(path, n.Data(), &n.Stat)
+	oldLen := n.dataLen()
 	fn(n)
-	t.dataBytes += int64(len(n.Data) - oldLen)
-	t.digest += nodeDigest(path, n.Data, &n.Stat)
+	t.dataBytes += int64(n.dataLen() - oldLen)
+	t.digest += t.dg.node(path, n.Data(), &n.Stat)
 }
 
 // removeNode deletes path from the maps (not from its parent's children).
 func (t *Tree) removeNode(path string, n *Node) {
 	delete(t.nodes, path)
-	t.digest -= nodeDigest(path, n.Data, &n.Stat)
-	t.dataBytes -= int64(len(path) + len(n.Data))
+	t.digest -= t.dg.node(path, n.Data(), &n.Stat)
+	t.dataBytes -= int64(len(path) + n.dataLen())
 	t.acls.Release(n.ACL)
 	switch t.KindOf(n.Stat.EphemeralOwner) {
 	case KindContainer:
@@ -240,7 +307,7 @@ func (t *Tree) Get(path string) *Node { return t.nodes[path] }
 
 // StatOf returns the client view of n's stat (DataNode.copyStat).
 func (t *Tree) StatOf(n *Node) wire.Stat {
-	nc := int32(len(n.children))
+	nc := int32(n.children.len())
 	owner := n.Stat.EphemeralOwner
 	if t.KindOf(owner) != KindEphemeral {
 		owner = 0
@@ -254,7 +321,7 @@ func (t *Tree) StatOf(n *Node) wire.Stat {
 		Cversion:       n.Stat.Cversion*2 - nc,
 		Aversion:       n.Stat.Aversion,
 		EphemeralOwner: owner,
-		DataLength:     int32(len(n.Data)),
+		DataLength:     int32(n.dataLen()),
 		NumChildren:    nc,
 		Pzxid:          n.Stat.Pzxid,
 	}
@@ -331,13 +398,13 @@ func (t *Tree) CountDescendants(path string) int {
 	count := 0
 	var walk func(p string, n *Node)
 	walk = func(p string, n *Node) {
-		for c := range n.children {
+		n.children.each(func(c string) {
 			cp := wire.JoinPath(p, c)
 			count++
 			if cn := t.nodes[cp]; cn != nil {
 				walk(cp, cn)
 			}
-		}
+		})
 	}
 	walk(path, n)
 	return count
@@ -355,9 +422,7 @@ func (t *Tree) Walk(fn func(path string, n *Node) bool) {
 		if !fn(p, n) {
 			return false
 		}
-		names := n.ChildNames()
-		sort.Strings(names)
-		for _, c := range names {
+		for _, c := range n.children.sortedNames() {
 			if !walk(wire.JoinPath(p, c)) {
 				return false
 			}
@@ -385,7 +450,8 @@ func (t *Tree) Restore(path string, data []byte, acl int64, st wire.StatPersiste
 	if old := t.nodes[path]; old != nil {
 		t.removeNode(path, old)
 	}
-	t.addNode(path, &Node{Data: data, ACL: acl, Stat: st})
+	// data is the snapshot reader's exact-size buffer: no copy.
+	t.addNode(path, newNode(data, acl, st))
 	if path != "/" {
 		t.linkChild(path)
 	}
