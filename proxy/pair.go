@@ -270,7 +270,7 @@ func (pr *pair) fromClient() gnet.Action {
 				m.decision(decision)
 				flush(off)
 				fwd = end
-				ent.local = wire.AppendReply(nil, wire.ReplyHeader{Xid: xid, Zxid: pr.lastZxid, Err: code}, nil)
+				ent.local = wire.AppendReply(nil, wire.ReplyHeader{Xid: xid, Err: code}, nil)
 				ent.code = code
 				if pr.p.cfg.Record != nil {
 					pr.p.cfg.Record.frame(pr, toServer, buf[off:end], now, "", ent.path)
@@ -290,7 +290,9 @@ func (pr *pair) fromClient() gnet.Action {
 		off = end
 	}
 	flush(off)
-	_, _ = c.Discard(off)
+	if off > 0 {
+		_, _ = c.Discard(off) // Discard(0) would drop everything
+	}
 	if c.InboundBuffered() > pr.p.cfg.MaxBuffered {
 		pr.closePair("client buffered too much", nil)
 		return gnet.Close
@@ -337,6 +339,9 @@ func (pr *pair) sendLocalHead(now time.Time) {
 		e := pr.pending[pr.head]
 		pr.pending[pr.head] = pending{}
 		pr.head++
+		// The zxid is the last one seen when the reply goes out, after
+		// the replies to earlier requests (Java: last processed zxid).
+		binary.BigEndian.PutUint64(e.local[8:], uint64(pr.lastZxid))
 		_, _ = pr.client.Write(e.local)
 		pr.p.m.bytesOut.Add(float64(len(e.local)))
 		pr.p.m.reply(e.op, e.code, now.Sub(e.t))
@@ -480,7 +485,9 @@ func (pr *pair) fromUpstream() gnet.Action {
 		}
 	}
 	flush(off)
-	_, _ = up.Discard(off)
+	if off > 0 {
+		_, _ = up.Discard(off) // Discard(0) would drop everything
+	}
 	if wasPaused && pr.live() < pr.p.pol.pol.MaxInFlight {
 		pr.inflightPaused = false
 		_ = c.Wake(nil)
