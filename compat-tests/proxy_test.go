@@ -60,6 +60,8 @@ func wipeTree(t *testing.T, addr string) {
 	t.Helper()
 	c, _ := connect(t, addr, 10*time.Second)
 	defer c.Close()
+	// targets() configure super:test as the super user: ACLs do not stop it.
+	must(t, c.AddAuth("digest", []byte("super:test")))
 	var del func(p string)
 	del = func(p string) {
 		kids, _, err := c.Children(p)
@@ -250,6 +252,20 @@ func checkRecord(t *testing.T, rec []byte) {
 // decision counted.
 func TestProxyPolicies(t *testing.T) {
 	z := harness.StartZkgo(t, nil)
+
+	t.Run("four-letter-words", func(t *testing.T) {
+		p := startZKProxy(t, nil, z.Addr)
+		for _, w := range []string{"ruok", "srvr", "mntr"} {
+			direct, err := harness.FourLetter(z.Addr, w)
+			must(t, err)
+			via, err := harness.FourLetter(p.Addr().String(), w)
+			must(t, err)
+			if w == "ruok" && via != "imok" || len(via) == 0 || strings.Split(via, "\n")[0] != strings.Split(direct, "\n")[0] {
+				t.Errorf("%s through the proxy: %q, direct %q", w, via, direct)
+			}
+		}
+		waitMetric(t, p, "zkproxy_four_letter_words_total{word=srvr}", 1)
+	})
 
 	t.Run("read-only", func(t *testing.T) {
 		p := startZKProxy(t, func(c *proxy.PassConfig) { c.Policy.ReadOnly = true }, z.Addr)
