@@ -533,10 +533,13 @@ func TestProxyRecordFile(t *testing.T) {
 	f, err := os.Create(path)
 	must(t, err)
 	var rec *proxy.Recorder
+	var reqLog bytes.Buffer
 	p := startZKProxy(t, func(c *proxy.PassConfig) {
 		c.Metrics = proxy.NewMetrics()
 		rec = proxy.NewRecorder(f, c.Metrics)
 		c.Record = rec
+		c.LogRequests = true
+		c.RequestLog = zerolog.New(&reqLog)
 	}, z.Addr)
 	c, err := rawzk.Dial(p.Addr().String(), rawzk.Options{})
 	must(t, err)
@@ -561,5 +564,13 @@ func TestProxyRecordFile(t *testing.T) {
 	must(t, err)
 	if got := strings.Join(lines, ";"); got != "exists /zookeeper;closeSession " {
 		t.Fatalf("decoded %q", got)
+	}
+	// The request log has one JSON line per answered request.
+	logLines := strings.Split(strings.TrimSpace(reqLog.String()), "\n")
+	if len(logLines) != 2 || !strings.Contains(logLines[0], `"op":"exists"`) ||
+		!strings.Contains(logLines[0], `"path":"/zookeeper"`) || !strings.Contains(logLines[0], `"err":0`) ||
+		!strings.Contains(logLines[0], `"latency":`) || !strings.Contains(logLines[0], `"session":"0x`) ||
+		!strings.Contains(logLines[1], `"op":"closeSession"`) {
+		t.Fatalf("request log:\n%s", reqLog.String())
 	}
 }

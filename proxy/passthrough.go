@@ -25,9 +25,10 @@ type PassConfig struct {
 	Upstreams []string
 	// Logger; the zero value logs nothing.
 	Logger zerolog.Logger
-	// RequestLog, when enabled, gets one JSON line per answered request
-	// (session, xid, op, path, err, latency). RequestLogSample logs one
-	// request in N (default 1: all).
+	// LogRequests turns on the request log: RequestLog gets one JSON line
+	// per answered request (session, xid, op, path, err, latency).
+	// RequestLogSample logs one request in N (default 1: all).
+	LogRequests      bool
 	RequestLog       zerolog.Logger
 	RequestLogSample uint32
 	// Loops is the number of event loops (default: number of CPUs).
@@ -149,7 +150,7 @@ func NewPassthrough(cfg PassConfig) (*Passthrough, error) {
 		done:    make(chan struct{}),
 		quit:    make(chan struct{}),
 	}
-	if cfg.RequestLog.GetLevel() != zerolog.Disabled {
+	if cfg.LogRequests {
 		p.logReq = true
 		p.reqLog = cfg.RequestLog
 		if cfg.RequestLogSample > 1 {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -90,6 +91,7 @@ func runProxy(args []string) int {
 	readOnly := fs.Bool("read-only", false, "answer writes (and sync) with NOTREADONLY (-119), as a Java read-only server does")
 	fs.Var(&allow, "allow", "only pass these opcodes (names as in 'zkgo decode', e.g. getData,exists); others are refused")
 	fs.Var(&deny, "deny", "refuse these opcodes")
+	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (profiling; e.g. 127.0.0.1:6060)")
 	denyCode := fs.Int("deny-code", int(wire.ErrNoAuth), "error code refused requests are answered with (default NOAUTH, -102)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -105,6 +107,9 @@ func runProxy(args []string) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "zkgo proxy:", err)
 		return 2
+	}
+	if *pprofAddr != "" {
+		go func() { log.Warn().Err(http.ListenAndServe(*pprofAddr, nil)).Msg("pprof server ended") }()
 	}
 	cfg := proxy.PassConfig{
 		Listen:           *listen,
@@ -139,6 +144,7 @@ func runProxy(args []string) int {
 			defer f.Close()
 			w = f
 		}
+		cfg.LogRequests = true
 		cfg.RequestLog = zerolog.New(w).With().Timestamp().Logger()
 	}
 	if *record != "" {
