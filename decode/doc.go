@@ -20,6 +20,10 @@
 //     capture lacks become a gap as soon as the other side acknowledges
 //     them, or after 2 s of capture time.
 //
+// ReadRecord (record.go) feeds the decoder from the JSON-lines file of
+// `zkgo proxy --record` instead of a capture: each line carries one whole
+// frame of one direction of a proxied connection.
+//
 // Around the decoder sit pure consumers of messages: Filter, Stats and
 // Printer (one line per message, a field tree, or JSON lines).
 //
