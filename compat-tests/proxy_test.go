@@ -574,3 +574,73 @@ func TestProxyRecordFile(t *testing.T) {
 		t.Fatalf("request log:\n%s", reqLog.String())
 	}
 }
+
+// TestProxyShadow runs a workload through a proxy with zkgo as the primary
+// and Java as the shadow: every reply and event is compared and none
+// differs. Then a node that exists only on the shadow makes one reply
+// differ, which is counted.
+func TestProxyShadow(t *testing.T) {
+	tgs := servingTargets(t)
+	primary, shadow := tgs[0], tgs[1]
+	for _, tg := range tgs {
+		wipeTree(t, tg.addr)
+	}
+	p := startZKProxy(t, func(c *proxy.PassConfig) { c.Shadow = shadow.addr }, primary.addr)
+	c, _ := connect(t, p.Addr().String(), 30*time.Second)
+	_, err := c.Create("/sh", []byte("x"), 0, open)
+	must(t, err)
+	_, err = c.Create("/sh/e", nil, zk.FlagEphemeral, open)
+	must(t, err)
+	_, err = c.Create("/sh/s-", nil, zk.FlagSequence, open)
+	must(t, err)
+	_, _, ch, err := c.GetW("/sh")
+	must(t, err)
+	_, err = c.Set("/sh", []byte("y"), -1)
+	must(t, err)
+	waitEvent(t, ch, "data")
+	_, _, err = c.Children("/sh")
+	must(t, err)
+	_, st, err := c.Get("/sh/e")
+	must(t, err)
+	if st.EphemeralOwner != c.SessionID() {
+		t.Fatal("ephemeral owner")
+	}
+	_, err = c.Create("/sh", nil, 0, open)
+	wantErr(t, err, zk.ErrNodeExists)
+	_, err = c.Multi(&zk.CreateRequest{Path: "/sh/m", Data: []byte("m"), Acl: open}, &zk.SetDataRequest{Path: "/sh/m", Data: []byte("n"), Version: -1})
+	must(t, err)
+	// Sync: the last reply has been compared once both sides answered.
+	_, err = c.Sync("/sh")
+	must(t, err)
+	deadline := time.Now().Add(10 * time.Second)
+	var m map[string]float64
+	for {
+		m = metricValues(t, p)
+		if m["zkproxy_shadow_compared_total{}"] >= 11 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if m["zkproxy_shadow_compared_total{}"] < 11 {
+		t.Fatalf("compared %v, want >= 11", m["zkproxy_shadow_compared_total{}"])
+	}
+	for k, v := range m {
+		if strings.HasPrefix(k, "zkproxy_shadow_divergences_total") && v != 0 {
+			t.Errorf("%s = %v (zkgo and Java disagree)", k, v)
+		}
+		if strings.HasPrefix(k, "zkproxy_shadow_dropped_total") && v != 0 {
+			t.Errorf("%s = %v", k, v)
+		}
+	}
+
+	// A node only the shadow has: exists differs.
+	sc, _ := connect(t, shadow.addr, 10*time.Second)
+	_, err = sc.Create("/only-shadow", nil, 0, open)
+	must(t, err)
+	ok, _, err := c.Exists("/only-shadow")
+	must(t, err)
+	if ok {
+		t.Fatal("client answered from the shadow")
+	}
+	waitMetric(t, p, "zkproxy_shadow_divergences_total{op=exists}", 1)
+}

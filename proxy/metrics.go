@@ -28,6 +28,11 @@ type Metrics struct {
 	dials       *prometheus.CounterVec
 	fourLetter  *prometheus.CounterVec
 	recDropped  prometheus.Counter
+
+	shadowConns    prometheus.Gauge
+	shadowCompared prometheus.Counter
+	shadowDiverged *prometheus.CounterVec
+	shadowDropped  *prometheus.CounterVec
 }
 
 // LatencyBuckets are the bounds of the request latency histograms, in
@@ -87,6 +92,23 @@ func NewMetrics() *Metrics {
 		Name: "zkproxy_record_dropped_total",
 		Help: "Frames not written to --record because the writer fell behind.",
 	})
+	m.shadowConns = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "zkproxy_shadow_connections",
+		Help: "Open connections to the --shadow ensemble.",
+	})
+	m.shadowCompared = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "zkproxy_shadow_compared_total",
+		Help: "Replies and watch events compared between the primary and the --shadow ensemble.",
+	})
+	m.shadowDiverged = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "zkproxy_shadow_divergences_total",
+		Help: "Replies (by opcode) and watch events (op notification) that differ between primary and shadow.",
+	}, []string{"op"})
+	m.shadowDropped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "zkproxy_shadow_dropped_total",
+		Help: "Connections whose mirroring stopped, by reason.",
+	}, []string{"reason"})
+	reg.MustRegister(m.shadowConns, m.shadowCompared, m.shadowDiverged, m.shadowDropped)
 	reg.MustRegister(reqs, lat, m.errors, bytes, conns, m.sessions, m.watchEvents, m.unmatched, m.policy,
 		m.dials, m.fourLetter, m.recDropped)
 	for i := range m.requests {

@@ -42,6 +42,7 @@ type pair struct {
 	head    int       // index of the first live entry of pending
 
 	inflightPaused bool
+	sh             *shadowState // --shadow; nil without it
 	// wakeClient / wakeUp: a timed Wake of that side is scheduled (set
 	// on the loop, cleared by the timer goroutine).
 	wakeClient, wakeUp atomic.Bool
@@ -108,6 +109,9 @@ func (pr *pair) clientClosed(err error) {
 	}
 	if pr.up != nil && !pr.upGone {
 		_ = pr.up.Close()
+	}
+	if pr.sh != nil && pr.sh.conn != nil {
+		_ = pr.sh.conn.Close()
 	}
 	if pr.p.cfg.Record != nil && pr.up != nil {
 		pr.p.cfg.Record.close(pr, "client")
@@ -190,6 +194,9 @@ func (pr *pair) fromClient() gnet.Action {
 		if to > fwd {
 			_, _ = up.Write(buf[fwd:to])
 			m.bytesIn.Add(float64(to - fwd))
+			if pr.sh != nil {
+				pr.shadowWrite(buf[fwd:to])
+			}
 		}
 		fwd = to
 	}
@@ -225,11 +232,20 @@ func (pr *pair) fromClient() gnet.Action {
 		body := buf[off+wire.FrameHeaderSize : end]
 		if !pr.started {
 			pr.started = true
-			_, err := wire.DecodeConnect(body)
+			cr, err := wire.DecodeConnect(body)
 			if err != nil {
 				flush(off)
 				pr.closePair("malformed ConnectRequest", err)
 				return gnet.Close
+			}
+			if pr.sh != nil {
+				// The shadow gets its own session: forward the original
+				// to the primary only.
+				flush(off)
+				_, _ = up.Write(buf[off:end])
+				m.bytesIn.Add(float64(end - off))
+				fwd = end
+				pr.shadowConnect(cr)
 			}
 			pr.connStart = now
 			m.requests[opSlot(wire.OpCreateSession)].Inc()
@@ -285,6 +301,9 @@ func (pr *pair) fromClient() gnet.Action {
 		}
 		if pr.p.cfg.Record != nil {
 			pr.p.cfg.Record.frame(pr, toServer, buf[off:end], now, "", ent.path)
+		}
+		if pr.sh != nil {
+			pr.shadowRequest(xid, op)
 		}
 		pr.push(ent)
 		off = end
@@ -459,6 +478,9 @@ func (pr *pair) fromUpstream() gnet.Action {
 		}
 		if xid == wire.XidWatchEvent {
 			m.watchEvents.Inc()
+			if pr.sh != nil {
+				pr.shadowEvent(false, body[16:])
+			}
 			if pr.p.cfg.Record != nil {
 				pr.p.cfg.Record.frame(pr, fromServer, buf[off:end], now, "", "")
 			}
@@ -469,6 +491,9 @@ func (pr *pair) fromUpstream() gnet.Action {
 		if ok {
 			m.reply(e.op, code, now.Sub(e.t))
 			pr.logRequest(e, code, now)
+			if pr.sh != nil {
+				pr.shadowReply(false, xid, code, body[16:])
+			}
 		} else {
 			m.unmatched.Inc()
 			if pr.p.log.Debug().Enabled() {

@@ -57,6 +57,10 @@ type PassConfig struct {
 	Metrics *Metrics
 	// Record, when set, gets every frame (see Recorder).
 	Record *Recorder
+	// Shadow, when set, is a second ensemble's address: requests are
+	// mirrored to it over its own session and its replies and events are
+	// compared with the primary's (see shadow.go).
+	Shadow string
 }
 
 func (c PassConfig) withDefaults() PassConfig {
@@ -93,6 +97,11 @@ func (c PassConfig) validate() error {
 	}
 	if len(c.Upstreams) == 0 {
 		return errors.New("proxy: at least one upstream is required")
+	}
+	if c.Shadow != "" {
+		if _, _, err := net.SplitHostPort(c.Shadow); err != nil {
+			return fmt.Errorf("proxy: bad shadow %q: %w", c.Shadow, err)
+		}
 	}
 	for _, u := range c.Upstreams {
 		if _, _, err := net.SplitHostPort(u); err != nil {
@@ -233,8 +242,11 @@ type upSide struct {
 // OnOpen accepts a client (and starts its upstream dial) or completes the
 // registration of an upstream connection.
 func (p *Passthrough) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	if u, ok := c.Context().(*upSide); ok {
-		return nil, u.pr.upOpened(c, u.addr)
+	switch x := c.Context().(type) {
+	case *upSide:
+		return nil, x.pr.upOpened(c, x.addr)
+	case *shadowSide:
+		return nil, x.pr.shadowOpened(c, x.addr)
 	}
 	pr := &pair{p: p, id: p.nextID.Add(1), client: c, opened: time.Now()}
 	if ra := c.RemoteAddr(); ra != nil {
@@ -264,6 +276,8 @@ func (p *Passthrough) OnTraffic(c gnet.Conn) gnet.Action {
 		return x.fromClient()
 	case *upSide:
 		return x.pr.fromUpstream()
+	case *shadowSide:
+		return x.pr.fromShadow()
 	}
 	return gnet.Close
 }
@@ -275,6 +289,8 @@ func (p *Passthrough) OnClose(c gnet.Conn, err error) gnet.Action {
 		x.clientClosed(err)
 	case *upSide:
 		x.pr.upClosed(err)
+	case *shadowSide:
+		x.pr.shadowClosed()
 	}
 	return gnet.None
 }
@@ -316,6 +332,9 @@ func (p *Passthrough) dial(pr *pair) {
 				continue
 			}
 			p.m.dials.WithLabelValues(addr, "ok").Inc()
+			if p.cfg.Shadow != "" {
+				p.dialShadow(pr)
+			}
 			if err := p.enroll(pr, nc, addr); err != nil {
 				p.log.Warn().Str("upstream", addr).Err(err).Msg("cannot register upstream connection")
 				_ = pr.client.Close()
@@ -325,6 +344,27 @@ func (p *Passthrough) dial(pr *pair) {
 	}
 	p.log.Warn().Str("remote", pr.remote).Msg("closing client: no upstream reachable")
 	_ = pr.client.Close()
+}
+
+// dialShadow connects pr's shadow; it is enrolled before the primary, so
+// it is in place when the client's first bytes are forwarded. A shadow
+// that cannot be reached only loses the comparison.
+func (p *Passthrough) dialShadow(pr *pair) {
+	d := net.Dialer{Timeout: p.cfg.DialTimeout}
+	nc, err := d.Dial("tcp", p.cfg.Shadow)
+	if err != nil {
+		p.m.dials.WithLabelValues(p.cfg.Shadow, "failed").Inc()
+		p.log.Warn().Str("shadow", p.cfg.Shadow).Err(err).Msg("shadow dial failed")
+		return
+	}
+	p.m.dials.WithLabelValues(p.cfg.Shadow, "ok").Inc()
+	ctx := gnet.NewContext(context.Background(), &shadowSide{pr: pr, addr: p.cfg.Shadow})
+	ch, err := pr.client.EventLoop().Enroll(ctx, nc)
+	if err != nil {
+		_ = nc.Close()
+		return
+	}
+	<-ch
 }
 
 func (p *Passthrough) enroll(pr *pair, nc net.Conn, addr string) error {

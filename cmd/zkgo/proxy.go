@@ -75,6 +75,7 @@ func runProxy(args []string) int {
 	listen := fs.String("listen", "127.0.0.1:2181", "client address to listen on")
 	fs.Var(&upstreams, "upstream", "upstream servers host:port, comma-separated or repeated (required)")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9141")
+	shadow := fs.String("shadow", "", "mirror requests to this second ensemble (host:port) over its own session and count/log divergences")
 	record := fs.String("record", "", "write the traffic as JSON lines to this file ('zkgo decode' reads it back)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	reqLog := fs.String("request-log", "", "log every answered request as a JSON line to this file ('-': stderr)")
@@ -132,6 +133,7 @@ func runProxy(args []string) int {
 			DenyCode:      wire.ErrCode(*denyCode),
 		},
 		Metrics: proxy.NewMetrics(),
+		Shadow:  *shadow,
 	}
 	if *reqLog != "" {
 		var w io.Writer = os.Stderr
