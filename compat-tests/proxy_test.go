@@ -483,16 +483,33 @@ func TestProxyPolicies(t *testing.T) {
 
 // TestProxySessionMove kills the server a client uses through the proxy;
 // the client reconnects through the proxy, which dials another server, and
-// keeps its session and ephemeral node.
+// keeps its session and ephemeral node. On a Java 3.8 ensemble and on an
+// all-zkgo one.
 func TestProxySessionMove(t *testing.T) {
-	harness.RequireJava(t)
-	e := harness.StartJavaEnsemble(t, harness.EnsembleOptions{})
-	e.WaitLeader(60 * time.Second)
-	var ups []string
-	for _, s := range e.Servers {
-		waitServing(t, "server", s.ClientAddr)
-		ups = append(ups, s.ClientAddr)
-	}
+	t.Run("java", func(t *testing.T) {
+		harness.RequireJava(t)
+		e := harness.StartJavaEnsemble(t, harness.EnsembleOptions{})
+		e.WaitLeader(60 * time.Second)
+		var ups []string
+		for _, s := range e.Servers {
+			waitServing(t, "server", s.ClientAddr)
+			ups = append(ups, s.ClientAddr)
+		}
+		sessionMoveThroughProxy(t, ups, func(i int) { e.Kill(i + 1) })
+	})
+	t.Run("zkgo", func(t *testing.T) {
+		e := newZkgoEnsemble(t, []harness.MemberSpec{
+			{ID: 1, Kind: harness.MemberExternal}, {ID: 2, Kind: harness.MemberExternal}, {ID: 3, Kind: harness.MemberExternal}})
+		var ups []string
+		for id := int64(1); id <= 3; id++ {
+			ups = append(ups, e.start(id).Addr)
+		}
+		e.leader()
+		sessionMoveThroughProxy(t, ups, func(i int) { e.stop(int64(i + 1)) })
+	})
+}
+
+func sessionMoveThroughProxy(t *testing.T, ups []string, kill func(i int)) {
 	p := startZKProxy(t, nil, ups...)
 	c, ev := connect(t, p.Addr().String(), 8*time.Second)
 	_, err := c.Create("/moving", []byte("e"), zk.FlagEphemeral, open)
@@ -502,13 +519,13 @@ func TestProxySessionMove(t *testing.T) {
 	used := -1
 	for i, u := range ups {
 		if m["zkproxy_upstream_dials_total{result=ok,upstream="+u+"}"] == 1 {
-			used = i + 1
+			used = i
 		}
 	}
 	if used < 0 {
 		t.Fatalf("no upstream in use: %v", m)
 	}
-	e.Kill(used)
+	kill(used)
 	waitState(t, ev, zk.StateDisconnected)
 	waitState(t, ev, zk.StateHasSession)
 	if c.SessionID() != sid {
@@ -520,8 +537,11 @@ func TestProxySessionMove(t *testing.T) {
 		t.Fatalf("ephemeral lost: %v %+v", ok, st)
 	}
 	m = metricValues(t, p)
-	if m["zkproxy_upstream_dials_total{result=ok,upstream="+ups[used-1]+"}"] != 1 {
+	if m["zkproxy_upstream_dials_total{result=ok,upstream="+ups[used]+"}"] != 1 {
 		t.Fatalf("reconnected to the killed server: %v", m)
+	}
+	if m["zkproxy_sessions{}"] != 1 {
+		t.Fatalf("sessions gauge %v, want 1", m["zkproxy_sessions{}"])
 	}
 }
 
