@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -265,6 +266,21 @@ func TestProxyPolicies(t *testing.T) {
 			}
 		}
 		waitMetric(t, p, "zkproxy_four_letter_words_total{word=srvr}", 1)
+		// A client that half-closes right after the word (nc -N) still
+		// gets the answer, whether or not the upstream is connected yet.
+		for i := 0; i < 5; i++ {
+			nc, err := net.Dial("tcp", p.Addr().String())
+			must(t, err)
+			_, err = nc.Write([]byte("ruok"))
+			must(t, err)
+			must(t, nc.(*net.TCPConn).CloseWrite())
+			_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+			b, err := io.ReadAll(nc)
+			nc.Close()
+			if string(b) != "imok" {
+				t.Fatalf("half-closed ruok %d: %q %v", i, b, err)
+			}
+		}
 	})
 
 	t.Run("read-only", func(t *testing.T) {

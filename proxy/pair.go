@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"encoding/binary"
+	"net"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -43,6 +45,14 @@ type pair struct {
 
 	inflightPaused bool
 	sh             *shadowState // --shadow; nil without it
+
+	// adminConn is a dup of a four-letter-word client's socket: clients
+	// often half-close right after the word (nc -N), which makes gnet
+	// close its side before the upstream answers. The answer is collected
+	// in adminBuf and written through the dup when the upstream closes.
+	adminConn net.Conn
+	adminBuf  []byte
+	word      []byte // the four-letter word read before the upstream connected
 	// wakeClient / wakeUp: a timed Wake of that side is scheduled (set
 	// on the loop, cleared by the timer goroutine).
 	wakeClient, wakeUp atomic.Bool
@@ -81,18 +91,28 @@ func (pr *pair) closePair(reason string, err error) {
 }
 
 // upOpened runs on the loop when the upstream connection is registered.
-func (pr *pair) upOpened(c gnet.Conn, addr string) gnet.Action {
-	if pr.closed {
-		return gnet.Close
+func (pr *pair) upOpened(c gnet.Conn, addr string) ([]byte, gnet.Action) {
+	if pr.closed && pr.adminConn == nil {
+		return nil, gnet.Close
 	}
 	pr.up, pr.upAddr = c, addr
 	pr.p.m.upConns.Inc()
 	if pr.p.cfg.Record != nil {
 		pr.p.cfg.Record.open(pr)
 	}
+	if pr.closed {
+		// The client sent a four-letter word and half-closed while we
+		// dialled: pass the word on; the answer goes through the dup.
+		pr.started, pr.fourLetter = true, true
+		if w, ok := wire.IsFourLetterWord(pr.word); ok {
+			pr.p.m.fourLetter.WithLabelValues(w).Inc()
+		}
+		pr.p.m.bytesIn.Add(float64(len(pr.word)))
+		return pr.word, gnet.None
+	}
 	// The client may have sent its ConnectRequest while we dialled.
 	_ = pr.client.Wake(nil)
-	return gnet.None
+	return nil, gnet.None
 }
 
 // clientClosed runs on the loop when the client connection is gone.
@@ -107,7 +127,7 @@ func (pr *pair) clientClosed(err error) {
 		pr.sessionUp = false
 		pr.p.m.sessions.Dec()
 	}
-	if pr.up != nil && !pr.upGone {
+	if pr.up != nil && !pr.upGone && pr.adminConn == nil {
 		_ = pr.up.Close()
 	}
 	if pr.sh != nil && pr.sh.conn != nil {
@@ -130,6 +150,9 @@ func (pr *pair) upClosed(err error) {
 	}
 	pr.upGone = true
 	pr.p.m.upConns.Dec()
+	if pr.adminConn != nil {
+		pr.sendAdmin()
+	}
 	if !pr.closed {
 		ev := pr.logEvent(pr.p.log.Info())
 		if err != nil {
@@ -159,6 +182,16 @@ const backpressureRetry = time.Millisecond
 func (pr *pair) fromClient() gnet.Action {
 	c := pr.client
 	if pr.up == nil || pr.upGone {
+		if pr.up == nil && !pr.started && pr.adminConn == nil && c.InboundBuffered() >= 4 {
+			// A four-letter word before the upstream is there: keep the
+			// socket and the word in case the client half-closes now.
+			if b, err := c.Peek(-1); err == nil {
+				if _, ok := wire.IsFourLetterWord(b[:4]); ok {
+					pr.dupForAdmin(c)
+					pr.word = append([]byte(nil), b...)
+				}
+			}
+		}
 		if c.InboundBuffered() > pr.p.cfg.MaxRequest+wire.FrameHeaderSize {
 			pr.closePair("client sent too much before the upstream connected", nil)
 			return gnet.Close
@@ -204,6 +237,9 @@ func (pr *pair) fromClient() gnet.Action {
 		if !pr.started {
 			if w, ok := wire.IsFourLetterWord(buf[off : off+4]); ok {
 				pr.started, pr.fourLetter = true, true
+				if pr.adminConn == nil {
+					pr.dupForAdmin(c)
+				}
 				m.fourLetter.WithLabelValues(w).Inc()
 				pr.logEvent(pr.p.log.Debug()).Str("word", w).Msg("four-letter word")
 				if pr.p.cfg.Record != nil {
@@ -390,7 +426,7 @@ func (pr *pair) logRequest(e pending, code wire.ErrCode, now time.Time) {
 // fromUpstream forwards the upstream's complete frames to the client.
 func (pr *pair) fromUpstream() gnet.Action {
 	up, c := pr.up, pr.client
-	if up == nil || pr.closed {
+	if up == nil || (pr.closed && pr.adminConn == nil) {
 		return gnet.None
 	}
 	if c.OutboundBuffered() > pr.p.cfg.MaxOutbound {
@@ -412,7 +448,17 @@ func (pr *pair) fromUpstream() gnet.Action {
 		if pr.p.cfg.Record != nil {
 			pr.p.cfg.Record.frame(pr, fromServer, buf, time.Now(), "", "")
 		}
-		_, _ = c.Write(buf)
+		if pr.adminConn != nil {
+			if len(pr.adminBuf)+n > pr.p.cfg.MaxResponse {
+				m.decision(DecisionResponseSize)
+				pr.adminBuf = nil
+				pr.closePair("four-letter-word answer larger than the limit", nil)
+				return gnet.Close
+			}
+			pr.adminBuf = append(pr.adminBuf, buf...)
+		} else {
+			_, _ = c.Write(buf)
+		}
 		_, _ = up.Discard(n)
 		m.bytesOut.Add(float64(n))
 		return gnet.None
@@ -552,4 +598,32 @@ func formatHex(v uint64) string {
 		v >>= 4
 	}
 	return string(b[i:])
+}
+
+// dupForAdmin duplicates a four-letter-word client's socket (a cheap
+// syscall, on the loop).
+func (pr *pair) dupForAdmin(c gnet.Conn) {
+	fd, err := c.Dup()
+	if err != nil {
+		return
+	}
+	f := os.NewFile(uintptr(fd), "zk-admin")
+	nc, err := net.FileConn(f)
+	_ = f.Close()
+	if err != nil {
+		return
+	}
+	pr.adminConn = nc
+}
+
+// sendAdmin writes the collected four-letter-word answer through the dup
+// and closes it, on a short-lived goroutine (the write may block).
+func (pr *pair) sendAdmin() {
+	nc, b := pr.adminConn, pr.adminBuf
+	pr.adminConn, pr.adminBuf = nil, nil
+	go func() {
+		_ = nc.SetWriteDeadline(time.Now().Add(adminWriteTimeout))
+		_, _ = nc.Write(b)
+		_ = nc.Close()
+	}()
 }

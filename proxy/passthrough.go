@@ -244,7 +244,7 @@ type upSide struct {
 func (p *Passthrough) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	switch x := c.Context().(type) {
 	case *upSide:
-		return nil, x.pr.upOpened(c, x.addr)
+		return x.pr.upOpened(c, x.addr)
 	case *shadowSide:
 		return nil, x.pr.shadowOpened(c, x.addr)
 	}
