@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -76,7 +77,11 @@ type ProxyReport struct {
 	Closed   []*Result `json:"closed"` // direct, proxy, direct, proxy, ...
 	Open     []*Result `json:"open"`
 	Started  time.Time `json:"started"`
-	Config   struct {
+	// LoadBefore and LoadAfter are /proc/loadavg at the start and end: the
+	// host is shared, and this says how busy it was.
+	LoadBefore string `json:"load_before"`
+	LoadAfter  string `json:"load_after"`
+	Config     struct {
 		Conns, Depth int
 		Rate         float64
 		Mix          string
@@ -88,7 +93,8 @@ type ProxyReport struct {
 // ProxyBench runs the comparison.
 func ProxyBench(ctx context.Context, cfg ProxyConfig) (*ProxyReport, error) {
 	cfg = cfg.withDefaults()
-	rep := &ProxyReport{Started: time.Now().UTC()}
+	rep := &ProxyReport{Started: time.Now().UTC(), LoadBefore: loadAvg()}
+	defer func() { rep.LoadAfter = loadAvg() }()
 	rep.Config.Conns, rep.Config.Depth, rep.Config.Rate = cfg.Conns, cfg.Depth, cfg.Rate
 	rep.Config.Mix, rep.Config.Reps, rep.Config.Duration = cfg.Mix, cfg.Reps, cfg.Duration.String()
 	mix, err := ParseMix(cfg.Mix)
@@ -160,6 +166,19 @@ func ProxyBench(ctx context.Context, cfg ProxyConfig) (*ProxyReport, error) {
 	return rep, nil
 }
 
+// loadAvg returns the first three fields of /proc/loadavg, or "?".
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
 func indexOf(side string) int {
 	if side == "direct" {
 		return 0
@@ -196,6 +215,8 @@ func (rep *ProxyReport) Write(w io.Writer) {
 	c := rep.Config
 	fmt.Fprintf(w, "zkgo proxy overhead, %s, upstream %s, mix %s, %d reps x %s (medians), one host\n\n",
 		rep.Started.Format("2006-01-02 15:04 UTC"), rep.Upstream, c.Mix, c.Reps, c.Duration)
+	fmt.Fprintf(w, "Host: %d CPUs; load average (1/5/15 min) %s at the start, %s at the end.\n\n",
+		runtime.NumCPU(), rep.LoadBefore, rep.LoadAfter)
 	fmt.Fprintln(w, "| workload | figure | direct | through proxy | proxy vs direct |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|")
 	ops := func(r *Result) float64 { return r.OpsPerSec }
