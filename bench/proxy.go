@@ -80,14 +80,24 @@ type ProxyReport struct {
 	// LoadBefore and LoadAfter are /proc/loadavg at the start and end: the
 	// host is shared, and this says how busy it was.
 	LoadBefore string `json:"load_before"`
-	LoadAfter  string `json:"load_after"`
-	Config     struct {
+	// ClosedCPU is the CPU time per operation of the closed-loop runs, in
+	// the order of Closed: what scheduling noise does not distort.
+	ClosedCPU []CPUPerOp `json:"closed_cpu"`
+	LoadAfter string     `json:"load_after"`
+	Config    struct {
 		Conns, Depth int
 		Rate         float64
 		Mix          string
 		Reps         int
 		Duration     string
 	} `json:"config"`
+}
+
+// CPUPerOp is the CPU time the server and the proxy spent per operation
+// during one run (µs); Server is -1 when the server is not ours.
+type CPUPerOp struct {
+	Server float64 `json:"server_us"`
+	Proxy  float64 `json:"proxy_us"`
 }
 
 // ProxyBench runs the comparison.
@@ -110,6 +120,7 @@ func ProxyBench(ctx context.Context, cfg ProxyConfig) (*ProxyReport, error) {
 	}
 	upstream := cfg.Server
 	rep.Upstream = upstream
+	serverPid := 0
 	if upstream == "" {
 		spec := ServerSpec{Kind: Zkgo, ZkgoBin: cfg.ZkgoBin}
 		if cfg.Java {
@@ -121,6 +132,7 @@ func ProxyBench(ctx context.Context, cfg ProxyConfig) (*ProxyReport, error) {
 		}
 		defer srv.Stop()
 		upstream = srv.Addr
+		serverPid = srv.Pid()
 		rep.Upstream = spec.Label()
 	}
 	px, err := startProxy(cfg, upstream, dir)
@@ -144,11 +156,24 @@ func ProxyBench(ctx context.Context, cfg ProxyConfig) (*ProxyReport, error) {
 		}
 		closed := make([]*Result, 2)
 		open := make([]*Result, 2)
+		cpu := make([]CPUPerOp, 2)
 		for _, s := range sides {
-			res, err := run(s.addr, Workload{Name: s.name, Conns: cfg.Conns, Depth: cfg.Depth})
+			var c0, c1 [2]float64
+			w := Workload{Name: s.name, Conns: cfg.Conns, Depth: cfg.Depth}
+			w.OnMeasure = func() { c0 = cpuOf(serverPid, px.cmd.Process.Pid) }
+			w.OnMeasureEnd = func() { c1 = cpuOf(serverPid, px.cmd.Process.Pid) }
+			res, err := run(s.addr, w)
 			if err != nil {
 				return rep, fmt.Errorf("bench: %s closed loop: %w", s.name, err)
 			}
+			per := CPUPerOp{Server: -1}
+			if res.Ops > 0 {
+				if serverPid != 0 {
+					per.Server = (c1[0] - c0[0]) * 1e6 / float64(res.Ops)
+				}
+				per.Proxy = (c1[1] - c0[1]) * 1e6 / float64(res.Ops)
+			}
+			cpu[indexOf(s.name)] = per
 			fmt.Fprintf(cfg.Log, "rep %d %-6s closed %dx%d: %8.0f ops/s p50 %5.0f us p99 %6.0f us\n", r+1, s.name,
 				cfg.Conns, cfg.Depth, res.OpsPerSec, res.Latency.P50, res.Latency.P99)
 			closed[indexOf(s.name)] = res
@@ -161,9 +186,25 @@ func ProxyBench(ctx context.Context, cfg ProxyConfig) (*ProxyReport, error) {
 			open[indexOf(s.name)] = res
 		}
 		rep.Closed = append(rep.Closed, closed...)
+		rep.ClosedCPU = append(rep.ClosedCPU, cpu...)
 		rep.Open = append(rep.Open, open...)
 	}
 	return rep, nil
+}
+
+// cpuOf returns the CPU seconds used so far by the server (0 if pid 0)
+// and the proxy.
+func cpuOf(server, proxy int) [2]float64 {
+	var out [2]float64
+	if server != 0 {
+		if s, err := ReadProc(server); err == nil {
+			out[0] = s.CPUSec()
+		}
+	}
+	if s, err := ReadProc(proxy); err == nil {
+		out[1] = s.CPUSec()
+	}
+	return out
 }
 
 // loadAvg returns the first three fields of /proc/loadavg, or "?".
@@ -239,6 +280,20 @@ func (rep *ProxyReport) Write(w io.Writer) {
 		fmt.Fprintf(w, "| %s | p50 µs | %.0f | %.0f | %+.0f µs |\n", wl.name, d50, p50v, p50v-d50)
 		d99, p99v := medianOf(d, p99), medianOf(p, p99)
 		fmt.Fprintf(w, "| %s | p99 µs | %.0f | %.0f | %+.0f µs |\n", wl.name, d99, p99v, p99v-d99)
+	}
+	if len(rep.ClosedCPU) >= 2 && rep.ClosedCPU[0].Server >= 0 {
+		var ds, ps, pp []float64
+		for i, c := range rep.ClosedCPU {
+			if i%2 == 0 {
+				ds = append(ds, c.Server)
+			} else {
+				ps, pp = append(ps, c.Server), append(pp, c.Proxy)
+			}
+		}
+		med := func(v []float64) float64 { sort.Float64s(v); return v[len(v)/2] }
+		sd, sp, px := med(ds), med(ps), med(pp)
+		fmt.Fprintf(w, "| closed loop, CPU per op | server µs | %.1f | %.1f | |\n", sd, sp)
+		fmt.Fprintf(w, "| closed loop, CPU per op | proxy µs | | %.1f | proxy = %.0f%% of the server's CPU |\n", px, 100*px/sp)
 	}
 }
 
