@@ -61,7 +61,7 @@ func (d *Decoder) ReadRecord(r io.Reader) (int64, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), d.maxRecordLine())
 	conns := map[uint64]*Conn{}
-	var lines int64
+	var lines, parsed int64
 	for sc.Scan() {
 		lines++
 		b := sc.Bytes()
@@ -70,12 +70,13 @@ func (d *Decoder) ReadRecord(r io.Reader) (int64, error) {
 		}
 		var l RecordLine
 		if err := json.Unmarshal(b, &l); err != nil {
-			if lines == 1 {
+			if parsed == 0 {
 				return 0, fmt.Errorf("%w: %v", ErrNotRecord, err)
 			}
 			d.recordProblem(lines, err)
 			continue
 		}
+		parsed++
 		c := conns[l.Conn]
 		if c == nil {
 			if l.Event == RecordClose {

@@ -36,9 +36,9 @@ func serveMetrics(addr string, reg *prometheus.Registry, log zerolog.Logger) (*h
 }
 
 // mntrCollector exports a server's mntr values at each scrape: numeric
-// values as gauges named by their mntr key (zk_znode_count, ...), text
-// values (zk_version, zk_server_state) as a gauge of 1 with the text in a
-// "value" label.
+// values as gauges named by their key without "zk_" (znode_count, ...), as
+// Java's Prometheus metrics provider names them; text values (version,
+// server_state) as a gauge of 1 with the text in a "value" label.
 type mntrCollector struct {
 	srv *node.Server
 }
