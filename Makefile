@@ -60,3 +60,9 @@ bench: build
 
 bench-full: build
 	./$(BIN) bench compare --profile full --zkgo $(BIN) --results bench/RESULTS.md --json bench/results.json
+
+# zkgo proxy overhead: the same load directly against a zkgo server and
+# through `zkgo proxy`, alternating, in one run; writes bench/PROXY.md.
+.PHONY: bench-proxy
+bench-proxy: build
+	./$(BIN) bench proxy --zkgo $(BIN) --results bench/PROXY.md --json bench/proxy.json

@@ -43,10 +43,16 @@ func targets(t *testing.T) []target {
 	return out
 }
 
-// forEach runs fn as a subtest against every target.
+// forEach runs fn as a subtest against every target, then again through a
+// `zkgo proxy` in front of it (on a wiped tree): the proxy must be
+// invisible to the client.
 func forEach(t *testing.T, fn func(t *testing.T, addr string)) {
 	for _, tg := range targets(t) {
 		t.Run(tg.name, func(t *testing.T) { fn(t, tg.addr) })
+		t.Run(tg.name+"-proxy", func(t *testing.T) {
+			wipeTree(t, tg.addr)
+			fn(t, startZKProxy(t, nil, tg.addr).Addr().String())
+		})
 	}
 }
 

@@ -97,11 +97,21 @@ func TestJavaClientScenario(t *testing.T) {
 	j := harness.RequireJava(t)
 	classes := j.Compile(t, filepath.Join("java", "ClientScenario.java"))
 	got := map[string]string{}
+	var runs []target
 	for _, tg := range servingTargets(t) {
+		// Each server directly, then through `zkgo proxy` (same transcript).
+		runs = append(runs, tg, target{name: tg.name + "-proxy", addr: tg.addr})
+	}
+	for _, tg := range runs {
 		t.Run(tg.name, func(t *testing.T) {
-			proxy := startProxy(t, tg.addr)
+			addr := tg.addr
+			if strings.HasSuffix(tg.name, "-proxy") {
+				wipeTree(t, tg.addr)
+				addr = startZKProxy(t, nil, tg.addr).Addr().String()
+			}
+			proxy := startProxy(t, addr)
 			cmd := j.Command(classes, "ClientScenario", []string{"-Dorg.slf4j.simpleLogger.defaultLogLevel=error",
-				"-Xmx256m", "-XX:TieredStopAtLevel=1"}, tg.addr, proxy.addr())
+				"-Xmx256m", "-XX:TieredStopAtLevel=1"}, addr, proxy.addr())
 			stdin, err := cmd.StdinPipe()
 			must(t, err)
 			stdout, err := cmd.StdoutPipe()
@@ -153,5 +163,10 @@ func TestJavaClientScenario(t *testing.T) {
 	}
 	if z, j := got["zkgo"], got["java"]; z != "" && j != "" && z != j {
 		t.Errorf("Java client transcripts differ (- java, + zkgo)\n%s", lineDiff(j, z))
+	}
+	for _, name := range []string{"zkgo", "java"} {
+		if d, p := got[name], got[name+"-proxy"]; d != "" && p != "" && d != p {
+			t.Errorf("%s: Java client transcripts differ through the proxy (- direct, + proxy)\n%s", name, lineDiff(d, p))
+		}
 	}
 }

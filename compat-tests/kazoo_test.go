@@ -33,11 +33,21 @@ func TestKazooScenario(t *testing.T) {
 	script, err := filepath.Abs(filepath.Join("python", "kazoo_scenario.py"))
 	must(t, err)
 	got := map[string]string{}
+	var runs []target
 	for _, tg := range servingTargets(t) {
+		// Each server directly, then through `zkgo proxy` (same transcript).
+		runs = append(runs, tg, target{name: tg.name + "-proxy", addr: tg.addr})
+	}
+	for _, tg := range runs {
 		t.Run(tg.name, func(t *testing.T) {
+			addr := tg.addr
+			if strings.HasSuffix(tg.name, "-proxy") {
+				wipeTree(t, tg.addr)
+				addr = startZKProxy(t, nil, tg.addr).Addr().String()
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, py, script, tg.addr)
+			cmd := exec.CommandContext(ctx, py, script, addr)
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			err := cmd.Run()
@@ -65,5 +75,10 @@ func TestKazooScenario(t *testing.T) {
 	}
 	if z, j := got["zkgo"], got["java"]; z != "" && j != "" && z != j {
 		t.Errorf("kazoo transcripts differ (- java, + zkgo)\n%s", lineDiff(j, z))
+	}
+	for _, name := range []string{"zkgo", "java"} {
+		if d, p := got[name], got[name+"-proxy"]; d != "" && p != "" && d != p {
+			t.Errorf("%s: kazoo transcripts differ through the proxy (- direct, + proxy)\n%s", name, lineDiff(d, p))
+		}
 	}
 }

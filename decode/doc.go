@@ -22,6 +22,10 @@
 //     assembler still holds (TIME_WAIT reuse, after the old connection's
 //     final ACK) ends the old connection and starts a new one.
 //
+// ReadRecord (record.go) feeds the decoder from the JSON-lines file of
+// `zkgo proxy --record` instead of a capture: each line carries one whole
+// frame of one direction of a proxied connection.
+//
 // Around the decoder sit pure consumers of messages: Filter, Stats and
 // Printer (one line per message, a field tree, or JSON lines).
 //

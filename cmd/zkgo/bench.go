@@ -24,6 +24,7 @@ func benchUsage() {
   zkgo bench run --addr host:port [flags]   drive one running server (table or --json)
   zkgo bench load --addr host:port --znodes N   create the memory scenario's tree (fan-out 1000)
   zkgo bench compare [flags]                start Java ZooKeeper and zkgo in turn, print ratios, write bench/RESULTS.md
+  zkgo bench proxy [flags]                  zkgo proxy overhead: the same load direct and through the proxy
 
 Run 'zkgo bench run -h' or 'zkgo bench compare -h' for flags.`)
 }
@@ -42,6 +43,8 @@ func runBench(args []string) int {
 		return runBenchCompare(ctx, args[1:])
 	case "load":
 		return runBenchLoad(ctx, args[1:])
+	case "proxy":
+		return runBenchProxy(ctx, args[1:])
 	case "-h", "--help", "help":
 		benchUsage()
 		return 0
@@ -216,5 +219,65 @@ func runBenchLoad(ctx context.Context, args []string) int {
 		return 1
 	}
 	fmt.Printf("created %d znodes in %.1fs\n", *n, time.Since(t0).Seconds())
+	return 0
+}
+
+func runBenchProxy(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("bench proxy", flag.ContinueOnError)
+	bin := fs.String("zkgo", "bin/zkgo", "zkgo binary (server and proxy)")
+	server := fs.String("server", "", "upstream address (default: start a zkgo server)")
+	java := fs.Bool("java", false, "start Java ZooKeeper as the upstream instead of zkgo")
+	conns := fs.Int("conns", 64, "closed-loop connections")
+	depth := fs.Int("depth", 8, "closed-loop requests in flight per connection")
+	rate := fs.Float64("rate", 5000, "open-loop rate (ops/s, 16 connections) for the latency figures")
+	mix := fs.String("mix", "get", "operation mix (see zkgo bench run)")
+	reps := fs.Int("reps", 3, "repetitions (direct and proxy alternate)")
+	dur := fs.Duration("duration", 10*time.Second, "measured time per run")
+	warm := fs.Duration("warmup", 2*time.Second, "warm-up per run")
+	results := fs.String("results", "", "also write the Markdown table to this file")
+	jsonOut := fs.String("json", "", "write the raw report as JSON to this file")
+	proxyFlags := fs.String("proxy-flags", "", "extra zkgo proxy flags (space separated)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg := bench.ProxyConfig{ZkgoBin: *bin, Server: *server, Java: *java, Conns: *conns, Depth: *depth, Rate: *rate,
+		Mix: *mix, Reps: *reps, Duration: *dur, Warmup: *warm, Log: os.Stderr}
+	if *proxyFlags != "" {
+		cfg.ProxyFlags = strings.Fields(*proxyFlags)
+	}
+	rep, err := bench.ProxyBench(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "zkgo bench proxy:", err)
+		return 1
+	}
+	rep.Write(os.Stdout)
+	if *results != "" {
+		f, err := os.Create(*results)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "zkgo bench proxy:", err)
+			return 1
+		}
+		fmt.Fprintln(f, "# zkgo proxy overhead")
+		fmt.Fprintln(f)
+		fmt.Fprintln(f, "Written by `make bench-proxy` (`zkgo bench proxy`). Direct and proxied runs alternate on one")
+		fmt.Fprintln(f, "shared host (load generator, proxy and server compete for the same cores), so treat the")
+		fmt.Fprintln(f, "figures as indicative.")
+		fmt.Fprintln(f)
+		rep.Write(f)
+		if err := f.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "zkgo bench proxy:", err)
+			return 1
+		}
+	}
+	if *jsonOut != "" {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err == nil {
+			err = os.WriteFile(*jsonOut, b, 0o644)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "zkgo bench proxy:", err)
+			return 1
+		}
+	}
 	return 0
 }

@@ -21,10 +21,11 @@ func init() {
 	register("decode", "decode [flags] <capture|->: decode client, quorum and election traffic from a pcap/pcapng capture", runDecode)
 }
 
-const decodeUsage = `usage: zkgo decode [flags] <capture.pcap|capture.pcapng|->
+const decodeUsage = `usage: zkgo decode [flags] <capture.pcap|capture.pcapng|record.jsonl|->
 
 Decodes ZooKeeper traffic in a capture: the client protocol, the
-leader/learner (quorum) channel and the election channel. "-" reads
+leader/learner (quorum) channel and the election channel. It also reads
+the JSON-lines file written by 'zkgo proxy --record'. "-" reads
 standard input, so a live capture can be piped in:
 
   tcpdump -i any -w - 'port 2181 or port 2888 or port 3888' | zkgo decode -
@@ -220,7 +221,15 @@ func runDecode(args []string) int {
 		NoWellKnownPorts: *noWellKnown,
 		MaxFrame:         *maxFrame,
 	}, sink)
-	capStats, err := d.ReadCapture(in)
+	// A --record file of `zkgo proxy` (JSON lines) or a capture.
+	br := bufio.NewReaderSize(in, 1<<20)
+	var capStats decode.CaptureStats
+	var err error
+	if first, perr := br.Peek(1); perr == nil && decode.LooksLikeRecord(first) {
+		_, err = d.ReadRecord(br)
+	} else {
+		capStats, err = d.ReadCapture(br)
+	}
 	perr := printer.Flush()
 	if err != nil {
 		stopFlusher()

@@ -27,6 +27,7 @@ func runServer(args []string) int {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "zoo.cfg to read (default: 127.0.0.1:2181, data in ./data)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics (the mntr values) at http://ADDR/metrics, e.g. 127.0.0.1:9141")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (profiling; e.g. 127.0.0.1:6060)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -78,6 +79,16 @@ func runServer(args []string) int {
 		log.Error().Err(err).Msg("cannot serve clients")
 		_ = srv.Stop(context.Background())
 		return 1
+	}
+	if *metricsAddr != "" {
+		ms, err := serveMetrics(*metricsAddr, serverMetrics(srv), log)
+		if err != nil {
+			log.Error().Err(err).Msg("cannot serve metrics")
+			_ = fe.Stop(context.Background())
+			_ = srv.Stop(context.Background())
+			return 1
+		}
+		defer ms.Close()
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)

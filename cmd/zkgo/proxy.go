@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/proxy"
+	"github.com/zkgo/zkgo/wire"
+)
+
+func init() {
+	register("proxy", "run a protocol-aware ZooKeeper proxy in front of any ensemble", runProxy)
+}
+
+const proxyUsage = `usage: zkgo proxy --listen HOST:PORT --upstream H1:P1,H2:P2,... [flags]
+
+Accepts ZooKeeper clients and gives each connection its own connection to
+one of the upstream servers (round robin, skipping servers that refused
+recently). Frames pass unchanged both ways and are decoded on the way for
+metrics, policies, request logs and --record. See docs/proxy.md.
+`
+
+// opList is a comma-separated list of opcode names or numbers.
+type opList []wire.OpCode
+
+func (o *opList) String() string {
+	s := make([]string, len(*o))
+	for i, op := range *o {
+		s[i] = op.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func (o *opList) Set(v string) error {
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if op, ok := wire.ParseOpCode(f); ok {
+			*o = append(*o, op)
+			continue
+		}
+		n, err := strconv.ParseInt(f, 10, 32)
+		if err != nil {
+			return fmt.Errorf("unknown opcode %q", f)
+		}
+		*o = append(*o, wire.OpCode(n))
+	}
+	return nil
+}
+
+func runProxy(args []string) int {
+	fs := flag.NewFlagSet("proxy", flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	fs.Usage = func() {
+		fmt.Fprint(os.Stderr, proxyUsage)
+		fmt.Fprintln(os.Stderr, "\nflags:")
+		fs.PrintDefaults()
+	}
+	var upstreams strList
+	var allow, deny opList
+	listen := fs.String("listen", "127.0.0.1:2181", "client address to listen on")
+	fs.Var(&upstreams, "upstream", "upstream servers host:port, comma-separated or repeated (required)")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9141")
+	shadow := fs.String("shadow", "", "mirror requests to this second ensemble (host:port) over its own session and count/log divergences")
+	record := fs.String("record", "", "write the traffic as JSON lines to this file ('zkgo decode' reads it back)")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	reqLog := fs.String("request-log", "", "log every answered request as a JSON line to this file ('-': stderr)")
+	reqSample := fs.Uint("request-log-sample", 1, "log one request in N")
+	loops := fs.Int("loops", 0, "event loops (default: number of CPUs)")
+	dialTimeout := fs.Duration("dial-timeout", 3*time.Second, "upstream dial timeout")
+	maxConns := fs.Int("max-conns-per-ip", 0, "close new connections from an IP with this many open (0: no limit)")
+	maxInFlight := fs.Int("max-in-flight", 0, "stop reading a connection with this many unanswered requests (0: no limit)")
+	maxRequest := fs.Int("max-request", jute.DefaultMaxBuffer, "close a client that sends a request frame larger than this (bytes)")
+	maxResponse := fs.Int("max-response", 16<<20, "close a client whose reply frame is larger than this (bytes)")
+	maxOutbound := fs.Int("max-outbound", 4<<20, "backpressure: stop reading one side while the other holds this many unsent bytes")
+	rate := fs.Float64("rate-per-ip", 0, "requests per second allowed per client IP; excess requests are delayed (0: no limit)")
+	burst := fs.Int("rate-burst", 0, "rate limiter bucket size (default: one second's worth)")
+	readOnly := fs.Bool("read-only", false, "answer writes (and sync) with NOTREADONLY (-119), as a Java read-only server does")
+	fs.Var(&allow, "allow", "only pass these opcodes (names as in 'zkgo decode', e.g. getData,exists); others are refused")
+	fs.Var(&deny, "deny", "refuse these opcodes")
+	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (profiling; e.g. 127.0.0.1:6060)")
+	denyCode := fs.Int("deny-code", int(wire.ErrNoAuth), "error code refused requests are answered with (default NOAUTH, -102)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if len(upstreams) == 0 || fs.NArg() > 0 {
+		fs.Usage()
+		return 2
+	}
+	log, err := newLogger(*level)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "zkgo proxy:", err)
+		return 2
+	}
+	if *pprofAddr != "" {
+		go func() { log.Warn().Err(http.ListenAndServe(*pprofAddr, nil)).Msg("pprof server ended") }()
+	}
+	cfg := proxy.PassConfig{
+		Listen:           *listen,
+		Upstreams:        upstreams,
+		Logger:           log,
+		Loops:            *loops,
+		DialTimeout:      *dialTimeout,
+		MaxRequest:       *maxRequest,
+		MaxResponse:      *maxResponse,
+		MaxOutbound:      *maxOutbound,
+		RequestLogSample: uint32(*reqSample),
+		Policy: proxy.Policy{
+			MaxConnsPerIP: *maxConns,
+			MaxInFlight:   *maxInFlight,
+			RatePerIP:     *rate,
+			RateBurst:     *burst,
+			ReadOnly:      *readOnly,
+			Allow:         allow,
+			Deny:          deny,
+			DenyCode:      wire.ErrCode(*denyCode),
+		},
+		Metrics: proxy.NewMetrics(),
+		Shadow:  *shadow,
+	}
+	if *reqLog != "" {
+		var w io.Writer = os.Stderr
+		if *reqLog != "-" {
+			f, err := os.OpenFile(*reqLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+			if err != nil {
+				log.Error().Err(err).Msg("cannot open request log")
+				return 1
+			}
+			defer f.Close()
+			w = f
+		}
+		cfg.LogRequests = true
+		cfg.RequestLog = zerolog.New(w).With().Timestamp().Logger()
+	}
+	if *record != "" {
+		f, err := os.Create(*record)
+		if err != nil {
+			log.Error().Err(err).Msg("cannot create record file")
+			return 1
+		}
+		cfg.Record = proxy.NewRecorder(f, cfg.Metrics)
+	}
+	p, err := proxy.NewPassthrough(cfg)
+	if err == nil {
+		err = p.Start()
+	}
+	if err != nil {
+		log.Error().Err(err).Msg("cannot start proxy")
+		return 1
+	}
+	if *metricsAddr != "" {
+		ms, err := serveMetrics(*metricsAddr, cfg.Metrics.Registry, log)
+		if err != nil {
+			log.Error().Err(err).Msg("cannot serve metrics")
+			_ = p.Stop(context.Background())
+			return 1
+		}
+		defer ms.Close()
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	s := <-sig
+	log.Info().Str("signal", s.String()).Msg("shutting down")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = p.Stop(ctx)
+	if cfg.Record != nil {
+		err = errors.Join(err, cfg.Record.Close())
+	}
+	if err != nil {
+		log.Error().Err(err).Msg("shutdown")
+		return 1
+	}
+	return 0
+}
