@@ -227,8 +227,13 @@ func TestInteropZkgoDataDirToJava(t *testing.T) {
 	compareDumps(t, "zkgo", "java", want, got)
 	log := j.Log()
 	// Anything Java's loading code complains about (the harness's own
-	// readiness probe produces an unrelated "not running" warning).
+	// readiness probe produces an unrelated "not running" warning, and
+	// under load Java may log "Error closing a command socket" when the
+	// probe's four-letter-word connection is gone before Java closes it).
 	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "Error closing a command socket") {
+			continue
+		}
 		bad := strings.Contains(l, " ERROR ") || strings.Contains(l, "Digests are not matching") ||
 			strings.Contains(l, "digest mismatch") ||
 			(strings.Contains(l, " WARN ") && (strings.Contains(l, "persistence") || strings.Contains(l, "DataTree") ||
