@@ -39,6 +39,11 @@ type Result struct {
 func (t *Tree) Apply(e *wire.TxnEntry) Result {
 	h := &e.Hdr
 	res := Result{Type: h.Type}
+	if t.quotaSetup {
+		// The first txn after a snapshot was loaded: Java set up quota
+		// tracking at the end of loading it.
+		t.setupQuota()
+	}
 	t.applyOne(h.Type, e.Body, h, &res)
 	if h.Zxid > t.LastZxid {
 		t.LastZxid = h.Zxid
@@ -214,6 +219,7 @@ func (t *Tree) createNode(path string, data []byte, acl []wire.ACL, owner int64,
 		p.children[name] = struct{}{}
 	})
 	t.addNode(path, n)
+	t.quotaCreated(parentPath, name, path, len(data))
 	res.Stat = t.StatOf(n)
 	res.Events = append(res.Events, Event{path, wire.EventNodeCreated, t.acls.Get(n.ACL)},
 		Event{parentPath, wire.EventNodeChildrenChanged, t.acls.Get(parent.ACL)})
@@ -252,6 +258,7 @@ func (t *Tree) deleteNode(path string, zxid wire.Zxid, res *Result) wire.ErrCode
 			p.Stat.Pzxid = zxid
 		}
 	})
+	t.quotaDeleted(parentPath, wire.BaseName(path), path, len(n.Data))
 	res.Events = append(res.Events, Event{path, wire.EventNodeDeleted, acl},
 		Event{parentPath, wire.EventNodeChildrenChanged, t.acls.Get(parent.ACL)})
 	return wire.ErrOk
@@ -262,12 +269,14 @@ func (t *Tree) setData(path string, data []byte, version int32, zxid wire.Zxid, 
 	if n == nil {
 		return wire.ErrNoNode
 	}
+	oldLen := len(n.Data)
 	t.changeNode(path, n, func(n *Node) {
 		n.Data = data
 		n.Stat.Version = version
 		n.Stat.Mtime = now
 		n.Stat.Mzxid = zxid
 	})
+	t.quotaDataChanged(path, oldLen, len(data))
 	res.Stat = t.StatOf(n)
 	res.Events = append(res.Events, Event{path, wire.EventNodeDataChanged, t.acls.Get(n.ACL)})
 	return wire.ErrOk
