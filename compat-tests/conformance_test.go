@@ -3,6 +3,7 @@ package compattest
 import (
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -103,5 +104,20 @@ func runRandom(t *testing.T, seed int64, ops int, gc xchk.GenConfig, wrap func(s
 	}
 	t.Logf("seed %d: %d operations in %v; steps by kind: %v; documented differences: %s", seed, c.Ops(),
 		time.Since(start).Round(time.Millisecond), c.Kinds, c.KnownSummary())
+	t.Logf("seed %d: Java's replies by op and error: %s", seed, coverage(c.Coverage))
 	return c.Ops()
+}
+
+// coverage renders the checker's reply counts sorted by key.
+func coverage(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
 }

@@ -173,12 +173,13 @@ func (g *Gen) reconnect(s int) Step {
 	return st
 }
 
+// paths returns up to n paths for a setWatches list; now and then a null
+// list (Java's loop over it throws: MARSHALLINGERROR).
 func (g *Gen) paths(n int) []string {
-	k := g.pick(n + 1)
-	if k == 0 {
+	if g.chance(0.02) {
 		return nil
 	}
-	out := make([]string, k)
+	out := make([]string, g.pick(n+1))
 	for i := range out {
 		out[i] = g.path()
 	}
