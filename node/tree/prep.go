@@ -350,9 +350,11 @@ func (t *Tree) prepOne(req *PrepRequest, typ wire.OpCode, body jute.Record, _ bo
 		if perr != nil {
 			return nil, perr
 		}
+		// The outstanding record keeps the node's old ACL, as Java's does:
+		// a write pipelined behind the setACL is checked against the ACL
+		// from before it, until the records of both are applied.
 		n := node.duplicate(zxid)
 		n.stat.Aversion = v
-		n.acl = acl
 		t.addChange(n)
 		return &wire.SetACLTxn{Path: s.Path, ACL: acl, Version: v}, nil
 
