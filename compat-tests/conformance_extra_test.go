@@ -375,7 +375,8 @@ func TestConformanceHarnessDetectsBreakage(t *testing.T) {
 	})
 	t.Run("random wrong cversion", func(t *testing.T) {
 		d := randomDivergence(t, 7, broken(wrongCversionOnDelete()))
-		for _, want := range []string{"(seed 7)", "cv=", "^ cv=", "replay: ZKGO_CONFORMANCE_SEEDS=7 ZKGO_CONFORMANCE_OPS=3000"} {
+		for _, want := range []string{"(seed 7)", "outcome (- java, + zkgo):", "^ cv=", "steps, oldest first):\n    op ",
+			"replay: ZKGO_CONFORMANCE_SEEDS=7 ZKGO_CONFORMANCE_OPS=3000"} {
 			if !strings.Contains(d, want) {
 				t.Errorf("report lacks %q:\n%s", want, d)
 			}
@@ -386,6 +387,11 @@ func TestConformanceHarnessDetectsBreakage(t *testing.T) {
 		if !strings.Contains(d, "- event NodeDeleted ") && !strings.Contains(d, "-   event NodeDeleted") &&
 			!strings.Contains(d, ": event NodeDeleted ") {
 			t.Errorf("report does not show the missing NodeDeleted event:\n%s", d)
+		}
+		for _, want := range []string{"(seed 8)", "outcome (- java, + zkgo):", "steps, oldest first):\n    op ", "replay: "} {
+			if !strings.Contains(d, want) {
+				t.Errorf("report lacks %q:\n%s", want, d)
+			}
 		}
 	})
 }
