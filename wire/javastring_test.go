@@ -45,3 +45,25 @@ func TestToJavaStrings(t *testing.T) {
 		t.Fatal("null list became non-null")
 	}
 }
+
+// FuzzJavaString: never panics, and Java's form holds exactly the UTF-16
+// units the JDK decodes from the input. (It is not a fixed point: the JDK's
+// decoder reads the surrogates of Java's own encoding as malformed.)
+func FuzzJavaString(f *testing.F) {
+	for _, s := range []string{"/a", "/\U0001F600", "\xed\xa0\x80", "\xe0\x80", "a\xf0\x9f\x98", "\xc3(\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		j := JavaString(s)
+		a, b := JavaUnits(j), javaDecode(s)
+		if len(a) != len(b) {
+			t.Fatalf("%q: units %v, JDK decodes %v", s, a, b)
+		}
+		for i := range a {
+			if a[i] != b[i] {
+				t.Fatalf("%q: units %v, JDK decodes %v", s, a, b)
+			}
+		}
+		_ = JavaUTF8([]byte(s))
+	})
+}
