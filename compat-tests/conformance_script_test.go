@@ -286,15 +286,6 @@ func scriptedSuite() []xchk.Step {
 		do(3, wire.OpGetACL, &wire.GetACLRequest{Path: "/acl-super"}),
 		want(xchk.Delete(3, "/acl-nodelete/kid", -1), wire.ErrOk),
 		do(3, wire.OpWhoAmI, nil))
-	// Writes pipelined behind a setACL are checked against the ACL from
-	// before it (Java's outstanding change record keeps the old ACL).
-	s.add(mk(0, "/acl-pipe", "", 0),
-		xchk.Step{Kind: xchk.KBatch, Sess: 0, Reqs: []xchk.Req{
-			{Op: wire.OpSetACL, Rec: &wire.SetACLRequest{Path: "/acl-pipe", ACL: readOnly, Version: -1}},
-			{Op: wire.OpSetData, Rec: &wire.SetDataRequest{Path: "/acl-pipe", Data: []byte("x"), Version: -1}},
-			{Op: wire.OpCreate, Rec: creq("/acl-pipe/kid", "", 0)}}},
-		want(xchk.SetData(0, "/acl-pipe", "z", -1), wire.ErrNoAuth),
-		do(0, wire.OpGetACL, &wire.GetACLRequest{Path: "/acl-pipe"}))
 
 	s.section("auth and whoAmI", do(0, wire.OpWhoAmI, nil))
 	for _, cred := range []string{"nocolon", "", ":", "a:b:c", "user:pw", "user:pw", "\u00e9t\u00e9:x", "\xff:x", "\U0001F600:x", "a\xed\xa0\x80:x"} {

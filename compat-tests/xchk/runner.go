@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zkgo/zkgo/compat-tests/harness"
 	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/node/session"
 	"github.com/zkgo/zkgo/wire"
@@ -509,7 +510,25 @@ func (r *runner) drop(st Step) []string {
 	}
 	lines := r.fence(s)
 	r.disconnected(s)
+	r.waitConnGone(s.id)
 	return append(lines, "dropped")
+}
+
+// waitConnGone waits (up to 5 s) until the server no longer lists a
+// connection of session id (cons), that is until it processed a close
+// the client made. Until then the session's watches are still there, and
+// checkWatches (Java 3.8 answers OK if anyone watches the path) would
+// depend on which server noticed the close first.
+func (r *runner) waitConnGone(id wire.SessionID) {
+	needle := fmt.Sprintf("sid=0x%x,", uint64(id))
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		out, err := harness.FourLetter(r.tg.Addr, "cons")
+		if err != nil || !strings.Contains(out, needle) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // expire drops slot k's connection and waits (observing through the
