@@ -4,7 +4,7 @@ BIN       := bin/zkgo
 FUZZTIME  ?= 60s
 PKGS      := ./...
 
-.PHONY: all run build test test-short fuzz lint generate check-generate check-deps clean
+.PHONY: all run build test test-short fuzz lint generate check-generate check-deps clean conformance
 
 all: build
 
@@ -19,6 +19,16 @@ run: build
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 25m $(PKGS)
+
+# The long differential conformance run against Java ZooKeeper 3.8 (needs
+# the zookeeper package): CONFORMANCE_OPS random operations for each of
+# CONFORMANCE_SEEDS (default 5 x 200,000 = 1,000,000), plus the scripted
+# suite. `make test` runs the short version (4 seeds x 5,000 operations).
+CONFORMANCE_SEEDS ?= 101,102,103,104,105
+CONFORMANCE_OPS   ?= 200000
+conformance:
+	CI=true ZKGO_CONFORMANCE_SEEDS=$(CONFORMANCE_SEEDS) ZKGO_CONFORMANCE_OPS=$(CONFORMANCE_OPS) \
+	  $(GO) test -count=1 -timeout 0 -v -run '^TestConformance(Random|Scripted)$$' ./compat-tests/
 
 # Unit tests only (no Java, no real servers).
 test-short:

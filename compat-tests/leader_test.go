@@ -113,6 +113,27 @@ func TestLeader_AllZkgoThreeNodes(t *testing.T) {
 			waitData(t, c, p, []byte(p))
 		}
 	}
+	// Strings reach the tree in Java's form whichever member took the
+	// request (a learner forwards the client's bytes, the leader decodes
+	// them as Java would): an ACL id with a character outside the BMP is
+	// stored, and read back, as two surrogates.
+	for id, c := range conns {
+		acl := []zk.ACL{{Perms: zk.PermAll, Scheme: "digest", ID: "\U0001F600:x"}, {Perms: zk.PermRead, Scheme: "world", ID: "anyone"}}
+		_, err := c.Create(fmt.Sprintf("/acl-%d", id), nil, 0, acl)
+		must(t, err)
+	}
+	for _, c := range conns {
+		for id := range conns {
+			p := fmt.Sprintf("/acl-%d", id)
+			_, err := c.Sync(p)
+			must(t, err)
+			acl, _, err := c.GetACL(p)
+			must(t, err)
+			if len(acl) != 2 || acl[0].ID != "\xed\xa0\xbd\xed\xb8\x80:x" {
+				t.Errorf("%s: ACL %q, want the digest id in Java's form", p, acl)
+			}
+		}
+	}
 	// Kill the leader: the two others elect one of them.
 	e.stop(first)
 	second := e.leader()

@@ -51,6 +51,10 @@ type clientConn struct {
 type pendingItem struct {
 	prop *proposal
 	pkt  *wire.ClientPacket
+	// auth is the connection's auth when pkt was read (snap set): Java's
+	// Request copies it then, so an auth read later does not apply to it.
+	auth []wire.ID
+	snap bool
 }
 
 // connStats are the per-connection figures of the cons command.

@@ -91,7 +91,9 @@ func (s *Server) processConnect(cc *clientConn, c *wire.Connect) {
 		s.revalidateSession(cc, id, timeout, oldClient)
 		return
 	} else {
-		valid = s.sessions.Touch(id, s.nowMs())
+		// revalidateSession touches with the newly negotiated timeout:
+		// from now on the session expires by it.
+		valid = s.sessions.TouchWith(id, timeout, s.nowMs())
 		if sess := s.sessions.Get(id); valid && sess != nil && s.leader != nil {
 			sess.Owner = s.myID() // the session moved to the leader itself
 		}

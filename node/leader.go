@@ -511,6 +511,9 @@ func (s *Server) onLearnerRequest(h *learnerHandler, qp *wire.QuorumPacket) {
 	if rec, hasBody, known := wire.NewRequestRecord(hdr.Type); known && hasBody {
 		if err := jute.Unmarshal(body, rec); err != nil {
 			r.bodyErr = err
+		} else {
+			// As a client request on this server: strings in Java's form.
+			wire.ToJavaStrings(rec)
 		}
 		r.body = rec
 	} else if !known {

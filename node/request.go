@@ -32,6 +32,11 @@ func (s *Server) handlePacket(cc *clientConn, p *wire.ClientPacket) {
 // commit) and answered when applied; anything else waits until every
 // earlier request of the connection has been answered.
 func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
+	if p.BodyErr == nil {
+		// Hold every string as Java would after decoding it (malformed
+		// UTF-8 repaired, characters outside the BMP as surrogates).
+		wire.ToJavaStrings(p.Body)
+	}
 	if cc.session == 0 {
 		if cc.connecting {
 			cc.pending = append(cc.pending, pendingItem{pkt: p})
@@ -99,7 +104,8 @@ func forwardable(op wire.OpCode) bool {
 
 func (s *Server) queueOrRun(cc *clientConn, p *wire.ClientPacket) {
 	if len(cc.pending) > 0 {
-		cc.pending = append(cc.pending, pendingItem{pkt: p})
+		// addAuth only appends, so the slice keeps today's ids.
+		cc.pending = append(cc.pending, pendingItem{pkt: p, auth: cc.auth, snap: true})
 		return
 	}
 	s.execRequest(cc, p)
@@ -121,6 +127,14 @@ func (s *Server) drainPending(cc *clientConn) {
 		cc.pending = cc.pending[1:]
 		if cc.session == 0 {
 			// The handshake failed; drop what was queued behind it.
+			continue
+		}
+		if it.snap {
+			// Answer with the auth the request was read with.
+			live := cc.auth
+			cc.auth = it.auth
+			s.processRequestQueued(cc, it.pkt)
+			cc.auth = live
 			continue
 		}
 		s.processRequestQueued(cc, it.pkt)
@@ -162,7 +176,9 @@ func (s *Server) processAuth(cc *clientConn, p *wire.ClientPacket) {
 	if a != nil {
 		switch a.Scheme {
 		case tree.SchemeDigest:
-			id := tree.DigestID(string(a.Auth))
+			// Java hashes the credential it decoded (the JVM charset; UTF-8
+			// here) and holds the id as a Java string.
+			id := wire.JavaString(tree.DigestID(wire.JavaUTF8(a.Auth)))
 			if s.cfg.SuperDigest != "" && id == s.cfg.SuperDigest {
 				cc.addAuth(wire.ID{Scheme: tree.SchemeSuper, ID: ""})
 			}
@@ -299,7 +315,13 @@ func (s *Server) execRequest(cc *clientConn, p *wire.ClientPacket) {
 			s.reply(cc, h.Xid, wire.ErrNoAuth, nil)
 			return
 		}
-		s.reply(cc, h.Xid, wire.ErrOk, &wire.GetAllChildrenNumberResponse{TotalNumber: int32(s.tree.CountDescendants(r.Path))})
+		count := s.tree.CountDescendants(r.Path)
+		if r.Path == "" {
+			// Java counts the keys of its node map that start with path+"/":
+			// for "" that is every node, the root included.
+			count = s.tree.CountDescendants("/") + 1
+		}
+		s.reply(cc, h.Xid, wire.ErrOk, &wire.GetAllChildrenNumberResponse{TotalNumber: int32(count)})
 	case wire.OpGetEphemerals:
 		r := p.Body.(*wire.GetEphemeralsRequest)
 		all := s.tree.Ephemerals(cc.session)
@@ -317,12 +339,12 @@ func (s *Server) execRequest(cc *clientConn, p *wire.ClientPacket) {
 		s.reply(cc, h.Xid, wire.ErrOk, &wire.SyncResponse{Path: r.Path, Nulls: r.Nulls})
 	case wire.OpSetWatches:
 		r := p.Body.(*wire.SetWatches)
-		s.setWatches(cc, r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches, nil, nil)
-		s.reply(cc, h.Xid, wire.ErrOk, nil)
+		code := s.setWatches(cc, r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches, []string{}, []string{})
+		s.reply(cc, h.Xid, code, nil)
 	case wire.OpSetWatches2:
 		r := p.Body.(*wire.SetWatches2)
-		s.setWatches(cc, r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches, r.PersistentWatches, r.PersistentRecursiveWatches)
-		s.reply(cc, h.Xid, wire.ErrOk, nil)
+		code := s.setWatches(cc, r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches, r.PersistentWatches, r.PersistentRecursiveWatches)
+		s.reply(cc, h.Xid, code, nil)
 	case wire.OpAddWatch:
 		r := p.Body.(*wire.AddWatchRequest)
 		switch r.Mode {
@@ -348,23 +370,27 @@ func (s *Server) execRequest(cc *clientConn, p *wire.ClientPacket) {
 			path, typ = r.Path, r.Type
 		}
 		remove := h.Type == wire.OpRemoveWatches
-		if !remove && !strings.HasPrefix(path, "/") {
-			// Java's path iterator fails on a relative path: MARSHALLINGERROR.
+		found, fails := false, false
+		switch typ {
+		case wire.WatcherChildren:
+			found, fails = s.watchOp(s.childW, path, w, remove)
+		case wire.WatcherData:
+			found, fails = s.watchOp(s.dataW, path, w, remove)
+		case wire.WatcherAny:
+			// Java asks the child table, then the data table; either may fail.
+			c, cf := s.watchOp(s.childW, path, w, remove)
+			d, df := false, false
+			if !cf {
+				d, df = s.watchOp(s.dataW, path, w, remove)
+			}
+			found, fails = c || d, cf || df
+		default:
+			// WatcherType.fromInt throws; Java reports MARSHALLINGERROR.
 			s.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
 			return
 		}
-		found := false
-		switch typ {
-		case wire.WatcherChildren:
-			found = s.watchOp(s.childW, path, w, remove)
-		case wire.WatcherData:
-			found = s.watchOp(s.dataW, path, w, remove)
-		case wire.WatcherAny:
-			c := s.watchOp(s.childW, path, w, remove)
-			d := s.watchOp(s.dataW, path, w, remove)
-			found = c || d
-		default:
-			// WatcherType.fromInt throws; Java reports MARSHALLINGERROR.
+		if fails {
+			// Java's path iterator failed on a relative path.
 			s.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
 			return
 		}
@@ -394,11 +420,11 @@ func (s *Server) execRequest(cc *clientConn, p *wire.ClientPacket) {
 	}
 }
 
-func (s *Server) watchOp(m *watch.Manager, path string, w watch.Watcher, remove bool) bool {
+func (s *Server) watchOp(m *watch.Manager, path string, w watch.Watcher, remove bool) (found, fails bool) {
 	if remove {
-		return m.Remove(path, w)
+		return m.Remove(path, w), false
 	}
-	return m.ContainsJava38(path, w)
+	return m.CheckJava38(path, w)
 }
 
 func (s *Server) checkACL(acl []wire.ACL, perm wire.Perm, auth []wire.ID) bool {
@@ -485,11 +511,17 @@ func (s *Server) multiRead(cc *clientConn, p *wire.ClientPacket) {
 
 // setWatches re-registers a reconnecting client's watches
 // (DataTree.setWatches): a watch whose condition already changed since
-// relativeZxid fires at once instead of being registered.
-func (s *Server) setWatches(cc *clientConn, rel wire.Zxid, data, exist, child, persistent, recursive []string) {
+// relativeZxid fires at once instead of being registered. The lists are
+// handled in order; a null list (length -1 on the wire) stops there with
+// MARSHALLINGERROR, as Java's loop over it throws, after the earlier
+// lists' events went out and their watches were registered.
+func (s *Server) setWatches(cc *clientConn, rel wire.Zxid, data, exist, child, persistent, recursive []string) wire.ErrCode {
 	w := watch.Watcher(cc.id)
 	ev := func(t wire.EventType, path string) {
 		s.sendEvent(cc, wire.WatcherEvent{Type: t, State: wire.StateSyncConnected, Path: path})
+	}
+	if data == nil {
+		return wire.ErrMarshallingError
 	}
 	for _, p := range data {
 		n := s.tree.Get(p)
@@ -502,12 +534,18 @@ func (s *Server) setWatches(cc *clientConn, rel wire.Zxid, data, exist, child, p
 			s.dataW.Add(p, w, watch.Standard)
 		}
 	}
+	if exist == nil {
+		return wire.ErrMarshallingError
+	}
 	for _, p := range exist {
 		if s.tree.Get(p) != nil {
 			ev(wire.EventNodeCreated, p)
 		} else {
 			s.dataW.Add(p, w, watch.Standard)
 		}
+	}
+	if child == nil {
+		return wire.ErrMarshallingError
 	}
 	for _, p := range child {
 		n := s.tree.Get(p)
@@ -520,14 +558,21 @@ func (s *Server) setWatches(cc *clientConn, rel wire.Zxid, data, exist, child, p
 			s.childW.Add(p, w, watch.Standard)
 		}
 	}
+	if persistent == nil {
+		return wire.ErrMarshallingError
+	}
 	for _, p := range persistent {
 		s.childW.Add(p, w, watch.Persistent)
 		s.dataW.Add(p, w, watch.Persistent)
+	}
+	if recursive == nil {
+		return wire.ErrMarshallingError
 	}
 	for _, p := range recursive {
 		s.childW.Add(p, w, watch.PersistentRecursive)
 		s.dataW.Add(p, w, watch.PersistentRecursive)
 	}
+	return wire.ErrOk
 }
 
 // opAbbrev is the short op name Java's cons output uses (lastOp).

@@ -26,7 +26,7 @@
 // from one peer are still installed in accept order (an older connection
 // handled late is refused); a dial's in-progress mark ends when it installs
 // its link, so an acceptor that drops that link at once always connects
-// back (Java can skip it, DIFFERENCES.md #19); a connection
+// back (Java can skip it, DIFFERENCES.md #23); a connection
 // from a server with my own id is closed (Java leaves it open); received
 // configs are not processed (no dynamic reconfiguration); a dial failure is
 // logged once per peer until a dial succeeds.

@@ -39,6 +39,11 @@ type Result struct {
 func (t *Tree) Apply(e *wire.TxnEntry) Result {
 	h := &e.Hdr
 	res := Result{Type: h.Type}
+	if t.quotaSetup {
+		// The first txn after a snapshot was loaded: Java set up quota
+		// tracking at the end of loading it.
+		t.setupQuota()
+	}
 	t.applyOne(h.Type, e.Body, h, &res)
 	if h.Zxid > t.LastZxid {
 		t.LastZxid = h.Zxid
@@ -212,6 +217,7 @@ func (t *Tree) createNode(path string, data []byte, acl []wire.ACL, owner int64,
 	// The children set is not part of a node's digest: no changeNode.
 	parent.addChild(name)
 	t.addNode(path, n)
+	t.quotaCreated(parentPath, name, path, len(data))
 	res.Stat = t.StatOf(n)
 	res.Events = append(res.Events, Event{path, wire.EventNodeCreated, t.acls.Get(n.ACL)},
 		Event{parentPath, wire.EventNodeChildrenChanged, t.acls.Get(parent.ACL)})
@@ -248,6 +254,7 @@ func (t *Tree) deleteNode(path string, zxid wire.Zxid, res *Result) wire.ErrCode
 	if zxid > parent.Stat.Pzxid {
 		t.changeNode(parentPath, parent, func(p *Node) { p.Stat.Pzxid = zxid })
 	}
+	t.quotaDeleted(parentPath, wire.BaseName(path), path, n.dataLen())
 	res.Events = append(res.Events, Event{path, wire.EventNodeDeleted, acl},
 		Event{parentPath, wire.EventNodeChildrenChanged, t.acls.Get(parent.ACL)})
 	return wire.ErrOk
@@ -258,12 +265,14 @@ func (t *Tree) setData(path string, data []byte, version int32, zxid wire.Zxid, 
 	if n == nil {
 		return wire.ErrNoNode
 	}
+	oldLen := n.dataLen()
 	t.changeNode(path, n, func(n *Node) {
 		n.setData(ownedData(data))
 		n.Stat.Version = version
 		n.Stat.Mtime = now
 		n.Stat.Mzxid = zxid
 	})
+	t.quotaDataChanged(path, oldLen, len(data))
 	res.Stat = t.StatOf(n)
 	res.Events = append(res.Events, Event{path, wire.EventNodeDataChanged, t.acls.Get(n.ACL)})
 	return wire.ErrOk

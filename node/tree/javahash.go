@@ -2,23 +2,16 @@ package tree
 
 import (
 	"sort"
-	"unicode/utf16"
 
 	"github.com/zkgo/zkgo/wire"
 )
 
-// JavaStringHash is String.hashCode over the UTF-16 units Java decodes the
-// UTF-8 bytes into (invalid bytes become U+FFFD).
+// JavaStringHash is String.hashCode of a string held in Java's form
+// (wire.JavaString): over its UTF-16 units.
 func JavaStringHash(s string) int32 {
 	var h int32
-	for _, r := range s {
-		if r >= 0x10000 {
-			a, b := utf16.EncodeRune(r)
-			h = 31*h + int32(a)
-			h = 31*h + int32(b)
-			continue
-		}
-		h = 31*h + int32(r)
+	for _, u := range wire.JavaUnits(s) {
+		h = 31*h + int32(u)
 	}
 	return h
 }

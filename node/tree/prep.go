@@ -350,9 +350,11 @@ func (t *Tree) prepOne(req *PrepRequest, typ wire.OpCode, body jute.Record, _ bo
 		if perr != nil {
 			return nil, perr
 		}
+		// The outstanding record keeps the node's old ACL, as Java's does:
+		// a write pipelined behind the setACL is checked against the ACL
+		// from before it, until the records of both are applied.
 		n := node.duplicate(zxid)
 		n.stat.Aversion = v
-		n.acl = acl
 		t.addChange(n)
 		return &wire.SetACLTxn{Path: s.Path, ACL: acl, Version: v}, nil
 
@@ -544,9 +546,8 @@ func (t *Tree) prepMulti(req *PrepRequest, e wire.TxnEntry) (wire.TxnEntry, wire
 	}
 	ops, ok := normalizeMultiOps(m.Ops)
 	if !ok {
-		// MultiOperationRecord refuses mixed or read-only ops, and a TTL
-		// flag on a plain create fails with a ClassCastException: the
-		// whole request becomes MARSHALLINGERROR.
+		// MultiOperationRecord refuses mixed or read-only ops: the whole
+		// request becomes MARSHALLINGERROR.
 		e.Hdr.Type = wire.OpError
 		e.Body = &wire.ErrorTxn{Err: wire.ErrMarshallingError}
 		return e, wire.ErrMarshallingError
@@ -559,6 +560,18 @@ func (t *Tree) prepMulti(req *PrepRequest, e wire.TxnEntry) (wire.TxnEntry, wire
 		if firstErr != wire.ErrOk {
 			txns = append(txns, wire.Txn{Type: wire.OpError, Data: jute.Marshal(&wire.ErrorTxn{Err: wire.ErrRuntimeInconsistency})})
 			continue
+		}
+		if _, plain := op.Op.(*wire.CreateRequest); plain && op.Type == wire.OpCreateTTL {
+			// Java's Op.create gave a CreateRequest with TTL flags the
+			// createTTL opcode; preparing it casts the record to
+			// CreateTTLRequest and fails (ClassCastException). That is not a
+			// KeeperException, so the whole request becomes MARSHALLINGERROR
+			// and the ops prepared so far are dropped. Only reached when no
+			// earlier op failed.
+			t.rollback(mark, saved)
+			e.Hdr.Type = wire.OpError
+			e.Body = &wire.ErrorTxn{Err: wire.ErrMarshallingError}
+			return e, wire.ErrMarshallingError
 		}
 		// Remember the overlay entries this op may shadow, for rollback.
 		rec, perr := t.prepMultiOp(req, op, saved)
@@ -580,8 +593,9 @@ func (t *Tree) prepMulti(req *PrepRequest, e wire.TxnEntry) (wire.TxnEntry, wire
 // MultiOperationRecord does (Op.create picks the opcode from the flags:
 // create2 becomes create, flags 4 a container create, a createTTL without
 // TTL flags a plain create). It reports false when Java would reject the
-// whole request: read ops mixed with writes or alone, or TTL flags on a
-// CreateRequest.
+// whole request while decoding it: read ops mixed with writes or alone. A
+// CreateRequest with TTL flags gets the createTTL opcode, as Java's Op.create
+// gives it; prepMulti fails on it when it gets there.
 func normalizeMultiOps(in []wire.MultiOp) ([]wire.MultiOp, bool) {
 	out := make([]wire.MultiOp, 0, len(in))
 	reads := 0
@@ -590,7 +604,7 @@ func normalizeMultiOps(in []wire.MultiOp) ([]wire.MultiOp, bool) {
 		case *wire.CreateRequest:
 			switch wire.CreateMode(r.Flags) {
 			case wire.ModePersistentWithTTL, wire.ModePersistentSequentialWithTTL:
-				return nil, false
+				op.Type = wire.OpCreateTTL
 			case wire.ModeContainer:
 				op.Type = wire.OpCreateContainer
 			default:

@@ -147,6 +147,9 @@ type Tree struct {
 	// LastZxid is the zxid of the last txn applied (lastProcessedZxid).
 	LastZxid wire.Zxid
 
+	quotas     map[string]struct{} // paths with a zookeeper_limits node (Java's PathTrie)
+	quotaSetup bool                // nodes were restored: rebuild quotas before the next change
+
 	prep prepState
 }
 
@@ -201,6 +204,9 @@ func (t *Tree) addSystemNodes() {
 // them and resets /zookeeper/config to the local config, as Java does when
 // reconfig is disabled.
 func (t *Tree) EnsureSystemNodes() {
+	if t.quotaSetup {
+		t.setupQuota()
+	}
 	t.addSystemNodes()
 	if n := t.nodes[ConfigPath]; n != nil && t.opts.Config != nil {
 		t.changeNode(ConfigPath, n, func(n *Node) { n.setData(ownedData(t.opts.Config)) })
@@ -303,7 +309,14 @@ func TTLOf(owner int64) int64 { return owner & MaxTTL }
 func (t *Tree) ExtendedTypes() bool { return t.opts.ExtendedTypes }
 
 // Get returns the node at path, or nil.
-func (t *Tree) Get(path string) *Node { return t.nodes[path] }
+func (t *Tree) Get(path string) *Node {
+	if path == "" {
+		// Java's DataTree keeps the root under "" as well as "/", so a read
+		// of "" finds the root.
+		path = "/"
+	}
+	return t.nodes[path]
+}
 
 // StatOf returns the client view of n's stat (DataNode.copyStat).
 func (t *Tree) StatOf(n *Node) wire.Stat {
@@ -447,6 +460,7 @@ func (t *Tree) Restore(path string, data []byte, acl int64, st wire.StatPersiste
 	// acl ... as it does not exist in the cache"); the txn log replay that
 	// follows a fuzzy snapshot sets the right ACL.
 	t.acls.AddRef(acl)
+	t.quotaSetup = true
 	if old := t.nodes[path]; old != nil {
 		t.removeNode(path, old)
 	}

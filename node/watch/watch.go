@@ -2,6 +2,7 @@ package watch
 
 import (
 	"sort"
+	"strings"
 
 	"github.com/zkgo/zkgo/wire"
 )
@@ -246,11 +247,39 @@ func (m *Manager) Size() int {
 // PathCount returns the number of watched paths.
 func (m *Manager) PathCount() int { return len(m.byPath) }
 
-// ContainsJava38 is checkWatches as Java 3.8's WatchManager.containsWatcher
-// answers it: true if anyone at all (not only w) watches path itself. (Its
-// ancestor clause can only fire when w itself watches path, which the first
-// clause already covers.) Fixed in 3.9 by ZOOKEEPER-4472; zkgo keeps 3.8's
-// answer.
-func (m *Manager) ContainsJava38(path string, _ Watcher) bool {
-	return len(m.byPath[path]) > 0
+// CheckJava38 answers checkWatches as Java 3.8's
+// WatchManager.containsWatcher does, failure included. It walks the path
+// with PathParentIterator (the path alone, or up to "/" when any recursive
+// watch exists): the path itself matches if anyone at all (not only w)
+// watches it (fixed in 3.9 by ZOOKEEPER-4472; zkgo keeps 3.8's answer), and
+// w's own mode on the path is recursive. The iterator computes each parent
+// before the current step is examined, so a path whose next parent has no
+// "/" left (a relative path such as "abc") fails, which Java reports as
+// MARSHALLINGERROR: fails is true then. The empty path is never walked.
+func (m *Manager) CheckJava38(path string, w Watcher) (found, fails bool) {
+	recursive := m.modes[key{w, path}] == PersistentRecursive
+	for level, p := 0, path; p != ""; level++ {
+		if level > 0 && m.recursive == 0 {
+			break // PathParentIterator.forPathOnly
+		}
+		cur := p
+		if p == "/" {
+			p = ""
+		} else {
+			i := strings.LastIndexByte(p, '/')
+			if i < 0 {
+				return false, true
+			}
+			if p = p[:i]; p == "" {
+				p = "/"
+			}
+		}
+		if level == 0 && len(m.byPath[cur]) > 0 {
+			return true, false
+		}
+		if recursive {
+			return true, false
+		}
+	}
+	return false, false
 }
