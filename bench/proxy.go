@@ -80,7 +80,9 @@ type ProxyReport struct {
 	Upstream string    `json:"upstream"`
 	Closed   []*Result `json:"closed"` // direct, proxy, direct, proxy, ...
 	Open     []*Result `json:"open"`
-	Started  time.Time `json:"started"`
+	// Serial: one connection, one request in flight (added latency alone).
+	Serial  []*Result `json:"serial"`
+	Started time.Time `json:"started"`
 	// LoadBefore and LoadAfter are /proc/loadavg at the start and end: the
 	// host is shared, and this says how busy it was.
 	LoadBefore string `json:"load_before"`
@@ -91,6 +93,7 @@ type ProxyReport struct {
 	// NoBaseline). BaselineCPU.Proxy is the forwarder's CPU per op.
 	BaselineClosed []*Result  `json:"baseline_closed,omitempty"`
 	BaselineOpen   []*Result  `json:"baseline_open,omitempty"`
+	BaselineSerial []*Result  `json:"baseline_serial,omitempty"`
 	BaselineCPU    []CPUPerOp `json:"baseline_cpu,omitempty"`
 	LoadAfter      string     `json:"load_after"`
 	Config         struct {
@@ -182,6 +185,7 @@ func ProxyBench(ctx context.Context, cfg ProxyConfig) (*ProxyReport, error) {
 		}
 		closed := make([]*Result, 2)
 		open := make([]*Result, 2)
+		serial := make([]*Result, 2)
 		cpu := make([]CPUPerOp, 2)
 		for _, s := range sides {
 			var c0, c1 [2]float64
@@ -222,10 +226,24 @@ func ProxyBench(ctx context.Context, cfg ProxyConfig) (*ProxyReport, error) {
 			} else {
 				open[indexOf(s.name)] = res
 			}
+			// One connection, one request in flight: nothing queues, so
+			// the difference from direct is the pure added latency.
+			res, err = run(s.addr, Workload{Name: s.name, Conns: 1, Depth: 1})
+			if err != nil {
+				return rep, fmt.Errorf("bench: %s serial: %w", s.name, err)
+			}
+			fmt.Fprintf(cfg.Log, "rep %d %-9s serial 1x1:   %8.0f ops/s p50 %5.0f us p99 %6.0f us\n", r+1, s.name,
+				res.OpsPerSec, res.Latency.P50, res.Latency.P99)
+			if s.name == "forwarder" {
+				rep.BaselineSerial = append(rep.BaselineSerial, res)
+			} else {
+				serial[indexOf(s.name)] = res
+			}
 		}
 		rep.Closed = append(rep.Closed, closed...)
 		rep.ClosedCPU = append(rep.ClosedCPU, cpu...)
 		rep.Open = append(rep.Open, open...)
+		rep.Serial = append(rep.Serial, serial...)
 	}
 	return rep, nil
 }
@@ -308,6 +326,7 @@ func (rep *ProxyReport) Write(w io.Writer) {
 	}{
 		{fmt.Sprintf("closed loop %d conns x %d pipelined", c.Conns, c.Depth), rep.Closed, rep.BaselineClosed},
 		{fmt.Sprintf("open loop %.0f ops/s, 16 conns", c.Rate), rep.Open, rep.BaselineOpen},
+		{"serial, 1 conn x 1 in flight", rep.Serial, rep.BaselineSerial},
 	} {
 		d, p := side(wl.rs, 0), side(wl.rs, 1)
 		if len(d) == 0 || len(p) == 0 {
