@@ -40,6 +40,10 @@ type ProxyConfig struct {
 	Duration, Warmup time.Duration
 	// ProxyFlags are extra `zkgo proxy` flags.
 	ProxyFlags []string
+	// NoBaseline skips the baseline: a minimal gnet forwarder (`zkgo bench
+	// forwarder`) measured in the same rotation, which separates the cost
+	// of the extra socket hops from the proxy's own work.
+	NoBaseline bool
 	Log        io.Writer
 }
 
@@ -76,15 +80,23 @@ type ProxyReport struct {
 	Upstream string    `json:"upstream"`
 	Closed   []*Result `json:"closed"` // direct, proxy, direct, proxy, ...
 	Open     []*Result `json:"open"`
-	Started  time.Time `json:"started"`
+	// Serial: one connection, one request in flight (added latency alone).
+	Serial  []*Result `json:"serial"`
+	Started time.Time `json:"started"`
 	// LoadBefore and LoadAfter are /proc/loadavg at the start and end: the
 	// host is shared, and this says how busy it was.
 	LoadBefore string `json:"load_before"`
 	// ClosedCPU is the CPU time per operation of the closed-loop runs, in
 	// the order of Closed: what scheduling noise does not distort.
 	ClosedCPU []CPUPerOp `json:"closed_cpu"`
-	LoadAfter string     `json:"load_after"`
-	Config    struct {
+	// Baseline runs: the minimal forwarder, one per rep (empty with
+	// NoBaseline). BaselineCPU.Proxy is the forwarder's CPU per op.
+	BaselineClosed []*Result  `json:"baseline_closed,omitempty"`
+	BaselineOpen   []*Result  `json:"baseline_open,omitempty"`
+	BaselineSerial []*Result  `json:"baseline_serial,omitempty"`
+	BaselineCPU    []CPUPerOp `json:"baseline_cpu,omitempty"`
+	LoadAfter      string     `json:"load_after"`
+	Config         struct {
 		Conns, Depth int
 		Rate         float64
 		Mix          string
@@ -140,6 +152,13 @@ func ProxyBench(ctx context.Context, cfg ProxyConfig) (*ProxyReport, error) {
 		return nil, err
 	}
 	defer px.stop()
+	var fw *proxyProc
+	if !cfg.NoBaseline {
+		if fw, err = startChild(cfg.ZkgoBin, []string{"bench", "forwarder", "--upstream", upstream}, dir, "forwarder"); err != nil {
+			return nil, err
+		}
+		defer fw.stop()
+	}
 	tree := Tree{Root: "/zkbench"}
 	if err := Setup(upstream, tree); err != nil {
 		return nil, err
@@ -150,18 +169,29 @@ func ProxyBench(ctx context.Context, cfg ProxyConfig) (*ProxyReport, error) {
 	}
 	for r := 0; r < cfg.Reps; r++ {
 		// Alternate which side goes first, so drift hits both.
-		sides := []struct{ name, addr string }{{"direct", upstream}, {"proxy", px.addr}}
+		sides := []struct {
+			name, addr string
+			pid        int
+		}{{"direct", upstream, px.cmd.Process.Pid}, {"proxy", px.addr, px.cmd.Process.Pid}}
 		if r%2 == 1 {
 			sides[0], sides[1] = sides[1], sides[0]
 		}
+		if fw != nil {
+			// The baseline runs between the two, so drift hits it too.
+			sides = append(sides[:1], append([]struct {
+				name, addr string
+				pid        int
+			}{{"forwarder", fw.addr, fw.cmd.Process.Pid}}, sides[1:]...)...)
+		}
 		closed := make([]*Result, 2)
 		open := make([]*Result, 2)
+		serial := make([]*Result, 2)
 		cpu := make([]CPUPerOp, 2)
 		for _, s := range sides {
 			var c0, c1 [2]float64
 			w := Workload{Name: s.name, Conns: cfg.Conns, Depth: cfg.Depth}
-			w.OnMeasure = func() { c0 = cpuOf(serverPid, px.cmd.Process.Pid) }
-			w.OnMeasureEnd = func() { c1 = cpuOf(serverPid, px.cmd.Process.Pid) }
+			w.OnMeasure = func() { c0 = cpuOf(serverPid, s.pid) }
+			w.OnMeasureEnd = func() { c1 = cpuOf(serverPid, s.pid) }
 			res, err := run(s.addr, w)
 			if err != nil {
 				return rep, fmt.Errorf("bench: %s closed loop: %w", s.name, err)
@@ -173,21 +203,47 @@ func ProxyBench(ctx context.Context, cfg ProxyConfig) (*ProxyReport, error) {
 				}
 				per.Proxy = (c1[1] - c0[1]) * 1e6 / float64(res.Ops)
 			}
-			cpu[indexOf(s.name)] = per
-			fmt.Fprintf(cfg.Log, "rep %d %-6s closed %dx%d: %8.0f ops/s p50 %5.0f us p99 %6.0f us\n", r+1, s.name,
+			if s.name != "forwarder" {
+				cpu[indexOf(s.name)] = per
+			} else {
+				rep.BaselineCPU = append(rep.BaselineCPU, per)
+			}
+			fmt.Fprintf(cfg.Log, "rep %d %-9s closed %dx%d: %8.0f ops/s p50 %5.0f us p99 %6.0f us\n", r+1, s.name,
 				cfg.Conns, cfg.Depth, res.OpsPerSec, res.Latency.P50, res.Latency.P99)
-			closed[indexOf(s.name)] = res
+			if s.name == "forwarder" {
+				rep.BaselineClosed = append(rep.BaselineClosed, res)
+			} else {
+				closed[indexOf(s.name)] = res
+			}
 			res, err = run(s.addr, Workload{Name: s.name, Conns: 16, Depth: 64, Rate: cfg.Rate})
 			if err != nil {
 				return rep, fmt.Errorf("bench: %s open loop: %w", s.name, err)
 			}
-			fmt.Fprintf(cfg.Log, "rep %d %-6s open %.0f/s:   %8.0f ops/s p50 %5.0f us p99 %6.0f us\n", r+1, s.name,
+			fmt.Fprintf(cfg.Log, "rep %d %-9s open %.0f/s:   %8.0f ops/s p50 %5.0f us p99 %6.0f us\n", r+1, s.name,
 				cfg.Rate, res.OpsPerSec, res.Latency.P50, res.Latency.P99)
-			open[indexOf(s.name)] = res
+			if s.name == "forwarder" {
+				rep.BaselineOpen = append(rep.BaselineOpen, res)
+			} else {
+				open[indexOf(s.name)] = res
+			}
+			// One connection, one request in flight: nothing queues, so
+			// the difference from direct is the pure added latency.
+			res, err = run(s.addr, Workload{Name: s.name, Conns: 1, Depth: 1})
+			if err != nil {
+				return rep, fmt.Errorf("bench: %s serial: %w", s.name, err)
+			}
+			fmt.Fprintf(cfg.Log, "rep %d %-9s serial 1x1:   %8.0f ops/s p50 %5.0f us p99 %6.0f us\n", r+1, s.name,
+				res.OpsPerSec, res.Latency.P50, res.Latency.P99)
+			if s.name == "forwarder" {
+				rep.BaselineSerial = append(rep.BaselineSerial, res)
+			} else {
+				serial[indexOf(s.name)] = res
+			}
 		}
 		rep.Closed = append(rep.Closed, closed...)
 		rep.ClosedCPU = append(rep.ClosedCPU, cpu...)
 		rep.Open = append(rep.Open, open...)
+		rep.Serial = append(rep.Serial, serial...)
 	}
 	return rep, nil
 }
@@ -266,9 +322,11 @@ func (rep *ProxyReport) Write(w io.Writer) {
 	for _, wl := range []struct {
 		name string
 		rs   []*Result
+		base []*Result
 	}{
-		{fmt.Sprintf("closed loop %d conns x %d pipelined", c.Conns, c.Depth), rep.Closed},
-		{fmt.Sprintf("open loop %.0f ops/s, 16 conns", c.Rate), rep.Open},
+		{fmt.Sprintf("closed loop %d conns x %d pipelined", c.Conns, c.Depth), rep.Closed, rep.BaselineClosed},
+		{fmt.Sprintf("open loop %.0f ops/s, 16 conns", c.Rate), rep.Open, rep.BaselineOpen},
+		{"serial, 1 conn x 1 in flight", rep.Serial, rep.BaselineSerial},
 	} {
 		d, p := side(wl.rs, 0), side(wl.rs, 1)
 		if len(d) == 0 || len(p) == 0 {
@@ -280,6 +338,13 @@ func (rep *ProxyReport) Write(w io.Writer) {
 		fmt.Fprintf(w, "| %s | p50 µs | %.0f | %.0f | %+.0f µs |\n", wl.name, d50, p50v, p50v-d50)
 		d99, p99v := medianOf(d, p99), medianOf(p, p99)
 		fmt.Fprintf(w, "| %s | p99 µs | %.0f | %.0f | %+.0f µs |\n", wl.name, d99, p99v, p99v-d99)
+		if len(wl.base) > 0 {
+			name := wl.name + ", baseline forwarder"
+			bo, b50, b99 := medianOf(wl.base, ops), medianOf(wl.base, p50), medianOf(wl.base, p99)
+			fmt.Fprintf(w, "| %s | ops/s | %.0f | %.0f | %.1f%% |\n", name, do, bo, 100*bo/do)
+			fmt.Fprintf(w, "| %s | p50 µs | %.0f | %.0f | %+.0f µs |\n", name, d50, b50, b50-d50)
+			fmt.Fprintf(w, "| %s | p99 µs | %.0f | %.0f | %+.0f µs |\n", name, d99, b99, b99-d99)
+		}
 	}
 	if len(rep.ClosedCPU) >= 2 && rep.ClosedCPU[0].Server >= 0 {
 		var ds, ps, pp []float64
@@ -294,6 +359,14 @@ func (rep *ProxyReport) Write(w io.Writer) {
 		sd, sp, px := med(ds), med(ps), med(pp)
 		fmt.Fprintf(w, "| closed loop, CPU per op | server µs | %.1f | %.1f | |\n", sd, sp)
 		fmt.Fprintf(w, "| closed loop, CPU per op | proxy µs | | %.1f | proxy = %.0f%% of the server's CPU |\n", px, 100*px/sp)
+		if len(rep.BaselineCPU) > 0 {
+			var fc []float64
+			for _, c := range rep.BaselineCPU {
+				fc = append(fc, c.Proxy)
+			}
+			fx := med(fc)
+			fmt.Fprintf(w, "| closed loop, CPU per op | baseline forwarder µs | | %.1f | forwarder = %.0f%% of the server's CPU |\n", fx, 100*fx/sp)
+		}
 	}
 }
 
@@ -305,14 +378,21 @@ type proxyProc struct {
 }
 
 func startProxy(cfg ProxyConfig, upstream, dir string) (*proxyProc, error) {
+	args := append([]string{"proxy", "--upstream", upstream, "--log-level", "warn"}, cfg.ProxyFlags...)
+	return startChild(cfg.ZkgoBin, args, dir, "proxy")
+}
+
+// startChild starts `bin args... --listen ADDR` on a free port and waits
+// until it answers ruok (passed to the upstream); name labels its log.
+func startChild(bin string, args []string, dir, name string) (*proxyProc, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	args := append([]string{"proxy", "--listen", addr, "--upstream", upstream, "--log-level", "warn"}, cfg.ProxyFlags...)
-	cmd := exec.Command(cfg.ZkgoBin, args...)
-	logPath := filepath.Join(dir, "proxy.log")
+	args = append(append([]string(nil), args...), "--listen", addr)
+	cmd := exec.Command(bin, args...)
+	logPath := filepath.Join(dir, name+".log")
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -332,12 +412,12 @@ func startProxy(cfg ProxyConfig, upstream, dir string) (*proxyProc, error) {
 		}
 		select {
 		case <-p.done:
-			return nil, fmt.Errorf("bench: zkgo proxy exited: %s", strings.TrimSpace(tailFile(logPath, 2000)))
+			return nil, fmt.Errorf("bench: zkgo %s exited: %s", name, strings.TrimSpace(tailFile(logPath, 2000)))
 		default:
 		}
 		if time.Now().After(deadline) {
 			p.stop()
-			return nil, fmt.Errorf("bench: zkgo proxy did not serve: %s", tailFile(logPath, 2000))
+			return nil, fmt.Errorf("bench: zkgo %s did not serve: %s", name, tailFile(logPath, 2000))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

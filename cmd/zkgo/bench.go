@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -25,6 +26,7 @@ func benchUsage() {
   zkgo bench load --addr host:port --znodes N   create the memory scenario's tree (fan-out 1000)
   zkgo bench compare [flags]                start Java ZooKeeper and zkgo in turn, print ratios, write bench/RESULTS.md
   zkgo bench proxy [flags]                  zkgo proxy overhead: the same load direct and through the proxy
+  zkgo bench forwarder --listen A --upstream B   the baseline of bench proxy: a minimal gnet forwarder
 
 Run 'zkgo bench run -h' or 'zkgo bench compare -h' for flags.`)
 }
@@ -45,6 +47,8 @@ func runBench(args []string) int {
 		return runBenchLoad(ctx, args[1:])
 	case "proxy":
 		return runBenchProxy(ctx, args[1:])
+	case "forwarder":
+		return runBenchForwarder(ctx, args[1:])
 	case "-h", "--help", "help":
 		benchUsage()
 		return 0
@@ -222,6 +226,23 @@ func runBenchLoad(ctx context.Context, args []string) int {
 	return 0
 }
 
+// runBenchForwarder runs the baseline of `zkgo bench proxy` (see
+// bench.RunForwarder) until it is killed.
+func runBenchForwarder(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("bench forwarder", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:2182", "client address")
+	upstream := fs.String("upstream", "127.0.0.1:2181", "server address")
+	loops := fs.Int("loops", runtime.NumCPU(), "event loops")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if err := bench.RunForwarder(ctx, *listen, *upstream, *loops, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "zkgo bench forwarder:", err)
+		return 1
+	}
+	return 0
+}
+
 func runBenchProxy(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("bench proxy", flag.ContinueOnError)
 	bin := fs.String("zkgo", "bin/zkgo", "zkgo binary (server and proxy)")
@@ -237,11 +258,12 @@ func runBenchProxy(ctx context.Context, args []string) int {
 	results := fs.String("results", "", "also write the Markdown table to this file")
 	jsonOut := fs.String("json", "", "write the raw report as JSON to this file")
 	proxyFlags := fs.String("proxy-flags", "", "extra zkgo proxy flags (space separated)")
+	noBase := fs.Bool("no-baseline", false, "skip the baseline (a minimal gnet forwarder measured in the same rotation)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	cfg := bench.ProxyConfig{ZkgoBin: *bin, Server: *server, Java: *java, Conns: *conns, Depth: *depth, Rate: *rate,
-		Mix: *mix, Reps: *reps, Duration: *dur, Warmup: *warm, Log: os.Stderr}
+		Mix: *mix, Reps: *reps, Duration: *dur, Warmup: *warm, NoBaseline: *noBase, Log: os.Stderr}
 	if *proxyFlags != "" {
 		cfg.ProxyFlags = strings.Fields(*proxyFlags)
 	}
