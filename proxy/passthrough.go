@@ -337,13 +337,28 @@ func (p *Passthrough) dial(pr *pair) {
 			}
 			if err := p.enroll(pr, nc, addr); err != nil {
 				p.log.Warn().Str("upstream", addr).Err(err).Msg("cannot register upstream connection")
-				_ = pr.client.Close()
+				p.abandon(pr)
 			}
 			return
 		}
 	}
 	p.log.Warn().Str("remote", pr.remote).Msg("closing client: no upstream reachable")
+	p.abandon(pr)
+}
+
+// abandon gives up on pr's upstream: the client is closed, and a
+// four-letter-word client that already half-closed loses the dup of its
+// socket kept for the answer (that state belongs to the loop, so it is
+// released there).
+func (p *Passthrough) abandon(pr *pair) {
 	_ = pr.client.Close()
+	_ = pr.client.EventLoop().Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		if pr.adminConn != nil && pr.up == nil {
+			_ = pr.adminConn.Close()
+			pr.adminConn, pr.adminBuf = nil, nil
+		}
+		return nil
+	}))
 }
 
 // dialShadow connects pr's shadow; it is enrolled before the primary, so
