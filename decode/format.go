@@ -1,7 +1,6 @@
 package decode
 
 import (
-	"encoding/base64"
 	"encoding/hex"
 	"io"
 	"strconv"
@@ -9,7 +8,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/wire"
 )
 
@@ -730,100 +728,7 @@ func AppendJSON(b []byte, m *Message) []byte {
 }
 
 // appendRecordJSON appends rec's fields as a JSON object.
-func appendRecordJSON(b []byte, rec Record) []byte {
-	j := jsonVisitor{b: append(b, '{'), first: []bool{true}, inArr: []bool{false}}
-	rec.Walk(&j)
-	return append(j.b, '}')
-}
-
-type jsonVisitor struct {
-	b     []byte
-	first []bool
-	inArr []bool
-	nulls []bool
-}
-
-func (j *jsonVisitor) sep(name string) {
-	n := len(j.first) - 1
-	if !j.first[n] {
-		j.b = append(j.b, ',')
-	}
-	j.first[n] = false
-	if !j.inArr[n] {
-		j.b = wire.AppendJSONString(j.b, name)
-		j.b = append(j.b, ':')
-	}
-}
-
-func (j *jsonVisitor) num(name string, v int64) {
-	j.sep(name)
-	if wire.HexField(name) {
-		j.b = append(j.b, '"')
-		j.b = appendHex(j.b, v)
-		j.b = append(j.b, '"')
-		return
-	}
-	j.b = strconv.AppendInt(j.b, v, 10)
-}
-func (j *jsonVisitor) Byte(n string, v int8)  { j.num(n, int64(v)) }
-func (j *jsonVisitor) Int(n string, v int32)  { j.num(n, int64(v)) }
-func (j *jsonVisitor) Long(n string, v int64) { j.num(n, v) }
-func (j *jsonVisitor) Bool(n string, v bool)  { j.sep(n); j.b = strconv.AppendBool(j.b, v) }
-func (j *jsonVisitor) Float(n string, v float32) {
-	j.sep(n)
-	j.b = strconv.AppendFloat(j.b, float64(v), 'g', -1, 32)
-}
-func (j *jsonVisitor) Double(n string, v float64) {
-	j.sep(n)
-	j.b = strconv.AppendFloat(j.b, v, 'g', -1, 64)
-}
-func (j *jsonVisitor) Buffer(n string, v []byte) {
-	j.sep(n)
-	if v == nil {
-		j.b = append(j.b, "null"...)
-		return
-	}
-	j.b = append(j.b, '"')
-	j.b = base64.StdEncoding.AppendEncode(j.b, v)
-	j.b = append(j.b, '"')
-}
-func (j *jsonVisitor) String(n string, v string, null bool) {
-	j.sep(n)
-	if null {
-		j.b = append(j.b, "null"...)
-		return
-	}
-	j.b = wire.AppendJSONString(j.b, v)
-}
-func (j *jsonVisitor) StartRecord(n, _ string) {
-	j.sep(n)
-	j.b = append(j.b, '{')
-	j.first, j.inArr = append(j.first, true), append(j.inArr, false)
-}
-func (j *jsonVisitor) EndRecord() {
-	j.b = append(j.b, '}')
-	j.first, j.inArr = j.first[:len(j.first)-1], j.inArr[:len(j.inArr)-1]
-}
-func (j *jsonVisitor) StartVector(n string, c int) {
-	j.sep(n)
-	j.nulls = append(j.nulls, c < 0)
-	if c < 0 {
-		j.b = append(j.b, "null"...)
-	} else {
-		j.b = append(j.b, '[')
-	}
-	j.first, j.inArr = append(j.first, true), append(j.inArr, true)
-}
-func (j *jsonVisitor) EndVector() {
-	null := j.nulls[len(j.nulls)-1]
-	j.nulls = j.nulls[:len(j.nulls)-1]
-	j.first, j.inArr = j.first[:len(j.first)-1], j.inArr[:len(j.inArr)-1]
-	if !null {
-		j.b = append(j.b, ']')
-	}
-}
-func (j *jsonVisitor) StartMap(n string, c int) { j.StartVector(n, c) }
-func (j *jsonVisitor) EndMap()                  { j.EndVector() }
+func appendRecordJSON(b []byte, rec Record) []byte { return wire.AppendWalkJSON(b, rec) }
 
 func appendHex(b []byte, v int64) []byte {
 	b = append(b, "0x"...)
@@ -893,5 +798,3 @@ func appendFixed(b []byte, v int64, dec int) []byte {
 }
 
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }
-
-var _ jute.Visitor = (*jsonVisitor)(nil)

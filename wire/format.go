@@ -161,7 +161,9 @@ func (j *jsonVisitor) sep(name string) {
 func (j *jsonVisitor) num(name string, v int64) {
 	j.sep(name)
 	if hexFields[name] {
-		j.b = strconv.AppendQuote(j.b, hexInt(v))
+		j.b = append(j.b, `"0x`...)
+		j.b = strconv.AppendUint(j.b, uint64(v), 16)
+		j.b = append(j.b, '"')
 		return
 	}
 	j.b = strconv.AppendInt(j.b, v, 10)
@@ -184,7 +186,9 @@ func (j *jsonVisitor) Buffer(n string, v []byte) {
 		j.b = append(j.b, "null"...)
 		return
 	}
-	j.b = strconv.AppendQuote(j.b, base64.StdEncoding.EncodeToString(v))
+	j.b = append(j.b, '"')
+	j.b = base64.StdEncoding.AppendEncode(j.b, v)
+	j.b = append(j.b, '"')
 }
 func (j *jsonVisitor) String(n string, v string, null bool) {
 	j.sep(n)
@@ -244,7 +248,11 @@ func appendJSONString(b []byte, s string) []byte {
 }
 
 // AppendJSON appends rec as a JSON object.
-func AppendJSON(b []byte, rec jute.Record) []byte {
+func AppendJSON(b []byte, rec jute.Record) []byte { return AppendWalkJSON(b, rec) }
+
+// AppendWalkJSON appends the fields rec walks as a JSON object; it
+// allocates nothing beyond growing b.
+func AppendWalkJSON(b []byte, rec interface{ Walk(jute.Visitor) }) []byte {
 	j := jsonVisitor{b: append(b, '{'), first: []bool{true}, inArr: []bool{false}}
 	rec.Walk(&j)
 	return append(j.b, '}')
