@@ -215,6 +215,25 @@ func (s *Server) applyLocal(e *wire.TxnEntry) {
 	s.committed.add(e, nil)
 }
 
+// onLinkClosed notices a link closed by someone other than its reader (the
+// writer after a failed write, or send after an overflow): the reader may
+// then quit without delivering its error, so the owner must not wait for
+// one. Packets already read are handled first, as Java's follower would
+// have processed them before its next read failed.
+func (s *Server) onLinkClosed() {
+	l := s.peer.link
+	for s.peer.link == l && (s.peer.role == roleFollowing || s.peer.role == roleObserving) {
+		select {
+		case m := <-l.in:
+			s.onLinkMsg(m)
+			continue
+		default:
+		}
+		break
+	}
+	s.onLinkMsg(linkMsg{link: l, err: errors.New("link closed")})
+}
+
 // onLinkMsg handles a packet from the leader in the broadcast phase.
 func (s *Server) onLinkMsg(m linkMsg) {
 	p := s.peer

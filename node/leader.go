@@ -621,6 +621,13 @@ func (s *Server) tickLeading() {
 		}
 		return
 	}
+	// A handler whose writer failed closes itself; its reader may then quit
+	// without reporting, so closed handlers are collected here.
+	for h := range ld.handlers {
+		if h.isClosed() {
+			s.dropHandler(h, h.closeReason())
+		}
+	}
 	q := s.cfg.Quorum
 	if !ld.tickSkip {
 		ld.tick++

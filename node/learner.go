@@ -249,6 +249,11 @@ func (s *Server) runLearner(l *learnerLink, in syncInput) {
 	}
 	for {
 		qp, err := l.read(l.readTimeout)
+		if err != nil && l.isClosed() {
+			// Closed by the owner, the writer or send: the owner learns
+			// it from l.closed (onLinkClosed), not from this error.
+			return
+		}
 		msg := linkMsg{link: l, qp: qp, err: err}
 		select {
 		case l.in <- msg:

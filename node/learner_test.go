@@ -461,3 +461,40 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A link closed by its writer (a failed write to a dead leader) must end
+// following even though the reader never reports an error: the follower
+// goes looking and, with the static elector, registers with the leader
+// again. (A follower once stayed FOLLOWING a dead leader this way.)
+func TestLearnerLinkClosedByWriterEndsFollowing(t *testing.T) {
+	dir := t.TempDir()
+	f := newFakeLeader(t)
+	s := startLearner(t, learnerConfig(t, dir, f.port(), false))
+	f.handshake(1, 0, 0, 0)
+	f.send(wire.QuorumPacket{Type: wire.PacketDiff, Zxid: 0})
+	f.send(wire.QuorumPacket{Type: wire.PacketNewLeader, Zxid: 0x100000000, Data: []byte(s.cfg.Quorum.Text())})
+	f.expect(wire.PacketAck, 0x100000000)
+	f.send(wire.QuorumPacket{Type: wire.PacketUpToDate, Zxid: -1})
+	f.expect(wire.PacketAck, 0x100000000)
+	waitFor(t, func() bool { return s.Mode() == "follower" })
+	first := f.c
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Call(ctx, func() { s.peer.link.close("write to leader failed: test") }); err != nil {
+		t.Fatal(err)
+	}
+	f.accept()
+	if f.c == first {
+		t.Fatal("no new connection")
+	}
+	if fi := f.read(); fi.Type != wire.PacketFollowerInfo {
+		t.Fatalf("after the link closed the learner sent %v, want FOLLOWERINFO", fi.Type)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	var drops int64
+	s.Call(ctx2, func() { drops = s.peer.stats.linkDrops })
+	if drops != 1 {
+		t.Fatalf("link drops %d, want 1", drops)
+	}
+}

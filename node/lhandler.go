@@ -119,6 +119,15 @@ func (h *learnerHandler) close(reason string) {
 	})
 }
 
+func (h *learnerHandler) isClosed() bool {
+	select {
+	case <-h.closed:
+		return true
+	default:
+		return false
+	}
+}
+
 func (h *learnerHandler) closeReason() string {
 	h.mu.Lock()
 	defer h.mu.Unlock()

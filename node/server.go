@@ -300,6 +300,7 @@ func (s *Server) run() {
 			durable, failed = s.store.Durable(), s.store.Failed()
 		}
 		var linkIn <-chan linkMsg
+		var linkClosed <-chan struct{}
 		var electionOut <-chan electionResult
 		var syncDone <-chan syncOutcome
 		var learnerIn <-chan handlerMsg
@@ -310,7 +311,7 @@ func (s *Server) run() {
 		if p := s.peer; p != nil {
 			electionOut, syncDone = p.electionOut, p.syncDone
 			if p.link != nil && (p.role == roleFollowing || p.role == roleObserving) {
-				linkIn = p.link.in
+				linkIn, linkClosed = p.link.in, p.link.closed
 			}
 		}
 		select {
@@ -344,6 +345,8 @@ func (s *Server) run() {
 				}
 				break
 			}
+		case <-linkClosed:
+			s.onLinkClosed()
 		case m := <-learnerIn:
 			s.onHandlerMsg(m)
 			for i := 0; i < 256 && s.leader != nil && learnerIn == s.leader.in; i++ {
