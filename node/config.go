@@ -52,6 +52,13 @@ type Config struct {
 	// reaping (znode.container.checkIntervalMs, znode.container.maxPerMinute).
 	ContainerCheckMs      int
 	ContainerMaxPerMinute int
+	// MaxConcurrentSnapSyncs and MaxConcurrentDiffSyncs bound the SNAP and
+	// DIFF/TRUNC syncs a leader runs at once (zookeeper.leader.
+	// maxConcurrentSnapSyncs, default 10, and maxConcurrentDiffSyncs,
+	// default 100; LearnerSyncThrottler). Only observers are refused;
+	// followers are exempt but counted.
+	MaxConcurrentSnapSyncs int
+	MaxConcurrentDiffSyncs int
 
 	// Quorum is the ensemble of the server.N lines and the myid file; nil
 	// for a standalone server.
@@ -136,6 +143,12 @@ func (c Config) withDefaults() Config {
 	if c.ContainerMaxPerMinute == 0 {
 		c.ContainerMaxPerMinute = 10000
 	}
+	if c.MaxConcurrentSnapSyncs == 0 {
+		c.MaxConcurrentSnapSyncs = 10
+	}
+	if c.MaxConcurrentDiffSyncs == 0 {
+		c.MaxConcurrentDiffSyncs = 100
+	}
 	if c.Properties == nil {
 		c.Properties = map[string]string{}
 	}
@@ -162,6 +175,15 @@ func (c Config) validate() error {
 	}
 	if c.MaxBuffer <= 0 {
 		errs = append(errs, errors.New("jute.maxbuffer must be positive"))
+	}
+	// Java's LearnerSyncThrottler refuses these (its leader cannot start).
+	for _, k := range syncThrottleKeys {
+		if n, err := strconv.Atoi(strings.TrimSpace(c.Properties[k])); err == nil && n <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, was %d", k, n))
+		}
+	}
+	if c.MaxConcurrentSnapSyncs < 0 || c.MaxConcurrentDiffSyncs < 0 {
+		errs = append(errs, errors.New("MaxConcurrentSnapSyncs and MaxConcurrentDiffSyncs must not be negative"))
 	}
 	if c.Quorum != nil {
 		// Quorum features zkgo does not speak: refusing to start beats
@@ -372,6 +394,9 @@ func ParseConfig(r io.Reader) (Config, error) {
 	return c.withDefaults(), nil
 }
 
+// syncThrottleKeys are the leader's sync throttle properties (snap, diff).
+var syncThrottleKeys = [2]string{"zookeeper.leader.maxConcurrentSnapSyncs", "zookeeper.leader.maxConcurrentDiffSyncs"}
+
 // applyProperties reads the system properties zkgo honours.
 func (c *Config) applyProperties() {
 	p := c.Properties
@@ -404,6 +429,16 @@ func (c *Config) applyProperties() {
 	}
 	if v, ok := p["zookeeper.znode.container.maxPerMinute"]; ok {
 		c.ContainerMaxPerMinute, _ = strconv.Atoi(v)
+	}
+	// Integer.getInteger: a value that is not a number means the default;
+	// zero or less is refused by validate.
+	for key, dst := range map[string]*int{
+		syncThrottleKeys[0]: &c.MaxConcurrentSnapSyncs,
+		syncThrottleKeys[1]: &c.MaxConcurrentDiffSyncs,
+	} {
+		if n, err := strconv.Atoi(strings.TrimSpace(p[key])); err == nil && n > 0 {
+			*dst = n
+		}
 	}
 }
 

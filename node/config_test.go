@@ -147,3 +147,36 @@ func TestQuorumConfigRefusesUnsupportedFeatures(t *testing.T) {
 		t.Error("quorum config without initLimit accepted")
 	}
 }
+
+// The leader's sync throttle keys, as Java reads them: zoo.cfg keys become
+// zookeeper.* properties; a value that is not a number means the default
+// (Integer.getInteger); zero or less is refused (LearnerSyncThrottler).
+func TestParseConfigSyncThrottle(t *testing.T) {
+	cfg, err := ParseConfig(strings.NewReader("dataDir=/d\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MaxConcurrentSnapSyncs != 10 || cfg.MaxConcurrentDiffSyncs != 100 {
+		t.Errorf("defaults %d %d, want 10 100", cfg.MaxConcurrentSnapSyncs, cfg.MaxConcurrentDiffSyncs)
+	}
+	cfg, err = ParseConfig(strings.NewReader("dataDir=/d\nleader.maxConcurrentSnapSyncs=3\nzookeeper.leader.maxConcurrentDiffSyncs=7\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MaxConcurrentSnapSyncs != 3 || cfg.MaxConcurrentDiffSyncs != 7 {
+		t.Errorf("set %d %d, want 3 7", cfg.MaxConcurrentSnapSyncs, cfg.MaxConcurrentDiffSyncs)
+	}
+	cfg, err = ParseConfig(strings.NewReader("dataDir=/d\nleader.maxConcurrentSnapSyncs=many\n"))
+	if err != nil || cfg.MaxConcurrentSnapSyncs != 10 {
+		t.Errorf("not a number: %d %v, want the default", cfg.MaxConcurrentSnapSyncs, err)
+	}
+	for _, bad := range []string{"leader.maxConcurrentSnapSyncs=0", "leader.maxConcurrentDiffSyncs=-2"} {
+		c, err := ParseConfig(strings.NewReader("dataDir=/d\n" + bad + "\n"))
+		if err == nil {
+			err = c.validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), "must be positive") {
+			t.Errorf("%s: %v, want refused", bad, err)
+		}
+	}
+}

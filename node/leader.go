@@ -52,6 +52,9 @@ type leaderState struct {
 	proposalSizes  [3]int64 // last, min, max proposal data size
 	forceSnapSync  bool
 	snapSizeFactor float64
+	// SNAP and DIFF/TRUNC syncs in progress (LearnerSyncThrottler): from
+	// the sync decision to the NEWLEADER ACK or the handler's end.
+	snapSyncs, diffSyncs int
 }
 
 // snapSync is a tree walk being spooled for one learner's SNAP.
@@ -167,6 +170,7 @@ func (s *Server) dropHandler(h *learnerHandler, reason string) {
 	h.gone = true
 	h.close(reason)
 	delete(ld.handlers, h)
+	endSync(h)
 	for z, hs := range ld.pendingSyncs {
 		for i, x := range hs {
 			if x == h {
@@ -382,6 +386,7 @@ func (s *Server) onNewLeaderAck(h *learnerHandler, qp *wire.QuorumPacket) {
 		h.log.Warn().Str("current", ld.newLeaderZxid().String()).Str("received", qp.Zxid.String()).
 			Msg("NEWLEADER ACK is from a different epoch")
 	}
+	endSync(h) // the sync ends with the NEWLEADER ACK
 	h.state = hsUpToDate
 	h.rd.setTimeout(time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond)
 	h.ackDeadline = ld.tick + int64(s.cfg.SyncLimit)

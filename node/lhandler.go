@@ -72,7 +72,10 @@ type learnerHandler struct {
 	syncStarted   bool  // NEWLEADER queued: the leader pings it
 	limitCheck    bool  // NEWLEADER ACKed: proposals must be ACKed within syncLimit
 	syncMode      wire.PacketType
-	gone          bool
+	// throttledBy is the count this handler's sync holds (leaderState.
+	// snapSyncs or diffSyncs) until its NEWLEADER ACK; nil when none.
+	throttledBy *int
+	gone        bool
 	// SyncLimitCheck: the oldest proposal sent and not ACKed, and the next.
 	oldestUnacked, nextUnacked wire.Zxid
 	oldestSentAt, nextSentAt   time.Time

@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 
@@ -190,6 +191,9 @@ func (s *Server) syncLearner(h *learnerHandler) {
 		needSnap = true
 		plan = &syncPlan{}
 	}
+	if !s.beginSync(h, needSnap) {
+		return
+	}
 	if needSnap {
 		current = lastProcessed
 		if err := s.startSnapSync(h); err != nil {
@@ -206,6 +210,38 @@ func (s *Server) syncLearner(h *learnerHandler) {
 	h.syncStarted = true
 	h.state = hsNewLeader
 	s.peer.stats.syncs["leader-"+h.syncMode.String()]++
+}
+
+// beginSync counts h's sync against the leader's SNAP or DIFF throttle
+// (LearnerSyncThrottler.beginSync). Followers are exempt, so the quorum
+// can always form, but are counted; an observer over the limit is
+// disconnected before anything of the sync is sent, and comes back later.
+func (s *Server) beginSync(h *learnerHandler, snap bool) bool {
+	ld := s.leader
+	count, limit, kind := &ld.diffSyncs, s.cfg.MaxConcurrentDiffSyncs, "DIFF"
+	if snap {
+		count, limit, kind = &ld.snapSyncs, s.cfg.MaxConcurrentSnapSyncs, "SNAP"
+	}
+	exempt := !h.observer
+	if !exempt && *count >= limit {
+		h.log.Error().Str("sync", kind).Int("in_progress", *count+1).Int("max", limit).
+			Msg("too many concurrent sync.")
+		s.peer.stats.syncs["leader-throttled"]++
+		s.dropHandler(h, fmt.Sprintf("too many concurrent %s syncs (%d > %d)", kind, *count+1, limit))
+		return false
+	}
+	*count++
+	h.throttledBy = count
+	h.log.Info().Str("sync", kind).Int("concurrent", *count).Bool("exempt_from_throttle", exempt).Msg("sync counted")
+	return true
+}
+
+// endSync releases the count beginSync took for h, if any.
+func endSync(h *learnerHandler) {
+	if h.throttledBy != nil {
+		*h.throttledBy--
+		h.throttledBy = nil
+	}
 }
 
 // startForwarding queues the proposals not yet committed (for followers)
