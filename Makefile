@@ -75,4 +75,4 @@ bench-full: build
 # through `zkgo proxy`, alternating, in one run; writes bench/PROXY.md.
 .PHONY: bench-proxy
 bench-proxy: build
-	./$(BIN) bench proxy --zkgo $(BIN) --results bench/PROXY.md --json bench/proxy.json
+	./$(BIN) bench proxy --zkgo $(BIN) --layout shared,split,server-side --results bench/PROXY.md --json bench/proxy.json

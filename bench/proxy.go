@@ -44,7 +44,10 @@ type ProxyConfig struct {
 	// forwarder`) measured in the same rotation, which separates the cost
 	// of the extra socket hops from the proxy's own work.
 	NoBaseline bool
-	Log        io.Writer
+	// Layout is LayoutShared (default) or LayoutSplit (the proxy and the
+	// forwarder on CPUs of their own; see affinity.go).
+	Layout string
+	Log    io.Writer
 }
 
 func (c ProxyConfig) withDefaults() ProxyConfig {
@@ -72,14 +75,21 @@ func (c ProxyConfig) withDefaults() ProxyConfig {
 	if c.Log == nil {
 		c.Log = io.Discard
 	}
+	if c.Layout == "" {
+		c.Layout = LayoutShared
+	}
 	return c
 }
 
 // ProxyReport holds every run and the medians.
 type ProxyReport struct {
-	Upstream string    `json:"upstream"`
-	Closed   []*Result `json:"closed"` // direct, proxy, direct, proxy, ...
-	Open     []*Result `json:"open"`
+	Upstream string `json:"upstream"`
+	// Layout and the CPUs of each side (split layout only).
+	Layout    string    `json:"layout"`
+	RestCPUs  string    `json:"rest_cpus,omitempty"`
+	ProxyCPUs string    `json:"proxy_cpus,omitempty"`
+	Closed    []*Result `json:"closed"` // direct, proxy, direct, proxy, ...
+	Open      []*Result `json:"open"`
 	// Serial: one connection, one request in flight (added latency alone).
 	Serial  []*Result `json:"serial"`
 	Started time.Time `json:"started"`
@@ -123,6 +133,34 @@ func ProxyBench(ctx context.Context, cfg ProxyConfig) (*ProxyReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	rep.Layout = cfg.Layout
+	var proxyCPUs, serverCPUs []int
+	switch cfg.Layout {
+	case LayoutShared:
+	case LayoutSplit, LayoutServerSide:
+		if cfg.Server != "" {
+			return nil, fmt.Errorf("bench: layout %s starts the server itself (no --server)", cfg.Layout)
+		}
+		rest, pc, err := cpuSplit()
+		if err != nil {
+			return nil, err
+		}
+		// This process (the load generator) gets the rest; the proxy its
+		// own CPUs, shared with the server in the server-side layout.
+		orig := affinityOf()
+		if err := pinProcess(0, rest); err != nil {
+			return nil, err
+		}
+		defer pinProcess(0, orig)
+		proxyCPUs = pc
+		if cfg.Layout == LayoutServerSide {
+			serverCPUs = pc
+		}
+		rep.RestCPUs, rep.ProxyCPUs = cpuList(rest), cpuList(pc)
+		fmt.Fprintf(cfg.Log, "layout %s: load generator on CPUs %s, proxy on %s\n", cfg.Layout, rep.RestCPUs, rep.ProxyCPUs)
+	default:
+		return nil, fmt.Errorf("bench: unknown layout %q (shared or split)", cfg.Layout)
+	}
 	dir := cfg.WorkDir
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "zkgo-bench-proxy-"); err != nil {
@@ -138,6 +176,7 @@ func ProxyBench(ctx context.Context, cfg ProxyConfig) (*ProxyReport, error) {
 		if cfg.Java {
 			spec = ServerSpec{Kind: Java, JavaHeap: "1g"}
 		}
+		spec.CPUs = serverCPUs
 		srv, err := StartServer(spec, dir, filepath.Join(dir, "data"), 60*time.Second)
 		if err != nil {
 			return nil, err
@@ -147,14 +186,14 @@ func ProxyBench(ctx context.Context, cfg ProxyConfig) (*ProxyReport, error) {
 		serverPid = srv.Pid()
 		rep.Upstream = spec.Label()
 	}
-	px, err := startProxy(cfg, upstream, dir)
+	px, err := startProxy(cfg, upstream, dir, proxyCPUs)
 	if err != nil {
 		return nil, err
 	}
 	defer px.stop()
 	var fw *proxyProc
 	if !cfg.NoBaseline {
-		if fw, err = startChild(cfg.ZkgoBin, []string{"bench", "forwarder", "--upstream", upstream}, dir, "forwarder"); err != nil {
+		if fw, err = startChild(cfg.ZkgoBin, []string{"bench", "forwarder", "--upstream", upstream}, dir, "forwarder", proxyCPUs); err != nil {
 			return nil, err
 		}
 		defer fw.stop()
@@ -314,6 +353,16 @@ func (rep *ProxyReport) Write(w io.Writer) {
 		rep.Started.Format("2006-01-02 15:04 UTC"), rep.Upstream, c.Mix, c.Reps, c.Duration)
 	fmt.Fprintf(w, "Host: %d CPUs; load average (1/5/15 min) %s at the start, %s at the end.\n\n",
 		runtime.NumCPU(), rep.LoadBefore, rep.LoadAfter)
+	switch rep.Layout {
+	case LayoutSplit:
+		fmt.Fprintf(w, "Layout split: load generator and server pinned to CPUs %s (in the direct runs too), proxy and baseline forwarder to CPUs %s.\n\n",
+			rep.RestCPUs, rep.ProxyCPUs)
+	case LayoutServerSide:
+		fmt.Fprintf(w, "Layout server-side: load generator pinned to CPUs %s, server, proxy and baseline forwarder to CPUs %s (the server there in the direct runs too).\n\n",
+			rep.RestCPUs, rep.ProxyCPUs)
+	default:
+		fmt.Fprintf(w, "Layout shared: load generator, server and proxy all run on every CPU.\n\n")
+	}
 	fmt.Fprintln(w, "| workload | figure | direct | through proxy | proxy vs direct |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|")
 	ops := func(r *Result) float64 { return r.OpsPerSec }
@@ -377,14 +426,15 @@ type proxyProc struct {
 	done chan struct{}
 }
 
-func startProxy(cfg ProxyConfig, upstream, dir string) (*proxyProc, error) {
+func startProxy(cfg ProxyConfig, upstream, dir string, cpus []int) (*proxyProc, error) {
 	args := append([]string{"proxy", "--upstream", upstream, "--log-level", "warn"}, cfg.ProxyFlags...)
-	return startChild(cfg.ZkgoBin, args, dir, "proxy")
+	return startChild(cfg.ZkgoBin, args, dir, "proxy", cpus)
 }
 
 // startChild starts `bin args... --listen ADDR` on a free port and waits
-// until it answers ruok (passed to the upstream); name labels its log.
-func startChild(bin string, args []string, dir, name string) (*proxyProc, error) {
+// until it answers ruok (passed to the upstream); name labels its log; a
+// non-empty cpus restricts it to those CPUs.
+func startChild(bin string, args []string, dir, name string, cpus []int) (*proxyProc, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -399,7 +449,7 @@ func startChild(bin string, args []string, dir, name string) (*proxyProc, error)
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := startOn(cmd, cpus); err != nil {
 		logf.Close()
 		return nil, err
 	}

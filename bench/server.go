@@ -40,6 +40,8 @@ type ServerSpec struct {
 	Extra []string
 	// Props are extra zoo.cfg lines.
 	Props map[string]string
+	// CPUs restricts the server to these CPUs (nil: inherited).
+	CPUs []int
 }
 
 // Label is a short description ("java -Xmx512m", "zkgo").
@@ -192,7 +194,7 @@ func StartServer(spec ServerSpec, dir, dataDir string, timeout time.Duration) (*
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	t0 := time.Now()
-	if err := cmd.Start(); err != nil {
+	if err := startOn(cmd, spec.CPUs); err != nil {
 		logf.Close()
 		return nil, err
 	}

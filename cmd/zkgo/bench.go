@@ -256,23 +256,30 @@ func runBenchProxy(ctx context.Context, args []string) int {
 	dur := fs.Duration("duration", 10*time.Second, "measured time per run")
 	warm := fs.Duration("warmup", 2*time.Second, "warm-up per run")
 	results := fs.String("results", "", "also write the Markdown table to this file")
-	jsonOut := fs.String("json", "", "write the raw report as JSON to this file")
+	jsonOut := fs.String("json", "", "write the raw reports (one per layout) as a JSON array to this file")
 	proxyFlags := fs.String("proxy-flags", "", "extra zkgo proxy flags (space separated)")
 	noBase := fs.Bool("no-baseline", false, "skip the baseline (a minimal gnet forwarder measured in the same rotation)")
+	layouts := fs.String("layout", bench.LayoutShared, "CPU layouts to run, comma separated: shared (all processes on all CPUs), "+
+		"split (the proxy on CPUs of its own, the load generator and the server on the rest)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	cfg := bench.ProxyConfig{ZkgoBin: *bin, Server: *server, Java: *java, Conns: *conns, Depth: *depth, Rate: *rate,
-		Mix: *mix, Reps: *reps, Duration: *dur, Warmup: *warm, NoBaseline: *noBase, Log: os.Stderr}
-	if *proxyFlags != "" {
-		cfg.ProxyFlags = strings.Fields(*proxyFlags)
+	var reports []*bench.ProxyReport
+	for _, layout := range strings.Split(*layouts, ",") {
+		cfg := bench.ProxyConfig{ZkgoBin: *bin, Server: *server, Java: *java, Conns: *conns, Depth: *depth, Rate: *rate,
+			Mix: *mix, Reps: *reps, Duration: *dur, Warmup: *warm, NoBaseline: *noBase, Layout: strings.TrimSpace(layout), Log: os.Stderr}
+		if *proxyFlags != "" {
+			cfg.ProxyFlags = strings.Fields(*proxyFlags)
+		}
+		rep, err := bench.ProxyBench(ctx, cfg)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "zkgo bench proxy:", err)
+			return 1
+		}
+		rep.Write(os.Stdout)
+		fmt.Println()
+		reports = append(reports, rep)
 	}
-	rep, err := bench.ProxyBench(ctx, cfg)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "zkgo bench proxy:", err)
-		return 1
-	}
-	rep.Write(os.Stdout)
 	if *results != "" {
 		f, err := os.Create(*results)
 		if err != nil {
@@ -282,17 +289,22 @@ func runBenchProxy(ctx context.Context, args []string) int {
 		fmt.Fprintln(f, "# zkgo proxy overhead")
 		fmt.Fprintln(f)
 		fmt.Fprintln(f, "Written by `make bench-proxy` (`zkgo bench proxy`). Direct and proxied runs alternate on one")
-		fmt.Fprintln(f, "shared host (load generator, proxy and server compete for the same cores), so treat the")
-		fmt.Fprintln(f, "figures as indicative.")
-		fmt.Fprintln(f)
-		rep.Write(f)
+		fmt.Fprintln(f, "host. In the shared layout the load generator, the proxy and the server compete for the same")
+		fmt.Fprintln(f, "cores; in the split layout the proxy has cores of its own (as on its own host) and the load")
+		fmt.Fprintln(f, "generator and the server share the rest, in the direct runs too. Treat the figures as")
+		fmt.Fprintln(f, "indicative: the host is shared with other work (see the load averages).")
+		for _, rep := range reports {
+			fmt.Fprintln(f)
+			fmt.Fprintf(f, "## Layout %s\n\n", rep.Layout)
+			rep.Write(f)
+		}
 		if err := f.Close(); err != nil {
 			fmt.Fprintln(os.Stderr, "zkgo bench proxy:", err)
 			return 1
 		}
 	}
 	if *jsonOut != "" {
-		b, err := json.MarshalIndent(rep, "", "  ")
+		b, err := json.MarshalIndent(reports, "", "  ")
 		if err == nil {
 			err = os.WriteFile(*jsonOut, b, 0o644)
 		}
