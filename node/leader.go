@@ -620,18 +620,18 @@ func (s *Server) commitProposal(p *proposal) {
 // quorum check (Leader.lead's loop).
 func (s *Server) tickLeading() {
 	ld := s.leader
-	if !ld.serving {
-		if time.Now().After(ld.phaseDeadline) {
-			s.stepDown("Timeout while waiting for " + ld.phaseWhat)
-		}
-		return
-	}
 	// A handler whose writer failed closes itself; its reader may then quit
 	// without reporting, so closed handlers are collected here.
 	for h := range ld.handlers {
 		if h.isClosed() {
 			s.dropHandler(h, h.closeReason())
 		}
+	}
+	if !ld.serving {
+		if time.Now().After(ld.phaseDeadline) {
+			s.stepDown("Timeout while waiting for " + ld.phaseWhat)
+		}
+		return
 	}
 	q := s.cfg.Quorum
 	if !ld.tickSkip {
