@@ -98,17 +98,7 @@ func TestLeader_SyncThrottle(t *testing.T) {
 				for id := int64(1); id <= 3; id++ {
 					m.Start(id)
 				}
-				deadline := time.Now().Add(60 * time.Second)
-				for {
-					var ok bool
-					if leader, ok = m.Leader(); ok {
-						break
-					}
-					if time.Now().After(deadline) {
-						t.Fatal("no Java leader in 60s")
-					}
-					time.Sleep(100 * time.Millisecond)
-				}
+				leader = (&learnerEnsemble{t: t, m: m}).leader()
 				clientAddr = m.ClientAddr(leader)
 			} else {
 				e := &zkgoEnsemble{t: t, m: m, zk: map[int64]*harness.Zkgo{}}
