@@ -227,3 +227,45 @@ func TestFrontendFourLetterSocketsAlwaysFinished(t *testing.T) {
 		}
 	})
 }
+
+// TestFrontendClosesOnlyPastBothLimits: with the Backend answering nothing,
+// a connection at MaxOutstanding that sends a little more is only paused;
+// one that goes on sending past MaxInboundBytes is closed as a flooder
+// (gnet reads every readable socket, so this bounds what it can make the
+// front end buffer).
+func TestFrontendClosesOnlyPastBothLimits(t *testing.T) {
+	be := newHeldBackend(false)
+	fe := startFrontend(t, be, func(c *Config) { c.MaxOutstanding = 4; c.MaxInboundBytes = 64 << 10 })
+	ping := wire.AppendRequest(nil, wire.RequestHeader{Xid: wire.XidPing, Type: wire.OpPing}, nil)
+	session := func(extra int) net.Conn {
+		c, err := net.Dial("tcp", fe.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		msg := wire.AppendConnect(nil, wire.ConnectRequest{TimeOut: 30000, Passwd: make([]byte, 16)}, false, true)
+		for i := 0; i < 3+extra; i++ {
+			msg = append(msg, ping...)
+		}
+		go func() { _, _ = c.Write(msg) }() // the flooder's write blocks once we stop reading it
+		return c
+	}
+	session(100)                        // patient: 1.2 KB past its limit
+	flooder := session((256 << 10) / 8) // 256 KiB past it
+	_ = flooder.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := flooder.Read(make([]byte, 1)); err == nil {
+		t.Fatal("flooder got data")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("flooder not closed")
+	}
+	waitFor(t, "flooder gone", func() bool { return fe.Connections() == 1 })
+	_, got, closed := be.snapshot()
+	if closed != 1 || len(got) != 2 {
+		t.Fatalf("closed %d, sessions %d", closed, len(got))
+	}
+	for _, p := range got {
+		if len(p) != 4 {
+			t.Fatalf("a connection got %d packets submitted, want MaxOutstanding (4)", len(p))
+		}
+	}
+}
