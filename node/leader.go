@@ -378,6 +378,11 @@ func (s *Server) onNewLeaderAck(h *learnerHandler, qp *wire.QuorumPacket) {
 		s.dropHandler(h, "Next packet was supposed to be an ACK, but received "+qp.Type.String())
 		return
 	}
+	if !h.syncStarted {
+		// Still walking the tree for its SNAP: nothing to acknowledge yet.
+		s.dropHandler(h, "ACK received before NEWLEADER was sent")
+		return
+	}
 	if qp.Zxid == ld.newLeaderZxid() {
 		if !h.observer && s.cfg.Quorum.IsVoter(h.sid) {
 			ld.newLeaderAcks[h.sid] = true
