@@ -1,15 +1,19 @@
 package compattest
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/zkgo/zkgo/compat-tests/harness"
+	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/node"
+	"github.com/zkgo/zkgo/wire"
 )
 
 // Issue 14, point 8: a learner synced by SNAP while the leader commits
@@ -176,4 +180,118 @@ func TestLeader_SnapSyncDuringWritesJavaFollower(t *testing.T) {
 			t.Errorf("zkgo member %d counted %s digest mismatches", id, n)
 		}
 	}
+}
+
+// Issue 14, point 7: a FOLLOWERINFO whose accepted epoch leaves no next
+// epoch. Member 1 is a zkgo election service that votes and then plays the
+// learner byte by byte; member 3 (Java or zkgo) leads and waits for it to
+// complete the epoch quorum. Java 3.8.0 reads the epoch from the zxid with
+// a signed shift: 0xffffffff is -1 and is ignored (epoch 1), 0x7fffffff
+// makes it propose 0x80000000, a negative zxid it also persists. zkgo
+// closes both connections and proposes epoch 1 to a real learner.
+func TestCompat_LeaderForgedAcceptedEpoch(t *testing.T) {
+	for _, java := range []bool{true, false} {
+		name := "zkgo"
+		if java {
+			name = "java"
+		}
+		t.Run(name, func(t *testing.T) {
+			for _, forged := range []uint32{0xffffffff, 0x7fffffff} {
+				leader := harness.MemberJava
+				if !java {
+					leader = harness.MemberExternal
+				}
+				mx := newElectionEnsemble(t,
+					harness.MemberSpec{ID: 1, Kind: harness.MemberExternal},
+					harness.MemberSpec{ID: 2, Kind: harness.MemberJava},
+					harness.MemberSpec{ID: 3, Kind: leader},
+				)
+				ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+				defer cancel()
+				svc, _ := startElection(t, mx, 1, false)
+				res := lookAsync(ctx, svc, 0, 0)
+				var z *harness.Zkgo
+				if java {
+					mx.Start(3)
+				} else {
+					mx.Release(3)
+					z = harness.StartZkgoMember(t, mx.ConfigPath(3), nil)
+				}
+				if out := waitElection(t, res, 30*time.Second); out.Vote.Leader != 3 {
+					t.Fatalf("elected %d, want 3", out.Vote.Leader)
+				}
+				f := dialLearner(t, mx.QuorumAddr(3))
+				f.followerInfo(1, wire.MakeZxid(forged, 0))
+				qp, err := f.read(5 * time.Second)
+				switch {
+				case !java && err == nil:
+					t.Fatalf("zkgo leader answered accepted epoch %#x with %v %v, want the connection closed", forged, qp.Type, qp.Zxid)
+				case !java:
+					// Refused; a real learner then gets epoch 1.
+					f = dialLearner(t, mx.QuorumAddr(3))
+					f.followerInfo(1, 0)
+					qp, err = f.read(5 * time.Second)
+					if err != nil || qp.Type != wire.PacketLeaderInfo || qp.Zxid != wire.MakeZxid(1, 0) {
+						t.Fatalf("zkgo leader after refusing %#x: %v %v (%v), want LEADERINFO 0x100000000", forged, qp.Type, qp.Zxid, err)
+					}
+				case err != nil || qp.Type != wire.PacketLeaderInfo:
+					t.Fatalf("Java leader: %v %v (%v), want LEADERINFO", qp.Type, qp.Zxid, err)
+				default:
+					want := wire.MakeZxid(1, 0) // -1 ignored
+					if forged == 0x7fffffff {
+						want = wire.MakeZxid(0x80000000, 0)
+					}
+					if qp.Zxid != want {
+						t.Fatalf("Java leader answered accepted epoch %#x with LEADERINFO %v, want %v", forged, qp.Zxid, want)
+					}
+					t.Logf("Java 3.8.0 answers accepted epoch %#x with LEADERINFO %v", forged, qp.Zxid)
+				}
+				f.c.Close()
+				svc.Close()
+				if java {
+					mx.Kill(3)
+				} else {
+					z.Stop()
+				}
+			}
+		})
+	}
+}
+
+type rawLearner struct {
+	t  *testing.T
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func dialLearner(t *testing.T, addr string) *rawLearner {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err == nil {
+			t.Cleanup(func() { c.Close() })
+			return &rawLearner{t: t, c: c, br: bufio.NewReader(c)}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dial %s: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (f *rawLearner) followerInfo(sid int64, z wire.Zxid) {
+	f.t.Helper()
+	info := wire.LearnerInfo{ServerID: sid, ProtocolVersion: wire.ProtocolVersion}
+	qp := wire.QuorumPacket{Type: wire.PacketFollowerInfo, Zxid: z, Data: jute.Marshal(&info)}
+	var w jute.Writer
+	qp.Encode(&w)
+	if _, err := f.c.Write(w.Bytes()); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *rawLearner) read(d time.Duration) (wire.QuorumPacket, error) {
+	f.c.SetReadDeadline(time.Now().Add(d))
+	return wire.ReadQuorumPacket(f.br, jute.QuorumMaxBuffer)
 }

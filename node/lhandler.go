@@ -28,7 +28,7 @@ import (
 type handlerState uint8
 
 const (
-	hsInfo      handlerState = iota // waiting for FOLLOWERINFO/OBSERVERINFO
+	hsInfo      handlerState = iota // FOLLOWERINFO/OBSERVERINFO being checked (onLearnerConn)
 	hsEpoch                         // told to wait for the epoch (LEADERINFO not sent yet)
 	hsAckEpoch                      // LEADERINFO sent, waiting for ACKEPOCH
 	hsWaitSync                      // ACKEPOCH in, waiting for the epoch quorum to sync
