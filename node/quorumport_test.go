@@ -351,3 +351,25 @@ func TestQuorumConnectionSettings(t *testing.T) {
 		}
 	}
 }
+
+// A LEADERINFO whose zxid has the top bit set (what Java 3.8 sends after
+// proposing epoch 0x80000000) carries a negative epoch, as Java's learner
+// reads it: it is below ours, and the learner refuses it without touching
+// its acceptedEpoch.
+func TestLearnerRefusesNegativeLeaderEpoch(t *testing.T) {
+	dir := t.TempDir()
+	f := newFakeLeader(t)
+	startLearner(t, learnerConfig(t, dir, f.port(), false))
+	f.accept()
+	if fi := f.read(); fi.Type != wire.PacketFollowerInfo {
+		t.Fatalf("first packet %v", fi.Type)
+	}
+	f.send(wire.QuorumPacket{Type: wire.PacketLeaderInfo, Zxid: wire.MakeZxid(0x80000000, 0), Data: wire.EpochData(wire.ProtocolVersion)})
+	f.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if qp, err := wire.ReadQuorumPacket(f.br, jute.QuorumMaxBuffer); err == nil {
+		t.Fatalf("the learner answered LEADERINFO 0x8000000000000000 with %v %v, want the connection closed", qp.Type, qp.Zxid)
+	}
+	if e, err := storage.ReadEpoch(storage.VersionDir(dir), storage.AcceptedEpochFile); err != nil || e != 0 {
+		t.Fatalf("acceptedEpoch %d (%v), want 0", e, err)
+	}
+}
