@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/zkgo/zkgo/node/quorum"
 )
 
 func TestParseConfigJavaRules(t *testing.T) {
@@ -178,5 +180,69 @@ func TestParseConfigSyncThrottle(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "must be positive") {
 			t.Errorf("%s: %v, want refused", bad, err)
 		}
+	}
+}
+
+// group.N / weight.N lines (QuorumHierarchical) are parsed, not skipped:
+// the member's every quorum count follows them, /zookeeper/config and
+// notifications carry them, and Java's configuration errors are refused.
+func TestQuorumConfigHierarchical(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "myid"), []byte("1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := "tickTime=200\ninitLimit=5\nsyncLimit=2\nclientPort=2181\ndataDir=" + dir + "\n" +
+		"server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\nserver.3=127.0.0.1:2890:3890\n" +
+		"server.4=127.0.0.1:2891:3891\nserver.5=127.0.0.1:2892:3892\nserver.6=127.0.0.1:2893:3893:observer\n"
+	cfg, err := ParseConfig(strings.NewReader(base + "group.1=1:2\ngroup.2=3:4\ngroup.3=5\nweight.5=2\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := cfg.Quorum
+	if _, ok := q.Verifier.(*quorum.Hierarchical); !ok {
+		t.Fatalf("verifier %T, want hierarchical", q.Verifier)
+	}
+	for _, tc := range []struct {
+		acks []int64
+		want bool
+	}{
+		{[]int64{1, 3, 5}, false},   // a majority of 5 voters, one group
+		{[]int64{1, 2, 5}, true},    // groups 1 and 3
+		{[]int64{1, 2, 3, 4}, true}, // groups 1 and 2
+		{[]int64{1, 2, 6}, false},   // the observer adds nothing
+	} {
+		acks := map[int64]bool{}
+		for _, id := range tc.acks {
+			acks[id] = true
+		}
+		if got := q.IsQuorum(acks); got != tc.want {
+			t.Errorf("IsQuorum(%v) = %v, want %v", tc.acks, got, tc.want)
+		}
+	}
+	want := "server.1=127.0.0.1:2888:3888:participant\nserver.2=127.0.0.1:2889:3889:participant\n" +
+		"server.3=127.0.0.1:2890:3890:participant\nserver.4=127.0.0.1:2891:3891:participant\n" +
+		"server.5=127.0.0.1:2892:3892:participant\nserver.6=127.0.0.1:2893:3893:observer\n" +
+		"group.1=1:2\ngroup.2=3:4\ngroup.3=5\nweight.1=1\nweight.2=1\nweight.3=1\nweight.4=1\nweight.5=2\nversion=0"
+	if q.Text() != want {
+		t.Errorf("text:\n%s\nwant:\n%s", q.Text(), want)
+	}
+	for bad, msg := range map[string]string{
+		"group.1=1:2\ngroup.2=3:4\n":               "Server 5is not in a group",
+		"weight.1=3\n":                             "Server 1is not in a group",
+		"group.1=1:2:3\ngroup.2=3:4:5\n":           "Server 3is in multiple groups",
+		"group.1=1:2:3\ngroup.2=4:5:6\n":           "server 6 is not a participant and has no weight.6 line",
+		"group.1=1:2:3\ngroup.2=4:5\nweight.2=x\n": `weight "x" is not a number`,
+	} {
+		if _, err := ParseConfig(strings.NewReader(base + bad)); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%q: %v, want %q", bad, err, msg)
+		}
+	}
+	// Without group lines it is QuorumMaj: 3 of 5 is a quorum.
+	cfg, err = ParseConfig(strings.NewReader(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cfg.Quorum.Verifier.(*quorum.Majority); !ok || !cfg.Quorum.IsQuorum(map[int64]bool{1: true, 3: true, 5: true}) {
+		t.Errorf("verifier %T", cfg.Quorum.Verifier)
 	}
 }
