@@ -72,6 +72,16 @@ func TestCompat_HierarchicalZkgoFollower(t *testing.T) {
 	_, err = c4.Sync("/via-zkgo")
 	must(t, err)
 	waitData(t, c4, "/via-zkgo", []byte("z"))
+	// /zookeeper/config holds QuorumHierarchical.toString (server, group and
+	// weight lines) on both. (zkgo's own rendering of it is pinned by
+	// TestQuorumConfigHierarchical, in the layout Java writes here.)
+	jcfg, _, err := c4.Get("/zookeeper/config")
+	must(t, err)
+	zcfg, _, err := cz.Get("/zookeeper/config")
+	must(t, err)
+	if len(jcfg) == 0 || string(zcfg) != string(jcfg) {
+		t.Errorf("/zookeeper/config differs (-java +zkgo):\n%s", lineDiff(string(jcfg), string(zcfg)))
+	}
 	_, err = c4.Create("/via-java", []byte("j"), 0, open)
 	must(t, err)
 	_, err = cz.Sync("/via-java")
