@@ -22,6 +22,7 @@ func (s *Server) startElection(q *Quorum) (Elector, error) {
 		Members:          members,
 		ConfigText:       []byte(q.Text()),
 		CanLead:          true,
+		Verifier:         q.Verifier,
 		HandshakeTimeout: time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond,
 		Logger:           s.cfg.Logger.With().Str("component", "election").Logger(),
 	}
