@@ -22,6 +22,7 @@ func (s *Server) startElection(q *Quorum, p *peer) (Elector, error) {
 		Members:              members,
 		ConfigText:           []byte(q.Text()),
 		CanLead:              true,
+		Verifier:             q.Verifier,
 		HandshakeTimeout:     p.electionHandshakeTimeout,
 		MaxPendingHandshakes: p.maxPendingHandshakes,
 		Logger:               s.cfg.Logger.With().Str("component", "election").Logger(),

@@ -117,6 +117,10 @@ func New(cfg Config) (*Server, error) {
 		quit:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
+	for _, w := range warnedSettings(cfg.Raw) {
+		s.log.Warn().Str("key", w[0]).Str("value", cfg.Raw[w[0]]).Str("reason", w[1]).
+			Msg("zoo.cfg asks for a feature zkgo does not have; starting without it")
+	}
 	return s, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/zkgo/zkgo/node/fle"
+	"github.com/zkgo/zkgo/node/quorum"
 )
 
 // Errors returned by the service.
@@ -53,6 +54,9 @@ type Config struct {
 	// The service closes it.
 	Listener net.Listener
 	CanLead  bool
+	// Verifier decides what a quorum of votes is (fle.Config.Verifier);
+	// nil means a majority of the voters.
+	Verifier quorum.Verifier
 	// CnxTimeout bounds connecting to a peer (zookeeper.cnxTimeout,
 	// default 5s). Writes use max(CnxTimeout, 5s).
 	CnxTimeout time.Duration

@@ -125,6 +125,7 @@ func Start(cfg Config) (*Service, error) {
 	fc := fle.Config{
 		ID:                      cfg.MyID,
 		Voters:                  cfg.voters(),
+		Verifier:                cfg.Verifier,
 		CanLead:                 cfg.CanLead,
 		MinNotificationInterval: cfg.MinNotificationInterval,
 		MaxNotificationInterval: cfg.MaxNotificationInterval,
