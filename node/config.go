@@ -76,6 +76,11 @@ type Config struct {
 	// QuorumDialer, when set, opens learner connections to the leader's
 	// quorum port (tests tap them; nil dials directly).
 	QuorumDialer func(ctx context.Context, addr string) (net.Conn, error) `json:"-"`
+	// SnapSyncGate, when set, is asked by a leader before each step of the
+	// tree walk of a SNAP sync (tests that need txns committed during the
+	// walk): false holds the walk until the owner's next round. It runs on
+	// the owner goroutine and must not block.
+	SnapSyncGate func() bool `json:"-"`
 
 	// Properties holds every system-property style setting read from the
 	// file ("zookeeper.*" and the like), for envi/conf output.

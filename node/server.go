@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"errors"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -308,7 +307,7 @@ func (s *Server) run() {
 		var electionOut <-chan electionResult
 		var syncDone <-chan syncOutcome
 		var learnerIn <-chan handlerMsg
-		var learnerConn <-chan net.Conn
+		var learnerConn <-chan learnerArrival
 		if ld := s.leader; ld != nil {
 			learnerIn, learnerConn = ld.in, ld.accepted
 		}
@@ -362,8 +361,8 @@ func (s *Server) run() {
 				}
 				break
 			}
-		case c := <-learnerConn:
-			s.onLearnerConn(c)
+		case a := <-learnerConn:
+			s.onLearnerConn(a)
 		case r := <-electionOut:
 			s.onElection(r)
 		case o := <-syncDone:
