@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/node/tree"
 )
 
 // Config is a server's configuration: the keys of Java's zoo.cfg (same
@@ -45,9 +46,15 @@ type Config struct {
 	// or "snappy".
 	SnapCompression string
 	SkipACL         bool // zookeeper.skipACL
-	ReconfigEnabled bool // reconfigEnabled
-	Standalone      bool // standaloneEnabled
-	MaxBuffer       int  // jute.maxbuffer
+	// EnforceAuth and EnforceAuthSchemes are zookeeper.enforce.auth.enabled
+	// and zookeeper.enforce.auth.schemes (Java's AuthenticationHelper):
+	// every request of a connection without an id of one of the schemes is
+	// refused with SESSIONCLOSEDREQUIRESASLAUTH and the connection closed.
+	EnforceAuth        bool
+	EnforceAuthSchemes []string
+	ReconfigEnabled    bool // reconfigEnabled
+	Standalone         bool // standaloneEnabled
+	MaxBuffer          int  // jute.maxbuffer
 	// ContainerCheckMs and ContainerMaxPerMinute drive container and TTL
 	// reaping (znode.container.checkIntervalMs, znode.container.maxPerMinute).
 	ContainerCheckMs      int
@@ -69,6 +76,11 @@ type Config struct {
 	// QuorumDialer, when set, opens learner connections to the leader's
 	// quorum port (tests tap them; nil dials directly).
 	QuorumDialer func(ctx context.Context, addr string) (net.Conn, error) `json:"-"`
+	// SnapSyncGate, when set, is asked by a leader before each step of the
+	// tree walk of a SNAP sync (tests that need txns committed during the
+	// walk): false holds the walk until the owner's next round. It runs on
+	// the owner goroutine and must not block.
+	SnapSyncGate func() bool `json:"-"`
 
 	// Properties holds every system-property style setting read from the
 	// file ("zookeeper.*" and the like), for envi/conf output.
@@ -185,12 +197,18 @@ func (c Config) validate() error {
 	if c.MaxConcurrentSnapSyncs < 0 || c.MaxConcurrentDiffSyncs < 0 {
 		errs = append(errs, errors.New("MaxConcurrentSnapSyncs and MaxConcurrentDiffSyncs must not be negative"))
 	}
-	if c.Quorum != nil {
-		// Quorum features zkgo does not speak: refusing to start beats
-		// joining an ensemble whose peers cannot understand us.
-		for _, k := range []string{"sslQuorum", "quorum.auth.enableSasl", "multiAddress.enabled", "reconfigEnabled"} {
-			if strings.EqualFold(strings.TrimSpace(c.Raw[k]), "true") {
-				errs = append(errs, fmt.Errorf("%s=true is not supported by zkgo quorum members yet", k))
+	// Settings zkgo does not implement that matter to safety, security or
+	// who can connect (configkeys.go, docs/config.md).
+	errs = append(errs, refusedSettings(c.Raw, c.Quorum != nil)...)
+	if c.EnforceAuth {
+		// AuthenticationHelper.validateConfiguredProperties, with zkgo's
+		// providers (digest and ip) in place of the ProviderRegistry.
+		if len(c.EnforceAuthSchemes) == 0 {
+			errs = append(errs, errors.New("zookeeper.enforce.auth.enabled is true zookeeper.enforce.auth.schemes must be  configured."))
+		}
+		for _, scheme := range c.EnforceAuthSchemes {
+			if scheme != tree.SchemeDigest && scheme != tree.SchemeIP {
+				errs = append(errs, fmt.Errorf("Authentication scheme %s is not available.", scheme))
 			}
 		}
 	}
@@ -371,6 +389,12 @@ func ParseConfig(r io.Reader) (Config, error) {
 	if v, ok := props["electionAlg"]; ok && strings.TrimSpace(v) != "3" {
 		return c, fmt.Errorf("electionAlg %s is not supported (only 3, fast leader election)", v)
 	}
+	// QuorumPeerConfig.parseProperties: clientPort 0 means unset.
+	if c.ClientPort == 0 {
+		if _, ok := props["clientPortAddress"]; ok {
+			return c, errors.New("clientPortAddress is set but clientPort is not set")
+		}
+	}
 	q, err := parseQuorum(&c)
 	if err != nil {
 		return c, err
@@ -378,18 +402,24 @@ func ParseConfig(r io.Reader) (Config, error) {
 	c.Quorum = q
 	if q != nil {
 		if me := q.Me(); me.clientSet {
-			// QuorumPeerConfig: the server line's client address wins when
-			// clientPort is absent, and must agree with it otherwise.
-			if _, ok := props["clientPort"]; !ok {
+			// QuorumPeerConfig.setupClientPort: the server line's client
+			// address wins when clientPort is absent, and must agree with
+			// it otherwise.
+			if c.ClientPort == 0 {
 				c.ClientPort = me.ClientPort
-				if _, ok := props["clientPortAddress"]; !ok {
-					c.ClientPortAddress = me.ClientHost
-				}
+				c.ClientPortAddress = me.ClientHost
 			} else if c.ClientPort != me.ClientPort {
 				return c, fmt.Errorf("client address for this server (id = %d) in static config file is %s:%d, "+
 					"but clientPort is %d", q.MyID, me.ClientHost, me.ClientPort, c.ClientPort)
 			}
 		}
+	}
+	if c.ClientPort == 0 {
+		// Java 3.8.0 then runs without any client listener; zkgo's front
+		// end would listen on a random port on every interface. Neither is
+		// what an operator meant (compat-tests/DIFFERENCES.md).
+		return c, errors.New("no client port: set clientPort (or this server's client address in its " +
+			"server.N line, server.N=host:quorumPort:electionPort;[clientHost:]clientPort)")
 	}
 	return c.withDefaults(), nil
 }
@@ -420,6 +450,20 @@ func (c *Config) applyProperties() {
 	}
 	if v, ok := p["zookeeper.skipACL"]; ok {
 		c.SkipACL = strings.EqualFold(v, "yes")
+	}
+	// AuthenticationHelper.initConfigurations: sessionRequireClientSASLAuth
+	// is enforce.auth with the sasl scheme; otherwise enforce.auth.schemes
+	// is split on ',' and trimmed (empty entries kept, as Java keeps them).
+	if strings.EqualFold(p["zookeeper.sessionRequireClientSASLAuth"], "true") {
+		c.EnforceAuth, c.EnforceAuthSchemes = true, []string{"sasl"}
+	} else {
+		c.EnforceAuth = strings.EqualFold(p["zookeeper.enforce.auth.enabled"], "true")
+		c.EnforceAuthSchemes = nil
+		if v, ok := p["zookeeper.enforce.auth.schemes"]; ok {
+			for _, sc := range strings.Split(v, ",") {
+				c.EnforceAuthSchemes = append(c.EnforceAuthSchemes, strings.TrimSpace(sc))
+			}
+		}
 	}
 	if v, ok := p["zookeeper.jute.maxbuffer"]; ok {
 		c.MaxBuffer, _ = strconv.Atoi(v)

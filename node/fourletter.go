@@ -362,6 +362,8 @@ func (s *Server) writeMntr(b *strings.Builder) {
 			i64("election_connections", int64(es.Connections))
 			i64("election_notifications_sent", int64(es.NotificationsSent))
 			i64("election_notifications_received", int64(es.NotificationsReceived))
+			i64("election_pending_handshakes", int64(es.PendingHandshakes))
+			i64("election_handshakes_evicted", int64(es.HandshakesEvicted))
 		}
 		i64("election_time", p.stats.electionTook.Milliseconds())
 		i64("sync_diff_count", p.stats.syncs["DIFF"])
@@ -389,6 +391,8 @@ func (s *Server) writeMntr(b *strings.Builder) {
 			i64("min_proposal_size", ld.proposalSizes[1])
 			i64("max_proposal_size", ld.proposalSizes[2])
 			i64("outstanding_proposals", int64(len(s.inflight)))
+			i64("quorum_pending_handshakes", int64(ld.pending.Pending()))
+			i64("quorum_handshakes_evicted", int64(ld.pending.Evicted()))
 		}
 		i64("current_epoch", p.currentEpoch)
 		i64("accepted_epoch", p.acceptedEpoch)

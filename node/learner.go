@@ -350,7 +350,9 @@ func (s *Server) syncWithLeader(l *learnerLink, in syncInput) (out syncOutcome) 
 		// Pre-Zab-1.0 leaders send NEWLEADER here; 3.4+ never do.
 		return fail(fmt.Errorf("first packet from the leader is %v, not LEADERINFO", qp.Type))
 	}
-	newEpoch := int64(qp.Zxid.Epoch())
+	// As Java reads it: a leader's zxid with the top bit set (Java 3.8 can
+	// send one, see onLearnerInfo) has a negative epoch, below ours.
+	newEpoch := zxidEpoch(qp.Zxid)
 	if _, err := wire.ParseEpochData(qp.Data); err != nil {
 		return fail(fmt.Errorf("LEADERINFO: %w", err))
 	}

@@ -21,13 +21,14 @@ import (
 // goroutine over leader.in, and a writer that sends what the owner queues.
 // A SNAP sync first spools the (fuzzy) tree walk to a temp file, then the
 // writer sends SNAP, sessions, ACL map, nodes and the signature before any
-// queued packet, so the proposals committed during the walk follow it.
+// queued packet, so the proposals committed during the walk follow it;
+// NEWLEADER is queued when the walk ends, after them (LearnerHandler.run).
 
 // handlerState is where a learner is in the Zab handshake.
 type handlerState uint8
 
 const (
-	hsInfo      handlerState = iota // waiting for FOLLOWERINFO/OBSERVERINFO
+	hsInfo      handlerState = iota // FOLLOWERINFO/OBSERVERINFO being checked (onLearnerConn)
 	hsEpoch                         // told to wait for the epoch (LEADERINFO not sent yet)
 	hsAckEpoch                      // LEADERINFO sent, waiting for ACKEPOCH
 	hsWaitSync                      // ACKEPOCH in, waiting for the epoch quorum to sync

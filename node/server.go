@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"errors"
-	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -135,6 +134,10 @@ func New(cfg Config) (*Server, error) {
 		snapDone: make(chan snapResult, 1),
 		quit:     make(chan struct{}),
 		done:     make(chan struct{}),
+	}
+	for _, w := range warnedSettings(cfg.Raw) {
+		s.log.Warn().Str("key", w[0]).Str("value", cfg.Raw[w[0]]).Str("reason", w[1]).
+			Msg("zoo.cfg asks for a feature zkgo does not have; starting without it")
 	}
 	return s, nil
 }
@@ -414,7 +417,7 @@ func (s *Server) run() {
 		var electionOut <-chan electionResult
 		var syncDone <-chan syncOutcome
 		var learnerIn <-chan handlerMsg
-		var learnerConn <-chan net.Conn
+		var learnerConn <-chan learnerArrival
 		if ld := s.leader; ld != nil {
 			learnerIn, learnerConn = ld.in, ld.accepted
 		}
@@ -471,8 +474,8 @@ func (s *Server) run() {
 				}
 				break
 			}
-		case c := <-learnerConn:
-			s.onLearnerConn(c)
+		case a := <-learnerConn:
+			s.onLearnerConn(a)
 		case r := <-electionOut:
 			s.onElection(r)
 		case o := <-syncDone:
