@@ -102,6 +102,10 @@ func (c *fakeSink) Send(b []byte, _ int) bool {
 	}
 	return true
 }
+
+// Resume is a no-op: these tests never fill the server's queue.
+func (c *fakeSink) Resume() {}
+
 func (c *fakeSink) Close(reason string) {
 	c.mu.Lock()
 	c.closed = reason
