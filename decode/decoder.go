@@ -69,6 +69,9 @@ type Counts struct {
 	Conns        [4]int64 // connections by Channel (ChannelUnknown: not ZooKeeper)
 	IgnoredBytes int64    // bytes of connections that are not ZooKeeper
 	Unanswered   int64    // requests still waiting for a reply when their connection ended
+	// RecordDropped is the number of frames a proxy record reports it
+	// dropped (decode.RecordDropped lines).
+	RecordDropped int64
 }
 
 // Decoder decodes the connections of one capture. It is not safe for

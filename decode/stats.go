@@ -237,6 +237,8 @@ type MessageReport struct {
 	Resyncs     int64 `json:"resyncs"`
 	Gaps        int64 `json:"gaps"`
 	GapBytes    int64 `json:"gap_bytes"`
+	// RecordDropped: frames a proxy record says it dropped.
+	RecordDropped int64 `json:"record_dropped,omitempty"`
 }
 
 // OpReport is one client opcode.
@@ -302,7 +304,7 @@ type ElectionReport struct {
 func (s *Stats) Report(c Counts, cap *CaptureStats, topN int) *Report {
 	r := &Report{
 		Messages: MessageReport{Total: c.Messages, Undecodable: c.Undecodable, Notes: c.Notes, Resyncs: c.Resyncs,
-			Gaps: c.Gaps, GapBytes: c.GapBytes},
+			Gaps: c.Gaps, GapBytes: c.GapBytes, RecordDropped: c.RecordDropped},
 		Connections: map[string]int64{},
 		WatchEvents: s.events, FourLetter: s.words, Connects: s.connects, Unpaired: s.unpaired,
 		Unanswered: c.Unanswered, Quorum: s.packets, Proposals: s.txns, Forwarded: s.fwd, SyncModes: s.modes,
@@ -402,6 +404,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	m := r.Messages
 	p.f("messages: %d (undecodable %d, notes %d, resyncs %d, gaps %d / %d bytes)\n", m.Total, m.Undecodable, m.Notes, m.Resyncs, m.Gaps, m.GapBytes)
+	if m.RecordDropped > 0 {
+		p.f("record: %d frames dropped by the proxy's recorder\n", m.RecordDropped)
+	}
 	p.f("connections: client %d, quorum %d, election %d, other %d\n", r.Connections["client"], r.Connections["quorum"],
 		r.Connections["election"], r.Connections["other"])
 	if len(r.Ops) > 0 {

@@ -266,6 +266,9 @@ func runDecode(args []string) int {
 	if c.Undecodable > 0 || capStats.Err != nil {
 		fmt.Fprintf(os.Stderr, "zkgo decode: %d undecodable message(s)\n", c.Undecodable)
 	}
+	if c.RecordDropped > 0 {
+		fmt.Fprintf(os.Stderr, "zkgo decode: the record lacks %d frames its proxy dropped (queue or file full)\n", c.RecordDropped)
+	}
 	return 0
 }
 
