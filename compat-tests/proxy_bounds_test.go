@@ -310,21 +310,6 @@ func TestProxyDefaultLimits(t *testing.T) {
 	}
 }
 
-// readRawFrame reads one length-prefixed frame.
-func readRawFrame(r *bufio.Reader) ([]byte, error) {
-	var hdr [4]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return nil, err
-	}
-	n := binary.BigEndian.Uint32(hdr[:])
-	if n > 1<<20 {
-		return nil, errors.New("frame too long")
-	}
-	b := make([]byte, n)
-	_, err := io.ReadFull(r, b)
-	return b, err
-}
-
 // TestProxyRecordMemoryBounded is the issue's --record reproduction: four
 // clients read a 1 MB node in a loop through a recording proxy whose
 // writer does not keep up (here: does not write at all until the end).
