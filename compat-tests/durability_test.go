@@ -1,6 +1,10 @@
 package compattest
 
 import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -20,6 +24,7 @@ import (
 	"github.com/zkgo/zkgo/internal/rawzk"
 	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/node"
+	"github.com/zkgo/zkgo/node/storage"
 	"github.com/zkgo/zkgo/node/tree"
 	"github.com/zkgo/zkgo/wire"
 )
@@ -366,4 +371,199 @@ func snapZxid(path string) int64 {
 	parts := strings.Split(filepath.Base(path), ".")
 	v, _ := strconv.ParseInt(parts[1], 16, 64)
 	return v
+}
+
+// createAcked creates path through c and fails the test unless it is
+// acknowledged.
+func createAcked(t *testing.T, c *rawzk.Client, path string, data []byte) {
+	t.Helper()
+	h, err := c.Do(wire.OpCreate, &wire.CreateRequest{Path: path, Data: data, ACL: tree.OpenACLUnsafe}, nil)
+	must(t, err)
+	if h.Err != wire.ErrOk {
+		t.Fatalf("create %s: %v", path, h.Err)
+	}
+}
+
+// requireNodes fails the test unless every path exists with its data (or
+// just exists, for nil data) and none of gone does.
+func requireNodes(t *testing.T, addr string, want map[string][]byte, gone ...string) {
+	t.Helper()
+	c, err := rawzk.Dial(addr, rawzk.Options{})
+	must(t, err)
+	defer c.Close()
+	for p, data := range want {
+		if data == nil { // only its existence (its ACL may forbid reading)
+			h, err := c.Do(wire.OpExists, &wire.ExistsRequest{Path: p}, nil)
+			must(t, err)
+			if h.Err != wire.ErrOk {
+				t.Fatalf("acknowledged %s lost after a restart: %v", p, h.Err)
+			}
+			continue
+		}
+		// Read the reply with room for large nodes (rawzk's Do decodes
+		// with the default 1 MiB limit).
+		ch, err := c.Send(c.NextXid(), wire.OpGetData, &wire.GetDataRequest{Path: p})
+		must(t, err)
+		r := <-ch
+		var gd wire.GetDataResponse
+		if r.Header.Err == wire.ErrOk {
+			must(t, jute.UnmarshalMax(r.Body, &gd, 64<<20))
+		}
+		if r.Header.Err != wire.ErrOk || !bytes.Equal(gd.Data, data) {
+			t.Fatalf("acknowledged %s lost after a restart: %v (%d bytes)", p, r.Header.Err, len(gd.Data))
+		}
+	}
+	for _, p := range gone {
+		h, err := c.Do(wire.OpExists, &wire.ExistsRequest{Path: p}, nil)
+		must(t, err)
+		if h.Err != wire.ErrNoNode {
+			t.Fatalf("%s exists after a restart: %v", p, h.Err)
+		}
+	}
+}
+
+// TestDurabilityLargeMaxBuffer is issue 14 reproduction (b): with
+// jute.maxbuffer=8388608 in zoo.cfg, a 3 MiB node is accepted; its txn
+// must read back after a restart (the log reader used a fixed 2 MiB limit,
+// took the record for a torn write and truncated the log).
+func TestDurabilityLargeMaxBuffer(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
+	parsed, err := node.ParseConfig(strings.NewReader("dataDir=" + dataDir + "\nclientPort=2181\njute.maxbuffer=8388608\n"))
+	must(t, err)
+	if parsed.MaxBuffer != 8388608 {
+		t.Fatalf("jute.maxbuffer from zoo.cfg: MaxBuffer %d", parsed.MaxBuffer)
+	}
+	mutate := func(c *node.Config) {
+		c.DataDir, c.MaxBuffer, c.Properties = dataDir, parsed.MaxBuffer, parsed.Properties
+	}
+	z := harness.StartZkgo(t, mutate)
+	c, err := rawzk.Dial(z.Addr, rawzk.Options{})
+	must(t, err)
+	big := bytes.Repeat([]byte("0123456789abcdef"), 3<<20/16)
+	createAcked(t, c, "/big", big)
+	createAcked(t, c, "/after", []byte("a"))
+	c.Close()
+	z.Stop()
+	z = harness.StartZkgo(t, mutate)
+	requireNodes(t, z.Addr, map[string][]byte{"/big": big, "/after": []byte("a")})
+	z.Stop()
+	// A server with the default limit refuses the directory (the record is
+	// complete, just too long for it) instead of cutting it away.
+	cfg := node.DefaultConfig()
+	cfg.DataDir, cfg.ClientPort = dataDir, 0
+	cfg.Logger = harness.TestLogger(t, zerolog.InfoLevel)
+	srv, err := node.New(cfg)
+	must(t, err)
+	err = srv.Start()
+	if err == nil {
+		_ = srv.Stop(context.Background())
+		t.Fatal("a server with the default jute.maxbuffer started on a log holding a 3 MiB txn")
+	}
+	if !strings.Contains(err.Error(), "longer than this server's limit") || !strings.Contains(err.Error(), "refusing to start") {
+		t.Fatalf("unclear refusal: %v", err)
+	}
+	z = harness.StartZkgo(t, mutate)
+	requireNodes(t, z.Addr, map[string][]byte{"/big": big, "/after": []byte("a")})
+}
+
+// TestDurabilityDamagedLogRefused is issue 14 reproduction (c): one
+// damaged byte in the middle of a txn log (a length byte, the 'B', the
+// checksum, a zeroed length) made zkgo stop reading there, cut the log and
+// come back at an old zxid with a closed session alive again. It must
+// refuse to start, name the file, offset and zxids, point at the tools,
+// and leave every file as it was.
+func TestDurabilityDamagedLogRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		damage func(b []byte, off, l int64)
+	}{
+		{"length byte", func(b []byte, off, l int64) { b[off+9] ^= 0x40 }},
+		{"length smaller", func(b []byte, off, l int64) { b[off+11] -= 3 }},
+		{"end-of-record byte", func(b []byte, off, l int64) { b[off+12+l] = 'X' }},
+		{"checksum", func(b []byte, off, l int64) { b[off+7] ^= 1 }},
+		{"zero length", func(b []byte, off, l int64) { copy(b[off+8:off+12], []byte{0, 0, 0, 0}) }},
+		{"zeroed header", func(b []byte, off, l int64) { copy(b[off:off+12], make([]byte, 12)) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dataDir := filepath.Join(t.TempDir(), "data")
+			mutate := func(c *node.Config) { c.DataDir = dataDir }
+			z := harness.StartZkgo(t, mutate)
+			c, err := rawzk.Dial(z.Addr, rawzk.Options{})
+			must(t, err)
+			for i := 0; i < 10; i++ {
+				createAcked(t, c, fmt.Sprintf("/n%d", i), []byte("data"))
+			}
+			must(t, c.CloseSession())
+			c.Close()
+			z.Stop()
+			logs, err := storage.ListLogs(storage.VersionDir(dataDir))
+			must(t, err)
+			if len(logs) != 1 {
+				t.Fatalf("logs %+v", logs)
+			}
+			b, err := os.ReadFile(logs[0].Path)
+			must(t, err)
+			recs := logRecords(b)
+			mid := recs[len(recs)/2]
+			tc.damage(b, mid.off, mid.len)
+			must(t, os.WriteFile(logs[0].Path, b, 0o644))
+			before := dirContents(t, storage.VersionDir(dataDir))
+
+			cfg := node.DefaultConfig()
+			mutate(&cfg)
+			cfg.ClientPort = 0
+			cfg.Logger = harness.TestLogger(t, zerolog.InfoLevel)
+			srv, err := node.New(cfg)
+			must(t, err)
+			err = srv.Start()
+			if err == nil {
+				_ = srv.Stop(context.Background())
+				t.Fatal("started on a log damaged in the middle")
+			}
+			msg := err.Error()
+			for _, want := range []string{"refusing to start", logs[0].Path, fmt.Sprintf("offset %d", mid.off),
+				"last good txn before it: " + recs[len(recs)/2-1].zxid.String(), "zkgo txnlog verify", "zkgo txnlog truncate --at"} {
+				if !strings.Contains(msg, want) {
+					t.Fatalf("refusal %q does not say %q", msg, want)
+				}
+			}
+			if after := dirContents(t, storage.VersionDir(dataDir)); after != before {
+				t.Fatalf("refusing to start changed the data directory:\n%s\nwas\n%s", after, before)
+			}
+		})
+	}
+}
+
+// logRecord is where a txn log record lies in its file.
+type logRecord struct {
+	off, len int64
+	zxid     wire.Zxid
+}
+
+// logRecords walks the records of an undamaged txn log file.
+func logRecords(b []byte) []logRecord {
+	var out []logRecord
+	for off := int64(16); off+12 <= int64(len(b)); {
+		l := int64(binary.BigEndian.Uint32(b[off+8:]))
+		if l == 0 || off+13+l > int64(len(b)) {
+			break
+		}
+		out = append(out, logRecord{off: off, len: l, zxid: wire.Zxid(binary.BigEndian.Uint64(b[off+12+12:]))})
+		off += 13 + l
+	}
+	return out
+}
+
+// dirContents describes every file of dir (name, size, content hash).
+func dirContents(t *testing.T, dir string) string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	must(t, err)
+	var b strings.Builder
+	for _, e := range ents {
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		must(t, err)
+		fmt.Fprintf(&b, "%s %d %x\n", e.Name(), len(data), sha256.Sum256(data))
+	}
+	return b.String()
 }

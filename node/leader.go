@@ -152,6 +152,7 @@ func (s *Server) onLearnerConn(c net.Conn) {
 		ackDeadline: ld.tick + int64(s.cfg.InitLimit+s.cfg.SyncLimit),
 	}
 	h.log = s.log.With().Str("learner", h.remote).Logger()
+	h.maxRecord = s.cfg.RecordLimit()
 	h.rd = newTimeoutReader(c, time.Duration(s.cfg.TickTime*s.cfg.InitLimit)*time.Millisecond)
 	h.br = bufio256(h.rd)
 	h.bw = bufioWriter(c)

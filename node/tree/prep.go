@@ -127,6 +127,14 @@ type PrepRequest struct {
 	ReconfigEnabled bool
 }
 
+// recordLimit is the txn size bound (Options.MaxTxnBytes).
+func (o Options) recordLimit() int {
+	if o.MaxTxnBytes > 0 {
+		return o.MaxTxnBytes
+	}
+	return jute.QuorumMaxBuffer
+}
+
 // PrepError is a prep failure with its code (KeeperException).
 type prepError struct {
 	code wire.ErrCode
