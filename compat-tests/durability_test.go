@@ -422,6 +422,50 @@ func requireNodes(t *testing.T, addr string, want map[string][]byte, gone ...str
 	}
 }
 
+// TestDurabilityOversizedTxnRefused is issue 14 reproduction (a): after
+// 200 addauth digest, a create whose ACL has 300 "auth" entries expands to
+// 60,000 ACL entries, a ~3.3 MB txn. zkgo used to log and acknowledge it,
+// then on restart took it for a torn write and truncated the log, losing
+// it and every acknowledged write after it; Java 3.8 acknowledges it too
+// and then refuses to start ("Unreasonable length"). The write must be
+// refused before it is logged, and nothing acknowledged may be lost.
+func TestDurabilityOversizedTxnRefused(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
+	mutate := func(c *node.Config) { c.DataDir = dataDir }
+	z := harness.StartZkgo(t, mutate)
+	c, err := rawzk.Dial(z.Addr, rawzk.Options{})
+	must(t, err)
+	createAcked(t, c, "/before", []byte("b"))
+	addAuths(t, c, 200)
+	h, err := c.Do(wire.OpCreate, &wire.CreateRequest{Path: "/big", ACL: authACL(300)}, nil)
+	must(t, err)
+	if h.Err != wire.ErrBadArguments {
+		t.Fatalf("create with 300 auth ACL entries after 200 addauth (a ~3.3 MB txn): %v, want BADARGUMENTS", h.Err)
+	}
+	// The same inside a multi.
+	var mr wire.MultiResponse
+	h, err = c.Do(wire.OpMulti, &wire.MultiRequest{Ops: []wire.MultiOp{
+		{Type: wire.OpCreate, Op: &wire.CreateRequest{Path: "/m1", ACL: tree.OpenACLUnsafe}},
+		{Type: wire.OpCreate, Op: &wire.CreateRequest{Path: "/m2", ACL: authACL(300)}},
+	}}, &mr)
+	must(t, err)
+	if h.Err != wire.ErrOk || len(mr.Results) != 2 || mr.Results[0].Type != wire.OpError || mr.Results[0].Err != wire.ErrOk ||
+		mr.Results[1].Type != wire.OpError || mr.Results[1].Err != wire.ErrBadArguments {
+		t.Fatalf("multi with an oversized txn: %v %+v, want the second op to fail with BADARGUMENTS", h.Err, mr.Results)
+	}
+	// An expansion that still fits (10 x 200 entries) is fine.
+	h, err = c.Do(wire.OpCreate, &wire.CreateRequest{Path: "/fits", ACL: authACL(10)}, nil)
+	must(t, err)
+	if h.Err != wire.ErrOk {
+		t.Fatalf("create with 10 auth ACL entries: %v", h.Err)
+	}
+	createAcked(t, c, "/after", []byte("a"))
+	c.Close()
+	z.Stop()
+	z = harness.StartZkgo(t, mutate)
+	requireNodes(t, z.Addr, map[string][]byte{"/before": []byte("b"), "/fits": nil, "/after": []byte("a")}, "/big", "/m1", "/m2")
+}
+
 // TestDurabilityLargeMaxBuffer is issue 14 reproduction (b): with
 // jute.maxbuffer=8388608 in zoo.cfg, a 3 MiB node is accepted; its txn
 // must read back after a restart (the log reader used a fixed 2 MiB limit,
@@ -566,4 +610,131 @@ func dirContents(t *testing.T, dir string) string {
 		fmt.Fprintf(&b, "%s %d %x\n", e.Name(), len(data), sha256.Sum256(data))
 	}
 	return b.String()
+}
+
+// addAuths sends n addauth digest packets on c and waits for them.
+func addAuths(t *testing.T, c *rawzk.Client, n int) {
+	t.Helper()
+	var replies []<-chan rawzk.Reply
+	for i := 0; i < n; i++ {
+		ch, err := c.Send(wire.XidAuth, wire.OpAuth, &wire.AuthPacket{Scheme: "digest", Auth: []byte(fmt.Sprintf("user%03d:pw", i))})
+		must(t, err)
+		replies = append(replies, ch)
+	}
+	for _, ch := range replies {
+		if r := <-ch; r.Header.Err != wire.ErrOk {
+			t.Fatalf("addauth: %v", r.Header.Err)
+		}
+	}
+}
+
+// authACL is n distinct "auth" ACL entries.
+func authACL(n int) []wire.ACL {
+	var acl []wire.ACL
+	for i := 0; i < n; i++ {
+		acl = append(acl, wire.ACL{Perms: int32(wire.PermAll), ID: wire.ID{Scheme: "auth", ID: fmt.Sprintf("x%d", i)}})
+	}
+	return acl
+}
+
+// TestDurabilityLargestTxnReachesJavaFollowers: what a zkgo leader logs and
+// proposes, Java 3.8 followers must be able to read (their limit is
+// jute.maxbuffer plus the extra allowance, 2 x 0xfffff by default). A txn
+// just under that limit (an "auth" ACL expanded to 34,000 entries, sent
+// through a Java follower) reaches every follower; one over it (the ~3.3
+// MB txn of issue 14's reproduction) is refused with BADARGUMENTS instead
+// of being proposed to followers that cannot read it.
+func TestDurabilityLargestTxnReachesJavaFollowers(t *testing.T) {
+	harness.RequireJava(t)
+	e := newZkgoEnsemble(t, []harness.MemberSpec{
+		{ID: 1, Kind: harness.MemberJava}, {ID: 2, Kind: harness.MemberJava}, {ID: 3, Kind: harness.MemberExternal}})
+	e.start(3)
+	e.m.Start(1)
+	e.m.Start(2)
+	if id := e.leader(); id != 3 {
+		t.Fatalf("leader %d", id)
+	}
+	e.m.WaitMode(t, 1, "follower", 60*time.Second)
+	e.m.WaitMode(t, 2, "follower", 60*time.Second)
+	c, err := rawzk.Dial(e.m.ClientAddr(1), rawzk.Options{})
+	must(t, err)
+	defer c.Close()
+	addAuths(t, c, 200)
+	h, err := c.Do(wire.OpCreate, &wire.CreateRequest{Path: "/fits", ACL: authACL(170)}, nil)
+	must(t, err)
+	if h.Err != wire.ErrOk {
+		t.Fatalf("create with a ~1.9 MB txn through a Java follower: %v", h.Err)
+	}
+	h, err = c.Do(wire.OpCreate, &wire.CreateRequest{Path: "/big", ACL: authACL(300)}, nil)
+	must(t, err)
+	if h.Err != wire.ErrBadArguments {
+		t.Fatalf("create with a ~3.3 MB txn through a Java follower: %v, want BADARGUMENTS", h.Err)
+	}
+	createAcked(t, c, "/after", []byte("a"))
+	for _, addr := range []string{e.m.ClientAddr(2), e.zk[3].Addr} {
+		rc, err := rawzk.Dial(addr, rawzk.Options{})
+		must(t, err)
+		if h, err := rc.Do(wire.OpSync, &wire.SyncRequest{Path: "/"}, nil); err != nil || h.Err != wire.ErrOk {
+			t.Fatalf("sync on %s: %v %v", addr, h.Err, err)
+		}
+		for _, p := range []string{"/fits", "/after"} {
+			if h, err := rc.Do(wire.OpExists, &wire.ExistsRequest{Path: p}, nil); err != nil || h.Err != wire.ErrOk {
+				t.Fatalf("%s on %s: %v %v", p, addr, h.Err, err)
+			}
+		}
+		rc.Close()
+	}
+	for _, id := range []int64{1, 2} {
+		if mode, err := e.m.Mode(id); err != nil || mode != "follower" {
+			t.Fatalf("Java member %d: %s %v", id, mode, err)
+		}
+	}
+	checkJavaLogsOf(t, e.m, 1, 2)
+}
+
+// TestDurabilityCloseSessionTxnBounded: a closeSession txn lists the
+// session's ephemerals (CloseSessionTxn), so a session with 2.3 MB of
+// ephemeral paths made a txn longer than any reader accepts; zkgo logged
+// it and on restart cut the log there (the session and its ephemerals came
+// back, later writes were lost). Its list is left empty when it would not
+// fit: every reader then deletes the session's ephemerals from its own
+// index, as for a pre-3.6 closeSession.
+func TestDurabilityCloseSessionTxnBounded(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
+	mutate := func(c *node.Config) { c.DataDir = dataDir }
+	z := harness.StartZkgo(t, mutate)
+	c, err := rawzk.Dial(z.Addr, rawzk.Options{})
+	must(t, err)
+	const n = 24000
+	prefix := "/e-" + strings.Repeat("p", 90) + "-"
+	var replies []<-chan rawzk.Reply
+	for i := 0; i < n; i++ {
+		ch, err := c.Send(c.NextXid(), wire.OpCreate, &wire.CreateRequest{Path: fmt.Sprintf("%s%05d", prefix, i),
+			ACL: tree.OpenACLUnsafe, Flags: int32(wire.ModeEphemeral)})
+		must(t, err)
+		replies = append(replies, ch)
+		if len(replies) == 500 || i == n-1 {
+			for _, ch := range replies {
+				if r := <-ch; r.Header.Err != wire.ErrOk {
+					t.Fatalf("ephemeral: %v", r.Header.Err)
+				}
+			}
+			replies = replies[:0]
+		}
+	}
+	must(t, c.CloseSession())
+	c.Close()
+	c2, err := rawzk.Dial(z.Addr, rawzk.Options{})
+	must(t, err)
+	createAcked(t, c2, "/after", []byte("a"))
+	var kids wire.GetChildrenResponse
+	h, err := c2.Do(wire.OpGetChildren, &wire.GetChildrenRequest{Path: "/"}, &kids)
+	must(t, err)
+	if h.Err != wire.ErrOk || len(kids.Children) != 2 {
+		t.Fatalf("after closing the session: %v, %d children of /", h.Err, len(kids.Children))
+	}
+	c2.Close()
+	z.Stop()
+	z = harness.StartZkgo(t, mutate)
+	requireNodes(t, z.Addr, map[string][]byte{"/after": []byte("a")}, fmt.Sprintf("%s%05d", prefix, 0), fmt.Sprintf("%s%05d", prefix, n-1))
 }
