@@ -738,3 +738,60 @@ func TestDurabilityCloseSessionTxnBounded(t *testing.T) {
 	z = harness.StartZkgo(t, mutate)
 	requireNodes(t, z.Addr, map[string][]byte{"/after": []byte("a")}, fmt.Sprintf("%s%05d", prefix, 0), fmt.Sprintf("%s%05d", prefix, n-1))
 }
+
+// TestDurabilityTornTailKeptAside: a record a crash interrupted at the end
+// of the newest log (its header and part of its bytes, no 'B', zeros
+// after) is cut at start, and its bytes are kept in a side file next to
+// the log whose name neither zkgo nor Java reads as a log or snapshot:
+// zkgo and then Java 3.8 start on the directory with every acknowledged
+// write.
+func TestDurabilityTornTailKeptAside(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
+	v2 := storage.VersionDir(dataDir)
+	mutate := func(c *node.Config) { c.DataDir = dataDir }
+	z := harness.StartZkgo(t, mutate)
+	c, err := rawzk.Dial(z.Addr, rawzk.Options{})
+	must(t, err)
+	want := map[string][]byte{}
+	for i := 0; i < 5; i++ {
+		p := fmt.Sprintf("/n%d", i)
+		createAcked(t, c, p, []byte(p))
+		want[p] = []byte(p)
+	}
+	c.Close()
+	z.Stop()
+	logs, err := storage.ListLogs(v2)
+	must(t, err)
+	path := logs[len(logs)-1].Path
+	b, err := os.ReadFile(path)
+	must(t, err)
+	recs := logRecords(b)
+	end := recs[len(recs)-1].off + 13 + recs[len(recs)-1].len
+	torn := []byte{0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78, 0, 0, 0, 60, 0, 0, 0, 0, 0, 0, 0, 9}
+	copy(b[end:], torn) // 20 of the record's 73 bytes made it
+	must(t, os.WriteFile(path, b, 0o644))
+
+	z = harness.StartZkgo(t, mutate)
+	requireNodes(t, z.Addr, want)
+	z.Stop()
+	side, _ := filepath.Glob(filepath.Join(v2, "torn-*"))
+	if len(side) != 1 {
+		t.Fatalf("torn tail cut without a side file: %v", side)
+	}
+	kept, err := os.ReadFile(side[0])
+	must(t, err)
+	if !bytes.Equal(bytes.TrimRight(kept, "\x00"), torn) {
+		t.Fatalf("side file %s holds %x, want the torn bytes %x", side[0], kept, torn)
+	}
+	if st, err := os.Stat(path); err != nil || st.Size() != end {
+		t.Fatalf("log not cut at %d: %v %v", end, st.Size(), err)
+	}
+	files, _ := storage.ListLogs(v2)
+	for _, f := range files {
+		if f.Path == side[0] {
+			t.Fatalf("the side file is taken for a log: %v", files)
+		}
+	}
+	j := harness.StartJavaZK(t, harness.JavaOptions{DataDir: dataDir})
+	requireNodes(t, j.Addr, want)
+}
