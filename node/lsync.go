@@ -297,6 +297,13 @@ func (s *Server) proposalsFromLog(h *learnerHandler, peer wire.Zxid, factor floa
 		if errors.Is(err, io.EOF) {
 			break
 		}
+		if errors.Is(err, storage.ErrCorruptLog) {
+			// Damage, or the end of the file being appended to right now:
+			// what was read is contiguous, and the caller syncs by SNAP
+			// unless it reaches the committed log.
+			h.log.Warn().Err(err).Msg("txn log unreadable from here; using what precedes it for a sync")
+			break
+		}
 		if err != nil {
 			h.log.Warn().Err(err).Msg("reading the txn log for a sync")
 			return nil
