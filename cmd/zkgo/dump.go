@@ -169,7 +169,7 @@ func runSnapshot(args []string) int {
 }
 
 func runTxnlog(args []string) int {
-	usage := "usage: zkgo txnlog dump [--json] <log file>\n" +
+	usage := "usage: zkgo txnlog dump [--json] [--jute-maxbuffer N] <log file>\n" +
 		"       zkgo txnlog verify [--snapdir DATADIR] DATALOGDIR\n" +
 		"       zkgo txnlog truncate --at ZXID [--snapdir DATADIR] [--yes] DATALOGDIR"
 	if len(args) > 0 {
@@ -211,7 +211,7 @@ func runTxnlog(args []string) int {
 			return 1
 		}
 		n++
-		printTxn(w, rec, *asJSON)
+		printTxn(w, rec, *asJSON, limit.limit())
 	}
 	if t := lr.Tail; t != nil {
 		fmt.Fprintf(w, "Last transaction was partial (torn write at offset %d: %s).\n", t.Offset, t.Reason)
@@ -222,7 +222,7 @@ func runTxnlog(args []string) int {
 	return 0
 }
 
-func printTxn(w *bufio.Writer, rec *storage.Record, asJSON bool) {
+func printTxn(w *bufio.Writer, rec *storage.Record, asJSON bool, limit int) {
 	e := &rec.Entry
 	h := &e.Hdr
 	if asJSON {
@@ -236,7 +236,7 @@ func printTxn(w *bufio.Writer, rec *storage.Record, asJSON bool) {
 			b = append(b, `,"txn":`...)
 			b = wire.AppendJSON(b, e.Body)
 			if m, ok := e.Body.(*wire.MultiTxn); ok {
-				if subs, err := wire.DecodeSubTxns(m, 1<<21); err == nil {
+				if subs, err := wire.DecodeSubTxns(m, limit); err == nil {
 					b = append(b, `,"ops":[`...)
 					for i, s := range subs {
 						if i > 0 {
@@ -263,7 +263,7 @@ func printTxn(w *bufio.Writer, rec *storage.Record, asJSON bool) {
 	fmt.Fprintf(w, "%s session 0x%x cxid 0x%x zxid 0x%x %s", ts, uint64(h.ClientID), uint32(h.Cxid), uint64(h.Zxid), h.Type)
 	if e.Body != nil {
 		if m, ok := e.Body.(*wire.MultiTxn); ok {
-			if subs, err := wire.DecodeSubTxns(m, 1<<21); err == nil {
+			if subs, err := wire.DecodeSubTxns(m, limit); err == nil {
 				var parts []string
 				for i, s := range subs {
 					parts = append(parts, m.Txns[i].Type.String()+" "+wire.FormatText(s))
