@@ -24,7 +24,7 @@ func entry(z wire.Zxid, path string) *wire.TxnEntry {
 	}
 }
 
-func writeLog(t *testing.T, dir string, from, to wire.Zxid, prealloc int64) *TxnLog {
+func writeLog(t testing.TB, dir string, from, to wire.Zxid, prealloc int64) *TxnLog {
 	t.Helper()
 	l, err := OpenTxnLog(dir, Options{PreAllocBytes: prealloc, ForceSync: true})
 	if err != nil {
