@@ -216,6 +216,7 @@ func (s *Server) onLearnerConn(a learnerArrival) {
 		ackDeadline: ld.tick + int64(s.cfg.InitLimit+s.cfg.SyncLimit),
 	}
 	h.log = s.log.With().Str("learner", h.remote).Logger()
+	h.maxRecord = s.cfg.RecordLimit()
 	h.rd = newTimeoutReader(c, time.Duration(s.cfg.TickTime*s.cfg.InitLimit)*time.Millisecond)
 	ld.handlers[h] = struct{}{}
 	s.onLearnerInfo(h, &a.first)

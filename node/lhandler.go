@@ -52,6 +52,10 @@ type learnerHandler struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer
 
+	// maxRecord bounds every length in a packet from the learner
+	// (Config.RecordLimit).
+	maxRecord int
+
 	mu        sync.Mutex
 	outQ      []wire.QuorumPacket
 	snap      *snapSpool // sent before outQ when set
@@ -172,7 +176,7 @@ func bufioWriter(w io.Writer) *bufio.Writer { return bufio.NewWriterSize(w, 64<<
 // reader hands packets to the owner until the connection fails.
 func (h *learnerHandler) reader(in chan<- handlerMsg, quit <-chan struct{}) {
 	for {
-		qp, err := wire.ReadQuorumPacket(h.br, jute.QuorumMaxBuffer)
+		qp, err := wire.ReadQuorumPacket(h.br, h.maxRecord)
 		select {
 		case in <- handlerMsg{h: h, qp: qp, err: err}:
 		case <-h.closed:

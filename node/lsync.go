@@ -303,7 +303,7 @@ func (s *Server) proposalsFromLog(h *learnerHandler, peer wire.Zxid, factor floa
 			return nil
 		}
 	}
-	lr := storage.NewLogReader(files)
+	lr := storage.NewLogReader(files, s.cfg.RecordLimit())
 	defer lr.Close()
 	var out []committedEntry
 	for {
@@ -311,11 +311,24 @@ func (s *Server) proposalsFromLog(h *learnerHandler, peer wire.Zxid, factor floa
 		if errors.Is(err, io.EOF) {
 			break
 		}
+		if errors.Is(err, storage.ErrCorruptLog) {
+			// Damage, or the end of the file being appended to right now:
+			// what was read is contiguous, and the caller syncs by SNAP
+			// unless it reaches the committed log.
+			h.log.Warn().Err(err).Msg("txn log unreadable from here; using what precedes it for a sync")
+			break
+		}
 		if err != nil {
 			h.log.Warn().Err(err).Msg("reading the txn log for a sync")
 			return nil
 		}
 		z := rec.Entry.Hdr.Zxid
+		if n := len(out); n > 0 && (z <= out[n-1].zxid || (z.Epoch() == out[n-1].zxid.Epoch() && z != out[n-1].zxid+1)) {
+			// A DIFF across a hole would skip txns: sync by SNAP instead.
+			h.log.Warn().Str("zxid", z.String()).Str("previous", out[n-1].zxid.String()).Str("file", rec.File).
+				Msg("txn log is not contiguous; not using it for a sync")
+			return nil
+		}
 		if len(out) == 0 {
 			if z > peer {
 				h.log.Warn().Str("zxid", peer.String()).Msg("Unable to find proposals from txnlog")
