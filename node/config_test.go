@@ -435,7 +435,7 @@ func TestRecordLimit(t *testing.T) {
 		{"jute.maxbuffer.extrasize=10\n", 0xfffff + 1024},
 		{"zookeeper.jute.maxbuffer=2000000\n", 4000000},
 	} {
-		c, err := ParseConfig(strings.NewReader("dataDir=/d\n" + tc.cfg))
+		c, err := ParseConfig(strings.NewReader("dataDir=/d\nclientPort=2181\n" + tc.cfg))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -448,7 +448,7 @@ func TestRecordLimit(t *testing.T) {
 	}
 	for _, bad := range []string{"jute.maxbuffer=1M\n", "jute.maxbuffer.extrasize=lots\n", "jute.maxbuffer=-5\n",
 		"jute.maxbuffer=2000000000\n"} {
-		c, err := ParseConfig(strings.NewReader("dataDir=/d\n" + bad))
+		c, err := ParseConfig(strings.NewReader("dataDir=/d\nclientPort=2181\n" + bad))
 		if err == nil {
 			err = c.validate()
 		}
