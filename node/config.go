@@ -86,6 +86,16 @@ type Config struct {
 	// walk): false holds the walk until the owner's next round. It runs on
 	// the owner goroutine and must not block.
 	SnapSyncGate func() bool `json:"-"`
+	// CommitGate, when set, is asked by a leader before it commits (tests
+	// that need proposals outstanding while a learner syncs): false leaves
+	// every acknowledged proposal outstanding, to be tried again at the end
+	// of the owner's next round. It runs on the owner goroutine and must
+	// not block.
+	CommitGate func() bool `json:"-"`
+	// NewLeaderQueued, when set, is called by a leader on the owner
+	// goroutine right after it queues NEWLEADER for learner sid (tests);
+	// it must not block. Held commits are tried again in the same round.
+	NewLeaderQueued func(sid int64) `json:"-"`
 
 	// Properties holds every system-property style setting read from the
 	// file ("zookeeper.*" and the like), for envi/conf output.
