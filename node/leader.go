@@ -145,17 +145,44 @@ const (
 	firstPacketMax = 64 << 10
 )
 
+// Backoff between failed accepts of learner connections.
+const (
+	acceptRetryMin = 5 * time.Millisecond
+	acceptRetryMax = time.Second
+)
+
 // acceptLearners is LearnerCnxAcceptor: it accepts learner connections and
 // gives each initLimit ticks, in total, to send its first packet (Java
 // gives that to every read). At most peer.maxPendingHandshakes are waiting
 // at a time (Java has no limit): one more evicts one of them.
+//
+// An Accept that fails while the listener is open (out of file
+// descriptors, a connection aborted before it was taken) is retried after
+// a backoff that doubles from 5 ms up to 1 s; Java's acceptor instead
+// stops, and its leader then steps down ("Unexpected internal error",
+// DIFFERENCES row 36). It returns once the listener is closed (the
+// leadership is over) or the server stops.
 func (s *Server) acceptLearners(ld *leaderState) {
 	timeout := time.Duration(s.cfg.TickTime*s.cfg.InitLimit) * time.Millisecond
+	var backoff time.Duration
 	for {
 		c, err := ld.ln.Accept()
 		if err != nil {
-			return
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			backoff = min(max(2*backoff, acceptRetryMin), acceptRetryMax)
+			s.log.Warn().Err(err).Dur("retry_in", backoff).Msg("Exception while accepting follower; retrying")
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-s.quit:
+				t.Stop()
+				return
+			}
+			continue
 		}
+		backoff = 0
 		if !ld.pending.Admit(c) {
 			return // leadership over
 		}
