@@ -226,6 +226,13 @@ func (c Config) validate() error {
 			errs = append(errs, fmt.Errorf("%s must be positive, was %d", k, n))
 		}
 	}
+	// QuorumCnxManager reads it with Integer.parseInt: a value that is not
+	// a 32-bit number stops a Java quorum member from starting.
+	if v, ok := c.Properties[cnxTimeoutKey]; ok && c.Quorum != nil {
+		if _, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not a number", cnxTimeoutKey, v))
+		}
+	}
 	if c.MaxConcurrentSnapSyncs < 0 || c.MaxConcurrentDiffSyncs < 0 {
 		errs = append(errs, errors.New("MaxConcurrentSnapSyncs and MaxConcurrentDiffSyncs must not be negative"))
 	}
@@ -471,6 +478,9 @@ func ParseConfig(r io.Reader) (Config, error) {
 	}
 	return c.withDefaults(), nil
 }
+
+// cnxTimeoutKey is the election connection timeout (zoo.cfg cnxTimeout).
+const cnxTimeoutKey = "zookeeper.cnxTimeout"
 
 // syncThrottleKeys are the leader's sync throttle properties (snap, diff).
 var syncThrottleKeys = [2]string{"zookeeper.leader.maxConcurrentSnapSyncs", "zookeeper.leader.maxConcurrentDiffSyncs"}
