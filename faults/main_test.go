@@ -50,7 +50,10 @@ func startEnsemble(t *testing.T, mix string, seed uint64) *Ensemble {
 			java = harness.RequireJava(t)
 		}
 		if s.Kind == Zkgo && bin == "" {
-			bin = harness.BuildZkgo(t)
+			// ZKGO_FAULTS_ZKGO runs another build (e.g. a branch's).
+			if bin = os.Getenv("ZKGO_FAULTS_ZKGO"); bin == "" {
+				bin = harness.BuildZkgo(t)
+			}
 		}
 	}
 	nw, err := NewNetwork(rand.New(rand.NewPCG(seed, uint64(time.Now().UnixNano()))))

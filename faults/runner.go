@@ -30,6 +30,12 @@ type RunConfig struct {
 	// instead of the ensemble (the self-test's tamper proxy): workload is
 	// "registers" or "set", worker its index. ok=false keeps the default.
 	Dial func(workload string, worker int) (servers []string, ok bool)
+	// AfterWork, when set, runs once the workers have stopped, before the
+	// final reads.
+	AfterWork func()
+	// Root is the parent of every znode the run uses ("" for /); runs
+	// that share an ensemble use different roots.
+	Root string
 	// Replay is the command line that repeats this run (for the report).
 	Replay string
 	Logf   func(format string, args ...any)
@@ -67,6 +73,29 @@ func (r *Result) OK() bool {
 		}
 	}
 	return true
+}
+
+// Summary is one line for tables: mix, seed, verdict, operations, the
+// checkers that failed.
+func (r *Result) Summary() string {
+	ops := 0
+	info := 0
+	for _, c := range r.Counts {
+		ops += c[0] + c[1] + c[2]
+		info += c[2]
+	}
+	var failed []string
+	for _, v := range r.Verdicts {
+		if !v.OK {
+			failed = append(failed, v.Checker)
+		}
+	}
+	verdict := "PASS"
+	if len(failed) > 0 {
+		verdict = "FAIL"
+	}
+	return fmt.Sprintf("FAULTS-SUMMARY mix=%s seed=%d verdict=%s ops=%d info=%d elapsed=%.1fs failed=%s",
+		r.Mix, r.Seed, verdict, ops, info, r.Elapsed.Seconds(), strings.Join(failed, ","))
 }
 
 // Report is the human-readable summary of a run.
@@ -119,6 +148,7 @@ func (r *Result) Report() string {
 	if r.Replay != "" {
 		fmt.Fprintf(&b, "replay: %s\n", r.Replay)
 	}
+	b.WriteString(r.Summary() + "\n")
 	return b.String()
 }
 
@@ -163,11 +193,18 @@ func Run(ctx context.Context, e *Ensemble, cfg RunConfig) (*Result, error) {
 	}
 	t0 := time.Now()
 	gens := int((cfg.Duration+cfg.Recovery+time.Minute)/(5*time.Second)) + 1
+	root := cfg.Root
+	if root != "" {
+		if _, err := admin.Create(root, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && err != zk.ErrNodeExists {
+			return nil, fmt.Errorf("faults: create %s: %w", root, err)
+		}
+	}
 	w := workloads{
-		reg:   &Registers{Workers: 5, Keys: 3, KeyLife: 5 * time.Second, Gens: gens, Root: "/r", hist: NewHistory("registers", t0), t0: t0},
-		set:   &Set{Workers: 2, Root: "/set", hist: NewHistory("set", t0)},
-		locks: &Locks{Workers: 3, Root: "/lock", Res: "/lockres", hist: NewHistory("locks", t0), cs: cs},
-		watch: &Watches{Path: "/watched", hist: NewHistory("watches", t0)},
+		reg: &Registers{Workers: 5, Keys: 3, KeyLife: 5 * time.Second, Gens: gens, Root: root + "/r",
+			hist: NewHistory("registers", t0), t0: t0},
+		set:   &Set{Workers: 2, Root: root + "/set", hist: NewHistory("set", t0)},
+		locks: &Locks{Workers: 3, Root: root + "/lock", Res: root + "/lockres", hist: NewHistory("locks", t0), cs: cs},
+		watch: &Watches{Path: root + "/watched", hist: NewHistory("watches", t0)},
 	}
 	res.histories = []*History{w.reg.hist, w.set.hist, w.locks.hist, w.watch.hist}
 	if err := errors.Join(w.reg.setup(ctx, admin), w.set.setup(admin), w.locks.setup(admin), w.watch.setup(admin)); err != nil {
@@ -269,6 +306,9 @@ func Run(ctx context.Context, e *Ensemble, cfg RunConfig) (*Result, error) {
 	}
 	stopWork()
 	wg.Wait()
+	if cfg.AfterWork != nil {
+		cfg.AfterWork()
+	}
 	res.Nemesis = nem.Log()
 
 	// Final reads, from every node.

@@ -92,8 +92,18 @@ func (s *Set) check(final map[string]Znode) []string {
 		}
 		names[op.Result] = op.Value
 	}
+	sort.Strings(bad)
 	// Real-time order: a create acknowledged before another was invoked
-	// has the smaller sequence number.
+	// has the smaller sequence number (among the acknowledged creates that
+	// are where their reply said).
+	var order []string
+	kept := acked[:0]
+	for _, op := range acked {
+		if present[op.Value] == op.Result {
+			kept = append(kept, op)
+		}
+	}
+	acked = kept
 	sort.Slice(acked, func(i, j int) bool { return acked[i].Return < acked[j].Return })
 	var maxSeq int64 = -1
 	var maxOp Op
@@ -108,10 +118,9 @@ func (s *Set) check(final map[string]Znode) []string {
 			j++
 		}
 		if q, ok := seqOf(op.Result); ok && q <= maxSeq {
-			bad = append(bad, fmt.Sprintf("%s (invoked %s) has a sequence number below %s, acknowledged before (at %s)",
+			order = append(order, fmt.Sprintf("%s (invoked %s) has a sequence number below %s, acknowledged before (at %s)",
 				op.Result, fmtTime(op.Call), maxOp.Result, fmtTime(maxOp.Return)))
 		}
 	}
-	sort.Strings(bad)
-	return bad
+	return append(bad, order...)
 }
