@@ -20,6 +20,8 @@ import (
 //	ZKGO_FAULTS_DURATION  the faulty part of each run               default 25s
 //	ZKGO_FAULTS_NEMESES   comma-separated faults, or all            default all
 //	ZKGO_FAULTS_RESULTS   where failed runs are saved               default faults/results
+//	ZKGO_FAULTS_KEEP      non-empty: save passing runs too
+//	ZKGO_FAULTS_ZKGO      a zkgo binary to run instead of building cmd/zkgo
 func env(k, def string) string {
 	if v := os.Getenv(k); v != "" {
 		return v
@@ -91,7 +93,7 @@ func runOne(t *testing.T, mix string, seed uint64, dur time.Duration, faults []F
 	if err != nil {
 		t.Fatalf("%v\nreplay: %s", err, replay)
 	}
-	if !res.OK() {
+	if !res.OK() || os.Getenv("ZKGO_FAULTS_KEEP") != "" {
 		dir := filepath.Join(env("ZKGO_FAULTS_RESULTS", "results"), fmt.Sprintf("%s-seed%d-%s", mix, seed,
 			time.Now().Format("20060102-150405")))
 		if abs, err := filepath.Abs(dir); err == nil {
@@ -100,6 +102,8 @@ func runOne(t *testing.T, mix string, seed uint64, dur time.Duration, faults []F
 		if err := res.Save(dir, e); err != nil {
 			t.Errorf("saving the run: %v", err)
 		}
+	}
+	if !res.OK() {
 		t.Errorf("%s", res.Report())
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 
 	"github.com/anishathalye/porcupine"
@@ -37,6 +38,12 @@ func (r *Result) Save(dir string, e *Ensemble) error {
 			base := fmt.Sprintf("node%d-%s", n.ID, n.Kind)
 			errs = append(errs, copyFile(n.LogPath, filepath.Join(dir, base+".log")),
 				copyFile(n.Config, filepath.Join(dir, base+".cfg")))
+			// The data dir (snapshots, txn logs) for zkgo txnlog dump and
+			// Java's tools; preallocated logs compress to almost nothing.
+			tgz := filepath.Join(dir, base+"-data.tgz")
+			if out, err := exec.Command("tar", "-C", n.DataDir, "-czf", tgz, ".").CombinedOutput(); err != nil {
+				errs = append(errs, fmt.Errorf("tar %s: %w: %s", n.DataDir, err, out))
+			}
 		}
 	}
 	return errors.Join(errs...)
