@@ -114,6 +114,7 @@ type Ensemble struct {
 	zkgo   string
 	java   *harness.Java
 	logf   func(format string, args ...any)
+	relays map[int]*Relay // with EnsembleConfig.Relay
 }
 
 // EnsembleConfig configures NewEnsemble.
@@ -125,6 +126,10 @@ type EnsembleConfig struct {
 	Timing Timing
 	Net    *Network
 	Logf   func(format string, args ...any)
+	// Relay routes every quorum and election connection through a relay
+	// in the destination's namespace (RelayQuorumPort, RelayElectionPort),
+	// so the nemesis can delay links.
+	Relay bool
 }
 
 // NewEnsemble creates the namespaces, configs and data dirs of a mix; it
@@ -141,6 +146,9 @@ func NewEnsemble(c EnsembleConfig) (*Ensemble, error) {
 		c.Logf = func(string, ...any) {}
 	}
 	e := &Ensemble{Net: c.Net, Timing: c.Timing, Mix: c.Mix, zkgo: c.Zkgo, java: c.Java, logf: c.Logf}
+	if c.Relay {
+		e.Mix += "+relay"
+	}
 	for _, s := range specs {
 		h, err := c.Net.AddHost(s.ID)
 		if err != nil {
@@ -157,12 +165,43 @@ func NewEnsemble(c EnsembleConfig) (*Ensemble, error) {
 		}
 		e.Nodes = append(e.Nodes, n)
 	}
+	if c.Relay {
+		e.relays = map[int]*Relay{}
+		for _, n := range e.Nodes {
+			r, err := StartRelay(n.Host)
+			if err != nil {
+				_ = e.Close()
+				return nil, err
+			}
+			e.relays[n.ID] = r
+		}
+	}
 	for _, n := range e.Nodes {
 		if err := e.writeConfig(n); err != nil {
 			return nil, err
 		}
 	}
 	return e, nil
+}
+
+// Relayed reports whether peer links go through relays (delay possible).
+func (e *Ensemble) Relayed() bool { return e.relays != nil }
+
+// SetDelay delays the link between nodes a and b (both directions, every
+// connection either of them opened); 0 removes the delay.
+func (e *Ensemble) SetDelay(a, b int, d time.Duration) {
+	if e.relays == nil {
+		return
+	}
+	e.relays[a].SetDelay(e.Node(b).Host, d)
+	e.relays[b].SetDelay(e.Node(a).Host, d)
+}
+
+// ClearDelays removes every link delay.
+func (e *Ensemble) ClearDelays() {
+	for _, r := range e.relays {
+		r.ClearDelays()
+	}
 }
 
 func (e *Ensemble) writeConfig(n *Node) error {
@@ -188,7 +227,11 @@ func (e *Ensemble) writeConfig(n *Node) error {
 		if m.Observer {
 			typ = "observer"
 		}
-		cfg["server."+strconv.Itoa(m.ID)] = fmt.Sprintf("%s:%d:%d:%s;%s:%d", m.Host.IP, QuorumPort, ElectionPort, typ,
+		qp, ep := QuorumPort, ElectionPort
+		if e.relays != nil && m.ID != n.ID {
+			qp, ep = RelayQuorumPort, RelayElectionPort // others are reached through their relays
+		}
+		cfg["server."+strconv.Itoa(m.ID)] = fmt.Sprintf("%s:%d:%d:%s;%s:%d", m.Host.IP, qp, ep, typ,
 			m.Host.IP, ClientPort)
 	}
 	keys := make([]string, 0, len(cfg))
@@ -371,11 +414,14 @@ func (e *Ensemble) Wipe(id int) error {
 	return os.RemoveAll(filepath.Join(n.DataDir, "version-2"))
 }
 
-// Close kills every node.
+// Close kills every node and stops the relays.
 func (e *Ensemble) Close() error {
 	var errs []error
 	for _, n := range e.Nodes {
 		errs = append(errs, e.Kill(n.ID))
+	}
+	for _, r := range e.relays {
+		errs = append(errs, r.Close())
 	}
 	return errors.Join(errs...)
 }

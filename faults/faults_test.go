@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -80,7 +81,9 @@ func TestFaults(t *testing.T) {
 // runOne starts mix, runs the seeded schedule, prints the report and fails
 // t on any violation (saving the run under the results folder).
 func runOne(t *testing.T, mix string, seed uint64, dur time.Duration, faults []Fault) {
-	e := startEnsemble(t, mix, seed)
+	// Delay needs the relays; the suite runs them whenever delay is one
+	// of the faults.
+	e := startEnsembleWith(t, mix, seed, slices.Contains(faults, FaultDelay))
 	names := make([]string, len(faults))
 	for i, f := range faults {
 		names[i] = string(f)

@@ -63,10 +63,20 @@ func (l *Locks) run(ctx context.Context, id int, servers []string, rng *rand.Ran
 		if err != nil {
 			return
 		}
+		began := time.Now()
 		l.session(ctx, id, attempt, c, rng)
 		sid := c.SessionID()
 		c.Close() // closeSession if connected; otherwise the session expires
 		l.sessionEnded(sid, "closed")
+		if time.Since(began) < 100*time.Millisecond {
+			// No server answered: do not spin through sessions.
+			t := time.NewTimer(250 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+		}
 		pace(ctx, rng)
 	}
 }

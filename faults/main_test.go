@@ -37,6 +37,11 @@ func requireSuite(t *testing.T) {
 // startEnsemble starts mix in fresh namespaces; everything is removed at
 // cleanup.
 func startEnsemble(t *testing.T, mix string, seed uint64) *Ensemble {
+	return startEnsembleWith(t, mix, seed, false)
+}
+
+// startEnsembleWith starts mix, with relays on every peer link if relay.
+func startEnsembleWith(t *testing.T, mix string, seed uint64, relay bool) *Ensemble {
 	t.Helper()
 	requireSuite(t)
 	specs, err := ParseMix(mix)
@@ -65,7 +70,8 @@ func startEnsemble(t *testing.T, mix string, seed uint64) *Ensemble {
 			t.Errorf("removing network: %v", err)
 		}
 	})
-	e, err := NewEnsemble(EnsembleConfig{Mix: mix, Dir: t.TempDir(), Zkgo: bin, Java: java, Net: nw, Logf: t.Logf})
+	e, err := NewEnsemble(EnsembleConfig{Mix: mix, Dir: t.TempDir(), Zkgo: bin, Java: java, Net: nw, Logf: t.Logf,
+		Relay: relay})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,24 +28,30 @@ const (
 	FaultWipe             Fault = "wipe"             // kill a follower, wipe its dataDir, restart (SNAP)
 	FaultBehind           Fault = "behind"           // keep a follower down while writes go on (DIFF from the log)
 	FaultLeaderBehind     Fault = "leader-loses-log" // kill the leader under load, restart it (its log tail truncated by TRUNC/DIFF)
+	FaultDelay            Fault = "delay"            // slow links (relays): the leader's, one node's, or all of them
 	faultHealName         Fault = "heal"
 	defaultFaultGapLow          = 1 * time.Second
 	defaultFaultGapSpread       = 2 * time.Second
 )
 
-// AllFaults is every fault the nemesis knows.
+// AllFaults is every fault the nemesis knows but delay, which needs the
+// relays (ParseFaults("all+delay") adds it).
 var AllFaults = []Fault{FaultKill, FaultKillLeader, FaultPauseLeader, FaultPause, FaultIsolateLeader, FaultHalves,
 	FaultRing, FaultOneWay, FaultLoss, FaultWipe, FaultBehind, FaultLeaderBehind}
 
-// ParseFaults reads a comma-separated fault list ("all" for every one).
+// ParseFaults reads a comma-separated fault list: "all" for AllFaults,
+// "all+delay" for those and delay.
 func ParseFaults(s string) ([]Fault, error) {
-	if s == "" || s == "all" {
+	switch s {
+	case "", "all":
 		return AllFaults, nil
+	case "all+delay":
+		return append(slices.Clone(AllFaults), FaultDelay), nil
 	}
 	var out []Fault
 	for _, f := range strings.Split(s, ",") {
 		f = strings.TrimSpace(f)
-		if !slices.Contains(AllFaults, Fault(f)) {
+		if !slices.Contains(AllFaults, Fault(f)) && Fault(f) != FaultDelay {
 			return nil, fmt.Errorf("faults: unknown fault %q (known: %v)", f, AllFaults)
 		}
 		out = append(out, Fault(f))
@@ -66,6 +72,9 @@ func (s Step) String() string {
 	switch s.Fault {
 	case FaultLoss:
 		return fmt.Sprintf("%6.1fs %-16s for %4.1fs p=%.2f", s.At.Seconds(), s.Fault, s.For.Seconds(), s.Param)
+	case FaultDelay:
+		return fmt.Sprintf("%6.1fs %-16s for %4.1fs %3.0fms pick=%d", s.At.Seconds(), s.Fault, s.For.Seconds(),
+			s.Param*1000, s.Pick)
 	default:
 		return fmt.Sprintf("%6.1fs %-16s for %4.1fs pick=%d", s.At.Seconds(), s.Fault, s.For.Seconds(), s.Pick)
 	}
@@ -103,6 +112,11 @@ func Schedule(seed uint64, faults []Fault, total time.Duration) []Step {
 		case FaultLoss:
 			s.For = 3*time.Second + time.Duration(rng.IntN(3000))*time.Millisecond
 			s.Param = 0.1 + 0.3*rng.Float64()
+		case FaultDelay:
+			// 20-600 ms each way: from slow to past a tick, up to half
+			// of syncLimit.
+			s.For = 3*time.Second + time.Duration(rng.IntN(4000))*time.Millisecond
+			s.Param = 0.02 + 0.58*rng.Float64()
 		default:
 			s.For = 2*time.Second + time.Duration(rng.IntN(4000))*time.Millisecond
 		}
@@ -347,11 +361,35 @@ func (n *Nemesis) apply(ctx context.Context, s Step) error {
 				return err
 			}
 		}
+	case FaultDelay:
+		if !e.Relayed() {
+			n.logf("%s: skipped (no relays)", s.Fault)
+			return nil
+		}
+		d := time.Duration(s.Param * float64(time.Second))
+		var slow []int
+		switch s.Pick % 3 {
+		case 0:
+			slow = []int{n.leaderOr(s.Pick)}
+		case 1:
+			slow = []int{all[s.Pick%nodes]}
+		default:
+			slow = all
+		}
+		n.logf("%s: links of %v slowed by %v each way", s.Fault, slow, d)
+		for _, a := range slow {
+			for _, b := range all {
+				if a != b {
+					e.SetDelay(a, b, d)
+				}
+			}
+		}
 	default:
 		return fmt.Errorf("faults: fault %q not implemented", s.Fault)
 	}
 	n.sleep(ctx, s.For)
 	n.logf("%s: heal network", s.Fault)
+	e.ClearDelays()
 	return e.Net.Heal()
 }
 
@@ -387,6 +425,7 @@ func (n *Nemesis) restart(id int) error {
 func (n *Nemesis) HealAll() error {
 	var errs []error
 	errs = append(errs, n.e.Net.Heal())
+	n.e.ClearDelays()
 	n.mu.Lock()
 	paused := n.pause
 	down := n.down

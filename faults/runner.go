@@ -537,9 +537,11 @@ var javaDefects = []struct{ line, next, issue string }{
 	{"Exception when following the leader", `because "pif" is null`, "ZOOKEEPER-4394"},
 	// The learner's SyncThread, still flushing, finds the socket of the
 	// follower that shut down on that NullPointerException.
-	{"Severe unrecoverable error, from thread : SyncThread", `because "this.learner.sock" is null`, "ZOOKEEPER-4394 (aftermath)"},
+	// A follower shutting down (after that exception, or when its leader
+	// goes) while its SyncThread still flushes acks finds no socket.
+	{"Severe unrecoverable error, from thread : SyncThread", `because "this.learner.sock" is null`, "follower shutdown race"},
 	{"Cannot read field \"hdr\" because \"pif\" is null", "", "ZOOKEEPER-4394"},
-	{"Cannot invoke \"java.net.Socket.isClosed()\" because \"this.learner.sock\" is null", "", "ZOOKEEPER-4394 (aftermath)"},
+	{"Cannot invoke \"java.net.Socket.isClosed()\" because \"this.learner.sock\" is null", "", "follower shutdown race"},
 }
 
 func javaDefect(line, next string) string {
@@ -555,7 +557,11 @@ func javaDefect(line, next string) string {
 // line after it, where Java prints the exception) is a peer's or client's
 // connection failing, which every kill, pause or partition causes.
 func networkError(line, next string) bool {
-	if !strings.Contains(line, "Unexpected exception") {
+	// A Java thread that dies on its own socket closing under it: the
+	// follower is shutting down (its leader went away) while
+	// FollowerRequestProcessor or SyncThread still writes to the leader.
+	severe := strings.Contains(line, "Severe unrecoverable error")
+	if !strings.Contains(line, "Unexpected exception") && !severe {
 		return false
 	}
 	if i := strings.Index(line, `"error":"`); i >= 0 { // zkgo's JSON log: the error is on the line
@@ -567,6 +573,11 @@ func networkError(line, next string) bool {
 			}
 		}
 		return false
+	}
+	// An elected leader whose followers did not all come in time, or a
+	// follower that gave up on its leader: liveness, not safety.
+	if strings.Contains(next, "Timeout while waiting for") {
+		return true
 	}
 	for _, s := range []string{"java.net.SocketException", "java.net.SocketTimeoutException", "java.io.EOFException",
 		"java.net.ConnectException", "java.net.NoRouteToHostException", "EndOfStreamException",
