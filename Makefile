@@ -38,7 +38,7 @@ conformance:
 FAULTS_MIXES    ?= jjj,jjz,jzz,zzz,jjjzz,jjzzz,zzzzz,jjzZ,zzjJ
 FAULTS_SEEDS    ?= 1-5
 FAULTS_DURATION ?= 45s
-FAULTS_NEMESES  ?= all
+FAULTS_NEMESES  ?= all+delay
 .PHONY: faults
 faults:
 	CI=true ZKGO_FAULTS_MIXES=$(FAULTS_MIXES) ZKGO_FAULTS_SEEDS=$(FAULTS_SEEDS) \

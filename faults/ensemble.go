@@ -218,6 +218,11 @@ func (e *Ensemble) writeConfig(n *Node) error {
 		// Java's default snapCount (100000) would never snapshot in a
 		// run; a small one makes followers sync from snapshots plus logs.
 		"snapCount": "2000",
+		// A follower behind by more than the 500 txns of the leader's
+		// committed log gets a DIFF read from the leader's txn log as long
+		// as that is under this factor times the newest snapshot (Java's
+		// default 0.33 would turn almost every such sync into a SNAP).
+		"snapshotSizeFactor": "10",
 	}
 	if n.Observer {
 		cfg["peerType"] = "observer"
