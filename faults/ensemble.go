@@ -219,10 +219,12 @@ func (e *Ensemble) writeConfig(n *Node) error {
 		// run; a small one makes followers sync from snapshots plus logs.
 		"snapCount": "2000",
 		// A follower behind by more than the 500 txns of the leader's
-		// committed log gets a DIFF read from the leader's txn log as long
-		// as that is under this factor times the newest snapshot (Java's
-		// default 0.33 would turn almost every such sync into a SNAP).
-		"snapshotSizeFactor": "10",
+		// committed log gets a DIFF read from the leader's txn logs as long
+		// as their size (preallocation included) is under this factor
+		// times the newest snapshot. Java's defaults (0.33, 64 MB logs)
+		// turn every such sync here into a SNAP; Java takes at most 1.
+		"snapshotSizeFactor": "1",
+		"preAllocSize":       "128", // KB
 	}
 	if n.Observer {
 		cfg["peerType"] = "observer"
