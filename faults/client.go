@@ -48,17 +48,13 @@ func (cs *clients) open(name string, servers []string) (*zk.Conn, error) {
 			return
 		}
 		lg.Printf("session event %v server=%s", ev.State, ev.Server)
+		cs.mu.Lock() // c is set once Connect returns, and the callback may run before
+		defer cs.mu.Unlock()
 		if ev.State == zk.StateHasSession && c != nil {
-			cs.mu.Lock()
 			sid = c.SessionID()
-			cs.mu.Unlock()
 		}
-		if ev.State == zk.StateExpired {
-			cs.mu.Lock()
-			if sid != 0 {
-				cs.expired[sid] = true
-			}
-			cs.mu.Unlock()
+		if ev.State == zk.StateExpired && sid != 0 {
+			cs.expired[sid] = true
 		}
 	}
 	conn, _, err := zk.Connect(servers, SessionTimeout, zk.WithLogger(lg), zk.WithEventCallback(cb))
