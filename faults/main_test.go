@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,5 +114,63 @@ func TestEnsembleSmoke(t *testing.T) {
 		if err != nil || string(d) != "x" {
 			t.Fatalf("node %d: %q %v", n.ID, d, err)
 		}
+	}
+}
+
+// TestSweepLeftovers leaves what a crashed run would (a bridge whose owner
+// is gone, a namespace with a veth pair and a process) and checks that the
+// sweeper removes all of it and nothing of a live run.
+func TestSweepLeftovers(t *testing.T) {
+	requireSuite(t)
+	live, err := NewNetwork(rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	if _, err := live.AddHost(1); err != nil {
+		t.Fatal(err)
+	}
+	dead, err := NewNetwork(rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 4)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unregisterCleanup(dead.Bridge)      // as if its process had crashed
+	defer func() { _ = dead.Close() }() // in case the sweeper misses it
+	h, err := dead.AddHost(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// pid 1 runs, but not since this start time: the owner is gone.
+	if err := run("ip", "link", "set", dead.Bridge, "alias", "zkgo-faults pid=1 start=0"); err != nil {
+		t.Fatal(err)
+	}
+	sleeper := h.Exec("sleep", "600")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- sleeper.Wait() }()
+	removed, err := Sweep()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(removed, dead.Bridge) || slices.Contains(removed, live.Bridge) {
+		t.Fatalf("swept %v; want %s and not %s", removed, dead.Bridge, live.Bridge)
+	}
+	if linkExists(dead.Bridge) || linkExists(h.veth) {
+		t.Errorf("the crashed run's bridge or veth is still there")
+	}
+	out, _ := output("ip", "netns", "list")
+	if strings.Contains(out, h.NS+" ") {
+		t.Errorf("the crashed run's namespace %s is still there:\n%s", h.NS, out)
+	}
+	if !strings.Contains(out, live.Host(1).NS+" ") {
+		t.Errorf("the sweeper removed the live run's namespace %s:\n%s", live.Host(1).NS, out)
+	}
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Errorf("the crashed run's process was not killed")
+		_ = sleeper.Process.Kill()
 	}
 }
