@@ -46,6 +46,14 @@ faults:
 	  ZKGO_FAULTS_DURATION=$(FAULTS_DURATION) ZKGO_FAULTS_NEMESES=$(FAULTS_NEMESES) \
 	  $(GO) test -count=1 -timeout 0 -v -run '^Test(Faults|SelfTestTamper)$$' ./faults/
 
+# The byte-corruption sweep's damaged data directories run through zkgo
+# and Java ZooKeeper 3.8.0 side by side (one JVM per position, ~10 min);
+# prints where the two disagree (docs/durability.md). Never part of
+# `make test`, which runs the zkgo-only sweep.
+.PHONY: durability-java
+durability-java:
+	CI=true $(GO) test -tags javasweep -count=1 -timeout 60m -v -run '^TestJavaRecoverySweep$$' ./compat-tests/
+
 # Unit tests only (no Java, no real servers).
 test-short:
 	$(GO) test -short -count=1 $(PKGS)

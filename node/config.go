@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -55,6 +56,10 @@ type Config struct {
 	ReconfigEnabled    bool // reconfigEnabled
 	Standalone         bool // standaloneEnabled
 	MaxBuffer          int  // jute.maxbuffer
+	// MaxBufferExtra is zookeeper.jute.maxbuffer.extrasize: 0 when unset
+	// (Java's default: MaxBuffer); a set value below 1024 counts as 1024,
+	// as in Java. RecordLimit combines the two.
+	MaxBufferExtra int
 	// ContainerCheckMs and ContainerMaxPerMinute drive container and TTL
 	// reaping (znode.container.checkIntervalMs, znode.container.maxPerMinute).
 	ContainerCheckMs      int
@@ -76,6 +81,11 @@ type Config struct {
 	// QuorumDialer, when set, opens learner connections to the leader's
 	// quorum port (tests tap them; nil dials directly).
 	QuorumDialer func(ctx context.Context, addr string) (net.Conn, error) `json:"-"`
+	// SnapSyncGate, when set, is asked by a leader before each step of the
+	// tree walk of a SNAP sync (tests that need txns committed during the
+	// walk): false holds the walk until the owner's next round. It runs on
+	// the owner goroutine and must not block.
+	SnapSyncGate func() bool `json:"-"`
 
 	// Properties holds every system-property style setting read from the
 	// file ("zookeeper.*" and the like), for envi/conf output.
@@ -183,6 +193,23 @@ func (c Config) validate() error {
 	if c.MaxBuffer <= 0 {
 		errs = append(errs, errors.New("jute.maxbuffer must be positive"))
 	}
+	// The limits decide what can be logged and read back: a value zkgo
+	// cannot use is refused, never replaced by a default.
+	for _, k := range juteLimitKeys {
+		if v, ok := c.Properties[k]; ok {
+			if _, err := strconv.Atoi(strings.TrimSpace(v)); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not a number", strings.TrimPrefix(k, "zookeeper."), v))
+			}
+		}
+	}
+	extra := int64(c.MaxBuffer)
+	if c.MaxBufferExtra > 0 {
+		extra = int64(c.MaxBufferExtra)
+	}
+	if c.MaxBufferExtra < 0 || int64(c.MaxBuffer)+max(extra, 1024) > math.MaxInt32 {
+		errs = append(errs, fmt.Errorf("jute.maxbuffer %d plus jute.maxbuffer.extrasize %d does not fit in 31 bits",
+			c.MaxBuffer, c.MaxBufferExtra))
+	}
 	// Java's LearnerSyncThrottler refuses these (its leader cannot start).
 	for _, k := range syncThrottleKeys {
 		if n, err := strconv.Atoi(strings.TrimSpace(c.Properties[k])); err == nil && n <= 0 {
@@ -208,6 +235,22 @@ func (c Config) validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// juteLimitKeys are the properties behind MaxBuffer and MaxBufferExtra.
+var juteLimitKeys = [2]string{"zookeeper.jute.maxbuffer", "zookeeper.jute.maxbuffer.extrasize"}
+
+// RecordLimit is the largest buffer or string a txn log record, snapshot
+// or quorum packet may hold (BinaryInputArchive.checkLength: jute.maxbuffer
+// plus the extra allowance). Every reader of those uses it, and the write
+// path refuses a txn whose encoding would exceed it, so whatever is logged
+// or proposed can be read back.
+func (c Config) RecordLimit() int {
+	extra := -1
+	if c.MaxBufferExtra > 0 {
+		extra = c.MaxBufferExtra
+	}
+	return jute.ArchiveLimit(c.MaxBuffer, extra)
 }
 
 // ClientAddr returns the client listen address host:port.
@@ -460,8 +503,16 @@ func (c *Config) applyProperties() {
 			}
 		}
 	}
-	if v, ok := p["zookeeper.jute.maxbuffer"]; ok {
-		c.MaxBuffer, _ = strconv.Atoi(v)
+	// jute.maxbuffer in zoo.cfg: Java 3.8 reads it only as the JVM system
+	// property, so there a zoo.cfg line does nothing; zkgo has no JVM and
+	// takes it from here (DIFFERENCES.md). validate refuses non-numbers.
+	if v, ok := p[juteLimitKeys[0]]; ok {
+		c.MaxBuffer, _ = strconv.Atoi(strings.TrimSpace(v))
+	}
+	if v, ok := p[juteLimitKeys[1]]; ok {
+		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+			c.MaxBufferExtra = max(n, 1024)
+		}
 	}
 	if v, ok := p["zookeeper.znode.container.checkIntervalMs"]; ok {
 		c.ContainerCheckMs, _ = strconv.Atoi(v)

@@ -418,3 +418,42 @@ func TestParseConfigEnforceAuth(t *testing.T) {
 		t.Errorf("disabled enforce: %v %v", c.EnforceAuth, c.validate())
 	}
 }
+
+// TestRecordLimit: every reader and the write path use jute.maxbuffer plus
+// Java's extra allowance (BinaryInputArchive: zookeeper.jute.maxbuffer.
+// extrasize, default jute.maxbuffer, never below 1024). zoo.cfg spells
+// them jute.maxbuffer and jute.maxbuffer.extrasize; values zkgo cannot use
+// are refused.
+func TestRecordLimit(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  string
+		want int
+	}{
+		{"", 2 * 0xfffff},
+		{"jute.maxbuffer=8388608\n", 2 * 8388608},
+		{"jute.maxbuffer=8388608\njute.maxbuffer.extrasize=4096\n", 8388608 + 4096},
+		{"jute.maxbuffer.extrasize=10\n", 0xfffff + 1024},
+		{"zookeeper.jute.maxbuffer=2000000\n", 4000000},
+	} {
+		c, err := ParseConfig(strings.NewReader("dataDir=/d\nclientPort=2181\n" + tc.cfg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.validate(); err != nil {
+			t.Fatalf("%q: %v", tc.cfg, err)
+		}
+		if got := c.RecordLimit(); got != tc.want {
+			t.Errorf("%q: record limit %d, want %d", tc.cfg, got, tc.want)
+		}
+	}
+	for _, bad := range []string{"jute.maxbuffer=1M\n", "jute.maxbuffer.extrasize=lots\n", "jute.maxbuffer=-5\n",
+		"jute.maxbuffer=2000000000\n"} {
+		c, err := ParseConfig(strings.NewReader("dataDir=/d\nclientPort=2181\n" + bad))
+		if err == nil {
+			err = c.validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), "jute.maxbuffer") {
+			t.Errorf("%q accepted: %v", bad, err)
+		}
+	}
+}

@@ -142,7 +142,7 @@ func (t *Tree) applyOne(typ wire.OpCode, body jute.Record, h *wire.TxnHeader, re
 // is an error, nothing is applied and every op reports an ErrorTxn (0 before
 // the first error, RUNTIMEINCONSISTENCY after it, the error itself at it).
 func (t *Tree) applyMulti(m *wire.MultiTxn, h *wire.TxnHeader, res *Result) {
-	subs, err := wire.DecodeSubTxns(m, jute.QuorumMaxBuffer)
+	subs, err := wire.DecodeSubTxns(m, t.opts.recordLimit())
 	if err != nil {
 		res.Err = wire.ErrMarshallingError
 		return

@@ -127,6 +127,14 @@ type PrepRequest struct {
 	ReconfigEnabled bool
 }
 
+// recordLimit is the txn size bound (Options.MaxTxnBytes).
+func (o Options) recordLimit() int {
+	if o.MaxTxnBytes > 0 {
+		return o.MaxTxnBytes
+	}
+	return jute.QuorumMaxBuffer
+}
+
 // PrepError is a prep failure with its code (KeeperException).
 type prepError struct {
 	code wire.ErrCode
@@ -140,7 +148,68 @@ func fail(code wire.ErrCode, path string) *prepError { return &prepError{code, p
 // write becomes an error txn (type error, ErrorTxn{code}) that still uses
 // req.Zxid, as PrepRequestProcessor does; a rejected multi becomes a multi
 // of error sub-txns. The second result is the error reported to the client.
+//
+// The txn's encoding is bounded by Options.MaxTxnBytes, the limit every
+// reader of the txn log and of PROPOSALs applies (Java's and zkgo's): a
+// write whose txn would be larger (an "auth" ACL expanded to many ids, a
+// large multi) is refused with BADARGUMENTS before anything is logged (in
+// a multi, by the op whose txn crosses the limit),
+// and a closeSession whose ephemeral list would be larger lists none (its
+// readers then delete the session's ephemerals from their own index).
+// Java 3.8 logs such a txn, acknowledges it, and then cannot read its own
+// log (DIFFERENCES.md).
 func (t *Tree) Prep(req *PrepRequest) (wire.TxnEntry, wire.ErrCode) {
+	mark := len(t.prep.changes)
+	e, code := t.prepTxn(req)
+	if e.Size() <= t.opts.recordLimit() {
+		return e, code
+	}
+	if c, ok := e.Body.(*wire.CloseSessionTxn); ok && e.Hdr.Type == wire.OpCloseSession {
+		// The changes stay: every reader deletes the same nodes.
+		c.Paths2Delete = []string{}
+		return e, code
+	}
+	touched := make(map[string]*change)
+	for _, c := range t.prep.changes[mark:] {
+		touched[c.path] = nil
+	}
+	t.rollback(mark, touched)
+	if m, ok := e.Body.(*wire.MultiTxn); ok && e.Hdr.Type == wire.OpMulti {
+		// As any failed multi: the op whose txn crosses the limit fails,
+		// those before it report 0 and those after RUNTIMEINCONSISTENCY.
+		size := e.Hdr.Size() + 4
+		if e.Digest != nil {
+			size += e.Digest.Size()
+		}
+		bad := len(m.Txns) - 1
+		for i := range m.Txns {
+			if size += m.Txns[i].Size(); size > t.opts.recordLimit() {
+				bad = i
+				break
+			}
+		}
+		txns := make([]wire.Txn, len(m.Txns))
+		for i := range txns {
+			code := wire.ErrOk
+			switch {
+			case i == bad:
+				code = wire.ErrBadArguments
+			case i > bad:
+				code = wire.ErrRuntimeInconsistency
+			}
+			txns[i] = wire.Txn{Type: wire.OpError, Data: jute.Marshal(&wire.ErrorTxn{Err: code})}
+		}
+		e.Body = &wire.MultiTxn{Txns: txns}
+		e.Digest = t.txnDigest()
+		return e, wire.ErrBadArguments
+	}
+	e.Hdr.Type = wire.OpError
+	e.Body = &wire.ErrorTxn{Err: wire.ErrBadArguments}
+	e.Digest = nil
+	return e, wire.ErrBadArguments
+}
+
+func (t *Tree) prepTxn(req *PrepRequest) (wire.TxnEntry, wire.ErrCode) {
 	e := wire.TxnEntry{Hdr: wire.TxnHeader{ClientID: req.Session, Cxid: req.Cxid, Zxid: req.Zxid, Time: req.Time, Type: req.Type}}
 	if req.Type == wire.OpMulti {
 		return t.prepMulti(req, e)

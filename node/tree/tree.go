@@ -130,6 +130,11 @@ type Options struct {
 	ExtendedTypes bool
 	// Config is the data of /zookeeper/config.
 	Config []byte
+	// MaxTxnBytes is the largest encoded txn Prep may produce
+	// (Config.RecordLimit: jute.maxbuffer plus its extra allowance, what
+	// Java reads back from a txn log or a PROPOSAL); 0 means Java's
+	// default, jute.QuorumMaxBuffer.
+	MaxTxnBytes int
 }
 
 // Tree is the data tree. It is not safe for concurrent use.
