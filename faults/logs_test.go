@@ -17,6 +17,8 @@ func TestLogFindings(t *testing.T) {
 		`05:47:59.856 [LearnerHandler-/10.213.61.12:42876] ERROR org.apache.zookeeper.server.quorum.LearnerHandler - Unexpected exception in LearnerHandler: `,
 		`java.net.SocketException: Connection reset`,
 		`05:50:11.205 [CommitProcessor:2] WARN org.apache.zookeeper.server.DataTree - Message:Digests are not matching. Value is Zxid. Value:4294969186`,
+		`07:00:09.161 [LearnerHandler-/10.213.176.11:36702] ERROR org.apache.zookeeper.server.quorum.LearnerHandler - Unexpected exception in LearnerHandler.`,
+		`java.lang.InterruptedException`,
 		`06:08:43.617 [FollowerRequestProcessor:2] ERROR org.apache.zookeeper.server.ZooKeeperCriticalThread - Severe unrecoverable error, from thread : FollowerRequestProcessor:2`,
 		`java.net.SocketException: Socket closed`,
 		`05:59:32.422 [QuorumPeer[myid=1]] INFO org.apache.zookeeper.server.quorum.Learner - Getting a diff from the leader 0x200000209`,

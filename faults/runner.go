@@ -575,8 +575,9 @@ func networkError(line, next string) bool {
 		return false
 	}
 	// An elected leader whose followers did not all come in time, or a
-	// follower that gave up on its leader: liveness, not safety.
-	if strings.Contains(next, "Timeout while waiting for") {
+	// follower that gave up on its leader: liveness, not safety. A
+	// leader's LearnerHandler interrupted while the leader shuts down.
+	if strings.Contains(next, "Timeout while waiting for") || strings.HasPrefix(strings.TrimSpace(next), "java.lang.InterruptedException") {
 		return true
 	}
 	for _, s := range []string{"java.net.SocketException", "java.net.SocketTimeoutException", "java.io.EOFException",
