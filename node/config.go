@@ -86,6 +86,16 @@ type Config struct {
 	// walk): false holds the walk until the owner's next round. It runs on
 	// the owner goroutine and must not block.
 	SnapSyncGate func() bool `json:"-"`
+	// CommitGate, when set, is asked by a leader before it commits (tests
+	// that need proposals outstanding while a learner syncs): false leaves
+	// every acknowledged proposal outstanding, to be tried again at the end
+	// of the owner's next round. It runs on the owner goroutine and must
+	// not block.
+	CommitGate func() bool `json:"-"`
+	// NewLeaderQueued, when set, is called by a leader on the owner
+	// goroutine right after it queues NEWLEADER for learner sid (tests);
+	// it must not block. Held commits are tried again in the same round.
+	NewLeaderQueued func(sid int64) `json:"-"`
 
 	// Properties holds every system-property style setting read from the
 	// file ("zookeeper.*" and the like), for envi/conf output.
@@ -214,6 +224,13 @@ func (c Config) validate() error {
 	for _, k := range syncThrottleKeys {
 		if n, err := strconv.Atoi(strings.TrimSpace(c.Properties[k])); err == nil && n <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, was %d", k, n))
+		}
+	}
+	// QuorumCnxManager reads it with Integer.parseInt: a value that is not
+	// a 32-bit number stops a Java quorum member from starting.
+	if v, ok := c.Properties[cnxTimeoutKey]; ok && c.Quorum != nil {
+		if _, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not a number", cnxTimeoutKey, v))
 		}
 	}
 	if c.MaxConcurrentSnapSyncs < 0 || c.MaxConcurrentDiffSyncs < 0 {
@@ -461,6 +478,9 @@ func ParseConfig(r io.Reader) (Config, error) {
 	}
 	return c.withDefaults(), nil
 }
+
+// cnxTimeoutKey is the election connection timeout (zoo.cfg cnxTimeout).
+const cnxTimeoutKey = "zookeeper.cnxTimeout"
 
 // syncThrottleKeys are the leader's sync throttle properties (snap, diff).
 var syncThrottleKeys = [2]string{"zookeeper.leader.maxConcurrentSnapSyncs", "zookeeper.leader.maxConcurrentDiffSyncs"}

@@ -457,3 +457,47 @@ func TestRecordLimit(t *testing.T) {
 		}
 	}
 }
+
+// Numeric quorum keys Java parses strictly refuse the config when they
+// are not numbers: cnxTimeout (QuorumCnxManager, Integer.parseInt; read by
+// quorum members only) and version (QuorumMaj, Long.parseLong(v, 16);
+// standalone too). Checked against Java 3.8.0: both exit with code 2.
+func TestParseConfigRefusesNonNumericQuorumKeys(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "myid"), []byte("2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	quorumBase := "tickTime=200\ninitLimit=5\nsyncLimit=2\nclientPort=2181\ndataDir=" + dir + "\n" +
+		"server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\nserver.3=127.0.0.1:2890:3890\n"
+	standalone := "tickTime=200\nclientPort=2181\ndataDir=" + dir + "\n"
+	load := func(text string) (Config, error) {
+		c, err := ParseConfig(strings.NewReader(text))
+		if err == nil {
+			err = c.validate()
+		}
+		return c, err
+	}
+	for _, tc := range []struct {
+		name, text, key string // key: "" when accepted
+	}{
+		{"cnxTimeout number", quorumBase + "cnxTimeout=7000\n", ""},
+		{"cnxTimeout word", quorumBase + "cnxTimeout=abc\n", "zookeeper.cnxTimeout"},
+		{"cnxTimeout 5s", quorumBase + "cnxTimeout=5s\n", "zookeeper.cnxTimeout"},
+		{"cnxTimeout beyond int", quorumBase + "cnxTimeout=3000000000\n", "zookeeper.cnxTimeout"},
+		{"cnxTimeout standalone", standalone + "cnxTimeout=abc\n", ""},
+		{"version hex", quorumBase + "version=100000000\n", ""},
+		{"version word", quorumBase + "version=zz\n", "version"},
+		{"version 0x", quorumBase + "version=0x10\n", "version"},
+		{"version standalone", standalone + "version=zz\n", "version"},
+	} {
+		c, err := load(tc.text)
+		switch {
+		case tc.key == "" && err != nil:
+			t.Errorf("%s: refused: %v", tc.name, err)
+		case tc.key != "" && (err == nil || !strings.Contains(err.Error(), tc.key)):
+			t.Errorf("%s: %v, want an error naming %s", tc.name, err, tc.key)
+		case tc.name == "version hex" && (c.Quorum == nil || c.Quorum.Version != 0x100000000):
+			t.Errorf("%s: quorum %+v, want version 0x100000000", tc.name, c.Quorum)
+		}
+	}
+}

@@ -27,8 +27,9 @@ func (s *Server) startElection(q *Quorum, p *peer) (Elector, error) {
 		MaxPendingHandshakes: p.maxPendingHandshakes,
 		Logger:               s.cfg.Logger.With().Str("component", "election").Logger(),
 	}
-	if v := s.cfg.Properties["zookeeper.cnxTimeout"]; v != "" {
-		if ms, err := strconv.Atoi(v); err == nil && ms > 0 {
+	// Config.validate refused a value that is not a number.
+	if v := s.cfg.Properties[cnxTimeoutKey]; v != "" {
+		if ms, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && ms > 0 {
 			cfg.CnxTimeout = time.Duration(ms) * time.Millisecond
 		}
 	}

@@ -59,6 +59,9 @@ type leaderState struct {
 	// SNAP and DIFF/TRUNC syncs in progress (LearnerSyncThrottler): from
 	// the sync decision to the NEWLEADER ACK or the handler's end.
 	snapSyncs, diffSyncs int
+	// commitsGated: Config.CommitGate held a commit back; tried again at
+	// the end of the round (retryGatedCommits).
+	commitsGated bool
 }
 
 // snapSync is a tree walk being spooled for one learner's SNAP.
@@ -142,17 +145,44 @@ const (
 	firstPacketMax = 64 << 10
 )
 
+// Backoff between failed accepts of learner connections.
+const (
+	acceptRetryMin = 5 * time.Millisecond
+	acceptRetryMax = time.Second
+)
+
 // acceptLearners is LearnerCnxAcceptor: it accepts learner connections and
 // gives each initLimit ticks, in total, to send its first packet (Java
 // gives that to every read). At most peer.maxPendingHandshakes are waiting
 // at a time (Java has no limit): one more evicts one of them.
+//
+// An Accept that fails while the listener is open (out of file
+// descriptors, a connection aborted before it was taken) is retried after
+// a backoff that doubles from 5 ms up to 1 s; Java's acceptor instead
+// stops, and its leader then steps down ("Unexpected internal error",
+// DIFFERENCES row 36). It returns once the listener is closed (the
+// leadership is over) or the server stops.
 func (s *Server) acceptLearners(ld *leaderState) {
 	timeout := time.Duration(s.cfg.TickTime*s.cfg.InitLimit) * time.Millisecond
+	var backoff time.Duration
 	for {
 		c, err := ld.ln.Accept()
 		if err != nil {
-			return
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			backoff = min(max(2*backoff, acceptRetryMin), acceptRetryMax)
+			s.log.Warn().Err(err).Dur("retry_in", backoff).Msg("Exception while accepting follower; retrying")
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-s.quit:
+				t.Stop()
+				return
+			}
+			continue
 		}
+		backoff = 0
 		if !ld.pending.Admit(c) {
 			return // leadership over
 		}
@@ -239,6 +269,7 @@ func (s *Server) dropHandler(h *learnerHandler, reason string) {
 	h.gone = true
 	h.close(reason)
 	delete(ld.handlers, h)
+	h.held = nil
 	endSync(h)
 	for z, hs := range ld.pendingSyncs {
 		for i, x := range hs {
@@ -629,10 +660,17 @@ func (s *Server) broadcastProposal(p *proposal) {
 	ld.proposalSizes[2] = max(ld.proposalSizes[2], sz)
 	pkt := wire.QuorumPacket{Type: wire.PacketProposal, Zxid: z, Data: p.data}
 	for h := range ld.handlers {
-		if h.forwarding && !h.observer {
-			h.proposalSent(z)
-			h.queue(pkt)
+		if !h.forwarding || h.observer {
+			continue
 		}
+		if !h.syncStarted {
+			// Its NEWLEADER is not queued yet: held until the proposal
+			// commits or NEWLEADER goes out (ZOOKEEPER-4394, see holdProposal).
+			s.holdProposal(h, p)
+			continue
+		}
+		h.proposalSent(z)
+		h.queue(pkt)
 	}
 	if z.Counter() == 0xfffffffe {
 		// ZOOKEEPER-1277: the next zxid would roll the counter over; a new
@@ -666,6 +704,10 @@ func (s *Server) processAck(sid int64, z wire.Zxid, observer bool) {
 // tryCommit commits, in zxid order, every proposal a quorum of voters acked.
 func (s *Server) tryCommit() {
 	q := s.cfg.Quorum
+	if gate := s.cfg.CommitGate; gate != nil && len(s.inflight) > 0 && !gate() {
+		s.leader.commitsGated = true
+		return
+	}
 	for len(s.inflight) > 0 && q.IsQuorum(s.inflight[0].acks) {
 		p := s.inflight[0]
 		s.inflight[0] = nil
@@ -677,20 +719,31 @@ func (s *Server) tryCommit() {
 	}
 }
 
+// retryGatedCommits commits what Config.CommitGate held back (end of
+// each owner round, after the SNAP walks have queued their NEWLEADERs).
+func (s *Server) retryGatedCommits() {
+	if ld := s.leader; ld != nil && ld.commitsGated && ld.serving {
+		ld.commitsGated = false
+		s.tryCommit()
+	}
+}
+
 // commitProposal sends COMMIT to the followers and INFORM to the observers,
-// then applies the txn and answers its local client.
+// then applies the txn and answers its local client. A follower whose
+// NEWLEADER is not queued yet gets the held PROPOSAL with its COMMIT.
 func (s *Server) commitProposal(p *proposal) {
 	ld := s.leader
 	z := p.entry.Hdr.Zxid
 	commit := wire.QuorumPacket{Type: wire.PacketCommit, Zxid: z}
 	inform := wire.QuorumPacket{Type: wire.PacketInform, Zxid: z, Data: p.data}
 	for h := range ld.handlers {
-		if !h.forwarding {
-			continue
-		}
-		if h.observer {
+		switch {
+		case !h.forwarding:
+		case h.observer:
 			h.queue(inform)
-		} else {
+		case !h.syncStarted:
+			s.releaseHeld(h, p)
+		default:
 			h.queue(commit)
 		}
 	}

@@ -77,6 +77,9 @@ type learnerHandler struct {
 	syncStarted   bool  // NEWLEADER queued: the leader pings it
 	limitCheck    bool  // NEWLEADER ACKed: proposals must be ACKed within syncLimit
 	syncMode      wire.PacketType
+	// held are the proposals forwarded to a follower before its NEWLEADER
+	// is queued and not committed yet, in zxid order (holdProposal).
+	held []*proposal
 	// throttledBy is the count this handler's sync holds (leaderState.
 	// snapSyncs or diffSyncs) until its NEWLEADER ACK; nil when none.
 	throttledBy *int

@@ -206,6 +206,9 @@ func (s *Server) syncLearner(h *learnerHandler) {
 	}
 	h.queue(plan.pkts...)
 	s.startForwarding(h, current)
+	if h.gone {
+		return
+	}
 	h.state = hsNewLeader
 	s.peer.stats.syncs["leader-"+h.syncMode.String()]++
 	if !needSnap {
@@ -221,9 +224,65 @@ func (s *Server) syncLearner(h *learnerHandler) {
 // fuzzy snapshot) is then forwarded before NEWLEADER, where the learner
 // applies it without comparing digests, and every txn after NEWLEADER
 // changes the snapshot's tree, so its digest must match.
+//
+// The proposals held for a follower (holdProposal) that are still not
+// committed go right after NEWLEADER, in zxid order; their COMMITs follow
+// when they commit. O(held).
 func (s *Server) queueNewLeader(h *learnerHandler) {
 	h.queue(wire.QuorumPacket{Type: wire.PacketNewLeader, Zxid: s.leader.newLeaderZxid(), Data: []byte(s.cfg.Quorum.Text())})
 	h.syncStarted = true
+	if len(h.held) > 0 {
+		pkts := make([]wire.QuorumPacket, len(h.held))
+		for i, p := range h.held {
+			pkts[i] = wire.QuorumPacket{Type: wire.PacketProposal, Zxid: p.entry.Hdr.Zxid, Data: p.data}
+		}
+		h.held = nil
+		h.queue(pkts...)
+	}
+	if hook := s.cfg.NewLeaderQueued; hook != nil {
+		hook(h.sid)
+	}
+}
+
+// holdProposal keeps a proposal forwarded to a follower whose NEWLEADER is
+// not queued yet, instead of queueing it. Java 3.8.0's learner
+// (Learner.syncWithLeader) forgets the proposals it got before NEWLEADER
+// when NEWLEADER arrives, and a COMMIT after NEWLEADER with no PROPOSAL
+// after NEWLEADER then dereferences a null ("pif" is null) and kills the
+// follower (ZOOKEEPER-4394, fixed in 3.9). So a follower never gets a
+// PROPOSAL before NEWLEADER whose COMMIT would come after it: a held
+// proposal goes out with its COMMIT when it commits (releaseHeld), or right
+// after NEWLEADER (queueNewLeader). Until then the follower cannot ACK it,
+// and no ACK of it is expected. Observers get no proposals, only INFORMs,
+// which Java's learner handles in any position.
+func (s *Server) holdProposal(h *learnerHandler, p *proposal) {
+	if len(h.held) >= linkQueueLimit {
+		s.dropHandler(h, "too many proposals held for the learner while it syncs")
+		return
+	}
+	h.held = append(h.held, p)
+}
+
+// releaseHeld queues PROPOSAL and COMMIT of a committed proposal for a
+// follower whose NEWLEADER is not queued yet. Commits come in zxid order,
+// and every proposal after the point its sync covers was held in zxid
+// order, so p is the oldest held one.
+func (s *Server) releaseHeld(h *learnerHandler, p *proposal) {
+	z := p.entry.Hdr.Zxid
+	if len(h.held) == 0 || h.held[0] != p {
+		// Cannot happen: nothing is committed at or below the zxid the
+		// sync starts forwarding from. A COMMIT alone would leave the
+		// follower without the txn; it syncs again instead.
+		s.dropHandler(h, fmt.Sprintf("committed proposal %v was not forwarded to the syncing learner", z))
+		return
+	}
+	h.held[0] = nil
+	h.held = h.held[1:]
+	if len(h.held) == 0 {
+		h.held = nil
+	}
+	h.queue(wire.QuorumPacket{Type: wire.PacketProposal, Zxid: z, Data: p.data},
+		wire.QuorumPacket{Type: wire.PacketCommit, Zxid: z})
 }
 
 // beginSync counts h's sync against the leader's SNAP or DIFF throttle
@@ -258,8 +317,10 @@ func endSync(h *learnerHandler) {
 	}
 }
 
-// startForwarding queues the proposals not yet committed (for followers)
-// and adds the learner to the broadcast (Leader.startForwarding).
+// startForwarding adds the learner to the broadcast (Leader.startForwarding).
+// A follower's proposals not yet committed are held (holdProposal) until
+// they commit or its NEWLEADER is queued, unlike Java, which queues them
+// before NEWLEADER (DIFFERENCES row 35).
 func (s *Server) startForwarding(h *learnerHandler, lastSeen wire.Zxid) {
 	ld := s.leader
 	if ld.lastProposed > lastSeen && !h.observer {
@@ -267,7 +328,7 @@ func (s *Server) startForwarding(h *learnerHandler, lastSeen wire.Zxid) {
 			if p.entry.Hdr.Zxid <= lastSeen || p.data == nil {
 				continue
 			}
-			h.queue(wire.QuorumPacket{Type: wire.PacketProposal, Zxid: p.entry.Hdr.Zxid, Data: p.data})
+			s.holdProposal(h, p)
 		}
 	}
 	h.forwarding = true

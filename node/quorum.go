@@ -220,7 +220,12 @@ func parseQuorum(c *Config) (*Quorum, error) {
 		q.Servers[id] = s
 	}
 	if v, ok := c.Raw["version"]; ok {
-		q.Version, _ = strconv.ParseInt(v, 16, 64)
+		// QuorumMaj/QuorumHierarchical read it with Long.parseLong(v, 16);
+		// Java refuses the config (standalone too) when that fails.
+		var err error
+		if q.Version, err = strconv.ParseInt(strings.TrimSpace(v), 16, 64); err != nil {
+			return nil, fmt.Errorf("version: %q is not a hexadecimal number", v)
+		}
 	}
 	if len(q.Servers) == 0 {
 		// A standalone server: Java still parses group/weight lines and

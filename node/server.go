@@ -502,6 +502,7 @@ func (s *Server) run() {
 			s.syncStore()
 		}
 		s.advanceSnapSyncs()
+		s.retryGatedCommits()
 		if s.stepDownAfter {
 			s.stepDown("zxid counter rollover: a new epoch is needed")
 		}
