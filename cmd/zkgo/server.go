@@ -26,7 +26,7 @@ func init() {
 func runServer(args []string) int {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "zoo.cfg to read (default: 127.0.0.1:2181, data in ./data)")
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	level := fs.String("log-level", "info", logLevelUsage)
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics (the mntr values) at http://ADDR/metrics, e.g. 127.0.0.1:9141")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (profiling; e.g. 127.0.0.1:6060)")
 	if err := fs.Parse(args); err != nil {
@@ -50,6 +50,11 @@ func runServer(args []string) int {
 			log.Error().Err(err).Msg("cannot read config")
 			return 1
 		}
+	}
+	if cfg.Quorum != nil {
+		// Every line of an ensemble member names it; the packages add only
+		// their component, so each key appears once.
+		log = log.With().Int64("myid", cfg.Quorum.MyID).Logger()
 	}
 	cfg.Logger = log
 	srv, err := node.New(cfg)
