@@ -413,6 +413,20 @@ func TestElectionSenderInstances(t *testing.T) {
 		send(ToServer, wire.AppendInitialMessage(nil, 2, "10.0.0.2:3888")).
 		send(ToServer, vote(wire.ServerLooking, 1, 1)).
 		fin().write(cb)
+	// A fourth: member 1 speaks first on the new process's first
+	// connection, the process's first vote goes out on its second.
+	first := newScript(netip.MustParseAddrPort("10.0.0.2:40003"), acceptor, 5000).syn().
+		send(ToServer, wire.AppendInitialMessage(nil, 2, "10.0.0.2:3888")).
+		send(FromServer, vote(wire.ServerLooking, 1, 3))
+	first.write(cb)
+	first.segs = first.segs[:0]
+	second := newScript(netip.MustParseAddrPort("10.0.0.2:40004"), acceptor, 7000).syn().
+		send(ToServer, wire.AppendInitialMessage(nil, 2, "10.0.0.2:3888")).
+		send(ToServer, vote(wire.ServerLooking, 2, 1))
+	second.write(cb)
+	second.segs = second.segs[:0]
+	first.send(ToServer, vote(wire.ServerLooking, 2, 1)).fin().write(cb)
+	second.fin().write(cb)
 	got, counts := run(t, cb.bytes(), Config{})
 	if counts.Undecodable != 0 {
 		t.Fatalf("counts %+v", counts)
@@ -427,7 +441,7 @@ func TestElectionSenderInstances(t *testing.T) {
 			senders = append(senders, sent{m.sid, m.inst})
 		}
 	}
-	want := []sent{{2, 1}, {1, 1}, {2, 1}, {1, 1}, {2, 2}, {1, 1}, {2, 2}, {2, 3}}
+	want := []sent{{2, 1}, {1, 1}, {2, 1}, {1, 1}, {2, 2}, {1, 1}, {2, 2}, {2, 3}, {1, 1}, {2, 4}, {2, 4}}
 	if !slices.Equal(senders, want) {
 		t.Errorf("senders (sid, instance) %v, want %v", senders, want)
 	}

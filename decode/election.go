@@ -27,8 +27,9 @@ import (
 // than the last one it sent (a live member's clock never goes back), or
 // when it is a fresh process's first vote (LOOKING, for itself, in
 // electionEpoch 1) sent on a connection opened after every earlier
-// election connection of the sid had ended and before any other live one
-// the sid sent on (the old process's connections end with it). Only connections that carried a notification count: Java
+// election connection of the sid had ended, none of its live ones having
+// carried a notification from it yet (the old process's connections end
+// with it). Only connections that carried a notification count: Java
 // drops a connection whose initiator has the smaller sid at once.
 
 type electionState struct {
@@ -60,11 +61,12 @@ type peerConn struct {
 const maxPeerConns = 64
 
 // others reports whether a live connection of p other than id tells
-// that the sid's current process still runs: the sid sent on it, or it
-// opened before id.
+// that the sid's current process still runs: the sid sent on it. (A live
+// connection the sid has not sent on may be the new process's, its peer
+// having spoken first.)
 func (p *electionPeer) others(id int64) bool {
 	for _, o := range p.open {
-		if o.id != id && (o.sent || o.id < id) {
+		if o.id != id && o.sent {
 			return true
 		}
 	}
