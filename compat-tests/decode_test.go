@@ -532,6 +532,11 @@ func TestCompat_DecodeStandalone(t *testing.T) {
 		t.Errorf("link types of the -i any capture: %v", lt)
 	}
 
+	// The Wireshark dissector finds the same messages in each capture.
+	checkDissector(t, pcap.Path, out)
+	checkDissector(t, pcapng.Path, ng)
+	checkDissector(t, cooked.Path, sll)
+
 	// The text forms print every message.
 	bin := harness.BuildZkgo(t)
 	for _, flags := range [][]string{{}, {"-V"}} {
@@ -730,6 +735,7 @@ func TestCompat_DecodeEnsemble(t *testing.T) {
 	}
 	byPort := runDecode(t, capt.Path, "--client-port", portList(cp...), "--quorum-port", portList(qp...), "--election-port", portList(ep...))
 	byContent := runDecode(t, capt.Path, "--no-default-ports")
+	t.Run("wireshark", func(t *testing.T) { checkDissector(t, capt.Path, byContent) })
 	for name, out := range map[string]decodeOut{"by port": byPort, "by content": byContent} {
 		t.Run(name, func(t *testing.T) {
 			requireCleanBut(t, out, javaElectionResetCut)

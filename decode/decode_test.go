@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -1079,6 +1080,30 @@ func TestResetInsideMessage(t *testing.T) {
 		}
 		if last.kind != KindUndecodable || !errors.Is(last.err, wantErr) || last.dir != FromServer || last.size != 4 {
 			t.Fatalf("reset %v: %+v", reset, last)
+		}
+	}
+}
+
+// TestWiresharkLua: the generated dissector has a table entry for every
+// record of the schema and every opcode, and no template marker left.
+func TestWiresharkLua(t *testing.T) {
+	lua := string(WiresharkLua())
+	if strings.Contains(lua, generatedMarker) {
+		t.Fatal("template marker left in the output")
+	}
+	for _, r := range wire.Records {
+		if !strings.Contains(lua, "\t["+strconv.Quote(r.Name)+"] = {\n") {
+			t.Errorf("no RECORDS entry for %s", r.Name)
+		}
+		for _, f := range r.Fields {
+			if !strings.Contains(lua, "{ "+strconv.Quote(f.Name)+", "+strconv.Quote(f.Type)+", ") {
+				t.Errorf("no field %s %s of %s", f.Type, f.Name, r.Name)
+			}
+		}
+	}
+	for _, op := range wire.AllOpCodes {
+		if !strings.Contains(lua, fmt.Sprintf("\t[%d] = %q,\n", op, op.String())) {
+			t.Errorf("no OP_NAMES entry for %v", op)
 		}
 	}
 }
