@@ -100,13 +100,6 @@ var warnedKeys = []keyRule{
 		reason: "zkgo has no AdminServer (Java's HTTP admin interface); use the four-letter words and --metrics"},
 	{key: "admin.", when: anyValue,
 		reason: "zkgo has no AdminServer (Java's HTTP admin interface); use the four-letter words and --metrics"},
-	{key: "metricsProvider.className",
-		when: func(v string) bool {
-			return strings.TrimSpace(v) != "org.apache.zookeeper.metrics.impl.NullMetricsProvider"
-		},
-		reason: "zkgo has no pluggable metrics provider; `zkgo server --metrics ADDR` serves Prometheus metrics"},
-	{key: "metricsProvider.", when: anyValue,
-		reason: "zkgo has no pluggable metrics provider; `zkgo server --metrics ADDR` serves Prometheus metrics"},
 }
 
 // configKey strips the "zookeeper." prefix a system-property spelling has.
@@ -132,7 +125,8 @@ func refusedSettings(raw map[string]string, quorum bool) []error {
 			break
 		}
 	}
-	return errs
+	_, mpErrs, _ := ParseMetricsProvider(raw) // metricsprovider.go
+	return append(errs, mpErrs...)
 }
 
 // warnedSettings returns the keys (and reasons) to warn about at startup.
@@ -161,7 +155,8 @@ func warnedSettings(raw map[string]string) [][2]string {
 			break
 		}
 	}
-	return out
+	_, _, mpWarns := ParseMetricsProvider(raw)
+	return append(out, mpWarns...)
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/zkgo/zkgo/node"
+	"github.com/zkgo/zkgo/ops"
 	"github.com/zkgo/zkgo/proxy"
 )
 
@@ -84,6 +85,19 @@ func runServer(args []string) int {
 		log.Error().Err(err).Msg("cannot serve clients")
 		_ = srv.Stop(context.Background())
 		return 1
+	}
+	// metricsProvider.className=...PrometheusMetricsProvider: Java's names
+	// on httpHost:httpPort. Java does not start when its provider cannot
+	// (a port in use), nor does zkgo.
+	if mp, _, _ := node.ParseMetricsProvider(srv.Config().Raw); mp.Prometheus {
+		ms, _, err := ops.ServeMetrics(mp.Addr, ops.JavaRegistry(srv), log.With().Str("component", "metrics").Logger())
+		if err != nil {
+			log.Error().Err(err).Str("addr", mp.Addr).Msg("cannot start the Prometheus metrics provider")
+			_ = fe.Stop(context.Background())
+			_ = srv.Stop(context.Background())
+			return 1
+		}
+		defer ms.Close()
 	}
 	if *metricsAddr != "" {
 		ms, err := serveMetrics(*metricsAddr, serverMetrics(srv), log)
