@@ -14,7 +14,7 @@ import (
 
 // logLevelUsage documents --log-level for every command that takes it.
 const logLevelUsage = "log level: debug, info, warn, error; per component after a comma, " +
-	"e.g. info,election=debug,frontend=warn (components: server, election, frontend, proxy)"
+	"e.g. info,election=debug,frontend=warn (components: server, election, frontend, proxy, admin, metrics)"
 
 // newLogger builds the process logger on stderr: human-readable on a
 // terminal, JSON lines otherwise, at the levels spec names (see

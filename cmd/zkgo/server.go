@@ -86,6 +86,12 @@ func runServer(args []string) int {
 		_ = srv.Stop(context.Background())
 		return 1
 	}
+	// The AdminServer (admin.*, on by default as in Java 3.8): a port that
+	// cannot be bound is a warning, the server keeps serving.
+	if ac, _, _ := node.ParseAdminServer(srv.Config().Raw); ac.Enabled {
+		as := ops.StartAdminServer(srv, ac, log.With().Str("component", "admin").Logger())
+		defer as.Close()
+	}
 	// metricsProvider.className=...PrometheusMetricsProvider: Java's names
 	// on httpHost:httpPort. Java does not start when its provider cannot
 	// (a port in use), nor does zkgo.

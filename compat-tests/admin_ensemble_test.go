@@ -1,0 +1,94 @@
+package compattest
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/zkgo/zkgo/compat-tests/harness"
+)
+
+// The AdminServer's quorum commands (leader, voting_view, zabstate,
+// observers, the leader's proposal stats...) on a Java 3.8 ensemble and a
+// zkgo ensemble: on the leader and on a follower, every command answers
+// with the same keys and value types.
+func TestCompat_AdminServerEnsemble(t *testing.T) {
+	harness.SkipShort(t)
+	java := harness.StartJavaEnsemble(t, harness.EnsembleOptions{Participants: 3, Admin: true})
+	jleader := java.WaitLeader(60 * time.Second)
+	adminWorkload(t, java.Server(jleader).ClientAddr)
+
+	bin := harness.BuildZkgo(t)
+	m := harness.NewMixed(t, harness.MixedOptions{Members: []harness.MemberSpec{
+		{ID: 1, Kind: harness.MemberExternal}, {ID: 2, Kind: harness.MemberExternal}, {ID: 3, Kind: harness.MemberExternal}}})
+	zports := map[int64]int{}
+	for id := int64(1); id <= 3; id++ {
+		m.Release(id)
+		zports[id] = harness.FreePort(t)
+		f, err := os.OpenFile(m.ConfigPath(id), os.O_APPEND|os.O_WRONLY, 0)
+		must(t, err)
+		_, err = fmt.Fprintf(f, "admin.enableServer=true\nadmin.serverAddress=127.0.0.1\nadmin.serverPort=%d\n", zports[id])
+		must(t, err)
+		must(t, f.Close())
+		harness.StartZkgoProc(t, bin, m.ConfigPath(id), m.ClientAddr(id))
+	}
+	var zleader int64
+	deadline := time.Now().Add(60 * time.Second)
+	for zleader == 0 {
+		followers := 0
+		for id := int64(1); id <= 3; id++ {
+			switch mode, _ := m.Mode(id); mode {
+			case "leader":
+				zleader = id
+			case "follower":
+				followers++
+			}
+		}
+		if followers != 2 {
+			zleader = 0
+		}
+		if zleader == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("no zkgo leader within 60s")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	adminWorkload(t, m.ClientAddr(zleader))
+	jfollower, zfollower := jleader%3+1, zleader%3+1
+
+	base := func(port int) string { return "http://127.0.0.1:" + strconv.Itoa(port) }
+	pairs := []struct {
+		role       string
+		java, zkgo string
+	}{
+		{"leader", base(java.Server(jleader).AdminPort), base(zports[zleader])},
+		{"follower", base(java.Server(jfollower).AdminPort), base(zports[zfollower])},
+	}
+	names := adminNames(t, pairs[0].java)
+	for _, p := range pairs {
+		for _, name := range names {
+			_, _, jb := adminGet(t, "GET", p.java+"/commands/"+name)
+			_, _, zb := adminGet(t, "GET", p.zkgo+"/commands/"+name)
+			var jv, zv map[string]any
+			must(t, json.Unmarshal(jb, &jv))
+			if err := json.Unmarshal(zb, &zv); err != nil {
+				t.Errorf("%s %s: %v\n%s", p.role, name, err, zb)
+				continue
+			}
+			if name == "monitor" || name == "system_properties" {
+				continue // TestCompat_AdminServerJava compares their values
+			}
+			var diffs []string
+			compareShape(name, jv, zv, &diffs)
+			sort.Strings(diffs)
+			for _, d := range diffs {
+				t.Errorf("%s %s: %s", p.role, name, d)
+			}
+		}
+	}
+}
