@@ -15,7 +15,9 @@ import (
 // The AdminServer's quorum commands (leader, voting_view, zabstate,
 // observers, the leader's proposal stats...) on a Java 3.8 ensemble and a
 // zkgo ensemble: on the leader and on a follower, every command answers
-// with the same keys and value types.
+// with the same keys and value types. The zkgo members also serve Java's
+// Prometheus metrics, checked against the Java leader's and follower's
+// registries (the quorum gauges and learner counters).
 func TestCompat_AdminServerEnsemble(t *testing.T) {
 	harness.SkipShort(t)
 	java := harness.StartJavaEnsemble(t, harness.EnsembleOptions{Participants: 3, Admin: true})
@@ -25,13 +27,15 @@ func TestCompat_AdminServerEnsemble(t *testing.T) {
 	bin := harness.BuildZkgo(t)
 	m := harness.NewMixed(t, harness.MixedOptions{Members: []harness.MemberSpec{
 		{ID: 1, Kind: harness.MemberExternal}, {ID: 2, Kind: harness.MemberExternal}, {ID: 3, Kind: harness.MemberExternal}}})
-	zports := map[int64]int{}
+	zports, mports := map[int64]int{}, map[int64]int{}
 	for id := int64(1); id <= 3; id++ {
 		m.Release(id)
-		zports[id] = harness.FreePort(t)
+		zports[id], mports[id] = harness.FreePort(t), harness.FreePort(t)
 		f, err := os.OpenFile(m.ConfigPath(id), os.O_APPEND|os.O_WRONLY, 0)
 		must(t, err)
-		_, err = fmt.Fprintf(f, "admin.enableServer=true\nadmin.serverAddress=127.0.0.1\nadmin.serverPort=%d\n", zports[id])
+		_, err = fmt.Fprintf(f, "admin.enableServer=true\nadmin.serverAddress=127.0.0.1\nadmin.serverPort=%d\n"+
+			"metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n"+
+			"metricsProvider.httpHost=127.0.0.1\nmetricsProvider.httpPort=%d\n", zports[id], mports[id])
 		must(t, err)
 		must(t, f.Close())
 		harness.StartZkgoProc(t, bin, m.ConfigPath(id), m.ClientAddr(id))
@@ -60,6 +64,17 @@ func TestCompat_AdminServerEnsemble(t *testing.T) {
 	}
 	adminWorkload(t, m.ClientAddr(zleader))
 	jfollower, zfollower := jleader%3+1, zleader%3+1
+
+	for _, p := range []struct {
+		role       string
+		java, zkgo int64
+	}{{"leader", int64(jleader), zleader}, {"follower", int64(jfollower), zfollower}} {
+		jtext, err := harness.FourLetter(java.Server(int(p.java)).ClientAddr, "mntr")
+		must(t, err)
+		ztext, err := harness.FourLetter(m.ClientAddr(p.zkgo), "mntr")
+		must(t, err)
+		checkJavaMetrics(t, p.role, jtext, "http://127.0.0.1:"+strconv.Itoa(mports[p.zkgo])+"/metrics", ztext)
+	}
 
 	base := func(port int) string { return "http://127.0.0.1:" + strconv.Itoa(port) }
 	pairs := []struct {

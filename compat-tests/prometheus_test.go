@@ -127,7 +127,6 @@ func TestCompat_PrometheusJavaNames(t *testing.T) {
 	c.Close()
 	jtext, err := harness.FourLetter(java.Addr, "mntr")
 	must(t, err)
-	javaKeys := mntrKeys(t, jtext)
 
 	bin := harness.BuildZkgo(t)
 	mport := harness.FreePort(t)
@@ -140,14 +139,22 @@ func TestCompat_PrometheusJavaNames(t *testing.T) {
 	_, err = c.Create("/prom", []byte("x"), 0, open)
 	must(t, err)
 	c.Close()
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", mport))
+	ztext, err := harness.FourLetter(addr, "mntr")
+	must(t, err)
+	checkJavaMetrics(t, "standalone", jtext, fmt.Sprintf("http://127.0.0.1:%d/metrics", mport), ztext)
+}
+
+// checkJavaMetrics scrapes url and checks every family against Java's
+// registry as Java's mntr text jtext prints it; ztext is zkgo's mntr,
+// whose values Java's registry also has must all be exported.
+func checkJavaMetrics(t *testing.T, role, jtext, url, ztext string) {
+	t.Helper()
+	javaKeys := mntrKeys(t, jtext)
+	resp, err := http.Get(url)
 	must(t, err)
 	fams := parseExposition(t, resp.Body)
 	resp.Body.Close()
-	ztext, err := harness.FourLetter(addr, "mntr")
-	must(t, err)
 	zkgoKeys := mntrKeys(t, ztext)
-
 	var summaries, plain int
 	for name, f := range fams {
 		_, javaAvg := javaKeys["cnt_"+name] // a summary (avg_latency is a gauge)
@@ -156,7 +163,7 @@ func TestCompat_PrometheusJavaNames(t *testing.T) {
 		case "summary":
 			summaries++
 			if !javaAvg {
-				t.Errorf("%s: a summary zkgo exports, but Java's registry has no summary of that name", name)
+				t.Errorf("%s: %s: a summary zkgo exports, but Java's registry has no summary of that name", role, name)
 				continue
 			}
 			want := []string{`{quantile="0.5"}`}
@@ -173,12 +180,12 @@ func TestCompat_PrometheusJavaNames(t *testing.T) {
 			}
 			slices.Sort(rest)
 			if !slices.Equal(quantiles, want) || !slices.Equal(rest, []string{name + "_count", name + "_sum"}) {
-				t.Errorf("%s: samples %v %v, want quantiles %v and %s_count, %s_sum", name, quantiles, rest, want, name, name)
+				t.Errorf("%s: %s: samples %v %v, want quantiles %v and %s_count, %s_sum", role, name, quantiles, rest, want, name, name)
 			}
 		case "gauge", "counter":
 			plain++
 			if !javaPlain || javaAvg {
-				t.Errorf("%s: a %s zkgo exports, but Java's registry has no gauge or counter of that name", name, f.typ)
+				t.Errorf("%s: %s: a %s zkgo exports, but Java's registry has no gauge or counter of that name", role, name, f.typ)
 				continue
 			}
 			want := "gauge"
@@ -186,13 +193,13 @@ func TestCompat_PrometheusJavaNames(t *testing.T) {
 				want = "counter"
 			}
 			if f.typ != want {
-				t.Errorf("%s: type %s, Java registers a %s", name, f.typ, want)
+				t.Errorf("%s: %s: type %s, Java registers a %s", role, name, f.typ, want)
 			}
 			if len(f.samples) != 1 || f.samples[0].name != name || f.samples[0].labels != "" {
-				t.Errorf("%s: samples %v, want one without labels", name, f.samples)
+				t.Errorf("%s: %s: samples %v, want one without labels", role, name, f.samples)
 			}
 		default:
-			t.Errorf("%s: type %s", name, f.typ)
+			t.Errorf("%s: %s: type %s", role, name, f.typ)
 		}
 	}
 	// Everything zkgo measures that Java's registry also has is exported.
@@ -207,15 +214,16 @@ func TestCompat_PrometheusJavaNames(t *testing.T) {
 		}
 		_, inJava := javaKeys[k]
 		if base != k || inJava {
-			if _, ok := fams[base]; !ok && k != "version" && k != "server_state" {
-				t.Errorf("zkgo's mntr has %s and Java's registry has %s, but /metrics does not", k, base)
+			_, numErr := strconv.ParseFloat(zkgoKeys[k], 64)
+			if _, ok := fams[base]; !ok && numErr == nil { // version, server_state, peer_state are text
+				t.Errorf("%s: zkgo's mntr has %s and Java's registry has %s, but /metrics does not", role, k, base)
 			}
 		}
 	}
 	if summaries == 0 || plain < 20 {
-		t.Errorf("%d summaries and %d gauges/counters exported", summaries, plain)
+		t.Errorf("%s: %d summaries and %d gauges/counters exported", role, summaries, plain)
 	}
-	t.Logf("%d gauges/counters and %d summaries exported, each with Java's name and type", plain, summaries)
+	t.Logf("%s: %d gauges/counters and %d summaries exported, each with Java's name and type", role, plain, summaries)
 }
 
 // A metrics port that cannot be bound stops the server, as a failing
