@@ -20,15 +20,16 @@ import (
 // registries (the quorum gauges and learner counters).
 func TestCompat_AdminServerEnsemble(t *testing.T) {
 	harness.SkipShort(t)
-	java := harness.StartJavaEnsemble(t, harness.EnsembleOptions{Participants: 3, Admin: true})
+	java := harness.StartJavaEnsemble(t, harness.EnsembleOptions{Participants: 3, Observers: 1, Admin: true})
 	jleader := java.WaitLeader(60 * time.Second)
 	adminWorkload(t, java.Server(jleader).ClientAddr)
 
 	bin := harness.BuildZkgo(t)
 	m := harness.NewMixed(t, harness.MixedOptions{Members: []harness.MemberSpec{
-		{ID: 1, Kind: harness.MemberExternal}, {ID: 2, Kind: harness.MemberExternal}, {ID: 3, Kind: harness.MemberExternal}}})
+		{ID: 1, Kind: harness.MemberExternal}, {ID: 2, Kind: harness.MemberExternal}, {ID: 3, Kind: harness.MemberExternal},
+		{ID: 4, Kind: harness.MemberExternal, Observer: true}}})
 	zports, mports := map[int64]int{}, map[int64]int{}
-	for id := int64(1); id <= 3; id++ {
+	for id := int64(1); id <= 4; id++ {
 		m.Release(id)
 		zports[id], mports[id] = harness.FreePort(t), harness.FreePort(t)
 		f, err := os.OpenFile(m.ConfigPath(id), os.O_APPEND|os.O_WRONLY, 0)
@@ -52,7 +53,7 @@ func TestCompat_AdminServerEnsemble(t *testing.T) {
 				followers++
 			}
 		}
-		if followers != 2 {
+		if mode, _ := m.Mode(4); followers != 2 || mode != "observer" {
 			zleader = 0
 		}
 		if zleader == 0 {
@@ -63,6 +64,9 @@ func TestCompat_AdminServerEnsemble(t *testing.T) {
 		}
 	}
 	adminWorkload(t, m.ClientAddr(zleader))
+	if mode := java.WaitServing(4, 60*time.Second); mode != "observer" {
+		t.Fatalf("Java server 4 serves as %s", mode)
+	}
 	jfollower, zfollower := jleader%3+1, zleader%3+1
 
 	for _, p := range []struct {
@@ -97,6 +101,9 @@ func TestCompat_AdminServerEnsemble(t *testing.T) {
 			}
 			if name == "monitor" || name == "system_properties" {
 				continue // TestCompat_AdminServerJava compares their values
+			}
+			if name == "observers" && p.role == "leader" && (fmt.Sprint(jv["synced_observers"]) != "1" || fmt.Sprint(zv["synced_observers"]) != "1") {
+				t.Errorf("leader observers: Java %s\nzkgo %s", jb, zb)
 			}
 			var diffs []string
 			compareShape(name, jv, zv, &diffs)

@@ -205,10 +205,7 @@ func (s *Server) AdminCommand(ctx context.Context, name string, kwargs map[strin
 			st["data_dir_size"], st["log_dir_size"] = logs, snap
 		}
 	case "observers":
-		err = fill(func() {
-			r["synced_observers"] = 0
-			r["observers"] = []any{}
-		})
+		err = fill(func() { s.adminObservers(r) })
 	case "system_properties":
 		err = fill(func() {
 			for k, v := range s.cfg.Properties {
@@ -484,4 +481,34 @@ func multipleAddresses(host string, port int) map[string]any {
 		"all_reachable_addresses_or_all": one,
 		"reachable_or_one":               addr,
 	}
+}
+
+// adminObservers is observers: on the leader, LearnerHandler's info of
+// each synced observer. zkgo keeps no establishment time nor packet and
+// request counts per learner: those are 0.
+func (s *Server) adminObservers(r map[string]any) {
+	obs := []any{}
+	if ld := s.leader; ld != nil {
+		for h := range ld.handlers {
+			if !h.observer || h.state != hsBroadcast {
+				continue
+			}
+			h.mu.Lock()
+			queued := len(h.outQ)
+			h.mu.Unlock()
+			obs = append(obs, map[string]any{
+				"remote_socket_address": javaSocketAddr(h.remote),
+				"sid":                   h.sid,
+				"established":           0,
+				"queued_packets":        queued,
+				"queued_packets_size":   0,
+				"packets_received":      0,
+				"packets_sent":          0,
+				"requests":              0,
+				"last_zxid":             int64(h.peerLastZxid),
+			})
+		}
+	}
+	r["synced_observers"] = len(obs)
+	r["observers"] = obs
 }
