@@ -572,14 +572,16 @@ end
 local function snap_len(tvb, off)
 	local rd = reader(tvb, off, tvb:len())
 	local ok, err = pcall(function()
+		-- zkgo decode's bounds: a count past them is not a snapshot.
 		local n = rd:int()
-		if n < 0 then error(BAD, 0) end
+		if n < 0 or n > 0x4000000 then error(BAD, 0) end
 		rd:need(12 * n)
 		local acls = rd:int()
-		if acls < 0 then error(BAD, 0) end
+		if acls < 0 or acls > 0x1000000 then error(BAD, 0) end
 		for _ = 1, acls do
 			rd:need(8)
 			local k = rd:int()
+			if k < -1 or k > 0x1000000 then error(BAD, 0) end
 			for _ = 1, k do
 				rd:need(4)
 				rd:blob()
