@@ -86,6 +86,8 @@ func (s *Server) AdminCommand(ctx context.Context, name string, kwargs map[strin
 	r := map[string]any{"command": primary, "error": nil}
 	var err error
 	var serving bool
+	// fill runs fn on the owner goroutine. After an error fn may still
+	// run there later: nothing reads or writes r or serving then.
 	fill := func(fn func()) error {
 		return s.Call(ctx, func() {
 			serving = s.serving()
@@ -116,11 +118,12 @@ func (s *Server) AdminCommand(ctx context.Context, name string, kwargs map[strin
 			r["secure_connections"] = []any{}
 		})
 	case "dirs":
-		err = fill(func() {})
-		// Walked here, off the owner goroutine (the paths are config).
-		snap, logs := s.dirSizes()
-		// Java's getDataDirSize measures the txn-log dir, as dirs prints.
-		r["datadir_size"], r["logdir_size"] = logs, snap
+		if err = fill(func() {}); err == nil && serving {
+			// Walked here, off the owner goroutine (the paths are config).
+			snap, logs := s.dirSizes()
+			// Java's getDataDirSize measures the txn-log dir, as dirs prints.
+			r["datadir_size"], r["logdir_size"] = logs, snap
+		}
 	case "dump":
 		err = fill(func() { s.adminDump(r) })
 	case "environment":
@@ -154,8 +157,9 @@ func (s *Server) AdminCommand(ctx context.Context, name string, kwargs map[strin
 			r["error"] = "setTraceMask requires long traceMask argument, got " + v
 			break
 		}
-		err = fill(func() { s.traceMask = mask })
-		r["tracemask"] = mask
+		if err = fill(func() { s.traceMask = mask }); err == nil {
+			r["tracemask"] = mask
+		}
 	case "initial_configuration":
 		// Java keeps the config text in standalone mode only
 		// (ZooKeeperServerMain); a quorum member answers null.
@@ -169,7 +173,9 @@ func (s *Server) AdminCommand(ctx context.Context, name string, kwargs map[strin
 	case "is_read_only":
 		err = fill(func() { r["read_only"] = false })
 	case "last_snapshot":
-		err = fill(func() {})
+		if err = fill(func() {}); err != nil || !serving {
+			break
+		}
 		zxid, ts := int64(-1), int64(-1)
 		if ex.LastSnapshot != nil {
 			if z, t, found := ex.LastSnapshot(); found {
@@ -200,7 +206,7 @@ func (s *Server) AdminCommand(ctx context.Context, name string, kwargs map[strin
 		}
 	case "server_stats", "stats":
 		err = fill(func() { s.adminStats(r, primary == "stats") })
-		if st, ok := r["server_stats"].(map[string]any); ok {
+		if st, ok := r["server_stats"].(map[string]any); err == nil && ok {
 			snap, logs := s.dirSizes() // off the owner goroutine
 			st["data_dir_size"], st["log_dir_size"] = logs, snap
 		}
