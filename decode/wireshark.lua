@@ -34,7 +34,6 @@ local f_err = ProtoField.int32("zookeeper.err", "Error", base.DEC, ERR_NAMES)
 local f_session = ProtoField.uint64("zookeeper.session", "Session", base.HEX)
 local f_path = ProtoField.string("zookeeper.path", "Path")
 local f_sid = ProtoField.int64("zookeeper.sid", "Server id (sender on the election channel, learner on the quorum channel)")
-local f_instance = ProtoField.int32("zookeeper.instance", "Sender instance")
 local f_packet = ProtoField.int32("zookeeper.packet", "Quorum packet type", base.DEC, PACKET_NAMES)
 local f_state = ProtoField.int32("zookeeper.state", "Server state", base.DEC, STATE_NAMES)
 local f_text = ProtoField.string("zookeeper.text", "Text")
@@ -44,7 +43,7 @@ local f_raw = ProtoField.bytes("zookeeper.data", "Data")
 local f_readonly = ProtoField.bool("zookeeper.readOnly", "readOnly")
 
 local summary_fields = { f_msg, f_channel, f_kind, f_name, f_len, f_xid, f_op, f_zxid, f_err, f_session, f_path, f_sid,
-	f_instance, f_packet, f_state, f_text, f_request_in, f_response_in, f_raw, f_readonly }
+	f_packet, f_state, f_text, f_request_in, f_response_in, f_raw, f_readonly }
 for _, f in ipairs(summary_fields) do
 	table.insert(RECORD_FIELDS, f)
 end
