@@ -19,6 +19,7 @@ type change struct {
 	childCount int32
 	acl        []wire.ACL
 	data       []byte
+	dcrc       uint32 // dataCRC(path, data)
 	// nodeDigest is the node's digest in this state (0 when deleted);
 	// treeDigest is the tree digest once this change and every earlier
 	// outstanding one are applied (Java's PrecalculatedDigest).
@@ -65,8 +66,8 @@ func (t *Tree) addChange(c *change) {
 		prev = old.nodeDigest
 	}
 	c.nodeDigest = 0
-	if c.exists {
-		c.nodeDigest = t.dg.node(c.path, c.data, &c.stat)
+	if c.exists && !noDigest(c.path) {
+		c.nodeDigest = t.dg.finish(c.dcrc, &c.stat)
 	}
 	c.treeDigest = t.prepDigest() - prev + c.nodeDigest
 	t.prep.changes = append(t.prep.changes, c)
@@ -96,7 +97,7 @@ func (t *Tree) record(path string) *change {
 		return nil
 	}
 	return &change{zxid: -1, path: path, exists: true, stat: n.Stat, childCount: int32(n.children.len()), acl: t.acls.Get(n.ACL),
-		data: n.Data(), nodeDigest: t.dg.node(path, n.Data(), &n.Stat)}
+		data: n.Data(), dcrc: n.dcrc, nodeDigest: t.nodeDigest(path, n)}
 }
 
 func (c *change) duplicate(zxid wire.Zxid) *change {
@@ -311,6 +312,7 @@ func (t *Tree) prepOne(req *PrepRequest, typ wire.OpCode, body jute.Record, _ bo
 		n.stat.Mtime = req.Time
 		n.stat.Mzxid = zxid
 		n.data = s.Data
+		n.dcrc = dataCRC(s.Path, s.Data)
 		t.addChange(n)
 		return &wire.SetDataTxn{Path: s.Path, Data: s.Data, Version: v}, nil
 
@@ -527,7 +529,7 @@ func (t *Tree) prepCreate(req *PrepRequest, typ wire.OpCode, body jute.Record) (
 	p.stat.Cversion = newCversion
 	p.stat.Pzxid = zxid
 	t.addChange(p)
-	t.addChange(&change{zxid: zxid, path: path, exists: true, acl: fixed, data: data,
+	t.addChange(&change{zxid: zxid, path: path, exists: true, acl: fixed, data: data, dcrc: dataCRC(path, data),
 		stat: wire.StatPersisted{Czxid: zxid, Mzxid: zxid, Pzxid: zxid, Ctime: req.Time, Mtime: req.Time, EphemeralOwner: owner}})
 	return txn, nil
 }

@@ -43,6 +43,9 @@ type Node struct {
 	ACL      int64     // index into the ACL cache
 	Stat     wire.StatPersisted
 	dlen     int32
+	// dcrc is dataCRC(path, data), kept up to date by addNode and
+	// changeNode (it fills the padding after dlen).
+	dcrc uint32
 }
 
 // emptyData is the zero-length, non-null data (cap 0: nobody can write
@@ -231,7 +234,8 @@ func (t *Tree) InitConfig(text []byte, cfgVersion int64, nowMs int64) {
 // addNode inserts n at path, keeping the digest and size accounting.
 func (t *Tree) addNode(path string, n *Node) {
 	t.nodes[path] = n
-	t.digest += t.dg.node(path, n.Data(), &n.Stat)
+	n.dcrc = dataCRC(path, n.Data())
+	t.digest += t.nodeDigest(path, n)
 	t.dataBytes += int64(len(path) + n.dataLen())
 	switch t.KindOf(n.Stat.EphemeralOwner) {
 	case KindContainer:
@@ -256,17 +260,20 @@ func (t *Tree) linkChild(path string) {
 
 // changeNode runs fn on n, keeping the digest right.
 func (t *Tree) changeNode(path string, n *Node, fn func(*Node)) {
-	t.digest -= t.dg.node(path, n.Data(), &n.Stat)
-	oldLen := n.dataLen()
+	t.digest -= t.nodeDigest(path, n)
+	oldLen, oldData := n.dlen, n.data
 	fn(n)
-	t.dataBytes += int64(n.dataLen() - oldLen)
-	t.digest += t.dg.node(path, n.Data(), &n.Stat)
+	if n.dlen != oldLen || n.data != oldData {
+		n.dcrc = dataCRC(path, n.Data())
+	}
+	t.dataBytes += int64(n.dataLen() - max(int(oldLen), 0))
+	t.digest += t.nodeDigest(path, n)
 }
 
 // removeNode deletes path from the maps (not from its parent's children).
 func (t *Tree) removeNode(path string, n *Node) {
 	delete(t.nodes, path)
-	t.digest -= t.dg.node(path, n.Data(), &n.Stat)
+	t.digest -= t.nodeDigest(path, n)
 	t.dataBytes -= int64(len(path) + n.dataLen())
 	t.acls.Release(n.ACL)
 	switch t.KindOf(n.Stat.EphemeralOwner) {
