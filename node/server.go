@@ -110,7 +110,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:      cfg,
 		log:      cfg.Logger.With().Str("component", "server").Logger(),
-		opts:     tree.Options{ExtendedTypes: cfg.ExtendedTypes, Config: []byte{}},
+		opts:     tree.Options{ExtendedTypes: cfg.ExtendedTypes, Config: []byte{}, MaxTxnBytes: cfg.MaxBuffer},
 		events:   make(chan event, eventQueueSize),
 		calls:    make(chan func(), 16),
 		wake:     make(chan struct{}, 1),

@@ -337,7 +337,7 @@ func (t *Tree) prepOne(req *PrepRequest, typ wire.OpCode, body jute.Record, _ bo
 		if perr := validatePath(s.Path); perr != nil {
 			return nil, perr
 		}
-		acl, code := FixupACL(s.ACL, req.Auth)
+		acl, code := FixupACL(s.ACL, req.Auth, t.opts.MaxTxnBytes)
 		if code != wire.ErrOk {
 			return nil, fail(code, s.Path)
 		}
@@ -478,7 +478,7 @@ func (t *Tree) prepCreate(req *PrepRequest, typ wire.OpCode, body jute.Record) (
 	if perr != nil {
 		return nil, perr
 	}
-	fixed, code := FixupACL(acl, req.Auth)
+	fixed, code := FixupACL(acl, req.Auth, t.opts.MaxTxnBytes)
 	if code != wire.ErrOk {
 		return nil, fail(code, path)
 	}
@@ -577,6 +577,16 @@ func (t *Tree) prepMulti(req *PrepRequest, e wire.TxnEntry) (wire.TxnEntry, wire
 		}
 		// Remember the overlay entries this op may shadow, for rollback.
 		rec, perr := t.prepMultiOp(req, op, saved)
+		if perr != nil && perr.code == wire.ErrMarshallingError {
+			// Every MARSHALLINGERROR of prep stands for a Java exception
+			// that is not a KeeperException (a NullPointerException on a
+			// null field, a ClassCastException): the multi's loop does not
+			// catch it, and the whole request fails as above.
+			t.rollback(mark, saved)
+			e.Hdr.Type = wire.OpError
+			e.Body = &wire.ErrorTxn{Err: wire.ErrMarshallingError}
+			return e, wire.ErrMarshallingError
+		}
 		if perr != nil {
 			firstErr = perr.code
 			t.rollback(mark, saved)

@@ -133,6 +133,10 @@ type Options struct {
 	ExtendedTypes bool
 	// Config is the data of /zookeeper/config.
 	Config []byte
+	// MaxTxnBytes bounds what one request may expand into (jute.maxbuffer;
+	// 0: no bound): an ACL list whose "auth" entries would expand beyond
+	// it is refused before it is built (FixupACL).
+	MaxTxnBytes int
 }
 
 // Tree is the data tree. It is not safe for concurrent use.
