@@ -215,8 +215,8 @@ func (t *Tree) createNode(path string, data []byte, acl []wire.ACL, owner int64,
 	n := newNode(ownedData(data), aclIdx,
 		wire.StatPersisted{Czxid: zxid, Mzxid: zxid, Pzxid: zxid, Ctime: now, Mtime: now, EphemeralOwner: owner})
 	// The children set is not part of a node's digest: no changeNode.
-	parent.addChild(name)
 	t.addNode(path, n)
+	t.addChild(parentPath, parent, name)
 	t.quotaCreated(parentPath, name, path, len(data))
 	res.Stat = t.StatOf(n)
 	res.Events = append(res.Events, Event{path, wire.EventNodeCreated, t.acls.Get(n.ACL)},
@@ -250,7 +250,7 @@ func (t *Tree) deleteNode(path string, zxid wire.Zxid, res *Result) wire.ErrCode
 	}
 	acl := t.acls.Get(n.ACL)
 	t.removeNode(path, n)
-	parent.removeChild(wire.BaseName(path))
+	t.removeChild(parent, wire.BaseName(path), n.children.descendants())
 	if zxid > parent.Stat.Pzxid {
 		t.changeNode(parentPath, parent, func(p *Node) { p.Stat.Pzxid = zxid })
 	}

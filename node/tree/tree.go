@@ -97,19 +97,34 @@ func (n *Node) ChildNames() []string { return n.children.names() }
 // HasChild reports whether name is a child.
 func (n *Node) HasChild(name string) bool { return n.children.has(name) }
 
-// addChild records name as a child.
-func (n *Node) addChild(name string) {
-	if n.children == nil {
-		n.children = &childSet{}
+// addChild records name (a new node without children) as a child of the
+// node at parentPath.
+func (t *Tree) addChild(parentPath string, parent *Node, name string) {
+	if parent.children == nil {
+		cs := &childSet{}
+		if parentPath != "/" {
+			if gp := t.nodes[wire.ParentPath(parentPath)]; gp != nil {
+				cs.up = gp.children
+			}
+		}
+		parent.children = cs
 	}
-	n.children.add(name)
+	if parent.children.add(name) {
+		parent.children.addDescendants(1)
+	}
 }
 
-// removeChild forgets the child name.
-func (n *Node) removeChild(name string) {
-	n.children.remove(name)
-	if n.children.len() == 0 {
-		n.children = nil
+// removeChild forgets the child name of the node at parent, and the nodes
+// below it (gone is the child's own descendant count).
+func (t *Tree) removeChild(parent *Node, name string, gone int64) {
+	cs := parent.children
+	if cs == nil || !cs.has(name) {
+		return
+	}
+	cs.remove(name)
+	cs.addDescendants(-1 - gone)
+	if cs.len() == 0 {
+		parent.children = nil
 	}
 }
 
@@ -259,7 +274,8 @@ func (t *Tree) addNode(path string, n *Node) {
 
 // linkChild records path as a child of its parent (which must exist).
 func (t *Tree) linkChild(path string) {
-	t.nodes[wire.ParentPath(path)].addChild(wire.BaseName(path))
+	pp := wire.ParentPath(path)
+	t.addChild(pp, t.nodes[pp], wire.BaseName(path))
 }
 
 // changeNode runs fn on n, keeping the digest right.
@@ -413,25 +429,13 @@ func sortedKeys(m map[string]struct{}) []string {
 }
 
 // CountDescendants returns the number of nodes below path
-// (getAllChildrenNumber).
+// (getAllChildrenNumber); every child set keeps the count.
 func (t *Tree) CountDescendants(path string) int {
 	n := t.nodes[path]
 	if n == nil {
 		return 0
 	}
-	count := 0
-	var walk func(p string, n *Node)
-	walk = func(p string, n *Node) {
-		n.children.each(func(c string) {
-			cp := wire.JoinPath(p, c)
-			count++
-			if cn := t.nodes[cp]; cn != nil {
-				walk(cp, cn)
-			}
-		})
-	}
-	walk(path, n)
-	return count
+	return int(n.children.descendants())
 }
 
 // Walk visits every node in pre-order (parents before children), starting
