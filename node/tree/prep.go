@@ -1,7 +1,6 @@
 package tree
 
 import (
-	"sort"
 	"strconv"
 	"strings"
 
@@ -30,29 +29,84 @@ type change struct {
 // prepState is the outstanding-changes overlay: prepared txns are checked
 // against the tree plus the changes of earlier prepared txns, so pipelined
 // writes see each other before they are applied.
+//
+// Changes of applied txns are dropped a bounded number at a time (prepApplied
+// and CleanPrep), not all at once: a change of an applied txn still holds
+// the state its path has in the tree (a later txn that changed the path
+// left a later change), so keeping it a little longer changes nothing.
 type prepState struct {
-	changes []*change          // in zxid order
+	changes []*change          // changes[head:] in zxid order
+	head    int                // changes before head were dropped
 	byPath  map[string]*change // latest change per path
+	// byOwner indexes the latest change per path whose node an ephemeral
+	// owner holds in that state, by owner (closeSession's prep).
+	byOwner map[int64]map[string]*change
+	applied wire.Zxid // changes up to here belong to applied txns
 }
 
-// prepApplied drops outstanding changes of txns up to zxid (called by Apply).
+// cleanPerApply bounds how many changes prepApplied drops per txn.
+const cleanPerApply = 64
+
+// prepApplied notes that txns up to zxid are applied (called by Apply) and
+// drops some of their changes; CleanPrep drops the rest.
 func (t *Tree) prepApplied(zxid wire.Zxid) {
+	if zxid > t.prep.applied {
+		t.prep.applied = zxid
+	}
+	t.CleanPrep(cleanPerApply)
+}
+
+// CleanPrep drops up to n changes of applied txns and reports whether any
+// are left.
+func (t *Tree) CleanPrep(n int) bool {
 	ps := &t.prep
-	i := 0
-	for i < len(ps.changes) && ps.changes[i].zxid <= zxid {
-		c := ps.changes[i]
+	for ; n > 0 && ps.head < len(ps.changes) && ps.changes[ps.head].zxid <= ps.applied; n-- {
+		c := ps.changes[ps.head]
+		ps.changes[ps.head] = nil
+		ps.head++
 		if ps.byPath[c.path] == c {
 			delete(ps.byPath, c.path)
 		}
-		i++
+		ps.unindexOwner(c)
 	}
-	if i > 0 {
-		ps.changes = append(ps.changes[:0], ps.changes[i:]...)
+	if ps.head == len(ps.changes) {
+		ps.changes, ps.head = ps.changes[:0], 0
+	} else if ps.head > 1024 && ps.head > len(ps.changes)/2 {
+		ps.changes = append(ps.changes[:0], ps.changes[ps.head:]...)
+		ps.head = 0
+	}
+	return ps.head < len(ps.changes) && ps.changes[ps.head].zxid <= ps.applied
+}
+
+func (ps *prepState) indexOwner(c *change) {
+	if !c.exists || c.stat.EphemeralOwner == 0 {
+		return
+	}
+	if ps.byOwner == nil {
+		ps.byOwner = make(map[int64]map[string]*change)
+	}
+	m := ps.byOwner[c.stat.EphemeralOwner]
+	if m == nil {
+		m = make(map[string]*change)
+		ps.byOwner[c.stat.EphemeralOwner] = m
+	}
+	m[c.path] = c
+}
+
+func (ps *prepState) unindexOwner(c *change) {
+	if !c.exists || c.stat.EphemeralOwner == 0 {
+		return
+	}
+	if m := ps.byOwner[c.stat.EphemeralOwner]; m[c.path] == c {
+		delete(m, c.path)
+		if len(m) == 0 {
+			delete(ps.byOwner, c.stat.EphemeralOwner)
+		}
 	}
 }
 
-// Outstanding returns the number of prepared, unapplied changes.
-func (t *Tree) Outstanding() int { return len(t.prep.changes) }
+// Outstanding returns the number of prepared changes not yet dropped.
+func (t *Tree) Outstanding() int { return len(t.prep.changes) - t.prep.head }
 
 // ResetPrep forgets all outstanding changes (on a role change).
 func (t *Tree) ResetPrep() { t.prep = prepState{} }
@@ -72,12 +126,13 @@ func (t *Tree) addChange(c *change) {
 	c.treeDigest = t.prepDigest() - prev + c.nodeDigest
 	t.prep.changes = append(t.prep.changes, c)
 	t.prep.byPath[c.path] = c
+	t.prep.indexOwner(c)
 }
 
 // prepDigest is the tree digest once every outstanding change is applied
 // (PrepRequestProcessor.getCurrentTreeDigest).
 func (t *Tree) prepDigest() uint64 {
-	if n := len(t.prep.changes); n > 0 {
+	if n := len(t.prep.changes); n > t.prep.head {
 		return t.prep.changes[n-1].treeDigest
 	}
 	return t.digest
@@ -142,10 +197,11 @@ func fail(code wire.ErrCode, path string) *prepError { return &prepError{code, p
 // req.Zxid, as PrepRequestProcessor does; a rejected multi becomes a multi
 // of error sub-txns. The second result is the error reported to the client.
 func (t *Tree) Prep(req *PrepRequest) (wire.TxnEntry, wire.ErrCode) {
-	e := wire.TxnEntry{Hdr: wire.TxnHeader{ClientID: req.Session, Cxid: req.Cxid, Zxid: req.Zxid, Time: req.Time, Type: req.Type}}
-	if req.Type == wire.OpMulti {
-		return t.prepMulti(req, e)
+	if j := t.BeginPrep(req); j != nil {
+		j.Step(-1)
+		return j.Result()
 	}
+	e := wire.TxnEntry{Hdr: wire.TxnHeader{ClientID: req.Session, Cxid: req.Cxid, Zxid: req.Zxid, Time: req.Time, Type: req.Type}}
 	body, perr := t.prepOne(req, req.Type, req.Body, true)
 	if perr != nil {
 		e.Hdr.Type = wire.OpError
@@ -393,42 +449,8 @@ func (t *Tree) prepOne(req *PrepRequest, typ wire.OpCode, body jute.Record, _ bo
 		}
 		return &wire.CreateSessionTxn{TimeOut: to}, nil
 
-	case wire.OpCloseSession:
-		return &wire.CloseSessionTxn{Paths2Delete: t.prepCloseSession(req.Session, zxid)}, nil
 	}
 	return nil, fail(wire.ErrUnimplemented, "")
-}
-
-// prepCloseSession lists the ephemerals the closeSession deletes: the
-// session's ephemerals in the tree, adjusted by outstanding changes.
-func (t *Tree) prepCloseSession(id wire.SessionID, zxid wire.Zxid) []string {
-	es := make(map[string]struct{})
-	for p := range t.ephemerals[id] {
-		es[p] = struct{}{}
-	}
-	for _, c := range t.prep.changes {
-		if !c.exists {
-			delete(es, c.path)
-		} else if c.stat.EphemeralOwner == int64(id) {
-			es[c.path] = struct{}{}
-		}
-	}
-	paths := make([]string, 0, len(es))
-	for p := range es {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	for _, p := range paths {
-		if parentPath, perr := parentOf(p); perr == nil {
-			if parent := t.record(parentPath); parent != nil {
-				pc := parent.duplicate(zxid)
-				pc.stat.Pzxid = zxid
-				t.addChange(pc)
-			}
-		}
-		t.addChange(&change{zxid: zxid, path: p})
-	}
-	return paths
 }
 
 func (t *Tree) prepCreate(req *PrepRequest, typ wire.OpCode, body jute.Record) (jute.Record, *prepError) {
@@ -534,73 +556,6 @@ func (t *Tree) prepCreate(req *PrepRequest, typ wire.OpCode, body jute.Record) (
 	return txn, nil
 }
 
-// prepMulti mirrors the multi branch of PrepRequestProcessor: ops are
-// prepared in order; at the first failure the changes made by the multi are
-// rolled back, the failed op becomes ErrorTxn{code}, earlier ops keep their
-// txns and later ops become ErrorTxn{RUNTIMEINCONSISTENCY}. The client sees
-// the first error.
-func (t *Tree) prepMulti(req *PrepRequest, e wire.TxnEntry) (wire.TxnEntry, wire.ErrCode) {
-	m, ok := req.Body.(*wire.MultiRequest)
-	if !ok {
-		e.Hdr.Type = wire.OpError
-		e.Body = &wire.ErrorTxn{Err: wire.ErrMarshallingError}
-		return e, wire.ErrMarshallingError
-	}
-	ops, ok := normalizeMultiOps(m.Ops)
-	if !ok {
-		// MultiOperationRecord refuses mixed or read-only ops: the whole
-		// request becomes MARSHALLINGERROR.
-		e.Hdr.Type = wire.OpError
-		e.Body = &wire.ErrorTxn{Err: wire.ErrMarshallingError}
-		return e, wire.ErrMarshallingError
-	}
-	mark := len(t.prep.changes)
-	saved := make(map[string]*change)
-	txns := make([]wire.Txn, 0, len(ops))
-	firstErr := wire.ErrOk
-	for _, op := range ops {
-		if firstErr != wire.ErrOk {
-			txns = append(txns, wire.Txn{Type: wire.OpError, Data: jute.Marshal(&wire.ErrorTxn{Err: wire.ErrRuntimeInconsistency})})
-			continue
-		}
-		if _, plain := op.Op.(*wire.CreateRequest); plain && op.Type == wire.OpCreateTTL {
-			// Java's Op.create gave a CreateRequest with TTL flags the
-			// createTTL opcode; preparing it casts the record to
-			// CreateTTLRequest and fails (ClassCastException). That is not a
-			// KeeperException, so the whole request becomes MARSHALLINGERROR
-			// and the ops prepared so far are dropped. Only reached when no
-			// earlier op failed.
-			t.rollback(mark, saved)
-			e.Hdr.Type = wire.OpError
-			e.Body = &wire.ErrorTxn{Err: wire.ErrMarshallingError}
-			return e, wire.ErrMarshallingError
-		}
-		// Remember the overlay entries this op may shadow, for rollback.
-		rec, perr := t.prepMultiOp(req, op, saved)
-		if perr != nil && perr.code == wire.ErrMarshallingError {
-			// Every MARSHALLINGERROR of prep stands for a Java exception
-			// that is not a KeeperException (a NullPointerException on a
-			// null field, a ClassCastException): the multi's loop does not
-			// catch it, and the whole request fails as above.
-			t.rollback(mark, saved)
-			e.Hdr.Type = wire.OpError
-			e.Body = &wire.ErrorTxn{Err: wire.ErrMarshallingError}
-			return e, wire.ErrMarshallingError
-		}
-		if perr != nil {
-			firstErr = perr.code
-			t.rollback(mark, saved)
-			txns = append(txns, wire.Txn{Type: wire.OpError, Data: jute.Marshal(&wire.ErrorTxn{Err: perr.code})})
-			continue
-		}
-		typ := op.Type
-		txns = append(txns, wire.Txn{Type: typ, Data: jute.Marshal(rec)})
-	}
-	e.Body = &wire.MultiTxn{Txns: txns}
-	e.Digest = t.txnDigest()
-	return e, firstErr
-}
-
 // normalizeMultiOps rebuilds a multi's ops the way Java's
 // MultiOperationRecord does (Op.create picks the opcode from the flags:
 // create2 becomes create, flags 4 a container create, a createTTL without
@@ -639,31 +594,6 @@ func normalizeMultiOps(in []wire.MultiOp) ([]wire.MultiOp, bool) {
 		return nil, false
 	}
 	return out, true
-}
-
-func (t *Tree) prepMultiOp(req *PrepRequest, op wire.MultiOp, saved map[string]*change) (jute.Record, *prepError) {
-	before := len(t.prep.changes)
-	rec, perr := t.prepOne(req, op.Type, op.Op, true)
-	for _, c := range t.prep.changes[before:] {
-		if _, ok := saved[c.path]; !ok {
-			saved[c.path] = nil
-		}
-	}
-	return rec, perr
-}
-
-// rollback removes the changes added after mark and restores the per-path
-// index to the latest remaining change for each touched path.
-func (t *Tree) rollback(mark int, touched map[string]*change) {
-	t.prep.changes = t.prep.changes[:mark]
-	for p := range touched {
-		delete(t.prep.byPath, p)
-	}
-	for _, c := range t.prep.changes {
-		if _, ok := touched[c.path]; ok {
-			t.prep.byPath[c.path] = c
-		}
-	}
 }
 
 // SequenceSuffix formats a sequence number as Java's String.format("%010d")

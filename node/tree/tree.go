@@ -169,6 +169,9 @@ type Tree struct {
 	// LastZxid is the zxid of the last txn applied (lastProcessedZxid).
 	LastZxid wire.Zxid
 
+	// touched collects every path an ApplyJob changes, while one runs.
+	touched map[string]struct{}
+
 	quotas     map[string]struct{} // paths with a zookeeper_limits node (Java's PathTrie)
 	quotaSetup bool                // nodes were restored: rebuild quotas before the next change
 
@@ -250,8 +253,17 @@ func (t *Tree) InitConfig(text []byte, cfgVersion int64, nowMs int64) {
 	})
 }
 
+// touch records that path changes, while an ApplyJob that tracks its
+// paths runs.
+func (t *Tree) touch(path string) {
+	if t.touched != nil {
+		t.touched[path] = struct{}{}
+	}
+}
+
 // addNode inserts n at path, keeping the digest and size accounting.
 func (t *Tree) addNode(path string, n *Node) {
+	t.touch(path)
 	t.nodes[path] = n
 	n.dcrc = dataCRC(path, n.Data())
 	t.digest += t.nodeDigest(path, n)
@@ -280,6 +292,7 @@ func (t *Tree) linkChild(path string) {
 
 // changeNode runs fn on n, keeping the digest right.
 func (t *Tree) changeNode(path string, n *Node, fn func(*Node)) {
+	t.touch(path)
 	t.digest -= t.nodeDigest(path, n)
 	oldLen, oldData := n.dlen, n.data
 	fn(n)
@@ -292,6 +305,7 @@ func (t *Tree) changeNode(path string, n *Node, fn func(*Node)) {
 
 // removeNode deletes path from the maps (not from its parent's children).
 func (t *Tree) removeNode(path string, n *Node) {
+	t.touch(path)
 	delete(t.nodes, path)
 	t.digest -= t.nodeDigest(path, n)
 	t.dataBytes -= int64(len(path) + n.dataLen())

@@ -1,0 +1,165 @@
+package tree
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strconv"
+	"testing"
+
+	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/wire"
+)
+
+// nodeState is what a reader can see of one node.
+type nodeState struct {
+	stat     wire.Stat
+	data     string
+	children string
+}
+
+func (t *Tree) readAll() map[string]nodeState {
+	out := map[string]nodeState{}
+	t.Walk(func(p string, n *Node) bool {
+		out[p] = nodeState{stat: t.StatOf(n), data: string(n.Data()), children: fmt.Sprint(n.children.sortedNames())}
+		return true
+	})
+	return out
+}
+
+// TestJobsMatchOneShot prepares and applies random multis and closeSessions
+// on two trees built alike: one in one call each (Prep, Apply), the other
+// with PrepJob and ApplyJob a few ops per step. The txns, results, digests
+// and trees must be the same; and between any two steps of an ApplyJob,
+// every path it has not reported as touched must read as it did before the
+// txn (what lets the server answer those reads meanwhile).
+func TestJobsMatchOneShot(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	a, b := New(Options{}), New(Options{})
+	zxid := wire.Zxid(0)
+	auth := []wire.ID{{Scheme: SchemeSuper}}
+	both := func(req PrepRequest, steps int) {
+		t.Helper()
+		zxid++
+		req.Zxid, req.Time, req.Auth = zxid, int64(zxid), auth
+		ra, rb := req, req
+		ea, codeA := a.Prep(&ra)
+		var eb wire.TxnEntry
+		var codeB wire.ErrCode
+		if j := b.BeginPrep(&rb); j != nil {
+			for {
+				if _, done := j.Step(steps); done {
+					break
+				}
+			}
+			eb, codeB = j.Result()
+		} else {
+			eb, codeB = b.Prep(&rb)
+		}
+		if ca, ok := ea.Body.(*wire.CloseSessionTxn); ok {
+			// Past 4096 paths their order is map order: compare sets.
+			cb := eb.Body.(*wire.CloseSessionTxn)
+			slices.Sort(ca.Paths2Delete)
+			slices.Sort(cb.Paths2Delete)
+		}
+		if codeA != codeB || !bytes.Equal(wire.AppendTxnEntry(nil, &ea), wire.AppendTxnEntry(nil, &eb)) {
+			t.Fatalf("zxid %d (%v): prep in one call gave %v, in steps %v (or different txns)", zxid, req.Type, codeA, codeB)
+		}
+		resA := a.Apply(&ea)
+		before := b.readAll()
+		var resB Result
+		if j := b.BeginApply(&eb, true); j != nil {
+			for {
+				_, done := j.Step(steps)
+				now := b.readAll()
+				for p, st := range now {
+					if !j.Touches(p) && before[p] != st {
+						t.Fatalf("zxid %d: %s changed (%+v -> %+v) but the job does not report it", zxid, p, before[p], st)
+					}
+				}
+				for p := range before {
+					if _, ok := now[p]; !ok && !j.Touches(p) {
+						t.Fatalf("zxid %d: %s deleted but the job does not report it", zxid, p)
+					}
+				}
+				if done {
+					break
+				}
+				if b.LastZxid == zxid {
+					t.Fatalf("zxid %d: LastZxid moved before the job finished", zxid)
+				}
+			}
+			resB = j.Finish()
+		} else {
+			resB = b.Apply(&eb)
+		}
+		if !reflect.DeepEqual(resA, resB) {
+			t.Fatalf("zxid %d: results differ:\n%+v\n%+v", zxid, resA, resB)
+		}
+		if a.Digest() != b.Digest() || a.LastZxid != b.LastZxid || !reflect.DeepEqual(a.readAll(), b.readAll()) {
+			t.Fatalf("zxid %d: trees differ after the txn", zxid)
+		}
+	}
+	both(PrepRequest{Session: 1, Type: wire.OpCreate, Body: &wire.CreateRequest{Path: "/j", Data: []byte("parent"), ACL: OpenACLUnsafe}}, -1)
+	for round := 0; round < 60; round++ {
+		var ops []wire.MultiOp
+		n := 1 + r.IntN(40)
+		for i := 0; i < n; i++ {
+			p := "/j/" + strconv.Itoa(r.IntN(30))
+			if r.IntN(5) == 0 {
+				p += "/" + strconv.Itoa(r.IntN(3))
+			}
+			switch r.IntN(4) {
+			case 0, 1:
+				mode := wire.CreateMode(0)
+				if r.IntN(2) == 0 {
+					mode = wire.ModeEphemeral
+				}
+				ops = append(ops, wire.MultiOp{Type: wire.OpCreate, Op: &wire.CreateRequest{Path: p, Data: []byte("d"), ACL: OpenACLUnsafe, Flags: int32(mode)}})
+			case 2:
+				ops = append(ops, wire.MultiOp{Type: wire.OpSetData, Op: &wire.SetDataRequest{Path: p, Data: []byte(strconv.Itoa(i)), Version: -1}})
+			default:
+				ops = append(ops, wire.MultiOp{Type: wire.OpDelete, Op: &wire.DeleteRequest{Path: p, Version: -1}})
+			}
+		}
+		session := wire.SessionID(1 + r.IntN(3))
+		both(PrepRequest{Session: session, Type: wire.OpMulti, Body: &wire.MultiRequest{Ops: ops}}, 1+r.IntN(7))
+		if r.IntN(8) == 0 {
+			both(PrepRequest{Session: session, Type: wire.OpCloseSession}, 1+r.IntN(5))
+		}
+	}
+	// A closing session with many ephemerals, past the sorted size.
+	var ops []wire.MultiOp
+	for i := 0; i < 5000; i++ {
+		ops = append(ops, wire.MultiOp{Type: wire.OpCreate, Op: &wire.CreateRequest{Path: "/j/e" + strconv.Itoa(i), ACL: OpenACLUnsafe, Flags: int32(wire.ModeEphemeral)}})
+	}
+	both(PrepRequest{Session: 9, Type: wire.OpMulti, Body: &wire.MultiRequest{Ops: ops}}, 700)
+	if len(a.Ephemerals(9)) != 5000 {
+		t.Fatalf("session 9 has %d ephemerals, want 5000", len(a.Ephemerals(9)))
+	}
+	both(PrepRequest{Session: 9, Type: wire.OpCloseSession}, 900)
+	if len(a.Ephemerals(9)) != 0 || a.Get("/j/e1") != nil {
+		t.Fatalf("closeSession left ephemerals")
+	}
+}
+
+// TestApplyJobMalformedMulti: a multi whose sub-txn does not decode fails
+// whole, before anything is applied, however it is stepped.
+func TestApplyJobMalformedMulti(t *testing.T) {
+	tr := New(Options{})
+	good := jute.Marshal(&wire.CreateTxn{Path: "/x", ACL: OpenACLUnsafe, ParentCVersion: -1})
+	e := &wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: 1, Type: wire.OpMulti},
+		Body: &wire.MultiTxn{Txns: []wire.Txn{{Type: wire.OpCreate, Data: good}, {Type: wire.OpCreate, Data: []byte{1}}}}}
+	j := tr.BeginApply(e, true)
+	for {
+		if _, done := j.Step(1); done {
+			break
+		}
+	}
+	res := j.Finish()
+	if res.Err != wire.ErrMarshallingError || tr.Get("/x") != nil || tr.LastZxid != 1 {
+		t.Fatalf("malformed multi: %v, /x created: %v, last zxid %v", res.Err, tr.Get("/x") != nil, tr.LastZxid)
+	}
+}

@@ -1,0 +1,239 @@
+package tree
+
+import (
+	"sort"
+
+	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/wire"
+)
+
+// LargeTxn is the number of ops (of a multi) or ephemerals (of a closing
+// session) from which the caller should prepare or apply a txn in steps,
+// a bounded number of ops per owner round, instead of in one call.
+const LargeTxn = 512
+
+// PrepJob prepares one multi or closeSession a bounded number of ops per
+// Step, so that the owner goroutine can answer other clients in between.
+// Between the steps of a job nothing else may be prepared (its zxid is
+// taken and its changes are partly recorded); txns may be applied.
+type PrepJob struct {
+	t   *Tree
+	req *PrepRequest
+	e   wire.TxnEntry
+
+	// multi
+	ops      []wire.MultiOp
+	saved    map[string]*change // paths whose overlay entries the multi shadows
+	txns     []wire.Txn
+	firstErr wire.ErrCode
+
+	// closeSession
+	paths []string // candidates, then (prefix) those deleted
+	kept  int
+
+	i    int
+	done bool
+	code wire.ErrCode
+}
+
+// BeginPrep starts preparing a multi or closeSession; for other requests it
+// returns nil (use Prep). Size says how many ops the job has (to decide
+// between running it at once and in steps).
+func (t *Tree) BeginPrep(req *PrepRequest) *PrepJob {
+	e := wire.TxnEntry{Hdr: wire.TxnHeader{ClientID: req.Session, Cxid: req.Cxid, Zxid: req.Zxid, Time: req.Time, Type: req.Type}}
+	j := &PrepJob{t: t, req: req, e: e}
+	switch req.Type {
+	case wire.OpMulti:
+		m, ok := req.Body.(*wire.MultiRequest)
+		if !ok {
+			j.fail(wire.ErrMarshallingError)
+			return j
+		}
+		ops, ok := normalizeMultiOps(m.Ops)
+		if !ok {
+			// MultiOperationRecord refuses mixed or read-only ops: the whole
+			// request becomes MARSHALLINGERROR.
+			j.fail(wire.ErrMarshallingError)
+			return j
+		}
+		j.ops = ops
+		j.saved = make(map[string]*change)
+		j.txns = make([]wire.Txn, 0, len(ops))
+		j.firstErr = wire.ErrOk
+	case wire.OpCloseSession:
+		j.paths = t.closeSessionCandidates(req.Session)
+	default:
+		return nil
+	}
+	return j
+}
+
+// Size returns the number of ops the job prepares.
+func (j *PrepJob) Size() int { return max(len(j.ops), len(j.paths)) }
+
+// Step prepares up to budget ops (all when budget < 0) and reports how many
+// it did and whether the job is complete.
+func (j *PrepJob) Step(budget int) (int, bool) {
+	if j.done {
+		return 0, true
+	}
+	used := 0
+	switch j.req.Type {
+	case wire.OpMulti:
+		for ; j.i < len(j.ops) && (budget < 0 || used < budget); j.i++ {
+			used++
+			if !j.multiOp(j.ops[j.i]) {
+				return used, true
+			}
+		}
+		if j.i == len(j.ops) {
+			j.e.Body = &wire.MultiTxn{Txns: j.txns}
+			j.e.Digest = j.t.txnDigest()
+			j.code = j.firstErr
+			j.done = true
+		}
+	case wire.OpCloseSession:
+		for ; j.i < len(j.paths) && (budget < 0 || used < budget); j.i++ {
+			used++
+			j.closeSessionPath(j.paths[j.i])
+		}
+		if j.i == len(j.paths) {
+			j.e.Body = &wire.CloseSessionTxn{Paths2Delete: j.paths[:j.kept:j.kept]}
+			j.e.Digest = j.t.txnDigest()
+			j.code = wire.ErrOk
+			j.done = true
+		}
+	}
+	return used, j.done
+}
+
+// Result returns the txn and the error reported to the client; valid once
+// Step reported done.
+func (j *PrepJob) Result() (wire.TxnEntry, wire.ErrCode) { return j.e, j.code }
+
+// fail makes the whole request an error txn.
+func (j *PrepJob) fail(code wire.ErrCode) {
+	j.e.Hdr.Type = wire.OpError
+	j.e.Body = &wire.ErrorTxn{Err: code}
+	j.e.Digest = nil
+	j.code = code
+	j.done = true
+}
+
+// multiOp prepares one op of a multi, mirroring the multi branch of
+// PrepRequestProcessor: ops are prepared in order; at the first failure the
+// changes made by the multi are rolled back, the failed op becomes
+// ErrorTxn{code}, earlier ops keep their txns and later ops become
+// ErrorTxn{RUNTIMEINCONSISTENCY}. The client sees the first error. It
+// reports false when the whole request failed.
+func (j *PrepJob) multiOp(op wire.MultiOp) bool {
+	t := j.t
+	if j.firstErr != wire.ErrOk {
+		j.txns = append(j.txns, wire.Txn{Type: wire.OpError, Data: jute.Marshal(&wire.ErrorTxn{Err: wire.ErrRuntimeInconsistency})})
+		return true
+	}
+	if _, plain := op.Op.(*wire.CreateRequest); plain && op.Type == wire.OpCreateTTL {
+		// Java's Op.create gave a CreateRequest with TTL flags the
+		// createTTL opcode; preparing it casts the record to
+		// CreateTTLRequest and fails (ClassCastException). That is not a
+		// KeeperException, so the whole request becomes MARSHALLINGERROR
+		// and the ops prepared so far are dropped. Only reached when no
+		// earlier op failed.
+		t.rollback(j.req.Zxid, j.saved)
+		j.fail(wire.ErrMarshallingError)
+		return false
+	}
+	before := len(t.prep.changes)
+	rec, perr := t.prepOne(j.req, op.Type, op.Op, true)
+	// Remember the overlay entries this op may shadow, for rollback.
+	for _, c := range t.prep.changes[before:] {
+		if _, ok := j.saved[c.path]; !ok {
+			j.saved[c.path] = nil
+		}
+	}
+	if perr != nil && perr.code == wire.ErrMarshallingError {
+		// Every MARSHALLINGERROR of prep stands for a Java exception that
+		// is not a KeeperException (a NullPointerException on a null field,
+		// a ClassCastException): the multi's loop does not catch it, and
+		// the whole request fails as above.
+		t.rollback(j.req.Zxid, j.saved)
+		j.fail(wire.ErrMarshallingError)
+		return false
+	}
+	if perr != nil {
+		j.firstErr = perr.code
+		t.rollback(j.req.Zxid, j.saved)
+		j.txns = append(j.txns, wire.Txn{Type: wire.OpError, Data: jute.Marshal(&wire.ErrorTxn{Err: perr.code})})
+		return true
+	}
+	j.txns = append(j.txns, wire.Txn{Type: op.Type, Data: jute.Marshal(rec)})
+	return true
+}
+
+// rollback removes the changes of the txn at zxid (the last ones) and
+// restores the per-path indexes of the paths it touched to the latest
+// remaining change.
+func (t *Tree) rollback(zxid wire.Zxid, touched map[string]*change) {
+	ps := &t.prep
+	mark := len(ps.changes)
+	for mark > ps.head && ps.changes[mark-1].zxid == zxid {
+		mark--
+		ps.unindexOwner(ps.changes[mark])
+		ps.changes[mark] = nil
+	}
+	ps.changes = ps.changes[:mark]
+	for p := range touched {
+		delete(ps.byPath, p)
+	}
+	for _, c := range ps.changes[ps.head:] {
+		if _, ok := touched[c.path]; ok {
+			ps.byPath[c.path] = c
+			ps.indexOwner(c)
+		}
+	}
+}
+
+// closeSessionCandidates lists the paths a closeSession may delete: the
+// session's ephemerals in the tree and in outstanding changes. Java's prep
+// starts from the tree's set and replays every outstanding change over it
+// (a deletion removes the path, a change whose node the session owns adds
+// it); that leaves exactly the paths whose latest state is a node the
+// session owns, which closeSessionPath checks path by path. Sorted up to
+// 4096 paths, in map order beyond (Java's is HashSet order).
+func (t *Tree) closeSessionCandidates(id wire.SessionID) []string {
+	inTree, inPrep := t.ephemerals[id], t.prep.byOwner[int64(id)]
+	paths := make([]string, 0, len(inTree)+len(inPrep))
+	for p := range inTree {
+		paths = append(paths, p)
+	}
+	for p := range inPrep {
+		if _, dup := inTree[p]; !dup {
+			paths = append(paths, p)
+		}
+	}
+	if len(paths) <= maxSortedChildren {
+		sort.Strings(paths)
+	}
+	return paths
+}
+
+// closeSessionPath records the deletion of one candidate path of the
+// closing session if its latest state is a node the session owns.
+func (j *PrepJob) closeSessionPath(p string) {
+	t := j.t
+	zxid := j.req.Zxid
+	rec := t.record(p)
+	if rec == nil || rec.stat.EphemeralOwner != int64(j.req.Session) {
+		return
+	}
+	j.paths[j.kept] = p
+	j.kept++
+	if parentPath, perr := parentOf(p); perr == nil {
+		if parent := t.record(parentPath); parent != nil {
+			pc := parent.duplicate(zxid)
+			pc.stat.Pzxid = zxid
+			t.addChange(pc)
+		}
+	}
+	t.addChange(&change{zxid: zxid, path: p})
+}
