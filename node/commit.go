@@ -95,21 +95,31 @@ func (s *Server) myID() int64 {
 	return 1
 }
 
-// proposeWrite prepares a write (PrepRequestProcessor) and proposes its txn.
+// proposeWrite prepares a write (PrepRequestProcessor) and proposes its
+// txn; while a large write is being prepared, it waits for its turn. The
+// returned proposal is the requester's reply slot.
 func (s *Server) proposeWrite(r *writeRequest) *proposal {
+	prop := &proposal{cc: r.cc, xid: r.xid, op: r.op, start: time.Now()}
+	s.prepare(prepItem{prop: prop, run: func() { s.prepareWrite(prop, r) }})
+	return prop
+}
+
+// prepareWrite prepares r into prop and proposes it, or starts preparing it
+// in steps when it is large.
+func (s *Server) prepareWrite(prop *proposal, r *writeRequest) {
 	if r.bodyErr != nil {
 		// Java's prep fails to read the record: an error txn with
 		// MARSHALLINGERROR that still takes a zxid.
-		e := wire.TxnEntry{
+		prop.entry = wire.TxnEntry{
 			Hdr:  wire.TxnHeader{ClientID: r.session, Cxid: r.xid, Zxid: s.nextZxid(), Time: wallMs(), Type: wire.OpError},
 			Body: &wire.ErrorTxn{Err: wire.ErrMarshallingError},
 		}
-		prop := &proposal{entry: e, cc: r.cc, xid: r.xid, op: r.op, err: wire.ErrMarshallingError, start: time.Now()}
+		prop.err = wire.ErrMarshallingError
 		s.propose(prop)
-		return prop
+		return
 	}
 	owner := r.owner
-	req := tree.PrepRequest{
+	req := &tree.PrepRequest{
 		Session:         r.session,
 		Cxid:            r.xid,
 		Type:            r.op,
@@ -129,18 +139,47 @@ func (s *Server) proposeWrite(r *writeRequest) *proposal {
 		// (header included), which never validates: BADARGUMENTS.
 		req.Raw = []byte{0}
 	}
-	e, code := s.tree.Prep(&req)
-	prop := &proposal{entry: e, cc: r.cc, xid: r.xid, op: r.op, err: code, start: time.Now()}
-	if r.op == wire.OpCloseSession && code == wire.ErrOk {
-		s.sessions.SetClosing(r.session)
+	s.prepTxn(prop, req)
+}
+
+// prepTxn prepares req into prop and proposes it; a large multi or
+// closeSession becomes the prep job.
+func (s *Server) prepTxn(prop *proposal, req *tree.PrepRequest) {
+	if j := s.tree.BeginPrep(req); j != nil {
+		if req.Type == wire.OpCloseSession {
+			// Java marks the session closing as it prepares the txn.
+			s.sessions.SetClosing(req.Session)
+		}
+		if j.Size() > tree.LargeTxn {
+			s.prepJob = &prepRun{prop: prop, job: j}
+			return
+		}
+		j.Step(-1)
+		e, code := j.Result()
+		s.prepared(prop, e, code)
+		return
 	}
+	e, code := s.tree.Prep(req)
+	s.prepared(prop, e, code)
+}
+
+// prepared proposes a prepared txn.
+func (s *Server) prepared(prop *proposal, e wire.TxnEntry, code wire.ErrCode) {
+	prop.entry, prop.err = e, code
 	s.propose(prop)
-	return prop
 }
 
 // proposeServerTxn prepares a txn the server itself issues (session
 // expiry, container reaping) on behalf of session id.
 func (s *Server) proposeServerTxn(id wire.SessionID, op wire.OpCode, body jute.Record) {
+	it := prepItem{run: func() { s.prepServerTxn(id, op, body) }}
+	if op == wire.OpCloseSession {
+		it.closing = id
+	}
+	s.prepare(it)
+}
+
+func (s *Server) prepServerTxn(id wire.SessionID, op wire.OpCode, body jute.Record) {
 	if s.storeErr != nil {
 		if op == wire.OpCloseSession {
 			// Retry the expiry once the log works again.
@@ -151,7 +190,7 @@ func (s *Server) proposeServerTxn(id wire.SessionID, op wire.OpCode, body jute.R
 		}
 		return
 	}
-	req := tree.PrepRequest{
+	req := &tree.PrepRequest{
 		Session: id,
 		Type:    op,
 		Body:    body,
@@ -159,8 +198,7 @@ func (s *Server) proposeServerTxn(id wire.SessionID, op wire.OpCode, body jute.R
 		Zxid:    s.nextZxid(),
 		Time:    wallMs(),
 	}
-	e, code := s.tree.Prep(&req)
-	s.propose(&proposal{entry: e, op: op, err: code, start: time.Now()})
+	s.prepTxn(&proposal{op: op, start: time.Now()}, req)
 }
 
 // propose hands a prepared txn to the store.
@@ -198,11 +236,35 @@ func (s *Server) onDurable(z wire.Zxid) {
 	}
 }
 
-// applyProposal applies one txn, fires watches and answers the requester.
+// applyProposal applies one committed txn, fires its watches and answers
+// its requester. Txns are applied in zxid order: while a large one is being
+// applied in steps (or a multiRead holds applies), later ones wait.
 func (s *Server) applyProposal(p *proposal) {
+	if !s.applyIdle() || s.applyHold > 0 {
+		s.applyWait = append(s.applyWait, p)
+		return
+	}
+	s.startApply(p)
+}
+
+// startApply applies p at once, or starts applying it in steps.
+func (s *Server) startApply(p *proposal) {
+	if txnOps(&p.entry) > tree.LargeTxn {
+		if j := s.tree.BeginApply(&p.entry, true); j != nil {
+			s.applyJob = &applyRun{p: p, job: j}
+			return
+		}
+	}
 	res := s.tree.Apply(&p.entry)
 	p.result = res
-	p.applied = true
+	s.appliedTxn(p, &res)
+	s.triggerWatches(res.Events)
+	s.answerApplied(p)
+}
+
+// appliedTxn does the bookkeeping of a txn whose ops are all applied:
+// digests, the committed log, the session table.
+func (s *Server) appliedTxn(p *proposal, res *tree.Result) {
 	s.noteDigest(p.entry.Hdr.Zxid)
 	s.checkTxnDigest(&p.entry)
 	s.committed.add(&p.entry, p.data)
@@ -215,33 +277,7 @@ func (s *Server) applyProposal(p *proposal) {
 	case wire.OpCloseSession:
 		s.sessions.Remove(h.ClientID)
 	}
-	s.triggerWatches(res.Events)
-	if p.connect != nil {
-		s.finishConnect(p)
-		return
-	}
-	if h.Type == wire.OpCloseSession {
-		// The requester (if any) gets its reply first; then the session's
-		// connection is closed.
-		if p.cc != nil {
-			s.drainPending(p.cc)
-		}
-		if cc := s.bySession[h.ClientID]; cc != nil {
-			delete(s.bySession, h.ClientID)
-			if p.cc == cc {
-				// closeSession from the client: reply, then close.
-				s.closeConn(cc, "session closed")
-			} else {
-				// Expiry: Java closes the connection at once and what was
-				// queued for it is lost.
-				s.closeConnNow(cc, "session expired")
-			}
-		}
-		return
-	}
-	if p.cc != nil {
-		s.drainPending(p.cc)
-	}
+	_ = res
 }
 
 // replyWrite sends the reply to an applied write (FinalRequestProcessor).
@@ -267,6 +303,11 @@ func (s *Server) replyWrite(p *proposal) {
 		return
 	}
 	if p.op == wire.OpMulti && p.entry.Hdr.Type == wire.OpMulti {
+		if len(res.Multi) > inlineConnOps {
+			// Encoded across rounds; the connection's next replies wait.
+			s.startConnJob(cc, &multiReplyJob{xid: p.xid, zxid: zxid, code: multiErr(p), results: res.Multi})
+			return
+		}
 		s.replyZxid(cc, p.xid, zxid, multiErr(p), multiResponse(res))
 		return
 	}
@@ -306,8 +347,15 @@ func multiErr(p *proposal) wire.ErrCode {
 func multiResponse(res *tree.Result) *wire.MultiResponse {
 	out := &wire.MultiResponse{Results: make([]wire.MultiResult, 0, len(res.Multi))}
 	for i := range res.Multi {
-		r := &res.Multi[i]
-		var mr wire.MultiResult
+		out.Results = append(out.Results, multiResult(&res.Multi[i]))
+	}
+	return out
+}
+
+// multiResult is one op's result in a MultiResponse.
+func multiResult(r *tree.Result) wire.MultiResult {
+	var mr wire.MultiResult
+	{
 		switch r.Type {
 		case wire.OpError:
 			mr = wire.MultiResult{Type: wire.OpError, Err: r.Err, Result: &wire.ErrorResponse{Err: r.Err}}
@@ -324,9 +372,8 @@ func multiResponse(res *tree.Result) *wire.MultiResponse {
 		default:
 			mr = wire.MultiResult{Type: wire.OpError, Err: wire.ErrRuntimeInconsistency, Result: &wire.ErrorResponse{Err: wire.ErrRuntimeInconsistency}}
 		}
-		out.Results = append(out.Results, mr)
 	}
-	return out
+	return mr
 }
 
 // triggerWatches delivers the watch events of an applied txn, mirroring

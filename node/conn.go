@@ -24,9 +24,12 @@ type clientConn struct {
 	lastActive int64          // mono ms of the last packet (connection expiry)
 	// auth starts as the shared ip entry of the client's address (full
 	// slice: addauth appends to a copy).
-	auth      []wire.ID
-	pending   []pendingItem // replies owed, in request order
-	out       []byte        // output accumulated this round
+	auth    []wire.ID
+	pending []pendingItem // replies owed, in request order
+	// job is a request of this connection done across owner rounds; the
+	// requests in pending come after it.
+	job       connJob
+	out       []byte // output accumulated this round
 	stats     connStats
 	gone      atomic.Bool // socket closed (set from the event loop)
 	timeoutMs int32

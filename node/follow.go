@@ -379,7 +379,7 @@ func (s *Server) observerApply(e *wire.TxnEntry) {
 func (s *Server) applyCommitted(e *wire.TxnEntry) {
 	p := s.peer
 	p.stats.commits++
-	if e.Hdr.Zxid <= s.tree.LastZxid {
+	if e.Hdr.Zxid <= s.lastApplied() {
 		// Already in the tree (applied before a resync).
 		return
 	}
@@ -389,7 +389,7 @@ func (s *Server) applyCommitted(e *wire.TxnEntry) {
 	}
 	prop.entry = *e
 	s.applyProposal(prop)
-	s.zxid = s.tree.LastZxid
+	s.zxid = s.lastApplied()
 }
 
 // takeForwarded returns the local request a committed txn answers.

@@ -488,12 +488,15 @@ func (s *Server) onLearnerRequest(h *learnerHandler, qp *wire.QuorumPacket) {
 	switch hdr.Type {
 	case wire.OpSync:
 		// Leader.processSync: SYNC once every proposal outstanding now is
-		// committed.
-		if len(s.inflight) == 0 {
-			h.queue(wire.QuorumPacket{Type: wire.PacketSync, Zxid: 0})
-		} else {
-			ld.pendingSyncs[ld.lastProposed] = append(ld.pendingSyncs[ld.lastProposed], h)
-		}
+		// committed (a write still being prepared counts: the sync waits
+		// for it to be proposed).
+		s.prepare(prepItem{run: func() {
+			if len(s.inflight) == 0 {
+				h.queue(wire.QuorumPacket{Type: wire.PacketSync, Zxid: 0})
+			} else {
+				ld.pendingSyncs[ld.lastProposed] = append(ld.pendingSyncs[ld.lastProposed], h)
+			}
+		}})
 		return
 	case wire.OpCreateSession:
 		if len(body) < 4 {
@@ -503,10 +506,12 @@ func (s *Server) onLearnerRequest(h *learnerHandler, qp *wire.QuorumPacket) {
 		to := int32(binary.BigEndian.Uint32(body))
 		sess := s.sessions.Add(hdr.SessionID, to, s.nowMs())
 		sess.Owner = h.sid
-		req := tree.PrepRequest{Session: hdr.SessionID, Type: wire.OpCreateSession, Body: &wire.CreateSessionTxn{TimeOut: to},
-			Zxid: s.nextZxid(), Time: wallMs()}
-		e, code := s.tree.Prep(&req)
-		s.propose(&proposal{entry: e, op: wire.OpCreateSession, err: code, start: time.Now()})
+		s.prepare(prepItem{run: func() {
+			req := tree.PrepRequest{Session: hdr.SessionID, Type: wire.OpCreateSession, Body: &wire.CreateSessionTxn{TimeOut: to},
+				Zxid: s.nextZxid(), Time: wallMs()}
+			e, code := s.tree.Prep(&req)
+			s.propose(&proposal{entry: e, op: wire.OpCreateSession, err: code, start: time.Now()})
+		}})
 		return
 	}
 	r := &writeRequest{session: hdr.SessionID, xid: hdr.Cxid, op: hdr.Type, raw: body, auth: qp.AuthInfo, owner: h.sid}
@@ -697,6 +702,11 @@ func (s *Server) leaveLeading() {
 		}
 	}
 	s.inflight = nil
+	s.dropPreps(func(p *proposal) {
+		if p.cc != nil {
+			s.closeConn(p.cc, "leader shutting down")
+		}
+	})
 	s.tree.ResetPrep()
 	s.fastForward()
 }

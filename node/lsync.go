@@ -147,6 +147,11 @@ func (sp *syncPlan) queueCommitted(h *learnerHandler, entries []committedEntry, 
 // came in, queues the packets, starts forwarding to it and queues NEWLEADER.
 func (s *Server) syncLearner(h *learnerHandler) {
 	ld := s.leader
+	if !s.applyIdle() {
+		// A txn is committed but not yet in the tree nor among the
+		// proposals to forward: sync once it is (resumeLearnerSyncs).
+		return
+	}
 	peer := h.peerLastZxid
 	lastProcessed := s.tree.LastZxid
 	minC, maxC := s.committed.bounds(lastProcessed)
@@ -210,6 +215,20 @@ func (s *Server) syncLearner(h *learnerHandler) {
 	h.syncStarted = true
 	h.state = hsNewLeader
 	s.peer.stats.syncs["leader-"+h.syncMode.String()]++
+}
+
+// resumeLearnerSyncs syncs the learners that waited for the committed txns
+// to be applied.
+func (s *Server) resumeLearnerSyncs() {
+	ld := s.leader
+	if !ld.epochAcked {
+		return
+	}
+	for h := range ld.handlers {
+		if h.state == hsWaitSync && !h.gone {
+			s.syncLearner(h)
+		}
+	}
 }
 
 // beginSync counts h's sync against the leader's SNAP or DIFF throttle

@@ -426,7 +426,9 @@ func (s *Server) advanceSnapshot() {
 		job.w.Reset(buf[:0])
 		return // the tail, if due, goes next round
 	}
-	if job.walked && len(job.ch) < cap(job.ch) {
+	if job.walked && len(job.ch) < cap(job.ch) && s.applyJob == nil {
+		// (Not while a txn is half applied: the tail's digest and zxid
+		// must describe one state.)
 		tail := s.snapshotTail()
 		job.cur.Release()
 		job.ch <- snapMsg{tail: &tail}
@@ -566,8 +568,20 @@ func (s *Server) onStoreFailure(f storeFailure) {
 		}
 	}
 	s.inflight = nil
+	s.dropPreps(func(p *proposal) {
+		p.failed, p.applied = true, true
+		p.err = wire.ErrSystemError
+		if p.connect != nil {
+			p.connect.cc.connecting = false
+			s.closeConn(p.connect.cc, "txn log failure")
+			return
+		}
+		if p.cc != nil {
+			s.drainPending(p.cc)
+		}
+	})
 	s.tree.ResetPrep()
-	s.zxid = s.tree.LastZxid
+	s.zxid = s.lastApplied()
 	s.lastAppended = f.durable
 	s.storeErr, s.storeErrAt = f.err, s.nowMs()
 }

@@ -9,6 +9,9 @@ import (
 // nodes without children whose TTL has passed since their last change
 // (ContainerManager), at most ContainerMaxPerMinute per minute.
 func (s *Server) reapContainers(nowWall int64) {
+	if s.applyJob != nil {
+		return // candidates are read from the tree: next check
+	}
 	budget := s.cfg.ContainerMaxPerMinute
 	// Keep the per-minute window.
 	cut := s.nowMs() - 60000

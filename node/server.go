@@ -77,6 +77,15 @@ type Server struct {
 	digestLog []digestEntry
 	boundPort int
 
+	// work split across rounds (jobs.go)
+	applyJob  *applyRun          // a large txn being applied
+	applyWait []*proposal        // committed txns waiting for it, in zxid order
+	applyHold int                // multiRead jobs that need no txn applied meanwhile
+	prepJob   *prepRun           // a large write being prepared
+	prepWait  []prepItem         // writes waiting for it, in arrival order
+	connJobs  []*clientConn      // connections whose head request is a job
+	expiring  []*session.Session // expired sessions whose closeSession is not yet proposed
+
 	// persistence
 	snap          *snapJob
 	snapDone      chan snapResult
@@ -257,6 +266,15 @@ func (s *Server) Submit(h any, pkts []wire.ClientPacket) bool {
 	if !ok {
 		return false
 	}
+	for i := range pkts {
+		if p := &pkts[i]; p.Kind == wire.KindRequest && p.BodyErr == nil {
+			// Hold every string as Java would after decoding it
+			// (malformed UTF-8 repaired, characters outside the BMP as
+			// surrogates): a pass over the request, done here on the
+			// event loop that decoded it rather than on the owner.
+			wire.ToJavaStrings(p.Body)
+		}
+	}
 	select {
 	case s.events <- event{cc: cc, pkts: pkts}:
 		return true
@@ -379,6 +397,7 @@ func (s *Server) run() {
 			return
 		}
 		s.reapClosed()
+		s.runJobs()
 		if s.ownsStore() {
 			s.maybeStartSnapshot()
 			s.advanceSnapshot()
@@ -462,6 +481,10 @@ func (s *Server) connGone(cc *clientConn) {
 	}
 	s.dataW.RemoveWatcher(watch.Watcher(cc.id))
 	s.childW.RemoveWatcher(watch.Watcher(cc.id))
+	if cc.job != nil {
+		cc.job.drop(s)
+		cc.job = nil
+	}
 	cc.pending = nil
 	cc.out = nil
 }
@@ -537,11 +560,7 @@ func (s *Server) onTick() {
 		s.closeSessionless(now)
 		return
 	}
-	for _, sess := range s.sessions.Expire(now) {
-		s.log.Info().Str("session", sess.ID.String()).Int32("timeout", sess.TimeoutMs).Msg("Expiring session")
-		s.stats.expired++
-		s.proposeServerTxn(sess.ID, wire.OpCloseSession, nil)
-	}
+	s.expiring = append(s.expiring, s.sessions.Expire(now)...)
 	s.closeSessionless(now)
 	if now >= s.nextReap {
 		s.nextReap = now + int64(s.cfg.ContainerCheckMs)

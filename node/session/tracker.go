@@ -1,6 +1,9 @@
 package session
 
 import (
+	"iter"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/zkgo/zkgo/wire"
@@ -152,7 +155,9 @@ func (t *Tracker) Remove(id wire.SessionID) {
 }
 
 // Expire returns the sessions whose bucket time has passed, marking them
-// closing, in id order. Like ExpiryQueue.poll it walks bucket by bucket.
+// closing, in id order (up to 4096 of them; more come in map order, as
+// Java's come in HashSet order, rather than sorted in one owner round).
+// Like ExpiryQueue.poll it walks bucket by bucket.
 func (t *Tracker) Expire(nowMs int64) []*Session {
 	var out []*Session
 	for nowMs >= t.nextExp {
@@ -166,7 +171,9 @@ func (t *Tracker) Expire(nowMs int64) []*Session {
 		}
 		t.nextExp += t.interval
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	if len(out) <= 4096 {
+		sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	}
 	return out
 }
 
@@ -196,4 +203,29 @@ func (t *Tracker) BucketTimes() map[int64][]wire.SessionID {
 		sort.Slice(out[exp], func(i, j int) bool { return out[exp][i] < out[exp][j] })
 	}
 	return out
+}
+
+// Buckets returns the expiry bucket times, sorted (for the dump command;
+// there are few: one per tick a session can expire at).
+func (t *Tracker) Buckets() []int64 {
+	out := make([]int64, 0, len(t.buckets))
+	for exp := range t.buckets {
+		out = append(out, exp)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// BucketLen returns the number of sessions in the bucket of time exp.
+func (t *Tracker) BucketLen(exp int64) int { return len(t.buckets[exp]) }
+
+// EachInBucket yields the sessions of the bucket of time exp: sorted up to
+// 4096, in map order beyond.
+func (t *Tracker) EachInBucket(exp int64) iter.Seq[wire.SessionID] {
+	b := t.buckets[exp]
+	if len(b) <= 4096 {
+		ids := slices.Sorted(maps.Keys(b))
+		return slices.Values(ids)
+	}
+	return maps.Keys(b)
 }

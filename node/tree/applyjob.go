@@ -94,6 +94,7 @@ func (t *Tree) beginKill(e *wire.TxnEntry, paths []string, track bool) *ApplyJob
 	j.paths = paths
 	j.local = t.ephemerals[e.Hdr.ClientID]
 	delete(t.ephemerals, e.Hdr.ClientID)
+	t.ephCount -= len(j.local)
 	return j
 }
 
@@ -125,6 +126,10 @@ func (j *ApplyJob) Step(budget int) (int, bool) {
 	}
 	return j.stepKill(budget)
 }
+
+// Result returns the txn's result so far (complete once Step reported
+// done), for the caller to fire its watches before Finish.
+func (j *ApplyJob) Result() *Result { return &j.res }
 
 // Finish ends the job: the txn counts as applied (LastZxid), and its
 // result is returned.

@@ -242,81 +242,126 @@ func CheckACL(acl []wire.ACL, perm wire.Perm, auth []wire.ID) bool {
 // fails with ErrACLTooLarge before anything is built. Java expands it and
 // logs a txn it cannot read back (compat-tests/DIFFERENCES.md).
 func FixupACL(acl []wire.ACL, auth []wire.ID, maxBytes int) ([]wire.ACL, wire.ErrCode) {
-	type permScheme struct {
-		perms  int32
-		scheme string
-	}
+	f := newACLFixup(acl, auth, maxBytes)
+	f.step(-1)
+	return f.out, f.code
+}
+
+// aclFixup is FixupACL split in steps: the pass over the list (duplicates,
+// validity) a bounded number of entries per step, then the expansion.
+type aclFixup struct {
+	acl      []wire.ACL
+	auth     []wire.ID
+	maxBytes int
+	nulls    bool // some entry has a null field
+	hasAuth  bool // the session has an id "auth" expands to
+	perms    map[int32]struct{}
+	schemes  map[permScheme]struct{}
+	seen     *aclSet
+	uniq     []int // indexes of kept entries
+	bad      wire.ErrCode
+	i        int
+	done     bool
+	out      []wire.ACL
+	code     wire.ErrCode
+}
+
+type permScheme struct {
+	perms  int32
+	scheme string
+}
+
+func newACLFixup(acl []wire.ACL, auth []wire.ID, maxBytes int) *aclFixup {
+	f := &aclFixup{acl: acl, auth: auth, maxBytes: maxBytes, seen: newACLSet(len(acl)), uniq: make([]int, 0, len(acl))}
 	// Java's ACL.equals(other) compares perms, then scheme.equals, then
 	// id.equals, on the entry being added; the others may hold nulls.
 	// Only an entry with a null field can make equals throw; without one
 	// the perms and scheme sets are not needed.
-	nulls := false
 	for i := range acl {
 		if acl[i].ID.Nulls != 0 {
-			nulls = true
+			f.nulls = true
+			f.perms, f.schemes = make(map[int32]struct{}), make(map[permScheme]struct{})
 			break
 		}
 	}
-	var (
-		perms   map[int32]struct{}
-		schemes map[permScheme]struct{}
-		seen    = newACLSet(len(acl))
-		uniq    = make([]int, 0, len(acl)) // indexes of kept entries
-		bad     = wire.ErrOk               // the first invalid kept entry's code
-		authed  []wire.ID                  // the session's ids "auth" expands to
-		hasAuth = false
-	)
 	for _, id := range auth {
 		if schemeAuthenticated(id.Scheme) {
-			hasAuth = true
+			f.hasAuth = true
 			break
 		}
 	}
-	if nulls {
-		perms, schemes = make(map[int32]struct{}), make(map[permScheme]struct{})
+	return f
+}
+
+// finish ends the fixup with a result.
+func (f *aclFixup) finish(out []wire.ACL, code wire.ErrCode) {
+	f.out, f.code, f.done = out, code, true
+	f.seen, f.perms, f.schemes = nil, nil, nil
+}
+
+// step looks at up to budget entries (all when budget < 0), then expands
+// the list, and reports how many it looked at and whether it is done.
+func (f *aclFixup) step(budget int) (int, bool) {
+	if f.done {
+		return 0, true
 	}
-	for i := range acl {
-		a := &acl[i]
+	used := 0
+	for ; f.i < len(f.acl); f.i++ {
+		if budget >= 0 && used >= budget {
+			return used, false
+		}
+		used++
+		a := &f.acl[f.i]
 		nullScheme, nullID := a.ID.Nulls.Has(0), a.ID.Nulls.Has(1)
 		switch {
 		case nullScheme:
-			if _, ok := perms[a.Perms]; ok {
-				return nil, wire.ErrMarshallingError
+			if _, ok := f.perms[a.Perms]; ok {
+				f.finish(nil, wire.ErrMarshallingError)
+				return used, true
 			}
 		case nullID:
-			if _, ok := schemes[permScheme{a.Perms, a.ID.Scheme}]; ok {
-				return nil, wire.ErrMarshallingError
+			if _, ok := f.schemes[permScheme{a.Perms, a.ID.Scheme}]; ok {
+				f.finish(nil, wire.ErrMarshallingError)
+				return used, true
 			}
 		default:
-			if !seen.add(acl, i) {
+			if !f.seen.add(f.acl, f.i) {
 				continue
 			}
 		}
-		if nulls {
-			perms[a.Perms] = struct{}{}
+		if f.nulls {
+			f.perms[a.Perms] = struct{}{}
 			if !nullScheme {
-				schemes[permScheme{a.Perms, a.ID.Scheme}] = struct{}{}
+				f.schemes[permScheme{a.Perms, a.ID.Scheme}] = struct{}{}
 			}
 		}
-		uniq = append(uniq, i)
-		if bad == wire.ErrOk {
-			bad = validACL(a, nullScheme, nullID, hasAuth)
-			if bad != wire.ErrOk && !nulls {
+		f.uniq = append(f.uniq, f.i)
+		if f.bad == wire.ErrOk {
+			f.bad = validACL(a, nullScheme, nullID, f.hasAuth)
+			if f.bad != wire.ErrOk && !f.nulls {
 				// Nothing after it can throw: the first invalid entry
 				// decides, as in Java's loop.
-				return nil, bad
+				f.finish(nil, f.bad)
+				return used, true
 			}
 		}
 	}
-	if len(uniq) == 0 {
-		return nil, wire.ErrInvalidACL
+	switch {
+	case len(f.uniq) == 0:
+		f.finish(nil, wire.ErrInvalidACL)
+	case f.bad != wire.ErrOk:
+		f.finish(nil, f.bad)
+	default:
+		f.finish(f.expand())
 	}
-	if bad != wire.ErrOk {
-		return nil, bad
-	}
-	// The list is valid: size the expansion before building it.
-	if hasAuth {
-		for _, id := range JavaAuthOrder(auth) {
+	return used, true
+}
+
+// expand builds the list of a valid fixup, once its size is known to fit.
+func (f *aclFixup) expand() ([]wire.ACL, wire.ErrCode) {
+	var authed []wire.ID // the session's ids "auth" expands to
+	if f.hasAuth {
+		for _, id := range JavaAuthOrder(f.auth) {
 			if schemeAuthenticated(id.Scheme) {
 				authed = append(authed, id)
 			}
@@ -327,21 +372,21 @@ func FixupACL(acl []wire.ACL, auth []wire.ID, maxBytes int) ([]wire.ACL, wire.Er
 		authBytes += aclEncodedSize(id)
 	}
 	total, n := 4, 0
-	for _, i := range uniq {
-		if acl[i].ID.Scheme == SchemeAuth {
+	for _, i := range f.uniq {
+		if f.acl[i].ID.Scheme == SchemeAuth {
 			total += authBytes
 			n += len(authed)
 		} else {
-			total += aclEncodedSize(acl[i].ID)
+			total += aclEncodedSize(f.acl[i].ID)
 			n++
 		}
-		if maxBytes > 0 && total > maxBytes {
+		if f.maxBytes > 0 && total > f.maxBytes {
 			return nil, ErrACLTooLarge
 		}
 	}
 	out := make([]wire.ACL, 0, n)
-	for _, i := range uniq {
-		a := acl[i]
+	for _, i := range f.uniq {
+		a := f.acl[i]
 		if a.ID.Scheme != SchemeAuth {
 			out = append(out, a)
 			continue

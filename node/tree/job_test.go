@@ -40,6 +40,7 @@ func TestJobsMatchOneShot(t *testing.T) {
 	a, b := New(Options{}), New(Options{})
 	zxid := wire.Zxid(0)
 	auth := []wire.ID{{Scheme: SchemeSuper}}
+	stepped := 0 // preparations that took more than one step
 	both := func(req PrepRequest, steps int) {
 		t.Helper()
 		zxid++
@@ -49,8 +50,11 @@ func TestJobsMatchOneShot(t *testing.T) {
 		var eb wire.TxnEntry
 		var codeB wire.ErrCode
 		if j := b.BeginPrep(&rb); j != nil {
-			for {
+			for n := 1; ; n++ {
 				if _, done := j.Step(steps); done {
+					if n > 1 {
+						stepped++
+					}
 					break
 				}
 			}
@@ -101,6 +105,15 @@ func TestJobsMatchOneShot(t *testing.T) {
 		if a.Digest() != b.Digest() || a.LastZxid != b.LastZxid || !reflect.DeepEqual(a.readAll(), b.readAll()) {
 			t.Fatalf("zxid %d: trees differ after the txn", zxid)
 		}
+		for _, tr := range []*Tree{a, b} {
+			n := 0
+			for _, set := range tr.ephemerals {
+				n += len(set)
+			}
+			if n != tr.EphemeralCount() {
+				t.Fatalf("zxid %d: %d ephemerals indexed, EphemeralCount %d", zxid, n, tr.EphemeralCount())
+			}
+		}
 	}
 	both(PrepRequest{Session: 1, Type: wire.OpCreate, Body: &wire.CreateRequest{Path: "/j", Data: []byte("parent"), ACL: OpenACLUnsafe}}, -1)
 	for round := 0; round < 60; round++ {
@@ -130,6 +143,40 @@ func TestJobsMatchOneShot(t *testing.T) {
 			both(PrepRequest{Session: session, Type: wire.OpCloseSession}, 1+r.IntN(5))
 		}
 	}
+	// Long ACL lists: fixed up in steps, alone or in a multi, valid or not.
+	long := func(n int, last *wire.ACL) []wire.ACL {
+		acl := make([]wire.ACL, n)
+		for i := range acl {
+			acl[i] = wire.ACL{Perms: int32(i % 1500), ID: wire.ID{Scheme: "world", ID: "anyone"}}
+		}
+		if last != nil {
+			acl[n-1] = *last
+		}
+		return acl
+	}
+	invalid := &wire.ACL{Perms: 1, ID: wire.ID{Scheme: "nosuch", ID: "x"}}
+	npe := &wire.ACL{Perms: 1, ID: wire.ID{Scheme: "world", Nulls: 2}}
+	both(PrepRequest{Session: 1, Type: wire.OpCreate, Body: &wire.CreateRequest{Path: "/j/acl", ACL: long(2000, nil)}}, 100)
+	both(PrepRequest{Session: 1, Type: wire.OpCreate, Body: &wire.CreateRequest{Path: "/j/acl2", ACL: long(2000, invalid)}}, 100)
+	both(PrepRequest{Session: 1, Type: wire.OpCreate, Body: &wire.CreateRequest{Path: "/j/acl2", ACL: long(2000, npe)}}, 100)
+	both(PrepRequest{Session: 1, Type: wire.OpSetACL, Body: &wire.SetACLRequest{Path: "/j/acl", ACL: long(3000, nil), Version: -1}}, 333)
+	both(PrepRequest{Session: 1, Type: wire.OpMulti, Body: &wire.MultiRequest{Ops: []wire.MultiOp{
+		{Type: wire.OpCreate, Op: &wire.CreateRequest{Path: "/j/acl3", ACL: long(1600, nil)}},
+		{Type: wire.OpCreate, Op: &wire.CreateRequest{Path: "/j/acl4", ACL: long(1600, invalid)}},
+		{Type: wire.OpCreate, Op: &wire.CreateRequest{Path: "/j/acl5", ACL: long(1600, nil)}},
+	}}}, 250)
+	both(PrepRequest{Session: 1, Type: wire.OpMulti, Body: &wire.MultiRequest{Ops: []wire.MultiOp{
+		{Type: wire.OpCreate, Op: &wire.CreateRequest{Path: "/j/acl3", ACL: long(1600, nil)}},
+		{Type: wire.OpCreate, Op: &wire.CreateRequest{Path: "/j/acl4", ACL: long(1600, npe)}},
+	}}}, 250)
+	both(PrepRequest{Session: 1, Type: wire.OpMulti, Body: &wire.MultiRequest{Ops: []wire.MultiOp{
+		{Type: wire.OpCreate, Op: &wire.CreateRequest{Path: "/j/acl3", ACL: long(1600, nil)}},
+		{Type: wire.OpSetData, Op: &wire.SetDataRequest{Path: "/j/acl", Data: []byte("x"), Version: -1}},
+	}}}, 250)
+	if got := len(a.ACLOf(a.Get("/j/acl3"))); got != 1500 {
+		t.Fatalf("/j/acl3 has %d ACL entries, want 1500", got)
+	}
+
 	// A closing session with many ephemerals, past the sorted size.
 	var ops []wire.MultiOp
 	for i := 0; i < 5000; i++ {
@@ -140,6 +187,9 @@ func TestJobsMatchOneShot(t *testing.T) {
 		t.Fatalf("session 9 has %d ephemerals, want 5000", len(a.Ephemerals(9)))
 	}
 	both(PrepRequest{Session: 9, Type: wire.OpCloseSession}, 900)
+	if stepped < 20 {
+		t.Fatalf("only %d preparations took more than one step", stepped)
+	}
 	if len(a.Ephemerals(9)) != 0 || a.Get("/j/e1") != nil {
 		t.Fatalf("closeSession left ephemerals")
 	}

@@ -181,6 +181,32 @@ type PrepRequest struct {
 	CheckSession SessionCheck
 	// ReconfigEnabled is reconfigEnabled (off by default).
 	ReconfigEnabled bool
+
+	// fixed is the FixupACL of the ACL list being prepared, done in steps
+	// by a PrepJob.
+	fixed *aclFixup
+}
+
+// fixupACL is FixupACL, or the result a PrepJob worked out in steps for
+// this very list.
+func (t *Tree) fixupACL(req *PrepRequest, acl []wire.ACL) ([]wire.ACL, wire.ErrCode) {
+	if f := req.fixed; f != nil && f.done && len(f.acl) == len(acl) && len(acl) > 0 && &f.acl[0] == &acl[0] {
+		return f.out, f.code
+	}
+	return FixupACL(acl, req.Auth, t.opts.MaxTxnBytes)
+}
+
+// requestACL returns the ACL list of a create or setACL request.
+func requestACL(body jute.Record) []wire.ACL {
+	switch r := body.(type) {
+	case *wire.CreateRequest:
+		return r.ACL
+	case *wire.CreateTTLRequest:
+		return r.ACL
+	case *wire.SetACLRequest:
+		return r.ACL
+	}
+	return nil
 }
 
 // PrepError is a prep failure with its code (KeeperException).
@@ -393,7 +419,7 @@ func (t *Tree) prepOne(req *PrepRequest, typ wire.OpCode, body jute.Record, _ bo
 		if perr := validatePath(s.Path); perr != nil {
 			return nil, perr
 		}
-		acl, code := FixupACL(s.ACL, req.Auth, t.opts.MaxTxnBytes)
+		acl, code := t.fixupACL(req, s.ACL)
 		if code != wire.ErrOk {
 			return nil, fail(code, s.Path)
 		}
@@ -500,7 +526,7 @@ func (t *Tree) prepCreate(req *PrepRequest, typ wire.OpCode, body jute.Record) (
 	if perr != nil {
 		return nil, perr
 	}
-	fixed, code := FixupACL(acl, req.Auth, t.opts.MaxTxnBytes)
+	fixed, code := t.fixupACL(req, acl)
 	if code != wire.ErrOk {
 		return nil, fail(code, path)
 	}

@@ -12,10 +12,11 @@ import (
 // a bounded number of ops per owner round, instead of in one call.
 const LargeTxn = 512
 
-// PrepJob prepares one multi or closeSession a bounded number of ops per
-// Step, so that the owner goroutine can answer other clients in between.
-// Between the steps of a job nothing else may be prepared (its zxid is
-// taken and its changes are partly recorded); txns may be applied.
+// PrepJob prepares one multi, closeSession, or create or setACL with a long
+// ACL list, a bounded number of ops (or ACL entries) per Step, so that the
+// owner goroutine can answer other clients in between. Between the steps of
+// a job nothing else may be prepared (its zxid is taken and its changes are
+// partly recorded); txns may be applied.
 type PrepJob struct {
 	t   *Tree
 	req *PrepRequest
@@ -31,13 +32,20 @@ type PrepJob struct {
 	paths []string // candidates, then (prefix) those deleted
 	kept  int
 
+	// fix is the ACL fixup of the op (or request) about to be prepared,
+	// when its list is long; size counts ops and long lists' entries.
+	fix    *aclFixup
+	single bool
+	size   int
+
 	i    int
 	done bool
 	code wire.ErrCode
 }
 
-// BeginPrep starts preparing a multi or closeSession; for other requests it
-// returns nil (use Prep). Size says how many ops the job has (to decide
+// BeginPrep starts preparing a multi, a closeSession, or a create or setACL
+// with a list of more than LargeTxn ACL entries; for other requests it
+// returns nil (use Prep). Size says how much the job has to do (to decide
 // between running it at once and in steps).
 func (t *Tree) BeginPrep(req *PrepRequest) *PrepJob {
 	e := wire.TxnEntry{Hdr: wire.TxnHeader{ClientID: req.Session, Cxid: req.Cxid, Zxid: req.Zxid, Time: req.Time, Type: req.Type}}
@@ -60,16 +68,53 @@ func (t *Tree) BeginPrep(req *PrepRequest) *PrepJob {
 		j.saved = make(map[string]*change)
 		j.txns = make([]wire.Txn, 0, len(ops))
 		j.firstErr = wire.ErrOk
+		j.size = len(ops)
+		for _, op := range ops {
+			if n := len(requestACL(op.Op)); n > LargeTxn {
+				j.size += n
+			}
+		}
 	case wire.OpCloseSession:
 		j.paths = t.closeSessionCandidates(req.Session)
+		j.size = len(j.paths)
+	case wire.OpCreate, wire.OpCreate2, wire.OpCreateContainer, wire.OpCreateTTL, wire.OpSetACL:
+		n := len(requestACL(req.Body))
+		if n <= LargeTxn {
+			return nil
+		}
+		j.single, j.size = true, n
 	default:
 		return nil
 	}
 	return j
 }
 
-// Size returns the number of ops the job prepares.
-func (j *PrepJob) Size() int { return max(len(j.ops), len(j.paths)) }
+// Closing returns the session of a closeSession job.
+func (j *PrepJob) Closing() (wire.SessionID, bool) {
+	return j.req.Session, j.req.Type == wire.OpCloseSession
+}
+
+// Size returns the number of ops (and entries of long ACL lists) the job
+// prepares.
+func (j *PrepJob) Size() int { return j.size }
+
+// fixupStep works on the ACL fixup of body (when its list is long) and
+// reports the entries it looked at and whether the fixup is done (or not
+// needed); the op's prep then uses its result.
+func (j *PrepJob) fixupStep(body jute.Record, budget int) (int, bool) {
+	acl := requestACL(body)
+	if len(acl) <= LargeTxn {
+		return 0, true
+	}
+	if j.fix == nil {
+		j.fix = newACLFixup(acl, j.req.Auth, j.t.opts.MaxTxnBytes)
+	}
+	used, done := j.fix.step(budget)
+	if done {
+		j.req.fixed = j.fix
+	}
+	return used, done
+}
 
 // Step prepares up to budget ops (all when budget < 0) and reports how many
 // it did and whether the job is complete.
@@ -78,11 +123,28 @@ func (j *PrepJob) Step(budget int) (int, bool) {
 		return 0, true
 	}
 	used := 0
+	if j.single {
+		n, fixed := j.fixupStep(j.req.Body, budget)
+		if !fixed {
+			return n, false
+		}
+		j.prepSingle()
+		return n + 1, true
+	}
 	switch j.req.Type {
 	case wire.OpMulti:
 		for ; j.i < len(j.ops) && (budget < 0 || used < budget); j.i++ {
+			if j.firstErr == wire.ErrOk {
+				n, fixed := j.fixupStep(j.ops[j.i].Op, budget-used)
+				used += n
+				if !fixed {
+					return used, false
+				}
+			}
 			used++
-			if !j.multiOp(j.ops[j.i]) {
+			ok := j.multiOp(j.ops[j.i])
+			j.fix, j.req.fixed = nil, nil
+			if !ok {
 				return used, true
 			}
 		}
@@ -105,6 +167,23 @@ func (j *PrepJob) Step(budget int) (int, bool) {
 		}
 	}
 	return used, j.done
+}
+
+// prepSingle prepares a create or setACL whose ACL fixup is done, as Prep.
+func (j *PrepJob) prepSingle() {
+	t := j.t
+	body, perr := t.prepOne(j.req, j.req.Type, j.req.Body, true)
+	j.fix, j.req.fixed = nil, nil
+	j.done = true
+	if perr != nil {
+		j.e.Hdr.Type = wire.OpError
+		j.e.Body = &wire.ErrorTxn{Err: perr.code}
+		j.code = perr.code
+		return
+	}
+	j.e.Body = body
+	j.e.Digest = t.txnDigest()
+	j.code = wire.ErrOk
 }
 
 // Result returns the txn and the error reported to the client; valid once

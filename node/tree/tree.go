@@ -1,6 +1,9 @@
 package tree
 
 import (
+	"iter"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"unsafe"
@@ -165,6 +168,7 @@ type Tree struct {
 	digest     uint64
 	dg         digester
 	dataBytes  int64 // sum of path+data lengths (Java's approximateDataSize)
+	ephCount   int   // ephemeral nodes indexed in ephemerals
 
 	// LastZxid is the zxid of the last txn applied (lastProcessedZxid).
 	LastZxid wire.Zxid
@@ -281,6 +285,7 @@ func (t *Tree) addNode(path string, n *Node) {
 			t.ephemerals[id] = set
 		}
 		set[path] = struct{}{}
+		t.ephCount++
 	}
 }
 
@@ -318,7 +323,10 @@ func (t *Tree) removeNode(path string, n *Node) {
 	case KindEphemeral:
 		id := wire.SessionID(n.Stat.EphemeralOwner)
 		if set := t.ephemerals[id]; set != nil {
-			delete(set, path)
+			if _, ok := set[path]; ok {
+				delete(set, path)
+				t.ephCount--
+			}
 			if len(set) == 0 {
 				delete(t.ephemerals, id)
 			}
@@ -397,35 +405,46 @@ func (t *Tree) Digest() uint64 { return t.digest }
 // DataBytes approximates the data size (sum of path and data lengths).
 func (t *Tree) DataBytes() int64 { return t.dataBytes }
 
-// Ephemerals returns the ephemeral paths of a session, sorted.
+// Ephemerals returns the ephemeral paths of a session: sorted up to 4096,
+// in map order beyond (Java's come in HashSet order).
 func (t *Tree) Ephemerals(id wire.SessionID) []string {
 	set := t.ephemerals[id]
 	out := make([]string, 0, len(set))
 	for p := range set {
 		out = append(out, p)
 	}
-	sort.Strings(out)
+	if len(out) <= maxSortedChildren {
+		sort.Strings(out)
+	}
 	return out
 }
 
-// EphemeralSessions returns the sessions owning ephemerals.
-func (t *Tree) EphemeralSessions() []wire.SessionID {
-	out := make([]wire.SessionID, 0, len(t.ephemerals))
-	for id := range t.ephemerals {
-		out = append(out, id)
+// EachEphemeralSession yields the sessions owning ephemerals: sorted up to
+// 4096, in map order beyond (for listings built across owner rounds).
+func (t *Tree) EachEphemeralSession() iter.Seq[wire.SessionID] {
+	if len(t.ephemerals) <= maxSortedChildren {
+		return slices.Values(slices.Sorted(maps.Keys(t.ephemerals)))
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
+	return maps.Keys(t.ephemerals)
 }
+
+// EachEphemeral yields a session's ephemeral paths: sorted up to 4096, in
+// map order beyond.
+func (t *Tree) EachEphemeral(id wire.SessionID) iter.Seq[string] {
+	if len(t.ephemerals[id]) <= maxSortedChildren {
+		return slices.Values(t.Ephemerals(id))
+	}
+	return maps.Keys(t.ephemerals[id])
+}
+
+// EphemeralSessions returns the sessions owning ephemerals, sorted.
+func (t *Tree) EphemeralSessions() []wire.SessionID { return slices.Sorted(maps.Keys(t.ephemerals)) }
+
+// EphemeralSessionCount returns the number of sessions owning ephemerals.
+func (t *Tree) EphemeralSessionCount() int { return len(t.ephemerals) }
 
 // EphemeralCount returns the number of ephemeral nodes.
-func (t *Tree) EphemeralCount() int {
-	n := 0
-	for _, s := range t.ephemerals {
-		n += len(s)
-	}
-	return n
-}
+func (t *Tree) EphemeralCount() int { return t.ephCount }
 
 // Containers returns the container paths, sorted.
 func (t *Tree) Containers() []string { return sortedKeys(t.containers) }

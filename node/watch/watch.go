@@ -1,6 +1,9 @@
 package watch
 
 import (
+	"iter"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -46,6 +49,15 @@ type Manager struct {
 	byWatcher map[Watcher]map[string]struct{}
 	modes     map[key]Mode // only non-standard modes are stored
 	recursive int          // number of recursive registrations
+	size      int          // (watcher, path) registrations
+	// dead holds the watches of removed watchers still to be taken out
+	// of byPath, a bounded number at a time (RemoveDead).
+	dead []deadWatcher
+}
+
+type deadWatcher struct {
+	w     Watcher
+	paths map[string]struct{}
 }
 
 // NewManager returns an empty table.
@@ -77,6 +89,7 @@ func (m *Manager) Add(path string, w Watcher, mode Mode) bool {
 		return false
 	}
 	paths[path] = struct{}{}
+	m.size++
 	return true
 }
 
@@ -124,6 +137,7 @@ func (m *Manager) Trigger(path string, typ wire.EventType, suppress map[Watcher]
 				found[w] = struct{}{}
 				if mode == Standard {
 					delete(set, w)
+					m.size--
 					if ps := m.byWatcher[w]; ps != nil {
 						delete(ps, p)
 						if len(ps) == 0 {
@@ -167,6 +181,7 @@ func (m *Manager) Remove(path string, w Watcher) bool {
 	}
 	if ps := m.byWatcher[w]; ps != nil {
 		delete(ps, path)
+		m.size--
 		if len(ps) == 0 {
 			delete(m.byWatcher, w)
 		}
@@ -175,19 +190,68 @@ func (m *Manager) Remove(path string, w Watcher) bool {
 	return true
 }
 
-// RemoveWatcher drops every watch of w (its connection closed).
+// smallWatcher is the number of watches RemoveWatcher drops at once; a
+// watcher with more is queued for RemoveDead.
+const smallWatcher = 256
+
+// RemoveWatcher drops every watch of w (its connection closed). A watcher
+// with many watches is only unlinked here (it no longer counts as a
+// watcher) and its registrations are taken out by RemoveDead, a bounded
+// number per call: until then a trigger may still name w, which must be
+// gone (never reused) for the caller, and consumes its one-shot watches as
+// usual.
 func (m *Manager) RemoveWatcher(w Watcher) {
-	for p := range m.byWatcher[w] {
-		if set := m.byPath[p]; set != nil {
+	ps := m.byWatcher[w]
+	delete(m.byWatcher, w)
+	if len(ps) > smallWatcher {
+		m.dead = append(m.dead, deadWatcher{w: w, paths: ps})
+		return
+	}
+	for p := range ps {
+		m.unlink(w, p)
+	}
+}
+
+// unlink takes w's registration on p out of byPath and modes.
+func (m *Manager) unlink(w Watcher, p string) {
+	if set := m.byPath[p]; set != nil {
+		if _, ok := set[w]; ok {
 			delete(set, w)
-			if len(set) == 0 {
-				delete(m.byPath, p)
+			m.size--
+		}
+		if len(set) == 0 {
+			delete(m.byPath, p)
+		}
+	}
+	m.setMode(key{w, p}, Standard)
+}
+
+// RemoveDead takes out up to n registrations of removed watchers and
+// returns how many it took.
+func (m *Manager) RemoveDead(n int) int {
+	done := 0
+	for done < n && len(m.dead) > 0 {
+		d := &m.dead[0]
+		for p := range d.paths {
+			m.unlink(d.w, p)
+			delete(d.paths, p)
+			if done++; done == n {
+				break
 			}
 		}
-		m.setMode(key{w, p}, Standard)
+		if len(d.paths) == 0 {
+			m.dead[0] = deadWatcher{}
+			m.dead = m.dead[1:]
+		}
 	}
-	delete(m.byWatcher, w)
+	if len(m.dead) == 0 {
+		m.dead = nil
+	}
+	return done
 }
+
+// DeadPending reports whether RemoveDead has work left.
+func (m *Manager) DeadPending() bool { return len(m.dead) > 0 }
 
 // Contains reports whether w watches path.
 func (m *Manager) Contains(path string, w Watcher) bool {
@@ -235,14 +299,12 @@ func (m *Manager) AllWatchers() []Watcher {
 	return out
 }
 
-// Size returns the number of (watcher, path) registrations.
-func (m *Manager) Size() int {
-	n := 0
-	for _, s := range m.byPath {
-		n += len(s)
-	}
-	return n
-}
+// Size returns the number of (watcher, path) registrations, those of
+// removed watchers not yet taken out included.
+func (m *Manager) Size() int { return m.size }
+
+// WatcherCount returns the number of watchers with watches.
+func (m *Manager) WatcherCount() int { return len(m.byWatcher) }
 
 // PathCount returns the number of watched paths.
 func (m *Manager) PathCount() int { return len(m.byPath) }
@@ -282,4 +344,44 @@ func (m *Manager) CheckJava38(path string, w Watcher) (found, fails bool) {
 		}
 	}
 	return false, false
+}
+
+// smallList is the size up to which the listing helpers sort.
+const smallList = 4096
+
+// EachWatcher yields every watcher with watches: sorted up to 4096 of them,
+// in map order beyond (listings built across owner rounds: the table may
+// change between two yields, as Go's map iteration allows).
+func (m *Manager) EachWatcher() iter.Seq[Watcher] {
+	if len(m.byWatcher) <= smallList {
+		return slices.Values(m.AllWatchers())
+	}
+	return maps.Keys(m.byWatcher)
+}
+
+// EachPathOf yields the paths w watches, sorted up to 4096, in map order
+// beyond.
+func (m *Manager) EachPathOf(w Watcher) iter.Seq[string] {
+	if len(m.byWatcher[w]) <= smallList {
+		return slices.Values(m.Paths(w))
+	}
+	return maps.Keys(m.byWatcher[w])
+}
+
+// EachPath yields every watched path, sorted up to 4096, in map order
+// beyond.
+func (m *Manager) EachPath() iter.Seq[string] {
+	if len(m.byPath) <= smallList {
+		return slices.Values(m.AllPaths())
+	}
+	return maps.Keys(m.byPath)
+}
+
+// EachWatcherOf yields the watchers of path, sorted up to 4096, in map
+// order beyond.
+func (m *Manager) EachWatcherOf(path string) iter.Seq[Watcher] {
+	if len(m.byPath[path]) <= smallList {
+		return slices.Values(m.Watchers(path))
+	}
+	return maps.Keys(m.byPath[path])
 }
