@@ -307,3 +307,49 @@ func TestPipelinedBehindHandshake(t *testing.T) {
 		}
 	}
 }
+
+// TestFourLetterLargeListings lists more watches and ephemerals than one
+// round builds: the listings are complete and agree with the counts.
+func TestFourLetterLargeListings(t *testing.T) {
+	z := harness.StartZkgo(t, nil)
+	c := dialRaw(t, z.Addr)
+	doOK(t, c, wire.OpCreate, &wire.CreateRequest{Path: "/l", ACL: open2}, nil)
+	const n = 5000
+	createMany(t, c, "/l", n, wire.ModeEphemeral)
+	paths := names("/l/", n)
+	doOK(t, c, wire.OpSetWatches, &wire.SetWatches{RelativeZxid: 1 << 62, DataWatches: paths, ExistWatches: []string{},
+		ChildWatches: []string{}}, nil)
+	others := []*rawzk.Client{dialRaw(t, z.Addr), dialRaw(t, z.Addr)}
+	for _, o := range others {
+		doOK(t, o, wire.OpExists, &wire.ExistsRequest{Path: "/l/" + b36(1), Watch: true}, nil)
+	}
+	count := func(word, prefix string) (int, string) {
+		out, err := harness.FourLetter(z.Addr, word)
+		must(t, err)
+		k := 0
+		for _, line := range strings.Split(out, "\n") {
+			if strings.HasPrefix(line, prefix) {
+				k++
+			}
+		}
+		return k, out
+	}
+	if k, out := count("wchc", "\t/l/"); k != n+2 {
+		t.Fatalf("wchc lists %d watched paths, want %d:\n%.300s", k, n+2, out)
+	}
+	if k, out := count("wchp", "/l/"); k != n {
+		t.Fatalf("wchp lists %d paths, want %d:\n%.300s", k, n, out)
+	}
+	if _, out := count("wchs", ""); !strings.Contains(out, "3 connections watching 5000 paths") || !strings.Contains(out, "Total watches:5002") {
+		t.Fatalf("wchs: %q", out)
+	}
+	if k, out := count("dump", "\t/l/"); k != n {
+		t.Fatalf("dump lists %d ephemerals, want %d:\n%.300s", k, n, out)
+	}
+	if k, out := count("cons", " /127.0.0.1:"); k < 3 {
+		t.Fatalf("cons lists %d connections:\n%s", k, out)
+	}
+	if _, out := count("mntr", ""); !strings.Contains(out, "zk_watch_count\t5002\n") || !strings.Contains(out, "zk_ephemerals_count\t5000\n") {
+		t.Fatalf("mntr: %s", out)
+	}
+}
