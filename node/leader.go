@@ -62,6 +62,8 @@ type snapSync struct {
 	h     *learnerHandler
 	cur   *tree.SnapshotCursor
 	spool *snapSpool
+	w     jute.Writer    // the walk's chunk (reused)
+	tail  *tailCollector // once the walk is done
 }
 
 // newLeaderZxid is the zxid of NEWLEADER: the new epoch, counter 0.
@@ -196,6 +198,14 @@ func (s *Server) onHandlerMsg(m handlerMsg) {
 	ld := s.leader
 	h := m.h
 	if ld == nil || h.gone {
+		return
+	}
+	if m.logRead != nil {
+		// The txn log read for its DIFF is done: sync it now.
+		h.readingLog, h.fromLog = false, m.logRead
+		if h.state == hsWaitSync {
+			s.syncLearner(h)
+		}
 		return
 	}
 	if m.err != nil {

@@ -229,3 +229,7 @@ func (t *Tracker) EachInBucket(exp int64) iter.Seq[wire.SessionID] {
 	}
 	return maps.Keys(b)
 }
+
+// Each yields every session in map order (a snapshot's tail, collected
+// across owner rounds: the table may change between two yields).
+func (t *Tracker) Each() iter.Seq[*Session] { return maps.Values(t.sessions) }

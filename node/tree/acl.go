@@ -2,6 +2,7 @@ package tree
 
 import (
 	"hash/maphash"
+	"iter"
 	"sort"
 
 	"github.com/zkgo/zkgo/wire"
@@ -193,6 +194,19 @@ func (c *ACLCache) Each(fn func(idx int64, acl []wire.ACL)) {
 	sort.Slice(idxs, func(a, b int) bool { return idxs[a] < idxs[b] })
 	for _, i := range idxs {
 		fn(i, c.byIndex[i].acl)
+	}
+}
+
+// EachEntry yields every entry in map order (a snapshot's ACL map,
+// collected across owner rounds: while a snapshot holds the cache no entry
+// goes, so every entry there at the start is yielded).
+func (c *ACLCache) EachEntry() iter.Seq2[int64, []wire.ACL] {
+	return func(yield func(int64, []wire.ACL) bool) {
+		for idx, e := range c.byIndex {
+			if !yield(idx, e.acl) {
+				return
+			}
+		}
 	}
 }
 
