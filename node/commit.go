@@ -255,10 +255,22 @@ func (s *Server) startApply(p *proposal) {
 			return
 		}
 	}
-	res := s.tree.Apply(&p.entry)
-	p.result = res
-	s.appliedTxn(p, &res)
-	s.triggerWatches(res.Events)
+	p.result = s.tree.ApplyHeld(&p.entry)
+	s.appliedTxn(p, &p.result)
+	ds := s.collectWatchers(p.result.Events, nil)
+	if len(ds) > roundDeliveries {
+		// One change many connections watch: the events go out across
+		// rounds, and the txn counts as applied once they are out (reads
+		// of its paths wait meanwhile).
+		touched := make(map[string]struct{}, len(p.result.Events))
+		for _, ev := range p.result.Events {
+			touched[ev.Path] = struct{}{}
+		}
+		s.applyJob = &applyRun{p: p, res: &p.result, fired: len(p.result.Events), pending: ds, touched: touched}
+		return
+	}
+	s.deliver(ds)
+	s.tree.Advance(p.entry.Hdr.Zxid)
 	s.answerApplied(p)
 }
 
@@ -379,7 +391,21 @@ func multiResult(r *tree.Result) wire.MultiResult {
 // triggerWatches delivers the watch events of an applied txn, mirroring
 // DataTree's calls into the data and child WatchManagers.
 func (s *Server) triggerWatches(events []tree.Event) {
-	for _, ev := range events {
+	s.deliver(s.collectWatchers(events, nil))
+}
+
+// delivery is a watch event owed to a connection.
+type delivery struct {
+	cc *clientConn
+	ev *tree.Event
+}
+
+// collectWatchers fires the watches of events (consuming one-shot ones)
+// and appends to out what each watching connection is to be sent, in
+// event order.
+func (s *Server) collectWatchers(events []tree.Event, out []delivery) []delivery {
+	for i := range events {
+		ev := &events[i]
 		var ws []watch.Watcher
 		switch ev.Type {
 		case wire.EventNodeCreated, wire.EventNodeDataChanged:
@@ -388,9 +414,12 @@ func (s *Server) triggerWatches(events []tree.Event) {
 			ws = s.childW.Trigger(ev.Path, ev.Type, nil)
 		case wire.EventNodeDeleted:
 			ws = s.dataW.Trigger(ev.Path, ev.Type, nil)
-			seen := make(map[watch.Watcher]struct{}, len(ws))
-			for _, w := range ws {
-				seen[w] = struct{}{}
+			var seen map[watch.Watcher]struct{}
+			if len(ws) > 0 && s.childW.Watched(ev.Path) {
+				seen = make(map[watch.Watcher]struct{}, len(ws))
+				for _, w := range ws {
+					seen[w] = struct{}{}
+				}
 			}
 			ws = append(ws, s.childW.Trigger(ev.Path, ev.Type, seen)...)
 		}
@@ -400,12 +429,20 @@ func (s *Server) triggerWatches(events []tree.Event) {
 				continue
 			}
 			// CVE-2024-23944: deliver only to watchers that may read the
-			// node (checked with the connection's auth at delivery time; a
-			// filtered one-shot watch is still consumed).
+			// node (checked with the connection's auth when the watch
+			// fires; a filtered one-shot watch is still consumed).
 			if !s.checkACL(ev.ACL, wire.PermRead, cc.auth) {
 				continue
 			}
-			s.sendEvent(cc, wire.WatcherEvent{Type: ev.Type, State: wire.StateSyncConnected, Path: ev.Path})
+			out = append(out, delivery{cc, ev})
 		}
+	}
+	return out
+}
+
+// deliver sends watch events (a connection gone meanwhile gets nothing).
+func (s *Server) deliver(ds []delivery) {
+	for _, d := range ds {
+		s.sendEvent(d.cc, wire.WatcherEvent{Type: d.ev.Type, State: wire.StateSyncConnected, Path: d.ev.Path})
 	}
 }

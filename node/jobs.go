@@ -28,13 +28,14 @@ import (
 // detector (about 2 µs an op for prep or apply), so that a round stays
 // short even with -race on a loaded machine.
 const (
-	roundApplyOps  = 128
-	roundPrepOps   = 128
-	roundConnOps   = 512
-	roundCleanOps  = 1024
-	roundExpiries  = 128
-	inlineConnOps  = 256 // what a request may do before it becomes a job
-	nameOpsPerUnit = 16  // names of a large reply encoded per op
+	roundApplyOps   = 128
+	roundPrepOps    = 128
+	roundConnOps    = 512
+	roundCleanOps   = 1024
+	roundExpiries   = 128
+	roundDeliveries = 1024 // watch events sent per round
+	inlineConnOps   = 256  // what a request may do before it becomes a job
+	nameOpsPerUnit  = 16   // names of a large reply encoded per op
 )
 
 // maxReplyBytes bounds the reply a multiRead may build (each of its reads
@@ -59,12 +60,18 @@ func (s *Server) startConnJob(cc *clientConn, j connJob) {
 	s.connJobs = append(s.connJobs, cc)
 }
 
-// applyRun is a large txn being applied in steps.
+// applyRun is a large txn being applied in steps: its ops (job), then its
+// watches (fired, a round's worth of events at a time), then the events
+// they owe (pending). A small txn whose one change many connections watch
+// has only the last part (job nil; touched is its paths).
 type applyRun struct {
-	p     *proposal
-	job   *tree.ApplyJob
-	res   *tree.Result // set once every op is applied
-	fired int          // events whose watches were triggered
+	p       *proposal
+	job     *tree.ApplyJob
+	res     *tree.Result // set once every op is applied
+	fired   int          // events whose watches were triggered
+	pending []delivery   // events still to send
+	sent    int
+	touched map[string]struct{}
 }
 
 // prepRun is a large write being prepared in steps.
@@ -112,7 +119,18 @@ func (s *Server) lastApplied() wire.Zxid {
 // readWaits reports whether a read of path must wait for the txn being
 // applied in steps (it changed the path already).
 func (s *Server) readWaits(path string) bool {
-	return s.applyJob != nil && s.applyJob.job.Touches(path)
+	r := s.applyJob
+	if r == nil {
+		return false
+	}
+	if r.job != nil {
+		return r.job.Touches(path)
+	}
+	if path == "" {
+		path = "/"
+	}
+	_, ok := r.touched[path]
+	return ok
 }
 
 // prepare runs fn, a write's preparation, now or, while a large write is
@@ -174,16 +192,28 @@ func (s *Server) runApply(budget int, force bool) {
 			s.appliedTxn(r.p, r.res)
 			continue
 		}
-		if r.fired < len(r.res.Events) {
-			n := min(budget, len(r.res.Events)-r.fired)
-			s.triggerWatches(r.res.Events[r.fired : r.fired+n])
-			r.fired += n
+		if r.sent < len(r.pending) {
+			n := min(budget, len(r.pending)-r.sent)
+			s.deliver(r.pending[r.sent : r.sent+n])
+			r.sent += n
 			budget -= n
 			continue
 		}
-		// Every watch of the txn has fired: it counts as applied now, and
-		// the reads that waited for it may run.
-		r.p.result = r.job.Finish()
+		if r.fired < len(r.res.Events) {
+			n := min(budget, len(r.res.Events)-r.fired)
+			before := len(r.pending)
+			r.pending = s.collectWatchers(r.res.Events[r.fired:r.fired+n], r.pending)
+			r.fired += n
+			budget -= n + len(r.pending) - before
+			continue
+		}
+		// Every watch of the txn has fired and its events are out: it
+		// counts as applied now, and the reads that waited for it may run.
+		if r.job != nil {
+			r.p.result = r.job.Finish()
+		} else {
+			s.tree.Advance(r.p.entry.Hdr.Zxid)
+		}
 		s.applyJob = nil
 		s.answerApplied(r.p)
 		budget--

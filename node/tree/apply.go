@@ -37,9 +37,18 @@ type Result struct {
 // DataTree.processTxn. Errors (NONODE, NODEEXISTS, ...) leave the tree
 // unchanged for that op; replay after a fuzzy snapshot relies on that.
 func (t *Tree) Apply(e *wire.TxnEntry) Result {
+	res := t.ApplyHeld(e)
+	t.applied(e.Hdr.Zxid)
+	return res
+}
+
+// ApplyHeld applies e as Apply does, except that the txn does not count
+// as applied (LastZxid) until Advance: the caller has work to finish first
+// (the txn's watches to deliver).
+func (t *Tree) ApplyHeld(e *wire.TxnEntry) Result {
 	if j := t.BeginApply(e, false); j != nil {
 		j.Step(-1)
-		return j.Finish()
+		return *j.Result()
 	}
 	h := &e.Hdr
 	res := Result{Type: h.Type}
@@ -49,9 +58,11 @@ func (t *Tree) Apply(e *wire.TxnEntry) Result {
 		t.setupQuota()
 	}
 	t.applyOne(h.Type, e.Body, h, &res)
-	t.applied(h.Zxid)
 	return res
 }
+
+// Advance counts the txn at zxid, applied by ApplyHeld, as applied.
+func (t *Tree) Advance(zxid wire.Zxid) { t.applied(zxid) }
 
 // applied records that the txn at zxid is applied.
 func (t *Tree) applied(zxid wire.Zxid) {

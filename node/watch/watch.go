@@ -120,9 +120,13 @@ func (m *Manager) ModeOf(path string, w Watcher) (Mode, bool) {
 // (WatchManager.triggerWatch), removing fired one-shot watches. Recursive
 // watches on path or any ancestor fire for every event type except
 // NodeChildrenChanged; other watches fire only on path itself. Each watcher
-// appears once, in ascending order; watchers in suppress are left out (but
-// their one-shot watches are still consumed, as in Java).
+// appears once, in ascending order (up to 4096 of them; map order beyond);
+// watchers in suppress are left out (but their one-shot watches are still
+// consumed, as in Java).
 func (m *Manager) Trigger(path string, typ wire.EventType, suppress map[Watcher]struct{}) []Watcher {
+	if m.recursive == 0 {
+		return m.triggerPath(path, suppress)
+	}
 	found := make(map[Watcher]struct{})
 	visit := func(p string, atParent bool) {
 		set := m.byPath[p]
@@ -164,9 +168,52 @@ func (m *Manager) Trigger(path string, typ wire.EventType, suppress map[Watcher]
 			out = append(out, w)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	sortWatchers(out)
 	return out
 }
+
+// triggerPath is Trigger when no recursive watch exists: only path's own
+// watchers fire, each once (no set is needed to merge ancestors').
+func (m *Manager) triggerPath(path string, suppress map[Watcher]struct{}) []Watcher {
+	set := m.byPath[path]
+	if len(set) == 0 {
+		return nil
+	}
+	out := make([]Watcher, 0, len(set))
+	for w := range set {
+		if mode := m.modes[key{w, path}]; mode == Standard {
+			delete(set, w)
+			m.size--
+			if ps := m.byWatcher[w]; ps != nil {
+				delete(ps, path)
+				if len(ps) == 0 {
+					delete(m.byWatcher, w)
+				}
+			}
+		}
+		if _, skip := suppress[w]; !skip {
+			out = append(out, w)
+		}
+	}
+	if len(set) == 0 {
+		delete(m.byPath, path)
+	}
+	sortWatchers(out)
+	return out
+}
+
+// sortWatchers orders watchers by id up to 4096 of them (beyond, the order
+// is map order: one event's delivery order across connections is not
+// observable by any client).
+func sortWatchers(ws []Watcher) {
+	if len(ws) <= smallList {
+		slices.Sort(ws)
+	}
+}
+
+// Watched reports whether a trigger on path may find a watcher (one on
+// path, or any recursive watch).
+func (m *Manager) Watched(path string) bool { return len(m.byPath[path]) > 0 || m.recursive > 0 }
 
 // Remove deletes w's watch on path (removeWatches), reporting whether one
 // existed.
