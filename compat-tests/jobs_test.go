@@ -172,6 +172,12 @@ func TestLargeRequestsKeepSessionOrder(t *testing.T) {
 		}
 		return false
 	}, "the re-registered watch to fire")
+	// Every request was answered: none counts as outstanding.
+	out, err := harness.FourLetter(z.Addr, "mntr")
+	must(t, err)
+	if v := mntrValue(out, "zk_outstanding_requests"); v != "0" {
+		t.Fatalf("zk_outstanding_requests %q after every reply", v)
+	}
 }
 
 // TestLargeMultiIsAtomicForReaders applies large multis (applied across

@@ -77,6 +77,7 @@ func (s *Server) proposeClientWrite(cc *clientConn, p *wire.ClientPacket) {
 		prop := &proposal{cc: cc, xid: p.Header.Xid, op: p.Header.Type, err: wire.ErrSystemError,
 			start: time.Now(), applied: true, failed: true}
 		cc.pending = append(cc.pending, pendingItem{prop: prop})
+		s.outstandingN++
 		if len(cc.pending) == 1 {
 			s.drainPending(cc)
 		}
@@ -85,6 +86,7 @@ func (s *Server) proposeClientWrite(cc *clientConn, p *wire.ClientPacket) {
 	prop := s.proposeWrite(&writeRequest{cc: cc, session: cc.session, xid: p.Header.Xid, op: p.Header.Type,
 		body: p.Body, raw: p.Raw, bodyErr: p.BodyErr, auth: cc.auth, owner: s.myID()})
 	cc.pending = append(cc.pending, pendingItem{prop: prop})
+	s.outstandingN++
 }
 
 // myID is this server's id (1 when standalone, as Java's session ids use).

@@ -460,6 +460,7 @@ func (s *Server) forwardRequest(cc *clientConn, pkt *wire.ClientPacket) {
 	p := s.peer
 	prop := &proposal{cc: cc, xid: pkt.Header.Xid, op: pkt.Header.Type, start: time.Now(), forwarded: true}
 	cc.pending = append(cc.pending, pendingItem{prop: prop})
+	s.outstandingN++
 	if pkt.Header.Type == wire.OpSync {
 		prop.syncReq, _ = pkt.Body.(*wire.SyncRequest)
 		if pkt.BodyErr != nil {

@@ -206,13 +206,7 @@ func (s *Server) writeStatTail(b *strings.Builder) {
 func (s *Server) nodeCount() int { return s.tree.Len() + 1 }
 
 // outstanding counts requests received but not answered.
-func (s *Server) outstanding() int {
-	n := 0
-	for _, c := range s.conns {
-		n += len(c.pending)
-	}
-	return n
-}
+func (s *Server) outstanding() int { return s.outstandingN }
 
 // javaAvg formats total/count rounded to 4 decimals (HALF_UP) as Java's
 // Double.toString prints it ("0.0", "2.1765", "2.5").

@@ -99,7 +99,7 @@ func (j *fourLetterJob) step(s *Server, cc *clientConn, budget int) (int, bool) 
 	if j.next == nil {
 		j.next, j.stop = iter.Pull(j.gen(j.preV))
 	}
-	for used := 0; used < budget; used++ {
+	for used := 0; used < budget; used += fourLetterLineOps {
 		line, ok := j.next()
 		if !ok {
 			j.stop()
@@ -110,6 +110,10 @@ func (j *fourLetterJob) step(s *Server, cc *clientConn, budget int) (int, bool) 
 	}
 	return budget, false
 }
+
+// fourLetterLineOps is what a listing's line counts against a round's
+// budget (a cons line formats a dozen numbers).
+const fourLetterLineOps = 4
 
 func (j *fourLetterJob) drop(*Server) {
 	if j.stop != nil {

@@ -35,6 +35,7 @@ func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
 	if cc.session == 0 {
 		if cc.connecting {
 			cc.pending = append(cc.pending, pendingItem{pkt: p})
+			s.outstandingN++
 			return
 		}
 		if !cc.closing {
@@ -101,6 +102,7 @@ func (s *Server) queueOrRun(cc *clientConn, p *wire.ClientPacket) {
 	if len(cc.pending) > 0 || cc.job != nil {
 		// addAuth only appends, so the slice keeps today's ids.
 		cc.pending = append(cc.pending, pendingItem{pkt: p, auth: cc.auth, snap: true})
+		s.outstandingN++
 		return
 	}
 	s.execRequest(cc, p)
@@ -116,10 +118,12 @@ func (s *Server) drainPending(cc *clientConn) {
 				return
 			}
 			cc.pending = cc.pending[1:]
+			s.outstandingN--
 			s.replyWrite(it.prop)
 			continue
 		}
 		cc.pending = cc.pending[1:]
+		s.outstandingN--
 		if cc.session == 0 {
 			// The handshake failed; drop what was queued behind it.
 			continue

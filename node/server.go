@@ -85,6 +85,9 @@ type Server struct {
 	prepWait  []prepItem         // writes waiting for it, in arrival order
 	connJobs  []*clientConn      // connections whose head request is a job
 	expiring  []*session.Session // expired sessions whose closeSession is not yet proposed
+	// outstandingN is the number of requests in connections' pending
+	// queues (srvr's Outstanding).
+	outstandingN int
 
 	// persistence
 	snap          *snapJob
@@ -485,6 +488,7 @@ func (s *Server) connGone(cc *clientConn) {
 		cc.job.drop(s)
 		cc.job = nil
 	}
+	s.outstandingN -= len(cc.pending)
 	cc.pending = nil
 	cc.out = nil
 }
