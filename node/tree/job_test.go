@@ -106,6 +106,7 @@ func TestJobsMatchOneShot(t *testing.T) {
 			t.Fatalf("zxid %d: trees differ after the txn", zxid)
 		}
 		for _, tr := range []*Tree{a, b} {
+			checkPrepIndex(t, tr)
 			n := 0
 			for _, set := range tr.ephemerals {
 				n += len(set)
@@ -212,4 +213,94 @@ func TestApplyJobMalformedMulti(t *testing.T) {
 	if res.Err != wire.ErrMarshallingError || tr.Get("/x") != nil || tr.LastZxid != 1 {
 		t.Fatalf("malformed multi: %v, /x created: %v, last zxid %v", res.Err, tr.Get("/x") != nil, tr.LastZxid)
 	}
+}
+
+// checkPrepIndex checks the overlay's indexes against its change list: each
+// path's entry is its latest change still listed (or, once dropped, a
+// change of an applied txn), and so is each ephemeral owner's.
+func checkPrepIndex(t *testing.T, tr *Tree) {
+	t.Helper()
+	ps := &tr.prep
+	latest := map[string]*change{}
+	latestOwned := map[ownerPath]*change{}
+	for _, c := range ps.changes[ps.head:] {
+		latest[c.path] = c
+		if c.exists && c.stat.EphemeralOwner != 0 {
+			latestOwned[ownerPath{c.stat.EphemeralOwner, c.path}] = c
+		}
+	}
+	for p, c := range latest {
+		if ps.byPath[p] != c {
+			t.Fatalf("byPath[%s] is not its latest change", p)
+		}
+	}
+	for p, c := range ps.byPath {
+		if latest[p] != c && c.zxid > ps.applied {
+			t.Fatalf("byPath[%s] is a change of an unapplied txn that is not listed", p)
+		}
+	}
+	for k, c := range latestOwned {
+		if ps.byOwner[k.owner][k.path] != c {
+			t.Fatalf("byOwner[%d][%s] is not its latest change", k.owner, k.path)
+		}
+	}
+	for owner, m := range ps.byOwner {
+		for p, c := range m {
+			if latestOwned[ownerPath{owner, p}] != c && c.zxid > ps.applied {
+				t.Fatalf("byOwner[%d][%s] is a change of an unapplied txn that is not listed", owner, p)
+			}
+		}
+	}
+}
+
+// TestRollbackRestoresIndex prepares writes pipelined behind each other, a
+// multi (in steps, with an earlier txn applied between two of them) whose
+// last op fails, and checks that the rollback leaves the overlay's indexes
+// as the writes before the multi left them.
+func TestRollbackRestoresIndex(t *testing.T) {
+	tr := New(Options{})
+	z := wire.Zxid(0)
+	prep := func(sess wire.SessionID, op wire.OpCode, body jute.Record) (wire.TxnEntry, wire.ErrCode) {
+		z++
+		return tr.Prep(&PrepRequest{Session: sess, Type: op, Body: body, Zxid: z, Time: 1, Auth: []wire.ID{{Scheme: SchemeSuper}}})
+	}
+	a, _ := prep(1, wire.OpCreate, &wire.CreateRequest{Path: "/x", ACL: OpenACLUnsafe, Flags: int32(wire.ModeEphemeral)})
+	b, _ := prep(1, wire.OpSetData, &wire.SetDataRequest{Path: "/x", Data: []byte("b"), Version: -1})
+	bChange := tr.prep.byPath["/x"]
+	var ops []wire.MultiOp
+	for i := 0; i < 40; i++ {
+		ops = append(ops, wire.MultiOp{Type: wire.OpSetData, Op: &wire.SetDataRequest{Path: "/x", Data: []byte{byte(i)}, Version: -1}},
+			wire.MultiOp{Type: wire.OpCreate, Op: &wire.CreateRequest{Path: "/y" + strconv.Itoa(i), ACL: OpenACLUnsafe, Flags: int32(wire.ModeEphemeral)}})
+	}
+	ops = append(ops, wire.MultiOp{Type: wire.OpCreate, Op: &wire.CreateRequest{Path: "/x", ACL: OpenACLUnsafe}}) // NODEEXISTS
+	z++
+	j := tr.BeginPrep(&PrepRequest{Session: 1, Type: wire.OpMulti, Body: &wire.MultiRequest{Ops: ops}, Zxid: z, Time: 1,
+		Auth: []wire.ID{{Scheme: SchemeSuper}}})
+	j.Step(10)
+	tr.Apply(&a) // an earlier txn applied between two steps
+	tr.CleanPrep(100)
+	for {
+		if _, done := j.Step(10); done {
+			break
+		}
+	}
+	c, code := j.Result()
+	if code != wire.ErrNodeExists {
+		t.Fatalf("multi: %v, want NODEEXISTS", code)
+	}
+	if tr.prep.byPath["/x"] != bChange || tr.prep.byOwner[1]["/x"] != bChange {
+		t.Fatalf("after the rollback /x's entries are not b's change")
+	}
+	for i := 0; i < 40; i++ {
+		if _, ok := tr.prep.byPath["/y"+strconv.Itoa(i)]; ok {
+			t.Fatalf("/y%d still in the overlay after the rollback", i)
+		}
+	}
+	checkPrepIndex(t, tr)
+	if got := tr.closeSessionCandidates(1); len(got) != 1 || got[0] != "/x" {
+		t.Fatalf("session 1's ephemerals after the rollback: %v", got)
+	}
+	tr.Apply(&b)
+	tr.Apply(&c)
+	checkPrepIndex(t, tr)
 }

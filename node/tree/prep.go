@@ -42,6 +42,20 @@ type prepState struct {
 	// owner holds in that state, by owner (closeSession's prep).
 	byOwner map[int64]map[string]*change
 	applied wire.Zxid // changes up to here belong to applied txns
+	// save holds, while a multi is prepared, the index entries its changes
+	// replaced, so that a rollback restores them without a scan.
+	save *savepoint
+}
+
+// savepoint is what a multi's changes replaced in the per-path indexes.
+type savepoint struct {
+	byPath  map[string]*change
+	byOwner map[ownerPath]*change
+}
+
+type ownerPath struct {
+	owner int64
+	path  string
 }
 
 // cleanPerApply bounds how many changes prepApplied drops per txn.
@@ -124,9 +138,21 @@ func (t *Tree) addChange(c *change) {
 		c.nodeDigest = t.dg.finish(c.dcrc, &c.stat)
 	}
 	c.treeDigest = t.prepDigest() - prev + c.nodeDigest
-	t.prep.changes = append(t.prep.changes, c)
-	t.prep.byPath[c.path] = c
-	t.prep.indexOwner(c)
+	ps := &t.prep
+	if sp := ps.save; sp != nil {
+		if _, ok := sp.byPath[c.path]; !ok {
+			sp.byPath[c.path] = ps.byPath[c.path]
+		}
+		if c.exists && c.stat.EphemeralOwner != 0 {
+			k := ownerPath{c.stat.EphemeralOwner, c.path}
+			if _, ok := sp.byOwner[k]; !ok {
+				sp.byOwner[k] = ps.byOwner[k.owner][k.path]
+			}
+		}
+	}
+	ps.changes = append(ps.changes, c)
+	ps.byPath[c.path] = c
+	ps.indexOwner(c)
 }
 
 // prepDigest is the tree digest once every outstanding change is applied

@@ -24,7 +24,6 @@ type PrepJob struct {
 
 	// multi
 	ops      []wire.MultiOp
-	saved    map[string]*change // paths whose overlay entries the multi shadows
 	txns     []wire.Txn
 	firstErr wire.ErrCode
 
@@ -65,7 +64,8 @@ func (t *Tree) BeginPrep(req *PrepRequest) *PrepJob {
 			return j
 		}
 		j.ops = ops
-		j.saved = make(map[string]*change)
+		// Rollback restores what the multi's changes replace.
+		t.prep.save = &savepoint{byPath: make(map[string]*change), byOwner: make(map[ownerPath]*change)}
 		j.txns = make([]wire.Txn, 0, len(ops))
 		j.firstErr = wire.ErrOk
 		j.size = len(ops)
@@ -149,6 +149,7 @@ func (j *PrepJob) Step(budget int) (int, bool) {
 			}
 		}
 		if j.i == len(j.ops) {
+			j.t.prep.save = nil
 			j.e.Body = &wire.MultiTxn{Txns: j.txns}
 			j.e.Digest = j.t.txnDigest()
 			j.code = j.firstErr
@@ -218,30 +219,23 @@ func (j *PrepJob) multiOp(op wire.MultiOp) bool {
 		// KeeperException, so the whole request becomes MARSHALLINGERROR
 		// and the ops prepared so far are dropped. Only reached when no
 		// earlier op failed.
-		t.rollback(j.req.Zxid, j.saved)
+		t.rollback(j.req.Zxid)
 		j.fail(wire.ErrMarshallingError)
 		return false
 	}
-	before := len(t.prep.changes)
 	rec, perr := t.prepOne(j.req, op.Type, op.Op, true)
-	// Remember the overlay entries this op may shadow, for rollback.
-	for _, c := range t.prep.changes[before:] {
-		if _, ok := j.saved[c.path]; !ok {
-			j.saved[c.path] = nil
-		}
-	}
 	if perr != nil && perr.code == wire.ErrMarshallingError {
 		// Every MARSHALLINGERROR of prep stands for a Java exception that
 		// is not a KeeperException (a NullPointerException on a null field,
 		// a ClassCastException): the multi's loop does not catch it, and
 		// the whole request fails as above.
-		t.rollback(j.req.Zxid, j.saved)
+		t.rollback(j.req.Zxid)
 		j.fail(wire.ErrMarshallingError)
 		return false
 	}
 	if perr != nil {
 		j.firstErr = perr.code
-		t.rollback(j.req.Zxid, j.saved)
+		t.rollback(j.req.Zxid)
 		j.txns = append(j.txns, wire.Txn{Type: wire.OpError, Data: jute.Marshal(&wire.ErrorTxn{Err: perr.code})})
 		return true
 	}
@@ -249,25 +243,44 @@ func (j *PrepJob) multiOp(op wire.MultiOp) bool {
 	return true
 }
 
-// rollback removes the changes of the txn at zxid (the last ones) and
-// restores the per-path indexes of the paths it touched to the latest
-// remaining change.
-func (t *Tree) rollback(zxid wire.Zxid, touched map[string]*change) {
+// rollback removes the changes of the multi at zxid (the last ones) and
+// puts back the index entries they replaced (those of applied txns whose
+// changes were dropped meanwhile are left out: the tree has their state).
+func (t *Tree) rollback(zxid wire.Zxid) {
 	ps := &t.prep
 	mark := len(ps.changes)
 	for mark > ps.head && ps.changes[mark-1].zxid == zxid {
 		mark--
-		ps.unindexOwner(ps.changes[mark])
 		ps.changes[mark] = nil
 	}
 	ps.changes = ps.changes[:mark]
-	for p := range touched {
-		delete(ps.byPath, p)
+	sp := ps.save
+	ps.save = nil
+	if sp == nil {
+		return
 	}
-	for _, c := range ps.changes[ps.head:] {
-		if _, ok := touched[c.path]; ok {
-			ps.byPath[c.path] = c
-			ps.indexOwner(c)
+	live := func(c *change) bool { return c != nil && c.zxid > ps.applied }
+	for p, old := range sp.byPath {
+		if live(old) {
+			ps.byPath[p] = old
+		} else {
+			delete(ps.byPath, p)
+		}
+	}
+	for k, old := range sp.byOwner {
+		m := ps.byOwner[k.owner]
+		switch {
+		case live(old):
+			if m == nil {
+				m = make(map[string]*change)
+				ps.byOwner[k.owner] = m
+			}
+			m[k.path] = old
+		case m != nil:
+			delete(m, k.path)
+			if len(m) == 0 {
+				delete(ps.byOwner, k.owner)
+			}
 		}
 	}
 }
