@@ -1,6 +1,8 @@
 package node
 
 import (
+	"time"
+
 	"github.com/zkgo/zkgo/node/tree"
 	"github.com/zkgo/zkgo/wire"
 )
@@ -37,6 +39,18 @@ const (
 	inlineConnOps   = 256  // what a request may do before it becomes a job
 	nameOpsPerUnit  = 16   // names of a large reply encoded per op
 )
+
+// A round's job work also stops after roundJobTime (checked every
+// jobChunk ops), whatever is left of its budgets: under the race detector
+// or on a loaded machine an op costs several times what it costs
+// otherwise, and the round must stay short all the same.
+const (
+	roundJobTime = 2 * time.Millisecond
+	jobChunk     = 32
+)
+
+// jobTimeUp reports whether this round's time for jobs is spent.
+func (s *Server) jobTimeUp() bool { return time.Now().After(s.jobDeadline) }
 
 // maxReplyBytes bounds the reply a multiRead may build (each of its reads
 // may return up to jute.maxbuffer): past it the connection is closed, as
@@ -145,15 +159,21 @@ func (s *Server) prepare(it prepItem) {
 
 // runJobs gives the pending work of every kind its slice of this round.
 func (s *Server) runJobs() {
+	s.jobDeadline = time.Now().Add(roundJobTime)
 	s.runApply(roundApplyOps, false)
 	s.runExpiries(roundExpiries)
 	s.runPrep(roundPrepOps)
 	connMore := s.runConnJobs(roundConnOps)
-	clean := roundCleanOps
-	clean -= s.dataW.RemoveDead(clean)
-	clean -= s.childW.RemoveDead(clean)
-	if clean > 0 && s.tree.CleanPrep(clean) {
-		s.poke()
+	for clean := roundCleanOps; clean > 0 && !s.jobTimeUp(); {
+		n := s.dataW.RemoveDead(jobChunk * 8)
+		n += s.childW.RemoveDead(jobChunk * 8)
+		if n == 0 {
+			if s.tree.CleanPrep(clean) {
+				s.poke()
+			}
+			break
+		}
+		clean -= n
 	}
 	if s.applyJob != nil || (s.applyHold == 0 && len(s.applyWait) > 0) || s.prepJob != nil || len(s.prepWait) > 0 ||
 		connMore || len(s.expiring) > 0 || s.dataW.DeadPending() || s.childW.DeadPending() {
@@ -164,6 +184,9 @@ func (s *Server) runJobs() {
 // runApply continues the txn being applied, then applies those waiting.
 func (s *Server) runApply(budget int, force bool) {
 	for budget > 0 {
+		if !force && s.jobTimeUp() {
+			return
+		}
 		r := s.applyJob
 		if r == nil {
 			if (s.applyHold > 0 && !force) || len(s.applyWait) == 0 {
@@ -183,7 +206,11 @@ func (s *Server) runApply(budget int, force bool) {
 			continue
 		}
 		if r.res == nil {
-			used, done := r.job.Step(budget)
+			chunk := budget
+			if !force {
+				chunk = min(budget, jobChunk)
+			}
+			used, done := r.job.Step(chunk)
 			budget -= used
 			if !done {
 				return
@@ -193,14 +220,14 @@ func (s *Server) runApply(budget int, force bool) {
 			continue
 		}
 		if r.sent < len(r.pending) {
-			n := min(budget, len(r.pending)-r.sent)
+			n := min(budget, len(r.pending)-r.sent, jobChunk*8)
 			s.deliver(r.pending[r.sent : r.sent+n])
 			r.sent += n
 			budget -= n
 			continue
 		}
 		if r.fired < len(r.res.Events) {
-			n := min(budget, len(r.res.Events)-r.fired)
+			n := min(budget, len(r.res.Events)-r.fired, jobChunk)
 			before := len(r.pending)
 			r.pending = s.collectWatchers(r.res.Events[r.fired:r.fired+n], r.pending)
 			r.fired += n
@@ -232,7 +259,7 @@ func (s *Server) applyDrained() {
 
 // runPrep continues the write being prepared, then prepares those waiting.
 func (s *Server) runPrep(budget int) {
-	for budget > 0 {
+	for budget > 0 && !s.jobTimeUp() {
 		r := s.prepJob
 		if r == nil {
 			if len(s.prepWait) == 0 {
@@ -248,10 +275,10 @@ func (s *Server) runPrep(budget int) {
 			budget--
 			continue
 		}
-		used, done := r.job.Step(budget)
+		used, done := r.job.Step(min(budget, jobChunk))
 		budget -= used
 		if !done {
-			return
+			continue
 		}
 		s.prepJob = nil
 		e, code := r.job.Result()
@@ -334,12 +361,12 @@ func (s *Server) runConnJobs(budget int) bool {
 			cc.job = nil
 			continue
 		}
-		if budget <= 0 {
+		if budget <= 0 || s.jobTimeUp() {
 			later = append(later, cc)
 			more = true
 			continue
 		}
-		used, done := j.step(s, cc, budget)
+		used, done := j.step(s, cc, min(budget, 4*jobChunk))
 		budget -= max(used, 1)
 		if !done {
 			again = append(again, cc)

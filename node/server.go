@@ -85,6 +85,8 @@ type Server struct {
 	prepWait  []prepItem         // writes waiting for it, in arrival order
 	connJobs  []*clientConn      // connections whose head request is a job
 	expiring  []*session.Session // expired sessions whose closeSession is not yet proposed
+	// jobDeadline ends the current round's job work (jobs.go)
+	jobDeadline time.Time
 	// outstandingN is the number of requests in connections' pending
 	// queues (srvr's Outstanding).
 	outstandingN int
