@@ -259,18 +259,22 @@ func (s *Server) startApply(p *proposal) {
 	}
 	p.result = s.tree.ApplyHeld(&p.entry)
 	s.appliedTxn(p, &p.result)
-	ds := s.collectWatchers(p.result.Events, nil)
-	if len(ds) > roundDeliveries {
-		// One change many connections watch: the events go out across
-		// rounds, and the txn counts as applied once they are out (reads
-		// of its paths wait meanwhile).
+	fanOut := 0
+	for i := range p.result.Events {
+		fanOut += s.fanOut(&p.result.Events[i])
+	}
+	if fanOut > roundDeliveries {
+		// A change many connections watch: its watches fire and its
+		// events go out across rounds, and the txn counts as applied once
+		// they are out (reads of its paths wait meanwhile).
 		touched := make(map[string]struct{}, len(p.result.Events))
 		for _, ev := range p.result.Events {
 			touched[ev.Path] = struct{}{}
 		}
-		s.applyJob = &applyRun{p: p, res: &p.result, fired: len(p.result.Events), pending: ds, touched: touched}
+		s.applyJob = &applyRun{p: p, res: &p.result, touched: touched}
 		return
 	}
+	ds := s.collectWatchers(p.result.Events, nil)
 	s.deliver(ds)
 	s.tree.Advance(p.entry.Hdr.Zxid)
 	s.answerApplied(p)
@@ -425,19 +429,34 @@ func (s *Server) collectWatchers(events []tree.Event, out []delivery) []delivery
 			}
 			ws = append(ws, s.childW.Trigger(ev.Path, ev.Type, seen)...)
 		}
-		for _, w := range ws {
-			cc := s.conns[uint64(w)]
-			if cc == nil {
-				continue
-			}
-			// CVE-2024-23944: deliver only to watchers that may read the
-			// node (checked with the connection's auth when the watch
-			// fires; a filtered one-shot watch is still consumed).
-			if !s.checkACL(ev.ACL, wire.PermRead, cc.auth) {
-				continue
-			}
-			out = append(out, delivery{cc, ev})
+		out = s.addDeliveries(out, ev, ws)
+	}
+	return out
+}
+
+// fanOut is how many watchers an event may fire (its path's watchers).
+func (s *Server) fanOut(ev *tree.Event) int {
+	switch ev.Type {
+	case wire.EventNodeCreated, wire.EventNodeDataChanged:
+		return s.dataW.WatcherCountOf(ev.Path)
+	case wire.EventNodeChildrenChanged:
+		return s.childW.WatcherCountOf(ev.Path)
+	case wire.EventNodeDeleted:
+		return s.dataW.WatcherCountOf(ev.Path) + s.childW.WatcherCountOf(ev.Path)
+	}
+	return 0
+}
+
+// addDeliveries appends the events owed to watchers ws of ev (those whose
+// connection is there and may read the node: CVE-2024-23944, checked when
+// the watch fires; a filtered one-shot watch is still consumed).
+func (s *Server) addDeliveries(out []delivery, ev *tree.Event, ws []watch.Watcher) []delivery {
+	for _, w := range ws {
+		cc := s.conns[uint64(w)]
+		if cc == nil || !s.checkACL(ev.ACL, wire.PermRead, cc.auth) {
+			continue
 		}
+		out = append(out, delivery{cc, ev})
 	}
 	return out
 }

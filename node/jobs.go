@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/zkgo/zkgo/node/tree"
+	"github.com/zkgo/zkgo/node/watch"
 	"github.com/zkgo/zkgo/wire"
 )
 
@@ -86,6 +87,12 @@ type applyRun struct {
 	pending []delivery   // events still to send
 	sent    int
 	touched map[string]struct{}
+	// firing drains an event's watchers (a path many connections watch)
+	// across rounds: the data watchers, then (for a deletion) the child
+	// watchers, who are skipped when seen among the former.
+	firing   *watch.Firing
+	firingCh bool // firing the child watchers
+	seen     map[watch.Watcher]struct{}
 }
 
 // prepRun is a large write being prepared in steps.
@@ -227,11 +234,7 @@ func (s *Server) runApply(budget int, force bool) {
 			continue
 		}
 		if r.fired < len(r.res.Events) {
-			n := min(budget, len(r.res.Events)-r.fired, jobChunk)
-			before := len(r.pending)
-			r.pending = s.collectWatchers(r.res.Events[r.fired:r.fired+n], r.pending)
-			r.fired += n
-			budget -= n + len(r.pending) - before
+			budget -= s.fireStep(r, min(budget, jobChunk*8))
 			continue
 		}
 		// Every watch of the txn has fired and its events are out: it
@@ -248,6 +251,58 @@ func (s *Server) runApply(budget int, force bool) {
 			s.applyDrained()
 		}
 	}
+}
+
+// fireStep fires the watches of r's next events, at most about n
+// watchers' worth, and returns the ops it spent.
+func (s *Server) fireStep(r *applyRun, n int) int {
+	ev := &r.res.Events[r.fired]
+	if r.firing == nil && s.fanOut(ev) <= roundDeliveries {
+		// A few watchers: at once.
+		before := len(r.pending)
+		r.pending = s.collectWatchers(r.res.Events[r.fired:r.fired+1], r.pending)
+		r.fired++
+		return 1 + len(r.pending) - before
+	}
+	if r.firing == nil {
+		m := s.dataW
+		if ev.Type == wire.EventNodeChildrenChanged {
+			m = s.childW
+		}
+		if r.firing = m.Fire(ev.Path, nil); r.firing == nil {
+			// Recursive watches exist: Trigger walks the ancestors.
+			before := len(r.pending)
+			r.pending = s.collectWatchers(r.res.Events[r.fired:r.fired+1], r.pending)
+			r.fired++
+			return 1 + len(r.pending) - before
+		}
+	}
+	ws, done := r.firing.Next(n, nil)
+	if ev.Type == wire.EventNodeDeleted && !r.firingCh {
+		if r.seen == nil {
+			r.seen = make(map[watch.Watcher]struct{}, len(ws))
+		}
+		for _, w := range ws {
+			r.seen[w] = struct{}{}
+		}
+	}
+	r.pending = s.addDeliveries(r.pending, ev, ws)
+	if done {
+		r.firing = nil
+		if ev.Type == wire.EventNodeDeleted && !r.firingCh {
+			// Then the child watchers, each at most once.
+			r.firingCh = true
+			if r.firing = s.childW.Fire(ev.Path, r.seen); r.firing == nil {
+				ws := s.childW.Trigger(ev.Path, ev.Type, r.seen)
+				r.pending = s.addDeliveries(r.pending, ev, ws)
+			}
+		}
+		if r.firing == nil {
+			r.fired++
+			r.firingCh, r.seen = false, nil
+		}
+	}
+	return 1 + len(ws)
 }
 
 // applyDrained runs what waited for every committed txn to be applied.

@@ -74,7 +74,14 @@ func TestFanOutDeliversAcrossRounds(t *testing.T) {
 			cc := &clientConn{sink: sinks[i], id: sinks[i].id, remote: "127.0.0.1:1"}
 			s.register(cc)
 			cc.session = wire.SessionID(1000 + i)
-			s.dataW.Add("/w", watch.Watcher(cc.id), watch.Standard)
+			mode := watch.Standard
+			if i%2 == 0 {
+				mode = watch.Persistent
+			}
+			s.dataW.Add("/w", watch.Watcher(cc.id), mode)
+			if i%3 == 0 {
+				s.childW.Add("/w", watch.Watcher(cc.id), watch.Standard)
+			}
 		}
 		before = s.tree.LastZxid
 		p = &proposal{op: wire.OpSetData, start: time.Now(), entry: wire.TxnEntry{
@@ -92,21 +99,54 @@ func TestFanOutDeliversAcrossRounds(t *testing.T) {
 			t.Errorf("read barrier: /w waits %v, /other waits %v", s.readWaits("/w"), s.readWaits("/other"))
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for done := false; !done; {
-		call(t, s, func() { done = s.applyJob == nil })
-		if time.Now().After(deadline) {
-			t.Fatal("the events are still not out")
+	wait := func() {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for done := false; !done; {
+			call(t, s, func() { done = s.applyJob == nil })
+			if time.Now().After(deadline) {
+				t.Fatal("the events are still not out")
+			}
 		}
 	}
+	wait()
 	call(t, s, func() {
 		if s.tree.LastZxid != p.entry.Hdr.Zxid || !p.applied {
 			t.Errorf("after the events: last zxid %v, applied %v", s.tree.LastZxid, p.applied)
 		}
+		if got := s.dataW.WatcherCountOf("/w"); got != n/2 {
+			t.Errorf("%d data watches left on /w, want the %d persistent ones", got, n/2)
+		}
 	})
-	for i, sk := range sinks {
-		if len(sk.sent()) == 0 {
-			t.Fatalf("connection %d got no event", i)
+	events := func(i int) int {
+		b := sinks[i].sent()
+		k := 0
+		for len(b) >= 4 {
+			k++
+			b = b[4+int(uint32(b[0])<<24|uint32(b[1])<<16|uint32(b[2])<<8|uint32(b[3])):]
+		}
+		return k
+	}
+	for i := range sinks {
+		if events(i) != 1 {
+			t.Fatalf("connection %d got %d events for the setData, want 1", i, events(i))
+		}
+	}
+	// The node goes: each connection watching it (data, child or both)
+	// gets one NodeDeleted.
+	call(t, s, func() {
+		p = &proposal{op: wire.OpDelete, start: time.Now(), entry: wire.TxnEntry{
+			Hdr: wire.TxnHeader{Zxid: s.nextZxid(), Type: wire.OpDelete}, Body: &wire.DeleteTxn{Path: "/w"}}}
+		s.applyProposal(p)
+	})
+	wait()
+	for i := range sinks {
+		want := 1
+		if i%2 != 0 && i%3 != 0 {
+			want = 0 // its one-shot data watch fired already, and no child watch
+		}
+		if got := events(i) - 1; got != want {
+			t.Fatalf("connection %d got %d events for the delete, want %d", i, got, want)
 		}
 	}
 }

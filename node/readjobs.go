@@ -245,10 +245,17 @@ func (s *Server) readOp(cc *clientConn, op wire.MultiOp) wire.MultiResult {
 	return wire.MultiResult{Type: wire.OpError, Err: wire.ErrMarshallingError, Result: &wire.ErrorResponse{Err: wire.ErrMarshallingError}}
 }
 
-// readPath returns the path a read request reads, for the apply barrier;
-// all is true for reads that look at more than one node.
+// readPath returns the path a read request reads (or whose watches it
+// changes: a path's watches may be firing in steps), for the apply
+// barrier; all is true for reads that look at more than one node.
 func readPath(op wire.OpCode, body any) (path string, all bool) {
 	switch r := body.(type) {
+	case *wire.AddWatchRequest:
+		return r.Path, false
+	case *wire.CheckWatchesRequest:
+		return r.Path, false
+	case *wire.RemoveWatchesRequest:
+		return r.Path, false
 	case *wire.ExistsRequest:
 		return r.Path, false
 	case *wire.GetDataRequest:

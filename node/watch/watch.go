@@ -211,6 +211,78 @@ func sortWatchers(ws []Watcher) {
 	}
 }
 
+// Firing is a trigger of one path's watches drained a bounded number at a
+// time (Fire, Next): the watchers registered on the path when it began all
+// fire, once; a registration on the path meanwhile is the caller's to
+// prevent (it would not fire). Only when no recursive watch exists.
+type Firing struct {
+	m        *Manager
+	path     string
+	next     func() (Watcher, bool)
+	stop     func()
+	suppress map[Watcher]struct{}
+	kept     map[Watcher]struct{} // the path's set being refilled with persistent watches
+}
+
+// Fire starts a trigger of path's watches in steps; it returns nil when a
+// plain Trigger must be used (recursive watches exist).
+func (m *Manager) Fire(path string, suppress map[Watcher]struct{}) *Firing {
+	if m.recursive > 0 {
+		return nil
+	}
+	set := m.byPath[path]
+	delete(m.byPath, path)
+	f := &Firing{m: m, path: path, suppress: suppress}
+	f.next, f.stop = iter.Pull(maps.Keys(set))
+	return f
+}
+
+// Next appends up to n watchers to notify to out, consuming their one-shot
+// watches, and reports whether the firing is done.
+func (f *Firing) Next(n int, out []Watcher) ([]Watcher, bool) {
+	m := f.m
+	for ; n > 0; n-- {
+		w, ok := f.next()
+		if !ok {
+			f.stop()
+			if len(f.kept) > 0 {
+				if set := m.byPath[f.path]; set != nil {
+					maps.Copy(set, f.kept)
+				} else {
+					m.byPath[f.path] = f.kept
+				}
+			}
+			return out, true
+		}
+		ps := m.byWatcher[w]
+		switch mode := m.modes[key{w, f.path}]; {
+		case ps == nil:
+			// A removed watcher whose registrations are not all taken out
+			// yet: this one goes now (and fires for no one, as Trigger's).
+			m.size--
+			m.setMode(key{w, f.path}, Standard)
+		case mode == Standard:
+			m.size--
+			delete(ps, f.path)
+			if len(ps) == 0 {
+				delete(m.byWatcher, w)
+			}
+		default:
+			if f.kept == nil {
+				f.kept = make(map[Watcher]struct{})
+			}
+			f.kept[w] = struct{}{}
+		}
+		if _, skip := f.suppress[w]; !skip {
+			out = append(out, w)
+		}
+	}
+	return out, false
+}
+
+// WatcherCountOf returns the number of watchers of path.
+func (m *Manager) WatcherCountOf(path string) int { return len(m.byPath[path]) }
+
 // Watched reports whether a trigger on path may find a watcher (one on
 // path, or any recursive watch).
 func (m *Manager) Watched(path string) bool { return len(m.byPath[path]) > 0 || m.recursive > 0 }

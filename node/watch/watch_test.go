@@ -2,6 +2,7 @@ package watch
 
 import (
 	"reflect"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -134,5 +135,56 @@ func TestRemoveWatcherInSteps(t *testing.T) {
 	}
 	if m.Size() != n/10-1 || m.recursive != 0 || len(m.modes) != 0 {
 		t.Fatalf("left: size %d (want %d), recursive %d, modes %d", m.Size(), n/10-1, m.recursive, len(m.modes))
+	}
+}
+
+// TestFireMatchesTrigger fires a path's watches in steps on one table and
+// with Trigger on a twin: the same watchers fire, the same watches stay
+// (persistent ones), and a removed watcher's leftover registration goes.
+func TestFireMatchesTrigger(t *testing.T) {
+	build := func() *Manager {
+		m := NewManager()
+		for i := 0; i < 3000; i++ {
+			mode := Standard
+			if i%7 == 0 {
+				mode = Persistent
+			}
+			m.Add("/p", Watcher(i), mode)
+			m.Add("/other"+strconv.Itoa(i%3), Watcher(i), Standard)
+		}
+		for i := 0; i < smallWatcher+1; i++ {
+			m.Add("/many"+strconv.Itoa(i), 5000, Standard)
+		}
+		m.Add("/p", 5000, Standard)
+		m.RemoveWatcher(5000) // queued for RemoveDead, still on /p
+		return m
+	}
+	a, b := build(), build()
+	suppress := map[Watcher]struct{}{3: {}, 14: {}}
+	want := a.Trigger("/p", wire.EventNodeDataChanged, suppress)
+	f := b.Fire("/p", suppress)
+	var got []Watcher
+	steps := 0
+	for done := false; !done; steps++ {
+		got, done = f.Next(100, got)
+	}
+	if steps < 10 {
+		t.Fatalf("fired in %d steps", steps)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("Fire found %d watchers, Trigger %d", len(got), len(want))
+	}
+	for a.DeadPending() {
+		a.RemoveDead(1000)
+	}
+	for b.DeadPending() {
+		b.RemoveDead(1000)
+	}
+	if a.Size() != b.Size() || !slices.Equal(a.Watchers("/p"), b.Watchers("/p")) || a.PathCount() != b.PathCount() {
+		t.Fatalf("after firing: size %d/%d, /p watchers %d/%d", a.Size(), b.Size(), len(a.Watchers("/p")), len(b.Watchers("/p")))
+	}
+	if len(b.Watchers("/p")) != 3000/7+1 {
+		t.Fatalf("%d persistent watches left on /p", len(b.Watchers("/p")))
 	}
 }
