@@ -12,6 +12,7 @@ import (
 	"github.com/zkgo/zkgo/compat-tests/harness"
 	"github.com/zkgo/zkgo/internal/rawzk"
 	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/node"
 	"github.com/zkgo/zkgo/wire"
 )
 
@@ -28,6 +29,9 @@ import (
 const (
 	probeInterval = 2 * time.Millisecond
 	probeP99      = 50 * time.Millisecond
+	// sessionTimeout outlasts the setup however slow (rawzk sends no
+	// pings).
+	sessionTimeout = 600000
 	// maxRecord is the largest request record a client may send: a frame
 	// holds at most jute.maxbuffer bytes, the request header included.
 	maxRecord = jute.DefaultMaxBuffer - 8
@@ -50,7 +54,7 @@ type probeSample struct {
 
 func startProbe(t *testing.T, addr string) *probe {
 	t.Helper()
-	c, err := rawzk.Dial(addr, rawzk.Options{TimeoutMs: 30000})
+	c, err := rawzk.Dial(addr, rawzk.Options{TimeoutMs: sessionTimeout})
 	must(t, err)
 	t.Cleanup(func() { c.Close() })
 	if h, err := c.Do(wire.OpCreate, &wire.CreateRequest{Path: "/probe", Data: []byte("p"), ACL: open2}, nil); err != nil || h.Err != wire.ErrOk {
@@ -127,6 +131,16 @@ func (p *probe) fail(msg string) {
 	p.errs = append(p.errs, msg)
 }
 
+// errors summarizes the probe's failures: the first one and how many.
+func (p *probe) errors() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.errs) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d failed reads, the first: %s", len(p.errs), p.errs[0])
+}
+
 func (p *probe) finish() []probeSample {
 	close(p.stop)
 	p.done.Wait()
@@ -184,10 +198,12 @@ func distinctACL(n int) []wire.ACL {
 }
 
 func TestHeavyRequestsDoNotStallReads(t *testing.T) {
-	z := harness.StartZkgo(t, nil)
+	// Sessions long enough to stay idle through a slow setup (rawzk sends
+	// no pings).
+	z := harness.StartZkgo(t, func(c *node.Config) { c.MaxSessionTimeout = int(sessionTimeout) })
 	// It keeps no record of what it is sent (its setWatches fire 100,000
 	// events): the test's own work should not crowd the server's CPUs.
-	heavy, err := rawzk.Dial(z.Addr, rawzk.Options{TimeoutMs: 30000, NoStream: true})
+	heavy, err := rawzk.Dial(z.Addr, rawzk.Options{TimeoutMs: sessionTimeout, NoStream: true})
 	must(t, err)
 	t.Cleanup(func() { heavy.Close() })
 	send := func(op wire.OpCode, body jute.Record, want wire.ErrCode, frame []byte, xid wire.Xid) []byte {
@@ -206,7 +222,9 @@ func TestHeavyRequestsDoNotStallReads(t *testing.T) {
 				t.Fatalf("%v: connection closed: %v", op, heavy.Err())
 			}
 			if r.Header.Err != want {
-				t.Fatalf("%v: %v, want %v", op, r.Header.Err, want)
+				// Go on: the latencies are the point of the test.
+				t.Errorf("%v: %v, want %v", op, r.Header.Err, want)
+				return nil
 			}
 			return r.Body
 		case <-time.After(2 * time.Minute):
@@ -253,7 +271,7 @@ func TestHeavyRequestsDoNotStallReads(t *testing.T) {
 	}
 	// A session with 100,000 ephemerals, closed among the heavy requests
 	// (one closeSession txn deletes them all).
-	eph, err := rawzk.Dial(z.Addr, rawzk.Options{TimeoutMs: 30000, NoStream: true})
+	eph, err := rawzk.Dial(z.Addr, rawzk.Options{TimeoutMs: sessionTimeout, NoStream: true})
 	must(t, err)
 	t.Cleanup(func() { eph.Close() })
 	mk("/h/eph", nil)
@@ -418,7 +436,7 @@ func TestHeavyRequestsDoNotStallReads(t *testing.T) {
 	for i, st := range steps {
 		start := time.Now()
 		body := send(st.op, st.body, st.want, frames[i], xids[i])
-		if st.check != nil {
+		if st.check != nil && body != nil {
 			st.check(t, body)
 		}
 		timings = append(timings, timing{st.name, start, time.Now()})
@@ -441,8 +459,8 @@ func TestHeavyRequestsDoNotStallReads(t *testing.T) {
 	timings = append(timings, timing{"a connection with 500,000 watches closes", start, time.Now()})
 	heavyEnd := time.Now()
 	samples := p.finish()
-	if len(p.errs) > 0 {
-		t.Fatalf("probe session: %v", p.errs)
+	if e := p.errors(); e != "" {
+		t.Fatalf("probe session: %s", e)
 	}
 	var lat []time.Duration
 	for _, s := range samples {
