@@ -347,6 +347,7 @@ func (s *Server) runPrep(budget int) {
 func (s *Server) dropPreps(fail func(p *proposal)) {
 	if r := s.prepJob; r != nil {
 		s.prepJob = nil
+		r.job.Abandon()
 		if id, closing := r.job.Closing(); closing {
 			// The session was not closed: let it expire again later.
 			if sess := s.sessions.Get(id); sess != nil {

@@ -304,3 +304,61 @@ func TestRollbackRestoresIndex(t *testing.T) {
 	tr.Apply(&c)
 	checkPrepIndex(t, tr)
 }
+
+// TestCloseSessionJobMeetsApplies: while a closeSession of a session with
+// many ephemerals is prepared in steps, the session's creates prepared
+// before it are applied and cleaned from the overlay between the steps;
+// the txn must still delete every ephemeral the session will own.
+func TestCloseSessionJobMeetsApplies(t *testing.T) {
+	tr := New(Options{})
+	auth := []wire.ID{{Scheme: SchemeSuper}}
+	zxid := wire.Zxid(0)
+	prep := func(body jute.Record, typ wire.OpCode) wire.TxnEntry {
+		t.Helper()
+		zxid++
+		e, code := tr.Prep(&PrepRequest{Session: 9, Zxid: zxid, Time: int64(zxid), Auth: auth, Type: typ, Body: body})
+		if code != wire.ErrOk {
+			t.Fatalf("zxid %d: %v", zxid, code)
+		}
+		return e
+	}
+	creates := func(from, n int) *wire.MultiRequest {
+		var ops []wire.MultiOp
+		for i := from; i < from+n; i++ {
+			ops = append(ops, wire.MultiOp{Type: wire.OpCreate, Op: &wire.CreateRequest{Path: "/e" + strconv.Itoa(i), ACL: OpenACLUnsafe, Flags: int32(wire.ModeEphemeral)}})
+		}
+		return &wire.MultiRequest{Ops: ops}
+	}
+	first := prep(creates(0, 6000), wire.OpMulti)
+	tr.Apply(&first)
+	for tr.CleanPrep(1 << 20) {
+	}
+	pending := prep(creates(6000, 300), wire.OpMulti)
+
+	zxid++
+	j := tr.BeginPrep(&PrepRequest{Session: 9, Zxid: zxid, Time: int64(zxid), Auth: auth, Type: wire.OpCloseSession})
+	if j == nil {
+		t.Fatal("closeSession of 6300 ephemerals is not a job")
+	}
+	for steps := 0; ; steps++ {
+		if _, done := j.Step(100); done {
+			break
+		}
+		if steps == 3 {
+			tr.Apply(&pending)
+			for tr.CleanPrep(1 << 20) {
+			}
+		}
+	}
+	e, code := j.Result()
+	if code != wire.ErrOk {
+		t.Fatalf("closeSession: %v", code)
+	}
+	if n := len(e.Body.(*wire.CloseSessionTxn).Paths2Delete); n != 6300 {
+		t.Fatalf("closeSession deletes %d paths, want 6300", n)
+	}
+	tr.Apply(&e)
+	if n := len(tr.Ephemerals(9)); n != 0 {
+		t.Fatalf("%d ephemerals left", n)
+	}
+}

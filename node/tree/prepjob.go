@@ -1,6 +1,8 @@
 package tree
 
 import (
+	"iter"
+	"maps"
 	"sort"
 
 	"github.com/zkgo/zkgo/jute"
@@ -28,8 +30,10 @@ type PrepJob struct {
 	firstErr wire.ErrCode
 
 	// closeSession
-	paths []string // candidates, then (prefix) those deleted
-	kept  int
+	paths    []string // candidates, then (prefix) those deleted
+	kept     int
+	candNext func() (string, bool) // gathers a large session's candidates
+	candStop func()
 
 	// fix is the ACL fixup of the op (or request) about to be prepared,
 	// when its list is long; size counts ops and long lists' entries.
@@ -75,8 +79,23 @@ func (t *Tree) BeginPrep(req *PrepRequest) *PrepJob {
 			}
 		}
 	case wire.OpCloseSession:
-		j.paths = t.closeSessionCandidates(req.Session)
-		j.size = len(j.paths)
+		inTree := t.ephemerals[req.Session]
+		j.size = len(inTree) + len(t.prep.byOwner[int64(req.Session)])
+		if j.size <= maxSortedChildren {
+			j.paths = t.closeSessionCandidates(req.Session)
+			break
+		}
+		// Many ephemerals: those prepared but not applied are taken now
+		// (an apply between steps may move one into the tree's set after
+		// the walk passed, and clean it from the overlay), the tree's set
+		// is walked in steps, in map order. A path met twice is harmless:
+		// the second time its latest change is the deletion just
+		// recorded, which closeSessionPath skips.
+		j.paths = make([]string, 0, j.size)
+		for p := range t.prep.byOwner[int64(req.Session)] {
+			j.paths = append(j.paths, p)
+		}
+		j.candNext, j.candStop = iter.Pull(maps.Keys(inTree))
 	case wire.OpCreate, wire.OpCreate2, wire.OpCreateContainer, wire.OpCreateTTL, wire.OpSetACL:
 		n := len(requestACL(req.Body))
 		if n <= LargeTxn {
@@ -87,6 +106,14 @@ func (t *Tree) BeginPrep(req *PrepRequest) *PrepJob {
 		return nil
 	}
 	return j
+}
+
+// Abandon releases what a job that will not be finished holds.
+func (j *PrepJob) Abandon() {
+	if j.candNext != nil {
+		j.candStop()
+		j.candNext = nil
+	}
 }
 
 // Closing returns the session of a closeSession job.
@@ -156,6 +183,19 @@ func (j *PrepJob) Step(budget int) (int, bool) {
 			j.done = true
 		}
 	case wire.OpCloseSession:
+		for j.candNext != nil && (budget < 0 || used < budget) {
+			used++
+			p, ok := j.candNext()
+			if !ok {
+				j.candStop()
+				j.candNext = nil
+				break
+			}
+			j.paths = append(j.paths, p)
+		}
+		if j.candNext != nil {
+			return used, false
+		}
 		for ; j.i < len(j.paths) && (budget < 0 || used < budget); j.i++ {
 			used++
 			j.closeSessionPath(j.paths[j.i])
