@@ -359,3 +359,113 @@ func TestFourLetterLargeListings(t *testing.T) {
 		t.Fatalf("mntr: %s", out)
 	}
 }
+
+// TestRepliesLongerThanAPiece: replies and four-letter-word outputs longer
+// than the pieces the server builds them in (1 MB) come out whole, in
+// order: getChildren, a multiRead with long getChildren results, wchp.
+func TestRepliesLongerThanAPiece(t *testing.T) {
+	z := harness.StartZkgo(t, nil)
+	c := dialRaw(t, z.Addr)
+	doOK(t, c, wire.OpCreate, &wire.CreateRequest{Path: "/p", ACL: open2}, nil)
+	const kids = 2500
+	long := strings.Repeat("n", 490)
+	var kidNames, paths []string
+	for i := 0; i < kids; i += 1000 {
+		var ops []wire.MultiOp
+		for j := i; j < min(kids, i+1000); j++ {
+			kidNames = append(kidNames, long+b36(j))
+			paths = append(paths, "/p/"+long+b36(j))
+			ops = append(ops, wire.MultiOp{Type: wire.OpCreate, Op: &wire.CreateRequest{Path: paths[j], ACL: open2}})
+		}
+		doOK(t, c, wire.OpMulti, &wire.MultiRequest{Ops: ops}, nil)
+	}
+	for _, half := range [][]string{paths[:kids/2], paths[kids/2:]} { // a frame holds 1 MB
+		doOK(t, c, wire.OpSetWatches, &wire.SetWatches{RelativeZxid: 1 << 62, DataWatches: half, ExistWatches: []string{},
+			ChildWatches: []string{}}, nil)
+	}
+
+	reqs := []struct {
+		op   wire.OpCode
+		body jute.Record
+	}{
+		{wire.OpGetChildren, &wire.GetChildrenRequest{Path: "/p"}},
+		{wire.OpMultiRead, &wire.MultiRequest{Ops: []wire.MultiOp{
+			{Type: wire.OpGetChildren, Op: &wire.GetChildrenRequest{Path: "/p"}},
+			{Type: wire.OpGetData, Op: &wire.GetDataRequest{Path: paths[3]}},
+			{Type: wire.OpGetChildren, Op: &wire.GetChildrenRequest{Path: "/p"}},
+		}}},
+		{wire.OpExists, &wire.ExistsRequest{Path: "/p"}},
+	}
+	var chans []<-chan rawzk.Reply
+	var xids []wire.Xid
+	for _, r := range reqs {
+		x := c.NextXid()
+		ch, err := c.Send(x, r.op, r.body)
+		must(t, err)
+		chans = append(chans, ch)
+		xids = append(xids, x)
+	}
+	replies := make([]rawzk.Reply, len(chans))
+	for i, ch := range chans {
+		select {
+		case r, ok := <-ch:
+			if !ok {
+				t.Fatalf("connection closed: %v", c.Err())
+			}
+			if r.Header.Err != wire.ErrOk || r.Header.Xid != xids[i] {
+				t.Fatalf("%v: %v (xid %d, sent %d)", reqs[i].op, r.Header.Err, r.Header.Xid, xids[i])
+			}
+			replies[i] = r
+		case <-time.After(time.Minute):
+			t.Fatalf("%v: no reply", reqs[i].op)
+		}
+	}
+	sameNames := func(what string, got []string) {
+		t.Helper()
+		got = slices.Clone(got)
+		slices.Sort(got)
+		want := slices.Clone(kidNames)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s: %d names, want the %d children", what, len(got), len(want))
+		}
+	}
+	var gc wire.GetChildrenResponse
+	rd := jute.NewReaderMax(replies[0].Body, 64<<20)
+	gc.Decode(&rd)
+	if rd.Err() != nil || rd.Remaining() != 0 {
+		t.Fatalf("getChildren reply: %v, %d bytes left", rd.Err(), rd.Remaining())
+	}
+	sameNames("getChildren", gc.Children)
+	var mr wire.MultiResponse
+	rd = jute.NewReaderMax(replies[1].Body, 64<<20)
+	mr.Decode(&rd)
+	if rd.Err() != nil || rd.Remaining() != 0 || len(mr.Results) != 3 {
+		t.Fatalf("multiRead reply: %v, %d bytes left, %d results", rd.Err(), rd.Remaining(), len(mr.Results))
+	}
+	for _, i := range []int{0, 2} {
+		r, ok := mr.Results[i].Result.(*wire.GetChildrenResponse)
+		if !ok {
+			t.Fatalf("multiRead result %d: %T", i, mr.Results[i].Result)
+		}
+		sameNames("multiRead getChildren", r.Children)
+	}
+	if r, ok := mr.Results[1].Result.(*wire.GetDataResponse); !ok || r.Stat.Czxid == 0 {
+		t.Fatalf("multiRead getData: %+v", mr.Results[1])
+	}
+
+	out, err := harness.FourLetter(z.Addr, "wchp")
+	must(t, err)
+	if len(out) < 1<<20 {
+		t.Fatalf("wchp gave %d bytes, want more than 1 MB: %.300q", len(out), out)
+	}
+	k := 0
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "/p/"+long) {
+			k++
+		}
+	}
+	if k != kids {
+		t.Fatalf("wchp lists %d paths, want %d", k, kids)
+	}
+}

@@ -323,7 +323,7 @@ func (s *Server) replyWrite(p *proposal) {
 	if p.op == wire.OpMulti && p.entry.Hdr.Type == wire.OpMulti {
 		if len(res.Multi) > inlineConnOps {
 			// Encoded across rounds; the connection's next replies wait.
-			s.startConnJob(cc, &multiReplyJob{xid: p.xid, zxid: zxid, code: multiErr(p), results: res.Multi})
+			s.startConnJob(cc, &multiReplyJob{xid: p.xid, zxid: zxid, code: multiErr(p), results: res.Multi, r: newChunkedReply()})
 			return
 		}
 		s.replyZxid(cc, p.xid, zxid, multiErr(p), multiResponse(res))

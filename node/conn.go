@@ -123,7 +123,13 @@ func (s *Server) replyZxid(cc *clientConn, xid wire.Xid, zxid wire.Zxid, err wir
 	cc.growOut()
 	before := len(cc.out)
 	cc.out = wire.AppendReply(cc.out, wire.ReplyHeader{Xid: xid, Zxid: zxid, Err: err}, body)
-	s.stats.observeResp(int64(len(cc.out) - before - wire.FrameHeaderSize))
+	s.replied(cc, xid, zxid, len(cc.out)-before-wire.FrameHeaderSize)
+}
+
+// replied counts a reply of size bytes (without its length prefix) just
+// added to cc's output.
+func (s *Server) replied(cc *clientConn, xid wire.Xid, zxid wire.Zxid, size int) {
+	s.stats.observeResp(int64(size))
 	cc.completed++
 	cc.sentPkts++
 	if xid >= 0 {

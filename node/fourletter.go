@@ -50,13 +50,17 @@ func (s *Server) fourLetter(cc *clientConn, word string, arg []byte) {
 		}
 		out = s.fourLetterOutput(cc, word, arg)
 	}
-	s.answerFourLetter(cc, word, out)
+	s.answerFourLetter(cc, word, []byte(out))
 }
 
 // answerFourLetter sends a four-letter word's output and closes.
-func (s *Server) answerFourLetter(cc *clientConn, word, out string) {
-	if !cc.dead && out != "" {
-		cc.out = append(cc.out, out...)
+func (s *Server) answerFourLetter(cc *clientConn, word string, out []byte) {
+	if !cc.dead && len(out) > 0 {
+		if len(cc.out) == 0 {
+			cc.out = out // a long output is not copied again
+		} else {
+			cc.out = append(cc.out, out...)
+		}
 		// Java's writer sends (and counts) one packet per 8 KiB block.
 		chunks := (len(out) + 8191) / 8192
 		cc.stats.sent += int64(chunks)

@@ -28,7 +28,10 @@ type fourLetterJob struct {
 	gen     func(pre any) iter.Seq[string]
 	next    func() (string, bool)
 	stop    func()
-	out     []byte
+	out     []byte   // the piece being filled
+	pieces  [][]byte // those filled
+	size    int      // bytes in pieces
+	joined  chan []byte
 }
 
 // fourLetterJob returns the job for a word built across rounds, or nil for
@@ -96,6 +99,15 @@ func (j *fourLetterJob) step(s *Server, cc *clientConn, budget int) (int, bool) 
 			return 0, false // its goroutine pokes the owner when done
 		}
 	}
+	if j.joined != nil {
+		select {
+		case out := <-j.joined:
+			s.answerFourLetter(cc, j.word, out)
+			return 1, true
+		default:
+			return 0, false // its goroutine pokes the owner when done
+		}
+	}
 	if j.next == nil {
 		j.next, j.stop = iter.Pull(j.gen(j.preV))
 	}
@@ -103,8 +115,31 @@ func (j *fourLetterJob) step(s *Server, cc *clientConn, budget int) (int, bool) 
 		line, ok := j.next()
 		if !ok {
 			j.stop()
-			s.answerFourLetter(cc, j.word, string(j.out))
-			return used + 1, true
+			j.next = nil
+			if j.pieces == nil {
+				s.answerFourLetter(cc, j.word, j.out)
+				return used + 1, true
+			}
+			// A long output (the admin socket takes it in one write):
+			// the pieces are joined on a goroutine.
+			pieces := append(j.pieces, j.out)
+			size := j.size + len(j.out)
+			j.pieces, j.out = nil, nil
+			j.joined = make(chan []byte, 1)
+			s.goRoutine(func() {
+				out := make([]byte, 0, size)
+				for _, p := range pieces {
+					out = append(out, p...)
+				}
+				j.joined <- out
+				s.poke()
+			})
+			return used + 1, false
+		}
+		if len(j.out)+len(line) > replyChunk && len(j.out) > 0 {
+			j.pieces = append(j.pieces, j.out)
+			j.size += len(j.out)
+			j.out = make([]byte, 0, replyChunk+replyChunk/4)
 		}
 		j.out = append(j.out, line...)
 	}
@@ -116,7 +151,7 @@ func (j *fourLetterJob) step(s *Server, cc *clientConn, budget int) (int, bool) 
 const fourLetterLineOps = 4
 
 func (j *fourLetterJob) drop(*Server) {
-	if j.stop != nil {
+	if j.next != nil {
 		j.stop()
 	}
 }
