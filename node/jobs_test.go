@@ -2,10 +2,12 @@ package node
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/node/tree"
 	"github.com/zkgo/zkgo/node/watch"
 	"github.com/zkgo/zkgo/wire"
@@ -149,4 +151,166 @@ func TestFanOutDeliversAcrossRounds(t *testing.T) {
 			t.Fatalf("connection %d got %d events for the delete, want %d", i, got, want)
 		}
 	}
+}
+
+// TestExpiryInChunks: more sessions due at once than the owner takes from
+// the expiry buckets in one go are all expired, the rest taken in later
+// rounds without waiting for the next tick.
+func TestExpiryInChunks(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.TickTime = 60000 // no tick during the test: only the rounds take more
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop(context.Background()) })
+	const n = expireChunk + 1000
+	call(t, s, func() {
+		now := s.nowMs()
+		for range n {
+			s.sessions.Add(s.sessions.NextID(), 1, now)
+		}
+		s.expireSessions(now + 2*int64(cfg.TickTime))
+		if len(s.expiring) != expireChunk || !s.expireMore {
+			t.Errorf("took %d sessions (more: %v), want %d and more", len(s.expiring), s.expireMore, expireChunk)
+		}
+	})
+	waitFor(t, func() bool {
+		left := 0
+		call(t, s, func() { left = s.sessions.Len() })
+		return left == 0
+	})
+	call(t, s, func() {
+		if s.stats.expired != n {
+			t.Errorf("%d sessions expired, want %d", s.stats.expired, n)
+		}
+	})
+}
+
+// TestReaperWalksInRounds: a container check over more containers than
+// one step reads walks them across rounds and proposes the deletions a
+// bounded number a round; every empty used container goes.
+func TestReaperWalksInRounds(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.ContainerCheckMs = 1 << 30 // checks only when the test asks
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop(context.Background()) })
+	const n = maxSortedReap + 1000
+	call(t, s, func() {
+		apply := func(typ wire.OpCode, body jute.Record) {
+			z := s.nextZxid()
+			s.tree.Apply(&wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: typ}, Body: body})
+		}
+		for i := range n {
+			p := "/c" + strconv.Itoa(i)
+			apply(wire.OpCreateContainer, &wire.CreateContainerTxn{Path: p, ACL: tree.OpenACLUnsafe, ParentCVersion: -1})
+			apply(wire.OpCreate, &wire.CreateTxn{Path: p + "/x", ACL: tree.OpenACLUnsafe, ParentCVersion: -1})
+			apply(wire.OpDelete, &wire.DeleteTxn{Path: p + "/x"})
+		}
+		s.reapContainers(wallMs())
+		if s.reapScan == nil || len(s.reaping) != 0 {
+			t.Errorf("the check of %d containers did not start as a walk (%d deletions queued)", n, len(s.reaping))
+		}
+	})
+	waitFor(t, func() bool {
+		left := 0
+		call(t, s, func() { left = len(s.tree.Containers()) })
+		return left == 0
+	})
+}
+
+// TestSessionlessCheckLooksOnce: a tick looks at a connection when its
+// 10 s without a session are up, and after that only while it still
+// handshakes (or answers a four-letter word): connections with sessions
+// are not walked every tick.
+func TestSessionlessCheckLooksOnce(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.MaxClientCnxns = 0
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop(context.Background()) })
+	call(t, s, func() {
+		conn := func(id uint64) *clientConn {
+			cc := &clientConn{sink: &recordSink{id: id}, id: id, remote: "127.0.0.1:1"}
+			s.register(cc)
+			return cc
+		}
+		idle, connecting, word := conn(1), conn(2), conn(3)
+		connecting.connecting, word.fourLetter = true, true
+		for i := range 1000 {
+			conn(uint64(100 + i)).session = wire.SessionID(1000 + i)
+		}
+		opened := idle.openedAt
+		s.closeSessionless(opened + sessionlessTimeoutMs)
+		if idle.closing || len(s.fresh)-s.freshHead != 1003 {
+			t.Errorf("closed before 10 s: %v, %d still fresh", idle.closing, len(s.fresh)-s.freshHead)
+		}
+		s.closeSessionless(opened + sessionlessTimeoutMs + 1000)
+		if !idle.closing || connecting.closing || word.closing {
+			t.Errorf("after 10 s: idle closed %v, handshaking one %v, four-letter one %v", idle.closing, connecting.closing, word.closing)
+		}
+		if len(s.fresh) != 0 || len(s.late) != 2 {
+			t.Errorf("%d fresh, %d late; want 0, 2 (the handshaking and four-letter ones)", len(s.fresh), len(s.late))
+		}
+		connecting.connecting = false // its handshake failed
+		s.closeSessionless(opened + sessionlessTimeoutMs + 2000)
+		if !connecting.closing || len(s.late) != 1 {
+			t.Errorf("failed handshake: closed %v, %d late", connecting.closing, len(s.late))
+		}
+	})
+}
+
+// TestLearnerTouchesInRounds: a long touch table from a learner's PING is
+// applied across rounds, and whatever of it is left is applied before a
+// tick expires sessions (a touched session does not expire).
+func TestLearnerTouchesInRounds(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.TickTime = 60000 // no tick during the test
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop(context.Background()) })
+	const n = expireChunk + 1000
+	call(t, s, func() {
+		now := s.nowMs()
+		var touches []wire.SessionTouch
+		for range n {
+			id := s.sessions.NextID()
+			s.sessions.Add(id, 60000, now)
+			touches = append(touches, wire.SessionTouch{SessionID: id, TimeoutMs: 60000})
+		}
+		s.queueTouches(touches)
+		if len(s.touching) != 1 || len(s.touching[0].touches) != n {
+			t.Errorf("a table of %d touches was applied in one step", n)
+		}
+		// As if it had arrived two minutes later: the sessions' first
+		// bucket has passed by then, the touched ones have not.
+		s.touching[0].now = now + 120000
+		s.expireSessions(now + 120000)
+		if len(s.expiring) != 0 || len(s.touching) != 0 {
+			t.Errorf("%d touched sessions expired, %d touch batches left", len(s.expiring), len(s.touching))
+		}
+	})
 }

@@ -459,10 +459,7 @@ func (s *Server) onLearnerPacket(h *learnerHandler, qp *wire.QuorumPacket) {
 			s.dropHandler(h, "PING touch table does not decode: "+err.Error())
 			return
 		}
-		now := s.nowMs()
-		for _, t := range touches {
-			s.sessions.Touch(t.SessionID, now)
-		}
+		s.queueTouches(touches)
 	case wire.PacketRevalidate:
 		id, to, err := wire.ParseRevalidateRequest(qp.Data)
 		if err != nil {

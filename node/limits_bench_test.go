@@ -26,7 +26,7 @@ import (
 // the whole operation ("total-ms"), in thread CPU time on the owner.
 // docs/limits.md has the table. Run it by hand:
 //
-//	go test -run '^$' -bench OwnerSteps -benchtime 1x -timeout 60m ./node/
+//	go test -run '^$' -bench 'OwnerSteps|ReaperCheck' -benchtime 1x -timeout 60m ./node/
 //
 // Each sub-benchmark builds its state once (outside the timing) and runs
 // the operation once per b.N.
@@ -176,24 +176,119 @@ func BenchmarkOwnerSteps(b *testing.B) {
 		})
 		b.Logf("RemoveWatcher %v, then %v", first, r)
 	})
+	b.Run("learner-ping-100k-touches", func(b *testing.B) {
+		touched := map[wire.SessionID]int32{}
+		for i := 0; i < sessions; i++ {
+			touched[wire.SessionID(1<<41+i)] = 30000
+		}
+		for b.Loop() {
+			var data []byte
+			built := measureOnce(b, s, func() {
+				// The learner's side (replyPing): the table from its map.
+				t := make([]wire.SessionTouch, 0, len(touched))
+				for id, to := range touched {
+					t = append(t, wire.SessionTouch{SessionID: id, TimeoutMs: to})
+				}
+				data = wire.AppendTouchTable(make([]byte, 0, 12*len(t)), t)
+			})
+			applied := measureOnce(b, s, func() {
+				// The leader's side (onLearnerPacket).
+				touches, _ := wire.ParseTouchTable(data)
+				now := s.nowMs()
+				for _, t := range touches {
+					s.sessions.Touch(t.SessionID, now)
+				}
+			})
+			b.Logf("learner builds the table in %v, leader applies it in %v", built.max, applied.max)
+		}
+	})
+	b.Run("tick-sessionless-check-100k-connections", func(b *testing.B) {
+		for b.Loop() {
+			measureOnce(b, s, func() { s.closeSessionless(s.nowMs()) })
+		}
+	})
 	b.Run("expire-100k-sessions", func(b *testing.B) {
 		b.N = 1
 		var expired []*sessionRef
 		var took time.Duration
 		onOwner(b, s, func() {
+			// The sessions' timeout is 1<<30 ms: first walk the empty
+			// buckets up to a minute before they expire (a live server
+			// walks one bucket a tick), then measure the expiry.
+			start := s.nowMs() + 1<<30
+			s.sessions.Expire(start-60000, 0)
 			took = threadCPU(func() {
-				for _, sess := range s.sessions.Expire(s.nowMs() + 1<<31) {
+				for _, sess := range s.sessions.Expire(start+60000, 0) {
 					expired = append(expired, &sessionRef{sess.ID})
 				}
 			})
 		})
-		b.Logf("Expire of %d sessions: %v (their closeSession txns then go %d a round)", len(expired), took, roundExpiries)
-		b.ReportMetric(float64(took.Microseconds())/1000, "round-ms")
+		b.Logf("Expire of %d sessions at once: %v", len(expired), took)
+		// As the server takes them: expireChunk at a time (scheduled
+		// again past the buckets walked).
+		const later = 1<<30 + 600000
+		var at int64
+		onOwner(b, s, func() {
+			for _, r := range expired {
+				s.sessions.Add(r.id, later, s.nowMs())
+			}
+			at = s.nowMs() + later
+			s.sessions.Expire(at-60000, 0)
+		})
+		r := measureRounds(b, s, func() func() bool {
+			return func() bool { return len(s.sessions.Expire(at+60000, expireChunk)) < expireChunk }
+		})
+		b.Logf("in chunks of %d: %v (their closeSession txns then go %d a round)", expireChunk, r, roundExpiries)
 	})
 	s.Stop(context.Background())
 }
 
 type sessionRef struct{ id wire.SessionID }
+
+// BenchmarkReaperCheck measures a container/TTL check over 1M containers
+// (none of them due): what f043a4b did in one step (both lists sorted,
+// every node read), and the walk across rounds.
+func BenchmarkReaperCheck(b *testing.B) {
+	s := benchServer(b)
+	onOwner(b, s, func() {
+		z := s.tree.LastZxid
+		apply := func(typ wire.OpCode, body jute.Record) {
+			z++
+			if r := s.tree.Apply(&wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: typ}, Body: body}); r.Err != wire.ErrOk {
+				b.Fatalf("%v: %v", typ, r.Err)
+			}
+		}
+		apply(wire.OpCreate, &wire.CreateTxn{Path: "/c", ACL: tree.OpenACLUnsafe, ParentCVersion: -1})
+		for i := range 1_000_000 {
+			apply(wire.OpCreateContainer, &wire.CreateContainerTxn{Path: fmt.Sprintf("/c/%07d", i), ACL: tree.OpenACLUnsafe, ParentCVersion: -1})
+		}
+		s.zxid = z
+	})
+	b.Run("one-step", func(b *testing.B) {
+		for b.Loop() {
+			measureOnce(b, s, func() { _ = s.reapCandidates(wallMs()) })
+		}
+	})
+	b.Run("walk", func(b *testing.B) {
+		for b.Loop() {
+			// All in one owner call: the server's own rounds would
+			// step the walk too between separate ones.
+			var r rounds
+			onOwner(b, s, func() {
+				r.max = threadCPU(func() { s.reapContainers(wallMs()) })
+				for s.reapScan != nil {
+					d := threadCPU(func() { s.runReaper(roundExpiries) })
+					r.n++
+					r.total += d
+					r.max = max(r.max, d)
+				}
+			})
+			b.Logf("%d rounds, longest %v, total %v", r.n, r.max, r.total)
+			b.ReportMetric(float64(r.max.Microseconds())/1000, "round-ms")
+		}
+	})
+	s.Stop(context.Background())
+}
 
 // BenchmarkOwnerStepsRequests measures one client's largest requests (1 MB,
 // jute.maxbuffer) on a server with 1M children under one node.
@@ -338,6 +433,14 @@ func (benchSink) RemoteAddr() string    { return "127.0.0.1:2181" }
 func (benchSink) Send([]byte, int) bool { return true }
 func (benchSink) Close(string)          {}
 
+// countSink counts what it is sent.
+type countSink struct {
+	benchSink
+	n int
+}
+
+func (c *countSink) Send(b []byte, _ int) bool { c.n += len(b); return true }
+
 // benchConn registers a connection with a session (owner goroutine only).
 func benchConn(s *Server, id uint64, sess wire.SessionID) *clientConn {
 	cc := &clientConn{sink: benchSink{id}, id: id, remote: "127.0.0.1:" + strconv.Itoa(int(id%60000))}
@@ -416,7 +519,8 @@ func measureRounds(b *testing.B, s *Server, newStep func() func() bool) rounds {
 // benchFourLetter builds a four-letter word's output round by round.
 func benchFourLetter(b *testing.B, s *Server, word string) {
 	for b.Loop() {
-		cc := &clientConn{sink: benchSink{}, fourLetter: true}
+		sink := &countSink{}
+		cc := &clientConn{sink: sink, fourLetter: true}
 		var j *fourLetterJob
 		onOwner(b, s, func() { j = s.fourLetterJob(word).(*fourLetterJob) })
 		if j.pre != nil {
@@ -430,7 +534,7 @@ func benchFourLetter(b *testing.B, s *Server, word string) {
 				return done
 			}
 		})
-		b.Logf("%s: %d bytes, %v", word, len(j.out), r)
+		b.Logf("%s: %d bytes, %v", word, sink.n, r)
 	}
 }
 

@@ -154,20 +154,29 @@ func (t *Tracker) Remove(id wire.SessionID) {
 	}
 }
 
-// Expire returns the sessions whose bucket time has passed, marking them
-// closing, in id order (up to 4096 of them; more come in map order, as
-// Java's come in HashSet order, rather than sorted in one owner round).
-// Like ExpiryQueue.poll it walks bucket by bucket.
-func (t *Tracker) Expire(nowMs int64) []*Session {
+// Expire returns up to max of the sessions whose bucket time has passed
+// (all of them when max <= 0), marking them closing, in id order (up to
+// 4096 of them; more come in map order, as Java's come in HashSet order,
+// rather than sorted in one owner round). Like ExpiryQueue.poll it walks
+// bucket by bucket; a bucket it leaves part of stays the next to check,
+// and a session of it touched meanwhile moves to a later bucket.
+func (t *Tracker) Expire(nowMs int64, max int) []*Session {
 	var out []*Session
 	for nowMs >= t.nextExp {
 		if b := t.buckets[t.nextExp]; b != nil {
-			delete(t.buckets, t.nextExp)
-			for _, s := range b {
+			for id, s := range b {
+				if max > 0 && len(out) == max {
+					break
+				}
+				delete(b, id)
 				s.expiry = 0
 				s.Closing = true
 				out = append(out, s)
 			}
+			if len(b) > 0 {
+				break
+			}
+			delete(t.buckets, t.nextExp)
 		}
 		t.nextExp += t.interval
 	}

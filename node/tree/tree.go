@@ -452,6 +452,24 @@ func (t *Tree) Containers() []string { return sortedKeys(t.containers) }
 // TTLs returns the TTL node paths, sorted.
 func (t *Tree) TTLs() []string { return sortedKeys(t.ttls) }
 
+// ReapCount returns the number of containers and TTL nodes.
+func (t *Tree) ReapCount() int { return len(t.containers) + len(t.ttls) }
+
+// ReapPaths yields the containers, then the TTL nodes, in map order. It
+// may be pulled across changes to the tree: a node added meanwhile may be
+// yielded or not, one removed before it was reached is not.
+func (t *Tree) ReapPaths() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, m := range []map[string]struct{}{t.containers, t.ttls} {
+			for p := range m {
+				if !yield(p) {
+					return
+				}
+			}
+		}
+	}
+}
+
 func sortedKeys(m map[string]struct{}) []string {
 	out := make([]string, 0, len(m))
 	for p := range m {
