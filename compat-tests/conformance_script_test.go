@@ -666,7 +666,12 @@ func scriptedSuite() []xchk.Step {
 		mk(0, "/qt/a", "abc", 0), xchk.GetData(0, "/zookeeper/quota/qt/zookeeper_stats", false),
 		xchk.SetData(0, "/qt/a", "abcdef", -1), xchk.GetData(0, "/zookeeper/quota/qt/zookeeper_stats", false),
 		xchk.Delete(0, "/qt/a", -1), xchk.GetData(0, "/zookeeper/quota/qt/zookeeper_stats", false),
-		do(0, wire.OpGetAllChildrenNumber, &wire.GetAllChildrenNumberRequest{Path: "/zookeeper"}))
+		do(0, wire.OpGetAllChildrenNumber, &wire.GetAllChildrenNumberRequest{Path: "/zookeeper"}),
+		// create2's stat of a stats node is the one it was created with
+		// (Java copies it before the quota step fills the node in).
+		mk(0, "/zookeeper/quota/qt/a", "", 0),
+		do(0, wire.OpCreate2, &wire.CreateRequest{Path: "/zookeeper/quota/qt/a/zookeeper_stats", Data: []byte("junk"), ACL: open2}),
+		xchk.GetData(0, "/zookeeper/quota/qt/a/zookeeper_stats", false))
 
 	s.add(xchk.Fence())
 	return s.steps

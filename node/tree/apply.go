@@ -180,8 +180,10 @@ func (t *Tree) createNode(path string, data []byte, acl []wire.ACL, owner int64,
 	// The children set is not part of a node's digest: no changeNode.
 	t.addNode(path, n)
 	t.addChild(parentPath, parent, name)
-	t.quotaCreated(parentPath, name, path, len(data))
+	// The stat is taken before the quota step, as Java copies it: a new
+	// zookeeper_stats node reports the data it was created with.
 	res.Stat = t.StatOf(n)
+	t.quotaCreated(parentPath, name, path, len(data))
 	res.Events = append(res.Events, Event{path, wire.EventNodeCreated, t.acls.Get(n.ACL)},
 		Event{parentPath, wire.EventNodeChildrenChanged, t.acls.Get(parent.ACL)})
 	return wire.ErrOk
