@@ -29,6 +29,12 @@ type ApplyJob struct {
 	failed  bool // some sub-txn is an error: nothing is applied
 	post    bool // past the failed sub-txn
 
+	// create of a zookeeper_stats node above a large subtree
+	quota   bool
+	created bool
+	qstep   *quotaStep
+	walk    *quotaWalk
+
 	// closeSession
 	paths    []string            // the txn's paths, applied first
 	local    map[string]struct{} // the session's ephemerals the txn may not list
@@ -39,9 +45,10 @@ type ApplyJob struct {
 	done bool
 }
 
-// BeginApply starts applying a multi or closeSession txn; for any other txn
-// (or a body that is not one) it returns nil: use Apply. With track, the
-// paths it changes are recorded for Touches until Finish.
+// BeginApply starts applying a multi or closeSession txn, or the create of
+// a zookeeper_stats node above a large subtree (LargeQuotaStats); for any
+// other txn (or a body that is not one) it returns nil: use Apply. With
+// track, the paths it changes are recorded for Touches until Finish.
 func (t *Tree) BeginApply(e *wire.TxnEntry, track bool) *ApplyJob {
 	switch e.Hdr.Type {
 	case wire.OpMulti:
@@ -69,6 +76,12 @@ func (t *Tree) BeginApply(e *wire.TxnEntry, track bool) *ApplyJob {
 			}
 		}
 		return t.beginKill(e, paths, track)
+	case wire.OpCreate, wire.OpCreate2, wire.OpCreateContainer, wire.OpCreateTTL:
+		if t.LargeQuotaStats(e) {
+			j := t.newApplyJob(e, track)
+			j.quota = true
+			return j
+		}
 	}
 	return nil
 }
@@ -135,7 +148,36 @@ func (j *ApplyJob) Step(budget int) (int, bool) {
 	if j.m != nil {
 		return j.stepMulti(budget)
 	}
+	if j.quota {
+		return j.stepQuota(budget)
+	}
 	return j.stepKill(budget)
+}
+
+// stepQuota applies the create of a zookeeper_stats node whose quota
+// covers a large subtree: the create first, its count of the subtree
+// (DataTree.updateQuotaForPath) in steps, then the stats.
+func (j *ApplyJob) stepQuota(budget int) (int, bool) {
+	t := j.t
+	if !j.created {
+		j.created = true
+		t.deferStats = true
+		t.applyOne(j.e.Hdr.Type, j.e.Body, &j.e.Hdr, &j.res)
+		t.deferStats = false
+		j.qstep, t.deferred = t.deferred, nil
+		if j.qstep == nil {
+			j.done = true // the create failed
+			return 1, true
+		}
+		j.walk = t.newQuotaWalk(j.qstep.p)
+		return 1, false
+	}
+	used, done := j.walk.step(t, budget)
+	if done {
+		t.quotaStatsCreated(j.qstep, j.walk.count, j.walk.bytes)
+		j.walk, j.done = nil, true
+	}
+	return used, done
 }
 
 // Result returns the txn's result so far (complete once Step reported

@@ -153,6 +153,15 @@ func (s *childSet) each(fn func(name string)) {
 	}
 }
 
+// at returns the i-th name (in the set's order, stable while it does not
+// change).
+func (s *childSet) at(i int) string {
+	if s.big != nil {
+		return s.list[i]
+	}
+	return s.sorted[i]
+}
+
 // descendants returns the number of nodes below the set's node.
 func (s *childSet) descendants() int64 {
 	if s == nil {

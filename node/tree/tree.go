@@ -178,6 +178,9 @@ type Tree struct {
 
 	quotas     map[string]struct{} // paths with a zookeeper_limits node (Java's PathTrie)
 	quotaSetup bool                // nodes were restored: rebuild quotas before the next change
+	quotaLens  map[int]int         // lengths of the quotas' paths (maxQuotaPrefix)
+	deferStats bool                // a zookeeper_stats node's count is left to an ApplyJob
+	deferred   *quotaStep
 
 	prep prepState
 }
