@@ -358,6 +358,15 @@ func TestFourLetterLargeListings(t *testing.T) {
 	if _, out := count("mntr", ""); !strings.Contains(out, "zk_watch_count\t5002\n") || !strings.Contains(out, "zk_ephemerals_count\t5000\n") {
 		t.Fatalf("mntr: %s", out)
 	}
+	if _, out := count("cons", ""); !strings.Contains(out, "recved=8,") { // the handshake and 7 requests
+		t.Fatalf("cons before crst: %s", out)
+	}
+	if _, out := count("crst", ""); out != "Connection stats reset.\n" {
+		t.Fatalf("crst: %q", out)
+	}
+	if _, out := count("cons", ""); strings.Contains(out, "recved=8,") {
+		t.Fatalf("cons after crst: %s", out)
+	}
 }
 
 // TestRepliesLongerThanAPiece: replies and four-letter-word outputs longer

@@ -125,6 +125,7 @@ func BenchmarkOwnerSteps(b *testing.B) {
 	b.Run("cons", func(b *testing.B) { benchFourLetter(b, s, "cons") })
 	b.Run("stat", func(b *testing.B) { benchFourLetter(b, s, "stat") })
 	b.Run("mntr", func(b *testing.B) { benchFourLetter(b, s, "mntr") })
+	b.Run("crst", func(b *testing.B) { benchFourLetter(b, s, "crst") })
 	b.Run("watch-fanout-100k", func(b *testing.B) {
 		// A setData of a node 100k connections watch (re-armed each
 		// time): applied, then its watches fire and its events go out
