@@ -21,7 +21,9 @@ import (
 // one after the other, while another session reads a small node on a
 // fixed schedule (every probeInterval, whether or not the previous read was
 // answered; a read's latency counts from when it was due, so a stall is
-// charged for every read it delays). The reads' p99 must stay under 50 ms.
+// charged for every read it delays). Then it pipelines batches of 1000
+// moderate requests (the most a connection may have outstanding), sent in
+// one write. The reads' p99 must stay under 50 ms.
 //
 // The budget is for the owner goroutine: each of these requests is either
 // linear and small, or split across owner rounds, or done elsewhere.
@@ -287,6 +289,18 @@ func TestHeavyRequestsDoNotStallReads(t *testing.T) {
 	}
 	mk("/h/bigdata", make([]byte, maxRecord-64))
 	mk("/h/target", nil)
+	mk("/h/mid", make([]byte, 4<<10))
+	// A node with 1000 children (a getChildren well under the size answered
+	// in steps).
+	mk("/h/few", nil)
+	fewNames := names("/h/few/", 1000)
+	for i := 0; i < len(fewNames); i += 1000 {
+		ops := make([]wire.MultiOp, 1000)
+		for j := range ops {
+			ops[j] = wire.MultiOp{Type: wire.OpCreate, Op: &wire.CreateRequest{Path: fewNames[i+j], ACL: open2}}
+		}
+		do(wire.OpMulti, &wire.MultiRequest{Ops: ops}, wire.ErrOk)
+	}
 	deep := "/h/deep"
 	mk(deep, nil)
 	for i := 0; i < 2000; i++ {
@@ -447,6 +461,31 @@ func TestHeavyRequestsDoNotStallReads(t *testing.T) {
 		xids[i] = heavy.NextXid()
 		frames[i] = wire.AppendRequest(nil, wire.RequestHeader{Xid: xids[i], Type: st.op}, st.body)
 	}
+	// Batches of pipelined requests, each moderate, as many as the front
+	// end lets a connection have outstanding (1000), sent in one write.
+	type batch struct {
+		name   string
+		xids   []wire.Xid
+		frames []byte
+	}
+	var batches []batch
+	for _, b := range []struct {
+		name string
+		op   wire.OpCode
+		body jute.Record
+	}{
+		{"1000 pipelined getChildren of 1000 children", wire.OpGetChildren, &wire.GetChildrenRequest{Path: "/h/few"}},
+		{"1000 pipelined getData of 4 KiB", wire.OpGetData, &wire.GetDataRequest{Path: "/h/mid"}},
+		{"1000 pipelined setData", wire.OpSetData, &wire.SetDataRequest{Path: "/h/target", Data: []byte("x"), Version: -1}},
+	} {
+		bt := batch{name: b.name}
+		for range 1000 {
+			x := heavy.NextXid()
+			bt.xids = append(bt.xids, x)
+			bt.frames = wire.AppendRequest(bt.frames, wire.RequestHeader{Xid: x, Type: b.op}, b.body)
+		}
+		batches = append(batches, bt)
+	}
 	p := startProbe(t, z.Addr)
 	idleStart := time.Now()
 	p.waitReads(t, 300) // a baseline for the log: the probe alone
@@ -467,6 +506,26 @@ func TestHeavyRequestsDoNotStallReads(t *testing.T) {
 		// One heavy request at a time: the next goes once the probe has
 		// done a few more reads (its effects, such as the garbage it left,
 		// still count against the probe).
+		p.waitReads(t, 25)
+	}
+	for _, b := range batches {
+		start := time.Now()
+		chans, err := heavy.SendFrames(b.xids, b.frames)
+		must(t, err)
+		for i, ch := range chans {
+			select {
+			case r, ok := <-ch:
+				if !ok {
+					t.Fatalf("%s: connection closed: %v", b.name, heavy.Err())
+				}
+				if r.Header.Err != wire.ErrOk {
+					t.Errorf("%s: reply %d: %v", b.name, i, r.Header.Err)
+				}
+			case <-time.After(2 * time.Minute):
+				t.Fatalf("%s: no reply %d", b.name, i)
+			}
+		}
+		timings = append(timings, timing{b.name, start, time.Now()})
 		p.waitReads(t, 25)
 	}
 	// The session with 100,000 ephemerals closes; then the heavy session's

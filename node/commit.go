@@ -242,7 +242,7 @@ func (s *Server) onDurable(z wire.Zxid) {
 // its requester. Txns are applied in zxid order: while a large one is being
 // applied in steps (or a multiRead holds applies), later ones wait.
 func (s *Server) applyProposal(p *proposal) {
-	if !s.applyIdle() || s.applyHold > 0 {
+	if !s.applyIdle() || s.applyHold > 0 || s.roundSpent() {
 		s.applyWait = append(s.applyWait, p)
 		return
 	}

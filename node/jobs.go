@@ -158,12 +158,35 @@ func (s *Server) readWaits(path string) bool {
 // prepare runs fn, a write's preparation, now or, while a large write is
 // being prepared, after it (in arrival order).
 func (s *Server) prepare(it prepItem) {
-	if s.prepJob != nil || len(s.prepWait) > 0 {
+	if s.prepJob != nil || len(s.prepWait) > 0 || s.roundSpent() {
 		s.prepWait = append(s.prepWait, it)
 		return
 	}
 	it.run()
 }
+
+// roundSpent reports whether this round's time for work done at once has
+// run out: requests answered as they arrive, writes prepared, txns
+// applied as they commit. Past it, what comes waits for the jobs of this
+// and later rounds (the connection's queue behind a resumeJob, prepWait,
+// applyWait), so that a batch of a thousand pipelined requests, or a
+// group commit of as many txns, is not all done in one round. The round's
+// time starts at the first such check.
+func (s *Server) roundSpent() bool {
+	if s.roundStart.IsZero() {
+		s.roundStart = time.Now()
+		return false
+	}
+	return time.Since(s.roundStart) > roundJobTime
+}
+
+// resumeJob holds a connection's queued requests for a later round, once
+// the round's time for answering at once is spent: when its turn comes the
+// queue is drained again.
+type resumeJob struct{}
+
+func (resumeJob) step(*Server, *clientConn, int) (int, bool) { return 1, true }
+func (resumeJob) drop(*Server)                               {}
 
 // runJobs gives the pending work of every kind its slice of this round.
 func (s *Server) runJobs() {
@@ -190,6 +213,7 @@ func (s *Server) runJobs() {
 		s.dataW.DeadPending() || s.childW.DeadPending() {
 		s.poke()
 	}
+	s.roundStart = time.Time{} // the next round's time starts at its first check
 }
 
 // runApply continues the txn being applied, then applies those waiting.

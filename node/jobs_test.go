@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/binary"
 	"strconv"
 	"sync"
 	"testing"
@@ -313,4 +314,62 @@ func TestLearnerTouchesInRounds(t *testing.T) {
 			t.Errorf("%d touched sessions expired, %d touch batches left", len(s.expiring), len(s.touching))
 		}
 	})
+}
+
+// TestPipelinedBatchAcrossRounds: a batch of a thousand pipelined reads is
+// not answered in one round: once the round's time for answering at once
+// is spent, the rest waits behind a resumeJob and is answered in later
+// rounds, in order.
+func TestPipelinedBatchAcrossRounds(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop(context.Background()) })
+	const n = 1000
+	sink := &recordSink{id: 7}
+	var cc *clientConn
+	call(t, s, func() {
+		z := s.tree.LastZxid + 1
+		s.tree.Apply(&wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate},
+			Body: &wire.CreateTxn{Path: "/d", Data: make([]byte, 32<<10), ACL: tree.OpenACLUnsafe, ParentCVersion: -1}})
+		s.zxid = z
+		cc = &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
+		s.register(cc)
+		cc.session, cc.timeoutMs = s.sessions.NextID(), 30000
+		s.sessions.Add(cc.session, 30000, s.nowMs())
+		pkts := make([]wire.ClientPacket, n)
+		for i := range pkts {
+			pkts[i] = wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: wire.Xid(i + 1), Type: wire.OpGetData},
+				Body: &wire.GetDataRequest{Path: "/d"}}
+		}
+		s.handleEvent(event{cc: cc, pkts: pkts})
+		if _, ok := cc.job.(resumeJob); !ok || len(cc.pending) == 0 {
+			t.Errorf("%d getData of 32 KiB answered in one round (%d left)", n, len(cc.pending))
+		}
+	})
+	waitFor(t, func() bool {
+		done := false
+		call(t, s, func() { done = cc.job == nil && len(cc.pending) == 0 && !cc.inDirty })
+		return done
+	})
+	var xids []int
+	for b := sink.sent(); len(b) >= 8; {
+		size := int(binary.BigEndian.Uint32(b))
+		xids = append(xids, int(int32(binary.BigEndian.Uint32(b[4:]))))
+		b = b[4+size:]
+	}
+	if len(xids) != n {
+		t.Fatalf("%d replies, want %d", len(xids), n)
+	}
+	for i, x := range xids {
+		if x != i+1 {
+			t.Fatalf("reply %d has xid %d", i, x)
+		}
+	}
 }

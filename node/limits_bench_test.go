@@ -161,6 +161,11 @@ func BenchmarkOwnerSteps(b *testing.B) {
 			measureOnce(b, s, func() { _ = s.tree.CountDescendants("/") })
 		}
 	})
+	b.Run("getEphemerals-100k", func(b *testing.B) {
+		for b.Loop() {
+			measureOnce(b, s, func() { _ = ephemeralsWithPrefix(s.tree.Ephemerals(owner), "/e/1") })
+		}
+	})
 	b.Run("closeSession-100k-ephemerals", func(b *testing.B) {
 		b.N = 1 // destroys its state
 		prep, apply := benchTxnJob(b, s, &tree.PrepRequest{Session: owner, Type: wire.OpCloseSession, Auth: []wire.ID{{Scheme: tree.SchemeSuper}}})
@@ -309,10 +314,53 @@ func BenchmarkOwnerStepsRequests(b *testing.B) {
 			create("/flat/" + strconv.Itoa(i))
 		}
 		create("/m")
+		create("/few")
+		for i := range 1000 {
+			create("/few/" + strconv.Itoa(i))
+		}
 		s.zxid = z
 	})
 	cc := benchConn(s, 7, 1<<42)
 	onOwner(b, s, func() { s.sessions.Add(cc.session, 1<<30, s.nowMs()) })
+
+	b.Run("batch-1000-getChildren-of-1000", func(b *testing.B) {
+		b.N = 1
+		pkts := make([]wire.ClientPacket, 1000)
+		for i := range pkts {
+			pkts[i] = wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: wire.Xid(i + 1), Type: wire.OpGetChildren},
+				Body: &wire.GetChildrenRequest{Path: "/few"}}
+		}
+		// As f043a4b did: every request of the batch at once.
+		whole := measureOnce(b, s, func() {
+			for i := range pkts {
+				s.execRequest(cc, &pkts[i])
+			}
+			cc.out = nil
+		})
+		// Now: the batch's first round, then the rounds of its resumeJob.
+		first := measureOnce(b, s, func() {
+			s.handleEvent(event{cc: cc, pkts: pkts})
+			cc.out = nil
+		})
+		var rounds int
+		var longest time.Duration
+		for done := false; !done; rounds++ {
+			onOwner(b, s, func() {
+				d := threadCPU(func() {
+					s.roundStart = time.Time{}
+					if cc.job != nil {
+						cc.job = nil
+						s.drainPending(cc)
+					}
+					cc.out = nil
+					done = cc.job == nil && len(cc.pending) == 0
+				})
+				longest = max(longest, d)
+			})
+		}
+		b.Logf("at once %v; now %v, then %d rounds, longest %v", whole.max, first.max, rounds, longest)
+		b.ReportMetric(float64(max(first.max, longest).Microseconds())/1000, "round-ms")
+	})
 
 	b.Run("getChildren-1M", func(b *testing.B) {
 		for b.Loop() {

@@ -71,7 +71,7 @@ func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
 		// A learner tracks touches for the leader (which owns expiry) and
 		// forwards writes and syncs (FollowerRequestProcessor).
 		s.touchLearner(cc)
-		if forwardable(p.Header.Type) && cc.job == nil {
+		if forwardable(p.Header.Type) && cc.job == nil && !s.roundSpent() {
 			s.forwardRequest(cc, p)
 			return
 		}
@@ -99,6 +99,9 @@ func forwardable(op wire.OpCode) bool {
 }
 
 func (s *Server) queueOrRun(cc *clientConn, p *wire.ClientPacket) {
+	if len(cc.pending) == 0 && cc.job == nil && s.roundSpent() {
+		s.startConnJob(cc, resumeJob{})
+	}
 	if len(cc.pending) > 0 || cc.job != nil {
 		// addAuth only appends, so the slice keeps today's ids.
 		cc.pending = append(cc.pending, pendingItem{pkt: p, auth: cc.auth, snap: true})
@@ -111,6 +114,7 @@ func (s *Server) queueOrRun(cc *clientConn, p *wire.ClientPacket) {
 // drainPending answers queued requests from the head of cc's queue until it
 // meets a write whose txn is not applied yet.
 func (s *Server) drainPending(cc *clientConn) {
+	ran := false
 	for len(cc.pending) > 0 && cc.job == nil {
 		it := cc.pending[0]
 		if it.prop != nil {
@@ -122,6 +126,13 @@ func (s *Server) drainPending(cc *clientConn) {
 			s.replyWrite(it.prop)
 			continue
 		}
+		if ran && s.roundSpent() {
+			// The rest in a later round (at least one request a call,
+			// so that the queue moves whatever else the round did).
+			s.startConnJob(cc, resumeJob{})
+			return
+		}
+		ran = true
 		cc.pending = cc.pending[1:]
 		s.outstandingN--
 		if cc.session == 0 {

@@ -98,6 +98,8 @@ type Server struct {
 	touching   []touchBatch // learners' touches not yet applied
 	// jobDeadline ends the current round's job work (jobs.go)
 	jobDeadline time.Time
+	// roundStart is when this round's work done at once began (roundSpent)
+	roundStart time.Time
 	// outstandingN is the number of requests in connections' pending
 	// queues (srvr's Outstanding).
 	outstandingN int

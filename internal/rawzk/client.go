@@ -247,6 +247,31 @@ func (c *Client) SendFrame(xid wire.Xid, frame []byte) (<-chan Reply, error) {
 	return ch, nil
 }
 
+// SendFrames registers a reply waiter for each of xids and writes frames
+// (the requests, already encoded, one after another) in one write, so that
+// the server reads them as one pipelined batch.
+func (c *Client) SendFrames(xids []wire.Xid, frames []byte) ([]<-chan Reply, error) {
+	out := make([]<-chan Reply, len(xids))
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return nil, c.err
+	}
+	for i, xid := range xids {
+		ch := make(chan Reply, 1)
+		c.waiters[xid] = append(c.waiters[xid], ch)
+		out[i] = ch
+	}
+	c.mu.Unlock()
+	c.wmu.Lock()
+	_, err := c.conn.Write(frames)
+	c.wmu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // WriteRaw writes bytes as they are.
 func (c *Client) WriteRaw(b []byte) error {
 	c.wmu.Lock()
