@@ -427,7 +427,10 @@ type proxyProc struct {
 }
 
 func startProxy(cfg ProxyConfig, upstream, dir string, cpus []int) (*proxyProc, error) {
-	args := append([]string{"proxy", "--upstream", upstream, "--log-level", "warn"}, cfg.ProxyFlags...)
+	// Every load connection comes from one IP: the per-IP connection
+	// limit (default 60) would refuse the 64-connection runs.
+	args := append([]string{"proxy", "--upstream", upstream, "--log-level", "warn", "--max-conns-per-ip", "0"},
+		cfg.ProxyFlags...)
 	return startChild(cfg.ZkgoBin, args, dir, "proxy", cpus)
 }
 

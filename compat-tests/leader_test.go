@@ -214,17 +214,23 @@ func TestLeader_JavaFollowersBehindZkgo(t *testing.T) {
 // dies while it is forwarding writes, whatever the leader was: its request
 // and sync threads race the learner's shutdown (a write to the closed
 // leader socket, and SendAckRequestProcessor.flush dereferencing the
-// learner socket after it was cleared). Only tests that kill a leader under
-// load accept them.
+// learner socket after it was cleared). And what the new leader logs, at
+// ERROR, when the killed leader rejoins holding a proposal of its lost epoch
+// that it had logged but no follower received: LearnerHandler.syncFollower
+// has no TRUNC across epochs for it and falls back to SNAP (the same line
+// for a Java old leader; checkJavaLogs already ignores it for Java peers).
+// Only tests that kill a leader under load accept them.
 var leaderDeathRaces = regexp.MustCompile(strings.Join([]string{
 	`Severe unrecoverable error, from thread : (FollowerRequestProcessor|SyncThread):\d+`,
 	`NullPointerException: Cannot invoke "java\.net\.Socket\.isClosed\(\)" because "this\.learner\.sock" is null`,
 	`SocketException: Socket closed`,
+	`Unhandled scenario for peer sid: \d+ fall back to use snapshot`,
 }, "|"))
 
 // checkJavaLogsOf fails on exceptions and digest mismatches in the logs of
 // the given Java members, apart from the expected effects of members going
-// up and down.
+// up and down and ZOOKEEPER-4394 in a Java follower of a Java leader
+// (javaExceptions; behind a zkgo leader it is a failure).
 func checkJavaLogsOf(t *testing.T, m *harness.Mixed, ids ...int64) {
 	t.Helper()
 	checkJavaLogsAllowing(t, m, nil, ids...)
@@ -233,7 +239,7 @@ func checkJavaLogsOf(t *testing.T, m *harness.Mixed, ids ...int64) {
 func checkJavaLogsAllowing(t *testing.T, m *harness.Mixed, allow *regexp.Regexp, ids ...int64) {
 	t.Helper()
 	for _, id := range ids {
-		for _, line := range m.JavaExceptions(id) {
+		for _, line := range javaExceptions(m, id) {
 			if benignJavaLine(line) || (allow != nil && allow.MatchString(line)) {
 				continue
 			}

@@ -3,12 +3,14 @@ package decode
 import (
 	"bufio"
 	"compress/gzip"
+	"container/list"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -28,6 +30,10 @@ type CaptureStats struct {
 	TCPPackets int64    // IPv4/IPv6 TCP packets given to reassembly
 	Other      int64    // packets that are not TCP over IPv4/IPv6 (or are IP fragments)
 	Truncated  int64    // packets captured shorter than they were on the wire
+	Clamped    int64    // packet records longer than MaxSnapLen, cut to it
+	SnapLens   int64    // snap lengths in the file above MaxSnapLen, clamped to it
+	IdleFlows  int64    // connections closed after FlowIdle of capture time without a packet
+	Evicted    int64    // connections closed because MaxFlows were open
 	Bytes      int64    // captured bytes of all packets
 	First      time.Time
 	Last       time.Time
@@ -47,9 +53,10 @@ var (
 
 const (
 	pcapngMagic = 0x0A0D0D0A
-	// Reassembly memory bounds (a page is about 2 KiB).
+	// Reassembly memory bounds (a page is about 2 KiB): 8 MiB of
+	// out-of-order data per connection, 64 MiB in all.
 	maxPagesPerConn = 4096
-	maxPagesTotal   = 1 << 17
+	maxPagesTotal   = 1 << 15
 	// Out-of-order data older than this (capture time) is given up on: the
 	// missing bytes become a gap.
 	flushAfter = 2 * time.Second
@@ -70,7 +77,6 @@ func (d *Decoder) ReadCapture(r io.Reader) (CaptureStats, error) {
 	if err != nil {
 		return st, fmt.Errorf("%w: %v", ErrNotCapture, err)
 	}
-	var src io.Reader = br
 	if magic[0] == 0x1f && magic[1] == 0x8b {
 		gz, err := gzip.NewReader(br)
 		if err != nil {
@@ -80,11 +86,14 @@ func (d *Decoder) ReadCapture(r io.Reader) (CaptureStats, error) {
 		if magic, err = br.Peek(4); err != nil {
 			return st, fmt.Errorf("%w: %v", ErrNotCapture, err)
 		}
-		src = br
 	}
 	var ps packetSource
 	var fixed layers.LinkType
 	ng := binary.BigEndian.Uint32(magic) == pcapngMagic
+	// pcapgo reads records through the clamping reader: no record longer
+	// than MaxSnapLen reaches it (see clampReader).
+	cr := newClampReader(br, ng)
+	var src io.Reader = cr
 	if ng {
 		st.Format = "pcapng"
 		rd, err := pcapgo.NewNgReader(src, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
@@ -99,16 +108,21 @@ func (d *Decoder) ReadCapture(r io.Reader) (CaptureStats, error) {
 			return st, fmt.Errorf("%w: %v", ErrNotCapture, err)
 		}
 		// Some writers do not truncate to the snap length they declare;
-		// tcpdump reads such records, so do we.
-		if rd.Snaplen() < 262144 {
-			rd.SetSnaplen(262144)
-		}
+		// tcpdump reads such records up to its maximum, so do we (the
+		// clamping reader cuts longer ones).
+		rd.SetSnaplen(MaxSnapLen)
 		ps, fixed = rd, rd.LinkType()
 	}
 	c := newCapturer(d)
 	off := int64(24) // classic pcap: offset of the next record
+	clamps := 0      // cr.clamps reported
 	for {
 		data, ci, err := ps.ZeroCopyReadPacketData()
+		if cr.snaps > st.SnapLens {
+			st.SnapLens = cr.snaps
+			d.captureNote(st.Last, -1, "snap length "+strconv.FormatInt(cr.snap, 10)+
+				" clamped to "+strconv.Itoa(MaxSnapLen)+" (tcpdump's maximum)")
+		}
 		if err != nil {
 			if err == io.EOF {
 				break
@@ -123,7 +137,17 @@ func (d *Decoder) ReadCapture(r io.Reader) (CaptureStats, error) {
 			break
 		}
 		st.Packets++
-		off += 16 + int64(ci.CaptureLength)
+		recLen := int64(ci.CaptureLength)
+		if clamps < len(cr.clamps) && cr.clamps[clamps].packet == st.Packets {
+			ev := cr.clamps[clamps]
+			clamps++
+			st.Clamped++
+			recLen = ev.length
+			d.captureNote(ci.Timestamp, off, "capture record "+strconv.FormatInt(st.Packets, 10)+": "+
+				strconv.FormatInt(ev.length, 10)+" captured bytes cut to "+strconv.Itoa(MaxSnapLen)+
+				" (tcpdump's maximum); the rest is skipped")
+		}
+		off += 16 + recLen
 		st.Bytes += int64(ci.CaptureLength)
 		if ci.CaptureLength < ci.Length {
 			st.Truncated++
@@ -148,9 +172,29 @@ func (d *Decoder) ReadCapture(r io.Reader) (CaptureStats, error) {
 			st.Other++
 		}
 	}
+	c.final = true
 	c.asm.FlushAll()
+	st.IdleFlows, st.Evicted = c.idled, c.evicted
 	d.Finish()
 	return st, nil
+}
+
+// captureNote reports something about the capture file itself (not a
+// connection); off is the file offset, or -1.
+func (d *Decoder) captureNote(t time.Time, off int64, text string) {
+	m := &d.msg
+	m.reset()
+	d.n++
+	m.N = d.n
+	m.Kind = KindNote
+	m.Name = "note"
+	m.Time = t
+	if d.begun {
+		m.Rel = t.Sub(d.first)
+	}
+	m.Offset = off
+	m.Text = text
+	d.emit(m)
 }
 
 // captureProblem reports damage in the capture file itself.
@@ -189,6 +233,11 @@ type capturer struct {
 	// reused is set by a stream's Accept when the packet being assembled is
 	// a SYN that opens a new connection on the stream's 4-tuple.
 	reused *tcpStream
+	// Open streams, most recently active first (for MaxFlows), and what
+	// the bounds closed.
+	lru            list.List
+	idled, evicted int64
+	final          bool // the capture ended: FlushAll closes what is left
 }
 
 func newCapturer(d *Decoder) *capturer {
@@ -342,6 +391,16 @@ func (c *capturer) packet(lt layers.LinkType, data []byte, ci gopacket.CaptureIn
 	}
 	c.ctx.ci = ci
 	c.delivered = false
+	if c.lru.Len() >= c.d.cfg.MaxFlows {
+		// At the cap, the least recently active connection makes room
+		// (possibly for a packet of a connection already open: the count
+		// then stays one below the cap).
+		s := c.lru.Back().Value.(*tcpStream)
+		c.evicted++
+		c.d.note(s.c, ToServer, -1, 0, "connection dropped: "+strconv.Itoa(c.d.cfg.MaxFlows)+
+			" connections open (the limit); its last packet was at "+s.last.UTC().Format(time.RFC3339Nano))
+		c.retire(s)
+	}
 	c.asm.AssembleWithContext(netFlow, &c.tcp, c.ctx)
 	if c.hole.pending {
 		// The packet was refused: it acknowledges bytes of the other
@@ -367,7 +426,10 @@ func (c *capturer) packet(lt layers.LinkType, data []byte, ci gopacket.CaptureIn
 	}
 	if ci.Timestamp.Sub(c.lastFlush) > time.Second {
 		c.lastFlush = ci.Timestamp
-		c.asm.FlushWithOptions(reassembly.FlushOptions{T: ci.Timestamp.Add(-flushAfter)})
+		// Connections without a packet for FlowIdle of capture time are
+		// closed (a later packet starts a new one, mid-stream).
+		c.asm.FlushWithOptions(reassembly.FlushOptions{T: ci.Timestamp.Add(-flushAfter),
+			TC: ci.Timestamp.Add(-c.d.cfg.FlowIdle)})
 	}
 	return true
 }
@@ -421,7 +483,8 @@ func (c *capturer) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reass
 	src := endpoint(netFlow.Src(), tcpFlow.Src())
 	dst := endpoint(netFlow.Dst(), tcpFlow.Dst())
 	t := ac.GetCaptureInfo().Timestamp
-	s := &tcpStream{d: c.d, cap: c, netFlow: netFlow, tcpFlow: tcpFlow}
+	s := &tcpStream{d: c.d, cap: c, netFlow: netFlow, tcpFlow: tcpFlow, last: t}
+	s.elem = c.lru.PushFront(s)
 	var client, server netip.AddrPort
 	sure := tcp.SYN
 	switch {
@@ -467,6 +530,8 @@ type tcpStream struct {
 	tcpFlow gopacket.Flow
 	retired bool // a new connection took over the 4-tuple: retire is ending this one
 	half    [2]streamHalf
+	last    time.Time     // capture time of its last packet
+	elem    *list.Element // in capturer.lru; nil once complete
 }
 
 // streamHalf is one reassembly direction of a tcpStream.
@@ -500,6 +565,12 @@ func (s *tcpStream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassem
 	}
 	h := &s.half[i]
 	o := &s.half[1-i]
+	if s.elem != nil {
+		s.cap.lru.MoveToFront(s.elem)
+		if ci.Timestamp.After(s.last) {
+			s.last = ci.Timestamp
+		}
+	}
 	if tcp.SYN && !tcp.ACK && !s.retired && reusedBy(tcp.Seq, h, o) {
 		s.cap.reused = s
 		return false
@@ -599,6 +670,16 @@ func (s *tcpStream) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 	t := s.d.last
 	if ac != nil {
 		t = ac.GetCaptureInfo().Timestamp
+	}
+	if s.elem != nil {
+		s.cap.lru.Remove(s.elem)
+		s.elem = nil
+	}
+	if ac == nil && !s.cap.final && !s.retired && !(s.half[0].ended && s.half[1].ended) {
+		// Closed by the idle flush.
+		s.cap.idled++
+		s.d.note(s.c, ToServer, -1, 0, "connection idle for "+s.d.cfg.FlowIdle.String()+
+			" of capture time: closed (a later packet of it starts a new connection)")
 	}
 	s.c.Close(t)
 	return true

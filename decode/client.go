@@ -47,8 +47,9 @@ type clientState struct {
 	connectN    int64
 	connectT    time.Time
 
-	pending []pending
-	head    int
+	pending   []pending
+	head      int
+	pathBytes int64 // bytes of the paths in pending (for Conn.held)
 }
 
 func (cs *clientState) push(p pending, max int, d *Decoder) {
@@ -59,11 +60,13 @@ func (cs *clientState) push(p pending, max int, d *Decoder) {
 		cs.head = 0
 	}
 	if len(cs.pending)-cs.head >= max {
+		cs.pathBytes -= int64(len(cs.pending[cs.head].path))
 		cs.pending[cs.head] = pending{}
 		cs.head++
 		d.counts.Unanswered++
 	}
 	cs.pending = append(cs.pending, p)
+	cs.pathBytes += int64(len(p.path))
 }
 
 // take removes and returns the oldest pending request with xid.
@@ -73,6 +76,7 @@ func (cs *clientState) take(xid wire.Xid) (pending, bool) {
 			continue
 		}
 		p := cs.pending[i]
+		cs.pathBytes -= int64(len(p.path))
 		if i == cs.head {
 			cs.pending[i] = pending{}
 			cs.head++

@@ -66,6 +66,7 @@ type Conn struct {
 
 	pre      []chunk // held while the channel is unknown
 	preBytes int
+	acct     int64 // what Decoder.held counts for this connection
 	ignored  bool
 	closed   bool
 	counted  bool
@@ -117,6 +118,7 @@ func (c *Conn) Data(dir Dir, b []byte, t time.Time) {
 	if c.closed || len(b) == 0 {
 		return
 	}
+	defer c.d.account(c)
 	c.d.Observe(t)
 	if c.info.Channel == ChannelUnknown {
 		if c.ignored {
@@ -139,6 +141,7 @@ func (c *Conn) Gap(dir Dir, n int, t time.Time) {
 	if c.closed || n <= 0 {
 		return
 	}
+	defer c.d.account(c)
 	c.d.Observe(t)
 	if c.info.Channel == ChannelUnknown {
 		c.pre = append(c.pre, chunk{dir: dir, t: t, gap: n})
@@ -205,6 +208,7 @@ func (c *Conn) End(dir Dir, t time.Time) {
 	if c.closed {
 		return
 	}
+	defer c.d.account(c)
 	c.d.Observe(t)
 	if c.info.Channel == ChannelUnknown {
 		c.pre = append(c.pre, chunk{dir: dir, t: t, end: true})
@@ -273,7 +277,22 @@ func (c *Conn) Close(t time.Time) {
 	for i := range c.h {
 		c.h[i].buf = nil
 	}
+	c.client.pending, c.client.head, c.client.pathBytes, c.client.text = nil, 0, 0, nil
+	c.d.held -= c.acct
+	c.acct = 0
 	delete(c.d.open, c)
+}
+
+// pendingSize is what a pending request costs besides its path.
+const pendingSize = 64
+
+// held is the memory the connection holds for decoding: bytes waiting for
+// the rest of a message or for channel detection, four-letter-word text,
+// and the requests waiting for their replies.
+func (c *Conn) held() int64 {
+	n := int64(cap(c.h[0].buf)+cap(c.h[1].buf)+c.preBytes+cap(c.client.text)) +
+		int64(cap(c.client.pending))*pendingSize + c.client.pathBytes
+	return n
 }
 
 // feed appends b to half dir and decodes what it can.

@@ -3,6 +3,7 @@ package decode
 import (
 	"net/netip"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/zkgo/zkgo/jute"
@@ -31,6 +32,13 @@ const (
 	maxDetectBytes = 64 << 10
 	// maxFourLetterText bounds the kept text of a four-letter-word reply.
 	maxFourLetterText = 1 << 20
+	// DefaultMaxFlows bounds the TCP connections a capture keeps open.
+	DefaultMaxFlows = 16384
+	// DefaultFlowIdle is how long (capture time) a connection may go
+	// without a packet before it is closed.
+	DefaultFlowIdle = 10 * time.Minute
+	// DefaultMaxHeld bounds the memory all connections hold for decoding.
+	DefaultMaxHeld = 256 << 20
 )
 
 // Config configures a Decoder.
@@ -46,6 +54,18 @@ type Config struct {
 	// MaxPending bounds the pairing table of one connection (default
 	// DefaultMaxPending).
 	MaxPending int
+	// MaxFlows bounds the TCP connections ReadCapture keeps open (default
+	// DefaultMaxFlows): at the limit, the least recently active one is
+	// closed, with a note.
+	MaxFlows int
+	// FlowIdle closes a connection that has had no packet for that long
+	// in capture time, with a note (default DefaultFlowIdle).
+	FlowIdle time.Duration
+	// MaxHeld bounds the bytes all connections hold for decoding (partial
+	// messages, bytes awaiting channel detection, requests awaiting their
+	// replies; default DefaultMaxHeld). Past it, the connection holding
+	// the most is dropped, with a note, until the total is under it.
+	MaxHeld int64
 }
 
 func (c Config) withDefaults() Config {
@@ -54,6 +74,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxPending <= 0 {
 		c.MaxPending = DefaultMaxPending
+	}
+	if c.MaxFlows <= 0 {
+		c.MaxFlows = DefaultMaxFlows
+	}
+	if c.FlowIdle <= 0 {
+		c.FlowIdle = DefaultFlowIdle
+	}
+	if c.MaxHeld <= 0 {
+		c.MaxHeld = DefaultMaxHeld
 	}
 	return c
 }
@@ -69,6 +98,11 @@ type Counts struct {
 	Conns        [4]int64 // connections by Channel (ChannelUnknown: not ZooKeeper)
 	IgnoredBytes int64    // bytes of connections that are not ZooKeeper
 	Unanswered   int64    // requests still waiting for a reply when their connection ended
+	// RecordDropped is the number of frames a proxy record reports it
+	// dropped (decode.RecordDropped lines).
+	RecordDropped int64
+	// Shed counts connections dropped at Config.MaxHeld.
+	Shed int64
 }
 
 // Decoder decodes the connections of one capture. It is not safe for
@@ -84,6 +118,7 @@ type Decoder struct {
 
 	nconn  int64
 	open   map[*Conn]struct{}
+	held   int64 // sum of Conn.acct over open connections
 	counts Counts
 
 	sidByAddr map[netip.AddrPort]int64
@@ -148,6 +183,35 @@ func (d *Decoder) Open(client, server netip.AddrPort, t time.Time, sure bool) *C
 	d.open[c] = struct{}{}
 	return c
 }
+
+// account updates what c holds in the total and, past Config.MaxHeld,
+// drops the connections holding the most until the total fits.
+func (d *Decoder) account(c *Conn) {
+	if !c.closed {
+		now := c.held()
+		d.held += now - c.acct
+		c.acct = now
+	}
+	for d.held > d.cfg.MaxHeld {
+		var victim *Conn
+		for o := range d.open {
+			if victim == nil || o.acct > victim.acct || o.acct == victim.acct && o.info.ID < victim.info.ID {
+				victim = o
+			}
+		}
+		if victim == nil || victim.acct == 0 {
+			return
+		}
+		d.counts.Shed++
+		d.note(victim, ToServer, -1, victim.acct, "connection dropped: the decoder holds more than "+
+			strconv.FormatInt(d.cfg.MaxHeld, 10)+" bytes for all connections, this one "+
+			strconv.FormatInt(victim.acct, 10))
+		victim.Close(d.last)
+	}
+}
+
+// Held returns the bytes all open connections hold for decoding.
+func (d *Decoder) Held() int64 { return d.held }
 
 // portChannel maps a port to a channel: configured ports, then (when
 // wellKnown) the defaults.

@@ -21,10 +21,14 @@
 //     them, or after 2 s of capture time. A SYN that reuses a 4-tuple the
 //     assembler still holds (TIME_WAIT reuse, after the old connection's
 //     final ACK) ends the old connection and starts a new one.
+//     Records reach pcapgo through clampReader (see the memory contract
+//     below).
 //
 // ReadRecord (record.go) feeds the decoder from the JSON-lines file of
 // `zkgo proxy --record` instead of a capture: each line carries one whole
-// frame of one direction of a proxied connection.
+// frame of one direction of a proxied connection; a "dropped" line (the
+// recorder's queue or file was full) becomes a note and is counted in
+// Counts.RecordDropped.
 //
 // Around the decoder sit pure consumers of messages: Filter, Stats and
 // Printer (one line per message, a field tree, or JSON lines).
@@ -37,6 +41,23 @@
 //     election frame by wire.MaxElectionFrameSize; bytes waiting for
 //     channel detection or resynchronisation are capped, and so are the
 //     request tables used for pairing.
+//   - Memory is bounded whatever the capture. pcapgo's readers take a
+//     record's length from the file and read that many bytes into memory
+//     (a buffer that grows as the bytes arrive: a gzip'd run of zeros can
+//     fill gigabytes), so ReadCapture feeds them through clampReader
+//     (clamp.go), which rewrites the stream: file and interface snap
+//     lengths above MaxSnapLen (262144, tcpdump's maximum) are clamped, a
+//     longer record keeps MaxSnapLen bytes and the rest is skipped unread,
+//     pcapng blocks the decoder does not use are skipped, and a block whose
+//     lengths contradict each other ends the capture with ErrBadBlock; each
+//     cut is a counted note (CaptureStats.Clamped, SnapLens). At most
+//     Config.MaxFlows TCP connections are open (the least recently active
+//     one is closed for a new one; CaptureStats.Evicted), a connection
+//     idle for Config.FlowIdle of capture time is closed
+//     (CaptureStats.IdleFlows), reassembly holds at most 64 MiB of
+//     out-of-order data, and the bytes all connections hold for decoding
+//     are capped by Config.MaxHeld (the largest holder is dropped;
+//     Counts.Shed). Every such decision is a note on the connection.
 //   - What cannot be decoded is reported inline as a KindUndecodable
 //     message with its byte offset in the half-stream, and decoding goes
 //     on with the next plausible message.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strconv"
 	"time"
 )
 
@@ -21,6 +22,9 @@ const (
 	RecordOpen  = "open"
 	RecordData  = "data"
 	RecordClose = "close"
+	// RecordDropped says that the recorder dropped Dropped frames (of any
+	// connections) before this point: its queue or its file was full.
+	RecordDropped = "dropped"
 )
 
 // RecordLine is one line of a record file.
@@ -38,6 +42,8 @@ type RecordLine struct {
 	Session string `json:"session,omitempty"`
 	Path    string `json:"path,omitempty"`
 	Text    string `json:"text,omitempty"`
+	// Dropped is the number of frames a RecordDropped line reports.
+	Dropped int64 `json:"dropped,omitempty"`
 	// Frame is the frame as forwarded, length prefix included.
 	Frame []byte `json:"frame,omitempty"`
 }
@@ -77,6 +83,15 @@ func (d *Decoder) ReadRecord(r io.Reader) (int64, error) {
 			continue
 		}
 		parsed++
+		switch l.Event {
+		case RecordOpen, RecordData, RecordClose:
+		case RecordDropped:
+			d.recordDropped(l)
+			continue
+		default:
+			d.recordProblem(lines, fmt.Errorf("unknown event %q", l.Event))
+			continue
+		}
 		c := conns[l.Conn]
 		if c == nil {
 			if l.Event == RecordClose {
@@ -114,6 +129,26 @@ func (d *Decoder) ReadRecord(r io.Reader) (int64, error) {
 		return 0, fmt.Errorf("%w: %v", ErrNotRecord, err)
 	}
 	return lines, nil
+}
+
+// recordDropped reports frames missing from the record: the proxy's
+// recorder dropped them (its queue or file was full), so replies may lack
+// their requests and the other way round.
+func (d *Decoder) recordDropped(l RecordLine) {
+	d.counts.RecordDropped += l.Dropped
+	d.Observe(l.T)
+	m := &d.msg
+	m.reset()
+	d.n++
+	m.N = d.n
+	m.Kind = KindNote
+	m.Name = "note"
+	m.Time = l.T
+	if d.begun {
+		m.Rel = l.T.Sub(d.first)
+	}
+	m.Text = "record: " + strconv.FormatInt(l.Dropped, 10) + " frames dropped by the recorder here (its queue or file was full)"
+	d.emit(m)
 }
 
 // recordProblem reports a damaged line of a record file.

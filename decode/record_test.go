@@ -63,3 +63,32 @@ func TestReadRecordDecodesFramesAndSurvivesDamage(t *testing.T) {
 		t.Error("a non-record input was accepted")
 	}
 }
+
+// A dropped line of the recorder becomes a note and is counted; a line
+// with an unknown event is reported, not taken for a connection.
+func TestReadRecordDroppedLines(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
+	in := `{"t":"2026-11-22T06:00:00Z","conn":0,"ev":"dropped","client":"","server":"","text":"3 frames","dropped":3}
+{"t":"2026-11-22T06:00:01Z","conn":0,"ev":"mystery","client":"","server":""}
+{"t":"2026-11-22T06:00:02Z","conn":0,"ev":"dropped","client":"","server":"","dropped":2}`
+	var notes, undecodable int
+	d := New(Config{}, func(m *Message) {
+		switch m.Kind {
+		case KindNote:
+			notes++
+			if !strings.Contains(m.Text, "dropped by the recorder") || m.Time.Before(t0) {
+				t.Errorf("note %q at %v", m.Text, m.Time)
+			}
+		case KindUndecodable:
+			undecodable++
+		default:
+			t.Errorf("unexpected %v", m.Kind)
+		}
+	})
+	if _, err := d.ReadRecord(strings.NewReader(in)); err != nil {
+		t.Fatal(err)
+	}
+	if c := d.Counts(); c.RecordDropped != 5 || notes != 2 || undecodable != 1 || c.Conns != [4]int64{} {
+		t.Fatalf("counts %+v, %d notes, %d undecodable", c, notes, undecodable)
+	}
+}

@@ -224,6 +224,10 @@ type CaptureReport struct {
 	TCPPackets int64    `json:"tcp_packets"`
 	Other      int64    `json:"other_packets"`
 	Truncated  int64    `json:"truncated_packets"`
+	Clamped    int64    `json:"clamped_packets,omitempty"`
+	SnapLens   int64    `json:"clamped_snap_lengths,omitempty"`
+	IdleFlows  int64    `json:"idle_connections_closed,omitempty"`
+	Evicted    int64    `json:"connections_over_limit,omitempty"`
 	Bytes      int64    `json:"bytes"`
 	Duration   float64  `json:"duration_s"`
 	Error      string   `json:"error,omitempty"`
@@ -237,6 +241,10 @@ type MessageReport struct {
 	Resyncs     int64 `json:"resyncs"`
 	Gaps        int64 `json:"gaps"`
 	GapBytes    int64 `json:"gap_bytes"`
+	// RecordDropped: frames a proxy record says it dropped.
+	RecordDropped int64 `json:"record_dropped,omitempty"`
+	// Shed: connections dropped at the decoder's memory bound.
+	Shed int64 `json:"connections_dropped_held,omitempty"`
 }
 
 // OpReport is one client opcode.
@@ -302,7 +310,7 @@ type ElectionReport struct {
 func (s *Stats) Report(c Counts, cap *CaptureStats, topN int) *Report {
 	r := &Report{
 		Messages: MessageReport{Total: c.Messages, Undecodable: c.Undecodable, Notes: c.Notes, Resyncs: c.Resyncs,
-			Gaps: c.Gaps, GapBytes: c.GapBytes},
+			Gaps: c.Gaps, GapBytes: c.GapBytes, RecordDropped: c.RecordDropped, Shed: c.Shed},
 		Connections: map[string]int64{},
 		WatchEvents: s.events, FourLetter: s.words, Connects: s.connects, Unpaired: s.unpaired,
 		Unanswered: c.Unanswered, Quorum: s.packets, Proposals: s.txns, Forwarded: s.fwd, SyncModes: s.modes,
@@ -319,7 +327,8 @@ func (s *Stats) Report(c Counts, cap *CaptureStats, topN int) *Report {
 	}
 	if cap != nil {
 		cr := &CaptureReport{Format: cap.Format, LinkTypes: cap.LinkTypes, Packets: cap.Packets, TCPPackets: cap.TCPPackets,
-			Other: cap.Other, Truncated: cap.Truncated, Bytes: cap.Bytes, Duration: cap.Last.Sub(cap.First).Seconds()}
+			Other: cap.Other, Truncated: cap.Truncated, Clamped: cap.Clamped, SnapLens: cap.SnapLens,
+			IdleFlows: cap.IdleFlows, Evicted: cap.Evicted, Bytes: cap.Bytes, Duration: cap.Last.Sub(cap.First).Seconds()}
 		if cap.Err != nil {
 			cr.Error = cap.Err.Error()
 		}
@@ -399,9 +408,19 @@ func (r *Report) WriteText(w io.Writer) error {
 		if c.Error != "" {
 			p.f("capture error: %s\n", c.Error)
 		}
+		if c.Clamped > 0 || c.SnapLens > 0 || c.IdleFlows > 0 || c.Evicted > 0 {
+			p.f("capture bounds: %d records cut to %d bytes, %d snap lengths clamped, %d idle connections closed, %d connections closed over the limit\n",
+				c.Clamped, MaxSnapLen, c.SnapLens, c.IdleFlows, c.Evicted)
+		}
 	}
 	m := r.Messages
 	p.f("messages: %d (undecodable %d, notes %d, resyncs %d, gaps %d / %d bytes)\n", m.Total, m.Undecodable, m.Notes, m.Resyncs, m.Gaps, m.GapBytes)
+	if m.RecordDropped > 0 {
+		p.f("record: %d frames dropped by the proxy's recorder\n", m.RecordDropped)
+	}
+	if m.Shed > 0 {
+		p.f("memory bound: %d connections dropped holding too much\n", m.Shed)
+	}
 	p.f("connections: client %d, quorum %d, election %d, other %d\n", r.Connections["client"], r.Connections["quorum"],
 		r.Connections["election"], r.Connections["other"])
 	if len(r.Ops) > 0 {

@@ -11,8 +11,25 @@ const DefaultMaxBuffer = 0xfffff
 
 // QuorumMaxBuffer is the limit Java applies to buffers on the quorum channel
 // and in data files: jute.maxbuffer + zookeeper.jute.maxbuffer.extrasize,
-// both at their defaults.
+// both at their defaults. A server uses ArchiveLimit of its configured
+// values instead; this constant is for tools that have no configuration.
 const QuorumMaxBuffer = 2 * DefaultMaxBuffer
+
+// minExtraBuffer is the smallest extra allowance BinaryInputArchive uses.
+const minExtraBuffer = 1024
+
+// ArchiveLimit is the largest buffer or string length Java 3.8's
+// BinaryInputArchive accepts (checkLength): maxBuffer (jute.maxbuffer) plus
+// the extra allowance, which is zookeeper.jute.maxbuffer.extrasize when set
+// (extraSize >= 0) and maxBuffer otherwise, and never less than 1024. Java
+// reads txn log records, snapshots and every quorum packet with it, so it
+// bounds the largest txn a server may log or propose.
+func ArchiveLimit(maxBuffer, extraSize int) int {
+	if extraSize < 0 {
+		extraSize = maxBuffer
+	}
+	return maxBuffer + max(extraSize, minExtraBuffer)
+}
 
 // Reader decodes Jute values from a byte slice. It keeps the first error it
 // meets (sticky); after that every read returns a zero value.

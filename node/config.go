@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/node/tree"
 )
 
 // Config is a server's configuration: the keys of Java's zoo.cfg (same
@@ -45,9 +47,19 @@ type Config struct {
 	// or "snappy".
 	SnapCompression string
 	SkipACL         bool // zookeeper.skipACL
-	ReconfigEnabled bool // reconfigEnabled
-	Standalone      bool // standaloneEnabled
-	MaxBuffer       int  // jute.maxbuffer
+	// EnforceAuth and EnforceAuthSchemes are zookeeper.enforce.auth.enabled
+	// and zookeeper.enforce.auth.schemes (Java's AuthenticationHelper):
+	// every request of a connection without an id of one of the schemes is
+	// refused with SESSIONCLOSEDREQUIRESASLAUTH and the connection closed.
+	EnforceAuth        bool
+	EnforceAuthSchemes []string
+	ReconfigEnabled    bool // reconfigEnabled
+	Standalone         bool // standaloneEnabled
+	MaxBuffer          int  // jute.maxbuffer
+	// MaxBufferExtra is zookeeper.jute.maxbuffer.extrasize: 0 when unset
+	// (Java's default: MaxBuffer); a set value below 1024 counts as 1024,
+	// as in Java. RecordLimit combines the two.
+	MaxBufferExtra int
 	// ContainerCheckMs and ContainerMaxPerMinute drive container and TTL
 	// reaping (znode.container.checkIntervalMs, znode.container.maxPerMinute).
 	ContainerCheckMs      int
@@ -69,6 +81,21 @@ type Config struct {
 	// QuorumDialer, when set, opens learner connections to the leader's
 	// quorum port (tests tap them; nil dials directly).
 	QuorumDialer func(ctx context.Context, addr string) (net.Conn, error) `json:"-"`
+	// SnapSyncGate, when set, is asked by a leader before each step of the
+	// tree walk of a SNAP sync (tests that need txns committed during the
+	// walk): false holds the walk until the owner's next round. It runs on
+	// the owner goroutine and must not block.
+	SnapSyncGate func() bool `json:"-"`
+	// CommitGate, when set, is asked by a leader before it commits (tests
+	// that need proposals outstanding while a learner syncs): false leaves
+	// every acknowledged proposal outstanding, to be tried again at the end
+	// of the owner's next round. It runs on the owner goroutine and must
+	// not block.
+	CommitGate func() bool `json:"-"`
+	// NewLeaderQueued, when set, is called by a leader on the owner
+	// goroutine right after it queues NEWLEADER for learner sid (tests);
+	// it must not block. Held commits are tried again in the same round.
+	NewLeaderQueued func(sid int64) `json:"-"`
 
 	// Properties holds every system-property style setting read from the
 	// file ("zookeeper.*" and the like), for envi/conf output.
@@ -176,25 +203,71 @@ func (c Config) validate() error {
 	if c.MaxBuffer <= 0 {
 		errs = append(errs, errors.New("jute.maxbuffer must be positive"))
 	}
+	// The limits decide what can be logged and read back: a value zkgo
+	// cannot use is refused, never replaced by a default.
+	for _, k := range juteLimitKeys {
+		if v, ok := c.Properties[k]; ok {
+			if _, err := strconv.Atoi(strings.TrimSpace(v)); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not a number", strings.TrimPrefix(k, "zookeeper."), v))
+			}
+		}
+	}
+	extra := int64(c.MaxBuffer)
+	if c.MaxBufferExtra > 0 {
+		extra = int64(c.MaxBufferExtra)
+	}
+	if c.MaxBufferExtra < 0 || int64(c.MaxBuffer)+max(extra, 1024) > math.MaxInt32 {
+		errs = append(errs, fmt.Errorf("jute.maxbuffer %d plus jute.maxbuffer.extrasize %d does not fit in 31 bits",
+			c.MaxBuffer, c.MaxBufferExtra))
+	}
 	// Java's LearnerSyncThrottler refuses these (its leader cannot start).
 	for _, k := range syncThrottleKeys {
 		if n, err := strconv.Atoi(strings.TrimSpace(c.Properties[k])); err == nil && n <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, was %d", k, n))
 		}
 	}
+	// QuorumCnxManager reads it with Integer.parseInt: a value that is not
+	// a 32-bit number stops a Java quorum member from starting.
+	if v, ok := c.Properties[cnxTimeoutKey]; ok && c.Quorum != nil {
+		if _, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not a number", cnxTimeoutKey, v))
+		}
+	}
 	if c.MaxConcurrentSnapSyncs < 0 || c.MaxConcurrentDiffSyncs < 0 {
 		errs = append(errs, errors.New("MaxConcurrentSnapSyncs and MaxConcurrentDiffSyncs must not be negative"))
 	}
-	if c.Quorum != nil {
-		// Quorum features zkgo does not speak: refusing to start beats
-		// joining an ensemble whose peers cannot understand us.
-		for _, k := range []string{"sslQuorum", "quorum.auth.enableSasl", "multiAddress.enabled", "reconfigEnabled"} {
-			if strings.EqualFold(strings.TrimSpace(c.Raw[k]), "true") {
-				errs = append(errs, fmt.Errorf("%s=true is not supported by zkgo quorum members yet", k))
+	// Settings zkgo does not implement that matter to safety, security or
+	// who can connect (configkeys.go, docs/config.md).
+	errs = append(errs, refusedSettings(c.Raw, c.Quorum != nil)...)
+	if c.EnforceAuth {
+		// AuthenticationHelper.validateConfiguredProperties, with zkgo's
+		// providers (digest and ip) in place of the ProviderRegistry.
+		if len(c.EnforceAuthSchemes) == 0 {
+			errs = append(errs, errors.New("zookeeper.enforce.auth.enabled is true zookeeper.enforce.auth.schemes must be  configured."))
+		}
+		for _, scheme := range c.EnforceAuthSchemes {
+			if scheme != tree.SchemeDigest && scheme != tree.SchemeIP {
+				errs = append(errs, fmt.Errorf("Authentication scheme %s is not available.", scheme))
 			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// juteLimitKeys are the properties behind MaxBuffer and MaxBufferExtra.
+var juteLimitKeys = [2]string{"zookeeper.jute.maxbuffer", "zookeeper.jute.maxbuffer.extrasize"}
+
+// RecordLimit is the largest buffer or string a txn log record, snapshot
+// or quorum packet may hold (BinaryInputArchive.checkLength: jute.maxbuffer
+// plus the extra allowance). Every reader of those uses it, and the write
+// path refuses a txn whose encoding would exceed it, so whatever is logged
+// or proposed can be read back.
+func (c Config) RecordLimit() int {
+	extra := -1
+	if c.MaxBufferExtra > 0 {
+		extra = c.MaxBufferExtra
+	}
+	return jute.ArchiveLimit(c.MaxBuffer, extra)
 }
 
 // ClientAddr returns the client listen address host:port.
@@ -371,6 +444,12 @@ func ParseConfig(r io.Reader) (Config, error) {
 	if v, ok := props["electionAlg"]; ok && strings.TrimSpace(v) != "3" {
 		return c, fmt.Errorf("electionAlg %s is not supported (only 3, fast leader election)", v)
 	}
+	// QuorumPeerConfig.parseProperties: clientPort 0 means unset.
+	if c.ClientPort == 0 {
+		if _, ok := props["clientPortAddress"]; ok {
+			return c, errors.New("clientPortAddress is set but clientPort is not set")
+		}
+	}
 	q, err := parseQuorum(&c)
 	if err != nil {
 		return c, err
@@ -378,21 +457,30 @@ func ParseConfig(r io.Reader) (Config, error) {
 	c.Quorum = q
 	if q != nil {
 		if me := q.Me(); me.clientSet {
-			// QuorumPeerConfig: the server line's client address wins when
-			// clientPort is absent, and must agree with it otherwise.
-			if _, ok := props["clientPort"]; !ok {
+			// QuorumPeerConfig.setupClientPort: the server line's client
+			// address wins when clientPort is absent, and must agree with
+			// it otherwise.
+			if c.ClientPort == 0 {
 				c.ClientPort = me.ClientPort
-				if _, ok := props["clientPortAddress"]; !ok {
-					c.ClientPortAddress = me.ClientHost
-				}
+				c.ClientPortAddress = me.ClientHost
 			} else if c.ClientPort != me.ClientPort {
 				return c, fmt.Errorf("client address for this server (id = %d) in static config file is %s:%d, "+
 					"but clientPort is %d", q.MyID, me.ClientHost, me.ClientPort, c.ClientPort)
 			}
 		}
 	}
+	if c.ClientPort == 0 {
+		// Java 3.8.0 then runs without any client listener; zkgo's front
+		// end would listen on a random port on every interface. Neither is
+		// what an operator meant (compat-tests/DIFFERENCES.md).
+		return c, errors.New("no client port: set clientPort (or this server's client address in its " +
+			"server.N line, server.N=host:quorumPort:electionPort;[clientHost:]clientPort)")
+	}
 	return c.withDefaults(), nil
 }
+
+// cnxTimeoutKey is the election connection timeout (zoo.cfg cnxTimeout).
+const cnxTimeoutKey = "zookeeper.cnxTimeout"
 
 // syncThrottleKeys are the leader's sync throttle properties (snap, diff).
 var syncThrottleKeys = [2]string{"zookeeper.leader.maxConcurrentSnapSyncs", "zookeeper.leader.maxConcurrentDiffSyncs"}
@@ -421,8 +509,30 @@ func (c *Config) applyProperties() {
 	if v, ok := p["zookeeper.skipACL"]; ok {
 		c.SkipACL = strings.EqualFold(v, "yes")
 	}
-	if v, ok := p["zookeeper.jute.maxbuffer"]; ok {
-		c.MaxBuffer, _ = strconv.Atoi(v)
+	// AuthenticationHelper.initConfigurations: sessionRequireClientSASLAuth
+	// is enforce.auth with the sasl scheme; otherwise enforce.auth.schemes
+	// is split on ',' and trimmed (empty entries kept, as Java keeps them).
+	if strings.EqualFold(p["zookeeper.sessionRequireClientSASLAuth"], "true") {
+		c.EnforceAuth, c.EnforceAuthSchemes = true, []string{"sasl"}
+	} else {
+		c.EnforceAuth = strings.EqualFold(p["zookeeper.enforce.auth.enabled"], "true")
+		c.EnforceAuthSchemes = nil
+		if v, ok := p["zookeeper.enforce.auth.schemes"]; ok {
+			for _, sc := range strings.Split(v, ",") {
+				c.EnforceAuthSchemes = append(c.EnforceAuthSchemes, strings.TrimSpace(sc))
+			}
+		}
+	}
+	// jute.maxbuffer in zoo.cfg: Java 3.8 reads it only as the JVM system
+	// property, so there a zoo.cfg line does nothing; zkgo has no JVM and
+	// takes it from here (DIFFERENCES.md). validate refuses non-numbers.
+	if v, ok := p[juteLimitKeys[0]]; ok {
+		c.MaxBuffer, _ = strconv.Atoi(strings.TrimSpace(v))
+	}
+	if v, ok := p[juteLimitKeys[1]]; ok {
+		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+			c.MaxBufferExtra = max(n, 1024)
+		}
 	}
 	if v, ok := p["zookeeper.znode.container.checkIntervalMs"]; ok {
 		c.ContainerCheckMs, _ = strconv.Atoi(v)

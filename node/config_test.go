@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/zkgo/zkgo/node/quorum"
 )
 
 func TestParseConfigJavaRules(t *testing.T) {
@@ -52,7 +54,7 @@ tickTime=2500
 }
 
 func TestParseConfigDefaultsAndErrors(t *testing.T) {
-	cfg, err := ParseConfig(strings.NewReader("dataDir=/d\n"))
+	cfg, err := ParseConfig(strings.NewReader("clientPort=2181\ndataDir=/d\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +67,7 @@ func TestParseConfigDefaultsAndErrors(t *testing.T) {
 	if _, err := ParseConfig(strings.NewReader("tickTime=2s\ndataDir=/d\n")); err == nil {
 		t.Error("tickTime=2s accepted")
 	}
-	c, _ := ParseConfig(strings.NewReader("minSessionTimeout=9000\nmaxSessionTimeout=5000\ndataDir=/d\n"))
+	c, _ := ParseConfig(strings.NewReader("clientPort=2181\nminSessionTimeout=9000\nmaxSessionTimeout=5000\ndataDir=/d\n"))
 	if c.validate() == nil {
 		t.Error("min > max accepted")
 	}
@@ -81,7 +83,7 @@ func TestParseConfigDefaultsAndErrors(t *testing.T) {
 func TestQuorumConfigText(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(dir+"/myid", []byte("2\n"), 0o644)
-	cfg, err := ParseConfig(strings.NewReader("dataDir=" + dir + "\ninitLimit=5\nsyncLimit=2\n" +
+	cfg, err := ParseConfig(strings.NewReader("clientPort=2181\ndataDir=" + dir + "\ninitLimit=5\nsyncLimit=2\n" +
 		"server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889:participant\nserver.3=10.0.0.3:2890:3890:observer;2181\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -102,12 +104,12 @@ func TestQuorumConfigText(t *testing.T) {
 		t.Fatal("quorum math")
 	}
 	// A single participant is standalone.
-	cfg2, _ := ParseConfig(strings.NewReader("dataDir=" + dir + "\nserver.1=127.0.0.1:2888:3888\n"))
+	cfg2, _ := ParseConfig(strings.NewReader("clientPort=2181\ndataDir=" + dir + "\nserver.1=127.0.0.1:2888:3888\n"))
 	if q2, err := parseQuorum(&cfg2); q2 != nil || err != nil {
 		t.Fatalf("single server: %v %v", q2, err)
 	}
 	for _, bad := range []string{"server.1=h:1:1", "server.1=h:1", "server.1=h:1:2:leader", "server.x=h:1:2"} {
-		c, _ := ParseConfig(strings.NewReader("dataDir=" + dir + "\ninitLimit=5\nsyncLimit=2\n" + bad + "\nserver.2=h:3:4\n"))
+		c, _ := ParseConfig(strings.NewReader("clientPort=2181\ndataDir=" + dir + "\ninitLimit=5\nsyncLimit=2\n" + bad + "\nserver.2=h:3:4\n"))
 		if _, err := parseQuorum(&c); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
@@ -152,31 +154,350 @@ func TestQuorumConfigRefusesUnsupportedFeatures(t *testing.T) {
 // zookeeper.* properties; a value that is not a number means the default
 // (Integer.getInteger); zero or less is refused (LearnerSyncThrottler).
 func TestParseConfigSyncThrottle(t *testing.T) {
-	cfg, err := ParseConfig(strings.NewReader("dataDir=/d\n"))
+	cfg, err := ParseConfig(strings.NewReader("clientPort=2181\ndataDir=/d\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.MaxConcurrentSnapSyncs != 10 || cfg.MaxConcurrentDiffSyncs != 100 {
 		t.Errorf("defaults %d %d, want 10 100", cfg.MaxConcurrentSnapSyncs, cfg.MaxConcurrentDiffSyncs)
 	}
-	cfg, err = ParseConfig(strings.NewReader("dataDir=/d\nleader.maxConcurrentSnapSyncs=3\nzookeeper.leader.maxConcurrentDiffSyncs=7\n"))
+	cfg, err = ParseConfig(strings.NewReader("clientPort=2181\ndataDir=/d\nleader.maxConcurrentSnapSyncs=3\nzookeeper.leader.maxConcurrentDiffSyncs=7\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.MaxConcurrentSnapSyncs != 3 || cfg.MaxConcurrentDiffSyncs != 7 {
 		t.Errorf("set %d %d, want 3 7", cfg.MaxConcurrentSnapSyncs, cfg.MaxConcurrentDiffSyncs)
 	}
-	cfg, err = ParseConfig(strings.NewReader("dataDir=/d\nleader.maxConcurrentSnapSyncs=many\n"))
+	cfg, err = ParseConfig(strings.NewReader("clientPort=2181\ndataDir=/d\nleader.maxConcurrentSnapSyncs=many\n"))
 	if err != nil || cfg.MaxConcurrentSnapSyncs != 10 {
 		t.Errorf("not a number: %d %v, want the default", cfg.MaxConcurrentSnapSyncs, err)
 	}
 	for _, bad := range []string{"leader.maxConcurrentSnapSyncs=0", "leader.maxConcurrentDiffSyncs=-2"} {
-		c, err := ParseConfig(strings.NewReader("dataDir=/d\n" + bad + "\n"))
+		c, err := ParseConfig(strings.NewReader("clientPort=2181\ndataDir=/d\n" + bad + "\n"))
 		if err == nil {
 			err = c.validate()
 		}
 		if err == nil || !strings.Contains(err.Error(), "must be positive") {
 			t.Errorf("%s: %v, want refused", bad, err)
+		}
+	}
+}
+
+// group.N / weight.N lines (QuorumHierarchical) are parsed, not skipped:
+// the member's every quorum count follows them, /zookeeper/config and
+// notifications carry them, and Java's configuration errors are refused.
+func TestQuorumConfigHierarchical(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "myid"), []byte("1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := "tickTime=200\ninitLimit=5\nsyncLimit=2\nclientPort=2181\ndataDir=" + dir + "\n" +
+		"server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\nserver.3=127.0.0.1:2890:3890\n" +
+		"server.4=127.0.0.1:2891:3891\nserver.5=127.0.0.1:2892:3892\nserver.6=127.0.0.1:2893:3893:observer\n"
+	cfg, err := ParseConfig(strings.NewReader(base + "group.1=1:2\ngroup.2=3:4\ngroup.3=5\nweight.5=2\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := cfg.Quorum
+	if _, ok := q.Verifier.(*quorum.Hierarchical); !ok {
+		t.Fatalf("verifier %T, want hierarchical", q.Verifier)
+	}
+	for _, tc := range []struct {
+		acks []int64
+		want bool
+	}{
+		{[]int64{1, 3, 5}, false},   // a majority of 5 voters, one group
+		{[]int64{1, 2, 5}, true},    // groups 1 and 3
+		{[]int64{1, 2, 3, 4}, true}, // groups 1 and 2
+		{[]int64{1, 2, 6}, false},   // the observer adds nothing
+	} {
+		acks := map[int64]bool{}
+		for _, id := range tc.acks {
+			acks[id] = true
+		}
+		if got := q.IsQuorum(acks); got != tc.want {
+			t.Errorf("IsQuorum(%v) = %v, want %v", tc.acks, got, tc.want)
+		}
+	}
+	want := "server.1=127.0.0.1:2888:3888:participant\nserver.2=127.0.0.1:2889:3889:participant\n" +
+		"server.3=127.0.0.1:2890:3890:participant\nserver.4=127.0.0.1:2891:3891:participant\n" +
+		"server.5=127.0.0.1:2892:3892:participant\nserver.6=127.0.0.1:2893:3893:observer\n" +
+		"group.1=1:2\ngroup.2=3:4\ngroup.3=5\nweight.1=1\nweight.2=1\nweight.3=1\nweight.4=1\nweight.5=2\nversion=0"
+	if q.Text() != want {
+		t.Errorf("text:\n%s\nwant:\n%s", q.Text(), want)
+	}
+	for bad, msg := range map[string]string{
+		"group.1=1:2\ngroup.2=3:4\n":               "Server 5is not in a group",
+		"weight.1=3\n":                             "Server 1is not in a group",
+		"group.1=1:2:3\ngroup.2=3:4:5\n":           "Server 3is in multiple groups",
+		"group.1=1:2:3\ngroup.2=4:5:6\n":           "server 6 is not a participant and has no weight.6 line",
+		"group.1=1:2:3\ngroup.2=4:5\nweight.2=x\n": `weight "x" is not a number`,
+	} {
+		if _, err := ParseConfig(strings.NewReader(base + bad)); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%q: %v, want %q", bad, err, msg)
+		}
+	}
+	// Without group lines it is QuorumMaj: 3 of 5 is a quorum.
+	cfg, err = ParseConfig(strings.NewReader(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cfg.Quorum.Verifier.(*quorum.Majority); !ok || !cfg.Quorum.IsQuorum(map[int64]bool{1: true, 3: true, 5: true}) {
+		t.Errorf("verifier %T", cfg.Quorum.Verifier)
+	}
+}
+
+// zoo.cfg keys zkgo does not implement and that matter to safety,
+// security or who can connect refuse the start, naming the key (issue 14,
+// point 5); the rest start, some with a warning.
+func TestParseConfigRefusesUnimplementedSettings(t *testing.T) {
+	base := "clientPort=2181\ndataDir=/d\n"
+	for _, line := range []string{
+		"secureClientPort=2281",
+		"secureClientPortAddress=127.0.0.1",
+		"ssl.keyStore.location=/etc/zk/keystore.jks",
+		"ssl.quorum.trustStore.location=/etc/zk/truststore.jks",
+		"zookeeper.ssl.clientAuth=need",
+		"ssl.authProvider=x509",
+		"authProvider.1=org.apache.zookeeper.server.auth.X509AuthenticationProvider",
+		"authProvider.sasl=org.apache.zookeeper.server.auth.SASLAuthenticationProvider",
+		"zookeeper.authProvider.2=com.example.MyProvider",
+		"X509AuthenticationProvider.superUser=CN=admin",
+		"superUser=admin",
+		"zookeeper.superUser.1=admin",
+		"portUnification=true",
+		"client.portUnification=true",
+		"DigestAuthenticationProvider.enabled=false",
+		"DigestAuthenticationProvider.digestAlg=SHA3-256",
+		"localSessionsEnabled=true",
+		"observerMasterPort=2191",
+		"dynamicConfigFile=/etc/zk/zoo.cfg.dynamic",
+		"oraclePath=/etc/zk/oracle",
+		"enforceQuota=true",
+		"zookeeper.enforceQuota=true",
+		"leaderServes=no",
+		"audit.enable=true",
+		"maxCnxns=1000",
+		"connection_throttle_tokens=100",
+		"quorum.auth.learnerRequireSasl=true",
+	} {
+		key, _, _ := strings.Cut(line, "=")
+		c, err := ParseConfig(strings.NewReader(base + line + "\n"))
+		if err == nil {
+			err = c.withDefaults().validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%s: %v, want refused naming %s", line, err, key)
+		}
+	}
+	// These start: Java's defaults written out, keys that only tune Java
+	// internals, and the built-in providers.
+	for _, line := range []string{
+		"secureClientPort=0",
+		"portUnification=false",
+		"authProvider.1=org.apache.zookeeper.server.auth.DigestAuthenticationProvider",
+		"authProvider.ip=org.apache.zookeeper.server.auth.IPAuthenticationProvider",
+		"DigestAuthenticationProvider.enabled=true",
+		"DigestAuthenticationProvider.digestAlg=SHA1",
+		"localSessionsEnabled=false",
+		"localSessionsUpgradingEnabled=true",
+		"observerMasterPort=0",
+		"enforceQuota=false",
+		"leaderServes=yes",
+		"audit.enable=false",
+		"maxCnxns=0",
+		"admin.enableServer=false",
+		"admin.serverPort=8080",
+		"metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider",
+		"sslQuorum=true", // standalone: no quorum to secure
+		"reconfigEnabled=true",
+		"globalOutstandingLimit=1000",
+		"serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory",
+		"commitLogCount=500",
+		"allowSaslFailedClients=true",
+		"kerberos.removeHostFromPrincipal=true",
+	} {
+		c, err := ParseConfig(strings.NewReader(base + line + "\n"))
+		if err == nil {
+			err = c.withDefaults().validate()
+		}
+		if err != nil {
+			t.Errorf("%s: %v, want accepted", line, err)
+		}
+	}
+	// Explicit requests for the AdminServer and a metrics provider start
+	// with a warning naming the key; admin.* with the server off is silent.
+	c, err := ParseConfig(strings.NewReader(base + "admin.enableServer=true\nadmin.serverPort=8081\n" +
+		"metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\nmetricsProvider.httpPort=7000\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var warned []string
+	for _, w := range warnedSettings(c.Raw) {
+		warned = append(warned, w[0])
+	}
+	if got := strings.Join(warned, ","); got != "admin.enableServer,admin.serverPort,metricsProvider.className,metricsProvider.httpPort" {
+		t.Errorf("warned about %s", got)
+	}
+	c, _ = ParseConfig(strings.NewReader(base + "admin.enableServer=false\nadmin.serverPort=8081\n" +
+		"metricsProvider.className=org.apache.zookeeper.metrics.impl.NullMetricsProvider\n"))
+	if w := warnedSettings(c.Raw); len(w) != 0 {
+		t.Errorf("warned about %v", w)
+	}
+	// Quorum-only refusals apply to quorum members (TestQuorumConfigRefusesUnsupportedFeatures).
+}
+
+// Java's client port rules (QuorumPeerConfig.parseProperties and
+// setupClientPort): clientPortAddress needs clientPort; the server line's
+// client address stands in for clientPort. With no client port at all Java
+// 3.8.0 runs without a client listener; zkgo refuses to start rather than
+// listen on a random port of every interface.
+func TestParseConfigClientPort(t *testing.T) {
+	for cfg, want := range map[string]string{
+		"dataDir=/d\n":                                      "no client port",
+		"dataDir=/d\nclientPort=0\n":                        "no client port",
+		"dataDir=/d\nclientPortAddress=127.0.0.1\n":         "clientPortAddress is set but clientPort is not set",
+		"dataDir=/d\nclientPort=0\nsecureClientPort=2281\n": "no client port",
+	} {
+		if _, err := ParseConfig(strings.NewReader(cfg)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", cfg, err, want)
+		}
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "myid"), []byte("1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	quorum := "initLimit=5\nsyncLimit=2\ndataDir=" + dir + "\nserver.2=127.0.0.1:2889:3889\nserver.3=127.0.0.1:2890:3890\n"
+	c, err := ParseConfig(strings.NewReader(quorum + "server.1=127.0.0.1:2888:3888;127.0.0.2:2185\n"))
+	if err != nil || c.ClientPort != 2185 || c.ClientPortAddress != "127.0.0.2" {
+		t.Errorf("server line client address: %d %q %v", c.ClientPort, c.ClientPortAddress, err)
+	}
+	if _, err := ParseConfig(strings.NewReader(quorum + "server.1=127.0.0.1:2888:3888\n")); err == nil ||
+		!strings.Contains(err.Error(), "no client port") {
+		t.Errorf("quorum member without a client port: %v", err)
+	}
+	if _, err := ParseConfig(strings.NewReader(quorum + "clientPortAddress=127.0.0.1\nserver.1=127.0.0.1:2888:3888;2185\n")); err == nil ||
+		!strings.Contains(err.Error(), "clientPortAddress is set but clientPort is not set") {
+		t.Errorf("clientPortAddress without clientPort: %v", err)
+	}
+}
+
+// enforce.auth.enabled / enforce.auth.schemes as Java's
+// AuthenticationHelper reads and validates them.
+func TestParseConfigEnforceAuth(t *testing.T) {
+	base := "clientPort=2181\ndataDir=/d\n"
+	c, err := ParseConfig(strings.NewReader(base + "enforce.auth.enabled=TRUE\nenforce.auth.schemes= digest , ip\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.EnforceAuth || strings.Join(c.EnforceAuthSchemes, ",") != "digest,ip" {
+		t.Errorf("enforce %v %q", c.EnforceAuth, c.EnforceAuthSchemes)
+	}
+	if err := c.validate(); err != nil {
+		t.Error(err)
+	}
+	for cfg, want := range map[string]string{
+		"enforce.auth.enabled=true\n":                                                                 "zookeeper.enforce.auth.enabled is true zookeeper.enforce.auth.schemes must be  configured.",
+		"enforce.auth.enabled=true\nenforce.auth.schemes=sasl\n":                                      "Authentication scheme sasl is not available.",
+		"enforce.auth.enabled=true\nenforce.auth.schemes=digest,\n":                                   "Authentication scheme  is not available.",
+		"enforce.auth.enabled=true\nenforce.auth.schemes=super\n":                                     "Authentication scheme super is not available.",
+		"sessionRequireClientSASLAuth=true\n":                                                         "Authentication scheme sasl is not available.",
+		"sessionRequireClientSASLAuth=true\nenforce.auth.enabled=true\nenforce.auth.schemes=digest\n": "Authentication scheme sasl is not available.",
+	} {
+		c, err := ParseConfig(strings.NewReader(base + cfg))
+		if err == nil {
+			err = c.validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", cfg, err, want)
+		}
+	}
+	// Disabled, the schemes are not checked (Java validates only when on).
+	c, _ = ParseConfig(strings.NewReader(base + "enforce.auth.enabled=false\nenforce.auth.schemes=sasl\n"))
+	if c.EnforceAuth || c.validate() != nil {
+		t.Errorf("disabled enforce: %v %v", c.EnforceAuth, c.validate())
+	}
+}
+
+// TestRecordLimit: every reader and the write path use jute.maxbuffer plus
+// Java's extra allowance (BinaryInputArchive: zookeeper.jute.maxbuffer.
+// extrasize, default jute.maxbuffer, never below 1024). zoo.cfg spells
+// them jute.maxbuffer and jute.maxbuffer.extrasize; values zkgo cannot use
+// are refused.
+func TestRecordLimit(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  string
+		want int
+	}{
+		{"", 2 * 0xfffff},
+		{"jute.maxbuffer=8388608\n", 2 * 8388608},
+		{"jute.maxbuffer=8388608\njute.maxbuffer.extrasize=4096\n", 8388608 + 4096},
+		{"jute.maxbuffer.extrasize=10\n", 0xfffff + 1024},
+		{"zookeeper.jute.maxbuffer=2000000\n", 4000000},
+	} {
+		c, err := ParseConfig(strings.NewReader("dataDir=/d\nclientPort=2181\n" + tc.cfg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.validate(); err != nil {
+			t.Fatalf("%q: %v", tc.cfg, err)
+		}
+		if got := c.RecordLimit(); got != tc.want {
+			t.Errorf("%q: record limit %d, want %d", tc.cfg, got, tc.want)
+		}
+	}
+	for _, bad := range []string{"jute.maxbuffer=1M\n", "jute.maxbuffer.extrasize=lots\n", "jute.maxbuffer=-5\n",
+		"jute.maxbuffer=2000000000\n"} {
+		c, err := ParseConfig(strings.NewReader("dataDir=/d\nclientPort=2181\n" + bad))
+		if err == nil {
+			err = c.validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), "jute.maxbuffer") {
+			t.Errorf("%q accepted: %v", bad, err)
+		}
+	}
+}
+
+// Numeric quorum keys Java parses strictly refuse the config when they
+// are not numbers: cnxTimeout (QuorumCnxManager, Integer.parseInt; read by
+// quorum members only) and version (QuorumMaj, Long.parseLong(v, 16);
+// standalone too). Checked against Java 3.8.0: both exit with code 2.
+func TestParseConfigRefusesNonNumericQuorumKeys(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "myid"), []byte("2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	quorumBase := "tickTime=200\ninitLimit=5\nsyncLimit=2\nclientPort=2181\ndataDir=" + dir + "\n" +
+		"server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\nserver.3=127.0.0.1:2890:3890\n"
+	standalone := "tickTime=200\nclientPort=2181\ndataDir=" + dir + "\n"
+	load := func(text string) (Config, error) {
+		c, err := ParseConfig(strings.NewReader(text))
+		if err == nil {
+			err = c.validate()
+		}
+		return c, err
+	}
+	for _, tc := range []struct {
+		name, text, key string // key: "" when accepted
+	}{
+		{"cnxTimeout number", quorumBase + "cnxTimeout=7000\n", ""},
+		{"cnxTimeout word", quorumBase + "cnxTimeout=abc\n", "zookeeper.cnxTimeout"},
+		{"cnxTimeout 5s", quorumBase + "cnxTimeout=5s\n", "zookeeper.cnxTimeout"},
+		{"cnxTimeout beyond int", quorumBase + "cnxTimeout=3000000000\n", "zookeeper.cnxTimeout"},
+		{"cnxTimeout standalone", standalone + "cnxTimeout=abc\n", ""},
+		{"version hex", quorumBase + "version=100000000\n", ""},
+		{"version word", quorumBase + "version=zz\n", "version"},
+		{"version 0x", quorumBase + "version=0x10\n", "version"},
+		{"version standalone", standalone + "version=zz\n", "version"},
+	} {
+		c, err := load(tc.text)
+		switch {
+		case tc.key == "" && err != nil:
+			t.Errorf("%s: refused: %v", tc.name, err)
+		case tc.key != "" && (err == nil || !strings.Contains(err.Error(), tc.key)):
+			t.Errorf("%s: %v, want an error naming %s", tc.name, err, tc.key)
+		case tc.name == "version hex" && (c.Quorum == nil || c.Quorum.Version != 0x100000000):
+			t.Errorf("%s: quorum %+v, want version 0x100000000", tc.name, c.Quorum)
 		}
 	}
 }

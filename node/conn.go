@@ -8,7 +8,8 @@ import (
 )
 
 // clientConn is the server's state for one client connection. Owned by
-// the server goroutine except for gone and nextClosed (set by Closed).
+// the server goroutine except for gone and nextClosed (set by Closed) and
+// the backpressure fields (set by Submit).
 type clientConn struct {
 	// Fields are grouped by size so that an idle connection costs as
 	// little as it can (10k idle sessions are a benchmark row).
@@ -16,6 +17,16 @@ type clientConn struct {
 	id         uint64
 	remote     string
 	nextClosed *clientConn // link in Server.closedQ
+	nextParked *clientConn // link in Server.parkedQ
+	// Backpressure, shared with the event loop (Submit): parked while in
+	// parkedQ or Server.parked; admitted once resumed, to pass the line;
+	// parkedPkts is the size of the refused batch.
+	parkedPkts atomic.Int64
+	parked     atomic.Bool
+	admitted   atomic.Bool
+	// javaDone counts the packets of the batch being submitted whose
+	// strings Submit has converted (event loop only).
+	javaDone int
 
 	// owner state
 	ip         string

@@ -12,21 +12,24 @@ import (
 
 // startElection starts fast leader election on this member's election
 // port, as a full participant (it can be elected and lead).
-func (s *Server) startElection(q *Quorum) (Elector, error) {
+func (s *Server) startElection(q *Quorum, p *peer) (Elector, error) {
 	members := make(map[int64]election.Member, len(q.Servers))
 	for id, m := range q.Servers {
 		members[id] = election.Member{ID: id, Addr: m.ElectionAddr(), Voter: m.Type == Participant}
 	}
 	cfg := election.Config{
-		MyID:             q.MyID,
-		Members:          members,
-		ConfigText:       []byte(q.Text()),
-		CanLead:          true,
-		HandshakeTimeout: time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond,
-		Logger:           s.cfg.Logger.With().Str("component", "election").Logger(),
+		MyID:                 q.MyID,
+		Members:              members,
+		ConfigText:           []byte(q.Text()),
+		CanLead:              true,
+		Verifier:             q.Verifier,
+		HandshakeTimeout:     p.electionHandshakeTimeout,
+		MaxPendingHandshakes: p.maxPendingHandshakes,
+		Logger:               s.cfg.Logger.With().Str("component", "election").Logger(),
 	}
-	if v := s.cfg.Properties["zookeeper.cnxTimeout"]; v != "" {
-		if ms, err := strconv.Atoi(v); err == nil && ms > 0 {
+	// Config.validate refused a value that is not a number.
+	if v := s.cfg.Properties[cnxTimeoutKey]; v != "" {
+		if ms, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && ms > 0 {
 			cfg.CnxTimeout = time.Duration(ms) * time.Millisecond
 		}
 	}

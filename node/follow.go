@@ -6,7 +6,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/node/storage"
 	"github.com/zkgo/zkgo/node/tree"
 	"github.com/zkgo/zkgo/wire"
@@ -167,7 +166,7 @@ func (s *Server) fastForward() {
 		s.log.Warn().Err(err).Msg("fast forward: list txn logs")
 		return
 	}
-	lr := storage.NewLogReader(storage.LogsFrom(logs, s.tree.LastZxid+1))
+	lr := storage.NewLogReader(storage.LogsFrom(logs, s.tree.LastZxid+1), s.cfg.RecordLimit())
 	defer lr.Close()
 	n := 0
 	for {
@@ -176,7 +175,9 @@ func (s *Server) fastForward() {
 			break
 		}
 		if err != nil {
-			s.log.Warn().Err(err).Msg("fast forward: reading the txn log")
+			// The database stays at the last good txn; a restart refuses to
+			// start on this log until an operator decides.
+			s.log.Error().Err(err).Str("zxid", s.tree.LastZxid.String()).Msg("fast forward: the txn log is damaged")
 			break
 		}
 		h := &rec.Entry.Hdr
@@ -258,7 +259,7 @@ func (s *Server) onLinkMsg(m linkMsg) {
 			s.log.Warn().Str("zxid", qp.Zxid.String()).Msg("Ignoring proposal")
 			return
 		}
-		e, err := wire.DecodeTxnEntry(qp.Data, jute.QuorumMaxBuffer)
+		e, err := wire.DecodeTxnEntry(qp.Data, s.cfg.RecordLimit())
 		if err != nil {
 			s.dropLink(fmt.Sprintf("PROPOSAL %v does not decode: %v", qp.Zxid, err))
 			return
@@ -290,7 +291,7 @@ func (s *Server) onLinkMsg(m linkMsg) {
 			}
 			data = data[8:]
 		}
-		e, err := wire.DecodeTxnEntry(data, jute.QuorumMaxBuffer)
+		e, err := wire.DecodeTxnEntry(data, s.cfg.RecordLimit())
 		if err != nil {
 			s.dropLink(fmt.Sprintf("INFORM %v does not decode: %v", qp.Zxid, err))
 			return

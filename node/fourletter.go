@@ -28,8 +28,20 @@ var VersionString = "3.8.0-zkgo-0.1.0, built on 11/22/2026 00:00 GMT"
 // fourLetter answers an admin command and closes the connection
 // (NIOServerCnxn.checkFourLetterWord). The whitelist comes from
 // 4lw.commands.whitelist; srvr is always allowed, as in Java.
+//
+// Every way out ends in the sink's Close (after its Send, when there is an
+// answer), also for a connection that is already closing or gone: the
+// front end keeps a duplicate of a four-letter-word socket for the answer,
+// and that Send or Close is what releases it.
 func (s *Server) fourLetter(cc *clientConn, word string, arg []byte) {
 	cc.fourLetter = true
+	reason := "four letter word " + word
+	if cc.closing {
+		// Refused before its word was read (maxClientCnxns): Java refuses
+		// such a connection at accept, unanswered.
+		cc.sink.Close(reason)
+		return
+	}
 	var out string
 	switch {
 	case word != "srvr" && !s.cfg.FourLetterAllowed(word):
@@ -37,6 +49,10 @@ func (s *Server) fourLetter(cc *clientConn, word string, arg []byte) {
 	case word == "stmk" && len(arg) < 8:
 		// Java needs the 8-byte mask in the same read; otherwise it closes
 		// without a reply.
+		if cc.dead {
+			cc.sink.Close("stmk without mask")
+			return
+		}
 		s.closeConn(cc, "stmk without mask")
 		return
 	default:
@@ -53,22 +69,30 @@ func (s *Server) fourLetter(cc *clientConn, word string, arg []byte) {
 	s.answerFourLetter(cc, word, []byte(out))
 }
 
-// answerFourLetter sends a four-letter word's output and closes.
+// answerFourLetter sends a four-letter word's output and closes; also for
+// a connection whose job built the output across rounds.
 func (s *Server) answerFourLetter(cc *clientConn, word string, out []byte) {
-	if !cc.dead && len(out) > 0 {
-		if len(cc.out) == 0 {
-			cc.out = out // a long output is not copied again
-		} else {
-			cc.out = append(cc.out, out...)
-		}
-		// Java's writer sends (and counts) one packet per 8 KiB block.
-		chunks := (len(out) + 8191) / 8192
-		cc.stats.sent += int64(chunks)
-		s.stats.sentPackets += int64(chunks)
+	reason := "four letter word " + word
+	// Java's writer sends (and counts) one packet per 8 KiB block.
+	chunks := int64((len(out) + 8191) / 8192)
+	cc.stats.sent += chunks
+	s.stats.sentPackets += chunks
+	if cc.dead {
+		// The client half-closed right after the word (nc -N): the event
+		// loop has closed its socket, the front end's duplicate takes the
+		// answer. Java answers these too.
+		cc.sink.Send(out, 1)
+		cc.sink.Close(reason)
+		return
+	}
+	if len(cc.out) == 0 {
+		cc.out = out // a long output is not copied again
+	} else {
+		cc.out = append(cc.out, out...)
 	}
 	cc.completed++
 	s.markDirty(cc)
-	s.closeConn(cc, "four letter word "+word)
+	s.closeConn(cc, reason)
 }
 
 // notServing is Java's ZK_NOT_SERVING reply, printed by most commands
@@ -308,6 +332,8 @@ func (s *Server) writeMntr(b *strings.Builder, fds fdCounts) {
 			i64("election_connections", int64(es.Connections))
 			i64("election_notifications_sent", int64(es.NotificationsSent))
 			i64("election_notifications_received", int64(es.NotificationsReceived))
+			i64("election_pending_handshakes", int64(es.PendingHandshakes))
+			i64("election_handshakes_evicted", int64(es.HandshakesEvicted))
 		}
 		i64("election_time", p.stats.electionTook.Milliseconds())
 		i64("sync_diff_count", p.stats.syncs["DIFF"])
@@ -335,6 +361,8 @@ func (s *Server) writeMntr(b *strings.Builder, fds fdCounts) {
 			i64("min_proposal_size", ld.proposalSizes[1])
 			i64("max_proposal_size", ld.proposalSizes[2])
 			i64("outstanding_proposals", int64(len(s.inflight)))
+			i64("quorum_pending_handshakes", int64(ld.pending.Pending()))
+			i64("quorum_handshakes_evicted", int64(ld.pending.Evicted()))
 		}
 		i64("current_epoch", p.currentEpoch)
 		i64("accepted_epoch", p.acceptedEpoch)

@@ -488,7 +488,7 @@ func (s *Server) runConnJobs(budget int) bool {
 		if j == nil {
 			continue
 		}
-		if cc.dead {
+		if cc.dead && !cc.fourLetter {
 			j.drop(s)
 			cc.job = nil
 			continue

@@ -30,6 +30,7 @@ func (r *recordSink) Send(b []byte, _ int) bool {
 	return true
 }
 func (r *recordSink) Close(string) {}
+func (r *recordSink) Resume()      {}
 
 func (r *recordSink) sent() []byte {
 	r.mu.Lock()

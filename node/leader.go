@@ -4,12 +4,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/zkgo/zkgo/internal/handshake"
 	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/node/storage"
 	"github.com/zkgo/zkgo/node/tree"
@@ -27,7 +29,9 @@ import (
 type leaderState struct {
 	ln       net.Listener
 	in       chan handlerMsg
-	accepted chan net.Conn
+	accepted chan learnerArrival
+	// pending bounds the connections whose first packet has not arrived.
+	pending  *handshake.Limiter
 	handlers map[*learnerHandler]struct{}
 	nextID   uint64
 
@@ -55,6 +59,9 @@ type leaderState struct {
 	// SNAP and DIFF/TRUNC syncs in progress (LearnerSyncThrottler): from
 	// the sync decision to the NEWLEADER ACK or the handler's end.
 	snapSyncs, diffSyncs int
+	// commitsGated: Config.CommitGate held a commit back; tried again at
+	// the end of the round (retryGatedCommits).
+	commitsGated bool
 }
 
 // snapSync is a tree walk being spooled for one learner's SNAP.
@@ -86,7 +93,8 @@ func (s *Server) becomeLeading(out ElectionOutcome) {
 	ld := &leaderState{
 		ln:             ln,
 		in:             make(chan handlerMsg, 4096),
-		accepted:       make(chan net.Conn, 64),
+		accepted:       make(chan learnerArrival, learnerArrivals),
+		pending:        handshake.NewLimiter(p.maxPendingHandshakes),
 		handlers:       map[*learnerHandler]struct{}{},
 		epoch:          -1,
 		proposedEpoch:  -1,
@@ -108,28 +116,112 @@ func (s *Server) becomeLeading(out ElectionOutcome) {
 	s.setRole(roleLeading)
 	s.log.Info().Str("addr", ln.Addr().String()).Str("zxid", s.tree.LastZxid.String()).
 		Int64("accepted_epoch", p.acceptedEpoch).Dur("took", p.stats.electionTook).Msg("LEADING - LEADER ELECTION TOOK")
-	s.goRoutine(func() { acceptLearners(ln, ld.accepted, s.quit) })
+	s.goRoutine(func() { s.acceptLearners(ld) })
 	// Java's lead() takes a snapshot first (ZooKeeperServer.loadData).
 	s.wantSnapshot = true
+	if p.acceptedEpoch >= maxZxidEpoch {
+		// Java would propose 0x80000000 and go on with negative zxids.
+		s.stepDown(fmt.Sprintf("accepted epoch %d leaves no epoch to propose (the largest zxid epoch is %d)",
+			p.acceptedEpoch, maxZxidEpoch))
+		return
+	}
 	// getEpochToPropose for the leader itself.
 	s.epochFrom(q.MyID, p.acceptedEpoch, true)
 	ld.setPhase("epoch from a quorum", time.Duration(s.cfg.TickTime*s.cfg.InitLimit)*time.Millisecond)
 	s.maybeDecideEpoch()
 }
 
-func acceptLearners(ln net.Listener, out chan<- net.Conn, quit <-chan struct{}) {
+// learnerArrival is a learner connection whose first packet arrived.
+type learnerArrival struct {
+	conn  net.Conn
+	first wire.QuorumPacket
+}
+
+const (
+	// learnerArrivals bounds the learner connections handed to the owner
+	// goroutine and not yet taken; more are closed (the learner retries).
+	learnerArrivals = 64
+	// firstPacketMax bounds the data of a learner's first packet: its
+	// LearnerInfo is 20 bytes (Java reads the first 20 and allows up to
+	// jute.maxbuffer; every learner sends exactly those).
+	firstPacketMax = 64 << 10
+)
+
+// Backoff between failed accepts of learner connections.
+const (
+	acceptRetryMin = 5 * time.Millisecond
+	acceptRetryMax = time.Second
+)
+
+// acceptLearners is LearnerCnxAcceptor: it accepts learner connections and
+// gives each initLimit ticks, in total, to send its first packet (Java
+// gives that to every read). At most peer.maxPendingHandshakes are waiting
+// at a time (Java has no limit): one more evicts one of them.
+//
+// An Accept that fails while the listener is open (out of file
+// descriptors, a connection aborted before it was taken) is retried after
+// a backoff that doubles from 5 ms up to 1 s; Java's acceptor instead
+// stops, and its leader then steps down ("Unexpected internal error",
+// DIFFERENCES row 36). It returns once the listener is closed (the
+// leadership is over) or the server stops.
+func (s *Server) acceptLearners(ld *leaderState) {
+	timeout := time.Duration(s.cfg.TickTime*s.cfg.InitLimit) * time.Millisecond
+	var backoff time.Duration
 	for {
-		c, err := ln.Accept()
+		c, err := ld.ln.Accept()
 		if err != nil {
-			return
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			backoff = min(max(2*backoff, acceptRetryMin), acceptRetryMax)
+			s.log.Warn().Err(err).Dur("retry_in", backoff).Msg("Exception while accepting follower; retrying")
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-s.quit:
+				t.Stop()
+				return
+			}
+			continue
 		}
-		select {
-		case out <- c:
-		case <-quit:
-			c.Close()
-			return
+		backoff = 0
+		if !ld.pending.Admit(c) {
+			return // leadership over
 		}
+		s.goRoutine(func() { s.learnerHandshake(ld, c, timeout) })
 	}
+}
+
+// learnerHandshake reads a learner's first packet and hands the connection
+// to the owner goroutine (onLearnerConn) without waiting for it.
+func (s *Server) learnerHandshake(ld *leaderState, c net.Conn, timeout time.Duration) {
+	remote := c.RemoteAddr().String()
+	c.SetReadDeadline(time.Now().Add(timeout))
+	qp, err := wire.ReadQuorumPacket(c, firstPacketMax)
+	if err != nil {
+		c.Close()
+		if !ld.pending.Done(c) {
+			s.log.Debug().Str("learner", remote).Msg("learner connection closed before its first packet: too many pending")
+			return
+		}
+		if errors.Is(err, io.EOF) {
+			s.log.Debug().Str("learner", remote).Msg("learner connection closed without a packet")
+			return
+		}
+		s.log.Warn().Str("learner", remote).Err(err).Msg("no first packet from the learner connection; closed")
+		return
+	}
+	c.SetReadDeadline(time.Time{})
+	// NB: handed over while still pending, so that leaveLeading's
+	// pending.Close and its draining of ld.accepted cannot both miss it.
+	select {
+	case ld.accepted <- learnerArrival{conn: c, first: qp}:
+	default:
+		c.Close()
+		s.log.Warn().Str("learner", remote).Int("queued", learnerArrivals).
+			Msg("too many learner connections waiting for the leader; closed")
+	}
+	ld.pending.Done(c)
 }
 
 func (ld *leaderState) setPhase(what string, d time.Duration) {
@@ -137,9 +229,11 @@ func (ld *leaderState) setPhase(what string, d time.Duration) {
 	ld.phaseDeadline = time.Now().Add(d)
 }
 
-// onLearnerConn starts a handler for a new learner connection.
-func (s *Server) onLearnerConn(c net.Conn) {
+// onLearnerConn starts a handler for a learner connection whose first
+// packet arrived; a learner that is refused costs no goroutine.
+func (s *Server) onLearnerConn(a learnerArrival) {
 	ld := s.leader
+	c := a.conn
 	if tc, ok := c.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
@@ -154,10 +248,15 @@ func (s *Server) onLearnerConn(c net.Conn) {
 		ackDeadline: ld.tick + int64(s.cfg.InitLimit+s.cfg.SyncLimit),
 	}
 	h.log = s.log.With().Str("learner", h.remote).Logger()
+	h.maxRecord = s.cfg.RecordLimit()
 	h.rd = newTimeoutReader(c, time.Duration(s.cfg.TickTime*s.cfg.InitLimit)*time.Millisecond)
+	ld.handlers[h] = struct{}{}
+	s.onLearnerInfo(h, &a.first)
+	if h.gone {
+		return
+	}
 	h.br = bufio256(h.rd)
 	h.bw = bufioWriter(c)
-	ld.handlers[h] = struct{}{}
 	writeTimeout := time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond
 	s.goRoutine(func() { h.reader(ld.in, s.quit) })
 	s.goRoutine(func() { h.writer(writeTimeout) })
@@ -172,6 +271,7 @@ func (s *Server) dropHandler(h *learnerHandler, reason string) {
 	h.gone = true
 	h.close(reason)
 	delete(ld.handlers, h)
+	h.held = nil
 	endSync(h)
 	for z, hs := range ld.pendingSyncs {
 		for i, x := range hs {
@@ -221,8 +321,6 @@ func (s *Server) onHandlerMsg(m handlerMsg) {
 		h.ackDeadline = ld.tick + int64(s.cfg.SyncLimit)
 	}
 	switch h.state {
-	case hsInfo:
-		s.onLearnerInfo(h, qp)
 	case hsAckEpoch:
 		s.onAckEpoch(h, qp)
 	case hsNewLeader:
@@ -259,10 +357,19 @@ func (s *Server) onLearnerInfo(h *learnerHandler, qp *wire.QuorumPacket) {
 		s.dropHandler(h, fmt.Sprintf("server id %d is not in the configuration", li.ServerID))
 		return
 	}
+	// Read as Java reads it (0xffffffff is -1). Java lets a negative epoch
+	// count without raising the proposal, and from 0x7fffffff proposes
+	// 0x80000000: negative zxids, persisted as its epochs. Neither can
+	// come from a real learner; both are refused.
+	if e := zxidEpoch(qp.Zxid); e < 0 || e >= maxZxidEpoch {
+		s.dropHandler(h, fmt.Sprintf("accepted epoch %#x (FOLLOWERINFO zxid %v) leaves no epoch to propose: "+
+			"a zxid's epoch is at most %#x", qp.Zxid.Epoch(), qp.Zxid, maxZxidEpoch))
+		return
+	}
 	h.sid = li.ServerID
 	h.version = li.ProtocolVersion
 	h.observer = qp.Type == wire.PacketObserverInfo || member.Type == Observer
-	h.acceptedEpoch = int64(qp.Zxid.Epoch())
+	h.acceptedEpoch = zxidEpoch(qp.Zxid)
 	h.log = h.log.With().Int64("sid", h.sid).Logger()
 	for o := range s.leader.handlers {
 		if o != h && o.sid == h.sid && o.state != hsInfo {
@@ -298,6 +405,11 @@ func (s *Server) maybeDecideEpoch() {
 	ld := s.leader
 	q := s.cfg.Quorum
 	if ld.epoch >= 0 || !ld.connecting[q.MyID] || !q.IsQuorum(ld.connecting) {
+		return
+	}
+	if ld.proposedEpoch > maxZxidEpoch {
+		// Unreachable: onLearnerInfo and becomeLeading refuse such epochs.
+		s.stepDown(fmt.Sprintf("epoch %d does not fit a zxid", ld.proposedEpoch))
 		return
 	}
 	ld.epoch = ld.proposedEpoch
@@ -386,6 +498,11 @@ func (s *Server) onNewLeaderAck(h *learnerHandler, qp *wire.QuorumPacket) {
 	ld := s.leader
 	if qp.Type != wire.PacketAck {
 		s.dropHandler(h, "Next packet was supposed to be an ACK, but received "+qp.Type.String())
+		return
+	}
+	if !h.syncStarted {
+		// Still walking the tree for its SNAP: nothing to acknowledge yet.
+		s.dropHandler(h, "ACK received before NEWLEADER was sent")
 		return
 	}
 	if qp.Zxid == ld.newLeaderZxid() {
@@ -555,10 +672,17 @@ func (s *Server) broadcastProposal(p *proposal) {
 	ld.proposalSizes[2] = max(ld.proposalSizes[2], sz)
 	pkt := wire.QuorumPacket{Type: wire.PacketProposal, Zxid: z, Data: p.data}
 	for h := range ld.handlers {
-		if h.forwarding && !h.observer {
-			h.proposalSent(z)
-			h.queue(pkt)
+		if !h.forwarding || h.observer {
+			continue
 		}
+		if !h.syncStarted {
+			// Its NEWLEADER is not queued yet: held until the proposal
+			// commits or NEWLEADER goes out (ZOOKEEPER-4394, see holdProposal).
+			s.holdProposal(h, p)
+			continue
+		}
+		h.proposalSent(z)
+		h.queue(pkt)
 	}
 	if z.Counter() == 0xfffffffe {
 		// ZOOKEEPER-1277: the next zxid would roll the counter over; a new
@@ -592,6 +716,10 @@ func (s *Server) processAck(sid int64, z wire.Zxid, observer bool) {
 // tryCommit commits, in zxid order, every proposal a quorum of voters acked.
 func (s *Server) tryCommit() {
 	q := s.cfg.Quorum
+	if gate := s.cfg.CommitGate; gate != nil && len(s.inflight) > 0 && !gate() {
+		s.leader.commitsGated = true
+		return
+	}
 	for len(s.inflight) > 0 && q.IsQuorum(s.inflight[0].acks) {
 		p := s.inflight[0]
 		s.inflight[0] = nil
@@ -603,20 +731,31 @@ func (s *Server) tryCommit() {
 	}
 }
 
+// retryGatedCommits commits what Config.CommitGate held back (end of
+// each owner round, after the SNAP walks have queued their NEWLEADERs).
+func (s *Server) retryGatedCommits() {
+	if ld := s.leader; ld != nil && ld.commitsGated && ld.serving {
+		ld.commitsGated = false
+		s.tryCommit()
+	}
+}
+
 // commitProposal sends COMMIT to the followers and INFORM to the observers,
-// then applies the txn and answers its local client.
+// then applies the txn and answers its local client. A follower whose
+// NEWLEADER is not queued yet gets the held PROPOSAL with its COMMIT.
 func (s *Server) commitProposal(p *proposal) {
 	ld := s.leader
 	z := p.entry.Hdr.Zxid
 	commit := wire.QuorumPacket{Type: wire.PacketCommit, Zxid: z}
 	inform := wire.QuorumPacket{Type: wire.PacketInform, Zxid: z, Data: p.data}
 	for h := range ld.handlers {
-		if !h.forwarding {
-			continue
-		}
-		if h.observer {
+		switch {
+		case !h.forwarding:
+		case h.observer:
 			h.queue(inform)
-		} else {
+		case !h.syncStarted:
+			s.releaseHeld(h, p)
+		default:
 			h.queue(commit)
 		}
 	}
@@ -690,6 +829,8 @@ func (s *Server) leaveLeading() {
 		return
 	}
 	ld.ln.Close()
+	ld.pending.Close()
+	drainArrivals(ld)
 	for h := range ld.handlers {
 		h.gone = true
 		h.close("leader shutting down")
@@ -716,6 +857,18 @@ func (s *Server) leaveLeading() {
 	})
 	s.tree.ResetPrep()
 	s.fastForward()
+}
+
+// drainArrivals closes the learner connections handed over and not taken.
+func drainArrivals(ld *leaderState) {
+	for {
+		select {
+		case a := <-ld.accepted:
+			a.conn.Close()
+		default:
+			return
+		}
+	}
 }
 
 // leaderOnDurable is the leader's own ACK: after its fsync it counts for

@@ -37,6 +37,9 @@ type learnerLink struct {
 	addr     string
 	observer bool
 	log      zerolog.Logger
+	// maxRecord bounds every length in a packet from the leader
+	// (Config.RecordLimit, as Java's BinaryInputArchive).
+	maxRecord int
 
 	conn net.Conn
 	rd   *timeoutReader
@@ -154,7 +157,7 @@ func writePacket(w *bufio.Writer, qp *wire.QuorumPacket) error {
 // read reads one packet; no single read may wait longer than timeout.
 func (l *learnerLink) read(timeout time.Duration) (wire.QuorumPacket, error) {
 	l.rd.setTimeout(timeout)
-	qp, err := wire.ReadQuorumPacket(l.br, jute.QuorumMaxBuffer)
+	qp, err := wire.ReadQuorumPacket(l.br, l.maxRecord)
 	if err != nil && l.isClosed() {
 		err = fmt.Errorf("link closed: %s", l.closeReason())
 	}
@@ -216,6 +219,7 @@ func (s *Server) startLearning(leader int64, observer bool) {
 		addr:         ls.QuorumAddr(),
 		observer:     observer,
 		log:          s.log.With().Int64("leader", leader).Logger(),
+		maxRecord:    s.cfg.RecordLimit(),
 		in:           make(chan linkMsg, 1024),
 		outWake:      make(chan struct{}, 1),
 		closed:       make(chan struct{}),
@@ -350,7 +354,9 @@ func (s *Server) syncWithLeader(l *learnerLink, in syncInput) (out syncOutcome) 
 		// Pre-Zab-1.0 leaders send NEWLEADER here; 3.4+ never do.
 		return fail(fmt.Errorf("first packet from the leader is %v, not LEADERINFO", qp.Type))
 	}
-	newEpoch := int64(qp.Zxid.Epoch())
+	// As Java reads it: a leader's zxid with the top bit set (Java 3.8 can
+	// send one, see onLearnerInfo) has a negative epoch, below ours.
+	newEpoch := zxidEpoch(qp.Zxid)
 	if _, err := wire.ParseEpochData(qp.Data); err != nil {
 		return fail(fmt.Errorf("LEADERINFO: %w", err))
 	}
@@ -450,7 +456,7 @@ func (s *Server) syncWithLeader(l *learnerLink, in syncInput) (out syncOutcome) 
 		}
 		switch qp.Type {
 		case wire.PacketProposal:
-			e, err := wire.DecodeTxnEntry(qp.Data, jute.QuorumMaxBuffer)
+			e, err := wire.DecodeTxnEntry(qp.Data, s.cfg.RecordLimit())
 			if err != nil {
 				return fail(fmt.Errorf("PROPOSAL %v: %w", qp.Zxid, err))
 			}
@@ -482,7 +488,7 @@ func (s *Server) syncWithLeader(l *learnerLink, in syncInput) (out syncOutcome) 
 				}
 				data = data[8:]
 			}
-			e, err := wire.DecodeTxnEntry(data, jute.QuorumMaxBuffer)
+			e, err := wire.DecodeTxnEntry(data, s.cfg.RecordLimit())
 			if err != nil {
 				return fail(fmt.Errorf("INFORM %v: %w", qp.Zxid, err))
 			}
@@ -586,7 +592,7 @@ func (s *Server) applySyncTxn(db *database, e *wire.TxnEntry) {
 // "BenWasHere" signature (spec §4.6).
 func (s *Server) readSnapStream(l *learnerLink) (*database, error) {
 	l.rd.setTimeout(time.Duration(s.cfg.TickTime*s.cfg.InitLimit) * time.Millisecond)
-	sr := storage.NewStreamReaderFrom(l.br)
+	sr := storage.NewStreamReaderFrom(l.br, s.cfg.RecordLimit())
 	ld := &loader{t: tree.NewEmpty(s.opts), sessions: map[wire.SessionID]int32{}}
 	if err := storage.ReadSessions(sr, ld); err != nil {
 		return nil, err
@@ -615,9 +621,9 @@ func (s *Server) rewindDisk(st store, zxid wire.Zxid, strict bool) (store, error
 	}
 	var err error
 	if strict {
-		err = storage.TruncateTo(s.logDir(), zxid)
+		err = storage.TruncateTo(s.logDir(), zxid, s.cfg.RecordLimit())
 	} else {
-		err = storage.DropAfter(s.logDir(), zxid)
+		err = storage.DropAfter(s.logDir(), zxid, s.cfg.RecordLimit())
 	}
 	if err == nil {
 		var removed []string

@@ -102,6 +102,10 @@ func (c *fakeSink) Send(b []byte, _ int) bool {
 	}
 	return true
 }
+
+// Resume is a no-op: these tests never fill the server's queue.
+func (c *fakeSink) Resume() {}
+
 func (c *fakeSink) Close(reason string) {
 	c.mu.Lock()
 	c.closed = reason
@@ -242,7 +246,7 @@ func TestLearnerDiffSyncAndBroadcast(t *testing.T) {
 		t.Fatalf("currentEpoch %d %v, want 1 at the NEWLEADER ACK", e, err)
 	}
 	logs, _ := storage.ListLogs(storage.VersionDir(dir))
-	lr := storage.NewLogReader(logs)
+	lr := storage.NewLogReader(logs, 0)
 	n := 0
 	for {
 		if _, err := lr.Next(); err != nil {
@@ -361,7 +365,7 @@ func TestLearnerDiffSyncAndBroadcast(t *testing.T) {
 	}
 	var last wire.Zxid
 	logs, _ = storage.ListLogs(storage.VersionDir(dir))
-	lr = storage.NewLogReader(logs)
+	lr = storage.NewLogReader(logs, 0)
 	for {
 		rec, err := lr.Next()
 		if err != nil {

@@ -22,13 +22,14 @@ import (
 // goroutine over leader.in, and a writer that sends what the owner queues.
 // A SNAP sync first spools the (fuzzy) tree walk to a temp file, then the
 // writer sends SNAP, sessions, ACL map, nodes and the signature before any
-// queued packet, so the proposals committed during the walk follow it.
+// queued packet, so the proposals committed during the walk follow it;
+// NEWLEADER is queued when the walk ends, after them (LearnerHandler.run).
 
 // handlerState is where a learner is in the Zab handshake.
 type handlerState uint8
 
 const (
-	hsInfo      handlerState = iota // waiting for FOLLOWERINFO/OBSERVERINFO
+	hsInfo      handlerState = iota // FOLLOWERINFO/OBSERVERINFO being checked (onLearnerConn)
 	hsEpoch                         // told to wait for the epoch (LEADERINFO not sent yet)
 	hsAckEpoch                      // LEADERINFO sent, waiting for ACKEPOCH
 	hsWaitSync                      // ACKEPOCH in, waiting for the epoch quorum to sync
@@ -52,6 +53,10 @@ type learnerHandler struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer
 
+	// maxRecord bounds every length in a packet from the learner
+	// (Config.RecordLimit).
+	maxRecord int
+
 	mu        sync.Mutex
 	outQ      []wire.QuorumPacket
 	snap      *snapSpool // sent before outQ when set
@@ -73,6 +78,9 @@ type learnerHandler struct {
 	syncStarted   bool  // NEWLEADER queued: the leader pings it
 	limitCheck    bool  // NEWLEADER ACKed: proposals must be ACKed within syncLimit
 	syncMode      wire.PacketType
+	// held are the proposals forwarded to a follower before its NEWLEADER
+	// is queued and not committed yet, in zxid order (holdProposal).
+	held []*proposal
 	// throttledBy is the count this handler's sync holds (leaderState.
 	// snapSyncs or diffSyncs) until its NEWLEADER ACK; nil when none.
 	throttledBy *int
@@ -185,7 +193,7 @@ func bufioWriter(w io.Writer) *bufio.Writer { return bufio.NewWriterSize(w, 64<<
 // reader hands packets to the owner until the connection fails.
 func (h *learnerHandler) reader(in chan<- handlerMsg, quit <-chan struct{}) {
 	for {
-		qp, err := wire.ReadQuorumPacket(h.br, jute.QuorumMaxBuffer)
+		qp, err := wire.ReadQuorumPacket(h.br, h.maxRecord)
 		select {
 		case in <- handlerMsg{h: h, qp: qp, err: err}:
 		case <-h.closed:

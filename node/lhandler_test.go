@@ -65,7 +65,7 @@ func TestHandlerWriterHoldsPacketsBehindSnapshot(t *testing.T) {
 	if qp := read(); qp.Type != wire.PacketSnap || qp.Zxid != 0x100000005 {
 		t.Fatalf("after LEADERINFO the learner got %v %v, want the SNAP", qp.Type, qp.Zxid)
 	}
-	sr := storage.NewStreamReaderFrom(br)
+	sr := storage.NewStreamReaderFrom(br, 0)
 	if n, _ := sr.Int(); n != 2 {
 		t.Fatal("sessions")
 	}

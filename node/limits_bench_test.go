@@ -452,7 +452,7 @@ func BenchmarkOwnerStepsRequests(b *testing.B) {
 		l.Close()
 		// Read off the owner goroutine (readLogForSync): timed here.
 		start := time.Now()
-		n := len(proposalsFromLog(zerolog.Nop(), s.snapDir(), s.logDir(), first, 1e9))
+		n := len(proposalsFromLog(zerolog.Nop(), s.snapDir(), s.logDir(), s.cfg.RecordLimit(), first, 1e9))
 		b.Logf("%d txns read off the owner in %v", n, time.Since(start))
 	})
 	s.Stop(context.Background())
@@ -481,6 +481,7 @@ func (f benchSink) ID() uint64          { return f.id }
 func (benchSink) RemoteAddr() string    { return "127.0.0.1:2181" }
 func (benchSink) Send([]byte, int) bool { return true }
 func (benchSink) Close(string)          {}
+func (benchSink) Resume()               {}
 
 // countSink counts what it is sent.
 type countSink struct {

@@ -223,10 +223,83 @@ func (s *Server) syncLearner(h *learnerHandler) {
 	}
 	h.queue(plan.pkts...)
 	s.startForwarding(h, current)
-	h.queue(wire.QuorumPacket{Type: wire.PacketNewLeader, Zxid: ld.newLeaderZxid(), Data: []byte(s.cfg.Quorum.Text())})
-	h.syncStarted = true
+	if h.gone {
+		return
+	}
 	h.state = hsNewLeader
 	s.peer.stats.syncs["leader-"+h.syncMode.String()]++
+	if !needSnap {
+		s.queueNewLeader(h)
+	}
+	// A SNAP learner gets NEWLEADER when the walk is done (advanceSnapSyncs).
+}
+
+// queueNewLeader queues NEWLEADER for a learner whose sync packets are all
+// queued, and starts pinging it. For a SNAP that is once the tree walk is
+// complete, as LearnerHandler.run queues NEWLEADER only after
+// serializeSnapshot: every txn committed during the walk (already in the
+// fuzzy snapshot) is then forwarded before NEWLEADER, where the learner
+// applies it without comparing digests, and every txn after NEWLEADER
+// changes the snapshot's tree, so its digest must match.
+//
+// The proposals held for a follower (holdProposal) that are still not
+// committed go right after NEWLEADER, in zxid order; their COMMITs follow
+// when they commit. O(held).
+func (s *Server) queueNewLeader(h *learnerHandler) {
+	h.queue(wire.QuorumPacket{Type: wire.PacketNewLeader, Zxid: s.leader.newLeaderZxid(), Data: []byte(s.cfg.Quorum.Text())})
+	h.syncStarted = true
+	if len(h.held) > 0 {
+		pkts := make([]wire.QuorumPacket, len(h.held))
+		for i, p := range h.held {
+			pkts[i] = wire.QuorumPacket{Type: wire.PacketProposal, Zxid: p.entry.Hdr.Zxid, Data: p.data}
+		}
+		h.held = nil
+		h.queue(pkts...)
+	}
+	if hook := s.cfg.NewLeaderQueued; hook != nil {
+		hook(h.sid)
+	}
+}
+
+// holdProposal keeps a proposal forwarded to a follower whose NEWLEADER is
+// not queued yet, instead of queueing it. Java 3.8.0's learner
+// (Learner.syncWithLeader) forgets the proposals it got before NEWLEADER
+// when NEWLEADER arrives, and a COMMIT after NEWLEADER with no PROPOSAL
+// after NEWLEADER then dereferences a null ("pif" is null) and kills the
+// follower (ZOOKEEPER-4394, fixed in 3.9). So a follower never gets a
+// PROPOSAL before NEWLEADER whose COMMIT would come after it: a held
+// proposal goes out with its COMMIT when it commits (releaseHeld), or right
+// after NEWLEADER (queueNewLeader). Until then the follower cannot ACK it,
+// and no ACK of it is expected. Observers get no proposals, only INFORMs,
+// which Java's learner handles in any position.
+func (s *Server) holdProposal(h *learnerHandler, p *proposal) {
+	if len(h.held) >= linkQueueLimit {
+		s.dropHandler(h, "too many proposals held for the learner while it syncs")
+		return
+	}
+	h.held = append(h.held, p)
+}
+
+// releaseHeld queues PROPOSAL and COMMIT of a committed proposal for a
+// follower whose NEWLEADER is not queued yet. Commits come in zxid order,
+// and every proposal after the point its sync covers was held in zxid
+// order, so p is the oldest held one.
+func (s *Server) releaseHeld(h *learnerHandler, p *proposal) {
+	z := p.entry.Hdr.Zxid
+	if len(h.held) == 0 || h.held[0] != p {
+		// Cannot happen: nothing is committed at or below the zxid the
+		// sync starts forwarding from. A COMMIT alone would leave the
+		// follower without the txn; it syncs again instead.
+		s.dropHandler(h, fmt.Sprintf("committed proposal %v was not forwarded to the syncing learner", z))
+		return
+	}
+	h.held[0] = nil
+	h.held = h.held[1:]
+	if len(h.held) == 0 {
+		h.held = nil
+	}
+	h.queue(wire.QuorumPacket{Type: wire.PacketProposal, Zxid: z, Data: p.data},
+		wire.QuorumPacket{Type: wire.PacketCommit, Zxid: z})
 }
 
 // resumeLearnerSyncs syncs the learners that waited for the committed txns
@@ -275,8 +348,10 @@ func endSync(h *learnerHandler) {
 	}
 }
 
-// startForwarding queues the proposals not yet committed (for followers)
-// and adds the learner to the broadcast (Leader.startForwarding).
+// startForwarding adds the learner to the broadcast (Leader.startForwarding).
+// A follower's proposals not yet committed are held (holdProposal) until
+// they commit or its NEWLEADER is queued, unlike Java, which queues them
+// before NEWLEADER (DIFFERENCES row 35).
 func (s *Server) startForwarding(h *learnerHandler, lastSeen wire.Zxid) {
 	ld := s.leader
 	if ld.lastProposed > lastSeen && !h.observer {
@@ -284,7 +359,7 @@ func (s *Server) startForwarding(h *learnerHandler, lastSeen wire.Zxid) {
 			if p.entry.Hdr.Zxid <= lastSeen || p.data == nil {
 				continue
 			}
-			h.queue(wire.QuorumPacket{Type: wire.PacketProposal, Zxid: p.entry.Hdr.Zxid, Data: p.data})
+			s.holdProposal(h, p)
 		}
 	}
 	h.forwarding = true
@@ -296,9 +371,9 @@ func (s *Server) readLogForSync(h *learnerHandler, peer wire.Zxid, factor float6
 	ld := s.leader
 	h.readingLog = true
 	log := h.log
-	snapDir, logDir := s.snapDir(), s.logDir()
+	snapDir, logDir, limit := s.snapDir(), s.logDir(), s.cfg.RecordLimit()
 	s.goRoutine(func() {
-		msg := handlerMsg{h: h, logRead: &logRead{peer: peer, entries: proposalsFromLog(log, snapDir, logDir, peer, factor)}}
+		msg := handlerMsg{h: h, logRead: &logRead{peer: peer, entries: proposalsFromLog(log, snapDir, logDir, limit, peer, factor)}}
 		select {
 		case ld.in <- msg:
 		case <-h.closed:
@@ -312,11 +387,12 @@ func (s *Server) readLogForSync(h *learnerHandler, peer wire.Zxid, factor float6
 // hold peer itself, or when the logs to read are larger than factor times
 // the newest snapshot. Runs off the owner goroutine (readLogForSync): a
 // log of snapshotSizeFactor x a large snapshot takes seconds to read.
-func proposalsFromLog(log zerolog.Logger, snapDir, logDir string, peer wire.Zxid, factor float64) []committedEntry {
-	var limit int64
+// limit bounds a record (Config.RecordLimit).
+func proposalsFromLog(log zerolog.Logger, snapDir, logDir string, limit int, peer wire.Zxid, factor float64) []committedEntry {
+	var sizeLimit int64
 	if snaps, err := storage.ListSnapshots(snapDir); err == nil && len(snaps) > 0 {
 		if st, err := os.Stat(snaps[0].Path); err == nil {
-			limit = int64(float64(st.Size()) * factor)
+			sizeLimit = int64(float64(st.Size()) * factor)
 		}
 	}
 	logs, err := storage.ListLogs(logDir)
@@ -324,19 +400,19 @@ func proposalsFromLog(log zerolog.Logger, snapDir, logDir string, peer wire.Zxid
 		return nil
 	}
 	files := storage.LogsFrom(logs, peer)
-	if limit > 0 {
+	if sizeLimit > 0 {
 		var total int64
 		for _, f := range files {
 			if st, err := os.Stat(f.Path); err == nil {
 				total += st.Size()
 			}
 		}
-		if total > limit {
-			log.Info().Int64("txnlog_size", total).Int64("limit", limit).Msg("Txnlog size exceeds sizeLimit")
+		if total > sizeLimit {
+			log.Info().Int64("txnlog_size", total).Int64("limit", sizeLimit).Msg("Txnlog size exceeds sizeLimit")
 			return nil
 		}
 	}
-	lr := storage.NewLogReader(files)
+	lr := storage.NewLogReader(files, limit)
 	defer lr.Close()
 	var out []committedEntry
 	for {
@@ -344,11 +420,24 @@ func proposalsFromLog(log zerolog.Logger, snapDir, logDir string, peer wire.Zxid
 		if errors.Is(err, io.EOF) {
 			break
 		}
+		if errors.Is(err, storage.ErrCorruptLog) {
+			// Damage, or the end of the file being appended to right now:
+			// what was read is contiguous, and the caller syncs by SNAP
+			// unless it reaches the committed log.
+			log.Warn().Err(err).Msg("txn log unreadable from here; using what precedes it for a sync")
+			break
+		}
 		if err != nil {
 			log.Warn().Err(err).Msg("reading the txn log for a sync")
 			return nil
 		}
 		z := rec.Entry.Hdr.Zxid
+		if n := len(out); n > 0 && (z <= out[n-1].zxid || (z.Epoch() == out[n-1].zxid.Epoch() && z != out[n-1].zxid+1)) {
+			// A DIFF across a hole would skip txns: sync by SNAP instead.
+			log.Warn().Str("zxid", z.String()).Str("previous", out[n-1].zxid.String()).Str("file", rec.File).
+				Msg("txn log is not contiguous; not using it for a sync")
+			return nil
+		}
 		if len(out) == 0 {
 			if z > peer {
 				log.Warn().Str("zxid", peer.String()).Msg("Unable to find proposals from txnlog")
@@ -379,14 +468,23 @@ func (s *Server) startSnapSync(h *learnerHandler) error {
 }
 
 // advanceSnapSyncs spools the next part of every SNAP walk (end of each
-// owner round); a finished walk gets its head: SNAP, sessions, ACL map.
+// owner round); a finished walk gets its head (SNAP, sessions, ACL map)
+// and its learner NEWLEADER, behind the txns committed during the walk.
 func (s *Server) advanceSnapSyncs() {
 	ld := s.leader
 	if ld == nil || len(ld.snaps) == 0 {
 		return
 	}
 	keep := ld.snaps[:0]
+	held := false
 	for _, sn := range ld.snaps {
+		if gate := s.cfg.SnapSyncGate; gate != nil && !gate() {
+			// Held by a test: tried again at the owner's next round
+			// (without spinning: a tick or an event brings it).
+			keep = append(keep, sn)
+			held = true
+			continue
+		}
 		if sn.tail == nil {
 			// A round's chunk of the walk (as a background snapshot's).
 			sn.w.Reset(sn.w.Bytes()[:0])
@@ -408,10 +506,11 @@ func (s *Server) advanceSnapSyncs() {
 		sn.cur.Release()
 		sn.spool.finish(sn.tail.tail)
 		sn.h.poke()
+		s.queueNewLeader(sn.h)
 		sn.h.log.Info().Int("nodes", sn.spool.nodes).Str("zxid", sn.spool.zxid.String()).Msg("snapshot for the learner spooled")
 	}
 	ld.snaps = keep
-	if len(ld.snaps) > 0 {
+	if len(ld.snaps) > 0 && !held {
 		s.poke()
 	}
 }

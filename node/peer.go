@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/zkgo/zkgo/node/election"
 	"github.com/zkgo/zkgo/node/storage"
 	"github.com/zkgo/zkgo/wire"
 )
@@ -121,6 +126,15 @@ type peer struct {
 	lookAt      time.Time // when the pending election may start (backoff)
 	looking     bool      // an election request is out
 
+	// maxPendingHandshakes bounds the connections to the election port,
+	// and to the quorum port while leading, that have not sent their
+	// first message: quorum.cnxn.threads.size (at least 20, as Java), or
+	// the ensemble's size if larger.
+	maxPendingHandshakes int
+	// electionHandshakeTimeout bounds an election connection's initial
+	// message: zookeeper.quorumCnxnTimeoutMs, else tickTime*syncLimit.
+	electionHandshakeTimeout time.Duration
+
 	stats peerStats
 }
 
@@ -161,13 +175,16 @@ func (s *Server) newPeer(q *Quorum) error {
 		stats:        peerStats{syncs: map[string]int64{}},
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
+	if err := s.quorumConnLimits(p); err != nil {
+		return err
+	}
 	if err := s.loadEpochs(p); err != nil {
 		return err
 	}
 	el := s.cfg.Elector
 	if el == nil {
 		var err error
-		if el, err = s.startElection(q); err != nil {
+		if el, err = s.startElection(q, p); err != nil {
 			return err
 		}
 	}
@@ -177,8 +194,45 @@ func (s *Server) newPeer(q *Quorum) error {
 	return nil
 }
 
+// quorumConnLimits reads quorum.cnxn.threads.size and
+// zookeeper.quorumCnxnTimeoutMs (QuorumPeerConfig, QuorumPeer.
+// createCnxnManager). A value that is not a number refuses the config.
+func (s *Server) quorumConnLimits(p *peer) error {
+	threads := election.DefaultMaxPendingHandshakes
+	if v, ok := s.cfg.Raw["quorum.cnxn.threads.size"]; ok {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("node: quorum.cnxn.threads.size %q is not a number", v)
+		}
+		threads = max(threads, n) // Java ignores values below its default
+	}
+	p.maxPendingHandshakes = max(threads, len(p.q.Servers))
+	p.electionHandshakeTimeout = time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond
+	if v, ok := s.cfg.Properties["zookeeper.quorumCnxnTimeoutMs"]; ok {
+		ms, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("node: zookeeper.quorumCnxnTimeoutMs %q is not a number", v)
+		}
+		if ms > 0 {
+			p.electionHandshakeTimeout = time.Duration(ms) * time.Millisecond
+		}
+	}
+	return nil
+}
+
+// maxZxidEpoch is the largest epoch a zxid can carry: Java's zxids are
+// signed longs and ZxidUtils.getEpochFromZxid an arithmetic shift, so an
+// epoch of 0x80000000 or more reads back as negative.
+const maxZxidEpoch = math.MaxInt32
+
+// zxidEpoch is the epoch of z as Java reads it (ZxidUtils.getEpochFromZxid):
+// negative when the top bit is set.
+func zxidEpoch(z wire.Zxid) int64 { return int64(z) >> 32 }
+
 // loadEpochs reads acceptedEpoch and currentEpoch (QuorumPeer.loadDataBase):
 // a missing file defaults to the epoch of the last zxid and is written.
+// An epoch a zxid cannot carry refuses to start (Java 3.8 can write one:
+// see maybeDecideEpoch).
 func (s *Server) loadEpochs(p *peer) error {
 	dir := s.snapDir()
 	zxEpoch := int64(s.tree.LastZxid.Epoch())
@@ -203,6 +257,15 @@ func (s *Server) loadEpochs(p *peer) error {
 	}
 	if p.acceptedEpoch < p.currentEpoch {
 		return fmt.Errorf("node: the accepted epoch, %d, is less than the current epoch, %d", p.acceptedEpoch, p.currentEpoch)
+	}
+	for _, e := range []struct {
+		name string
+		v    int64
+	}{{storage.CurrentEpochFile, p.currentEpoch}, {storage.AcceptedEpochFile, p.acceptedEpoch}} {
+		if e.v < 0 || e.v > maxZxidEpoch {
+			return fmt.Errorf("node: %s holds %d, which is not a zxid epoch (0 to %d); "+
+				"the ensemble's epochs need repair before this server can run", filepath.Join(dir, e.name), e.v, maxZxidEpoch)
+		}
 	}
 	return nil
 }
@@ -377,6 +440,8 @@ func (s *Server) stopPeer() {
 	}
 	if ld := s.leader; ld != nil {
 		ld.ln.Close()
+		ld.pending.Close()
+		drainArrivals(ld)
 		for h := range ld.handlers {
 			h.close("server stopping")
 		}

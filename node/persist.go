@@ -70,19 +70,28 @@ func (s *Server) loadDatabase() (*database, error) {
 	}
 	db := &database{sessions: map[wire.SessionID]int32{}}
 	tried := 0
+	// skipped are the snapshots newer than the one loaded that could not
+	// be used: the logs must bring the database past each of them.
+	type skippedSnap struct {
+		f      storage.SnapFile
+		reason string
+	}
+	var skipped []skippedSnap
 	for _, f := range snaps {
 		if tried == 100 {
 			break
 		}
 		if !storage.LooksValid(f) {
 			s.log.Warn().Str("file", f.Path).Msg("skipping invalid snapshot")
+			skipped = append(skipped, skippedSnap{f, "it does not end with a snapshot's seal"})
 			continue
 		}
 		tried++
 		l := &loader{t: tree.NewEmpty(s.opts), sessions: map[wire.SessionID]int32{}}
-		info, err := storage.ReadSnapshot(f, l)
+		info, err := storage.ReadSnapshot(f, l, s.cfg.RecordLimit())
 		if err != nil {
 			s.log.Error().Err(err).Str("file", f.Path).Msg("problem reading snapshot; trying an older one")
+			skipped = append(skipped, skippedSnap{f, err.Error()})
 			continue
 		}
 		l.t.ACLs().PurgeUnused()
@@ -104,6 +113,15 @@ func (s *Server) loadDatabase() (*database, error) {
 	if err := s.replayLogs(db, logs); err != nil {
 		return nil, err
 	}
+	// Falling back to an older snapshot is only safe if its txns still
+	// cover the damaged one: otherwise what it held would silently be gone.
+	for _, sk := range skipped {
+		if sk.f.Zxid > db.tree.LastZxid {
+			return nil, fmt.Errorf("node: refusing to start: snapshot %s is unusable (%s), and the older snapshots "+
+				"plus the txn logs only reach %v, so the txns up to %v would be lost. Nothing on disk was changed; "+
+				"`zkgo txnlog verify %s` reports every damaged file", sk.f.Path, sk.reason, db.tree.LastZxid, sk.f.Zxid, s.toolDirs())
+		}
+	}
 	db.tree.EnsureSystemNodes()
 	// Ephemerals of sessions that no longer exist (ZooKeeperServer.loadData).
 	for _, id := range db.tree.EphemeralSessions() {
@@ -120,6 +138,14 @@ func (s *Server) openStore() (store, error) {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("node: data directory: %w", err)
 		}
+	}
+	if s.cfg.MaxBuffer != jute.DefaultMaxBuffer || s.cfg.MaxBufferExtra > 0 {
+		// Java 3.8 takes jute.maxbuffer only from -Djute.maxbuffer: a peer
+		// or client with a smaller limit cannot read what this server logs,
+		// proposes or returns.
+		s.log.Warn().Int("jute_maxbuffer", s.cfg.MaxBuffer).Int("record_limit", s.cfg.RecordLimit()).
+			Msg("jute.maxbuffer is not Java's default: start every Java server and client of this ensemble " +
+				"with the same -Djute.maxbuffer (Java ignores the zoo.cfg line)")
 	}
 	start := time.Now()
 	db, err := s.loadDatabase()
@@ -180,7 +206,7 @@ func (s *Server) openTxnLogAt(durable wire.Zxid) (*diskStore, error) {
 func (s *Server) replayLogs(db *database, logs []storage.LogFile) error {
 	t := db.tree
 	from := t.LastZxid + 1
-	lr := storage.NewLogReader(storage.LogsFrom(logs, from))
+	lr := storage.NewLogReader(storage.LogsFrom(logs, from), s.cfg.RecordLimit())
 	defer lr.Close()
 	var digestAt *storage.ZxidDigest
 	// Until the replay reaches the snapshot's digest zxid the tree is
@@ -198,7 +224,7 @@ func (s *Server) replayLogs(db *database, logs []storage.LogFile) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("node: reading txn log: %w", err)
+			return s.logDamage(err, t.LastZxid)
 		}
 		h := &rec.Entry.Hdr
 		if h.Zxid < from {
@@ -208,8 +234,9 @@ func (s *Server) replayLogs(db *database, logs []storage.LogFile) error {
 		// missing (a deleted or lost log file). Starting anyway would
 		// silently drop acknowledged writes.
 		if last := t.LastZxid; h.Zxid.Epoch() == last.Epoch() && h.Zxid > last+1 {
-			return fmt.Errorf("node: txn log gap: next txn is %v but the database is at %v (file %s); "+
-				"a log file is missing or damaged", h.Zxid, last, rec.File)
+			return fmt.Errorf("node: refusing to start: txn log gap: next txn is %v but the database is at %v (file %s); "+
+				"a log file is missing or damaged. Nothing on disk was changed; `zkgo txnlog verify %s` reports every file",
+				h.Zxid, last, rec.File, s.toolDirs())
 		}
 		e := rec.Entry
 		applyToDatabase(db, &e)
@@ -227,15 +254,47 @@ func (s *Server) replayLogs(db *database, logs []storage.LogFile) error {
 			s.checkSnapDigest(db, digestAt)
 		}
 	}
-	if lr.Torn {
-		s.log.Warn().Str("file", lr.TornFile).Int64("offset", lr.TornOffset).
-			Msg("last transaction was partial (torn write); truncating it")
-		if err := storage.CutTornTail(lr.TornFile, lr.TornOffset); err != nil {
-			return fmt.Errorf("node: truncate torn txn: %w", err)
+	for _, f := range lr.Empty {
+		s.log.Info().Str("file", f).Msg("txn log file holds no txn (created just before a crash)")
+	}
+	if tt := lr.Tail; tt != nil {
+		// The record a crash interrupted: never acknowledged, since its
+		// fsync did not complete. Its bytes are kept in a side file.
+		side, err := storage.CutTornTail(tt)
+		if err != nil {
+			return fmt.Errorf("node: cut the torn txn at the end of the log: %w", err)
 		}
+		ev := s.log.Warn().Str("file", tt.File).Int64("offset", tt.Offset).Int64("bytes", tt.End-tt.Offset).
+			Str("reason", tt.Reason).Str("kept_in", side)
+		if tt.ZxidKnown {
+			ev = ev.Str("torn_zxid", tt.Zxid.String())
+		}
+		ev.Str("zxid", t.LastZxid.String()).Msg("last transaction was partial (torn write); cut it from the log")
 	}
 	s.log.Info().Int("txns", db.replayed).Str("zxid", t.LastZxid.String()).Msg("replayed txn log")
 	return nil
+}
+
+// toolDirs is the directory arguments of `zkgo txnlog verify|truncate`
+// for this server.
+func (s *Server) toolDirs() string {
+	if s.cfg.DataDir == s.cfg.DataLogDir {
+		return s.cfg.DataLogDir
+	}
+	return "--snapdir " + s.cfg.DataDir + " " + s.cfg.DataLogDir
+}
+
+// logDamage explains a damaged txn log to the operator: zkgo does not
+// start, changes nothing, and names the tools that let a human decide
+// what to drop. reached is the zxid the database got to.
+func (s *Server) logDamage(err error, reached wire.Zxid) error {
+	if !errors.Is(err, storage.ErrCorruptLog) {
+		return fmt.Errorf("node: reading txn log: %w", err)
+	}
+	return fmt.Errorf("node: refusing to start: %w. Nothing on disk was changed. `zkgo txnlog verify %s` reports "+
+		"every damaged file; `zkgo txnlog truncate --at %s %s` keeps the txns up to %s and moves everything after "+
+		"them into a backup directory (acknowledged txns after it are lost unless another server still has them)",
+		err, s.toolDirs(), reached, s.toolDirs(), reached)
 }
 
 // applyToDatabase applies a txn to a tree and its session table without

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/zkgo/zkgo/node/quorum"
 )
 
 // LearnerType is a member's role in the ensemble.
@@ -66,11 +68,17 @@ func (q QuorumServer) configString() string {
 	return s
 }
 
-// Quorum is the ensemble configuration (QuorumMaj).
+// Quorum is the ensemble configuration (Java's QuorumVerifier with the
+// members it holds).
 type Quorum struct {
 	MyID    int64
 	Servers map[int64]QuorumServer
 	Version int64
+	// Verifier decides what a quorum is: quorum.Majority (QuorumMaj), or
+	// quorum.Hierarchical when zoo.cfg has group.N / weight.N lines. Every
+	// count of the election and of the leader goes through it. nil (a
+	// Quorum built by hand) means a majority of the participants.
+	Verifier quorum.Verifier
 }
 
 // Voters returns the participant ids, ascending.
@@ -94,49 +102,42 @@ func (q *Quorum) IsVoter(id int64) bool {
 // Me returns this server's entry.
 func (q *Quorum) Me() QuorumServer { return q.Servers[q.MyID] }
 
-// IsQuorum reports whether acks (a set of ids) hold a majority of voters
-// (QuorumMaj.containsQuorum: more than half).
+// IsQuorum reports whether acks (a set of ids) form a quorum
+// (QuorumVerifier.containsQuorum); ids that are not participants add
+// nothing.
 func (q *Quorum) IsQuorum(acks map[int64]bool) bool {
+	if q.Verifier != nil {
+		return q.Verifier.ContainsQuorum(acks)
+	}
 	n := 0
-	for id := range acks {
-		if q.IsVoter(id) {
+	for id, in := range acks {
+		if in && q.IsVoter(id) {
 			n++
 		}
 	}
 	return n > len(q.Voters())/2
 }
 
-// Text is QuorumMaj.toString: one "server.N=..." line per member (in
-// HashMap order, which for small ids is ascending) and "version=<hex>"
-// without a trailing newline. It is what FLE notifications, NEWLEADER and
+// Text is QuorumVerifier.toString: one "server.N=..." line per member (in
+// HashMap order, which for small ids is ascending), the group.N and
+// weight.N lines of a hierarchical quorum, and "version=<hex>" without a
+// trailing newline. It is what FLE notifications, NEWLEADER and
 // /zookeeper/config carry.
 func (q *Quorum) Text() string {
 	ids := make([]int64, 0, len(q.Servers))
 	for id := range q.Servers {
 		ids = append(ids, id)
 	}
-	sort.Slice(ids, func(i, j int) bool { return javaLongHashOrder(ids[i], ids[j]) })
+	quorum.JavaHashOrder(ids)
 	var b strings.Builder
 	for _, id := range ids {
 		b.WriteString("server." + strconv.FormatInt(id, 10) + "=" + q.Servers[id].configString() + "\n")
 	}
+	if q.Verifier != nil {
+		b.WriteString(q.Verifier.Text())
+	}
 	b.WriteString("version=" + strconv.FormatInt(q.Version, 16))
 	return b.String()
-}
-
-// javaLongHashOrder orders Long keys as a small java.util.HashMap iterates
-// them: by (hash ^ hash>>>16) & (capacity-1), then by value. Capacity 16
-// covers ensembles of up to 12 members.
-func javaLongHashOrder(a, b int64) bool {
-	bucket := func(v int64) int64 {
-		h := int32(v ^ int64(uint64(v)>>32))
-		h ^= int32(uint32(h) >> 16)
-		return int64(h & 15)
-	}
-	if ba, bb := bucket(a), bucket(b); ba != bb {
-		return ba < bb
-	}
-	return a < b
 }
 
 // parseServerLine parses "host:qport:eport[:type][;[chost:]cport]".
@@ -219,11 +220,30 @@ func parseQuorum(c *Config) (*Quorum, error) {
 		q.Servers[id] = s
 	}
 	if v, ok := c.Raw["version"]; ok {
-		q.Version, _ = strconv.ParseInt(v, 16, 64)
+		// QuorumMaj/QuorumHierarchical read it with Long.parseLong(v, 16);
+		// Java refuses the config (standalone too) when that fails.
+		var err error
+		if q.Version, err = strconv.ParseInt(strings.TrimSpace(v), 16, 64); err != nil {
+			return nil, fmt.Errorf("version: %q is not a hexadecimal number", v)
+		}
 	}
 	if len(q.Servers) == 0 {
+		// A standalone server: Java still parses group/weight lines and
+		// fails on the same mistakes.
+		if _, err := quorum.Parse(nil, c.Raw); err != nil {
+			return nil, err
+		}
 		return nil, nil
 	}
+	members := make([]quorum.Member, 0, len(q.Servers))
+	for id, s := range q.Servers {
+		members = append(members, quorum.Member{ID: id, Voter: s.Type == Participant})
+	}
+	v, err := quorum.Parse(members, c.Raw)
+	if err != nil {
+		return nil, err
+	}
+	q.Verifier = v
 	voters := len(q.Voters())
 	if voters == 0 {
 		return nil, errors.New("Observers w/o participants is an invalid configuration")

@@ -45,6 +45,9 @@ func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
 		}
 		return
 	}
+	if s.cfg.EnforceAuth && p.Header.Type != wire.OpAuth && p.Header.Type != wire.OpSASL && !s.authEnforced(cc, p.Header.Xid) {
+		return
+	}
 	if cc.closing || cc.dead {
 		// Java still processes what it already read from a connection;
 		// only the replies are lost. Keep session-changing requests.
@@ -169,6 +172,9 @@ func (s *Server) processRequestQueued(cc *clientConn, p *wire.ClientPacket) {
 	switch {
 	case p.Header.Type == wire.OpAuth:
 		s.processAuth(cc, p)
+	case s.cfg.EnforceAuth && p.Header.Type != wire.OpSASL && !s.authEnforced(cc, p.Header.Xid):
+		// Queued behind the handshake: checked now, with the auth packets
+		// read before it applied.
 	case s.isLearner() && forwardable(p.Header.Type):
 		s.forwardRequest(cc, p)
 	case p.Header.Type.IsWrite():
@@ -224,6 +230,30 @@ func (s *Server) processAuth(cc *clientConn, p *wire.ClientPacket) {
 		Msg("Authentication failed for scheme")
 	s.replyZxid(cc, p.Header.Xid, 0, wire.ErrAuthFailed, nil)
 	s.closeConn(cc, "auth failed")
+}
+
+// authEnforced is AuthenticationHelper.enforceAuthentication
+// (zookeeper.enforce.auth.enabled): a request of a connection that holds no
+// id of an enforced scheme is answered, header only, with
+// SESSIONCLOSEDREQUIRESASLAUTH and zxid 0, and the connection (not the
+// session) is closed. Java runs it on every packet but auth and sasl, pings
+// and closeSession included; four-letter words never get here.
+func (s *Server) authEnforced(cc *clientConn, xid wire.Xid) bool {
+	for _, id := range cc.auth {
+		for _, scheme := range s.cfg.EnforceAuthSchemes {
+			if id.Scheme == scheme {
+				return true
+			}
+		}
+	}
+	if cc.closing || cc.dead {
+		return false
+	}
+	s.log.Error().Str("session", cc.session.String()).Str("remote", cc.remote).Strs("expected", s.cfg.EnforceAuthSchemes).
+		Msg("Client authentication scheme(s) do not match any of the expected authentication schemes, closing session")
+	s.replyZxid(cc, xid, 0, wire.ErrSessionClosedRequireSASLAuth, nil)
+	s.closeConn(cc, "authentication required (enforce.auth.enabled)")
+	return false
 }
 
 func (cc *clientConn) addAuth(id wire.ID) {

@@ -3,7 +3,7 @@ package node
 import (
 	"context"
 	"errors"
-	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,11 +25,20 @@ type Sink = interface {
 	RemoteAddr() string
 	Send(b []byte, completed int) bool
 	Close(reason string)
+	Resume()
 }
 
-// eventQueueSize bounds the hand-off from event loops to the owner
-// goroutine. A full queue closes the submitting connection.
-const eventQueueSize = 1 << 14
+// The hand-off from event loops to the owner goroutine is bounded twice:
+// by batches (the channel) and by packets not yet taken (an empty batch,
+// the open notice, counts as one). When either is full, Submit refuses
+// the batch and parks the connection: the front end holds its packets and
+// the owner goroutine resumes parked connections in arrival order once
+// the queue has drained to half (see resumeParked). Nobody is closed for
+// it: overload slows clients down.
+const (
+	eventQueueSize    = 1 << 14
+	eventQueuePackets = 1 << 14
+)
 
 // event is one batch from an event loop.
 type event struct {
@@ -47,6 +56,13 @@ type Server struct {
 	events  chan event
 	calls   chan func()                // work run on the owner goroutine (Call)
 	closedQ atomic.Pointer[clientConn] // lock-free stack of closed connections
+	// Backpressure (Submit, resumeParked). queued counts packets in
+	// events; parking is set while refused connections wait, so that
+	// newcomers queue behind them; parkedQ is a lock-free stack of
+	// connections refused since the owner last looked.
+	queued  atomic.Int64
+	parking atomic.Bool
+	parkedQ atomic.Pointer[clientConn]
 	wake    chan struct{}
 	quit    chan struct{}
 	done    chan struct{}
@@ -70,6 +86,7 @@ type Server struct {
 	zxid      wire.Zxid     // last zxid handed out
 	inflight  []*proposal   // prepared txns not yet applied, in zxid order
 	dirty     []*clientConn // connections with output to flush
+	parked    []*clientConn // refused connections waiting for room, oldest first
 	stats     stats
 	nextReap  int64 // mono ms of the next container/TTL check
 	reapHist  []int64
@@ -137,13 +154,17 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:      cfg,
 		log:      cfg.Logger.With().Str("component", "server").Logger(),
-		opts:     tree.Options{ExtendedTypes: cfg.ExtendedTypes, Config: []byte{}, MaxTxnBytes: cfg.MaxBuffer},
+		opts:     tree.Options{ExtendedTypes: cfg.ExtendedTypes, Config: []byte{}, MaxTxnBytes: cfg.RecordLimit()},
 		events:   make(chan event, eventQueueSize),
 		calls:    make(chan func(), 16),
 		wake:     make(chan struct{}, 1),
 		snapDone: make(chan snapResult, 1),
 		quit:     make(chan struct{}),
 		done:     make(chan struct{}),
+	}
+	for _, w := range warnedSettings(cfg.Raw) {
+		s.log.Warn().Str("key", w[0]).Str("value", cfg.Raw[w[0]]).Str("reason", w[1]).
+			Msg("zoo.cfg asks for a feature zkgo does not have; starting without it")
 	}
 	return s, nil
 }
@@ -278,29 +299,125 @@ func (s *Server) Open(c Sink) any {
 	return &clientConn{sink: c, id: c.ID(), remote: c.RemoteAddr()}
 }
 
-// Submit hands packets to the owner goroutine without blocking.
+// Submit hands packets to the owner goroutine without blocking
+// (proxy.Backend). When the queue is full, or connections refused earlier
+// are still waiting, it refuses the batch and parks the connection: the
+// front end keeps the packets and submits them again when resumeParked
+// calls the connection's Resume. A resumed connection is admitted past the
+// line once.
 func (s *Server) Submit(h any, pkts []wire.ClientPacket) bool {
 	cc, ok := h.(*clientConn)
 	if !ok {
 		return false
 	}
-	for i := range pkts {
+	// Hold every string as Java would after decoding it (malformed UTF-8
+	// repaired, characters outside the BMP as surrogates): a pass over the
+	// requests, done here on the event loop that decoded them rather than
+	// on the owner. A refused batch comes back with more packets after it
+	// (the front end holds it): its converted prefix is not converted
+	// again, the conversion is not idempotent.
+	for i := cc.javaDone; i < len(pkts); i++ {
 		if p := &pkts[i]; p.Kind == wire.KindRequest && p.BodyErr == nil {
-			// Hold every string as Java would after decoding it
-			// (malformed UTF-8 repaired, characters outside the BMP as
-			// surrogates): a pass over the request, done here on the
-			// event loop that decoded it rather than on the owner.
 			wire.ToJavaStrings(p.Body)
 		}
 	}
+	cc.javaDone = len(pkts)
+	n := int64(max(len(pkts), 1))
+	if cc.admitted.Load() {
+		cc.admitted.Store(false)
+	} else if s.parking.Load() || s.queued.Load() >= eventQueuePackets {
+		return s.park(cc, n)
+	}
 	select {
 	case s.events <- event{cc: cc, pkts: pkts}:
+		s.queued.Add(n)
+		cc.javaDone = 0
 		return true
 	case <-s.quit:
 		return false
 	default:
-		s.stats.overloaded.Add(1)
-		return false
+		return s.park(cc, n)
+	}
+}
+
+// park queues a refused connection for resumeParked and wakes the owner
+// goroutine. It runs on the connection's event loop, which submits nothing
+// more for it until Resume, so a connection is parked at most once.
+func (s *Server) park(cc *clientConn, n int64) bool {
+	s.stats.overloaded.Add(1)
+	cc.parkedPkts.Store(n)
+	// parking before the push: once resumeParked has taken cc it may
+	// clear the flag, and must not find it set again by us afterwards.
+	s.parking.Store(true)
+	if cc.parked.CompareAndSwap(false, true) {
+		for {
+			head := s.parkedQ.Load()
+			cc.nextParked = head
+			if s.parkedQ.CompareAndSwap(head, cc) {
+				break
+			}
+		}
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return false
+}
+
+// resumeParked lets parked connections submit again, oldest first, once
+// the queue has drained to half of either bound, as many as the room
+// left: each is expected to bring about what it was refused with. A
+// flooder that is resumed and floods again parks behind everyone who
+// waited meanwhile, so every connection gets its turn. It runs on the
+// owner goroutine after every step; Resume only wakes an event loop.
+func (s *Server) resumeParked() {
+	if len(s.parked) == 0 && s.parkedQ.Load() == nil && !s.parking.Load() {
+		return // the usual case: plain loads, no write to shared memory
+	}
+	if head := s.parkedQ.Swap(nil); head != nil {
+		// The stack is newest first.
+		from := len(s.parked)
+		for cc := head; cc != nil; {
+			next := cc.nextParked
+			cc.nextParked = nil
+			s.parked = append(s.parked, cc)
+			cc = next
+		}
+		slices.Reverse(s.parked[from:])
+	}
+	if len(s.parked) == 0 {
+		if s.parking.Load() {
+			// A connection that set it is in parkedQ by now, or about to
+			// be: it woke us, and is resumed on the next step.
+			s.parking.Store(false)
+		}
+		return
+	}
+	queued, batches := s.queued.Load(), len(s.events)
+	if queued > eventQueuePackets/2 || batches > eventQueueSize/2 {
+		return // more events are queued: this runs again after them
+	}
+	room, slots := eventQueuePackets-queued, eventQueueSize-batches
+	i := 0
+	for ; i < len(s.parked) && room > 0 && slots > 0; i++ {
+		cc := s.parked[i]
+		s.parked[i] = nil
+		cc.parked.Store(false)
+		if cc.gone.Load() {
+			continue // its packets went with the connection
+		}
+		room -= cc.parkedPkts.Load()
+		slots--
+		cc.admitted.Store(true)
+		cc.sink.Resume()
+	}
+	s.parked = s.parked[i:]
+	if len(s.parked) == 0 {
+		s.parked = nil
+		// Anyone parked since the swap above is in parkedQ and has woken
+		// us; it is resumed on the next step.
+		s.parking.Store(false)
 	}
 }
 
@@ -340,7 +457,7 @@ func (s *Server) run() {
 		var electionOut <-chan electionResult
 		var syncDone <-chan syncOutcome
 		var learnerIn <-chan handlerMsg
-		var learnerConn <-chan net.Conn
+		var learnerConn <-chan learnerArrival
 		if ld := s.leader; ld != nil {
 			learnerIn, learnerConn = ld.in, ld.accepted
 		}
@@ -352,17 +469,20 @@ func (s *Server) run() {
 		}
 		select {
 		case ev := <-s.events:
+			taken := int64(max(len(ev.pkts), 1))
 			s.handleEvent(ev)
 			// Drain what else is queued so replies go out in few writes.
 			for i := 0; i < 512; i++ {
 				select {
 				case ev = <-s.events:
+					taken += int64(max(len(ev.pkts), 1))
 					s.handleEvent(ev)
 					continue
 				default:
 				}
 				break
 			}
+			s.queued.Add(-taken)
 		case <-durable:
 			s.onDurable(s.store.DurableZxid())
 		case f := <-failed:
@@ -394,8 +514,8 @@ func (s *Server) run() {
 				}
 				break
 			}
-		case c := <-learnerConn:
-			s.onLearnerConn(c)
+		case a := <-learnerConn:
+			s.onLearnerConn(a)
 		case r := <-electionOut:
 			s.onElection(r)
 		case o := <-syncDone:
@@ -417,12 +537,14 @@ func (s *Server) run() {
 		}
 		s.reapClosed()
 		s.runJobs()
+		s.resumeParked()
 		if s.ownsStore() {
 			s.maybeStartSnapshot()
 			s.advanceSnapshot()
 			s.syncStore()
 		}
 		s.advanceSnapSyncs()
+		s.retryGatedCommits()
 		if s.stepDownAfter {
 			s.stepDown("zxid counter rollover: a new epoch is needed")
 		}
@@ -501,7 +623,10 @@ func (s *Server) connGone(cc *clientConn) {
 	}
 	s.dataW.RemoveWatcher(watch.Watcher(cc.id))
 	s.childW.RemoveWatcher(watch.Watcher(cc.id))
-	if cc.job != nil {
+	if cc.job != nil && !cc.fourLetter {
+		// A four-letter word's job goes on: its answer goes to the front
+		// end's duplicate of the socket, which only its Send and Close
+		// release (answerFourLetter).
 		cc.job.drop(s)
 		cc.job = nil
 	}

@@ -18,6 +18,10 @@ type Conn = interface {
 	// Close closes the connection after the bytes already queued are
 	// written. reason is logged.
 	Close(reason string)
+	// Resume tells the front end that the Backend has room again after
+	// it refused the connection's packets (Backend.Submit returned
+	// false): the front end submits what it held, once.
+	Resume()
 }
 
 // Backend is the server behind the front end. Its methods are called on
@@ -27,9 +31,15 @@ type Backend interface {
 	// with the connection's packets and its close.
 	Open(c Conn) any
 	// Submit hands over packets decoded from the connection, in order. The
-	// packets belong to the Backend. It returns false if the Backend cannot
-	// take them now; the front end then closes the connection. The front
-	// end submits an empty batch right after Open.
+	// packets belong to the Backend once it returns true. It returns false
+	// if the Backend cannot take them now (its queue is full, or other
+	// connections are waiting for room): the front end keeps them, reads
+	// nothing more from the connection than its per-connection limits
+	// allow, and submits them again, with whatever it decoded since, once
+	// the Backend calls the connection's Resume. A refused connection is
+	// never closed for it: overload slows clients down. The Backend calls
+	// Resume once per refusal, unless the connection closed or the Backend
+	// stopped. The front end submits an empty batch right after Open.
 	Submit(h any, pkts []wire.ClientPacket) bool
 	// Closed reports that the connection is gone. It is called exactly once
 	// per Open.

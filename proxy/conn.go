@@ -14,7 +14,7 @@ import (
 
 // conn is the front end's state for one client connection. Fields under
 // "loop-owned" are touched only by the owning event loop; the atomics are
-// shared with the Backend's goroutines, which call Send and Close.
+// shared with the Backend's goroutines, which call Send, Close and Resume.
 type conn struct {
 	id         uint64
 	remote     string
@@ -26,16 +26,23 @@ type conn struct {
 	// loop-owned
 	started    bool // the first message (connect or four-letter word) was read
 	fourLetter bool // the connection sent an admin command; ignore the rest
+	// blocked: the Backend refused the batch in held (possibly empty:
+	// the open notice) and has not called Resume yet. Decoding goes on
+	// into held within MaxOutstanding; nothing is submitted meanwhile.
+	blocked bool
+	held    []wire.ClientPacket
+	// adminSubmitted: the four-letter word reached the Backend, which
+	// answers it or closes the connection (either finishes admin).
+	adminSubmitted bool
 
-	// adminConn is a dup of the socket of a four-letter-word connection.
-	// The client may half-close right after the command (nc -q, nc -N),
-	// which makes gnet close its descriptor before the answer is ready;
-	// the answer is written through this copy instead.
-	adminConn net.Conn
-	adminOnce sync.Once
+	// admin is the answer socket of a four-letter-word connection: set
+	// on the loop when the word is read, used by whichever of the
+	// Backend's answer, its close, or the front end's close comes first.
+	admin atomic.Pointer[adminSock]
 
-	outstanding atomic.Int64 // requests submitted, not yet answered
+	outstanding atomic.Int64 // requests decoded, not yet answered
 	paused      atomic.Bool  // reading stopped until outstanding drops
+	resume      atomic.Bool  // the Backend has room again (Resume)
 	closed      atomic.Bool
 }
 
@@ -46,8 +53,8 @@ func (c *conn) RemoteAddr() string { return c.remote }
 
 // Send queues b for the client (gnet AsyncWrite: the single reply path).
 func (c *conn) Send(b []byte, completed int) bool {
-	if c.adminConn != nil {
-		c.sendAdmin(b)
+	if a := c.admin.Load(); a != nil {
+		a.finish(b)
 		return true
 	}
 	if c.closed.Load() {
@@ -67,25 +74,67 @@ func (c *conn) Send(b []byte, completed int) bool {
 	return c.gc.AsyncWrite(b, c.afterWrite) == nil
 }
 
+// Resume is called by the Backend when it has room for the batch it
+// refused: OnTraffic, run on the loop by Wake, submits it.
+func (c *conn) Resume() {
+	c.resume.Store(true)
+	_ = c.gc.Wake(nil)
+}
+
+// Close closes the connection once queued replies are written.
+func (c *conn) Close(reason string) {
+	if a := c.admin.Load(); a != nil {
+		// A four-letter-word connection: after the answer this only
+		// closes gnet's side; before it (the Backend refused the
+		// connection, as for maxClientCnxns) it closes unanswered.
+		a.finish(nil)
+		_ = c.gc.Close()
+		return
+	}
+	if c.closed.Load() {
+		return
+	}
+	c.fe.log.Debug().Str("remote", c.remote).Uint64("conn", c.id).Str("reason", reason).Msg("closing connection")
+	_ = c.gc.Close()
+}
+
 // adminWriteTimeout bounds the write of a four-letter-word answer.
 const adminWriteTimeout = 10 * time.Second
 
-// sendAdmin writes a four-letter-word answer through the duplicated socket
-// and closes it. Admin commands are rare, so a short-lived goroutine does
-// the (possibly blocking) write off the server's goroutine.
-func (c *conn) sendAdmin(b []byte) {
-	c.adminOnce.Do(func() {
-		nc := c.adminConn
+// adminSock is a duplicate of a four-letter-word connection's socket. The
+// client may half-close right after the command (nc -N), which makes gnet
+// close its descriptor before the answer is ready; the answer is written
+// through this copy instead. finish writes (or not) and closes it exactly
+// once; every path that ends the connection calls it, and Frontend.Stop
+// finishes those still open, so no descriptor is left to a finalizer.
+type adminSock struct {
+	fe   *Frontend
+	nc   net.Conn
+	once sync.Once
+}
+
+// finish writes b, if any, and closes the socket. The first call wins. The
+// write may block on a client that does not read, so it runs on a
+// short-lived goroutine (admin commands are rare), bounded by
+// adminWriteTimeout.
+func (a *adminSock) finish(b []byte) {
+	a.once.Do(func() {
+		a.fe.forgetAdmin(a)
+		if len(b) == 0 {
+			_ = a.nc.Close()
+			return
+		}
 		go func() {
-			_ = nc.SetWriteDeadline(time.Now().Add(adminWriteTimeout))
-			_, _ = nc.Write(b)
-			_ = nc.Close()
+			_ = a.nc.SetWriteDeadline(time.Now().Add(adminWriteTimeout))
+			_, _ = a.nc.Write(b)
+			_ = a.nc.Close()
 		}()
 	})
 }
 
-// dupForAdmin duplicates the socket so a four-letter-word answer survives
-// a half-close by the client. Runs on the loop; dup is a cheap syscall.
+// dupForAdmin duplicates the socket of a four-letter-word connection. Runs
+// on the loop; dup is a cheap syscall. Without a duplicate the answer goes
+// through gnet as usual (lost if the client half-closed).
 func (c *conn) dupForAdmin(gc gnet.Conn) {
 	fd, err := gc.Dup()
 	if err != nil {
@@ -97,21 +146,9 @@ func (c *conn) dupForAdmin(gc gnet.Conn) {
 	if err != nil {
 		return
 	}
-	c.adminConn = nc
-}
-
-// Close closes the connection once queued replies are written.
-func (c *conn) Close(reason string) {
-	if c.adminConn != nil {
-		// The answer's writer closes the duplicate; close gnet's side.
-		_ = c.gc.Close()
-		return
-	}
-	if c.closed.Load() {
-		return
-	}
-	c.fe.log.Debug().Str("remote", c.remote).Uint64("conn", c.id).Str("reason", reason).Msg("closing connection")
-	_ = c.gc.Close()
+	a := &adminSock{fe: c.fe, nc: nc}
+	c.fe.trackAdmin(a)
+	c.admin.Store(a)
 }
 
 // checkOutbound runs on the loop after each asynchronous write: a client
@@ -129,36 +166,75 @@ func (c *conn) checkOutbound(gc gnet.Conn, err error) error {
 }
 
 // onTraffic decodes every complete frame in the inbound buffer and submits
-// them to the Backend in one batch. Runs on the connection's loop.
+// them to the Backend in one batch, after what it held from an earlier
+// refusal. Runs on the connection's loop.
 func (c *conn) onTraffic(gc gnet.Conn) gnet.Action {
+	batch := c.held
+	c.held = nil
 	if c.fourLetter {
 		// Java reads only the command; anything after it is ignored.
 		_, _ = gc.Discard(gc.InboundBuffered())
+	} else {
+		had := len(batch)
+		var act gnet.Action
+		if batch, act = c.decode(gc, batch); act != gnet.None {
+			return act
+		}
+		if n := len(batch) - had; n > 0 {
+			c.fe.received.Add(int64(n))
+		}
+	}
+	if c.blocked {
+		if !c.resume.Swap(false) {
+			// Still waiting for room: keep it all for Resume.
+			c.held = batch
+			return gnet.None
+		}
+	} else if len(batch) == 0 {
 		return gnet.None
 	}
-	var batch []wire.ClientPacket
+	if !c.fe.cfg.Backend.Submit(c.handle, batch) {
+		// The Backend is full (or others wait before us): hold the batch
+		// and read on only within MaxOutstanding until it calls Resume.
+		c.held, c.blocked = batch, true
+		c.fe.refused.Add(1)
+		return gnet.None
+	}
+	c.blocked = false
+	c.adminSubmitted = c.fourLetter
+	return gnet.None
+}
+
+// decode appends every complete frame in the inbound buffer to batch, up
+// to MaxOutstanding requests in flight. It returns gnet.Close for a client
+// that broke the protocol or floods past its limits.
+func (c *conn) decode(gc gnet.Conn, batch []wire.ClientPacket) ([]wire.ClientPacket, gnet.Action) {
 	maxOut := int64(c.fe.cfg.MaxOutstanding)
 	for {
 		if c.outstanding.Load() >= maxOut {
 			c.paused.Store(true)
 			// Re-check after publishing paused: a reply may have raced us.
 			if c.outstanding.Load() >= maxOut {
+				// Only a client far past its limit is closed: MaxOutstanding
+				// requests unanswered and MaxInboundBytes more sent
+				// (gnet reads on whatever we do, so this is what bounds
+				// a paused connection's memory).
 				if gc.InboundBuffered() > c.fe.cfg.MaxInboundBytes {
 					c.fe.log.Warn().Str("remote", c.remote).Uint64("conn", c.id).Int("buffered", gc.InboundBuffered()).
 						Msg("closing client: too many requests in flight and still sending")
-					return gnet.Close
+					return batch, gnet.Close
 				}
-				break
+				return batch, gnet.None
 			}
 			c.paused.Store(false)
 		}
 		avail := gc.InboundBuffered()
 		if avail < wire.FrameHeaderSize {
-			break
+			return batch, gnet.None
 		}
 		hdr, err := gc.Peek(wire.FrameHeaderSize)
 		if err != nil {
-			break
+			return batch, gnet.None
 		}
 		if !c.started {
 			if w, ok := wire.IsFourLetterWord(hdr); ok {
@@ -173,21 +249,20 @@ func (c *conn) onTraffic(gc gnet.Conn) gnet.Action {
 				_, _ = gc.Discard(gc.InboundBuffered())
 				c.dupForAdmin(gc)
 				c.outstanding.Add(1)
-				batch = append(batch, wire.ClientPacket{Kind: wire.KindFourLetter, Word: w, Raw: arg, Size: 4})
-				break
+				return append(batch, wire.ClientPacket{Kind: wire.KindFourLetter, Word: w, Raw: arg, Size: 4}), gnet.None
 			}
 		}
 		n, _, err := wire.PeekFrame(hdr, c.fe.cfg.MaxFrame)
 		if err != nil {
 			c.fe.log.Warn().Str("remote", c.remote).Uint64("conn", c.id).Err(err).Msg("closing client: bad frame length")
-			return gnet.Close
+			return batch, gnet.Close
 		}
 		if avail < wire.FrameHeaderSize+n {
-			break
+			return batch, gnet.None
 		}
 		frame, err := gc.Peek(wire.FrameHeaderSize + n)
 		if err != nil {
-			break
+			return batch, gnet.None
 		}
 		body := make([]byte, n)
 		copy(body, frame[wire.FrameHeaderSize:])
@@ -197,7 +272,7 @@ func (c *conn) onTraffic(gc gnet.Conn) gnet.Action {
 			cr, err := wire.DecodeConnect(body)
 			if err != nil {
 				c.fe.log.Warn().Str("remote", c.remote).Uint64("conn", c.id).Err(err).Msg("closing client: malformed ConnectRequest")
-				return gnet.Close
+				return batch, gnet.Close
 			}
 			c.outstanding.Add(1)
 			batch = append(batch, wire.ClientPacket{Kind: wire.KindConnect, Connect: &cr, Size: n + wire.FrameHeaderSize})
@@ -207,7 +282,7 @@ func (c *conn) onTraffic(gc gnet.Conn) gnet.Action {
 		if err != nil {
 			c.fe.log.Warn().Str("remote", c.remote).Uint64("conn", c.id).Err(err).
 				Msg("closing client: request frame too short for a header")
-			return gnet.Close
+			return batch, gnet.Close
 		}
 		if pkt.BodyErr != nil && c.fe.log.Debug().Enabled() {
 			c.fe.log.Debug().Str("remote", c.remote).Uint64("conn", c.id).Err(pkt.BodyErr).
@@ -216,13 +291,4 @@ func (c *conn) onTraffic(gc gnet.Conn) gnet.Action {
 		c.outstanding.Add(1)
 		batch = append(batch, pkt)
 	}
-	if len(batch) == 0 {
-		return gnet.None
-	}
-	c.fe.received.Add(int64(len(batch)))
-	if !c.fe.cfg.Backend.Submit(c.handle, batch) {
-		c.fe.log.Warn().Str("remote", c.remote).Uint64("conn", c.id).Msg("closing client: server overloaded")
-		return gnet.Close
-	}
-	return gnet.None
 }

@@ -8,15 +8,22 @@
 //     c.Context() and is touched only from that loop's callbacks.
 //   - Nothing here blocks a loop: no disk, no dial, no lock waits, no
 //     channel sends that can block. Hand-offs to the Backend are
-//     non-blocking; a Backend that cannot take more gets the connection
-//     closed.
+//     non-blocking; when the Backend cannot take more it refuses the
+//     batch, the connection holds it and waits for the Backend's Resume
+//     (in turn with the other waiting connections): overload slows
+//     clients down, it never closes them.
 //   - Replies reach the client only through Conn.Send (gnet AsyncWrite),
 //     the single reply path, so a session's replies, pings and watch events
 //     stay in the order the Backend produced them.
 //   - Frames are bounded by jute.maxbuffer; a connection with too many
 //     requests in flight stops being read (backpressure) and is closed if it
-//     keeps sending past MaxInboundBytes; a client that does not read its
-//     replies is closed past MaxOutboundBytes.
+//     keeps sending past MaxInboundBytes (gnet reads every readable socket,
+//     so this bounds what a paused connection can make us buffer); a client
+//     that does not read its replies is closed past MaxOutboundBytes.
+//   - A four-letter-word connection keeps a duplicate of its socket, so the
+//     answer gets out after the client half-closed (nc -N); the duplicate is
+//     closed by the answer, by the Backend's Close, by the front end's close
+//     of a word the Backend never got, or at Stop: never by a finalizer.
 //
 // proxy imports wire, never node: the server is reached through Backend,
 // which cmd/zkgo wires to node.Server.

@@ -29,8 +29,12 @@ type Config struct {
 	// MaxOutstanding is the number of requests a connection may have
 	// submitted but not answered before the front end stops reading it.
 	MaxOutstanding int
-	// MaxInboundBytes is how much a paused connection may buffer before it
-	// is closed as a flooder.
+	// MaxInboundBytes is how much a connection that already has
+	// MaxOutstanding requests unanswered may send on before it is closed
+	// as a flooder. gnet reads every readable socket (it has no way to stop
+	// reading one), so this is what bounds a paused connection's memory.
+	// Connections within MaxOutstanding are never closed for load: when
+	// the Backend is full they wait (see Backend.Submit).
 	MaxInboundBytes int
 	// MaxOutboundBytes is how much unsent reply data a connection may hold
 	// before it is closed as a slow consumer.
@@ -90,6 +94,14 @@ type Frontend struct {
 	opened   atomic.Int64
 	closed   atomic.Int64
 	received atomic.Int64
+	refused  atomic.Int64 // batches the Backend refused (the connection waited)
+
+	// admins are the four-letter-word answer sockets not finished yet,
+	// finished by Stop if nothing else did (admin commands are rare: a
+	// mutex is fine).
+	adminMu sync.Mutex
+	admins  map[*adminSock]struct{}
+	stopped bool // under adminMu
 }
 
 // New validates cfg and returns a Frontend; Start begins serving.
@@ -151,12 +163,59 @@ func (f *Frontend) Stop(ctx context.Context) error {
 		case <-ctx.Done():
 			err = errors.Join(err, ctx.Err())
 		}
+		// Words the Backend never answered (it may be stopped) are closed
+		// unanswered, so no descriptor outlives the front end.
+		f.adminMu.Lock()
+		f.stopped = true
+		left := make([]*adminSock, 0, len(f.admins))
+		for a := range f.admins {
+			left = append(left, a)
+		}
+		f.adminMu.Unlock()
+		for _, a := range left {
+			a.finish(nil)
+		}
 	})
 	return err
 }
 
+// trackAdmin records an answer socket until it is finished.
+func (f *Frontend) trackAdmin(a *adminSock) {
+	f.adminMu.Lock()
+	stopped := f.stopped
+	if !stopped {
+		if f.admins == nil {
+			f.admins = make(map[*adminSock]struct{})
+		}
+		f.admins[a] = struct{}{}
+	}
+	f.adminMu.Unlock()
+	if stopped {
+		a.finish(nil)
+	}
+}
+
+func (f *Frontend) forgetAdmin(a *adminSock) {
+	f.adminMu.Lock()
+	delete(f.admins, a)
+	f.adminMu.Unlock()
+}
+
 // Connections returns the number of open client connections.
 func (f *Frontend) Connections() int64 { return f.opened.Load() - f.closed.Load() }
+
+// Refused returns how many times the Backend refused a batch because it
+// was full: each time, that connection waited for room instead of being
+// closed.
+func (f *Frontend) Refused() int64 { return f.refused.Load() }
+
+// AdminSockets returns how many four-letter-word answer sockets are open
+// (written or closed when the answer or the close comes).
+func (f *Frontend) AdminSockets() int {
+	f.adminMu.Lock()
+	defer f.adminMu.Unlock()
+	return len(f.admins)
+}
 
 // OnBoot records the engine and the bound address.
 func (f *Frontend) OnBoot(eng gnet.Engine) gnet.Action {
@@ -195,9 +254,12 @@ func (f *Frontend) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	f.opened.Add(1)
 	cc.handle = f.cfg.Backend.Open(cc)
 	// An empty batch tells the Backend the connection exists (it counts
-	// connections per client IP at accept, as Java does).
+	// connections per client IP at accept, as Java does). If the Backend
+	// is full the notice waits for Resume like any refused batch: a
+	// connection opened during overload is slowed down, not reset.
 	if !f.cfg.Backend.Submit(cc.handle, nil) {
-		return nil, gnet.Close
+		cc.blocked = true
+		f.refused.Add(1)
 	}
 	return nil, gnet.None
 }
@@ -218,6 +280,12 @@ func (f *Frontend) OnClose(c gnet.Conn, err error) gnet.Action {
 		return gnet.None
 	}
 	cc.closed.Store(true)
+	if a := cc.admin.Load(); a != nil && !cc.adminSubmitted {
+		// The word was still waiting for room in the Backend, which will
+		// never see it now: close its socket here.
+		a.finish(nil)
+	}
+	cc.held = nil
 	f.closed.Add(1)
 	if err != nil && f.log.Debug().Enabled() {
 		f.log.Debug().Str("remote", cc.remote).Uint64("conn", cc.id).Err(err).Msg("connection closed")

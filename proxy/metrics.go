@@ -14,20 +14,21 @@ import (
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	requests    [opSlots]prometheus.Counter
-	latency     [opSlots]prometheus.Observer
-	errors      *prometheus.CounterVec
-	bytesIn     prometheus.Counter
-	bytesOut    prometheus.Counter
-	clientConns prometheus.Gauge
-	upConns     prometheus.Gauge
-	sessions    prometheus.Gauge
-	watchEvents prometheus.Counter
-	unmatched   prometheus.Counter
-	policy      *prometheus.CounterVec
-	dials       *prometheus.CounterVec
-	fourLetter  *prometheus.CounterVec
-	recDropped  prometheus.Counter
+	requests     [opSlots]prometheus.Counter
+	latency      [opSlots]prometheus.Observer
+	errors       *prometheus.CounterVec
+	bytesIn      prometheus.Counter
+	bytesOut     prometheus.Counter
+	clientConns  prometheus.Gauge
+	upConns      prometheus.Gauge
+	sessions     prometheus.Gauge
+	watchEvents  prometheus.Counter
+	unmatched    prometheus.Counter
+	policy       *prometheus.CounterVec
+	dials        *prometheus.CounterVec
+	fourLetter   *prometheus.CounterVec
+	recDropped   prometheus.Counter
+	recRotations prometheus.Counter
 
 	shadowConns    prometheus.Gauge
 	shadowCompared prometheus.Counter
@@ -86,11 +87,15 @@ func NewMetrics() *Metrics {
 	}, []string{"upstream", "result"})
 	m.fourLetter = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "zkproxy_four_letter_words_total",
-		Help: "Four-letter words passed to the upstream, by word.",
+		Help: "Four-letter words passed to the upstream, by word (refused ones count as decision four_letter_word).",
 	}, []string{"word"})
 	m.recDropped = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "zkproxy_record_dropped_total",
-		Help: "Frames not written to --record because the writer fell behind.",
+		Help: "Frames not written to --record: its queue (bytes) or its file was full.",
+	})
+	m.recRotations = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "zkproxy_record_rotations_total",
+		Help: "Times the --record file reached its size cap and was rotated.",
 	})
 	m.shadowConns = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "zkproxy_shadow_connections",
@@ -110,7 +115,7 @@ func NewMetrics() *Metrics {
 	}, []string{"reason"})
 	reg.MustRegister(m.shadowConns, m.shadowCompared, m.shadowDiverged, m.shadowDropped)
 	reg.MustRegister(reqs, lat, m.errors, bytes, conns, m.sessions, m.watchEvents, m.unmatched, m.policy,
-		m.dials, m.fourLetter, m.recDropped)
+		m.dials, m.fourLetter, m.recDropped, m.recRotations)
 	for i := range m.requests {
 		op := wire.OpCode(i - opBase)
 		l := opLabel(op)
@@ -122,7 +127,8 @@ func NewMetrics() *Metrics {
 	m.clientConns = conns.WithLabelValues("client")
 	m.upConns = conns.WithLabelValues("upstream")
 	for _, d := range []string{DecisionMaxConns, DecisionInFlight, DecisionRequestSize, DecisionResponseSize,
-		DecisionRateLimited, DecisionReadOnly, DecisionDenied, DecisionSlowClient, DecisionSlowUpstream} {
+		DecisionRateLimited, DecisionReadOnly, DecisionDenied, DecisionNotClientOp, DecisionFourLetter,
+		DecisionSlowClient, DecisionSlowUpstream} {
 		m.policy.WithLabelValues(d)
 	}
 	return m

@@ -44,7 +44,10 @@ type pair struct {
 	head    int       // index of the first live entry of pending
 
 	inflightPaused bool
-	sh             *shadowState // --shadow; nil without it
+	// refusing: the client sent an opcode no client sends; nothing it
+	// sends after it is read, and the pair closes once the refusal is out.
+	refusing bool
+	sh       *shadowState // --shadow; nil without it
 
 	// adminConn is a dup of a four-letter-word client's socket: clients
 	// often half-close right after the word (nc -N), which makes gnet
@@ -68,6 +71,8 @@ type pending struct {
 	// the entry reaches the head of the queue, keeping replies in order.
 	local []byte
 	code  wire.ErrCode
+	// closeAfter closes the pair once local is written.
+	closeAfter bool
 }
 
 func (pr *pair) logEvent(ev *zerolog.Event) *zerolog.Event {
@@ -186,7 +191,10 @@ func (pr *pair) fromClient() gnet.Action {
 			// A four-letter word before the upstream is there: keep the
 			// socket and the word in case the client half-closes now.
 			if b, err := c.Peek(-1); err == nil {
-				if _, ok := wire.IsFourLetterWord(b[:4]); ok {
+				if w, ok := wire.IsFourLetterWord(b[:4]); ok {
+					if !pr.p.pol.wordAllowed(w) {
+						return pr.refuseWord(w)
+					}
 					pr.dupForAdmin(c)
 					pr.word = append([]byte(nil), b...)
 				}
@@ -196,6 +204,10 @@ func (pr *pair) fromClient() gnet.Action {
 			pr.closePair("client sent too much before the upstream connected", nil)
 			return gnet.Close
 		}
+		return gnet.None
+	}
+	if pr.refusing {
+		_, _ = c.Discard(c.InboundBuffered())
 		return gnet.None
 	}
 	up := pr.up
@@ -236,6 +248,9 @@ func (pr *pair) fromClient() gnet.Action {
 	for len(buf)-off >= wire.FrameHeaderSize {
 		if !pr.started {
 			if w, ok := wire.IsFourLetterWord(buf[off : off+4]); ok {
+				if !pr.p.pol.wordAllowed(w) {
+					return pr.refuseWord(w)
+				}
 				pr.started, pr.fourLetter = true, true
 				if pr.adminConn == nil {
 					pr.dupForAdmin(c)
@@ -298,7 +313,7 @@ func (pr *pair) fromClient() gnet.Action {
 		}
 		xid := wire.Xid(int32(binary.BigEndian.Uint32(body)))
 		op := wire.OpCode(int32(binary.BigEndian.Uint32(body[4:])))
-		if lim := pol.pol.MaxInFlight; lim > 0 && pr.live() >= lim {
+		if lim := pol.pol.MaxInFlight; lim != NoLimit && pr.live() >= lim {
 			if !pr.inflightPaused {
 				pr.inflightPaused = true
 				m.decision(DecisionInFlight)
@@ -317,23 +332,34 @@ func (pr *pair) fromClient() gnet.Action {
 			ent.path = requestPath(op, body[8:])
 		}
 		m.requests[opSlot(op)].Inc()
-		if pol.filter || pol.pol.ReadOnly {
-			if code, decision := pol.refuse(op); code != 0 {
-				m.decision(decision)
-				flush(off)
-				fwd = end
-				ent.local = wire.AppendReply(nil, wire.ReplyHeader{Xid: xid, Err: code}, nil)
-				ent.code = code
-				if pr.p.cfg.Record != nil {
-					pr.p.cfg.Record.frame(pr, toServer, buf[off:end], now, "", ent.path)
-				}
-				pr.push(ent)
-				if pr.live() == 1 {
-					pr.sendLocalHead(now)
-				}
-				off = end
-				continue
+		if code, decision, closeConn := pol.refuse(op); code != 0 {
+			m.decision(decision)
+			flush(off)
+			fwd = end
+			ent.local = wire.AppendReply(nil, wire.ReplyHeader{Xid: xid, Err: code}, nil)
+			ent.code = code
+			ent.closeAfter = closeConn
+			if pr.p.cfg.Record != nil {
+				pr.p.cfg.Record.frame(pr, toServer, buf[off:end], now, "", ent.path)
 			}
+			pr.push(ent)
+			off = end
+			if closeConn {
+				// What follows is not read: the refusal is the last
+				// reply, after those of the requests before it.
+				pr.refusing = true
+				pr.logEvent(pr.p.log.Warn()).Int32("op", int32(op)).Int32("xid", int32(xid)).
+					Msg("client sent an opcode no client sends; refusing it and closing the connection")
+				_, _ = c.Discard(c.InboundBuffered())
+				if pr.live() == 1 && pr.sendLocalHead(now) {
+					return gnet.Close
+				}
+				return gnet.None
+			}
+			if pr.live() == 1 {
+				pr.sendLocalHead(now)
+			}
+			continue
 		}
 		if pr.p.cfg.Record != nil {
 			pr.p.cfg.Record.frame(pr, toServer, buf[off:end], now, "", ent.path)
@@ -389,7 +415,8 @@ func (pr *pair) take(xid wire.Xid) (pending, bool) {
 }
 
 // sendLocalHead writes the proxy's own replies at the head of the queue.
-func (pr *pair) sendLocalHead(now time.Time) {
+// It reports whether it closed the pair (a refusal with closeAfter).
+func (pr *pair) sendLocalHead(now time.Time) bool {
 	for pr.head < len(pr.pending) && pr.pending[pr.head].local != nil {
 		e := pr.pending[pr.head]
 		pr.pending[pr.head] = pending{}
@@ -404,10 +431,31 @@ func (pr *pair) sendLocalHead(now time.Time) {
 		if pr.p.cfg.Record != nil {
 			pr.p.cfg.Record.frame(pr, fromServer, e.local, now, "", e.path)
 		}
+		if e.closeAfter {
+			pr.closePair("opcode "+e.op.String()+" is not a client request", nil)
+			return true
+		}
 	}
 	if pr.head == len(pr.pending) {
 		pr.pending, pr.head = pr.pending[:0], 0
 	}
+	return false
+}
+
+// refuseWord answers four-letter word w, which the policy does not pass
+// on, and closes the client (the upstream, if any, goes with it).
+func (pr *pair) refuseWord(w string) gnet.Action {
+	c := pr.client
+	pr.started, pr.fourLetter = true, true
+	pr.p.m.decision(DecisionFourLetter)
+	pr.logEvent(pr.p.log.Info()).Str("word", w).Msg("four-letter word refused by the policy")
+	_, _ = c.Discard(c.InboundBuffered())
+	_, _ = c.Write(wordRefusal(w))
+	if pr.adminConn != nil {
+		_ = pr.adminConn.Close()
+		pr.adminConn, pr.adminBuf = nil, nil
+	}
+	return gnet.Close
 }
 
 func (pr *pair) logRequest(e pending, code wire.ErrCode, now time.Time) {
@@ -552,7 +600,10 @@ func (pr *pair) fromUpstream() gnet.Action {
 		off = end
 		if pr.head < len(pr.pending) && pr.pending[pr.head].local != nil {
 			flush(off)
-			pr.sendLocalHead(now)
+			if pr.sendLocalHead(now) {
+				_, _ = up.Discard(off)
+				return gnet.Close
+			}
 		}
 	}
 	flush(off)

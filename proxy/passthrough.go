@@ -88,6 +88,7 @@ func (c PassConfig) withDefaults() PassConfig {
 	if c.RequestLogSample == 0 {
 		c.RequestLogSample = 1
 	}
+	c.Policy = c.Policy.withDefaults()
 	return c
 }
 
@@ -379,7 +380,7 @@ func (p *Passthrough) dialShadow(pr *pair) {
 		_ = nc.Close()
 		return
 	}
-	<-ch
+	p.waitEnrolled(ch)
 }
 
 func (p *Passthrough) enroll(pr *pair, nc net.Conn, addr string) error {
@@ -389,8 +390,20 @@ func (p *Passthrough) enroll(pr *pair, nc net.Conn, addr string) error {
 		_ = nc.Close()
 		return err
 	}
-	res := <-ch
-	return res.Err
+	return p.waitEnrolled(ch)
+}
+
+// waitEnrolled waits for an Enroll to complete, or for Stop: gnet runs the
+// registration as a task of the loop, and a loop that stops first never
+// runs it, so its result never comes (Stop would wait for this dial
+// forever).
+func (p *Passthrough) waitEnrolled(ch <-chan gnet.RegisteredResult) error {
+	select {
+	case res := <-ch:
+		return res.Err
+	case <-p.quit:
+		return errors.New("proxy: stopping")
+	}
 }
 
 // opLabel returns the metric label of an opcode.

@@ -72,24 +72,76 @@ func TestRateLimiterGCRA(t *testing.T) {
 
 func TestPolicyRefuse(t *testing.T) {
 	s := newPolicyState(Policy{ReadOnly: true})
-	if code, d := s.refuse(wire.OpCreate); code != wire.ErrNotReadOnly || d != DecisionReadOnly {
+	if code, d, _ := s.refuse(wire.OpCreate); code != wire.ErrNotReadOnly || d != DecisionReadOnly {
 		t.Fatal(code, d)
 	}
-	if code, _ := s.refuse(wire.OpCloseSession); code != 0 {
+	if code, _, _ := s.refuse(wire.OpCloseSession); code != 0 {
 		t.Fatal("closeSession refused in read-only mode")
 	}
 	s = newPolicyState(Policy{Allow: []wire.OpCode{wire.OpGetData}})
-	if code, _ := s.refuse(wire.OpGetData); code != 0 {
+	if code, _, _ := s.refuse(wire.OpGetData); code != 0 {
 		t.Fatal("allowed op refused")
 	}
-	if code, d := s.refuse(wire.OpSetData); code != wire.ErrNoAuth || d != DecisionDenied {
+	if code, d, _ := s.refuse(wire.OpSetData); code != wire.ErrNoAuth || d != DecisionDenied {
 		t.Fatal(code, d)
 	}
-	if code, _ := s.refuse(wire.OpPing); code != 0 {
+	if code, _, _ := s.refuse(wire.OpPing); code != 0 {
 		t.Fatal("ping refused by an allow-list")
 	}
 	s = newPolicyState(Policy{Deny: []wire.OpCode{wire.OpDelete}, DenyCode: wire.ErrUnimplemented})
-	if code, _ := s.refuse(wire.OpDelete); code != wire.ErrUnimplemented {
+	if code, _, _ := s.refuse(wire.OpDelete); code != wire.ErrUnimplemented {
 		t.Fatal(code)
+	}
+}
+
+// Only the opcodes a client sends pass, under any filter; the others are
+// refused with the deny code and close the connection.
+func TestPolicyClientOpcodes(t *testing.T) {
+	internal := map[wire.OpCode]bool{wire.OpCreateSession: true, wire.OpError: true, wire.OpNotification: true,
+		wire.OpDeleteContainer: true}
+	for _, pol := range []Policy{{}, {ReadOnly: true}, {Allow: []wire.OpCode{wire.OpGetData}},
+		{Deny: []wire.OpCode{wire.OpSetData}, DenyCode: wire.ErrUnimplemented}} {
+		s := newPolicyState(pol)
+		for _, op := range append(wire.AllOpCodes, 999, -100, 23) {
+			code, d, closeConn := s.refuse(op)
+			bad := internal[op] || !op.Known() || op == 23
+			if bad != closeConn || bad && (code != s.denyCode || d != DecisionNotClientOp) {
+				t.Errorf("policy %+v: op %v: code %v decision %q close %v", pol, op, code, d, closeConn)
+			}
+		}
+	}
+}
+
+// A zero Policy has the default limits and four-letter words; NoLimit
+// turns a limit off.
+func TestPolicyDefaults(t *testing.T) {
+	s := newPolicyState(Policy{})
+	if s.pol.MaxConnsPerIP != 60 || s.pol.MaxInFlight != 1000 {
+		t.Fatalf("defaults: %+v", s.pol)
+	}
+	for w, want := range map[string]bool{"ruok": true, "srvr": true, "mntr": true, "isro": true, "wchs": true,
+		"dump": false, "cons": false, "stat": false, "conf": false, "envi": false, "wchc": false, "wchp": false,
+		"crst": false, "srst": false, "stmk": false} {
+		if s.wordAllowed(w) != want {
+			t.Errorf("default policy: %s allowed %v", w, !want)
+		}
+	}
+	if s := newPolicyState(Policy{FourLetterWords: []string{"*"}}); !s.wordAllowed("dump") {
+		t.Error("* does not allow dump")
+	}
+	if s := newPolicyState(Policy{FourLetterWords: []string{}}); s.wordAllowed("ruok") {
+		t.Error("an empty list allows ruok")
+	}
+	s = newPolicyState(Policy{MaxConnsPerIP: NoLimit, MaxInFlight: NoLimit})
+	if s.pol.MaxConnsPerIP != NoLimit || s.pol.MaxInFlight != NoLimit {
+		t.Fatalf("NoLimit: %+v", s.pol)
+	}
+	for _, p := range []Policy{{MaxConnsPerIP: -2}, {MaxInFlight: -5}, {FourLetterWords: []string{"nope"}}} {
+		if p.withDefaults().validate() == nil {
+			t.Errorf("%+v validates", p)
+		}
+	}
+	if err := (Policy{FourLetterWords: []string{"dump", "*"}}).validate(); err != nil {
+		t.Error(err)
 	}
 }

@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"errors"
+	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -10,15 +12,36 @@ import (
 	"github.com/zkgo/zkgo/wire"
 )
 
-// Policy holds the proxy's limits and filters. The zero value allows
-// everything.
+// NoLimit turns off a limit of Policy whose zero value means its default.
+const NoLimit = -1
+
+// Defaults of Policy.
+const (
+	// DefaultMaxConnsPerIP is Java's maxClientCnxns default.
+	DefaultMaxConnsPerIP = 60
+	// DefaultMaxInFlight is Java's zookeeper.globalOutstandingLimit
+	// default: a Java server stops reading every connection once that
+	// many requests are queued in all, so one connection alone never gets
+	// more answered in parallel there either.
+	DefaultMaxInFlight = 1000
+)
+
+// DefaultFourLetterWords are the four-letter words passed on when
+// Policy.FourLetterWords is nil: the ones monitoring and clients use that
+// reveal nothing about other clients or the host and change nothing
+// (docs/proxy.md has the reasoning for every word).
+var DefaultFourLetterWords = []string{"ruok", "isro", "srvr", "mntr", "wchs"}
+
+// Policy holds the proxy's limits and filters. Its zero value has the
+// default limits and refuses only what no client sends (see refuse).
 type Policy struct {
 	// MaxConnsPerIP closes new connections from an IP that already has
-	// this many (Java's maxClientCnxns); 0: no limit.
+	// this many (Java's maxClientCnxns). 0: DefaultMaxConnsPerIP; NoLimit:
+	// no limit.
 	MaxConnsPerIP int
 	// MaxInFlight is how many requests a connection may have unanswered;
 	// past it the proxy stops reading that client until replies come back.
-	// 0: no limit.
+	// 0: DefaultMaxInFlight; NoLimit: no limit.
 	MaxInFlight int
 	// RatePerIP is the sustained request rate allowed per client IP
 	// (requests per second), RateBurst the bucket size (default: one
@@ -39,14 +62,37 @@ type Policy struct {
 	// NOAUTH, -102: every client surfaces it as an ordinary per-request
 	// error and keeps the session).
 	DenyCode wire.ErrCode
+	// FourLetterWords lists the four-letter words passed to the upstream;
+	// others are answered as a Java server answers a word missing from
+	// 4lw.commands.whitelist. nil: DefaultFourLetterWords; "*" in the
+	// list: every word; an empty, non-nil list: none.
+	FourLetterWords []string
+}
+
+func (p Policy) withDefaults() Policy {
+	if p.MaxConnsPerIP == 0 {
+		p.MaxConnsPerIP = DefaultMaxConnsPerIP
+	}
+	if p.MaxInFlight == 0 {
+		p.MaxInFlight = DefaultMaxInFlight
+	}
+	if p.FourLetterWords == nil {
+		p.FourLetterWords = DefaultFourLetterWords
+	}
+	return p
 }
 
 func (p Policy) validate() error {
-	if p.MaxConnsPerIP < 0 || p.MaxInFlight < 0 || p.RatePerIP < 0 || p.RateBurst < 0 {
-		return errors.New("proxy: policy limits must not be negative")
+	if p.MaxConnsPerIP < NoLimit || p.MaxInFlight < NoLimit || p.RatePerIP < 0 || p.RateBurst < 0 {
+		return errors.New("proxy: policy limits must not be negative (NoLimit, -1, turns a limit off)")
 	}
 	if math.IsNaN(p.RatePerIP) || math.IsInf(p.RatePerIP, 0) {
 		return errors.New("proxy: bad rate")
+	}
+	for _, w := range p.FourLetterWords {
+		if _, ok := wire.IsFourLetterWord([]byte(w)); (!ok || len(w) != 4) && w != "*" {
+			return fmt.Errorf("proxy: %q is not a four-letter word (%v or *)", w, wire.FourLetterWords)
+		}
 	}
 	return nil
 }
@@ -60,6 +106,8 @@ const (
 	DecisionRateLimited  = "rate_limited"
 	DecisionReadOnly     = "read_only"
 	DecisionDenied       = "denied"
+	DecisionNotClientOp  = "not_client_opcode"
+	DecisionFourLetter   = "four_letter_word"
 	DecisionSlowClient   = "slow_client"
 	DecisionSlowUpstream = "slow_upstream"
 )
@@ -83,6 +131,29 @@ func alwaysAllowed(op wire.OpCode) bool {
 	return false
 }
 
+// clientOpcode reports whether a client may send op after its
+// ConnectRequest: the request types of ZooDefs.OpCode that a Java server
+// takes from a client connection (Request.isValid, plus auth and sasl,
+// which ZooKeeperServer.processPacket handles before it), less the two
+// a server only issues to itself: createSession (-10; the session
+// handshake is the ConnectRequest, which has no header) and
+// deleteContainer (20; the container manager's, with no ACL check).
+// Java passes a client's createSession on to its session tracker, which
+// extends the session and logs a txn; an unknown type gets UNIMPLEMENTED
+// and a closed connection.
+func clientOpcode(op wire.OpCode) bool {
+	switch op {
+	case wire.OpCreate, wire.OpDelete, wire.OpExists, wire.OpGetData, wire.OpSetData, wire.OpGetACL,
+		wire.OpSetACL, wire.OpGetChildren, wire.OpSync, wire.OpPing, wire.OpGetChildren2, wire.OpCheck,
+		wire.OpMulti, wire.OpCreate2, wire.OpReconfig, wire.OpCheckWatches, wire.OpRemoveWatches,
+		wire.OpCreateContainer, wire.OpCreateTTL, wire.OpMultiRead, wire.OpAuth, wire.OpSetWatches,
+		wire.OpSASL, wire.OpGetEphemerals, wire.OpGetAllChildrenNumber, wire.OpSetWatches2,
+		wire.OpAddWatch, wire.OpWhoAmI, wire.OpCloseSession:
+		return true
+	}
+	return false
+}
+
 // policyState is the shared (cross-loop) state of the policy.
 type policyState struct {
 	pol      Policy
@@ -90,6 +161,7 @@ type policyState struct {
 	allowed  [opSlots]bool
 	denied   [opSlots]bool
 	denyCode wire.ErrCode
+	words    []string // four-letter words passed on; nil: all
 
 	perIP sync.Map // ip -> *ipState
 	// interval is the time one token is worth, in nanoseconds; burst is
@@ -117,9 +189,13 @@ func opSlot(op wire.OpCode) int {
 }
 
 func newPolicyState(p Policy) *policyState {
+	p = p.withDefaults()
 	s := &policyState{pol: p, denyCode: p.DenyCode}
 	if s.denyCode == 0 {
 		s.denyCode = wire.ErrNoAuth
+	}
+	if !slices.Contains(p.FourLetterWords, "*") {
+		s.words = append([]string{}, p.FourLetterWords...)
 	}
 	if len(p.Allow) > 0 {
 		s.filter = true
@@ -158,7 +234,7 @@ func (s *policyState) ip(ip string) *ipState {
 
 // admitConn counts a new connection of pr's IP; false: over the limit.
 func (s *policyState) admitConn(pr *pair) bool {
-	if s.pol.MaxConnsPerIP <= 0 && s.interval == 0 {
+	if s.pol.MaxConnsPerIP == NoLimit && s.interval == 0 {
 		return true
 	}
 	st := s.ip(pr.ip)
@@ -205,13 +281,32 @@ func (s *policyState) take(st *ipState, now int64) time.Duration {
 }
 
 // refuse returns the error code the proxy answers op with, or 0 to pass
-// it on, and the decision to count.
-func (s *policyState) refuse(op wire.OpCode) (wire.ErrCode, string) {
+// it on, and the decision to count. closeConn is set for an opcode no
+// client sends: the connection is closed once the refusal is written (a
+// client that sends one is broken or hostile; Java also closes after
+// refusing an unknown type). The session itself lives on at the upstream
+// and the client may reconnect to it.
+func (s *policyState) refuse(op wire.OpCode) (code wire.ErrCode, decision string, closeConn bool) {
+	if !clientOpcode(op) {
+		return s.denyCode, DecisionNotClientOp, true
+	}
 	if s.pol.ReadOnly && readOnlyRefused(op) {
-		return wire.ErrNotReadOnly, DecisionReadOnly
+		return wire.ErrNotReadOnly, DecisionReadOnly, false
 	}
 	if s.filter && s.denied[opSlot(op)] && !alwaysAllowed(op) {
-		return s.denyCode, DecisionDenied
+		return s.denyCode, DecisionDenied, false
 	}
-	return 0, ""
+	return 0, "", false
+}
+
+// wordAllowed reports whether four-letter word w is passed on.
+func (s *policyState) wordAllowed(w string) bool {
+	return s.words == nil || slices.Contains(s.words, w)
+}
+
+// wordRefusal is the answer to a four-letter word the policy refuses: the
+// text a Java server writes for a word missing from its
+// 4lw.commands.whitelist, so tools see the answer they already know.
+func wordRefusal(w string) []byte {
+	return []byte(w + " is not executed because it is not in the whitelist.\n")
 }

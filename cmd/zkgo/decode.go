@@ -99,6 +99,9 @@ func runDecode(args []string) int {
 	zxid := fs.String("zxid", "", "only messages whose zxid is in the range A:B (inclusive; hex 0x... or decimal; A: or :B open)")
 	fs.Var(&channels, "channel", "only these channels: client, quorum, election")
 	maxFrame := fs.Int("max-frame", decode.DefaultMaxFrame, "largest client frame accepted, in bytes")
+	maxFlows := fs.Int("max-flows", decode.DefaultMaxFlows, "TCP connections kept open at once; past it the least recently active one is closed (noted)")
+	flowIdle := fs.Duration("flow-idle", decode.DefaultFlowIdle, "close a connection with no packet for this long in capture time (noted)")
+	maxHeld := fs.Int64("max-held", decode.DefaultMaxHeld, "bytes all connections may hold for decoding (partial messages, pending requests); past it the largest holder is dropped (noted)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the decoding to this file")
 
 	var files []string
@@ -220,6 +223,9 @@ func runDecode(args []string) int {
 		ElectionPorts:    electionPorts,
 		NoWellKnownPorts: *noWellKnown,
 		MaxFrame:         *maxFrame,
+		MaxFlows:         *maxFlows,
+		FlowIdle:         *flowIdle,
+		MaxHeld:          *maxHeld,
 	}, sink)
 	// A --record file of `zkgo proxy` (JSON lines) or a capture.
 	br := bufio.NewReaderSize(in, 1<<20)
@@ -265,6 +271,17 @@ func runDecode(args []string) int {
 	c := d.Counts()
 	if c.Undecodable > 0 || capStats.Err != nil {
 		fmt.Fprintf(os.Stderr, "zkgo decode: %d undecodable message(s)\n", c.Undecodable)
+	}
+	if capStats.Clamped > 0 || capStats.SnapLens > 0 {
+		fmt.Fprintf(os.Stderr, "zkgo decode: %d packet record(s) cut to %d bytes, %d snap length(s) clamped\n",
+			capStats.Clamped, decode.MaxSnapLen, capStats.SnapLens)
+	}
+	if capStats.Evicted > 0 || c.Shed > 0 {
+		fmt.Fprintf(os.Stderr, "zkgo decode: %d connection(s) closed at --max-flows, %d dropped at --max-held\n",
+			capStats.Evicted, c.Shed)
+	}
+	if c.RecordDropped > 0 {
+		fmt.Fprintf(os.Stderr, "zkgo decode: the record lacks %d frames its proxy dropped (queue or file full)\n", c.RecordDropped)
 	}
 	return 0
 }

@@ -19,7 +19,7 @@ import (
 
 func init() {
 	register("snapshot", "snapshot dump <file>: print a ZooKeeper snapshot (Java's or zkgo's)", runSnapshot)
-	register("txnlog", "txnlog dump <file>: print a ZooKeeper txn log (Java's or zkgo's)", runTxnlog)
+	register("txnlog", "txnlog dump|verify|truncate: print, check or (explicitly) cut ZooKeeper txn logs", runTxnlog)
 }
 
 func javaDate(ms int64) string {
@@ -124,6 +124,7 @@ func runSnapshot(args []string) int {
 	fs := flag.NewFlagSet("snapshot dump", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "JSON lines (one object per ACL entry, node, session; then a summary)")
 	withData := fs.Bool("data", false, "print node data (base64) instead of its length")
+	limit := limitFlag(fs)
 	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: zkgo snapshot dump [--json] [--data] <snapshot file>")
 		return 2
@@ -132,7 +133,7 @@ func runSnapshot(args []string) int {
 	defer w.Flush()
 	p := &snapPrinter{w: w, json: *asJSON, data: *withData, ephem: map[wire.SessionID]int{}, acls: map[int64][]wire.ACL{}}
 	f := snapFile(fs.Arg(0))
-	info, err := storage.ReadSnapshot(f, p)
+	info, err := storage.ReadSnapshot(f, p, limit.limit())
 	if err != nil {
 		w.Flush()
 		fmt.Fprintln(os.Stderr, "zkgo snapshot dump:", err)
@@ -168,13 +169,24 @@ func runSnapshot(args []string) int {
 }
 
 func runTxnlog(args []string) int {
-	usage := "usage: zkgo txnlog dump [--json] <log file>"
+	usage := "usage: zkgo txnlog dump [--json] [--jute-maxbuffer N] <log file>\n" +
+		"       zkgo txnlog verify [--snapdir DATADIR] DATALOGDIR\n" +
+		"       zkgo txnlog truncate --at ZXID [--snapdir DATADIR] [--yes] DATALOGDIR"
+	if len(args) > 0 {
+		switch args[0] {
+		case "verify":
+			return runTxnlogVerify(args[1:])
+		case "truncate":
+			return runTxnlogTruncate(args[1:])
+		}
+	}
 	if len(args) == 0 || args[0] != "dump" {
 		fmt.Fprintln(os.Stderr, usage)
 		return 2
 	}
 	fs := flag.NewFlagSet("txnlog dump", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "JSON lines: one object per txn")
+	limit := limitFlag(fs)
 	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, usage)
 		return 2
@@ -182,7 +194,7 @@ func runTxnlog(args []string) int {
 	path := fs.Arg(0)
 	w := bufio.NewWriterSize(os.Stdout, 1<<20)
 	defer w.Flush()
-	lr := storage.NewLogReader([]storage.LogFile{{Path: path}})
+	lr := storage.NewLogReader([]storage.LogFile{{Path: path}}, limit.limit())
 	defer lr.Close()
 	if !*asJSON {
 		fmt.Fprintln(w, "ZooKeeper Transactional Log File with dbid 0 txnlog format version 2")
@@ -199,10 +211,10 @@ func runTxnlog(args []string) int {
 			return 1
 		}
 		n++
-		printTxn(w, rec, *asJSON)
+		printTxn(w, rec, *asJSON, limit.limit())
 	}
-	if lr.Torn {
-		fmt.Fprintf(w, "Last transaction was partial (torn write at offset %d).\n", lr.TornOffset)
+	if t := lr.Tail; t != nil {
+		fmt.Fprintf(w, "Last transaction was partial (torn write at offset %d: %s).\n", t.Offset, t.Reason)
 	}
 	if !*asJSON {
 		fmt.Fprintf(w, "EOF reached after %d txns.\n", n)
@@ -210,7 +222,7 @@ func runTxnlog(args []string) int {
 	return 0
 }
 
-func printTxn(w *bufio.Writer, rec *storage.Record, asJSON bool) {
+func printTxn(w *bufio.Writer, rec *storage.Record, asJSON bool, limit int) {
 	e := &rec.Entry
 	h := &e.Hdr
 	if asJSON {
@@ -224,7 +236,7 @@ func printTxn(w *bufio.Writer, rec *storage.Record, asJSON bool) {
 			b = append(b, `,"txn":`...)
 			b = wire.AppendJSON(b, e.Body)
 			if m, ok := e.Body.(*wire.MultiTxn); ok {
-				if subs, err := wire.DecodeSubTxns(m, 1<<21); err == nil {
+				if subs, err := wire.DecodeSubTxns(m, limit); err == nil {
 					b = append(b, `,"ops":[`...)
 					for i, s := range subs {
 						if i > 0 {
@@ -251,7 +263,7 @@ func printTxn(w *bufio.Writer, rec *storage.Record, asJSON bool) {
 	fmt.Fprintf(w, "%s session 0x%x cxid 0x%x zxid 0x%x %s", ts, uint64(h.ClientID), uint32(h.Cxid), uint64(h.Zxid), h.Type)
 	if e.Body != nil {
 		if m, ok := e.Body.(*wire.MultiTxn); ok {
-			if subs, err := wire.DecodeSubTxns(m, 1<<21); err == nil {
+			if subs, err := wire.DecodeSubTxns(m, limit); err == nil {
 				var parts []string
 				for i, s := range subs {
 					parts = append(parts, m.Txns[i].Type.String()+" "+wire.FormatText(s))

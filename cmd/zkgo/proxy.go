@@ -62,7 +62,44 @@ func (o *opList) Set(v string) error {
 	return nil
 }
 
-func runProxy(args []string) int {
+// wordList is the --four-letter-words value: nil until set, so an empty
+// value (no word allowed) differs from the default.
+type wordList struct{ words []string }
+
+func (w *wordList) String() string { return strings.Join(w.words, ",") }
+
+func (w *wordList) Set(v string) error {
+	w.words = []string{}
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			w.words = append(w.words, f)
+		}
+	}
+	return nil
+}
+
+// proxyOptions is what the command line asks for.
+type proxyOptions struct {
+	cfg                   proxy.PassConfig
+	level, metrics, pprof string
+	reqLog, record        string
+	recordMaxSize         int64
+	recordFiles           int
+	recordQueue           int64
+}
+
+// noLimit maps a flag's 0 ("no limit") to proxy.NoLimit.
+func noLimit(n int) int {
+	if n == 0 {
+		return proxy.NoLimit
+	}
+	return n
+}
+
+// parseProxyFlags reads the proxy's flags; the int is an exit status when
+// the command should not run (help, bad flags).
+func parseProxyFlags(args []string) (proxyOptions, int, bool) {
+	var o proxyOptions
 	fs := flag.NewFlagSet("proxy", flag.ContinueOnError)
 	fs.SetOutput(os.Stderr)
 	fs.Usage = func() {
@@ -72,18 +109,22 @@ func runProxy(args []string) int {
 	}
 	var upstreams strList
 	var allow, deny opList
+	words := wordList{words: proxy.DefaultFourLetterWords}
 	listen := fs.String("listen", "127.0.0.1:2181", "client address to listen on")
 	fs.Var(&upstreams, "upstream", "upstream servers host:port, comma-separated or repeated (required)")
-	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9141")
+	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9141")
 	shadow := fs.String("shadow", "", "mirror requests to this second ensemble (host:port) over its own session and count/log divergences")
-	record := fs.String("record", "", "write the traffic as JSON lines to this file ('zkgo decode' reads it back)")
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	reqLog := fs.String("request-log", "", "log every answered request as a JSON line to this file ('-': stderr)")
+	fs.StringVar(&o.record, "record", "", "write the traffic as JSON lines to this file ('zkgo decode' reads it back)")
+	fs.Int64Var(&o.recordMaxSize, "record-max-size", proxy.DefaultRecordFileBytes, "rotate the --record file when it reaches this many bytes (FILE.1, FILE.2, ...)")
+	fs.IntVar(&o.recordFiles, "record-max-files", proxy.DefaultRecordFiles, "--record files kept, the current one included (the oldest is removed)")
+	fs.Int64Var(&o.recordQueue, "record-queue", proxy.DefaultRecordQueueBytes, "bytes of frames waiting for the --record writer; past it frames are dropped and counted")
+	fs.StringVar(&o.level, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&o.reqLog, "request-log", "", "log every answered request as a JSON line to this file ('-': stderr)")
 	reqSample := fs.Uint("request-log-sample", 1, "log one request in N")
 	loops := fs.Int("loops", 0, "event loops (default: number of CPUs)")
 	dialTimeout := fs.Duration("dial-timeout", 3*time.Second, "upstream dial timeout")
-	maxConns := fs.Int("max-conns-per-ip", 0, "close new connections from an IP with this many open (0: no limit)")
-	maxInFlight := fs.Int("max-in-flight", 0, "stop reading a connection with this many unanswered requests (0: no limit)")
+	maxConns := fs.Int("max-conns-per-ip", proxy.DefaultMaxConnsPerIP, "close new connections from an IP with this many open (Java's maxClientCnxns; 0: no limit)")
+	maxInFlight := fs.Int("max-in-flight", proxy.DefaultMaxInFlight, "stop reading a connection with this many unanswered requests (0: no limit)")
 	maxRequest := fs.Int("max-request", jute.DefaultMaxBuffer, "close a client that sends a request frame larger than this (bytes)")
 	maxResponse := fs.Int("max-response", 16<<20, "close a client whose reply frame is larger than this (bytes)")
 	maxOutbound := fs.Int("max-outbound", 4<<20, "backpressure: stop reading one side while the other holds this many unsent bytes")
@@ -92,30 +133,26 @@ func runProxy(args []string) int {
 	readOnly := fs.Bool("read-only", false, "answer writes (and sync) with NOTREADONLY (-119), as a Java read-only server does")
 	fs.Var(&allow, "allow", "only pass these opcodes (names as in 'zkgo decode', e.g. getData,exists); others are refused")
 	fs.Var(&deny, "deny", "refuse these opcodes")
-	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (profiling; e.g. 127.0.0.1:6060)")
+	fs.Var(&words, "four-letter-words", "four-letter words passed to the upstream, comma-separated ('*': all, '': none); others get Java's not-in-the-whitelist answer")
+	fs.StringVar(&o.pprof, "pprof", "", "serve net/http/pprof on this address (profiling; e.g. 127.0.0.1:6060)")
 	denyCode := fs.Int("deny-code", int(wire.ErrNoAuth), "error code refused requests are answered with (default NOAUTH, -102)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0
+			return o, 0, false
 		}
-		return 2
+		return o, 2, false
 	}
 	if len(upstreams) == 0 || fs.NArg() > 0 {
 		fs.Usage()
-		return 2
+		return o, 2, false
 	}
-	log, err := newLogger(*level)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "zkgo proxy:", err)
-		return 2
+	if *maxConns < 0 || *maxInFlight < 0 {
+		fmt.Fprintln(os.Stderr, "zkgo proxy: --max-conns-per-ip and --max-in-flight must not be negative (0: no limit)")
+		return o, 2, false
 	}
-	if *pprofAddr != "" {
-		go func() { log.Warn().Err(http.ListenAndServe(*pprofAddr, nil)).Msg("pprof server ended") }()
-	}
-	cfg := proxy.PassConfig{
+	o.cfg = proxy.PassConfig{
 		Listen:           *listen,
 		Upstreams:        upstreams,
-		Logger:           log,
 		Loops:            *loops,
 		DialTimeout:      *dialTimeout,
 		MaxRequest:       *maxRequest,
@@ -123,22 +160,41 @@ func runProxy(args []string) int {
 		MaxOutbound:      *maxOutbound,
 		RequestLogSample: uint32(*reqSample),
 		Policy: proxy.Policy{
-			MaxConnsPerIP: *maxConns,
-			MaxInFlight:   *maxInFlight,
-			RatePerIP:     *rate,
-			RateBurst:     *burst,
-			ReadOnly:      *readOnly,
-			Allow:         allow,
-			Deny:          deny,
-			DenyCode:      wire.ErrCode(*denyCode),
+			MaxConnsPerIP:   noLimit(*maxConns),
+			MaxInFlight:     noLimit(*maxInFlight),
+			RatePerIP:       *rate,
+			RateBurst:       *burst,
+			ReadOnly:        *readOnly,
+			Allow:           allow,
+			Deny:            deny,
+			DenyCode:        wire.ErrCode(*denyCode),
+			FourLetterWords: words.words,
 		},
 		Metrics: proxy.NewMetrics(),
 		Shadow:  *shadow,
 	}
-	if *reqLog != "" {
+	return o, 0, true
+}
+
+func runProxy(args []string) int {
+	o, code, ok := parseProxyFlags(args)
+	if !ok {
+		return code
+	}
+	cfg := o.cfg
+	log, err := newLogger(o.level)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "zkgo proxy:", err)
+		return 2
+	}
+	cfg.Logger = log
+	if o.pprof != "" {
+		go func() { log.Warn().Err(http.ListenAndServe(o.pprof, nil)).Msg("pprof server ended") }()
+	}
+	if o.reqLog != "" {
 		var w io.Writer = os.Stderr
-		if *reqLog != "-" {
-			f, err := os.OpenFile(*reqLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if o.reqLog != "-" {
+			f, err := os.OpenFile(o.reqLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 			if err != nil {
 				log.Error().Err(err).Msg("cannot open request log")
 				return 1
@@ -149,13 +205,14 @@ func runProxy(args []string) int {
 		cfg.LogRequests = true
 		cfg.RequestLog = zerolog.New(w).With().Timestamp().Logger()
 	}
-	if *record != "" {
-		f, err := os.Create(*record)
+	if o.record != "" {
+		rec, err := proxy.OpenRecorder(proxy.RecordConfig{Path: o.record, MaxFileBytes: o.recordMaxSize,
+			MaxFiles: o.recordFiles, MaxQueueBytes: o.recordQueue, Metrics: cfg.Metrics})
 		if err != nil {
 			log.Error().Err(err).Msg("cannot create record file")
 			return 1
 		}
-		cfg.Record = proxy.NewRecorder(f, cfg.Metrics)
+		cfg.Record = rec
 	}
 	p, err := proxy.NewPassthrough(cfg)
 	if err == nil {
@@ -165,8 +222,8 @@ func runProxy(args []string) int {
 		log.Error().Err(err).Msg("cannot start proxy")
 		return 1
 	}
-	if *metricsAddr != "" {
-		ms, err := serveMetrics(*metricsAddr, cfg.Metrics.Registry, log)
+	if o.metrics != "" {
+		ms, err := serveMetrics(o.metrics, cfg.Metrics.Registry, log)
 		if err != nil {
 			log.Error().Err(err).Msg("cannot serve metrics")
 			_ = p.Stop(context.Background())

@@ -313,6 +313,23 @@ func (m *Mixed) Kill(id int64) {
 	}
 }
 
+// Signal sends sig to Java member id's process group: SIGSTOP freezes the
+// member with its connections open (it stops acking, pinging and voting),
+// SIGCONT resumes it. It does nothing if the member is not running.
+func (m *Mixed) Signal(id int64, sig syscall.Signal) {
+	m.t.Helper()
+	mm := m.member(id)
+	m.mu.Lock()
+	cmd := mm.cmd
+	m.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return
+	}
+	if err := syscall.Kill(-cmd.Process.Pid, sig); err != nil {
+		m.t.Errorf("mixed ensemble: signal %v to member %d: %v", sig, id, err)
+	}
+}
+
 // Restart kills and starts Java member id.
 func (m *Mixed) Restart(id int64) {
 	m.t.Helper()

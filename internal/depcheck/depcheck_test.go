@@ -23,6 +23,7 @@ var pure = []string{
 	"node/session",
 	"node/watch",
 	"node/fle",
+	"node/quorum",
 }
 
 // forbiddenDirect are imports a pure package may not have itself. (The

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/zkgo/zkgo/node/fle"
+	"github.com/zkgo/zkgo/node/quorum"
 )
 
 // Errors returned by the service.
@@ -26,7 +27,10 @@ var (
 const (
 	DefaultCnxTimeout       = 5 * time.Second  // zookeeper.cnxTimeout
 	DefaultHandshakeTimeout = 10 * time.Second // tickTime 2000 * syncLimit 5
-	minWriteTimeout         = 5 * time.Second
+	// DefaultMaxPendingHandshakes is quorum.cnxn.threads.size's default
+	// (and smallest value): the size of Java's QuorumConnectionThread pool.
+	DefaultMaxPendingHandshakes = 20
+	minWriteTimeout             = 5 * time.Second
 )
 
 // Member is one server of the ensemble as the election sees it.
@@ -50,12 +54,21 @@ type Config struct {
 	// The service closes it.
 	Listener net.Listener
 	CanLead  bool
+	// Verifier decides what a quorum of votes is (fle.Config.Verifier);
+	// nil means a majority of the voters.
+	Verifier quorum.Verifier
 	// CnxTimeout bounds connecting to a peer (zookeeper.cnxTimeout,
 	// default 5s). Writes use max(CnxTimeout, 5s).
 	CnxTimeout time.Duration
-	// HandshakeTimeout bounds reading a peer's initial message
-	// (tickTime*syncLimit; default 10s).
+	// HandshakeTimeout bounds reading a peer's initial message, in total
+	// (Java's quorum socket timeout, zookeeper.quorumCnxnTimeoutMs or
+	// tickTime*syncLimit, applies it to each read; default 10s).
 	HandshakeTimeout time.Duration
+	// MaxPendingHandshakes bounds the inbound connections whose initial
+	// message has not arrived (default: quorum.cnxn.threads.size's 20, or
+	// the ensemble's size if larger); one more evicts one of them
+	// (package internal/handshake).
+	MaxPendingHandshakes int
 	// FastLeaderElection timing: 200ms, 60s and 200ms by default.
 	MinNotificationInterval, MaxNotificationInterval, FinalizeWait time.Duration
 	Logger                                                         zerolog.Logger
@@ -72,6 +85,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.HandshakeTimeout <= 0 {
 		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.MaxPendingHandshakes <= 0 {
+		c.MaxPendingHandshakes = max(DefaultMaxPendingHandshakes, len(c.Members))
 	}
 	if c.MinNotificationInterval <= 0 {
 		c.MinNotificationInterval = fle.DefaultMinNotificationInterval

@@ -22,7 +22,10 @@
 // election goroutine; Close stops and waits for all of them.
 //
 // Deviations from Java: a handshake is read on its own goroutine (Java
-// reads it on the listener thread unless quorum SASL is on), and links
+// reads it on the listener thread unless quorum SASL is on), at most
+// Config.MaxPendingHandshakes at a time (one more evicts one, see
+// internal/handshake) and within HandshakeTimeout in total (Java's socket
+// timeout restarts with every read), and links
 // from one peer are still installed in accept order (an older connection
 // handled late is refused); a dial's in-progress mark ends when it installs
 // its link, so an acceptor that drops that link at once always connects

@@ -319,9 +319,15 @@ func (s *Service) acceptLoop() {
 			continue
 		}
 		setNoDelay(c)
+		// Bounded: at most MaxPendingHandshakes connections wait for their
+		// initial message; a new one evicts one of them.
+		if !s.pending.Admit(c) {
+			return
+		}
 		seq++
 		accepted := seq
 		if !s.goFunc(func() { s.handleConnection(c, accepted) }) {
+			s.pending.Done(c)
 			_ = c.Close()
 			return
 		}
@@ -343,9 +349,16 @@ func (s *Service) handleConnection(c net.Conn, accepted uint64) {
 			_ = c.Close()
 		}
 	}()
+	// The whole initial message within the deadline: a peer sends it as
+	// soon as it connects, so a connection that drips bytes is closed.
 	_ = c.SetReadDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	r := bufio.NewReader(c)
 	m, err := readInitialMessage(r)
+	if !s.pending.Done(c) {
+		s.log.Debug().Str("remote", c.RemoteAddr().String()).
+			Msg("election connection closed before its initial message: too many pending")
+		return
+	}
 	if err != nil {
 		s.handshakeFailures.Add(1)
 		s.log.Warn().Str("remote", c.RemoteAddr().String()).Err(err).Msg("bad initial message on election port")

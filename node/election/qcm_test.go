@@ -530,3 +530,108 @@ func TestOlderAcceptedConnectionDoesNotReplaceNewer(t *testing.T) {
 		t.Fatalf("%+v", st)
 	}
 }
+
+// Issue 14, point 7: connections that never finish their initial message
+// are capped (quorum.cnxn.threads.size, 20 here: the oldest of the busiest
+// address are closed), and a real peer still gets through while they go on.
+func TestPendingHandshakesAreCapped(t *testing.T) {
+	c := newCluster(t, []int64{1, 2, 3, 4}, 4)
+	cfg := c.config(2, true)
+	cfg.HandshakeTimeout = time.Minute // only the cap can close them
+	svc, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.svcs[2] = svc
+	r := &rawEnv{t: t, c: c, svc: svc}
+	flooder := &net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
+	const flood, limit = 100, 20 // quorum.cnxn.threads.size's default
+	conns := make([]net.Conn, flood)
+	for i := range conns {
+		conn, err := flooder.Dial("tcp", svc.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = conn.Close() })
+		_, _ = conn.Write([]byte{0xff, 0xff, 0xff}) // part of a protocol version
+		conns[i] = conn
+	}
+	isClosed := func(conn net.Conn) bool {
+		_ = conn.SetReadDeadline(time.Now().Add(time.Millisecond))
+		_, err := conn.Read(make([]byte, 1))
+		var ne net.Error
+		return err != nil && !(errors.As(err, &ne) && ne.Timeout())
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		closed := 0
+		for _, conn := range conns {
+			if isClosed(conn) {
+				closed++
+			}
+		}
+		if closed >= flood-limit {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d pending election connections closed, want at least %d", closed, flood, flood-limit)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The flood goes on while observer 4 connects.
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				_ = c.Close()
+			}
+		}()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if conn, err := flooder.Dial("tcp", svc.Addr().String()); err == nil {
+				held = append(held, conn)
+			}
+			if len(held) > 200 {
+				_ = held[0].Close()
+				held = held[1:]
+			}
+		}
+	}()
+	conn := r.handshake(4)
+	_, _ = conn.Write(notifFrame(wire.ServerLooking, fle.NoID, fle.NoID, 1, fle.NoID, []byte("x")))
+	n := readNotification(t, conn, conn)
+	close(stop)
+	<-done
+	if n.Leader != 2 {
+		t.Fatalf("observer 4 during the flood got %+v", n)
+	}
+}
+
+// An initial message dripped a byte at a time is cut off by the handshake
+// deadline, which counts from the connection, not from the last byte.
+func TestSlowDripHandshakeIsClosed(t *testing.T) {
+	r := newRawEnv(t) // 300 ms handshake deadline
+	conn := r.dial()
+	msg := v2Initial(4, r.c.members[4].Addr)
+	start := time.Now()
+	for i := 0; i < len(msg)-1; i++ {
+		if _, err := conn.Write(msg[i : i+1]); err != nil {
+			break // closed
+		}
+		if time.Since(start) > 3*time.Second {
+			t.Fatal("the dripping connection is still open after 3s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	expectClosed(t, conn, time.Second)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("closed after %v, want about 300ms", d)
+	}
+}

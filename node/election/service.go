@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/zkgo/zkgo/internal/handshake"
 	"github.com/zkgo/zkgo/node/fle"
 	"github.com/zkgo/zkgo/wire"
 )
@@ -49,6 +50,8 @@ type Stats struct {
 	ConnectionsEstablished uint64
 	ConnectionsDropped     uint64
 	HandshakeFailures      uint64 // bad initial messages received
+	HandshakesEvicted      uint64 // pending inbound connections closed to admit newer ones
+	PendingHandshakes      int    // inbound connections whose initial message has not arrived
 	DialFailures           uint64
 }
 
@@ -88,6 +91,8 @@ type Service struct {
 	connsDropped                 atomic.Uint64
 	handshakeFailures            atomic.Uint64
 	dialFailures                 atomic.Uint64
+	// pending bounds the inbound connections still in their handshake.
+	pending *handshake.Limiter
 
 	// afterDialLink, set by tests before the first dial, runs when a dial
 	// has installed its link.
@@ -112,6 +117,7 @@ func Start(cfg Config) (*Service, error) {
 		initMsg:         wire.AppendInitialMessage(nil, cfg.MyID, cfg.Members[cfg.MyID].Addr),
 		peers:           make(map[int64]*peer),
 		conns:           make(map[net.Conn]struct{}),
+		pending:         handshake.NewLimiter(cfg.MaxPendingHandshakes),
 		observerCounter: -1,
 		inbox:           inbox{signal: make(chan struct{}, 1)},
 		reqs:            make(chan func()),
@@ -119,6 +125,7 @@ func Start(cfg Config) (*Service, error) {
 	fc := fle.Config{
 		ID:                      cfg.MyID,
 		Voters:                  cfg.voters(),
+		Verifier:                cfg.Verifier,
 		CanLead:                 cfg.CanLead,
 		MinNotificationInterval: cfg.MinNotificationInterval,
 		MaxNotificationInterval: cfg.MaxNotificationInterval,
@@ -178,6 +185,7 @@ func (s *Service) Close() error {
 		for _, c := range conns {
 			_ = c.Close()
 		}
+		s.pending.Close()
 		s.wg.Wait()
 	})
 	return err
@@ -281,6 +289,8 @@ func (s *Service) Stats() Stats {
 	st.ConnectionsDropped = s.connsDropped.Load()
 	st.HandshakeFailures = s.handshakeFailures.Load()
 	st.DialFailures = s.dialFailures.Load()
+	st.HandshakesEvicted = s.pending.Evicted()
+	st.PendingHandshakes = s.pending.Pending()
 	s.mu.Lock()
 	for _, p := range s.peers {
 		if p.link != nil {

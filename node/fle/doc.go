@@ -35,7 +35,8 @@
 //     -1 or theirs is -1; a higher round resets the clock, recvset and
 //     proposal (better of theirs and my initial vote); a lower round is
 //     dropped; an equal round is adopted when TotalOrder says it is better.
-//   - A quorum (QuorumMaj: more than half the voters) of recvset votes
+//   - A quorum (Config.Verifier: QuorumMaj, more than half the voters, or
+//     QuorumHierarchical, see package node/quorum) of recvset votes
 //     equal to (proposal, clock) starts the finalize wait (200 ms): a
 //     notification that beats the proposal is put back and the round goes
 //     on; any other one is discarded; silence decides (LEADING when the
@@ -105,8 +106,11 @@
 //
 // With CanLead true the machine is exactly Java's.
 //
+// Vote order is totalOrderPredicate: a candidate whose weight is 0 (a
+// weight.N=0 line of a hierarchical quorum) never beats the proposal.
+//
 // Not mirrored: dynamic reconfiguration (the config text in notifications
-// is the driver's business; received configs are not processed), hierarchical
-// quorums and QuorumOracleMaj. The receive queue holds at most MaxQueue
+// is the driver's business; received configs are not processed) and
+// QuorumOracleMaj. The receive queue holds at most MaxQueue
 // notifications (Java's is unbounded); the oldest is dropped beyond that.
 package fle

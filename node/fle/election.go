@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/zkgo/zkgo/node/quorum"
 	"github.com/zkgo/zkgo/wire"
 )
 
@@ -24,6 +25,7 @@ const MaxQueue = 4096
 var (
 	ErrNoVoters  = errors.New("fle: no voters")
 	ErrIntervals = errors.New("fle: bad notification intervals")
+	ErrVerifier  = errors.New("fle: the verifier's voters are not Voters")
 )
 
 // Config configures an Election.
@@ -31,6 +33,10 @@ type Config struct {
 	ID      int64   // my server id
 	Voters  []int64 // participant ids (QuorumVerifier voting members), me included if I vote
 	CanLead bool    // false: never propose or elect myself (see package doc)
+	// Verifier decides what a quorum of votes is and weighs candidates
+	// (a weight-0 server is never elected). nil means a majority of
+	// Voters (QuorumMaj).
+	Verifier quorum.Verifier
 
 	MinNotificationInterval time.Duration // default 200ms
 	MaxNotificationInterval time.Duration // default 60s
@@ -59,6 +65,12 @@ func (c Config) validate() error {
 	}
 	if c.MaxNotificationInterval < c.MinNotificationInterval {
 		return ErrIntervals
+	}
+	if c.Verifier != nil {
+		want := slices.Compact(slices.Sorted(slices.Values(c.Voters)))
+		if !slices.Equal(c.Verifier.Voters(), want) {
+			return ErrVerifier
+		}
 	}
 	return nil
 }
@@ -131,7 +143,7 @@ type Stats struct {
 type Election struct {
 	cfg    Config
 	voters map[int64]bool
-	half   int // QuorumMaj.half: len(voters)/2
+	qv     quorum.Verifier
 
 	state   wire.ServerState
 	current Vote  // QuorumPeer.currentVote
@@ -193,7 +205,10 @@ func New(cfg Config) (*Election, error) {
 		e.voters[v] = true
 	}
 	e.cfg.Voters = slices.Sorted(maps.Keys(e.voters))
-	e.half = len(e.voters) / 2
+	e.qv = cfg.Verifier
+	if e.qv == nil {
+		e.qv = quorum.NewMajority(e.cfg.Voters)
+	}
 	e.current = Vote{Leader: cfg.ID, Zxid: -1, ElectionEpoch: -1, PeerEpoch: -1}
 	if e.noSelf() {
 		e.hasProp = false
@@ -280,7 +295,7 @@ func (e *Election) Start(lastLoggedZxid wire.Zxid, currentEpoch int64) {
 			if !ok || !e.covers(v.Leader, v.Zxid, v.PeerEpoch) {
 				continue
 			}
-			if !e.hasProp || TotalOrder(v.Leader, v.Zxid, v.PeerEpoch, e.propLeader, e.propZxid, e.propEpoch) {
+			if !e.hasProp || e.totalOrder(v.Leader, v.Zxid, v.PeerEpoch, e.propLeader, e.propZxid, e.propEpoch) {
 				e.propLeader, e.propZxid, e.propEpoch, e.hasProp = v.Leader, v.Zxid, v.PeerEpoch, true
 			}
 		}
@@ -343,7 +358,7 @@ func (e *Election) WouldWinNow() (WouldWin, bool) {
 		if !ok {
 			continue
 		}
-		if w.Seen == 0 || TotalOrder(v.Leader, v.Zxid, v.PeerEpoch, w.Best.Leader, w.Best.Zxid, w.Best.PeerEpoch) {
+		if w.Seen == 0 || e.totalOrder(v.Leader, v.Zxid, v.PeerEpoch, w.Best.Leader, w.Best.Zxid, w.Best.PeerEpoch) {
 			w.Best = v
 		}
 		w.Seen++
@@ -547,7 +562,7 @@ func (e *Election) run() {
 		e.queue = e.queue[1:]
 		e.round.waited = 0 // a poll returned
 		if e.round.finalizing {
-			if TotalOrder(n.Leader, n.Zxid, n.PeerEpoch, e.propLeader, e.propZxid, e.propEpoch) {
+			if e.totalOrder(n.Leader, n.Zxid, n.PeerEpoch, e.propLeader, e.propZxid, e.propEpoch) {
 				// A better vote arrived during the finalize wait: put it
 				// back and go on electing.
 				if e.cfg.Trace != nil {
@@ -634,7 +649,7 @@ func (e *Election) processLooking(n Notification) {
 				e.hasProp = false
 			}
 		} else {
-			if TotalOrder(n.Leader, n.Zxid, n.PeerEpoch, initID, initZxid, initEpoch) {
+			if e.totalOrder(n.Leader, n.Zxid, n.PeerEpoch, initID, initZxid, initEpoch) {
 				e.updateProposal(n.Leader, n.Zxid, n.PeerEpoch)
 			} else {
 				e.updateProposal(initID, initZxid, initEpoch)
@@ -654,12 +669,12 @@ func (e *Election) processLooking(n Notification) {
 		return
 	case e.noSelf():
 		if e.covers(n.Leader, n.Zxid, n.PeerEpoch) &&
-			(!e.hasProp || TotalOrder(n.Leader, n.Zxid, n.PeerEpoch, e.propLeader, e.propZxid, e.propEpoch)) {
+			(!e.hasProp || e.totalOrder(n.Leader, n.Zxid, n.PeerEpoch, e.propLeader, e.propZxid, e.propEpoch)) {
 			e.updateProposal(n.Leader, n.Zxid, n.PeerEpoch)
 			e.sendNotifications()
 		}
 	default:
-		if TotalOrder(n.Leader, n.Zxid, n.PeerEpoch, e.propLeader, e.propZxid, e.propEpoch) {
+		if e.totalOrder(n.Leader, n.Zxid, n.PeerEpoch, e.propLeader, e.propZxid, e.propEpoch) {
 			e.updateProposal(n.Leader, n.Zxid, n.PeerEpoch)
 			e.sendNotifications()
 		}
@@ -680,8 +695,9 @@ func (e *Election) processLooking(n Notification) {
 	}
 }
 
-// processOutOfElection is receivedFollowingNotification (and, for QuorumMaj,
-// receivedLeadingNotification, which adds only the oracle).
+// processOutOfElection is receivedFollowingNotification (and, for any
+// verifier but QuorumOracleMaj, receivedLeadingNotification, which adds
+// only the oracle).
 func (e *Election) processOutOfElection(n Notification) {
 	r := &e.round
 	if e.noSelf() && n.Leader == e.cfg.ID {
@@ -709,15 +725,24 @@ func (e *Election) processOutOfElection(n Notification) {
 }
 
 // hasQuorum is SyncedLearnerTracker.hasAllQuorums over the votes equal to
-// target (QuorumMaj: more than half the voters).
+// target: the voters that cast them must form a quorum of the verifier.
 func (e *Election) hasQuorum(votes map[int64]Vote, target Vote) bool {
-	acks := 0
+	acks := make(map[int64]bool, len(votes))
 	for sid, v := range votes {
 		if e.isVoter(sid) && target.Equal(v) {
-			acks++
+			acks[sid] = true
 		}
 	}
-	return acks > e.half
+	return e.qv.ContainsQuorum(acks)
+}
+
+// totalOrder is FastLeaderElection.totalOrderPredicate: a candidate of
+// weight 0 never wins; otherwise TotalOrder decides.
+func (e *Election) totalOrder(newID int64, newZxid wire.Zxid, newEpoch int64, curID int64, curZxid wire.Zxid, curEpoch int64) bool {
+	if e.qv.Weight(newID) == 0 {
+		return false
+	}
+	return TotalOrder(newID, newZxid, newEpoch, curID, curZxid, curEpoch)
 }
 
 // checkLeader: the leader must have told us it leads, unless it is me, in

@@ -42,9 +42,10 @@ func (v Vote) String() string {
 		strconv.FormatUint(uint64(v.PeerEpoch), 16) + ")"
 }
 
-// TotalOrder is FastLeaderElection.totalOrderPredicate for QuorumMaj (every
-// id has weight 1): whether the vote (newID, newZxid, newEpoch) beats (curID,
-// curZxid, curEpoch), comparing peer epoch, then zxid, then server id.
+// TotalOrder is FastLeaderElection.totalOrderPredicate without its weight
+// check (Election applies it: a weight-0 candidate never wins): whether
+// the vote (newID, newZxid, newEpoch) beats (curID, curZxid, curEpoch),
+// comparing peer epoch, then zxid, then server id.
 func TotalOrder(newID int64, newZxid wire.Zxid, newEpoch int64, curID int64, curZxid wire.Zxid, curEpoch int64) bool {
 	return newEpoch > curEpoch ||
 		(newEpoch == curEpoch && (newZxid > curZxid || (newZxid == curZxid && newID > curID)))

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-
-	"github.com/zkgo/zkgo/wire"
 )
 
 // Purge keeps the newest retain valid snapshots in snapDir and deletes
@@ -62,30 +60,4 @@ func Purge(snapDir, logDir string, retain int) ([]string, error) {
 		}
 	}
 	return removed, errors.Join(errs...)
-}
-
-// LastLoggedZxid returns the zxid of the last complete txn in the logs of
-// dir (0 if none).
-func LastLoggedZxid(dir string) (wire.Zxid, error) {
-	files, err := ListLogs(dir)
-	if err != nil || len(files) == 0 {
-		return 0, err
-	}
-	var last wire.Zxid
-	lr := NewLogReader(files[len(files)-1:])
-	defer lr.Close()
-	for {
-		rec, err := lr.Next()
-		if err != nil {
-			break
-		}
-		last = rec.Entry.Hdr.Zxid
-	}
-	if last == 0 && len(files) > 0 {
-		last = files[len(files)-1].Zxid - 1
-		if last < 0 {
-			last = 0
-		}
-	}
-	return last, nil
 }

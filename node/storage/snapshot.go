@@ -132,16 +132,24 @@ type StreamReader struct {
 	n   int64
 }
 
-// NewStreamReader reads r with Jute's quorum/file length limit.
-func NewStreamReader(r io.Reader) *StreamReader {
-	return &StreamReader{r: bufio.NewReaderSize(r, 256<<10), sum: adler32.New(), max: jute.QuorumMaxBuffer}
+// NewStreamReader reads r; limit bounds every buffer and string length
+// (Config.RecordLimit; <= 0 means Java's default, jute.QuorumMaxBuffer).
+func NewStreamReader(r io.Reader, limit int) *StreamReader {
+	return &StreamReader{r: bufio.NewReaderSize(r, 256<<10), sum: adler32.New(), max: streamLimit(limit)}
 }
 
 // NewStreamReaderFrom reads from br itself, adding no buffering of its own,
 // so the caller can go on reading br where the stream ends (the SNAP stream
 // is followed by more quorum packets on the same socket).
-func NewStreamReaderFrom(br *bufio.Reader) *StreamReader {
-	return &StreamReader{r: br, sum: adler32.New(), max: jute.QuorumMaxBuffer}
+func NewStreamReaderFrom(br *bufio.Reader, limit int) *StreamReader {
+	return &StreamReader{r: br, sum: adler32.New(), max: streamLimit(limit)}
+}
+
+func streamLimit(limit int) int {
+	if limit <= 0 {
+		return jute.QuorumMaxBuffer
+	}
+	return limit
 }
 
 // RemoveSnapshotsAfter deletes the snapshots in dir newer than zxid (a
@@ -368,15 +376,16 @@ func openSnapStream(f SnapFile) (io.Reader, io.Closer, error) {
 }
 
 // ReadSnapshot reads a snapshot file, verifying its checksum, and feeds it
-// to v.
-func ReadSnapshot(f SnapFile, v TreeVisitor) (SnapshotInfo, error) {
+// to v. limit bounds every buffer and string (Config.RecordLimit; <= 0
+// means Java's default).
+func ReadSnapshot(f SnapFile, v TreeVisitor, limit int) (SnapshotInfo, error) {
 	info := SnapshotInfo{File: f}
 	r, c, err := openSnapStream(f)
 	if err != nil {
 		return info, err
 	}
 	defer c.Close()
-	s := NewStreamReader(r)
+	s := NewStreamReader(r, limit)
 	var hdr wire.FileHeader
 	if err := s.Record(&hdr, hdr.Size()); err != nil {
 		return info, fmt.Errorf("storage: %s: header: %w", f.Path, err)
@@ -394,9 +403,13 @@ func ReadSnapshot(f SnapFile, v TreeVisitor) (SnapshotInfo, error) {
 		return info, err
 	}
 	// Optional digest section.
+	before := s.n
 	z, err := s.Long()
 	if err != nil {
-		return info, nil // a pre-3.6 snapshot ends after the first seal
+		if s.n == before && errors.Is(err, io.ErrUnexpectedEOF) {
+			return info, nil // a pre-3.6 snapshot ends after the first seal
+		}
+		return info, fmt.Errorf("storage: %s: digest: %w", f.Path, err)
 	}
 	ver, err := s.Int()
 	if err != nil {

@@ -27,9 +27,9 @@ import (
 //	  i8  'B'        end of record
 //	zero padding (preallocated, sparse) to the end of the file
 //
-// A record whose length is 0 is the padding (end of this file); a record
-// cut short or without its 'B' is a torn write (end of the log); a
-// checksum mismatch on a complete record is corruption.
+// Zeros after the last record are the padding (the end of this file's
+// data). See logreader.go for what counts as a torn write and what as
+// damage.
 
 // Magic numbers and versions of ZooKeeper's files.
 const (
@@ -43,9 +43,6 @@ const (
 	padThreshold  = 4096
 	recordOverhad = 8 + 4 + 1
 )
-
-// ErrCRC is returned when a complete txn log record fails its checksum.
-var ErrCRC = errors.New("storage: CRC check failed")
 
 // VersionDir returns <dir>/version-2.
 func VersionDir(dir string) string { return filepath.Join(dir, versionDir) }
@@ -193,7 +190,9 @@ func holdsTxn(path string, z wire.Zxid) bool {
 	if st, err := os.Stat(path); err == nil && st.Size() <= 16 {
 		return false // at most a file header
 	}
-	lr := NewLogReader([]LogFile{{Path: path, Zxid: z}})
+	// The file is the newest (it is being created): a torn txn at its end
+	// is no txn; damage counts as holding one.
+	lr := NewLogReader([]LogFile{{Path: path, Zxid: z}}, 0)
 	defer lr.Close()
 	_, err := lr.Next()
 	return !errors.Is(err, io.EOF)
@@ -329,156 +328,24 @@ func (l *TxnLog) Roll() error {
 // Close syncs and closes the log.
 func (l *TxnLog) Close() error { return l.Roll() }
 
-// Record is one txn read from a log.
-type Record struct {
-	Entry  wire.TxnEntry
-	Raw    []byte // the txn bytes (header ++ txn ++ digest)
-	File   string
-	Offset int64 // offset of the record's checksum field
-	End    int64 // offset just past its 'B'
-}
-
-// LogReader reads records from a sequence of log files.
-type LogReader struct {
-	files []LogFile
-	idx   int
-	f     *os.File
-	r     *bufio.Reader
-	off   int64
-	max   int
-	// Torn is set when reading stopped at a torn (partial) record; TornFile
-	// and TornOffset say where the valid data ends.
-	Torn       bool
-	TornFile   string
-	TornOffset int64
-}
-
-// NewLogReader reads the given files in order.
-func NewLogReader(files []LogFile) *LogReader {
-	return &LogReader{files: files, idx: -1, max: jute.QuorumMaxBuffer}
-}
-
-func (lr *LogReader) openNext() error {
-	if lr.f != nil {
-		lr.f.Close()
-		lr.f = nil
-	}
-	lr.idx++
-	if lr.idx >= len(lr.files) {
-		return io.EOF
-	}
-	path := lr.files[lr.idx].Path
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("storage: open log %s: %w", path, err)
-	}
-	lr.f, lr.r = f, bufio.NewReaderSize(f, 256<<10)
-	var hb [16]byte
-	if _, err := io.ReadFull(lr.r, hb[:]); err != nil {
-		// An empty or header-less file (crash right after creation).
-		lr.f.Close()
-		lr.f = nil
-		return lr.openNext()
-	}
-	var hdr wire.FileHeader
-	if err := jute.Unmarshal(hb[:], &hdr); err != nil || hdr.Magic != TxnLogMagic {
-		return fmt.Errorf("storage: %s is not a ZooKeeper txn log (bad magic)", path)
-	}
-	lr.off = 16
-	return nil
-}
-
-// Next returns the next record, io.EOF at the end of the log.
-func (lr *LogReader) Next() (*Record, error) {
-	for {
-		if lr.f == nil {
-			if err := lr.openNext(); err != nil {
-				return nil, err
-			}
-		}
-		rec, err := lr.readRecord()
-		if err == nil {
-			return rec, nil
-		}
-		if errors.Is(err, errEndOfFile) {
-			lr.f.Close()
-			lr.f = nil
-			continue
-		}
-		return nil, err
-	}
-}
-
-var errEndOfFile = errors.New("end of log file")
-
-func (lr *LogReader) readRecord() (*Record, error) {
-	path := lr.files[lr.idx].Path
-	start := lr.off
-	var hb [12]byte
-	n, err := io.ReadFull(lr.r, hb[:])
-	if err != nil {
-		if n == 0 && errors.Is(err, io.EOF) {
-			return nil, errEndOfFile
-		}
-		return nil, lr.torn(path, start)
-	}
-	sum := binary.BigEndian.Uint64(hb[:8])
-	l := int32(binary.BigEndian.Uint32(hb[8:]))
-	if l == 0 {
-		// Preallocated zeros: the end of this file's data.
-		return nil, errEndOfFile
-	}
-	if l < 0 || int(l) > lr.max {
-		return nil, lr.torn(path, start)
-	}
-	txn := make([]byte, l+1)
-	if _, err := io.ReadFull(lr.r, txn); err != nil {
-		return nil, lr.torn(path, start)
-	}
-	if txn[l] != eor {
-		return nil, lr.torn(path, start)
-	}
-	txn = txn[:l]
-	if uint64(adler32.Checksum(txn)) != sum {
-		return nil, fmt.Errorf("%w: %s at offset %d", ErrCRC, path, start)
-	}
-	e, err := wire.DecodeTxnEntry(txn, lr.max)
-	if err != nil {
-		return nil, fmt.Errorf("storage: undecodable txn in %s at offset %d: %w", path, start, err)
-	}
-	lr.off = start + int64(len(txn)) + recordOverhad
-	return &Record{Entry: e, Raw: txn, File: path, Offset: start, End: lr.off}, nil
-}
-
-// torn records where a partial record was found. Java treats it as the end
-// of the log ("Last transaction was partial").
-func (lr *LogReader) torn(path string, off int64) error {
-	lr.Torn, lr.TornFile, lr.TornOffset = true, path, off
-	// Nothing after a torn record can be trusted: stop reading.
-	lr.idx = len(lr.files)
-	return io.EOF
-}
-
-// Close releases the reader.
-func (lr *LogReader) Close() error {
-	if lr.f != nil {
-		return lr.f.Close()
-	}
-	return nil
-}
-
 // TruncateTo removes every txn after zxid from the logs in dir (TRUNC):
 // the file holding zxid is cut right after it and later files are deleted.
-// It fails if zxid is older than the oldest log.
-func TruncateTo(dir string, zxid wire.Zxid) error { return truncateLogs(dir, zxid, true) }
+// It fails if zxid is older than the oldest log. limit is the record
+// limit (Config.RecordLimit). Damage in the file to cut before zxid fails
+// it before anything changes.
+func TruncateTo(dir string, zxid wire.Zxid, limit int) error {
+	return truncateLogs(dir, zxid, true, limit)
+}
 
 // DropAfter removes every txn after zxid from the logs in dir, deleting
 // whole files that start after it. Unlike TruncateTo it does not require a
 // log holding zxid: a learner that loaded the leader's snapshot (SNAP) uses
 // it so that none of its own txns past the snapshot survive a restart.
-func DropAfter(dir string, zxid wire.Zxid) error { return truncateLogs(dir, zxid, false) }
+func DropAfter(dir string, zxid wire.Zxid, limit int) error {
+	return truncateLogs(dir, zxid, false, limit)
+}
 
-func truncateLogs(dir string, zxid wire.Zxid, strict bool) error {
+func truncateLogs(dir string, zxid wire.Zxid, strict bool, limit int) error {
 	files, err := ListLogs(dir)
 	if err != nil {
 		return err
@@ -489,35 +356,55 @@ func truncateLogs(dir string, zxid wire.Zxid, strict bool) error {
 	if strict && files[0].Zxid > zxid+1 {
 		return fmt.Errorf("storage: cannot truncate to %v: oldest log starts at %v", zxid, files[0].Zxid)
 	}
-	var keep []LogFile
+	var keep, drop []LogFile
 	for _, f := range files {
 		if f.Zxid <= zxid {
 			keep = append(keep, f)
-		} else if err := os.Remove(f.Path); err != nil {
-			return fmt.Errorf("storage: truncate: remove %s: %w", f.Path, err)
+		} else {
+			drop = append(drop, f)
 		}
 	}
-	if len(keep) == 0 {
-		return syncDir(dir)
-	}
-	last := keep[len(keep)-1]
-	lr := NewLogReader([]LogFile{last})
-	defer lr.Close()
-	end := int64(16)
-	for {
-		rec, err := lr.Next()
-		if err != nil {
+	// Find the cut first: damage fails the truncation before any change.
+	end := int64(-1)
+	if len(keep) > 0 {
+		last := keep[len(keep)-1]
+		lr := NewLogReader([]LogFile{last}, limit)
+		end = 16
+		for {
+			rec, err := lr.Next()
 			if errors.Is(err, io.EOF) {
 				break
 			}
-			return err
+			if err != nil {
+				lr.Close()
+				if errors.Is(err, ErrCorruptLog) && lr.LastZxid() == zxid {
+					break // damage after zxid itself: the cut removes it
+				}
+				return fmt.Errorf("storage: cannot truncate to %v: %w", zxid, err)
+			}
+			if rec.Entry.Hdr.Zxid > zxid {
+				break
+			}
+			end = rec.End
 		}
-		if rec.Entry.Hdr.Zxid > zxid {
-			break
+		lr.Close()
+		if lr.Tail != nil && len(drop) > 0 && lr.LastZxid() != zxid {
+			return fmt.Errorf("storage: cannot truncate to %v: %w", zxid, &LogError{File: lr.Tail.File, Offset: lr.Tail.Offset,
+				Zxid: lr.Tail.Zxid, ZxidKnown: lr.Tail.ZxidKnown, LastGood: lr.LastZxid(),
+				Reason: lr.Tail.Reason + "; not the newest log file, so it is not a torn write"})
 		}
-		end = rec.End
 	}
-	f, err := os.OpenFile(last.Path, os.O_WRONLY, 0)
+	// Later files go first: a crash before the cut leaves txns the next
+	// truncation removes, never a gap.
+	for _, f := range drop {
+		if err := os.Remove(f.Path); err != nil {
+			return fmt.Errorf("storage: truncate: remove %s: %w", f.Path, err)
+		}
+	}
+	if end < 0 {
+		return syncDir(dir)
+	}
+	f, err := os.OpenFile(keep[len(keep)-1].Path, os.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}
@@ -526,19 +413,4 @@ func truncateLogs(dir string, zxid wire.Zxid, strict bool) error {
 		err = fdatasync(f)
 	}
 	return errors.Join(err, f.Close(), syncDir(dir))
-}
-
-// CutTornTail truncates a file at a torn record's offset so the torn bytes
-// are gone (Java leaves them and stops reading there; cutting them keeps
-// later tools from tripping over them).
-func CutTornTail(path string, off int64) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	err = f.Truncate(off)
-	if err == nil {
-		err = fdatasync(f)
-	}
-	return errors.Join(err, f.Close())
 }

@@ -207,7 +207,7 @@ func (j *ApplyJob) stepMulti(budget int) (int, bool) {
 			if !ok {
 				return used, j.malformed()
 			}
-			if err := jute.UnmarshalMax(txns[j.i].Data, rec, jute.QuorumMaxBuffer); err != nil &&
+			if err := jute.UnmarshalMax(txns[j.i].Data, rec, j.t.opts.recordLimit()); err != nil &&
 				!errors.Is(err, jute.ErrTrailingBytes) {
 				// Java reads sub-records from a stream and ignores
 				// trailing bytes; anything else fails the txn.

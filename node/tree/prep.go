@@ -42,12 +42,14 @@ type prepState struct {
 	// owner holds in that state, by owner (closeSession's prep).
 	byOwner map[int64]map[string]*change
 	applied wire.Zxid // changes up to here belong to applied txns
-	// save holds, while a multi is prepared, the index entries its changes
-	// replaced, so that a rollback restores them without a scan.
+	// save holds, while a txn is prepared, the index entries its changes
+	// replaced, so that a rollback (of a failed multi op, or of a txn
+	// beyond the size bound) restores them without a scan.
 	save *savepoint
 }
 
-// savepoint is what a multi's changes replaced in the per-path indexes.
+// savepoint is what a txn's changes replaced in the per-path indexes
+// (maps made on first use).
 type savepoint struct {
 	byPath  map[string]*change
 	byOwner map[ownerPath]*change
@@ -140,11 +142,17 @@ func (t *Tree) addChange(c *change) {
 	c.treeDigest = t.prepDigest() - prev + c.nodeDigest
 	ps := &t.prep
 	if sp := ps.save; sp != nil {
+		if sp.byPath == nil {
+			sp.byPath = make(map[string]*change)
+		}
 		if _, ok := sp.byPath[c.path]; !ok {
 			sp.byPath[c.path] = ps.byPath[c.path]
 		}
 		if c.exists && c.stat.EphemeralOwner != 0 {
 			k := ownerPath{c.stat.EphemeralOwner, c.path}
+			if sp.byOwner == nil {
+				sp.byOwner = make(map[ownerPath]*change)
+			}
 			if _, ok := sp.byOwner[k]; !ok {
 				sp.byOwner[k] = ps.byOwner[k.owner][k.path]
 			}
@@ -219,7 +227,7 @@ func (t *Tree) fixupACL(req *PrepRequest, acl []wire.ACL) ([]wire.ACL, wire.ErrC
 	if f := req.fixed; f != nil && f.done && len(f.acl) == len(acl) && len(acl) > 0 && &f.acl[0] == &acl[0] {
 		return f.out, f.code
 	}
-	return FixupACL(acl, req.Auth, t.opts.MaxTxnBytes)
+	return FixupACL(acl, req.Auth, t.opts.recordLimit())
 }
 
 // requestACL returns the ACL list of a create or setACL request.
@@ -235,6 +243,14 @@ func requestACL(body jute.Record) []wire.ACL {
 	return nil
 }
 
+// recordLimit is the txn size bound (Options.MaxTxnBytes).
+func (o Options) recordLimit() int {
+	if o.MaxTxnBytes > 0 {
+		return o.MaxTxnBytes
+	}
+	return jute.QuorumMaxBuffer
+}
+
 // PrepError is a prep failure with its code (KeeperException).
 type prepError struct {
 	code wire.ErrCode
@@ -248,21 +264,84 @@ func fail(code wire.ErrCode, path string) *prepError { return &prepError{code, p
 // write becomes an error txn (type error, ErrorTxn{code}) that still uses
 // req.Zxid, as PrepRequestProcessor does; a rejected multi becomes a multi
 // of error sub-txns. The second result is the error reported to the client.
+//
+// The txn's encoding is bounded by Options.MaxTxnBytes, the limit every
+// reader of the txn log and of PROPOSALs applies (Java's and zkgo's): a
+// write whose txn would be larger (an "auth" ACL expanded to many ids, a
+// large multi) is refused with BADARGUMENTS before anything is logged (in
+// a multi, by the op whose txn crosses the limit),
+// and a closeSession whose ephemeral list would be larger lists none (its
+// readers then delete the session's ephemerals from their own index).
+// Java 3.8 logs such a txn, acknowledges it, and then cannot read its own
+// log (DIFFERENCES.md).
 func (t *Tree) Prep(req *PrepRequest) (wire.TxnEntry, wire.ErrCode) {
 	if j := t.BeginPrep(req); j != nil {
 		j.Step(-1)
 		return j.Result()
 	}
 	e := wire.TxnEntry{Hdr: wire.TxnHeader{ClientID: req.Session, Cxid: req.Cxid, Zxid: req.Zxid, Time: req.Time, Type: req.Type}}
+	t.prep.save = &savepoint{} // for boundTxn's rollback
 	body, perr := t.prepOne(req, req.Type, req.Body, true)
 	if perr != nil {
+		t.prep.save = nil
 		e.Hdr.Type = wire.OpError
 		e.Body = &wire.ErrorTxn{Err: perr.code}
 		return e, perr.code
 	}
 	e.Body = body
 	e.Digest = t.txnDigest()
-	return e, wire.ErrOk
+	return t.boundTxn(e, wire.ErrOk)
+}
+
+// boundTxn applies the size bound of Prep to a prepared txn whose changes
+// are recorded, with the savepoint (prepState.save) taken before them; it
+// ends the savepoint. O(ops) of the txn, as its encoding.
+func (t *Tree) boundTxn(e wire.TxnEntry, code wire.ErrCode) (wire.TxnEntry, wire.ErrCode) {
+	limit := t.opts.recordLimit()
+	if e.Size() <= limit {
+		t.prep.save = nil
+		return e, code
+	}
+	if c, ok := e.Body.(*wire.CloseSessionTxn); ok && e.Hdr.Type == wire.OpCloseSession {
+		// The changes stay: every reader deletes the same nodes.
+		t.prep.save = nil
+		c.Paths2Delete = []string{}
+		return e, code
+	}
+	t.rollback(e.Hdr.Zxid)
+	if m, ok := e.Body.(*wire.MultiTxn); ok && e.Hdr.Type == wire.OpMulti {
+		// As any failed multi: the op whose txn crosses the limit fails,
+		// those before it report 0 and those after RUNTIMEINCONSISTENCY.
+		size := e.Hdr.Size() + 4
+		if e.Digest != nil {
+			size += e.Digest.Size()
+		}
+		bad := len(m.Txns) - 1
+		for i := range m.Txns {
+			if size += m.Txns[i].Size(); size > limit {
+				bad = i
+				break
+			}
+		}
+		txns := make([]wire.Txn, len(m.Txns))
+		for i := range txns {
+			code := wire.ErrOk
+			switch {
+			case i == bad:
+				code = wire.ErrBadArguments
+			case i > bad:
+				code = wire.ErrRuntimeInconsistency
+			}
+			txns[i] = wire.Txn{Type: wire.OpError, Data: jute.Marshal(&wire.ErrorTxn{Err: code})}
+		}
+		e.Body = &wire.MultiTxn{Txns: txns}
+		e.Digest = t.txnDigest()
+		return e, wire.ErrBadArguments
+	}
+	e.Hdr.Type = wire.OpError
+	e.Body = &wire.ErrorTxn{Err: wire.ErrBadArguments}
+	e.Digest = nil
+	return e, wire.ErrBadArguments
 }
 
 // txnDigest is the TxnDigest Java 3.6+ attaches to a prepared txn: the

@@ -1,6 +1,8 @@
 package tree
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/zkgo/zkgo/jute"
@@ -45,5 +47,91 @@ func TestPrepSetACLKeepsOldACLOutstanding(t *testing.T) {
 	}
 	if got := tr.ACLOf(tr.Get("/n")); len(got) != 1 || got[0] != readOnly[0] {
 		t.Fatalf("ACL of /n: %v", got)
+	}
+}
+
+// TestPrepBoundsTxnSize: no write may produce a txn its readers cannot read
+// back (Options.MaxTxnBytes, jute.maxbuffer plus its extra allowance). A
+// create whose "auth" ACL expands past it is refused with BADARGUMENTS and
+// leaves no outstanding change; in a multi the op that crosses the limit
+// fails; a closeSession whose ephemeral list would not fit lists none, and
+// applying it still deletes every ephemeral.
+func TestPrepBoundsTxnSize(t *testing.T) {
+	const limit = 4096
+	tr := New(Options{MaxTxnBytes: limit})
+	zxid := wire.Zxid(0)
+	var auth []wire.ID
+	for i := 0; i < 20; i++ {
+		auth = append(auth, wire.ID{Scheme: "digest", ID: fmt.Sprintf("user%02d:%s", i, strings.Repeat("h", 27))})
+	}
+	prep := func(session wire.SessionID, op wire.OpCode, body jute.Record) (wire.TxnEntry, wire.ErrCode) {
+		zxid++
+		return tr.Prep(&PrepRequest{Session: session, Type: op, Body: body, Zxid: zxid, Time: 1, Auth: auth})
+	}
+	authACL := func(n int) []wire.ACL {
+		var acl []wire.ACL
+		for i := 0; i < n; i++ {
+			acl = append(acl, wire.ACL{Perms: int32(wire.PermAll), ID: wire.ID{Scheme: SchemeAuth, ID: fmt.Sprintf("x%d", i)}})
+		}
+		return acl
+	}
+	// 2 x 20 entries fit; 6 x 20 (~5.5 KB) do not.
+	e, code := prep(1, wire.OpCreate, &wire.CreateRequest{Path: "/fits", ACL: authACL(2)})
+	if code != wire.ErrOk || e.Size() > limit || len(wire.AppendTxnEntry(nil, &e)) != e.Size() {
+		t.Fatalf("create that fits: %v, %d bytes", code, e.Size())
+	}
+	tr.Apply(&e)
+	e, code = prep(1, wire.OpCreate, &wire.CreateRequest{Path: "/big", ACL: authACL(6)})
+	if code != wire.ErrBadArguments || e.Hdr.Type != wire.OpError || e.Size() > limit || tr.Outstanding() != 0 {
+		t.Fatalf("oversized create: %v type %v, %d bytes, %d outstanding", code, e.Hdr.Type, e.Size(), tr.Outstanding())
+	}
+	tr.Apply(&e)
+	if tr.Get("/big") != nil {
+		t.Fatal("the refused create was applied")
+	}
+	// In a multi: the first op would fit, the second crosses the limit.
+	e, code = prep(1, wire.OpMulti, &wire.MultiRequest{Ops: []wire.MultiOp{
+		{Type: wire.OpCreate, Op: &wire.CreateRequest{Path: "/m1", ACL: OpenACLUnsafe}},
+		{Type: wire.OpCreate, Op: &wire.CreateRequest{Path: "/m2", ACL: authACL(6)}},
+		{Type: wire.OpCreate, Op: &wire.CreateRequest{Path: "/m3", ACL: OpenACLUnsafe}},
+	}})
+	if code != wire.ErrBadArguments || e.Size() > limit || tr.Outstanding() != 0 {
+		t.Fatalf("oversized multi: %v, %d bytes, %d outstanding", code, e.Size(), tr.Outstanding())
+	}
+	res := tr.Apply(&e)
+	want := []wire.ErrCode{wire.ErrOk, wire.ErrBadArguments, wire.ErrRuntimeInconsistency}
+	for i, r := range res.Multi {
+		if r.Type != wire.OpError || r.Err != want[i] {
+			t.Fatalf("multi op %d: %v %v, want an error result %v", i, r.Type, r.Err, want[i])
+		}
+	}
+	if tr.Get("/m1") != nil {
+		t.Fatal("part of the refused multi was applied")
+	}
+	// A session with more ephemeral path bytes than fit in one txn.
+	for i := 0; i < 60; i++ {
+		e, code = prep(7, wire.OpCreate, &wire.CreateRequest{Path: fmt.Sprintf("/e%02d-%s", i, strings.Repeat("p", 80)),
+			ACL: OpenACLUnsafe, Flags: int32(wire.ModeEphemeral)})
+		if code != wire.ErrOk {
+			t.Fatalf("ephemeral %d: %v", i, code)
+		}
+		tr.Apply(&e)
+	}
+	e, code = prep(7, wire.OpCloseSession, nil)
+	c, ok := e.Body.(*wire.CloseSessionTxn)
+	if code != wire.ErrOk || !ok || c.Paths2Delete == nil || len(c.Paths2Delete) != 0 || e.Size() > limit {
+		t.Fatalf("closeSession: %v %+v, %d bytes", code, e.Body, e.Size())
+	}
+	// Its readers decode it and delete the ephemerals from their index.
+	back, err := wire.DecodeTxnEntry(wire.AppendTxnEntry(nil, &e), limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Apply(&back)
+	if n := len(tr.Ephemerals(7)); n != 0 {
+		t.Fatalf("%d ephemerals left after the closeSession", n)
+	}
+	if tr.Digest() != uint64(e.Digest.TreeDigest) {
+		t.Fatal("the closeSession's digest does not match the tree after it")
 	}
 }

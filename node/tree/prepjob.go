@@ -102,6 +102,7 @@ func (t *Tree) BeginPrep(req *PrepRequest) *PrepJob {
 			return nil
 		}
 		j.single, j.size = true, n
+		t.prep.save = &savepoint{} // for boundTxn's rollback
 	default:
 		return nil
 	}
@@ -134,7 +135,7 @@ func (j *PrepJob) fixupStep(body jute.Record, budget int) (int, bool) {
 		return 0, true
 	}
 	if j.fix == nil {
-		j.fix = newACLFixup(acl, j.req.Auth, j.t.opts.MaxTxnBytes)
+		j.fix = newACLFixup(acl, j.req.Auth, j.t.opts.recordLimit())
 	}
 	used, done := j.fix.step(budget)
 	if done {
@@ -176,10 +177,9 @@ func (j *PrepJob) Step(budget int) (int, bool) {
 			}
 		}
 		if j.i == len(j.ops) {
-			j.t.prep.save = nil
 			j.e.Body = &wire.MultiTxn{Txns: j.txns}
 			j.e.Digest = j.t.txnDigest()
-			j.code = j.firstErr
+			j.e, j.code = j.t.boundTxn(j.e, j.firstErr)
 			j.done = true
 		}
 	case wire.OpCloseSession:
@@ -203,7 +203,7 @@ func (j *PrepJob) Step(budget int) (int, bool) {
 		if j.i == len(j.paths) {
 			j.e.Body = &wire.CloseSessionTxn{Paths2Delete: j.paths[:j.kept:j.kept]}
 			j.e.Digest = j.t.txnDigest()
-			j.code = wire.ErrOk
+			j.e, j.code = j.t.boundTxn(j.e, wire.ErrOk)
 			j.done = true
 		}
 	}
@@ -217,6 +217,7 @@ func (j *PrepJob) prepSingle() {
 	j.fix, j.req.fixed = nil, nil
 	j.done = true
 	if perr != nil {
+		t.prep.save = nil
 		j.e.Hdr.Type = wire.OpError
 		j.e.Body = &wire.ErrorTxn{Err: perr.code}
 		j.code = perr.code
@@ -224,7 +225,7 @@ func (j *PrepJob) prepSingle() {
 	}
 	j.e.Body = body
 	j.e.Digest = t.txnDigest()
-	j.code = wire.ErrOk
+	j.e, j.code = t.boundTxn(j.e, wire.ErrOk)
 }
 
 // Result returns the txn and the error reported to the client; valid once

@@ -151,9 +151,12 @@ type Options struct {
 	ExtendedTypes bool
 	// Config is the data of /zookeeper/config.
 	Config []byte
-	// MaxTxnBytes bounds what one request may expand into (jute.maxbuffer;
-	// 0: no bound): an ACL list whose "auth" entries would expand beyond
-	// it is refused before it is built (FixupACL).
+	// MaxTxnBytes is the largest encoded txn Prep may produce
+	// (Config.RecordLimit: jute.maxbuffer plus its extra allowance, what
+	// Java reads back from a txn log or a PROPOSAL); 0 means Java's
+	// default, jute.QuorumMaxBuffer. It also bounds what one request may
+	// expand into: an ACL list whose "auth" entries would expand beyond it
+	// is refused before it is built (FixupACL).
 	MaxTxnBytes int
 }
 

@@ -1,0 +1,71 @@
+package faults
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestLogFindings checks the log checker on excerpts of real logs: network
+// errors after a kill are expected, Java 3.8.0's ZOOKEEPER-4394 and the
+// digest mismatches of the reload that follows it are known Java defects,
+// and every other digest mismatch (Java's or zkgo's) is a finding.
+func TestLogFindings(t *testing.T) {
+	dir := t.TempDir()
+	java := strings.Join([]string{
+		`05:47:59.856 [LearnerHandler-/10.213.61.12:42876] ERROR org.apache.zookeeper.server.quorum.LearnerHandler - Unexpected exception in LearnerHandler: `,
+		`java.net.SocketException: Connection reset`,
+		`05:50:11.205 [CommitProcessor:2] WARN org.apache.zookeeper.server.DataTree - Message:Digests are not matching. Value is Zxid. Value:4294969186`,
+		`07:00:09.161 [LearnerHandler-/10.213.176.11:36702] ERROR org.apache.zookeeper.server.quorum.LearnerHandler - Unexpected exception in LearnerHandler.`,
+		`java.lang.InterruptedException`,
+		`06:08:43.617 [FollowerRequestProcessor:2] ERROR org.apache.zookeeper.server.ZooKeeperCriticalThread - Severe unrecoverable error, from thread : FollowerRequestProcessor:2`,
+		`java.net.SocketException: Socket closed`,
+		`05:59:32.422 [QuorumPeer[myid=1]] INFO org.apache.zookeeper.server.quorum.Learner - Getting a diff from the leader 0x200000209`,
+		`05:59:32.430 [QuorumPeer[myid=1]] WARN org.apache.zookeeper.server.quorum.Learner - Exception when following the leader`,
+		`java.lang.NullPointerException: Cannot read field "hdr" because "pif" is null`,
+		`	at org.apache.zookeeper.server.quorum.Learner.syncWithLeader(Learner.java:655)`,
+		`05:59:32.434 [SyncThread:1] ERROR org.apache.zookeeper.server.ZooKeeperCriticalThread - Severe unrecoverable error, from thread : SyncThread:1`,
+		`java.lang.NullPointerException: Cannot invoke "java.net.Socket.isClosed()" because "this.learner.sock" is null`,
+		`05:59:32.495 [QuorumPeer[myid=1]] WARN org.apache.zookeeper.server.DataTree - Message:Digests are not matching. Value is Zxid. Value:8589935103`,
+		`05:59:32.497 [QuorumPeer[myid=1]] ERROR org.apache.zookeeper.server.DataTree - First digest mismatch on txn: 72057763985293312,46,8589935103,1796623172189,-11`,
+		`05:59:32.507 [QuorumPeer[myid=1]] INFO org.apache.zookeeper.server.quorum.Learner - Getting a diff from the leader 0x200000232`,
+		`05:59:40.000 [CommitProcessor:1] WARN org.apache.zookeeper.server.DataTree - Message:Digests are not matching. Value is Zxid. Value:8589935999`,
+	}, "\n")
+	zkgo := strings.Join([]string{
+		`{"level":"warn","component":"server","error":"dial tcp 10.213.27.11:2888: connect: connection refused","message":"Unexpected exception connecting to the leader"}`,
+		`{"level":"error","component":"server","zxid":"0x300000493","type":"multi","message":"Digest mismatch: the tree differs from the leader's after this txn"}`,
+	}, "\n")
+	e := &Ensemble{}
+	for i, text := range []string{java, zkgo} {
+		n := &Node{NodeSpec: NodeSpec{ID: i + 1, Kind: []Kind{Java, Zkgo}[i]}, LogPath: filepath.Join(dir, "log"+string(rune('1'+i)))}
+		if err := os.WriteFile(n.LogPath, []byte(text+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		e.Nodes = append(e.Nodes, n)
+	}
+	got := e.logFindings()
+	var findings, known []string
+	for _, f := range got {
+		switch {
+		case strings.HasPrefix(f, "log:"):
+			findings = append(findings, f)
+		case strings.HasPrefix(f, "known:"):
+			known = append(known, f)
+		default:
+			t.Errorf("unclassified: %s", f)
+		}
+	}
+	wantFindings := []string{"Value:4294969186", "Value:8589935999", "0x300000493"}
+	if len(findings) != len(wantFindings) {
+		t.Fatalf("findings:\n%s\nwant %d: %v", strings.Join(findings, "\n"), len(wantFindings), wantFindings)
+	}
+	for i, w := range wantFindings {
+		if !strings.Contains(findings[i], w) {
+			t.Errorf("finding %d = %s, want it to mention %s", i, findings[i], w)
+		}
+	}
+	if len(known) != 5 {
+		t.Errorf("known Java defects:\n%s\nwant 5 (three exception lines, two digest lines of the reload)", strings.Join(known, "\n"))
+	}
+}

@@ -1,0 +1,176 @@
+package faults
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zkgo/zkgo/compat-tests/harness"
+)
+
+func TestMain(m *testing.M) {
+	HandleSignals()
+	if Requirements() == nil {
+		if removed, err := Sweep(); len(removed) > 0 || err != nil {
+			fmt.Fprintf(os.Stderr, "faults: swept leftovers of crashed runs: %v (%v)\n", removed, err)
+		}
+	}
+	code := m.Run()
+	RunCleanups()
+	os.Exit(code)
+}
+
+// requireSuite skips (or, under CI=true, fails) when the machine cannot run
+// the suite.
+func requireSuite(t *testing.T) {
+	t.Helper()
+	harness.SkipShort(t)
+	if err := Requirements(); err != nil {
+		harness.Unavailable(t, "%v", err)
+	}
+}
+
+// startEnsemble starts mix in fresh namespaces; everything is removed at
+// cleanup.
+func startEnsemble(t *testing.T, mix string, seed uint64) *Ensemble {
+	return startEnsembleWith(t, mix, seed, false)
+}
+
+// startEnsembleWith starts mix, with relays on every peer link if relay.
+func startEnsembleWith(t *testing.T, mix string, seed uint64, relay bool) *Ensemble {
+	t.Helper()
+	requireSuite(t)
+	specs, err := ParseMix(mix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var java *harness.Java
+	var bin string
+	for _, s := range specs {
+		if s.Kind == Java && java == nil {
+			java = harness.RequireJava(t)
+		}
+		if s.Kind == Zkgo && bin == "" {
+			// ZKGO_FAULTS_ZKGO runs another build (e.g. a branch's).
+			if bin = os.Getenv("ZKGO_FAULTS_ZKGO"); bin == "" {
+				bin = harness.BuildZkgo(t)
+			}
+		}
+	}
+	nw, err := NewNetwork(rand.New(rand.NewPCG(seed, uint64(time.Now().UnixNano()))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := nw.Close(); err != nil {
+			t.Errorf("removing network: %v", err)
+		}
+	})
+	e, err := NewEnsemble(EnsembleConfig{Mix: mix, Dir: t.TempDir(), Zkgo: bin, Java: java, Net: nw, Logf: t.Logf,
+		Relay: relay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := e.Close(); err != nil {
+			t.Errorf("stopping nodes: %v", err)
+		}
+	})
+	if err := e.StartAll(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.WaitHealthy(90 * time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, e.LogTail(1, 3000))
+	}
+	return e
+}
+
+func TestEnsembleSmoke(t *testing.T) {
+	e := startEnsemble(t, "jjz", 1)
+	c, _, err := zk.Connect(e.Servers(), 4*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Create("/smoke", []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range e.Nodes {
+		one, _, err := zk.Connect([]string{n.ClientAddr()}, 4*time.Second, zk.WithLogInfo(false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := one.Sync("/smoke"); err != nil {
+			t.Fatal(err)
+		}
+		d, _, err := one.Get("/smoke")
+		one.Close()
+		if err != nil || string(d) != "x" {
+			t.Fatalf("node %d: %q %v", n.ID, d, err)
+		}
+	}
+}
+
+// TestSweepLeftovers leaves what a crashed run would (a bridge whose owner
+// is gone, a namespace with a veth pair and a process) and checks that the
+// sweeper removes all of it and nothing of a live run.
+func TestSweepLeftovers(t *testing.T) {
+	requireSuite(t)
+	live, err := NewNetwork(rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	if _, err := live.AddHost(1); err != nil {
+		t.Fatal(err)
+	}
+	dead, err := NewNetwork(rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 4)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unregisterCleanup(dead.Bridge)      // as if its process had crashed
+	defer func() { _ = dead.Close() }() // in case the sweeper misses it
+	h, err := dead.AddHost(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// pid 1 runs, but not since this start time: the owner is gone.
+	if err := run("ip", "link", "set", dead.Bridge, "alias", "zkgo-faults pid=1 start=0"); err != nil {
+		t.Fatal(err)
+	}
+	sleeper := h.Exec("sleep", "600")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- sleeper.Wait() }()
+	removed, err := Sweep()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(removed, dead.Bridge) || slices.Contains(removed, live.Bridge) {
+		t.Fatalf("swept %v; want %s and not %s", removed, dead.Bridge, live.Bridge)
+	}
+	if linkExists(dead.Bridge) || linkExists(h.veth) {
+		t.Errorf("the crashed run's bridge or veth is still there")
+	}
+	out, _ := output("ip", "netns", "list")
+	if strings.Contains(out, h.NS+" ") {
+		t.Errorf("the crashed run's namespace %s is still there:\n%s", h.NS, out)
+	}
+	if !strings.Contains(out, live.Host(1).NS+" ") {
+		t.Errorf("the sweeper removed the live run's namespace %s:\n%s", live.Host(1).NS, out)
+	}
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Errorf("the crashed run's process was not killed")
+		_ = sleeper.Process.Kill()
+	}
+}

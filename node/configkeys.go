@@ -1,0 +1,174 @@
+package node
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// zoo.cfg keys zkgo does not implement (issue 14: never run with a setting
+// silently ignored). docs/config.md lists every key in one of three
+// classes, implemented, refused, or accepted because it only tunes Java
+// internals; this file holds the refused ones and those accepted with a
+// warning. Keys are matched without a leading "zookeeper." (zkgo takes
+// both spellings; Java prefixes every non-QuorumPeerConfig key with it).
+
+// keyRule refuses (or warns about) a key when its value asks for something
+// zkgo does not do.
+type keyRule struct {
+	key    string // exact key, or a prefix when it ends in '.'
+	when   func(v string) bool
+	reason string
+	// quorumOnly rules apply to quorum members only.
+	quorumOnly bool
+}
+
+func (r keyRule) matches(k string) bool {
+	if strings.HasSuffix(r.key, ".") {
+		return strings.HasPrefix(k, r.key)
+	}
+	return k == r.key
+}
+
+func anyValue(string) bool  { return true }
+func isTrue(v string) bool  { return strings.EqualFold(strings.TrimSpace(v), "true") }
+func isFalse(v string) bool { return strings.EqualFold(strings.TrimSpace(v), "false") }
+func positive(v string) bool {
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	return err != nil || n > 0 // a value Java cannot read either is no better
+}
+
+// builtinAuthProviders are the authProvider.N classes zkgo implements.
+var builtinAuthProviders = map[string]bool{
+	"org.apache.zookeeper.server.auth.DigestAuthenticationProvider": true,
+	"org.apache.zookeeper.server.auth.IPAuthenticationProvider":     true,
+}
+
+const (
+	whyTLS  = "TLS (secure client port, client certificates, X509 authentication) is not implemented by zkgo"
+	whySASL = "SASL/Kerberos authentication is not implemented by zkgo"
+)
+
+// refusedKeys make zkgo refuse to start, naming the key.
+var refusedKeys = []keyRule{
+	{key: "secureClientPort", when: positive, reason: whyTLS},
+	{key: "secureClientPortAddress", when: anyValue, reason: whyTLS},
+	{key: "portUnification", when: isTrue, reason: whyTLS},
+	{key: "client.portUnification", when: isTrue, reason: whyTLS},
+	{key: "ssl.", when: anyValue, reason: whyTLS},
+	{key: "X509AuthenticationProvider.superUser", when: anyValue, reason: whyTLS},
+	{key: "authProvider.", when: func(v string) bool { return !builtinAuthProviders[strings.TrimSpace(v)] },
+		reason: "only the digest and ip authentication providers are implemented by zkgo"},
+	{key: "superUser", when: anyValue, reason: whySASL},
+	{key: "superUser.", when: anyValue, reason: whySASL},
+	{key: "quorum.auth.learnerRequireSasl", when: isTrue, reason: whySASL},
+	{key: "quorum.auth.serverRequireSasl", when: isTrue, reason: whySASL},
+	{key: "DigestAuthenticationProvider.enabled", when: isFalse,
+		reason: "disabling the digest authentication provider is not implemented by zkgo"},
+	{key: "DigestAuthenticationProvider.digestAlg",
+		when: func(v string) bool {
+			v = strings.ToUpper(strings.TrimSpace(v))
+			return v != "SHA1" && v != "SHA-1"
+		},
+		reason: "zkgo computes digest ids with SHA1 only"},
+	{key: "localSessionsEnabled", when: isTrue, reason: "local sessions are not implemented by zkgo"},
+	{key: "observerMasterPort", when: positive,
+		reason: "observer masters (observers syncing from followers) are not implemented by zkgo"},
+	{key: "dynamicConfigFile", when: anyValue,
+		reason: "a separate dynamic config file is not read by zkgo; put the server.N lines in zoo.cfg"},
+	{key: "oraclePath", when: anyValue, reason: "QuorumOracleMaj (oracle quorums) is not implemented by zkgo"},
+	{key: "enforceQuota", when: isTrue, reason: "quota enforcement is not implemented by zkgo"},
+	{key: "leaderServes", when: func(v string) bool { return v == "no" },
+		reason: "a leader that does not serve clients is not implemented by zkgo"},
+	{key: "audit.enable", when: isTrue, reason: "audit logging is not implemented by zkgo"},
+	{key: "maxCnxns", when: positive, reason: "a server-wide connection limit is not implemented by zkgo (maxClientCnxns, per client IP, is)"},
+	{key: "connection_throttle_tokens", when: positive,
+		reason: "connection throttling (BlueThrottle) is not implemented by zkgo"},
+	// Features the quorum protocol would need: refusing beats joining an
+	// ensemble whose peers cannot understand us.
+	{key: "sslQuorum", when: isTrue, reason: whyTLS, quorumOnly: true},
+	{key: "quorum.auth.enableSasl", when: isTrue, reason: whySASL, quorumOnly: true},
+	{key: "multiAddress.enabled", when: isTrue, reason: "multiple addresses per server are not implemented by zkgo", quorumOnly: true},
+	{key: "reconfigEnabled", when: isTrue, reason: "dynamic reconfiguration is not implemented by zkgo", quorumOnly: true},
+}
+
+// warnedKeys ask for a feature zkgo lacks that neither guards data nor
+// decides who may connect: zkgo starts and says so at WARN.
+var warnedKeys = []keyRule{
+	{key: "admin.enableServer", when: isTrue,
+		reason: "zkgo has no AdminServer (Java's HTTP admin interface); use the four-letter words and --metrics"},
+	{key: "admin.", when: anyValue,
+		reason: "zkgo has no AdminServer (Java's HTTP admin interface); use the four-letter words and --metrics"},
+	{key: "metricsProvider.className",
+		when: func(v string) bool {
+			return strings.TrimSpace(v) != "org.apache.zookeeper.metrics.impl.NullMetricsProvider"
+		},
+		reason: "zkgo has no pluggable metrics provider; `zkgo server --metrics ADDR` serves Prometheus metrics"},
+	{key: "metricsProvider.", when: anyValue,
+		reason: "zkgo has no pluggable metrics provider; `zkgo server --metrics ADDR` serves Prometheus metrics"},
+}
+
+// configKey strips the "zookeeper." prefix a system-property spelling has.
+func configKey(k string) string { return strings.TrimPrefix(k, "zookeeper.") }
+
+// refusedSettings returns an error per zoo.cfg key that asks for something
+// zkgo does not implement and that matters to safety, security or who can
+// connect.
+func refusedSettings(raw map[string]string, quorum bool) []error {
+	var errs []error
+	for _, k := range sortedKeys(raw) {
+		ck := configKey(k)
+		for _, r := range refusedKeys {
+			if r.quorumOnly && !quorum {
+				continue
+			}
+			if !r.matches(ck) {
+				continue
+			}
+			if r.when(raw[k]) {
+				errs = append(errs, fmt.Errorf("%s=%s is not supported: %s", k, strings.TrimSpace(raw[k]), r.reason))
+			}
+			break
+		}
+	}
+	return errs
+}
+
+// warnedSettings returns the keys (and reasons) to warn about at startup.
+// admin.* keys are silent when admin.enableServer=false turns the
+// AdminServer off, as zkgo has none.
+func warnedSettings(raw map[string]string) [][2]string {
+	adminOff := false
+	for k, v := range raw {
+		if configKey(k) == "admin.enableServer" && isFalse(v) {
+			adminOff = true
+		}
+	}
+	var out [][2]string
+	for _, k := range sortedKeys(raw) {
+		ck := configKey(k)
+		if adminOff && strings.HasPrefix(ck, "admin.") {
+			continue
+		}
+		for _, r := range warnedKeys {
+			if !r.matches(ck) {
+				continue
+			}
+			if r.when(raw[k]) {
+				out = append(out, [2]string{k, r.reason})
+			}
+			break
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
