@@ -29,6 +29,9 @@ type proposal struct {
 	// acked it
 	data []byte
 	acks map[int64]bool
+	// after: learner syncs whose SYNC came while this txn (committed
+	// before it) was waiting to be applied; completed once it is.
+	after []*proposal
 }
 
 // checkSessionOwner is the SessionCheck for prep (SessionTrackerImpl.checkSession):
@@ -257,7 +260,10 @@ func (s *Server) startApply(p *proposal) {
 			return
 		}
 	}
-	p.result = s.tree.ApplyHeld(&p.entry)
+	if s.touchBuf == nil || len(s.touchBuf) > 64 {
+		s.touchBuf = make(map[string]struct{})
+	}
+	p.result = s.tree.ApplyHeldTouching(&p.entry, s.touchBuf)
 	s.appliedTxn(p, &p.result)
 	fanOut := 0
 	for i := range p.result.Events {
@@ -266,14 +272,14 @@ func (s *Server) startApply(p *proposal) {
 	if fanOut > roundDeliveries {
 		// A change many connections watch: its watches fire and its
 		// events go out across rounds, and the txn counts as applied once
-		// they are out (reads of its paths wait meanwhile).
-		touched := make(map[string]struct{}, len(p.result.Events))
-		for _, ev := range p.result.Events {
-			touched[ev.Path] = struct{}{}
-		}
-		s.applyJob = &applyRun{p: p, res: &p.result, touched: touched}
+		// they are out. Reads of every path it changed wait meanwhile, not
+		// only of those with events: a multi's setACL, a quota's stats
+		// node would otherwise show the txn before its events are out.
+		s.applyJob = &applyRun{p: p, res: &p.result, touched: s.touchBuf}
+		s.touchBuf = nil
 		return
 	}
+	clear(s.touchBuf)
 	ds := s.collectWatchers(p.result.Events, nil)
 	s.deliver(ds)
 	s.tree.Advance(p.entry.Hdr.Zxid)

@@ -494,6 +494,18 @@ func (s *Server) onLeaderSync() {
 	prop := p.syncs[0]
 	p.syncs[0] = nil
 	p.syncs = p.syncs[1:]
+	if last := s.lastInApply(); last != nil {
+		// Every txn committed before the SYNC must be in the tree before
+		// the sync is answered (Java's SYNC goes through the commit
+		// processor behind them): it waits for the last one.
+		last.after = append(last.after, prop)
+		return
+	}
+	s.syncDone(prop)
+}
+
+// syncDone answers a learner's sync whose committed txns are applied.
+func (s *Server) syncDone(prop *proposal) {
 	prop.applied = true
 	if prop.cc != nil {
 		s.drainPending(prop.cc)

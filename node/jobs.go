@@ -138,6 +138,38 @@ func (s *Server) lastApplied() wire.Zxid {
 	return z
 }
 
+// lastInApply returns the last committed txn not yet applied (being
+// applied or waiting), or nil.
+func (s *Server) lastInApply() *proposal {
+	if n := len(s.applyWait); n > 0 {
+		return s.applyWait[n-1]
+	}
+	if s.applyJob != nil {
+		return s.applyJob.p
+	}
+	return nil
+}
+
+// syncWaitJob is a client's sync on the server that orders writes (leader
+// or standalone) that came while committed txns were waiting to be
+// applied: it is answered once they are, so that the reads after it see
+// them.
+type syncWaitJob struct {
+	pkt  *wire.ClientPacket
+	zxid wire.Zxid
+}
+
+func (j *syncWaitJob) step(s *Server, cc *clientConn, _ int) (int, bool) {
+	if s.tree.LastZxid < j.zxid && !s.applyIdle() {
+		return 0, false // the apply that brings it wakes the owner
+	}
+	r := j.pkt.Body.(*wire.SyncRequest)
+	s.reply(cc, j.pkt.Header.Xid, wire.ErrOk, &wire.SyncResponse{Path: r.Path, Nulls: r.Nulls})
+	return 1, true
+}
+
+func (j *syncWaitJob) drop(*Server) {}
+
 // readWaits reports whether a read of path must wait for the txn being
 // applied in steps (it changed the path already).
 func (s *Server) readWaits(path string) bool {
@@ -542,9 +574,16 @@ func (s *Server) deferRead(cc *clientConn, p *wire.ClientPacket) {
 	s.startConnJob(cc, &waitApplyJob{pkt: p, auth: cc.auth})
 }
 
-// answerApplied marks an applied txn done and answers its requester.
+// answerApplied marks an applied txn done and answers its requester, and
+// the syncs that waited for it.
 func (s *Server) answerApplied(p *proposal) {
 	p.applied = true
+	if after := p.after; after != nil {
+		p.after = nil
+		for _, sp := range after {
+			s.syncDone(sp)
+		}
+	}
 	h := &p.entry.Hdr
 	if p.connect != nil {
 		s.finishConnect(p)

@@ -374,3 +374,147 @@ func TestPipelinedBatchAcrossRounds(t *testing.T) {
 		}
 	}
 }
+
+// TestFanOutHoldsReadsOfEveryChangedPath: while the watches of a txn fire
+// across rounds, reads wait for every path the txn changed, not only for
+// the paths of its events: a setData under a quota also changes the
+// quota's zookeeper_stats node, without an event, and a getData of it
+// answered then would show the txn before its events are out (Java sends
+// every event of a txn before any later reply).
+func TestFanOutHoldsReadsOfEveryChangedPath(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.MaxClientCnxns = 0
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop(context.Background()) })
+	stats := tree.QuotaPath + "/w/zookeeper_stats"
+	call(t, s, func() {
+		for _, c := range [][2]string{{"/w", "w"}, {tree.QuotaPath + "/w", ""},
+			{tree.QuotaPath + "/w/zookeeper_limits", "count=-1,bytes=-1"}, {stats, "count=0,bytes=0"}} {
+			z := s.tree.LastZxid + 1
+			e := wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate},
+				Body: &wire.CreateTxn{Path: c[0], Data: []byte(c[1]), ACL: tree.OpenACLUnsafe, ParentCVersion: -1}}
+			if r := s.tree.Apply(&e); r.Err != wire.ErrOk {
+				t.Errorf("create %s: %v", c[0], r.Err)
+				return
+			}
+			s.zxid = z
+		}
+		for i := 0; i < 3*roundDeliveries; i++ {
+			sink := &recordSink{id: uint64(100 + i)}
+			cc := &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
+			s.register(cc)
+			cc.session = wire.SessionID(1000 + i)
+			s.dataW.Add("/w", watch.Watcher(cc.id), watch.Standard)
+		}
+		before := string(s.tree.Get(stats).Data())
+		p := &proposal{op: wire.OpSetData, start: time.Now(), entry: wire.TxnEntry{
+			Hdr:  wire.TxnHeader{Zxid: s.nextZxid(), Type: wire.OpSetData},
+			Body: &wire.SetDataTxn{Path: "/w", Data: []byte("a longer value"), Version: 1}}}
+		s.applyProposal(p)
+		if s.applyJob == nil {
+			t.Errorf("the events of 3 rounds were sent in one: %+v", p.result)
+			return
+		}
+		if string(s.tree.Get(stats).Data()) == before {
+			t.Errorf("the setData did not change the quota stats (%q)", before)
+		}
+		for _, path := range []string{"/w", stats} {
+			if !s.readWaits(path) {
+				t.Errorf("a read of %s does not wait for the txn whose events are still going out", path)
+			}
+		}
+		if s.readWaits("/other") {
+			t.Error("a read of a path the txn did not change waits")
+		}
+	})
+}
+
+// TestSyncWaitsForCommittedApplies: a sync is answered only once every txn
+// committed before it is in the tree, also when those wait to be applied
+// (a large txn in steps, a round's time spent, a multiRead holding
+// applies): a client's sync on the leader, and a learner's sync completed
+// by the leader's SYNC (Java's goes through the commit processor behind
+// the commits). Otherwise the reads after the sync miss a committed write.
+func TestSyncWaitsForCommittedApplies(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop(context.Background()) })
+	sink, sink2 := &recordSink{id: 7}, &recordSink{id: 8}
+	var cc, cc2 *clientConn
+	var w1, w2 *proposal
+	setData := func(v string) *proposal {
+		p := &proposal{op: wire.OpSetData, start: time.Now(), entry: wire.TxnEntry{
+			Hdr:  wire.TxnHeader{Zxid: s.nextZxid(), Type: wire.OpSetData},
+			Body: &wire.SetDataTxn{Path: "/w", Data: []byte(v), Version: 1}}}
+		s.applyProposal(p)
+		return p
+	}
+	call(t, s, func() {
+		z := s.tree.LastZxid + 1
+		e := wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate}, Body: &wire.CreateTxn{Path: "/w", ACL: tree.OpenACLUnsafe, ParentCVersion: -1}}
+		s.tree.Apply(&e)
+		s.zxid = z
+		cc = &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
+		s.register(cc)
+		cc.session = 0x77
+		cc2 = &clientConn{sink: sink2, id: sink2.id, remote: "127.0.0.1:2"}
+		s.register(cc2)
+		cc2.session = 0x78
+		// A committed write waits to be applied (held as by a multiRead).
+		s.applyHold++
+		w1 = setData("a")
+		if s.tree.LastZxid >= w1.entry.Hdr.Zxid {
+			t.Error("the held write was applied")
+		}
+		// The client's sync on this (ordering) server.
+		s.execRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: 1, Type: wire.OpSync},
+			Body: &wire.SyncRequest{Path: "/w"}})
+		// A learner's sync whose SYNC arrives behind another held commit.
+		w2 = setData("b")
+		sp := &proposal{cc: cc2, xid: 2, op: wire.OpSync, forwarded: true, syncReq: &wire.SyncRequest{Path: "/w"}}
+		cc2.pending = append(cc2.pending, pendingItem{prop: sp})
+		s.outstandingN++
+		s.peer = &peer{syncs: []*proposal{sp}}
+		s.onLeaderSync()
+		s.peer = nil
+		s.applyHold--
+	})
+	// Each sync's reply carries the zxid of the write it follows, or a
+	// later one.
+	check := func(sink *recordSink, xid wire.Xid, after wire.Zxid) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		var b []byte
+		for {
+			b = sink.sent()
+			if len(b) >= 20 || time.Now().After(deadline) {
+				break
+			}
+			call(t, s, func() {}) // another round
+		}
+		if len(b) < 20 {
+			t.Fatalf("sync %d not answered", xid)
+		}
+		got := wire.Xid(binary.BigEndian.Uint32(b[4:]))
+		zxid := wire.Zxid(binary.BigEndian.Uint64(b[8:]))
+		if got != xid || zxid < after {
+			t.Fatalf("reply xid %d zxid %v, want xid %d at zxid %v or later (the write committed before the sync)", got, zxid, xid, after)
+		}
+	}
+	check(sink, 1, w1.entry.Hdr.Zxid)
+	check(sink2, 2, w2.entry.Hdr.Zxid)
+}

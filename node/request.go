@@ -383,6 +383,11 @@ func (s *Server) execRequest(cc *clientConn, p *wire.ClientPacket) {
 		r := p.Body.(*wire.GetEphemeralsRequest)
 		s.replyNames(cc, h.Xid, ephemeralsWithPrefix(s.tree.Ephemerals(cc.session), r.PrefixPath), nil)
 	case wire.OpSync:
+		if z := s.lastApplied(); z > s.tree.LastZxid {
+			// Txns committed before it are still being applied.
+			s.startConnJob(cc, &syncWaitJob{pkt: p, zxid: z})
+			return
+		}
 		r := p.Body.(*wire.SyncRequest)
 		s.reply(cc, h.Xid, wire.ErrOk, &wire.SyncResponse{Path: r.Path, Nulls: r.Nulls})
 	case wire.OpSetWatches:

@@ -102,13 +102,14 @@ type Server struct {
 	boundPort int
 
 	// work split across rounds (jobs.go)
-	applyJob  *applyRun          // a large txn being applied
-	applyWait []*proposal        // committed txns waiting for it, in zxid order
-	applyHold int                // multiRead jobs that need no txn applied meanwhile
-	prepJob   *prepRun           // a large write being prepared
-	prepWait  []prepItem         // writes waiting for it, in arrival order
-	connJobs  []*clientConn      // connections whose head request is a job
-	expiring  []*session.Session // expired sessions whose closeSession is not yet proposed
+	applyJob  *applyRun           // a large txn being applied
+	touchBuf  map[string]struct{} // paths the txn applied at once changed (startApply)
+	applyWait []*proposal         // committed txns waiting for it, in zxid order
+	applyHold int                 // multiRead jobs that need no txn applied meanwhile
+	prepJob   *prepRun            // a large write being prepared
+	prepWait  []prepItem          // writes waiting for it, in arrival order
+	connJobs  []*clientConn       // connections whose head request is a job
+	expiring  []*session.Session  // expired sessions whose closeSession is not yet proposed
 	// expireMore: sessions due at expireAt may be left in their buckets
 	expireMore bool
 	expireAt   int64

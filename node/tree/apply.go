@@ -61,6 +61,17 @@ func (t *Tree) ApplyHeld(e *wire.TxnEntry) Result {
 	return res
 }
 
+// ApplyHeldTouching is ApplyHeld that also adds to touched every path the
+// txn changes (nodes created, deleted or changed, parents, quota stats),
+// for a caller that holds reads of them back while the txn's watches fire
+// across rounds.
+func (t *Tree) ApplyHeldTouching(e *wire.TxnEntry, touched map[string]struct{}) Result {
+	t.touched = touched
+	res := t.ApplyHeld(e)
+	t.touched = nil
+	return res
+}
+
 // Advance counts the txn at zxid, applied by ApplyHeld, as applied.
 func (t *Tree) Advance(zxid wire.Zxid) { t.applied(zxid) }
 

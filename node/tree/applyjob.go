@@ -92,7 +92,6 @@ func (t *Tree) newApplyJob(e *wire.TxnEntry, track bool) *ApplyJob {
 		// tracking at the end of loading it.
 		t.setupQuota()
 	}
-	t.touched = nil
 	if track {
 		t.touched = make(map[string]struct{})
 	}
