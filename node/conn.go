@@ -27,6 +27,11 @@ type clientConn struct {
 	// javaDone counts the packets of the batch being submitted whose
 	// strings Submit has converted (event loop only).
 	javaDone int
+	// Receipt, from the event loop (Received): heardAt is when bytes last
+	// arrived (nowMs), heard is set while cc is in Server.heardQ.
+	heardAt   atomic.Int64
+	heard     atomic.Bool
+	nextHeard *clientConn // link in Server.heardQ
 
 	// owner state
 	ip         string

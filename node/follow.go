@@ -438,6 +438,7 @@ func (s *Server) checkTxnDigest(e *wire.TxnEntry) {
 // last one (Learner.ping). The table is never null, even when empty.
 func (s *Server) replyPing(qp *wire.QuorumPacket) {
 	p := s.peer
+	s.runHeard() // clients heard from by now, processed or not
 	touched := make([]wire.SessionTouch, 0, len(p.touched))
 	for id, to := range p.touched {
 		touched = append(touched, wire.SessionTouch{SessionID: id, TimeoutMs: to})

@@ -223,6 +223,7 @@ func (resumeJob) drop(*Server)                               {}
 // runJobs gives the pending work of every kind its slice of this round.
 func (s *Server) runJobs() {
 	s.jobDeadline = time.Now().Add(roundJobTime)
+	s.runHeard()
 	s.runApply(roundApplyOps, false)
 	s.runTouches(expireChunk)
 	s.runExpiries(roundExpiries)
@@ -499,6 +500,7 @@ func (s *Server) runTouches(budget int) {
 // the expiry buckets; the owner takes more in later rounds while some are
 // left (100,000 sessions due at once take 4.6 ms to take in one go).
 func (s *Server) expireSessions(now int64) {
+	s.runHeard()          // clients heard from before now count
 	s.runTouches(1 << 62) // touches that arrived before now count
 	got := s.sessions.Expire(now, expireChunk)
 	s.expiring = append(s.expiring, got...)

@@ -56,6 +56,9 @@ type Server struct {
 	events  chan event
 	calls   chan func()                // work run on the owner goroutine (Call)
 	closedQ atomic.Pointer[clientConn] // lock-free stack of closed connections
+	// heardQ is a lock-free stack of connections whose bytes arrived since
+	// the owner last looked (Received, runHeard).
+	heardQ atomic.Pointer[clientConn]
 	// Backpressure (Submit, resumeParked). queued counts packets in
 	// events; parking is set while refused connections wait, so that
 	// newcomers queue behind them; parkedQ is a lock-free stack of
@@ -438,6 +441,56 @@ func (s *Server) Closed(h any, _ error) {
 	select {
 	case s.wake <- struct{}{}:
 	default:
+	}
+}
+
+// Received notes that bytes arrived from a connection
+// (proxy.ReceiptBackend): called on its event loop, before the packets are
+// decoded, also while the front end holds them because Submit refused
+// them. The session counts as heard from then, as Java touches a session
+// when it reads a packet, not when its request is processed: a client
+// that keeps pinging keeps its session while the owner goroutine is busy
+// or its packets wait for room (runHeard). Lock-free; the connection is
+// pushed at most once until the owner takes it.
+func (s *Server) Received(h any) {
+	cc, ok := h.(*clientConn)
+	if !ok {
+		return
+	}
+	cc.heardAt.Store(s.nowMs())
+	if !cc.heard.CompareAndSwap(false, true) {
+		return // in heardQ already; the owner reads heardAt after taking it
+	}
+	for {
+		head := s.heardQ.Load()
+		cc.nextHeard = head
+		if s.heardQ.CompareAndSwap(head, cc) {
+			break
+		}
+	}
+}
+
+// runHeard touches the sessions of the connections heard from since the
+// last call, at the time their bytes arrived (never moving an expiry
+// earlier); a learner records them for its next PING reply instead. Each
+// round, and before sessions are expired or a PING is answered. O(the
+// connections heard since the last call).
+func (s *Server) runHeard() {
+	for cc := s.heardQ.Swap(nil); cc != nil; {
+		next := cc.nextHeard
+		cc.nextHeard = nil
+		cc.heard.Store(false) // a later arrival pushes cc again
+		at := cc.heardAt.Load()
+		if cc.session != 0 && !cc.dead && !cc.closing {
+			if s.isLearner() {
+				if s.peer.touched != nil {
+					s.touchLearner(cc)
+				}
+			} else {
+				s.sessions.Extend(cc.session, cc.timeoutMs, at)
+			}
+		}
+		cc = next
 	}
 }
 

@@ -139,6 +139,19 @@ func (t *Tracker) TouchWith(id wire.SessionID, timeoutMs int32, nowMs int64) boo
 	return true
 }
 
+// Extend is TouchWith for a client heard from at atMs, which may be
+// earlier than the session's last touch: the expiry only ever moves later.
+func (t *Tracker) Extend(id wire.SessionID, timeoutMs int32, atMs int64) bool {
+	s := t.sessions[id]
+	if s == nil || s.Closing {
+		return false
+	}
+	if exp := t.round(atMs + int64(timeoutMs)); s.expiry != 0 && exp <= s.expiry {
+		return true
+	}
+	return t.TouchWith(id, timeoutMs, atMs)
+}
+
 // SetClosing marks a session as closing; it will not be touched again.
 func (t *Tracker) SetClosing(id wire.SessionID) {
 	if s := t.sessions[id]; s != nil {
