@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/zkgo/zkgo/internal/rawzk"
+	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/proxy"
 	"github.com/zkgo/zkgo/wire"
 )
@@ -136,4 +137,85 @@ func TestLearnerForwardsHeardSessions(t *testing.T) {
 			t.Errorf("touched for the next PING: %v", s.peer.touched)
 		}
 	})
+}
+
+// TestLearnerSessionSurvivesLeaderStall: a follower's client keeps pinging
+// while the leader's owner goroutine is held for three session timeouts.
+// The leader neither pinged the follower nor took its touch tables
+// meanwhile, so the first tick after the hold does not expire sessions:
+// it pings, and the follower's reply (which lists the session) is taken
+// before the next tick expires anything. Java's leader pings learners and
+// expires sessions on threads of their own.
+func TestLearnerSessionSurvivesLeaderStall(t *testing.T) {
+	ports := map[int64]int{1: freePort(t), 2: freePort(t), 3: freePort(t)}
+	member := func(id int64) Config {
+		cfg := quorumMember(t, id, ports, 10)
+		cfg.TickTime = 300 // session timeouts of 600 ms to 6 s
+		// The follower keeps its link to a leader silent for 9 s: longer
+		// than the hold below, which is about sessions, not links.
+		cfg.SyncLimit = 30
+		return cfg
+	}
+	leader := startLearner(t, member(3))
+	follower := startLearner(t, member(1))
+	waitFor(t, func() bool { return leader.Mode() == "leader" && follower.Mode() == "follower" })
+
+	cc := newFakeSink(1)
+	h := follower.Open(cc)
+	follower.Submit(h, []wire.ClientPacket{{Kind: wire.KindConnect, Connect: &wire.Connect{
+		ConnectRequest: wire.ConnectRequest{TimeOut: 1500, Passwd: make([]byte, 16)}, HasReadOnly: true}}})
+	resp := cc.frame(t)
+	var cr wire.ConnectResponse
+	if err := jute.Unmarshal(resp[:len(resp)-1], &cr); err != nil || cr.SessionID == 0 || cr.TimeOut != 1500 {
+		t.Fatalf("ConnectResponse %+v %v", cr, err)
+	}
+	sid, timeout := cr.SessionID, time.Duration(cr.TimeOut)*time.Millisecond
+	stop := make(chan struct{})
+	pinged := make(chan struct{})
+	go func() {
+		defer close(pinged)
+		tk := time.NewTicker(timeout / 10)
+		defer tk.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tk.C:
+				follower.Submit(h, []wire.ClientPacket{{Kind: wire.KindRequest,
+					Header: wire.RequestHeader{Xid: wire.XidPing, Type: wire.OpPing}}})
+			}
+		}
+	}()
+	defer func() { close(stop); <-pinged }()
+	alive := func() bool {
+		ok := false
+		call(t, leader, func() {
+			sess := leader.sessions.Get(sid)
+			ok = sess != nil && !sess.Closing
+		})
+		return ok
+	}
+	waitFor(t, alive)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := leader.Call(ctx, func() {
+		// The hold itself: the leader's owner takes nothing for three
+		// session timeouts, then its tick comes.
+		time.Sleep(3 * timeout)
+		leader.onTick()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The session lives on for two more timeouts (every tick expires
+	// again by then).
+	end := time.Now().Add(2 * timeout)
+	tk := time.NewTicker(timeout / 10)
+	defer tk.Stop()
+	for time.Now().Before(end) {
+		if !alive() {
+			t.Fatal("the leader expired the session of a follower's client that pinged all along")
+		}
+		<-tk.C
+	}
 }

@@ -105,14 +105,18 @@ type Server struct {
 	boundPort int
 
 	// work split across rounds (jobs.go)
-	applyJob  *applyRun           // a large txn being applied
-	touchBuf  map[string]struct{} // paths the txn applied at once changed (startApply)
-	applyWait []*proposal         // committed txns waiting for it, in zxid order
-	applyHold int                 // multiRead jobs that need no txn applied meanwhile
-	prepJob   *prepRun            // a large write being prepared
-	prepWait  []prepItem          // writes waiting for it, in arrival order
-	connJobs  []*clientConn       // connections whose head request is a job
-	expiring  []*session.Session  // expired sessions whose closeSession is not yet proposed
+	applyJob *applyRun           // a large txn being applied
+	touchBuf map[string]struct{} // paths the txn applied at once changed (startApply)
+	// onTick: when the last tick ran, and until when expiry waits because
+	// the owner had been held (0: it does not).
+	lastTickMs  int64
+	expireAfter int64
+	applyWait   []*proposal        // committed txns waiting for it, in zxid order
+	applyHold   int                // multiRead jobs that need no txn applied meanwhile
+	prepJob     *prepRun           // a large write being prepared
+	prepWait    []prepItem         // writes waiting for it, in arrival order
+	connJobs    []*clientConn      // connections whose head request is a job
+	expiring    []*session.Session // expired sessions whose closeSession is not yet proposed
 	// expireMore: sessions due at expireAt may be left in their buckets
 	expireMore bool
 	expireAt   int64
@@ -498,6 +502,7 @@ func (s *Server) runHeard() {
 func (s *Server) run() {
 	tick := time.NewTicker(time.Duration(s.cfg.TickTime/2) * time.Millisecond)
 	defer tick.Stop()
+	s.lastTickMs = s.nowMs()
 	s.maybeStartElection()
 	for {
 		// The store is lent to a learner's sync goroutine while it syncs.
@@ -747,6 +752,22 @@ func (s *Server) markDirty(cc *clientConn) {
 // handshake, and reaps containers and TTL nodes.
 func (s *Server) onTick() {
 	now := s.nowMs()
+	// A tick that comes more than a tick time after the last one found
+	// the owner held: what arrived meanwhile (clients' packets still
+	// queued, learners' touch tables, the replies to the PINGs sent now)
+	// has not been taken yet, so sessions are expired half a tick time
+	// later at the earliest (the tick the ticker kept meanwhile comes at
+	// once), and never at two late ticks in a row. Java's session expirer
+	// and learner pings run on threads of their own and do not stall with
+	// the request pipeline.
+	if now-s.lastTickMs > int64(s.cfg.TickTime) && s.expireAfter == 0 {
+		s.expireAfter = now + int64(s.cfg.TickTime)/2
+	}
+	s.lastTickMs = now
+	late := now < s.expireAfter
+	if !late {
+		s.expireAfter = 0
+	}
 	if s.peer != nil && s.peer.role == roleLeading {
 		s.tickLeading()
 		if s.leader == nil || !s.leader.serving {
@@ -760,7 +781,9 @@ func (s *Server) onTick() {
 		s.closeSessionless(now)
 		return
 	}
-	s.expireSessions(now)
+	if !late {
+		s.expireSessions(now)
+	}
 	s.closeSessionless(now)
 	if now >= s.nextReap {
 		s.nextReap = now + int64(s.cfg.ContainerCheckMs)
