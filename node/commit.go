@@ -245,11 +245,28 @@ func (s *Server) onDurable(z wire.Zxid) {
 // its requester. Txns are applied in zxid order: while a large one is being
 // applied in steps (or a multiRead holds applies), later ones wait.
 func (s *Server) applyProposal(p *proposal) {
-	if !s.applyIdle() || s.applyHold > 0 || s.roundSpent() {
+	if !s.applyIdle() || s.applyHold > 0 || s.earlierPending(p) || s.roundSpent() {
 		s.applyWait = append(s.applyWait, p)
 		return
 	}
 	s.startApply(p)
+}
+
+// earlierPending reports whether p's requester still has requests to
+// answer that it sent before p (reads waiting for a later round, a
+// connection job): p must not be applied before they run, or a read would
+// see a write its session sent after it. Java's CommitProcessor holds a
+// committed request back the same way until the session's earlier
+// requests are done; every later txn waits behind it, in zxid order.
+func (s *Server) earlierPending(p *proposal) bool {
+	cc := p.cc
+	if cc == nil || cc.dead || p.connect != nil {
+		return false
+	}
+	if cc.job != nil {
+		return true // a connection's job is its oldest request
+	}
+	return len(cc.pending) > 0 && cc.pending[0].prop != p
 }
 
 // startApply applies p at once, or starts applying it in steps.

@@ -260,6 +260,9 @@ func (s *Server) runApply(budget int, force bool) {
 			if (s.applyHold > 0 && !force) || len(s.applyWait) == 0 {
 				return
 			}
+			if !force && s.earlierPending(s.applyWait[0]) {
+				return // the connection's jobs run its earlier requests first
+			}
 			p := s.applyWait[0]
 			s.applyWait[0] = nil
 			s.applyWait = s.applyWait[1:]

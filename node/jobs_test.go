@@ -518,3 +518,84 @@ func TestSyncWaitsForCommittedApplies(t *testing.T) {
 	check(sink, 1, w1.entry.Hdr.Zxid)
 	check(sink2, 2, w2.entry.Hdr.Zxid)
 }
+
+// TestReadNeverSeesLaterWriteOfItsSession: a session pipelines setData,
+// two getData and another setData of one node. The first write's reply
+// answers the first read at once; the second read waits for a later round
+// (the round's time is spent) while the second write is committed. The
+// second write must not be applied before that read runs: a read never
+// sees a write its session sent after it (Java's CommitProcessor holds a
+// session's commit back until its earlier requests are done).
+func TestReadNeverSeesLaterWriteOfItsSession(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop(context.Background()) })
+	sink := &recordSink{id: 7}
+	call(t, s, func() {
+		z := s.tree.LastZxid + 1
+		e := wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate}, Body: &wire.CreateTxn{Path: "/a", Data: []byte("0"), ACL: tree.OpenACLUnsafe, ParentCVersion: -1}}
+		s.tree.Apply(&e)
+		s.zxid = z
+		cc := &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
+		s.register(cc)
+		cc.session = 0x77
+		write := func(xid wire.Xid, v string) *proposal {
+			p := &proposal{cc: cc, xid: xid, op: wire.OpSetData, start: time.Now(), entry: wire.TxnEntry{
+				Hdr:  wire.TxnHeader{ClientID: 0x77, Cxid: xid, Zxid: s.nextZxid(), Type: wire.OpSetData},
+				Body: &wire.SetDataTxn{Path: "/a", Data: []byte(v), Version: 1}}}
+			cc.pending = append(cc.pending, pendingItem{prop: p})
+			s.outstandingN++
+			return p
+		}
+		read := func(xid wire.Xid) {
+			cc.pending = append(cc.pending, pendingItem{pkt: &wire.ClientPacket{Kind: wire.KindRequest,
+				Header: wire.RequestHeader{Xid: xid, Type: wire.OpGetData}, Body: &wire.GetDataRequest{Path: "/a"}}, auth: cc.auth, snap: true})
+			s.outstandingN++
+		}
+		w1 := write(1, "1")
+		read(2)
+		read(3)
+		w2 := write(4, "2")
+		// Both commit together; this round's time is spent.
+		s.roundStart = time.Now().Add(-time.Hour)
+		s.applyProposal(w1)
+		s.applyProposal(w2)
+		// The next round: applies first, then the connections' jobs.
+		s.jobDeadline = time.Now().Add(time.Hour)
+		s.runApply(roundApplyOps, false)
+		s.runConnJobs(roundConnOps)
+		for i := 0; i < 4 && !s.applyIdle(); i++ { // and as many rounds as it takes
+			s.runApply(roundApplyOps, false)
+			s.runConnJobs(roundConnOps)
+		}
+		s.flush()
+	})
+	b := sink.sent()
+	for xid := wire.Xid(1); xid <= 4; xid++ {
+		if len(b) < 20 {
+			t.Fatalf("reply %d missing", xid)
+		}
+		n := int(binary.BigEndian.Uint32(b))
+		r := jute.NewReader(b[4 : 4+n])
+		var h wire.ReplyHeader
+		h.Decode(&r)
+		if h.Xid != xid || h.Err != wire.ErrOk {
+			t.Fatalf("reply %d: %+v", xid, h)
+		}
+		if xid == 2 || xid == 3 {
+			var gd wire.GetDataResponse
+			gd.Decode(&r)
+			if string(gd.Data) != "1" {
+				t.Fatalf("getData %d read %q: it sees the setData its session sent after it", xid, gd.Data)
+			}
+		}
+		b = b[4+n:]
+	}
+}
