@@ -271,7 +271,7 @@ func (s *Server) earlierPending(p *proposal) bool {
 
 // startApply applies p at once, or starts applying it in steps.
 func (s *Server) startApply(p *proposal) {
-	if txnOps(&p.entry) > tree.LargeTxn || s.tree.LargeQuotaStats(&p.entry) {
+	if s.txnOps(&p.entry) > tree.LargeTxn || s.tree.LargeQuotaStats(&p.entry) {
 		if j := s.tree.BeginApply(&p.entry, true); j != nil {
 			s.applyJob = &applyRun{p: p, job: j}
 			return

@@ -112,12 +112,19 @@ type prepItem struct {
 
 // txnOps is the number of ops a txn changes (to decide between applying
 // it at once and in steps).
-func txnOps(e *wire.TxnEntry) int {
-	switch b := e.Body.(type) {
-	case *wire.MultiTxn:
+func (s *Server) txnOps(e *wire.TxnEntry) int {
+	if e.Hdr.Type == wire.OpCloseSession {
+		// Its readers delete the session's ephemerals from their own
+		// index too: all of them when the list did not fit in a txn, or
+		// when an old closeSession has no list at all.
+		n := s.tree.SessionEphemeralCount(e.Hdr.ClientID)
+		if b, ok := e.Body.(*wire.CloseSessionTxn); ok && b != nil {
+			n = max(n, len(b.Paths2Delete))
+		}
+		return n
+	}
+	if b, ok := e.Body.(*wire.MultiTxn); ok && b != nil {
 		return len(b.Txns)
-	case *wire.CloseSessionTxn:
-		return len(b.Paths2Delete)
 	}
 	return 1
 }
@@ -269,7 +276,7 @@ func (s *Server) runApply(budget int, force bool) {
 			if len(s.applyWait) == 0 {
 				s.applyWait = nil
 			}
-			budget -= max(1, min(txnOps(&p.entry), tree.LargeTxn))
+			budget -= max(1, min(s.txnOps(&p.entry), tree.LargeTxn))
 			s.startApply(p)
 			if s.applyIdle() {
 				s.applyDrained()

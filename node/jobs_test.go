@@ -599,3 +599,50 @@ func TestReadNeverSeesLaterWriteOfItsSession(t *testing.T) {
 		b = b[4+n:]
 	}
 }
+
+// TestCloseSessionWithoutListAppliedInSteps: a closeSession whose list of
+// paths did not fit in a txn lists none, and its readers delete the
+// session's ephemerals from their own index; with more than a step's
+// worth of them it is applied across rounds, as a listed one is, not in
+// one owner step.
+func TestCloseSessionWithoutListAppliedInSteps(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop(context.Background()) })
+	const n = 4 * tree.LargeTxn
+	call(t, s, func() {
+		for i := 0; i < n; i++ {
+			z := s.tree.LastZxid + 1
+			e := wire.TxnEntry{Hdr: wire.TxnHeader{ClientID: 9, Zxid: z, Type: wire.OpCreate},
+				Body: &wire.CreateTxn{Path: "/e" + strconv.Itoa(i), ACL: tree.OpenACLUnsafe, Ephemeral: true, ParentCVersion: -1}}
+			s.tree.Apply(&e)
+			s.zxid = z
+		}
+		p := &proposal{op: wire.OpCloseSession, start: time.Now(), entry: wire.TxnEntry{
+			Hdr:  wire.TxnHeader{ClientID: 9, Zxid: s.nextZxid(), Type: wire.OpCloseSession},
+			Body: &wire.CloseSessionTxn{Paths2Delete: []string{}}}}
+		s.applyProposal(p)
+		if s.applyJob == nil && len(s.applyWait) == 0 {
+			t.Errorf("the closeSession of %d ephemerals was applied in one step", n)
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for idle := false; !idle; {
+		call(t, s, func() { idle = s.applyIdle() })
+		if time.Now().After(deadline) {
+			t.Fatal("the closeSession is still being applied")
+		}
+	}
+	call(t, s, func() {
+		if left := len(s.tree.Ephemerals(9)); left != 0 {
+			t.Errorf("%d ephemerals left", left)
+		}
+	})
+}

@@ -2,6 +2,8 @@ package tree
 
 import (
 	"errors"
+	"iter"
+	"maps"
 
 	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/wire"
@@ -40,6 +42,10 @@ type ApplyJob struct {
 	local    map[string]struct{} // the session's ephemerals the txn may not list
 	leftover []string
 	listed   bool
+	// leftNext walks the local paths the txn did not list when there are
+	// many (a closeSession whose list did not fit in a txn lists none).
+	leftNext func() (string, bool)
+	leftStop func()
 
 	i    int
 	done bool
@@ -283,10 +289,33 @@ func (j *ApplyJob) stepKill(budget int) (int, bool) {
 		return used, false
 	}
 	if !j.listed {
-		// What the txn did not list: normally nothing.
-		j.leftover = sortedKeys(j.local)
+		// What the txn did not list: normally nothing, but everything
+		// when the list did not fit in a txn (Prep's size bound). Sorted
+		// up to 4096 paths; beyond, taken from the set in steps, in map
+		// order (Java's is HashSet order): a sort of 100,000 paths would
+		// be one long owner step.
 		j.listed = true
-		used += len(j.leftover)
+		if len(j.local) <= maxSortedChildren {
+			j.leftover = sortedKeys(j.local)
+			used += len(j.leftover)
+		} else {
+			j.leftNext, j.leftStop = iter.Pull(maps.Keys(j.local))
+		}
+	}
+	if j.leftNext != nil {
+		for budget < 0 || used < budget {
+			used++
+			p, ok := j.leftNext()
+			if !ok {
+				j.leftStop()
+				j.leftNext = nil
+				j.done = true
+				return used, true
+			}
+			del(p) // j.local is no longer the tree's index: not changed
+			j.i++
+		}
+		return used, false
 	}
 	k := j.i - len(j.paths)
 	for ; k < len(j.leftover) && (budget < 0 || used < budget); k++ {

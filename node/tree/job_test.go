@@ -362,3 +362,54 @@ func TestCloseSessionJobMeetsApplies(t *testing.T) {
 		t.Fatalf("%d ephemerals left", n)
 	}
 }
+
+// TestCloseSessionUnlistedPathsInSteps: a closeSession whose list of
+// paths did not fit in a txn lists none (Prep's size bound), and its
+// readers delete the session's ephemerals from their own index. With more
+// than 4096 of them that is done in bounded steps, not by gathering and
+// sorting them all in one, and ends with the tree and digest of the
+// one-shot apply.
+func TestCloseSessionUnlistedPathsInSteps(t *testing.T) {
+	a, b := New(Options{}), New(Options{})
+	zxid := wire.Zxid(0)
+	for _, tr := range []*Tree{a, b} {
+		z := zxid
+		for i := 0; i < 3*maxSortedChildren; i++ {
+			z++
+			e := wire.TxnEntry{Hdr: wire.TxnHeader{ClientID: 9, Zxid: z, Time: int64(z), Type: wire.OpCreate},
+				Body: &wire.CreateTxn{Path: "/e" + strconv.Itoa(i), ACL: OpenACLUnsafe, Ephemeral: true, ParentCVersion: -1}}
+			if r := tr.Apply(&e); r.Err != wire.ErrOk {
+				t.Fatalf("create %d: %v", i, r.Err)
+			}
+		}
+	}
+	zxid += 3*maxSortedChildren + 1
+	e := wire.TxnEntry{Hdr: wire.TxnHeader{ClientID: 9, Zxid: zxid, Time: int64(zxid), Type: wire.OpCloseSession},
+		Body: &wire.CloseSessionTxn{Paths2Delete: []string{}}}
+	want := a.Apply(&e)
+	j := b.BeginApply(&e, true)
+	if j == nil {
+		t.Fatal("no apply job for a closeSession")
+	}
+	steps := 0
+	for {
+		steps++
+		used, done := j.Step(32)
+		if used > 33 {
+			t.Fatalf("step %d did %d ops for a budget of 32", steps, used)
+		}
+		if done {
+			break
+		}
+	}
+	got := j.Finish()
+	if steps < 3*maxSortedChildren/33 {
+		t.Fatalf("%d steps for %d ephemerals", steps, 3*maxSortedChildren)
+	}
+	if len(got.Removed) != len(want.Removed) || len(b.Ephemerals(9)) != 0 || b.Get("/e0") != nil {
+		t.Fatalf("removed %d, want %d; %d ephemerals left", len(got.Removed), len(want.Removed), len(b.Ephemerals(9)))
+	}
+	if a.Digest() != b.Digest() || a.LastZxid != b.LastZxid {
+		t.Fatal("the tree after the steps differs from the one-shot apply")
+	}
+}

@@ -452,6 +452,10 @@ func (t *Tree) EphemeralSessionCount() int { return len(t.ephemerals) }
 // EphemeralCount returns the number of ephemeral nodes.
 func (t *Tree) EphemeralCount() int { return t.ephCount }
 
+// SessionEphemeralCount returns the number of ephemeral nodes session id
+// owns in the tree.
+func (t *Tree) SessionEphemeralCount(id wire.SessionID) int { return len(t.ephemerals[id]) }
+
 // Containers returns the container paths, sorted.
 func (t *Tree) Containers() []string { return sortedKeys(t.containers) }
 
