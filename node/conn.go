@@ -24,6 +24,10 @@ type clientConn struct {
 	parkedPkts atomic.Int64
 	parked     atomic.Bool
 	admitted   atomic.Bool
+	// queuedSync is set while a sync taken from pending runs: syncAfter
+	// is its target (execRequest).
+	queuedSync bool
+	syncAfter  wire.Zxid
 	// javaDone counts the packets of the batch being submitted whose
 	// strings Submit has converted (event loop only).
 	javaDone int
@@ -74,6 +78,10 @@ type pendingItem struct {
 	// Request copies it then, so an auth read later does not apply to it.
 	auth []wire.ID
 	snap bool
+	// syncAfter: for a sync, the last txn committed when it arrived (what
+	// it must wait for, and no more: not a write its session sent after
+	// it).
+	syncAfter wire.Zxid
 }
 
 // connStats are the per-connection figures of the cons command.

@@ -646,3 +646,66 @@ func TestCloseSessionWithoutListAppliedInSteps(t *testing.T) {
 		}
 	})
 }
+
+// TestSyncDoesNotWaitForLaterWriteOfItsSession: a sync waits for the txns
+// committed before it arrived, not for a write its session sent after it
+// (which itself waits for the sync to be answered: a deadlock).
+func TestSyncDoesNotWaitForLaterWriteOfItsSession(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop(context.Background()) })
+	sink := &recordSink{id: 7}
+	var cc *clientConn
+	call(t, s, func() {
+		z := s.tree.LastZxid + 1
+		e := wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate}, Body: &wire.CreateTxn{Path: "/a", Data: []byte("0"), ACL: tree.OpenACLUnsafe, ParentCVersion: -1}}
+		s.tree.Apply(&e)
+		s.zxid = z
+		cc = &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
+		s.register(cc)
+		cc.session = 0x77
+		s.sessions.Add(0x77, 30000, s.nowMs())
+		write := func(xid wire.Xid, v string) *proposal {
+			p := &proposal{cc: cc, xid: xid, op: wire.OpSetData, start: time.Now(), entry: wire.TxnEntry{
+				Hdr:  wire.TxnHeader{ClientID: 0x77, Cxid: xid, Zxid: s.nextZxid(), Type: wire.OpSetData},
+				Body: &wire.SetDataTxn{Path: "/a", Data: []byte(v), Version: 1}}}
+			cc.pending = append(cc.pending, pendingItem{prop: p})
+			s.outstandingN++
+			return p
+		}
+		// setData, then a sync queued behind it, then a setData sent
+		// after the sync.
+		w1 := write(1, "1")
+		s.processRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: 2, Type: wire.OpSync},
+			Body: &wire.SyncRequest{Path: "/a"}})
+		w2 := write(3, "2")
+		// Both commit while the round's time is spent: both wait.
+		s.roundStart = time.Now().Add(-time.Hour)
+		s.applyProposal(w1)
+		s.applyProposal(w2)
+	})
+	// Rounds go on (the owner pokes itself while work is left).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := 0
+		b := sink.sent()
+		for len(b) >= 4 {
+			n++
+			b = b[4+int(binary.BigEndian.Uint32(b)):]
+		}
+		if n == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 3 replies after 10 s: the sync and the later write wait for each other", n)
+		}
+		call(t, s, func() {})
+	}
+}

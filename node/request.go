@@ -34,7 +34,7 @@ func (s *Server) handlePacket(cc *clientConn, p *wire.ClientPacket) {
 func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
 	if cc.session == 0 {
 		if cc.connecting {
-			cc.pending = append(cc.pending, pendingItem{pkt: p})
+			cc.pending = append(cc.pending, pendingItem{pkt: p, syncAfter: s.lastApplied()})
 			s.outstandingN++
 			return
 		}
@@ -107,7 +107,11 @@ func (s *Server) queueOrRun(cc *clientConn, p *wire.ClientPacket) {
 	}
 	if len(cc.pending) > 0 || cc.job != nil {
 		// addAuth only appends, so the slice keeps today's ids.
-		cc.pending = append(cc.pending, pendingItem{pkt: p, auth: cc.auth, snap: true})
+		it := pendingItem{pkt: p, auth: cc.auth, snap: true}
+		if p.Header.Type == wire.OpSync {
+			it.syncAfter = s.lastApplied()
+		}
+		cc.pending = append(cc.pending, it)
 		s.outstandingN++
 		return
 	}
@@ -143,6 +147,7 @@ func (s *Server) drainPending(cc *clientConn) {
 			continue
 		}
 		n := len(cc.pending)
+		cc.queuedSync, cc.syncAfter = it.pkt.Header.Type == wire.OpSync, it.syncAfter
 		if it.snap {
 			// Answer with the auth the request was read with.
 			live := cc.auth
@@ -152,6 +157,7 @@ func (s *Server) drainPending(cc *clientConn) {
 		} else {
 			s.processRequestQueued(cc, it.pkt)
 		}
+		cc.queuedSync = false
 		if len(cc.pending) == n+1 && cc.pending[n].prop != nil && n > 0 {
 			// A write (or a learner's forwarded request) that waited in the
 			// queue: its reply slot takes the packet's place, ahead of the
@@ -383,7 +389,13 @@ func (s *Server) execRequest(cc *clientConn, p *wire.ClientPacket) {
 		r := p.Body.(*wire.GetEphemeralsRequest)
 		s.replyNames(cc, h.Xid, ephemeralsWithPrefix(s.tree.Ephemerals(cc.session), r.PrefixPath), nil)
 	case wire.OpSync:
-		if z := s.lastApplied(); z > s.tree.LastZxid {
+		z := s.lastApplied()
+		if cc.queuedSync {
+			// It waited in the connection's queue: what was committed
+			// when it arrived, not the writes its session sent after it.
+			z = min(z, cc.syncAfter)
+		}
+		if z > s.tree.LastZxid {
 			// Txns committed before it are still being applied.
 			s.startConnJob(cc, &syncWaitJob{pkt: p, zxid: z})
 			return
