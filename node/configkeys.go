@@ -46,17 +46,17 @@ var builtinAuthProviders = map[string]bool{
 }
 
 const (
-	whyTLS  = "TLS (secure client port, client certificates, X509 authentication) is not implemented by zkgo"
-	whySASL = "SASL/Kerberos authentication is not implemented by zkgo"
+	whyTLS       = "X509 authentication is not implemented by zkgo"
+	whyQuorumTLS = "TLS between quorum members is not implemented by zkgo"
+	whySASL      = "SASL/Kerberos authentication is not implemented by zkgo"
 )
 
 // refusedKeys make zkgo refuse to start, naming the key.
 var refusedKeys = []keyRule{
-	{key: "secureClientPort", when: positive, reason: whyTLS},
-	{key: "secureClientPortAddress", when: anyValue, reason: whyTLS},
-	{key: "portUnification", when: isTrue, reason: whyTLS},
-	{key: "client.portUnification", when: isTrue, reason: whyTLS},
-	{key: "ssl.", when: anyValue, reason: whyTLS},
+	// Client TLS (secureClientPort, ssl.*, client.portUnification) is
+	// checked by validateTLS; quorum TLS is not implemented.
+	{key: "portUnification", when: isTrue, reason: whyQuorumTLS},
+	{key: "ssl.quorum.", when: anyValue, reason: whyQuorumTLS},
 	{key: "X509AuthenticationProvider.superUser", when: anyValue, reason: whyTLS},
 	{key: "authProvider.", when: func(v string) bool { return !builtinAuthProviders[strings.TrimSpace(v)] },
 		reason: "only the digest and ip authentication providers are implemented by zkgo"},
@@ -87,7 +87,7 @@ var refusedKeys = []keyRule{
 		reason: "connection throttling (BlueThrottle) is not implemented by zkgo"},
 	// Features the quorum protocol would need: refusing beats joining an
 	// ensemble whose peers cannot understand us.
-	{key: "sslQuorum", when: isTrue, reason: whyTLS, quorumOnly: true},
+	{key: "sslQuorum", when: isTrue, reason: whyQuorumTLS, quorumOnly: true},
 	{key: "quorum.auth.enableSasl", when: isTrue, reason: whySASL, quorumOnly: true},
 	{key: "multiAddress.enabled", when: isTrue, reason: "multiple addresses per server are not implemented by zkgo", quorumOnly: true},
 	{key: "reconfigEnabled", when: isTrue, reason: "dynamic reconfiguration is not implemented by zkgo", quorumOnly: true},

@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	_ "net/http/pprof" // served only with --pprof
 	"os"
@@ -61,30 +61,21 @@ func runServer(args []string) int {
 		log.Error().Err(err).Msg("cannot start server")
 		return 1
 	}
-	fe, err := proxy.New(proxy.Config{
-		Addr:     srv.Config().ClientAddr(),
-		Backend:  srv,
-		Logger:   log,
-		MaxFrame: srv.Config().MaxBuffer,
-	})
-	if err == nil {
-		err = fe.Start()
-	}
-	if err == nil {
-		if a, ok := fe.Addr().(*net.TCPAddr); ok {
-			srv.SetClientPort(a.Port)
-		}
-	}
+	fe, sec, err := serveClients(srv, log)
 	if err != nil {
 		log.Error().Err(err).Msg("cannot serve clients")
 		_ = srv.Stop(context.Background())
 		return 1
 	}
+	defer sec.close()
 	if *metricsAddr != "" {
 		ms, err := serveMetrics(*metricsAddr, serverMetrics(srv), log)
 		if err != nil {
 			log.Error().Err(err).Msg("cannot serve metrics")
-			_ = fe.Stop(context.Background())
+			_ = sec.stop(context.Background())
+			if fe != nil {
+				_ = fe.Stop(context.Background())
+			}
 			_ = srv.Stop(context.Background())
 			return 1
 		}
@@ -99,7 +90,10 @@ func runServer(args []string) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err = fe.Stop(ctx)
+	err = sec.stop(ctx)
+	if fe != nil {
+		err = errors.Join(err, fe.Stop(ctx))
+	}
 	if e := srv.Stop(ctx); e != nil && err == nil {
 		err = e
 	}

@@ -1,0 +1,68 @@
+package node
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestClientTLSConfig: secureClientPort and the client ssl.* keys are read
+// as Java 3.8 reads them; what zkgo cannot honour is refused naming the
+// key (issue 18).
+func TestClientTLSConfig(t *testing.T) {
+	base := "dataDir=/d\nclientPort=2181\nsecureClientPort=2281\nsecureClientPortAddress=127.0.0.1\n" +
+		"ssl.keyStore.location=/etc/zk/server.pem\nssl.trustStore.location=/etc/zk/ca.pem\n"
+	c, err := ParseConfig(strings.NewReader(base))
+	if err == nil {
+		err = c.validate()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SecureClientAddr() != "127.0.0.1:2281" || c.NoClientPort || c.PortUnification() {
+		t.Fatalf("secure addr %s, no client port %v", c.SecureClientAddr(), c.NoClientPort)
+	}
+	s, used, err := c.ClientTLS()
+	if err != nil || !used || s.KeyStore.Type != "PEM" || s.TrustStore.Location != "/etc/zk/ca.pem" {
+		t.Fatalf("ClientTLS %+v %v %v", s, used, err)
+	}
+	// secureClientPort alone: no plaintext listener, as in Java.
+	c, err = ParseConfig(strings.NewReader("dataDir=/d\nsecureClientPort=2281\nssl.keyStore.location=/k.pem\nssl.clientAuth=none\n"))
+	if err == nil {
+		err = c.validate()
+	}
+	if err != nil || !c.NoClientPort {
+		t.Fatalf("secure port only: %v, NoClientPort %v", err, c.NoClientPort)
+	}
+	for line, want := range map[string]string{
+		"ssl.keyStore.type=JKS":                   "ssl.keyStore.type",
+		"ssl.trustStore.location=/etc/zk/ts.jks":  "ssl.trustStore.type",
+		"ssl.ciphersuites=TLS_NOT_A_SUITE":        "TLS_NOT_A_SUITE",
+		"ssl.enabledProtocols=TLSv1":              "ssl.enabledProtocols",
+		"ssl.crl=true":                            "ssl.crl",
+		"zookeeper.ssl.ocsp=true":                 "ssl.ocsp",
+		"ssl.keyStore.provider=BC":                "ssl.keyStore.provider",
+		"ssl.quorum.keyStore.location=/q.pem":     "ssl.quorum.keyStore.location",
+		"secureClientPort=70000":                  "secureClientPort",
+		"ssl.handshakeDetectionTimeoutMillis=abc": "ssl.handshakeDetectionTimeoutMillis",
+	} {
+		c, err := ParseConfig(strings.NewReader(base + line + "\n"))
+		if err == nil {
+			err = c.validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want refused naming %s", line, err, want)
+		}
+	}
+	// Client auth (need by default) without a trust store could verify no
+	// client: refused, naming both keys.
+	c, _ = ParseConfig(strings.NewReader("dataDir=/d\nclientPort=2181\nsecureClientPort=2281\nssl.keyStore.location=/k.pem\n"))
+	if err := c.validate(); err == nil || !strings.Contains(err.Error(), "ssl.trustStore.location") ||
+		!strings.Contains(err.Error(), "ssl.clientAuth") {
+		t.Errorf("need without a trust store: %v", err)
+	}
+	// client.portUnification is read from zoo.cfg.
+	c, err = ParseConfig(strings.NewReader(base + "client.portUnification=true\n"))
+	if err != nil || !c.PortUnification() {
+		t.Fatalf("portUnification: %v", err)
+	}
+}
