@@ -339,3 +339,68 @@ func TestTLSPortUnification(t *testing.T) {
 		t.Fatalf("unexpected transcript:\n%s", got["zkgo"])
 	}
 }
+
+// TestX509AuthProvider: with a TLS client port the x509 provider is
+// registered (QuorumPeerConfig.configureSSLAuth): the client
+// certificate's subject is the session's x509 id (whoAmI), x509 ACLs
+// admit exactly that subject, X509AuthenticationProvider.superUser's
+// certificate passes every ACL, and another certificate or a plaintext
+// session is refused with NOAUTH, on zkgo as on Java 3.8.
+func TestX509AuthProvider(t *testing.T) {
+	j := harness.RequireJava(t)
+	classes := j.Compile(t, filepath.Join("java", "TLSClient.java"))
+	certs := zktlstest.NewSet(t)
+	admin := certs.CA.Issue(t, zktlstest.LeafOptions{Subject: pkix.Name{CommonName: "admin", Organization: []string{"zkgo"}},
+		Client: true, FileStem: "admin"})
+	other := certs.CA.Issue(t, zktlstest.LeafOptions{Subject: pkix.Name{CommonName: "other"}, Client: true, FileStem: "other"})
+	const clientID = "CN=client,O=zkgo"
+	props := certs.ServerProps(map[string]string{"X509AuthenticationProvider.superUser": "CN=admin,O=zkgo",
+		"clientPort": ""})
+	delete(props, "clientPort")
+	got := map[string]string{}
+	for _, tg := range startTLSTargets(t, props) {
+		var b strings.Builder
+		b.WriteString(runJavaTLSClient(t, j, classes, javaTLSArgs(certs, certs.Client, certs.CA.PEMPath),
+			tg.addr, "x509-java", "20", "whoami", clientID))
+		check := func(who string, leaf *zktlstest.Leaf) {
+			c, err := goTLSConn(t, tg.addr, clientTLS(t, certs.CA.Cert, leaf))
+			if err != nil {
+				t.Fatalf("%s %s: %v", tg.name, who, err)
+			}
+			defer c.Close()
+			_, _, err = c.Get("/x509-java/x509")
+			fmt.Fprintf(&b, "%s get: %v\n", who, errOrOK(err))
+		}
+		check("other certificate", other)
+		check("super user certificate", admin)
+		pc, _, err := zk.Connect([]string{tg.plainAddr}, 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(quietLogger{}))
+		must(t, err)
+		_, _, err = pc.Get("/x509-java/x509")
+		fmt.Fprintf(&b, "plaintext get: %v\n", errOrOK(err))
+		// The x509 scheme is registered: an x509 ACL is valid from a
+		// plaintext session too.
+		_, err = pc.Create("/x509-plain", nil, 0, []zk.ACL{{Perms: zk.PermAll, Scheme: "x509", ID: "CN=nobody"}})
+		fmt.Fprintf(&b, "plaintext create with an x509 ACL: %v\n", errOrOK(err))
+		_, err = pc.Create("/x509-bad", nil, 0, []zk.ACL{{Perms: zk.PermAll, Scheme: "x509", ID: "not a name"}})
+		fmt.Fprintf(&b, "x509 ACL that is not a name: %v\n", errOrOK(err))
+		pc.Close()
+		got[tg.name] = b.String()
+	}
+	if got["zkgo"] != got["java"] {
+		t.Fatalf("transcripts differ:\n%s", lineDiff(got["java"], got["zkgo"]))
+	}
+	for _, want := range []string{"whoami: x509 " + clientID, "x509 node: mine", "other certificate get: zk: not authenticated",
+		"super user certificate get: ok", "plaintext get: zk: not authenticated"} {
+		if !strings.Contains(got["zkgo"], want) {
+			t.Fatalf("transcript lacks %q:\n%s", want, got["zkgo"])
+		}
+	}
+	t.Logf("transcript (both servers):\n%s", got["zkgo"])
+}
+
+func errOrOK(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return err.Error()
+}

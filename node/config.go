@@ -256,7 +256,7 @@ func (c Config) validate() error {
 			errs = append(errs, errors.New("zookeeper.enforce.auth.enabled is true zookeeper.enforce.auth.schemes must be  configured."))
 		}
 		for _, scheme := range c.EnforceAuthSchemes {
-			if scheme != tree.SchemeDigest && scheme != tree.SchemeIP {
+			if scheme != tree.SchemeDigest && scheme != tree.SchemeIP && !(scheme == tree.SchemeX509 && c.X509Enabled()) {
 				errs = append(errs, fmt.Errorf("Authentication scheme %s is not available.", scheme))
 			}
 		}

@@ -43,10 +43,10 @@ func positive(v string) bool {
 var builtinAuthProviders = map[string]bool{
 	"org.apache.zookeeper.server.auth.DigestAuthenticationProvider": true,
 	"org.apache.zookeeper.server.auth.IPAuthenticationProvider":     true,
+	x509ProviderClass: true,
 }
 
 const (
-	whyTLS       = "X509 authentication is not implemented by zkgo"
 	whyQuorumTLS = "TLS between quorum members is not implemented by zkgo"
 	whySASL      = "SASL/Kerberos authentication is not implemented by zkgo"
 )
@@ -57,9 +57,8 @@ var refusedKeys = []keyRule{
 	// checked by validateTLS; quorum TLS is not implemented.
 	{key: "portUnification", when: isTrue, reason: whyQuorumTLS},
 	{key: "ssl.quorum.", when: anyValue, reason: whyQuorumTLS},
-	{key: "X509AuthenticationProvider.superUser", when: anyValue, reason: whyTLS},
 	{key: "authProvider.", when: func(v string) bool { return !builtinAuthProviders[strings.TrimSpace(v)] },
-		reason: "only the digest and ip authentication providers are implemented by zkgo"},
+		reason: "only the digest, ip and x509 authentication providers are implemented by zkgo"},
 	{key: "superUser", when: anyValue, reason: whySASL},
 	{key: "superUser.", when: anyValue, reason: whySASL},
 	{key: "quorum.auth.learnerRequireSasl", when: isTrue, reason: whySASL},

@@ -193,6 +193,14 @@ func (s *Server) processAuth(cc *clientConn, p *wire.ClientPacket) {
 		case tree.SchemeIP:
 			cc.addAuth(wire.ID{Scheme: tree.SchemeIP, ID: javaHostAddress(cc.ip)})
 			ok = true
+		case tree.SchemeX509:
+			// The certificate authenticates; the auth data is ignored.
+			var ids []wire.ID
+			if ids, ok = s.x509IDs(cc); ok {
+				for _, id := range ids {
+					cc.addAuth(id)
+				}
+			}
 		}
 	}
 	scheme := ""

@@ -127,7 +127,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:      cfg,
 		log:      cfg.Logger.With().Str("component", "server").Logger(),
-		opts:     tree.Options{ExtendedTypes: cfg.ExtendedTypes, Config: []byte{}, MaxTxnBytes: cfg.RecordLimit()},
+		opts:     tree.Options{ExtendedTypes: cfg.ExtendedTypes, Config: []byte{}, MaxTxnBytes: cfg.RecordLimit(), X509: cfg.X509Enabled()},
 		events:   make(chan event, eventQueueSize),
 		calls:    make(chan func(), 16),
 		wake:     make(chan struct{}, 1),

@@ -66,3 +66,24 @@ func TestClientTLSConfig(t *testing.T) {
 		t.Fatalf("portUnification: %v", err)
 	}
 }
+
+// TestX509ProviderConfig: the x509 provider is registered by a TLS client
+// port or by authProvider.N; enforce.auth.schemes=x509 needs it.
+func TestX509ProviderConfig(t *testing.T) {
+	tlsBase := "dataDir=/d\nclientPort=2181\nsecureClientPort=2281\nssl.keyStore.location=/k.pem\nssl.trustStore.location=/ca.pem\n"
+	for cfg, ok := range map[string]bool{
+		tlsBase + "X509AuthenticationProvider.superUser=CN=admin\n":                                       true,
+		tlsBase + "enforce.auth.enabled=true\nenforce.auth.schemes=x509\n":                                true,
+		"dataDir=/d\nclientPort=2181\nauthProvider.1=" + x509ProviderClass + "\n":                         true,
+		"dataDir=/d\nclientPort=2181\nenforce.auth.enabled=true\nenforce.auth.schemes=x509\n":             false,
+		"dataDir=/d\nclientPort=2181\nauthProvider.x=org.apache.zookeeper.server.auth.KerberosProvider\n": false,
+	} {
+		c, err := ParseConfig(strings.NewReader(cfg))
+		if err == nil {
+			err = c.validate()
+		}
+		if (err == nil) != ok {
+			t.Errorf("%q: %v, want ok=%v", cfg, err, ok)
+		}
+	}
+}

@@ -15,6 +15,7 @@ const (
 	SchemeDigest = "digest"
 	SchemeIP     = "ip"
 	SchemeSuper  = "super"
+	SchemeX509   = "x509"
 )
 
 // AuthUser is AuthUtil.getUser: the user name whoAmI reports for an id.
@@ -25,6 +26,8 @@ func AuthUser(id wire.ID) string {
 	case SchemeDigest:
 		u, _, _ := strings.Cut(id.ID, ":")
 		return u
+	case SchemeX509:
+		return id.ID
 	}
 	return ""
 }
@@ -199,7 +202,8 @@ func CheckACL(acl []wire.ACL, perm wire.Perm, auth []wire.ID) bool {
 		if a.ID.Scheme == SchemeWorld && a.ID.ID == "anyone" {
 			return true
 		}
-		if !knownScheme(a.ID.Scheme) {
+		if !knownScheme(a.ID.Scheme) && a.ID.Scheme != SchemeX509 {
+			// (an x509 id exists only where the provider is registered)
 			continue
 		}
 		for _, id := range auth {
@@ -215,6 +219,12 @@ func CheckACL(acl []wire.ACL, perm wire.Perm, auth []wire.ID) bool {
 				if ipMatches(id.ID, a.ID.ID) {
 					return true
 				}
+			case SchemeX509:
+				// X509AuthenticationProvider.matches; its super user
+				// also holds a super id, which allowed all above.
+				if id.ID == a.ID.ID {
+					return true
+				}
 			}
 		}
 	}
@@ -227,6 +237,12 @@ func CheckACL(acl []wire.ACL, perm wire.Perm, auth []wire.ID) bool {
 // session's authenticated ids (none: invalid), and other schemes must have a
 // provider that accepts the id.
 func FixupACL(acl []wire.ACL, auth []wire.ID) ([]wire.ACL, wire.ErrCode) {
+	return fixupACL(acl, auth, false)
+}
+
+// fixupACL is FixupACL; x509 says whether the x509 provider is registered
+// (Options.X509), which makes x509 ids valid in ACLs.
+func fixupACL(acl []wire.ACL, auth []wire.ID, x509 bool) ([]wire.ACL, wire.ErrCode) {
 	uniq := make([]wire.ACL, 0, len(acl))
 	for _, a := range acl {
 		dup := false
@@ -266,6 +282,11 @@ func FixupACL(acl []wire.ACL, auth []wire.ID) ([]wire.ACL, wire.ErrCode) {
 			if !valid {
 				return nil, wire.ErrInvalidACL
 			}
+		case a.ID.Scheme == SchemeX509 && x509:
+			if !validX500(a.ID.ID) {
+				return nil, wire.ErrInvalidACL
+			}
+			out = append(out, a)
 		default:
 			if !knownScheme(a.ID.Scheme) || !validID(a.ID.Scheme, a.ID.ID) {
 				return nil, wire.ErrInvalidACL

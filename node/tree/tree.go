@@ -135,6 +135,10 @@ type Options struct {
 	// Java reads back from a txn log or a PROPOSAL); 0 means Java's
 	// default, jute.QuorumMaxBuffer.
 	MaxTxnBytes int
+	// X509 is set when the x509 authentication provider is registered
+	// (a TLS client port, or authProvider.N naming it): x509 ids are then
+	// valid in ACLs (x509.go).
+	X509 bool
 }
 
 // Tree is the data tree. It is not safe for concurrent use.
