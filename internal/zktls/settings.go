@@ -348,3 +348,34 @@ func mapCiphers(names []string) (suites []uint16, has13 bool, unknown []string) 
 	}
 	return suites, has13, unknown
 }
+
+// ReadFile reads a properties file of ssl.* settings (zoo.cfg syntax:
+// key=value lines, # and ! comments; keys with or without "zookeeper.",
+// so a Java client's configuration file serves as is) and parses it.
+func ReadFile(path string) (Settings, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Settings{}, fmt.Errorf("zktls: %w", err)
+	}
+	props := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' || line[0] == '!' {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			k, v, _ = strings.Cut(line, ":")
+		}
+		k = strings.TrimSpace(k)
+		if !strings.HasPrefix(k, "zookeeper.") {
+			k = "zookeeper." + k
+		}
+		props[k] = strings.TrimSpace(v)
+	}
+	s, err := Parse(props, ClientPrefix)
+	if err != nil {
+		return s, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
