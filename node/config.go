@@ -249,6 +249,7 @@ func (c Config) validate() error {
 	// who can connect (configkeys.go, docs/config.md).
 	errs = append(errs, refusedSettings(c.Raw, c.Quorum != nil)...)
 	errs = append(errs, c.validateTLS()...)
+	errs = append(errs, c.validateSASL()...)
 	if c.EnforceAuth {
 		// AuthenticationHelper.validateConfiguredProperties, with zkgo's
 		// providers (digest and ip) in place of the ProviderRegistry.
@@ -256,7 +257,8 @@ func (c Config) validate() error {
 			errs = append(errs, errors.New("zookeeper.enforce.auth.enabled is true zookeeper.enforce.auth.schemes must be  configured."))
 		}
 		for _, scheme := range c.EnforceAuthSchemes {
-			if scheme != tree.SchemeDigest && scheme != tree.SchemeIP && !(scheme == tree.SchemeX509 && c.X509Enabled()) {
+			if scheme != tree.SchemeDigest && scheme != tree.SchemeIP && !(scheme == tree.SchemeX509 && c.X509Enabled()) &&
+				!(scheme == tree.SchemeSASL && c.SASLEnabled()) {
 				errs = append(errs, fmt.Errorf("Authentication scheme %s is not available.", scheme))
 			}
 		}

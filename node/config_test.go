@@ -259,11 +259,9 @@ func TestParseConfigRefusesUnimplementedSettings(t *testing.T) {
 		"ssl.quorum.trustStore.location=/etc/zk/truststore.jks",
 		"ssl.clientAuth=maybe",
 		"ssl.authProvider=kerberos",
-		"authProvider.sasl=org.apache.zookeeper.server.auth.SASLAuthenticationProvider",
 		"zookeeper.authProvider.2=com.example.MyProvider",
-		"superUser=admin",
-		"zookeeper.superUser.1=admin",
 		"portUnification=true",
+		"letAnySaslUserDoX=bob",
 		"client.portUnification=true", // without a key store
 		"DigestAuthenticationProvider.enabled=false",
 		"DigestAuthenticationProvider.digestAlg=SHA3-256",

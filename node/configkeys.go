@@ -44,11 +44,12 @@ var builtinAuthProviders = map[string]bool{
 	"org.apache.zookeeper.server.auth.DigestAuthenticationProvider": true,
 	"org.apache.zookeeper.server.auth.IPAuthenticationProvider":     true,
 	x509ProviderClass: true,
+	saslProviderClass: true,
 }
 
 const (
 	whyQuorumTLS = "TLS between quorum members is not implemented by zkgo"
-	whySASL      = "SASL/Kerberos authentication is not implemented by zkgo"
+	whySASL      = "SASL between quorum members is not implemented by zkgo"
 )
 
 // refusedKeys make zkgo refuse to start, naming the key.
@@ -58,9 +59,8 @@ var refusedKeys = []keyRule{
 	{key: "portUnification", when: isTrue, reason: whyQuorumTLS},
 	{key: "ssl.quorum.", when: anyValue, reason: whyQuorumTLS},
 	{key: "authProvider.", when: func(v string) bool { return !builtinAuthProviders[strings.TrimSpace(v)] },
-		reason: "only the digest, ip and x509 authentication providers are implemented by zkgo"},
-	{key: "superUser", when: anyValue, reason: whySASL},
-	{key: "superUser.", when: anyValue, reason: whySASL},
+		reason: "only the digest, ip, x509 and sasl authentication providers are implemented by zkgo"},
+	{key: "letAnySaslUserDoX", when: anyValue, reason: "letAnySaslUserDoX is not implemented by zkgo"},
 	{key: "quorum.auth.learnerRequireSasl", when: isTrue, reason: whySASL},
 	{key: "quorum.auth.serverRequireSasl", when: isTrue, reason: whySASL},
 	{key: "DigestAuthenticationProvider.enabled", when: isFalse,

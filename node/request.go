@@ -446,9 +446,7 @@ func (s *Server) execRequest(cc *clientConn, p *wire.ClientPacket) {
 	case wire.OpMultiRead:
 		s.multiRead(cc, p)
 	case wire.OpSASL:
-		// No SASL server is configured: Java's processSasl fails with a
-		// caught NPE and answers OK with a null token.
-		s.replyZxid(cc, h.Xid, 0, wire.ErrOk, &wire.SetSASLResponse{})
+		s.processSASL(cc, h.Xid, p)
 	default:
 		// Java answers an unknown opcode with UNIMPLEMENTED (zxid -1) and
 		// closes the connection; zkgo keeps the session usable

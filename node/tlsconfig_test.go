@@ -1,6 +1,7 @@
 package node
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -85,5 +86,55 @@ func TestX509ProviderConfig(t *testing.T) {
 		if (err == nil) != ok {
 			t.Errorf("%q: %v, want ok=%v", cfg, err, ok)
 		}
+	}
+}
+
+// TestSASLConfig: the JAAS file named by java.security.auth.login.config
+// is read at start as Java's configureSaslLogin reads it; what zkgo cannot
+// do is refused.
+func TestSASLConfig(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.conf", "Server { org.apache.zookeeper.server.auth.DigestLoginModule required user_bob=\"pw\"; };")
+	krb := write("krb.conf", "Server { com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true; };")
+	other := write("other.conf", "Client { org.apache.zookeeper.server.auth.DigestLoginModule required username=\"b\"; };")
+	base := "dataDir=/d\nclientPort=2181\n"
+	for cfg, want := range map[string]string{
+		base + "java.security.auth.login.config=" + good + "\nauthProvider.1=" + saslProviderClass + "\nsuperUser=bob\n": "",
+		base + "java.security.auth.login.config=" + krb + "\n":                                                           "Kerberos",
+		base + "java.security.auth.login.config=" + other + "\n":                                                         "No JAAS configuration section named 'Server'",
+		base + "java.security.auth.login.config=" + dir + "/missing.conf\n":                                              "missing.conf",
+		base + "java.security.auth.login.config=" + other + "\nsasl.serverconfig=Client2\n":                              "Client2",
+		base + "enforce.auth.enabled=true\nenforce.auth.schemes=sasl\n":                                                  "sasl is not available",
+		base + "sessionRequireClientSASLAuth=true\nauthProvider.s=" + saslProviderClass + "\n":                           "",
+	} {
+		c, err := ParseConfig(strings.NewReader(cfg))
+		if err == nil {
+			err = c.validate()
+		}
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("%q: %v, want %q", cfg, err, want)
+		}
+	}
+	c, _ := ParseConfig(strings.NewReader(base + "java.security.auth.login.config=" + good + "\nSASLAuthenticationProvider.superPassword=sp\n" +
+		"kerberos.removeRealmFromPrincipal=true\n"))
+	st, err := c.loadSASL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := st.password("bob"); !ok || p != "pw" {
+		t.Errorf("bob's password %q %v", p, ok)
+	}
+	if p, ok := st.password("super"); !ok || p != "sp" {
+		t.Errorf("super's password %q %v (superPassword)", p, ok)
+	}
+	if id := st.authorizationID("bob/host@REALM"); id != "bob/host" {
+		t.Errorf("authorization id %q", id)
 	}
 }

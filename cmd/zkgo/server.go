@@ -28,6 +28,7 @@ func runServer(args []string) int {
 	cfgPath := fs.String("config", "", "zoo.cfg to read (default: 127.0.0.1:2181, data in ./data)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics (the mntr values) at http://ADDR/metrics, e.g. 127.0.0.1:9141")
+	jaasFile := fs.String("jaas", "", "JAAS file for client SASL (DIGEST-MD5), as Java's -Djava.security.auth.login.config; the zoo.cfg key java.security.auth.login.config does the same")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (profiling; e.g. 127.0.0.1:6060)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -52,6 +53,9 @@ func runServer(args []string) int {
 		}
 	}
 	cfg.Logger = log
+	if *jaasFile != "" {
+		cfg.SetJAASFile(*jaasFile)
+	}
 	srv, err := node.New(cfg)
 	if err != nil {
 		log.Error().Err(err).Msg("invalid config")

@@ -16,6 +16,7 @@ const (
 	SchemeIP     = "ip"
 	SchemeSuper  = "super"
 	SchemeX509   = "x509"
+	SchemeSASL   = "sasl"
 )
 
 // AuthUser is AuthUtil.getUser: the user name whoAmI reports for an id.
@@ -26,7 +27,7 @@ func AuthUser(id wire.ID) string {
 	case SchemeDigest:
 		u, _, _ := strings.Cut(id.ID, ":")
 		return u
-	case SchemeX509:
+	case SchemeX509, SchemeSASL:
 		return id.ID
 	}
 	return ""
@@ -202,8 +203,9 @@ func CheckACL(acl []wire.ACL, perm wire.Perm, auth []wire.ID) bool {
 		if a.ID.Scheme == SchemeWorld && a.ID.ID == "anyone" {
 			return true
 		}
-		if !knownScheme(a.ID.Scheme) && a.ID.Scheme != SchemeX509 {
-			// (an x509 id exists only where the provider is registered)
+		if !knownScheme(a.ID.Scheme) && a.ID.Scheme != SchemeX509 && a.ID.Scheme != SchemeSASL {
+			// (x509 and sasl ids exist only where their provider is
+			// registered)
 			continue
 		}
 		for _, id := range auth {
@@ -225,6 +227,12 @@ func CheckACL(acl []wire.ACL, perm wire.Perm, auth []wire.ID) bool {
 				if id.ID == a.ID.ID {
 					return true
 				}
+			case SchemeSASL:
+				// SASLAuthenticationProvider.matches (letAnySaslUserDoX
+				// is refused at start).
+				if id.ID == "super" || id.ID == a.ID.ID {
+					return true
+				}
 			}
 		}
 	}
@@ -237,12 +245,12 @@ func CheckACL(acl []wire.ACL, perm wire.Perm, auth []wire.ID) bool {
 // session's authenticated ids (none: invalid), and other schemes must have a
 // provider that accepts the id.
 func FixupACL(acl []wire.ACL, auth []wire.ID) ([]wire.ACL, wire.ErrCode) {
-	return fixupACL(acl, auth, false)
+	return fixupACL(acl, auth, Options{})
 }
 
-// fixupACL is FixupACL; x509 says whether the x509 provider is registered
-// (Options.X509), which makes x509 ids valid in ACLs.
-func fixupACL(acl []wire.ACL, auth []wire.ID, x509 bool) ([]wire.ACL, wire.ErrCode) {
+// fixupACL is FixupACL with the providers opts registers (Options.X509,
+// Options.SASL), whose ids are then valid in ACLs.
+func fixupACL(acl []wire.ACL, auth []wire.ID, opts Options) ([]wire.ACL, wire.ErrCode) {
 	uniq := make([]wire.ACL, 0, len(acl))
 	for _, a := range acl {
 		dup := false
@@ -282,8 +290,13 @@ func fixupACL(acl []wire.ACL, auth []wire.ID, x509 bool) ([]wire.ACL, wire.ErrCo
 			if !valid {
 				return nil, wire.ErrInvalidACL
 			}
-		case a.ID.Scheme == SchemeX509 && x509:
+		case a.ID.Scheme == SchemeX509 && opts.X509:
 			if !validX500(a.ID.ID) {
+				return nil, wire.ErrInvalidACL
+			}
+			out = append(out, a)
+		case a.ID.Scheme == SchemeSASL && opts.SASL:
+			if _, _, _, ok := KerberosName(a.ID.ID); !ok {
 				return nil, wire.ErrInvalidACL
 			}
 			out = append(out, a)

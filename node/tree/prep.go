@@ -404,7 +404,7 @@ func (t *Tree) prepOne(req *PrepRequest, typ wire.OpCode, body jute.Record, _ bo
 		if perr := validatePath(s.Path); perr != nil {
 			return nil, perr
 		}
-		acl, code := fixupACL(s.ACL, req.Auth, t.opts.X509)
+		acl, code := fixupACL(s.ACL, req.Auth, t.opts)
 		if code != wire.ErrOk {
 			return nil, fail(code, s.Path)
 		}
@@ -545,7 +545,7 @@ func (t *Tree) prepCreate(req *PrepRequest, typ wire.OpCode, body jute.Record) (
 	if perr != nil {
 		return nil, perr
 	}
-	fixed, code := fixupACL(acl, req.Auth, t.opts.X509)
+	fixed, code := fixupACL(acl, req.Auth, t.opts)
 	if code != wire.ErrOk {
 		return nil, fail(code, path)
 	}

@@ -139,6 +139,8 @@ type Options struct {
 	// (a TLS client port, or authProvider.N naming it): x509 ids are then
 	// valid in ACLs (x509.go).
 	X509 bool
+	// SASL is set when the sasl provider is registered (authProvider.N).
+	SASL bool
 }
 
 // Tree is the data tree. It is not safe for concurrent use.

@@ -43,3 +43,23 @@ func validX500(id string) bool {
 	}
 	return true
 }
+
+// KerberosName splits a principal as Hadoop's KerberosName (which
+// SASLAuthenticationProvider.isValid and the SASL callback use):
+// service[/host]@realm, or a plain name without '@'. ok is false for a
+// name with '@' that does not have that shape.
+func KerberosName(name string) (service, host, realm string, ok bool) {
+	at := strings.IndexByte(name, '@')
+	if at < 0 {
+		return name, "", "", true
+	}
+	svc, rlm := name[:at], name[at+1:]
+	if strings.ContainsAny(rlm, "/@") {
+		return "", "", "", false
+	}
+	service, host, hasHost := strings.Cut(svc, "/")
+	if hasHost && strings.ContainsRune(host, '/') {
+		return "", "", "", false
+	}
+	return service, host, rlm, true
+}

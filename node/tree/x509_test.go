@@ -21,15 +21,15 @@ func TestX509ACLs(t *testing.T) {
 		t.Error("another subject is admitted")
 	}
 	// Without the provider an x509 ACL is invalid, as in Java.
-	if _, code := fixupACL(acl, nil, false); code != wire.ErrInvalidACL {
+	if _, code := fixupACL(acl, nil, Options{}); code != wire.ErrInvalidACL {
 		t.Errorf("no provider: %v", code)
 	}
-	if out, code := fixupACL(acl, nil, true); code != wire.ErrOk || len(out) != 1 {
+	if out, code := fixupACL(acl, nil, Options{X509: true}); code != wire.ErrOk || len(out) != 1 {
 		t.Errorf("provider: %v %v", out, code)
 	}
 	// "auth" expands to the session's x509 id.
 	auth := []wire.ACL{{Perms: int32(wire.PermAll), ID: wire.ID{Scheme: SchemeAuth}}}
-	out, code := fixupACL(auth, []wire.ID{{Scheme: SchemeIP, ID: "1.2.3.4"}, {Scheme: SchemeX509, ID: "CN=a"}}, true)
+	out, code := fixupACL(auth, []wire.ID{{Scheme: SchemeIP, ID: "1.2.3.4"}, {Scheme: SchemeX509, ID: "CN=a"}}, Options{X509: true})
 	if code != wire.ErrOk || len(out) != 1 || out[0].ID.Scheme != SchemeX509 {
 		t.Errorf("auth expansion %v %v", out, code)
 	}
