@@ -39,6 +39,13 @@ var javaNetty = map[string]string{"serverCnxnFactory": "org.apache.zookeeper.ser
 // startTLSTargets starts zkgo and Java 3.8 with the same ssl.* settings.
 func startTLSTargets(t *testing.T, props map[string]string) []tlsTarget {
 	t.Helper()
+	ts, _ := startTLSTargetsZ(t, props)
+	return ts
+}
+
+// startTLSTargetsZ is startTLSTargets, also returning the zkgo server.
+func startTLSTargetsZ(t *testing.T, props map[string]string) ([]tlsTarget, *harness.Zkgo) {
+	t.Helper()
 	z := harness.StartZkgo(t, func(c *node.Config) {
 		if c.Properties == nil {
 			c.Properties = map[string]string{}
@@ -63,7 +70,7 @@ func startTLSTargets(t *testing.T, props map[string]string) []tlsTarget {
 	return []tlsTarget{
 		{name: "zkgo", addr: z.SecureAddr, plainAddr: plain, log: func() string { return "" }},
 		{name: "java", addr: "127.0.0.1:" + jprops["secureClientPort"], plainAddr: j.Addr, log: j.Log},
-	}
+	}, z
 }
 
 // javaTLSArgs are the Java client's system properties for TLS with cert
@@ -206,7 +213,8 @@ func TestTLSRefusals(t *testing.T) {
 	other := zktlstest.NewCA(t, certs.Dir, "other-ca")
 	stranger := other.Issue(t, zktlstest.LeafOptions{Subject: pkix.Name{CommonName: "stranger"}, Client: true, FileStem: "stranger"})
 	expired := certs.CA.Issue(t, zktlstest.LeafOptions{Subject: pkix.Name{CommonName: "old"}, Client: true, Expired: true, FileStem: "expired"})
-	for _, tg := range startTLSTargets(t, certs.ServerProps(nil)) {
+	targets, z := startTLSTargetsZ(t, certs.ServerProps(nil))
+	for _, tg := range targets {
 		t.Run(tg.name, func(t *testing.T) {
 			good, err := goTLSConn(t, tg.addr, clientTLS(t, certs.CA.Cert, certs.Client))
 			if err != nil {
@@ -245,6 +253,15 @@ func TestTLSRefusals(t *testing.T) {
 			data, _, err := good.Get("/survivor")
 			if err != nil || string(data) != "x" {
 				t.Fatalf("good session after the refusals: %q %v", data, err)
+			}
+			if tg.name == "zkgo" {
+				// Each refusal was a logged handshake failure
+				// ("TLS handshake failed, closing the connection").
+				if n := z.SecureFrontends()[0].HandshakeFailures(); n < 10 {
+					t.Fatalf("%d handshake failures counted, want one per refused client (10 or more)", n)
+				}
+			} else if !strings.Contains(tg.log(), "Unsuccessful handshake") {
+				t.Fatal("Java logged no handshake failure")
 			}
 		})
 	}
@@ -383,6 +400,9 @@ func TestX509AuthProvider(t *testing.T) {
 		fmt.Fprintf(&b, "plaintext create with an x509 ACL: %v\n", errOrOK(err))
 		_, err = pc.Create("/x509-bad", nil, 0, []zk.ACL{{Perms: zk.PermAll, Scheme: "x509", ID: "not a name"}})
 		fmt.Fprintf(&b, "x509 ACL that is not a name: %v\n", errOrOK(err))
+		// addauth x509 without a certificate: AUTHFAILED.
+		err = pc.AddAuth("x509", []byte("CN=client,O=zkgo"))
+		fmt.Fprintf(&b, "plaintext addauth x509: %v\n", errOrOK(err))
 		pc.Close()
 		got[tg.name] = b.String()
 	}
