@@ -424,3 +424,42 @@ func errOrOK(err error) string {
 	}
 	return err.Error()
 }
+
+// TestTLSMaxClientCnxns: TLS connections count toward maxClientCnxns per
+// client IP from the moment they are accepted, as plaintext ones do (and
+// as Java's NettyServerCnxnFactory counts them before the handshake): past
+// the limit a TLS client gets no session, and the sessions within it go
+// on.
+func TestTLSMaxClientCnxns(t *testing.T) {
+	certs := zktlstest.NewSet(t)
+	z := harness.StartZkgo(t, func(c *node.Config) {
+		c.Properties = map[string]string{}
+		for k, v := range certs.ServerProps(map[string]string{"ssl.clientAuth": "none"}) {
+			c.Properties["zookeeper."+k] = v
+		}
+		c.SecureClientPort = 1
+		c.MaxClientCnxns = 2
+	})
+	cfg := clientTLS(t, certs.CA.Cert, nil)
+	var open []*zk.Conn
+	for i := 0; i < 2; i++ {
+		c, err := goTLSConn(t, z.SecureAddr, cfg)
+		if err != nil {
+			t.Fatalf("TLS session %d within the limit: %v", i, err)
+		}
+		defer c.Close()
+		open = append(open, c)
+	}
+	if err := tlsHandshakeAndConnect(z.SecureAddr, cfg); err == nil {
+		t.Fatal("a third TLS connection from the same IP got a session past maxClientCnxns=2")
+	}
+	// A plaintext connection from the same IP is refused too: one count.
+	if err := plainConnect(z.Addr); err == nil {
+		t.Fatal("a plaintext connection past the limit got a session")
+	}
+	for i, c := range open {
+		if _, _, err := c.Exists("/"); err != nil {
+			t.Fatalf("session %d after the refusals: %v", i, err)
+		}
+	}
+}
