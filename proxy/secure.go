@@ -391,7 +391,16 @@ func (c *secureConn) readLoop() {
 		if c.fourLetter.Load() {
 			// Java reads only the command: drain until the answer closes us.
 			if _, err := s.Read(buf[:cap(buf)]); err != nil {
-				closeErr = err
+				// The client may have half-closed right after the word
+				// (nc -N): the answer still goes out, then the writer
+				// closes (bounded as the gnet front end's answer socket).
+				select {
+				case <-c.done:
+				case <-time.After(adminWriteTimeout):
+				}
+				if !errors.Is(err, io.EOF) {
+					closeErr = err
+				}
 				return
 			}
 			continue

@@ -187,6 +187,8 @@ func TestSecureUnifiedPort(t *testing.T) {
 	if _, err := wc.Write([]byte("ruok")); err != nil {
 		t.Fatal(err)
 	}
+	// As nc -N does: the answer must still come.
+	_ = wc.(*net.TCPConn).CloseWrite()
 	var secure, plain, word int
 	waitFor(t, "three connections decoded", func() bool {
 		_, got, _ := be.snapshot()
