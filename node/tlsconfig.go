@@ -78,3 +78,12 @@ func (c Config) validateTLS() []error {
 	}
 	return errs
 }
+
+// secureClientPortShown is getSecureClientPort for the conf command: the
+// TLS client port, or -1 without one.
+func (c Config) secureClientPortShown() int {
+	if c.SecureClientPort > 0 {
+		return c.SecureClientPort
+	}
+	return -1
+}

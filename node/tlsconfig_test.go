@@ -1,9 +1,11 @@
 package node
 
 import (
+	"context"
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestClientTLSConfig: secureClientPort and the client ssl.* keys are read
@@ -136,5 +138,35 @@ func TestSASLConfig(t *testing.T) {
 	}
 	if id := st.authorizationID("bob/host@REALM"); id != "bob/host" {
 		t.Errorf("authorization id %q", id)
+	}
+}
+
+// TestConfShowsSecureClientPort: the conf command prints the TLS client
+// port as Java's dumpConf does (-1 without one).
+func TestConfShowsSecureClientPort(t *testing.T) {
+	for port, want := range map[int]string{2281: "secureClientPort=2281\n", 0: "secureClientPort=-1\n"} {
+		cfg := DefaultConfig()
+		cfg.DataDir = t.TempDir()
+		if port > 0 {
+			cfg.SecureClientPort = port
+			cfg.Properties = map[string]string{"zookeeper.ssl.keyStore.location": "/k.pem", "zookeeper.ssl.clientAuth": "none"}
+		}
+		s, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := s.Call(ctx, func() { s.writeConf(&b) }); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("conf lacks %q:\n%s", want, b.String())
+		}
+		_ = s.Stop(ctx)
+		cancel()
 	}
 }
