@@ -1,8 +1,12 @@
 package compattest
 
 import (
+	"context"
+	"crypto/tls"
 	"crypto/x509/pkix"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,5 +127,39 @@ func TestProxyTLSOnly(t *testing.T) {
 	}
 	if data, _, err := first.Get("/tls-only"); err != nil || string(data) != "x" {
 		t.Fatalf("first client after the refusal: %q %v", data, err)
+	}
+	first.Close()
+	// A four-letter word over TLS, half-closed after the word as nc -N
+	// does, still gets its answer.
+	waitFor := time.Now().Add(10 * time.Second)
+	for {
+		tc, err := tls.Dial("tcp", p.TLSAddr().String(), clientTLS(t, certs.CA.Cert, nil))
+		must(t, err)
+		_, err = tc.Write([]byte("ruok"))
+		must(t, err)
+		must(t, tc.CloseWrite())
+		_ = tc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		b, _ := io.ReadAll(tc)
+		tc.Close()
+		if string(b) == "imok" {
+			break
+		}
+		// The first client's slot may not be free yet (max 1 per IP).
+		if time.Now().After(waitFor) {
+			t.Fatalf("ruok over TLS through the proxy: %q", b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Stopping the proxy closes its TLS clients.
+	tc, err := tls.Dial("tcp", p.TLSAddr().String(), clientTLS(t, certs.CA.Cert, nil))
+	must(t, err)
+	defer tc.Close()
+	must(t, tc.Handshake())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	must(t, p.Stop(ctx))
+	_ = tc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := tc.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a TLS client is still open after Stop: %v", err)
 	}
 }

@@ -62,27 +62,31 @@ func socketPair() (net.Conn, net.Conn, error) {
 	return ends[0], ends[1], nil
 }
 
-// bridge copies between the local end of a pair and a TLS connection
-// until either side ends, then closes both.
+// bridge copies between a pair end (local; gnet owns the other end) and
+// a TLS connection. The TLS peer's end of stream is passed on as a half
+// close, so a four-letter word sent with nc -N still gets its answer;
+// when the gnet side ends (its connection closed, or it saw that half
+// close and closed), or the TLS stream fails, both are closed, so no
+// goroutine outlives the pair.
 func bridge(local net.Conn, tc *tls.Conn) {
-	done := make(chan struct{}, 2)
+	closeBoth := func() {
+		_ = local.Close()
+		_ = tc.Close()
+	}
 	go func() {
-		_, _ = io.Copy(tc, local)
-		_ = tc.CloseWrite()
-		done <- struct{}{}
-	}()
-	go func() {
-		_, _ = io.Copy(local, tc)
+		_, err := io.Copy(local, tc)
+		if err != nil {
+			closeBoth()
+			return
+		}
 		if uc, ok := local.(*net.UnixConn); ok {
 			_ = uc.CloseWrite()
 		}
-		done <- struct{}{}
 	}()
 	go func() {
-		<-done
-		<-done
-		_ = local.Close()
-		_ = tc.Close()
+		_, _ = io.Copy(tc, local)
+		_ = tc.CloseWrite() // close_notify
+		closeBoth()
 	}()
 }
 
