@@ -202,7 +202,8 @@ func (p *Passthrough) Start() error {
 	if p.cfg.TLSListen != "" {
 		// TLS clients are registered with the engine from other
 		// goroutines: round robin is not safe for that.
-		opts = append(opts, gnet.WithLoadBalancing(gnet.LeastConnections))
+		opts = append(opts, gnet.WithLoadBalancing(gnet.LeastConnections), gnet.WithTicker(true))
+		p.tls.started = make(chan struct{})
 		if p.cfg.Listen == "" {
 			// TLS only: gnet still needs a listener; give it a Unix
 			// socket in a private directory.
@@ -229,6 +230,13 @@ func (p *Passthrough) Start() error {
 		return fmt.Errorf("proxy: listen on %s: %w", p.cfg.Listen, p.runErr)
 	}
 	if p.cfg.TLSListen != "" {
+		// OnBoot runs before gnet registers its loops; the first tick
+		// comes after (see OnTick).
+		select {
+		case <-p.tls.started:
+		case <-p.done:
+			return fmt.Errorf("proxy: event loops stopped before serving: %w", p.runErr)
+		}
 		if err := p.startTLS(); err != nil {
 			_ = p.Stop(context.Background())
 			return err

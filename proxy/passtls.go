@@ -36,6 +36,20 @@ type tlsState struct {
 	sock string // private Unix socket gnet listens on when Listen is ""
 	mu   sync.Mutex
 	hs   map[net.Conn]struct{} // connections in their handshake
+	// started is closed by the first tick: gnet starts its ticker after
+	// registering the event loops, so Engine.Register is safe from then
+	// on (OnBoot, which closes ready, runs before).
+	started   chan struct{}
+	startOnce sync.Once
+}
+
+// OnTick marks the engine as started (ticks are on only with TLS
+// clients) and asks for no further tick for a day.
+func (p *Passthrough) OnTick() (time.Duration, gnet.Action) {
+	if p.tls.started != nil {
+		p.tls.startOnce.Do(func() { close(p.tls.started) })
+	}
+	return 24 * time.Hour, gnet.None
 }
 
 // socketPair returns the two ends of a connected Unix stream socket pair.
