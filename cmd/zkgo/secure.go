@@ -60,7 +60,10 @@ func serveClients(srv *node.Server, log zerolog.Logger) (*proxy.Frontend, *secur
 	}
 	base := proxy.Config{Backend: srv, Logger: log, MaxFrame: cfg.MaxBuffer}
 	var fe *proxy.Frontend
-	if !cfg.NoClientPort {
+	if cfg.NoClientPort {
+		// Java's getClientPort without a plaintext listener (conf).
+		srv.SetClientPort(-1)
+	} else {
 		if cfg.PortUnification() {
 			pc := base
 			pc.Addr = cfg.ClientAddr()
