@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -462,4 +463,36 @@ func TestTLSMaxClientCnxns(t *testing.T) {
 			t.Fatalf("session %d after the refusals: %v", i, err)
 		}
 	}
+}
+
+// TestZkCliOverTLS: zkCli.sh with the Java client's TLS properties gets
+// the same answers from zkgo's and Java 3.8's TLS ports, x509 ACLs
+// included.
+func TestZkCliOverTLS(t *testing.T) {
+	if _, err := os.Stat(zkCli); err != nil {
+		harness.Unavailable(t, "%s missing (apt-get install zookeeper)", zkCli)
+	}
+	j := harness.RequireJava(t)
+	certs := zktlstest.NewSet(t)
+	// Debian's zkCli.sh puts only zookeeper.jar on its class path; the
+	// Netty client socket needs the Netty jars (a later -cp wins).
+	flags := "-cp " + j.Classpath("/etc/zookeeper/conf") + " " +
+		strings.Join(javaTLSArgs(certs, certs.Client, certs.CA.PEMPath)[3:], " ")
+	// (zkCli splits ACLs on ',', so an x509 id with a comma cannot be
+	// written there; the Java client test sets one.)
+	cmds := []string{"create /tlscli hello", "get /tlscli", "whoami", "getAcl /tlscli", "set /tlscli world",
+		"get -s /tlscli", "delete /tlscli", "ls /"}
+	got := map[string]string{}
+	for _, tg := range startTLSTargets(t, certs.ServerProps(nil)) {
+		got[tg.name] = runZkCliFlags(t, tg.addr, cmds, flags)
+	}
+	if got["zkgo"] != got["java"] {
+		t.Fatalf("zkCli.sh transcripts differ:\n%s", lineDiff(got["java"], got["zkgo"]))
+	}
+	for _, want := range []string{"> get /tlscli\nhello\n", "CN=client,O=zkgo"} {
+		if !strings.Contains(got["zkgo"], want) {
+			t.Fatalf("transcript lacks %q:\n%s", want, got["zkgo"])
+		}
+	}
+	t.Logf("zkCli.sh over TLS (both servers):\n%s", got["zkgo"])
 }
