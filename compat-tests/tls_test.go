@@ -391,6 +391,9 @@ func TestX509AuthProvider(t *testing.T) {
 		}
 		check("other certificate", other)
 		check("super user certificate", admin)
+		b.WriteString("java client with the super user's certificate:\n")
+		b.WriteString(runJavaTLSClient(t, j, classes, javaTLSArgs(certs, admin, certs.CA.PEMPath),
+			tg.addr, "x509-admin", "20", "whoami"))
 		pc, _, err := zk.Connect([]string{tg.plainAddr}, 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(quietLogger{}))
 		must(t, err)
 		_, _, err = pc.Get("/x509-java/x509")
