@@ -246,6 +246,13 @@ func TestTLSRefusals(t *testing.T) {
 					t.Errorf("%s: a session was granted", c.name)
 				}
 			}
+			// Java's default protocols are TLSv1.2 only: a client that
+			// insists on TLS 1.3 is refused by both.
+			only13 := clientTLS(t, certs.CA.Cert, certs.Client)
+			only13.MinVersion = tls.VersionTLS13
+			if err := tlsHandshakeAndConnect(tg.addr, only13); err == nil {
+				t.Errorf("a TLS 1.3-only client got a session (ssl.protocol defaults to TLSv1.2)")
+			}
 			// A plaintext client on the TLS port gets no ConnectResponse.
 			if err := plainConnect(tg.addr); err == nil {
 				t.Errorf("plaintext client on the TLS port got a session")
