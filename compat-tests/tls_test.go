@@ -506,3 +506,30 @@ func TestZkCliOverTLS(t *testing.T) {
 	}
 	t.Logf("zkCli.sh over TLS (both servers):\n%s", got["zkgo"])
 }
+
+// TestTLS13Only: ssl.protocol=TLSv1.3 with the TLS 1.3 suites serves TLS
+// 1.3 and refuses a TLS 1.2 client, on zkgo as on Java 3.8.
+func TestTLS13Only(t *testing.T) {
+	certs := zktlstest.NewSet(t)
+	props := certs.ServerProps(map[string]string{"ssl.protocol": "TLSv1.3", "ssl.enabledProtocols": "TLSv1.3",
+		"ssl.ciphersuites": "TLS_AES_128_GCM_SHA256,TLS_AES_256_GCM_SHA384,TLS_CHACHA20_POLY1305_SHA256"})
+	for _, tg := range startTLSTargets(t, props) {
+		cfg := clientTLS(t, certs.CA.Cert, certs.Client)
+		nc, err := tls.Dial("tcp", tg.addr, cfg)
+		if err != nil {
+			t.Fatalf("%s: TLS 1.3 client: %v\n%s", tg.name, err, tg.log())
+		}
+		if v := nc.ConnectionState().Version; v != tls.VersionTLS13 {
+			t.Errorf("%s: negotiated %s", tg.name, tls.VersionName(v))
+		}
+		if err := rawConnect(nc); err != nil {
+			t.Errorf("%s: no session over TLS 1.3: %v", tg.name, err)
+		}
+		nc.Close()
+		old := clientTLS(t, certs.CA.Cert, certs.Client)
+		old.MaxVersion = tls.VersionTLS12
+		if err := tlsHandshakeAndConnect(tg.addr, old); err == nil {
+			t.Errorf("%s: a TLS 1.2 client got a session from a TLSv1.3-only server", tg.name)
+		}
+	}
+}
