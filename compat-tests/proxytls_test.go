@@ -78,7 +78,7 @@ func TestProxyTLS(t *testing.T) {
 		b.WriteString("kazoo over TLS:\n")
 		b.WriteString(runKazooTLS(t, py, tlsAddr, "proxy-kazoo", certs.CA.PEMPath, certs.Client.CertPath, certs.Client.KeyPath))
 		b.WriteString("kazoo with another CA's certificate:\n")
-		b.WriteString(runKazooTLS(t, py, tlsAddr, "never", certs.CA.PEMPath, stranger.CertPath, stranger.KeyPath))
+		b.WriteString(runKazooTLSWait(t, py, 3, tlsAddr, "never", certs.CA.PEMPath, stranger.CertPath, stranger.KeyPath))
 		c, _, err := zk.Connect([]string{plainAddr}, 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(quietLogger{}))
 		must(t, err)
 		data, _, err := c.Get("/proxy-java")

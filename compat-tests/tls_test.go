@@ -102,11 +102,19 @@ func runJavaTLSClient(t *testing.T, j *harness.Java, classes string, jvm []strin
 
 func runKazooTLS(t *testing.T, py string, args ...string) string {
 	t.Helper()
+	return runKazooTLSWait(t, py, 8, args...)
+}
+
+// runKazooTLSWait is runKazooTLS giving up on a session after wait
+// seconds (refusal cases).
+func runKazooTLSWait(t *testing.T, py string, wait int, args ...string) string {
+	t.Helper()
 	script, err := filepath.Abs(filepath.Join("python", "kazoo_tls.py"))
 	must(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, py, append([]string{script}, args...)...)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("KAZOO_START_TIMEOUT=%d", wait))
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {
@@ -230,7 +238,7 @@ func TestTLSRefusals(t *testing.T) {
 			}{{"wrong CA", stranger}, {"expired", expired}, {"no certificate", nil}}
 			for _, c := range cases {
 				// Java client and kazoo: no session.
-				out := runJavaTLSClient(t, j, classes, javaTLSArgs(certs, c.leaf, certs.CA.PEMPath), tg.addr, "never", "6")
+				out := runJavaTLSClient(t, j, classes, javaTLSArgs(certs, c.leaf, certs.CA.PEMPath), tg.addr, "never", "3")
 				if out != "connect: no session\n" {
 					t.Errorf("%s, java client: %q", c.name, out)
 				}
@@ -238,7 +246,7 @@ func TestTLSRefusals(t *testing.T) {
 				if c.leaf != nil {
 					args = append(args, c.leaf.CertPath, c.leaf.KeyPath)
 				}
-				if out := runKazooTLS(t, py, args...); out != "connect: no session\n" {
+				if out := runKazooTLSWait(t, py, 3, args...); out != "connect: no session\n" {
 					t.Errorf("%s, kazoo: %q", c.name, out)
 				}
 				// crypto/tls: the handshake or the first read fails.

@@ -2,6 +2,7 @@
 
 usage: kazoo_tls.py HOST:PORT NODE CA [CERT KEY]
 """
+import os
 import sys
 
 from kazoo.client import KazooClient
@@ -16,7 +17,7 @@ def main():
     zk = KazooClient(hosts=addr, timeout=10.0, connection_retry={"max_tries": 1},
                      command_retry={"max_tries": 1}, **kw)
     try:
-        zk.start(timeout=8)
+        zk.start(timeout=float(os.environ.get("KAZOO_START_TIMEOUT", "8")))
     except KazooTimeoutError:
         print("connect: no session")
         zk.stop()
