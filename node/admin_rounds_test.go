@@ -274,13 +274,15 @@ func TestAdminListingsAsOneStep(t *testing.T) {
 		}
 		create("/e", 0)
 		now := s.nowMs()
-		for i := 0; i < 300; i++ {
-			id := wire.SessionID(1<<41 + i%250) // 250 sessions: some have two connections
-			if i < 250 {
+		// More of each than a piece of a gathered list holds (1024), less
+		// than the one-step listings sorted (4096).
+		for i := 0; i < 1500; i++ {
+			id := wire.SessionID(1<<41 + i%1250) // 1250 sessions: some have two connections
+			if i < 1250 {
 				s.sessions.Add(id, 4000+int32(i%7)*2000, now)
 			}
-			cc := benchConn(s, uint64(1000+(i*7919)%300), id)
-			if i >= 280 {
+			cc := benchConn(s, uint64(1000+(i*7919)%1500), id)
+			if i >= 1400 {
 				cc.session = 0 // no session (yet)
 			}
 			cc.stats.received, cc.stats.sent = int64(i), int64(2*i)
@@ -290,9 +292,10 @@ func TestAdminListingsAsOneStep(t *testing.T) {
 			for j := 0; j < i%5; j++ {
 				s.dataW.Add("/p/"+strconv.Itoa(i%7)+"/"+strconv.Itoa(j), watch.Watcher(cc.id), watch.Standard)
 			}
-			if i%3 == 0 && i < 250 {
-				create("/e/"+strconv.Itoa(i), id)
-				create("/e/"+strconv.Itoa(i)+"-b", id)
+			if i%100 == 0 && i < 1250 {
+				for j := 0; j < 200; j++ {
+					create("/e/"+strconv.Itoa(i)+"-"+strconv.Itoa(j), id)
+				}
 			}
 		}
 		s.zxid = z
