@@ -2,7 +2,7 @@ package node
 
 import (
 	"context"
-	"sort"
+	"iter"
 	"strconv"
 	"strings"
 
@@ -14,7 +14,8 @@ import (
 // ObjectMapper writes them, "command" and "error" included. The HTTP side
 // is in package ops. Commands read the server on the owner goroutine
 // through Call (the same reads the matching four-letter word makes, no
-// I/O); directory sizes are walked outside it.
+// I/O), those whose answer grows with the server across owner rounds
+// (adminGather, admin_job.go); directory sizes are walked outside it.
 
 // AdminCommandSpec is one command: its names (the primary one first) and
 // whether it needs a serving server.
@@ -97,26 +98,23 @@ func (s *Server) AdminCommand(ctx context.Context, name string, kwargs map[strin
 			fn()
 		})
 	}
+	// gather runs gen across owner rounds (after the same check); the
+	// same rule holds for what it writes.
+	gather := func(gen iter.Seq[int]) error {
+		return s.adminGather(ctx, func() bool {
+			serving = s.serving()
+			return !spec.ServerRequired || serving
+		}, gen, primary == adminResetConns)
+	}
 	switch primary {
 	case "ruok":
 		err = fill(func() {})
-	case "connection_stat_reset":
-		err = fill(func() {
-			for _, c := range s.conns {
-				c.stats.reset()
-			}
-		})
 	case "stat_reset":
 		err = fill(func() { s.stats.reset() })
 	case "observer_connection_stat_reset":
 		err = fill(func() {}) // zkgo keeps no per-observer connection stats
 	case "configuration":
 		err = fill(func() { s.adminConf(r) })
-	case "connections":
-		err = fill(func() {
-			r["connections"] = s.adminConns(false)
-			r["secure_connections"] = []any{}
-		})
 	case "dirs":
 		if err = fill(func() {}); err == nil && serving {
 			// Walked here, off the owner goroutine (the paths are config).
@@ -124,8 +122,6 @@ func (s *Server) AdminCommand(ctx context.Context, name string, kwargs map[strin
 			// Java's getDataDirSize measures the txn-log dir, as dirs prints.
 			r["datadir_size"], r["logdir_size"] = sz.logs, sz.snap
 		}
-	case "dump":
-		err = fill(func() { s.adminDump(r) })
 	case "environment":
 		if err = fill(func() {}); err == nil {
 			// Built here, off the owner goroutine: it reads the user
@@ -206,12 +202,8 @@ func (s *Server) AdminCommand(ctx context.Context, name string, kwargs map[strin
 		for _, p := range kv {
 			r[p[0]] = adminValue(p[1])
 		}
-	case "server_stats", "stats":
-		err = fill(func() { s.adminStats(r, primary == "stats") })
-		if st, ok := r["server_stats"].(map[string]any); err == nil && ok {
-			sz := s.readDirSizes() // off the owner goroutine
-			st["data_dir_size"], st["log_dir_size"] = sz.logs, sz.snap
-		}
+	case "server_stats":
+		err = fill(func() { s.adminStats(r) })
 	case "observers":
 		err = fill(func() { s.adminObservers(r) })
 	case "system_properties":
@@ -222,38 +214,20 @@ func (s *Server) AdminCommand(ctx context.Context, name string, kwargs map[strin
 		})
 	case "voting_view":
 		err = fill(func() { r["current_config"] = s.adminVotingView() })
-	case "watches":
-		err = fill(func() {
-			m := map[string]any{}
-			for _, w := range s.dataW.AllWatchers() {
-				id := strconv.FormatInt(int64(s.watcherSessionID(w)), 10)
-				m[id] = append(stringsOrEmpty(m[id]), s.dataW.Paths(w)...)
-			}
-			r["session_id_to_watched_paths"] = m
-		})
-	case "watches_by_path":
-		err = fill(func() {
-			m := map[string]any{}
-			for _, p := range s.dataW.AllPaths() {
-				ids := []int64{}
-				for _, w := range s.dataW.Watchers(p) {
-					ids = append(ids, int64(s.watcherSessionID(w)))
-				}
-				m[p] = ids
-			}
-			r["path_to_session_ids"] = m
-		})
-	case "watch_summary":
-		err = fill(func() {
-			ws := s.dataW.AllWatchers()
-			total := 0
-			for _, w := range ws {
-				total += len(s.dataW.Paths(w))
-			}
-			r["num_connections"], r["num_paths"], r["num_total_watches"] = len(ws), s.dataW.PathCount(), total
-		})
 	case "zabstate":
 		err = fill(func() { s.adminZabState(r) })
+	default:
+		if gen, finish := s.adminListing(primary); gen != nil {
+			// Its answer grows with the server: gathered across owner
+			// rounds, built off the owner goroutine once complete.
+			if err = gather(gen); err == nil && serving {
+				finish(r)
+			}
+		}
+	}
+	if st, ok := r["server_stats"].(map[string]any); err == nil && ok { // srvr, stat
+		sz := s.readDirSizes() // off the owner goroutine
+		st["data_dir_size"], st["log_dir_size"] = sz.logs, sz.snap
 	}
 	if err != nil {
 		return nil, err
@@ -315,71 +289,9 @@ func (s *Server) adminConf(r map[string]any) {
 	r["client_port_listen_backlog"] = -1
 }
 
-// adminConns is ServerCnxnFactory.getAllConnectionInfo(brief).
-func (s *Server) adminConns(brief bool) []any {
-	out := []any{}
-	for _, c := range s.sortedConns() {
-		ops := 1
-		if c.fourLetter || c.closing {
-			ops = 0
-		}
-		m := map[string]any{
-			"remote_socket_address": strings.TrimPrefix(javaSocketAddr(c.remote), "/"),
-			"interest_ops":          ops,
-			"outstanding_requests":  len(c.pending),
-			"packets_received":      c.stats.received,
-			"packets_sent":          c.stats.sent,
-		}
-		if !brief && c.session != 0 {
-			st := &c.stats
-			avg := int64(0)
-			if st.latencyCount > 0 {
-				avg = st.latencySum / st.latencyCount
-			}
-			m["session_id"] = int64(c.session)
-			m["last_operation"] = st.lastOp
-			m["established"] = st.established
-			m["session_timeout"] = int64(c.timeoutMs)
-			m["last_cxid"] = int64(st.lastCxid)
-			m["last_zxid"] = int64(st.lastZxid)
-			m["last_response_time"] = st.lastRespTime
-			m["last_latency"] = st.lastLatency
-			m["min_latency"] = st.shownMin()
-			m["avg_latency"] = avg
-			m["max_latency"] = st.maxLatency
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
-// adminDump is dump: session expiry buckets and ephemerals by session.
-func (s *Server) adminDump(r map[string]any) {
-	exp := map[string]any{}
-	learner := s.peer != nil && s.peer.role != roleLeading
-	for t, ids := range s.sessions.BucketTimes() {
-		if learner {
-			// A Java learner's session tracker expires nothing: its
-			// expiry map is empty (the leader's holds the sessions).
-			break
-		}
-		l := make([]int64, 0, len(ids))
-		for _, id := range ids {
-			l = append(l, int64(id))
-		}
-		sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
-		exp[strconv.FormatInt(t, 10)] = l
-	}
-	eph := map[string]any{}
-	for _, id := range s.tree.EphemeralSessions() {
-		eph[strconv.FormatInt(int64(id), 10)] = append([]string{}, s.tree.Ephemerals(id)...)
-	}
-	r["expiry_time_to_session_ids"] = exp
-	r["session_id_to_ephemeral_paths"] = eph
-}
-
-// adminStats is srvr/stat: ServerStats and the counts beside it.
-func (s *Server) adminStats(r map[string]any, withConns bool) {
+// adminStats is srvr/stat without the connections: ServerStats and the
+// counts beside it.
+func (s *Server) adminStats(r map[string]any) {
 	st := &s.stats
 	resp := map[string]any{"last_buffer_size": st.lastRespSize, "min_buffer_size": st.minRespSize, "max_buffer_size": st.maxRespSize}
 	avg, _ := strconv.ParseFloat(javaAvg(st.latencySum, st.latencyCount), 64)
@@ -409,10 +321,6 @@ func (s *Server) adminStats(r map[string]any, withConns bool) {
 			"max_buffer_size": ld.proposalSizes[2]}
 	}
 	r["node_count"] = s.nodeCount()
-	if withConns {
-		r["connections"] = s.adminConns(true)
-		r["secure_connections"] = []any{}
-	}
 }
 
 // adminVotingView is voting_view's current_config: the voting members.

@@ -126,6 +126,9 @@ func BenchmarkOwnerSteps(b *testing.B) {
 	b.Run("stat", func(b *testing.B) { benchFourLetter(b, s, "stat") })
 	b.Run("mntr", func(b *testing.B) { benchFourLetter(b, s, "mntr") })
 	b.Run("crst", func(b *testing.B) { benchFourLetter(b, s, "crst") })
+	for _, cmd := range []string{"dump", "watches", "watches_by_path", "watch_summary", "connections", "stats", "connection_stat_reset"} {
+		b.Run("admin-"+cmd, func(b *testing.B) { benchAdmin(b, s, cmd) })
+	}
 	b.Run("watch-fanout-100k", func(b *testing.B) {
 		// A setData of a node 100k connections watch (re-armed each
 		// time): applied, then its watches fire and its events go out
@@ -585,6 +588,29 @@ func benchFourLetter(b *testing.B, s *Server, word string) {
 			}
 		})
 		b.Logf("%s: %d bytes, %v", word, sink.n, r)
+	}
+}
+
+// benchAdmin gathers an AdminServer command's data round by round, with
+// the budget benchFourLetter gives a four-letter word, then builds its
+// JSON maps as the HTTP request's goroutine does (timed, off the owner).
+func benchAdmin(b *testing.B, s *Server, cmd string) {
+	for b.Loop() {
+		var j *adminJob
+		var finish func(map[string]any)
+		onOwner(b, s, func() {
+			gen, f := s.adminListing(cmd)
+			j, finish = &adminJob{ctx: context.Background(), gen: gen, done: make(chan struct{})}, f
+		})
+		r := measureRounds(b, s, func() func() bool {
+			return func() bool {
+				_, done := j.step(s, nil, roundConnOps)
+				return done
+			}
+		})
+		start := time.Now()
+		finish(map[string]any{})
+		b.Logf("%s: %v; built off the owner in %v", cmd, r, time.Since(start).Round(time.Millisecond))
 	}
 }
 

@@ -252,6 +252,13 @@ func (t *Tracker) EachInBucket(exp int64) iter.Seq[wire.SessionID] {
 	return maps.Keys(b)
 }
 
+// UnsortedBucket yields the sessions of the bucket of time exp in map
+// order, whatever their number (for listings gathered across owner rounds
+// and sorted off the owner goroutine).
+func (t *Tracker) UnsortedBucket(exp int64) iter.Seq[wire.SessionID] {
+	return maps.Keys(t.buckets[exp])
+}
+
 // Each yields every session in map order (a snapshot's tail, collected
 // across owner rounds: the table may change between two yields).
 func (t *Tracker) Each() iter.Seq[*Session] { return maps.Values(t.sessions) }

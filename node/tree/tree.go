@@ -449,6 +449,16 @@ func (t *Tree) EachEphemeral(id wire.SessionID) iter.Seq[string] {
 	return maps.Keys(t.ephemerals[id])
 }
 
+// UnsortedEphemeralSessions yields the sessions owning ephemerals in map
+// order, whatever their number (for listings gathered across owner rounds
+// and sorted off the owner goroutine).
+func (t *Tree) UnsortedEphemeralSessions() iter.Seq[wire.SessionID] { return maps.Keys(t.ephemerals) }
+
+// UnsortedEphemerals yields a session's ephemeral paths in map order.
+func (t *Tree) UnsortedEphemerals(id wire.SessionID) iter.Seq[string] {
+	return maps.Keys(t.ephemerals[id])
+}
+
 // EphemeralSessions returns the sessions owning ephemerals, sorted.
 func (t *Tree) EphemeralSessions() []wire.SessionID { return slices.Sorted(maps.Keys(t.ephemerals)) }
 

@@ -504,3 +504,24 @@ func (m *Manager) EachWatcherOf(path string) iter.Seq[Watcher] {
 	}
 	return maps.Keys(m.byPath[path])
 }
+
+// The Unsorted listings yield in map order, whatever the size: for
+// listings gathered across owner rounds and sorted off the owner goroutine
+// (the AdminServer's). The table may change between two yields, as Go's
+// map iteration allows: an entry removed before it is reached is not
+// yielded, one added meanwhile may be or not.
+
+// UnsortedWatchers yields every watcher with watches.
+func (m *Manager) UnsortedWatchers() iter.Seq[Watcher] { return maps.Keys(m.byWatcher) }
+
+// UnsortedPathsOf yields the paths w watches.
+func (m *Manager) UnsortedPathsOf(w Watcher) iter.Seq[string] { return maps.Keys(m.byWatcher[w]) }
+
+// UnsortedPaths yields every watched path.
+func (m *Manager) UnsortedPaths() iter.Seq[string] { return maps.Keys(m.byPath) }
+
+// UnsortedWatchersOf yields the watchers of path.
+func (m *Manager) UnsortedWatchersOf(path string) iter.Seq[Watcher] { return maps.Keys(m.byPath[path]) }
+
+// PathCountOf returns the number of paths w watches.
+func (m *Manager) PathCountOf(w Watcher) int { return len(m.byWatcher[w]) }
