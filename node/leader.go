@@ -35,18 +35,22 @@ type leaderState struct {
 	handlers map[*learnerHandler]struct{}
 	nextID   uint64
 
-	epoch          int64 // the new epoch; -1 until a quorum agreed
-	proposedEpoch  int64 // max accepted epoch seen + 1
-	connecting     map[int64]bool
-	electing       map[int64]bool
-	epochAcked     bool
-	newLeaderAcks  map[int64]bool
-	serving        bool
-	phaseDeadline  time.Time
-	phaseWhat      string
-	summaryEpoch   int64     // leaderStateSummary: current epoch and last zxid
-	summaryZxid    wire.Zxid // at the start of the leadership
-	started        time.Time
+	epoch         int64 // the new epoch; -1 until a quorum agreed
+	proposedEpoch int64 // max accepted epoch seen + 1
+	connecting    map[int64]bool
+	electing      map[int64]bool
+	epochAcked    bool
+	newLeaderAcks map[int64]bool
+	serving       bool
+	phaseDeadline int64 // the tick after which the phase has timed out
+	phaseWhat     string
+	summaryEpoch  int64     // leaderStateSummary: current epoch and last zxid
+	summaryZxid   wire.Zxid // at the start of the leadership
+	started       time.Time // for the log only
+	// ticks counts the owner's ticks (tickTime/2) since the leadership
+	// began: every deadline of the leader is a tick count. tick is Java's
+	// self.tick, which counts every other one (tickSkip) once serving.
+	ticks          int64
 	tick           int64
 	tickSkip       bool
 	lastCommitted  wire.Zxid
@@ -125,7 +129,7 @@ func (s *Server) becomeLeading(out ElectionOutcome) {
 	}
 	// getEpochToPropose for the leader itself.
 	s.epochFrom(q.MyID, p.acceptedEpoch, true)
-	ld.setPhase("epoch from a quorum", time.Duration(s.cfg.TickTime*s.cfg.InitLimit)*time.Millisecond)
+	ld.setPhase("epoch from a quorum", s.initLimitTicks())
 	s.maybeDecideEpoch()
 }
 
@@ -222,10 +226,22 @@ func (s *Server) learnerHandshake(ld *leaderState, c net.Conn, timeout time.Dura
 	ld.pending.Done(c)
 }
 
-func (ld *leaderState) setPhase(what string, d time.Duration) {
+// setPhase starts a phase of the leader's start (Leader.getEpochToPropose,
+// waitForEpochAck, waitForNewLeaderAck) that must end within limit ticks.
+func (ld *leaderState) setPhase(what string, limit int64) {
 	ld.phaseWhat = what
-	ld.phaseDeadline = time.Now().Add(d)
+	ld.phaseDeadline = ld.ticks + limit
 }
+
+// phaseTimedOut reports whether the phase has taken more than its limit.
+// Checked once a tick, a limit of 2*initLimit ticks fires between
+// initLimit*tickTime and half a tick later.
+func (ld *leaderState) phaseTimedOut() bool { return ld.ticks > ld.phaseDeadline }
+
+// initLimitTicks and syncLimitTicks are initLimit and syncLimit in ticks
+// of tickTime/2.
+func (s *Server) initLimitTicks() int64 { return 2 * int64(s.cfg.InitLimit) }
+func (s *Server) syncLimitTicks() int64 { return 2 * int64(s.cfg.SyncLimit) }
 
 // onLearnerConn starts a handler for a learner connection whose first
 // packet arrived; a learner that is refused costs no goroutine.
@@ -411,7 +427,7 @@ func (s *Server) maybeDecideEpoch() {
 	s.zxid = ld.newLeaderZxid()
 	s.log.Info().Int64("epoch", ld.epoch).Str("voters", sidList(ld.connecting)).Msg("new epoch agreed")
 	ld.electing[q.MyID] = true // waitForEpochAck for the leader itself
-	ld.setPhase("epoch ACKs from a quorum", time.Duration(s.cfg.TickTime*s.cfg.InitLimit)*time.Millisecond)
+	ld.setPhase("epoch ACKs from a quorum", s.initLimitTicks())
 	for h := range ld.handlers {
 		if h.state == hsEpoch {
 			s.sendLeaderInfo(h)
@@ -474,7 +490,7 @@ func (s *Server) maybeEpochAcked() {
 	}
 	s.peer.currentEpoch = ld.epoch
 	ld.newLeaderAcks[q.MyID] = true // waitForNewLeaderAck for the leader itself
-	ld.setPhase("NEWLEADER ACKs from a quorum", time.Duration(s.cfg.TickTime*s.cfg.InitLimit)*time.Millisecond)
+	ld.setPhase("NEWLEADER ACKs from a quorum", s.initLimitTicks())
 	for h := range ld.handlers {
 		if h.state == hsWaitSync {
 			s.syncLearner(h)
@@ -558,7 +574,7 @@ func (s *Server) sendUpToDate(h *learnerHandler) {
 func (s *Server) onLearnerPacket(h *learnerHandler, qp *wire.QuorumPacket) {
 	switch qp.Type {
 	case wire.PacketAck:
-		h.ackReceived(qp.Zxid)
+		h.txnTimeout.acked(qp.Zxid)
 		s.processAck(h.sid, qp.Zxid, h.observer)
 	case wire.PacketPing:
 		touches, err := wire.ParseTouchTable(qp.Data)
@@ -669,7 +685,9 @@ func (s *Server) broadcastProposal(p *proposal) {
 			s.holdProposal(h, p)
 			continue
 		}
-		h.proposalSent(z)
+		if h.limitCheck {
+			h.txnTimeout.sent(z, ld.ticks)
+		}
 		h.queue(pkt)
 	}
 	if z.Counter() == 0xfffffffe {
@@ -766,8 +784,9 @@ func (s *Server) tickLeading() {
 			s.dropHandler(h, h.closeReason())
 		}
 	}
+	ld.ticks++
 	if !ld.serving {
-		if time.Now().After(ld.phaseDeadline) {
+		if ld.phaseTimedOut() {
 			s.stepDown("Timeout while waiting for " + ld.phaseWhat)
 		}
 		return
@@ -787,12 +806,12 @@ func (s *Server) tickLeading() {
 		}
 	}
 	ld.tickSkip = !ld.tickSkip
-	syncTimeout := time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond
+	syncLimit := s.syncLimitTicks()
 	for h := range ld.handlers {
 		if !h.syncStarted {
 			continue
 		}
-		if !h.oldestSentAt.IsZero() && time.Since(h.oldestSentAt) >= syncTimeout {
+		if h.txnTimeout.expired(ld.ticks, syncLimit) {
 			s.dropHandler(h, "Closing connection to peer due to transaction timeout.")
 			continue
 		}

@@ -84,33 +84,8 @@ type learnerHandler struct {
 	// snapSyncs or diffSyncs) until its NEWLEADER ACK; nil when none.
 	throttledBy *int
 	gone        bool
-	// SyncLimitCheck: the oldest proposal sent and not ACKed, and the next.
-	oldestUnacked, nextUnacked wire.Zxid
-	oldestSentAt, nextSentAt   time.Time
-}
-
-// proposalSent tracks a PROPOSAL for the transaction timeout.
-func (h *learnerHandler) proposalSent(z wire.Zxid) {
-	if !h.limitCheck {
-		return
-	}
-	now := time.Now()
-	if h.oldestSentAt.IsZero() {
-		h.oldestUnacked, h.oldestSentAt = z, now
-	} else {
-		h.nextUnacked, h.nextSentAt = z, now
-	}
-}
-
-// ackReceived clears the transaction timeout for an ACKed proposal.
-func (h *learnerHandler) ackReceived(z wire.Zxid) {
-	switch {
-	case !h.oldestSentAt.IsZero() && z == h.oldestUnacked:
-		h.oldestUnacked, h.oldestSentAt = h.nextUnacked, h.nextSentAt
-		h.nextUnacked, h.nextSentAt = 0, time.Time{}
-	case !h.nextSentAt.IsZero() && z == h.nextUnacked:
-		h.nextUnacked, h.nextSentAt = 0, time.Time{}
-	}
+	// txnTimeout is LearnerHandler.SyncLimitCheck, in ticks.
+	txnTimeout syncLimitCheck
 }
 
 // handlerMsg is a packet (or the read error that ended the connection).

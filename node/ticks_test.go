@@ -1,0 +1,184 @@
+package node
+
+import (
+	"testing"
+	"time"
+
+	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/wire"
+)
+
+// The leader's deadlines are tick counts (docs/zab.md, "Ticks").
+
+func TestSyncLimitCheck(t *testing.T) {
+	type step struct {
+		op      string // "sent", "acked", "check"
+		z       wire.Zxid
+		now     int64
+		expired bool
+	}
+	const limit = 4
+	for _, tc := range []struct {
+		name  string
+		steps []step
+	}{
+		{"nothing sent never expires", []step{{op: "check", now: 100}}},
+		{"fires after more than limit ticks", []step{
+			{op: "sent", z: 1, now: 10},
+			{op: "check", now: 14},
+			{op: "check", now: 15, expired: true},
+		}},
+		{"acking the oldest hands the clock to the next", []step{
+			{op: "sent", z: 1, now: 10},
+			{op: "sent", z: 2, now: 12},
+			{op: "acked", z: 1},
+			{op: "check", now: 16},
+			{op: "check", now: 17, expired: true},
+			{op: "acked", z: 2},
+			{op: "check", now: 100},
+		}},
+		{"only two are tracked: a third replaces the next", []step{
+			{op: "sent", z: 1, now: 10},
+			{op: "sent", z: 2, now: 11},
+			{op: "sent", z: 3, now: 12},
+			{op: "acked", z: 1},
+			{op: "check", now: 16},
+			{op: "check", now: 17, expired: true},
+		}},
+		{"an ACK of the next one first clears only it", []step{
+			{op: "sent", z: 1, now: 10},
+			{op: "sent", z: 2, now: 11},
+			{op: "acked", z: 2},
+			{op: "check", now: 15, expired: true},
+			{op: "acked", z: 1},
+			{op: "check", now: 100},
+		}},
+		{"an ACK of anything else changes nothing", []step{
+			{op: "sent", z: 5, now: 10},
+			{op: "acked", z: 4},
+			{op: "acked", z: 6},
+			{op: "check", now: 15, expired: true},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c syncLimitCheck
+			for i, s := range tc.steps {
+				switch s.op {
+				case "sent":
+					c.sent(s.z, s.now)
+				case "acked":
+					c.acked(s.z)
+				case "check":
+					if got := c.expired(s.now, limit); got != s.expired {
+						t.Fatalf("step %d: expired(%d) = %v, want %v", i, s.now, got, s.expired)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestLeaderPhaseDeadlineInTicks(t *testing.T) {
+	ld := &leaderState{ticks: 7}
+	ld.setPhase("epoch ACKs from a quorum", 20)
+	for i := 0; i < 20; i++ {
+		ld.ticks++
+		if ld.phaseTimedOut() {
+			t.Fatalf("timed out after %d ticks of 20", i+1)
+		}
+	}
+	ld.ticks++
+	if !ld.phaseTimedOut() {
+		t.Fatal("not timed out after 21 ticks of 20")
+	}
+}
+
+// A learner that gets LEADERINFO and never sends ACKEPOCH: the leader gives
+// up the leadership initLimit*tickTime after the epoch was agreed (the
+// phase is 2*initLimit ticks of tickTime/2), which closes the connection.
+func TestLeaderStepsDownWhenEpochACKsDoNotCome(t *testing.T) {
+	ports := map[int64]int{1: freePort(t), 2: freePort(t), 3: freePort(t)}
+	cfg := quorumMember(t, 3, ports, 10) // tickTime 100: the phase is 1 s
+	leader := startLearner(t, cfg)
+	f := dialQuorum(t, quorumAddrOf(leader), nil)
+	f.followerInfo(1, 0)
+	f.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	qp, err := wire.ReadQuorumPacket(f.br, jute.QuorumMaxBuffer)
+	if err != nil || qp.Type != wire.PacketLeaderInfo {
+		t.Fatalf("first packet %v %v, want LEADERINFO", qp.Type, err)
+	}
+	start := time.Now()
+	if !f.closedWithin(10 * time.Second) {
+		t.Fatal("the leader kept the connection without an ACKEPOCH for 10 s")
+	}
+	// The phase began just before LEADERINFO went out; a tick the owner
+	// took late may count up to half a tick early.
+	phase := time.Duration(cfg.InitLimit*cfg.TickTime) * time.Millisecond
+	if took := time.Since(start); took < phase-time.Duration(cfg.TickTime)*time.Millisecond {
+		t.Fatalf("the leader gave up after %v, before initLimit*tickTime (%v)", took, phase)
+	}
+}
+
+// A follower that answers the leader's pings but never ACKs a proposal is
+// dropped syncLimit*tickTime after the proposal ("transaction timeout"),
+// while the leader goes on with its other follower.
+func TestLeaderDropsFollowerThatDoesNotAck(t *testing.T) {
+	hh := newHoldHarness(t, false)
+	var last wire.Zxid
+	hh.owner(func(s *Server) { last = s.tree.LastZxid })
+	f := hh.syncLearner2(last)
+	if qp := f.readPacket(); qp.Type != wire.PacketDiff {
+		t.Fatalf("sync packet %v, want DIFF", qp.Type)
+	}
+	qp := f.readPacket()
+	for qp.Type == wire.PacketPing {
+		qp = f.readPacket()
+	}
+	if qp.Type != wire.PacketNewLeader {
+		t.Fatalf("got %v, want NEWLEADER", qp.Type)
+	}
+	nl := qp.Zxid
+	f.write(wire.QuorumPacket{Type: wire.PacketAck, Zxid: nl})
+	for qp = f.readPacket(); qp.Type != wire.PacketUpToDate; qp = f.readPacket() {
+	}
+	f.write(wire.QuorumPacket{Type: wire.PacketAck, Zxid: nl})
+	hh.create("/unacked")
+	var sent time.Time
+	for {
+		qp = f.readPacket()
+		if qp.Type == wire.PacketProposal {
+			sent = time.Now()
+			break
+		}
+		if qp.Type == wire.PacketPing {
+			f.write(wire.QuorumPacket{Type: wire.PacketPing, Zxid: qp.Zxid})
+		}
+	}
+	hh.replies(1) // leader and follower 1 are a quorum
+	// Answer pings (so the read timeout never fires) until the leader
+	// closes the connection.
+	f.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		qp, err := wire.ReadQuorumPacket(f.br, jute.QuorumMaxBuffer)
+		if err != nil {
+			break
+		}
+		if qp.Type == wire.PacketPing {
+			f.write(wire.QuorumPacket{Type: wire.PacketPing, Zxid: qp.Zxid})
+		}
+	}
+	if time.Since(sent) > 9*time.Second {
+		t.Fatal("the leader did not drop the follower that never ACKed")
+	}
+	limit := time.Duration(hh.leader.cfg.SyncLimit*hh.leader.cfg.TickTime) * time.Millisecond
+	if took := time.Since(sent); took < limit-time.Duration(hh.leader.cfg.TickTime)*time.Millisecond {
+		t.Fatalf("dropped %v after the proposal, before syncLimit*tickTime (%v)", took, limit)
+	}
+}
+
+func (f *fakeLearner) write(qp wire.QuorumPacket) {
+	f.t.Helper()
+	if _, err := f.c.Write(jute.Marshal(&qp)); err != nil {
+		f.t.Fatal(err)
+	}
+}
