@@ -3,6 +3,7 @@ package faults
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -10,7 +11,9 @@ import (
 // TestLogFindings checks the log checker on excerpts of real logs: network
 // errors after a kill are expected, Java 3.8.0's ZOOKEEPER-4394 and the
 // digest mismatches of the reload that follows it are known Java defects,
-// and every other digest mismatch (Java's or zkgo's) is a finding.
+// and every other digest mismatch (Java's or zkgo's) is a finding, as is
+// ZOOKEEPER-4394's failure while the Java follower followed a zkgo leader,
+// which never sends the order behind it.
 func TestLogFindings(t *testing.T) {
 	dir := t.TempDir()
 	java := strings.Join([]string{
@@ -21,6 +24,7 @@ func TestLogFindings(t *testing.T) {
 		`java.lang.InterruptedException`,
 		`06:08:43.617 [FollowerRequestProcessor:2] ERROR org.apache.zookeeper.server.ZooKeeperCriticalThread - Severe unrecoverable error, from thread : FollowerRequestProcessor:2`,
 		`java.net.SocketException: Socket closed`,
+		`05:59:32.401 [QuorumPeer[myid=1]] INFO org.apache.zookeeper.server.quorum.Learner - Successfully connected to leader, using address: /10.213.61.13:2888`,
 		`05:59:32.422 [QuorumPeer[myid=1]] INFO org.apache.zookeeper.server.quorum.Learner - Getting a diff from the leader 0x200000209`,
 		`05:59:32.430 [QuorumPeer[myid=1]] WARN org.apache.zookeeper.server.quorum.Learner - Exception when following the leader`,
 		`java.lang.NullPointerException: Cannot read field "hdr" because "pif" is null`,
@@ -31,14 +35,19 @@ func TestLogFindings(t *testing.T) {
 		`05:59:32.497 [QuorumPeer[myid=1]] ERROR org.apache.zookeeper.server.DataTree - First digest mismatch on txn: 72057763985293312,46,8589935103,1796623172189,-11`,
 		`05:59:32.507 [QuorumPeer[myid=1]] INFO org.apache.zookeeper.server.quorum.Learner - Getting a diff from the leader 0x200000232`,
 		`05:59:40.000 [CommitProcessor:1] WARN org.apache.zookeeper.server.DataTree - Message:Digests are not matching. Value is Zxid. Value:8589935999`,
+		`06:01:00.100 [QuorumPeer[myid=1]] INFO org.apache.zookeeper.server.quorum.Learner - Successfully connected to leader, using address: 10.213.61.12/10.213.61.12:2888`,
+		`06:01:00.120 [QuorumPeer[myid=1]] INFO org.apache.zookeeper.server.quorum.Learner - Getting a diff from the leader 0x300000001`,
+		`06:01:00.130 [QuorumPeer[myid=1]] WARN org.apache.zookeeper.server.quorum.Learner - Exception when following the leader`,
+		`java.lang.NullPointerException: Cannot read field "hdr" because "pif" is null`,
 	}, "\n")
 	zkgo := strings.Join([]string{
 		`{"level":"warn","component":"server","error":"dial tcp 10.213.27.11:2888: connect: connection refused","message":"Unexpected exception connecting to the leader"}`,
 		`{"level":"error","component":"server","zxid":"0x300000493","type":"multi","message":"Digest mismatch: the tree differs from the leader's after this txn"}`,
 	}, "\n")
 	e := &Ensemble{}
-	for i, text := range []string{java, zkgo} {
-		n := &Node{NodeSpec: NodeSpec{ID: i + 1, Kind: []Kind{Java, Zkgo}[i]}, LogPath: filepath.Join(dir, "log"+string(rune('1'+i)))}
+	for i, text := range []string{java, zkgo, ""} {
+		n := &Node{NodeSpec: NodeSpec{ID: i + 1, Kind: []Kind{Java, Zkgo, Java}[i]}, LogPath: filepath.Join(dir, "log"+string(rune('1'+i))),
+			Host: &Host{ID: i + 1, IP: "10.213.61.1" + strconv.Itoa(i+1)}}
 		if err := os.WriteFile(n.LogPath, []byte(text+"\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +65,7 @@ func TestLogFindings(t *testing.T) {
 			t.Errorf("unclassified: %s", f)
 		}
 	}
-	wantFindings := []string{"Value:4294969186", "Value:8589935999", "0x300000493"}
+	wantFindings := []string{"Value:4294969186", "Value:8589935999", `"pif" is null`, "0x300000493"}
 	if len(findings) != len(wantFindings) {
 		t.Fatalf("findings:\n%s\nwant %d: %v", strings.Join(findings, "\n"), len(wantFindings), wantFindings)
 	}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -492,9 +493,19 @@ func (e *Ensemble) logFindings() []string {
 	for _, n := range e.Nodes {
 		lines := e.logLinesWithNext(n.ID, "igest mismatch", "Digests are not matching", "without seeing txn",
 			"next pending txn", "Unexpected exception", "UNEXPECTED_ERROR", "panic:", "DATA RACE",
-			"Severe unrecoverable error", "NullPointerException", "Getting a ")
+			"Severe unrecoverable error", "NullPointerException", "Getting a ", "Successfully connected to leader")
 		after4394 := false
+		// The kind of the leader a Java learner last connected to: only a
+		// Java leader sends the order behind ZOOKEEPER-4394; a zkgo leader
+		// holds those proposals (DIFFERENCES row 35), so the same failure
+		// behind it is zkgo's. Before any connection line, the leader is
+		// taken as Java only if the ensemble has no zkgo node.
+		leader := e.onlyJava()
 		for _, l := range lines {
+			if m := javaLearnerConnected.FindStringSubmatch(l[0]); m != nil {
+				leader = e.kindAt(m[1]) == Java
+				continue
+			}
 			if strings.Contains(l[0], "Getting a ") {
 				after4394 = false // the next sync starts from a reloaded database
 				continue
@@ -503,7 +514,7 @@ func (e *Ensemble) logFindings() []string {
 				continue
 			}
 			if n.Kind == Java {
-				if issue := javaDefect(l[0], l[1]); issue != "" {
+				if issue := javaDefect(l[0], l[1]); issue != "" && (leader || issue != zk4394) {
 					after4394 = true
 					out = append(out, fmt.Sprintf("known: node %d (java): %s (%s)", n.ID, truncate(l[0]+" "+l[1], 200), issue))
 					continue
@@ -534,14 +545,41 @@ var javaDefects = []struct{ line, next, issue string }{
 	// a COMMIT for one of those proposals dereferences the empty queue's
 	// head. Java's own leader sends that order (Leader.startForwarding
 	// queues outstanding proposals before LearnerHandler queues NEWLEADER).
-	{"Exception when following the leader", `because "pif" is null`, "ZOOKEEPER-4394"},
+	{"Exception when following the leader", `because "pif" is null`, zk4394},
 	// The learner's SyncThread, still flushing, finds the socket of the
 	// follower that shut down on that NullPointerException.
 	// A follower shutting down (after that exception, or when its leader
 	// goes) while its SyncThread still flushes acks finds no socket.
 	{"Severe unrecoverable error, from thread : SyncThread", `because "this.learner.sock" is null`, "follower shutdown race"},
-	{"Cannot read field \"hdr\" because \"pif\" is null", "", "ZOOKEEPER-4394"},
+	{"Cannot read field \"hdr\" because \"pif\" is null", "", zk4394},
 	{"Cannot invoke \"java.net.Socket.isClosed()\" because \"this.learner.sock\" is null", "", "follower shutdown race"},
+}
+
+const zk4394 = "ZOOKEEPER-4394"
+
+// javaLearnerConnected names the address of the leader a Java learner
+// (re)connected to (Learner.connectToLeader); relays listen on the
+// destination's address, so the address names the node either way.
+var javaLearnerConnected = regexp.MustCompile(`Successfully connected to leader, using address: \S*?/?(\d+\.\d+\.\d+\.\d+):\d+`)
+
+// kindAt is the kind of the node at ip; 0 when none is.
+func (e *Ensemble) kindAt(ip string) Kind {
+	for _, n := range e.Nodes {
+		if n.Host != nil && n.Host.IP == ip {
+			return n.Kind
+		}
+	}
+	return 0
+}
+
+// onlyJava reports whether every node of the ensemble runs Java.
+func (e *Ensemble) onlyJava() bool {
+	for _, n := range e.Nodes {
+		if n.Kind != Java {
+			return false
+		}
+	}
+	return true
 }
 
 func javaDefect(line, next string) string {

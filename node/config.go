@@ -561,3 +561,30 @@ func (c Config) SortedProperties() [][2]string {
 	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
 	return out
 }
+
+// defaultSnapshotSizeFactor is zookeeper.snapshotSizeFactor's default.
+const defaultSnapshotSizeFactor = 0.33
+
+// snapshotSizeFactor is zookeeper.snapshotSizeFactor as Java 3.8's
+// ZKDatabase takes it: a value above 1, or one that is not a number, falls
+// back to the default with a warning; a negative one turns DIFFs from the
+// txn log off, zero leaves their size unbounded.
+func snapshotSizeFactor(p map[string]string, log zerolog.Logger) float64 {
+	const key = "zookeeper.snapshotSizeFactor"
+	s, ok := p[key]
+	if !ok {
+		return defaultSnapshotSizeFactor
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	switch {
+	case err != nil || math.IsNaN(v):
+		log.Error().Str("key", key).Str("value", s).Float64("default", defaultSnapshotSizeFactor).
+			Msg("Error parsing zookeeper.snapshotSizeFactor, using the default")
+		return defaultSnapshotSizeFactor
+	case v > 1:
+		log.Warn().Str("key", key).Float64("value", v).Float64("default", defaultSnapshotSizeFactor).
+			Msg("The configured zookeeper.snapshotSizeFactor is invalid, going to use the default")
+		return defaultSnapshotSizeFactor
+	}
+	return v
+}

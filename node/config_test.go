@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rs/zerolog"
+
 	"github.com/zkgo/zkgo/node/quorum"
 )
 
@@ -498,6 +500,36 @@ func TestParseConfigRefusesNonNumericQuorumKeys(t *testing.T) {
 			t.Errorf("%s: %v, want an error naming %s", tc.name, err, tc.key)
 		case tc.name == "version hex" && (c.Quorum == nil || c.Quorum.Version != 0x100000000):
 			t.Errorf("%s: quorum %+v, want version 0x100000000", tc.name, c.Quorum)
+		}
+	}
+}
+
+// TestSnapshotSizeFactorAsJava: zookeeper.snapshotSizeFactor above 1 or
+// not a number falls back to 0.33 as in Java 3.8's ZKDatabase (faults
+// finding F3: zkgo's leader used 10 as given and sent DIFFs where Java
+// sends a SNAP).
+func TestSnapshotSizeFactorAsJava(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		set   bool
+		want  float64
+	}{
+		{"", false, 0.33},
+		{"0.5", true, 0.5},
+		{"1", true, 1},
+		{"10", true, 0.33},
+		{"1.01", true, 0.33},
+		{"-1", true, -1},
+		{"0", true, 0},
+		{"many", true, 0.33},
+		{"NaN", true, 0.33},
+	} {
+		p := map[string]string{}
+		if tc.set {
+			p["zookeeper.snapshotSizeFactor"] = tc.value
+		}
+		if got := snapshotSizeFactor(p, zerolog.Nop()); got != tc.want {
+			t.Errorf("snapshotSizeFactor=%q: got %v, want %v", tc.value, got, tc.want)
 		}
 	}
 }

@@ -108,10 +108,7 @@ func (s *Server) becomeLeading(out ElectionOutcome) {
 		summaryZxid:    s.tree.LastZxid,
 		started:        time.Now(),
 		forceSnapSync:  s.cfg.Properties["zookeeper.forceSnapshotSync"] == "true",
-		snapSizeFactor: 0.33,
-	}
-	if v, err := strconv.ParseFloat(s.cfg.Properties["zookeeper.snapshotSizeFactor"], 64); err == nil {
-		ld.snapSizeFactor = v
+		snapSizeFactor: snapshotSizeFactor(s.cfg.Properties, s.log),
 	}
 	p.leader = q.MyID
 	s.leader = ld
