@@ -25,10 +25,8 @@ type proposal struct {
 	// entry) arrives with the commit.
 	forwarded bool
 	syncReq   *wire.SyncRequest // a learner's forwarded sync
-	// leader: the encoded txn (PROPOSAL/INFORM data) and the voters that
-	// acked it
+	// leader: the encoded txn (PROPOSAL/INFORM data)
 	data []byte
-	acks map[int64]bool
 }
 
 // checkSessionOwner is the SessionCheck for prep (SessionTrackerImpl.checkSession):

@@ -6,15 +6,16 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/zkgo/zkgo/internal/handshake"
 	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/node/quorum"
 	"github.com/zkgo/zkgo/node/storage"
 	"github.com/zkgo/zkgo/node/tree"
+	"github.com/zkgo/zkgo/node/zab"
 	"github.com/zkgo/zkgo/wire"
 )
 
@@ -35,12 +36,13 @@ type leaderState struct {
 	handlers map[*learnerHandler]struct{}
 	nextID   uint64
 
-	epoch         int64 // the new epoch; -1 until a quorum agreed
-	proposedEpoch int64 // max accepted epoch seen + 1
-	connecting    map[int64]bool
-	electing      map[int64]bool
+	verifier      quorum.Verifier
+	epoch         int64       // the new epoch; -1 until a quorum agreed
+	proposedEpoch int64       // max accepted epoch seen + 1
+	connecting    zab.Tracker // voters whose accepted epoch is in (getEpochToPropose)
+	electing      zab.Tracker // voters that acked the epoch (waitForEpochAck)
 	epochAcked    bool
-	newLeaderAcks map[int64]bool
+	newLeaderAcks zab.Tracker // voters that acked NEWLEADER (waitForNewLeaderAck)
 	serving       bool
 	phaseDeadline int64 // the tick after which the phase has timed out
 	phaseWhat     string
@@ -50,11 +52,12 @@ type leaderState struct {
 	// ticks counts the owner's ticks (tickTime/2) since the leadership
 	// began: every deadline of the leader is a tick count. tick is Java's
 	// self.tick, which counts every other one (tickSkip) once serving.
-	ticks          int64
-	tick           int64
-	tickSkip       bool
-	lastCommitted  wire.Zxid
-	lastProposed   wire.Zxid
+	ticks    int64
+	tick     int64
+	tickSkip bool
+	// outstanding counts the ACKs of the proposals not committed yet; it
+	// starts at the NEWLEADER zxid once serving.
+	outstanding    *zab.Outstanding
 	pendingSyncs   map[wire.Zxid][]*learnerHandler
 	snaps          []*snapSync
 	proposalSizes  [3]int64 // last, min, max proposal data size
@@ -92,17 +95,20 @@ func (s *Server) becomeLeading(out ElectionOutcome) {
 		p.lookAt = time.Now().Add(time.Second)
 		return
 	}
+	v := q.verifier()
 	ld := &leaderState{
 		ln:             ln,
+		verifier:       v,
 		in:             make(chan handlerMsg, 4096),
 		accepted:       make(chan learnerArrival, learnerArrivals),
 		pending:        handshake.NewLimiter(p.maxPendingHandshakes),
 		handlers:       map[*learnerHandler]struct{}{},
 		epoch:          -1,
 		proposedEpoch:  -1,
-		connecting:     map[int64]bool{},
-		electing:       map[int64]bool{},
-		newLeaderAcks:  map[int64]bool{},
+		connecting:     zab.NewTracker(v),
+		electing:       zab.NewTracker(v),
+		newLeaderAcks:  zab.NewTracker(v),
+		outstanding:    zab.NewOutstanding(v, 0),
 		pendingSyncs:   map[wire.Zxid][]*learnerHandler{},
 		summaryEpoch:   p.currentEpoch,
 		summaryZxid:    s.tree.LastZxid,
@@ -397,8 +403,8 @@ func (s *Server) epochFrom(sid, acceptedEpoch int64, voter bool) {
 	if acceptedEpoch >= ld.proposedEpoch {
 		ld.proposedEpoch = acceptedEpoch + 1
 	}
-	if voter && s.cfg.Quorum.IsVoter(sid) {
-		ld.connecting[sid] = true
+	if voter {
+		ld.connecting.Ack(sid)
 	}
 }
 
@@ -407,7 +413,7 @@ func (s *Server) epochFrom(sid, acceptedEpoch int64, voter bool) {
 func (s *Server) maybeDecideEpoch() {
 	ld := s.leader
 	q := s.cfg.Quorum
-	if ld.epoch >= 0 || !ld.connecting[q.MyID] || !q.IsQuorum(ld.connecting) {
+	if ld.epoch >= 0 || !ld.connecting.Acked(q.MyID) || !ld.connecting.HasQuorum() {
 		return
 	}
 	if ld.proposedEpoch > maxZxidEpoch {
@@ -422,8 +428,8 @@ func (s *Server) maybeDecideEpoch() {
 	}
 	s.peer.acceptedEpoch = ld.epoch
 	s.zxid = ld.newLeaderZxid()
-	s.log.Info().Int64("epoch", ld.epoch).Str("voters", sidList(ld.connecting)).Msg("new epoch agreed")
-	ld.electing[q.MyID] = true // waitForEpochAck for the leader itself
+	s.log.Info().Int64("epoch", ld.epoch).Str("voters", ld.connecting.String()).Msg("new epoch agreed")
+	ld.electing.Ack(q.MyID) // waitForEpochAck for the leader itself
 	ld.setPhase("epoch ACKs from a quorum", s.initLimitTicks())
 	for h := range ld.handlers {
 		if h.state == hsEpoch {
@@ -459,8 +465,8 @@ func (s *Server) onAckEpoch(h *learnerHandler, qp *wire.QuorumPacket) {
 				ld.summaryEpoch, ld.summaryZxid))
 			return
 		}
-		if qp.Zxid != -1 && !h.observer && s.cfg.Quorum.IsVoter(h.sid) {
-			ld.electing[h.sid] = true
+		if qp.Zxid != -1 && !h.observer {
+			ld.electing.Ack(h.sid)
 		}
 	}
 	h.peerLastZxid = qp.Zxid
@@ -477,7 +483,7 @@ func (s *Server) onAckEpoch(h *learnerHandler, qp *wire.QuorumPacket) {
 func (s *Server) maybeEpochAcked() {
 	ld := s.leader
 	q := s.cfg.Quorum
-	if ld.epochAcked || ld.epoch < 0 || !q.IsQuorum(ld.electing) {
+	if ld.epochAcked || ld.epoch < 0 || !ld.electing.HasQuorum() {
 		return
 	}
 	ld.epochAcked = true
@@ -486,7 +492,7 @@ func (s *Server) maybeEpochAcked() {
 		return
 	}
 	s.peer.currentEpoch = ld.epoch
-	ld.newLeaderAcks[q.MyID] = true // waitForNewLeaderAck for the leader itself
+	ld.newLeaderAcks.Ack(q.MyID) // waitForNewLeaderAck for the leader itself
 	ld.setPhase("NEWLEADER ACKs from a quorum", s.initLimitTicks())
 	for h := range ld.handlers {
 		if h.state == hsWaitSync {
@@ -509,8 +515,8 @@ func (s *Server) onNewLeaderAck(h *learnerHandler, qp *wire.QuorumPacket) {
 		return
 	}
 	if qp.Zxid == ld.newLeaderZxid() {
-		if !h.observer && s.cfg.Quorum.IsVoter(h.sid) {
-			ld.newLeaderAcks[h.sid] = true
+		if !h.observer {
+			ld.newLeaderAcks.Ack(h.sid)
 		}
 	} else {
 		h.log.Warn().Str("current", ld.newLeaderZxid().String()).Str("received", qp.Zxid.String()).
@@ -532,13 +538,12 @@ func (s *Server) onNewLeaderAck(h *learnerHandler, qp *wire.QuorumPacket) {
 // (Leader.startZkServer).
 func (s *Server) maybeStartServing() {
 	ld := s.leader
-	q := s.cfg.Quorum
-	if ld.serving || !ld.epochAcked || !q.IsQuorum(ld.newLeaderAcks) {
+	if ld.serving || !ld.epochAcked || !ld.newLeaderAcks.HasQuorum() {
 		return
 	}
 	ld.serving = true
 	z := ld.newLeaderZxid()
-	ld.lastCommitted, ld.lastProposed = z, z
+	ld.outstanding = zab.NewOutstanding(ld.verifier, z)
 	s.zxid = z
 	s.tree.LastZxid = z
 	// Every session gets a fresh lease from the new leader; owners are
@@ -552,7 +557,7 @@ func (s *Server) maybeStartServing() {
 	s.peer.newEpoch = ld.epoch
 	s.peer.elector.SetPeerEpoch(ld.epoch)
 	s.nextReap = s.nowMs() + int64(s.cfg.ContainerCheckMs)
-	s.log.Info().Int64("epoch", ld.epoch).Str("acks", sidList(ld.newLeaderAcks)).Dur("took", time.Since(ld.started)).
+	s.log.Info().Int64("epoch", ld.epoch).Str("acks", ld.newLeaderAcks.String()).Dur("took", time.Since(ld.started)).
 		Int("learners", len(ld.handlers)).Msg("leader established: a quorum synced; serving clients")
 	for h := range ld.handlers {
 		if h.state == hsUpToDate {
@@ -622,7 +627,8 @@ func (s *Server) onLearnerRequest(h *learnerHandler, qp *wire.QuorumPacket) {
 		if len(s.inflight) == 0 {
 			h.queue(wire.QuorumPacket{Type: wire.PacketSync, Zxid: 0})
 		} else {
-			ld.pendingSyncs[ld.lastProposed] = append(ld.pendingSyncs[ld.lastProposed], h)
+			last := ld.outstanding.LastProposed()
+			ld.pendingSyncs[last] = append(ld.pendingSyncs[last], h)
 		}
 		return
 	case wire.OpCreateSession:
@@ -663,8 +669,7 @@ func (s *Server) broadcastProposal(p *proposal) {
 	ld := s.leader
 	z := p.entry.Hdr.Zxid
 	p.data = wire.AppendTxnEntry(nil, &p.entry)
-	p.acks = map[int64]bool{}
-	ld.lastProposed = z
+	ld.outstanding.Propose(z)
 	sz := int64(len(p.data))
 	ld.proposalSizes[0] = sz
 	if ld.proposalSizes[1] == 0 || sz < ld.proposalSizes[1] {
@@ -698,32 +703,37 @@ func (s *Server) broadcastProposal(p *proposal) {
 // processAck counts an ACK (Leader.processAck) and commits what has a quorum.
 func (s *Server) processAck(sid int64, z wire.Zxid, observer bool) {
 	ld := s.leader
-	if z.Counter() == 0 || !ld.serving {
-		return // NEWLEADER/UPTODATE ACKs
-	}
-	if z <= ld.lastCommitted {
-		return // already committed
-	}
-	i := sort.Search(len(s.inflight), func(i int) bool { return s.inflight[i].entry.Hdr.Zxid >= z })
-	if i == len(s.inflight) || s.inflight[i].entry.Hdr.Zxid != z {
-		s.log.Warn().Str("zxid", z.String()).Int64("sid", sid).Msg("Trying to commit future proposal")
-		return
-	}
-	if observer {
+	if !ld.serving || observer {
 		return // observers' ACKs never count
 	}
-	s.inflight[i].acks[sid] = true
-	s.tryCommit()
+	switch ld.outstanding.Ack(sid, z) {
+	case zab.AckCounted:
+		s.tryCommit()
+	case zab.AckUnknown:
+		s.log.Warn().Str("zxid", z.String()).Int64("sid", sid).Msg("Trying to commit future proposal")
+	}
 }
 
 // tryCommit commits, in zxid order, every proposal a quorum of voters acked.
 func (s *Server) tryCommit() {
-	q := s.cfg.Quorum
-	if gate := s.cfg.CommitGate; gate != nil && len(s.inflight) > 0 && !gate() {
-		s.leader.commitsGated = true
+	ld := s.leader
+	if gate := s.cfg.CommitGate; gate != nil && ld.outstanding.Len() > 0 && !gate() {
+		ld.commitsGated = true
 		return
 	}
-	for len(s.inflight) > 0 && q.IsQuorum(s.inflight[0].acks) {
+	for {
+		z, ok := ld.outstanding.Commit()
+		if !ok {
+			break
+		}
+		if len(s.inflight) == 0 || s.inflight[0].entry.Hdr.Zxid != z {
+			// Cannot happen: every proposal is outstanding from
+			// broadcastProposal to its commit, in the same order.
+			s.log.Error().Str("zxid", z.String()).Int("inflight", len(s.inflight)).
+				Msg("a proposal with a quorum is not the oldest in flight")
+			s.stepDown(fmt.Sprintf("commit of %v out of step with the proposals in flight", z))
+			return
+		}
 		p := s.inflight[0]
 		s.inflight[0] = nil
 		s.inflight = s.inflight[1:]
@@ -762,7 +772,6 @@ func (s *Server) commitProposal(p *proposal) {
 			h.queue(commit)
 		}
 	}
-	ld.lastCommitted = z
 	s.applyProposal(p)
 	for _, h := range ld.pendingSyncs[z] {
 		h.queue(wire.QuorumPacket{Type: wire.PacketSync, Zxid: 0})
@@ -791,14 +800,15 @@ func (s *Server) tickLeading() {
 	q := s.cfg.Quorum
 	if !ld.tickSkip {
 		ld.tick++
-		synced := map[int64]bool{q.MyID: true}
+		synced := zab.NewTracker(ld.verifier)
+		synced.Ack(q.MyID)
 		for h := range ld.handlers {
 			if !h.observer && h.state >= hsNewLeader && ld.tick <= h.ackDeadline {
-				synced[h.sid] = true
+				synced.Ack(h.sid)
 			}
 		}
-		if !q.IsQuorum(synced) {
-			s.stepDown("Not sufficient followers synced, only synced with sids: [ " + sidList(synced) + " ]")
+		if !synced.HasQuorum() {
+			s.stepDown("Not sufficient followers synced, only synced with sids: [ " + synced.String() + " ]")
 			return
 		}
 	}
@@ -812,7 +822,7 @@ func (s *Server) tickLeading() {
 			s.dropHandler(h, "Closing connection to peer due to transaction timeout.")
 			continue
 		}
-		h.queue(wire.QuorumPacket{Type: wire.PacketPing, Zxid: ld.lastProposed})
+		h.queue(wire.QuorumPacket{Type: wire.PacketPing, Zxid: ld.outstanding.LastProposed()})
 	}
 }
 
@@ -873,27 +883,6 @@ func drainArrivals(ld *leaderState) {
 // leaderOnDurable is the leader's own ACK: after its fsync it counts for
 // every proposal up to z (AckRequestProcessor).
 func (s *Server) leaderOnDurable(z wire.Zxid) {
-	myid := s.cfg.Quorum.MyID
-	for _, p := range s.inflight {
-		if p.entry.Hdr.Zxid > z {
-			break
-		}
-		if p.acks != nil {
-			p.acks[myid] = true
-		}
-	}
+	s.leader.outstanding.AckThrough(s.cfg.Quorum.MyID, z)
 	s.tryCommit()
-}
-
-func sidList(m map[int64]bool) string {
-	ids := make([]int64, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	parts := make([]string, len(ids))
-	for i, id := range ids {
-		parts[i] = strconv.FormatInt(id, 10)
-	}
-	return strings.Join(parts, ",")
 }

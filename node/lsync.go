@@ -323,7 +323,7 @@ func endSync(h *learnerHandler) {
 // before NEWLEADER (DIFFERENCES row 35).
 func (s *Server) startForwarding(h *learnerHandler, lastSeen wire.Zxid) {
 	ld := s.leader
-	if ld.lastProposed > lastSeen && !h.observer {
+	if ld.outstanding.LastProposed() > lastSeen && !h.observer {
 		for _, p := range s.inflight {
 			if p.entry.Hdr.Zxid <= lastSeen || p.data == nil {
 				continue

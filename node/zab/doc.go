@@ -1,0 +1,23 @@
+// Package zab holds the decisions of ZooKeeper's atomic broadcast (Zab, as
+// Java 3.8's Leader, LearnerHandler and Learner make them) as pure code, so
+// that they can be tested one by one, in tables and scripts, and driven by
+// a simulator with virtual time and faults.
+//
+// Package zab is pure: no sockets, no files, no clocks, no goroutines, no
+// logger. It imports wire, jute and node/quorum only (internal/depcheck
+// enforces it). Time reaches it as ticks (tickTime/2 each, counted by the
+// driver), the network and the disk as the values the driver passes in.
+//
+// It is being built up from package node, which drives it (docs/zab.md has
+// the migration and its state). So far it holds:
+//
+//   - quorum counting (quorum.go): Tracker, the voters that acknowledged
+//     one thing (an epoch, NEWLEADER, a learner being in sync), and
+//     Outstanding, the leader's proposals waiting for a quorum of ACKs,
+//     which commit in zxid order. Both count with a quorum.Verifier, so
+//     majority and hierarchical quorums behave as Java's QuorumMaj and
+//     QuorumHierarchical.
+//
+// Package node owns everything around these: the connections, the txn log,
+// the tree, and the order in which it persists, sends and applies.
+package zab
