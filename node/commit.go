@@ -203,7 +203,7 @@ func (s *Server) applyProposal(p *proposal) {
 	p.applied = true
 	s.noteDigest(p.entry.Hdr.Zxid)
 	s.checkTxnDigest(&p.entry)
-	s.committed.add(&p.entry, p.data)
+	s.committed.Add(&p.entry, p.data)
 	h := &p.entry.Hdr
 	switch h.Type {
 	case wire.OpCreateSession:

@@ -8,80 +8,13 @@ import (
 
 	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/node/storage"
+	"github.com/zkgo/zkgo/node/zab"
 	"github.com/zkgo/zkgo/wire"
 )
 
 // The leader's choice of how to sync a learner (LearnerHandler.syncFollower,
-// spec §4.5) and the committed-txn window it uses (ZKDatabase.committedLog).
-
-// defaultCommitLogCount is zookeeper.commitLogCount's default.
-const defaultCommitLogCount = 500
-
-// committedEntry is one committed txn; data is its PROPOSAL encoding,
-// computed when first needed.
-type committedEntry struct {
-	zxid wire.Zxid
-	e    *wire.TxnEntry
-	data []byte
-}
-
-func (c *committedEntry) encoded() []byte {
-	if c.data == nil {
-		c.data = wire.AppendTxnEntry(nil, c.e)
-	}
-	return c.data
-}
-
-// committedLog keeps the last commitLogCount committed txns (every role
-// keeps it, as Java's ZKDatabase does, so a learner can lead later).
-type committedLog struct {
-	entries []committedEntry
-	limit   int
-}
-
-func (c *committedLog) add(e *wire.TxnEntry, data []byte) {
-	if c.limit == 0 {
-		c.limit = defaultCommitLogCount
-	}
-	if n := len(c.entries); n > 0 && e.Hdr.Zxid <= c.entries[n-1].zxid {
-		return
-	}
-	if len(c.entries) >= 2*c.limit {
-		c.entries = append(c.entries[:0:0], c.entries[len(c.entries)-c.limit+1:]...)
-	}
-	// Keep a copy of the entry, not the caller's pointer: e is usually a
-	// field of a proposal, and an interior pointer would keep the whole
-	// proposal (its tree.Result with every multi sub-result and watch
-	// event) alive for as long as the entry stays in the log.
-	ec := new(wire.TxnEntry)
-	*ec = *e
-	c.entries = append(c.entries, committedEntry{zxid: e.Hdr.Zxid, e: ec, data: data})
-}
-
-// window returns the entries kept (at most limit) in zxid order.
-func (c *committedLog) window() []committedEntry {
-	if len(c.entries) > c.limit && c.limit > 0 {
-		return c.entries[len(c.entries)-c.limit:]
-	}
-	return c.entries
-}
-
-// bounds returns min and max committed zxid; both are lastProcessed when
-// the log is empty (Java's rule).
-func (c *committedLog) bounds(lastProcessed wire.Zxid) (wire.Zxid, wire.Zxid) {
-	w := c.window()
-	if len(w) == 0 {
-		return lastProcessed, lastProcessed
-	}
-	return w[0].zxid, w[len(w)-1].zxid
-}
-
-func (c *committedLog) reset(recent []*wire.TxnEntry) {
-	c.entries = nil
-	for _, e := range recent {
-		c.add(e, nil)
-	}
-}
+// spec §4.5), from the committed-txn window (zab.CommittedLog) and the txn
+// log.
 
 // syncPlan is the packets a learner gets before NEWLEADER.
 type syncPlan struct {
@@ -96,13 +29,13 @@ func (sp *syncPlan) op(t wire.PacketType, z wire.Zxid) {
 
 // queueCommitted is LearnerHandler.queueCommittedProposals: DIFF or TRUNC
 // as the first packet, then PROPOSAL+COMMIT for everything after peer.
-func (sp *syncPlan) queueCommitted(h *learnerHandler, entries []committedEntry, peer, maxZxid, lastCommitted wire.Zxid, hasMax bool) wire.Zxid {
+func (sp *syncPlan) queueCommitted(h *learnerHandler, entries []zab.Committed, peer, maxZxid, lastCommitted wire.Zxid, hasMax bool) wire.Zxid {
 	newEpoch := peer.Counter() == 0
 	queued := peer
 	prev := wire.Zxid(-1)
 	for i := range entries {
 		ce := &entries[i]
-		z := ce.zxid
+		z := ce.Zxid
 		if hasMax && z > maxZxid {
 			break
 		}
@@ -132,7 +65,7 @@ func (sp *syncPlan) queueCommitted(h *learnerHandler, entries []committedEntry, 
 			continue
 		}
 		sp.pkts = append(sp.pkts,
-			wire.QuorumPacket{Type: wire.PacketProposal, Zxid: z, Data: ce.encoded()},
+			wire.QuorumPacket{Type: wire.PacketProposal, Zxid: z, Data: ce.Data()},
 			wire.QuorumPacket{Type: wire.PacketCommit, Zxid: z})
 		queued = z
 	}
@@ -149,7 +82,7 @@ func (s *Server) syncLearner(h *learnerHandler) {
 	ld := s.leader
 	peer := h.peerLastZxid
 	lastProcessed := s.tree.LastZxid
-	minC, maxC := s.committed.bounds(lastProcessed)
+	minC, maxC := s.committed.Bounds(lastProcessed)
 	h.log.Info().Str("peer_last_zxid", peer.String()).Str("min_committed", minC.String()).
 		Str("max_committed", maxC.String()).Str("last_processed", lastProcessed.String()).Msg("Synchronizing with learner")
 	plan := &syncPlan{needOp: true}
@@ -168,7 +101,7 @@ func (s *Server) syncLearner(h *learnerHandler) {
 		current = maxC
 		needSnap = false
 	case maxC >= peer && minC <= peer:
-		current = plan.queueCommitted(h, s.committed.window(), peer, 0, maxC, false)
+		current = plan.queueCommitted(h, s.committed.Window(), peer, 0, maxC, false)
 		needSnap = false
 	case peer < minC && ld.snapSizeFactor >= 0:
 		if disk := s.proposalsFromLog(h, peer, ld.snapSizeFactor); len(disk) > 0 {
@@ -179,7 +112,7 @@ func (s *Server) syncLearner(h *learnerHandler) {
 				current = peer
 				plan = &syncPlan{needOp: true}
 			} else {
-				current = plan.queueCommitted(h, s.committed.window(), current, 0, maxC, false)
+				current = plan.queueCommitted(h, s.committed.Window(), current, 0, maxC, false)
 				needSnap = false
 			}
 		}
@@ -340,7 +273,7 @@ func (s *Server) startForwarding(h *learnerHandler, lastSeen wire.Zxid) {
 // the newest snapshot.
 // It reads the log on the owner goroutine, bounded by that size limit
 // (DIFFERENCES row 18).
-func (s *Server) proposalsFromLog(h *learnerHandler, peer wire.Zxid, factor float64) []committedEntry {
+func (s *Server) proposalsFromLog(h *learnerHandler, peer wire.Zxid, factor float64) []zab.Committed {
 	var limit int64
 	if snaps, err := storage.ListSnapshots(s.snapDir()); err == nil && len(snaps) > 0 {
 		if st, err := os.Stat(snaps[0].Path); err == nil {
@@ -366,7 +299,7 @@ func (s *Server) proposalsFromLog(h *learnerHandler, peer wire.Zxid, factor floa
 	}
 	lr := storage.NewLogReader(files, s.cfg.RecordLimit())
 	defer lr.Close()
-	var out []committedEntry
+	var out []zab.Committed
 	for {
 		rec, err := lr.Next()
 		if errors.Is(err, io.EOF) {
@@ -384,9 +317,9 @@ func (s *Server) proposalsFromLog(h *learnerHandler, peer wire.Zxid, factor floa
 			return nil
 		}
 		z := rec.Entry.Hdr.Zxid
-		if n := len(out); n > 0 && (z <= out[n-1].zxid || (z.Epoch() == out[n-1].zxid.Epoch() && z != out[n-1].zxid+1)) {
+		if n := len(out); n > 0 && (z <= out[n-1].Zxid || (z.Epoch() == out[n-1].Zxid.Epoch() && z != out[n-1].Zxid+1)) {
 			// A DIFF across a hole would skip txns: sync by SNAP instead.
-			h.log.Warn().Str("zxid", z.String()).Str("previous", out[n-1].zxid.String()).Str("file", rec.File).
+			h.log.Warn().Str("zxid", z.String()).Str("previous", out[n-1].Zxid.String()).Str("file", rec.File).
 				Msg("txn log is not contiguous; not using it for a sync")
 			return nil
 		}
@@ -400,7 +333,7 @@ func (s *Server) proposalsFromLog(h *learnerHandler, peer wire.Zxid, factor floa
 			}
 		}
 		e := rec.Entry
-		out = append(out, committedEntry{zxid: z, e: &e})
+		out = append(out, zab.NewCommitted(&e, nil))
 	}
 	return out
 }

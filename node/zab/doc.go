@@ -17,6 +17,10 @@
 //     which commit in zxid order. Both count with a quorum.Verifier, so
 //     majority and hierarchical quorums behave as Java's QuorumMaj and
 //     QuorumHierarchical.
+//   - the committed log (committed.go): CommittedLog, the last
+//     commitLogCount committed txns a leader syncs learners from by DIFF
+//     (ZKDatabase.committedLog), and Committed, one txn with its PROPOSAL
+//     encoding.
 //
 // Package node owns everything around these: the connections, the txn log,
 // the tree, and the order in which it persists, sends and applies.
