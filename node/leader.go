@@ -65,7 +65,7 @@ type leaderState struct {
 	snapSizeFactor float64
 	// SNAP and DIFF/TRUNC syncs in progress (LearnerSyncThrottler): from
 	// the sync decision to the NEWLEADER ACK or the handler's end.
-	snapSyncs, diffSyncs int
+	snapSyncs, diffSyncs zab.SyncThrottle
 	// commitsGated: Config.CommitGate held a commit back; tried again at
 	// the end of the round (retryGatedCommits).
 	commitsGated bool
@@ -115,6 +115,8 @@ func (s *Server) becomeLeading(out ElectionOutcome) {
 		started:        time.Now(),
 		forceSnapSync:  s.cfg.Properties["zookeeper.forceSnapshotSync"] == "true",
 		snapSizeFactor: snapshotSizeFactor(s.cfg.Properties, s.log),
+		snapSyncs:      zab.SyncThrottle{Max: s.cfg.MaxConcurrentSnapSyncs},
+		diffSyncs:      zab.SyncThrottle{Max: s.cfg.MaxConcurrentDiffSyncs},
 	}
 	p.leader = q.MyID
 	s.leader = ld

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/node/zab"
 	"github.com/zkgo/zkgo/wire"
 )
 
@@ -80,9 +81,10 @@ type learnerHandler struct {
 	// held are the proposals forwarded to a follower before its NEWLEADER
 	// is queued and not committed yet, in zxid order (holdProposal).
 	held []*proposal
-	// throttledBy is the count this handler's sync holds (leaderState.
-	// snapSyncs or diffSyncs) until its NEWLEADER ACK; nil when none.
-	throttledBy *int
+	// throttledBy is the throttle this handler's sync is counted by
+	// (leaderState.snapSyncs or diffSyncs) until its NEWLEADER ACK; nil
+	// when none.
+	throttledBy *zab.SyncThrottle
 	gone        bool
 	// txnTimeout is LearnerHandler.SyncLimitCheck, in ticks.
 	txnTimeout syncLimitCheck

@@ -224,28 +224,27 @@ func (s *Server) releaseHeld(h *learnerHandler, p *proposal) {
 // disconnected before anything of the sync is sent, and comes back later.
 func (s *Server) beginSync(h *learnerHandler, snap bool) bool {
 	ld := s.leader
-	count, limit, kind := &ld.diffSyncs, s.cfg.MaxConcurrentDiffSyncs, "DIFF"
+	th, kind := &ld.diffSyncs, "DIFF"
 	if snap {
-		count, limit, kind = &ld.snapSyncs, s.cfg.MaxConcurrentSnapSyncs, "SNAP"
+		th, kind = &ld.snapSyncs, "SNAP"
 	}
 	exempt := !h.observer
-	if !exempt && *count >= limit {
-		h.log.Error().Str("sync", kind).Int("in_progress", *count+1).Int("max", limit).
+	if !th.Begin(exempt) {
+		h.log.Error().Str("sync", kind).Int("in_progress", th.InProgress()+1).Int("max", th.Max).
 			Msg("too many concurrent sync.")
 		s.peer.stats.syncs["leader-throttled"]++
-		s.dropHandler(h, fmt.Sprintf("too many concurrent %s syncs (%d > %d)", kind, *count+1, limit))
+		s.dropHandler(h, fmt.Sprintf("too many concurrent %s syncs (%d > %d)", kind, th.InProgress()+1, th.Max))
 		return false
 	}
-	*count++
-	h.throttledBy = count
-	h.log.Info().Str("sync", kind).Int("concurrent", *count).Bool("exempt_from_throttle", exempt).Msg("sync counted")
+	h.throttledBy = th
+	h.log.Info().Str("sync", kind).Int("concurrent", th.InProgress()).Bool("exempt_from_throttle", exempt).Msg("sync counted")
 	return true
 }
 
 // endSync releases the count beginSync took for h, if any.
 func endSync(h *learnerHandler) {
 	if h.throttledBy != nil {
-		*h.throttledBy--
+		h.throttledBy.End()
 		h.throttledBy = nil
 	}
 }

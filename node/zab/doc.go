@@ -21,6 +21,10 @@
 //     commitLogCount committed txns a leader syncs learners from by DIFF
 //     (ZKDatabase.committedLog), and Committed, one txn with its PROPOSAL
 //     encoding.
+//   - the sync plan (syncplan.go): PlanSync, the choice of DIFF, TRUNC or
+//     SNAP for a learner and the packets before its NEWLEADER
+//     (LearnerHandler.syncFollower and queueCommittedProposals), and
+//     SyncThrottle (LearnerSyncThrottler).
 //
 // Package node owns everything around these: the connections, the txn log,
 // the tree, and the order in which it persists, sends and applies.
