@@ -26,6 +26,7 @@ var pure = []string{
 	"node/fle",
 	"node/quorum",
 	"node/zab",
+	"node/zab/zabtest",
 }
 
 // forbiddenDirect are imports a pure package may not have itself. (The
@@ -131,7 +132,8 @@ func TestProxyAndNodeAreIndependent(t *testing.T) {
 // localImports lists, for some pure packages, the only packages of this
 // module they may depend on (directly or not).
 var localImports = map[string][]string{
-	"node/zab": {"jute", "wire", "node/quorum"},
+	"node/zab":         {"jute", "wire", "node/quorum"},
+	"node/zab/zabtest": {"jute", "wire", "node/quorum", "node/zab"},
 }
 
 func TestPureLocalImports(t *testing.T) {
