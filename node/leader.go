@@ -36,23 +36,17 @@ type leaderState struct {
 	handlers map[*learnerHandler]struct{}
 	nextID   uint64
 
-	verifier      quorum.Verifier
-	epoch         int64       // the new epoch; -1 until a quorum agreed
-	proposedEpoch int64       // max accepted epoch seen + 1
-	connecting    zab.Tracker // voters whose accepted epoch is in (getEpochToPropose)
-	electing      zab.Tracker // voters that acked the epoch (waitForEpochAck)
-	epochAcked    bool
-	newLeaderAcks zab.Tracker // voters that acked NEWLEADER (waitForNewLeaderAck)
-	serving       bool
-	phaseDeadline int64 // the tick after which the phase has timed out
-	phaseWhat     string
-	summaryEpoch  int64     // leaderStateSummary: current epoch and last zxid
-	summaryZxid   wire.Zxid // at the start of the leadership
-	started       time.Time // for the log only
-	// ticks counts the owner's ticks (tickTime/2) since the leadership
-	// began: every deadline of the leader is a tick count. tick is Java's
-	// self.tick, which counts every other one (tickSkip) once serving.
-	ticks    int64
+	verifier quorum.Verifier
+	// zab is the leadership being established: the epoch, its quorums and
+	// the phases' deadlines, in ticks (tickTime/2) since the leadership
+	// began (zab.Leader). The driver acts on its Ready: processLeaderReady.
+	zab          *zab.Leader
+	serving      bool      // a quorum acked NEWLEADER: serving clients
+	summaryEpoch int64     // leaderStateSummary: current epoch and last zxid
+	summaryZxid  wire.Zxid // at the start of the leadership
+	started      time.Time // for the log only
+	// tick is Java's self.tick: it counts every other tick (tickSkip)
+	// once serving.
 	tick     int64
 	tickSkip bool
 	// outstanding counts the ACKs of the proposals not committed yet; it
@@ -79,7 +73,7 @@ type snapSync struct {
 }
 
 // newLeaderZxid is the zxid of NEWLEADER: the new epoch, counter 0.
-func (ld *leaderState) newLeaderZxid() wire.Zxid { return wire.MakeZxid(uint32(ld.epoch), 0) }
+func (ld *leaderState) newLeaderZxid() wire.Zxid { return ld.zab.NewLeaderZxid() }
 
 // becomeLeading starts the leader role after this server won an election.
 func (s *Server) becomeLeading(out ElectionOutcome) {
@@ -103,11 +97,6 @@ func (s *Server) becomeLeading(out ElectionOutcome) {
 		accepted:       make(chan learnerArrival, learnerArrivals),
 		pending:        handshake.NewLimiter(p.maxPendingHandshakes),
 		handlers:       map[*learnerHandler]struct{}{},
-		epoch:          -1,
-		proposedEpoch:  -1,
-		connecting:     zab.NewTracker(v),
-		electing:       zab.NewTracker(v),
-		newLeaderAcks:  zab.NewTracker(v),
 		outstanding:    zab.NewOutstanding(v, 0),
 		pendingSyncs:   map[wire.Zxid][]*learnerHandler{},
 		summaryEpoch:   p.currentEpoch,
@@ -126,16 +115,66 @@ func (s *Server) becomeLeading(out ElectionOutcome) {
 	s.goRoutine(func() { s.acceptLearners(ld) })
 	// Java's lead() takes a snapshot first (ZooKeeperServer.loadData).
 	s.wantSnapshot = true
-	if p.acceptedEpoch >= maxZxidEpoch {
-		// Java would propose 0x80000000 and go on with negative zxids.
-		s.stepDown(fmt.Sprintf("accepted epoch %d leaves no epoch to propose (the largest zxid epoch is %d)",
-			p.acceptedEpoch, maxZxidEpoch))
+	zl, err := zab.NewLeader(zab.LeaderConfig{ID: q.MyID, Verifier: v, AcceptedEpoch: p.acceptedEpoch,
+		CurrentEpoch: p.currentEpoch, PhaseTicks: s.initLimitTicks()})
+	if err != nil {
+		// An accepted epoch of 0x7fffffff: Java would propose 0x80000000
+		// and go on with negative zxids.
+		s.stepDown(err.Error())
 		return
 	}
-	// getEpochToPropose for the leader itself.
-	s.epochFrom(q.MyID, p.acceptedEpoch, true)
-	ld.setPhase("epoch from a quorum", s.initLimitTicks())
-	s.maybeDecideEpoch()
+	ld.zab = zl
+	s.processLeaderReady()
+}
+
+// processLeaderReady acts on what the leadership's state machine asks
+// for: the epochs it decided are made durable first, and only then do
+// LEADERINFO, the learners' syncs and UPTODATE go out (persist before
+// send); a failed write ends the leadership.
+func (s *Server) processLeaderReady() {
+	ld := s.leader
+	for ld != nil && s.leader == ld && ld.zab.HasReady() {
+		r := ld.zab.Ready()
+		if r.StepDown != "" {
+			s.stepDown(r.StepDown)
+			return
+		}
+		if hs := r.HardState; hs != nil {
+			if hs.AcceptedEpoch != s.peer.acceptedEpoch {
+				if err := storage.WriteEpoch(s.snapDir(), storage.AcceptedEpochFile, hs.AcceptedEpoch); err != nil {
+					s.stepDown("cannot persist acceptedEpoch: " + err.Error())
+					return
+				}
+				s.peer.acceptedEpoch = hs.AcceptedEpoch
+			}
+			if hs.CurrentEpoch != s.peer.currentEpoch {
+				if err := storage.WriteEpoch(s.snapDir(), storage.CurrentEpochFile, hs.CurrentEpoch); err != nil {
+					s.stepDown("cannot persist currentEpoch: " + err.Error())
+					return
+				}
+				s.peer.currentEpoch = hs.CurrentEpoch
+			}
+		}
+		if r.EpochDecided {
+			s.zxid = ld.zab.NewLeaderZxid()
+			s.log.Info().Int64("epoch", ld.zab.Epoch()).Str("voters", ld.zab.EpochVoters()).Msg("new epoch agreed")
+			for h := range ld.handlers {
+				if h.state == hsEpoch {
+					s.sendLeaderInfo(h)
+				}
+			}
+		}
+		if r.EpochAcked {
+			for h := range ld.handlers {
+				if h.state == hsWaitSync {
+					s.syncLearner(h)
+				}
+			}
+		}
+		if r.Serving && s.leader == ld {
+			s.startServing()
+		}
+	}
 }
 
 // learnerArrival is a learner connection whose first packet arrived.
@@ -230,18 +269,6 @@ func (s *Server) learnerHandshake(ld *leaderState, c net.Conn, timeout time.Dura
 	}
 	ld.pending.Done(c)
 }
-
-// setPhase starts a phase of the leader's start (Leader.getEpochToPropose,
-// waitForEpochAck, waitForNewLeaderAck) that must end within limit ticks.
-func (ld *leaderState) setPhase(what string, limit int64) {
-	ld.phaseWhat = what
-	ld.phaseDeadline = ld.ticks + limit
-}
-
-// phaseTimedOut reports whether the phase has taken more than its limit.
-// Checked once a tick, a limit of 2*initLimit ticks fires between
-// initLimit*tickTime and half a tick later.
-func (ld *leaderState) phaseTimedOut() bool { return ld.ticks > ld.phaseDeadline }
 
 // initLimitTicks and syncLimitTicks are initLimit and syncLimit in ticks
 // of tickTime/2.
@@ -389,62 +416,18 @@ func (s *Server) onLearnerInfo(h *learnerHandler, qp *wire.QuorumPacket) {
 	}
 	h.log.Info().Bool("observer", h.observer).Int64("accepted_epoch", h.acceptedEpoch).Msg("Follower sid connected")
 	h.state = hsEpoch
-	s.epochFrom(h.sid, h.acceptedEpoch, !h.observer)
-	s.maybeDecideEpoch()
-	if s.leader != nil && s.leader.epoch >= 0 && h.state == hsEpoch {
+	ld := s.leader
+	ld.zab.LearnerInfo(h.sid, h.acceptedEpoch, !h.observer)
+	s.processLeaderReady()
+	if s.leader == ld && ld.zab.Epoch() >= 0 && h.state == hsEpoch {
 		s.sendLeaderInfo(h)
 	}
-}
-
-// epochFrom is getEpochToPropose's bookkeeping for one server.
-func (s *Server) epochFrom(sid, acceptedEpoch int64, voter bool) {
-	ld := s.leader
-	if ld.epoch >= 0 {
-		return
-	}
-	if acceptedEpoch >= ld.proposedEpoch {
-		ld.proposedEpoch = acceptedEpoch + 1
-	}
-	if voter {
-		ld.connecting.Ack(sid)
-	}
-}
-
-// maybeDecideEpoch fixes the new epoch once the leader and a quorum of
-// voters connected, persists it as acceptedEpoch and sends LEADERINFO.
-func (s *Server) maybeDecideEpoch() {
-	ld := s.leader
-	q := s.cfg.Quorum
-	if ld.epoch >= 0 || !ld.connecting.Acked(q.MyID) || !ld.connecting.HasQuorum() {
-		return
-	}
-	if ld.proposedEpoch > maxZxidEpoch {
-		// Unreachable: onLearnerInfo and becomeLeading refuse such epochs.
-		s.stepDown(fmt.Sprintf("epoch %d does not fit a zxid", ld.proposedEpoch))
-		return
-	}
-	ld.epoch = ld.proposedEpoch
-	if err := storage.WriteEpoch(s.snapDir(), storage.AcceptedEpochFile, ld.epoch); err != nil {
-		s.stepDown("cannot persist acceptedEpoch: " + err.Error())
-		return
-	}
-	s.peer.acceptedEpoch = ld.epoch
-	s.zxid = ld.newLeaderZxid()
-	s.log.Info().Int64("epoch", ld.epoch).Str("voters", ld.connecting.String()).Msg("new epoch agreed")
-	ld.electing.Ack(q.MyID) // waitForEpochAck for the leader itself
-	ld.setPhase("epoch ACKs from a quorum", s.initLimitTicks())
-	for h := range ld.handlers {
-		if h.state == hsEpoch {
-			s.sendLeaderInfo(h)
-		}
-	}
-	s.maybeEpochAcked()
 }
 
 func (s *Server) sendLeaderInfo(h *learnerHandler) {
 	h.state = hsAckEpoch
 	// LEADERINFO goes out at once, before the sending thread starts.
-	h.queue(wire.QuorumPacket{Type: wire.PacketLeaderInfo, Zxid: s.leader.newLeaderZxid(), Data: wire.EpochData(wire.ProtocolVersion)})
+	h.queue(wire.QuorumPacket{Type: wire.PacketLeaderInfo, Zxid: s.leader.zab.NewLeaderZxid(), Data: wire.EpochData(wire.ProtocolVersion)})
 	h.startSending()
 }
 
@@ -467,41 +450,18 @@ func (s *Server) onAckEpoch(h *learnerHandler, qp *wire.QuorumPacket) {
 				ld.summaryEpoch, ld.summaryZxid))
 			return
 		}
-		if qp.Zxid != -1 && !h.observer {
-			ld.electing.Ack(h.sid)
-		}
 	}
+	// It counts toward the epoch's quorum when it carries its current
+	// epoch and a zxid (-1: it acked this epoch before), from a voter.
+	counts := epoch != -1 && qp.Zxid != -1 && !h.observer
 	h.peerLastZxid = qp.Zxid
 	h.state = hsWaitSync
-	if ld.epochAcked {
+	if ld.zab.EpochAcked() {
 		s.syncLearner(h)
 		return
 	}
-	s.maybeEpochAcked()
-}
-
-// maybeEpochAcked persists currentEpoch once a quorum acked the epoch and
-// syncs every learner waiting for that.
-func (s *Server) maybeEpochAcked() {
-	ld := s.leader
-	q := s.cfg.Quorum
-	if ld.epochAcked || ld.epoch < 0 || !ld.electing.HasQuorum() {
-		return
-	}
-	ld.epochAcked = true
-	if err := storage.WriteEpoch(s.snapDir(), storage.CurrentEpochFile, ld.epoch); err != nil {
-		s.stepDown("cannot persist currentEpoch: " + err.Error())
-		return
-	}
-	s.peer.currentEpoch = ld.epoch
-	ld.newLeaderAcks.Ack(q.MyID) // waitForNewLeaderAck for the leader itself
-	ld.setPhase("NEWLEADER ACKs from a quorum", s.initLimitTicks())
-	for h := range ld.handlers {
-		if h.state == hsWaitSync {
-			s.syncLearner(h)
-		}
-	}
-	s.maybeStartServing()
+	ld.zab.AckEpoch(h.sid, counts)
+	s.processLeaderReady()
 }
 
 // onNewLeaderAck handles the learner's first packet after the sync.
@@ -516,12 +476,11 @@ func (s *Server) onNewLeaderAck(h *learnerHandler, qp *wire.QuorumPacket) {
 		s.dropHandler(h, "ACK received before NEWLEADER was sent")
 		return
 	}
-	if qp.Zxid == ld.newLeaderZxid() {
-		if !h.observer {
-			ld.newLeaderAcks.Ack(h.sid)
-		}
+	counts := false
+	if qp.Zxid == ld.zab.NewLeaderZxid() {
+		counts = !h.observer
 	} else {
-		h.log.Warn().Str("current", ld.newLeaderZxid().String()).Str("received", qp.Zxid.String()).
+		h.log.Warn().Str("current", ld.zab.NewLeaderZxid().String()).Str("received", qp.Zxid.String()).
 			Msg("NEWLEADER ACK is from a different epoch")
 	}
 	endSync(h) // the sync ends with the NEWLEADER ACK
@@ -533,18 +492,16 @@ func (s *Server) onNewLeaderAck(h *learnerHandler, qp *wire.QuorumPacket) {
 		s.sendUpToDate(h)
 		return
 	}
-	s.maybeStartServing()
+	ld.zab.NewLeaderAck(h.sid, counts)
+	s.processLeaderReady()
 }
 
-// maybeStartServing starts serving once a quorum acked NEWLEADER
+// startServing starts serving once a quorum acked NEWLEADER
 // (Leader.startZkServer).
-func (s *Server) maybeStartServing() {
+func (s *Server) startServing() {
 	ld := s.leader
-	if ld.serving || !ld.epochAcked || !ld.newLeaderAcks.HasQuorum() {
-		return
-	}
 	ld.serving = true
-	z := ld.newLeaderZxid()
+	z := ld.zab.NewLeaderZxid()
 	ld.outstanding = zab.NewOutstanding(ld.verifier, z)
 	s.zxid = z
 	s.tree.LastZxid = z
@@ -556,10 +513,10 @@ func (s *Server) maybeStartServing() {
 		sess.Closing = false
 		s.sessions.Add(sess.ID, sess.TimeoutMs, now)
 	}
-	s.peer.newEpoch = ld.epoch
-	s.peer.elector.SetPeerEpoch(ld.epoch)
+	s.peer.newEpoch = ld.zab.Epoch()
+	s.peer.elector.SetPeerEpoch(ld.zab.Epoch())
 	s.nextReap = s.nowMs() + int64(s.cfg.ContainerCheckMs)
-	s.log.Info().Int64("epoch", ld.epoch).Str("acks", ld.newLeaderAcks.String()).Dur("took", time.Since(ld.started)).
+	s.log.Info().Int64("epoch", ld.zab.Epoch()).Str("acks", ld.zab.NewLeaderVoters()).Dur("took", time.Since(ld.started)).
 		Int("learners", len(ld.handlers)).Msg("leader established: a quorum synced; serving clients")
 	for h := range ld.handlers {
 		if h.state == hsUpToDate {
@@ -690,7 +647,7 @@ func (s *Server) broadcastProposal(p *proposal) {
 			continue
 		}
 		if h.limitCheck {
-			h.txnTimeout.sent(z, ld.ticks)
+			h.txnTimeout.sent(z, ld.zab.Ticks())
 		}
 		h.queue(pkt)
 	}
@@ -792,11 +749,9 @@ func (s *Server) tickLeading() {
 			s.dropHandler(h, h.closeReason())
 		}
 	}
-	ld.ticks++
-	if !ld.serving {
-		if ld.phaseTimedOut() {
-			s.stepDown("Timeout while waiting for " + ld.phaseWhat)
-		}
+	ld.zab.Tick()
+	s.processLeaderReady()
+	if s.leader != ld || !ld.serving {
 		return
 	}
 	q := s.cfg.Quorum
@@ -820,7 +775,7 @@ func (s *Server) tickLeading() {
 		if !h.syncStarted {
 			continue
 		}
-		if h.txnTimeout.expired(ld.ticks, syncLimit) {
+		if h.txnTimeout.expired(ld.zab.Ticks(), syncLimit) {
 			s.dropHandler(h, "Closing connection to peer due to transaction timeout.")
 			continue
 		}

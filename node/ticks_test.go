@@ -78,21 +78,6 @@ func TestSyncLimitCheck(t *testing.T) {
 	}
 }
 
-func TestLeaderPhaseDeadlineInTicks(t *testing.T) {
-	ld := &leaderState{ticks: 7}
-	ld.setPhase("epoch ACKs from a quorum", 20)
-	for i := 0; i < 20; i++ {
-		ld.ticks++
-		if ld.phaseTimedOut() {
-			t.Fatalf("timed out after %d ticks of 20", i+1)
-		}
-	}
-	ld.ticks++
-	if !ld.phaseTimedOut() {
-		t.Fatal("not timed out after 21 ticks of 20")
-	}
-}
-
 // A learner that gets LEADERINFO and never sends ACKEPOCH: the leader gives
 // up the leadership initLimit*tickTime after the epoch was agreed (the
 // phase is 2*initLimit ticks of tickTime/2), which closes the connection.

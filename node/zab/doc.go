@@ -11,6 +11,12 @@
 // It is being built up from package node, which drives it (docs/zab.md has
 // the migration and its state). So far it holds:
 //
+//   - the leadership's establishment (leader.go): Leader, the epoch agreed
+//     with a quorum, made current by a quorum of ACKEPOCHs, and the
+//     NEWLEADER quorum, each phase within a number of ticks. Its Ready
+//     (LeaderReady) tells the driver what to persist (HardState: the
+//     epochs) before what it may send: the driver persists first, and
+//     sends only once that worked.
 //   - quorum counting (quorum.go): Tracker, the voters that acknowledged
 //     one thing (an epoch, NEWLEADER, a learner being in sync), and
 //     Outstanding, the leader's proposals waiting for a quorum of ACKs,
