@@ -6,36 +6,50 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/node/quorum"
 	"github.com/zkgo/zkgo/node/zab"
 	"github.com/zkgo/zkgo/wire"
 )
 
 // Env is a set of peers on a Network, each with a Store, one of them
-// leading. Its Handle method runs one script command and returns what it
-// printed.
+// leading. Handle runs one script command and returns what it printed.
 //
 // Commands (arguments are words or key=value):
 //
-//	peer ID [log=RANGES] [accepted=E] [current=E]
-//	    a peer whose durable log holds RANGES ("1:1..1:7,2:1..2:3")
-//	lead ID voters=1,2,3 epoch=E [commitlog=N] [txnlog=on|off] [forcesnap]
-//	    ID leads epoch E; its committed log is the last N txns of its log
-//	    (default 500); txnlog=off is snapshotSizeFactor < 0
-//	sync ID
-//	    the leader plans learner ID's sync (zab.PlanSync) and sends the
-//	    packets before NEWLEADER, then NEWLEADER (SNAP: only the plan);
-//	    the learner has accepted the epoch (LEADERINFO is not played)
+//	peer ID [log=RANGES] [accepted=E] [current=E] [observer]
+//	    a peer whose durable log holds RANGES ("1:1..1:7,2:1..2:3"); the
+//	    epochs default to the last txn's
+//	lead ID voters=1,2,3 [commitlog=N] [txnlog=off] [forcesnap] [phase=T]
+//	    ID starts leading (zab.Leader, phases of T ticks, default 20);
+//	    its committed log is the last N txns of its log (default 500);
+//	    txnlog=off is snapshotSizeFactor < 0
+//	connect ID
+//	    learner ID sends FOLLOWERINFO (OBSERVERINFO for an observer)
 //	deliver FROM TO [n=K]
 //	    delivers packets in flight FROM -> TO (all, or K) and prints what
-//	    the receiver did
+//	    the receiver did and sent
+//	stabilize
+//	    delivers every packet in flight, link by link in id order, until
+//	    none is left
+//	tick [N]
+//	    N ticks (default 1) of the leader
 //	crash ID
-//	    ID loses what its store had not made durable, its sync state and
-//	    the packets in flight to and from it
+//	    ID loses what its store had not made durable, its protocol state
+//	    and the packets in flight to and from it
 //	log ID
 //	    ID's store
 //	net
 //	    the packets in flight
+//
+// The leader's decisions are package zab's: zab.Leader (epoch, quorums,
+// deadlines; its Ready is acted on persist-first), zab.PlanSync (each
+// learner's sync) and zab.CommittedLog. The learner's side (LEADERINFO:
+// persist the accepted epoch, then ACKEPOCH; DIFF/TRUNC/SNAP up to
+// NEWLEADER: make the txns durable, write the current epoch, then ACK) is
+// played here until the learner's state machine is in zab. A SNAP carries
+// the leader's log up to its zxid, written as the learner's log at
+// NEWLEADER (a snapshot in this model).
 type Env struct {
 	Net    *Network
 	peers  map[int64]*peer
@@ -43,50 +57,73 @@ type Env struct {
 }
 
 type peer struct {
-	id    int64
-	store *Store
-	sync  *learnerSync // nil when not syncing
+	id       int64
+	observer bool
+	store    *Store
+	learner  *learnerSide // nil when not following
 }
 
-// leaderSide is what the environment keeps for the leader.
+// leaderSide is the environment's driver of a zab.Leader.
 type leaderSide struct {
 	id        int64
-	epoch     int64
-	verifier  quorum.Verifier
+	zl        *zab.Leader
 	committed zab.CommittedLog
 	txnLog    bool
 	forceSnap bool
-	newLeader zab.Tracker
+	learners  map[int64]*handler
 }
 
-// learnerSync is a learner between its sync packet and its NEWLEADER ACK
-// (the DIFF and TRUNC paths of Learner.syncWithLeader, in zkgo's order).
-type learnerSync struct {
-	mode    wire.PacketType
-	pending []*wire.TxnEntry // proposals not logged yet
+// handler is the leader's view of one learner (node's learnerHandler).
+type handler struct {
+	sid      int64
+	voter    bool
+	state    string // "epoch", "ackepoch", "waitsync", "newleader", "uptodate", "broadcast"
+	lastZxid wire.Zxid
+}
+
+// learnerSide is a learner from its FOLLOWERINFO to UPTODATE.
+type learnerSide struct {
+	leader   int64
+	newEpoch int64
+	mode     wire.PacketType
+	pending  []*wire.TxnEntry // proposals before NEWLEADER
+	snap     []*wire.TxnEntry // a SNAP's history
+	synced   bool             // NEWLEADER acked
 }
 
 // NewEnv returns an empty environment.
 func NewEnv() *Env { return &Env{Net: NewNetwork(), peers: map[int64]*peer{}} }
 
-// Handle runs one command; it returns an error for a bad command.
+// Handle runs one command; it returns an error for a bad command or a
+// protocol step the model cannot take.
 func (e *Env) Handle(name string, words []string, kv map[string]string) (string, error) {
 	switch name {
 	case "peer":
 		return e.cmdPeer(words, kv)
 	case "lead":
 		return e.cmdLead(words, kv)
-	case "sync":
-		return e.cmdSync(words)
+	case "connect":
+		return e.cmdConnect(words)
 	case "deliver":
 		return e.cmdDeliver(words, kv)
+	case "tick":
+		return e.cmdTick(words)
+	case "stabilize":
+		return e.cmdStabilize()
 	case "crash":
 		p, err := e.peerArg(words, 0)
 		if err != nil {
 			return "", err
 		}
 		p.store.Crash()
-		p.sync = nil
+		p.learner = nil
+		if e.leader != nil {
+			if e.leader.id == p.id {
+				e.leader = nil
+			} else {
+				delete(e.leader.learners, p.id)
+			}
+		}
 		e.Net.Drop(p.id)
 		return p.store.String(), nil
 	case "log":
@@ -117,7 +154,7 @@ func (e *Env) peerArg(words []string, i int) (*peer, error) {
 }
 
 func (e *Env) cmdPeer(words []string, kv map[string]string) (string, error) {
-	if len(words) != 1 {
+	if len(words) < 1 {
 		return "", fmt.Errorf("peer ID [log=RANGES]")
 	}
 	id, err := strconv.ParseInt(words[0], 10, 64)
@@ -137,18 +174,25 @@ func (e *Env) cmdPeer(words []string, kv map[string]string) (string, error) {
 		}
 		st.Sync()
 	}
-	for key, dst := range map[string]*int64{"accepted": &st.AcceptedEpoch, "current": &st.CurrentEpoch} {
-		if v, ok := kv[key]; ok {
-			if *dst, err = strconv.ParseInt(v, 10, 64); err != nil {
-				return "", fmt.Errorf("%s: %w", key, err)
+	last := int64(st.LastZxid().Epoch())
+	st.AcceptedEpoch, st.CurrentEpoch = last, last
+	for _, f := range []struct {
+		key string
+		dst *int64
+	}{{"accepted", &st.AcceptedEpoch}, {"current", &st.CurrentEpoch}} {
+		if v, ok := kv[f.key]; ok {
+			if *f.dst, err = strconv.ParseInt(v, 10, 64); err != nil {
+				return "", fmt.Errorf("%s: %w", f.key, err)
 			}
 		}
 	}
-	if st.AcceptedEpoch == 0 && st.CurrentEpoch == 0 {
-		e := int64(st.LastZxid().Epoch())
-		st.AcceptedEpoch, st.CurrentEpoch = e, e
+	p := &peer{id: id, store: st}
+	for _, w := range words[1:] {
+		if w == "observer" {
+			p.observer = true
+		}
 	}
-	e.peers[id] = &peer{id: id, store: st}
+	e.peers[id] = p
 	return st.String(), nil
 }
 
@@ -165,65 +209,192 @@ func (e *Env) cmdLead(words []string, kv map[string]string) (string, error) {
 		}
 		voters = append(voters, id)
 	}
-	epoch, err := strconv.ParseInt(kv["epoch"], 10, 64)
-	if err != nil {
-		return "", fmt.Errorf("epoch: %w", err)
-	}
-	limit := 0
+	limit, phase := 0, int64(20)
 	if v, ok := kv["commitlog"]; ok {
 		if limit, err = strconv.Atoi(v); err != nil {
 			return "", fmt.Errorf("commitlog: %w", err)
 		}
 	}
-	v := quorum.NewMajority(voters)
-	ld := &leaderSide{id: p.id, epoch: epoch, verifier: v, committed: zab.NewCommittedLog(limit),
-		txnLog: kv["txnlog"] != "off", newLeader: zab.NewTracker(v)}
+	if v, ok := kv["phase"]; ok {
+		if phase, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return "", fmt.Errorf("phase: %w", err)
+		}
+	}
+	zl, err := zab.NewLeader(zab.LeaderConfig{ID: p.id, Verifier: quorum.NewMajority(voters),
+		AcceptedEpoch: p.store.AcceptedEpoch, CurrentEpoch: p.store.CurrentEpoch, PhaseTicks: phase})
+	if err != nil {
+		return "", err
+	}
+	ld := &leaderSide{id: p.id, zl: zl, committed: zab.NewCommittedLog(limit), txnLog: kv["txnlog"] != "off",
+		learners: map[int64]*handler{}}
 	for _, w := range words[1:] {
 		if w == "forcesnap" {
 			ld.forceSnap = true
 		}
 	}
 	ld.committed.Reset(p.store.Entries())
-	ld.newLeader.Ack(p.id)
 	e.leader = ld
 	minC, maxC := ld.committed.Bounds(p.store.LastZxid())
-	return fmt.Sprintf("%d leads epoch %d; committed log %s..%s", p.id, epoch, Zxid(minC), Zxid(maxC)), nil
+	out := []string{fmt.Sprintf("%d leads; committed log %s..%s", p.id, Zxid(minC), Zxid(maxC))}
+	return strings.Join(append(out, e.leaderReady()...), "\n"), nil
 }
 
-func (e *Env) cmdSync(words []string) (string, error) {
-	ld := e.leader
-	if ld == nil {
-		return "", fmt.Errorf("no leader")
-	}
-	l, err := e.peerArg(words, 0)
+func (e *Env) cmdConnect(words []string) (string, error) {
+	p, err := e.peerArg(words, 0)
 	if err != nil {
 		return "", err
 	}
-	lp := e.peers[ld.id]
-	// LEADERINFO and ACKEPOCH are not played: the learner accepted the
-	// epoch before its sync.
-	l.store.AcceptedEpoch = max(l.store.AcceptedEpoch, ld.epoch)
-	in := zab.SyncInput{Peer: l.store.LastZxid(), LastProcessed: lp.store.LastZxid(),
-		Committed: ld.committed.Window(), ForceSnap: ld.forceSnap, TxnLog: ld.txnLog}
+	if e.leader == nil {
+		return "", fmt.Errorf("no leader")
+	}
+	p.learner = &learnerSide{leader: e.leader.id}
+	typ := wire.PacketFollowerInfo
+	if p.observer {
+		typ = wire.PacketObserverInfo
+	}
+	info := wire.LearnerInfo{ServerID: p.id, ProtocolVersion: wire.ProtocolVersion}
+	return e.send(p.id, e.leader.id, wire.QuorumPacket{Type: typ, Zxid: wire.MakeZxid(uint32(p.store.AcceptedEpoch), 0),
+		Data: jute.Marshal(&info)}), nil
+}
+
+func (e *Env) cmdTick(words []string) (string, error) {
+	n := 1
+	if len(words) > 0 {
+		var err error
+		if n, err = strconv.Atoi(words[0]); err != nil {
+			return "", err
+		}
+	}
+	if e.leader == nil {
+		return "", fmt.Errorf("no leader")
+	}
+	var out []string
+	for i := 0; i < n && e.leader != nil; i++ {
+		e.leader.zl.Tick()
+		out = append(out, e.leaderReady()...)
+	}
+	return strings.Join(out, "\n"), nil
+}
+
+func (e *Env) cmdStabilize() (string, error) {
+	var out []string
+	for {
+		links := e.Net.links()
+		if len(links) == 0 {
+			return strings.Join(out, "\n"), nil
+		}
+		for _, l := range links {
+			s, err := e.cmdDeliver([]string{strconv.FormatInt(l.from, 10), strconv.FormatInt(l.to, 10)}, nil)
+			if s != "" {
+				out = append(out, s)
+			}
+			if err != nil {
+				return strings.Join(out, "\n"), err
+			}
+		}
+	}
+}
+
+func (e *Env) send(from, to int64, qp wire.QuorumPacket) string {
+	e.Net.Send(from, to, qp)
+	return fmt.Sprintf("send %d->%d %s", from, to, Packet(qp))
+}
+
+// leaderReady acts on the leader's Ready as node's driver does: persist
+// the epochs, then LEADERINFO, syncs and UPTODATE.
+func (e *Env) leaderReady() []string {
+	var out []string
+	for e.leader != nil && e.leader.zl.HasReady() {
+		ld := e.leader
+		r := ld.zl.Ready()
+		st := e.peers[ld.id].store
+		if r.StepDown != "" {
+			// The leader's connections close; its learners look again.
+			out = append(out, "step down: "+r.StepDown)
+			e.leader = nil
+			e.Net.Drop(ld.id)
+			for _, p := range e.peers {
+				if p.learner != nil && p.learner.leader == ld.id {
+					p.learner = nil
+				}
+			}
+			return out
+		}
+		if hs := r.HardState; hs != nil {
+			st.AcceptedEpoch, st.CurrentEpoch = hs.AcceptedEpoch, hs.CurrentEpoch
+			out = append(out, fmt.Sprintf("persist accepted=%d current=%d", hs.AcceptedEpoch, hs.CurrentEpoch))
+		}
+		if r.EpochDecided {
+			out = append(out, fmt.Sprintf("epoch %d decided by %s", ld.zl.Epoch(), ld.zl.EpochVoters()))
+			for _, h := range ld.sorted("epoch") {
+				out = append(out, e.sendLeaderInfo(h))
+			}
+		}
+		if r.EpochAcked {
+			out = append(out, "epoch acked")
+			for _, h := range ld.sorted("waitsync") {
+				out = append(out, e.syncLearner(h)...)
+			}
+		}
+		if r.Serving {
+			out = append(out, "serving; NEWLEADER acked by "+ld.zl.NewLeaderVoters())
+			for _, h := range ld.sorted("uptodate") {
+				out = append(out, e.sendUpToDate(h))
+			}
+		}
+	}
+	return out
+}
+
+func (ld *leaderSide) sorted(state string) []*handler {
+	var hs []*handler
+	for _, h := range ld.learners {
+		if h.state == state {
+			hs = append(hs, h)
+		}
+	}
+	sort.Slice(hs, func(i, j int) bool { return hs[i].sid < hs[j].sid })
+	return hs
+}
+
+func (e *Env) sendLeaderInfo(h *handler) string {
+	h.state = "ackepoch"
+	return e.send(e.leader.id, h.sid, wire.QuorumPacket{Type: wire.PacketLeaderInfo, Zxid: e.leader.zl.NewLeaderZxid(),
+		Data: wire.EpochData(wire.ProtocolVersion)})
+}
+
+func (e *Env) sendUpToDate(h *handler) string {
+	h.state = "broadcast"
+	return e.send(e.leader.id, h.sid, wire.QuorumPacket{Type: wire.PacketUpToDate, Zxid: -1})
+}
+
+// syncLearner plans h's sync (zab.PlanSync) and sends it, then NEWLEADER.
+func (e *Env) syncLearner(h *handler) []string {
+	ld := e.leader
+	lst := e.peers[ld.id].store
+	in := zab.SyncInput{Peer: h.lastZxid, LastProcessed: lst.LastZxid(), Committed: ld.committed.Window(),
+		ForceSnap: ld.forceSnap, TxnLog: ld.txnLog}
 	plan := zab.PlanSync(in)
 	var out []string
 	if plan.ReadTxnLog {
 		in.LogRead = true
-		for _, t := range lp.store.From(in.Peer) {
+		for _, t := range lst.From(in.Peer) {
 			in.FromLog = append(in.FromLog, zab.NewCommitted(t, nil))
 		}
 		out = append(out, fmt.Sprintf("read the txn log from %s: %d txns", Zxid(in.Peer), len(in.FromLog)))
 		plan = zab.PlanSync(in)
 	}
-	out = append(out, fmt.Sprintf("plan %v (%v), forwarding after %s", plan.Mode, plan.Reason, Zxid(plan.LastSeen)))
+	out = append(out, fmt.Sprintf("sync %d: %v (%v), forwarding after %s", h.sid, plan.Mode, plan.Reason, Zxid(plan.LastSeen)))
+	pkts := plan.Packets
 	if plan.Mode == wire.PacketSnap {
-		return strings.Join(out, "\n"), nil
+		pkts = []wire.QuorumPacket{{Type: wire.PacketSnap, Zxid: lst.LastZxid()}}
 	}
-	for _, qp := range plan.Packets {
-		e.Net.Send(ld.id, l.id, qp)
+	for _, qp := range pkts {
+		out = append(out, e.send(ld.id, h.sid, qp))
 	}
-	e.Net.Send(ld.id, l.id, wire.QuorumPacket{Type: wire.PacketNewLeader, Zxid: wire.MakeZxid(uint32(ld.epoch), 0)})
-	return strings.Join(out, "\n"), nil
+	out = append(out, e.send(ld.id, h.sid, wire.QuorumPacket{Type: wire.PacketNewLeader, Zxid: ld.zl.NewLeaderZxid()}))
+	h.state = "newleader"
+	return out
 }
 
 func (e *Env) cmdDeliver(words []string, kv map[string]string) (string, error) {
@@ -243,83 +414,157 @@ func (e *Env) cmdDeliver(words []string, kv map[string]string) (string, error) {
 	}
 	var out []string
 	for _, qp := range e.Net.Deliver(from.id, to.id, n) {
+		out = append(out, fmt.Sprintf("%d->%d %s", from.id, to.id, Packet(qp)))
 		var lines []string
 		var err error
 		if e.leader != nil && to.id == e.leader.id {
-			lines = e.leaderReceive(from.id, qp)
+			lines, err = e.leaderReceive(from, qp)
 		} else {
 			lines, err = e.learnerReceive(to, from.id, qp)
 		}
-		out = append(out, fmt.Sprintf("%d->%d %s", from.id, to.id, Packet(qp)))
 		for _, l := range lines {
 			out = append(out, "  "+l)
 		}
 		if err != nil {
-			out = append(out, "  error: "+err.Error())
-			break
+			return strings.Join(out, "\n"), err
 		}
 	}
 	return strings.Join(out, "\n"), nil
 }
 
-// learnerReceive is the learner's side of a DIFF or TRUNC sync.
-func (e *Env) learnerReceive(p *peer, from int64, qp wire.QuorumPacket) ([]string, error) {
+// leaderReceive is the leader's side of a learner's handshake.
+func (e *Env) leaderReceive(from *peer, qp wire.QuorumPacket) ([]string, error) {
+	ld := e.leader
+	h := ld.learners[from.id]
 	switch qp.Type {
-	case wire.PacketDiff, wire.PacketTrunc:
-		p.sync = &learnerSync{mode: qp.Type}
-		if qp.Type == wire.PacketTrunc {
-			if err := p.store.Truncate(qp.Zxid); err != nil {
-				return nil, err
-			}
-			p.store.Sync()
-			return []string{"truncated: " + p.store.String()}, nil
-		}
-		return nil, nil
-	case wire.PacketProposal:
-		if p.sync == nil {
-			return nil, fmt.Errorf("PROPOSAL outside a sync")
-		}
-		t, err := wire.DecodeTxnEntry(qp.Data, 1<<20)
+	case wire.PacketFollowerInfo, wire.PacketObserverInfo:
+		li, err := wire.ParseLearnerInfo(qp.Data)
 		if err != nil {
 			return nil, err
 		}
-		p.sync.pending = append(p.sync.pending, &t)
-		return nil, nil
-	case wire.PacketCommit:
-		return nil, nil // applied with the rest once logged (NEWLEADER)
-	case wire.PacketNewLeader:
-		if p.sync == nil {
-			return nil, fmt.Errorf("NEWLEADER outside a sync")
+		h = &handler{sid: li.ServerID, voter: qp.Type == wire.PacketFollowerInfo && !from.observer, state: "epoch"}
+		ld.learners[h.sid] = h
+		ld.zl.LearnerInfo(h.sid, int64(qp.Zxid.Epoch()), h.voter)
+		out := e.leaderReady()
+		if e.leader == ld && ld.zl.Epoch() >= 0 && h.state == "epoch" {
+			out = append(out, e.sendLeaderInfo(h))
 		}
-		var lines []string
-		if n := len(p.sync.pending); n > 0 {
-			// The proposals are durable before the NEWLEADER ACK
-			// (ZOOKEEPER-3911, 4643, 4646, 4785).
-			if err := p.store.Append(p.sync.pending...); err != nil {
-				return nil, err
-			}
-			p.store.Sync()
-			lines = append(lines, fmt.Sprintf("logged %d txns, synced: %s", n, p.store.String()))
+		return out, nil
+	case wire.PacketAckEpoch:
+		if h == nil || h.state != "ackepoch" {
+			return nil, fmt.Errorf("ACKEPOCH from %d out of turn", from.id)
 		}
-		p.store.CurrentEpoch = int64(qp.Zxid.Epoch())
-		lines = append(lines, fmt.Sprintf("currentEpoch=%d", p.store.CurrentEpoch))
-		p.sync = nil
-		ack := wire.QuorumPacket{Type: wire.PacketAck, Zxid: qp.Zxid}
-		e.Net.Send(p.id, from, ack)
-		lines = append(lines, fmt.Sprintf("sent %d->%d %s", p.id, from, Packet(ack)))
-		return lines, nil
+		epoch, err := wire.ParseEpochData(qp.Data)
+		if err != nil {
+			return nil, err
+		}
+		h.lastZxid, h.state = qp.Zxid, "waitsync"
+		if ld.zl.EpochAcked() {
+			return e.syncLearner(h), nil
+		}
+		ld.zl.AckEpoch(h.sid, epoch != -1 && qp.Zxid != -1 && h.voter)
+		return e.leaderReady(), nil
+	case wire.PacketAck:
+		if h == nil || h.state != "newleader" || qp.Zxid != ld.zl.NewLeaderZxid() {
+			return []string{"ignored"}, nil
+		}
+		h.state = "uptodate"
+		if ld.zl.Serving() {
+			return []string{e.sendUpToDate(h)}, nil
+		}
+		ld.zl.NewLeaderAck(h.sid, h.voter)
+		return e.leaderReady(), nil
 	}
 	return []string{"ignored"}, nil
 }
 
-// leaderReceive counts NEWLEADER ACKs.
-func (e *Env) leaderReceive(from int64, qp wire.QuorumPacket) []string {
-	ld := e.leader
-	if qp.Type != wire.PacketAck || qp.Zxid != wire.MakeZxid(uint32(ld.epoch), 0) {
-		return []string{"ignored"}
+// learnerReceive is the learner's side of its handshake and sync.
+func (e *Env) learnerReceive(p *peer, from int64, qp wire.QuorumPacket) ([]string, error) {
+	l := p.learner
+	if l == nil {
+		return []string{"ignored: not a learner"}, nil
 	}
-	ld.newLeader.Ack(from)
-	return []string{fmt.Sprintf("NEWLEADER acked by %s; quorum %v", ld.newLeader.String(), ld.newLeader.HasQuorum())}
+	st := p.store
+	switch qp.Type {
+	case wire.PacketLeaderInfo:
+		newEpoch := int64(qp.Zxid.Epoch())
+		reply := int32(st.CurrentEpoch)
+		var out []string
+		switch {
+		case newEpoch > st.AcceptedEpoch:
+			st.AcceptedEpoch = newEpoch
+			out = append(out, fmt.Sprintf("persist accepted=%d", newEpoch))
+		case newEpoch == st.AcceptedEpoch:
+			reply = -1
+		default:
+			return nil, fmt.Errorf("leader's epoch %d is below the accepted %d", newEpoch, st.AcceptedEpoch)
+		}
+		l.newEpoch = newEpoch
+		out = append(out, e.send(p.id, from, wire.QuorumPacket{Type: wire.PacketAckEpoch, Zxid: st.LastZxid(), Data: wire.EpochData(reply)}))
+		return out, nil
+	case wire.PacketDiff:
+		l.mode = qp.Type
+		return nil, nil
+	case wire.PacketTrunc:
+		l.mode = qp.Type
+		if err := st.Truncate(qp.Zxid); err != nil {
+			return nil, err
+		}
+		st.Sync()
+		return []string{"truncated: " + st.String()}, nil
+	case wire.PacketSnap:
+		l.mode = qp.Type
+		ls := e.peers[from].store
+		for _, t := range ls.Entries() {
+			if t.Hdr.Zxid <= qp.Zxid {
+				l.snap = append(l.snap, t)
+			}
+		}
+		return nil, nil
+	case wire.PacketProposal:
+		t, err := wire.DecodeTxnEntry(qp.Data, 1<<20)
+		if err != nil {
+			return nil, err
+		}
+		l.pending = append(l.pending, &t)
+		return nil, nil
+	case wire.PacketCommit:
+		return nil, nil // logged with the rest at NEWLEADER
+	case wire.PacketNewLeader:
+		if l.mode == 0 {
+			return nil, fmt.Errorf("NEWLEADER before the sync mode")
+		}
+		var out []string
+		if l.mode == wire.PacketSnap {
+			*st = Store{AcceptedEpoch: st.AcceptedEpoch, CurrentEpoch: st.CurrentEpoch}
+			if err := st.Append(l.snap...); err != nil {
+				return nil, err
+			}
+			st.Sync()
+			out = append(out, "snapshot written: "+st.String())
+		}
+		if n := len(l.pending); n > 0 {
+			// The proposals are durable before the NEWLEADER ACK
+			// (ZOOKEEPER-3911, 4643, 4646, 4785).
+			if err := st.Append(l.pending...); err != nil {
+				return nil, err
+			}
+			st.Sync()
+			l.pending = nil
+			out = append(out, fmt.Sprintf("logged %d txns, synced", n))
+		}
+		st.CurrentEpoch = l.newEpoch
+		out = append(out, fmt.Sprintf("persist current=%d", st.CurrentEpoch))
+		l.synced = true
+		out = append(out, e.send(p.id, from, wire.QuorumPacket{Type: wire.PacketAck, Zxid: qp.Zxid}))
+		return out, nil
+	case wire.PacketUpToDate:
+		if !l.synced {
+			return nil, fmt.Errorf("UPTODATE before NEWLEADER")
+		}
+		return []string{"up to date: " + st.String()}, nil
+	}
+	return []string{"ignored"}, nil
 }
 
 // Txn is the create of "/t<epoch>.<counter>" with zxid z, as the

@@ -3,6 +3,7 @@ package zabtest
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/zkgo/zkgo/wire"
@@ -86,8 +87,9 @@ func (n *Network) Drop(id int64) {
 // Heal restores every link (empty).
 func (n *Network) Heal() { n.cut = map[link]bool{} }
 
-// String lists the packets in flight, link by link.
-func (n *Network) String() string {
+// links returns the links with packets in flight, by sender then
+// receiver.
+func (n *Network) links() []link {
 	links := make([]link, 0, len(n.queues))
 	for l := range n.queues {
 		links = append(links, l)
@@ -98,8 +100,13 @@ func (n *Network) String() string {
 		}
 		return links[i].to < links[j].to
 	})
+	return links
+}
+
+// String lists the packets in flight, link by link.
+func (n *Network) String() string {
 	var b strings.Builder
-	for _, l := range links {
+	for _, l := range n.links() {
 		for _, qp := range n.queues[l] {
 			fmt.Fprintf(&b, "%d->%d %s\n", l.from, l.to, Packet(qp))
 		}
@@ -110,7 +117,7 @@ func (n *Network) String() string {
 // Zxid renders z as epoch:counter.
 func Zxid(z wire.Zxid) string {
 	if z < 0 {
-		return z.String()
+		return strconv.FormatInt(int64(z), 10)
 	}
 	return fmt.Sprintf("%d:%d", z.Epoch(), z.Counter())
 }
