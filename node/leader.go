@@ -116,7 +116,7 @@ func (s *Server) becomeLeading(out ElectionOutcome) {
 	// Java's lead() takes a snapshot first (ZooKeeperServer.loadData).
 	s.wantSnapshot = true
 	zl, err := zab.NewLeader(zab.LeaderConfig{ID: q.MyID, Verifier: v, AcceptedEpoch: p.acceptedEpoch,
-		CurrentEpoch: p.currentEpoch, PhaseTicks: s.initLimitTicks()})
+		CurrentEpoch: p.currentEpoch, PhaseTicks: s.cfg.initLimitTicks()})
 	if err != nil {
 		// An accepted epoch of 0x7fffffff: Java would propose 0x80000000
 		// and go on with negative zxids.
@@ -272,8 +272,8 @@ func (s *Server) learnerHandshake(ld *leaderState, c net.Conn, timeout time.Dura
 
 // initLimitTicks and syncLimitTicks are initLimit and syncLimit in ticks
 // of tickTime/2.
-func (s *Server) initLimitTicks() int64 { return 2 * int64(s.cfg.InitLimit) }
-func (s *Server) syncLimitTicks() int64 { return 2 * int64(s.cfg.SyncLimit) }
+func (c *Config) initLimitTicks() int64 { return 2 * int64(c.InitLimit) }
+func (c *Config) syncLimitTicks() int64 { return 2 * int64(c.SyncLimit) }
 
 // onLearnerConn starts a handler for a learner connection whose first
 // packet arrived; a learner that is refused costs no goroutine.
@@ -770,7 +770,7 @@ func (s *Server) tickLeading() {
 		}
 	}
 	ld.tickSkip = !ld.tickSkip
-	syncLimit := s.syncLimitTicks()
+	syncLimit := s.cfg.syncLimitTicks()
 	for h := range ld.handlers {
 		if !h.syncStarted {
 			continue
