@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/node/quorum"
 	"github.com/zkgo/zkgo/node/zab"
 	"github.com/zkgo/zkgo/wire"
@@ -42,14 +41,14 @@ import (
 //	net
 //	    the packets in flight
 //
-// The leader's decisions are package zab's: zab.Leader (epoch, quorums,
-// deadlines; its Ready is acted on persist-first), zab.PlanSync (each
-// learner's sync) and zab.CommittedLog. The learner's side (LEADERINFO:
-// persist the accepted epoch, then ACKEPOCH; DIFF/TRUNC/SNAP up to
-// NEWLEADER: make the txns durable, write the current epoch, then ACK) is
-// played here until the learner's state machine is in zab. A SNAP carries
-// the leader's log up to its zxid, written as the learner's log at
-// NEWLEADER (a snapshot in this model).
+// Every decision is package zab's: the leader's are zab.Leader's (epoch,
+// quorums, deadlines), zab.PlanSync's (each learner's sync) and
+// zab.CommittedLog's; the learner's are zab.LearnerSync's. The environment
+// is their driver: it acts on each Ready persist-first, as node must. A
+// SNAP carries the leader's log up to its zxid (the model of a snapshot);
+// the database a SNAP or TRUNC builds before NEWLEADER becomes the
+// learner's log when the snapshot is written. The broadcast phase is not
+// modelled yet.
 type Env struct {
 	Net    *Network
 	peers  map[int64]*peer
@@ -81,14 +80,12 @@ type handler struct {
 	lastZxid wire.Zxid
 }
 
-// learnerSide is a learner from its FOLLOWERINFO to UPTODATE.
+// learnerSide is a learner syncing with a leader (zab.LearnerSync); db
+// is the history of the database a SNAP or TRUNC builds before NEWLEADER.
 type learnerSide struct {
-	leader   int64
-	newEpoch int64
-	mode     wire.PacketType
-	pending  []*wire.TxnEntry // proposals before NEWLEADER
-	snap     []*wire.TxnEntry // a SNAP's history
-	synced   bool             // NEWLEADER acked
+	leader int64
+	ls     *zab.LearnerSync
+	db     []*wire.TxnEntry
 }
 
 // NewEnv returns an empty environment.
@@ -247,14 +244,10 @@ func (e *Env) cmdConnect(words []string) (string, error) {
 	if e.leader == nil {
 		return "", fmt.Errorf("no leader")
 	}
-	p.learner = &learnerSide{leader: e.leader.id}
-	typ := wire.PacketFollowerInfo
-	if p.observer {
-		typ = wire.PacketObserverInfo
-	}
-	info := wire.LearnerInfo{ServerID: p.id, ProtocolVersion: wire.ProtocolVersion}
-	return e.send(p.id, e.leader.id, wire.QuorumPacket{Type: typ, Zxid: wire.MakeZxid(uint32(p.store.AcceptedEpoch), 0),
-		Data: jute.Marshal(&info)}), nil
+	ls := zab.NewLearnerSync(zab.LearnerConfig{ID: p.id, Observer: p.observer, LastLogged: p.store.LastZxid(),
+		AcceptedEpoch: p.store.AcceptedEpoch, CurrentEpoch: p.store.CurrentEpoch, MaxRecord: 1 << 20})
+	p.learner = &learnerSide{leader: e.leader.id, ls: ls}
+	return e.send(p.id, e.leader.id, ls.Start()), nil
 }
 
 func (e *Env) cmdTick(words []string) (string, error) {
@@ -465,6 +458,11 @@ func (e *Env) leaderReceive(from *peer, qp wire.QuorumPacket) ([]string, error) 
 		ld.zl.AckEpoch(h.sid, epoch != -1 && qp.Zxid != -1 && h.voter)
 		return e.leaderReady(), nil
 	case wire.PacketAck:
+		if h != nil && h.state == "broadcast" {
+			// The UPTODATE ACK and the logged txns' ACKs: the broadcast
+			// phase is not modelled yet.
+			return nil, nil
+		}
 		if h == nil || h.state != "newleader" || qp.Zxid != ld.zl.NewLeaderZxid() {
 			return []string{"ignored"}, nil
 		}
@@ -478,93 +476,80 @@ func (e *Env) leaderReceive(from *peer, qp wire.QuorumPacket) ([]string, error) 
 	return []string{"ignored"}, nil
 }
 
-// learnerReceive is the learner's side of its handshake and sync.
+// learnerReceive steps the learner's zab.LearnerSync and acts on its
+// Ready as a driver must: truncate or take the snapshot, apply, write the
+// snapshot, log and sync, write the epochs, and only then send.
 func (e *Env) learnerReceive(p *peer, from int64, qp wire.QuorumPacket) ([]string, error) {
 	l := p.learner
-	if l == nil {
-		return []string{"ignored: not a learner"}, nil
+	if l == nil || l.leader != from {
+		return []string{"ignored: not syncing with " + strconv.FormatInt(from, 10)}, nil
+	}
+	if l.ls.State() == zab.LearnerSynced {
+		return []string{"ignored: broadcast is not modelled"}, nil
+	}
+	r, err := l.ls.Step(&qp)
+	if err != nil {
+		return nil, err
 	}
 	st := p.store
-	switch qp.Type {
-	case wire.PacketLeaderInfo:
-		newEpoch := int64(qp.Zxid.Epoch())
-		reply := int32(st.CurrentEpoch)
-		var out []string
-		switch {
-		case newEpoch > st.AcceptedEpoch:
-			st.AcceptedEpoch = newEpoch
-			out = append(out, fmt.Sprintf("persist accepted=%d", newEpoch))
-		case newEpoch == st.AcceptedEpoch:
-			reply = -1
-		default:
-			return nil, fmt.Errorf("leader's epoch %d is below the accepted %d", newEpoch, st.AcceptedEpoch)
-		}
-		l.newEpoch = newEpoch
-		out = append(out, e.send(p.id, from, wire.QuorumPacket{Type: wire.PacketAckEpoch, Zxid: st.LastZxid(), Data: wire.EpochData(reply)}))
-		return out, nil
-	case wire.PacketDiff:
-		l.mode = qp.Type
-		return nil, nil
-	case wire.PacketTrunc:
-		l.mode = qp.Type
-		if err := st.Truncate(qp.Zxid); err != nil {
-			return nil, err
+	var out []string
+	for _, w := range r.Warnings {
+		out = append(out, "warning: "+w)
+	}
+	if r.Truncate {
+		if err := st.Truncate(r.TruncateTo); err != nil {
+			return out, err
 		}
 		st.Sync()
-		return []string{"truncated: " + st.String()}, nil
-	case wire.PacketSnap:
-		l.mode = qp.Type
-		ls := e.peers[from].store
-		for _, t := range ls.Entries() {
-			if t.Hdr.Zxid <= qp.Zxid {
-				l.snap = append(l.snap, t)
-			}
-		}
-		return nil, nil
-	case wire.PacketProposal:
-		t, err := wire.DecodeTxnEntry(qp.Data, 1<<20)
-		if err != nil {
-			return nil, err
-		}
-		l.pending = append(l.pending, &t)
-		return nil, nil
-	case wire.PacketCommit:
-		return nil, nil // logged with the rest at NEWLEADER
-	case wire.PacketNewLeader:
-		if l.mode == 0 {
-			return nil, fmt.Errorf("NEWLEADER before the sync mode")
-		}
-		var out []string
-		if l.mode == wire.PacketSnap {
-			*st = Store{AcceptedEpoch: st.AcceptedEpoch, CurrentEpoch: st.CurrentEpoch}
-			if err := st.Append(l.snap...); err != nil {
-				return nil, err
-			}
-			st.Sync()
-			out = append(out, "snapshot written: "+st.String())
-		}
-		if n := len(l.pending); n > 0 {
-			// The proposals are durable before the NEWLEADER ACK
-			// (ZOOKEEPER-3911, 4643, 4646, 4785).
-			if err := st.Append(l.pending...); err != nil {
-				return nil, err
-			}
-			st.Sync()
-			l.pending = nil
-			out = append(out, fmt.Sprintf("logged %d txns, synced", n))
-		}
-		st.CurrentEpoch = l.newEpoch
-		out = append(out, fmt.Sprintf("persist current=%d", st.CurrentEpoch))
-		l.synced = true
-		out = append(out, e.send(p.id, from, wire.QuorumPacket{Type: wire.PacketAck, Zxid: qp.Zxid}))
-		return out, nil
-	case wire.PacketUpToDate:
-		if !l.synced {
-			return nil, fmt.Errorf("UPTODATE before NEWLEADER")
-		}
-		return []string{"up to date: " + st.String()}, nil
+		l.db = append([]*wire.TxnEntry(nil), st.Entries()...)
+		out = append(out, "truncated: "+st.String())
 	}
-	return []string{"ignored"}, nil
+	if r.ReceiveSnapshot {
+		l.db = nil
+		for _, t := range e.peers[from].store.Entries() {
+			if t.Hdr.Zxid <= r.SnapshotZxid {
+				l.db = append(l.db, t)
+			}
+		}
+		out = append(out, fmt.Sprintf("received the snapshot at %s", Zxid(r.SnapshotZxid)))
+	}
+	if len(r.Apply) > 0 {
+		l.db = append(l.db, r.Apply...)
+		out = append(out, fmt.Sprintf("applied %d txns in memory", len(r.Apply)))
+	}
+	if r.WriteSnapshot {
+		*st = Store{AcceptedEpoch: st.AcceptedEpoch, CurrentEpoch: st.CurrentEpoch}
+		if err := st.Append(l.db...); err != nil {
+			return out, err
+		}
+		st.Sync()
+		out = append(out, "snapshot written: "+st.String())
+	}
+	if n := len(r.Append); n > 0 {
+		if err := st.Append(r.Append...); err != nil {
+			return out, err
+		}
+		st.Sync()
+		out = append(out, fmt.Sprintf("logged %d txns, synced", n))
+	}
+	if hs := r.HardState; hs != nil {
+		var parts []string
+		if hs.AcceptedEpoch != st.AcceptedEpoch {
+			parts = append(parts, fmt.Sprintf("accepted=%d", hs.AcceptedEpoch))
+		}
+		if hs.CurrentEpoch != st.CurrentEpoch {
+			parts = append(parts, fmt.Sprintf("current=%d", hs.CurrentEpoch))
+		}
+		st.AcceptedEpoch, st.CurrentEpoch = hs.AcceptedEpoch, hs.CurrentEpoch
+		out = append(out, "persist "+strings.Join(parts, " "))
+	}
+	for _, m := range r.Messages {
+		out = append(out, e.send(p.id, from, m))
+	}
+	if l.ls.State() == zab.LearnerSynced {
+		out = append(out, "up to date: "+st.String())
+	}
+	return out, nil
 }
 
 // Txn is the create of "/t<epoch>.<counter>" with zxid z, as the
