@@ -30,7 +30,7 @@
 //   - the learner's registration and sync (learner.go): LearnerSync, the
 //     states from FOLLOWERINFO to UPTODATE, whose Ready (LearnerReady)
 //     lists what to truncate, receive, apply, snapshot, log and persist
-//     before its packets are sent. node's learner does not use it yet.
+//     before its packets are sent; node's learner goroutine drives it.
 //   - the sync plan (syncplan.go): PlanSync, the choice of DIFF, TRUNC or
 //     SNAP for a learner and the packets before its NEWLEADER
 //     (LearnerHandler.syncFollower and queueCommittedProposals), and
