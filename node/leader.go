@@ -373,41 +373,18 @@ func (s *Server) onHandlerMsg(m handlerMsg) {
 // onLearnerInfo handles FOLLOWERINFO/OBSERVERINFO (LearnerHandler.run).
 func (s *Server) onLearnerInfo(h *learnerHandler, qp *wire.QuorumPacket) {
 	q := s.cfg.Quorum
-	if qp.Type != wire.PacketFollowerInfo && qp.Type != wire.PacketObserverInfo {
-		s.dropHandler(h, "First packet "+qp.Type.String()+" is not FOLLOWERINFO or OBSERVERINFO")
-		return
-	}
-	li, err := wire.ParseLearnerInfo(qp.Data)
+	li, err := zab.CheckLearnerInfo(qp, q.Version, func(sid int64) (bool, bool) {
+		m, ok := q.Servers[sid]
+		return m.Type == Participant, ok
+	})
 	if err != nil {
-		s.dropHandler(h, "LearnerInfo does not decode: "+err.Error())
+		s.dropHandler(h, err.Error())
 		return
 	}
-	if li.ProtocolVersion < wire.ProtocolVersion {
-		s.dropHandler(h, fmt.Sprintf("learner protocol 0x%x is older than Zab 1.0 (ZooKeeper 3.4); not supported", li.ProtocolVersion))
-		return
-	}
-	if li.ConfigVersion > q.Version {
-		s.dropHandler(h, "Follower is ahead of the leader (has a later activated configuration)")
-		return
-	}
-	member, ok := q.Servers[li.ServerID]
-	if !ok {
-		s.dropHandler(h, fmt.Sprintf("server id %d is not in the configuration", li.ServerID))
-		return
-	}
-	// Read as Java reads it (0xffffffff is -1). Java lets a negative epoch
-	// count without raising the proposal, and from 0x7fffffff proposes
-	// 0x80000000: negative zxids, persisted as its epochs. Neither can
-	// come from a real learner; both are refused.
-	if e := zxidEpoch(qp.Zxid); e < 0 || e >= maxZxidEpoch {
-		s.dropHandler(h, fmt.Sprintf("accepted epoch %#x (FOLLOWERINFO zxid %v) leaves no epoch to propose: "+
-			"a zxid's epoch is at most %#x", qp.Zxid.Epoch(), qp.Zxid, maxZxidEpoch))
-		return
-	}
-	h.sid = li.ServerID
+	h.sid = li.ID
 	h.version = li.ProtocolVersion
-	h.observer = qp.Type == wire.PacketObserverInfo || member.Type == Observer
-	h.acceptedEpoch = zxidEpoch(qp.Zxid)
+	h.observer = li.Observer
+	h.acceptedEpoch = li.AcceptedEpoch
 	h.log = h.log.With().Int64("sid", h.sid).Logger()
 	for o := range s.leader.handlers {
 		if o != h && o.sid == h.sid && o.state != hsInfo {
@@ -434,27 +411,13 @@ func (s *Server) sendLeaderInfo(h *learnerHandler) {
 // onAckEpoch handles ACKEPOCH (LearnerHandler.run, Leader.waitForEpochAck).
 func (s *Server) onAckEpoch(h *learnerHandler, qp *wire.QuorumPacket) {
 	ld := s.leader
-	if qp.Type != wire.PacketAckEpoch {
-		s.dropHandler(h, qp.Type.String()+" received while waiting for ACKEPOCH")
-		return
-	}
-	epoch, err := wire.ParseEpochData(qp.Data)
+	ack, err := zab.CheckAckEpoch(qp, ld.summaryEpoch, ld.summaryZxid)
 	if err != nil {
-		s.dropHandler(h, "ACKEPOCH does not decode: "+err.Error())
+		s.dropHandler(h, err.Error())
 		return
 	}
-	if epoch != -1 {
-		e := int64(epoch)
-		if e > ld.summaryEpoch || (e == ld.summaryEpoch && qp.Zxid > ld.summaryZxid) {
-			s.dropHandler(h, fmt.Sprintf("Follower is ahead of the leader, leader summary: %d (current epoch), %v (last zxid)",
-				ld.summaryEpoch, ld.summaryZxid))
-			return
-		}
-	}
-	// It counts toward the epoch's quorum when it carries its current
-	// epoch and a zxid (-1: it acked this epoch before), from a voter.
-	counts := epoch != -1 && qp.Zxid != -1 && !h.observer
-	h.peerLastZxid = qp.Zxid
+	counts := ack.Counts && !h.observer
+	h.peerLastZxid = ack.LastZxid
 	h.state = hsWaitSync
 	if ld.zab.EpochAcked() {
 		s.syncLearner(h)

@@ -27,6 +27,8 @@
 //     commitLogCount committed txns a leader syncs learners from by DIFF
 //     (ZKDatabase.committedLog), and Committed, one txn with its PROPOSAL
 //     encoding.
+//   - the leader's checks of a learner's first packet and ACKEPOCH
+//     (handshake.go): CheckLearnerInfo, CheckAckEpoch.
 //   - the learner's registration and sync (learner.go): LearnerSync, the
 //     states from FOLLOWERINFO to UPTODATE, whose Ready (LearnerReady)
 //     lists what to truncate, receive, apply, snapshot, log and persist

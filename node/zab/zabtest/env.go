@@ -70,6 +70,10 @@ type leaderSide struct {
 	txnLog    bool
 	forceSnap bool
 	learners  map[int64]*handler
+	// the leader's current epoch and last zxid when it started
+	// (leaderStateSummary)
+	summaryEpoch int64
+	summaryZxid  wire.Zxid
 }
 
 // handler is the leader's view of one learner (node's learnerHandler).
@@ -223,7 +227,7 @@ func (e *Env) cmdLead(words []string, kv map[string]string) (string, error) {
 		return "", err
 	}
 	ld := &leaderSide{id: p.id, zl: zl, committed: zab.NewCommittedLog(limit), txnLog: kv["txnlog"] != "off",
-		learners: map[int64]*handler{}}
+		learners: map[int64]*handler{}, summaryEpoch: p.store.CurrentEpoch, summaryZxid: p.store.LastZxid()}
 	for _, w := range words[1:] {
 		if w == "forcesnap" {
 			ld.forceSnap = true
@@ -431,13 +435,17 @@ func (e *Env) leaderReceive(from *peer, qp wire.QuorumPacket) ([]string, error) 
 	h := ld.learners[from.id]
 	switch qp.Type {
 	case wire.PacketFollowerInfo, wire.PacketObserverInfo:
-		li, err := wire.ParseLearnerInfo(qp.Data)
+		li, err := zab.CheckLearnerInfo(&qp, 0, func(sid int64) (bool, bool) {
+			p, ok := e.peers[sid]
+			return ok && !p.observer, ok
+		})
 		if err != nil {
-			return nil, err
+			e.Net.Drop(from.id)
+			return []string{"dropped: " + err.Error()}, nil
 		}
-		h = &handler{sid: li.ServerID, voter: qp.Type == wire.PacketFollowerInfo && !from.observer, state: "epoch"}
+		h = &handler{sid: li.ID, voter: !li.Observer, state: "epoch"}
 		ld.learners[h.sid] = h
-		ld.zl.LearnerInfo(h.sid, int64(qp.Zxid.Epoch()), h.voter)
+		ld.zl.LearnerInfo(h.sid, li.AcceptedEpoch, h.voter)
 		out := e.leaderReady()
 		if e.leader == ld && ld.zl.Epoch() >= 0 && h.state == "epoch" {
 			out = append(out, e.sendLeaderInfo(h))
@@ -447,15 +455,17 @@ func (e *Env) leaderReceive(from *peer, qp wire.QuorumPacket) ([]string, error) 
 		if h == nil || h.state != "ackepoch" {
 			return nil, fmt.Errorf("ACKEPOCH from %d out of turn", from.id)
 		}
-		epoch, err := wire.ParseEpochData(qp.Data)
+		ack, err := zab.CheckAckEpoch(&qp, ld.summaryEpoch, ld.summaryZxid)
 		if err != nil {
-			return nil, err
+			delete(ld.learners, h.sid)
+			e.Net.Drop(from.id)
+			return []string{"dropped: " + err.Error()}, nil
 		}
-		h.lastZxid, h.state = qp.Zxid, "waitsync"
+		h.lastZxid, h.state = ack.LastZxid, "waitsync"
 		if ld.zl.EpochAcked() {
 			return e.syncLearner(h), nil
 		}
-		ld.zl.AckEpoch(h.sid, epoch != -1 && qp.Zxid != -1 && h.voter)
+		ld.zl.AckEpoch(h.sid, ack.Counts && h.voter)
 		return e.leaderReady(), nil
 	case wire.PacketAck:
 		if h != nil && h.state == "broadcast" {
