@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -91,7 +92,12 @@ type decodeStats struct {
 		Notifications int64   `json:"notifications"`
 		Senders       []int64 `json:"senders"`
 		Leader        int64   `json:"leader"`
+		Looking       []struct {
+			Sid      int64 `json:"sid"`
+			Instance int   `json:"instance"`
+		} `json:"looking"`
 	} `json:"elections"`
+	PeerInstances map[string]int64 `json:"peer_instances"`
 }
 
 func (s *decodeStats) op(name string) (req, rep, errs int64) {
@@ -526,6 +532,11 @@ func TestCompat_DecodeStandalone(t *testing.T) {
 		t.Errorf("link types of the -i any capture: %v", lt)
 	}
 
+	// The Wireshark dissector finds the same messages in each capture.
+	checkDissector(t, pcap.Path, out)
+	checkDissector(t, pcapng.Path, ng)
+	checkDissector(t, cooked.Path, sll)
+
 	// The text forms print every message.
 	bin := harness.BuildZkgo(t)
 	for _, flags := range [][]string{{}, {"-V"}} {
@@ -724,6 +735,7 @@ func TestCompat_DecodeEnsemble(t *testing.T) {
 	}
 	byPort := runDecode(t, capt.Path, "--client-port", portList(cp...), "--quorum-port", portList(qp...), "--election-port", portList(ep...))
 	byContent := runDecode(t, capt.Path, "--no-default-ports")
+	t.Run("wireshark", func(t *testing.T) { checkDissector(t, capt.Path, byContent) })
 	for name, out := range map[string]decodeOut{"by port": byPort, "by content": byContent} {
 		t.Run(name, func(t *testing.T) {
 			requireCleanBut(t, out, javaElectionResetCut)
@@ -757,6 +769,34 @@ func TestCompat_DecodeEnsemble(t *testing.T) {
 			}
 			if len(s.Elections) < 2 || !leaders[int64(leader1)] || !leaders[int64(leader2)] || s.Notifications == 0 {
 				t.Errorf("elections %+v (leaders %d then %d)", s.Elections, leader1, leader2)
+			}
+			// Rounds are counted per process: the old leader and the wiped
+			// follower each ran twice, and each restarted process went
+			// LOOKING in a round of its own that the second leader won
+			// (though its logical clock started again at 1).
+			survivor := 6 - leader1 - wiped
+			wantInst := map[string]int64{strconv.Itoa(leader1): 2, strconv.Itoa(wiped): 2, strconv.Itoa(survivor): 1}
+			if !maps.Equal(s.PeerInstances, wantInst) {
+				t.Errorf("peer instances %v, want %v (leader %d killed, %d wiped)", s.PeerInstances, wantInst, leader1, wiped)
+			}
+			for _, restarted := range []int{leader1, wiped} {
+				var found bool
+				for _, e := range s.Elections {
+					for _, l := range e.Looking {
+						if l.Sid == int64(restarted) && l.Instance == 2 {
+							found = found || e.Leader == int64(leader2)
+						}
+					}
+				}
+				if !found {
+					t.Errorf("no round where the restarted %d (instance 2) went LOOKING and %d won: %+v", restarted, leader2, s.Elections)
+				}
+			}
+			// Every notification names its sender.
+			for _, m := range out.msgs {
+				if m["kind"] == "notification" && m["sid"] == nil {
+					t.Errorf("notification without a sender: %v", m)
+				}
 			}
 			// Every write of the workload became one proposal, and the
 			// writes sent to followers were forwarded once each.

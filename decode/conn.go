@@ -230,6 +230,9 @@ func (c *Conn) end(dir Dir, t time.Time) {
 	}
 	h.ended = true
 	d := c.d
+	if c.info.Channel == ChannelElection {
+		c.detachElection()
+	}
 	switch {
 	case c.info.Channel == ChannelClient && c.client.fourLetter:
 		if dir == FromServer {

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,7 @@ type decoded struct {
 	text    string
 	snap    *SnapSummary
 	conn    int64
+	inst    int // Message.Instance
 }
 
 func summarize(m *Message) string {
@@ -71,7 +73,7 @@ func run(t testing.TB, capture []byte, cfg Config) ([]decoded, Counts) {
 	var out []decoded
 	d := New(cfg, func(m *Message) {
 		x := decoded{sum: summarize(m), kind: m.Kind, channel: m.Channel, dir: m.Dir, offset: m.Offset, size: m.Size,
-			session: m.Session, sid: m.Sid, latency: m.Latency, paired: m.Paired, err: m.Error, text: m.Text}
+			session: m.Session, sid: m.Sid, latency: m.Latency, paired: m.Paired, err: m.Error, text: m.Text, inst: m.Instance}
 		if m.Conn != nil {
 			x.conn = m.Conn.ID
 		}
@@ -378,6 +380,71 @@ func TestElectionSession(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestElectionSenderInstances: the acceptor's sid comes from the config
+// bytes of a notification when no initial message advertised its address,
+// and a member that restarts (its connections ended, a fresh vote for
+// itself in electionEpoch 1 on a new one) is a new instance, as is one
+// whose logical clock went back.
+func TestElectionSenderInstances(t *testing.T) {
+	cfg := []byte("server.1=10.0.0.1:2888:3888:participant;0.0.0.0:2181\nserver.2=10.0.0.2:2888:3888:participant\n" +
+		"server.3=[fd00::3]:2888:3888\nversion=100000000")
+	acceptor := netip.MustParseAddrPort("10.0.0.1:3888")
+	vote := func(state wire.ServerState, leader, epoch int64) []byte {
+		return wire.AppendNotificationFrame(nil, &wire.Notification{State: state, Leader: leader, Zxid: 0x100000003,
+			ElectionEpoch: epoch, PeerEpoch: 1, Version: 2, Config: cfg})
+	}
+	cb := newCap(layers.LinkTypeEthernet, false)
+	// Member 2's first process: LOOKING in rounds 1 and 2.
+	newScript(netip.MustParseAddrPort("10.0.0.2:40000"), acceptor, 5).syn().
+		send(ToServer, wire.AppendInitialMessage(nil, 2, "10.0.0.2:3888")).
+		send(ToServer, vote(wire.ServerLooking, 2, 1)).send(FromServer, vote(wire.ServerLooking, 1, 1)).
+		send(ToServer, vote(wire.ServerLooking, 2, 2)).send(FromServer, vote(wire.ServerLooking, 2, 2)).
+		fin().write(cb)
+	// Its second process: every connection of the first ended.
+	newScript(netip.MustParseAddrPort("10.0.0.2:40001"), acceptor, 50).syn().
+		send(ToServer, wire.AppendInitialMessage(nil, 2, "10.0.0.2:3888")).
+		send(ToServer, vote(wire.ServerLooking, 2, 1)).send(FromServer, vote(wire.ServerLeading, 1, 2)).
+		send(ToServer, vote(wire.ServerFollowing, 1, 2)).
+		fin().write(cb)
+	// A third process whose connection overlaps none, clock behind.
+	newScript(netip.MustParseAddrPort("10.0.0.2:40002"), acceptor, 500).syn().
+		send(ToServer, wire.AppendInitialMessage(nil, 2, "10.0.0.2:3888")).
+		send(ToServer, vote(wire.ServerLooking, 1, 1)).
+		fin().write(cb)
+	// A fourth: member 1 speaks first on the new process's first
+	// connection, the process's first vote goes out on its second.
+	first := newScript(netip.MustParseAddrPort("10.0.0.2:40003"), acceptor, 5000).syn().
+		send(ToServer, wire.AppendInitialMessage(nil, 2, "10.0.0.2:3888")).
+		send(FromServer, vote(wire.ServerLooking, 1, 3))
+	first.write(cb)
+	first.segs = first.segs[:0]
+	second := newScript(netip.MustParseAddrPort("10.0.0.2:40004"), acceptor, 7000).syn().
+		send(ToServer, wire.AppendInitialMessage(nil, 2, "10.0.0.2:3888")).
+		send(ToServer, vote(wire.ServerLooking, 2, 1))
+	second.write(cb)
+	second.segs = second.segs[:0]
+	first.send(ToServer, vote(wire.ServerLooking, 2, 1)).fin().write(cb)
+	second.fin().write(cb)
+	got, counts := run(t, cb.bytes(), Config{})
+	if counts.Undecodable != 0 {
+		t.Fatalf("counts %+v", counts)
+	}
+	type sent struct {
+		sid  int64
+		inst int
+	}
+	var senders []sent
+	for _, m := range got {
+		if m.kind == KindNotification {
+			senders = append(senders, sent{m.sid, m.inst})
+		}
+	}
+	want := []sent{{2, 1}, {1, 1}, {2, 1}, {1, 1}, {2, 2}, {1, 1}, {2, 2}, {2, 3}, {1, 1}, {2, 4}, {2, 4}}
+	if !slices.Equal(senders, want) {
+		t.Errorf("senders (sid, instance) %v, want %v", senders, want)
 	}
 }
 
@@ -1013,6 +1080,30 @@ func TestResetInsideMessage(t *testing.T) {
 		}
 		if last.kind != KindUndecodable || !errors.Is(last.err, wantErr) || last.dir != FromServer || last.size != 4 {
 			t.Fatalf("reset %v: %+v", reset, last)
+		}
+	}
+}
+
+// TestWiresharkLua: the generated dissector has a table entry for every
+// record of the schema and every opcode, and no template marker left.
+func TestWiresharkLua(t *testing.T) {
+	lua := string(WiresharkLua())
+	if strings.Contains(lua, generatedMarker) {
+		t.Fatal("template marker left in the output")
+	}
+	for _, r := range wire.Records {
+		if !strings.Contains(lua, "\t["+strconv.Quote(r.Name)+"] = {\n") {
+			t.Errorf("no RECORDS entry for %s", r.Name)
+		}
+		for _, f := range r.Fields {
+			if !strings.Contains(lua, "{ "+strconv.Quote(f.Name)+", "+strconv.Quote(f.Type)+", ") {
+				t.Errorf("no field %s %s of %s", f.Type, f.Name, r.Name)
+			}
+		}
+	}
+	for _, op := range wire.AllOpCodes {
+		if !strings.Contains(lua, fmt.Sprintf("\t[%d] = %q,\n", op, op.String())) {
+			t.Errorf("no OP_NAMES entry for %v", op)
 		}
 	}
 }

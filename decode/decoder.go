@@ -121,7 +121,10 @@ type Decoder struct {
 	held   int64 // sum of Conn.acct over open connections
 	counts Counts
 
-	sidByAddr map[netip.AddrPort]int64
+	sidByAddr   map[netip.AddrPort]int64 // election address -> sid
+	sidByQuorum map[netip.AddrPort]int64 // quorum (leader) address -> sid
+	lastConfig  string                   // the config text learnConfig read last
+	epeers      map[int64]*electionPeer
 
 	// Reused decode targets; see Message's validity rule.
 	rd          jute.Reader
@@ -139,7 +142,7 @@ func New(cfg Config, sink Sink) *Decoder {
 		sink = func(*Message) {}
 	}
 	return &Decoder{cfg: cfg.withDefaults(), sink: sink, open: map[*Conn]struct{}{},
-		sidByAddr: map[netip.AddrPort]int64{}}
+		sidByAddr: map[netip.AddrPort]int64{}, sidByQuorum: map[netip.AddrPort]int64{}, epeers: map[int64]*electionPeer{}}
 }
 
 // Counts returns the running totals.
@@ -167,8 +170,9 @@ func (d *Decoder) Open(client, server netip.AddrPort, t time.Time, sure bool) *C
 	d.Observe(t)
 	d.nconn++
 	c := &Conn{d: d, sure: sure}
-	c.info = ConnInfo{ID: d.nconn, Client: client, Server: server, Sid: -1}
+	c.info = ConnInfo{ID: d.nconn, Client: client, Server: server, Sid: -1, ServerSid: -1}
 	c.election.peerSid = -1
+	c.election.attached = [2]int64{-1, -1}
 	for i := range c.h {
 		c.h[i].synced = true
 	}

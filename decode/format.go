@@ -185,6 +185,12 @@ func (p *Printer) appendLine(b []byte, m *Message) []byte {
 			b = append(b, " sid="...)
 		}
 		b = strconv.AppendInt(b, m.Sid, 10)
+		if m.Kind == KindNotification && m.Instance > 1 {
+			b = append(b, '#')
+			b = strconv.AppendInt(b, int64(m.Instance), 10)
+		}
+	} else if m.Kind == KindNotification {
+		b = append(b, " from=unknown"...)
 	}
 	if m.Kind != KindFourLetter && m.Kind != KindFourLetterReply {
 		b = p.appendKeyFields(b, m)
@@ -687,6 +693,10 @@ func AppendJSON(b []byte, m *Message) []byte {
 	if m.Sid >= 0 {
 		b = append(b, `,"sid":`...)
 		b = strconv.AppendInt(b, m.Sid, 10)
+	}
+	if m.Instance > 0 {
+		b = append(b, `,"instance":`...)
+		b = strconv.AppendInt(b, int64(m.Instance), 10)
 	}
 	if m.Kind == KindQuorumPacket {
 		b = append(b, `,"packet":"`...)

@@ -99,6 +99,9 @@ type ConnInfo struct {
 	// Sid is the learner's server id (quorum) or the initiator's (election),
 	// or -1.
 	Sid int64
+	// ServerSid is the leader's server id (quorum) or the acceptor's
+	// (election), or -1 while the capture has not told it.
+	ServerSid int64
 
 	routes  [2]string // "src -> dst channel" per direction, for the printers
 	sess    string    // " session=0x..." for Session
@@ -174,6 +177,9 @@ type Message struct {
 	Path       string
 	Packet     wire.PacketType // quorum packet type
 	Sid        int64           // sender's sid (election), learner sid (quorum); -1 if unknown
+	// Instance numbers the sender's processes on the election channel
+	// (1 for the first, 2 after it restarted, ...); 0 if unknown.
+	Instance int
 
 	// Replies: the request they answer.
 	Paired  bool

@@ -53,6 +53,11 @@ func (c *Conn) stepQuorum(dir Dir, b []byte) int {
 	}
 	size := r.Offset()
 	h.msgs++
+	if c.info.ServerSid < 0 {
+		if sid, ok := d.sidByQuorum[c.info.Server]; ok {
+			c.info.ServerSid = sid // the leader, known from a config
+		}
+	}
 	m := d.begin(c, dir, KindQuorumPacket, h.off, int64(size))
 	m.Packet = qp.Type
 	m.Name = qp.Type.String()
@@ -143,6 +148,7 @@ func (c *Conn) quorumPayload(m *Message, dir Dir, qp *wire.QuorumPacket) error {
 		if data != nil {
 			m.Text = string(data)
 			m.add("data", newFields("org.apache.zookeeper.server.quorum.QuorumVerifier").str("config", m.Text))
+			c.d.learnConfig(data)
 		}
 	case wire.PacketFollowerInfo, wire.PacketObserverInfo:
 		li, err := wire.ParseLearnerInfo(data)

@@ -28,7 +28,7 @@ type Stats struct {
 	fwd      map[string]int64
 	syncs    []SyncReport
 	modes    map[string]int64
-	rounds   map[int64]*round
+	elec     electionStats
 	notifs   int64
 	snaps    []SnapSummary
 	connects int64
@@ -41,21 +41,12 @@ type opStat struct {
 	hist                      *hdrhistogram.Histogram
 }
 
-type round struct {
-	epoch   int64
-	notifs  int64
-	senders map[int64]bool
-	final   map[int64]int64 // leader named by FOLLOWING/LEADING notifications, by count
-	votes   map[int64]wire.Notification
-	first   time.Duration
-}
-
 // NewStats returns an empty Stats.
 func NewStats() *Stats {
 	return &Stats{ops: map[wire.OpCode]*opStat{}, errs: map[wire.ErrCode]int64{}, paths: map[string]int64{},
 		sessions: map[wire.SessionID]*SessionReport{}, events: map[string]int64{}, words: map[string]int64{},
 		packets: map[string]int64{}, txns: map[string]int64{}, fwd: map[string]int64{}, modes: map[string]int64{},
-		rounds: map[int64]*round{}, kinds: map[string]int64{}}
+		elec: newElectionStats(), kinds: map[string]int64{}}
 }
 
 func (s *Stats) op(op wire.OpCode) *opStat {
@@ -168,26 +159,12 @@ func (s *Stats) Add(m *Message) {
 		}
 	case KindNotification:
 		s.notifs++
-		n := m.Notification
-		if n == nil {
-			return
+		if m.Notification != nil {
+			s.elec.notification(m)
 		}
-		r := s.rounds[n.ElectionEpoch]
-		if r == nil {
-			r = &round{epoch: n.ElectionEpoch, senders: map[int64]bool{}, final: map[int64]int64{},
-				votes: map[int64]wire.Notification{}, first: m.Rel}
-			s.rounds[n.ElectionEpoch] = r
-		}
-		r.notifs++
-		if m.Sid >= 0 {
-			r.senders[m.Sid] = true
-			v := *n
-			v.Config = nil
-			r.votes[m.Sid] = v
-		}
-		if n.State == wire.ServerFollowing || n.State == wire.ServerLeading {
-			r.final[n.Leader]++
-		}
+	}
+	if m.Kind == KindQuorumPacket {
+		s.elec.quorumPacket(m)
 	}
 }
 
@@ -213,7 +190,10 @@ type Report struct {
 	Snapshots   []SnapSummary    `json:"snapshots"`
 	Notifs      int64            `json:"notifications"`
 	Elections   []ElectionReport `json:"elections"`
-	Kinds       map[string]int64 `json:"kinds"`
+	// PeerInstances counts the processes of each sid the election channel
+	// showed, by sid ("3": 2 when member 3 restarted once).
+	PeerInstances map[string]int64 `json:"peer_instances"`
+	Kinds         map[string]int64 `json:"kinds"`
 }
 
 // CaptureReport is CaptureStats in the report.
@@ -295,15 +275,35 @@ type SyncReport struct {
 	Snapshot *SnapSummary `json:"snapshot,omitempty"`
 }
 
-// ElectionReport is one election round (one electionEpoch).
+// ElectionReport is one election round: the members (peer instances) that
+// went LOOKING together, from the first LOOKING notification until each of
+// them followed or led.
 type ElectionReport struct {
-	ElectionEpoch int64   `json:"election_epoch"`
-	Notifications int64   `json:"notifications"`
-	Senders       []int64 `json:"senders"`
-	Leader        int64   `json:"leader"` // -1 if the capture does not show it
-	LeaderZxid    string  `json:"leader_zxid,omitempty"`
-	PeerEpoch     int64   `json:"peer_epoch"`
-	At            float64 `json:"at_s"`
+	// ElectionEpoch is the last electionEpoch the lookers voted in;
+	// FirstEpoch the first (a restarted member starts again at 1).
+	ElectionEpoch int64          `json:"election_epoch"`
+	FirstEpoch    int64          `json:"first_epoch"`
+	Notifications int64          `json:"notifications"`
+	Senders       []int64        `json:"senders"` // every sid that sent one of them
+	Looking       []PeerInstance `json:"looking"`
+	Leader        int64          `json:"leader"` // -1 if the capture does not show it
+	LeaderZxid    string         `json:"leader_zxid,omitempty"`
+	PeerEpoch     int64          `json:"peer_epoch"`
+	At            float64        `json:"at_s"`
+}
+
+// PeerInstance is one process of a member: Instance 2 is the member
+// after its first restart.
+type PeerInstance struct {
+	Sid      int64 `json:"sid"`
+	Instance int   `json:"instance"`
+}
+
+func (p PeerInstance) String() string {
+	if p.Instance > 1 {
+		return strconv.FormatInt(p.Sid, 10) + "#" + strconv.Itoa(p.Instance)
+	}
+	return strconv.FormatInt(p.Sid, 10)
 }
 
 // Report builds the summary. cap may be nil.
@@ -361,40 +361,7 @@ func (s *Stats) Report(c Counts, cap *CaptureStats, topN int) *Report {
 	slices.SortFunc(r.Sessions, func(a, b SessionReport) int {
 		return cmp.Or(cmp.Compare(a.First, b.First), cmp.Compare(a.Session, b.Session))
 	})
-	for _, rd := range s.rounds {
-		er := ElectionReport{ElectionEpoch: rd.epoch, Notifications: rd.notifs, Leader: -1, At: rd.first.Seconds()}
-		for sid := range rd.senders {
-			er.Senders = append(er.Senders, sid)
-		}
-		slices.Sort(er.Senders)
-		var best, bestN int64 = -1, 0
-		for l, n := range rd.final {
-			if n > bestN || n == bestN && l > best {
-				best, bestN = l, n
-			}
-		}
-		if best < 0 {
-			// No FOLLOWING/LEADING votes seen: the latest vote most senders agree on.
-			counts := map[int64]int64{}
-			for _, v := range rd.votes {
-				counts[v.Leader]++
-			}
-			for l, n := range counts {
-				if n > bestN || n == bestN && l > best {
-					best, bestN = l, n
-				}
-			}
-		}
-		er.Leader = best
-		for _, v := range rd.votes {
-			if v.Leader == best {
-				er.LeaderZxid, er.PeerEpoch = v.Zxid.String(), v.PeerEpoch
-				break
-			}
-		}
-		r.Elections = append(r.Elections, er)
-	}
-	slices.SortFunc(r.Elections, func(a, b ElectionReport) int { return cmp.Compare(a.At, b.At) })
+	r.Elections, r.PeerInstances = s.elec.report()
 	return r
 }
 
@@ -473,10 +440,14 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	if r.Notifs > 0 {
-		p.f("\nelection: %d notifications, %d rounds\n", r.Notifs, len(r.Elections))
+		p.f("\nelection: %d notifications, %d rounds; peer instances by sid: %s\n", r.Notifs, len(r.Elections), mapText(r.PeerInstances))
 		for _, e := range r.Elections {
-			p.f("  %9.3fs electionEpoch %d: %d notifications from %v, leader %d (zxid %s, peerEpoch %d)\n", e.At,
-				e.ElectionEpoch, e.Notifications, e.Senders, e.Leader, e.LeaderZxid, e.PeerEpoch)
+			epochs := strconv.FormatInt(e.ElectionEpoch, 10)
+			if e.FirstEpoch != e.ElectionEpoch {
+				epochs = strconv.FormatInt(e.FirstEpoch, 10) + "-" + epochs
+			}
+			p.f("  %9.3fs electionEpoch %s: looking %v, %d notifications from %v, leader %d (zxid %s, peerEpoch %d)\n", e.At,
+				epochs, e.Looking, e.Notifications, e.Senders, e.Leader, e.LeaderZxid, e.PeerEpoch)
 		}
 	}
 	return p.err

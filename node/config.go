@@ -105,7 +105,10 @@ type Config struct {
 	// Source is the config file path ("" for the embedded default).
 	Source string
 
-	// Logger for the server; the zero value logs nothing.
+	// Logger for the server; the zero value logs nothing. The server adds
+	// component=server (component=election for the election port); the
+	// caller adds identity keys such as myid, which the server never does,
+	// so that each key appears once per line.
 	Logger zerolog.Logger `json:"-"`
 }
 

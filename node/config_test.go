@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -327,26 +328,124 @@ func TestParseConfigRefusesUnimplementedSettings(t *testing.T) {
 			t.Errorf("%s: %v, want accepted", line, err)
 		}
 	}
-	// Explicit requests for the AdminServer and a metrics provider start
-	// with a warning naming the key; admin.* with the server off is silent.
+	// The AdminServer and the Prometheus metrics provider are implemented
+	// (TestAdminServerConfig, TestMetricsProviderConfig): asking for them
+	// warns about nothing.
 	c, err := ParseConfig(strings.NewReader(base + "admin.enableServer=true\nadmin.serverPort=8081\n" +
 		"metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\nmetricsProvider.httpPort=7000\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var warned []string
-	for _, w := range warnedSettings(c.Raw) {
-		warned = append(warned, w[0])
-	}
-	if got := strings.Join(warned, ","); got != "admin.enableServer,admin.serverPort,metricsProvider.className,metricsProvider.httpPort" {
-		t.Errorf("warned about %s", got)
-	}
-	c, _ = ParseConfig(strings.NewReader(base + "admin.enableServer=false\nadmin.serverPort=8081\n" +
-		"metricsProvider.className=org.apache.zookeeper.metrics.impl.NullMetricsProvider\n"))
 	if w := warnedSettings(c.Raw); len(w) != 0 {
 		t.Errorf("warned about %v", w)
 	}
 	// Quorum-only refusals apply to quorum members (TestQuorumConfigRefusesUnsupportedFeatures).
+}
+
+// TestAdminServerConfig: the admin.* keys. The AdminServer is on unless
+// admin.enableServer is exactly "false" (Java's test), at
+// serverAddress:serverPort (0.0.0.0:8080) under commandURL (/commands);
+// TLS and values that are not numbers refuse the config naming the key;
+// keys nothing reads warn.
+func TestAdminServerConfig(t *testing.T) {
+	const base = "dataDir=/d\nclientPort=2181\n"
+	for _, tc := range []struct {
+		cfg, addr, url, refused, warned string
+		on                              bool
+		idle                            time.Duration
+	}{
+		{cfg: "", on: true, addr: "0.0.0.0:8080", url: "/commands", idle: 30 * time.Second},
+		{cfg: "admin.enableServer=false\nadmin.serverPort=x\nadmin.forceHttps=true\n"},
+		{cfg: "admin.enableServer=FALSE\n", on: true, addr: "0.0.0.0:8080", url: "/commands", idle: 30 * time.Second},
+		{cfg: "admin.serverAddress=127.0.0.1\nadmin.serverPort=9090\nadmin.commandURL=/cmd/\nadmin.idleTimeout=5000\nadmin.httpVersion=11\n",
+			on: true, addr: "127.0.0.1:9090", url: "/cmd", idle: 5 * time.Second},
+		{cfg: "zookeeper.admin.serverPort=9091\n", on: true, addr: "0.0.0.0:9091", url: "/commands", idle: 30 * time.Second},
+		{cfg: "admin.httpVersion=10\nadmin.color=blue\n", on: true, addr: "0.0.0.0:8080", url: "/commands", idle: 30 * time.Second,
+			warned: "admin.color,admin.httpVersion"},
+		{cfg: "admin.serverPort=eighty\n", refused: "admin.serverPort=eighty"},
+		{cfg: "admin.idleTimeout=soon\n", refused: "admin.idleTimeout=soon"},
+		{cfg: "admin.forceHttps=true\n", refused: "admin.forceHttps=true"},
+		{cfg: "admin.portUnification=true\n", refused: "admin.portUnification=true"},
+	} {
+		c, err := ParseConfig(strings.NewReader(base + tc.cfg))
+		if err == nil {
+			err = c.withDefaults().validate()
+		}
+		if tc.refused != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.refused) {
+				t.Errorf("%q: error %v, want one naming %s", tc.cfg, err, tc.refused)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tc.cfg, err)
+			continue
+		}
+		ac, _, _ := ParseAdminServer(c.Raw)
+		if ac.Enabled != tc.on || tc.on && (ac.Addr != tc.addr || ac.CommandURL != tc.url || ac.IdleTimeout != tc.idle) {
+			t.Errorf("%q: %+v", tc.cfg, ac)
+		}
+		var warned []string
+		for _, w := range warnedSettings(c.Raw) {
+			warned = append(warned, w[0])
+		}
+		if got := strings.Join(warned, ","); got != tc.warned {
+			t.Errorf("%q: warned about %q, want %q", tc.cfg, got, tc.warned)
+		}
+	}
+}
+
+// TestMetricsProviderConfig: the metricsProvider.* keys. PrometheusMetricsProvider
+// is served on httpHost:httpPort; values Java's configure cannot parse, and
+// provider classes zkgo cannot load, refuse the config naming the key;
+// keys nothing reads are warned about.
+func TestMetricsProviderConfig(t *testing.T) {
+	const base = "dataDir=/d\nclientPort=2181\n"
+	const prom = "metricsProvider.className=" + PrometheusProviderClass + "\n"
+	for _, tc := range []struct {
+		cfg, addr, refused, warned string
+		on                         bool
+	}{
+		{cfg: "", addr: "0.0.0.0:7000"},
+		{cfg: "metricsProvider.className=" + NullProviderClass + "\n", addr: "0.0.0.0:7000"},
+		{cfg: prom, addr: "0.0.0.0:7000", on: true},
+		{cfg: prom + "metricsProvider.httpHost=127.0.0.1\nmetricsProvider.httpPort=7001\nmetricsProvider.exportJvmInfo=false\n" +
+			"metricsProvider.numWorkerThreads=4\nmetricsProvider.maxQueueSize=10\nmetricsProvider.workerShutdownTimeoutMs=10\n",
+			addr: "127.0.0.1:7001", on: true},
+		{cfg: prom + "metricsProvider.exportJvmInfo=true\n", addr: "0.0.0.0:7000", on: true, warned: "metricsProvider.exportJvmInfo"},
+		{cfg: prom + "metricsProvider.color=blue\n", addr: "0.0.0.0:7000", on: true, warned: "metricsProvider.color"},
+		{cfg: "metricsProvider.httpPort=7001\n", addr: "0.0.0.0:7000", warned: "metricsProvider.httpPort"},
+		{cfg: prom + "metricsProvider.httpPort=seven\n", refused: "metricsProvider.httpPort=seven"},
+		{cfg: prom + "metricsProvider.httpPort=70000\n", refused: "metricsProvider.httpPort=70000"},
+		{cfg: prom + "metricsProvider.numWorkerThreads=x\n", refused: "metricsProvider.numWorkerThreads=x"},
+		{cfg: "metricsProvider.className=com.example.Mine\n", refused: "metricsProvider.className=com.example.Mine"},
+	} {
+		c, err := ParseConfig(strings.NewReader(base + tc.cfg))
+		if err == nil {
+			err = c.withDefaults().validate()
+		}
+		if tc.refused != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.refused) {
+				t.Errorf("%q: error %v, want one naming %s", tc.cfg, err, tc.refused)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tc.cfg, err)
+			continue
+		}
+		mp, _, _ := ParseMetricsProvider(c.Raw)
+		if mp.Prometheus != tc.on || mp.Addr != tc.addr {
+			t.Errorf("%q: %+v, want prometheus %v at %s", tc.cfg, mp, tc.on, tc.addr)
+		}
+		var warned []string
+		for _, w := range warnedSettings(c.Raw) {
+			warned = append(warned, w[0])
+		}
+		if got := strings.Join(warned, ","); got != tc.warned {
+			t.Errorf("%q: warned about %q, want %q", tc.cfg, got, tc.warned)
+		}
+	}
 }
 
 // Java's client port rules (QuorumPeerConfig.parseProperties and

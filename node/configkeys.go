@@ -95,19 +95,7 @@ var refusedKeys = []keyRule{
 
 // warnedKeys ask for a feature zkgo lacks that neither guards data nor
 // decides who may connect: zkgo starts and says so at WARN.
-var warnedKeys = []keyRule{
-	{key: "admin.enableServer", when: isTrue,
-		reason: "zkgo has no AdminServer (Java's HTTP admin interface); use the four-letter words and --metrics"},
-	{key: "admin.", when: anyValue,
-		reason: "zkgo has no AdminServer (Java's HTTP admin interface); use the four-letter words and --metrics"},
-	{key: "metricsProvider.className",
-		when: func(v string) bool {
-			return strings.TrimSpace(v) != "org.apache.zookeeper.metrics.impl.NullMetricsProvider"
-		},
-		reason: "zkgo has no pluggable metrics provider; `zkgo server --metrics ADDR` serves Prometheus metrics"},
-	{key: "metricsProvider.", when: anyValue,
-		reason: "zkgo has no pluggable metrics provider; `zkgo server --metrics ADDR` serves Prometheus metrics"},
-}
+var warnedKeys = []keyRule{}
 
 // configKey strips the "zookeeper." prefix a system-property spelling has.
 func configKey(k string) string { return strings.TrimPrefix(k, "zookeeper.") }
@@ -132,25 +120,16 @@ func refusedSettings(raw map[string]string, quorum bool) []error {
 			break
 		}
 	}
-	return errs
+	_, mpErrs, _ := ParseMetricsProvider(raw) // metricsprovider.go
+	_, adErrs, _ := ParseAdminServer(raw)     // adminconfig.go
+	return append(append(errs, mpErrs...), adErrs...)
 }
 
 // warnedSettings returns the keys (and reasons) to warn about at startup.
-// admin.* keys are silent when admin.enableServer=false turns the
-// AdminServer off, as zkgo has none.
 func warnedSettings(raw map[string]string) [][2]string {
-	adminOff := false
-	for k, v := range raw {
-		if configKey(k) == "admin.enableServer" && isFalse(v) {
-			adminOff = true
-		}
-	}
 	var out [][2]string
 	for _, k := range sortedKeys(raw) {
 		ck := configKey(k)
-		if adminOff && strings.HasPrefix(ck, "admin.") {
-			continue
-		}
 		for _, r := range warnedKeys {
 			if !r.matches(ck) {
 				continue
@@ -161,7 +140,9 @@ func warnedSettings(raw map[string]string) [][2]string {
 			break
 		}
 	}
-	return out
+	_, _, mpWarns := ParseMetricsProvider(raw) // metricsprovider.go
+	_, _, adWarns := ParseAdminServer(raw)     // adminconfig.go
+	return append(append(out, mpWarns...), adWarns...)
 }
 
 func sortedKeys(m map[string]string) []string {

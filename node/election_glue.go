@@ -25,7 +25,7 @@ func (s *Server) startElection(q *Quorum, p *peer) (Elector, error) {
 		Verifier:             q.Verifier,
 		HandshakeTimeout:     p.electionHandshakeTimeout,
 		MaxPendingHandshakes: p.maxPendingHandshakes,
-		Logger:               s.cfg.Logger.With().Str("component", "election").Logger(),
+		Logger:               s.cfg.Logger, // the service adds component=election
 	}
 	// Config.validate refused a value that is not a number.
 	if v := s.cfg.Properties[cnxTimeoutKey]; v != "" {

@@ -335,7 +335,7 @@ func (s *Server) dropHandler(h *learnerHandler, reason string) {
 			break
 		}
 	}
-	h.log.Warn().Int64("sid", h.sid).Str("state", h.state.String()).Str("reason", reason).
+	h.log.Warn().Str("state", h.state.String()).Str("reason", reason).
 		Msg("learner disconnected")
 }
 

@@ -194,7 +194,7 @@ func (s *Server) Start() error {
 			s.store.Close()
 			return err
 		}
-		s.log.Info().Int64("myid", q.MyID).Str("type", q.Me().Type.String()).Int("members", len(q.Servers)).
+		s.log.Info().Str("type", q.Me().Type.String()).Int("members", len(q.Servers)).
 			Int64("current_epoch", s.peer.currentEpoch).Int64("accepted_epoch", s.peer.acceptedEpoch).
 			Msg("quorum member starting; looking for the leader")
 		s.peer.lookAt = time.Now()

@@ -103,6 +103,7 @@ func runDecode(args []string) int {
 	flowIdle := fs.Duration("flow-idle", decode.DefaultFlowIdle, "close a connection with no packet for this long in capture time (noted)")
 	maxHeld := fs.Int64("max-held", decode.DefaultMaxHeld, "bytes all connections may hold for decoding (partial messages, pending requests); past it the largest holder is dropped (noted)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the decoding to this file")
+	wiresharkLua := fs.Bool("wireshark-lua", false, "print a Wireshark Lua dissector for the three channels (generated from the record schema) and exit")
 
 	var files []string
 	for {
@@ -117,6 +118,13 @@ func runDecode(args []string) int {
 		}
 		files = append(files, fs.Arg(0))
 		args = fs.Args()[1:]
+	}
+	if *wiresharkLua {
+		if _, err := os.Stdout.Write(decode.WiresharkLua()); err != nil {
+			fmt.Fprintf(os.Stderr, "zkgo decode: %v\n", err)
+			return 1
+		}
+		return 0
 	}
 	if len(files) != 1 {
 		fs.Usage()

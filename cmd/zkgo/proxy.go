@@ -118,7 +118,7 @@ func parseProxyFlags(args []string) (proxyOptions, int, bool) {
 	fs.Int64Var(&o.recordMaxSize, "record-max-size", proxy.DefaultRecordFileBytes, "rotate the --record file when it reaches this many bytes (FILE.1, FILE.2, ...)")
 	fs.IntVar(&o.recordFiles, "record-max-files", proxy.DefaultRecordFiles, "--record files kept, the current one included (the oldest is removed)")
 	fs.Int64Var(&o.recordQueue, "record-queue", proxy.DefaultRecordQueueBytes, "bytes of frames waiting for the --record writer; past it frames are dropped and counted")
-	fs.StringVar(&o.level, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&o.level, "log-level", "info", logLevelUsage)
 	fs.StringVar(&o.reqLog, "request-log", "", "log every answered request as a JSON line to this file ('-': stderr)")
 	reqSample := fs.Uint("request-log-sample", 1, "log one request in N")
 	loops := fs.Int("loops", 0, "event loops (default: number of CPUs)")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/zkgo/zkgo/node"
+	"github.com/zkgo/zkgo/ops"
 	"github.com/zkgo/zkgo/proxy"
 )
 
@@ -26,7 +27,7 @@ func init() {
 func runServer(args []string) int {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "zoo.cfg to read (default: 127.0.0.1:2181, data in ./data)")
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	level := fs.String("log-level", "info", logLevelUsage)
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics (the mntr values) at http://ADDR/metrics, e.g. 127.0.0.1:9141")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (profiling; e.g. 127.0.0.1:6060)")
 	if err := fs.Parse(args); err != nil {
@@ -50,6 +51,11 @@ func runServer(args []string) int {
 			log.Error().Err(err).Msg("cannot read config")
 			return 1
 		}
+	}
+	if cfg.Quorum != nil {
+		// Every line of an ensemble member names it; the packages add only
+		// their component, so each key appears once.
+		log = log.With().Int64("myid", cfg.Quorum.MyID).Logger()
 	}
 	cfg.Logger = log
 	srv, err := node.New(cfg)
@@ -79,6 +85,25 @@ func runServer(args []string) int {
 		log.Error().Err(err).Msg("cannot serve clients")
 		_ = srv.Stop(context.Background())
 		return 1
+	}
+	// The AdminServer (admin.*, on by default as in Java 3.8): a port that
+	// cannot be bound is a warning, the server keeps serving.
+	if ac, _, _ := node.ParseAdminServer(srv.Config().Raw); ac.Enabled {
+		as := ops.StartAdminServer(srv, ac, log.With().Str("component", "admin").Logger())
+		defer as.Close()
+	}
+	// metricsProvider.className=...PrometheusMetricsProvider: Java's names
+	// on httpHost:httpPort. Java does not start when its provider cannot
+	// (a port in use), nor does zkgo.
+	if mp, _, _ := node.ParseMetricsProvider(srv.Config().Raw); mp.Prometheus {
+		ms, _, err := ops.ServeMetrics(mp.Addr, ops.JavaRegistry(srv), log.With().Str("component", "metrics").Logger())
+		if err != nil {
+			log.Error().Err(err).Str("addr", mp.Addr).Msg("cannot start the Prometheus metrics provider")
+			_ = fe.Stop(context.Background())
+			_ = srv.Stop(context.Background())
+			return 1
+		}
+		defer ms.Close()
 	}
 	if *metricsAddr != "" {
 		ms, err := serveMetrics(*metricsAddr, serverMetrics(srv), log)

@@ -33,6 +33,9 @@ type EnsembleOptions struct {
 	// TickTime (ms, default 2000), InitLimit (default 5) and SyncLimit
 	// (default 2).
 	TickTime, InitLimit, SyncLimit int
+	// Admin runs Java's AdminServer on every server, at
+	// 127.0.0.1:EnsembleServer.AdminPort.
+	Admin bool
 }
 
 func (o EnsembleOptions) withDefaults() EnsembleOptions {
@@ -61,6 +64,7 @@ type EnsembleServer struct {
 	ClientPort   int
 	QuorumPort   int
 	ElectionPort int
+	AdminPort    int    // with EnsembleOptions.Admin
 	ClientAddr   string // 127.0.0.1:ClientPort
 	Dir          string // config and log
 	DataDir      string
@@ -82,6 +86,7 @@ type JavaEnsemble struct {
 	opt     EnsembleOptions
 	j       *Java
 	t       testing.TB
+	adminCP []string // AdminServer jars, with EnsembleOptions.Admin
 }
 
 // NewJavaEnsemble picks ports (harness.FreePort) and writes the configs and
@@ -91,6 +96,9 @@ func NewJavaEnsemble(t testing.TB, opt EnsembleOptions) *JavaEnsemble {
 	t.Helper()
 	opt = opt.withDefaults()
 	e := &JavaEnsemble{opt: opt, j: RequireJava(t), t: t}
+	if opt.Admin {
+		e.adminCP = AdminClasspath(t, e.j)
+	}
 	n := opt.Participants + opt.Observers
 	root := t.TempDir()
 	used := map[int]bool{}
@@ -105,6 +113,9 @@ func NewJavaEnsemble(t testing.TB, opt EnsembleOptions) *JavaEnsemble {
 	}
 	for id := 1; id <= n; id++ {
 		s := &EnsembleServer{ID: id, Observer: id > opt.Participants, ClientPort: port(), QuorumPort: port(), ElectionPort: port()}
+		if opt.Admin {
+			s.AdminPort = port()
+		}
 		s.ClientAddr = fmt.Sprintf("127.0.0.1:%d", s.ClientPort)
 		s.Dir = filepath.Join(root, fmt.Sprintf("zk%d", id))
 		s.DataDir = filepath.Join(s.Dir, "data")
@@ -149,9 +160,13 @@ func (e *JavaEnsemble) writeConfig(s *EnsembleServer) error {
 		"dataDir":                s.DataDir,
 		"clientPort":             strconv.Itoa(s.ClientPort),
 		"clientPortAddress":      "127.0.0.1",
-		"admin.enableServer":     "false",
+		"admin.enableServer":     strconv.FormatBool(e.opt.Admin),
 		"4lw.commands.whitelist": "*",
 		"maxClientCnxns":         "0",
+	}
+	if e.opt.Admin {
+		cfg["admin.serverAddress"] = "127.0.0.1"
+		cfg["admin.serverPort"] = strconv.Itoa(s.AdminPort)
 	}
 	if s.Observer {
 		cfg["peerType"] = "observer"
@@ -223,7 +238,10 @@ func (e *JavaEnsemble) Start(id int) {
 	if s.Running() {
 		e.t.Fatalf("harness: server %d is already running", id)
 	}
-	args := []string{"-Xmx" + e.opt.Heap, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Dzookeeper.admin.enableServer=false"}
+	args := []string{"-Xmx" + e.opt.Heap, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}
+	if !e.opt.Admin {
+		args = append(args, "-Dzookeeper.admin.enableServer=false")
+	}
 	props := map[string]string{}
 	for k, v := range e.opt.SysProp {
 		props[k] = v
@@ -234,7 +252,7 @@ func (e *JavaEnsemble) Start(id int) {
 	for k, v := range props {
 		args = append(args, "-D"+k+"="+v)
 	}
-	args = append(args, "-cp", e.j.Classpath("/etc/zookeeper/conf"), "org.apache.zookeeper.server.quorum.QuorumPeerMain", s.ConfigPath)
+	args = append(args, "-cp", e.j.Classpath(append([]string{"/etc/zookeeper/conf"}, e.adminCP...)...), "org.apache.zookeeper.server.quorum.QuorumPeerMain", s.ConfigPath)
 	logf, err := os.OpenFile(s.LogPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		e.t.Fatal(err)

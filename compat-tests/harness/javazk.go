@@ -25,6 +25,7 @@ type JavaZK struct {
 	LogPath string
 	cmd     *exec.Cmd
 	t       testing.TB
+	adminCP []string // AdminServer jars, with JavaOptions.AdminPort
 }
 
 // FreePort returns a port that was free a moment ago (bind :0, close).
@@ -72,6 +73,29 @@ type JavaOptions struct {
 	SysProp map[string]string // -D system properties
 	DataDir string            // use this data dir (default: fresh temp dir)
 	Heap    string            // -Xmx (default 512m)
+	// AdminPort, when set, runs Java's AdminServer on 127.0.0.1:AdminPort
+	// (Jetty, Jackson and the servlet API added to the classpath).
+	AdminPort int
+}
+
+// adminJars are the jars Java 3.8's JettyAdminServer needs (Debian's
+// libservlet3.1-java, libjetty9-java, libjackson2-databind-java).
+var adminJars = []string{"servlet-api", "jetty9-server", "jetty9-servlet", "jetty9-util", "jetty9-util-ajax",
+	"jetty9-http", "jetty9-io", "jetty9-security", "jackson-databind", "jackson-core", "jackson-annotations"}
+
+// AdminClasspath returns the AdminServer's jars, or fails (skips outside
+// CI) the test when one is missing.
+func AdminClasspath(t testing.TB, j *Java) []string {
+	t.Helper()
+	var out []string
+	for _, n := range adminJars {
+		p := filepath.Join(j.LibDir, n+".jar")
+		if _, err := os.Stat(p); err != nil {
+			Unavailable(t, "Java's AdminServer needs %s (apt-get install libservlet3.1-java libjetty9-java libjackson2-databind-java)", p)
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // StartJavaZK starts a standalone Java ZooKeeper and waits until it answers
@@ -81,6 +105,9 @@ func StartJavaZK(t testing.TB, opt JavaOptions) *JavaZK {
 	j := RequireJava(t)
 	dir := t.TempDir()
 	z := &JavaZK{Dir: dir, DataDir: opt.DataDir, t: t}
+	if opt.AdminPort != 0 {
+		z.adminCP = AdminClasspath(t, j)
+	}
 	if z.DataDir == "" {
 		z.DataDir = filepath.Join(dir, "data")
 	}
@@ -107,9 +134,13 @@ func (z *JavaZK) start(j *Java, opt JavaOptions) error {
 		"dataDir":                z.DataDir,
 		"clientPort":             strconv.Itoa(z.Port),
 		"clientPortAddress":      "127.0.0.1",
-		"admin.enableServer":     "false",
+		"admin.enableServer":     strconv.FormatBool(opt.AdminPort != 0),
 		"4lw.commands.whitelist": "*",
 		"maxClientCnxns":         "0",
+	}
+	if opt.AdminPort != 0 {
+		cfg["admin.serverAddress"] = "127.0.0.1"
+		cfg["admin.serverPort"] = strconv.Itoa(opt.AdminPort)
 	}
 	for k, v := range opt.Props {
 		cfg[k] = v
@@ -131,11 +162,14 @@ func (z *JavaZK) start(j *Java, opt JavaOptions) error {
 	if heap == "" {
 		heap = "512m"
 	}
-	args := []string{"-Xmx" + heap, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Dzookeeper.admin.enableServer=false"}
+	args := []string{"-Xmx" + heap, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}
+	if opt.AdminPort == 0 {
+		args = append(args, "-Dzookeeper.admin.enableServer=false")
+	}
 	for k, v := range opt.SysProp {
 		args = append(args, "-D"+k+"="+v)
 	}
-	args = append(args, "-cp", j.Classpath("/etc/zookeeper/conf"), "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfgPath)
+	args = append(args, "-cp", j.Classpath(append([]string{"/etc/zookeeper/conf"}, z.adminCP...)...), "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfgPath)
 	z.LogPath = filepath.Join(z.Dir, "zk.log")
 	logf, err := os.Create(z.LogPath)
 	if err != nil {

@@ -48,15 +48,16 @@ type ZkgoProc struct {
 	exited  chan error
 }
 
-// StartZkgoProc starts `zkgo server --config cfgPath` and waits for imok.
-func StartZkgoProc(t testing.TB, bin, cfgPath, addr string) *ZkgoProc {
+// StartZkgoProc starts `zkgo server --config cfgPath [extra...]` and waits
+// for imok. Its stderr and stdout go to LogPath (appended).
+func StartZkgoProc(t testing.TB, bin, cfgPath, addr string, extra ...string) *ZkgoProc {
 	t.Helper()
 	p := &ZkgoProc{Addr: addr, Config: cfgPath, LogPath: cfgPath + ".log"}
 	logf, err := os.OpenFile(p.LogPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.cmd = exec.Command(bin, "server", "--config", cfgPath)
+	p.cmd = exec.Command(bin, append([]string{"server", "--config", cfgPath}, extra...)...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {

@@ -71,7 +71,9 @@ type Config struct {
 	MaxPendingHandshakes int
 	// FastLeaderElection timing: 200ms, 60s and 200ms by default.
 	MinNotificationInterval, MaxNotificationInterval, FinalizeWait time.Duration
-	Logger                                                         zerolog.Logger
+	// Logger gets component=election added; the caller adds identity keys
+	// such as myid (each key appears once per line).
+	Logger zerolog.Logger
 }
 
 func (c Config) withDefaults() Config {

@@ -113,7 +113,7 @@ func Start(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		cfg:             cfg,
-		log:             cfg.Logger.With().Str("component", "election").Int64("myid", cfg.MyID).Logger(),
+		log:             cfg.Logger.With().Str("component", "election").Logger(),
 		initMsg:         wire.AppendInitialMessage(nil, cfg.MyID, cfg.Members[cfg.MyID].Addr),
 		peers:           make(map[int64]*peer),
 		conns:           make(map[net.Conn]struct{}),
