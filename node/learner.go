@@ -388,21 +388,23 @@ func (s *Server) syncWithLeader(l *learnerLink, in syncInput) (out syncOutcome) 
 		for _, w := range r.Warnings {
 			l.log.Warn().Str("packet", qp.Type.String()).Str("zxid", qp.Zxid.String()).Msg(w)
 		}
-		switch qp.Type {
-		case wire.PacketDiff:
+		switch {
+		case state != zab.LearnerSyncMode && (qp.Type == wire.PacketDiff || qp.Type == wire.PacketSnap || qp.Type == wire.PacketTrunc):
+			// A sync mode out of turn: the machine warned and ignored it.
+		case qp.Type == wire.PacketDiff:
 			out.mode = "DIFF"
 			l.log.Info().Str("zxid", qp.Zxid.String()).Msg("Getting a diff from the leader")
-		case wire.PacketSnap:
+		case qp.Type == wire.PacketSnap:
 			out.mode = "SNAP"
 			l.log.Info().Str("zxid", qp.Zxid.String()).Msg("Getting a snapshot from leader")
-		case wire.PacketTrunc:
+		case qp.Type == wire.PacketTrunc:
 			out.mode = "TRUNC"
 			l.log.Warn().Str("zxid", qp.Zxid.String()).Msg("Truncating log to get in sync with the leader")
-		case wire.PacketNewLeader:
+		case qp.Type == wire.PacketNewLeader:
 			if r.HardState != nil {
 				l.log.Info().Int("config_bytes", len(qp.Data)).Msg("Learner received NEWLEADER message")
 			}
-		case wire.PacketUpToDate:
+		case qp.Type == wire.PacketUpToDate:
 			l.log.Info().Msg("Learner received UPTODATE message")
 		}
 		if r.Truncate || r.ReceiveSnapshot {
