@@ -1,10 +1,15 @@
 package node
 
 import (
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/node/storage"
 	"github.com/zkgo/zkgo/wire"
 )
 
@@ -165,5 +170,38 @@ func (f *fakeLearner) write(qp wire.QuorumPacket) {
 	f.t.Helper()
 	if _, err := f.c.Write(jute.Marshal(&qp)); err != nil {
 		f.t.Fatal(err)
+	}
+}
+
+// When the new epoch cannot be written as acceptedEpoch (the HardState of
+// the leader's Ready), the leadership ends: the learner gets no LEADERINFO
+// and its connection closes, and acceptedEpoch keeps its old value.
+func TestLeaderStepsDownWhenTheEpochCannotBePersisted(t *testing.T) {
+	ports := map[int64]int{1: freePort(t), 2: freePort(t), 3: freePort(t)}
+	cfg := quorumMember(t, 3, ports, 50)
+	leader := startLearner(t, cfg)
+	waitFor(t, func() bool { return leader.Mode() == "leader" })
+	before, err := storage.ReadEpoch(leader.snapDir(), storage.AcceptedEpochFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// WriteEpoch writes acceptedEpoch.tmp first: a directory there makes
+	// the write fail.
+	if err := os.Mkdir(filepath.Join(leader.snapDir(), storage.AcceptedEpochFile+".tmp"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := dialQuorum(t, quorumAddrOf(leader), nil)
+	f.followerInfo(1, 0)
+	f.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	qp, err := wire.ReadQuorumPacket(f.br, jute.QuorumMaxBuffer)
+	if err == nil {
+		t.Fatalf("the leader sent %v %v although it could not persist the epoch", qp.Type, qp.Zxid)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("the leader kept the connection after failing to persist the epoch")
+	}
+	if after, err := storage.ReadEpoch(leader.snapDir(), storage.AcceptedEpochFile); err != nil || after != before {
+		t.Fatalf("acceptedEpoch %d, %v; want %d", after, err, before)
 	}
 }
