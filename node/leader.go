@@ -498,7 +498,7 @@ func (s *Server) sendUpToDate(h *learnerHandler) {
 func (s *Server) onLearnerPacket(h *learnerHandler, qp *wire.QuorumPacket) {
 	switch qp.Type {
 	case wire.PacketAck:
-		h.txnTimeout.acked(qp.Zxid)
+		h.txnTimeout.Acked(qp.Zxid)
 		s.processAck(h.sid, qp.Zxid, h.observer)
 	case wire.PacketPing:
 		touches, err := wire.ParseTouchTable(qp.Data)
@@ -610,7 +610,7 @@ func (s *Server) broadcastProposal(p *proposal) {
 			continue
 		}
 		if h.limitCheck {
-			h.txnTimeout.sent(z, ld.zab.Ticks())
+			h.txnTimeout.Sent(z, ld.zab.Ticks())
 		}
 		h.queue(pkt)
 	}
@@ -738,7 +738,7 @@ func (s *Server) tickLeading() {
 		if !h.syncStarted {
 			continue
 		}
-		if h.txnTimeout.expired(ld.zab.Ticks(), syncLimit) {
+		if h.txnTimeout.Expired(ld.zab.Ticks(), syncLimit) {
 			s.dropHandler(h, "Closing connection to peer due to transaction timeout.")
 			continue
 		}

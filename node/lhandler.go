@@ -87,7 +87,7 @@ type learnerHandler struct {
 	throttledBy *zab.SyncThrottle
 	gone        bool
 	// txnTimeout is LearnerHandler.SyncLimitCheck, in ticks.
-	txnTimeout syncLimitCheck
+	txnTimeout zab.SyncLimitCheck
 }
 
 // handlerMsg is a packet (or the read error that ended the connection).
