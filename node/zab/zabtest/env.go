@@ -31,6 +31,14 @@ import (
 //	stabilize
 //	    delivers every packet in flight, link by link in id order, until
 //	    none is left
+//	propose [n=K]
+//	    the serving leader proposes K txns (default 1): logged (not yet
+//	    durable), counted in zab.Outstanding, sent to the followers in
+//	    broadcast
+//	sync-log ID
+//	    ID's log becomes durable: a follower ACKs what it logged, the
+//	    leader counts its own ACK (AckRequestProcessor) and commits what
+//	    has a quorum: COMMIT to followers, INFORM to observers
 //	tick [N]
 //	    N ticks (default 1) of the leader
 //	crash ID
@@ -74,6 +82,11 @@ type leaderSide struct {
 	// (leaderStateSummary)
 	summaryEpoch int64
 	summaryZxid  wire.Zxid
+	// broadcast: the proposals waiting for a quorum (zab.Outstanding,
+	// from serving on) and their txns
+	out      *zab.Outstanding
+	verifier quorum.Verifier
+	txns     map[wire.Zxid]*wire.TxnEntry
 }
 
 // handler is the leader's view of one learner (node's learnerHandler).
@@ -111,6 +124,14 @@ func (e *Env) Handle(name string, words []string, kv map[string]string) (string,
 		return e.cmdTick(words)
 	case "stabilize":
 		return e.cmdStabilize()
+	case "propose":
+		return e.cmdPropose(kv)
+	case "sync-log":
+		p, err := e.peerArg(words, 0)
+		if err != nil {
+			return "", err
+		}
+		return strings.Join(e.syncLog(p), "\n"), nil
 	case "crash":
 		p, err := e.peerArg(words, 0)
 		if err != nil {
@@ -221,13 +242,15 @@ func (e *Env) cmdLead(words []string, kv map[string]string) (string, error) {
 			return "", fmt.Errorf("phase: %w", err)
 		}
 	}
-	zl, err := zab.NewLeader(zab.LeaderConfig{ID: p.id, Verifier: quorum.NewMajority(voters),
+	v := quorum.NewMajority(voters)
+	zl, err := zab.NewLeader(zab.LeaderConfig{ID: p.id, Verifier: v,
 		AcceptedEpoch: p.store.AcceptedEpoch, CurrentEpoch: p.store.CurrentEpoch, PhaseTicks: phase})
 	if err != nil {
 		return "", err
 	}
 	ld := &leaderSide{id: p.id, zl: zl, committed: zab.NewCommittedLog(limit), txnLog: kv["txnlog"] != "off",
-		learners: map[int64]*handler{}, summaryEpoch: p.store.CurrentEpoch, summaryZxid: p.store.LastZxid()}
+		learners: map[int64]*handler{}, summaryEpoch: p.store.CurrentEpoch, summaryZxid: p.store.LastZxid(),
+		verifier: v, txns: map[wire.Zxid]*wire.TxnEntry{}}
 	for _, w := range words[1:] {
 		if w == "forcesnap" {
 			ld.forceSnap = true
@@ -334,6 +357,7 @@ func (e *Env) leaderReady() []string {
 			}
 		}
 		if r.Serving {
+			ld.out = zab.NewOutstanding(ld.verifier, ld.zl.NewLeaderZxid())
 			out = append(out, "serving; NEWLEADER acked by "+ld.zl.NewLeaderVoters())
 			for _, h := range ld.sorted("uptodate") {
 				out = append(out, e.sendUpToDate(h))
@@ -469,8 +493,16 @@ func (e *Env) leaderReceive(from *peer, qp wire.QuorumPacket) ([]string, error) 
 		return e.leaderReady(), nil
 	case wire.PacketAck:
 		if h != nil && h.state == "broadcast" {
-			// The UPTODATE ACK and the logged txns' ACKs: the broadcast
-			// phase is not modelled yet.
+			if ld.out == nil {
+				return nil, nil
+			}
+			res := ld.out.Ack(h.sid, qp.Zxid)
+			if h.voter && res == zab.AckCounted {
+				return e.commit(), nil
+			}
+			if res == zab.AckUnknown {
+				return []string{"ACK of a proposal never made"}, nil
+			}
 			return nil, nil
 		}
 		if h == nil || h.state != "newleader" || qp.Zxid != ld.zl.NewLeaderZxid() {
@@ -495,7 +527,7 @@ func (e *Env) learnerReceive(p *peer, from int64, qp wire.QuorumPacket) ([]strin
 		return []string{"ignored: not syncing with " + strconv.FormatInt(from, 10)}, nil
 	}
 	if l.ls.State() == zab.LearnerSynced {
-		return []string{"ignored: broadcast is not modelled"}, nil
+		return e.learnerBroadcast(p, from, qp)
 	}
 	r, err := l.ls.Step(&qp)
 	if err != nil {
@@ -613,4 +645,103 @@ func ParseZxid(s string) (wire.Zxid, error) {
 		return 0, fmt.Errorf("zxid %q: %w", s, err)
 	}
 	return wire.MakeZxid(uint32(ep), uint32(c)), nil
+}
+
+func (e *Env) cmdPropose(kv map[string]string) (string, error) {
+	ld := e.leader
+	if ld == nil || ld.out == nil {
+		return "", fmt.Errorf("no serving leader")
+	}
+	n := 1
+	if v, ok := kv["n"]; ok {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			return "", err
+		}
+	}
+	st := e.peers[ld.id].store
+	var out []string
+	for i := 0; i < n; i++ {
+		z := ld.out.LastProposed() + 1
+		t := Txn(z)
+		if err := st.Append(t); err != nil {
+			return strings.Join(out, "\n"), err
+		}
+		ld.out.Propose(z)
+		ld.txns[z] = t
+		out = append(out, "propose "+Zxid(z))
+		for _, h := range ld.sorted("broadcast") {
+			if h.voter {
+				out = append(out, e.send(ld.id, h.sid, wire.QuorumPacket{Type: wire.PacketProposal, Zxid: z, Data: wire.AppendTxnEntry(nil, t)}))
+			}
+		}
+	}
+	return strings.Join(out, "\n"), nil
+}
+
+// syncLog makes p's log durable and acts on it: the leader's own ACK, or a
+// follower's ACKs of what it logged.
+func (e *Env) syncLog(p *peer) []string {
+	before := p.store.durable
+	p.store.Sync()
+	out := []string{"synced: " + p.store.String()}
+	if ld := e.leader; ld != nil && ld.id == p.id {
+		if ld.out != nil {
+			ld.out.AckThrough(p.id, p.store.LastZxid())
+			out = append(out, e.commit()...)
+		}
+		return out
+	}
+	if l := p.learner; l != nil && l.ls.State() == zab.LearnerSynced && !p.observer {
+		for _, t := range p.store.Entries()[before:] {
+			out = append(out, e.send(p.id, l.leader, wire.QuorumPacket{Type: wire.PacketAck, Zxid: t.Hdr.Zxid}))
+		}
+	}
+	return out
+}
+
+// commit commits what has a quorum, in zxid order (Leader.tryToCommit).
+func (e *Env) commit() []string {
+	ld := e.leader
+	var out []string
+	for {
+		z, ok := ld.out.Commit()
+		if !ok {
+			return out
+		}
+		t := ld.txns[z]
+		delete(ld.txns, z)
+		out = append(out, "commit "+Zxid(z))
+		for _, h := range ld.sorted("broadcast") {
+			if h.voter {
+				out = append(out, e.send(ld.id, h.sid, wire.QuorumPacket{Type: wire.PacketCommit, Zxid: z}))
+			} else {
+				out = append(out, e.send(ld.id, h.sid, wire.QuorumPacket{Type: wire.PacketInform, Zxid: z, Data: wire.AppendTxnEntry(nil, t)}))
+			}
+		}
+	}
+}
+
+// learnerBroadcast is a follower's or observer's broadcast phase, as the
+// environment models it until it is in zab: a PROPOSAL is logged (ACKed
+// once durable: sync-log), an INFORM logged and made durable at once.
+func (e *Env) learnerBroadcast(p *peer, from int64, qp wire.QuorumPacket) ([]string, error) {
+	switch qp.Type {
+	case wire.PacketProposal, wire.PacketInform:
+		t, err := wire.DecodeTxnEntry(qp.Data, 1<<20)
+		if err != nil {
+			return nil, err
+		}
+		if err := p.store.Append(&t); err != nil {
+			return nil, err
+		}
+		if qp.Type == wire.PacketInform {
+			p.store.Sync()
+			return []string{"logged and applied: " + p.store.String()}, nil
+		}
+		return []string{"logged: " + p.store.String()}, nil
+	case wire.PacketCommit:
+		return []string{"applied " + Zxid(qp.Zxid)}, nil
+	}
+	return []string{"ignored"}, nil
 }
