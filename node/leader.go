@@ -45,10 +45,6 @@ type leaderState struct {
 	summaryEpoch int64     // leaderStateSummary: current epoch and last zxid
 	summaryZxid  wire.Zxid // at the start of the leadership
 	started      time.Time // for the log only
-	// tick is Java's self.tick: it counts every other tick (tickSkip)
-	// once serving.
-	tick     int64
-	tickSkip bool
 	// outstanding counts the ACKs of the proposals not committed yet; it
 	// starts at the NEWLEADER zxid once serving.
 	outstanding    *zab.Outstanding
@@ -174,6 +170,17 @@ func (s *Server) processLeaderReady() {
 		if r.Serving && s.leader == ld {
 			s.startServing()
 		}
+		if r.CheckSynced && s.leader == ld {
+			// In sync: a voter's learner whose sync got to NEWLEADER and
+			// that was heard from by its deadline.
+			var synced []int64
+			for h := range ld.handlers {
+				if !h.observer && h.state >= hsNewLeader && ld.zab.FullTick() <= h.ackDeadline {
+					synced = append(synced, h.sid)
+				}
+			}
+			ld.zab.Synced(synced)
+		}
 	}
 }
 
@@ -291,7 +298,7 @@ func (s *Server) onLearnerConn(a learnerArrival) {
 		wake:   make(chan struct{}, 1),
 		closed: make(chan struct{}),
 		// Until the learner acks NEWLEADER (then: syncLimit).
-		ackDeadline: ld.tick + int64(s.cfg.InitLimit+s.cfg.SyncLimit),
+		ackDeadline: ld.zab.FullTick() + int64(s.cfg.InitLimit+s.cfg.SyncLimit),
 	}
 	h.log = s.log.With().Str("learner", h.remote).Logger()
 	h.maxRecord = s.cfg.RecordLimit()
@@ -356,7 +363,7 @@ func (s *Server) onHandlerMsg(m handlerMsg) {
 	}
 	qp := &m.qp
 	if h.state >= hsUpToDate {
-		h.ackDeadline = ld.tick + int64(s.cfg.SyncLimit)
+		h.ackDeadline = ld.zab.FullTick() + int64(s.cfg.SyncLimit)
 	}
 	switch h.state {
 	case hsAckEpoch:
@@ -449,7 +456,7 @@ func (s *Server) onNewLeaderAck(h *learnerHandler, qp *wire.QuorumPacket) {
 	endSync(h) // the sync ends with the NEWLEADER ACK
 	h.state = hsUpToDate
 	h.rd.setTimeout(time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond)
-	h.ackDeadline = ld.tick + int64(s.cfg.SyncLimit)
+	h.ackDeadline = ld.zab.FullTick() + int64(s.cfg.SyncLimit)
 	h.limitCheck = true
 	if ld.serving {
 		s.sendUpToDate(h)
@@ -717,22 +724,6 @@ func (s *Server) tickLeading() {
 	if s.leader != ld || !ld.serving {
 		return
 	}
-	q := s.cfg.Quorum
-	if !ld.tickSkip {
-		ld.tick++
-		synced := zab.NewTracker(ld.verifier)
-		synced.Ack(q.MyID)
-		for h := range ld.handlers {
-			if !h.observer && h.state >= hsNewLeader && ld.tick <= h.ackDeadline {
-				synced.Ack(h.sid)
-			}
-		}
-		if !synced.HasQuorum() {
-			s.stepDown("Not sufficient followers synced, only synced with sids: [ " + synced.String() + " ]")
-			return
-		}
-	}
-	ld.tickSkip = !ld.tickSkip
 	syncLimit := s.cfg.syncLimitTicks()
 	for h := range ld.handlers {
 		if !h.syncStarted {

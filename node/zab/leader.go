@@ -68,13 +68,17 @@ type LeaderReady struct {
 	// Serving: a quorum acked NEWLEADER; start serving and send UPTODATE
 	// to the learners that acked it.
 	Serving bool
+	// CheckSynced: a tick on which the serving leader must still be in
+	// sync with a quorum (every other tick, Leader.lead's tickSkip): call
+	// Synced with the voters whose learners are in sync at FullTick.
+	CheckSynced bool
 	// StepDown, when set, says why the leadership is over; the rest of
 	// the Ready is empty.
 	StepDown string
 }
 
 func (r *LeaderReady) empty() bool {
-	return r.HardState == nil && !r.EpochDecided && !r.EpochAcked && !r.Serving && r.StepDown == ""
+	return r.HardState == nil && !r.EpochDecided && !r.EpochAcked && !r.Serving && !r.CheckSynced && r.StepDown == ""
 }
 
 // LeaderConfig configures a Leader.
@@ -108,6 +112,8 @@ type Leader struct {
 	phase         Phase
 	ticks         int64
 	deadline      int64
+	fullTick      int64 // Java's self.tick: every other tick once serving
+	tickSkip      bool
 	ready         LeaderReady
 	down          bool // stepped down: every input is ignored
 }
@@ -200,15 +206,46 @@ func (l *Leader) NewLeaderAck(sid int64, counts bool) {
 	l.maybeStartServing()
 }
 
-// Tick advances time by one tick (tickTime/2); a phase that took more than
-// PhaseTicks ends the leadership.
+// FullTick is Java's self.tick: it counts every other tick once the
+// leader serves. The driver keeps each learner's ACK deadline in it.
+func (l *Leader) FullTick() int64 { return l.fullTick }
+
+// Tick advances time by one tick (tickTime/2). Before serving, a phase
+// that took more than PhaseTicks ends the leadership; once serving, every
+// other tick advances FullTick and asks for the synced check
+// (CheckSynced).
 func (l *Leader) Tick() {
 	if l.down {
 		return
 	}
 	l.ticks++
-	if l.phase != PhaseBroadcast && l.ticks > l.deadline {
-		l.stepDown("Timeout while waiting for " + l.phase.String())
+	if l.phase != PhaseBroadcast {
+		if l.ticks > l.deadline {
+			l.stepDown("Timeout while waiting for " + l.phase.String())
+		}
+		return
+	}
+	if !l.tickSkip {
+		l.fullTick++
+		l.ready.CheckSynced = true
+	}
+	l.tickSkip = !l.tickSkip
+}
+
+// Synced takes the voters whose learners are in sync (acked in time, at
+// FullTick): with the leader they must be a quorum, or the leadership
+// ends (Leader.lead: "Not sufficient followers synced").
+func (l *Leader) Synced(sids []int64) {
+	if l.down {
+		return
+	}
+	t := NewTracker(l.cfg.Verifier)
+	t.Ack(l.cfg.ID)
+	for _, sid := range sids {
+		t.Ack(sid)
+	}
+	if !t.HasQuorum() {
+		l.stepDown("Not sufficient followers synced, only synced with sids: [ " + t.String() + " ]")
 	}
 }
 

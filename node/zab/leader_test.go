@@ -23,6 +23,9 @@ func readyString(r LeaderReady) string {
 	if r.Serving {
 		parts = append(parts, "serving")
 	}
+	if r.CheckSynced {
+		parts = append(parts, "check-synced")
+	}
 	if r.StepDown != "" {
 		parts = append(parts, "step-down: "+r.StepDown)
 	}
@@ -63,6 +66,14 @@ func runLeader(t *testing.T, l *Leader, script string) {
 			for i := int64(0); i < a; i++ {
 				l.Tick()
 			}
+		case "synced":
+			var sids []int64
+			for _, w := range f[1:] {
+				var sid int64
+				fmt.Sscan(w, &sid)
+				sids = append(sids, sid)
+			}
+			l.Synced(sids)
 		case "ready":
 		default:
 			t.Fatalf("line %d: bad command %q", n+1, cmd)
@@ -131,11 +142,19 @@ ackepoch 3 => persist accepted=2 current=2; epoch-acked
 tick 20 => -
 tick 1 => step-down: Timeout while waiting for NEWLEADER ACKs from a quorum
 `},
-		{"no timeout once serving", `
+		{"no phase timeout once serving, the synced check every other tick instead", `
 info 2 1 => persist accepted=2 current=1; epoch-decided
 ackepoch 2 => persist accepted=2 current=2; epoch-acked
 ack 2 => serving
-tick 100 => -
+tick 1 => check-synced
+tick 1 => -
+tick 1 => check-synced
+synced 2 => -
+tick 100 => check-synced
+synced 3 => -
+synced => step-down: Not sufficient followers synced, only synced with sids: [ 1 ]
+tick 2 => -
+synced 2 3 => -
 `},
 		{"no ACKEPOCH quorum", `
 info 2 1 => persist accepted=2 current=1; epoch-decided
@@ -154,6 +173,13 @@ func TestLeaderAloneDecidesAtOnce(t *testing.T) {
 	runLeader(t, l, `ready => persist accepted=8 current=8; epoch-decided; epoch-acked; serving`)
 	if l.Phase() != PhaseBroadcast || l.Ticks() != 0 {
 		t.Fatalf("phase %v, ticks %d", l.Phase(), l.Ticks())
+	}
+	runLeader(t, l, `
+tick 3 => check-synced
+synced => -
+`)
+	if l.FullTick() != 2 || l.Ticks() != 3 {
+		t.Fatalf("full tick %d, ticks %d", l.FullTick(), l.Ticks())
 	}
 }
 

@@ -356,6 +356,17 @@ func (e *Env) leaderReady() []string {
 				out = append(out, e.syncLearner(h)...)
 			}
 		}
+		if r.CheckSynced {
+			// In sync: every voter whose sync got to NEWLEADER (the
+			// environment has no ACK deadlines: links are up or cut).
+			var sids []int64
+			for _, h := range ld.learners {
+				if h.voter && (h.state == "newleader" || h.state == "uptodate" || h.state == "broadcast") {
+					sids = append(sids, h.sid)
+				}
+			}
+			ld.zl.Synced(sids)
+		}
 		if r.Serving {
 			ld.out = zab.NewOutstanding(ld.verifier, ld.zl.NewLeaderZxid())
 			out = append(out, "serving; NEWLEADER acked by "+ld.zl.NewLeaderVoters())
