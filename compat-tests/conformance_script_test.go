@@ -228,6 +228,52 @@ func scriptedSuite() []xchk.Step {
 		{{Perms: 31, ID: wire.ID{Scheme: "world", ID: "anyone", Nulls: 1}}}} {
 		s.add(mkACL(0, wire.OpCreate, "/acl-x", acl), xchk.Delete(0, "/acl-x", -1))
 	}
+	// Null schemes and ids: fixupACL's duplicate removal calls ACL.equals,
+	// which throws on a null field of the entry being added when an earlier
+	// entry has the same perms (and scheme); its validation dereferences a
+	// null world id and passes null ids to the providers
+	// (MARSHALLINGERROR), but an unknown scheme fails before its id is
+	// read (INVALIDACL).
+	nullScheme := func(perms int32) wire.ACL { return wire.ACL{Perms: perms, ID: wire.ID{Nulls: 1}} }
+	nullID := func(scheme string, perms int32) wire.ACL {
+		return wire.ACL{Perms: perms, ID: wire.ID{Scheme: scheme, Nulls: 2}}
+	}
+	for _, c := range []struct {
+		acl  []wire.ACL
+		code wire.ErrCode
+	}{
+		{[]wire.ACL{nullScheme(31)}, wire.ErrInvalidACL},
+		{[]wire.ACL{xchk.OpenACL[0], nullScheme(31)}, wire.ErrMarshallingError},
+		{[]wire.ACL{xchk.ACLOf("nosuch", "x", 31), nullScheme(31)}, wire.ErrMarshallingError},
+		{[]wire.ACL{xchk.OpenACL[0], nullScheme(1)}, wire.ErrInvalidACL},
+		{[]wire.ACL{nullScheme(1), xchk.OpenACL[0]}, wire.ErrInvalidACL},
+		{[]wire.ACL{nullID("nosuch", 31)}, wire.ErrInvalidACL},
+		{[]wire.ACL{nullID("world", 31)}, wire.ErrMarshallingError},
+		{[]wire.ACL{nullID("digest", 31)}, wire.ErrMarshallingError},
+		{[]wire.ACL{nullID("ip", 31)}, wire.ErrMarshallingError},
+		{[]wire.ACL{nullID("auth", 31)}, wire.ErrInvalidACL},
+		{[]wire.ACL{xchk.ACLOf("digest", "u:h", 31), nullID("digest", 31)}, wire.ErrMarshallingError},
+		{[]wire.ACL{xchk.ACLOf("digest", "u:h", 31), nullID("ip", 31)}, wire.ErrMarshallingError},
+		{[]wire.ACL{xchk.ACLOf("nosuch", "x", 31), nullID("digest", 1)}, wire.ErrInvalidACL},
+		{[]wire.ACL{nullID("digest", 1), xchk.ACLOf("nosuch", "x", 31)}, wire.ErrMarshallingError},
+		{[]wire.ACL{xchk.OpenACL[0], xchk.OpenACL[0], xchk.ACLOf("ip", "300.1.1.1", 31), xchk.OpenACL[0]}, wire.ErrInvalidACL},
+	} {
+		s.add(want(mkACL(0, wire.OpCreate, "/acl-x", c.acl), c.code),
+			want(do(0, wire.OpSetACL, &wire.SetACLRequest{Path: "/acl-empty-parent", ACL: c.acl, Version: -1}), c.code))
+	}
+	// In a multi such an exception is not a KeeperException: the whole
+	// request fails, and the ops before it are not applied.
+	s.add(want(multi(0, mop(wire.OpCreate, creq("/acl-m1", "", 0)),
+		mop(wire.OpCreate, &wire.CreateRequest{Path: "/acl-m2", ACL: []wire.ACL{xchk.OpenACL[0], nullScheme(31)}})),
+		wire.ErrMarshallingError),
+		want(multi(0, mop(wire.OpCreate, creq("/acl-m1", "", 0)),
+			mop(wire.OpSetACL, &wire.SetACLRequest{Path: "/acl-m1", ACL: []wire.ACL{nullID("digest", 31)}, Version: -1})),
+			wire.ErrMarshallingError),
+		want(multi(0, mop(wire.OpCreate, creq("/acl-m1", "", 0)),
+			mop(wire.OpCreate, &wire.CreateRequest{Path: "/acl-m2", ACL: []wire.ACL{nullID("nosuch", 31)}})),
+			wire.ErrOk),
+		xchk.Exists(0, "/acl-m1", false), xchk.Exists(0, "/acl-m2", false))
+
 	s.add(mkACL(0, wire.OpCreate, "/acl-dup", []wire.ACL{xchk.OpenACL[0], xchk.OpenACL[0], readOnly[0], xchk.OpenACL[0]}),
 		do(0, wire.OpGetACL, &wire.GetACLRequest{Path: "/acl-dup"}),
 		want(mkACL(2, wire.OpCreate, "/acl-auth", []wire.ACL{xchk.ACLOf("auth", "ignored", 31)}), wire.ErrOk),
@@ -620,7 +666,12 @@ func scriptedSuite() []xchk.Step {
 		mk(0, "/qt/a", "abc", 0), xchk.GetData(0, "/zookeeper/quota/qt/zookeeper_stats", false),
 		xchk.SetData(0, "/qt/a", "abcdef", -1), xchk.GetData(0, "/zookeeper/quota/qt/zookeeper_stats", false),
 		xchk.Delete(0, "/qt/a", -1), xchk.GetData(0, "/zookeeper/quota/qt/zookeeper_stats", false),
-		do(0, wire.OpGetAllChildrenNumber, &wire.GetAllChildrenNumberRequest{Path: "/zookeeper"}))
+		do(0, wire.OpGetAllChildrenNumber, &wire.GetAllChildrenNumberRequest{Path: "/zookeeper"}),
+		// create2's stat of a stats node is the one it was created with
+		// (Java copies it before the quota step fills the node in).
+		mk(0, "/zookeeper/quota/qt/a", "", 0),
+		do(0, wire.OpCreate2, &wire.CreateRequest{Path: "/zookeeper/quota/qt/a/zookeeper_stats", Data: []byte("junk"), ACL: open2}),
+		xchk.GetData(0, "/zookeeper/quota/qt/a/zookeeper_stats", false))
 
 	s.add(xchk.Fence())
 	return s.steps

@@ -88,3 +88,15 @@ func (rawBytes) Decode(*jute.Reader)     {}
 func (b rawBytes) Size() int             { return len(b) }
 func (rawBytes) Walk(jute.Visitor)       {}
 func (rawBytes) JuteName() string        { return "raw" }
+
+// checkFor polls cond until it holds, failing t after timeout.
+func checkFor(t *testing.T, timeout time.Duration, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -120,22 +120,24 @@ func (s *Server) AdminCommand(ctx context.Context, name string, kwargs map[strin
 	case "dirs":
 		if err = fill(func() {}); err == nil && serving {
 			// Walked here, off the owner goroutine (the paths are config).
-			snap, logs := s.dirSizes()
+			sz := s.readDirSizes()
 			// Java's getDataDirSize measures the txn-log dir, as dirs prints.
-			r["datadir_size"], r["logdir_size"] = logs, snap
+			r["datadir_size"], r["logdir_size"] = sz.logs, sz.snap
 		}
 	case "dump":
 		err = fill(func() { s.adminDump(r) })
 	case "environment":
-		err = fill(func() {
+		if err = fill(func() {}); err == nil {
+			// Built here, off the owner goroutine: it reads the user
+			// database and the runtime's memory statistics.
 			var b strings.Builder
-			s.writeEnvi(&b)
+			writeEnvi(&b)
 			for _, line := range strings.Split(b.String(), "\n") {
 				if k, v, ok := strings.Cut(line, "="); ok {
 					r[k] = v
 				}
 			}
-		})
+		}
 	case "hash":
 		err = fill(func() {
 			ds := make([]any, 0, len(s.digestLog))
@@ -207,8 +209,8 @@ func (s *Server) AdminCommand(ctx context.Context, name string, kwargs map[strin
 	case "server_stats", "stats":
 		err = fill(func() { s.adminStats(r, primary == "stats") })
 		if st, ok := r["server_stats"].(map[string]any); err == nil && ok {
-			snap, logs := s.dirSizes() // off the owner goroutine
-			st["data_dir_size"], st["log_dir_size"] = logs, snap
+			sz := s.readDirSizes() // off the owner goroutine
+			st["data_dir_size"], st["log_dir_size"] = sz.logs, sz.snap
 		}
 	case "observers":
 		err = fill(func() { s.adminObservers(r) })

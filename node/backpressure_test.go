@@ -3,6 +3,8 @@ package node
 import (
 	"sync"
 	"testing"
+
+	"github.com/zkgo/zkgo/wire"
 )
 
 // resumeSink records the order in which the server resumes connections.
@@ -104,6 +106,46 @@ func TestSubmitParksAndResumesInOrder(t *testing.T) {
 		}
 		if c.sk.submit(s, c.h) {
 			t.Fatalf("connection %d passed the line twice", c.sk.id)
+		}
+	}
+}
+
+// TestSubmitConvertsStringsOnce: a batch Submit refuses comes back, with
+// what the front end decoded since after it; its strings must be in
+// Java's form once, not converted again (the conversion is not
+// idempotent: a character outside the BMP becomes two surrogates, which
+// a second pass takes for malformed input).
+func TestSubmitConvertsStringsOnce(t *testing.T) {
+	s, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu := &sync.Mutex{}
+	var resumed []uint64
+	c := &resumeSink{id: 1, mu: mu, resumed: &resumed}
+	h := c.handle(s)
+	const path = "/emoji-\U0001F600"
+	want := wire.JavaString(path)
+	if want == path || wire.JavaString(want) == want {
+		t.Fatal("the test needs a path whose conversion is not idempotent")
+	}
+	get := func(p string) wire.ClientPacket {
+		return wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: 1, Type: wire.OpGetData},
+			Body: &wire.GetDataRequest{Path: p}}
+	}
+	batch := []wire.ClientPacket{get(path)}
+	s.parking.Store(true) // others wait: the batch is refused and held
+	if s.Submit(h, batch) {
+		t.Fatal("the batch was taken while others wait")
+	}
+	s.parking.Store(false)
+	batch = append(batch, get(path)) // decoded while it waited
+	if !s.Submit(h, batch) {
+		t.Fatal("the batch was refused again")
+	}
+	for i, p := range batch {
+		if got := p.Body.(*wire.GetDataRequest).Path; got != want {
+			t.Fatalf("packet %d: path %q, want %q (converted once)", i, got, want)
 		}
 	}
 }

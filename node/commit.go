@@ -27,6 +27,9 @@ type proposal struct {
 	syncReq   *wire.SyncRequest // a learner's forwarded sync
 	// leader: the encoded txn (PROPOSAL/INFORM data)
 	data []byte
+	// after: learner syncs whose SYNC came while this txn (committed
+	// before it) was waiting to be applied; completed once it is.
+	after []*proposal
 }
 
 // checkSessionOwner is the SessionCheck for prep (SessionTrackerImpl.checkSession):
@@ -75,6 +78,7 @@ func (s *Server) proposeClientWrite(cc *clientConn, p *wire.ClientPacket) {
 		prop := &proposal{cc: cc, xid: p.Header.Xid, op: p.Header.Type, err: wire.ErrSystemError,
 			start: time.Now(), applied: true, failed: true}
 		cc.pending = append(cc.pending, pendingItem{prop: prop})
+		s.outstandingN++
 		if len(cc.pending) == 1 {
 			s.drainPending(cc)
 		}
@@ -83,6 +87,7 @@ func (s *Server) proposeClientWrite(cc *clientConn, p *wire.ClientPacket) {
 	prop := s.proposeWrite(&writeRequest{cc: cc, session: cc.session, xid: p.Header.Xid, op: p.Header.Type,
 		body: p.Body, raw: p.Raw, bodyErr: p.BodyErr, auth: cc.auth, owner: s.myID()})
 	cc.pending = append(cc.pending, pendingItem{prop: prop})
+	s.outstandingN++
 }
 
 // myID is this server's id (1 when standalone, as Java's session ids use).
@@ -93,21 +98,31 @@ func (s *Server) myID() int64 {
 	return 1
 }
 
-// proposeWrite prepares a write (PrepRequestProcessor) and proposes its txn.
+// proposeWrite prepares a write (PrepRequestProcessor) and proposes its
+// txn; while a large write is being prepared, it waits for its turn. The
+// returned proposal is the requester's reply slot.
 func (s *Server) proposeWrite(r *writeRequest) *proposal {
+	prop := &proposal{cc: r.cc, xid: r.xid, op: r.op, start: time.Now()}
+	s.prepare(prepItem{prop: prop, run: func() { s.prepareWrite(prop, r) }})
+	return prop
+}
+
+// prepareWrite prepares r into prop and proposes it, or starts preparing it
+// in steps when it is large.
+func (s *Server) prepareWrite(prop *proposal, r *writeRequest) {
 	if r.bodyErr != nil {
 		// Java's prep fails to read the record: an error txn with
 		// MARSHALLINGERROR that still takes a zxid.
-		e := wire.TxnEntry{
+		prop.entry = wire.TxnEntry{
 			Hdr:  wire.TxnHeader{ClientID: r.session, Cxid: r.xid, Zxid: s.nextZxid(), Time: wallMs(), Type: wire.OpError},
 			Body: &wire.ErrorTxn{Err: wire.ErrMarshallingError},
 		}
-		prop := &proposal{entry: e, cc: r.cc, xid: r.xid, op: r.op, err: wire.ErrMarshallingError, start: time.Now()}
+		prop.err = wire.ErrMarshallingError
 		s.propose(prop)
-		return prop
+		return
 	}
 	owner := r.owner
-	req := tree.PrepRequest{
+	req := &tree.PrepRequest{
 		Session:         r.session,
 		Cxid:            r.xid,
 		Type:            r.op,
@@ -127,18 +142,47 @@ func (s *Server) proposeWrite(r *writeRequest) *proposal {
 		// (header included), which never validates: BADARGUMENTS.
 		req.Raw = []byte{0}
 	}
-	e, code := s.tree.Prep(&req)
-	prop := &proposal{entry: e, cc: r.cc, xid: r.xid, op: r.op, err: code, start: time.Now()}
-	if r.op == wire.OpCloseSession && code == wire.ErrOk {
-		s.sessions.SetClosing(r.session)
+	s.prepTxn(prop, req)
+}
+
+// prepTxn prepares req into prop and proposes it; a large multi or
+// closeSession becomes the prep job.
+func (s *Server) prepTxn(prop *proposal, req *tree.PrepRequest) {
+	if j := s.tree.BeginPrep(req); j != nil {
+		if req.Type == wire.OpCloseSession {
+			// Java marks the session closing as it prepares the txn.
+			s.sessions.SetClosing(req.Session)
+		}
+		if j.Size() > tree.LargeTxn {
+			s.prepJob = &prepRun{prop: prop, job: j}
+			return
+		}
+		j.Step(-1)
+		e, code := j.Result()
+		s.prepared(prop, e, code)
+		return
 	}
+	e, code := s.tree.Prep(req)
+	s.prepared(prop, e, code)
+}
+
+// prepared proposes a prepared txn.
+func (s *Server) prepared(prop *proposal, e wire.TxnEntry, code wire.ErrCode) {
+	prop.entry, prop.err = e, code
 	s.propose(prop)
-	return prop
 }
 
 // proposeServerTxn prepares a txn the server itself issues (session
 // expiry, container reaping) on behalf of session id.
 func (s *Server) proposeServerTxn(id wire.SessionID, op wire.OpCode, body jute.Record) {
+	it := prepItem{run: func() { s.prepServerTxn(id, op, body) }}
+	if op == wire.OpCloseSession {
+		it.closing = id
+	}
+	s.prepare(it)
+}
+
+func (s *Server) prepServerTxn(id wire.SessionID, op wire.OpCode, body jute.Record) {
 	if s.storeErr != nil {
 		if op == wire.OpCloseSession {
 			// Retry the expiry once the log works again.
@@ -149,7 +193,7 @@ func (s *Server) proposeServerTxn(id wire.SessionID, op wire.OpCode, body jute.R
 		}
 		return
 	}
-	req := tree.PrepRequest{
+	req := &tree.PrepRequest{
 		Session: id,
 		Type:    op,
 		Body:    body,
@@ -157,8 +201,7 @@ func (s *Server) proposeServerTxn(id wire.SessionID, op wire.OpCode, body jute.R
 		Zxid:    s.nextZxid(),
 		Time:    wallMs(),
 	}
-	e, code := s.tree.Prep(&req)
-	s.propose(&proposal{entry: e, op: op, err: code, start: time.Now()})
+	s.prepTxn(&proposal{op: op, start: time.Now()}, req)
 }
 
 // propose hands a prepared txn to the store.
@@ -196,11 +239,71 @@ func (s *Server) onDurable(z wire.Zxid) {
 	}
 }
 
-// applyProposal applies one txn, fires watches and answers the requester.
+// applyProposal applies one committed txn, fires its watches and answers
+// its requester. Txns are applied in zxid order: while a large one is being
+// applied in steps (or a multiRead holds applies), later ones wait.
 func (s *Server) applyProposal(p *proposal) {
-	res := s.tree.Apply(&p.entry)
-	p.result = res
-	p.applied = true
+	if !s.applyIdle() || s.applyHold > 0 || s.earlierPending(p) || s.roundSpent() {
+		s.applyWait = append(s.applyWait, p)
+		return
+	}
+	s.startApply(p)
+}
+
+// earlierPending reports whether p's requester still has requests to
+// answer that it sent before p (reads waiting for a later round, a
+// connection job): p must not be applied before they run, or a read would
+// see a write its session sent after it. Java's CommitProcessor holds a
+// committed request back the same way until the session's earlier
+// requests are done; every later txn waits behind it, in zxid order.
+func (s *Server) earlierPending(p *proposal) bool {
+	cc := p.cc
+	if cc == nil || cc.dead || p.connect != nil {
+		return false
+	}
+	if cc.job != nil {
+		return true // a connection's job is its oldest request
+	}
+	return len(cc.pending) > 0 && cc.pending[0].prop != p
+}
+
+// startApply applies p at once, or starts applying it in steps.
+func (s *Server) startApply(p *proposal) {
+	if s.txnOps(&p.entry) > tree.LargeTxn || s.tree.LargeQuotaStats(&p.entry) {
+		if j := s.tree.BeginApply(&p.entry, true); j != nil {
+			s.applyJob = &applyRun{p: p, job: j}
+			return
+		}
+	}
+	if s.touchBuf == nil || len(s.touchBuf) > 64 {
+		s.touchBuf = make(map[string]struct{})
+	}
+	p.result = s.tree.ApplyHeldTouching(&p.entry, s.touchBuf)
+	s.appliedTxn(p, &p.result)
+	fanOut := 0
+	for i := range p.result.Events {
+		fanOut += s.fanOut(&p.result.Events[i])
+	}
+	if fanOut > roundDeliveries {
+		// A change many connections watch: its watches fire and its
+		// events go out across rounds, and the txn counts as applied once
+		// they are out. Reads of every path it changed wait meanwhile, not
+		// only of those with events: a multi's setACL, a quota's stats
+		// node would otherwise show the txn before its events are out.
+		s.applyJob = &applyRun{p: p, res: &p.result, touched: s.touchBuf}
+		s.touchBuf = nil
+		return
+	}
+	clear(s.touchBuf)
+	ds := s.collectWatchers(p.result.Events, nil)
+	s.deliver(ds)
+	s.tree.Advance(p.entry.Hdr.Zxid)
+	s.answerApplied(p)
+}
+
+// appliedTxn does the bookkeeping of a txn whose ops are all applied:
+// digests, the committed log, the session table.
+func (s *Server) appliedTxn(p *proposal, res *tree.Result) {
 	s.noteDigest(p.entry.Hdr.Zxid)
 	s.checkTxnDigest(&p.entry)
 	s.committed.Add(&p.entry, p.data)
@@ -213,33 +316,7 @@ func (s *Server) applyProposal(p *proposal) {
 	case wire.OpCloseSession:
 		s.sessions.Remove(h.ClientID)
 	}
-	s.triggerWatches(res.Events)
-	if p.connect != nil {
-		s.finishConnect(p)
-		return
-	}
-	if h.Type == wire.OpCloseSession {
-		// The requester (if any) gets its reply first; then the session's
-		// connection is closed.
-		if p.cc != nil {
-			s.drainPending(p.cc)
-		}
-		if cc := s.bySession[h.ClientID]; cc != nil {
-			delete(s.bySession, h.ClientID)
-			if p.cc == cc {
-				// closeSession from the client: reply, then close.
-				s.closeConn(cc, "session closed")
-			} else {
-				// Expiry: Java closes the connection at once and what was
-				// queued for it is lost.
-				s.closeConnNow(cc, "session expired")
-			}
-		}
-		return
-	}
-	if p.cc != nil {
-		s.drainPending(p.cc)
-	}
+	_ = res
 }
 
 // replyWrite sends the reply to an applied write (FinalRequestProcessor).
@@ -265,6 +342,11 @@ func (s *Server) replyWrite(p *proposal) {
 		return
 	}
 	if p.op == wire.OpMulti && p.entry.Hdr.Type == wire.OpMulti {
+		if len(res.Multi) > inlineConnOps {
+			// Encoded across rounds; the connection's next replies wait.
+			s.startConnJob(cc, &multiReplyJob{xid: p.xid, zxid: zxid, code: multiErr(p), results: res.Multi, r: newChunkedReply()})
+			return
+		}
 		s.replyZxid(cc, p.xid, zxid, multiErr(p), multiResponse(res))
 		return
 	}
@@ -304,8 +386,15 @@ func multiErr(p *proposal) wire.ErrCode {
 func multiResponse(res *tree.Result) *wire.MultiResponse {
 	out := &wire.MultiResponse{Results: make([]wire.MultiResult, 0, len(res.Multi))}
 	for i := range res.Multi {
-		r := &res.Multi[i]
-		var mr wire.MultiResult
+		out.Results = append(out.Results, multiResult(&res.Multi[i]))
+	}
+	return out
+}
+
+// multiResult is one op's result in a MultiResponse.
+func multiResult(r *tree.Result) wire.MultiResult {
+	var mr wire.MultiResult
+	{
 		switch r.Type {
 		case wire.OpError:
 			mr = wire.MultiResult{Type: wire.OpError, Err: r.Err, Result: &wire.ErrorResponse{Err: r.Err}}
@@ -322,15 +411,28 @@ func multiResponse(res *tree.Result) *wire.MultiResponse {
 		default:
 			mr = wire.MultiResult{Type: wire.OpError, Err: wire.ErrRuntimeInconsistency, Result: &wire.ErrorResponse{Err: wire.ErrRuntimeInconsistency}}
 		}
-		out.Results = append(out.Results, mr)
 	}
-	return out
+	return mr
 }
 
 // triggerWatches delivers the watch events of an applied txn, mirroring
 // DataTree's calls into the data and child WatchManagers.
 func (s *Server) triggerWatches(events []tree.Event) {
-	for _, ev := range events {
+	s.deliver(s.collectWatchers(events, nil))
+}
+
+// delivery is a watch event owed to a connection.
+type delivery struct {
+	cc *clientConn
+	ev *tree.Event
+}
+
+// collectWatchers fires the watches of events (consuming one-shot ones)
+// and appends to out what each watching connection is to be sent, in
+// event order.
+func (s *Server) collectWatchers(events []tree.Event, out []delivery) []delivery {
+	for i := range events {
+		ev := &events[i]
 		var ws []watch.Watcher
 		switch ev.Type {
 		case wire.EventNodeCreated, wire.EventNodeDataChanged:
@@ -339,24 +441,50 @@ func (s *Server) triggerWatches(events []tree.Event) {
 			ws = s.childW.Trigger(ev.Path, ev.Type, nil)
 		case wire.EventNodeDeleted:
 			ws = s.dataW.Trigger(ev.Path, ev.Type, nil)
-			seen := make(map[watch.Watcher]struct{}, len(ws))
-			for _, w := range ws {
-				seen[w] = struct{}{}
+			var seen map[watch.Watcher]struct{}
+			if len(ws) > 0 && s.childW.Watched(ev.Path) {
+				seen = make(map[watch.Watcher]struct{}, len(ws))
+				for _, w := range ws {
+					seen[w] = struct{}{}
+				}
 			}
 			ws = append(ws, s.childW.Trigger(ev.Path, ev.Type, seen)...)
 		}
-		for _, w := range ws {
-			cc := s.conns[uint64(w)]
-			if cc == nil {
-				continue
-			}
-			// CVE-2024-23944: deliver only to watchers that may read the
-			// node (checked with the connection's auth at delivery time; a
-			// filtered one-shot watch is still consumed).
-			if !s.checkACL(ev.ACL, wire.PermRead, cc.auth) {
-				continue
-			}
-			s.sendEvent(cc, wire.WatcherEvent{Type: ev.Type, State: wire.StateSyncConnected, Path: ev.Path})
+		out = s.addDeliveries(out, ev, ws)
+	}
+	return out
+}
+
+// fanOut is how many watchers an event may fire (its path's watchers).
+func (s *Server) fanOut(ev *tree.Event) int {
+	switch ev.Type {
+	case wire.EventNodeCreated, wire.EventNodeDataChanged:
+		return s.dataW.WatcherCountOf(ev.Path)
+	case wire.EventNodeChildrenChanged:
+		return s.childW.WatcherCountOf(ev.Path)
+	case wire.EventNodeDeleted:
+		return s.dataW.WatcherCountOf(ev.Path) + s.childW.WatcherCountOf(ev.Path)
+	}
+	return 0
+}
+
+// addDeliveries appends the events owed to watchers ws of ev (those whose
+// connection is there and may read the node: CVE-2024-23944, checked when
+// the watch fires; a filtered one-shot watch is still consumed).
+func (s *Server) addDeliveries(out []delivery, ev *tree.Event, ws []watch.Watcher) []delivery {
+	for _, w := range ws {
+		cc := s.conns[uint64(w)]
+		if cc == nil || !s.checkACL(ev.ACL, wire.PermRead, cc.auth) {
+			continue
 		}
+		out = append(out, delivery{cc, ev})
+	}
+	return out
+}
+
+// deliver sends watch events (a connection gone meanwhile gets nothing).
+func (s *Server) deliver(ds []delivery) {
+	for _, d := range ds {
+		s.sendEvent(d.cc, wire.WatcherEvent{Type: d.ev.Type, State: wire.StateSyncConnected, Path: d.ev.Path})
 	}
 }

@@ -24,6 +24,18 @@ type clientConn struct {
 	parkedPkts atomic.Int64
 	parked     atomic.Bool
 	admitted   atomic.Bool
+	// queuedSync is set while a sync taken from pending runs: syncAfter
+	// is its target (execRequest).
+	queuedSync bool
+	syncAfter  wire.Zxid
+	// javaDone counts the packets of the batch being submitted whose
+	// strings Submit has converted (event loop only).
+	javaDone int
+	// Receipt, from the event loop (Received): heardAt is when bytes last
+	// arrived (nowMs), heard is set while cc is in Server.heardQ.
+	heardAt   atomic.Int64
+	heard     atomic.Bool
+	nextHeard *clientConn // link in Server.heardQ
 
 	// owner state
 	ip         string
@@ -32,9 +44,12 @@ type clientConn struct {
 	lastActive int64          // mono ms of the last packet (connection expiry)
 	// auth starts as the shared ip entry of the client's address (full
 	// slice: addauth appends to a copy).
-	auth      []wire.ID
-	pending   []pendingItem // replies owed, in request order
-	out       []byte        // output accumulated this round
+	auth    []wire.ID
+	pending []pendingItem // replies owed, in request order
+	// job is a request of this connection done across owner rounds; the
+	// requests in pending come after it.
+	job       connJob
+	out       []byte // output accumulated this round
 	stats     connStats
 	gone      atomic.Bool // socket closed (set from the event loop)
 	timeoutMs int32
@@ -63,6 +78,10 @@ type pendingItem struct {
 	// Request copies it then, so an auth read later does not apply to it.
 	auth []wire.ID
 	snap bool
+	// syncAfter: for a sync, the last txn committed when it arrived (what
+	// it must wait for, and no more: not a write its session sent after
+	// it).
+	syncAfter wire.Zxid
 }
 
 // connStats are the per-connection figures of the cons command.
@@ -128,7 +147,13 @@ func (s *Server) replyZxid(cc *clientConn, xid wire.Xid, zxid wire.Zxid, err wir
 	cc.growOut()
 	before := len(cc.out)
 	cc.out = wire.AppendReply(cc.out, wire.ReplyHeader{Xid: xid, Zxid: zxid, Err: err}, body)
-	s.stats.observeResp(int64(len(cc.out) - before - wire.FrameHeaderSize))
+	s.replied(cc, xid, zxid, len(cc.out)-before-wire.FrameHeaderSize)
+}
+
+// replied counts a reply of size bytes (without its length prefix) just
+// added to cc's output.
+func (s *Server) replied(cc *clientConn, xid wire.Xid, zxid wire.Zxid, size int) {
+	s.stats.observeResp(int64(size))
 	cc.completed++
 	cc.sentPkts++
 	if xid >= 0 {

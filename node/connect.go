@@ -65,16 +65,19 @@ func (s *Server) processConnect(cc *clientConn, c *wire.Connect) {
 		id := s.sessions.NextID()
 		s.sessions.Add(id, timeout, s.nowMs())
 		cc.connecting = true
-		req := tree.PrepRequest{
-			Session: id,
-			Type:    wire.OpCreateSession,
-			Body:    &wire.CreateSessionTxn{TimeOut: timeout},
-			Zxid:    s.nextZxid(),
-			Time:    wallMs(),
-		}
-		e, code := s.tree.Prep(&req)
-		s.propose(&proposal{entry: e, cc: cc, op: wire.OpCreateSession, err: code, start: time.Now(),
-			connect: &connectState{cc: cc, oldClient: oldClient}})
+		prop := &proposal{cc: cc, op: wire.OpCreateSession, start: time.Now(),
+			connect: &connectState{cc: cc, oldClient: oldClient}}
+		s.prepare(prepItem{prop: prop, run: func() {
+			req := tree.PrepRequest{
+				Session: id,
+				Type:    wire.OpCreateSession,
+				Body:    &wire.CreateSessionTxn{TimeOut: timeout},
+				Zxid:    s.nextZxid(),
+				Time:    wallMs(),
+			}
+			e, code := s.tree.Prep(&req)
+			s.prepared(prop, e, code)
+		}})
 		return
 	}
 	id := c.SessionID

@@ -380,7 +380,7 @@ func (s *Server) observerApply(e *wire.TxnEntry) {
 func (s *Server) applyCommitted(e *wire.TxnEntry) {
 	p := s.peer
 	p.stats.commits++
-	if e.Hdr.Zxid <= s.tree.LastZxid {
+	if e.Hdr.Zxid <= s.lastApplied() {
 		// Already in the tree (applied before a resync).
 		return
 	}
@@ -390,7 +390,7 @@ func (s *Server) applyCommitted(e *wire.TxnEntry) {
 	}
 	prop.entry = *e
 	s.applyProposal(prop)
-	s.zxid = s.tree.LastZxid
+	s.zxid = s.lastApplied()
 }
 
 // takeForwarded returns the local request a committed txn answers.
@@ -438,6 +438,7 @@ func (s *Server) checkTxnDigest(e *wire.TxnEntry) {
 // last one (Learner.ping). The table is never null, even when empty.
 func (s *Server) replyPing(qp *wire.QuorumPacket) {
 	p := s.peer
+	s.runHeard() // clients heard from by now, processed or not
 	touched := make([]wire.SessionTouch, 0, len(p.touched))
 	for id, to := range p.touched {
 		touched = append(touched, wire.SessionTouch{SessionID: id, TimeoutMs: to})
@@ -461,6 +462,7 @@ func (s *Server) forwardRequest(cc *clientConn, pkt *wire.ClientPacket) {
 	p := s.peer
 	prop := &proposal{cc: cc, xid: pkt.Header.Xid, op: pkt.Header.Type, start: time.Now(), forwarded: true}
 	cc.pending = append(cc.pending, pendingItem{prop: prop})
+	s.outstandingN++
 	if pkt.Header.Type == wire.OpSync {
 		prop.syncReq, _ = pkt.Body.(*wire.SyncRequest)
 		if pkt.BodyErr != nil {
@@ -493,6 +495,18 @@ func (s *Server) onLeaderSync() {
 	prop := p.syncs[0]
 	p.syncs[0] = nil
 	p.syncs = p.syncs[1:]
+	if last := s.lastInApply(); last != nil {
+		// Every txn committed before the SYNC must be in the tree before
+		// the sync is answered (Java's SYNC goes through the commit
+		// processor behind them): it waits for the last one.
+		last.after = append(last.after, prop)
+		return
+	}
+	s.syncDone(prop)
+}
+
+// syncDone answers a learner's sync whose committed txns are applied.
+func (s *Server) syncDone(prop *proposal) {
 	prop.applied = true
 	if prop.cc != nil {
 		s.drainPending(prop.cc)

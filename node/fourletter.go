@@ -56,8 +56,23 @@ func (s *Server) fourLetter(cc *clientConn, word string, arg []byte) {
 		s.closeConn(cc, "stmk without mask")
 		return
 	default:
+		if s.serving() || word == "envi" {
+			if j := s.fourLetterJob(word); j != nil {
+				// Its output grows with the server's state, or it needs
+				// the disk: built across rounds (fourletter_job.go).
+				s.runConnJob(cc, j)
+				return
+			}
+		}
 		out = s.fourLetterOutput(cc, word, arg)
 	}
+	s.answerFourLetter(cc, word, []byte(out))
+}
+
+// answerFourLetter sends a four-letter word's output and closes; also for
+// a connection whose job built the output across rounds.
+func (s *Server) answerFourLetter(cc *clientConn, word string, out []byte) {
+	reason := "four letter word " + word
 	// Java's writer sends (and counts) one packet per 8 KiB block.
 	chunks := int64((len(out) + 8191) / 8192)
 	cc.stats.sent += chunks
@@ -66,11 +81,15 @@ func (s *Server) fourLetter(cc *clientConn, word string, arg []byte) {
 		// The client half-closed right after the word (nc -N): the event
 		// loop has closed its socket, the front end's duplicate takes the
 		// answer. Java answers these too.
-		cc.sink.Send([]byte(out), 1)
+		cc.sink.Send(out, 1)
 		cc.sink.Close(reason)
 		return
 	}
-	cc.out = append(cc.out, out...)
+	if len(cc.out) == 0 {
+		cc.out = out // a long output is not copied again
+	} else {
+		cc.out = append(cc.out, out...)
+	}
 	cc.completed++
 	s.markDirty(cc)
 	s.closeConn(cc, reason)
@@ -101,15 +120,7 @@ func (s *Server) fourLetterOutput(cc *clientConn, word string, arg []byte) strin
 		s.traceMask = int64(binary.BigEndian.Uint64(arg))
 		return strconv.FormatInt(s.traceMask, 10)
 	case "srvr":
-		s.writeStat(&b, false)
-	case "stat":
-		s.writeStat(&b, true)
-	case "cons":
-		for _, c := range s.sortedConns() {
-			b.WriteString(s.connLine(c, true))
-			b.WriteByte('\n')
-		}
-		b.WriteByte('\n')
+		s.writeStat(&b)
 	case "crst":
 		for _, c := range s.conns {
 			c.stats.reset()
@@ -118,43 +129,9 @@ func (s *Server) fourLetterOutput(cc *clientConn, word string, arg []byte) strin
 	case "srst":
 		s.stats.reset()
 		b.WriteString("Server stats reset.\n")
-	case "mntr":
-		s.writeMntr(&b)
-	case "conf":
-		s.writeConf(&b)
-	case "envi":
-		s.writeEnvi(&b)
 	case "wchs":
-		ws := s.dataW.AllWatchers()
-		total := 0
-		for _, w := range ws {
-			total += len(s.dataW.Paths(w))
-		}
-		b.WriteString(strconv.Itoa(len(ws)) + " connections watching " + strconv.Itoa(s.dataW.PathCount()) + " paths\n")
-		b.WriteString("Total watches:" + strconv.Itoa(total) + "\n")
-	case "wchc":
-		for _, w := range s.dataW.AllWatchers() {
-			b.WriteString(s.watcherSession(w) + "\n")
-			for _, p := range s.dataW.Paths(w) {
-				b.WriteString("\t" + p + "\n")
-			}
-		}
-		b.WriteByte('\n')
-	case "wchp":
-		for _, p := range s.dataW.AllPaths() {
-			b.WriteString(p + "\n")
-			for _, w := range s.dataW.Watchers(p) {
-				b.WriteString("\t" + s.watcherSession(w) + "\n")
-			}
-		}
-		b.WriteByte('\n')
-	case "dump":
-		s.writeDump(&b)
-	case "dirs":
-		snap, logs := s.dirSizes()
-		// Java swaps the labels: datadir_size reports the txn-log dir.
-		b.WriteString("datadir_size: " + strconv.FormatInt(logs, 10) + "\n")
-		b.WriteString("logdir_size: " + strconv.FormatInt(snap, 10) + "\n")
+		b.WriteString(strconv.Itoa(s.dataW.WatcherCount()) + " connections watching " + strconv.Itoa(s.dataW.PathCount()) + " paths\n")
+		b.WriteString("Total watches:" + strconv.Itoa(s.dataW.Size()) + "\n")
 	case "hash":
 		for _, d := range s.digestLog {
 			b.WriteString(strconv.FormatUint(uint64(d.zxid), 16) + ": " + strconv.FormatInt(int64(d.digest), 10) + "\n")
@@ -227,16 +204,15 @@ func (s *Server) connLine(c *clientConn, full bool) string {
 	return b.String()
 }
 
-// writeStat is srvr (clients=false) and stat (ServerStats.toString).
-func (s *Server) writeStat(b *strings.Builder, clients bool) {
+// writeStat is srvr (ServerStats.toString); stat adds the clients
+// (statLines).
+func (s *Server) writeStat(b *strings.Builder) {
 	b.WriteString("Zookeeper version: " + VersionString + "\n")
-	if clients {
-		b.WriteString("Clients:\n")
-		for _, c := range s.sortedConns() {
-			b.WriteString(s.connLine(c, false) + "\n")
-		}
-		b.WriteString("\n")
-	}
+	s.writeStatTail(b)
+}
+
+// writeStatTail is the part of srvr and stat after the clients.
+func (s *Server) writeStatTail(b *strings.Builder) {
 	st := &s.stats
 	b.WriteString("Latency min/avg/max: " + strconv.FormatInt(st.shownMin(), 10) + "/" + javaAvg(st.latencySum, st.latencyCount) +
 		"/" + strconv.FormatInt(st.maxLatency, 10) + "\n")
@@ -258,13 +234,7 @@ func (s *Server) writeStat(b *strings.Builder, clients bool) {
 func (s *Server) nodeCount() int { return s.tree.Len() + 1 }
 
 // outstanding counts requests received but not answered.
-func (s *Server) outstanding() int {
-	n := 0
-	for _, c := range s.conns {
-		n += len(c.pending)
-	}
-	return n
-}
+func (s *Server) outstanding() int { return s.outstandingN }
 
 // javaAvg formats total/count rounded to 4 decimals (HALF_UP) as Java's
 // Double.toString prints it ("0.0", "2.1765", "2.5").
@@ -284,7 +254,7 @@ func javaAvg(total, count int64) string {
 // writeMntr is the monitor command: zk_<key>\t<value> lines, with the keys
 // Java 3.8 prints first (version, state and its gauges, in Java's order),
 // then the counters zkgo tracks.
-func (s *Server) writeMntr(b *strings.Builder) {
+func (s *Server) writeMntr(b *strings.Builder, fds fdCounts) {
 	line := func(k, v string) { b.WriteString("zk_" + k + "\t" + v + "\n") }
 	i64 := func(k string, v int64) { line(k, strconv.FormatInt(v, 10)) }
 	st := &s.stats
@@ -305,7 +275,7 @@ func (s *Server) writeMntr(b *strings.Builder) {
 	i64("watch_count", int64(s.dataW.Size()+s.childW.Size()))
 	i64("auth_failed_count", st.authFailed)
 	i64("min_latency", st.shownMin())
-	open, max := fdCounts()
+	open, max := fds.open, fds.max
 	i64("max_file_descriptor_count", max)
 	i64("approximate_data_size", s.tree.DataBytes())
 	i64("open_file_descriptor_count", open)
@@ -405,13 +375,14 @@ func (s *Server) writeMntr(b *strings.Builder) {
 // server_state and peer_state.
 func (s *Server) Monitor(ctx context.Context) ([][2]string, error) {
 	var text string
+	fds := readFDCounts() // /proc, off the owner goroutine
 	err := s.Call(ctx, func() {
 		if !s.serving() {
 			text = "zk_server_state\t" + s.modeName() + "\nzk_peer_state\t" + s.peerState() + "\n"
 			return
 		}
 		var b strings.Builder
-		s.writeMntr(&b)
+		s.writeMntr(&b, fds)
 		text = b.String()
 	})
 	if err != nil {
@@ -453,9 +424,9 @@ func (s *Server) peerState() string {
 }
 
 // writeConf is ZooKeeperServer.dumpConf.
-func (s *Server) writeConf(b *strings.Builder) {
+func (s *Server) writeConf(b *strings.Builder, sizes dirSizes) {
 	snapDir, logDir := s.versionDirs()
-	snapSize, logSize := s.dirSizes()
+	snapSize, logSize := sizes.snap, sizes.logs
 	port := s.boundPort
 	if port == 0 {
 		port = s.cfg.ClientPort
@@ -500,10 +471,21 @@ func (s *Server) versionDirs() (snap, logs string) {
 	return filepath.Join(abs(s.cfg.DataDir), "version-2"), filepath.Join(abs(s.cfg.DataLogDir), "version-2")
 }
 
-// dirSizes sums the regular files under the snapshot and log directories.
-func (s *Server) dirSizes() (snap, logs int64) {
+// dirSizes are the byte sizes of the snapshot and log directories.
+type dirSizes struct{ snap, logs int64 }
+
+// readDirSizes sums the regular files under the snapshot and log
+// directories (a directory walk: keep it off the owner goroutine).
+func (s *Server) readDirSizes() dirSizes {
 	sd, ld := s.versionDirs()
-	return dirSize(sd), dirSize(ld)
+	return dirSizes{dirSize(sd), dirSize(ld)}
+}
+
+// writeDirs is the dirs command. Java swaps the labels: datadir_size
+// reports the txn-log dir.
+func writeDirs(b *strings.Builder, sizes dirSizes) {
+	b.WriteString("datadir_size: " + strconv.FormatInt(sizes.logs, 10) + "\n")
+	b.WriteString("logdir_size: " + strconv.FormatInt(sizes.snap, 10) + "\n")
 }
 
 func dirSize(dir string) int64 {
@@ -521,7 +503,7 @@ func dirSize(dir string) int64 {
 
 // writeEnvi lists the environment with Java's keys, filled in with what
 // the Go runtime knows.
-func (s *Server) writeEnvi(b *strings.Builder) {
+func writeEnvi(b *strings.Builder) {
 	host, _ := os.Hostname()
 	if host == "" {
 		host = "<NA>"
@@ -578,84 +560,25 @@ func kernelRelease() string {
 	return b.String()
 }
 
-// fdCounts returns the open and maximum file descriptor counts.
-func fdCounts() (open, max int64) {
+// fdCounts are the open and maximum file descriptor counts.
+type fdCounts struct{ open, max int64 }
+
+// readFDCounts reads them (a directory read of /proc/self/fd: keep it off
+// the owner goroutine).
+func readFDCounts() fdCounts {
+	var c fdCounts
 	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
-		open = int64(len(ents))
+		c.open = int64(len(ents))
 	}
 	var r syscall.Rlimit
 	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r) == nil {
-		max = int64(r.Cur)
+		c.max = int64(r.Cur)
 	}
-	return open, max
+	return c
 }
 
 // javaDate formats like java.util.Date.toString in UTC.
 func javaDate(t time.Time) string { return t.UTC().Format("Mon Jan 02 15:04:05 MST 2006") }
-
-// writeDump is the dump command: session expiry buckets, ephemerals by
-// session, and connection expiry buckets.
-func (s *Server) writeDump(b *strings.Builder) {
-	now := s.nowMs()
-	wallNow := time.Now()
-	at := func(bucket int64) string { return javaDate(wallNow.Add(time.Duration(bucket-now) * time.Millisecond)) }
-
-	buckets := s.sessions.BucketTimes()
-	times := make([]int64, 0, len(buckets))
-	total := 0
-	for t, ids := range buckets {
-		times = append(times, t)
-		total += len(ids)
-	}
-	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
-	b.WriteString("SessionTracker dump:\n")
-	b.WriteString("Session Sets (" + strconv.Itoa(len(times)) + ")/(" + strconv.Itoa(total) + "):\n")
-	for _, t := range times {
-		b.WriteString(strconv.Itoa(len(buckets[t])) + " expire at " + at(t) + ":\n")
-		for _, id := range buckets[t] {
-			b.WriteString("\t0x" + strconv.FormatUint(uint64(id), 16) + "\n")
-		}
-	}
-	b.WriteString("ephemeral nodes dump:\n")
-	owners := s.tree.EphemeralSessions()
-	b.WriteString("Sessions with Ephemerals (" + strconv.Itoa(len(owners)) + "):\n")
-	for _, id := range owners {
-		b.WriteString("0x" + strconv.FormatUint(uint64(id), 16) + ":\n")
-		for _, p := range s.tree.Ephemerals(id) {
-			b.WriteString("\t" + p + "\n")
-		}
-	}
-	// Connections expire in buckets of the sessionless timeout.
-	type cb struct {
-		t  int64
-		cs []*clientConn
-	}
-	byT := map[int64]*cb{}
-	for _, c := range s.sortedConns() {
-		to := int64(sessionlessTimeoutMs)
-		if c.session != 0 {
-			to = int64(c.timeoutMs)
-		}
-		t := ((c.lastActive+to)/sessionlessTimeoutMs + 1) * sessionlessTimeoutMs
-		if byT[t] == nil {
-			byT[t] = &cb{t: t}
-		}
-		byT[t].cs = append(byT[t].cs, c)
-	}
-	ct := make([]int64, 0, len(byT))
-	for t := range byT {
-		ct = append(ct, t)
-	}
-	sort.Slice(ct, func(i, j int) bool { return ct[i] < ct[j] })
-	b.WriteString("Connections dump:\n")
-	b.WriteString("Connections Sets (" + strconv.Itoa(len(ct)) + ")/(" + strconv.Itoa(len(s.conns)) + "):\n")
-	for _, t := range ct {
-		b.WriteString(strconv.Itoa(len(byT[t].cs)) + " expire at " + at(t) + ":\n")
-		for _, c := range byT[t].cs {
-			b.WriteString("\tip: " + javaSocketAddr(c.remote) + " sessionId: 0x" + strconv.FormatUint(uint64(c.session), 16) + "\n")
-		}
-	}
-}
 
 // digestEntry is one line of the hash command (DataTree's digest log).
 type digestEntry struct {

@@ -66,6 +66,8 @@ type snapSync struct {
 	h     *learnerHandler
 	cur   *tree.SnapshotCursor
 	spool *snapSpool
+	w     jute.Writer    // the walk's chunk (reused)
+	tail  *tailCollector // once the walk is done
 }
 
 // newLeaderZxid is the zxid of NEWLEADER: the new epoch, counter 0.
@@ -353,6 +355,14 @@ func (s *Server) onHandlerMsg(m handlerMsg) {
 	if ld == nil || h.gone {
 		return
 	}
+	if m.logRead != nil {
+		// The txn log read for its DIFF is done: sync it now.
+		h.readingLog, h.fromLog = false, m.logRead
+		if h.state == hsWaitSync {
+			s.syncLearner(h)
+		}
+		return
+	}
 	if m.err != nil {
 		reason := "reading from the learner: " + m.err.Error()
 		if r := h.closeReason(); r != "" {
@@ -513,10 +523,7 @@ func (s *Server) onLearnerPacket(h *learnerHandler, qp *wire.QuorumPacket) {
 			s.dropHandler(h, "PING touch table does not decode: "+err.Error())
 			return
 		}
-		now := s.nowMs()
-		for _, t := range touches {
-			s.sessions.Touch(t.SessionID, now)
-		}
+		s.queueTouches(touches)
 	case wire.PacketRevalidate:
 		id, to, err := wire.ParseRevalidateRequest(qp.Data)
 		if err != nil {
@@ -552,13 +559,16 @@ func (s *Server) onLearnerRequest(h *learnerHandler, qp *wire.QuorumPacket) {
 	switch hdr.Type {
 	case wire.OpSync:
 		// Leader.processSync: SYNC once every proposal outstanding now is
-		// committed.
-		if len(s.inflight) == 0 {
-			h.queue(wire.QuorumPacket{Type: wire.PacketSync, Zxid: 0})
-		} else {
-			last := ld.outstanding.LastProposed()
-			ld.pendingSyncs[last] = append(ld.pendingSyncs[last], h)
-		}
+		// committed (a write still being prepared counts: the sync waits
+		// for it to be proposed).
+		s.prepare(prepItem{run: func() {
+			if len(s.inflight) == 0 {
+				h.queue(wire.QuorumPacket{Type: wire.PacketSync, Zxid: 0})
+			} else {
+				last := ld.outstanding.LastProposed()
+				ld.pendingSyncs[last] = append(ld.pendingSyncs[last], h)
+			}
+		}})
 		return
 	case wire.OpCreateSession:
 		if len(body) < 4 {
@@ -568,10 +578,12 @@ func (s *Server) onLearnerRequest(h *learnerHandler, qp *wire.QuorumPacket) {
 		to := int32(binary.BigEndian.Uint32(body))
 		sess := s.sessions.Add(hdr.SessionID, to, s.nowMs())
 		sess.Owner = h.sid
-		req := tree.PrepRequest{Session: hdr.SessionID, Type: wire.OpCreateSession, Body: &wire.CreateSessionTxn{TimeOut: to},
-			Zxid: s.nextZxid(), Time: wallMs()}
-		e, code := s.tree.Prep(&req)
-		s.propose(&proposal{entry: e, op: wire.OpCreateSession, err: code, start: time.Now()})
+		s.prepare(prepItem{run: func() {
+			req := tree.PrepRequest{Session: hdr.SessionID, Type: wire.OpCreateSession, Body: &wire.CreateSessionTxn{TimeOut: to},
+				Zxid: s.nextZxid(), Time: wallMs()}
+			e, code := s.tree.Prep(&req)
+			s.propose(&proposal{entry: e, op: wire.OpCreateSession, err: code, start: time.Now()})
+		}})
 		return
 	}
 	r := &writeRequest{session: hdr.SessionID, xid: hdr.Cxid, op: hdr.Type, raw: body, auth: qp.AuthInfo, owner: h.sid}
@@ -775,6 +787,11 @@ func (s *Server) leaveLeading() {
 		}
 	}
 	s.inflight = nil
+	s.dropPreps(func(p *proposal) {
+		if p.cc != nil {
+			s.closeConn(p.cc, "leader shutting down")
+		}
+	})
 	s.tree.ResetPrep()
 	s.fastForward()
 }

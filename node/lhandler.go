@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/node/storage"
 	"github.com/zkgo/zkgo/node/zab"
 	"github.com/zkgo/zkgo/wire"
 )
@@ -85,7 +86,11 @@ type learnerHandler struct {
 	// (leaderState.snapSyncs or diffSyncs) until its NEWLEADER ACK; nil
 	// when none.
 	throttledBy *zab.SyncThrottle
-	gone        bool
+	// readingLog: the txn log is being read for its DIFF; fromLog is what
+	// was read (syncLearner).
+	readingLog bool
+	fromLog    *logRead
+	gone       bool
 	// txnTimeout is LearnerHandler.SyncLimitCheck, in ticks.
 	txnTimeout zab.SyncLimitCheck
 }
@@ -95,6 +100,15 @@ type handlerMsg struct {
 	h   *learnerHandler
 	qp  wire.QuorumPacket
 	err error
+	// logRead: the txns a DIFF needs from the txn log, read off the owner
+	// goroutine (syncLearner); qp and err are unused then.
+	logRead *logRead
+}
+
+// logRead is the outcome of reading the txn log for a learner's DIFF.
+type logRead struct {
+	peer    wire.Zxid
+	entries []zab.Committed
 }
 
 func (h *learnerHandler) close(reason string) {
@@ -234,14 +248,15 @@ func (h *learnerHandler) writer(writeTimeout time.Duration) {
 
 // snapSpool holds a SNAP sync's node records in a temp file while the tree
 // is walked; once the walk is done the owner fills in the head (sessions
-// and ACL map taken at the end, so every ACL a node refers to is there).
+// and ACL map taken at the end, so every ACL a node refers to is there),
+// which the writer encodes (encodeSnapHead) before the nodes.
 type snapSpool struct {
 	zxid  wire.Zxid
 	f     *os.File
 	w     *bufio.Writer
 	err   error
 	mu    sync.Mutex
-	head  []byte // SNAP packet + sessions + ACL map, set when the walk is done
+	head  storage.SnapshotTail // sessions and ACL map, set when the walk is done
 	done  bool
 	nodes int
 }
@@ -264,7 +279,7 @@ func (sp *snapSpool) write(b []byte) {
 }
 
 // finish records the stream head once the walk is complete.
-func (sp *snapSpool) finish(head []byte) {
+func (sp *snapSpool) finish(head storage.SnapshotTail) {
 	if sp.err == nil {
 		sp.err = sp.w.Flush()
 	}
@@ -288,7 +303,7 @@ func (sp *snapSpool) send(conn net.Conn, bw *bufio.Writer, timeout time.Duration
 		return err
 	}
 	conn.SetWriteDeadline(time.Now().Add(timeout))
-	if _, err := bw.Write(sp.head); err != nil {
+	if _, err := bw.Write(encodeSnapHead(sp.zxid, &sp.head)); err != nil {
 		return err
 	}
 	buf := make([]byte, 256<<10)

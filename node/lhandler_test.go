@@ -54,22 +54,41 @@ func TestHandlerWriterHoldsPacketsBehindSnapshot(t *testing.T) {
 	nodes.Long(-1)
 	(&wire.StatPersisted{}).Encode(&nodes)
 	sp.write(nodes.Bytes())
-	var head jute.Writer
-	qp := wire.QuorumPacket{Type: wire.PacketSnap, Zxid: 0x100000005}
-	qp.Encode(&head)
-	head.Int(0) // sessions
-	head.Int(0) // ACL map
-	sp.finish(head.Bytes())
+	// The head as the owner gathers it (unsorted); the writer sorts and
+	// encodes it.
+	open := []wire.ACL{{Perms: 31, ID: wire.ID{Scheme: "world", ID: "anyone"}}}
+	sp.finish(storage.SnapshotTail{
+		Sessions: []wire.SessionTouch{{SessionID: 5, TimeoutMs: 3000}, {SessionID: 2, TimeoutMs: 4000}},
+		ACLs:     []storage.IndexedACL{{Index: 3, ACL: open}, {Index: 1, ACL: open}},
+	})
 	h.poke()
 	if qp := read(); qp.Type != wire.PacketSnap || qp.Zxid != 0x100000005 {
 		t.Fatalf("after LEADERINFO the learner got %v %v, want the SNAP", qp.Type, qp.Zxid)
 	}
 	sr := storage.NewStreamReaderFrom(br, 0)
-	if n, _ := sr.Int(); n != 0 {
+	if n, _ := sr.Int(); n != 2 {
 		t.Fatal("sessions")
 	}
-	if n, _ := sr.Int(); n != 0 {
+	for _, want := range []int64{2, 5} {
+		if id, _ := sr.Long(); id != want {
+			t.Fatalf("session %d, want %d (sorted)", id, want)
+		}
+		sr.Int()
+	}
+	if n, _ := sr.Int(); n != 2 {
 		t.Fatal("acl map")
+	}
+	for _, want := range []int64{1, 3} {
+		if idx, _ := sr.Long(); idx != want {
+			t.Fatalf("acl index %d, want %d (sorted)", idx, want)
+		}
+		if n, _ := sr.Int(); n != 1 {
+			t.Fatal("acl list length")
+		}
+		var a wire.ACL
+		if err := sr.Record(&a, open[0].Size()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if p, _ := sr.String(); p != "" {
 		t.Fatalf("root path %q", p)

@@ -6,7 +6,8 @@ import (
 	"io"
 	"os"
 
-	"github.com/zkgo/zkgo/jute"
+	"github.com/rs/zerolog"
+
 	"github.com/zkgo/zkgo/node/storage"
 	"github.com/zkgo/zkgo/node/zab"
 	"github.com/zkgo/zkgo/wire"
@@ -80,6 +81,14 @@ func (sp *syncPlan) queueCommitted(h *learnerHandler, entries []zab.Committed, p
 // came in, queues the packets, starts forwarding to it and queues NEWLEADER.
 func (s *Server) syncLearner(h *learnerHandler) {
 	ld := s.leader
+	if !s.applyIdle() || h.readingLog {
+		// A txn is committed but not yet in the tree nor among the
+		// proposals to forward: sync once it is (resumeLearnerSyncs). Or
+		// the txn log is being read for this learner: sync when it is.
+		return
+	}
+	fromLog := h.fromLog
+	h.fromLog = nil
 	peer := h.peerLastZxid
 	lastProcessed := s.tree.LastZxid
 	minC, maxC := s.committed.Bounds(lastProcessed)
@@ -104,7 +113,15 @@ func (s *Server) syncLearner(h *learnerHandler) {
 		current = plan.queueCommitted(h, s.committed.Window(), peer, 0, maxC, false)
 		needSnap = false
 	case peer < minC && ld.snapSizeFactor >= 0:
-		if disk := s.proposalsFromLog(h, peer, ld.snapSizeFactor); len(disk) > 0 {
+		if fromLog == nil || fromLog.peer != peer {
+			// The log may hold up to snapshotSizeFactor x the snapshot:
+			// read it on a goroutine, and come back here when it is read
+			// (the committed window may have moved on by then: a gap
+			// between the two falls back to a snapshot, below).
+			s.readLogForSync(h, peer, ld.snapSizeFactor)
+			return
+		}
+		if disk := fromLog.entries; len(disk) > 0 {
 			current = plan.queueCommitted(h, disk, peer, minC, maxC, true)
 			if current < minC {
 				h.log.Info().Str("end_of_log", current.String()).Str("min_committed", minC.String()).
@@ -218,6 +235,20 @@ func (s *Server) releaseHeld(h *learnerHandler, p *proposal) {
 		wire.QuorumPacket{Type: wire.PacketCommit, Zxid: z})
 }
 
+// resumeLearnerSyncs syncs the learners that waited for the committed txns
+// to be applied.
+func (s *Server) resumeLearnerSyncs() {
+	ld := s.leader
+	if !ld.zab.EpochAcked() {
+		return
+	}
+	for h := range ld.handlers {
+		if h.state == hsWaitSync && !h.gone {
+			s.syncLearner(h)
+		}
+	}
+}
+
 // beginSync counts h's sync against the leader's SNAP or DIFF throttle
 // (LearnerSyncThrottler.beginSync). Followers are exempt, so the quorum
 // can always form, but are counted; an observer over the limit is
@@ -266,37 +297,54 @@ func (s *Server) startForwarding(h *learnerHandler, lastSeen wire.Zxid) {
 	h.forwarding = true
 }
 
+// readLogForSync reads the txn log for h's DIFF on a goroutine and hands
+// the result back to the owner through the learners' channel.
+func (s *Server) readLogForSync(h *learnerHandler, peer wire.Zxid, factor float64) {
+	ld := s.leader
+	h.readingLog = true
+	log := h.log
+	snapDir, logDir, limit := s.snapDir(), s.logDir(), s.cfg.RecordLimit()
+	s.goRoutine(func() {
+		msg := handlerMsg{h: h, logRead: &logRead{peer: peer, entries: proposalsFromLog(log, snapDir, logDir, limit, peer, factor)}}
+		select {
+		case ld.in <- msg:
+		case <-h.closed:
+		case <-s.quit:
+		}
+	})
+}
+
 // proposalsFromLog reads the committed txns from the txn log starting at
 // peer (ZKDatabase.getProposalsFromTxnLog): nothing when the log does not
 // hold peer itself, or when the logs to read are larger than factor times
-// the newest snapshot.
-// It reads the log on the owner goroutine, bounded by that size limit
-// (DIFFERENCES row 18).
-func (s *Server) proposalsFromLog(h *learnerHandler, peer wire.Zxid, factor float64) []zab.Committed {
-	var limit int64
-	if snaps, err := storage.ListSnapshots(s.snapDir()); err == nil && len(snaps) > 0 {
+// the newest snapshot. Runs off the owner goroutine (readLogForSync): a
+// log of snapshotSizeFactor x a large snapshot takes seconds to read.
+// limit bounds a record (Config.RecordLimit).
+func proposalsFromLog(log zerolog.Logger, snapDir, logDir string, limit int, peer wire.Zxid, factor float64) []zab.Committed {
+	var sizeLimit int64
+	if snaps, err := storage.ListSnapshots(snapDir); err == nil && len(snaps) > 0 {
 		if st, err := os.Stat(snaps[0].Path); err == nil {
-			limit = int64(float64(st.Size()) * factor)
+			sizeLimit = int64(float64(st.Size()) * factor)
 		}
 	}
-	logs, err := storage.ListLogs(s.logDir())
+	logs, err := storage.ListLogs(logDir)
 	if err != nil || len(logs) == 0 {
 		return nil
 	}
 	files := storage.LogsFrom(logs, peer)
-	if limit > 0 {
+	if sizeLimit > 0 {
 		var total int64
 		for _, f := range files {
 			if st, err := os.Stat(f.Path); err == nil {
 				total += st.Size()
 			}
 		}
-		if total > limit {
-			h.log.Info().Int64("txnlog_size", total).Int64("limit", limit).Msg("Txnlog size exceeds sizeLimit")
+		if total > sizeLimit {
+			log.Info().Int64("txnlog_size", total).Int64("limit", sizeLimit).Msg("Txnlog size exceeds sizeLimit")
 			return nil
 		}
 	}
-	lr := storage.NewLogReader(files, s.cfg.RecordLimit())
+	lr := storage.NewLogReader(files, limit)
 	defer lr.Close()
 	var out []zab.Committed
 	for {
@@ -308,23 +356,23 @@ func (s *Server) proposalsFromLog(h *learnerHandler, peer wire.Zxid, factor floa
 			// Damage, or the end of the file being appended to right now:
 			// what was read is contiguous, and the caller syncs by SNAP
 			// unless it reaches the committed log.
-			h.log.Warn().Err(err).Msg("txn log unreadable from here; using what precedes it for a sync")
+			log.Warn().Err(err).Msg("txn log unreadable from here; using what precedes it for a sync")
 			break
 		}
 		if err != nil {
-			h.log.Warn().Err(err).Msg("reading the txn log for a sync")
+			log.Warn().Err(err).Msg("reading the txn log for a sync")
 			return nil
 		}
 		z := rec.Entry.Hdr.Zxid
 		if n := len(out); n > 0 && (z <= out[n-1].Zxid || (z.Epoch() == out[n-1].Zxid.Epoch() && z != out[n-1].Zxid+1)) {
 			// A DIFF across a hole would skip txns: sync by SNAP instead.
-			h.log.Warn().Str("zxid", z.String()).Str("previous", out[n-1].Zxid.String()).Str("file", rec.File).
+			log.Warn().Str("zxid", z.String()).Str("previous", out[n-1].Zxid.String()).Str("file", rec.File).
 				Msg("txn log is not contiguous; not using it for a sync")
 			return nil
 		}
 		if len(out) == 0 {
 			if z > peer {
-				h.log.Warn().Str("zxid", peer.String()).Msg("Unable to find proposals from txnlog")
+				log.Warn().Str("zxid", peer.String()).Msg("Unable to find proposals from txnlog")
 				return nil
 			}
 			if z < peer {
@@ -369,34 +417,27 @@ func (s *Server) advanceSnapSyncs() {
 			held = true
 			continue
 		}
-		var jw jute.Writer
-		done := sn.cur.Next(&jw, 4000, 2<<20)
-		sn.spool.write(jw.Bytes())
-		sn.spool.nodes = sn.cur.Nodes()
-		if !done {
+		if sn.tail == nil {
+			// A round's chunk of the walk (as a background snapshot's).
+			sn.w.Reset(sn.w.Bytes()[:0])
+			done := sn.cur.Next(&sn.w, snapChunkNodes, snapChunkBytes)
+			sn.spool.write(sn.w.Bytes())
+			sn.spool.nodes = sn.cur.Nodes()
+			if done {
+				sn.tail = s.newTailCollector()
+			}
 			keep = append(keep, sn)
 			continue
 		}
-		var hw jute.Writer
-		qp := wire.QuorumPacket{Type: wire.PacketSnap, Zxid: sn.spool.zxid}
-		qp.Encode(&hw)
-		sessions := s.sessions.All()
-		hw.Int(int32(len(sessions)))
-		for _, ss := range sessions {
-			hw.Long(int64(ss.ID))
-			hw.Int(ss.TimeoutMs)
-		}
-		acls := s.tree.SnapshotACLs()
-		hw.Int(int32(len(acls)))
-		for _, a := range acls {
-			hw.Long(a.Index)
-			hw.VectorLen(len(a.ACL))
-			for i := range a.ACL {
-				a.ACL[i].Encode(&hw)
-			}
+		// Then the sessions and the ACL map, a round's worth at a time;
+		// the handler's writer sorts and encodes them.
+		if !sn.tail.step(roundTailEntries) {
+			keep = append(keep, sn)
+			continue
 		}
 		sn.cur.Release()
-		sn.spool.finish(hw.Bytes())
+		sn.spool.finish(sn.tail.tail)
+		sn.h.poke()
 		s.queueNewLeader(sn.h)
 		sn.h.log.Info().Int("nodes", sn.spool.nodes).Str("zxid", sn.spool.zxid.String()).Msg("snapshot for the learner spooled")
 	}

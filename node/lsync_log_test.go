@@ -4,6 +4,8 @@ import (
 	"os"
 	"testing"
 
+	"github.com/rs/zerolog"
+
 	"github.com/zkgo/zkgo/node/storage"
 	"github.com/zkgo/zkgo/node/tree"
 	"github.com/zkgo/zkgo/node/zab"
@@ -43,13 +45,12 @@ func TestProposalsFromLogNeverSkipATxn(t *testing.T) {
 		}
 		return out
 	}
-	h := &learnerHandler{}
 	s := write(t, 1, 2, 3, 4, 5)
-	if z := got(s.proposalsFromLog(h, 2, 0)); len(z) != 4 || z[0] != 2 || z[3] != 5 {
+	if z := got(proposalsFromLog(zerolog.Nop(), s.snapDir(), s.logDir(), s.cfg.RecordLimit(), 2, 0)); len(z) != 4 || z[0] != 2 || z[3] != 5 {
 		t.Fatalf("contiguous log: %v", z)
 	}
 	s = write(t, 1, 2, 3, 6, 7)
-	if z := got(s.proposalsFromLog(h, 2, 0)); z != nil {
+	if z := got(proposalsFromLog(zerolog.Nop(), s.snapDir(), s.logDir(), s.cfg.RecordLimit(), 2, 0)); z != nil {
 		t.Fatalf("log with a hole after 3: %v, want none (SNAP)", z)
 	}
 	s = write(t, 1, 2, 3, 4, 5, 6)
@@ -63,7 +64,7 @@ func TestProposalsFromLogNeverSkipATxn(t *testing.T) {
 	lr.Close()
 	b[fourth.Offset+7] ^= 1
 	os.WriteFile(logs[0].Path, b, 0o644)
-	if z := got(s.proposalsFromLog(h, 2, 0)); len(z) != 2 || z[0] != 2 || z[1] != 3 {
+	if z := got(proposalsFromLog(zerolog.Nop(), s.snapDir(), s.logDir(), s.cfg.RecordLimit(), 2, 0)); len(z) != 2 || z[0] != 2 || z[1] != 3 {
 		t.Fatalf("log damaged at 4: %v, want 2 and 3 only", z)
 	}
 }

@@ -330,6 +330,11 @@ func (s *Server) modeName() string {
 func (s *Server) becomeLooking(reason string, delay time.Duration) {
 	p := s.peer
 	prev := p.role
+	// Txns committed and not yet in the tree go in now: the vote and the
+	// log replay below read the tree's last zxid.
+	s.settleApplies()
+	s.expiring, s.expireMore, s.touching = nil, false, nil // the next leader renews every session
+	s.dropReaper()
 	switch prev {
 	case roleFollowing, roleObserving:
 		s.leaveBroadcast()

@@ -405,7 +405,8 @@ type snapJob struct {
 	ch     chan snapMsg
 	zxid   wire.Zxid
 	start  time.Time
-	sent   bool          // tail sent
+	sent   bool // tail sent
+	tail   *tailCollector
 	abort  chan struct{} // closed to abandon the snapshot
 	done   chan struct{} // closed when the writer goroutine has finished
 }
@@ -486,12 +487,24 @@ func (s *Server) advanceSnapshot() {
 		job.w.Reset(buf[:0])
 		return // the tail, if due, goes next round
 	}
-	if job.walked && len(job.ch) < cap(job.ch) {
-		tail := s.snapshotTail()
-		job.cur.Release()
-		job.ch <- snapMsg{tail: &tail}
-		job.sent = true
+	if !job.walked || len(job.ch) == cap(job.ch) {
+		return
 	}
+	// The tail: sessions and ACL map gathered a round's worth at a time,
+	// then the digest, not while a txn is half applied (the digest and
+	// the zxid must describe one state).
+	if job.tail == nil {
+		job.tail = s.newTailCollector()
+	}
+	if !job.tail.step(roundTailEntries) || s.applyJob != nil {
+		s.poke()
+		return
+	}
+	tail := job.tail.tail
+	tail.Digest = &storage.ZxidDigest{Zxid: s.tree.LastZxid, Version: tree.DigestVersion, Digest: s.tree.Digest()}
+	job.cur.Release()
+	job.ch <- snapMsg{tail: &tail}
+	job.sent = true
 }
 
 // writeSnapshot is the snapshot writer goroutine.
@@ -515,6 +528,7 @@ func (s *Server) writeSnapshot(w *storage.SnapshotWriter, job *snapJob) {
 			if failed {
 				w.Abort()
 			} else {
+				sortTail(msg.tail)
 				res.path, res.err = w.Finish(*msg.tail)
 			}
 			res.took = time.Since(job.start)
@@ -558,6 +572,9 @@ func (s *Server) abortSnapshot() {
 	}
 	close(job.abort)
 	<-job.done
+	if job.tail != nil {
+		job.tail.stop()
+	}
 	if !job.sent {
 		job.cur.Release()
 	}
@@ -626,8 +643,20 @@ func (s *Server) onStoreFailure(f storeFailure) {
 		}
 	}
 	s.inflight = nil
+	s.dropPreps(func(p *proposal) {
+		p.failed, p.applied = true, true
+		p.err = wire.ErrSystemError
+		if p.connect != nil {
+			p.connect.cc.connecting = false
+			s.closeConn(p.connect.cc, "txn log failure")
+			return
+		}
+		if p.cc != nil {
+			s.drainPending(p.cc)
+		}
+	})
 	s.tree.ResetPrep()
-	s.zxid = s.tree.LastZxid
+	s.zxid = s.lastApplied()
 	s.lastAppended = f.durable
 	s.storeErr, s.storeErrAt = f.err, s.nowMs()
 }

@@ -32,14 +32,10 @@ func (s *Server) handlePacket(cc *clientConn, p *wire.ClientPacket) {
 // commit) and answered when applied; anything else waits until every
 // earlier request of the connection has been answered.
 func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
-	if p.BodyErr == nil {
-		// Hold every string as Java would after decoding it (malformed
-		// UTF-8 repaired, characters outside the BMP as surrogates).
-		wire.ToJavaStrings(p.Body)
-	}
 	if cc.session == 0 {
 		if cc.connecting {
-			cc.pending = append(cc.pending, pendingItem{pkt: p})
+			cc.pending = append(cc.pending, pendingItem{pkt: p, syncAfter: s.lastApplied()})
+			s.outstandingN++
 			return
 		}
 		if !cc.closing {
@@ -78,7 +74,7 @@ func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
 		// A learner tracks touches for the leader (which owns expiry) and
 		// forwards writes and syncs (FollowerRequestProcessor).
 		s.touchLearner(cc)
-		if forwardable(p.Header.Type) {
+		if forwardable(p.Header.Type) && cc.job == nil && !s.roundSpent() {
 			s.forwardRequest(cc, p)
 			return
 		}
@@ -93,7 +89,7 @@ func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
 			Msg("dropping request of a closed or expired session")
 		return
 	}
-	if p.Header.Type.IsWrite() && p.Header.Type != wire.OpCreateSession && p.Header.Type != wire.OpError {
+	if p.Header.Type.IsWrite() && p.Header.Type != wire.OpCreateSession && p.Header.Type != wire.OpError && cc.job == nil {
 		s.proposeClientWrite(cc, p)
 		return
 	}
@@ -106,9 +102,17 @@ func forwardable(op wire.OpCode) bool {
 }
 
 func (s *Server) queueOrRun(cc *clientConn, p *wire.ClientPacket) {
-	if len(cc.pending) > 0 {
+	if len(cc.pending) == 0 && cc.job == nil && s.roundSpent() {
+		s.startConnJob(cc, resumeJob{})
+	}
+	if len(cc.pending) > 0 || cc.job != nil {
 		// addAuth only appends, so the slice keeps today's ids.
-		cc.pending = append(cc.pending, pendingItem{pkt: p, auth: cc.auth, snap: true})
+		it := pendingItem{pkt: p, auth: cc.auth, snap: true}
+		if p.Header.Type == wire.OpSync {
+			it.syncAfter = s.lastApplied()
+		}
+		cc.pending = append(cc.pending, it)
+		s.outstandingN++
 		return
 	}
 	s.execRequest(cc, p)
@@ -117,30 +121,51 @@ func (s *Server) queueOrRun(cc *clientConn, p *wire.ClientPacket) {
 // drainPending answers queued requests from the head of cc's queue until it
 // meets a write whose txn is not applied yet.
 func (s *Server) drainPending(cc *clientConn) {
-	for len(cc.pending) > 0 {
+	ran := false
+	for len(cc.pending) > 0 && cc.job == nil {
 		it := cc.pending[0]
 		if it.prop != nil {
 			if !it.prop.applied {
 				return
 			}
 			cc.pending = cc.pending[1:]
+			s.outstandingN--
 			s.replyWrite(it.prop)
 			continue
 		}
+		if ran && s.roundSpent() {
+			// The rest in a later round (at least one request a call,
+			// so that the queue moves whatever else the round did).
+			s.startConnJob(cc, resumeJob{})
+			return
+		}
+		ran = true
 		cc.pending = cc.pending[1:]
+		s.outstandingN--
 		if cc.session == 0 {
 			// The handshake failed; drop what was queued behind it.
 			continue
 		}
+		n := len(cc.pending)
+		cc.queuedSync, cc.syncAfter = it.pkt.Header.Type == wire.OpSync, it.syncAfter
 		if it.snap {
 			// Answer with the auth the request was read with.
 			live := cc.auth
 			cc.auth = it.auth
 			s.processRequestQueued(cc, it.pkt)
 			cc.auth = live
-			continue
+		} else {
+			s.processRequestQueued(cc, it.pkt)
 		}
-		s.processRequestQueued(cc, it.pkt)
+		cc.queuedSync = false
+		if len(cc.pending) == n+1 && cc.pending[n].prop != nil && n > 0 {
+			// A write (or a learner's forwarded request) that waited in the
+			// queue: its reply slot takes the packet's place, ahead of the
+			// requests read after it, which must wait for its reply.
+			slot := cc.pending[n]
+			copy(cc.pending[1:], cc.pending[:n])
+			cc.pending[0] = slot
+		}
 	}
 	if len(cc.pending) == 0 {
 		cc.pending = nil
@@ -250,6 +275,14 @@ func (cc *clientConn) addAuth(id wire.ID) {
 // side) and registers watches.
 func (s *Server) execRequest(cc *clientConn, p *wire.ClientPacket) {
 	h := p.Header
+	if s.applyJob != nil && p.BodyErr == nil {
+		// A txn is being applied in steps: a read of what it changed
+		// already waits for the whole txn.
+		if path, all := readPath(h.Type, p.Body); all || (path != "" && s.readWaits(path)) {
+			s.deferRead(cc, p)
+			return
+		}
+	}
 	cc.stats.lastOp = opAbbrev(h.Type)
 	cc.stats.observe(0)
 	s.stats.observe(0)
@@ -300,7 +333,7 @@ func (s *Server) execRequest(cc *clientConn, p *wire.ClientPacket) {
 			s.reply(cc, h.Xid, code, nil)
 			return
 		}
-		s.reply(cc, h.Xid, wire.ErrOk, &wire.GetChildrenResponse{Children: children})
+		s.replyNames(cc, h.Xid, children, nil)
 	case wire.OpGetChildren2:
 		r := p.Body.(*wire.GetChildren2Request)
 		children, st, code := s.getChildren(cc, r.Path, r.Watch)
@@ -308,7 +341,7 @@ func (s *Server) execRequest(cc *clientConn, p *wire.ClientPacket) {
 			s.reply(cc, h.Xid, code, nil)
 			return
 		}
-		s.reply(cc, h.Xid, wire.ErrOk, &wire.GetChildren2Response{Children: children, Stat: st})
+		s.replyNames(cc, h.Xid, children, &st)
 	case wire.OpGetACL:
 		r := p.Body.(*wire.GetACLRequest)
 		n := s.tree.Get(r.Path)
@@ -354,27 +387,28 @@ func (s *Server) execRequest(cc *clientConn, p *wire.ClientPacket) {
 		s.reply(cc, h.Xid, wire.ErrOk, &wire.GetAllChildrenNumberResponse{TotalNumber: int32(count)})
 	case wire.OpGetEphemerals:
 		r := p.Body.(*wire.GetEphemeralsRequest)
-		all := s.tree.Ephemerals(cc.session)
-		out := make([]string, 0, len(all))
-		prefix := r.PrefixPath
-		blank := strings.TrimSpace(prefix) == "" || strings.TrimSpace(prefix) == "/"
-		for _, e := range all {
-			if blank || strings.HasPrefix(e, prefix) {
-				out = append(out, e)
-			}
-		}
-		s.reply(cc, h.Xid, wire.ErrOk, &wire.GetEphemeralsResponse{Ephemerals: out})
+		s.replyNames(cc, h.Xid, ephemeralsWithPrefix(s.tree.Ephemerals(cc.session), r.PrefixPath), nil)
 	case wire.OpSync:
+		z := s.lastApplied()
+		if cc.queuedSync {
+			// It waited in the connection's queue: what was committed
+			// when it arrived, not the writes its session sent after it.
+			z = min(z, cc.syncAfter)
+		}
+		if z > s.tree.LastZxid {
+			// Txns committed before it are still being applied.
+			s.startConnJob(cc, &syncWaitJob{pkt: p, zxid: z})
+			return
+		}
 		r := p.Body.(*wire.SyncRequest)
 		s.reply(cc, h.Xid, wire.ErrOk, &wire.SyncResponse{Path: r.Path, Nulls: r.Nulls})
 	case wire.OpSetWatches:
 		r := p.Body.(*wire.SetWatches)
-		code := s.setWatches(cc, r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches, []string{}, []string{})
-		s.reply(cc, h.Xid, code, nil)
+		s.runConnJob(cc, newSetWatchesJob(h.Xid, r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches, []string{}, []string{}))
 	case wire.OpSetWatches2:
 		r := p.Body.(*wire.SetWatches2)
-		code := s.setWatches(cc, r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches, r.PersistentWatches, r.PersistentRecursiveWatches)
-		s.reply(cc, h.Xid, code, nil)
+		s.runConnJob(cc, newSetWatchesJob(h.Xid, r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches,
+			r.PersistentWatches, r.PersistentRecursiveWatches))
 	case wire.OpAddWatch:
 		r := p.Body.(*wire.AddWatchRequest)
 		switch r.Mode {
@@ -516,93 +550,7 @@ func (s *Server) multiRead(cc *clientConn, p *wire.ClientPacket) {
 		s.reply(cc, p.Header.Xid, wire.ErrMarshallingError, &wire.MultiResponse{})
 		return
 	}
-	resp := &wire.MultiResponse{Results: make([]wire.MultiResult, 0, len(m.Ops))}
-	for _, op := range m.Ops {
-		// MultiOperationRecord drops the ops' watch flags.
-		switch r := op.Op.(type) {
-		case *wire.GetDataRequest:
-			gd, code := s.getData(cc, r.Path, false)
-			if code != wire.ErrOk {
-				resp.Results = append(resp.Results, wire.MultiResult{Type: wire.OpError, Err: code, Result: &wire.ErrorResponse{Err: code}})
-				continue
-			}
-			resp.Results = append(resp.Results, wire.MultiResult{Type: wire.OpGetData, Result: gd})
-		case *wire.GetChildrenRequest:
-			ch, _, code := s.getChildren(cc, r.Path, false)
-			if code != wire.ErrOk {
-				resp.Results = append(resp.Results, wire.MultiResult{Type: wire.OpError, Err: code, Result: &wire.ErrorResponse{Err: code}})
-				continue
-			}
-			resp.Results = append(resp.Results, wire.MultiResult{Type: wire.OpGetChildren, Result: &wire.GetChildrenResponse{Children: ch}})
-		}
-	}
-	s.reply(cc, p.Header.Xid, wire.ErrOk, resp)
-}
-
-// setWatches re-registers a reconnecting client's watches
-// (DataTree.setWatches): a watch whose condition already changed since
-// relativeZxid fires at once instead of being registered. The lists are
-// handled in order; a null list (length -1 on the wire) stops there with
-// MARSHALLINGERROR, as Java's loop over it throws, after the earlier
-// lists' events went out and their watches were registered.
-func (s *Server) setWatches(cc *clientConn, rel wire.Zxid, data, exist, child, persistent, recursive []string) wire.ErrCode {
-	w := watch.Watcher(cc.id)
-	ev := func(t wire.EventType, path string) {
-		s.sendEvent(cc, wire.WatcherEvent{Type: t, State: wire.StateSyncConnected, Path: path})
-	}
-	if data == nil {
-		return wire.ErrMarshallingError
-	}
-	for _, p := range data {
-		n := s.tree.Get(p)
-		switch {
-		case n == nil:
-			ev(wire.EventNodeDeleted, p)
-		case n.Stat.Mzxid > rel:
-			ev(wire.EventNodeDataChanged, p)
-		default:
-			s.dataW.Add(p, w, watch.Standard)
-		}
-	}
-	if exist == nil {
-		return wire.ErrMarshallingError
-	}
-	for _, p := range exist {
-		if s.tree.Get(p) != nil {
-			ev(wire.EventNodeCreated, p)
-		} else {
-			s.dataW.Add(p, w, watch.Standard)
-		}
-	}
-	if child == nil {
-		return wire.ErrMarshallingError
-	}
-	for _, p := range child {
-		n := s.tree.Get(p)
-		switch {
-		case n == nil:
-			ev(wire.EventNodeDeleted, p)
-		case n.Stat.Pzxid > rel:
-			ev(wire.EventNodeChildrenChanged, p)
-		default:
-			s.childW.Add(p, w, watch.Standard)
-		}
-	}
-	if persistent == nil {
-		return wire.ErrMarshallingError
-	}
-	for _, p := range persistent {
-		s.childW.Add(p, w, watch.Persistent)
-		s.dataW.Add(p, w, watch.Persistent)
-	}
-	if recursive == nil {
-		return wire.ErrMarshallingError
-	}
-	for _, p := range recursive {
-		s.childW.Add(p, w, watch.PersistentRecursive)
-		s.dataW.Add(p, w, watch.PersistentRecursive)
-	}
-	return wire.ErrOk
+	s.runConnJob(cc, &multiReadJob{xid: p.Header.Xid, ops: m.Ops})
 }
 
 // opAbbrev is the short op name Java's cons output uses (lastOp).

@@ -57,6 +57,9 @@ type Server struct {
 	events  chan event
 	calls   chan func()                // work run on the owner goroutine (Call)
 	closedQ atomic.Pointer[clientConn] // lock-free stack of closed connections
+	// heardQ is a lock-free stack of connections whose bytes arrived since
+	// the owner last looked (Received, runHeard).
+	heardQ atomic.Pointer[clientConn]
 	// Backpressure (Submit, resumeParked). queued counts packets in
 	// events; parking is set while refused connections wait, so that
 	// newcomers queue behind them; parkedQ is a lock-free stack of
@@ -91,9 +94,41 @@ type Server struct {
 	stats     stats
 	nextReap  int64 // mono ms of the next container/TTL check
 	reapHist  []int64
-	traceMask int64 // gtmk/stmk (ZooTrace's default mask)
+	// connections not yet 10 s old, in registration order, and older ones
+	// still without a session (closeSessionless)
+	fresh     []*clientConn
+	freshHead int
+	late      []*clientConn
+	reapScan  *reapScan // a check walking many containers and TTL nodes
+	reaping   []string  // deletions to propose
+	traceMask int64     // gtmk/stmk (ZooTrace's default mask)
 	digestLog []digestEntry
 	boundPort int
+
+	// work split across rounds (jobs.go)
+	applyJob *applyRun           // a large txn being applied
+	touchBuf map[string]struct{} // paths the txn applied at once changed (startApply)
+	// onTick: when the last tick ran, and until when expiry waits because
+	// the owner had been held (0: it does not).
+	lastTickMs  int64
+	expireAfter int64
+	applyWait   []*proposal        // committed txns waiting for it, in zxid order
+	applyHold   int                // multiRead jobs that need no txn applied meanwhile
+	prepJob     *prepRun           // a large write being prepared
+	prepWait    []prepItem         // writes waiting for it, in arrival order
+	connJobs    []*clientConn      // connections whose head request is a job
+	expiring    []*session.Session // expired sessions whose closeSession is not yet proposed
+	// expireMore: sessions due at expireAt may be left in their buckets
+	expireMore bool
+	expireAt   int64
+	touching   []touchBatch // learners' touches not yet applied
+	// jobDeadline ends the current round's job work (jobs.go)
+	jobDeadline time.Time
+	// roundStart is when this round's work done at once began (roundSpent)
+	roundStart time.Time
+	// outstandingN is the number of requests in connections' pending
+	// queues (srvr's Outstanding).
+	outstandingN int
 
 	// persistence
 	snap          *snapJob
@@ -284,6 +319,18 @@ func (s *Server) Submit(h any, pkts []wire.ClientPacket) bool {
 	if !ok {
 		return false
 	}
+	// Hold every string as Java would after decoding it (malformed UTF-8
+	// repaired, characters outside the BMP as surrogates): a pass over the
+	// requests, done here on the event loop that decoded them rather than
+	// on the owner. A refused batch comes back with more packets after it
+	// (the front end holds it): its converted prefix is not converted
+	// again, the conversion is not idempotent.
+	for i := cc.javaDone; i < len(pkts); i++ {
+		if p := &pkts[i]; p.Kind == wire.KindRequest && p.BodyErr == nil {
+			wire.ToJavaStrings(p.Body)
+		}
+	}
+	cc.javaDone = len(pkts)
 	n := int64(max(len(pkts), 1))
 	if cc.admitted.Load() {
 		cc.admitted.Store(false)
@@ -293,6 +340,7 @@ func (s *Server) Submit(h any, pkts []wire.ClientPacket) bool {
 	select {
 	case s.events <- event{cc: cc, pkts: pkts}:
 		s.queued.Add(n)
+		cc.javaDone = 0
 		return true
 	case <-s.quit:
 		return false
@@ -401,10 +449,61 @@ func (s *Server) Closed(h any, _ error) {
 	}
 }
 
+// Received notes that bytes arrived from a connection
+// (proxy.ReceiptBackend): called on its event loop, before the packets are
+// decoded, also while the front end holds them because Submit refused
+// them. The session counts as heard from then, as Java touches a session
+// when it reads a packet, not when its request is processed: a client
+// that keeps pinging keeps its session while the owner goroutine is busy
+// or its packets wait for room (runHeard). Lock-free; the connection is
+// pushed at most once until the owner takes it.
+func (s *Server) Received(h any) {
+	cc, ok := h.(*clientConn)
+	if !ok {
+		return
+	}
+	cc.heardAt.Store(s.nowMs())
+	if !cc.heard.CompareAndSwap(false, true) {
+		return // in heardQ already; the owner reads heardAt after taking it
+	}
+	for {
+		head := s.heardQ.Load()
+		cc.nextHeard = head
+		if s.heardQ.CompareAndSwap(head, cc) {
+			break
+		}
+	}
+}
+
+// runHeard touches the sessions of the connections heard from since the
+// last call, at the time their bytes arrived (never moving an expiry
+// earlier); a learner records them for its next PING reply instead. Each
+// round, and before sessions are expired or a PING is answered. O(the
+// connections heard since the last call).
+func (s *Server) runHeard() {
+	for cc := s.heardQ.Swap(nil); cc != nil; {
+		next := cc.nextHeard
+		cc.nextHeard = nil
+		cc.heard.Store(false) // a later arrival pushes cc again
+		at := cc.heardAt.Load()
+		if cc.session != 0 && !cc.dead && !cc.closing {
+			if s.isLearner() {
+				if s.peer.touched != nil {
+					s.touchLearner(cc)
+				}
+			} else {
+				s.sessions.Extend(cc.session, cc.timeoutMs, at)
+			}
+		}
+		cc = next
+	}
+}
+
 // run is the owner goroutine: it applies every change to server state.
 func (s *Server) run() {
 	tick := time.NewTicker(time.Duration(s.cfg.TickTime/2) * time.Millisecond)
 	defer tick.Stop()
+	s.lastTickMs = s.nowMs()
 	s.maybeStartElection()
 	for {
 		// The store is lent to a learner's sync goroutine while it syncs.
@@ -490,12 +589,14 @@ func (s *Server) run() {
 			s.reapClosed()
 			s.flush()
 			s.stopPeer()
+			s.dropReaper()
 			if s.snap != nil {
 				s.snap.cur.Release()
 			}
 			return
 		}
 		s.reapClosed()
+		s.runJobs()
 		s.resumeParked()
 		if s.ownsStore() {
 			s.maybeStartSnapshot()
@@ -548,6 +649,7 @@ func (s *Server) register(cc *clientConn) {
 	e.conns++
 	cc.ip = e.ip
 	s.conns[cc.id] = cc
+	s.fresh = append(s.fresh, cc)
 	s.stats.connections++
 	if s.cfg.MaxClientCnxns > 0 && e.conns > s.cfg.MaxClientCnxns {
 		s.stats.connRejected++
@@ -581,6 +683,14 @@ func (s *Server) connGone(cc *clientConn) {
 	}
 	s.dataW.RemoveWatcher(watch.Watcher(cc.id))
 	s.childW.RemoveWatcher(watch.Watcher(cc.id))
+	if cc.job != nil && !cc.fourLetter {
+		// A four-letter word's job goes on: its answer goes to the front
+		// end's duplicate of the socket, which only its Send and Close
+		// release (answerFourLetter).
+		cc.job.drop(s)
+		cc.job = nil
+	}
+	s.outstandingN -= len(cc.pending)
 	cc.pending = nil
 	cc.out = nil
 }
@@ -643,6 +753,22 @@ func (s *Server) markDirty(cc *clientConn) {
 // handshake, and reaps containers and TTL nodes.
 func (s *Server) onTick() {
 	now := s.nowMs()
+	// A tick that comes more than a tick time after the last one found
+	// the owner held: what arrived meanwhile (clients' packets still
+	// queued, learners' touch tables, the replies to the PINGs sent now)
+	// has not been taken yet, so sessions are expired half a tick time
+	// later at the earliest (the tick the ticker kept meanwhile comes at
+	// once), and never at two late ticks in a row. Java's session expirer
+	// and learner pings run on threads of their own and do not stall with
+	// the request pipeline.
+	if now-s.lastTickMs > int64(s.cfg.TickTime) && s.expireAfter == 0 {
+		s.expireAfter = now + int64(s.cfg.TickTime)/2
+	}
+	s.lastTickMs = now
+	late := now < s.expireAfter
+	if !late {
+		s.expireAfter = 0
+	}
 	if s.peer != nil && s.peer.role == roleLeading {
 		s.tickLeading()
 		if s.leader == nil || !s.leader.serving {
@@ -656,10 +782,8 @@ func (s *Server) onTick() {
 		s.closeSessionless(now)
 		return
 	}
-	for _, sess := range s.sessions.Expire(now) {
-		s.log.Info().Str("session", sess.ID.String()).Int32("timeout", sess.TimeoutMs).Msg("Expiring session")
-		s.stats.expired++
-		s.proposeServerTxn(sess.ID, wire.OpCloseSession, nil)
+	if !late {
+		s.expireSessions(now)
 	}
 	s.closeSessionless(now)
 	if now >= s.nextReap {
@@ -674,14 +798,51 @@ func (s *Server) onTick() {
 }
 
 // closeSessionless closes connections that have not completed a handshake
-// within 10s (Java's sessionlessCnxnTimeout).
+// within 10s (Java's sessionlessCnxnTimeout). Each connection is looked at
+// when its 10 s are up (s.fresh is in registration order), and after that
+// each tick only while it is still handshaking or answering a four-letter
+// word (s.late): not every connection every tick (6.5 ms at 100,000).
 func (s *Server) closeSessionless(now int64) {
-	for _, cc := range s.conns {
-		if cc.session == 0 && !cc.connecting && !cc.closing && !cc.fourLetter && now-cc.openedAt > sessionlessTimeoutMs {
-			s.stats.sessionlessExpired++
-			s.closeConn(cc, "no session established within 10s")
+	for s.freshHead < len(s.fresh) {
+		cc := s.fresh[s.freshHead]
+		if now-cc.openedAt <= sessionlessTimeoutMs {
+			break
+		}
+		s.fresh[s.freshHead] = nil
+		s.freshHead++
+		if s.sessionlessDue(cc) {
+			s.late = append(s.late, cc)
 		}
 	}
+	if s.freshHead > len(s.fresh)/2 {
+		n := copy(s.fresh, s.fresh[s.freshHead:])
+		clear(s.fresh[n:])
+		s.fresh, s.freshHead = s.fresh[:n], 0
+	}
+	k := 0
+	for _, cc := range s.late {
+		if s.sessionlessDue(cc) {
+			s.late[k] = cc
+			k++
+		}
+	}
+	clear(s.late[k:])
+	s.late = s.late[:k]
+}
+
+// sessionlessDue closes cc if its 10 s are up without a session; it
+// reports whether cc is to be looked at again (still handshaking, or a
+// four-letter word's connection).
+func (s *Server) sessionlessDue(cc *clientConn) bool {
+	if cc.dead || cc.closing || cc.session != 0 {
+		return false
+	}
+	if cc.connecting || cc.fourLetter {
+		return true
+	}
+	s.stats.sessionlessExpired++
+	s.closeConn(cc, "no session established within 10s")
+	return false
 }
 
 // fail stops the server because it cannot go on (where Java calls

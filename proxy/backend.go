@@ -45,3 +45,15 @@ type Backend interface {
 	// per Open.
 	Closed(h any, err error)
 }
+
+// ReceiptBackend is a Backend that is told each time bytes arrive from a
+// connection, before they are decoded and also while the connection's
+// packets are held (Submit refused them, or it has MaxOutstanding requests
+// in flight): a client is heard when its packets arrive, as Java touches a
+// session when it reads a packet, not only when the server gets to it.
+// Received is called on the connection's event loop and must be cheap and
+// never block.
+type ReceiptBackend interface {
+	Backend
+	Received(h any)
+}

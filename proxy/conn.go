@@ -169,6 +169,9 @@ func (c *conn) checkOutbound(gc gnet.Conn, err error) error {
 // them to the Backend in one batch, after what it held from an earlier
 // refusal. Runs on the connection's loop.
 func (c *conn) onTraffic(gc gnet.Conn) gnet.Action {
+	if r := c.fe.receipt; r != nil {
+		r.Received(c.handle)
+	}
 	batch := c.held
 	c.held = nil
 	if c.fourLetter {

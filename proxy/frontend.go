@@ -82,6 +82,8 @@ type Frontend struct {
 	cfg    Config
 	log    zerolog.Logger
 	nextID atomic.Uint64
+	// receipt is the Backend when it wants to hear of every arrival.
+	receipt ReceiptBackend
 
 	eng      gnet.Engine
 	addr     net.Addr
@@ -110,12 +112,14 @@ func New(cfg Config) (*Frontend, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Frontend{
+	f := &Frontend{
 		cfg:   cfg,
 		log:   cfg.Logger.With().Str("component", "frontend").Logger(),
 		ready: make(chan struct{}),
 		done:  make(chan struct{}),
-	}, nil
+	}
+	f.receipt, _ = cfg.Backend.(ReceiptBackend)
+	return f, nil
 }
 
 // Start listens and runs the event loops in the background. It returns

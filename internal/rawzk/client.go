@@ -29,6 +29,9 @@ type Options struct {
 	ReadOnly     bool
 	NoReadOnly   bool // omit the readOnly byte (as go-zookeeper does)
 	DialTimeout  time.Duration
+	// NoStream keeps no record of what arrives (Stream stays empty, Events
+	// gets nothing): for a client that only needs its replies.
+	NoStream bool
 }
 
 // Packet is one message received from the server, in arrival order.
@@ -43,6 +46,7 @@ type Packet struct {
 type Reply struct {
 	Header wire.ReplyHeader
 	Body   []byte
+	At     time.Time // when it was read
 }
 
 // Client is a connected raw client.
@@ -59,6 +63,8 @@ type Client struct {
 	events  chan wire.WatcherEvent
 	err     error
 	done    chan struct{}
+
+	noStream bool
 }
 
 // ErrClosed means the connection ended.
@@ -98,7 +104,8 @@ func Dial(addr string, opt Options) (*Client, error) {
 		conn.Close()
 		return nil, err
 	}
-	c := &Client{conn: conn, Connect: cr, waiters: map[wire.Xid][]chan Reply{}, events: make(chan wire.WatcherEvent, 4096), done: make(chan struct{})}
+	c := &Client{conn: conn, Connect: cr, waiters: map[wire.Xid][]chan Reply{}, events: make(chan wire.WatcherEvent, 4096),
+		done: make(chan struct{}), noStream: opt.NoStream}
 	go c.readLoop(br)
 	return c, nil
 }
@@ -138,13 +145,18 @@ func (c *Client) readLoop(br *bufio.Reader) {
 			return
 		}
 		p := Packet{Header: h, Body: body[16:], At: time.Now()}
+		if c.noStream && h.Xid == wire.XidWatchEvent {
+			continue
+		}
 		if h.Xid == wire.XidWatchEvent {
 			var ev wire.WatcherEvent
 			ev.Decode(&r)
 			p.Event = &ev
 		}
 		c.mu.Lock()
-		c.stream = append(c.stream, p)
+		if !c.noStream {
+			c.stream = append(c.stream, p)
+		}
 		var ch chan Reply
 		if p.Event == nil {
 			if q := c.waiters[h.Xid]; len(q) > 0 {
@@ -165,7 +177,7 @@ func (c *Client) readLoop(br *bufio.Reader) {
 			continue
 		}
 		if ch != nil {
-			ch <- Reply{Header: h, Body: p.Body}
+			ch <- Reply{Header: h, Body: p.Body, At: p.At}
 		}
 	}
 }
@@ -213,6 +225,51 @@ func (c *Client) Send(xid wire.Xid, op wire.OpCode, body jute.Record) (<-chan Re
 		return nil, err
 	}
 	return ch, nil
+}
+
+// SendFrame writes a request frame encoded beforehand (wire.AppendRequest
+// with xid) and returns a channel for its reply.
+func (c *Client) SendFrame(xid wire.Xid, frame []byte) (<-chan Reply, error) {
+	ch := make(chan Reply, 1)
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return nil, c.err
+	}
+	c.waiters[xid] = append(c.waiters[xid], ch)
+	c.mu.Unlock()
+	c.wmu.Lock()
+	_, err := c.conn.Write(frame)
+	c.wmu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return ch, nil
+}
+
+// SendFrames registers a reply waiter for each of xids and writes frames
+// (the requests, already encoded, one after another) in one write, so that
+// the server reads them as one pipelined batch.
+func (c *Client) SendFrames(xids []wire.Xid, frames []byte) ([]<-chan Reply, error) {
+	out := make([]<-chan Reply, len(xids))
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return nil, c.err
+	}
+	for i, xid := range xids {
+		ch := make(chan Reply, 1)
+		c.waiters[xid] = append(c.waiters[xid], ch)
+		out[i] = ch
+	}
+	c.mu.Unlock()
+	c.wmu.Lock()
+	_, err := c.conn.Write(frames)
+	c.wmu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // WriteRaw writes bytes as they are.

@@ -40,16 +40,16 @@ func TestExpiryBuckets(t *testing.T) {
 	if s.expiry != 16000 { // round(14000) = 16000
 		t.Fatalf("expiry %d", s.expiry)
 	}
-	if got := tr.Expire(14000); len(got) != 0 {
+	if got := tr.Expire(14000, 0); len(got) != 0 {
 		t.Fatal("expired early")
 	}
 	if !tr.Touch(s.ID, 13000) { // round(17000) = 18000
 		t.Fatal("touch")
 	}
-	if got := tr.Expire(16000); len(got) != 0 {
+	if got := tr.Expire(16000, 0); len(got) != 0 {
 		t.Fatal("touched session expired")
 	}
-	got := tr.Expire(18000)
+	got := tr.Expire(18000, 0)
 	if len(got) != 1 || got[0].ID != s.ID || !got[0].Closing {
 		t.Fatalf("expire: %+v", got)
 	}
@@ -59,6 +59,48 @@ func TestExpiryBuckets(t *testing.T) {
 	tr.Remove(s.ID)
 	if tr.Len() != 0 {
 		t.Fatal("remove")
+	}
+}
+
+// TestExpireInChunks: a bucket taken a few sessions at a time stays the
+// next to check; a session of it touched meanwhile escapes.
+func TestExpireInChunks(t *testing.T) {
+	tr := NewTracker(2000, 0, 10000)
+	var ids []wire.SessionID
+	for range 10 {
+		ids = append(ids, tr.Add(tr.NextID(), 4000, 10000).ID)
+	}
+	tr.Add(tr.NextID(), 8000, 10000) // a later bucket
+	seen := map[wire.SessionID]bool{}
+	var touched wire.SessionID
+	for round := 0; ; round++ {
+		got := tr.Expire(16000, 3)
+		for _, s := range got {
+			if seen[s.ID] || !s.Closing || s.ID == touched {
+				t.Fatalf("round %d: %v again, not closing or touched", round, s.ID)
+			}
+			seen[s.ID] = true
+		}
+		if round == 0 {
+			for _, id := range ids {
+				if !seen[id] {
+					touched = id
+					break
+				}
+			}
+			if !tr.Touch(touched, 13000) {
+				t.Fatal("touch")
+			}
+		}
+		if len(got) < 3 {
+			break
+		}
+	}
+	if len(seen) != 9 || tr.NextExpiry() != 18000 {
+		t.Fatalf("%d expired, next check %d; want 9, 18000", len(seen), tr.NextExpiry())
+	}
+	if got := tr.Expire(18000, 3); len(got) != 1 || got[0].ID != touched {
+		t.Fatalf("at 18000: %v, want the touched session", got)
 	}
 }
 

@@ -1,6 +1,9 @@
 package session
 
 import (
+	"iter"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/zkgo/zkgo/wire"
@@ -136,6 +139,19 @@ func (t *Tracker) TouchWith(id wire.SessionID, timeoutMs int32, nowMs int64) boo
 	return true
 }
 
+// Extend is TouchWith for a client heard from at atMs, which may be
+// earlier than the session's last touch: the expiry only ever moves later.
+func (t *Tracker) Extend(id wire.SessionID, timeoutMs int32, atMs int64) bool {
+	s := t.sessions[id]
+	if s == nil || s.Closing {
+		return false
+	}
+	if exp := t.round(atMs + int64(timeoutMs)); s.expiry != 0 && exp <= s.expiry {
+		return true
+	}
+	return t.TouchWith(id, timeoutMs, atMs)
+}
+
 // SetClosing marks a session as closing; it will not be touched again.
 func (t *Tracker) SetClosing(id wire.SessionID) {
 	if s := t.sessions[id]; s != nil {
@@ -151,22 +167,35 @@ func (t *Tracker) Remove(id wire.SessionID) {
 	}
 }
 
-// Expire returns the sessions whose bucket time has passed, marking them
-// closing, in id order. Like ExpiryQueue.poll it walks bucket by bucket.
-func (t *Tracker) Expire(nowMs int64) []*Session {
+// Expire returns up to max of the sessions whose bucket time has passed
+// (all of them when max <= 0), marking them closing, in id order (up to
+// 4096 of them; more come in map order, as Java's come in HashSet order,
+// rather than sorted in one owner round). Like ExpiryQueue.poll it walks
+// bucket by bucket; a bucket it leaves part of stays the next to check,
+// and a session of it touched meanwhile moves to a later bucket.
+func (t *Tracker) Expire(nowMs int64, max int) []*Session {
 	var out []*Session
 	for nowMs >= t.nextExp {
 		if b := t.buckets[t.nextExp]; b != nil {
-			delete(t.buckets, t.nextExp)
-			for _, s := range b {
+			for id, s := range b {
+				if max > 0 && len(out) == max {
+					break
+				}
+				delete(b, id)
 				s.expiry = 0
 				s.Closing = true
 				out = append(out, s)
 			}
+			if len(b) > 0 {
+				break
+			}
+			delete(t.buckets, t.nextExp)
 		}
 		t.nextExp += t.interval
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	if len(out) <= 4096 {
+		sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	}
 	return out
 }
 
@@ -197,3 +226,32 @@ func (t *Tracker) BucketTimes() map[int64][]wire.SessionID {
 	}
 	return out
 }
+
+// Buckets returns the expiry bucket times, sorted (for the dump command;
+// there are few: one per tick a session can expire at).
+func (t *Tracker) Buckets() []int64 {
+	out := make([]int64, 0, len(t.buckets))
+	for exp := range t.buckets {
+		out = append(out, exp)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// BucketLen returns the number of sessions in the bucket of time exp.
+func (t *Tracker) BucketLen(exp int64) int { return len(t.buckets[exp]) }
+
+// EachInBucket yields the sessions of the bucket of time exp: sorted up to
+// 4096, in map order beyond.
+func (t *Tracker) EachInBucket(exp int64) iter.Seq[wire.SessionID] {
+	b := t.buckets[exp]
+	if len(b) <= 4096 {
+		ids := slices.Sorted(maps.Keys(b))
+		return slices.Values(ids)
+	}
+	return maps.Keys(b)
+}
+
+// Each yields every session in map order (a snapshot's tail, collected
+// across owner rounds: the table may change between two yields).
+func (t *Tracker) Each() iter.Seq[*Session] { return maps.Values(t.sessions) }

@@ -1,6 +1,8 @@
 package tree
 
 import (
+	"hash/maphash"
+	"iter"
 	"sort"
 
 	"github.com/zkgo/zkgo/wire"
@@ -18,43 +20,79 @@ var OpenACLUnsafe = []wire.ACL{{Perms: int32(wire.PermAll), ID: wire.ID{Scheme: 
 var ReadACLUnsafe = []wire.ACL{{Perms: int32(wire.PermRead), ID: wire.ID{Scheme: "world", ID: "anyone"}}}
 
 // ACLCache interns ACL lists as int64 indexes with reference counts, like
-// Java's ReferenceCountedACLCache; snapshots store the index table.
+// Java's ReferenceCountedACLCache; snapshots store the index table. Lists
+// are found by a seeded hash of their entries (checked entry by entry), not
+// by a key holding a copy of the whole list: interning a list of 45,000
+// entries costs one pass over it.
 type ACLCache struct {
 	byIndex map[int64]*aclEntry
-	byKey   map[string]int64
+	byHash  map[uint64][]int64 // hash -> indexes of the lists with it
+	seed    maphash.Seed
 	next    int64 // last index handed out
 	hold    int   // >0 while a snapshot walks the tree: keep unused entries
 }
 
 type aclEntry struct {
 	acl  []wire.ACL
+	hash uint64
 	refs int64
 }
 
 func newACLCache() *ACLCache {
-	return &ACLCache{byIndex: map[int64]*aclEntry{}, byKey: map[string]int64{}}
+	return &ACLCache{byIndex: map[int64]*aclEntry{}, byHash: map[uint64][]int64{}, seed: maphash.MakeSeed()}
 }
 
-// aclKey is a canonical string for an ACL list (order matters, as in Java's
-// List.equals).
-func aclKey(acl []wire.ACL) string {
-	n := 0
-	for _, a := range acl {
-		n += 12 + len(a.ID.Scheme) + len(a.ID.ID)
+// hash hashes an ACL list (order matters, as in Java's List.equals).
+func (c *ACLCache) hash(acl []wire.ACL) uint64 {
+	h := uint64(len(acl))
+	for i := range acl {
+		a := &acl[i]
+		// maphash.String runs the runtime's hash (not instrumented by -race).
+		h = h*0x9e3779b97f4a7c15 ^ uint64(uint32(a.Perms))
+		h = h*0x9e3779b97f4a7c15 ^ maphash.String(c.seed, a.ID.Scheme)
+		h = h*0x9e3779b97f4a7c15 ^ maphash.String(c.seed, a.ID.ID)
 	}
-	b := make([]byte, 0, n)
-	for _, a := range acl {
-		b = append(b, byte(a.Perms>>24), byte(a.Perms>>16), byte(a.Perms>>8), byte(a.Perms))
-		b = appendLen(b, a.ID.Scheme)
-		b = appendLen(b, a.ID.ID)
-	}
-	return string(b)
+	return h
 }
 
-func appendLen(b []byte, s string) []byte {
-	n := len(s)
-	b = append(b, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	return append(b, s...)
+func equalACLs(a, b []wire.ACL) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Perms != b[i].Perms || a[i].ID.Scheme != b[i].ID.Scheme || a[i].ID.ID != b[i].ID.ID {
+			return false
+		}
+	}
+	return true
+}
+
+// find returns the index of a list equal to acl, with hash h; of equal
+// lists (a snapshot may hold some) the one put last, as Java's key map
+// keeps the last.
+func (c *ACLCache) find(acl []wire.ACL, h uint64) (int64, bool) {
+	l := c.byHash[h]
+	for i := len(l) - 1; i >= 0; i-- {
+		if equalACLs(c.byIndex[l[i]].acl, acl) {
+			return l[i], true
+		}
+	}
+	return 0, false
+}
+
+func (c *ACLCache) unhash(idx int64, h uint64) {
+	l := c.byHash[h]
+	for i, x := range l {
+		if x == idx {
+			l = append(l[:i], l[i+1:]...)
+			break
+		}
+	}
+	if len(l) == 0 {
+		delete(c.byHash, h)
+	} else {
+		c.byHash[h] = l
+	}
 }
 
 // Intern returns the index for acl and adds a reference. A nil list is the
@@ -63,8 +101,8 @@ func (c *ACLCache) Intern(acl []wire.ACL) int64 {
 	if acl == nil {
 		return OpenACLUnsafeIndex
 	}
-	k := aclKey(acl)
-	if idx, ok := c.byKey[k]; ok {
+	h := c.hash(acl)
+	if idx, ok := c.find(acl, h); ok {
 		c.byIndex[idx].refs++
 		return idx
 	}
@@ -72,8 +110,8 @@ func (c *ACLCache) Intern(acl []wire.ACL) int64 {
 	idx := c.next
 	cp := make([]wire.ACL, len(acl))
 	copy(cp, acl)
-	c.byIndex[idx] = &aclEntry{acl: cp, refs: 1}
-	c.byKey[k] = idx
+	c.byIndex[idx] = &aclEntry{acl: cp, hash: h, refs: 1}
+	c.byHash[h] = append(c.byHash[h], idx)
 	return idx
 }
 
@@ -101,7 +139,7 @@ func (c *ACLCache) Release(idx int64) {
 	e.refs--
 	if e.refs <= 0 && c.hold == 0 {
 		delete(c.byIndex, idx)
-		delete(c.byKey, aclKey(e.acl))
+		c.unhash(idx, e.hash)
 	}
 }
 
@@ -111,8 +149,12 @@ func (c *ACLCache) Len() int { return len(c.byIndex) }
 // Put restores an entry read from a snapshot with zero references; nodes
 // loaded afterwards add theirs with AddRef, and PurgeUnused drops the rest.
 func (c *ACLCache) Put(idx int64, acl []wire.ACL) {
-	c.byIndex[idx] = &aclEntry{acl: acl}
-	c.byKey[aclKey(acl)] = idx
+	h := c.hash(acl)
+	if old := c.byIndex[idx]; old != nil {
+		c.unhash(idx, old.hash)
+	}
+	c.byIndex[idx] = &aclEntry{acl: acl, hash: h}
+	c.byHash[h] = append(c.byHash[h], idx)
 	if idx > c.next {
 		c.next = idx
 	}
@@ -138,7 +180,7 @@ func (c *ACLCache) PurgeUnused() {
 	for idx, e := range c.byIndex {
 		if e.refs <= 0 {
 			delete(c.byIndex, idx)
-			delete(c.byKey, aclKey(e.acl))
+			c.unhash(idx, e.hash)
 		}
 	}
 }
@@ -152,6 +194,19 @@ func (c *ACLCache) Each(fn func(idx int64, acl []wire.ACL)) {
 	sort.Slice(idxs, func(a, b int) bool { return idxs[a] < idxs[b] })
 	for _, i := range idxs {
 		fn(i, c.byIndex[i].acl)
+	}
+}
+
+// EachEntry yields every entry in map order (a snapshot's ACL map,
+// collected across owner rounds: while a snapshot holds the cache no entry
+// goes, so every entry there at the start is yielded).
+func (c *ACLCache) EachEntry() iter.Seq2[int64, []wire.ACL] {
+	return func(yield func(int64, []wire.ACL) bool) {
+		for idx, e := range c.byIndex {
+			if !yield(idx, e.acl) {
+				return
+			}
+		}
 	}
 }
 

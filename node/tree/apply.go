@@ -37,6 +37,19 @@ type Result struct {
 // DataTree.processTxn. Errors (NONODE, NODEEXISTS, ...) leave the tree
 // unchanged for that op; replay after a fuzzy snapshot relies on that.
 func (t *Tree) Apply(e *wire.TxnEntry) Result {
+	res := t.ApplyHeld(e)
+	t.applied(e.Hdr.Zxid)
+	return res
+}
+
+// ApplyHeld applies e as Apply does, except that the txn does not count
+// as applied (LastZxid) until Advance: the caller has work to finish first
+// (the txn's watches to deliver).
+func (t *Tree) ApplyHeld(e *wire.TxnEntry) Result {
+	if j := t.BeginApply(e, false); j != nil {
+		j.Step(-1)
+		return *j.Result()
+	}
 	h := &e.Hdr
 	res := Result{Type: h.Type}
 	if t.quotaSetup {
@@ -45,11 +58,29 @@ func (t *Tree) Apply(e *wire.TxnEntry) Result {
 		t.setupQuota()
 	}
 	t.applyOne(h.Type, e.Body, h, &res)
-	if h.Zxid > t.LastZxid {
-		t.LastZxid = h.Zxid
-	}
-	t.prepApplied(h.Zxid)
 	return res
+}
+
+// ApplyHeldTouching is ApplyHeld that also adds to touched every path the
+// txn changes (nodes created, deleted or changed, parents, quota stats),
+// for a caller that holds reads of them back while the txn's watches fire
+// across rounds.
+func (t *Tree) ApplyHeldTouching(e *wire.TxnEntry, touched map[string]struct{}) Result {
+	t.touched = touched
+	res := t.ApplyHeld(e)
+	t.touched = nil
+	return res
+}
+
+// Advance counts the txn at zxid, applied by ApplyHeld, as applied.
+func (t *Tree) Advance(zxid wire.Zxid) { t.applied(zxid) }
+
+// applied records that the txn at zxid is applied.
+func (t *Tree) applied(zxid wire.Zxid) {
+	if zxid > t.LastZxid {
+		t.LastZxid = zxid
+	}
+	t.prepApplied(zxid)
 }
 
 func (t *Tree) applyOne(typ wire.OpCode, body jute.Record, h *wire.TxnHeader, res *Result) {
@@ -108,14 +139,9 @@ func (t *Tree) applyOne(typ wire.OpCode, body jute.Record, h *wire.TxnHeader, re
 		res.Path = s.Path
 		res.Err = t.setACL(s.Path, s.ACL, s.Version, res)
 	case wire.OpCloseSession:
-		var paths []string
-		if c, ok := body.(*wire.CloseSessionTxn); ok && c != nil {
-			paths = c.Paths2Delete
-			if paths == nil {
-				paths = []string{}
-			}
-		}
-		t.killSession(h.ClientID, zxid, paths, res)
+		// Applied by an ApplyJob (Apply); a closeSession in a multi is
+		// not a valid sub-txn.
+		res.Err = wire.ErrUnimplemented
 	case wire.OpError:
 		if et, ok := body.(*wire.ErrorTxn); ok {
 			res.Err = et.Err
@@ -125,65 +151,12 @@ func (t *Tree) applyOne(typ wire.OpCode, body jute.Record, h *wire.TxnHeader, re
 			res.Path = c.Path
 		}
 	case wire.OpMulti:
-		m, ok := body.(*wire.MultiTxn)
-		if !ok {
-			res.Err = wire.ErrMarshallingError
-			return
-		}
-		t.applyMulti(m, h, res)
+		// Applied by an ApplyJob (Apply) unless the body is not a multi.
+		res.Err = wire.ErrMarshallingError
 	case wire.OpCreateSession:
 		// Session bookkeeping lives outside the tree.
 	default:
 		res.Err = wire.ErrUnimplemented
-	}
-}
-
-// applyMulti mirrors the multi branch of DataTree.processTxn: if any sub-txn
-// is an error, nothing is applied and every op reports an ErrorTxn (0 before
-// the first error, RUNTIMEINCONSISTENCY after it, the error itself at it).
-func (t *Tree) applyMulti(m *wire.MultiTxn, h *wire.TxnHeader, res *Result) {
-	subs, err := wire.DecodeSubTxns(m, t.opts.recordLimit())
-	if err != nil {
-		res.Err = wire.ErrMarshallingError
-		return
-	}
-	failed := false
-	for i := range m.Txns {
-		if m.Txns[i].Type == wire.OpError {
-			failed = true
-			break
-		}
-	}
-	res.Multi = make([]Result, 0, len(m.Txns))
-	post := false
-	for i, st := range m.Txns {
-		sub := Result{Type: st.Type}
-		if failed {
-			switch {
-			case st.Type == wire.OpError:
-				sub.Type = wire.OpError
-				sub.Err = subs[i].(*wire.ErrorTxn).Err
-				post = true
-			case post:
-				sub.Type = wire.OpError
-				sub.Err = wire.ErrRuntimeInconsistency
-			default:
-				sub.Type = wire.OpError
-				sub.Err = wire.ErrOk
-			}
-			if res.Err == wire.ErrOk && sub.Err != wire.ErrOk {
-				res.Err = sub.Err
-			}
-			res.Multi = append(res.Multi, sub)
-			continue
-		}
-		t.applyOne(st.Type, subs[i], h, &sub)
-		res.Events = append(res.Events, sub.Events...)
-		sub.Events = nil
-		if res.Err == wire.ErrOk && sub.Err != wire.ErrOk {
-			res.Err = sub.Err
-		}
-		res.Multi = append(res.Multi, sub)
 	}
 }
 
@@ -209,16 +182,19 @@ func (t *Tree) createNode(path string, data []byte, acl []wire.ACL, owner int64,
 		t.bumpParent(parentPath, parent, parentCVersion, zxid)
 		return wire.ErrNodeExists
 	}
+	t.touch(parentPath)
 	t.bumpParent(parentPath, parent, parentCVersion, zxid)
 	// Null data stays null: the stat says 0 bytes, getData returns a null
 	// buffer (length -1), as Java does.
 	n := newNode(ownedData(data), aclIdx,
 		wire.StatPersisted{Czxid: zxid, Mzxid: zxid, Pzxid: zxid, Ctime: now, Mtime: now, EphemeralOwner: owner})
 	// The children set is not part of a node's digest: no changeNode.
-	parent.addChild(name)
 	t.addNode(path, n)
-	t.quotaCreated(parentPath, name, path, len(data))
+	t.addChild(parentPath, parent, name)
+	// The stat is taken before the quota step, as Java copies it: a new
+	// zookeeper_stats node reports the data it was created with.
 	res.Stat = t.StatOf(n)
+	t.quotaCreated(parentPath, name, path, len(data))
 	res.Events = append(res.Events, Event{path, wire.EventNodeCreated, t.acls.Get(n.ACL)},
 		Event{parentPath, wire.EventNodeChildrenChanged, t.acls.Get(parent.ACL)})
 	return wire.ErrOk
@@ -249,8 +225,9 @@ func (t *Tree) deleteNode(path string, zxid wire.Zxid, res *Result) wire.ErrCode
 		return wire.ErrNoNode
 	}
 	acl := t.acls.Get(n.ACL)
+	t.touch(parentPath)
 	t.removeNode(path, n)
-	parent.removeChild(wire.BaseName(path))
+	t.removeChild(parent, wire.BaseName(path), n.children.descendants())
 	if zxid > parent.Stat.Pzxid {
 		t.changeNode(parentPath, parent, func(p *Node) { p.Stat.Pzxid = zxid })
 	}
@@ -292,32 +269,10 @@ func (t *Tree) setACL(path string, acl []wire.ACL, version int32, res *Result) w
 	return wire.ErrOk
 }
 
-// killSession deletes a session's ephemerals: first the paths the txn lists
-// (3.6+ CloseSessionTxn), then any others still indexed (Java logs those as
-// unexpected). paths == nil means a pre-3.6 closeSession with no body.
-func (t *Tree) killSession(id wire.SessionID, zxid wire.Zxid, paths []string, res *Result) {
-	local := t.ephemerals[id]
-	delete(t.ephemerals, id)
-	del := func(p string) {
-		sub := Result{}
-		if t.deleteNode(p, zxid, &sub) == wire.ErrOk {
-			res.Removed = append(res.Removed, p)
-			res.Events = append(res.Events, sub.Events...)
-		}
-	}
-	for _, p := range paths {
-		del(p)
-		delete(local, p)
-	}
-	for _, p := range sortedKeys(local) {
-		del(p)
-	}
-	delete(t.ephemerals, id)
-}
-
 // KillSession deletes a session's ephemerals outside any txn (startup
 // cleanup of sessions that no longer exist, ZooKeeperServer.loadData).
 func (t *Tree) KillSession(id wire.SessionID, zxid wire.Zxid) {
-	var res Result
-	t.killSession(id, zxid, nil, &res)
+	j := t.beginKill(&wire.TxnEntry{Hdr: wire.TxnHeader{ClientID: id, Zxid: zxid, Type: wire.OpCloseSession}}, nil, false)
+	j.Step(-1)
+	t.touched = nil
 }

@@ -3,6 +3,7 @@ package tree
 import (
 	"crypto/sha1"
 	"encoding/base64"
+	"hash/maphash"
 	"strings"
 
 	"github.com/zkgo/zkgo/wire"
@@ -226,57 +227,269 @@ func CheckACL(acl []wire.ACL, perm wire.Perm, auth []wire.ID) bool {
 // invalid, world must be "anyone", the "auth" scheme expands to the
 // session's authenticated ids (none: invalid), and other schemes must have a
 // provider that accepts the id.
-func FixupACL(acl []wire.ACL, auth []wire.ID) ([]wire.ACL, wire.ErrCode) {
-	uniq := make([]wire.ACL, 0, len(acl))
-	for _, a := range acl {
-		dup := false
-		for _, u := range uniq {
-			if aclEqual(a, u) {
-				dup = true
-				break
-			}
-		}
-		if !dup {
-			uniq = append(uniq, a)
+//
+// Java removes duplicates with List.contains (quadratic) and expands "auth"
+// entries while it validates; here one linear pass finds the duplicates and
+// the first invalid entry, and only a valid list is expanded. The outcome is
+// Java's, null fields included: its duplicate removal calls ACL.equals, which
+// throws on a null scheme (or a null id under the same scheme) met after an
+// entry with the same perms, and the validation dereferences a null world
+// id and hands a null id to the digest and ip providers; every such
+// NullPointerException is MARSHALLINGERROR.
+//
+// maxBytes (> 0) bounds the encoded size of the expanded list: a list that
+// would expand beyond it (many "auth" entries times many authenticated ids)
+// fails with ErrACLTooLarge before anything is built. Java expands it and
+// logs a txn it cannot read back (compat-tests/DIFFERENCES.md).
+func FixupACL(acl []wire.ACL, auth []wire.ID, maxBytes int) ([]wire.ACL, wire.ErrCode) {
+	f := newACLFixup(acl, auth, maxBytes)
+	f.step(-1)
+	return f.out, f.code
+}
+
+// aclFixup is FixupACL split in steps: the pass over the list (duplicates,
+// validity) a bounded number of entries per step, then the expansion.
+type aclFixup struct {
+	acl      []wire.ACL
+	auth     []wire.ID
+	maxBytes int
+	nulls    bool // some entry has a null field
+	hasAuth  bool // the session has an id "auth" expands to
+	perms    map[int32]struct{}
+	schemes  map[permScheme]struct{}
+	seen     *aclSet
+	uniq     []int // indexes of kept entries
+	bad      wire.ErrCode
+	i        int
+	done     bool
+	out      []wire.ACL
+	code     wire.ErrCode
+}
+
+type permScheme struct {
+	perms  int32
+	scheme string
+}
+
+func newACLFixup(acl []wire.ACL, auth []wire.ID, maxBytes int) *aclFixup {
+	f := &aclFixup{acl: acl, auth: auth, maxBytes: maxBytes, seen: newACLSet(len(acl)), uniq: make([]int, 0, len(acl))}
+	// Java's ACL.equals(other) compares perms, then scheme.equals, then
+	// id.equals, on the entry being added; the others may hold nulls.
+	// Only an entry with a null field can make equals throw; without one
+	// the perms and scheme sets are not needed.
+	for i := range acl {
+		if acl[i].ID.Nulls != 0 {
+			f.nulls = true
+			f.perms, f.schemes = make(map[int32]struct{}), make(map[permScheme]struct{})
+			break
 		}
 	}
-	if len(uniq) == 0 {
-		return nil, wire.ErrInvalidACL
+	for _, id := range auth {
+		if schemeAuthenticated(id.Scheme) {
+			f.hasAuth = true
+			break
+		}
 	}
-	out := make([]wire.ACL, 0, len(uniq))
-	for _, a := range uniq {
-		if a.ID.Nulls.Has(0) {
-			return nil, wire.ErrInvalidACL
+	return f
+}
+
+// finish ends the fixup with a result.
+func (f *aclFixup) finish(out []wire.ACL, code wire.ErrCode) {
+	f.out, f.code, f.done = out, code, true
+	f.seen, f.perms, f.schemes = nil, nil, nil
+}
+
+// step looks at up to budget entries (all when budget < 0), then expands
+// the list, and reports how many it looked at and whether it is done.
+func (f *aclFixup) step(budget int) (int, bool) {
+	if f.done {
+		return 0, true
+	}
+	used := 0
+	for ; f.i < len(f.acl); f.i++ {
+		if budget >= 0 && used >= budget {
+			return used, false
 		}
-		if a.ID.Nulls.Has(1) && a.ID.Scheme != SchemeAuth {
-			// Java dereferences the null id (NPE): MARSHALLINGERROR.
-			return nil, wire.ErrMarshallingError
-		}
+		used++
+		a := &f.acl[f.i]
+		nullScheme, nullID := a.ID.Nulls.Has(0), a.ID.Nulls.Has(1)
 		switch {
-		case a.ID.Scheme == SchemeWorld && a.ID.ID == "anyone":
-			out = append(out, a)
-		case a.ID.Scheme == SchemeAuth:
-			valid := false
-			for _, id := range JavaAuthOrder(auth) {
-				if schemeAuthenticated(id.Scheme) {
-					valid = true
-					out = append(out, wire.ACL{Perms: a.Perms, ID: wire.ID{Scheme: id.Scheme, ID: id.ID}})
-				}
+		case nullScheme:
+			if _, ok := f.perms[a.Perms]; ok {
+				f.finish(nil, wire.ErrMarshallingError)
+				return used, true
 			}
-			if !valid {
-				return nil, wire.ErrInvalidACL
+		case nullID:
+			if _, ok := f.schemes[permScheme{a.Perms, a.ID.Scheme}]; ok {
+				f.finish(nil, wire.ErrMarshallingError)
+				return used, true
 			}
 		default:
-			if !knownScheme(a.ID.Scheme) || !validID(a.ID.Scheme, a.ID.ID) {
-				return nil, wire.ErrInvalidACL
+			if !f.seen.add(f.acl, f.i) {
+				continue
 			}
+		}
+		if f.nulls {
+			f.perms[a.Perms] = struct{}{}
+			if !nullScheme {
+				f.schemes[permScheme{a.Perms, a.ID.Scheme}] = struct{}{}
+			}
+		}
+		f.uniq = append(f.uniq, f.i)
+		if f.bad == wire.ErrOk {
+			f.bad = validACL(a, nullScheme, nullID, f.hasAuth)
+			if f.bad != wire.ErrOk && !f.nulls {
+				// Nothing after it can throw: the first invalid entry
+				// decides, as in Java's loop.
+				f.finish(nil, f.bad)
+				return used, true
+			}
+		}
+	}
+	switch {
+	case len(f.uniq) == 0:
+		f.finish(nil, wire.ErrInvalidACL)
+	case f.bad != wire.ErrOk:
+		f.finish(nil, f.bad)
+	default:
+		f.finish(f.expand())
+	}
+	return used, true
+}
+
+// expand builds the list of a valid fixup, once its size is known to fit.
+func (f *aclFixup) expand() ([]wire.ACL, wire.ErrCode) {
+	var authed []wire.ID // the session's ids "auth" expands to
+	if f.hasAuth {
+		for _, id := range JavaAuthOrder(f.auth) {
+			if schemeAuthenticated(id.Scheme) {
+				authed = append(authed, id)
+			}
+		}
+	}
+	authBytes := 0
+	for _, id := range authed {
+		authBytes += aclEncodedSize(id)
+	}
+	total, n := 4, 0
+	for _, i := range f.uniq {
+		if f.acl[i].ID.Scheme == SchemeAuth {
+			total += authBytes
+			n += len(authed)
+		} else {
+			total += aclEncodedSize(f.acl[i].ID)
+			n++
+		}
+		if f.maxBytes > 0 && total > f.maxBytes {
+			return nil, ErrACLTooLarge
+		}
+	}
+	out := make([]wire.ACL, 0, n)
+	for _, i := range f.uniq {
+		a := f.acl[i]
+		if a.ID.Scheme != SchemeAuth {
 			out = append(out, a)
+			continue
+		}
+		for _, id := range authed {
+			out = append(out, wire.ACL{Perms: a.Perms, ID: wire.ID{Scheme: id.Scheme, ID: id.ID}})
 		}
 	}
 	return out, wire.ErrOk
 }
 
-func aclEqual(a, b wire.ACL) bool {
-	return a.Perms == b.Perms && a.ID.Scheme == b.ID.Scheme && a.ID.ID == b.ID.ID &&
-		a.ID.Nulls.Has(0) == b.ID.Nulls.Has(0) && a.ID.Nulls.Has(1) == b.ID.Nulls.Has(1)
+// aclSet is a set of ACL entries (no null fields) of one list, by index.
+// Small lists (nearly all) are scanned; a large one gets a map from a
+// seeded hash to the first index with it, and a chain of the other indexes
+// with the same hash (a map keyed by the entries hashes and compares two
+// strings per probe, several times slower).
+type aclSet struct {
+	small []int32 // the indexes added, while the list is small
+	seed  maphash.Seed
+	first map[uint64]int32
+	next  []int32 // next[i]: the next index with i's hash, or -1
+}
+
+// smallACL is the list length up to which aclSet scans.
+const smallACL = 16
+
+func newACLSet(n int) *aclSet {
+	if n <= smallACL {
+		return &aclSet{small: make([]int32, 0, n)}
+	}
+	return &aclSet{seed: maphash.MakeSeed(), first: make(map[uint64]int32, n), next: make([]int32, n)}
+}
+
+func sameACL(a, b *wire.ACL) bool {
+	return a.Perms == b.Perms && a.ID.Scheme == b.ID.Scheme && a.ID.ID == b.ID.ID
+}
+
+// add inserts acl[i] and reports whether it was not there yet.
+func (s *aclSet) add(acl []wire.ACL, i int) bool {
+	a := &acl[i]
+	if s.first == nil {
+		for _, j := range s.small {
+			if sameACL(&acl[j], a) {
+				return false
+			}
+		}
+		s.small = append(s.small, int32(i))
+		return true
+	}
+	// maphash.String runs the runtime's hash (not instrumented by -race).
+	k := maphash.String(s.seed, a.ID.Scheme)*31 + maphash.String(s.seed, a.ID.ID)
+	k = k*0x9e3779b97f4a7c15 ^ uint64(uint32(a.Perms))
+	j, ok := s.first[k]
+	if !ok {
+		s.first[k] = int32(i)
+		s.next[i] = -1
+		return true
+	}
+	for {
+		if sameACL(&acl[j], a) {
+			return false
+		}
+		if s.next[j] < 0 {
+			s.next[j] = int32(i)
+			s.next[i] = -1
+			return true
+		}
+		j = s.next[j]
+	}
+}
+
+// ErrACLTooLarge is the error of an ACL list whose "auth" expansion would
+// not fit in a txn (FixupACL's maxBytes).
+const ErrACLTooLarge = wire.ErrBadArguments
+
+// aclEncodedSize is the Jute size of an ACL with id: perms and two strings.
+func aclEncodedSize(id wire.ID) int { return 4 + 4 + len(id.Scheme) + 4 + len(id.ID) }
+
+// validACL is the check fixupACL's loop makes of one de-duplicated entry.
+// hasAuth says whether the session has an id an "auth" entry expands to.
+func validACL(a *wire.ACL, nullScheme, nullID, hasAuth bool) wire.ErrCode {
+	switch {
+	case nullScheme:
+		return wire.ErrInvalidACL
+	case a.ID.Scheme == SchemeWorld:
+		if nullID {
+			return wire.ErrMarshallingError // id.getId().equals("anyone")
+		}
+		if a.ID.ID == "anyone" {
+			return wire.ErrOk
+		}
+		return wire.ErrInvalidACL // no provider for "world"
+	case a.ID.Scheme == SchemeAuth:
+		if !hasAuth {
+			return wire.ErrInvalidACL
+		}
+		return wire.ErrOk
+	case !knownScheme(a.ID.Scheme):
+		return wire.ErrInvalidACL
+	case nullID:
+		return wire.ErrMarshallingError // the provider's isValid(null)
+	case !validID(a.ID.Scheme, a.ID.ID):
+		return wire.ErrInvalidACL
+	}
+	return wire.ErrOk
 }

@@ -17,10 +17,19 @@ const (
 // childSet is the set of a node's children names. Names are substrings of
 // the children's paths (the keys of Tree.nodes), so they cost no storage of
 // their own. Small sets (nearly all of them) are a sorted slice; large ones
-// a map.
+// a list in no order plus a map from name to position, so that a copy of
+// the names (getChildren, a snapshot walk) is one memmove however large the
+// set, not an iteration over a map.
+//
+// Every set also knows its node's parent's set (up) and how many nodes
+// are below its node (desc), so getAllChildrenNumber is a field read; a
+// node's create or delete walks the up chain (its depth) by pointer.
 type childSet struct {
 	sorted []string
-	big    map[string]struct{}
+	list   []string         // large form: the names
+	big    map[string]int32 // large form: name -> index in list
+	up     *childSet        // the parent node's set; nil for the root's
+	desc   int64            // nodes below this set's node
 }
 
 func (s *childSet) len() int {
@@ -28,7 +37,7 @@ func (s *childSet) len() int {
 		return 0
 	}
 	if s.big != nil {
-		return len(s.big)
+		return len(s.list)
 	}
 	return len(s.sorted)
 }
@@ -51,7 +60,8 @@ func (s *childSet) add(name string) bool {
 		if _, ok := s.big[name]; ok {
 			return false
 		}
-		s.big[name] = struct{}{}
+		s.big[name] = int32(len(s.list))
+		s.list = append(s.list, name)
 		return true
 	}
 	i, ok := slices.BinarySearch(s.sorted, name)
@@ -59,11 +69,14 @@ func (s *childSet) add(name string) bool {
 		return false
 	}
 	if len(s.sorted) >= maxSortedChildren {
-		s.big = make(map[string]struct{}, 2*len(s.sorted))
+		s.big = make(map[string]int32, 2*len(s.sorted))
+		s.list = make([]string, 0, 2*len(s.sorted))
 		for _, n := range s.sorted {
-			s.big[n] = struct{}{}
+			s.big[n] = int32(len(s.list))
+			s.list = append(s.list, n)
 		}
-		s.big[name] = struct{}{}
+		s.big[name] = int32(len(s.list))
+		s.list = append(s.list, name)
 		s.sorted = nil
 		return true
 	}
@@ -76,10 +89,21 @@ func (s *childSet) remove(name string) {
 		return
 	}
 	if s.big != nil {
+		i, ok := s.big[name]
+		if !ok {
+			return
+		}
+		last := len(s.list) - 1
+		if int(i) != last {
+			s.list[i] = s.list[last]
+			s.big[s.list[i]] = i
+		}
+		s.list[last] = ""
+		s.list = s.list[:last]
 		delete(s.big, name)
-		if len(s.big) < minMapChildren {
+		if len(s.list) < minMapChildren {
 			s.sorted = s.sortedNames()
-			s.big = nil
+			s.big, s.list = nil, nil
 		}
 		return
 	}
@@ -99,11 +123,7 @@ func (s *childSet) names() []string {
 		return []string{}
 	}
 	if s.big != nil {
-		out := make([]string, 0, len(s.big))
-		for n := range s.big {
-			out = append(out, n)
-		}
-		return out
+		return slices.Clone(s.list)
 	}
 	return append(make([]string, 0, len(s.sorted)), s.sorted...)
 }
@@ -123,12 +143,36 @@ func (s *childSet) each(fn func(name string)) {
 		return
 	}
 	if s.big != nil {
-		for n := range s.big {
+		for _, n := range s.list {
 			fn(n)
 		}
 		return
 	}
 	for _, n := range s.sorted {
 		fn(n)
+	}
+}
+
+// at returns the i-th name (in the set's order, stable while it does not
+// change).
+func (s *childSet) at(i int) string {
+	if s.big != nil {
+		return s.list[i]
+	}
+	return s.sorted[i]
+}
+
+// descendants returns the number of nodes below the set's node.
+func (s *childSet) descendants() int64 {
+	if s == nil {
+		return 0
+	}
+	return s.desc
+}
+
+// addDescendants adds n to the descendant counts of s and every set above.
+func (s *childSet) addDescendants(n int64) {
+	for ; s != nil; s = s.up {
+		s.desc += n
 	}
 }

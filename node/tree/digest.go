@@ -24,12 +24,33 @@ type digester struct {
 // mtime (i64), version, cversion, aversion (i32) and ephemeralOwner (i64).
 // Nodes under /zookeeper/ contribute nothing.
 func (d *digester) node(path string, data []byte, st *wire.StatPersisted) uint64 {
-	if strings.HasPrefix(path, "/zookeeper/") {
+	if noDigest(path) {
 		return 0
 	}
+	return d.finish(dataCRC(path, data), st)
+}
+
+// noDigest reports the paths the digest leaves out (under /zookeeper/).
+func noDigest(path string) bool { return strings.HasPrefix(path, "/zookeeper/") }
+
+// dataCRC is the CRC32 of a node's path and data, the part of its digest
+// that a change of its stat alone leaves as it is. Nodes and outstanding
+// changes keep it, so that a parent's cversion/pzxid update (every create
+// and delete under it) costs a CRC over 60 bytes, not over its data.
+func dataCRC(path string, data []byte) uint32 {
 	if path == "/" {
 		path = ""
 	}
+	// The CRC only reads the path's bytes: no copy of the string.
+	crc := crc32.ChecksumIEEE(unsafe.Slice(unsafe.StringData(path), len(path)))
+	if data != nil {
+		crc = crc32.Update(crc, crc32.IEEETable, data)
+	}
+	return crc
+}
+
+// finish completes a node digest from its dataCRC and its stat.
+func (d *digester) finish(prefix uint32, st *wire.StatPersisted) uint64 {
 	b := &d.b
 	binary.BigEndian.PutUint64(b[0:], uint64(st.Czxid))
 	binary.BigEndian.PutUint64(b[8:], uint64(st.Mzxid))
@@ -40,11 +61,14 @@ func (d *digester) node(path string, data []byte, st *wire.StatPersisted) uint64
 	binary.BigEndian.PutUint32(b[44:], uint32(st.Cversion))
 	binary.BigEndian.PutUint32(b[48:], uint32(st.Aversion))
 	binary.BigEndian.PutUint64(b[52:], uint64(st.EphemeralOwner))
-	// The CRC only reads the path's bytes: no copy of the string.
-	crc := crc32.ChecksumIEEE(unsafe.Slice(unsafe.StringData(path), len(path)))
-	if data != nil {
-		crc = crc32.Update(crc, crc32.IEEETable, data)
+	return uint64(crc32.Update(prefix, crc32.IEEETable, b[:]))
+}
+
+// nodeDigest is the digest of the tree node n at path, from its cached
+// dataCRC.
+func (t *Tree) nodeDigest(path string, n *Node) uint64 {
+	if noDigest(path) {
+		return 0
 	}
-	crc = crc32.Update(crc, crc32.IEEETable, b[:])
-	return uint64(crc)
+	return t.dg.finish(n.dcrc, &n.Stat)
 }

@@ -2,6 +2,7 @@ package tree
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/zkgo/zkgo/jute"
@@ -77,5 +78,78 @@ func TestReplayRecreatesFuzzyACL(t *testing.T) {
 	}
 	if got := tr.ACLOf(tr.Get("/a/b")); len(got) != 1 || got[0] != digestACL[0] {
 		t.Fatalf("after replay the ACL is %v, want %v", got, digestACL)
+	}
+}
+
+// TestPrepDigestFollowsApply prepares pipelined batches of creates,
+// setData, setACL and deletes (parents with data of their own, so their
+// cached data CRCs are exercised) and checks that every txn's precomputed
+// digest is the tree digest once it is applied, and that the tree digest
+// equals one recomputed from every node.
+func TestPrepDigestFollowsApply(t *testing.T) {
+	tr := New(Options{})
+	zxid := wire.Zxid(0)
+	r := rand.New(rand.NewPCG(3, 4))
+	paths := []string{"/a", "/a/b", "/a/c", "/a/b/d", "/e", "/e/f"}
+	applied := 0
+	applyBatch := func(round int, batch []wire.TxnEntry) {
+		t.Helper()
+		applied += len(batch)
+		for i := range batch {
+			res := tr.Apply(&batch[i])
+			if res.Err != wire.ErrOk {
+				t.Fatalf("round %d: %v failed to apply: %v", round, batch[i].Hdr.Type, res.Err)
+			}
+			if got := uint64(batch[i].Digest.TreeDigest); got != tr.Digest() {
+				t.Fatalf("round %d: txn %#x (%v) prepared with digest %#x, tree has %#x after it",
+					round, batch[i].Hdr.Zxid, batch[i].Hdr.Type, got, tr.Digest())
+			}
+		}
+	}
+	for round := 0; round < 300; round++ {
+		var batch []wire.TxnEntry
+		for i := r.IntN(6); i >= 0; i-- {
+			zxid++
+			p := paths[r.IntN(len(paths))]
+			data := make([]byte, r.IntN(300))
+			for j := range data {
+				data[j] = byte(r.IntN(256))
+			}
+			var op wire.OpCode
+			var body jute.Record
+			switch r.IntN(4) {
+			case 0:
+				op, body = wire.OpCreate, &wire.CreateRequest{Path: p, Data: data, ACL: OpenACLUnsafe}
+			case 1:
+				op, body = wire.OpSetData, &wire.SetDataRequest{Path: p, Data: data, Version: -1}
+			case 2:
+				op, body = wire.OpSetACL, &wire.SetACLRequest{Path: p, ACL: ReadACLUnsafe, Version: -1}
+			default:
+				op, body = wire.OpDelete, &wire.DeleteRequest{Path: p, Version: -1}
+			}
+			e, code := tr.Prep(&PrepRequest{Session: 1, Type: op, Body: body, Zxid: zxid, Time: int64(zxid), Auth: []wire.ID{{Scheme: SchemeSuper}}})
+			if code == wire.ErrOk {
+				batch = append(batch, e)
+				continue
+			}
+			// An error txn takes its turn after the batch before it.
+			applyBatch(round, batch)
+			batch = nil
+			tr.Apply(&e)
+		}
+		applyBatch(round, batch)
+	}
+	t.Logf("%d txns applied", applied)
+	if applied < 300 {
+		t.Fatalf("only %d txns prepared without error: the workload does not exercise prep", applied)
+	}
+	var d digester
+	var sum uint64
+	tr.Walk(func(p string, n *Node) bool {
+		sum += d.node(p, n.Data(), &n.Stat)
+		return true
+	})
+	if sum != tr.Digest() {
+		t.Fatalf("tree digest %#x, recomputed %#x", tr.Digest(), sum)
 	}
 }

@@ -1,7 +1,6 @@
 package tree
 
 import (
-	"sort"
 	"strconv"
 	"strings"
 
@@ -19,6 +18,7 @@ type change struct {
 	childCount int32
 	acl        []wire.ACL
 	data       []byte
+	dcrc       uint32 // dataCRC(path, data)
 	// nodeDigest is the node's digest in this state (0 when deleted);
 	// treeDigest is the tree digest once this change and every earlier
 	// outstanding one are applied (Java's PrecalculatedDigest).
@@ -29,29 +29,100 @@ type change struct {
 // prepState is the outstanding-changes overlay: prepared txns are checked
 // against the tree plus the changes of earlier prepared txns, so pipelined
 // writes see each other before they are applied.
+//
+// Changes of applied txns are dropped a bounded number at a time (prepApplied
+// and CleanPrep), not all at once: a change of an applied txn still holds
+// the state its path has in the tree (a later txn that changed the path
+// left a later change), so keeping it a little longer changes nothing.
 type prepState struct {
-	changes []*change          // in zxid order
+	changes []*change          // changes[head:] in zxid order
+	head    int                // changes before head were dropped
 	byPath  map[string]*change // latest change per path
+	// byOwner indexes the latest change per path whose node an ephemeral
+	// owner holds in that state, by owner (closeSession's prep).
+	byOwner map[int64]map[string]*change
+	applied wire.Zxid // changes up to here belong to applied txns
+	// save holds, while a txn is prepared, the index entries its changes
+	// replaced, so that a rollback (of a failed multi op, or of a txn
+	// beyond the size bound) restores them without a scan.
+	save *savepoint
 }
 
-// prepApplied drops outstanding changes of txns up to zxid (called by Apply).
+// savepoint is what a txn's changes replaced in the per-path indexes
+// (maps made on first use).
+type savepoint struct {
+	byPath  map[string]*change
+	byOwner map[ownerPath]*change
+}
+
+type ownerPath struct {
+	owner int64
+	path  string
+}
+
+// cleanPerApply bounds how many changes prepApplied drops per txn.
+const cleanPerApply = 64
+
+// prepApplied notes that txns up to zxid are applied (called by Apply) and
+// drops some of their changes; CleanPrep drops the rest.
 func (t *Tree) prepApplied(zxid wire.Zxid) {
+	if zxid > t.prep.applied {
+		t.prep.applied = zxid
+	}
+	t.CleanPrep(cleanPerApply)
+}
+
+// CleanPrep drops up to n changes of applied txns and reports whether any
+// are left.
+func (t *Tree) CleanPrep(n int) bool {
 	ps := &t.prep
-	i := 0
-	for i < len(ps.changes) && ps.changes[i].zxid <= zxid {
-		c := ps.changes[i]
+	for ; n > 0 && ps.head < len(ps.changes) && ps.changes[ps.head].zxid <= ps.applied; n-- {
+		c := ps.changes[ps.head]
+		ps.changes[ps.head] = nil
+		ps.head++
 		if ps.byPath[c.path] == c {
 			delete(ps.byPath, c.path)
 		}
-		i++
+		ps.unindexOwner(c)
 	}
-	if i > 0 {
-		ps.changes = append(ps.changes[:0], ps.changes[i:]...)
+	if ps.head == len(ps.changes) {
+		ps.changes, ps.head = ps.changes[:0], 0
+	} else if ps.head > 1024 && ps.head > len(ps.changes)/2 {
+		ps.changes = append(ps.changes[:0], ps.changes[ps.head:]...)
+		ps.head = 0
+	}
+	return ps.head < len(ps.changes) && ps.changes[ps.head].zxid <= ps.applied
+}
+
+func (ps *prepState) indexOwner(c *change) {
+	if !c.exists || c.stat.EphemeralOwner == 0 {
+		return
+	}
+	if ps.byOwner == nil {
+		ps.byOwner = make(map[int64]map[string]*change)
+	}
+	m := ps.byOwner[c.stat.EphemeralOwner]
+	if m == nil {
+		m = make(map[string]*change)
+		ps.byOwner[c.stat.EphemeralOwner] = m
+	}
+	m[c.path] = c
+}
+
+func (ps *prepState) unindexOwner(c *change) {
+	if !c.exists || c.stat.EphemeralOwner == 0 {
+		return
+	}
+	if m := ps.byOwner[c.stat.EphemeralOwner]; m[c.path] == c {
+		delete(m, c.path)
+		if len(m) == 0 {
+			delete(ps.byOwner, c.stat.EphemeralOwner)
+		}
 	}
 }
 
-// Outstanding returns the number of prepared, unapplied changes.
-func (t *Tree) Outstanding() int { return len(t.prep.changes) }
+// Outstanding returns the number of prepared changes not yet dropped.
+func (t *Tree) Outstanding() int { return len(t.prep.changes) - t.prep.head }
 
 // ResetPrep forgets all outstanding changes (on a role change).
 func (t *Tree) ResetPrep() { t.prep = prepState{} }
@@ -65,18 +136,37 @@ func (t *Tree) addChange(c *change) {
 		prev = old.nodeDigest
 	}
 	c.nodeDigest = 0
-	if c.exists {
-		c.nodeDigest = t.dg.node(c.path, c.data, &c.stat)
+	if c.exists && !noDigest(c.path) {
+		c.nodeDigest = t.dg.finish(c.dcrc, &c.stat)
 	}
 	c.treeDigest = t.prepDigest() - prev + c.nodeDigest
-	t.prep.changes = append(t.prep.changes, c)
-	t.prep.byPath[c.path] = c
+	ps := &t.prep
+	if sp := ps.save; sp != nil {
+		if sp.byPath == nil {
+			sp.byPath = make(map[string]*change)
+		}
+		if _, ok := sp.byPath[c.path]; !ok {
+			sp.byPath[c.path] = ps.byPath[c.path]
+		}
+		if c.exists && c.stat.EphemeralOwner != 0 {
+			k := ownerPath{c.stat.EphemeralOwner, c.path}
+			if sp.byOwner == nil {
+				sp.byOwner = make(map[ownerPath]*change)
+			}
+			if _, ok := sp.byOwner[k]; !ok {
+				sp.byOwner[k] = ps.byOwner[k.owner][k.path]
+			}
+		}
+	}
+	ps.changes = append(ps.changes, c)
+	ps.byPath[c.path] = c
+	ps.indexOwner(c)
 }
 
 // prepDigest is the tree digest once every outstanding change is applied
 // (PrepRequestProcessor.getCurrentTreeDigest).
 func (t *Tree) prepDigest() uint64 {
-	if n := len(t.prep.changes); n > 0 {
+	if n := len(t.prep.changes); n > t.prep.head {
 		return t.prep.changes[n-1].treeDigest
 	}
 	return t.digest
@@ -96,7 +186,7 @@ func (t *Tree) record(path string) *change {
 		return nil
 	}
 	return &change{zxid: -1, path: path, exists: true, stat: n.Stat, childCount: int32(n.children.len()), acl: t.acls.Get(n.ACL),
-		data: n.Data(), nodeDigest: t.dg.node(path, n.Data(), &n.Stat)}
+		data: n.Data(), dcrc: n.dcrc, nodeDigest: t.nodeDigest(path, n)}
 }
 
 func (c *change) duplicate(zxid wire.Zxid) *change {
@@ -125,6 +215,32 @@ type PrepRequest struct {
 	CheckSession SessionCheck
 	// ReconfigEnabled is reconfigEnabled (off by default).
 	ReconfigEnabled bool
+
+	// fixed is the FixupACL of the ACL list being prepared, done in steps
+	// by a PrepJob.
+	fixed *aclFixup
+}
+
+// fixupACL is FixupACL, or the result a PrepJob worked out in steps for
+// this very list.
+func (t *Tree) fixupACL(req *PrepRequest, acl []wire.ACL) ([]wire.ACL, wire.ErrCode) {
+	if f := req.fixed; f != nil && f.done && len(f.acl) == len(acl) && len(acl) > 0 && &f.acl[0] == &acl[0] {
+		return f.out, f.code
+	}
+	return FixupACL(acl, req.Auth, t.opts.recordLimit())
+}
+
+// requestACL returns the ACL list of a create or setACL request.
+func requestACL(body jute.Record) []wire.ACL {
+	switch r := body.(type) {
+	case *wire.CreateRequest:
+		return r.ACL
+	case *wire.CreateTTLRequest:
+		return r.ACL
+	case *wire.SetACLRequest:
+		return r.ACL
+	}
+	return nil
 }
 
 // recordLimit is the txn size bound (Options.MaxTxnBytes).
@@ -159,21 +275,40 @@ func fail(code wire.ErrCode, path string) *prepError { return &prepError{code, p
 // Java 3.8 logs such a txn, acknowledges it, and then cannot read its own
 // log (DIFFERENCES.md).
 func (t *Tree) Prep(req *PrepRequest) (wire.TxnEntry, wire.ErrCode) {
-	mark := len(t.prep.changes)
-	e, code := t.prepTxn(req)
-	if e.Size() <= t.opts.recordLimit() {
+	if j := t.BeginPrep(req); j != nil {
+		j.Step(-1)
+		return j.Result()
+	}
+	e := wire.TxnEntry{Hdr: wire.TxnHeader{ClientID: req.Session, Cxid: req.Cxid, Zxid: req.Zxid, Time: req.Time, Type: req.Type}}
+	t.prep.save = &savepoint{} // for boundTxn's rollback
+	body, perr := t.prepOne(req, req.Type, req.Body, true)
+	if perr != nil {
+		t.prep.save = nil
+		e.Hdr.Type = wire.OpError
+		e.Body = &wire.ErrorTxn{Err: perr.code}
+		return e, perr.code
+	}
+	e.Body = body
+	e.Digest = t.txnDigest()
+	return t.boundTxn(e, wire.ErrOk)
+}
+
+// boundTxn applies the size bound of Prep to a prepared txn whose changes
+// are recorded, with the savepoint (prepState.save) taken before them; it
+// ends the savepoint. O(ops) of the txn, as its encoding.
+func (t *Tree) boundTxn(e wire.TxnEntry, code wire.ErrCode) (wire.TxnEntry, wire.ErrCode) {
+	limit := t.opts.recordLimit()
+	if e.Size() <= limit {
+		t.prep.save = nil
 		return e, code
 	}
 	if c, ok := e.Body.(*wire.CloseSessionTxn); ok && e.Hdr.Type == wire.OpCloseSession {
 		// The changes stay: every reader deletes the same nodes.
+		t.prep.save = nil
 		c.Paths2Delete = []string{}
 		return e, code
 	}
-	touched := make(map[string]*change)
-	for _, c := range t.prep.changes[mark:] {
-		touched[c.path] = nil
-	}
-	t.rollback(mark, touched)
+	t.rollback(e.Hdr.Zxid)
 	if m, ok := e.Body.(*wire.MultiTxn); ok && e.Hdr.Type == wire.OpMulti {
 		// As any failed multi: the op whose txn crosses the limit fails,
 		// those before it report 0 and those after RUNTIMEINCONSISTENCY.
@@ -183,7 +318,7 @@ func (t *Tree) Prep(req *PrepRequest) (wire.TxnEntry, wire.ErrCode) {
 		}
 		bad := len(m.Txns) - 1
 		for i := range m.Txns {
-			if size += m.Txns[i].Size(); size > t.opts.recordLimit() {
+			if size += m.Txns[i].Size(); size > limit {
 				bad = i
 				break
 			}
@@ -207,22 +342,6 @@ func (t *Tree) Prep(req *PrepRequest) (wire.TxnEntry, wire.ErrCode) {
 	e.Body = &wire.ErrorTxn{Err: wire.ErrBadArguments}
 	e.Digest = nil
 	return e, wire.ErrBadArguments
-}
-
-func (t *Tree) prepTxn(req *PrepRequest) (wire.TxnEntry, wire.ErrCode) {
-	e := wire.TxnEntry{Hdr: wire.TxnHeader{ClientID: req.Session, Cxid: req.Cxid, Zxid: req.Zxid, Time: req.Time, Type: req.Type}}
-	if req.Type == wire.OpMulti {
-		return t.prepMulti(req, e)
-	}
-	body, perr := t.prepOne(req, req.Type, req.Body, true)
-	if perr != nil {
-		e.Hdr.Type = wire.OpError
-		e.Body = &wire.ErrorTxn{Err: perr.code}
-		return e, perr.code
-	}
-	e.Body = body
-	e.Digest = t.txnDigest()
-	return e, wire.ErrOk
 }
 
 // txnDigest is the TxnDigest Java 3.6+ attaches to a prepared txn: the
@@ -380,6 +499,7 @@ func (t *Tree) prepOne(req *PrepRequest, typ wire.OpCode, body jute.Record, _ bo
 		n.stat.Mtime = req.Time
 		n.stat.Mzxid = zxid
 		n.data = s.Data
+		n.dcrc = dataCRC(s.Path, s.Data)
 		t.addChange(n)
 		return &wire.SetDataTxn{Path: s.Path, Data: s.Data, Version: v}, nil
 
@@ -404,7 +524,7 @@ func (t *Tree) prepOne(req *PrepRequest, typ wire.OpCode, body jute.Record, _ bo
 		if perr := validatePath(s.Path); perr != nil {
 			return nil, perr
 		}
-		acl, code := FixupACL(s.ACL, req.Auth)
+		acl, code := t.fixupACL(req, s.ACL)
 		if code != wire.ErrOk {
 			return nil, fail(code, s.Path)
 		}
@@ -460,42 +580,8 @@ func (t *Tree) prepOne(req *PrepRequest, typ wire.OpCode, body jute.Record, _ bo
 		}
 		return &wire.CreateSessionTxn{TimeOut: to}, nil
 
-	case wire.OpCloseSession:
-		return &wire.CloseSessionTxn{Paths2Delete: t.prepCloseSession(req.Session, zxid)}, nil
 	}
 	return nil, fail(wire.ErrUnimplemented, "")
-}
-
-// prepCloseSession lists the ephemerals the closeSession deletes: the
-// session's ephemerals in the tree, adjusted by outstanding changes.
-func (t *Tree) prepCloseSession(id wire.SessionID, zxid wire.Zxid) []string {
-	es := make(map[string]struct{})
-	for p := range t.ephemerals[id] {
-		es[p] = struct{}{}
-	}
-	for _, c := range t.prep.changes {
-		if !c.exists {
-			delete(es, c.path)
-		} else if c.stat.EphemeralOwner == int64(id) {
-			es[c.path] = struct{}{}
-		}
-	}
-	paths := make([]string, 0, len(es))
-	for p := range es {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	for _, p := range paths {
-		if parentPath, perr := parentOf(p); perr == nil {
-			if parent := t.record(parentPath); parent != nil {
-				pc := parent.duplicate(zxid)
-				pc.stat.Pzxid = zxid
-				t.addChange(pc)
-			}
-		}
-		t.addChange(&change{zxid: zxid, path: p})
-	}
-	return paths
 }
 
 func (t *Tree) prepCreate(req *PrepRequest, typ wire.OpCode, body jute.Record) (jute.Record, *prepError) {
@@ -545,7 +631,7 @@ func (t *Tree) prepCreate(req *PrepRequest, typ wire.OpCode, body jute.Record) (
 	if perr != nil {
 		return nil, perr
 	}
-	fixed, code := FixupACL(acl, req.Auth)
+	fixed, code := t.fixupACL(req, acl)
 	if code != wire.ErrOk {
 		return nil, fail(code, path)
 	}
@@ -596,66 +682,9 @@ func (t *Tree) prepCreate(req *PrepRequest, typ wire.OpCode, body jute.Record) (
 	p.stat.Cversion = newCversion
 	p.stat.Pzxid = zxid
 	t.addChange(p)
-	t.addChange(&change{zxid: zxid, path: path, exists: true, acl: fixed, data: data,
+	t.addChange(&change{zxid: zxid, path: path, exists: true, acl: fixed, data: data, dcrc: dataCRC(path, data),
 		stat: wire.StatPersisted{Czxid: zxid, Mzxid: zxid, Pzxid: zxid, Ctime: req.Time, Mtime: req.Time, EphemeralOwner: owner}})
 	return txn, nil
-}
-
-// prepMulti mirrors the multi branch of PrepRequestProcessor: ops are
-// prepared in order; at the first failure the changes made by the multi are
-// rolled back, the failed op becomes ErrorTxn{code}, earlier ops keep their
-// txns and later ops become ErrorTxn{RUNTIMEINCONSISTENCY}. The client sees
-// the first error.
-func (t *Tree) prepMulti(req *PrepRequest, e wire.TxnEntry) (wire.TxnEntry, wire.ErrCode) {
-	m, ok := req.Body.(*wire.MultiRequest)
-	if !ok {
-		e.Hdr.Type = wire.OpError
-		e.Body = &wire.ErrorTxn{Err: wire.ErrMarshallingError}
-		return e, wire.ErrMarshallingError
-	}
-	ops, ok := normalizeMultiOps(m.Ops)
-	if !ok {
-		// MultiOperationRecord refuses mixed or read-only ops: the whole
-		// request becomes MARSHALLINGERROR.
-		e.Hdr.Type = wire.OpError
-		e.Body = &wire.ErrorTxn{Err: wire.ErrMarshallingError}
-		return e, wire.ErrMarshallingError
-	}
-	mark := len(t.prep.changes)
-	saved := make(map[string]*change)
-	txns := make([]wire.Txn, 0, len(ops))
-	firstErr := wire.ErrOk
-	for _, op := range ops {
-		if firstErr != wire.ErrOk {
-			txns = append(txns, wire.Txn{Type: wire.OpError, Data: jute.Marshal(&wire.ErrorTxn{Err: wire.ErrRuntimeInconsistency})})
-			continue
-		}
-		if _, plain := op.Op.(*wire.CreateRequest); plain && op.Type == wire.OpCreateTTL {
-			// Java's Op.create gave a CreateRequest with TTL flags the
-			// createTTL opcode; preparing it casts the record to
-			// CreateTTLRequest and fails (ClassCastException). That is not a
-			// KeeperException, so the whole request becomes MARSHALLINGERROR
-			// and the ops prepared so far are dropped. Only reached when no
-			// earlier op failed.
-			t.rollback(mark, saved)
-			e.Hdr.Type = wire.OpError
-			e.Body = &wire.ErrorTxn{Err: wire.ErrMarshallingError}
-			return e, wire.ErrMarshallingError
-		}
-		// Remember the overlay entries this op may shadow, for rollback.
-		rec, perr := t.prepMultiOp(req, op, saved)
-		if perr != nil {
-			firstErr = perr.code
-			t.rollback(mark, saved)
-			txns = append(txns, wire.Txn{Type: wire.OpError, Data: jute.Marshal(&wire.ErrorTxn{Err: perr.code})})
-			continue
-		}
-		typ := op.Type
-		txns = append(txns, wire.Txn{Type: typ, Data: jute.Marshal(rec)})
-	}
-	e.Body = &wire.MultiTxn{Txns: txns}
-	e.Digest = t.txnDigest()
-	return e, firstErr
 }
 
 // normalizeMultiOps rebuilds a multi's ops the way Java's
@@ -696,31 +725,6 @@ func normalizeMultiOps(in []wire.MultiOp) ([]wire.MultiOp, bool) {
 		return nil, false
 	}
 	return out, true
-}
-
-func (t *Tree) prepMultiOp(req *PrepRequest, op wire.MultiOp, saved map[string]*change) (jute.Record, *prepError) {
-	before := len(t.prep.changes)
-	rec, perr := t.prepOne(req, op.Type, op.Op, true)
-	for _, c := range t.prep.changes[before:] {
-		if _, ok := saved[c.path]; !ok {
-			saved[c.path] = nil
-		}
-	}
-	return rec, perr
-}
-
-// rollback removes the changes added after mark and restores the per-path
-// index to the latest remaining change for each touched path.
-func (t *Tree) rollback(mark int, touched map[string]*change) {
-	t.prep.changes = t.prep.changes[:mark]
-	for p := range touched {
-		delete(t.prep.byPath, p)
-	}
-	for _, c := range t.prep.changes {
-		if _, ok := touched[c.path]; ok {
-			t.prep.byPath[c.path] = c
-		}
-	}
 }
 
 // SequenceSuffix formats a sequence number as Java's String.format("%010d")

@@ -4,6 +4,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/zkgo/zkgo/wire"
 )
 
 // Quota upkeep, as Java 3.8's DataTree does it (quotas are never enforced
@@ -31,7 +33,7 @@ const (
 func quotaComponents(path string) []string {
 	var out []string
 	for _, c := range strings.Split(path, "/") {
-		if strings.TrimLeft(c, "\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f ") != "" {
+		if quotaKept(c) {
 			out = append(out, c)
 		}
 	}
@@ -46,25 +48,83 @@ func (t *Tree) addQuotaPath(p string) {
 	}
 	if t.quotas == nil {
 		t.quotas = make(map[string]struct{})
+		t.quotaLens = make(map[int]int)
 	}
-	t.quotas[quotaKey(p)] = struct{}{}
+	k := quotaKey(p)
+	if _, ok := t.quotas[k]; !ok {
+		t.quotas[k] = struct{}{}
+		t.quotaLens[len(k)]++
+	}
+}
+
+func (t *Tree) removeQuotaPath(p string) {
+	k := quotaKey(p)
+	if _, ok := t.quotas[k]; ok {
+		delete(t.quotas, k)
+		if t.quotaLens[len(k)]--; t.quotaLens[len(k)] == 0 {
+			delete(t.quotaLens, len(k))
+		}
+	}
 }
 
 // maxQuotaPrefix is DataTree.getMaxPrefixWithQuota: the deepest tracked
-// prefix of path, "" for none (the root never counts).
+// prefix of path, "" for none (the root never counts). Like Java's trie
+// walk it is linear in the path: a prefix is looked up only where its
+// length is that of a tracked path (a deep path has many prefixes, and
+// each lookup hashes the whole prefix).
 func (t *Tree) maxQuotaPrefix(path string) string {
 	if len(t.quotas) == 0 {
 		return ""
 	}
-	best, cur := "", ""
-	for _, c := range quotaComponents(path) {
-		cur += "/" + c
-		if _, ok := t.quotas[cur]; ok {
-			best = cur
+	best := ""
+	n := 0                                // length of the normalized prefix so far
+	exact := strings.HasPrefix(path, "/") // it is path[:n]
+	var norm []byte                       // it, once it is not
+	for start := 0; start <= len(path); {
+		end := strings.IndexByte(path[start:], '/')
+		if end < 0 {
+			end = len(path)
+		} else {
+			end += start
 		}
+		c := path[start:end]
+		next := end + 1
+		if !quotaKept(c) {
+			if exact && start > 0 {
+				exact = false
+				norm = append(norm, path[:n]...)
+			}
+			start = next
+			continue
+		}
+		n += 1 + len(c)
+		if !exact {
+			norm = append(norm, '/')
+			norm = append(norm, c...)
+		}
+		if t.quotaLens[n] > 0 {
+			key := ""
+			if exact {
+				key = path[:n]
+			} else {
+				key = string(norm)
+			}
+			if _, ok := t.quotas[key]; ok {
+				best = key
+			}
+		}
+		start = next
 	}
 	return best
 }
+
+// quotaKept reports whether PathTrie keeps a path component: not empty
+// after String.trim.
+func quotaKept(c string) bool {
+	return strings.TrimLeft(c, quotaTrimmed) != ""
+}
+
+const quotaTrimmed = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f "
 
 // quotaTrim is Quotas.trimQuotaPath; ok is false where Java's substring
 // would throw.
@@ -83,6 +143,12 @@ func (t *Tree) quotaCreated(parentPath, name, path string, dataLen int) {
 			t.addQuotaPath(p)
 		}
 		if name == quotaStatNode {
+			if t.deferStats {
+				// An ApplyJob counts the subtree in steps and ends
+				// the step (quotaStatsCreated).
+				t.deferred = &quotaStep{p: p, path: path, dataLen: dataLen}
+				return
+			}
 			t.updateQuotaForPath(p)
 		}
 	}
@@ -91,11 +157,107 @@ func (t *Tree) quotaCreated(parentPath, name, path string, dataLen int) {
 	}
 }
 
+// quotaStep is the rest of quotaCreated for a new zookeeper_stats node,
+// left to an ApplyJob: the counts of the subtree at p go into it, then the
+// node itself counts under its own quota prefix.
+type quotaStep struct {
+	p       string
+	path    string
+	dataLen int
+}
+
+// quotaStatsCreated ends a deferred quotaStep with the subtree's counts.
+func (t *Tree) quotaStatsCreated(q *quotaStep, count, bytes int64) {
+	t.setQuotaStats(q.p, count, bytes)
+	if prefix := t.maxQuotaPrefix(q.path); prefix != "" {
+		t.updateQuotaStat(prefix, int64(q.dataLen), 1)
+	}
+}
+
+// quotaWalk is DataTree.getCounts across steps: the subtree does not
+// change meanwhile (no other txn is applied while an ApplyJob runs).
+type quotaWalk struct {
+	stack        []quotaFrame
+	count, bytes int64
+}
+
+type quotaFrame struct {
+	path string
+	set  *childSet
+	i    int
+}
+
+func (t *Tree) newQuotaWalk(path string) *quotaWalk {
+	w := &quotaWalk{}
+	if n := t.nodes[path]; n != nil {
+		w.count, w.bytes = 1, int64(n.dataLen())
+		w.stack = append(w.stack, quotaFrame{path: path, set: n.children})
+	}
+	return w
+}
+
+// step counts up to budget nodes (all when budget < 0); it reports how
+// many it looked at and whether the walk is over.
+func (w *quotaWalk) step(t *Tree, budget int) (int, bool) {
+	used := 0
+	for len(w.stack) > 0 && (budget < 0 || used < budget) {
+		top := &w.stack[len(w.stack)-1]
+		if top.i >= top.set.len() {
+			w.stack = w.stack[:len(w.stack)-1]
+			continue
+		}
+		// Children joined with "/", as quotaCounts (and Java) do.
+		p := top.path + "/" + top.set.at(top.i)
+		top.i++
+		used++
+		n := t.nodes[p]
+		if n == nil {
+			continue
+		}
+		w.count++
+		w.bytes += int64(n.dataLen())
+		if n.children.len() > 0 {
+			w.stack = append(w.stack, quotaFrame{path: p, set: n.children})
+		}
+	}
+	return used, len(w.stack) == 0
+}
+
+// LargeQuotaStats reports whether e creates a zookeeper_stats node whose
+// quota covers more nodes than one step should count: BeginApply returns
+// a job for it.
+func (t *Tree) LargeQuotaStats(e *wire.TxnEntry) bool {
+	var path string
+	switch c := e.Body.(type) {
+	case *wire.CreateTxn:
+		path = c.Path
+	case *wire.CreateContainerTxn:
+		path = c.Path
+	case *wire.CreateTTLTxn:
+		path = c.Path
+	default:
+		return false
+	}
+	if len(path) < len(QuotaPath) || wire.BaseName(path) != quotaStatNode {
+		return false
+	}
+	parentPath := wire.ParentPath(path)
+	if !strings.HasPrefix(parentPath, QuotaPath) {
+		return false
+	}
+	p, ok := quotaTrim(parentPath)
+	if !ok {
+		return false
+	}
+	n := t.nodes[p]
+	return n != nil && n.children.descendants() > maxSortedChildren
+}
+
 // quotaDeleted is deleteNode's quota step.
 func (t *Tree) quotaDeleted(parentPath, name, path string, dataLen int) {
 	if strings.HasPrefix(parentPath, ZookeeperPath) && name == quotaLimitNode {
 		if p, ok := quotaTrim(parentPath); ok && p != "" {
-			delete(t.quotas, quotaKey(p))
+			t.removeQuotaPath(p)
 		}
 	}
 	if prefix := t.maxQuotaPrefix(path); prefix != "" {
@@ -131,6 +293,11 @@ func (t *Tree) updateQuotaStat(prefix string, bytesDiff, countDiff int64) {
 func (t *Tree) updateQuotaForPath(path string) {
 	var count, bytes int64
 	t.quotaCounts(path, &count, &bytes)
+	t.setQuotaStats(path, count, bytes)
+}
+
+// setQuotaStats writes count and bytes into path's stats node.
+func (t *Tree) setQuotaStats(path string, count, bytes int64) {
 	st := statsTrack{}
 	st.set("bytes", bytes)
 	st.set("count", count)
@@ -157,7 +324,7 @@ func (t *Tree) quotaCounts(path string, count, bytes *int64) {
 // loaded).
 func (t *Tree) setupQuota() {
 	t.quotaSetup = false
-	t.quotas = nil
+	t.quotas, t.quotaLens = nil, nil
 	if t.nodes[QuotaPath] == nil {
 		return
 	}

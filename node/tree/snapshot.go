@@ -62,7 +62,10 @@ func (c *SnapshotCursor) Next(w *jute.Writer, maxNodes, maxBytes int) bool {
 			AppendNodeRecord(w, top.path, node)
 			c.nodes++
 			n++
-			top.children = node.children.sortedNames()
+			// Sorted while the set is small; a large set's names in its
+			// own order (a copy, not a sort of up to millions of names in
+			// one owner round; Java's come in HashSet order).
+			top.children = node.children.names()
 		}
 		if top.next >= len(top.children) {
 			c.stack = c.stack[:len(c.stack)-1]

@@ -1,6 +1,9 @@
 package tree
 
 import (
+	"iter"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"unsafe"
@@ -43,6 +46,9 @@ type Node struct {
 	ACL      int64     // index into the ACL cache
 	Stat     wire.StatPersisted
 	dlen     int32
+	// dcrc is dataCRC(path, data), kept up to date by addNode and
+	// changeNode (it fills the padding after dlen).
+	dcrc uint32
 }
 
 // emptyData is the zero-length, non-null data (cap 0: nobody can write
@@ -94,19 +100,34 @@ func (n *Node) ChildNames() []string { return n.children.names() }
 // HasChild reports whether name is a child.
 func (n *Node) HasChild(name string) bool { return n.children.has(name) }
 
-// addChild records name as a child.
-func (n *Node) addChild(name string) {
-	if n.children == nil {
-		n.children = &childSet{}
+// addChild records name (a new node without children) as a child of the
+// node at parentPath.
+func (t *Tree) addChild(parentPath string, parent *Node, name string) {
+	if parent.children == nil {
+		cs := &childSet{}
+		if parentPath != "/" {
+			if gp := t.nodes[wire.ParentPath(parentPath)]; gp != nil {
+				cs.up = gp.children
+			}
+		}
+		parent.children = cs
 	}
-	n.children.add(name)
+	if parent.children.add(name) {
+		parent.children.addDescendants(1)
+	}
 }
 
-// removeChild forgets the child name.
-func (n *Node) removeChild(name string) {
-	n.children.remove(name)
-	if n.children.len() == 0 {
-		n.children = nil
+// removeChild forgets the child name of the node at parent, and the nodes
+// below it (gone is the child's own descendant count).
+func (t *Tree) removeChild(parent *Node, name string, gone int64) {
+	cs := parent.children
+	if cs == nil || !cs.has(name) {
+		return
+	}
+	cs.remove(name)
+	cs.addDescendants(-1 - gone)
+	if cs.len() == 0 {
+		parent.children = nil
 	}
 }
 
@@ -133,7 +154,9 @@ type Options struct {
 	// MaxTxnBytes is the largest encoded txn Prep may produce
 	// (Config.RecordLimit: jute.maxbuffer plus its extra allowance, what
 	// Java reads back from a txn log or a PROPOSAL); 0 means Java's
-	// default, jute.QuorumMaxBuffer.
+	// default, jute.QuorumMaxBuffer. It also bounds what one request may
+	// expand into: an ACL list whose "auth" entries would expand beyond it
+	// is refused before it is built (FixupACL).
 	MaxTxnBytes int
 }
 
@@ -148,12 +171,19 @@ type Tree struct {
 	digest     uint64
 	dg         digester
 	dataBytes  int64 // sum of path+data lengths (Java's approximateDataSize)
+	ephCount   int   // ephemeral nodes indexed in ephemerals
 
 	// LastZxid is the zxid of the last txn applied (lastProcessedZxid).
 	LastZxid wire.Zxid
 
+	// touched collects every path an ApplyJob changes, while one runs.
+	touched map[string]struct{}
+
 	quotas     map[string]struct{} // paths with a zookeeper_limits node (Java's PathTrie)
 	quotaSetup bool                // nodes were restored: rebuild quotas before the next change
+	quotaLens  map[int]int         // lengths of the quotas' paths (maxQuotaPrefix)
+	deferStats bool                // a zookeeper_stats node's count is left to an ApplyJob
+	deferred   *quotaStep
 
 	prep prepState
 }
@@ -233,10 +263,20 @@ func (t *Tree) InitConfig(text []byte, cfgVersion int64, nowMs int64) {
 	})
 }
 
+// touch records that path changes, while an ApplyJob that tracks its
+// paths runs.
+func (t *Tree) touch(path string) {
+	if t.touched != nil {
+		t.touched[path] = struct{}{}
+	}
+}
+
 // addNode inserts n at path, keeping the digest and size accounting.
 func (t *Tree) addNode(path string, n *Node) {
+	t.touch(path)
 	t.nodes[path] = n
-	t.digest += t.dg.node(path, n.Data(), &n.Stat)
+	n.dcrc = dataCRC(path, n.Data())
+	t.digest += t.nodeDigest(path, n)
 	t.dataBytes += int64(len(path) + n.dataLen())
 	switch t.KindOf(n.Stat.EphemeralOwner) {
 	case KindContainer:
@@ -251,27 +291,34 @@ func (t *Tree) addNode(path string, n *Node) {
 			t.ephemerals[id] = set
 		}
 		set[path] = struct{}{}
+		t.ephCount++
 	}
 }
 
 // linkChild records path as a child of its parent (which must exist).
 func (t *Tree) linkChild(path string) {
-	t.nodes[wire.ParentPath(path)].addChild(wire.BaseName(path))
+	pp := wire.ParentPath(path)
+	t.addChild(pp, t.nodes[pp], wire.BaseName(path))
 }
 
 // changeNode runs fn on n, keeping the digest right.
 func (t *Tree) changeNode(path string, n *Node, fn func(*Node)) {
-	t.digest -= t.dg.node(path, n.Data(), &n.Stat)
-	oldLen := n.dataLen()
+	t.touch(path)
+	t.digest -= t.nodeDigest(path, n)
+	oldLen, oldData := n.dlen, n.data
 	fn(n)
-	t.dataBytes += int64(n.dataLen() - oldLen)
-	t.digest += t.dg.node(path, n.Data(), &n.Stat)
+	if n.dlen != oldLen || n.data != oldData {
+		n.dcrc = dataCRC(path, n.Data())
+	}
+	t.dataBytes += int64(n.dataLen() - max(int(oldLen), 0))
+	t.digest += t.nodeDigest(path, n)
 }
 
 // removeNode deletes path from the maps (not from its parent's children).
 func (t *Tree) removeNode(path string, n *Node) {
+	t.touch(path)
 	delete(t.nodes, path)
-	t.digest -= t.dg.node(path, n.Data(), &n.Stat)
+	t.digest -= t.nodeDigest(path, n)
 	t.dataBytes -= int64(len(path) + n.dataLen())
 	t.acls.Release(n.ACL)
 	switch t.KindOf(n.Stat.EphemeralOwner) {
@@ -282,7 +329,10 @@ func (t *Tree) removeNode(path string, n *Node) {
 	case KindEphemeral:
 		id := wire.SessionID(n.Stat.EphemeralOwner)
 		if set := t.ephemerals[id]; set != nil {
-			delete(set, path)
+			if _, ok := set[path]; ok {
+				delete(set, path)
+				t.ephCount--
+			}
 			if len(set) == 0 {
 				delete(t.ephemerals, id)
 			}
@@ -361,41 +411,74 @@ func (t *Tree) Digest() uint64 { return t.digest }
 // DataBytes approximates the data size (sum of path and data lengths).
 func (t *Tree) DataBytes() int64 { return t.dataBytes }
 
-// Ephemerals returns the ephemeral paths of a session, sorted.
+// Ephemerals returns the ephemeral paths of a session: sorted up to 4096,
+// in map order beyond (Java's come in HashSet order).
 func (t *Tree) Ephemerals(id wire.SessionID) []string {
 	set := t.ephemerals[id]
 	out := make([]string, 0, len(set))
 	for p := range set {
 		out = append(out, p)
 	}
-	sort.Strings(out)
+	if len(out) <= maxSortedChildren {
+		sort.Strings(out)
+	}
 	return out
 }
 
-// EphemeralSessions returns the sessions owning ephemerals.
-func (t *Tree) EphemeralSessions() []wire.SessionID {
-	out := make([]wire.SessionID, 0, len(t.ephemerals))
-	for id := range t.ephemerals {
-		out = append(out, id)
+// EachEphemeralSession yields the sessions owning ephemerals: sorted up to
+// 4096, in map order beyond (for listings built across owner rounds).
+func (t *Tree) EachEphemeralSession() iter.Seq[wire.SessionID] {
+	if len(t.ephemerals) <= maxSortedChildren {
+		return slices.Values(slices.Sorted(maps.Keys(t.ephemerals)))
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
+	return maps.Keys(t.ephemerals)
 }
+
+// EachEphemeral yields a session's ephemeral paths: sorted up to 4096, in
+// map order beyond.
+func (t *Tree) EachEphemeral(id wire.SessionID) iter.Seq[string] {
+	if len(t.ephemerals[id]) <= maxSortedChildren {
+		return slices.Values(t.Ephemerals(id))
+	}
+	return maps.Keys(t.ephemerals[id])
+}
+
+// EphemeralSessions returns the sessions owning ephemerals, sorted.
+func (t *Tree) EphemeralSessions() []wire.SessionID { return slices.Sorted(maps.Keys(t.ephemerals)) }
+
+// EphemeralSessionCount returns the number of sessions owning ephemerals.
+func (t *Tree) EphemeralSessionCount() int { return len(t.ephemerals) }
 
 // EphemeralCount returns the number of ephemeral nodes.
-func (t *Tree) EphemeralCount() int {
-	n := 0
-	for _, s := range t.ephemerals {
-		n += len(s)
-	}
-	return n
-}
+func (t *Tree) EphemeralCount() int { return t.ephCount }
+
+// SessionEphemeralCount returns the number of ephemeral nodes session id
+// owns in the tree.
+func (t *Tree) SessionEphemeralCount(id wire.SessionID) int { return len(t.ephemerals[id]) }
 
 // Containers returns the container paths, sorted.
 func (t *Tree) Containers() []string { return sortedKeys(t.containers) }
 
 // TTLs returns the TTL node paths, sorted.
 func (t *Tree) TTLs() []string { return sortedKeys(t.ttls) }
+
+// ReapCount returns the number of containers and TTL nodes.
+func (t *Tree) ReapCount() int { return len(t.containers) + len(t.ttls) }
+
+// ReapPaths yields the containers, then the TTL nodes, in map order. It
+// may be pulled across changes to the tree: a node added meanwhile may be
+// yielded or not, one removed before it was reached is not.
+func (t *Tree) ReapPaths() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, m := range []map[string]struct{}{t.containers, t.ttls} {
+			for p := range m {
+				if !yield(p) {
+					return
+				}
+			}
+		}
+	}
+}
 
 func sortedKeys(m map[string]struct{}) []string {
 	out := make([]string, 0, len(m))
@@ -407,25 +490,13 @@ func sortedKeys(m map[string]struct{}) []string {
 }
 
 // CountDescendants returns the number of nodes below path
-// (getAllChildrenNumber).
+// (getAllChildrenNumber); every child set keeps the count.
 func (t *Tree) CountDescendants(path string) int {
 	n := t.nodes[path]
 	if n == nil {
 		return 0
 	}
-	count := 0
-	var walk func(p string, n *Node)
-	walk = func(p string, n *Node) {
-		n.children.each(func(c string) {
-			cp := wire.JoinPath(p, c)
-			count++
-			if cn := t.nodes[cp]; cn != nil {
-				walk(cp, cn)
-			}
-		})
-	}
-	walk(path, n)
-	return count
+	return int(n.children.descendants())
 }
 
 // Walk visits every node in pre-order (parents before children), starting

@@ -1,0 +1,634 @@
+package node
+
+import (
+	"time"
+
+	"github.com/zkgo/zkgo/node/tree"
+	"github.com/zkgo/zkgo/node/watch"
+	"github.com/zkgo/zkgo/wire"
+)
+
+// Work that grows with a client's request or with the tree is split across
+// owner rounds (issue 14), so that one request cannot keep every other
+// client waiting. Each round, after the events it took, the owner goroutine
+// gives every kind of pending work a bounded slice:
+//
+//   - applying a large txn (a multi or closeSession of more than
+//     tree.LargeTxn ops), with its watch triggers: while it runs, later txns
+//     wait, and so do reads of the paths it has changed so far (a read of
+//     any other path is answered at once: it sees the state before the txn,
+//     which the txn's readers may see);
+//   - preparing a large multi or closeSession: while it runs, every other
+//     write waits to be prepared (its zxid is taken);
+//   - per-connection jobs (a long setWatches, a large getChildren reply, a
+//     long multiRead, a read waiting for an apply): the connection's later
+//     requests wait behind the job, so its replies keep their order;
+//   - housekeeping (watches of closed connections, changes of applied
+//     txns).
+//
+// The budgets below are in ops (nodes created or deleted, paths, results);
+// each round's share is well under a millisecond of work without the race
+// detector (about 2 µs an op for prep or apply), so that a round stays
+// short even with -race on a loaded machine.
+const (
+	roundApplyOps   = 128
+	roundPrepOps    = 128
+	roundConnOps    = 512
+	roundCleanOps   = 1024
+	roundExpiries   = 128
+	expireChunk     = 4096 // sessions taken from the expiry buckets at a time
+	roundDeliveries = 1024 // watch events sent per round
+	inlineConnOps   = 256  // what a request may do before it becomes a job
+	nameOpsPerUnit  = 16   // names of a large reply encoded per op
+)
+
+// A round's job work also stops after roundJobTime (checked every
+// jobChunk ops), whatever is left of its budgets: under the race detector
+// or on a loaded machine an op costs several times what it costs
+// otherwise, and the round must stay short all the same.
+const (
+	roundJobTime = 2 * time.Millisecond
+	jobChunk     = 32
+)
+
+// jobTimeUp reports whether this round's time for jobs is spent.
+func (s *Server) jobTimeUp() bool { return time.Now().After(s.jobDeadline) }
+
+// maxReplyBytes bounds the reply a multiRead may build (each of its reads
+// may return up to jute.maxbuffer): past it the connection is closed, as
+// the front end closes one whose unsent replies pass MaxOutboundBytes.
+const maxReplyBytes = 64 << 20
+
+// connJob is a request of one connection whose work is split across owner
+// rounds. While it runs, cc.job is set and the connection's later requests
+// (writes included) queue behind it.
+type connJob interface {
+	// step does up to budget ops and reports how many it did and whether
+	// the job is done (its reply sent). It may start another job on cc.
+	step(s *Server, cc *clientConn, budget int) (int, bool)
+	// drop releases what the job holds; its connection is gone.
+	drop(s *Server)
+}
+
+// startConnJob makes j the job at the head of cc's requests.
+func (s *Server) startConnJob(cc *clientConn, j connJob) {
+	cc.job = j
+	s.connJobs = append(s.connJobs, cc)
+}
+
+// applyRun is a large txn being applied in steps: its ops (job), then its
+// watches (fired, a round's worth of events at a time), then the events
+// they owe (pending). A small txn whose one change many connections watch
+// has only the last part (job nil; touched is its paths).
+type applyRun struct {
+	p       *proposal
+	job     *tree.ApplyJob
+	res     *tree.Result // set once every op is applied
+	fired   int          // events whose watches were triggered
+	pending []delivery   // events still to send
+	sent    int
+	touched map[string]struct{}
+	// firing drains an event's watchers (a path many connections watch)
+	// across rounds: the data watchers, then (for a deletion) the child
+	// watchers, who are skipped when seen among the former.
+	firing   *watch.Firing
+	firingCh bool // firing the child watchers
+	seen     map[watch.Watcher]struct{}
+}
+
+// prepRun is a large write being prepared in steps.
+type prepRun struct {
+	prop *proposal
+	job  *tree.PrepJob
+}
+
+// prepItem is a write (or a learner's request) waiting for the prep job.
+type prepItem struct {
+	prop *proposal // the client's reply slot, if any
+	// closing: a session expiry waiting to be prepared
+	closing wire.SessionID
+	run     func()
+}
+
+// txnOps is the number of ops a txn changes (to decide between applying
+// it at once and in steps).
+func (s *Server) txnOps(e *wire.TxnEntry) int {
+	if e.Hdr.Type == wire.OpCloseSession {
+		// Its readers delete the session's ephemerals from their own
+		// index too: all of them when the list did not fit in a txn, or
+		// when an old closeSession has no list at all.
+		n := s.tree.SessionEphemeralCount(e.Hdr.ClientID)
+		if b, ok := e.Body.(*wire.CloseSessionTxn); ok && b != nil {
+			n = max(n, len(b.Paths2Delete))
+		}
+		return n
+	}
+	if b, ok := e.Body.(*wire.MultiTxn); ok && b != nil {
+		return len(b.Txns)
+	}
+	return 1
+}
+
+// applyIdle reports whether no txn is being applied or waiting to be.
+func (s *Server) applyIdle() bool { return s.applyJob == nil && len(s.applyWait) == 0 }
+
+// lastApplied is the last zxid handed to the apply pipeline (applied, being
+// applied or waiting).
+func (s *Server) lastApplied() wire.Zxid {
+	z := s.tree.LastZxid
+	if s.applyJob != nil {
+		z = max(z, s.applyJob.p.entry.Hdr.Zxid)
+	}
+	if n := len(s.applyWait); n > 0 {
+		z = max(z, s.applyWait[n-1].entry.Hdr.Zxid)
+	}
+	return z
+}
+
+// lastInApply returns the last committed txn not yet applied (being
+// applied or waiting), or nil.
+func (s *Server) lastInApply() *proposal {
+	if n := len(s.applyWait); n > 0 {
+		return s.applyWait[n-1]
+	}
+	if s.applyJob != nil {
+		return s.applyJob.p
+	}
+	return nil
+}
+
+// syncWaitJob is a client's sync on the server that orders writes (leader
+// or standalone) that came while committed txns were waiting to be
+// applied: it is answered once they are, so that the reads after it see
+// them.
+type syncWaitJob struct {
+	pkt  *wire.ClientPacket
+	zxid wire.Zxid
+}
+
+func (j *syncWaitJob) step(s *Server, cc *clientConn, _ int) (int, bool) {
+	if s.tree.LastZxid < j.zxid && !s.applyIdle() {
+		return 0, false // the apply that brings it wakes the owner
+	}
+	r := j.pkt.Body.(*wire.SyncRequest)
+	s.reply(cc, j.pkt.Header.Xid, wire.ErrOk, &wire.SyncResponse{Path: r.Path, Nulls: r.Nulls})
+	return 1, true
+}
+
+func (j *syncWaitJob) drop(*Server) {}
+
+// readWaits reports whether a read of path must wait for the txn being
+// applied in steps (it changed the path already).
+func (s *Server) readWaits(path string) bool {
+	r := s.applyJob
+	if r == nil {
+		return false
+	}
+	if r.job != nil {
+		return r.job.Touches(path)
+	}
+	if path == "" {
+		path = "/"
+	}
+	_, ok := r.touched[path]
+	return ok
+}
+
+// prepare runs fn, a write's preparation, now or, while a large write is
+// being prepared, after it (in arrival order).
+func (s *Server) prepare(it prepItem) {
+	if s.prepJob != nil || len(s.prepWait) > 0 || s.roundSpent() {
+		s.prepWait = append(s.prepWait, it)
+		return
+	}
+	it.run()
+}
+
+// roundSpent reports whether this round's time for work done at once has
+// run out: requests answered as they arrive, writes prepared, txns
+// applied as they commit. Past it, what comes waits for the jobs of this
+// and later rounds (the connection's queue behind a resumeJob, prepWait,
+// applyWait), so that a batch of a thousand pipelined requests, or a
+// group commit of as many txns, is not all done in one round. The round's
+// time starts at the first such check.
+func (s *Server) roundSpent() bool {
+	if s.roundStart.IsZero() {
+		s.roundStart = time.Now()
+		return false
+	}
+	return time.Since(s.roundStart) > roundJobTime
+}
+
+// resumeJob holds a connection's queued requests for a later round, once
+// the round's time for answering at once is spent: when its turn comes the
+// queue is drained again.
+type resumeJob struct{}
+
+func (resumeJob) step(*Server, *clientConn, int) (int, bool) { return 1, true }
+func (resumeJob) drop(*Server)                               {}
+
+// runJobs gives the pending work of every kind its slice of this round.
+func (s *Server) runJobs() {
+	s.jobDeadline = time.Now().Add(roundJobTime)
+	s.runHeard()
+	s.runApply(roundApplyOps, false)
+	s.runTouches(expireChunk)
+	s.runExpiries(roundExpiries)
+	s.runReaper(roundExpiries)
+	s.runPrep(roundPrepOps)
+	connMore := s.runConnJobs(roundConnOps)
+	for clean := roundCleanOps; clean > 0 && !s.jobTimeUp(); {
+		n := s.dataW.RemoveDead(jobChunk * 8)
+		n += s.childW.RemoveDead(jobChunk * 8)
+		if n == 0 {
+			if s.tree.CleanPrep(clean) {
+				s.poke()
+			}
+			break
+		}
+		clean -= n
+	}
+	if s.applyJob != nil || (s.applyHold == 0 && len(s.applyWait) > 0) || s.prepJob != nil || len(s.prepWait) > 0 ||
+		connMore || len(s.expiring) > 0 || s.expireMore || len(s.touching) > 0 || len(s.reaping) > 0 || s.reapScan != nil ||
+		s.dataW.DeadPending() || s.childW.DeadPending() {
+		s.poke()
+	}
+	s.roundStart = time.Time{} // the next round's time starts at its first check
+}
+
+// runApply continues the txn being applied, then applies those waiting.
+func (s *Server) runApply(budget int, force bool) {
+	for budget > 0 {
+		if !force && s.jobTimeUp() {
+			return
+		}
+		r := s.applyJob
+		if r == nil {
+			if (s.applyHold > 0 && !force) || len(s.applyWait) == 0 {
+				return
+			}
+			if !force && s.earlierPending(s.applyWait[0]) {
+				return // the connection's jobs run its earlier requests first
+			}
+			p := s.applyWait[0]
+			s.applyWait[0] = nil
+			s.applyWait = s.applyWait[1:]
+			if len(s.applyWait) == 0 {
+				s.applyWait = nil
+			}
+			budget -= max(1, min(s.txnOps(&p.entry), tree.LargeTxn))
+			s.startApply(p)
+			if s.applyIdle() {
+				s.applyDrained()
+			}
+			continue
+		}
+		if r.res == nil {
+			chunk := budget
+			if !force {
+				chunk = min(budget, jobChunk)
+			}
+			used, done := r.job.Step(chunk)
+			budget -= used
+			if !done {
+				return
+			}
+			r.res = r.job.Result()
+			s.appliedTxn(r.p, r.res)
+			continue
+		}
+		if r.sent < len(r.pending) {
+			n := min(budget, len(r.pending)-r.sent, jobChunk*8)
+			s.deliver(r.pending[r.sent : r.sent+n])
+			r.sent += n
+			budget -= n
+			continue
+		}
+		if r.fired < len(r.res.Events) {
+			budget -= s.fireStep(r, min(budget, jobChunk*8))
+			continue
+		}
+		// Every watch of the txn has fired and its events are out: it
+		// counts as applied now, and the reads that waited for it may run.
+		if r.job != nil {
+			r.p.result = r.job.Finish()
+		} else {
+			s.tree.Advance(r.p.entry.Hdr.Zxid)
+		}
+		s.applyJob = nil
+		s.answerApplied(r.p)
+		budget--
+		if s.applyIdle() {
+			s.applyDrained()
+		}
+	}
+}
+
+// fireStep fires the watches of r's next events, at most about n
+// watchers' worth, and returns the ops it spent.
+func (s *Server) fireStep(r *applyRun, n int) int {
+	ev := &r.res.Events[r.fired]
+	if r.firing == nil && s.fanOut(ev) <= roundDeliveries {
+		// A few watchers: at once.
+		before := len(r.pending)
+		r.pending = s.collectWatchers(r.res.Events[r.fired:r.fired+1], r.pending)
+		r.fired++
+		return 1 + len(r.pending) - before
+	}
+	if r.firing == nil {
+		m := s.dataW
+		if ev.Type == wire.EventNodeChildrenChanged {
+			m = s.childW
+		}
+		if r.firing = m.Fire(ev.Path, nil); r.firing == nil {
+			// Recursive watches exist: Trigger walks the ancestors.
+			before := len(r.pending)
+			r.pending = s.collectWatchers(r.res.Events[r.fired:r.fired+1], r.pending)
+			r.fired++
+			return 1 + len(r.pending) - before
+		}
+	}
+	ws, done := r.firing.Next(n, nil)
+	if ev.Type == wire.EventNodeDeleted && !r.firingCh {
+		if r.seen == nil {
+			r.seen = make(map[watch.Watcher]struct{}, len(ws))
+		}
+		for _, w := range ws {
+			r.seen[w] = struct{}{}
+		}
+	}
+	r.pending = s.addDeliveries(r.pending, ev, ws)
+	if done {
+		r.firing = nil
+		if ev.Type == wire.EventNodeDeleted && !r.firingCh {
+			// Then the child watchers, each at most once.
+			r.firingCh = true
+			if r.firing = s.childW.Fire(ev.Path, r.seen); r.firing == nil {
+				ws := s.childW.Trigger(ev.Path, ev.Type, r.seen)
+				r.pending = s.addDeliveries(r.pending, ev, ws)
+			}
+		}
+		if r.firing == nil {
+			r.fired++
+			r.firingCh, r.seen = false, nil
+		}
+	}
+	return 1 + len(ws)
+}
+
+// applyDrained runs what waited for every committed txn to be applied.
+func (s *Server) applyDrained() {
+	if s.leader != nil {
+		s.resumeLearnerSyncs()
+	}
+}
+
+// runPrep continues the write being prepared, then prepares those waiting.
+func (s *Server) runPrep(budget int) {
+	for budget > 0 && !s.jobTimeUp() {
+		r := s.prepJob
+		if r == nil {
+			if len(s.prepWait) == 0 {
+				return
+			}
+			it := s.prepWait[0]
+			s.prepWait[0] = prepItem{}
+			s.prepWait = s.prepWait[1:]
+			if len(s.prepWait) == 0 {
+				s.prepWait = nil
+			}
+			it.run()
+			budget--
+			continue
+		}
+		used, done := r.job.Step(min(budget, jobChunk))
+		budget -= used
+		if !done {
+			continue
+		}
+		s.prepJob = nil
+		e, code := r.job.Result()
+		s.prepared(r.prop, e, code)
+	}
+}
+
+// dropPreps abandons the write being prepared and those waiting (the
+// leader steps down, or the txn log failed): fail gets each client's
+// proposal; expiries waiting are undone so the sessions expire again later.
+func (s *Server) dropPreps(fail func(p *proposal)) {
+	if r := s.prepJob; r != nil {
+		s.prepJob = nil
+		r.job.Abandon()
+		if id, closing := r.job.Closing(); closing {
+			// The session was not closed: let it expire again later.
+			if sess := s.sessions.Get(id); sess != nil {
+				sess.Closing = false
+				s.sessions.Add(sess.ID, sess.TimeoutMs, s.nowMs())
+			}
+		}
+		fail(r.prop)
+	}
+	for _, it := range s.prepWait {
+		switch {
+		case it.prop != nil:
+			fail(it.prop)
+		case it.closing != 0:
+			if sess := s.sessions.Get(it.closing); sess != nil {
+				sess.Closing = false
+				s.sessions.Add(sess.ID, sess.TimeoutMs, s.nowMs())
+			}
+		}
+	}
+	s.prepWait = nil
+}
+
+// settleApplies finishes, at once, the txn being applied and those waiting
+// (before a role change reads or replaces the tree).
+func (s *Server) settleApplies() {
+	for !s.applyIdle() {
+		s.runApply(1<<30, true)
+	}
+}
+
+// runExpiries proposes the closeSession txns of expired sessions, a
+// bounded number per round (Java's expirer thread hands them to the
+// pipeline one by one). The sessions are closing already: nothing can
+// touch them back to life meanwhile.
+func (s *Server) runExpiries(budget int) {
+	if s.expireMore && len(s.expiring) < budget {
+		s.expireSessions(s.expireAt)
+	}
+	n := min(budget, len(s.expiring))
+	for _, sess := range s.expiring[:n] {
+		s.log.Info().Str("session", sess.ID.String()).Int32("timeout", sess.TimeoutMs).Msg("Expiring session")
+		s.stats.expired++
+		s.proposeServerTxn(sess.ID, wire.OpCloseSession, nil)
+	}
+	clear(s.expiring[:n])
+	s.expiring = s.expiring[n:]
+	if len(s.expiring) == 0 {
+		s.expiring = nil
+	}
+}
+
+// touchBatch is a learner's PING touch table being applied.
+type touchBatch struct {
+	touches []wire.SessionTouch
+	now     int64 // when it arrived
+}
+
+// queueTouches applies a learner's touch table, at once when it is short
+// and nothing is queued, otherwise expireChunk touches a round (100,000
+// touches take 8 ms). A tick applies what is left before it expires
+// sessions.
+func (s *Server) queueTouches(touches []wire.SessionTouch) {
+	s.touching = append(s.touching, touchBatch{touches, s.nowMs()})
+	if len(touches) <= expireChunk && len(s.touching) == 1 {
+		s.runTouches(expireChunk)
+	}
+}
+
+func (s *Server) runTouches(budget int) {
+	for budget > 0 && len(s.touching) > 0 {
+		b := &s.touching[0]
+		n := min(budget, len(b.touches))
+		for _, t := range b.touches[:n] {
+			s.sessions.Touch(t.SessionID, b.now)
+		}
+		budget -= n
+		if b.touches = b.touches[n:]; len(b.touches) == 0 {
+			s.touching[0] = touchBatch{}
+			s.touching = s.touching[1:]
+		}
+	}
+	if len(s.touching) == 0 {
+		s.touching = nil
+	}
+}
+
+// expireSessions takes up to expireChunk of the sessions due at now from
+// the expiry buckets; the owner takes more in later rounds while some are
+// left (100,000 sessions due at once take 4.6 ms to take in one go).
+func (s *Server) expireSessions(now int64) {
+	s.runHeard()          // clients heard from before now count
+	s.runTouches(1 << 62) // touches that arrived before now count
+	got := s.sessions.Expire(now, expireChunk)
+	s.expiring = append(s.expiring, got...)
+	s.expireAt, s.expireMore = now, len(got) == expireChunk
+}
+
+// runConnJobs gives the connections' jobs their slices, in turn, and
+// reports whether one may go on at once (a job that did nothing waits for
+// something that wakes the owner itself: an apply's next round, a
+// goroutine's result).
+func (s *Server) runConnJobs(budget int) bool {
+	more := false
+	jobs := s.connJobs
+	s.connJobs = nil
+	var later []*clientConn // not reached this round: first next round
+	var again []*clientConn
+	for _, cc := range jobs {
+		j := cc.job
+		if j == nil {
+			continue
+		}
+		if cc.dead && !cc.fourLetter {
+			j.drop(s)
+			cc.job = nil
+			continue
+		}
+		if budget <= 0 || s.jobTimeUp() {
+			later = append(later, cc)
+			more = true
+			continue
+		}
+		used, done := j.step(s, cc, min(budget, 4*jobChunk))
+		budget -= max(used, 1)
+		if !done {
+			again = append(again, cc)
+			more = more || used > 0
+			continue
+		}
+		more = true
+		if cc.job == j {
+			cc.job = nil
+		}
+		if cc.job == nil {
+			s.drainPending(cc) // may start its next job (added to s.connJobs)
+		}
+	}
+	s.connJobs = append(append(later, again...), s.connJobs...)
+	return more
+}
+
+// waitApplyJob is a read that must wait for the txn being applied in steps
+// (it reads a path the txn has changed already).
+type waitApplyJob struct {
+	pkt  *wire.ClientPacket
+	auth []wire.ID
+}
+
+func (j *waitApplyJob) step(s *Server, cc *clientConn, _ int) (int, bool) {
+	if s.applyJob != nil {
+		return 0, false
+	}
+	live := cc.auth
+	cc.auth = j.auth
+	s.execRequest(cc, j.pkt)
+	cc.auth = live
+	return 1, true
+}
+
+func (j *waitApplyJob) drop(*Server) {}
+
+// deferRead queues a read behind the txn being applied.
+func (s *Server) deferRead(cc *clientConn, p *wire.ClientPacket) {
+	s.startConnJob(cc, &waitApplyJob{pkt: p, auth: cc.auth})
+}
+
+// answerApplied marks an applied txn done and answers its requester, and
+// the syncs that waited for it.
+func (s *Server) answerApplied(p *proposal) {
+	p.applied = true
+	if after := p.after; after != nil {
+		p.after = nil
+		for _, sp := range after {
+			s.syncDone(sp)
+		}
+	}
+	h := &p.entry.Hdr
+	if p.connect != nil {
+		s.finishConnect(p)
+		return
+	}
+	if h.Type == wire.OpCloseSession {
+		// The requester (if any) gets its reply first; then the session's
+		// connection is closed.
+		if p.cc != nil {
+			s.drainPending(p.cc)
+		}
+		if cc := s.bySession[h.ClientID]; cc != nil {
+			delete(s.bySession, h.ClientID)
+			if p.cc == cc {
+				// closeSession from the client: reply, then close.
+				s.closeConn(cc, "session closed")
+			} else {
+				// Expiry: Java closes the connection at once and what was
+				// queued for it is lost.
+				s.closeConnNow(cc, "session expired")
+			}
+		}
+		return
+	}
+	if p.cc != nil {
+		s.drainPending(p.cc)
+	}
+}
+
+// runConnJob runs j at once as far as a request may go in one round, and
+// leaves the rest, if any, as cc's job.
+func (s *Server) runConnJob(cc *clientConn, j connJob) {
+	if _, done := j.step(s, cc, inlineConnOps); !done {
+		s.startConnJob(cc, j)
+	}
+}
