@@ -13,72 +13,17 @@ import (
 	"github.com/zkgo/zkgo/wire"
 )
 
-// The leader's choice of how to sync a learner (LearnerHandler.syncFollower,
-// spec §4.5), from the committed-txn window (zab.CommittedLog) and the txn
-// log.
+// The leader's side of a learner's sync (LearnerHandler.syncFollower,
+// spec §4.5): zab.PlanSync decides from the committed-txn window
+// (zab.CommittedLog) and the txn log; this queues what it decided, holds
+// the proposals that would reach a syncing follower too early, counts the
+// sync against the throttle, reads the txn log and walks the tree for a
+// SNAP.
 
-// syncPlan is the packets a learner gets before NEWLEADER.
-type syncPlan struct {
-	pkts   []wire.QuorumPacket
-	needOp bool
-}
-
-func (sp *syncPlan) op(t wire.PacketType, z wire.Zxid) {
-	sp.pkts = append(sp.pkts, wire.QuorumPacket{Type: t, Zxid: z})
-	sp.needOp = false
-}
-
-// queueCommitted is LearnerHandler.queueCommittedProposals: DIFF or TRUNC
-// as the first packet, then PROPOSAL+COMMIT for everything after peer.
-func (sp *syncPlan) queueCommitted(h *learnerHandler, entries []zab.Committed, peer, maxZxid, lastCommitted wire.Zxid, hasMax bool) wire.Zxid {
-	newEpoch := peer.Counter() == 0
-	queued := peer
-	prev := wire.Zxid(-1)
-	for i := range entries {
-		ce := &entries[i]
-		z := ce.Zxid
-		if hasMax && z > maxZxid {
-			break
-		}
-		if z < peer {
-			prev = z
-			continue
-		}
-		if sp.needOp {
-			if z == peer {
-				h.log.Info().Str("zxid", lastCommitted.String()).Msg("Sending DIFF")
-				sp.op(wire.PacketDiff, lastCommitted)
-				continue
-			}
-			if newEpoch {
-				h.log.Info().Str("zxid", lastCommitted.String()).Msg("Sending DIFF")
-				sp.op(wire.PacketDiff, lastCommitted)
-			} else if z > peer {
-				if z.Epoch() != peer.Epoch() {
-					h.log.Warn().Msg("Cannot send TRUNC to peer: peer zxid is from a different epoch")
-					return queued
-				}
-				h.log.Info().Str("zxid", prev.String()).Msg("Sending TRUNC")
-				sp.op(wire.PacketTrunc, prev)
-			}
-		}
-		if z <= queued {
-			continue
-		}
-		sp.pkts = append(sp.pkts,
-			wire.QuorumPacket{Type: wire.PacketProposal, Zxid: z, Data: ce.Data()},
-			wire.QuorumPacket{Type: wire.PacketCommit, Zxid: z})
-		queued = z
-	}
-	if sp.needOp && newEpoch {
-		h.log.Info().Str("zxid", lastCommitted.String()).Msg("Sending DIFF")
-		sp.op(wire.PacketDiff, lastCommitted)
-	}
-	return queued
-}
-
-// syncLearner decides DIFF, TRUNC or SNAP for a learner whose ACKEPOCH
-// came in, queues the packets, starts forwarding to it and queues NEWLEADER.
+// syncLearner syncs a learner whose ACKEPOCH came in: zab.PlanSync
+// decides DIFF, TRUNC or SNAP and the packets before NEWLEADER; this queues
+// them, starts forwarding to the learner and queues NEWLEADER (for a SNAP,
+// once the tree walk is done).
 func (s *Server) syncLearner(h *learnerHandler) {
 	ld := s.leader
 	if !s.applyIdle() || h.readingLog {
@@ -91,71 +36,36 @@ func (s *Server) syncLearner(h *learnerHandler) {
 	h.fromLog = nil
 	peer := h.peerLastZxid
 	lastProcessed := s.tree.LastZxid
-	minC, maxC := s.committed.Bounds(lastProcessed)
-	h.log.Info().Str("peer_last_zxid", peer.String()).Str("min_committed", minC.String()).
-		Str("max_committed", maxC.String()).Str("last_processed", lastProcessed.String()).Msg("Synchronizing with learner")
-	plan := &syncPlan{needOp: true}
-	needSnap := true
-	current := peer
-	switch {
-	case ld.forceSnapSync:
-		h.log.Warn().Msg("Forcing snapshot sync - should not see this in production")
-	case lastProcessed == peer:
-		h.log.Info().Str("zxid", peer.String()).Msg("Sending DIFF")
-		plan.op(wire.PacketDiff, peer)
-		needSnap = false
-	case peer > maxC && peer.Counter() != 0:
-		h.log.Info().Str("zxid", maxC.String()).Msg("Sending TRUNC")
-		plan.op(wire.PacketTrunc, maxC)
-		current = maxC
-		needSnap = false
-	case maxC >= peer && minC <= peer:
-		current = plan.queueCommitted(h, s.committed.Window(), peer, 0, maxC, false)
-		needSnap = false
-	case peer < minC && ld.snapSizeFactor >= 0:
-		if fromLog == nil || fromLog.peer != peer {
-			// The log may hold up to snapshotSizeFactor x the snapshot:
-			// read it on a goroutine, and come back here when it is read
-			// (the committed window may have moved on by then: a gap
-			// between the two falls back to a snapshot, below).
-			s.readLogForSync(h, peer, ld.snapSizeFactor)
-			return
-		}
-		if disk := fromLog.entries; len(disk) > 0 {
-			current = plan.queueCommitted(h, disk, peer, minC, maxC, true)
-			if current < minC {
-				h.log.Info().Str("end_of_log", current.String()).Str("min_committed", minC.String()).
-					Msg("gap between the end of the txn log and the committed log; sending a snapshot")
-				current = peer
-				plan = &syncPlan{needOp: true}
-			} else {
-				current = plan.queueCommitted(h, s.committed.Window(), current, 0, maxC, false)
-				needSnap = false
-			}
-		}
-	default:
-		h.log.Warn().Str("peer_last_zxid", peer.String()).Msg("Unhandled scenario for peer; sending a snapshot")
+	in := zab.SyncInput{Peer: peer, LastProcessed: lastProcessed, Committed: s.committed.Window(),
+		ForceSnap: ld.forceSnapSync, TxnLog: ld.snapSizeFactor >= 0}
+	if fromLog != nil && fromLog.peer == peer {
+		in.LogRead, in.FromLog = true, fromLog.entries
 	}
-	if plan.needOp && !needSnap {
-		h.log.Error().Msg("Unhandled scenario for peer sid: fall back to use snapshot")
-		needSnap = true
-		plan = &syncPlan{}
+	plan := zab.PlanSync(in)
+	h.log.Info().Str("peer_last_zxid", peer.String()).Str("min_committed", plan.MinCommitted.String()).
+		Str("max_committed", plan.MaxCommitted.String()).Str("last_processed", lastProcessed.String()).Msg("Synchronizing with learner")
+	if plan.ReadTxnLog {
+		// The log may hold up to snapshotSizeFactor x the snapshot: read
+		// it on a goroutine, and plan again when it is read (the committed
+		// window may have moved on by then: a gap between the two falls
+		// back to a snapshot).
+		s.readLogForSync(h, peer, ld.snapSizeFactor)
+		return
 	}
+	logSyncPlan(h, &plan)
+	needSnap := plan.Mode == wire.PacketSnap
 	if !s.beginSync(h, needSnap) {
 		return
 	}
+	h.syncMode = plan.Mode
 	if needSnap {
-		current = lastProcessed
 		if err := s.startSnapSync(h); err != nil {
 			s.dropHandler(h, "cannot prepare the snapshot: "+err.Error())
 			return
 		}
-		h.syncMode = wire.PacketSnap
-	} else if len(plan.pkts) > 0 {
-		h.syncMode = plan.pkts[0].Type
 	}
-	h.queue(plan.pkts...)
-	s.startForwarding(h, current)
+	h.queue(plan.Packets...)
+	s.startForwarding(h, plan.LastSeen)
 	if h.gone {
 		return
 	}
@@ -165,6 +75,27 @@ func (s *Server) syncLearner(h *learnerHandler) {
 		s.queueNewLeader(h)
 	}
 	// A SNAP learner gets NEWLEADER when the walk is done (advanceSnapSyncs).
+}
+
+// logSyncPlan logs a learner's sync plan as LearnerHandler.syncFollower
+// does.
+func logSyncPlan(h *learnerHandler, plan *zab.SyncPlan) {
+	switch plan.Reason {
+	case zab.SyncForced:
+		h.log.Warn().Msg("Forcing snapshot sync - should not see this in production")
+	case zab.SyncLogGap:
+		h.log.Info().Str("end_of_log", plan.EndOfLog.String()).Str("min_committed", plan.MinCommitted.String()).
+			Msg("gap between the end of the txn log and the committed log; sending a snapshot")
+	case zab.SyncTruncAcrossEpochs:
+		h.log.Warn().Msg("Cannot send TRUNC to peer: peer zxid is from a different epoch")
+		h.log.Error().Msg("Unhandled scenario for peer sid: fall back to use snapshot")
+	case zab.SyncUnhandled:
+		h.log.Warn().Str("peer_last_zxid", h.peerLastZxid.String()).Msg("Unhandled scenario for peer; sending a snapshot")
+	}
+	if plan.Mode != wire.PacketSnap {
+		h.log.Info().Str("zxid", plan.Packets[0].Zxid.String()).Str("reason", plan.Reason.String()).
+			Msg("Sending " + plan.Mode.String())
+	}
 }
 
 // queueNewLeader queues NEWLEADER for a learner whose sync packets are all

@@ -37,7 +37,7 @@
 //   - the sync plan (syncplan.go): PlanSync, the choice of DIFF, TRUNC or
 //     SNAP for a learner and the packets before its NEWLEADER
 //     (LearnerHandler.syncFollower and queueCommittedProposals), and
-//     SyncThrottle (LearnerSyncThrottler).
+//     SyncThrottle (LearnerSyncThrottler); node's syncLearner drives them.
 //
 // Package node owns everything around these: the connections, the txn log,
 // the tree, and the order in which it persists, sends and applies.
