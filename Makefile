@@ -100,6 +100,14 @@ bench: build
 bench-full: build
 	./$(BIN) bench compare --profile full --zkgo $(BIN) --results bench/RESULTS.md --json bench/results.json
 
+# The same comparison over TLS (issue 18): both servers with a
+# secureClientPort and the same certificates (Java: NettyServerCnxnFactory),
+# clients with certificates (clientAuth=need); writes bench/RESULTS-TLS.md.
+.PHONY: bench-tls
+bench-tls: build
+	./$(BIN) bench compare --profile quick --tls --only '^(get|exists|serial get|mix 90/10|set|serial set)$$' \
+		--zkgo $(BIN) --results bench/RESULTS-TLS.md --json bench/results-tls.json
+
 # zkgo proxy overhead: the same load directly against a zkgo server and
 # through `zkgo proxy`, alternating, in one run; writes bench/PROXY.md.
 .PHONY: bench-proxy

@@ -41,6 +41,9 @@ func dialBuf(addr string, timeoutMs int32, bufSize int) (*conn, error) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
+	if nc, err = clientConn(addr, nc); err != nil {
+		return nil, err
+	}
 	req := wire.ConnectRequest{TimeOut: timeoutMs, Passwd: make([]byte, 16)}
 	if _, err := nc.Write(wire.AppendConnect(nil, req, false, true)); err != nil {
 		nc.Close()

@@ -77,8 +77,12 @@ type CompareConfig struct {
 	ZkgoExtra    []string      // extra zkgo server flags
 	JavaExtra    []string      // extra JVM flags
 	Seed         int64
-	Out          io.Writer // the tables at the end
-	Log          io.Writer // progress
+	// TLS runs the workloads over TLS to each server's secureClientPort
+	// (tls.go); the memory scenarios are skipped.
+	TLS bool
+	Out io.Writer // the tables at the end
+	Log io.Writer // progress
+	tls *TLSSetup
 }
 
 // QuickProfile is `make bench`: under 10 minutes on a 2-core machine.
@@ -187,6 +191,15 @@ func Compare(ctx context.Context, cfg CompareConfig) (*Report, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(work)
+	var tlsSetup *TLSSetup
+	if cfg.TLS {
+		if tlsSetup, err = NewTLSSetup(work); err != nil {
+			return nil, err
+		}
+		cfg.tls = tlsSetup
+		cfg.MemZnodes, cfg.IdleSessions = 0, 0
+		cfg.Profile += ", TLS (secureClientPort, clientAuth=need; Java: NettyServerCnxnFactory)"
+	}
 	rep := &Report{Profile: cfg.Profile, Date: time.Now().UTC(), Machine: MachineFacts(), GoVersion: runtime.Version(),
 		Java: JavaVersion(), JavaHeap: cfg.JavaHeap, JavaMem: cfg.JavaMemHeap, Reps: cfg.Reps,
 		Warmup: cfg.Warmup.String(), Duration: cfg.Duration.String(), ServerWU: cfg.ServerWarmup.String(),
@@ -249,7 +262,7 @@ func Compare(ctx context.Context, cfg CompareConfig) (*Report, error) {
 }
 
 func (cfg *CompareConfig) spec(k Kind, heap string) ServerSpec {
-	s := ServerSpec{Kind: k, ZkgoBin: cfg.ZkgoBin, JavaHeap: heap}
+	s := ServerSpec{Kind: k, ZkgoBin: cfg.ZkgoBin, JavaHeap: heap, TLS: cfg.tls}
 	if k == Zkgo {
 		s.Extra = cfg.ZkgoExtra
 	} else {
@@ -271,12 +284,16 @@ func (cfg *CompareConfig) runRep(ctx context.Context, rep *Report, k Kind, r int
 	defer srv.Stop()
 	cfg.logf("== %s rep %d/%d: %s pid %d ready in %v", k, r+1, cfg.Reps, srv.Spec.Label(), srv.Pid(), srv.Ready.Round(time.Millisecond))
 	tree := Tree{Size: cfg.Size}
-	if err := Setup(srv.Addr, tree); err != nil {
+	load := srv.Addr // the workloads' address: the TLS port in a TLS run
+	if srv.SecureAddr != "" {
+		load = srv.SecureAddr
+	}
+	if err := Setup(load, tree); err != nil {
 		return fmt.Errorf("setup: %w", err)
 	}
 	if cfg.ServerWarmup > 0 {
 		m, _ := ParseMix("90/10")
-		if _, err := Run(ctx, srv.Addr, Workload{Name: "server warm-up", Mix: m, Duration: cfg.ServerWarmup, Tree: tree, Progress: cfg.Log}); err != nil {
+		if _, err := Run(ctx, load, Workload{Name: "server warm-up", Mix: m, Duration: cfg.ServerWarmup, Tree: tree, Progress: cfg.Log}); err != nil {
 			return fmt.Errorf("warm-up: %w", err)
 		}
 	}
@@ -307,7 +324,7 @@ func (cfg *CompareConfig) runRep(ctx context.Context, rep *Report, k Kind, r int
 			after, _ = ReadProc(srv.Pid())
 			mAfter, _ = Mntr(srv.Addr)
 		}
-		res, err := Run(ctx, srv.Addr, w)
+		res, err := Run(ctx, load, w)
 		if err != nil && res == nil {
 			return fmt.Errorf("%s: %w", sc.Name, err)
 		}

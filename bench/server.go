@@ -42,6 +42,9 @@ type ServerSpec struct {
 	Props map[string]string
 	// CPUs restricts the server to these CPUs (nil: inherited).
 	CPUs []int
+	// TLS, when set, adds a secureClientPort (SecureAddr) with these
+	// certificates.
+	TLS *TLSSetup
 }
 
 // Label is a short description ("java -Xmx512m", "zkgo").
@@ -57,11 +60,14 @@ func (s ServerSpec) Label() string {
 
 // Server is a running server process.
 type Server struct {
-	Spec    ServerSpec
-	Addr    string
-	Dir     string
-	DataDir string
-	LogPath string
+	Spec ServerSpec
+	Addr string
+	// SecureAddr is the TLS client address (ServerSpec.TLS); dial speaks
+	// TLS to it.
+	SecureAddr string
+	Dir        string
+	DataDir    string
+	LogPath    string
 	// Ready is how long it took from exec until it served a session.
 	Ready  time.Duration
 	cmd    *exec.Cmd
@@ -142,6 +148,17 @@ func StartServer(spec ServerSpec, dir, dataDir string, timeout time.Duration) (*
 	}
 	for k, v := range spec.Props {
 		cfg[k] = v
+	}
+	if spec.TLS != nil {
+		sport, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range spec.TLS.props(spec.Kind, sport) {
+			cfg[k] = v
+		}
+		s.SecureAddr = fmt.Sprintf("127.0.0.1:%d", sport)
+		secureAddrs.Store(s.SecureAddr, spec.TLS.client)
 	}
 	keys := make([]string, 0, len(cfg))
 	for k := range cfg {

@@ -104,6 +104,12 @@ func TestZkCliShell(t *testing.T) {
 // lines under "> command".
 func runZkCli(t *testing.T, addr string, cmds []string) string {
 	t.Helper()
+	return runZkCliFlags(t, addr, cmds, "")
+}
+
+// runZkCliFlags is runZkCli with extra client JVM flags.
+func runZkCliFlags(t *testing.T, addr string, cmds []string, jvmFlags string) string {
+	t.Helper()
 	var in strings.Builder
 	for _, c := range cmds {
 		fmt.Fprintf(&in, "%s\n%s\n", c, zkCliSeparator)
@@ -112,7 +118,7 @@ func runZkCli(t *testing.T, addr string, cmds []string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, zkCli, "-server", addr)
-	cmd.Env = append(os.Environ(), "ZOO_LOG_DIR="+t.TempDir(), "CLIENT_JVMFLAGS=-XX:TieredStopAtLevel=1")
+	cmd.Env = append(os.Environ(), "ZOO_LOG_DIR="+t.TempDir(), "CLIENT_JVMFLAGS=-XX:TieredStopAtLevel=1 "+jvmFlags)
 	cmd.Stdin = strings.NewReader(in.String())
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out // one pipe: results and errors stay in order
@@ -135,7 +141,7 @@ func runZkCli(t *testing.T, addr string, cmds []string) string {
 }
 
 var (
-	zkCliNoise = regexp.MustCompile(`^(SLF4J: |WATCHER::$|WatchedEvent state:|Connecting to |Welcome to ZooKeeper!$|JLine support is )`)
+	zkCliNoise = regexp.MustCompile(`^(SLF4J: |WATCHER::$|WatchedEvent state:|Connecting to |Welcome to ZooKeeper!$|JLine support is |\[[^\]]*\] (INFO|WARN|ERROR|DEBUG) )`)
 	zkCliZxid  = regexp.MustCompile(`^([cmp]Zxid = )(0x[0-9a-f]+)$`)
 	zkCliTime  = regexp.MustCompile(`^([cm]time = ).*$`)
 	zkCliOwner = regexp.MustCompile(`^ephemeralOwner = 0x[0-9a-f]*[1-9a-f][0-9a-f]*$`)

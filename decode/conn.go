@@ -71,6 +71,10 @@ type Conn struct {
 	closed   bool
 	counted  bool
 	reset    bool // an RST was seen
+	// tls: the connection opened with a TLS record (tls.go); seen marks
+	// the capture directions whose first bytes were looked at.
+	tls  bool
+	seen [2]bool
 
 	client   clientState
 	quorum   quorumState
@@ -120,6 +124,10 @@ func (c *Conn) Data(dir Dir, b []byte, t time.Time) {
 	}
 	defer c.d.account(c)
 	c.d.Observe(t)
+	if c.tls || c.checkTLS(dir, b, t) {
+		c.d.counts.TLSBytes += int64(len(b))
+		return
+	}
 	if c.info.Channel == ChannelUnknown {
 		if c.ignored {
 			c.d.counts.IgnoredBytes += int64(len(b))

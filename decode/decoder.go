@@ -103,6 +103,10 @@ type Counts struct {
 	RecordDropped int64
 	// Shed counts connections dropped at Config.MaxHeld.
 	Shed int64
+	// TLSConns are the connections that start with a TLS handshake
+	// record (a secure client port, or TLS on a unified port): their
+	// TLSBytes cannot be decoded. They are not counted in Conns.
+	TLSConns, TLSBytes int64
 }
 
 // Decoder decodes the connections of one capture. It is not safe for

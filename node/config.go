@@ -72,6 +72,15 @@ type Config struct {
 	MaxConcurrentSnapSyncs int
 	MaxConcurrentDiffSyncs int
 
+	// SecureClientPort and SecureClientPortAddress are the TLS client
+	// port (secureClientPort; 0: none); its ssl.* settings are read by
+	// ClientTLS (tlsconfig.go).
+	SecureClientPort        int
+	SecureClientPortAddress string
+	// NoClientPort: zoo.cfg set only secureClientPort, so there is no
+	// plaintext client listener (as in Java).
+	NoClientPort bool
+
 	// Quorum is the ensemble of the server.N lines and the myid file; nil
 	// for a standalone server.
 	Quorum *Quorum
@@ -242,6 +251,8 @@ func (c Config) validate() error {
 	// Settings zkgo does not implement that matter to safety, security or
 	// who can connect (configkeys.go, docs/config.md).
 	errs = append(errs, refusedSettings(c.Raw, c.Quorum != nil)...)
+	errs = append(errs, c.validateTLS()...)
+	errs = append(errs, c.validateSASL()...)
 	if c.EnforceAuth {
 		// AuthenticationHelper.validateConfiguredProperties, with zkgo's
 		// providers (digest and ip) in place of the ProviderRegistry.
@@ -249,7 +260,8 @@ func (c Config) validate() error {
 			errs = append(errs, errors.New("zookeeper.enforce.auth.enabled is true zookeeper.enforce.auth.schemes must be  configured."))
 		}
 		for _, scheme := range c.EnforceAuthSchemes {
-			if scheme != tree.SchemeDigest && scheme != tree.SchemeIP {
+			if scheme != tree.SchemeDigest && scheme != tree.SchemeIP && !(scheme == tree.SchemeX509 && c.X509Enabled()) &&
+				!(scheme == tree.SchemeSASL && c.SASLEnabled()) {
 				errs = append(errs, fmt.Errorf("Authentication scheme %s is not available.", scheme))
 			}
 		}
@@ -392,6 +404,10 @@ func ParseConfig(r io.Reader) (Config, error) {
 			c.ClientPort = atoi(k, v)
 		case "clientPortAddress":
 			c.ClientPortAddress = v
+		case "secureClientPort":
+			c.SecureClientPort = atoi(k, v)
+		case "secureClientPortAddress":
+			c.SecureClientPortAddress = v
 		case "maxClientCnxns":
 			c.MaxClientCnxns = atoi(k, v)
 		case "minSessionTimeout":
@@ -418,7 +434,7 @@ func ParseConfig(r io.Reader) (Config, error) {
 			c.ReconfigEnabled = strings.EqualFold(v, "true")
 		case "admin.enableServer", "admin.serverPort", "admin.serverAddress", "admin.commandURL",
 			"electionAlg", "quorumListenOnAllIPs", "peerType", "syncEnabled", "dynamicConfigFile",
-			"secureClientPort", "secureClientPortAddress", "observerMasterPort", "metricsProvider.className",
+			"observerMasterPort", "metricsProvider.className",
 			"localSessionsEnabled", "localSessionsUpgradingEnabled", "multiAddress.enabled",
 			"multiAddress.reachabilityCheckTimeoutMs", "multiAddress.reachabilityCheckEnabled",
 			"clientPortListenBacklog", "connectToLearnerMasterLimit", "quorum.auth.enableSasl",
@@ -472,7 +488,14 @@ func ParseConfig(r io.Reader) (Config, error) {
 			}
 		}
 	}
-	if c.ClientPort == 0 {
+	if c.ClientPort == 0 && c.SecureClientPort > 0 {
+		// Java serves the secure port alone.
+		c.NoClientPort = true
+	}
+	if err := checkSecurePort(&c, props); err != nil {
+		return c, err
+	}
+	if c.ClientPort == 0 && !c.NoClientPort {
 		// Java 3.8.0 then runs without any client listener; zkgo's front
 		// end would listen on a random port on every interface. Neither is
 		// what an operator meant (compat-tests/DIFFERENCES.md).

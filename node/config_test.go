@@ -256,20 +256,16 @@ func TestQuorumConfigHierarchical(t *testing.T) {
 func TestParseConfigRefusesUnimplementedSettings(t *testing.T) {
 	base := "clientPort=2181\ndataDir=/d\n"
 	for _, line := range []string{
-		"secureClientPort=2281",
+		"secureClientPort=2281", // without a key store
 		"secureClientPortAddress=127.0.0.1",
-		"ssl.keyStore.location=/etc/zk/keystore.jks",
+		"ssl.keyStore.type=JKS",
 		"ssl.quorum.trustStore.location=/etc/zk/truststore.jks",
-		"zookeeper.ssl.clientAuth=need",
-		"ssl.authProvider=x509",
-		"authProvider.1=org.apache.zookeeper.server.auth.X509AuthenticationProvider",
-		"authProvider.sasl=org.apache.zookeeper.server.auth.SASLAuthenticationProvider",
+		"ssl.clientAuth=maybe",
+		"ssl.authProvider=kerberos",
 		"zookeeper.authProvider.2=com.example.MyProvider",
-		"X509AuthenticationProvider.superUser=CN=admin",
-		"superUser=admin",
-		"zookeeper.superUser.1=admin",
 		"portUnification=true",
-		"client.portUnification=true",
+		"letAnySaslUserDoX=bob",
+		"client.portUnification=true", // without a key store
 		"DigestAuthenticationProvider.enabled=false",
 		"DigestAuthenticationProvider.digestAlg=SHA3-256",
 		"localSessionsEnabled=true",
@@ -455,10 +451,10 @@ func TestMetricsProviderConfig(t *testing.T) {
 // listen on a random port of every interface.
 func TestParseConfigClientPort(t *testing.T) {
 	for cfg, want := range map[string]string{
-		"dataDir=/d\n":                                      "no client port",
-		"dataDir=/d\nclientPort=0\n":                        "no client port",
-		"dataDir=/d\nclientPortAddress=127.0.0.1\n":         "clientPortAddress is set but clientPort is not set",
-		"dataDir=/d\nclientPort=0\nsecureClientPort=2281\n": "no client port",
+		"dataDir=/d\n":                                                  "no client port",
+		"dataDir=/d\nclientPort=0\n":                                    "no client port",
+		"dataDir=/d\nclientPortAddress=127.0.0.1\n":                     "clientPortAddress is set but clientPort is not set",
+		"dataDir=/d\nclientPort=0\nsecureClientPortAddress=127.0.0.1\n": "secureClientPortAddress is set but secureClientPort is not set",
 	} {
 		if _, err := ParseConfig(strings.NewReader(cfg)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", cfg, err, want)

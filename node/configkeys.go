@@ -43,25 +43,24 @@ func positive(v string) bool {
 var builtinAuthProviders = map[string]bool{
 	"org.apache.zookeeper.server.auth.DigestAuthenticationProvider": true,
 	"org.apache.zookeeper.server.auth.IPAuthenticationProvider":     true,
+	x509ProviderClass: true,
+	saslProviderClass: true,
 }
 
 const (
-	whyTLS  = "TLS (secure client port, client certificates, X509 authentication) is not implemented by zkgo"
-	whySASL = "SASL/Kerberos authentication is not implemented by zkgo"
+	whyQuorumTLS = "TLS between quorum members is not implemented by zkgo"
+	whySASL      = "SASL between quorum members is not implemented by zkgo"
 )
 
 // refusedKeys make zkgo refuse to start, naming the key.
 var refusedKeys = []keyRule{
-	{key: "secureClientPort", when: positive, reason: whyTLS},
-	{key: "secureClientPortAddress", when: anyValue, reason: whyTLS},
-	{key: "portUnification", when: isTrue, reason: whyTLS},
-	{key: "client.portUnification", when: isTrue, reason: whyTLS},
-	{key: "ssl.", when: anyValue, reason: whyTLS},
-	{key: "X509AuthenticationProvider.superUser", when: anyValue, reason: whyTLS},
+	// Client TLS (secureClientPort, ssl.*, client.portUnification) is
+	// checked by validateTLS; quorum TLS is not implemented.
+	{key: "portUnification", when: isTrue, reason: whyQuorumTLS},
+	{key: "ssl.quorum.", when: anyValue, reason: whyQuorumTLS},
 	{key: "authProvider.", when: func(v string) bool { return !builtinAuthProviders[strings.TrimSpace(v)] },
-		reason: "only the digest and ip authentication providers are implemented by zkgo"},
-	{key: "superUser", when: anyValue, reason: whySASL},
-	{key: "superUser.", when: anyValue, reason: whySASL},
+		reason: "only the digest, ip, x509 and sasl authentication providers are implemented by zkgo"},
+	{key: "letAnySaslUserDoX", when: anyValue, reason: "letAnySaslUserDoX is not implemented by zkgo"},
 	{key: "quorum.auth.learnerRequireSasl", when: isTrue, reason: whySASL},
 	{key: "quorum.auth.serverRequireSasl", when: isTrue, reason: whySASL},
 	{key: "DigestAuthenticationProvider.enabled", when: isFalse,
@@ -87,7 +86,7 @@ var refusedKeys = []keyRule{
 		reason: "connection throttling (BlueThrottle) is not implemented by zkgo"},
 	// Features the quorum protocol would need: refusing beats joining an
 	// ensemble whose peers cannot understand us.
-	{key: "sslQuorum", when: isTrue, reason: whyTLS, quorumOnly: true},
+	{key: "sslQuorum", when: isTrue, reason: whyQuorumTLS, quorumOnly: true},
 	{key: "quorum.auth.enableSasl", when: isTrue, reason: whySASL, quorumOnly: true},
 	{key: "multiAddress.enabled", when: isTrue, reason: "multiple addresses per server are not implemented by zkgo", quorumOnly: true},
 	{key: "reconfigEnabled", when: isTrue, reason: "dynamic reconfiguration is not implemented by zkgo", quorumOnly: true},

@@ -3,6 +3,7 @@ package node
 import (
 	"sync/atomic"
 
+	"github.com/zkgo/zkgo/internal/digestmd5"
 	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/wire"
 )
@@ -67,6 +68,8 @@ type clientConn struct {
 	closeNow     bool
 	dead         bool // the socket is gone
 	fourLetter   bool
+	// sasl is the DIGEST-MD5 exchange in progress (sasl.go).
+	sasl *digestmd5.Server
 }
 
 // pendingItem is one request awaiting its turn: either a write whose txn is

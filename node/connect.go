@@ -41,7 +41,7 @@ func (s *Server) processConnect(cc *clientConn, c *wire.Connect) {
 		return
 	}
 	cc.readOnly = c.ReadOnly
-	cc.auth = s.ipAuth(cc)
+	cc.auth = s.withCertAuth(cc, s.ipAuth(cc))
 	if c.LastZxidSeen > s.tree.LastZxid {
 		s.log.Info().Str("remote", cc.remote).Str("client_zxid", c.LastZxidSeen.String()).
 			Str("zxid", s.tree.LastZxid.String()).

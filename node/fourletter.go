@@ -432,7 +432,7 @@ func (s *Server) writeConf(b *strings.Builder, sizes dirSizes) {
 		port = s.cfg.ClientPort
 	}
 	b.WriteString("clientPort=" + strconv.Itoa(port) + "\n")
-	b.WriteString("secureClientPort=-1\n")
+	b.WriteString("secureClientPort=" + strconv.Itoa(s.cfg.secureClientPortShown()) + "\n")
 	b.WriteString("dataDir=" + snapDir + "\n")
 	b.WriteString("dataDirSize=" + strconv.FormatInt(logSize, 10) + "\n") // swapped, as in Java
 	b.WriteString("dataLogDir=" + logDir + "\n")

@@ -218,6 +218,14 @@ func (s *Server) processAuth(cc *clientConn, p *wire.ClientPacket) {
 		case tree.SchemeIP:
 			cc.addAuth(wire.ID{Scheme: tree.SchemeIP, ID: javaHostAddress(cc.ip)})
 			ok = true
+		case tree.SchemeX509:
+			// The certificate authenticates; the auth data is ignored.
+			var ids []wire.ID
+			if ids, ok = s.x509IDs(cc); ok {
+				for _, id := range ids {
+					cc.addAuth(id)
+				}
+			}
 		}
 	}
 	scheme := ""
@@ -472,9 +480,7 @@ func (s *Server) execRequest(cc *clientConn, p *wire.ClientPacket) {
 	case wire.OpMultiRead:
 		s.multiRead(cc, p)
 	case wire.OpSASL:
-		// No SASL server is configured: Java's processSasl fails with a
-		// caught NPE and answers OK with a null token.
-		s.replyZxid(cc, h.Xid, 0, wire.ErrOk, &wire.SetSASLResponse{})
+		s.processSASL(cc, h.Xid, p)
 	default:
 		// Java answers an unknown opcode with UNIMPLEMENTED (zxid -1) and
 		// closes the connection; zkgo keeps the session usable

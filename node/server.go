@@ -152,6 +152,7 @@ type Server struct {
 	stepDownAfter bool
 	role          atomic.Uint32         // peer role, for Mode
 	failErr       atomic.Pointer[error] // why the server stopped itself
+	sasl          *saslSetup            // client SASL (sasl.go); nil: none
 }
 
 // New checks cfg and builds a server; Start loads state and serves.
@@ -163,13 +164,17 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:      cfg,
 		log:      cfg.Logger.With().Str("component", "server").Logger(),
-		opts:     tree.Options{ExtendedTypes: cfg.ExtendedTypes, Config: []byte{}, MaxTxnBytes: cfg.RecordLimit()},
+		opts:     tree.Options{ExtendedTypes: cfg.ExtendedTypes, Config: []byte{}, MaxTxnBytes: cfg.RecordLimit(), X509: cfg.X509Enabled(), SASL: cfg.SASLEnabled()},
 		events:   make(chan event, eventQueueSize),
 		calls:    make(chan func(), 16),
 		wake:     make(chan struct{}, 1),
 		snapDone: make(chan snapResult, 1),
 		quit:     make(chan struct{}),
 		done:     make(chan struct{}),
+	}
+	var err error
+	if s.sasl, err = cfg.loadSASL(); err != nil {
+		return nil, err
 	}
 	for _, w := range warnedSettings(cfg.Raw) {
 		s.log.Warn().Str("key", w[0]).Str("value", cfg.Raw[w[0]]).Str("reason", w[1]).

@@ -25,6 +25,14 @@
 //     closed by the answer, by the Backend's Close, by the front end's close
 //     of a word the Backend never got, or at Stop: never by a finalizer.
 //
+// secure.go is the TLS front end (secureClientPort, client.portUnification):
+// gnet has no TLS, so it runs a reader and a writer goroutine per
+// connection on crypto/tls, under the same contract as above (open notice,
+// refusal and Resume, MaxOutstanding, MaxOutboundBytes), with the
+// client certificate's subject for the Backend. passtls.go gives the
+// pass-through proxy TLS towards clients and upstreams by bridging each
+// TLS stream to a gnet loop through a Unix socket pair.
+//
 // proxy imports wire, never node: the server is reached through Backend,
 // which cmd/zkgo wires to node.Server.
 package proxy

@@ -128,7 +128,7 @@ func NewMetrics() *Metrics {
 	m.upConns = conns.WithLabelValues("upstream")
 	for _, d := range []string{DecisionMaxConns, DecisionInFlight, DecisionRequestSize, DecisionResponseSize,
 		DecisionRateLimited, DecisionReadOnly, DecisionDenied, DecisionNotClientOp, DecisionFourLetter,
-		DecisionSlowClient, DecisionSlowUpstream} {
+		DecisionSlowClient, DecisionSlowUpstream, DecisionTLSHandshake} {
 		m.policy.WithLabelValues(d)
 	}
 	return m

@@ -2,9 +2,12 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -61,6 +64,14 @@ type PassConfig struct {
 	// mirrored to it over its own session and its replies and events are
 	// compared with the primary's (see shadow.go).
 	Shadow string
+	// TLSListen, with ClientTLS, is an address where clients connect over
+	// TLS, terminated here (passtls.go). Listen may then be "" for a
+	// proxy that takes TLS clients only.
+	TLSListen string
+	ClientTLS *tls.Config
+	// UpstreamTLS, when set, makes every upstream connection TLS, with the
+	// configuration it returns for the upstream's host name.
+	UpstreamTLS func(serverName string) *tls.Config
 }
 
 func (c PassConfig) withDefaults() PassConfig {
@@ -93,8 +104,11 @@ func (c PassConfig) withDefaults() PassConfig {
 }
 
 func (c PassConfig) validate() error {
-	if c.Listen == "" {
-		return errors.New("proxy: PassConfig.Listen is required")
+	if c.Listen == "" && c.TLSListen == "" {
+		return errNoListen
+	}
+	if (c.TLSListen == "") != (c.ClientTLS == nil) {
+		return errors.New("proxy: TLSListen and ClientTLS go together")
 	}
 	if len(c.Upstreams) == 0 {
 		return errors.New("proxy: at least one upstream is required")
@@ -142,6 +156,7 @@ type Passthrough struct {
 	stopOnce sync.Once
 	dials    sync.WaitGroup
 	quit     chan struct{}
+	tls      tlsState
 }
 
 // NewPassthrough validates cfg and returns a proxy; Start begins serving.
@@ -175,28 +190,59 @@ func NewPassthrough(cfg PassConfig) (*Passthrough, error) {
 
 // Start listens and runs the event loops in the background.
 func (p *Passthrough) Start() error {
+	listen := "tcp://" + p.cfg.Listen
+	opts := []gnet.Option{
+		gnet.WithMulticore(p.cfg.Loops > 1),
+		gnet.WithNumEventLoop(p.cfg.Loops),
+		gnet.WithReuseAddr(true),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithLogger(gnetLogger{p.log}),
+		gnet.WithLogLevel(0),
+	}
+	if p.cfg.TLSListen != "" {
+		// TLS clients are registered with the engine from other
+		// goroutines: round robin is not safe for that.
+		opts = append(opts, gnet.WithLoadBalancing(gnet.LeastConnections), gnet.WithTicker(true))
+		p.tls.started = make(chan struct{})
+		if p.cfg.Listen == "" {
+			// TLS only: gnet still needs a listener; give it a Unix
+			// socket in a private directory.
+			dir, err := os.MkdirTemp("", "zkgo-proxy-")
+			if err != nil {
+				return fmt.Errorf("proxy: %w", err)
+			}
+			p.tls.sock = dir
+			listen = "unix://" + filepath.Join(dir, "plain.sock")
+		}
+	}
 	go func() {
 		defer close(p.done)
-		p.runErr = gnet.Run(p, "tcp://"+p.cfg.Listen,
-			gnet.WithMulticore(p.cfg.Loops > 1),
-			gnet.WithNumEventLoop(p.cfg.Loops),
-			gnet.WithReuseAddr(true),
-			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-			gnet.WithLogger(gnetLogger{p.log}),
-			gnet.WithLogLevel(0),
-		)
+		p.runErr = gnet.Run(p, listen, opts...)
 	}()
 	select {
 	case <-p.ready:
 		p.log.Info().Str("addr", p.addr.String()).Strs("upstreams", p.cfg.Upstreams).Int("loops", p.cfg.Loops).
 			Msg("proxying clients")
-		return nil
 	case <-p.done:
 		if p.runErr == nil {
 			p.runErr = errors.New("proxy: event loops stopped before serving")
 		}
 		return fmt.Errorf("proxy: listen on %s: %w", p.cfg.Listen, p.runErr)
 	}
+	if p.cfg.TLSListen != "" {
+		// OnBoot runs before gnet registers its loops; the first tick
+		// comes after (see OnTick).
+		select {
+		case <-p.tls.started:
+		case <-p.done:
+			return fmt.Errorf("proxy: event loops stopped before serving: %w", p.runErr)
+		}
+		if err := p.startTLS(); err != nil {
+			_ = p.Stop(context.Background())
+			return err
+		}
+	}
+	return nil
 }
 
 // Addr returns the bound listen address (valid after Start).
@@ -210,6 +256,7 @@ func (p *Passthrough) Stop(ctx context.Context) error {
 	var err error
 	p.stopOnce.Do(func() {
 		close(p.quit)
+		p.stopTLS()
 		select {
 		case <-p.ready:
 		default:
@@ -250,7 +297,9 @@ func (p *Passthrough) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		return nil, x.pr.shadowOpened(c, x.addr)
 	}
 	pr := &pair{p: p, id: p.nextID.Add(1), client: c, opened: time.Now()}
-	if ra := c.RemoteAddr(); ra != nil {
+	if tc, ok := c.Context().(*tlsClient); ok {
+		pr.remote, pr.ip = tc.remote, tc.ip
+	} else if ra := c.RemoteAddr(); ra != nil {
 		pr.remote = ra.String()
 		if ta, ok := ra.(*net.TCPAddr); ok {
 			pr.ip = ta.IP.String()
@@ -331,6 +380,14 @@ func (p *Passthrough) dial(pr *pair) {
 				p.m.dials.WithLabelValues(addr, "failed").Inc()
 				p.log.Warn().Str("upstream", addr).Err(err).Msg("upstream dial failed")
 				continue
+			}
+			if p.cfg.UpstreamTLS != nil {
+				if nc, err = p.dialUpstreamTLS(nc, addr); err != nil {
+					p.refused[i].Store(time.Now().Add(p.cfg.RefusedFor).UnixNano())
+					p.m.dials.WithLabelValues(addr, "failed").Inc()
+					p.log.Warn().Str("upstream", addr).Err(err).Msg("upstream dial failed")
+					continue
+				}
 			}
 			p.m.dials.WithLabelValues(addr, "ok").Inc()
 			if p.cfg.Shadow != "" {

@@ -110,6 +110,7 @@ const (
 	DecisionFourLetter   = "four_letter_word"
 	DecisionSlowClient   = "slow_client"
 	DecisionSlowUpstream = "slow_upstream"
+	DecisionTLSHandshake = "tls_handshake_failed"
 )
 
 // readOnlyRefused mirrors ReadOnlyRequestProcessor's refused opcodes.

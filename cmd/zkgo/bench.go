@@ -130,6 +130,7 @@ func runBenchCompare(ctx context.Context, args []string) int {
 	workDir := fs.String("workdir", "", "where data dirs go (default: $TMPDIR)")
 	zkgoFlags := fs.String("zkgo-flags", "", "extra zkgo server flags (space separated), e.g. --pprof 127.0.0.1:6060")
 	seed := fs.Int64("seed", 0, "seed of the interleaving order (0: random)")
+	useTLS := fs.Bool("tls", false, "run the workloads over TLS to each server's secureClientPort (Java: NettyServerCnxnFactory); no memory scenarios")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -143,7 +144,7 @@ func runBenchCompare(ctx context.Context, args []string) int {
 		fmt.Fprintf(os.Stderr, "zkgo bench compare: unknown profile %q\n", *profile)
 		return 2
 	}
-	cfg.ZkgoBin, cfg.Only, cfg.WorkDir, cfg.Seed = *bin, *only, *workDir, *seed
+	cfg.ZkgoBin, cfg.Only, cfg.WorkDir, cfg.Seed, cfg.TLS = *bin, *only, *workDir, *seed, *useTLS
 	cfg.Log, cfg.Out = os.Stderr, os.Stdout
 	if *reps > 0 {
 		cfg.Reps = *reps

@@ -288,6 +288,10 @@ func runDecode(args []string) int {
 		fmt.Fprintf(os.Stderr, "zkgo decode: %d connection(s) closed at --max-flows, %d dropped at --max-held\n",
 			capStats.Evicted, c.Shed)
 	}
+	if c.TLSConns > 0 {
+		fmt.Fprintf(os.Stderr, "zkgo decode: %d TLS connection(s) (%d bytes) not decoded: their traffic is encrypted\n",
+			c.TLSConns, c.TLSBytes)
+	}
 	if c.RecordDropped > 0 {
 		fmt.Fprintf(os.Stderr, "zkgo decode: the record lacks %d frames its proxy dropped (queue or file full)\n", c.RecordDropped)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/zkgo/zkgo/internal/zktls"
 	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/proxy"
 	"github.com/zkgo/zkgo/wire"
@@ -86,6 +87,8 @@ type proxyOptions struct {
 	recordMaxSize         int64
 	recordFiles           int
 	recordQueue           int64
+	// TLS (docs/security.md): ssl.* files for the client and upstream sides.
+	tlsConfig, upstreamTLSConfig string
 }
 
 // noLimit maps a flag's 0 ("no limit") to proxy.NoLimit.
@@ -135,6 +138,9 @@ func parseProxyFlags(args []string) (proxyOptions, int, bool) {
 	fs.Var(&deny, "deny", "refuse these opcodes")
 	fs.Var(&words, "four-letter-words", "four-letter words passed to the upstream, comma-separated ('*': all, '': none); others get Java's not-in-the-whitelist answer")
 	fs.StringVar(&o.pprof, "pprof", "", "serve net/http/pprof on this address (profiling; e.g. 127.0.0.1:6060)")
+	tlsListen := fs.String("tls-listen", "", "also take clients over TLS on this address (needs --tls-config); --listen '' takes TLS clients only")
+	fs.StringVar(&o.tlsConfig, "tls-config", "", "file of ssl.* settings (zoo.cfg syntax, as for secureClientPort) for --tls-listen: key store, trust store, clientAuth, protocols, suites")
+	fs.StringVar(&o.upstreamTLSConfig, "upstream-tls-config", "", "connect to the upstreams over TLS with this file of ssl.* settings (as a Java client's zookeeper.ssl.*: trust store, optional key store, hostnameVerification)")
 	denyCode := fs.Int("deny-code", int(wire.ErrNoAuth), "error code refused requests are answered with (default NOAUTH, -102)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -144,6 +150,14 @@ func parseProxyFlags(args []string) (proxyOptions, int, bool) {
 	}
 	if len(upstreams) == 0 || fs.NArg() > 0 {
 		fs.Usage()
+		return o, 2, false
+	}
+	if (*tlsListen == "") != (o.tlsConfig == "") {
+		fmt.Fprintln(os.Stderr, "zkgo proxy: --tls-listen and --tls-config go together")
+		return o, 2, false
+	}
+	if *listen == "" && *tlsListen == "" {
+		fmt.Fprintln(os.Stderr, "zkgo proxy: --listen '' needs --tls-listen")
 		return o, 2, false
 	}
 	if *maxConns < 0 || *maxInFlight < 0 {
@@ -170,8 +184,9 @@ func parseProxyFlags(args []string) (proxyOptions, int, bool) {
 			DenyCode:        wire.ErrCode(*denyCode),
 			FourLetterWords: words.words,
 		},
-		Metrics: proxy.NewMetrics(),
-		Shadow:  *shadow,
+		Metrics:   proxy.NewMetrics(),
+		Shadow:    *shadow,
+		TLSListen: *tlsListen,
 	}
 	return o, 0, true
 }
@@ -214,6 +229,12 @@ func runProxy(args []string) int {
 		}
 		cfg.Record = rec
 	}
+	closeTLS, err := proxyTLS(&cfg, o, log)
+	if err != nil {
+		log.Error().Err(err).Msg("cannot set up TLS")
+		return 1
+	}
+	defer closeTLS()
 	p, err := proxy.NewPassthrough(cfg)
 	if err == nil {
 		err = p.Start()
@@ -246,4 +267,45 @@ func runProxy(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// proxyTLS reads the --tls-config and --upstream-tls-config files and
+// sets the TLS side of cfg; the returned func stops watching the stores.
+func proxyTLS(cfg *proxy.PassConfig, o proxyOptions, log zerolog.Logger) (func(), error) {
+	var srcs []*zktls.Source
+	closeAll := func() {
+		for _, s := range srcs {
+			s.Close()
+		}
+	}
+	if o.tlsConfig != "" {
+		s, err := zktls.ReadFile(o.tlsConfig)
+		if err != nil {
+			return closeAll, err
+		}
+		src, err := zktls.NewSource(s, log.With().Str("component", "tls").Str("side", "client").Logger())
+		if err != nil {
+			return closeAll, err
+		}
+		srcs = append(srcs, src)
+		if cfg.ClientTLS, err = src.ServerConfig(); err != nil {
+			closeAll()
+			return func() {}, err
+		}
+	}
+	if o.upstreamTLSConfig != "" {
+		s, err := zktls.ReadFile(o.upstreamTLSConfig)
+		if err != nil {
+			closeAll()
+			return func() {}, err
+		}
+		src, err := zktls.NewSource(s, log.With().Str("component", "tls").Str("side", "upstream").Logger())
+		if err != nil {
+			closeAll()
+			return func() {}, err
+		}
+		srcs = append(srcs, src)
+		cfg.UpstreamTLS = src.ClientConfig
+	}
+	return closeAll, nil
 }

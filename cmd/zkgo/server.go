@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	_ "net/http/pprof" // served only with --pprof
 	"os"
@@ -29,6 +29,7 @@ func runServer(args []string) int {
 	cfgPath := fs.String("config", "", "zoo.cfg to read (default: 127.0.0.1:2181, data in ./data)")
 	level := fs.String("log-level", "info", logLevelUsage)
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics (the mntr values) at http://ADDR/metrics, e.g. 127.0.0.1:9141")
+	jaasFile := fs.String("jaas", "", "JAAS file for client SASL (DIGEST-MD5), as Java's -Djava.security.auth.login.config; the zoo.cfg key java.security.auth.login.config does the same")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (profiling; e.g. 127.0.0.1:6060)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -58,6 +59,9 @@ func runServer(args []string) int {
 		log = log.With().Int64("myid", cfg.Quorum.MyID).Logger()
 	}
 	cfg.Logger = log
+	if *jaasFile != "" {
+		cfg.SetJAASFile(*jaasFile)
+	}
 	srv, err := node.New(cfg)
 	if err != nil {
 		log.Error().Err(err).Msg("invalid config")
@@ -67,25 +71,13 @@ func runServer(args []string) int {
 		log.Error().Err(err).Msg("cannot start server")
 		return 1
 	}
-	fe, err := proxy.New(proxy.Config{
-		Addr:     srv.Config().ClientAddr(),
-		Backend:  srv,
-		Logger:   log,
-		MaxFrame: srv.Config().MaxBuffer,
-	})
-	if err == nil {
-		err = fe.Start()
-	}
-	if err == nil {
-		if a, ok := fe.Addr().(*net.TCPAddr); ok {
-			srv.SetClientPort(a.Port)
-		}
-	}
+	fe, sec, err := serveClients(srv, log)
 	if err != nil {
 		log.Error().Err(err).Msg("cannot serve clients")
 		_ = srv.Stop(context.Background())
 		return 1
 	}
+	defer sec.close()
 	// The AdminServer (admin.*, on by default as in Java 3.8): a port that
 	// cannot be bound is a warning, the server keeps serving.
 	if ac, _, _ := node.ParseAdminServer(srv.Config().Raw); ac.Enabled {
@@ -109,7 +101,10 @@ func runServer(args []string) int {
 		ms, err := serveMetrics(*metricsAddr, serverMetrics(srv), log)
 		if err != nil {
 			log.Error().Err(err).Msg("cannot serve metrics")
-			_ = fe.Stop(context.Background())
+			_ = sec.stop(context.Background())
+			if fe != nil {
+				_ = fe.Stop(context.Background())
+			}
 			_ = srv.Stop(context.Background())
 			return 1
 		}
@@ -124,7 +119,10 @@ func runServer(args []string) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err = fe.Stop(ctx)
+	err = sec.stop(ctx)
+	if fe != nil {
+		err = errors.Join(err, fe.Stop(ctx))
+	}
 	if e := srv.Stop(ctx); e != nil && err == nil {
 		err = e
 	}

@@ -24,7 +24,12 @@ type Zkgo struct {
 	// zkgo to count (a scenario where Java counts them too); any other
 	// count fails the test at cleanup.
 	DigestMismatches int
-	stop             sync.Once
+	// SecureAddr and UnifiedAddr are the TLS client port and the
+	// client.portUnification port, when the config asks for them
+	// (secure.go).
+	SecureAddr, UnifiedAddr string
+	secure                  *secureServing
+	stop                    sync.Once
 }
 
 // TestLogger sends zerolog output to t.Log.
@@ -73,6 +78,7 @@ func StartZkgo(t testing.TB, mutate func(*node.Config)) *Zkgo {
 	}
 	z := &Zkgo{Addr: fe.Addr().String(), Server: srv, Frontend: fe, Config: srv.Config()}
 	t.Cleanup(func() { z.checkDigests(t); z.Stop() })
+	z.startSecure(t)
 	return z
 }
 
@@ -149,6 +155,7 @@ func (z *Zkgo) Stop() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = z.Frontend.Stop(ctx)
+		z.stopSecure(ctx)
 		_ = z.Server.Stop(ctx)
 	})
 }

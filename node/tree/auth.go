@@ -16,6 +16,8 @@ const (
 	SchemeDigest = "digest"
 	SchemeIP     = "ip"
 	SchemeSuper  = "super"
+	SchemeX509   = "x509"
+	SchemeSASL   = "sasl"
 )
 
 // AuthUser is AuthUtil.getUser: the user name whoAmI reports for an id.
@@ -26,6 +28,8 @@ func AuthUser(id wire.ID) string {
 	case SchemeDigest:
 		u, _, _ := strings.Cut(id.ID, ":")
 		return u
+	case SchemeX509, SchemeSASL:
+		return id.ID
 	}
 	return ""
 }
@@ -200,7 +204,9 @@ func CheckACL(acl []wire.ACL, perm wire.Perm, auth []wire.ID) bool {
 		if a.ID.Scheme == SchemeWorld && a.ID.ID == "anyone" {
 			return true
 		}
-		if !knownScheme(a.ID.Scheme) {
+		if !knownScheme(a.ID.Scheme) && a.ID.Scheme != SchemeX509 && a.ID.Scheme != SchemeSASL {
+			// (x509 and sasl ids exist only where their provider is
+			// registered)
 			continue
 		}
 		for _, id := range auth {
@@ -214,6 +220,18 @@ func CheckACL(acl []wire.ACL, perm wire.Perm, auth []wire.ID) bool {
 				}
 			case SchemeIP:
 				if ipMatches(id.ID, a.ID.ID) {
+					return true
+				}
+			case SchemeX509:
+				// X509AuthenticationProvider.matches; its super user
+				// also holds a super id, which allowed all above.
+				if id.ID == a.ID.ID {
+					return true
+				}
+			case SchemeSASL:
+				// SASLAuthenticationProvider.matches (letAnySaslUserDoX
+				// is refused at start).
+				if id.ID == "super" || id.ID == a.ID.ID {
 					return true
 				}
 			}
@@ -242,7 +260,13 @@ func CheckACL(acl []wire.ACL, perm wire.Perm, auth []wire.ID) bool {
 // fails with ErrACLTooLarge before anything is built. Java expands it and
 // logs a txn it cannot read back (compat-tests/DIFFERENCES.md).
 func FixupACL(acl []wire.ACL, auth []wire.ID, maxBytes int) ([]wire.ACL, wire.ErrCode) {
-	f := newACLFixup(acl, auth, maxBytes)
+	return fixupACL(acl, auth, maxBytes, Options{})
+}
+
+// fixupACL is FixupACL with the providers opts registers (Options.X509,
+// Options.SASL), whose ids are then valid in ACLs.
+func fixupACL(acl []wire.ACL, auth []wire.ID, maxBytes int, opts Options) ([]wire.ACL, wire.ErrCode) {
+	f := newACLFixup(acl, auth, maxBytes, opts)
 	f.step(-1)
 	return f.out, f.code
 }
@@ -253,6 +277,7 @@ type aclFixup struct {
 	acl      []wire.ACL
 	auth     []wire.ID
 	maxBytes int
+	opts     Options
 	nulls    bool // some entry has a null field
 	hasAuth  bool // the session has an id "auth" expands to
 	perms    map[int32]struct{}
@@ -271,8 +296,8 @@ type permScheme struct {
 	scheme string
 }
 
-func newACLFixup(acl []wire.ACL, auth []wire.ID, maxBytes int) *aclFixup {
-	f := &aclFixup{acl: acl, auth: auth, maxBytes: maxBytes, seen: newACLSet(len(acl)), uniq: make([]int, 0, len(acl))}
+func newACLFixup(acl []wire.ACL, auth []wire.ID, maxBytes int, opts Options) *aclFixup {
+	f := &aclFixup{acl: acl, auth: auth, maxBytes: maxBytes, opts: opts, seen: newACLSet(len(acl)), uniq: make([]int, 0, len(acl))}
 	// Java's ACL.equals(other) compares perms, then scheme.equals, then
 	// id.equals, on the entry being added; the others may hold nulls.
 	// Only an entry with a null field can make equals throw; without one
@@ -337,7 +362,7 @@ func (f *aclFixup) step(budget int) (int, bool) {
 		}
 		f.uniq = append(f.uniq, f.i)
 		if f.bad == wire.ErrOk {
-			f.bad = validACL(a, nullScheme, nullID, f.hasAuth)
+			f.bad = validACL(a, nullScheme, nullID, f.hasAuth, f.opts)
 			if f.bad != wire.ErrOk && !f.nulls {
 				// Nothing after it can throw: the first invalid entry
 				// decides, as in Java's loop.
@@ -467,7 +492,7 @@ func aclEncodedSize(id wire.ID) int { return 4 + 4 + len(id.Scheme) + 4 + len(id
 
 // validACL is the check fixupACL's loop makes of one de-duplicated entry.
 // hasAuth says whether the session has an id an "auth" entry expands to.
-func validACL(a *wire.ACL, nullScheme, nullID, hasAuth bool) wire.ErrCode {
+func validACL(a *wire.ACL, nullScheme, nullID, hasAuth bool, opts Options) wire.ErrCode {
 	switch {
 	case nullScheme:
 		return wire.ErrInvalidACL
@@ -481,6 +506,22 @@ func validACL(a *wire.ACL, nullScheme, nullID, hasAuth bool) wire.ErrCode {
 		return wire.ErrInvalidACL // no provider for "world"
 	case a.ID.Scheme == SchemeAuth:
 		if !hasAuth {
+			return wire.ErrInvalidACL
+		}
+		return wire.ErrOk
+	case a.ID.Scheme == SchemeX509 && opts.X509:
+		if nullID {
+			return wire.ErrMarshallingError // the provider's isValid(null)
+		}
+		if !validX500(a.ID.ID) {
+			return wire.ErrInvalidACL
+		}
+		return wire.ErrOk
+	case a.ID.Scheme == SchemeSASL && opts.SASL:
+		if nullID {
+			return wire.ErrMarshallingError
+		}
+		if _, _, _, ok := KerberosName(a.ID.ID); !ok {
 			return wire.ErrInvalidACL
 		}
 		return wire.ErrOk

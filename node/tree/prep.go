@@ -221,13 +221,13 @@ type PrepRequest struct {
 	fixed *aclFixup
 }
 
-// fixupACL is FixupACL, or the result a PrepJob worked out in steps for
-// this very list.
+// fixupACL is FixupACL with the tree's providers (x509, sasl), or the
+// result a PrepJob worked out in steps for this very list.
 func (t *Tree) fixupACL(req *PrepRequest, acl []wire.ACL) ([]wire.ACL, wire.ErrCode) {
 	if f := req.fixed; f != nil && f.done && len(f.acl) == len(acl) && len(acl) > 0 && &f.acl[0] == &acl[0] {
 		return f.out, f.code
 	}
-	return FixupACL(acl, req.Auth, t.opts.recordLimit())
+	return fixupACL(acl, req.Auth, t.opts.recordLimit(), t.opts)
 }
 
 // requestACL returns the ACL list of a create or setACL request.

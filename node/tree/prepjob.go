@@ -135,7 +135,7 @@ func (j *PrepJob) fixupStep(body jute.Record, budget int) (int, bool) {
 		return 0, true
 	}
 	if j.fix == nil {
-		j.fix = newACLFixup(acl, j.req.Auth, j.t.opts.recordLimit())
+		j.fix = newACLFixup(acl, j.req.Auth, j.t.opts.recordLimit(), j.t.opts)
 	}
 	used, done := j.fix.step(budget)
 	if done {

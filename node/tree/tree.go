@@ -158,6 +158,12 @@ type Options struct {
 	// expand into: an ACL list whose "auth" entries would expand beyond it
 	// is refused before it is built (FixupACL).
 	MaxTxnBytes int
+	// X509 is set when the x509 authentication provider is registered
+	// (a TLS client port, or authProvider.N naming it): x509 ids are then
+	// valid in ACLs (x509.go).
+	X509 bool
+	// SASL is set when the sasl provider is registered (authProvider.N).
+	SASL bool
 }
 
 // Tree is the data tree. It is not safe for concurrent use.

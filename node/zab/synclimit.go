@@ -38,7 +38,7 @@ func (c *SyncLimitCheck) Acked(z wire.Zxid) {
 // ticks at tick now. Checked once a tick, a limit of 2*syncLimit ticks
 // fires within half a tick after syncLimit*tickTime, as Java's check of
 // the elapsed milliseconds at each ping (every tickTime/2) does, give or
-// take that half tick (compat-tests/DIFFERENCES.md row 48).
+// take that half tick (compat-tests/DIFFERENCES.md row 52).
 func (c *SyncLimitCheck) Expired(now, limit int64) bool {
 	return c.hasOldest && now-c.oldestAt > limit
 }

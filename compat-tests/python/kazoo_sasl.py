@@ -1,0 +1,39 @@
+"""kazoo with SASL DIGEST-MD5 (pure-sasl): a node only its SASL user reads.
+
+usage: kazoo_sasl.py HOST:PORT NODE USER PASSWORD
+"""
+import sys
+
+from kazoo.client import KazooClient
+from kazoo.security import make_acl
+
+
+def main():
+    addr, node, user, password = sys.argv[1:5]
+    node = "/" + node
+    zk = KazooClient(hosts=addr, timeout=10.0, connection_retry={"max_tries": 1},
+                     command_retry={"max_tries": 1},
+                     sasl_options={"mechanism": "DIGEST-MD5", "username": user, "password": password})
+    try:
+        zk.start(timeout=8)
+    except Exception as e:
+        print("connect: %s" % type(e).__name__)
+        zk.stop()
+        return
+    print("connect: ok")
+    try:
+        zk.create(node, b"only " + user.encode(), acl=[make_acl("sasl", user, all=True)])
+        data, _ = zk.get(node)
+        print("get: %s" % data.decode())
+        acl, _ = zk.get_acls(node)
+        print("acl: %s" % [(a.id.scheme, a.id.id, a.perms) for a in acl])
+        if user == "super":
+            data, _ = zk.get("/sasl-kazoo")
+            print("super reads /sasl-kazoo: %s" % data.decode())
+    except Exception as e:
+        print("error: %s" % type(e).__name__)
+    zk.stop()
+    zk.close()
+
+
+main()
