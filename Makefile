@@ -4,7 +4,7 @@ BIN       := bin/zkgo
 FUZZTIME  ?= 60s
 PKGS      := ./...
 
-.PHONY: all run build test test-short fuzz lint generate check-generate check-deps clean conformance
+.PHONY: all run build test test-short fuzz lint generate check-generate check-deps clean conformance golden
 
 all: build
 
@@ -53,6 +53,11 @@ faults:
 .PHONY: durability-java
 durability-java:
 	CI=true $(GO) test -tags javasweep -count=1 -timeout 60m -v -run '^TestJavaRecoverySweep$$' ./compat-tests/
+
+# Rewrite the expected output of the Zab scenario scripts
+# (node/zab/testdata/*.txt) with what the code prints now; review the diff.
+golden:
+	$(GO) test -count=1 -run '^TestScripts$$' ./node/zab/ -rewrite
 
 # Unit tests only (no Java, no real servers).
 test-short:

@@ -25,10 +25,8 @@ type proposal struct {
 	// entry) arrives with the commit.
 	forwarded bool
 	syncReq   *wire.SyncRequest // a learner's forwarded sync
-	// leader: the encoded txn (PROPOSAL/INFORM data) and the voters that
-	// acked it
+	// leader: the encoded txn (PROPOSAL/INFORM data)
 	data []byte
-	acks map[int64]bool
 	// after: learner syncs whose SYNC came while this txn (committed
 	// before it) was waiting to be applied; completed once it is.
 	after []*proposal
@@ -308,7 +306,7 @@ func (s *Server) startApply(p *proposal) {
 func (s *Server) appliedTxn(p *proposal, res *tree.Result) {
 	s.noteDigest(p.entry.Hdr.Zxid)
 	s.checkTxnDigest(&p.entry)
-	s.committed.add(&p.entry, p.data)
+	s.committed.Add(&p.entry, p.data)
 	h := &p.entry.Hdr
 	switch h.Type {
 	case wire.OpCreateSession:

@@ -213,7 +213,7 @@ func (s *Server) applyLocal(e *wire.TxnEntry) {
 	}
 	s.tree.Apply(e)
 	s.noteDigest(h.Zxid)
-	s.committed.add(e, nil)
+	s.committed.Add(e, nil)
 }
 
 // onLinkClosed notices a link closed by someone other than its reader (the

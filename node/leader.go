@@ -6,15 +6,16 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/zkgo/zkgo/internal/handshake"
 	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/node/quorum"
 	"github.com/zkgo/zkgo/node/storage"
 	"github.com/zkgo/zkgo/node/tree"
+	"github.com/zkgo/zkgo/node/zab"
 	"github.com/zkgo/zkgo/wire"
 )
 
@@ -35,22 +36,18 @@ type leaderState struct {
 	handlers map[*learnerHandler]struct{}
 	nextID   uint64
 
-	epoch          int64 // the new epoch; -1 until a quorum agreed
-	proposedEpoch  int64 // max accepted epoch seen + 1
-	connecting     map[int64]bool
-	electing       map[int64]bool
-	epochAcked     bool
-	newLeaderAcks  map[int64]bool
-	serving        bool
-	phaseDeadline  time.Time
-	phaseWhat      string
-	summaryEpoch   int64     // leaderStateSummary: current epoch and last zxid
-	summaryZxid    wire.Zxid // at the start of the leadership
-	started        time.Time
-	tick           int64
-	tickSkip       bool
-	lastCommitted  wire.Zxid
-	lastProposed   wire.Zxid
+	verifier quorum.Verifier
+	// zab is the leadership being established: the epoch, its quorums and
+	// the phases' deadlines, in ticks (tickTime/2) since the leadership
+	// began (zab.Leader). The driver acts on its Ready: processLeaderReady.
+	zab          *zab.Leader
+	serving      bool      // a quorum acked NEWLEADER: serving clients
+	summaryEpoch int64     // leaderStateSummary: current epoch and last zxid
+	summaryZxid  wire.Zxid // at the start of the leadership
+	started      time.Time // for the log only
+	// outstanding counts the ACKs of the proposals not committed yet; it
+	// starts at the NEWLEADER zxid once serving.
+	outstanding    *zab.Outstanding
 	pendingSyncs   map[wire.Zxid][]*learnerHandler
 	snaps          []*snapSync
 	proposalSizes  [3]int64 // last, min, max proposal data size
@@ -58,7 +55,7 @@ type leaderState struct {
 	snapSizeFactor float64
 	// SNAP and DIFF/TRUNC syncs in progress (LearnerSyncThrottler): from
 	// the sync decision to the NEWLEADER ACK or the handler's end.
-	snapSyncs, diffSyncs int
+	snapSyncs, diffSyncs zab.SyncThrottle
 	// commitsGated: Config.CommitGate held a commit back; tried again at
 	// the end of the round (retryGatedCommits).
 	commitsGated bool
@@ -74,7 +71,7 @@ type snapSync struct {
 }
 
 // newLeaderZxid is the zxid of NEWLEADER: the new epoch, counter 0.
-func (ld *leaderState) newLeaderZxid() wire.Zxid { return wire.MakeZxid(uint32(ld.epoch), 0) }
+func (ld *leaderState) newLeaderZxid() wire.Zxid { return ld.zab.NewLeaderZxid() }
 
 // becomeLeading starts the leader role after this server won an election.
 func (s *Server) becomeLeading(out ElectionOutcome) {
@@ -90,23 +87,23 @@ func (s *Server) becomeLeading(out ElectionOutcome) {
 		p.lookAt = time.Now().Add(time.Second)
 		return
 	}
+	v := q.verifier()
 	ld := &leaderState{
 		ln:             ln,
+		verifier:       v,
 		in:             make(chan handlerMsg, 4096),
 		accepted:       make(chan learnerArrival, learnerArrivals),
 		pending:        handshake.NewLimiter(p.maxPendingHandshakes),
 		handlers:       map[*learnerHandler]struct{}{},
-		epoch:          -1,
-		proposedEpoch:  -1,
-		connecting:     map[int64]bool{},
-		electing:       map[int64]bool{},
-		newLeaderAcks:  map[int64]bool{},
+		outstanding:    zab.NewOutstanding(v, 0),
 		pendingSyncs:   map[wire.Zxid][]*learnerHandler{},
 		summaryEpoch:   p.currentEpoch,
 		summaryZxid:    s.tree.LastZxid,
 		started:        time.Now(),
 		forceSnapSync:  s.cfg.Properties["zookeeper.forceSnapshotSync"] == "true",
 		snapSizeFactor: snapshotSizeFactor(s.cfg.Properties, s.log),
+		snapSyncs:      zab.SyncThrottle{Max: s.cfg.MaxConcurrentSnapSyncs},
+		diffSyncs:      zab.SyncThrottle{Max: s.cfg.MaxConcurrentDiffSyncs},
 	}
 	p.leader = q.MyID
 	s.leader = ld
@@ -116,16 +113,77 @@ func (s *Server) becomeLeading(out ElectionOutcome) {
 	s.goRoutine(func() { s.acceptLearners(ld) })
 	// Java's lead() takes a snapshot first (ZooKeeperServer.loadData).
 	s.wantSnapshot = true
-	if p.acceptedEpoch >= maxZxidEpoch {
-		// Java would propose 0x80000000 and go on with negative zxids.
-		s.stepDown(fmt.Sprintf("accepted epoch %d leaves no epoch to propose (the largest zxid epoch is %d)",
-			p.acceptedEpoch, maxZxidEpoch))
+	zl, err := zab.NewLeader(zab.LeaderConfig{ID: q.MyID, Verifier: v, AcceptedEpoch: p.acceptedEpoch,
+		CurrentEpoch: p.currentEpoch, PhaseTicks: s.cfg.initLimitTicks()})
+	if err != nil {
+		// An accepted epoch of 0x7fffffff: Java would propose 0x80000000
+		// and go on with negative zxids.
+		s.stepDown(err.Error())
 		return
 	}
-	// getEpochToPropose for the leader itself.
-	s.epochFrom(q.MyID, p.acceptedEpoch, true)
-	ld.setPhase("epoch from a quorum", time.Duration(s.cfg.TickTime*s.cfg.InitLimit)*time.Millisecond)
-	s.maybeDecideEpoch()
+	ld.zab = zl
+	s.processLeaderReady()
+}
+
+// processLeaderReady acts on what the leadership's state machine asks
+// for: the epochs it decided are made durable first, and only then do
+// LEADERINFO, the learners' syncs and UPTODATE go out (persist before
+// send); a failed write ends the leadership.
+func (s *Server) processLeaderReady() {
+	ld := s.leader
+	for ld != nil && s.leader == ld && ld.zab.HasReady() {
+		r := ld.zab.Ready()
+		if r.StepDown != "" {
+			s.stepDown(r.StepDown)
+			return
+		}
+		if hs := r.HardState; hs != nil {
+			if hs.AcceptedEpoch != s.peer.acceptedEpoch {
+				if err := storage.WriteEpoch(s.snapDir(), storage.AcceptedEpochFile, hs.AcceptedEpoch); err != nil {
+					s.stepDown("cannot persist acceptedEpoch: " + err.Error())
+					return
+				}
+				s.peer.acceptedEpoch = hs.AcceptedEpoch
+			}
+			if hs.CurrentEpoch != s.peer.currentEpoch {
+				if err := storage.WriteEpoch(s.snapDir(), storage.CurrentEpochFile, hs.CurrentEpoch); err != nil {
+					s.stepDown("cannot persist currentEpoch: " + err.Error())
+					return
+				}
+				s.peer.currentEpoch = hs.CurrentEpoch
+			}
+		}
+		if r.EpochDecided {
+			s.zxid = ld.zab.NewLeaderZxid()
+			s.log.Info().Int64("epoch", ld.zab.Epoch()).Str("voters", ld.zab.EpochVoters()).Msg("new epoch agreed")
+			for h := range ld.handlers {
+				if h.state == hsEpoch {
+					s.sendLeaderInfo(h)
+				}
+			}
+		}
+		if r.EpochAcked {
+			for h := range ld.handlers {
+				if h.state == hsWaitSync {
+					s.syncLearner(h)
+				}
+			}
+		}
+		if r.Serving && s.leader == ld {
+			s.startServing()
+		}
+		if r.CheckSynced && s.leader == ld {
+			// In sync: a voter's learner whose sync got to NEWLEADER and
+			// that was heard from by its deadline.
+			var synced []int64
+			for h := range ld.handlers {
+				if !h.observer && h.state >= hsNewLeader && ld.zab.FullTick() <= h.ackDeadline {
+					synced = append(synced, h.sid)
+				}
+			}
+			ld.zab.Synced(synced)
+		}
+	}
 }
 
 // learnerArrival is a learner connection whose first packet arrived.
@@ -221,10 +279,10 @@ func (s *Server) learnerHandshake(ld *leaderState, c net.Conn, timeout time.Dura
 	ld.pending.Done(c)
 }
 
-func (ld *leaderState) setPhase(what string, d time.Duration) {
-	ld.phaseWhat = what
-	ld.phaseDeadline = time.Now().Add(d)
-}
+// initLimitTicks and syncLimitTicks are initLimit and syncLimit in ticks
+// of tickTime/2.
+func (c *Config) initLimitTicks() int64 { return 2 * int64(c.InitLimit) }
+func (c *Config) syncLimitTicks() int64 { return 2 * int64(c.SyncLimit) }
 
 // onLearnerConn starts a handler for a learner connection whose first
 // packet arrived; a learner that is refused costs no goroutine.
@@ -242,7 +300,7 @@ func (s *Server) onLearnerConn(a learnerArrival) {
 		wake:   make(chan struct{}, 1),
 		closed: make(chan struct{}),
 		// Until the learner acks NEWLEADER (then: syncLimit).
-		ackDeadline: ld.tick + int64(s.cfg.InitLimit+s.cfg.SyncLimit),
+		ackDeadline: ld.zab.FullTick() + int64(s.cfg.InitLimit+s.cfg.SyncLimit),
 	}
 	h.log = s.log.With().Str("learner", h.remote).Logger()
 	h.maxRecord = s.cfg.RecordLimit()
@@ -315,7 +373,7 @@ func (s *Server) onHandlerMsg(m handlerMsg) {
 	}
 	qp := &m.qp
 	if h.state >= hsUpToDate {
-		h.ackDeadline = ld.tick + int64(s.cfg.SyncLimit)
+		h.ackDeadline = ld.zab.FullTick() + int64(s.cfg.SyncLimit)
 	}
 	switch h.state {
 	case hsAckEpoch:
@@ -332,41 +390,18 @@ func (s *Server) onHandlerMsg(m handlerMsg) {
 // onLearnerInfo handles FOLLOWERINFO/OBSERVERINFO (LearnerHandler.run).
 func (s *Server) onLearnerInfo(h *learnerHandler, qp *wire.QuorumPacket) {
 	q := s.cfg.Quorum
-	if qp.Type != wire.PacketFollowerInfo && qp.Type != wire.PacketObserverInfo {
-		s.dropHandler(h, "First packet "+qp.Type.String()+" is not FOLLOWERINFO or OBSERVERINFO")
-		return
-	}
-	li, err := wire.ParseLearnerInfo(qp.Data)
+	li, err := zab.CheckLearnerInfo(qp, q.Version, func(sid int64) (bool, bool) {
+		m, ok := q.Servers[sid]
+		return m.Type == Participant, ok
+	})
 	if err != nil {
-		s.dropHandler(h, "LearnerInfo does not decode: "+err.Error())
+		s.dropHandler(h, err.Error())
 		return
 	}
-	if li.ProtocolVersion < wire.ProtocolVersion {
-		s.dropHandler(h, fmt.Sprintf("learner protocol 0x%x is older than Zab 1.0 (ZooKeeper 3.4); not supported", li.ProtocolVersion))
-		return
-	}
-	if li.ConfigVersion > q.Version {
-		s.dropHandler(h, "Follower is ahead of the leader (has a later activated configuration)")
-		return
-	}
-	member, ok := q.Servers[li.ServerID]
-	if !ok {
-		s.dropHandler(h, fmt.Sprintf("server id %d is not in the configuration", li.ServerID))
-		return
-	}
-	// Read as Java reads it (0xffffffff is -1). Java lets a negative epoch
-	// count without raising the proposal, and from 0x7fffffff proposes
-	// 0x80000000: negative zxids, persisted as its epochs. Neither can
-	// come from a real learner; both are refused.
-	if e := zxidEpoch(qp.Zxid); e < 0 || e >= maxZxidEpoch {
-		s.dropHandler(h, fmt.Sprintf("accepted epoch %#x (FOLLOWERINFO zxid %v) leaves no epoch to propose: "+
-			"a zxid's epoch is at most %#x", qp.Zxid.Epoch(), qp.Zxid, maxZxidEpoch))
-		return
-	}
-	h.sid = li.ServerID
+	h.sid = li.ID
 	h.version = li.ProtocolVersion
-	h.observer = qp.Type == wire.PacketObserverInfo || member.Type == Observer
-	h.acceptedEpoch = zxidEpoch(qp.Zxid)
+	h.observer = li.Observer
+	h.acceptedEpoch = li.AcceptedEpoch
 	h.log = h.log.With().Int64("sid", h.sid).Logger()
 	for o := range s.leader.handlers {
 		if o != h && o.sid == h.sid && o.state != hsInfo {
@@ -375,119 +410,38 @@ func (s *Server) onLearnerInfo(h *learnerHandler, qp *wire.QuorumPacket) {
 	}
 	h.log.Info().Bool("observer", h.observer).Int64("accepted_epoch", h.acceptedEpoch).Msg("Follower sid connected")
 	h.state = hsEpoch
-	s.epochFrom(h.sid, h.acceptedEpoch, !h.observer)
-	s.maybeDecideEpoch()
-	if s.leader != nil && s.leader.epoch >= 0 && h.state == hsEpoch {
+	ld := s.leader
+	ld.zab.LearnerInfo(h.sid, h.acceptedEpoch, !h.observer)
+	s.processLeaderReady()
+	if s.leader == ld && ld.zab.Epoch() >= 0 && h.state == hsEpoch {
 		s.sendLeaderInfo(h)
 	}
-}
-
-// epochFrom is getEpochToPropose's bookkeeping for one server.
-func (s *Server) epochFrom(sid, acceptedEpoch int64, voter bool) {
-	ld := s.leader
-	if ld.epoch >= 0 {
-		return
-	}
-	if acceptedEpoch >= ld.proposedEpoch {
-		ld.proposedEpoch = acceptedEpoch + 1
-	}
-	if voter && s.cfg.Quorum.IsVoter(sid) {
-		ld.connecting[sid] = true
-	}
-}
-
-// maybeDecideEpoch fixes the new epoch once the leader and a quorum of
-// voters connected, persists it as acceptedEpoch and sends LEADERINFO.
-func (s *Server) maybeDecideEpoch() {
-	ld := s.leader
-	q := s.cfg.Quorum
-	if ld.epoch >= 0 || !ld.connecting[q.MyID] || !q.IsQuorum(ld.connecting) {
-		return
-	}
-	if ld.proposedEpoch > maxZxidEpoch {
-		// Unreachable: onLearnerInfo and becomeLeading refuse such epochs.
-		s.stepDown(fmt.Sprintf("epoch %d does not fit a zxid", ld.proposedEpoch))
-		return
-	}
-	ld.epoch = ld.proposedEpoch
-	if err := storage.WriteEpoch(s.snapDir(), storage.AcceptedEpochFile, ld.epoch); err != nil {
-		s.stepDown("cannot persist acceptedEpoch: " + err.Error())
-		return
-	}
-	s.peer.acceptedEpoch = ld.epoch
-	s.zxid = ld.newLeaderZxid()
-	s.log.Info().Int64("epoch", ld.epoch).Str("voters", sidList(ld.connecting)).Msg("new epoch agreed")
-	ld.electing[q.MyID] = true // waitForEpochAck for the leader itself
-	ld.setPhase("epoch ACKs from a quorum", time.Duration(s.cfg.TickTime*s.cfg.InitLimit)*time.Millisecond)
-	for h := range ld.handlers {
-		if h.state == hsEpoch {
-			s.sendLeaderInfo(h)
-		}
-	}
-	s.maybeEpochAcked()
 }
 
 func (s *Server) sendLeaderInfo(h *learnerHandler) {
 	h.state = hsAckEpoch
 	// LEADERINFO goes out at once, before the sending thread starts.
-	h.queue(wire.QuorumPacket{Type: wire.PacketLeaderInfo, Zxid: s.leader.newLeaderZxid(), Data: wire.EpochData(wire.ProtocolVersion)})
+	h.queue(wire.QuorumPacket{Type: wire.PacketLeaderInfo, Zxid: s.leader.zab.NewLeaderZxid(), Data: wire.EpochData(wire.ProtocolVersion)})
 	h.startSending()
 }
 
 // onAckEpoch handles ACKEPOCH (LearnerHandler.run, Leader.waitForEpochAck).
 func (s *Server) onAckEpoch(h *learnerHandler, qp *wire.QuorumPacket) {
 	ld := s.leader
-	if qp.Type != wire.PacketAckEpoch {
-		s.dropHandler(h, qp.Type.String()+" received while waiting for ACKEPOCH")
-		return
-	}
-	epoch, err := wire.ParseEpochData(qp.Data)
+	ack, err := zab.CheckAckEpoch(qp, ld.summaryEpoch, ld.summaryZxid)
 	if err != nil {
-		s.dropHandler(h, "ACKEPOCH does not decode: "+err.Error())
+		s.dropHandler(h, err.Error())
 		return
 	}
-	if epoch != -1 {
-		e := int64(epoch)
-		if e > ld.summaryEpoch || (e == ld.summaryEpoch && qp.Zxid > ld.summaryZxid) {
-			s.dropHandler(h, fmt.Sprintf("Follower is ahead of the leader, leader summary: %d (current epoch), %v (last zxid)",
-				ld.summaryEpoch, ld.summaryZxid))
-			return
-		}
-		if qp.Zxid != -1 && !h.observer && s.cfg.Quorum.IsVoter(h.sid) {
-			ld.electing[h.sid] = true
-		}
-	}
-	h.peerLastZxid = qp.Zxid
+	counts := ack.Counts && !h.observer
+	h.peerLastZxid = ack.LastZxid
 	h.state = hsWaitSync
-	if ld.epochAcked {
+	if ld.zab.EpochAcked() {
 		s.syncLearner(h)
 		return
 	}
-	s.maybeEpochAcked()
-}
-
-// maybeEpochAcked persists currentEpoch once a quorum acked the epoch and
-// syncs every learner waiting for that.
-func (s *Server) maybeEpochAcked() {
-	ld := s.leader
-	q := s.cfg.Quorum
-	if ld.epochAcked || ld.epoch < 0 || !q.IsQuorum(ld.electing) {
-		return
-	}
-	ld.epochAcked = true
-	if err := storage.WriteEpoch(s.snapDir(), storage.CurrentEpochFile, ld.epoch); err != nil {
-		s.stepDown("cannot persist currentEpoch: " + err.Error())
-		return
-	}
-	s.peer.currentEpoch = ld.epoch
-	ld.newLeaderAcks[q.MyID] = true // waitForNewLeaderAck for the leader itself
-	ld.setPhase("NEWLEADER ACKs from a quorum", time.Duration(s.cfg.TickTime*s.cfg.InitLimit)*time.Millisecond)
-	for h := range ld.handlers {
-		if h.state == hsWaitSync {
-			s.syncLearner(h)
-		}
-	}
-	s.maybeStartServing()
+	ld.zab.AckEpoch(h.sid, counts)
+	s.processLeaderReady()
 }
 
 // onNewLeaderAck handles the learner's first packet after the sync.
@@ -502,37 +456,33 @@ func (s *Server) onNewLeaderAck(h *learnerHandler, qp *wire.QuorumPacket) {
 		s.dropHandler(h, "ACK received before NEWLEADER was sent")
 		return
 	}
-	if qp.Zxid == ld.newLeaderZxid() {
-		if !h.observer && s.cfg.Quorum.IsVoter(h.sid) {
-			ld.newLeaderAcks[h.sid] = true
-		}
+	counts := false
+	if qp.Zxid == ld.zab.NewLeaderZxid() {
+		counts = !h.observer
 	} else {
-		h.log.Warn().Str("current", ld.newLeaderZxid().String()).Str("received", qp.Zxid.String()).
+		h.log.Warn().Str("current", ld.zab.NewLeaderZxid().String()).Str("received", qp.Zxid.String()).
 			Msg("NEWLEADER ACK is from a different epoch")
 	}
 	endSync(h) // the sync ends with the NEWLEADER ACK
 	h.state = hsUpToDate
 	h.rd.setTimeout(time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond)
-	h.ackDeadline = ld.tick + int64(s.cfg.SyncLimit)
+	h.ackDeadline = ld.zab.FullTick() + int64(s.cfg.SyncLimit)
 	h.limitCheck = true
 	if ld.serving {
 		s.sendUpToDate(h)
 		return
 	}
-	s.maybeStartServing()
+	ld.zab.NewLeaderAck(h.sid, counts)
+	s.processLeaderReady()
 }
 
-// maybeStartServing starts serving once a quorum acked NEWLEADER
+// startServing starts serving once a quorum acked NEWLEADER
 // (Leader.startZkServer).
-func (s *Server) maybeStartServing() {
+func (s *Server) startServing() {
 	ld := s.leader
-	q := s.cfg.Quorum
-	if ld.serving || !ld.epochAcked || !q.IsQuorum(ld.newLeaderAcks) {
-		return
-	}
 	ld.serving = true
-	z := ld.newLeaderZxid()
-	ld.lastCommitted, ld.lastProposed = z, z
+	z := ld.zab.NewLeaderZxid()
+	ld.outstanding = zab.NewOutstanding(ld.verifier, z)
 	s.zxid = z
 	s.tree.LastZxid = z
 	// Every session gets a fresh lease from the new leader; owners are
@@ -543,10 +493,10 @@ func (s *Server) maybeStartServing() {
 		sess.Closing = false
 		s.sessions.Add(sess.ID, sess.TimeoutMs, now)
 	}
-	s.peer.newEpoch = ld.epoch
-	s.peer.elector.SetPeerEpoch(ld.epoch)
+	s.peer.newEpoch = ld.zab.Epoch()
+	s.peer.elector.SetPeerEpoch(ld.zab.Epoch())
 	s.nextReap = s.nowMs() + int64(s.cfg.ContainerCheckMs)
-	s.log.Info().Int64("epoch", ld.epoch).Str("acks", sidList(ld.newLeaderAcks)).Dur("took", time.Since(ld.started)).
+	s.log.Info().Int64("epoch", ld.zab.Epoch()).Str("acks", ld.zab.NewLeaderVoters()).Dur("took", time.Since(ld.started)).
 		Int("learners", len(ld.handlers)).Msg("leader established: a quorum synced; serving clients")
 	for h := range ld.handlers {
 		if h.state == hsUpToDate {
@@ -565,7 +515,7 @@ func (s *Server) sendUpToDate(h *learnerHandler) {
 func (s *Server) onLearnerPacket(h *learnerHandler, qp *wire.QuorumPacket) {
 	switch qp.Type {
 	case wire.PacketAck:
-		h.ackReceived(qp.Zxid)
+		h.txnTimeout.Acked(qp.Zxid)
 		s.processAck(h.sid, qp.Zxid, h.observer)
 	case wire.PacketPing:
 		touches, err := wire.ParseTouchTable(qp.Data)
@@ -615,7 +565,8 @@ func (s *Server) onLearnerRequest(h *learnerHandler, qp *wire.QuorumPacket) {
 			if len(s.inflight) == 0 {
 				h.queue(wire.QuorumPacket{Type: wire.PacketSync, Zxid: 0})
 			} else {
-				ld.pendingSyncs[ld.lastProposed] = append(ld.pendingSyncs[ld.lastProposed], h)
+				last := ld.outstanding.LastProposed()
+				ld.pendingSyncs[last] = append(ld.pendingSyncs[last], h)
 			}
 		}})
 		return
@@ -659,8 +610,7 @@ func (s *Server) broadcastProposal(p *proposal) {
 	ld := s.leader
 	z := p.entry.Hdr.Zxid
 	p.data = wire.AppendTxnEntry(nil, &p.entry)
-	p.acks = map[int64]bool{}
-	ld.lastProposed = z
+	ld.outstanding.Propose(z)
 	sz := int64(len(p.data))
 	ld.proposalSizes[0] = sz
 	if ld.proposalSizes[1] == 0 || sz < ld.proposalSizes[1] {
@@ -678,7 +628,9 @@ func (s *Server) broadcastProposal(p *proposal) {
 			s.holdProposal(h, p)
 			continue
 		}
-		h.proposalSent(z)
+		if h.limitCheck {
+			h.txnTimeout.Sent(z, ld.zab.Ticks())
+		}
 		h.queue(pkt)
 	}
 	if z.Counter() == 0xfffffffe {
@@ -692,32 +644,37 @@ func (s *Server) broadcastProposal(p *proposal) {
 // processAck counts an ACK (Leader.processAck) and commits what has a quorum.
 func (s *Server) processAck(sid int64, z wire.Zxid, observer bool) {
 	ld := s.leader
-	if z.Counter() == 0 || !ld.serving {
-		return // NEWLEADER/UPTODATE ACKs
-	}
-	if z <= ld.lastCommitted {
-		return // already committed
-	}
-	i := sort.Search(len(s.inflight), func(i int) bool { return s.inflight[i].entry.Hdr.Zxid >= z })
-	if i == len(s.inflight) || s.inflight[i].entry.Hdr.Zxid != z {
-		s.log.Warn().Str("zxid", z.String()).Int64("sid", sid).Msg("Trying to commit future proposal")
-		return
-	}
-	if observer {
+	if !ld.serving || observer {
 		return // observers' ACKs never count
 	}
-	s.inflight[i].acks[sid] = true
-	s.tryCommit()
+	switch ld.outstanding.Ack(sid, z) {
+	case zab.AckCounted:
+		s.tryCommit()
+	case zab.AckUnknown:
+		s.log.Warn().Str("zxid", z.String()).Int64("sid", sid).Msg("Trying to commit future proposal")
+	}
 }
 
 // tryCommit commits, in zxid order, every proposal a quorum of voters acked.
 func (s *Server) tryCommit() {
-	q := s.cfg.Quorum
-	if gate := s.cfg.CommitGate; gate != nil && len(s.inflight) > 0 && !gate() {
-		s.leader.commitsGated = true
+	ld := s.leader
+	if gate := s.cfg.CommitGate; gate != nil && ld.outstanding.Len() > 0 && !gate() {
+		ld.commitsGated = true
 		return
 	}
-	for len(s.inflight) > 0 && q.IsQuorum(s.inflight[0].acks) {
+	for {
+		z, ok := ld.outstanding.Commit()
+		if !ok {
+			break
+		}
+		if len(s.inflight) == 0 || s.inflight[0].entry.Hdr.Zxid != z {
+			// Cannot happen: every proposal is outstanding from
+			// broadcastProposal to its commit, in the same order.
+			s.log.Error().Str("zxid", z.String()).Int("inflight", len(s.inflight)).
+				Msg("a proposal with a quorum is not the oldest in flight")
+			s.stepDown(fmt.Sprintf("commit of %v out of step with the proposals in flight", z))
+			return
+		}
 		p := s.inflight[0]
 		s.inflight[0] = nil
 		s.inflight = s.inflight[1:]
@@ -756,7 +713,6 @@ func (s *Server) commitProposal(p *proposal) {
 			h.queue(commit)
 		}
 	}
-	ld.lastCommitted = z
 	s.applyProposal(p)
 	for _, h := range ld.pendingSyncs[z] {
 		h.queue(wire.QuorumPacket{Type: wire.PacketSync, Zxid: 0})
@@ -775,37 +731,21 @@ func (s *Server) tickLeading() {
 			s.dropHandler(h, h.closeReason())
 		}
 	}
-	if !ld.serving {
-		if time.Now().After(ld.phaseDeadline) {
-			s.stepDown("Timeout while waiting for " + ld.phaseWhat)
-		}
+	ld.zab.Tick()
+	s.processLeaderReady()
+	if s.leader != ld || !ld.serving {
 		return
 	}
-	q := s.cfg.Quorum
-	if !ld.tickSkip {
-		ld.tick++
-		synced := map[int64]bool{q.MyID: true}
-		for h := range ld.handlers {
-			if !h.observer && h.state >= hsNewLeader && ld.tick <= h.ackDeadline {
-				synced[h.sid] = true
-			}
-		}
-		if !q.IsQuorum(synced) {
-			s.stepDown("Not sufficient followers synced, only synced with sids: [ " + sidList(synced) + " ]")
-			return
-		}
-	}
-	ld.tickSkip = !ld.tickSkip
-	syncTimeout := time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond
+	syncLimit := s.cfg.syncLimitTicks()
 	for h := range ld.handlers {
 		if !h.syncStarted {
 			continue
 		}
-		if !h.oldestSentAt.IsZero() && time.Since(h.oldestSentAt) >= syncTimeout {
+		if h.txnTimeout.Expired(ld.zab.Ticks(), syncLimit) {
 			s.dropHandler(h, "Closing connection to peer due to transaction timeout.")
 			continue
 		}
-		h.queue(wire.QuorumPacket{Type: wire.PacketPing, Zxid: ld.lastProposed})
+		h.queue(wire.QuorumPacket{Type: wire.PacketPing, Zxid: ld.outstanding.LastProposed()})
 	}
 }
 
@@ -871,27 +811,6 @@ func drainArrivals(ld *leaderState) {
 // leaderOnDurable is the leader's own ACK: after its fsync it counts for
 // every proposal up to z (AckRequestProcessor).
 func (s *Server) leaderOnDurable(z wire.Zxid) {
-	myid := s.cfg.Quorum.MyID
-	for _, p := range s.inflight {
-		if p.entry.Hdr.Zxid > z {
-			break
-		}
-		if p.acks != nil {
-			p.acks[myid] = true
-		}
-	}
+	s.leader.outstanding.AckThrough(s.cfg.Quorum.MyID, z)
 	s.tryCommit()
-}
-
-func sidList(m map[int64]bool) string {
-	ids := make([]int64, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	parts := make([]string, len(ids))
-	for i, id := range ids {
-		parts[i] = strconv.FormatInt(id, 10)
-	}
-	return strings.Join(parts, ",")
 }

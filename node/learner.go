@@ -15,6 +15,7 @@ import (
 	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/node/storage"
 	"github.com/zkgo/zkgo/node/tree"
+	"github.com/zkgo/zkgo/node/zab"
 	"github.com/zkgo/zkgo/wire"
 )
 
@@ -162,6 +163,21 @@ func (l *learnerLink) read(timeout time.Duration) (wire.QuorumPacket, error) {
 		err = fmt.Errorf("link closed: %s", l.closeReason())
 	}
 	return qp, err
+}
+
+// writeAll sends packets synchronously with one flush (sync phase only,
+// before the writer goroutine owns the connection).
+func (l *learnerLink) writeAll(qps []wire.QuorumPacket) error {
+	if len(qps) == 0 {
+		return nil
+	}
+	l.conn.SetWriteDeadline(time.Now().Add(l.writeTimeout))
+	for i := range qps {
+		if err := writePacket(l.bw, &qps[i]); err != nil {
+			return err
+		}
+	}
+	return l.bw.Flush()
 }
 
 // write sends one packet synchronously (sync phase only, before the
@@ -321,8 +337,12 @@ func (s *Server) connectToLeader(l *learnerLink) error {
 }
 
 // syncWithLeader runs discovery and synchronization (Learner.registerWithLeader
-// and syncWithLeader, with the persistence order of Java 3.8.5+: every
-// proposal fsynced, then currentEpoch written, then the NEWLEADER ACK).
+// and syncWithLeader) as the driver of a zab.LearnerSync: every packet
+// from the leader goes through its Step, and the driver carries out the
+// step's Ready in order (truncate or receive the snapshot, apply, write a
+// snapshot, log and fsync, write the epochs) before it sends anything:
+// every proposal is fsynced, then currentEpoch written, then the NEWLEADER
+// ACK sent (Java 3.8.5+'s order).
 func (s *Server) syncWithLeader(l *learnerLink, in syncInput) (out syncOutcome) {
 	start := time.Now()
 	out.store = in.store
@@ -335,245 +355,154 @@ func (s *Server) syncWithLeader(l *learnerLink, in syncInput) (out syncOutcome) 
 		return fail(err)
 	}
 	q := s.cfg.Quorum
-	// FOLLOWERINFO / OBSERVERINFO: zxid = acceptedEpoch<<32, LearnerInfo.
-	info := wire.LearnerInfo{ServerID: q.MyID, ProtocolVersion: wire.ProtocolVersion, ConfigVersion: q.Version}
-	typ := wire.PacketFollowerInfo
-	if l.observer {
-		typ = wire.PacketObserverInfo
-	}
-	if err := l.write(wire.QuorumPacket{Type: typ, Zxid: wire.MakeZxid(uint32(in.acceptedEpoch), 0), Data: jute.Marshal(&info)}); err != nil {
+	ls := zab.NewLearnerSync(zab.LearnerConfig{ID: q.MyID, Observer: l.observer, ConfigVersion: q.Version,
+		LastLogged: in.lastLoggedZxid, AcceptedEpoch: in.acceptedEpoch, CurrentEpoch: in.currentEpoch,
+		MaxRecord: s.cfg.RecordLimit()})
+	if err := l.write(ls.Start()); err != nil {
 		return fail(fmt.Errorf("register with leader: %w", err))
 	}
 	initTimeout := time.Duration(s.cfg.TickTime*s.cfg.InitLimit) * time.Millisecond
 	syncTimeout := time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond
-	qp, err := l.read(initTimeout)
-	if err != nil {
-		return fail(fmt.Errorf("waiting for LEADERINFO: %w", err))
-	}
-	if qp.Type != wire.PacketLeaderInfo {
-		// Pre-Zab-1.0 leaders send NEWLEADER here; 3.4+ never do.
-		return fail(fmt.Errorf("first packet from the leader is %v, not LEADERINFO", qp.Type))
-	}
-	// As Java reads it: a leader's zxid with the top bit set (Java 3.8 can
-	// send one, see onLearnerInfo) has a negative epoch, below ours.
-	newEpoch := zxidEpoch(qp.Zxid)
-	if _, err := wire.ParseEpochData(qp.Data); err != nil {
-		return fail(fmt.Errorf("LEADERINFO: %w", err))
-	}
-	var epochReply int32
-	switch {
-	case newEpoch > in.acceptedEpoch:
-		epochReply = int32(in.currentEpoch)
-		if err := storage.WriteEpoch(s.snapDir(), storage.AcceptedEpochFile, newEpoch); err != nil {
-			return fail(fmt.Errorf("persist acceptedEpoch: %w", err))
-		}
-		out.acceptedEpoch = newEpoch
-	case newEpoch == in.acceptedEpoch:
-		// Already acked this epoch: -1 says "don't count me again".
-		epochReply = -1
-	default:
-		return fail(fmt.Errorf("leaders epoch, %d, is less than accepted epoch, %d", newEpoch, in.acceptedEpoch))
-	}
-	if err := l.write(wire.QuorumPacket{Type: wire.PacketAckEpoch, Zxid: in.lastLoggedZxid, Data: wire.EpochData(epochReply)}); err != nil {
-		return fail(fmt.Errorf("send ACKEPOCH: %w", err))
-	}
-	out.newEpoch = newEpoch
-	newLeaderZxid := wire.MakeZxid(uint32(newEpoch), 0)
-	l.log.Info().Int64("new_epoch", newEpoch).Str("last_logged", in.lastLoggedZxid.String()).
-		Int32("epoch_reply", epochReply).Msg("registered with the leader")
-
-	// The first sync packet: DIFF, SNAP or TRUNC.
-	qp, err = l.read(initTimeout)
-	if err != nil {
-		return fail(fmt.Errorf("waiting for the sync mode: %w", err))
-	}
 	var db *database // the replaced database (SNAP, TRUNC)
-	snapshotNeeded := true
-	switch qp.Type {
-	case wire.PacketDiff:
-		out.mode = "DIFF"
-		snapshotNeeded = false
-		l.log.Info().Str("zxid", qp.Zxid.String()).Msg("Getting a diff from the leader")
-	case wire.PacketSnap:
-		out.mode = "SNAP"
-		l.log.Info().Str("zxid", qp.Zxid.String()).Msg("Getting a snapshot from leader")
-		db, err = s.readSnapStream(l)
-		if err != nil {
-			return fail(fmt.Errorf("reading the leader's snapshot: %w", err))
-		}
-		db.tree.LastZxid = qp.Zxid
-		// Our own txns past the snapshot must not come back at restart:
-		// drop them (and any snapshot newer than it) now.
-		out.diskChanged = true
-		st, err := s.rewindDisk(out.store, qp.Zxid, false)
-		out.store = st
-		if err != nil {
-			out.fatal = st == nil
-			return fail(err)
-		}
-	case wire.PacketTrunc:
-		out.mode = "TRUNC"
-		l.log.Warn().Str("zxid", qp.Zxid.String()).Msg("Truncating log to get in sync with the leader")
-		out.diskChanged = true
-		st, err := s.rewindDisk(out.store, qp.Zxid, true)
-		out.store = st
-		if err != nil {
-			out.fatal = true
-			return fail(fmt.Errorf("not able to truncate the log to %v: %w; "+
-				"wipe this server's data directory so it resyncs from a snapshot", qp.Zxid, err))
-		}
-		if db, err = s.loadDatabase(); err != nil {
-			out.fatal = true
-			return fail(fmt.Errorf("reload after truncating to %v: %w", qp.Zxid, err))
-		}
-		db.tree.LastZxid = qp.Zxid
-	default:
-		// Java calls System.exit(13) here.
-		out.fatal = true
-		return fail(fmt.Errorf("got unexpected packet from leader: %v, expected DIFF, SNAP or TRUNC", qp.Type))
-	}
-	if db != nil {
-		db.tree.InitConfig([]byte(q.Text()), q.Version, wallMs())
-		out.db = db
-	}
-
-	// Proposals and commits until UPTODATE. Before NEWLEADER, a SNAP or
-	// TRUNC learner applies commits in memory; afterwards (and for a DIFF
-	// from the start) txns go to the log and commits wait.
-	writeToLog := !snapshotNeeded
-	var notCommitted []*wire.TxnEntry
-	var committed []wire.Zxid
-	lastQueued := in.lastLoggedZxid
-	if db != nil {
-		lastQueued = db.tree.LastZxid
-	}
-	gotNewLeader := false
-	readTimeout := initTimeout
 	for {
-		qp, err = l.read(readTimeout)
+		state := ls.State()
+		readTimeout := initTimeout
+		if state == zab.LearnerAfterNewLeader {
+			readTimeout = syncTimeout
+		}
+		qp, err := l.read(readTimeout)
 		if err != nil {
+			switch state {
+			case zab.LearnerLeaderInfo:
+				return fail(fmt.Errorf("waiting for LEADERINFO: %w", err))
+			case zab.LearnerSyncMode:
+				return fail(fmt.Errorf("waiting for the sync mode: %w", err))
+			}
 			return fail(fmt.Errorf("during sync: %w", err))
 		}
-		switch qp.Type {
-		case wire.PacketProposal:
-			e, err := wire.DecodeTxnEntry(qp.Data, s.cfg.RecordLimit())
-			if err != nil {
-				return fail(fmt.Errorf("PROPOSAL %v: %w", qp.Zxid, err))
+		r, err := ls.Step(&qp)
+		if err != nil {
+			out.fatal = errors.Is(err, zab.ErrLearnerFatal)
+			return fail(err)
+		}
+		for _, w := range r.Warnings {
+			l.log.Warn().Str("packet", qp.Type.String()).Str("zxid", qp.Zxid.String()).Msg(w)
+		}
+		switch {
+		case state != zab.LearnerSyncMode && (qp.Type == wire.PacketDiff || qp.Type == wire.PacketSnap || qp.Type == wire.PacketTrunc):
+			// A sync mode out of turn: the machine warned and ignored it.
+		case qp.Type == wire.PacketDiff:
+			out.mode = "DIFF"
+			l.log.Info().Str("zxid", qp.Zxid.String()).Msg("Getting a diff from the leader")
+		case qp.Type == wire.PacketSnap:
+			out.mode = "SNAP"
+			l.log.Info().Str("zxid", qp.Zxid.String()).Msg("Getting a snapshot from leader")
+		case qp.Type == wire.PacketTrunc:
+			out.mode = "TRUNC"
+			l.log.Warn().Str("zxid", qp.Zxid.String()).Msg("Truncating log to get in sync with the leader")
+		case qp.Type == wire.PacketNewLeader:
+			if r.HardState != nil {
+				l.log.Info().Int("config_bytes", len(qp.Data)).Msg("Learner received NEWLEADER message")
 			}
-			if e.Hdr.Zxid != lastQueued+1 && !(e.Hdr.Zxid.Counter() == 1 && e.Hdr.Zxid.Epoch() > lastQueued.Epoch()) {
-				l.log.Warn().Str("zxid", e.Hdr.Zxid.String()).Str("expected", (lastQueued + 1).String()).Msg("Got zxid out of sequence")
-			}
-			lastQueued = e.Hdr.Zxid
-			notCommitted = append(notCommitted, &e)
-		case wire.PacketCommit, wire.PacketCommitAndActivate:
-			if !writeToLog {
-				if len(notCommitted) == 0 || notCommitted[0].Hdr.Zxid != qp.Zxid {
-					next := wire.Zxid(-1)
-					if len(notCommitted) > 0 {
-						next = notCommitted[0].Hdr.Zxid
-					}
-					l.log.Warn().Str("zxid", qp.Zxid.String()).Str("next", next.String()).Msg("Committing a zxid that is not the next proposal")
-				} else {
-					s.applySyncTxn(db, notCommitted[0])
-					notCommitted = notCommitted[1:]
-				}
-			} else {
-				committed = append(committed, qp.Zxid)
-			}
-		case wire.PacketInform, wire.PacketInformAndActivate:
-			data := qp.Data
-			if qp.Type == wire.PacketInformAndActivate {
-				if len(data) < 8 {
-					return fail(fmt.Errorf("INFORMANDACTIVATE %v: short data", qp.Zxid))
-				}
-				data = data[8:]
-			}
-			e, err := wire.DecodeTxnEntry(data, s.cfg.RecordLimit())
-			if err != nil {
-				return fail(fmt.Errorf("INFORM %v: %w", qp.Zxid, err))
-			}
-			if qp.Type == wire.PacketInform {
-				if e.Hdr.Zxid != lastQueued+1 {
-					l.log.Warn().Str("zxid", e.Hdr.Zxid.String()).Str("expected", (lastQueued + 1).String()).Msg("Got zxid out of sequence")
-				}
-				lastQueued = e.Hdr.Zxid
-			}
-			if !writeToLog {
-				s.applySyncTxn(db, &e)
-			} else {
-				notCommitted = append(notCommitted, &e)
-				committed = append(committed, qp.Zxid)
-			}
-		case wire.PacketNewLeader:
-			if gotNewLeader {
-				l.log.Warn().Msg("second NEWLEADER during sync; ignoring")
-				continue
-			}
-			gotNewLeader = true
-			l.log.Info().Int("config_bytes", len(qp.Data)).Msg("Learner received NEWLEADER message")
-			if snapshotNeeded {
-				path, nodes, err := s.writeSnapshotOf(db.tree, databaseTail(db))
-				if err != nil {
-					return fail(fmt.Errorf("snapshot at NEWLEADER: %w", err))
-				}
-				l.log.Info().Str("file", path).Int("nodes", nodes).Msg("snapshot written")
-			}
-			writeToLog = true
-			readTimeout = syncTimeout
-			if !l.observer && len(notCommitted) > 0 {
-				// ZOOKEEPER-3911/4643/4646: the proposals are durable before
-				// the NEWLEADER ACK.
-				for _, e := range notCommitted {
-					out.store.Append(e)
-				}
-				last := notCommitted[len(notCommitted)-1].Hdr.Zxid
-				out.store.Sync()
-				if err := s.waitDurable(out.store, last); err != nil {
-					return fail(fmt.Errorf("logging the sync proposals: %w", err))
-				}
-				out.logged = notCommitted
-				notCommitted = nil
-			}
-			if err := storage.WriteEpoch(s.snapDir(), storage.CurrentEpochFile, newEpoch); err != nil {
-				return fail(fmt.Errorf("persist currentEpoch: %w", err))
-			}
-			out.currentEpoch = newEpoch
-			if err := l.write(wire.QuorumPacket{Type: wire.PacketAck, Zxid: newLeaderZxid}); err != nil {
-				return fail(fmt.Errorf("ACK NEWLEADER: %w", err))
-			}
-		case wire.PacketUpToDate:
-			if !gotNewLeader {
-				return fail(errors.New("UPTODATE before NEWLEADER (pre-Zab-1.0 leader?)"))
-			}
+		case qp.Type == wire.PacketUpToDate:
 			l.log.Info().Msg("Learner received UPTODATE message")
-			// ACK the UPTODATE, then the proposals logged at NEWLEADER.
-			l.conn.SetWriteDeadline(time.Now().Add(l.writeTimeout))
-			ack := wire.QuorumPacket{Type: wire.PacketAck, Zxid: newLeaderZxid}
-			err := writePacket(l.bw, &ack)
-			for _, e := range out.logged {
-				if err != nil {
-					break
-				}
-				ack := wire.QuorumPacket{Type: wire.PacketAck, Zxid: e.Hdr.Zxid}
-				err = writePacket(l.bw, &ack)
+		}
+		if r.Truncate || r.ReceiveSnapshot {
+			if db, err = s.replaceDatabase(l, &out, &r); err != nil {
+				return fail(err)
 			}
-			if err == nil {
-				err = l.bw.Flush()
-			}
+			db.tree.InitConfig([]byte(q.Text()), q.Version, wallMs())
+			out.db = db
+		}
+		for _, e := range r.Apply {
+			s.applySyncTxn(db, e)
+		}
+		if r.WriteSnapshot {
+			path, nodes, err := s.writeSnapshotOf(db.tree, databaseTail(db))
 			if err != nil {
-				return fail(fmt.Errorf("ACK UPTODATE: %w", err))
+				return fail(fmt.Errorf("snapshot at NEWLEADER: %w", err))
 			}
-			out.notCommitted, out.committed = notCommitted, committed
+			l.log.Info().Str("file", path).Int("nodes", nodes).Msg("snapshot written")
+		}
+		if len(r.Append) > 0 {
+			// ZOOKEEPER-3911/4643/4646: the proposals are durable before
+			// the NEWLEADER ACK.
+			for _, e := range r.Append {
+				out.store.Append(e)
+			}
+			out.store.Sync()
+			if err := s.waitDurable(out.store, r.Append[len(r.Append)-1].Hdr.Zxid); err != nil {
+				return fail(fmt.Errorf("logging the sync proposals: %w", err))
+			}
+			out.logged = r.Append
+		}
+		if hs := r.HardState; hs != nil {
+			if hs.AcceptedEpoch != out.acceptedEpoch {
+				if err := storage.WriteEpoch(s.snapDir(), storage.AcceptedEpochFile, hs.AcceptedEpoch); err != nil {
+					return fail(fmt.Errorf("persist acceptedEpoch: %w", err))
+				}
+				out.acceptedEpoch = hs.AcceptedEpoch
+			}
+			if hs.CurrentEpoch != out.currentEpoch {
+				if err := storage.WriteEpoch(s.snapDir(), storage.CurrentEpochFile, hs.CurrentEpoch); err != nil {
+					return fail(fmt.Errorf("persist currentEpoch: %w", err))
+				}
+				out.currentEpoch = hs.CurrentEpoch
+			}
+		}
+		if err := l.writeAll(r.Messages); err != nil {
+			return fail(fmt.Errorf("sending %v to the leader: %w", r.Messages[0].Type, err))
+		}
+		if qp.Type == wire.PacketLeaderInfo {
+			sy := ls.Synced()
+			out.newEpoch = sy.NewEpoch
+			epochReply, _ := wire.ParseEpochData(r.Messages[0].Data)
+			l.log.Info().Int64("new_epoch", sy.NewEpoch).Str("last_logged", in.lastLoggedZxid.String()).
+				Int32("epoch_reply", epochReply).Msg("registered with the leader")
+		}
+		if ls.State() == zab.LearnerSynced {
+			sy := ls.Synced()
+			out.notCommitted, out.committed = sy.NotCommitted, sy.Committed
 			out.took = time.Since(start)
 			l.readTimeout = syncTimeout
 			return out
-		case wire.PacketPing:
-			// Not answered during sync: the first packet after ACKEPOCH
-			// must be the NEWLEADER ACK.
-		default:
-			l.log.Warn().Str("type", qp.Type.String()).Msg("ignoring unexpected packet during sync")
 		}
 	}
+}
+
+// replaceDatabase carries out a TRUNC (drop the logged txns after the
+// zxid, reload) or a SNAP (read the snapshot stream; the logged txns past
+// it must not come back at restart: drop them, and any newer snapshot).
+func (s *Server) replaceDatabase(l *learnerLink, out *syncOutcome, r *zab.LearnerReady) (*database, error) {
+	out.diskChanged = true
+	if r.ReceiveSnapshot {
+		db, err := s.readSnapStream(l)
+		if err != nil {
+			return nil, fmt.Errorf("reading the leader's snapshot: %w", err)
+		}
+		db.tree.LastZxid = r.SnapshotZxid
+		st, err := s.rewindDisk(out.store, r.SnapshotZxid, false)
+		out.store = st
+		if err != nil {
+			out.fatal = st == nil
+			return nil, err
+		}
+		return db, nil
+	}
+	st, err := s.rewindDisk(out.store, r.TruncateTo, true)
+	out.store = st
+	if err != nil {
+		out.fatal = true
+		return nil, fmt.Errorf("not able to truncate the log to %v: %w; "+
+			"wipe this server's data directory so it resyncs from a snapshot", r.TruncateTo, err)
+	}
+	db, err := s.loadDatabase()
+	if err != nil {
+		out.fatal = true
+		return nil, fmt.Errorf("reload after truncating to %v: %w", r.TruncateTo, err)
+	}
+	db.tree.LastZxid = r.TruncateTo
+	return db, nil
 }
 
 // applySyncTxn applies a committed txn to the database being built during

@@ -14,6 +14,7 @@ import (
 
 	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/node/storage"
+	"github.com/zkgo/zkgo/node/zab"
 	"github.com/zkgo/zkgo/wire"
 )
 
@@ -81,41 +82,17 @@ type learnerHandler struct {
 	// held are the proposals forwarded to a follower before its NEWLEADER
 	// is queued and not committed yet, in zxid order (holdProposal).
 	held []*proposal
-	// throttledBy is the count this handler's sync holds (leaderState.
-	// snapSyncs or diffSyncs) until its NEWLEADER ACK; nil when none.
-	throttledBy *int
+	// throttledBy is the throttle this handler's sync is counted by
+	// (leaderState.snapSyncs or diffSyncs) until its NEWLEADER ACK; nil
+	// when none.
+	throttledBy *zab.SyncThrottle
 	// readingLog: the txn log is being read for its DIFF; fromLog is what
 	// was read (syncLearner).
 	readingLog bool
 	fromLog    *logRead
 	gone       bool
-	// SyncLimitCheck: the oldest proposal sent and not ACKed, and the next.
-	oldestUnacked, nextUnacked wire.Zxid
-	oldestSentAt, nextSentAt   time.Time
-}
-
-// proposalSent tracks a PROPOSAL for the transaction timeout.
-func (h *learnerHandler) proposalSent(z wire.Zxid) {
-	if !h.limitCheck {
-		return
-	}
-	now := time.Now()
-	if h.oldestSentAt.IsZero() {
-		h.oldestUnacked, h.oldestSentAt = z, now
-	} else {
-		h.nextUnacked, h.nextSentAt = z, now
-	}
-}
-
-// ackReceived clears the transaction timeout for an ACKed proposal.
-func (h *learnerHandler) ackReceived(z wire.Zxid) {
-	switch {
-	case !h.oldestSentAt.IsZero() && z == h.oldestUnacked:
-		h.oldestUnacked, h.oldestSentAt = h.nextUnacked, h.nextSentAt
-		h.nextUnacked, h.nextSentAt = 0, time.Time{}
-	case !h.nextSentAt.IsZero() && z == h.nextUnacked:
-		h.nextUnacked, h.nextSentAt = 0, time.Time{}
-	}
+	// txnTimeout is LearnerHandler.SyncLimitCheck, in ticks.
+	txnTimeout zab.SyncLimitCheck
 }
 
 // handlerMsg is a packet (or the read error that ended the connection).
@@ -131,7 +108,7 @@ type handlerMsg struct {
 // logRead is the outcome of reading the txn log for a learner's DIFF.
 type logRead struct {
 	peer    wire.Zxid
-	entries []committedEntry
+	entries []zab.Committed
 }
 
 func (h *learnerHandler) close(reason string) {

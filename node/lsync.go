@@ -9,143 +9,21 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/zkgo/zkgo/node/storage"
+	"github.com/zkgo/zkgo/node/zab"
 	"github.com/zkgo/zkgo/wire"
 )
 
-// The leader's choice of how to sync a learner (LearnerHandler.syncFollower,
-// spec §4.5) and the committed-txn window it uses (ZKDatabase.committedLog).
+// The leader's side of a learner's sync (LearnerHandler.syncFollower,
+// spec §4.5): zab.PlanSync decides from the committed-txn window
+// (zab.CommittedLog) and the txn log; this queues what it decided, holds
+// the proposals that would reach a syncing follower too early, counts the
+// sync against the throttle, reads the txn log and walks the tree for a
+// SNAP.
 
-// defaultCommitLogCount is zookeeper.commitLogCount's default.
-const defaultCommitLogCount = 500
-
-// committedEntry is one committed txn; data is its PROPOSAL encoding,
-// computed when first needed.
-type committedEntry struct {
-	zxid wire.Zxid
-	e    *wire.TxnEntry
-	data []byte
-}
-
-func (c *committedEntry) encoded() []byte {
-	if c.data == nil {
-		c.data = wire.AppendTxnEntry(nil, c.e)
-	}
-	return c.data
-}
-
-// committedLog keeps the last commitLogCount committed txns (every role
-// keeps it, as Java's ZKDatabase does, so a learner can lead later).
-type committedLog struct {
-	entries []committedEntry
-	limit   int
-}
-
-func (c *committedLog) add(e *wire.TxnEntry, data []byte) {
-	if c.limit == 0 {
-		c.limit = defaultCommitLogCount
-	}
-	if n := len(c.entries); n > 0 && e.Hdr.Zxid <= c.entries[n-1].zxid {
-		return
-	}
-	if len(c.entries) >= 2*c.limit {
-		c.entries = append(c.entries[:0:0], c.entries[len(c.entries)-c.limit+1:]...)
-	}
-	// Keep a copy of the entry, not the caller's pointer: e is usually a
-	// field of a proposal, and an interior pointer would keep the whole
-	// proposal (its tree.Result with every multi sub-result and watch
-	// event) alive for as long as the entry stays in the log.
-	ec := new(wire.TxnEntry)
-	*ec = *e
-	c.entries = append(c.entries, committedEntry{zxid: e.Hdr.Zxid, e: ec, data: data})
-}
-
-// window returns the entries kept (at most limit) in zxid order.
-func (c *committedLog) window() []committedEntry {
-	if len(c.entries) > c.limit && c.limit > 0 {
-		return c.entries[len(c.entries)-c.limit:]
-	}
-	return c.entries
-}
-
-// bounds returns min and max committed zxid; both are lastProcessed when
-// the log is empty (Java's rule).
-func (c *committedLog) bounds(lastProcessed wire.Zxid) (wire.Zxid, wire.Zxid) {
-	w := c.window()
-	if len(w) == 0 {
-		return lastProcessed, lastProcessed
-	}
-	return w[0].zxid, w[len(w)-1].zxid
-}
-
-func (c *committedLog) reset(recent []*wire.TxnEntry) {
-	c.entries = nil
-	for _, e := range recent {
-		c.add(e, nil)
-	}
-}
-
-// syncPlan is the packets a learner gets before NEWLEADER.
-type syncPlan struct {
-	pkts   []wire.QuorumPacket
-	needOp bool
-}
-
-func (sp *syncPlan) op(t wire.PacketType, z wire.Zxid) {
-	sp.pkts = append(sp.pkts, wire.QuorumPacket{Type: t, Zxid: z})
-	sp.needOp = false
-}
-
-// queueCommitted is LearnerHandler.queueCommittedProposals: DIFF or TRUNC
-// as the first packet, then PROPOSAL+COMMIT for everything after peer.
-func (sp *syncPlan) queueCommitted(h *learnerHandler, entries []committedEntry, peer, maxZxid, lastCommitted wire.Zxid, hasMax bool) wire.Zxid {
-	newEpoch := peer.Counter() == 0
-	queued := peer
-	prev := wire.Zxid(-1)
-	for i := range entries {
-		ce := &entries[i]
-		z := ce.zxid
-		if hasMax && z > maxZxid {
-			break
-		}
-		if z < peer {
-			prev = z
-			continue
-		}
-		if sp.needOp {
-			if z == peer {
-				h.log.Info().Str("zxid", lastCommitted.String()).Msg("Sending DIFF")
-				sp.op(wire.PacketDiff, lastCommitted)
-				continue
-			}
-			if newEpoch {
-				h.log.Info().Str("zxid", lastCommitted.String()).Msg("Sending DIFF")
-				sp.op(wire.PacketDiff, lastCommitted)
-			} else if z > peer {
-				if z.Epoch() != peer.Epoch() {
-					h.log.Warn().Msg("Cannot send TRUNC to peer: peer zxid is from a different epoch")
-					return queued
-				}
-				h.log.Info().Str("zxid", prev.String()).Msg("Sending TRUNC")
-				sp.op(wire.PacketTrunc, prev)
-			}
-		}
-		if z <= queued {
-			continue
-		}
-		sp.pkts = append(sp.pkts,
-			wire.QuorumPacket{Type: wire.PacketProposal, Zxid: z, Data: ce.encoded()},
-			wire.QuorumPacket{Type: wire.PacketCommit, Zxid: z})
-		queued = z
-	}
-	if sp.needOp && newEpoch {
-		h.log.Info().Str("zxid", lastCommitted.String()).Msg("Sending DIFF")
-		sp.op(wire.PacketDiff, lastCommitted)
-	}
-	return queued
-}
-
-// syncLearner decides DIFF, TRUNC or SNAP for a learner whose ACKEPOCH
-// came in, queues the packets, starts forwarding to it and queues NEWLEADER.
+// syncLearner syncs a learner whose ACKEPOCH came in: zab.PlanSync
+// decides DIFF, TRUNC or SNAP and the packets before NEWLEADER; this queues
+// them, starts forwarding to the learner and queues NEWLEADER (for a SNAP,
+// once the tree walk is done).
 func (s *Server) syncLearner(h *learnerHandler) {
 	ld := s.leader
 	if !s.applyIdle() || h.readingLog {
@@ -158,71 +36,36 @@ func (s *Server) syncLearner(h *learnerHandler) {
 	h.fromLog = nil
 	peer := h.peerLastZxid
 	lastProcessed := s.tree.LastZxid
-	minC, maxC := s.committed.bounds(lastProcessed)
-	h.log.Info().Str("peer_last_zxid", peer.String()).Str("min_committed", minC.String()).
-		Str("max_committed", maxC.String()).Str("last_processed", lastProcessed.String()).Msg("Synchronizing with learner")
-	plan := &syncPlan{needOp: true}
-	needSnap := true
-	current := peer
-	switch {
-	case ld.forceSnapSync:
-		h.log.Warn().Msg("Forcing snapshot sync - should not see this in production")
-	case lastProcessed == peer:
-		h.log.Info().Str("zxid", peer.String()).Msg("Sending DIFF")
-		plan.op(wire.PacketDiff, peer)
-		needSnap = false
-	case peer > maxC && peer.Counter() != 0:
-		h.log.Info().Str("zxid", maxC.String()).Msg("Sending TRUNC")
-		plan.op(wire.PacketTrunc, maxC)
-		current = maxC
-		needSnap = false
-	case maxC >= peer && minC <= peer:
-		current = plan.queueCommitted(h, s.committed.window(), peer, 0, maxC, false)
-		needSnap = false
-	case peer < minC && ld.snapSizeFactor >= 0:
-		if fromLog == nil || fromLog.peer != peer {
-			// The log may hold up to snapshotSizeFactor x the snapshot:
-			// read it on a goroutine, and come back here when it is read
-			// (the committed window may have moved on by then: a gap
-			// between the two falls back to a snapshot, below).
-			s.readLogForSync(h, peer, ld.snapSizeFactor)
-			return
-		}
-		if disk := fromLog.entries; len(disk) > 0 {
-			current = plan.queueCommitted(h, disk, peer, minC, maxC, true)
-			if current < minC {
-				h.log.Info().Str("end_of_log", current.String()).Str("min_committed", minC.String()).
-					Msg("gap between the end of the txn log and the committed log; sending a snapshot")
-				current = peer
-				plan = &syncPlan{needOp: true}
-			} else {
-				current = plan.queueCommitted(h, s.committed.window(), current, 0, maxC, false)
-				needSnap = false
-			}
-		}
-	default:
-		h.log.Warn().Str("peer_last_zxid", peer.String()).Msg("Unhandled scenario for peer; sending a snapshot")
+	in := zab.SyncInput{Peer: peer, LastProcessed: lastProcessed, Committed: s.committed.Window(),
+		ForceSnap: ld.forceSnapSync, TxnLog: ld.snapSizeFactor >= 0}
+	if fromLog != nil && fromLog.peer == peer {
+		in.LogRead, in.FromLog = true, fromLog.entries
 	}
-	if plan.needOp && !needSnap {
-		h.log.Error().Msg("Unhandled scenario for peer sid: fall back to use snapshot")
-		needSnap = true
-		plan = &syncPlan{}
+	plan := zab.PlanSync(in)
+	h.log.Info().Str("peer_last_zxid", peer.String()).Str("min_committed", plan.MinCommitted.String()).
+		Str("max_committed", plan.MaxCommitted.String()).Str("last_processed", lastProcessed.String()).Msg("Synchronizing with learner")
+	if plan.ReadTxnLog {
+		// The log may hold up to snapshotSizeFactor x the snapshot: read
+		// it on a goroutine, and plan again when it is read (the committed
+		// window may have moved on by then: a gap between the two falls
+		// back to a snapshot).
+		s.readLogForSync(h, peer, ld.snapSizeFactor)
+		return
 	}
+	logSyncPlan(h, &plan)
+	needSnap := plan.Mode == wire.PacketSnap
 	if !s.beginSync(h, needSnap) {
 		return
 	}
+	h.syncMode = plan.Mode
 	if needSnap {
-		current = lastProcessed
 		if err := s.startSnapSync(h); err != nil {
 			s.dropHandler(h, "cannot prepare the snapshot: "+err.Error())
 			return
 		}
-		h.syncMode = wire.PacketSnap
-	} else if len(plan.pkts) > 0 {
-		h.syncMode = plan.pkts[0].Type
 	}
-	h.queue(plan.pkts...)
-	s.startForwarding(h, current)
+	h.queue(plan.Packets...)
+	s.startForwarding(h, plan.LastSeen)
 	if h.gone {
 		return
 	}
@@ -232,6 +75,27 @@ func (s *Server) syncLearner(h *learnerHandler) {
 		s.queueNewLeader(h)
 	}
 	// A SNAP learner gets NEWLEADER when the walk is done (advanceSnapSyncs).
+}
+
+// logSyncPlan logs a learner's sync plan as LearnerHandler.syncFollower
+// does.
+func logSyncPlan(h *learnerHandler, plan *zab.SyncPlan) {
+	switch plan.Reason {
+	case zab.SyncForced:
+		h.log.Warn().Msg("Forcing snapshot sync - should not see this in production")
+	case zab.SyncLogGap:
+		h.log.Info().Str("end_of_log", plan.EndOfLog.String()).Str("min_committed", plan.MinCommitted.String()).
+			Msg("gap between the end of the txn log and the committed log; sending a snapshot")
+	case zab.SyncTruncAcrossEpochs:
+		h.log.Warn().Msg("Cannot send TRUNC to peer: peer zxid is from a different epoch")
+		h.log.Error().Msg("Unhandled scenario for peer sid: fall back to use snapshot")
+	case zab.SyncUnhandled:
+		h.log.Warn().Str("peer_last_zxid", h.peerLastZxid.String()).Msg("Unhandled scenario for peer; sending a snapshot")
+	}
+	if plan.Mode != wire.PacketSnap {
+		h.log.Info().Str("zxid", plan.Packets[0].Zxid.String()).Str("reason", plan.Reason.String()).
+			Msg("Sending " + plan.Mode.String())
+	}
 }
 
 // queueNewLeader queues NEWLEADER for a learner whose sync packets are all
@@ -306,7 +170,7 @@ func (s *Server) releaseHeld(h *learnerHandler, p *proposal) {
 // to be applied.
 func (s *Server) resumeLearnerSyncs() {
 	ld := s.leader
-	if !ld.epochAcked {
+	if !ld.zab.EpochAcked() {
 		return
 	}
 	for h := range ld.handlers {
@@ -322,28 +186,27 @@ func (s *Server) resumeLearnerSyncs() {
 // disconnected before anything of the sync is sent, and comes back later.
 func (s *Server) beginSync(h *learnerHandler, snap bool) bool {
 	ld := s.leader
-	count, limit, kind := &ld.diffSyncs, s.cfg.MaxConcurrentDiffSyncs, "DIFF"
+	th, kind := &ld.diffSyncs, "DIFF"
 	if snap {
-		count, limit, kind = &ld.snapSyncs, s.cfg.MaxConcurrentSnapSyncs, "SNAP"
+		th, kind = &ld.snapSyncs, "SNAP"
 	}
 	exempt := !h.observer
-	if !exempt && *count >= limit {
-		h.log.Error().Str("sync", kind).Int("in_progress", *count+1).Int("max", limit).
+	if !th.Begin(exempt) {
+		h.log.Error().Str("sync", kind).Int("in_progress", th.InProgress()+1).Int("max", th.Max).
 			Msg("too many concurrent sync.")
 		s.peer.stats.syncs["leader-throttled"]++
-		s.dropHandler(h, fmt.Sprintf("too many concurrent %s syncs (%d > %d)", kind, *count+1, limit))
+		s.dropHandler(h, fmt.Sprintf("too many concurrent %s syncs (%d > %d)", kind, th.InProgress()+1, th.Max))
 		return false
 	}
-	*count++
-	h.throttledBy = count
-	h.log.Info().Str("sync", kind).Int("concurrent", *count).Bool("exempt_from_throttle", exempt).Msg("sync counted")
+	h.throttledBy = th
+	h.log.Info().Str("sync", kind).Int("concurrent", th.InProgress()).Bool("exempt_from_throttle", exempt).Msg("sync counted")
 	return true
 }
 
 // endSync releases the count beginSync took for h, if any.
 func endSync(h *learnerHandler) {
 	if h.throttledBy != nil {
-		*h.throttledBy--
+		h.throttledBy.End()
 		h.throttledBy = nil
 	}
 }
@@ -354,7 +217,7 @@ func endSync(h *learnerHandler) {
 // before NEWLEADER (DIFFERENCES row 35).
 func (s *Server) startForwarding(h *learnerHandler, lastSeen wire.Zxid) {
 	ld := s.leader
-	if ld.lastProposed > lastSeen && !h.observer {
+	if ld.outstanding.LastProposed() > lastSeen && !h.observer {
 		for _, p := range s.inflight {
 			if p.entry.Hdr.Zxid <= lastSeen || p.data == nil {
 				continue
@@ -388,7 +251,7 @@ func (s *Server) readLogForSync(h *learnerHandler, peer wire.Zxid, factor float6
 // the newest snapshot. Runs off the owner goroutine (readLogForSync): a
 // log of snapshotSizeFactor x a large snapshot takes seconds to read.
 // limit bounds a record (Config.RecordLimit).
-func proposalsFromLog(log zerolog.Logger, snapDir, logDir string, limit int, peer wire.Zxid, factor float64) []committedEntry {
+func proposalsFromLog(log zerolog.Logger, snapDir, logDir string, limit int, peer wire.Zxid, factor float64) []zab.Committed {
 	var sizeLimit int64
 	if snaps, err := storage.ListSnapshots(snapDir); err == nil && len(snaps) > 0 {
 		if st, err := os.Stat(snaps[0].Path); err == nil {
@@ -414,7 +277,7 @@ func proposalsFromLog(log zerolog.Logger, snapDir, logDir string, limit int, pee
 	}
 	lr := storage.NewLogReader(files, limit)
 	defer lr.Close()
-	var out []committedEntry
+	var out []zab.Committed
 	for {
 		rec, err := lr.Next()
 		if errors.Is(err, io.EOF) {
@@ -432,9 +295,9 @@ func proposalsFromLog(log zerolog.Logger, snapDir, logDir string, limit int, pee
 			return nil
 		}
 		z := rec.Entry.Hdr.Zxid
-		if n := len(out); n > 0 && (z <= out[n-1].zxid || (z.Epoch() == out[n-1].zxid.Epoch() && z != out[n-1].zxid+1)) {
+		if n := len(out); n > 0 && (z <= out[n-1].Zxid || (z.Epoch() == out[n-1].Zxid.Epoch() && z != out[n-1].Zxid+1)) {
 			// A DIFF across a hole would skip txns: sync by SNAP instead.
-			log.Warn().Str("zxid", z.String()).Str("previous", out[n-1].zxid.String()).Str("file", rec.File).
+			log.Warn().Str("zxid", z.String()).Str("previous", out[n-1].Zxid.String()).Str("file", rec.File).
 				Msg("txn log is not contiguous; not using it for a sync")
 			return nil
 		}
@@ -448,7 +311,7 @@ func proposalsFromLog(log zerolog.Logger, snapDir, logDir string, limit int, pee
 			}
 		}
 		e := rec.Entry
-		out = append(out, committedEntry{zxid: z, e: &e})
+		out = append(out, zab.NewCommitted(&e, nil))
 	}
 	return out
 }

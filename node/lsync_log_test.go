@@ -8,6 +8,7 @@ import (
 
 	"github.com/zkgo/zkgo/node/storage"
 	"github.com/zkgo/zkgo/node/tree"
+	"github.com/zkgo/zkgo/node/zab"
 	"github.com/zkgo/zkgo/wire"
 )
 
@@ -37,10 +38,10 @@ func TestProposalsFromLogNeverSkipATxn(t *testing.T) {
 		}
 		return s
 	}
-	got := func(es []committedEntry) []wire.Zxid {
+	got := func(es []zab.Committed) []wire.Zxid {
 		var out []wire.Zxid
 		for _, e := range es {
-			out = append(out, e.zxid)
+			out = append(out, e.Zxid)
 		}
 		return out
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/zkgo/zkgo/node/election"
 	"github.com/zkgo/zkgo/node/storage"
+	"github.com/zkgo/zkgo/node/zab"
 	"github.com/zkgo/zkgo/wire"
 )
 
@@ -220,14 +220,8 @@ func (s *Server) quorumConnLimits(p *peer) error {
 	return nil
 }
 
-// maxZxidEpoch is the largest epoch a zxid can carry: Java's zxids are
-// signed longs and ZxidUtils.getEpochFromZxid an arithmetic shift, so an
-// epoch of 0x80000000 or more reads back as negative.
-const maxZxidEpoch = math.MaxInt32
-
-// zxidEpoch is the epoch of z as Java reads it (ZxidUtils.getEpochFromZxid):
-// negative when the top bit is set.
-func zxidEpoch(z wire.Zxid) int64 { return int64(z) >> 32 }
+// maxZxidEpoch is the largest epoch a zxid can carry (zab.MaxEpoch).
+const maxZxidEpoch = zab.MaxEpoch
 
 // loadEpochs reads acceptedEpoch and currentEpoch (QuorumPeer.loadDataBase):
 // a missing file defaults to the epoch of the last zxid and is written.

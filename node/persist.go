@@ -11,6 +11,7 @@ import (
 	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/node/storage"
 	"github.com/zkgo/zkgo/node/tree"
+	"github.com/zkgo/zkgo/node/zab"
 	"github.com/zkgo/zkgo/wire"
 )
 
@@ -51,10 +52,10 @@ type database struct {
 	recent []*wire.TxnEntry
 }
 
-// noteRecent keeps the last defaultCommitLogCount applied txns.
+// noteRecent keeps the last zab.DefaultCommitLogCount applied txns.
 func (db *database) noteRecent(e *wire.TxnEntry) {
-	if len(db.recent) >= 2*defaultCommitLogCount {
-		db.recent = append(db.recent[:0:0], db.recent[len(db.recent)-defaultCommitLogCount+1:]...)
+	if len(db.recent) >= 2*zab.DefaultCommitLogCount {
+		db.recent = append(db.recent[:0:0], db.recent[len(db.recent)-zab.DefaultCommitLogCount+1:]...)
 	}
 	db.recent = append(db.recent, e)
 }
@@ -182,7 +183,7 @@ func (s *Server) installDatabase(db *database) {
 	}
 	s.stats.digestMismatches += db.digestMismatches
 	db.digestMismatches = 0
-	s.committed.reset(db.recent)
+	s.committed.Reset(db.recent)
 	s.zxid = s.tree.LastZxid
 	s.lastAppended = s.tree.LastZxid
 	s.digestLog = nil

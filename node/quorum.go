@@ -99,6 +99,15 @@ func (q *Quorum) IsVoter(id int64) bool {
 	return ok && s.Type == Participant
 }
 
+// verifier returns Verifier, or for a Quorum built by hand without one a
+// majority of the participants.
+func (q *Quorum) verifier() quorum.Verifier {
+	if q.Verifier != nil {
+		return q.Verifier
+	}
+	return quorum.NewMajority(q.Voters())
+}
+
 // Me returns this server's entry.
 func (q *Quorum) Me() QuorumServer { return q.Servers[q.MyID] }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/zkgo/zkgo/node/session"
 	"github.com/zkgo/zkgo/node/tree"
 	"github.com/zkgo/zkgo/node/watch"
+	"github.com/zkgo/zkgo/node/zab"
 	"github.com/zkgo/zkgo/wire"
 )
 
@@ -146,7 +147,7 @@ type Server struct {
 	lastAppended wire.Zxid
 	// committed is the window of recent committed txns a leader syncs
 	// learners from (ZKDatabase.committedLog); every role keeps it.
-	committed committedLog
+	committed zab.CommittedLog
 	// stepDownAfter: the leader gives up after this round (zxid rollover)
 	stepDownAfter bool
 	role          atomic.Uint32         // peer role, for Mode

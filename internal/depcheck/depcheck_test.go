@@ -15,7 +15,8 @@ import (
 
 const module = "github.com/zkgo/zkgo"
 
-// pure lists the packages that must stay deterministic and I/O-free.
+// pure lists the packages that must stay deterministic and I/O-free: no
+// network, files, clocks or goroutines.
 var pure = []string{
 	"jute",
 	"wire",
@@ -24,6 +25,8 @@ var pure = []string{
 	"node/watch",
 	"node/fle",
 	"node/quorum",
+	"node/zab",
+	"node/zab/zabtest",
 }
 
 // forbiddenDirect are imports a pure package may not have itself. (The
@@ -65,7 +68,7 @@ func TestPurePackagesHaveNoIO(t *testing.T) {
 				}
 			}
 		}
-		// Direct use of wall clocks and sleeps.
+		// Direct use of wall clocks and sleeps, and goroutines.
 		files := goList(t, "-f", `{{range .GoFiles}}{{$.Dir}}/{{.}} {{end}}`, module+"/"+p)
 		for _, file := range files {
 			checkNoClock(t, file)
@@ -80,6 +83,12 @@ func checkNoClock(t *testing.T, file string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ast.Inspect(f, func(n ast.Node) bool {
+		if g, ok := n.(*ast.GoStmt); ok {
+			t.Errorf("%s: pure code starts a goroutine at %v", filepath.Base(file), fset.Position(g.Pos()))
+		}
+		return true
+	})
 	timeName := ""
 	for _, imp := range f.Imports {
 		if imp.Path.Value == `"time"` {
@@ -115,6 +124,30 @@ func TestProxyAndNodeAreIndependent(t *testing.T) {
 				if d == module+"/"+pair[1] || strings.HasPrefix(d, module+"/"+pair[1]+"/") {
 					t.Errorf("%s imports %s", p, d)
 				}
+			}
+		}
+	}
+}
+
+// localImports lists, for some pure packages, the only packages of this
+// module they may depend on (directly or not).
+var localImports = map[string][]string{
+	"node/zab":         {"jute", "wire", "node/quorum"},
+	"node/zab/zabtest": {"jute", "wire", "node/quorum", "node/zab"},
+}
+
+func TestPureLocalImports(t *testing.T) {
+	for p, allowed := range localImports {
+		for _, d := range goList(t, "-deps", module+"/"+p) {
+			if !strings.HasPrefix(d, module+"/") || d == module+"/"+p {
+				continue
+			}
+			ok := false
+			for _, a := range allowed {
+				ok = ok || d == module+"/"+a
+			}
+			if !ok {
+				t.Errorf("%s depends on %s; it may use only %v", p, d, allowed)
 			}
 		}
 	}

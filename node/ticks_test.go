@@ -1,0 +1,139 @@
+package node
+
+import (
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/node/storage"
+	"github.com/zkgo/zkgo/wire"
+)
+
+// The leader's deadlines are tick counts (docs/zab.md, "Ticks").
+
+// A learner that gets LEADERINFO and never sends ACKEPOCH: the leader gives
+// up the leadership initLimit*tickTime after the epoch was agreed (the
+// phase is 2*initLimit ticks of tickTime/2), which closes the connection.
+func TestLeaderStepsDownWhenEpochACKsDoNotCome(t *testing.T) {
+	ports := map[int64]int{1: freePort(t), 2: freePort(t), 3: freePort(t)}
+	cfg := quorumMember(t, 3, ports, 10) // tickTime 100: the phase is 1 s
+	leader := startLearner(t, cfg)
+	f := dialQuorum(t, quorumAddrOf(leader), nil)
+	f.followerInfo(1, 0)
+	f.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	qp, err := wire.ReadQuorumPacket(f.br, jute.QuorumMaxBuffer)
+	if err != nil || qp.Type != wire.PacketLeaderInfo {
+		t.Fatalf("first packet %v %v, want LEADERINFO", qp.Type, err)
+	}
+	start := time.Now()
+	if !f.closedWithin(10 * time.Second) {
+		t.Fatal("the leader kept the connection without an ACKEPOCH for 10 s")
+	}
+	// The phase began just before LEADERINFO went out; a tick the owner
+	// took late may count up to half a tick early.
+	phase := time.Duration(cfg.InitLimit*cfg.TickTime) * time.Millisecond
+	if took := time.Since(start); took < phase-time.Duration(cfg.TickTime)*time.Millisecond {
+		t.Fatalf("the leader gave up after %v, before initLimit*tickTime (%v)", took, phase)
+	}
+}
+
+// A follower that answers the leader's pings but never ACKs a proposal is
+// dropped syncLimit*tickTime after the proposal ("transaction timeout"),
+// while the leader goes on with its other follower.
+func TestLeaderDropsFollowerThatDoesNotAck(t *testing.T) {
+	hh := newHoldHarness(t, false)
+	var last wire.Zxid
+	hh.owner(func(s *Server) { last = s.tree.LastZxid })
+	f := hh.syncLearner2(last)
+	if qp := f.readPacket(); qp.Type != wire.PacketDiff {
+		t.Fatalf("sync packet %v, want DIFF", qp.Type)
+	}
+	qp := f.readPacket()
+	for qp.Type == wire.PacketPing {
+		qp = f.readPacket()
+	}
+	if qp.Type != wire.PacketNewLeader {
+		t.Fatalf("got %v, want NEWLEADER", qp.Type)
+	}
+	nl := qp.Zxid
+	f.write(wire.QuorumPacket{Type: wire.PacketAck, Zxid: nl})
+	for qp = f.readPacket(); qp.Type != wire.PacketUpToDate; qp = f.readPacket() {
+	}
+	f.write(wire.QuorumPacket{Type: wire.PacketAck, Zxid: nl})
+	hh.create("/unacked")
+	var sent time.Time
+	for {
+		qp = f.readPacket()
+		if qp.Type == wire.PacketProposal {
+			sent = time.Now()
+			break
+		}
+		if qp.Type == wire.PacketPing {
+			f.write(wire.QuorumPacket{Type: wire.PacketPing, Zxid: qp.Zxid})
+		}
+	}
+	hh.replies(1) // leader and follower 1 are a quorum
+	// Answer pings (so the read timeout never fires) until the leader
+	// closes the connection.
+	f.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		qp, err := wire.ReadQuorumPacket(f.br, jute.QuorumMaxBuffer)
+		if err != nil {
+			break
+		}
+		if qp.Type == wire.PacketPing {
+			f.write(wire.QuorumPacket{Type: wire.PacketPing, Zxid: qp.Zxid})
+		}
+	}
+	if time.Since(sent) > 9*time.Second {
+		t.Fatal("the leader did not drop the follower that never ACKed")
+	}
+	limit := time.Duration(hh.leader.cfg.SyncLimit*hh.leader.cfg.TickTime) * time.Millisecond
+	if took := time.Since(sent); took < limit-time.Duration(hh.leader.cfg.TickTime)*time.Millisecond {
+		t.Fatalf("dropped %v after the proposal, before syncLimit*tickTime (%v)", took, limit)
+	}
+}
+
+func (f *fakeLearner) write(qp wire.QuorumPacket) {
+	f.t.Helper()
+	if _, err := f.c.Write(jute.Marshal(&qp)); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// When the new epoch cannot be written as acceptedEpoch (the HardState of
+// the leader's Ready), the leadership ends: the learner gets no LEADERINFO
+// and its connection closes, and acceptedEpoch keeps its old value.
+func TestLeaderStepsDownWhenTheEpochCannotBePersisted(t *testing.T) {
+	ports := map[int64]int{1: freePort(t), 2: freePort(t), 3: freePort(t)}
+	cfg := quorumMember(t, 3, ports, 50)
+	leader := startLearner(t, cfg)
+	waitFor(t, func() bool { return leader.Mode() == "leader" })
+	before, err := storage.ReadEpoch(leader.snapDir(), storage.AcceptedEpochFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// WriteEpoch writes acceptedEpoch.tmp first: a directory there makes
+	// the write fail.
+	if err := os.Mkdir(filepath.Join(leader.snapDir(), storage.AcceptedEpochFile+".tmp"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := dialQuorum(t, quorumAddrOf(leader), nil)
+	f.followerInfo(1, 0)
+	f.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	qp, err := wire.ReadQuorumPacket(f.br, jute.QuorumMaxBuffer)
+	if err == nil {
+		t.Fatalf("the leader sent %v %v although it could not persist the epoch", qp.Type, qp.Zxid)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("the leader kept the connection after failing to persist the epoch")
+	}
+	if after, err := storage.ReadEpoch(leader.snapDir(), storage.AcceptedEpochFile); err != nil || after != before {
+		t.Fatalf("acceptedEpoch %d, %v; want %d", after, err, before)
+	}
+}

@@ -1,0 +1,192 @@
+package zab
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/zkgo/zkgo/node/quorum"
+	"github.com/zkgo/zkgo/wire"
+)
+
+// Tracker is the set of voters that acknowledged one thing: the epoch
+// (Leader.connectingFollowers, electingFollowers), NEWLEADER
+// (newLeaderProposal), a proposal, or being in sync at a tick
+// (SyncedLearnerTracker with the one verifier zkgo has: there is no
+// dynamic reconfiguration). The zero value is not usable: use NewTracker.
+type Tracker struct {
+	v    quorum.Verifier
+	acks map[int64]bool
+}
+
+// NewTracker returns an empty tracker that counts with v.
+func NewTracker(v quorum.Verifier) Tracker {
+	return Tracker{v: v, acks: make(map[int64]bool, 4)}
+}
+
+// Ack records sid's acknowledgement and reports whether it counts: only
+// voters' do (SyncedLearnerTracker.addAck skips anyone who is not a voting
+// member); an observer's, or an unknown server's, is not recorded.
+func (t *Tracker) Ack(sid int64) bool {
+	if !t.v.IsVoter(sid) {
+		return false
+	}
+	t.acks[sid] = true
+	return true
+}
+
+// Acked reports whether sid's acknowledgement was recorded.
+func (t *Tracker) Acked(sid int64) bool { return t.acks[sid] }
+
+// HasQuorum reports whether the acknowledgements form a quorum
+// (QuorumVerifier.containsQuorum).
+func (t *Tracker) HasQuorum() bool { return t.v.ContainsQuorum(t.acks) }
+
+// Len is the number of voters recorded.
+func (t *Tracker) Len() int { return len(t.acks) }
+
+// IDs returns the voters recorded, ascending.
+func (t *Tracker) IDs() []int64 {
+	ids := make([]int64, 0, len(t.acks))
+	for id := range t.acks {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
+
+// String lists the voters recorded, ascending, comma-separated ("1,2,3").
+func (t *Tracker) String() string {
+	ids := t.IDs()
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(parts, ",")
+}
+
+// AckResult says what Outstanding.Ack did with an ACK.
+type AckResult uint8
+
+// Outcomes of Outstanding.Ack.
+const (
+	// AckCounted: the ACK of a voter for an outstanding proposal.
+	AckCounted AckResult = iota
+	// AckNotVoter: for an outstanding proposal, from a server that does
+	// not vote; nothing recorded.
+	AckNotVoter
+	// AckCommitted: for a proposal already committed (a late ACK), or for
+	// NEWLEADER/UPTODATE (counter 0); nothing to do.
+	AckCommitted
+	// AckUnknown: for a zxid that is not outstanding and was never
+	// committed ("Trying to commit future proposal").
+	AckUnknown
+)
+
+func (r AckResult) String() string {
+	switch r {
+	case AckCounted:
+		return "counted"
+	case AckNotVoter:
+		return "not-voter"
+	case AckCommitted:
+		return "committed"
+	case AckUnknown:
+		return "unknown"
+	}
+	return fmt.Sprintf("AckResult(%d)", uint8(r))
+}
+
+// Outstanding is the leader's proposals waiting for a quorum of ACKs
+// (Leader.outstandingProposals), in zxid order. They commit in that order:
+// a proposal with a quorum waits for every proposal before it
+// (Leader.tryToCommit). The zero value is not usable: use NewOutstanding.
+type Outstanding struct {
+	v             quorum.Verifier
+	q             []pending
+	lastProposed  wire.Zxid
+	lastCommitted wire.Zxid
+}
+
+type pending struct {
+	zxid wire.Zxid
+	acks Tracker
+}
+
+// NewOutstanding returns an empty set whose history is committed up to
+// lastCommitted (the NEWLEADER zxid when a leader starts to serve).
+func NewOutstanding(v quorum.Verifier, lastCommitted wire.Zxid) *Outstanding {
+	return &Outstanding{v: v, lastProposed: lastCommitted, lastCommitted: lastCommitted}
+}
+
+// Propose adds a proposal, with no ACKs yet. Zxids must increase.
+func (o *Outstanding) Propose(z wire.Zxid) {
+	if z <= o.lastProposed {
+		panic(fmt.Sprintf("zab: proposal %v after %v", z, o.lastProposed))
+	}
+	o.lastProposed = z
+	o.q = append(o.q, pending{zxid: z, acks: NewTracker(o.v)})
+}
+
+// Ack counts sid's ACK of z (Leader.processAck).
+func (o *Outstanding) Ack(sid int64, z wire.Zxid) AckResult {
+	if z.Counter() == 0 || z <= o.lastCommitted {
+		return AckCommitted
+	}
+	i := sort.Search(len(o.q), func(i int) bool { return o.q[i].zxid >= z })
+	if i == len(o.q) || o.q[i].zxid != z {
+		return AckUnknown
+	}
+	if !o.q[i].acks.Ack(sid) {
+		return AckNotVoter
+	}
+	return AckCounted
+}
+
+// AckThrough counts sid's ACK of every outstanding proposal up to z: the
+// leader's own, once its log is durable up to z (AckRequestProcessor).
+func (o *Outstanding) AckThrough(sid int64, z wire.Zxid) {
+	for i := range o.q {
+		if o.q[i].zxid > z {
+			break
+		}
+		o.q[i].acks.Ack(sid)
+	}
+}
+
+// Commit takes the oldest proposal off if a quorum acked it, and returns
+// its zxid; ok is false when the oldest has no quorum yet (or there is
+// none). Call it until it says false.
+func (o *Outstanding) Commit() (z wire.Zxid, ok bool) {
+	if len(o.q) == 0 || !o.q[0].acks.HasQuorum() {
+		return 0, false
+	}
+	z = o.q[0].zxid
+	o.q[0] = pending{}
+	o.q = o.q[1:]
+	if len(o.q) == 0 {
+		o.q = nil
+	}
+	o.lastCommitted = z
+	return z, true
+}
+
+// Len is the number of proposals outstanding.
+func (o *Outstanding) Len() int { return len(o.q) }
+
+// LastProposed is the zxid of the newest proposal (or the start).
+func (o *Outstanding) LastProposed() wire.Zxid { return o.lastProposed }
+
+// LastCommitted is the zxid of the newest commit (or the start).
+func (o *Outstanding) LastCommitted() wire.Zxid { return o.lastCommitted }
+
+// Acks returns the voters that acked the outstanding proposal z, and
+// whether z is outstanding.
+func (o *Outstanding) Acks(z wire.Zxid) ([]int64, bool) {
+	i := sort.Search(len(o.q), func(i int) bool { return o.q[i].zxid >= z })
+	if i == len(o.q) || o.q[i].zxid != z {
+		return nil, false
+	}
+	return o.q[i].acks.IDs(), true
+}

@@ -1,0 +1,137 @@
+package zabtest
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/zkgo/zkgo/wire"
+)
+
+// link is one direction between two peers.
+type link struct{ from, to int64 }
+
+// Network is a set of ordered links between peers, one per direction, as
+// TCP gives Zab. A cut link drops what is sent on it and what was in
+// flight, as a broken connection does.
+type Network struct {
+	queues map[link][]wire.QuorumPacket
+	cut    map[link]bool
+}
+
+// NewNetwork returns a network with every link up and empty.
+func NewNetwork() *Network {
+	return &Network{queues: map[link][]wire.QuorumPacket{}, cut: map[link]bool{}}
+}
+
+// Send puts qp on the link from -> to, unless the link is cut.
+func (n *Network) Send(from, to int64, qp wire.QuorumPacket) {
+	l := link{from, to}
+	if n.cut[l] {
+		return
+	}
+	n.queues[l] = append(n.queues[l], qp)
+}
+
+// Deliver takes up to max packets (all when max <= 0) off the link from ->
+// to, oldest first.
+func (n *Network) Deliver(from, to int64, max int) []wire.QuorumPacket {
+	l := link{from, to}
+	q := n.queues[l]
+	if max <= 0 || max > len(q) {
+		max = len(q)
+	}
+	out := q[:max:max]
+	if rest := q[max:]; len(rest) > 0 {
+		n.queues[l] = rest
+	} else {
+		delete(n.queues, l)
+	}
+	return out
+}
+
+// Pending is the number of packets in flight from -> to.
+func (n *Network) Pending(from, to int64) int { return len(n.queues[link{from, to}]) }
+
+// Cut breaks both directions between a and b; what is in flight is lost.
+func (n *Network) Cut(a, b int64) {
+	for _, l := range []link{{a, b}, {b, a}} {
+		n.cut[l] = true
+		delete(n.queues, l)
+	}
+}
+
+// Partition cuts every link between peers of different groups.
+func (n *Network) Partition(groups ...[]int64) {
+	for i, g := range groups {
+		for _, h := range groups[i+1:] {
+			for _, a := range g {
+				for _, b := range h {
+					n.Cut(a, b)
+				}
+			}
+		}
+	}
+}
+
+// Drop empties every link to and from id (its connections broke).
+func (n *Network) Drop(id int64) {
+	for l := range n.queues {
+		if l.from == id || l.to == id {
+			delete(n.queues, l)
+		}
+	}
+}
+
+// Heal restores every link (empty).
+func (n *Network) Heal() { n.cut = map[link]bool{} }
+
+// links returns the links with packets in flight, by sender then
+// receiver.
+func (n *Network) links() []link {
+	links := make([]link, 0, len(n.queues))
+	for l := range n.queues {
+		links = append(links, l)
+	}
+	sort.Slice(links, func(i, j int) bool {
+		if links[i].from != links[j].from {
+			return links[i].from < links[j].from
+		}
+		return links[i].to < links[j].to
+	})
+	return links
+}
+
+// String lists the packets in flight, link by link.
+func (n *Network) String() string {
+	var b strings.Builder
+	for _, l := range n.links() {
+		for _, qp := range n.queues[l] {
+			fmt.Fprintf(&b, "%d->%d %s\n", l.from, l.to, Packet(qp))
+		}
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// Zxid renders z as epoch:counter.
+func Zxid(z wire.Zxid) string {
+	if z < 0 {
+		return strconv.FormatInt(int64(z), 10)
+	}
+	return fmt.Sprintf("%d:%d", z.Epoch(), z.Counter())
+}
+
+// Packet renders a quorum packet as its type and zxid; a PROPOSAL shows
+// the txn's zxid and path when it is a create.
+func Packet(qp wire.QuorumPacket) string {
+	s := qp.Type.String() + " " + Zxid(qp.Zxid)
+	if qp.Type == wire.PacketProposal {
+		if e, err := wire.DecodeTxnEntry(qp.Data, 1<<20); err == nil {
+			if c, ok := e.Body.(*wire.CreateTxn); ok {
+				s += " " + c.Path
+			}
+		}
+	}
+	return s
+}
