@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -327,6 +328,45 @@ func (m *Mixed) Signal(id int64, sig syscall.Signal) {
 	}
 	if err := syscall.Kill(-cmd.Process.Pid, sig); err != nil {
 		m.t.Errorf("mixed ensemble: signal %v to member %d: %v", sig, id, err)
+		return
+	}
+	if sig == syscall.SIGSTOP {
+		// kill returns before every thread of the JVM has stopped; one
+		// still running can send an ACK for a proposal made after this.
+		if err := waitStopped(cmd.Process.Pid, 10*time.Second); err != nil {
+			m.t.Errorf("mixed ensemble: member %d: %v", id, err)
+		}
+	}
+}
+
+// waitStopped waits until every thread of process pid is in the stopped
+// state (T in /proc/pid/task/*/stat).
+func waitStopped(pid int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		running := ""
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		if err != nil {
+			return fmt.Errorf("threads of pid %d: %w", pid, err)
+		}
+		for _, task := range tasks {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+			if err != nil {
+				continue // the thread ended
+			}
+			// The state follows the command name's closing parenthesis.
+			if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+2] != 'T' && b[i+2] != 't' {
+				running = task.Name()
+				break
+			}
+		}
+		if running == "" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("thread %s of pid %d still not stopped %v after SIGSTOP", running, pid, timeout)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
