@@ -174,6 +174,9 @@ var benignJava = regexp.MustCompile(strings.Join([]string{
 	`Unexpected exception in LearnerHandler`,
 	`Exception reading or writing challenge`,
 	`Connection broken for id`,
+	`Failed to send last message\. Shutting down thread`, // QuorumCnxManager.SendWorker: the peer's election socket closed
+	`Error sending data synchronously`,                   // NIOServerCnxn.sendBufferSync: a four-letter word's client left first
+	`java\.nio\.channels\.(ClosedChannelException|AsynchronousCloseException)`,
 	`java\.lang\.InterruptedException$`,        // threads stopped on a role change
 	`IOException: ZooKeeperServer not running`, // a client connected while the member was electing
 	`^\s*at `,
