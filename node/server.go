@@ -153,6 +153,7 @@ type Server struct {
 	role          atomic.Uint32         // peer role, for Mode
 	failErr       atomic.Pointer[error] // why the server stopped itself
 	sasl          *saslSetup            // client SASL (sasl.go); nil: none
+	jsum          *javaSummaries        // Java's summaries (javasummary.go); set in New, never replaced
 }
 
 // New checks cfg and builds a server; Start loads state and serves.
@@ -171,6 +172,7 @@ func New(cfg Config) (*Server, error) {
 		snapDone: make(chan snapResult, 1),
 		quit:     make(chan struct{}),
 		done:     make(chan struct{}),
+		jsum:     newJavaSummaries(),
 	}
 	var err error
 	if s.sasl, err = cfg.loadSASL(); err != nil {
