@@ -160,15 +160,19 @@ func TestCompat_PrometheusJavaNames(t *testing.T) {
 
 	// The summaries carry measured quantiles. Java measured its fsyncs too
 	// (its mntr counts them); zkgo's median fsync is a finite positive
-	// number of milliseconds, no more than the slowest one mntr reports.
+	// number of milliseconds, no more than the slowest one mntr reports;
+	// the write latencies (an ADVANCED summary: 0.5, 0.9, 0.99) too.
 	jkeys, zkeys := mntrKeys(t, jtext), mntrKeys(t, ztext)
 	if n, _ := strconv.Atoi(jkeys["cnt_fsynctime"]); n == 0 {
 		t.Errorf("Java's mntr counts no fsync after a create: %q", jkeys["cnt_fsynctime"])
 	}
-	resp, err := http.Get(url)
-	must(t, err)
-	fams := parseExposition(t, resp.Body)
-	resp.Body.Close()
+	var fams map[string]*promFamily
+	scrape := func() {
+		resp, err := http.Get(url)
+		must(t, err)
+		fams = parseExposition(t, resp.Body)
+		resp.Body.Close()
+	}
 	sample := func(fam, name, labels string) float64 {
 		t.Helper()
 		if f := fams[fam]; f != nil {
@@ -181,6 +185,7 @@ func TestCompat_PrometheusJavaNames(t *testing.T) {
 		t.Fatalf("/metrics has no %s%s", name, labels)
 		return 0
 	}
+	scrape()
 	const p50 = `{quantile="0.5"}`
 	maxFsync, _ := strconv.ParseFloat(zkeys["max_fsynctime"], 64)
 	if v := sample("fsynctime", "fsynctime", p50); math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 || v > maxFsync+1 {
@@ -199,6 +204,16 @@ func TestCompat_PrometheusJavaNames(t *testing.T) {
 	if v := sample("dbinittime", "dbinittime", p50); math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 ||
 		sample("dbinittime", "dbinittime_count", "") != 1 {
 		t.Errorf("dbinittime%s = %v, want the one start-up load in ms", p50, v)
+	}
+	// Write latencies reach updatelatency at the owner's next tick.
+	pollUntil(t, 10*time.Second, "updatelatency_count to count the creates", func() bool {
+		scrape()
+		return sample("updatelatency", "updatelatency_count", "") >= writes
+	})
+	for _, q := range []string{`{quantile="0.5"}`, `{quantile="0.9"}`, `{quantile="0.99"}`} {
+		if v := sample("updatelatency", "updatelatency", q); math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
+			t.Errorf("updatelatency%s = %v, want a finite positive number of ms", q, v)
+		}
 	}
 }
 

@@ -116,7 +116,7 @@ func TestStartObservesDBInitTime(t *testing.T) {
 	if q := quantiles(d)[0.5]; d.GetSampleCount() != 1 || q <= 0 || math.IsInf(q, 0) || q != d.GetSampleSum() {
 		t.Errorf("dbinittime: count %d sum %v p50 %v", d.GetSampleCount(), d.GetSampleSum(), q)
 	}
-	if n := len(s.JavaSummaries()); n != 3 {
+	if n := len(s.JavaSummaries()); n != 4 {
 		t.Errorf("JavaSummaries: %d collectors", n)
 	}
 }
@@ -147,5 +147,56 @@ func BenchmarkObserveFsync(b *testing.B) {
 	}
 	b.StopTimer()
 	close(stop)
+	<-done
+}
+
+// The owner goroutine's write latencies reach updatelatency (an ADVANCED
+// summary) through the feed: every sample observed, once the feeder has
+// the batch; while the feeder is behind the owner keeps a bounded backlog
+// and counts what it drops instead of waiting.
+func TestLatencyFeed(t *testing.T) {
+	f := newLatencyFeed()
+	sum := newJavaSummary("updatelatency", true)
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() { defer close(done); f.run(sum, quit) }()
+	for i := 0; i < 1000; i++ {
+		f.add(float64((i*337)%1000 + 1))
+	}
+	f.flush() // the owner's tick
+	waitFor(t, func() bool { return summaryOf(t, sum).GetSampleCount() == 1000 })
+	close(quit)
+	<-done
+	got := summaryOf(t, sum)
+	q := quantiles(got)
+	if got.GetSampleSum() != 500500 || len(q) != 3 || q[0.5] < 450 || q[0.5] > 550 || q[0.9] < 890 || q[0.9] > 910 ||
+		q[0.99] < 989 || q[0.99] > 991 {
+		t.Errorf("updatelatency: sum %v quantiles %v", got.GetSampleSum(), q)
+	}
+
+	stalled := newLatencyFeed() // no feeder
+	for i := 0; i < 8*latencyBatch+maxLatencyBacklog+10; i++ {
+		stalled.add(1)
+	}
+	if d := stalled.dropped.Load(); d != maxLatencyBacklog || len(stalled.buf) != 10 || len(stalled.full) != 8 {
+		t.Errorf("stalled feed: dropped %d, backlog %d, queued batches %d", d, len(stalled.buf), len(stalled.full))
+	}
+}
+
+// BenchmarkLatencyFeedAdd is what the owner goroutine pays per write for
+// updatelatency, with the feeder observing alongside.
+func BenchmarkLatencyFeedAdd(b *testing.B) {
+	f := newLatencyFeed()
+	sum := newJavaSummary("updatelatency", true)
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() { defer close(done); f.run(sum, quit) }()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		f.add(float64(i % 100))
+	}
+	b.StopTimer()
+	close(quit)
 	<-done
 }

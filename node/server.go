@@ -241,6 +241,7 @@ func (s *Server) Start() error {
 			Msg("quorum member starting; looking for the leader")
 		s.peer.lookAt = time.Now()
 	}
+	s.goRoutine(func() { s.jsum.updates.run(s.jsum.update, s.quit) })
 	s.goRoutine(s.run)
 	return nil
 }
@@ -592,6 +593,7 @@ func (s *Server) run() {
 		case <-s.wake:
 		case <-tick.C:
 			s.onTick()
+			s.jsum.updates.flush()
 		case <-s.quit:
 			s.reapClosed()
 			s.flush()
