@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -53,6 +54,7 @@ type promFamily struct {
 
 type promSample struct {
 	name, labels string
+	value        float64
 }
 
 // parseExposition reads Prometheus text format 0.0.4.
@@ -70,12 +72,21 @@ func parseExposition(t *testing.T, r io.Reader) map[string]*promFamily {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		name, labels := line, ""
+		name, labels, rest := line, "", ""
 		if i := strings.IndexAny(line, "{ "); i >= 0 {
-			name = line[:i]
+			name, rest = line[:i], line[i:]
 			if line[i] == '{' {
-				labels = line[i : strings.IndexByte(line, '}')+1]
+				end := strings.IndexByte(line, '}') + 1
+				labels, rest = line[i:end], line[end:]
 			}
+		}
+		fields := strings.Fields(rest)
+		if len(fields) == 0 {
+			t.Fatalf("sample without a value: %s", line)
+		}
+		value, err := strconv.ParseFloat(fields[0], 64) // "NaN", "+Inf" included
+		if err != nil {
+			t.Fatalf("sample value: %s: %v", line, err)
 		}
 		fam := fams[name]
 		for _, suf := range []string{"_count", "_sum"} {
@@ -86,7 +97,7 @@ func parseExposition(t *testing.T, r io.Reader) map[string]*promFamily {
 		if fam == nil {
 			t.Fatalf("sample before its TYPE: %s", line)
 		}
-		fam.samples = append(fam.samples, promSample{name: name, labels: labels})
+		fam.samples = append(fam.samples, promSample{name: name, labels: labels, value: value})
 	}
 	return fams
 }
@@ -136,12 +147,76 @@ func TestCompat_PrometheusJavaNames(t *testing.T) {
 		"metricsProvider.exportJvmInfo=false")
 	harness.StartZkgoProc(t, bin, cfgPath, addr)
 	c = zkConn(t, addr)
-	_, err = c.Create("/prom", []byte("x"), 0, open)
-	must(t, err)
+	const writes = 20
+	for i := 0; i < writes; i++ {
+		_, err = c.Create("/prom"+strconv.Itoa(i), []byte("x"), 0, open)
+		must(t, err)
+	}
 	c.Close()
 	ztext, err := harness.FourLetter(addr, "mntr")
 	must(t, err)
-	checkJavaMetrics(t, "standalone", jtext, fmt.Sprintf("http://127.0.0.1:%d/metrics", mport), ztext)
+	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", mport)
+	checkJavaMetrics(t, "standalone", jtext, url, ztext)
+
+	// The summaries carry measured quantiles. Java measured its fsyncs too
+	// (its mntr counts them); zkgo's median fsync is a finite positive
+	// number of milliseconds, no more than the slowest one mntr reports;
+	// the write latencies (an ADVANCED summary: 0.5, 0.9, 0.99) too.
+	jkeys := mntrKeys(t, jtext)
+	if n, _ := strconv.Atoi(jkeys["cnt_fsynctime"]); n == 0 {
+		t.Errorf("Java's mntr counts no fsync after a create: %q", jkeys["cnt_fsynctime"])
+	}
+	var fams map[string]*promFamily
+	scrape := func() {
+		resp, err := http.Get(url)
+		must(t, err)
+		fams = parseExposition(t, resp.Body)
+		resp.Body.Close()
+	}
+	sample := func(fam, name, labels string) float64 {
+		t.Helper()
+		if f := fams[fam]; f != nil {
+			for _, s := range f.samples {
+				if s.name == name && s.labels == labels {
+					return s.value
+				}
+			}
+		}
+		t.Fatalf("/metrics has no %s%s", name, labels)
+		return 0
+	}
+	scrape()
+	after, err := harness.FourLetter(addr, "mntr") // its max covers every fsync scraped
+	must(t, err)
+	const p50 = `{quantile="0.5"}`
+	maxFsync, _ := strconv.ParseFloat(mntrKeys(t, after)["max_fsynctime"], 64)
+	if v := sample("fsynctime", "fsynctime", p50); math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 || v > maxFsync+1 {
+		t.Errorf("fsynctime%s = %v, want a finite positive number of ms, at most mntr's max_fsynctime %v", p50, v, maxFsync)
+	}
+	if n := sample("fsynctime", "fsynctime_count", ""); n < 1 || n > writes+2 { // and the session's create and close
+		t.Errorf("fsynctime_count = %v after %d creates", n, writes)
+	}
+	if v := sample("sync_processor_batch_size", "sync_processor_batch_size", p50); math.IsNaN(v) || v < 1 || v > writes {
+		t.Errorf("sync_processor_batch_size%s = %v, want 1..%d", p50, v, writes)
+	}
+	if n, sum := sample("sync_processor_batch_size", "sync_processor_batch_size_count", ""),
+		sample("sync_processor_batch_size", "sync_processor_batch_size_sum", ""); n < 1 || sum < writes {
+		t.Errorf("sync_processor_batch_size: count %v sum %v after %d creates", n, sum, writes)
+	}
+	if v := sample("dbinittime", "dbinittime", p50); math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 ||
+		sample("dbinittime", "dbinittime_count", "") != 1 {
+		t.Errorf("dbinittime%s = %v, want the one start-up load in ms", p50, v)
+	}
+	// Write latencies reach updatelatency at the owner's next tick.
+	pollUntil(t, 10*time.Second, "updatelatency_count to count the creates", func() bool {
+		scrape()
+		return sample("updatelatency", "updatelatency_count", "") >= writes
+	})
+	for _, q := range []string{`{quantile="0.5"}`, `{quantile="0.9"}`, `{quantile="0.99"}`} {
+		if v := sample("updatelatency", "updatelatency", q); math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
+			t.Errorf("updatelatency%s = %v, want a finite positive number of ms", q, v)
+		}
+	}
 }
 
 // checkJavaMetrics scrapes url and checks every family against Java's

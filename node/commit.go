@@ -322,9 +322,11 @@ func (s *Server) appliedTxn(p *proposal, res *tree.Result) {
 // replyWrite sends the reply to an applied write (FinalRequestProcessor).
 func (s *Server) replyWrite(p *proposal) {
 	cc := p.cc
-	lat := time.Since(p.start).Milliseconds()
+	took := time.Since(p.start)
+	lat := took.Milliseconds()
 	cc.stats.observe(lat)
 	s.stats.observe(lat)
+	s.jsum.updates.add(float64(took.Nanoseconds()) / 1e6)
 	cc.stats.lastOp = opAbbrev(p.op)
 	zxid := p.entry.Hdr.Zxid
 	res := &p.result

@@ -155,6 +155,7 @@ func (s *Server) openStore() (store, error) {
 	}
 	s.installDatabase(db)
 	s.stats.loadTime = time.Since(start)
+	s.jsum.dbInit.Observe(float64(s.stats.loadTime.Nanoseconds()) / 1e6)
 	st, err := s.openTxnLog()
 	if err != nil {
 		return nil, err
@@ -199,7 +200,7 @@ func (s *Server) openTxnLogAt(durable wire.Zxid) (*diskStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newDiskStore(l, durable, s.log), nil
+	return newDiskStore(l, durable, s.log, s.jsum), nil
 }
 
 // replayLogs applies the logged txns after the snapshot, tolerating what a

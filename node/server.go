@@ -153,6 +153,7 @@ type Server struct {
 	role          atomic.Uint32         // peer role, for Mode
 	failErr       atomic.Pointer[error] // why the server stopped itself
 	sasl          *saslSetup            // client SASL (sasl.go); nil: none
+	jsum          *javaSummaries        // Java's summaries (javasummary.go); set in New, never replaced
 }
 
 // New checks cfg and builds a server; Start loads state and serves.
@@ -171,6 +172,7 @@ func New(cfg Config) (*Server, error) {
 		snapDone: make(chan snapResult, 1),
 		quit:     make(chan struct{}),
 		done:     make(chan struct{}),
+		jsum:     newJavaSummaries(),
 	}
 	var err error
 	if s.sasl, err = cfg.loadSASL(); err != nil {
@@ -239,6 +241,7 @@ func (s *Server) Start() error {
 			Msg("quorum member starting; looking for the leader")
 		s.peer.lookAt = time.Now()
 	}
+	s.goRoutine(func() { s.jsum.updates.run(s.jsum.update, s.quit) })
 	s.goRoutine(s.run)
 	return nil
 }
@@ -590,6 +593,7 @@ func (s *Server) run() {
 		case <-s.wake:
 		case <-tick.C:
 			s.onTick()
+			s.jsum.updates.flush()
 		case <-s.quit:
 			s.reapClosed()
 			s.flush()

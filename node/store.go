@@ -60,6 +60,7 @@ type storeBatch struct {
 type diskStore struct {
 	log     *storage.TxnLog // owned by the writer goroutine
 	logger  zerolog.Logger
+	jsum    *javaSummaries // fed by the writer goroutine
 	pending []*wire.TxnEntry
 	roll    bool
 	recov   bool
@@ -78,10 +79,11 @@ type diskStore struct {
 	closeErr  error
 }
 
-func newDiskStore(l *storage.TxnLog, durable wire.Zxid, logger zerolog.Logger) *diskStore {
+func newDiskStore(l *storage.TxnLog, durable wire.Zxid, logger zerolog.Logger, jsum *javaSummaries) *diskStore {
 	d := &diskStore{
 		log:     l,
 		logger:  logger,
+		jsum:    jsum,
 		in:      make(chan storeBatch, 256),
 		durable: make(chan struct{}, 1),
 		failed:  make(chan storeFailure, 1),
@@ -236,7 +238,9 @@ func (d *diskStore) writeBatches(batches []storeBatch) error {
 	if err := d.log.Sync(); err != nil {
 		return err
 	}
-	us := time.Since(start).Microseconds()
+	took := time.Since(start)
+	us := took.Microseconds()
+	d.jsum.observeFsync(took, n)
 	d.fsyncs.Add(1)
 	d.txns.Add(int64(n))
 	d.fsyncUs.Add(us)

@@ -3,7 +3,6 @@ package ops
 import (
 	"context"
 	"errors"
-	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -26,13 +25,13 @@ type metricType uint8
 const (
 	gauge   metricType = iota // MetricsContext.registerGauge: a Prometheus gauge
 	counter                   // getCounter: a Prometheus counter (simpleclient 0.9: no _total suffix)
-	summary                   // getSummary(BASIC): a summary with quantile 0.5, _count and _sum
 )
 
 // JavaMetrics are the metrics of Java 3.8's registry that zkgo measures,
 // under Java's names and types (ZooKeeperServer.registerMetrics,
-// QuorumZooKeeperServer, LeaderZooKeeperServer, ServerMetrics). A summary
-// comes from mntr's cnt_NAME and sum_NAME.
+// QuorumZooKeeperServer, LeaderZooKeeperServer, ServerMetrics) that mntr
+// carries as one value. Java's summaries are observed sample by sample
+// (node.Server.JavaSummaries), not read from mntr.
 var JavaMetrics = []struct {
 	Name string
 	Type metricType
@@ -55,13 +54,10 @@ var JavaMetrics = []struct {
 	{"sessionless_connections_expired", counter}, {"stale_sessions_expired", counter},
 	{"learner_proposal_received_count", counter}, {"learner_commit_received_count", counter},
 	{"digest_mismatches_count", counter},
-	{"fsynctime", summary}, {"dbinittime", summary}, {"sync_processor_batch_size", summary},
 }
 
-// javaCollector exports a server's values at each scrape under Java's
-// names. Java's summaries estimate quantiles from every observation; zkgo
-// keeps counts and sums only, so the 0.5 quantile is NaN, as Java's is
-// for a summary that has seen nothing.
+// javaCollector exports a server's mntr values at each scrape under
+// Java's names.
 type javaCollector struct {
 	m Monitor
 }
@@ -85,33 +81,25 @@ func (c javaCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, jm := range JavaMetrics {
 		// Java's help text is the name (Collector.build(name, name)).
-		switch jm.Type {
-		case gauge, counter:
-			v, ok := vals[jm.Name]
-			if !ok {
-				continue
-			}
-			vt := prometheus.GaugeValue
-			if jm.Type == counter {
-				vt = prometheus.CounterValue
-			}
-			ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(jm.Name, jm.Name, nil, nil), vt, v)
-		case summary:
-			cnt, ok1 := vals["cnt_"+jm.Name]
-			sum, ok2 := vals["sum_"+jm.Name]
-			if !ok1 || !ok2 {
-				continue
-			}
-			ch <- prometheus.MustNewConstSummary(prometheus.NewDesc(jm.Name, jm.Name, nil, nil),
-				uint64(cnt), sum, map[float64]float64{0.5: math.NaN()})
+		v, ok := vals[jm.Name]
+		if !ok {
+			continue
 		}
+		vt := prometheus.GaugeValue
+		if jm.Type == counter {
+			vt = prometheus.CounterValue
+		}
+		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(jm.Name, jm.Name, nil, nil), vt, v)
 	}
 }
 
-// JavaRegistry returns a registry of m's metrics under Java's names.
-func JavaRegistry(m Monitor) *prometheus.Registry {
+// JavaRegistry returns a registry of m's metrics under Java's names, with
+// summaries, Java's summaries as the server observes them
+// (node.Server.JavaSummaries).
+func JavaRegistry(m Monitor, summaries ...prometheus.Collector) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(javaCollector{m: m})
+	reg.MustRegister(summaries...)
 	return reg
 }
 

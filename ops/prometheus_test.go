@@ -2,9 +2,9 @@ package ops
 
 import (
 	"context"
-	"math"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
 
@@ -13,11 +13,16 @@ type fakeMonitor [][2]string
 func (f fakeMonitor) Monitor(context.Context) ([][2]string, error) { return f, nil }
 
 // TestJavaRegistry: mntr values become Java's series: gauges and counters
-// by name, summaries from cnt_/sum_ with a NaN 0.5 quantile; values Java's
-// registry does not have are not exported.
+// by name; values Java's registry does not have are not exported (nor
+// mntr's avg_/cnt_/sum_ lines of a summary); the summaries passed in are
+// exported as they are, with measured quantiles.
 func TestJavaRegistry(t *testing.T) {
+	fsync := prometheus.NewSummary(prometheus.SummaryOpts{Name: "fsynctime", Help: "fsynctime", Objectives: map[float64]float64{0.5: 0.05}})
+	for _, v := range []float64{2, 4, 6} {
+		fsync.Observe(v)
+	}
 	reg := JavaRegistry(fakeMonitor{{"znode_count", "5"}, {"snap_count", "2"}, {"cnt_fsynctime", "3"},
-		{"sum_fsynctime", "12"}, {"avg_fsynctime", "4.0"}, {"election_connections", "1"}, {"version", "3.8.0-zkgo"}})
+		{"sum_fsynctime", "12"}, {"avg_fsynctime", "4.0"}, {"election_connections", "1"}, {"version", "3.8.0-zkgo"}}, fsync)
 	fams, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +46,7 @@ func TestJavaRegistry(t *testing.T) {
 	}
 	s := f.Metric[0].GetSummary()
 	if s.GetSampleCount() != 3 || s.GetSampleSum() != 12 || len(s.Quantile) != 1 || s.Quantile[0].GetQuantile() != 0.5 ||
-		!math.IsNaN(s.Quantile[0].GetValue()) {
+		s.Quantile[0].GetValue() != 4 {
 		t.Errorf("fsynctime summary %v", s)
 	}
 }

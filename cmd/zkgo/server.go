@@ -88,7 +88,7 @@ func runServer(args []string) int {
 	// on httpHost:httpPort. Java does not start when its provider cannot
 	// (a port in use), nor does zkgo.
 	if mp, _, _ := node.ParseMetricsProvider(srv.Config().Raw); mp.Prometheus {
-		ms, _, err := ops.ServeMetrics(mp.Addr, ops.JavaRegistry(srv), log.With().Str("component", "metrics").Logger())
+		ms, _, err := ops.ServeMetrics(mp.Addr, ops.JavaRegistry(srv, srv.JavaSummaries()...), log.With().Str("component", "metrics").Logger())
 		if err != nil {
 			log.Error().Err(err).Str("addr", mp.Addr).Msg("cannot start the Prometheus metrics provider")
 			_ = fe.Stop(context.Background())

@@ -1,0 +1,151 @@
+package node
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Java 3.8's PrometheusMetricsProvider builds every summary with
+// simpleclient 0.9's Summary: quantile 0.5 with 5% tolerated error
+// (DetailLevel.BASIC), plus 0.9 (1%) and 0.99 (0.1%) for ADVANCED ones,
+// over a sliding window of 10 minutes in 5 age buckets (simpleclient's
+// defaults, which client_golang's summary shares).
+const (
+	javaSummaryMaxAge     = 10 * time.Minute
+	javaSummaryAgeBuckets = 5
+)
+
+// newJavaSummary returns a summary named and shaped as Java's provider
+// registers a BASIC (advanced false) or ADVANCED summary of that name; its
+// help text is the name, as Java's.
+func newJavaSummary(name string, advanced bool) prometheus.Summary {
+	obj := map[float64]float64{0.5: 0.05}
+	if advanced {
+		obj[0.9], obj[0.99] = 0.01, 0.001
+	}
+	return prometheus.NewSummary(prometheus.SummaryOpts{Name: name, Help: name, Objectives: obj,
+		MaxAge: javaSummaryMaxAge, AgeBuckets: javaSummaryAgeBuckets})
+}
+
+// javaSummaries are the summaries of Java's registry (ServerMetrics) that
+// zkgo observes sample by sample. None is observed on a gnet loop, and the
+// owner goroutine takes no lock for them: the txn log writer observes each
+// group commit, Start the database load, and the owner's write latencies
+// reach their summary through a latencyFeed.
+type javaSummaries struct {
+	// fsynctime: milliseconds per fsync of the txn log (FileTxnLog.commit).
+	fsync prometheus.Summary
+	// sync_processor_batch_size: txns per group commit
+	// (SyncRequestProcessor.flush).
+	batch prometheus.Summary
+	// dbinittime: milliseconds loading the database took
+	// (ZooKeeperServer.loadData).
+	dbInit prometheus.Summary
+	// updatelatency (ADVANCED): milliseconds from a write's arrival at the
+	// owner goroutine to its reply, for this server's clients
+	// (ServerStats.updateLatency for a request with a txn header).
+	update  prometheus.Summary
+	updates *latencyFeed
+}
+
+func newJavaSummaries() *javaSummaries {
+	return &javaSummaries{
+		fsync:   newJavaSummary("fsynctime", false),
+		batch:   newJavaSummary("sync_processor_batch_size", false),
+		dbInit:  newJavaSummary("dbinittime", false),
+		update:  newJavaSummary("updatelatency", true),
+		updates: newLatencyFeed(),
+	}
+}
+
+// latencyBatch is how many samples the owner goroutine gathers before it
+// hands them to the feeder; maxLatencyBacklog bounds what it keeps while
+// the feeder is behind (the oldest batch is then dropped and counted).
+const (
+	latencyBatch      = 256
+	maxLatencyBacklog = 16 * latencyBatch
+)
+
+// latencyFeed carries samples from the owner goroutine to a summary
+// without a lock on the owner's side: the owner appends to its batch and
+// hands full batches (and, each tick, a partial one) over with a
+// non-blocking send; a feeder goroutine observes them and returns the
+// slices for reuse.
+type latencyFeed struct {
+	buf     []float64 // owner goroutine only
+	full    chan []float64
+	free    chan []float64
+	dropped atomic.Int64 // samples dropped while the feeder was behind
+}
+
+func newLatencyFeed() *latencyFeed {
+	return &latencyFeed{buf: make([]float64, 0, latencyBatch), full: make(chan []float64, 8), free: make(chan []float64, 8)}
+}
+
+// add records one sample (owner goroutine).
+func (f *latencyFeed) add(v float64) {
+	f.buf = append(f.buf, v)
+	if len(f.buf) >= latencyBatch {
+		f.flush()
+	}
+}
+
+// flush hands the batch to the feeder if it can take it (owner
+// goroutine); otherwise the batch keeps growing up to maxLatencyBacklog,
+// past which it is dropped.
+func (f *latencyFeed) flush() {
+	if len(f.buf) == 0 {
+		return
+	}
+	select {
+	case f.full <- f.buf:
+		select {
+		case b := <-f.free:
+			f.buf = b[:0]
+		default:
+			f.buf = make([]float64, 0, latencyBatch)
+		}
+	default:
+		if len(f.buf) >= maxLatencyBacklog {
+			f.dropped.Add(int64(len(f.buf)))
+			f.buf = f.buf[:0]
+		}
+	}
+}
+
+// run observes the batches into sum until quit closes.
+func (f *latencyFeed) run(sum prometheus.Summary, quit <-chan struct{}) {
+	for {
+		select {
+		case b := <-f.full:
+			for _, v := range b {
+				sum.Observe(v)
+			}
+			select {
+			case f.free <- b:
+			default:
+			}
+		case <-quit:
+			return
+		}
+	}
+}
+
+// observeFsync records one group commit: n txns made durable by one fsync
+// that took d. Java truncates each fsync to whole milliseconds, so a disk
+// that syncs in under a millisecond reads 0 there; zkgo keeps the
+// fraction (still in milliseconds, Java's unit).
+func (js *javaSummaries) observeFsync(d time.Duration, n int) {
+	js.fsync.Observe(float64(d.Nanoseconds()) / 1e6)
+	js.batch.Observe(float64(n))
+}
+
+// JavaSummaries returns the summaries of Java's registry the server
+// measures (fsynctime, sync_processor_batch_size, dbinittime,
+// updatelatency), for ops.JavaRegistry; collecting them does not involve
+// the owner goroutine.
+func (s *Server) JavaSummaries() []prometheus.Collector {
+	return []prometheus.Collector{s.jsum.fsync, s.jsum.batch, s.jsum.dbInit, s.jsum.update}
+}
