@@ -1,10 +1,13 @@
 package harness
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -52,12 +55,26 @@ type ZkgoProc struct {
 // for imok. Its stderr and stdout go to LogPath (appended).
 func StartZkgoProc(t testing.TB, bin, cfgPath, addr string, extra ...string) *ZkgoProc {
 	t.Helper()
+	return startZkgoProc(t, []string{bin}, cfgPath, addr, extra...)
+}
+
+// StartZkgoProcNice is StartZkgoProc under `nice -n nice`, for a test that
+// measures the server's latency on a host shared with other work: nice
+// starts zkgo all the same if it may not set the value (check Nice).
+func StartZkgoProcNice(t testing.TB, bin string, nice int, cfgPath, addr string, extra ...string) *ZkgoProc {
+	t.Helper()
+	return startZkgoProc(t, []string{"nice", "-n", strconv.Itoa(nice), bin}, cfgPath, addr, extra...)
+}
+
+func startZkgoProc(t testing.TB, argv []string, cfgPath, addr string, extra ...string) *ZkgoProc {
+	t.Helper()
 	p := &ZkgoProc{Addr: addr, Config: cfgPath, LogPath: cfgPath + ".log"}
 	logf, err := os.OpenFile(p.LogPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.cmd = exec.Command(bin, append([]string{"server", "--config", cfgPath}, extra...)...)
+	args := append(slices.Clone(argv[1:]), "server", "--config", cfgPath)
+	p.cmd = exec.Command(argv[0], append(args, extra...)...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
@@ -81,6 +98,24 @@ func StartZkgoProc(t testing.TB, bin, cfgPath, addr string, extra ...string) *Zk
 	}
 	t.Fatalf("zkgo did not answer ruok")
 	return nil
+}
+
+// Nice is the process's nice value (field 19 of /proc/pid/stat).
+func (p *ZkgoProc) Nice() (int, error) {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0, errors.New("harness: zkgo is not running")
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, fmt.Errorf("harness: zkgo's nice value: %w", err)
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 17 {
+		return 0, fmt.Errorf("harness: zkgo's nice value: short /proc/%d/stat", p.cmd.Process.Pid)
+	}
+	return strconv.Atoi(f[16])
 }
 
 // Kill sends SIGKILL and waits for the process to go.
