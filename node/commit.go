@@ -24,7 +24,9 @@ type proposal struct {
 	// forwarded: a learner sent the request to the leader; the txn (and so
 	// entry) arrives with the commit.
 	forwarded bool
-	syncReq   *wire.SyncRequest // a learner's forwarded sync
+	// seq is cc.reqSeq when the request was processed (earlierPending).
+	seq     uint64
+	syncReq *wire.SyncRequest // a learner's forwarded sync
 	// leader: the encoded txn (PROPOSAL/INFORM data)
 	data []byte
 	// after: learner syncs whose SYNC came while this txn (committed
@@ -103,6 +105,9 @@ func (s *Server) myID() int64 {
 // returned proposal is the requester's reply slot.
 func (s *Server) proposeWrite(r *writeRequest) *proposal {
 	prop := &proposal{cc: r.cc, xid: r.xid, op: r.op, start: time.Now()}
+	if r.cc != nil {
+		prop.seq = r.cc.reqSeq
+	}
 	s.prepare(prepItem{prop: prop, run: func() { s.prepareWrite(prop, r) }})
 	return prop
 }
@@ -261,8 +266,8 @@ func (s *Server) earlierPending(p *proposal) bool {
 	if cc == nil || cc.dead || p.connect != nil {
 		return false
 	}
-	if cc.job != nil {
-		return true // a connection's job is its oldest request
+	if cc.job != nil && p.seq > cc.jobSeq {
+		return true // sent after the connection's job
 	}
 	return len(cc.pending) > 0 && cc.pending[0].prop != p
 }

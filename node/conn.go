@@ -47,16 +47,21 @@ type clientConn struct {
 	// slice: addauth appends to a copy).
 	auth    []wire.ID
 	pending []pendingItem // replies owed, in request order
-	// job is a request of this connection done across owner rounds; the
-	// requests in pending come after it.
-	job       connJob
-	out       []byte // output accumulated this round
-	stats     connStats
-	gone      atomic.Bool // socket closed (set from the event loop)
-	timeoutMs int32
-	outHint   int32 // size of the last round's output: the next buffer's capacity
-	completed int32 // requests answered by out
-	sentPkts  int32
+	// job is a request of this connection done across owner rounds. The
+	// writes in pending may have been sent before it (a job starts when
+	// its request is processed, whether or not earlier writes are still
+	// being committed); its later requests wait behind it.
+	job connJob
+	// reqSeq counts the requests processed; jobSeq is reqSeq when job
+	// started, so that a proposal's seq tells whether it came after job.
+	reqSeq, jobSeq uint64
+	out            []byte // output accumulated this round
+	stats          connStats
+	gone           atomic.Bool // socket closed (set from the event loop)
+	timeoutMs      int32
+	outHint        int32 // size of the last round's output: the next buffer's capacity
+	completed      int32 // requests answered by out
+	sentPkts       int32
 	// reconnectOld: a learner's reconnect waiting for REVALIDATE came
 	// from a client without the readOnly byte.
 	reconnectOld bool

@@ -460,7 +460,7 @@ func (s *Server) touchLearner(cc *clientConn) {
 // (Learner.request); the reply waits for its commit (or SYNC).
 func (s *Server) forwardRequest(cc *clientConn, pkt *wire.ClientPacket) {
 	p := s.peer
-	prop := &proposal{cc: cc, xid: pkt.Header.Xid, op: pkt.Header.Type, start: time.Now(), forwarded: true}
+	prop := &proposal{cc: cc, xid: pkt.Header.Xid, op: pkt.Header.Type, start: time.Now(), forwarded: true, seq: cc.reqSeq}
 	cc.pending = append(cc.pending, pendingItem{prop: prop})
 	s.outstandingN++
 	if pkt.Header.Type == wire.OpSync {

@@ -73,6 +73,7 @@ type connJob interface {
 // startConnJob makes j the job at the head of cc's requests.
 func (s *Server) startConnJob(cc *clientConn, j connJob) {
 	cc.job = j
+	cc.jobSeq = cc.reqSeq
 	s.connJobs = append(s.connJobs, cc)
 }
 
@@ -131,6 +132,19 @@ func (s *Server) txnOps(e *wire.TxnEntry) int {
 
 // applyIdle reports whether no txn is being applied or waiting to be.
 func (s *Server) applyIdle() bool { return s.applyJob == nil && len(s.applyWait) == 0 }
+
+// applyIdleFor is applyIdle for a job of cc: no txn is being applied, and
+// those waiting (if any) wait behind one of cc's own that earlierPending
+// holds back until cc's earlier requests, this job among them, are
+// answered. Those txns were all committed after the job's request came (a
+// request sent after it leads them), so the job does not wait for them:
+// it would wait forever, as they wait for it.
+func (s *Server) applyIdleFor(cc *clientConn) bool {
+	if s.applyJob != nil {
+		return false
+	}
+	return len(s.applyWait) == 0 || (s.applyWait[0].cc == cc && s.earlierPending(s.applyWait[0]))
+}
 
 // lastApplied is the last zxid handed to the apply pipeline (applied, being
 // applied or waiting).

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/binary"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -705,6 +706,119 @@ func TestSyncDoesNotWaitForLaterWriteOfItsSession(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%d of 3 replies after 10 s: the sync and the later write wait for each other", n)
+		}
+		call(t, s, func() {})
+	}
+}
+
+// TestMultiReadDoesNotWaitForLaterWriteOfItsSession: a session sends a
+// long multiRead (a job across rounds), then a setData that commits before
+// the job starts. The write waits for the multiRead (a session's earlier
+// requests are answered first); the multiRead must not wait for the write
+// to be applied (TestLargeRequestsKeepSessionOrder hung on this under load).
+func TestMultiReadDoesNotWaitForLaterWriteOfItsSession(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop(context.Background()) })
+	sink := &recordSink{id: 7}
+	call(t, s, func() {
+		z := s.tree.LastZxid + 1
+		e := wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate}, Body: &wire.CreateTxn{Path: "/a", Data: []byte("0"), ACL: tree.OpenACLUnsafe, ParentCVersion: -1}}
+		s.tree.Apply(&e)
+		s.zxid = z
+		cc := &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
+		s.register(cc)
+		cc.session = 0x77
+		s.sessions.Add(0x77, 30000, s.nowMs())
+		var reads []wire.MultiOp
+		for i := 0; i < 2000; i++ {
+			reads = append(reads, wire.MultiOp{Type: wire.OpGetData, Op: &wire.GetDataRequest{Path: "/a"}})
+		}
+		s.roundStart = time.Now().Add(-time.Hour) // this round's time is spent
+		s.processRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: 1, Type: wire.OpMultiRead},
+			Body: &wire.MultiRequest{Ops: reads}})
+		cc.reqSeq++ // the setData is processed after the multiRead
+		p := &proposal{cc: cc, xid: 2, op: wire.OpSetData, start: time.Now(), seq: cc.reqSeq, entry: wire.TxnEntry{
+			Hdr:  wire.TxnHeader{ClientID: 0x77, Cxid: 2, Zxid: s.nextZxid(), Type: wire.OpSetData},
+			Body: &wire.SetDataTxn{Path: "/a", Data: []byte("1"), Version: 1}}}
+		cc.pending = append(cc.pending, pendingItem{prop: p})
+		s.outstandingN++
+		s.applyProposal(p)
+	})
+	waitReplies(t, s, sink, 1, 2)
+}
+
+// TestMultiReadAfterEarlierWriteOfItsSession: a session sends a setData,
+// then a long multiRead that becomes a job before the write commits. The
+// write is not held back for the job (the job came after it), the job runs
+// once it is applied, and the replies go out in request order.
+func TestMultiReadAfterEarlierWriteOfItsSession(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop(context.Background()) })
+	sink := &recordSink{id: 7}
+	call(t, s, func() {
+		z := s.tree.LastZxid + 1
+		e := wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate}, Body: &wire.CreateTxn{Path: "/a", Data: []byte("0"), ACL: tree.OpenACLUnsafe, ParentCVersion: -1}}
+		s.tree.Apply(&e)
+		s.zxid = z
+		cc := &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
+		s.register(cc)
+		cc.session = 0x77
+		s.sessions.Add(0x77, 30000, s.nowMs())
+		cc.reqSeq++
+		p := &proposal{cc: cc, xid: 1, op: wire.OpSetData, start: time.Now(), seq: cc.reqSeq, entry: wire.TxnEntry{
+			Hdr:  wire.TxnHeader{ClientID: 0x77, Cxid: 1, Zxid: s.nextZxid(), Type: wire.OpSetData},
+			Body: &wire.SetDataTxn{Path: "/a", Data: []byte("1"), Version: 1}}}
+		cc.pending = append(cc.pending, pendingItem{prop: p})
+		s.outstandingN++
+		var reads []wire.MultiOp
+		for i := 0; i < 2000; i++ {
+			reads = append(reads, wire.MultiOp{Type: wire.OpGetData, Op: &wire.GetDataRequest{Path: "/a"}})
+		}
+		s.roundStart = time.Now().Add(-time.Hour) // this round's time is spent
+		s.processRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: 2, Type: wire.OpMultiRead},
+			Body: &wire.MultiRequest{Ops: reads}})
+		s.applyProposal(p)
+	})
+	waitReplies(t, s, sink, 1, 2)
+}
+
+// waitReplies lets the owner run rounds until sink got replies with
+// exactly the xids want, in that order.
+func waitReplies(t *testing.T, s *Server, sink *recordSink, want ...wire.Xid) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var got []wire.Xid
+		b := sink.sent()
+		for len(b) >= 8 {
+			n := int(binary.BigEndian.Uint32(b))
+			got = append(got, wire.Xid(int32(binary.BigEndian.Uint32(b[4:]))))
+			b = b[4+n:]
+		}
+		if len(got) >= len(want) {
+			if !slices.Equal(got, want) {
+				t.Fatalf("replies %v, want %v", got, want)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replies %v after 10 s, want %v: the multiRead and a write of its session wait for each other", got, want)
 		}
 		call(t, s, func() {})
 	}

@@ -217,7 +217,8 @@ func (s *Server) replyNames(cc *clientConn, xid wire.Xid, names []string, stat *
 // multiReadJob answers a long multiRead across rounds. Java answers a
 // multiRead while no txn is committed, so its reads see one state: while
 // the job runs no txn is applied (applyHold), and it starts only when none
-// is being applied. Its reply is built as it goes and may not pass
+// is being applied (applyIdleFor: txns held back for this very session's
+// sake do not count). Its reply is built as it goes and may not pass
 // maxReplyBytes.
 type multiReadJob struct {
 	xid     wire.Xid
@@ -231,7 +232,7 @@ type multiReadJob struct {
 
 func (j *multiReadJob) step(s *Server, cc *clientConn, budget int) (int, bool) {
 	if !j.holding {
-		if !s.applyIdle() {
+		if !s.applyIdleFor(cc) {
 			return 0, false
 		}
 		j.holding = true

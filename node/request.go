@@ -32,6 +32,7 @@ func (s *Server) handlePacket(cc *clientConn, p *wire.ClientPacket) {
 // commit) and answered when applied; anything else waits until every
 // earlier request of the connection has been answered.
 func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
+	cc.reqSeq++
 	if cc.session == 0 {
 		if cc.connecting {
 			cc.pending = append(cc.pending, pendingItem{pkt: p, syncAfter: s.lastApplied()})
