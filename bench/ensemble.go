@@ -116,21 +116,25 @@ type EnsembleConfig struct {
 	// election picked another leader is retried on fresh data dirs.
 	StartTimeout time.Duration
 	StartTries   int
-	Log          io.Writer
+	// Failover, after the scenarios, kills the leader, times the first
+	// acknowledged write through a survivor and the killed member's
+	// rejoin (measureFailover).
+	Failover bool
+	Log      io.Writer
 }
 
 // EnsembleQuickProfile is `make bench-ensemble`: about 10 minutes on the
 // 2-core box.
 func EnsembleQuickProfile() EnsembleConfig {
 	return EnsembleConfig{Profile: "quick", Reps: 3, Warmup: 500 * time.Millisecond, Duration: 2 * time.Second,
-		ServerWarmup: 3 * time.Second, JavaHeap: "512m", Size: 1024, StartTimeout: 90 * time.Second, StartTries: 3}
+		ServerWarmup: 3 * time.Second, JavaHeap: "512m", Size: 1024, StartTimeout: 90 * time.Second, StartTries: 3, Failover: true}
 }
 
 // EnsembleFullProfile is `make bench-ensemble-full`: BENCHMARKS.md's
 // durations.
 func EnsembleFullProfile() EnsembleConfig {
 	return EnsembleConfig{Profile: "full", Reps: 5, Warmup: 5 * time.Second, Duration: 20 * time.Second,
-		ServerWarmup: 60 * time.Second, JavaHeap: "512m", Size: 1024, StartTimeout: 90 * time.Second, StartTries: 3}
+		ServerWarmup: 60 * time.Second, JavaHeap: "512m", Size: 1024, StartTimeout: 90 * time.Second, StartTries: 3, Failover: true}
 }
 
 func (c *EnsembleConfig) logf(format string, args ...any) {
@@ -481,6 +485,7 @@ type EnsembleReport struct {
 	Mixes     []EnsembleMix             `json:"mixes"`
 	Scenarios []EnsembleScenario        `json:"scenarios"`
 	Cells     map[string][]EnsembleCell `json:"cells"` // by scenario name
+	Failover  []FailoverCell            `json:"failover,omitempty"`
 	Elapsed   float64                   `json:"elapsed_sec"`
 	Errors    []string                  `json:"errors,omitempty"`
 }
@@ -559,7 +564,7 @@ func RunEnsembles(ctx context.Context, cfg EnsembleConfig) (*EnsembleReport, err
 				rep.Elapsed = time.Since(t0).Seconds()
 				return rep, ctx.Err()
 			}
-			if len(cfg.scenariosFor(rep, m)) == 0 {
+			if len(cfg.scenariosFor(rep, m)) == 0 && !cfg.Failover {
 				continue
 			}
 			rep.Order = append(rep.Order, fmt.Sprintf("%s#%d", m.Name, r+1))
@@ -691,6 +696,16 @@ func (cfg *EnsembleConfig) runEnsembleRep(ctx context.Context, rep *EnsembleRepo
 		if roles := e.roles(); roles[m.Leader-1] != "leader" {
 			return fmt.Errorf("after %s: member %d no longer leads (roles %v)", sc.Name, m.Leader, roles)
 		}
+	}
+	if cfg.Failover && ctx.Err() == nil {
+		fc := measureFailover(e, tree.withDefaults().keyPath(0), cfg.StartTimeout)
+		fc.Rep = r
+		rep.Failover = append(rep.Failover, fc)
+		if fc.Err != "" {
+			return fmt.Errorf("failover: %s", fc.Err)
+		}
+		cfg.logf("  %-28s %-22s first acked write %.0f ms after the kill (new leader %s); old leader back as follower in %.0f ms (%s)",
+			"failover", m.Name, fc.FirstWriteMs, fc.NewLeader, fc.RejoinMs, fc.RejoinSync)
 	}
 	return nil
 }

@@ -129,6 +129,7 @@ func (rep *EnsembleReport) WriteMarkdown(w io.Writer) {
 	}
 	rep.ratioTable(w, "### Ratios: leader CPU per committed write (Δ utime+stime of the leader ÷ Δ zxid)", writes,
 		func(EnsembleScenario) (ensembleMetric, string) { return eLCPUW, "µs/write" })
+	rep.failoverRatios(w)
 	p("### Raw figures\n\n")
 	for _, s := range rep.Scenarios {
 		p("#### %s: %s, %d conns × %d in flight, clients on %s\n\n", s.Name, s.Mix, s.Conns, s.Depth, targetText(s.Target))
@@ -146,6 +147,7 @@ func (rep *EnsembleReport) WriteMarkdown(w io.Writer) {
 		}
 		p("\n")
 	}
+	rep.failoverRaw(w)
 	p("### Setup\n\n")
 	p("- Ensembles: ")
 	for i, m := range rep.Mixes {
@@ -185,8 +187,9 @@ func targetText(t string) string {
 
 const ensembleHistoryHeader = "## History\n\n" +
 	"| date (UTC) | profile | set 3-node ops/s (J / G / ratio) | get 3-node ratio | serial set p50 ratio | " +
-	"leader CPU/write ratio (zkgo×3) | set ratio zkgo leader + 2 java | set ratio java leader + 2 zkgo | set 5-node ratio |\n" +
-	"|---|---|---|---:|---:|---:|---:|---:|---:|\n"
+	"leader CPU/write ratio (zkgo×3) | set ratio zkgo leader + 2 java | set ratio java leader + 2 zkgo | set 5-node ratio | " +
+	"failover ratio (zkgo×3) |\n" +
+	"|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n"
 
 func (rep *EnsembleReport) mix(name string) EnsembleMix {
 	for _, m := range rep.Mixes {
@@ -206,11 +209,12 @@ const (
 func (rep *EnsembleReport) historyRow() string {
 	sj, sg := rep.stat(rowSet, MixJava3, eOps), rep.stat(rowSet, MixZkgo3, eOps)
 	z3 := rep.mix(MixZkgo3)
-	return fmt.Sprintf("| %s | %s | %s / %s / %s | %s | %s | %s | %s | %s | %s |\n",
+	return fmt.Sprintf("| %s | %s | %s / %s / %s | %s | %s | %s | %s | %s | %s | %s |\n",
 		rep.Date.Format("2006-01-02 15:04"), rep.Profile, fmtNum(sj.Med), fmtNum(sg.Med), ratio(sg, sj),
 		fmtRatio(rep.ratio(rowGet, z3, eOps)), fmtRatio(rep.ratio(rowSerial, z3, eP50)),
 		fmtRatio(rep.ratio(rowSet, z3, eLCPUW)), fmtRatio(rep.ratio(rowSet, rep.mix(MixZkgoLeader), eOps)),
-		fmtRatio(rep.ratio(rowSet, rep.mix(MixJavaLeader), eOps)), fmtRatio(rep.ratio(rowSet, rep.mix(MixZkgo5), eOps)))
+		fmtRatio(rep.ratio(rowSet, rep.mix(MixJavaLeader), eOps)), fmtRatio(rep.ratio(rowSet, rep.mix(MixZkgo5), eOps)),
+		fmtRatio(rep.failoverRatio(z3, fFirst)))
 }
 
 // WriteResultsFile rewrites path (bench/ENSEMBLE.md) with this report,
@@ -235,3 +239,98 @@ func (rep *EnsembleReport) WriteResultsFile(path string) error {
 const ensembleTitle = "# Ensemble bench: zkgo vs Java ZooKeeper 3.8 ensembles\n\n" +
 	"This file is written by `make bench-ensemble` / `make bench-ensemble-full`; do not edit by hand. " +
 	"Method: README.md (\"Ensembles\") and ../../shared/BENCHMARKS.md. The history at the end keeps one line per run.\n\n"
+
+// failover metrics.
+type failoverMetric func(FailoverCell) (float64, bool)
+
+var (
+	fFirst  failoverMetric = func(c FailoverCell) (float64, bool) { return c.FirstWriteMs, c.FirstWriteMs > 0 }
+	fRejoin failoverMetric = func(c FailoverCell) (float64, bool) { return c.RejoinMs, c.RejoinMs > 0 }
+)
+
+func (rep *EnsembleReport) failoverStat(mix string, m failoverMetric) stat {
+	var v []float64
+	for _, c := range rep.Failover {
+		if c.Mix != mix {
+			continue
+		}
+		if x, ok := m(c); ok {
+			v = append(v, x)
+		}
+	}
+	return statOf(v)
+}
+
+func (rep *EnsembleReport) failoverRatio(mix EnsembleMix, m failoverMetric) float64 {
+	if mix.Base == "" {
+		return math.NaN()
+	}
+	return ratioVal(rep.failoverStat(mix.Name, m), rep.failoverStat(mix.Base, m))
+}
+
+var failoverRows = []struct {
+	name string
+	m    failoverMetric
+}{
+	{"leader SIGKILL → first acked write via a survivor", fFirst},
+	{"killed leader restarted → following and serving", fRejoin},
+}
+
+func (rep *EnsembleReport) failoverRatios(w io.Writer) {
+	if len(rep.Failover) == 0 {
+		return
+	}
+	mixes := rep.compared()
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	p("### Ratios: failover (median time)\n\n| measurement |")
+	for _, m := range mixes {
+		p(" %s ÷ %s |", m.Name, m.Base)
+	}
+	p("\n|---|")
+	for range mixes {
+		p("---:|")
+	}
+	p("\n")
+	for _, r := range failoverRows {
+		p("| %s |", r.name)
+		for _, m := range mixes {
+			p(" %s |", fmtRatio(rep.failoverRatio(m, r.m)))
+		}
+		p("\n")
+	}
+	p("\n")
+}
+
+func (rep *EnsembleReport) failoverRaw(w io.Writer) {
+	if len(rep.Failover) == 0 {
+		return
+	}
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	p("#### Failover: SIGKILL of the leader after the scenarios; new session + setData through the survivors in turn; " +
+		"then the killed member restarts on its data dir\n\n")
+	p("| ensemble | first acked write (ms) | new leader (sid) | rejoin (ms) | rejoin sync |\n|---|---:|---|---:|---|\n")
+	for _, m := range rep.Mixes {
+		var leaders, syncs []string
+		seenL, seenS := map[string]bool{}, map[string]bool{}
+		for _, c := range rep.Failover {
+			if c.Mix != m.Name {
+				continue
+			}
+			if c.NewLeader != "" && !seenL[c.NewLeader] {
+				seenL[c.NewLeader] = true
+				leaders = append(leaders, c.NewLeader)
+			}
+			if s := c.RejoinSync; s != "" && !seenS[s] {
+				seenS[s] = true
+				syncs = append(syncs, s)
+			}
+		}
+		first := rep.failoverStat(m.Name, fFirst)
+		if !first.ok() && len(leaders) == 0 {
+			continue
+		}
+		p("| %s | %s | %s | %s | %s |\n", m.Name, first, strings.Join(leaders, ", "),
+			rep.failoverStat(m.Name, fRejoin), strings.Join(syncs, ", "))
+	}
+	p("\n")
+}

@@ -200,3 +200,46 @@ func TestEnsembleHistoryIsKept(t *testing.T) {
 		t.Fatalf("history rows = %q", rows)
 	}
 }
+
+func TestFailoverTables(t *testing.T) {
+	rep := fakeEnsembleReport()
+	rep.Failover = []FailoverCell{
+		{Mix: MixJava3, FirstWriteMs: 800, NewLeader: "2 (java)", RejoinMs: 2000, RejoinSync: "DIFF"},
+		{Mix: MixJava3, Rep: 1, FirstWriteMs: 1000, NewLeader: "2 (java)", RejoinMs: 1800, RejoinSync: "DIFF"},
+		{Mix: MixZkgo3, FirstWriteMs: 450, NewLeader: "2 (zkgo)", RejoinMs: 90, RejoinSync: "DIFF"},
+		{Mix: MixJavaLeader, FirstWriteMs: 1800, NewLeader: "2 (zkgo)", RejoinMs: 1900, RejoinSync: "TRUNC"},
+	}
+	var b strings.Builder
+	rep.WriteMarkdown(&b)
+	out := b.String()
+	for _, want := range []string{
+		// java×3's median first write is 900 ms, its rejoin 1900 ms.
+		"| leader SIGKILL → first acked write via a survivor | 0.50x | — | 2.00x | — |",
+		"| killed leader restarted → following and serving | 0.05x | — | 1.00x | — |",
+		"| java×3 | 900 (800–1000) | 2 (java) | 1900 (1800–2000) | DIFF |",
+		"| java leader + 2 zkgo | 1800 | 2 (zkgo) | 1900 | TRUNC |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(rep.historyRow(), "| 0.50x |\n") {
+		t.Errorf("history row without the failover ratio: %q", rep.historyRow())
+	}
+}
+
+func TestSyncMode(t *testing.T) {
+	for _, tc := range []struct{ log, want string }{
+		{"[QuorumPeer[myid=3]] INFO Learner - Getting a diff from the leader 0x200000004\n", "DIFF"},
+		{"INFO Learner - Getting a snapshot from leader 0x600000000\n", "SNAP"},
+		{"WARN Learner - Truncating log to get in sync with the leader 0x100000009\n", "TRUNC"},
+		{`{"level":"info","mode":"SNAP","role":"follower","message":"synced with the leader; serving clients"}` + "\n", "SNAP"},
+		// zkgo's mode field on other lines (a failed attempt) says nothing.
+		{`{"level":"warn","mode":"DIFF","message":"Exception when following the leader"}` + "\n", ""},
+		{"nothing here\n", ""},
+	} {
+		if got := syncMode(tc.log); got != tc.want {
+			t.Errorf("syncMode(%q) = %q, want %q", tc.log, got, tc.want)
+		}
+	}
+}

@@ -336,6 +336,7 @@ func runBenchEnsemble(ctx context.Context, args []string) int {
 	workDir := fs.String("workdir", "", "where data dirs go (default: $TMPDIR)")
 	zkgoFlags := fs.String("zkgo-flags", "", "extra zkgo server flags (space separated)")
 	seed := fs.Int64("seed", 0, "seed of the interleaving order (0: random)")
+	noFailover := fs.Bool("no-failover", false, "skip the failover measurement at the end of each ensemble run")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -351,6 +352,9 @@ func runBenchEnsemble(ctx context.Context, args []string) int {
 	}
 	cfg.ZkgoBin, cfg.Only, cfg.Mixes, cfg.WorkDir, cfg.Seed = *bin, *only, *mixes, *workDir, *seed
 	cfg.Log = os.Stderr
+	if *noFailover {
+		cfg.Failover = false
+	}
 	if *reps > 0 {
 		cfg.Reps = *reps
 	}
