@@ -425,6 +425,19 @@ func (e *Ensemble) roles() []string {
 	return out
 }
 
+// stillLeads returns the roles once the intended leader says it leads, or
+// after a few tries (a srvr that times out under load is asked again).
+func (e *Ensemble) stillLeads() []string {
+	var roles []string
+	for try := 0; try < 5; try++ {
+		if roles = e.roles(); roles[e.Mix.Leader-1] == "leader" {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return roles
+}
+
 // exited reports a member that has exited.
 func (e *Ensemble) exited() error {
 	for i, s := range e.Members {
@@ -688,14 +701,14 @@ func (cfg *EnsembleConfig) runEnsembleRep(ctx context.Context, rep *EnsembleRepo
 			cfg.logf("  %s: %v", sc.Name, err)
 		}
 		c := cellOf(m, r, res, m.Leader-1, before, after, zBefore, zAfter)
-		rep.Cells[sc.Name] = append(rep.Cells[sc.Name], c)
 		cfg.logf("  %-28s %-22s %9.0f ops/s  p50 %6.0f  p99 %7.0f µs  leader cpu %6.1f µs/op %6.1f µs/write  err %d",
 			sc.Name, m.Name, res.OpsPerSec, res.Latency.P50, res.Latency.P99, c.LeaderCPUUsPerOp, c.LeaderCPUUsPerWrite, res.Errors)
 		// The roles must not have changed under load (an election in the
 		// middle would make the cell meaningless).
-		if roles := e.roles(); roles[m.Leader-1] != "leader" {
-			return fmt.Errorf("after %s: member %d no longer leads (roles %v)", sc.Name, m.Leader, roles)
+		if roles := e.stillLeads(); roles[m.Leader-1] != "leader" {
+			return fmt.Errorf("after %s: member %d no longer leads (roles %v); cell dropped", sc.Name, m.Leader, roles)
 		}
+		rep.Cells[sc.Name] = append(rep.Cells[sc.Name], c)
 	}
 	if cfg.Failover && ctx.Err() == nil {
 		fc := measureFailover(e, tree.withDefaults().keyPath(0), cfg.StartTimeout)

@@ -243,3 +243,18 @@ func TestSyncMode(t *testing.T) {
 		}
 	}
 }
+
+// The committed placeholder has no history rows, and a run's file keeps
+// its header's columns.
+func TestEnsemblePlaceholderHistory(t *testing.T) {
+	b, err := os.ReadFile("ENSEMBLE.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows := historyRows(string(b)); len(rows) != 0 {
+		t.Fatalf("placeholder history rows: %q", rows)
+	}
+	if !strings.Contains(string(b), ensembleHistoryHeader) {
+		t.Fatalf("placeholder history header differs from ensembleHistoryHeader")
+	}
+}
