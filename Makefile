@@ -108,6 +108,17 @@ bench-tls: build
 	./$(BIN) bench compare --profile quick --tls --only '^(get|exists|serial get|mix 90/10|set|serial set)$$' \
 		--zkgo $(BIN) --results bench/RESULTS-TLS.md --json bench/results-tls.json
 
+# 3- and 5-node ensembles side by side (issue 19): all Java, all zkgo, a
+# zkgo leader with Java followers and a Java leader with zkgo followers,
+# every member on loopback with its own data dir, fsync on; rewrites
+# bench/ENSEMBLE.md. bench-ensemble is the quick profile (< 15 min).
+.PHONY: bench-ensemble bench-ensemble-full
+bench-ensemble: build
+	./$(BIN) bench ensemble --profile quick --zkgo $(BIN) --results bench/ENSEMBLE.md --json bench/ensemble.json
+
+bench-ensemble-full: build
+	./$(BIN) bench ensemble --profile full --zkgo $(BIN) --results bench/ENSEMBLE.md --json bench/ensemble.json
+
 # zkgo proxy overhead: the same load directly against a zkgo server and
 # through `zkgo proxy`, alternating, in one run; writes bench/PROXY.md.
 .PHONY: bench-proxy

@@ -34,7 +34,13 @@ func dial(addr string, timeoutMs int32) (*conn, error) { return dialBuf(addr, ti
 
 // dialBuf is dial with a read buffer of bufSize bytes.
 func dialBuf(addr string, timeoutMs int32, bufSize int) (*conn, error) {
-	nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	return dialWithin(addr, timeoutMs, bufSize, 10*time.Second, 30*time.Second)
+}
+
+// dialWithin is dialBuf with limits on the TCP connect (connect) and on
+// the wait for the handshake's answer (handshake).
+func dialWithin(addr string, timeoutMs int32, bufSize int, connect, handshake time.Duration) (*conn, error) {
+	nc, err := net.DialTimeout("tcp", addr, connect)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +55,7 @@ func dialBuf(addr string, timeoutMs int32, bufSize int) (*conn, error) {
 		nc.Close()
 		return nil, err
 	}
-	_ = nc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	_ = nc.SetReadDeadline(time.Now().Add(handshake))
 	c := &conn{nc: nc, br: bufio.NewReaderSize(nc, bufSize)}
 	n, err := c.frameLen()
 	if err != nil {

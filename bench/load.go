@@ -117,6 +117,9 @@ type Workload struct {
 	Warmup   time.Duration // run, then discard
 	Duration time.Duration // measured
 	Tree     Tree
+	// Addrs, if set, spreads the connections over these servers (connection
+	// i dials Addrs[i%len(Addrs)]) instead of the address given to Run.
+	Addrs []string
 	// Progress, if set, receives a progress line about once a second.
 	Progress io.Writer
 	// OnMeasure and OnMeasureEnd, if set, are called when the measured
@@ -280,7 +283,11 @@ func Run(ctx context.Context, addr string, w Workload) (*Result, error) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			c, err := dial(addr, 30000)
+			a := addr
+			if len(w.Addrs) > 0 {
+				a = w.Addrs[i%len(w.Addrs)]
+			}
+			c, err := dial(a, 30000)
 			if err != nil {
 				mu.Lock()
 				dialErr = errors.Join(dialErr, err)

@@ -173,6 +173,34 @@ func StartServer(spec ServerSpec, dir, dataDir string, timeout time.Duration) (*
 	if err := os.WriteFile(cfgPath, []byte(b.String()), 0o644); err != nil {
 		return nil, err
 	}
+	t0 := time.Now()
+	if err := s.launch(cfgPath); err != nil {
+		return nil, err
+	}
+	deadline := t0.Add(timeout)
+	for {
+		select {
+		case err := <-s.exited:
+			s.cmd = nil
+			return nil, fmt.Errorf("bench: %s exited during startup: %v\n%s", spec.Label(), err, tailFile(s.LogPath, 2000))
+		default:
+		}
+		if s.serves() {
+			s.Ready = time.Since(t0)
+			return s, nil
+		}
+		if time.Now().After(deadline) {
+			s.Stop()
+			return nil, fmt.Errorf("bench: %s did not serve within %v\n%s", spec.Label(), timeout, tailFile(s.LogPath, 2000))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// launch starts spec's process on the config at cfgPath, its output
+// appended to s.Dir/server.log; it does not wait for anything.
+func (s *Server) launch(cfgPath string) error {
+	spec := s.Spec
 	var cmd *exec.Cmd
 	switch spec.Kind {
 	case Java:
@@ -201,41 +229,23 @@ func StartServer(spec ServerSpec, dir, dataDir string, timeout time.Duration) (*
 		args := append([]string{"server", "--config", cfgPath}, spec.Extra...)
 		cmd = exec.Command(spec.ZkgoBin, args...)
 	default:
-		return nil, fmt.Errorf("bench: unknown server kind %q", spec.Kind)
+		return fmt.Errorf("bench: unknown server kind %q", spec.Kind)
 	}
-	s.LogPath = filepath.Join(dir, "server.log")
+	s.LogPath = filepath.Join(s.Dir, "server.log")
 	logf, err := os.OpenFile(s.LogPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	t0 := time.Now()
 	if err := startOn(cmd, spec.CPUs); err != nil {
 		logf.Close()
-		return nil, err
+		return err
 	}
 	s.cmd = cmd
 	s.exited = make(chan error, 1)
 	go func() { s.exited <- cmd.Wait(); logf.Close() }()
-	deadline := t0.Add(timeout)
-	for {
-		select {
-		case err := <-s.exited:
-			s.cmd = nil
-			return nil, fmt.Errorf("bench: %s exited during startup: %v\n%s", spec.Label(), err, tailFile(s.LogPath, 2000))
-		default:
-		}
-		if s.serves() {
-			s.Ready = time.Since(t0)
-			return s, nil
-		}
-		if time.Now().After(deadline) {
-			s.Stop()
-			return nil, fmt.Errorf("bench: %s did not serve within %v\n%s", spec.Label(), timeout, tailFile(s.LogPath, 2000))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return nil
 }
 
 // serves reports whether the server answers ruok and serves a read.

@@ -25,6 +25,7 @@ func benchUsage() {
   zkgo bench run --addr host:port [flags]   drive one running server (table or --json)
   zkgo bench load --addr host:port --znodes N   create the memory scenario's tree (fan-out 1000)
   zkgo bench compare [flags]                start Java ZooKeeper and zkgo in turn, print ratios, write bench/RESULTS.md
+  zkgo bench ensemble [flags]               3- and 5-node ensembles (all Java, all zkgo, mixed) side by side, write bench/ENSEMBLE.md
   zkgo bench proxy [flags]                  zkgo proxy overhead: the same load direct and through the proxy
   zkgo bench forwarder --listen A --upstream B   the baseline of bench proxy: a minimal gnet forwarder
 
@@ -45,6 +46,8 @@ func runBench(args []string) int {
 		return runBenchCompare(ctx, args[1:])
 	case "load":
 		return runBenchLoad(ctx, args[1:])
+	case "ensemble":
+		return runBenchEnsemble(ctx, args[1:])
 	case "proxy":
 		return runBenchProxy(ctx, args[1:])
 	case "forwarder":
@@ -313,6 +316,90 @@ func runBenchProxy(ctx context.Context, args []string) int {
 			fmt.Fprintln(os.Stderr, "zkgo bench proxy:", err)
 			return 1
 		}
+	}
+	return 0
+}
+
+func runBenchEnsemble(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("bench ensemble", flag.ContinueOnError)
+	profile := fs.String("profile", "quick", "quick (make bench-ensemble, < 15 min) or full (make bench-ensemble-full)")
+	bin := fs.String("zkgo", "bin/zkgo", "zkgo binary to benchmark")
+	results := fs.String("results", "bench/ENSEMBLE.md", "results file to rewrite (empty: none)")
+	jsonOut := fs.String("json", "", "also write the raw report as JSON to this file")
+	only := fs.String("only", "", "regexp: run only the scenarios whose name matches")
+	mixes := fs.String("mixes", "", `regexp: run only the ensembles whose name matches (java×3, zkgo×3, "zkgo leader + 2 java", "java leader + 2 zkgo", java×5, zkgo×5)`)
+	reps := fs.Int("reps", 0, "repetitions (default: the profile's)")
+	dur := fs.Duration("duration", 0, "measured time per scenario (default: the profile's)")
+	warm := fs.Duration("warmup", -1, "warm-up per scenario (default: the profile's)")
+	swarm := fs.Duration("server-warmup", -1, "warm-up after each ensemble start (default: the profile's)")
+	heap := fs.String("java-heap", "", "Java -Xms=-Xmx of every Java member (default: the profile's; \"packaged\": none)")
+	workDir := fs.String("workdir", "", "where data dirs go (default: $TMPDIR)")
+	zkgoFlags := fs.String("zkgo-flags", "", "extra zkgo server flags (space separated)")
+	seed := fs.Int64("seed", 0, "seed of the interleaving order (0: random)")
+	noFailover := fs.Bool("no-failover", false, "skip the failover measurement at the end of each ensemble run")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var cfg bench.EnsembleConfig
+	switch *profile {
+	case "quick":
+		cfg = bench.EnsembleQuickProfile()
+	case "full":
+		cfg = bench.EnsembleFullProfile()
+	default:
+		fmt.Fprintf(os.Stderr, "zkgo bench ensemble: unknown profile %q\n", *profile)
+		return 2
+	}
+	cfg.ZkgoBin, cfg.Only, cfg.Mixes, cfg.WorkDir, cfg.Seed = *bin, *only, *mixes, *workDir, *seed
+	cfg.Log = os.Stderr
+	if *noFailover {
+		cfg.Failover = false
+	}
+	if *reps > 0 {
+		cfg.Reps = *reps
+	}
+	if *dur > 0 {
+		cfg.Duration = *dur
+	}
+	if *warm >= 0 {
+		cfg.Warmup = *warm
+	}
+	if *swarm >= 0 {
+		cfg.ServerWarmup = *swarm
+	}
+	if *heap == "packaged" {
+		cfg.JavaHeap = ""
+	} else if *heap != "" {
+		cfg.JavaHeap = *heap
+	}
+	if *zkgoFlags != "" {
+		cfg.ZkgoExtra = strings.Fields(*zkgoFlags)
+	}
+	if abs, err := filepath.Abs(cfg.ZkgoBin); err == nil {
+		cfg.ZkgoBin = abs
+	}
+	rep, err := bench.RunEnsembles(ctx, cfg)
+	if rep != nil {
+		fmt.Fprintln(os.Stdout)
+		rep.WriteMarkdown(os.Stdout)
+		if *results != "" {
+			if werr := rep.WriteResultsFile(*results); werr != nil {
+				fmt.Fprintln(os.Stderr, "zkgo bench ensemble:", werr)
+				return 1
+			}
+			fmt.Fprintf(os.Stderr, "wrote %s\n", *results)
+		}
+		if *jsonOut != "" {
+			b, _ := json.MarshalIndent(rep, "", "  ")
+			if werr := os.WriteFile(*jsonOut, b, 0o644); werr != nil {
+				fmt.Fprintln(os.Stderr, "zkgo bench ensemble:", werr)
+				return 1
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "zkgo bench ensemble:", err)
+		return 1
 	}
 	return 0
 }

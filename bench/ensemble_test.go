@@ -1,0 +1,260 @@
+package bench
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestEnsembleConfigListsEveryMember(t *testing.T) {
+	ports := []memberPorts{{2181, 2888, 3888}, {2182, 2889, 3889}, {2183, 2890, 3890}}
+	for id := 1; id <= 3; id++ {
+		cfg := ensembleConfig(id, ports, "/d/m"+string(rune('0'+id)), map[string]string{"snapCount": "1000", "tickTime": "500"})
+		lines := map[string]string{}
+		for _, l := range strings.Split(strings.TrimSpace(cfg), "\n") {
+			k, v, ok := strings.Cut(l, "=")
+			if !ok {
+				t.Fatalf("member %d: bad line %q", id, l)
+			}
+			if _, dup := lines[k]; dup {
+				t.Fatalf("member %d: key %s twice", id, k)
+			}
+			lines[k] = v
+		}
+		want := map[string]string{
+			"server.1":          "127.0.0.1:2888:3888:participant;127.0.0.1:2181",
+			"server.2":          "127.0.0.1:2889:3889:participant;127.0.0.1:2182",
+			"server.3":          "127.0.0.1:2890:3890:participant;127.0.0.1:2183",
+			"forceSync":         "yes",
+			"dataDir":           "/d/m" + string(rune('0'+id)),
+			"snapCount":         "1000",
+			"tickTime":          "500", // props win
+			"standaloneEnabled": "false",
+		}
+		for k, v := range want {
+			if lines[k] != v {
+				t.Errorf("member %d: %s=%q, want %q\n%s", id, k, lines[k], v, cfg)
+			}
+		}
+		if _, ok := lines["clientPort"]; ok {
+			t.Errorf("member %d: clientPort set besides the server.N client addresses", id)
+		}
+	}
+}
+
+func TestParseSrvr(t *testing.T) {
+	java := "Zookeeper version: 3.8.0-5a02a05eddb59aee6ac762f7ea82e92a68eb9c0f, built on 2022-02-25 08:49 UTC\n" +
+		"Latency min/avg/max: 0/0.4/12\nReceived: 10\nSent: 9\nConnections: 1\nOutstanding: 0\n" +
+		"Zxid: 0x100000a2c\nMode: leader\nNode count: 1012\nProposal sizes last/min/max: 48/48/1100\n"
+	if got := parseSrvr(java); got.Mode != "leader" || got.Zxid != 0x100000a2c {
+		t.Fatalf("parseSrvr(java leader) = %+v", got)
+	}
+	if got := parseSrvr("This ZooKeeper instance is not currently serving requests\n"); got.Mode != "" || got.Zxid != -1 {
+		t.Fatalf("parseSrvr(not serving) = %+v", got)
+	}
+	if got := parseSrvr("Zxid: 0x0\nMode: follower\n"); got.Mode != "follower" || got.Zxid != 0 {
+		t.Fatalf("parseSrvr(follower) = %+v", got)
+	}
+}
+
+func TestDefaultEnsembleMixes(t *testing.T) {
+	byName := map[string]EnsembleMix{}
+	for _, m := range DefaultEnsembleMixes() {
+		byName[m.Name] = m
+	}
+	for _, m := range DefaultEnsembleMixes() {
+		// The leader must have the highest sid (fresh data dirs: FLE
+		// picks it), and a ratio divides by the all-Java ensemble of the
+		// same size.
+		if m.Leader != m.Size() {
+			t.Errorf("%s: leader sid %d, want the highest (%d)", m.Name, m.Leader, m.Size())
+		}
+		if m.Base != "" {
+			b, ok := byName[m.Base]
+			if !ok || b.Size() != m.Size() || b.Base != "" {
+				t.Errorf("%s: bad base %q", m.Name, m.Base)
+			}
+			for _, k := range b.Members {
+				if k != Java {
+					t.Errorf("%s: base %s has a %s member", m.Name, b.Name, k)
+				}
+			}
+		}
+	}
+	if k := byName[MixZkgoLeader].LeaderKind(); k != Zkgo {
+		t.Errorf("%s leads with %s", MixZkgoLeader, k)
+	}
+	if k := byName[MixJavaLeader].LeaderKind(); k != Java {
+		t.Errorf("%s leads with %s", MixJavaLeader, k)
+	}
+	for i, k := range byName[MixJavaLeader].Members {
+		if i+1 != byName[MixJavaLeader].Leader && k != Zkgo {
+			t.Errorf("%s: follower sid %d is %s", MixJavaLeader, i+1, k)
+		}
+	}
+}
+
+func TestCellOfCountsCommittedWrites(t *testing.T) {
+	m := DefaultEnsembleMixes()[0]
+	res := &Result{Ops: 1000, Seconds: 1, OpsPerSec: 1000}
+	before := []ProcSample{{UserSec: 1}, {UserSec: 1}, {UserSec: 1, SysSec: 1}}
+	after := []ProcSample{{UserSec: 1.01}, {UserSec: 1.02}, {UserSec: 1.03, SysSec: 1.02, RSSKB: 2048}}
+	c := cellOf(m, 0, res, 2, before, after, SrvrInfo{Zxid: 1<<32 | 100}, SrvrInfo{Zxid: 1<<32 | 600})
+	if c.Committed != 500 {
+		t.Fatalf("committed = %d, want 500", c.Committed)
+	}
+	// Leader: 0.05 s of CPU over 500 txns = 100 µs/write, over 1000 ops = 50 µs/op.
+	if !near(c.LeaderCPUUsPerWrite, 100) || !near(c.LeaderCPUUsPerOp, 50) || !near(c.EnsembleCPUUsPerOp, 80) {
+		t.Fatalf("cell = %+v", c)
+	}
+	if c.LeaderRSSKB != 2048 {
+		t.Fatalf("leader RSS = %d", c.LeaderRSSKB)
+	}
+	// A new epoch in the window (an election) makes the count unusable.
+	c = cellOf(m, 0, res, 2, before, after, SrvrInfo{Zxid: 1<<32 | 100}, SrvrInfo{Zxid: 2<<32 | 5})
+	if c.Committed != 0 || c.LeaderCPUUsPerWrite != 0 {
+		t.Fatalf("across epochs: %+v", c)
+	}
+}
+
+func near(a, b float64) bool { return a > b*0.999 && a < b*1.001 }
+
+// fakeEnsembleReport has set and serial rows: zkgo×3 twice Java's set
+// ops/s and half its serial p50; the 5-node ensembles ran the set row only.
+func fakeEnsembleReport() *EnsembleReport {
+	rep := &EnsembleReport{Profile: "quick", Date: time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC), Reps: 1,
+		Mixes: DefaultEnsembleMixes(), Cells: map[string][]EnsembleCell{}}
+	for _, s := range DefaultEnsembleScenarios() {
+		if s.Name == rowSet || s.Name == rowSerial || s.Name == rowGet {
+			rep.Scenarios = append(rep.Scenarios, s)
+		}
+	}
+	add := func(sc, mix string, ops, p50, cpuw float64) {
+		rep.Cells[sc] = append(rep.Cells[sc], EnsembleCell{Mix: mix, Committed: 100, LeaderCPUUsPerWrite: cpuw,
+			Result: &Result{Ops: int64(ops), Seconds: 1, OpsPerSec: ops, Latency: Summary{Count: 1, P50: p50, P99: 2 * p50}}})
+	}
+	add(rowSet, MixJava3, 10000, 1000, 40)
+	add(rowSet, MixZkgo3, 20000, 500, 10)
+	add(rowSet, MixZkgoLeader, 15000, 700, 12)
+	add(rowSet, MixJavaLeader, 11000, 900, 38)
+	add(rowSet, MixJava5, 8000, 1200, 50)
+	add(rowSet, MixZkgo5, 12000, 800, 20)
+	add(rowSerial, MixJava3, 500, 2000, 100)
+	add(rowSerial, MixZkgo3, 1000, 1000, 50)
+	return rep
+}
+
+func TestEnsembleRatioTables(t *testing.T) {
+	rep := fakeEnsembleReport()
+	var b strings.Builder
+	rep.WriteMarkdown(&b)
+	out := b.String()
+	ratios := out[:strings.Index(out, "### Raw figures")]
+	for _, want := range []string{
+		"| set (all members) | ops/s | 2.00x | 1.50x | 1.10x | 1.50x |",
+		"| serial set (on a follower) | p50 | 0.50x | — | — | — |", // a FiveNode row without 5-node or mixed cells
+		"| set (all members) | µs/write | 0.25x | 0.30x | 0.95x | 0.40x |",
+		"| scenario | metric | zkgo×3 ÷ java×3 | zkgo leader + 2 java ÷ java×3 | java leader + 2 zkgo ÷ java×3 | zkgo×5 ÷ java×5 |",
+	} {
+		if !strings.Contains(ratios, want) {
+			t.Errorf("ratio tables lack %q:\n%s", want, ratios)
+		}
+	}
+	// The 5-node ensembles run only the FiveNode rows: the get row has an
+	// empty 5-node column and no 5-node raw row.
+	if !strings.Contains(ratios, "| get (all members) | ops/s | — | — | — | |") {
+		t.Errorf("get row:\n%s", ratios)
+	}
+	raw := out[strings.Index(out, "### Raw figures"):]
+	getRaw := raw[strings.Index(raw, "#### get"):strings.Index(raw, "#### set")]
+	if strings.Contains(getRaw, "java×5") {
+		t.Errorf("5-node row in a 3-node-only scenario:\n%s", getRaw)
+	}
+	if !strings.Contains(raw, "| zkgo×3 | 20k | 500 | 1000 |") {
+		t.Errorf("raw set row missing:\n%s", raw)
+	}
+}
+
+func TestEnsembleHistoryIsKept(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ENSEMBLE.md")
+	rep := fakeEnsembleReport()
+	if err := rep.WriteResultsFile(path); err != nil {
+		t.Fatal(err)
+	}
+	rep.Date = rep.Date.Add(time.Hour)
+	if err := rep.WriteResultsFile(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := historyRows(string(b))
+	if len(rows) != 2 {
+		t.Fatalf("history rows = %q", rows)
+	}
+	if !strings.HasPrefix(rows[0], "| 2026-12-07 10:00 | quick | 10k / 20k / 2.00x | — | 0.50x | 0.25x | 1.50x | 1.10x | 1.50x |") ||
+		!strings.HasPrefix(rows[1], "| 2026-12-07 11:00 |") {
+		t.Fatalf("history rows = %q", rows)
+	}
+}
+
+func TestFailoverTables(t *testing.T) {
+	rep := fakeEnsembleReport()
+	rep.Failover = []FailoverCell{
+		{Mix: MixJava3, FirstWriteMs: 800, NewLeader: "2 (java)", RejoinMs: 2000, RejoinSync: "DIFF"},
+		{Mix: MixJava3, Rep: 1, FirstWriteMs: 1000, NewLeader: "2 (java)", RejoinMs: 1800, RejoinSync: "DIFF"},
+		{Mix: MixZkgo3, FirstWriteMs: 450, NewLeader: "2 (zkgo)", RejoinMs: 90, RejoinSync: "DIFF"},
+		{Mix: MixJavaLeader, FirstWriteMs: 1800, NewLeader: "2 (zkgo)", RejoinMs: 1900, RejoinSync: "TRUNC"},
+	}
+	var b strings.Builder
+	rep.WriteMarkdown(&b)
+	out := b.String()
+	for _, want := range []string{
+		// java×3's median first write is 900 ms, its rejoin 1900 ms.
+		"| leader SIGKILL → first acked write via a survivor | 0.50x | — | 2.00x | — |",
+		"| killed leader restarted → following and serving | 0.05x | — | 1.00x | — |",
+		"| java×3 | 900 (800–1000) | 2 (java) | 1900 (1800–2000) | DIFF |",
+		"| java leader + 2 zkgo | 1800 | 2 (zkgo) | 1900 | TRUNC |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(rep.historyRow(), "| 0.50x |\n") {
+		t.Errorf("history row without the failover ratio: %q", rep.historyRow())
+	}
+}
+
+func TestSyncMode(t *testing.T) {
+	for _, tc := range []struct{ log, want string }{
+		{"[QuorumPeer[myid=3]] INFO Learner - Getting a diff from the leader 0x200000004\n", "DIFF"},
+		{"INFO Learner - Getting a snapshot from leader 0x600000000\n", "SNAP"},
+		{"WARN Learner - Truncating log to get in sync with the leader 0x100000009\n", "TRUNC"},
+		{`{"level":"info","mode":"SNAP","role":"follower","message":"synced with the leader; serving clients"}` + "\n", "SNAP"},
+		// zkgo's mode field on other lines (a failed attempt) says nothing.
+		{`{"level":"warn","mode":"DIFF","message":"Exception when following the leader"}` + "\n", ""},
+		{"nothing here\n", ""},
+	} {
+		if got := syncMode(tc.log); got != tc.want {
+			t.Errorf("syncMode(%q) = %q, want %q", tc.log, got, tc.want)
+		}
+	}
+}
+
+// The committed placeholder has no history rows, and a run's file keeps
+// its header's columns.
+func TestEnsemblePlaceholderHistory(t *testing.T) {
+	b, err := os.ReadFile("ENSEMBLE.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows := historyRows(string(b)); len(rows) != 0 {
+		t.Fatalf("placeholder history rows: %q", rows)
+	}
+	if !strings.Contains(string(b), ensembleHistoryHeader) {
+		t.Fatalf("placeholder history header differs from ensembleHistoryHeader")
+	}
+}
