@@ -367,14 +367,31 @@ func TestLeader_FailoverBothWays(t *testing.T) {
 	w = startWriters("b", map[string]string{"zkgo": e.zk[3].Addr, "java": e.m.ClientAddr(other)})
 	time.Sleep(2 * time.Second)
 	e.m.Kill(javaLeader)
+	// zkgo wins with the highest sid when its history is as long as the
+	// other Java member's; under load that member may hold a txn zkgo had
+	// not logged yet when the leader died, and then it wins by FLE's zxid
+	// rule (seen once in a full run: zkgo at 0x200000dd7 voted for Java 1
+	// at 0x200000dd8). Either is correct; what follows checks the data.
 	deadline = time.Now().Add(60 * time.Second)
-	for e.zk[3].Server.Mode() != "leader" {
+	zkgoLeads := false
+	for {
+		if e.zk[3].Server.Mode() == "leader" {
+			zkgoLeads = true
+			break
+		}
+		if id, ok := e.m.Leader(); ok && id == other && e.zk[3].Server.Mode() == "follower" {
+			break
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("zkgo did not take over (mode %s)", e.zk[3].Server.Mode())
+			t.Fatalf("no leader after Java %d died (zkgo is %s)", javaLeader, e.zk[3].Server.Mode())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	e.m.WaitMode(t, other, "follower", 60*time.Second)
+	if zkgoLeads {
+		e.m.WaitMode(t, other, "follower", 60*time.Second)
+	} else {
+		t.Logf("Java %d had a newer txn than zkgo when Java %d died and leads; zkgo follows it", other, javaLeader)
+	}
 	time.Sleep(time.Second)
 	acked2 := w.halt()
 	for p := range acked {
@@ -385,7 +402,7 @@ func TestLeader_FailoverBothWays(t *testing.T) {
 	for _, addr := range []string{e.zk[3].Addr, e.m.ClientAddr(other), e.m.ClientAddr(javaLeader)} {
 		checkAcked(t, addr, acked2)
 	}
-	t.Logf("phase 2: %d acknowledged writes in all, none lost; zkgo leads Java %d and %d", len(acked2), other, javaLeader)
+	t.Logf("phase 2: %d acknowledged writes in all, none lost; zkgo leads: %v", len(acked2), zkgoLeads)
 	checkJavaLogsAllowing(t, e.m, leaderDeathRaces, 1, 2)
 }
 
