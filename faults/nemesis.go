@@ -388,7 +388,7 @@ func (n *Nemesis) apply(ctx context.Context, s Step) error {
 			}
 		}
 	default:
-		return fmt.Errorf("faults: fault %q not implemented", s.Fault)
+		return fmt.Errorf("faults: unknown fault %q", s.Fault)
 	}
 	n.sleep(ctx, s.For)
 	n.logf("%s: heal network", s.Fault)
