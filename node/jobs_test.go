@@ -717,26 +717,8 @@ func TestSyncDoesNotWaitForLaterWriteOfItsSession(t *testing.T) {
 // requests are answered first); the multiRead must not wait for the write
 // to be applied (TestLargeRequestsKeepSessionOrder hung on this under load).
 func TestMultiReadDoesNotWaitForLaterWriteOfItsSession(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
-	sink := &recordSink{id: 7}
+	s, sink, cc := sessionWithNodeA(t)
 	call(t, s, func() {
-		z := s.tree.LastZxid + 1
-		e := wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate}, Body: &wire.CreateTxn{Path: "/a", Data: []byte("0"), ACL: tree.OpenACLUnsafe, ParentCVersion: -1}}
-		s.tree.Apply(&e)
-		s.zxid = z
-		cc := &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
-		s.register(cc)
-		cc.session = 0x77
-		s.sessions.Add(0x77, 30000, s.nowMs())
 		var reads []wire.MultiOp
 		for i := 0; i < 2000; i++ {
 			reads = append(reads, wire.MultiOp{Type: wire.OpGetData, Op: &wire.GetDataRequest{Path: "/a"}})
@@ -760,26 +742,8 @@ func TestMultiReadDoesNotWaitForLaterWriteOfItsSession(t *testing.T) {
 // write is not held back for the job (the job came after it), the job runs
 // once it is applied, and the replies go out in request order.
 func TestMultiReadAfterEarlierWriteOfItsSession(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
-	sink := &recordSink{id: 7}
+	s, sink, cc := sessionWithNodeA(t)
 	call(t, s, func() {
-		z := s.tree.LastZxid + 1
-		e := wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate}, Body: &wire.CreateTxn{Path: "/a", Data: []byte("0"), ACL: tree.OpenACLUnsafe, ParentCVersion: -1}}
-		s.tree.Apply(&e)
-		s.zxid = z
-		cc := &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
-		s.register(cc)
-		cc.session = 0x77
-		s.sessions.Add(0x77, 30000, s.nowMs())
 		cc.reqSeq++
 		p := &proposal{cc: cc, xid: 1, op: wire.OpSetData, start: time.Now(), seq: cc.reqSeq, entry: wire.TxnEntry{
 			Hdr:  wire.TxnHeader{ClientID: 0x77, Cxid: 1, Zxid: s.nextZxid(), Type: wire.OpSetData},
@@ -796,6 +760,34 @@ func TestMultiReadAfterEarlierWriteOfItsSession(t *testing.T) {
 		s.applyProposal(p)
 	})
 	waitReplies(t, s, sink, 1, 2)
+}
+
+// sessionWithNodeA starts a standalone server holding /a ("0") and
+// registers a connection of session 0x77 that records what it is sent.
+func sessionWithNodeA(t *testing.T) (*Server, *recordSink, *clientConn) {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop(context.Background()) })
+	sink := &recordSink{id: 7}
+	cc := &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
+	call(t, s, func() {
+		z := s.tree.LastZxid + 1
+		e := wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate}, Body: &wire.CreateTxn{Path: "/a", Data: []byte("0"), ACL: tree.OpenACLUnsafe, ParentCVersion: -1}}
+		s.tree.Apply(&e)
+		s.zxid = z
+		s.register(cc)
+		cc.session = 0x77
+		s.sessions.Add(0x77, 30000, s.nowMs())
+	})
+	return s, sink, cc
 }
 
 // waitReplies lets the owner run rounds until sink got replies with
