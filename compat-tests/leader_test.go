@@ -557,13 +557,15 @@ func syncModesBehindZkgo(t *testing.T, e *zkgoEnsemble, leader, f int64, startOt
 		}
 		return e.zk[f].Addr
 	}
-	// c1 is the client on member f. It is closed before f stops: a session
-	// left to expire would have the leader commit its closeSession at a
-	// zxid the TRUNC step below gives to a txn the leader never had.
-	var c1 *zk.Conn
+	// c1 is the client on member f. Its session's end is committed before
+	// f stops: a closeSession committed later (go-zookeeper's Close gives
+	// up waiting after a second, and the session then expires) would take
+	// the zxid the TRUNC step below gives to a txn the leader never had.
+	cz := zkConn(t, e.zk[leader].Addr)
+	var c1 *quietConn
 	stopF := func() {
 		if c1 != nil {
-			c1.Close()
+			c1.closeQuiet(t, cz)
 			c1 = nil
 		}
 		if java {
@@ -572,7 +574,7 @@ func syncModesBehindZkgo(t *testing.T, e *zkgoEnsemble, leader, f int64, startOt
 			e.stop(f)
 		}
 	}
-	rejoin := func() *zk.Conn {
+	rejoin := func() *quietConn {
 		t.Helper()
 		if java {
 			e.m.Start(f)
@@ -580,12 +582,11 @@ func syncModesBehindZkgo(t *testing.T, e *zkgoEnsemble, leader, f int64, startOt
 			e.start(f)
 		}
 		waitFollower()
-		c := zkConn(t, addrOf())
+		c := openQuiet(t, addrOf())
 		_, err := c.Sync("/")
 		must(t, err)
 		return c
 	}
-	cz := zkConn(t, e.zk[leader].Addr)
 	for i := 0; i < 100; i++ {
 		_, err := cz.Create(fmt.Sprintf("/a%d", i), []byte("a"), 0, open)
 		must(t, err)
@@ -597,12 +598,12 @@ func syncModesBehindZkgo(t *testing.T, e *zkgoEnsemble, leader, f int64, startOt
 		must(t, err)
 	}
 	c1 = rejoin()
-	waitData(t, c1, "/b49", []byte("b"))
+	waitData(t, c1.Conn, "/b49", []byte("b"))
 	// Wiped: SNAP.
 	stopF()
 	e.m.Wipe(f)
 	c1 = rejoin()
-	waitData(t, c1, "/a99", []byte("a"))
+	waitData(t, c1.Conn, "/a99", []byte("a"))
 	// Holding a txn the leader never committed: TRUNC.
 	stopF()
 	lz := wire.Zxid(srvrZxid(t, e.zk[leader].Addr))
@@ -615,10 +616,10 @@ func syncModesBehindZkgo(t *testing.T, e *zkgoEnsemble, leader, f int64, startOt
 	must(t, l.Sync())
 	must(t, l.Close())
 	c1 = rejoin()
-	waitData(t, c1, "/phantom", nil)
+	waitData(t, c1.Conn, "/phantom", nil)
 	_, err = cz.Create("/after", []byte("x"), 0, open)
 	must(t, err)
-	waitData(t, c1, "/after", []byte("x"))
+	waitData(t, c1.Conn, "/after", []byte("x"))
 	must(t, capt.Stop())
 	modes := quorumSyncModes(t, capt.Path, qport)
 	// The first sync, at startup, is an empty DIFF when member f was in

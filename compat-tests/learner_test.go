@@ -204,6 +204,46 @@ func zkConn(t *testing.T, addr string) *zk.Conn {
 	return c
 }
 
+// quietConn is a session whose end a test can wait for. The sync-mode
+// tests hand a stopped member a txn at the leader's next zxid; if a
+// session of that member closed or expired on the leader after that zxid
+// was read, its closeSession would take the same zxid, the leader would
+// see nothing to truncate, and the phantom txn would rightly stay (as on
+// Java). quietConn owns an ephemeral node so the test can wait until its
+// session's end is committed before it reads the zxid.
+type quietConn struct {
+	*zk.Conn
+	marker string
+}
+
+func openQuiet(t *testing.T, addr string) *quietConn {
+	t.Helper()
+	c := zkConn(t, addr)
+	marker := fmt.Sprintf("/quiet-%x", c.SessionID())
+	_, err := c.Create(marker, nil, zk.FlagEphemeral, open)
+	must(t, err)
+	return &quietConn{Conn: c, marker: marker}
+}
+
+// closeQuiet closes q's session and waits until its ephemeral node is gone
+// as seen through other, a session on another member (closeSession
+// committed, or the session expired when the close did not get through).
+func (q *quietConn) closeQuiet(t *testing.T, other *zk.Conn) {
+	t.Helper()
+	q.Close()
+	deadline := time.Now().Add(40 * time.Second)
+	for {
+		ok, _, err := other.Exists(q.marker)
+		if err == nil && !ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("session of %s still open on the ensemble: exists=%v err=%v", q.marker, ok, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // waitData polls path on c until it holds want (or, with want nil, until
 // it does not exist).
 func waitData(t *testing.T, c *zk.Conn, path string, want []byte) {
@@ -532,7 +572,9 @@ func TestLearner_SyncModesOnTheWire(t *testing.T) {
 	}
 	// An empty zkgo behind a leader with history gets a snapshot.
 	join(wire.PacketSnap)
-	waitData(t, zkConn(t, e.zk.Addr), "/pre-49", bytes.Repeat([]byte("x"), 100))
+	q := openQuiet(t, e.zk.Addr)
+	waitData(t, q.Conn, "/pre-49", bytes.Repeat([]byte("x"), 100))
+	q.closeQuiet(t, cl)
 
 	// Restarted after a few more writes: the leader sends the difference.
 	e.zk.Stop()
@@ -541,7 +583,10 @@ func TestLearner_SyncModesOnTheWire(t *testing.T) {
 		must(t, err)
 	}
 	join(wire.PacketDiff)
-	waitData(t, zkConn(t, e.zk.Addr), "/mid-4", []byte("m"))
+	q = openQuiet(t, e.zk.Addr)
+	waitData(t, q.Conn, "/mid-4", []byte("m"))
+	// No session of zkgo's may end on the leader after lz is read below.
+	q.closeQuiet(t, cl)
 
 	// zkgo holds a txn the leader never had (as if an old leader's
 	// proposal reached only zkgo before it died): the leader truncates it.
