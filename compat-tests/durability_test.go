@@ -645,17 +645,7 @@ func authACL(n int) []wire.ACL {
 // MB txn of issue 14's reproduction) is refused with BADARGUMENTS instead
 // of being proposed to followers that cannot read it.
 func TestDurabilityLargestTxnReachesJavaFollowers(t *testing.T) {
-	harness.RequireJava(t)
-	e := newZkgoEnsemble(t, []harness.MemberSpec{
-		{ID: 1, Kind: harness.MemberJava}, {ID: 2, Kind: harness.MemberJava}, {ID: 3, Kind: harness.MemberExternal}})
-	e.start(3)
-	e.m.Start(1)
-	e.m.Start(2)
-	if id := e.leader(); id != 3 {
-		t.Fatalf("leader %d", id)
-	}
-	e.m.WaitMode(t, 1, "follower", 60*time.Second)
-	e.m.WaitMode(t, 2, "follower", 60*time.Second)
+	e := zkgoLeadsTwoJava(t)
 	c, err := rawzk.Dial(e.m.ClientAddr(1), rawzk.Options{})
 	must(t, err)
 	defer c.Close()

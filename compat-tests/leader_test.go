@@ -38,6 +38,26 @@ func newZkgoEnsemble(t *testing.T, specs []harness.MemberSpec) *zkgoEnsemble {
 	return &zkgoEnsemble{t: t, m: m, zk: map[int64]*harness.Zkgo{}}
 }
 
+// zkgoLeadsTwoJava starts the common mixed ensemble of the leader tests:
+// Java members 1 and 2 and zkgo member 3, zkgo started first so that it
+// leads (highest id, first to look). It waits for zkgo to lead and both
+// Java members to follow.
+func zkgoLeadsTwoJava(t *testing.T) *zkgoEnsemble {
+	t.Helper()
+	harness.RequireJava(t)
+	e := newZkgoEnsemble(t, []harness.MemberSpec{
+		{ID: 1, Kind: harness.MemberJava}, {ID: 2, Kind: harness.MemberJava}, {ID: 3, Kind: harness.MemberExternal}})
+	e.start(3)
+	e.m.Start(1)
+	e.m.Start(2)
+	if id := e.leader(); id != 3 {
+		t.Fatalf("leader %d, want zkgo (3)", id)
+	}
+	e.m.WaitMode(t, 1, "follower", 60*time.Second)
+	e.m.WaitMode(t, 2, "follower", 60*time.Second)
+	return e
+}
+
 func (e *zkgoEnsemble) start(id int64) *harness.Zkgo {
 	e.t.Helper()
 	if z := e.zk[id]; z != nil {
@@ -324,17 +344,7 @@ func checkAcked(t *testing.T, addr string, acked map[string]bool) {
 }
 
 func TestLeader_FailoverBothWays(t *testing.T) {
-	harness.RequireJava(t)
-	e := newZkgoEnsemble(t, []harness.MemberSpec{
-		{ID: 1, Kind: harness.MemberJava}, {ID: 2, Kind: harness.MemberJava}, {ID: 3, Kind: harness.MemberExternal}})
-	e.start(3)
-	e.m.Start(1)
-	e.m.Start(2)
-	if id := e.leader(); id != 3 {
-		t.Fatalf("leader %d, want zkgo (3)", id)
-	}
-	e.m.WaitMode(t, 1, "follower", 60*time.Second)
-	e.m.WaitMode(t, 2, "follower", 60*time.Second)
+	e := zkgoLeadsTwoJava(t)
 
 	// 1. Kill the zkgo leader under load: a Java node takes over.
 	w := startWriters("a", map[string]string{"zkgo": e.zk[3].Addr, "j1": e.m.ClientAddr(1), "j2": e.m.ClientAddr(2)})
@@ -644,17 +654,7 @@ func portOf(t *testing.T, addr string) int {
 }
 
 func TestLeader_SessionsOfJavaFollowers(t *testing.T) {
-	harness.RequireJava(t)
-	e := newZkgoEnsemble(t, []harness.MemberSpec{
-		{ID: 1, Kind: harness.MemberJava}, {ID: 2, Kind: harness.MemberJava}, {ID: 3, Kind: harness.MemberExternal}})
-	e.start(3)
-	e.m.Start(1)
-	e.m.Start(2)
-	if id := e.leader(); id != 3 {
-		t.Fatalf("leader %d, want zkgo (3)", id)
-	}
-	e.m.WaitMode(t, 1, "follower", 60*time.Second)
-	e.m.WaitMode(t, 2, "follower", 60*time.Second)
+	e := zkgoLeadsTwoJava(t)
 	cz := zkConn(t, e.zk[3].Addr)
 
 	// A session on Java 1 lives on through Java 1's PING touch tables and
@@ -728,16 +728,7 @@ func TestLeader_SessionsOfJavaFollowers(t *testing.T) {
 }
 
 func TestLeader_StepsDownWithoutQuorum(t *testing.T) {
-	harness.RequireJava(t)
-	e := newZkgoEnsemble(t, []harness.MemberSpec{
-		{ID: 1, Kind: harness.MemberJava}, {ID: 2, Kind: harness.MemberJava}, {ID: 3, Kind: harness.MemberExternal}})
-	e.start(3)
-	e.m.Start(1)
-	e.m.Start(2)
-	if id := e.leader(); id != 3 {
-		t.Fatalf("leader %d, want zkgo (3)", id)
-	}
-	e.m.WaitMode(t, 1, "follower", 60*time.Second)
+	e := zkgoLeadsTwoJava(t)
 	e.m.Kill(1)
 	// One follower is still a quorum (2 of 3): the leader keeps serving.
 	time.Sleep(3 * time.Second)
