@@ -129,19 +129,25 @@ func writesDuringHeldSnap(t *testing.T, e *zkgoEnsemble, hold *snapWalkHold, f i
 	}
 }
 
-func zkgoDigestMismatches(t *testing.T, z *harness.Zkgo) string {
+// zkgoMntr is the value of key in a zkgo member's mntr output.
+func zkgoMntr(t *testing.T, z *harness.Zkgo, key string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	kv, err := z.Server.Monitor(ctx)
 	must(t, err)
 	for _, p := range kv {
-		if p[0] == "digest_mismatches_count" {
+		if p[0] == key {
 			return p[1]
 		}
 	}
-	t.Fatal("no digest_mismatches_count in mntr")
+	t.Fatalf("no %s in mntr", key)
 	return ""
+}
+
+func zkgoDigestMismatches(t *testing.T, z *harness.Zkgo) string {
+	t.Helper()
+	return zkgoMntr(t, z, "digest_mismatches_count")
 }
 
 func TestLeader_SnapSyncDuringWritesZkgoFollower(t *testing.T) {

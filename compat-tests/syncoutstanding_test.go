@@ -1,7 +1,6 @@
 package compattest
 
 import (
-	"context"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -44,17 +43,7 @@ func (c *commitHold) newLeaderQueued(sid int64) {
 // outstandingProposals reads the zkgo leader's outstanding_proposals.
 func outstandingProposals(t *testing.T, z *harness.Zkgo) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	kv, err := z.Server.Monitor(ctx)
-	must(t, err)
-	for _, p := range kv {
-		if p[0] == "outstanding_proposals" {
-			return p[1]
-		}
-	}
-	t.Fatal("no outstanding_proposals in mntr")
-	return ""
+	return zkgoMntr(t, z, "outstanding_proposals")
 }
 
 func TestLeader_JavaFollowerSyncsWithProposalsOutstanding(t *testing.T) {
