@@ -4,7 +4,8 @@ usage: kazoo_sasl.py HOST:PORT NODE USER PASSWORD
 """
 import sys
 
-from kazoo.client import KazooClient
+from kazoo.client import KazooClient, KazooState
+from kazoo.protocol.states import KeeperState
 from kazoo.security import make_acl
 
 
@@ -14,13 +15,25 @@ def main():
     zk = KazooClient(hosts=addr, timeout=10.0, connection_retry={"max_tries": 1},
                      command_retry={"max_tries": 1},
                      sasl_options={"mechanism": "DIGEST-MD5", "username": user, "password": password})
+    seen = []
+    zk.add_listener(seen.append)
     try:
         zk.start(timeout=8)
     except Exception as e:
-        print("connect: %s" % type(e).__name__)
-        zk.stop()
-        return
+        # kazoo reports CONNECTED before its SASL exchange. When the server
+        # refuses the credentials quickly, start() can see the failure
+        # first and raise a time-out for a session that was created; the
+        # states seen say which happened.
+        if KazooState.CONNECTED not in seen or zk.client_state != KeeperState.AUTH_FAILED:
+            print("connect: %s" % type(e).__name__)
+            zk.stop()
+            return
     print("connect: ok")
+    if zk.client_state == KeeperState.AUTH_FAILED:
+        print("error: AuthFailedError")
+        zk.stop()
+        zk.close()
+        return
     try:
         zk.create(node, b"only " + user.encode(), acl=[make_acl("sasl", user, all=True)])
         data, _ = zk.get(node)
