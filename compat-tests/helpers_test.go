@@ -1,12 +1,12 @@
 package compattest
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/zkgo/zkgo/compat-tests/harness"
+	"github.com/zkgo/zkgo/compat-tests/xchk"
 	"github.com/zkgo/zkgo/jute"
 )
 
@@ -43,40 +43,9 @@ func waitServing(t *testing.T, name, addr string) {
 }
 
 // lineDiff shows how got differs from want, line by line ("-" only in
-// want, "+" only in got), using a longest common subsequence.
+// want, "+" only in got, "^" the words that differ), as xchk.Diff.
 func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	// lcs[i][j] is the LCS length of w[i:] and g[j:].
-	lcs := make([][]int, len(w)+1)
-	for i := range lcs {
-		lcs[i] = make([]int, len(g)+1)
-	}
-	for i := len(w) - 1; i >= 0; i-- {
-		for j := len(g) - 1; j >= 0; j-- {
-			if w[i] == g[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	var b strings.Builder
-	i, j := 0, 0
-	for i < len(w) || j < len(g) {
-		switch {
-		case i < len(w) && j < len(g) && w[i] == g[j]:
-			fmt.Fprintf(&b, "   %s\n", w[i])
-			i++
-			j++
-		case i < len(w) && (j == len(g) || lcs[i+1][j] >= lcs[i][j+1]):
-			fmt.Fprintf(&b, " - %s\n", w[i])
-			i++
-		default:
-			fmt.Fprintf(&b, " + %s\n", g[j])
-			j++
-		}
-	}
-	return b.String()
+	return xchk.Diff(strings.Split(want, "\n"), strings.Split(got, "\n"), " ")
 }
 
 // rawBytes is a request body sent exactly as given (for malformed
