@@ -188,3 +188,47 @@ func TestLeaderCountsLearnerInHandshakeAsSynced(t *testing.T) {
 		t.Fatalf("the leader stepped down %v after learner 2 connected; it counts as synced for %v", took, readTimeout)
 	}
 }
+
+// Once a quorum acked the epoch, the leader takes a learner's ACKEPOCH
+// without comparing it with its own state when it began: Java's
+// Leader.waitForEpochAck returns before that check once the election
+// finished, and the sync brings back a learner that had logged more of the
+// old epoch than the leader. zkgo refused it ("Follower is ahead of the
+// leader") for as long as that leader led.
+func TestLeaderSyncsLearnerAheadOfOldEpochAfterEstablishment(t *testing.T) {
+	ports := map[int64]int{1: freePort(t), 2: freePort(t), 3: freePort(t)}
+	leader := startLearner(t, quorumMember(t, 3, ports, 20))
+	// Follower 1 makes the epoch's quorum: the leader serves epoch 1.
+	f1 := dialQuorum(t, quorumAddrOf(leader), nil)
+	f1.followerInfo(1, 0)
+	if qp := f1.readPacket(); qp.Type != wire.PacketLeaderInfo {
+		t.Fatalf("first packet %v, want LEADERINFO", qp.Type)
+	}
+	f1.write(wire.QuorumPacket{Type: wire.PacketAckEpoch, Zxid: 0, Data: wire.EpochData(0)})
+	var nl wire.Zxid
+	for nl == 0 {
+		if qp := f1.readPacket(); qp.Type == wire.PacketNewLeader {
+			nl = qp.Zxid
+		}
+	}
+	f1.write(wire.QuorumPacket{Type: wire.PacketAck, Zxid: nl})
+	waitFor(t, func() bool { return leader.Mode() == "leader" })
+	// Learner 2 logged five txns of epoch 0 the leader never had (its
+	// current epoch is the leader's old one, 0).
+	f2 := dialQuorum(t, quorumAddrOf(leader), nil)
+	f2.followerInfo(2, 0)
+	if qp := f2.readPacket(); qp.Type != wire.PacketLeaderInfo {
+		t.Fatalf("first packet %v, want LEADERINFO", qp.Type)
+	}
+	f2.write(wire.QuorumPacket{Type: wire.PacketAckEpoch, Zxid: wire.MakeZxid(0, 5), Data: wire.EpochData(0)})
+	f2.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	qp, err := wire.ReadQuorumPacket(f2.br, jute.QuorumMaxBuffer)
+	if err != nil {
+		t.Fatalf("no sync for the learner ahead of the leader's old epoch: %v", err)
+	}
+	switch qp.Type {
+	case wire.PacketDiff, wire.PacketTrunc, wire.PacketSnap:
+	default:
+		t.Fatalf("first packet after ACKEPOCH %v, want DIFF, TRUNC or SNAP", qp.Type)
+	}
+}

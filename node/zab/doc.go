@@ -40,7 +40,7 @@
 //     (ZKDatabase.committedLog), and Committed, one txn with its PROPOSAL
 //     encoding.
 //   - the leader's checks of a learner's first packet and ACKEPOCH
-//     (handshake.go): CheckLearnerInfo, CheckAckEpoch; and its
+//     (handshake.go): CheckLearnerInfo, CheckAckEpoch, ParseAckEpoch; and its
 //     transaction timeout per learner (synclimit.go): SyncLimitCheck.
 //   - the learner's registration and sync (learner.go): LearnerSync, the
 //     states from FOLLOWERINFO to UPTODATE, whose Ready (LearnerReady)

@@ -210,9 +210,18 @@ func (l *Leader) drop(h *handler, reason string) {
 }
 
 // onAckEpoch is ACKEPOCH (LearnerHandler.run, Leader.waitForEpochAck),
-// checked against the leader's state when it began (CheckAckEpoch).
+// checked against the leader's state when it began (CheckAckEpoch) while
+// the epoch is being acked; once a quorum acked it, as in Java, only read
+// (ParseAckEpoch): a learner that had logged more of the old epoch than
+// the leader is truncated by its sync rather than refused.
 func (l *Leader) onAckEpoch(h *handler, qp *wire.QuorumPacket) {
-	ack, err := CheckAckEpoch(qp, l.cfg.CurrentEpoch, l.cfg.LastZxid)
+	var ack AckEpoch
+	var err error
+	if l.EpochAcked() {
+		ack, err = ParseAckEpoch(qp)
+	} else {
+		ack, err = CheckAckEpoch(qp, l.cfg.CurrentEpoch, l.cfg.LastZxid)
+	}
 	if err != nil {
 		l.drop(h, err.Error())
 		return
