@@ -28,7 +28,8 @@
 //     packets to send (Messages, addressed by LinkID), the txns to apply
 //     (Commits), the server layer's packets (PING, REVALIDATE, REQUEST)
 //     and the syncs to plan: the driver persists first and sends only
-//     once that worked.
+//     once that worked. node's processLeaderReady (node/leader.go) and
+//     zabtest's leaderReady (zabtest/leader.go) are its two drivers.
 //   - quorum counting (quorum.go): Tracker, the voters that acknowledged
 //     one thing (an epoch, NEWLEADER, a learner being in sync), and
 //     Outstanding, the leader's proposals waiting for a quorum of ACKs,
