@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/zkgo/zkgo/node/watch"
+	"github.com/zkgo/zkgo/node/zab"
 )
 
 // The AdminServer's commands (Java 3.8's admin.Commands): each returns the
@@ -405,8 +406,9 @@ func multipleAddresses(host string, port int) map[string]any {
 func (s *Server) adminObservers(r map[string]any) {
 	obs := []any{}
 	if ld := s.leader; ld != nil {
-		for h := range ld.handlers {
-			if !h.observer || h.state != hsBroadcast {
+		for _, st := range ld.zab.Learners() {
+			h := ld.links[st.Link]
+			if h == nil || !st.Observer || st.State != zab.HandlerBroadcast {
 				continue
 			}
 			h.mu.Lock()
@@ -414,14 +416,14 @@ func (s *Server) adminObservers(r map[string]any) {
 			h.mu.Unlock()
 			obs = append(obs, map[string]any{
 				"remote_socket_address": javaSocketAddr(h.remote),
-				"sid":                   h.sid,
+				"sid":                   st.SID,
 				"established":           0,
 				"queued_packets":        queued,
 				"queued_packets_size":   0,
 				"packets_received":      0,
 				"packets_sent":          0,
 				"requests":              0,
-				"last_zxid":             int64(h.peerLastZxid),
+				"last_zxid":             int64(st.LastZxid),
 			})
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/zkgo/zkgo/node/watch"
+	"github.com/zkgo/zkgo/node/zab"
 	"github.com/zkgo/zkgo/wire"
 )
 
@@ -343,10 +344,10 @@ func (s *Server) writeMntr(b *strings.Builder, fds fdCounts) {
 		i64("pending_txns", int64(len(p.pendingTxns)))
 		if ld := s.leader; ld != nil {
 			var learners, synced, syncedObservers int64
-			for h := range ld.handlers {
+			for _, h := range ld.zab.Learners() {
 				learners++
-				if h.state == hsBroadcast {
-					if h.observer {
+				if h.State == zab.HandlerBroadcast {
+					if h.Observer {
 						syncedObservers++
 					} else {
 						synced++
@@ -356,7 +357,7 @@ func (s *Server) writeMntr(b *strings.Builder, fds fdCounts) {
 			i64("learners", learners)
 			i64("synced_followers", synced)
 			i64("synced_observers", syncedObservers)
-			i64("pending_syncs", int64(len(ld.pendingSyncs)))
+			i64("pending_syncs", int64(ld.zab.PendingSyncs()))
 			i64("last_proposal_size", ld.proposalSizes[0])
 			i64("min_proposal_size", ld.proposalSizes[1])
 			i64("max_proposal_size", ld.proposalSizes[2])
@@ -406,7 +407,7 @@ func (s *Server) peerState() string {
 	}
 	switch s.peer.role {
 	case roleLeading:
-		if s.leader != nil && s.leader.serving {
+		if s.leader != nil && s.leader.serving() {
 			return "leading - broadcast"
 		}
 		return "leading - synchronization"

@@ -12,7 +12,6 @@ import (
 
 	"github.com/zkgo/zkgo/internal/handshake"
 	"github.com/zkgo/zkgo/jute"
-	"github.com/zkgo/zkgo/node/quorum"
 	"github.com/zkgo/zkgo/node/storage"
 	"github.com/zkgo/zkgo/node/tree"
 	"github.com/zkgo/zkgo/node/zab"
@@ -20,11 +19,15 @@ import (
 )
 
 // The leader role (Leader.java, LearnerHandler.java, LeaderZooKeeperServer),
-// run on the owner goroutine: epoch agreement with a quorum, per-learner
-// sync (DIFF/TRUNC/SNAP, spec §4.5), NEWLEADER and its quorum of ACKs,
-// UPTODATE, then broadcast: every txn is proposed to the followers, acked
-// by the leader after its own fsync, committed in zxid order once a quorum
-// of voters acked it, and INFORMed to observers.
+// run on the owner goroutine. Its protocol is zab.Leader's (node/zab):
+// epoch agreement with a quorum, each learner's handshake and sync
+// (DIFF/TRUNC/SNAP, spec §4.5), NEWLEADER and its quorum of ACKs,
+// UPTODATE, then broadcast: every txn proposed to the followers, acked by
+// the leader after its own fsync, committed in zxid order once a quorum of
+// voters acked it, and INFORMed to observers. This is its driver: the
+// listener and the learner connections, the epoch files, the txn log read
+// for a DIFF, the SNAP walk, and the tree and clients the commits reach
+// (processLeaderReady).
 
 // leaderState is the leader's state; owned by the server goroutine.
 type leaderState struct {
@@ -32,33 +35,25 @@ type leaderState struct {
 	in       chan handlerMsg
 	accepted chan learnerArrival
 	// pending bounds the connections whose first packet has not arrived.
-	pending  *handshake.Limiter
-	handlers map[*learnerHandler]struct{}
-	nextID   uint64
+	pending *handshake.Limiter
+	// links are the learner connections the leadership knows, by the
+	// zab.LinkID they have there.
+	links  map[zab.LinkID]*learnerHandler
+	nextID uint64
 
-	verifier quorum.Verifier
-	// zab is the leadership being established: the epoch, its quorums and
-	// the phases' deadlines, in ticks (tickTime/2) since the leadership
-	// began (zab.Leader). The driver acts on its Ready: processLeaderReady.
-	zab          *zab.Leader
-	serving      bool      // a quorum acked NEWLEADER: serving clients
-	summaryEpoch int64     // leaderStateSummary: current epoch and last zxid
-	summaryZxid  wire.Zxid // at the start of the leadership
-	started      time.Time // for the log only
-	// outstanding counts the ACKs of the proposals not committed yet; it
-	// starts at the NEWLEADER zxid once serving.
-	outstanding    *zab.Outstanding
-	pendingSyncs   map[wire.Zxid][]*learnerHandler
+	// zab is the leadership (zab.Leader): the epoch and its quorums, each
+	// learner's handshake and sync, proposals and commits, pings and
+	// deadlines, in ticks (tickTime/2) since the leadership began. The
+	// driver acts on its Ready: processLeaderReady.
+	zab *zab.Leader
+	// processing: processLeaderReady is running (it is not re-entered;
+	// its loop takes what the calls it makes add).
+	processing     bool
+	started        time.Time // for the log only
 	snaps          []*snapSync
 	proposalSizes  [3]int64 // last, min, max proposal data size
 	forceSnapSync  bool
 	snapSizeFactor float64
-	// SNAP and DIFF/TRUNC syncs in progress (LearnerSyncThrottler): from
-	// the sync decision to the NEWLEADER ACK or the handler's end.
-	snapSyncs, diffSyncs zab.SyncThrottle
-	// commitsGated: Config.CommitGate held a commit back; tried again at
-	// the end of the round (retryGatedCommits).
-	commitsGated bool
 }
 
 // snapSync is a tree walk being spooled for one learner's SNAP.
@@ -70,8 +65,8 @@ type snapSync struct {
 	tail  *tailCollector // once the walk is done
 }
 
-// newLeaderZxid is the zxid of NEWLEADER: the new epoch, counter 0.
-func (ld *leaderState) newLeaderZxid() wire.Zxid { return ld.zab.NewLeaderZxid() }
+// serving reports whether a quorum acked NEWLEADER: serving clients.
+func (ld *leaderState) serving() bool { return ld.zab.Serving() }
 
 // becomeLeading starts the leader role after this server won an election.
 func (s *Server) becomeLeading(out ElectionOutcome) {
@@ -90,20 +85,13 @@ func (s *Server) becomeLeading(out ElectionOutcome) {
 	v := q.verifier()
 	ld := &leaderState{
 		ln:             ln,
-		verifier:       v,
 		in:             make(chan handlerMsg, 4096),
 		accepted:       make(chan learnerArrival, learnerArrivals),
 		pending:        handshake.NewLimiter(p.maxPendingHandshakes),
-		handlers:       map[*learnerHandler]struct{}{},
-		outstanding:    zab.NewOutstanding(v, 0),
-		pendingSyncs:   map[wire.Zxid][]*learnerHandler{},
-		summaryEpoch:   p.currentEpoch,
-		summaryZxid:    s.tree.LastZxid,
+		links:          map[zab.LinkID]*learnerHandler{},
 		started:        time.Now(),
 		forceSnapSync:  s.cfg.Properties["zookeeper.forceSnapshotSync"] == "true",
 		snapSizeFactor: snapshotSizeFactor(s.cfg.Properties, s.log),
-		snapSyncs:      zab.SyncThrottle{Max: s.cfg.MaxConcurrentSnapSyncs},
-		diffSyncs:      zab.SyncThrottle{Max: s.cfg.MaxConcurrentDiffSyncs},
 	}
 	p.leader = q.MyID
 	s.leader = ld
@@ -114,7 +102,14 @@ func (s *Server) becomeLeading(out ElectionOutcome) {
 	// Java's lead() takes a snapshot first (ZooKeeperServer.loadData).
 	s.wantSnapshot = true
 	zl, err := zab.NewLeader(zab.LeaderConfig{ID: q.MyID, Verifier: v, AcceptedEpoch: p.acceptedEpoch,
-		CurrentEpoch: p.currentEpoch, PhaseTicks: s.cfg.initLimitTicks()})
+		CurrentEpoch: p.currentEpoch, LastZxid: s.tree.LastZxid, PhaseTicks: s.cfg.initLimitTicks(),
+		InitLimit: int64(s.cfg.InitLimit), SyncLimit: int64(s.cfg.SyncLimit),
+		ConfigVersion: q.Version, Member: func(sid int64) (bool, bool) {
+			m, ok := q.Servers[sid]
+			return m.Type == Participant, ok
+		},
+		NewLeaderData: []byte(q.Text()), MaxSnapSyncs: s.cfg.MaxConcurrentSnapSyncs, MaxDiffSyncs: s.cfg.MaxConcurrentDiffSyncs,
+		MaxHeld: linkQueueLimit, CommitGate: s.cfg.CommitGate})
 	if err != nil {
 		// An accepted epoch of 0x7fffffff: Java would propose 0x80000000
 		// and go on with negative zxids.
@@ -125,13 +120,22 @@ func (s *Server) becomeLeading(out ElectionOutcome) {
 	s.processLeaderReady()
 }
 
-// processLeaderReady acts on what the leadership's state machine asks
-// for: the epochs it decided are made durable first, and only then do
-// LEADERINFO, the learners' syncs and UPTODATE go out (persist before
-// send); a failed write ends the leadership.
+// processLeaderReady carries out what the leadership (zab.Leader) asks
+// for, in LeaderReady's order: the epochs it decided are made durable
+// first (a failed write ends the leadership), then dropped learners are
+// closed, SNAP streams started, packets queued to the learners, commits
+// applied, the server layer's packets handled and the syncs planned. It
+// runs after every input to the Leader; a call made while it runs (from
+// what it applies or plans) returns at once, and the running loop takes
+// what the call added.
 func (s *Server) processLeaderReady() {
 	ld := s.leader
-	for ld != nil && s.leader == ld && ld.zab.HasReady() {
+	if ld == nil || ld.processing {
+		return
+	}
+	ld.processing = true
+	defer func() { ld.processing = false }()
+	for s.leader == ld && ld.zab.HasReady() {
 		r := ld.zab.Ready()
 		if r.StepDown != "" {
 			s.stepDown(r.StepDown)
@@ -153,35 +157,88 @@ func (s *Server) processLeaderReady() {
 				s.peer.currentEpoch = hs.CurrentEpoch
 			}
 		}
+		for _, w := range r.Warnings {
+			s.log.Warn().Msg(w)
+		}
+		for _, d := range r.Drops {
+			s.closeLearner(d.Link, d.State.String(), d.Reason)
+		}
 		if r.EpochDecided {
 			s.zxid = ld.zab.NewLeaderZxid()
 			s.log.Info().Int64("epoch", ld.zab.Epoch()).Str("voters", ld.zab.EpochVoters()).Msg("new epoch agreed")
-			for h := range ld.handlers {
-				if h.state == hsEpoch {
-					s.sendLeaderInfo(h)
-				}
-			}
 		}
-		if r.EpochAcked {
-			for h := range ld.handlers {
-				if h.state == hsWaitSync {
-					s.syncLearner(h)
-				}
-			}
-		}
-		if r.Serving && s.leader == ld {
+		if r.Serving {
 			s.startServing()
 		}
-		if r.CheckSynced && s.leader == ld {
-			// In sync: a voter's learner whose sync got to NEWLEADER and
-			// that was heard from by its deadline.
-			var synced []int64
-			for h := range ld.handlers {
-				if !h.observer && h.state >= hsNewLeader && ld.zab.FullTick() <= h.ackDeadline {
-					synced = append(synced, h.sid)
+		for _, link := range r.Snaps {
+			if h := ld.links[link]; h != nil {
+				if err := s.startSnapSync(h); err != nil {
+					reason := "cannot prepare the snapshot: " + err.Error()
+					ld.zab.Drop(link, reason)
+					s.closeLearner(link, zab.HandlerNewLeader.String(), reason)
 				}
 			}
-			ld.zab.Synced(synced)
+		}
+		for i := range r.Messages {
+			if h := ld.links[r.Messages[i].To]; h != nil {
+				s.sendToLearner(h, &r.Messages[i].Packet)
+			}
+		}
+		for _, z := range r.Commits {
+			if len(s.inflight) == 0 || s.inflight[0].entry.Hdr.Zxid != z {
+				// Cannot happen: every proposal is outstanding from
+				// broadcastProposal to its commit, in the same order.
+				s.log.Error().Str("zxid", z.String()).Int("inflight", len(s.inflight)).
+					Msg("a proposal with a quorum is not the oldest in flight")
+				s.stepDown(fmt.Sprintf("commit of %v out of step with the proposals in flight", z))
+				return
+			}
+			p := s.inflight[0]
+			s.inflight[0] = nil
+			s.inflight = s.inflight[1:]
+			if len(s.inflight) == 0 {
+				s.inflight = nil
+			}
+			s.applyProposal(p)
+		}
+		for i := range r.Packets {
+			if h := ld.links[r.Packets[i].Link]; h != nil {
+				s.onLearnerPacket(h, &r.Packets[i].Packet)
+			}
+		}
+		for _, link := range r.SyncDone {
+			if h := ld.links[link]; h != nil {
+				h.rd.setTimeout(time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond)
+			}
+		}
+		for _, link := range r.Syncs {
+			if h := ld.links[link]; h != nil {
+				s.syncLearner(h)
+			}
+		}
+		if r.Rollover && !s.stepDownAfter {
+			// ZOOKEEPER-1277: the next zxid would roll the counter over; a
+			// new epoch is needed.
+			s.log.Warn().Str("zxid", ld.zab.LastProposed().String()).Msg("zxid counter about to roll over; stepping down to start a new epoch")
+			s.stepDownAfter = true
+		}
+	}
+}
+
+// sendToLearner queues a packet of the leadership for a learner.
+func (s *Server) sendToLearner(h *learnerHandler, qp *wire.QuorumPacket) {
+	h.queue(*qp)
+	switch qp.Type {
+	case wire.PacketLeaderInfo:
+		// LEADERINFO goes out at once, before the sending thread starts.
+		h.startSending()
+	case wire.PacketNewLeader:
+		if hook := s.cfg.NewLeaderQueued; hook != nil {
+			hook(h.sid)
+		}
+	case wire.PacketUpToDate:
+		if st, ok := s.leader.zab.Learner(h.link); ok {
+			h.log.Info().Str("mode", st.SyncMode.String()).Msg("learner is up to date")
 		}
 	}
 }
@@ -294,19 +351,23 @@ func (s *Server) onLearnerConn(a learnerArrival) {
 	}
 	ld.nextID++
 	h := &learnerHandler{
-		id:     ld.nextID,
+		link:   zab.LinkID(ld.nextID),
 		conn:   c,
 		remote: c.RemoteAddr().String(),
 		wake:   make(chan struct{}, 1),
 		closed: make(chan struct{}),
-		// Until the learner acks NEWLEADER (then: syncLimit).
-		ackDeadline: ld.zab.FullTick() + int64(s.cfg.InitLimit+s.cfg.SyncLimit),
 	}
 	h.log = s.log.With().Str("learner", h.remote).Logger()
 	h.maxRecord = s.cfg.RecordLimit()
 	h.rd = newTimeoutReader(c, time.Duration(s.cfg.TickTime*s.cfg.InitLimit)*time.Millisecond)
-	ld.handlers[h] = struct{}{}
-	s.onLearnerInfo(h, &a.first)
+	ld.links[h.link] = h
+	ld.zab.Connect(h.link, &a.first)
+	if st, ok := ld.zab.Learner(h.link); ok {
+		h.sid = st.SID
+		h.log = h.log.With().Int64("sid", h.sid).Logger()
+		h.log.Info().Bool("observer", st.Observer).Int64("accepted_epoch", st.AcceptedEpoch).Msg("Follower sid connected")
+	}
+	s.processLeaderReady()
 	if h.gone {
 		return
 	}
@@ -317,25 +378,17 @@ func (s *Server) onLearnerConn(a learnerArrival) {
 	s.goRoutine(func() { h.writer(writeTimeout) })
 }
 
-// dropHandler forgets a learner (its connection failed or broke a rule).
-func (s *Server) dropHandler(h *learnerHandler, reason string) {
+// closeLearner closes a learner connection the leadership let go (its
+// connection failed or it broke a rule); state is where it was.
+func (s *Server) closeLearner(link zab.LinkID, state, reason string) {
 	ld := s.leader
-	if h.gone {
+	h := ld.links[link]
+	if h == nil || h.gone {
 		return
 	}
 	h.gone = true
 	h.close(reason)
-	delete(ld.handlers, h)
-	h.held = nil
-	endSync(h)
-	for z, hs := range ld.pendingSyncs {
-		for i, x := range hs {
-			if x == h {
-				ld.pendingSyncs[z] = append(hs[:i], hs[i+1:]...)
-				break
-			}
-		}
-	}
+	delete(ld.links, link)
 	for i, sn := range ld.snaps {
 		if sn.h == h {
 			sn.cur.Release()
@@ -344,8 +397,14 @@ func (s *Server) dropHandler(h *learnerHandler, reason string) {
 			break
 		}
 	}
-	h.log.Warn().Str("state", h.state.String()).Str("reason", reason).
-		Msg("learner disconnected")
+	h.log.Warn().Str("state", state).Str("reason", reason).Msg("learner disconnected")
+}
+
+// dropLearner lets a learner go for a reason of the driver's (its
+// connection failed, a packet does not decode).
+func (s *Server) dropLearner(h *learnerHandler, reason string) {
+	s.leader.zab.Drop(h.link, reason)
+	s.processLeaderReady()
 }
 
 // onHandlerMsg handles one packet from a learner.
@@ -358,9 +417,7 @@ func (s *Server) onHandlerMsg(m handlerMsg) {
 	if m.logRead != nil {
 		// The txn log read for its DIFF is done: sync it now.
 		h.readingLog, h.fromLog = false, m.logRead
-		if h.state == hsWaitSync {
-			s.syncLearner(h)
-		}
+		s.syncLearner(h)
 		return
 	}
 	if m.err != nil {
@@ -368,121 +425,18 @@ func (s *Server) onHandlerMsg(m handlerMsg) {
 		if r := h.closeReason(); r != "" {
 			reason = r
 		}
-		s.dropHandler(h, reason)
+		s.dropLearner(h, reason)
 		return
 	}
-	qp := &m.qp
-	if h.state >= hsUpToDate {
-		h.ackDeadline = ld.zab.FullTick() + int64(s.cfg.SyncLimit)
-	}
-	switch h.state {
-	case hsAckEpoch:
-		s.onAckEpoch(h, qp)
-	case hsNewLeader:
-		s.onNewLeaderAck(h, qp)
-	case hsUpToDate, hsBroadcast:
-		s.onLearnerPacket(h, qp)
-	default:
-		s.dropHandler(h, fmt.Sprintf("unexpected %v while %s", qp.Type, h.state))
-	}
-}
-
-// onLearnerInfo handles FOLLOWERINFO/OBSERVERINFO (LearnerHandler.run).
-func (s *Server) onLearnerInfo(h *learnerHandler, qp *wire.QuorumPacket) {
-	q := s.cfg.Quorum
-	li, err := zab.CheckLearnerInfo(qp, q.Version, func(sid int64) (bool, bool) {
-		m, ok := q.Servers[sid]
-		return m.Type == Participant, ok
-	})
-	if err != nil {
-		s.dropHandler(h, err.Error())
-		return
-	}
-	h.sid = li.ID
-	h.version = li.ProtocolVersion
-	h.observer = li.Observer
-	h.acceptedEpoch = li.AcceptedEpoch
-	h.log = h.log.With().Int64("sid", h.sid).Logger()
-	for o := range s.leader.handlers {
-		if o != h && o.sid == h.sid && o.state != hsInfo {
-			s.dropHandler(o, "the same learner connected again")
-		}
-	}
-	h.log.Info().Bool("observer", h.observer).Int64("accepted_epoch", h.acceptedEpoch).Msg("Follower sid connected")
-	h.state = hsEpoch
-	ld := s.leader
-	ld.zab.LearnerInfo(h.sid, h.acceptedEpoch, !h.observer)
-	s.processLeaderReady()
-	if s.leader == ld && ld.zab.Epoch() >= 0 && h.state == hsEpoch {
-		s.sendLeaderInfo(h)
-	}
-}
-
-func (s *Server) sendLeaderInfo(h *learnerHandler) {
-	h.state = hsAckEpoch
-	// LEADERINFO goes out at once, before the sending thread starts.
-	h.queue(wire.QuorumPacket{Type: wire.PacketLeaderInfo, Zxid: s.leader.zab.NewLeaderZxid(), Data: wire.EpochData(wire.ProtocolVersion)})
-	h.startSending()
-}
-
-// onAckEpoch handles ACKEPOCH (LearnerHandler.run, Leader.waitForEpochAck).
-func (s *Server) onAckEpoch(h *learnerHandler, qp *wire.QuorumPacket) {
-	ld := s.leader
-	ack, err := zab.CheckAckEpoch(qp, ld.summaryEpoch, ld.summaryZxid)
-	if err != nil {
-		s.dropHandler(h, err.Error())
-		return
-	}
-	counts := ack.Counts && !h.observer
-	h.peerLastZxid = ack.LastZxid
-	h.state = hsWaitSync
-	if ld.zab.EpochAcked() {
-		s.syncLearner(h)
-		return
-	}
-	ld.zab.AckEpoch(h.sid, counts)
-	s.processLeaderReady()
-}
-
-// onNewLeaderAck handles the learner's first packet after the sync.
-func (s *Server) onNewLeaderAck(h *learnerHandler, qp *wire.QuorumPacket) {
-	ld := s.leader
-	if qp.Type != wire.PacketAck {
-		s.dropHandler(h, "Next packet was supposed to be an ACK, but received "+qp.Type.String())
-		return
-	}
-	if !h.syncStarted {
-		// Still walking the tree for its SNAP: nothing to acknowledge yet.
-		s.dropHandler(h, "ACK received before NEWLEADER was sent")
-		return
-	}
-	counts := false
-	if qp.Zxid == ld.zab.NewLeaderZxid() {
-		counts = !h.observer
-	} else {
-		h.log.Warn().Str("current", ld.zab.NewLeaderZxid().String()).Str("received", qp.Zxid.String()).
-			Msg("NEWLEADER ACK is from a different epoch")
-	}
-	endSync(h) // the sync ends with the NEWLEADER ACK
-	h.state = hsUpToDate
-	h.rd.setTimeout(time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond)
-	h.ackDeadline = ld.zab.FullTick() + int64(s.cfg.SyncLimit)
-	h.limitCheck = true
-	if ld.serving {
-		s.sendUpToDate(h)
-		return
-	}
-	ld.zab.NewLeaderAck(h.sid, counts)
+	ld.zab.Receive(h.link, &m.qp)
 	s.processLeaderReady()
 }
 
 // startServing starts serving once a quorum acked NEWLEADER
-// (Leader.startZkServer).
+// (Leader.startZkServer); the UPTODATEs are the leadership's.
 func (s *Server) startServing() {
 	ld := s.leader
-	ld.serving = true
 	z := ld.zab.NewLeaderZxid()
-	ld.outstanding = zab.NewOutstanding(ld.verifier, z)
 	s.zxid = z
 	s.tree.LastZxid = z
 	// Every session gets a fresh lease from the new leader; owners are
@@ -497,37 +451,24 @@ func (s *Server) startServing() {
 	s.peer.elector.SetPeerEpoch(ld.zab.Epoch())
 	s.nextReap = s.nowMs() + int64(s.cfg.ContainerCheckMs)
 	s.log.Info().Int64("epoch", ld.zab.Epoch()).Str("acks", ld.zab.NewLeaderVoters()).Dur("took", time.Since(ld.started)).
-		Int("learners", len(ld.handlers)).Msg("leader established: a quorum synced; serving clients")
-	for h := range ld.handlers {
-		if h.state == hsUpToDate {
-			s.sendUpToDate(h)
-		}
-	}
+		Int("learners", len(ld.links)).Msg("leader established: a quorum synced; serving clients")
 }
 
-func (s *Server) sendUpToDate(h *learnerHandler) {
-	h.state = hsBroadcast
-	h.queue(wire.QuorumPacket{Type: wire.PacketUpToDate, Zxid: -1})
-	h.log.Info().Str("mode", h.syncMode.String()).Msg("learner is up to date")
-}
-
-// onLearnerPacket handles a learner's packet in the broadcast phase.
+// onLearnerPacket handles a learner's packet of the server layer (PING,
+// REVALIDATE, REQUEST) once it is in sync; ACKs are the leadership's.
 func (s *Server) onLearnerPacket(h *learnerHandler, qp *wire.QuorumPacket) {
 	switch qp.Type {
-	case wire.PacketAck:
-		h.txnTimeout.Acked(qp.Zxid)
-		s.processAck(h.sid, qp.Zxid, h.observer)
 	case wire.PacketPing:
 		touches, err := wire.ParseTouchTable(qp.Data)
 		if err != nil {
-			s.dropHandler(h, "PING touch table does not decode: "+err.Error())
+			s.dropLearner(h, "PING touch table does not decode: "+err.Error())
 			return
 		}
 		s.queueTouches(touches)
 	case wire.PacketRevalidate:
 		id, to, err := wire.ParseRevalidateRequest(qp.Data)
 		if err != nil {
-			s.dropHandler(h, "REVALIDATE does not decode: "+err.Error())
+			s.dropLearner(h, "REVALIDATE does not decode: "+err.Error())
 			return
 		}
 		valid := s.sessions.Touch(id, s.nowMs())
@@ -537,7 +478,7 @@ func (s *Server) onLearnerPacket(h *learnerHandler, qp *wire.QuorumPacket) {
 			}
 		}
 		h.log.Debug().Str("session", id.String()).Int32("timeout", to).Bool("valid", valid).Msg("revalidated session")
-		h.queue(wire.QuorumPacket{Type: wire.PacketRevalidate, Zxid: -1, Data: wire.AppendRevalidateReply(nil, id, valid)})
+		s.leader.zab.Send(h.link, wire.QuorumPacket{Type: wire.PacketRevalidate, Zxid: -1, Data: wire.AppendRevalidateReply(nil, id, valid)})
 	case wire.PacketRequest:
 		s.onLearnerRequest(h, qp)
 	default:
@@ -550,10 +491,10 @@ func (s *Server) onLearnerRequest(h *learnerHandler, qp *wire.QuorumPacket) {
 	ld := s.leader
 	hdr, body, err := wire.ParseRequestPacket(qp.Data)
 	if err != nil {
-		s.dropHandler(h, "REQUEST does not decode: "+err.Error())
+		s.dropLearner(h, "REQUEST does not decode: "+err.Error())
 		return
 	}
-	if !ld.serving || s.storeErr != nil {
+	if !ld.serving() || s.storeErr != nil {
 		return
 	}
 	switch hdr.Type {
@@ -562,17 +503,15 @@ func (s *Server) onLearnerRequest(h *learnerHandler, qp *wire.QuorumPacket) {
 		// committed (a write still being prepared counts: the sync waits
 		// for it to be proposed).
 		s.prepare(prepItem{run: func() {
-			if len(s.inflight) == 0 {
-				h.queue(wire.QuorumPacket{Type: wire.PacketSync, Zxid: 0})
-			} else {
-				last := ld.outstanding.LastProposed()
-				ld.pendingSyncs[last] = append(ld.pendingSyncs[last], h)
+			if s.leader == ld {
+				ld.zab.SyncRequest(h.link)
+				s.processLeaderReady()
 			}
 		}})
 		return
 	case wire.OpCreateSession:
 		if len(body) < 4 {
-			s.dropHandler(h, "createSession REQUEST without a timeout")
+			s.dropLearner(h, "createSession REQUEST without a timeout")
 			return
 		}
 		to := int32(binary.BigEndian.Uint32(body))
@@ -610,143 +549,38 @@ func (s *Server) broadcastProposal(p *proposal) {
 	ld := s.leader
 	z := p.entry.Hdr.Zxid
 	p.data = wire.AppendTxnEntry(nil, &p.entry)
-	ld.outstanding.Propose(z)
 	sz := int64(len(p.data))
 	ld.proposalSizes[0] = sz
 	if ld.proposalSizes[1] == 0 || sz < ld.proposalSizes[1] {
 		ld.proposalSizes[1] = sz
 	}
 	ld.proposalSizes[2] = max(ld.proposalSizes[2], sz)
-	pkt := wire.QuorumPacket{Type: wire.PacketProposal, Zxid: z, Data: p.data}
-	for h := range ld.handlers {
-		if !h.forwarding || h.observer {
-			continue
-		}
-		if !h.syncStarted {
-			// Its NEWLEADER is not queued yet: held until the proposal
-			// commits or NEWLEADER goes out (ZOOKEEPER-4394, see holdProposal).
-			s.holdProposal(h, p)
-			continue
-		}
-		if h.limitCheck {
-			h.txnTimeout.Sent(z, ld.zab.Ticks())
-		}
-		h.queue(pkt)
-	}
-	if z.Counter() == 0xfffffffe {
-		// ZOOKEEPER-1277: the next zxid would roll the counter over; a new
-		// epoch is needed.
-		s.log.Warn().Str("zxid", z.String()).Msg("zxid counter about to roll over; stepping down to start a new epoch")
-		s.stepDownAfter = true
-	}
-}
-
-// processAck counts an ACK (Leader.processAck) and commits what has a quorum.
-func (s *Server) processAck(sid int64, z wire.Zxid, observer bool) {
-	ld := s.leader
-	if !ld.serving || observer {
-		return // observers' ACKs never count
-	}
-	switch ld.outstanding.Ack(sid, z) {
-	case zab.AckCounted:
-		s.tryCommit()
-	case zab.AckUnknown:
-		s.log.Warn().Str("zxid", z.String()).Int64("sid", sid).Msg("Trying to commit future proposal")
-	}
-}
-
-// tryCommit commits, in zxid order, every proposal a quorum of voters acked.
-func (s *Server) tryCommit() {
-	ld := s.leader
-	if gate := s.cfg.CommitGate; gate != nil && ld.outstanding.Len() > 0 && !gate() {
-		ld.commitsGated = true
-		return
-	}
-	for {
-		z, ok := ld.outstanding.Commit()
-		if !ok {
-			break
-		}
-		if len(s.inflight) == 0 || s.inflight[0].entry.Hdr.Zxid != z {
-			// Cannot happen: every proposal is outstanding from
-			// broadcastProposal to its commit, in the same order.
-			s.log.Error().Str("zxid", z.String()).Int("inflight", len(s.inflight)).
-				Msg("a proposal with a quorum is not the oldest in flight")
-			s.stepDown(fmt.Sprintf("commit of %v out of step with the proposals in flight", z))
-			return
-		}
-		p := s.inflight[0]
-		s.inflight[0] = nil
-		s.inflight = s.inflight[1:]
-		s.commitProposal(p)
-	}
-	if len(s.inflight) == 0 {
-		s.inflight = nil
-	}
+	ld.zab.Propose(z, p.data)
+	s.processLeaderReady()
 }
 
 // retryGatedCommits commits what Config.CommitGate held back (end of
 // each owner round, after the SNAP walks have queued their NEWLEADERs).
 func (s *Server) retryGatedCommits() {
-	if ld := s.leader; ld != nil && ld.commitsGated && ld.serving {
-		ld.commitsGated = false
-		s.tryCommit()
+	if ld := s.leader; ld != nil {
+		ld.zab.RetryCommits()
+		s.processLeaderReady()
 	}
 }
 
-// commitProposal sends COMMIT to the followers and INFORM to the observers,
-// then applies the txn and answers its local client. A follower whose
-// NEWLEADER is not queued yet gets the held PROPOSAL with its COMMIT.
-func (s *Server) commitProposal(p *proposal) {
-	ld := s.leader
-	z := p.entry.Hdr.Zxid
-	commit := wire.QuorumPacket{Type: wire.PacketCommit, Zxid: z}
-	inform := wire.QuorumPacket{Type: wire.PacketInform, Zxid: z, Data: p.data}
-	for h := range ld.handlers {
-		switch {
-		case !h.forwarding:
-		case h.observer:
-			h.queue(inform)
-		case !h.syncStarted:
-			s.releaseHeld(h, p)
-		default:
-			h.queue(commit)
-		}
-	}
-	s.applyProposal(p)
-	for _, h := range ld.pendingSyncs[z] {
-		h.queue(wire.QuorumPacket{Type: wire.PacketSync, Zxid: 0})
-	}
-	delete(ld.pendingSyncs, z)
-}
-
-// tickLeading runs every tickTime/2: pings, transaction timeouts, and the
-// quorum check (Leader.lead's loop).
+// tickLeading runs every tickTime/2: the leadership's deadlines, pings,
+// transaction timeouts and quorum check (Leader.lead's loop).
 func (s *Server) tickLeading() {
 	ld := s.leader
 	// A handler whose writer failed closes itself; its reader may then quit
 	// without reporting, so closed handlers are collected here.
-	for h := range ld.handlers {
+	for _, h := range ld.links {
 		if h.isClosed() {
-			s.dropHandler(h, h.closeReason())
+			ld.zab.Drop(h.link, h.closeReason())
 		}
 	}
 	ld.zab.Tick()
 	s.processLeaderReady()
-	if s.leader != ld || !ld.serving {
-		return
-	}
-	syncLimit := s.cfg.syncLimitTicks()
-	for h := range ld.handlers {
-		if !h.syncStarted {
-			continue
-		}
-		if h.txnTimeout.Expired(ld.zab.Ticks(), syncLimit) {
-			s.dropHandler(h, "Closing connection to peer due to transaction timeout.")
-			continue
-		}
-		h.queue(wire.QuorumPacket{Type: wire.PacketPing, Zxid: ld.outstanding.LastProposed()})
-	}
 }
 
 // stepDown ends the leadership (Leader.shutdown) and looks for a leader.
@@ -768,7 +602,7 @@ func (s *Server) leaveLeading() {
 	ld.ln.Close()
 	ld.pending.Close()
 	drainArrivals(ld)
-	for h := range ld.handlers {
+	for _, h := range ld.links {
 		h.gone = true
 		h.close("leader shutting down")
 	}
@@ -811,6 +645,6 @@ func drainArrivals(ld *leaderState) {
 // leaderOnDurable is the leader's own ACK: after its fsync it counts for
 // every proposal up to z (AckRequestProcessor).
 func (s *Server) leaderOnDurable(z wire.Zxid) {
-	s.leader.outstanding.AckThrough(s.cfg.Quorum.MyID, z)
-	s.tryCommit()
+	s.leader.zab.Durable(z)
+	s.processLeaderReady()
 }

@@ -18,35 +18,19 @@ import (
 	"github.com/zkgo/zkgo/wire"
 )
 
-// The leader's side of one learner connection (LearnerHandler.java). Two
-// goroutines do the I/O: a reader that hands every packet to the owner
-// goroutine over leader.in, and a writer that sends what the owner queues.
+// The leader's side of one learner connection (LearnerHandler.java): the
+// I/O. What the learner sent means and what it gets is decided by
+// zab.Leader (node/zab/handler.go); this moves the packets. Two goroutines
+// do it: a reader that hands every packet to the owner goroutine over
+// leader.in, and a writer that sends what the owner queues.
 // A SNAP sync first spools the (fuzzy) tree walk to a temp file, then the
 // writer sends SNAP, sessions, ACL map, nodes and the signature before any
 // queued packet, so the proposals committed during the walk follow it;
 // NEWLEADER is queued when the walk ends, after them (LearnerHandler.run).
 
-// handlerState is where a learner is in the Zab handshake.
-type handlerState uint8
-
-const (
-	hsInfo      handlerState = iota // FOLLOWERINFO/OBSERVERINFO being checked (onLearnerConn)
-	hsEpoch                         // told to wait for the epoch (LEADERINFO not sent yet)
-	hsAckEpoch                      // LEADERINFO sent, waiting for ACKEPOCH
-	hsWaitSync                      // ACKEPOCH in, waiting for the epoch quorum to sync
-	hsNewLeader                     // synced and NEWLEADER queued, waiting for its ACK
-	hsUpToDate                      // NEWLEADER ACKed, waiting for the leader to serve
-	hsBroadcast                     // UPTODATE sent
-)
-
-func (h handlerState) String() string {
-	return [...]string{"info", "epoch", "ackepoch", "waitsync", "newleader", "uptodate", "broadcast"}[h]
-}
-
 // learnerHandler is one connected learner. Owner-goroutine fields are
 // marked; the rest belongs to the I/O goroutines.
 type learnerHandler struct {
-	id     uint64
 	conn   net.Conn
 	remote string
 	log    zerolog.Logger
@@ -68,31 +52,16 @@ type learnerHandler struct {
 	reason    string
 
 	// owner goroutine
-	state         handlerState
-	sid           int64
-	observer      bool
-	version       int32
-	acceptedEpoch int64
-	peerLastZxid  wire.Zxid
-	forwarding    bool  // receives live proposals (participants) or INFORMs (observers)
-	ackDeadline   int64 // leader tick by which a packet must have arrived
-	syncStarted   bool  // NEWLEADER queued: the leader pings it
-	limitCheck    bool  // NEWLEADER ACKed: proposals must be ACKed within syncLimit
-	syncMode      wire.PacketType
-	// held are the proposals forwarded to a follower before its NEWLEADER
-	// is queued and not committed yet, in zxid order (holdProposal).
-	held []*proposal
-	// throttledBy is the throttle this handler's sync is counted by
-	// (leaderState.snapSyncs or diffSyncs) until its NEWLEADER ACK; nil
-	// when none.
-	throttledBy *zab.SyncThrottle
+	// link names the connection to the leadership (zab.Leader), which
+	// keeps the learner's handshake and broadcast state; sid is its
+	// server id once its first packet was checked.
+	link zab.LinkID
+	sid  int64
 	// readingLog: the txn log is being read for its DIFF; fromLog is what
 	// was read (syncLearner).
 	readingLog bool
 	fromLog    *logRead
 	gone       bool
-	// txnTimeout is LearnerHandler.SyncLimitCheck, in ticks.
-	txnTimeout zab.SyncLimitCheck
 }
 
 // handlerMsg is a packet (or the read error that ended the connection).

@@ -2,7 +2,6 @@ package node
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
 
@@ -15,15 +14,14 @@ import (
 
 // The leader's side of a learner's sync (LearnerHandler.syncFollower,
 // spec §4.5): zab.PlanSync decides from the committed-txn window
-// (zab.CommittedLog) and the txn log; this queues what it decided, holds
-// the proposals that would reach a syncing follower too early, counts the
-// sync against the throttle, reads the txn log and walks the tree for a
+// (zab.CommittedLog) and the txn log, and zab.Leader.StartSync carries the
+// plan out (the throttle, the packets, the proposals held for a syncing
+// follower, NEWLEADER); this reads the txn log and walks the tree for a
 // SNAP.
 
-// syncLearner syncs a learner whose ACKEPOCH came in: zab.PlanSync
-// decides DIFF, TRUNC or SNAP and the packets before NEWLEADER; this queues
-// them, starts forwarding to the learner and queues NEWLEADER (for a SNAP,
-// once the tree walk is done).
+// syncLearner plans the sync of a learner the leadership listed in
+// Ready.Syncs (its ACKEPOCH came in and the epoch is current) and starts
+// it (zab.Leader.StartSync).
 func (s *Server) syncLearner(h *learnerHandler) {
 	ld := s.leader
 	if !s.applyIdle() || h.readingLog {
@@ -32,9 +30,13 @@ func (s *Server) syncLearner(h *learnerHandler) {
 		// the txn log is being read for this learner: sync when it is.
 		return
 	}
+	st, ok := ld.zab.Learner(h.link)
+	if !ok || st.State != zab.HandlerWaitSync || !ld.zab.EpochAcked() {
+		return
+	}
 	fromLog := h.fromLog
 	h.fromLog = nil
-	peer := h.peerLastZxid
+	peer := st.LastZxid
 	lastProcessed := s.tree.LastZxid
 	in := zab.SyncInput{Peer: peer, LastProcessed: lastProcessed, Committed: s.committed.Window(),
 		ForceSnap: ld.forceSnapSync, TxnLog: ld.snapSizeFactor >= 0}
@@ -52,34 +54,32 @@ func (s *Server) syncLearner(h *learnerHandler) {
 		s.readLogForSync(h, peer, ld.snapSizeFactor)
 		return
 	}
-	logSyncPlan(h, &plan)
-	needSnap := plan.Mode == wire.PacketSnap
-	if !s.beginSync(h, needSnap) {
-		return
+	logSyncPlan(h, &plan, peer)
+	snap := plan.Mode == wire.PacketSnap
+	kind := "DIFF"
+	if snap {
+		kind = "SNAP"
 	}
-	h.syncMode = plan.Mode
-	if needSnap {
-		if err := s.startSnapSync(h); err != nil {
-			s.dropHandler(h, "cannot prepare the snapshot: "+err.Error())
-			return
+	err := ld.zab.StartSync(h.link, &plan)
+	n, limit := ld.zab.SyncsInProgress(snap)
+	switch {
+	case errors.Is(err, zab.ErrSyncThrottled):
+		h.log.Error().Str("sync", kind).Int("in_progress", n+1).Int("max", limit).Msg("too many concurrent sync.")
+		s.peer.stats.syncs["leader-throttled"]++
+	case err != nil:
+		h.log.Error().Err(err).Msg("sync not started")
+	default:
+		if st, ok := ld.zab.Learner(h.link); ok && st.State == zab.HandlerNewLeader {
+			h.log.Info().Str("sync", kind).Int("concurrent", n).Bool("exempt_from_throttle", !st.Observer).Msg("sync counted")
+			s.peer.stats.syncs["leader-"+plan.Mode.String()]++
 		}
 	}
-	h.queue(plan.Packets...)
-	s.startForwarding(h, plan.LastSeen)
-	if h.gone {
-		return
-	}
-	h.state = hsNewLeader
-	s.peer.stats.syncs["leader-"+h.syncMode.String()]++
-	if !needSnap {
-		s.queueNewLeader(h)
-	}
-	// A SNAP learner gets NEWLEADER when the walk is done (advanceSnapSyncs).
+	s.processLeaderReady()
 }
 
 // logSyncPlan logs a learner's sync plan as LearnerHandler.syncFollower
 // does.
-func logSyncPlan(h *learnerHandler, plan *zab.SyncPlan) {
+func logSyncPlan(h *learnerHandler, plan *zab.SyncPlan, peer wire.Zxid) {
 	switch plan.Reason {
 	case zab.SyncForced:
 		h.log.Warn().Msg("Forcing snapshot sync - should not see this in production")
@@ -90,80 +90,12 @@ func logSyncPlan(h *learnerHandler, plan *zab.SyncPlan) {
 		h.log.Warn().Msg("Cannot send TRUNC to peer: peer zxid is from a different epoch")
 		h.log.Error().Msg("Unhandled scenario for peer sid: fall back to use snapshot")
 	case zab.SyncUnhandled:
-		h.log.Warn().Str("peer_last_zxid", h.peerLastZxid.String()).Msg("Unhandled scenario for peer; sending a snapshot")
+		h.log.Warn().Str("peer_last_zxid", peer.String()).Msg("Unhandled scenario for peer; sending a snapshot")
 	}
 	if plan.Mode != wire.PacketSnap {
 		h.log.Info().Str("zxid", plan.Packets[0].Zxid.String()).Str("reason", plan.Reason.String()).
 			Msg("Sending " + plan.Mode.String())
 	}
-}
-
-// queueNewLeader queues NEWLEADER for a learner whose sync packets are all
-// queued, and starts pinging it. For a SNAP that is once the tree walk is
-// complete, as LearnerHandler.run queues NEWLEADER only after
-// serializeSnapshot: every txn committed during the walk (already in the
-// fuzzy snapshot) is then forwarded before NEWLEADER, where the learner
-// applies it without comparing digests, and every txn after NEWLEADER
-// changes the snapshot's tree, so its digest must match.
-//
-// The proposals held for a follower (holdProposal) that are still not
-// committed go right after NEWLEADER, in zxid order; their COMMITs follow
-// when they commit. O(held).
-func (s *Server) queueNewLeader(h *learnerHandler) {
-	h.queue(wire.QuorumPacket{Type: wire.PacketNewLeader, Zxid: s.leader.newLeaderZxid(), Data: []byte(s.cfg.Quorum.Text())})
-	h.syncStarted = true
-	if len(h.held) > 0 {
-		pkts := make([]wire.QuorumPacket, len(h.held))
-		for i, p := range h.held {
-			pkts[i] = wire.QuorumPacket{Type: wire.PacketProposal, Zxid: p.entry.Hdr.Zxid, Data: p.data}
-		}
-		h.held = nil
-		h.queue(pkts...)
-	}
-	if hook := s.cfg.NewLeaderQueued; hook != nil {
-		hook(h.sid)
-	}
-}
-
-// holdProposal keeps a proposal forwarded to a follower whose NEWLEADER is
-// not queued yet, instead of queueing it. Java 3.8.0's learner
-// (Learner.syncWithLeader) forgets the proposals it got before NEWLEADER
-// when NEWLEADER arrives, and a COMMIT after NEWLEADER with no PROPOSAL
-// after NEWLEADER then dereferences a null ("pif" is null) and kills the
-// follower (ZOOKEEPER-4394, fixed in 3.9). So a follower never gets a
-// PROPOSAL before NEWLEADER whose COMMIT would come after it: a held
-// proposal goes out with its COMMIT when it commits (releaseHeld), or right
-// after NEWLEADER (queueNewLeader). Until then the follower cannot ACK it,
-// and no ACK of it is expected. Observers get no proposals, only INFORMs,
-// which Java's learner handles in any position.
-func (s *Server) holdProposal(h *learnerHandler, p *proposal) {
-	if len(h.held) >= linkQueueLimit {
-		s.dropHandler(h, "too many proposals held for the learner while it syncs")
-		return
-	}
-	h.held = append(h.held, p)
-}
-
-// releaseHeld queues PROPOSAL and COMMIT of a committed proposal for a
-// follower whose NEWLEADER is not queued yet. Commits come in zxid order,
-// and every proposal after the point its sync covers was held in zxid
-// order, so p is the oldest held one.
-func (s *Server) releaseHeld(h *learnerHandler, p *proposal) {
-	z := p.entry.Hdr.Zxid
-	if len(h.held) == 0 || h.held[0] != p {
-		// Cannot happen: nothing is committed at or below the zxid the
-		// sync starts forwarding from. A COMMIT alone would leave the
-		// follower without the txn; it syncs again instead.
-		s.dropHandler(h, fmt.Sprintf("committed proposal %v was not forwarded to the syncing learner", z))
-		return
-	}
-	h.held[0] = nil
-	h.held = h.held[1:]
-	if len(h.held) == 0 {
-		h.held = nil
-	}
-	h.queue(wire.QuorumPacket{Type: wire.PacketProposal, Zxid: z, Data: p.data},
-		wire.QuorumPacket{Type: wire.PacketCommit, Zxid: z})
 }
 
 // resumeLearnerSyncs syncs the learners that waited for the committed txns
@@ -173,59 +105,11 @@ func (s *Server) resumeLearnerSyncs() {
 	if !ld.zab.EpochAcked() {
 		return
 	}
-	for h := range ld.handlers {
-		if h.state == hsWaitSync && !h.gone {
+	for _, st := range ld.zab.Learners() {
+		if h := ld.links[st.Link]; h != nil && st.State == zab.HandlerWaitSync && !h.gone {
 			s.syncLearner(h)
 		}
 	}
-}
-
-// beginSync counts h's sync against the leader's SNAP or DIFF throttle
-// (LearnerSyncThrottler.beginSync). Followers are exempt, so the quorum
-// can always form, but are counted; an observer over the limit is
-// disconnected before anything of the sync is sent, and comes back later.
-func (s *Server) beginSync(h *learnerHandler, snap bool) bool {
-	ld := s.leader
-	th, kind := &ld.diffSyncs, "DIFF"
-	if snap {
-		th, kind = &ld.snapSyncs, "SNAP"
-	}
-	exempt := !h.observer
-	if !th.Begin(exempt) {
-		h.log.Error().Str("sync", kind).Int("in_progress", th.InProgress()+1).Int("max", th.Max).
-			Msg("too many concurrent sync.")
-		s.peer.stats.syncs["leader-throttled"]++
-		s.dropHandler(h, fmt.Sprintf("too many concurrent %s syncs (%d > %d)", kind, th.InProgress()+1, th.Max))
-		return false
-	}
-	h.throttledBy = th
-	h.log.Info().Str("sync", kind).Int("concurrent", th.InProgress()).Bool("exempt_from_throttle", exempt).Msg("sync counted")
-	return true
-}
-
-// endSync releases the count beginSync took for h, if any.
-func endSync(h *learnerHandler) {
-	if h.throttledBy != nil {
-		h.throttledBy.End()
-		h.throttledBy = nil
-	}
-}
-
-// startForwarding adds the learner to the broadcast (Leader.startForwarding).
-// A follower's proposals not yet committed are held (holdProposal) until
-// they commit or its NEWLEADER is queued, unlike Java, which queues them
-// before NEWLEADER (DIFFERENCES row 35).
-func (s *Server) startForwarding(h *learnerHandler, lastSeen wire.Zxid) {
-	ld := s.leader
-	if ld.outstanding.LastProposed() > lastSeen && !h.observer {
-		for _, p := range s.inflight {
-			if p.entry.Hdr.Zxid <= lastSeen || p.data == nil {
-				continue
-			}
-			s.holdProposal(h, p)
-		}
-	}
-	h.forwarding = true
 }
 
 // readLogForSync reads the txn log for h's DIFF on a goroutine and hands
@@ -340,6 +224,7 @@ func (s *Server) advanceSnapSyncs() {
 	}
 	keep := ld.snaps[:0]
 	held := false
+	var spooled []zab.LinkID
 	for _, sn := range ld.snaps {
 		if gate := s.cfg.SnapSyncGate; gate != nil && !gate() {
 			// Held by a test: tried again at the owner's next round
@@ -369,11 +254,17 @@ func (s *Server) advanceSnapSyncs() {
 		sn.cur.Release()
 		sn.spool.finish(sn.tail.tail)
 		sn.h.poke()
-		s.queueNewLeader(sn.h)
+		spooled = append(spooled, sn.h.link)
 		sn.h.log.Info().Int("nodes", sn.spool.nodes).Str("zxid", sn.spool.zxid.String()).Msg("snapshot for the learner spooled")
 	}
 	ld.snaps = keep
-	if len(ld.snaps) > 0 && !held {
+	// NEWLEADER follows each spooled snapshot (once ld.snaps is whole
+	// again: the Ready may drop a learner and its walk).
+	for _, link := range spooled {
+		ld.zab.SnapReady(link)
+	}
+	s.processLeaderReady()
+	if s.leader == ld && len(ld.snaps) > 0 && !held {
 		s.poke()
 	}
 }

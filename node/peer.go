@@ -304,7 +304,7 @@ func (s *Server) serving() bool {
 	case roleFollowing, roleObserving:
 		return true
 	case roleLeading:
-		return s.leader != nil && s.leader.serving
+		return s.leader != nil && s.leader.serving()
 	}
 	return false
 }
@@ -436,7 +436,7 @@ func (s *Server) stopPeer() {
 		ld.ln.Close()
 		ld.pending.Close()
 		drainArrivals(ld)
-		for h := range ld.handlers {
+		for _, h := range ld.links {
 			h.close("server stopping")
 		}
 		for _, sn := range ld.snaps {

@@ -780,7 +780,7 @@ func (s *Server) onTick() {
 	}
 	if s.peer != nil && s.peer.role == roleLeading {
 		s.tickLeading()
-		if s.leader == nil || !s.leader.serving {
+		if s.leader == nil || !s.leader.serving() {
 			s.closeSessionless(now)
 			return
 		}

@@ -137,3 +137,98 @@ func TestLeaderStepsDownWhenTheEpochCannotBePersisted(t *testing.T) {
 		t.Fatalf("acceptedEpoch %d, %v; want %d", after, err, before)
 	}
 }
+
+// The serving leader's quorum check counts a learner still in its
+// handshake as synced, as Java's LearnerHandler.synced() does (its thread
+// is alive and its initLimit+syncLimit deadline has not passed): with
+// follower 1 gone and learner 2 waiting to send ACKEPOCH, leader and
+// learner 2 are a quorum until 2's connection times out (initLimit*tickTime
+// without a packet, Java's soTimeout during the sync). zkgo counted only
+// learners whose NEWLEADER had gone out, and stepped down at the next full
+// tick.
+func TestLeaderCountsLearnerInHandshakeAsSynced(t *testing.T) {
+	ports := map[int64]int{1: freePort(t), 2: freePort(t), 3: freePort(t)}
+	cfg := quorumMember(t, 3, ports, 20) // tickTime 100: learner 2 counts for 2 s
+	leader := startLearner(t, cfg)
+
+	// Follower 1: a whole handshake, so that the leader serves.
+	f1 := dialQuorum(t, quorumAddrOf(leader), nil)
+	f1.followerInfo(1, 0)
+	if qp := f1.readPacket(); qp.Type != wire.PacketLeaderInfo {
+		t.Fatalf("first packet %v, want LEADERINFO", qp.Type)
+	}
+	// A fresh learner (current epoch 0, nothing logged): its ACKEPOCH
+	// makes the epoch's quorum.
+	f1.write(wire.QuorumPacket{Type: wire.PacketAckEpoch, Zxid: 0, Data: wire.EpochData(0)})
+	var nl wire.Zxid
+	for nl == 0 {
+		if qp := f1.readPacket(); qp.Type == wire.PacketNewLeader {
+			nl = qp.Zxid
+		}
+	}
+	f1.write(wire.QuorumPacket{Type: wire.PacketAck, Zxid: nl})
+	for qp := f1.readPacket(); qp.Type != wire.PacketUpToDate; qp = f1.readPacket() {
+	}
+	waitFor(t, func() bool { return leader.Mode() == "leader" })
+
+	// Learner 2 connects and gets LEADERINFO; its ACKEPOCH never comes.
+	f2 := dialQuorum(t, quorumAddrOf(leader), nil)
+	f2.followerInfo(2, 0)
+	if qp := f2.readPacket(); qp.Type != wire.PacketLeaderInfo {
+		t.Fatalf("first packet %v, want LEADERINFO", qp.Type)
+	}
+	connected := time.Now()
+	f1.c.Close()
+	waitFor(t, func() bool { return leader.Mode() != "leader" })
+	// 2's connection times out initLimit*tickTime after its FOLLOWERINFO;
+	// until then the leader and 2 are a quorum. Half of that is far more
+	// than the full tick the leader took to step down without counting 2.
+	readTimeout := time.Duration(cfg.InitLimit*cfg.TickTime) * time.Millisecond
+	if took := time.Since(connected); took < readTimeout/2 {
+		t.Fatalf("the leader stepped down %v after learner 2 connected; it counts as synced for %v", took, readTimeout)
+	}
+}
+
+// Once a quorum acked the epoch, the leader takes a learner's ACKEPOCH
+// without comparing it with its own state when it began: Java's
+// Leader.waitForEpochAck returns before that check once the election
+// finished, and the sync brings back a learner that had logged more of the
+// old epoch than the leader. zkgo refused it ("Follower is ahead of the
+// leader") for as long as that leader led.
+func TestLeaderSyncsLearnerAheadOfOldEpochAfterEstablishment(t *testing.T) {
+	ports := map[int64]int{1: freePort(t), 2: freePort(t), 3: freePort(t)}
+	leader := startLearner(t, quorumMember(t, 3, ports, 20))
+	// Follower 1 makes the epoch's quorum: the leader serves epoch 1.
+	f1 := dialQuorum(t, quorumAddrOf(leader), nil)
+	f1.followerInfo(1, 0)
+	if qp := f1.readPacket(); qp.Type != wire.PacketLeaderInfo {
+		t.Fatalf("first packet %v, want LEADERINFO", qp.Type)
+	}
+	f1.write(wire.QuorumPacket{Type: wire.PacketAckEpoch, Zxid: 0, Data: wire.EpochData(0)})
+	var nl wire.Zxid
+	for nl == 0 {
+		if qp := f1.readPacket(); qp.Type == wire.PacketNewLeader {
+			nl = qp.Zxid
+		}
+	}
+	f1.write(wire.QuorumPacket{Type: wire.PacketAck, Zxid: nl})
+	waitFor(t, func() bool { return leader.Mode() == "leader" })
+	// Learner 2 logged five txns of epoch 0 the leader never had (its
+	// current epoch is the leader's old one, 0).
+	f2 := dialQuorum(t, quorumAddrOf(leader), nil)
+	f2.followerInfo(2, 0)
+	if qp := f2.readPacket(); qp.Type != wire.PacketLeaderInfo {
+		t.Fatalf("first packet %v, want LEADERINFO", qp.Type)
+	}
+	f2.write(wire.QuorumPacket{Type: wire.PacketAckEpoch, Zxid: wire.MakeZxid(0, 5), Data: wire.EpochData(0)})
+	f2.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	qp, err := wire.ReadQuorumPacket(f2.br, jute.QuorumMaxBuffer)
+	if err != nil {
+		t.Fatalf("no sync for the learner ahead of the leader's old epoch: %v", err)
+	}
+	switch qp.Type {
+	case wire.PacketDiff, wire.PacketTrunc, wire.PacketSnap:
+	default:
+		t.Fatalf("first packet after ACKEPOCH %v, want DIFF, TRUNC or SNAP", qp.Type)
+	}
+}

@@ -11,12 +11,25 @@
 // It is being built up from package node, which drives it (docs/zab.md has
 // the migration and its state). So far it holds:
 //
-//   - the leadership's establishment (leader.go): Leader, the epoch agreed
-//     with a quorum, made current by a quorum of ACKEPOCHs, and the
-//     NEWLEADER quorum, each phase within a number of ticks. Its Ready
-//     (LeaderReady) tells the driver what to persist (HardState: the
-//     epochs) before what it may send: the driver persists first, and
-//     sends only once that worked.
+//   - the leader (leader.go, handler.go): Leader, a whole leadership. The
+//     epoch agreed with a quorum, made current by a quorum of ACKEPOCHs,
+//     each learner connection's handshake (Connect with its first packet,
+//     then Receive: FOLLOWERINFO/OBSERVERINFO, LEADERINFO/ACKEPOCH, the
+//     sync the driver plans (Ready.Syncs, StartSync, SnapReady), NEWLEADER
+//     and its ACK, UPTODATE), the NEWLEADER quorum, each phase within a
+//     number of ticks; then broadcast: Propose, the learners' ACKs and the
+//     leader's own (Durable), commits in zxid order (COMMIT, INFORM, the
+//     proposals held for a syncing follower, ZOOKEEPER-4394), SYNC
+//     answers (SyncRequest), the sync throttle, pings, the transaction
+//     timeout and the synced-quorum check (Tick). A learner connection is
+//     a LinkID the driver picks. Its Ready (LeaderReady) lists, in the
+//     order the driver carries them out, what to persist (HardState: the
+//     epochs), which connections to close, which snapshots to stream, the
+//     packets to send (Messages, addressed by LinkID), the txns to apply
+//     (Commits), the server layer's packets (PING, REVALIDATE, REQUEST)
+//     and the syncs to plan: the driver persists first and sends only
+//     once that worked. node's processLeaderReady (node/leader.go) and
+//     zabtest's leaderReady (zabtest/leader.go) are its two drivers.
 //   - quorum counting (quorum.go): Tracker, the voters that acknowledged
 //     one thing (an epoch, NEWLEADER, a learner being in sync), and
 //     Outstanding, the leader's proposals waiting for a quorum of ACKs,
@@ -28,7 +41,7 @@
 //     (ZKDatabase.committedLog), and Committed, one txn with its PROPOSAL
 //     encoding.
 //   - the leader's checks of a learner's first packet and ACKEPOCH
-//     (handshake.go): CheckLearnerInfo, CheckAckEpoch; and its
+//     (handshake.go): CheckLearnerInfo, CheckAckEpoch, ParseAckEpoch; and its
 //     transaction timeout per learner (synclimit.go): SyncLimitCheck.
 //   - the learner's registration and sync (learner.go): LearnerSync, the
 //     states from FOLLOWERINFO to UPTODATE, whose Ready (LearnerReady)

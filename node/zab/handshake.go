@@ -66,13 +66,16 @@ type AckEpoch struct {
 	// acked this epoch") and a zxid, so a voter's counts toward the
 	// epoch's quorum.
 	Counts bool
+	// CurrentEpoch is the learner's current epoch, -1 when it had
+	// accepted this epoch before.
+	CurrentEpoch int32
 }
 
-// CheckAckEpoch checks a learner's ACKEPOCH against the leader's state
-// when its leadership began (Leader.waitForEpochAck's
-// leaderStateSummary): a learner with a later current epoch, or the same
-// epoch and a later zxid, is ahead of the leader and is refused.
-func CheckAckEpoch(qp *wire.QuorumPacket, summaryEpoch int64, summaryZxid wire.Zxid) (AckEpoch, error) {
+// ParseAckEpoch reads a learner's ACKEPOCH without comparing it with the
+// leader's state: once a quorum acked the epoch, Leader.waitForEpochAck
+// returns before its "Follower is ahead" check, and the sync brings such a
+// learner back (TRUNC or SNAP).
+func ParseAckEpoch(qp *wire.QuorumPacket) (AckEpoch, error) {
 	if qp.Type != wire.PacketAckEpoch {
 		return AckEpoch{}, errors.New(qp.Type.String() + " received while waiting for ACKEPOCH")
 	}
@@ -80,12 +83,25 @@ func CheckAckEpoch(qp *wire.QuorumPacket, summaryEpoch int64, summaryZxid wire.Z
 	if err != nil {
 		return AckEpoch{}, fmt.Errorf("ACKEPOCH does not decode: %w", err)
 	}
-	if epoch != -1 {
+	return AckEpoch{LastZxid: qp.Zxid, Counts: epoch != -1 && qp.Zxid != -1, CurrentEpoch: epoch}, nil
+}
+
+// CheckAckEpoch checks a learner's ACKEPOCH against the leader's state
+// when its leadership began (Leader.waitForEpochAck's
+// leaderStateSummary), while the epoch is being acked: a learner with a
+// later current epoch, or the same epoch and a later zxid, is ahead of the
+// leader and is refused.
+func CheckAckEpoch(qp *wire.QuorumPacket, summaryEpoch int64, summaryZxid wire.Zxid) (AckEpoch, error) {
+	ack, err := ParseAckEpoch(qp)
+	if err != nil {
+		return ack, err
+	}
+	if epoch := ack.CurrentEpoch; epoch != -1 {
 		e := int64(epoch)
 		if e > summaryEpoch || (e == summaryEpoch && qp.Zxid > summaryZxid) {
 			return AckEpoch{}, fmt.Errorf("Follower is ahead of the leader, leader summary: %d (current epoch), %v (last zxid)",
 				summaryEpoch, summaryZxid)
 		}
 	}
-	return AckEpoch{LastZxid: qp.Zxid, Counts: epoch != -1 && qp.Zxid != -1}, nil
+	return ack, nil
 }

@@ -63,9 +63,9 @@ func TestCheckAckEpoch(t *testing.T) {
 		want AckEpoch
 		err  string
 	}{
-		{"behind", ack(3, zx(3, 99)), AckEpoch{LastZxid: zx(3, 99), Counts: true}, ""},
-		{"the same epoch, not ahead", ack(4, zx(4, 10)), AckEpoch{LastZxid: zx(4, 10), Counts: true}, ""},
-		{"acked this epoch before", ack(-1, zx(9, 9)), AckEpoch{LastZxid: zx(9, 9)}, ""},
+		{"behind", ack(3, zx(3, 99)), AckEpoch{LastZxid: zx(3, 99), Counts: true, CurrentEpoch: 3}, ""},
+		{"the same epoch, not ahead", ack(4, zx(4, 10)), AckEpoch{LastZxid: zx(4, 10), Counts: true, CurrentEpoch: 4}, ""},
+		{"acked this epoch before", ack(-1, zx(9, 9)), AckEpoch{LastZxid: zx(9, 9), CurrentEpoch: -1}, ""},
 		{"an empty history", ack(0, -1), AckEpoch{LastZxid: -1}, ""},
 		{"a later current epoch", ack(5, zx(5, 1)), AckEpoch{}, "Follower is ahead of the leader"},
 		{"the same epoch, later zxid", ack(4, zx(4, 11)), AckEpoch{}, "Follower is ahead of the leader"},

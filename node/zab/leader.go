@@ -54,31 +54,80 @@ type HardState struct {
 	CurrentEpoch  int64
 }
 
+// LinkID names one learner connection of a leadership. The driver picks
+// it (increasing, never reused within a leadership); the Leader keeps its
+// learners in LinkID order, which is the order it sends in.
+type LinkID uint64
+
+// LeaderMsg is a packet for one learner connection.
+type LeaderMsg struct {
+	To     LinkID
+	Packet wire.QuorumPacket
+}
+
+// LeaderDrop is a learner connection the Leader let go: the driver closes
+// it. State is where the learner was, for the log.
+type LeaderDrop struct {
+	Link   LinkID
+	SID    int64
+	State  HandlerState
+	Reason string
+}
+
+// LearnerPacket is a packet of a learner in sync that is the server
+// layer's, not Zab's: PING (its touch table), REVALIDATE, REQUEST, or any
+// other type (the driver logs it).
+type LearnerPacket struct {
+	Link   LinkID
+	SID    int64
+	Packet wire.QuorumPacket
+}
+
 // LeaderReady is what a Leader asks its driver to do, in this order:
-// persist HardState (if set) and only then, if that worked, act on the
-// rest. If persisting fails the driver steps down instead.
+//
+//  1. persist HardState (if set); if that fails, step down and ignore the
+//     rest;
+//  2. close the connections of Drops;
+//  3. start streaming a snapshot to each of Snaps (the driver walks its
+//     tree and calls SnapReady once the stream's head is known); the
+//     stream goes out before any of that learner's Messages;
+//  4. send Messages, in order;
+//  5. apply Commits, in order (the driver's proposals, oldest first);
+//  6. hand Packets to the server layer;
+//  7. plan the syncs of Syncs (PlanSync) and start them (StartSync).
+//
+// StepDown ends the leadership (the rest is empty); Rollover asks the
+// driver to step down once the proposals it is handing to its log are
+// handed (the zxid counter is spent).
 type LeaderReady struct {
 	HardState *HardState
-	// EpochDecided: the epoch is decided (Epoch()); send LEADERINFO to
-	// the learners waiting for it.
+	// EpochDecided: the epoch is decided (Epoch()); the LEADERINFOs to the
+	// learners waiting for it are among Messages.
 	EpochDecided bool
-	// EpochAcked: a quorum acked the epoch, now current; sync the learners
-	// whose ACKEPOCH came in.
+	// EpochAcked: a quorum acked the epoch, now current.
 	EpochAcked bool
-	// Serving: a quorum acked NEWLEADER; start serving and send UPTODATE
-	// to the learners that acked it.
-	Serving bool
-	// CheckSynced: a tick on which the serving leader must still be in
-	// sync with a quorum (every other tick, Leader.lead's tickSkip): call
-	// Synced with the voters whose learners are in sync at FullTick.
-	CheckSynced bool
-	// StepDown, when set, says why the leadership is over; the rest of
-	// the Ready is empty.
+	// Serving: a quorum acked NEWLEADER; start serving (the UPTODATEs to
+	// the learners that acked it are among Messages).
+	Serving  bool
+	Drops    []LeaderDrop
+	Snaps    []LinkID
+	Messages []LeaderMsg
+	Commits  []wire.Zxid
+	Packets  []LearnerPacket
+	Syncs    []LinkID
+	// SyncDone: learners that acked NEWLEADER: from now on a read from
+	// them may take syncLimit (Java's setSoTimeout after the sync).
+	SyncDone []LinkID
+	// Warnings are for the driver's log.
+	Warnings []string
 	StepDown string
+	Rollover bool
 }
 
 func (r *LeaderReady) empty() bool {
-	return r.HardState == nil && !r.EpochDecided && !r.EpochAcked && !r.Serving && !r.CheckSynced && r.StepDown == ""
+	return r.HardState == nil && !r.EpochDecided && !r.EpochAcked && !r.Serving && len(r.Drops) == 0 &&
+		len(r.Snaps) == 0 && len(r.Messages) == 0 && len(r.Commits) == 0 && len(r.Packets) == 0 &&
+		len(r.Syncs) == 0 && len(r.SyncDone) == 0 && len(r.Warnings) == 0 && r.StepDown == "" && !r.Rollover
 }
 
 // LeaderConfig configures a Leader.
@@ -87,20 +136,47 @@ type LeaderConfig struct {
 	ID       int64
 	Verifier quorum.Verifier
 	// AcceptedEpoch and CurrentEpoch are the leader's own, from its
-	// epoch files.
+	// epoch files; LastZxid is its last logged zxid. CurrentEpoch and
+	// LastZxid are the state a learner may not be ahead of
+	// (leaderStateSummary).
 	AcceptedEpoch, CurrentEpoch int64
+	LastZxid                    wire.Zxid
 	// PhaseTicks bounds each phase before broadcast: 2*initLimit ticks of
 	// tickTime/2.
 	PhaseTicks int64
+	// InitLimit and SyncLimit are the configuration's, in Java's ticks
+	// (tickTime each, FullTick): a learner counts as synced until
+	// InitLimit+SyncLimit full ticks after it connected, then SyncLimit
+	// after each packet once it is in broadcast; a proposal not ACKed
+	// within 2*SyncLimit ticks closes the learner's connection.
+	InitLimit, SyncLimit int64
+	// ConfigVersion is the leader's configuration version (a learner with
+	// a newer one is refused); Member says whether a server id is in the
+	// configuration and whether it votes.
+	ConfigVersion int64
+	Member        func(sid int64) (voter, ok bool)
+	// NewLeaderData is NEWLEADER's data (the configuration's text).
+	NewLeaderData []byte
+	// MaxSnapSyncs and MaxDiffSyncs bound the concurrent syncs of
+	// observers (maxConcurrentSnapSyncs, maxConcurrentDiffSyncs).
+	MaxSnapSyncs, MaxDiffSyncs int
+	// MaxHeld bounds the proposals held for one syncing follower
+	// (ZOOKEEPER-4394); past it the follower is dropped. 0: no bound.
+	MaxHeld int
+	// CommitGate, when set, is asked before commits (a test hook of the
+	// driver): false holds them until RetryCommits.
+	CommitGate func() bool
 }
 
-// Leader is a new leadership being established (Leader.lead up to
-// startZkServer): the epoch agreed with a quorum of voters, made current
-// once a quorum acked it, and the NEWLEADER quorum, each phase within
-// PhaseTicks. The per-learner handshake (what each learner sent, when it
-// is synced) is its driver's: the driver reports each learner's
-// FOLLOWERINFO, ACKEPOCH and NEWLEADER ACK, ticks, and acts on Ready.
-// Once it asked to step down, a Leader ignores every input.
+// Leader is a leadership (Leader.lead and its LearnerHandlers): the epoch
+// agreed with a quorum of voters, made current once a quorum acked it,
+// each learner's handshake and sync, the NEWLEADER quorum, each phase
+// within PhaseTicks, then broadcast: proposals, ACKs, commits in zxid
+// order, pings, the transaction timeout per learner and the synced-quorum
+// check. The driver reports each learner connection (Connect, Receive,
+// Drop), the leader's own proposals (Propose) and log (Durable), and
+// ticks, and carries out each Ready (see LeaderReady). Once it asked to
+// step down, a Leader ignores every input.
 type Leader struct {
 	cfg           LeaderConfig
 	hard          HardState
@@ -116,6 +192,25 @@ type Leader struct {
 	tickSkip      bool
 	ready         LeaderReady
 	down          bool // stepped down: every input is ignored
+
+	learners map[LinkID]*handler
+	list     []*handler // learners in LinkID order
+	scratch  []*handler // learnerList's
+	// outstanding counts the ACKs of the proposals not committed yet; props
+	// are their PROPOSAL data, in the same order.
+	outstanding *Outstanding
+	props       []proposal
+	// pendingSyncs: learners' SYNCs answered once the proposal outstanding
+	// when they came commits (Leader.processSync).
+	pendingSyncs         map[wire.Zxid][]LinkID
+	snapSyncs, diffSyncs SyncThrottle
+	commitsGated         bool
+}
+
+// proposal is an outstanding proposal's zxid and PROPOSAL data.
+type proposal struct {
+	zxid wire.Zxid
+	data []byte
 }
 
 // NewLeader starts a leadership: the leader's own accepted epoch counts
@@ -130,6 +225,9 @@ func NewLeader(cfg LeaderConfig) (*Leader, error) {
 	if cfg.PhaseTicks <= 0 {
 		return nil, fmt.Errorf("zab: PhaseTicks %d is not positive", cfg.PhaseTicks)
 	}
+	if cfg.Member == nil {
+		return nil, fmt.Errorf("zab: LeaderConfig.Member is not set")
+	}
 	l := &Leader{
 		cfg:           cfg,
 		hard:          HardState{AcceptedEpoch: cfg.AcceptedEpoch, CurrentEpoch: cfg.CurrentEpoch},
@@ -138,6 +236,11 @@ func NewLeader(cfg LeaderConfig) (*Leader, error) {
 		connecting:    NewTracker(cfg.Verifier),
 		electing:      NewTracker(cfg.Verifier),
 		newLeaderAcks: NewTracker(cfg.Verifier),
+		learners:      map[LinkID]*handler{},
+		outstanding:   NewOutstanding(cfg.Verifier, 0),
+		pendingSyncs:  map[wire.Zxid][]LinkID{},
+		snapSyncs:     SyncThrottle{Max: cfg.MaxSnapSyncs},
+		diffSyncs:     SyncThrottle{Max: cfg.MaxDiffSyncs},
 	}
 	l.setPhase(PhaseEpoch)
 	l.epochFrom(cfg.ID, cfg.AcceptedEpoch, true)
@@ -160,8 +263,15 @@ func (l *Leader) EpochAcked() bool { return l.phase >= PhaseNewLeaderAck }
 // Serving reports whether a quorum acked NEWLEADER.
 func (l *Leader) Serving() bool { return l.phase == PhaseBroadcast }
 
+// Down reports whether the leadership is over (it asked to step down).
+func (l *Leader) Down() bool { return l.down }
+
 // Ticks is the number of ticks since the leadership began.
 func (l *Leader) Ticks() int64 { return l.ticks }
+
+// FullTick is Java's self.tick: it counts every other tick once the
+// leader serves; the learners' ACK deadlines are in it.
+func (l *Leader) FullTick() int64 { return l.fullTick }
 
 // EpochVoters lists, for the log, the voters whose accepted epoch counted
 // toward the epoch ("1,2").
@@ -170,50 +280,32 @@ func (l *Leader) EpochVoters() string { return l.connecting.String() }
 // NewLeaderVoters lists, for the log, the voters that acked NEWLEADER.
 func (l *Leader) NewLeaderVoters() string { return l.newLeaderAcks.String() }
 
-// LearnerInfo takes a learner's accepted epoch (FOLLOWERINFO or
-// OBSERVERINFO, already checked by the driver); voter says whether it
-// counts toward the epoch's quorum (a participant that sent FOLLOWERINFO).
-func (l *Leader) LearnerInfo(sid, acceptedEpoch int64, voter bool) {
-	if l.down {
-		return
-	}
-	l.epochFrom(sid, acceptedEpoch, voter)
-	l.maybeDecideEpoch()
-}
+// LastProposed is the newest proposal's zxid (PING's zxid).
+func (l *Leader) LastProposed() wire.Zxid { return l.outstanding.LastProposed() }
 
-// AckEpoch takes a learner's ACKEPOCH; counts says whether it counts
-// toward the quorum (a voter whose ACKEPOCH carried its current epoch and
-// a zxid, i.e. one that had not acked this epoch before).
-func (l *Leader) AckEpoch(sid int64, counts bool) {
-	if l.down {
-		return
-	}
-	if counts && l.epoch >= 0 {
-		l.electing.Ack(sid)
-	}
-	l.maybeEpochAcked()
-}
+// Outstanding is the number of proposals not committed yet.
+func (l *Leader) Outstanding() int { return l.outstanding.Len() }
 
-// NewLeaderAck takes a learner's ACK of NEWLEADER; counts as for
-// AckEpoch (a voter's ACK with the NEWLEADER zxid).
-func (l *Leader) NewLeaderAck(sid int64, counts bool) {
-	if l.down {
-		return
-	}
-	if counts && l.EpochAcked() {
-		l.newLeaderAcks.Ack(sid)
-	}
-	l.maybeStartServing()
-}
+// PendingSyncs is the number of proposals learners' SYNCs wait for.
+func (l *Leader) PendingSyncs() int { return len(l.pendingSyncs) }
 
-// FullTick is Java's self.tick: it counts every other tick once the
-// leader serves. The driver keeps each learner's ACK deadline in it.
-func (l *Leader) FullTick() int64 { return l.fullTick }
+// SyncsInProgress is the number of SNAP (snap) or DIFF/TRUNC syncs
+// counted by the sync throttle, and its limit.
+func (l *Leader) SyncsInProgress(snap bool) (n, limit int) {
+	if snap {
+		return l.snapSyncs.InProgress(), l.snapSyncs.Max
+	}
+	return l.diffSyncs.InProgress(), l.diffSyncs.Max
+}
 
 // Tick advances time by one tick (tickTime/2). Before serving, a phase
-// that took more than PhaseTicks ends the leadership; once serving, every
-// other tick advances FullTick and asks for the synced check
-// (CheckSynced).
+// that took more than PhaseTicks ends the leadership. Once serving, every
+// other tick advances FullTick and checks that the leader is still in
+// sync with a quorum (Leader.lead: each learner whose ACK deadline has
+// not passed counts, whatever its state, as LearnerHandler.synced; "Not
+// sufficient followers synced" otherwise); and every tick each learner
+// whose NEWLEADER was sent is pinged, or dropped when a proposal waited
+// more than 2*SyncLimit ticks for its ACK (LearnerHandler.ping).
 func (l *Leader) Tick() {
 	if l.down {
 		return
@@ -227,25 +319,29 @@ func (l *Leader) Tick() {
 	}
 	if !l.tickSkip {
 		l.fullTick++
-		l.ready.CheckSynced = true
+		t := NewTracker(l.cfg.Verifier)
+		t.Ack(l.cfg.ID)
+		for _, h := range l.list {
+			if l.fullTick <= h.ackDeadline {
+				t.Ack(h.sid)
+			}
+		}
+		if !t.HasQuorum() {
+			l.stepDown("Not sufficient followers synced, only synced with sids: [ " + t.String() + " ]")
+			return
+		}
 	}
 	l.tickSkip = !l.tickSkip
-}
-
-// Synced takes the voters whose learners are in sync (acked in time, at
-// FullTick): with the leader they must be a quorum, or the leadership
-// ends (Leader.lead: "Not sufficient followers synced").
-func (l *Leader) Synced(sids []int64) {
-	if l.down {
-		return
-	}
-	t := NewTracker(l.cfg.Verifier)
-	t.Ack(l.cfg.ID)
-	for _, sid := range sids {
-		t.Ack(sid)
-	}
-	if !t.HasQuorum() {
-		l.stepDown("Not sufficient followers synced, only synced with sids: [ " + t.String() + " ]")
+	limit := 2 * l.cfg.SyncLimit
+	for _, h := range l.learnerList() {
+		if !h.syncStarted {
+			continue
+		}
+		if h.txnTimeout.Expired(l.ticks, limit) {
+			l.drop(h, "Closing connection to peer due to transaction timeout.")
+			continue
+		}
+		l.send(h, wire.QuorumPacket{Type: wire.PacketPing, Zxid: l.outstanding.LastProposed()})
 	}
 }
 
@@ -270,6 +366,14 @@ func (l *Leader) stepDown(reason string) {
 	l.down = true
 }
 
+func (l *Leader) send(h *handler, qps ...wire.QuorumPacket) {
+	for _, qp := range qps {
+		l.ready.Messages = append(l.ready.Messages, LeaderMsg{To: h.link, Packet: qp})
+	}
+}
+
+func (l *Leader) warn(s string) { l.ready.Warnings = append(l.ready.Warnings, s) }
+
 // epochFrom is getEpochToPropose's bookkeeping for one server.
 func (l *Leader) epochFrom(sid, acceptedEpoch int64, voter bool) {
 	if l.epoch >= 0 {
@@ -284,14 +388,15 @@ func (l *Leader) epochFrom(sid, acceptedEpoch int64, voter bool) {
 }
 
 // maybeDecideEpoch fixes the new epoch once the leader and a quorum of
-// voters are in; it is to be persisted as the accepted epoch before
-// LEADERINFO goes out.
+// voters are in; it is persisted as the accepted epoch before LEADERINFO
+// goes out to the learners waiting for it.
 func (l *Leader) maybeDecideEpoch() {
 	if l.epoch >= 0 || !l.connecting.Acked(l.cfg.ID) || !l.connecting.HasQuorum() {
 		return
 	}
 	if l.proposedEpoch > MaxEpoch {
-		// The driver refuses learners whose accepted epoch would get here.
+		// CheckLearnerInfo refuses learners whose accepted epoch would
+		// get here.
 		l.stepDown(fmt.Sprintf("epoch %d does not fit a zxid", l.proposedEpoch))
 		return
 	}
@@ -300,13 +405,18 @@ func (l *Leader) maybeDecideEpoch() {
 	h := l.hard
 	l.ready.HardState = &h
 	l.ready.EpochDecided = true
+	for _, h := range l.list {
+		if h.state == HandlerEpoch {
+			l.sendLeaderInfo(h)
+		}
+	}
 	l.electing.Ack(l.cfg.ID) // waitForEpochAck for the leader itself
 	l.setPhase(PhaseEpochAck)
 	l.maybeEpochAcked()
 }
 
-// maybeEpochAcked makes the epoch current once a quorum acked it; it is to
-// be persisted as the current epoch before any learner is synced.
+// maybeEpochAcked makes the epoch current once a quorum acked it; it is
+// persisted as the current epoch before any learner's sync goes out.
 func (l *Leader) maybeEpochAcked() {
 	if l.phase != PhaseEpochAck || !l.electing.HasQuorum() {
 		return
@@ -315,17 +425,29 @@ func (l *Leader) maybeEpochAcked() {
 	h := l.hard
 	l.ready.HardState = &h
 	l.ready.EpochAcked = true
+	for _, h := range l.list {
+		if h.state == HandlerWaitSync {
+			l.ready.Syncs = append(l.ready.Syncs, h.link)
+		}
+	}
 	l.newLeaderAcks.Ack(l.cfg.ID) // waitForNewLeaderAck for the leader itself
 	l.setPhase(PhaseNewLeaderAck)
 	l.maybeStartServing()
 }
 
 // maybeStartServing ends the establishment once a quorum acked NEWLEADER
-// (Leader.startZkServer).
+// (Leader.startZkServer): UPTODATE to the learners that acked it.
 func (l *Leader) maybeStartServing() {
 	if l.phase != PhaseNewLeaderAck || !l.newLeaderAcks.HasQuorum() {
 		return
 	}
 	l.phase = PhaseBroadcast
+	l.outstanding = NewOutstanding(l.cfg.Verifier, l.NewLeaderZxid())
+	l.props = nil
 	l.ready.Serving = true
+	for _, h := range l.list {
+		if h.state == HandlerUpToDate {
+			l.sendUpToDate(h)
+		}
+	}
 }

@@ -5,10 +5,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/node/quorum"
+	"github.com/zkgo/zkgo/wire"
 )
 
-// readyString renders a LeaderReady for the tables.
+// readyString renders a LeaderReady for the tables: its flags and drops
+// (the packets are the scripts' business, testdata/*.txt).
 func readyString(r LeaderReady) string {
 	var parts []string
 	if r.HardState != nil {
@@ -23,8 +26,8 @@ func readyString(r LeaderReady) string {
 	if r.Serving {
 		parts = append(parts, "serving")
 	}
-	if r.CheckSynced {
-		parts = append(parts, "check-synced")
+	for _, d := range r.Drops {
+		parts = append(parts, fmt.Sprintf("drop %d: %s", d.Link, d.Reason))
 	}
 	if r.StepDown != "" {
 		parts = append(parts, "step-down: "+r.StepDown)
@@ -32,9 +35,33 @@ func readyString(r LeaderReady) string {
 	return strings.Join(parts, "; ")
 }
 
-// runLeader plays a script on a leader: each line is "info SID EPOCH",
-// "observer-info SID EPOCH", "ackepoch SID", "ackepoch-again SID",
-// "ack SID", "tick N", and the expected Ready (or "-" for none) after a
+// learnerInfo is a learner's first packet: FOLLOWERINFO (OBSERVERINFO for
+// an observer) with accepted epoch epoch.
+func learnerInfo(sid, epoch int64, observer bool) *wire.QuorumPacket {
+	t := wire.PacketFollowerInfo
+	if observer {
+		t = wire.PacketObserverInfo
+	}
+	li := wire.LearnerInfo{ServerID: sid, ProtocolVersion: wire.ProtocolVersion}
+	return &wire.QuorumPacket{Type: t, Zxid: wire.MakeZxid(uint32(epoch), 0), Data: jute.Marshal(&li)}
+}
+
+// ackEpoch is ACKEPOCH with the learner's current epoch (-1: it acked
+// this epoch before) and last zxid.
+func ackEpoch(epoch int32, last wire.Zxid) *wire.QuorumPacket {
+	return &wire.QuorumPacket{Type: wire.PacketAckEpoch, Zxid: last, Data: wire.EpochData(epoch)}
+}
+
+// inStep is the sync plan of a learner in step with the leader.
+func inStep(last wire.Zxid) *SyncPlan {
+	return &SyncPlan{Mode: wire.PacketDiff, Packets: []wire.QuorumPacket{{Type: wire.PacketDiff, Zxid: last}}, LastSeen: last}
+}
+
+// runLeader plays a script on a leader whose learners' links are their
+// server ids: each line is "info SID EPOCH", "observer-info SID EPOCH",
+// "ackepoch SID", "ackepoch-again SID", "ack SID" (the learner is synced
+// in step first if it waits for its sync), "ping SID" (a PING from it),
+// "tick N", or "ready", and the expected Ready (or "-" for none) after a
 // "=>".
 func runLeader(t *testing.T, l *Leader, script string) {
 	t.Helper()
@@ -51,29 +78,30 @@ func runLeader(t *testing.T, l *Leader, script string) {
 		if len(f) > 2 {
 			fmt.Sscan(f[2], &b)
 		}
+		link := LinkID(a)
 		switch f[0] {
 		case "info":
-			l.LearnerInfo(a, b, true)
+			l.Connect(link, learnerInfo(a, b, false))
 		case "observer-info":
-			l.LearnerInfo(a, b, false)
+			l.Connect(link, learnerInfo(a, b, true))
 		case "ackepoch":
-			l.AckEpoch(a, true)
+			l.Receive(link, ackEpoch(0, 0))
 		case "ackepoch-again":
-			l.AckEpoch(a, false)
+			l.Receive(link, ackEpoch(-1, 0))
 		case "ack":
-			l.NewLeaderAck(a, true)
+			if st, ok := l.Learner(link); ok && st.State == HandlerWaitSync {
+				if err := l.StartSync(link, inStep(0)); err != nil {
+					t.Fatalf("line %d: %v", n+1, err)
+				}
+				l.Ready()
+			}
+			l.Receive(link, &wire.QuorumPacket{Type: wire.PacketAck, Zxid: l.NewLeaderZxid()})
+		case "ping":
+			l.Receive(link, &wire.QuorumPacket{Type: wire.PacketPing})
 		case "tick":
 			for i := int64(0); i < a; i++ {
 				l.Tick()
 			}
-		case "synced":
-			var sids []int64
-			for _, w := range f[1:] {
-				var sid int64
-				fmt.Sscan(w, &sid)
-				sids = append(sids, sid)
-			}
-			l.Synced(sids)
 		case "ready":
 		default:
 			t.Fatalf("line %d: bad command %q", n+1, cmd)
@@ -82,15 +110,25 @@ func runLeader(t *testing.T, l *Leader, script string) {
 		if l.HasReady() {
 			got = readyString(l.Ready())
 		}
+		if got == "" {
+			got = "-"
+		}
 		if want = strings.TrimSpace(want); got != want {
 			t.Fatalf("line %d %q:\n got %s\nwant %s", n+1, strings.TrimSpace(cmd), got, want)
 		}
 	}
 }
 
+// members says who is in the configuration of v: its voters, and the
+// observers up to 10.
+func members(v quorum.Verifier) func(int64) (bool, bool) {
+	return func(sid int64) (bool, bool) { return v.IsVoter(sid), sid >= 1 && sid <= 10 }
+}
+
 func newTestLeader(t *testing.T, v quorum.Verifier, id, accepted, current int64) *Leader {
 	t.Helper()
-	l, err := NewLeader(LeaderConfig{ID: id, Verifier: v, AcceptedEpoch: accepted, CurrentEpoch: current, PhaseTicks: 20})
+	l, err := NewLeader(LeaderConfig{ID: id, Verifier: v, AcceptedEpoch: accepted, CurrentEpoch: current, PhaseTicks: 20,
+		InitLimit: 10, SyncLimit: 5, Member: members(v)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,10 +143,11 @@ observer-info 4 9 => -
 info 2 5 => persist accepted=10 current=3; epoch-decided
 ackepoch 2 => persist accepted=10 current=10; epoch-acked
 info 3 12 => -
+ackepoch 3 => -
 ack 3 => serving
 ack 2 => -
 `)
-	if l.Epoch() != 10 || l.NewLeaderZxid() != 0xa00000000 || !l.Serving() || l.NewLeaderVoters() != "1,2,3" || l.EpochVoters() != "1,2" {
+	if l.Epoch() != 10 || l.NewLeaderZxid() != 0xa00000000 || !l.Serving() || l.NewLeaderVoters() != "1,3" || l.EpochVoters() != "1,2" {
 		t.Fatalf("epoch %d, zxid %v, serving %v, acks %s, epoch voters %s", l.Epoch(), l.NewLeaderZxid(), l.Serving(), l.NewLeaderVoters(), l.EpochVoters())
 	}
 }
@@ -121,7 +160,8 @@ info 4 1 => -
 info 3 1 => persist accepted=2 current=1; epoch-decided
 ackepoch-again 3 => -
 ackepoch 4 => -
-ackepoch 2 => persist accepted=2 current=2; epoch-acked
+ackepoch 2 => -
+tick 21 => step-down: Timeout while waiting for epoch ACKs from a quorum
 `)
 }
 
@@ -138,6 +178,7 @@ tick 5 => -
 tick 15 => -
 info 2 1 => persist accepted=2 current=1; epoch-decided
 tick 20 => -
+info 3 1 => -
 ackepoch 3 => persist accepted=2 current=2; epoch-acked
 tick 20 => -
 tick 1 => step-down: Timeout while waiting for NEWLEADER ACKs from a quorum
@@ -146,15 +187,18 @@ tick 1 => step-down: Timeout while waiting for NEWLEADER ACKs from a quorum
 info 2 1 => persist accepted=2 current=1; epoch-decided
 ackepoch 2 => persist accepted=2 current=2; epoch-acked
 ack 2 => serving
-tick 1 => check-synced
-tick 1 => -
-tick 1 => check-synced
-synced 2 => -
-tick 100 => check-synced
-synced 3 => -
-synced => step-down: Not sufficient followers synced, only synced with sids: [ 1 ]
+tick 30 => -
+tick 1 => step-down: Not sufficient followers synced, only synced with sids: [ 1 ]
 tick 2 => -
-synced 2 3 => -
+`},
+		{"a learner counts as synced while its packets come in time", `
+info 2 1 => persist accepted=2 current=1; epoch-decided
+ackepoch 2 => persist accepted=2 current=2; epoch-acked
+ack 2 => serving
+tick 28 => -
+ping 2 => -
+tick 10 => -
+tick 1 => step-down: Not sufficient followers synced, only synced with sids: [ 1 ]
 `},
 		{"no ACKEPOCH quorum", `
 info 2 1 => persist accepted=2 current=1; epoch-decided
@@ -174,10 +218,7 @@ func TestLeaderAloneDecidesAtOnce(t *testing.T) {
 	if l.Phase() != PhaseBroadcast || l.Ticks() != 0 {
 		t.Fatalf("phase %v, ticks %d", l.Phase(), l.Ticks())
 	}
-	runLeader(t, l, `
-tick 3 => check-synced
-synced => -
-`)
+	runLeader(t, l, `tick 3 => -`)
 	if l.FullTick() != 2 || l.Ticks() != 3 {
 		t.Fatalf("full tick %d, ticks %d", l.FullTick(), l.Ticks())
 	}
@@ -195,12 +236,14 @@ info 8 1 => persist accepted=2 current=1; epoch-decided
 }
 
 func TestNewLeaderRefusesEpochsThatDoNotFit(t *testing.T) {
-	if _, err := NewLeader(LeaderConfig{ID: 1, Verifier: majority3o(), AcceptedEpoch: MaxEpoch, PhaseTicks: 1}); err == nil {
+	v := majority3o()
+	if _, err := NewLeader(LeaderConfig{ID: 1, Verifier: v, AcceptedEpoch: MaxEpoch, PhaseTicks: 1, Member: members(v)}); err == nil {
 		t.Fatal("an accepted epoch of MaxEpoch was taken")
 	}
-	if _, err := NewLeader(LeaderConfig{ID: 1, Verifier: majority3o(), AcceptedEpoch: MaxEpoch - 1, PhaseTicks: 1}); err != nil {
+	if _, err := NewLeader(LeaderConfig{ID: 1, Verifier: v, AcceptedEpoch: MaxEpoch - 1, PhaseTicks: 1, Member: members(v)}); err != nil {
 		t.Fatal(err)
 	}
-	l := newTestLeader(t, majority3o(), 1, 1, 1)
-	runLeader(t, l, fmt.Sprintf("info 2 %d => step-down: epoch %d does not fit a zxid", int64(MaxEpoch), int64(MaxEpoch)+1))
+	l := newTestLeader(t, v, 1, 1, 1)
+	runLeader(t, l, fmt.Sprintf("info 2 %d => drop 2: accepted epoch %#x (FOLLOWERINFO zxid %v) leaves no epoch to propose: a zxid's epoch is at most %#x",
+		int64(MaxEpoch), uint32(MaxEpoch), wire.MakeZxid(uint32(MaxEpoch), 0), MaxEpoch))
 }

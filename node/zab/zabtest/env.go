@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/zkgo/zkgo/node/quorum"
 	"github.com/zkgo/zkgo/node/zab"
 	"github.com/zkgo/zkgo/wire"
 )
@@ -19,10 +18,14 @@ import (
 //	peer ID [log=RANGES] [accepted=E] [current=E] [observer]
 //	    a peer whose durable log holds RANGES ("1:1..1:7,2:1..2:3"); the
 //	    epochs default to the last txn's
-//	lead ID voters=1,2,3 [commitlog=N] [txnlog=off] [forcesnap] [phase=T]
-//	    ID starts leading (zab.Leader, phases of T ticks, default 20);
-//	    its committed log is the last N txns of its log (default 500);
-//	    txnlog=off is snapshotSizeFactor < 0
+//	lead ID voters=1,2,3 [commitlog=N] [txnlog=off] [forcesnap] [manualsnap]
+//	        [phase=T] [synclimit=S] [maxsnap=N] [maxdiff=N] [maxheld=N]
+//	    ID starts leading (zab.Leader, phases of T ticks, default 20:
+//	    initLimit T/2; syncLimit S, default 5); its committed log is the
+//	    last N txns of its log (default 500); txnlog=off is
+//	    snapshotSizeFactor < 0; maxsnap/maxdiff are the sync throttle's
+//	    limits (default 10), maxheld the proposals held for one syncing
+//	    follower (default: no bound)
 //	connect ID
 //	    learner ID sends FOLLOWERINFO (OBSERVERINFO for an observer)
 //	deliver FROM TO [n=K]
@@ -31,10 +34,14 @@ import (
 //	stabilize
 //	    delivers every packet in flight, link by link in id order, until
 //	    none is left
-//	propose [n=K]
-//	    the serving leader proposes K txns (default 1): logged (not yet
-//	    durable), counted in zab.Outstanding, sent to the followers in
-//	    broadcast
+//	propose [n=K] [counter=C]
+//	    the serving leader proposes K txns (default 1; the first with
+//	    counter C): logged (not yet durable), then zab.Leader.Propose
+//	snap-ready ID
+//	    the leader's snapshot walk for ID is done (with lead manualsnap;
+//	    otherwise a walk ends at once): NEWLEADER follows
+//	inject FROM TO TYPE ZXID
+//	    a packet with no data on the link FROM -> TO
 //	sync-log ID
 //	    ID's log becomes durable: a follower ACKs what it logged, the
 //	    leader counts its own ACK (AckRequestProcessor) and commits what
@@ -50,13 +57,16 @@ import (
 //	    the packets in flight
 //
 // Every decision is package zab's: the leader's are zab.Leader's (epoch,
-// quorums, deadlines), zab.PlanSync's (each learner's sync) and
-// zab.CommittedLog's; the learner's are zab.LearnerSync's. The environment
-// is their driver: it acts on each Ready persist-first, as node must. A
-// SNAP carries the leader's log up to its zxid (the model of a snapshot);
-// the database a SNAP or TRUNC builds before NEWLEADER becomes the
-// learner's log when the snapshot is written. The broadcast phase is not
-// modelled yet.
+// quorums, each learner's handshake, proposals, commits, pings,
+// deadlines), zab.PlanSync's (each learner's sync) and zab.CommittedLog's;
+// the learner's are zab.LearnerSync's. The environment is their driver:
+// it acts on each Ready persist-first, as node must (leader.go for the
+// leader's). A SNAP carries the leader's log up to its zxid (the model of
+// a snapshot); the database a SNAP or TRUNC builds before NEWLEADER
+// becomes the learner's log when the snapshot is written. The followers'
+// and observers' broadcast phase is the environment's model
+// (learnerBroadcast): a PROPOSAL is logged and ACKed once durable, an
+// INFORM logged and made durable at once, a PING answered.
 type Env struct {
 	Net    *Network
 	peers  map[int64]*peer
@@ -68,33 +78,6 @@ type peer struct {
 	observer bool
 	store    *Store
 	learner  *learnerSide // nil when not following
-}
-
-// leaderSide is the environment's driver of a zab.Leader.
-type leaderSide struct {
-	id        int64
-	zl        *zab.Leader
-	committed zab.CommittedLog
-	txnLog    bool
-	forceSnap bool
-	learners  map[int64]*handler
-	// the leader's current epoch and last zxid when it started
-	// (leaderStateSummary)
-	summaryEpoch int64
-	summaryZxid  wire.Zxid
-	// broadcast: the proposals waiting for a quorum (zab.Outstanding,
-	// from serving on) and their txns
-	out      *zab.Outstanding
-	verifier quorum.Verifier
-	txns     map[wire.Zxid]*wire.TxnEntry
-}
-
-// handler is the leader's view of one learner (node's learnerHandler).
-type handler struct {
-	sid      int64
-	voter    bool
-	state    string // "epoch", "ackepoch", "waitsync", "newleader", "uptodate", "broadcast"
-	lastZxid wire.Zxid
 }
 
 // learnerSide is a learner syncing with a leader (zab.LearnerSync); db
@@ -126,6 +109,10 @@ func (e *Env) Handle(name string, words []string, kv map[string]string) (string,
 		return e.cmdStabilize()
 	case "propose":
 		return e.cmdPropose(kv)
+	case "snap-ready":
+		return e.cmdSnapReady(words)
+	case "inject":
+		return e.cmdInject(words)
 	case "sync-log":
 		p, err := e.peerArg(words, 0)
 		if err != nil {
@@ -139,15 +126,16 @@ func (e *Env) Handle(name string, words []string, kv map[string]string) (string,
 		}
 		p.store.Crash()
 		p.learner = nil
+		out := []string{p.store.String()}
 		if e.leader != nil {
 			if e.leader.id == p.id {
-				e.leader = nil
+				e.leaderGone()
 			} else {
-				delete(e.leader.learners, p.id)
+				out = append(out, e.leaderLost(p.id)...)
 			}
 		}
 		e.Net.Drop(p.id)
-		return p.store.String(), nil
+		return strings.Join(out, "\n"), nil
 	case "log":
 		p, err := e.peerArg(words, 0)
 		if err != nil {
@@ -218,51 +206,6 @@ func (e *Env) cmdPeer(words []string, kv map[string]string) (string, error) {
 	return st.String(), nil
 }
 
-func (e *Env) cmdLead(words []string, kv map[string]string) (string, error) {
-	p, err := e.peerArg(words, 0)
-	if err != nil {
-		return "", err
-	}
-	var voters []int64
-	for _, s := range strings.Split(kv["voters"], ",") {
-		id, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return "", fmt.Errorf("voters: %w", err)
-		}
-		voters = append(voters, id)
-	}
-	limit, phase := 0, int64(20)
-	if v, ok := kv["commitlog"]; ok {
-		if limit, err = strconv.Atoi(v); err != nil {
-			return "", fmt.Errorf("commitlog: %w", err)
-		}
-	}
-	if v, ok := kv["phase"]; ok {
-		if phase, err = strconv.ParseInt(v, 10, 64); err != nil {
-			return "", fmt.Errorf("phase: %w", err)
-		}
-	}
-	v := quorum.NewMajority(voters)
-	zl, err := zab.NewLeader(zab.LeaderConfig{ID: p.id, Verifier: v,
-		AcceptedEpoch: p.store.AcceptedEpoch, CurrentEpoch: p.store.CurrentEpoch, PhaseTicks: phase})
-	if err != nil {
-		return "", err
-	}
-	ld := &leaderSide{id: p.id, zl: zl, committed: zab.NewCommittedLog(limit), txnLog: kv["txnlog"] != "off",
-		learners: map[int64]*handler{}, summaryEpoch: p.store.CurrentEpoch, summaryZxid: p.store.LastZxid(),
-		verifier: v, txns: map[wire.Zxid]*wire.TxnEntry{}}
-	for _, w := range words[1:] {
-		if w == "forcesnap" {
-			ld.forceSnap = true
-		}
-	}
-	ld.committed.Reset(p.store.Entries())
-	e.leader = ld
-	minC, maxC := ld.committed.Bounds(p.store.LastZxid())
-	out := []string{fmt.Sprintf("%d leads; committed log %s..%s", p.id, Zxid(minC), Zxid(maxC))}
-	return strings.Join(append(out, e.leaderReady()...), "\n"), nil
-}
-
 func (e *Env) cmdConnect(words []string) (string, error) {
 	p, err := e.peerArg(words, 0)
 	if err != nil {
@@ -320,115 +263,6 @@ func (e *Env) send(from, to int64, qp wire.QuorumPacket) string {
 	return fmt.Sprintf("send %d->%d %s", from, to, Packet(qp))
 }
 
-// leaderReady acts on the leader's Ready as node's driver does: persist
-// the epochs, then LEADERINFO, syncs and UPTODATE.
-func (e *Env) leaderReady() []string {
-	var out []string
-	for e.leader != nil && e.leader.zl.HasReady() {
-		ld := e.leader
-		r := ld.zl.Ready()
-		st := e.peers[ld.id].store
-		if r.StepDown != "" {
-			// The leader's connections close; its learners look again.
-			out = append(out, "step down: "+r.StepDown)
-			e.leader = nil
-			e.Net.Drop(ld.id)
-			for _, p := range e.peers {
-				if p.learner != nil && p.learner.leader == ld.id {
-					p.learner = nil
-				}
-			}
-			return out
-		}
-		if hs := r.HardState; hs != nil {
-			st.AcceptedEpoch, st.CurrentEpoch = hs.AcceptedEpoch, hs.CurrentEpoch
-			out = append(out, fmt.Sprintf("persist accepted=%d current=%d", hs.AcceptedEpoch, hs.CurrentEpoch))
-		}
-		if r.EpochDecided {
-			out = append(out, fmt.Sprintf("epoch %d decided by %s", ld.zl.Epoch(), ld.zl.EpochVoters()))
-			for _, h := range ld.sorted("epoch") {
-				out = append(out, e.sendLeaderInfo(h))
-			}
-		}
-		if r.EpochAcked {
-			out = append(out, "epoch acked")
-			for _, h := range ld.sorted("waitsync") {
-				out = append(out, e.syncLearner(h)...)
-			}
-		}
-		if r.CheckSynced {
-			// In sync: every voter whose sync got to NEWLEADER (the
-			// environment has no ACK deadlines: links are up or cut).
-			var sids []int64
-			for _, h := range ld.learners {
-				if h.voter && (h.state == "newleader" || h.state == "uptodate" || h.state == "broadcast") {
-					sids = append(sids, h.sid)
-				}
-			}
-			ld.zl.Synced(sids)
-		}
-		if r.Serving {
-			ld.out = zab.NewOutstanding(ld.verifier, ld.zl.NewLeaderZxid())
-			out = append(out, "serving; NEWLEADER acked by "+ld.zl.NewLeaderVoters())
-			for _, h := range ld.sorted("uptodate") {
-				out = append(out, e.sendUpToDate(h))
-			}
-		}
-	}
-	return out
-}
-
-func (ld *leaderSide) sorted(state string) []*handler {
-	var hs []*handler
-	for _, h := range ld.learners {
-		if h.state == state {
-			hs = append(hs, h)
-		}
-	}
-	sort.Slice(hs, func(i, j int) bool { return hs[i].sid < hs[j].sid })
-	return hs
-}
-
-func (e *Env) sendLeaderInfo(h *handler) string {
-	h.state = "ackepoch"
-	return e.send(e.leader.id, h.sid, wire.QuorumPacket{Type: wire.PacketLeaderInfo, Zxid: e.leader.zl.NewLeaderZxid(),
-		Data: wire.EpochData(wire.ProtocolVersion)})
-}
-
-func (e *Env) sendUpToDate(h *handler) string {
-	h.state = "broadcast"
-	return e.send(e.leader.id, h.sid, wire.QuorumPacket{Type: wire.PacketUpToDate, Zxid: -1})
-}
-
-// syncLearner plans h's sync (zab.PlanSync) and sends it, then NEWLEADER.
-func (e *Env) syncLearner(h *handler) []string {
-	ld := e.leader
-	lst := e.peers[ld.id].store
-	in := zab.SyncInput{Peer: h.lastZxid, LastProcessed: lst.LastZxid(), Committed: ld.committed.Window(),
-		ForceSnap: ld.forceSnap, TxnLog: ld.txnLog}
-	plan := zab.PlanSync(in)
-	var out []string
-	if plan.ReadTxnLog {
-		in.LogRead = true
-		for _, t := range lst.From(in.Peer) {
-			in.FromLog = append(in.FromLog, zab.NewCommitted(t, nil))
-		}
-		out = append(out, fmt.Sprintf("read the txn log from %s: %d txns", Zxid(in.Peer), len(in.FromLog)))
-		plan = zab.PlanSync(in)
-	}
-	out = append(out, fmt.Sprintf("sync %d: %v (%v), forwarding after %s", h.sid, plan.Mode, plan.Reason, Zxid(plan.LastSeen)))
-	pkts := plan.Packets
-	if plan.Mode == wire.PacketSnap {
-		pkts = []wire.QuorumPacket{{Type: wire.PacketSnap, Zxid: lst.LastZxid()}}
-	}
-	for _, qp := range pkts {
-		out = append(out, e.send(ld.id, h.sid, qp))
-	}
-	out = append(out, e.send(ld.id, h.sid, wire.QuorumPacket{Type: wire.PacketNewLeader, Zxid: ld.zl.NewLeaderZxid()}))
-	h.state = "newleader"
-	return out
-}
-
 func (e *Env) cmdDeliver(words []string, kv map[string]string) (string, error) {
 	from, err := e.peerArg(words, 0)
 	if err != nil {
@@ -462,71 +296,6 @@ func (e *Env) cmdDeliver(words []string, kv map[string]string) (string, error) {
 		}
 	}
 	return strings.Join(out, "\n"), nil
-}
-
-// leaderReceive is the leader's side of a learner's handshake.
-func (e *Env) leaderReceive(from *peer, qp wire.QuorumPacket) ([]string, error) {
-	ld := e.leader
-	h := ld.learners[from.id]
-	switch qp.Type {
-	case wire.PacketFollowerInfo, wire.PacketObserverInfo:
-		li, err := zab.CheckLearnerInfo(&qp, 0, func(sid int64) (bool, bool) {
-			p, ok := e.peers[sid]
-			return ok && !p.observer, ok
-		})
-		if err != nil {
-			e.Net.Drop(from.id)
-			return []string{"dropped: " + err.Error()}, nil
-		}
-		h = &handler{sid: li.ID, voter: !li.Observer, state: "epoch"}
-		ld.learners[h.sid] = h
-		ld.zl.LearnerInfo(h.sid, li.AcceptedEpoch, h.voter)
-		out := e.leaderReady()
-		if e.leader == ld && ld.zl.Epoch() >= 0 && h.state == "epoch" {
-			out = append(out, e.sendLeaderInfo(h))
-		}
-		return out, nil
-	case wire.PacketAckEpoch:
-		if h == nil || h.state != "ackepoch" {
-			return nil, fmt.Errorf("ACKEPOCH from %d out of turn", from.id)
-		}
-		ack, err := zab.CheckAckEpoch(&qp, ld.summaryEpoch, ld.summaryZxid)
-		if err != nil {
-			delete(ld.learners, h.sid)
-			e.Net.Drop(from.id)
-			return []string{"dropped: " + err.Error()}, nil
-		}
-		h.lastZxid, h.state = ack.LastZxid, "waitsync"
-		if ld.zl.EpochAcked() {
-			return e.syncLearner(h), nil
-		}
-		ld.zl.AckEpoch(h.sid, ack.Counts && h.voter)
-		return e.leaderReady(), nil
-	case wire.PacketAck:
-		if h != nil && h.state == "broadcast" {
-			if ld.out == nil {
-				return nil, nil
-			}
-			res := ld.out.Ack(h.sid, qp.Zxid)
-			if h.voter && res == zab.AckCounted {
-				return e.commit(), nil
-			}
-			if res == zab.AckUnknown {
-				return []string{"ACK of a proposal never made"}, nil
-			}
-			return nil, nil
-		}
-		if h == nil || h.state != "newleader" || qp.Zxid != ld.zl.NewLeaderZxid() {
-			return []string{"ignored"}, nil
-		}
-		h.state = "uptodate"
-		if ld.zl.Serving() {
-			return []string{e.sendUpToDate(h)}, nil
-		}
-		ld.zl.NewLeaderAck(h.sid, h.voter)
-		return e.leaderReady(), nil
-	}
-	return []string{"ignored"}, nil
 }
 
 // learnerReceive steps the learner's zab.LearnerSync and acts on its
@@ -658,38 +427,6 @@ func ParseZxid(s string) (wire.Zxid, error) {
 	return wire.MakeZxid(uint32(ep), uint32(c)), nil
 }
 
-func (e *Env) cmdPropose(kv map[string]string) (string, error) {
-	ld := e.leader
-	if ld == nil || ld.out == nil {
-		return "", fmt.Errorf("no serving leader")
-	}
-	n := 1
-	if v, ok := kv["n"]; ok {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			return "", err
-		}
-	}
-	st := e.peers[ld.id].store
-	var out []string
-	for i := 0; i < n; i++ {
-		z := ld.out.LastProposed() + 1
-		t := Txn(z)
-		if err := st.Append(t); err != nil {
-			return strings.Join(out, "\n"), err
-		}
-		ld.out.Propose(z)
-		ld.txns[z] = t
-		out = append(out, "propose "+Zxid(z))
-		for _, h := range ld.sorted("broadcast") {
-			if h.voter {
-				out = append(out, e.send(ld.id, h.sid, wire.QuorumPacket{Type: wire.PacketProposal, Zxid: z, Data: wire.AppendTxnEntry(nil, t)}))
-			}
-		}
-	}
-	return strings.Join(out, "\n"), nil
-}
-
 // syncLog makes p's log durable and acts on it: the leader's own ACK, or a
 // follower's ACKs of what it logged.
 func (e *Env) syncLog(p *peer) []string {
@@ -697,11 +434,7 @@ func (e *Env) syncLog(p *peer) []string {
 	p.store.Sync()
 	out := []string{"synced: " + p.store.String()}
 	if ld := e.leader; ld != nil && ld.id == p.id {
-		if ld.out != nil {
-			ld.out.AckThrough(p.id, p.store.LastZxid())
-			out = append(out, e.commit()...)
-		}
-		return out
+		return append(out, e.leaderDurable(p)...)
 	}
 	if l := p.learner; l != nil && l.ls.State() == zab.LearnerSynced && !p.observer {
 		for _, t := range p.store.Entries()[before:] {
@@ -709,28 +442,6 @@ func (e *Env) syncLog(p *peer) []string {
 		}
 	}
 	return out
-}
-
-// commit commits what has a quorum, in zxid order (Leader.tryToCommit).
-func (e *Env) commit() []string {
-	ld := e.leader
-	var out []string
-	for {
-		z, ok := ld.out.Commit()
-		if !ok {
-			return out
-		}
-		t := ld.txns[z]
-		delete(ld.txns, z)
-		out = append(out, "commit "+Zxid(z))
-		for _, h := range ld.sorted("broadcast") {
-			if h.voter {
-				out = append(out, e.send(ld.id, h.sid, wire.QuorumPacket{Type: wire.PacketCommit, Zxid: z}))
-			} else {
-				out = append(out, e.send(ld.id, h.sid, wire.QuorumPacket{Type: wire.PacketInform, Zxid: z, Data: wire.AppendTxnEntry(nil, t)}))
-			}
-		}
-	}
 }
 
 // learnerBroadcast is a follower's or observer's broadcast phase, as the
@@ -753,6 +464,9 @@ func (e *Env) learnerBroadcast(p *peer, from int64, qp wire.QuorumPacket) ([]str
 		return []string{"logged: " + p.store.String()}, nil
 	case wire.PacketCommit:
 		return []string{"applied " + Zxid(qp.Zxid)}, nil
+	case wire.PacketPing:
+		// Learner.ping: a PING back (its touch table, empty here).
+		return []string{e.send(p.id, from, wire.QuorumPacket{Type: wire.PacketPing, Zxid: qp.Zxid})}, nil
 	}
 	return []string{"ignored"}, nil
 }

@@ -84,6 +84,13 @@ func (n *Network) Drop(id int64) {
 	}
 }
 
+// Close empties both directions between a and b (their connection
+// closed); a later connection may use them.
+func (n *Network) Close(a, b int64) {
+	delete(n.queues, link{a, b})
+	delete(n.queues, link{b, a})
+}
+
 // Heal restores every link (empty).
 func (n *Network) Heal() { n.cut = map[link]bool{} }
 
