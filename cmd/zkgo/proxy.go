@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/zkgo/zkgo/internal/zktls"
 	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/ops"
 	"github.com/zkgo/zkgo/proxy"
 	"github.com/zkgo/zkgo/wire"
 )
@@ -244,9 +246,9 @@ func runProxy(args []string) int {
 		return 1
 	}
 	if o.metrics != "" {
-		ms, err := serveMetrics(o.metrics, cfg.Metrics.Registry, log)
+		ms, _, err := serveProxyMetrics(o.metrics, cfg.Metrics, log.With().Str("component", "metrics").Logger())
 		if err != nil {
-			log.Error().Err(err).Msg("cannot serve metrics")
+			log.Error().Err(err).Str("addr", o.metrics).Msg("cannot serve metrics")
 			_ = p.Stop(context.Background())
 			return 1
 		}
@@ -267,6 +269,13 @@ func runProxy(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// serveProxyMetrics serves the proxy's metrics at http://addr/metrics as
+// the server serves Java's provider (ops.ServeMetrics): /metrics only,
+// nothing added to the registry, the port bound before it returns.
+func serveProxyMetrics(addr string, m *proxy.Metrics, log zerolog.Logger) (*http.Server, net.Addr, error) {
+	return ops.ServeMetrics(addr, m.Registry, log)
 }
 
 // proxyTLS reads the --tls-config and --upstream-tls-config files and
