@@ -70,6 +70,10 @@ func touchAll(m *Metrics) {
 	m.reply(wire.OpGetData, wire.ErrNoNode, time.Millisecond)
 	m.reply(wire.OpCreate, wire.ErrCode(-300), time.Millisecond)
 	m.reply(wire.OpCreateSession, wire.ErrOk, 3*time.Millisecond)
+	// Opcodes Java does not define, in and out of the per-opcode table,
+	// share one series.
+	m.reply(wire.OpCode(99), wire.ErrOk, time.Millisecond)
+	m.reply(wire.OpCode(5000), wire.ErrNoNode, time.Millisecond)
 	m.latency.dropped.Inc()
 	m.bytesIn.Add(10)
 	m.bytesOut.Add(20)
@@ -145,6 +149,12 @@ func TestMetricsFollowJavaConventions(t *testing.T) {
 	}
 	if c := series("zkproxy_errors", "create/UNKNOWN").GetCounter().GetValue(); c != 1 {
 		t.Errorf("errors create/UNKNOWN = %v", c)
+	}
+	if n := series("zkproxy_request_duration_ms", "unknown").GetSummary().GetSampleCount(); n != 2 {
+		t.Errorf("unknown opcodes' latency count %d, want 2", n)
+	}
+	if c := series("zkproxy_errors", "unknown/NONODE").GetCounter().GetValue(); c != 1 {
+		t.Errorf("errors unknown/NONODE = %v", c)
 	}
 	if c := series("zkproxy_upstream_dials_failed", "127.0.0.1:2182").GetCounter().GetValue(); c != 1 {
 		t.Errorf("dials failed = %v", c)
