@@ -111,3 +111,21 @@ func TestProxyMetricsServedAsJava(t *testing.T) {
 		t.Errorf("GET / answered %s, want 404 (Java serves /metrics only)", other.Status)
 	}
 }
+
+// --metrics takes host:port or, as Java's provider's httpPort with its
+// default httpHost, a port alone on 0.0.0.0; a port out of range stops
+// the proxy naming the flag.
+func TestProxyMetricsFlag(t *testing.T) {
+	for in, want := range map[string]string{"127.0.0.1:9141": "127.0.0.1:9141", "9141": "0.0.0.0:9141",
+		":9141": ":9141", "[::1]:7000": "[::1]:7000"} {
+		o, _, ok := parseProxyFlags([]string{"--upstream", "h:1", "--metrics", in})
+		if !ok || o.metrics != want {
+			t.Errorf("--metrics %s: %q %v, want %q", in, o.metrics, ok, want)
+		}
+	}
+	for _, in := range []string{"70000", "-1"} {
+		if _, _, ok := parseProxyFlags([]string{"--upstream", "h:1", "--metrics", in}); ok {
+			t.Errorf("--metrics %s accepted", in)
+		}
+	}
+}
