@@ -116,7 +116,7 @@ func TestProxyRefusesNonClientOpcodes(t *testing.T) {
 					t.Fatalf("op %d: upstream zxid moved %s -> %s: the refused frame reached it", op, before, after)
 				}
 			}
-			waitMetric(t, p, "zkproxy_policy_decisions_total{decision=not_client_opcode}", 6)
+			waitMetric(t, p, "zkproxy_policy_decisions{key=not_client_opcode}", 6)
 			// Real requests still pass.
 			c, err := rawzk.Dial(p.Addr().String(), rawzk.Options{})
 			must(t, err)
@@ -145,7 +145,7 @@ func TestProxyFourLetterWordPolicy(t *testing.T) {
 		t.Run(v.name, func(t *testing.T) {
 			p := startZKProxy(t, func(c *proxy.PassConfig) { c.Policy = v.pol }, z.Addr)
 			checkWordPolicy(t, p.Addr().String())
-			waitMetric(t, p, "zkproxy_policy_decisions_total{decision=four_letter_word}", 7)
+			waitMetric(t, p, "zkproxy_policy_decisions{key=four_letter_word}", 7)
 		})
 	}
 	t.Run("listed", func(t *testing.T) {
@@ -275,12 +275,12 @@ func TestProxyDefaultLimits(t *testing.T) {
 		c.Close()
 		t.Fatal("61st connection from one IP was served")
 	}
-	waitMetric(t, p, "zkproxy_policy_decisions_total{decision=max_conns_per_ip}", 1)
+	waitMetric(t, p, "zkproxy_policy_decisions{key=max_conns_per_ip}", 1)
 
 	// 5000 pipelined requests in one write: the proxy holds at most 1000
 	// of them unanswered, and every one is answered in the end.
 	conns[0].Close()
-	waitMetric(t, p, "zkproxy_connections{side=client}", 59)
+	waitMetric(t, p, "zkproxy_connections{key=client}", 59)
 	nc, err := rawzk.DialRaw(p.Addr().String())
 	must(t, err)
 	defer nc.Close()
@@ -305,7 +305,7 @@ func TestProxyDefaultLimits(t *testing.T) {
 			t.Fatalf("reply %d: % x", i+1, f[:min(len(f), 16)])
 		}
 	}
-	if v := metricValues(t, p)["zkproxy_policy_decisions_total{decision=max_in_flight}"]; v < 1 {
+	if v := metricValues(t, p)["zkproxy_policy_decisions{key=max_in_flight}"]; v < 1 {
 		t.Fatalf("in-flight limit never applied (%v)", v)
 	}
 }
@@ -393,7 +393,7 @@ func TestProxyRecordMemoryBounded(t *testing.T) {
 	if peak >= limit {
 		t.Fatalf("live heap grew by %d MB while recording 600 reads of 1 MB (limit %d MB)", peak>>20, limit>>20)
 	}
-	dropped := metricValues(t, p)["zkproxy_record_dropped_total{}"]
+	dropped := metricValues(t, p)["zkproxy_record_dropped{}"]
 	if dropped == 0 {
 		t.Fatal("no frame dropped by a recorder whose writer never wrote")
 	}

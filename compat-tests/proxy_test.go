@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,11 +15,16 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/rs/zerolog"
 
 	"github.com/zkgo/zkgo/compat-tests/harness"
 	"github.com/zkgo/zkgo/decode"
+	"github.com/zkgo/zkgo/internal/javaprom"
 	"github.com/zkgo/zkgo/internal/rawzk"
+	"github.com/zkgo/zkgo/ops"
 	"github.com/zkgo/zkgo/proxy"
 	"github.com/zkgo/zkgo/wire"
 )
@@ -90,7 +97,7 @@ func wipeTree(t *testing.T, addr string) {
 }
 
 // metricValues flattens the proxy's metrics: "name{k=v,...}" -> value
-// (counters, gauges; histograms as _count).
+// (counters, gauges; summaries as _count).
 func metricValues(t *testing.T, p *proxy.Passthrough) map[string]float64 {
 	t.Helper()
 	mfs, err := p.Metrics().Registry.Gather()
@@ -110,8 +117,8 @@ func metricValues(t *testing.T, p *proxy.Passthrough) map[string]float64 {
 				out[key] = m.GetCounter().GetValue()
 			case m.GetGauge() != nil:
 				out[key] = m.GetGauge().GetValue()
-			case m.GetHistogram() != nil:
-				out[mf.GetName()+"_count{"+strings.Join(labels, ",")+"}"] = float64(m.GetHistogram().GetSampleCount())
+			case m.GetSummary() != nil:
+				out[mf.GetName()+"_count{"+strings.Join(labels, ",")+"}"] = float64(m.GetSummary().GetSampleCount())
 			}
 		}
 	}
@@ -176,44 +183,85 @@ func TestProxyMetricsKnownWorkload(t *testing.T) {
 			must(t, c.Delete("/m", -1))
 			c.Close()
 			waitMetric(t, p, "zkproxy_sessions{}", 0)
-			waitMetric(t, p, "zkproxy_connections{side=client}", 0)
+			waitMetric(t, p, "zkproxy_connections{key=client}", 0)
 
 			m := metricValues(t, p)
 			want := map[string]float64{
-				"zkproxy_requests_total{op=createSession}":                         1,
-				"zkproxy_requests_total{op=create}":                                3,
-				"zkproxy_requests_total{op=getData}":                               3,
-				"zkproxy_requests_total{op=setData}":                               1,
-				"zkproxy_requests_total{op=getChildren2}":                          1,
-				"zkproxy_requests_total{op=exists}":                                1,
-				"zkproxy_requests_total{op=delete}":                                2,
-				"zkproxy_requests_total{op=closeSession}":                          1,
-				"zkproxy_request_duration_seconds_count{op=create}":                3,
-				"zkproxy_request_duration_seconds_count{op=getData}":               3,
-				"zkproxy_request_duration_seconds_count{op=delete}":                2,
-				"zkproxy_request_duration_seconds_count{op=closeSession}":          1,
-				"zkproxy_request_duration_seconds_count{op=createSession}":         1,
-				"zkproxy_errors_total{code=NODEEXISTS,op=create}":                  1,
-				"zkproxy_errors_total{code=NONODE,op=getData}":                     1,
-				"zkproxy_watch_events_total{}":                                     1,
-				"zkproxy_unmatched_replies_total{}":                                0,
-				"zkproxy_connections{side=upstream}":                               0,
-				"zkproxy_upstream_dials_total{result=ok,upstream=" + tg.addr + "}": 1,
+				"zkproxy_requests{key=createSession}":                  1,
+				"zkproxy_requests{key=create}":                         3,
+				"zkproxy_requests{key=getData}":                        3,
+				"zkproxy_requests{key=setData}":                        1,
+				"zkproxy_requests{key=getChildren2}":                   1,
+				"zkproxy_requests{key=exists}":                         1,
+				"zkproxy_requests{key=delete}":                         2,
+				"zkproxy_requests{key=closeSession}":                   1,
+				"zkproxy_request_duration_ms_count{key=create}":        3,
+				"zkproxy_request_duration_ms_count{key=getData}":       3,
+				"zkproxy_request_duration_ms_count{key=delete}":        2,
+				"zkproxy_request_duration_ms_count{key=closeSession}":  1,
+				"zkproxy_request_duration_ms_count{key=createSession}": 1,
+				"zkproxy_errors{key=create/NODEEXISTS}":                1,
+				"zkproxy_errors{key=getData/NONODE}":                   1,
+				"zkproxy_watch_events{}":                               1,
+				"zkproxy_unmatched_replies{}":                          0,
+				"zkproxy_connections{key=upstream}":                    0,
+				"zkproxy_upstream_dials_ok{key=" + tg.addr + "}":       1,
 			}
 			for k, v := range want {
 				if m[k] != v {
 					t.Errorf("%s = %v, want %v", k, m[k], v)
 				}
 			}
-			if m["zkproxy_bytes_total{direction=in}"] == 0 || m["zkproxy_bytes_total{direction=out}"] == 0 {
+			if m["zkproxy_bytes{key=in}"] == 0 || m["zkproxy_bytes{key=out}"] == 0 {
 				t.Errorf("bytes not counted: %v", m)
 			}
+			checkProxyScrape(t, p)
 
 			// The record decodes back into the same workload.
 			must(t, p.Stop(context.Background()))
 			must(t, rec.Close())
 			checkRecord(t, out.Bytes())
 		})
+	}
+}
+
+// checkProxyScrape serves p's metrics as `zkgo proxy --metrics` does and
+// checks what a scraper reads against the conventions of Java's
+// PrometheusMetricsProvider (issue 20, point 2): counters without _total,
+// summaries in milliseconds with Java's ADVANCED quantiles, one label
+// "key", nothing outside zkproxy_. The latency quantiles of the workload's
+// creates are finite positive milliseconds.
+func checkProxyScrape(t *testing.T, p *proxy.Passthrough) {
+	t.Helper()
+	srv, addr, err := ops.ServeMetrics("127.0.0.1:0", p.Metrics().Registry, harness.TestLogger(t, zerolog.WarnLevel))
+	must(t, err)
+	defer srv.Close()
+	resp, err := http.Get("http://" + addr.String() + "/metrics")
+	must(t, err)
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	must(t, err)
+	var list []*dto.MetricFamily
+	for _, f := range fams {
+		list = append(list, f)
+	}
+	for _, e := range javaprom.Check("zkproxy_", list) {
+		t.Error(e)
+	}
+	var creates *dto.Summary
+	for _, m := range fams["zkproxy_request_duration_ms"].GetMetric() {
+		if m.GetLabel()[0].GetValue() == "create" {
+			creates = m.GetSummary()
+		}
+	}
+	if creates == nil || len(creates.GetQuantile()) != 3 {
+		t.Fatalf("create latency: %v", creates)
+	}
+	for _, q := range creates.GetQuantile() {
+		if v := q.GetValue(); math.IsNaN(v) || v <= 0 || v > 10_000 {
+			t.Errorf("create latency quantile %v = %v ms", q.GetQuantile(), v)
+		}
 	}
 }
 
@@ -265,7 +313,7 @@ func TestProxyPolicies(t *testing.T) {
 				t.Errorf("%s through the proxy: %q, direct %q", w, via, direct)
 			}
 		}
-		waitMetric(t, p, "zkproxy_four_letter_words_total{word=srvr}", 1)
+		waitMetric(t, p, "zkproxy_four_letter_words{key=srvr}", 1)
 		// A client that half-closes right after the word (nc -N) still
 		// gets the answer, whether or not the upstream is connected yet.
 		for i := 0; i < 5; i++ {
@@ -307,7 +355,7 @@ func TestProxyPolicies(t *testing.T) {
 		if len(st) != 3 || st[0].Header.Xid != x1 || st[1].Header.Xid != x2 || st[2].Header.Xid != x3 {
 			t.Fatalf("reply order: %+v", st)
 		}
-		waitMetric(t, p, "zkproxy_policy_decisions_total{decision=read_only}", 1)
+		waitMetric(t, p, "zkproxy_policy_decisions{key=read_only}", 1)
 	})
 
 	t.Run("deny", func(t *testing.T) {
@@ -317,7 +365,7 @@ func TestProxyPolicies(t *testing.T) {
 		wantErr(t, err, zk.ErrNoAuth)
 		_, _, err = c.Get("/zookeeper")
 		must(t, err)
-		waitMetric(t, p, "zkproxy_policy_decisions_total{decision=denied}", 1)
+		waitMetric(t, p, "zkproxy_policy_decisions{key=denied}", 1)
 	})
 
 	t.Run("max-conns-per-ip", func(t *testing.T) {
@@ -332,7 +380,7 @@ func TestProxyPolicies(t *testing.T) {
 			c.Close()
 			t.Fatal("third connection from one IP was served")
 		}
-		waitMetric(t, p, "zkproxy_policy_decisions_total{decision=max_conns_per_ip}", 1)
+		waitMetric(t, p, "zkproxy_policy_decisions{key=max_conns_per_ip}", 1)
 		if _, err := a.Do(wire.OpExists, &wire.ExistsRequest{Path: "/"}, nil); err != nil {
 			t.Fatalf("first connection hurt: %v", err)
 		}
@@ -360,7 +408,7 @@ func TestProxyPolicies(t *testing.T) {
 		if _, err := c.Do(wire.OpGetData, &wire.GetDataRequest{Path: "/big"}, nil); err == nil {
 			t.Fatal("reply over the limit was passed on")
 		}
-		waitMetric(t, p, "zkproxy_policy_decisions_total{decision=max_response_size}", 1)
+		waitMetric(t, p, "zkproxy_policy_decisions{key=max_response_size}", 1)
 
 		c, err = rawzk.Dial(p.Addr().String(), rawzk.Options{})
 		must(t, err)
@@ -368,7 +416,7 @@ func TestProxyPolicies(t *testing.T) {
 		if err == nil {
 			t.Fatal("request over the limit was passed on")
 		}
-		waitMetric(t, p, "zkproxy_policy_decisions_total{decision=max_request_size}", 1)
+		waitMetric(t, p, "zkproxy_policy_decisions{key=max_request_size}", 1)
 		if _, err := other.Do(wire.OpExists, &wire.ExistsRequest{Path: "/"}, nil); err != nil {
 			t.Fatalf("other client hurt: %v", err)
 		}
@@ -395,7 +443,7 @@ func TestProxyPolicies(t *testing.T) {
 				t.Fatalf("reply %d never came", i)
 			}
 		}
-		if v := metricValues(t, p)["zkproxy_policy_decisions_total{decision=max_in_flight}"]; v < 1 {
+		if v := metricValues(t, p)["zkproxy_policy_decisions{key=max_in_flight}"]; v < 1 {
 			t.Fatalf("in-flight limit never applied (%v)", v)
 		}
 	})
@@ -419,7 +467,7 @@ func TestProxyPolicies(t *testing.T) {
 		if d := time.Since(start); d < 250*time.Millisecond {
 			t.Fatalf("40 requests took %v at 100/s", d)
 		}
-		if v := metricValues(t, p)["zkproxy_policy_decisions_total{decision=rate_limited}"]; v < 1 {
+		if v := metricValues(t, p)["zkproxy_policy_decisions{key=rate_limited}"]; v < 1 {
 			t.Fatal("rate limit never applied")
 		}
 	})
@@ -493,7 +541,7 @@ func TestProxyPolicies(t *testing.T) {
 		_, _ = nc.Write(req)
 		// 40 MB of replies the client never reads: the pair is closed once
 		// the upstream side buffers past MaxBuffered.
-		waitMetric(t, p, "zkproxy_policy_decisions_total{decision=slow_client}", 1)
+		waitMetric(t, p, "zkproxy_policy_decisions{key=slow_client}", 1)
 	})
 }
 
@@ -534,7 +582,7 @@ func sessionMoveThroughProxy(t *testing.T, ups []string, kill func(i int)) {
 	m := metricValues(t, p)
 	used := -1
 	for i, u := range ups {
-		if m["zkproxy_upstream_dials_total{result=ok,upstream="+u+"}"] == 1 {
+		if m["zkproxy_upstream_dials_ok{key="+u+"}"] == 1 {
 			used = i
 		}
 	}
@@ -553,7 +601,7 @@ func sessionMoveThroughProxy(t *testing.T, ups []string, kill func(i int)) {
 		t.Fatalf("ephemeral lost: %v %+v", ok, st)
 	}
 	m = metricValues(t, p)
-	if m["zkproxy_upstream_dials_total{result=ok,upstream="+ups[used]+"}"] != 1 {
+	if m["zkproxy_upstream_dials_ok{key="+ups[used]+"}"] != 1 {
 		t.Fatalf("reconnected to the killed server: %v", m)
 	}
 	if m["zkproxy_sessions{}"] != 1 {
@@ -652,19 +700,19 @@ func TestProxyShadow(t *testing.T) {
 	var m map[string]float64
 	for {
 		m = metricValues(t, p)
-		if m["zkproxy_shadow_compared_total{}"] >= 11 || time.Now().After(deadline) {
+		if m["zkproxy_shadow_compared{}"] >= 11 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if m["zkproxy_shadow_compared_total{}"] < 11 {
-		t.Fatalf("compared %v, want >= 11", m["zkproxy_shadow_compared_total{}"])
+	if m["zkproxy_shadow_compared{}"] < 11 {
+		t.Fatalf("compared %v, want >= 11", m["zkproxy_shadow_compared{}"])
 	}
 	for k, v := range m {
-		if strings.HasPrefix(k, "zkproxy_shadow_divergences_total") && v != 0 {
+		if strings.HasPrefix(k, "zkproxy_shadow_divergences") && v != 0 {
 			t.Errorf("%s = %v (zkgo and Java disagree)", k, v)
 		}
-		if strings.HasPrefix(k, "zkproxy_shadow_dropped_total") && v != 0 {
+		if strings.HasPrefix(k, "zkproxy_shadow_dropped") && v != 0 {
 			t.Errorf("%s = %v", k, v)
 		}
 	}
@@ -678,5 +726,5 @@ func TestProxyShadow(t *testing.T) {
 	if ok {
 		t.Fatal("client answered from the shadow")
 	}
-	waitMetric(t, p, "zkproxy_shadow_divergences_total{op=exists}", 1)
+	waitMetric(t, p, "zkproxy_shadow_divergences{key=exists}", 1)
 }

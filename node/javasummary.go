@@ -5,28 +5,16 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-)
 
-// Java 3.8's PrometheusMetricsProvider builds every summary with
-// simpleclient 0.9's Summary: quantile 0.5 with 5% tolerated error
-// (DetailLevel.BASIC), plus 0.9 (1%) and 0.99 (0.1%) for ADVANCED ones,
-// over a sliding window of 10 minutes in 5 age buckets (simpleclient's
-// defaults, which client_golang's summary shares).
-const (
-	javaSummaryMaxAge     = 10 * time.Minute
-	javaSummaryAgeBuckets = 5
+	"github.com/zkgo/zkgo/internal/javaprom"
 )
 
 // newJavaSummary returns a summary named and shaped as Java's provider
-// registers a BASIC (advanced false) or ADVANCED summary of that name; its
-// help text is the name, as Java's.
+// registers a BASIC (advanced false) or ADVANCED summary of that name
+// (javaprom: the 0.5 quantile, or 0.5, 0.9 and 0.99, over 10 minutes in
+// 5 age buckets); its help text is the name, as Java's.
 func newJavaSummary(name string, advanced bool) prometheus.Summary {
-	obj := map[float64]float64{0.5: 0.05}
-	if advanced {
-		obj[0.9], obj[0.99] = 0.01, 0.001
-	}
-	return prometheus.NewSummary(prometheus.SummaryOpts{Name: name, Help: name, Objectives: obj,
-		MaxAge: javaSummaryMaxAge, AgeBuckets: javaSummaryAgeBuckets})
+	return prometheus.NewSummary(javaprom.SummaryOpts(name, name, advanced))
 }
 
 // javaSummaries are the summaries of Java's registry (ServerMetrics) that

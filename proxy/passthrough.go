@@ -377,19 +377,19 @@ func (p *Passthrough) dial(pr *pair) {
 			nc, err := d.Dial("tcp", addr)
 			if err != nil {
 				p.refused[i].Store(time.Now().Add(p.cfg.RefusedFor).UnixNano())
-				p.m.dials.WithLabelValues(addr, "failed").Inc()
+				p.m.dial(addr, false)
 				p.log.Warn().Str("upstream", addr).Err(err).Msg("upstream dial failed")
 				continue
 			}
 			if p.cfg.UpstreamTLS != nil {
 				if nc, err = p.dialUpstreamTLS(nc, addr); err != nil {
 					p.refused[i].Store(time.Now().Add(p.cfg.RefusedFor).UnixNano())
-					p.m.dials.WithLabelValues(addr, "failed").Inc()
+					p.m.dial(addr, false)
 					p.log.Warn().Str("upstream", addr).Err(err).Msg("upstream dial failed")
 					continue
 				}
 			}
-			p.m.dials.WithLabelValues(addr, "ok").Inc()
+			p.m.dial(addr, true)
 			if p.cfg.Shadow != "" {
 				p.dialShadow(pr)
 			}
@@ -426,11 +426,11 @@ func (p *Passthrough) dialShadow(pr *pair) {
 	d := net.Dialer{Timeout: p.cfg.DialTimeout}
 	nc, err := d.Dial("tcp", p.cfg.Shadow)
 	if err != nil {
-		p.m.dials.WithLabelValues(p.cfg.Shadow, "failed").Inc()
+		p.m.dial(p.cfg.Shadow, false)
 		p.log.Warn().Str("shadow", p.cfg.Shadow).Err(err).Msg("shadow dial failed")
 		return
 	}
-	p.m.dials.WithLabelValues(p.cfg.Shadow, "ok").Inc()
+	p.m.dial(p.cfg.Shadow, true)
 	ctx := gnet.NewContext(context.Background(), &shadowSide{pr: pr, addr: p.cfg.Shadow})
 	ch, err := pr.client.EventLoop().Enroll(ctx, nc)
 	if err != nil {

@@ -97,7 +97,7 @@ func (p Policy) validate() error {
 	return nil
 }
 
-// Decision names, the "decision" label of zkproxy_policy_decisions_total.
+// Decision names, the "key" label of zkproxy_policy_decisions.
 const (
 	DecisionMaxConns     = "max_conns_per_ip"
 	DecisionInFlight     = "max_in_flight"

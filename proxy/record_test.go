@@ -71,7 +71,7 @@ func TestRecorderQueueBoundedInBytes(t *testing.T) {
 			t.Fatalf("after frame %d: %d bytes queued, bound %d", i, q, maxQueue)
 		}
 	}
-	dropped := int64(metricValue(t, m, "zkproxy_record_dropped_total"))
+	dropped := int64(metricValue(t, m, "zkproxy_record_dropped"))
 	if dropped < n-maxQueue/(1<<20) {
 		t.Fatalf("%d frames dropped of %d, with room for %d", dropped, n, maxQueue/(1<<20))
 	}
@@ -141,10 +141,10 @@ func TestRecorderRotates(t *testing.T) {
 	if first+len(lines) != n {
 		t.Fatalf("kept frames %d..%d, want the newest up to %d", first, first+len(lines)-1, n-1)
 	}
-	if rot := metricValue(t, m, "zkproxy_record_rotations_total"); rot < 2 {
+	if rot := metricValue(t, m, "zkproxy_record_rotations"); rot < 2 {
 		t.Fatalf("%v rotations", rot)
 	}
-	if d := metricValue(t, m, "zkproxy_record_dropped_total"); d != 0 {
+	if d := metricValue(t, m, "zkproxy_record_dropped"); d != 0 {
 		t.Fatalf("%v frames dropped", d)
 	}
 }
@@ -172,7 +172,7 @@ func TestRecorderCappedWriter(t *testing.T) {
 	}
 	lines := readLines(t, b.String())
 	last := lines[len(lines)-1]
-	dropped := int64(metricValue(t, m, "zkproxy_record_dropped_total"))
+	dropped := int64(metricValue(t, m, "zkproxy_record_dropped"))
 	if last.Event != decode.RecordDropped || last.Dropped != dropped || int64(len(lines)-1)+dropped != n {
 		t.Fatalf("%d lines, last %+v, %d dropped", len(lines), last, dropped)
 	}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/zkgo/zkgo/internal/zktls"
 	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/ops"
 	"github.com/zkgo/zkgo/proxy"
 	"github.com/zkgo/zkgo/wire"
 )
@@ -115,7 +117,7 @@ func parseProxyFlags(args []string) (proxyOptions, int, bool) {
 	words := wordList{words: proxy.DefaultFourLetterWords}
 	listen := fs.String("listen", "127.0.0.1:2181", "client address to listen on")
 	fs.Var(&upstreams, "upstream", "upstream servers host:port, comma-separated or repeated (required)")
-	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9141")
+	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9141; a port alone listens on 0.0.0.0, as Java's provider (httpHost)")
 	shadow := fs.String("shadow", "", "mirror requests to this second ensemble (host:port) over its own session and count/log divergences")
 	fs.StringVar(&o.record, "record", "", "write the traffic as JSON lines to this file ('zkgo decode' reads it back)")
 	fs.Int64Var(&o.recordMaxSize, "record-max-size", proxy.DefaultRecordFileBytes, "rotate the --record file when it reaches this many bytes (FILE.1, FILE.2, ...)")
@@ -159,6 +161,14 @@ func parseProxyFlags(args []string) (proxyOptions, int, bool) {
 	if *listen == "" && *tlsListen == "" {
 		fmt.Fprintln(os.Stderr, "zkgo proxy: --listen '' needs --tls-listen")
 		return o, 2, false
+	}
+	if o.metrics != "" {
+		addr, err := metricsAddr(o.metrics)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "zkgo proxy: --metrics:", err)
+			return o, 2, false
+		}
+		o.metrics = addr
 	}
 	if *maxConns < 0 || *maxInFlight < 0 {
 		fmt.Fprintln(os.Stderr, "zkgo proxy: --max-conns-per-ip and --max-in-flight must not be negative (0: no limit)")
@@ -244,9 +254,9 @@ func runProxy(args []string) int {
 		return 1
 	}
 	if o.metrics != "" {
-		ms, err := serveMetrics(o.metrics, cfg.Metrics.Registry, log)
+		ms, _, err := serveProxyMetrics(o.metrics, cfg.Metrics, log.With().Str("component", "metrics").Logger())
 		if err != nil {
-			log.Error().Err(err).Msg("cannot serve metrics")
+			log.Error().Err(err).Str("addr", o.metrics).Msg("cannot serve metrics")
 			_ = p.Stop(context.Background())
 			return 1
 		}
@@ -267,6 +277,26 @@ func runProxy(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// metricsAddr reads --metrics: a port alone listens on Java's provider's
+// default host, 0.0.0.0; anything else is a listen address as it is.
+func metricsAddr(v string) (string, error) {
+	p, err := strconv.Atoi(v)
+	switch {
+	case err != nil:
+		return v, nil
+	case p < 0 || p > 65535:
+		return "", fmt.Errorf("%d is not a port number", p)
+	}
+	return net.JoinHostPort("0.0.0.0", v), nil
+}
+
+// serveProxyMetrics serves the proxy's metrics at http://addr/metrics as
+// the server serves Java's provider (ops.ServeMetrics): /metrics only,
+// nothing added to the registry, the port bound before it returns.
+func serveProxyMetrics(addr string, m *proxy.Metrics, log zerolog.Logger) (*http.Server, net.Addr, error) {
+	return ops.ServeMetrics(addr, m.Registry, log)
 }
 
 // proxyTLS reads the --tls-config and --upstream-tls-config files and

@@ -1,13 +1,18 @@
 package main
 
 import (
+	"net/http"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/rs/zerolog"
 
+	"github.com/zkgo/zkgo/internal/javaprom"
 	"github.com/zkgo/zkgo/proxy"
 )
 
@@ -64,5 +69,63 @@ func TestProxyTLSFlags(t *testing.T) {
 	cfg := o.cfg
 	if _, err := proxyTLS(&cfg, o, zerolog.Nop()); err == nil || !strings.Contains(err.Error(), "ssl.keyStore.type") {
 		t.Fatalf("a JKS key store: %v", err)
+	}
+}
+
+// zkgo proxy --metrics serves its metrics as the server serves Java's
+// provider: /metrics only, and every family a scraper reads follows
+// Java's conventions (the HTTP layer adds no series of its own, such as
+// promhttp_metric_handler_errors_total).
+func TestProxyMetricsServedAsJava(t *testing.T) {
+	srv, addr, err := serveProxyMetrics("127.0.0.1:0", proxy.NewMetrics(), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	resp, err := http.Get("http://" + addr.String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []*dto.MetricFamily
+	for _, f := range fams {
+		list = append(list, f)
+	}
+	if len(list) < 5 {
+		t.Fatalf("%d families", len(list))
+	}
+	for _, e := range javaprom.Check("zkproxy_", list) {
+		t.Error(e)
+	}
+	other, err := http.Get("http://" + addr.String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.Body.Close()
+	if other.StatusCode != http.StatusNotFound {
+		t.Errorf("GET / answered %s, want 404 (Java serves /metrics only)", other.Status)
+	}
+}
+
+// --metrics takes host:port or, as Java's provider's httpPort with its
+// default httpHost, a port alone on 0.0.0.0; a port out of range stops
+// the proxy naming the flag.
+func TestProxyMetricsFlag(t *testing.T) {
+	for in, want := range map[string]string{"127.0.0.1:9141": "127.0.0.1:9141", "9141": "0.0.0.0:9141",
+		":9141": ":9141", "[::1]:7000": "[::1]:7000"} {
+		o, _, ok := parseProxyFlags([]string{"--upstream", "h:1", "--metrics", in})
+		if !ok || o.metrics != want {
+			t.Errorf("--metrics %s: %q %v, want %q", in, o.metrics, ok, want)
+		}
+	}
+	for _, in := range []string{"70000", "-1"} {
+		if _, _, ok := parseProxyFlags([]string{"--upstream", "h:1", "--metrics", in}); ok {
+			t.Errorf("--metrics %s accepted", in)
+		}
 	}
 }
