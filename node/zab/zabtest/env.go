@@ -41,6 +41,13 @@ import (
 //	    has a quorum: COMMIT to followers, INFORM to observers
 //	tick [N]
 //	    N ticks (default 1) of the leader
+//	deliver FROM TO [n=K] crash=POINT
+//	    the receiver crashes at the first packet whose Ready reaches
+//	    POINT: before-sync (its txns appended, not durable) or
+//	    before-send (all it persists durable, nothing sent)
+//	inject FROM TO TYPE [E:C]
+//	    puts a packet on the link that the model would not send
+//	    (COMMIT, PROPOSAL, INFORM, PING, SYNC, UPTODATE)
 //	crash ID
 //	    ID loses what its store had not made durable, its protocol state
 //	    and the packets in flight to and from it
@@ -51,16 +58,19 @@ import (
 //
 // Every decision is package zab's: the leader's are zab.Leader's (epoch,
 // quorums, deadlines), zab.PlanSync's (each learner's sync) and
-// zab.CommittedLog's; the learner's are zab.LearnerSync's. The environment
-// is their driver: it acts on each Ready persist-first, as node must. A
-// SNAP carries the leader's log up to its zxid (the model of a snapshot);
-// the database a SNAP or TRUNC builds before NEWLEADER becomes the
-// learner's log when the snapshot is written. The broadcast phase is not
-// modelled yet.
+// zab.CommittedLog's; the learner's are zab.LearnerSync's, then
+// zab.Broadcast's. The environment is their driver: it acts on each Ready
+// persist-first, as node must. A SNAP carries the leader's log up to its
+// zxid (the model of a snapshot); the database a SNAP or TRUNC builds
+// before NEWLEADER becomes the learner's log when the snapshot is
+// written. A learner that leaves its leader (a broadcast step failed)
+// keeps its log, durable or not, and registers again with "connect".
 type Env struct {
 	Net    *Network
 	peers  map[int64]*peer
 	leader *leaderSide
+	// crashPoint is the crash= of the delivery in progress.
+	crashPoint string
 }
 
 type peer struct {
@@ -97,12 +107,16 @@ type handler struct {
 	lastZxid wire.Zxid
 }
 
-// learnerSide is a learner syncing with a leader (zab.LearnerSync); db
-// is the history of the database a SNAP or TRUNC builds before NEWLEADER.
+// learnerSide is a learner syncing with a leader (zab.LearnerSync), then
+// in its broadcast phase (zab.Broadcast, bc); db is the history of the
+// database a SNAP or TRUNC builds before NEWLEADER, applied the txns
+// committed in broadcast.
 type learnerSide struct {
-	leader int64
-	ls     *zab.LearnerSync
-	db     []*wire.TxnEntry
+	leader  int64
+	ls      *zab.LearnerSync
+	db      []*wire.TxnEntry
+	bc      *zab.Broadcast
+	applied []wire.Zxid
 }
 
 // NewEnv returns an empty environment.
@@ -137,17 +151,9 @@ func (e *Env) Handle(name string, words []string, kv map[string]string) (string,
 		if err != nil {
 			return "", err
 		}
-		p.store.Crash()
-		p.learner = nil
-		if e.leader != nil {
-			if e.leader.id == p.id {
-				e.leader = nil
-			} else {
-				delete(e.leader.learners, p.id)
-			}
-		}
-		e.Net.Drop(p.id)
-		return p.store.String(), nil
+		return e.crashPeer(p), nil
+	case "inject":
+		return e.cmdInject(words)
 	case "log":
 		p, err := e.peerArg(words, 0)
 		if err != nil {
@@ -444,6 +450,10 @@ func (e *Env) cmdDeliver(words []string, kv map[string]string) (string, error) {
 			return "", err
 		}
 	}
+	if e.crashPoint, err = parseCrashPoint(kv); err != nil {
+		return "", err
+	}
+	defer func() { e.crashPoint = "" }()
 	var out []string
 	for _, qp := range e.Net.Deliver(from.id, to.id, n) {
 		out = append(out, fmt.Sprintf("%d->%d %s", from.id, to.id, Packet(qp)))
@@ -582,6 +592,9 @@ func (e *Env) learnerReceive(p *peer, from int64, qp wire.QuorumPacket) ([]strin
 		if err := st.Append(r.Append...); err != nil {
 			return out, err
 		}
+		if e.crashAt(p, crashBeforeSync) {
+			return append(out, fmt.Sprintf("logged %d txns; crash before the fsync: %s", n, st.String())), nil
+		}
 		st.Sync()
 		out = append(out, fmt.Sprintf("logged %d txns, synced", n))
 	}
@@ -594,13 +607,20 @@ func (e *Env) learnerReceive(p *peer, from int64, qp wire.QuorumPacket) ([]strin
 			parts = append(parts, fmt.Sprintf("current=%d", hs.CurrentEpoch))
 		}
 		st.AcceptedEpoch, st.CurrentEpoch = hs.AcceptedEpoch, hs.CurrentEpoch
+		if len(parts) == 0 {
+			parts = []string{"(epochs unchanged)"}
+		}
 		out = append(out, "persist "+strings.Join(parts, " "))
+	}
+	if len(r.Messages) > 0 && e.crashAt(p, crashBeforeSend) {
+		return append(out, "crash before sending: "+st.String()), nil
 	}
 	for _, m := range r.Messages {
 		out = append(out, e.send(p.id, from, m))
 	}
 	if l.ls.State() == zab.LearnerSynced {
 		out = append(out, "up to date: "+st.String())
+		out = append(out, e.startBroadcast(p)...)
 	}
 	return out, nil
 }
@@ -693,7 +713,6 @@ func (e *Env) cmdPropose(kv map[string]string) (string, error) {
 // syncLog makes p's log durable and acts on it: the leader's own ACK, or a
 // follower's ACKs of what it logged.
 func (e *Env) syncLog(p *peer) []string {
-	before := p.store.durable
 	p.store.Sync()
 	out := []string{"synced: " + p.store.String()}
 	if ld := e.leader; ld != nil && ld.id == p.id {
@@ -703,12 +722,7 @@ func (e *Env) syncLog(p *peer) []string {
 		}
 		return out
 	}
-	if l := p.learner; l != nil && l.ls.State() == zab.LearnerSynced && !p.observer {
-		for _, t := range p.store.Entries()[before:] {
-			out = append(out, e.send(p.id, l.leader, wire.QuorumPacket{Type: wire.PacketAck, Zxid: t.Hdr.Zxid}))
-		}
-	}
-	return out
+	return append(out, e.learnerDurable(p)...)
 }
 
 // commit commits what has a quorum, in zxid order (Leader.tryToCommit).
@@ -722,6 +736,7 @@ func (e *Env) commit() []string {
 		}
 		t := ld.txns[z]
 		delete(ld.txns, z)
+		ld.committed.Add(t, nil) // as node's leader does when it applies z
 		out = append(out, "commit "+Zxid(z))
 		for _, h := range ld.sorted("broadcast") {
 			if h.voter {
@@ -731,28 +746,4 @@ func (e *Env) commit() []string {
 			}
 		}
 	}
-}
-
-// learnerBroadcast is a follower's or observer's broadcast phase, as the
-// environment models it until it is in zab: a PROPOSAL is logged (ACKed
-// once durable: sync-log), an INFORM logged and made durable at once.
-func (e *Env) learnerBroadcast(p *peer, from int64, qp wire.QuorumPacket) ([]string, error) {
-	switch qp.Type {
-	case wire.PacketProposal, wire.PacketInform:
-		t, err := wire.DecodeTxnEntry(qp.Data, 1<<20)
-		if err != nil {
-			return nil, err
-		}
-		if err := p.store.Append(&t); err != nil {
-			return nil, err
-		}
-		if qp.Type == wire.PacketInform {
-			p.store.Sync()
-			return []string{"logged and applied: " + p.store.String()}, nil
-		}
-		return []string{"logged: " + p.store.String()}, nil
-	case wire.PacketCommit:
-		return []string{"applied " + Zxid(qp.Zxid)}, nil
-	}
-	return []string{"ignored"}, nil
 }
