@@ -42,14 +42,16 @@ func (ls *learnerSync) finish() {
 	b, r, err := zab.NewBroadcast(zab.BroadcastConfig{Observer: ls.link.observer, LastZxid: s.tree.LastZxid,
 		MaxRecord: s.cfg.RecordLimit()}, sy)
 	p.bcast = b
-	s.log.Info().Str("mode", ls.mode).Str("role", p.role.String()).Int64("epoch", sy.NewEpoch).
-		Str("zxid", s.tree.LastZxid.String()).Dur("took", took).Int("pending", len(sy.Logged)).
+	role := p.role
+	if err == nil {
+		s.carryOutBroadcast(&r)
+	}
+	s.log.Info().Str("mode", ls.mode).Str("role", role.String()).Int64("epoch", sy.NewEpoch).
+		Str("zxid", s.tree.LastZxid.String()).Dur("took", took).Int("pending", b.Pending()).
 		Msg("synced with the leader; serving clients")
 	if err != nil {
 		s.dropLink(err)
-		return
 	}
-	s.carryOutBroadcast(&r)
 }
 
 // recoverAfterSync restores a consistent database after a failed sync: a
