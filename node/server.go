@@ -531,8 +531,7 @@ func (s *Server) run() {
 		}
 		if p := s.peer; p != nil {
 			electionOut, syncJobs = p.electionOut, p.syncJobs
-			if p.link != nil && (p.role == roleFollowing || p.role == roleObserving ||
-				(p.role == roleSyncing && p.lsync != nil && p.lsync.ready == nil)) {
+			if p.link != nil && p.takesLinkMsg() {
 				// A sync takes the next packet once the last one's Ready
 				// is carried out.
 				linkIn, linkClosed = p.link.in, p.link.closed
