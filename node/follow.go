@@ -8,6 +8,7 @@ import (
 
 	"github.com/zkgo/zkgo/node/storage"
 	"github.com/zkgo/zkgo/node/tree"
+	"github.com/zkgo/zkgo/node/zab"
 	"github.com/zkgo/zkgo/wire"
 )
 
@@ -15,98 +16,49 @@ import (
 // the sync, the broadcast phase (Follower.processPacket, Observer.processPacket),
 // forwarding client writes, session touches and revalidation.
 
-// onSyncDone takes the database and txn log back from the sync goroutine.
-func (s *Server) onSyncDone(o syncOutcome) {
+// finish starts the broadcast phase once the sync got UPTODATE: the
+// database built (SNAP, TRUNC) replaces the server's, and a zab.Broadcast
+// takes over from the sync's outcome (the proposals logged at NEWLEADER
+// wait for their COMMITs, what came after NEWLEADER is logged or applied).
+func (ls *learnerSync) finish() {
+	s := ls.s
 	p := s.peer
-	if o.store != nil {
-		s.store = o.store
+	sy := ls.zab.Synced()
+	took := time.Since(ls.start)
+	p.lsync = nil
+	if ls.db != nil {
+		s.installDatabase(ls.db)
 	}
-	p.acceptedEpoch, p.currentEpoch = o.acceptedEpoch, o.currentEpoch
-	if o.link != p.link || p.role != roleSyncing {
-		// Not the sync we are waiting for (cannot happen: one at a time).
-		o.link.close("stale sync")
-		return
-	}
-	if o.err != nil {
-		p.stats.linkDrops++
-		o.link.close(o.err.Error())
-		p.link = nil
-		if o.fatal {
-			s.log.Error().Err(o.err).Msg("cannot continue as a learner; stopping (Java exits here)")
-			s.fail(o.err)
-			return
-		}
-		s.log.Warn().Err(o.err).Str("mode", o.mode).Msg("Exception when following the leader")
-		if err := s.recoverAfterSync(o); err != nil {
-			s.log.Error().Err(err).Msg("cannot reload the database after a failed sync; stopping")
-			s.fail(err)
-			return
-		}
-		s.becomeLooking("sync with the leader failed", 200*time.Millisecond)
-		return
-	}
-	if o.db != nil {
-		s.installDatabase(o.db)
-	}
-	p.newEpoch = o.newEpoch
-	p.syncMode = o.mode
-	p.stats.syncs[o.mode]++
-	p.stats.lastSyncTook = o.took
-	if o.link.observer {
+	p.newEpoch = sy.NewEpoch
+	p.syncMode = ls.mode
+	p.stats.syncs[ls.mode]++
+	p.stats.lastSyncTook = took
+	if ls.link.observer {
 		s.setRole(roleObserving)
 	} else {
 		s.setRole(roleFollowing)
 	}
-	p.elector.SetPeerEpoch(o.newEpoch)
-	s.goRoutine(o.link.writer)
-	p.pendingTxns = o.logged
-	p.ackQ = nil
-	p.lastQueued = s.tree.LastZxid
-	for _, e := range o.logged {
-		p.lastQueued, s.lastAppended = e.Hdr.Zxid, e.Hdr.Zxid
+	p.elector.SetPeerEpoch(sy.NewEpoch)
+	b, r, err := zab.NewBroadcast(zab.BroadcastConfig{Observer: ls.link.observer, LastZxid: s.tree.LastZxid,
+		MaxRecord: s.cfg.RecordLimit()}, sy)
+	p.bcast = b
+	role := p.role
+	if err == nil {
+		s.carryOutBroadcast(&r)
 	}
-	if !o.link.observer {
-		// Log what came after NEWLEADER (ACKed once durable), then apply
-		// the commits seen so far, in order.
-		for _, e := range o.notCommitted {
-			s.logProposal(e)
-		}
-		for _, z := range o.committed {
-			if err := s.commitZxid(z); err != nil {
-				s.dropLink(err.Error())
-				return
-			}
-		}
-	} else {
-		committed := o.committed
-		for _, e := range o.notCommitted {
-			p.lastQueued = e.Hdr.Zxid
-			if len(committed) == 0 || committed[0] != e.Hdr.Zxid {
-				s.log.Warn().Str("zxid", e.Hdr.Zxid.String()).Msg("proposal without a matching commit after sync; skipping")
-				continue
-			}
-			committed = committed[1:]
-			s.observerApply(e)
-		}
-	}
-	s.log.Info().Str("mode", o.mode).Str("role", p.role.String()).Int64("epoch", o.newEpoch).
-		Str("zxid", s.tree.LastZxid.String()).Dur("took", o.took).Int("pending", len(p.pendingTxns)).
+	s.log.Info().Str("mode", ls.mode).Str("role", role.String()).Int64("epoch", sy.NewEpoch).
+		Str("zxid", s.tree.LastZxid.String()).Dur("took", took).Int("pending", b.Pending()).
 		Msg("synced with the leader; serving clients")
+	if err != nil {
+		s.dropLink(err)
+	}
 }
 
 // recoverAfterSync restores a consistent database after a failed sync: a
 // replaced or truncated database is reloaded from disk; otherwise the txns
 // the sync logged are applied (Java's fastForwardDataBase).
-func (s *Server) recoverAfterSync(o syncOutcome) error {
-	if o.store == nil {
-		// The log could not be reopened after a rewind: try again.
-		st, err := s.openTxnLogAt(s.tree.LastZxid)
-		if err != nil {
-			return err
-		}
-		s.store = st
-	}
-	if o.diskChanged {
+func (s *Server) recoverAfterSync(diskChanged bool) error {
+	if diskChanged {
 		db, err := s.loadDatabase()
 		if err != nil {
 			return err
@@ -133,18 +85,29 @@ func (s *Server) leaveBroadcast() {
 	p.touched = map[wire.SessionID]int32{}
 	s.quiesceStore()
 	s.fastForward()
-	p.pendingTxns, p.ackQ = nil, nil
+	p.bcast = nil
 }
 
 // dropLink leaves the leader and looks for a new one.
-func (s *Server) dropLink(reason string) {
+// A sync in progress fails (learnerSync.fail). A COMMIT that does not
+// match the next pending proposal is logged as Java logs it (Java then
+// exits; zkgo syncs again: DIFFERENCES row 12).
+func (s *Server) dropLink(err error) {
 	p := s.peer
+	if ls := p.syncing(); ls != nil {
+		ls.fail(err, false)
+		return
+	}
 	if p.role != roleFollowing && p.role != roleObserving {
 		return
 	}
 	p.stats.linkDrops++
-	s.log.Warn().Str("reason", reason).Int64("leader", p.leader).Msg("Exception when following the leader")
-	s.becomeLooking(reason, 100*time.Millisecond)
+	if errors.Is(err, zab.ErrCommitMismatch) {
+		s.log.Error().Err(err).Int64("leader", p.leader).Msg("Committing a txn that is not the next pending one")
+	} else {
+		s.log.Warn().Str("reason", err.Error()).Int64("leader", p.leader).Msg("Exception when following the leader")
+	}
+	s.becomeLooking(err.Error(), 100*time.Millisecond)
 }
 
 // quiesceStore hands the log writer what is pending and waits until it is
@@ -223,7 +186,7 @@ func (s *Server) applyLocal(e *wire.TxnEntry) {
 // have processed them before its next read failed.
 func (s *Server) onLinkClosed() {
 	l := s.peer.link
-	for s.peer.link == l && (s.peer.role == roleFollowing || s.peer.role == roleObserving) {
+	for s.peer.link == l && s.peer.takesLinkMsg() {
 		select {
 		case m := <-l.in:
 			s.onLinkMsg(m)
@@ -232,13 +195,38 @@ func (s *Server) onLinkClosed() {
 		}
 		break
 	}
+	if s.peer.link == l && !s.peer.takesLinkMsg() {
+		// A sync's Ready is being carried out: the error waits for it.
+		return
+	}
 	s.onLinkMsg(linkMsg{link: l, err: errors.New("link closed")})
 }
 
-// onLinkMsg handles a packet from the leader in the broadcast phase.
+// takesLinkMsg reports whether the owner takes the next packet from the
+// leader now: while following or observing, and while syncing once the
+// last packet's Ready is carried out.
+func (p *peer) takesLinkMsg() bool {
+	switch p.role {
+	case roleFollowing, roleObserving:
+		return true
+	case roleSyncing:
+		return p.lsync != nil && p.lsync.ready == nil
+	}
+	return false
+}
+
+// onLinkMsg handles a packet from the leader: the sync's while syncing,
+// else the broadcast phase's (zab.Broadcast decides, carryOutBroadcast
+// does it).
 func (s *Server) onLinkMsg(m linkMsg) {
 	p := s.peer
-	if m.link != p.link || (p.role != roleFollowing && p.role != roleObserving) {
+	if ls := p.syncing(); ls != nil {
+		if m.link == ls.link {
+			ls.step(m)
+		}
+		return
+	}
+	if m.link != p.link || p.bcast == nil || (p.role != roleFollowing && p.role != roleObserving) {
 		return
 	}
 	if m.err != nil {
@@ -246,133 +234,76 @@ func (s *Server) onLinkMsg(m linkMsg) {
 		if r := m.link.closeReason(); r != "" {
 			reason = r
 		}
-		s.dropLink(reason)
+		s.dropLink(errors.New(reason))
 		return
 	}
-	qp := &m.qp
-	observer := p.role == roleObserving
-	switch qp.Type {
-	case wire.PacketPing:
-		s.replyPing(qp)
-	case wire.PacketProposal:
-		if observer {
-			s.log.Warn().Str("zxid", qp.Zxid.String()).Msg("Ignoring proposal")
-			return
-		}
-		e, err := wire.DecodeTxnEntry(qp.Data, s.cfg.RecordLimit())
-		if err != nil {
-			s.dropLink(fmt.Sprintf("PROPOSAL %v does not decode: %v", qp.Zxid, err))
-			return
-		}
-		if e.Hdr.Zxid != p.lastQueued+1 && !(e.Hdr.Zxid.Counter() == 1 && e.Hdr.Zxid.Epoch() > p.lastQueued.Epoch()) {
-			s.log.Warn().Str("zxid", e.Hdr.Zxid.String()).Str("expected", (p.lastQueued + 1).String()).Msg("Got zxid out of sequence")
-		}
-		p.lastQueued = e.Hdr.Zxid
-		p.stats.proposals++
-		s.logProposal(&e)
-	case wire.PacketCommit, wire.PacketCommitAndActivate:
-		if observer {
-			s.log.Warn().Str("zxid", qp.Zxid.String()).Msg("Ignoring commit")
-			return
-		}
-		if err := s.commitZxid(qp.Zxid); err != nil {
-			s.dropLink(err.Error())
-		}
-	case wire.PacketInform, wire.PacketInformAndActivate:
-		if !observer {
-			s.log.Warn().Str("type", qp.Type.String()).Msg("Unknown packet type")
-			return
-		}
-		data := qp.Data
-		if qp.Type == wire.PacketInformAndActivate {
-			if len(data) < 8 {
-				s.dropLink("INFORMANDACTIVATE without a leader id")
-				return
-			}
-			data = data[8:]
-		}
-		e, err := wire.DecodeTxnEntry(data, s.cfg.RecordLimit())
-		if err != nil {
-			s.dropLink(fmt.Sprintf("INFORM %v does not decode: %v", qp.Zxid, err))
-			return
-		}
-		p.lastQueued = e.Hdr.Zxid
-		s.observerApply(&e)
-	case wire.PacketUpToDate:
-		s.log.Error().Msg("Received an UPTODATE message after the learner started")
-	case wire.PacketRevalidate:
-		s.onRevalidate(qp)
-	case wire.PacketSync:
-		s.onLeaderSync()
-	default:
-		s.log.Warn().Str("type", qp.Type.String()).Str("zxid", qp.Zxid.String()).Msg("Unknown packet type")
+	r, err := p.bcast.Step(&m.qp)
+	if err != nil {
+		s.dropLink(err)
+		return
 	}
+	if m.qp.Type == wire.PacketProposal && len(r.Append) > 0 {
+		p.stats.proposals++
+	}
+	s.carryOutBroadcast(&r)
 }
 
-// logProposal appends a proposal to the txn log; it is ACKed once durable
-// and applied when its COMMIT arrives (FollowerZooKeeperServer.logRequest).
-func (s *Server) logProposal(e *wire.TxnEntry) {
+// carryOutBroadcast does what a broadcast step decided, in its order: log
+// (ACKs follow when durable, ackDurable), send, apply; then the packets for
+// the server layer (PING, REVALIDATE, SYNC).
+func (s *Server) carryOutBroadcast(r *zab.BroadcastReady) {
 	p := s.peer
-	p.pendingTxns = append(p.pendingTxns, e)
-	p.lastQueued = max(p.lastQueued, e.Hdr.Zxid)
-	if s.storeErr != nil {
-		// The log cannot take it: without the ACK the leader will not count
-		// us; drop out and resync when the log works again.
-		s.dropLink("txn log failing")
-		return
+	for _, w := range r.Warnings {
+		s.log.Warn().Msg(w)
 	}
-	p.ackQ = append(p.ackQ, e.Hdr.Zxid)
-	s.lastAppended = e.Hdr.Zxid
-	s.store.Append(e)
-	s.countTxnForSnapshot()
+	for _, e := range r.Errors {
+		s.log.Error().Msg(e)
+	}
+	if len(r.Append) > 0 {
+		if s.storeErr == nil {
+			for _, e := range r.Append {
+				s.lastAppended = e.Hdr.Zxid
+				s.store.Append(e)
+				s.countTxnForSnapshot()
+			}
+		} else if !p.bcast.Observer() {
+			// The log cannot take it: without the ACK the leader will not
+			// count us; drop out and resync when the log works again.
+			s.dropLink(errors.New("txn log failing"))
+			return
+		}
+	}
+	for _, m := range r.Messages {
+		p.link.send(m)
+	}
+	for _, e := range r.Apply {
+		s.applyCommitted(e)
+	}
+	if r.Ping != nil {
+		s.replyPing(r.Ping)
+	}
+	if r.Revalidate != nil {
+		s.onRevalidate(r.Revalidate)
+	}
+	if r.Sync {
+		s.onLeaderSync()
+	}
 }
 
 // ackDurable sends the ACKs of logged proposals up to z (SendAckRequestProcessor).
 func (s *Server) ackDurable(z wire.Zxid) {
 	p := s.peer
-	i := 0
-	for i < len(p.ackQ) && p.ackQ[i] <= z {
-		if p.link != nil {
-			p.link.send(wire.QuorumPacket{Type: wire.PacketAck, Zxid: p.ackQ[i]})
-		}
-		i++
+	if ls := p.syncing(); ls != nil {
+		ls.onDurable()
+		return
 	}
-	p.ackQ = p.ackQ[i:]
-	if len(p.ackQ) == 0 {
-		p.ackQ = nil
+	if p.bcast == nil || p.link == nil {
+		return
 	}
-}
-
-// commitZxid applies the head of the pending proposals, which must be z
-// (FollowerZooKeeperServer.commit; Java exits with UNMATCHED_TXN_COMMIT on
-// a mismatch, zkgo drops the leader and resyncs).
-func (s *Server) commitZxid(z wire.Zxid) error {
-	p := s.peer
-	if len(p.pendingTxns) == 0 {
-		s.log.Warn().Str("zxid", z.String()).Msg("Committing without seeing txn")
-		return nil
+	r := p.bcast.Durable(z)
+	for _, m := range r.Messages {
+		p.link.send(m)
 	}
-	e := p.pendingTxns[0]
-	if e.Hdr.Zxid != z {
-		return fmt.Errorf("committing zxid %v but next pending txn is %v", z, e.Hdr.Zxid)
-	}
-	p.pendingTxns[0] = nil
-	p.pendingTxns = p.pendingTxns[1:]
-	if len(p.pendingTxns) == 0 {
-		p.pendingTxns = nil
-	}
-	s.applyCommitted(e)
-	return nil
-}
-
-// observerApply logs and applies an INFORM (ObserverZooKeeperServer.commitRequest).
-func (s *Server) observerApply(e *wire.TxnEntry) {
-	if s.storeErr == nil {
-		s.lastAppended = e.Hdr.Zxid
-		s.store.Append(e)
-		s.countTxnForSnapshot()
-	}
-	s.applyCommitted(e)
 }
 
 // applyCommitted applies a committed txn, answering the local client that
@@ -544,7 +475,7 @@ func (s *Server) onRevalidate(qp *wire.QuorumPacket) {
 	p := s.peer
 	id, valid, err := wire.ParseRevalidateReply(qp.Data)
 	if err != nil {
-		s.dropLink("REVALIDATE reply does not decode: " + err.Error())
+		s.dropLink(fmt.Errorf("REVALIDATE reply does not decode: %w", err))
 		return
 	}
 	cc := p.revalidating[id]

@@ -341,7 +341,11 @@ func (s *Server) writeMntr(b *strings.Builder, fds fdCounts) {
 		i64("sync_snap_count", p.stats.syncs["SNAP"])
 		i64("sync_trunc_count", p.stats.syncs["TRUNC"])
 		i64("last_sync_time", p.stats.lastSyncTook.Milliseconds())
-		i64("pending_txns", int64(len(p.pendingTxns)))
+		pending := 0
+		if p.bcast != nil {
+			pending = p.bcast.Pending()
+		}
+		i64("pending_txns", int64(pending))
 		if ld := s.leader; ld != nil {
 			var learners, synced, syncedObservers int64
 			for _, h := range ld.zab.Learners() {

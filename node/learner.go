@@ -21,12 +21,17 @@ import (
 
 // The learner side of Zab (Learner.java, Follower.java, Observer.java).
 //
-// One goroutine per leader connection does the discovery and sync phases
-// (connect, FOLLOWERINFO/OBSERVERINFO, LEADERINFO/ACKEPOCH, DIFF/TRUNC/SNAP,
-// NEWLEADER, UPTODATE) with the txn log lent to it by the owner goroutine,
-// which meanwhile serves no clients. It hands the result back over
-// peer.syncDone and then keeps reading broadcast packets into link.in for
-// the owner. A writer goroutine sends what the owner queues.
+// A leader connection has two goroutines: a reader, which dials, reads
+// packets (and the SNAP stream) and hands them to the owner through
+// link.in, and a writer, which sends what the owner queues. The owner
+// goroutine steps the sync's zab.LearnerSync with every packet of the
+// discovery and sync phases (FOLLOWERINFO/OBSERVERINFO, LEADERINFO/
+// ACKEPOCH, DIFF/TRUNC/SNAP, NEWLEADER, UPTODATE) and carries out each
+// step's Ready in order (truncate or load, apply, snapshot, log and
+// fsync, epochs, then send); it serves no clients meanwhile. The disk work
+// that is tree- or log-sized (a TRUNC's rewind and reload, a SNAP's
+// rewind, the snapshot at NEWLEADER) runs as a job off the owner, which
+// steps nothing until the job is back.
 
 // linkQueueLimit bounds the owner's outgoing queue to the leader; a leader
 // that stops reading that long is dropped.
@@ -53,7 +58,6 @@ type learnerLink struct {
 	outQ    []wire.QuorumPacket
 	outWake chan struct{}
 
-	readTimeout  time.Duration // syncLimit ticks once synced
 	writeTimeout time.Duration
 
 	closeOnce sync.Once
@@ -65,6 +69,9 @@ type learnerLink struct {
 type linkMsg struct {
 	link *learnerLink
 	qp   wire.QuorumPacket
+	// snap is the database the SNAP stream after the sync's SNAP packet
+	// holds (read by the link's reader).
+	snap *database
 	err  error
 }
 
@@ -155,9 +162,10 @@ func writePacket(w *bufio.Writer, qp *wire.QuorumPacket) error {
 	return err
 }
 
-// read reads one packet; no single read may wait longer than timeout.
-func (l *learnerLink) read(timeout time.Duration) (wire.QuorumPacket, error) {
-	l.rd.setTimeout(timeout)
+// read reads one packet; no single read may wait longer than the
+// reader's timeout (initLimit ticks until the NEWLEADER ACK is sent,
+// syncLimit ticks after).
+func (l *learnerLink) read() (wire.QuorumPacket, error) {
 	qp, err := wire.ReadQuorumPacket(l.br, l.maxRecord)
 	if err != nil && l.isClosed() {
 		err = fmt.Errorf("link closed: %s", l.closeReason())
@@ -165,66 +173,16 @@ func (l *learnerLink) read(timeout time.Duration) (wire.QuorumPacket, error) {
 	return qp, err
 }
 
-// writeAll sends packets synchronously with one flush (sync phase only,
-// before the writer goroutine owns the connection).
-func (l *learnerLink) writeAll(qps []wire.QuorumPacket) error {
-	if len(qps) == 0 {
-		return nil
-	}
-	l.conn.SetWriteDeadline(time.Now().Add(l.writeTimeout))
-	for i := range qps {
-		if err := writePacket(l.bw, &qps[i]); err != nil {
-			return err
-		}
-	}
-	return l.bw.Flush()
+// setReadTimeout changes the per-read timeout, the read in progress
+// included (the owner, when the NEWLEADER ACK is queued).
+func (l *learnerLink) setReadTimeout(d time.Duration) {
+	l.rd.setTimeout(d)
+	l.conn.SetReadDeadline(time.Now().Add(d))
 }
 
-// write sends one packet synchronously (sync phase only, before the
-// writer goroutine owns the connection).
-func (l *learnerLink) write(qp wire.QuorumPacket) error {
-	l.conn.SetWriteDeadline(time.Now().Add(l.writeTimeout))
-	if err := writePacket(l.bw, &qp); err != nil {
-		return err
-	}
-	return l.bw.Flush()
-}
-
-// syncInput is what the owner lends the sync goroutine.
-type syncInput struct {
-	store          store
-	lastLoggedZxid wire.Zxid
-	acceptedEpoch  int64
-	currentEpoch   int64
-}
-
-// syncOutcome is what the sync goroutine hands back.
-type syncOutcome struct {
-	link  *learnerLink
-	err   error
-	fatal bool // Java exits the process here (e.g. a TRUNC it cannot do)
-	store store
-
-	acceptedEpoch int64
-	currentEpoch  int64
-	newEpoch      int64
-	mode          string
-	took          time.Duration
-	// db replaces the server's database (SNAP, TRUNC); nil after a DIFF.
-	db *database
-	// db was replaced on disk (logs truncated); if the sync failed the
-	// owner must reload from disk.
-	diskChanged bool
-	// logged are the proposals written and fsynced before the NEWLEADER
-	// ACK (followers); they wait for their COMMITs.
-	logged []*wire.TxnEntry
-	// notCommitted came after NEWLEADER (followers) or during the whole
-	// sync (observers); committed lists the COMMITs not yet applied.
-	notCommitted []*wire.TxnEntry
-	committed    []wire.Zxid
-}
-
-// startLearning connects to the leader and syncs with it.
+// startLearning connects to the leader and syncs with it: the link's
+// goroutines dial, write and read; the owner goroutine steps the sync's
+// zab.LearnerSync with each packet read (learnerSync.step).
 func (s *Server) startLearning(leader int64, observer bool) {
 	p := s.peer
 	s.abortSnapshot()
@@ -239,50 +197,73 @@ func (s *Server) startLearning(leader int64, observer bool) {
 		in:           make(chan linkMsg, 1024),
 		outWake:      make(chan struct{}, 1),
 		closed:       make(chan struct{}),
-		readTimeout:  time.Duration(s.cfg.TickTime*s.cfg.InitLimit) * time.Millisecond,
 		writeTimeout: time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond,
 	}
 	s.setRole(roleSyncing)
 	p.leader = leader
 	p.link = l
-	in := syncInput{store: s.store, lastLoggedZxid: s.tree.LastZxid, acceptedEpoch: p.acceptedEpoch, currentEpoch: p.currentEpoch}
-	s.goRoutine(func() { s.runLearner(l, in) })
+	q := s.cfg.Quorum
+	p.lsync = &learnerSync{
+		s:          s,
+		link:       l,
+		start:      time.Now(),
+		lastLogged: s.tree.LastZxid,
+		zab: zab.NewLearnerSync(zab.LearnerConfig{ID: q.MyID, Observer: observer, ConfigVersion: q.Version,
+			LastLogged: s.tree.LastZxid, AcceptedEpoch: p.acceptedEpoch, CurrentEpoch: p.currentEpoch,
+			MaxRecord: s.cfg.RecordLimit()}),
+	}
+	// FOLLOWERINFO or OBSERVERINFO waits in the queue until the writer
+	// starts on the connection.
+	l.send(p.lsync.zab.Start())
+	s.goRoutine(func() { s.runLearner(l) })
 }
 
-// runLearner is the link goroutine: sync, hand over, then read broadcast
-// packets for the owner until the link fails.
-func (s *Server) runLearner(l *learnerLink, in syncInput) {
-	out := s.syncWithLeader(l, in)
-	out.link = l
-	select {
-	case s.peer.syncDone <- out:
-	case <-s.quit:
-		l.close("server stopping")
-		if out.store != nil && out.store != in.store {
-			out.store.Close()
+// runLearner is the link's reader goroutine: it dials the leader, starts
+// the writer, then reads packets for the owner until the link fails. The
+// SNAP stream that follows the sync's SNAP packet is read here too and
+// handed to the owner with that packet.
+func (s *Server) runLearner(l *learnerLink) {
+	deliver := func(m linkMsg) bool {
+		select {
+		case l.in <- m:
+			return true
+		case <-l.closed:
+			return false
+		case <-s.quit:
+			return false
 		}
+	}
+	if err := s.connectToLeader(l); err != nil {
+		deliver(linkMsg{link: l, err: err})
 		return
 	}
-	if out.err != nil {
-		l.close(out.err.Error())
-		return
-	}
+	s.goRoutine(l.writer)
+	leaderInfo, syncMode := false, false
 	for {
-		qp, err := l.read(l.readTimeout)
+		qp, err := l.read()
 		if err != nil && l.isClosed() {
 			// Closed by the owner, the writer or send: the owner learns
 			// it from l.closed (onLinkClosed), not from this error.
 			return
 		}
 		msg := linkMsg{link: l, qp: qp, err: err}
-		select {
-		case l.in <- msg:
-		case <-l.closed:
-			return
-		case <-s.quit:
-			return
+		if err == nil {
+			switch {
+			case qp.Type == wire.PacketLeaderInfo:
+				leaderInfo = true
+			case leaderInfo && !syncMode && (qp.Type == wire.PacketDiff || qp.Type == wire.PacketTrunc || qp.Type == wire.PacketSnap):
+				// The sync mode (another one later is a protocol error the
+				// owner warns about; no stream follows it).
+				syncMode = true
+				if qp.Type == wire.PacketSnap {
+					l.log.Info().Str("zxid", qp.Zxid.String()).Msg("Getting a snapshot from leader")
+					if msg.snap, err = s.readSnapStream(l); err != nil {
+						msg.err = fmt.Errorf("reading the leader's snapshot: %w", err)
+					}
+				}
+			}
 		}
-		if err != nil {
+		if !deliver(msg) || msg.err != nil {
 			return
 		}
 	}
@@ -336,180 +317,322 @@ func (s *Server) connectToLeader(l *learnerLink) error {
 	return fmt.Errorf("connectToLeader exceeded on retries: %w", err)
 }
 
-// syncWithLeader runs discovery and synchronization (Learner.registerWithLeader
-// and syncWithLeader) as the driver of a zab.LearnerSync: every packet
-// from the leader goes through its Step, and the driver carries out the
-// step's Ready in order (truncate or receive the snapshot, apply, write a
-// snapshot, log and fsync, write the epochs) before it sends anything:
-// every proposal is fsynced, then currentEpoch written, then the NEWLEADER
-// ACK sent (Java 3.8.5+'s order).
-func (s *Server) syncWithLeader(l *learnerLink, in syncInput) (out syncOutcome) {
-	start := time.Now()
-	out.store = in.store
-	out.acceptedEpoch, out.currentEpoch = in.acceptedEpoch, in.currentEpoch
-	fail := func(err error) syncOutcome {
-		out.err = err
-		return out
+// learnerSync is the sync the owner goroutine drives while the role is
+// roleSyncing: the zab.LearnerSync and the Ready being carried out.
+type learnerSync struct {
+	s          *Server
+	link       *learnerLink
+	zab        *zab.LearnerSync
+	start      time.Time
+	lastLogged wire.Zxid // the log's last zxid when the sync began
+	mode       string    // DIFF, SNAP or TRUNC
+	// db is the database being built (SNAP, TRUNC); nil after a DIFF.
+	db *database
+	// diskChanged: the log was truncated or rewound; a failed sync
+	// reloads the database from disk.
+	diskChanged bool
+	// logged are the proposals logged and fsynced before the NEWLEADER
+	// ACK (followers); they wait for their COMMITs.
+	logged []*wire.TxnEntry
+
+	// The Ready being carried out, the packet it answers and the next
+	// stage; nil when the owner may step the next packet.
+	ready *zab.LearnerReady
+	qp    wire.QuorumPacket
+	snap  *database // read by the link's reader after SNAP
+	stage syncStage
+	// waitZxid: the stage waits for the log to be durable up to here.
+	waitZxid wire.Zxid
+	// job: a disk job (syncJob) holds the txn log; nothing else may use
+	// it, and no packet is stepped, until it is back.
+	job bool
+}
+
+// syncStage is where the carrying out of a LearnerReady is.
+type syncStage uint8
+
+const (
+	stageDatabase syncStage = iota // truncate, or take the snapshot
+	stageApply                     // apply txns to the database being built
+	stageSnapshot                  // write a snapshot of it
+	stageAppend                    // log the txns, wait until durable
+	stageDurable                   // waiting for the fsync
+	stageEpochs                    // write the epochs
+	stageSend                      // send the messages
+	stageDone
+)
+
+// syncJobResult is what a disk job hands back to the owner.
+type syncJobResult struct {
+	store store // the reopened txn log, if the job rewound it
+	db    *database
+	err   error
+	fatal bool // Java exits the process here
+}
+
+// runJob runs fn off the owner goroutine, which steps nothing and leaves
+// the txn log alone until the result is back (onJob, run by the owner).
+func (ls *learnerSync) runJob(fn func() syncJobResult) {
+	s := ls.s
+	ls.job = true
+	old := s.store
+	s.goRoutine(func() {
+		r := fn()
+		select {
+		case s.peer.syncJobs <- func() { ls.onJob(r) }:
+		case <-s.quit:
+			if r.store != nil && r.store != old {
+				r.store.Close()
+			}
+		}
+	})
+}
+
+// step steps the sync with a packet from the leader and starts
+// carrying out the step's Ready (owner goroutine).
+func (ls *learnerSync) step(m linkMsg) {
+	l := ls.link
+	state := ls.zab.State()
+	if m.err != nil {
+		reason := m.err.Error()
+		if r := l.closeReason(); r != "" {
+			reason = r
+		}
+		err := fmt.Errorf("during sync: %s", reason)
+		switch state {
+		case zab.LearnerLeaderInfo:
+			err = fmt.Errorf("waiting for LEADERINFO: %s", reason)
+		case zab.LearnerSyncMode:
+			err = fmt.Errorf("waiting for the sync mode: %s", reason)
+		}
+		ls.fail(err, false)
+		return
 	}
-	if err := s.connectToLeader(l); err != nil {
-		return fail(err)
+	qp := &m.qp
+	r, err := ls.zab.Step(qp)
+	if err != nil {
+		ls.fail(err, errors.Is(err, zab.ErrLearnerFatal))
+		return
 	}
-	q := s.cfg.Quorum
-	ls := zab.NewLearnerSync(zab.LearnerConfig{ID: q.MyID, Observer: l.observer, ConfigVersion: q.Version,
-		LastLogged: in.lastLoggedZxid, AcceptedEpoch: in.acceptedEpoch, CurrentEpoch: in.currentEpoch,
-		MaxRecord: s.cfg.RecordLimit()})
-	if err := l.write(ls.Start()); err != nil {
-		return fail(fmt.Errorf("register with leader: %w", err))
+	for _, w := range r.Warnings {
+		l.log.Warn().Str("packet", qp.Type.String()).Str("zxid", qp.Zxid.String()).Msg(w)
 	}
-	initTimeout := time.Duration(s.cfg.TickTime*s.cfg.InitLimit) * time.Millisecond
-	syncTimeout := time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond
-	var db *database // the replaced database (SNAP, TRUNC)
-	for {
-		state := ls.State()
-		readTimeout := initTimeout
-		if state == zab.LearnerAfterNewLeader {
-			readTimeout = syncTimeout
+	switch {
+	case state != zab.LearnerSyncMode && (qp.Type == wire.PacketDiff || qp.Type == wire.PacketSnap || qp.Type == wire.PacketTrunc):
+		// A sync mode out of turn: the machine warned and ignored it.
+	case qp.Type == wire.PacketDiff:
+		ls.mode = "DIFF"
+		l.log.Info().Str("zxid", qp.Zxid.String()).Msg("Getting a diff from the leader")
+	case qp.Type == wire.PacketSnap:
+		ls.mode = "SNAP" // logged by the reader, which read the stream
+	case qp.Type == wire.PacketTrunc:
+		ls.mode = "TRUNC"
+		l.log.Warn().Str("zxid", qp.Zxid.String()).Msg("Truncating log to get in sync with the leader")
+	case qp.Type == wire.PacketNewLeader:
+		if r.HardState != nil {
+			l.log.Info().Int("config_bytes", len(qp.Data)).Msg("Learner received NEWLEADER message")
 		}
-		qp, err := l.read(readTimeout)
-		if err != nil {
-			switch state {
-			case zab.LearnerLeaderInfo:
-				return fail(fmt.Errorf("waiting for LEADERINFO: %w", err))
-			case zab.LearnerSyncMode:
-				return fail(fmt.Errorf("waiting for the sync mode: %w", err))
+	case qp.Type == wire.PacketUpToDate:
+		l.log.Info().Msg("Learner received UPTODATE message")
+	}
+	ls.ready, ls.qp, ls.snap, ls.stage = &r, m.qp, m.snap, stageDatabase
+	ls.carryOut()
+}
+
+// carryOut carries out the sync's Ready from its current stage on, in
+// the order zab.LearnerReady prescribes, until a stage has to wait (a disk
+// job, the fsync) or the Ready is done. Nothing is sent before everything
+// the Ready persists is durable: the accepted epoch before ACKEPOCH, the
+// synced proposals and the current epoch before the NEWLEADER ACK
+// (ZOOKEEPER-3911/4643/4646/4785).
+func (ls *learnerSync) carryOut() {
+	s := ls.s
+	p := s.peer
+	r := ls.ready
+	l := ls.link
+	for ls.ready != nil && !ls.job {
+		switch ls.stage {
+		case stageDatabase:
+			ls.stage = stageApply
+			if r.Truncate || r.ReceiveSnapshot {
+				ls.diskChanged = true
+				ls.startRewind(r)
 			}
-			return fail(fmt.Errorf("during sync: %w", err))
-		}
-		r, err := ls.Step(&qp)
-		if err != nil {
-			out.fatal = errors.Is(err, zab.ErrLearnerFatal)
-			return fail(err)
-		}
-		for _, w := range r.Warnings {
-			l.log.Warn().Str("packet", qp.Type.String()).Str("zxid", qp.Zxid.String()).Msg(w)
-		}
-		switch {
-		case state != zab.LearnerSyncMode && (qp.Type == wire.PacketDiff || qp.Type == wire.PacketSnap || qp.Type == wire.PacketTrunc):
-			// A sync mode out of turn: the machine warned and ignored it.
-		case qp.Type == wire.PacketDiff:
-			out.mode = "DIFF"
-			l.log.Info().Str("zxid", qp.Zxid.String()).Msg("Getting a diff from the leader")
-		case qp.Type == wire.PacketSnap:
-			out.mode = "SNAP"
-			l.log.Info().Str("zxid", qp.Zxid.String()).Msg("Getting a snapshot from leader")
-		case qp.Type == wire.PacketTrunc:
-			out.mode = "TRUNC"
-			l.log.Warn().Str("zxid", qp.Zxid.String()).Msg("Truncating log to get in sync with the leader")
-		case qp.Type == wire.PacketNewLeader:
-			if r.HardState != nil {
-				l.log.Info().Int("config_bytes", len(qp.Data)).Msg("Learner received NEWLEADER message")
+		case stageApply:
+			for _, e := range r.Apply {
+				applySyncTxn(ls.db, e)
 			}
-		case qp.Type == wire.PacketUpToDate:
-			l.log.Info().Msg("Learner received UPTODATE message")
-		}
-		if r.Truncate || r.ReceiveSnapshot {
-			if db, err = s.replaceDatabase(l, &out, &r); err != nil {
-				return fail(err)
+			ls.stage = stageSnapshot
+		case stageSnapshot:
+			ls.stage = stageAppend
+			if r.WriteSnapshot {
+				db := ls.db
+				ls.runJob(func() syncJobResult {
+					path, nodes, err := s.writeSnapshotOf(db.tree, databaseTail(db))
+					if err != nil {
+						return syncJobResult{err: fmt.Errorf("snapshot at NEWLEADER: %w", err)}
+					}
+					l.log.Info().Str("file", path).Int("nodes", nodes).Msg("snapshot written")
+					return syncJobResult{}
+				})
 			}
-			db.tree.InitConfig([]byte(q.Text()), q.Version, wallMs())
-			out.db = db
-		}
-		for _, e := range r.Apply {
-			s.applySyncTxn(db, e)
-		}
-		if r.WriteSnapshot {
-			path, nodes, err := s.writeSnapshotOf(db.tree, databaseTail(db))
-			if err != nil {
-				return fail(fmt.Errorf("snapshot at NEWLEADER: %w", err))
-			}
-			l.log.Info().Str("file", path).Int("nodes", nodes).Msg("snapshot written")
-		}
-		if len(r.Append) > 0 {
-			// ZOOKEEPER-3911/4643/4646: the proposals are durable before
-			// the NEWLEADER ACK.
-			for _, e := range r.Append {
-				out.store.Append(e)
-			}
-			out.store.Sync()
-			if err := s.waitDurable(out.store, r.Append[len(r.Append)-1].Hdr.Zxid); err != nil {
-				return fail(fmt.Errorf("logging the sync proposals: %w", err))
-			}
-			out.logged = r.Append
-		}
-		if hs := r.HardState; hs != nil {
-			if hs.AcceptedEpoch != out.acceptedEpoch {
-				if err := storage.WriteEpoch(s.snapDir(), storage.AcceptedEpochFile, hs.AcceptedEpoch); err != nil {
-					return fail(fmt.Errorf("persist acceptedEpoch: %w", err))
+		case stageAppend:
+			ls.stage = stageEpochs
+			if len(r.Append) > 0 {
+				// ZOOKEEPER-3911/4643/4646: the proposals are durable
+				// before the NEWLEADER ACK.
+				if s.storeErr != nil {
+					ls.fail(fmt.Errorf("logging the sync proposals: %w", s.storeErr), false)
+					return
 				}
-				out.acceptedEpoch = hs.AcceptedEpoch
-			}
-			if hs.CurrentEpoch != out.currentEpoch {
-				if err := storage.WriteEpoch(s.snapDir(), storage.CurrentEpochFile, hs.CurrentEpoch); err != nil {
-					return fail(fmt.Errorf("persist currentEpoch: %w", err))
+				for _, e := range r.Append {
+					s.store.Append(e)
+					s.lastAppended = e.Hdr.Zxid
 				}
-				out.currentEpoch = hs.CurrentEpoch
+				s.store.Sync()
+				ls.logged = r.Append
+				ls.waitZxid = r.Append[len(r.Append)-1].Hdr.Zxid
+				ls.stage = stageDurable
 			}
-		}
-		if err := l.writeAll(r.Messages); err != nil {
-			return fail(fmt.Errorf("sending %v to the leader: %w", r.Messages[0].Type, err))
-		}
-		if qp.Type == wire.PacketLeaderInfo {
-			sy := ls.Synced()
-			out.newEpoch = sy.NewEpoch
-			epochReply, _ := wire.ParseEpochData(r.Messages[0].Data)
-			l.log.Info().Int64("new_epoch", sy.NewEpoch).Str("last_logged", in.lastLoggedZxid.String()).
-				Int32("epoch_reply", epochReply).Msg("registered with the leader")
-		}
-		if ls.State() == zab.LearnerSynced {
-			sy := ls.Synced()
-			out.notCommitted, out.committed = sy.NotCommitted, sy.Committed
-			out.took = time.Since(start)
-			l.readTimeout = syncTimeout
-			return out
+		case stageDurable:
+			if s.store.DurableZxid() < ls.waitZxid {
+				return // onDurable goes on
+			}
+			ls.stage = stageEpochs
+		case stageEpochs:
+			if hs := r.HardState; hs != nil {
+				if hs.AcceptedEpoch != p.acceptedEpoch {
+					if err := storage.WriteEpoch(s.snapDir(), storage.AcceptedEpochFile, hs.AcceptedEpoch); err != nil {
+						ls.fail(fmt.Errorf("persist acceptedEpoch: %w", err), false)
+						return
+					}
+					p.acceptedEpoch = hs.AcceptedEpoch
+				}
+				if hs.CurrentEpoch != p.currentEpoch {
+					if err := storage.WriteEpoch(s.snapDir(), storage.CurrentEpochFile, hs.CurrentEpoch); err != nil {
+						ls.fail(fmt.Errorf("persist currentEpoch: %w", err), false)
+						return
+					}
+					p.currentEpoch = hs.CurrentEpoch
+				}
+			}
+			ls.stage = stageSend
+		case stageSend:
+			for _, m := range r.Messages {
+				l.send(m)
+			}
+			if ls.qp.Type == wire.PacketNewLeader && len(r.Messages) > 0 {
+				// From the NEWLEADER ACK on, every read waits syncLimit
+				// ticks at most.
+				l.setReadTimeout(time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond)
+			}
+			if ls.qp.Type == wire.PacketLeaderInfo && len(r.Messages) > 0 {
+				epochReply, _ := wire.ParseEpochData(r.Messages[0].Data)
+				l.log.Info().Int64("new_epoch", ls.zab.Synced().NewEpoch).Str("last_logged", ls.lastLogged.String()).
+					Int32("epoch_reply", epochReply).Msg("registered with the leader")
+			}
+			ls.stage = stageDone
+		case stageDone:
+			ls.ready, ls.snap = nil, nil
+			if ls.zab.State() == zab.LearnerSynced {
+				ls.finish()
+			}
+			return
 		}
 	}
 }
 
-// replaceDatabase carries out a TRUNC (drop the logged txns after the
-// zxid, reload) or a SNAP (read the snapshot stream; the logged txns past
-// it must not come back at restart: drop them, and any newer snapshot).
-func (s *Server) replaceDatabase(l *learnerLink, out *syncOutcome, r *zab.LearnerReady) (*database, error) {
-	out.diskChanged = true
+// startRewind starts the disk job of a TRUNC (drop the logged txns after
+// the zxid, reload the database) or a SNAP (the logged txns past the
+// snapshot must not come back at restart: drop them, and any newer
+// snapshot).
+func (ls *learnerSync) startRewind(r *zab.LearnerReady) {
+	s := ls.s
+	st := s.store
 	if r.ReceiveSnapshot {
-		db, err := s.readSnapStream(l)
+		db := ls.snap
+		z := r.SnapshotZxid
+		ls.runJob(func() syncJobResult {
+			db.tree.LastZxid = z
+			nst, err := s.rewindDisk(st, z, false)
+			return syncJobResult{store: nst, db: db, err: err, fatal: err != nil && nst == nil}
+		})
+		return
+	}
+	z := r.TruncateTo
+	ls.runJob(func() syncJobResult {
+		nst, err := s.rewindDisk(st, z, true)
 		if err != nil {
-			return nil, fmt.Errorf("reading the leader's snapshot: %w", err)
+			return syncJobResult{store: nst, fatal: true, err: fmt.Errorf("not able to truncate the log to %v: %w; "+
+				"wipe this server's data directory so it resyncs from a snapshot", z, err)}
 		}
-		db.tree.LastZxid = r.SnapshotZxid
-		st, err := s.rewindDisk(out.store, r.SnapshotZxid, false)
-		out.store = st
+		db, err := s.loadDatabase()
 		if err != nil {
-			out.fatal = st == nil
-			return nil, err
+			return syncJobResult{store: nst, fatal: true, err: fmt.Errorf("reload after truncating to %v: %w", z, err)}
 		}
-		return db, nil
+		db.tree.LastZxid = z
+		return syncJobResult{store: nst, db: db}
+	})
+}
+
+// onJob takes a disk job's result back and goes on with the Ready.
+func (ls *learnerSync) onJob(r syncJobResult) {
+	s := ls.s
+	ls.job = false
+	if r.store != nil {
+		s.store = r.store
+		s.lastAppended = s.store.DurableZxid()
 	}
-	st, err := s.rewindDisk(out.store, r.TruncateTo, true)
-	out.store = st
-	if err != nil {
-		out.fatal = true
-		return nil, fmt.Errorf("not able to truncate the log to %v: %w; "+
-			"wipe this server's data directory so it resyncs from a snapshot", r.TruncateTo, err)
+	if s.peer.syncing() != ls {
+		return // cannot happen: nothing ends a sync while a job runs
 	}
-	db, err := s.loadDatabase()
-	if err != nil {
-		out.fatal = true
-		return nil, fmt.Errorf("reload after truncating to %v: %w", r.TruncateTo, err)
+	if r.err != nil {
+		ls.fail(r.err, r.fatal)
+		return
 	}
-	db.tree.LastZxid = r.TruncateTo
-	return db, nil
+	if r.db != nil {
+		r.db.tree.InitConfig([]byte(s.cfg.Quorum.Text()), s.cfg.Quorum.Version, wallMs())
+		ls.db = r.db
+	}
+	ls.carryOut()
+}
+
+// onDurable goes on with a Ready that waits for the fsync.
+func (ls *learnerSync) onDurable() {
+	if ls.ready != nil && ls.stage == stageDurable {
+		ls.carryOut()
+	}
+}
+
+// fail ends a sync that failed: a fatal error stops the server (Java
+// exits), any other looks for a leader again from a consistent database
+// (reloaded from disk if the sync changed the disk; else with the txns the
+// sync logged applied, as Java's fastForwardDataBase).
+func (ls *learnerSync) fail(err error, fatal bool) {
+	s := ls.s
+	p := s.peer
+	p.stats.linkDrops++
+	ls.link.close(err.Error())
+	p.link, p.lsync = nil, nil
+	if fatal {
+		s.log.Error().Err(err).Msg("cannot continue as a learner; stopping (Java exits here)")
+		s.fail(err)
+		return
+	}
+	s.log.Warn().Err(err).Str("mode", ls.mode).Msg("Exception when following the leader")
+	if err := s.recoverAfterSync(ls.diskChanged); err != nil {
+		s.log.Error().Err(err).Msg("cannot reload the database after a failed sync; stopping")
+		s.fail(err)
+		return
+	}
+	s.becomeLooking("sync with the leader failed", 200*time.Millisecond)
 }
 
 // applySyncTxn applies a committed txn to the database being built during
 // a SNAP or TRUNC sync (before NEWLEADER). Digests are not compared here:
 // a leader's snapshot is fuzzy until these txns are applied, and Java's
 // learner applies them without the digest too.
-func (s *Server) applySyncTxn(db *database, e *wire.TxnEntry) {
+func applySyncTxn(db *database, e *wire.TxnEntry) {
 	if e.Hdr.Zxid <= db.tree.LastZxid {
 		return
 	}

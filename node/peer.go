@@ -65,7 +65,7 @@ func (StaticLeader) SetLooking(wire.Zxid, int64) {}
 func (StaticLeader) Close() error { return nil }
 
 // role is a quorum member's state (QuorumPeer.ServerState plus the sync
-// phase, during which the database belongs to the learner goroutine).
+// phase, during which no client is served).
 type role uint8
 
 const (
@@ -110,11 +110,10 @@ type peer struct {
 	newEpoch      int64
 	syncMode      string // DIFF, SNAP or TRUNC: how the last sync went
 	link          *learnerLink
+	lsync         *learnerSync // the sync in progress (roleSyncing)
 
 	// broadcast phase
-	pendingTxns  []*wire.TxnEntry // logged proposals waiting for their COMMIT (followers)
-	ackQ         []wire.Zxid      // logged proposals whose ACK waits for the fsync
-	lastQueued   wire.Zxid        // last proposal received
+	bcast        *zab.Broadcast // the follower's or observer's broadcast phase
 	forwarded    map[wire.SessionID][]*proposal
 	syncs        []*proposal // client syncs waiting for the leader's SYNC
 	revalidating map[wire.SessionID]*clientConn
@@ -122,9 +121,9 @@ type peer struct {
 
 	electionReq chan electionRequest
 	electionOut chan electionResult
-	syncDone    chan syncOutcome
-	lookAt      time.Time // when the pending election may start (backoff)
-	looking     bool      // an election request is out
+	syncJobs    chan func() // a sync's disk jobs, done: run on the owner
+	lookAt      time.Time   // when the pending election may start (backoff)
+	looking     bool        // an election request is out
 
 	// maxPendingHandshakes bounds the connections to the election port,
 	// and to the quorum port while leading, that have not sent their
@@ -171,7 +170,7 @@ func (s *Server) newPeer(q *Quorum) error {
 		touched:      map[wire.SessionID]int32{},
 		electionReq:  make(chan electionRequest, 1),
 		electionOut:  make(chan electionResult, 1),
-		syncDone:     make(chan syncOutcome, 1),
+		syncJobs:     make(chan func()),
 		stats:        peerStats{syncs: map[string]int64{}},
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
@@ -310,8 +309,18 @@ func (s *Server) serving() bool {
 }
 
 // ownsStore reports whether the owner goroutine may use the txn log (not
-// while a learner's sync goroutine has it).
-func (s *Server) ownsStore() bool { return s.peer == nil || s.peer.role != roleSyncing }
+// while a learner's sync has a disk job running on it).
+func (s *Server) ownsStore() bool {
+	return s.peer == nil || s.peer.lsync == nil || !s.peer.lsync.job
+}
+
+// syncing is the sync in progress, if any.
+func (p *peer) syncing() *learnerSync {
+	if p != nil && p.role == roleSyncing {
+		return p.lsync
+	}
+	return nil
+}
 
 // isLearner reports whether writes go to a leader (a quorum member that
 // does not lead).

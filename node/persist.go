@@ -62,7 +62,7 @@ func (db *database) noteRecent(e *wire.TxnEntry) {
 
 // loadDatabase reads the newest valid snapshot plus the txn logs after it,
 // as FileTxnSnapLog.restore does. It touches no server state, so a learner
-// can reload on its sync goroutine.
+// can reload in a sync's disk job (off the owner goroutine).
 func (s *Server) loadDatabase() (*database, error) {
 	snapDir, logDir := s.snapDir(), s.logDir()
 	snaps, err := storage.ListSnapshots(snapDir)
@@ -194,7 +194,7 @@ func (s *Server) installDatabase(db *database) {
 func (s *Server) openTxnLog() (*diskStore, error) { return s.openTxnLogAt(s.tree.LastZxid) }
 
 // openTxnLogAt opens the txn log with everything up to durable on disk.
-// It touches no server state (a learner's sync goroutine uses it).
+// It touches no server state (a learner sync's disk job uses it).
 func (s *Server) openTxnLogAt(durable wire.Zxid) (*diskStore, error) {
 	l, err := storage.OpenTxnLog(s.logDir(), storage.Options{PreAllocBytes: s.cfg.PreAllocSizeKB * 1024, ForceSync: s.cfg.ForceSync})
 	if err != nil {
@@ -617,7 +617,7 @@ func (s *Server) onStoreFailure(f storeFailure) {
 		s.onDurable(f.durable)
 		s.lastAppended = f.durable
 		s.store.Recover()
-		s.dropLink("txn log failure: " + f.err.Error())
+		s.dropLink(fmt.Errorf("txn log failure: %w", f.err))
 		return
 	}
 	s.onDurable(f.durable)

@@ -514,7 +514,7 @@ func (s *Server) run() {
 	s.lastTickMs = s.nowMs()
 	s.maybeStartElection()
 	for {
-		// The store is lent to a learner's sync goroutine while it syncs.
+		// A learner sync's disk job holds the store while it runs.
 		var durable <-chan struct{}
 		var failed <-chan storeFailure
 		if s.ownsStore() {
@@ -523,15 +523,17 @@ func (s *Server) run() {
 		var linkIn <-chan linkMsg
 		var linkClosed <-chan struct{}
 		var electionOut <-chan electionResult
-		var syncDone <-chan syncOutcome
+		var syncJobs <-chan func()
 		var learnerIn <-chan handlerMsg
 		var learnerConn <-chan learnerArrival
 		if ld := s.leader; ld != nil {
 			learnerIn, learnerConn = ld.in, ld.accepted
 		}
 		if p := s.peer; p != nil {
-			electionOut, syncDone = p.electionOut, p.syncDone
-			if p.link != nil && (p.role == roleFollowing || p.role == roleObserving) {
+			electionOut, syncJobs = p.electionOut, p.syncJobs
+			if p.link != nil && p.takesLinkMsg() {
+				// A sync takes the next packet once the last one's Ready
+				// is carried out.
 				linkIn, linkClosed = p.link.in, p.link.closed
 			}
 		}
@@ -560,7 +562,7 @@ func (s *Server) run() {
 		case m := <-linkIn:
 			s.onLinkMsg(m)
 			// Drain what else arrived so ACKs and replies batch.
-			for i := 0; i < 256 && s.peer.link != nil && linkIn == s.peer.link.in; i++ {
+			for i := 0; i < 256 && s.peer.link != nil && linkIn == s.peer.link.in && s.peer.takesLinkMsg(); i++ {
 				select {
 				case m = <-linkIn:
 					s.onLinkMsg(m)
@@ -586,8 +588,8 @@ func (s *Server) run() {
 			s.onLearnerConn(a)
 		case r := <-electionOut:
 			s.onElection(r)
-		case o := <-syncDone:
-			s.onSyncDone(o)
+		case fn := <-syncJobs:
+			fn()
 		case fn := <-s.calls:
 			fn()
 		case <-s.wake:
@@ -607,7 +609,7 @@ func (s *Server) run() {
 		s.reapClosed()
 		s.runJobs()
 		s.resumeParked()
-		if s.ownsStore() {
+		if s.ownsStore() && s.peer.syncing() == nil {
 			s.maybeStartSnapshot()
 			s.advanceSnapshot()
 			s.syncStore()

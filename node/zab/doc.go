@@ -44,9 +44,40 @@
 //     (handshake.go): CheckLearnerInfo, CheckAckEpoch, ParseAckEpoch; and its
 //     transaction timeout per learner (synclimit.go): SyncLimitCheck.
 //   - the learner's registration and sync (learner.go): LearnerSync, the
-//     states from FOLLOWERINFO to UPTODATE, whose Ready (LearnerReady)
-//     lists what to truncate, receive, apply, snapshot, log and persist
-//     before its packets are sent; node's learner goroutine drives it.
+//     states from FOLLOWERINFO to UPTODATE (LearnerState). NewLearnerSync
+//     takes the learner's id, role, last logged zxid and epochs; Start
+//     gives FOLLOWERINFO or OBSERVERINFO; Step takes each packet from the
+//     leader and returns a LearnerReady, to be carried out in its order
+//     and completely before the next packet is stepped: truncate
+//     (Truncate, TruncateTo) or take the snapshot that followed SNAP
+//     (ReceiveSnapshot, SnapshotZxid), apply Apply to the database being
+//     built, write a snapshot of it (WriteSnapshot), append Append and
+//     make it durable, write HardState, and only then send Messages. A
+//     driver that crashes anywhere in between loses nothing the leader
+//     was told about: the accepted epoch is durable before ACKEPOCH, the
+//     synced proposals and the current epoch before the NEWLEADER ACK
+//     (ZOOKEEPER-3911/4643/4646/4785). An error ends the sync;
+//     ErrLearnerFatal marks those after which Java exits. Once State is
+//     LearnerSynced, Synced is the outcome, which NewBroadcast takes.
+//     node drives it on its owner goroutine (learnerSync in
+//     node/learner.go): the link's reader feeds it packets, disk work
+//     that is log- or tree-sized runs as a job the owner waits for;
+//     zabtest's learnerReceive (zabtest/env.go) is its other driver.
+//   - the follower's and observer's broadcast phase (follower.go):
+//     Broadcast. NewBroadcast(BroadcastConfig, Synced) starts it from a
+//     sync's outcome; Step takes each packet from the leader; Durable(z)
+//     reports the txn log durable up to z and returns the ACKs then due
+//     (a follower ACKs a proposal only once it is durable). Each
+//     BroadcastReady is carried out in order: append Append to the log,
+//     send Messages, apply Apply (committed txns, in zxid order), then
+//     the server layer's packets (Ping to answer with the session touch
+//     table, Revalidate, Sync). A Step error means leaving the leader:
+//     a packet that does not decode, or a COMMIT that is not for the
+//     oldest pending proposal (ErrCommitMismatch: Java logs it and exits,
+//     node logs the same and syncs again). LastQueued and Pending report
+//     the newest zxid received and the proposals waiting for a COMMIT.
+//     node's onLinkMsg and carryOutBroadcast (node/follow.go) and
+//     zabtest's broadcastReady (zabtest/learner.go) are its two drivers.
 //   - the sync plan (syncplan.go): PlanSync, the choice of DIFF, TRUNC or
 //     SNAP for a learner and the packets before its NEWLEADER
 //     (LearnerHandler.syncFollower and queueCommittedProposals), and

@@ -56,7 +56,7 @@ func learnerReadyString(r LearnerReady) string {
 
 // pkt parses "LEADERINFO 2:0", "PROPOSAL 1:7", "COMMIT 1:7", "INFORM 1:7",
 // "DIFF 1:9", "SNAP 1:9", "TRUNC 1:5", "NEWLEADER 2:0", "UPTODATE",
-// "PING", "BAD-PROPOSAL".
+// "PING", "REVALIDATE", "SYNC", "BAD-PROPOSAL".
 func pkt(t *testing.T, s string) wire.QuorumPacket {
 	t.Helper()
 	f := strings.Fields(s)
@@ -93,6 +93,8 @@ func pkt(t *testing.T, s string) wire.QuorumPacket {
 		return wire.QuorumPacket{Type: wire.PacketPing}
 	case "REVALIDATE":
 		return wire.QuorumPacket{Type: wire.PacketRevalidate}
+	case "SYNC":
+		return wire.QuorumPacket{Type: wire.PacketSync}
 	}
 	t.Fatalf("bad packet %q", s)
 	return wire.QuorumPacket{}

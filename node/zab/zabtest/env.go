@@ -28,9 +28,13 @@ import (
 //	    follower (default: no bound)
 //	connect ID
 //	    learner ID sends FOLLOWERINFO (OBSERVERINFO for an observer)
-//	deliver FROM TO [n=K]
+//	deliver FROM TO [n=K] [crash=POINT]
 //	    delivers packets in flight FROM -> TO (all, or K) and prints what
-//	    the receiver did and sent
+//	    the receiver did and sent; with crash=, the receiving learner
+//	    crashes at the first packet whose Ready reaches POINT:
+//	    before-sync (its txns appended, not durable) or before-send (all
+//	    it persists durable, nothing sent); the packets behind it are
+//	    lost with its connection
 //	stabilize
 //	    delivers every packet in flight, link by link in id order, until
 //	    none is left
@@ -40,8 +44,11 @@ import (
 //	snap-ready ID
 //	    the leader's snapshot walk for ID is done (with lead manualsnap;
 //	    otherwise a walk ends at once): NEWLEADER follows
-//	inject FROM TO TYPE ZXID
-//	    a packet with no data on the link FROM -> TO
+//	inject FROM TO TYPE [E:C]
+//	    puts a packet on the link FROM -> TO that the model would not
+//	    send (an ACK out of turn or of a proposal never made, a COMMIT
+//	    out of order, a PING, a SYNC); a PROPOSAL or INFORM carries the
+//	    environment's txn of that zxid, an UPTODATE's zxid is -1
 //	sync-log ID
 //	    ID's log becomes durable: a follower ACKs what it logged, the
 //	    leader counts its own ACK (AckRequestProcessor) and commits what
@@ -59,18 +66,20 @@ import (
 // Every decision is package zab's: the leader's are zab.Leader's (epoch,
 // quorums, each learner's handshake, proposals, commits, pings,
 // deadlines), zab.PlanSync's (each learner's sync) and zab.CommittedLog's;
-// the learner's are zab.LearnerSync's. The environment is their driver:
-// it acts on each Ready persist-first, as node must (leader.go for the
-// leader's). A SNAP carries the leader's log up to its zxid (the model of
+// the learner's are zab.LearnerSync's, then zab.Broadcast's. The
+// environment is their driver: it acts on each Ready persist-first, as
+// node must (leader.go for the leader's, learner.go for a learner's
+// broadcast). A SNAP carries the leader's log up to its zxid (the model of
 // a snapshot); the database a SNAP or TRUNC builds before NEWLEADER
-// becomes the learner's log when the snapshot is written. The followers'
-// and observers' broadcast phase is the environment's model
-// (learnerBroadcast): a PROPOSAL is logged and ACKed once durable, an
-// INFORM logged and made durable at once, a PING answered.
+// becomes the learner's log when the snapshot is written. A learner that
+// leaves its leader (a broadcast step failed) keeps its log, durable or
+// not, and registers again with "connect".
 type Env struct {
 	Net    *Network
 	peers  map[int64]*peer
 	leader *leaderSide
+	// crashPoint is the crash= of the delivery in progress.
+	crashPoint string
 }
 
 type peer struct {
@@ -80,12 +89,16 @@ type peer struct {
 	learner  *learnerSide // nil when not following
 }
 
-// learnerSide is a learner syncing with a leader (zab.LearnerSync); db
-// is the history of the database a SNAP or TRUNC builds before NEWLEADER.
+// learnerSide is a learner syncing with a leader (zab.LearnerSync), then
+// in its broadcast phase (zab.Broadcast, bc); db is the history of the
+// database a SNAP or TRUNC builds before NEWLEADER, applied the txns
+// committed in broadcast.
 type learnerSide struct {
-	leader int64
-	ls     *zab.LearnerSync
-	db     []*wire.TxnEntry
+	leader  int64
+	ls      *zab.LearnerSync
+	db      []*wire.TxnEntry
+	bc      *zab.Broadcast
+	applied []wire.Zxid
 }
 
 // NewEnv returns an empty environment.
@@ -124,18 +137,7 @@ func (e *Env) Handle(name string, words []string, kv map[string]string) (string,
 		if err != nil {
 			return "", err
 		}
-		p.store.Crash()
-		p.learner = nil
-		out := []string{p.store.String()}
-		if e.leader != nil {
-			if e.leader.id == p.id {
-				e.leaderGone()
-			} else {
-				out = append(out, e.leaderLost(p.id)...)
-			}
-		}
-		e.Net.Drop(p.id)
-		return strings.Join(out, "\n"), nil
+		return strings.Join(e.crashPeer(p), "\n"), nil
 	case "log":
 		p, err := e.peerArg(words, 0)
 		if err != nil {
@@ -263,6 +265,46 @@ func (e *Env) send(from, to int64, qp wire.QuorumPacket) string {
 	return fmt.Sprintf("send %d->%d %s", from, to, Packet(qp))
 }
 
+// cmdInject is "inject FROM TO TYPE [E:C]": a packet that the model would
+// not send on its own (an ACK out of turn or of a proposal never made, a
+// COMMIT out of order, a PING, a SYNC). A PROPOSAL or INFORM carries the
+// environment's txn of its zxid; an UPTODATE without a zxid has -1, as the
+// leader sends it.
+func (e *Env) cmdInject(words []string) (string, error) {
+	if len(words) < 3 || len(words) > 4 {
+		return "", fmt.Errorf("inject FROM TO TYPE [E:C]")
+	}
+	from, err := e.peerArg(words, 0)
+	if err != nil {
+		return "", err
+	}
+	to, err := e.peerArg(words, 1)
+	if err != nil {
+		return "", err
+	}
+	qp := wire.QuorumPacket{}
+	for t := wire.PacketType(1); t.Valid(); t++ {
+		if t.String() == words[2] {
+			qp.Type = t
+		}
+	}
+	if qp.Type == 0 {
+		return "", fmt.Errorf("inject: unknown packet type %q", words[2])
+	}
+	if len(words) > 3 {
+		if qp.Zxid, err = ParseZxid(words[3]); err != nil {
+			return "", err
+		}
+	} else if qp.Type == wire.PacketUpToDate {
+		qp.Zxid = -1
+	}
+	switch qp.Type {
+	case wire.PacketProposal, wire.PacketInform:
+		qp.Data = wire.AppendTxnEntry(nil, Txn(qp.Zxid))
+	}
+	return e.send(from.id, to.id, qp), nil
+}
+
 func (e *Env) cmdDeliver(words []string, kv map[string]string) (string, error) {
 	from, err := e.peerArg(words, 0)
 	if err != nil {
@@ -278,8 +320,18 @@ func (e *Env) cmdDeliver(words []string, kv map[string]string) (string, error) {
 			return "", err
 		}
 	}
+	if e.crashPoint, err = parseCrashPoint(kv); err != nil {
+		return "", err
+	}
+	defer func() { e.crashPoint = "" }()
+	armed := e.crashPoint != ""
 	var out []string
 	for _, qp := range e.Net.Deliver(from.id, to.id, n) {
+		if armed && e.crashPoint == "" {
+			// The receiver crashed: the rest went with its connection.
+			out = append(out, fmt.Sprintf("%d->%d %s: lost in the crash", from.id, to.id, Packet(qp)))
+			continue
+		}
 		out = append(out, fmt.Sprintf("%d->%d %s", from.id, to.id, Packet(qp)))
 		var lines []string
 		var err error
@@ -351,6 +403,10 @@ func (e *Env) learnerReceive(p *peer, from int64, qp wire.QuorumPacket) ([]strin
 		if err := st.Append(r.Append...); err != nil {
 			return out, err
 		}
+		if crashed, lines := e.crashAt(p, crashBeforeSync); crashed {
+			out = append(out, fmt.Sprintf("logged %d txns; crash before the fsync: %s", n, st.String()))
+			return append(out, lines...), nil
+		}
 		st.Sync()
 		out = append(out, fmt.Sprintf("logged %d txns, synced", n))
 	}
@@ -363,13 +419,23 @@ func (e *Env) learnerReceive(p *peer, from int64, qp wire.QuorumPacket) ([]strin
 			parts = append(parts, fmt.Sprintf("current=%d", hs.CurrentEpoch))
 		}
 		st.AcceptedEpoch, st.CurrentEpoch = hs.AcceptedEpoch, hs.CurrentEpoch
+		if len(parts) == 0 {
+			parts = []string{"(epochs unchanged)"}
+		}
 		out = append(out, "persist "+strings.Join(parts, " "))
+	}
+	if len(r.Messages) > 0 {
+		if crashed, lines := e.crashAt(p, crashBeforeSend); crashed {
+			out = append(out, "crash before sending: "+st.String())
+			return append(out, lines...), nil
+		}
 	}
 	for _, m := range r.Messages {
 		out = append(out, e.send(p.id, from, m))
 	}
 	if l.ls.State() == zab.LearnerSynced {
 		out = append(out, "up to date: "+st.String())
+		out = append(out, e.startBroadcast(p)...)
 	}
 	return out, nil
 }
@@ -430,43 +496,10 @@ func ParseZxid(s string) (wire.Zxid, error) {
 // syncLog makes p's log durable and acts on it: the leader's own ACK, or a
 // follower's ACKs of what it logged.
 func (e *Env) syncLog(p *peer) []string {
-	before := p.store.durable
 	p.store.Sync()
 	out := []string{"synced: " + p.store.String()}
 	if ld := e.leader; ld != nil && ld.id == p.id {
 		return append(out, e.leaderDurable(p)...)
 	}
-	if l := p.learner; l != nil && l.ls.State() == zab.LearnerSynced && !p.observer {
-		for _, t := range p.store.Entries()[before:] {
-			out = append(out, e.send(p.id, l.leader, wire.QuorumPacket{Type: wire.PacketAck, Zxid: t.Hdr.Zxid}))
-		}
-	}
-	return out
-}
-
-// learnerBroadcast is a follower's or observer's broadcast phase, as the
-// environment models it until it is in zab: a PROPOSAL is logged (ACKed
-// once durable: sync-log), an INFORM logged and made durable at once.
-func (e *Env) learnerBroadcast(p *peer, from int64, qp wire.QuorumPacket) ([]string, error) {
-	switch qp.Type {
-	case wire.PacketProposal, wire.PacketInform:
-		t, err := wire.DecodeTxnEntry(qp.Data, 1<<20)
-		if err != nil {
-			return nil, err
-		}
-		if err := p.store.Append(&t); err != nil {
-			return nil, err
-		}
-		if qp.Type == wire.PacketInform {
-			p.store.Sync()
-			return []string{"logged and applied: " + p.store.String()}, nil
-		}
-		return []string{"logged: " + p.store.String()}, nil
-	case wire.PacketCommit:
-		return []string{"applied " + Zxid(qp.Zxid)}, nil
-	case wire.PacketPing:
-		// Learner.ping: a PING back (its touch table, empty here).
-		return []string{e.send(p.id, from, wire.QuorumPacket{Type: wire.PacketPing, Zxid: qp.Zxid})}, nil
-	}
-	return []string{"ignored"}, nil
+	return append(out, e.learnerDurable(p)...)
 }

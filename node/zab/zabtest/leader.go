@@ -320,34 +320,3 @@ func (e *Env) leaderDurable(p *peer) []string {
 	ld.zl.Durable(p.store.LastZxid())
 	return e.leaderReady()
 }
-
-// cmdInject: "inject FROM TO TYPE ZXID": puts a packet with no data on
-// the link FROM -> TO, as if FROM had sent it (an ACK out of turn, of a
-// proposal never made).
-func (e *Env) cmdInject(words []string) (string, error) {
-	if len(words) != 4 {
-		return "", fmt.Errorf("inject FROM TO TYPE ZXID")
-	}
-	from, err := e.peerArg(words, 0)
-	if err != nil {
-		return "", err
-	}
-	to, err := e.peerArg(words, 1)
-	if err != nil {
-		return "", err
-	}
-	t := wire.PacketType(0)
-	for i := wire.PacketType(1); i.Valid(); i++ {
-		if i.String() == words[2] {
-			t = i
-		}
-	}
-	if t == 0 {
-		return "", fmt.Errorf("packet type %q", words[2])
-	}
-	z, err := ParseZxid(words[3])
-	if err != nil {
-		return "", err
-	}
-	return e.send(from.id, to.id, wire.QuorumPacket{Type: t, Zxid: z}), nil
-}
