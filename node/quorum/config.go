@@ -127,7 +127,7 @@ func ParseServer(id int64, spec string) (Server, error) {
 			return s, fmt.Errorf("Address unresolved: null:%s", cp[len(cp)-1])
 		}
 		if port < 0 || port > 65535 {
-			return s, fmt.Errorf("port out of range:%d", port)
+			return s, javaRuntime(fmt.Errorf("port out of range:%d", port))
 		}
 		s.HasClient, s.ClientPort = true, port
 	}
@@ -154,7 +154,7 @@ func ParseServer(id int64, spec string) (Server, error) {
 	}
 	for _, p := range []int{s.QuorumPort, s.ElectionPort} {
 		if p < 0 || p > 65535 {
-			return s, fmt.Errorf("port out of range:%d", p)
+			return s, javaRuntime(fmt.Errorf("port out of range:%d", p))
 		}
 	}
 	if s.QuorumPort == s.ElectionPort {
@@ -314,7 +314,7 @@ func ParseConfig(p *Properties, opt ParseOptions) (*Config, error) {
 		case strings.HasPrefix(k, "server."):
 			id, err := javaParseLong(k[len("server."):])
 			if err != nil {
-				return nil, fmt.Errorf("%s: server id is not a number", k)
+				return nil, javaRuntime(fmt.Errorf("%s: server id is not a number", k))
 			}
 			s, err := ParseServer(id, v)
 			if err != nil {
@@ -324,7 +324,7 @@ func ParseConfig(p *Properties, opt ParseOptions) (*Config, error) {
 		case k == "version":
 			ver, err := ParseVersion(v)
 			if err != nil {
-				return nil, fmt.Errorf("version: %q is not a hexadecimal number", v)
+				return nil, javaRuntime(fmt.Errorf("version: %q is not a hexadecimal number", v))
 			}
 			c.Version = ver
 		case !opt.BackwardCompatible && key != "version":
@@ -348,14 +348,14 @@ func ParseConfig(p *Properties, opt ParseOptions) (*Config, error) {
 	switch {
 	case nv == 0:
 		if !opt.StandaloneEnabled {
-			return nil, errors.New("standaloneEnabled = false then number of participants should be >0")
+			return nil, javaRuntime(errors.New("standaloneEnabled = false then number of participants should be >0"))
 		}
 		if no > 0 {
-			return nil, errors.New("Observers w/o participants is an invalid configuration")
+			return nil, javaRuntime(errors.New("Observers w/o participants is an invalid configuration"))
 		}
 	case nv == 1 && opt.StandaloneEnabled:
 		if no > 0 {
-			return nil, errors.New("Observers w/o quorum is an invalid configuration")
+			return nil, javaRuntime(errors.New("Observers w/o quorum is an invalid configuration"))
 		}
 	}
 	return c, nil
