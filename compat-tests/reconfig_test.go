@@ -2,6 +2,7 @@ package compattest
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,4 +106,114 @@ func TestCompat_ConfigNodeMixed(t *testing.T) {
 func fmtStat(s zk.Stat) string {
 	return fmt.Sprintf("{czxid=%#x mzxid=%#x pzxid=%#x version=%d cversion=%d aversion=%d owner=%#x len=%d children=%d}",
 		s.Czxid, s.Mzxid, s.Pzxid, s.Version, s.Cversion, s.Aversion, s.EphemeralOwner, s.DataLength, s.NumChildren)
+}
+
+// superDigest is super:pw, for reconfigs through zkCli.sh.
+const superDigest = "super:0bX78nEegDzJM3ju0iLBEJdWzjg="
+
+// TestCompat_DecodeReconfig captures a Java 3.8.0 ensemble with
+// reconfigEnabled=true (three participants and an observer) through
+// zkCli.sh reconfigs sent to a follower: a follower removed and added
+// back, the observer promoted, a reconfig refused by its version guard.
+// zkgo decode must show the reconfig requests and replies with the
+// configuration version they produce, the forwarded REQUEST, the PROPOSAL
+// of each new configuration, COMMITANDACTIVATE to followers,
+// INFORMANDACTIVATE to the observer, and the configuration versions in
+// NEWLEADER and in the election notifications.
+func TestCompat_DecodeReconfig(t *testing.T) {
+	harness.SkipShort(t)
+	ens := harness.NewJavaEnsemble(t, harness.EnsembleOptions{Participants: 3, Observers: 1,
+		Props:   map[string]string{"reconfigEnabled": "true", "standaloneEnabled": "false"},
+		SysProp: map[string]string{"zookeeper.DigestAuthenticationProvider.superDigest": superDigest}})
+	capt := harness.StartCapture(t, harness.CaptureOptions{Tool: "tshark", Ports: ens.Ports()})
+	keepCapture(t, capt)
+	ens.StartAll()
+	leader := ens.WaitLeader(60 * time.Second)
+	for id := 1; id <= 4; id++ {
+		ens.WaitServing(id, 60*time.Second)
+	}
+	follower, other := 1, 2
+	if leader == 1 {
+		follower, other = 2, 3
+	} else if leader == 2 {
+		other = 3
+	}
+	f, o := ens.Server(follower), ens.Server(4)
+	out := runZkCli(t, ens.Server(other).ClientAddr, []string{
+		"addauth digest super:pw",
+		fmt.Sprintf("reconfig -remove %d", follower),
+		fmt.Sprintf("reconfig -add server.%d=127.0.0.1:%d:%d;%d", follower, f.QuorumPort, f.ElectionPort, f.ClientPort),
+		fmt.Sprintf("reconfig -add server.4=127.0.0.1:%d:%d:participant;%d", o.QuorumPort, o.ElectionPort, o.ClientPort),
+		"reconfig -v 1 -remove 4",
+		"config",
+	})
+	t.Logf("zkCli.sh:\n%s", out)
+	if strings.Count(out, "Committed new configuration") != 3 || !strings.Contains(out, "version No is not valid") {
+		t.Fatalf("reconfigs through zkCli.sh did not go as planned:\n%s", out)
+	}
+	capt.StopComplete()
+
+	var cp, qp, ep []int
+	for _, s := range ens.Servers {
+		cp, qp, ep = append(cp, s.ClientPort), append(qp, s.QuorumPort), append(ep, s.ElectionPort)
+	}
+	byPort := runDecode(t, capt.Path, "--client-port", portList(cp...), "--quorum-port", portList(qp...), "--election-port", portList(ep...))
+	byContent := runDecode(t, capt.Path, "--no-default-ports")
+	for name, out := range map[string]decodeOut{"by port": byPort, "by content": byContent} {
+		t.Run(name, func(t *testing.T) {
+			requireCleanBut(t, out, javaElectionResetCut)
+			count := map[string]int{}
+			replyVersions := map[string]bool{}
+			var badVersion bool
+			for _, m := range out.msgs {
+				name, _ := m["name"].(string)
+				cv, hasCV := m["config_version"].(string)
+				zxid, _ := m["zxid"].(string)
+				switch {
+				case m["kind"] == "request" && name == "reconfig":
+					count["request"]++
+				case m["kind"] == "reply" && name == "reconfig" && m["err"] == "OK":
+					if !hasCV || cv != zxid {
+						t.Errorf("reconfig reply: config version %q, zxid %s: %v", cv, zxid, m)
+					}
+					replyVersions[cv] = true
+				case m["kind"] == "reply" && name == "reconfig" && m["err"] == "BADVERSION":
+					badVersion = true
+				case name == "REQUEST" && m["op"] == "reconfig":
+					count["forwarded"]++
+				case name == "PROPOSAL" && m["op"] == "reconfig", name == "COMMITANDACTIVATE",
+					name == "INFORMANDACTIVATE" && m["op"] == "reconfig":
+					if !hasCV || cv != zxid {
+						t.Errorf("%s: config version %q, zxid %s: %v", name, cv, zxid, m)
+					}
+					count[name]++
+				case name == "NEWLEADER":
+					// The leader's first configuration gets version
+					// epoch 1 << 32 (Leader.lead, ZOOKEEPER-1783); a
+					// learner joining later gets the current one.
+					if !hasCV {
+						t.Errorf("NEWLEADER without a config version: %v", m)
+					}
+					if cv == "0x100000000" {
+						count[name]++
+					}
+				case m["kind"] == "notification":
+					if hasCV {
+						count["notification with config version"]++
+					}
+				}
+			}
+			if len(replyVersions) != 3 || !badVersion || count["request"] != 4 || count["forwarded"] != 4 {
+				t.Errorf("client side: %d successful versions %v, bad version %v, counts %v", len(replyVersions), replyVersions, badVersion, count)
+			}
+			// Three proposals to the other two participants (and to the
+			// observer as INFORMANDACTIVATE), each committed and activated.
+			for _, k := range []string{"PROPOSAL", "COMMITANDACTIVATE", "INFORMANDACTIVATE", "NEWLEADER",
+				"notification with config version"} {
+				if count[k] == 0 {
+					t.Errorf("no %s decoded: %v", k, count)
+				}
+			}
+		})
+	}
 }

@@ -256,6 +256,7 @@ func (c *Conn) stepElection(dir Dir, b []byte) int {
 		return size
 	}
 	d.learnConfig(n.Config)
+	m.setConfig(n.Config)
 	if !c.election.live {
 		c.election.live = true
 		c.attach(0, c.info.Sid)
