@@ -159,6 +159,7 @@ func TestCompat_DecodeReconfig(t *testing.T) {
 	}
 	byPort := runDecode(t, capt.Path, "--client-port", portList(cp...), "--quorum-port", portList(qp...), "--election-port", portList(ep...))
 	byContent := runDecode(t, capt.Path, "--no-default-ports")
+	t.Run("wireshark", func(t *testing.T) { checkDissector(t, capt.Path, byContent) })
 	for name, out := range map[string]decodeOut{"by port": byPort, "by content": byContent} {
 		t.Run(name, func(t *testing.T) {
 			requireCleanBut(t, out, javaElectionResetCut)

@@ -418,7 +418,14 @@ local function client_pdu(tvb, pinfo, tree, c, dir, off, len, key)
 		end
 		if not VISITED then
 			info.pending = { op = op, path = path, frame = pinfo.number }
-			c.pending[xid] = info.pending
+			-- A queue per xid: a client may reuse one (the Java client
+			-- sends every auth with xid -4), and the replies come in order.
+			local q = c.pending[xid]
+			if not q then
+				q = {}
+				c.pending[xid] = q
+			end
+			q[#q + 1] = info.pending
 		end
 		if info.pending and info.pending.reply_frame then
 			t:add(f_response_in, info.pending.reply_frame):set_generated() -- known from the second pass on
@@ -447,9 +454,12 @@ local function client_pdu(tvb, pinfo, tree, c, dir, off, len, key)
 		return
 	end
 	if not VISITED then
-		local p = c.pending[xid]
-		if p then
+		local q = c.pending[xid]
+		local p = q and table.remove(q, 1)
+		if q and #q == 0 then
 			c.pending[xid] = nil
+		end
+		if p then
 			info.req = p
 			if not p.reply_frame then
 				p.reply_frame = pinfo.number
