@@ -2,6 +2,8 @@ package compattest
 
 import (
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -160,6 +162,33 @@ func TestCompat_DecodeReconfig(t *testing.T) {
 	byPort := runDecode(t, capt.Path, "--client-port", portList(cp...), "--quorum-port", portList(qp...), "--election-port", portList(ep...))
 	byContent := runDecode(t, capt.Path, "--no-default-ports")
 	t.Run("wireshark", func(t *testing.T) { checkDissector(t, capt.Path, byContent) })
+	// The same traffic from the middle: the capture cut after the first
+	// reconfig, every connection then open seen without its opening
+	// messages (and some halves starting with the other side).
+	t.Run("wireshark mid-stream", func(t *testing.T) {
+		mid := filepath.Join(t.TempDir(), "mid.pcapng")
+		var from float64
+		for _, m := range byPort.msgs {
+			if m["name"] == "COMMITANDACTIVATE" {
+				from = m["rel"].(float64) // seconds since the first packet
+				break
+			}
+		}
+		if from == 0 {
+			t.Fatal("no COMMITANDACTIVATE to cut at")
+		}
+		cut := exec.Command("tshark", "-n", "-r", capt.Path, "-Y", fmt.Sprintf("frame.time_relative > %.6f", from), "-w", mid)
+		if out, err := cut.CombinedOutput(); err != nil {
+			t.Fatalf("tshark: %v\n%s", err, out)
+		}
+		ports := []string{"--client-port", portList(cp...), "--quorum-port", portList(qp...), "--election-port", portList(ep...)}
+		out := runDecode(t, mid, ports...)
+		checkDissector(t, mid, out, "-o", "zookeeper.client_ports:"+portList(cp...), "-o", "zookeeper.quorum_ports:"+portList(qp...),
+			"-o", "zookeeper.election_ports:"+portList(ep...))
+		t.Run("by content", func(t *testing.T) {
+			checkDissector(t, mid, runDecode(t, mid, "--no-default-ports"))
+		})
+	})
 	for name, out := range map[string]decodeOut{"by port": byPort, "by content": byContent} {
 		t.Run(name, func(t *testing.T) {
 			requireCleanBut(t, out, javaElectionResetCut)

@@ -118,7 +118,7 @@ func pdmlInt(f pdmlField) (int64, error) {
 // returns the messages it dissected, per direction. tshark makes two
 // passes (-2) and prints the second, so the dissector's state kept from
 // the first pass is what is checked, as when Wireshark redraws a packet.
-func runDissector(t *testing.T, capture string) map[string][]dissected {
+func runDissector(t *testing.T, capture string, tsharkArgs ...string) map[string][]dissected {
 	t.Helper()
 	tshark, err := exec.LookPath("tshark")
 	if err != nil {
@@ -132,7 +132,8 @@ func runDissector(t *testing.T, capture string) map[string][]dissected {
 	if err := os.WriteFile(lua, src, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(tshark, "-2", "-n", "-X", "lua_script:"+lua, "-o", "tcp.try_heuristic_first:TRUE", "-T", "pdml", "-r", capture)
+	args := append([]string{"-2", "-n", "-X", "lua_script:" + lua, "-o", "tcp.try_heuristic_first:TRUE"}, tsharkArgs...)
+	cmd := exec.Command(tshark, append(args, "-T", "pdml", "-r", capture)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -240,11 +241,11 @@ func runDissector(t *testing.T, capture string) map[string][]dissected {
 }
 
 // checkDissector compares the dissector's messages on capture with zkgo
-// decode's.
-func checkDissector(t *testing.T, capture string, out decodeOut) {
+// decode's; tsharkArgs are extra tshark flags (preferences).
+func checkDissector(t *testing.T, capture string, out decodeOut, tsharkArgs ...string) {
 	t.Helper()
 	want := fromDecode(out)
-	got := runDissector(t, capture)
+	got := runDissector(t, capture, tsharkArgs...)
 	var n int
 	for key, w := range want {
 		g := got[key]
