@@ -2,8 +2,10 @@ package compattest
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,8 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkgo/zkgo/compat-tests/harness"
+	"github.com/zkgo/zkgo/node"
+	"github.com/zkgo/zkgo/node/quorum"
 )
 
 // Dynamic reconfiguration (issue 17): what zkgo already shares with Java
@@ -246,4 +250,137 @@ func TestCompat_DecodeReconfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCompat_ReconfigFilesAsJava: the files a Java 3.8.0 member writes
+// when a configuration is activated, and the ones zkgo's writers
+// (node.BackupStaticConfig, node.WriteActivatedConfig) produce from the
+// same zoo.cfg and configuration text, are identical: zoo.cfg.bak, the
+// dynamic file and the rewritten zoo.cfg (line order included), for the
+// first configuration of a static-only zoo.cfg with reconfigEnabled=true
+// (versioned by the first leader) and after a reconfig. The three members'
+// server lines give their client address in each of Java's forms.
+func TestCompat_ReconfigFilesAsJava(t *testing.T) {
+	harness.SkipShort(t)
+	ens := harness.NewJavaEnsemble(t, harness.EnsembleOptions{Participants: 3,
+		Props:   map[string]string{"reconfigEnabled": "true", "standaloneEnabled": "false"},
+		SysProp: map[string]string{"zookeeper.DigestAuthenticationProvider.superDigest": superDigest}})
+	lines := map[int]string{}
+	for _, s := range ens.Servers {
+		l := fmt.Sprintf("127.0.0.1:%d:%d", s.QuorumPort, s.ElectionPort)
+		switch s.ID {
+		case 2:
+			l += fmt.Sprintf(";%d", s.ClientPort)
+		case 3:
+			l += fmt.Sprintf(":participant;127.0.0.1:%d", s.ClientPort)
+		}
+		lines[s.ID] = l
+	}
+	orig := map[int]string{}
+	for _, s := range ens.Servers {
+		b, err := os.ReadFile(s.ConfigPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+			k, _, _ := strings.Cut(l, "=")
+			switch {
+			case strings.HasPrefix(k, "server."):
+				id, _ := strconv.Atoi(strings.TrimPrefix(k, "server."))
+				l = k + "=" + lines[id]
+			case s.ID != 1 && (k == "clientPort" || k == "clientPortAddress"):
+				continue // in the server line
+			}
+			out = append(out, l)
+		}
+		orig[s.ID] = strings.Join(out, "\n") + "\n"
+		if err := os.WriteFile(s.ConfigPath, []byte(orig[s.ID]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ens.StartAll()
+	ens.WaitLeader(60 * time.Second)
+	for id := 1; id <= 3; id++ {
+		ens.WaitServing(id, 60*time.Second)
+	}
+	c := zkConn(t, ens.Server(1).ClientAddr)
+
+	// zkgo's copy of each member's files, in a directory of its own.
+	mine := map[int]string{}
+	for _, s := range ens.Servers {
+		dir := t.TempDir()
+		mine[s.ID] = filepath.Join(dir, "zoo.cfg")
+		if err := os.WriteFile(mine[s.ID], []byte(orig[s.ID]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		must(t, node.BackupStaticConfig(mine[s.ID]))
+	}
+	compare := func(text string) {
+		t.Helper()
+		version, ok := quorum.VersionOf(text)
+		if !ok {
+			t.Fatalf("no version in %q", text)
+		}
+		name := "zoo.cfg.dynamic." + quorum.HexVersion(version)
+		for _, s := range ens.Servers {
+			javaDyn := filepath.Join(s.Dir, name)
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				if _, err := os.Stat(javaDyn); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("member %d wrote no %s", s.ID, name)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			// Java writes the dynamic file, then zoo.cfg: wait for the
+			// latter to point at the former.
+			var javaCfg string
+			for {
+				b, err := os.ReadFile(s.ConfigPath)
+				must(t, err)
+				if javaCfg = string(b); strings.Contains(javaCfg, name+"\n") {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("member %d: zoo.cfg does not name %s:\n%s", s.ID, name, javaCfg)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			must(t, node.WriteActivatedConfig(mine[s.ID], int64(s.ID), text, true))
+			myDir := filepath.Dir(mine[s.ID])
+			for _, f := range []string{name, "zoo.cfg", "zoo.cfg.bak"} {
+				j, err := os.ReadFile(filepath.Join(s.Dir, f))
+				must(t, err)
+				z, err := os.ReadFile(filepath.Join(myDir, f))
+				must(t, err)
+				want := string(j)
+				got := strings.ReplaceAll(string(z), myDir, s.Dir)
+				if got != want {
+					t.Errorf("member %d, %s after version %s differs (-java +zkgo):\n%s", s.ID, f,
+						quorum.HexVersion(version), lineDiff(want, got))
+				}
+			}
+		}
+	}
+	text, _, err := c.Get("/zookeeper/config")
+	must(t, err)
+	t.Logf("first configuration:\n%s", text)
+	compare(string(text))
+
+	out := runZkCli(t, ens.Server(1).ClientAddr, []string{
+		"addauth digest super:pw",
+		fmt.Sprintf("reconfig -add server.4=127.0.0.1:%d:%d:observer;%d", harness.FreePort(t), harness.FreePort(t), harness.FreePort(t)),
+	})
+	if !strings.Contains(out, "Committed new configuration") {
+		t.Fatalf("reconfig through zkCli.sh:\n%s", out)
+	}
+	_, err = c.Sync("/")
+	must(t, err)
+	text, _, err = c.Get("/zookeeper/config")
+	must(t, err)
+	t.Logf("after the reconfig:\n%s", text)
+	compare(string(text))
 }

@@ -136,7 +136,7 @@ func TestQuorumConfigRefusesUnsupportedFeatures(t *testing.T) {
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"sslQuorum", "quorum.auth.enableSasl", "reconfigEnabled"} {
+	for _, k := range []string{"sslQuorum", "quorum.auth.enableSasl", "reconfigEnabled", "multiAddress.enabled"} {
 		c, err := ParseConfig(strings.NewReader(base + k + "=true\n"))
 		if err == nil {
 			err = c.validate()
