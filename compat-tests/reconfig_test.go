@@ -384,3 +384,37 @@ func TestCompat_ReconfigFilesAsJava(t *testing.T) {
 	t.Logf("after the reconfig:\n%s", text)
 	compare(string(text))
 }
+
+// TestCompat_StandaloneDisabledSingleServer: with standaloneEnabled=false
+// a zoo.cfg with one server line makes a one-member ensemble, not a
+// standalone server, in Java 3.8.0 and in zkgo alike (go-zookeeper's test
+// cluster writes such configs): both lead, serve writes, and hold the same
+// /zookeeper/config for the same server line.
+func TestCompat_StandaloneDisabledSingleServer(t *testing.T) {
+	harness.SkipShort(t)
+	m := harness.NewMixed(t, harness.MixedOptions{
+		Members: []harness.MemberSpec{{ID: 1, Kind: harness.MemberExternal}}, TickTime: 200})
+	java := harness.NewMixed(t, harness.MixedOptions{
+		Members: []harness.MemberSpec{{ID: 1, Kind: harness.MemberJava}}, TickTime: 200})
+	java.Start(1)
+	java.WaitMode(t, 1, "leader", 60*time.Second)
+	m.Release(1)
+	z := harness.StartZkgoMember(t, m.ConfigPath(1), nil)
+	harness.WaitZkgoMode(t, z, "leader", 60*time.Second)
+	for name, addr := range map[string]string{"java": java.ClientAddr(1), "zkgo": z.Addr} {
+		c := zkConn(t, addr)
+		_, err := c.Create("/x", []byte(name), 0, zk.WorldACL(zk.PermAll))
+		must(t, err)
+		waitData(t, c, "/x", []byte(name))
+		cfg, _, err := c.Get("/zookeeper/config")
+		must(t, err)
+		want := java.QuorumText()
+		if name == "zkgo" {
+			want = m.QuorumText()
+		}
+		if string(cfg) != want {
+			t.Errorf("%s: /zookeeper/config %q, want %q", name, cfg, want)
+		}
+	}
+	checkJavaLogsOf(t, java, 1)
+}
