@@ -143,19 +143,6 @@ func (q *Quorum) Text() string {
 	return quorum.ServersText(servers, q.Verifier) + "version=" + quorum.HexVersion(q.Version)
 }
 
-// parseServerLine parses "host:qport:eport[:type][;[chost:]cport]"
-// (quorum.ParseServer: QuorumServer's grammar and messages).
-func parseServerLine(id int64, v string) (QuorumServer, error) {
-	s, err := quorum.ParseServer(id, v)
-	if err != nil {
-		if errors.Is(err, quorum.ErrMultiAddress) {
-			return QuorumServer{}, err
-		}
-		return QuorumServer{}, fmt.Errorf("server.%d: %w", id, err)
-	}
-	return quorumServer(s), nil
-}
-
 // errDynamicVersion is Java's message for a version line in a dynamic file.
 var errDynamicVersion = errors.New("dynamic file shouldn't have version inside")
 
