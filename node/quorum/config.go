@@ -117,6 +117,10 @@ func ParseServer(id int64, spec string) (Server, error) {
 		if len(cp) > 2 {
 			return s, fmt.Errorf("%s%s", spec, wrongFormat)
 		}
+		if len(cp) == 0 {
+			// ":".split(":") is empty: Java indexes it at -1.
+			return s, javaRuntime(fmt.Errorf("%s: Index -1 out of bounds for length 0", spec))
+		}
 		s.ClientHost = "0.0.0.0"
 		if len(cp) == 2 {
 			s.ClientHost = cp[0]
