@@ -20,17 +20,19 @@ import (
 // tshark over the captures of real Java 3.8 traffic the decode tests
 // make: every message zkgo decode finds must be dissected, in the same
 // order on each direction of each connection, with the same kind, name
-// and key fields (xid, zxid, err, session, path, sid).
+// and key fields (xid, zxid, err, session, path, sid, configuration
+// version).
 
 // dissected is one message as compared: the fields both tools report.
 type dissected struct {
-	kind, name, xid, zxid, err, session, path, sid string
+	kind, name, xid, zxid, err, session, path, sid, configVersion string
 }
 
 func (d dissected) String() string {
 	var b strings.Builder
 	b.WriteString(d.kind + " " + d.name)
-	for _, kv := range [][2]string{{"xid", d.xid}, {"zxid", d.zxid}, {"err", d.err}, {"session", d.session}, {"path", d.path}, {"sid", d.sid}} {
+	for _, kv := range [][2]string{{"xid", d.xid}, {"zxid", d.zxid}, {"err", d.err}, {"session", d.session}, {"path", d.path},
+		{"sid", d.sid}, {"configVersion", d.configVersion}} {
 		if kv[1] != "" {
 			b.WriteString(" " + kv[0] + "=" + kv[1])
 		}
@@ -52,6 +54,9 @@ func fromDecode(out decodeOut) map[string][]dissected {
 		}
 		if v, ok := m["zxid"].(string); ok {
 			d.zxid = v
+		}
+		if v, ok := m["config_version"].(string); ok {
+			d.configVersion = v
 		}
 		if v, ok := m["err_code"].(float64); ok {
 			d.err = strconv.FormatInt(int64(v), 10)
@@ -205,7 +210,8 @@ func runDissector(t *testing.T, capture string, tsharkArgs ...string) map[string
 					var iv int64
 					var ierr error
 					switch f.Name {
-					case "zookeeper.xid", "zookeeper.zxid", "zookeeper.err", "zookeeper.session", "zookeeper.sid":
+					case "zookeeper.xid", "zookeeper.zxid", "zookeeper.err", "zookeeper.session", "zookeeper.sid",
+						"zookeeper.config_version":
 						iv, ierr = pdmlInt(f)
 						if ierr != nil {
 							t.Fatalf("frame %s: %s: %v", frame, f.Name, ierr)
@@ -228,6 +234,8 @@ func runDissector(t *testing.T, capture string, tsharkArgs ...string) map[string
 						d.zxid = "0x" + strconv.FormatUint(uint64(iv), 16)
 					case "zookeeper.session":
 						d.session = "0x" + strconv.FormatUint(uint64(iv), 16)
+					case "zookeeper.config_version":
+						d.configVersion = "0x" + strconv.FormatUint(uint64(iv), 16)
 					}
 				}
 				got[key] = append(got[key], d)

@@ -41,9 +41,11 @@ local f_request_in = ProtoField.framenum("zookeeper.request_in", "Request in fra
 local f_response_in = ProtoField.framenum("zookeeper.response_in", "Response in frame", base.NONE, frametype.RESPONSE)
 local f_raw = ProtoField.bytes("zookeeper.data", "Data")
 local f_readonly = ProtoField.bool("zookeeper.readOnly", "readOnly")
+local f_config_version = ProtoField.uint64("zookeeper.config_version",
+	"Version of the quorum configuration carried (or activated)", base.HEX)
 
 local summary_fields = { f_msg, f_channel, f_kind, f_name, f_len, f_xid, f_op, f_zxid, f_err, f_session, f_path, f_sid,
-	f_packet, f_state, f_text, f_request_in, f_response_in, f_raw, f_readonly }
+	f_packet, f_state, f_text, f_request_in, f_response_in, f_raw, f_readonly, f_config_version }
 for _, f in ipairs(summary_fields) do
 	table.insert(RECORD_FIELDS, f)
 end
@@ -284,6 +286,26 @@ local function add_gen(t, f, v)
 	end
 end
 
+-- config_version returns the version of a configuration text (its last
+-- line, "version=<hex>"), or nil.
+local function config_version(text)
+	if type(text) ~= "string" then
+		return nil
+	end
+	local hex = text:match("\nversion=(%x+)%s*$") or text:match("^version=(%x+)%s*$")
+	if hex == nil or #hex > 16 then
+		return nil
+	end
+	return UInt64.fromhex(hex)
+end
+
+local function add_config_version(t, text)
+	local v = config_version(text)
+	if v then
+		add_gen(t, f_config_version, v)
+	end
+end
+
 local function set_info(pinfo, s)
 	if pinfo.private.zk_info then
 		pinfo.cols.info:append(", " .. s)
@@ -490,6 +512,9 @@ local function client_pdu(tvb, pinfo, tree, c, dir, off, len, key)
 			else
 				local v = dissect_record(cls, "reply", rd, t)
 				path = record_path(v) or path
+				if v.data ~= nil and (p.op == 16 or path == "/zookeeper/config") then
+					add_config_version(t, v.data:string())
+				end
 			end
 		end
 	elseif rd.off < rd.limit then
@@ -643,7 +668,12 @@ local function quorum_txn(rd, t)
 		if cls == "org.apache.zookeeper.txn.MultiTxn" then
 			path = multi_txn(rd, t)
 		else
-			path = record_path((dissect_record(cls, "txn", rd, t)))
+			local v = dissect_record(cls, "txn", rd, t)
+			path = record_path(v)
+			-- A reconfig's SetDataTxn carries the new configuration.
+			if v.data ~= nil and (hv.type == 16 or path == "/zookeeper/config") then
+				add_config_version(t, v.data:string())
+			end
 		end
 		if rd.off < rd.limit then
 			dissect_record("org.apache.zookeeper.txn.TxnDigest", "digest", rd, t)
@@ -709,9 +739,12 @@ local function quorum_pdu(tvb, pinfo, tree, c, dir, off, len, key)
 	elseif data and typ == 10 then -- NEWLEADER: the config
 		local text = tvb:range(off + 16, dlen):string(ENC_UTF_8)
 		t:add(f_text, tvb:range(off + 16, dlen))
+		add_config_version(t, text)
 		if not VISITED then
 			learn_config(text)
 		end
+	elseif typ == 9 then -- COMMITANDACTIVATE: the configuration its zxid proposed
+		add_gen(t, f_config_version, tvb:range(off + 4, 8):uint64())
 	elseif data and (typ == 17 or typ == 18) and dlen >= 4 then
 		t:add(tvb:range(off + 16, 4), (typ == 17 and "protocolVersion: " or "currentEpoch: ") .. tvb:range(off + 16, 4):int())
 	elseif data and typ == 6 and dlen >= 8 then -- REVALIDATE
@@ -841,6 +874,7 @@ local function election_pdu(tvb, pinfo, tree, c, dir, off, len, key, initial)
 		if l >= 0 and l <= n - 44 then
 			local text = tvb:range(b + 44, l):string(ENC_UTF_8)
 			st:add(f_text, tvb:range(b + 44, l))
+			add_config_version(t, text)
 			if not VISITED then
 				learn_config(text)
 			end
