@@ -20,17 +20,19 @@ import (
 // tshark over the captures of real Java 3.8 traffic the decode tests
 // make: every message zkgo decode finds must be dissected, in the same
 // order on each direction of each connection, with the same kind, name
-// and key fields (xid, zxid, err, session, path, sid).
+// and key fields (xid, zxid, err, session, path, sid, configuration
+// version).
 
 // dissected is one message as compared: the fields both tools report.
 type dissected struct {
-	kind, name, xid, zxid, err, session, path, sid string
+	kind, name, xid, zxid, err, session, path, sid, configVersion string
 }
 
 func (d dissected) String() string {
 	var b strings.Builder
 	b.WriteString(d.kind + " " + d.name)
-	for _, kv := range [][2]string{{"xid", d.xid}, {"zxid", d.zxid}, {"err", d.err}, {"session", d.session}, {"path", d.path}, {"sid", d.sid}} {
+	for _, kv := range [][2]string{{"xid", d.xid}, {"zxid", d.zxid}, {"err", d.err}, {"session", d.session}, {"path", d.path},
+		{"sid", d.sid}, {"configVersion", d.configVersion}} {
 		if kv[1] != "" {
 			b.WriteString(" " + kv[0] + "=" + kv[1])
 		}
@@ -52,6 +54,9 @@ func fromDecode(out decodeOut) map[string][]dissected {
 		}
 		if v, ok := m["zxid"].(string); ok {
 			d.zxid = v
+		}
+		if v, ok := m["config_version"].(string); ok {
+			d.configVersion = v
 		}
 		if v, ok := m["err_code"].(float64); ok {
 			d.err = strconv.FormatInt(int64(v), 10)
@@ -118,7 +123,7 @@ func pdmlInt(f pdmlField) (int64, error) {
 // returns the messages it dissected, per direction. tshark makes two
 // passes (-2) and prints the second, so the dissector's state kept from
 // the first pass is what is checked, as when Wireshark redraws a packet.
-func runDissector(t *testing.T, capture string) map[string][]dissected {
+func runDissector(t *testing.T, capture string, tsharkArgs ...string) map[string][]dissected {
 	t.Helper()
 	tshark, err := exec.LookPath("tshark")
 	if err != nil {
@@ -132,7 +137,8 @@ func runDissector(t *testing.T, capture string) map[string][]dissected {
 	if err := os.WriteFile(lua, src, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(tshark, "-2", "-n", "-X", "lua_script:"+lua, "-o", "tcp.try_heuristic_first:TRUE", "-T", "pdml", "-r", capture)
+	args := append([]string{"-2", "-n", "-X", "lua_script:" + lua, "-o", "tcp.try_heuristic_first:TRUE"}, tsharkArgs...)
+	cmd := exec.Command(tshark, append(args, "-T", "pdml", "-r", capture)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -204,7 +210,8 @@ func runDissector(t *testing.T, capture string) map[string][]dissected {
 					var iv int64
 					var ierr error
 					switch f.Name {
-					case "zookeeper.xid", "zookeeper.zxid", "zookeeper.err", "zookeeper.session", "zookeeper.sid":
+					case "zookeeper.xid", "zookeeper.zxid", "zookeeper.err", "zookeeper.session", "zookeeper.sid",
+						"zookeeper.config_version":
 						iv, ierr = pdmlInt(f)
 						if ierr != nil {
 							t.Fatalf("frame %s: %s: %v", frame, f.Name, ierr)
@@ -227,6 +234,8 @@ func runDissector(t *testing.T, capture string) map[string][]dissected {
 						d.zxid = "0x" + strconv.FormatUint(uint64(iv), 16)
 					case "zookeeper.session":
 						d.session = "0x" + strconv.FormatUint(uint64(iv), 16)
+					case "zookeeper.config_version":
+						d.configVersion = "0x" + strconv.FormatUint(uint64(iv), 16)
 					}
 				}
 				got[key] = append(got[key], d)
@@ -240,11 +249,11 @@ func runDissector(t *testing.T, capture string) map[string][]dissected {
 }
 
 // checkDissector compares the dissector's messages on capture with zkgo
-// decode's.
-func checkDissector(t *testing.T, capture string, out decodeOut) {
+// decode's; tsharkArgs are extra tshark flags (preferences).
+func checkDissector(t *testing.T, capture string, out decodeOut, tsharkArgs ...string) {
 	t.Helper()
 	want := fromDecode(out)
-	got := runDissector(t, capture)
+	got := runDissector(t, capture, tsharkArgs...)
 	var n int
 	for key, w := range want {
 		g := got[key]

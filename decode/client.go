@@ -348,6 +348,9 @@ func (c *Conn) reply(body []byte, size int) {
 	if p := recordPath(rec); p != "" {
 		m.Path = p // the created path of a sequential node
 	}
+	if gd, ok := rec.(*wire.GetDataResponse); ok && (p.op == wire.OpReconfig || m.Path == configPath) {
+		m.setConfig(gd.Data)
+	}
 	m.add("reply", rec)
 	d.emit(m)
 }

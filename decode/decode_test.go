@@ -448,6 +448,67 @@ func TestElectionSenderInstances(t *testing.T) {
 	}
 }
 
+// TestElectionInstanceStaleQueuedVote: a restarted member's notifications
+// to different peers leave separate queues, so the first vote of its
+// election (for itself, in electionEpoch 1), queued for a peer that
+// connects only later, goes out after newer votes (electionEpoch 2) to
+// another peer. That is the same process, not a third one. (Seen on a
+// capture of Java 3.8.0 in TestCompat_DecodeEnsemble: a wiped and
+// restarted member counted as three instances.)
+func TestElectionInstanceStaleQueuedVote(t *testing.T) {
+	cfg := []byte("server.1=10.0.0.1:2888:3888:participant\nserver.2=10.0.0.2:2888:3888:participant\n" +
+		"server.3=10.0.0.3:2888:3888:participant\nversion=100000000")
+	acceptor := netip.MustParseAddrPort("10.0.0.1:3888")
+	vote := func(state wire.ServerState, leader, epoch int64) []byte {
+		return wire.AppendNotificationFrame(nil, &wire.Notification{State: state, Leader: leader, Zxid: 0x100000003,
+			ElectionEpoch: epoch, PeerEpoch: 1, Version: 2, Config: cfg})
+	}
+	cb := newCap(layers.LinkTypeEthernet, false)
+	// Member 1's first process votes with members 2 and 3 up to round 2,
+	// both connections open at once; they end when it dies.
+	var old []*script
+	for i, peer := range []int64{2, 3} {
+		s := newScript(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(peer)}), 40000), acceptor, uint32(5+i*100)).syn().
+			send(ToServer, wire.AppendInitialMessage(nil, peer, fmt.Sprintf("10.0.0.%d:3888", peer))).
+			send(FromServer, vote(wire.ServerLooking, 1, 1)).send(ToServer, vote(wire.ServerLooking, peer, 2)).
+			send(FromServer, vote(wire.ServerLooking, 3, 2))
+		s.write(cb)
+		s.segs = s.segs[:0]
+		old = append(old, s)
+	}
+	for _, s := range old {
+		s.fin().write(cb)
+	}
+	// Its second process: member 2 connects first; the round goes to 2.
+	toTwo := newScript(netip.MustParseAddrPort("10.0.0.2:40001"), acceptor, 1000).syn().
+		send(ToServer, wire.AppendInitialMessage(nil, 2, "10.0.0.2:3888")).
+		send(ToServer, vote(wire.ServerLooking, 2, 2)).
+		send(FromServer, vote(wire.ServerLooking, 1, 1)).send(FromServer, vote(wire.ServerLooking, 2, 2))
+	toTwo.write(cb)
+	toTwo.segs = toTwo.segs[:0]
+	// Member 3 connects later and gets the vote queued for it at the
+	// start, then the current one.
+	newScript(netip.MustParseAddrPort("10.0.0.3:40001"), acceptor, 2000).syn().
+		send(ToServer, wire.AppendInitialMessage(nil, 3, "10.0.0.3:3888")).
+		send(ToServer, vote(wire.ServerLooking, 3, 2)).
+		send(FromServer, vote(wire.ServerLooking, 1, 1)).send(FromServer, vote(wire.ServerLooking, 2, 2)).
+		fin().write(cb)
+	toTwo.fin().write(cb)
+	got, counts := run(t, cb.bytes(), Config{})
+	if counts.Undecodable != 0 {
+		t.Fatalf("counts %+v", counts)
+	}
+	var inst []int
+	for _, m := range got {
+		if m.kind == KindNotification && m.sid == 1 {
+			inst = append(inst, m.inst)
+		}
+	}
+	if want := []int{1, 1, 1, 1, 2, 2, 2, 2}; !slices.Equal(inst, want) {
+		t.Errorf("member 1's instances %v, want %v", inst, want)
+	}
+}
+
 // TestDetectByContent: with no ports configured and none well known, each
 // channel is recognised from its first message, or mid-stream from a chain
 // of messages, whichever side the capture starts with.

@@ -24,13 +24,17 @@ import (
 // Peer instances: a member that restarts starts its election logical clock
 // again, so the decoder numbers each sid's processes (Message.Instance). A
 // sid's notification starts a new instance when its electionEpoch is lower
-// than the last one it sent (a live member's clock never goes back), or
-// when it is a fresh process's first vote (LOOKING, for itself, in
-// electionEpoch 1) sent on a connection opened after every earlier
-// election connection of the sid had ended, none of its live ones having
-// carried a notification from it yet (the old process's connections end
-// with it). Only connections that carried a notification count: Java
-// drops a connection whose initiator has the smaller sid at once.
+// than the last one it sent to the same peer (a live member's clock never
+// goes back, and its notifications to one peer leave one queue in order;
+// those to different peers do not: a vote queued at the start of an
+// election for a peer not connected yet goes out when the peer connects,
+// after newer votes to the others), or when it is a fresh process's first
+// vote (LOOKING, for itself, in electionEpoch 1) sent on a connection
+// opened after every earlier election connection of the sid had ended,
+// none of its live ones having carried a notification from it yet (the old
+// process's connections end with it). Only connections that carried a
+// notification count: Java drops a connection whose initiator has the
+// smaller sid at once. A new instance forgets what the old one sent.
 
 type electionState struct {
 	initDone bool
@@ -45,10 +49,12 @@ type electionState struct {
 
 // electionPeer is what the decoder knows of one sid's election instances.
 type electionPeer struct {
-	inst     int        // current instance, 1-based
-	open     []peerConn // the sid's live election connections, not yet ended
-	maxEpoch int64      // highest electionEpoch the current instance sent
-	sent     bool       // the sid has sent a notification
+	inst int        // current instance, 1-based
+	open []peerConn // the sid's live election connections, not yet ended
+	// maxEpoch: the highest electionEpoch the current instance sent to
+	// each peer sid (at most maxPeerConns peers are tracked).
+	maxEpoch map[int64]int64
+	sent     bool // the sid has sent a notification
 }
 
 type peerConn struct {
@@ -92,7 +98,7 @@ func (d *Decoder) electionPeer(sid int64) *electionPeer {
 		if len(d.epeers) >= maxLearned {
 			return nil
 		}
-		p = &electionPeer{inst: 1, maxEpoch: -1}
+		p = &electionPeer{inst: 1, maxEpoch: map[int64]int64{}}
 		d.epeers[sid] = p
 	}
 	return p
@@ -121,15 +127,25 @@ func (c *Conn) senderInstance(dir Dir, sid int64, n *wire.Notification) int {
 	es := &c.election
 	first := !es.sent[dir]
 	es.sent[dir] = true
+	// The peer the notification goes to: the acceptor, or the initiator.
+	to := c.info.Sid
+	if dir == ToServer {
+		to = c.acceptorSid()
+	}
+	last, known := p.maxEpoch[to]
 	if p.sent {
 		fresh := n.State == wire.ServerLooking && n.Leader == sid && n.ElectionEpoch == 1
-		if n.ElectionEpoch < p.maxEpoch || first && fresh && !p.others(c.info.ID) {
+		if to >= 0 && known && n.ElectionEpoch < last || first && fresh && !p.others(c.info.ID) {
 			p.inst++
+			clear(p.maxEpoch)
+			last, known = n.ElectionEpoch, false
 		}
 	}
 	p.sent = true
 	p.sentOn(c.info.ID)
-	p.maxEpoch = n.ElectionEpoch
+	if to >= 0 && (known || len(p.maxEpoch) < maxPeerConns) {
+		p.maxEpoch[to] = max(last, n.ElectionEpoch)
+	}
 	return p.inst
 }
 
@@ -256,6 +272,7 @@ func (c *Conn) stepElection(dir Dir, b []byte) int {
 		return size
 	}
 	d.learnConfig(n.Config)
+	m.setConfig(n.Config)
 	if !c.election.live {
 		c.election.live = true
 		c.attach(0, c.info.Sid)

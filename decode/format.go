@@ -195,6 +195,10 @@ func (p *Printer) appendLine(b []byte, m *Message) []byte {
 	if m.Kind != KindFourLetter && m.Kind != KindFourLetterReply {
 		b = p.appendKeyFields(b, m)
 	}
+	if m.HasConfigVersion {
+		b = append(b, " configVersion="...)
+		b = appendHex(b, m.ConfigVersion)
+	}
 	if m.Paired {
 		b = append(b, " latency="...)
 		b = appendDuration(b, m.Latency)
@@ -697,6 +701,11 @@ func AppendJSON(b []byte, m *Message) []byte {
 	if m.Instance > 0 {
 		b = append(b, `,"instance":`...)
 		b = strconv.AppendInt(b, int64(m.Instance), 10)
+	}
+	if m.HasConfigVersion {
+		b = append(b, `,"config_version":"`...)
+		b = appendHex(b, m.ConfigVersion)
+		b = append(b, '"')
 	}
 	if m.Kind == KindQuorumPacket {
 		b = append(b, `,"packet":"`...)

@@ -180,6 +180,11 @@ type Message struct {
 	// Instance numbers the sender's processes on the election channel
 	// (1 for the first, 2 after it restarted, ...); 0 if unknown.
 	Instance int
+	// ConfigVersion is the version of the quorum configuration the
+	// message carries (a notification's config, NEWLEADER, a reconfig txn
+	// or reply, getData of /zookeeper/config).
+	ConfigVersion    int64
+	HasConfigVersion bool
 
 	// Replies: the request they answer.
 	Paired  bool

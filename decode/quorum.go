@@ -114,6 +114,8 @@ func (c *Conn) quorumPayload(m *Message, dir Dir, qp *wire.QuorumPacket) error {
 			return payloadErr(qp.Type, "shorter than the designated leader")
 		}
 		m.add("data", newFields("org.apache.zookeeper.server.quorum.Leader.commitAndActivate").long("designatedLeader", int64(binary.BigEndian.Uint64(data))))
+		// It activates the configuration its zxid proposed.
+		m.ConfigVersion, m.HasConfigVersion = int64(qp.Zxid), true
 	case wire.PacketPing:
 		if dir == FromServer || data == nil {
 			return nil
@@ -147,6 +149,7 @@ func (c *Conn) quorumPayload(m *Message, dir Dir, qp *wire.QuorumPacket) error {
 	case wire.PacketNewLeader:
 		if data != nil {
 			m.Text = string(data)
+			m.setConfig(data)
 			m.add("data", newFields("org.apache.zookeeper.server.quorum.QuorumVerifier").str("config", m.Text))
 			c.d.learnConfig(data)
 		}
@@ -235,6 +238,7 @@ func (c *Conn) txnPayload(m *Message, data []byte) error {
 	m.add("txnHeader", &e.Hdr)
 	if e.Body != nil {
 		m.Path = recordPath(e.Body)
+		m.txnConfig(e.Hdr.Type, e.Body)
 		m.add("txn", e.Body)
 		if mt, ok := e.Body.(*wire.MultiTxn); ok {
 			subs, err := wire.DecodeSubTxns(mt, jute.QuorumMaxBuffer)

@@ -41,9 +41,11 @@ local f_request_in = ProtoField.framenum("zookeeper.request_in", "Request in fra
 local f_response_in = ProtoField.framenum("zookeeper.response_in", "Response in frame", base.NONE, frametype.RESPONSE)
 local f_raw = ProtoField.bytes("zookeeper.data", "Data")
 local f_readonly = ProtoField.bool("zookeeper.readOnly", "readOnly")
+local f_config_version = ProtoField.uint64("zookeeper.config_version",
+	"Version of the quorum configuration carried (or activated)", base.HEX)
 
 local summary_fields = { f_msg, f_channel, f_kind, f_name, f_len, f_xid, f_op, f_zxid, f_err, f_session, f_path, f_sid,
-	f_packet, f_state, f_text, f_request_in, f_response_in, f_raw, f_readonly }
+	f_packet, f_state, f_text, f_request_in, f_response_in, f_raw, f_readonly, f_config_version }
 for _, f in ipairs(summary_fields) do
 	table.insert(RECORD_FIELDS, f)
 end
@@ -284,6 +286,26 @@ local function add_gen(t, f, v)
 	end
 end
 
+-- config_version returns the version of a configuration text (its last
+-- line, "version=<hex>"), or nil.
+local function config_version(text)
+	if type(text) ~= "string" then
+		return nil
+	end
+	local hex = text:match("\nversion=(%x+)%s*$") or text:match("^version=(%x+)%s*$")
+	if hex == nil or #hex > 16 then
+		return nil
+	end
+	return UInt64.fromhex(hex)
+end
+
+local function add_config_version(t, text)
+	local v = config_version(text)
+	if v then
+		add_gen(t, f_config_version, v)
+	end
+end
+
 local function set_info(pinfo, s)
 	if pinfo.private.zk_info then
 		pinfo.cols.info:append(", " .. s)
@@ -418,7 +440,14 @@ local function client_pdu(tvb, pinfo, tree, c, dir, off, len, key)
 		end
 		if not VISITED then
 			info.pending = { op = op, path = path, frame = pinfo.number }
-			c.pending[xid] = info.pending
+			-- A queue per xid: a client may reuse one (the Java client
+			-- sends every auth with xid -4), and the replies come in order.
+			local q = c.pending[xid]
+			if not q then
+				q = {}
+				c.pending[xid] = q
+			end
+			q[#q + 1] = info.pending
 		end
 		if info.pending and info.pending.reply_frame then
 			t:add(f_response_in, info.pending.reply_frame):set_generated() -- known from the second pass on
@@ -447,9 +476,12 @@ local function client_pdu(tvb, pinfo, tree, c, dir, off, len, key)
 		return
 	end
 	if not VISITED then
-		local p = c.pending[xid]
-		if p then
+		local q = c.pending[xid]
+		local p = q and table.remove(q, 1)
+		if q and #q == 0 then
 			c.pending[xid] = nil
+		end
+		if p then
 			info.req = p
 			if not p.reply_frame then
 				p.reply_frame = pinfo.number
@@ -480,6 +512,9 @@ local function client_pdu(tvb, pinfo, tree, c, dir, off, len, key)
 			else
 				local v = dissect_record(cls, "reply", rd, t)
 				path = record_path(v) or path
+				if v.data ~= nil and (p.op == 16 or path == "/zookeeper/config") then
+					add_config_version(t, v.data:string())
+				end
 			end
 		end
 	elseif rd.off < rd.limit then
@@ -633,7 +668,12 @@ local function quorum_txn(rd, t)
 		if cls == "org.apache.zookeeper.txn.MultiTxn" then
 			path = multi_txn(rd, t)
 		else
-			path = record_path((dissect_record(cls, "txn", rd, t)))
+			local v = dissect_record(cls, "txn", rd, t)
+			path = record_path(v)
+			-- A reconfig's SetDataTxn carries the new configuration.
+			if v.data ~= nil and (hv.type == 16 or path == "/zookeeper/config") then
+				add_config_version(t, v.data:string())
+			end
 		end
 		if rd.off < rd.limit then
 			dissect_record("org.apache.zookeeper.txn.TxnDigest", "digest", rd, t)
@@ -699,9 +739,12 @@ local function quorum_pdu(tvb, pinfo, tree, c, dir, off, len, key)
 	elseif data and typ == 10 then -- NEWLEADER: the config
 		local text = tvb:range(off + 16, dlen):string(ENC_UTF_8)
 		t:add(f_text, tvb:range(off + 16, dlen))
+		add_config_version(t, text)
 		if not VISITED then
 			learn_config(text)
 		end
+	elseif typ == 9 then -- COMMITANDACTIVATE: the configuration its zxid proposed
+		add_gen(t, f_config_version, tvb:range(off + 4, 8):uint64())
 	elseif data and (typ == 17 or typ == 18) and dlen >= 4 then
 		t:add(tvb:range(off + 16, 4), (typ == 17 and "protocolVersion: " or "currentEpoch: ") .. tvb:range(off + 16, 4):int())
 	elseif data and typ == 6 and dlen >= 8 then -- REVALIDATE
@@ -831,6 +874,7 @@ local function election_pdu(tvb, pinfo, tree, c, dir, off, len, key, initial)
 		if l >= 0 and l <= n - 44 then
 			local text = tvb:range(b + 44, l):string(ENC_UTF_8)
 			st:add(f_text, tvb:range(b + 44, l))
+			add_config_version(t, text)
 			if not VISITED then
 				learn_config(text)
 			end
@@ -853,13 +897,25 @@ end
 
 -- Framing and dispatch ---------------------------------------------------
 
-local function new_conn(pinfo, channel)
+-- new_conn starts tracking a connection. mid: the capture starts after
+-- its opening messages (no ConnectRequest, four-letter word, initial
+-- message or FOLLOWERINFO to come); from_server: the segment at hand was
+-- sent by the accepting side.
+local function new_conn(pinfo, channel, mid, from_server)
+	local src, dst = addr_key(pinfo.src, pinfo.src_port), addr_key(pinfo.dst, pinfo.dst_port)
+	if from_server then
+		src, dst = dst, src
+	end
+	local n = mid and 1 or 0
 	return {
 		channel = channel,
-		client = addr_key(pinfo.src, pinfo.src_port),
-		server = addr_key(pinfo.dst, pinfo.dst_port),
-		h = { [0] = { msgs = 0 }, [1] = { msgs = 0 } },
+		client = src,
+		server = dst,
+		h = { [0] = { msgs = n }, [1] = { msgs = n } },
 		pending = {},
+		mid = mid,
+		init_done = mid,
+		started = mid,
 	}
 end
 
@@ -868,6 +924,11 @@ end
 local function dissect_stream(tvb, pinfo, tree, c, dir)
 	local off = 0
 	local total = tvb:len()
+	-- A heuristic dissector tried before this one (SMPP's, for one) may
+	-- have asked for more bytes and given up: only this one's request
+	-- stands.
+	pinfo.desegment_offset = 0
+	pinfo.desegment_len = 0
 	local root
 	local function subtree()
 		if root == nil then
@@ -890,7 +951,7 @@ local function dissect_stream(tvb, pinfo, tree, c, dir)
 		local what = frame_info[key .. ":what"]
 		if what == nil then
 			if c.channel == "client" then
-				if c.h[0].msgs == 0 and dir == 0 and c.word == nil and is_four_letter(tvb, off) then
+				if not c.mid and c.h[0].msgs == 0 and dir == 0 and c.word == nil and is_four_letter(tvb, off) then
 					what = "4lw"
 				elseif c.word ~= nil then
 					what = "4lw"
@@ -1037,6 +1098,173 @@ local function classify(tvb)
 	return nil
 end
 
+-- Mid-stream recognition, for a capture that starts after a connection's
+-- opening messages (as zkgo decode's chain detection): the segment must
+-- hold whole messages of one channel as one side sends them, two at least,
+-- or a single one that no other channel or side could have sent.
+
+local LEARNER_SENDS = { [1] = true, [3] = true, [5] = true, [6] = true, [11] = true, [16] = true, [18] = true }
+local LEADER_SENDS = { [2] = true, [4] = true, [5] = true, [6] = true, [7] = true, [8] = true, [9] = true, [10] = true,
+	[12] = true, [13] = true, [14] = true, [15] = true, [17] = true, [19] = true }
+local MINUS_ONE = Int64.new(-1)
+
+-- NULL_TREE stands for a tree when a record is only read to test it: every
+-- method does nothing and returns it.
+local NULL_TREE = setmetatable({}, {
+	__index = function(t)
+		return function()
+			return t
+		end
+	end,
+})
+
+-- Each *_plausible returns the length of the message at off, or nil.
+local function request_plausible(tvb, off)
+	local n = tvb:len() - off
+	if n < 12 then
+		return nil
+	end
+	local l = tvb:range(off, 4):int()
+	if l < 8 or l > zk.prefs.max_frame or n < 4 + l then
+		return nil
+	end
+	local xid = tvb:range(off + 4, 4):int()
+	local op = tvb:range(off + 8, 4):int()
+	if xid <= 0 and xid ~= -2 and xid ~= -4 and xid ~= -8 then
+		return nil
+	end
+	if OP_NAMES[op] == nil or REQ_REC[op] == nil or (op == 11) ~= (xid == -2) then
+		return nil
+	end
+	if REQ_REC[op] == "" then
+		if l ~= 8 then
+			return nil
+		end
+		return 12
+	end
+	-- The record must read back exactly (zkgo decode's r.Finish()).
+	local rd = reader(tvb, off + 12, off + 4 + l)
+	local ok = pcall(dissect_record, REQ_REC[op], "request", rd, NULL_TREE)
+	if not ok or rd.off ~= off + 4 + l then
+		return nil
+	end
+	return 4 + l
+end
+
+local function reply_plausible(tvb, off)
+	local n = tvb:len() - off
+	if n < 20 then
+		return nil
+	end
+	local l = tvb:range(off, 4):int()
+	if l < 16 or l > zk.prefs.max_frame or n < 4 + l then
+		return nil
+	end
+	local xid = tvb:range(off + 4, 4):int()
+	local zxid = tvb:range(off + 8, 8):int64()
+	local err = tvb:range(off + 16, 4):int()
+	if xid == -1 then
+		if zxid ~= MINUS_ONE or err ~= 0 then
+			return nil
+		end
+	elseif xid == -2 then
+		if l ~= 16 or err ~= 0 then
+			return nil
+		end
+	elseif xid <= 0 and xid ~= -4 and xid ~= -8 then
+		return nil
+	elseif zxid < MINUS_ONE or ERR_NAMES[err] == nil then
+		return nil
+	end
+	return 4 + l
+end
+
+local function packet_plausible(tvb, off, sends)
+	if tvb:len() - off < 16 or not sends[tvb:range(off, 4):int()] then
+		return nil
+	end
+	local ok, len = pcall(quorum_len, tvb, off)
+	if ok then
+		return len
+	end
+	return nil
+end
+
+local function learner_plausible(tvb, off)
+	return packet_plausible(tvb, off, LEARNER_SENDS)
+end
+
+local function leader_plausible(tvb, off)
+	return packet_plausible(tvb, off, LEADER_SENDS)
+end
+
+local function notification_plausible(tvb, off)
+	local n = tvb:len() - off
+	if n < 4 then
+		return nil
+	end
+	local l = tvb:range(off, 4):int()
+	if l < 28 or l > 512 * 1024 or n < 4 + l then
+		return nil
+	end
+	local state = tvb:range(off + 4, 4):int()
+	if state < 0 or state > 3 then
+		return nil
+	end
+	if l >= 44 then
+		local v = tvb:range(off + 4 + 36, 4):int()
+		local cl = tvb:range(off + 4 + 40, 4):int()
+		if v < 2 or cl ~= l - 44 then
+			return nil
+		end
+	elseif l ~= 28 and l ~= 40 then
+		return nil
+	end
+	return 4 + l
+end
+
+-- The candidates: channel, whether the sender is the accepting side, and
+-- the test of its messages. (Both sides send notifications: the sender
+-- of the first segment is taken for the initiator, as zkgo decode does.)
+local MID_CANDIDATES = {
+	{ "client", false, request_plausible },
+	{ "client", true, reply_plausible },
+	{ "quorum", false, learner_plausible },
+	{ "quorum", true, leader_plausible },
+	{ "election", false, notification_plausible },
+}
+
+local function chain_len(tvb, plausible)
+	local off, k = 0, 0
+	while off < tvb:len() do
+		local n = plausible(tvb, off)
+		if n == nil then
+			return 0
+		end
+		off, k = off + n, k + 1
+	end
+	return k
+end
+
+-- midstream returns the channel of a segment seen from a connection's
+-- middle and whether its sender is the accepting side, or nil.
+local function midstream(tvb)
+	local found, from_server, count = nil, false, 0
+	for _, cand in ipairs(MID_CANDIDATES) do
+		local k = chain_len(tvb, cand[3])
+		if k >= 2 then
+			return cand[1], cand[2]
+		end
+		if k == 1 then
+			found, from_server, count = cand[1], cand[2], count + 1
+		end
+	end
+	if count == 1 then
+		return found, from_server
+	end
+	return nil
+end
+
 -- conn_for returns the connection a segment belongs to, by its 4-tuple.
 -- A 4-tuple is reused (a client port bound again while the server side
 -- is in TIME_WAIT, as on loopback): the initiator sending what only a
@@ -1058,20 +1286,38 @@ local function conn_for(tvb, pinfo, by_port)
 		c = nil -- a new connection on the same 4-tuple
 	end
 	if c == nil then
+		-- Not a connection's first bytes: the capture started after them.
+		local mid, from_server = channel == nil, false
 		if channel == nil and by_port then
-			local p = pinfo.dst_port
-			if in_range(zk.prefs.client_ports, p) then
-				channel = "client"
-			elseif in_range(zk.prefs.quorum_ports, p) then
-				channel = "quorum"
-			elseif in_range(zk.prefs.election_ports, p) then
-				channel = "election"
+			-- The side on a ZooKeeper port is the accepting one, whichever
+			-- sent the first segment the capture has.
+			for _, side in ipairs({ { pinfo.dst_port, false }, { pinfo.src_port, true } }) do
+				local p = side[1]
+				if in_range(zk.prefs.client_ports, p) then
+					channel = "client"
+				elseif in_range(zk.prefs.quorum_ports, p) then
+					channel = "quorum"
+				elseif in_range(zk.prefs.election_ports, p) then
+					channel = "election"
+				end
+				if channel ~= nil then
+					from_server = side[2]
+					break
+				end
 			end
+			-- An initiator's first election segment that is not a chain
+			-- of notifications is an initial message of an old protocol.
+			if channel == "election" and not from_server and chain_len(tvb, notification_plausible) == 0 then
+				mid = false
+			end
+		end
+		if channel == nil then
+			channel, from_server = midstream(tvb)
 		end
 		if channel == nil then
 			return nil
 		end
-		c = new_conn(pinfo, channel)
+		c = new_conn(pinfo, channel, mid, from_server)
 		conns[key] = c
 	end
 	frame_conn[pinfo.number] = c

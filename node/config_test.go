@@ -136,7 +136,7 @@ func TestQuorumConfigRefusesUnsupportedFeatures(t *testing.T) {
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"sslQuorum", "quorum.auth.enableSasl", "reconfigEnabled"} {
+	for _, k := range []string{"sslQuorum", "quorum.auth.enableSasl", "reconfigEnabled", "multiAddress.enabled"} {
 		c, err := ParseConfig(strings.NewReader(base + k + "=true\n"))
 		if err == nil {
 			err = c.validate()
@@ -270,7 +270,6 @@ func TestParseConfigRefusesUnimplementedSettings(t *testing.T) {
 		"DigestAuthenticationProvider.digestAlg=SHA3-256",
 		"localSessionsEnabled=true",
 		"observerMasterPort=2191",
-		"dynamicConfigFile=/etc/zk/zoo.cfg.dynamic",
 		"oraclePath=/etc/zk/oracle",
 		"enforceQuota=true",
 		"zookeeper.enforceQuota=true",
@@ -626,5 +625,127 @@ func TestSnapshotSizeFactorAsJava(t *testing.T) {
 		if got := snapshotSizeFactor(p, zerolog.Nop()); got != tc.want {
 			t.Errorf("snapshotSizeFactor=%q: got %v, want %v", tc.value, got, tc.want)
 		}
+	}
+}
+
+// dynamicConfigFile as Java 3.8 writes it: zoo.cfg without servers, the
+// servers in zoo.cfg.dynamic.<hex>, whose name gives the version. The
+// files are those a Java 3.8.0 member (id 1, no client part in its own
+// server line) left after its first activation.
+func TestParseConfigDynamicFile(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "myid"), []byte("1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join("quorum", "testdata", "java380", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.ReplaceAll(string(b), "/tmp/rc/zk1", dir)
+	}
+	static := read("zk1.zoo.cfg.100000000")
+	dyn := filepath.Join(dir, "zoo.cfg.dynamic.100000000")
+	if err := os.WriteFile(dyn, []byte(read("zoo.cfg.dynamic.100000000")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// reconfigEnabled=true is still refused for quorum members (validate);
+	// the files are read the same without it.
+	static = strings.Replace(static, "reconfigEnabled=true", "reconfigEnabled=false", 1)
+	cfg, err := ParseConfig(strings.NewReader(static))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	q := cfg.Quorum
+	if q == nil || q.MyID != 1 || q.Version != 0x100000000 || len(q.Voters()) != 3 {
+		t.Fatalf("quorum %+v", q)
+	}
+	want := "server.1=127.0.0.1:27281:27381:participant\n" +
+		"server.2=127.0.0.1:27282:27382:participant;0.0.0.0:27182\n" +
+		"server.3=127.0.0.1:27283:27383:participant;127.0.0.1:27183\nversion=100000000"
+	if q.Text() != want {
+		t.Errorf("text:\n%s\nwant\n%s", q.Text(), want)
+	}
+	if cfg.ClientPort != 27181 {
+		t.Errorf("clientPort %d", cfg.ClientPort)
+	}
+
+	// Java's refusals, with its messages.
+	for _, tc := range []struct {
+		static, dynamic, want string
+	}{
+		{static + "server.4=127.0.0.1:1:2\n", read("zoo.cfg.dynamic.100000000"),
+			"parameter: server.4 must be in a separate dynamic config file"},
+		{static + "group.1=1:2:3\n", read("zoo.cfg.dynamic.100000000"),
+			"parameter: group.1 must be in a separate dynamic config file"},
+		{static, read("zoo.cfg.dynamic.100000000") + "\nversion=100000000", "dynamic file shouldn't have version inside"},
+		{static, read("zoo.cfg.dynamic.100000000") + "\ntickTime=2000", "Unrecognised parameter: tickTime"},
+		{static, "server.1=127.0.0.1:27281:27381|127.0.0.2:27281:27381\nserver.2=127.0.0.1:27282:27382",
+			"multiAddress.enabled"},
+	} {
+		if err := os.WriteFile(dyn, []byte(tc.dynamic), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ParseConfig(strings.NewReader(tc.static))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v, want %q", err, tc.want)
+		}
+	}
+	// A file name without a version means version 0.
+	plain := filepath.Join(dir, "zoo.cfg.dynamic")
+	if err := os.WriteFile(plain, []byte(read("zoo.cfg.dynamic.100000000")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = ParseConfig(strings.NewReader(strings.Replace(static, dyn, plain, 1)))
+	if err != nil || cfg.Quorum == nil || cfg.Quorum.Version != 0 {
+		t.Fatalf("%v %+v", err, cfg.Quorum)
+	}
+}
+
+// standaloneEnabled=false: one participant is an ensemble of one, and no
+// participant at all is refused (QuorumPeerConfig.parseDynamicConfig).
+func TestParseConfigStandaloneDisabled(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "myid"), []byte("1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := "tickTime=200\ninitLimit=5\nsyncLimit=2\nclientPort=2181\ndataDir=" + dir + "\n"
+	cfg, err := ParseConfig(strings.NewReader(base + "standaloneEnabled=false\nserver.1=127.0.0.1:2888:3888\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Quorum == nil || cfg.Quorum.MyID != 1 || len(cfg.Quorum.Voters()) != 1 {
+		t.Fatalf("one participant with standaloneEnabled=false: quorum %+v", cfg.Quorum)
+	}
+	_, err = ParseConfig(strings.NewReader(base + "standaloneEnabled=false\n"))
+	if err == nil || !strings.Contains(err.Error(), "standaloneEnabled = false then number of participants should be >0") {
+		t.Errorf("no participants with standaloneEnabled=false: %v", err)
+	}
+	cfg, err = ParseConfig(strings.NewReader(base + "server.1=127.0.0.1:2888:3888\n"))
+	if err != nil || cfg.Quorum != nil {
+		t.Errorf("one participant, standaloneEnabled default: %v %+v", err, cfg.Quorum)
+	}
+}
+
+// The version is rendered as Long.toHexString renders it: unsigned.
+func TestQuorumTextNegativeVersion(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "myid"), []byte("1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ParseConfig(strings.NewReader("tickTime=200\ninitLimit=5\nsyncLimit=2\nclientPort=2181\ndataDir=" + dir +
+		"\nserver.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\nversion=-1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Quorum.Text(); !strings.HasSuffix(got, "\nversion=ffffffffffffffff") {
+		t.Errorf("text %q", got)
 	}
 }

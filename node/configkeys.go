@@ -74,8 +74,6 @@ var refusedKeys = []keyRule{
 	{key: "localSessionsEnabled", when: isTrue, reason: "local sessions are not implemented by zkgo"},
 	{key: "observerMasterPort", when: positive,
 		reason: "observer masters (observers syncing from followers) are not implemented by zkgo"},
-	{key: "dynamicConfigFile", when: anyValue,
-		reason: "a separate dynamic config file is not read by zkgo; put the server.N lines in zoo.cfg"},
 	{key: "oraclePath", when: anyValue, reason: "QuorumOracleMaj (oracle quorums) is not implemented by zkgo"},
 	{key: "enforceQuota", when: isTrue, reason: "quota enforcement is not implemented by zkgo"},
 	{key: "leaderServes", when: func(v string) bool { return v == "no" },

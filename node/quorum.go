@@ -52,21 +52,24 @@ func (q QuorumServer) ElectionAddr() string {
 	return net.JoinHostPort(q.Host, strconv.Itoa(q.ElectionPort))
 }
 
-func delimitedHost(h string) string {
-	if strings.Contains(h, ":") {
-		return "[" + h + "]"
+// server is q as the pure package holds it.
+func (q QuorumServer) server() quorum.Server {
+	return quorum.Server{ID: q.ID, Host: q.Host, QuorumPort: q.QuorumPort, ElectionPort: q.ElectionPort,
+		Observer: q.Type == Observer, HasClient: q.clientSet, ClientHost: q.ClientHost, ClientPort: q.ClientPort}
+}
+
+// quorumServer is s as a QuorumServer.
+func quorumServer(s quorum.Server) QuorumServer {
+	q := QuorumServer{ID: s.ID, Host: s.Host, QuorumPort: s.QuorumPort, ElectionPort: s.ElectionPort,
+		ClientHost: s.ClientHost, ClientPort: s.ClientPort, clientSet: s.HasClient}
+	if s.Observer {
+		q.Type = Observer
 	}
-	return h
+	return q
 }
 
 // configString is QuorumServer.toString: "host:qport:eport:type[;chost:cport]".
-func (q QuorumServer) configString() string {
-	s := fmt.Sprintf("%s:%d:%d:%s", delimitedHost(q.Host), q.QuorumPort, q.ElectionPort, q.Type)
-	if q.clientSet {
-		s += ";" + delimitedHost(q.ClientHost) + ":" + strconv.Itoa(q.ClientPort)
-	}
-	return s
-}
+func (q QuorumServer) configString() string { return q.server().String() }
 
 // Quorum is the ensemble configuration (Java's QuorumVerifier with the
 // members it holds).
@@ -133,134 +136,83 @@ func (q *Quorum) IsQuorum(acks map[int64]bool) bool {
 // trailing newline. It is what FLE notifications, NEWLEADER and
 // /zookeeper/config carry.
 func (q *Quorum) Text() string {
-	ids := make([]int64, 0, len(q.Servers))
-	for id := range q.Servers {
-		ids = append(ids, id)
+	servers := make(map[int64]quorum.Server, len(q.Servers))
+	for id, qs := range q.Servers {
+		servers[id] = qs.server()
 	}
-	quorum.JavaHashOrder(ids)
-	var b strings.Builder
-	for _, id := range ids {
-		b.WriteString("server." + strconv.FormatInt(id, 10) + "=" + q.Servers[id].configString() + "\n")
-	}
-	if q.Verifier != nil {
-		b.WriteString(q.Verifier.Text())
-	}
-	b.WriteString("version=" + strconv.FormatInt(q.Version, 16))
-	return b.String()
+	return quorum.ServersText(servers, q.Verifier) + "version=" + quorum.HexVersion(q.Version)
 }
 
-// parseServerLine parses "host:qport:eport[:type][;[chost:]cport]".
-func parseServerLine(id int64, v string) (QuorumServer, error) {
-	q := QuorumServer{ID: id}
-	parts := strings.Split(v, ";")
-	if len(parts) > 2 {
-		return q, fmt.Errorf("server.%d: %q does not have the form host:port:port[:type][;[host:]port]", id, v)
-	}
-	addr := parts[0]
-	if strings.Contains(addr, "|") {
-		return q, fmt.Errorf("server.%d: multiple addresses need multiAddress.enabled, which zkgo does not support", id)
-	}
-	var fields []string
-	if strings.HasPrefix(addr, "[") {
-		end := strings.Index(addr, "]")
-		if end < 0 {
-			return q, fmt.Errorf("server.%d: bad IPv6 address in %q", id, v)
+// errDynamicVersion is Java's message for a version line in a dynamic file.
+var errDynamicVersion = errors.New("dynamic file shouldn't have version inside")
+
+// quorumProps returns the properties the ensemble is read from, as
+// QuorumPeerConfig.parse takes them: with dynamicConfigFile, that file
+// (its version from the file name, "zoo.cfg.dynamic.<hex>"; none means
+// 0) read with the dynamic-file rules; without it, zoo.cfg itself
+// (backward-compatible mode).
+func quorumProps(c *Config) (props *quorum.Properties, opt quorum.ParseOptions, err error) {
+	opt = quorum.ParseOptions{StandaloneEnabled: c.Standalone}
+	dyn, ok := c.Raw["dynamicConfigFile"]
+	if !ok {
+		opt.BackwardCompatible = true
+		props = &quorum.Properties{}
+		for _, k := range sortedKeys(c.Raw) {
+			props.Set(k, c.Raw[k])
 		}
-		fields = append([]string{addr[1:end]}, strings.Split(strings.TrimPrefix(addr[end+1:], ":"), ":")...)
-	} else {
-		fields = strings.Split(addr, ":")
+		return props, opt, nil
 	}
-	if len(fields) != 3 && len(fields) != 4 {
-		return q, fmt.Errorf("server.%d: %q does not have the form host:port:port[:type]", id, v)
-	}
-	q.Host = fields[0]
-	var err error
-	if q.QuorumPort, err = strconv.Atoi(fields[1]); err != nil {
-		return q, fmt.Errorf("server.%d: Address unresolved: %s:%s", id, fields[0], fields[1])
-	}
-	if q.ElectionPort, err = strconv.Atoi(fields[2]); err != nil {
-		return q, fmt.Errorf("server.%d: Address unresolved: %s:%s", id, fields[0], fields[2])
-	}
-	if q.QuorumPort == q.ElectionPort {
-		return q, fmt.Errorf("server.%d: Client and election port must be different", id)
-	}
-	if len(fields) == 4 {
-		switch strings.ToLower(strings.TrimSpace(fields[3])) {
-		case "participant":
-			q.Type = Participant
-		case "observer":
-			q.Type = Observer
-		default:
-			return q, fmt.Errorf("server.%d: Unrecognised peertype: %s", id, fields[3])
+	dyn = strings.TrimSpace(dyn)
+	// QuorumPeerConfig.parseProperties: the servers may not be in both.
+	for _, k := range sortedKeys(c.Raw) {
+		if strings.HasPrefix(k, "server.") || quorum.IsHierarchicalKey(k) {
+			return nil, opt, fmt.Errorf("parameter: %s must be in a separate dynamic config file", k)
 		}
 	}
-	if len(parts) == 2 {
-		c := parts[1]
-		host, port := "0.0.0.0", c
-		if i := strings.LastIndex(c, ":"); i >= 0 {
-			host, port = strings.Trim(c[:i], "[]"), c[i+1:]
-		}
-		p, err := strconv.Atoi(strings.TrimSpace(port))
-		if err != nil {
-			return q, fmt.Errorf("server.%d: bad client port in %q", id, v)
-		}
-		q.ClientHost, q.ClientPort, q.clientSet = host, p, true
+	b, err := os.ReadFile(dyn)
+	if err != nil {
+		return nil, opt, fmt.Errorf("Error processing %s: %w", dyn, err)
 	}
-	return q, nil
+	props = quorum.ParseProperties(string(b))
+	if _, has := props.Get("version"); has {
+		return nil, opt, fmt.Errorf("Error processing %s: %w", dyn, errDynamicVersion)
+	}
+	if v, ok := quorum.VersionFromFilename(dyn); ok {
+		props.Set("version", v)
+	}
+	// NB: zoo.cfg.dynamic.next (QuorumPeerConfig's last seen config) is
+	// only used by Java with reconfigEnabled=true, which zkgo quorum
+	// members refuse (configkeys.go).
+	return props, opt, nil
 }
 
-// parseQuorum reads the server.N lines of a parsed zoo.cfg and the myid
-// file. It returns nil when the configuration is standalone (no server
-// lines, or a single participant with standaloneEnabled).
+// parseQuorum reads the ensemble (the server.N lines of zoo.cfg, or of its
+// dynamicConfigFile) and the myid file. It returns nil when the
+// configuration is standalone (no server lines, or a single participant
+// with standaloneEnabled).
 func parseQuorum(c *Config) (*Quorum, error) {
-	q := &Quorum{Servers: map[int64]QuorumServer{}}
-	for k, v := range c.Raw {
-		if !strings.HasPrefix(k, "server.") {
-			continue
-		}
-		id, err := strconv.ParseInt(k[len("server."):], 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%s: server id is not a number", k)
-		}
-		s, err := parseServerLine(id, v)
-		if err != nil {
-			return nil, err
-		}
-		q.Servers[id] = s
-	}
-	if v, ok := c.Raw["version"]; ok {
-		// QuorumMaj/QuorumHierarchical read it with Long.parseLong(v, 16);
-		// Java refuses the config (standalone too) when that fails.
-		var err error
-		if q.Version, err = strconv.ParseInt(strings.TrimSpace(v), 16, 64); err != nil {
-			return nil, fmt.Errorf("version: %q is not a hexadecimal number", v)
-		}
-	}
-	if len(q.Servers) == 0 {
-		// A standalone server: Java still parses group/weight lines and
-		// fails on the same mistakes.
-		if _, err := quorum.Parse(nil, c.Raw); err != nil {
-			return nil, err
-		}
-		return nil, nil
-	}
-	members := make([]quorum.Member, 0, len(q.Servers))
-	for id, s := range q.Servers {
-		members = append(members, quorum.Member{ID: id, Voter: s.Type == Participant})
-	}
-	v, err := quorum.Parse(members, c.Raw)
+	props, opt, err := quorumProps(c)
 	if err != nil {
 		return nil, err
 	}
-	q.Verifier = v
-	voters := len(q.Voters())
-	if voters == 0 {
-		return nil, errors.New("Observers w/o participants is an invalid configuration")
-	}
-	if voters == 1 && c.Standalone {
-		if len(q.Servers) > 1 {
-			return nil, errors.New("Observers w/o quorum is an invalid configuration")
+	for _, k := range props.Keys() {
+		if v, _ := props.Get(k); strings.HasPrefix(k, "server.") && strings.Contains(strings.SplitN(v, ";", 2)[0], "|") {
+			return nil, fmt.Errorf("%s=%s: %w", k, v, quorum.ErrMultiAddress)
 		}
+	}
+	qc, err := quorum.ParseConfig(props, opt)
+	if err != nil {
+		return nil, err
+	}
+	q := &Quorum{Servers: map[int64]QuorumServer{}, Version: qc.Version}
+	for id, s := range qc.Servers {
+		q.Servers[id] = quorumServer(s)
+	}
+	if len(q.Servers) == 0 {
+		return nil, nil
+	}
+	q.Verifier = qc.Verifier
+	if !qc.Distributed(c.Standalone) {
 		return nil, nil
 	}
 	b, err := os.ReadFile(filepath.Join(c.DataDir, "myid"))
@@ -294,4 +246,11 @@ func parseQuorum(c *Config) (*Quorum, error) {
 		return nil, errors.New("syncLimit is not set")
 	}
 	return q, nil
+}
+
+func delimitedHost(h string) string {
+	if strings.Contains(h, ":") {
+		return "[" + h + "]"
+	}
+	return h
 }

@@ -36,11 +36,26 @@ func (k MemberKind) String() string {
 	return "java"
 }
 
+// ClientForm is how a member's server.N line gives its client address.
+type ClientForm int
+
+// Client address forms.
+const (
+	// ClientHostPort: "...;127.0.0.1:port" (the default).
+	ClientHostPort ClientForm = iota
+	// ClientPortOnly: "...;port" (Java listens on 0.0.0.0:port).
+	ClientPortOnly
+	// ClientStatic: no client part; the member's zoo.cfg has clientPort
+	// and clientPortAddress=127.0.0.1 instead.
+	ClientStatic
+)
+
 // MemberSpec is one member of a mixed ensemble.
 type MemberSpec struct {
 	ID       int64
 	Kind     MemberKind
 	Observer bool
+	Client   ClientForm
 }
 
 // MixedOptions configure a mixed ensemble. Zero TickTime/InitLimit/SyncLimit
@@ -148,13 +163,32 @@ func (m *Mixed) member(id int64) *mixedMember {
 	return mm
 }
 
-// serverLine is the value of server.N: host:quorumPort:electionPort:type;host:clientPort.
+// serverLine is the value of server.N: host:quorumPort:electionPort:type
+// and the client part of the member's ClientForm.
 func (mm *mixedMember) serverLine() string {
 	typ := "participant"
 	if mm.spec.Observer {
 		typ = "observer"
 	}
-	return fmt.Sprintf("127.0.0.1:%d:%d:%s;127.0.0.1:%d", mm.quorumPort, mm.elec, typ, mm.clientPort)
+	line := fmt.Sprintf("127.0.0.1:%d:%d:%s", mm.quorumPort, mm.elec, typ)
+	switch mm.spec.Client {
+	case ClientPortOnly:
+		line += fmt.Sprintf(";%d", mm.clientPort)
+	case ClientStatic:
+	default:
+		line += fmt.Sprintf(";127.0.0.1:%d", mm.clientPort)
+	}
+	return line
+}
+
+// textLine is the member's line as QuorumServer.toString renders it: a
+// port-only client address is 0.0.0.0:port, a static one is not shown.
+func (mm *mixedMember) textLine() string {
+	if mm.spec.Client == ClientPortOnly {
+		return strings.TrimSuffix(mm.serverLine(), fmt.Sprintf(";%d", mm.clientPort)) +
+			fmt.Sprintf(";0.0.0.0:%d", mm.clientPort)
+	}
+	return mm.serverLine()
 }
 
 func (m *Mixed) writeConfig(mm *mixedMember) {
@@ -171,6 +205,10 @@ func (m *Mixed) writeConfig(mm *mixedMember) {
 	}
 	if mm.spec.Observer {
 		cfg["peerType"] = "observer"
+	}
+	if mm.spec.Client == ClientStatic {
+		cfg["clientPort"] = strconv.Itoa(mm.clientPort)
+		cfg["clientPortAddress"] = "127.0.0.1"
 	}
 	for id, o := range m.members {
 		cfg["server."+strconv.FormatInt(id, 10)] = o.serverLine()
@@ -193,13 +231,14 @@ func (m *Mixed) writeConfig(mm *mixedMember) {
 }
 
 // QuorumText is the QuorumVerifier text Java members derive from the
-// config (QuorumMaj.toString): one server.N line per member, then
-// "version=0" with no trailing newline. External members send it in their
-// election notifications.
+// config (QuorumMaj.toString): one server.N line per member (in id order,
+// which is Java's HashMap order for ids below 16), then "version=0" with
+// no trailing newline. External members send it in their election
+// notifications.
 func (m *Mixed) QuorumText() string {
 	var b strings.Builder
 	for _, id := range m.ids() {
-		b.WriteString("server." + strconv.FormatInt(id, 10) + "=" + m.member(id).serverLine() + "\n")
+		b.WriteString("server." + strconv.FormatInt(id, 10) + "=" + m.member(id).textLine() + "\n")
 	}
 	b.WriteString("version=0")
 	return b.String()

@@ -17,5 +17,15 @@
 // QuorumHierarchical.parse), and Text renders the group/weight lines of
 // QuorumHierarchical.toString.
 //
+// Config is the whole quorum configuration (QuorumVerifier with its
+// members and version): ParseServer reads the server.N grammar
+// (QuorumServer), ParseConfig the properties of zoo.cfg, a dynamic file
+// or a reconfig's newMembers (parseDynamicConfig), and String renders
+// QuorumVerifier.toString, the text of /zookeeper/config. files.go renders
+// the files Java 3.8 writes when a configuration is activated
+// (zoo.cfg.dynamic.<version>, .next, and the static zoo.cfg rewrite, whose
+// line order is that of Java 17's Properties, a ConcurrentHashMap, which
+// Properties.JavaOrder simulates).
+//
 // Package quorum is pure: no I/O, no clocks, no goroutines.
 package quorum

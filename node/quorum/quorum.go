@@ -176,6 +176,21 @@ func IsHierarchicalKey(key string) bool {
 	return strings.HasPrefix(key, "group") || strings.HasPrefix(key, "weight")
 }
 
+// ErrJavaRuntime marks configuration errors Java raises as unchecked
+// exceptions (NumberFormatException, IllegalArgumentException,
+// NullPointerException) rather than as ConfigException: a reconfig that
+// meets one fails with MARSHALLINGERROR in Java, not BADARGUMENTS.
+var ErrJavaRuntime = errors.New("quorum: an unchecked exception in Java")
+
+// runtimeError is an error that errors.Is ErrJavaRuntime, with its own
+// message.
+type runtimeError struct{ error }
+
+func (e runtimeError) Unwrap() error        { return e.error }
+func (e runtimeError) Is(target error) bool { return target == ErrJavaRuntime }
+
+func javaRuntime(err error) error { return runtimeError{err} }
+
 // ErrNoVoters is returned when a configuration has no voting member.
 var ErrNoVoters = errors.New("quorum: no voting members")
 
@@ -234,7 +249,7 @@ func Parse(members []Member, props map[string]string) (Verifier, error) {
 			for _, s := range javaSplit(v, ':') {
 				sid, err := javaParseLong(s)
 				if err != nil {
-					return nil, fmt.Errorf("%s: server id %q is not a number", k, s)
+					return nil, javaRuntime(fmt.Errorf("%s: server id %q is not a number", k, s))
 				}
 				if _, dup := h.serverGroup[sid]; dup {
 					// Java's message, missing space included.
@@ -246,7 +261,7 @@ func Parse(members []Member, props map[string]string) (Verifier, error) {
 		}
 		w, err := javaParseLong(v)
 		if err != nil {
-			return nil, fmt.Errorf("%s: weight %q is not a number", k, v)
+			return nil, javaRuntime(fmt.Errorf("%s: weight %q is not a number", k, v))
 		}
 		h.serverW[id] = w
 	}
@@ -266,8 +281,8 @@ func Parse(members []Member, props map[string]string) (Verifier, error) {
 	for _, sid := range grouped {
 		w, ok := h.serverW[sid]
 		if !ok {
-			return nil, fmt.Errorf("group.%d: server %d is not a participant and has no weight.%d line "+
-				"(Java 3.8 fails to start with a NullPointerException)", h.serverGroup[sid], sid, sid)
+			return nil, javaRuntime(fmt.Errorf("group.%d: server %d is not a participant and has no weight.%d line "+
+				"(Java 3.8 fails to start with a NullPointerException)", h.serverGroup[sid], sid, sid))
 		}
 		h.groupW[h.serverGroup[sid]] += w
 	}
@@ -288,7 +303,7 @@ func keyID(k string) (int64, error) {
 	}
 	id, err := javaParseLong(rest)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %q is not a number", k, rest)
+		return 0, javaRuntime(fmt.Errorf("%s: %q is not a number", k, rest))
 	}
 	return id, nil
 }

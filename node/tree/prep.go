@@ -504,11 +504,13 @@ func (t *Tree) prepOne(req *PrepRequest, typ wire.OpCode, body jute.Record, _ bo
 		return &wire.SetDataTxn{Path: s.Path, Data: s.Data, Version: v}, nil
 
 	case wire.OpReconfig:
-		if perr := t.checkSession(req); perr != nil {
-			return nil, perr
-		}
+		// PrepRequestProcessor refuses a disabled reconfig before it
+		// checks the session.
 		if !req.ReconfigEnabled {
 			return nil, fail(wire.ErrReconfigDisabled, "")
+		}
+		if perr := t.checkSession(req); perr != nil {
+			return nil, perr
 		}
 		// Standalone servers have no quorum to reconfigure.
 		return nil, fail(wire.ErrUnimplemented, "")

@@ -135,3 +135,31 @@ func TestPrepBoundsTxnSize(t *testing.T) {
 		t.Fatal("the closeSession's digest does not match the tree after it")
 	}
 }
+
+// TestPrepReconfigOrder: a reconfig is refused with RECONFIGDISABLED
+// before the session is checked, as Java's PrepRequestProcessor does (a
+// session the tracker no longer accepts gets RECONFIGDISABLED there, not
+// SESSIONEXPIRED); with reconfig enabled the
+// session check comes first, then UNIMPLEMENTED on a server without a
+// quorum.
+func TestPrepReconfigOrder(t *testing.T) {
+	tr := New(Options{})
+	expired := func(wire.SessionID) wire.ErrCode { return wire.ErrSessionExpired }
+	body := &wire.ReconfigRequest{LeavingServers: "2", CurConfigID: -1}
+	for _, tc := range []struct {
+		enabled bool
+		check   SessionCheck
+		want    wire.ErrCode
+	}{
+		{false, expired, wire.ErrReconfigDisabled},
+		{false, nil, wire.ErrReconfigDisabled},
+		{true, expired, wire.ErrSessionExpired},
+		{true, nil, wire.ErrUnimplemented},
+	} {
+		e, code := tr.Prep(&PrepRequest{Session: 1, Type: wire.OpReconfig, Body: body, Zxid: 1, Time: 1,
+			CheckSession: tc.check, ReconfigEnabled: tc.enabled})
+		if code != tc.want || e.Hdr.Type != wire.OpError {
+			t.Errorf("enabled=%v session expired=%v: %v (txn type %v), want %v", tc.enabled, tc.check != nil, code, e.Hdr.Type, tc.want)
+		}
+	}
+}
