@@ -240,8 +240,9 @@ func (rep *Report) WriteMarkdown(w io.Writer) {
 	if len(rep.Mem) > 0 {
 		p("\n## Memory and startup\n\n")
 		p("Fresh server with Java at -Xms=-Xmx%s. 10k sessions ping every 5 s (timeout 30 s); RSS read after two ping rounds. "+
-			"1M znodes of 100 B, fan-out 1000, 27-byte paths, loaded by multis of 100 creates over 8 connections. "+
-			"Startup: SIGKILL, then restart on the same data dir, timed from exec until a session reads.\n\n", rep.JavaMem)
+			"%d znodes of %d B (figures scaled to 1M), fan-out 1000, 27-byte paths, loaded by multis of 100 creates over 8 connections; "+
+			"settled = at least 10 s after the load (Java: after jcmd GC.run) and until RSS moved by under 1%% in 3 s (at most 40 s). "+
+			"Startup: SIGKILL, then restart on the same data dir, timed from exec until a session reads.\n\n", rep.JavaMem, rep.MemZnodes, rep.MemDataSize)
 		p("| metric | Java | zkgo | ratio |\n|---|---:|---:|---:|\n")
 		for _, r := range memRows {
 			j, g := rep.memStat(Java, r.m), rep.memStat(Zkgo, r.m)
