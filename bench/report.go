@@ -300,13 +300,16 @@ func (rep *Report) historyRow() string {
 // rows already there and adding this run's.
 func (rep *Report) WriteResultsFile(path string) error {
 	var rows []string
+	var notes string
 	if old, err := os.ReadFile(path); err == nil {
 		rows = historyRows(string(old))
+		notes = notesSection(string(old))
 	}
 	rows = append(rows, rep.historyRow())
 	var b strings.Builder
 	b.WriteString("# Bench results: zkgo vs Java ZooKeeper 3.8\n\n")
-	b.WriteString("This file is written by `make bench` / `make bench-full`; do not edit by hand. " +
+	b.WriteString("This file is written by `make bench` / `make bench-full`; do not edit by hand, except the " +
+		"\"## Notes\" section at the end, which a run keeps. " +
 		"Method: ../../shared/BENCHMARKS.md. The history at the end keeps one line per run.\n\n")
 	rep.WriteMarkdown(&b)
 	b.WriteString("\n")
@@ -314,7 +317,21 @@ func (rep *Report) WriteResultsFile(path string) error {
 	for _, r := range rows {
 		b.WriteString(r)
 	}
+	if notes != "" {
+		b.WriteString("\n")
+		b.WriteString(notes)
+	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// notesSection returns the hand-written "## Notes" section of a results
+// file (from its heading to the end), which a new run keeps.
+func notesSection(s string) string {
+	i := strings.Index(s, "\n## Notes")
+	if i < 0 {
+		return ""
+	}
+	return strings.TrimRight(s[i+1:], "\n") + "\n"
 }
 
 // historyRows returns the table rows of the "## History" section of a
