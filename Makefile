@@ -100,6 +100,13 @@ bench: build
 bench-full: build
 	./$(BIN) bench compare --profile full --zkgo $(BIN) --results bench/RESULTS.md --json bench/results.json
 
+# Only the memory and startup rows (10k idle sessions, then 1M znodes of
+# 100 B and a restart), Java and zkgo in one run, printed (RESULTS.md is
+# left alone); MEM_FLAGS adds flags, e.g. MEM_FLAGS='--znodes 100000 --znode-size 1024'.
+.PHONY: bench-mem
+bench-mem: build
+	./$(BIN) bench compare --profile quick --only '^$$' --zkgo $(BIN) --results '' $(MEM_FLAGS)
+
 # The same comparison over TLS (issue 18): both servers with a
 # secureClientPort and the same certificates (Java: NettyServerCnxnFactory),
 # clients with certificates (clientAuth=need); writes bench/RESULTS-TLS.md.

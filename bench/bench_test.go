@@ -3,6 +3,8 @@ package bench
 import (
 	"encoding/binary"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -197,5 +199,32 @@ func TestResultsHistoryIsKept(t *testing.T) {
 	rep.WriteMarkdown(&b) // an empty report renders without panicking
 	if !strings.Contains(b.String(), "## Goals") {
 		t.Fatal("no goals section")
+	}
+}
+
+// A hand-written "## Notes" section at the end of RESULTS.md survives the
+// next run, after the history, which keeps both rows.
+func TestResultsNotesAreKept(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "RESULTS.md")
+	rep := &Report{Profile: "quick", Date: time.Date(2030, 1, 2, 3, 4, 0, 0, time.UTC), Cells: map[string][]Cell{}}
+	if err := rep.WriteResultsFile(path); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	notes := "## Notes\n\nMeasured by hand on a shared machine.\n"
+	if err := os.WriteFile(path, append(b, []byte("\n"+notes)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep.Date = rep.Date.Add(time.Hour)
+	if err := rep.WriteResultsFile(path); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(path)
+	s := string(b)
+	if !strings.HasSuffix(s, notes) {
+		t.Fatalf("notes lost or moved:\n%s", s[max(0, len(s)-300):])
+	}
+	if rows := historyRows(s); len(rows) != 2 {
+		t.Fatalf("history rows %q, want 2", rows)
 	}
 }

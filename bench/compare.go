@@ -149,13 +149,16 @@ type Report struct {
 	Duration  string            `json:"duration"`
 	ServerWU  string            `json:"server_warmup"`
 	Size      int               `json:"size"`
-	WorkDir   string            `json:"work_dir"`
-	Order     []string          `json:"order"`
-	Scenarios []Scenario        `json:"scenarios"`
-	Cells     map[string][]Cell `json:"cells"`
-	Mem       []MemCell         `json:"memory"`
-	Elapsed   float64           `json:"elapsed_sec"`
-	Errors    []string          `json:"errors,omitempty"`
+	// MemZnodes and MemDataSize describe the memory scenario.
+	MemZnodes   int               `json:"mem_znodes,omitempty"`
+	MemDataSize int               `json:"mem_znode_size,omitempty"`
+	WorkDir     string            `json:"work_dir"`
+	Order       []string          `json:"order"`
+	Scenarios   []Scenario        `json:"scenarios"`
+	Cells       map[string][]Cell `json:"cells"`
+	Mem         []MemCell         `json:"memory"`
+	Elapsed     float64           `json:"elapsed_sec"`
+	Errors      []string          `json:"errors,omitempty"`
 }
 
 func (c *CompareConfig) logf(format string, args ...any) {
@@ -203,7 +206,7 @@ func Compare(ctx context.Context, cfg CompareConfig) (*Report, error) {
 	rep := &Report{Profile: cfg.Profile, Date: time.Now().UTC(), Machine: MachineFacts(), GoVersion: runtime.Version(),
 		Java: JavaVersion(), JavaHeap: cfg.JavaHeap, JavaMem: cfg.JavaMemHeap, Reps: cfg.Reps,
 		Warmup: cfg.Warmup.String(), Duration: cfg.Duration.String(), ServerWU: cfg.ServerWarmup.String(),
-		Size: cfg.Size, WorkDir: cfg.WorkDir, Cells: map[string][]Cell{}}
+		Size: cfg.Size, WorkDir: cfg.WorkDir, Cells: map[string][]Cell{}, MemZnodes: cfg.MemZnodes, MemDataSize: cfg.MemDataSize}
 	var only *regexp.Regexp
 	if cfg.Only != "" {
 		if only, err = regexp.Compile(cfg.Only); err != nil {

@@ -92,8 +92,7 @@ func (cfg *CompareConfig) runMemory(ctx context.Context, k Kind, r int, dir stri
 	if k == Java {
 		mc.JavaHeapUsedKB = JavaGC(srv.Pid())
 	}
-	settle(5 * time.Second)
-	settled, _ := ReadProc(srv.Pid())
+	settled := settleRSS(ctx, srv.Pid(), 10*time.Second, 40*time.Second)
 	mc.SettledRSSKB = settled.RSSKB
 	mc.PeakRSSKB = settled.HWMKB
 	mc.TreeDeltaKB = settled.RSSKB - base.RSSKB
@@ -123,6 +122,34 @@ func (cfg *CompareConfig) runMemory(ctx context.Context, k Kind, r int, dir stri
 	}
 	cfg.logf("  restart with %d znodes: serving after %.2fs, RSS %d MB", cfg.MemZnodes, mc.StartupSec, mc.StartupRSSKB>>10)
 	return mc, nil
+}
+
+// settleRSS waits at least min, then until the process's RSS has moved by
+// less than 1% over 3 s (at most max), and returns the last sample. Both
+// servers get the same rule: Java after its explicit GC.run, zkgo after
+// whatever its runtime (and its memory trimmer) does on its own.
+func settleRSS(ctx context.Context, pid int, min, max time.Duration) ProcSample {
+	t0 := time.Now()
+	var hist []int64
+	for {
+		s, err := ReadProc(pid)
+		if err != nil {
+			return s
+		}
+		hist = append(hist, s.RSSKB)
+		if el := time.Since(t0); el >= max || ctx.Err() != nil {
+			return s
+		} else if el >= min && len(hist) >= 4 {
+			a, b := hist[len(hist)-4], s.RSSKB
+			if d := a - b; d*100 <= a && -d*100 <= a {
+				return s
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // idleSessions opens n sessions that only ping (every 5 s; timeout 30 s),

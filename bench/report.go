@@ -240,8 +240,9 @@ func (rep *Report) WriteMarkdown(w io.Writer) {
 	if len(rep.Mem) > 0 {
 		p("\n## Memory and startup\n\n")
 		p("Fresh server with Java at -Xms=-Xmx%s. 10k sessions ping every 5 s (timeout 30 s); RSS read after two ping rounds. "+
-			"1M znodes of 100 B, fan-out 1000, 27-byte paths, loaded by multis of 100 creates over 8 connections. "+
-			"Startup: SIGKILL, then restart on the same data dir, timed from exec until a session reads.\n\n", rep.JavaMem)
+			"%d znodes of %d B (figures scaled to 1M), fan-out 1000, 27-byte paths, loaded by multis of 100 creates over 8 connections; "+
+			"settled = at least 10 s after the load (Java: after jcmd GC.run) and until RSS moved by under 1%% in 3 s (at most 40 s). "+
+			"Startup: SIGKILL, then restart on the same data dir, timed from exec until a session reads.\n\n", rep.JavaMem, rep.MemZnodes, rep.MemDataSize)
 		p("| metric | Java | zkgo | ratio |\n|---|---:|---:|---:|\n")
 		for _, r := range memRows {
 			j, g := rep.memStat(Java, r.m), rep.memStat(Zkgo, r.m)
@@ -299,13 +300,16 @@ func (rep *Report) historyRow() string {
 // rows already there and adding this run's.
 func (rep *Report) WriteResultsFile(path string) error {
 	var rows []string
+	var notes string
 	if old, err := os.ReadFile(path); err == nil {
 		rows = historyRows(string(old))
+		notes = notesSection(string(old))
 	}
 	rows = append(rows, rep.historyRow())
 	var b strings.Builder
 	b.WriteString("# Bench results: zkgo vs Java ZooKeeper 3.8\n\n")
-	b.WriteString("This file is written by `make bench` / `make bench-full`; do not edit by hand. " +
+	b.WriteString("This file is written by `make bench` / `make bench-full`; do not edit by hand, except the " +
+		"\"## Notes\" section at the end, which a run keeps. " +
 		"Method: ../../shared/BENCHMARKS.md. The history at the end keeps one line per run.\n\n")
 	rep.WriteMarkdown(&b)
 	b.WriteString("\n")
@@ -313,7 +317,21 @@ func (rep *Report) WriteResultsFile(path string) error {
 	for _, r := range rows {
 		b.WriteString(r)
 	}
+	if notes != "" {
+		b.WriteString("\n")
+		b.WriteString(notes)
+	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// notesSection returns the hand-written "## Notes" section of a results
+// file (from its heading to the end), which a new run keeps.
+func notesSection(s string) string {
+	i := strings.Index(s, "\n## Notes")
+	if i < 0 {
+		return ""
+	}
+	return strings.TrimRight(s[i+1:], "\n") + "\n"
 }
 
 // historyRows returns the table rows of the "## History" section of a

@@ -502,3 +502,34 @@ func TestLearnerLinkClosedByWriterEndsFollowing(t *testing.T) {
 		t.Fatalf("link drops %d, want 1", drops)
 	}
 }
+
+// A follower whose leader goes away looks for a new one after its short
+// backoff, not at its next tick: with tickTime 10 minutes (ticks every 5)
+// it must be back at the leader's door at once. Java's QuorumPeer starts
+// its election as soon as it is LOOKING; zkgo once waited for the tick,
+// which made the first write after a leader kill take up to a second more
+// than Java's (tickTime/2 with the usual 2000).
+func TestLearnerLooksAgainWithoutWaitingForATick(t *testing.T) {
+	dir := t.TempDir()
+	f := newFakeLeader(t)
+	cfg := learnerConfig(t, dir, f.port(), false)
+	cfg.TickTime = 600_000
+	cfg.InitLimit, cfg.SyncLimit = 2, 2
+	s := startLearner(t, cfg)
+	f.handshake(1, 0, 0, 0)
+	f.send(wire.QuorumPacket{Type: wire.PacketDiff, Zxid: 0})
+	f.send(wire.QuorumPacket{Type: wire.PacketNewLeader, Zxid: 0x100000000, Data: []byte(s.cfg.Quorum.Text())})
+	f.expect(wire.PacketAck, 0x100000000)
+	f.send(wire.QuorumPacket{Type: wire.PacketUpToDate, Zxid: -1})
+	f.expect(wire.PacketAck, 0x100000000)
+	waitFor(t, func() bool { return s.Mode() == "follower" })
+	first := f.c
+	first.Close() // the leader is gone
+	f.accept()    // within 10 s, far less than the 5 minutes to the next tick
+	if f.c == first {
+		t.Fatal("no new connection")
+	}
+	if fi := f.read(); fi.Type != wire.PacketFollowerInfo {
+		t.Fatalf("after the leader went away the learner sent %v, want FOLLOWERINFO", fi.Type)
+	}
+}

@@ -124,6 +124,7 @@ type peer struct {
 	syncJobs    chan func() // a sync's disk jobs, done: run on the owner
 	lookAt      time.Time   // when the pending election may start (backoff)
 	looking     bool        // an election request is out
+	lookTimer   *time.Timer // wakes the owner at lookAt (maybeStartElection)
 
 	// maxPendingHandshakes bounds the connections to the election port,
 	// and to the quorum port while leading, that have not sent their
@@ -363,9 +364,23 @@ func (s *Server) becomeLooking(reason string, delay time.Duration) {
 
 // maybeStartElection hands the election goroutine a request once the
 // backoff has passed.
+//
+// A backoff that has not passed arms a timer that wakes the owner goroutine
+// at lookAt; the run loop calls this after every step. Without the timer
+// the election waited for the next tick (tickTime/2, a second with the
+// usual 2000): Java's QuorumPeer starts looking for a leader as soon as it
+// is LOOKING.
 func (s *Server) maybeStartElection() {
 	p := s.peer
-	if p == nil || p.role != roleLooking || p.looking || time.Now().Before(p.lookAt) {
+	if p == nil || p.role != roleLooking || p.looking {
+		return
+	}
+	if d := time.Until(p.lookAt); d > 0 {
+		if p.lookTimer == nil {
+			p.lookTimer = time.AfterFunc(d, s.wakeOwner)
+		} else {
+			p.lookTimer.Reset(d)
+		}
 		return
 	}
 	select {

@@ -616,10 +616,20 @@ func (s *Server) run() {
 		}
 		s.advanceSnapSyncs()
 		s.retryGatedCommits()
+		s.maybeStartElection()
 		if s.stepDownAfter {
 			s.stepDown("zxid counter rollover: a new epoch is needed")
 		}
 		s.flush()
+	}
+}
+
+// wakeOwner makes the owner goroutine run a step (and everything it
+// checks after one) without an event; safe from any goroutine.
+func (s *Server) wakeOwner() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
 	}
 }
 

@@ -1,6 +1,10 @@
 package wire
 
-import "github.com/zkgo/zkgo/jute"
+import (
+	"encoding/binary"
+
+	"github.com/zkgo/zkgo/jute"
+)
 
 // NewRequestRecord returns an empty record for the body of a client request
 // with opcode op. hasBody is false for header-only requests (ping,
@@ -171,16 +175,22 @@ type ClientPacket struct {
 // Java reads records from a stream.
 func DecodeRequestFrame(body []byte, max int) (ClientPacket, error) {
 	p := ClientPacket{Kind: KindRequest, Size: len(body) + FrameHeaderSize}
-	r := jute.NewReaderMax(body, max)
-	p.Header.Decode(&r)
-	if err := r.Err(); err != nil {
-		return p, err
+	// The header is read by hand: a Reader handed to a record's Decode (an
+	// interface call) escapes to the heap, and a header-only request (the
+	// pings of idle sessions) needs none.
+	if len(body) < 8 {
+		h := jute.NewReaderMax(body, max)
+		p.Header.Decode(&h)
+		return p, h.Err()
 	}
-	p.Raw = body[r.Offset():]
+	p.Header.Xid = Xid(binary.BigEndian.Uint32(body))
+	p.Header.Type = OpCode(binary.BigEndian.Uint32(body[4:]))
+	p.Raw = body[8:]
 	rec, has, known := NewRequestRecord(p.Header.Type)
 	if !known || !has {
 		return p, nil
 	}
+	r := jute.NewReaderMax(p.Raw, max)
 	rec.Decode(&r)
 	if err := r.Err(); err != nil {
 		p.BodyErr = err

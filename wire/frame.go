@@ -91,10 +91,16 @@ func AppendFrame(b []byte, recs ...jute.Record) []byte {
 // AppendReply appends a framed reply: ReplyHeader then body (which may be
 // nil for header-only replies).
 func AppendReply(b []byte, h ReplyHeader, body jute.Record) []byte {
-	n := 16
-	if body != nil {
-		n += body.Size()
+	if body == nil {
+		// Without a record no Writer is needed (one handed to Encode, an
+		// interface call, escapes to the heap): a ping's reply allocates
+		// nothing when b has room.
+		b = binary.BigEndian.AppendUint32(b, 16)
+		b = binary.BigEndian.AppendUint32(b, uint32(h.Xid))
+		b = binary.BigEndian.AppendUint64(b, uint64(h.Zxid))
+		return binary.BigEndian.AppendUint32(b, uint32(h.Err))
 	}
+	n := 16 + body.Size()
 	// One growth for the whole frame (amortized over the replies of a
 	// round), not one per field.
 	w := jute.Writer{}
@@ -102,9 +108,7 @@ func AppendReply(b []byte, h ReplyHeader, body jute.Record) []byte {
 	w.Int(int32(h.Xid))
 	w.Long(int64(h.Zxid))
 	w.Int(int32(h.Err))
-	if body != nil {
-		body.Encode(&w)
-	}
+	body.Encode(&w)
 	return w.Bytes()
 }
 

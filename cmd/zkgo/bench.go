@@ -130,6 +130,7 @@ func runBenchCompare(ctx context.Context, args []string) int {
 	memHeap := fs.String("java-mem-heap", "", "Java -Xms=-Xmx for the memory scenarios (default: the profile's)")
 	znodes := fs.Int("znodes", -1, "znodes for the memory/startup scenario (0: skip)")
 	idle := fs.Int("idle-sessions", -1, "idle sessions for the memory scenario (0: skip)")
+	znodeSize := fs.Int("znode-size", -1, "data bytes of each znode of the memory scenario (default: the profile's, 100)")
 	workDir := fs.String("workdir", "", "where data dirs go (default: $TMPDIR)")
 	zkgoFlags := fs.String("zkgo-flags", "", "extra zkgo server flags (space separated), e.g. --pprof 127.0.0.1:6060")
 	seed := fs.Int64("seed", 0, "seed of the interleaving order (0: random)")
@@ -176,6 +177,9 @@ func runBenchCompare(ctx context.Context, args []string) int {
 	}
 	if *idle >= 0 {
 		cfg.IdleSessions = *idle
+	}
+	if *znodeSize >= 0 {
+		cfg.MemDataSize = *znodeSize
 	}
 	if *zkgoFlags != "" {
 		cfg.ZkgoExtra = strings.Fields(*zkgoFlags)

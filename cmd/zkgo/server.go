@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zkgo/zkgo/internal/memtrim"
 	"github.com/zkgo/zkgo/node"
 	"github.com/zkgo/zkgo/ops"
 	"github.com/zkgo/zkgo/proxy"
@@ -31,6 +32,7 @@ func runServer(args []string) int {
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics (the mntr values) at http://ADDR/metrics, e.g. 127.0.0.1:9141")
 	jaasFile := fs.String("jaas", "", "JAAS file for client SASL (DIGEST-MD5), as Java's -Djava.security.auth.login.config; the zoo.cfg key java.security.auth.login.config does the same")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (profiling; e.g. 127.0.0.1:6060)")
+	trim := fs.Bool("memory-trim", true, "after a burst of allocation followed by a few quiet seconds, collect once and return the freed memory to the OS (see docs/memory.md)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -109,6 +111,16 @@ func runServer(args []string) int {
 			return 1
 		}
 		defer ms.Close()
+	}
+	if *trim {
+		tctx, stopTrim := context.WithCancel(context.Background())
+		defer stopTrim()
+		tlog := log.With().Str("component", "memtrim").Logger()
+		go memtrim.Run(tctx, memtrim.DefaultPolicy(), func(before, after memtrim.Sample) {
+			if e := tlog.Debug(); e.Enabled() {
+				e.Uint64("live_bytes", after.Live).Uint64("reclaimed_bytes", before.Reclaimable()).Msg("quiet: returned free heap memory to the OS")
+			}
+		})
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)

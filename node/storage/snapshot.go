@@ -130,7 +130,16 @@ type StreamReader struct {
 	max int
 	buf [8]byte
 	n   int64
+	// scratch holds a string's bytes until they are converted, and a
+	// node's stat until it is decoded: one allocation per string instead
+	// of two. (With two, the garbage copy of each path sat between the
+	// kept ones in the same size class, and a million-node load left the
+	// 32-byte spans half empty.)
+	scratch []byte
 }
+
+// maxScratch bounds the reusable buffer; longer strings get their own.
+const maxScratch = 4096
 
 // NewStreamReader reads r; limit bounds every buffer and string length
 // (Config.RecordLimit; <= 0 means Java's default, jute.QuorumMaxBuffer).
@@ -223,10 +232,62 @@ func (s *StreamReader) Buffer() ([]byte, error) {
 	return b, s.full(b)
 }
 
-// String reads a length-prefixed string.
+// String reads a length-prefixed string (a null one as "").
 func (s *StreamReader) String() (string, error) {
-	b, err := s.Buffer()
-	return string(b), err
+	l, err := s.Int()
+	if err != nil {
+		return "", err
+	}
+	if l == -1 {
+		return "", nil
+	}
+	if l < 0 || int(l) > s.max {
+		return "", fmt.Errorf("storage: unreasonable length %d at byte %d", l, s.n-4)
+	}
+	if int(l) > maxScratch {
+		b := make([]byte, l)
+		if err := s.full(b); err != nil {
+			return "", err
+		}
+		return string(b), nil
+	}
+	b := s.scratchOf(int(l))
+	if err := s.full(b); err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// scratchOf returns the reusable buffer cut to n bytes (n <= maxScratch).
+func (s *StreamReader) scratchOf(n int) []byte {
+	if cap(s.scratch) < n {
+		s.scratch = make([]byte, max(n, 128))
+	}
+	return s.scratch[:n]
+}
+
+// statSize is the encoded size of a StatPersisted: six longs, three ints.
+const statSize = 6*8 + 3*4
+
+// stat reads a node's StatPersisted through the reusable buffer, decoding
+// its fields in place (a jute.Reader handed to Decode would escape to the
+// heap for every node).
+func (s *StreamReader) stat(st *wire.StatPersisted) error {
+	b := s.scratchOf(statSize)
+	if err := s.full(b); err != nil {
+		return err
+	}
+	be := binary.BigEndian
+	st.Czxid = wire.Zxid(be.Uint64(b[0:]))
+	st.Mzxid = wire.Zxid(be.Uint64(b[8:]))
+	st.Ctime = int64(be.Uint64(b[16:]))
+	st.Mtime = int64(be.Uint64(b[24:]))
+	st.Version = int32(be.Uint32(b[32:]))
+	st.Cversion = int32(be.Uint32(b[36:]))
+	st.Aversion = int32(be.Uint32(b[40:]))
+	st.EphemeralOwner = int64(be.Uint64(b[44:]))
+	st.Pzxid = wire.Zxid(be.Uint64(b[52:]))
+	return nil
 }
 
 // Record reads a fixed-layout record of size bytes into rec.
@@ -243,7 +304,7 @@ type TreeVisitor interface {
 	Session(id wire.SessionID, timeoutMs int32) error
 	ACL(idx int64, acl []wire.ACL) error
 	// Node receives each node, parents before children; the root's path
-	// is "".
+	// is "". st is valid only during the call (the reader reuses it).
 	Node(path string, data []byte, acl int64, st *wire.StatPersisted) error
 }
 
@@ -317,6 +378,7 @@ func ReadDataTree(s *StreamReader, v TreeVisitor) error {
 			return err
 		}
 	}
+	var st wire.StatPersisted // one for every node: the visitor copies what it keeps
 	for {
 		path, err := s.String()
 		if err != nil {
@@ -333,8 +395,7 @@ func ReadDataTree(s *StreamReader, v TreeVisitor) error {
 		if err != nil {
 			return err
 		}
-		var st wire.StatPersisted
-		if err := s.Record(&st, st.Size()); err != nil {
+		if err := s.stat(&st); err != nil {
 			return err
 		}
 		if err := v.Node(path, data, acl, &st); err != nil {
