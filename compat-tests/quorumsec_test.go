@@ -442,20 +442,37 @@ var quorumSASLProps = map[string]string{
 // TestQuorumSASL_Mixed: DIGEST-MD5 quorum SASL with every member requiring
 // it forms an ensemble of zkgo 1, Java 2, zkgo 3 (each leading, learning,
 // dialing and accepting with Java); Java logs the successful exchanges.
-func TestQuorumSASL_Mixed(t *testing.T) {
+func TestQuorumSASL_Mixed(t *testing.T) { quorumSASLMixed(t, nil) }
+
+// TestQuorumTLSAndSASL_Mixed: both at once (TLS first, then the
+// QuorumAuthPacket exchange inside it), in every role with Java.
+func TestQuorumTLSAndSASL_Mixed(t *testing.T) {
+	quorumSASLMixed(t, quorumTLSProps(zktlstest.NewSet(t), map[string]string{"sslQuorum": "true"}))
+}
+
+func quorumSASLMixed(t *testing.T, extra map[string]string) {
 	dir := t.TempDir()
 	jf := jaasFile(t, dir, "jaas.conf", "test", "quorumsecret")
 	props := map[string]string{"java.security.auth.login.config": jf}
 	for k, v := range quorumSASLProps {
 		props[k] = v
 	}
+	for k, v := range extra {
+		props[k] = v
+	}
 	e := newSecEnsemble(t, []harness.MemberSpec{
 		{ID: 1, Kind: harness.MemberExternal}, {ID: 2, Kind: harness.MemberJava}, {ID: 3, Kind: harness.MemberExternal}},
 		props, map[string]string{"java.security.auth.login.config": jf})
-	for _, id := range []int64{1, 2, 3} {
-		e.start(id)
+	// zkgo 3 leads zkgo 1, then Java 2 joins behind it.
+	e.start(1)
+	e.start(3)
+	if l := e.waitQuorum(1, 3); l != 3 {
+		t.Fatalf("member %d leads, want zkgo 3", l)
 	}
-	e.waitQuorum(1, 2, 3)
+	e.start(2)
+	if l := e.waitQuorum(1, 2, 3); l != 3 {
+		t.Fatalf("member %d leads, want zkgo 3", l)
+	}
 	acked := e.write(2, "s", 20)
 	e.stop(3)
 	if l := e.waitQuorum(1, 2); l != 2 {
@@ -475,6 +492,11 @@ func TestQuorumSASL_Mixed(t *testing.T) {
 	for _, id := range []int64{1, 3} {
 		if !strings.Contains(e.log(id), "Successfully completed the authentication using SASL") {
 			t.Errorf("zkgo member %d logged no SASL success", id)
+		}
+	}
+	if extra["sslQuorum"] == "true" {
+		if !strings.Contains(jl, "Accepted TLS connection from") || strings.Contains(jl, "Blocked insecure connection attempt") {
+			t.Errorf("Java member 2 did not take only TLS quorum connections")
 		}
 	}
 }
