@@ -360,18 +360,22 @@ func TestQuorumTLS_RollingUpgrade(t *testing.T) {
 }
 
 // TestQuorumTLS_WrongCARefused: a member whose certificate another CA
-// signed is refused on the election and the quorum ports of zkgo and Java
-// members, while the ensemble (Java 1, zkgo 2) keeps serving writes.
+// signed (zkgo 3, then Java 5) is refused on the election and the quorum
+// ports of zkgo and Java members, while the ensemble (Java 1, zkgo 2,
+// Java 4) keeps serving writes.
 func TestQuorumTLS_WrongCARefused(t *testing.T) {
 	good := zktlstest.NewSet(t)
 	bad := zktlstest.NewSet(t) // same names, another CA
 	e := newSecEnsemble(t, []harness.MemberSpec{
-		{ID: 1, Kind: harness.MemberJava}, {ID: 2, Kind: harness.MemberExternal}, {ID: 3, Kind: harness.MemberExternal}},
+		{ID: 1, Kind: harness.MemberJava}, {ID: 2, Kind: harness.MemberExternal}, {ID: 3, Kind: harness.MemberExternal},
+		{ID: 4, Kind: harness.MemberJava}, {ID: 5, Kind: harness.MemberJava}},
 		quorumTLSProps(good, map[string]string{"sslQuorum": "true"}), nil)
 	e.setProps(3, quorumTLSProps(bad, nil))
+	e.setProps(5, quorumTLSProps(bad, nil))
 	e.start(1)
 	e.start(2)
-	e.waitQuorum(1, 2)
+	e.start(4)
+	e.waitQuorum(1, 2, 4)
 	acked := e.write(2, "before", 10)
 	e.start(3)
 	// A TLS client with the wrong CA's certificate at every port of the
@@ -405,7 +409,7 @@ func TestQuorumTLS_WrongCARefused(t *testing.T) {
 		t.Fatalf("member 3 with the wrong CA joined as %s", m)
 	}
 	acked = append(acked, e.write(2, "after", 10)...)
-	e.checkAll(acked, 1, 2)
+	e.checkAll(acked, 1, 2, 4)
 	if l := e.log(3); !strings.Contains(l, "certificate") {
 		t.Errorf("zkgo member 3 did not log the refused certificate:\n%s", tailString(l, 2000))
 	}
@@ -419,6 +423,21 @@ func TestQuorumTLS_WrongCARefused(t *testing.T) {
 	if !strings.Contains(jl, "SSL_NULL_WITH_NULL_NULL") && !strings.Contains(jl, "SSLHandshakeException") {
 		t.Errorf("Java member 1 logged no TLS refusal:\n%s", tailString(jl, 3000))
 	}
+
+	// A Java member with the wrong CA: zkgo 2 refuses it, and it refuses
+	// zkgo 2's certificate.
+	e.stop(3)
+	before := strings.Count(e.log(2), "quorum TLS handshake failed")
+	e.start(5)
+	checkFor(t, 60*time.Second, func() bool {
+		return strings.Count(e.log(2), "quorum TLS handshake failed") >= before+2 &&
+			strings.Contains(e.m.Log(5), "SSLHandshakeException")
+	}, "zkgo member 2 to refuse Java member 5, and Java 5 to log the refused handshake")
+	if m := e.mode(5); m == "follower" || m == "leader" {
+		t.Fatalf("Java member 5 with the wrong CA joined as %s", m)
+	}
+	acked = append(acked, e.write(4, "java-bad", 10)...)
+	e.checkAll(acked, 1, 2, 4)
 }
 
 // jaasFile writes a JAAS file with QuorumServer users and the

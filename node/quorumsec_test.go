@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509/pkix"
 	"errors"
 	"io"
 	"net"
@@ -179,6 +180,29 @@ func TestQuorumPortTLS(t *testing.T) {
 	}()
 	if _, _, err := accept(); err == nil {
 		t.Fatal("a peer without a certificate was accepted")
+	}
+	// A certificate of the right CA that does not name the peer's address:
+	// refused (quorum ports verify client host names), unless
+	// ssl.quorum.hostnameVerification=false.
+	noName := set.CA.Issue(t, zktlstest.LeafOptions{Subject: pkix.Name{CommonName: "elsewhere"}, Client: true, FileStem: "noname"})
+	dialNoName := func(addr string) {
+		cert, _ := tls.LoadX509KeyPair(noName.CertPath, noName.KeyPath)
+		c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{cert}})
+		if err == nil {
+			c.Write([]byte("name"))
+			time.Sleep(100 * time.Millisecond)
+			c.Close()
+		}
+	}
+	go dialNoName(addr)
+	if _, _, err := accept(); err == nil || !strings.Contains(err.Error(), "does not match the client's address") {
+		t.Fatalf("certificate not naming the peer: %v", err)
+	}
+	qn := mustQuorumSec(t, "sslQuorum=true\nssl.quorum.hostnameVerification=false\n"+stores)
+	naddr, naccept := secListen(t, qn, false)
+	go dialNoName(naddr)
+	if _, b, err := naccept(); err != nil || string(b) != "name" {
+		t.Fatalf("hostnameVerification=false: %q %v", b, err)
 	}
 	// A member: dialLearner's TLS, checked both ways.
 	go func() {

@@ -263,6 +263,26 @@ func (src *Source) ServerConfig() (*tls.Config, error) {
 	}, nil
 }
 
+// cnMatches is Java's ZKHostnameVerifier fallback that Go no longer
+// has: a certificate without DNS or IP subject alternative names matches
+// a host name (not an address) equal to its subject CN, case aside, or
+// matching a leftmost "*." wildcard CN.
+func cnMatches(cert *x509.Certificate, host string) bool {
+	if len(cert.DNSNames) > 0 || len(cert.IPAddresses) > 0 || net.ParseIP(host) != nil {
+		return false
+	}
+	cn := strings.ToLower(strings.TrimSuffix(cert.Subject.CommonName, "."))
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	if cn == "" {
+		return false
+	}
+	if rest, ok := strings.CutPrefix(cn, "*."); ok {
+		i := strings.IndexByte(host, '.')
+		return i > 0 && host[i+1:] == rest && strings.Contains(rest, ".")
+	}
+	return cn == host
+}
+
 // clientHostCheck is ZKTrustManager's check of a client certificate
 // against the client's address (quorum ports): the address itself, then
 // the names it resolves back to.
@@ -357,7 +377,7 @@ func VerifyHostnames(cert *x509.Certificate, names []string) error {
 		}
 		tried = true
 		err := cert.VerifyHostname(n)
-		if err == nil {
+		if err == nil || cnMatches(cert, n) {
 			return nil
 		}
 		if first == nil {
