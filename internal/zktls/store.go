@@ -265,10 +265,10 @@ func (src *Source) ServerConfig() (*tls.Config, error) {
 
 // cnMatches is Java's ZKHostnameVerifier fallback that Go no longer
 // has: a certificate without DNS or IP subject alternative names matches
-// a host name (not an address) equal to its subject CN, case aside, or
-// matching a leftmost "*." wildcard CN.
+// a host (name or address) equal to its subject CN, case aside, or a
+// host name matching a leftmost "*." wildcard CN.
 func cnMatches(cert *x509.Certificate, host string) bool {
-	if len(cert.DNSNames) > 0 || len(cert.IPAddresses) > 0 || net.ParseIP(host) != nil {
+	if len(cert.DNSNames) > 0 || len(cert.IPAddresses) > 0 {
 		return false
 	}
 	cn := strings.ToLower(strings.TrimSuffix(cert.Subject.CommonName, "."))
@@ -276,7 +276,7 @@ func cnMatches(cert *x509.Certificate, host string) bool {
 	if cn == "" {
 		return false
 	}
-	if rest, ok := strings.CutPrefix(cn, "*."); ok {
+	if rest, ok := strings.CutPrefix(cn, "*."); ok && net.ParseIP(host) == nil {
 		i := strings.IndexByte(host, '.')
 		return i > 0 && host[i+1:] == rest && strings.Contains(rest, ".")
 	}
