@@ -522,8 +522,9 @@ func quorumSASLMixed(t *testing.T, extra map[string]string) {
 
 // TestQuorumSASL_WrongPasswordRefused: with learnerRequireSasl and
 // serverRequireSasl, a zkgo member and then a Java member with a wrong
-// QuorumLearner password are refused by the others (Java and zkgo), which
-// keep serving writes; Java logs its refusal as Java does.
+// QuorumLearner password, and then a zkgo member without quorum SASL, are
+// refused by the others (Java and zkgo), which keep serving writes; Java
+// logs its refusals as Java does.
 func TestQuorumSASL_WrongPasswordRefused(t *testing.T) {
 	dir := t.TempDir()
 	good := jaasFile(t, dir, "good.conf", "test", "quorumsecret")
@@ -570,5 +571,20 @@ func TestQuorumSASL_WrongPasswordRefused(t *testing.T) {
 		t.Fatalf("Java member 5 with a wrong password joined as %s", m)
 	}
 	acked = append(acked, e.write(4, "y", 10)...)
+
+	// A zkgo member without quorum SASL: the others require it.
+	e.m.Kill(5)
+	e.setProps(3, map[string]string{"quorum.auth.enableSasl": "", "quorum.auth.learnerRequireSasl": "",
+		"quorum.auth.serverRequireSasl": "", "java.security.auth.login.config": ""})
+	before := strings.Count(e.log(2), "Learner not trying to authenticate")
+	e.start(3)
+	checkFor(t, 60*time.Second, func() bool {
+		return strings.Contains(e.m.Log(1), "Learner not trying to authenticate and authentication is required") &&
+			strings.Count(e.log(2), "Learner not trying to authenticate") > before
+	}, "Java member 1 and zkgo member 2 to refuse zkgo member 3 without SASL")
+	if m := e.mode(3); m == "follower" || m == "leader" {
+		t.Fatalf("zkgo member 3 without SASL joined as %s", m)
+	}
+	acked = append(acked, e.write(2, "z", 10)...)
 	e.checkAll(acked, 1, 2, 4)
 }
