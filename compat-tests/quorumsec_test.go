@@ -2,10 +2,13 @@ package compattest
 
 import (
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -482,6 +485,14 @@ func quorumSASLMixed(t *testing.T, extra map[string]string) {
 	e := newSecEnsemble(t, []harness.MemberSpec{
 		{ID: 1, Kind: harness.MemberExternal}, {ID: 2, Kind: harness.MemberJava}, {ID: 3, Kind: harness.MemberExternal}},
 		props, map[string]string{"java.security.auth.login.config": jf})
+	// A capture of the whole run, for zkgo decode (point 6 of issue 18).
+	var cp, qp, ep []int
+	for _, id := range []int64{1, 2, 3} {
+		cp, qp, ep = append(cp, addrPort(t, e.m.ClientAddr(id))), append(qp, addrPort(t, e.m.QuorumAddr(id))),
+			append(ep, addrPort(t, e.m.ElectionAddr(id)))
+	}
+	capt := harness.StartCapture(t, harness.CaptureOptions{Tool: "tshark", Ports: append(append(append([]int(nil), cp...), qp...), ep...)})
+	keepCapture(t, capt)
 	// zkgo 3 leads zkgo 1, then Java 2 joins behind it.
 	e.start(1)
 	e.start(3)
@@ -518,6 +529,59 @@ func quorumSASLMixed(t *testing.T, extra map[string]string) {
 			t.Errorf("Java member 2 did not take only TLS quorum connections")
 		}
 	}
+
+	// zkgo decode: in plaintext the QuorumAuthPackets are shown on both
+	// quorum channels and everything decodes; under TLS each quorum and
+	// election connection is named as quorum TLS and nothing in it is
+	// decoded.
+	capt.StopComplete()
+	out := runDecode(t, capt.Path, "--client-port", portList(cp...), "--quorum-port", portList(qp...),
+		"--election-port", portList(ep...))
+	auths := map[string]int{}
+	notes := map[string]int{}
+	for _, m := range out.msgs {
+		ch, _ := m["channel"].(string)
+		switch {
+		case m["name"] == "QuorumAuthPacket":
+			auths[ch]++
+		case m["kind"] == "note":
+			txt, _ := m["text"].(string)
+			switch {
+			case strings.Contains(txt, "quorum TLS connection on the election port"):
+				notes["election"]++
+			case strings.Contains(txt, "quorum TLS connection on the leader/learner port"):
+				notes["quorum"]++
+			default:
+				notes["other"]++
+			}
+		case m["kind"] == "undecodable" && !javaElectionResetCut(m):
+			b, _ := json.Marshal(m)
+			t.Errorf("undecodable: %s", b)
+		}
+	}
+	if extra["sslQuorum"] == "true" {
+		if notes["election"] == 0 || notes["quorum"] == 0 || notes["other"] != 0 || len(auths) != 0 {
+			t.Errorf("TLS capture: notes %v, QuorumAuthPackets %v", notes, auths)
+		}
+		return
+	}
+	if auths["election"] == 0 || auths["quorum"] == 0 || len(notes) != 0 {
+		t.Errorf("plaintext capture: QuorumAuthPackets %v, notes %v", auths, notes)
+	}
+	if out.stats.Notifications == 0 || out.stats.Quorum["FOLLOWERINFO"] == 0 {
+		t.Errorf("nothing decoded after the SASL exchanges: %d notifications, quorum packets %v",
+			out.stats.Notifications, out.stats.Quorum)
+	}
+}
+
+// addrPort is the port of a host:port.
+func addrPort(t *testing.T, addr string) int {
+	t.Helper()
+	_, p, err := net.SplitHostPort(addr)
+	must(t, err)
+	n, err := strconv.Atoi(p)
+	must(t, err)
+	return n
 }
 
 // TestQuorumSASL_WrongPasswordRefused: with learnerRequireSasl and
