@@ -206,7 +206,7 @@ func (q *quorumSASL) serverAuth(c net.Conn, r *bufio.Reader, log zerolog.Logger)
 			return fmt.Errorf("Failed to authenticate using SASL: %w", err)
 		}
 		log.Warn().Str("remote", remote).Err(err).Msg("Failed to authenticate using SASL")
-		log.Warn().Str("remote", remote).Bool(quorumServerReqKey, false).
+		log.Warn().Str("remote", remote).Bool("server_require_sasl", false).
 			Msg("Maintaining learner connection despite SASL authentication failure")
 		return nil
 	}
@@ -269,7 +269,7 @@ func (q *quorumSASL) authorize(user, authzid string) error {
 // which must end in SUCCESS with the server's proof of the password.
 func (q *quorumSASL) learnerAuth(c net.Conn, log zerolog.Logger) error {
 	if !q.learnerRequire {
-		log.Debug().Bool(quorumLearnerReqKey, false).Msg("Skipping SASL authentication")
+		log.Debug().Bool("learner_require_sasl", false).Msg("Skipping SASL authentication")
 		return nil
 	}
 	remote := c.RemoteAddr().String()

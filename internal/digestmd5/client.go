@@ -1,6 +1,7 @@
 package digestmd5
 
 import (
+	"crypto/md5"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -89,7 +90,7 @@ func (c *Client) Next(challenge []byte) ([]byte, error) {
 
 // ha1 is RFC 2831's H(A1) for md5-sess.
 func ha1(user, realm, password, nonce, cnonce, authzid string, utf8cs bool) string {
-	h := md5New()
+	h := md5.New()
 	h.Write(encode(user, utf8cs))
 	h.Write([]byte(":"))
 	h.Write(encode(realm, utf8cs))

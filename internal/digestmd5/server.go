@@ -13,7 +13,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"strings"
 	"unicode/utf8"
 )
@@ -239,5 +238,3 @@ func ParseDirectives(s string) (map[string]string, error) {
 	}
 	return d, nil
 }
-
-func md5New() hash.Hash { return md5.New() }
