@@ -20,6 +20,7 @@ import (
 	"github.com/zkgo/zkgo/compat-tests/harness"
 	"github.com/zkgo/zkgo/internal/zktls/zktlstest"
 	"github.com/zkgo/zkgo/node"
+	"github.com/zkgo/zkgo/wire"
 )
 
 // Quorum TLS and quorum SASL (issue 18) between zkgo and Java 3.8 members:
@@ -378,7 +379,7 @@ func TestQuorumTLS_WrongCARefused(t *testing.T) {
 	e.start(1)
 	e.start(2)
 	e.start(4)
-	e.waitQuorum(1, 2, 4)
+	leader := e.waitQuorum(1, 2, 4)
 	acked := e.write(2, "before", 10)
 	e.start(3)
 	// A TLS client with the wrong CA's certificate at every port of the
@@ -388,10 +389,8 @@ func TestQuorumTLS_WrongCARefused(t *testing.T) {
 	cert, err := tls.LoadX509KeyPair(bad.Server.CertPath, bad.Server.KeyPath)
 	must(t, err)
 	badCfg.Certificates = []tls.Certificate{cert}
-	for _, addr := range []string{e.m.ElectionAddr(1), e.m.QuorumAddr(1), e.m.ElectionAddr(2), e.m.QuorumAddr(2)} {
-		if addr == e.m.QuorumAddr(2) && e.mode(2) != "leader" || addr == e.m.QuorumAddr(1) && e.mode(1) != "leader" {
-			continue // only the leader listens on its quorum port
-		}
+	// (Only the leader listens on its quorum port.)
+	for _, addr := range []string{e.m.ElectionAddr(1), e.m.ElectionAddr(2), e.m.ElectionAddr(4), e.m.QuorumAddr(leader)} {
 		c, err := tls.Dial("tcp", addr, badCfg)
 		if err == nil {
 			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -402,6 +401,23 @@ func TestQuorumTLS_WrongCARefused(t *testing.T) {
 			t.Errorf("%s: a client certificate of another CA was accepted", addr)
 		}
 	}
+	// The bare TCP program of issue 18, claiming sid 3 in plaintext: its
+	// initial message (election) and FOLLOWERINFO (quorum) reach nobody.
+	for _, addr := range []string{e.m.ElectionAddr(1), e.m.ElectionAddr(2), e.m.QuorumAddr(leader)} {
+		c, err := net.Dial("tcp", addr)
+		must(t, err)
+		_, _ = c.Write(wire.AppendInitialMessage(nil, 3, e.m.ElectionAddr(3)))
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err = c.Read(make([]byte, 1))
+		c.Close()
+		if err == nil {
+			t.Errorf("%s answered a plaintext peer", addr)
+		}
+	}
+	checkFor(t, 30*time.Second, func() bool {
+		return strings.Contains(e.m.Log(1), "Blocked insecure connection attempt") &&
+			strings.Contains(e.log(2), "Blocked insecure connection attempt")
+	}, "Java 1 and zkgo 2 to log the plaintext peer they blocked")
 	acked = append(acked, e.write(1, "during", 10)...)
 	// Member 3 keeps trying; it must never join.
 	checkFor(t, 60*time.Second, func() bool {
