@@ -1168,3 +1168,33 @@ func TestWiresharkLua(t *testing.T) {
 		}
 	}
 }
+
+// TestElectionQuorumAuth: on the election port the quorum SASL exchange
+// follows the initial message (QuorumCnxManager.startConnection and
+// handleConnection); its QuorumAuthPackets are shown, and the
+// notifications after them decode.
+func TestElectionQuorumAuth(t *testing.T) {
+	auth := func(status int32, tok string) []byte {
+		return jute.Append(nil, &wire.QuorumAuthPacket{Magic: wire.QuorumAuthMagic, Status: status, Token: []byte(tok)})
+	}
+	cfg := []byte("server.1=10.0.0.1:2888:3888:participant\nserver.2=10.0.0.2:2888:3888:participant\nversion=0")
+	n := &wire.Notification{State: wire.ServerLooking, Leader: 2, Zxid: 0x100000003, ElectionEpoch: 1, PeerEpoch: 1,
+		Version: 2, Config: cfg}
+	fr := []frame{
+		{ToServer, wire.AppendInitialMessage(nil, 2, "10.0.0.2:3888")},
+		{ToServer, auth(0, "")},
+		{FromServer, auth(0, `realm="zk-quorum-sasl-md5",nonce="x",qop="auth",charset=utf-8,algorithm=md5-sess`)},
+		{ToServer, auth(0, `username="test"`)},
+		{FromServer, auth(1, "rspauth=00")},
+		{ToServer, wire.AppendNotificationFrame(nil, n)},
+		{FromServer, wire.AppendNotificationFrame(nil, n)},
+	}
+	cb := newCap(layers.LinkTypeEthernet, false)
+	framesScript(netip.MustParseAddrPort("10.0.0.2:40000"), netip.MustParseAddrPort("10.0.0.1:3888"), fr).write(cb)
+	got, counts := run(t, cb.bytes(), Config{})
+	if counts.Undecodable != 0 {
+		t.Fatalf("%+v\n%v", counts, sums(got))
+	}
+	requireSums(t, got, []string{"initial", "QuorumAuthPacket", "QuorumAuthPacket", "QuorumAuthPacket", "QuorumAuthPacket",
+		"notification", "notification"})
+}

@@ -250,6 +250,16 @@ func (c *Conn) stepElection(dir Dir, b []byte) int {
 		d.emit(m)
 		return n
 	}
+	if !es.sent[dir] && !h.mid && (dir == FromServer || es.initDone) {
+		// Quorum SASL: QuorumCnxManager runs the QuorumAuthPacket
+		// exchange after the initial message, before any notification.
+		if len(b) < 8 {
+			return 0 // a notification frame is longer than 8 bytes too
+		}
+		if int64(binary.BigEndian.Uint64(b)) == wire.QuorumAuthMagic {
+			return c.quorumAuth(dir, b)
+		}
+	}
 	bodyLen, ok, err := wire.PeekElectionFrame(b)
 	if err != nil {
 		c.fail(dir, err)

@@ -50,8 +50,37 @@ func (c *Conn) checkTLS(dir Dir, b []byte, t time.Time) bool {
 	c.h[hd].t = t
 	c.pre, c.preBytes = nil, 0
 	c.d.counts.TLSConns++
-	c.d.note(c, hd, 0, int64(len(b)), "TLS connection (TLS handshake record, protocol 3."+strconv.Itoa(int(b[2]))+
-		"): its ZooKeeper traffic is encrypted and cannot be decoded from a capture; decode on the plaintext side "+
-		"(e.g. 'zkgo proxy --tls-listen ... --record') instead")
+	proto := strconv.Itoa(int(b[2]))
+	switch c.tlsChannel() {
+	case ChannelQuorum:
+		c.d.note(c, hd, 0, int64(len(b)), "quorum TLS connection on the leader/learner port (sslQuorum or portUnification; "+
+			"TLS handshake record, protocol 3."+proto+"): its Zab traffic is encrypted and cannot be decoded from a capture")
+	case ChannelElection:
+		c.d.note(c, hd, 0, int64(len(b)), "quorum TLS connection on the election port (sslQuorum or portUnification; "+
+			"TLS handshake record, protocol 3."+proto+"): its initial message and notifications are encrypted and "+
+			"cannot be decoded from a capture")
+	default:
+		c.d.note(c, hd, 0, int64(len(b)), "TLS connection (TLS handshake record, protocol 3."+proto+
+			"): its ZooKeeper traffic is encrypted and cannot be decoded from a capture; decode on the plaintext side "+
+			"(e.g. 'zkgo proxy --tls-listen ... --record') instead")
+	}
 	return true
+}
+
+// tlsChannel is the channel a TLS connection's ports say it carries (its
+// content cannot): the channel already set from configured ports, else
+// the accepting side's port, configured or well known.
+func (c *Conn) tlsChannel() Channel {
+	if c.info.Channel != ChannelUnknown {
+		return c.info.Channel
+	}
+	if ch, ok := c.d.portChannel(c.info.Server.Port(), true); ok {
+		return ch
+	}
+	if !c.sure {
+		if ch, ok := c.d.portChannel(c.info.Client.Port(), true); ok {
+			return ch
+		}
+	}
+	return ChannelUnknown
 }

@@ -105,3 +105,35 @@ func TestDecodeSaysTLS(t *testing.T) {
 		requireSums(t, rest, want)
 	}
 }
+
+// TestDecodeSaysQuorumTLS: a TLS connection to a quorum or election port
+// (configured or well known) is named as quorum TLS, once, and nothing
+// in it is decoded.
+func TestDecodeSaysQuorumTLS(t *testing.T) {
+	segs := tlsSegments(t)
+	for _, c := range []struct {
+		port uint16
+		cfg  Config
+		want string
+	}{
+		{2888, Config{}, "quorum TLS connection on the leader/learner port"},
+		{3888, Config{}, "quorum TLS connection on the election port"},
+		{40001, Config{QuorumPorts: []uint16{40001}}, "leader/learner port"},
+		{40002, Config{ElectionPorts: []uint16{40002}}, "election port"},
+	} {
+		cb := newCap(layers.LinkTypeEthernet, false)
+		srv := netip.AddrPortFrom(srvAddr.Addr(), c.port)
+		s := newScript(netip.MustParseAddrPort("10.0.0.9:40101"), srv, 1000).syn()
+		for _, g := range segs {
+			s.send(g.dir, g.data)
+		}
+		s.fin().write(cb)
+		got, counts := run(t, cb.bytes(), c.cfg)
+		if len(got) != 1 || got[0].kind != KindNote || !strings.Contains(got[0].text, c.want) {
+			t.Fatalf("port %d: %+v", c.port, got)
+		}
+		if counts.TLSConns != 1 || counts.Undecodable != 0 {
+			t.Fatalf("port %d: counts %+v", c.port, counts)
+		}
+	}
+}

@@ -253,6 +253,7 @@ func (c Config) validate() error {
 	errs = append(errs, refusedSettings(c.Raw, c.Quorum != nil)...)
 	errs = append(errs, c.validateTLS()...)
 	errs = append(errs, c.validateSASL()...)
+	errs = append(errs, c.validateQuorumSec()...)
 	if c.EnforceAuth {
 		// AuthenticationHelper.validateConfiguredProperties, with zkgo's
 		// providers (digest and ip) in place of the ProviderRegistry.

@@ -259,11 +259,11 @@ func TestParseConfigRefusesUnimplementedSettings(t *testing.T) {
 		"secureClientPort=2281", // without a key store
 		"secureClientPortAddress=127.0.0.1",
 		"ssl.keyStore.type=JKS",
-		"ssl.quorum.trustStore.location=/etc/zk/truststore.jks",
+		"ssl.quorum.trustStore.type=JKS",
 		"ssl.clientAuth=maybe",
 		"ssl.authProvider=kerberos",
 		"zookeeper.authProvider.2=com.example.MyProvider",
-		"portUnification=true",
+		"portUnification=maybe",
 		"letAnySaslUserDoX=bob",
 		"client.portUnification=true", // without a key store
 		"DigestAuthenticationProvider.enabled=false",

@@ -47,22 +47,14 @@ var builtinAuthProviders = map[string]bool{
 	saslProviderClass: true,
 }
 
-const (
-	whyQuorumTLS = "TLS between quorum members is not implemented by zkgo"
-	whySASL      = "SASL between quorum members is not implemented by zkgo"
-)
-
 // refusedKeys make zkgo refuse to start, naming the key.
 var refusedKeys = []keyRule{
 	// Client TLS (secureClientPort, ssl.*, client.portUnification) is
-	// checked by validateTLS; quorum TLS is not implemented.
-	{key: "portUnification", when: isTrue, reason: whyQuorumTLS},
-	{key: "ssl.quorum.", when: anyValue, reason: whyQuorumTLS},
+	// checked by validateTLS, quorum TLS and SASL (sslQuorum,
+	// portUnification, ssl.quorum.*, quorum.auth.*) by validateQuorumSec.
 	{key: "authProvider.", when: func(v string) bool { return !builtinAuthProviders[strings.TrimSpace(v)] },
 		reason: "only the digest, ip, x509 and sasl authentication providers are implemented by zkgo"},
 	{key: "letAnySaslUserDoX", when: anyValue, reason: "letAnySaslUserDoX is not implemented by zkgo"},
-	{key: "quorum.auth.learnerRequireSasl", when: isTrue, reason: whySASL},
-	{key: "quorum.auth.serverRequireSasl", when: isTrue, reason: whySASL},
 	{key: "DigestAuthenticationProvider.enabled", when: isFalse,
 		reason: "disabling the digest authentication provider is not implemented by zkgo"},
 	{key: "DigestAuthenticationProvider.digestAlg",
@@ -84,8 +76,6 @@ var refusedKeys = []keyRule{
 		reason: "connection throttling (BlueThrottle) is not implemented by zkgo"},
 	// Features the quorum protocol would need: refusing beats joining an
 	// ensemble whose peers cannot understand us.
-	{key: "sslQuorum", when: isTrue, reason: whyQuorumTLS, quorumOnly: true},
-	{key: "quorum.auth.enableSasl", when: isTrue, reason: whySASL, quorumOnly: true},
 	{key: "multiAddress.enabled", when: isTrue, reason: "multiple addresses per server are not implemented by zkgo", quorumOnly: true},
 	{key: "reconfigEnabled", when: isTrue, reason: "dynamic reconfiguration is not implemented by zkgo", quorumOnly: true},
 }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -44,8 +45,26 @@ func (s *Server) startElection(q *Quorum, p *peer) (Elector, error) {
 	if strings.EqualFold(strings.TrimSpace(s.cfg.Raw["quorumListenOnAllIPs"]), "true") {
 		cfg.ListenAddr = ":" + strconv.Itoa(q.Me().ElectionPort)
 	}
+	if p.sec != nil {
+		// Quorum TLS and SASL on the election port (quorumsec.go).
+		cfg.Dial, cfg.AuthLearner, cfg.AuthServer = p.sec.electionHooks(func(sid int64) string {
+			return q.Servers[sid].Host
+		})
+		addr := cfg.ListenAddr
+		if addr == "" {
+			addr = members[q.MyID].Addr
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Listener = p.sec.listener(ln, false)
+	}
 	svc, err := election.Start(cfg)
 	if err != nil {
+		if cfg.Listener != nil {
+			cfg.Listener.Close()
+		}
 		return nil, err
 	}
 	return fleElector{svc}, nil

@@ -82,6 +82,7 @@ func (s *Server) becomeLeading(out ElectionOutcome) {
 		p.lookAt = time.Now().Add(time.Second)
 		return
 	}
+	ln = p.sec.listener(ln, true) // quorum TLS and SASL (quorumsec.go)
 	v := q.verifier()
 	ld := &leaderState{
 		ln:             ln,

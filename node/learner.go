@@ -288,6 +288,9 @@ func (s *Server) connectToLeader(l *learnerLink) error {
 			var d net.Dialer
 			c, err = d.DialContext(ctx, "tcp", l.addr)
 		}
+		if err == nil { // quorum TLS and SASL (quorumsec.go)
+			c, err = s.peer.sec.dialLearner(ctx, c, l.addr)
+		}
 		cancel()
 		if err == nil {
 			if tc, ok := c.(*net.TCPConn); ok {

@@ -134,6 +134,9 @@ type peer struct {
 	// electionHandshakeTimeout bounds an election connection's initial
 	// message: zookeeper.quorumCnxnTimeoutMs, else tickTime*syncLimit.
 	electionHandshakeTimeout time.Duration
+	// sec secures the quorum and election connections (quorumsec.go);
+	// nil: plain TCP.
+	sec *quorumSec
 
 	stats peerStats
 }
@@ -181,10 +184,15 @@ func (s *Server) newPeer(q *Quorum) error {
 	if err := s.loadEpochs(p); err != nil {
 		return err
 	}
+	sec, err := s.newQuorumSec()
+	if err != nil {
+		return err
+	}
+	p.sec = sec
 	el := s.cfg.Elector
 	if el == nil {
-		var err error
 		if el, err = s.startElection(q, p); err != nil {
+			sec.close()
 			return err
 		}
 	}
@@ -470,4 +478,5 @@ func (s *Server) stopPeer() {
 	if p.elector != nil {
 		p.elector.Close()
 	}
+	p.sec.close()
 }

@@ -64,6 +64,7 @@ func (c Config) loadSASL() (*saslSetup, error) {
 		return nil, nil
 	}
 	section := strings.TrimSpace(c.Properties[saslSectionKey])
+	explicit := section != ""
 	if section == "" {
 		section = "Server"
 	}
@@ -72,6 +73,12 @@ func (c Config) loadSASL() (*saslSetup, error) {
 		return nil, fmt.Errorf("java.security.auth.login.config: %w", err)
 	}
 	mods, ok := jc[section]
+	if !ok && !explicit && quorumSASLOn(c.Raw) {
+		// A JAAS file for quorum SASL only (QuorumServer and
+		// QuorumLearner sections): no client SASL, as Java's
+		// configureSaslLogin without a Server section.
+		return nil, nil
+	}
 	if !ok {
 		return nil, fmt.Errorf("No JAAS configuration section named '%s' was found in '%s'.", section, file)
 	}
@@ -231,4 +238,10 @@ func (c *Config) SetJAASFile(path string) {
 		c.Properties = map[string]string{}
 	}
 	c.Properties[jaasKey] = path
+}
+
+// quorumSASLOn reports quorum.auth.enableSasl=true.
+func quorumSASLOn(raw map[string]string) bool {
+	on, _ := rawBool(raw, quorumSASLEnabledKey)
+	return on
 }

@@ -44,7 +44,7 @@ func TestClientTLSConfig(t *testing.T) {
 		"ssl.crl=true":                            "ssl.crl",
 		"zookeeper.ssl.ocsp=true":                 "ssl.ocsp",
 		"ssl.keyStore.provider=BC":                "ssl.keyStore.provider",
-		"ssl.quorum.keyStore.location=/q.pem":     "ssl.quorum.keyStore.location",
+		"ssl.quorum.keyStore.type=JKS":            "ssl.quorum.keyStore.type",
 		"secureClientPort=70000":                  "secureClientPort",
 		"ssl.handshakeDetectionTimeoutMillis=abc": "ssl.handshakeDetectionTimeoutMillis",
 	} {

@@ -17,11 +17,25 @@ import (
 	"unicode/utf8"
 )
 
-// ZooKeeper's DIGEST-MD5 names (ZooKeeperSaslServer).
+// ZooKeeper's DIGEST-MD5 names: the client port's (ZooKeeperSaslServer)
+// and the quorum ports' (QuorumAuth). The server name is the realm too.
 const (
-	Realm    = "zk-sasl-md5"
-	Protocol = "zookeeper"
+	Realm            = "zk-sasl-md5"
+	Protocol         = "zookeeper"
+	QuorumServerName = "zk-quorum-sasl-md5"
+	QuorumProtocol   = "zookeeper-quorum"
 )
+
+func (s *Server) names() (protocol, realm string) {
+	protocol, realm = Protocol, Realm
+	if s.ServiceProtocol != "" {
+		protocol = s.ServiceProtocol
+	}
+	if s.ServerName != "" {
+		realm = s.ServerName
+	}
+	return protocol, realm
+}
 
 // Errors. Every failure of a response is ErrAuth (wrapped with detail for
 // the log); the client is told no more than that.
@@ -38,10 +52,16 @@ type Server struct {
 	// Password returns the password of user, or false for an unknown
 	// user.
 	Password func(user string) (string, bool)
-	nonce    string
-	step     int
-	// User is the authenticated user name once Complete.
-	User string
+	// ServiceProtocol and ServerName make the realm and the digest-uri
+	// a response must name (protocol/serverName); empty means the client
+	// port's Protocol and Realm. Quorum SASL uses QuorumProtocol and
+	// QuorumServerName.
+	ServiceProtocol, ServerName string
+	nonce                       string
+	step                        int
+	// User is the authenticated user name once Complete, and AuthzID the
+	// authorization id the client asked for (empty: none, the user).
+	User, AuthzID string
 }
 
 // Complete reports whether the client was authenticated.
@@ -63,7 +83,8 @@ func (s *Server) Next(token []byte) ([]byte, error) {
 		}
 		s.nonce = base64.StdEncoding.EncodeToString(b[:])
 		s.step = 1
-		return []byte(`realm="` + Realm + `",nonce="` + s.nonce + `",qop="auth",charset=utf-8,algorithm=md5-sess`), nil
+		_, realm := s.names()
+		return []byte(`realm="` + realm + `",nonce="` + s.nonce + `",qop="auth",charset=utf-8,algorithm=md5-sess`), nil
 	case 1:
 		s.step = 3 // failed unless completed below
 		rsp, err := s.verify(token)
@@ -98,12 +119,13 @@ func (s *Server) verify(token []byte) ([]byte, error) {
 	if q, ok := d["qop"]; ok && q != "auth" {
 		return nil, fmt.Errorf("%w: qop %s not offered", ErrProtocol, q)
 	}
+	protocol, myRealm := s.names()
 	realm, hasRealm := d["realm"]
-	if hasRealm && realm != Realm {
+	if hasRealm && realm != myRealm {
 		return nil, fmt.Errorf("%w: realm %q", ErrProtocol, realm)
 	}
 	uri := d["digest-uri"]
-	if !strings.EqualFold(uri, Protocol+"/"+Realm) {
+	if !strings.EqualFold(uri, protocol+"/"+myRealm) {
 		// Java checks the protocol and the server name of digest-uri.
 		return nil, fmt.Errorf("%w: digest-uri %q", ErrProtocol, uri)
 	}
@@ -133,6 +155,7 @@ func (s *Server) verify(token []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: wrong password for user %q", ErrAuth, user)
 	}
 	s.User = user
+	s.AuthzID = d["authzid"]
 	return []byte("rspauth=" + kd(":"+uri)), nil
 }
 

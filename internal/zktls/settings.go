@@ -20,6 +20,10 @@ import (
 // (ClientX509Util); zoo.cfg spells them without "zookeeper.".
 const ClientPrefix = "zookeeper.ssl."
 
+// QuorumPrefix is the property prefix of the quorum ports' settings
+// (QuorumX509Util, zoo.cfg ssl.quorum.*).
+const QuorumPrefix = "zookeeper.ssl.quorum."
+
 // ClientAuth is ssl.clientAuth: whether the server asks clients for a
 // certificate.
 type ClientAuth uint8
@@ -65,6 +69,10 @@ type Settings struct {
 	// a client checks the server's name. Java's client port never checks
 	// the client's (ClientX509Util.shouldVerifyClientHostname is false).
 	HostnameVerification bool
+	// VerifyClientHostname is set for quorum ports (QuorumX509Util): a
+	// server checks a peer's certificate against the peer's address too,
+	// when HostnameVerification is on.
+	VerifyClientHostname bool
 	// AuthProvider is ssl.authProvider: the scheme that authenticates a
 	// client certificate (only "x509").
 	AuthProvider string
@@ -160,7 +168,7 @@ func Parse(props map[string]string, prefix string) (Settings, error) {
 	}
 	name := func(k string) string { return strings.TrimPrefix(prefix+k, "zookeeper.") }
 	errs = append(errs, Refused(props, prefix)...)
-	s := Settings{HostnameVerification: true, AuthProvider: "x509"}
+	s := Settings{HostnameVerification: true, AuthProvider: "x509", VerifyClientHostname: prefix == QuorumPrefix}
 	store := func(kind string) Store {
 		var st Store
 		st.Location, _ = get(kind + ".location")

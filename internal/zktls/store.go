@@ -9,7 +9,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -248,14 +250,66 @@ func (src *Source) ServerConfig() (*tls.Config, error) {
 	return &tls.Config{
 		MinVersion: s.MinVersion,
 		MaxVersion: s.MaxVersion,
-		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 			m := src.cur.Load()
 			c := base.Clone()
 			c.Certificates = []tls.Certificate{*m.cert}
 			c.ClientCAs = m.roots
+			if s.VerifyClientHostname && s.HostnameVerification && hello.Conn != nil {
+				c.VerifyConnection = clientHostCheck(hello.Conn.RemoteAddr())
+			}
 			return c, nil
 		},
 	}, nil
+}
+
+// cnMatches is Java's ZKHostnameVerifier fallback that Go no longer
+// has: a certificate without DNS or IP subject alternative names matches
+// a host (name or address) equal to its subject CN, case aside, or a
+// host name matching a leftmost "*." wildcard CN.
+func cnMatches(cert *x509.Certificate, host string) bool {
+	if len(cert.DNSNames) > 0 || len(cert.IPAddresses) > 0 {
+		return false
+	}
+	cn := strings.ToLower(strings.TrimSuffix(cert.Subject.CommonName, "."))
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	if cn == "" {
+		return false
+	}
+	if rest, ok := strings.CutPrefix(cn, "*."); ok && net.ParseIP(host) == nil {
+		i := strings.IndexByte(host, '.')
+		return i > 0 && host[i+1:] == rest && strings.Contains(rest, ".")
+	}
+	return cn == host
+}
+
+// clientHostCheck is ZKTrustManager's check of a client certificate
+// against the client's address (quorum ports): the address itself, then
+// the names it resolves back to.
+func clientHostCheck(remote net.Addr) func(tls.ConnectionState) error {
+	return func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return nil // ssl.clientAuth=want/none without a certificate
+		}
+		host, _, err := net.SplitHostPort(remote.String())
+		if err != nil {
+			return fmt.Errorf("zktls: client address %s: %w", remote, err)
+		}
+		names := []string{host}
+		if err := VerifyHostnames(cs.PeerCertificates[0], names); err == nil {
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		rev, _ := net.DefaultResolver.LookupAddr(ctx, host)
+		for _, r := range rev {
+			names = append(names, strings.TrimSuffix(r, "."))
+		}
+		if err := VerifyHostnames(cs.PeerCertificates[0], names); err != nil {
+			return fmt.Errorf("zktls: client certificate does not match the client's address %s: %w", host, err)
+		}
+		return nil
+	}
 }
 
 // ClientConfig returns the configuration of a TLS client of a ZooKeeper
@@ -264,7 +318,19 @@ func (src *Source) ServerConfig() (*tls.Config, error) {
 // ssl.hostnameVerification=false; the key store, if any, is the client's
 // certificate.
 func (src *Source) ClientConfig(serverName string) *tls.Config {
+	return src.ClientConfigNames(serverName)
+}
+
+// ClientConfigNames is ClientConfig for a server known by several names
+// (a quorum peer: its address and its configured host name, as Java's
+// ZKTrustManager checks the socket's address then its host name): the
+// certificate must match one of them. The first name is sent as SNI.
+func (src *Source) ClientConfigNames(names ...string) *tls.Config {
 	s := src.s
+	serverName := ""
+	if len(names) > 0 {
+		serverName = names[0]
+	}
 	c := &tls.Config{
 		MinVersion:   s.MinVersion,
 		MaxVersion:   s.MaxVersion,
@@ -289,11 +355,37 @@ func (src *Source) ClientConfig(serverName string) *tls.Config {
 		for _, ic := range cs.PeerCertificates[1:] {
 			opts.Intermediates.AddCert(ic)
 		}
-		if s.HostnameVerification {
-			opts.DNSName = serverName
+		if _, err := cs.PeerCertificates[0].Verify(opts); err != nil {
+			return err
 		}
-		_, err := cs.PeerCertificates[0].Verify(opts)
-		return err
+		if s.HostnameVerification {
+			return VerifyHostnames(cs.PeerCertificates[0], names)
+		}
+		return nil
 	}
 	return c
+}
+
+// VerifyHostnames checks that cert is valid for one of names (an IP
+// address or a DNS name each; empty names are skipped).
+func VerifyHostnames(cert *x509.Certificate, names []string) error {
+	var first error
+	tried := false
+	for _, n := range names {
+		if n == "" {
+			continue
+		}
+		tried = true
+		err := cert.VerifyHostname(n)
+		if err == nil || cnMatches(cert, n) {
+			return nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	if !tried {
+		return errors.New("zktls: no host name to verify the certificate against")
+	}
+	return first
 }

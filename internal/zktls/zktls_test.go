@@ -267,3 +267,35 @@ func TestLoadStores(t *testing.T) {
 		t.Fatalf("encrypted PEM key: %v", err)
 	}
 }
+
+// TestVerifyHostnamesCNFallback: like Java's ZKHostnameVerifier, a
+// certificate without subject alternative names matches a host by its
+// CN; one with SANs matches by them only.
+func TestVerifyHostnamesCNFallback(t *testing.T) {
+	set := zktlstest.NewSet(t)
+	cnOnly := set.CA.Issue(t, zktlstest.LeafOptions{Subject: pkix.Name{CommonName: "zk1.example.com"}, FileStem: "cn"})
+	wild := set.CA.Issue(t, zktlstest.LeafOptions{Subject: pkix.Name{CommonName: "*.example.com"}, FileStem: "wild"})
+	ipCN := set.CA.Issue(t, zktlstest.LeafOptions{Subject: pkix.Name{CommonName: "127.0.0.1"}, FileStem: "ipcn"})
+	for _, c := range []struct {
+		cert  *x509.Certificate
+		names []string
+		ok    bool
+	}{
+		{cnOnly.Cert, []string{"zk1.example.com"}, true},
+		{cnOnly.Cert, []string{"ZK1.example.com."}, true},
+		{cnOnly.Cert, []string{"127.0.0.1", "zk1.example.com"}, true},
+		{cnOnly.Cert, []string{"zk2.example.com"}, false},
+		{wild.Cert, []string{"zk3.example.com"}, true},
+		{wild.Cert, []string{"a.b.example.com"}, false},
+		{ipCN.Cert, []string{"127.0.0.1"}, true},
+		{ipCN.Cert, []string{"127.0.0.2"}, false},
+		{set.Server.Cert, []string{"127.0.0.1"}, true},
+		{set.Server.Cert, []string{"zkgo-server"}, false}, // SANs present: the CN is not looked at
+		{set.Server.Cert, []string{""}, false},
+	} {
+		err := zktls.VerifyHostnames(c.cert, c.names)
+		if (err == nil) != c.ok {
+			t.Errorf("%s %v: %v, want ok=%v", c.cert.Subject.CommonName, c.names, err, c.ok)
+		}
+	}
+}

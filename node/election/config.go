@@ -1,7 +1,9 @@
 package election
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -71,6 +73,17 @@ type Config struct {
 	MaxPendingHandshakes int
 	// FastLeaderElection timing: 200ms, 60s and 200ms by default.
 	MinNotificationInterval, MaxNotificationInterval, FinalizeWait time.Duration
+	// Dial, when set, opens a connection to a peer's election port in
+	// place of a plain TCP dial (quorum TLS: node/quorumsec.go). It must
+	// give up when ctx is done.
+	Dial func(ctx context.Context, sid int64, addr string) (net.Conn, error)
+	// AuthLearner, when set, runs after the initial message is sent on a
+	// dialed connection, and AuthServer after it is read on an accepted
+	// one (r holds what was read past it): the quorum SASL exchange, which
+	// Java's QuorumCnxManager runs at those points. An error drops the
+	// connection.
+	AuthLearner func(c net.Conn, sid int64) error
+	AuthServer  func(c net.Conn, r *bufio.Reader) error
 	// Logger gets component=election added; the caller adds identity keys
 	// such as myid (each key appears once per line).
 	Logger zerolog.Logger

@@ -2,6 +2,7 @@ package election
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -249,8 +250,16 @@ func (s *Service) dial(sid int64, addr string) {
 			s.mu.Unlock()
 		}
 	}()
-	d := net.Dialer{Timeout: s.cfg.CnxTimeout}
-	c, err := d.DialContext(s.ctx, "tcp", addr)
+	var c net.Conn
+	var err error
+	if s.cfg.Dial != nil {
+		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.CnxTimeout+s.cfg.HandshakeTimeout)
+		c, err = s.cfg.Dial(ctx, sid, addr)
+		cancel()
+	} else {
+		d := net.Dialer{Timeout: s.cfg.CnxTimeout}
+		c, err = d.DialContext(s.ctx, "tcp", addr)
+	}
 	if err != nil {
 		s.dialFailures.Add(1)
 		s.mu.Lock()
@@ -285,6 +294,15 @@ func (s *Service) dial(sid int64, addr string) {
 		return
 	}
 	_ = c.SetWriteDeadline(time.Time{})
+	if s.cfg.AuthLearner != nil {
+		_ = c.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
+		if err := s.cfg.AuthLearner(c, sid); err != nil {
+			s.log.Error().Int64("sid", sid).Str("remote", c.RemoteAddr().String()).Err(err).
+				Msg("Exception while connecting, closing learner connection")
+			return
+		}
+		_ = c.SetDeadline(time.Time{})
+	}
 	if sid > s.cfg.MyID {
 		// The larger sid keeps the connection it initiates: it will
 		// connect back.
@@ -354,6 +372,12 @@ func (s *Service) handleConnection(c net.Conn, accepted uint64) {
 	_ = c.SetReadDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	r := bufio.NewReader(c)
 	m, err := readInitialMessage(r)
+	var authErr error
+	if err == nil && s.cfg.AuthServer != nil {
+		// The quorum SASL exchange counts as pending too: Java runs it
+		// on its quorum.cnxn.threads.size connection threads.
+		authErr = s.cfg.AuthServer(c, r)
+	}
 	if !s.pending.Done(c) {
 		s.log.Debug().Str("remote", c.RemoteAddr().String()).
 			Msg("election connection closed before its initial message: too many pending")
@@ -362,6 +386,10 @@ func (s *Service) handleConnection(c net.Conn, accepted uint64) {
 	if err != nil {
 		s.handshakeFailures.Add(1)
 		s.log.Warn().Str("remote", c.RemoteAddr().String()).Err(err).Msg("bad initial message on election port")
+		return
+	}
+	if authErr != nil {
+		s.handshakeFailures.Add(1) // AuthServer logged why
 		return
 	}
 	_ = c.SetReadDeadline(time.Time{})
