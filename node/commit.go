@@ -24,7 +24,8 @@ type proposal struct {
 	// forwarded: a learner sent the request to the leader; the txn (and so
 	// entry) arrives with the commit.
 	forwarded bool
-	// seq is cc.reqSeq when the request was processed (earlierPending).
+	// seq is the request's number in its connection (cc.reqSeq when it
+	// was processed: earlierPending).
 	seq     uint64
 	syncReq *wire.SyncRequest // a learner's forwarded sync
 	// leader: the encoded txn (PROPOSAL/INFORM data)
@@ -351,7 +352,7 @@ func (s *Server) replyWrite(p *proposal) {
 	if p.op == wire.OpMulti && p.entry.Hdr.Type == wire.OpMulti {
 		if len(res.Multi) > inlineConnOps {
 			// Encoded across rounds; the connection's next replies wait.
-			s.startConnJob(cc, &multiReplyJob{xid: p.xid, zxid: zxid, code: multiErr(p), results: res.Multi, r: newChunkedReply()})
+			s.startConnJobSeq(cc, &multiReplyJob{xid: p.xid, zxid: zxid, code: multiErr(p), results: res.Multi, r: newChunkedReply()}, p.seq)
 			return
 		}
 		s.replyZxid(cc, p.xid, zxid, multiErr(p), multiResponse(res))

@@ -32,11 +32,11 @@ func (s *Server) handlePacket(cc *clientConn, p *wire.ClientPacket) {
 // commit) and answered when applied; anything else waits until every
 // earlier request of the connection has been answered.
 func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
-	cc.reqSeq++
+	cc.lastSeq++
+	cc.reqSeq = cc.lastSeq
 	if cc.session == 0 {
 		if cc.connecting {
-			cc.pending = append(cc.pending, pendingItem{pkt: p, syncAfter: s.lastApplied()})
-			s.outstandingN++
+			s.queueRequest(cc, pendingItem{pkt: p, syncAfter: s.lastApplied()})
 			return
 		}
 		if !cc.closing {
@@ -75,7 +75,7 @@ func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
 		// A learner tracks touches for the leader (which owns expiry) and
 		// forwards writes and syncs (FollowerRequestProcessor).
 		s.touchLearner(cc)
-		if forwardable(p.Header.Type) && cc.job == nil && !s.roundSpent() {
+		if forwardable(p.Header.Type) && cc.job == nil && !s.writesQueued(cc) && !s.roundSpent() {
 			s.forwardRequest(cc, p)
 			return
 		}
@@ -90,7 +90,7 @@ func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
 			Msg("dropping request of a closed or expired session")
 		return
 	}
-	if p.Header.Type.IsWrite() && p.Header.Type != wire.OpCreateSession && p.Header.Type != wire.OpError && cc.job == nil {
+	if p.Header.Type.IsWrite() && p.Header.Type != wire.OpCreateSession && p.Header.Type != wire.OpError && cc.job == nil && !s.writesQueued(cc) {
 		s.proposeClientWrite(cc, p)
 		return
 	}
@@ -100,6 +100,13 @@ func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
 // forwardable reports whether a learner sends op to the leader.
 func forwardable(op wire.OpCode) bool {
 	return op == wire.OpSync || (op.IsWrite() && op != wire.OpCreateSession && op != wire.OpError)
+}
+
+// writesQueued reports whether cc's pending queue holds a request still to
+// be proposed or forwarded: a write read now waits behind it (in the
+// queue) instead of being proposed ahead of it.
+func (s *Server) writesQueued(cc *clientConn) bool {
+	return cc.queuedWrites > 0 && len(cc.pending) > 0
 }
 
 func (s *Server) queueOrRun(cc *clientConn, p *wire.ClientPacket) {
@@ -112,11 +119,20 @@ func (s *Server) queueOrRun(cc *clientConn, p *wire.ClientPacket) {
 		if p.Header.Type == wire.OpSync {
 			it.syncAfter = s.lastApplied()
 		}
-		cc.pending = append(cc.pending, it)
-		s.outstandingN++
+		s.queueRequest(cc, it)
 		return
 	}
 	s.execRequest(cc, p)
+}
+
+// queueRequest appends the request being processed to cc's pending queue.
+func (s *Server) queueRequest(cc *clientConn, it pendingItem) {
+	it.seq = cc.reqSeq
+	if it.write = forwardable(it.pkt.Header.Type); it.write {
+		cc.queuedWrites++
+	}
+	cc.pending = append(cc.pending, it)
+	s.outstandingN++
 }
 
 // drainPending answers queued requests from the head of cc's queue until it
@@ -137,18 +153,24 @@ func (s *Server) drainPending(cc *clientConn) {
 		if ran && s.roundSpent() {
 			// The rest in a later round (at least one request a call,
 			// so that the queue moves whatever else the round did).
-			s.startConnJob(cc, resumeJob{})
+			s.startConnJobSeq(cc, resumeJob{}, it.seq)
 			return
 		}
 		ran = true
 		cc.pending = cc.pending[1:]
 		s.outstandingN--
+		if it.write {
+			cc.queuedWrites--
+		}
 		if cc.session == 0 {
 			// The handshake failed; drop what was queued behind it.
 			continue
 		}
 		n := len(cc.pending)
 		cc.queuedSync, cc.syncAfter = it.pkt.Header.Type == wire.OpSync, it.syncAfter
+		// The request keeps its place in the session's order: a job it
+		// starts, a write it proposes, are numbered with it.
+		cc.reqSeq = it.seq
 		if it.snap {
 			// Answer with the auth the request was read with.
 			live := cc.auth
@@ -158,6 +180,7 @@ func (s *Server) drainPending(cc *clientConn) {
 		} else {
 			s.processRequestQueued(cc, it.pkt)
 		}
+		cc.reqSeq = cc.lastSeq
 		cc.queuedSync = false
 		if len(cc.pending) == n+1 && cc.pending[n].prop != nil && n > 0 {
 			// A write (or a learner's forwarded request) that waited in the
@@ -170,6 +193,7 @@ func (s *Server) drainPending(cc *clientConn) {
 	}
 	if len(cc.pending) == 0 {
 		cc.pending = nil
+		cc.queuedWrites = 0
 	}
 }
 
