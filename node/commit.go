@@ -108,6 +108,9 @@ func (s *Server) proposeWrite(r *writeRequest) *proposal {
 	prop := &proposal{cc: r.cc, xid: r.xid, op: r.op, start: time.Now()}
 	if r.cc != nil {
 		prop.seq = r.cc.reqSeq
+		if !r.cc.reqAt.IsZero() {
+			prop.start = r.cc.reqAt // its latency counts from its arrival
+		}
 	}
 	s.prepare(prepItem{prop: prop, run: func() { s.prepareWrite(prop, r) }})
 	return prop
@@ -332,7 +335,14 @@ func (s *Server) replyWrite(p *proposal) {
 	lat := took.Milliseconds()
 	cc.stats.observe(lat)
 	s.stats.observe(lat)
-	s.jsum.updates.add(float64(took.Nanoseconds()) / 1e6)
+	if p.op == wire.OpSync {
+		// A learner's sync has no txn header: Java counts it a read.
+		s.stats.reads.add(lat)
+		s.jsum.reads.add(float64(took.Nanoseconds()) / 1e6)
+	} else {
+		s.stats.updates.add(lat)
+		s.jsum.updates.add(float64(took.Nanoseconds()) / 1e6)
+	}
 	cc.stats.lastOp = opAbbrev(p.op)
 	zxid := p.entry.Hdr.Zxid
 	res := &p.result

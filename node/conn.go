@@ -2,6 +2,7 @@ package node
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/zkgo/zkgo/internal/digestmd5"
 	"github.com/zkgo/zkgo/jute"
@@ -63,6 +64,9 @@ type clientConn struct {
 	// rather than proposed at once, so that a session's txns are proposed
 	// in the order it sent them.
 	queuedWrites int
+	// reqAt is when the request being processed reached the owner
+	// goroutine (its latency counts from there), jobAt that of job's.
+	reqAt, jobAt time.Time
 	out          []byte // output accumulated this round
 	stats        connStats
 	gone         atomic.Bool // socket closed (set from the event loop)
@@ -102,6 +106,7 @@ type pendingItem struct {
 	seq uint64
 	// write: pkt is to be proposed or forwarded (counted in queuedWrites).
 	write bool
+	at    time.Time // when it reached the owner goroutine
 }
 
 // connStats are the per-connection figures of the cons command.

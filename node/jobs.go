@@ -78,7 +78,7 @@ func (s *Server) startConnJob(cc *clientConn, j connJob) { s.startConnJobSeq(cc,
 // the head of cc's requests.
 func (s *Server) startConnJobSeq(cc *clientConn, j connJob, seq uint64) {
 	cc.job = j
-	cc.jobSeq = seq
+	cc.jobSeq, cc.jobAt = seq, cc.reqAt
 	s.connJobs = append(s.connJobs, cc)
 }
 
@@ -563,8 +563,11 @@ func (s *Server) runConnJobs(budget int) bool {
 		}
 		// The job runs as its request: what it starts (a read it held
 		// back may start another job) keeps the request's number.
-		cc.reqSeq = cc.jobSeq
+		cc.reqSeq, cc.reqAt = cc.jobSeq, cc.jobAt
 		used, done := j.step(s, cc, min(budget, 4*jobChunk))
+		if _, read := j.(readJob); read && done && !cc.fourLetter {
+			s.observeRead(cc)
+		}
 		cc.reqSeq = cc.lastSeq
 		budget -= max(used, 1)
 		if !done {

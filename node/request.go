@@ -2,6 +2,7 @@ package node
 
 import (
 	"strings"
+	"time"
 
 	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/node/tree"
@@ -34,6 +35,7 @@ func (s *Server) handlePacket(cc *clientConn, p *wire.ClientPacket) {
 func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
 	cc.lastSeq++
 	cc.reqSeq = cc.lastSeq
+	cc.reqAt = time.Now()
 	if cc.session == 0 {
 		if cc.connecting {
 			s.queueRequest(cc, pendingItem{pkt: p, syncAfter: s.lastApplied()})
@@ -127,7 +129,7 @@ func (s *Server) queueOrRun(cc *clientConn, p *wire.ClientPacket) {
 
 // queueRequest appends the request being processed to cc's pending queue.
 func (s *Server) queueRequest(cc *clientConn, it pendingItem) {
-	it.seq = cc.reqSeq
+	it.seq, it.at = cc.reqSeq, cc.reqAt
 	if it.write = forwardable(it.pkt.Header.Type); it.write {
 		cc.queuedWrites++
 	}
@@ -170,7 +172,7 @@ func (s *Server) drainPending(cc *clientConn) {
 		cc.queuedSync, cc.syncAfter = it.pkt.Header.Type == wire.OpSync, it.syncAfter
 		// The request keeps its place in the session's order: a job it
 		// starts, a write it proposes, are numbered with it.
-		cc.reqSeq = it.seq
+		cc.reqSeq, cc.reqAt = it.seq, it.at
 		if it.snap {
 			// Answer with the auth the request was read with.
 			live := cc.auth
@@ -317,8 +319,44 @@ func (s *Server) execRequest(cc *clientConn, p *wire.ClientPacket) {
 		}
 	}
 	cc.stats.lastOp = opAbbrev(h.Type)
-	cc.stats.observe(0)
-	s.stats.observe(0)
+	job := cc.job
+	s.execRead(cc, p)
+	if cc.job == job && h.Type != wire.OpSASL {
+		// Answered now (not a job's: a job that answers it counts it when
+		// done). Java's SASL packets skip the pipeline and its stats.
+		s.observeRead(cc)
+	}
+}
+
+// readJob is a connection job that answers a read request (its latency is
+// counted when it is done).
+type readJob interface{ answersRead() }
+
+func (*syncWaitJob) answersRead()   {}
+func (*setWatchesJob) answersRead() {}
+func (*namesReplyJob) answersRead() {}
+func (*multiReadJob) answersRead()  {}
+
+// observeRead counts the latency of the read just answered, from when it
+// reached the owner goroutine (cc.reqAt), as Java's FinalRequestProcessor
+// counts every request without a txn header (ServerStats.updateLatency):
+// in srvr's and mntr's min/avg/max latency, the connection's (cons), and
+// readlatency.
+func (s *Server) observeRead(cc *clientConn) {
+	var took time.Duration
+	if !cc.reqAt.IsZero() {
+		took = max(0, time.Since(cc.reqAt))
+	}
+	ms := took.Milliseconds()
+	cc.stats.observe(ms)
+	s.stats.observe(ms)
+	s.stats.reads.add(ms)
+	s.jsum.reads.add(float64(took.Nanoseconds()) / 1e6)
+}
+
+// execRead is execRequest's answer.
+func (s *Server) execRead(cc *clientConn, p *wire.ClientPacket) {
+	h := p.Header
 	w := watch.Watcher(cc.id)
 	if p.BodyErr != nil && h.Type.Known() && h.Type != wire.OpNotification {
 		s.reply(cc, h.Xid, wire.ErrMarshallingError, nil)

@@ -242,6 +242,7 @@ func (s *Server) Start() error {
 		s.peer.lookAt = time.Now()
 	}
 	s.goRoutine(func() { s.jsum.updates.run(s.jsum.update, s.quit) })
+	s.goRoutine(func() { s.jsum.reads.run(s.jsum.read, s.quit) })
 	s.goRoutine(s.run)
 	return nil
 }
@@ -594,6 +595,7 @@ func (s *Server) run() {
 		case <-tick.C:
 			s.onTick()
 			s.jsum.updates.flush()
+			s.jsum.reads.flush()
 		case <-s.quit:
 			s.reapClosed()
 			s.flush()
