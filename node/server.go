@@ -154,6 +154,10 @@ type Server struct {
 	failErr       atomic.Pointer[error] // why the server stopped itself
 	sasl          *saslSetup            // client SASL (sasl.go); nil: none
 	jsum          *javaSummaries        // Java's summaries (javasummary.go); set in New, never replaced
+	// stepProbe, if set (tests, on the owner goroutine), runs at the start
+	// of every owner step, so that what the owner does between two of its
+	// calls is one step (ownerSteps in heavy_steps_test.go).
+	stepProbe func()
 }
 
 // New checks cfg and builds a server; Start loads state and serves.
@@ -515,6 +519,9 @@ func (s *Server) run() {
 	s.lastTickMs = s.nowMs()
 	s.maybeStartElection()
 	for {
+		if s.stepProbe != nil {
+			s.stepProbe()
+		}
 		// The store is lent to a learner's sync goroutine while it syncs.
 		var durable <-chan struct{}
 		var failed <-chan storeFailure

@@ -1,0 +1,372 @@
+package node
+
+import (
+	"context"
+	"encoding/binary"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/node/tree"
+	"github.com/zkgo/zkgo/node/watch"
+	"github.com/zkgo/zkgo/wire"
+)
+
+// TestHeavyRequestsOwnerSteps (issue 14, point 2): the heaviest request of
+// each kind the limits allow is done across owner rounds, none of them in
+// a step that takes the owner goroutine more than a few rounds' budget,
+// measured in the owner thread's CPU time between two probes (ownerGaps,
+// as TestAdminListingsAcrossRounds measures the AdminServer's listings):
+// not the wall time a loaded host adds, nor the garbage collector's. The
+// wire-level p99 of TestHeavyRequestsDoNotStallReads (compat-tests) also
+// counts the host's spells; this one counts only zkgo's steps, so a step
+// that grows with the request fails it however fast the host is (a
+// FixupACL whose duplicate removal scans the entries kept so far, the
+// quadratic one of issue 14, takes 60-100 ms steps here).
+func TestHeavyRequestsOwnerSteps(t *testing.T) {
+	const (
+		kids       = 100_000 // children of /kids
+		ephemerals = 50_000  // of the session that closes
+		conns      = 4_000   // connections listed by the four-letter words (sorted: at most 4096)
+		perConn    = 25      // paths each watches, besides /w
+		authIDs    = 20      // digest ids of the heavy session
+	)
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.MaxClientCnxns = 0
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop(context.Background()) })
+	const heavySess, ephSess = wire.SessionID(0x77), wire.SessionID(0x99)
+	var heavy, eph *clientConn
+	var sink, ephSink *headerSink
+	call(t, s, func() {
+		z := s.tree.LastZxid
+		create := func(p string, owner wire.SessionID) {
+			z++
+			e := wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate, ClientID: owner},
+				Body: &wire.CreateTxn{Path: p, ACL: tree.OpenACLUnsafe, Ephemeral: owner != 0, ParentCVersion: -1}}
+			if r := s.tree.Apply(&e); r.Err != wire.ErrOk {
+				t.Errorf("create %s: %v", p, r.Err)
+			}
+		}
+		for _, p := range []string{"/kids", "/eph", "/m", "/w"} {
+			create(p, 0)
+		}
+		for i := 0; i < kids; i++ {
+			create("/kids/"+strconv.Itoa(i), 0)
+		}
+		for i := 0; i < ephemerals; i++ {
+			create("/eph/"+strconv.Itoa(i), ephSess)
+		}
+		s.zxid = z
+		now := s.nowMs()
+		open := func(id uint64, sess wire.SessionID) (*clientConn, *headerSink) {
+			sk := &headerSink{id: id}
+			cc := &clientConn{sink: sk, id: id, remote: "127.0.0.1:" + strconv.Itoa(int(id%60000))}
+			s.register(cc)
+			cc.session, cc.timeoutMs = sess, 600000
+			s.sessions.Add(sess, 600000, now) // no expiry however slow the run
+			s.bySession[sess] = cc
+			return cc, sk
+		}
+		heavy, sink = open(1, heavySess)
+		eph, ephSink = open(2, ephSess)
+		for i := 0; i < conns; i++ {
+			cc := benchConn(s, uint64(1000+i), wire.SessionID(1<<41+i))
+			s.sessions.Add(cc.session, 600000, now)
+			s.dataW.Add("/w", watch.Watcher(cc.id), watch.Standard)
+			for j := 0; j < perConn; j++ {
+				s.dataW.Add("/w/"+strconv.Itoa(i)+"/"+strconv.Itoa(j), watch.Watcher(cc.id), watch.Standard)
+			}
+		}
+		for i := 0; i < authIDs; i++ {
+			s.processAuth(heavy, reqPkt(-4, wire.OpAuth, &wire.AuthPacket{Scheme: "digest", Auth: []byte("user" + strconv.Itoa(i) + ":pw")}))
+		}
+	})
+	// fit returns the longest prefix of build's list whose request encodes
+	// within jute.maxbuffer (the largest request a client may send).
+	fit := func(max int, build func(n int) jute.Record) jute.Record {
+		lo, hi := 0, max
+		for lo < hi {
+			mid := (lo + hi + 1) / 2
+			if len(jute.Marshal(build(mid))) <= jute.DefaultMaxBuffer-64 {
+				lo = mid
+			} else {
+				hi = mid - 1
+			}
+		}
+		return build(lo)
+	}
+	kidPaths := make([]string, kids)
+	for i := range kidPaths {
+		kidPaths[i] = "/kids/" + strconv.Itoa(i)
+	}
+	xid := wire.Xid(0)
+	type heavyCase struct {
+		name string
+		run  func() (done func() bool) // starts it on the owner; done reports its answer
+		want wire.ErrCode
+	}
+	// request sends a request of the heavy session; done once its reply
+	// is out, with err its error.
+	// The answers are looked for off the owner goroutine.
+	var gotErr wire.ErrCode
+	request := func(cc *clientConn, sk *headerSink, op wire.OpCode, body jute.Record) func() func() bool {
+		return func() func() bool {
+			xid++
+			x := xid
+			s.processRequest(cc, reqPkt(x, op, body))
+			return func() bool {
+				f, ok := sk.reply(x)
+				gotErr = f.err
+				return ok
+			}
+		}
+	}
+	fourLetter := func(word string) func() func() bool {
+		return func() func() bool {
+			sk := &headerSink{id: uint64(900000 + len(word))}
+			cc := &clientConn{sink: sk, id: sk.id, remote: "127.0.0.1:9"}
+			s.register(cc)
+			s.fourLetter(cc, word, nil)
+			return func() bool {
+				gotErr = wire.ErrOk
+				return sk.sent() > 0
+			}
+		}
+	}
+	aclCreate := func(path, scheme string) func(n int) jute.Record {
+		return func(n int) jute.Record {
+			acl := make([]wire.ACL, n)
+			for i := range acl {
+				acl[i] = wire.ACL{Perms: int32(i), ID: wire.ID{Scheme: scheme, ID: ""}}
+				if scheme == "world" {
+					acl[i].ID.ID = "anyone"
+				}
+			}
+			return &wire.CreateRequest{Path: path, ACL: acl}
+		}
+	}
+	distinct, authACL := aclCreate("/acl1", "world"), aclCreate("/acl2", "auth")
+	multi := func(n int) jute.Record {
+		ops := make([]wire.MultiOp, n)
+		for i := range ops {
+			ops[i] = wire.MultiOp{Type: wire.OpCreate, Op: &wire.CreateRequest{Path: "/m/" + strconv.Itoa(i), ACL: tree.OpenACLUnsafe}}
+		}
+		return &wire.MultiRequest{Ops: ops}
+	}
+	// The expansion of "auth" by the session's ids must fit in
+	// jute.maxbuffer: about 1 MB of expanded entries.
+	perAuth := 0
+	for i := 0; i < authIDs; i++ {
+		perAuth += 4 + 4 + len("digest") + 4 + len(tree.DigestID("user"+strconv.Itoa(i)+":pw"))
+	}
+	// FixupACL's cost must grow linearly with the list (issue 14: its
+	// duplicate removal was quadratic). Done in steps of a few entries, a
+	// quadratic pass is spread over many steps, each longer as the list
+	// grows: the owner's total for the list is compared with that for a
+	// quarter of it (about 4 times as much, not 16).
+	maxDistinct := len(fit(100_000, distinct).(*wire.CreateRequest).ACL)
+	maxAuth := (jute.DefaultMaxBuffer - 4096) / perAuth
+	quarter := map[string]string{}
+	cases := []heavyCase{
+		{"create with a quarter of the most distinct ACL entries", request(heavy, sink, wire.OpCreate,
+			aclCreate("/acl1q", "world")(maxDistinct/4)), wire.ErrOk},
+		{"create with the most distinct ACL entries", request(heavy, sink, wire.OpCreate, distinct(maxDistinct)), wire.ErrOk},
+		{"create whose auth entries expand to 256 KB", request(heavy, sink, wire.OpCreate, aclCreate("/acl2q", "auth")(maxAuth/4)), wire.ErrOk},
+		{"create whose auth entries expand to 1 MB", request(heavy, sink, wire.OpCreate, authACL(maxAuth)), wire.ErrOk},
+		{"multi of the most creates", request(heavy, sink, wire.OpMulti, fit(100_000, multi)), wire.ErrOk},
+		{"getChildren of 100,000 children", request(heavy, sink, wire.OpGetChildren, &wire.GetChildrenRequest{Path: "/kids", Watch: true}), wire.ErrOk},
+		{"getChildren2 of 100,000 children", request(heavy, sink, wire.OpGetChildren2, &wire.GetChildren2Request{Path: "/kids"}), wire.ErrOk},
+		{"getEphemerals of 50,000", request(eph, ephSink, wire.OpGetEphemerals, &wire.GetEphemeralsRequest{PrefixPath: "/"}), wire.ErrOk},
+		{"setWatches of the most paths", request(heavy, sink, wire.OpSetWatches, fit(kids, func(n int) jute.Record {
+			return &wire.SetWatches{RelativeZxid: 1 << 62, DataWatches: kidPaths[:n], ExistWatches: []string{}, ChildWatches: []string{}}
+		})), wire.ErrOk},
+		{"multiRead of the most getChildren of 100,000 children", request(heavy, sink, wire.OpMultiRead, &wire.MultiRequest{Ops: []wire.MultiOp{
+			{Type: wire.OpGetChildren, Op: &wire.GetChildrenRequest{Path: "/kids"}}, {Type: wire.OpGetChildren, Op: &wire.GetChildrenRequest{Path: "/kids"}}}}), wire.ErrOk},
+		{"closeSession of a session with 50,000 ephemerals", request(eph, ephSink, wire.OpCloseSession, nil), wire.ErrOk},
+		{"wchp", fourLetter("wchp"), wire.ErrOk},
+		{"wchc", fourLetter("wchc"), wire.ErrOk},
+		{"cons", fourLetter("cons"), wire.ErrOk},
+		{"stat", fourLetter("stat"), wire.ErrOk},
+		{"dump", fourLetter("dump"), wire.ErrOk},
+		{"a connection with the most watches closes", func() func() bool {
+			s.closeConnNow(heavy, "test")
+			s.reapClosed()
+			return func() bool {
+				gotErr = wire.ErrOk
+				pending := true
+				call(t, s, func() { pending = s.dataW.DeadPending() || s.childW.DeadPending() })
+				return !pending
+			}
+		}, wire.ErrOk},
+	}
+	quarter["create with the most distinct ACL entries"] = "create with a quarter of the most distinct ACL entries"
+	quarter["create whose auth entries expand to 1 MB"] = "create whose auth entries expand to 256 KB"
+	totals := map[string]time.Duration{}
+	const limit = 10 * roundJobTime // as TestAdminListingsAcrossRounds
+	g := startOwnerSteps(t, s)
+	defer g.stop(t)
+	for _, c := range cases {
+		g.reset(t)
+		start := time.Now()
+		var done func() bool
+		call(t, s, func() { done = c.run() })
+		finished := false
+		for deadline := time.Now().Add(2 * time.Minute); !finished && time.Now().Before(deadline); {
+			if finished = done(); !finished {
+				time.Sleep(2 * time.Millisecond)
+			}
+		}
+		took := time.Since(start)
+		longest, steps, total := g.end(t)
+		totals[c.name] = total
+		if !finished {
+			t.Fatalf("%s: not answered in 2 minutes", c.name)
+		}
+		if gotErr != c.want {
+			t.Errorf("%s: %v, want %v", c.name, gotErr, c.want)
+		}
+		t.Logf("%-58s %8v, %6d owner steps, the longest %v, in all %v", c.name, took.Round(time.Millisecond), steps,
+			longest.Round(10*time.Microsecond), total.Round(10*time.Microsecond))
+		if q, ok := quarter[c.name]; ok && total > 8*totals[q] {
+			t.Errorf("%s took the owner %v, %.1f times as long as %s (%v): not linear in the list",
+				c.name, total.Round(time.Millisecond), float64(total)/float64(totals[q]), q, totals[q].Round(time.Millisecond))
+		}
+		if longest > limit {
+			t.Errorf("%s held the owner goroutine %v in one step (limit %v)", c.name, longest.Round(10*time.Microsecond), limit)
+		}
+	}
+}
+
+// ownerSteps measures, while it runs, the owner goroutine's longest step in
+// the owner thread's CPU time: the owner's loop calls its probe at the
+// start of every step (Server.stepProbe), and the owner is locked to its
+// thread meanwhile, so the thread's CPU time between two calls is what
+// the owner did in one step, whatever else the machine runs. Unlike
+// ownerGaps' probes, which the owner's select picks at random among its
+// inputs, it counts each step alone, however many steps run between two
+// probes. The garbage collector is paused meanwhile, as for ownerGaps.
+type ownerSteps struct {
+	s         *Server
+	gcPercent int
+	// owner goroutine only
+	last, longest, total time.Duration
+	n                    int
+}
+
+func startOwnerSteps(t *testing.T, s *Server) *ownerSteps {
+	t.Helper()
+	g := &ownerSteps{s: s}
+	// The owner stays locked to its thread until stop: a coroutine
+	// (iter.Pull: a listing, a PrepJob's scan) must be resumed on the
+	// thread, locked or not, it was created on.
+	call(t, s, func() {
+		runtime.LockOSThread()
+		s.stepProbe = func() {
+			now := threadNow()
+			g.longest = max(g.longest, now-g.last)
+			g.total += now - g.last
+			g.last = now
+			g.n++
+		}
+	})
+	g.reset(t)
+	return g
+}
+
+// reset starts a measure (the garbage collector paused).
+func (g *ownerSteps) reset(t *testing.T) {
+	t.Helper()
+	runtime.GC()
+	g.gcPercent = debug.SetGCPercent(-1)
+	call(t, g.s, func() { g.last, g.longest, g.total, g.n = threadNow(), 0, 0, 0 })
+}
+
+// end returns the longest step, the step count and the steps' total
+// since reset.
+func (g *ownerSteps) end(t *testing.T) (longest time.Duration, n int, total time.Duration) {
+	t.Helper()
+	call(t, g.s, func() { longest, n, total = g.longest, g.n, g.total })
+	debug.SetGCPercent(g.gcPercent)
+	return longest, n, total
+}
+
+// stop ends the measures.
+func (g *ownerSteps) stop(t *testing.T) {
+	t.Helper()
+	call(t, g.s, func() {
+		g.s.stepProbe = nil
+		runtime.UnlockOSThread()
+	})
+}
+
+// headerSink is a connection that keeps only its replies' headers: it
+// parses the frames it is sent as they stream by (a reply sent in pieces
+// included) and drops their bodies, so that what the test records costs
+// the owner next to nothing, as a socket's send does.
+type headerSink struct {
+	id   uint64
+	mu   sync.Mutex
+	head []byte // the start of a frame whose header is not all in yet
+	left int    // bytes of the current frame's body still to come
+	got  []frame
+	n    int // bytes sent
+}
+
+func (h *headerSink) ID() uint64         { return h.id }
+func (h *headerSink) RemoteAddr() string { return "127.0.0.1:1" }
+func (h *headerSink) Close(string)       {}
+func (h *headerSink) Resume()            {}
+func (h *headerSink) Send(b []byte, _ int) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.n += len(b)
+	for len(b) > 0 {
+		if h.left > 0 {
+			k := min(h.left, len(b))
+			h.left -= k
+			b = b[k:]
+			continue
+		}
+		k := min(20-len(h.head), len(b))
+		h.head = append(h.head, b[:k]...)
+		b = b[k:]
+		if len(h.head) < 20 {
+			continue
+		}
+		n := int(binary.BigEndian.Uint32(h.head))
+		h.got = append(h.got, frame{xid: wire.Xid(binary.BigEndian.Uint32(h.head[4:])),
+			zxid: wire.Zxid(binary.BigEndian.Uint64(h.head[8:])), err: wire.ErrCode(binary.BigEndian.Uint32(h.head[16:]))})
+		h.left, h.head = n-16, h.head[:0]
+	}
+	return true
+}
+
+// reply returns the reply with xid x, if it came.
+func (h *headerSink) reply(x wire.Xid) (frame, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, f := range h.got {
+		if f.xid == x {
+			return f, true
+		}
+	}
+	return frame{}, false
+}
+
+func (h *headerSink) sent() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.n
+}
