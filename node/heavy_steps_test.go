@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/node/tree"
 	"github.com/zkgo/zkgo/node/watch"
@@ -236,7 +238,7 @@ func TestHeavyRequestsOwnerSteps(t *testing.T) {
 			}
 		}
 		took := time.Since(start)
-		longest, steps, total := g.end(t)
+		longest, longestSys, steps, total := g.end(t)
 		totals[c.name] = total
 		if !finished {
 			t.Fatalf("%s: not answered in 2 minutes", c.name)
@@ -244,8 +246,8 @@ func TestHeavyRequestsOwnerSteps(t *testing.T) {
 		if gotErr != c.want {
 			t.Errorf("%s: %v, want %v", c.name, gotErr, c.want)
 		}
-		t.Logf("%-58s %8v, %6d owner steps, the longest %v, in all %v", c.name, took.Round(time.Millisecond), steps,
-			longest.Round(10*time.Microsecond), total.Round(10*time.Microsecond))
+		t.Logf("%-58s %8v, %6d owner steps, the longest %v (and %v in the kernel), in all %v", c.name, took.Round(time.Millisecond), steps,
+			longest.Round(10*time.Microsecond), longestSys.Round(10*time.Microsecond), total.Round(10*time.Microsecond))
 		if q, ok := eighth[c.name]; ok && total > 24*totals[q] {
 			t.Errorf("%s took the owner %v, %.1f times as long as %s (%v): not linear in the list",
 				c.name, total.Round(time.Millisecond), float64(total)/float64(totals[q]), q, totals[q].Round(time.Millisecond))
@@ -270,6 +272,17 @@ type ownerSteps struct {
 	// owner goroutine only
 	last, longest, total time.Duration
 	n                    int
+	// lastSys is the thread's system time at last; longestSys the
+	// system time of the longest step, sys the total.
+	lastSys, longestSys, sys time.Duration
+}
+
+// threadSys returns the calling thread's system CPU time (the kernel's
+// share of threadNow: page faults, reclaim).
+func threadSys() time.Duration {
+	var ru unix.Rusage
+	_ = unix.Getrusage(unix.RUSAGE_THREAD, &ru)
+	return time.Duration(ru.Stime.Nano())
 }
 
 func startOwnerSteps(t *testing.T, s *Server) *ownerSteps {
@@ -281,10 +294,19 @@ func startOwnerSteps(t *testing.T, s *Server) *ownerSteps {
 	call(t, s, func() {
 		runtime.LockOSThread()
 		s.stepProbe = func() {
-			now := threadNow()
-			g.longest = max(g.longest, now-g.last)
-			g.total += now - g.last
-			g.last = now
+			now, sys := threadNow(), threadSys()
+			// The step's own work: the thread's CPU time but what the
+			// kernel spent in it (faulting in the pages of a heap that
+			// grows while the collector is paused, reclaiming them when
+			// the host is short of memory: up to 60 ms in one step on the
+			// shared host), which is logged.
+			d, k := now-g.last, max(0, sys-g.lastSys)
+			if d-k > g.longest-g.longestSys {
+				g.longest, g.longestSys = d, k
+			}
+			g.total += d
+			g.sys += k
+			g.last, g.lastSys = now, sys
 			g.n++
 		}
 	})
@@ -297,16 +319,20 @@ func (g *ownerSteps) reset(t *testing.T) {
 	t.Helper()
 	runtime.GC()
 	g.gcPercent = debug.SetGCPercent(-1)
-	call(t, g.s, func() { g.last, g.longest, g.total, g.n = threadNow(), 0, 0, 0 })
+	call(t, g.s, func() {
+		g.last, g.lastSys = threadNow(), threadSys()
+		g.longest, g.longestSys, g.total, g.sys, g.n = 0, 0, 0, 0, 0
+	})
 }
 
-// end returns the longest step, the step count and the steps' total
-// since reset.
-func (g *ownerSteps) end(t *testing.T) (longest time.Duration, n int, total time.Duration) {
+// end returns, since reset, the longest step's user time (its CPU time
+// but the kernel's) and the kernel's, the step count, and the steps'
+// total user time.
+func (g *ownerSteps) end(t *testing.T) (longest, longestSys time.Duration, n int, total time.Duration) {
 	t.Helper()
-	call(t, g.s, func() { longest, n, total = g.longest, g.n, g.total })
+	call(t, g.s, func() { longest, longestSys, n, total = g.longest-g.longestSys, g.longestSys, g.n, g.total-g.sys })
 	debug.SetGCPercent(g.gcPercent)
-	return longest, n, total
+	return longest, longestSys, n, total
 }
 
 // stop ends the measures.
