@@ -410,3 +410,53 @@ func jobOrderCase(t *testing.T, k orderKind, bFirst, spent bool, word, adminCmd 
 		}
 	})
 }
+
+// TestQueuedWritesProposedTogether: writes a session pipelines while its
+// job runs wait in its queue; once the job is done they are proposed
+// together, in order, each keeping its place for its reply, not one per
+// commit (each only once the one before it is applied).
+func TestQueuedWritesProposedTogether(t *testing.T) {
+	s, sink, cc := sessionWithNodeA(t)
+	fresh := func() { s.roundStart = time.Time{} } // a new round's time
+	call(t, s, func() {
+		fresh()
+		s.processRequest(cc, setDataPkt(1, "/a", "w0"))
+		fresh()
+		s.processRequest(cc, multiReadPkt(2, "/a", 2000))
+		fresh()
+		s.onDurable(cc.pending[0].prop.entry.Hdr.Zxid) // w0's reply, then the multiRead's job
+		if cc.job == nil {
+			t.Fatal("the multiRead did not become a job")
+		}
+		for x := wire.Xid(3); x <= 5; x++ {
+			fresh()
+			s.processRequest(cc, setDataPkt(x, "/a", "w"+strconv.Itoa(int(x))))
+		}
+		for cc.job != nil {
+			s.jobDeadline = time.Now().Add(time.Hour)
+			s.runConnJobs(roundConnOps)
+		}
+		if len(cc.pending) != 3 {
+			t.Fatalf("%d requests queued after the job, want the 3 writes", len(cc.pending))
+		}
+		for i, it := range cc.pending {
+			if it.prop == nil {
+				t.Errorf("write %d is still waiting to be proposed", i+3)
+			} else if i > 0 && cc.pending[i-1].prop != nil && it.prop.seq <= cc.pending[i-1].prop.seq {
+				t.Errorf("write %d proposed out of order", i+3)
+			}
+		}
+	})
+	waitReplies(t, s, sink, 1, 2, 3, 4, 5)
+	rs := replies(sink)
+	for i := 3; i < len(rs); i++ {
+		if rs[i].zxid <= rs[i-1].zxid {
+			t.Errorf("reply %d has zxid %v, not after %v", rs[i].xid, rs[i].zxid, rs[i-1].zxid)
+		}
+	}
+	call(t, s, func() {
+		if d := string(s.tree.Get("/a").Data()); d != "w5" {
+			t.Errorf("/a holds %q, want w5", d)
+		}
+	})
+}

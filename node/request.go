@@ -145,6 +145,7 @@ func (s *Server) drainPending(cc *clientConn) {
 		it := cc.pending[0]
 		if it.prop != nil {
 			if !it.prop.applied {
+				s.proposeQueuedWrites(cc)
 				return
 			}
 			cc.pending = cc.pending[1:]
@@ -196,6 +197,51 @@ func (s *Server) drainPending(cc *clientConn) {
 	if len(cc.pending) == 0 {
 		cc.pending = nil
 		cc.queuedWrites = 0
+	}
+}
+
+// proposeQueuedWrites proposes (or, on a learner, forwards) the writes
+// queued right behind cc's unanswered writes, in order, each in its place
+// in the queue, so that a session's pipelined writes that had to queue
+// (behind a job, or a learner's spent round) are still proposed together
+// rather than one per commit. It stops at the first other request (a read
+// runs after the earlier writes' replies) and when the round's time is
+// spent.
+func (s *Server) proposeQueuedWrites(cc *clientConn) {
+	if s.cfg.EnforceAuth {
+		// A request may then be refused, its error answered at once:
+		// queued writes keep their turn at the head of the queue.
+		return
+	}
+	for k := 1; k < len(cc.pending) && cc.queuedWrites > 0 && cc.job == nil && cc.session != 0; k++ {
+		it := cc.pending[k]
+		if it.prop != nil {
+			continue
+		}
+		op := it.pkt.Header.Type
+		if !it.write || (op == wire.OpSync && !s.isLearner()) || s.roundSpent() {
+			return
+		}
+		n := len(cc.pending)
+		cc.queuedWrites--
+		s.outstandingN--
+		cc.reqSeq, cc.reqAt = it.seq, it.at
+		if it.snap {
+			live := cc.auth
+			cc.auth = it.auth
+			s.processRequestQueued(cc, it.pkt)
+			cc.auth = live
+		} else {
+			s.processRequestQueued(cc, it.pkt)
+		}
+		cc.reqSeq = cc.lastSeq
+		if len(cc.pending) != n+1 || cc.pending[n].prop == nil {
+			return // cannot happen: a queued write is always proposed here
+		}
+		// Its reply slot takes the request's place.
+		cc.pending[k] = cc.pending[n]
+		cc.pending[n] = pendingItem{}
+		cc.pending = cc.pending[:n]
 	}
 }
 
