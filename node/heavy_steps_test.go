@@ -192,7 +192,6 @@ func TestHeavyRequestsOwnerSteps(t *testing.T) {
 		{"create with an eighth of the most distinct ACL entries", request(heavy, sink, wire.OpCreate,
 			aclCreate("/acl1q", "world")(maxDistinct/8)), wire.ErrOk},
 		{"create with the most distinct ACL entries", request(heavy, sink, wire.OpCreate, distinct(maxDistinct)), wire.ErrOk},
-		{"create whose auth entries expand to 128 KB", request(heavy, sink, wire.OpCreate, aclCreate("/acl2q", "auth")(maxAuth/8)), wire.ErrOk},
 		{"create whose auth entries expand to 1 MB", request(heavy, sink, wire.OpCreate, authACL(maxAuth)), wire.ErrOk},
 		{"multi of the most creates", request(heavy, sink, wire.OpMulti, fit(100_000, multi)), wire.ErrOk},
 		{"getChildren of 100,000 children", request(heavy, sink, wire.OpGetChildren, &wire.GetChildrenRequest{Path: "/kids", Watch: true}), wire.ErrOk},
@@ -221,7 +220,6 @@ func TestHeavyRequestsOwnerSteps(t *testing.T) {
 		}, wire.ErrOk},
 	}
 	eighth["create with the most distinct ACL entries"] = "create with an eighth of the most distinct ACL entries"
-	eighth["create whose auth entries expand to 1 MB"] = "create whose auth entries expand to 128 KB"
 	totals := map[string]time.Duration{}
 	const limit = 10 * roundJobTime // as TestAdminListingsAcrossRounds
 	g := startOwnerSteps(t, s)
@@ -327,10 +325,11 @@ func (g *ownerSteps) reset(t *testing.T) {
 
 // end returns, since reset, the longest step's user time (its CPU time
 // but the kernel's) and the kernel's, the step count, and the steps'
-// total user time.
+// total CPU time (the kernel's included: its split from the user time is
+// sampled, too coarse for a total of a few milliseconds).
 func (g *ownerSteps) end(t *testing.T) (longest, longestSys time.Duration, n int, total time.Duration) {
 	t.Helper()
-	call(t, g.s, func() { longest, longestSys, n, total = g.longest-g.longestSys, g.longestSys, g.n, g.total-g.sys })
+	call(t, g.s, func() { longest, longestSys, n, total = g.longest-g.longestSys, g.longestSys, g.n, g.total })
 	debug.SetGCPercent(g.gcPercent)
 	return longest, longestSys, n, total
 }
