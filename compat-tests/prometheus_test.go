@@ -151,6 +151,8 @@ func TestCompat_PrometheusJavaNames(t *testing.T) {
 	for i := 0; i < writes; i++ {
 		_, err = c.Create("/prom"+strconv.Itoa(i), []byte("x"), 0, open)
 		must(t, err)
+		_, _, err = c.Get("/prom" + strconv.Itoa(i))
+		must(t, err)
 	}
 	c.Close()
 	ztext, err := harness.FourLetter(addr, "mntr")
@@ -216,6 +218,22 @@ func TestCompat_PrometheusJavaNames(t *testing.T) {
 		if v := sample("updatelatency", "updatelatency", q); math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
 			t.Errorf("updatelatency%s = %v, want a finite positive number of ms", q, v)
 		}
+	}
+	// And read latencies (the getData, pings) reach readlatency; mntr
+	// counts them as Java's does (cnt_readlatency).
+	pollUntil(t, 10*time.Second, "readlatency_count to count the reads", func() bool {
+		scrape()
+		return sample("readlatency", "readlatency_count", "") >= writes
+	})
+	if v := sample("readlatency", "readlatency", `{quantile="0.5"}`); math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
+		t.Errorf("readlatency{quantile=\"0.5\"} = %v, want a finite positive number of ms", v)
+	}
+	if _, ok := jkeys["cnt_readlatency"]; !ok {
+		t.Errorf("Java's mntr has no cnt_readlatency")
+	}
+	zn, _ := strconv.Atoi(mntrKeys(t, after)["cnt_readlatency"])
+	if zn < writes {
+		t.Errorf("zkgo's mntr cnt_readlatency = %d after %d reads", zn, writes)
 	}
 }
 

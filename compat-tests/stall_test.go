@@ -33,7 +33,7 @@ import (
 // The budget is for the owner goroutine: each of these requests is either
 // linear and small, or split across owner rounds, or done elsewhere.
 //
-// What is measured, and why (docs/limits.md, "The test"):
+// What is measured, and why (docs/limits.md, "The tests"):
 //   - The server is the zkgo binary, built without the race detector
 //     (harness.BuildZkgo) and run as a process of its own, as it runs in
 //     production: under `go test -race` an in-process server is 5-10x

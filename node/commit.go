@@ -24,7 +24,8 @@ type proposal struct {
 	// forwarded: a learner sent the request to the leader; the txn (and so
 	// entry) arrives with the commit.
 	forwarded bool
-	// seq is cc.reqSeq when the request was processed (earlierPending).
+	// seq is the request's number in its connection (cc.reqSeq when it
+	// was processed: earlierPending).
 	seq     uint64
 	syncReq *wire.SyncRequest // a learner's forwarded sync
 	// leader: the encoded txn (PROPOSAL/INFORM data)
@@ -107,6 +108,9 @@ func (s *Server) proposeWrite(r *writeRequest) *proposal {
 	prop := &proposal{cc: r.cc, xid: r.xid, op: r.op, start: time.Now()}
 	if r.cc != nil {
 		prop.seq = r.cc.reqSeq
+		if !r.cc.reqAt.IsZero() {
+			prop.start = r.cc.reqAt // its latency counts from its arrival
+		}
 	}
 	s.prepare(prepItem{prop: prop, run: func() { s.prepareWrite(prop, r) }})
 	return prop
@@ -331,7 +335,14 @@ func (s *Server) replyWrite(p *proposal) {
 	lat := took.Milliseconds()
 	cc.stats.observe(lat)
 	s.stats.observe(lat)
-	s.jsum.updates.add(float64(took.Nanoseconds()) / 1e6)
+	if p.op == wire.OpSync {
+		// A learner's sync has no txn header: Java counts it a read.
+		s.stats.reads.add(lat)
+		s.jsum.reads.add(float64(took.Nanoseconds()) / 1e6)
+	} else {
+		s.stats.updates.add(lat)
+		s.jsum.updates.add(float64(took.Nanoseconds()) / 1e6)
+	}
 	cc.stats.lastOp = opAbbrev(p.op)
 	zxid := p.entry.Hdr.Zxid
 	res := &p.result
@@ -351,7 +362,7 @@ func (s *Server) replyWrite(p *proposal) {
 	if p.op == wire.OpMulti && p.entry.Hdr.Type == wire.OpMulti {
 		if len(res.Multi) > inlineConnOps {
 			// Encoded across rounds; the connection's next replies wait.
-			s.startConnJob(cc, &multiReplyJob{xid: p.xid, zxid: zxid, code: multiErr(p), results: res.Multi, r: newChunkedReply()})
+			s.startConnJobSeq(cc, &multiReplyJob{xid: p.xid, zxid: zxid, code: multiErr(p), results: res.Multi, r: newChunkedReply()}, p.seq)
 			return
 		}
 		s.replyZxid(cc, p.xid, zxid, multiErr(p), multiResponse(res))

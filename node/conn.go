@@ -2,6 +2,7 @@ package node
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/zkgo/zkgo/internal/digestmd5"
 	"github.com/zkgo/zkgo/jute"
@@ -52,16 +53,27 @@ type clientConn struct {
 	// its request is processed, whether or not earlier writes are still
 	// being committed); its later requests wait behind it.
 	job connJob
-	// reqSeq counts the requests processed; jobSeq is reqSeq when job
-	// started, so that a proposal's seq tells whether it came after job.
-	reqSeq, jobSeq uint64
-	out            []byte // output accumulated this round
-	stats          connStats
-	gone           atomic.Bool // socket closed (set from the event loop)
-	timeoutMs      int32
-	outHint        int32 // size of the last round's output: the next buffer's capacity
-	completed      int32 // requests answered by out
-	sentPkts       int32
+	// lastSeq numbers the requests as they are read; reqSeq is the number
+	// of the request being processed now (a queued one when it is taken
+	// from pending), jobSeq that of job's request, so that a proposal's
+	// seq tells whether its request came after job's (earlierPending).
+	lastSeq, reqSeq, jobSeq uint64
+	// queuedWrites counts the items of pending that are requests to
+	// propose or forward once their turn comes (writes, a learner's
+	// syncs): while there is one, a later write is queued behind it
+	// rather than proposed at once, so that a session's txns are proposed
+	// in the order it sent them.
+	queuedWrites int
+	// reqAt is when the request being processed reached the owner
+	// goroutine (its latency counts from there), jobAt that of job's.
+	reqAt, jobAt time.Time
+	out          []byte // output accumulated this round
+	stats        connStats
+	gone         atomic.Bool // socket closed (set from the event loop)
+	timeoutMs    int32
+	outHint      int32 // size of the last round's output: the next buffer's capacity
+	completed    int32 // requests answered by out
+	sentPkts     int32
 	// reconnectOld: a learner's reconnect waiting for REVALIDATE came
 	// from a client without the readOnly byte.
 	reconnectOld bool
@@ -90,6 +102,11 @@ type pendingItem struct {
 	// it must wait for, and no more: not a write its session sent after
 	// it).
 	syncAfter wire.Zxid
+	// seq is the request's number (clientConn.lastSeq when it was read).
+	seq uint64
+	// write: pkt is to be proposed or forwarded (counted in queuedWrites).
+	write bool
+	at    time.Time // when it reached the owner goroutine
 }
 
 // connStats are the per-connection figures of the cons command.

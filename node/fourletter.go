@@ -318,6 +318,9 @@ func (s *Server) writeMntr(b *strings.Builder, fds fdCounts) {
 	i64("max_dbinittime", ms)
 	i64("cnt_dbinittime", 1)
 	i64("sum_dbinittime", ms)
+	// Request latencies by kind (ms from arrival at the owner goroutine).
+	st.reads.write(line, "readlatency")
+	st.updates.write(line, "updatelatency")
 	if p := s.peer; p != nil {
 		line("peer_state", s.peerState())
 		i64("quorum_size", int64(len(p.q.Voters())))

@@ -1,12 +1,16 @@
 package node
 
 import (
+	"cmp"
 	"iter"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/zkgo/zkgo/node/watch"
+	"github.com/zkgo/zkgo/wire"
 )
 
 // Four-letter words whose output grows with the server's state (cons,
@@ -18,6 +22,7 @@ import (
 // listing is not one instant's state: a connection closed or a watch fired
 // while it is built may or may not be in it. Listings of up to 4096 items
 // stay sorted; longer ones come in map order (Java's are in hash order).
+// The sort too is spread across rounds (sortedSteps).
 
 // fourLetterJob builds one four-letter word's output across rounds.
 type fourLetterJob struct {
@@ -62,7 +67,7 @@ func (s *Server) fourLetterJob(word string) connJob {
 		// Resetting every connection's stats (6 ms at 100,000).
 		j.gen = func(any) iter.Seq[string] {
 			return func(yield func(string) bool) {
-				for cc := range s.eachConn() {
+				for cc := range s.eachConn(yield) {
 					cc.stats.reset()
 					if !yield("") {
 						return
@@ -169,18 +174,100 @@ func (j *fourLetterJob) drop(*Server) {
 	}
 }
 
-// eachConn yields the client connections: by id up to 4096, in map order
-// beyond.
-func (s *Server) eachConn() iter.Seq[*clientConn] {
-	if len(s.conns) <= 4096 {
-		return slices.Values(s.sortedConns())
+// maxSortedListing is the length up to which a listing is sorted; beyond,
+// it comes in map order (DIFFERENCES row 5).
+const maxSortedListing = 4096
+
+// sortStep is how many items a listing's sort takes between two yields of
+// work: a piece sorted or merged in about a line's time.
+const sortStep = 32
+
+// sortedSteps yields the n items of seq in cmp's order when n is at most
+// maxSortedListing, in seq's order beyond. The items are copied at once
+// (at most maxSortedListing), then sorted sortStep at a time, an empty
+// line to work after each piece, so that the sort is spread across rounds
+// as the listing's lines are (sorting 4096 connections or paths in one
+// step cost cons and wchp a step of their own).
+func sortedSteps[T any](n int, seq iter.Seq[T], cmp func(a, b T) int, work func(string) bool) iter.Seq[T] {
+	return func(yield func(T) bool) {
+		if n > maxSortedListing {
+			for v := range seq {
+				if !yield(v) {
+					return
+				}
+			}
+			return
+		}
+		items := make([]T, 0, n)
+		for v := range seq {
+			items = append(items, v)
+		}
+		items, ok := sortInSteps(items, cmp, func() bool { return work("") })
+		if !ok {
+			return
+		}
+		for _, v := range items {
+			if !yield(v) {
+				return
+			}
+		}
 	}
-	return maps.Values(s.conns)
+}
+
+// sortInSteps sorts s by cmp (a stable merge sort of sorted runs of
+// sortStep items), calling work after each sortStep items it sorts or
+// merges, but the last; it stops, reporting false, when work does. It
+// returns the sorted items (s or a buffer of the same length).
+func sortInSteps[T any](s []T, cmp func(a, b T) int, work func() bool) ([]T, bool) {
+	done := 0 // items handled since the last call of work
+	step := func(k int) bool {
+		if done += k; done >= sortStep {
+			done = 0
+			return work()
+		}
+		return true
+	}
+	for i := 0; i < len(s); i += sortStep {
+		slices.SortStableFunc(s[i:min(i+sortStep, len(s))], cmp)
+		if i+sortStep < len(s) && !step(sortStep) {
+			return nil, false
+		}
+	}
+	if len(s) <= sortStep {
+		return s, true
+	}
+	buf := make([]T, len(s))
+	for width := sortStep; width < len(s); width *= 2 {
+		for lo := 0; lo < len(s); lo += 2 * width {
+			mid, hi := min(lo+width, len(s)), min(lo+2*width, len(s))
+			a, b := lo, mid
+			for k := lo; k < hi; k++ {
+				if b >= hi || (a < mid && cmp(s[a], s[b]) <= 0) {
+					buf[k] = s[a]
+					a++
+				} else {
+					buf[k] = s[b]
+					b++
+				}
+				if !step(1) {
+					return nil, false
+				}
+			}
+		}
+		s, buf = buf, s
+	}
+	return s, true
+}
+
+// eachConn yields the client connections: by id up to 4096 (sorted in
+// steps, each an empty line to work), in map order beyond.
+func (s *Server) eachConn(work func(string) bool) iter.Seq[*clientConn] {
+	return sortedSteps(len(s.conns), maps.Values(s.conns), func(a, b *clientConn) int { return cmp.Compare(a.id, b.id) }, work)
 }
 
 func (s *Server) consLines(full, trailer bool) iter.Seq[string] {
 	return func(yield func(string) bool) {
-		for c := range s.eachConn() {
+		for c := range s.eachConn(yield) {
 			if !yield(s.connLine(c, full) + "\n") {
 				return
 			}
@@ -211,11 +298,12 @@ func (s *Server) statLines() iter.Seq[string] {
 
 func (s *Server) wchcLines() iter.Seq[string] {
 	return func(yield func(string) bool) {
-		for w := range s.dataW.EachWatcher() {
+		m := s.dataW
+		for w := range sortedSteps(m.WatcherCount(), m.UnsortedWatchers(), cmp.Compare[watch.Watcher], yield) {
 			if !yield(s.watcherSession(w) + "\n") {
 				return
 			}
-			for p := range s.dataW.EachPathOf(w) {
+			for p := range sortedSteps(m.PathCountOf(w), m.UnsortedPathsOf(w), strings.Compare, yield) {
 				if !yield("\t" + p + "\n") {
 					return
 				}
@@ -227,11 +315,12 @@ func (s *Server) wchcLines() iter.Seq[string] {
 
 func (s *Server) wchpLines() iter.Seq[string] {
 	return func(yield func(string) bool) {
-		for p := range s.dataW.EachPath() {
+		m := s.dataW
+		for p := range sortedSteps(m.PathCount(), m.UnsortedPaths(), strings.Compare, yield) {
 			if !yield(p + "\n") {
 				return
 			}
-			for w := range s.dataW.EachWatcherOf(p) {
+			for w := range sortedSteps(m.WatcherCountOf(p), m.UnsortedWatchersOf(p), cmp.Compare[watch.Watcher], yield) {
 				if !yield("\t" + s.watcherSession(w) + "\n") {
 					return
 				}
@@ -262,7 +351,7 @@ func (s *Server) dumpLines() iter.Seq[string] {
 			if !yield(strconv.Itoa(s.sessions.BucketLen(t)) + " expire at " + at(t) + ":\n") {
 				return
 			}
-			for id := range s.sessions.EachInBucket(t) {
+			for id := range sortedSteps(s.sessions.BucketLen(t), s.sessions.UnsortedBucket(t), cmp.Compare[wire.SessionID], yield) {
 				if !yield("\t0x" + strconv.FormatUint(uint64(id), 16) + "\n") {
 					return
 				}
@@ -272,11 +361,11 @@ func (s *Server) dumpLines() iter.Seq[string] {
 			!yield("Sessions with Ephemerals ("+strconv.Itoa(s.tree.EphemeralSessionCount())+"):\n") {
 			return
 		}
-		for id := range s.tree.EachEphemeralSession() {
+		for id := range sortedSteps(s.tree.EphemeralSessionCount(), s.tree.UnsortedEphemeralSessions(), cmp.Compare[wire.SessionID], yield) {
 			if !yield("0x" + strconv.FormatUint(uint64(id), 16) + ":\n") {
 				return
 			}
-			for p := range s.tree.EachEphemeral(id) {
+			for p := range sortedSteps(s.tree.SessionEphemeralCount(id), s.tree.UnsortedEphemerals(id), strings.Compare, yield) {
 				if !yield("\t" + p + "\n") {
 					return
 				}
@@ -286,7 +375,7 @@ func (s *Server) dumpLines() iter.Seq[string] {
 		// grouping pass yields nothing, a line's worth of work at a time.
 		byT := map[int64][]*clientConn{}
 		n := 0
-		for c := range s.eachConn() {
+		for c := range s.eachConn(yield) {
 			to := int64(sessionlessTimeoutMs)
 			if c.session != 0 {
 				to = int64(c.timeoutMs)

@@ -36,6 +36,10 @@ type javaSummaries struct {
 	// (ServerStats.updateLatency for a request with a txn header).
 	update  prometheus.Summary
 	updates *latencyFeed
+	// readlatency (ADVANCED): the same for requests without a txn
+	// (reads, pings, syncs, setWatches), from arrival to reply.
+	read  prometheus.Summary
+	reads *latencyFeed
 }
 
 func newJavaSummaries() *javaSummaries {
@@ -45,6 +49,8 @@ func newJavaSummaries() *javaSummaries {
 		dbInit:  newJavaSummary("dbinittime", false),
 		update:  newJavaSummary("updatelatency", true),
 		updates: newLatencyFeed(),
+		read:    newJavaSummary("readlatency", true),
+		reads:   newLatencyFeed(),
 	}
 }
 
@@ -132,8 +138,8 @@ func (js *javaSummaries) observeFsync(d time.Duration, n int) {
 
 // JavaSummaries returns the summaries of Java's registry the server
 // measures (fsynctime, sync_processor_batch_size, dbinittime,
-// updatelatency), for ops.JavaRegistry; collecting them does not involve
-// the owner goroutine.
+// updatelatency, readlatency), for ops.JavaRegistry; collecting them does
+// not involve the owner goroutine.
 func (s *Server) JavaSummaries() []prometheus.Collector {
-	return []prometheus.Collector{s.jsum.fsync, s.jsum.batch, s.jsum.dbInit, s.jsum.update}
+	return []prometheus.Collector{s.jsum.fsync, s.jsum.batch, s.jsum.dbInit, s.jsum.update, s.jsum.read}
 }

@@ -116,7 +116,7 @@ func TestStartObservesDBInitTime(t *testing.T) {
 	if q := quantiles(d)[0.5]; d.GetSampleCount() != 1 || q <= 0 || math.IsInf(q, 0) || q != d.GetSampleSum() {
 		t.Errorf("dbinittime: count %d sum %v p50 %v", d.GetSampleCount(), d.GetSampleSum(), q)
 	}
-	if n := len(s.JavaSummaries()); n != 4 {
+	if n := len(s.JavaSummaries()); n != 5 {
 		t.Errorf("JavaSummaries: %d collectors", n)
 	}
 }

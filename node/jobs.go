@@ -71,9 +71,14 @@ type connJob interface {
 }
 
 // startConnJob makes j the job at the head of cc's requests.
-func (s *Server) startConnJob(cc *clientConn, j connJob) {
+// Its request is the one being processed (cc.reqSeq).
+func (s *Server) startConnJob(cc *clientConn, j connJob) { s.startConnJobSeq(cc, j, cc.reqSeq) }
+
+// startConnJobSeq makes j, the job of cc's request number seq, the job at
+// the head of cc's requests.
+func (s *Server) startConnJobSeq(cc *clientConn, j connJob, seq uint64) {
 	cc.job = j
-	cc.jobSeq = cc.reqSeq
+	cc.jobSeq, cc.jobAt = seq, cc.reqAt
 	s.connJobs = append(s.connJobs, cc)
 }
 
@@ -556,7 +561,14 @@ func (s *Server) runConnJobs(budget int) bool {
 			more = true
 			continue
 		}
+		// The job runs as its request: what it starts (a read it held
+		// back may start another job) keeps the request's number.
+		cc.reqSeq, cc.reqAt = cc.jobSeq, cc.jobAt
 		used, done := j.step(s, cc, min(budget, 4*jobChunk))
+		if _, read := j.(readJob); read && done && !cc.fourLetter {
+			s.observeRead(cc)
+		}
+		cc.reqSeq = cc.lastSeq
 		budget -= max(used, 1)
 		if !done {
 			again = append(again, cc)

@@ -810,7 +810,7 @@ func waitReplies(t *testing.T, s *Server, sink *recordSink, want ...wire.Xid) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("replies %v after 10 s, want %v: the multiRead and a write of its session wait for each other", got, want)
+			t.Fatalf("replies %v after 10 s, want %v: requests of the session wait for each other", got, want)
 		}
 		call(t, s, func() {})
 	}

@@ -2,6 +2,7 @@ package node
 
 import (
 	"strings"
+	"time"
 
 	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/node/tree"
@@ -32,11 +33,12 @@ func (s *Server) handlePacket(cc *clientConn, p *wire.ClientPacket) {
 // commit) and answered when applied; anything else waits until every
 // earlier request of the connection has been answered.
 func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
-	cc.reqSeq++
+	cc.lastSeq++
+	cc.reqSeq = cc.lastSeq
+	cc.reqAt = time.Now()
 	if cc.session == 0 {
 		if cc.connecting {
-			cc.pending = append(cc.pending, pendingItem{pkt: p, syncAfter: s.lastApplied()})
-			s.outstandingN++
+			s.queueRequest(cc, pendingItem{pkt: p, syncAfter: s.lastApplied()})
 			return
 		}
 		if !cc.closing {
@@ -75,7 +77,7 @@ func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
 		// A learner tracks touches for the leader (which owns expiry) and
 		// forwards writes and syncs (FollowerRequestProcessor).
 		s.touchLearner(cc)
-		if forwardable(p.Header.Type) && cc.job == nil && !s.roundSpent() {
+		if forwardable(p.Header.Type) && cc.job == nil && !s.writesQueued(cc) && !s.roundSpent() {
 			s.forwardRequest(cc, p)
 			return
 		}
@@ -90,7 +92,7 @@ func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
 			Msg("dropping request of a closed or expired session")
 		return
 	}
-	if p.Header.Type.IsWrite() && p.Header.Type != wire.OpCreateSession && p.Header.Type != wire.OpError && cc.job == nil {
+	if p.Header.Type.IsWrite() && p.Header.Type != wire.OpCreateSession && p.Header.Type != wire.OpError && cc.job == nil && !s.writesQueued(cc) {
 		s.proposeClientWrite(cc, p)
 		return
 	}
@@ -100,6 +102,13 @@ func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
 // forwardable reports whether a learner sends op to the leader.
 func forwardable(op wire.OpCode) bool {
 	return op == wire.OpSync || (op.IsWrite() && op != wire.OpCreateSession && op != wire.OpError)
+}
+
+// writesQueued reports whether cc's pending queue holds a request still to
+// be proposed or forwarded: a write read now waits behind it (in the
+// queue) instead of being proposed ahead of it.
+func (s *Server) writesQueued(cc *clientConn) bool {
+	return cc.queuedWrites > 0 && len(cc.pending) > 0
 }
 
 func (s *Server) queueOrRun(cc *clientConn, p *wire.ClientPacket) {
@@ -112,11 +121,20 @@ func (s *Server) queueOrRun(cc *clientConn, p *wire.ClientPacket) {
 		if p.Header.Type == wire.OpSync {
 			it.syncAfter = s.lastApplied()
 		}
-		cc.pending = append(cc.pending, it)
-		s.outstandingN++
+		s.queueRequest(cc, it)
 		return
 	}
 	s.execRequest(cc, p)
+}
+
+// queueRequest appends the request being processed to cc's pending queue.
+func (s *Server) queueRequest(cc *clientConn, it pendingItem) {
+	it.seq, it.at = cc.reqSeq, cc.reqAt
+	if it.write = forwardable(it.pkt.Header.Type); it.write {
+		cc.queuedWrites++
+	}
+	cc.pending = append(cc.pending, it)
+	s.outstandingN++
 }
 
 // drainPending answers queued requests from the head of cc's queue until it
@@ -127,6 +145,7 @@ func (s *Server) drainPending(cc *clientConn) {
 		it := cc.pending[0]
 		if it.prop != nil {
 			if !it.prop.applied {
+				s.proposeQueuedWrites(cc)
 				return
 			}
 			cc.pending = cc.pending[1:]
@@ -137,18 +156,24 @@ func (s *Server) drainPending(cc *clientConn) {
 		if ran && s.roundSpent() {
 			// The rest in a later round (at least one request a call,
 			// so that the queue moves whatever else the round did).
-			s.startConnJob(cc, resumeJob{})
+			s.startConnJobSeq(cc, resumeJob{}, it.seq)
 			return
 		}
 		ran = true
 		cc.pending = cc.pending[1:]
 		s.outstandingN--
+		if it.write {
+			cc.queuedWrites--
+		}
 		if cc.session == 0 {
 			// The handshake failed; drop what was queued behind it.
 			continue
 		}
 		n := len(cc.pending)
 		cc.queuedSync, cc.syncAfter = it.pkt.Header.Type == wire.OpSync, it.syncAfter
+		// The request keeps its place in the session's order: a job it
+		// starts, a write it proposes, are numbered with it.
+		cc.reqSeq, cc.reqAt = it.seq, it.at
 		if it.snap {
 			// Answer with the auth the request was read with.
 			live := cc.auth
@@ -158,6 +183,7 @@ func (s *Server) drainPending(cc *clientConn) {
 		} else {
 			s.processRequestQueued(cc, it.pkt)
 		}
+		cc.reqSeq = cc.lastSeq
 		cc.queuedSync = false
 		if len(cc.pending) == n+1 && cc.pending[n].prop != nil && n > 0 {
 			// A write (or a learner's forwarded request) that waited in the
@@ -170,6 +196,52 @@ func (s *Server) drainPending(cc *clientConn) {
 	}
 	if len(cc.pending) == 0 {
 		cc.pending = nil
+		cc.queuedWrites = 0
+	}
+}
+
+// proposeQueuedWrites proposes (or, on a learner, forwards) the writes
+// queued right behind cc's unanswered writes, in order, each in its place
+// in the queue, so that a session's pipelined writes that had to queue
+// (behind a job, or a learner's spent round) are still proposed together
+// rather than one per commit. It stops at the first other request (a read
+// runs after the earlier writes' replies) and when the round's time is
+// spent.
+func (s *Server) proposeQueuedWrites(cc *clientConn) {
+	if s.cfg.EnforceAuth {
+		// A request may then be refused, its error answered at once:
+		// queued writes keep their turn at the head of the queue.
+		return
+	}
+	for k := 1; k < len(cc.pending) && cc.queuedWrites > 0 && cc.job == nil && cc.session != 0; k++ {
+		it := cc.pending[k]
+		if it.prop != nil {
+			continue
+		}
+		op := it.pkt.Header.Type
+		if !it.write || (op == wire.OpSync && !s.isLearner()) || s.roundSpent() {
+			return
+		}
+		n := len(cc.pending)
+		cc.queuedWrites--
+		s.outstandingN--
+		cc.reqSeq, cc.reqAt = it.seq, it.at
+		if it.snap {
+			live := cc.auth
+			cc.auth = it.auth
+			s.processRequestQueued(cc, it.pkt)
+			cc.auth = live
+		} else {
+			s.processRequestQueued(cc, it.pkt)
+		}
+		cc.reqSeq = cc.lastSeq
+		if len(cc.pending) != n+1 || cc.pending[n].prop == nil {
+			return // cannot happen: a queued write is always proposed here
+		}
+		// Its reply slot takes the request's place.
+		cc.pending[k] = cc.pending[n]
+		cc.pending[n] = pendingItem{}
+		cc.pending = cc.pending[:n]
 	}
 }
 
@@ -293,8 +365,44 @@ func (s *Server) execRequest(cc *clientConn, p *wire.ClientPacket) {
 		}
 	}
 	cc.stats.lastOp = opAbbrev(h.Type)
-	cc.stats.observe(0)
-	s.stats.observe(0)
+	job := cc.job
+	s.execRead(cc, p)
+	if cc.job == job && h.Type != wire.OpSASL {
+		// Answered now (not a job's: a job that answers it counts it when
+		// done). Java's SASL packets skip the pipeline and its stats.
+		s.observeRead(cc)
+	}
+}
+
+// readJob is a connection job that answers a read request (its latency is
+// counted when it is done).
+type readJob interface{ answersRead() }
+
+func (*syncWaitJob) answersRead()   {}
+func (*setWatchesJob) answersRead() {}
+func (*namesReplyJob) answersRead() {}
+func (*multiReadJob) answersRead()  {}
+
+// observeRead counts the latency of the read just answered, from when it
+// reached the owner goroutine (cc.reqAt), as Java's FinalRequestProcessor
+// counts every request without a txn header (ServerStats.updateLatency):
+// in srvr's and mntr's min/avg/max latency, the connection's (cons), and
+// readlatency.
+func (s *Server) observeRead(cc *clientConn) {
+	var took time.Duration
+	if !cc.reqAt.IsZero() {
+		took = max(0, time.Since(cc.reqAt))
+	}
+	ms := took.Milliseconds()
+	cc.stats.observe(ms)
+	s.stats.observe(ms)
+	s.stats.reads.add(ms)
+	s.jsum.reads.add(float64(took.Nanoseconds()) / 1e6)
+}
+
+// execRead is execRequest's answer.
+func (s *Server) execRead(cc *clientConn, p *wire.ClientPacket) {
+	h := p.Header
 	w := watch.Watcher(cc.id)
 	if p.BodyErr != nil && h.Type.Known() && h.Type != wire.OpNotification {
 		s.reply(cc, h.Xid, wire.ErrMarshallingError, nil)

@@ -154,6 +154,10 @@ type Server struct {
 	failErr       atomic.Pointer[error] // why the server stopped itself
 	sasl          *saslSetup            // client SASL (sasl.go); nil: none
 	jsum          *javaSummaries        // Java's summaries (javasummary.go); set in New, never replaced
+	// stepProbe, if set (tests, on the owner goroutine), runs at the start
+	// of every owner step, so that what the owner does between two of its
+	// calls is one step (ownerSteps in heavy_steps_test.go).
+	stepProbe func()
 }
 
 // New checks cfg and builds a server; Start loads state and serves.
@@ -242,6 +246,7 @@ func (s *Server) Start() error {
 		s.peer.lookAt = time.Now()
 	}
 	s.goRoutine(func() { s.jsum.updates.run(s.jsum.update, s.quit) })
+	s.goRoutine(func() { s.jsum.reads.run(s.jsum.read, s.quit) })
 	s.goRoutine(s.run)
 	return nil
 }
@@ -514,6 +519,9 @@ func (s *Server) run() {
 	s.lastTickMs = s.nowMs()
 	s.maybeStartElection()
 	for {
+		if s.stepProbe != nil {
+			s.stepProbe()
+		}
 		// A learner sync's disk job holds the store while it runs.
 		var durable <-chan struct{}
 		var failed <-chan storeFailure
@@ -596,6 +604,7 @@ func (s *Server) run() {
 		case <-tick.C:
 			s.onTick()
 			s.jsum.updates.flush()
+			s.jsum.reads.flush()
 		case <-s.quit:
 			s.reapClosed()
 			s.flush()

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -26,6 +27,34 @@ type stats struct {
 	revalidates                            int64
 	snapshots                              int64
 	loadTime                               time.Duration
+	// reads and updates are Java's readlatency and updatelatency as mntr
+	// prints them (ServerStats.updateLatency: a request without a txn
+	// header is a read, pings and syncs included), in whole ms.
+	reads, updates javaCounter
+}
+
+// javaCounter is Java's AvgMinMaxCounter, the avg_/min_/max_/cnt_/sum_
+// values mntr prints for a summary.
+type javaCounter struct{ min, max, sum, cnt int64 }
+
+func (c *javaCounter) add(v int64) {
+	if c.cnt == 0 || v < c.min {
+		c.min = v
+	}
+	if c.cnt == 0 || v > c.max {
+		c.max = v
+	}
+	c.sum += v
+	c.cnt++
+}
+
+// write prints the counter's values as mntr's name lines (Java's order).
+func (c *javaCounter) write(line func(k, v string), name string) {
+	line("avg_"+name, javaAvg(c.sum, c.cnt))
+	line("min_"+name, strconv.FormatInt(c.min, 10))
+	line("max_"+name, strconv.FormatInt(c.max, 10))
+	line("cnt_"+name, strconv.FormatInt(c.cnt, 10))
+	line("sum_"+name, strconv.FormatInt(c.sum, 10))
 }
 
 // reset is srst (ServerStats.reset).
@@ -33,6 +62,7 @@ func (st *stats) reset() {
 	st.received, st.sentPackets = 0, 0
 	st.minLatency, st.maxLatency, st.latencySum, st.latencyCount = 0, 0, 0, 0
 	st.lastRespSize, st.minRespSize, st.maxRespSize = -1, -1, -1
+	st.reads, st.updates = javaCounter{}, javaCounter{} // ServerMetrics.resetAll
 	st.resetAt = time.Now()
 }
 
