@@ -1198,3 +1198,48 @@ func TestElectionQuorumAuth(t *testing.T) {
 	requireSums(t, got, []string{"initial", "QuorumAuthPacket", "QuorumAuthPacket", "QuorumAuthPacket", "QuorumAuthPacket",
 		"notification", "notification"})
 }
+
+// TestElectionInstanceStaleFollowingReply: a member that was following
+// answers a LOOKING peer with its current vote (FOLLOWING, the old round)
+// from its receiver thread while its election already sent the new round
+// on the same link; Java can put that answer on the wire after the new
+// round's vote (seen in a capture of TestCompat_DecodeEnsemble after the
+// leader was killed). A lower round in a vote that is not LOOKING is that
+// answer, not a restarted process: a new process's first votes are LOOKING.
+func TestElectionInstanceStaleFollowingReply(t *testing.T) {
+	cfg := []byte("server.1=10.0.0.1:2888:3888:participant\nserver.2=10.0.0.2:2888:3888:participant\n" +
+		"server.3=10.0.0.3:2888:3888:participant\nversion=100000000")
+	acceptor := netip.MustParseAddrPort("10.0.0.1:3888")
+	vote := func(state wire.ServerState, leader, epoch int64, zxid wire.Zxid) []byte {
+		return wire.AppendNotificationFrame(nil, &wire.Notification{State: state, Leader: leader, Zxid: zxid,
+			ElectionEpoch: epoch, PeerEpoch: 1, Version: 2, Config: cfg})
+	}
+	cb := newCap(layers.LinkTypeEthernet, false)
+	// Member 2 (initiator) and member 1 elect 3 in round 1; 3 dies; 1 goes
+	// LOOKING in round 2, 2 too, and 2's receiver then answers 1's first
+	// vote with the FOLLOWING vote it held when that vote arrived.
+	newScript(netip.MustParseAddrPort("10.0.0.2:40000"), acceptor, 7).syn().
+		send(ToServer, wire.AppendInitialMessage(nil, 2, "10.0.0.2:3888")).
+		send(FromServer, vote(wire.ServerLooking, 3, 1, 0)).
+		send(ToServer, vote(wire.ServerLooking, 3, 1, 0)).
+		send(FromServer, vote(wire.ServerFollowing, 3, 1, 0)).
+		send(FromServer, vote(wire.ServerLooking, 1, 2, 0x100000031)).
+		send(ToServer, vote(wire.ServerLooking, 2, 2, 0x100000031)).
+		send(FromServer, vote(wire.ServerLooking, 2, 2, 0x100000031)).
+		send(ToServer, vote(wire.ServerFollowing, 3, 1, 0)).
+		send(ToServer, vote(wire.ServerLeading, 2, 2, 0x100000031)).
+		fin().write(cb)
+	got, counts := run(t, cb.bytes(), Config{})
+	if counts.Undecodable != 0 {
+		t.Fatalf("counts %+v", counts)
+	}
+	var inst []int
+	for _, m := range got {
+		if m.kind == KindNotification && m.sid == 2 {
+			inst = append(inst, m.inst)
+		}
+	}
+	if want := []int{1, 1, 1, 1}; !slices.Equal(inst, want) {
+		t.Errorf("member 2's instances %v, want %v", inst, want)
+	}
+}

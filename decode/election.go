@@ -23,10 +23,13 @@ import (
 //
 // Peer instances: a member that restarts starts its election logical clock
 // again, so the decoder numbers each sid's processes (Message.Instance). A
-// sid's notification starts a new instance when its electionEpoch is lower
-// than the last one it sent to the same peer (a live member's clock never
-// goes back, and its notifications to one peer leave one queue in order;
-// those to different peers do not: a vote queued at the start of an
+// sid's notification starts a new instance when it is LOOKING with an
+// electionEpoch lower than the last one it sent to the same peer (a live
+// member's election clock never goes back, and its election's votes to one
+// peer leave one queue in order; a vote that is not LOOKING may carry an
+// older round: its receiver thread's answer with the vote the member held,
+// which can follow the new round's vote on the link; votes to different
+// peers do not keep their order either: a vote queued at the start of an
 // election for a peer not connected yet goes out when the peer connects,
 // after newer votes to the others), or when it is a fresh process's first
 // vote (LOOKING, for itself, in electionEpoch 1) sent on a connection
@@ -135,7 +138,13 @@ func (c *Conn) senderInstance(dir Dir, sid int64, n *wire.Notification) int {
 	last, known := p.maxEpoch[to]
 	if p.sent {
 		fresh := n.State == wire.ServerLooking && n.Leader == sid && n.ElectionEpoch == 1
-		if to >= 0 && known && n.ElectionEpoch < last || first && fresh && !p.others(c.info.ID) {
+		// A lower round only in a LOOKING vote: a member's receiver
+		// answers a LOOKING peer with the vote it holds (FOLLOWING or
+		// LEADING, an older round), and that answer can follow the new
+		// round's vote on the link; a new process's first votes are
+		// LOOKING.
+		lower := to >= 0 && known && n.ElectionEpoch < last && n.State == wire.ServerLooking
+		if lower || first && fresh && !p.others(c.info.ID) {
 			p.inst++
 			clear(p.maxEpoch)
 			last, known = n.ElectionEpoch, false
