@@ -216,7 +216,7 @@ func (s *Server) prepServerTxn(id wire.SessionID, op wire.OpCode, body jute.Reco
 // propose hands a prepared txn to the store.
 func (s *Server) propose(p *proposal) {
 	if s.leader != nil {
-		s.broadcastProposal(p)
+		s.leader.broadcastProposal(p)
 	}
 	s.inflight = append(s.inflight, p)
 	s.store.Append(&p.entry)
@@ -228,7 +228,7 @@ func (s *Server) propose(p *proposal) {
 // learner it sends the ACKs of the proposals now durable instead.
 func (s *Server) onDurable(z wire.Zxid) {
 	if s.leader != nil {
-		s.leaderOnDurable(z)
+		s.leader.leaderOnDurable(z)
 		return
 	}
 	if s.isLearner() {

@@ -398,7 +398,7 @@ func (s *Server) fireStep(r *applyRun, n int) int {
 // applyDrained runs what waited for every committed txn to be applied.
 func (s *Server) applyDrained() {
 	if s.leader != nil {
-		s.resumeLearnerSyncs()
+		s.leader.resumeLearnerSyncs()
 	}
 }
 

@@ -29,8 +29,17 @@ import (
 // for a DIFF, the SNAP walk, and the tree and clients the commits reach
 // (processLeaderReady).
 
-// leaderState is the leader's state; owned by the server goroutine.
-type leaderState struct {
+// leaderDriver is the leader role's driver: the leadership (zab.Leader),
+// the listener, the learner connections and the SNAP walks, and the
+// methods that carry out the leadership's Ready. The server holds one
+// while it leads (Server.leader) and keeps the lifecycle (becomeLeading,
+// stepDown, leaveLeading); everything here runs on the owner goroutine
+// except acceptLearners and learnerHandshake, which only read the
+// configuration and hand connections over through accepted.
+type leaderDriver struct {
+	// s is the server the commits reach: the tree, sessions, proposals
+	// in flight, the txn log and the client connections.
+	s        *Server
 	ln       net.Listener
 	in       chan handlerMsg
 	accepted chan learnerArrival
@@ -54,6 +63,8 @@ type leaderState struct {
 	proposalSizes  [3]int64 // last, min, max proposal data size
 	forceSnapSync  bool
 	snapSizeFactor float64
+	// stepDownAfter: the leader gives up after this round (zxid rollover)
+	stepDownAfter bool
 }
 
 // snapSync is a tree walk being spooled for one learner's SNAP.
@@ -66,7 +77,7 @@ type snapSync struct {
 }
 
 // serving reports whether a quorum acked NEWLEADER: serving clients.
-func (ld *leaderState) serving() bool { return ld.zab.Serving() }
+func (ld *leaderDriver) serving() bool { return ld.zab.Serving() }
 
 // becomeLeading starts the leader role after this server won an election.
 func (s *Server) becomeLeading(out ElectionOutcome) {
@@ -84,7 +95,8 @@ func (s *Server) becomeLeading(out ElectionOutcome) {
 	}
 	ln = p.sec.listener(ln, true) // quorum TLS and SASL (quorumsec.go)
 	v := q.verifier()
-	ld := &leaderState{
+	ld := &leaderDriver{
+		s:              s,
 		ln:             ln,
 		in:             make(chan handlerMsg, 4096),
 		accepted:       make(chan learnerArrival, learnerArrivals),
@@ -99,7 +111,7 @@ func (s *Server) becomeLeading(out ElectionOutcome) {
 	s.setRole(roleLeading)
 	s.log.Info().Str("addr", ln.Addr().String()).Str("zxid", s.tree.LastZxid.String()).
 		Int64("accepted_epoch", p.acceptedEpoch).Dur("took", p.stats.electionTook).Msg("LEADING - LEADER ELECTION TOOK")
-	s.goRoutine(func() { s.acceptLearners(ld) })
+	s.goRoutine(func() { ld.acceptLearners() })
 	// Java's lead() takes a snapshot first (ZooKeeperServer.loadData).
 	s.wantSnapshot = true
 	zl, err := zab.NewLeader(zab.LeaderConfig{ID: q.MyID, Verifier: v, AcceptedEpoch: p.acceptedEpoch,
@@ -118,7 +130,7 @@ func (s *Server) becomeLeading(out ElectionOutcome) {
 		return
 	}
 	ld.zab = zl
-	s.processLeaderReady()
+	ld.processLeaderReady()
 }
 
 // processLeaderReady carries out what the leadership (zab.Leader) asks
@@ -129,11 +141,11 @@ func (s *Server) becomeLeading(out ElectionOutcome) {
 // runs after every input to the Leader; a call made while it runs (from
 // what it applies or plans) returns at once, and the running loop takes
 // what the call added.
-func (s *Server) processLeaderReady() {
-	ld := s.leader
+func (ld *leaderDriver) processLeaderReady() {
 	if ld == nil || ld.processing {
 		return
 	}
+	s := ld.s
 	ld.processing = true
 	defer func() { ld.processing = false }()
 	for s.leader == ld && ld.zab.HasReady() {
@@ -162,27 +174,27 @@ func (s *Server) processLeaderReady() {
 			s.log.Warn().Msg(w)
 		}
 		for _, d := range r.Drops {
-			s.closeLearner(d.Link, d.State.String(), d.Reason)
+			ld.closeLearner(d.Link, d.State.String(), d.Reason)
 		}
 		if r.EpochDecided {
 			s.zxid = ld.zab.NewLeaderZxid()
 			s.log.Info().Int64("epoch", ld.zab.Epoch()).Str("voters", ld.zab.EpochVoters()).Msg("new epoch agreed")
 		}
 		if r.Serving {
-			s.startServing()
+			ld.startServing()
 		}
 		for _, link := range r.Snaps {
 			if h := ld.links[link]; h != nil {
-				if err := s.startSnapSync(h); err != nil {
+				if err := ld.startSnapSync(h); err != nil {
 					reason := "cannot prepare the snapshot: " + err.Error()
 					ld.zab.Drop(link, reason)
-					s.closeLearner(link, zab.HandlerNewLeader.String(), reason)
+					ld.closeLearner(link, zab.HandlerNewLeader.String(), reason)
 				}
 			}
 		}
 		for i := range r.Messages {
 			if h := ld.links[r.Messages[i].To]; h != nil {
-				s.sendToLearner(h, &r.Messages[i].Packet)
+				ld.sendToLearner(h, &r.Messages[i].Packet)
 			}
 		}
 		for _, z := range r.Commits {
@@ -204,7 +216,7 @@ func (s *Server) processLeaderReady() {
 		}
 		for i := range r.Packets {
 			if h := ld.links[r.Packets[i].Link]; h != nil {
-				s.onLearnerPacket(h, &r.Packets[i].Packet)
+				ld.onLearnerPacket(h, &r.Packets[i].Packet)
 			}
 		}
 		for _, link := range r.SyncDone {
@@ -214,20 +226,21 @@ func (s *Server) processLeaderReady() {
 		}
 		for _, link := range r.Syncs {
 			if h := ld.links[link]; h != nil {
-				s.syncLearner(h)
+				ld.syncLearner(h)
 			}
 		}
-		if r.Rollover && !s.stepDownAfter {
+		if r.Rollover && !ld.stepDownAfter {
 			// ZOOKEEPER-1277: the next zxid would roll the counter over; a
 			// new epoch is needed.
 			s.log.Warn().Str("zxid", ld.zab.LastProposed().String()).Msg("zxid counter about to roll over; stepping down to start a new epoch")
-			s.stepDownAfter = true
+			ld.stepDownAfter = true
 		}
 	}
 }
 
 // sendToLearner queues a packet of the leadership for a learner.
-func (s *Server) sendToLearner(h *learnerHandler, qp *wire.QuorumPacket) {
+func (ld *leaderDriver) sendToLearner(h *learnerHandler, qp *wire.QuorumPacket) {
+	s := ld.s
 	h.queue(*qp)
 	switch qp.Type {
 	case wire.PacketLeaderInfo:
@@ -238,7 +251,7 @@ func (s *Server) sendToLearner(h *learnerHandler, qp *wire.QuorumPacket) {
 			hook(h.sid)
 		}
 	case wire.PacketUpToDate:
-		if st, ok := s.leader.zab.Learner(h.link); ok {
+		if st, ok := ld.zab.Learner(h.link); ok {
 			h.log.Info().Str("mode", st.SyncMode.String()).Msg("learner is up to date")
 		}
 	}
@@ -277,7 +290,8 @@ const (
 // stops, and its leader then steps down ("Unexpected internal error",
 // DIFFERENCES row 36). It returns once the listener is closed (the
 // leadership is over) or the server stops.
-func (s *Server) acceptLearners(ld *leaderState) {
+func (ld *leaderDriver) acceptLearners() {
+	s := ld.s
 	timeout := time.Duration(s.cfg.TickTime*s.cfg.InitLimit) * time.Millisecond
 	var backoff time.Duration
 	for {
@@ -301,13 +315,14 @@ func (s *Server) acceptLearners(ld *leaderState) {
 		if !ld.pending.Admit(c) {
 			return // leadership over
 		}
-		s.goRoutine(func() { s.learnerHandshake(ld, c, timeout) })
+		s.goRoutine(func() { ld.learnerHandshake(c, timeout) })
 	}
 }
 
 // learnerHandshake reads a learner's first packet and hands the connection
 // to the owner goroutine (onLearnerConn) without waiting for it.
-func (s *Server) learnerHandshake(ld *leaderState, c net.Conn, timeout time.Duration) {
+func (ld *leaderDriver) learnerHandshake(c net.Conn, timeout time.Duration) {
+	s := ld.s
 	remote := c.RemoteAddr().String()
 	c.SetReadDeadline(time.Now().Add(timeout))
 	qp, err := wire.ReadQuorumPacket(c, firstPacketMax)
@@ -344,8 +359,8 @@ func (c *Config) syncLimitTicks() int64 { return 2 * int64(c.SyncLimit) }
 
 // onLearnerConn starts a handler for a learner connection whose first
 // packet arrived; a learner that is refused costs no goroutine.
-func (s *Server) onLearnerConn(a learnerArrival) {
-	ld := s.leader
+func (ld *leaderDriver) onLearnerConn(a learnerArrival) {
+	s := ld.s
 	c := a.conn
 	if tc, ok := c.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
@@ -368,7 +383,7 @@ func (s *Server) onLearnerConn(a learnerArrival) {
 		h.log = h.log.With().Int64("sid", h.sid).Logger()
 		h.log.Info().Bool("observer", st.Observer).Int64("accepted_epoch", st.AcceptedEpoch).Msg("Follower sid connected")
 	}
-	s.processLeaderReady()
+	ld.processLeaderReady()
 	if h.gone {
 		return
 	}
@@ -381,8 +396,7 @@ func (s *Server) onLearnerConn(a learnerArrival) {
 
 // closeLearner closes a learner connection the leadership let go (its
 // connection failed or it broke a rule); state is where it was.
-func (s *Server) closeLearner(link zab.LinkID, state, reason string) {
-	ld := s.leader
+func (ld *leaderDriver) closeLearner(link zab.LinkID, state, reason string) {
 	h := ld.links[link]
 	if h == nil || h.gone {
 		return
@@ -403,14 +417,13 @@ func (s *Server) closeLearner(link zab.LinkID, state, reason string) {
 
 // dropLearner lets a learner go for a reason of the driver's (its
 // connection failed, a packet does not decode).
-func (s *Server) dropLearner(h *learnerHandler, reason string) {
-	s.leader.zab.Drop(h.link, reason)
-	s.processLeaderReady()
+func (ld *leaderDriver) dropLearner(h *learnerHandler, reason string) {
+	ld.zab.Drop(h.link, reason)
+	ld.processLeaderReady()
 }
 
 // onHandlerMsg handles one packet from a learner.
-func (s *Server) onHandlerMsg(m handlerMsg) {
-	ld := s.leader
+func (ld *leaderDriver) onHandlerMsg(m handlerMsg) {
 	h := m.h
 	if ld == nil || h.gone {
 		return
@@ -418,7 +431,7 @@ func (s *Server) onHandlerMsg(m handlerMsg) {
 	if m.logRead != nil {
 		// The txn log read for its DIFF is done: sync it now.
 		h.readingLog, h.fromLog = false, m.logRead
-		s.syncLearner(h)
+		ld.syncLearner(h)
 		return
 	}
 	if m.err != nil {
@@ -426,17 +439,17 @@ func (s *Server) onHandlerMsg(m handlerMsg) {
 		if r := h.closeReason(); r != "" {
 			reason = r
 		}
-		s.dropLearner(h, reason)
+		ld.dropLearner(h, reason)
 		return
 	}
 	ld.zab.Receive(h.link, &m.qp)
-	s.processLeaderReady()
+	ld.processLeaderReady()
 }
 
 // startServing starts serving once a quorum acked NEWLEADER
 // (Leader.startZkServer); the UPTODATEs are the leadership's.
-func (s *Server) startServing() {
-	ld := s.leader
+func (ld *leaderDriver) startServing() {
+	s := ld.s
 	z := ld.zab.NewLeaderZxid()
 	s.zxid = z
 	s.tree.LastZxid = z
@@ -457,19 +470,20 @@ func (s *Server) startServing() {
 
 // onLearnerPacket handles a learner's packet of the server layer (PING,
 // REVALIDATE, REQUEST) once it is in sync; ACKs are the leadership's.
-func (s *Server) onLearnerPacket(h *learnerHandler, qp *wire.QuorumPacket) {
+func (ld *leaderDriver) onLearnerPacket(h *learnerHandler, qp *wire.QuorumPacket) {
+	s := ld.s
 	switch qp.Type {
 	case wire.PacketPing:
 		touches, err := wire.ParseTouchTable(qp.Data)
 		if err != nil {
-			s.dropLearner(h, "PING touch table does not decode: "+err.Error())
+			ld.dropLearner(h, "PING touch table does not decode: "+err.Error())
 			return
 		}
 		s.queueTouches(touches)
 	case wire.PacketRevalidate:
 		id, to, err := wire.ParseRevalidateRequest(qp.Data)
 		if err != nil {
-			s.dropLearner(h, "REVALIDATE does not decode: "+err.Error())
+			ld.dropLearner(h, "REVALIDATE does not decode: "+err.Error())
 			return
 		}
 		valid := s.sessions.Touch(id, s.nowMs())
@@ -479,20 +493,20 @@ func (s *Server) onLearnerPacket(h *learnerHandler, qp *wire.QuorumPacket) {
 			}
 		}
 		h.log.Debug().Str("session", id.String()).Int32("timeout", to).Bool("valid", valid).Msg("revalidated session")
-		s.leader.zab.Send(h.link, wire.QuorumPacket{Type: wire.PacketRevalidate, Zxid: -1, Data: wire.AppendRevalidateReply(nil, id, valid)})
+		ld.zab.Send(h.link, wire.QuorumPacket{Type: wire.PacketRevalidate, Zxid: -1, Data: wire.AppendRevalidateReply(nil, id, valid)})
 	case wire.PacketRequest:
-		s.onLearnerRequest(h, qp)
+		ld.onLearnerRequest(h, qp)
 	default:
 		h.log.Warn().Str("type", qp.Type.String()).Str("zxid", qp.Zxid.String()).Msg("unexpected quorum packet")
 	}
 }
 
 // onLearnerRequest prepares a write a learner forwarded (REQUEST, spec §5.5).
-func (s *Server) onLearnerRequest(h *learnerHandler, qp *wire.QuorumPacket) {
-	ld := s.leader
+func (ld *leaderDriver) onLearnerRequest(h *learnerHandler, qp *wire.QuorumPacket) {
+	s := ld.s
 	hdr, body, err := wire.ParseRequestPacket(qp.Data)
 	if err != nil {
-		s.dropLearner(h, "REQUEST does not decode: "+err.Error())
+		ld.dropLearner(h, "REQUEST does not decode: "+err.Error())
 		return
 	}
 	if !ld.serving() || s.storeErr != nil {
@@ -506,13 +520,13 @@ func (s *Server) onLearnerRequest(h *learnerHandler, qp *wire.QuorumPacket) {
 		s.prepare(prepItem{run: func() {
 			if s.leader == ld {
 				ld.zab.SyncRequest(h.link)
-				s.processLeaderReady()
+				ld.processLeaderReady()
 			}
 		}})
 		return
 	case wire.OpCreateSession:
 		if len(body) < 4 {
-			s.dropLearner(h, "createSession REQUEST without a timeout")
+			ld.dropLearner(h, "createSession REQUEST without a timeout")
 			return
 		}
 		to := int32(binary.BigEndian.Uint32(body))
@@ -546,8 +560,7 @@ func (s *Server) onLearnerRequest(h *learnerHandler, qp *wire.QuorumPacket) {
 }
 
 // broadcastProposal sends a new proposal to the followers (Leader.propose).
-func (s *Server) broadcastProposal(p *proposal) {
-	ld := s.leader
+func (ld *leaderDriver) broadcastProposal(p *proposal) {
 	z := p.entry.Hdr.Zxid
 	p.data = wire.AppendTxnEntry(nil, &p.entry)
 	sz := int64(len(p.data))
@@ -557,22 +570,21 @@ func (s *Server) broadcastProposal(p *proposal) {
 	}
 	ld.proposalSizes[2] = max(ld.proposalSizes[2], sz)
 	ld.zab.Propose(z, p.data)
-	s.processLeaderReady()
+	ld.processLeaderReady()
 }
 
 // retryGatedCommits commits what Config.CommitGate held back (end of
 // each owner round, after the SNAP walks have queued their NEWLEADERs).
-func (s *Server) retryGatedCommits() {
-	if ld := s.leader; ld != nil {
+func (ld *leaderDriver) retryGatedCommits() {
+	if ld != nil {
 		ld.zab.RetryCommits()
-		s.processLeaderReady()
+		ld.processLeaderReady()
 	}
 }
 
 // tickLeading runs every tickTime/2: the leadership's deadlines, pings,
 // transaction timeouts and quorum check (Leader.lead's loop).
-func (s *Server) tickLeading() {
-	ld := s.leader
+func (ld *leaderDriver) tickLeading() {
 	// A handler whose writer failed closes itself; its reader may then quit
 	// without reporting, so closed handlers are collected here.
 	for _, h := range ld.links {
@@ -581,7 +593,7 @@ func (s *Server) tickLeading() {
 		}
 	}
 	ld.zab.Tick()
-	s.processLeaderReady()
+	ld.processLeaderReady()
 }
 
 // stepDown ends the leadership (Leader.shutdown) and looks for a leader.
@@ -612,7 +624,6 @@ func (s *Server) leaveLeading() {
 		sn.spool.discard()
 	}
 	s.leader = nil
-	s.stepDownAfter = false
 	// Uncommitted proposals are in the log (once durable); like a learner,
 	// the next election counts them (fastForward).
 	s.quiesceStore()
@@ -632,7 +643,7 @@ func (s *Server) leaveLeading() {
 }
 
 // drainArrivals closes the learner connections handed over and not taken.
-func drainArrivals(ld *leaderState) {
+func drainArrivals(ld *leaderDriver) {
 	for {
 		select {
 		case a := <-ld.accepted:
@@ -645,7 +656,7 @@ func drainArrivals(ld *leaderState) {
 
 // leaderOnDurable is the leader's own ACK: after its fsync it counts for
 // every proposal up to z (AckRequestProcessor).
-func (s *Server) leaderOnDurable(z wire.Zxid) {
-	s.leader.zab.Durable(z)
-	s.processLeaderReady()
+func (ld *leaderDriver) leaderOnDurable(z wire.Zxid) {
+	ld.zab.Durable(z)
+	ld.processLeaderReady()
 }

@@ -43,11 +43,11 @@ func TestLeaderAcceptRetriesAfterError(t *testing.T) {
 	}
 	fl := &flakyListener{Listener: ln}
 	fl.failures.Store(4)
-	ld := &leaderState{ln: fl, accepted: make(chan learnerArrival, learnerArrivals), pending: handshake.NewLimiter(20)}
+	ld := &leaderDriver{s: s, ln: fl, accepted: make(chan learnerArrival, learnerArrivals), pending: handshake.NewLimiter(20)}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		s.acceptLearners(ld)
+		ld.acceptLearners()
 	}()
 	t.Cleanup(func() {
 		ln.Close()

@@ -63,6 +63,15 @@ type learnerLink struct {
 	closeOnce sync.Once
 	closed    chan struct{}
 	reason    string
+
+	// What the link's goroutines (run, connect, readSnapStream) need of
+	// the server, set once by startLearning: they read nothing else of it.
+	quit        <-chan struct{}                                          // the server is stopping
+	goRoutine   func(func())                                             // Server.goRoutine
+	dialer      func(ctx context.Context, addr string) (net.Conn, error) // Config.QuorumDialer; nil: TCP
+	sec         *quorumSec                                               // quorum TLS and SASL; nil: plain TCP
+	initTimeout time.Duration                                            // initLimit ticks
+	treeOpts    tree.Options                                             // the SNAP's tree
 }
 
 // linkMsg is a packet (or the error that ended the link) for the owner.
@@ -198,6 +207,12 @@ func (s *Server) startLearning(leader int64, observer bool) {
 		outWake:      make(chan struct{}, 1),
 		closed:       make(chan struct{}),
 		writeTimeout: time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond,
+		quit:         s.quit,
+		goRoutine:    s.goRoutine,
+		dialer:       s.cfg.QuorumDialer,
+		sec:          p.sec,
+		initTimeout:  time.Duration(s.cfg.TickTime*s.cfg.InitLimit) * time.Millisecond,
+		treeOpts:     s.opts,
 	}
 	s.setRole(roleSyncing)
 	p.leader = leader
@@ -215,29 +230,29 @@ func (s *Server) startLearning(leader int64, observer bool) {
 	// FOLLOWERINFO or OBSERVERINFO waits in the queue until the writer
 	// starts on the connection.
 	l.send(p.lsync.zab.Start())
-	s.goRoutine(func() { s.runLearner(l) })
+	s.goRoutine(l.run)
 }
 
-// runLearner is the link's reader goroutine: it dials the leader, starts
+// run is the link's reader goroutine: it dials the leader, starts
 // the writer, then reads packets for the owner until the link fails. The
 // SNAP stream that follows the sync's SNAP packet is read here too and
 // handed to the owner with that packet.
-func (s *Server) runLearner(l *learnerLink) {
+func (l *learnerLink) run() {
 	deliver := func(m linkMsg) bool {
 		select {
 		case l.in <- m:
 			return true
 		case <-l.closed:
 			return false
-		case <-s.quit:
+		case <-l.quit:
 			return false
 		}
 	}
-	if err := s.connectToLeader(l); err != nil {
+	if err := l.connect(); err != nil {
 		deliver(linkMsg{link: l, err: err})
 		return
 	}
-	s.goRoutine(l.writer)
+	l.goRoutine(l.writer)
 	leaderInfo, syncMode := false, false
 	for {
 		qp, err := l.read()
@@ -257,7 +272,7 @@ func (s *Server) runLearner(l *learnerLink) {
 				syncMode = true
 				if qp.Type == wire.PacketSnap {
 					l.log.Info().Str("zxid", qp.Zxid.String()).Msg("Getting a snapshot from leader")
-					if msg.snap, err = s.readSnapStream(l); err != nil {
+					if msg.snap, err = l.readSnapStream(); err != nil {
 						msg.err = fmt.Errorf("reading the leader's snapshot: %w", err)
 					}
 				}
@@ -269,10 +284,10 @@ func (s *Server) runLearner(l *learnerLink) {
 	}
 }
 
-// connectToLeader dials the leader: up to 5 attempts 100 ms apart within
+// connect dials the leader: up to 5 attempts 100 ms apart within
 // initLimit ticks (Learner.connectToLeader).
-func (s *Server) connectToLeader(l *learnerLink) error {
-	limit := time.Duration(s.cfg.TickTime*s.cfg.InitLimit) * time.Millisecond
+func (l *learnerLink) connect() error {
+	limit := l.initTimeout
 	deadline := time.Now().Add(limit)
 	var err error
 	for tries := 0; tries < 5; tries++ {
@@ -282,14 +297,14 @@ func (s *Server) connectToLeader(l *learnerLink) error {
 		}
 		var c net.Conn
 		ctx, cancel := context.WithTimeout(context.Background(), remaining)
-		if dial := s.cfg.QuorumDialer; dial != nil {
+		if dial := l.dialer; dial != nil {
 			c, err = dial(ctx, l.addr)
 		} else {
 			var d net.Dialer
 			c, err = d.DialContext(ctx, "tcp", l.addr)
 		}
 		if err == nil { // quorum TLS and SASL (quorumsec.go)
-			c, err = s.peer.sec.dialLearner(ctx, c, l.addr)
+			c, err = l.sec.dialLearner(ctx, c, l.addr)
 		}
 		cancel()
 		if err == nil {
@@ -313,7 +328,7 @@ func (s *Server) connectToLeader(l *learnerLink) error {
 		case <-time.After(100 * time.Millisecond):
 		case <-l.closed:
 			return errors.New("link closed while connecting")
-		case <-s.quit:
+		case <-l.quit:
 			return errors.New("server stopping")
 		}
 	}
@@ -557,14 +572,14 @@ func (ls *learnerSync) startRewind(r *zab.LearnerReady) {
 		z := r.SnapshotZxid
 		ls.runJob(func() syncJobResult {
 			db.tree.LastZxid = z
-			nst, err := s.rewindDisk(st, z, false)
+			nst, err := ls.rewindDisk(st, z, false)
 			return syncJobResult{store: nst, db: db, err: err, fatal: err != nil && nst == nil}
 		})
 		return
 	}
 	z := r.TruncateTo
 	ls.runJob(func() syncJobResult {
-		nst, err := s.rewindDisk(st, z, true)
+		nst, err := ls.rewindDisk(st, z, true)
 		if err != nil {
 			return syncJobResult{store: nst, fatal: true, err: fmt.Errorf("not able to truncate the log to %v: %w; "+
 				"wipe this server's data directory so it resyncs from a snapshot", z, err)}
@@ -645,10 +660,10 @@ func applySyncTxn(db *database, e *wire.TxnEntry) {
 
 // readSnapStream loads the SNAP payload: sessions, the data tree, then the
 // "BenWasHere" signature (spec §4.6).
-func (s *Server) readSnapStream(l *learnerLink) (*database, error) {
-	l.rd.setTimeout(time.Duration(s.cfg.TickTime*s.cfg.InitLimit) * time.Millisecond)
-	sr := storage.NewStreamReaderFrom(l.br, s.cfg.RecordLimit())
-	ld := &loader{t: tree.NewEmpty(s.opts), sessions: map[wire.SessionID]int32{}}
+func (l *learnerLink) readSnapStream() (*database, error) {
+	l.rd.setTimeout(l.initTimeout)
+	sr := storage.NewStreamReaderFrom(l.br, l.maxRecord)
+	ld := &loader{t: tree.NewEmpty(l.treeOpts), sessions: map[wire.SessionID]int32{}}
 	if err := storage.ReadSessions(sr, ld); err != nil {
 		return nil, err
 	}
@@ -670,7 +685,8 @@ func (s *Server) readSnapStream(l *learnerLink) (*database, error) {
 // rewindDisk closes the txn log, removes every txn (and snapshot) after
 // zxid and reopens the log. strict requires a log that holds zxid (TRUNC).
 // It returns the reopened store, or nil if the log could not be reopened.
-func (s *Server) rewindDisk(st store, zxid wire.Zxid, strict bool) (store, error) {
+func (ls *learnerSync) rewindDisk(st store, zxid wire.Zxid, strict bool) (store, error) {
+	s := ls.s
 	if err := st.Close(); err != nil {
 		s.log.Warn().Err(err).Msg("closing the txn log before truncation")
 	}

@@ -22,8 +22,8 @@ import (
 // syncLearner plans the sync of a learner the leadership listed in
 // Ready.Syncs (its ACKEPOCH came in and the epoch is current) and starts
 // it (zab.Leader.StartSync).
-func (s *Server) syncLearner(h *learnerHandler) {
-	ld := s.leader
+func (ld *leaderDriver) syncLearner(h *learnerHandler) {
+	s := ld.s
 	if !s.applyIdle() || h.readingLog {
 		// A txn is committed but not yet in the tree nor among the
 		// proposals to forward: sync once it is (resumeLearnerSyncs). Or
@@ -51,7 +51,7 @@ func (s *Server) syncLearner(h *learnerHandler) {
 		// it on a goroutine, and plan again when it is read (the committed
 		// window may have moved on by then: a gap between the two falls
 		// back to a snapshot).
-		s.readLogForSync(h, peer, ld.snapSizeFactor)
+		ld.readLogForSync(h, peer, ld.snapSizeFactor)
 		return
 	}
 	logSyncPlan(h, &plan, peer)
@@ -74,7 +74,7 @@ func (s *Server) syncLearner(h *learnerHandler) {
 			s.peer.stats.syncs["leader-"+plan.Mode.String()]++
 		}
 	}
-	s.processLeaderReady()
+	ld.processLeaderReady()
 }
 
 // logSyncPlan logs a learner's sync plan as LearnerHandler.syncFollower
@@ -100,22 +100,21 @@ func logSyncPlan(h *learnerHandler, plan *zab.SyncPlan, peer wire.Zxid) {
 
 // resumeLearnerSyncs syncs the learners that waited for the committed txns
 // to be applied.
-func (s *Server) resumeLearnerSyncs() {
-	ld := s.leader
+func (ld *leaderDriver) resumeLearnerSyncs() {
 	if !ld.zab.EpochAcked() {
 		return
 	}
 	for _, st := range ld.zab.Learners() {
 		if h := ld.links[st.Link]; h != nil && st.State == zab.HandlerWaitSync && !h.gone {
-			s.syncLearner(h)
+			ld.syncLearner(h)
 		}
 	}
 }
 
 // readLogForSync reads the txn log for h's DIFF on a goroutine and hands
 // the result back to the owner through the learners' channel.
-func (s *Server) readLogForSync(h *learnerHandler, peer wire.Zxid, factor float64) {
-	ld := s.leader
+func (ld *leaderDriver) readLogForSync(h *learnerHandler, peer wire.Zxid, factor float64) {
+	s := ld.s
 	h.readingLog = true
 	log := h.log
 	snapDir, logDir, limit := s.snapDir(), s.logDir(), s.cfg.RecordLimit()
@@ -201,12 +200,13 @@ func proposalsFromLog(log zerolog.Logger, snapDir, logDir string, limit int, pee
 }
 
 // startSnapSync begins spooling a fuzzy walk of the tree for h.
-func (s *Server) startSnapSync(h *learnerHandler) error {
+func (ld *leaderDriver) startSnapSync(h *learnerHandler) error {
+	s := ld.s
 	sp, err := newSnapSpool(s.snapDir(), s.tree.LastZxid)
 	if err != nil {
 		return err
 	}
-	s.leader.snaps = append(s.leader.snaps, &snapSync{h: h, cur: s.tree.NewSnapshotCursor(), spool: sp})
+	ld.snaps = append(ld.snaps, &snapSync{h: h, cur: s.tree.NewSnapshotCursor(), spool: sp})
 	h.mu.Lock()
 	h.snap = sp
 	h.mu.Unlock()
@@ -217,11 +217,11 @@ func (s *Server) startSnapSync(h *learnerHandler) error {
 // advanceSnapSyncs spools the next part of every SNAP walk (end of each
 // owner round); a finished walk gets its head (SNAP, sessions, ACL map)
 // and its learner NEWLEADER, behind the txns committed during the walk.
-func (s *Server) advanceSnapSyncs() {
-	ld := s.leader
+func (ld *leaderDriver) advanceSnapSyncs() {
 	if ld == nil || len(ld.snaps) == 0 {
 		return
 	}
+	s := ld.s
 	keep := ld.snaps[:0]
 	held := false
 	var spooled []zab.LinkID
@@ -263,7 +263,7 @@ func (s *Server) advanceSnapSyncs() {
 	for _, link := range spooled {
 		ld.zab.SnapReady(link)
 	}
-	s.processLeaderReady()
+	ld.processLeaderReady()
 	if s.leader == ld && len(ld.snaps) > 0 && !held {
 		s.poke()
 	}

@@ -142,18 +142,16 @@ type Server struct {
 
 	// quorum membership (nil when standalone)
 	peer   *peer
-	leader *leaderState // while this server leads
+	leader *leaderDriver // while this server leads
 	// lastAppended is the last txn handed to the store (what a flush waits for)
 	lastAppended wire.Zxid
 	// committed is the window of recent committed txns a leader syncs
 	// learners from (ZKDatabase.committedLog); every role keeps it.
 	committed zab.CommittedLog
-	// stepDownAfter: the leader gives up after this round (zxid rollover)
-	stepDownAfter bool
-	role          atomic.Uint32         // peer role, for Mode
-	failErr       atomic.Pointer[error] // why the server stopped itself
-	sasl          *saslSetup            // client SASL (sasl.go); nil: none
-	jsum          *javaSummaries        // Java's summaries (javasummary.go); set in New, never replaced
+	role      atomic.Uint32         // peer role, for Mode
+	failErr   atomic.Pointer[error] // why the server stopped itself
+	sasl      *saslSetup            // client SASL (sasl.go); nil: none
+	jsum      *javaSummaries        // Java's summaries (javasummary.go); set in New, never replaced
 	// stepProbe, if set (tests, on the owner goroutine), runs at the start
 	// of every owner step, so that what the owner does between two of its
 	// calls is one step (ownerSteps in heavy_steps_test.go).
@@ -582,18 +580,18 @@ func (s *Server) run() {
 		case <-linkClosed:
 			s.onLinkClosed()
 		case m := <-learnerIn:
-			s.onHandlerMsg(m)
+			s.leader.onHandlerMsg(m)
 			for i := 0; i < 256 && s.leader != nil && learnerIn == s.leader.in; i++ {
 				select {
 				case m = <-learnerIn:
-					s.onHandlerMsg(m)
+					s.leader.onHandlerMsg(m)
 					continue
 				default:
 				}
 				break
 			}
 		case a := <-learnerConn:
-			s.onLearnerConn(a)
+			s.leader.onLearnerConn(a)
 		case r := <-electionOut:
 			s.onElection(r)
 		case fn := <-syncJobs:
@@ -623,10 +621,10 @@ func (s *Server) run() {
 			s.advanceSnapshot()
 			s.syncStore()
 		}
-		s.advanceSnapSyncs()
-		s.retryGatedCommits()
+		s.leader.advanceSnapSyncs()
+		s.leader.retryGatedCommits()
 		s.maybeStartElection()
-		if s.stepDownAfter {
+		if ld := s.leader; ld != nil && ld.stepDownAfter {
 			s.stepDown("zxid counter rollover: a new epoch is needed")
 		}
 		s.flush()
@@ -800,7 +798,7 @@ func (s *Server) onTick() {
 		s.expireAfter = 0
 	}
 	if s.peer != nil && s.peer.role == roleLeading {
-		s.tickLeading()
+		s.leader.tickLeading()
 		if s.leader == nil || !s.leader.serving() {
 			s.closeSessionless(now)
 			return
