@@ -27,8 +27,8 @@ import (
 // TestHeavyRequestsOwnerSteps (issue 14, point 2): the heaviest request of
 // each kind the limits allow is done across owner rounds, none of them in
 // a step that takes the owner goroutine more than a few rounds' budget,
-// measured in the owner thread's CPU time between two probes (ownerGaps,
-// as TestAdminListingsAcrossRounds measures the AdminServer's listings):
+// measured in the owner thread's CPU time of each step (ownerSteps, which
+// TestAdminListingsAcrossRounds uses for the AdminServer's listings too):
 // not the wall time a loaded host adds, nor the garbage collector's. The
 // wire-level p99 of TestHeavyRequestsDoNotStallReads (compat-tests) also
 // counts the host's spells; this one counts only zkgo's steps, so a step
@@ -260,10 +260,12 @@ func TestHeavyRequestsOwnerSteps(t *testing.T) {
 // the owner thread's CPU time: the owner's loop calls its probe at the
 // start of every step (Server.stepProbe), and the owner is locked to its
 // thread meanwhile, so the thread's CPU time between two calls is what
-// the owner did in one step, whatever else the machine runs. Unlike
-// ownerGaps' probes, which the owner's select picks at random among its
-// inputs, it counts each step alone, however many steps run between two
-// probes. The garbage collector is paused meanwhile, as for ownerGaps.
+// the owner did in one step, whatever else the machine runs. Each step is
+// counted alone (a probe queued on the owner, as an earlier version did,
+// measured as many steps as the owner's select ran before picking it).
+// The garbage collector is paused meanwhile: its assists, charged to
+// whichever goroutine allocates while it marks, depend on the heap and on
+// every goroutine's allocations, not on the owner's steps.
 type ownerSteps struct {
 	s         *Server
 	gcPercent int
