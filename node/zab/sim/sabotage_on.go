@@ -1,0 +1,35 @@
+//go:build zabsabotage
+
+package sim
+
+// Test-only sabotages of the core's rules, to show the simulator finds
+// them (issue 16, point 5). Each breaks one rule of the contract between
+// node/zab and its driver:
+//
+//   - ack-before-sync: a learner sends its NEWLEADER ACK before the txns
+//     of its sync are on disk (they are fsynced later, as Java did before
+//     ZOOKEEPER-3911);
+//   - epoch-before-log: a learner writes its new current epoch before it
+//     logs the txns of its sync (ZOOKEEPER-4643/4646);
+//   - minority-commit: the leader commits a proposal once it alone has it
+//     on disk.
+type sabotage struct {
+	ackBeforeSync, epochFirst, minorityCommit bool
+}
+
+// Sabotages lists the sabotages of this build.
+var Sabotages = []string{"ack-before-sync", "epoch-before-log", "minority-commit"}
+
+func newSabotage(name string) sabotage {
+	switch name {
+	case "":
+		return sabotage{}
+	case "ack-before-sync":
+		return sabotage{ackBeforeSync: true}
+	case "epoch-before-log":
+		return sabotage{epochFirst: true}
+	case "minority-commit":
+		return sabotage{minorityCommit: true}
+	}
+	panic("sim: unknown sabotage " + name)
+}
