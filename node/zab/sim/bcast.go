@@ -221,7 +221,7 @@ func (b *bcastFollower) synced() {
 	}
 	acks := b.toAck[:n]
 	b.toAck = b.toAck[n:]
-	if !p.midReady("follower ACK") {
+	if !p.midReady(readyFollowerAck, "follower ACK") {
 		return
 	}
 	for _, z := range acks {

@@ -15,7 +15,9 @@ const (
 	// recovery), and restarts after Dur.
 	FaultCrash FaultKind = iota
 	// FaultCrashMid: the peer crashes at its next Ready between the
-	// persist and the send, and restarts after Dur.
+	// persist and the send, and restarts after Dur. Shape 0: any Ready;
+	// 1: its NEWLEADER ACK; 2: a leader's epochs; 3: another step of a
+	// learner's sync; 4: a follower's ACK.
 	FaultCrashMid
 	// FaultPause: the peer stops for Dur (no ticks, nothing received).
 	FaultPause
@@ -57,7 +59,9 @@ func (f Fault) String() string {
 	switch f.Kind {
 	case FaultCrash:
 		s += fmt.Sprintf(" keep=%d restart+%d", f.Keep, f.Dur)
-	case FaultCrashMid, FaultDisk:
+	case FaultCrashMid:
+		s += fmt.Sprintf(" at=%s restart+%d", readyKind(f.Shape), f.Dur)
+	case FaultDisk:
 		s += fmt.Sprintf(" restart+%d", f.Dur)
 	case FaultPause, FaultSlow:
 		s += fmt.Sprintf(" for %d", f.Dur)
@@ -93,6 +97,9 @@ func genSchedule(cfg Config) []Fault {
 			k++
 		}
 		f := Fault{At: t, Kind: k, Dur: 50 + int64(rng.IntN(900)), Keep: rng.IntN(4), Shape: rng.IntN(3)}
+		if k == FaultCrashMid {
+			f.Shape = rng.IntN(5)
+		}
 		if rng.IntN(3) != 0 {
 			f.Peer = 1 + int64(rng.IntN(cfg.Peers))
 		}
@@ -137,7 +144,7 @@ func (s *Sim) inject(i int) {
 		p.crash(f.Keep, f.Dur)
 	case FaultCrashMid:
 		if p.up {
-			p.armed, p.armRestart = true, f.Dur
+			p.armed, p.armRestart, p.armAt = true, f.Dur, readyKind(f.Shape)
 		}
 	case FaultPause:
 		if p.up {

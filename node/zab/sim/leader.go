@@ -96,7 +96,7 @@ func (ld *leaderDrv) processReady() {
 			if !p.writeEpochs(*hs) {
 				return
 			}
-			if !p.midReady("leader epochs") {
+			if !p.midReady(readyLeader, "leader epochs") {
 				return
 			}
 		}

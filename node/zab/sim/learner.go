@@ -175,7 +175,7 @@ func (lr *learnerDrv) carryOut(r zab.LearnerReady, snap []Rec, before zab.Learne
 	}
 	if p.s.sab.epochFirst && r.HardState != nil && len(recs) > 0 {
 		// SABOTAGE: the current epoch before the txns (ZOOKEEPER-4643/4646).
-		if !p.writeEpochs(*r.HardState) || !p.midReady("sabotaged: epoch before log") {
+		if !p.writeEpochs(*r.HardState) || !p.midReady(readyNewLeaderAck, "sabotaged: epoch before log") {
 			return false
 		}
 		if !logAndEpochs() {
@@ -195,7 +195,11 @@ func (lr *learnerDrv) carryOut(r zab.LearnerReady, snap []Rec, before zab.Learne
 			return false
 		}
 	}
-	if len(r.Messages) > 0 && !p.midReady("learner sync") {
+	kind := readyLearner
+	if newLeaderAck {
+		kind = readyNewLeaderAck
+	}
+	if len(r.Messages) > 0 && !p.midReady(kind, "learner sync") {
 		return false
 	}
 	for _, m := range r.Messages {

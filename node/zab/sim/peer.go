@@ -45,11 +45,28 @@ type Peer struct {
 	// armed: crash at the next Ready between its persist and its send,
 	// and restart after armRestart ms.
 	armed      bool
+	armAt      readyKind // readyAny, or the only kind of Ready it fires at
 	armRestart int64
 	fsyncs     int // fsyncs scheduled and not done
 }
 
 func newPeer(s *Sim, id int64) *Peer { return &Peer{s: s, id: id} }
+
+// readyKind says which Ready a driver is carrying out, for crashes armed
+// at one kind.
+type readyKind uint8
+
+const (
+	readyAny          readyKind = iota
+	readyNewLeaderAck           // a learner's ACK of NEWLEADER (its sync's txns and current epoch)
+	readyLeader                 // a leader's epochs
+	readyLearner                // any other step of a learner's sync
+	readyFollowerAck            // a follower's ACK of logged proposals
+)
+
+func (k readyKind) String() string {
+	return [...]string{"any", "newleader-ack", "leader-epochs", "learner-sync", "follower-ack"}[k]
+}
 
 // start boots the peer from its disk and starts an election.
 func (p *Peer) start() {
@@ -190,8 +207,8 @@ func (p *Peer) fsyncDone(int) {
 
 // midReady is the point between a Ready's persist and its send: an armed
 // crash fires here. It reports whether the peer is still up.
-func (p *Peer) midReady(what string) bool {
-	if p.armed && p.up {
+func (p *Peer) midReady(kind readyKind, what string) bool {
+	if p.armed && p.up && (p.armAt == readyAny || p.armAt == kind) {
 		p.armed = false
 		p.s.tracef("%d: crash between persist and send (%s)", p.id, what)
 		p.crash(p.s.rng.IntN(3), p.armRestart)
