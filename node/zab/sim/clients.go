@@ -144,8 +144,16 @@ func (c *clients) prepare(leader *Peer, cl *client) {
 	case OpCAS:
 		req.Type, req.Body = wire.OpSetData, &wire.SetDataRequest{Path: o.Key, Data: data, Version: o.Ver}
 	}
-	e, _ := leader.db.Prep(&req)
+	e, code := leader.db.Prep(&req)
 	leader.ld.bc.propose(NewRec(&e))
+	if c.s.sab.earlyReply && cl.op != nil && leader.up {
+		// SABOTAGE: answered before it is committed.
+		var ver int32
+		if sd, ok := e.Body.(*wire.SetDataTxn); ok {
+			ver = sd.Version
+		}
+		c.finish(cl, false, code, ver)
+	}
 }
 
 // applied: p applied rec as committed; answer the client waiting for it

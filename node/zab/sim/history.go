@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 	"time"
 
@@ -122,33 +123,51 @@ var RegisterModel = porcupine.Model{
 	},
 }
 
-// CheckHistory checks ops with porcupine against RegisterModel; info
-// describes the first key that fails. A check that takes more than 20 s
-// passes (and says so in info): porcupine's search is exponential in the
-// worst case.
+// CheckHistory checks ops with porcupine against RegisterModel, key by
+// key; info names the first key that fails and its last operations. A
+// check that takes more than 20 s passes (and says so in info):
+// porcupine's search is exponential in the worst case.
 func CheckHistory(ops []Op) (ok bool, info string) {
-	h := make([]porcupine.Operation, 0, len(ops))
+	var keys []string
+	byKey := map[string][]porcupine.Operation{}
 	for _, o := range ops {
 		ret := o.Return
 		if o.Unknown {
 			ret = math.MaxInt64
 		}
-		h = append(h, porcupine.Operation{ClientId: o.Client, Input: o, Call: o.Call, Output: o, Return: ret})
+		if _, ok := byKey[o.Key]; !ok {
+			keys = append(keys, o.Key)
+		}
+		byKey[o.Key] = append(byKey[o.Key], porcupine.Operation{ClientId: o.Client, Input: o, Call: o.Call, Output: o, Return: ret})
 	}
-	res, _ := porcupine.CheckOperationsVerbose(RegisterModel, h, 20*time.Second)
-	switch res {
-	case porcupine.Illegal:
-		return false, describe(ops)
-	case porcupine.Unknown:
-		return true, "timed out"
+	sort.Strings(keys)
+	for _, k := range keys {
+		switch porcupine.CheckOperationsTimeout(RegisterModel, byKey[k], 20*time.Second) {
+		case porcupine.Illegal:
+			return false, describe(k, byKey[k])
+		case porcupine.Unknown:
+			info = "timed out on " + k
+		}
 	}
-	return true, ""
+	return true, info
 }
 
-func describe(ops []Op) string {
+// describe lists the last operations on key k (at most 30).
+func describe(k string, h []porcupine.Operation) string {
 	var b strings.Builder
-	for _, o := range ops {
-		fmt.Fprintf(&b, "[%d,%d] %s; ", o.Call, o.Return, o)
+	fmt.Fprintf(&b, "key %s (%d writes", k, len(h))
+	if len(h) > 30 {
+		fmt.Fprintf(&b, ", the last 30")
+		h = h[len(h)-30:]
 	}
-	return b.String()
+	b.WriteString("): ")
+	for _, o := range h {
+		op := o.Input.(Op)
+		if op.Unknown {
+			fmt.Fprintf(&b, "[%d,-] %s; ", op.Call, op)
+		} else {
+			fmt.Fprintf(&b, "[%d,%d] %s; ", op.Call, op.Return, op)
+		}
+	}
+	return strings.TrimSuffix(b.String(), "; ")
 }

@@ -13,6 +13,8 @@ const (
 	HookNewLeaderAcked
 	// HookServing: a leader is established (a quorum acked NEWLEADER).
 	HookServing
+	// HookCrashed: a peer crashed (its disk is what survived).
+	HookCrashed
 )
 
 // Hook runs Do when Peer (0: any) reaches At, the first time only.

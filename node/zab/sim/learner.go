@@ -153,9 +153,9 @@ func (lr *learnerDrv) carryOut(r zab.LearnerReady, snap []Rec, before zab.Learne
 	logAndEpochs := func() bool {
 		if len(recs) > 0 {
 			if p.s.sab.ackBeforeSync && newLeaderAck {
-				// SABOTAGE: logged for the writer, fsynced later (the
-				// order before ZOOKEEPER-3911).
-				return p.appendAsync(recs...)
+				// SABOTAGE: logged for the writer, fsynced later, behind
+				// a slow disk (the order before ZOOKEEPER-3911).
+				return p.appendAfter(50+int64(p.s.rng.IntN(100)), recs...)
 			}
 			if err := st.Append(recs...); err != nil {
 				p.s.chk.fail("order", "peer %d: %v", p.id, err)

@@ -14,6 +14,7 @@ type conn struct {
 	learner, leader     int64
 	learnerGen, leadGen int
 	open                bool
+	closing             bool   // an end crashed: closes once its packets are delivered
 	up, down            *qlink // learner->leader, leader->learner
 }
 
@@ -114,6 +115,28 @@ func (n *network) close(c *conn, why string) {
 	}
 }
 
+// crashed: peer id's process died. What it sent is still delivered (the
+// kernel sends it), what was on its way to it is lost, and each of its
+// conns closes after its last packet arrived.
+func (n *network) crashed(id int64) {
+	for _, c := range append([]*conn(nil), n.conns...) {
+		if c.learner != id && c.leader != id {
+			continue
+		}
+		out, in := c.up, c.down
+		if c.leader == id {
+			out, in = c.down, c.up
+		}
+		in.q = nil
+		if len(out.q) == 0 {
+			n.close(c, "peer crashed")
+			continue
+		}
+		c.closing = true
+		n.s.push(&event{at: max(out.lastAt, n.s.now) + 1, kind: evClose, link: out})
+	}
+}
+
 // closeAll closes every conn of peer id.
 func (n *network) closeAll(id int64, why string) {
 	for _, c := range append([]*conn(nil), n.conns...) {
@@ -125,7 +148,7 @@ func (n *network) closeAll(id int64, why string) {
 
 // send puts a packet on c from from (one of its ends).
 func (n *network) send(c *conn, from int64, qp wire.QuorumPacket, snap []Rec) {
-	if !c.open {
+	if !c.open || c.closing {
 		return
 	}
 	l := c.up
@@ -160,7 +183,13 @@ func (n *network) deliverHead(l *qlink) {
 	}
 	h := l.q[0]
 	l.q = l.q[1:]
-	to.onQuorum(l.c, l.from, h.pkt, h.snap)
+	gen := l.c.learnerGen
+	if l.to == l.c.leader {
+		gen = l.c.leadGen
+	}
+	if to.up && to.gen == gen {
+		to.onQuorum(l.c, l.from, h.pkt, h.snap)
+	}
 	if l.c.open && len(l.q) > 0 && !l.scheduled {
 		l.scheduled = true
 		n.s.push(&event{at: max(l.q[0].at, n.s.now), kind: evQuorum, link: l})

@@ -175,7 +175,10 @@ func (p *Peer) connClosed(c *conn) {
 
 // appendAsync logs records for the txn log writer: durable after a later
 // fsync (group commit).
-func (p *Peer) appendAsync(rs ...Rec) bool {
+func (p *Peer) appendAsync(rs ...Rec) bool { return p.appendAfter(1+int64(p.s.rng.IntN(8)), rs...) }
+
+// appendAfter is appendAsync with an fsync that completes in d ms.
+func (p *Peer) appendAfter(d int64, rs ...Rec) bool {
 	if err := p.store.Append(rs...); err != nil {
 		p.s.chk.fail("order", "peer %d: %v", p.id, err)
 		return false
@@ -184,7 +187,7 @@ func (p *Peer) appendAsync(rs ...Rec) bool {
 		p.s.chk.seen(p, r)
 	}
 	p.fsyncs++
-	p.s.push(&event{at: p.s.now + 1 + int64(p.s.rng.IntN(8)), kind: evFsync, peer: p.id, gen: p.gen})
+	p.s.push(&event{at: p.s.now + d, kind: evFsync, peer: p.id, gen: p.gen})
 	return true
 }
 
@@ -231,11 +234,12 @@ func (p *Peer) crash(keep int, restartAfter int64) {
 	p.ld, p.lr = nil, nil
 	p.armed = false
 	p.pausedUntil = 0
-	p.s.net.closeAll(p.id, "peer crashed")
+	p.s.net.crashed(p.id)
 	p.store.Crash(keep)
 	p.s.chk.dirty = true
 	p.s.push(&event{at: p.s.now + restartAfter, kind: evRestart, peer: p.id, gen: p.gen})
 	p.s.push(&event{at: p.s.now + restartAfter + 1, kind: evTick, peer: p.id, gen: p.gen})
+	p.s.hook(p, HookCrashed)
 }
 
 // halt is a fatal error (Java exits): a failed fsync or epoch write, an

@@ -5,7 +5,7 @@ package sim
 // sabotage is empty outside zabsabotage builds: Config.Sabotage must be
 // empty.
 type sabotage struct {
-	ackBeforeSync, epochFirst, minorityCommit bool
+	ackBeforeSync, epochFirst, minorityCommit, earlyReply bool
 }
 
 // Sabotages lists the sabotages of this build (none).

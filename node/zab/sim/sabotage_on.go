@@ -12,13 +12,16 @@ package sim
 //   - epoch-before-log: a learner writes its new current epoch before it
 //     logs the txns of its sync (ZOOKEEPER-4643/4646);
 //   - minority-commit: the leader commits a proposal once it alone has it
-//     on disk.
+//     on disk;
+//   - reply-before-commit: the leader answers a client's write when it
+//     proposes it, not once it is committed (found by porcupine only: no
+//     Zab property breaks).
 type sabotage struct {
-	ackBeforeSync, epochFirst, minorityCommit bool
+	ackBeforeSync, epochFirst, minorityCommit, earlyReply bool
 }
 
 // Sabotages lists the sabotages of this build.
-var Sabotages = []string{"ack-before-sync", "epoch-before-log", "minority-commit"}
+var Sabotages = []string{"ack-before-sync", "epoch-before-log", "minority-commit", "reply-before-commit"}
 
 func newSabotage(name string) sabotage {
 	switch name {
@@ -30,6 +33,8 @@ func newSabotage(name string) sabotage {
 		return sabotage{epochFirst: true}
 	case "minority-commit":
 		return sabotage{minorityCommit: true}
+	case "reply-before-commit":
+		return sabotage{earlyReply: true}
 	}
 	panic("sim: unknown sabotage " + name)
 }

@@ -30,3 +30,24 @@ func TestSabotageFound(t *testing.T) {
 		})
 	}
 }
+
+// TestSabotageScenarios: the scenarios of the bugs each sabotage brings
+// back fail under it (they pass on the real core: TestScenarios).
+func TestSabotageScenarios(t *testing.T) {
+	for _, c := range []struct {
+		sabotage string
+		sc       func(string) Config
+	}{
+		{"ack-before-sync", scenarioAckThenCrash},
+		{"epoch-before-log", scenarioEpochThenCrash},
+		{"minority-commit", scenarioLeaderCrashAfterCommit},
+	} {
+		t.Run(c.sabotage, func(t *testing.T) {
+			r := Run(c.sc(c.sabotage))
+			if r.Violation == nil {
+				t.Fatalf("the scenario passes under sabotage %s", c.sabotage)
+			}
+			t.Logf("caught: %v", r.Violation)
+		})
+	}
+}

@@ -74,6 +74,8 @@ const (
 	syncReadMs  = initLimit * 2 * tickMs
 	bcastReadMs = syncLimit * 2 * tickMs
 	clientWait  = 1500 // ms before a client gives up on a write
+	// maxSteps bounds a run (a run of 6 s takes about 1,500).
+	maxSteps = 200_000
 )
 
 // Violation is a broken invariant.
@@ -117,6 +119,7 @@ const (
 	evConnect
 	evClient
 	evUnslow
+	evClose
 )
 
 type event struct {
@@ -273,6 +276,10 @@ func (s *Sim) run() {
 		}
 		s.now = e.at
 		s.steps++
+		if s.steps > maxSteps {
+			s.chk.fail("stuck", "more than %d steps: the simulation does not advance", maxSteps)
+			break
+		}
 		s.handle(e)
 		s.chk.step()
 	}
@@ -334,6 +341,12 @@ func (s *Sim) handle(e *event) {
 		s.push(&event{at: s.expDelay(s.cfg.ClientEvery), kind: evClient})
 	case evUnslow:
 		s.net.slow[e.peer] = 0
+	case evClose:
+		if len(e.link.q) > 0 && e.link.c.open {
+			s.push(&event{at: max(e.link.lastAt, s.now) + 1, kind: evClose, link: e.link})
+			return
+		}
+		s.net.close(e.link.c, "peer crashed")
 	}
 }
 
