@@ -28,7 +28,7 @@ func main() {
 		seeds    = flag.Int("seeds", 1000, "number of seeds to run (ignored with -seed or -duration-wall)")
 		first    = flag.Uint64("first", 1, "first seed")
 		seed     = flag.Uint64("seed", 0, "replay this seed only")
-		peers    = flag.Int("peers", 3, "voters")
+		peers    = flag.Int("peers", 0, "voters (0: five for one seed in eight, else three)")
 		duration = flag.Int64("duration", 6000, "virtual time per seed, ms")
 		wall     = flag.Duration("duration-wall", 0, "run seeds until this much wall time passed")
 		jobs     = flag.Int("j", 1, "seeds run in parallel")

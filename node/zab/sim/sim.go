@@ -15,7 +15,7 @@ import (
 // from Seed; the rest shapes the run.
 type Config struct {
 	Seed uint64
-	// Peers is the number of voters (default 3).
+	// Peers is the number of voters (default: PeersFor(Seed)).
 	Peers int
 	// Duration is the virtual time run, in ms (default 6000).
 	Duration int64
@@ -47,9 +47,18 @@ type InitState struct {
 	AcceptedEpoch, CurrentEpoch int64
 }
 
+// PeersFor is the ensemble size a seed runs with when none is given:
+// five voters for one seed in eight, else three.
+func PeersFor(seed uint64) int {
+	if seed%8 == 0 {
+		return 5
+	}
+	return 3
+}
+
 func (c Config) withDefaults() Config {
 	if c.Peers == 0 {
-		c.Peers = 3
+		c.Peers = PeersFor(c.Seed)
 	}
 	if c.Duration == 0 {
 		c.Duration = 6000
