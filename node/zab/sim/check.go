@@ -176,7 +176,7 @@ func (c *checker) step() {
 		}
 		c.last[p.id] = [2]int64{a, cur}
 	}
-	if !c.dirty {
+	if !c.dirty || c.s.cfg.NoDurableCheck {
 		return
 	}
 	c.dirty = false

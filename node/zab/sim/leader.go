@@ -249,6 +249,7 @@ func (ld *leaderDrv) syncLearner(h *handler) {
 		}
 		plan = zab.PlanSync(in)
 	}
+	s.syncs[plan.Mode.String()+"/"+plan.Reason.String()]++
 	s.tracef("%d: sync %d from %s: %v (%v), forwarding after %s", p.id, h.sid, zx(h.lastZxid), plan.Mode, plan.Reason, zx(plan.LastSeen))
 	if plan.Mode == wire.PacketSnap {
 		ld.send(h, wire.QuorumPacket{Type: wire.PacketSnap, Zxid: last}, append([]Rec(nil), p.store.Upto(last)...))

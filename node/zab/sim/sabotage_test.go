@@ -13,11 +13,19 @@ const maxSabotageSeeds = 500
 // TestSabotageFound breaks each rule of the core on purpose (zabsabotage
 // builds only) and requires the simulator to find it within
 // maxSabotageSeeds seeds.
-func TestSabotageFound(t *testing.T) {
+func TestSabotageFound(t *testing.T) { testSabotageFound(t, false) }
+
+// TestSabotageFoundEndToEnd is TestSabotageFound without the durability
+// check, the earliest to fire: the properties a user sees (the committed
+// history kept by every new leader, logs that agree, linearizable
+// answers) find each sabotage too.
+func TestSabotageFoundEndToEnd(t *testing.T) { testSabotageFound(t, true) }
+
+func testSabotageFound(t *testing.T, noDurable bool) {
 	for _, name := range Sabotages {
 		t.Run(name, func(t *testing.T) {
 			for seed := uint64(1); seed <= maxSabotageSeeds; seed++ {
-				cfg := Config{Seed: seed, Sabotage: name}
+				cfg := Config{Seed: seed, Sabotage: name, NoDurableCheck: noDurable}
 				r := Run(cfg)
 				if r.Violation != nil {
 					scfg, sr := Shrink(cfg, r, 40)

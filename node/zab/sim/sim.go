@@ -39,6 +39,11 @@ type Config struct {
 	// Sabotage names a sabotage to apply (only in builds with the
 	// zabsabotage tag; see sabotage_on.go).
 	Sabotage string
+	// NoDurableCheck turns off the check that the committed history is
+	// durable on a quorum at every step, the earliest to fire; the
+	// self-test uses it to show that the end-to-end checks (a new
+	// leader's log, agreement, linearizability) find the sabotages too.
+	NoDurableCheck bool
 }
 
 // InitState is a peer's disk at the start of a scenario.
@@ -109,6 +114,9 @@ type Result struct {
 	Leaders   int // leaderships established
 	Faults    int // faults injected
 	Schedule  []Fault
+	// Syncs counts the learners' syncs by mode and reason
+	// ("DIFF/committed-log").
+	Syncs     map[string]int
 	Trace     []string
 	History   []Op
 	VirtualMs int64
@@ -189,6 +197,7 @@ type Sim struct {
 	faults   int
 	leaders  int
 	clients  clients
+	syncs    map[string]int
 	sab      sabotage
 	// per-run settings drawn from the seed
 	commitLog  int  // zookeeper.commitLogCount
@@ -209,6 +218,7 @@ func newSim(cfg Config) *Sim {
 	cfg = cfg.withDefaults()
 	s := &Sim{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))}
 	s.sab = newSabotage(cfg.Sabotage)
+	s.syncs = map[string]int{}
 	s.commitLog = []int{3, 10, 50, 500}[s.rng.IntN(4)]
 	s.txnLogSync = s.rng.IntN(4) != 0
 	s.forceSnap = s.rng.IntN(20) == 0
@@ -361,7 +371,7 @@ func (s *Sim) handle(e *event) {
 
 func (s *Sim) result() Result {
 	r := Result{Seed: s.cfg.Seed, Violation: s.chk.viol, Steps: s.steps, Committed: len(s.chk.committed),
-		Ops: s.clients.answered, Leaders: s.leaders, Faults: s.faults, Schedule: s.sched, Trace: s.trace,
+		Ops: s.clients.answered, Leaders: s.leaders, Faults: s.faults, Schedule: s.sched, Syncs: s.syncs, Trace: s.trace,
 		History: s.clients.history(), VirtualMs: s.now}
 	return r
 }
