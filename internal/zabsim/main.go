@@ -29,6 +29,7 @@ func main() {
 		first    = flag.Uint64("first", 1, "first seed")
 		seed     = flag.Uint64("seed", 0, "replay this seed only")
 		peers    = flag.Int("peers", 0, "voters (0: five for one seed in eight, else three)")
+		obs      = flag.Int("observers", 0, "observers (0: one for one seed in three; -1: none)")
 		duration = flag.Int64("duration", 6000, "virtual time per seed, ms")
 		wall     = flag.Duration("duration-wall", 0, "run seeds until this much wall time passed")
 		jobs     = flag.Int("j", 1, "seeds run in parallel")
@@ -38,7 +39,7 @@ func main() {
 		every    = flag.Duration("report", 30*time.Second, "progress report interval")
 	)
 	flag.Parse()
-	base := sim.Config{Peers: *peers, Duration: *duration, Sabotage: *sabotage}
+	base := sim.Config{Peers: *peers, Observers: *obs, Duration: *duration, Sabotage: *sabotage}
 	if *seed != 0 {
 		os.Exit(replay(base, *seed, *only, *trace))
 	}
@@ -127,7 +128,7 @@ func main() {
 func replay(cfg sim.Config, seed uint64, only string, trace bool) int {
 	cfg.Seed, cfg.Trace = seed, true
 	if only != "" || strings.Contains(strings.Join(os.Args, " "), "-only") {
-		probe := sim.Run(sim.Config{Seed: seed, Peers: cfg.Peers, Duration: cfg.Duration, Sabotage: cfg.Sabotage})
+		probe := sim.Run(sim.Config{Seed: seed, Peers: cfg.Peers, Observers: cfg.Observers, Duration: cfg.Duration, Sabotage: cfg.Sabotage})
 		var keep []int
 		for _, s := range strings.Split(only, ",") {
 			if s == "" {

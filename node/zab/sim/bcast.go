@@ -126,6 +126,13 @@ func (b *bcastLeader) commit() {
 		for _, h := range b.forwarding() {
 			b.ld.send(h, wire.QuorumPacket{Type: wire.PacketCommit, Zxid: z}, nil)
 		}
+		var inform []byte
+		for _, h := range b.ld.handlers(func(h *handler) bool { return !h.voter && h.st >= hNewLeader }) {
+			if inform == nil {
+				inform = wire.AppendTxnEntry(nil, rec.E)
+			}
+			b.ld.send(h, wire.QuorumPacket{Type: wire.PacketInform, Zxid: z, Data: inform}, nil)
+		}
 	}
 }
 
@@ -140,7 +147,8 @@ func (m minority) Voters() []int64                        { return nil }
 func (m minority) Text() string                           { return "" }
 
 // bcastFollower logs PROPOSALs (ACKed once durable) and applies COMMITs
-// in order, as node's follower does.
+// in order, as node's follower does; as an observer it logs and applies
+// each INFORM.
 type bcastFollower struct {
 	lr      *learnerDrv
 	pending []Rec       // logged, not committed, in zxid order
@@ -168,7 +176,9 @@ func (b *bcastFollower) log(rec Rec) {
 		return
 	}
 	b.pending = append(b.pending, rec)
-	b.toAck = append(b.toAck, rec.Zxid())
+	if !b.lr.p.observer {
+		b.toAck = append(b.toAck, rec.Zxid())
+	}
 }
 
 func (b *bcastFollower) onPacket(qp wire.QuorumPacket) {
@@ -182,6 +192,15 @@ func (b *bcastFollower) onPacket(qp wire.QuorumPacket) {
 		}
 		b.log(NewRec(&e))
 	case wire.PacketCommit:
+		b.commit(qp.Zxid)
+	case wire.PacketInform:
+		// An observer logs and applies it at once (no ACK).
+		e, err := wire.DecodeTxnEntry(qp.Data, 1<<20)
+		if err != nil || e.Hdr.Zxid != qp.Zxid {
+			p.becomeLooking("bad INFORM")
+			return
+		}
+		b.log(NewRec(&e))
 		b.commit(qp.Zxid)
 	case wire.PacketPing:
 		b.lr.send(wire.QuorumPacket{Type: wire.PacketPing, Zxid: qp.Zxid})

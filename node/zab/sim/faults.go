@@ -101,7 +101,7 @@ func genSchedule(cfg Config) []Fault {
 			f.Shape = rng.IntN(5)
 		}
 		if rng.IntN(3) != 0 {
-			f.Peer = 1 + int64(rng.IntN(cfg.Peers))
+			f.Peer = 1 + int64(rng.IntN(cfg.Peers+cfg.Observers))
 		}
 		out = append(out, f)
 	}

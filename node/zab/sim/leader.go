@@ -166,7 +166,10 @@ func (ld *leaderDrv) onPacket(c *conn, qp wire.QuorumPacket) {
 	}
 	switch qp.Type {
 	case wire.PacketFollowerInfo, wire.PacketObserverInfo:
-		li, err := zab.CheckLearnerInfo(&qp, 0, func(sid int64) (bool, bool) { return p.s.peer(sid) != nil, p.s.peer(sid) != nil })
+		li, err := zab.CheckLearnerInfo(&qp, 0, func(sid int64) (bool, bool) {
+			l := p.s.peer(sid)
+			return l != nil && !l.observer, l != nil
+		})
 		if err != nil || li.ID != c.learner {
 			p.s.net.close(c, "bad learner info")
 			return

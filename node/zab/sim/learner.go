@@ -40,7 +40,7 @@ func (p *Peer) connect(to int64, attempt int) {
 	l := p.s.peer(to)
 	if l.up && l.ld != nil && !p.s.net.blocked(p.id, to) {
 		lr.c = p.s.net.open(p.id, to)
-		lr.ls = zab.NewLearnerSync(zab.LearnerConfig{ID: p.id, LastLogged: p.store.LastZxid(),
+		lr.ls = zab.NewLearnerSync(zab.LearnerConfig{ID: p.id, Observer: p.observer, LastLogged: p.store.LastZxid(),
 			AcceptedEpoch: p.store.AcceptedEpoch, CurrentEpoch: p.store.CurrentEpoch, MaxRecord: 1 << 20})
 		lr.lastHeard = p.s.now
 		p.s.tracef("%d: connected to %d (conn %d)", p.id, to, lr.c.id)

@@ -29,6 +29,7 @@ func (r role) String() string {
 type Peer struct {
 	s           *Sim
 	id          int64
+	observer    bool
 	gen         int // incarnation: bumped at each crash
 	up          bool
 	pausedUntil int64
@@ -71,7 +72,7 @@ func (k readyKind) String() string {
 // start boots the peer from its disk and starts an election.
 func (p *Peer) start() {
 	p.up = true
-	el, err := fle.New(fle.Config{ID: p.id, Voters: p.s.ids, CanLead: true, MaxNotificationInterval: 800 * 1e6})
+	el, err := fle.New(fle.Config{ID: p.id, Voters: p.s.voters, CanLead: true, MaxNotificationInterval: 800 * 1e6})
 	if err != nil {
 		panic(err)
 	}
@@ -132,7 +133,7 @@ func (p *Peer) collectFLE() {
 		switch d.State {
 		case wire.ServerLeading:
 			p.becomeLeader()
-		case wire.ServerFollowing:
+		case wire.ServerFollowing, wire.ServerObserving:
 			p.becomeFollower(d.Vote.Leader)
 		}
 	}

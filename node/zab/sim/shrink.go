@@ -68,7 +68,7 @@ func Kept(cfg Config, r Result) []int {
 // ReplayCommand is the one-line command that replays a run of cfg.
 func ReplayCommand(cfg Config, r Result) string {
 	cfg = cfg.withDefaults()
-	args := []string{"go run ./internal/zabsim", fmt.Sprintf("-seed=%d", cfg.Seed), fmt.Sprintf("-peers=%d", cfg.Peers),
+	args := []string{"go run ./internal/zabsim", fmt.Sprintf("-seed=%d", cfg.Seed), fmt.Sprintf("-peers=%d", cfg.Peers), fmt.Sprintf("-observers=%d", observersArg(cfg.Observers)),
 		fmt.Sprintf("-duration=%d", cfg.Duration)}
 	if cfg.Sabotage != "" {
 		args = append([]string{"go run -tags zabsabotage ./internal/zabsim"}, args[1:]...)
@@ -109,4 +109,13 @@ func sortedKeys(m map[int]bool) []int {
 	}
 	sort.Ints(out)
 	return out
+}
+
+// observersArg is the -observers value that gives n observers (0 is the
+// seed's default).
+func observersArg(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

@@ -17,6 +17,9 @@ type Config struct {
 	Seed uint64
 	// Peers is the number of voters (default: PeersFor(Seed)).
 	Peers int
+	// Observers is the number of observers (ids after the voters'); -1:
+	// none; default: ObserversFor(Seed).
+	Observers int
 	// Duration is the virtual time run, in ms (default 6000).
 	Duration int64
 	// FaultEvery is the mean virtual time between two faults, in ms
@@ -61,9 +64,24 @@ func PeersFor(seed uint64) int {
 	return 3
 }
 
+// ObserversFor is the number of observers a seed runs with when none is
+// given: one for one seed in three.
+func ObserversFor(seed uint64) int {
+	if seed%3 == 2 {
+		return 1
+	}
+	return 0
+}
+
 func (c Config) withDefaults() Config {
 	if c.Peers == 0 {
 		c.Peers = PeersFor(c.Seed)
+	}
+	switch {
+	case c.Observers == 0:
+		c.Observers = ObserversFor(c.Seed)
+	case c.Observers < 0:
+		c.Observers = 0
 	}
 	if c.Duration == 0 {
 		c.Duration = 6000
@@ -187,7 +205,8 @@ type Sim struct {
 	seq      uint64
 	events   eventHeap
 	peers    []*Peer // by id-1
-	ids      []int64
+	ids      []int64 // every peer
+	voters   []int64
 	verifier quorum.Verifier
 	net      network
 	chk      checker
@@ -222,15 +241,17 @@ func newSim(cfg Config) *Sim {
 	s.commitLog = []int{3, 10, 50, 500}[s.rng.IntN(4)]
 	s.txnLogSync = s.rng.IntN(4) != 0
 	s.forceSnap = s.rng.IntN(20) == 0
-	for i := 1; i <= cfg.Peers; i++ {
+	for i := 1; i <= cfg.Peers+cfg.Observers; i++ {
 		s.ids = append(s.ids, int64(i))
 	}
-	s.verifier = quorum.NewMajority(s.ids)
+	s.voters = s.ids[:cfg.Peers]
+	s.verifier = quorum.NewMajority(s.voters)
 	s.net.init(s)
 	s.chk.init(s)
 	s.clients.init(s)
 	for _, id := range s.ids {
 		p := newPeer(s, id)
+		p.observer = int(id) > cfg.Peers
 		if in, ok := cfg.Init[id]; ok {
 			for _, z := range in.Log {
 				if err := p.store.Append(NewRec(initTxn(z))); err != nil {
