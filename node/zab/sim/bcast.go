@@ -103,7 +103,7 @@ func (b *bcastLeader) ack(h *handler, z wire.Zxid) {
 }
 
 func (b *bcastLeader) synced() {
-	b.out.AckThrough(b.ld.p.id, b.ld.p.store.LastDurable())
+	b.out.AckThrough(b.ld.p.id, b.ld.p.acked())
 	b.commit()
 }
 
@@ -230,7 +230,7 @@ func (b *bcastFollower) commit(z wire.Zxid) bool {
 
 func (b *bcastFollower) synced() {
 	p := b.lr.p
-	d := p.store.LastDurable()
+	d := p.acked()
 	n := 0
 	for n < len(b.toAck) && b.toAck[n] <= d {
 		n++

@@ -164,7 +164,7 @@ func (lr *learnerDrv) carryOut(r zab.LearnerReady, snap []Rec, before zab.Learne
 			for _, rec := range recs {
 				p.s.chk.seen(p, rec)
 			}
-			if err := st.Sync(); err != nil {
+			if err := st.Sync(); err != nil && !p.s.sab.ignoreFsyncErr {
 				p.halt("fsync failed")
 				return false
 			}

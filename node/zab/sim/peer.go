@@ -197,7 +197,7 @@ func (p *Peer) fsyncDone(int) {
 	if p.store.Unsynced() == 0 {
 		return
 	}
-	if err := p.store.Sync(); err != nil {
+	if err := p.store.Sync(); err != nil && !p.s.sab.ignoreFsyncErr {
 		p.halt("fsync failed")
 		return
 	}
@@ -207,6 +207,15 @@ func (p *Peer) fsyncDone(int) {
 	case p.lr != nil && p.lr.bc != nil:
 		p.lr.bc.synced()
 	}
+}
+
+// acked is how far the peer may acknowledge its log: its durable part
+// (all of it under the ignore-fsync-error sabotage).
+func (p *Peer) acked() wire.Zxid {
+	if p.s.sab.ignoreFsyncErr {
+		return p.store.LastZxid()
+	}
+	return p.store.LastDurable()
 }
 
 // midReady is the point between a Ready's persist and its send: an armed

@@ -13,15 +13,17 @@ package sim
 //     logs the txns of its sync (ZOOKEEPER-4643/4646);
 //   - minority-commit: the leader commits a proposal once it alone has it
 //     on disk;
+//   - ignore-fsync-error: a peer whose fsync failed goes on and
+//     acknowledges what it logged, as if it were on disk;
 //   - reply-before-commit: the leader answers a client's write when it
 //     proposes it, not once it is committed (found by porcupine only: no
 //     Zab property breaks).
 type sabotage struct {
-	ackBeforeSync, epochFirst, minorityCommit, earlyReply bool
+	ackBeforeSync, epochFirst, minorityCommit, earlyReply, ignoreFsyncErr bool
 }
 
 // Sabotages lists the sabotages of this build.
-var Sabotages = []string{"ack-before-sync", "epoch-before-log", "minority-commit", "reply-before-commit"}
+var Sabotages = []string{"ack-before-sync", "epoch-before-log", "minority-commit", "ignore-fsync-error", "reply-before-commit"}
 
 func newSabotage(name string) sabotage {
 	switch name {
@@ -33,6 +35,8 @@ func newSabotage(name string) sabotage {
 		return sabotage{epochFirst: true}
 	case "minority-commit":
 		return sabotage{minorityCommit: true}
+	case "ignore-fsync-error":
+		return sabotage{ignoreFsyncErr: true}
 	case "reply-before-commit":
 		return sabotage{earlyReply: true}
 	}

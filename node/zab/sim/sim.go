@@ -235,6 +235,7 @@ func Run(cfg Config) Result {
 
 func newSim(cfg Config) *Sim {
 	cfg = cfg.withDefaults()
+	cfg.Hooks = append([]Hook(nil), cfg.Hooks...) // each run fires them afresh
 	s := &Sim{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))}
 	s.sab = newSabotage(cfg.Sabotage)
 	s.syncs = map[string]int{}

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"flag"
+	"strings"
 	"testing"
 	"time"
 )
@@ -59,5 +60,59 @@ func TestSimSeeds(t *testing.T) {
 	}
 	if leaders < n {
 		t.Errorf("only %d leaderships in %d seeds: the runs do not get far", leaders, n)
+	}
+}
+
+// TestDeterministic: a seed is a run: the same seed gives the same trace,
+// which the replay command relies on.
+func TestDeterministic(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 8, 93} {
+		a := Run(Config{Seed: seed, Trace: true})
+		b := Run(Config{Seed: seed, Trace: true})
+		if len(a.Trace) == 0 || len(a.Trace) != len(b.Trace) {
+			t.Fatalf("seed %d: traces of %d and %d lines", seed, len(a.Trace), len(b.Trace))
+		}
+		for i := range a.Trace {
+			if a.Trace[i] != b.Trace[i] {
+				t.Fatalf("seed %d: line %d differs:\n%s\n%s", seed, i, a.Trace[i], b.Trace[i])
+			}
+		}
+	}
+}
+
+// TestShrinkKeepsTheViolation: the shrunk configuration of a failing run
+// fails the same way, with fewer faults, and its replay command names
+// them.
+func TestShrinkKeepsTheViolation(t *testing.T) {
+	// A run that breaks a property without any sabotage: a peer whose
+	// disk starts with a committed txn the others lack is crashed with
+	// its disk emptied, as a checker test.
+	cfg := Config{Seed: 4, Duration: 3000, ClientEvery: -1,
+		Init: map[int64]InitState{
+			1: {Log: zxids(1, 1, 2), AcceptedEpoch: 1, CurrentEpoch: 1},
+			2: {Log: zxids(1, 1, 2), AcceptedEpoch: 1, CurrentEpoch: 1},
+			3: {Log: zxids(1, 1, 1), AcceptedEpoch: 1, CurrentEpoch: 1},
+		},
+		Hooks: []Hook{{Peer: 0, At: HookServing, Do: func(s *Sim, p *Peer) {
+			for _, id := range []int64{1, 2} {
+				q := s.peer(id)
+				q.store.log, q.store.durable = q.store.log[:1], 1 // the disk lost 1:2
+				s.chk.dirty = true
+			}
+		}}},
+	}
+	r := Run(cfg)
+	if r.Violation == nil || r.Violation.Kind != "durable" {
+		t.Fatalf("violation %v, want durable", r.Violation)
+	}
+	scfg, sr := Shrink(cfg, r, 100)
+	if sr.Violation == nil || sr.Violation.Kind != r.Violation.Kind {
+		t.Fatalf("shrunk run: %v", sr.Violation)
+	}
+	if len(Kept(scfg, sr)) >= len(Kept(cfg, r)) && len(Kept(cfg, r)) > 0 {
+		t.Fatalf("shrinking kept %d of %d faults", len(Kept(scfg, sr)), len(Kept(cfg, r)))
+	}
+	if len(sr.Trace) == 0 || !strings.Contains(ReplayCommand(scfg, sr), "-seed=4") {
+		t.Fatalf("no trace or replay command: %s", ReplayCommand(scfg, sr))
 	}
 }
