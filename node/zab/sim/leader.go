@@ -12,7 +12,8 @@ import (
 // zab.CheckAckEpoch check each learner; zab.PlanSync (from the
 // zab.CommittedLog and the txn log) plans its sync. What is left here is
 // what node's learnerHandler still does: which learner is at which step,
-// moving packets, and the per-learner ACK deadline. It is carried out as
+// moving packets, and the per-learner ACK deadline; each learner's
+// transaction timeout is zab.SyncLimitCheck. It is carried out as
 // node does it: the epochs persisted before LEADERINFO, syncs or UPTODATE
 // go out.
 
@@ -34,6 +35,7 @@ type handler struct {
 	st       hstate
 	lastZxid wire.Zxid
 	deadline int64 // Java's tickOfNextAckDeadline, in full ticks
+	slc      zab.SyncLimitCheck
 }
 
 type leaderDrv struct {
@@ -79,6 +81,9 @@ func (ld *leaderDrv) in(st hstate) []*handler {
 }
 
 func (ld *leaderDrv) send(h *handler, qp wire.QuorumPacket, snap []Rec) {
+	if qp.Type == wire.PacketProposal {
+		h.slc.Sent(qp.Zxid, ld.zl.Ticks())
+	}
 	ld.p.s.net.send(h.c, ld.p.id, qp, snap)
 }
 
@@ -140,6 +145,10 @@ func (ld *leaderDrv) tick() {
 		return
 	}
 	for _, h := range ld.handlers(func(h *handler) bool { return h.st >= hNewLeader }) {
+		if h.slc.Expired(ld.zl.Ticks(), 2*syncLimit) {
+			ld.drop(h, "transaction timeout")
+			continue
+		}
 		ld.send(h, wire.QuorumPacket{Type: wire.PacketPing, Zxid: ld.bc.lastProposed()}, nil)
 	}
 }
@@ -215,6 +224,7 @@ func (ld *leaderDrv) onPacket(c *conn, qp wire.QuorumPacket) {
 			ld.processReady()
 			return
 		}
+		h.slc.Acked(qp.Zxid)
 		if h.st == hBroadcast && ld.bc != nil {
 			ld.bc.ack(h, qp.Zxid)
 		}
