@@ -82,6 +82,9 @@ func (c *clients) issue() {
 		return
 	}
 	p := s.peers[s.rng.IntN(len(s.peers))]
+	if p.pausedUntil > s.now {
+		return // a stopped server: the client's connect hangs; it tries again later
+	}
 	serving := p.up && p.ld != nil && p.ld.bc != nil
 	following := p.up && p.lr != nil && p.lr.bc != nil
 	if !serving && !following {

@@ -107,12 +107,22 @@ func (n *network) close(c *conn, why string) {
 		}
 	}
 	n.s.tracef("net: conn %d (%d->%d) closed: %s", c.id, c.learner, c.leader, why)
-	if p := n.s.peer(c.learner); p.up && p.gen == c.learnerGen {
-		p.connClosed(c)
+	n.notifyClosed(c, c.learner, c.learnerGen)
+	n.notifyClosed(c, c.leader, c.leadGen)
+}
+
+// notifyClosed tells end id of c that c closed, once it runs (a paused
+// peer learns it when it resumes).
+func (n *network) notifyClosed(c *conn, id int64, gen int) {
+	p := n.s.peer(id)
+	if !p.up || p.gen != gen {
+		return
 	}
-	if p := n.s.peer(c.leader); p.up && p.gen == c.leadGen {
-		p.connClosed(c)
+	if p.pausedUntil > n.s.now {
+		n.s.push(&event{at: p.pausedUntil, kind: evClosed, peer: id, gen: gen, link: c.up})
+		return
 	}
+	p.connClosed(c)
 }
 
 // crashed: peer id's process died. What it sent is still delivered (the

@@ -155,6 +155,7 @@ const (
 	evClient
 	evUnslow
 	evClose
+	evClosed
 )
 
 type event struct {
@@ -375,6 +376,12 @@ func (s *Sim) handle(e *event) {
 	case evConnect:
 		p := s.peer(e.peer)
 		if p.up && p.gen == e.gen {
+			if p.pausedUntil > s.now {
+				e2 := *e
+				e2.at = p.pausedUntil
+				s.push(&e2)
+				return
+			}
 			p.connect(e.to, e.attempt)
 		}
 	case evClient:
@@ -382,6 +389,8 @@ func (s *Sim) handle(e *event) {
 		s.push(&event{at: s.expDelay(s.cfg.ClientEvery), kind: evClient})
 	case evUnslow:
 		s.net.slow[e.peer] = 0
+	case evClosed:
+		s.net.notifyClosed(e.link.c, e.peer, e.gen)
 	case evClose:
 		if len(e.link.q) > 0 && e.link.c.open {
 			s.push(&event{at: max(e.link.lastAt, s.now) + 1, kind: evClose, link: e.link})
