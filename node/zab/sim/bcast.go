@@ -123,6 +123,9 @@ func (b *bcastLeader) commit() {
 		p.committed.Add(rec.E, nil)
 		p.s.chk.applied(p, rec)
 		p.s.clients.applied(p, rec, &res)
+		if !p.midReady(readyLeaderCommit, "leader commit") {
+			return
+		}
 		for _, h := range b.forwarding() {
 			b.ld.send(h, wire.QuorumPacket{Type: wire.PacketCommit, Zxid: z}, nil)
 		}

@@ -17,7 +17,7 @@ const (
 	// FaultCrashMid: the peer crashes at its next Ready between the
 	// persist and the send, and restarts after Dur. Shape 0: any Ready;
 	// 1: its NEWLEADER ACK; 2: a leader's epochs; 3: another step of a
-	// learner's sync; 4: a follower's ACK.
+	// learner's sync; 4: a follower's ACK; 5: a leader's COMMIT.
 	FaultCrashMid
 	// FaultPause: the peer stops for Dur (no ticks, nothing received).
 	FaultPause
@@ -98,7 +98,7 @@ func genSchedule(cfg Config) []Fault {
 		}
 		f := Fault{At: t, Kind: k, Dur: 50 + int64(rng.IntN(900)), Keep: rng.IntN(4), Shape: rng.IntN(3)}
 		if k == FaultCrashMid {
-			f.Shape = rng.IntN(5)
+			f.Shape = rng.IntN(6)
 		}
 		if rng.IntN(3) != 0 {
 			f.Peer = 1 + int64(rng.IntN(cfg.Peers+cfg.Observers))

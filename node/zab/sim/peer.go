@@ -63,10 +63,11 @@ const (
 	readyLeader                 // a leader's epochs
 	readyLearner                // any other step of a learner's sync
 	readyFollowerAck            // a follower's ACK of logged proposals
+	readyLeaderCommit           // a leader's COMMIT of what its fsync and the ACKs committed
 )
 
 func (k readyKind) String() string {
-	return [...]string{"any", "newleader-ack", "leader-epochs", "learner-sync", "follower-ack"}[k]
+	return [...]string{"any", "newleader-ack", "leader-epochs", "learner-sync", "follower-ack", "leader-commit"}[k]
 }
 
 // start boots the peer from its disk and starts an election.
