@@ -265,7 +265,8 @@ func (ld *leaderDrv) syncLearner(h *handler) {
 	s.syncs[plan.Mode.String()+"/"+plan.Reason.String()]++
 	s.tracef("%d: sync %d from %s: %v (%v), forwarding after %s", p.id, h.sid, zx(h.lastZxid), plan.Mode, plan.Reason, zx(plan.LastSeen))
 	if plan.Mode == wire.PacketSnap {
-		ld.send(h, wire.QuorumPacket{Type: wire.PacketSnap, Zxid: last}, append([]Rec(nil), p.store.Upto(last)...))
+		upto := p.store.Upto(last)
+		ld.send(h, wire.QuorumPacket{Type: wire.PacketSnap, Zxid: last}, append(make([]Rec, 0, len(upto)), upto...))
 	} else {
 		for _, qp := range plan.Packets {
 			ld.send(h, qp, nil)

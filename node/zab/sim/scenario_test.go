@@ -82,6 +82,30 @@ func scenarioLeaderCrashAfterCommit(sabotage string) Config {
 	}
 }
 
+// scenarioJoinWhileServing is the ordering of ZOOKEEPER-4785: a follower
+// joins a serving leader while clients write, so proposals reach it
+// between NEWLEADER and UPTODATE; it must ACK those only once they are on
+// disk. It is armed to crash at its first ACK of proposals (after its
+// log's fsync, before the send) and the leader crashes with it; the
+// follower and the third peer go on.
+func scenarioJoinWhileServing(sabotage string) Config {
+	return Config{
+		Seed: 22, Duration: 6000, FaultEvery: -1, ClientEvery: 10, Observers: -1, Sabotage: sabotage,
+		Init: map[int64]InitState{
+			1: {Log: zxids(1, 1, 3), AcceptedEpoch: 1, CurrentEpoch: 1},
+			2: {Log: zxids(1, 1, 3), AcceptedEpoch: 1, CurrentEpoch: 1},
+			3: {Log: zxids(1, 1, 3), AcceptedEpoch: 1, CurrentEpoch: 1},
+		},
+		Schedule: []Fault{
+			{At: 1, Kind: FaultPartition, Peer: 3, Shape: 0, Dur: 700},
+			{At: 600, Kind: FaultCrashMid, Peer: 3, Shape: int(readyFollowerAck), Dur: 200},
+		},
+		Hooks: []Hook{{Peer: 3, At: HookCrashed, Do: func(s *Sim, p *Peer) {
+			s.Crash(s.leaderID(), 0, 1_000_000)
+		}}},
+	}
+}
+
 type scenario struct {
 	name string
 	cfg  func(sabotage string) Config
@@ -95,6 +119,7 @@ var scenarios = []scenario{
 	{"ack-then-crash (ZOOKEEPER-3911/4785)", scenarioAckThenCrash, wire.MakeZxid(1, 3), 2},
 	{"epoch-then-crash (ZOOKEEPER-4643/4646)", scenarioEpochThenCrash, wire.MakeZxid(1, 3), 1},
 	{"leader-crash-after-commit", scenarioLeaderCrashAfterCommit, wire.MakeZxid(1, 1), 2},
+	{"join-while-serving (ZOOKEEPER-4785)", scenarioJoinWhileServing, wire.MakeZxid(1, 1), 2},
 }
 
 // TestScenarios replays the orderings behind the Zab bugs of the
