@@ -23,7 +23,8 @@ import (
 //   - the databases agree: after applying a committed txn every peer's
 //     tree has the same digest.
 //
-// And at the end, the clients' history is linearizable (porcupine).
+// And at the end: a leader was established at least once (liveness, the
+// weakest form), and the clients' history is linearizable (porcupine).
 type checker struct {
 	s         *Sim
 	viol      *Violation
@@ -211,8 +212,14 @@ func (c *checker) hasCommitted(log []Rec) bool {
 	return true
 }
 
-// final runs the end-of-run checks.
+// final runs the end-of-run checks: some leadership was established (a
+// driver that deadlocks shows up here), and the clients' history is
+// linearizable.
 func (c *checker) final() {
+	if c.s.leaders == 0 && c.s.cfg.Duration >= 3000 {
+		c.fail("liveness", "no leader was established in %d ms", c.s.cfg.Duration)
+		return
+	}
 	if h := c.s.clients.history(); len(h) > 0 {
 		if ok, info := CheckHistory(h); !ok {
 			c.fail("linearizability", "the clients' history is not linearizable: %s", info)
