@@ -2,7 +2,10 @@ package sim
 
 import (
 	"flag"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -30,9 +33,39 @@ func TestSimSeeds(t *testing.T) {
 	var steps, ops, committed, leaders int
 	var virt int64
 	syncs := map[string]int{}
-	for i := 0; i < n; i++ {
-		cfg := Config{Seed: *flagFirst + uint64(i)}
-		r := Run(cfg)
+	// Seeds are independent: run them on every CPU, in order within
+	// each worker; the first failure (lowest seed seen) is reported.
+	results := make([]Result, n)
+	workers := min(runtime.GOMAXPROCS(0), 4)
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	var failed atomic.Bool
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !failed.Load() {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				r := Run(Config{Seed: *flagFirst + uint64(i)})
+				r.Trace, r.History = nil, nil
+				results[i] = r
+				if r.Violation != nil {
+					failed.Store(true)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range results {
+		r := &results[i]
+		if r.Violation != nil {
+			cfg := Config{Seed: *flagFirst + uint64(i)}
+			scfg, sr := Shrink(cfg, *r, 80)
+			t.Fatalf("seed %d: %v\nreplay: %s\n%s", cfg.Seed, r.Violation, ReplayCommand(scfg, sr), sr.Report(120))
+		}
 		steps += r.Steps
 		ops += r.Ops
 		committed += r.Committed
@@ -40,10 +73,6 @@ func TestSimSeeds(t *testing.T) {
 		virt += r.VirtualMs
 		for k, v := range r.Syncs {
 			syncs[k] += v
-		}
-		if r.Violation != nil {
-			scfg, sr := Shrink(cfg, r, 80)
-			t.Fatalf("seed %d: %v\nreplay: %s\n%s", cfg.Seed, r.Violation, ReplayCommand(scfg, sr), sr.Report(120))
 		}
 	}
 	el := time.Since(start)
