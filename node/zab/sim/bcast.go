@@ -179,9 +179,15 @@ func (b *bcastFollower) log(rec Rec) {
 		return
 	}
 	b.pending = append(b.pending, rec)
-	if !b.lr.p.observer {
-		b.toAck = append(b.toAck, rec.Zxid())
+	if b.lr.p.observer {
+		return
 	}
+	if b.lr.p.s.sab.ackUnsynced {
+		// SABOTAGE: ACKed before the fsync.
+		b.lr.send(wire.QuorumPacket{Type: wire.PacketAck, Zxid: rec.Zxid()})
+		return
+	}
+	b.toAck = append(b.toAck, rec.Zxid())
 }
 
 func (b *bcastFollower) onPacket(qp wire.QuorumPacket) {

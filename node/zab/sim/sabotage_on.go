@@ -13,17 +13,20 @@ package sim
 //     logs the txns of its sync (ZOOKEEPER-4643/4646);
 //   - minority-commit: the leader commits a proposal once it alone has it
 //     on disk;
+//   - ack-before-fsync: a follower ACKs a proposal (and the txns it got
+//     between NEWLEADER and UPTODATE) when it logs it, before its fsync
+//     (ZOOKEEPER-4785's outcome);
 //   - ignore-fsync-error: a peer whose fsync failed goes on and
 //     acknowledges what it logged, as if it were on disk;
 //   - reply-before-commit: the leader answers a client's write when it
 //     proposes it, not once it is committed (found by porcupine only: no
 //     Zab property breaks).
 type sabotage struct {
-	ackBeforeSync, epochFirst, minorityCommit, earlyReply, ignoreFsyncErr bool
+	ackBeforeSync, epochFirst, minorityCommit, earlyReply, ignoreFsyncErr, ackUnsynced bool
 }
 
 // Sabotages lists the sabotages of this build.
-var Sabotages = []string{"ack-before-sync", "epoch-before-log", "minority-commit", "ignore-fsync-error", "reply-before-commit"}
+var Sabotages = []string{"ack-before-sync", "epoch-before-log", "minority-commit", "ack-before-fsync", "ignore-fsync-error", "reply-before-commit"}
 
 func newSabotage(name string) sabotage {
 	switch name {
@@ -35,6 +38,8 @@ func newSabotage(name string) sabotage {
 		return sabotage{epochFirst: true}
 	case "minority-commit":
 		return sabotage{minorityCommit: true}
+	case "ack-before-fsync":
+		return sabotage{ackUnsynced: true}
 	case "ignore-fsync-error":
 		return sabotage{ignoreFsyncErr: true}
 	case "reply-before-commit":
