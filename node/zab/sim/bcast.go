@@ -79,6 +79,11 @@ func (b *bcastLeader) propose(rec Rec) {
 	p.s.tracef("%d: propose %s", p.id, zx(rec.Zxid()))
 	data := wire.AppendTxnEntry(nil, rec.E)
 	for _, h := range b.forwarding() {
+		if h.st >= hUpToDate {
+			// The transaction timeout counts from the NEWLEADER ACK
+			// on (SyncLimitCheck.start), as node's limitCheck.
+			h.slc.Sent(rec.Zxid(), b.ld.zl.Ticks())
+		}
 		b.ld.send(h, wire.QuorumPacket{Type: wire.PacketProposal, Zxid: rec.Zxid(), Data: data}, nil)
 	}
 }

@@ -81,9 +81,6 @@ func (ld *leaderDrv) in(st hstate) []*handler {
 }
 
 func (ld *leaderDrv) send(h *handler, qp wire.QuorumPacket, snap []Rec) {
-	if qp.Type == wire.PacketProposal {
-		h.slc.Sent(qp.Zxid, ld.zl.Ticks())
-	}
 	ld.p.s.net.send(h.c, ld.p.id, qp, snap)
 }
 
