@@ -48,7 +48,6 @@ type Peer struct {
 	armed      bool
 	armAt      readyKind // readyAny, or the only kind of Ready it fires at
 	armRestart int64
-	fsyncs     int // fsyncs scheduled and not done
 }
 
 func newPeer(s *Sim, id int64) *Peer { return &Peer{s: s, id: id} }
@@ -188,13 +187,13 @@ func (p *Peer) appendAfter(d int64, rs ...Rec) bool {
 	for _, r := range rs {
 		p.s.chk.seen(p, r)
 	}
-	p.fsyncs++
 	p.s.push(&event{at: p.s.now + d, kind: evFsync, peer: p.id, gen: p.gen})
 	return true
 }
 
-func (p *Peer) fsyncDone(int) {
-	p.fsyncs--
+// fsyncDone: the txn log writer's fsync completed (it makes everything
+// appended so far durable); the roles acknowledge what it covers.
+func (p *Peer) fsyncDone() {
 	if p.store.Unsynced() == 0 {
 		return
 	}

@@ -2,7 +2,6 @@ package sim
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 )
 
@@ -99,16 +98,6 @@ func Only(keep []int, n int) map[int]bool {
 		}
 	}
 	return d
-}
-
-// sortedKeys is for stable output.
-func sortedKeys(m map[int]bool) []int {
-	var out []int
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Ints(out)
-	return out
 }
 
 // observersArg is the -observers value that gives n observers (0 is the

@@ -148,7 +148,6 @@ const (
 	evFLE
 	evFault
 	evRestart
-	evResume
 	evHeal
 	evFsync
 	evConnect
@@ -174,8 +173,6 @@ type event struct {
 	// evConnect: the leader to connect to, the attempt
 	to      int64
 	attempt int
-	// evFsync: the log length to make durable
-	upto int
 }
 
 type eventHeap []*event
@@ -358,8 +355,6 @@ func (s *Sim) handle(e *event) {
 		if !p.up && p.gen == e.gen {
 			p.restart()
 		}
-	case evResume:
-		// nothing: the peer's events were postponed to this time
 	case evHeal:
 		if s.net.partitionGen == e.gen {
 			s.net.heal()
@@ -368,10 +363,10 @@ func (s *Sim) handle(e *event) {
 		p := s.peer(e.peer)
 		if p.up && p.gen == e.gen {
 			if p.pausedUntil > s.now {
-				s.push(&event{at: p.pausedUntil, kind: evFsync, peer: p.id, gen: p.gen, upto: e.upto})
+				s.push(&event{at: p.pausedUntil, kind: evFsync, peer: p.id, gen: p.gen})
 				return
 			}
-			p.fsyncDone(e.upto)
+			p.fsyncDone()
 		}
 	case evConnect:
 		p := s.peer(e.peer)
