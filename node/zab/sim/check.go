@@ -23,8 +23,10 @@ import (
 //   - the databases agree: after applying a committed txn every peer's
 //     tree has the same digest.
 //
-// And at the end: a leader was established at least once (liveness, the
-// weakest form), and the clients' history is linearizable (porcupine).
+// Liveness: once no fault is in effect (every peer up, no pause,
+// partition or slow link), a leader serves within livenessWindow.
+//
+// And at the end the clients' history is linearizable (porcupine).
 type checker struct {
 	s         *Sim
 	viol      *Violation
@@ -34,7 +36,18 @@ type checker struct {
 	committed []Rec
 	digests   map[wire.Zxid]uint64
 	dirty     bool
+	// liveness: faults disturb the ensemble until quietFrom; a leader
+	// was last seen serving at lastServing.
+	quietFrom, lastServing int64
 }
+
+// livenessWindow is how long the ensemble may go without a serving
+// leader once nothing disturbs it (every peer up, no pause, partition or
+// slow link in effect): an election, a sync and their timeouts.
+const livenessWindow = 2500
+
+// disturb records a fault whose effect lasts until until.
+func (c *checker) disturb(until int64) { c.quietFrom = max(c.quietFrom, until) }
 
 func (c *checker) init(s *Sim) {
 	c.s = s
@@ -177,7 +190,8 @@ func (c *checker) step() {
 		}
 		c.last[p.id] = [2]int64{a, cur}
 	}
-	if !c.dirty || c.s.cfg.NoDurableCheck {
+	c.live()
+	if c.viol != nil || !c.dirty || c.s.cfg.NoDurableCheck {
 		return
 	}
 	c.dirty = false
@@ -212,14 +226,22 @@ func (c *checker) hasCommitted(log []Rec) bool {
 	return true
 }
 
-// final runs the end-of-run checks: some leadership was established (a
-// driver that deadlocks shows up here), and the clients' history is
-// linearizable.
-func (c *checker) final() {
-	if c.s.leaders == 0 && c.s.cfg.Duration >= 3000 {
-		c.fail("liveness", "no leader was established in %d ms", c.s.cfg.Duration)
-		return
+// live checks that a leader serves within livenessWindow of the last
+// disturbance (a driver that deadlocks shows up here).
+func (c *checker) live() {
+	for _, p := range c.s.peers {
+		if p.up && p.ld != nil && p.ld.bc != nil {
+			c.lastServing = c.s.now
+			return
+		}
 	}
+	if since := max(c.quietFrom, c.lastServing); c.s.now-since > livenessWindow {
+		c.fail("liveness", "no leader served for %d ms since t=%d, with no fault in effect", c.s.now-since, since)
+	}
+}
+
+// final runs the end-of-run check: the clients' history is linearizable.
+func (c *checker) final() {
 	if h := c.s.clients.history(); len(h) > 0 {
 		if ok, info := CheckHistory(h); !ok {
 			c.fail("linearizability", "the clients' history is not linearizable: %s", info)

@@ -244,6 +244,7 @@ func (p *Peer) crash(keep int, restartAfter int64) {
 	p.ld, p.lr = nil, nil
 	p.armed = false
 	p.pausedUntil = 0
+	p.s.chk.disturb(p.s.now + restartAfter)
 	p.s.net.crashed(p.id)
 	p.store.Crash(keep)
 	p.s.chk.dirty = true

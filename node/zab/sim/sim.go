@@ -20,10 +20,12 @@ type Config struct {
 	// Observers is the number of observers (ids after the voters'); -1:
 	// none; default: ObserversFor(Seed).
 	Observers int
-	// Duration is the virtual time run, in ms (default 6000).
+	// Duration is the virtual time run, in ms (default 8000). Random
+	// faults start in its first part only (up to Duration-QuietTail), so
+	// that every run ends quiet and liveness is checked in each.
 	Duration int64
 	// FaultEvery is the mean virtual time between two faults, in ms
-	// (default 350); negative: no random faults.
+	// (default 250); negative: no random faults.
 	FaultEvery int64
 	// ClientEvery is the mean time between two client writes, in ms
 	// (default 40); negative: no client writes.
@@ -84,10 +86,10 @@ func (c Config) withDefaults() Config {
 		c.Observers = 0
 	}
 	if c.Duration == 0 {
-		c.Duration = 6000
+		c.Duration = 8000
 	}
 	if c.FaultEvery == 0 {
-		c.FaultEvery = 350
+		c.FaultEvery = 250
 	}
 	if c.ClientEvery == 0 {
 		c.ClientEvery = 40
