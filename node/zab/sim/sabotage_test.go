@@ -8,7 +8,7 @@ import (
 
 // maxSabotageSeeds bounds the seeds the simulator may take to find each
 // sabotage.
-const maxSabotageSeeds = 500
+const maxSabotageSeeds = 1500
 
 // TestSabotageFound breaks each rule of the core on purpose (zabsabotage
 // builds only) and requires the simulator to find it within
