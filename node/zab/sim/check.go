@@ -110,8 +110,13 @@ func (c *checker) seen(p *Peer, r Rec) {
 	c.sums[r.Zxid()] = r.Sum
 }
 
-// established: p is serving its epoch; its log is the history from now
-// on, and must start with everything committed.
+// established: p is serving epoch; its log must start with everything
+// committed in the epochs before (Zab's primary order), and it commits
+// the rest of its log. A leader of an older epoch can be established
+// after a newer one (a NEWLEADER ACK stays counted after the learner
+// moved on, in Java as in zkgo); it cannot commit anything then (a
+// quorum accepted the newer epoch), and its log may add nothing before
+// what the newer epoch committed.
 func (c *checker) established(p *Peer, epoch int64) {
 	if l, ok := c.leaderOf[epoch]; ok && l != p.id {
 		c.fail("leader", "peers %d and %d both established in epoch %d", l, p.id, epoch)
@@ -119,7 +124,11 @@ func (c *checker) established(p *Peer, epoch int64) {
 	}
 	c.leaderOf[epoch] = p.id
 	log := p.store.Log()
-	for i, r := range c.committed {
+	n := 0 // committed txns of earlier epochs
+	for n < len(c.committed) && int64(c.committed[n].Zxid().Epoch()) < epoch {
+		n++
+	}
+	for i, r := range c.committed[:n] {
 		if i >= len(log) || log[i].Zxid() != r.Zxid() || log[i].Sum != r.Sum {
 			got := "nothing"
 			if i < len(log) {
@@ -130,8 +139,13 @@ func (c *checker) established(p *Peer, epoch int64) {
 			return
 		}
 	}
-	if len(log) > len(c.committed) {
-		c.committed = append(c.committed, log[len(c.committed):]...)
+	if len(log) > n {
+		if n < len(c.committed) {
+			c.fail("order", "leader %d of epoch %d commits %s..%s, before %s, committed in a later epoch",
+				p.id, epoch, zx(log[n].Zxid()), zx(log[len(log)-1].Zxid()), zx(c.committed[n].Zxid()))
+			return
+		}
+		c.committed = append(c.committed, log[n:]...)
 	}
 	c.dirty = true
 }
