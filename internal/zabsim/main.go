@@ -30,7 +30,7 @@ func main() {
 		seed     = flag.Uint64("seed", 0, "replay this seed only")
 		peers    = flag.Int("peers", 0, "voters (0: five for one seed in eight, else three)")
 		obs      = flag.Int("observers", 0, "observers (0: one for one seed in three; -1: none)")
-		duration = flag.Int64("duration", 8000, "virtual time per seed, ms")
+		duration = flag.Int64("duration", 9500, "virtual time per seed, ms")
 		wall     = flag.Duration("duration-wall", 0, "run seeds until this much wall time passed")
 		jobs     = flag.Int("j", 1, "seeds run in parallel")
 		only     = flag.String("only", "", "replay: keep only these faults of the schedule (comma-separated indices)")

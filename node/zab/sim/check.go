@@ -44,7 +44,7 @@ type checker struct {
 // livenessWindow is how long the ensemble may go without a serving
 // leader once nothing disturbs it (every peer up, no pause, partition or
 // slow link in effect): an election, a sync and their timeouts.
-const livenessWindow = 2500
+const livenessWindow = 4000
 
 // disturb records a fault whose effect lasts until until.
 func (c *checker) disturb(until int64) { c.quietFrom = max(c.quietFrom, until) }

@@ -74,7 +74,7 @@ func (f Fault) String() string {
 // QuietTail is the end of a run in which no random fault starts: the
 // last fault's effects (a restart, a heal) end at least QuietTail-950 ms
 // before the end, longer than livenessWindow.
-const QuietTail = 3500
+const QuietTail = 5000
 
 // genSchedule draws the fault schedule from the seed alone, so that a
 // fault can be disabled (shrinking) without moving the others.

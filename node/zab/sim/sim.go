@@ -20,7 +20,7 @@ type Config struct {
 	// Observers is the number of observers (ids after the voters'); -1:
 	// none; default: ObserversFor(Seed).
 	Observers int
-	// Duration is the virtual time run, in ms (default 8000). Random
+	// Duration is the virtual time run, in ms (default 9500). Random
 	// faults start in its first part only (up to Duration-QuietTail), so
 	// that every run ends quiet and liveness is checked in each.
 	Duration int64
@@ -86,7 +86,7 @@ func (c Config) withDefaults() Config {
 		c.Observers = 0
 	}
 	if c.Duration == 0 {
-		c.Duration = 8000
+		c.Duration = 9500
 	}
 	if c.FaultEvery == 0 {
 		c.FaultEvery = 250
