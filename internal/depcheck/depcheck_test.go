@@ -27,6 +27,7 @@ var pure = []string{
 	"node/quorum",
 	"node/zab",
 	"node/zab/zabtest",
+	"node/zab/sim",
 }
 
 // forbiddenDirect are imports a pure package may not have itself. (The
@@ -134,6 +135,7 @@ func TestProxyAndNodeAreIndependent(t *testing.T) {
 var localImports = map[string][]string{
 	"node/zab":         {"jute", "wire", "node/quorum"},
 	"node/zab/zabtest": {"jute", "wire", "node/quorum", "node/zab"},
+	"node/zab/sim":     {"jute", "wire", "node/quorum", "node/zab", "node/fle", "node/tree"},
 }
 
 func TestPureLocalImports(t *testing.T) {

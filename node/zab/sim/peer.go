@@ -1,0 +1,272 @@
+package sim
+
+import (
+	"github.com/zkgo/zkgo/node/fle"
+	"github.com/zkgo/zkgo/node/tree"
+	"github.com/zkgo/zkgo/node/zab"
+	"github.com/zkgo/zkgo/wire"
+)
+
+type role uint8
+
+const (
+	roleDown role = iota
+	roleLooking
+	roleLeading
+	roleFollowing
+)
+
+func (r role) String() string {
+	return [...]string{"down", "looking", "leading", "following"}[r]
+}
+
+// Peer is one simulated server: its disk (Store), its database (a
+// node/tree built from the log), the committed log, its election
+// (node/fle) and, by role, a leader or learner driver around node/zab.
+// The Peer is the driver: it carries out each Ready in the contract's
+// order (persist, then send, then apply), and a crash can fall between the
+// persist and the send.
+type Peer struct {
+	s           *Sim
+	id          int64
+	observer    bool
+	gen         int // incarnation: bumped at each crash
+	up          bool
+	pausedUntil int64
+	nextTick    int64
+
+	store     Store
+	db        *tree.Tree
+	committed zab.CommittedLog
+	el        *fle.Election
+	role      role
+	ld        *leaderDrv
+	lr        *learnerDrv
+
+	// armed: crash at the next Ready between its persist and its send,
+	// and restart after armRestart ms.
+	armed      bool
+	armAt      readyKind // readyAny, or the only kind of Ready it fires at
+	armRestart int64
+}
+
+func newPeer(s *Sim, id int64) *Peer { return &Peer{s: s, id: id} }
+
+// readyKind says which Ready a driver is carrying out, for crashes armed
+// at one kind.
+type readyKind uint8
+
+const (
+	readyAny          readyKind = iota
+	readyNewLeaderAck           // a learner's ACK of NEWLEADER (its sync's txns and current epoch)
+	readyLeader                 // a leader's epochs
+	readyLearner                // any other step of a learner's sync
+	readyFollowerAck            // a follower's ACK of logged proposals
+	readyLeaderCommit           // a leader's COMMIT of what its fsync and the ACKs committed
+)
+
+func (k readyKind) String() string {
+	return [...]string{"any", "newleader-ack", "leader-epochs", "learner-sync", "follower-ack", "leader-commit"}[k]
+}
+
+// start boots the peer from its disk and starts an election.
+func (p *Peer) start() {
+	p.up = true
+	el, err := fle.New(fle.Config{ID: p.id, Voters: p.s.voters, CanLead: true, MaxNotificationInterval: 800 * 1e6})
+	if err != nil {
+		panic(err)
+	}
+	p.el = el
+	p.s.tracef("%d: start, %s", p.id, p.store.String())
+	p.becomeLooking("start")
+}
+
+func (p *Peer) restart() {
+	p.start()
+}
+
+// loadDB rebuilds the database from the log, as a restart or a role
+// change does (Java reloads the database from disk).
+func (p *Peer) loadDB(log []Rec) {
+	p.db = tree.New(tree.Options{})
+	entries := make([]*wire.TxnEntry, 0, len(log))
+	for _, r := range log {
+		p.db.Apply(r.E)
+		entries = append(entries, r.E)
+	}
+	p.committed = zab.NewCommittedLog(p.s.commitLogCount())
+	p.committed.Reset(entries)
+}
+
+// becomeLooking ends the current role and starts an election round.
+func (p *Peer) becomeLooking(why string) {
+	if p.role == roleLeading || p.role == roleFollowing {
+		p.s.tracef("%d: %s ends: %s", p.id, p.role, why)
+	}
+	old := p.role
+	p.role = roleLooking
+	p.ld, p.lr = nil, nil
+	p.s.clients.peerLost(p)
+	p.s.net.closeAll(p.id, "role ends")
+	if old != roleDown && old != roleLooking {
+		// The txn log writer finishes what it was given (Java's
+		// SyncRequestProcessor flushes at shutdown).
+		if p.store.Unsynced() > 0 {
+			if err := p.store.Sync(); err != nil {
+				p.halt("fsync at role change failed")
+				return
+			}
+		}
+	}
+	p.loadDB(p.store.Log())
+	p.el.Start(p.store.LastZxid(), p.store.CurrentEpoch)
+	p.collectFLE()
+}
+
+func (p *Peer) collectFLE() {
+	r := p.el.Ready()
+	for _, m := range r.Messages {
+		p.s.net.sendFLE(p.id, m)
+	}
+	if d := r.Decision; d != nil && p.role == roleLooking {
+		p.s.tracef("%d: decided %v, leader %d", p.id, d.State, d.Vote.Leader)
+		switch d.State {
+		case wire.ServerLeading:
+			p.becomeLeader()
+		case wire.ServerFollowing, wire.ServerObserving:
+			p.becomeFollower(d.Vote.Leader)
+		}
+	}
+}
+
+func (p *Peer) onFLE(from int64, m fle.Message) {
+	p.el.Step(fle.Notification{From: from, State: m.State, Leader: m.Leader, Zxid: m.Zxid,
+		ElectionEpoch: m.ElectionEpoch, PeerEpoch: m.PeerEpoch, Version: wire.NotificationVersion})
+	p.collectFLE()
+}
+
+func (p *Peer) tick() {
+	p.el.Tick(tickMs*1e6, true)
+	p.collectFLE()
+	switch {
+	case p.ld != nil:
+		p.ld.tick()
+	case p.lr != nil:
+		p.lr.tick()
+	}
+}
+
+func (p *Peer) onQuorum(c *conn, from int64, qp wire.QuorumPacket, snap []Rec) {
+	switch {
+	case p.ld != nil && c.leader == p.id:
+		p.ld.onPacket(c, qp)
+	case p.lr != nil && p.lr.c == c:
+		p.lr.onPacket(qp, snap)
+	}
+}
+
+func (p *Peer) connClosed(c *conn) {
+	switch {
+	case p.ld != nil && c.leader == p.id:
+		p.ld.connClosed(c)
+	case p.lr != nil && p.lr.c == c:
+		p.becomeLooking("connection to the leader closed")
+	}
+}
+
+// appendAsync logs records for the txn log writer: durable after a later
+// fsync (group commit).
+func (p *Peer) appendAsync(rs ...Rec) bool { return p.appendAfter(1+int64(p.s.rng.IntN(8)), rs...) }
+
+// appendAfter is appendAsync with an fsync that completes in d ms.
+func (p *Peer) appendAfter(d int64, rs ...Rec) bool {
+	if err := p.store.Append(rs...); err != nil {
+		p.s.chk.fail("order", "peer %d: %v", p.id, err)
+		return false
+	}
+	for _, r := range rs {
+		p.s.chk.seen(p, r)
+	}
+	p.s.push(&event{at: p.s.now + d, kind: evFsync, peer: p.id, gen: p.gen})
+	return true
+}
+
+// fsyncDone: the txn log writer's fsync completed (it makes everything
+// appended so far durable); the roles acknowledge what it covers.
+func (p *Peer) fsyncDone() {
+	if p.store.Unsynced() == 0 {
+		return
+	}
+	if err := p.store.Sync(); err != nil && !p.s.sab.ignoreFsyncErr {
+		p.halt("fsync failed")
+		return
+	}
+	switch {
+	case p.ld != nil && p.ld.bc != nil:
+		p.ld.bc.synced()
+	case p.lr != nil && p.lr.bc != nil:
+		p.lr.bc.synced()
+	}
+}
+
+// acked is how far the peer may acknowledge its log: its durable part
+// (all of it under the ignore-fsync-error sabotage).
+func (p *Peer) acked() wire.Zxid {
+	if p.s.sab.ignoreFsyncErr {
+		return p.store.LastZxid()
+	}
+	return p.store.LastDurable()
+}
+
+// midReady is the point between a Ready's persist and its send: an armed
+// crash fires here. It reports whether the peer is still up.
+func (p *Peer) midReady(kind readyKind, what string) bool {
+	if p.armed && p.up && (p.armAt == readyAny || p.armAt == kind) {
+		p.armed = false
+		p.s.tracef("%d: crash between persist and send (%s)", p.id, what)
+		p.crash(p.s.rng.IntN(3), p.armRestart)
+	}
+	return p.up
+}
+
+// crash stops the peer: the disk keeps what was durable and keep of the
+// records after it (a torn record is dropped at recovery), every conn
+// breaks, and the peer restarts after restartAfter ms.
+func (p *Peer) crash(keep int, restartAfter int64) {
+	if !p.up {
+		return
+	}
+	p.s.tracef("%d: crash (keeps %d of %d unsynced)", p.id, min(keep, p.store.Unsynced()), p.store.Unsynced())
+	p.up = false
+	p.gen++
+	p.s.clients.peerLost(p)
+	p.role = roleDown
+	p.ld, p.lr = nil, nil
+	p.armed = false
+	p.pausedUntil = 0
+	p.s.chk.disturb(p.s.now + restartAfter)
+	p.s.net.crashed(p.id)
+	p.store.Crash(keep)
+	p.s.chk.dirty = true
+	p.s.push(&event{at: p.s.now + restartAfter, kind: evRestart, peer: p.id, gen: p.gen})
+	p.s.push(&event{at: p.s.now + restartAfter + 1, kind: evTick, peer: p.id, gen: p.gen})
+	p.s.hook(p, HookCrashed)
+}
+
+// halt is a fatal error (Java exits): a failed fsync or epoch write, an
+// unexpected sync mode. The peer stops without acknowledging anything
+// more and restarts later.
+func (p *Peer) halt(why string) {
+	p.s.tracef("%d: halts: %s", p.id, why)
+	p.crash(0, 300+int64(p.s.rng.IntN(700)))
+}
+
+// writeEpochs persists the epochs, halting on a disk failure.
+func (p *Peer) writeEpochs(hs zab.HardState) bool {
+	if err := p.store.WriteEpochs(hs.AcceptedEpoch, hs.CurrentEpoch); err != nil {
+		p.halt("epoch write failed")
+		return false
+	}
+	p.s.tracef("%d: persist epochs %d/%d", p.id, hs.AcceptedEpoch, hs.CurrentEpoch)
+	return true
+}

@@ -1,0 +1,442 @@
+package sim
+
+import (
+	"container/heap"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/zkgo/zkgo/node/fle"
+	"github.com/zkgo/zkgo/node/quorum"
+	"github.com/zkgo/zkgo/wire"
+)
+
+// Config is one simulation run. Everything that varies between runs comes
+// from Seed; the rest shapes the run.
+type Config struct {
+	Seed uint64
+	// Peers is the number of voters (default: PeersFor(Seed)).
+	Peers int
+	// Observers is the number of observers (ids after the voters'); -1:
+	// none; default: ObserversFor(Seed).
+	Observers int
+	// Duration is the virtual time run, in ms (default 9500). Random
+	// faults start in its first part only (up to Duration-QuietTail), so
+	// that every run ends quiet and liveness is checked in each.
+	Duration int64
+	// FaultEvery is the mean virtual time between two faults, in ms
+	// (default 250); negative: no random faults.
+	FaultEvery int64
+	// ClientEvery is the mean time between two client writes, in ms
+	// (default 40); negative: no client writes.
+	ClientEvery int64
+	// Disabled lists faults of the schedule not to inject (shrinking).
+	Disabled map[int]bool
+	// Schedule, when set, replaces the random fault schedule (scenarios).
+	Schedule []Fault
+	// Init, when set, gives each peer (by id) its durable log and
+	// epochs at the start (scenarios); default: empty logs, epochs 0.
+	Init map[int64]InitState
+	// Hooks are scenario triggers run after named driver steps.
+	Hooks []Hook
+	// Trace keeps a line per step for the report of a failing run.
+	Trace bool
+	// Sabotage names a sabotage to apply (only in builds with the
+	// zabsabotage tag; see sabotage_on.go).
+	Sabotage string
+	// NoDurableCheck turns off the check that the committed history is
+	// durable on a quorum at every step, the earliest to fire; the
+	// self-test uses it to show that the end-to-end checks (a new
+	// leader's log, agreement, linearizability) find the sabotages too.
+	NoDurableCheck bool
+}
+
+// InitState is a peer's disk at the start of a scenario.
+type InitState struct {
+	Log                         []wire.Zxid
+	AcceptedEpoch, CurrentEpoch int64
+}
+
+// PeersFor is the ensemble size a seed runs with when none is given:
+// five voters for one seed in eight, else three.
+func PeersFor(seed uint64) int {
+	if seed%8 == 0 {
+		return 5
+	}
+	return 3
+}
+
+// ObserversFor is the number of observers a seed runs with when none is
+// given: one for one seed in three.
+func ObserversFor(seed uint64) int {
+	if seed%3 == 2 {
+		return 1
+	}
+	return 0
+}
+
+func (c Config) withDefaults() Config {
+	if c.Peers == 0 {
+		c.Peers = PeersFor(c.Seed)
+	}
+	switch {
+	case c.Observers == 0:
+		c.Observers = ObserversFor(c.Seed)
+	case c.Observers < 0:
+		c.Observers = 0
+	}
+	if c.Duration == 0 {
+		c.Duration = 9500
+	}
+	if c.FaultEvery == 0 {
+		c.FaultEvery = 250
+	}
+	if c.ClientEvery == 0 {
+		c.ClientEvery = 40
+	}
+	return c
+}
+
+// Timing of the simulated ensemble (virtual ms): tickTime 100 ms, a tick
+// of the owner goroutine tickTime/2, initLimit 5 and syncLimit 2 ticks of
+// tickTime.
+const (
+	tickMs    = 50
+	initLimit = 5
+	syncLimit = 2
+	// learner read timeouts (the socket's SO_TIMEOUT in Java)
+	syncReadMs  = initLimit * 2 * tickMs
+	bcastReadMs = syncLimit * 2 * tickMs
+	clientWait  = 1500 // ms before a client gives up on a write
+	// maxSteps bounds a run (a run of 6 s takes about 1,500).
+	maxSteps = 200_000
+)
+
+// Violation is a broken invariant.
+type Violation struct {
+	Kind string // "epoch", "leader", "agreement", "lost", "order", "durable", "digest", "linearizability", "fatal"
+	Msg  string
+	At   int64 // virtual ms
+	Step int
+}
+
+func (v *Violation) String() string {
+	return fmt.Sprintf("%s at t=%dms step %d: %s", v.Kind, v.At, v.Step, v.Msg)
+}
+
+// Result is what a run did.
+type Result struct {
+	Seed      uint64
+	Violation *Violation
+	Steps     int // events handled
+	Committed int // txns in the committed history at the end
+	Ops       int // client writes answered
+	Leaders   int // leaderships established
+	Faults    int // faults injected
+	Schedule  []Fault
+	// Syncs counts the learners' syncs by mode and reason
+	// ("DIFF/committed-log").
+	Syncs     map[string]int
+	Trace     []string
+	History   []Op
+	VirtualMs int64
+}
+
+type evKind uint8
+
+const (
+	evTick evKind = iota
+	evQuorum
+	evFLE
+	evFault
+	evRestart
+	evHeal
+	evFsync
+	evConnect
+	evClient
+	evUnslow
+	evClose
+	evClosed
+)
+
+type event struct {
+	at   int64
+	seq  uint64
+	kind evKind
+	peer int64
+	gen  int // the peer's incarnation the event belongs to
+	// evQuorum: the link whose head is due
+	link *qlink
+	// evFLE
+	from int64
+	msg  fle.Message
+	// evFault
+	fault int
+	// evConnect: the leader to connect to, the attempt
+	to      int64
+	attempt int
+}
+
+type eventHeap []*event
+
+func (h eventHeap) Len() int { return len(h) }
+func (h eventHeap) Less(i, j int) bool {
+	if h[i].at != h[j].at {
+		return h[i].at < h[j].at
+	}
+	return h[i].seq < h[j].seq
+}
+func (h eventHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *eventHeap) Push(x any)   { *h = append(*h, x.(*event)) }
+func (h *eventHeap) Pop() any {
+	old := *h
+	n := len(old)
+	e := old[n-1]
+	old[n-1] = nil
+	*h = old[:n-1]
+	return e
+}
+
+// Sim is one run: the peers, the network, virtual time and the checkers.
+type Sim struct {
+	cfg      Config
+	rng      *rand.Rand
+	now      int64
+	seq      uint64
+	events   eventHeap
+	peers    []*Peer // by id-1
+	ids      []int64 // every peer
+	voters   []int64
+	verifier quorum.Verifier
+	net      network
+	chk      checker
+	sched    []Fault
+	trace    []string
+	steps    int
+	faults   int
+	leaders  int
+	clients  clients
+	syncs    map[string]int
+	sab      sabotage
+	// per-run settings drawn from the seed
+	commitLog  int  // zookeeper.commitLogCount
+	txnLogSync bool // snapshotSizeFactor >= 0
+	forceSnap  bool // zookeeper.forceSnapshotSync
+}
+
+func (s *Sim) commitLogCount() int { return s.commitLog }
+
+// Run runs one simulation.
+func Run(cfg Config) Result {
+	s := newSim(cfg)
+	s.run()
+	return s.result()
+}
+
+func newSim(cfg Config) *Sim {
+	cfg = cfg.withDefaults()
+	cfg.Hooks = append([]Hook(nil), cfg.Hooks...) // each run fires them afresh
+	s := &Sim{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))}
+	s.sab = newSabotage(cfg.Sabotage)
+	s.syncs = map[string]int{}
+	s.commitLog = []int{3, 10, 50, 500}[s.rng.IntN(4)]
+	s.txnLogSync = s.rng.IntN(4) != 0
+	s.forceSnap = s.rng.IntN(20) == 0
+	for i := 1; i <= cfg.Peers+cfg.Observers; i++ {
+		s.ids = append(s.ids, int64(i))
+	}
+	s.voters = s.ids[:cfg.Peers]
+	s.verifier = quorum.NewMajority(s.voters)
+	s.net.init(s)
+	s.chk.init(s)
+	s.clients.init(s)
+	for _, id := range s.ids {
+		p := newPeer(s, id)
+		p.observer = int(id) > cfg.Peers
+		if in, ok := cfg.Init[id]; ok {
+			for _, z := range in.Log {
+				if err := p.store.Append(NewRec(initTxn(z))); err != nil {
+					panic(err)
+				}
+			}
+			_ = p.store.Sync()
+			p.store.AcceptedEpoch, p.store.CurrentEpoch = in.AcceptedEpoch, in.CurrentEpoch
+		}
+		s.peers = append(s.peers, p)
+	}
+	if cfg.Schedule != nil {
+		s.sched = cfg.Schedule
+	} else {
+		s.sched = genSchedule(cfg)
+	}
+	for i, f := range s.sched {
+		s.push(&event{at: f.At, kind: evFault, fault: i})
+	}
+	s.chk.start()
+	for _, p := range s.peers {
+		// Peers start at slightly different times, as processes do.
+		p.nextTick = int64(s.rng.IntN(tickMs))
+		s.push(&event{at: p.nextTick, kind: evTick, peer: p.id, gen: p.gen})
+		p.start()
+	}
+	if cfg.ClientEvery > 0 {
+		s.push(&event{at: s.expDelay(cfg.ClientEvery), kind: evClient})
+	}
+	return s
+}
+
+func (s *Sim) peer(id int64) *Peer {
+	if id < 1 || int(id) > len(s.peers) {
+		return nil
+	}
+	return s.peers[id-1]
+}
+
+func (s *Sim) push(e *event) {
+	s.seq++
+	e.seq = s.seq
+	heap.Push(&s.events, e)
+}
+
+func (s *Sim) expDelay(mean int64) int64 {
+	return s.now + 1 + int64(s.rng.ExpFloat64()*float64(mean))
+}
+
+// tracef records a line of the trace when tracing.
+func (s *Sim) tracef(format string, args ...any) {
+	if s.cfg.Trace {
+		s.trace = append(s.trace, fmt.Sprintf("%6d ", s.now)+fmt.Sprintf(format, args...))
+	}
+}
+
+func (s *Sim) run() {
+	for s.chk.viol == nil && len(s.events) > 0 {
+		e := heap.Pop(&s.events).(*event)
+		if e.at > s.cfg.Duration {
+			break
+		}
+		s.now = e.at
+		s.steps++
+		if s.steps > maxSteps {
+			s.chk.fail("stuck", "more than %d steps: the simulation does not advance", maxSteps)
+			break
+		}
+		s.handle(e)
+		s.chk.step()
+	}
+	if s.chk.viol == nil {
+		s.chk.final()
+	}
+}
+
+func (s *Sim) handle(e *event) {
+	switch e.kind {
+	case evTick:
+		p := s.peer(e.peer)
+		if p.gen != e.gen || !p.up {
+			return
+		}
+		if p.pausedUntil > s.now {
+			p.nextTick = p.pausedUntil
+		} else {
+			p.tick()
+			p.nextTick = s.now + tickMs
+		}
+		s.push(&event{at: p.nextTick, kind: evTick, peer: p.id, gen: p.gen})
+	case evQuorum:
+		s.net.deliverHead(e.link)
+	case evFLE:
+		s.net.deliverFLE(e)
+	case evFault:
+		if s.cfg.Disabled[e.fault] {
+			return
+		}
+		s.inject(e.fault)
+	case evRestart:
+		p := s.peer(e.peer)
+		if !p.up && p.gen == e.gen {
+			p.restart()
+		}
+	case evHeal:
+		if s.net.partitionGen == e.gen {
+			s.net.heal()
+		}
+	case evFsync:
+		p := s.peer(e.peer)
+		if p.up && p.gen == e.gen {
+			if p.pausedUntil > s.now {
+				s.push(&event{at: p.pausedUntil, kind: evFsync, peer: p.id, gen: p.gen})
+				return
+			}
+			p.fsyncDone()
+		}
+	case evConnect:
+		p := s.peer(e.peer)
+		if p.up && p.gen == e.gen {
+			if p.pausedUntil > s.now {
+				e2 := *e
+				e2.at = p.pausedUntil
+				s.push(&e2)
+				return
+			}
+			p.connect(e.to, e.attempt)
+		}
+	case evClient:
+		s.clients.issue()
+		s.push(&event{at: s.expDelay(s.cfg.ClientEvery), kind: evClient})
+	case evUnslow:
+		s.net.slow[e.peer] = 0
+	case evClosed:
+		s.net.notifyClosed(e.link.c, e.peer, e.gen)
+	case evClose:
+		if len(e.link.q) > 0 && e.link.c.open {
+			s.push(&event{at: max(e.link.lastAt, s.now) + 1, kind: evClose, link: e.link})
+			return
+		}
+		s.net.close(e.link.c, "peer crashed")
+	}
+}
+
+func (s *Sim) result() Result {
+	r := Result{Seed: s.cfg.Seed, Violation: s.chk.viol, Steps: s.steps, Committed: len(s.chk.committed),
+		Ops: s.clients.answered, Leaders: s.leaders, Faults: s.faults, Schedule: s.sched, Syncs: s.syncs, Trace: s.trace,
+		History: s.clients.history(), VirtualMs: s.now}
+	return r
+}
+
+// Report renders a failing run: the violation, the faults injected and
+// the trace (its last lines, up to max; 0: all).
+func (r *Result) Report(max int) string {
+	var b strings.Builder
+	if r.Violation != nil {
+		fmt.Fprintf(&b, "VIOLATION %s\n", r.Violation)
+	}
+	fmt.Fprintf(&b, "faults:\n")
+	for i, f := range r.Schedule {
+		if f.At <= r.VirtualMs {
+			fmt.Fprintf(&b, "  #%d %s\n", i, f)
+		}
+	}
+	t := r.Trace
+	if max > 0 && len(t) > max {
+		fmt.Fprintf(&b, "trace (last %d of %d lines):\n", max, len(t))
+		t = t[len(t)-max:]
+	} else {
+		fmt.Fprintf(&b, "trace:\n")
+	}
+	for _, l := range t {
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// initTxn is the create of "/i<epoch>.<counter>" at zxid z: the history a
+// scenario's peers start with.
+func initTxn(z wire.Zxid) *wire.TxnEntry {
+	return &wire.TxnEntry{Hdr: wire.TxnHeader{ClientID: 1, Cxid: 1, Zxid: z, Time: 1, Type: wire.OpCreate},
+		Body: &wire.CreateTxn{Path: fmt.Sprintf("/i%d.%d", z.Epoch(), z.Counter()), Data: []byte("x"),
+			ACL: []wire.ACL{openACL}}}
+}
+
+var openACL = wire.ACL{Perms: 31, ID: wire.ID{Scheme: "world", ID: "anyone"}}
