@@ -244,17 +244,22 @@ func TestSyncMode(t *testing.T) {
 	}
 }
 
-// The committed placeholder has no history rows, and a run's file keeps
-// its header's columns.
-func TestEnsemblePlaceholderHistory(t *testing.T) {
+// The committed ENSEMBLE.md keeps the header's columns: its history
+// header is ensembleHistoryHeader, and every history row (one per
+// official run) has as many cells as that header.
+func TestEnsembleCommittedHistory(t *testing.T) {
 	b, err := os.ReadFile("ENSEMBLE.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rows := historyRows(string(b)); len(rows) != 0 {
-		t.Fatalf("placeholder history rows: %q", rows)
-	}
 	if !strings.Contains(string(b), ensembleHistoryHeader) {
-		t.Fatalf("placeholder history header differs from ensembleHistoryHeader")
+		t.Fatalf("history header differs from ensembleHistoryHeader")
+	}
+	cells := func(row string) int { return strings.Count(strings.TrimSpace(row), "|") - 1 }
+	want := cells(strings.Split(ensembleHistoryHeader, "\n")[2])
+	for _, r := range historyRows(string(b)) {
+		if got := cells(r); got != want {
+			t.Errorf("history row with %d cells, header has %d: %q", got, want, r)
+		}
 	}
 }
