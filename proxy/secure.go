@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/zkgo/zkgo/internal/zktls"
 	"io"
 	"net"
 	"sync"
@@ -524,11 +525,11 @@ func (c *secureConn) handshake() (stream, error) {
 	_ = c.nc.SetDeadline(time.Now().Add(HandshakeTimeout))
 	var raw net.Conn = c.nc
 	if f.unified {
-		pre, isTLS, err := sniffTLS(c.nc)
+		pre, isTLS, err := zktls.Sniff(c.nc)
 		if err != nil {
 			return nil, err
 		}
-		raw = &prefixConn{Conn: c.nc, pre: pre}
+		raw = &zktls.PrefixConn{Conn: c.nc, Pre: pre}
 		if !isTLS {
 			_ = c.nc.SetDeadline(time.Time{})
 			f.log.Debug().Str("remote", c.remote).Uint64("conn", c.id).Msg("plaintext client on the unified port")
@@ -557,58 +558,6 @@ func (c *secureConn) handshake() (stream, error) {
 			Str("cipher", tls.CipherSuiteName(st.CipherSuite)).Str("client_cert", c.subject).Msg("TLS handshake done")
 	}
 	return tc, nil
-}
-
-// tlsRecordHandshake is the content type of a TLS handshake record, the
-// first byte of any TLS client's first flight.
-const tlsRecordHandshake = 0x16
-
-// sniffTLS reads the first bytes of a unified port's connection and says
-// whether they start a TLS record (Netty's SslHandler.isEncrypted, as
-// Java's DualModeSslHandler uses it: a first byte other than 0x16 is
-// plaintext at once; otherwise five bytes decide).
-func sniffTLS(nc net.Conn) ([]byte, bool, error) {
-	b := make([]byte, 0, 5)
-	for len(b) < 5 {
-		n, err := nc.Read(b[len(b):5])
-		b = b[:len(b)+n]
-		if len(b) > 0 && b[0] != tlsRecordHandshake {
-			return b, false, nil
-		}
-		if err != nil {
-			return b, false, err
-		}
-	}
-	return b, IsTLSRecord(b), nil
-}
-
-// IsTLSRecord reports whether b starts with a TLS record header: a known
-// content type (20-23), protocol major version 3, and a length a record
-// can have.
-func IsTLSRecord(b []byte) bool {
-	if len(b) < 5 {
-		return false
-	}
-	if b[0] < 20 || b[0] > 23 || b[1] != 3 {
-		return false
-	}
-	n := int(b[3])<<8 | int(b[4])
-	return n > 0 && n <= 18432
-}
-
-// prefixConn replays bytes read to sniff the protocol.
-type prefixConn struct {
-	net.Conn
-	pre []byte
-}
-
-func (p *prefixConn) Read(b []byte) (int, error) {
-	if len(p.pre) > 0 {
-		n := copy(b, p.pre)
-		p.pre = p.pre[n:]
-		return n, nil
-	}
-	return p.Conn.Read(b)
 }
 
 // RFC2253 formats a certificate's subject as Java's
