@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -116,62 +117,29 @@ func runBenchRun(ctx context.Context, args []string) int {
 
 func runBenchCompare(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("bench compare", flag.ContinueOnError)
-	profile := fs.String("profile", "quick", "quick (make bench, < 10 min) or full (make bench-full)")
-	bin := fs.String("zkgo", "bin/zkgo", "zkgo binary to benchmark")
-	results := fs.String("results", "bench/RESULTS.md", "results file to rewrite (empty: none)")
-	jsonOut := fs.String("json", "", "also write the raw report as JSON to this file")
-	only := fs.String("only", "", "regexp: run only the scenarios whose name matches")
+	f := addSideBySideFlags(fs, "bench/RESULTS.md", "quick (make bench, < 10 min) or full (make bench-full)",
+		"Java -Xms=-Xmx for throughput scenarios (default: the profile's; \"packaged\": none)",
+		"extra zkgo server flags (space separated), e.g. --pprof 127.0.0.1:6060")
 	servers := fs.String("servers", "java,zkgo", "servers to run")
-	reps := fs.Int("reps", 0, "repetitions (default: the profile's)")
-	dur := fs.Duration("duration", 0, "measured time per scenario (default: the profile's)")
-	warm := fs.Duration("warmup", -1, "warm-up per scenario (default: the profile's)")
-	swarm := fs.Duration("server-warmup", -1, "warm-up after each server start (default: the profile's)")
-	heap := fs.String("java-heap", "", "Java -Xms=-Xmx for throughput scenarios (default: the profile's; \"packaged\": none)")
 	memHeap := fs.String("java-mem-heap", "", "Java -Xms=-Xmx for the memory scenarios (default: the profile's)")
 	znodes := fs.Int("znodes", -1, "znodes for the memory/startup scenario (0: skip)")
 	idle := fs.Int("idle-sessions", -1, "idle sessions for the memory scenario (0: skip)")
 	znodeSize := fs.Int("znode-size", -1, "data bytes of each znode of the memory scenario (default: the profile's, 100)")
-	workDir := fs.String("workdir", "", "where data dirs go (default: $TMPDIR)")
-	zkgoFlags := fs.String("zkgo-flags", "", "extra zkgo server flags (space separated), e.g. --pprof 127.0.0.1:6060")
-	seed := fs.Int64("seed", 0, "seed of the interleaving order (0: random)")
 	useTLS := fs.Bool("tls", false, "run the workloads over TLS to each server's secureClientPort (Java: NettyServerCnxnFactory); no memory scenarios")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	var cfg bench.CompareConfig
-	switch *profile {
-	case "quick":
-		cfg = bench.QuickProfile()
-	case "full":
-		cfg = bench.FullProfile()
-	default:
-		fmt.Fprintf(os.Stderr, "zkgo bench compare: unknown profile %q\n", *profile)
+	cfg, ok := pickProfile("bench compare", *f.profile, map[string]func() bench.CompareConfig{
+		"quick": bench.QuickProfile, "full": bench.FullProfile})
+	if !ok {
 		return 2
 	}
-	cfg.ZkgoBin, cfg.Only, cfg.WorkDir, cfg.Seed, cfg.TLS = *bin, *only, *workDir, *seed, *useTLS
+	f.apply(sideBySide{bin: &cfg.ZkgoBin, only: &cfg.Only, workDir: &cfg.WorkDir, heap: &cfg.JavaHeap,
+		seed: &cfg.Seed, reps: &cfg.Reps, dur: &cfg.Duration, warm: &cfg.Warmup, swarm: &cfg.ServerWarmup,
+		zkgoExtra: &cfg.ZkgoExtra})
+	cfg.TLS = *useTLS
 	cfg.Log, cfg.Out = os.Stderr, os.Stdout
-	if *reps > 0 {
-		cfg.Reps = *reps
-	}
-	if *dur > 0 {
-		cfg.Duration = *dur
-	}
-	if *warm >= 0 {
-		cfg.Warmup = *warm
-	}
-	if *swarm >= 0 {
-		cfg.ServerWarmup = *swarm
-	}
-	if *heap == "packaged" {
-		cfg.JavaHeap = ""
-	} else if *heap != "" {
-		cfg.JavaHeap = *heap
-	}
-	if *memHeap == "packaged" {
-		cfg.JavaMemHeap = ""
-	} else if *memHeap != "" {
-		cfg.JavaMemHeap = *memHeap
-	}
+	setHeap(&cfg.JavaMemHeap, *memHeap)
 	if *znodes >= 0 {
 		cfg.MemZnodes = *znodes
 	}
@@ -181,38 +149,129 @@ func runBenchCompare(ctx context.Context, args []string) int {
 	if *znodeSize >= 0 {
 		cfg.MemDataSize = *znodeSize
 	}
-	if *zkgoFlags != "" {
-		cfg.ZkgoExtra = strings.Fields(*zkgoFlags)
-	}
 	cfg.Servers = nil
 	for _, s := range strings.Split(*servers, ",") {
 		cfg.Servers = append(cfg.Servers, bench.Kind(strings.TrimSpace(s)))
 	}
-	if abs, err := filepath.Abs(cfg.ZkgoBin); err == nil {
-		cfg.ZkgoBin = abs
-	}
 	rep, err := bench.Compare(ctx, cfg)
 	if rep != nil {
-		fmt.Fprintln(os.Stdout)
-		rep.WriteMarkdown(os.Stdout)
-		if *results != "" {
-			if werr := rep.WriteResultsFile(*results); werr != nil {
-				fmt.Fprintln(os.Stderr, "zkgo bench compare:", werr)
-				return 1
-			}
-			fmt.Fprintf(os.Stderr, "wrote %s\n", *results)
-		}
-		if *jsonOut != "" {
-			b, _ := json.MarshalIndent(rep, "", "  ")
-			if werr := os.WriteFile(*jsonOut, b, 0o644); werr != nil {
-				fmt.Fprintln(os.Stderr, "zkgo bench compare:", werr)
-				return 1
-			}
+		if rc := f.write("zkgo bench compare", rep); rc != 0 {
+			return rc
 		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "zkgo bench compare:", err)
 		return 1
+	}
+	return 0
+}
+
+// sideBySideFlags are the flags `bench compare` and `bench ensemble`
+// share: the profile, the binary, the output files and the settings
+// that override the profile's.
+type sideBySideFlags struct {
+	profile, bin, results, jsonOut, only, heap, workDir, zkgoFlags *string
+	reps                                                           *int
+	dur, warm, swarm                                               *time.Duration
+	seed                                                           *int64
+}
+
+func addSideBySideFlags(fs *flag.FlagSet, results, profileHelp, heapHelp, zkgoFlagsHelp string) *sideBySideFlags {
+	return &sideBySideFlags{
+		profile:   fs.String("profile", "quick", profileHelp),
+		bin:       fs.String("zkgo", "bin/zkgo", "zkgo binary to benchmark"),
+		results:   fs.String("results", results, "results file to rewrite (empty: none)"),
+		jsonOut:   fs.String("json", "", "also write the raw report as JSON to this file"),
+		only:      fs.String("only", "", "regexp: run only the scenarios whose name matches"),
+		reps:      fs.Int("reps", 0, "repetitions (default: the profile's)"),
+		dur:       fs.Duration("duration", 0, "measured time per scenario (default: the profile's)"),
+		warm:      fs.Duration("warmup", -1, "warm-up per scenario (default: the profile's)"),
+		swarm:     fs.Duration("server-warmup", -1, "warm-up after each server or ensemble start (default: the profile's)"),
+		heap:      fs.String("java-heap", "", heapHelp),
+		workDir:   fs.String("workdir", "", "where data dirs go (default: $TMPDIR)"),
+		zkgoFlags: fs.String("zkgo-flags", "", zkgoFlagsHelp),
+		seed:      fs.Int64("seed", 0, "seed of the interleaving order (0: random)"),
+	}
+}
+
+// sideBySide points at the fields of a CompareConfig or an
+// EnsembleConfig that sideBySideFlags set.
+type sideBySide struct {
+	bin, only, workDir, heap *string
+	seed                     *int64
+	reps                     *int
+	dur, warm, swarm         *time.Duration
+	zkgoExtra                *[]string
+}
+
+// apply overrides the profile's settings in c with the flags given.
+func (f *sideBySideFlags) apply(c sideBySide) {
+	*c.bin, *c.only, *c.workDir, *c.seed = *f.bin, *f.only, *f.workDir, *f.seed
+	if abs, err := filepath.Abs(*c.bin); err == nil {
+		*c.bin = abs
+	}
+	if *f.reps > 0 {
+		*c.reps = *f.reps
+	}
+	if *f.dur > 0 {
+		*c.dur = *f.dur
+	}
+	if *f.warm >= 0 {
+		*c.warm = *f.warm
+	}
+	if *f.swarm >= 0 {
+		*c.swarm = *f.swarm
+	}
+	setHeap(c.heap, *f.heap)
+	if *f.zkgoFlags != "" {
+		*c.zkgoExtra = strings.Fields(*f.zkgoFlags)
+	}
+}
+
+// setHeap sets a -Xms=-Xmx setting from a flag: "" keeps the profile's,
+// "packaged" means none.
+func setHeap(dst *string, v string) {
+	if v == "packaged" {
+		*dst = ""
+	} else if v != "" {
+		*dst = v
+	}
+}
+
+// pickProfile returns the config of the named profile.
+func pickProfile[C any](cmd, name string, profiles map[string]func() C) (C, bool) {
+	if p, ok := profiles[name]; ok {
+		return p(), true
+	}
+	fmt.Fprintf(os.Stderr, "zkgo %s: unknown profile %q\n", cmd, name)
+	var zero C
+	return zero, false
+}
+
+// sideBySideReport is a bench.Report or a bench.EnsembleReport.
+type sideBySideReport interface {
+	WriteMarkdown(w io.Writer)
+	WriteResultsFile(path string) error
+}
+
+// write prints rep's tables, rewrites the results file and writes the
+// JSON file the flags name; it returns the exit code of a failure, or 0.
+func (f *sideBySideFlags) write(cmd string, rep sideBySideReport) int {
+	fmt.Fprintln(os.Stdout)
+	rep.WriteMarkdown(os.Stdout)
+	if *f.results != "" {
+		if err := rep.WriteResultsFile(*f.results); err != nil {
+			fmt.Fprintln(os.Stderr, cmd+":", err)
+			return 1
+		}
+		fmt.Fprintf(os.Stderr, "wrote %s\n", *f.results)
+	}
+	if *f.jsonOut != "" {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		if err := os.WriteFile(*f.jsonOut, b, 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, cmd+":", err)
+			return 1
+		}
 	}
 	return 0
 }
@@ -326,79 +385,30 @@ func runBenchProxy(ctx context.Context, args []string) int {
 
 func runBenchEnsemble(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("bench ensemble", flag.ContinueOnError)
-	profile := fs.String("profile", "quick", "quick (make bench-ensemble, < 15 min) or full (make bench-ensemble-full)")
-	bin := fs.String("zkgo", "bin/zkgo", "zkgo binary to benchmark")
-	results := fs.String("results", "bench/ENSEMBLE.md", "results file to rewrite (empty: none)")
-	jsonOut := fs.String("json", "", "also write the raw report as JSON to this file")
-	only := fs.String("only", "", "regexp: run only the scenarios whose name matches")
+	f := addSideBySideFlags(fs, "bench/ENSEMBLE.md", "quick (make bench-ensemble, < 15 min) or full (make bench-ensemble-full)",
+		"Java -Xms=-Xmx of every Java member (default: the profile's; \"packaged\": none)", "extra zkgo server flags (space separated)")
 	mixes := fs.String("mixes", "", `regexp: run only the ensembles whose name matches (java×3, zkgo×3, "zkgo leader + 2 java", "java leader + 2 zkgo", java×5, zkgo×5)`)
-	reps := fs.Int("reps", 0, "repetitions (default: the profile's)")
-	dur := fs.Duration("duration", 0, "measured time per scenario (default: the profile's)")
-	warm := fs.Duration("warmup", -1, "warm-up per scenario (default: the profile's)")
-	swarm := fs.Duration("server-warmup", -1, "warm-up after each ensemble start (default: the profile's)")
-	heap := fs.String("java-heap", "", "Java -Xms=-Xmx of every Java member (default: the profile's; \"packaged\": none)")
-	workDir := fs.String("workdir", "", "where data dirs go (default: $TMPDIR)")
-	zkgoFlags := fs.String("zkgo-flags", "", "extra zkgo server flags (space separated)")
-	seed := fs.Int64("seed", 0, "seed of the interleaving order (0: random)")
 	noFailover := fs.Bool("no-failover", false, "skip the failover measurement at the end of each ensemble run")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	var cfg bench.EnsembleConfig
-	switch *profile {
-	case "quick":
-		cfg = bench.EnsembleQuickProfile()
-	case "full":
-		cfg = bench.EnsembleFullProfile()
-	default:
-		fmt.Fprintf(os.Stderr, "zkgo bench ensemble: unknown profile %q\n", *profile)
+	cfg, ok := pickProfile("bench ensemble", *f.profile, map[string]func() bench.EnsembleConfig{
+		"quick": bench.EnsembleQuickProfile, "full": bench.EnsembleFullProfile})
+	if !ok {
 		return 2
 	}
-	cfg.ZkgoBin, cfg.Only, cfg.Mixes, cfg.WorkDir, cfg.Seed = *bin, *only, *mixes, *workDir, *seed
+	f.apply(sideBySide{bin: &cfg.ZkgoBin, only: &cfg.Only, workDir: &cfg.WorkDir, heap: &cfg.JavaHeap,
+		seed: &cfg.Seed, reps: &cfg.Reps, dur: &cfg.Duration, warm: &cfg.Warmup, swarm: &cfg.ServerWarmup,
+		zkgoExtra: &cfg.ZkgoExtra})
+	cfg.Mixes = *mixes
 	cfg.Log = os.Stderr
 	if *noFailover {
 		cfg.Failover = false
 	}
-	if *reps > 0 {
-		cfg.Reps = *reps
-	}
-	if *dur > 0 {
-		cfg.Duration = *dur
-	}
-	if *warm >= 0 {
-		cfg.Warmup = *warm
-	}
-	if *swarm >= 0 {
-		cfg.ServerWarmup = *swarm
-	}
-	if *heap == "packaged" {
-		cfg.JavaHeap = ""
-	} else if *heap != "" {
-		cfg.JavaHeap = *heap
-	}
-	if *zkgoFlags != "" {
-		cfg.ZkgoExtra = strings.Fields(*zkgoFlags)
-	}
-	if abs, err := filepath.Abs(cfg.ZkgoBin); err == nil {
-		cfg.ZkgoBin = abs
-	}
 	rep, err := bench.RunEnsembles(ctx, cfg)
 	if rep != nil {
-		fmt.Fprintln(os.Stdout)
-		rep.WriteMarkdown(os.Stdout)
-		if *results != "" {
-			if werr := rep.WriteResultsFile(*results); werr != nil {
-				fmt.Fprintln(os.Stderr, "zkgo bench ensemble:", werr)
-				return 1
-			}
-			fmt.Fprintf(os.Stderr, "wrote %s\n", *results)
-		}
-		if *jsonOut != "" {
-			b, _ := json.MarshalIndent(rep, "", "  ")
-			if werr := os.WriteFile(*jsonOut, b, 0o644); werr != nil {
-				fmt.Fprintln(os.Stderr, "zkgo bench ensemble:", werr)
-				return 1
-			}
+		if rc := f.write("zkgo bench ensemble", rep); rc != 0 {
+			return rc
 		}
 	}
 	if err != nil {
