@@ -137,8 +137,10 @@ bench-tls: build
 
 # 3- and 5-node ensembles side by side (issue 19): all Java, all zkgo, a
 # zkgo leader with Java followers and a Java leader with zkgo followers,
-# every member on loopback with its own data dir, fsync on; rewrites
-# bench/ENSEMBLE.md. bench-ensemble is the quick profile (< 15 min).
+# every member on loopback with its own data dir, fsync on, and follower
+# restarts (DIFF, SNAP) with a large tree; rewrites bench/ENSEMBLE.md.
+# bench-ensemble is the quick profile (< 15 min, restarts with 100k znodes);
+# bench-ensemble-full adds the restarts with 1M znodes.
 .PHONY: bench-ensemble bench-ensemble-full
 bench-ensemble: build
 	./$(BIN) bench ensemble --profile quick --zkgo $(BIN) --results bench/ENSEMBLE.md --json bench/ensemble.json

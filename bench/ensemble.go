@@ -120,21 +120,30 @@ type EnsembleConfig struct {
 	// acknowledged write through a survivor and the killed member's
 	// rejoin (measureFailover).
 	Failover bool
-	Log      io.Writer
+	// RejoinZnodes are the tree sizes of the follower restart rows
+	// (rejoin.go; none: skipped), RejoinDataSize their znodes' data bytes,
+	// RejoinJavaHeap the -Xms=-Xmx of Java members there (the largest tree
+	// must fit).
+	RejoinZnodes   []int
+	RejoinDataSize int
+	RejoinJavaHeap string
+	Log            io.Writer
 }
 
 // EnsembleQuickProfile is `make bench-ensemble`: about 10 minutes on the
 // 2-core box.
 func EnsembleQuickProfile() EnsembleConfig {
 	return EnsembleConfig{Profile: "quick", Reps: 3, Warmup: 500 * time.Millisecond, Duration: 2 * time.Second,
-		ServerWarmup: 3 * time.Second, JavaHeap: "512m", Size: 1024, StartTimeout: 90 * time.Second, StartTries: 3, Failover: true}
+		ServerWarmup: 3 * time.Second, JavaHeap: "512m", Size: 1024, StartTimeout: 90 * time.Second, StartTries: 3, Failover: true,
+		RejoinZnodes: []int{100_000}, RejoinDataSize: 100, RejoinJavaHeap: "1g"}
 }
 
 // EnsembleFullProfile is `make bench-ensemble-full`: BENCHMARKS.md's
 // durations.
 func EnsembleFullProfile() EnsembleConfig {
 	return EnsembleConfig{Profile: "full", Reps: 5, Warmup: 5 * time.Second, Duration: 20 * time.Second,
-		ServerWarmup: 60 * time.Second, JavaHeap: "512m", Size: 1024, StartTimeout: 90 * time.Second, StartTries: 3, Failover: true}
+		ServerWarmup: 60 * time.Second, JavaHeap: "512m", Size: 1024, StartTimeout: 90 * time.Second, StartTries: 3, Failover: true,
+		RejoinZnodes: []int{100_000, 1_000_000}, RejoinDataSize: 100, RejoinJavaHeap: "1g"}
 }
 
 func (c *EnsembleConfig) logf(format string, args ...any) {
@@ -499,8 +508,14 @@ type EnsembleReport struct {
 	Scenarios []EnsembleScenario        `json:"scenarios"`
 	Cells     map[string][]EnsembleCell `json:"cells"` // by scenario name
 	Failover  []FailoverCell            `json:"failover,omitempty"`
-	Elapsed   float64                   `json:"elapsed_sec"`
-	Errors    []string                  `json:"errors,omitempty"`
+	// RejoinRows are the follower restart rows run, RejoinDataSize their
+	// znodes' data bytes; Rejoin their measurements.
+	RejoinRows     []RejoinRow  `json:"rejoin_rows,omitempty"`
+	RejoinDataSize int          `json:"rejoin_znode_size,omitempty"`
+	RejoinJavaHeap string       `json:"rejoin_java_heap,omitempty"`
+	Rejoin         []RejoinCell `json:"rejoin,omitempty"`
+	Elapsed        float64      `json:"elapsed_sec"`
+	Errors         []string     `json:"errors,omitempty"`
 }
 
 // RunEnsembles runs the ensemble benchmark: per repetition every mix in
@@ -541,6 +556,14 @@ func RunEnsembles(ctx context.Context, cfg EnsembleConfig) (*EnsembleReport, err
 			rep.Scenarios = append(rep.Scenarios, s)
 		}
 	}
+	for _, r := range rejoinRows(cfg.RejoinZnodes) {
+		if onlyRe == nil || onlyRe.MatchString(r.Name()) {
+			rep.RejoinRows = append(rep.RejoinRows, r)
+		}
+	}
+	if len(rep.RejoinRows) > 0 {
+		rep.RejoinDataSize, rep.RejoinJavaHeap = cfg.RejoinDataSize, cfg.RejoinJavaHeap
+	}
 	for _, m := range DefaultEnsembleMixes() {
 		if mixRe == nil || mixRe.MatchString(m.Name) {
 			rep.Mixes = append(rep.Mixes, m)
@@ -577,13 +600,24 @@ func RunEnsembles(ctx context.Context, cfg EnsembleConfig) (*EnsembleReport, err
 				rep.Elapsed = time.Since(t0).Seconds()
 				return rep, ctx.Err()
 			}
-			if len(cfg.scenariosFor(rep, m)) == 0 && !cfg.Failover {
+			main := len(cfg.scenariosFor(rep, m)) > 0 || cfg.Failover
+			rejoin := len(rep.RejoinRows) > 0 && runsRejoin(m)
+			if !main && !rejoin {
 				continue
 			}
 			rep.Order = append(rep.Order, fmt.Sprintf("%s#%d", m.Name, r+1))
-			if err := cfg.runEnsembleRep(ctx, rep, m, r, filepath.Join(work, fmt.Sprintf("r%d-%d", r, len(rep.Order)))); err != nil {
-				rep.Errors = append(rep.Errors, fmt.Sprintf("%s rep %d: %v", m.Name, r+1, firstLine(err.Error())))
-				cfg.logf("! %s rep %d: %v", m.Name, r+1, err)
+			dir := filepath.Join(work, fmt.Sprintf("r%d-%d", r, len(rep.Order)))
+			if main {
+				if err := cfg.runEnsembleRep(ctx, rep, m, r, dir); err != nil {
+					rep.Errors = append(rep.Errors, fmt.Sprintf("%s rep %d: %v", m.Name, r+1, firstLine(err.Error())))
+					cfg.logf("! %s rep %d: %v", m.Name, r+1, err)
+				}
+			}
+			if rejoin && ctx.Err() == nil {
+				if err := cfg.runRejoin(ctx, rep, m, r, dir+"-rejoin"); err != nil {
+					rep.Errors = append(rep.Errors, fmt.Sprintf("%s rep %d restarts: %v", m.Name, r+1, firstLine(err.Error())))
+					cfg.logf("! %s rep %d restarts: %v", m.Name, r+1, err)
+				}
 			}
 		}
 	}
@@ -618,22 +652,28 @@ func (cfg *EnsembleConfig) spec(k Kind) ServerSpec {
 	return s
 }
 
-func (cfg *EnsembleConfig) runEnsembleRep(ctx context.Context, rep *EnsembleReport, m EnsembleMix, r int, dir string) error {
-	defer os.RemoveAll(dir)
-	var e *Ensemble
+// startEnsemble starts m under dir, retrying on fresh data dirs (up to
+// StartTries) a start in which another member won the election.
+func (cfg *EnsembleConfig) startEnsemble(m EnsembleMix, spec func(Kind) ServerSpec, dir string) (*Ensemble, error) {
 	var err error
 	for try := 1; try <= cfg.StartTries; try++ {
 		tdir := filepath.Join(dir, fmt.Sprintf("try%d", try))
-		e, err = StartEnsemble(m, cfg.spec, tdir, cfg.StartTimeout)
-		if err == nil {
-			break
+		var e *Ensemble
+		if e, err = StartEnsemble(m, spec, tdir, cfg.StartTimeout); err == nil {
+			return e, nil
 		}
 		_ = os.RemoveAll(tdir)
 		if !errors.Is(err, ErrWrongLeader) {
-			return err
+			return nil, err
 		}
 		cfg.logf("  %s: %v; retrying on fresh data dirs", m.Name, firstLine(err.Error()))
 	}
+	return nil, err
+}
+
+func (cfg *EnsembleConfig) runEnsembleRep(ctx context.Context, rep *EnsembleReport, m EnsembleMix, r int, dir string) error {
+	defer os.RemoveAll(dir)
+	e, err := cfg.startEnsemble(m, cfg.spec, dir)
 	if err != nil {
 		return err
 	}

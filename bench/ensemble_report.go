@@ -28,16 +28,7 @@ var (
 )
 
 func (rep *EnsembleReport) stat(scenario, mix string, m ensembleMetric) stat {
-	var v []float64
-	for _, c := range rep.Cells[scenario] {
-		if c.Mix != mix || c.Result == nil {
-			continue
-		}
-		if x, ok := m(c); ok {
-			v = append(v, x)
-		}
-	}
-	return statOf(v)
+	return statWhere(rep.Cells[scenario], func(c EnsembleCell) bool { return c.Mix == mix && c.Result != nil }, m)
 }
 
 // ratio is mix's median over its base's (the all-Java ensemble of its
@@ -73,34 +64,57 @@ func headline(s EnsembleScenario) (ensembleMetric, string) {
 	return eOps, "ops/s"
 }
 
-func (rep *EnsembleReport) ratioTable(w io.Writer, title string, rows []EnsembleScenario, pick func(EnsembleScenario) (ensembleMetric, string)) {
+// ratioRow is one row of a ratio table: its leading cells, and each
+// compared mix's ratio (ok false: the mix does not run the row, an empty
+// cell).
+type ratioRow struct {
+	cells []string
+	ratio func(EnsembleMix) (v float64, ok bool)
+}
+
+// writeRatioTable writes a table of ratios: the head's columns, then one
+// per compared mix (mix ÷ its base).
+func (rep *EnsembleReport) writeRatioTable(w io.Writer, title string, head []string, rows []ratioRow) {
+	if len(rows) == 0 {
+		return
+	}
 	mixes := rep.compared()
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
-	p("%s\n\n| scenario | metric |", title)
+	p("%s\n\n|", title)
+	for _, h := range head {
+		p(" %s |", h)
+	}
 	for _, m := range mixes {
 		p(" %s ÷ %s |", m.Name, m.Base)
 	}
-	p("\n|---|---|")
-	for range mixes {
-		p("---:|")
+	p("\n|%s", strings.Repeat("---|", len(head)))
+	p("%s\n", strings.Repeat("---:|", len(mixes)))
+	for _, r := range rows {
+		p("| %s |", strings.Join(r.cells, " | "))
+		for _, m := range mixes {
+			if v, ok := r.ratio(m); ok {
+				p(" %s |", fmtRatio(v))
+			} else {
+				p(" |")
+			}
+		}
+		p("\n")
 	}
 	p("\n")
+}
+
+func (rep *EnsembleReport) ratioTable(w io.Writer, title string, rows []EnsembleScenario, pick func(EnsembleScenario) (ensembleMetric, string)) {
+	var out []ratioRow
 	for _, s := range rows {
 		met, label := pick(s)
 		if met == nil {
 			continue
 		}
-		p("| %s | %s |", s.Name, label)
-		for _, m := range mixes {
-			if !runs(m, s) {
-				p(" |")
-				continue
-			}
-			p(" %s |", fmtRatio(rep.ratio(s.Name, m, met)))
-		}
-		p("\n")
+		out = append(out, ratioRow{cells: []string{s.Name, label}, ratio: func(m EnsembleMix) (float64, bool) {
+			return rep.ratio(s.Name, m, met), runs(m, s)
+		}})
 	}
-	p("\n")
+	rep.writeRatioTable(w, title, []string{"scenario", "metric"}, out)
 }
 
 // WriteMarkdown writes the report: ratio tables first, then the raw
@@ -148,6 +162,7 @@ func (rep *EnsembleReport) WriteMarkdown(w io.Writer) {
 		p("\n")
 	}
 	rep.failoverRaw(w)
+	rep.rejoinRaw(w)
 	p("### Setup\n\n")
 	p("- Ensembles: ")
 	for i, m := range rep.Mixes {
@@ -160,8 +175,12 @@ func (rep *EnsembleReport) WriteMarkdown(w io.Writer) {
 		}
 		p("%s (%s, leader sid %d)", m.Name, strings.Join(kinds, " "), m.Leader)
 	}
-	p("\n- Every member on 127.0.0.1 with its own ports and data dir under %s, forceSync=yes; Java members -Xms=-Xmx%s, G1\n",
+	p("\n- Every member on 127.0.0.1 with its own ports and data dir under %s, forceSync=yes; Java members -Xms=-Xmx%s, G1",
 		rep.WorkDir, rep.JavaHeap)
+	if len(rep.RejoinRows) > 0 {
+		p(" (-Xms=-Xmx%s on the ensembles of the follower restart rows, which hold the large tree)", rep.RejoinJavaHeap)
+	}
+	p("\n")
 	p("- Per scenario: warm-up %s (discarded), measured %s; per ensemble start: 90/10 warm-up %s over all members; payload %d B\n",
 		rep.Warmup, rep.Duration, rep.ServerWU, rep.Size)
 	p("- Go %s; Java: %s\n", rep.GoVersion, rep.Java)
@@ -249,16 +268,7 @@ var (
 )
 
 func (rep *EnsembleReport) failoverStat(mix string, m failoverMetric) stat {
-	var v []float64
-	for _, c := range rep.Failover {
-		if c.Mix != mix {
-			continue
-		}
-		if x, ok := m(c); ok {
-			v = append(v, x)
-		}
-	}
-	return statOf(v)
+	return statWhere(rep.Failover, func(c FailoverCell) bool { return c.Mix == mix }, m)
 }
 
 func (rep *EnsembleReport) failoverRatio(mix EnsembleMix, m failoverMetric) float64 {
@@ -276,29 +286,27 @@ var failoverRows = []struct {
 	{"killed leader restarted → following and serving", fRejoin},
 }
 
+// failoverRatios writes the failover ratios and the follower restart rows.
 func (rep *EnsembleReport) failoverRatios(w io.Writer) {
-	if len(rep.Failover) == 0 {
+	if len(rep.Failover) == 0 && len(rep.Rejoin) == 0 {
 		return
 	}
-	mixes := rep.compared()
-	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
-	p("### Ratios: failover (median time)\n\n| measurement |")
-	for _, m := range mixes {
-		p(" %s ÷ %s |", m.Name, m.Base)
-	}
-	p("\n|---|")
-	for range mixes {
-		p("---:|")
-	}
-	p("\n")
-	for _, r := range failoverRows {
-		p("| %s |", r.name)
-		for _, m := range mixes {
-			p(" %s |", fmtRatio(rep.failoverRatio(m, r.m)))
+	var rows []ratioRow
+	if len(rep.Failover) > 0 {
+		for _, r := range failoverRows {
+			rows = append(rows, ratioRow{cells: []string{r.name}, ratio: func(m EnsembleMix) (float64, bool) {
+				return rep.failoverRatio(m, r.m), true
+			}})
 		}
-		p("\n")
 	}
-	p("\n")
+	if len(rep.Rejoin) > 0 {
+		for _, r := range rep.RejoinRows {
+			rows = append(rows, ratioRow{cells: []string{r.Name()}, ratio: func(m EnsembleMix) (float64, bool) {
+				return rep.rejoinRatio(r, m), runsRejoin(m)
+			}})
+		}
+	}
+	rep.writeRatioTable(w, "### Ratios: failover (median time)", []string{"measurement"}, rows)
 }
 
 func (rep *EnsembleReport) failoverRaw(w io.Writer) {

@@ -263,3 +263,78 @@ func TestEnsembleCommittedHistory(t *testing.T) {
 		}
 	}
 }
+
+// The follower restart rows: a ratio per mix in the failover table (an
+// empty cell for the 5-node ensembles, which do not run them), and the
+// DIFF and SNAP figures side by side in the raw table with the sync mode
+// each restart logged.
+func TestRejoinTables(t *testing.T) {
+	rep := fakeEnsembleReport()
+	rep.RejoinRows = rejoinRows([]int{100_000})
+	rep.RejoinDataSize = 100
+	add := func(mix, member, want string, ms float64, sync string) {
+		rep.Rejoin = append(rep.Rejoin, RejoinCell{Mix: mix, Want: want, Znodes: 100_000, Member: member, Ms: ms, Sync: sync})
+	}
+	add(MixJava3, "1 (java)", SyncDIFF, 4000, "DIFF")
+	add(MixJava3, "1 (java)", SyncDIFF, 6000, "DIFF")
+	add(MixJava3, "1 (java)", SyncSNAP, 8000, "SNAP")
+	add(MixZkgo3, "1 (zkgo)", SyncDIFF, 1000, "DIFF")
+	add(MixZkgo3, "1 (zkgo)", SyncSNAP, 2000, "SNAP")
+	add(MixJavaLeader, "1 (zkgo)", SyncSNAP, 4000, "")
+	rep.Rejoin = append(rep.Rejoin, RejoinCell{Mix: MixZkgoLeader, Want: SyncDIFF, Znodes: 100_000, Member: "1 (java)",
+		Err: "did not follow within 1m30s"})
+	var b strings.Builder
+	rep.WriteMarkdown(&b)
+	out := b.String()
+	for _, want := range []string{
+		"### Ratios: failover (median time)\n\n| measurement | zkgo×3 ÷ java×3 |",
+		// java×3's DIFF median is 5000 ms; a failed restart counts for nothing.
+		"| follower restarted 100 writes behind → serving after DIFF, 100k znodes | 0.20x | — | — | |",
+		"| follower restarted on an empty data dir → serving after SNAP, 100k znodes | 0.25x | — | 0.50x | |",
+		"| java×3 | 1 (java) | 100k | 5000 (4000–6000) | DIFF | 8000 | SNAP |",
+		"| java leader + 2 zkgo | 1 (zkgo) | 100k | — |  | 4000 | ? |",
+		"| zkgo leader + 2 java | 1 (java) | 100k | — |  | — |  |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	// Without failover cells the table has only the restart rows.
+	if strings.Contains(out, "leader SIGKILL") {
+		t.Errorf("failover rows without failover cells:\n%s", out)
+	}
+}
+
+func TestRejoinRowNames(t *testing.T) {
+	rows := rejoinRows([]int{100_000, 1_000_000})
+	if len(rows) != 4 || rows[0].Want != SyncDIFF || rows[1].Want != SyncSNAP || rows[3].Znodes != 1_000_000 {
+		t.Fatalf("rows = %+v", rows)
+	}
+	if n := rows[3].Name(); n != "follower restarted on an empty data dir → serving after SNAP, 1M znodes" {
+		t.Fatalf("name = %q", n)
+	}
+}
+
+// A SNAP restart empties the data dir but keeps myid (the member must
+// keep its sid).
+func TestEmptyDataDirKeepsMyid(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range []string{"myid", "version-2/log.100000001", "version-2/snapshot.0", "zkgo.lock"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, p), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := emptyDataDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 1 || ents[0].Name() != "myid" {
+		t.Fatalf("left %v, want only myid", ents)
+	}
+}

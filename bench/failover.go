@@ -69,38 +69,49 @@ func measureFailover(e *Ensemble, path string, timeout time.Duration) FailoverCe
 		}
 	}
 	// Restart the killed member on its data dir and config.
-	logOff := int64(0)
-	if st, err := os.Stat(old.LogPath); err == nil {
-		logOff = st.Size()
-	}
-	t1 := time.Now()
-	if err := old.launch(filepath.Join(old.Dir, "zoo.cfg")); err != nil {
-		fc.Err = fmt.Sprintf("restarting the old leader: %v", err)
+	ms, sync, err := restartMember(old, timeout)
+	if err != nil {
+		fc.Err = fmt.Sprintf("the restarted old leader: %v", err)
 		return fc
 	}
-	deadline = t1.Add(timeout)
+	fc.RejoinMs, fc.RejoinSync = ms, sync
+	return fc
+}
+
+// restartMember starts the stopped member s again on its data dir and
+// config and waits until srvr says it follows and it serves a session. It
+// returns the time from exec to then and how it synced with the leader
+// (DIFF, TRUNC or SNAP, from what it logged; "" when its log does not say).
+func restartMember(s *Server, timeout time.Duration) (ms float64, sync string, err error) {
+	logOff := int64(0)
+	if st, err := os.Stat(s.LogPath); err == nil {
+		logOff = st.Size()
+	}
+	t0 := time.Now()
+	if err := s.launch(filepath.Join(s.Dir, "zoo.cfg")); err != nil {
+		return 0, "", fmt.Errorf("restarting: %w", err)
+	}
+	deadline := t0.Add(timeout)
 	for {
-		if info, err := Srvr(old.Addr); err == nil && info.Mode == "follower" && old.serves() {
-			fc.RejoinMs = float64(time.Since(t1).Microseconds()) / 1000
+		if info, err := Srvr(s.Addr); err == nil && info.Mode == "follower" && s.serves() {
+			ms = float64(time.Since(t0).Microseconds()) / 1000
 			break
 		}
 		select {
-		case err := <-old.exited:
-			old.cmd = nil
-			fc.Err = fmt.Sprintf("the restarted old leader exited: %v", err)
-			return fc
+		case err := <-s.exited:
+			s.cmd = nil
+			return 0, "", fmt.Errorf("exited: %v", err)
 		default:
 		}
 		if time.Now().After(deadline) {
-			fc.Err = fmt.Sprintf("the restarted old leader did not follow within %v", timeout)
-			return fc
+			return 0, "", fmt.Errorf("did not follow within %v", timeout)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if b, err := os.ReadFile(old.LogPath); err == nil && int64(len(b)) >= logOff {
-		fc.RejoinSync = syncMode(string(b[logOff:]))
+	if b, err := os.ReadFile(s.LogPath); err == nil && int64(len(b)) >= logOff {
+		sync = syncMode(string(b[logOff:]))
 	}
-	return fc
+	return ms, sync, nil
 }
 
 // tryWrite opens a session on addr and sets path's data once, each step

@@ -81,7 +81,7 @@ func (cfg *CompareConfig) runMemory(ctx context.Context, k Kind, r int, dir stri
 	}
 	before, _ := ReadProc(srv.Pid())
 	t0 := time.Now()
-	if err := loadZnodes(ctx, srv.Addr, cfg.MemZnodes, cfg.MemDataSize, cfg.Log); err != nil {
+	if err := loadZnodes(ctx, srv.Addr, 0, cfg.MemZnodes, cfg.MemDataSize, cfg.Log); err != nil {
 		return mc, fmt.Errorf("load: %w", err)
 	}
 	mc.Znodes = cfg.MemZnodes
@@ -250,19 +250,20 @@ func (cfg *CompareConfig) idleSessions(ctx context.Context, srv *Server, n int) 
 // (under /membench, fan-out 1000, multis of 100 creates); progress goes to
 // log if it is not nil.
 func LoadZnodes(ctx context.Context, addr string, n, size int, log io.Writer) error {
-	return loadZnodes(ctx, addr, n, size, log)
+	return loadZnodes(ctx, addr, 0, n, size, log)
 }
 
-// loadZnodes creates n znodes of size bytes under memRoot, fan-out 1000:
-// parents one by one, children in multis of 100 creates, pipelined over 8
-// connections with 8 multis in flight each.
-func loadZnodes(ctx context.Context, addr string, n, size int, log io.Writer) error {
+// loadZnodes creates znodes from to n-1 of the tree of n znodes of size
+// bytes under memRoot, fan-out 1000 (the parents it needs that do not
+// exist yet one by one, from 0 the whole tree), children in multis of 100
+// creates, pipelined over 8 connections with 8 multis in flight each.
+func loadZnodes(ctx context.Context, addr string, from, n, size int, log io.Writer) error {
 	parents := (n + 999) / 1000
 	c, err := dial(addr, 30000)
 	if err != nil {
 		return err
 	}
-	for i := -1; i < parents; i++ {
+	for i := from/1000 - 1; i < parents; i++ {
 		p := memRoot
 		if i >= 0 {
 			p = memParent(i)
@@ -283,10 +284,10 @@ func loadZnodes(ctx context.Context, addr string, n, size int, log io.Writer) er
 		data[i] = 'a' + byte(i%26)
 	}
 	const perMulti = 100
-	batches := (n + perMulti - 1) / perMulti
+	batches := (n - from + perMulti - 1) / perMulti
 	encode := func(b []byte, xid wire.Xid, batch int) []byte {
 		m := &wire.MultiRequest{}
-		for k := batch * perMulti; k < min((batch+1)*perMulti, n); k++ {
+		for k := from + batch*perMulti; k < min(from+(batch+1)*perMulti, n); k++ {
 			m.Ops = append(m.Ops, wire.MultiOp{Type: wire.OpCreate,
 				Op: &wire.CreateRequest{Path: memChild(k/1000, k%1000), Data: data, ACL: openACL}})
 		}
@@ -362,7 +363,7 @@ func loadZnodes(ctx context.Context, addr string, n, size int, log io.Writer) er
 			case <-t.C:
 				if log != nil {
 					d := done.Load() * perMulti
-					fmt.Fprintf(log, "\r\033[K  loading znodes: %d/%d  %.0f znodes/s", d, n, float64(d)/time.Since(t0).Seconds())
+					fmt.Fprintf(log, "\r\033[K  loading znodes: %d/%d  %.0f znodes/s", from+int(d), n, float64(d)/time.Since(t0).Seconds())
 				}
 			}
 		}

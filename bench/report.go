@@ -74,12 +74,18 @@ var (
 )
 
 func (rep *Report) stat(scenario string, k Kind, m metric) stat {
+	return statWhere(rep.Cells[scenario], func(c Cell) bool { return c.Server == k && c.Result != nil }, m)
+}
+
+// statWhere is the stat of the figures m gives for the items keep
+// selects (an item m has no figure for is left out).
+func statWhere[T any](items []T, keep func(T) bool, m func(T) (float64, bool)) stat {
 	var v []float64
-	for _, c := range rep.Cells[scenario] {
-		if c.Server != k || c.Result == nil {
+	for _, it := range items {
+		if !keep(it) {
 			continue
 		}
-		if x, ok := m(c); ok {
+		if x, ok := m(it); ok {
 			v = append(v, x)
 		}
 	}
@@ -89,16 +95,7 @@ func (rep *Report) stat(scenario string, k Kind, m metric) stat {
 type memMetric func(MemCell) (float64, bool)
 
 func (rep *Report) memStat(k Kind, m memMetric) stat {
-	var v []float64
-	for _, c := range rep.Mem {
-		if c.Server != k {
-			continue
-		}
-		if x, ok := m(c); ok {
-			v = append(v, x)
-		}
-	}
-	return statOf(v)
+	return statWhere(rep.Mem, func(c MemCell) bool { return c.Server == k }, m)
 }
 
 func kbToMB(kb int64) float64 { return float64(kb) / 1024 }

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -389,6 +390,7 @@ func runBenchEnsemble(ctx context.Context, args []string) int {
 		"Java -Xms=-Xmx of every Java member (default: the profile's; \"packaged\": none)", "extra zkgo server flags (space separated)")
 	mixes := fs.String("mixes", "", `regexp: run only the ensembles whose name matches (java×3, zkgo×3, "zkgo leader + 2 java", "java leader + 2 zkgo", java×5, zkgo×5)`)
 	noFailover := fs.Bool("no-failover", false, "skip the failover measurement at the end of each ensemble run")
+	rejoin := fs.String("rejoin-znodes", "", `tree sizes of the follower restart rows (DIFF and SNAP), comma separated, e.g. "100000,1000000" (default: the profile's; "0": none)`)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -405,6 +407,14 @@ func runBenchEnsemble(ctx context.Context, args []string) int {
 	if *noFailover {
 		cfg.Failover = false
 	}
+	if *rejoin != "" {
+		sizes, err := parseSizes(*rejoin)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "zkgo bench ensemble: --rejoin-znodes:", err)
+			return 2
+		}
+		cfg.RejoinZnodes = sizes
+	}
 	rep, err := bench.RunEnsembles(ctx, cfg)
 	if rep != nil {
 		if rc := f.write("zkgo bench ensemble", rep); rc != 0 {
@@ -416,4 +426,24 @@ func runBenchEnsemble(ctx context.Context, args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// parseSizes reads a comma separated list of positive counts in
+// increasing order; "0" is the empty list.
+func parseSizes(s string) ([]int, error) {
+	if strings.TrimSpace(s) == "0" {
+		return nil, nil
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("bad size %q", f)
+		}
+		if len(out) > 0 && n <= out[len(out)-1] {
+			return nil, fmt.Errorf("sizes must increase: %s", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
