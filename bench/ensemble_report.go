@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strings"
 	"time"
 )
@@ -126,13 +125,7 @@ func (rep *EnsembleReport) WriteMarkdown(w io.Writer) {
 	p("Ratios are the medians of an ensemble ÷ those of the all-Java ensemble of the same size over %d "+
 		"interleaved repetitions (order: %s); ops/s: higher is better, latency and CPU: lower is better. "+
 		"Raw figures: median (min–max).\n\n", rep.Reps, strings.Join(rep.Order, " "))
-	if len(rep.Errors) > 0 {
-		p("**Errors during the run:**\n\n")
-		for _, e := range rep.Errors {
-			p("- %s\n", strings.ReplaceAll(strings.TrimSpace(e), "\n", " "))
-		}
-		p("\n")
-	}
+	writeErrors(w, rep.Errors)
 	rep.ratioTable(w, "### Ratios: throughput (serial rows: p50 latency)", rep.Scenarios, headline)
 	rep.ratioTable(w, "### Ratios: p99 latency", rep.Scenarios, func(EnsembleScenario) (ensembleMetric, string) { return eP99, "p99" })
 	var writes []EnsembleScenario
@@ -184,12 +177,7 @@ func (rep *EnsembleReport) WriteMarkdown(w io.Writer) {
 	p("- Per scenario: warm-up %s (discarded), measured %s; per ensemble start: 90/10 warm-up %s over all members; payload %d B\n",
 		rep.Warmup, rep.Duration, rep.ServerWU, rep.Size)
 	p("- Go %s; Java: %s\n", rep.GoVersion, rep.Java)
-	keys := sortedKeys(rep.Machine)
-	facts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		facts = append(facts, k+": "+rep.Machine[k])
-	}
-	p("- Machine: %s\n", strings.Join(facts, ", "))
+	p("- Machine: %s\n", machineText(rep.Machine, ", "))
 	p("- All members, the load generator and the other sessions of this box share its CPUs and one disk: " +
 		"absolute figures are lower than on separate hosts, ratios are what count\n")
 }
@@ -239,20 +227,7 @@ func (rep *EnsembleReport) historyRow() string {
 // WriteResultsFile rewrites path (bench/ENSEMBLE.md) with this report,
 // keeping the history rows already there and adding this run's.
 func (rep *EnsembleReport) WriteResultsFile(path string) error {
-	var rows []string
-	if old, err := os.ReadFile(path); err == nil {
-		rows = historyRows(string(old))
-	}
-	rows = append(rows, rep.historyRow())
-	var b strings.Builder
-	b.WriteString(ensembleTitle)
-	rep.WriteMarkdown(&b)
-	b.WriteString("\n")
-	b.WriteString(ensembleHistoryHeader)
-	for _, r := range rows {
-		b.WriteString(r)
-	}
-	return os.WriteFile(path, []byte(b.String()), 0o644)
+	return writeResultsFile(path, ensembleTitle, rep.WriteMarkdown, ensembleHistoryHeader, rep.historyRow(), false)
 }
 
 const ensembleTitle = "# Ensemble bench: zkgo vs Java ZooKeeper 3.8 ensembles\n\n" +

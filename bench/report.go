@@ -5,7 +5,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"sort"
 	"strings"
 	"time"
 )
@@ -164,13 +163,7 @@ func (rep *Report) WriteMarkdown(w io.Writer) {
 	p("Ratios are zkgo ÷ Java of the medians over %d interleaved repetitions (order: %s); "+
 		"ops/s: higher is better, latency, CPU and memory: lower is better. Raw figures: median (min–max).\n\n",
 		rep.Reps, strings.Join(rep.Order, " "))
-	if len(rep.Errors) > 0 {
-		p("**Errors during the run:**\n\n")
-		for _, e := range rep.Errors {
-			p("- %s\n", strings.ReplaceAll(strings.TrimSpace(e), "\n", " "))
-		}
-		p("\n")
-	}
+	writeErrors(w, rep.Errors)
 
 	p("## Ratios (zkgo ÷ Java)\n\n")
 	p("| scenario | ops/s | p50 | p99 | p999 | server CPU µs/op | RSS |\n|---|---:|---:|---:|---:|---:|---:|\n")
@@ -256,16 +249,7 @@ func (rep *Report) WriteMarkdown(w io.Writer) {
 	}
 
 	p("\n## Setup\n\n")
-	keys := make([]string, 0, len(rep.Machine))
-	for k := range rep.Machine {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var facts []string
-	for _, k := range keys {
-		facts = append(facts, fmt.Sprintf("%s: %s", k, rep.Machine[k]))
-	}
-	p("- Machine: %s\n", strings.Join(facts, "; "))
+	p("- Machine: %s\n", machineText(rep.Machine, "; "))
 	p("- zkgo built with %s; GOMAXPROCS and GOGC default\n", rep.GoVersion)
 	p("- Java: %s; ZooKeeper 3.8.0 (Debian), QuorumPeerMain standalone, G1 (JVM default GC)\n", rep.Java)
 	p("- Java heap: -Xms=-Xmx%s for the throughput scenarios, -Xms=-Xmx%s for the memory scenarios "+
@@ -294,23 +278,33 @@ func (rep *Report) historyRow() string {
 }
 
 // WriteResultsFile rewrites path with this report, keeping the history
-// rows already there and adding this run's.
+// rows and the notes already there and adding this run's history row.
 func (rep *Report) WriteResultsFile(path string) error {
+	return writeResultsFile(path, "# Bench results: zkgo vs Java ZooKeeper 3.8\n\n"+
+		"This file is written by `make bench` / `make bench-full`; do not edit by hand, except the "+
+		"\"## Notes\" section at the end, which a run keeps. "+
+		"Method: ../../shared/BENCHMARKS.md. The history at the end keeps one line per run.\n\n",
+		rep.WriteMarkdown, historyHeader, rep.historyRow(), true)
+}
+
+// writeResultsFile rewrites the results file at path: title, the report
+// (body), then the history section (header, the rows already in the file
+// and row) and, with keepNotes, the file's "## Notes" section.
+func writeResultsFile(path, title string, body func(io.Writer), header, row string, keepNotes bool) error {
 	var rows []string
 	var notes string
 	if old, err := os.ReadFile(path); err == nil {
 		rows = historyRows(string(old))
-		notes = notesSection(string(old))
+		if keepNotes {
+			notes = notesSection(string(old))
+		}
 	}
-	rows = append(rows, rep.historyRow())
+	rows = append(rows, row)
 	var b strings.Builder
-	b.WriteString("# Bench results: zkgo vs Java ZooKeeper 3.8\n\n")
-	b.WriteString("This file is written by `make bench` / `make bench-full`; do not edit by hand, except the " +
-		"\"## Notes\" section at the end, which a run keeps. " +
-		"Method: ../../shared/BENCHMARKS.md. The history at the end keeps one line per run.\n\n")
-	rep.WriteMarkdown(&b)
+	b.WriteString(title)
+	body(&b)
 	b.WriteString("\n")
-	b.WriteString(historyHeader)
+	b.WriteString(header)
 	for _, r := range rows {
 		b.WriteString(r)
 	}
@@ -319,6 +313,28 @@ func (rep *Report) WriteResultsFile(path string) error {
 		b.WriteString(notes)
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// writeErrors lists a run's errors, if any.
+func writeErrors(w io.Writer, errs []string) {
+	if len(errs) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "**Errors during the run:**\n\n")
+	for _, e := range errs {
+		fmt.Fprintf(w, "- %s\n", strings.ReplaceAll(strings.TrimSpace(e), "\n", " "))
+	}
+	fmt.Fprintf(w, "\n")
+}
+
+// machineText is MachineFacts' facts, "key: value", by key.
+func machineText(m map[string]string, sep string) string {
+	keys := sortedKeys(m)
+	facts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		facts = append(facts, k+": "+m[k])
+	}
+	return strings.Join(facts, sep)
 }
 
 // notesSection returns the hand-written "## Notes" section of a results
