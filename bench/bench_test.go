@@ -5,6 +5,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -226,5 +228,33 @@ func TestResultsNotesAreKept(t *testing.T) {
 	}
 	if rows := historyRows(s); len(rows) != 2 {
 		t.Fatalf("history rows %q, want 2", rows)
+	}
+}
+
+// make bench runs a get and a set row over TLS on servers of their own;
+// a --tls run (make bench-tls), where every row goes over TLS, drops them,
+// and --only selects among both kinds.
+func TestSelectScenariosOverTLS(t *testing.T) {
+	names := func(sc []Scenario) []string {
+		var out []string
+		for _, s := range sc {
+			out = append(out, s.Name)
+		}
+		return out
+	}
+	sel, plain, overTLS := selectScenarios(DefaultScenarios(), nil, false)
+	if got := names(overTLS); !slices.Equal(got, []string{"get over TLS", "set over TLS"}) {
+		t.Fatalf("TLS rows %q", got)
+	}
+	if len(sel) != len(plain)+len(overTLS) || slices.Contains(names(plain), "get over TLS") {
+		t.Fatalf("plain %q, TLS %q, all %q", names(plain), names(overTLS), names(sel))
+	}
+	sel, plain, overTLS = selectScenarios(DefaultScenarios(), nil, true)
+	if len(overTLS) != 0 || len(sel) != len(plain) || slices.Contains(names(sel), "set over TLS") {
+		t.Fatalf("--tls run: plain %q, TLS %q", names(plain), names(overTLS))
+	}
+	sel, plain, overTLS = selectScenarios(DefaultScenarios(), regexp.MustCompile(`^(get|set)( over TLS)?$`), false)
+	if !slices.Equal(names(sel), []string{"get", "set", "get over TLS", "set over TLS"}) || len(plain) != 2 || len(overTLS) != 2 {
+		t.Fatalf("--only: %q", names(sel))
 	}
 }

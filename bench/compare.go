@@ -25,6 +25,12 @@ type Scenario struct {
 	RateOf   string
 	RateFrac float64
 	Class    string // "read", "write", "mixed": which goal applies
+	// TLS runs the scenario over TLS to the secureClientPort of a server
+	// started for the TLS scenarios (Java with NettyServerCnxnFactory,
+	// which its TLS needs; the plaintext scenarios keep Java's default
+	// factory). A --tls run, where every scenario goes over TLS, drops
+	// these.
+	TLS bool `json:",omitempty"`
 }
 
 // DefaultScenarios is the matrix of `make bench`: 1 KiB payloads, 16
@@ -53,6 +59,10 @@ func DefaultScenarios() []Scenario {
 		{Name: "create", Mix: "create", Conns: 16, Depth: 8, Class: "write"},
 		{Name: "create seq", Mix: "createseq", Conns: 16, Depth: 8, Class: "write"},
 		{Name: "multi(chk+set+cre)", Mix: "multi", Conns: 16, Depth: 8, Class: "write"},
+		// On a server of their own, after the scenarios above (issue 18:
+		// zkgo's TLS listener against Java's Netty TLS, same certificates).
+		{Name: "get over TLS", Mix: "get", Conns: 16, Depth: 8, Class: "read", TLS: true},
+		{Name: "set over TLS", Mix: "set", Conns: 16, Depth: 8, Class: "write", TLS: true},
 	}
 }
 
@@ -213,9 +223,11 @@ func Compare(ctx context.Context, cfg CompareConfig) (*Report, error) {
 			return nil, err
 		}
 	}
-	for _, s := range DefaultScenarios() {
-		if only == nil || only.MatchString(s.Name) {
-			rep.Scenarios = append(rep.Scenarios, s)
+	var plain, overTLS []Scenario
+	rep.Scenarios, plain, overTLS = selectScenarios(DefaultScenarios(), only, cfg.TLS)
+	if len(overTLS) > 0 {
+		if tlsSetup, err = NewTLSSetup(work); err != nil {
+			return nil, err
 		}
 	}
 	rng := rand.New(rand.NewSource(cfg.Seed))
@@ -236,9 +248,17 @@ func Compare(ctx context.Context, cfg CompareConfig) (*Report, error) {
 					return rep, ctx.Err()
 				}
 				rep.Order = append(rep.Order, fmt.Sprintf("%s%d", k, r+1))
-				if err := cfg.runRep(ctx, rep, k, r, filepath.Join(work, fmt.Sprintf("%s-%d", k, r))); err != nil {
-					rep.Errors = append(rep.Errors, fmt.Sprintf("%s rep %d: %v", k, r+1, err))
-					cfg.logf("! %s rep %d: %v", k, r+1, err)
+				if len(plain) > 0 {
+					if err := cfg.runRep(ctx, rep, k, r, filepath.Join(work, fmt.Sprintf("%s-%d", k, r)), plain, cfg.tls); err != nil {
+						rep.Errors = append(rep.Errors, fmt.Sprintf("%s rep %d: %v", k, r+1, err))
+						cfg.logf("! %s rep %d: %v", k, r+1, err)
+					}
+				}
+				if len(overTLS) > 0 && ctx.Err() == nil {
+					if err := cfg.runRep(ctx, rep, k, r, filepath.Join(work, fmt.Sprintf("%s-%d-tls", k, r)), overTLS, tlsSetup); err != nil {
+						rep.Errors = append(rep.Errors, fmt.Sprintf("%s rep %d over TLS: %v", k, r+1, err))
+						cfg.logf("! %s rep %d over TLS: %v", k, r+1, err)
+					}
 				}
 			}
 		}
@@ -264,8 +284,27 @@ func Compare(ctx context.Context, cfg CompareConfig) (*Report, error) {
 	return rep, nil
 }
 
+// selectScenarios returns the scenarios of all that only matches (nil:
+// all), in order, and split into those on the plaintext server and those
+// over TLS (Scenario.TLS); a tlsRun, where every scenario goes over TLS,
+// drops the TLS ones.
+func selectScenarios(all []Scenario, only *regexp.Regexp, tlsRun bool) (sel, plain, overTLS []Scenario) {
+	for _, s := range all {
+		if (only != nil && !only.MatchString(s.Name)) || (s.TLS && tlsRun) {
+			continue
+		}
+		sel = append(sel, s)
+		if s.TLS {
+			overTLS = append(overTLS, s)
+		} else {
+			plain = append(plain, s)
+		}
+	}
+	return sel, plain, overTLS
+}
+
 func (cfg *CompareConfig) spec(k Kind, heap string) ServerSpec {
-	s := ServerSpec{Kind: k, ZkgoBin: cfg.ZkgoBin, JavaHeap: heap, TLS: cfg.tls}
+	s := ServerSpec{Kind: k, ZkgoBin: cfg.ZkgoBin, JavaHeap: heap}
 	if k == Zkgo {
 		s.Extra = cfg.ZkgoExtra
 	} else {
@@ -274,18 +313,25 @@ func (cfg *CompareConfig) spec(k Kind, heap string) ServerSpec {
 	return s
 }
 
-// runRep starts server k on a fresh data dir and runs every scenario.
-func (cfg *CompareConfig) runRep(ctx context.Context, rep *Report, k Kind, r int, dir string) error {
+// runRep starts server k on a fresh data dir (with a secureClientPort
+// when tls is set, which the workloads then use) and runs scenarios.
+func (cfg *CompareConfig) runRep(ctx context.Context, rep *Report, k Kind, r int, dir string, scenarios []Scenario, tls *TLSSetup) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	srv, err := StartServer(cfg.spec(k, cfg.JavaHeap), dir, filepath.Join(dir, "data"), 60*time.Second)
+	spec := cfg.spec(k, cfg.JavaHeap)
+	spec.TLS = tls
+	srv, err := StartServer(spec, dir, filepath.Join(dir, "data"), 60*time.Second)
 	if err != nil {
 		return err
 	}
 	defer srv.Stop()
-	cfg.logf("== %s rep %d/%d: %s pid %d ready in %v", k, r+1, cfg.Reps, srv.Spec.Label(), srv.Pid(), srv.Ready.Round(time.Millisecond))
+	over := ""
+	if tls != nil {
+		over = ", secureClientPort " + srv.SecureAddr
+	}
+	cfg.logf("== %s rep %d/%d: %s pid %d ready in %v%s", k, r+1, cfg.Reps, srv.Spec.Label(), srv.Pid(), srv.Ready.Round(time.Millisecond), over)
 	tree := Tree{Size: cfg.Size}
 	load := srv.Addr // the workloads' address: the TLS port in a TLS run
 	if srv.SecureAddr != "" {
@@ -300,7 +346,7 @@ func (cfg *CompareConfig) runRep(ctx context.Context, rep *Report, k Kind, r int
 			return fmt.Errorf("warm-up: %w", err)
 		}
 	}
-	for _, sc := range rep.Scenarios {
+	for _, sc := range scenarios {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

@@ -260,6 +260,15 @@ func (rep *Report) WriteMarkdown(w io.Writer) {
 		"payload %d B, 1000 hot keys, getChildren2 on 10 children\n", rep.Warmup, rep.Duration, rep.ServerWU, rep.Size)
 	p("- Load generator: `zkgo bench run` in the same process as the orchestrator, raw Jute, pre-encoded requests, " +
 		"pipelined; only one server runs at a time; client and server share the 2 cores\n")
+	for _, sc := range rep.Scenarios {
+		if sc.TLS {
+			p("- Rows over TLS (issue 18): each repetition starts a second server of each kind for them, after the plaintext " +
+				"scenarios and with the same warm-up, with a secureClientPort (the same generated certificates for both, " +
+				"ECDSA P-256; ssl.clientAuth=need, the load generator presents a client certificate); Java with " +
+				"NettyServerCnxnFactory, which its TLS needs (the plaintext rows keep its default NIO factory)\n")
+			break
+		}
+	}
 }
 
 const historyHeader = "## History\n\n" +
