@@ -189,15 +189,8 @@ func Compare(ctx context.Context, cfg CompareConfig) (*Report, error) {
 	if cfg.WorkDir == "" {
 		cfg.WorkDir = os.TempDir()
 	}
-	for _, k := range cfg.Servers {
-		if k == Java {
-			if err := JavaAvailable(""); err != nil {
-				return nil, err
-			}
-		}
-		if k == Zkgo && cfg.ZkgoBin == "" {
-			return nil, errors.New("bench: no zkgo binary")
-		}
+	if err := checkKinds(cfg.Servers, cfg.ZkgoBin); err != nil {
+		return nil, err
 	}
 	work, err := os.MkdirTemp(cfg.WorkDir, "zkgo-bench-")
 	if err != nil {
@@ -230,10 +223,7 @@ func Compare(ctx context.Context, cfg CompareConfig) (*Report, error) {
 			return nil, err
 		}
 	}
-	rng := rand.New(rand.NewSource(cfg.Seed))
-	if cfg.Seed == 0 {
-		rng = rand.New(rand.NewSource(time.Now().UnixNano()))
-	}
+	rng := newRNG(cfg.Seed)
 	// Throughput and latency: repetitions, servers interleaved; the first
 	// repetition runs Java first (the open-loop scenarios need Java's
 	// saturation rate), later ones in random order.
@@ -282,6 +272,31 @@ func Compare(ctx context.Context, cfg CompareConfig) (*Report, error) {
 	}
 	rep.Elapsed = time.Since(t0).Seconds()
 	return rep, nil
+}
+
+// checkKinds returns why a server of one of kinds cannot run: Java without
+// its jars, zkgo without a binary.
+func checkKinds(kinds []Kind, zkgoBin string) error {
+	for _, k := range kinds {
+		if k == Java {
+			if err := JavaAvailable(""); err != nil {
+				return err
+			}
+		}
+		if k == Zkgo && zkgoBin == "" {
+			return errors.New("bench: no zkgo binary")
+		}
+	}
+	return nil
+}
+
+// newRNG is the source of a run's interleaving order: seed, or the clock
+// when seed is 0.
+func newRNG(seed int64) *rand.Rand {
+	if seed == 0 {
+		seed = time.Now().UnixNano()
+	}
+	return rand.New(rand.NewSource(seed))
 }
 
 // selectScenarios returns the scenarios of all that only matches (nil:

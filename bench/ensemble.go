@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -179,16 +177,7 @@ func ensembleConfig(id int, ports []memberPorts, dataDir string, props map[strin
 	for k, v := range props {
 		cfg[k] = v
 	}
-	keys := make([]string, 0, len(cfg))
-	for k := range cfg {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		fmt.Fprintf(&b, "%s=%s\n", k, cfg[k])
-	}
-	return b.String()
+	return zooCfg(cfg)
 }
 
 // SrvrInfo is what the srvr four-letter word says about a member.
@@ -570,15 +559,8 @@ func RunEnsembles(ctx context.Context, cfg EnsembleConfig) (*EnsembleReport, err
 		}
 	}
 	for _, m := range rep.Mixes {
-		for _, k := range m.Members {
-			if k == Java {
-				if err := JavaAvailable(""); err != nil {
-					return nil, err
-				}
-			}
-			if k == Zkgo && cfg.ZkgoBin == "" {
-				return nil, errors.New("bench: no zkgo binary")
-			}
+		if err := checkKinds(m.Members, cfg.ZkgoBin); err != nil {
+			return nil, err
 		}
 	}
 	work, err := os.MkdirTemp(cfg.WorkDir, "zkgo-bench-ensemble-")
@@ -586,10 +568,7 @@ func RunEnsembles(ctx context.Context, cfg EnsembleConfig) (*EnsembleReport, err
 		return nil, err
 	}
 	defer os.RemoveAll(work)
-	rng := rand.New(rand.NewSource(cfg.Seed))
-	if cfg.Seed == 0 {
-		rng = rand.New(rand.NewSource(time.Now().UnixNano()))
-	}
+	rng := newRNG(cfg.Seed)
 	for r := 0; r < cfg.Reps; r++ {
 		order := append([]EnsembleMix(nil), rep.Mixes...)
 		if r > 0 {

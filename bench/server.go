@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -160,17 +159,8 @@ func StartServer(spec ServerSpec, dir, dataDir string, timeout time.Duration) (*
 		s.SecureAddr = fmt.Sprintf("127.0.0.1:%d", sport)
 		secureAddrs.Store(s.SecureAddr, spec.TLS.client)
 	}
-	keys := make([]string, 0, len(cfg))
-	for k := range cfg {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		fmt.Fprintf(&b, "%s=%s\n", k, cfg[k])
-	}
 	cfgPath := filepath.Join(dir, "zoo.cfg")
-	if err := os.WriteFile(cfgPath, []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(zooCfg(cfg)), 0o644); err != nil {
 		return nil, err
 	}
 	t0 := time.Now()
@@ -195,6 +185,15 @@ func StartServer(spec ServerSpec, dir, dataDir string, timeout time.Duration) (*
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// zooCfg renders zoo.cfg lines, key=value, sorted by key.
+func zooCfg(cfg map[string]string) string {
+	var b strings.Builder
+	for _, k := range sortedKeys(cfg) {
+		fmt.Fprintf(&b, "%s=%s\n", k, cfg[k])
+	}
+	return b.String()
 }
 
 // launch starts spec's process on the config at cfgPath, its output
