@@ -209,20 +209,13 @@ func TestFailoverTables(t *testing.T) {
 		{Mix: MixZkgo3, FirstWriteMs: 450, NewLeader: "2 (zkgo)", RejoinMs: 90, RejoinSync: "DIFF"},
 		{Mix: MixJavaLeader, FirstWriteMs: 1800, NewLeader: "2 (zkgo)", RejoinMs: 1900, RejoinSync: "TRUNC"},
 	}
-	var b strings.Builder
-	rep.WriteMarkdown(&b)
-	out := b.String()
-	for _, want := range []string{
+	markdownHas(t, rep,
 		// java×3's median first write is 900 ms, its rejoin 1900 ms.
 		"| leader SIGKILL → first acked write via a survivor | 0.50x | — | 2.00x | — |",
 		"| killed leader restarted → following and serving | 0.05x | — | 1.00x | — |",
 		"| java×3 | 900 (800–1000) | 2 (java) | 1900 (1800–2000) | DIFF |",
 		"| java leader + 2 zkgo | 1800 | 2 (zkgo) | 1900 | TRUNC |",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("report lacks %q:\n%s", want, out)
-		}
-	}
+	)
 	if !strings.Contains(rep.historyRow(), "| 0.50x |\n") {
 		t.Errorf("history row without the failover ratio: %q", rep.historyRow())
 	}
@@ -283,10 +276,7 @@ func TestRejoinTables(t *testing.T) {
 	add(MixJavaLeader, "1 (zkgo)", SyncSNAP, 4000, "")
 	rep.Rejoin = append(rep.Rejoin, RejoinCell{Mix: MixZkgoLeader, Want: SyncDIFF, Znodes: 100_000, Member: "1 (java)",
 		Err: "did not follow within 1m30s"})
-	var b strings.Builder
-	rep.WriteMarkdown(&b)
-	out := b.String()
-	for _, want := range []string{
+	out := markdownHas(t, rep,
 		"### Ratios: failover (median time)\n\n| measurement | zkgo×3 ÷ java×3 |",
 		// java×3's DIFF median is 5000 ms; a failed restart counts for nothing.
 		"| follower restarted 100 writes behind → serving after DIFF, 100k znodes | 0.20x | — | — | |",
@@ -294,15 +284,26 @@ func TestRejoinTables(t *testing.T) {
 		"| java×3 | 1 (java) | 100k | 5000 (4000–6000) | DIFF | 8000 | SNAP |",
 		"| java leader + 2 zkgo | 1 (zkgo) | 100k | — |  | 4000 | ? |",
 		"| zkgo leader + 2 java | 1 (java) | 100k | — |  | — |  |",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("report lacks %q:\n%s", want, out)
-		}
-	}
+	)
 	// Without failover cells the table has only the restart rows.
 	if strings.Contains(out, "leader SIGKILL") {
 		t.Errorf("failover rows without failover cells:\n%s", out)
 	}
+}
+
+// markdownHas checks that rep's Markdown has every line of wants, and
+// returns it.
+func markdownHas(t *testing.T, rep *EnsembleReport, wants ...string) string {
+	t.Helper()
+	var b strings.Builder
+	rep.WriteMarkdown(&b)
+	out := b.String()
+	for _, want := range wants {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	return out
 }
 
 func TestRejoinRowNames(t *testing.T) {
