@@ -183,7 +183,7 @@ func addSideBySideFlags(fs *flag.FlagSet, results, profileHelp, heapHelp, zkgoFl
 		bin:       fs.String("zkgo", "bin/zkgo", "zkgo binary to benchmark"),
 		results:   fs.String("results", results, "results file to rewrite (empty: none)"),
 		jsonOut:   fs.String("json", "", "also write the raw report as JSON to this file"),
-		only:      fs.String("only", "", "regexp: run only the scenarios whose name matches"),
+		only:      fs.String("only", "", "regexp: run only the scenarios (rows) whose name matches"),
 		reps:      fs.Int("reps", 0, "repetitions (default: the profile's)"),
 		dur:       fs.Duration("duration", 0, "measured time per scenario (default: the profile's)"),
 		warm:      fs.Duration("warmup", -1, "warm-up per scenario (default: the profile's)"),
