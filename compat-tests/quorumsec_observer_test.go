@@ -1,6 +1,7 @@
 package compattest
 
 import (
+	"crypto/x509/pkix"
 	"encoding/json"
 	"net"
 	"strconv"
@@ -466,12 +467,13 @@ func javaTLSRefusals(log string) int {
 	return strings.Count(log, "SSL_NULL_WITH_NULL_NULL") + strings.Count(log, "SSLHandshakeException")
 }
 
-// TestQuorumTLS_ObserverWrongCARefused: with sslQuorum=true, a zkgo
+// TestQuorumTLS_ObserverBadCertRefused: with sslQuorum=true, a zkgo
 // observer (4) and then a Java observer (5) whose certificates another CA
 // signed are refused by the voters zkgo 1, Java 2 and zkgo 3 (and refuse
-// them), and never observe, while the voters and a good zkgo observer (6)
+// them), and so is the zkgo observer with an expired certificate of the
+// right CA; none of them observes, while the voters and a good zkgo observer (6)
 // keep serving and their sessions never notice.
-func TestQuorumTLS_ObserverWrongCARefused(t *testing.T) {
+func TestQuorumTLS_ObserverBadCertRefused(t *testing.T) {
 	good := zktlstest.NewSet(t)
 	bad := zktlstest.NewSet(t) // same names, another CA
 	e := newSecEnsemble(t, []harness.MemberSpec{
@@ -529,6 +531,23 @@ func TestQuorumTLS_ObserverWrongCARefused(t *testing.T) {
 		t.Fatalf("Java observer 5 with the wrong CA observes")
 	}
 	e.m.Kill(5)
+
+	// An expired certificate the right CA signed.
+	expired := good.CA.Issue(t, zktlstest.LeafOptions{Subject: pkix.Name{CommonName: "zkgo-server"}, Server: true,
+		Client: true, Expired: true, FileStem: "expired"})
+	e.setProps(4, quorumTLSProps(good, map[string]string{"ssl.quorum.keyStore.location": expired.PEMPath}))
+	before = refusals()
+	e.start(4)
+	refusedBy("zkgo observer 4 with an expired certificate", before, func() bool { return true })
+	for _, id := range []int64{1, 3} {
+		if !strings.Contains(e.log(id), "expired") {
+			t.Errorf("zkgo voter %d did not log refusing an expired certificate", id)
+		}
+	}
+	if m := e.mode(4); m == "observer" {
+		t.Fatalf("zkgo observer 4 with an expired certificate observes")
+	}
+	e.stop(4)
 
 	e.checkSessions(sessions)
 	e.wantObservers(6)
