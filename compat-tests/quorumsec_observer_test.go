@@ -460,6 +460,33 @@ func TestQuorumSASL_ObserverWithoutSASLRefused(t *testing.T) {
 	e.checkAll(acked, 1, 2)
 }
 
+// TestQuorumSASL_ObserverWithoutSASLAdmittedUnlessRequired: voters with
+// quorum.auth.enableSasl and learnerRequireSasl but not serverRequireSasl
+// (zkgo 1, Java 2, zkgo 3) authenticate when they dial, and let a member
+// that does not try through, as Java does: a zkgo observer (4) and a
+// Java observer (5) without quorum SASL observe, behind the zkgo leader
+// and then behind the Java leader.
+func TestQuorumSASL_ObserverWithoutSASLAdmittedUnlessRequired(t *testing.T) {
+	r := highObservers
+	props, sys := quorumSASLObserverProps(t)
+	props["quorum.auth.serverRequireSasl"] = "false"
+	e := observerEnsemble(t, r, props, sys)
+	noSASL := map[string]string{"quorum.auth.enableSasl": "", "quorum.auth.learnerRequireSasl": "",
+		"quorum.auth.serverRequireSasl": "", "java.security.auth.login.config": ""}
+	e.setProps(r.obsZkgo, noSASL)
+	e.setProps(r.obsJava, noSASL)
+	quorumObservers(t, e, r)
+	// The voters authenticated each other all along.
+	if !strings.Contains(e.m.Log(r.java), "Successfully completed the authentication using SASL. learner addr") {
+		t.Errorf("Java voter %d authenticated no member", r.java)
+	}
+	for _, id := range []int64{r.zkgoA, r.zkgoB} {
+		if !logHas(e.log(id), "Successfully completed the authentication using SASL", `"user":"test"`) {
+			t.Errorf("zkgo voter %d authenticated no member", id)
+		}
+	}
+}
+
 // javaTLSRefusals counts the refused TLS handshakes in a Java member's log
 // (the accepting side logs a connection with no session,
 // "SSL_NULL_WITH_NULL_NULL"; either side an SSLHandshakeException).
