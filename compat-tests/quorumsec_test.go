@@ -270,10 +270,30 @@ func TestQuorumTLS_MixedBothWays(t *testing.T) {
 // with the ssl.quorum.* stores, then sslQuorum=true, then
 // portUnification=false. Members: Java 1, zkgo 2, Java 3.
 func TestQuorumTLS_RollingUpgrade(t *testing.T) {
-	set := zktlstest.NewSet(t)
 	ids := []int64{1, 2, 3}
 	e := newSecEnsemble(t, []harness.MemberSpec{
 		{ID: 1, Kind: harness.MemberJava}, {ID: 2, Kind: harness.MemberExternal}, {ID: 3, Kind: harness.MemberJava}}, nil, nil)
+	rollingTLSUpgrade(t, e, ids)
+	// Which member accepts which connection depends on sids and roles
+	// (the larger sid keeps the election connection it dials): between
+	// them the Java members took both kinds on unified ports.
+	jl := e.m.Log(1) + e.m.Log(3)
+	if !strings.Contains(jl, "Accepted plaintext connection from") {
+		t.Errorf("no Java member took a plaintext connection on a unified port")
+	}
+	if !strings.Contains(jl, "Accepted TLS connection from") {
+		t.Errorf("no Java member took a TLS quorum connection")
+	}
+	if l := e.log(2); !strings.Contains(l, "Accepted plaintext connection") || !strings.Contains(l, "Accepted TLS connection") {
+		t.Errorf("zkgo member 2 did not take both kinds of connection on its unified ports")
+	}
+}
+
+// rollingTLSUpgrade takes e's members ids (all stopped, plaintext) through
+// the upgrade to TLS only, restarting one at a time, with a writer going
+// through any member; every write it saw acked is then on every member.
+func rollingTLSUpgrade(t *testing.T, e *secEnsemble, ids []int64) {
+	set := zktlstest.NewSet(t)
 	for _, id := range ids {
 		e.start(id)
 	}
@@ -348,19 +368,6 @@ func TestQuorumTLS_RollingUpgrade(t *testing.T) {
 		t.Fatalf("only %d writes acked during the upgrade", len(all))
 	}
 	e.checkAll(all, ids...)
-	// Which member accepts which connection depends on sids and roles
-	// (the larger sid keeps the election connection it dials): between
-	// them the Java members took both kinds on unified ports.
-	jl := e.m.Log(1) + e.m.Log(3)
-	if !strings.Contains(jl, "Accepted plaintext connection from") {
-		t.Errorf("no Java member took a plaintext connection on a unified port")
-	}
-	if !strings.Contains(jl, "Accepted TLS connection from") {
-		t.Errorf("no Java member took a TLS quorum connection")
-	}
-	if l := e.log(2); !strings.Contains(l, "Accepted plaintext connection") || !strings.Contains(l, "Accepted TLS connection") {
-		t.Errorf("zkgo member 2 did not take both kinds of connection on its unified ports")
-	}
 }
 
 // TestQuorumTLS_WrongCARefused: a member whose certificate another CA

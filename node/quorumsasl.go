@@ -178,22 +178,33 @@ func nextIsQuorumAuth(r *bufio.Reader) (bool, error) {
 	return int64(binary.BigEndian.Uint64(b)) == wire.QuorumAuthMagic, nil
 }
 
+// errNotTrying is SaslQuorumAuthServer's refusal of a learner that does
+// not start with a QuorumAuthPacket when serverRequireSasl.
+var errNotTrying = errors.New("Learner not trying to authenticate and authentication is required")
+
 // serverAuth is SaslQuorumAuthServer.authenticate: a learner (or election
 // initiator) that starts with a QuorumAuthPacket runs DIGEST-MD5 against
 // the QuorumServer users; one that does not is let through unless
 // serverRequireSasl. A failed exchange is answered with ERROR and, unless
 // serverRequireSasl, let through as Java does (the learner gives up on
-// ERROR itself).
+// ERROR itself). Every refusal is logged as "Failed to authenticate using
+// SASL" with the reason, as Java logs it.
 func (q *quorumSASL) serverAuth(c net.Conn, r *bufio.Reader, log zerolog.Logger) error {
 	remote := c.RemoteAddr().String()
 	isAuth, err := nextIsQuorumAuth(r)
 	if err != nil {
-		return err
+		// Java reads the first packet in the same try: a peer that sends
+		// nothing within the socket's timeout, or closes, fails the
+		// authentication, and without serverRequireSasl is let through
+		// (no ERROR: Java has no output stream yet). A Java 3.8.0 voter
+		// dialing an observer sends no QuorumAuthPacket and nothing else
+		// until it hears from the observer (ZOOKEEPER-4886); letting it
+		// through is what lets such an observer join.
+		return q.refuse(remote, fmt.Errorf("reading the first packet: %w", err), log)
 	}
 	if !isAuth {
 		if q.serverRequire {
-			log.Error().Str("remote", remote).Msg("Learner not trying to authenticate and authentication is required")
-			return errors.New("Learner not trying to authenticate and authentication is required")
+			return q.refuse(remote, errNotTrying, log)
 		}
 		return nil
 	}
@@ -201,14 +212,7 @@ func (q *quorumSASL) serverAuth(c net.Conn, r *bufio.Reader, log zerolog.Logger)
 		ServerName: digestmd5.QuorumServerName}
 	fail := func(err error) error {
 		_ = writeQuorumAuth(c, quorumAuthError, []byte{})
-		if q.serverRequire {
-			log.Error().Str("remote", remote).Err(err).Msg("Failed to authenticate using SASL")
-			return fmt.Errorf("Failed to authenticate using SASL: %w", err)
-		}
-		log.Warn().Str("remote", remote).Err(err).Msg("Failed to authenticate using SASL")
-		log.Warn().Str("remote", remote).Bool("server_require_sasl", false).
-			Msg("Maintaining learner connection despite SASL authentication failure")
-		return nil
+		return q.refuse(remote, err, log)
 	}
 	p, err := readQuorumAuth(r)
 	if err != nil {
@@ -240,6 +244,19 @@ func (q *quorumSASL) serverAuth(c net.Conn, r *bufio.Reader, log zerolog.Logger)
 			return fail(err)
 		}
 	}
+}
+
+// refuse is the end of a failed authentication: with serverRequireSasl
+// the connection is refused, otherwise it is let through, as Java does.
+func (q *quorumSASL) refuse(remote string, err error, log zerolog.Logger) error {
+	if q.serverRequire {
+		log.Error().Str("remote", remote).Err(err).Msg("Failed to authenticate using SASL")
+		return fmt.Errorf("Failed to authenticate using SASL: %w", err)
+	}
+	log.Warn().Str("remote", remote).Err(err).Msg("Failed to authenticate using SASL")
+	log.Warn().Str("remote", remote).Bool("server_require_sasl", false).
+		Msg("Maintaining learner connection despite SASL authentication failure")
+	return nil
 }
 
 func (q *quorumSASL) userPassword(u string) (string, bool) {

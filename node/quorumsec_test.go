@@ -10,8 +10,11 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/zkgo/zkgo/internal/zktls/zktlstest"
 	"github.com/zkgo/zkgo/wire"
@@ -310,4 +313,69 @@ func TestQuorumSASLExchange(t *testing.T) {
 	if s, l, got := run(noSASL, noSASL); s != nil || l != nil || len(got) != 8 {
 		t.Fatalf("neither requires SASL: server %v learner %v, read %x", s, l, got)
 	}
+}
+
+// TestQuorumSASLServerFirstPacketMissing: a peer that sends nothing after
+// connecting (a Java 3.8.0 voter dialing an observer back runs no SASL and
+// waits to hear from the observer, ZOOKEEPER-4886) fails the
+// authentication when the first packet does not come in time, logged as
+// Java logs it ("Failed to authenticate using SASL"). Without
+// serverRequireSasl it is then let through, as Java does, and what it
+// sends later is read; with serverRequireSasl it is refused.
+func TestQuorumSASLServerFirstPacketMissing(t *testing.T) {
+	jf := writeFile(t, "jaas.conf", quorumJAAS)
+	base := "quorum.auth.enableSasl=true\nquorum.auth.learnerRequireSasl=true\njava.security.auth.login.config=" + jf + "\n"
+	for _, required := range []bool{false, true} {
+		cfg := base
+		if required {
+			cfg += "quorum.auth.serverRequireSasl=true\n"
+		}
+		qs := mustQuorumSec(t, cfg)
+		var logBuf syncLog
+		log := zerolog.New(&logBuf)
+		a, b := net.Pipe()
+		r := bufio.NewReader(a)
+		a.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		err := qs.sasl.serverAuth(a, r, log)
+		if !strings.Contains(logBuf.String(), "Failed to authenticate using SASL") {
+			t.Errorf("required=%v: no \"Failed to authenticate using SASL\" in the log: %s", required, logBuf.String())
+		}
+		if required {
+			if err == nil {
+				t.Errorf("required=%v: a peer that sent nothing was let through", required)
+			}
+		} else {
+			if err != nil {
+				t.Fatalf("required=%v: a peer that sent nothing in time was refused: %v", required, err)
+			}
+			// The peer's notification, once it sends one, is read.
+			a.SetReadDeadline(time.Now().Add(5 * time.Second))
+			msg := wire.AppendInitialMessage(nil, 4, "127.0.0.1:3888")
+			go func() { _, _ = b.Write(msg) }()
+			got := make([]byte, len(msg))
+			if _, err := io.ReadFull(r, got); err != nil || string(got) != string(msg) {
+				t.Errorf("required=%v: after letting it through, read %x, %v; want %x", required, got, err, msg)
+			}
+		}
+		a.Close()
+		b.Close()
+	}
+}
+
+// syncLog is a log sink safe for concurrent writes.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
