@@ -122,6 +122,8 @@ func (e *Env) Handle(name string, words []string, kv map[string]string) (string,
 		return e.cmdStabilize()
 	case "propose":
 		return e.cmdPropose(kv)
+	case "propose-reconfig":
+		return e.cmdProposeReconfig(kv)
 	case "snap-ready":
 		return e.cmdSnapReady(words)
 	case "inject":
