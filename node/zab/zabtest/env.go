@@ -218,8 +218,14 @@ func (e *Env) cmdConnect(words []string) (string, error) {
 	if e.leader == nil {
 		return "", fmt.Errorf("no leader")
 	}
+	// A learner of a leader with a configuration starts from the
+	// leader's committed one, and its reconfigEnabled.
+	var view zab.LearnerView
+	if cur, _ := e.leader.zl.Config(); cur != nil {
+		view = zab.LearnerView{ID: p.id, LeaderID: e.leader.id, Observer: p.observer, Config: cur, ReconfigEnabled: e.leader.reconfig}
+	}
 	ls := zab.NewLearnerSync(zab.LearnerConfig{ID: p.id, Observer: p.observer, LastLogged: p.store.LastZxid(),
-		AcceptedEpoch: p.store.AcceptedEpoch, CurrentEpoch: p.store.CurrentEpoch, MaxRecord: 1 << 20})
+		AcceptedEpoch: p.store.AcceptedEpoch, CurrentEpoch: p.store.CurrentEpoch, MaxRecord: 1 << 20, View: view})
 	p.learner = &learnerSide{leader: e.leader.id, ls: ls}
 	return e.send(p.id, e.leader.id, ls.Start()), nil
 }
@@ -371,6 +377,11 @@ func (e *Env) learnerReceive(p *peer, from int64, qp wire.QuorumPacket) ([]strin
 	var out []string
 	for _, w := range r.Warnings {
 		out = append(out, "warning: "+w)
+	}
+	out = append(out, configLines(r.NextConfig, r.Activations)...)
+	if leave := leaving(r.Activations); leave != "" {
+		out = append(out, "leaves the leader: "+leave)
+		return append(out, e.disconnect(p)...), nil
 	}
 	if r.Truncate {
 		if err := st.Truncate(r.TruncateTo); err != nil {

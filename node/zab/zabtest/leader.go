@@ -25,11 +25,13 @@ type leaderSide struct {
 	// manualSnaps: a SNAP's walk ends only with "snap-ready ID" (the
 	// proposals committed meanwhile go before its NEWLEADER).
 	manualSnaps bool
-	links       map[int64]zab.LinkID // by learner id
-	peerOf      map[zab.LinkID]int64
-	nextLink    zab.LinkID
-	walking     map[zab.LinkID]bool // SNAPs whose walk is not done
-	txns        map[wire.Zxid]*wire.TxnEntry
+	// reconfig: reconfigEnabled, for the leader and its learners.
+	reconfig bool
+	links    map[int64]zab.LinkID // by learner id
+	peerOf   map[zab.LinkID]int64
+	nextLink zab.LinkID
+	walking  map[zab.LinkID]bool // SNAPs whose walk is not done
+	txns     map[wire.Zxid]*wire.TxnEntry
 	// applied is the zxid of the leader's tree (node's tree.LastZxid): its
 	// log when it started, NEWLEADER's zxid once it serves, then each
 	// commit.
@@ -92,7 +94,7 @@ func (e *Env) cmdLead(words []string, kv map[string]string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	ld := &leaderSide{id: p.id, zl: zl, committed: zab.NewCommittedLog(int(ints["commitlog"])), txnLog: kv["txnlog"] != "off",
+	ld := &leaderSide{id: p.id, zl: zl, reconfig: reconfig, committed: zab.NewCommittedLog(int(ints["commitlog"])), txnLog: kv["txnlog"] != "off",
 		links: map[int64]zab.LinkID{}, peerOf: map[zab.LinkID]int64{}, walking: map[zab.LinkID]bool{},
 		txns: map[wire.Zxid]*wire.TxnEntry{}, applied: p.store.LastZxid()}
 	for _, w := range words[1:] {
