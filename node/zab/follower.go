@@ -192,7 +192,7 @@ func (b *Broadcast) Step(qp *wire.QuorumPacket) (BroadcastReady, error) {
 		if err != nil {
 			return r, err
 		}
-		r.NextConfig = next
+		r.NextConfig = b.view.seen(next)
 		b.logProposal(&r, &e)
 	case wire.PacketCommit, wire.PacketCommitAndActivate:
 		if b.cfg.Observer {

@@ -189,9 +189,11 @@ type LeaderConfig struct {
 	// reconfiguration bookkeeping with it: it replaces Verifier,
 	// ConfigVersion, Member and NewLeaderData; LastSeen (nil: Config) is
 	// the last configuration proposed or received
-	// (getLastSeenQuorumVerifier). A configuration of version 0 becomes,
-	// as the last seen one, version NEWLEADER's zxid once the epoch is
-	// decided (ZOOKEEPER-1783); NEWLEADER carries the last seen text;
+	// (getLastSeenQuorumVerifier). With ReconfigEnabled, a configuration
+	// of version 0 becomes, as the last seen one, version NEWLEADER's
+	// zxid once the epoch is decided (ZOOKEEPER-1783; without it Java's
+	// setLastSeenQuorumVerifier does nothing); NEWLEADER carries the last
+	// seen text;
 	// while it is newer than Config, every quorum (NEWLEADER's, each
 	// proposal's, the synced learners') is one of both; a learner not in
 	// the configuration may connect, as a non-voting follower (Java lets
@@ -466,7 +468,7 @@ func (l *Leader) maybeDecideEpoch() {
 		return
 	}
 	l.epoch = l.proposedEpoch
-	if l.cur != nil && l.cur.Version == 0 && l.lastSeen.Version == 0 {
+	if l.cfg.ReconfigEnabled && l.cur != nil && l.cur.Version == 0 && l.lastSeen.Version == 0 {
 		// ZOOKEEPER-1783: an initial configuration takes the version of
 		// the NEWLEADER that establishes it, through the last seen one.
 		bumped := *l.cur

@@ -191,7 +191,7 @@ func (l *LearnerSync) Step(qp *wire.QuorumPacket) (LearnerReady, error) {
 		if err != nil {
 			return r, err
 		}
-		r.NextConfig = next
+		r.NextConfig = l.view.seen(next)
 		l.notCommitted = append(l.notCommitted, &e)
 	case wire.PacketCommit, wire.PacketCommitAndActivate:
 		if qp.Type == wire.PacketCommitAndActivate && len(l.notCommitted) > 0 && l.notCommitted[0].Hdr.Zxid == qp.Zxid {
@@ -280,7 +280,7 @@ func (l *LearnerSync) Step(qp *wire.QuorumPacket) (LearnerReady, error) {
 			if c, err := l.view.parse(qp.Data); err != nil {
 				r.Warnings = append(r.Warnings, "NEWLEADER configuration: "+err.Error())
 			} else {
-				r.NextConfig, l.newLeaderQV = c, c
+				r.NextConfig, l.newLeaderQV = l.view.seen(c), c
 			}
 		}
 		r.WriteSnapshot = l.mode != wire.PacketDiff

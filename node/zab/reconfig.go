@@ -19,9 +19,9 @@ import (
 // LearnerView is what a learner decides activations with, as
 // QuorumPeer holds it: its id and learner type, the leader it follows, the
 // committed configuration and the settings configuration texts are read
-// with. Without Config (or with ReconfigEnabled false, as Java's
-// processReconfig) nothing is activated; last seen configurations are
-// still reported (Java writes the .next file either way).
+// with. Without Config, or with ReconfigEnabled false (Java's
+// processReconfig and setLastSeenQuorumVerifier then do nothing), nothing
+// is activated or reported.
 type LearnerView struct {
 	ID, LeaderID int64
 	// Observer is the learner's type (LearnerType.OBSERVER).
@@ -29,6 +29,20 @@ type LearnerView struct {
 	Config            *quorum.Config
 	ReconfigEnabled   bool
 	StandaloneEnabled bool
+	// LastSeenVersion is the last seen configuration's version (Config's
+	// when none is pending): a configuration of that version is not
+	// reported again (setLastSeenQuorumVerifier).
+	LastSeenVersion int64
+}
+
+// seen is setLastSeenQuorumVerifier: next is reported (the .next file)
+// unless reconfiguration is off or it is the one seen last.
+func (v *LearnerView) seen(next *quorum.Config) *quorum.Config {
+	if next == nil || !v.ReconfigEnabled || next.Version == v.LastSeenVersion {
+		return nil
+	}
+	v.LastSeenVersion = next.Version
+	return next
 }
 
 // LearnerActivation is a configuration a learner activated
@@ -112,6 +126,7 @@ func (v *LearnerView) activate(next *quorum.Config, z wire.Zxid, designated int6
 		}
 	}
 	v.Config = next
+	v.LastSeenVersion = max(v.LastSeenVersion, next.Version)
 	v.Observer = a.Observer
 	if designated >= 0 {
 		v.LeaderID = designated

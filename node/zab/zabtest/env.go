@@ -222,7 +222,8 @@ func (e *Env) cmdConnect(words []string) (string, error) {
 	// leader's committed one, and its reconfigEnabled.
 	var view zab.LearnerView
 	if cur, _ := e.leader.zl.Config(); cur != nil {
-		view = zab.LearnerView{ID: p.id, LeaderID: e.leader.id, Observer: p.observer, Config: cur, ReconfigEnabled: e.leader.reconfig}
+		view = zab.LearnerView{ID: p.id, LeaderID: e.leader.id, Observer: p.observer, Config: cur, ReconfigEnabled: e.leader.reconfig,
+			LastSeenVersion: cur.Version}
 	}
 	ls := zab.NewLearnerSync(zab.LearnerConfig{ID: p.id, Observer: p.observer, LastLogged: p.store.LastZxid(),
 		AcceptedEpoch: p.store.AcceptedEpoch, CurrentEpoch: p.store.CurrentEpoch, MaxRecord: 1 << 20, View: view})
