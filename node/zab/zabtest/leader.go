@@ -415,13 +415,14 @@ func (e *Env) cmdProposeReconfig(kv map[string]string) (string, error) {
 		return "", err
 	}
 	t := ReconfigTxn(z, c)
+	if err := ld.zl.ProposeReconfig(z, wire.AppendTxnEntry(nil, t), c); err != nil {
+		return "", err
+	}
+	// Logged once proposed (a refused one is not).
 	if err := e.peers[ld.id].store.Append(t); err != nil {
 		return "", err
 	}
 	ld.txns[z] = t
-	if err := ld.zl.ProposeReconfig(z, wire.AppendTxnEntry(nil, t), c); err != nil {
-		return "", err
-	}
 	out := []string{"propose reconfig " + Zxid(z) + ": " + ConfigLine(c)}
 	return strings.Join(append(out, e.leaderReady()...), "\n"), nil
 }
