@@ -626,13 +626,13 @@ func (l *Leader) activate(next *quorum.Config, z wire.Zxid, designated int64) {
 }
 
 // SyncedFollowers returns the followers in sync with the leader
-// (Leader.isQuorumSynced: forwarding followers whose ACK deadline has not
-// passed), for a reconfig's NewConfigNoQuorum check; the leader is not
-// among them.
+// (Leader.isQuorumSynced: forwarding followers, from the start of their
+// sync, whose ACK deadline has not passed), for a reconfig's
+// NewConfigNoQuorum check; the leader is not among them.
 func (l *Leader) SyncedFollowers() map[int64]bool {
 	out := map[int64]bool{}
 	for _, h := range l.list {
-		if h.forwarding && !h.observer && h.state == HandlerBroadcast && l.fullTick <= h.ackDeadline {
+		if h.forwarding && !h.observer && l.fullTick <= h.ackDeadline {
 			out[h.sid] = true
 		}
 	}

@@ -124,6 +124,17 @@ func (e *Env) Handle(name string, words []string, kv map[string]string) (string,
 		return e.cmdPropose(kv)
 	case "propose-reconfig":
 		return e.cmdProposeReconfig(kv)
+	case "synced-followers":
+		// The followers a reconfig's NewConfigNoQuorum check counts.
+		if e.leader == nil {
+			return "", fmt.Errorf("no leader")
+		}
+		var ids []int64
+		for id := range e.leader.zl.SyncedFollowers() {
+			ids = append(ids, id)
+		}
+		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+		return fmt.Sprint(ids), nil
 	case "snap-ready":
 		return e.cmdSnapReady(words)
 	case "inject":
