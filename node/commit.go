@@ -386,6 +386,13 @@ func (s *Server) replyWrite(p *proposal) {
 		body = &wire.SetDataResponse{Stat: res.Stat}
 	case wire.OpSetACL:
 		body = &wire.SetACLResponse{Stat: res.Stat}
+	case wire.OpReconfig:
+		// FinalRequestProcessor: the configuration now in force, which is
+		// the one the txn carried (activated before it was applied), and
+		// /zookeeper/config's stat.
+		if sd, ok := p.entry.Body.(*wire.SetDataTxn); ok {
+			body = &wire.GetDataResponse{Data: sd.Data, Stat: res.Stat}
+		}
 	}
 	s.replyZxid(cc, p.xid, zxid, wire.ErrOk, body)
 }

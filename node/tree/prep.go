@@ -215,6 +215,13 @@ type PrepRequest struct {
 	CheckSession SessionCheck
 	// ReconfigEnabled is reconfigEnabled (off by default).
 	ReconfigEnabled bool
+	// Reconfig, on a leader of an ensemble (nil elsewhere: a standalone
+	// server has no quorum to reconfigure, UNIMPLEMENTED), computes the
+	// configuration a reconfig asks for (quorum.Reconfig with the
+	// leader's committed and last seen configurations and its synced
+	// followers) and returns its text (QuorumVerifier.toString), or the
+	// code of Java's refusal.
+	Reconfig func(*wire.ReconfigRequest) ([]byte, wire.ErrCode)
 
 	// fixed is the FixupACL of the ACL list being prepared, done in steps
 	// by a PrepJob.
@@ -512,8 +519,34 @@ func (t *Tree) prepOne(req *PrepRequest, typ wire.OpCode, body jute.Record, _ bo
 		if perr := t.checkSession(req); perr != nil {
 			return nil, perr
 		}
-		// Standalone servers have no quorum to reconfigure.
-		return nil, fail(wire.ErrUnimplemented, "")
+		if req.Reconfig == nil {
+			// Standalone servers have no quorum to reconfigure.
+			return nil, fail(wire.ErrUnimplemented, "")
+		}
+		r, ok := body.(*wire.ReconfigRequest)
+		if !ok {
+			return nil, fail(wire.ErrMarshallingError, "")
+		}
+		text, code := req.Reconfig(r)
+		if code != wire.ErrOk {
+			return nil, fail(code, "")
+		}
+		// Then, as Java, WRITE on /zookeeper/config (a super user or
+		// skipACL passes); the txn is a SetData of it with version -1,
+		// which its stat takes when applied (DataTree.setData).
+		node := t.record(ConfigPath)
+		if node == nil {
+			return nil, fail(wire.ErrNoNode, ConfigPath)
+		}
+		if !CheckACL(node.acl, wire.PermWrite, req.Auth) {
+			return nil, fail(wire.ErrNoAuth, ConfigPath)
+		}
+		n := node.duplicate(zxid)
+		n.stat.Version = -1
+		n.data = text
+		n.dcrc = dataCRC(ConfigPath, text)
+		t.addChange(n)
+		return &wire.SetDataTxn{Path: ConfigPath, Data: text, Version: -1}, nil
 
 	case wire.OpSetACL:
 		if perr := t.checkSession(req); perr != nil {

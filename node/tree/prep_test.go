@@ -163,3 +163,69 @@ func TestPrepReconfigOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestPrepReconfig: with the leader's computation (PrepRequest.Reconfig),
+// a reconfig is its refusal's code, or NOAUTH without WRITE on
+// /zookeeper/config (world has READ only: a super user or skipACL is
+// needed, as in Java), or a SetData of /zookeeper/config with the new
+// text and version -1, which the node's stat takes when applied
+// (DataTree.setData); the outstanding record follows the txn.
+func TestPrepReconfig(t *testing.T) {
+	tr := New(Options{Config: []byte("server.1=a:1:2:participant;3\nversion=0")})
+	text := []byte("server.1=a:1:2:participant;3\nserver.2=b:1:2:participant;3\nversion=100000001")
+	body := &wire.ReconfigRequest{JoiningServers: "server.2=b:1:2;3", CurConfigID: -1}
+	calls := 0
+	compute := func(code wire.ErrCode) func(*wire.ReconfigRequest) ([]byte, wire.ErrCode) {
+		return func(r *wire.ReconfigRequest) ([]byte, wire.ErrCode) {
+			calls++
+			if r != body {
+				t.Errorf("Reconfig got %+v, want the request", r)
+			}
+			if code != wire.ErrOk {
+				return nil, code
+			}
+			return text, wire.ErrOk
+		}
+	}
+	super := []wire.ID{{Scheme: SchemeSuper}}
+	for _, tc := range []struct {
+		name string
+		code wire.ErrCode
+		auth []wire.ID
+		want wire.ErrCode
+	}{
+		{"refused", wire.ErrReconfigInProgress, super, wire.ErrReconfigInProgress},
+		{"no WRITE", wire.ErrOk, nil, wire.ErrNoAuth},
+	} {
+		e, code := tr.Prep(&PrepRequest{Session: 1, Type: wire.OpReconfig, Body: body, Zxid: 1, Time: 1,
+			ReconfigEnabled: true, Reconfig: compute(tc.code), Auth: tc.auth})
+		if code != tc.want || e.Hdr.Type != wire.OpError {
+			t.Errorf("%s: %v (txn type %v), want %v", tc.name, code, e.Hdr.Type, tc.want)
+		}
+	}
+	// Disabled, the computation is not consulted.
+	if _, code := tr.Prep(&PrepRequest{Session: 1, Type: wire.OpReconfig, Body: body, Zxid: 2, Time: 1,
+		Reconfig: compute(wire.ErrOk), Auth: super}); code != wire.ErrReconfigDisabled || calls != 2 {
+		t.Fatalf("disabled: %v after %d calls", code, calls)
+	}
+	e, code := tr.Prep(&PrepRequest{Session: 1, Type: wire.OpReconfig, Body: body, Zxid: 3, Time: 1,
+		ReconfigEnabled: true, Reconfig: compute(wire.ErrOk), Auth: super})
+	sd, ok := e.Body.(*wire.SetDataTxn)
+	if code != wire.ErrOk || e.Hdr.Type != wire.OpReconfig || !ok {
+		t.Fatalf("reconfig: %v, txn %v %T", code, e.Hdr.Type, e.Body)
+	}
+	if sd.Path != ConfigPath || string(sd.Data) != string(text) || sd.Version != -1 {
+		t.Fatalf("txn %+v", sd)
+	}
+	res := tr.Apply(&e)
+	if res.Err != wire.ErrOk || res.Stat.Version != -1 {
+		t.Fatalf("applied: %v, stat version %d", res.Err, res.Stat.Version)
+	}
+	n := tr.Get(ConfigPath)
+	if n == nil {
+		t.Fatal("no /zookeeper/config")
+	}
+	if st := tr.StatOf(n); string(n.Data()) != string(text) || st.Version != -1 || st.Mzxid != 3 {
+		t.Fatalf("/zookeeper/config after the reconfig: %q %+v", n.Data(), st)
+	}
+}

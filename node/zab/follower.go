@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/zkgo/zkgo/node/quorum"
 	"github.com/zkgo/zkgo/wire"
 )
 
@@ -30,16 +31,25 @@ type BroadcastConfig struct {
 }
 
 // BroadcastReady is what one step of a Broadcast asks the driver to do,
-// in this order: append Append to the txn log (a follower ACKs each one
+// in this order: write NextConfig and Activations (dynamic
+// reconfiguration; see LearnerView), append Append to the txn log (a follower ACKs each one
 // when the driver reports it durable, Durable; an observer does not ACK),
 // send Messages to the leader, then apply Apply to the database in order
 // (committed txns: the leader had a quorum for them, so a follower applies
 // them whether or not its own copy is durable yet, as Java's
 // CommitProcessor does).
 type BroadcastReady struct {
-	Append   []*wire.TxnEntry
-	Messages []wire.QuorumPacket
-	Apply    []*wire.TxnEntry
+	// NextConfig: a reconfig proposal's configuration, now the last seen
+	// one; the driver writes it as the .next file before anything else
+	// (Follower.processPacket's setLastSeenQuorumVerifier).
+	NextConfig *quorum.Config
+	// Activations: configurations activated (LearnerActivation), written
+	// and switched to before Apply; one with Leave means leaving the
+	// leader once this Ready is carried out.
+	Activations []LearnerActivation
+	Append      []*wire.TxnEntry
+	Messages    []wire.QuorumPacket
+	Apply       []*wire.TxnEntry
 	// Ping is the leader's PING, to be answered with the sessions touched
 	// since the last one (Learner.ping; the server layer's table).
 	Ping *wire.QuorumPacket
@@ -58,6 +68,7 @@ type BroadcastReady struct {
 // to the leader ends.
 type Broadcast struct {
 	cfg        BroadcastConfig
+	view       LearnerView
 	lastQueued wire.Zxid
 	// pending are a follower's logged proposals waiting for their COMMIT,
 	// in zxid order; acks, those whose ACK waits for their fsync.
@@ -72,7 +83,7 @@ type Broadcast struct {
 // that came with its COMMIT (INFORM). The Ready is to be carried out as
 // any other; an error is to be handled as Step's.
 func NewBroadcast(cfg BroadcastConfig, sy Synced) (*Broadcast, BroadcastReady, error) {
-	b := &Broadcast{cfg: cfg, lastQueued: cfg.LastZxid}
+	b := &Broadcast{cfg: cfg, view: sy.View, lastQueued: cfg.LastZxid}
 	var r BroadcastReady
 	b.pending = append(b.pending, sy.Logged...)
 	for _, e := range sy.Logged {
@@ -177,11 +188,37 @@ func (b *Broadcast) Step(qp *wire.QuorumPacket) (BroadcastReady, error) {
 			r.Warnings = append(r.Warnings, fmt.Sprintf("Got zxid %v out of sequence, expected %v", z, b.lastQueued+1))
 		}
 		b.lastQueued = z
+		next, err := b.view.configOfTxn(&e)
+		if err != nil {
+			return r, err
+		}
+		r.NextConfig = b.view.seen(next)
 		b.logProposal(&r, &e)
 	case wire.PacketCommit, wire.PacketCommitAndActivate:
 		if b.cfg.Observer {
 			r.Warnings = append(r.Warnings, fmt.Sprintf("Ignoring commit %v", qp.Zxid))
 			break
+		}
+		if qp.Type == wire.PacketCommitAndActivate {
+			// Follower.processPacket: the configuration of the oldest
+			// pending txn is activated, then it commits.
+			d, err := designatedOf(qp)
+			if err != nil {
+				return r, err
+			}
+			if len(b.pending) == 0 {
+				return r, fmt.Errorf("COMMITANDACTIVATE %v with no pending txn", qp.Zxid)
+			}
+			next, err := b.view.configOfTxn(b.pending[0])
+			if err == nil && next == nil && b.view.Config != nil {
+				err = fmt.Errorf("%w: COMMITANDACTIVATE %v for txn %v, not a reconfig", ErrReconfigData, qp.Zxid, b.pending[0].Hdr.Zxid)
+			}
+			if err != nil {
+				return r, err
+			}
+			if a := b.view.activate(next, qp.Zxid, d); a != nil {
+				r.Activations = append(r.Activations, *a)
+			}
 		}
 		if err := b.commit(&r, qp.Zxid); err != nil {
 			return r, err
@@ -202,6 +239,20 @@ func (b *Broadcast) Step(qp *wire.QuorumPacket) (BroadcastReady, error) {
 		if err != nil {
 			return r, fmt.Errorf("INFORM %v does not decode: %w", qp.Zxid, err)
 		}
+		if qp.Type == wire.PacketInformAndActivate {
+			// Observer.processPacket: activate, then apply.
+			d, _ := designatedOf(qp)
+			next, err := b.view.configOfTxn(&e)
+			if err == nil && next == nil && b.view.Config != nil {
+				err = fmt.Errorf("%w: INFORMANDACTIVATE %v is not a reconfig", ErrReconfigData, qp.Zxid)
+			}
+			if err != nil {
+				return r, err
+			}
+			if a := b.view.activate(next, qp.Zxid, d); a != nil {
+				r.Activations = append(r.Activations, *a)
+			}
+		}
 		b.lastQueued = e.Hdr.Zxid
 		r.Append = append(r.Append, &e)
 		r.Apply = append(r.Apply, &e)
@@ -216,3 +267,7 @@ func (b *Broadcast) Step(qp *wire.QuorumPacket) (BroadcastReady, error) {
 	}
 	return r, nil
 }
+
+// View is the learner's view after the packets stepped so far (its
+// committed configuration, role and leader).
+func (b *Broadcast) View() LearnerView { return b.view }

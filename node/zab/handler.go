@@ -1,9 +1,11 @@
 package zab
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 
+	"github.com/zkgo/zkgo/node/quorum"
 	"github.com/zkgo/zkgo/wire"
 )
 
@@ -139,13 +141,21 @@ func (l *Leader) Connect(link LinkID, first *wire.QuorumPacket) {
 		return
 	}
 	h.sid, h.version, h.observer, h.acceptedEpoch = li.ID, li.ProtocolVersion, li.Observer, li.AcceptedEpoch
+	voter := !li.Observer
+	if l.cur != nil {
+		// As Java: the learner's type is its packet's (a FOLLOWERINFO
+		// from a server outside the configuration makes a non-voting
+		// follower, which gets proposals); only voters' ACKs count.
+		h.observer = first.Type == wire.PacketObserverInfo
+		voter, _ = l.cfg.Member(h.sid)
+	}
 	for _, o := range l.learnerList() {
 		if o != h && o.sid == h.sid {
 			l.drop(o, "the same learner connected again")
 		}
 	}
 	h.state = HandlerEpoch
-	l.epochFrom(h.sid, h.acceptedEpoch, !h.observer)
+	l.epochFrom(h.sid, h.acceptedEpoch, voter)
 	l.maybeDecideEpoch()
 	if !l.down && l.epoch >= 0 && h.state == HandlerEpoch {
 		l.sendLeaderInfo(h)
@@ -334,7 +344,13 @@ func (l *Leader) hold(h *handler, p proposal) bool {
 // sendNewLeader sends NEWLEADER to a learner whose sync packets are all
 // out, then the proposals held for it, and starts pinging it.
 func (l *Leader) sendNewLeader(h *handler) {
-	l.send(h, wire.QuorumPacket{Type: wire.PacketNewLeader, Zxid: l.NewLeaderZxid(), Data: l.cfg.NewLeaderData})
+	data := l.cfg.NewLeaderData
+	if l.lastSeen != nil {
+		// LearnerHandler: the last seen configuration, which the
+		// learner activates at UPTODATE.
+		data = []byte(l.lastSeen.String())
+	}
+	l.send(h, wire.QuorumPacket{Type: wire.PacketNewLeader, Zxid: l.NewLeaderZxid(), Data: data})
 	h.syncStarted = true
 	for _, p := range h.held {
 		l.send(h, wire.QuorumPacket{Type: wire.PacketProposal, Zxid: p.zxid, Data: p.data})
@@ -346,7 +362,7 @@ func (l *Leader) sendNewLeader(h *handler) {
 // follower whose NEWLEADER has not gone out. Commits come in zxid order
 // and every proposal after the point its sync covers was held in that
 // order, so p is the oldest held one.
-func (l *Leader) releaseHeld(h *handler, p proposal) {
+func (l *Leader) releaseHeld(h *handler, p proposal, commit wire.QuorumPacket) {
 	if len(h.held) == 0 || h.held[0].zxid != p.zxid {
 		// Cannot happen: nothing is committed at or below the zxid the
 		// sync starts forwarding from. A COMMIT alone would leave the
@@ -359,8 +375,7 @@ func (l *Leader) releaseHeld(h *handler, p proposal) {
 	if len(h.held) == 0 {
 		h.held = nil
 	}
-	l.send(h, wire.QuorumPacket{Type: wire.PacketProposal, Zxid: p.zxid, Data: p.data},
-		wire.QuorumPacket{Type: wire.PacketCommit, Zxid: p.zxid})
+	l.send(h, wire.QuorumPacket{Type: wire.PacketProposal, Zxid: p.zxid, Data: p.data}, commit)
 }
 
 // onNewLeaderAck is the learner's first packet after its sync. The
@@ -410,8 +425,8 @@ func (l *Leader) onPacket(h *handler, qp *wire.QuorumPacket) {
 		return
 	}
 	h.txnTimeout.Acked(qp.Zxid)
-	if !l.Serving() || h.observer {
-		return // observers' ACKs never count
+	if !l.Serving() || h.observer || l.noCommit {
+		return // observers' ACKs never count; nor any once commits stopped
 	}
 	switch l.outstanding.Ack(h.sid, qp.Zxid) {
 	case AckCounted:
@@ -428,11 +443,49 @@ func (l *Leader) onPacket(h *handler, qp *wire.QuorumPacket) {
 // is the last of the epoch (ZOOKEEPER-1277): Ready.Rollover asks for a
 // new election.
 func (l *Leader) Propose(z wire.Zxid, data []byte) {
+	l.propose(proposal{zxid: z, data: data})
+}
+
+// ErrReconfigPending is ProposeReconfig's error while a proposed
+// configuration is not committed (Java allows one at a time:
+// PrepRequestProcessor's ReconfigInProgress).
+var ErrReconfigPending = errors.New("zab: a reconfiguration is in progress")
+
+// ProposeReconfig broadcasts a reconfig txn (data: its PROPOSAL encoding,
+// a SetData of /zookeeper/config with next's text) proposing next
+// (Leader.propose for OpCode.reconfig): next becomes the last seen
+// configuration (Ready.NextConfig: the .next file), and this proposal and
+// every one after it until it commits need a quorum of both the committed
+// configuration and next. Its commit activates next (Ready.Activations)
+// and goes to followers as COMMITANDACTIVATE and to observers as
+// INFORMANDACTIVATE, each with the designated leader. It needs
+// LeaderConfig.Config, next newer than it, and no other reconfiguration
+// pending.
+func (l *Leader) ProposeReconfig(z wire.Zxid, data []byte, next *quorum.Config) error {
+	switch {
+	case l.down || !l.Serving():
+		return nil
+	case l.cur == nil:
+		return errors.New("zab: reconfiguration without LeaderConfig.Config")
+	case l.ReconfigPending():
+		return ErrReconfigPending
+	case next == nil || next.Version <= l.cur.Version:
+		return fmt.Errorf("zab: proposed configuration is not newer than version %s", quorum.HexVersion(l.cur.Version))
+	}
+	l.lastSeen = next
+	l.ready.NextConfig = next
+	l.outstanding.SetVerifiers(l.cfg.Verifier, next.Verifier)
+	l.propose(proposal{zxid: z, data: data, next: next})
+	return nil
+}
+
+func (l *Leader) propose(p proposal) {
 	if l.down || !l.Serving() {
 		return
 	}
+	z := p.zxid
+	data := p.data
 	l.outstanding.Propose(z)
-	p := proposal{zxid: z, data: data}
 	l.props = append(l.props, p)
 	pkt := wire.QuorumPacket{Type: wire.PacketProposal, Zxid: z, Data: data}
 	for _, h := range l.learnerList() {
@@ -456,7 +509,7 @@ func (l *Leader) Propose(z wire.Zxid, data []byte) {
 // Durable is the leader's own ACK: its log is durable through z
 // (AckRequestProcessor); what a quorum acked commits.
 func (l *Leader) Durable(z wire.Zxid) {
-	if l.down || !l.Serving() {
+	if l.down || !l.Serving() || l.noCommit {
 		return
 	}
 	l.outstanding.AckThrough(l.cfg.ID, z)
@@ -480,7 +533,8 @@ func (l *Leader) tryCommit() {
 		l.commitsGated = true
 		return
 	}
-	for {
+	for !l.noCommit {
+		acks, _ := l.outstanding.Next()
 		z, ok := l.outstanding.Commit()
 		if !ok {
 			return
@@ -492,13 +546,24 @@ func (l *Leader) tryCommit() {
 			l.props = nil
 		}
 		commit := wire.QuorumPacket{Type: wire.PacketCommit, Zxid: z}
+		inform := wire.QuorumPacket{Type: wire.PacketInform, Zxid: z, Data: p.data}
+		if p.next != nil {
+			// Leader.tryToCommit of a reconfig: activate, then
+			// COMMITANDACTIVATE and INFORMANDACTIVATE with the designated
+			// leader.
+			d := l.designatedLeader(p.next, acks, z)
+			l.activate(p.next, z, d)
+			commit = wire.QuorumPacket{Type: wire.PacketCommitAndActivate, Zxid: z, Data: binary.BigEndian.AppendUint64(nil, uint64(d))}
+			inform = wire.QuorumPacket{Type: wire.PacketInformAndActivate, Zxid: z,
+				Data: append(binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(p.data)), uint64(d)), p.data...)}
+		}
 		for _, h := range l.learnerList() {
 			switch {
 			case !h.forwarding:
 			case h.observer:
-				l.send(h, wire.QuorumPacket{Type: wire.PacketInform, Zxid: z, Data: p.data})
+				l.send(h, inform)
 			case !h.syncStarted:
-				l.releaseHeld(h, p)
+				l.releaseHeld(h, p, commit)
 			default:
 				l.send(h, commit)
 			}

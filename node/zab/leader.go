@@ -3,6 +3,7 @@ package zab
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/zkgo/zkgo/node/quorum"
 	"github.com/zkgo/zkgo/wire"
@@ -115,6 +116,16 @@ type LeaderReady struct {
 	Commits  []wire.Zxid
 	Packets  []LearnerPacket
 	Syncs    []LinkID
+	// NextConfig: a reconfiguration was proposed (ProposeReconfig); the
+	// driver writes it as the .next dynamic file before it sends the
+	// proposal (QuorumPeer.setLastSeenQuorumVerifier), i.e. before
+	// Messages.
+	NextConfig *quorum.Config
+	// Activations are configurations that became the committed one, in
+	// order (QuorumPeer.processReconfig): the driver writes each (the
+	// dynamic file, the static rewrite) and switches to it before it
+	// sends Messages. Only with LeaderConfig.Config.
+	Activations []Activation
 	// SyncDone: learners that acked NEWLEADER: from now on a read from
 	// them may take syncLimit (Java's setSoTimeout after the sync).
 	SyncDone []LinkID
@@ -124,8 +135,24 @@ type LeaderReady struct {
 	Rollover bool
 }
 
+// Activation is a configuration that became the committed one: by a
+// reconfig txn's commit (Zxid is the txn's), or, with ReconfigEnabled,
+// by the NEWLEADER quorum (Zxid is NEWLEADER's; Leader.startZkServer).
+// Designated is the server that leads under it (Java's
+// getDesignatedLeader): the leader itself if it votes in it with the same
+// quorum address, else one of the new voters that acked the change and
+// the most proposals after it. When it is not this leader, the leader
+// commits nothing more (Java's allowedToCommit) and its learners leave it
+// for the designated one; the driver ends the leadership once it lost its
+// synced quorum and follows the designated leader.
+type Activation struct {
+	Zxid       wire.Zxid
+	Config     *quorum.Config
+	Designated int64
+}
+
 func (r *LeaderReady) empty() bool {
-	return r.HardState == nil && !r.EpochDecided && !r.EpochAcked && !r.Serving && len(r.Drops) == 0 &&
+	return r.NextConfig == nil && len(r.Activations) == 0 && r.HardState == nil && !r.EpochDecided && !r.EpochAcked && !r.Serving && len(r.Drops) == 0 &&
 		len(r.Snaps) == 0 && len(r.Messages) == 0 && len(r.Commits) == 0 && len(r.Packets) == 0 &&
 		len(r.Syncs) == 0 && len(r.SyncDone) == 0 && len(r.Warnings) == 0 && r.StepDown == "" && !r.Rollover
 }
@@ -157,6 +184,25 @@ type LeaderConfig struct {
 	Member        func(sid int64) (voter, ok bool)
 	// NewLeaderData is NEWLEADER's data (the configuration's text).
 	NewLeaderData []byte
+	// Config, when set, is the committed configuration
+	// (QuorumPeer.getQuorumVerifier) and the Leader does Java's
+	// reconfiguration bookkeeping with it: it replaces Verifier,
+	// ConfigVersion, Member and NewLeaderData; LastSeen (nil: Config) is
+	// the last configuration proposed or received
+	// (getLastSeenQuorumVerifier). With ReconfigEnabled, a configuration
+	// of version 0 becomes, as the last seen one, version NEWLEADER's
+	// zxid once the epoch is decided (ZOOKEEPER-1783; without it Java's
+	// setLastSeenQuorumVerifier does nothing); NEWLEADER carries the last
+	// seen text;
+	// while it is newer than Config, every quorum (NEWLEADER's, each
+	// proposal's, the synced learners') is one of both; a learner not in
+	// the configuration may connect, as a non-voting follower (Java lets
+	// it: that is how a server to be added syncs). Without Config, the
+	// Leader counts with Verifier alone and ProposeReconfig fails.
+	Config, LastSeen *quorum.Config
+	// ReconfigEnabled is reconfigEnabled: once a quorum acked NEWLEADER,
+	// the last seen configuration is activated (Ready.Activations).
+	ReconfigEnabled bool
 	// MaxSnapSyncs and MaxDiffSyncs bound the concurrent syncs of
 	// observers (maxConcurrentSnapSyncs, maxConcurrentDiffSyncs).
 	MaxSnapSyncs, MaxDiffSyncs int
@@ -205,12 +251,19 @@ type Leader struct {
 	pendingSyncs         map[wire.Zxid][]LinkID
 	snapSyncs, diffSyncs SyncThrottle
 	commitsGated         bool
+	// cur and lastSeen are the committed and last seen configurations
+	// (with LeaderConfig.Config); noCommit: a reconfiguration designated
+	// another leader (Java's allowedToCommit false).
+	cur, lastSeen *quorum.Config
+	noCommit      bool
 }
 
-// proposal is an outstanding proposal's zxid and PROPOSAL data.
+// proposal is an outstanding proposal's zxid and PROPOSAL data; next is
+// the configuration a reconfig proposes.
 type proposal struct {
 	zxid wire.Zxid
 	data []byte
+	next *quorum.Config
 }
 
 // NewLeader starts a leadership: the leader's own accepted epoch counts
@@ -224,6 +277,18 @@ func NewLeader(cfg LeaderConfig) (*Leader, error) {
 	}
 	if cfg.PhaseTicks <= 0 {
 		return nil, fmt.Errorf("zab: PhaseTicks %d is not positive", cfg.PhaseTicks)
+	}
+	if cfg.Config != nil {
+		if cfg.LastSeen == nil || cfg.LastSeen.Version < cfg.Config.Version {
+			cfg.LastSeen = cfg.Config
+		}
+		cur := cfg.Config
+		cfg.Verifier = cur.Verifier
+		cfg.ConfigVersion = cur.Version
+		cfg.Member = func(sid int64) (bool, bool) {
+			s, ok := cur.Servers[sid]
+			return ok && !s.Observer, true
+		}
 	}
 	if cfg.Member == nil {
 		return nil, fmt.Errorf("zab: LeaderConfig.Member is not set")
@@ -242,6 +307,8 @@ func NewLeader(cfg LeaderConfig) (*Leader, error) {
 		snapSyncs:     SyncThrottle{Max: cfg.MaxSnapSyncs},
 		diffSyncs:     SyncThrottle{Max: cfg.MaxDiffSyncs},
 	}
+	l.cur, l.lastSeen = cfg.Config, cfg.LastSeen
+	l.newLeaderAcks = NewTracker(cfg.Verifier, l.pendingVerifier()...)
 	l.setPhase(PhaseEpoch)
 	l.epochFrom(cfg.ID, cfg.AcceptedEpoch, true)
 	l.maybeDecideEpoch()
@@ -319,7 +386,7 @@ func (l *Leader) Tick() {
 	}
 	if !l.tickSkip {
 		l.fullTick++
-		t := NewTracker(l.cfg.Verifier)
+		t := NewTracker(l.cfg.Verifier, l.pendingVerifier()...)
 		t.Ack(l.cfg.ID)
 		for _, h := range l.list {
 			if l.fullTick <= h.ackDeadline {
@@ -401,6 +468,14 @@ func (l *Leader) maybeDecideEpoch() {
 		return
 	}
 	l.epoch = l.proposedEpoch
+	if l.cfg.ReconfigEnabled && l.cur != nil && l.cur.Version == 0 && l.lastSeen.Version == 0 {
+		// ZOOKEEPER-1783: an initial configuration takes the version of
+		// the NEWLEADER that establishes it, through the last seen one.
+		bumped := *l.cur
+		bumped.Version = int64(l.NewLeaderZxid())
+		l.lastSeen = &bumped
+		l.newLeaderAcks = NewTracker(l.cfg.Verifier, l.pendingVerifier()...)
+	}
 	l.hard.AcceptedEpoch = l.epoch
 	h := l.hard
 	l.ready.HardState = &h
@@ -443,11 +518,123 @@ func (l *Leader) maybeStartServing() {
 	}
 	l.phase = PhaseBroadcast
 	l.outstanding = NewOutstanding(l.cfg.Verifier, l.NewLeaderZxid())
+	l.outstanding.SetVerifiers(l.cfg.Verifier, l.pendingVerifier()...)
 	l.props = nil
 	l.ready.Serving = true
+	if l.cfg.ReconfigEnabled && l.cur != nil {
+		// Leader.startZkServer: the configuration NEWLEADER carried is
+		// activated (ZOOKEEPER-1324).
+		d := l.designatedLeader(l.lastSeen, l.newLeaderAcks, l.NewLeaderZxid())
+		l.activate(l.lastSeen, l.NewLeaderZxid(), d)
+	}
 	for _, h := range l.list {
 		if h.state == HandlerUpToDate {
 			l.sendUpToDate(h)
 		}
 	}
+}
+
+// pendingVerifier is the last seen configuration's verifier while it is
+// newer than the committed one: every quorum counts with it too.
+func (l *Leader) pendingVerifier() []quorum.Verifier {
+	if l.cur == nil || l.lastSeen.Version <= l.cur.Version {
+		return nil
+	}
+	return []quorum.Verifier{l.lastSeen.Verifier}
+}
+
+// Config returns the committed and the last seen configurations (nil
+// without LeaderConfig.Config).
+func (l *Leader) Config() (current, lastSeen *quorum.Config) { return l.cur, l.lastSeen }
+
+// ReconfigPending reports whether a proposed configuration is not
+// committed yet (PrepRequestProcessor's ReconfigInProgress).
+func (l *Leader) ReconfigPending() bool { return l.cur != nil && l.lastSeen.Version > l.cur.Version }
+
+// CommitsStopped reports whether a reconfiguration designated another
+// leader: this one commits nothing more.
+func (l *Leader) CommitsStopped() bool { return l.noCommit }
+
+// designatedLeader is Java's getDesignatedLeader for a change to next
+// whose ACKs are acks (the last verifier's ack set) at zxid z: the leader
+// itself if it votes in next with the same quorum address; else, among
+// next's voters that acked, the one that acked the most of the
+// outstanding proposals after z, in order (ties: the lowest id, as
+// Java's HashSet of small ids iterates).
+func (l *Leader) designatedLeader(next *quorum.Config, acks Tracker, z wire.Zxid) int64 {
+	me := l.cfg.ID
+	if s, ok := next.Servers[me]; ok && !s.Observer {
+		if old, ok := l.cur.Servers[me]; ok && old.Host == s.Host && old.QuorumPort == s.QuorumPort {
+			return me
+		}
+	}
+	var cands []int64
+	for _, id := range acks.AckedBy(acks.Verifiers() - 1) {
+		if id != me {
+			cands = append(cands, id)
+		}
+	}
+	if len(cands) == 0 {
+		return me // cannot happen: a quorum of next acked without the leader
+	}
+	cur := cands[0]
+	for _, t := range l.outstanding.After(z) {
+		for i := 0; i < t.Verifiers(); i++ {
+			set := t.AckedBy(i)
+			kept := cands[:0]
+			for _, c := range cands {
+				if slices.Contains(set, c) {
+					kept = append(kept, c)
+				}
+			}
+			cands = kept
+			if len(cands) == 0 {
+				return cur
+			}
+			cur = cands[0]
+			if len(cands) == 1 {
+				return cur
+			}
+		}
+	}
+	return cur
+}
+
+// activate makes next the committed configuration (QuorumPeer.
+// processReconfig on the leader): from now on quorums count with it
+// alone, learners are checked against it, NEWLEADER carries it. When it
+// designates another leader, nothing more commits.
+func (l *Leader) activate(next *quorum.Config, z wire.Zxid, designated int64) {
+	if next.Version > l.cur.Version {
+		l.ready.Activations = append(l.ready.Activations, Activation{Zxid: z, Config: next, Designated: designated})
+	}
+	l.cur, l.lastSeen = next, next
+	l.cfg.Verifier = next.Verifier
+	l.cfg.ConfigVersion = next.Version
+	l.cfg.Member = func(sid int64) (bool, bool) {
+		s, ok := next.Servers[sid]
+		return ok && !s.Observer, true
+	}
+	if l.outstanding != nil {
+		l.outstanding.SetVerifiers(next.Verifier)
+	}
+	if designated != l.cfg.ID {
+		l.noCommit = true
+		l.warn(fmt.Sprintf("this leader is not the designated leader (%d) of configuration version %s; it commits nothing more",
+			designated, quorum.HexVersion(next.Version)))
+	}
+}
+
+// SyncedFollowers returns the followers in sync with the leader
+// (Leader.isQuorumSynced: forwarding followers, from the start of their
+// sync, whose ACK deadline has not passed), for a reconfig's
+// NewConfigNoQuorum check; the leader is not among them.
+func (l *Leader) SyncedFollowers() map[int64]bool {
+	out := map[int64]bool{}
+	for _, h := range l.list {
+		if h.forwarding && !h.observer && l.fullTick <= h.ackDeadline {
+			out[h.sid] = true
+		}
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/node/quorum"
 	"github.com/zkgo/zkgo/wire"
 )
 
@@ -60,6 +61,9 @@ type LearnerConfig struct {
 	AcceptedEpoch, CurrentEpoch int64
 	// MaxRecord bounds the lengths in a txn (jute.maxbuffer).
 	MaxRecord int
+	// View is what activations are decided with (dynamic
+	// reconfiguration); Synced.View is it after the sync.
+	View LearnerView
 }
 
 // LearnerReady is what one step asks the driver to do, in this order:
@@ -90,6 +94,13 @@ type LearnerReady struct {
 	Messages  []wire.QuorumPacket
 	// Warnings are unexpected but harmless things, for the log.
 	Warnings []string
+	// NextConfig (a reconfig proposal's or NEWLEADER's configuration, now
+	// the last seen one: the .next file) and Activations (see
+	// LearnerActivation) are written first, before anything else. An
+	// activation with Leave ends the sync once they are written (Java's
+	// "changes proposed in reconfig"); the rest of the Ready is empty.
+	NextConfig  *quorum.Config
+	Activations []LearnerActivation
 }
 
 // Synced is the outcome of a sync: the txns received after NEWLEADER (and
@@ -102,6 +113,8 @@ type Synced struct {
 	Logged       []*wire.TxnEntry
 	NotCommitted []*wire.TxnEntry
 	Committed    []wire.Zxid
+	// View is the learner's view after the sync, for NewBroadcast.
+	View LearnerView
 }
 
 // ErrLearnerFatal marks errors after which Java exits the process (an
@@ -121,11 +134,13 @@ type LearnerSync struct {
 	notCommitted []*wire.TxnEntry
 	committed    []wire.Zxid
 	logged       []*wire.TxnEntry
+	view         LearnerView
+	newLeaderQV  *quorum.Config
 }
 
 // NewLearnerSync starts a sync; Start returns the first packet to send.
 func NewLearnerSync(cfg LearnerConfig) *LearnerSync {
-	return &LearnerSync{cfg: cfg, hard: HardState{AcceptedEpoch: cfg.AcceptedEpoch, CurrentEpoch: cfg.CurrentEpoch}}
+	return &LearnerSync{cfg: cfg, view: cfg.View, hard: HardState{AcceptedEpoch: cfg.AcceptedEpoch, CurrentEpoch: cfg.CurrentEpoch}}
 }
 
 // Start returns FOLLOWERINFO or OBSERVERINFO: zxid acceptedEpoch<<32 and
@@ -144,7 +159,8 @@ func (l *LearnerSync) State() LearnerState { return l.state }
 
 // Synced returns the outcome once the state is LearnerSynced.
 func (l *LearnerSync) Synced() Synced {
-	return Synced{Mode: l.mode, NewEpoch: l.newEpoch, Logged: l.logged, NotCommitted: l.notCommitted, Committed: l.committed}
+	return Synced{Mode: l.mode, NewEpoch: l.newEpoch, Logged: l.logged, NotCommitted: l.notCommitted, Committed: l.committed,
+		View: l.view}
 }
 
 func (l *LearnerSync) newLeaderZxid() wire.Zxid { return wire.MakeZxid(uint32(l.newEpoch), 0) }
@@ -171,8 +187,32 @@ func (l *LearnerSync) Step(qp *wire.QuorumPacket) (LearnerReady, error) {
 			r.Warnings = append(r.Warnings, fmt.Sprintf("Got zxid %v out of sequence, expected %v", z, l.lastQueued+1))
 		}
 		l.lastQueued = z
+		next, err := l.view.configOfTxn(&e)
+		if err != nil {
+			return r, err
+		}
+		r.NextConfig = l.view.seen(next)
 		l.notCommitted = append(l.notCommitted, &e)
 	case wire.PacketCommit, wire.PacketCommitAndActivate:
+		if qp.Type == wire.PacketCommitAndActivate && len(l.notCommitted) > 0 && l.notCommitted[0].Hdr.Zxid == qp.Zxid {
+			d, err := designatedOf(qp)
+			if err != nil {
+				return r, err
+			}
+			next, err := l.view.configOfTxn(l.notCommitted[0])
+			if err == nil && next == nil && l.view.Config != nil {
+				err = fmt.Errorf("%w: COMMITANDACTIVATE %v for a txn that is not a reconfig", ErrReconfigData, qp.Zxid)
+			}
+			if err != nil {
+				return r, err
+			}
+			if a := l.view.activate(next, qp.Zxid, d); a != nil {
+				r.Activations = append(r.Activations, *a)
+				if a.Leave {
+					return r, nil
+				}
+			}
+		}
 		if l.writeToLog {
 			l.committed = append(l.committed, qp.Zxid)
 			break
@@ -199,6 +239,22 @@ func (l *LearnerSync) Step(qp *wire.QuorumPacket) (LearnerReady, error) {
 		if err != nil {
 			return r, fmt.Errorf("INFORM %v: %w", qp.Zxid, err)
 		}
+		if qp.Type == wire.PacketInformAndActivate {
+			d, _ := designatedOf(qp)
+			next, err := l.view.configOfTxn(&e)
+			if err == nil && next == nil && l.view.Config != nil {
+				err = fmt.Errorf("%w: INFORMANDACTIVATE %v is not a reconfig", ErrReconfigData, qp.Zxid)
+			}
+			if err != nil {
+				return r, err
+			}
+			if a := l.view.activate(next, qp.Zxid, d); a != nil {
+				r.Activations = append(r.Activations, *a)
+				if a.Leave {
+					return r, nil
+				}
+			}
+		}
 		if qp.Type == wire.PacketInform {
 			if e.Hdr.Zxid != l.lastQueued+1 {
 				r.Warnings = append(r.Warnings, fmt.Sprintf("Got zxid %v out of sequence, expected %v", e.Hdr.Zxid, l.lastQueued+1))
@@ -217,6 +273,16 @@ func (l *LearnerSync) Step(qp *wire.QuorumPacket) (LearnerReady, error) {
 			break
 		}
 		l.state = LearnerAfterNewLeader
+		if len(qp.Data) > 1 {
+			// Learner.syncWithLeader: NEWLEADER's configuration is the
+			// last seen one, activated at UPTODATE (a text that does not
+			// read is only reported, as Java prints it and goes on).
+			if c, err := l.view.parse(qp.Data); err != nil {
+				r.Warnings = append(r.Warnings, "NEWLEADER configuration: "+err.Error())
+			} else {
+				r.NextConfig, l.newLeaderQV = l.view.seen(c), c
+			}
+		}
 		r.WriteSnapshot = l.mode != wire.PacketDiff
 		l.writeToLog = true
 		if !l.cfg.Observer && len(l.notCommitted) > 0 {
@@ -233,6 +299,15 @@ func (l *LearnerSync) Step(qp *wire.QuorumPacket) (LearnerReady, error) {
 	case wire.PacketUpToDate:
 		if l.state != LearnerAfterNewLeader {
 			return r, errors.New("UPTODATE before NEWLEADER (pre-Zab-1.0 leader?)")
+		}
+		if c := l.newLeaderQV; c != nil {
+			l.newLeaderQV = nil
+			if a := l.view.activate(c, l.newLeaderZxid(), -1); a != nil {
+				r.Activations = append(r.Activations, *a)
+				if a.Leave {
+					return r, nil
+				}
+			}
 		}
 		l.state = LearnerSynced
 		// ACK the UPTODATE, then the proposals logged at NEWLEADER.

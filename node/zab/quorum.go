@@ -13,35 +13,68 @@ import (
 // Tracker is the set of voters that acknowledged one thing: the epoch
 // (Leader.connectingFollowers, electingFollowers), NEWLEADER
 // (newLeaderProposal), a proposal, or being in sync at a tick
-// (SyncedLearnerTracker with the one verifier zkgo has: there is no
-// dynamic reconfiguration). The zero value is not usable: use NewTracker.
+// (SyncedLearnerTracker). It counts with one verifier, or with two while
+// a reconfiguration is pending (the committed configuration and the one
+// proposed, Java's two QuorumVerifierAcksetPairs): then it has a quorum
+// only when each of them does. The zero value is not usable: use
+// NewTracker.
 type Tracker struct {
-	v    quorum.Verifier
+	vs   []quorum.Verifier
 	acks map[int64]bool
 }
 
-// NewTracker returns an empty tracker that counts with v.
-func NewTracker(v quorum.Verifier) Tracker {
-	return Tracker{v: v, acks: make(map[int64]bool, 4)}
+// NewTracker returns an empty tracker that counts with v, and with each
+// of more as well (a quorum of every one is needed).
+func NewTracker(v quorum.Verifier, more ...quorum.Verifier) Tracker {
+	vs := make([]quorum.Verifier, 0, 1+len(more))
+	vs = append(vs, v)
+	vs = append(vs, more...)
+	return Tracker{vs: vs, acks: make(map[int64]bool, 4)}
 }
 
 // Ack records sid's acknowledgement and reports whether it counts: only
 // voters' do (SyncedLearnerTracker.addAck skips anyone who is not a voting
-// member); an observer's, or an unknown server's, is not recorded.
+// member of a configuration it counts with); an observer's, or an
+// unknown server's, is not recorded.
 func (t *Tracker) Ack(sid int64) bool {
-	if !t.v.IsVoter(sid) {
-		return false
+	for _, v := range t.vs {
+		if v.IsVoter(sid) {
+			t.acks[sid] = true
+			return true
+		}
 	}
-	t.acks[sid] = true
-	return true
+	return false
 }
+
+// AckedBy returns the voters of the i-th verifier (0: the first) that
+// acknowledged, ascending: Java's ack set of that QuorumVerifierAcksetPair.
+func (t *Tracker) AckedBy(i int) []int64 {
+	var out []int64
+	for _, id := range t.IDs() {
+		if t.vs[i].IsVoter(id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// Verifiers is the number of verifiers the tracker counts with.
+func (t *Tracker) Verifiers() int { return len(t.vs) }
 
 // Acked reports whether sid's acknowledgement was recorded.
 func (t *Tracker) Acked(sid int64) bool { return t.acks[sid] }
 
 // HasQuorum reports whether the acknowledgements form a quorum
-// (QuorumVerifier.containsQuorum).
-func (t *Tracker) HasQuorum() bool { return t.v.ContainsQuorum(t.acks) }
+// (QuorumVerifier.containsQuorum), of every verifier it counts with
+// (SyncedLearnerTracker.hasAllQuorums).
+func (t *Tracker) HasQuorum() bool {
+	for _, v := range t.vs {
+		if !v.ContainsQuorum(t.acks) {
+			return false
+		}
+	}
+	return true
+}
 
 // Len is the number of voters recorded.
 func (t *Tracker) Len() int { return len(t.acks) }
@@ -102,8 +135,12 @@ func (r AckResult) String() string {
 // (Leader.outstandingProposals), in zxid order. They commit in that order:
 // a proposal with a quorum waits for every proposal before it
 // (Leader.tryToCommit). The zero value is not usable: use NewOutstanding.
+//
+// Each proposal counts its ACKs with the verifiers set when it was made
+// (SetVerifiers): the committed configuration, and the proposed one too
+// while a reconfiguration is pending (Leader.propose).
 type Outstanding struct {
-	v             quorum.Verifier
+	vs            []quorum.Verifier
 	q             []pending
 	lastProposed  wire.Zxid
 	lastCommitted wire.Zxid
@@ -117,7 +154,13 @@ type pending struct {
 // NewOutstanding returns an empty set whose history is committed up to
 // lastCommitted (the NEWLEADER zxid when a leader starts to serve).
 func NewOutstanding(v quorum.Verifier, lastCommitted wire.Zxid) *Outstanding {
-	return &Outstanding{v: v, lastProposed: lastCommitted, lastCommitted: lastCommitted}
+	return &Outstanding{vs: []quorum.Verifier{v}, lastProposed: lastCommitted, lastCommitted: lastCommitted}
+}
+
+// SetVerifiers sets what the proposals made from now on count their ACKs
+// with: v, and each of more as well. Proposals already made keep theirs.
+func (o *Outstanding) SetVerifiers(v quorum.Verifier, more ...quorum.Verifier) {
+	o.vs = append([]quorum.Verifier{v}, more...)
 }
 
 // Propose adds a proposal, with no ACKs yet. Zxids must increase.
@@ -126,7 +169,7 @@ func (o *Outstanding) Propose(z wire.Zxid) {
 		panic(fmt.Sprintf("zab: proposal %v after %v", z, o.lastProposed))
 	}
 	o.lastProposed = z
-	o.q = append(o.q, pending{zxid: z, acks: NewTracker(o.v)})
+	o.q = append(o.q, pending{zxid: z, acks: NewTracker(o.vs[0], o.vs[1:]...)})
 }
 
 // Ack counts sid's ACK of z (Leader.processAck).
@@ -153,6 +196,27 @@ func (o *Outstanding) AckThrough(sid int64, z wire.Zxid) {
 		}
 		o.q[i].acks.Ack(sid)
 	}
+}
+
+// Next returns the ACKs of the oldest outstanding proposal, if any (what
+// Commit would take off).
+func (o *Outstanding) Next() (Tracker, bool) {
+	if len(o.q) == 0 {
+		return Tracker{}, false
+	}
+	return o.q[0].acks, true
+}
+
+// After returns the ACKs of the outstanding proposals newer than z, in
+// zxid order.
+func (o *Outstanding) After(z wire.Zxid) []Tracker {
+	var out []Tracker
+	for _, p := range o.q {
+		if p.zxid > z {
+			out = append(out, p.acks)
+		}
+	}
+	return out
 }
 
 // Commit takes the oldest proposal off if a quorum acked it, and returns

@@ -224,3 +224,57 @@ func TestOutstandingAcksAndBounds(t *testing.T) {
 	}()
 	o.Propose(0x500000002)
 }
+
+// TestTrackerTwoConfigurations: while a reconfiguration is pending a
+// quorum is one of both configurations (SyncedLearnerTracker with two
+// QuorumVerifierAcksetPairs); an ACK counts if its sender votes in
+// either, and each configuration's ack set holds its own voters only.
+func TestTrackerTwoConfigurations(t *testing.T) {
+	old := quorum.NewMajority([]int64{1, 2, 3})
+	next := quorum.NewMajority([]int64{1, 2, 5})
+	tr := NewTracker(old, next)
+	for _, step := range []struct {
+		sid    int64
+		counts bool
+		quorum bool
+	}{
+		{1, true, false},
+		{3, true, false}, // 1,3: a quorum of 1,2,3 only
+		{4, false, false},
+		{5, true, true}, // 1,5 of 1,2,5
+	} {
+		if got := tr.Ack(step.sid); got != step.counts {
+			t.Errorf("Ack(%d) = %v, want %v", step.sid, got, step.counts)
+		}
+		if got := tr.HasQuorum(); got != step.quorum {
+			t.Errorf("after %d: HasQuorum = %v, want %v", step.sid, got, step.quorum)
+		}
+	}
+	if got, want := tr.AckedBy(0), []int64{1, 3}; !slices.Equal(got, want) {
+		t.Errorf("AckedBy(0) = %v, want %v", got, want)
+	}
+	if got, want := tr.AckedBy(1), []int64{1, 5}; !slices.Equal(got, want) {
+		t.Errorf("AckedBy(1) = %v, want %v", got, want)
+	}
+
+	// Proposals keep the verifiers they were made with.
+	o := NewOutstanding(old, wire.MakeZxid(1, 0))
+	o.SetVerifiers(old, next)
+	o.Propose(wire.MakeZxid(1, 1))
+	o.SetVerifiers(next)
+	o.Propose(wire.MakeZxid(1, 2))
+	for _, sid := range []int64{1, 3} {
+		o.Ack(sid, wire.MakeZxid(1, 1))
+		o.Ack(sid, wire.MakeZxid(1, 2))
+	}
+	if _, ok := o.Commit(); ok {
+		t.Fatal("1:1 committed with a quorum of the old configuration only")
+	}
+	o.Ack(5, wire.MakeZxid(1, 1))
+	o.Ack(5, wire.MakeZxid(1, 2))
+	for _, want := range []wire.Zxid{wire.MakeZxid(1, 1), wire.MakeZxid(1, 2)} {
+		if z, ok := o.Commit(); !ok || z != want {
+			t.Fatalf("Commit = %v %v, want %v", z, ok, want)
+		}
+	}
+}

@@ -122,6 +122,19 @@ func (e *Env) Handle(name string, words []string, kv map[string]string) (string,
 		return e.cmdStabilize()
 	case "propose":
 		return e.cmdPropose(kv)
+	case "propose-reconfig":
+		return e.cmdProposeReconfig(kv)
+	case "synced-followers":
+		// The followers a reconfig's NewConfigNoQuorum check counts.
+		if e.leader == nil {
+			return "", fmt.Errorf("no leader")
+		}
+		var ids []int64
+		for id := range e.leader.zl.SyncedFollowers() {
+			ids = append(ids, id)
+		}
+		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+		return fmt.Sprint(ids), nil
 	case "snap-ready":
 		return e.cmdSnapReady(words)
 	case "inject":
@@ -216,8 +229,15 @@ func (e *Env) cmdConnect(words []string) (string, error) {
 	if e.leader == nil {
 		return "", fmt.Errorf("no leader")
 	}
+	// A learner of a leader with a configuration starts from the
+	// leader's committed one, and its reconfigEnabled.
+	var view zab.LearnerView
+	if cur, _ := e.leader.zl.Config(); cur != nil {
+		view = zab.LearnerView{ID: p.id, LeaderID: e.leader.id, Observer: p.observer, Config: cur, ReconfigEnabled: e.leader.reconfig,
+			LastSeenVersion: cur.Version}
+	}
 	ls := zab.NewLearnerSync(zab.LearnerConfig{ID: p.id, Observer: p.observer, LastLogged: p.store.LastZxid(),
-		AcceptedEpoch: p.store.AcceptedEpoch, CurrentEpoch: p.store.CurrentEpoch, MaxRecord: 1 << 20})
+		AcceptedEpoch: p.store.AcceptedEpoch, CurrentEpoch: p.store.CurrentEpoch, MaxRecord: 1 << 20, View: view})
 	p.learner = &learnerSide{leader: e.leader.id, ls: ls}
 	return e.send(p.id, e.leader.id, ls.Start()), nil
 }
@@ -369,6 +389,11 @@ func (e *Env) learnerReceive(p *peer, from int64, qp wire.QuorumPacket) ([]strin
 	var out []string
 	for _, w := range r.Warnings {
 		out = append(out, "warning: "+w)
+	}
+	out = append(out, configLines(r.NextConfig, r.Activations)...)
+	if leave := leaving(r.Activations); leave != "" {
+		out = append(out, "leaves the leader: "+leave)
+		return append(out, e.disconnect(p)...), nil
 	}
 	if r.Truncate {
 		if err := st.Truncate(r.TruncateTo); err != nil {

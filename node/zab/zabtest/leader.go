@@ -2,6 +2,7 @@ package zabtest
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,11 +25,13 @@ type leaderSide struct {
 	// manualSnaps: a SNAP's walk ends only with "snap-ready ID" (the
 	// proposals committed meanwhile go before its NEWLEADER).
 	manualSnaps bool
-	links       map[int64]zab.LinkID // by learner id
-	peerOf      map[zab.LinkID]int64
-	nextLink    zab.LinkID
-	walking     map[zab.LinkID]bool // SNAPs whose walk is not done
-	txns        map[wire.Zxid]*wire.TxnEntry
+	// reconfig: reconfigEnabled, for the leader and its learners.
+	reconfig bool
+	links    map[int64]zab.LinkID // by learner id
+	peerOf   map[zab.LinkID]int64
+	nextLink zab.LinkID
+	walking  map[zab.LinkID]bool // SNAPs whose walk is not done
+	txns     map[wire.Zxid]*wire.TxnEntry
 	// applied is the zxid of the leader's tree (node's tree.LastZxid): its
 	// log when it started, NEWLEADER's zxid once it serves, then each
 	// commit.
@@ -57,7 +60,30 @@ func (e *Env) cmdLead(words []string, kv map[string]string) (string, error) {
 		}
 	}
 	v := quorum.NewMajority(voters)
-	zl, err := zab.NewLeader(zab.LeaderConfig{ID: p.id, Verifier: v,
+	// "config" (or "reconfig", which sets reconfigEnabled too): the leader
+	// keeps Java's configuration bookkeeping with the configuration of
+	// the voters and observers=, version= (hex).
+	var qc, lastSeen *quorum.Config
+	reconfig := slices.Contains(words[1:], "reconfig")
+	if reconfig || slices.Contains(words[1:], "config") {
+		var ver int64
+		if s, ok := kv["version"]; ok {
+			if ver, err = quorum.ParseVersion(s); err != nil {
+				return "", fmt.Errorf("version: %w", err)
+			}
+		}
+		if qc, err = ConfigOf(kv["voters"], kv["observers"], ver); err != nil {
+			return "", err
+		}
+		// next=: a configuration proposed and not committed before the
+		// leader was elected (the last seen one), version+1.
+		if nv, ok := kv["next"]; ok {
+			if lastSeen, err = ConfigOf(nv, kv["nextobservers"], ver+1); err != nil {
+				return "", err
+			}
+		}
+	}
+	zl, err := zab.NewLeader(zab.LeaderConfig{ID: p.id, Verifier: v, Config: qc, LastSeen: lastSeen, ReconfigEnabled: reconfig,
 		AcceptedEpoch: p.store.AcceptedEpoch, CurrentEpoch: p.store.CurrentEpoch, LastZxid: p.store.LastZxid(),
 		PhaseTicks: ints["phase"], InitLimit: ints["phase"] / 2, SyncLimit: ints["synclimit"],
 		Member: func(sid int64) (bool, bool) {
@@ -68,7 +94,7 @@ func (e *Env) cmdLead(words []string, kv map[string]string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	ld := &leaderSide{id: p.id, zl: zl, committed: zab.NewCommittedLog(int(ints["commitlog"])), txnLog: kv["txnlog"] != "off",
+	ld := &leaderSide{id: p.id, zl: zl, reconfig: reconfig, committed: zab.NewCommittedLog(int(ints["commitlog"])), txnLog: kv["txnlog"] != "off",
 		links: map[int64]zab.LinkID{}, peerOf: map[zab.LinkID]int64{}, walking: map[zab.LinkID]bool{},
 		txns: map[wire.Zxid]*wire.TxnEntry{}, applied: p.store.LastZxid()}
 	for _, w := range words[1:] {
@@ -130,6 +156,12 @@ func (e *Env) leaderReady() []string {
 		if r.Serving {
 			ld.applied = ld.zl.NewLeaderZxid()
 			out = append(out, "serving; NEWLEADER acked by "+ld.zl.NewLeaderVoters())
+		}
+		if c := r.NextConfig; c != nil {
+			out = append(out, fmt.Sprintf("write next config: %s", ConfigLine(c)))
+		}
+		for _, a := range r.Activations {
+			out = append(out, fmt.Sprintf("activate at %s: %s; designated leader %d", Zxid(a.Zxid), ConfigLine(a.Config), a.Designated))
 		}
 		for _, link := range r.Snaps {
 			// The model of a snapshot: SNAP with the leader's last zxid;
@@ -319,4 +351,78 @@ func (e *Env) leaderDurable(p *peer) []string {
 	}
 	ld.zl.Durable(p.store.LastZxid())
 	return e.leaderReady()
+}
+
+// ConfigOf builds the configuration of voters and observers ("1,2,3",
+// "" for none) with version ver: server.N=127.0.0.1:(2000+N):(3000+N)
+// with client port 4000+N.
+func ConfigOf(voters, observers string, ver int64) (*quorum.Config, error) {
+	var b strings.Builder
+	for _, part := range []struct {
+		ids  string
+		role string
+	}{{voters, "participant"}, {observers, "observer"}} {
+		if part.ids == "" {
+			continue
+		}
+		for _, s := range strings.Split(part.ids, ",") {
+			id, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("server id %q: %w", s, err)
+			}
+			fmt.Fprintf(&b, "server.%d=127.0.0.1:%d:%d:%s;%d\n", id, 2000+id, 3000+id, part.role, 4000+id)
+		}
+	}
+	fmt.Fprintf(&b, "version=%s\n", quorum.HexVersion(ver))
+	return quorum.ParseConfigText(b.String(), false)
+}
+
+// ConfigLine renders a configuration compactly: "voters 1,2,3 observers 4
+// version 100000000".
+func ConfigLine(c *quorum.Config) string {
+	join := func(ids []int64) string {
+		parts := make([]string, len(ids))
+		for i, id := range ids {
+			parts[i] = strconv.FormatInt(id, 10)
+		}
+		return strings.Join(parts, ",")
+	}
+	s := "voters " + join(c.Voters())
+	if o := c.Observers(); len(o) > 0 {
+		s += " observers " + join(o)
+	}
+	return s + " version " + quorum.HexVersion(c.Version)
+}
+
+// ReconfigTxn is the reconfig txn with zxid z proposing c: a SetData of
+// /zookeeper/config with c's text (PrepRequestProcessor).
+func ReconfigTxn(z wire.Zxid, c *quorum.Config) *wire.TxnEntry {
+	return &wire.TxnEntry{Hdr: wire.TxnHeader{ClientID: 1, Cxid: 1, Zxid: z, Time: 1, Type: wire.OpReconfig},
+		Body: &wire.SetDataTxn{Path: "/zookeeper/config", Data: []byte(c.String()), Version: -1}}
+}
+
+// cmdProposeReconfig: "propose-reconfig voters=1,2,4 [observers=5]": the
+// serving leader proposes a reconfig to that configuration, versioned
+// with the proposal's zxid.
+func (e *Env) cmdProposeReconfig(kv map[string]string) (string, error) {
+	ld := e.leader
+	if ld == nil || !ld.zl.Serving() {
+		return "", fmt.Errorf("no serving leader")
+	}
+	z := ld.zl.LastProposed() + 1
+	c, err := ConfigOf(kv["voters"], kv["observers"], int64(z))
+	if err != nil {
+		return "", err
+	}
+	t := ReconfigTxn(z, c)
+	if err := ld.zl.ProposeReconfig(z, wire.AppendTxnEntry(nil, t), c); err != nil {
+		return "", err
+	}
+	// Logged once proposed (a refused one is not).
+	if err := e.peers[ld.id].store.Append(t); err != nil {
+		return "", err
+	}
+	ld.txns[z] = t
+	out := []string{"propose reconfig " + Zxid(z) + ": " + ConfigLine(c)}
+	return strings.Join(append(out, e.leaderReady()...), "\n"), nil
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/zkgo/zkgo/node/quorum"
 	"github.com/zkgo/zkgo/node/zab"
 	"github.com/zkgo/zkgo/wire"
 )
@@ -94,6 +95,7 @@ func (e *Env) broadcastReady(p *peer, r *zab.BroadcastReady) []string {
 	for _, w := range r.Errors {
 		out = append(out, "error: "+w)
 	}
+	out = append(out, configLines(r.NextConfig, r.Activations)...)
 	if len(r.Append) > 0 {
 		var fresh []*wire.TxnEntry
 		for _, t := range r.Append {
@@ -129,7 +131,39 @@ func (e *Env) broadcastReady(p *peer, r *zab.BroadcastReady) []string {
 	if r.Sync {
 		out = append(out, "client sync answered")
 	}
+	if leave := leaving(r.Activations); leave != "" {
+		out = append(out, "leaves the leader: "+leave)
+		out = append(out, e.disconnect(p)...)
+	}
 	return out
+}
+
+// configLines renders a learner's reconfiguration steps: the last seen
+// configuration written, the activations.
+func configLines(next *quorum.Config, acts []zab.LearnerActivation) []string {
+	var out []string
+	if next != nil {
+		out = append(out, "write next config: "+ConfigLine(next))
+	}
+	for _, a := range acts {
+		role := "participant"
+		if a.Observer {
+			role = "observer"
+		}
+		out = append(out, fmt.Sprintf("activate at %s: %s; designated leader %d; role %s", Zxid(a.Zxid), ConfigLine(a.Config), a.Designated, role))
+	}
+	return out
+}
+
+// leaving is the reason of the activation that makes the learner leave
+// its leader, if any.
+func leaving(acts []zab.LearnerActivation) string {
+	for _, a := range acts {
+		if a.Leave {
+			return a.Reason
+		}
+	}
+	return ""
 }
 
 // learnerDurable sends a follower's ACKs of what its now durable log

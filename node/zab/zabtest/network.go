@@ -1,11 +1,13 @@
 package zabtest
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/zkgo/zkgo/node/quorum"
 	"github.com/zkgo/zkgo/wire"
 )
 
@@ -130,15 +132,47 @@ func Zxid(z wire.Zxid) string {
 }
 
 // Packet renders a quorum packet as its type and zxid; a PROPOSAL shows
-// the txn's zxid and path when it is a create.
+// the txn's zxid and path when it is a create, and the configuration when
+// it is a reconfig; COMMITANDACTIVATE and INFORMANDACTIVATE show the
+// designated leader; NEWLEADER its configuration, if any.
 func Packet(qp wire.QuorumPacket) string {
 	s := qp.Type.String() + " " + Zxid(qp.Zxid)
-	if qp.Type == wire.PacketProposal {
-		if e, err := wire.DecodeTxnEntry(qp.Data, 1<<20); err == nil {
-			if c, ok := e.Body.(*wire.CreateTxn); ok {
-				s += " " + c.Path
+	txn := func(data []byte) {
+		e, err := wire.DecodeTxnEntry(data, 1<<20)
+		if err != nil {
+			return
+		}
+		switch b := e.Body.(type) {
+		case *wire.CreateTxn:
+			s += " " + b.Path
+		case *wire.SetDataTxn:
+			if e.Hdr.Type == wire.OpReconfig {
+				s += " reconfig " + configText(b.Data)
 			}
 		}
 	}
+	switch qp.Type {
+	case wire.PacketProposal:
+		txn(qp.Data)
+	case wire.PacketCommitAndActivate, wire.PacketInformAndActivate:
+		if len(qp.Data) >= 8 {
+			s += fmt.Sprintf(" leader=%d", int64(binary.BigEndian.Uint64(qp.Data)))
+			if qp.Type == wire.PacketInformAndActivate {
+				txn(qp.Data[8:])
+			}
+		}
+	case wire.PacketNewLeader:
+		if len(qp.Data) > 0 {
+			s += " config " + configText(qp.Data)
+		}
+	}
 	return s
+}
+
+func configText(data []byte) string {
+	c, err := quorum.ParseConfigText(string(data), false)
+	if err != nil {
+		return fmt.Sprintf("(%q: %v)", data, err)
+	}
+	return ConfigLine(c)
 }
