@@ -131,6 +131,7 @@ func (s *Server) prepareWrite(prop *proposal, r *writeRequest) {
 		return
 	}
 	owner := r.owner
+	zxid := s.nextZxid()
 	req := &tree.PrepRequest{
 		Session:         r.session,
 		Cxid:            r.xid,
@@ -138,10 +139,11 @@ func (s *Server) prepareWrite(prop *proposal, r *writeRequest) {
 		Body:            r.body,
 		Raw:             r.raw,
 		Auth:            r.auth,
-		Zxid:            s.nextZxid(),
+		Zxid:            zxid,
 		Time:            wallMs(),
 		CheckSession:    func(id wire.SessionID) wire.ErrCode { return s.checkSessionOwner(id, owner) },
 		ReconfigEnabled: s.cfg.ReconfigEnabled,
+		Reconfig:        s.reconfigPrep(zxid),
 	}
 	if s.cfg.SkipACL {
 		req.Auth = append([]wire.ID{{Scheme: tree.SchemeSuper}}, r.auth...)

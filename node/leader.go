@@ -12,6 +12,7 @@ import (
 
 	"github.com/zkgo/zkgo/internal/handshake"
 	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/node/quorum"
 	"github.com/zkgo/zkgo/node/storage"
 	"github.com/zkgo/zkgo/node/tree"
 	"github.com/zkgo/zkgo/node/zab"
@@ -82,7 +83,7 @@ func (ld *leaderDriver) serving() bool { return ld.zab.Serving() }
 // becomeLeading starts the leader role after this server won an election.
 func (s *Server) becomeLeading(out ElectionOutcome) {
 	p := s.peer
-	q := s.cfg.Quorum
+	q := s.quorum()
 	addr := q.Me().QuorumAddr()
 	if strings.EqualFold(strings.TrimSpace(s.cfg.Raw["quorumListenOnAllIPs"]), "true") {
 		addr = ":" + strconv.Itoa(q.Me().QuorumPort)
@@ -114,7 +115,7 @@ func (s *Server) becomeLeading(out ElectionOutcome) {
 	s.goRoutine(func() { ld.acceptLearners() })
 	// Java's lead() takes a snapshot first (ZooKeeperServer.loadData).
 	s.wantSnapshot = true
-	zl, err := zab.NewLeader(zab.LeaderConfig{ID: q.MyID, Verifier: v, AcceptedEpoch: p.acceptedEpoch,
+	lc := zab.LeaderConfig{ID: q.MyID, Verifier: v, AcceptedEpoch: p.acceptedEpoch,
 		CurrentEpoch: p.currentEpoch, LastZxid: s.tree.LastZxid, PhaseTicks: s.cfg.initLimitTicks(),
 		InitLimit: int64(s.cfg.InitLimit), SyncLimit: int64(s.cfg.SyncLimit),
 		ConfigVersion: q.Version, Member: func(sid int64) (bool, bool) {
@@ -122,7 +123,12 @@ func (s *Server) becomeLeading(out ElectionOutcome) {
 			return m.Type == Participant, ok
 		},
 		NewLeaderData: []byte(q.Text()), MaxSnapSyncs: s.cfg.MaxConcurrentSnapSyncs, MaxDiffSyncs: s.cfg.MaxConcurrentDiffSyncs,
-		MaxHeld: linkQueueLimit, CommitGate: s.cfg.CommitGate})
+		MaxHeld: linkQueueLimit, CommitGate: s.cfg.CommitGate}
+	err = s.leaderReconfig(&lc) // reconfig.go
+	var zl *zab.Leader
+	if err == nil {
+		zl, err = zab.NewLeader(lc)
+	}
 	if err != nil {
 		// An accepted epoch of 0x7fffffff: Java would propose 0x80000000
 		// and go on with negative zxids.
@@ -168,6 +174,27 @@ func (ld *leaderDriver) processLeaderReady() {
 					return
 				}
 				s.peer.currentEpoch = hs.CurrentEpoch
+			}
+		}
+		// Persist before send: the proposed configuration (the .next
+		// file) and each activated one (the dynamic file, zoo.cfg) are on
+		// disk before the packets that carry or activate them go out.
+		if r.NextConfig != nil {
+			if err := s.persistNextConfig(r.NextConfig); err != nil {
+				s.stepDown(err.Error())
+				return
+			}
+		}
+		for _, a := range r.Activations {
+			_, last := ld.zab.Config()
+			if err := s.activateConfig(a.Zxid, a.Config, a.Designated, last != nil && last.Version == a.Config.Version); err != nil {
+				s.stepDown(err.Error())
+				return
+			}
+			if a.Zxid == ld.zab.NewLeaderZxid() {
+				// NEWLEADER's activation (Leader.startZkServer): no txn
+				// carries it, so /zookeeper/config takes it here.
+				s.tree.InitConfig([]byte(a.Config.String()), a.Config.Version, wallMs())
 			}
 		}
 		for _, w := range r.Warnings {
@@ -569,8 +596,37 @@ func (ld *leaderDriver) broadcastProposal(p *proposal) {
 		ld.proposalSizes[1] = sz
 	}
 	ld.proposalSizes[2] = max(ld.proposalSizes[2], sz)
-	ld.zab.Propose(z, p.data)
+	if next := ld.reconfigOf(p); next != nil {
+		if err := ld.zab.ProposeReconfig(z, p.data, next); err != nil {
+			// Cannot happen: the prep refused a reconfig while another
+			// was pending.
+			ld.s.stepDown(fmt.Sprintf("reconfig proposal %v: %v", z, err))
+			return
+		}
+	} else {
+		ld.zab.Propose(z, p.data)
+	}
 	ld.processLeaderReady()
+}
+
+// reconfigOf is the configuration a reconfig txn proposes (the text the
+// prep put in its SetData of /zookeeper/config), nil for any other txn.
+func (ld *leaderDriver) reconfigOf(p *proposal) *quorum.Config {
+	s := ld.s
+	if p.entry.Hdr.Type != wire.OpReconfig || !s.reconfigOn() {
+		return nil
+	}
+	sd, ok := p.entry.Body.(*wire.SetDataTxn)
+	if !ok {
+		return nil
+	}
+	c, err := quorum.ParseConfigText(string(sd.Data), s.cfg.Standalone)
+	if err != nil {
+		// Cannot happen: the text is quorum.Reconfig's.
+		s.log.Error().Err(err).Str("zxid", p.entry.Hdr.Zxid.String()).Msg("reconfig txn's configuration does not read")
+		return nil
+	}
+	return c
 }
 
 // retryGatedCommits commits what Config.CommitGate held back (end of

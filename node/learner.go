@@ -196,7 +196,7 @@ func (s *Server) startLearning(leader int64, observer bool) {
 	p := s.peer
 	s.abortSnapshot()
 	s.quiesceStore()
-	ls := s.cfg.Quorum.Servers[leader]
+	ls := s.quorum().Servers[leader]
 	l := &learnerLink{
 		leader:       leader,
 		addr:         ls.QuorumAddr(),
@@ -217,7 +217,7 @@ func (s *Server) startLearning(leader int64, observer bool) {
 	s.setRole(roleSyncing)
 	p.leader = leader
 	p.link = l
-	q := s.cfg.Quorum
+	q := s.quorum()
 	p.lsync = &learnerSync{
 		s:          s,
 		link:       l,
@@ -609,7 +609,8 @@ func (ls *learnerSync) onJob(r syncJobResult) {
 		return
 	}
 	if r.db != nil {
-		r.db.tree.InitConfig([]byte(s.cfg.Quorum.Text()), s.cfg.Quorum.Version, wallMs())
+		q := s.quorum()
+		r.db.tree.InitConfig([]byte(q.Text()), q.Version, wallMs())
 		ls.db = r.db
 	}
 	ls.carryOut()

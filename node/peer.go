@@ -184,6 +184,9 @@ func (s *Server) newPeer(q *Quorum) error {
 	if err := s.loadEpochs(p); err != nil {
 		return err
 	}
+	if err := s.reconfigAtStart(); err != nil { // reconfig.go
+		return err
+	}
 	sec, err := s.newQuorumSec()
 	if err != nil {
 		return err
@@ -418,12 +421,12 @@ func (s *Server) onElection(r electionResult) {
 	out := r.out
 	switch out.State {
 	case wire.ServerFollowing, wire.ServerObserving:
-		if out.Leader == s.cfg.Quorum.MyID {
+		if out.Leader == s.quorum().MyID {
 			s.log.Error().Int64("leader", out.Leader).Msg("election named this server as a learner of itself; retrying")
 			p.lookAt = time.Now().Add(time.Second)
 			return
 		}
-		if _, ok := s.cfg.Quorum.Servers[out.Leader]; !ok {
+		if _, ok := s.quorum().Servers[out.Leader]; !ok {
 			s.log.Error().Int64("leader", out.Leader).Msg("elected leader is not in the configuration; retrying")
 			p.lookAt = time.Now().Add(time.Second)
 			return

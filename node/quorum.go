@@ -82,6 +82,32 @@ type Quorum struct {
 	// count of the election and of the leader goes through it. nil (a
 	// Quorum built by hand) means a majority of the participants.
 	Verifier quorum.Verifier
+	// qc is the configuration as node/quorum parsed it (nil for a Quorum
+	// built by hand): the reconfig protocol's view of it (config).
+	qc *quorum.Config
+}
+
+// config returns q as node/quorum's Config (the reconfig protocol's):
+// the parsed one, or one built from the members and the verifier.
+func (q *Quorum) config() *quorum.Config {
+	if q.qc != nil {
+		return q.qc
+	}
+	servers := make(map[int64]quorum.Server, len(q.Servers))
+	for id, qs := range q.Servers {
+		servers[id] = qs.server()
+	}
+	return &quorum.Config{Servers: servers, Verifier: q.verifier(), Version: q.Version}
+}
+
+// quorumOf is c as this member's Quorum (a configuration activated by
+// the reconfig protocol). It is never changed once built.
+func quorumOf(c *quorum.Config, myID int64) *Quorum {
+	q := &Quorum{MyID: myID, Servers: make(map[int64]QuorumServer, len(c.Servers)), Version: c.Version, Verifier: c.Verifier, qc: c}
+	for id, s := range c.Servers {
+		q.Servers[id] = quorumServer(s)
+	}
+	return q
 }
 
 // Voters returns the participant ids, ascending.
@@ -181,8 +207,8 @@ func quorumProps(c *Config) (props *quorum.Properties, opt quorum.ParseOptions, 
 		props.Set("version", v)
 	}
 	// NB: zoo.cfg.dynamic.next (QuorumPeerConfig's last seen config) is
-	// only used by Java with reconfigEnabled=true, which zkgo quorum
-	// members refuse (configkeys.go).
+	// only used with reconfigEnabled=true: the reconfig protocol reads it
+	// (reconfig.go).
 	return props, opt, nil
 }
 
@@ -212,6 +238,7 @@ func parseQuorum(c *Config) (*Quorum, error) {
 		return nil, nil
 	}
 	q.Verifier = qc.Verifier
+	q.qc = qc
 	if !qc.Distributed(c.Standalone) {
 		return nil, nil
 	}

@@ -140,6 +140,11 @@ type Server struct {
 	storeErrAt    int64
 	nextPurge     int64
 
+	// quorumNow is the configuration in force once the reconfig protocol
+	// activated one (nil: cfg.Quorum); each value is immutable, replaced
+	// whole on the owner goroutine (quorum()).
+	quorumNow atomic.Pointer[Quorum]
+
 	// quorum membership (nil when standalone)
 	peer   *peer
 	leader *leaderDriver // while this server leads

@@ -1,0 +1,221 @@
+package node_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zkgo/zkgo/compat-tests/harness"
+	"github.com/zkgo/zkgo/node"
+	"github.com/zkgo/zkgo/node/quorum"
+)
+
+// reconfigEnsemble is an all-zkgo in-process ensemble with the reconfig
+// protocol on (the test-only switch) and skipACL (a reconfig needs a
+// super user or skipACL).
+type reconfigEnsemble struct {
+	m  *harness.Mixed
+	zk map[int64]*harness.Zkgo
+}
+
+func startReconfigEnsemble(t *testing.T, ids ...int64) *reconfigEnsemble {
+	t.Helper()
+	var specs []harness.MemberSpec
+	for _, id := range ids {
+		specs = append(specs, harness.MemberSpec{ID: id, Kind: harness.MemberExternal})
+	}
+	m := harness.NewMixed(t, harness.MixedOptions{Members: specs})
+	e := &reconfigEnsemble{m: m, zk: map[int64]*harness.Zkgo{}}
+	for _, id := range ids {
+		m.Release(id)
+		e.zk[id] = harness.StartZkgoMember(t, m.ConfigPath(id), func(c *node.Config) {
+			node.EnableReconfigForTest(c)
+			c.SkipACL = true
+		})
+	}
+	return e
+}
+
+// leader waits until one member leads and every other follows.
+func (e *reconfigEnsemble) leader(t *testing.T) int64 {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var lead int64
+		following := 0
+		for id, z := range e.zk {
+			switch z.Server.Mode() {
+			case "leader":
+				lead = id
+			case "follower":
+				following++
+			}
+		}
+		if lead != 0 && following == len(e.zk)-1 {
+			return lead
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no leader with %d followers within 60s", len(e.zk)-1)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func dialZk(t *testing.T, addr string) *zk.Conn {
+	t.Helper()
+	c, ev, err := zk.Connect([]string{addr}, 10*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case e := <-ev:
+			if e.State == zk.StateHasSession {
+				return c
+			}
+		case <-deadline:
+			t.Fatalf("no session with %s within 20s", addr)
+		}
+	}
+}
+
+// pollData polls path on c until it holds want.
+func pollData(t *testing.T, c *zk.Conn, path string, want []byte) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got, _, err := c.Get(path)
+		if err == nil && bytes.Equal(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: got %q, %v; want %q", path, got, err, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// checkActivatedFiles checks a member's files after it activated cfg as
+// Java 3.8 writes them: zoo.cfg.dynamic.<version> with the server lines,
+// zoo.cfg pointing at it without server lines, no .next file left.
+func checkActivatedFiles(t *testing.T, cfgPath, text string) {
+	t.Helper()
+	c, err := quorum.ParseConfigText(text, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn := quorum.DynamicFileName(cfgPath, c.Version)
+	b, err := os.ReadFile(dyn)
+	if err != nil {
+		t.Fatalf("dynamic file of version %x: %v", c.Version, err)
+	}
+	if want := quorum.DynamicFileText(text, false); string(b) != want {
+		t.Errorf("%s:\n%s\nwant:\n%s", filepath.Base(dyn), b, want)
+	}
+	static, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(static), "server.") || !strings.Contains(string(static), "dynamicConfigFile=") ||
+		!strings.Contains(string(static), filepath.Base(dyn)) {
+		t.Errorf("zoo.cfg after activating version %x:\n%s", c.Version, static)
+	}
+	if _, err := os.Stat(cfgPath + quorum.NextDynamicFileSuffix); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf(".next file after activating version %x: %v", c.Version, err)
+	}
+}
+
+// TestReconfigDrive_LeaderRemovesFollower: in an all-zkgo 3-member
+// ensemble with the reconfig protocol on, the leader activates NEWLEADER's
+// configuration (version NEWLEADER's zxid, ZOOKEEPER-1783) and writes it
+// as Java does; an incremental reconfig through the leader removing a
+// follower is proposed to both configurations, committed, written (the
+// dynamic file of the reconfig's zxid, zoo.cfg rewritten, .next gone)
+// and put in /zookeeper/config; later writes commit with the new
+// configuration's quorum, and every acked write is on every remaining
+// member.
+func TestReconfigDrive_LeaderRemovesFollower(t *testing.T) {
+	e := startReconfigEnsemble(t, 1, 2, 3)
+	lead := e.leader(t)
+	if _, err := os.Stat(e.m.ConfigPath(lead) + ".bak"); err != nil {
+		t.Errorf("zoo.cfg.bak at start: %v", err)
+	}
+	lc := dialZk(t, e.zk[lead].Addr)
+	boot, _, err := lc.Get("/zookeeper/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v0, ok := quorum.VersionOf(string(boot))
+	if !ok || v0 == 0 || v0&0xffffffff != 0 {
+		t.Fatalf("/zookeeper/config on the leader after NEWLEADER: %q (want NEWLEADER's zxid as version)", boot)
+	}
+	checkActivatedFiles(t, e.m.ConfigPath(lead), string(boot))
+
+	var acked []string
+	write := func(c *zk.Conn, i int) {
+		p := "/w" + strconv.Itoa(i)
+		if _, err := c.Create(p, []byte(p), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatalf("create %s: %v", p, err)
+		}
+		acked = append(acked, p)
+	}
+	for i := range 5 {
+		write(lc, i)
+	}
+	var gone, stay int64
+	for id := range e.zk {
+		if id != lead {
+			if gone == 0 {
+				gone = id
+			} else {
+				stay = id
+			}
+		}
+	}
+	if _, err := lc.IncrementalReconfig(nil, []string{strconv.FormatInt(gone, 10)}, v0); err != nil {
+		t.Fatalf("reconfig removing %d: %v", gone, err)
+	}
+	text, _, err := lc.Get("/zookeeper/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := quorum.ParseConfigText(string(text), false)
+	if err != nil {
+		t.Fatalf("/zookeeper/config after the reconfig: %v", err)
+	}
+	if _, in := c.Servers[gone]; in || len(c.Servers) != 2 || c.Version <= v0 {
+		t.Fatalf("/zookeeper/config after removing %d: %q", gone, text)
+	}
+	checkActivatedFiles(t, e.m.ConfigPath(lead), string(text))
+	// A second reconfig with the old version is refused (BADVERSION).
+	if _, err := lc.IncrementalReconfig(nil, []string{strconv.FormatInt(stay, 10)}, v0); !errors.Is(err, zk.ErrBadVersion) {
+		t.Errorf("reconfig with a stale version: %v, want %v", err, zk.ErrBadVersion)
+	}
+	for i := 5; i < 10; i++ {
+		write(lc, i)
+	}
+	sc := dialZk(t, e.zk[stay].Addr)
+	if _, err := sc.Sync("/"); err != nil {
+		t.Fatal(err)
+	}
+	pollData(t, sc, "/zookeeper/config", text)
+	for _, p := range acked {
+		pollData(t, sc, p, []byte(p))
+	}
+	// The removed member is no quorum member any more: the leader and
+	// the one that stays commit without it.
+	e.zk[gone].Stop()
+	write(lc, 10)
+	pollData(t, sc, acked[len(acked)-1], []byte(acked[len(acked)-1]))
+	t.Log(fmt.Sprintf("leader %d removed %d; configuration %x", lead, gone, c.Version))
+}
