@@ -80,4 +80,7 @@ func (e fleElector) LookForLeader(ctx context.Context, z wire.Zxid, epoch int64)
 }
 func (e fleElector) SetPeerEpoch(epoch int64)            { e.svc.SetPeerEpoch(epoch) }
 func (e fleElector) SetLooking(z wire.Zxid, epoch int64) { e.svc.SetLooking(z, epoch) }
-func (e fleElector) Close() error                        { return e.svc.Close() }
+func (e fleElector) SetVote(state wire.ServerState, leader int64, z wire.Zxid) {
+	e.svc.SetVote(state, leader, z)
+}
+func (e fleElector) Close() error { return e.svc.Close() }

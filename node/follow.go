@@ -259,6 +259,24 @@ func (s *Server) carryOutBroadcast(r *zab.BroadcastReady) {
 	for _, e := range r.Errors {
 		s.log.Error().Msg(e)
 	}
+	var leave *zab.LearnerActivation
+	if r.NextConfig != nil || len(r.Activations) > 0 {
+		// Persist before send: the configurations first (reconfig.go).
+		var err error
+		if leave, err = s.learnerConfigs(r.NextConfig, r.Activations, nil); err != nil {
+			s.dropLink(err)
+			return
+		}
+	}
+	if leave != nil {
+		// Once this Ready is carried out (the reconfig txn applied),
+		// leave the leader for the role the reconfiguration decided.
+		defer func() {
+			if p.bcast != nil {
+				s.dropLink(errors.New(leave.Reason))
+			}
+		}()
+	}
 	if len(r.Append) > 0 {
 		if s.storeErr == nil {
 			for _, e := range r.Append {

@@ -184,12 +184,21 @@ func (ld *leaderDriver) processLeaderReady() {
 				s.stepDown(err.Error())
 				return
 			}
+			s.peer.lastSeen = r.NextConfig
 		}
 		for _, a := range r.Activations {
 			_, last := ld.zab.Config()
 			if err := s.activateConfig(a.Zxid, a.Config, a.Designated, last != nil && last.Version == a.Config.Version); err != nil {
 				s.stepDown(err.Error())
 				return
+			}
+			s.peer.lastSeen = last
+			if me := s.quorum().MyID; a.Designated != me {
+				// Another leads this configuration: once this leadership
+				// ends (its learners leave it), this server follows it
+				// without an election (updateVote's reconfigFlag).
+				m, in := a.Config.Servers[me]
+				s.designate(a.Designated, in && m.Observer, a.Zxid)
 			}
 			if a.Zxid == ld.zab.NewLeaderZxid() {
 				// NEWLEADER's activation (Leader.startZkServer): no txn

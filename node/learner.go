@@ -225,7 +225,7 @@ func (s *Server) startLearning(leader int64, observer bool) {
 		lastLogged: s.tree.LastZxid,
 		zab: zab.NewLearnerSync(zab.LearnerConfig{ID: q.MyID, Observer: observer, ConfigVersion: q.Version,
 			LastLogged: s.tree.LastZxid, AcceptedEpoch: p.acceptedEpoch, CurrentEpoch: p.currentEpoch,
-			MaxRecord: s.cfg.RecordLimit()}),
+			MaxRecord: s.cfg.RecordLimit(), View: s.learnerView(leader, observer)}),
 	}
 	// FOLLOWERINFO or OBSERVERINFO waits in the queue until the writer
 	// starts on the connection.
@@ -370,7 +370,8 @@ type learnerSync struct {
 type syncStage uint8
 
 const (
-	stageDatabase syncStage = iota // truncate, or take the snapshot
+	stageConfig   syncStage = iota // write the configurations (reconfig)
+	stageDatabase                  // truncate, or take the snapshot
 	stageApply                     // apply txns to the database being built
 	stageSnapshot                  // write a snapshot of it
 	stageAppend                    // log the txns, wait until durable
@@ -453,7 +454,7 @@ func (ls *learnerSync) step(m linkMsg) {
 	case qp.Type == wire.PacketUpToDate:
 		l.log.Info().Msg("Learner received UPTODATE message")
 	}
-	ls.ready, ls.qp, ls.snap, ls.stage = &r, m.qp, m.snap, stageDatabase
+	ls.ready, ls.qp, ls.snap, ls.stage = &r, m.qp, m.snap, stageConfig
 	ls.carryOut()
 }
 
@@ -470,6 +471,26 @@ func (ls *learnerSync) carryOut() {
 	l := ls.link
 	for ls.ready != nil && !ls.job {
 		switch ls.stage {
+		case stageConfig:
+			ls.stage = stageDatabase
+			if r.NextConfig == nil && len(r.Activations) == 0 {
+				break
+			}
+			leave, err := s.learnerConfigs(r.NextConfig, r.Activations, func() *tree.Tree {
+				if ls.db != nil {
+					return ls.db.tree
+				}
+				return s.tree
+			})
+			if err == nil && leave != nil {
+				err = errors.New(leave.Reason)
+			}
+			if err != nil {
+				// Java's "changes proposed in reconfig": the rest of the
+				// Ready is empty.
+				ls.fail(err, false)
+				return
+			}
 		case stageDatabase:
 			ls.stage = stageApply
 			if r.Truncate || r.ReceiveSnapshot {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/zkgo/zkgo/node/election"
+	"github.com/zkgo/zkgo/node/quorum"
 	"github.com/zkgo/zkgo/node/storage"
 	"github.com/zkgo/zkgo/node/zab"
 	"github.com/zkgo/zkgo/wire"
@@ -139,6 +140,14 @@ type peer struct {
 	sec *quorumSec
 
 	stats peerStats
+
+	// The reconfig protocol's state (reconfig.go): the last configuration
+	// proposed or received (QuorumPeer.lastSeenQuorumVerifier; the
+	// committed one when none is pending), and the role a reconfiguration
+	// decided (Java's reconfigFlag): the next LOOKING takes it without an
+	// election.
+	lastSeen *quorum.Config
+	direct   *ElectionOutcome
 }
 
 type peerStats struct {
@@ -184,7 +193,7 @@ func (s *Server) newPeer(q *Quorum) error {
 	if err := s.loadEpochs(p); err != nil {
 		return err
 	}
-	if err := s.reconfigAtStart(); err != nil { // reconfig.go
+	if err := s.reconfigAtStart(p); err != nil { // reconfig.go
 		return err
 	}
 	sec, err := s.newQuorumSec()
@@ -392,6 +401,12 @@ func (s *Server) maybeStartElection() {
 		} else {
 			p.lookTimer.Reset(d)
 		}
+		return
+	}
+	if out := p.direct; out != nil {
+		// A reconfiguration designated the leader (reconfig.go).
+		p.direct = nil
+		s.takeDesignatedRole(*out)
 		return
 	}
 	select {

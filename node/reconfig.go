@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"time"
 
 	"github.com/zkgo/zkgo/node/quorum"
+	"github.com/zkgo/zkgo/node/tree"
 	"github.com/zkgo/zkgo/node/zab"
 	"github.com/zkgo/zkgo/wire"
 )
@@ -65,36 +67,136 @@ func readNextConfig(cfgPath string, standaloneEnabled bool) (*quorum.Config, err
 // does with its files at start: while the servers are still in zoo.cfg
 // (no dynamicConfigFile), zoo.cfg is copied to zoo.cfg.bak
 // (QuorumPeerConfig.backupOldConfig); the first activation moves them to
-// a dynamic file. A .next file that does not read refuses the start, as
-// Java's configuration parse does.
-func (s *Server) reconfigAtStart() error {
-	if !s.reconfigOn() || s.cfg.Source == "" {
+// a dynamic file. The .next file, if any, is the last seen configuration
+// (QuorumPeerConfig reads it; one that does not read refuses the start).
+func (s *Server) reconfigAtStart(p *peer) error {
+	if !s.reconfigOn() {
 		return nil
 	}
-	if _, err := readNextConfig(s.cfg.Source, s.cfg.Standalone); err != nil {
+	p.lastSeen = s.quorum().config()
+	next, err := readNextConfig(s.cfg.Source, s.cfg.Standalone)
+	if err != nil {
 		return err
 	}
-	if _, dyn := s.cfg.Raw["dynamicConfigFile"]; dyn {
+	if next != nil && next.Version > p.lastSeen.Version {
+		p.lastSeen = next
+	}
+	if _, dyn := s.cfg.Raw["dynamicConfigFile"]; dyn || s.cfg.Source == "" {
 		return nil
 	}
 	return BackupStaticConfig(s.cfg.Source)
 }
 
 // leaderReconfig fills the reconfiguration part of a leadership's
-// configuration: the committed configuration, the last seen one (the
-// .next file, if newer) and reconfigEnabled.
+// configuration: the committed configuration, the last seen one and
+// reconfigEnabled.
 func (s *Server) leaderReconfig(lc *zab.LeaderConfig) error {
 	if !s.reconfigOn() {
 		return nil
 	}
 	lc.Config = s.quorum().config()
-	next, err := readNextConfig(s.cfg.Source, s.cfg.Standalone)
-	if err != nil {
-		return err
-	}
-	lc.LastSeen = next
+	lc.LastSeen = s.peer.lastSeen
 	lc.ReconfigEnabled = true
 	return nil
+}
+
+// learnerView is a learner's reconfiguration state for a sync with
+// leader (zab.LearnerView); the zero view (reconfiguration off) when this
+// server does not run the protocol.
+func (s *Server) learnerView(leader int64, observer bool) zab.LearnerView {
+	if !s.reconfigOn() {
+		return zab.LearnerView{}
+	}
+	q := s.quorum()
+	v := zab.LearnerView{ID: q.MyID, LeaderID: leader, Observer: observer, Config: q.config(), ReconfigEnabled: true,
+		StandaloneEnabled: s.cfg.Standalone, LastSeenVersion: q.Version}
+	if ls := s.peer.lastSeen; ls != nil && ls.Version > v.LastSeenVersion {
+		v.LastSeenVersion = ls.Version
+	}
+	return v
+}
+
+// learnerConfigs writes what a learner's step decided about
+// configurations, before anything else of its Ready (persist before
+// send): the .next file, then each activation (the files, the Quorum in
+// force, /zookeeper/config of tree when NEWLEADER's configuration is
+// activated at UPTODATE). It returns the activation that makes the
+// learner leave its leader, if any, having recorded the role Java's
+// reconfigFlag gives it.
+func (s *Server) learnerConfigs(next *quorum.Config, acts []zab.LearnerActivation, newLeaderTree func() *tree.Tree) (*zab.LearnerActivation, error) {
+	p := s.peer
+	if next != nil {
+		if err := s.persistNextConfig(next); err != nil {
+			return nil, err
+		}
+		if p.lastSeen == nil || next.Version > p.lastSeen.Version {
+			p.lastSeen = next
+		}
+	}
+	var leave *zab.LearnerActivation
+	for i := range acts {
+		a := &acts[i]
+		last := p.lastSeen == nil || p.lastSeen.Version <= a.Config.Version
+		if err := s.activateConfig(a.Zxid, a.Config, a.Designated, last); err != nil {
+			return nil, err
+		}
+		if last {
+			p.lastSeen = a.Config
+		}
+		if a.Designated < 0 && newLeaderTree != nil {
+			// NEWLEADER's configuration, activated at UPTODATE
+			// (QuorumPeer.processReconfig's initConfigInZKDatabase); a
+			// reconfig txn's is the txn itself.
+			newLeaderTree().InitConfig([]byte(a.Config.String()), a.Config.Version, wallMs())
+		}
+		if a.Leave {
+			leave = a
+			s.log.Warn().Str("reason", a.Reason).Int64("designated_leader", a.Designated).Bool("observer", a.Observer).
+				Msg("leaving the leader after a reconfiguration")
+			if a.Designated >= 0 {
+				// updateVote/updateLearnerType set reconfigFlag: the next
+				// role is taken without an election.
+				s.designate(a.Designated, a.Observer, a.Zxid)
+			} else {
+				p.direct = nil // Java clears reconfigFlag at UPTODATE
+			}
+		}
+	}
+	return leave, nil
+}
+
+// designate records the role a reconfiguration decided (Java's
+// updateServerState with reconfigFlag): leading when this server is the
+// designated leader, else observing or following it.
+func (s *Server) designate(leader int64, observer bool, z wire.Zxid) {
+	out := ElectionOutcome{State: wire.ServerFollowing, Leader: leader, Zxid: z}
+	switch {
+	case leader == s.quorum().MyID:
+		out.State = wire.ServerLeading
+	case observer:
+		out.State = wire.ServerObserving
+	}
+	s.peer.direct = &out
+}
+
+// voteSetter is an Elector that takes a vote decided outside an election
+// (fle's).
+type voteSetter interface {
+	SetVote(state wire.ServerState, leader int64, z wire.Zxid)
+}
+
+// takeDesignatedRole takes the role a reconfiguration decided, without
+// an election: the election port reports it as this server's state and
+// vote, as Java's updateServerState does.
+func (s *Server) takeDesignatedRole(out ElectionOutcome) {
+	p := s.peer
+	if vs, ok := p.elector.(voteSetter); ok {
+		vs.SetVote(out.State, out.Leader, out.Zxid)
+	}
+	s.log.Info().Int64("leader", out.Leader).Str("state", out.State.String()).
+		Msg("taking the role a reconfiguration designated, without an election")
+	p.stats.electionStarted = time.Now()
+	s.onElection(electionResult{out: out})
 }
 
 // persistNextConfig writes a proposed configuration as the .next file

@@ -160,6 +160,12 @@ func TestReconfigDrive_LeaderRemovesFollower(t *testing.T) {
 		t.Fatalf("/zookeeper/config on the leader after NEWLEADER: %q (want NEWLEADER's zxid as version)", boot)
 	}
 	checkActivatedFiles(t, e.m.ConfigPath(lead), string(boot))
+	for id := range e.zk {
+		// The followers activated NEWLEADER's configuration at UPTODATE.
+		c := dialZk(t, e.zk[id].Addr)
+		pollData(t, c, "/zookeeper/config", boot)
+		checkActivatedFiles(t, e.m.ConfigPath(id), string(boot))
+	}
 
 	var acked []string
 	write := func(c *zk.Conn, i int) {
@@ -212,10 +218,95 @@ func TestReconfigDrive_LeaderRemovesFollower(t *testing.T) {
 	for _, p := range acked {
 		pollData(t, sc, p, []byte(p))
 	}
+	// The followers activated it too (COMMITANDACTIVATE), the removed one
+	// included; it stays connected as a non-voting follower, as in Java.
+	for _, id := range []int64{stay, gone} {
+		checkActivatedFiles(t, e.m.ConfigPath(id), string(text))
+	}
+	if m := e.zk[gone].Server.Mode(); m != "follower" {
+		t.Errorf("removed member %d is %s, want a (non-voting) follower", gone, m)
+	}
 	// The removed member is no quorum member any more: the leader and
 	// the one that stays commit without it.
 	e.zk[gone].Stop()
 	write(lc, 10)
 	pollData(t, sc, acked[len(acked)-1], []byte(acked[len(acked)-1]))
 	t.Log(fmt.Sprintf("leader %d removed %d; configuration %x", lead, gone, c.Version))
+}
+
+// waitMode waits until member id reports mode.
+func (e *reconfigEnsemble) waitMode(t *testing.T, id int64, mode string) {
+	t.Helper()
+	harness.WaitZkgoMode(t, e.zk[id], mode, 60*time.Second)
+}
+
+// TestReconfigDrive_LeaderRemoved: a reconfig through the leader that
+// removes the leader itself commits; the leader designates the follower
+// that acked it (getDesignatedLeader), which leads the new configuration
+// without an election while the other follows it, as Java's
+// reconfigFlag does; the old leader, having lost its followers, follows
+// the designated leader as a non-voting member. Every acked write, before
+// and after, is on every member.
+func TestReconfigDrive_LeaderRemoved(t *testing.T) {
+	e := startReconfigEnsemble(t, 1, 2, 3)
+	old := e.leader(t)
+	lc := dialZk(t, e.zk[old].Addr)
+	var acked []string
+	create := func(c *zk.Conn, p string) {
+		t.Helper()
+		if _, err := c.Create(p, []byte(p), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatalf("create %s: %v", p, err)
+		}
+		acked = append(acked, p)
+	}
+	for i := range 5 {
+		create(lc, "/before"+strconv.Itoa(i))
+	}
+	if _, err := lc.IncrementalReconfig(nil, []string{strconv.FormatInt(old, 10)}, -1); err != nil {
+		t.Fatalf("reconfig removing the leader %d: %v", old, err)
+	}
+	var lead int64
+	deadline := time.Now().Add(60 * time.Second)
+	for lead == 0 || lead == old {
+		if time.Now().After(deadline) {
+			t.Fatalf("no new leader within 60s (old %d)", old)
+		}
+		time.Sleep(20 * time.Millisecond)
+		for id, z := range e.zk {
+			if id != old && z.Server.Mode() == "leader" {
+				lead = id
+			}
+		}
+	}
+	for id := range e.zk {
+		if id != lead {
+			e.waitMode(t, id, "follower")
+		}
+	}
+	nc := dialZk(t, e.zk[lead].Addr)
+	text, _, err := nc.Get("/zookeeper/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := quorum.ParseConfigText(string(text), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, in := c.Servers[old]; in || len(c.Voters()) != 2 {
+		t.Fatalf("/zookeeper/config after removing the leader %d: %q", old, text)
+	}
+	for i := range 5 {
+		create(nc, "/after"+strconv.Itoa(i))
+	}
+	for id, z := range e.zk {
+		checkActivatedFiles(t, e.m.ConfigPath(id), string(text))
+		zc := dialZk(t, z.Addr)
+		if _, err := zc.Sync("/"); err != nil {
+			t.Fatal(err)
+		}
+		pollData(t, zc, "/zookeeper/config", text)
+		for _, p := range acked {
+			pollData(t, zc, p, []byte(p))
+		}
+	}
 }

@@ -267,6 +267,12 @@ func (s *Service) SetPeerEpoch(epoch int64) {
 	_ = s.do(context.Background(), func() { s.e.SetPeerEpoch(epoch) })
 }
 
+// SetVote sets the state and vote a reconfiguration decided (fle's
+// Election.SetVote: the designated leader, without an election).
+func (s *Service) SetVote(state wire.ServerState, leader int64, zxid wire.Zxid) {
+	_ = s.do(context.Background(), func() { s.e.SetVote(state, leader, zxid) })
+}
+
 // SetLooking puts the service in state LOOKING with vote (myid,
 // lastLoggedZxid, currentEpoch) between losing a role and the next
 // LookForLeader (QuorumPeer.startLeaderElection).

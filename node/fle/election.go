@@ -263,6 +263,17 @@ func (e *Election) SetLooking(lastLoggedZxid wire.Zxid, currentEpoch int64) {
 	e.current = Vote{Leader: e.cfg.ID, Zxid: lastLoggedZxid, ElectionEpoch: -1, PeerEpoch: currentEpoch}
 }
 
+// SetVote is QuorumPeer.updateVote followed by updateServerState with
+// reconfigFlag: a reconfiguration designated leader, and this server
+// takes state (LEADING, FOLLOWING or OBSERVING) without an election. The
+// vote is Java's Vote(leader, zxid): election and peer epochs -1 until a
+// sync sets the peer epoch (SetPeerEpoch). A round running is abandoned.
+func (e *Election) SetVote(state wire.ServerState, leader int64, zxid wire.Zxid) {
+	e.round = round{}
+	e.state = state
+	e.current = Vote{Leader: leader, Zxid: zxid, ElectionEpoch: -1, PeerEpoch: -1}
+}
+
 // SetPeerEpoch is QuorumPeer.updateElectionVote: after syncing with the
 // leader, the current vote reports the new epoch.
 func (e *Election) SetPeerEpoch(epoch int64) { e.current.PeerEpoch = epoch }
