@@ -105,9 +105,10 @@ func pollData(t *testing.T, c *zk.Conn, path string, want []byte) {
 	}
 }
 
-// checkActivatedFiles checks a member's files after it activated cfg as
-// Java 3.8 writes them: zoo.cfg.dynamic.<version> with the server lines,
-// zoo.cfg pointing at it without server lines, no .next file left.
+// checkActivatedFiles waits until a member's files show that it
+// activated the configuration text as Java 3.8 writes it:
+// zoo.cfg.dynamic.<version> with the server lines, zoo.cfg pointing at it
+// without server lines, no .next file left.
 func checkActivatedFiles(t *testing.T, cfgPath, text string) {
 	t.Helper()
 	c, err := quorum.ParseConfigText(text, false)
@@ -115,23 +116,37 @@ func checkActivatedFiles(t *testing.T, cfgPath, text string) {
 		t.Fatal(err)
 	}
 	dyn := quorum.DynamicFileName(cfgPath, c.Version)
-	b, err := os.ReadFile(dyn)
-	if err != nil {
-		t.Fatalf("dynamic file of version %x: %v", c.Version, err)
+	check := func() error {
+		b, err := os.ReadFile(dyn)
+		if err != nil {
+			return fmt.Errorf("dynamic file of version %x: %w", c.Version, err)
+		}
+		if want := quorum.DynamicFileText(text, false); string(b) != want {
+			return fmt.Errorf("%s:\n%s\nwant:\n%s", filepath.Base(dyn), b, want)
+		}
+		static, err := os.ReadFile(cfgPath)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(static), "server.") || !strings.Contains(string(static), "dynamicConfigFile=") ||
+			!strings.Contains(string(static), filepath.Base(dyn)) {
+			return fmt.Errorf("zoo.cfg after activating version %x:\n%s", c.Version, static)
+		}
+		if _, err := os.Stat(cfgPath + quorum.NextDynamicFileSuffix); !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf(".next file after activating version %x: %v", c.Version, err)
+		}
+		return nil
 	}
-	if want := quorum.DynamicFileText(text, false); string(b) != want {
-		t.Errorf("%s:\n%s\nwant:\n%s", filepath.Base(dyn), b, want)
-	}
-	static, err := os.ReadFile(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(string(static), "server.") || !strings.Contains(string(static), "dynamicConfigFile=") ||
-		!strings.Contains(string(static), filepath.Base(dyn)) {
-		t.Errorf("zoo.cfg after activating version %x:\n%s", c.Version, static)
-	}
-	if _, err := os.Stat(cfgPath + quorum.NextDynamicFileSuffix); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf(".next file after activating version %x: %v", c.Version, err)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", cfgPath, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -308,5 +323,149 @@ func TestReconfigDrive_LeaderRemoved(t *testing.T) {
 		for _, p := range acked {
 			pollData(t, zc, p, []byte(p))
 		}
+	}
+}
+
+// startJoiner starts member id of e.m, whose zoo.cfg lists the ensemble
+// and itself; the members already running were started without it.
+func (e *reconfigEnsemble) startJoiner(t *testing.T, id int64) {
+	t.Helper()
+	e.m.Release(id)
+	e.zk[id] = harness.StartZkgoMember(t, e.m.ConfigPath(id), func(c *node.Config) {
+		node.EnableReconfigForTest(c)
+		c.SkipACL = true
+	})
+}
+
+// dropServerLine removes server.id from a member's zoo.cfg (the member
+// is not started yet).
+func dropServerLine(t *testing.T, cfgPath string, id int64) {
+	t.Helper()
+	b, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keep []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(l, "server."+strconv.FormatInt(id, 10)+"=") {
+			keep = append(keep, l)
+		}
+	}
+	if err := os.WriteFile(cfgPath, []byte(strings.Join(keep, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// serverSpec is member id's server line as a joiningServers entry.
+func serverSpec(t *testing.T, cfgPath string, id int64) string {
+	t.Helper()
+	b, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "server."+strconv.FormatInt(id, 10)+"=") {
+			return l
+		}
+	}
+	t.Fatalf("no server.%d in %s", id, cfgPath)
+	return ""
+}
+
+// TestReconfigDrive_AddServerRemoveOne: a 4th zkgo server, started with
+// the ensemble and itself in its zoo.cfg, finds the leader through the
+// members' answers to a non-voter (validVoter) and syncs as a non-voting
+// follower; an incremental reconfig adds it (a quorum of both
+// configurations acks it) and a second one removes an original follower.
+// Every member writes the configurations as Java does, the new member
+// then counts toward the quorum (the leader commits with it while the
+// other original follower is stopped), and every acked write is on every
+// member that stays.
+func TestReconfigDrive_AddServerRemoveOne(t *testing.T) {
+	specs := []harness.MemberSpec{}
+	for id := int64(1); id <= 4; id++ {
+		specs = append(specs, harness.MemberSpec{ID: id, Kind: harness.MemberExternal})
+	}
+	m := harness.NewMixed(t, harness.MixedOptions{Members: specs})
+	for id := int64(1); id <= 3; id++ {
+		dropServerLine(t, m.ConfigPath(id), 4)
+	}
+	e := &reconfigEnsemble{m: m, zk: map[int64]*harness.Zkgo{}}
+	for id := int64(1); id <= 3; id++ {
+		e.startJoiner(t, id)
+	}
+	lead := e.leader(t)
+	lc := dialZk(t, e.zk[lead].Addr)
+	var acked []string
+	create := func(c *zk.Conn, p string) {
+		t.Helper()
+		if _, err := c.Create(p, []byte(p), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatalf("create %s: %v", p, err)
+		}
+		acked = append(acked, p)
+	}
+	for i := range 3 {
+		create(lc, "/a"+strconv.Itoa(i))
+	}
+	line := serverSpec(t, m.ConfigPath(4), 4)
+	e.startJoiner(t, 4)
+	e.waitMode(t, 4, "follower")
+	if _, err := lc.IncrementalReconfig([]string{line}, nil, -1); err != nil {
+		t.Fatalf("reconfig adding 4 (%s): %v", line, err)
+	}
+	text, _, err := lc.Get("/zookeeper/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := quorum.ParseConfigText(string(text), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Voters()) != 4 {
+		t.Fatalf("/zookeeper/config after adding 4: %q", text)
+	}
+	for id := range e.zk {
+		checkActivatedFiles(t, m.ConfigPath(id), string(text))
+	}
+	for i := range 3 {
+		create(lc, "/b"+strconv.Itoa(i))
+	}
+	var gone, other int64
+	for id := int64(1); id <= 3; id++ {
+		if id != lead {
+			if gone == 0 {
+				gone = id
+			} else {
+				other = id
+			}
+		}
+	}
+	if _, err := lc.IncrementalReconfig(nil, []string{strconv.FormatInt(gone, 10)}, -1); err != nil {
+		t.Fatalf("reconfig removing %d: %v", gone, err)
+	}
+	if text, _, err = lc.Get("/zookeeper/config"); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = quorum.ParseConfigText(string(text), false); err != nil {
+		t.Fatal(err)
+	}
+	if _, in := c.Servers[gone]; in || len(c.Voters()) != 3 {
+		t.Fatalf("/zookeeper/config after removing %d: %q", gone, text)
+	}
+	for _, id := range []int64{lead, other, 4} {
+		checkActivatedFiles(t, m.ConfigPath(id), string(text))
+	}
+	// With the removed member and the other original follower stopped,
+	// the leader and the new member are a quorum of {lead, other, 4}.
+	e.zk[gone].Stop()
+	e.zk[other].Stop()
+	create(lc, "/c0")
+	zc := dialZk(t, e.zk[4].Addr)
+	if _, err := zc.Sync("/"); err != nil {
+		t.Fatal(err)
+	}
+	pollData(t, zc, "/zookeeper/config", text)
+	for _, p := range acked {
+		pollData(t, zc, p, []byte(p))
 	}
 }

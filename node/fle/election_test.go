@@ -805,3 +805,30 @@ func TestTraceReportsEachStep(t *testing.T) {
 		}
 	}
 }
+
+// TestSetVoteAnswersWithDesignatedLeader: a reconfiguration's designated
+// leader, taken without an election (QuorumPeer.updateVote and
+// updateServerState with reconfigFlag), is the state and vote LOOKING
+// peers are told, with Java's Vote(leader, zxid) epochs until a sync sets
+// the peer epoch; a round that was running is abandoned.
+func TestSetVoteAnswersWithDesignatedLeader(t *testing.T) {
+	e := newElection(t, 1, []int64{1, 2, 3}, true)
+	e.Start(5, 2)
+	e.Ready()
+	e.SetVote(wire.ServerFollowing, 2, 9)
+	if e.Running() || e.State() != wire.ServerFollowing {
+		t.Fatalf("after SetVote: running %v, state %v", e.Running(), e.State())
+	}
+	e.Step(looking(3, 3, 1, 6, 2))
+	m := sentTo(t, e.Ready())
+	want := Message{To: 3, State: wire.ServerFollowing, Leader: 2, Zxid: 9, ElectionEpoch: -1, PeerEpoch: -1}
+	if m[3] != want {
+		t.Fatalf("got %+v want %+v", m[3], want)
+	}
+	e.SetPeerEpoch(4)
+	e.Step(looking(3, 3, 1, 6, 2))
+	want.PeerEpoch = 4
+	if m := sentTo(t, e.Ready()); m[3] != want {
+		t.Fatalf("after the sync: got %+v want %+v", m[3], want)
+	}
+}
