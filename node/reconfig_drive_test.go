@@ -469,3 +469,77 @@ func TestReconfigDrive_AddServerRemoveOne(t *testing.T) {
 		pollData(t, zc, p, []byte(p))
 	}
 }
+
+// TestReconfigDrive_ObserverPromoted: a reconfig that makes observer 4 a
+// participant reaches it as INFORMANDACTIVATE; it changes role (Java's
+// updateLearnerType with reconfigFlag) and follows the leader without an
+// election, and then counts toward the quorum: with one original
+// follower stopped, the leader commits with the other and 4 (3 of 4).
+func TestReconfigDrive_ObserverPromoted(t *testing.T) {
+	specs := []harness.MemberSpec{}
+	for id := int64(1); id <= 4; id++ {
+		specs = append(specs, harness.MemberSpec{ID: id, Kind: harness.MemberExternal, Observer: id == 4})
+	}
+	m := harness.NewMixed(t, harness.MixedOptions{Members: specs})
+	e := &reconfigEnsemble{m: m, zk: map[int64]*harness.Zkgo{}}
+	line := strings.Replace(serverSpec(t, m.ConfigPath(4), 4), ":observer", ":participant", 1)
+	for id := int64(1); id <= 4; id++ {
+		e.startJoiner(t, id)
+	}
+	e.waitMode(t, 4, "observer")
+	var lead int64
+	deadline := time.Now().Add(60 * time.Second)
+	for lead == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no leader within 60s")
+		}
+		time.Sleep(20 * time.Millisecond)
+		for id, z := range e.zk {
+			if z.Server.Mode() == "leader" {
+				lead = id
+			}
+		}
+	}
+	lc := dialZk(t, e.zk[lead].Addr)
+	var acked []string
+	create := func(p string) {
+		t.Helper()
+		if _, err := lc.Create(p, []byte(p), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatalf("create %s: %v", p, err)
+		}
+		acked = append(acked, p)
+	}
+	create("/before")
+	if _, err := lc.IncrementalReconfig([]string{line}, nil, -1); err != nil {
+		t.Fatalf("reconfig promoting 4 (%s): %v", line, err)
+	}
+	text, _, err := lc.Get("/zookeeper/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := quorum.ParseConfigText(string(text), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := c.Servers[4]; !ok || s.Observer || len(c.Voters()) != 4 {
+		t.Fatalf("/zookeeper/config after promoting 4: %q", text)
+	}
+	e.waitMode(t, 4, "follower")
+	for id := range e.zk {
+		checkActivatedFiles(t, m.ConfigPath(id), string(text))
+	}
+	for id := int64(1); id <= 3; id++ {
+		if id != lead {
+			e.zk[id].Stop()
+			break
+		}
+	}
+	create("/after")
+	zc := dialZk(t, e.zk[4].Addr)
+	if _, err := zc.Sync("/"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range acked {
+		pollData(t, zc, p, []byte(p))
+	}
+}
