@@ -11,18 +11,30 @@ import (
 	"github.com/zkgo/zkgo/wire"
 )
 
-// startElection starts fast leader election on this member's election
-// port, as a full participant (it can be elected and lead).
-func (s *Server) startElection(q *Quorum, p *peer) (Elector, error) {
-	members := make(map[int64]election.Member, len(q.Servers))
+// electionMembers is q's members as the election service takes them;
+// me (this server's entry before q) is added as a non-voter when q does
+// not hold this server (it was removed, or has not been added yet).
+func electionMembers(q *Quorum, me QuorumServer) map[int64]election.Member {
+	members := make(map[int64]election.Member, len(q.Servers)+1)
 	for id, m := range q.Servers {
 		members[id] = election.Member{ID: id, Addr: m.ElectionAddr(), Voter: m.Type == Participant}
 	}
+	if _, ok := members[q.MyID]; !ok {
+		members[q.MyID] = election.Member{ID: q.MyID, Addr: me.ElectionAddr(), Outside: true}
+	}
+	return members
+}
+
+// startElection starts fast leader election on this member's election
+// port, as a full participant (it can be elected and lead).
+func (s *Server) startElection(q *Quorum, p *peer) (Elector, error) {
+	members := electionMembers(q, q.Me())
 	cfg := election.Config{
 		MyID:                 q.MyID,
 		Members:              members,
 		ConfigText:           []byte(q.Text()),
 		CanLead:              true,
+		ReconfigEnabled:      s.reconfigOn(),
 		Verifier:             q.Verifier,
 		HandshakeTimeout:     p.electionHandshakeTimeout,
 		MaxPendingHandshakes: p.maxPendingHandshakes,
@@ -80,6 +92,9 @@ func (e fleElector) LookForLeader(ctx context.Context, z wire.Zxid, epoch int64)
 }
 func (e fleElector) SetPeerEpoch(epoch int64)            { e.svc.SetPeerEpoch(epoch) }
 func (e fleElector) SetLooking(z wire.Zxid, epoch int64) { e.svc.SetLooking(z, epoch) }
+func (e fleElector) Reconfigure(q *Quorum, me QuorumServer) error {
+	return e.svc.Reconfigure(electionMembers(q, me), []byte(q.Text()), q.Verifier)
+}
 func (e fleElector) SetVote(state wire.ServerState, leader int64, z wire.Zxid) {
 	e.svc.SetVote(state, leader, z)
 }

@@ -426,6 +426,11 @@ func (s *Server) onElection(r electionResult) {
 		return
 	}
 	if r.err != nil {
+		if s.onElectionRestart(r.err) { // reconfig.go
+			p.lookAt = time.Now()
+			s.maybeStartElection()
+			return
+		}
 		if !errors.Is(r.err, context.Canceled) {
 			s.log.Warn().Err(r.err).Msg("leader election failed; retrying")
 		}

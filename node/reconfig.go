@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/zkgo/zkgo/node/election"
 	"github.com/zkgo/zkgo/node/quorum"
 	"github.com/zkgo/zkgo/node/tree"
 	"github.com/zkgo/zkgo/node/zab"
@@ -179,6 +180,44 @@ func (s *Server) designate(leader int64, observer bool, z wire.Zxid) {
 	s.peer.direct = &out
 }
 
+// electionReconfigurer is an Elector that switches to a new configuration
+// (fle's).
+type electionReconfigurer interface {
+	Reconfigure(q *Quorum, me QuorumServer) error
+}
+
+// onElectionRestart handles an election that a configuration ended: a
+// newer one received while looking is activated as
+// QuorumPeer.processReconfig does from FastLeaderElection (the files, the
+// Quorum in force, /zookeeper/config, the election switched to it), and
+// the caller looks again at once; so does an election restarted by an
+// activation. It reports whether err was one of those.
+func (s *Server) onElectionRestart(err error) bool {
+	if errors.Is(err, election.ErrRestarted) {
+		return true
+	}
+	var nc *election.NewerConfigError
+	if !errors.As(err, &nc) {
+		return false
+	}
+	c, perr := quorum.ParseConfigText(string(nc.Text), s.cfg.Standalone)
+	if perr != nil || c.Version <= s.quorum().Version {
+		return true
+	}
+	p := s.peer
+	last := p.lastSeen == nil || p.lastSeen.Version <= c.Version
+	if aerr := s.activateConfig(wire.Zxid(c.Version), c, -1, last); aerr != nil {
+		s.log.Error().Err(aerr).Msg("cannot activate the configuration received while looking")
+		return true
+	}
+	if last {
+		p.lastSeen = c
+	}
+	p.direct = nil // processReconfig without a designated leader clears reconfigFlag
+	s.tree.InitConfig([]byte(c.String()), c.Version, wallMs())
+	return true
+}
+
 // voteSetter is an Elector that takes a vote decided outside an election
 // (fle's).
 type voteSetter interface {
@@ -213,11 +252,27 @@ func (s *Server) persistNextConfig(next *quorum.Config) error {
 // dynamic file, zoo.cfg rewritten to point at it, the .next file gone
 // when it is the last seen one) and makes it the one in force.
 func (s *Server) activateConfig(z wire.Zxid, c *quorum.Config, designated int64, lastSeen bool) error {
-	me := s.quorum().MyID
+	prev := s.quorum()
+	me := prev.MyID
 	if err := WriteActivatedConfig(s.cfg.Source, me, c.String(), lastSeen); err != nil {
 		return fmt.Errorf("cannot write the activated configuration %s: %w", quorum.HexVersion(c.Version), err)
 	}
-	s.quorumNow.Store(quorumOf(c, me))
+	q := quorumOf(c, me)
+	s.quorumNow.Store(q)
+	// QuorumPeer.restartLeaderElection: notifications carry the new
+	// configuration, and elections count with it.
+	if er, ok := s.peer.elector.(electionReconfigurer); ok {
+		myEntry := s.cfg.Quorum.Me()
+		if m, in := prev.Servers[me]; in {
+			myEntry = m
+		}
+		if m, in := q.Servers[me]; in {
+			myEntry = m
+		}
+		if err := er.Reconfigure(q, myEntry); err != nil {
+			s.log.Error().Err(err).Msg("election not switched to the activated configuration")
+		}
+	}
 	s.log.Info().Str("version", quorum.HexVersion(c.Version)).Str("zxid", z.String()).Int64("designated_leader", designated).
 		Msg("configuration activated")
 	return nil

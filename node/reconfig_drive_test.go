@@ -543,3 +543,72 @@ func TestReconfigDrive_ObserverPromoted(t *testing.T) {
 		pollData(t, zc, p, []byte(p))
 	}
 }
+
+// TestReconfigDrive_StaleMemberAdoptsNewerConfig: a follower that was
+// down while a reconfig (removing observer 4) committed comes back with
+// its old configuration; the members' election notifications carry the
+// newer one, which it activates while LOOKING (FastLeaderElection's
+// processReconfig: files, /zookeeper/config) before it restarts the
+// election and follows the leader. The other members switched their
+// election to the new configuration when they activated it.
+func TestReconfigDrive_StaleMemberAdoptsNewerConfig(t *testing.T) {
+	specs := []harness.MemberSpec{}
+	for id := int64(1); id <= 4; id++ {
+		specs = append(specs, harness.MemberSpec{ID: id, Kind: harness.MemberExternal, Observer: id == 4})
+	}
+	m := harness.NewMixed(t, harness.MixedOptions{Members: specs})
+	e := &reconfigEnsemble{m: m, zk: map[int64]*harness.Zkgo{}}
+	for id := int64(1); id <= 4; id++ {
+		e.startJoiner(t, id)
+	}
+	e.waitMode(t, 4, "observer")
+	var lead int64
+	deadline := time.Now().Add(60 * time.Second)
+	for lead == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no leader within 60s")
+		}
+		time.Sleep(20 * time.Millisecond)
+		for id, z := range e.zk {
+			if z.Server.Mode() == "leader" {
+				lead = id
+			}
+		}
+	}
+	var stale int64
+	for id := int64(1); id <= 3; id++ {
+		if id != lead {
+			e.waitMode(t, id, "follower")
+			stale = id
+		}
+	}
+	lc := dialZk(t, e.zk[lead].Addr)
+	boot, _, err := lc.Get("/zookeeper/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkActivatedFiles(t, m.ConfigPath(stale), string(boot))
+	e.zk[stale].Stop()
+	if _, err := lc.IncrementalReconfig(nil, []string{"4"}, -1); err != nil {
+		t.Fatalf("reconfig removing observer 4: %v", err)
+	}
+	text, _, err := lc.Get("/zookeeper/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lc.Create("/during", []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	e.zk[stale] = harness.StartZkgoMember(t, m.ConfigPath(stale), func(c *node.Config) {
+		node.EnableReconfigForTest(c)
+		c.SkipACL = true
+	})
+	e.waitMode(t, stale, "follower")
+	checkActivatedFiles(t, m.ConfigPath(stale), string(text))
+	sc := dialZk(t, e.zk[stale].Addr)
+	if _, err := sc.Sync("/"); err != nil {
+		t.Fatal(err)
+	}
+	pollData(t, sc, "/zookeeper/config", text)
+	pollData(t, sc, "/during", []byte("x"))
+}

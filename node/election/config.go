@@ -22,7 +22,10 @@ import (
 var (
 	ErrClosed = errors.New("election: service closed")
 	ErrBusy   = errors.New("election: an election is already running")
-	ErrConfig = errors.New("election: bad config")
+	// ErrRestarted ends an election that a new configuration restarted
+	// (Reconfigure).
+	ErrRestarted = errors.New("election: restarted with a new configuration")
+	ErrConfig    = errors.New("election: bad config")
 )
 
 // Defaults (Java 3.8).
@@ -40,6 +43,10 @@ type Member struct {
 	ID    int64
 	Addr  string // host:electionPort
 	Voter bool   // participant; false for observers
+	// Outside (this server's own entry only): it is not in the
+	// configuration; it votes for no one and follows the leader it finds
+	// (a non-voting participant, fle.Config.NonVoting).
+	Outside bool
 }
 
 // Config configures a Service.
@@ -56,6 +63,9 @@ type Config struct {
 	// The service closes it.
 	Listener net.Listener
 	CanLead  bool
+	// ReconfigEnabled: a notification with a newer configuration ends
+	// the election running (NewerConfigError).
+	ReconfigEnabled bool
 	// Verifier decides what a quorum of votes is (fle.Config.Verifier);
 	// nil means a majority of the voters.
 	Verifier quorum.Verifier

@@ -3,7 +3,10 @@ package election
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/zkgo/zkgo/internal/handshake"
 	"github.com/zkgo/zkgo/node/fle"
+	"github.com/zkgo/zkgo/node/quorum"
 	"github.com/zkgo/zkgo/wire"
 )
 
@@ -127,6 +131,7 @@ func Start(cfg Config) (*Service, error) {
 		Voters:                  cfg.voters(),
 		Verifier:                cfg.Verifier,
 		CanLead:                 cfg.CanLead,
+		NonVoting:               cfg.Members[cfg.MyID].Outside,
 		MinNotificationInterval: cfg.MinNotificationInterval,
 		MaxNotificationInterval: cfg.MaxNotificationInterval,
 		FinalizeWait:            cfg.FinalizeWait,
@@ -273,6 +278,36 @@ func (s *Service) SetVote(state wire.ServerState, leader int64, zxid wire.Zxid) 
 	_ = s.do(context.Background(), func() { s.e.SetVote(state, leader, zxid) })
 }
 
+// Reconfigure switches the service to a new configuration
+// (QuorumPeer.restartLeaderElection after an activation): its members
+// (whom it dials; a server that is not one is still answered), the text
+// every notification carries and the election's voters and verifier.
+// Members must hold this server (as a non-voter when the configuration
+// does not). An election running ends with ErrRestarted.
+func (s *Service) Reconfigure(members map[int64]Member, configText []byte, v quorum.Verifier) error {
+	c := s.cfg
+	c.Members, c.ConfigText, c.Verifier = maps.Clone(members), slices.Clone(configText), v
+	if err := c.validate(); err != nil {
+		return err
+	}
+	var ferr error
+	err := s.do(context.Background(), func() {
+		if ferr = s.e.SetVoters(c.voters(), v, c.Members[c.MyID].Outside); ferr != nil {
+			return
+		}
+		s.mu.Lock()
+		s.cfg.Members = c.Members
+		s.mu.Unlock()
+		s.cfg.ConfigText, s.cfg.Verifier = c.ConfigText, v
+		if s.waiter != nil {
+			s.waiter <- result{err: ErrRestarted}
+			s.waiter = nil
+		}
+		s.log.Info().Int("voters", len(c.voters())).Msg("election restarted with a new configuration")
+	})
+	return errors.Join(err, ferr)
+}
+
 // SetLooking puts the service in state LOOKING with vote (myid,
 // lastLoggedZxid, currentEpoch) between losing a role and the next
 // LookForLeader (QuorumPeer.startLeaderElection).
@@ -392,7 +427,50 @@ func (s *Service) handle(m inMsg) {
 			Int64("election_epoch", n.ElectionEpoch).Int64("peer_epoch", n.PeerEpoch).Int32("version", fn.Version).
 			Int("config_len", len(n.Config)).Msg("notification received")
 	}
+	if s.newerConfig(m.sid, n.Config) {
+		return
+	}
 	s.e.Step(fn)
+}
+
+// NewerConfigError ends an election in which a notification carried a
+// configuration newer than the service's (FastLeaderElection's
+// WorkerReceiver with reconfigEnabled, while LOOKING): the caller
+// activates it (QuorumPeer.processReconfig), Reconfigures the service and
+// looks again.
+type NewerConfigError struct {
+	From   int64
+	Config *quorum.Config
+	Text   []byte
+}
+
+func (e *NewerConfigError) Error() string {
+	return fmt.Sprintf("election: server %d sent configuration version %s, newer than ours", e.From, quorum.HexVersion(e.Config.Version))
+}
+
+// newerConfig ends the election running when text is a configuration
+// newer than the service's (Config.ReconfigEnabled only); the
+// notification is then not processed, as in Java.
+func (s *Service) newerConfig(from int64, text []byte) bool {
+	if !s.cfg.ReconfigEnabled || s.waiter == nil || len(text) == 0 || s.e.State() != wire.ServerLooking {
+		return false
+	}
+	v, ok := quorum.VersionOf(string(text))
+	cur, _ := quorum.VersionOf(string(s.cfg.ConfigText))
+	if !ok || v <= cur {
+		return false
+	}
+	c, err := quorum.ParseConfigText(string(text), false)
+	if err != nil {
+		s.log.Warn().Int64("sid", from).Err(err).Msg("newer configuration in a notification does not read; ignored")
+		return false
+	}
+	s.log.Info().Int64("sid", from).Str("version", quorum.HexVersion(v)).Str("my_version", quorum.HexVersion(cur)).
+		Msg("newer configuration received while looking; restarting the election")
+	s.e.Abort()
+	s.waiter <- result{err: &NewerConfigError{From: from, Config: c, Text: slices.Clone(text)}}
+	s.waiter = nil
+	return true
 }
 
 // flush carries out the state machine's output.

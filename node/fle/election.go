@@ -33,6 +33,11 @@ type Config struct {
 	ID      int64   // my server id
 	Voters  []int64 // participant ids (QuorumVerifier voting members), me included if I vote
 	CanLead bool    // false: never propose or elect myself (see package doc)
+	// NonVoting: I am not a voter but a participant (a server outside the
+	// configuration, Java's non-voting participant, whose learner type
+	// stays PARTICIPANT): an election I decide makes me FOLLOWING, where
+	// an observer is OBSERVING (learningState).
+	NonVoting bool
 	// Verifier decides what a quorum of votes is and weighs candidates
 	// (a weight-0 server is never elected). nil means a majority of
 	// Voters (QuorumMaj).
@@ -272,6 +277,32 @@ func (e *Election) SetVote(state wire.ServerState, leader int64, zxid wire.Zxid)
 	e.round = round{}
 	e.state = state
 	e.current = Vote{Leader: leader, Zxid: zxid, ElectionEpoch: -1, PeerEpoch: -1}
+}
+
+// SetVoters switches to a new configuration's voters and verifier, as
+// QuorumPeer.restartLeaderElection starts a new FastLeaderElection with
+// it: the state and current vote are kept (they are the peer's), a round
+// running is abandoned. Notifications from servers that are not voters
+// of it are answered with the current vote (validVoter), and a server
+// that is not one of them votes for no one (getInitId's Long.MIN_VALUE).
+func (e *Election) SetVoters(voters []int64, v quorum.Verifier, nonVoting bool) error {
+	c := e.cfg
+	c.Voters, c.Verifier, c.NonVoting = voters, v, nonVoting
+	if err := c.validate(); err != nil {
+		return err
+	}
+	e.voters = make(map[int64]bool, len(voters))
+	for _, id := range voters {
+		e.voters[id] = true
+	}
+	e.cfg.Voters = slices.Sorted(maps.Keys(e.voters))
+	e.cfg.Verifier, e.cfg.NonVoting = v, nonVoting
+	e.qv = v
+	if e.qv == nil {
+		e.qv = quorum.NewMajority(e.cfg.Voters)
+	}
+	e.round = round{}
+	return nil
 }
 
 // SetPeerEpoch is QuorumPeer.updateElectionVote: after syncing with the
@@ -774,7 +805,7 @@ func (e *Election) decide(leader int64, v Vote, path Path) {
 			panic("fle: CanLead=false voter decided to lead")
 		}
 		st = wire.ServerLeading
-	case !e.isVoter(e.cfg.ID):
+	case !e.isVoter(e.cfg.ID) && !e.cfg.NonVoting:
 		st = wire.ServerObserving
 	}
 	e.state = st

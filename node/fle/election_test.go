@@ -832,3 +832,44 @@ func TestSetVoteAnswersWithDesignatedLeader(t *testing.T) {
 		t.Fatalf("after the sync: got %+v want %+v", m[3], want)
 	}
 }
+
+// TestSetVotersSwitchesConfiguration: a new configuration's voters
+// (QuorumPeer.restartLeaderElection) take effect at once: a sender that
+// is no longer a voter is answered with the current vote (validVoter)
+// instead of counted, this server, now outside the configuration, votes
+// for no one (getInitId's Long.MIN_VALUE) and, as a non-voting
+// participant, decides FOLLOWING where an observer decides OBSERVING.
+func TestSetVotersSwitchesConfiguration(t *testing.T) {
+	e := newElection(t, 1, []int64{1, 2, 3}, true)
+	if err := e.SetVoters(nil, nil, false); err == nil {
+		t.Fatal("SetVoters without voters accepted")
+	}
+	if err := e.SetVoters([]int64{2, 3, 4}, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	e.Start(5, 1)
+	if p, _ := e.Proposal(); p.Leader != NoID || p.Zxid != NoID {
+		t.Fatalf("outside the configuration, proposal %+v", p)
+	}
+	rd := e.Ready()
+	for _, m := range rd.Messages {
+		if m.Leader != NoID || m.Zxid != NoID {
+			t.Fatalf("outside the configuration, sent %+v", m)
+		}
+	}
+	e.Step(outOf(2, wire.ServerFollowing, 4, 0x100000000, 2, 1))
+	e.Step(outOf(4, wire.ServerLeading, 4, 0x100000000, 2, 1))
+	rd = e.Ready()
+	if rd.Decision == nil || rd.Decision.State != wire.ServerFollowing || rd.Decision.Vote.Leader != 4 {
+		t.Fatalf("non-voting participant decided %+v", rd.Decision)
+	}
+	// Back in, as a voter: 3, no longer one, gets the current vote.
+	if err := e.SetVoters([]int64{1, 2, 4}, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	e.Step(looking(3, NoID, NoID, 1, NoID))
+	m := sentTo(t, e.Ready())
+	if m[3].State != wire.ServerFollowing || m[3].Leader != 4 {
+		t.Fatalf("reply to a server no longer a voter: %+v", m[3])
+	}
+}
