@@ -470,8 +470,8 @@ func TestReconfigDrive_AddServerRemoveOne(t *testing.T) {
 	}
 }
 
-// TestReconfigDrive_ObserverPromoted: a reconfig that makes observer 4 a
-// participant reaches it as INFORMANDACTIVATE; it changes role (Java's
+// TestReconfigDrive_ObserverPromoted: a reconfig issued through a
+// follower that makes observer 4 a participant reaches it as INFORMANDACTIVATE; it changes role (Java's
 // updateLearnerType with reconfigFlag) and follows the leader without an
 // election, and then counts toward the quorum: with one original
 // follower stopped, the leader commits with the other and 4 (3 of 4).
@@ -510,9 +510,19 @@ func TestReconfigDrive_ObserverPromoted(t *testing.T) {
 		acked = append(acked, p)
 	}
 	create("/before")
-	if _, err := lc.IncrementalReconfig([]string{line}, nil, -1); err != nil {
-		t.Fatalf("reconfig promoting 4 (%s): %v", line, err)
+	// Through a follower: it forwards the reconfig to the leader.
+	var via int64
+	for id := int64(1); id <= 3; id++ {
+		if id != lead {
+			via = id
+		}
 	}
+	e.waitMode(t, via, "follower")
+	fc := dialZk(t, e.zk[via].Addr)
+	if _, err := fc.IncrementalReconfig([]string{line}, nil, -1); err != nil {
+		t.Fatalf("reconfig promoting 4 (%s) through follower %d: %v", line, via, err)
+	}
+	fc.Close()
 	text, _, err := lc.Get("/zookeeper/config")
 	if err != nil {
 		t.Fatal(err)
@@ -528,12 +538,7 @@ func TestReconfigDrive_ObserverPromoted(t *testing.T) {
 	for id := range e.zk {
 		checkActivatedFiles(t, m.ConfigPath(id), string(text))
 	}
-	for id := int64(1); id <= 3; id++ {
-		if id != lead {
-			e.zk[id].Stop()
-			break
-		}
-	}
+	e.zk[via].Stop()
 	create("/after")
 	zc := dialZk(t, e.zk[4].Addr)
 	if _, err := zc.Sync("/"); err != nil {
