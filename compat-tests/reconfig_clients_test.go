@@ -192,4 +192,3 @@ func versionAfter(a, b string) bool {
 	y, err2 := strconv.ParseInt(b, 16, 64)
 	return err1 == nil && err2 == nil && x > y
 }
-
