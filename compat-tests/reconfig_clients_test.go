@@ -146,12 +146,12 @@ func TestCompat_ReconfigClients(t *testing.T) {
 		{"kazoo", kazooReconfigClient},
 	}
 	runReconfigRows(t, []reconfigRow{
-		{"java single", "j+j", 1},
-		{"java three", "jjj+j", 2},
-		{"zkgo single", "z+z", 1},
-		{"zkgo three", "zzz+z", 2},
-		{"mixed via zkgo", "zjj+j", 1},
-		{"mixed via java", "zjj+j", 2},
+		{"java single", "j+j", 1, false},
+		{"java three", "jjj+j", 2, false},
+		{"zkgo single", "z+z", 1, false},
+		{"zkgo three", "zzz+z", 2, true},
+		{"mixed via zkgo", "zjj+j", 1, false},
+		{"mixed via java", "zjj+j", 2, true},
 	}, func(t *testing.T, e *reconfEnsemble, via int64) {
 		e.startInitial()
 		members := e.initial()

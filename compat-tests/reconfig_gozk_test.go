@@ -62,7 +62,11 @@ var gozkSysProps = map[string]string{
 // is accepted (the report: the one line is what stops zkgo).
 func TestCompat_GozkClusterConfig(t *testing.T) {
 	harness.RequireJava(t)
-	for _, kinds := range []string{"j", "z", "jjj", "zzz", "zjz", "jjjjj", "zzzzz", "jzjzj"} {
+	rows := []string{"j", "z", "jjj", "zzz", "zjz", "jjjjj", "jzjzj"}
+	if reconfigAllRows() {
+		rows = append(rows, "zzzzz")
+	}
+	for _, kinds := range rows {
 		t.Run(kinds, func(t *testing.T) {
 			specs, kind := parseKinds(t, kinds)
 			m := harness.NewMixed(t, harness.MixedOptions{Members: specs, SysProps: gozkSysProps})

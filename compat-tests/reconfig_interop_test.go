@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -34,12 +35,20 @@ import (
 // reconfigRow is one row of a scenario's table. kinds gives the members in
 // id order: j/z a Java/zkgo participant, J/Z an observer; the ones after a
 // '+' are spares, not in the initial configuration (they join by
-// reconfig). via is the member the reconfigs go through.
+// reconfig). via is the member the reconfigs go through. long rows run
+// only under `make test-reconfig` (ZKGO_RECONFIG_ALL=1), to keep `make
+// test`'s share of these tests to a few minutes: it runs each scenario's
+// all-Java row and its main mixed rows (reconfigs through a Java and
+// through a zkgo member).
 type reconfigRow struct {
 	name  string
 	kinds string
 	via   int64
+	long  bool
 }
+
+// reconfigAllRows reports whether the long rows run (make test-reconfig).
+func reconfigAllRows() bool { return os.Getenv("ZKGO_RECONFIG_ALL") == "1" }
 
 // reconfEnsemble is a mixed ensemble with reconfigEnabled=true in Java's
 // split config layout, its zkgo members run in-process.
@@ -91,6 +100,10 @@ func newReconfEnsemble(t *testing.T, kinds string) *reconfEnsemble {
 func runReconfigRows(t *testing.T, rows []reconfigRow, scenario func(t *testing.T, e *reconfEnsemble, via int64)) {
 	harness.RequireJava(t)
 	for _, row := range rows {
+		if row.long && !reconfigAllRows() {
+			t.Logf("row %q (%s) runs under make test-reconfig only", row.name, row.kinds)
+			continue
+		}
 		t.Run(row.name, func(t *testing.T) {
 			e := newReconfEnsemble(t, row.kinds)
 			if e.hasZkgo() && !harness.ZkgoReconfig() {
@@ -381,7 +394,9 @@ func (e *reconfEnsemble) checkJavaLogs() {
 		allowed := map[string]bool{}
 		for _, entry := range javaLogEntries(log) {
 			if reconfigJavaEntries.MatchString(entry) {
-				allowed[strings.SplitN(entry, "\n", 2)[0]] = true
+				for _, line := range strings.Split(entry, "\n") {
+					allowed[line] = true
+				}
 			}
 		}
 		for _, line := range javaExceptions(e.m, id) {
@@ -446,8 +461,14 @@ var reconfigJavaEntries = regexp.MustCompile(`^\S+ \[FollowerRequestProcessor:\d
 // restarting its election when a newer configuration arrives) dies on the
 // null leader socket, and its next sync cannot register the Follower MBean
 // the failed one left: ZOOKEEPER-4394's follow-on lines
-// (javalog4394_test.go), here without the NPE that starts 4394.
+// (javalog4394_test.go), here without the NPE that starts 4394. A Java
+// follower elected into FOLLOWING of a leader its own configuration does
+// not list yet (seen while five members of go-zookeeper's static-only
+// zoo.cfg move to their first versioned configuration) fails to find it
+// (Follower.followLeader: Learner.findLeader returns null) and looks
+// again.
 var allJavaLines = regexp.MustCompile(`java\.lang\.InterruptedException: Timeout while waiting for epoch from quorum|` +
+	`java\.lang\.NullPointerException: Cannot read field "addr" because "leaderServer" is null|` +
 	zk4394FollowOn.String())
 
 func (e *reconfEnsemble) writers(phase string, ids ...int64) *ackedWriters {
@@ -478,10 +499,10 @@ func ids(n ...int64) []int64 { return n }
 // zkgo through Java, Java through zkgo.
 func TestCompat_ReconfigAddParticipant(t *testing.T) {
 	runReconfigRows(t, []reconfigRow{
-		{"java joins via java", "jjj+j", 1},
-		{"zkgo joins via java", "jjj+z", 1},
-		{"java joins via zkgo", "zjj+j", 1},
-		{"zkgo joins via zkgo", "zzz+z", 1},
+		{"java joins via java", "jjj+j", 1, false},
+		{"zkgo joins via java", "jjj+z", 1, false},
+		{"java joins via zkgo", "zjj+j", 1, false},
+		{"zkgo joins via zkgo", "zzz+z", 1, true},
 	}, func(t *testing.T, e *reconfEnsemble, via int64) {
 		e.startInitial()
 		w := e.writers("a", 1, 2, 3)
@@ -502,11 +523,11 @@ func TestCompat_ReconfigAddParticipant(t *testing.T) {
 // id); the rows choose its kind.
 func TestCompat_ReconfigRemoveLeader(t *testing.T) {
 	runReconfigRows(t, []reconfigRow{
-		{"java leader of java", "jjj", 1},
-		{"java leader, zkgo follower", "zjj", 1},
-		{"java leader, via zkgo", "jzj", 2},
-		{"zkgo leader of java", "jjz", 1},
-		{"zkgo leader of zkgo", "zzz", 1},
+		{"java leader of java", "jjj", 1, false},
+		{"java leader, zkgo follower", "zjj", 1, false},
+		{"java leader, via zkgo", "jzj", 2, true},
+		{"zkgo leader of java", "jjz", 1, false},
+		{"zkgo leader of zkgo", "zzz", 1, true},
 	}, func(t *testing.T, e *reconfEnsemble, via int64) {
 		if leader := e.startInitial(); leader != 3 {
 			t.Fatalf("leader %d, want 3 (started first)", leader)
@@ -530,10 +551,10 @@ func TestCompat_ReconfigRemoveLeader(t *testing.T) {
 // incremental reconfigs giving its new role.
 func TestCompat_ReconfigObserverRoles(t *testing.T) {
 	runReconfigRows(t, []reconfigRow{
-		{"java observer", "jjjJ", 1},
-		{"zkgo observer via java", "jjjZ", 1},
-		{"zkgo observer via zkgo", "zjjZ", 1},
-		{"java observer via zkgo", "zjjJ", 1},
+		{"java observer", "jjjJ", 1, false},
+		{"zkgo observer via java", "jjjZ", 1, false},
+		{"zkgo observer via zkgo", "zjjZ", 1, true},
+		{"java observer via zkgo", "zjjJ", 1, false},
 	}, func(t *testing.T, e *reconfEnsemble, via int64) {
 		e.startInitial()
 		all := ids(1, 2, 3, 4)
@@ -559,10 +580,10 @@ func TestCompat_ReconfigObserverRoles(t *testing.T) {
 // the leavers.
 func TestCompat_ReconfigReplaceTwo(t *testing.T) {
 	runReconfigRows(t, []reconfigRow{
-		{"java for java", "jjj+jj", 1},
-		{"zkgo for java", "jjj+zz", 1},
-		{"java for zkgo", "zzj+jj", 1},
-		{"mixed via zkgo", "zjz+jz", 1},
+		{"java for java", "jjj+jj", 1, false},
+		{"zkgo for java", "jjj+zz", 1, false},
+		{"java for zkgo", "zzj+jj", 1, false},
+		{"mixed via zkgo", "zjz+jz", 1, true},
 	}, func(t *testing.T, e *reconfEnsemble, via int64) {
 		e.startInitial()
 		w := e.writers("d", 1)
@@ -599,10 +620,10 @@ func TestCompat_ReconfigReplaceTwo(t *testing.T) {
 // write.
 func TestCompat_ReconfigRestartAll(t *testing.T) {
 	runReconfigRows(t, []reconfigRow{
-		{"java", "jjj+j", 1},
-		{"mixed", "jzj+z", 3},
-		{"zkgo joins java", "jjj+z", 2},
-		{"zkgo", "zzz+z", 2},
+		{"java", "jjj+j", 1, false},
+		{"mixed", "jzj+z", 3, false},
+		{"zkgo joins java", "jjj+z", 2, true},
+		{"zkgo", "zzz+z", 2, true},
 	}, func(t *testing.T, e *reconfEnsemble, via int64) {
 		e.startInitial()
 		w := e.writers("e", 2, 3)
@@ -644,10 +665,10 @@ func TestCompat_ReconfigRestartAll(t *testing.T) {
 // incremental and not, and changes nothing.
 func TestCompat_ReconfigNoQuorum(t *testing.T) {
 	runReconfigRows(t, []reconfigRow{
-		{"java", "jjj+jj", 1},
-		{"via zkgo follower", "zjj+jj", 1},
-		{"zkgo leader", "jjz+jj", 1},
-		{"zkgo", "zzz+zz", 2},
+		{"java", "jjj+jj", 1, false},
+		{"via zkgo follower", "zjj+jj", 1, true},
+		{"zkgo leader", "jjz+jj", 1, false},
+		{"zkgo", "zzz+zz", 2, true},
 	}, func(t *testing.T, e *reconfEnsemble, via int64) {
 		e.startInitial()
 		initial := ids(1, 2, 3)
