@@ -378,10 +378,10 @@ func (e *reconfEnsemble) finish(w *ackedWriters, ids []int64) {
 // checkJavaLogs checks the Java members' logs as checkJavaLogsOf does,
 // allowing reconfigJavaLines and, on a member that hit ZOOKEEPER-4394
 // behind a Java leader (javalog4394_test.go), the aftermath docs/faults.md
-// describes: restarted, it replays its log over a snapshot already holding
-// those txns and logs "highestZxid > next log" and digest mismatches from
-// its [main] thread while loading (seen in the all-Java rows of
-// TestCompat_ReconfigRestartAll).
+// describes: reloading, it replays its log over a tree or snapshot already
+// holding those txns and logs "highestZxid > next log" and digest
+// mismatches (seen on joiners syncing under load in the all-Java rows of
+// TestCompat_ReconfigAddParticipant and TestCompat_ReconfigRestartAll).
 func (e *reconfEnsemble) checkJavaLogs() {
 	e.t.Helper()
 	for _, id := range e.ids() {
@@ -468,8 +468,10 @@ func aheadOfRemoved(log string, removed map[int64]bool) []string {
 }
 
 // zk4394Reload is what a Java member that hit ZOOKEEPER-4394 logs when it
-// reloads its data at its next start.
-var zk4394Reload = regexp.MustCompile(`\[main\] (ERROR|WARN) \S+ - (\d+\(highestZxid\) > \d+\(next log\)|First digest mismatch on txn|(\[\d+ times\] )?Message: ?Digests are not matching)`)
+// reloads its data: right after the failed sync (its QuorumPeer thread)
+// and at its next start ([main]), and as digest mismatches until its next
+// sync (docs/faults.md).
+var zk4394Reload = regexp.MustCompile(`\] (ERROR|WARN) \S+ - (\d+\(highestZxid\) > \d+\(next log\)|First digest mismatch on txn|(\[\d+ times\] )?Message: ?Digests are not matching)`)
 
 // reconfigJavaLines are the Java log lines reconfigs cause between Java
 // members alone (each seen in the all-Java rows).
