@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -129,7 +130,10 @@ func (e *reconfEnsemble) hasZkgo() bool {
 
 // checkZkgoRefuses: with reconfigEnabled=true not supported, every zkgo
 // member's config (the split layout Java writes, reconfigEnabled=true) is
-// refused at load, naming the key.
+// refused at load, naming the key; and the same config with
+// reconfigEnabled=false is accepted, so nothing else in it (the dynamic
+// file, a spare's own membership, the super user) would stop the scenario
+// once the refusal is lifted.
 func (e *reconfEnsemble) checkZkgoRefuses() {
 	e.t.Helper()
 	refusal := harness.ZkgoReconfigRefusal()
@@ -141,6 +145,17 @@ func (e *reconfEnsemble) checkZkgoRefuses() {
 		err := harness.ZkgoAccepts(e.m.ConfigPath(id))
 		if err == nil || !strings.Contains(err.Error(), "reconfigEnabled") {
 			e.t.Errorf("zkgo member %d: config accepted or refused for another reason: %v", id, err)
+		}
+		b, err := os.ReadFile(e.m.ConfigPath(id))
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		off := filepath.Join(e.t.TempDir(), "zoo.cfg")
+		if err := os.WriteFile(off, []byte(strings.Replace(string(b), "reconfigEnabled=true\n", "reconfigEnabled=false\n", 1)), 0o644); err != nil {
+			e.t.Fatal(err)
+		}
+		if err := harness.ZkgoAccepts(off); err != nil {
+			e.t.Errorf("zkgo member %d: its config with reconfigEnabled=false is refused too: %v", id, err)
 		}
 	}
 }
