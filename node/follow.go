@@ -63,6 +63,10 @@ func (s *Server) recoverAfterSync(diskChanged bool) error {
 		if err != nil {
 			return err
 		}
+		// A database read from disk has no configuration node of its
+		// own (Java fills it from the QuorumPeer's, initConfigInZKDatabase).
+		q := s.quorum()
+		db.tree.InitConfig([]byte(q.Text()), q.Version, wallMs())
 		s.installDatabase(db)
 		return nil
 	}
