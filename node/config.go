@@ -101,11 +101,6 @@ type Config struct {
 	// of the owner's next round. It runs on the owner goroutine and must
 	// not block.
 	CommitGate func() bool `json:"-"`
-	// driveReconfig: with ReconfigEnabled, the quorum member runs the
-	// reconfig protocol (reconfig.go). Only tests set it (export_test.go):
-	// reconfigEnabled=true stays refused in zoo.cfg until the protocol is
-	// driven by every role (issue 17).
-	driveReconfig bool
 	// NewLeaderQueued, when set, is called by a leader on the owner
 	// goroutine right after it queues NEWLEADER for learner sid (tests);
 	// it must not block. Held commits are tried again in the same round.

@@ -136,7 +136,7 @@ func TestQuorumConfigRefusesUnsupportedFeatures(t *testing.T) {
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"sslQuorum", "quorum.auth.enableSasl", "reconfigEnabled", "multiAddress.enabled"} {
+	for _, k := range []string{"sslQuorum", "quorum.auth.enableSasl", "multiAddress.enabled"} {
 		c, err := ParseConfig(strings.NewReader(base + k + "=true\n"))
 		if err == nil {
 			err = c.validate()
@@ -144,6 +144,10 @@ func TestQuorumConfigRefusesUnsupportedFeatures(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=true accepted (%v)", k, err)
 		}
+	}
+	// Dynamic reconfiguration is taken (issue 17).
+	if c, err := ParseConfig(strings.NewReader(base + "reconfigEnabled=true\n")); err != nil || c.validate() != nil || !c.ReconfigEnabled {
+		t.Errorf("reconfigEnabled=true refused: %v", err)
 	}
 	if _, err := ParseConfig(strings.NewReader(base + "clientPort=2199\n")); err == nil {
 		t.Error("clientPort disagreeing with the server line accepted")
@@ -653,9 +657,6 @@ func TestParseConfigDynamicFile(t *testing.T) {
 	if err := os.WriteFile(dyn, []byte(read("zoo.cfg.dynamic.100000000")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// reconfigEnabled=true is still refused for quorum members (validate);
-	// the files are read the same without it.
-	static = strings.Replace(static, "reconfigEnabled=true", "reconfigEnabled=false", 1)
 	cfg, err := ParseConfig(strings.NewReader(static))
 	if err != nil {
 		t.Fatal(err)

@@ -77,7 +77,6 @@ var refusedKeys = []keyRule{
 	// Features the quorum protocol would need: refusing beats joining an
 	// ensemble whose peers cannot understand us.
 	{key: "multiAddress.enabled", when: isTrue, reason: "multiple addresses per server are not implemented by zkgo", quorumOnly: true},
-	{key: "reconfigEnabled", when: isTrue, reason: "dynamic reconfiguration is not implemented by zkgo", quorumOnly: true},
 }
 
 // warnedKeys ask for a feature zkgo lacks that neither guards data nor

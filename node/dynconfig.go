@@ -15,9 +15,8 @@ import (
 // from node/quorum). These run on an I/O goroutine, never on the owner
 // goroutine or a gnet loop: each write is fsynced.
 //
-// NB: reconfigEnabled=true is still refused for quorum members until the
-// reconfig protocol is in node/zab (issue 17); the protocol calls these
-// where Java's QuorumPeer does.
+// The reconfig protocol (reconfig.go) calls these where Java's QuorumPeer
+// does.
 
 // writeAtomic writes data as AtomicFileWritingIdiom does: to path.tmp,
 // fsync, rename over path, then fsync the directory.

@@ -1,9 +1,8 @@
 package node
 
-// EnableReconfigForTest turns the reconfig protocol on for c
-// (reconfigEnabled=true plus the test-only switch; zoo.cfg cannot set
-// it).
+// EnableReconfigForTest turns dynamic reconfiguration on for c, as
+// reconfigEnabled=true in zoo.cfg does (the tests' ensembles write zoo.cfg
+// without it).
 func EnableReconfigForTest(c *Config) {
 	c.ReconfigEnabled = true
-	c.driveReconfig = true
 }

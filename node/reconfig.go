@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/zkgo/zkgo/node/election"
@@ -22,9 +24,6 @@ import (
 // activated configuration as a new immutable Quorum, and prepares the
 // reconfig client operation with quorum.Reconfig. The files are written
 // on the owner goroutine, as the epoch files are, never on a gnet loop.
-//
-// NB: reconfigEnabled=true is still refused in zoo.cfg (configkeys.go);
-// only tests turn the protocol on (Config.driveReconfig).
 
 // quorum is the configuration in force: the last one activated, or the
 // one the server started with. Safe from any goroutine; the value is
@@ -37,9 +36,9 @@ func (s *Server) quorum() *Quorum {
 }
 
 // reconfigOn reports whether this quorum member runs the reconfig
-// protocol.
+// protocol (reconfigEnabled=true).
 func (s *Server) reconfigOn() bool {
-	return s.cfg.ReconfigEnabled && s.cfg.driveReconfig && s.cfg.Quorum != nil
+	return s.cfg.ReconfigEnabled && s.cfg.Quorum != nil
 }
 
 // readNextConfig reads the last seen configuration from zoo.cfg's .next
@@ -259,6 +258,17 @@ func (s *Server) activateConfig(z wire.Zxid, c *quorum.Config, designated int64,
 	}
 	q := quorumOf(c, me)
 	s.quorumNow.Store(q)
+	if m, ok := c.Servers[me]; ok && m.HasClient {
+		if old, had := prev.Servers[me]; !had || old.ClientHost != m.ClientHost || old.ClientPort != m.ClientPort {
+			if m.ClientPort != s.cfg.ClientPort {
+				// Java re-binds its client port (cnxnFactory.reconfigure);
+				// zkgo keeps the listener it started with (DIFFERENCES).
+				s.log.Error().Str("client_addr", net.JoinHostPort(m.ClientHost, strconv.Itoa(m.ClientPort))).
+					Int("serving_port", s.cfg.ClientPort).
+					Msg("the activated configuration moves this server's client port; zkgo keeps serving on the one it started with until restarted")
+			}
+		}
+	}
 	// QuorumPeer.restartLeaderElection: notifications carry the new
 	// configuration, and elections count with it.
 	if er, ok := s.peer.elector.(electionReconfigurer); ok {

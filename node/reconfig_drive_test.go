@@ -617,3 +617,44 @@ func TestReconfigDrive_StaleMemberAdoptsNewerConfig(t *testing.T) {
 	pollData(t, sc, "/zookeeper/config", text)
 	pollData(t, sc, "/during", []byte("x"))
 }
+
+// TestReconfigDrive_ClientPortMoveKeepsListener: a reconfig that moves a
+// follower's client port is committed and written (the member's dynamic
+// file names the new port for its next start), while the member keeps
+// serving on the port it started with (DIFFERENCES row 59: Java re-binds).
+func TestReconfigDrive_ClientPortMoveKeepsListener(t *testing.T) {
+	e := startReconfigEnsemble(t, 1, 2, 3)
+	lead := e.leader(t)
+	var f int64
+	for id := range e.zk {
+		if id != lead {
+			f = id
+		}
+	}
+	line := serverSpec(t, quorum.DynamicFileName(e.m.ConfigPath(f), 0x100000000), f)
+	newPort, release := harness.ReservePort(t)
+	release()
+	moved := line[:strings.LastIndex(line, ":")+1] + strconv.Itoa(newPort)
+	lc := dialZk(t, e.zk[lead].Addr)
+	if _, err := lc.IncrementalReconfig([]string{moved}, nil, -1); err != nil {
+		t.Fatalf("reconfig %s: %v", moved, err)
+	}
+	text, _, err := lc.Get("/zookeeper/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(text), ":"+strconv.Itoa(newPort)+"\n") {
+		t.Fatalf("/zookeeper/config after moving %d's client port: %q", f, text)
+	}
+	checkActivatedFiles(t, e.m.ConfigPath(f), string(text))
+	fc := dialZk(t, e.zk[f].Addr)
+	if _, err := lc.Create("/moved", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fc.Sync("/"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _, err := fc.Exists("/moved"); err != nil || !ok {
+		t.Fatalf("member %d on its old client port: %v %v", f, ok, err)
+	}
+}
