@@ -621,7 +621,7 @@ func TestReconfigDrive_StaleMemberAdoptsNewerConfig(t *testing.T) {
 // TestReconfigDrive_ClientPortMoveKeepsListener: a reconfig that moves a
 // follower's client port is committed and written (the member's dynamic
 // file names the new port for its next start), while the member keeps
-// serving on the port it started with (DIFFERENCES row 59: Java re-binds).
+// serving on the port it started with (DIFFERENCES row 62: Java re-binds).
 func TestReconfigDrive_ClientPortMoveKeepsListener(t *testing.T) {
 	e := startReconfigEnsemble(t, 1, 2, 3)
 	lead := e.leader(t)
