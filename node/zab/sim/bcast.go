@@ -91,8 +91,7 @@ func (f *bcastFollower) carryOut(r zab.BroadcastReady, err error) {
 	}
 	for _, e := range r.Apply {
 		rec := NewRec(e)
-		res := p.db.Apply(e)
-		p.committed.Add(e, nil)
+		res := p.apply(rec)
 		p.s.chk.applied(p, rec)
 		p.s.clients.applied(p, rec, &res)
 	}

@@ -62,7 +62,7 @@ func (c *checker) init(s *Sim) {
 // history).
 func (c *checker) start() {
 	for _, p := range c.s.peers {
-		for _, r := range p.store.Log() {
+		for _, r := range p.store.History().Flat() {
 			c.seen(p, r)
 		}
 	}
@@ -78,7 +78,7 @@ func (c *checker) start() {
 		set := map[int64]bool{}
 		var rec Rec
 		for _, p := range c.s.peers {
-			for _, r := range p.store.Log() {
+			for _, r := range p.store.History().Flat() {
 				if r.Zxid() == z {
 					set[p.id], rec = true, r
 				}
@@ -123,29 +123,31 @@ func (c *checker) established(p *Peer, epoch int64) {
 		return
 	}
 	c.leaderOf[epoch] = p.id
-	log := p.store.Log()
+	log := p.store.History()
 	n := 0 // committed txns of earlier epochs
 	for n < len(c.committed) && int64(c.committed[n].Zxid().Epoch()) < epoch {
 		n++
 	}
 	for i, r := range c.committed[:n] {
-		if i >= len(log) || log[i].Zxid() != r.Zxid() || log[i].Sum != r.Sum {
+		if i >= log.Len() || log.At(i).Zxid() != r.Zxid() || log.At(i).Sum != r.Sum {
 			got := "nothing"
-			if i < len(log) {
-				got = zx(log[i].Zxid())
+			if i < log.Len() {
+				got = zx(log.At(i).Zxid())
 			}
 			c.fail("lost", "leader %d of epoch %d has %s where the committed txn %s is (committed history %s..%s)",
 				p.id, epoch, got, zx(r.Zxid()), zx(c.committed[0].Zxid()), zx(c.committed[len(c.committed)-1].Zxid()))
 			return
 		}
 	}
-	if len(log) > n {
+	if log.Len() > n {
 		if n < len(c.committed) {
 			c.fail("order", "leader %d of epoch %d commits %s..%s, before %s, committed in a later epoch",
-				p.id, epoch, zx(log[n].Zxid()), zx(log[len(log)-1].Zxid()), zx(c.committed[n].Zxid()))
+				p.id, epoch, zx(log.At(n).Zxid()), zx(log.At(log.Len()-1).Zxid()), zx(c.committed[n].Zxid()))
 			return
 		}
-		c.committed = append(c.committed, log[n:]...)
+		for i := n; i < log.Len(); i++ {
+			c.committed = append(c.committed, log.At(i))
+		}
 	}
 	c.dirty = true
 }
@@ -211,7 +213,7 @@ func (c *checker) step() {
 	c.dirty = false
 	set := map[int64]bool{}
 	for _, p := range c.s.peers {
-		if c.hasCommitted(p.store.Durable()) {
+		if c.hasCommitted(p.store.DurableHistory()) {
 			set[p.id] = true
 		}
 	}
@@ -226,13 +228,13 @@ func (c *checker) step() {
 }
 
 // hasCommitted reports whether log holds the whole committed history.
-func (c *checker) hasCommitted(log []Rec) bool {
-	j := 0
+func (c *checker) hasCommitted(log Hist) bool {
+	j, n := 0, log.Len()
 	for _, r := range c.committed {
-		for j < len(log) && log[j].Zxid() < r.Zxid() {
+		for j < n && log.At(j).Zxid() < r.Zxid() {
 			j++
 		}
-		if j == len(log) || log[j].Zxid() != r.Zxid() || log[j].Sum != r.Sum {
+		if j == n || log.At(j).Zxid() != r.Zxid() || log.At(j).Sum != r.Sum {
 			return false
 		}
 		j++

@@ -83,9 +83,8 @@ func (ld *leaderDrv) processReady() {
 		}
 		for _, link := range r.Snaps {
 			if c := ld.links[link]; c != nil {
-				last := p.db.LastZxid
-				upto := p.store.Upto(last)
-				s.net.send(c, p.id, wire.QuorumPacket{Type: wire.PacketSnap, Zxid: last}, append(make([]Rec, 0, len(upto)), upto...))
+				// a walk of the tree: the txns it holds
+				s.net.send(c, p.id, wire.QuorumPacket{Type: wire.PacketSnap, Zxid: p.db.LastZxid}, p.applied[:len(p.applied):len(p.applied)])
 			}
 		}
 		for _, m := range r.Messages {
@@ -162,7 +161,7 @@ func (ld *leaderDrv) syncLearner(link zab.LinkID) {
 	plan := zab.PlanSync(in)
 	if plan.ReadTxnLog {
 		in.LogRead = true
-		for _, r := range p.store.From(in.Peer) {
+		for _, r := range p.store.ReadForSync(in.Peer) {
 			in.FromLog = append(in.FromLog, zab.NewCommitted(r.E, nil))
 		}
 		plan = zab.PlanSync(in)
@@ -209,8 +208,7 @@ func (ld *leaderDrv) commit(z wire.Zxid) {
 	delete(ld.props, z)
 	p.s.tracef("%d: commit %s", p.id, zx(z))
 	p.s.chk.committedBy(p, rec)
-	res := p.db.Apply(rec.E)
-	p.committed.Add(rec.E, nil)
+	res := p.apply(rec)
 	p.s.chk.applied(p, rec)
 	p.s.clients.applied(p, rec, &res)
 }

@@ -17,7 +17,9 @@ type learnerDrv struct {
 	leader    int64
 	c         *conn
 	ls        *zab.LearnerSync
-	db        []Rec // the database a SNAP or TRUNC builds before NEWLEADER
+	db        []Rec     // the database a SNAP or TRUNC builds before NEWLEADER
+	recent    []Rec     // its txns replayed or applied after its snapshot (the committed log)
+	snapAt    wire.Zxid // the SNAP's zxid, once one was received
 	lastHeard int64
 	bc        followerBcast // from UPTODATE on
 }
@@ -119,7 +121,8 @@ func (lr *learnerDrv) carryOut(r zab.LearnerReady, snap []Rec, before zab.Learne
 			return false
 		}
 		p.s.chk.dirty = true
-		lr.db = append([]Rec(nil), st.Log()...)
+		lr.db = st.History().Flat()
+		lr.recent = append([]Rec(nil), st.Replayed()...)
 		p.s.tracef("%d: truncated to %s: %s", p.id, zx(r.TruncateTo), st.String())
 	}
 	if r.ReceiveSnapshot {
@@ -127,22 +130,38 @@ func (lr *learnerDrv) carryOut(r zab.LearnerReady, snap []Rec, before zab.Learne
 			p.becomeLooking("SNAP without a snapshot")
 			return false
 		}
-		lr.db = snap
-		p.s.tracef("%d: received the snapshot at %s", p.id, zx(r.SnapshotZxid))
+		// node's rewindDisk: the logged txns and snapshots past the
+		// leader's snapshot must not come back at a restart.
+		if err := st.DropAfter(r.SnapshotZxid); err != nil {
+			p.halt("dropping the log after the snapshot failed")
+			return false
+		}
+		p.s.chk.dirty = true
+		lr.db, lr.recent, lr.snapAt = snap, nil, r.SnapshotZxid
+		p.s.tracef("%d: received the snapshot at %s: %s", p.id, zx(r.SnapshotZxid), st.String())
 	}
 	for _, e := range r.Apply {
-		lr.db = append(lr.db, NewRec(e))
+		rec := NewRec(e)
+		lr.db = append(lr.db, rec)
+		lr.recent = append(lr.recent, rec)
 	}
 	if r.WriteSnapshot {
-		if err := st.Replace(lr.db); err != nil {
+		if err := st.TakeSnapshot(lr.db); err != nil {
 			p.halt("snapshot write failed")
 			return false
 		}
 		for _, rec := range lr.db {
 			p.s.chk.seen(p, rec)
 		}
+		if lr.snapAt != 0 && !p.s.sab.keepLogAtSnap {
+			// The leader's snapshot is durable: the learner's own txns
+			// up to its zxid are in it or were never committed (another
+			// branch of the history); none may be read for a sync again
+			// (see keep-log-at-snap in sabotage_on.go).
+			st.DropThrough(lr.snapAt)
+		}
 		p.s.chk.dirty = true
-		p.loadDB(lr.db)
+		p.setDB(lr.db, lr.recent)
 		p.s.tracef("%d: snapshot written: %s", p.id, st.String())
 	}
 	newLeaderAck := before != zab.LearnerAfterNewLeader && lr.ls.State() == zab.LearnerAfterNewLeader

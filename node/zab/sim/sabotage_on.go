@@ -20,13 +20,20 @@ package sim
 //     acknowledges what it logged, as if it were on disk;
 //   - reply-before-commit: the leader answers a client's write when it
 //     proposes it, not once it is committed (found by porcupine only: no
-//     Zab property breaks).
+//     Zab property breaks);
+//   - keep-log-at-snap: a learner synced by SNAP keeps the txns it logged
+//     up to the snapshot's zxid, as node does today (rewindDisk's
+//     DropAfter): some may be of another branch of the history, never
+//     committed; once it leads, its txn-log read for a DIFF (node's
+//     proposalsFromLog, which reads through a hole between two epochs)
+//     sends them to a learner, and skips the committed txns the snapshot
+//     holds.
 type sabotage struct {
-	ackBeforeSync, epochFirst, minorityCommit, earlyReply, ignoreFsyncErr, ackUnsynced bool
+	ackBeforeSync, epochFirst, minorityCommit, earlyReply, ignoreFsyncErr, ackUnsynced, keepLogAtSnap bool
 }
 
 // Sabotages lists the sabotages of this build.
-var Sabotages = []string{"ack-before-sync", "epoch-before-log", "minority-commit", "ack-before-fsync", "ignore-fsync-error", "reply-before-commit"}
+var Sabotages = []string{"ack-before-sync", "epoch-before-log", "minority-commit", "ack-before-fsync", "ignore-fsync-error", "reply-before-commit", "keep-log-at-snap"}
 
 func newSabotage(name string) sabotage {
 	switch name {
@@ -44,6 +51,8 @@ func newSabotage(name string) sabotage {
 		return sabotage{ignoreFsyncErr: true}
 	case "reply-before-commit":
 		return sabotage{earlyReply: true}
+	case "keep-log-at-snap":
+		return sabotage{keepLogAtSnap: true}
 	}
 	panic("sim: unknown sabotage " + name)
 }

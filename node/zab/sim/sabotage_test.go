@@ -49,6 +49,7 @@ func TestSabotageScenarios(t *testing.T) {
 		{"ack-before-sync", scenarioAckThenCrash},
 		{"epoch-before-log", scenarioEpochThenCrash},
 		{"minority-commit", scenarioLeaderCrashAfterCommit},
+		{"keep-log-at-snap", scenarioStaleLogAfterSnap},
 	} {
 		t.Run(c.sabotage, func(t *testing.T) {
 			r := Run(c.sc(c.sabotage))

@@ -106,6 +106,53 @@ func scenarioJoinWhileServing(sabotage string) Config {
 	}
 }
 
+// scenarioTruncCommittedLog reaches the sync plan's TRUNC for the
+// committed-log reason, which random runs never do: the learner's last
+// txn is inside the leader's committed log's range but not in it, and
+// the leader has a later txn of the same epoch. A leader's history never
+// skips a zxid of an epoch (one leader per epoch proposes them in
+// order), so only a disk made that way gets there: peers 1 and 2 have
+// 1:1, 1:2, 1:4 (no 1:3), peer 3 has 1:1..1:3. Peer 2 leads (its 1:4 is
+// newer); peer 3 is TRUNCated to 1:2 (its 1:3 was never committed) and
+// gets 1:4; clients write on.
+func scenarioTruncCommittedLog(sabotage string) Config {
+	gap := append(zxids(1, 1, 2), wire.MakeZxid(1, 4))
+	return Config{
+		Seed: 5, Duration: 4000, FaultEvery: -1, ClientEvery: 50, Observers: -1, Hier: -1, Sabotage: sabotage,
+		Sync: &SyncSettings{CommitLogCount: 500, TxnLog: true},
+		Init: map[int64]InitState{
+			1: {Log: gap, AcceptedEpoch: 1, CurrentEpoch: 1},
+			2: {Log: gap, AcceptedEpoch: 1, CurrentEpoch: 1},
+			3: {Log: zxids(1, 1, 3), AcceptedEpoch: 1, CurrentEpoch: 1},
+		},
+	}
+}
+
+// scenarioSnapLogGap reaches the sync plan's SNAP for a log gap (the txn
+// log, read from the learner's zxid on, ends before the committed log
+// starts), which random runs do not: peer 2's disk is what node leaves
+// on a learner synced by SNAP at 1:6 that had logged 1:1..1:3 (a snapshot
+// at 1:6, its log 1:1..1:3: node keeps the log up to the snapshot's
+// zxid; the simulator's learners drop it, see keep-log-at-snap), so its
+// committed log after a restart is empty (nothing replayed) and starts
+// at 1:6. Peer 2 leads (1:6); peer 3, at 1:2, is older than the
+// committed log; the txn log holds 1:2 but ends at 1:3: SNAP. Peer 1, at
+// 1:5, is not in the txn log at all (SNAP, txn-log-unusable). No client
+// writes: once the leader logged 2:1, the txn log read from 1:2 goes on
+// from 1:3 to 2:1 (node's proposalsFromLog sees no hole between two
+// epochs) and the learner is DIFFed past 1:4..1:6 (keep-log-at-snap).
+func scenarioSnapLogGap(sabotage string) Config {
+	return Config{
+		Seed: 6, Duration: 4000, FaultEvery: -1, ClientEvery: -1, Observers: -1, Hier: -1, Sabotage: sabotage,
+		Sync: &SyncSettings{CommitLogCount: 500, TxnLog: true},
+		Init: map[int64]InitState{
+			1: {Log: zxids(1, 1, 5), AcceptedEpoch: 1, CurrentEpoch: 1},
+			2: {Log: zxids(1, 1, 3), Snap: zxids(1, 1, 6), AcceptedEpoch: 1, CurrentEpoch: 1},
+			3: {Log: zxids(1, 1, 2), AcceptedEpoch: 1, CurrentEpoch: 1},
+		},
+	}
+}
+
 type scenario struct {
 	name string
 	cfg  func(sabotage string) Config
@@ -113,13 +160,17 @@ type scenario struct {
 	// established after the crashes
 	min     wire.Zxid
 	leaders int
+	// syncs that must happen ("TRUNC/committed-log")
+	syncs []string
 }
 
 var scenarios = []scenario{
-	{"ack-then-crash (ZOOKEEPER-3911/4785)", scenarioAckThenCrash, wire.MakeZxid(1, 3), 2},
-	{"epoch-then-crash (ZOOKEEPER-4643/4646)", scenarioEpochThenCrash, wire.MakeZxid(1, 3), 1},
-	{"leader-crash-after-commit", scenarioLeaderCrashAfterCommit, wire.MakeZxid(1, 1), 2},
-	{"join-while-serving (ZOOKEEPER-4785)", scenarioJoinWhileServing, wire.MakeZxid(1, 1), 2},
+	{"ack-then-crash (ZOOKEEPER-3911/4785)", scenarioAckThenCrash, wire.MakeZxid(1, 3), 2, nil},
+	{"epoch-then-crash (ZOOKEEPER-4643/4646)", scenarioEpochThenCrash, wire.MakeZxid(1, 3), 1, nil},
+	{"leader-crash-after-commit", scenarioLeaderCrashAfterCommit, wire.MakeZxid(1, 1), 2, nil},
+	{"join-while-serving (ZOOKEEPER-4785)", scenarioJoinWhileServing, wire.MakeZxid(1, 1), 2, nil},
+	{"trunc-committed-log", scenarioTruncCommittedLog, wire.MakeZxid(2, 1), 1, []string{"TRUNC/committed-log"}},
+	{"snap-log-gap", scenarioSnapLogGap, wire.MakeZxid(1, 6), 1, []string{"SNAP/log-gap", "SNAP/txn-log-unusable"}},
 }
 
 // TestScenarios replays the orderings behind the Zab bugs of the
@@ -141,6 +192,11 @@ func TestScenarios(t *testing.T) {
 			}
 			if r.Leaders < sc.leaders {
 				t.Fatalf("%d leaderships established, want %d\n%s", r.Leaders, sc.leaders, r.Report(0))
+			}
+			for _, k := range sc.syncs {
+				if r.Syncs[k] == 0 {
+					t.Fatalf("no %s sync (%s)\n%s", k, SyncCounts(r.Syncs), r.Report(0))
+				}
 			}
 		})
 	}
@@ -195,5 +251,36 @@ func TestLateEstablishment(t *testing.T) {
 				t.Fatalf("violation %q (%v), want %q", got, s.chk.viol, c.kind)
 			}
 		})
+	}
+}
+
+// scenarioStaleLogAfterSnap is the run (seed 338, three of its faults)
+// in which the simulator, once it modelled snapshot files as node keeps
+// them, found node's learner keeping its own txns up to a SNAP's zxid:
+// peer 3 had logged 1:2 and 1:3, never committed (its leader lost the
+// quorum), then got a SNAP at 2:2 and kept 1:1..1:3 in its log; leading
+// epoch 3, it read its txn log for the observer at 1:1 and sent it 1:2
+// and 1:3 then 2:3.., not 2:1 and 2:2 ("peer 4 applied 1:2, which is not
+// committed"). The simulator's learner drops its log up to the
+// snapshot's zxid once the snapshot is durable; the keep-log-at-snap
+// sabotage is node's behaviour.
+func scenarioStaleLogAfterSnap(sabotage string) Config {
+	cfg := Config{Seed: 338, Peers: 3, Observers: 1, Hier: -1, Sabotage: sabotage}
+	cfg.Disabled = Only([]int{0, 1, 3}, len(genSchedule(cfg.withDefaults())))
+	return cfg
+}
+
+// TestStaleLogAfterSnap: the run of scenarioStaleLogAfterSnap has no
+// violation, and its learners are synced by SNAP and from the txn log.
+func TestStaleLogAfterSnap(t *testing.T) {
+	cfg := scenarioStaleLogAfterSnap("")
+	r := Run(cfg)
+	if r.Violation != nil {
+		cfg.Trace = true
+		r = Run(cfg)
+		t.Fatalf("%v\n%s", r.Violation, r.Report(80))
+	}
+	if r.Syncs["SNAP/trunc-across-epochs"] == 0 || r.Syncs["DIFF/txn-log"] == 0 {
+		t.Fatalf("syncs %s: the run no longer reaches the SNAP and the txn-log DIFF it is about", SyncCounts(r.Syncs))
 	}
 }
