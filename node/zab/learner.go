@@ -219,7 +219,7 @@ func (l *LearnerSync) Step(qp *wire.QuorumPacket) (LearnerReady, error) {
 		l.state = LearnerAfterNewLeader
 		r.WriteSnapshot = l.mode != wire.PacketDiff
 		l.writeToLog = true
-		if !l.cfg.Observer && len(l.notCommitted) > 0 {
+		if !l.cfg.Observer && len(l.notCommitted) > 0 && !sabotaged(sabAckBeforeSync) {
 			// ZOOKEEPER-3911/4643/4646: the proposals are durable before
 			// the NEWLEADER ACK.
 			r.Append = l.notCommitted
@@ -298,5 +298,10 @@ func (l *LearnerSync) stepSyncMode(qp *wire.QuorumPacket) (LearnerReady, error) 
 	}
 	l.mode = qp.Type
 	l.state = LearnerBeforeNewLeader
+	if sabotaged(sabEpochBeforeLog) && !l.cfg.Observer {
+		l.hard.CurrentEpoch = l.newEpoch
+		h := l.hard
+		r.HardState = &h
+	}
 	return r, nil
 }

@@ -159,7 +159,7 @@ func (o *Outstanding) AckThrough(sid int64, z wire.Zxid) {
 // its zxid; ok is false when the oldest has no quorum yet (or there is
 // none). Call it until it says false.
 func (o *Outstanding) Commit() (z wire.Zxid, ok bool) {
-	if len(o.q) == 0 || !o.q[0].acks.HasQuorum() {
+	if len(o.q) == 0 || !(o.q[0].acks.HasQuorum() || sabotaged(sabMinorityCommit) && o.q[0].acks.Len() > 0) {
 		return 0, false
 	}
 	z = o.q[0].zxid

@@ -28,16 +28,6 @@ type followerBcast interface {
 	synced()
 }
 
-// minority is the sabotaged verifier: any set with the leader is a
-// quorum.
-type minority struct{ leader int64 }
-
-func (m minority) ContainsQuorum(set map[int64]bool) bool { return set[m.leader] }
-func (m minority) Weight(int64) int64                     { return 1 }
-func (m minority) IsVoter(int64) bool                     { return true }
-func (m minority) Voters() []int64                        { return nil }
-func (m minority) Text() string                           { return "" }
-
 // bcastFollower drives zab.Broadcast, a follower's or an observer's
 // broadcast phase, as node does: each BroadcastReady is carried out in its
 // order (append, fsynced later; send, ACKs only once durable; apply).
@@ -72,12 +62,6 @@ func (f *bcastFollower) carryOut(r zab.BroadcastReady, err error) {
 		}
 		if !p.appendAsync(recs...) {
 			return
-		}
-		if p.s.sab.ackUnsynced && !p.observer {
-			// SABOTAGE: ACKed before the fsync.
-			for _, rec := range recs {
-				f.lr.send(wire.QuorumPacket{Type: wire.PacketAck, Zxid: rec.Zxid()})
-			}
 		}
 	}
 	if len(r.Messages) > 0 && !p.midReady(readyFollowerAck, "follower ACK") {

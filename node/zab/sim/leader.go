@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"github.com/zkgo/zkgo/node/quorum"
 	"github.com/zkgo/zkgo/node/zab"
 	"github.com/zkgo/zkgo/wire"
 )
@@ -27,11 +26,7 @@ type leaderDrv struct {
 }
 
 func (p *Peer) becomeLeader() {
-	var v quorum.Verifier = p.s.verifier
-	if p.s.sab.minorityCommit {
-		v = minority{p.id} // SABOTAGE: the leader alone is a quorum
-	}
-	zl, err := zab.NewLeader(zab.LeaderConfig{ID: p.id, Verifier: v,
+	zl, err := zab.NewLeader(zab.LeaderConfig{ID: p.id, Verifier: p.s.verifier,
 		AcceptedEpoch: p.store.AcceptedEpoch, CurrentEpoch: p.store.CurrentEpoch, LastZxid: p.store.LastZxid(),
 		PhaseTicks: 2 * initLimit, InitLimit: initLimit, SyncLimit: syncLimit,
 		Member: func(sid int64) (bool, bool) {

@@ -169,44 +169,23 @@ func (lr *learnerDrv) carryOut(r zab.LearnerReady, snap []Rec, before zab.Learne
 	for _, e := range r.Append {
 		recs = append(recs, NewRec(e))
 	}
-	logAndEpochs := func() bool {
-		if len(recs) > 0 {
-			if p.s.sab.ackBeforeSync && newLeaderAck {
-				// SABOTAGE: logged for the writer, fsynced later, behind
-				// a slow disk (the order before ZOOKEEPER-3911).
-				return p.appendAfter(50+int64(p.s.rng.IntN(100)), recs...)
-			}
-			if err := st.Append(recs...); err != nil {
-				p.s.chk.fail("order", "peer %d: %v", p.id, err)
-				return false
-			}
-			for _, rec := range recs {
-				p.s.chk.seen(p, rec)
-			}
-			if err := st.Sync(); err != nil && !p.s.sab.ignoreFsyncErr {
-				p.halt("fsync failed")
-				return false
-			}
-			p.s.chk.dirty = true
-			p.s.tracef("%d: logged %d txns, synced: %s", p.id, len(recs), st.String())
+	if len(recs) > 0 {
+		if err := st.Append(recs...); err != nil {
+			p.s.chk.fail("order", "peer %d: %v", p.id, err)
+			return false
 		}
-		return true
+		for _, rec := range recs {
+			p.s.chk.seen(p, rec)
+		}
+		if err := st.Sync(); err != nil && !p.s.sab.ignoreFsyncErr {
+			p.halt("fsync failed")
+			return false
+		}
+		p.s.chk.dirty = true
+		p.s.tracef("%d: logged %d txns, synced: %s", p.id, len(recs), st.String())
 	}
-	if p.s.sab.epochFirst && r.HardState != nil && len(recs) > 0 {
-		// SABOTAGE: the current epoch before the txns (ZOOKEEPER-4643/4646).
-		if !p.writeEpochs(*r.HardState) || !p.midReady(readyNewLeaderAck, "sabotaged: epoch before log") {
-			return false
-		}
-		if !logAndEpochs() {
-			return false
-		}
-	} else {
-		if !logAndEpochs() {
-			return false
-		}
-		if r.HardState != nil && !p.writeEpochs(*r.HardState) {
-			return false
-		}
+	if r.HardState != nil && !p.writeEpochs(*r.HardState) {
+		return false
 	}
 	if newLeaderAck {
 		p.s.hook(p, HookNewLeaderPersisted)
@@ -218,7 +197,7 @@ func (lr *learnerDrv) carryOut(r zab.LearnerReady, snap []Rec, before zab.Learne
 	if newLeaderAck {
 		kind = readyNewLeaderAck
 	}
-	if len(r.Messages) > 0 && !p.midReady(kind, "learner sync") {
+	if (len(r.Messages) > 0 || r.HardState != nil) && !p.midReady(kind, "learner sync") {
 		return false
 	}
 	for _, m := range r.Messages {
@@ -226,6 +205,9 @@ func (lr *learnerDrv) carryOut(r zab.LearnerReady, snap []Rec, before zab.Learne
 	}
 	if newLeaderAck {
 		p.s.hook(p, HookNewLeaderAcked)
+	}
+	if before == zab.LearnerSyncMode && lr.alive() {
+		p.s.hook(p, HookSyncStarted)
 	}
 	return lr.alive()
 }

@@ -47,7 +47,8 @@ func TestSabotageScenarios(t *testing.T) {
 		sc       func(string) Config
 	}{
 		{"ack-before-sync", scenarioAckThenCrash},
-		{"epoch-before-log", scenarioEpochThenCrash},
+		{"epoch-before-log", scenarioEpochAtSyncThenCrash},
+		{"ack-before-fsync", scenarioJoinWhileServing},
 		{"minority-commit", scenarioLeaderCrashAfterCommit},
 		{"keep-log-at-snap", scenarioStaleLogAfterSnap},
 	} {

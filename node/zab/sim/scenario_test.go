@@ -69,6 +69,22 @@ func scenarioEpochThenCrash(sabotage string) Config {
 	}
 }
 
+// scenarioEpochAtSyncThenCrash is scenarioEpochThenCrash with the crash
+// earlier: peer 3 crashes once it carried out its DIFF (before the sync's
+// txns and NEWLEADER came), and the leader with it. Its current epoch
+// must still be the old one, or it comes back with epoch 2 and 1:1
+// only, wins the election over peer 1 (epoch 1, 1:3) and truncates the
+// committed 1:2 and 1:3 (the epoch-before-log sabotage).
+func scenarioEpochAtSyncThenCrash(sabotage string) Config {
+	cfg := scenarioEpochThenCrash(sabotage)
+	cfg.Schedule = cfg.Schedule[:1]
+	cfg.Hooks = []Hook{{Peer: 3, At: HookSyncStarted, Do: func(s *Sim, p *Peer) {
+		s.Crash(3, 0, 300)
+		s.Crash(2, 0, 1_000_000)
+	}}}
+	return cfg
+}
+
 // scenarioLeaderCrashAfterCommit: a leader commits proposals with one
 // follower's ACKs and crashes; the other follower, which missed them,
 // must not be elected over the one that has them.
@@ -167,6 +183,7 @@ type scenario struct {
 var scenarios = []scenario{
 	{"ack-then-crash (ZOOKEEPER-3911/4785)", scenarioAckThenCrash, wire.MakeZxid(1, 3), 2, nil},
 	{"epoch-then-crash (ZOOKEEPER-4643/4646)", scenarioEpochThenCrash, wire.MakeZxid(1, 3), 1, nil},
+	{"epoch-at-sync-then-crash (ZOOKEEPER-4643/4646)", scenarioEpochAtSyncThenCrash, wire.MakeZxid(1, 3), 1, nil},
 	{"leader-crash-after-commit", scenarioLeaderCrashAfterCommit, wire.MakeZxid(1, 1), 2, nil},
 	{"join-while-serving (ZOOKEEPER-4785)", scenarioJoinWhileServing, wire.MakeZxid(1, 1), 2, nil},
 	{"trunc-committed-log", scenarioTruncCommittedLog, wire.MakeZxid(2, 1), 1, []string{"TRUNC/committed-log"}},
