@@ -265,6 +265,9 @@ func (l *LearnerSync) stepLeaderInfo(qp *wire.QuorumPacket) (LearnerReady, error
 	case newEpoch > l.hard.AcceptedEpoch:
 		reply = int32(l.hard.CurrentEpoch)
 		l.hard.AcceptedEpoch = newEpoch
+		if sabotaged(sabEpochBeforeLog) && !l.cfg.Observer {
+			l.hard.CurrentEpoch = newEpoch
+		}
 		h := l.hard
 		r.HardState = &h
 	case newEpoch == l.hard.AcceptedEpoch:
@@ -298,10 +301,5 @@ func (l *LearnerSync) stepSyncMode(qp *wire.QuorumPacket) (LearnerReady, error) 
 	}
 	l.mode = qp.Type
 	l.state = LearnerBeforeNewLeader
-	if sabotaged(sabEpochBeforeLog) && !l.cfg.Observer {
-		l.hard.CurrentEpoch = l.newEpoch
-		h := l.hard
-		r.HardState = &h
-	}
 	return r, nil
 }

@@ -155,6 +155,19 @@ func (o *Outstanding) AckThrough(sid int64, z wire.Zxid) {
 	}
 }
 
+// Unack forgets sid's ACKs of the outstanding proposals after z: a
+// learner synced again up to z (on a new connection) no longer has them
+// on disk, as far as the leader knows (a TRUNC dropped them, or its log
+// ends before them); it ACKs each again once it logged it anew. Java 3.8
+// keeps them counted (compat-tests/DIFFERENCES.md).
+func (o *Outstanding) Unack(sid int64, z wire.Zxid) {
+	for i := range o.q {
+		if o.q[i].zxid > z {
+			delete(o.q[i].acks.acks, sid)
+		}
+	}
+}
+
 // Commit takes the oldest proposal off if a quorum acked it, and returns
 // its zxid; ok is false when the oldest has no quorum yet (or there is
 // none). Call it until it says false.

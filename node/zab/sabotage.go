@@ -11,9 +11,9 @@ const (
 	// sync are logged: they go to the broadcast phase, logged and fsynced
 	// after UPTODATE (Java before ZOOKEEPER-3911).
 	sabAckBeforeSync sabotage = iota + 1
-	// sabEpochBeforeLog: a follower makes the new epoch current when its
-	// sync starts (DIFF, TRUNC or SNAP), before the sync's txns are
-	// logged at NEWLEADER (ZOOKEEPER-4643/4646).
+	// sabEpochBeforeLog: a follower makes the new epoch current as soon
+	// as it accepts it (LEADERINFO), before its sync's txns are logged at
+	// NEWLEADER (ZOOKEEPER-4643/4646, with the widest window).
 	sabEpochBeforeLog
 	// sabMinorityCommit: the leader commits a proposal once one voter
 	// (itself or a follower) has it on disk.

@@ -21,7 +21,10 @@ import (
 //     all of it; a txn applied as committed anywhere is in it; and all of
 //     it is durable on a quorum of voters at every step;
 //   - the databases agree: after applying a committed txn every peer's
-//     tree has the same digest.
+//     tree has the same digest;
+//   - ephemerals: once a peer applied a session's close (the client's or
+//     the leader's expiry), it holds none of the session's ephemerals,
+//     and no ephemeral of the session is created after the close.
 //
 // Liveness: once no fault is in effect (every peer up, no pause,
 // partition or slow link), a leader serves within livenessWindow.
@@ -35,6 +38,7 @@ type checker struct {
 	sums      map[wire.Zxid]uint64
 	committed []Rec
 	digests   map[wire.Zxid]uint64
+	closedAt  map[wire.SessionID]wire.Zxid // the committed close of each session
 	dirty     bool
 	// liveness: faults disturb the ensemble until quietFrom; a leader
 	// was last seen serving at lastServing.
@@ -55,6 +59,7 @@ func (c *checker) init(s *Sim) {
 	c.leaderOf = map[int64]int64{}
 	c.sums = map[wire.Zxid]uint64{}
 	c.digests = map[wire.Zxid]uint64{}
+	c.closedAt = map[wire.SessionID]wire.Zxid{}
 }
 
 // start takes the initial disks: every txn logged anywhere is taken as
@@ -186,6 +191,29 @@ func (c *checker) applied(p *Peer, r Rec) {
 		return
 	}
 	c.digests[r.Zxid()] = d
+	c.ephemerals(p, r)
+}
+
+// ephemerals: a session's ephemerals go with its close, on every peer,
+// and none is created after it.
+func (c *checker) ephemerals(p *Peer, r Rec) {
+	id := r.E.Hdr.ClientID
+	switch r.E.Hdr.Type {
+	case wire.OpCloseSession:
+		if eph := p.db.Ephemerals(id); len(eph) > 0 {
+			c.fail("ephemeral", "peer %d keeps %v of session %#x after its close at %s", p.id, eph, int64(id), zx(r.Zxid()))
+			return
+		}
+		if _, ok := c.closedAt[id]; !ok {
+			c.closedAt[id] = r.Zxid()
+		}
+	case wire.OpCreate, wire.OpCreate2:
+		ct, ok := r.E.Body.(*wire.CreateTxn)
+		if z, closed := c.closedAt[id]; ok && ct.Ephemeral && closed && r.Zxid() > z {
+			c.fail("ephemeral", "peer %d creates %s, an ephemeral of session %#x, at %s: the session closed at %s",
+				p.id, ct.Path, int64(id), zx(r.Zxid()), zx(z))
+		}
+	}
 }
 
 // step runs the checks that look at every peer.

@@ -23,6 +23,18 @@ type leaderDrv struct {
 	links map[zab.LinkID]*conn
 	props map[wire.Zxid]Rec // proposed, not committed yet
 	bc    leaderBcast       // the leader itself once it serves
+	// The session tracker: sessions created by a txn not applied yet,
+	// and sessions whose close was prepared (Java's setSessionClosing).
+	pendingSess, closing map[wire.SessionID]bool
+}
+
+// checkSession is PrepRequestProcessor's session check: a session the
+// leader does not know, or one it is closing, is expired.
+func (ld *leaderDrv) checkSession(id wire.SessionID) wire.ErrCode {
+	if ld.closing[id] || !ld.p.sessions[id] && !ld.pendingSess[id] {
+		return wire.ErrSessionExpired
+	}
+	return wire.ErrOk
 }
 
 func (p *Peer) becomeLeader() {
@@ -40,7 +52,8 @@ func (p *Peer) becomeLeader() {
 		return
 	}
 	p.role = roleLeading
-	p.ld = &leaderDrv{p: p, zl: zl, links: map[zab.LinkID]*conn{}, props: map[wire.Zxid]Rec{}}
+	p.ld = &leaderDrv{p: p, zl: zl, links: map[zab.LinkID]*conn{}, props: map[wire.Zxid]Rec{},
+		pendingSess: map[wire.SessionID]bool{}, closing: map[wire.SessionID]bool{}}
 	p.s.tracef("%d: leads from %s", p.id, p.store.String())
 	p.ld.processReady()
 }

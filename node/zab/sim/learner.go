@@ -197,7 +197,8 @@ func (lr *learnerDrv) carryOut(r zab.LearnerReady, snap []Rec, before zab.Learne
 	if newLeaderAck {
 		kind = readyNewLeaderAck
 	}
-	if (len(r.Messages) > 0 || r.HardState != nil) && !p.midReady(kind, "learner sync") {
+	persisted := r.Truncate || r.ReceiveSnapshot || r.WriteSnapshot || len(recs) > 0 || r.HardState != nil
+	if (len(r.Messages) > 0 || persisted) && !p.midReady(kind, "learner sync") {
 		return false
 	}
 	for _, m := range r.Messages {

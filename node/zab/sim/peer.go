@@ -37,7 +37,8 @@ type Peer struct {
 
 	store     Store
 	db        *tree.Tree
-	applied   []Rec // the txns db holds, oldest first (what a snapshot of it holds)
+	applied   []Rec                   // the txns db holds, oldest first (what a snapshot of it holds)
+	sessions  map[wire.SessionID]bool // the sessions db's txns created and did not close
 	committed zab.CommittedLog
 	el        *fle.Election
 	role      role
@@ -48,6 +49,7 @@ type Peer struct {
 	// and restart after armRestart ms.
 	armed      bool
 	armAt      readyKind // readyAny, or the only kind of Ready it fires at
+	armSkip    int       // Readies of that kind to let pass first
 	armRestart int64
 }
 
@@ -98,8 +100,10 @@ func (p *Peer) loadDB() {
 // setDB makes hist the database; the committed log starts with recent.
 func (p *Peer) setDB(hist, recent []Rec) {
 	p.db = tree.New(tree.Options{})
+	p.sessions = map[wire.SessionID]bool{}
 	for _, r := range hist {
 		p.db.Apply(r.E)
+		p.noteSession(r)
 	}
 	p.applied = hist[:len(hist):len(hist)]
 	entries := make([]*wire.TxnEntry, 0, len(recent))
@@ -110,9 +114,21 @@ func (p *Peer) setDB(hist, recent []Rec) {
 	p.committed.Reset(entries)
 }
 
+// noteSession keeps the session table (ZKDatabase's sessions) up to date
+// with an applied txn.
+func (p *Peer) noteSession(r Rec) {
+	switch r.E.Hdr.Type {
+	case wire.OpCreateSession:
+		p.sessions[r.E.Hdr.ClientID] = true
+	case wire.OpCloseSession:
+		delete(p.sessions, r.E.Hdr.ClientID)
+	}
+}
+
 // apply applies a committed txn to the database.
 func (p *Peer) apply(r Rec) tree.Result {
 	res := p.db.Apply(r.E)
+	p.noteSession(r)
 	p.applied = append(p.applied, r)
 	p.committed.Add(r.E, nil)
 	return res
@@ -242,6 +258,10 @@ func (p *Peer) acked() wire.Zxid {
 // crash fires here. It reports whether the peer is still up.
 func (p *Peer) midReady(kind readyKind, what string) bool {
 	if p.armed && p.up && (p.armAt == readyAny || p.armAt == kind) {
+		if p.armSkip > 0 {
+			p.armSkip--
+			return p.up
+		}
 		p.armed = false
 		p.s.tracef("%d: crash between persist and send (%s)", p.id, what)
 		p.crash(p.s.rng.IntN(3), p.armRestart)

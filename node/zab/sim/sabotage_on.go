@@ -10,8 +10,9 @@ import "github.com/zkgo/zkgo/node/zab"
 //   - ack-before-sync: a follower ACKs NEWLEADER before the txns of its
 //     sync are logged (they are logged after UPTODATE, as Java did before
 //     ZOOKEEPER-3911);
-//   - epoch-before-log: a follower makes the new epoch current when its
-//     sync starts, before it logs the sync's txns (ZOOKEEPER-4643/4646);
+//   - epoch-before-log: a follower makes the new epoch current as soon as
+//     it accepts it (LEADERINFO), before it logs the sync's txns
+//     (ZOOKEEPER-4643/4646);
 //   - minority-commit: the leader commits a proposal once one voter has
 //     it on disk;
 //   - ack-before-fsync: a follower ACKs a proposal (and the txns it got
@@ -34,13 +35,18 @@ import "github.com/zkgo/zkgo/node/zab"
 //     history, never committed; once it leads, its txn-log read for a
 //     DIFF (node's proposalsFromLog, which reads through a hole between
 //     two epochs) sends them to a learner, and skips the committed txns
-//     the snapshot holds.
+//     the snapshot holds;
+//   - no-closing-check: the leader does not mark a session closing when
+//     it prepares its close, so a request of that session prepared before
+//     the close is applied still passes its session check: an ephemeral
+//     created after its session's close, which nothing will ever delete
+//     (ZOOKEEPER-1208).
 type sabotage struct {
-	earlyReply, ignoreFsyncErr, keepLogAtSnap bool
+	earlyReply, ignoreFsyncErr, keepLogAtSnap, noClosingCheck bool
 }
 
 // Sabotages lists the sabotages of this build.
-var Sabotages = append(append([]string(nil), zab.Sabotages...), "ignore-fsync-error", "reply-before-commit", "keep-log-at-snap")
+var Sabotages = append(append([]string(nil), zab.Sabotages...), "ignore-fsync-error", "reply-before-commit", "keep-log-at-snap", "no-closing-check")
 
 // newSabotage applies the named sabotage: node/zab's for the process (a
 // run of another sabotage, or of none, turns it off again: runs with
@@ -57,6 +63,8 @@ func newSabotage(name string) sabotage {
 		return sabotage{earlyReply: true}
 	case "keep-log-at-snap":
 		return sabotage{keepLogAtSnap: true}
+	case "no-closing-check":
+		return sabotage{noClosingCheck: true}
 	}
 	panic("sim: unknown sabotage " + name)
 }

@@ -271,24 +271,26 @@ func TestLateEstablishment(t *testing.T) {
 	}
 }
 
-// scenarioStaleLogAfterSnap is the run (seed 338, three of its faults)
-// in which the simulator, once it modelled snapshot files as node keeps
-// them, found node's learner keeping its own txns up to a SNAP's zxid:
-// peer 3 had logged 1:2 and 1:3, never committed (its leader lost the
-// quorum), then got a SNAP at 2:2 and kept 1:1..1:3 in its log; leading
-// epoch 3, it read its txn log for the observer at 1:1 and sent it 1:2
-// and 1:3 then 2:3.., not 2:1 and 2:2 ("peer 4 applied 1:2, which is not
+// scenarioStaleLogAfterSnap is a run (seed 131, six of its faults) of the
+// finding the simulator made once it modelled snapshot files as node
+// keeps them (first at seed 338, before the clients had sessions): node's
+// learner keeps its own txns up to a SNAP's zxid. Here peer 3 had logged
+// 1:8..1:11, never committed (its leader lost the quorum), then got a
+// SNAP at 2:6 and kept 1:1..1:11 in its log; leading epoch 3, it read its
+// txn log for the observer at 1:7 and sent it 1:8.. (never committed)
+// then 2:7.., not 2:1..2:6 ("peer 4 applied 1:8, which is not
 // committed"). The simulator's learner drops its log up to the
-// snapshot's zxid once the snapshot is durable; the keep-log-at-snap
-// sabotage is node's behaviour.
+// snapshot's zxid once the snapshot is durable (the observer gets a SNAP
+// then); the keep-log-at-snap sabotage is node's behaviour.
 func scenarioStaleLogAfterSnap(sabotage string) Config {
-	cfg := Config{Seed: 338, Peers: 3, Observers: 1, Hier: -1, Sabotage: sabotage}
-	cfg.Disabled = Only([]int{0, 1, 3}, len(genSchedule(cfg.withDefaults())))
+	cfg := Config{Seed: 131, Peers: 3, Observers: 1, Hier: -1, Sabotage: sabotage}
+	cfg.Disabled = Only([]int{1, 4, 5, 6, 9, 10}, len(genSchedule(cfg.withDefaults())))
 	return cfg
 }
 
 // TestStaleLogAfterSnap: the run of scenarioStaleLogAfterSnap has no
-// violation, and its learners are synced by SNAP and from the txn log.
+// violation; the observer that node would DIFF from the stale log is
+// synced by SNAP.
 func TestStaleLogAfterSnap(t *testing.T) {
 	cfg := scenarioStaleLogAfterSnap("")
 	r := Run(cfg)
@@ -297,7 +299,7 @@ func TestStaleLogAfterSnap(t *testing.T) {
 		r = Run(cfg)
 		t.Fatalf("%v\n%s", r.Violation, r.Report(80))
 	}
-	if r.Syncs["SNAP/trunc-across-epochs"] == 0 || r.Syncs["DIFF/txn-log"] == 0 {
-		t.Fatalf("syncs %s: the run no longer reaches the SNAP and the txn-log DIFF it is about", SyncCounts(r.Syncs))
+	if r.Syncs["SNAP/txn-log-unusable"] < 3 {
+		t.Fatalf("syncs %s: the run no longer reaches the SNAPs it is about", SyncCounts(r.Syncs))
 	}
 }
