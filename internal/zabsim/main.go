@@ -47,7 +47,7 @@ func main() {
 	start := time.Now()
 	var next atomic.Uint64
 	next.Store(*first)
-	var done, steps, ops, committed atomic.Int64
+	var done, steps, ops, reads, committed atomic.Int64
 	var failMu sync.Mutex
 	var syncMu sync.Mutex
 	syncs := map[string]int{}
@@ -66,8 +66,8 @@ func main() {
 		if final {
 			word = "done"
 		}
-		fmt.Printf("%s: %d seeds in %v: %.0f seeds/min, %.0f simulated client writes/s (%d answered, %d txns committed, %d steps)\n",
-			word, n, el.Round(time.Second), float64(n)/el.Minutes(), float64(ops.Load())/el.Seconds(), ops.Load(), committed.Load(), steps.Load())
+		fmt.Printf("%s: %d seeds in %v: %.0f seeds/min, %.0f simulated client writes/s (%d answered, %d txns committed, %d reads checked, %d steps)\n",
+			word, n, el.Round(time.Second), float64(n)/el.Minutes(), float64(ops.Load())/el.Seconds(), ops.Load(), committed.Load(), reads.Load(), steps.Load())
 	}
 	var wg sync.WaitGroup
 	quit := make(chan struct{})
@@ -98,6 +98,7 @@ func main() {
 				done.Add(1)
 				steps.Add(int64(r.Steps))
 				ops.Add(int64(r.Ops))
+				reads.Add(int64(r.Reads))
 				committed.Add(int64(r.Committed))
 				syncMu.Lock()
 				for k, v := range r.Syncs {

@@ -24,7 +24,10 @@ import (
 //     tree has the same digest;
 //   - ephemerals: once a peer applied a session's close (the client's or
 //     the leader's expiry), it holds none of the session's ephemerals,
-//     and no ephemeral of the session is created after the close.
+//     and no ephemeral of the session is created after the close;
+//   - reads (sequential consistency): a client's read through any peer
+//     is the key's value at a committed zxid, never older than what the
+//     client has seen.
 //
 // Liveness: once no fault is in effect (every peer up, no pause,
 // partition or slow link), a leader serves within livenessWindow.
@@ -192,6 +195,43 @@ func (c *checker) applied(p *Peer, r Rec) {
 	}
 	c.digests[r.Zxid()] = d
 	c.ephemerals(p, r)
+}
+
+// read: a client read key through p at p's zxid z, having seen last
+// before. Sequential consistency: z is not older than last, z is
+// committed, and the value is the key's in the committed history at z.
+func (c *checker) read(p *Peer, client int, key string, exists bool, ver int32, z, last wire.Zxid) {
+	if z < last {
+		c.fail("read", "client c%d read %s at %s through peer %d after it had seen %s", client, key, zx(z), p.id, zx(last))
+		return
+	}
+	i := -1
+	if z != 0 {
+		if i = c.find(z); i < 0 {
+			c.fail("read", "peer %d served a read at %s, which is not committed", p.id, zx(z))
+			return
+		}
+	}
+	wantExists, wantVer := false, int32(0)
+scan:
+	for j := i; j >= 0; j-- {
+		switch b := c.committed[j].E.Body.(type) {
+		case *wire.CreateTxn:
+			if b.Path == key {
+				wantExists, wantVer = true, 0
+				break scan
+			}
+		case *wire.SetDataTxn:
+			if b.Path == key {
+				wantExists, wantVer = true, b.Version
+				break scan
+			}
+		}
+	}
+	if exists != wantExists || ver != wantVer {
+		c.fail("read", "client c%d read %s through peer %d at %s: exists %v version %d; the committed history has exists %v version %d there",
+			client, key, p.id, zx(z), exists, ver, wantExists, wantVer)
+	}
 }
 
 // ephemerals: a session's ephemerals go with its close, on every peer,

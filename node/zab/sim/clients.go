@@ -25,11 +25,17 @@ import (
 // a session it does not know, or one whose close it prepared, gets
 // SESSIONEXPIRED (ZOOKEEPER-1208: an ephemeral created after its
 // session's close would never go).
+//
+// Clients also read a key through any serving peer, from its tree as it
+// is; a peer behind the newest zxid a client has seen refuses it, as Java
+// does at connection time. The checker holds each read against the
+// committed history (sequential consistency).
 type clients struct {
 	s        *Sim
 	cs       []*client
 	ops      []Op
 	answered int
+	reads    int
 }
 
 type client struct {
@@ -43,6 +49,7 @@ type client struct {
 	at       *Peer
 	atGen    int
 	seen     map[string]int32 // last version seen per key
+	lastZxid wire.Zxid        // the newest zxid it has seen (an answer's, a read's)
 }
 
 // sessReq is a client request outside the register workload.
@@ -137,6 +144,12 @@ func (c *clients) issue() {
 	if !serving && !following {
 		return
 	}
+	if p.db.LastZxid < cl.lastZxid && !s.sab.noZxidCheck {
+		// Java refuses a client that has seen a newer zxid than the
+		// server ("Refusing session request for client ... as it has
+		// seen zxid"): it tries another server later.
+		return
+	}
 	cl.at, cl.atGen = p, p.gen
 	switch x := s.rng.IntN(20); {
 	case cl.session == 0 || !cl.live:
@@ -147,6 +160,9 @@ func (c *clients) issue() {
 		cl.req = &sessReq{kind: wire.OpCloseSession, call: s.now}
 	case x < 4:
 		cl.req = &sessReq{kind: wire.OpCreate, call: s.now}
+	case x < 8:
+		c.read(p, cl)
+		return
 	}
 	if cl.req != nil {
 		cl.cxid++
@@ -170,6 +186,22 @@ func (c *clients) issue() {
 	}
 	cl.op = o
 	c.send(p, cl, serving)
+}
+
+// read is a client's read of a key through p, answered from p's tree as
+// it is (ZooKeeper's reads are local: sequentially consistent, not
+// linearizable); the checker holds it against the committed history.
+func (c *clients) read(p *Peer, cl *client) {
+	key := fmt.Sprintf("/k%d", c.s.rng.IntN(numKeys))
+	var exists bool
+	var ver int32
+	if n := p.db.Get(key); n != nil {
+		exists, ver = true, n.Stat.Version
+	}
+	z := p.db.LastZxid
+	c.s.chk.read(p, cl.id, key, exists, ver, z, cl.lastZxid)
+	cl.lastZxid = max(cl.lastZxid, z)
+	c.reads++
 }
 
 // send hands cl's request to the leader: p is it, or forwards it.
@@ -292,6 +324,7 @@ func (c *clients) propose(leader *Peer, req *tree.PrepRequest) (wire.TxnEntry, w
 func (c *clients) applied(p *Peer, rec Rec, res *tree.Result) {
 	for _, cl := range c.cs {
 		if cl.inFlight() && cl.at == p && cl.atGen == p.gen && rec.E.Hdr.ClientID == cl.session && rec.E.Hdr.Cxid == cl.cxid {
+			cl.lastZxid = max(cl.lastZxid, rec.Zxid())
 			c.finish(cl, false, res.Err, res.Stat.Version)
 		}
 	}

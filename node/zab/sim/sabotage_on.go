@@ -40,13 +40,15 @@ import "github.com/zkgo/zkgo/node/zab"
 //     it prepares its close, so a request of that session prepared before
 //     the close is applied still passes its session check: an ephemeral
 //     created after its session's close, which nothing will ever delete
-//     (ZOOKEEPER-1208).
+//     (ZOOKEEPER-1208);
+//   - no-zxid-check: a server takes a client that has seen a newer zxid
+//     than it has (Java refuses it): the client's read goes back in time.
 type sabotage struct {
-	earlyReply, ignoreFsyncErr, keepLogAtSnap, noClosingCheck bool
+	earlyReply, ignoreFsyncErr, keepLogAtSnap, noClosingCheck, noZxidCheck bool
 }
 
 // Sabotages lists the sabotages of this build.
-var Sabotages = append(append([]string(nil), zab.Sabotages...), "ignore-fsync-error", "reply-before-commit", "keep-log-at-snap", "no-closing-check")
+var Sabotages = append(append([]string(nil), zab.Sabotages...), "ignore-fsync-error", "reply-before-commit", "keep-log-at-snap", "no-closing-check", "no-zxid-check")
 
 // newSabotage applies the named sabotage: node/zab's for the process (a
 // run of another sabotage, or of none, turns it off again: runs with
@@ -65,6 +67,8 @@ func newSabotage(name string) sabotage {
 		return sabotage{keepLogAtSnap: true}
 	case "no-closing-check":
 		return sabotage{noClosingCheck: true}
+	case "no-zxid-check":
+		return sabotage{noZxidCheck: true}
 	}
 	panic("sim: unknown sabotage " + name)
 }

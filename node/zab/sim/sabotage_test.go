@@ -48,7 +48,6 @@ func TestSabotageScenarios(t *testing.T) {
 	}{
 		{"ack-before-sync", scenarioAckThenCrash},
 		{"epoch-before-log", scenarioEpochAtSyncThenCrash},
-		{"ack-before-fsync", scenarioJoinWhileServing},
 		{"minority-commit", scenarioLeaderCrashAfterCommit},
 		{"keep-log-at-snap", scenarioStaleLogAfterSnap},
 	} {

@@ -271,25 +271,27 @@ func TestLateEstablishment(t *testing.T) {
 	}
 }
 
-// scenarioStaleLogAfterSnap is a run (seed 131, six of its faults) of the
+// scenarioStaleLogAfterSnap is a run (seed 156, 16 of its faults) of the
 // finding the simulator made once it modelled snapshot files as node
-// keeps them (first at seed 338, before the clients had sessions): node's
-// learner keeps its own txns up to a SNAP's zxid. Here peer 3 had logged
-// 1:8..1:11, never committed (its leader lost the quorum), then got a
-// SNAP at 2:6 and kept 1:1..1:11 in its log; leading epoch 3, it read its
-// txn log for the observer at 1:7 and sent it 1:8.. (never committed)
-// then 2:7.., not 2:1..2:6 ("peer 4 applied 1:8, which is not
-// committed"). The simulator's learner drops its log up to the
-// snapshot's zxid once the snapshot is durable (the observer gets a SNAP
-// then); the keep-log-at-snap sabotage is node's behaviour.
+// keeps them (first at seed 338, before the clients had sessions and
+// reads): node's learner keeps its own txns up to a SNAP's zxid. Here
+// peer 3 had logged 2:5, never committed (its leader lost the quorum),
+// then got a SNAP at 3:2 and kept 2:1..2:5 in its log; leading epoch 4,
+// it read its txn log for peer 1 at 2:4 and sent it 2:5 (never
+// committed) then 4:1, not 3:1 and 3:2 ("peer 1 applied 2:5, which is
+// not committed"). The simulator's learner drops its log up to the
+// snapshot's zxid once the snapshot is durable (peer 1 gets a SNAP
+// then); the keep-log-at-snap sabotage is node's behaviour. The seed is
+// pinned to the random streams of this commit: a change to what the
+// simulator draws can move the run (re-find it with make sim-sabotage).
 func scenarioStaleLogAfterSnap(sabotage string) Config {
-	cfg := Config{Seed: 131, Peers: 3, Observers: 1, Hier: -1, Sabotage: sabotage}
-	cfg.Disabled = Only([]int{1, 4, 5, 6, 9, 10}, len(genSchedule(cfg.withDefaults())))
+	cfg := Config{Seed: 156, Peers: 3, Observers: -1, Hier: -1, Sabotage: sabotage}
+	cfg.Disabled = Only([]int{0, 2, 3, 4, 7, 8, 10, 11, 12, 13, 17, 19, 21, 24, 26, 27}, len(genSchedule(cfg.withDefaults())))
 	return cfg
 }
 
 // TestStaleLogAfterSnap: the run of scenarioStaleLogAfterSnap has no
-// violation; the observer that node would DIFF from the stale log is
+// violation; the learner that node would DIFF from the stale log is
 // synced by SNAP.
 func TestStaleLogAfterSnap(t *testing.T) {
 	cfg := scenarioStaleLogAfterSnap("")

@@ -209,6 +209,7 @@ type Result struct {
 	Steps     int // events handled
 	Committed int // txns in the committed history at the end
 	Ops       int // client writes answered
+	Reads     int // client reads (checked against the committed history)
 	Leaders   int // leaderships established
 	Faults    int // faults injected
 	Schedule  []Fault
@@ -516,7 +517,7 @@ func (s *Sim) handle(e *event) {
 
 func (s *Sim) result() Result {
 	r := Result{Seed: s.cfg.Seed, Violation: s.chk.viol, Steps: s.steps, Committed: len(s.chk.committed),
-		Ops: s.clients.answered, Leaders: s.leaders, Faults: s.faults, Schedule: s.sched, Syncs: s.syncs, Trace: s.trace,
+		Ops: s.clients.answered, Reads: s.clients.reads, Leaders: s.leaders, Faults: s.faults, Schedule: s.sched, Syncs: s.syncs, Trace: s.trace,
 		History: s.clients.history(), VirtualMs: s.now}
 	return r
 }

@@ -30,7 +30,7 @@ func TestSimSeeds(t *testing.T) {
 		}
 	}
 	start := time.Now()
-	var steps, ops, committed, leaders int
+	var steps, ops, reads, committed, leaders int
 	var virt int64
 	syncs := map[string]int{}
 	// Seeds are independent: run them on every CPU, in order within
@@ -68,6 +68,7 @@ func TestSimSeeds(t *testing.T) {
 		}
 		steps += r.Steps
 		ops += r.Ops
+		reads += r.Reads
 		committed += r.Committed
 		leaders += r.Leaders
 		virt += r.VirtualMs
@@ -76,8 +77,8 @@ func TestSimSeeds(t *testing.T) {
 		}
 	}
 	el := time.Since(start)
-	t.Logf("%d seeds in %v (%.0f seeds/min): %d steps, %d client writes answered (%.0f/s of wall time), %d txns committed, %d leaderships, %.0f virtual s",
-		n, el.Round(time.Millisecond), float64(n)/el.Minutes(), steps, ops, float64(ops)/el.Seconds(), committed, leaders, float64(virt)/1000)
+	t.Logf("%d seeds in %v (%.0f seeds/min): %d steps, %d client writes answered (%.0f/s of wall time), %d reads checked, %d txns committed, %d leaderships, %.0f virtual s",
+		n, el.Round(time.Millisecond), float64(n)/el.Minutes(), steps, ops, float64(ops)/el.Seconds(), reads, committed, leaders, float64(virt)/1000)
 	t.Logf("syncs: %v", syncs)
 	// Every sync mode and the main reasons must occur, or the runs miss
 	// part of the sync plan.
@@ -86,6 +87,9 @@ func TestSimSeeds(t *testing.T) {
 		if syncs[k] == 0 && n >= defaultSeeds {
 			t.Errorf("no %s sync in %d seeds", k, n)
 		}
+	}
+	if reads == 0 && n >= defaultSeeds {
+		t.Errorf("no reads checked in %d seeds", n)
 	}
 	if leaders < n {
 		t.Errorf("only %d leaderships in %d seeds: the runs do not get far", leaders, n)
