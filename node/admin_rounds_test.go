@@ -246,7 +246,7 @@ func TestAdminListingsAsOneStep(t *testing.T) {
 			case "watches":
 				m := map[string]any{}
 				for _, w := range s.dataW.AllWatchers() {
-					id := strconv.FormatInt(int64(s.watcherSessionID(w)), 10)
+					id := strconv.FormatInt(int64(s.resp.watcherSessionID(w)), 10)
 					m[id] = append(stringsOrEmpty(m[id]), s.dataW.Paths(w)...)
 				}
 				r["session_id_to_watched_paths"] = m
@@ -255,7 +255,7 @@ func TestAdminListingsAsOneStep(t *testing.T) {
 				for _, p := range s.dataW.AllPaths() {
 					ids := []int64{}
 					for _, w := range s.dataW.Watchers(p) {
-						ids = append(ids, int64(s.watcherSessionID(w)))
+						ids = append(ids, int64(s.resp.watcherSessionID(w)))
 					}
 					m[p] = ids
 				}
@@ -285,7 +285,7 @@ func TestAdminListingsAsOneStep(t *testing.T) {
 				r["session_id_to_ephemeral_paths"] = eph
 			case "connections", "stats":
 				out := []any{}
-				for _, c := range s.sortedConns() {
+				for _, c := range s.resp.sortedConns() {
 					ops := 1
 					if c.fourLetter || c.closing {
 						ops = 0

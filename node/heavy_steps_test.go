@@ -146,7 +146,7 @@ func TestHeavyRequestsOwnerSteps(t *testing.T) {
 			sk := &headerSink{id: uint64(900000 + len(word))}
 			cc := &clientConn{sink: sk, id: sk.id, remote: "127.0.0.1:9"}
 			s.register(cc)
-			s.fourLetter(cc, word, nil)
+			s.resp.fourLetter(cc, word, nil)
 			return func() bool {
 				gotErr = wire.ErrOk
 				return sk.sent() > 0
@@ -484,7 +484,7 @@ func TestFourLetterListingsSortInSteps(t *testing.T) {
 	for _, word := range []string{"cons", "wchp", "wchc", "dump"} {
 		var out []byte
 		call(t, s, func() {
-			j := s.fourLetterJob(word).(*fourLetterJob)
+			j := s.resp.fourLetterJob(word).(*fourLetterJob)
 			cc := &clientConn{sink: &countSink{}, fourLetter: true}
 			_, done := j.step(s, cc, roundConnOps)
 			first := string(j.out)
@@ -511,13 +511,13 @@ func TestFourLetterListingsSortInSteps(t *testing.T) {
 				var gen iter.Seq[string]
 				switch word {
 				case "cons":
-					gen = s.consLines(true, true)
+					gen = s.resp.consLines(true, true)
 				case "wchp":
-					gen = s.wchpLines()
+					gen = s.resp.wchpLines()
 				case "wchc":
-					gen = s.wchcLines()
+					gen = s.resp.wchcLines()
 				case "dump":
-					gen = s.dumpLines()
+					gen = s.resp.dumpLines()
 				}
 				for line := range gen {
 					b.WriteString(line)

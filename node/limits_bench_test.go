@@ -575,7 +575,7 @@ func benchFourLetter(b *testing.B, s *Server, word string) {
 		sink := &countSink{}
 		cc := &clientConn{sink: sink, fourLetter: true}
 		var j *fourLetterJob
-		onOwner(b, s, func() { j = s.fourLetterJob(word).(*fourLetterJob) })
+		onOwner(b, s, func() { j = s.resp.fourLetterJob(word).(*fourLetterJob) })
 		if j.pre != nil {
 			v := <-j.pre
 			j.pre = make(chan any, 1)
@@ -599,7 +599,7 @@ func benchAdmin(b *testing.B, s *Server, cmd string) {
 		var j *adminJob
 		var finish func(map[string]any)
 		onOwner(b, s, func() {
-			gen, f := s.adminListing(cmd)
+			gen, f := s.resp.adminListing(cmd)
 			j, finish = &adminJob{ctx: context.Background(), gen: gen, done: make(chan struct{})}, f
 		})
 		r := measureRounds(b, s, func() func() bool {

@@ -349,7 +349,7 @@ func jobOrderCase(t *testing.T, k orderKind, bFirst, spent bool, word, adminCmd 
 		s.processRequest(c, setDataPkt(1, "/c", "c"))
 		s.processRequest(a, setDataPkt(3, "/a", "2"))
 		s.processRequest(b, setDataPkt(2, "/b", "b"))
-		s.fourLetter(fl, word, nil)
+		s.resp.fourLetter(fl, word, nil)
 		s.processRequest(a, getData(4, "/a"))
 		s.processRequest(c, getData(2, "/c"))
 		s.processRequest(c, reqPkt(3, wire.OpCloseSession, nil))

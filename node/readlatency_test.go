@@ -51,10 +51,10 @@ func TestReadLatencyCountsFromArrival(t *testing.T) {
 	var connMax int64
 	call(t, s, func() {
 		var b strings.Builder
-		s.writeMntr(&b, fdCounts{})
+		s.resp.writeMntr(&b, fdCounts{})
 		mntr = b.String()
 		b.Reset()
-		s.writeStatTail(&b)
+		s.resp.writeStatTail(&b)
 		srvr = b.String()
 		connMax = cc.stats.maxLatency
 		s.jsum.reads.flush() // as the owner's tick does

@@ -17,7 +17,7 @@ func (s *Server) handlePacket(cc *clientConn, p *wire.ClientPacket) {
 	cc.lastActive = s.nowMs()
 	switch p.Kind {
 	case wire.KindFourLetter:
-		s.fourLetter(cc, p.Word, p.Raw)
+		s.resp.fourLetter(cc, p.Word, p.Raw)
 	case wire.KindConnect:
 		if cc.dead || cc.closing {
 			return

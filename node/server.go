@@ -101,8 +101,6 @@ type Server struct {
 	late      []*clientConn
 	reapScan  *reapScan // a check walking many containers and TTL nodes
 	reaping   []string  // deletions to propose
-	traceMask int64     // gtmk/stmk (ZooTrace's default mask)
-	digestLog []digestEntry
 	boundPort int
 
 	// work split across rounds (jobs.go)
@@ -152,6 +150,7 @@ type Server struct {
 	failErr   atomic.Pointer[error] // why the server stopped itself
 	sasl      *saslSetup            // client SASL (sasl.go); nil: none
 	jsum      *javaSummaries        // Java's summaries (javasummary.go); set in New, never replaced
+	resp      responder             // four-letter words and admin commands (responder.go)
 	// stepProbe, if set (tests, on the owner goroutine), runs at the start
 	// of every owner step, so that what the owner does between two of its
 	// calls is one step (ownerSteps in heavy_steps_test.go).
@@ -176,6 +175,7 @@ func New(cfg Config) (*Server, error) {
 		done:     make(chan struct{}),
 		jsum:     newJavaSummaries(),
 	}
+	s.resp = responder{s: s, cfg: &s.cfg, stats: &s.stats}
 	var err error
 	if s.sasl, err = cfg.loadSASL(); err != nil {
 		return nil, err
@@ -220,7 +220,8 @@ func (s *Server) Start() error {
 	s.bySession = make(map[wire.SessionID]*clientConn)
 	s.perIP = make(map[string]*ipEntry)
 	s.stats.reset()
-	s.traceMask = 306
+	s.resp.conns, s.resp.sessions, s.resp.dataW, s.resp.childW = s.conns, s.sessions, s.dataW, s.childW
+	s.resp.traceMask = 306
 	st, err := s.openStore()
 	if err != nil {
 		return err
