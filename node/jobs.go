@@ -253,7 +253,7 @@ func (s *Server) runJobs() {
 	s.runApply(roundApplyOps, false)
 	s.runTouches(expireChunk)
 	s.runExpiries(roundExpiries)
-	s.runReaper(roundExpiries)
+	s.reap.run(s.tree, roundExpiries, s.applyJob != nil)
 	s.runPrep(roundPrepOps)
 	connMore := s.runConnJobs(roundConnOps)
 	for clean := roundCleanOps; clean > 0 && !s.jobTimeUp(); {
@@ -268,7 +268,7 @@ func (s *Server) runJobs() {
 		clean -= n
 	}
 	if s.applyJob != nil || (s.applyHold == 0 && len(s.applyWait) > 0) || s.prepJob != nil || len(s.prepWait) > 0 ||
-		connMore || len(s.expiring) > 0 || s.expireMore || len(s.touching) > 0 || len(s.reaping) > 0 || s.reapScan != nil ||
+		connMore || len(s.expiring) > 0 || s.expireMore || len(s.touching) > 0 || s.reap.pending() ||
 		s.dataW.DeadPending() || s.childW.DeadPending() {
 		s.poke()
 	}

@@ -221,9 +221,11 @@ func TestReaperWalksInRounds(t *testing.T) {
 			apply(wire.OpCreate, &wire.CreateTxn{Path: p + "/x", ACL: tree.OpenACLUnsafe, ParentCVersion: -1})
 			apply(wire.OpDelete, &wire.DeleteTxn{Path: p + "/x"})
 		}
-		s.reapContainers(wallMs())
-		if s.reapScan == nil || len(s.reaping) != 0 {
-			t.Errorf("the check of %d containers did not start as a walk (%d deletions queued)", n, len(s.reaping))
+		if s.reap.check(s.tree, wallMs(), s.applyJob != nil) {
+			s.poke()
+		}
+		if s.reap.scan == nil || len(s.reap.queue) != 0 {
+			t.Errorf("the check of %d containers did not start as a walk (%d deletions queued)", n, len(s.reap.queue))
 		}
 	})
 	waitFor(t, func() bool {

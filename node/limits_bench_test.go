@@ -275,7 +275,7 @@ func BenchmarkReaperCheck(b *testing.B) {
 	})
 	b.Run("one-step", func(b *testing.B) {
 		for b.Loop() {
-			measureOnce(b, s, func() { _ = s.reapCandidates(wallMs()) })
+			measureOnce(b, s, func() { _ = reapCandidates(s.tree, wallMs()) })
 		}
 	})
 	b.Run("walk", func(b *testing.B) {
@@ -284,9 +284,9 @@ func BenchmarkReaperCheck(b *testing.B) {
 			// step the walk too between separate ones.
 			var r rounds
 			onOwner(b, s, func() {
-				r.max = threadCPU(func() { s.reapContainers(wallMs()) })
-				for s.reapScan != nil {
-					d := threadCPU(func() { s.runReaper(roundExpiries) })
+				r.max = threadCPU(func() { s.reap.check(s.tree, wallMs(), false) })
+				for s.reap.scan != nil {
+					d := threadCPU(func() { s.reap.run(s.tree, roundExpiries, false) })
 					r.n++
 					r.total += d
 					r.max = max(r.max, d)

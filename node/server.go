@@ -92,15 +92,13 @@ type Server struct {
 	dirty     []*clientConn // connections with output to flush
 	parked    []*clientConn // refused connections waiting for room, oldest first
 	stats     stats
-	nextReap  int64 // mono ms of the next container/TTL check
-	reapHist  []int64
+	nextReap  int64  // mono ms of the next container/TTL check
+	reap      reaper // containers and TTL nodes (reaper.go)
 	// connections not yet 10 s old, in registration order, and older ones
 	// still without a session (closeSessionless)
 	fresh     []*clientConn
 	freshHead int
 	late      []*clientConn
-	reapScan  *reapScan // a check walking many containers and TTL nodes
-	reaping   []string  // deletions to propose
 	boundPort int
 
 	// work split across rounds (jobs.go)
@@ -176,6 +174,9 @@ func New(cfg Config) (*Server, error) {
 		jsum:     newJavaSummaries(),
 	}
 	s.resp = responder{s: s, cfg: &s.cfg, stats: &s.stats}
+	s.reap = newReaper(s.cfg.ContainerMaxPerMinute, s.nowMs, func(path string) {
+		s.proposeServerTxn(0, wire.OpDeleteContainer, &wire.DeleteTxn{Path: path})
+	})
 	var err error
 	if s.sasl, err = cfg.loadSASL(); err != nil {
 		return nil, err
@@ -817,7 +818,9 @@ func (s *Server) onTick() {
 	s.closeSessionless(now)
 	if now >= s.nextReap {
 		s.nextReap = now + int64(s.cfg.ContainerCheckMs)
-		s.reapContainers(wallMs())
+		if s.reap.check(s.tree, wallMs(), s.applyJob != nil) {
+			s.poke()
+		}
 	}
 	s.maybeRecoverStore()
 	if s.cfg.PurgeInterval > 0 && now >= s.nextPurge {
