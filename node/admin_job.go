@@ -95,7 +95,7 @@ func (rp *responder) adminGather(ctx context.Context, start func() bool, gen ite
 			return
 		}
 		// Its first slice comes in this round's runJobs.
-		rp.s.startConnJob(&clientConn{remote: "admin"}, j)
+		rp.s.sched.startConnJob(&clientConn{remote: "admin"}, j)
 	})
 	if err != nil {
 		return err

@@ -159,7 +159,7 @@ func TestAdminListingsAcrossRounds(t *testing.T) {
 	}
 	waitFor(t, func() bool {
 		n := 0
-		call(t, s, func() { n = len(s.connJobs) })
+		call(t, s, func() { n = len(s.sched.connJobs) })
 		return n == 0
 	})
 }

@@ -163,7 +163,7 @@ func (s *Server) prepTxn(prop *proposal, req *tree.PrepRequest) {
 			s.sessions.SetClosing(req.Session)
 		}
 		if j.Size() > tree.LargeTxn {
-			s.prepJob = &prepRun{prop: prop, job: j}
+			s.sched.prepJob = &prepRun{prop: prop, job: j}
 			return
 		}
 		j.Step(-1)
@@ -252,8 +252,8 @@ func (s *Server) onDurable(z wire.Zxid) {
 // its requester. Txns are applied in zxid order: while a large one is being
 // applied in steps (or a multiRead holds applies), later ones wait.
 func (s *Server) applyProposal(p *proposal) {
-	if !s.applyIdle() || s.applyHold > 0 || s.earlierPending(p) || s.roundSpent() {
-		s.applyWait = append(s.applyWait, p)
+	if !s.applyIdle() || s.sched.applyHold > 0 || s.earlierPending(p) || s.sched.roundSpent() {
+		s.sched.applyWait = append(s.sched.applyWait, p)
 		return
 	}
 	s.startApply(p)
@@ -278,16 +278,16 @@ func (s *Server) earlierPending(p *proposal) bool {
 
 // startApply applies p at once, or starts applying it in steps.
 func (s *Server) startApply(p *proposal) {
-	if s.txnOps(&p.entry) > tree.LargeTxn || s.tree.LargeQuotaStats(&p.entry) {
+	if s.sched.txnOps(&p.entry) > tree.LargeTxn || s.tree.LargeQuotaStats(&p.entry) {
 		if j := s.tree.BeginApply(&p.entry, true); j != nil {
-			s.applyJob = &applyRun{p: p, job: j}
+			s.sched.applyJob = &applyRun{p: p, job: j}
 			return
 		}
 	}
-	if s.touchBuf == nil || len(s.touchBuf) > 64 {
-		s.touchBuf = make(map[string]struct{})
+	if s.sched.touchBuf == nil || len(s.sched.touchBuf) > 64 {
+		s.sched.touchBuf = make(map[string]struct{})
 	}
-	p.result = s.tree.ApplyHeldTouching(&p.entry, s.touchBuf)
+	p.result = s.tree.ApplyHeldTouching(&p.entry, s.sched.touchBuf)
 	s.appliedTxn(p, &p.result)
 	fanOut := 0
 	for i := range p.result.Events {
@@ -299,15 +299,15 @@ func (s *Server) startApply(p *proposal) {
 		// they are out. Reads of every path it changed wait meanwhile, not
 		// only of those with events: a multi's setACL, a quota's stats
 		// node would otherwise show the txn before its events are out.
-		s.applyJob = &applyRun{p: p, res: &p.result, touched: s.touchBuf}
-		s.touchBuf = nil
+		s.sched.applyJob = &applyRun{p: p, res: &p.result, touched: s.sched.touchBuf}
+		s.sched.touchBuf = nil
 		return
 	}
-	clear(s.touchBuf)
+	clear(s.sched.touchBuf)
 	ds := s.collectWatchers(p.result.Events, nil)
 	s.deliver(ds)
 	s.tree.Advance(p.entry.Hdr.Zxid)
-	s.answerApplied(p)
+	s.sched.answerApplied(p)
 }
 
 // appliedTxn does the bookkeeping of a txn whose ops are all applied:
@@ -362,7 +362,7 @@ func (s *Server) replyWrite(p *proposal) {
 	if p.op == wire.OpMulti && p.entry.Hdr.Type == wire.OpMulti {
 		if len(res.Multi) > inlineConnOps {
 			// Encoded across rounds; the connection's next replies wait.
-			s.startConnJobSeq(cc, &multiReplyJob{xid: p.xid, zxid: zxid, code: multiErr(p), results: res.Multi, r: newChunkedReply()}, p.seq)
+			s.sched.startConnJobSeq(cc, &multiReplyJob{xid: p.xid, zxid: zxid, code: multiErr(p), results: res.Multi, r: newChunkedReply()}, p.seq)
 			return
 		}
 		s.replyZxid(cc, p.xid, zxid, multiErr(p), multiResponse(res))

@@ -61,7 +61,7 @@ func (rp *responder) fourLetter(cc *clientConn, word string, arg []byte) {
 			if j := rp.fourLetterJob(word); j != nil {
 				// Its output grows with the server's state, or it needs
 				// the disk: built across rounds (fourletter_job.go).
-				rp.s.runConnJob(cc, j)
+				rp.s.sched.runConnJob(cc, j)
 				return
 			}
 		}

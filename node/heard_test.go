@@ -87,7 +87,7 @@ func TestSessionHeardWhileOwnerBusy(t *testing.T) {
 				time.Sleep(3 * timeout)
 				// ...then checks expiry before the pings it holds (the
 				// select may pick the tick first).
-				srv.expireSessions(srv.nowMs())
+				srv.sched.expireSessions(srv.nowMs())
 				sess := srv.sessions.Get(sid)
 				alive = sess != nil && !sess.Closing
 			})

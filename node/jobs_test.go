@@ -93,22 +93,22 @@ func TestFanOutDeliversAcrossRounds(t *testing.T) {
 			Hdr:  wire.TxnHeader{Zxid: s.nextZxid(), Type: wire.OpSetData},
 			Body: &wire.SetDataTxn{Path: "/w", Data: []byte("x"), Version: 1}}}
 		s.applyProposal(p)
-		if s.applyJob == nil {
+		if s.sched.applyJob == nil {
 			t.Error("the events of 3 rounds were sent in one")
 			return
 		}
 		if s.tree.LastZxid != before || p.applied {
 			t.Errorf("the txn counts as applied before its events are out (last zxid %v, was %v)", s.tree.LastZxid, before)
 		}
-		if !s.readWaits("/w") || s.readWaits("/other") {
-			t.Errorf("read barrier: /w waits %v, /other waits %v", s.readWaits("/w"), s.readWaits("/other"))
+		if !s.sched.readWaits("/w") || s.sched.readWaits("/other") {
+			t.Errorf("read barrier: /w waits %v, /other waits %v", s.sched.readWaits("/w"), s.sched.readWaits("/other"))
 		}
 	})
 	wait := func() {
 		t.Helper()
 		deadline := time.Now().Add(20 * time.Second)
 		for done := false; !done; {
-			call(t, s, func() { done = s.applyJob == nil })
+			call(t, s, func() { done = s.sched.applyJob == nil })
 			if time.Now().After(deadline) {
 				t.Fatal("the events are still not out")
 			}
@@ -177,7 +177,7 @@ func TestExpiryInChunks(t *testing.T) {
 		for range n {
 			s.sessions.Add(s.sessions.NextID(), 1, now)
 		}
-		s.expireSessions(now + 2*int64(cfg.TickTime))
+		s.sched.expireSessions(now + 2*int64(cfg.TickTime))
 		if len(s.expiring) != expireChunk || !s.expireMore {
 			t.Errorf("took %d sessions (more: %v), want %d and more", len(s.expiring), s.expireMore, expireChunk)
 		}
@@ -221,7 +221,7 @@ func TestReaperWalksInRounds(t *testing.T) {
 			apply(wire.OpCreate, &wire.CreateTxn{Path: p + "/x", ACL: tree.OpenACLUnsafe, ParentCVersion: -1})
 			apply(wire.OpDelete, &wire.DeleteTxn{Path: p + "/x"})
 		}
-		if s.reap.check(s.tree, wallMs(), s.applyJob != nil) {
+		if s.reap.check(s.tree, wallMs(), s.sched.applyJob != nil) {
 			s.poke()
 		}
 		if s.reap.scan == nil || len(s.reap.queue) != 0 {
@@ -313,7 +313,7 @@ func TestLearnerTouchesInRounds(t *testing.T) {
 		// As if it had arrived two minutes later: the sessions' first
 		// bucket has passed by then, the touched ones have not.
 		s.touching[0].now = now + 120000
-		s.expireSessions(now + 120000)
+		s.sched.expireSessions(now + 120000)
 		if len(s.expiring) != 0 || len(s.touching) != 0 {
 			t.Errorf("%d touched sessions expired, %d touch batches left", len(s.expiring), len(s.touching))
 		}
@@ -421,7 +421,7 @@ func TestFanOutHoldsReadsOfEveryChangedPath(t *testing.T) {
 			Hdr:  wire.TxnHeader{Zxid: s.nextZxid(), Type: wire.OpSetData},
 			Body: &wire.SetDataTxn{Path: "/w", Data: []byte("a longer value"), Version: 1}}}
 		s.applyProposal(p)
-		if s.applyJob == nil {
+		if s.sched.applyJob == nil {
 			t.Errorf("the events of 3 rounds were sent in one: %+v", p.result)
 			return
 		}
@@ -429,11 +429,11 @@ func TestFanOutHoldsReadsOfEveryChangedPath(t *testing.T) {
 			t.Errorf("the setData did not change the quota stats (%q)", before)
 		}
 		for _, path := range []string{"/w", stats} {
-			if !s.readWaits(path) {
+			if !s.sched.readWaits(path) {
 				t.Errorf("a read of %s does not wait for the txn whose events are still going out", path)
 			}
 		}
-		if s.readWaits("/other") {
+		if s.sched.readWaits("/other") {
 			t.Error("a read of a path the txn did not change waits")
 		}
 	})
@@ -478,7 +478,7 @@ func TestSyncWaitsForCommittedApplies(t *testing.T) {
 		s.register(cc2)
 		cc2.session = 0x78
 		// A committed write waits to be applied (held as by a multiRead).
-		s.applyHold++
+		s.sched.applyHold++
 		w1 = setData("a")
 		if s.tree.LastZxid >= w1.entry.Hdr.Zxid {
 			t.Error("the held write was applied")
@@ -494,7 +494,7 @@ func TestSyncWaitsForCommittedApplies(t *testing.T) {
 		s.peer = &peer{syncs: []*proposal{sp}}
 		s.onLeaderSync()
 		s.peer = nil
-		s.applyHold--
+		s.sched.applyHold--
 	})
 	// Each sync's reply carries the zxid of the write it follows, or a
 	// later one.
@@ -567,16 +567,16 @@ func TestReadNeverSeesLaterWriteOfItsSession(t *testing.T) {
 		read(3)
 		w2 := write(4, "2")
 		// Both commit together; this round's time is spent.
-		s.roundStart = time.Now().Add(-time.Hour)
+		s.sched.roundStart = time.Now().Add(-time.Hour)
 		s.applyProposal(w1)
 		s.applyProposal(w2)
 		// The next round: applies first, then the connections' jobs.
-		s.jobDeadline = time.Now().Add(time.Hour)
-		s.runApply(roundApplyOps, false)
-		s.runConnJobs(roundConnOps)
+		s.sched.jobDeadline = time.Now().Add(time.Hour)
+		s.sched.runApply(roundApplyOps, false)
+		s.sched.runConnJobs(roundConnOps)
 		for i := 0; i < 4 && !s.applyIdle(); i++ { // and as many rounds as it takes
-			s.runApply(roundApplyOps, false)
-			s.runConnJobs(roundConnOps)
+			s.sched.runApply(roundApplyOps, false)
+			s.sched.runConnJobs(roundConnOps)
 		}
 		s.flush()
 	})
@@ -632,7 +632,7 @@ func TestCloseSessionWithoutListAppliedInSteps(t *testing.T) {
 			Hdr:  wire.TxnHeader{ClientID: 9, Zxid: s.nextZxid(), Type: wire.OpCloseSession},
 			Body: &wire.CloseSessionTxn{Paths2Delete: []string{}}}}
 		s.applyProposal(p)
-		if s.applyJob == nil && len(s.applyWait) == 0 {
+		if s.sched.applyJob == nil && len(s.sched.applyWait) == 0 {
 			t.Errorf("the closeSession of %d ephemerals was applied in one step", n)
 		}
 	})
@@ -690,7 +690,7 @@ func TestSyncDoesNotWaitForLaterWriteOfItsSession(t *testing.T) {
 			Body: &wire.SyncRequest{Path: "/a"}})
 		w2 := write(3, "2")
 		// Both commit while the round's time is spent: both wait.
-		s.roundStart = time.Now().Add(-time.Hour)
+		s.sched.roundStart = time.Now().Add(-time.Hour)
 		s.applyProposal(w1)
 		s.applyProposal(w2)
 	})
@@ -725,7 +725,7 @@ func TestMultiReadDoesNotWaitForLaterWriteOfItsSession(t *testing.T) {
 		for i := 0; i < 2000; i++ {
 			reads = append(reads, wire.MultiOp{Type: wire.OpGetData, Op: &wire.GetDataRequest{Path: "/a"}})
 		}
-		s.roundStart = time.Now().Add(-time.Hour) // this round's time is spent
+		s.sched.roundStart = time.Now().Add(-time.Hour) // this round's time is spent
 		s.processRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: 1, Type: wire.OpMultiRead},
 			Body: &wire.MultiRequest{Ops: reads}})
 		cc.reqSeq++ // the setData is processed after the multiRead
@@ -756,7 +756,7 @@ func TestMultiReadAfterEarlierWriteOfItsSession(t *testing.T) {
 		for i := 0; i < 2000; i++ {
 			reads = append(reads, wire.MultiOp{Type: wire.OpGetData, Op: &wire.GetDataRequest{Path: "/a"}})
 		}
-		s.roundStart = time.Now().Add(-time.Hour) // this round's time is spent
+		s.sched.roundStart = time.Now().Add(-time.Hour) // this round's time is spent
 		s.processRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: 2, Type: wire.OpMultiRead},
 			Body: &wire.MultiRequest{Ops: reads}})
 		s.applyProposal(p)

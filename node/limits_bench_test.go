@@ -149,11 +149,11 @@ func BenchmarkOwnerSteps(b *testing.B) {
 							Body: &wire.SetDataTxn{Path: "/b", Data: []byte("x"), Version: -1}}}
 						s.applyProposal(p)
 					} else {
-						s.jobDeadline = time.Now().Add(roundJobTime)
-						s.runApply(roundApplyOps, false)
+						s.sched.jobDeadline = time.Now().Add(roundJobTime)
+						s.sched.runApply(roundApplyOps, false)
 					}
 					s.flush()
-					return s.applyJob == nil
+					return s.sched.applyJob == nil
 				}
 			})
 			b.Logf("%d connections: %v", len(s.conns), r)
@@ -350,7 +350,7 @@ func BenchmarkOwnerStepsRequests(b *testing.B) {
 		for done := false; !done; rounds++ {
 			onOwner(b, s, func() {
 				d := threadCPU(func() {
-					s.roundStart = time.Time{}
+					s.sched.roundStart = time.Time{}
 					if cc.job != nil {
 						cc.job = nil
 						s.drainPending(cc)

@@ -94,7 +94,7 @@ func multiReadData(t *testing.T, body []byte) []string {
 func TestMultiReadNeverSeesLaterWriteOfItsSession(t *testing.T) {
 	s, sink, cc := sessionWithNodeA(t)
 	call(t, s, func() {
-		s.roundStart = time.Now().Add(-time.Hour) // this round's time is spent
+		s.sched.roundStart = time.Now().Add(-time.Hour) // this round's time is spent
 		s.processRequest(cc, multiReadPkt(1, "/a", 2000))
 		cc.reqSeq++ // the setData is read after the multiRead
 		p := &proposal{cc: cc, xid: 2, op: wire.OpSetData, start: time.Now(), seq: cc.reqSeq, entry: wire.TxnEntry{
@@ -120,7 +120,7 @@ func TestMultiReadNeverSeesLaterWriteOfItsSession(t *testing.T) {
 // while that write's txn waited behind it, neither was ever answered.
 func TestSessionWritesProposedInOrder(t *testing.T) {
 	s, sink, cc := sessionWithNodeA(t)
-	fresh := func() { s.roundStart = time.Time{} } // a new round's time
+	fresh := func() { s.sched.roundStart = time.Time{} } // a new round's time
 	call(t, s, func() {
 		fresh()
 		s.processRequest(cc, setDataPkt(1, "/a", "w0"))
@@ -137,8 +137,8 @@ func TestSessionWritesProposedInOrder(t *testing.T) {
 		fresh()
 		s.processRequest(cc, setDataPkt(4, "/a", "w1")) // queued behind the job
 		for cc.job != nil {
-			s.jobDeadline = time.Now().Add(time.Hour)
-			s.runConnJobs(roundConnOps)
+			s.sched.jobDeadline = time.Now().Add(time.Hour)
+			s.sched.runConnJobs(roundConnOps)
 		}
 		// w is not durable yet: w1 waits in the queue behind its reply.
 		fresh()
@@ -336,7 +336,7 @@ func jobOrderCase(t *testing.T, k orderKind, bFirst, spent bool, word, adminCmd 
 	}
 	call(t, s, func() {
 		if spent {
-			s.roundStart = time.Now().Add(-time.Hour)
+			s.sched.roundStart = time.Now().Add(-time.Hour)
 		}
 		if bFirst {
 			s.processRequest(b, largeMulti(1))
@@ -359,7 +359,7 @@ func jobOrderCase(t *testing.T, k orderKind, bFirst, spent bool, word, adminCmd 
 	// writes, each followed by a read.
 	call(t, s, func() {
 		if spent {
-			s.roundStart = time.Now().Add(-time.Hour)
+			s.sched.roundStart = time.Now().Add(-time.Hour)
 		}
 		s.processRequest(a, setDataPkt(5, "/a", "3"))
 		s.processRequest(a, getData(6, "/a"))
@@ -417,7 +417,7 @@ func jobOrderCase(t *testing.T, k orderKind, bFirst, spent bool, word, adminCmd 
 // commit (each only once the one before it is applied).
 func TestQueuedWritesProposedTogether(t *testing.T) {
 	s, sink, cc := sessionWithNodeA(t)
-	fresh := func() { s.roundStart = time.Time{} } // a new round's time
+	fresh := func() { s.sched.roundStart = time.Time{} } // a new round's time
 	call(t, s, func() {
 		fresh()
 		s.processRequest(cc, setDataPkt(1, "/a", "w0"))
@@ -433,8 +433,8 @@ func TestQueuedWritesProposedTogether(t *testing.T) {
 			s.processRequest(cc, setDataPkt(x, "/a", "w"+strconv.Itoa(int(x))))
 		}
 		for cc.job != nil {
-			s.jobDeadline = time.Now().Add(time.Hour)
-			s.runConnJobs(roundConnOps)
+			s.sched.jobDeadline = time.Now().Add(time.Hour)
+			s.sched.runConnJobs(roundConnOps)
 		}
 		if len(cc.pending) != 3 {
 			t.Fatalf("%d requests queued after the job, want the 3 writes", len(cc.pending))

@@ -497,7 +497,7 @@ func (s *Server) advanceSnapshot() {
 	if job.tail == nil {
 		job.tail = s.newTailCollector()
 	}
-	if !job.tail.step(roundTailEntries) || s.applyJob != nil {
+	if !job.tail.step(roundTailEntries) || s.sched.applyJob != nil {
 		s.poke()
 		return
 	}

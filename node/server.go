@@ -102,26 +102,16 @@ type Server struct {
 	boundPort int
 
 	// work split across rounds (jobs.go)
-	applyJob *applyRun           // a large txn being applied
-	touchBuf map[string]struct{} // paths the txn applied at once changed (startApply)
+	sched scheduler
 	// onTick: when the last tick ran, and until when expiry waits because
 	// the owner had been held (0: it does not).
 	lastTickMs  int64
 	expireAfter int64
-	applyWait   []*proposal        // committed txns waiting for it, in zxid order
-	applyHold   int                // multiRead jobs that need no txn applied meanwhile
-	prepJob     *prepRun           // a large write being prepared
-	prepWait    []prepItem         // writes waiting for it, in arrival order
-	connJobs    []*clientConn      // connections whose head request is a job
 	expiring    []*session.Session // expired sessions whose closeSession is not yet proposed
 	// expireMore: sessions due at expireAt may be left in their buckets
 	expireMore bool
 	expireAt   int64
 	touching   []touchBatch // learners' touches not yet applied
-	// jobDeadline ends the current round's job work (jobs.go)
-	jobDeadline time.Time
-	// roundStart is when this round's work done at once began (roundSpent)
-	roundStart time.Time
 	// outstandingN is the number of requests in connections' pending
 	// queues (srvr's Outstanding).
 	outstandingN int
@@ -174,6 +164,7 @@ func New(cfg Config) (*Server, error) {
 		jsum:     newJavaSummaries(),
 	}
 	s.resp = responder{s: s, cfg: &s.cfg, stats: &s.stats}
+	s.sched.s = s
 	s.reap = newReaper(s.cfg.ContainerMaxPerMinute, s.nowMs, func(path string) {
 		s.proposeServerTxn(0, wire.OpDeleteContainer, &wire.DeleteTxn{Path: path})
 	})
@@ -616,7 +607,7 @@ func (s *Server) run() {
 			return
 		}
 		s.reapClosed()
-		s.runJobs()
+		s.sched.runJobs()
 		s.resumeParked()
 		if s.ownsStore() && s.peer.syncing() == nil {
 			s.maybeStartSnapshot()
@@ -813,12 +804,12 @@ func (s *Server) onTick() {
 		return
 	}
 	if !late {
-		s.expireSessions(now)
+		s.sched.expireSessions(now)
 	}
 	s.closeSessionless(now)
 	if now >= s.nextReap {
 		s.nextReap = now + int64(s.cfg.ContainerCheckMs)
-		if s.reap.check(s.tree, wallMs(), s.applyJob != nil) {
+		if s.reap.check(s.tree, wallMs(), s.sched.applyJob != nil) {
 			s.poke()
 		}
 	}
