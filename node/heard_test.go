@@ -110,16 +110,7 @@ func TestSessionHeardWhileOwnerBusy(t *testing.T) {
 // lists the sessions of clients heard from whose packets it has not
 // processed yet.
 func TestLearnerForwardsHeardSessions(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t)
 	call(t, s, func() {
 		sink := &recordSink{id: 9}
 		cc := &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}

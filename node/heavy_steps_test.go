@@ -2,7 +2,6 @@ package node
 
 import (
 	"cmp"
-	"context"
 	"encoding/binary"
 	"fmt"
 	"iter"
@@ -43,17 +42,7 @@ func TestHeavyRequestsOwnerSteps(t *testing.T) {
 		perConn    = 25      // paths each watches, besides /w
 		authIDs    = 20      // digest ids of the heavy session
 	)
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.MaxClientCnxns = 0
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t, func(c *Config) { c.MaxClientCnxns = 0 })
 	const heavySess, ephSess = wire.SessionID(0x77), wire.SessionID(0x99)
 	var heavy, eph *clientConn
 	var sink, ephSink *headerSink
@@ -451,17 +440,7 @@ func TestSortInSteps(t *testing.T) {
 // its first 32 lines), and the whole output is sorted.
 func TestFourLetterListingsSortInSteps(t *testing.T) {
 	const n = maxSortedListing
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.MaxClientCnxns = 0
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t, func(c *Config) { c.MaxClientCnxns = 0 })
 	call(t, s, func() {
 		z := s.tree.LastZxid
 		z++

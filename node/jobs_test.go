@@ -39,6 +39,53 @@ func (r *recordSink) sent() []byte {
 	return append([]byte(nil), r.out...)
 }
 
+// startStandalone starts a standalone server on a temporary data
+// directory, its default config changed by each of opts, and stops it
+// when the test ends.
+func startStandalone(t testing.TB, opts ...func(*Config)) *Server {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop(context.Background()) })
+	return s
+}
+
+// createNode creates a node at p straight in s's tree, ephemeral of eph
+// unless it is 0, with the zxid after the tree's last (s.zxid follows). It
+// runs on the owner goroutine (call).
+func createNode(t *testing.T, s *Server, p string, eph wire.SessionID) {
+	t.Helper()
+	z := s.tree.LastZxid + 1
+	e := wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate, ClientID: eph},
+		Body: &wire.CreateTxn{Path: p, ACL: tree.OpenACLUnsafe, Ephemeral: eph != 0, ParentCVersion: -1}}
+	if r := s.tree.Apply(&e); r.Err != wire.ErrOk {
+		t.Errorf("create %s: %v", p, r.Err)
+	}
+	s.zxid = z
+}
+
+// queueSetData queues, as cc's next reply, a setData of /a to v from
+// session 0x77 that has been prepared (its zxid taken), as request number
+// seq of cc; on the owner goroutine.
+func queueSetData(s *Server, cc *clientConn, xid wire.Xid, seq uint64, v string) *proposal {
+	p := &proposal{cc: cc, xid: xid, op: wire.OpSetData, start: time.Now(), seq: seq, entry: wire.TxnEntry{
+		Hdr:  wire.TxnHeader{ClientID: 0x77, Cxid: xid, Zxid: s.nextZxid(), Type: wire.OpSetData},
+		Body: &wire.SetDataTxn{Path: "/a", Data: []byte(v), Version: 1}}}
+	cc.pending = append(cc.pending, pendingItem{prop: p})
+	s.outstandingN++
+	return p
+}
+
 func call(t *testing.T, s *Server, fn func()) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -54,17 +101,7 @@ func call(t *testing.T, s *Server, fn func()) {
 // ahead of an event) and reads of its path wait, while reads of other
 // paths do not.
 func TestFanOutDeliversAcrossRounds(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.MaxClientCnxns = 0
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t, func(c *Config) { c.MaxClientCnxns = 0 })
 	const n = 3 * roundDeliveries
 	sinks := make([]*recordSink, n)
 	var p *proposal
@@ -160,24 +197,14 @@ func TestFanOutDeliversAcrossRounds(t *testing.T) {
 // the expiry buckets in one go are all expired, the rest taken in later
 // rounds without waiting for the next tick.
 func TestExpiryInChunks(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.TickTime = 60000 // no tick during the test: only the rounds take more
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t, func(c *Config) { c.TickTime = 60000 }) // no tick during the test: only the rounds take more
 	const n = expireChunk + 1000
 	call(t, s, func() {
 		now := s.nowMs()
 		for range n {
 			s.sessions.Add(s.sessions.NextID(), 1, now)
 		}
-		s.sched.expireSessions(now + 2*int64(cfg.TickTime))
+		s.sched.expireSessions(now + 2*int64(s.Config().TickTime))
 		if len(s.expiring) != expireChunk || !s.expireMore {
 			t.Errorf("took %d sessions (more: %v), want %d and more", len(s.expiring), s.expireMore, expireChunk)
 		}
@@ -198,17 +225,7 @@ func TestExpiryInChunks(t *testing.T) {
 // one step reads walks them across rounds and proposes the deletions a
 // bounded number a round; every empty used container goes.
 func TestReaperWalksInRounds(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.ContainerCheckMs = 1 << 30 // checks only when the test asks
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t, func(c *Config) { c.ContainerCheckMs = 1 << 30 }) // checks only when the test asks
 	const n = maxSortedReap + 1000
 	call(t, s, func() {
 		apply := func(typ wire.OpCode, body jute.Record) {
@@ -240,17 +257,7 @@ func TestReaperWalksInRounds(t *testing.T) {
 // handshakes (or answers a four-letter word): connections with sessions
 // are not walked every tick.
 func TestSessionlessCheckLooksOnce(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.MaxClientCnxns = 0
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t, func(c *Config) { c.MaxClientCnxns = 0 })
 	call(t, s, func() {
 		conn := func(id uint64) *clientConn {
 			cc := &clientConn{sink: &recordSink{id: id}, id: id, remote: "127.0.0.1:1"}
@@ -286,17 +293,7 @@ func TestSessionlessCheckLooksOnce(t *testing.T) {
 // applied across rounds, and whatever of it is left is applied before a
 // tick expires sessions (a touched session does not expire).
 func TestLearnerTouchesInRounds(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.TickTime = 60000 // no tick during the test
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t, func(c *Config) { c.TickTime = 60000 }) // no tick during the test
 	const n = expireChunk + 1000
 	call(t, s, func() {
 		now := s.nowMs()
@@ -325,16 +322,7 @@ func TestLearnerTouchesInRounds(t *testing.T) {
 // is spent, the rest waits behind a resumeJob and is answered in later
 // rounds, in order.
 func TestPipelinedBatchAcrossRounds(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t)
 	const n = 1000
 	sink := &recordSink{id: 7}
 	var cc *clientConn
@@ -385,17 +373,7 @@ func TestPipelinedBatchAcrossRounds(t *testing.T) {
 // answered then would show the txn before its events are out (Java sends
 // every event of a txn before any later reply).
 func TestFanOutHoldsReadsOfEveryChangedPath(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.MaxClientCnxns = 0
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t, func(c *Config) { c.MaxClientCnxns = 0 })
 	stats := tree.QuotaPath + "/w/zookeeper_stats"
 	call(t, s, func() {
 		for _, c := range [][2]string{{"/w", "w"}, {tree.QuotaPath + "/w", ""},
@@ -446,16 +424,7 @@ func TestFanOutHoldsReadsOfEveryChangedPath(t *testing.T) {
 // by the leader's SYNC (Java's goes through the commit processor behind
 // the commits). Otherwise the reads after the sync miss a committed write.
 func TestSyncWaitsForCommittedApplies(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t)
 	sink, sink2 := &recordSink{id: 7}, &recordSink{id: 8}
 	var cc, cc2 *clientConn
 	var w1, w2 *proposal
@@ -530,16 +499,7 @@ func TestSyncWaitsForCommittedApplies(t *testing.T) {
 // sees a write its session sent after it (Java's CommitProcessor holds a
 // session's commit back until its earlier requests are done).
 func TestReadNeverSeesLaterWriteOfItsSession(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t)
 	sink := &recordSink{id: 7}
 	call(t, s, func() {
 		z := s.tree.LastZxid + 1
@@ -549,14 +509,7 @@ func TestReadNeverSeesLaterWriteOfItsSession(t *testing.T) {
 		cc := &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
 		s.register(cc)
 		cc.session = 0x77
-		write := func(xid wire.Xid, v string) *proposal {
-			p := &proposal{cc: cc, xid: xid, op: wire.OpSetData, start: time.Now(), entry: wire.TxnEntry{
-				Hdr:  wire.TxnHeader{ClientID: 0x77, Cxid: xid, Zxid: s.nextZxid(), Type: wire.OpSetData},
-				Body: &wire.SetDataTxn{Path: "/a", Data: []byte(v), Version: 1}}}
-			cc.pending = append(cc.pending, pendingItem{prop: p})
-			s.outstandingN++
-			return p
-		}
+		write := func(xid wire.Xid, v string) *proposal { return queueSetData(s, cc, xid, 0, v) }
 		read := func(xid wire.Xid) {
 			cc.pending = append(cc.pending, pendingItem{pkt: &wire.ClientPacket{Kind: wire.KindRequest,
 				Header: wire.RequestHeader{Xid: xid, Type: wire.OpGetData}, Body: &wire.GetDataRequest{Path: "/a"}}, auth: cc.auth, snap: true})
@@ -609,16 +562,7 @@ func TestReadNeverSeesLaterWriteOfItsSession(t *testing.T) {
 // worth of them it is applied across rounds, as a listed one is, not in
 // one owner step.
 func TestCloseSessionWithoutListAppliedInSteps(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t)
 	const n = 4 * tree.LargeTxn
 	call(t, s, func() {
 		for i := 0; i < n; i++ {
@@ -654,16 +598,7 @@ func TestCloseSessionWithoutListAppliedInSteps(t *testing.T) {
 // committed before it arrived, not for a write its session sent after it
 // (which itself waits for the sync to be answered: a deadlock).
 func TestSyncDoesNotWaitForLaterWriteOfItsSession(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t)
 	sink := &recordSink{id: 7}
 	var cc *clientConn
 	call(t, s, func() {
@@ -675,14 +610,7 @@ func TestSyncDoesNotWaitForLaterWriteOfItsSession(t *testing.T) {
 		s.register(cc)
 		cc.session = 0x77
 		s.sessions.Add(0x77, 30000, s.nowMs())
-		write := func(xid wire.Xid, v string) *proposal {
-			p := &proposal{cc: cc, xid: xid, op: wire.OpSetData, start: time.Now(), entry: wire.TxnEntry{
-				Hdr:  wire.TxnHeader{ClientID: 0x77, Cxid: xid, Zxid: s.nextZxid(), Type: wire.OpSetData},
-				Body: &wire.SetDataTxn{Path: "/a", Data: []byte(v), Version: 1}}}
-			cc.pending = append(cc.pending, pendingItem{prop: p})
-			s.outstandingN++
-			return p
-		}
+		write := func(xid wire.Xid, v string) *proposal { return queueSetData(s, cc, xid, 0, v) }
 		// setData, then a sync queued behind it, then a setData sent
 		// after the sync.
 		w1 := write(1, "1")
@@ -729,11 +657,7 @@ func TestMultiReadDoesNotWaitForLaterWriteOfItsSession(t *testing.T) {
 		s.processRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: 1, Type: wire.OpMultiRead},
 			Body: &wire.MultiRequest{Ops: reads}})
 		cc.reqSeq++ // the setData is processed after the multiRead
-		p := &proposal{cc: cc, xid: 2, op: wire.OpSetData, start: time.Now(), seq: cc.reqSeq, entry: wire.TxnEntry{
-			Hdr:  wire.TxnHeader{ClientID: 0x77, Cxid: 2, Zxid: s.nextZxid(), Type: wire.OpSetData},
-			Body: &wire.SetDataTxn{Path: "/a", Data: []byte("1"), Version: 1}}}
-		cc.pending = append(cc.pending, pendingItem{prop: p})
-		s.outstandingN++
+		p := queueSetData(s, cc, 2, cc.reqSeq, "1")
 		s.applyProposal(p)
 	})
 	waitReplies(t, s, sink, 1, 2)
@@ -747,11 +671,7 @@ func TestMultiReadAfterEarlierWriteOfItsSession(t *testing.T) {
 	s, sink, cc := sessionWithNodeA(t)
 	call(t, s, func() {
 		cc.reqSeq++
-		p := &proposal{cc: cc, xid: 1, op: wire.OpSetData, start: time.Now(), seq: cc.reqSeq, entry: wire.TxnEntry{
-			Hdr:  wire.TxnHeader{ClientID: 0x77, Cxid: 1, Zxid: s.nextZxid(), Type: wire.OpSetData},
-			Body: &wire.SetDataTxn{Path: "/a", Data: []byte("1"), Version: 1}}}
-		cc.pending = append(cc.pending, pendingItem{prop: p})
-		s.outstandingN++
+		p := queueSetData(s, cc, 1, cc.reqSeq, "1")
 		var reads []wire.MultiOp
 		for i := 0; i < 2000; i++ {
 			reads = append(reads, wire.MultiOp{Type: wire.OpGetData, Op: &wire.GetDataRequest{Path: "/a"}})
@@ -768,16 +688,7 @@ func TestMultiReadAfterEarlierWriteOfItsSession(t *testing.T) {
 // registers a connection of session 0x77 that records what it is sent.
 func sessionWithNodeA(t *testing.T) (*Server, *recordSink, *clientConn) {
 	t.Helper()
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t)
 	sink := &recordSink{id: 7}
 	cc := &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
 	call(t, s, func() {

@@ -463,19 +463,10 @@ func BenchmarkOwnerStepsRequests(b *testing.B) {
 
 func benchServer(b *testing.B) *Server {
 	b.Helper()
-	cfg := DefaultConfig()
-	cfg.DataDir = b.TempDir()
-	cfg.DataLogDir = cfg.DataDir
-	cfg.Logger = zerolog.Nop()
-	s, err := New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Stop(context.Background()) })
-	return s
+	return startStandalone(b, func(c *Config) {
+		c.DataLogDir = c.DataDir
+		c.Logger = zerolog.Nop()
+	})
 }
 
 type benchSink struct{ id uint64 }

@@ -97,11 +97,7 @@ func TestMultiReadNeverSeesLaterWriteOfItsSession(t *testing.T) {
 		s.sched.roundStart = time.Now().Add(-time.Hour) // this round's time is spent
 		s.processRequest(cc, multiReadPkt(1, "/a", 2000))
 		cc.reqSeq++ // the setData is read after the multiRead
-		p := &proposal{cc: cc, xid: 2, op: wire.OpSetData, start: time.Now(), seq: cc.reqSeq, entry: wire.TxnEntry{
-			Hdr:  wire.TxnHeader{ClientID: 0x77, Cxid: 2, Zxid: s.nextZxid(), Type: wire.OpSetData},
-			Body: &wire.SetDataTxn{Path: "/a", Data: []byte("later"), Version: 1}}}
-		cc.pending = append(cc.pending, pendingItem{prop: p})
-		s.outstandingN++
+		p := queueSetData(s, cc, 2, cc.reqSeq, "later")
 		s.applyProposal(p)
 	})
 	waitReplies(t, s, sink, 1, 2)
@@ -290,28 +286,18 @@ func jobOrderCase(t *testing.T, k orderKind, bFirst, spent bool, word, adminCmd 
 	var sinkB, sinkC, sinkFL *recordSink
 	call(t, s, func() {
 		s.bySession[0x77] = a
-		z := s.tree.LastZxid
-		create := func(p string, eph wire.SessionID) {
-			z++
-			e := wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate, ClientID: eph},
-				Body: &wire.CreateTxn{Path: p, ACL: tree.OpenACLUnsafe, Ephemeral: eph != 0, ParentCVersion: -1}}
-			if r := s.tree.Apply(&e); r.Err != wire.ErrOk {
-				t.Errorf("create %s: %v", p, r.Err)
-			}
-		}
 		for _, p := range []string{"/b", "/big", "/m", "/eph", "/c"} {
-			create(p, 0)
+			createNode(t, s, p, 0)
 		}
 		for i := 0; i < orderKids; i++ {
-			create("/big/"+strconv.Itoa(i), 0)
+			createNode(t, s, "/big/"+strconv.Itoa(i), 0)
 		}
 		for i := 0; i < orderEph; i++ {
-			create("/eph/a"+strconv.Itoa(i), 0x77)
+			createNode(t, s, "/eph/a"+strconv.Itoa(i), 0x77)
 		}
 		for i := 0; i < 2*tree.LargeTxn; i++ {
-			create("/c/"+strconv.Itoa(i), 0x99)
+			createNode(t, s, "/c/"+strconv.Itoa(i), 0x99)
 		}
-		s.zxid = z
 		b, sinkB = newConn(8, 0x88)
 		c, sinkC = newConn(9, 0x99)
 		fl, sinkFL = newConn(10, 0)
