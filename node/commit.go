@@ -5,7 +5,6 @@ import (
 
 	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/node/tree"
-	"github.com/zkgo/zkgo/node/watch"
 	"github.com/zkgo/zkgo/wire"
 )
 
@@ -291,7 +290,7 @@ func (s *Server) startApply(p *proposal) {
 	s.appliedTxn(p, &p.result)
 	fanOut := 0
 	for i := range p.result.Events {
-		fanOut += s.fanOut(&p.result.Events[i])
+		fanOut += s.sched.notify.fanOut(&p.result.Events[i])
 	}
 	if fanOut > roundDeliveries {
 		// A change many connections watch: its watches fire and its
@@ -304,8 +303,8 @@ func (s *Server) startApply(p *proposal) {
 		return
 	}
 	clear(s.sched.touchBuf)
-	ds := s.collectWatchers(p.result.Events, nil)
-	s.deliver(ds)
+	ds := s.sched.notify.collect(p.result.Events, nil)
+	s.sched.notify.deliver(ds)
 	s.tree.Advance(p.entry.Hdr.Zxid)
 	s.sched.answerApplied(p)
 }
@@ -431,78 +430,4 @@ func multiResult(r *tree.Result) wire.MultiResult {
 		}
 	}
 	return mr
-}
-
-// triggerWatches delivers the watch events of an applied txn, mirroring
-// DataTree's calls into the data and child WatchManagers.
-func (s *Server) triggerWatches(events []tree.Event) {
-	s.deliver(s.collectWatchers(events, nil))
-}
-
-// delivery is a watch event owed to a connection.
-type delivery struct {
-	cc *clientConn
-	ev *tree.Event
-}
-
-// collectWatchers fires the watches of events (consuming one-shot ones)
-// and appends to out what each watching connection is to be sent, in
-// event order.
-func (s *Server) collectWatchers(events []tree.Event, out []delivery) []delivery {
-	for i := range events {
-		ev := &events[i]
-		var ws []watch.Watcher
-		switch ev.Type {
-		case wire.EventNodeCreated, wire.EventNodeDataChanged:
-			ws = s.dataW.Trigger(ev.Path, ev.Type, nil)
-		case wire.EventNodeChildrenChanged:
-			ws = s.childW.Trigger(ev.Path, ev.Type, nil)
-		case wire.EventNodeDeleted:
-			ws = s.dataW.Trigger(ev.Path, ev.Type, nil)
-			var seen map[watch.Watcher]struct{}
-			if len(ws) > 0 && s.childW.Watched(ev.Path) {
-				seen = make(map[watch.Watcher]struct{}, len(ws))
-				for _, w := range ws {
-					seen[w] = struct{}{}
-				}
-			}
-			ws = append(ws, s.childW.Trigger(ev.Path, ev.Type, seen)...)
-		}
-		out = s.addDeliveries(out, ev, ws)
-	}
-	return out
-}
-
-// fanOut is how many watchers an event may fire (its path's watchers).
-func (s *Server) fanOut(ev *tree.Event) int {
-	switch ev.Type {
-	case wire.EventNodeCreated, wire.EventNodeDataChanged:
-		return s.dataW.WatcherCountOf(ev.Path)
-	case wire.EventNodeChildrenChanged:
-		return s.childW.WatcherCountOf(ev.Path)
-	case wire.EventNodeDeleted:
-		return s.dataW.WatcherCountOf(ev.Path) + s.childW.WatcherCountOf(ev.Path)
-	}
-	return 0
-}
-
-// addDeliveries appends the events owed to watchers ws of ev (those whose
-// connection is there and may read the node: CVE-2024-23944, checked when
-// the watch fires; a filtered one-shot watch is still consumed).
-func (s *Server) addDeliveries(out []delivery, ev *tree.Event, ws []watch.Watcher) []delivery {
-	for _, w := range ws {
-		cc := s.conns[uint64(w)]
-		if cc == nil || !s.checkACL(ev.ACL, wire.PermRead, cc.auth) {
-			continue
-		}
-		out = append(out, delivery{cc, ev})
-	}
-	return out
-}
-
-// deliver sends watch events (a connection gone meanwhile gets nothing).
-func (s *Server) deliver(ds []delivery) {
-	for _, d := range ds {
-		s.sendEvent(d.cc, wire.WatcherEvent{Type: d.ev.Type, State: wire.StateSyncConnected, Path: d.ev.Path})
-	}
 }

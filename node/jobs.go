@@ -70,6 +70,7 @@ type scheduler struct {
 	prepJob   *prepRun            // a large write being prepared
 	prepWait  []prepItem          // writes waiting for it, in arrival order
 	connJobs  []*clientConn       // connections whose head request is a job
+	notify    notifier            // fires and sends the watches of applied txns
 	// jobDeadline ends the current round's job work
 	jobDeadline time.Time
 	// roundStart is when this round's work done at once began (roundSpent)
@@ -343,7 +344,7 @@ func (sc *scheduler) runApply(budget int, force bool) {
 		}
 		if r.sent < len(r.pending) {
 			n := min(budget, len(r.pending)-r.sent, jobChunk*8)
-			sc.s.deliver(r.pending[r.sent : r.sent+n])
+			sc.notify.deliver(r.pending[r.sent : r.sent+n])
 			r.sent += n
 			budget -= n
 			continue
@@ -372,10 +373,10 @@ func (sc *scheduler) runApply(budget int, force bool) {
 // watchers' worth, and returns the ops it spent.
 func (sc *scheduler) fireStep(r *applyRun, n int) int {
 	ev := &r.res.Events[r.fired]
-	if r.firing == nil && sc.s.fanOut(ev) <= roundDeliveries {
+	if r.firing == nil && sc.notify.fanOut(ev) <= roundDeliveries {
 		// A few watchers: at once.
 		before := len(r.pending)
-		r.pending = sc.s.collectWatchers(r.res.Events[r.fired:r.fired+1], r.pending)
+		r.pending = sc.notify.collect(r.res.Events[r.fired:r.fired+1], r.pending)
 		r.fired++
 		return 1 + len(r.pending) - before
 	}
@@ -387,7 +388,7 @@ func (sc *scheduler) fireStep(r *applyRun, n int) int {
 		if r.firing = m.Fire(ev.Path, nil); r.firing == nil {
 			// Recursive watches exist: Trigger walks the ancestors.
 			before := len(r.pending)
-			r.pending = sc.s.collectWatchers(r.res.Events[r.fired:r.fired+1], r.pending)
+			r.pending = sc.notify.collect(r.res.Events[r.fired:r.fired+1], r.pending)
 			r.fired++
 			return 1 + len(r.pending) - before
 		}
@@ -401,7 +402,7 @@ func (sc *scheduler) fireStep(r *applyRun, n int) int {
 			r.seen[w] = struct{}{}
 		}
 	}
-	r.pending = sc.s.addDeliveries(r.pending, ev, ws)
+	r.pending = sc.notify.addDeliveries(r.pending, ev, ws)
 	if done {
 		r.firing = nil
 		if ev.Type == wire.EventNodeDeleted && !r.firingCh {
@@ -409,7 +410,7 @@ func (sc *scheduler) fireStep(r *applyRun, n int) int {
 			r.firingCh = true
 			if r.firing = sc.s.childW.Fire(ev.Path, r.seen); r.firing == nil {
 				ws := sc.s.childW.Trigger(ev.Path, ev.Type, r.seen)
-				r.pending = sc.s.addDeliveries(r.pending, ev, ws)
+				r.pending = sc.notify.addDeliveries(r.pending, ev, ws)
 			}
 		}
 		if r.firing == nil {

@@ -631,7 +631,7 @@ func benchTxnJob(b *testing.B, s *Server, req *tree.PrepRequest) (prep, apply ro
 			// One op: applied at once.
 			return func() bool {
 				res := s.tree.ApplyHeld(&e)
-				s.triggerWatches(res.Events)
+				s.sched.notify.trigger(res.Events)
 				s.tree.Advance(e.Hdr.Zxid)
 				return true
 			}
@@ -644,7 +644,7 @@ func benchTxnJob(b *testing.B, s *Server, req *tree.PrepRequest) (prep, apply ro
 				return false
 			}
 			n := min(roundApplyOps, len(res.Events)-fired)
-			s.triggerWatches(res.Events[fired : fired+n])
+			s.sched.notify.trigger(res.Events[fired : fired+n])
 			fired += n
 			if fired < len(res.Events) {
 				return false

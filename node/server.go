@@ -213,6 +213,7 @@ func (s *Server) Start() error {
 	s.perIP = make(map[string]*ipEntry)
 	s.stats.reset()
 	s.resp.conns, s.resp.sessions, s.resp.dataW, s.resp.childW = s.conns, s.sessions, s.dataW, s.childW
+	s.sched.notify = notifier{dataW: s.dataW, childW: s.childW, conns: s.conns, skipACL: s.cfg.SkipACL, send: s.sendEvent}
 	s.resp.traceMask = 306
 	st, err := s.openStore()
 	if err != nil {
