@@ -270,21 +270,21 @@ func TestSessionlessCheckLooksOnce(t *testing.T) {
 			conn(uint64(100 + i)).session = wire.SessionID(1000 + i)
 		}
 		opened := idle.openedAt
-		s.closeSessionless(opened + sessionlessTimeoutMs)
-		if idle.closing || len(s.fresh)-s.freshHead != 1003 {
-			t.Errorf("closed before 10 s: %v, %d still fresh", idle.closing, len(s.fresh)-s.freshHead)
+		s.sessionless.run(opened + sessionlessTimeoutMs)
+		if idle.closing || len(s.sessionless.fresh)-s.sessionless.head != 1003 {
+			t.Errorf("closed before 10 s: %v, %d still fresh", idle.closing, len(s.sessionless.fresh)-s.sessionless.head)
 		}
-		s.closeSessionless(opened + sessionlessTimeoutMs + 1000)
+		s.sessionless.run(opened + sessionlessTimeoutMs + 1000)
 		if !idle.closing || connecting.closing || word.closing {
 			t.Errorf("after 10 s: idle closed %v, handshaking one %v, four-letter one %v", idle.closing, connecting.closing, word.closing)
 		}
-		if len(s.fresh) != 0 || len(s.late) != 2 {
-			t.Errorf("%d fresh, %d late; want 0, 2 (the handshaking and four-letter ones)", len(s.fresh), len(s.late))
+		if len(s.sessionless.fresh) != 0 || len(s.sessionless.late) != 2 {
+			t.Errorf("%d fresh, %d late; want 0, 2 (the handshaking and four-letter ones)", len(s.sessionless.fresh), len(s.sessionless.late))
 		}
 		connecting.connecting = false // its handshake failed
-		s.closeSessionless(opened + sessionlessTimeoutMs + 2000)
-		if !connecting.closing || len(s.late) != 1 {
-			t.Errorf("failed handshake: closed %v, %d late", connecting.closing, len(s.late))
+		s.sessionless.run(opened + sessionlessTimeoutMs + 2000)
+		if !connecting.closing || len(s.sessionless.late) != 1 {
+			t.Errorf("failed handshake: closed %v, %d late", connecting.closing, len(s.sessionless.late))
 		}
 	})
 }

@@ -213,7 +213,7 @@ func BenchmarkOwnerSteps(b *testing.B) {
 	})
 	b.Run("tick-sessionless-check-100k-connections", func(b *testing.B) {
 		for b.Loop() {
-			measureOnce(b, s, func() { s.closeSessionless(s.nowMs()) })
+			measureOnce(b, s, func() { s.sessionless.run(s.nowMs()) })
 		}
 	})
 	b.Run("expire-100k-sessions", func(b *testing.B) {

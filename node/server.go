@@ -80,26 +80,22 @@ type Server struct {
 	store store // durable txn log, or the in-memory stand-in
 
 	// owner state
-	tree      *tree.Tree
-	sessions  *session.Tracker
-	dataW     *watch.Manager
-	childW    *watch.Manager
-	conns     map[uint64]*clientConn
-	bySession map[wire.SessionID]*clientConn
-	perIP     map[string]*ipEntry
-	zxid      wire.Zxid     // last zxid handed out
-	inflight  []*proposal   // prepared txns not yet applied, in zxid order
-	dirty     []*clientConn // connections with output to flush
-	parked    []*clientConn // refused connections waiting for room, oldest first
-	stats     stats
-	nextReap  int64  // mono ms of the next container/TTL check
-	reap      reaper // containers and TTL nodes (reaper.go)
-	// connections not yet 10 s old, in registration order, and older ones
-	// still without a session (closeSessionless)
-	fresh     []*clientConn
-	freshHead int
-	late      []*clientConn
-	boundPort int
+	tree        *tree.Tree
+	sessions    *session.Tracker
+	dataW       *watch.Manager
+	childW      *watch.Manager
+	conns       map[uint64]*clientConn
+	bySession   map[wire.SessionID]*clientConn
+	perIP       map[string]*ipEntry
+	zxid        wire.Zxid     // last zxid handed out
+	inflight    []*proposal   // prepared txns not yet applied, in zxid order
+	dirty       []*clientConn // connections with output to flush
+	parked      []*clientConn // refused connections waiting for room, oldest first
+	stats       stats
+	nextReap    int64            // mono ms of the next container/TTL check
+	reap        reaper           // containers and TTL nodes (reaper.go)
+	sessionless sessionlessCheck // connections without a session (sessionless.go)
+	boundPort   int
 
 	// work split across rounds (jobs.go)
 	sched scheduler
@@ -164,6 +160,7 @@ func New(cfg Config) (*Server, error) {
 		jsum:     newJavaSummaries(),
 	}
 	s.resp = responder{s: s, cfg: &s.cfg, stats: &s.stats}
+	s.sessionless = sessionlessCheck{stats: &s.stats, close: s.closeConn}
 	s.sched.s = s
 	s.reap = newReaper(s.cfg.ContainerMaxPerMinute, s.nowMs, func(path string) {
 		s.proposeServerTxn(0, wire.OpDeleteContainer, &wire.DeleteTxn{Path: path})
@@ -671,7 +668,7 @@ func (s *Server) register(cc *clientConn) {
 	e.conns++
 	cc.ip = e.ip
 	s.conns[cc.id] = cc
-	s.fresh = append(s.fresh, cc)
+	s.sessionless.add(cc)
 	s.stats.connections++
 	if s.cfg.MaxClientCnxns > 0 && e.conns > s.cfg.MaxClientCnxns {
 		s.stats.connRejected++
@@ -794,20 +791,20 @@ func (s *Server) onTick() {
 	if s.peer != nil && s.peer.role == roleLeading {
 		s.leader.tickLeading()
 		if s.leader == nil || !s.leader.serving() {
-			s.closeSessionless(now)
+			s.sessionless.run(now)
 			return
 		}
 	} else if s.peer != nil {
 		// Learners expire nothing: the leader owns sessions, containers and
 		// TTLs. They only close handshake-less connections.
 		s.maybeStartElection()
-		s.closeSessionless(now)
+		s.sessionless.run(now)
 		return
 	}
 	if !late {
 		s.sched.expireSessions(now)
 	}
-	s.closeSessionless(now)
+	s.sessionless.run(now)
 	if now >= s.nextReap {
 		s.nextReap = now + int64(s.cfg.ContainerCheckMs)
 		if s.reap.check(s.tree, wallMs(), s.sched.applyJob != nil) {
@@ -819,54 +816,6 @@ func (s *Server) onTick() {
 		s.nextPurge = now + int64(s.cfg.PurgeInterval)*3600*1000
 		s.runPurge()
 	}
-}
-
-// closeSessionless closes connections that have not completed a handshake
-// within 10s (Java's sessionlessCnxnTimeout). Each connection is looked at
-// when its 10 s are up (s.fresh is in registration order), and after that
-// each tick only while it is still handshaking or answering a four-letter
-// word (s.late): not every connection every tick (6.5 ms at 100,000).
-func (s *Server) closeSessionless(now int64) {
-	for s.freshHead < len(s.fresh) {
-		cc := s.fresh[s.freshHead]
-		if now-cc.openedAt <= sessionlessTimeoutMs {
-			break
-		}
-		s.fresh[s.freshHead] = nil
-		s.freshHead++
-		if s.sessionlessDue(cc) {
-			s.late = append(s.late, cc)
-		}
-	}
-	if s.freshHead > len(s.fresh)/2 {
-		n := copy(s.fresh, s.fresh[s.freshHead:])
-		clear(s.fresh[n:])
-		s.fresh, s.freshHead = s.fresh[:n], 0
-	}
-	k := 0
-	for _, cc := range s.late {
-		if s.sessionlessDue(cc) {
-			s.late[k] = cc
-			k++
-		}
-	}
-	clear(s.late[k:])
-	s.late = s.late[:k]
-}
-
-// sessionlessDue closes cc if its 10 s are up without a session; it
-// reports whether cc is to be looked at again (still handshaking, or a
-// four-letter word's connection).
-func (s *Server) sessionlessDue(cc *clientConn) bool {
-	if cc.dead || cc.closing || cc.session != 0 {
-		return false
-	}
-	if cc.connecting || cc.fourLetter {
-		return true
-	}
-	s.stats.sessionlessExpired++
-	s.closeConn(cc, "no session established within 10s")
-	return false
 }
 
 // fail stops the server because it cannot go on (where Java calls
