@@ -22,7 +22,7 @@ func TestReadLatencyCountsFromArrival(t *testing.T) {
 	const holdFor = 30 * time.Millisecond
 	s, sink, cc := sessionWithNodeA(t)
 	call(t, s, func() {
-		s.applyHold++ // as a long multiRead of another session holds applies
+		s.sched.applyHold++ // as a long multiRead of another session holds applies
 		s.processRequest(cc, setDataPkt(1, "/a", "1"))
 		s.processRequest(cc, reqPkt(2, wire.OpGetData, &wire.GetDataRequest{Path: "/a"}))
 	})
@@ -33,7 +33,7 @@ func TestReadLatencyCountsFromArrival(t *testing.T) {
 	sink2 := &recordSink{id: 8}
 	waitFor(t, func() bool {
 		n := 0
-		call(t, s, func() { n = len(s.applyWait) })
+		call(t, s, func() { n = len(s.sched.applyWait) })
 		return n == 1
 	})
 	call(t, s, func() {
@@ -44,17 +44,17 @@ func TestReadLatencyCountsFromArrival(t *testing.T) {
 		s.processRequest(cc2, reqPkt(1, wire.OpSync, &wire.SyncRequest{Path: "/a"}))
 	})
 	time.Sleep(holdFor) // what the requests are to wait, not a wait for state
-	call(t, s, func() { s.applyHold-- })
+	call(t, s, func() { s.sched.applyHold-- })
 	waitReplies(t, s, sink, 1, 2)
 	waitReplies(t, s, sink2, 1)
 	var mntr, srvr string
 	var connMax int64
 	call(t, s, func() {
 		var b strings.Builder
-		s.writeMntr(&b, fdCounts{})
+		s.resp.writeMntr(&b, fdCounts{})
 		mntr = b.String()
 		b.Reset()
-		s.writeStatTail(&b)
+		s.resp.writeStatTail(&b)
 		srvr = b.String()
 		connMax = cc.stats.maxLatency
 		s.jsum.reads.flush() // as the owner's tick does

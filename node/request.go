@@ -17,7 +17,7 @@ func (s *Server) handlePacket(cc *clientConn, p *wire.ClientPacket) {
 	cc.lastActive = s.nowMs()
 	switch p.Kind {
 	case wire.KindFourLetter:
-		s.fourLetter(cc, p.Word, p.Raw)
+		s.resp.fourLetter(cc, p.Word, p.Raw)
 	case wire.KindConnect:
 		if cc.dead || cc.closing {
 			return
@@ -77,7 +77,7 @@ func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
 		// A learner tracks touches for the leader (which owns expiry) and
 		// forwards writes and syncs (FollowerRequestProcessor).
 		s.touchLearner(cc)
-		if forwardable(p.Header.Type) && cc.job == nil && !s.writesQueued(cc) && !s.roundSpent() {
+		if forwardable(p.Header.Type) && cc.job == nil && !s.writesQueued(cc) && !s.sched.roundSpent() {
 			s.forwardRequest(cc, p)
 			return
 		}
@@ -112,8 +112,8 @@ func (s *Server) writesQueued(cc *clientConn) bool {
 }
 
 func (s *Server) queueOrRun(cc *clientConn, p *wire.ClientPacket) {
-	if len(cc.pending) == 0 && cc.job == nil && s.roundSpent() {
-		s.startConnJob(cc, resumeJob{})
+	if len(cc.pending) == 0 && cc.job == nil && s.sched.roundSpent() {
+		s.sched.startConnJob(cc, resumeJob{})
 	}
 	if len(cc.pending) > 0 || cc.job != nil {
 		// addAuth only appends, so the slice keeps today's ids.
@@ -153,10 +153,10 @@ func (s *Server) drainPending(cc *clientConn) {
 			s.replyWrite(it.prop)
 			continue
 		}
-		if ran && s.roundSpent() {
+		if ran && s.sched.roundSpent() {
 			// The rest in a later round (at least one request a call,
 			// so that the queue moves whatever else the round did).
-			s.startConnJobSeq(cc, resumeJob{}, it.seq)
+			s.sched.startConnJobSeq(cc, resumeJob{}, it.seq)
 			return
 		}
 		ran = true
@@ -219,7 +219,7 @@ func (s *Server) proposeQueuedWrites(cc *clientConn) {
 			continue
 		}
 		op := it.pkt.Header.Type
-		if !it.write || (op == wire.OpSync && !s.isLearner()) || s.roundSpent() {
+		if !it.write || (op == wire.OpSync && !s.isLearner()) || s.sched.roundSpent() {
 			return
 		}
 		n := len(cc.pending)
@@ -356,11 +356,11 @@ func (cc *clientConn) addAuth(id wire.ID) {
 // side) and registers watches.
 func (s *Server) execRequest(cc *clientConn, p *wire.ClientPacket) {
 	h := p.Header
-	if s.applyJob != nil && p.BodyErr == nil {
+	if s.sched.applyJob != nil && p.BodyErr == nil {
 		// A txn is being applied in steps: a read of what it changed
 		// already waits for the whole txn.
-		if path, all := readPath(h.Type, p.Body); all || (path != "" && s.readWaits(path)) {
-			s.deferRead(cc, p)
+		if path, all := readPath(h.Type, p.Body); all || (path != "" && s.sched.readWaits(path)) {
+			s.sched.deferRead(cc, p)
 			return
 		}
 	}
@@ -514,17 +514,17 @@ func (s *Server) execRead(cc *clientConn, p *wire.ClientPacket) {
 		}
 		if z > s.tree.LastZxid {
 			// Txns committed before it are still being applied.
-			s.startConnJob(cc, &syncWaitJob{pkt: p, zxid: z})
+			s.sched.startConnJob(cc, &syncWaitJob{pkt: p, zxid: z})
 			return
 		}
 		r := p.Body.(*wire.SyncRequest)
 		s.reply(cc, h.Xid, wire.ErrOk, &wire.SyncResponse{Path: r.Path, Nulls: r.Nulls})
 	case wire.OpSetWatches:
 		r := p.Body.(*wire.SetWatches)
-		s.runConnJob(cc, newSetWatchesJob(h.Xid, r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches, []string{}, []string{}))
+		s.sched.runConnJob(cc, newSetWatchesJob(h.Xid, r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches, []string{}, []string{}))
 	case wire.OpSetWatches2:
 		r := p.Body.(*wire.SetWatches2)
-		s.runConnJob(cc, newSetWatchesJob(h.Xid, r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches,
+		s.sched.runConnJob(cc, newSetWatchesJob(h.Xid, r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches,
 			r.PersistentWatches, r.PersistentRecursiveWatches))
 	case wire.OpAddWatch:
 		r := p.Body.(*wire.AddWatchRequest)
@@ -665,7 +665,7 @@ func (s *Server) multiRead(cc *clientConn, p *wire.ClientPacket) {
 		s.reply(cc, p.Header.Xid, wire.ErrMarshallingError, &wire.MultiResponse{})
 		return
 	}
-	s.runConnJob(cc, &multiReadJob{xid: p.Header.Xid, ops: m.Ops})
+	s.sched.runConnJob(cc, &multiReadJob{xid: p.Header.Xid, ops: m.Ops})
 }
 
 // opAbbrev is the short op name Java's cons output uses (lastOp).
