@@ -47,6 +47,17 @@ faults:
 	  ZKGO_FAULTS_DURATION=$(FAULTS_DURATION) ZKGO_FAULTS_NEMESES=$(FAULTS_NEMESES) \
 	  $(GO) test -count=1 -timeout 0 -v -run '^Test(Faults|SelfTestTamper)$$' ./faults/
 
+# Every row of the dynamic reconfiguration compat tests (issue 17): the
+# interop scenarios, the stock clients' reconfig calls and go-zookeeper's
+# test cluster config, over all their member mixes (all-zkgo and the extra
+# mixed rows too). `make test` runs each one's all-Java row and its main
+# mixed rows; rows with zkgo members check zkgo's refusal of
+# reconfigEnabled=true until it supports it (harness.ZkgoReconfig).
+.PHONY: test-reconfig
+test-reconfig:
+	CI=true ZKGO_RECONFIG_ALL=1 $(GO) test -count=1 -timeout 40m -v \
+	  -run '^TestCompat_(Reconfig|GozkClusterConfig)' ./compat-tests/
+
 # The byte-corruption sweep's damaged data directories run through zkgo
 # and Java ZooKeeper 3.8.0 side by side (one JVM per position, ~10 min);
 # prints where the two disagree (docs/durability.md). Never part of

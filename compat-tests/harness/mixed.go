@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,6 +57,11 @@ type MemberSpec struct {
 	Kind     MemberKind
 	Observer bool
 	Client   ClientForm
+	// Spare members are not in the initial configuration: the other
+	// members' files do not name them, and their own names the initial
+	// members plus themselves, as Java's reconfig guide asks of a server
+	// that is to join by reconfig (reconfig.go).
+	Spare bool
 }
 
 // MixedOptions configure a mixed ensemble. Zero TickTime/InitLimit/SyncLimit
@@ -65,6 +71,13 @@ type MixedOptions struct {
 	TickTime, InitLimit, SyncLimit int
 	Props                          map[string]string // extra zoo.cfg lines for every member
 	SysProps                       map[string]string // extra -D system properties for Java members
+	// Reconfig writes reconfigEnabled=true (false otherwise).
+	Reconfig bool
+	// Dynamic puts the server lines in a dynamic file next to zoo.cfg,
+	// zoo.cfg.dynamic.<DynamicVersion in hex>, named by zoo.cfg's
+	// dynamicConfigFile (Java's split layout) instead of in zoo.cfg.
+	Dynamic        bool
+	DynamicVersion int64
 }
 
 // Mixed is an ensemble of Java and external (zkgo) members on 127.0.0.1.
@@ -201,7 +214,7 @@ func (m *Mixed) writeConfig(mm *mixedMember) {
 		"4lw.commands.whitelist": "*",
 		"maxClientCnxns":         "0",
 		"standaloneEnabled":      "false",
-		"reconfigEnabled":        "false",
+		"reconfigEnabled":        strconv.FormatBool(m.opt.Reconfig),
 	}
 	if mm.spec.Observer {
 		cfg["peerType"] = "observer"
@@ -210,35 +223,55 @@ func (m *Mixed) writeConfig(mm *mixedMember) {
 		cfg["clientPort"] = strconv.Itoa(mm.clientPort)
 		cfg["clientPortAddress"] = "127.0.0.1"
 	}
+	servers := map[string]string{}
 	for id, o := range m.members {
-		cfg["server."+strconv.FormatInt(id, 10)] = o.serverLine()
+		if !o.spec.Spare || o == mm {
+			servers["server."+strconv.FormatInt(id, 10)] = o.serverLine()
+		}
+	}
+	if m.opt.Dynamic {
+		dyn := filepath.Join(mm.dir, "zoo.cfg.dynamic."+strconv.FormatInt(m.opt.DynamicVersion, 16))
+		if err := os.WriteFile(dyn, []byte(sortedLines(servers)), 0o644); err != nil {
+			m.t.Fatal(err)
+		}
+		cfg["dynamicConfigFile"] = dyn
+	} else {
+		maps.Copy(cfg, servers)
 	}
 	for k, v := range m.opt.Props {
 		cfg[k] = v
 	}
-	keys := make([]string, 0, len(cfg))
-	for k := range cfg {
+	if err := os.WriteFile(mm.cfgPath, []byte(sortedLines(cfg)), 0o644); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
+// sortedLines renders kv as "key=value" lines in key order.
+func sortedLines(kv map[string]string) string {
+	keys := make([]string, 0, len(kv))
+	for k := range kv {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	var b strings.Builder
 	for _, k := range keys {
-		b.WriteString(k + "=" + cfg[k] + "\n")
+		b.WriteString(k + "=" + kv[k] + "\n")
 	}
-	if err := os.WriteFile(mm.cfgPath, []byte(b.String()), 0o644); err != nil {
-		m.t.Fatal(err)
-	}
+	return b.String()
 }
 
 // QuorumText is the QuorumVerifier text Java members derive from the
-// config (QuorumMaj.toString): one server.N line per member (in id order,
+// config (QuorumMaj.toString): one server.N line per member but the
+// spares (in id order,
 // which is Java's HashMap order for ids below 16), then "version=0" with
 // no trailing newline. External members send it in their election
 // notifications.
 func (m *Mixed) QuorumText() string {
 	var b strings.Builder
 	for _, id := range m.ids() {
-		b.WriteString("server." + strconv.FormatInt(id, 10) + "=" + m.member(id).textLine() + "\n")
+		if mm := m.member(id); !mm.spec.Spare {
+			b.WriteString("server." + strconv.FormatInt(id, 10) + "=" + mm.textLine() + "\n")
+		}
 	}
 	b.WriteString("version=0")
 	return b.String()

@@ -101,7 +101,7 @@ func (z *Zkgo) checkDigests(t testing.TB) {
 
 // StartZkgoMember starts an in-process zkgo from a quorum member's zoo.cfg
 // (it serves on the client port the file gives and takes part in
-// elections); mutate may adjust the parsed config. It does not wait for
+// elections; a file without server lines starts it standalone); mutate may adjust the parsed config. It does not wait for
 // the member to join: use WaitZkgoMode.
 func StartZkgoMember(t testing.TB, cfgPath string, mutate func(*node.Config)) *Zkgo {
 	t.Helper()
@@ -109,7 +109,10 @@ func StartZkgoMember(t testing.TB, cfgPath string, mutate func(*node.Config)) *Z
 	if err != nil {
 		t.Fatalf("zkgo config: %v", err)
 	}
-	cfg.Logger = TestLogger(t, zerolog.InfoLevel).With().Int64("myid", cfg.Quorum.MyID).Logger()
+	cfg.Logger = TestLogger(t, zerolog.InfoLevel)
+	if cfg.Quorum != nil { // a zoo.cfg without server lines runs standalone
+		cfg.Logger = cfg.Logger.With().Int64("myid", cfg.Quorum.MyID).Logger()
+	}
 	if mutate != nil {
 		mutate(&cfg)
 	}
