@@ -688,7 +688,17 @@ func TestMultiReadAfterEarlierWriteOfItsSession(t *testing.T) {
 // registers a connection of session 0x77 that records what it is sent.
 func sessionWithNodeA(t *testing.T) (*Server, *recordSink, *clientConn) {
 	t.Helper()
-	s := startStandalone(t)
+	return sessionWithNodeAConfig(t, DefaultConfig())
+}
+
+// sessionWithNodeAConfig is sessionWithNodeA on cfg (its DataDir is set).
+func sessionWithNodeAConfig(t *testing.T, cfg Config) (*Server, *recordSink, *clientConn) {
+	t.Helper()
+	s := startStandalone(t, func(c *Config) {
+		dir := c.DataDir
+		*c = cfg
+		c.DataDir = dir
+	})
 	sink := &recordSink{id: 7}
 	cc := &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
 	call(t, s, func() {
