@@ -707,7 +707,11 @@ func sessionWithNodeAConfig(t *testing.T, cfg Config) (*Server, *recordSink, *cl
 		s.tree.Apply(&e)
 		s.zxid = z
 		s.register(cc)
-		cc.session = 0x77
+		// The negotiated timeout a real connection carries: a request's
+		// touch extends the session by it (0 would expire the session at
+		// the next tick after any request, which a loaded machine reaches
+		// within a test case).
+		cc.session, cc.timeoutMs = 0x77, 30000
 		s.sessions.Add(0x77, 30000, s.nowMs())
 	})
 	return s, sink, cc
