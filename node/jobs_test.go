@@ -688,7 +688,17 @@ func TestMultiReadAfterEarlierWriteOfItsSession(t *testing.T) {
 // registers a connection of session 0x77 that records what it is sent.
 func sessionWithNodeA(t *testing.T) (*Server, *recordSink, *clientConn) {
 	t.Helper()
-	s := startStandalone(t)
+	return sessionWithNodeAConfig(t, DefaultConfig())
+}
+
+// sessionWithNodeAConfig is sessionWithNodeA on cfg (its DataDir is set).
+func sessionWithNodeAConfig(t *testing.T, cfg Config) (*Server, *recordSink, *clientConn) {
+	t.Helper()
+	s := startStandalone(t, func(c *Config) {
+		dir := c.DataDir
+		*c = cfg
+		c.DataDir = dir
+	})
 	sink := &recordSink{id: 7}
 	cc := &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
 	call(t, s, func() {
@@ -697,7 +707,11 @@ func sessionWithNodeA(t *testing.T) (*Server, *recordSink, *clientConn) {
 		s.tree.Apply(&e)
 		s.zxid = z
 		s.register(cc)
-		cc.session = 0x77
+		// The negotiated timeout a real connection carries: a request's
+		// touch extends the session by it (0 would expire the session at
+		// the next tick after any request, which a loaded machine reaches
+		// within a test case).
+		cc.session, cc.timeoutMs = 0x77, 30000
 		s.sessions.Add(0x77, 30000, s.nowMs())
 	})
 	return s, sink, cc

@@ -276,7 +276,7 @@ func jobOrderCase(t *testing.T, k orderKind, bFirst, spent bool, word, adminCmd 
 		cc := &clientConn{sink: sink, id: id, remote: "127.0.0.1:" + strconv.Itoa(int(id))}
 		s.register(cc)
 		if sess != 0 {
-			cc.session = sess
+			cc.session, cc.timeoutMs = sess, 30000 // as sessionWithNodeA's
 			s.sessions.Add(sess, 30000, s.nowMs())
 			s.bySession[sess] = cc
 		}

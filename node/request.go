@@ -11,10 +11,10 @@ import (
 )
 
 // handlePacket routes one decoded packet.
-func (s *Server) handlePacket(cc *clientConn, p *wire.ClientPacket) {
+func (s *Server) handlePacket(cc *clientConn, p *wire.ClientPacket, now time.Time) {
 	cc.stats.received++
 	s.stats.received++
-	cc.lastActive = s.nowMs()
+	cc.lastActive = s.msAt(now)
 	switch p.Kind {
 	case wire.KindFourLetter:
 		s.resp.fourLetter(cc, p.Word, p.Raw)
@@ -24,7 +24,7 @@ func (s *Server) handlePacket(cc *clientConn, p *wire.ClientPacket) {
 		}
 		s.processConnect(cc, p.Connect)
 	case wire.KindRequest:
-		s.processRequest(cc, p)
+		s.processRequestAt(cc, p, now)
 	}
 }
 
@@ -33,9 +33,15 @@ func (s *Server) handlePacket(cc *clientConn, p *wire.ClientPacket) {
 // commit) and answered when applied; anything else waits until every
 // earlier request of the connection has been answered.
 func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
+	s.processRequestAt(cc, p, time.Now())
+}
+
+// processRequestAt is processRequest for a request that reached the owner
+// goroutine at now (one clock read for a whole batch of packets).
+func (s *Server) processRequestAt(cc *clientConn, p *wire.ClientPacket, now time.Time) {
 	cc.lastSeq++
 	cc.reqSeq = cc.lastSeq
-	cc.reqAt = time.Now()
+	cc.reqAt = now
 	if cc.session == 0 {
 		if cc.connecting {
 			s.queueRequest(cc, pendingItem{pkt: p, syncAfter: s.lastApplied()})
@@ -87,7 +93,7 @@ func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
 	// Every request entering the pipeline touches the session; if the
 	// session is gone or closing the request is dropped without a reply
 	// (ZooKeeperServer.submitRequestNow, MissingSessionException).
-	if !s.sessions.TouchWith(cc.session, cc.timeoutMs, s.nowMs()) {
+	if !s.sessions.TouchWith(cc.session, cc.timeoutMs, s.msAt(now)) {
 		s.log.Debug().Str("session", cc.session.String()).Str("op", p.Header.Type.String()).
 			Msg("dropping request of a closed or expired session")
 		return

@@ -165,6 +165,9 @@ func New(cfg Config) (*Server, error) {
 	s.reap = newReaper(s.cfg.ContainerMaxPerMinute, s.nowMs, func(path string) {
 		s.proposeServerTxn(0, wire.OpDeleteContainer, &wire.DeleteTxn{Path: path})
 	})
+	if mp, _, _ := ParseMetricsProvider(cfg.Raw); mp.Prometheus {
+		s.jsum.feedLatencies()
+	}
 	var err error
 	if s.sasl, err = cfg.loadSASL(); err != nil {
 		return nil, err
@@ -181,6 +184,9 @@ func (s *Server) Config() Config { return s.cfg }
 
 // nowMs returns milliseconds on the server's monotonic clock.
 func (s *Server) nowMs() int64 { return s.startMs + time.Since(s.start).Milliseconds() }
+
+// msAt is nowMs at the time t (read earlier on the owner goroutine).
+func (s *Server) msAt(t time.Time) int64 { return s.startMs + t.Sub(s.start).Milliseconds() }
 
 // wallMs returns wall-clock milliseconds (txn header time, ctime/mtime).
 func wallMs() int64 { return time.Now().UnixMilli() }
@@ -234,8 +240,10 @@ func (s *Server) Start() error {
 			Msg("quorum member starting; looking for the leader")
 		s.peer.lookAt = time.Now()
 	}
-	s.goRoutine(func() { s.jsum.updates.run(s.jsum.update, s.quit) })
-	s.goRoutine(func() { s.jsum.reads.run(s.jsum.read, s.quit) })
+	if s.jsum.reads != nil {
+		s.goRoutine(func() { s.jsum.updates.run(s.jsum.update, s.quit) })
+		s.goRoutine(func() { s.jsum.reads.run(s.jsum.read, s.quit) })
+	}
 	s.goRoutine(s.run)
 	return nil
 }
@@ -647,8 +655,9 @@ func (s *Server) handleEvent(ev event) {
 	if !cc.registered {
 		s.register(cc)
 	}
+	now := time.Now() // their arrival at the owner goroutine
 	for i := range ev.pkts {
-		s.handlePacket(cc, &ev.pkts[i])
+		s.handlePacket(cc, &ev.pkts[i], now)
 	}
 }
 
