@@ -442,10 +442,10 @@ func TestSyncWaitsForCommittedApplies(t *testing.T) {
 		s.zxid = z
 		cc = &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
 		s.register(cc)
-		cc.session = 0x77
+		cc.session, cc.timeoutMs = 0x77, 30000 // a real connection carries its negotiated timeout
 		cc2 = &clientConn{sink: sink2, id: sink2.id, remote: "127.0.0.1:2"}
 		s.register(cc2)
-		cc2.session = 0x78
+		cc2.session, cc2.timeoutMs = 0x78, 30000
 		// A committed write waits to be applied (held as by a multiRead).
 		s.sched.applyHold++
 		w1 = setData("a")
@@ -508,7 +508,7 @@ func TestReadNeverSeesLaterWriteOfItsSession(t *testing.T) {
 		s.zxid = z
 		cc := &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
 		s.register(cc)
-		cc.session = 0x77
+		cc.session, cc.timeoutMs = 0x77, 30000
 		write := func(xid wire.Xid, v string) *proposal { return queueSetData(s, cc, xid, 0, v) }
 		read := func(xid wire.Xid) {
 			cc.pending = append(cc.pending, pendingItem{pkt: &wire.ClientPacket{Kind: wire.KindRequest,
@@ -608,7 +608,7 @@ func TestSyncDoesNotWaitForLaterWriteOfItsSession(t *testing.T) {
 		s.zxid = z
 		cc = &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
 		s.register(cc)
-		cc.session = 0x77
+		cc.session, cc.timeoutMs = 0x77, 30000
 		s.sessions.Add(0x77, 30000, s.nowMs())
 		write := func(xid wire.Xid, v string) *proposal { return queueSetData(s, cc, xid, 0, v) }
 		// setData, then a sync queued behind it, then a setData sent
