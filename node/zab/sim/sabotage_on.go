@@ -30,8 +30,8 @@ import "github.com/zkgo/zkgo/node/zab"
 //     proposes it, not once it is committed (the server layer's; found
 //     by porcupine only: no Zab property breaks);
 //   - keep-log-at-snap: a learner synced by SNAP keeps the txns it logged
-//     up to the snapshot's zxid, as node's driver does today
-//     (rewindDisk's DropAfter): some may be of another branch of the
+//     up to the snapshot's zxid, as node's driver did before it removed
+//     them (rewindDisk's DropAfter alone): some may be of another branch of the
 //     history, never committed; once it leads, its txn-log read for a
 //     DIFF (node's proposalsFromLog, which reads through a hole between
 //     two epochs) sends them to a learner, and skips the committed txns

@@ -37,7 +37,8 @@ var errDisk = fmt.Errorf("sim: fsync failed")
 // crash keeps the durable part and a random prefix of the rest (what
 // reached the disk before the power went), minus a torn last record. The
 // log may start anywhere and hold records at or below the newest
-// snapshot (node drops only what is after a SNAP's zxid, DropAfter): the
+// snapshot (a SNAP drops what is after its zxid, DropAfter, and only
+// once the snapshot at NEWLEADER is durable what is up to it): the
 // peer's history is its newest snapshot and the log's records after it
 // (History), as node's loadDatabase builds it. The epoch files are
 // written and fsynced at once, as storage.WriteEpoch does. A failing disk
@@ -108,10 +109,10 @@ func (s *Store) WriteEpochs(accepted, current int64) error {
 
 // Truncate is a TRUNC (node's rewindDisk, strict: storage.TruncateTo):
 // it drops every logged txn after z and every snapshot after z, durably;
-// it fails when the log starts after z+1.
+// it fails when the log starts after z+1, unless z is 0 (every txn goes).
 func (s *Store) Truncate(z wire.Zxid) error {
 	i := sort.Search(len(s.log), func(i int) bool { return s.log[i].Zxid() > z })
-	if len(s.log) > 0 && s.log[0].Zxid() > z+1 {
+	if len(s.log) > 0 && z != 0 && s.log[0].Zxid() > z+1 {
 		return fmt.Errorf("sim: cannot truncate to %v: the log starts at %v", z, s.log[0].Zxid())
 	}
 	if s.failing {
@@ -249,7 +250,11 @@ func (h Hist) Flat() []Rec {
 // ReadForSync is node's proposalsFromLog: the log's records from z on,
 // when the log holds z; nothing when it does not, or when two records of
 // one epoch are not consecutive (a hole: the caller syncs by SNAP). A
-// hole between epochs cannot be seen from the zxids and is read through.
+// hole between epochs is read through: node's reader also refuses a log
+// that enters an epoch past its first txn or passes a snapshot's zxid
+// without holding it, but this one stays weaker so that the
+// keep-log-at-snap sabotage still shows what the learner's removal of
+// those logs prevents.
 func (s *Store) ReadForSync(z wire.Zxid) []Rec {
 	i := sort.Search(len(s.log), func(i int) bool { return s.log[i].Zxid() >= z })
 	if i == len(s.log) || s.log[i].Zxid() != z {
