@@ -258,3 +258,37 @@ func TestSelectScenariosOverTLS(t *testing.T) {
 		t.Fatalf("--only: %q", names(sel))
 	}
 }
+
+// An A/B run (--zkgo-baseline) divides by the baseline build, not by
+// Java: the ratios, the raw rows of both builds, no goals (they are
+// ratios to Java), the open-loop rate of the baseline, and RESULTS.md is
+// left alone.
+func TestZkgoBaselineReport(t *testing.T) {
+	cell := func(k Kind, ops, cpu float64) Cell {
+		return Cell{Server: k, Result: &Result{OpsPerSec: ops, Ops: int64(ops)}, CPUUsPerOp: cpu}
+	}
+	rep := &Report{Profile: "quick", Date: time.Date(2030, 1, 2, 3, 4, 0, 0, time.UTC), Base: ZkgoBase,
+		BaseBin: "/tmp/old/zkgo", Bin: "/tmp/new/zkgo", Scenarios: []Scenario{{Name: "get", Conns: 16, Depth: 8}},
+		Cells: map[string][]Cell{"get": {cell(ZkgoBase, 100, 4), cell(Zkgo, 120, 5), cell(ZkgoBase, 110, 4)}}}
+	if r := rep.scenarioRatio("get", mCPU); r != 1.25 {
+		t.Errorf("CPU ratio %v, want 1.25 (zkgo ÷ zkgo-base)", r)
+	}
+	if r := rep.javaRate("get"); r != 105 {
+		t.Errorf("open-loop base rate %v, want the baseline's median 105", r)
+	}
+	var b strings.Builder
+	rep.WriteMarkdown(&b)
+	out := b.String()
+	for _, want := range []string{"## Ratios (zkgo ÷ zkgo-base)", "| get | 16×8 | zkgo-base |", "| get | 16×8 | zkgo |", "/tmp/old/zkgo"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "## Goals") || strings.Contains(out, "| java |") {
+		t.Errorf("an A/B report has Java's goals or rows:\n%s", out)
+	}
+	path := filepath.Join(t.TempDir(), "RESULTS.md")
+	if err := rep.WriteResultsFile(path); err == nil {
+		t.Error("an A/B run rewrote RESULTS.md")
+	}
+}

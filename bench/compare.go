@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"time"
 )
@@ -68,8 +69,12 @@ func DefaultScenarios() []Scenario {
 
 // CompareConfig configures a side-by-side run.
 type CompareConfig struct {
-	Profile      string        // "quick" or "full" (a label; the fields below are the settings)
-	ZkgoBin      string        // zkgo binary to benchmark
+	Profile string // "quick" or "full" (a label; the fields below are the settings)
+	ZkgoBin string // zkgo binary to benchmark
+	// ZkgoBaseline, if set, is a second zkgo binary (Kind zkgo-base) that
+	// takes Java's place: the run interleaves it with ZkgoBin and every
+	// ratio is zkgo ÷ zkgo-base (an A/B of two builds on one machine).
+	ZkgoBaseline string
 	Reps         int           // repetitions per cell (interleaved J, G)
 	Warmup       time.Duration // per scenario, discarded
 	Duration     time.Duration // per scenario, measured
@@ -169,6 +174,19 @@ type Report struct {
 	Mem         []MemCell         `json:"memory"`
 	Elapsed     float64           `json:"elapsed_sec"`
 	Errors      []string          `json:"errors,omitempty"`
+	// Base is what the ratios divide by: empty (Java) or zkgo-base, with
+	// BaseBin and Bin the two zkgo binaries of an A/B run.
+	Base    Kind   `json:"base,omitempty"`
+	BaseBin string `json:"base_bin,omitempty"`
+	Bin     string `json:"bin,omitempty"`
+}
+
+// base is the server the ratios divide by.
+func (rep *Report) base() Kind {
+	if rep.Base == "" {
+		return Java
+	}
+	return rep.Base
 }
 
 func (c *CompareConfig) logf(format string, args ...any) {
@@ -180,8 +198,12 @@ func (c *CompareConfig) logf(format string, args ...any) {
 // Compare runs the side-by-side benchmark.
 func Compare(ctx context.Context, cfg CompareConfig) (*Report, error) {
 	t0 := time.Now()
+	base := Java
+	if cfg.ZkgoBaseline != "" {
+		base = ZkgoBase
+	}
 	if len(cfg.Servers) == 0 {
-		cfg.Servers = []Kind{Java, Zkgo}
+		cfg.Servers = []Kind{base, Zkgo}
 	}
 	if cfg.Reps <= 0 {
 		cfg.Reps = 1
@@ -191,6 +213,9 @@ func Compare(ctx context.Context, cfg CompareConfig) (*Report, error) {
 	}
 	if err := checkKinds(cfg.Servers, cfg.ZkgoBin); err != nil {
 		return nil, err
+	}
+	if slices.Contains(cfg.Servers, ZkgoBase) && cfg.ZkgoBaseline == "" {
+		return nil, errors.New("bench: no zkgo baseline binary (--zkgo-baseline)")
 	}
 	work, err := os.MkdirTemp(cfg.WorkDir, "zkgo-bench-")
 	if err != nil {
@@ -210,6 +235,9 @@ func Compare(ctx context.Context, cfg CompareConfig) (*Report, error) {
 		Java: JavaVersion(), JavaHeap: cfg.JavaHeap, JavaMem: cfg.JavaMemHeap, Reps: cfg.Reps,
 		Warmup: cfg.Warmup.String(), Duration: cfg.Duration.String(), ServerWU: cfg.ServerWarmup.String(),
 		Size: cfg.Size, WorkDir: cfg.WorkDir, Cells: map[string][]Cell{}, MemZnodes: cfg.MemZnodes, MemDataSize: cfg.MemDataSize}
+	if base == ZkgoBase {
+		rep.Base, rep.BaseBin, rep.Bin = ZkgoBase, cfg.ZkgoBaseline, cfg.ZkgoBin
+	}
 	var only *regexp.Regexp
 	if cfg.Only != "" {
 		if only, err = regexp.Compile(cfg.Only); err != nil {
@@ -225,8 +253,9 @@ func Compare(ctx context.Context, cfg CompareConfig) (*Report, error) {
 	}
 	rng := newRNG(cfg.Seed)
 	// Throughput and latency: repetitions, servers interleaved; the first
-	// repetition runs Java first (the open-loop scenarios need Java's
-	// saturation rate), later ones in random order.
+	// repetition runs the baseline (Java, or zkgo-base) first (the
+	// open-loop scenarios need its saturation rate), later ones in random
+	// order.
 	if len(rep.Scenarios) > 0 {
 		for r := 0; r < cfg.Reps; r++ {
 			order := append([]Kind(nil), cfg.Servers...)
@@ -320,7 +349,10 @@ func selectScenarios(all []Scenario, only *regexp.Regexp, tlsRun bool) (sel, pla
 
 func (cfg *CompareConfig) spec(k Kind, heap string) ServerSpec {
 	s := ServerSpec{Kind: k, ZkgoBin: cfg.ZkgoBin, JavaHeap: heap}
-	if k == Zkgo {
+	if k == ZkgoBase {
+		s.ZkgoBin = cfg.ZkgoBaseline
+	}
+	if k == Zkgo || k == ZkgoBase {
 		s.Extra = cfg.ZkgoExtra
 	} else {
 		s.Extra = cfg.JavaExtra
@@ -426,7 +458,7 @@ func (rep *Report) javaRate(name string) float64 {
 		if c.Result == nil {
 			continue
 		}
-		if c.Server == Java {
+		if c.Server == rep.base() {
 			java = append(java, c.Result.OpsPerSec)
 		} else {
 			other = append(other, c.Result.OpsPerSec)

@@ -22,12 +22,15 @@ type Kind string
 const (
 	Java Kind = "java"
 	Zkgo Kind = "zkgo"
+	// ZkgoBase is a second zkgo binary (`bench compare --zkgo-baseline`),
+	// the baseline of a zkgo-vs-zkgo A/B run.
+	ZkgoBase Kind = "zkgo-base"
 )
 
 // ServerSpec says how to start a server.
 type ServerSpec struct {
 	Kind Kind
-	// ZkgoBin is the zkgo binary (Kind zkgo).
+	// ZkgoBin is the zkgo binary (Kind zkgo or zkgo-base).
 	ZkgoBin string
 	// JavaHeap is -Xms=-Xmx (e.g. "512m"); empty means as packaged (the
 	// JVM's default heap, no -Xms/-Xmx).
@@ -224,7 +227,7 @@ func (s *Server) launch(cfgPath string) error {
 		args = append(args, spec.Extra...)
 		args = append(args, "-cp", strings.Join(cp, ":"), "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfgPath)
 		cmd = exec.Command("java", args...)
-	case Zkgo:
+	case Zkgo, ZkgoBase:
 		args := append([]string{"server", "--config", cfgPath}, spec.Extra...)
 		cmd = exec.Command(spec.ZkgoBin, args...)
 	default:

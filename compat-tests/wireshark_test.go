@@ -77,10 +77,12 @@ func fromDecode(out decodeOut) map[string][]dissected {
 }
 
 type pdmlField struct {
-	Name   string      `xml:"name,attr"`
-	Show   string      `xml:"show,attr"`
-	Value  string      `xml:"value,attr"`
-	Fields []pdmlField `xml:"field"`
+	Name     string      `xml:"name,attr"`
+	Show     string      `xml:"show,attr"`
+	Showname string      `xml:"showname,attr"`
+	Value    string      `xml:"value,attr"`
+	Size     string      `xml:"size,attr"`
+	Fields   []pdmlField `xml:"field"`
 }
 
 type pdmlProto struct {

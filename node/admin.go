@@ -76,10 +76,8 @@ type AdminExtras struct {
 	LastSnapshot func() (zxid int64, unixSec int64, ok bool)
 }
 
-// AdminCommand runs the AdminServer command name with the request's
-// parameters. The error is for the server being gone (ctx, shutdown);
-// a command's own errors are in the map's "error", as in Java.
-func (s *Server) AdminCommand(ctx context.Context, name string, kwargs map[string]string, ex AdminExtras) (map[string]any, error) {
+// adminCommand is Server.AdminCommand.
+func (rp *responder) adminCommand(ctx context.Context, name string, kwargs map[string]string, ex AdminExtras) (map[string]any, error) {
 	spec, ok := adminSpec(name)
 	if !ok {
 		return map[string]any{"command": name, "error": "Unknown command: " + name}, nil
@@ -91,8 +89,8 @@ func (s *Server) AdminCommand(ctx context.Context, name string, kwargs map[strin
 	// fill runs fn on the owner goroutine. After an error fn may still
 	// run there later: nothing reads or writes r or serving then.
 	fill := func(fn func()) error {
-		return s.Call(ctx, func() {
-			serving = s.serving()
+		return rp.s.Call(ctx, func() {
+			serving = rp.s.serving()
 			if spec.ServerRequired && !serving {
 				return
 			}
@@ -102,8 +100,8 @@ func (s *Server) AdminCommand(ctx context.Context, name string, kwargs map[strin
 	// gather runs gen across owner rounds (after the same check); the
 	// same rule holds for what it writes.
 	gather := func(gen iter.Seq[int]) error {
-		return s.adminGather(ctx, func() bool {
-			serving = s.serving()
+		return rp.adminGather(ctx, func() bool {
+			serving = rp.s.serving()
 			return !spec.ServerRequired || serving
 		}, gen, primary == adminResetConns)
 	}
@@ -111,15 +109,15 @@ func (s *Server) AdminCommand(ctx context.Context, name string, kwargs map[strin
 	case "ruok":
 		err = fill(func() {})
 	case "stat_reset":
-		err = fill(func() { s.stats.reset() })
+		err = fill(func() { rp.stats.reset() })
 	case "observer_connection_stat_reset":
 		err = fill(func() {}) // zkgo keeps no per-observer connection stats
 	case "configuration":
-		err = fill(func() { s.adminConf(r) })
+		err = fill(func() { rp.adminConf(r) })
 	case "dirs":
 		if err = fill(func() {}); err == nil && serving {
 			// Walked here, off the owner goroutine (the paths are config).
-			sz := s.readDirSizes()
+			sz := rp.readDirSizes()
 			// Java's getDataDirSize measures the txn-log dir, as dirs prints.
 			r["datadir_size"], r["logdir_size"] = sz.logs, sz.snap
 		}
@@ -137,14 +135,14 @@ func (s *Server) AdminCommand(ctx context.Context, name string, kwargs map[strin
 		}
 	case "hash":
 		err = fill(func() {
-			ds := make([]any, 0, len(s.digestLog))
-			for _, d := range s.digestLog {
+			ds := make([]any, 0, len(rp.digestLog))
+			for _, d := range rp.digestLog {
 				ds = append(ds, map[string]any{"zxid": int64(d.zxid), "digest_version": 2, "digest": int64(d.digest)})
 			}
 			r["digests"] = ds
 		})
 	case "get_trace_mask":
-		err = fill(func() { r["tracemask"] = s.traceMask })
+		err = fill(func() { r["tracemask"] = rp.traceMask })
 	case "set_trace_mask":
 		v, ok := kwargs["traceMask"]
 		if !ok {
@@ -156,14 +154,14 @@ func (s *Server) AdminCommand(ctx context.Context, name string, kwargs map[strin
 			r["error"] = "setTraceMask requires long traceMask argument, got " + v
 			break
 		}
-		if err = fill(func() { s.traceMask = mask }); err == nil {
+		if err = fill(func() { rp.traceMask = mask }); err == nil {
 			r["tracemask"] = mask
 		}
 	case "initial_configuration":
 		// Java keeps the config text in standalone mode only
 		// (ZooKeeperServerMain); a quorum member answers null.
 		err = fill(func() {
-			if s.peer == nil {
+			if rp.s.peer == nil {
 				r["initial_configuration"] = ex.InitialConfig
 			} else {
 				r["initial_configuration"] = nil
@@ -185,40 +183,40 @@ func (s *Server) AdminCommand(ctx context.Context, name string, kwargs map[strin
 		r["timestamp"] = ts
 	case "leader":
 		err = fill(func() {
-			if s.peer == nil {
+			if rp.s.peer == nil {
 				r["error"] = "server is not initialized"
 				return
 			}
-			r["is_leader"] = s.peer.role == roleLeading
-			r["leader_id"] = s.peer.leader
+			r["is_leader"] = rp.s.peer.role == roleLeading
+			r["leader_id"] = rp.s.peer.leader
 			ip := "" // QuorumPeer.getLeaderAddress: the leader's host
-			if ls, ok := s.peer.q.Servers[s.peer.leader]; ok && s.peer.role != roleLooking {
+			if ls, ok := rp.s.peer.q.Servers[rp.s.peer.leader]; ok && rp.s.peer.role != roleLooking {
 				ip = ls.Host
 			}
 			r["leader_ip"] = ip
 		})
 	case "monitor":
 		var kv [][2]string
-		kv, err = s.Monitor(ctx)
+		kv, err = rp.monitor(ctx)
 		for _, p := range kv {
 			r[p[0]] = adminValue(p[1])
 		}
 	case "server_stats":
-		err = fill(func() { s.adminStats(r) })
+		err = fill(func() { rp.adminStats(r) })
 	case "observers":
-		err = fill(func() { s.adminObservers(r) })
+		err = fill(func() { rp.adminObservers(r) })
 	case "system_properties":
 		err = fill(func() {
-			for k, v := range s.cfg.Properties {
+			for k, v := range rp.cfg.Properties {
 				r[k] = v
 			}
 		})
 	case "voting_view":
-		err = fill(func() { r["current_config"] = s.adminVotingView() })
+		err = fill(func() { r["current_config"] = rp.adminVotingView() })
 	case "zabstate":
-		err = fill(func() { s.adminZabState(r) })
+		err = fill(func() { rp.adminZabState(r) })
 	default:
-		if gen, finish := s.adminListing(primary); gen != nil {
+		if gen, finish := rp.adminListing(primary); gen != nil {
 			// Its answer grows with the server: gathered across owner
 			// rounds, built off the owner goroutine once complete.
 			if err = gather(gen); err == nil && serving {
@@ -227,7 +225,7 @@ func (s *Server) AdminCommand(ctx context.Context, name string, kwargs map[strin
 		}
 	}
 	if st, ok := r["server_stats"].(map[string]any); err == nil && ok { // srvr, stat
-		sz := s.readDirSizes() // off the owner goroutine
+		sz := rp.readDirSizes() // off the owner goroutine
 		st["data_dir_size"], st["log_dir_size"] = sz.logs, sz.snap
 	}
 	if err != nil {
@@ -261,39 +259,39 @@ func adminValue(v string) any {
 	return v
 }
 
-func (s *Server) watcherSessionID(w watch.Watcher) int64 {
-	if c := s.conns[uint64(w)]; c != nil {
+func (rp *responder) watcherSessionID(w watch.Watcher) int64 {
+	if c := rp.conns[uint64(w)]; c != nil {
 		return int64(c.session)
 	}
 	return 0
 }
 
 // adminConf is ZooKeeperServerConf.toMap.
-func (s *Server) adminConf(r map[string]any) {
-	snapDir, logDir := s.versionDirs()
-	port := s.boundPort
+func (rp *responder) adminConf(r map[string]any) {
+	snapDir, logDir := rp.versionDirs()
+	port := rp.s.boundPort
 	if port == 0 {
-		port = s.cfg.ClientPort
+		port = rp.cfg.ClientPort
 	}
 	var id int64
-	if s.cfg.Quorum != nil {
-		id = s.cfg.Quorum.MyID
+	if rp.cfg.Quorum != nil {
+		id = rp.cfg.Quorum.MyID
 	}
 	r["client_port"] = port
 	r["data_dir"] = snapDir
 	r["data_log_dir"] = logDir
-	r["tick_time"] = s.cfg.TickTime
-	r["max_client_cnxns"] = s.cfg.MaxClientCnxns
-	r["min_session_timeout"] = s.cfg.MinSessionTimeout
-	r["max_session_timeout"] = s.cfg.MaxSessionTimeout
+	r["tick_time"] = rp.cfg.TickTime
+	r["max_client_cnxns"] = rp.cfg.MaxClientCnxns
+	r["min_session_timeout"] = rp.cfg.MinSessionTimeout
+	r["max_session_timeout"] = rp.cfg.MaxSessionTimeout
 	r["server_id"] = id
 	r["client_port_listen_backlog"] = -1
 }
 
 // adminStats is srvr/stat without the connections: ServerStats and the
 // counts beside it.
-func (s *Server) adminStats(r map[string]any) {
-	st := &s.stats
+func (rp *responder) adminStats(r map[string]any) {
+	st := rp.stats
 	resp := map[string]any{"last_buffer_size": st.lastRespSize, "min_buffer_size": st.minRespSize, "max_buffer_size": st.maxRespSize}
 	avg, _ := strconv.ParseFloat(javaAvg(st.latencySum, st.latencyCount), 64)
 	r["version"] = VersionString
@@ -303,31 +301,31 @@ func (s *Server) adminStats(r map[string]any) {
 		"packets_received":             st.received,
 		"fsync_threshold_exceed_count": 0,
 		"client_response_stats":        resp,
-		"server_state":                 s.modeName(),
-		"last_processed_zxid":          int64(s.tree.LastZxid),
-		"outstanding_requests":         s.outstanding(),
+		"server_state":                 rp.s.modeName(),
+		"last_processed_zxid":          int64(rp.s.tree.LastZxid),
+		"outstanding_requests":         rp.outstanding(),
 		"avg_latency":                  avg,
 		"max_latency":                  st.maxLatency,
 		"min_latency":                  st.shownMin(),
-		"num_alive_client_connections": len(s.conns),
-		"uptime":                       s.nowMs() - s.startMs,
+		"num_alive_client_connections": len(rp.conns),
+		"uptime":                       rp.s.nowMs() - rp.s.startMs,
 		"auth_failed_count":            st.authFailed,
 		"non_mtlsremote_conn_count":    0,
 		"non_mtlslocal_conn_count":     0,
 		"provider_null":                false,
 	}
 	r["client_response"] = resp
-	if ld := s.leader; ld != nil {
+	if ld := rp.s.leader; ld != nil {
 		r["proposal_stats"] = map[string]any{"last_buffer_size": ld.proposalSizes[0], "min_buffer_size": ld.proposalSizes[1],
 			"max_buffer_size": ld.proposalSizes[2]}
 	}
-	r["node_count"] = s.nodeCount()
+	r["node_count"] = rp.nodeCount()
 }
 
 // adminVotingView is voting_view's current_config: the voting members.
-func (s *Server) adminVotingView() map[string]any {
+func (rp *responder) adminVotingView() map[string]any {
 	out := map[string]any{}
-	q := s.cfg.Quorum
+	q := rp.cfg.Quorum
 	if q == nil {
 		return out
 	}
@@ -352,21 +350,21 @@ func (s *Server) adminVotingView() map[string]any {
 }
 
 // adminZabState is zabstate.
-func (s *Server) adminZabState(r map[string]any) {
-	if s.peer == nil || !s.serving() {
+func (rp *responder) adminZabState(r map[string]any) {
+	if rp.s.peer == nil || !rp.s.serving() {
 		r["voting"] = false
 		r["zabstate"] = ""
 		return
 	}
-	q := s.cfg.Quorum
+	q := rp.cfg.Quorum
 	me := q.Me()
-	last := int64(s.tree.LastZxid)
+	last := int64(rp.s.tree.LastZxid)
 	state := "broadcast"
-	if s.peer.role == roleSyncing {
+	if rp.s.peer.role == roleSyncing {
 		state = "synchronization"
 	}
 	r["myid"] = q.MyID
-	r["is_leader"] = s.peer.role == roleLeading
+	r["is_leader"] = rp.s.peer.role == roleLeading
 	r["quorum_address"] = multipleAddresses(me.Host, me.QuorumPort)
 	r["election_address"] = multipleAddresses(me.Host, me.ElectionPort)
 	client := ""
@@ -403,9 +401,9 @@ func multipleAddresses(host string, port int) map[string]any {
 // adminObservers is observers: on the leader, LearnerHandler's info of
 // each synced observer. zkgo keeps no establishment time nor packet and
 // request counts per learner: those are 0.
-func (s *Server) adminObservers(r map[string]any) {
+func (rp *responder) adminObservers(r map[string]any) {
 	obs := []any{}
-	if ld := s.leader; ld != nil {
+	if ld := rp.s.leader; ld != nil {
 		for _, st := range ld.zab.Learners() {
 			h := ld.links[st.Link]
 			if h == nil || !st.Observer || st.State != zab.HandlerBroadcast {

@@ -84,18 +84,18 @@ func (j *adminJob) drop(*Server) {
 // the job sees ctx ended, or to the end if changes is set: gen changes
 // the server, and a change is not left half done), so the caller must not
 // touch it then.
-func (s *Server) adminGather(ctx context.Context, start func() bool, gen iter.Seq[int], changes bool) error {
+func (rp *responder) adminGather(ctx context.Context, start func() bool, gen iter.Seq[int], changes bool) error {
 	j := &adminJob{ctx: ctx, gen: gen, done: make(chan struct{})}
 	if changes {
 		j.ctx = context.WithoutCancel(ctx)
 	}
-	err := s.Call(ctx, func() {
+	err := rp.s.Call(ctx, func() {
 		if !start() {
 			close(j.done)
 			return
 		}
 		// Its first slice comes in this round's runJobs.
-		s.startConnJob(&clientConn{remote: "admin"}, j)
+		rp.s.sched.startConnJob(&clientConn{remote: "admin"}, j)
 	})
 	if err != nil {
 		return err
@@ -103,7 +103,7 @@ func (s *Server) adminGather(ctx context.Context, start func() bool, gen iter.Se
 	select {
 	case <-j.done:
 		return nil
-	case <-s.done:
+	case <-rp.s.done:
 		return errors.New("node: server stopped")
 	case <-ctx.Done():
 		return ctx.Err()
@@ -114,13 +114,13 @@ func (s *Server) adminGather(ctx context.Context, start func() bool, gen iter.Se
 // server, the generator that gathers its data on the owner goroutine
 // (adminGather) and the function that then sets its keys in the response,
 // off the owner goroutine; nil for another command.
-func (s *Server) adminListing(primary string) (iter.Seq[int], func(r map[string]any)) {
+func (rp *responder) adminListing(primary string) (iter.Seq[int], func(r map[string]any)) {
 	switch primary {
 	case adminResetConns:
-		return s.gatherResetConns(), func(map[string]any) {}
+		return rp.gatherResetConns(), func(map[string]any) {}
 	case "connections":
 		conns := new(pieces[adminConnInfo])
-		return s.gatherConns(conns), func(r map[string]any) {
+		return rp.gatherConns(conns), func(r map[string]any) {
 			r["connections"] = adminConnMaps(conns, false)
 			r["secure_connections"] = []any{}
 		}
@@ -129,9 +129,9 @@ func (s *Server) adminListing(primary string) (iter.Seq[int], func(r map[string]
 		part := map[string]any{}
 		conns := new(pieces[adminConnInfo])
 		gen := func(yield func(int) bool) {
-			s.adminStats(part)
+			rp.adminStats(part)
 			if yield(adminItemOps) {
-				s.gatherConns(conns)(yield)
+				rp.gatherConns(conns)(yield)
 			}
 		}
 		return gen, func(r map[string]any) {
@@ -141,16 +141,16 @@ func (s *Server) adminListing(primary string) (iter.Seq[int], func(r map[string]
 		}
 	case "dump":
 		d := new(adminDumpData)
-		return s.gatherDump(d), d.fill
+		return rp.gatherDump(d), d.fill
 	case "watches":
 		d := new(adminWatchData)
-		return s.gatherWatches(d), func(r map[string]any) { r["session_id_to_watched_paths"] = d.sessionIDToWatchedPaths() }
+		return rp.gatherWatches(d), func(r map[string]any) { r["session_id_to_watched_paths"] = d.sessionIDToWatchedPaths() }
 	case "watches_by_path":
 		ps := new(pieces[adminPair[string, int64]])
-		return s.gatherWatchesByPath(ps), func(r map[string]any) { r["path_to_session_ids"] = pathToSessionIDs(ps) }
+		return rp.gatherWatchesByPath(ps), func(r map[string]any) { r["path_to_session_ids"] = pathToSessionIDs(ps) }
 	case "watch_summary":
 		sum := new(adminWatchSummary)
-		return s.gatherWatchSummary(sum), func(r map[string]any) {
+		return rp.gatherWatchSummary(sum), func(r map[string]any) {
 			r["num_connections"], r["num_paths"], r["num_total_watches"] = sum.conns, sum.paths, sum.total
 		}
 	}
@@ -202,9 +202,9 @@ type adminConnInfo struct {
 }
 
 // gatherConns copies every client connection's counters into out.
-func (s *Server) gatherConns(out *pieces[adminConnInfo]) iter.Seq[int] {
+func (rp *responder) gatherConns(out *pieces[adminConnInfo]) iter.Seq[int] {
 	return func(yield func(int) bool) {
-		for c := range maps.Values(s.conns) {
+		for c := range maps.Values(rp.conns) {
 			ops := 1
 			if c.fourLetter || c.closing {
 				ops = 0
@@ -262,9 +262,9 @@ const adminResetConns = "connection_stat_reset"
 
 // gatherResetConns is connection_stat_reset: every connection's stats
 // reset, across rounds as crst's.
-func (s *Server) gatherResetConns() iter.Seq[int] {
+func (rp *responder) gatherResetConns() iter.Seq[int] {
 	return func(yield func(int) bool) {
-		for c := range maps.Values(s.conns) {
+		for c := range maps.Values(rp.conns) {
 			c.stats.reset()
 			if !yield(adminItemOps) {
 				return
@@ -291,13 +291,13 @@ type adminDumpData struct {
 }
 
 // gatherDump is dump (ZooKeeperServer.getSessionExpiryMap, getEphemerals).
-func (s *Server) gatherDump(d *adminDumpData) iter.Seq[int] {
+func (rp *responder) gatherDump(d *adminDumpData) iter.Seq[int] {
 	return func(yield func(int) bool) {
 		// A Java learner's session tracker expires nothing: its expiry
 		// map is empty (the leader's holds the sessions).
-		if s.peer == nil || s.peer.role == roleLeading {
-			for _, t := range s.sessions.Buckets() { // few: one per tick
-				for id := range s.sessions.UnsortedBucket(t) {
+		if rp.s.peer == nil || rp.s.peer.role == roleLeading {
+			for _, t := range rp.sessions.Buckets() { // few: one per tick
+				for id := range rp.sessions.UnsortedBucket(t) {
 					d.buckets.add(adminPair[int64, int64]{key: t, val: int64(id)})
 					if !yield(adminItemOps) {
 						return
@@ -305,9 +305,9 @@ func (s *Server) gatherDump(d *adminDumpData) iter.Seq[int] {
 				}
 			}
 		}
-		for id := range s.tree.UnsortedEphemeralSessions() {
+		for id := range rp.s.tree.UnsortedEphemeralSessions() {
 			none := true
-			for p := range s.tree.UnsortedEphemerals(id) {
+			for p := range rp.s.tree.UnsortedEphemerals(id) {
 				d.eph.add(adminPair[int64, string]{key: int64(id), val: p})
 				none = false
 				if !yield(adminItemOps) {
@@ -379,11 +379,11 @@ type adminWatchData struct {
 }
 
 // gatherWatches is watches: each data watcher's session and paths.
-func (s *Server) gatherWatches(d *adminWatchData) iter.Seq[int] {
+func (rp *responder) gatherWatches(d *adminWatchData) iter.Seq[int] {
 	return func(yield func(int) bool) {
-		for w := range s.dataW.UnsortedWatchers() {
-			d.sessions.add(adminPair[watch.Watcher, int64]{key: w, val: s.watcherSessionID(w)})
-			for p := range s.dataW.UnsortedPathsOf(w) {
+		for w := range rp.dataW.UnsortedWatchers() {
+			d.sessions.add(adminPair[watch.Watcher, int64]{key: w, val: rp.watcherSessionID(w)})
+			for p := range rp.dataW.UnsortedPathsOf(w) {
 				d.pairs.add(adminPair[watch.Watcher, string]{key: w, val: p})
 				if !yield(adminItemOps) {
 					return
@@ -420,12 +420,12 @@ func (d *adminWatchData) sessionIDToWatchedPaths() map[string]any {
 
 // gatherWatchesByPath is watches_by_path: each watched path's watchers'
 // sessions.
-func (s *Server) gatherWatchesByPath(out *pieces[adminPair[string, int64]]) iter.Seq[int] {
+func (rp *responder) gatherWatchesByPath(out *pieces[adminPair[string, int64]]) iter.Seq[int] {
 	return func(yield func(int) bool) {
-		for p := range s.dataW.UnsortedPaths() {
+		for p := range rp.dataW.UnsortedPaths() {
 			none := true
-			for w := range s.dataW.UnsortedWatchersOf(p) {
-				out.add(adminPair[string, int64]{key: p, order: uint64(w), val: s.watcherSessionID(w)})
+			for w := range rp.dataW.UnsortedWatchersOf(p) {
+				out.add(adminPair[string, int64]{key: p, order: uint64(w), val: rp.watcherSessionID(w)})
 				none = false
 				if !yield(adminItemOps) {
 					return
@@ -456,11 +456,11 @@ func pathToSessionIDs(p *pieces[adminPair[string, int64]]) map[string]any {
 type adminWatchSummary struct{ conns, paths, total int }
 
 // gatherWatchSummary counts the data watches, watcher by watcher.
-func (s *Server) gatherWatchSummary(sum *adminWatchSummary) iter.Seq[int] {
+func (rp *responder) gatherWatchSummary(sum *adminWatchSummary) iter.Seq[int] {
 	return func(yield func(int) bool) {
-		sum.conns, sum.paths = s.dataW.WatcherCount(), s.dataW.PathCount()
-		for w := range s.dataW.UnsortedWatchers() {
-			sum.total += s.dataW.PathCountOf(w)
+		sum.conns, sum.paths = rp.dataW.WatcherCount(), rp.dataW.PathCount()
+		for w := range rp.dataW.UnsortedWatchers() {
+			sum.total += rp.dataW.PathCountOf(w)
 			if !yield(adminItemOps) {
 				return
 			}

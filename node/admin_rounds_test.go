@@ -12,7 +12,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/zkgo/zkgo/node/tree"
 	"github.com/zkgo/zkgo/node/watch"
 	"github.com/zkgo/zkgo/wire"
 )
@@ -31,21 +30,11 @@ func adminScale(t *testing.T, s *Server) {
 		owners     = 1_000
 	)
 	call(t, s, func() {
-		z := s.tree.LastZxid
-		create := func(p string, eph wire.SessionID) {
-			z++
-			e := wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate, ClientID: eph},
-				Body: &wire.CreateTxn{Path: p, ACL: tree.OpenACLUnsafe, Ephemeral: eph != 0, ParentCVersion: -1}}
-			if r := s.tree.Apply(&e); r.Err != wire.ErrOk {
-				t.Errorf("create %s: %v", p, r.Err)
-			}
-		}
-		create("/w", 0)
-		create("/e", 0)
+		createNode(t, s, "/w", 0)
+		createNode(t, s, "/e", 0)
 		for i := 0; i < ephemerals; i++ {
-			create("/e/"+strconv.Itoa(i), wire.SessionID(1<<41+i%owners))
+			createNode(t, s, "/e/"+strconv.Itoa(i), wire.SessionID(1<<41+i%owners))
 		}
-		s.zxid = z
 		now := s.nowMs()
 		for i := 0; i < conns; i++ {
 			id := wire.SessionID(1<<41 + i)
@@ -75,17 +64,7 @@ func threadNow() time.Duration {
 // few rounds' budget, and its answer is complete. At 21a6d70 each was one
 // owner step (watches: 100-300 ms of owner time under -race).
 func TestAdminListingsAcrossRounds(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.MaxClientCnxns = 0
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t, func(c *Config) { c.MaxClientCnxns = 0 })
 	adminScale(t, s)
 	// A round's job work is bounded by roundConnOps and roundJobTime
 	// (2 ms); the limit leaves room for -race and a loaded host.
@@ -152,14 +131,14 @@ func TestAdminListingsAcrossRounds(t *testing.T) {
 	// A request that gives up gets its error; its job stops at its next
 	// step (what it gathered is not read: -race would see it).
 	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
-	_, err = s.AdminCommand(ctx, "watches_by_path", nil, AdminExtras{})
+	_, err := s.AdminCommand(ctx, "watches_by_path", nil, AdminExtras{})
 	cancel()
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("watches_by_path with 1 ms: %v, want the deadline's error", err)
 	}
 	waitFor(t, func() bool {
 		n := 0
-		call(t, s, func() { n = len(s.connJobs) })
+		call(t, s, func() { n = len(s.sched.connJobs) })
 		return n == 0
 	})
 }
@@ -181,28 +160,9 @@ func countOf(v any) int {
 // a closed connection whose watches are still being taken out, sessions in
 // several expiry buckets and ephemerals of several sessions.
 func TestAdminListingsAsOneStep(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.MaxClientCnxns = 0
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t, func(c *Config) { c.MaxClientCnxns = 0 })
 	call(t, s, func() {
-		z := s.tree.LastZxid
-		create := func(p string, eph wire.SessionID) {
-			z++
-			e := wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate, ClientID: eph},
-				Body: &wire.CreateTxn{Path: p, ACL: tree.OpenACLUnsafe, Ephemeral: eph != 0, ParentCVersion: -1}}
-			if r := s.tree.Apply(&e); r.Err != wire.ErrOk {
-				t.Errorf("create %s: %v", p, r.Err)
-			}
-		}
-		create("/e", 0)
+		createNode(t, s, "/e", 0)
 		now := s.nowMs()
 		// More of each than a piece of a gathered list holds (1024), less
 		// than the one-step listings sorted (4096).
@@ -224,11 +184,10 @@ func TestAdminListingsAsOneStep(t *testing.T) {
 			}
 			if i%100 == 0 && i < 1250 {
 				for j := 0; j < 200; j++ {
-					create("/e/"+strconv.Itoa(i)+"-"+strconv.Itoa(j), id)
+					createNode(t, s, "/e/"+strconv.Itoa(i)+"-"+strconv.Itoa(j), id)
 				}
 			}
 		}
-		s.zxid = z
 		s.dataW.Add("/p/0/0", 99999, watch.Standard) // no connection
 		for j := 0; j < 2*smallWatcherForTest; j++ {
 			s.dataW.Add("/gone/"+strconv.Itoa(j), 88888, watch.Standard)
@@ -246,7 +205,7 @@ func TestAdminListingsAsOneStep(t *testing.T) {
 			case "watches":
 				m := map[string]any{}
 				for _, w := range s.dataW.AllWatchers() {
-					id := strconv.FormatInt(int64(s.watcherSessionID(w)), 10)
+					id := strconv.FormatInt(int64(s.resp.watcherSessionID(w)), 10)
 					m[id] = append(stringsOrEmpty(m[id]), s.dataW.Paths(w)...)
 				}
 				r["session_id_to_watched_paths"] = m
@@ -255,7 +214,7 @@ func TestAdminListingsAsOneStep(t *testing.T) {
 				for _, p := range s.dataW.AllPaths() {
 					ids := []int64{}
 					for _, w := range s.dataW.Watchers(p) {
-						ids = append(ids, int64(s.watcherSessionID(w)))
+						ids = append(ids, int64(s.resp.watcherSessionID(w)))
 					}
 					m[p] = ids
 				}
@@ -285,7 +244,7 @@ func TestAdminListingsAsOneStep(t *testing.T) {
 				r["session_id_to_ephemeral_paths"] = eph
 			case "connections", "stats":
 				out := []any{}
-				for _, c := range s.sortedConns() {
+				for _, c := range s.resp.sortedConns() {
 					ops := 1
 					if c.fourLetter || c.closing {
 						ops = 0

@@ -5,7 +5,6 @@ import (
 
 	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/node/tree"
-	"github.com/zkgo/zkgo/node/watch"
 	"github.com/zkgo/zkgo/wire"
 )
 
@@ -165,7 +164,7 @@ func (s *Server) prepTxn(prop *proposal, req *tree.PrepRequest) {
 			s.sessions.SetClosing(req.Session)
 		}
 		if j.Size() > tree.LargeTxn {
-			s.prepJob = &prepRun{prop: prop, job: j}
+			s.sched.prepJob = &prepRun{prop: prop, job: j}
 			return
 		}
 		j.Step(-1)
@@ -254,8 +253,8 @@ func (s *Server) onDurable(z wire.Zxid) {
 // its requester. Txns are applied in zxid order: while a large one is being
 // applied in steps (or a multiRead holds applies), later ones wait.
 func (s *Server) applyProposal(p *proposal) {
-	if !s.applyIdle() || s.applyHold > 0 || s.earlierPending(p) || s.roundSpent() {
-		s.applyWait = append(s.applyWait, p)
+	if !s.applyIdle() || s.sched.applyHold > 0 || s.earlierPending(p) || s.sched.roundSpent() {
+		s.sched.applyWait = append(s.sched.applyWait, p)
 		return
 	}
 	s.startApply(p)
@@ -280,20 +279,20 @@ func (s *Server) earlierPending(p *proposal) bool {
 
 // startApply applies p at once, or starts applying it in steps.
 func (s *Server) startApply(p *proposal) {
-	if s.txnOps(&p.entry) > tree.LargeTxn || s.tree.LargeQuotaStats(&p.entry) {
+	if s.sched.txnOps(&p.entry) > tree.LargeTxn || s.tree.LargeQuotaStats(&p.entry) {
 		if j := s.tree.BeginApply(&p.entry, true); j != nil {
-			s.applyJob = &applyRun{p: p, job: j}
+			s.sched.applyJob = &applyRun{p: p, job: j}
 			return
 		}
 	}
-	if s.touchBuf == nil || len(s.touchBuf) > 64 {
-		s.touchBuf = make(map[string]struct{})
+	if s.sched.touchBuf == nil || len(s.sched.touchBuf) > 64 {
+		s.sched.touchBuf = make(map[string]struct{})
 	}
-	p.result = s.tree.ApplyHeldTouching(&p.entry, s.touchBuf)
+	p.result = s.tree.ApplyHeldTouching(&p.entry, s.sched.touchBuf)
 	s.appliedTxn(p, &p.result)
 	fanOut := 0
 	for i := range p.result.Events {
-		fanOut += s.fanOut(&p.result.Events[i])
+		fanOut += s.sched.notify.fanOut(&p.result.Events[i])
 	}
 	if fanOut > roundDeliveries {
 		// A change many connections watch: its watches fire and its
@@ -301,15 +300,15 @@ func (s *Server) startApply(p *proposal) {
 		// they are out. Reads of every path it changed wait meanwhile, not
 		// only of those with events: a multi's setACL, a quota's stats
 		// node would otherwise show the txn before its events are out.
-		s.applyJob = &applyRun{p: p, res: &p.result, touched: s.touchBuf}
-		s.touchBuf = nil
+		s.sched.applyJob = &applyRun{p: p, res: &p.result, touched: s.sched.touchBuf}
+		s.sched.touchBuf = nil
 		return
 	}
-	clear(s.touchBuf)
-	ds := s.collectWatchers(p.result.Events, nil)
-	s.deliver(ds)
+	clear(s.sched.touchBuf)
+	ds := s.sched.notify.collect(p.result.Events, nil)
+	s.sched.notify.deliver(ds)
 	s.tree.Advance(p.entry.Hdr.Zxid)
-	s.answerApplied(p)
+	s.sched.answerApplied(p)
 }
 
 // appliedTxn does the bookkeeping of a txn whose ops are all applied:
@@ -364,7 +363,7 @@ func (s *Server) replyWrite(p *proposal) {
 	if p.op == wire.OpMulti && p.entry.Hdr.Type == wire.OpMulti {
 		if len(res.Multi) > inlineConnOps {
 			// Encoded across rounds; the connection's next replies wait.
-			s.startConnJobSeq(cc, &multiReplyJob{xid: p.xid, zxid: zxid, code: multiErr(p), results: res.Multi, r: newChunkedReply()}, p.seq)
+			s.sched.startConnJobSeq(cc, &multiReplyJob{xid: p.xid, zxid: zxid, code: multiErr(p), results: res.Multi, r: newChunkedReply()}, p.seq)
 			return
 		}
 		s.replyZxid(cc, p.xid, zxid, multiErr(p), multiResponse(res))
@@ -440,78 +439,4 @@ func multiResult(r *tree.Result) wire.MultiResult {
 		}
 	}
 	return mr
-}
-
-// triggerWatches delivers the watch events of an applied txn, mirroring
-// DataTree's calls into the data and child WatchManagers.
-func (s *Server) triggerWatches(events []tree.Event) {
-	s.deliver(s.collectWatchers(events, nil))
-}
-
-// delivery is a watch event owed to a connection.
-type delivery struct {
-	cc *clientConn
-	ev *tree.Event
-}
-
-// collectWatchers fires the watches of events (consuming one-shot ones)
-// and appends to out what each watching connection is to be sent, in
-// event order.
-func (s *Server) collectWatchers(events []tree.Event, out []delivery) []delivery {
-	for i := range events {
-		ev := &events[i]
-		var ws []watch.Watcher
-		switch ev.Type {
-		case wire.EventNodeCreated, wire.EventNodeDataChanged:
-			ws = s.dataW.Trigger(ev.Path, ev.Type, nil)
-		case wire.EventNodeChildrenChanged:
-			ws = s.childW.Trigger(ev.Path, ev.Type, nil)
-		case wire.EventNodeDeleted:
-			ws = s.dataW.Trigger(ev.Path, ev.Type, nil)
-			var seen map[watch.Watcher]struct{}
-			if len(ws) > 0 && s.childW.Watched(ev.Path) {
-				seen = make(map[watch.Watcher]struct{}, len(ws))
-				for _, w := range ws {
-					seen[w] = struct{}{}
-				}
-			}
-			ws = append(ws, s.childW.Trigger(ev.Path, ev.Type, seen)...)
-		}
-		out = s.addDeliveries(out, ev, ws)
-	}
-	return out
-}
-
-// fanOut is how many watchers an event may fire (its path's watchers).
-func (s *Server) fanOut(ev *tree.Event) int {
-	switch ev.Type {
-	case wire.EventNodeCreated, wire.EventNodeDataChanged:
-		return s.dataW.WatcherCountOf(ev.Path)
-	case wire.EventNodeChildrenChanged:
-		return s.childW.WatcherCountOf(ev.Path)
-	case wire.EventNodeDeleted:
-		return s.dataW.WatcherCountOf(ev.Path) + s.childW.WatcherCountOf(ev.Path)
-	}
-	return 0
-}
-
-// addDeliveries appends the events owed to watchers ws of ev (those whose
-// connection is there and may read the node: CVE-2024-23944, checked when
-// the watch fires; a filtered one-shot watch is still consumed).
-func (s *Server) addDeliveries(out []delivery, ev *tree.Event, ws []watch.Watcher) []delivery {
-	for _, w := range ws {
-		cc := s.conns[uint64(w)]
-		if cc == nil || !s.checkACL(ev.ACL, wire.PermRead, cc.auth) {
-			continue
-		}
-		out = append(out, delivery{cc, ev})
-	}
-	return out
-}
-
-// deliver sends watch events (a connection gone meanwhile gets nothing).
-func (s *Server) deliver(ds []delivery) {
-	for _, d := range ds {
-		s.sendEvent(d.cc, wire.WatcherEvent{Type: d.ev.Type, State: wire.StateSyncConnected, Path: d.ev.Path})
-	}
 }

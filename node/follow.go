@@ -111,7 +111,7 @@ func (s *Server) dropLink(err error) {
 	} else {
 		s.log.Warn().Str("reason", err.Error()).Int64("leader", p.leader).Msg("Exception when following the leader")
 	}
-	s.becomeLooking(err.Error(), 100*time.Millisecond)
+	s.becomeLooking(err.Error(), 0)
 }
 
 // quiesceStore hands the log writer what is pending and waits until it is

@@ -34,7 +34,7 @@ var VersionString = "3.8.0-zkgo-0.1.0, built on 11/22/2026 00:00 GMT"
 // answer), also for a connection that is already closing or gone: the
 // front end keeps a duplicate of a four-letter-word socket for the answer,
 // and that Send or Close is what releases it.
-func (s *Server) fourLetter(cc *clientConn, word string, arg []byte) {
+func (rp *responder) fourLetter(cc *clientConn, word string, arg []byte) {
 	cc.fourLetter = true
 	reason := "four letter word " + word
 	if cc.closing {
@@ -45,7 +45,7 @@ func (s *Server) fourLetter(cc *clientConn, word string, arg []byte) {
 	}
 	var out string
 	switch {
-	case word != "srvr" && !s.cfg.FourLetterAllowed(word):
+	case word != "srvr" && !rp.cfg.FourLetterAllowed(word):
 		out = word + " is not executed because it is not in the whitelist.\n"
 	case word == "stmk" && len(arg) < 8:
 		// Java needs the 8-byte mask in the same read; otherwise it closes
@@ -54,30 +54,30 @@ func (s *Server) fourLetter(cc *clientConn, word string, arg []byte) {
 			cc.sink.Close("stmk without mask")
 			return
 		}
-		s.closeConn(cc, "stmk without mask")
+		rp.s.closeConn(cc, "stmk without mask")
 		return
 	default:
-		if s.serving() || word == "envi" {
-			if j := s.fourLetterJob(word); j != nil {
+		if rp.s.serving() || word == "envi" {
+			if j := rp.fourLetterJob(word); j != nil {
 				// Its output grows with the server's state, or it needs
 				// the disk: built across rounds (fourletter_job.go).
-				s.runConnJob(cc, j)
+				rp.s.sched.runConnJob(cc, j)
 				return
 			}
 		}
-		out = s.fourLetterOutput(cc, word, arg)
+		out = rp.fourLetterOutput(cc, word, arg)
 	}
-	s.answerFourLetter(cc, word, []byte(out))
+	rp.answerFourLetter(cc, word, []byte(out))
 }
 
 // answerFourLetter sends a four-letter word's output and closes; also for
 // a connection whose job built the output across rounds.
-func (s *Server) answerFourLetter(cc *clientConn, word string, out []byte) {
+func (rp *responder) answerFourLetter(cc *clientConn, word string, out []byte) {
 	reason := "four letter word " + word
 	// Java's writer sends (and counts) one packet per 8 KiB block.
 	chunks := int64((len(out) + 8191) / 8192)
 	cc.stats.sent += chunks
-	s.stats.sentPackets += chunks
+	rp.stats.sentPackets += chunks
 	if cc.dead {
 		// The client half-closed right after the word (nc -N): the event
 		// loop has closed its socket, the front end's duplicate takes the
@@ -92,17 +92,17 @@ func (s *Server) answerFourLetter(cc *clientConn, word string, out []byte) {
 		cc.out = append(cc.out, out...)
 	}
 	cc.completed++
-	s.markDirty(cc)
-	s.closeConn(cc, reason)
+	rp.s.markDirty(cc)
+	rp.s.closeConn(cc, reason)
 }
 
 // notServing is Java's ZK_NOT_SERVING reply, printed by most commands
 // while a quorum member is electing or syncing.
 const notServing = "This ZooKeeper instance is not currently serving requests\n"
 
-func (s *Server) fourLetterOutput(cc *clientConn, word string, arg []byte) string {
+func (rp *responder) fourLetterOutput(cc *clientConn, word string, arg []byte) string {
 	var b strings.Builder
-	if !s.serving() {
+	if !rp.s.serving() {
 		switch word {
 		case "isro":
 			return "null"
@@ -116,42 +116,42 @@ func (s *Server) fourLetterOutput(cc *clientConn, word string, arg []byte) strin
 	case "isro":
 		return "rw"
 	case "gtmk":
-		return strconv.FormatInt(s.traceMask, 10)
+		return strconv.FormatInt(rp.traceMask, 10)
 	case "stmk":
-		s.traceMask = int64(binary.BigEndian.Uint64(arg))
-		return strconv.FormatInt(s.traceMask, 10)
+		rp.traceMask = int64(binary.BigEndian.Uint64(arg))
+		return strconv.FormatInt(rp.traceMask, 10)
 	case "srvr":
-		s.writeStat(&b)
+		rp.writeStat(&b)
 	case "crst":
-		for _, c := range s.conns {
+		for _, c := range rp.conns {
 			c.stats.reset()
 		}
 		b.WriteString("Connection stats reset.\n")
 	case "srst":
-		s.stats.reset()
+		rp.stats.reset()
 		b.WriteString("Server stats reset.\n")
 	case "wchs":
-		b.WriteString(strconv.Itoa(s.dataW.WatcherCount()) + " connections watching " + strconv.Itoa(s.dataW.PathCount()) + " paths\n")
-		b.WriteString("Total watches:" + strconv.Itoa(s.dataW.Size()) + "\n")
+		b.WriteString(strconv.Itoa(rp.dataW.WatcherCount()) + " connections watching " + strconv.Itoa(rp.dataW.PathCount()) + " paths\n")
+		b.WriteString("Total watches:" + strconv.Itoa(rp.dataW.Size()) + "\n")
 	case "hash":
-		for _, d := range s.digestLog {
+		for _, d := range rp.digestLog {
 			b.WriteString(strconv.FormatUint(uint64(d.zxid), 16) + ": " + strconv.FormatInt(int64(d.digest), 10) + "\n")
 		}
 	}
 	return b.String()
 }
 
-func (s *Server) sortedConns() []*clientConn {
-	out := make([]*clientConn, 0, len(s.conns))
-	for _, c := range s.conns {
+func (rp *responder) sortedConns() []*clientConn {
+	out := make([]*clientConn, 0, len(rp.conns))
+	for _, c := range rp.conns {
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
 	return out
 }
 
-func (s *Server) watcherSession(w watch.Watcher) string {
-	if c := s.conns[uint64(w)]; c != nil {
+func (rp *responder) watcherSession(w watch.Watcher) string {
+	if c := rp.conns[uint64(w)]; c != nil {
 		return "0x" + strconv.FormatUint(uint64(c.session), 16)
 	}
 	return "0x0"
@@ -172,7 +172,7 @@ func javaSocketAddr(remote string) string {
 }
 
 // connLine is ServerCnxn.dumpConnectionInfo.
-func (s *Server) connLine(c *clientConn, full bool) string {
+func (rp *responder) connLine(c *clientConn, full bool) string {
 	ops := "1"
 	if c.fourLetter || c.closing {
 		ops = "0"
@@ -207,24 +207,24 @@ func (s *Server) connLine(c *clientConn, full bool) string {
 
 // writeStat is srvr (ServerStats.toString); stat adds the clients
 // (statLines).
-func (s *Server) writeStat(b *strings.Builder) {
+func (rp *responder) writeStat(b *strings.Builder) {
 	b.WriteString("Zookeeper version: " + VersionString + "\n")
-	s.writeStatTail(b)
+	rp.writeStatTail(b)
 }
 
 // writeStatTail is the part of srvr and stat after the clients.
-func (s *Server) writeStatTail(b *strings.Builder) {
-	st := &s.stats
+func (rp *responder) writeStatTail(b *strings.Builder) {
+	st := rp.stats
 	b.WriteString("Latency min/avg/max: " + strconv.FormatInt(st.shownMin(), 10) + "/" + javaAvg(st.latencySum, st.latencyCount) +
 		"/" + strconv.FormatInt(st.maxLatency, 10) + "\n")
 	b.WriteString("Received: " + strconv.FormatInt(st.received, 10) + "\n")
 	b.WriteString("Sent: " + strconv.FormatInt(st.sentPackets, 10) + "\n")
-	b.WriteString("Connections: " + strconv.Itoa(len(s.conns)) + "\n")
-	b.WriteString("Outstanding: " + strconv.Itoa(s.outstanding()) + "\n")
-	b.WriteString("Zxid: 0x" + strconv.FormatUint(uint64(s.tree.LastZxid), 16) + "\n")
-	b.WriteString("Mode: " + s.modeName() + "\n")
-	b.WriteString("Node count: " + strconv.Itoa(s.nodeCount()) + "\n")
-	if ld := s.leader; ld != nil {
+	b.WriteString("Connections: " + strconv.Itoa(len(rp.conns)) + "\n")
+	b.WriteString("Outstanding: " + strconv.Itoa(rp.outstanding()) + "\n")
+	b.WriteString("Zxid: 0x" + strconv.FormatUint(uint64(rp.s.tree.LastZxid), 16) + "\n")
+	b.WriteString("Mode: " + rp.s.modeName() + "\n")
+	b.WriteString("Node count: " + strconv.Itoa(rp.nodeCount()) + "\n")
+	if ld := rp.s.leader; ld != nil {
 		b.WriteString("Proposal sizes last/min/max: " + strconv.FormatInt(ld.proposalSizes[0], 10) + "/" +
 			strconv.FormatInt(ld.proposalSizes[1], 10) + "/" + strconv.FormatInt(ld.proposalSizes[2], 10) + "\n")
 	}
@@ -232,56 +232,41 @@ func (s *Server) writeStatTail(b *strings.Builder) {
 
 // nodeCount is Java's DataTree node count, which holds the root twice
 // (under "" and "/").
-func (s *Server) nodeCount() int { return s.tree.Len() + 1 }
+func (rp *responder) nodeCount() int { return rp.s.tree.Len() + 1 }
 
 // outstanding counts requests received but not answered.
-func (s *Server) outstanding() int { return s.outstandingN }
-
-// javaAvg formats total/count rounded to 4 decimals (HALF_UP) as Java's
-// Double.toString prints it ("0.0", "2.1765", "2.5").
-func javaAvg(total, count int64) string {
-	if count == 0 {
-		return "0.0"
-	}
-	q := (2*total*10000 + count) / (2 * count)
-	ip, frac := q/10000, q%10000
-	if frac == 0 {
-		return strconv.FormatInt(ip, 10) + ".0"
-	}
-	f := strconv.FormatInt(frac+10000, 10)[1:]
-	return strconv.FormatInt(ip, 10) + "." + strings.TrimRight(f, "0")
-}
+func (rp *responder) outstanding() int { return rp.s.outstandingN }
 
 // writeMntr is the monitor command: zk_<key>\t<value> lines, with the keys
 // Java 3.8 prints first (version, state and its gauges, in Java's order),
 // then the counters zkgo tracks.
-func (s *Server) writeMntr(b *strings.Builder, fds fdCounts) {
+func (rp *responder) writeMntr(b *strings.Builder, fds fdCounts) {
 	line := func(k, v string) { b.WriteString("zk_" + k + "\t" + v + "\n") }
 	i64 := func(k string, v int64) { line(k, strconv.FormatInt(v, 10)) }
-	st := &s.stats
+	st := rp.stats
 	line("version", VersionString)
-	line("server_state", s.modeName())
-	i64("ephemerals_count", int64(s.tree.EphemeralCount()))
-	i64("num_alive_connections", int64(len(s.conns)))
+	line("server_state", rp.s.modeName())
+	i64("ephemerals_count", int64(rp.s.tree.EphemeralCount()))
+	i64("num_alive_connections", int64(len(rp.conns)))
 	line("avg_latency", javaAvg(st.latencySum, st.latencyCount))
-	i64("outstanding_requests", int64(s.outstanding()))
-	i64("znode_count", int64(s.nodeCount()))
-	i64("global_sessions", int64(s.sessions.Len()))
+	i64("outstanding_requests", int64(rp.outstanding()))
+	i64("znode_count", int64(rp.nodeCount()))
+	i64("global_sessions", int64(rp.sessions.Len()))
 	i64("non_mtls_remote_conn_count", 0)
 	i64("last_client_response_size", st.lastRespSize)
 	i64("packets_sent", st.sentPackets)
 	i64("packets_received", st.received)
 	i64("max_client_response_size", st.maxRespSize)
 	line("connection_drop_probability", "0.0")
-	i64("watch_count", int64(s.dataW.Size()+s.childW.Size()))
+	i64("watch_count", int64(rp.dataW.Size()+rp.childW.Size()))
 	i64("auth_failed_count", st.authFailed)
 	i64("min_latency", st.shownMin())
 	open, max := fds.open, fds.max
 	i64("max_file_descriptor_count", max)
-	i64("approximate_data_size", s.tree.DataBytes())
+	i64("approximate_data_size", rp.s.tree.DataBytes())
 	i64("open_file_descriptor_count", open)
 	i64("local_sessions", 0)
-	i64("uptime", time.Since(s.start).Milliseconds())
+	i64("uptime", time.Since(rp.s.start).Milliseconds())
 	i64("max_latency", st.maxLatency)
 	i64("outstanding_tls_handshake", 0)
 	i64("min_client_response_size", st.minRespSize)
@@ -292,11 +277,11 @@ func (s *Server) writeMntr(b *strings.Builder, fds fdCounts) {
 	i64("stale_sessions_expired", st.expired)
 	i64("connection_request_count", st.connectRequests)
 	i64("connection_revalidate_count", st.revalidates)
-	i64("outstanding_changes_queued", int64(s.tree.Outstanding()))
+	i64("outstanding_changes_queued", int64(rp.s.tree.Outstanding()))
 	i64("snap_count", st.snapshots)
 	// Group commit, as Java's summaries: fsynctime (ms per fsync) and
 	// sync_processor_batch_size (txns per fsync).
-	ss := s.store.Stats()
+	ss := rp.s.store.Stats()
 	minUs := ss.minFsyncUs
 	if minUs < 0 {
 		minUs = 0
@@ -321,8 +306,8 @@ func (s *Server) writeMntr(b *strings.Builder, fds fdCounts) {
 	// Request latencies by kind (ms from arrival at the owner goroutine).
 	st.reads.write(line, "readlatency")
 	st.updates.write(line, "updatelatency")
-	if p := s.peer; p != nil {
-		line("peer_state", s.peerState())
+	if p := rp.s.peer; p != nil {
+		line("peer_state", rp.peerState())
 		i64("quorum_size", int64(len(p.q.Voters())))
 		i64("learner_proposal_received_count", p.stats.proposals)
 		i64("learner_commit_received_count", p.stats.commits)
@@ -349,7 +334,7 @@ func (s *Server) writeMntr(b *strings.Builder, fds fdCounts) {
 			pending = p.bcast.Pending()
 		}
 		i64("pending_txns", int64(pending))
-		if ld := s.leader; ld != nil {
+		if ld := rp.s.leader; ld != nil {
 			var learners, synced, syncedObservers int64
 			for _, h := range ld.zab.Learners() {
 				learners++
@@ -368,7 +353,7 @@ func (s *Server) writeMntr(b *strings.Builder, fds fdCounts) {
 			i64("last_proposal_size", ld.proposalSizes[0])
 			i64("min_proposal_size", ld.proposalSizes[1])
 			i64("max_proposal_size", ld.proposalSizes[2])
-			i64("outstanding_proposals", int64(len(s.inflight)))
+			i64("outstanding_proposals", int64(len(rp.s.inflight)))
 			i64("quorum_pending_handshakes", int64(ld.pending.Pending()))
 			i64("quorum_handshakes_evicted", int64(ld.pending.Evicted()))
 		}
@@ -377,20 +362,17 @@ func (s *Server) writeMntr(b *strings.Builder, fds fdCounts) {
 	}
 }
 
-// Monitor returns what mntr prints, as key/value pairs in mntr's order
-// (keys without the "zk_" prefix), read on the owner goroutine; for
-// metrics exporters. A quorum member that is not serving reports only
-// server_state and peer_state.
-func (s *Server) Monitor(ctx context.Context) ([][2]string, error) {
+// monitor is Server.Monitor.
+func (rp *responder) monitor(ctx context.Context) ([][2]string, error) {
 	var text string
 	fds := readFDCounts() // /proc, off the owner goroutine
-	err := s.Call(ctx, func() {
-		if !s.serving() {
-			text = "zk_server_state\t" + s.modeName() + "\nzk_peer_state\t" + s.peerState() + "\n"
+	err := rp.s.Call(ctx, func() {
+		if !rp.s.serving() {
+			text = "zk_server_state\t" + rp.s.modeName() + "\nzk_peer_state\t" + rp.peerState() + "\n"
 			return
 		}
 		var b strings.Builder
-		s.writeMntr(&b, fds)
+		rp.writeMntr(&b, fds)
 		text = b.String()
 	})
 	if err != nil {
@@ -408,13 +390,13 @@ func (s *Server) Monitor(ctx context.Context) ([][2]string, error) {
 }
 
 // peerState is QuorumPeer.getDetailedPeerState: "following - broadcast".
-func (s *Server) peerState() string {
-	if s.peer == nil {
+func (rp *responder) peerState() string {
+	if rp.s.peer == nil {
 		return "standalone"
 	}
-	switch s.peer.role {
+	switch rp.s.peer.role {
 	case roleLeading:
-		if s.leader != nil && s.leader.serving() {
+		if rp.s.leader != nil && rp.s.leader.serving() {
 			return "leading - broadcast"
 		}
 		return "leading - synchronization"
@@ -423,7 +405,7 @@ func (s *Server) peerState() string {
 	case roleObserving:
 		return "observing - broadcast"
 	case roleSyncing:
-		if s.peer.link != nil && s.peer.link.observer {
+		if rp.s.peer.link != nil && rp.s.peer.link.observer {
 			return "observing - synchronization"
 		}
 		return "following - synchronization"
@@ -432,25 +414,25 @@ func (s *Server) peerState() string {
 }
 
 // writeConf is ZooKeeperServer.dumpConf.
-func (s *Server) writeConf(b *strings.Builder, sizes dirSizes) {
-	snapDir, logDir := s.versionDirs()
+func (rp *responder) writeConf(b *strings.Builder, sizes dirSizes) {
+	snapDir, logDir := rp.versionDirs()
 	snapSize, logSize := sizes.snap, sizes.logs
-	port := s.boundPort
+	port := rp.s.boundPort
 	if port == 0 {
-		port = s.cfg.ClientPort
+		port = rp.cfg.ClientPort
 	}
 	b.WriteString("clientPort=" + strconv.Itoa(port) + "\n")
-	b.WriteString("secureClientPort=" + strconv.Itoa(s.cfg.secureClientPortShown()) + "\n")
+	b.WriteString("secureClientPort=" + strconv.Itoa(rp.cfg.secureClientPortShown()) + "\n")
 	b.WriteString("dataDir=" + snapDir + "\n")
 	b.WriteString("dataDirSize=" + strconv.FormatInt(logSize, 10) + "\n") // swapped, as in Java
 	b.WriteString("dataLogDir=" + logDir + "\n")
 	b.WriteString("dataLogSize=" + strconv.FormatInt(snapSize, 10) + "\n")
-	b.WriteString("tickTime=" + strconv.Itoa(s.cfg.TickTime) + "\n")
-	b.WriteString("maxClientCnxns=" + strconv.Itoa(s.cfg.MaxClientCnxns) + "\n")
-	b.WriteString("minSessionTimeout=" + strconv.Itoa(s.cfg.MinSessionTimeout) + "\n")
-	b.WriteString("maxSessionTimeout=" + strconv.Itoa(s.cfg.MaxSessionTimeout) + "\n")
+	b.WriteString("tickTime=" + strconv.Itoa(rp.cfg.TickTime) + "\n")
+	b.WriteString("maxClientCnxns=" + strconv.Itoa(rp.cfg.MaxClientCnxns) + "\n")
+	b.WriteString("minSessionTimeout=" + strconv.Itoa(rp.cfg.MinSessionTimeout) + "\n")
+	b.WriteString("maxSessionTimeout=" + strconv.Itoa(rp.cfg.MaxSessionTimeout) + "\n")
 	b.WriteString("clientPortListenBacklog=-1\n")
-	q := s.cfg.Quorum
+	q := rp.cfg.Quorum
 	if q == nil {
 		b.WriteString("serverId=0\n")
 		return
@@ -458,8 +440,8 @@ func (s *Server) writeConf(b *strings.Builder, sizes dirSizes) {
 	// QuorumZooKeeperServer.dumpConf.
 	me := q.Me()
 	b.WriteString("serverId=" + strconv.FormatInt(q.MyID, 10) + "\n")
-	b.WriteString("initLimit=" + strconv.Itoa(s.cfg.InitLimit) + "\n")
-	b.WriteString("syncLimit=" + strconv.Itoa(s.cfg.SyncLimit) + "\n")
+	b.WriteString("initLimit=" + strconv.Itoa(rp.cfg.InitLimit) + "\n")
+	b.WriteString("syncLimit=" + strconv.Itoa(rp.cfg.SyncLimit) + "\n")
 	b.WriteString("electionAlg=3\n")
 	b.WriteString("electionPort=" + strconv.Itoa(me.ElectionPort) + "\n")
 	b.WriteString("quorumPort=" + strconv.Itoa(me.QuorumPort) + "\n")
@@ -469,14 +451,14 @@ func (s *Server) writeConf(b *strings.Builder, sizes dirSizes) {
 }
 
 // versionDirs returns the absolute snapshot and txn-log directories.
-func (s *Server) versionDirs() (snap, logs string) {
+func (rp *responder) versionDirs() (snap, logs string) {
 	abs := func(p string) string {
 		if a, err := filepath.Abs(p); err == nil {
 			return a
 		}
 		return p
 	}
-	return filepath.Join(abs(s.cfg.DataDir), "version-2"), filepath.Join(abs(s.cfg.DataLogDir), "version-2")
+	return filepath.Join(abs(rp.cfg.DataDir), "version-2"), filepath.Join(abs(rp.cfg.DataLogDir), "version-2")
 }
 
 // dirSizes are the byte sizes of the snapshot and log directories.
@@ -484,8 +466,8 @@ type dirSizes struct{ snap, logs int64 }
 
 // readDirSizes sums the regular files under the snapshot and log
 // directories (a directory walk: keep it off the owner goroutine).
-func (s *Server) readDirSizes() dirSizes {
-	sd, ld := s.versionDirs()
+func (rp *responder) readDirSizes() dirSizes {
+	sd, ld := rp.versionDirs()
 	return dirSizes{dirSize(sd), dirSize(ld)}
 }
 
@@ -600,13 +582,14 @@ const (
 	digestLogLimit    = 1024
 )
 
-// noteDigest records the tree digest after applying zxid.
-func (s *Server) noteDigest(zxid wire.Zxid) {
+// noteDigest records the tree's digest after applying zxid, every
+// digestLogInterval txns.
+func (rp *responder) noteDigest(zxid wire.Zxid, digest func() uint64) {
 	if zxid%digestLogInterval != 0 {
 		return
 	}
-	s.digestLog = append(s.digestLog, digestEntry{zxid: zxid, digest: s.tree.Digest()})
-	if len(s.digestLog) > digestLogLimit {
-		s.digestLog = s.digestLog[1:]
+	rp.digestLog = append(rp.digestLog, digestEntry{zxid: zxid, digest: digest()})
+	if len(rp.digestLog) > digestLogLimit {
+		rp.digestLog = rp.digestLog[1:]
 	}
 }

@@ -41,7 +41,7 @@ type fourLetterJob struct {
 
 // fourLetterJob returns the job for a word built across rounds, or nil for
 // a word answered at once.
-func (s *Server) fourLetterJob(word string) connJob {
+func (rp *responder) fourLetterJob(word string) connJob {
 	j := &fourLetterJob{word: word}
 	one := func(fn func(b *strings.Builder, pre any)) func(any) iter.Seq[string] {
 		return func(pre any) iter.Seq[string] {
@@ -54,20 +54,20 @@ func (s *Server) fourLetterJob(word string) connJob {
 	}
 	switch word {
 	case "cons":
-		j.gen = func(any) iter.Seq[string] { return s.consLines(true, true) }
+		j.gen = func(any) iter.Seq[string] { return rp.consLines(true, true) }
 	case "stat":
-		j.gen = func(any) iter.Seq[string] { return s.statLines() }
+		j.gen = func(any) iter.Seq[string] { return rp.statLines() }
 	case "dump":
-		j.gen = func(any) iter.Seq[string] { return s.dumpLines() }
+		j.gen = func(any) iter.Seq[string] { return rp.dumpLines() }
 	case "wchc":
-		j.gen = func(any) iter.Seq[string] { return s.wchcLines() }
+		j.gen = func(any) iter.Seq[string] { return rp.wchcLines() }
 	case "wchp":
-		j.gen = func(any) iter.Seq[string] { return s.wchpLines() }
+		j.gen = func(any) iter.Seq[string] { return rp.wchpLines() }
 	case "crst":
 		// Resetting every connection's stats (6 ms at 100,000).
 		j.gen = func(any) iter.Seq[string] {
 			return func(yield func(string) bool) {
-				for cc := range s.eachConn(yield) {
+				for cc := range rp.eachConn(yield) {
 					cc.stats.reset()
 					if !yield("") {
 						return
@@ -77,17 +77,17 @@ func (s *Server) fourLetterJob(word string) connJob {
 			}
 		}
 	case "mntr":
-		j.prefetch(s, func() any { return readFDCounts() })
-		j.gen = one(func(b *strings.Builder, pre any) { s.writeMntr(b, pre.(fdCounts)) })
+		j.prefetch(rp.s, func() any { return readFDCounts() })
+		j.gen = one(func(b *strings.Builder, pre any) { rp.writeMntr(b, pre.(fdCounts)) })
 	case "conf":
-		j.prefetch(s, func() any { return s.readDirSizes() })
-		j.gen = one(func(b *strings.Builder, pre any) { s.writeConf(b, pre.(dirSizes)) })
+		j.prefetch(rp.s, func() any { return rp.readDirSizes() })
+		j.gen = one(func(b *strings.Builder, pre any) { rp.writeConf(b, pre.(dirSizes)) })
 	case "dirs":
-		j.prefetch(s, func() any { return s.readDirSizes() })
+		j.prefetch(rp.s, func() any { return rp.readDirSizes() })
 		j.gen = one(func(b *strings.Builder, pre any) { writeDirs(b, pre.(dirSizes)) })
 	case "envi":
 		// Host, user, working directory and memory: all from the OS.
-		j.prefetch(s, func() any {
+		j.prefetch(rp.s, func() any {
 			var b strings.Builder
 			writeEnvi(&b)
 			return b.String()
@@ -120,7 +120,7 @@ func (j *fourLetterJob) step(s *Server, cc *clientConn, budget int) (int, bool) 
 	if j.joined != nil {
 		select {
 		case out := <-j.joined:
-			s.answerFourLetter(cc, j.word, out)
+			s.resp.answerFourLetter(cc, j.word, out)
 			return 1, true
 		default:
 			return 0, false // its goroutine pokes the owner when done
@@ -135,7 +135,7 @@ func (j *fourLetterJob) step(s *Server, cc *clientConn, budget int) (int, bool) 
 			j.stop()
 			j.next = nil
 			if j.pieces == nil {
-				s.answerFourLetter(cc, j.word, j.out)
+				s.resp.answerFourLetter(cc, j.word, j.out)
 				return used + 1, true
 			}
 			// A long output (the admin socket takes it in one write):
@@ -261,14 +261,14 @@ func sortInSteps[T any](s []T, cmp func(a, b T) int, work func() bool) ([]T, boo
 
 // eachConn yields the client connections: by id up to 4096 (sorted in
 // steps, each an empty line to work), in map order beyond.
-func (s *Server) eachConn(work func(string) bool) iter.Seq[*clientConn] {
-	return sortedSteps(len(s.conns), maps.Values(s.conns), func(a, b *clientConn) int { return cmp.Compare(a.id, b.id) }, work)
+func (rp *responder) eachConn(work func(string) bool) iter.Seq[*clientConn] {
+	return sortedSteps(len(rp.conns), maps.Values(rp.conns), func(a, b *clientConn) int { return cmp.Compare(a.id, b.id) }, work)
 }
 
-func (s *Server) consLines(full, trailer bool) iter.Seq[string] {
+func (rp *responder) consLines(full, trailer bool) iter.Seq[string] {
 	return func(yield func(string) bool) {
-		for c := range s.eachConn(yield) {
-			if !yield(s.connLine(c, full) + "\n") {
+		for c := range rp.eachConn(yield) {
+			if !yield(rp.connLine(c, full) + "\n") {
 				return
 			}
 		}
@@ -279,28 +279,28 @@ func (s *Server) consLines(full, trailer bool) iter.Seq[string] {
 }
 
 // statLines is stat: srvr with the clients.
-func (s *Server) statLines() iter.Seq[string] {
+func (rp *responder) statLines() iter.Seq[string] {
 	return func(yield func(string) bool) {
 		if !yield("Zookeeper version: "+VersionString+"\n") || !yield("Clients:\n") {
 			return
 		}
-		for line := range s.consLines(false, false) {
+		for line := range rp.consLines(false, false) {
 			if !yield(line) {
 				return
 			}
 		}
 		var b strings.Builder
 		b.WriteString("\n")
-		s.writeStatTail(&b)
+		rp.writeStatTail(&b)
 		yield(b.String())
 	}
 }
 
-func (s *Server) wchcLines() iter.Seq[string] {
+func (rp *responder) wchcLines() iter.Seq[string] {
 	return func(yield func(string) bool) {
-		m := s.dataW
+		m := rp.dataW
 		for w := range sortedSteps(m.WatcherCount(), m.UnsortedWatchers(), cmp.Compare[watch.Watcher], yield) {
-			if !yield(s.watcherSession(w) + "\n") {
+			if !yield(rp.watcherSession(w) + "\n") {
 				return
 			}
 			for p := range sortedSteps(m.PathCountOf(w), m.UnsortedPathsOf(w), strings.Compare, yield) {
@@ -313,15 +313,15 @@ func (s *Server) wchcLines() iter.Seq[string] {
 	}
 }
 
-func (s *Server) wchpLines() iter.Seq[string] {
+func (rp *responder) wchpLines() iter.Seq[string] {
 	return func(yield func(string) bool) {
-		m := s.dataW
+		m := rp.dataW
 		for p := range sortedSteps(m.PathCount(), m.UnsortedPaths(), strings.Compare, yield) {
 			if !yield(p + "\n") {
 				return
 			}
 			for w := range sortedSteps(m.WatcherCountOf(p), m.UnsortedWatchersOf(p), cmp.Compare[watch.Watcher], yield) {
-				if !yield("\t" + s.watcherSession(w) + "\n") {
+				if !yield("\t" + rp.watcherSession(w) + "\n") {
 					return
 				}
 			}
@@ -332,40 +332,40 @@ func (s *Server) wchpLines() iter.Seq[string] {
 
 // dumpLines is the dump command: session expiry buckets, ephemerals by
 // session, and connection expiry buckets.
-func (s *Server) dumpLines() iter.Seq[string] {
+func (rp *responder) dumpLines() iter.Seq[string] {
 	return func(yield func(string) bool) {
-		now := s.nowMs()
+		now := rp.s.nowMs()
 		wallNow := time.Now()
 		at := func(bucket int64) string { return javaDate(wallNow.Add(time.Duration(bucket-now) * time.Millisecond)) }
 
-		times := s.sessions.Buckets()
+		times := rp.sessions.Buckets()
 		total := 0
 		for _, t := range times {
-			total += s.sessions.BucketLen(t)
+			total += rp.sessions.BucketLen(t)
 		}
 		if !yield("SessionTracker dump:\n") ||
 			!yield("Session Sets ("+strconv.Itoa(len(times))+")/("+strconv.Itoa(total)+"):\n") {
 			return
 		}
 		for _, t := range times {
-			if !yield(strconv.Itoa(s.sessions.BucketLen(t)) + " expire at " + at(t) + ":\n") {
+			if !yield(strconv.Itoa(rp.sessions.BucketLen(t)) + " expire at " + at(t) + ":\n") {
 				return
 			}
-			for id := range sortedSteps(s.sessions.BucketLen(t), s.sessions.UnsortedBucket(t), cmp.Compare[wire.SessionID], yield) {
+			for id := range sortedSteps(rp.sessions.BucketLen(t), rp.sessions.UnsortedBucket(t), cmp.Compare[wire.SessionID], yield) {
 				if !yield("\t0x" + strconv.FormatUint(uint64(id), 16) + "\n") {
 					return
 				}
 			}
 		}
 		if !yield("ephemeral nodes dump:\n") ||
-			!yield("Sessions with Ephemerals ("+strconv.Itoa(s.tree.EphemeralSessionCount())+"):\n") {
+			!yield("Sessions with Ephemerals ("+strconv.Itoa(rp.s.tree.EphemeralSessionCount())+"):\n") {
 			return
 		}
-		for id := range sortedSteps(s.tree.EphemeralSessionCount(), s.tree.UnsortedEphemeralSessions(), cmp.Compare[wire.SessionID], yield) {
+		for id := range sortedSteps(rp.s.tree.EphemeralSessionCount(), rp.s.tree.UnsortedEphemeralSessions(), cmp.Compare[wire.SessionID], yield) {
 			if !yield("0x" + strconv.FormatUint(uint64(id), 16) + ":\n") {
 				return
 			}
-			for p := range sortedSteps(s.tree.SessionEphemeralCount(id), s.tree.UnsortedEphemerals(id), strings.Compare, yield) {
+			for p := range sortedSteps(rp.s.tree.SessionEphemeralCount(id), rp.s.tree.UnsortedEphemerals(id), strings.Compare, yield) {
 				if !yield("\t" + p + "\n") {
 					return
 				}
@@ -375,7 +375,7 @@ func (s *Server) dumpLines() iter.Seq[string] {
 		// grouping pass yields nothing, a line's worth of work at a time.
 		byT := map[int64][]*clientConn{}
 		n := 0
-		for c := range s.eachConn(yield) {
+		for c := range rp.eachConn(yield) {
 			to := int64(sessionlessTimeoutMs)
 			if c.session != 0 {
 				to = int64(c.timeoutMs)

@@ -87,7 +87,7 @@ func TestSessionHeardWhileOwnerBusy(t *testing.T) {
 				time.Sleep(3 * timeout)
 				// ...then checks expiry before the pings it holds (the
 				// select may pick the tick first).
-				srv.expireSessions(srv.nowMs())
+				srv.sched.expireSessions(srv.nowMs())
 				sess := srv.sessions.Get(sid)
 				alive = sess != nil && !sess.Closing
 			})
@@ -110,16 +110,7 @@ func TestSessionHeardWhileOwnerBusy(t *testing.T) {
 // lists the sessions of clients heard from whose packets it has not
 // processed yet.
 func TestLearnerForwardsHeardSessions(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t)
 	call(t, s, func() {
 		sink := &recordSink{id: 9}
 		cc := &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}

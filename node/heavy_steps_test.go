@@ -2,7 +2,6 @@ package node
 
 import (
 	"cmp"
-	"context"
 	"encoding/binary"
 	"fmt"
 	"iter"
@@ -43,17 +42,7 @@ func TestHeavyRequestsOwnerSteps(t *testing.T) {
 		perConn    = 25      // paths each watches, besides /w
 		authIDs    = 20      // digest ids of the heavy session
 	)
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.MaxClientCnxns = 0
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t, func(c *Config) { c.MaxClientCnxns = 0 })
 	const heavySess, ephSess = wire.SessionID(0x77), wire.SessionID(0x99)
 	var heavy, eph *clientConn
 	var sink, ephSink *headerSink
@@ -146,7 +135,7 @@ func TestHeavyRequestsOwnerSteps(t *testing.T) {
 			sk := &headerSink{id: uint64(900000 + len(word))}
 			cc := &clientConn{sink: sk, id: sk.id, remote: "127.0.0.1:9"}
 			s.register(cc)
-			s.fourLetter(cc, word, nil)
+			s.resp.fourLetter(cc, word, nil)
 			return func() bool {
 				gotErr = wire.ErrOk
 				return sk.sent() > 0
@@ -451,17 +440,7 @@ func TestSortInSteps(t *testing.T) {
 // its first 32 lines), and the whole output is sorted.
 func TestFourLetterListingsSortInSteps(t *testing.T) {
 	const n = maxSortedListing
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.MaxClientCnxns = 0
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t, func(c *Config) { c.MaxClientCnxns = 0 })
 	call(t, s, func() {
 		z := s.tree.LastZxid
 		z++
@@ -484,7 +463,7 @@ func TestFourLetterListingsSortInSteps(t *testing.T) {
 	for _, word := range []string{"cons", "wchp", "wchc", "dump"} {
 		var out []byte
 		call(t, s, func() {
-			j := s.fourLetterJob(word).(*fourLetterJob)
+			j := s.resp.fourLetterJob(word).(*fourLetterJob)
 			cc := &clientConn{sink: &countSink{}, fourLetter: true}
 			_, done := j.step(s, cc, roundConnOps)
 			first := string(j.out)
@@ -511,13 +490,13 @@ func TestFourLetterListingsSortInSteps(t *testing.T) {
 				var gen iter.Seq[string]
 				switch word {
 				case "cons":
-					gen = s.consLines(true, true)
+					gen = s.resp.consLines(true, true)
 				case "wchp":
-					gen = s.wchpLines()
+					gen = s.resp.wchpLines()
 				case "wchc":
-					gen = s.wchcLines()
+					gen = s.resp.wchcLines()
 				case "dump":
-					gen = s.dumpLines()
+					gen = s.resp.dumpLines()
 				}
 				for line := range gen {
 					b.WriteString(line)

@@ -51,8 +51,34 @@ const (
 	jobChunk     = 32
 )
 
+// scheduler gives the owner goroutine's work that is split across rounds
+// its slices (runJobs, once a round): the txn being applied in steps and
+// those committed behind it, the write being prepared in steps and those
+// waiting for it, the connections' jobs, the learners' touches, the
+// session expiries and the reaper. It holds the apply and prep queues, the
+// connections with a job and the round's clock; the sessions expiring and
+// the touches not yet applied are still the server's fields (peer.go
+// resets them on a role change). It reaches the server (the tree and its
+// apply path, sessions, connections, proposals) through s.
+type scheduler struct {
+	s *Server
+
+	applyJob  *applyRun           // a large txn being applied
+	touchBuf  map[string]struct{} // paths the txn applied at once changed (startApply)
+	applyWait []*proposal         // committed txns waiting for it, in zxid order
+	applyHold int                 // multiRead jobs that need no txn applied meanwhile
+	prepJob   *prepRun            // a large write being prepared
+	prepWait  []prepItem          // writes waiting for it, in arrival order
+	connJobs  []*clientConn       // connections whose head request is a job
+	notify    notifier            // fires and sends the watches of applied txns
+	// jobDeadline ends the current round's job work
+	jobDeadline time.Time
+	// roundStart is when this round's work done at once began (roundSpent)
+	roundStart time.Time
+}
+
 // jobTimeUp reports whether this round's time for jobs is spent.
-func (s *Server) jobTimeUp() bool { return time.Now().After(s.jobDeadline) }
+func (sc *scheduler) jobTimeUp() bool { return time.Now().After(sc.jobDeadline) }
 
 // maxReplyBytes bounds the reply a multiRead may build (each of its reads
 // may return up to jute.maxbuffer): past it the connection is closed, as
@@ -72,14 +98,14 @@ type connJob interface {
 
 // startConnJob makes j the job at the head of cc's requests.
 // Its request is the one being processed (cc.reqSeq).
-func (s *Server) startConnJob(cc *clientConn, j connJob) { s.startConnJobSeq(cc, j, cc.reqSeq) }
+func (sc *scheduler) startConnJob(cc *clientConn, j connJob) { sc.startConnJobSeq(cc, j, cc.reqSeq) }
 
 // startConnJobSeq makes j, the job of cc's request number seq, the job at
 // the head of cc's requests.
-func (s *Server) startConnJobSeq(cc *clientConn, j connJob, seq uint64) {
+func (sc *scheduler) startConnJobSeq(cc *clientConn, j connJob, seq uint64) {
 	cc.job = j
 	cc.jobSeq, cc.jobAt = seq, cc.reqAt
-	s.connJobs = append(s.connJobs, cc)
+	sc.connJobs = append(sc.connJobs, cc)
 }
 
 // applyRun is a large txn being applied in steps: its ops (job), then its
@@ -118,12 +144,12 @@ type prepItem struct {
 
 // txnOps is the number of ops a txn changes (to decide between applying
 // it at once and in steps).
-func (s *Server) txnOps(e *wire.TxnEntry) int {
+func (sc *scheduler) txnOps(e *wire.TxnEntry) int {
 	if e.Hdr.Type == wire.OpCloseSession {
 		// Its readers delete the session's ephemerals from their own
 		// index too: all of them when the list did not fit in a txn, or
 		// when an old closeSession has no list at all.
-		n := s.tree.SessionEphemeralCount(e.Hdr.ClientID)
+		n := sc.s.tree.SessionEphemeralCount(e.Hdr.ClientID)
 		if b, ok := e.Body.(*wire.CloseSessionTxn); ok && b != nil {
 			n = max(n, len(b.Paths2Delete))
 		}
@@ -136,7 +162,7 @@ func (s *Server) txnOps(e *wire.TxnEntry) int {
 }
 
 // applyIdle reports whether no txn is being applied or waiting to be.
-func (s *Server) applyIdle() bool { return s.applyJob == nil && len(s.applyWait) == 0 }
+func (s *Server) applyIdle() bool { return s.sched.applyJob == nil && len(s.sched.applyWait) == 0 }
 
 // applyIdleFor is applyIdle for a job of cc: no txn is being applied, and
 // those waiting (if any) wait behind one of cc's own that earlierPending
@@ -144,22 +170,22 @@ func (s *Server) applyIdle() bool { return s.applyJob == nil && len(s.applyWait)
 // answered. Those txns were all committed after the job's request came (a
 // request sent after it leads them), so the job does not wait for them:
 // it would wait forever, as they wait for it.
-func (s *Server) applyIdleFor(cc *clientConn) bool {
-	if s.applyJob != nil {
+func (sc *scheduler) applyIdleFor(cc *clientConn) bool {
+	if sc.applyJob != nil {
 		return false
 	}
-	return len(s.applyWait) == 0 || (s.applyWait[0].cc == cc && s.earlierPending(s.applyWait[0]))
+	return len(sc.applyWait) == 0 || (sc.applyWait[0].cc == cc && sc.s.earlierPending(sc.applyWait[0]))
 }
 
 // lastApplied is the last zxid handed to the apply pipeline (applied, being
 // applied or waiting).
 func (s *Server) lastApplied() wire.Zxid {
 	z := s.tree.LastZxid
-	if s.applyJob != nil {
-		z = max(z, s.applyJob.p.entry.Hdr.Zxid)
+	if s.sched.applyJob != nil {
+		z = max(z, s.sched.applyJob.p.entry.Hdr.Zxid)
 	}
-	if n := len(s.applyWait); n > 0 {
-		z = max(z, s.applyWait[n-1].entry.Hdr.Zxid)
+	if n := len(s.sched.applyWait); n > 0 {
+		z = max(z, s.sched.applyWait[n-1].entry.Hdr.Zxid)
 	}
 	return z
 }
@@ -167,11 +193,11 @@ func (s *Server) lastApplied() wire.Zxid {
 // lastInApply returns the last committed txn not yet applied (being
 // applied or waiting), or nil.
 func (s *Server) lastInApply() *proposal {
-	if n := len(s.applyWait); n > 0 {
-		return s.applyWait[n-1]
+	if n := len(s.sched.applyWait); n > 0 {
+		return s.sched.applyWait[n-1]
 	}
-	if s.applyJob != nil {
-		return s.applyJob.p
+	if s.sched.applyJob != nil {
+		return s.sched.applyJob.p
 	}
 	return nil
 }
@@ -198,8 +224,8 @@ func (j *syncWaitJob) drop(*Server) {}
 
 // readWaits reports whether a read of path must wait for the txn being
 // applied in steps (it changed the path already).
-func (s *Server) readWaits(path string) bool {
-	r := s.applyJob
+func (sc *scheduler) readWaits(path string) bool {
+	r := sc.applyJob
 	if r == nil {
 		return false
 	}
@@ -216,8 +242,8 @@ func (s *Server) readWaits(path string) bool {
 // prepare runs fn, a write's preparation, now or, while a large write is
 // being prepared, after it (in arrival order).
 func (s *Server) prepare(it prepItem) {
-	if s.prepJob != nil || len(s.prepWait) > 0 || s.roundSpent() {
-		s.prepWait = append(s.prepWait, it)
+	if s.sched.prepJob != nil || len(s.sched.prepWait) > 0 || s.sched.roundSpent() {
+		s.sched.prepWait = append(s.sched.prepWait, it)
 		return
 	}
 	it.run()
@@ -230,12 +256,12 @@ func (s *Server) prepare(it prepItem) {
 // applyWait), so that a batch of a thousand pipelined requests, or a
 // group commit of as many txns, is not all done in one round. The round's
 // time starts at the first such check.
-func (s *Server) roundSpent() bool {
-	if s.roundStart.IsZero() {
-		s.roundStart = time.Now()
+func (sc *scheduler) roundSpent() bool {
+	if sc.roundStart.IsZero() {
+		sc.roundStart = time.Now()
 		return false
 	}
-	return time.Since(s.roundStart) > roundJobTime
+	return time.Since(sc.roundStart) > roundJobTime
 }
 
 // resumeJob holds a connection's queued requests for a later round, once
@@ -247,58 +273,58 @@ func (resumeJob) step(*Server, *clientConn, int) (int, bool) { return 1, true }
 func (resumeJob) drop(*Server)                               {}
 
 // runJobs gives the pending work of every kind its slice of this round.
-func (s *Server) runJobs() {
-	s.jobDeadline = time.Now().Add(roundJobTime)
-	s.runHeard()
-	s.runApply(roundApplyOps, false)
-	s.runTouches(expireChunk)
-	s.runExpiries(roundExpiries)
-	s.runReaper(roundExpiries)
-	s.runPrep(roundPrepOps)
-	connMore := s.runConnJobs(roundConnOps)
-	for clean := roundCleanOps; clean > 0 && !s.jobTimeUp(); {
-		n := s.dataW.RemoveDead(jobChunk * 8)
-		n += s.childW.RemoveDead(jobChunk * 8)
+func (sc *scheduler) runJobs() {
+	sc.jobDeadline = time.Now().Add(roundJobTime)
+	sc.s.runHeard()
+	sc.runApply(roundApplyOps, false)
+	sc.runTouches(expireChunk)
+	sc.runExpiries(roundExpiries)
+	sc.s.reap.run(sc.s.tree, roundExpiries, sc.applyJob != nil)
+	sc.runPrep(roundPrepOps)
+	connMore := sc.runConnJobs(roundConnOps)
+	for clean := roundCleanOps; clean > 0 && !sc.jobTimeUp(); {
+		n := sc.s.dataW.RemoveDead(jobChunk * 8)
+		n += sc.s.childW.RemoveDead(jobChunk * 8)
 		if n == 0 {
-			if s.tree.CleanPrep(clean) {
-				s.poke()
+			if sc.s.tree.CleanPrep(clean) {
+				sc.s.poke()
 			}
 			break
 		}
 		clean -= n
 	}
-	if s.applyJob != nil || (s.applyHold == 0 && len(s.applyWait) > 0) || s.prepJob != nil || len(s.prepWait) > 0 ||
-		connMore || len(s.expiring) > 0 || s.expireMore || len(s.touching) > 0 || len(s.reaping) > 0 || s.reapScan != nil ||
-		s.dataW.DeadPending() || s.childW.DeadPending() {
-		s.poke()
+	if sc.applyJob != nil || (sc.applyHold == 0 && len(sc.applyWait) > 0) || sc.prepJob != nil || len(sc.prepWait) > 0 ||
+		connMore || len(sc.s.expiring) > 0 || sc.s.expireMore || len(sc.s.touching) > 0 || sc.s.reap.pending() ||
+		sc.s.dataW.DeadPending() || sc.s.childW.DeadPending() {
+		sc.s.poke()
 	}
-	s.roundStart = time.Time{} // the next round's time starts at its first check
+	sc.roundStart = time.Time{} // the next round's time starts at its first check
 }
 
 // runApply continues the txn being applied, then applies those waiting.
-func (s *Server) runApply(budget int, force bool) {
+func (sc *scheduler) runApply(budget int, force bool) {
 	for budget > 0 {
-		if !force && s.jobTimeUp() {
+		if !force && sc.jobTimeUp() {
 			return
 		}
-		r := s.applyJob
+		r := sc.applyJob
 		if r == nil {
-			if (s.applyHold > 0 && !force) || len(s.applyWait) == 0 {
+			if (sc.applyHold > 0 && !force) || len(sc.applyWait) == 0 {
 				return
 			}
-			if !force && s.earlierPending(s.applyWait[0]) {
+			if !force && sc.s.earlierPending(sc.applyWait[0]) {
 				return // the connection's jobs run its earlier requests first
 			}
-			p := s.applyWait[0]
-			s.applyWait[0] = nil
-			s.applyWait = s.applyWait[1:]
-			if len(s.applyWait) == 0 {
-				s.applyWait = nil
+			p := sc.applyWait[0]
+			sc.applyWait[0] = nil
+			sc.applyWait = sc.applyWait[1:]
+			if len(sc.applyWait) == 0 {
+				sc.applyWait = nil
 			}
-			budget -= max(1, min(s.txnOps(&p.entry), tree.LargeTxn))
-			s.startApply(p)
-			if s.applyIdle() {
-				s.applyDrained()
+			budget -= max(1, min(sc.txnOps(&p.entry), tree.LargeTxn))
+			sc.s.startApply(p)
+			if sc.s.applyIdle() {
+				sc.applyDrained()
 			}
 			continue
 		}
@@ -313,18 +339,18 @@ func (s *Server) runApply(budget int, force bool) {
 				return
 			}
 			r.res = r.job.Result()
-			s.appliedTxn(r.p, r.res)
+			sc.s.appliedTxn(r.p, r.res)
 			continue
 		}
 		if r.sent < len(r.pending) {
 			n := min(budget, len(r.pending)-r.sent, jobChunk*8)
-			s.deliver(r.pending[r.sent : r.sent+n])
+			sc.notify.deliver(r.pending[r.sent : r.sent+n])
 			r.sent += n
 			budget -= n
 			continue
 		}
 		if r.fired < len(r.res.Events) {
-			budget -= s.fireStep(r, min(budget, jobChunk*8))
+			budget -= sc.fireStep(r, min(budget, jobChunk*8))
 			continue
 		}
 		// Every watch of the txn has fired and its events are out: it
@@ -332,37 +358,37 @@ func (s *Server) runApply(budget int, force bool) {
 		if r.job != nil {
 			r.p.result = r.job.Finish()
 		} else {
-			s.tree.Advance(r.p.entry.Hdr.Zxid)
+			sc.s.tree.Advance(r.p.entry.Hdr.Zxid)
 		}
-		s.applyJob = nil
-		s.answerApplied(r.p)
+		sc.applyJob = nil
+		sc.answerApplied(r.p)
 		budget--
-		if s.applyIdle() {
-			s.applyDrained()
+		if sc.s.applyIdle() {
+			sc.applyDrained()
 		}
 	}
 }
 
 // fireStep fires the watches of r's next events, at most about n
 // watchers' worth, and returns the ops it spent.
-func (s *Server) fireStep(r *applyRun, n int) int {
+func (sc *scheduler) fireStep(r *applyRun, n int) int {
 	ev := &r.res.Events[r.fired]
-	if r.firing == nil && s.fanOut(ev) <= roundDeliveries {
+	if r.firing == nil && sc.notify.fanOut(ev) <= roundDeliveries {
 		// A few watchers: at once.
 		before := len(r.pending)
-		r.pending = s.collectWatchers(r.res.Events[r.fired:r.fired+1], r.pending)
+		r.pending = sc.notify.collect(r.res.Events[r.fired:r.fired+1], r.pending)
 		r.fired++
 		return 1 + len(r.pending) - before
 	}
 	if r.firing == nil {
-		m := s.dataW
+		m := sc.s.dataW
 		if ev.Type == wire.EventNodeChildrenChanged {
-			m = s.childW
+			m = sc.s.childW
 		}
 		if r.firing = m.Fire(ev.Path, nil); r.firing == nil {
 			// Recursive watches exist: Trigger walks the ancestors.
 			before := len(r.pending)
-			r.pending = s.collectWatchers(r.res.Events[r.fired:r.fired+1], r.pending)
+			r.pending = sc.notify.collect(r.res.Events[r.fired:r.fired+1], r.pending)
 			r.fired++
 			return 1 + len(r.pending) - before
 		}
@@ -376,15 +402,15 @@ func (s *Server) fireStep(r *applyRun, n int) int {
 			r.seen[w] = struct{}{}
 		}
 	}
-	r.pending = s.addDeliveries(r.pending, ev, ws)
+	r.pending = sc.notify.addDeliveries(r.pending, ev, ws)
 	if done {
 		r.firing = nil
 		if ev.Type == wire.EventNodeDeleted && !r.firingCh {
 			// Then the child watchers, each at most once.
 			r.firingCh = true
-			if r.firing = s.childW.Fire(ev.Path, r.seen); r.firing == nil {
-				ws := s.childW.Trigger(ev.Path, ev.Type, r.seen)
-				r.pending = s.addDeliveries(r.pending, ev, ws)
+			if r.firing = sc.s.childW.Fire(ev.Path, r.seen); r.firing == nil {
+				ws := sc.s.childW.Trigger(ev.Path, ev.Type, r.seen)
+				r.pending = sc.notify.addDeliveries(r.pending, ev, ws)
 			}
 		}
 		if r.firing == nil {
@@ -396,25 +422,25 @@ func (s *Server) fireStep(r *applyRun, n int) int {
 }
 
 // applyDrained runs what waited for every committed txn to be applied.
-func (s *Server) applyDrained() {
-	if s.leader != nil {
-		s.leader.resumeLearnerSyncs()
+func (sc *scheduler) applyDrained() {
+	if sc.s.leader != nil {
+		sc.s.leader.resumeLearnerSyncs()
 	}
 }
 
 // runPrep continues the write being prepared, then prepares those waiting.
-func (s *Server) runPrep(budget int) {
-	for budget > 0 && !s.jobTimeUp() {
-		r := s.prepJob
+func (sc *scheduler) runPrep(budget int) {
+	for budget > 0 && !sc.jobTimeUp() {
+		r := sc.prepJob
 		if r == nil {
-			if len(s.prepWait) == 0 {
+			if len(sc.prepWait) == 0 {
 				return
 			}
-			it := s.prepWait[0]
-			s.prepWait[0] = prepItem{}
-			s.prepWait = s.prepWait[1:]
-			if len(s.prepWait) == 0 {
-				s.prepWait = nil
+			it := sc.prepWait[0]
+			sc.prepWait[0] = prepItem{}
+			sc.prepWait = sc.prepWait[1:]
+			if len(sc.prepWait) == 0 {
+				sc.prepWait = nil
 			}
 			it.run()
 			budget--
@@ -425,9 +451,9 @@ func (s *Server) runPrep(budget int) {
 		if !done {
 			continue
 		}
-		s.prepJob = nil
+		sc.prepJob = nil
 		e, code := r.job.Result()
-		s.prepared(r.prop, e, code)
+		sc.s.prepared(r.prop, e, code)
 	}
 }
 
@@ -435,8 +461,8 @@ func (s *Server) runPrep(budget int) {
 // leader steps down, or the txn log failed): fail gets each client's
 // proposal; expiries waiting are undone so the sessions expire again later.
 func (s *Server) dropPreps(fail func(p *proposal)) {
-	if r := s.prepJob; r != nil {
-		s.prepJob = nil
+	if r := s.sched.prepJob; r != nil {
+		s.sched.prepJob = nil
 		r.job.Abandon()
 		if id, closing := r.job.Closing(); closing {
 			// The session was not closed: let it expire again later.
@@ -447,7 +473,7 @@ func (s *Server) dropPreps(fail func(p *proposal)) {
 		}
 		fail(r.prop)
 	}
-	for _, it := range s.prepWait {
+	for _, it := range s.sched.prepWait {
 		switch {
 		case it.prop != nil:
 			fail(it.prop)
@@ -458,14 +484,14 @@ func (s *Server) dropPreps(fail func(p *proposal)) {
 			}
 		}
 	}
-	s.prepWait = nil
+	s.sched.prepWait = nil
 }
 
 // settleApplies finishes, at once, the txn being applied and those waiting
 // (before a role change reads or replaces the tree).
 func (s *Server) settleApplies() {
 	for !s.applyIdle() {
-		s.runApply(1<<30, true)
+		s.sched.runApply(1<<30, true)
 	}
 }
 
@@ -473,20 +499,20 @@ func (s *Server) settleApplies() {
 // bounded number per round (Java's expirer thread hands them to the
 // pipeline one by one). The sessions are closing already: nothing can
 // touch them back to life meanwhile.
-func (s *Server) runExpiries(budget int) {
-	if s.expireMore && len(s.expiring) < budget {
-		s.expireSessions(s.expireAt)
+func (sc *scheduler) runExpiries(budget int) {
+	if sc.s.expireMore && len(sc.s.expiring) < budget {
+		sc.expireSessions(sc.s.expireAt)
 	}
-	n := min(budget, len(s.expiring))
-	for _, sess := range s.expiring[:n] {
-		s.log.Info().Str("session", sess.ID.String()).Int32("timeout", sess.TimeoutMs).Msg("Expiring session")
-		s.stats.expired++
-		s.proposeServerTxn(sess.ID, wire.OpCloseSession, nil)
+	n := min(budget, len(sc.s.expiring))
+	for _, sess := range sc.s.expiring[:n] {
+		sc.s.log.Info().Str("session", sess.ID.String()).Int32("timeout", sess.TimeoutMs).Msg("Expiring session")
+		sc.s.stats.expired++
+		sc.s.proposeServerTxn(sess.ID, wire.OpCloseSession, nil)
 	}
-	clear(s.expiring[:n])
-	s.expiring = s.expiring[n:]
-	if len(s.expiring) == 0 {
-		s.expiring = nil
+	clear(sc.s.expiring[:n])
+	sc.s.expiring = sc.s.expiring[n:]
+	if len(sc.s.expiring) == 0 {
+		sc.s.expiring = nil
 	}
 }
 
@@ -503,47 +529,47 @@ type touchBatch struct {
 func (s *Server) queueTouches(touches []wire.SessionTouch) {
 	s.touching = append(s.touching, touchBatch{touches, s.nowMs()})
 	if len(touches) <= expireChunk && len(s.touching) == 1 {
-		s.runTouches(expireChunk)
+		s.sched.runTouches(expireChunk)
 	}
 }
 
-func (s *Server) runTouches(budget int) {
-	for budget > 0 && len(s.touching) > 0 {
-		b := &s.touching[0]
+func (sc *scheduler) runTouches(budget int) {
+	for budget > 0 && len(sc.s.touching) > 0 {
+		b := &sc.s.touching[0]
 		n := min(budget, len(b.touches))
 		for _, t := range b.touches[:n] {
-			s.sessions.Touch(t.SessionID, b.now)
+			sc.s.sessions.Touch(t.SessionID, b.now)
 		}
 		budget -= n
 		if b.touches = b.touches[n:]; len(b.touches) == 0 {
-			s.touching[0] = touchBatch{}
-			s.touching = s.touching[1:]
+			sc.s.touching[0] = touchBatch{}
+			sc.s.touching = sc.s.touching[1:]
 		}
 	}
-	if len(s.touching) == 0 {
-		s.touching = nil
+	if len(sc.s.touching) == 0 {
+		sc.s.touching = nil
 	}
 }
 
 // expireSessions takes up to expireChunk of the sessions due at now from
 // the expiry buckets; the owner takes more in later rounds while some are
 // left (100,000 sessions due at once take 4.6 ms to take in one go).
-func (s *Server) expireSessions(now int64) {
-	s.runHeard()          // clients heard from before now count
-	s.runTouches(1 << 62) // touches that arrived before now count
-	got := s.sessions.Expire(now, expireChunk)
-	s.expiring = append(s.expiring, got...)
-	s.expireAt, s.expireMore = now, len(got) == expireChunk
+func (sc *scheduler) expireSessions(now int64) {
+	sc.s.runHeard()        // clients heard from before now count
+	sc.runTouches(1 << 62) // touches that arrived before now count
+	got := sc.s.sessions.Expire(now, expireChunk)
+	sc.s.expiring = append(sc.s.expiring, got...)
+	sc.s.expireAt, sc.s.expireMore = now, len(got) == expireChunk
 }
 
 // runConnJobs gives the connections' jobs their slices, in turn, and
 // reports whether one may go on at once (a job that did nothing waits for
 // something that wakes the owner itself: an apply's next round, a
 // goroutine's result).
-func (s *Server) runConnJobs(budget int) bool {
+func (sc *scheduler) runConnJobs(budget int) bool {
 	more := false
-	jobs := s.connJobs
-	s.connJobs = nil
+	jobs := sc.connJobs
+	sc.connJobs = nil
 	var later []*clientConn // not reached this round: first next round
 	var again []*clientConn
 	for _, cc := range jobs {
@@ -552,11 +578,11 @@ func (s *Server) runConnJobs(budget int) bool {
 			continue
 		}
 		if cc.dead && !cc.fourLetter {
-			j.drop(s)
+			j.drop(sc.s)
 			cc.job = nil
 			continue
 		}
-		if budget <= 0 || s.jobTimeUp() {
+		if budget <= 0 || sc.jobTimeUp() {
 			later = append(later, cc)
 			more = true
 			continue
@@ -564,9 +590,9 @@ func (s *Server) runConnJobs(budget int) bool {
 		// The job runs as its request: what it starts (a read it held
 		// back may start another job) keeps the request's number.
 		cc.reqSeq, cc.reqAt = cc.jobSeq, cc.jobAt
-		used, done := j.step(s, cc, min(budget, 4*jobChunk))
+		used, done := j.step(sc.s, cc, min(budget, 4*jobChunk))
 		if _, read := j.(readJob); read && done && !cc.fourLetter {
-			s.observeRead(cc)
+			sc.s.observeRead(cc)
 		}
 		cc.reqSeq = cc.lastSeq
 		budget -= max(used, 1)
@@ -580,10 +606,10 @@ func (s *Server) runConnJobs(budget int) bool {
 			cc.job = nil
 		}
 		if cc.job == nil {
-			s.drainPending(cc) // may start its next job (added to s.connJobs)
+			sc.s.drainPending(cc) // may start its next job (added to sc.connJobs)
 		}
 	}
-	s.connJobs = append(append(later, again...), s.connJobs...)
+	sc.connJobs = append(append(later, again...), sc.connJobs...)
 	return more
 }
 
@@ -595,7 +621,7 @@ type waitApplyJob struct {
 }
 
 func (j *waitApplyJob) step(s *Server, cc *clientConn, _ int) (int, bool) {
-	if s.applyJob != nil {
+	if s.sched.applyJob != nil {
 		return 0, false
 	}
 	live := cc.auth
@@ -608,53 +634,53 @@ func (j *waitApplyJob) step(s *Server, cc *clientConn, _ int) (int, bool) {
 func (j *waitApplyJob) drop(*Server) {}
 
 // deferRead queues a read behind the txn being applied.
-func (s *Server) deferRead(cc *clientConn, p *wire.ClientPacket) {
-	s.startConnJob(cc, &waitApplyJob{pkt: p, auth: cc.auth})
+func (sc *scheduler) deferRead(cc *clientConn, p *wire.ClientPacket) {
+	sc.startConnJob(cc, &waitApplyJob{pkt: p, auth: cc.auth})
 }
 
 // answerApplied marks an applied txn done and answers its requester, and
 // the syncs that waited for it.
-func (s *Server) answerApplied(p *proposal) {
+func (sc *scheduler) answerApplied(p *proposal) {
 	p.applied = true
 	if after := p.after; after != nil {
 		p.after = nil
 		for _, sp := range after {
-			s.syncDone(sp)
+			sc.s.syncDone(sp)
 		}
 	}
 	h := &p.entry.Hdr
 	if p.connect != nil {
-		s.finishConnect(p)
+		sc.s.finishConnect(p)
 		return
 	}
 	if h.Type == wire.OpCloseSession {
 		// The requester (if any) gets its reply first; then the session's
 		// connection is closed.
 		if p.cc != nil {
-			s.drainPending(p.cc)
+			sc.s.drainPending(p.cc)
 		}
-		if cc := s.bySession[h.ClientID]; cc != nil {
-			delete(s.bySession, h.ClientID)
+		if cc := sc.s.bySession[h.ClientID]; cc != nil {
+			delete(sc.s.bySession, h.ClientID)
 			if p.cc == cc {
 				// closeSession from the client: reply, then close.
-				s.closeConn(cc, "session closed")
+				sc.s.closeConn(cc, "session closed")
 			} else {
 				// Expiry: Java closes the connection at once and what was
 				// queued for it is lost.
-				s.closeConnNow(cc, "session expired")
+				sc.s.closeConnNow(cc, "session expired")
 			}
 		}
 		return
 	}
 	if p.cc != nil {
-		s.drainPending(p.cc)
+		sc.s.drainPending(p.cc)
 	}
 }
 
 // runConnJob runs j at once as far as a request may go in one round, and
 // leaves the rest, if any, as cc's job.
-func (s *Server) runConnJob(cc *clientConn, j connJob) {
-	if _, done := j.step(s, cc, inlineConnOps); !done {
-		s.startConnJob(cc, j)
+func (sc *scheduler) runConnJob(cc *clientConn, j connJob) {
+	if _, done := j.step(sc.s, cc, inlineConnOps); !done {
+		sc.startConnJob(cc, j)
 	}
 }

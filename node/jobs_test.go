@@ -39,6 +39,53 @@ func (r *recordSink) sent() []byte {
 	return append([]byte(nil), r.out...)
 }
 
+// startStandalone starts a standalone server on a temporary data
+// directory, its default config changed by each of opts, and stops it
+// when the test ends.
+func startStandalone(t testing.TB, opts ...func(*Config)) *Server {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop(context.Background()) })
+	return s
+}
+
+// createNode creates a node at p straight in s's tree, ephemeral of eph
+// unless it is 0, with the zxid after the tree's last (s.zxid follows). It
+// runs on the owner goroutine (call).
+func createNode(t *testing.T, s *Server, p string, eph wire.SessionID) {
+	t.Helper()
+	z := s.tree.LastZxid + 1
+	e := wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate, ClientID: eph},
+		Body: &wire.CreateTxn{Path: p, ACL: tree.OpenACLUnsafe, Ephemeral: eph != 0, ParentCVersion: -1}}
+	if r := s.tree.Apply(&e); r.Err != wire.ErrOk {
+		t.Errorf("create %s: %v", p, r.Err)
+	}
+	s.zxid = z
+}
+
+// queueSetData queues, as cc's next reply, a setData of /a to v from
+// session 0x77 that has been prepared (its zxid taken), as request number
+// seq of cc; on the owner goroutine.
+func queueSetData(s *Server, cc *clientConn, xid wire.Xid, seq uint64, v string) *proposal {
+	p := &proposal{cc: cc, xid: xid, op: wire.OpSetData, start: time.Now(), seq: seq, entry: wire.TxnEntry{
+		Hdr:  wire.TxnHeader{ClientID: 0x77, Cxid: xid, Zxid: s.nextZxid(), Type: wire.OpSetData},
+		Body: &wire.SetDataTxn{Path: "/a", Data: []byte(v), Version: 1}}}
+	cc.pending = append(cc.pending, pendingItem{prop: p})
+	s.outstandingN++
+	return p
+}
+
 func call(t *testing.T, s *Server, fn func()) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -54,17 +101,7 @@ func call(t *testing.T, s *Server, fn func()) {
 // ahead of an event) and reads of its path wait, while reads of other
 // paths do not.
 func TestFanOutDeliversAcrossRounds(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.MaxClientCnxns = 0
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t, func(c *Config) { c.MaxClientCnxns = 0 })
 	const n = 3 * roundDeliveries
 	sinks := make([]*recordSink, n)
 	var p *proposal
@@ -93,22 +130,22 @@ func TestFanOutDeliversAcrossRounds(t *testing.T) {
 			Hdr:  wire.TxnHeader{Zxid: s.nextZxid(), Type: wire.OpSetData},
 			Body: &wire.SetDataTxn{Path: "/w", Data: []byte("x"), Version: 1}}}
 		s.applyProposal(p)
-		if s.applyJob == nil {
+		if s.sched.applyJob == nil {
 			t.Error("the events of 3 rounds were sent in one")
 			return
 		}
 		if s.tree.LastZxid != before || p.applied {
 			t.Errorf("the txn counts as applied before its events are out (last zxid %v, was %v)", s.tree.LastZxid, before)
 		}
-		if !s.readWaits("/w") || s.readWaits("/other") {
-			t.Errorf("read barrier: /w waits %v, /other waits %v", s.readWaits("/w"), s.readWaits("/other"))
+		if !s.sched.readWaits("/w") || s.sched.readWaits("/other") {
+			t.Errorf("read barrier: /w waits %v, /other waits %v", s.sched.readWaits("/w"), s.sched.readWaits("/other"))
 		}
 	})
 	wait := func() {
 		t.Helper()
 		deadline := time.Now().Add(20 * time.Second)
 		for done := false; !done; {
-			call(t, s, func() { done = s.applyJob == nil })
+			call(t, s, func() { done = s.sched.applyJob == nil })
 			if time.Now().After(deadline) {
 				t.Fatal("the events are still not out")
 			}
@@ -160,24 +197,14 @@ func TestFanOutDeliversAcrossRounds(t *testing.T) {
 // the expiry buckets in one go are all expired, the rest taken in later
 // rounds without waiting for the next tick.
 func TestExpiryInChunks(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.TickTime = 60000 // no tick during the test: only the rounds take more
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t, func(c *Config) { c.TickTime = 60000 }) // no tick during the test: only the rounds take more
 	const n = expireChunk + 1000
 	call(t, s, func() {
 		now := s.nowMs()
 		for range n {
 			s.sessions.Add(s.sessions.NextID(), 1, now)
 		}
-		s.expireSessions(now + 2*int64(cfg.TickTime))
+		s.sched.expireSessions(now + 2*int64(s.Config().TickTime))
 		if len(s.expiring) != expireChunk || !s.expireMore {
 			t.Errorf("took %d sessions (more: %v), want %d and more", len(s.expiring), s.expireMore, expireChunk)
 		}
@@ -198,17 +225,7 @@ func TestExpiryInChunks(t *testing.T) {
 // one step reads walks them across rounds and proposes the deletions a
 // bounded number a round; every empty used container goes.
 func TestReaperWalksInRounds(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.ContainerCheckMs = 1 << 30 // checks only when the test asks
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t, func(c *Config) { c.ContainerCheckMs = 1 << 30 }) // checks only when the test asks
 	const n = maxSortedReap + 1000
 	call(t, s, func() {
 		apply := func(typ wire.OpCode, body jute.Record) {
@@ -221,9 +238,11 @@ func TestReaperWalksInRounds(t *testing.T) {
 			apply(wire.OpCreate, &wire.CreateTxn{Path: p + "/x", ACL: tree.OpenACLUnsafe, ParentCVersion: -1})
 			apply(wire.OpDelete, &wire.DeleteTxn{Path: p + "/x"})
 		}
-		s.reapContainers(wallMs())
-		if s.reapScan == nil || len(s.reaping) != 0 {
-			t.Errorf("the check of %d containers did not start as a walk (%d deletions queued)", n, len(s.reaping))
+		if s.reap.check(s.tree, wallMs(), s.sched.applyJob != nil) {
+			s.poke()
+		}
+		if s.reap.scan == nil || len(s.reap.queue) != 0 {
+			t.Errorf("the check of %d containers did not start as a walk (%d deletions queued)", n, len(s.reap.queue))
 		}
 	})
 	waitFor(t, func() bool {
@@ -238,17 +257,7 @@ func TestReaperWalksInRounds(t *testing.T) {
 // handshakes (or answers a four-letter word): connections with sessions
 // are not walked every tick.
 func TestSessionlessCheckLooksOnce(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.MaxClientCnxns = 0
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t, func(c *Config) { c.MaxClientCnxns = 0 })
 	call(t, s, func() {
 		conn := func(id uint64) *clientConn {
 			cc := &clientConn{sink: &recordSink{id: id}, id: id, remote: "127.0.0.1:1"}
@@ -261,21 +270,21 @@ func TestSessionlessCheckLooksOnce(t *testing.T) {
 			conn(uint64(100 + i)).session = wire.SessionID(1000 + i)
 		}
 		opened := idle.openedAt
-		s.closeSessionless(opened + sessionlessTimeoutMs)
-		if idle.closing || len(s.fresh)-s.freshHead != 1003 {
-			t.Errorf("closed before 10 s: %v, %d still fresh", idle.closing, len(s.fresh)-s.freshHead)
+		s.sessionless.run(opened + sessionlessTimeoutMs)
+		if idle.closing || len(s.sessionless.fresh)-s.sessionless.head != 1003 {
+			t.Errorf("closed before 10 s: %v, %d still fresh", idle.closing, len(s.sessionless.fresh)-s.sessionless.head)
 		}
-		s.closeSessionless(opened + sessionlessTimeoutMs + 1000)
+		s.sessionless.run(opened + sessionlessTimeoutMs + 1000)
 		if !idle.closing || connecting.closing || word.closing {
 			t.Errorf("after 10 s: idle closed %v, handshaking one %v, four-letter one %v", idle.closing, connecting.closing, word.closing)
 		}
-		if len(s.fresh) != 0 || len(s.late) != 2 {
-			t.Errorf("%d fresh, %d late; want 0, 2 (the handshaking and four-letter ones)", len(s.fresh), len(s.late))
+		if len(s.sessionless.fresh) != 0 || len(s.sessionless.late) != 2 {
+			t.Errorf("%d fresh, %d late; want 0, 2 (the handshaking and four-letter ones)", len(s.sessionless.fresh), len(s.sessionless.late))
 		}
 		connecting.connecting = false // its handshake failed
-		s.closeSessionless(opened + sessionlessTimeoutMs + 2000)
-		if !connecting.closing || len(s.late) != 1 {
-			t.Errorf("failed handshake: closed %v, %d late", connecting.closing, len(s.late))
+		s.sessionless.run(opened + sessionlessTimeoutMs + 2000)
+		if !connecting.closing || len(s.sessionless.late) != 1 {
+			t.Errorf("failed handshake: closed %v, %d late", connecting.closing, len(s.sessionless.late))
 		}
 	})
 }
@@ -284,17 +293,7 @@ func TestSessionlessCheckLooksOnce(t *testing.T) {
 // applied across rounds, and whatever of it is left is applied before a
 // tick expires sessions (a touched session does not expire).
 func TestLearnerTouchesInRounds(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.TickTime = 60000 // no tick during the test
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t, func(c *Config) { c.TickTime = 60000 }) // no tick during the test
 	const n = expireChunk + 1000
 	call(t, s, func() {
 		now := s.nowMs()
@@ -311,7 +310,7 @@ func TestLearnerTouchesInRounds(t *testing.T) {
 		// As if it had arrived two minutes later: the sessions' first
 		// bucket has passed by then, the touched ones have not.
 		s.touching[0].now = now + 120000
-		s.expireSessions(now + 120000)
+		s.sched.expireSessions(now + 120000)
 		if len(s.expiring) != 0 || len(s.touching) != 0 {
 			t.Errorf("%d touched sessions expired, %d touch batches left", len(s.expiring), len(s.touching))
 		}
@@ -323,16 +322,7 @@ func TestLearnerTouchesInRounds(t *testing.T) {
 // is spent, the rest waits behind a resumeJob and is answered in later
 // rounds, in order.
 func TestPipelinedBatchAcrossRounds(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t)
 	const n = 1000
 	sink := &recordSink{id: 7}
 	var cc *clientConn
@@ -383,17 +373,7 @@ func TestPipelinedBatchAcrossRounds(t *testing.T) {
 // answered then would show the txn before its events are out (Java sends
 // every event of a txn before any later reply).
 func TestFanOutHoldsReadsOfEveryChangedPath(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.MaxClientCnxns = 0
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t, func(c *Config) { c.MaxClientCnxns = 0 })
 	stats := tree.QuotaPath + "/w/zookeeper_stats"
 	call(t, s, func() {
 		for _, c := range [][2]string{{"/w", "w"}, {tree.QuotaPath + "/w", ""},
@@ -419,7 +399,7 @@ func TestFanOutHoldsReadsOfEveryChangedPath(t *testing.T) {
 			Hdr:  wire.TxnHeader{Zxid: s.nextZxid(), Type: wire.OpSetData},
 			Body: &wire.SetDataTxn{Path: "/w", Data: []byte("a longer value"), Version: 1}}}
 		s.applyProposal(p)
-		if s.applyJob == nil {
+		if s.sched.applyJob == nil {
 			t.Errorf("the events of 3 rounds were sent in one: %+v", p.result)
 			return
 		}
@@ -427,11 +407,11 @@ func TestFanOutHoldsReadsOfEveryChangedPath(t *testing.T) {
 			t.Errorf("the setData did not change the quota stats (%q)", before)
 		}
 		for _, path := range []string{"/w", stats} {
-			if !s.readWaits(path) {
+			if !s.sched.readWaits(path) {
 				t.Errorf("a read of %s does not wait for the txn whose events are still going out", path)
 			}
 		}
-		if s.readWaits("/other") {
+		if s.sched.readWaits("/other") {
 			t.Error("a read of a path the txn did not change waits")
 		}
 	})
@@ -444,16 +424,7 @@ func TestFanOutHoldsReadsOfEveryChangedPath(t *testing.T) {
 // by the leader's SYNC (Java's goes through the commit processor behind
 // the commits). Otherwise the reads after the sync miss a committed write.
 func TestSyncWaitsForCommittedApplies(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t)
 	sink, sink2 := &recordSink{id: 7}, &recordSink{id: 8}
 	var cc, cc2 *clientConn
 	var w1, w2 *proposal
@@ -471,12 +442,12 @@ func TestSyncWaitsForCommittedApplies(t *testing.T) {
 		s.zxid = z
 		cc = &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
 		s.register(cc)
-		cc.session = 0x77
+		cc.session, cc.timeoutMs = 0x77, 30000 // a real connection carries its negotiated timeout
 		cc2 = &clientConn{sink: sink2, id: sink2.id, remote: "127.0.0.1:2"}
 		s.register(cc2)
-		cc2.session = 0x78
+		cc2.session, cc2.timeoutMs = 0x78, 30000
 		// A committed write waits to be applied (held as by a multiRead).
-		s.applyHold++
+		s.sched.applyHold++
 		w1 = setData("a")
 		if s.tree.LastZxid >= w1.entry.Hdr.Zxid {
 			t.Error("the held write was applied")
@@ -492,7 +463,7 @@ func TestSyncWaitsForCommittedApplies(t *testing.T) {
 		s.peer = &peer{syncs: []*proposal{sp}}
 		s.onLeaderSync()
 		s.peer = nil
-		s.applyHold--
+		s.sched.applyHold--
 	})
 	// Each sync's reply carries the zxid of the write it follows, or a
 	// later one.
@@ -528,16 +499,7 @@ func TestSyncWaitsForCommittedApplies(t *testing.T) {
 // sees a write its session sent after it (Java's CommitProcessor holds a
 // session's commit back until its earlier requests are done).
 func TestReadNeverSeesLaterWriteOfItsSession(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t)
 	sink := &recordSink{id: 7}
 	call(t, s, func() {
 		z := s.tree.LastZxid + 1
@@ -546,15 +508,8 @@ func TestReadNeverSeesLaterWriteOfItsSession(t *testing.T) {
 		s.zxid = z
 		cc := &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
 		s.register(cc)
-		cc.session = 0x77
-		write := func(xid wire.Xid, v string) *proposal {
-			p := &proposal{cc: cc, xid: xid, op: wire.OpSetData, start: time.Now(), entry: wire.TxnEntry{
-				Hdr:  wire.TxnHeader{ClientID: 0x77, Cxid: xid, Zxid: s.nextZxid(), Type: wire.OpSetData},
-				Body: &wire.SetDataTxn{Path: "/a", Data: []byte(v), Version: 1}}}
-			cc.pending = append(cc.pending, pendingItem{prop: p})
-			s.outstandingN++
-			return p
-		}
+		cc.session, cc.timeoutMs = 0x77, 30000
+		write := func(xid wire.Xid, v string) *proposal { return queueSetData(s, cc, xid, 0, v) }
 		read := func(xid wire.Xid) {
 			cc.pending = append(cc.pending, pendingItem{pkt: &wire.ClientPacket{Kind: wire.KindRequest,
 				Header: wire.RequestHeader{Xid: xid, Type: wire.OpGetData}, Body: &wire.GetDataRequest{Path: "/a"}}, auth: cc.auth, snap: true})
@@ -565,16 +520,16 @@ func TestReadNeverSeesLaterWriteOfItsSession(t *testing.T) {
 		read(3)
 		w2 := write(4, "2")
 		// Both commit together; this round's time is spent.
-		s.roundStart = time.Now().Add(-time.Hour)
+		s.sched.roundStart = time.Now().Add(-time.Hour)
 		s.applyProposal(w1)
 		s.applyProposal(w2)
 		// The next round: applies first, then the connections' jobs.
-		s.jobDeadline = time.Now().Add(time.Hour)
-		s.runApply(roundApplyOps, false)
-		s.runConnJobs(roundConnOps)
+		s.sched.jobDeadline = time.Now().Add(time.Hour)
+		s.sched.runApply(roundApplyOps, false)
+		s.sched.runConnJobs(roundConnOps)
 		for i := 0; i < 4 && !s.applyIdle(); i++ { // and as many rounds as it takes
-			s.runApply(roundApplyOps, false)
-			s.runConnJobs(roundConnOps)
+			s.sched.runApply(roundApplyOps, false)
+			s.sched.runConnJobs(roundConnOps)
 		}
 		s.flush()
 	})
@@ -607,16 +562,7 @@ func TestReadNeverSeesLaterWriteOfItsSession(t *testing.T) {
 // worth of them it is applied across rounds, as a listed one is, not in
 // one owner step.
 func TestCloseSessionWithoutListAppliedInSteps(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t)
 	const n = 4 * tree.LargeTxn
 	call(t, s, func() {
 		for i := 0; i < n; i++ {
@@ -630,7 +576,7 @@ func TestCloseSessionWithoutListAppliedInSteps(t *testing.T) {
 			Hdr:  wire.TxnHeader{ClientID: 9, Zxid: s.nextZxid(), Type: wire.OpCloseSession},
 			Body: &wire.CloseSessionTxn{Paths2Delete: []string{}}}}
 		s.applyProposal(p)
-		if s.applyJob == nil && len(s.applyWait) == 0 {
+		if s.sched.applyJob == nil && len(s.sched.applyWait) == 0 {
 			t.Errorf("the closeSession of %d ephemerals was applied in one step", n)
 		}
 	})
@@ -652,16 +598,7 @@ func TestCloseSessionWithoutListAppliedInSteps(t *testing.T) {
 // committed before it arrived, not for a write its session sent after it
 // (which itself waits for the sync to be answered: a deadlock).
 func TestSyncDoesNotWaitForLaterWriteOfItsSession(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	s := startStandalone(t)
 	sink := &recordSink{id: 7}
 	var cc *clientConn
 	call(t, s, func() {
@@ -671,16 +608,9 @@ func TestSyncDoesNotWaitForLaterWriteOfItsSession(t *testing.T) {
 		s.zxid = z
 		cc = &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
 		s.register(cc)
-		cc.session = 0x77
+		cc.session, cc.timeoutMs = 0x77, 30000
 		s.sessions.Add(0x77, 30000, s.nowMs())
-		write := func(xid wire.Xid, v string) *proposal {
-			p := &proposal{cc: cc, xid: xid, op: wire.OpSetData, start: time.Now(), entry: wire.TxnEntry{
-				Hdr:  wire.TxnHeader{ClientID: 0x77, Cxid: xid, Zxid: s.nextZxid(), Type: wire.OpSetData},
-				Body: &wire.SetDataTxn{Path: "/a", Data: []byte(v), Version: 1}}}
-			cc.pending = append(cc.pending, pendingItem{prop: p})
-			s.outstandingN++
-			return p
-		}
+		write := func(xid wire.Xid, v string) *proposal { return queueSetData(s, cc, xid, 0, v) }
 		// setData, then a sync queued behind it, then a setData sent
 		// after the sync.
 		w1 := write(1, "1")
@@ -688,7 +618,7 @@ func TestSyncDoesNotWaitForLaterWriteOfItsSession(t *testing.T) {
 			Body: &wire.SyncRequest{Path: "/a"}})
 		w2 := write(3, "2")
 		// Both commit while the round's time is spent: both wait.
-		s.roundStart = time.Now().Add(-time.Hour)
+		s.sched.roundStart = time.Now().Add(-time.Hour)
 		s.applyProposal(w1)
 		s.applyProposal(w2)
 	})
@@ -723,15 +653,11 @@ func TestMultiReadDoesNotWaitForLaterWriteOfItsSession(t *testing.T) {
 		for i := 0; i < 2000; i++ {
 			reads = append(reads, wire.MultiOp{Type: wire.OpGetData, Op: &wire.GetDataRequest{Path: "/a"}})
 		}
-		s.roundStart = time.Now().Add(-time.Hour) // this round's time is spent
+		s.sched.roundStart = time.Now().Add(-time.Hour) // this round's time is spent
 		s.processRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: 1, Type: wire.OpMultiRead},
 			Body: &wire.MultiRequest{Ops: reads}})
 		cc.reqSeq++ // the setData is processed after the multiRead
-		p := &proposal{cc: cc, xid: 2, op: wire.OpSetData, start: time.Now(), seq: cc.reqSeq, entry: wire.TxnEntry{
-			Hdr:  wire.TxnHeader{ClientID: 0x77, Cxid: 2, Zxid: s.nextZxid(), Type: wire.OpSetData},
-			Body: &wire.SetDataTxn{Path: "/a", Data: []byte("1"), Version: 1}}}
-		cc.pending = append(cc.pending, pendingItem{prop: p})
-		s.outstandingN++
+		p := queueSetData(s, cc, 2, cc.reqSeq, "1")
 		s.applyProposal(p)
 	})
 	waitReplies(t, s, sink, 1, 2)
@@ -745,16 +671,12 @@ func TestMultiReadAfterEarlierWriteOfItsSession(t *testing.T) {
 	s, sink, cc := sessionWithNodeA(t)
 	call(t, s, func() {
 		cc.reqSeq++
-		p := &proposal{cc: cc, xid: 1, op: wire.OpSetData, start: time.Now(), seq: cc.reqSeq, entry: wire.TxnEntry{
-			Hdr:  wire.TxnHeader{ClientID: 0x77, Cxid: 1, Zxid: s.nextZxid(), Type: wire.OpSetData},
-			Body: &wire.SetDataTxn{Path: "/a", Data: []byte("1"), Version: 1}}}
-		cc.pending = append(cc.pending, pendingItem{prop: p})
-		s.outstandingN++
+		p := queueSetData(s, cc, 1, cc.reqSeq, "1")
 		var reads []wire.MultiOp
 		for i := 0; i < 2000; i++ {
 			reads = append(reads, wire.MultiOp{Type: wire.OpGetData, Op: &wire.GetDataRequest{Path: "/a"}})
 		}
-		s.roundStart = time.Now().Add(-time.Hour) // this round's time is spent
+		s.sched.roundStart = time.Now().Add(-time.Hour) // this round's time is spent
 		s.processRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: 2, Type: wire.OpMultiRead},
 			Body: &wire.MultiRequest{Ops: reads}})
 		s.applyProposal(p)
@@ -766,16 +688,17 @@ func TestMultiReadAfterEarlierWriteOfItsSession(t *testing.T) {
 // registers a connection of session 0x77 that records what it is sent.
 func sessionWithNodeA(t *testing.T) (*Server, *recordSink, *clientConn) {
 	t.Helper()
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
+	return sessionWithNodeAConfig(t, DefaultConfig())
+}
+
+// sessionWithNodeAConfig is sessionWithNodeA on cfg (its DataDir is set).
+func sessionWithNodeAConfig(t *testing.T, cfg Config) (*Server, *recordSink, *clientConn) {
+	t.Helper()
+	s := startStandalone(t, func(c *Config) {
+		dir := c.DataDir
+		*c = cfg
+		c.DataDir = dir
+	})
 	sink := &recordSink{id: 7}
 	cc := &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
 	call(t, s, func() {
@@ -784,7 +707,11 @@ func sessionWithNodeA(t *testing.T) (*Server, *recordSink, *clientConn) {
 		s.tree.Apply(&e)
 		s.zxid = z
 		s.register(cc)
-		cc.session = 0x77
+		// The negotiated timeout a real connection carries: a request's
+		// touch extends the session by it (0 would expire the session at
+		// the next tick after any request, which a loaded machine reaches
+		// within a test case).
+		cc.session, cc.timeoutMs = 0x77, 30000
 		s.sessions.Add(0x77, 30000, s.nowMs())
 	})
 	return s, sink, cc

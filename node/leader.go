@@ -667,7 +667,7 @@ func (s *Server) stepDown(reason string) {
 		return
 	}
 	s.log.Warn().Str("reason", reason).Msg("Shutting down the leader")
-	s.becomeLooking(reason, 100*time.Millisecond)
+	s.becomeLooking(reason, 0)
 }
 
 // leaveLeading closes the learner connections and the listener and brings

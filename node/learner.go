@@ -349,6 +349,11 @@ type learnerSync struct {
 	// diskChanged: the log was truncated or rewound; a failed sync
 	// reloads the database from disk.
 	diskChanged bool
+	// snapAt is the zxid of the leader's snapshot (SNAP); once the
+	// snapshot at NEWLEADER is durable, the logged txns and snapshots it
+	// supersedes go (supersedeBySnap).
+	snapAt    wire.Zxid
+	snapTaken bool
 	// logged are the proposals logged and fsynced before the NEWLEADER
 	// ACK (followers); they wait for their COMMITs.
 	logged []*wire.TxnEntry
@@ -506,12 +511,18 @@ func (ls *learnerSync) carryOut() {
 			ls.stage = stageAppend
 			if r.WriteSnapshot {
 				db := ls.db
+				snapTaken, snapAt := ls.snapTaken, ls.snapAt
 				ls.runJob(func() syncJobResult {
 					path, nodes, err := s.writeSnapshotOf(db.tree, databaseTail(db))
 					if err != nil {
 						return syncJobResult{err: fmt.Errorf("snapshot at NEWLEADER: %w", err)}
 					}
 					l.log.Info().Str("file", path).Int("nodes", nodes).Msg("snapshot written")
+					if snapTaken {
+						if err := ls.supersedeBySnap(snapAt, db.tree.LastZxid); err != nil {
+							return syncJobResult{err: err}
+						}
+					}
 					return syncJobResult{}
 				})
 			}
@@ -591,6 +602,7 @@ func (ls *learnerSync) startRewind(r *zab.LearnerReady) {
 	if r.ReceiveSnapshot {
 		db := ls.snap
 		z := r.SnapshotZxid
+		ls.snapTaken, ls.snapAt = true, z
 		ls.runJob(func() syncJobResult {
 			db.tree.LastZxid = z
 			nst, err := ls.rewindDisk(st, z, false)
@@ -730,6 +742,34 @@ func (ls *learnerSync) rewindDisk(st store, zxid wire.Zxid, strict bool) (store,
 		return nil, errors.Join(err, oerr)
 	}
 	return nst, err
+}
+
+// supersedeBySnap removes, once the snapshot at NEWLEADER (at snapZxid)
+// is durable after a SNAP at x, the snapshots older than it and the txn
+// log files holding only txns up to x. Those txns are in the leader's
+// snapshot or were never committed (another branch of the history that
+// this learner logged and the leader does not have): left in the log,
+// such a txn would be read for a DIFF once this server leads (reading
+// through the hole up to x), and an old snapshot plus the later logs
+// would be a history with a hole. Snapshots go first: a crash in between
+// leaves the newest snapshot and logs nobody replays below it.
+func (ls *learnerSync) supersedeBySnap(x, snapZxid wire.Zxid) error {
+	s := ls.s
+	removed, err := storage.RemoveSnapshotsBefore(s.snapDir(), snapZxid)
+	for _, f := range removed {
+		s.log.Info().Str("file", f).Str("snapshot_zxid", snapZxid.String()).Msg("removed snapshot superseded by the leader's")
+	}
+	if err != nil {
+		return fmt.Errorf("removing the snapshots the leader's snapshot supersedes: %w", err)
+	}
+	removed, err = storage.DropThrough(s.logDir(), x, s.cfg.RecordLimit())
+	for _, f := range removed {
+		s.log.Info().Str("file", f).Str("zxid", x.String()).Msg("removed txn log superseded by the leader's snapshot")
+	}
+	if err != nil {
+		return fmt.Errorf("removing the txn logs the leader's snapshot supersedes: %w", err)
+	}
+	return nil
 }
 
 // waitDurable blocks until the store has made everything up to z durable.

@@ -149,11 +149,11 @@ func BenchmarkOwnerSteps(b *testing.B) {
 							Body: &wire.SetDataTxn{Path: "/b", Data: []byte("x"), Version: -1}}}
 						s.applyProposal(p)
 					} else {
-						s.jobDeadline = time.Now().Add(roundJobTime)
-						s.runApply(roundApplyOps, false)
+						s.sched.jobDeadline = time.Now().Add(roundJobTime)
+						s.sched.runApply(roundApplyOps, false)
 					}
 					s.flush()
-					return s.applyJob == nil
+					return s.sched.applyJob == nil
 				}
 			})
 			b.Logf("%d connections: %v", len(s.conns), r)
@@ -213,7 +213,7 @@ func BenchmarkOwnerSteps(b *testing.B) {
 	})
 	b.Run("tick-sessionless-check-100k-connections", func(b *testing.B) {
 		for b.Loop() {
-			measureOnce(b, s, func() { s.closeSessionless(s.nowMs()) })
+			measureOnce(b, s, func() { s.sessionless.run(s.nowMs()) })
 		}
 	})
 	b.Run("expire-100k-sessions", func(b *testing.B) {
@@ -275,7 +275,7 @@ func BenchmarkReaperCheck(b *testing.B) {
 	})
 	b.Run("one-step", func(b *testing.B) {
 		for b.Loop() {
-			measureOnce(b, s, func() { _ = s.reapCandidates(wallMs()) })
+			measureOnce(b, s, func() { _ = reapCandidates(s.tree, wallMs()) })
 		}
 	})
 	b.Run("walk", func(b *testing.B) {
@@ -284,9 +284,9 @@ func BenchmarkReaperCheck(b *testing.B) {
 			// step the walk too between separate ones.
 			var r rounds
 			onOwner(b, s, func() {
-				r.max = threadCPU(func() { s.reapContainers(wallMs()) })
-				for s.reapScan != nil {
-					d := threadCPU(func() { s.runReaper(roundExpiries) })
+				r.max = threadCPU(func() { s.reap.check(s.tree, wallMs(), false) })
+				for s.reap.scan != nil {
+					d := threadCPU(func() { s.reap.run(s.tree, roundExpiries, false) })
 					r.n++
 					r.total += d
 					r.max = max(r.max, d)
@@ -350,7 +350,7 @@ func BenchmarkOwnerStepsRequests(b *testing.B) {
 		for done := false; !done; rounds++ {
 			onOwner(b, s, func() {
 				d := threadCPU(func() {
-					s.roundStart = time.Time{}
+					s.sched.roundStart = time.Time{}
 					if cc.job != nil {
 						cc.job = nil
 						s.drainPending(cc)
@@ -463,19 +463,10 @@ func BenchmarkOwnerStepsRequests(b *testing.B) {
 
 func benchServer(b *testing.B) *Server {
 	b.Helper()
-	cfg := DefaultConfig()
-	cfg.DataDir = b.TempDir()
-	cfg.DataLogDir = cfg.DataDir
-	cfg.Logger = zerolog.Nop()
-	s, err := New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Stop(context.Background()) })
-	return s
+	return startStandalone(b, func(c *Config) {
+		c.DataLogDir = c.DataDir
+		c.Logger = zerolog.Nop()
+	})
 }
 
 type benchSink struct{ id uint64 }
@@ -575,7 +566,7 @@ func benchFourLetter(b *testing.B, s *Server, word string) {
 		sink := &countSink{}
 		cc := &clientConn{sink: sink, fourLetter: true}
 		var j *fourLetterJob
-		onOwner(b, s, func() { j = s.fourLetterJob(word).(*fourLetterJob) })
+		onOwner(b, s, func() { j = s.resp.fourLetterJob(word).(*fourLetterJob) })
 		if j.pre != nil {
 			v := <-j.pre
 			j.pre = make(chan any, 1)
@@ -599,7 +590,7 @@ func benchAdmin(b *testing.B, s *Server, cmd string) {
 		var j *adminJob
 		var finish func(map[string]any)
 		onOwner(b, s, func() {
-			gen, f := s.adminListing(cmd)
+			gen, f := s.resp.adminListing(cmd)
 			j, finish = &adminJob{ctx: context.Background(), gen: gen, done: make(chan struct{})}, f
 		})
 		r := measureRounds(b, s, func() func() bool {
@@ -640,7 +631,7 @@ func benchTxnJob(b *testing.B, s *Server, req *tree.PrepRequest) (prep, apply ro
 			// One op: applied at once.
 			return func() bool {
 				res := s.tree.ApplyHeld(&e)
-				s.triggerWatches(res.Events)
+				s.sched.notify.trigger(res.Events)
 				s.tree.Advance(e.Hdr.Zxid)
 				return true
 			}
@@ -653,7 +644,7 @@ func benchTxnJob(b *testing.B, s *Server, req *tree.PrepRequest) (prep, apply ro
 				return false
 			}
 			n := min(roundApplyOps, len(res.Events)-fired)
-			s.triggerWatches(res.Events[fired : fired+n])
+			s.sched.notify.trigger(res.Events[fired : fired+n])
 			fired += n
 			if fired < len(res.Events) {
 				return false

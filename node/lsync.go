@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sort"
 
 	"github.com/rs/zerolog"
 
@@ -136,7 +137,12 @@ func (ld *leaderDriver) readLogForSync(h *learnerHandler, peer wire.Zxid, factor
 // limit bounds a record (Config.RecordLimit).
 func proposalsFromLog(log zerolog.Logger, snapDir, logDir string, limit int, peer wire.Zxid, factor float64) []zab.Committed {
 	var sizeLimit int64
-	if snaps, err := storage.ListSnapshots(snapDir); err == nil && len(snaps) > 0 {
+	snaps, err := storage.ListSnapshots(snapDir)
+	if err != nil {
+		log.Warn().Err(err).Msg("listing the snapshots for a sync")
+		return nil
+	}
+	if len(snaps) > 0 {
 		if st, err := os.Stat(snaps[0].Path); err == nil {
 			sizeLimit = int64(float64(st.Size()) * factor)
 		}
@@ -178,7 +184,7 @@ func proposalsFromLog(log zerolog.Logger, snapDir, logDir string, limit int, pee
 			return nil
 		}
 		z := rec.Entry.Hdr.Zxid
-		if n := len(out); n > 0 && (z <= out[n-1].Zxid || (z.Epoch() == out[n-1].Zxid.Epoch() && z != out[n-1].Zxid+1)) {
+		if n := len(out); n > 0 && logHole(out[n-1].Zxid, z) {
 			// A DIFF across a hole would skip txns: sync by SNAP instead.
 			log.Warn().Str("zxid", z.String()).Str("previous", out[n-1].Zxid.String()).Str("file", rec.File).
 				Msg("txn log is not contiguous; not using it for a sync")
@@ -196,7 +202,38 @@ func proposalsFromLog(log zerolog.Logger, snapDir, logDir string, limit int, pee
 		e := rec.Entry
 		out = append(out, zab.NewCommitted(&e, nil))
 	}
+	if n := len(out); n > 0 {
+		// A snapshot the read passes must be at one of its txns: one that
+		// is not came from elsewhere (a SNAP sync), and the log around it
+		// is not this server's history (txns of an old epoch it logged
+		// and the leader's snapshot superseded, maybe never committed).
+		for _, sn := range snaps {
+			z := sn.Zxid
+			if z <= peer || z > out[n-1].Zxid || z.Counter() == 0 {
+				continue
+			}
+			if i := sort.Search(n, func(i int) bool { return out[i].Zxid >= z }); out[i].Zxid != z {
+				log.Warn().Str("snapshot", sn.Path).Str("peer_last_zxid", peer.String()).
+					Msg("txn log does not hold the zxid of a snapshot it passes; not using it for a sync")
+				return nil
+			}
+		}
+	}
 	return out
+}
+
+// logHole reports whether the txn log's record z after prev leaves txns
+// out (or goes back): within an epoch zxids are consecutive, and an
+// epoch's first txn has counter 1 (a log that jumps into a new epoch
+// elsewhere skips that epoch's first txns, which a SNAP brought).
+func logHole(prev, z wire.Zxid) bool {
+	if z <= prev {
+		return true
+	}
+	if z.Epoch() == prev.Epoch() {
+		return z != prev+1
+	}
+	return z.Counter() != 1
 }
 
 // startSnapSync begins spooling a fuzzy walk of the tree for h.

@@ -94,14 +94,10 @@ func multiReadData(t *testing.T, body []byte) []string {
 func TestMultiReadNeverSeesLaterWriteOfItsSession(t *testing.T) {
 	s, sink, cc := sessionWithNodeA(t)
 	call(t, s, func() {
-		s.roundStart = time.Now().Add(-time.Hour) // this round's time is spent
+		s.sched.roundStart = time.Now().Add(-time.Hour) // this round's time is spent
 		s.processRequest(cc, multiReadPkt(1, "/a", 2000))
 		cc.reqSeq++ // the setData is read after the multiRead
-		p := &proposal{cc: cc, xid: 2, op: wire.OpSetData, start: time.Now(), seq: cc.reqSeq, entry: wire.TxnEntry{
-			Hdr:  wire.TxnHeader{ClientID: 0x77, Cxid: 2, Zxid: s.nextZxid(), Type: wire.OpSetData},
-			Body: &wire.SetDataTxn{Path: "/a", Data: []byte("later"), Version: 1}}}
-		cc.pending = append(cc.pending, pendingItem{prop: p})
-		s.outstandingN++
+		p := queueSetData(s, cc, 2, cc.reqSeq, "later")
 		s.applyProposal(p)
 	})
 	waitReplies(t, s, sink, 1, 2)
@@ -120,7 +116,7 @@ func TestMultiReadNeverSeesLaterWriteOfItsSession(t *testing.T) {
 // while that write's txn waited behind it, neither was ever answered.
 func TestSessionWritesProposedInOrder(t *testing.T) {
 	s, sink, cc := sessionWithNodeA(t)
-	fresh := func() { s.roundStart = time.Time{} } // a new round's time
+	fresh := func() { s.sched.roundStart = time.Time{} } // a new round's time
 	call(t, s, func() {
 		fresh()
 		s.processRequest(cc, setDataPkt(1, "/a", "w0"))
@@ -137,8 +133,8 @@ func TestSessionWritesProposedInOrder(t *testing.T) {
 		fresh()
 		s.processRequest(cc, setDataPkt(4, "/a", "w1")) // queued behind the job
 		for cc.job != nil {
-			s.jobDeadline = time.Now().Add(time.Hour)
-			s.runConnJobs(roundConnOps)
+			s.sched.jobDeadline = time.Now().Add(time.Hour)
+			s.sched.runConnJobs(roundConnOps)
 		}
 		// w is not durable yet: w1 waits in the queue behind its reply.
 		fresh()
@@ -280,7 +276,7 @@ func jobOrderCase(t *testing.T, k orderKind, bFirst, spent bool, word, adminCmd 
 		cc := &clientConn{sink: sink, id: id, remote: "127.0.0.1:" + strconv.Itoa(int(id))}
 		s.register(cc)
 		if sess != 0 {
-			cc.session = sess
+			cc.session, cc.timeoutMs = sess, 30000 // as sessionWithNodeA's
 			s.sessions.Add(sess, 30000, s.nowMs())
 			s.bySession[sess] = cc
 		}
@@ -290,28 +286,18 @@ func jobOrderCase(t *testing.T, k orderKind, bFirst, spent bool, word, adminCmd 
 	var sinkB, sinkC, sinkFL *recordSink
 	call(t, s, func() {
 		s.bySession[0x77] = a
-		z := s.tree.LastZxid
-		create := func(p string, eph wire.SessionID) {
-			z++
-			e := wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate, ClientID: eph},
-				Body: &wire.CreateTxn{Path: p, ACL: tree.OpenACLUnsafe, Ephemeral: eph != 0, ParentCVersion: -1}}
-			if r := s.tree.Apply(&e); r.Err != wire.ErrOk {
-				t.Errorf("create %s: %v", p, r.Err)
-			}
-		}
 		for _, p := range []string{"/b", "/big", "/m", "/eph", "/c"} {
-			create(p, 0)
+			createNode(t, s, p, 0)
 		}
 		for i := 0; i < orderKids; i++ {
-			create("/big/"+strconv.Itoa(i), 0)
+			createNode(t, s, "/big/"+strconv.Itoa(i), 0)
 		}
 		for i := 0; i < orderEph; i++ {
-			create("/eph/a"+strconv.Itoa(i), 0x77)
+			createNode(t, s, "/eph/a"+strconv.Itoa(i), 0x77)
 		}
 		for i := 0; i < 2*tree.LargeTxn; i++ {
-			create("/c/"+strconv.Itoa(i), 0x99)
+			createNode(t, s, "/c/"+strconv.Itoa(i), 0x99)
 		}
-		s.zxid = z
 		b, sinkB = newConn(8, 0x88)
 		c, sinkC = newConn(9, 0x99)
 		fl, sinkFL = newConn(10, 0)
@@ -336,7 +322,7 @@ func jobOrderCase(t *testing.T, k orderKind, bFirst, spent bool, word, adminCmd 
 	}
 	call(t, s, func() {
 		if spent {
-			s.roundStart = time.Now().Add(-time.Hour)
+			s.sched.roundStart = time.Now().Add(-time.Hour)
 		}
 		if bFirst {
 			s.processRequest(b, largeMulti(1))
@@ -349,7 +335,7 @@ func jobOrderCase(t *testing.T, k orderKind, bFirst, spent bool, word, adminCmd 
 		s.processRequest(c, setDataPkt(1, "/c", "c"))
 		s.processRequest(a, setDataPkt(3, "/a", "2"))
 		s.processRequest(b, setDataPkt(2, "/b", "b"))
-		s.fourLetter(fl, word, nil)
+		s.resp.fourLetter(fl, word, nil)
 		s.processRequest(a, getData(4, "/a"))
 		s.processRequest(c, getData(2, "/c"))
 		s.processRequest(c, reqPkt(3, wire.OpCloseSession, nil))
@@ -359,7 +345,7 @@ func jobOrderCase(t *testing.T, k orderKind, bFirst, spent bool, word, adminCmd 
 	// writes, each followed by a read.
 	call(t, s, func() {
 		if spent {
-			s.roundStart = time.Now().Add(-time.Hour)
+			s.sched.roundStart = time.Now().Add(-time.Hour)
 		}
 		s.processRequest(a, setDataPkt(5, "/a", "3"))
 		s.processRequest(a, getData(6, "/a"))
@@ -417,7 +403,7 @@ func jobOrderCase(t *testing.T, k orderKind, bFirst, spent bool, word, adminCmd 
 // commit (each only once the one before it is applied).
 func TestQueuedWritesProposedTogether(t *testing.T) {
 	s, sink, cc := sessionWithNodeA(t)
-	fresh := func() { s.roundStart = time.Time{} } // a new round's time
+	fresh := func() { s.sched.roundStart = time.Time{} } // a new round's time
 	call(t, s, func() {
 		fresh()
 		s.processRequest(cc, setDataPkt(1, "/a", "w0"))
@@ -433,8 +419,8 @@ func TestQueuedWritesProposedTogether(t *testing.T) {
 			s.processRequest(cc, setDataPkt(x, "/a", "w"+strconv.Itoa(int(x))))
 		}
 		for cc.job != nil {
-			s.jobDeadline = time.Now().Add(time.Hour)
-			s.runConnJobs(roundConnOps)
+			s.sched.jobDeadline = time.Now().Add(time.Hour)
+			s.sched.runConnJobs(roundConnOps)
 		}
 		if len(cc.pending) != 3 {
 			t.Fatalf("%d requests queued after the job, want the 3 writes", len(cc.pending))

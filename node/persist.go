@@ -187,7 +187,7 @@ func (s *Server) installDatabase(db *database) {
 	s.committed.Reset(db.recent)
 	s.zxid = s.tree.LastZxid
 	s.lastAppended = s.tree.LastZxid
-	s.digestLog = nil
+	s.resp.digestLog = nil
 }
 
 // openTxnLog opens the txn log for appending after the tree's last zxid.
@@ -497,7 +497,7 @@ func (s *Server) advanceSnapshot() {
 	if job.tail == nil {
 		job.tail = s.newTailCollector()
 	}
-	if !job.tail.step(roundTailEntries) || s.applyJob != nil {
+	if !job.tail.step(roundTailEntries) || s.sched.applyJob != nil {
 		s.poke()
 		return
 	}

@@ -96,7 +96,7 @@ func newSetWatchesJob(xid wire.Xid, rel wire.Zxid, data, exist, child, persisten
 }
 
 func (j *setWatchesJob) step(s *Server, cc *clientConn, budget int) (int, bool) {
-	if s.applyJob != nil {
+	if s.sched.applyJob != nil {
 		return 0, false
 	}
 	w := watch.Watcher(cc.id)
@@ -211,7 +211,7 @@ func (s *Server) replyNames(cc *clientConn, xid wire.Xid, names []string, stat *
 		s.reply(cc, xid, wire.ErrOk, body)
 		return
 	}
-	s.startConnJob(cc, newNamesReplyJob(xid, s.tree.LastZxid, names, stat))
+	s.sched.startConnJob(cc, newNamesReplyJob(xid, s.tree.LastZxid, names, stat))
 }
 
 // multiReadJob answers a long multiRead across rounds. Java answers a
@@ -232,11 +232,11 @@ type multiReadJob struct {
 
 func (j *multiReadJob) step(s *Server, cc *clientConn, budget int) (int, bool) {
 	if !j.holding {
-		if !s.applyIdleFor(cc) {
+		if !s.sched.applyIdleFor(cc) {
 			return 0, false
 		}
 		j.holding = true
-		s.applyHold++
+		s.sched.applyHold++
 		j.r = newChunkedReply()
 	}
 	used := 0
@@ -296,7 +296,7 @@ func (j *multiReadJob) step(s *Server, cc *clientConn, budget int) (int, bool) {
 func (j *multiReadJob) release(s *Server) {
 	if j.holding {
 		j.holding = false
-		s.applyHold--
+		s.sched.applyHold--
 	}
 }
 

@@ -20,9 +20,9 @@ import (
 // exist.
 func TestReadLatencyCountsFromArrival(t *testing.T) {
 	const holdFor = 30 * time.Millisecond
-	s, sink, cc := sessionWithNodeA(t)
+	s, sink, cc := sessionWithNodeAConfig(t, prometheusConfig())
 	call(t, s, func() {
-		s.applyHold++ // as a long multiRead of another session holds applies
+		s.sched.applyHold++ // as a long multiRead of another session holds applies
 		s.processRequest(cc, setDataPkt(1, "/a", "1"))
 		s.processRequest(cc, reqPkt(2, wire.OpGetData, &wire.GetDataRequest{Path: "/a"}))
 	})
@@ -33,28 +33,28 @@ func TestReadLatencyCountsFromArrival(t *testing.T) {
 	sink2 := &recordSink{id: 8}
 	waitFor(t, func() bool {
 		n := 0
-		call(t, s, func() { n = len(s.applyWait) })
+		call(t, s, func() { n = len(s.sched.applyWait) })
 		return n == 1
 	})
 	call(t, s, func() {
 		cc2 = &clientConn{sink: sink2, id: sink2.id, remote: "127.0.0.1:2"}
 		s.register(cc2)
-		cc2.session = 0x78
+		cc2.session, cc2.timeoutMs = 0x78, 30000
 		s.sessions.Add(0x78, 30000, s.nowMs())
 		s.processRequest(cc2, reqPkt(1, wire.OpSync, &wire.SyncRequest{Path: "/a"}))
 	})
 	time.Sleep(holdFor) // what the requests are to wait, not a wait for state
-	call(t, s, func() { s.applyHold-- })
+	call(t, s, func() { s.sched.applyHold-- })
 	waitReplies(t, s, sink, 1, 2)
 	waitReplies(t, s, sink2, 1)
 	var mntr, srvr string
 	var connMax int64
 	call(t, s, func() {
 		var b strings.Builder
-		s.writeMntr(&b, fdCounts{})
+		s.resp.writeMntr(&b, fdCounts{})
 		mntr = b.String()
 		b.Reset()
-		s.writeStatTail(&b)
+		s.resp.writeStatTail(&b)
 		srvr = b.String()
 		connMax = cc.stats.maxLatency
 		s.jsum.reads.flush() // as the owner's tick does
@@ -102,5 +102,56 @@ func TestReadLatencyCountsFromArrival(t *testing.T) {
 	waitFor(t, func() bool { return summaryOf(t, s.jsum.read).GetSampleCount() == 2 })
 	if sum := summaryOf(t, s.jsum.read).GetSampleSum(); sum < float64(2*hold) {
 		t.Errorf("readlatency summary: sum %v ms, want at least %d", sum, 2*hold)
+	}
+}
+
+// prometheusConfig is the default configuration with Java's Prometheus
+// metrics provider (the only one whose summaries are fed).
+func prometheusConfig() Config {
+	cfg := DefaultConfig()
+	cfg.Raw = map[string]string{"metricsProvider.className": PrometheusProviderClass}
+	return cfg
+}
+
+// TestLatencySummariesOnlyWithPrometheus (issue 19): updatelatency and
+// readlatency are fed only when the Prometheus provider is configured,
+// the one thing that reads them. With the default provider the owner
+// hands no samples to a summary: at cac73b3 every read and write went
+// into prometheus summaries nobody could scrape, +27% server CPU per get
+// in the A/B of make bench against 6076afb (docs/zab.md, Measures).
+// mntr's read and update counters count either way.
+func TestLatencySummariesOnlyWithPrometheus(t *testing.T) {
+	for _, prom := range []bool{false, true} {
+		cfg := DefaultConfig()
+		if prom {
+			cfg = prometheusConfig()
+		}
+		s, sink, cc := sessionWithNodeAConfig(t, cfg)
+		call(t, s, func() {
+			s.processRequest(cc, setDataPkt(1, "/a", "1"))
+			s.processRequest(cc, reqPkt(2, wire.OpGetData, &wire.GetDataRequest{Path: "/a"}))
+		})
+		waitReplies(t, s, sink, 1, 2)
+		var fed bool
+		var reads, updates int64
+		call(t, s, func() {
+			fed = s.jsum.reads != nil || s.jsum.updates != nil
+			reads, updates = s.stats.reads.cnt, s.stats.updates.cnt
+			s.jsum.reads.flush()
+			s.jsum.updates.flush()
+		})
+		if reads != 1 || updates != 1 {
+			t.Errorf("prometheus=%v: mntr counts %d reads and %d updates, want 1 and 1", prom, reads, updates)
+		}
+		if fed != prom {
+			t.Errorf("prometheus=%v: latency summaries fed: %v", prom, fed)
+		}
+		if prom {
+			waitFor(t, func() bool {
+				return summaryOf(t, s.jsum.read).GetSampleCount() == 1 && summaryOf(t, s.jsum.update).GetSampleCount() == 1
+			})
+		} else if r, u := summaryOf(t, s.jsum.read).GetSampleCount(), summaryOf(t, s.jsum.update).GetSampleCount(); r != 0 || u != 0 {
+			t.Errorf("default provider: readlatency has %d samples, updatelatency %d, want none", r, u)
+		}
 	}
 }

@@ -11,20 +11,20 @@ import (
 )
 
 // handlePacket routes one decoded packet.
-func (s *Server) handlePacket(cc *clientConn, p *wire.ClientPacket) {
+func (s *Server) handlePacket(cc *clientConn, p *wire.ClientPacket, now time.Time) {
 	cc.stats.received++
 	s.stats.received++
-	cc.lastActive = s.nowMs()
+	cc.lastActive = s.msAt(now)
 	switch p.Kind {
 	case wire.KindFourLetter:
-		s.fourLetter(cc, p.Word, p.Raw)
+		s.resp.fourLetter(cc, p.Word, p.Raw)
 	case wire.KindConnect:
 		if cc.dead || cc.closing {
 			return
 		}
 		s.processConnect(cc, p.Connect)
 	case wire.KindRequest:
-		s.processRequest(cc, p)
+		s.processRequestAt(cc, p, now)
 	}
 }
 
@@ -33,9 +33,15 @@ func (s *Server) handlePacket(cc *clientConn, p *wire.ClientPacket) {
 // commit) and answered when applied; anything else waits until every
 // earlier request of the connection has been answered.
 func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
+	s.processRequestAt(cc, p, time.Now())
+}
+
+// processRequestAt is processRequest for a request that reached the owner
+// goroutine at now (one clock read for a whole batch of packets).
+func (s *Server) processRequestAt(cc *clientConn, p *wire.ClientPacket, now time.Time) {
 	cc.lastSeq++
 	cc.reqSeq = cc.lastSeq
-	cc.reqAt = time.Now()
+	cc.reqAt = now
 	if cc.session == 0 {
 		if cc.connecting {
 			s.queueRequest(cc, pendingItem{pkt: p, syncAfter: s.lastApplied()})
@@ -77,7 +83,7 @@ func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
 		// A learner tracks touches for the leader (which owns expiry) and
 		// forwards writes and syncs (FollowerRequestProcessor).
 		s.touchLearner(cc)
-		if forwardable(p.Header.Type) && cc.job == nil && !s.writesQueued(cc) && !s.roundSpent() {
+		if forwardable(p.Header.Type) && cc.job == nil && !s.writesQueued(cc) && !s.sched.roundSpent() {
 			s.forwardRequest(cc, p)
 			return
 		}
@@ -87,7 +93,7 @@ func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
 	// Every request entering the pipeline touches the session; if the
 	// session is gone or closing the request is dropped without a reply
 	// (ZooKeeperServer.submitRequestNow, MissingSessionException).
-	if !s.sessions.TouchWith(cc.session, cc.timeoutMs, s.nowMs()) {
+	if !s.sessions.TouchWith(cc.session, cc.timeoutMs, s.msAt(now)) {
 		s.log.Debug().Str("session", cc.session.String()).Str("op", p.Header.Type.String()).
 			Msg("dropping request of a closed or expired session")
 		return
@@ -112,8 +118,8 @@ func (s *Server) writesQueued(cc *clientConn) bool {
 }
 
 func (s *Server) queueOrRun(cc *clientConn, p *wire.ClientPacket) {
-	if len(cc.pending) == 0 && cc.job == nil && s.roundSpent() {
-		s.startConnJob(cc, resumeJob{})
+	if len(cc.pending) == 0 && cc.job == nil && s.sched.roundSpent() {
+		s.sched.startConnJob(cc, resumeJob{})
 	}
 	if len(cc.pending) > 0 || cc.job != nil {
 		// addAuth only appends, so the slice keeps today's ids.
@@ -153,10 +159,10 @@ func (s *Server) drainPending(cc *clientConn) {
 			s.replyWrite(it.prop)
 			continue
 		}
-		if ran && s.roundSpent() {
+		if ran && s.sched.roundSpent() {
 			// The rest in a later round (at least one request a call,
 			// so that the queue moves whatever else the round did).
-			s.startConnJobSeq(cc, resumeJob{}, it.seq)
+			s.sched.startConnJobSeq(cc, resumeJob{}, it.seq)
 			return
 		}
 		ran = true
@@ -219,7 +225,7 @@ func (s *Server) proposeQueuedWrites(cc *clientConn) {
 			continue
 		}
 		op := it.pkt.Header.Type
-		if !it.write || (op == wire.OpSync && !s.isLearner()) || s.roundSpent() {
+		if !it.write || (op == wire.OpSync && !s.isLearner()) || s.sched.roundSpent() {
 			return
 		}
 		n := len(cc.pending)
@@ -356,11 +362,11 @@ func (cc *clientConn) addAuth(id wire.ID) {
 // side) and registers watches.
 func (s *Server) execRequest(cc *clientConn, p *wire.ClientPacket) {
 	h := p.Header
-	if s.applyJob != nil && p.BodyErr == nil {
+	if s.sched.applyJob != nil && p.BodyErr == nil {
 		// A txn is being applied in steps: a read of what it changed
 		// already waits for the whole txn.
-		if path, all := readPath(h.Type, p.Body); all || (path != "" && s.readWaits(path)) {
-			s.deferRead(cc, p)
+		if path, all := readPath(h.Type, p.Body); all || (path != "" && s.sched.readWaits(path)) {
+			s.sched.deferRead(cc, p)
 			return
 		}
 	}
@@ -514,17 +520,17 @@ func (s *Server) execRead(cc *clientConn, p *wire.ClientPacket) {
 		}
 		if z > s.tree.LastZxid {
 			// Txns committed before it are still being applied.
-			s.startConnJob(cc, &syncWaitJob{pkt: p, zxid: z})
+			s.sched.startConnJob(cc, &syncWaitJob{pkt: p, zxid: z})
 			return
 		}
 		r := p.Body.(*wire.SyncRequest)
 		s.reply(cc, h.Xid, wire.ErrOk, &wire.SyncResponse{Path: r.Path, Nulls: r.Nulls})
 	case wire.OpSetWatches:
 		r := p.Body.(*wire.SetWatches)
-		s.runConnJob(cc, newSetWatchesJob(h.Xid, r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches, []string{}, []string{}))
+		s.sched.runConnJob(cc, newSetWatchesJob(h.Xid, r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches, []string{}, []string{}))
 	case wire.OpSetWatches2:
 		r := p.Body.(*wire.SetWatches2)
-		s.runConnJob(cc, newSetWatchesJob(h.Xid, r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches,
+		s.sched.runConnJob(cc, newSetWatchesJob(h.Xid, r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches,
 			r.PersistentWatches, r.PersistentRecursiveWatches))
 	case wire.OpAddWatch:
 		r := p.Body.(*wire.AddWatchRequest)
@@ -665,7 +671,7 @@ func (s *Server) multiRead(cc *clientConn, p *wire.ClientPacket) {
 		s.reply(cc, p.Header.Xid, wire.ErrMarshallingError, &wire.MultiResponse{})
 		return
 	}
-	s.runConnJob(cc, &multiReadJob{xid: p.Header.Xid, ops: m.Ops})
+	s.sched.runConnJob(cc, &multiReadJob{xid: p.Header.Xid, ops: m.Ops})
 }
 
 // opAbbrev is the short op name Java's cons output uses (lastOp).

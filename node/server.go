@@ -80,52 +80,34 @@ type Server struct {
 	store store // durable txn log, or the in-memory stand-in
 
 	// owner state
-	tree      *tree.Tree
-	sessions  *session.Tracker
-	dataW     *watch.Manager
-	childW    *watch.Manager
-	conns     map[uint64]*clientConn
-	bySession map[wire.SessionID]*clientConn
-	perIP     map[string]*ipEntry
-	zxid      wire.Zxid     // last zxid handed out
-	inflight  []*proposal   // prepared txns not yet applied, in zxid order
-	dirty     []*clientConn // connections with output to flush
-	parked    []*clientConn // refused connections waiting for room, oldest first
-	stats     stats
-	nextReap  int64 // mono ms of the next container/TTL check
-	reapHist  []int64
-	// connections not yet 10 s old, in registration order, and older ones
-	// still without a session (closeSessionless)
-	fresh     []*clientConn
-	freshHead int
-	late      []*clientConn
-	reapScan  *reapScan // a check walking many containers and TTL nodes
-	reaping   []string  // deletions to propose
-	traceMask int64     // gtmk/stmk (ZooTrace's default mask)
-	digestLog []digestEntry
-	boundPort int
+	tree        *tree.Tree
+	sessions    *session.Tracker
+	dataW       *watch.Manager
+	childW      *watch.Manager
+	conns       map[uint64]*clientConn
+	bySession   map[wire.SessionID]*clientConn
+	perIP       map[string]*ipEntry
+	zxid        wire.Zxid     // last zxid handed out
+	inflight    []*proposal   // prepared txns not yet applied, in zxid order
+	dirty       []*clientConn // connections with output to flush
+	parked      []*clientConn // refused connections waiting for room, oldest first
+	stats       stats
+	nextReap    int64            // mono ms of the next container/TTL check
+	reap        reaper           // containers and TTL nodes (reaper.go)
+	sessionless sessionlessCheck // connections without a session (sessionless.go)
+	boundPort   int
 
 	// work split across rounds (jobs.go)
-	applyJob *applyRun           // a large txn being applied
-	touchBuf map[string]struct{} // paths the txn applied at once changed (startApply)
+	sched scheduler
 	// onTick: when the last tick ran, and until when expiry waits because
 	// the owner had been held (0: it does not).
 	lastTickMs  int64
 	expireAfter int64
-	applyWait   []*proposal        // committed txns waiting for it, in zxid order
-	applyHold   int                // multiRead jobs that need no txn applied meanwhile
-	prepJob     *prepRun           // a large write being prepared
-	prepWait    []prepItem         // writes waiting for it, in arrival order
-	connJobs    []*clientConn      // connections whose head request is a job
 	expiring    []*session.Session // expired sessions whose closeSession is not yet proposed
 	// expireMore: sessions due at expireAt may be left in their buckets
 	expireMore bool
 	expireAt   int64
 	touching   []touchBatch // learners' touches not yet applied
-	// jobDeadline ends the current round's job work (jobs.go)
-	jobDeadline time.Time
-	// roundStart is when this round's work done at once began (roundSpent)
-	roundStart time.Time
 	// outstandingN is the number of requests in connections' pending
 	// queues (srvr's Outstanding).
 	outstandingN int
@@ -157,6 +139,7 @@ type Server struct {
 	failErr   atomic.Pointer[error] // why the server stopped itself
 	sasl      *saslSetup            // client SASL (sasl.go); nil: none
 	jsum      *javaSummaries        // Java's summaries (javasummary.go); set in New, never replaced
+	resp      responder             // four-letter words and admin commands (responder.go)
 	// stepProbe, if set (tests, on the owner goroutine), runs at the start
 	// of every owner step, so that what the owner does between two of its
 	// calls is one step (ownerSteps in heavy_steps_test.go).
@@ -181,6 +164,15 @@ func New(cfg Config) (*Server, error) {
 		done:     make(chan struct{}),
 		jsum:     newJavaSummaries(),
 	}
+	s.resp = responder{s: s, cfg: &s.cfg, stats: &s.stats}
+	s.sessionless = sessionlessCheck{stats: &s.stats, close: s.closeConn}
+	s.sched.s = s
+	s.reap = newReaper(s.cfg.ContainerMaxPerMinute, s.nowMs, func(path string) {
+		s.proposeServerTxn(0, wire.OpDeleteContainer, &wire.DeleteTxn{Path: path})
+	})
+	if mp, _, _ := ParseMetricsProvider(cfg.Raw); mp.Prometheus {
+		s.jsum.feedLatencies()
+	}
 	var err error
 	if s.sasl, err = cfg.loadSASL(); err != nil {
 		return nil, err
@@ -197,6 +189,9 @@ func (s *Server) Config() Config { return s.cfg }
 
 // nowMs returns milliseconds on the server's monotonic clock.
 func (s *Server) nowMs() int64 { return s.startMs + time.Since(s.start).Milliseconds() }
+
+// msAt is nowMs at the time t (read earlier on the owner goroutine).
+func (s *Server) msAt(t time.Time) int64 { return s.startMs + t.Sub(s.start).Milliseconds() }
 
 // wallMs returns wall-clock milliseconds (txn header time, ctime/mtime).
 func wallMs() int64 { return time.Now().UnixMilli() }
@@ -225,7 +220,9 @@ func (s *Server) Start() error {
 	s.bySession = make(map[wire.SessionID]*clientConn)
 	s.perIP = make(map[string]*ipEntry)
 	s.stats.reset()
-	s.traceMask = 306
+	s.resp.conns, s.resp.sessions, s.resp.dataW, s.resp.childW = s.conns, s.sessions, s.dataW, s.childW
+	s.sched.notify = notifier{dataW: s.dataW, childW: s.childW, conns: s.conns, skipACL: s.cfg.SkipACL, send: s.sendEvent}
+	s.resp.traceMask = 306
 	st, err := s.openStore()
 	if err != nil {
 		return err
@@ -248,8 +245,10 @@ func (s *Server) Start() error {
 			Msg("quorum member starting; looking for the leader")
 		s.peer.lookAt = time.Now()
 	}
-	s.goRoutine(func() { s.jsum.updates.run(s.jsum.update, s.quit) })
-	s.goRoutine(func() { s.jsum.reads.run(s.jsum.read, s.quit) })
+	if s.jsum.reads != nil {
+		s.goRoutine(func() { s.jsum.updates.run(s.jsum.update, s.quit) })
+		s.goRoutine(func() { s.jsum.reads.run(s.jsum.read, s.quit) })
+	}
 	s.goRoutine(s.run)
 	return nil
 }
@@ -619,7 +618,7 @@ func (s *Server) run() {
 			return
 		}
 		s.reapClosed()
-		s.runJobs()
+		s.sched.runJobs()
 		s.resumeParked()
 		if s.ownsStore() && s.peer.syncing() == nil {
 			s.maybeStartSnapshot()
@@ -661,8 +660,9 @@ func (s *Server) handleEvent(ev event) {
 	if !cc.registered {
 		s.register(cc)
 	}
+	now := time.Now() // their arrival at the owner goroutine
 	for i := range ev.pkts {
-		s.handlePacket(cc, &ev.pkts[i])
+		s.handlePacket(cc, &ev.pkts[i], now)
 	}
 }
 
@@ -682,7 +682,7 @@ func (s *Server) register(cc *clientConn) {
 	e.conns++
 	cc.ip = e.ip
 	s.conns[cc.id] = cc
-	s.fresh = append(s.fresh, cc)
+	s.sessionless.add(cc)
 	s.stats.connections++
 	if s.cfg.MaxClientCnxns > 0 && e.conns > s.cfg.MaxClientCnxns {
 		s.stats.connRejected++
@@ -805,77 +805,31 @@ func (s *Server) onTick() {
 	if s.peer != nil && s.peer.role == roleLeading {
 		s.leader.tickLeading()
 		if s.leader == nil || !s.leader.serving() {
-			s.closeSessionless(now)
+			s.sessionless.run(now)
 			return
 		}
 	} else if s.peer != nil {
 		// Learners expire nothing: the leader owns sessions, containers and
 		// TTLs. They only close handshake-less connections.
 		s.maybeStartElection()
-		s.closeSessionless(now)
+		s.sessionless.run(now)
 		return
 	}
 	if !late {
-		s.expireSessions(now)
+		s.sched.expireSessions(now)
 	}
-	s.closeSessionless(now)
+	s.sessionless.run(now)
 	if now >= s.nextReap {
 		s.nextReap = now + int64(s.cfg.ContainerCheckMs)
-		s.reapContainers(wallMs())
+		if s.reap.check(s.tree, wallMs(), s.sched.applyJob != nil) {
+			s.poke()
+		}
 	}
 	s.maybeRecoverStore()
 	if s.cfg.PurgeInterval > 0 && now >= s.nextPurge {
 		s.nextPurge = now + int64(s.cfg.PurgeInterval)*3600*1000
 		s.runPurge()
 	}
-}
-
-// closeSessionless closes connections that have not completed a handshake
-// within 10s (Java's sessionlessCnxnTimeout). Each connection is looked at
-// when its 10 s are up (s.fresh is in registration order), and after that
-// each tick only while it is still handshaking or answering a four-letter
-// word (s.late): not every connection every tick (6.5 ms at 100,000).
-func (s *Server) closeSessionless(now int64) {
-	for s.freshHead < len(s.fresh) {
-		cc := s.fresh[s.freshHead]
-		if now-cc.openedAt <= sessionlessTimeoutMs {
-			break
-		}
-		s.fresh[s.freshHead] = nil
-		s.freshHead++
-		if s.sessionlessDue(cc) {
-			s.late = append(s.late, cc)
-		}
-	}
-	if s.freshHead > len(s.fresh)/2 {
-		n := copy(s.fresh, s.fresh[s.freshHead:])
-		clear(s.fresh[n:])
-		s.fresh, s.freshHead = s.fresh[:n], 0
-	}
-	k := 0
-	for _, cc := range s.late {
-		if s.sessionlessDue(cc) {
-			s.late[k] = cc
-			k++
-		}
-	}
-	clear(s.late[k:])
-	s.late = s.late[:k]
-}
-
-// sessionlessDue closes cc if its 10 s are up without a session; it
-// reports whether cc is to be looked at again (still handshaking, or a
-// four-letter word's connection).
-func (s *Server) sessionlessDue(cc *clientConn) bool {
-	if cc.dead || cc.closing || cc.session != 0 {
-		return false
-	}
-	if cc.connecting || cc.fourLetter {
-		return true
-	}
-	s.stats.sessionlessExpired++
-	s.closeConn(cc, "no session established within 10s")
-	return false
 }
 
 // fail stops the server because it cannot go on (where Java calls

@@ -2,6 +2,7 @@ package node
 
 import (
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -101,4 +102,19 @@ func (st *stats) avg() float64 {
 		return 0
 	}
 	return float64(st.latencySum) / float64(st.latencyCount)
+}
+
+// javaAvg formats total/count rounded to 4 decimals (HALF_UP) as Java's
+// Double.toString prints it ("0.0", "2.1765", "2.5").
+func javaAvg(total, count int64) string {
+	if count == 0 {
+		return "0.0"
+	}
+	q := (2*total*10000 + count) / (2 * count)
+	ip, frac := q/10000, q%10000
+	if frac == 0 {
+		return strconv.FormatInt(ip, 10) + ".0"
+	}
+	f := strconv.FormatInt(frac+10000, 10)[1:]
+	return strconv.FormatInt(ip, 10) + "." + strings.TrimRight(f, "0")
 }

@@ -177,9 +177,18 @@ func TestLeaderCountsLearnerInHandshakeAsSynced(t *testing.T) {
 	if qp := f2.readPacket(); qp.Type != wire.PacketLeaderInfo {
 		t.Fatalf("first packet %v, want LEADERINFO", qp.Type)
 	}
+	var elections int64
+	call(t, leader, func() { elections = leader.peer.stats.elections })
 	connected := time.Now()
 	f1.c.Close()
-	waitFor(t, func() bool { return leader.Mode() != "leader" })
+	// The step-down: the leader goes LOOKING and asks for an election in
+	// the same step (its test elector makes it lead again at once, so its
+	// mode need not show it).
+	waitFor(t, func() bool {
+		var n int64
+		call(t, leader, func() { n = leader.peer.stats.elections })
+		return n > elections
+	})
 	// 2's connection times out initLimit*tickTime after its FOLLOWERINFO;
 	// until then the leader and 2 are a quorum. Half of that is far more
 	// than the full tick the leader took to step down without counting 2.

@@ -160,7 +160,7 @@ func TestConfShowsSecureClientPort(t *testing.T) {
 		}
 		var b strings.Builder
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := s.Call(ctx, func() { s.writeConf(&b, dirSizes{}) }); err != nil {
+		if err := s.Call(ctx, func() { s.resp.writeConf(&b, dirSizes{}) }); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.Contains(b.String(), want) {

@@ -253,7 +253,6 @@ func (f *Frontend) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if ra := c.RemoteAddr(); ra != nil {
 		cc.remote = ra.String()
 	}
-	cc.afterWrite = cc.checkOutbound
 	c.SetContext(cc)
 	f.opened.Add(1)
 	cc.handle = f.cfg.Backend.Open(cc)

@@ -121,7 +121,9 @@ func runBenchCompare(ctx context.Context, args []string) int {
 	f := addSideBySideFlags(fs, "bench/RESULTS.md", "quick (make bench, < 10 min) or full (make bench-full)",
 		"Java -Xms=-Xmx for throughput scenarios (default: the profile's; \"packaged\": none)",
 		"extra zkgo server flags (space separated), e.g. --pprof 127.0.0.1:6060")
-	servers := fs.String("servers", "java,zkgo", "servers to run")
+	baseline := fs.String("zkgo-baseline", "", "a second zkgo binary that takes Java's place: an A/B of two builds, "+
+		"ratios zkgo ÷ zkgo-base, no Java (RESULTS.md untouched unless --results is given, which it refuses)")
+	servers := fs.String("servers", "java,zkgo", "servers to run (with --zkgo-baseline: zkgo-base,zkgo)")
 	memHeap := fs.String("java-mem-heap", "", "Java -Xms=-Xmx for the memory scenarios (default: the profile's)")
 	znodes := fs.Int("znodes", -1, "znodes for the memory/startup scenario (0: skip)")
 	idle := fs.Int("idle-sessions", -1, "idle sessions for the memory scenario (0: skip)")
@@ -149,6 +151,19 @@ func runBenchCompare(ctx context.Context, args []string) int {
 	}
 	if *znodeSize >= 0 {
 		cfg.MemDataSize = *znodeSize
+	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	if *baseline != "" {
+		if !set["servers"] {
+			*servers = string(bench.ZkgoBase) + "," + string(bench.Zkgo)
+		}
+		if !set["results"] {
+			*f.results = ""
+		}
+		if abs, err := filepath.Abs(*baseline); err == nil {
+			cfg.ZkgoBaseline = abs
+		}
 	}
 	cfg.Servers = nil
 	for _, s := range strings.Split(*servers, ",") {

@@ -77,14 +77,17 @@ func (s *Server) Next(token []byte) ([]byte, error) {
 		if len(token) != 0 {
 			return nil, fmt.Errorf("%w: initial response not expected", ErrProtocol)
 		}
-		var b [24]byte
+		// As Java's DigestMD5Server: a nonce of 30 random bytes in
+		// base64, and no qop directive (absent means "auth", the only
+		// quality of protection offered).
+		var b [30]byte
 		if _, err := rand.Read(b[:]); err != nil {
 			return nil, fmt.Errorf("digest-md5: nonce: %w", err)
 		}
 		s.nonce = base64.StdEncoding.EncodeToString(b[:])
 		s.step = 1
 		_, realm := s.names()
-		return []byte(`realm="` + realm + `",nonce="` + s.nonce + `",qop="auth",charset=utf-8,algorithm=md5-sess`), nil
+		return []byte(`realm="` + realm + `",nonce="` + s.nonce + `",charset=utf-8,algorithm=md5-sess`), nil
 	case 1:
 		s.step = 3 // failed unless completed below
 		rsp, err := s.verify(token)

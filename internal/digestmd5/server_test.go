@@ -2,8 +2,10 @@ package digestmd5
 
 import (
 	"crypto/md5"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -90,4 +92,34 @@ func FuzzServerResponse(f *testing.F) {
 		}
 		_, _ = s.Next(b)
 	})
+}
+
+// TestServerChallengeAsJava: the challenge is byte for byte the form
+// Java's DigestMD5Server sends (seen in captures of Java 3.8 on the client
+// and quorum ports): realm, a nonce of 30 random bytes in base64 (40
+// characters), no qop directive (RFC 2831: absent means "auth", the only
+// qop offered), charset and algorithm, in that order. A challenge with an
+// explicit qop and a shorter nonce worked with every client but made the
+// exchange differ from Java's in captures.
+func TestServerChallengeAsJava(t *testing.T) {
+	for _, c := range []struct {
+		s     *Server
+		realm string
+	}{
+		{&Server{}, Realm},
+		{&Server{ServiceProtocol: QuorumProtocol, ServerName: QuorumServerName}, QuorumServerName},
+	} {
+		ch, err := c.s.Next(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		re := regexp.MustCompile(`^realm="` + regexp.QuoteMeta(c.realm) + `",nonce="([A-Za-z0-9+/]{40})",charset=utf-8,algorithm=md5-sess$`)
+		m := re.FindSubmatch(ch)
+		if m == nil {
+			t.Fatalf("challenge %q is not Java's form", ch)
+		}
+		if b, err := base64.StdEncoding.DecodeString(string(m[1])); err != nil || len(b) != 30 {
+			t.Fatalf("nonce %q: %d bytes, %v", m[1], len(b), err)
+		}
+	}
 }

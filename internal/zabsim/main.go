@@ -30,6 +30,7 @@ func main() {
 		seed     = flag.Uint64("seed", 0, "replay this seed only")
 		peers    = flag.Int("peers", 0, "voters (0: five for one seed in eight, else three)")
 		obs      = flag.Int("observers", 0, "observers (0: one for one seed in three; -1: none)")
+		hier     = flag.Int("hier", 0, "hierarchical quorum config (0: one seed in seven has one; -1: majority; n: the n-th for the voters)")
 		duration = flag.Int64("duration", 9500, "virtual time per seed, ms")
 		wall     = flag.Duration("duration-wall", 0, "run seeds until this much wall time passed")
 		jobs     = flag.Int("j", 1, "seeds run in parallel")
@@ -39,15 +40,17 @@ func main() {
 		every    = flag.Duration("report", 30*time.Second, "progress report interval")
 	)
 	flag.Parse()
-	base := sim.Config{Peers: *peers, Observers: *obs, Duration: *duration, Sabotage: *sabotage}
+	base := sim.Config{Peers: *peers, Observers: *obs, Hier: *hier, Duration: *duration, Sabotage: *sabotage}
 	if *seed != 0 {
 		os.Exit(replay(base, *seed, *only, *trace))
 	}
 	start := time.Now()
 	var next atomic.Uint64
 	next.Store(*first)
-	var done, steps, ops, committed atomic.Int64
+	var done, steps, ops, reads, committed atomic.Int64
 	var failMu sync.Mutex
+	var syncMu sync.Mutex
+	syncs := map[string]int{}
 	var failed *sim.Config
 	var failedRes sim.Result
 	stop := func() bool {
@@ -63,8 +66,8 @@ func main() {
 		if final {
 			word = "done"
 		}
-		fmt.Printf("%s: %d seeds in %v: %.0f seeds/min, %.0f simulated client writes/s (%d answered, %d txns committed, %d steps)\n",
-			word, n, el.Round(time.Second), float64(n)/el.Minutes(), float64(ops.Load())/el.Seconds(), ops.Load(), committed.Load(), steps.Load())
+		fmt.Printf("%s: %d seeds in %v: %.0f seeds/min, %.0f simulated client writes/s (%d answered, %d txns committed, %d reads checked, %d steps)\n",
+			word, n, el.Round(time.Second), float64(n)/el.Minutes(), float64(ops.Load())/el.Seconds(), ops.Load(), committed.Load(), reads.Load(), steps.Load())
 	}
 	var wg sync.WaitGroup
 	quit := make(chan struct{})
@@ -95,7 +98,13 @@ func main() {
 				done.Add(1)
 				steps.Add(int64(r.Steps))
 				ops.Add(int64(r.Ops))
+				reads.Add(int64(r.Reads))
 				committed.Add(int64(r.Committed))
+				syncMu.Lock()
+				for k, v := range r.Syncs {
+					syncs[k] += v
+				}
+				syncMu.Unlock()
 				if r.Violation != nil {
 					failMu.Lock()
 					if failed == nil {
@@ -116,6 +125,7 @@ func main() {
 	wg.Wait()
 	close(quit)
 	report(true)
+	fmt.Printf("syncs: %s\n", sim.SyncCounts(syncs))
 	if failed != nil {
 		fmt.Printf("FAIL: seed %d: %v\nshrinking...\n", failed.Seed, failedRes.Violation)
 		scfg, sr := sim.Shrink(*failed, failedRes, 100)
@@ -128,7 +138,7 @@ func main() {
 func replay(cfg sim.Config, seed uint64, only string, trace bool) int {
 	cfg.Seed, cfg.Trace = seed, true
 	if only != "" || strings.Contains(strings.Join(os.Args, " "), "-only") {
-		probe := sim.Run(sim.Config{Seed: seed, Peers: cfg.Peers, Observers: cfg.Observers, Duration: cfg.Duration, Sabotage: cfg.Sabotage})
+		probe := sim.Run(sim.Config{Seed: seed, Peers: cfg.Peers, Observers: cfg.Observers, Hier: cfg.Hier, Duration: cfg.Duration, Sabotage: cfg.Sabotage})
 		var keep []int
 		for _, s := range strings.Split(only, ",") {
 			if s == "" {
@@ -150,6 +160,7 @@ func replay(cfg sim.Config, seed uint64, only string, trace bool) int {
 	}
 	fmt.Printf("seed %d: %d steps, %d client writes answered, %d txns committed, %d leaderships, %d faults\n",
 		seed, r.Steps, r.Ops, r.Committed, r.Leaders, r.Faults)
+	fmt.Printf("syncs: %s\n", sim.SyncCounts(r.Syncs))
 	fmt.Print(r.Report(max))
 	if r.Violation != nil {
 		return 1

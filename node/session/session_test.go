@@ -2,6 +2,7 @@ package session
 
 import (
 	"encoding/hex"
+	"iter"
 	"testing"
 
 	"github.com/zkgo/zkgo/wire"
@@ -111,4 +112,66 @@ func TestNextIDIncrements(t *testing.T) {
 		t.Fatalf("%v %v", a, b)
 	}
 	_ = wire.SessionID(0)
+}
+
+// TestTouchAllocatesNothing: idle sessions pinging keep moving to later
+// buckets; once a few buckets have come and gone, the maps are reused and
+// a touch allocates nothing (each was garbage that grew an idle server's
+// heap between collections: docs/memory.md).
+func TestTouchAllocatesNothing(t *testing.T) {
+	tr := NewTracker(2000, 0, 10000)
+	var ids []wire.SessionID
+	for range 1000 {
+		ids = append(ids, tr.Add(tr.NextID(), 30000, 10000).ID)
+	}
+	now := int64(10000)
+	round := func() {
+		now += 2000
+		for _, id := range ids {
+			if !tr.TouchWith(id, 30000, now) {
+				t.Fatalf("touch %v", id)
+			}
+		}
+		tr.Expire(now, 0)
+	}
+	for range 10 {
+		round()
+	}
+	if a := testing.AllocsPerRun(20, round); a != 0 {
+		t.Fatalf("%v allocations per round of 1000 touches, want 0", a)
+	}
+	if tr.Len() != len(ids) || len(tr.Buckets()) != 1 {
+		t.Fatalf("%d sessions in %d buckets, want %d in 1", tr.Len(), len(tr.Buckets()), len(ids))
+	}
+}
+
+// TestUnsortedBucketAcrossMoves: a listing that walks a bucket across
+// owner rounds yields only sessions that still expire at its time, even
+// when the bucket's map is emptied and reused for a later time meanwhile.
+func TestUnsortedBucketAcrossMoves(t *testing.T) {
+	tr := NewTracker(2000, 0, 10000)
+	for range 100 {
+		tr.Add(tr.NextID(), 4000, 10000) // all expire at 16000
+	}
+	next, stop := iter.Pull(tr.UnsortedBucket(16000))
+	defer stop()
+	first, ok := next()
+	if !ok {
+		t.Fatal("empty bucket")
+	}
+	// Every session moves to 18000; the 16000 map is emptied and reused.
+	for s := range tr.Each() {
+		tr.Touch(s.ID, 13000)
+	}
+	if tr.BucketLen(16000) != 0 || tr.BucketLen(18000) != 100 {
+		t.Fatalf("buckets %v", tr.Buckets())
+	}
+	for id, ok := next(); ok; id, ok = next() {
+		if id == first {
+			t.Fatalf("%v yielded twice", id)
+		}
+		if tr.Get(id).expiry != 16000 {
+			t.Fatalf("%v yielded for 16000, expires at %d", id, tr.Get(id).expiry)
+		}
+	}
 }

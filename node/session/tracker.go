@@ -28,9 +28,18 @@ type Tracker struct {
 	interval int64
 	sessions map[wire.SessionID]*Session
 	buckets  map[int64]map[wire.SessionID]*Session
-	nextExp  int64
-	nextID   wire.SessionID
+	// spare holds emptied bucket maps, cleared, for the next buckets:
+	// every ping moves its session to a later bucket, and a fresh map
+	// per tick grown entry by entry was most of what an idle session
+	// allocated (docs/memory.md).
+	spare   []map[wire.SessionID]*Session
+	nextExp int64
+	nextID  wire.SessionID
 }
+
+// maxSpareBuckets bounds the emptied maps kept for reuse; a session moves
+// only a few ticks ahead at a time, so a few are in use at once.
+const maxSpareBuckets = 4
 
 // NewTracker returns an empty tracker with buckets of intervalMs (tickTime),
 // handing out session ids starting at InitialSessionID(serverID, nowMs).
@@ -53,6 +62,35 @@ func (t *Tracker) round(ms int64) int64 { return (ms/t.interval + 1) * t.interva
 func (t *Tracker) Reset() {
 	t.sessions = make(map[wire.SessionID]*Session)
 	t.buckets = make(map[int64]map[wire.SessionID]*Session)
+	t.spare = nil
+}
+
+// bucket returns the bucket of expiry time exp, creating it (from a spare
+// map if there is one) when absent.
+func (t *Tracker) bucket(exp int64) map[wire.SessionID]*Session {
+	b := t.buckets[exp]
+	if b == nil {
+		if n := len(t.spare); n > 0 {
+			b = t.spare[n-1]
+			t.spare[n-1] = nil
+			t.spare = t.spare[:n-1]
+		} else {
+			b = make(map[wire.SessionID]*Session)
+		}
+		t.buckets[exp] = b
+	}
+	return b
+}
+
+// dropBucket removes the empty bucket of exp and keeps its map for reuse.
+// An iterator still walking it (UnsortedBucket) skips what a reuse puts
+// in it: it yields only sessions whose expiry is still exp.
+func (t *Tracker) dropBucket(exp int64, b map[wire.SessionID]*Session) {
+	delete(t.buckets, exp)
+	if len(t.spare) < maxSpareBuckets {
+		clear(b)
+		t.spare = append(t.spare, b)
+	}
 }
 
 // NextID reserves and returns a new session id.
@@ -82,12 +120,7 @@ func (t *Tracker) schedule(s *Session, nowMs int64) {
 		return
 	}
 	t.unschedule(s)
-	b := t.buckets[exp]
-	if b == nil {
-		b = make(map[wire.SessionID]*Session)
-		t.buckets[exp] = b
-	}
-	b[s.ID] = s
+	t.bucket(exp)[s.ID] = s
 	s.expiry = exp
 }
 
@@ -98,7 +131,7 @@ func (t *Tracker) unschedule(s *Session) {
 	if b := t.buckets[s.expiry]; b != nil {
 		delete(b, s.ID)
 		if len(b) == 0 {
-			delete(t.buckets, s.expiry)
+			t.dropBucket(s.expiry, b)
 		}
 	}
 	s.expiry = 0
@@ -128,12 +161,7 @@ func (t *Tracker) TouchWith(id wire.SessionID, timeoutMs int32, nowMs int64) boo
 	exp := t.round(nowMs + int64(timeoutMs))
 	if exp != s.expiry {
 		t.unschedule(s)
-		b := t.buckets[exp]
-		if b == nil {
-			b = make(map[wire.SessionID]*Session)
-			t.buckets[exp] = b
-		}
-		b[s.ID] = s
+		t.bucket(exp)[s.ID] = s
 		s.expiry = exp
 	}
 	return true
@@ -189,7 +217,7 @@ func (t *Tracker) Expire(nowMs int64, max int) []*Session {
 			if len(b) > 0 {
 				break
 			}
-			delete(t.buckets, t.nextExp)
+			t.dropBucket(t.nextExp, b)
 		}
 		t.nextExp += t.interval
 	}
@@ -249,14 +277,27 @@ func (t *Tracker) EachInBucket(exp int64) iter.Seq[wire.SessionID] {
 		ids := slices.Sorted(maps.Keys(b))
 		return slices.Values(ids)
 	}
-	return maps.Keys(b)
+	return inBucket(b, exp)
 }
 
 // UnsortedBucket yields the sessions of the bucket of time exp in map
 // order, whatever their number (for listings gathered across owner rounds
 // and sorted off the owner goroutine).
 func (t *Tracker) UnsortedBucket(exp int64) iter.Seq[wire.SessionID] {
-	return maps.Keys(t.buckets[exp])
+	return inBucket(t.buckets[exp], exp)
+}
+
+// inBucket yields the sessions of b that still expire at exp: b may be
+// emptied and reused for another time while a caller walks it across
+// owner rounds.
+func inBucket(b map[wire.SessionID]*Session, exp int64) iter.Seq[wire.SessionID] {
+	return func(yield func(wire.SessionID) bool) {
+		for id, s := range b {
+			if s.expiry == exp && !yield(id) {
+				return
+			}
+		}
+	}
 }
 
 // Each yields every session in map order (a snapshot's tail, collected

@@ -184,6 +184,32 @@ func RemoveSnapshotsAfter(dir string, zxid wire.Zxid) ([]string, error) {
 	return nil, nil
 }
 
+// RemoveSnapshotsBefore deletes the snapshots in dir older than zxid: a
+// learner synced by SNAP removes its own once the leader's snapshot is
+// durable (they are of the history that snapshot supersedes, possibly of
+// another branch of it, and the txn logs that followed them are gone, so
+// falling back to one would load a history with a hole).
+func RemoveSnapshotsBefore(dir string, zxid wire.Zxid) ([]string, error) {
+	snaps, err := ListSnapshots(dir)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, f := range snaps {
+		if f.Zxid >= zxid {
+			continue
+		}
+		if err := os.Remove(f.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return removed, fmt.Errorf("storage: remove %s: %w", f.Path, err)
+		}
+		removed = append(removed, f.Path)
+	}
+	if len(removed) > 0 {
+		return removed, syncDir(dir)
+	}
+	return nil, nil
+}
+
 func (s *StreamReader) full(b []byte) error {
 	n, err := io.ReadFull(s.r, b)
 	s.n += int64(n)

@@ -236,6 +236,27 @@ func TestTruncateTo(t *testing.T) {
 	}
 }
 
+// A TRUNC to 0 (a leader with no txn at all) removes every log file,
+// even though none holds zxid 0 (the oldest starts at 1:1 > 0+1).
+func TestTruncateToZeroRemovesEveryLog(t *testing.T) {
+	dir := t.TempDir()
+	l := writeLog(t, dir, wire.MakeZxid(1, 1), wire.MakeZxid(1, 3), 4096)
+	l.Roll()
+	l.Append(entry(wire.MakeZxid(1, 4), "/x"))
+	l.Close()
+	if err := TruncateTo(dir, 0, 0); err != nil {
+		t.Fatalf("TRUNC to 0: %v", err)
+	}
+	if files, _ := ListLogs(dir); len(files) != 0 {
+		t.Fatalf("log files left after TRUNC to 0: %+v", files)
+	}
+	// Any other zxid older than the oldest log is still refused.
+	writeLog(t, dir, wire.MakeZxid(1, 5), wire.MakeZxid(1, 6), 4096).Close()
+	if err := TruncateTo(dir, wire.MakeZxid(1, 3), 0); err == nil {
+		t.Fatal("TRUNC to 1:3 with the log starting at 1:5 succeeded")
+	}
+}
+
 func TestDiscardDropsUnsyncedTail(t *testing.T) {
 	dir := t.TempDir()
 	l := writeLog(t, dir, 1, 2, 4096)
@@ -706,5 +727,57 @@ func TestCheckLogsAndTruncatePlan(t *testing.T) {
 	}
 	if filepath.Dir(backups[0]) != filepath.Dir(dir) {
 		t.Fatalf("backup %s is not next to %s", backups[0], dir)
+	}
+}
+
+// DropThrough removes the log files holding no txn after zxid, and only
+// those: a file that also holds later txns stays, as does the last file
+// when it cannot be read to its end.
+func TestDropThroughRemovesOnlyFilesUpToZxid(t *testing.T) {
+	dir := t.TempDir()
+	write := func(zxids ...wire.Zxid) {
+		t.Helper()
+		l, err := OpenTxnLog(dir, Options{PreAllocBytes: 4096})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, z := range zxids {
+			if err := l.Append(&wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpDelete}, Body: &wire.DeleteTxn{Path: "/x"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := func() []wire.Zxid {
+		fs, _ := ListLogs(dir)
+		var out []wire.Zxid
+		for _, f := range fs {
+			out = append(out, f.Zxid)
+		}
+		return out
+	}
+	write(1, 2, 3)
+	write(4, 5)
+	write(6, 7, 8)
+	removed, err := DropThrough(dir, 6, 0)
+	if err != nil || len(removed) != 2 {
+		t.Fatalf("DropThrough(6): removed %v, err %v; want the files of 1..3 and 4..5", removed, err)
+	}
+	if got := names(); len(got) != 1 || got[0] != 6 {
+		t.Fatalf("logs left: %v, want the one of 6..8 (it holds 7 and 8)", got)
+	}
+	if removed, err := DropThrough(dir, 8, 0); err != nil || len(removed) != 1 || len(names()) != 0 {
+		t.Fatalf("DropThrough(8): removed %v, err %v, left %v; want all gone", removed, err, names())
+	}
+	// The last file damaged: it may hold later txns, so it stays.
+	write(9, 10)
+	fs, _ := ListLogs(dir)
+	b, _ := os.ReadFile(fs[0].Path)
+	b[16+12+3] ^= 0xff
+	os.WriteFile(fs[0].Path, b, 0o644)
+	if removed, err := DropThrough(dir, 20, 0); err != nil || len(removed) != 0 {
+		t.Fatalf("damaged last file: removed %v, err %v; want it kept", removed, err)
 	}
 }

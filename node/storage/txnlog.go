@@ -330,7 +330,8 @@ func (l *TxnLog) Close() error { return l.Roll() }
 
 // TruncateTo removes every txn after zxid from the logs in dir (TRUNC):
 // the file holding zxid is cut right after it and later files are deleted.
-// It fails if zxid is older than the oldest log. limit is the record
+// It fails if zxid is older than the oldest log, except for zxid 0 (every
+// file goes). limit is the record
 // limit (Config.RecordLimit). Damage in the file to cut before zxid fails
 // it before anything changes.
 func TruncateTo(dir string, zxid wire.Zxid, limit int) error {
@@ -345,6 +346,56 @@ func DropAfter(dir string, zxid wire.Zxid, limit int) error {
 	return truncateLogs(dir, zxid, false, limit)
 }
 
+// DropThrough deletes the log files in dir that hold no txn after zxid (a
+// learner synced by SNAP at zxid, once its snapshot of the leader's
+// history is durable: the txns it logged up to zxid are in that snapshot
+// or were never committed, and a leader reading its log for a DIFF must
+// never see them). A file that also holds later txns stays. It returns
+// the files removed, oldest first. limit is the record limit.
+func DropThrough(dir string, zxid wire.Zxid, limit int) ([]string, error) {
+	files, err := ListLogs(dir)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for i, f := range files {
+		if f.Zxid > zxid {
+			break
+		}
+		if i+1 < len(files) {
+			if files[i+1].Zxid > zxid+1 {
+				break // f may hold txns after zxid
+			}
+		} else if last, err := lastZxidOf(f, limit); err != nil || last > zxid {
+			break // damage counts as holding later txns: keep it
+		}
+		if err := os.Remove(f.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return removed, fmt.Errorf("storage: remove %s: %w", f.Path, err)
+		}
+		removed = append(removed, f.Path)
+	}
+	if len(removed) > 0 {
+		return removed, syncDir(dir)
+	}
+	return nil, nil
+}
+
+// lastZxidOf reads a log file to its end and returns its last txn's zxid
+// (0 when it holds none).
+func lastZxidOf(f LogFile, limit int) (wire.Zxid, error) {
+	lr := NewLogReader([]LogFile{f}, limit)
+	defer lr.Close()
+	for {
+		_, err := lr.Next()
+		if errors.Is(err, io.EOF) {
+			return lr.LastZxid(), nil
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+}
+
 func truncateLogs(dir string, zxid wire.Zxid, strict bool, limit int) error {
 	files, err := ListLogs(dir)
 	if err != nil {
@@ -353,7 +404,9 @@ func truncateLogs(dir string, zxid wire.Zxid, strict bool, limit int) error {
 	if len(files) == 0 {
 		return nil
 	}
-	if strict && files[0].Zxid > zxid+1 {
+	// No txn is at or before zxid 0: a TRUNC to 0 (the leader has no
+	// txn at all) needs no log that holds it, and removes every file.
+	if strict && zxid != 0 && files[0].Zxid > zxid+1 {
 		return fmt.Errorf("storage: cannot truncate to %v: oldest log starts at %v", zxid, files[0].Zxid)
 	}
 	var keep, drop []LogFile

@@ -225,6 +225,12 @@ func (j *ApplyJob) stepMulti(budget int) (int, bool) {
 		}
 		j.decoded, j.i = true, 0
 		j.res.Multi = make([]Result, 0, len(txns))
+		if j.res.Events == nil {
+			// A create or a delete fires two events, a setData one: the
+			// ops append to one slice sized once, not each to its own
+			// (garbage in the size classes of the nodes being created).
+			j.res.Events = make([]Event, 0, 2*len(txns))
+		}
 	}
 	t, h, res := j.t, &j.e.Hdr, &j.res
 	for ; j.i < len(txns) && (budget < 0 || used < budget); j.i++ {
@@ -250,10 +256,10 @@ func (j *ApplyJob) stepMulti(budget int) (int, bool) {
 			res.Multi = append(res.Multi, sub)
 			continue
 		}
+		sub.Events = res.Events // the op appends its events after the txn's
 		t.applyOne(st.Type, j.subs[j.i], h, &sub)
 		j.subs[j.i] = nil
-		res.Events = append(res.Events, sub.Events...)
-		sub.Events = nil
+		res.Events, sub.Events = sub.Events, nil
 		if res.Err == wire.ErrOk && sub.Err != wire.ErrOk {
 			res.Err = sub.Err
 		}

@@ -52,10 +52,15 @@ func (c *CommittedLog) Add(e *wire.TxnEntry, data []byte) {
 	if n := len(c.entries); n > 0 && e.Hdr.Zxid <= c.entries[n-1].Zxid {
 		return
 	}
-	if len(c.entries) >= 2*c.limit {
-		// Amortized trimming: copy the newest limit-1 once the slice holds
-		// twice the limit.
-		c.entries = append(c.entries[:0:0], c.entries[len(c.entries)-c.limit+1:]...)
+	if len(c.entries) >= c.limit {
+		// Keep exactly limit txns alive, as Java's committedLog does:
+		// the oldest slot is cleared (so that it holds nothing) and
+		// dropped from the front; append copies the live ones into a
+		// new array once the old one's tail is used up (amortized O(1),
+		// the array at most twice the limit of 40-byte slots).
+		drop := len(c.entries) - c.limit + 1
+		clear(c.entries[:drop])
+		c.entries = c.entries[drop:]
 	}
 	ec := new(wire.TxnEntry)
 	*ec = *e
@@ -65,12 +70,7 @@ func (c *CommittedLog) Add(e *wire.TxnEntry, data []byte) {
 // Window returns the entries kept (at most the limit), in zxid order. The
 // slice is the log's own: do not change it, and do not keep it across an
 // Add.
-func (c *CommittedLog) Window() []Committed {
-	if c.limit > 0 && len(c.entries) > c.limit {
-		return c.entries[len(c.entries)-c.limit:]
-	}
-	return c.entries
-}
+func (c *CommittedLog) Window() []Committed { return c.entries }
 
 // Bounds returns the smallest and largest zxid kept; both are
 // lastProcessed when the log is empty (Java's minCommittedLog and

@@ -2,8 +2,10 @@ package zab
 
 import (
 	"bytes"
+	"runtime"
 	"slices"
 	"testing"
+	"weak"
 
 	"github.com/zkgo/zkgo/wire"
 )
@@ -82,5 +84,33 @@ func TestCommittedLogKeepsCopiesAndEncodes(t *testing.T) {
 	c.Reset([]*wire.TxnEntry{entry(0x300000001, "/x"), entry(0x300000002, "/y")})
 	if got := zxids(c.Window()); !slices.Equal(got, []wire.Zxid{0x300000001, 0x300000002}) {
 		t.Fatalf("after Reset: %v", got)
+	}
+}
+
+// TestCommittedLogHoldsOnlyTheLimit: the log keeps no more than its limit
+// of txns alive (Java's committedLog keeps commitLogCount), not up to
+// twice as many until an amortized trim: a txn that falls out of the
+// window is garbage at once. In the 1M-znode memory bench each txn is a
+// multi of 100 creates, and the extra half-window was about 9 MB.
+func TestCommittedLogHoldsOnlyTheLimit(t *testing.T) {
+	c := NewCommittedLog(3)
+	var first []weak.Pointer[wire.TxnEntry]
+	for z := wire.Zxid(1); z <= 40; z++ {
+		c.Add(entry(z, "/n"), []byte("data"))
+		if z <= 37 {
+			first = append(first, weak.Make(c.entries[len(c.entries)-1].Entry))
+		}
+		if len(c.entries) > 3 {
+			t.Fatalf("after %v: %d entries held, want at most 3", z, len(c.entries))
+		}
+	}
+	runtime.GC()
+	for i, wp := range first {
+		if wp.Value() != nil {
+			t.Fatalf("txn %d is still reachable after leaving the window", i+1)
+		}
+	}
+	if got := zxids(c.Window()); !slices.Equal(got, []wire.Zxid{38, 39, 40}) {
+		t.Fatalf("Window = %v", got)
 	}
 }

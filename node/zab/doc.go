@@ -82,6 +82,11 @@
 //     SNAP for a learner and the packets before its NEWLEADER
 //     (LearnerHandler.syncFollower and queueCommittedProposals), and
 //     SyncThrottle (LearnerSyncThrottler); node's syncLearner drives them.
+//   - sabotages (sabotage.go, sabotage_on.go): the core broken on purpose,
+//     one rule at a time, in builds with the zabsabotage tag only
+//     (SetSabotage), so that the simulator (node/zab/sim, make
+//     sim-sabotage) shows it finds each; in other builds the hooks are a
+//     constant false.
 //
 // Package node owns everything around these: the connections, the txn log,
 // the tree, and the order in which it persists, sends and applies.

@@ -126,7 +126,11 @@ func (b *Broadcast) Pending() int { return len(b.pending) }
 func (b *Broadcast) logProposal(r *BroadcastReady, e *wire.TxnEntry) {
 	b.pending = append(b.pending, e)
 	b.lastQueued = max(b.lastQueued, e.Hdr.Zxid)
-	b.acks = append(b.acks, e.Hdr.Zxid)
+	if sabotaged(sabAckBeforeFsync) {
+		r.Messages = append(r.Messages, wire.QuorumPacket{Type: wire.PacketAck, Zxid: e.Hdr.Zxid})
+	} else {
+		b.acks = append(b.acks, e.Hdr.Zxid)
+	}
 	r.Append = append(r.Append, e)
 }
 

@@ -274,6 +274,9 @@ func (l *Leader) StartSync(link LinkID, plan *SyncPlan) error {
 	}
 	h.throttle = th
 	h.syncMode = plan.Mode
+	// Its log ends at LastSeen once synced: ACKs it sent for later
+	// proposals (an earlier connection's) no longer count.
+	l.outstanding.Unack(h.sid, plan.LastSeen)
 	if snap {
 		l.ready.Snaps = append(l.ready.Snaps, h.link)
 	}

@@ -285,7 +285,7 @@ func (l *LearnerSync) Step(qp *wire.QuorumPacket) (LearnerReady, error) {
 		}
 		r.WriteSnapshot = l.mode != wire.PacketDiff
 		l.writeToLog = true
-		if !l.cfg.Observer && len(l.notCommitted) > 0 {
+		if !l.cfg.Observer && len(l.notCommitted) > 0 && !sabotaged(sabAckBeforeSync) {
 			// ZOOKEEPER-3911/4643/4646: the proposals are durable before
 			// the NEWLEADER ACK.
 			r.Append = l.notCommitted
@@ -340,6 +340,9 @@ func (l *LearnerSync) stepLeaderInfo(qp *wire.QuorumPacket) (LearnerReady, error
 	case newEpoch > l.hard.AcceptedEpoch:
 		reply = int32(l.hard.CurrentEpoch)
 		l.hard.AcceptedEpoch = newEpoch
+		if sabotaged(sabEpochBeforeLog) && !l.cfg.Observer {
+			l.hard.CurrentEpoch = newEpoch
+		}
 		h := l.hard
 		r.HardState = &h
 	case newEpoch == l.hard.AcceptedEpoch:

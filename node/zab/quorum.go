@@ -219,11 +219,24 @@ func (o *Outstanding) After(z wire.Zxid) []Tracker {
 	return out
 }
 
+// Unack forgets sid's ACKs of the outstanding proposals after z: a
+// learner synced again up to z (on a new connection) no longer has them
+// on disk, as far as the leader knows (a TRUNC dropped them, or its log
+// ends before them); it ACKs each again once it logged it anew. Java 3.8
+// keeps them counted (compat-tests/DIFFERENCES.md).
+func (o *Outstanding) Unack(sid int64, z wire.Zxid) {
+	for i := range o.q {
+		if o.q[i].zxid > z {
+			delete(o.q[i].acks.acks, sid)
+		}
+	}
+}
+
 // Commit takes the oldest proposal off if a quorum acked it, and returns
 // its zxid; ok is false when the oldest has no quorum yet (or there is
 // none). Call it until it says false.
 func (o *Outstanding) Commit() (z wire.Zxid, ok bool) {
-	if len(o.q) == 0 || !o.q[0].acks.HasQuorum() {
+	if len(o.q) == 0 || !(o.q[0].acks.HasQuorum() || sabotaged(sabMinorityCommit) && o.q[0].acks.Len() > 0) {
 		return 0, false
 	}
 	z = o.q[0].zxid

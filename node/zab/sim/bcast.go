@@ -28,16 +28,6 @@ type followerBcast interface {
 	synced()
 }
 
-// minority is the sabotaged verifier: any set with the leader is a
-// quorum.
-type minority struct{ leader int64 }
-
-func (m minority) ContainsQuorum(set map[int64]bool) bool { return set[m.leader] }
-func (m minority) Weight(int64) int64                     { return 1 }
-func (m minority) IsVoter(int64) bool                     { return true }
-func (m minority) Voters() []int64                        { return nil }
-func (m minority) Text() string                           { return "" }
-
 // bcastFollower drives zab.Broadcast, a follower's or an observer's
 // broadcast phase, as node does: each BroadcastReady is carried out in its
 // order (append, fsynced later; send, ACKs only once durable; apply).
@@ -73,12 +63,6 @@ func (f *bcastFollower) carryOut(r zab.BroadcastReady, err error) {
 		if !p.appendAsync(recs...) {
 			return
 		}
-		if p.s.sab.ackUnsynced && !p.observer {
-			// SABOTAGE: ACKed before the fsync.
-			for _, rec := range recs {
-				f.lr.send(wire.QuorumPacket{Type: wire.PacketAck, Zxid: rec.Zxid()})
-			}
-		}
 	}
 	if len(r.Messages) > 0 && !p.midReady(readyFollowerAck, "follower ACK") {
 		return
@@ -91,8 +75,7 @@ func (f *bcastFollower) carryOut(r zab.BroadcastReady, err error) {
 	}
 	for _, e := range r.Apply {
 		rec := NewRec(e)
-		res := p.db.Apply(e)
-		p.committed.Add(e, nil)
+		res := p.apply(rec)
 		p.s.chk.applied(p, rec)
 		p.s.clients.applied(p, rec, &res)
 	}

@@ -21,7 +21,13 @@ import (
 //     all of it; a txn applied as committed anywhere is in it; and all of
 //     it is durable on a quorum of voters at every step;
 //   - the databases agree: after applying a committed txn every peer's
-//     tree has the same digest.
+//     tree has the same digest;
+//   - ephemerals: once a peer applied a session's close (the client's or
+//     the leader's expiry), it holds none of the session's ephemerals,
+//     and no ephemeral of the session is created after the close;
+//   - reads (sequential consistency): a client's read through any peer
+//     is the key's value at a committed zxid, never older than what the
+//     client has seen.
 //
 // Liveness: once no fault is in effect (every peer up, no pause,
 // partition or slow link), a leader serves within livenessWindow.
@@ -35,6 +41,7 @@ type checker struct {
 	sums      map[wire.Zxid]uint64
 	committed []Rec
 	digests   map[wire.Zxid]uint64
+	closedAt  map[wire.SessionID]wire.Zxid // the committed close of each session
 	dirty     bool
 	// liveness: faults disturb the ensemble until quietFrom; a leader
 	// was last seen serving at lastServing.
@@ -55,6 +62,7 @@ func (c *checker) init(s *Sim) {
 	c.leaderOf = map[int64]int64{}
 	c.sums = map[wire.Zxid]uint64{}
 	c.digests = map[wire.Zxid]uint64{}
+	c.closedAt = map[wire.SessionID]wire.Zxid{}
 }
 
 // start takes the initial disks: every txn logged anywhere is taken as
@@ -62,7 +70,7 @@ func (c *checker) init(s *Sim) {
 // history).
 func (c *checker) start() {
 	for _, p := range c.s.peers {
-		for _, r := range p.store.Log() {
+		for _, r := range p.store.History().Flat() {
 			c.seen(p, r)
 		}
 	}
@@ -78,7 +86,7 @@ func (c *checker) start() {
 		set := map[int64]bool{}
 		var rec Rec
 		for _, p := range c.s.peers {
-			for _, r := range p.store.Log() {
+			for _, r := range p.store.History().Flat() {
 				if r.Zxid() == z {
 					set[p.id], rec = true, r
 				}
@@ -123,29 +131,31 @@ func (c *checker) established(p *Peer, epoch int64) {
 		return
 	}
 	c.leaderOf[epoch] = p.id
-	log := p.store.Log()
+	log := p.store.History()
 	n := 0 // committed txns of earlier epochs
 	for n < len(c.committed) && int64(c.committed[n].Zxid().Epoch()) < epoch {
 		n++
 	}
 	for i, r := range c.committed[:n] {
-		if i >= len(log) || log[i].Zxid() != r.Zxid() || log[i].Sum != r.Sum {
+		if i >= log.Len() || log.At(i).Zxid() != r.Zxid() || log.At(i).Sum != r.Sum {
 			got := "nothing"
-			if i < len(log) {
-				got = zx(log[i].Zxid())
+			if i < log.Len() {
+				got = zx(log.At(i).Zxid())
 			}
 			c.fail("lost", "leader %d of epoch %d has %s where the committed txn %s is (committed history %s..%s)",
 				p.id, epoch, got, zx(r.Zxid()), zx(c.committed[0].Zxid()), zx(c.committed[len(c.committed)-1].Zxid()))
 			return
 		}
 	}
-	if len(log) > n {
+	if log.Len() > n {
 		if n < len(c.committed) {
 			c.fail("order", "leader %d of epoch %d commits %s..%s, before %s, committed in a later epoch",
-				p.id, epoch, zx(log[n].Zxid()), zx(log[len(log)-1].Zxid()), zx(c.committed[n].Zxid()))
+				p.id, epoch, zx(log.At(n).Zxid()), zx(log.At(log.Len()-1).Zxid()), zx(c.committed[n].Zxid()))
 			return
 		}
-		c.committed = append(c.committed, log[n:]...)
+		for i := n; i < log.Len(); i++ {
+			c.committed = append(c.committed, log.At(i))
+		}
 	}
 	c.dirty = true
 }
@@ -184,6 +194,66 @@ func (c *checker) applied(p *Peer, r Rec) {
 		return
 	}
 	c.digests[r.Zxid()] = d
+	c.ephemerals(p, r)
+}
+
+// read: a client read key through p at p's zxid z, having seen last
+// before. Sequential consistency: z is not older than last, z is
+// committed, and the value is the key's in the committed history at z.
+func (c *checker) read(p *Peer, client int, key string, exists bool, ver int32, z, last wire.Zxid) {
+	if z < last {
+		c.fail("read", "client c%d read %s at %s through peer %d after it had seen %s", client, key, zx(z), p.id, zx(last))
+		return
+	}
+	i := -1
+	if z != 0 {
+		if i = c.find(z); i < 0 {
+			c.fail("read", "peer %d served a read at %s, which is not committed", p.id, zx(z))
+			return
+		}
+	}
+	wantExists, wantVer := false, int32(0)
+scan:
+	for j := i; j >= 0; j-- {
+		switch b := c.committed[j].E.Body.(type) {
+		case *wire.CreateTxn:
+			if b.Path == key {
+				wantExists, wantVer = true, 0
+				break scan
+			}
+		case *wire.SetDataTxn:
+			if b.Path == key {
+				wantExists, wantVer = true, b.Version
+				break scan
+			}
+		}
+	}
+	if exists != wantExists || ver != wantVer {
+		c.fail("read", "client c%d read %s through peer %d at %s: exists %v version %d; the committed history has exists %v version %d there",
+			client, key, p.id, zx(z), exists, ver, wantExists, wantVer)
+	}
+}
+
+// ephemerals: a session's ephemerals go with its close, on every peer,
+// and none is created after it.
+func (c *checker) ephemerals(p *Peer, r Rec) {
+	id := r.E.Hdr.ClientID
+	switch r.E.Hdr.Type {
+	case wire.OpCloseSession:
+		if eph := p.db.Ephemerals(id); len(eph) > 0 {
+			c.fail("ephemeral", "peer %d keeps %v of session %#x after its close at %s", p.id, eph, int64(id), zx(r.Zxid()))
+			return
+		}
+		if _, ok := c.closedAt[id]; !ok {
+			c.closedAt[id] = r.Zxid()
+		}
+	case wire.OpCreate, wire.OpCreate2:
+		ct, ok := r.E.Body.(*wire.CreateTxn)
+		if z, closed := c.closedAt[id]; ok && ct.Ephemeral && closed && r.Zxid() > z {
+			c.fail("ephemeral", "peer %d creates %s, an ephemeral of session %#x, at %s: the session closed at %s",
+				p.id, ct.Path, int64(id), zx(r.Zxid()), zx(z))
+		}
+	}
 }
 
 // step runs the checks that look at every peer.
@@ -211,7 +281,7 @@ func (c *checker) step() {
 	c.dirty = false
 	set := map[int64]bool{}
 	for _, p := range c.s.peers {
-		if c.hasCommitted(p.store.Durable()) {
+		if c.hasCommitted(p.store.DurableHistory()) {
 			set[p.id] = true
 		}
 	}
@@ -226,13 +296,13 @@ func (c *checker) step() {
 }
 
 // hasCommitted reports whether log holds the whole committed history.
-func (c *checker) hasCommitted(log []Rec) bool {
-	j := 0
+func (c *checker) hasCommitted(log Hist) bool {
+	j, n := 0, log.Len()
 	for _, r := range c.committed {
-		for j < len(log) && log[j].Zxid() < r.Zxid() {
+		for j < n && log.At(j).Zxid() < r.Zxid() {
 			j++
 		}
-		if j == len(log) || log[j].Zxid() != r.Zxid() || log[j].Sum != r.Sum {
+		if j == n || log.At(j).Zxid() != r.Zxid() || log.At(j).Sum != r.Sum {
 			return false
 		}
 		j++

@@ -18,9 +18,8 @@
 // TestScenarios, the zabsabotage self-test) and internal/zabsim (`make
 // sim`) run it.
 //
-// Broadcast (proposals, ACKs, commits) is not in node/zab yet; the
-// simulator reaches it through two small interfaces (bcast.go) whose
-// implementation for now drives zab.Outstanding and zab.Synced as node
-// does. docs/zab.md ("The simulator") has the details, the sabotage
-// table and what the simulator needs from node/zab next.
+// Broadcast is zab's on both sides (zab.Leader, zab.Broadcast), driven as
+// node drives it. docs/zab.md ("The simulator") has the details, the
+// sabotage table (zabsabotage builds: node/zab's own sabotages and the
+// drivers') and what the simulator does not model yet.
 package sim

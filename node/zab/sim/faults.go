@@ -17,7 +17,8 @@ const (
 	// FaultCrashMid: the peer crashes at its next Ready between the
 	// persist and the send, and restarts after Dur. Shape 0: any Ready;
 	// 1: its NEWLEADER ACK; 2: a leader's epochs; 3: another step of a
-	// learner's sync; 4: a follower's ACK; 5: a leader's COMMIT.
+	// learner's sync (the Keep%3+1-th such step); 4: a follower's ACK; 5:
+	// a leader's COMMIT.
 	FaultCrashMid
 	// FaultPause: the peer stops for Dur (no ticks, nothing received).
 	FaultPause
@@ -152,7 +153,12 @@ func (s *Sim) inject(i int) {
 		p.crash(f.Keep, f.Dur)
 	case FaultCrashMid:
 		if p.up {
-			p.armed, p.armRestart, p.armAt = true, f.Dur, readyKind(f.Shape)
+			p.armed, p.armRestart, p.armAt, p.armSkip = true, f.Dur, readyKind(f.Shape), 0
+			if p.armAt == readyLearner {
+				// any of the sync's steps: LEADERINFO's, the first
+				// packet's (DIFF, TRUNC or SNAP), the next sync's
+				p.armSkip = f.Keep % 3
+			}
 		}
 	case FaultPause:
 		if p.up {

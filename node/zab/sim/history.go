@@ -105,6 +105,10 @@ var RegisterModel = porcupine.Model{
 		if out.Unknown {
 			return true, next
 		}
+		if out.Err == wire.ErrSessionExpired {
+			// refused before it was prepared: no effect
+			return true, st
+		}
 		if out.Err != err {
 			return false, st
 		}

@@ -15,6 +15,9 @@ const (
 	HookServing
 	// HookCrashed: a peer crashed (its disk is what survived).
 	HookCrashed
+	// HookSyncStarted: a learner carried out what its sync's first
+	// packet (DIFF, TRUNC or SNAP) asked.
+	HookSyncStarted
 )
 
 // Hook runs Do when Peer (0: any) reaches At, the first time only.

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"github.com/zkgo/zkgo/node/quorum"
 	"github.com/zkgo/zkgo/node/zab"
 	"github.com/zkgo/zkgo/wire"
 )
@@ -24,14 +23,22 @@ type leaderDrv struct {
 	links map[zab.LinkID]*conn
 	props map[wire.Zxid]Rec // proposed, not committed yet
 	bc    leaderBcast       // the leader itself once it serves
+	// The session tracker: sessions created by a txn not applied yet,
+	// and sessions whose close was prepared (Java's setSessionClosing).
+	pendingSess, closing map[wire.SessionID]bool
+}
+
+// checkSession is PrepRequestProcessor's session check: a session the
+// leader does not know, or one it is closing, is expired.
+func (ld *leaderDrv) checkSession(id wire.SessionID) wire.ErrCode {
+	if ld.closing[id] || !ld.p.sessions[id] && !ld.pendingSess[id] {
+		return wire.ErrSessionExpired
+	}
+	return wire.ErrOk
 }
 
 func (p *Peer) becomeLeader() {
-	var v quorum.Verifier = p.s.verifier
-	if p.s.sab.minorityCommit {
-		v = minority{p.id} // SABOTAGE: the leader alone is a quorum
-	}
-	zl, err := zab.NewLeader(zab.LeaderConfig{ID: p.id, Verifier: v,
+	zl, err := zab.NewLeader(zab.LeaderConfig{ID: p.id, Verifier: p.s.verifier,
 		AcceptedEpoch: p.store.AcceptedEpoch, CurrentEpoch: p.store.CurrentEpoch, LastZxid: p.store.LastZxid(),
 		PhaseTicks: 2 * initLimit, InitLimit: initLimit, SyncLimit: syncLimit,
 		Member: func(sid int64) (bool, bool) {
@@ -45,7 +52,8 @@ func (p *Peer) becomeLeader() {
 		return
 	}
 	p.role = roleLeading
-	p.ld = &leaderDrv{p: p, zl: zl, links: map[zab.LinkID]*conn{}, props: map[wire.Zxid]Rec{}}
+	p.ld = &leaderDrv{p: p, zl: zl, links: map[zab.LinkID]*conn{}, props: map[wire.Zxid]Rec{},
+		pendingSess: map[wire.SessionID]bool{}, closing: map[wire.SessionID]bool{}}
 	p.s.tracef("%d: leads from %s", p.id, p.store.String())
 	p.ld.processReady()
 }
@@ -83,9 +91,8 @@ func (ld *leaderDrv) processReady() {
 		}
 		for _, link := range r.Snaps {
 			if c := ld.links[link]; c != nil {
-				last := p.db.LastZxid
-				upto := p.store.Upto(last)
-				s.net.send(c, p.id, wire.QuorumPacket{Type: wire.PacketSnap, Zxid: last}, append(make([]Rec, 0, len(upto)), upto...))
+				// a walk of the tree: the txns it holds
+				s.net.send(c, p.id, wire.QuorumPacket{Type: wire.PacketSnap, Zxid: p.db.LastZxid}, p.applied[:len(p.applied):len(p.applied)])
 			}
 		}
 		for _, m := range r.Messages {
@@ -162,7 +169,7 @@ func (ld *leaderDrv) syncLearner(link zab.LinkID) {
 	plan := zab.PlanSync(in)
 	if plan.ReadTxnLog {
 		in.LogRead = true
-		for _, r := range p.store.From(in.Peer) {
+		for _, r := range p.store.ReadForSync(in.Peer) {
 			in.FromLog = append(in.FromLog, zab.NewCommitted(r.E, nil))
 		}
 		plan = zab.PlanSync(in)
@@ -209,8 +216,7 @@ func (ld *leaderDrv) commit(z wire.Zxid) {
 	delete(ld.props, z)
 	p.s.tracef("%d: commit %s", p.id, zx(z))
 	p.s.chk.committedBy(p, rec)
-	res := p.db.Apply(rec.E)
-	p.committed.Add(rec.E, nil)
+	res := p.apply(rec)
 	p.s.chk.applied(p, rec)
 	p.s.clients.applied(p, rec, &res)
 }

@@ -17,7 +17,9 @@ type learnerDrv struct {
 	leader    int64
 	c         *conn
 	ls        *zab.LearnerSync
-	db        []Rec // the database a SNAP or TRUNC builds before NEWLEADER
+	db        []Rec     // the database a SNAP or TRUNC builds before NEWLEADER
+	recent    []Rec     // its txns replayed or applied after its snapshot (the committed log)
+	snapAt    wire.Zxid // the SNAP's zxid, once one was received
 	lastHeard int64
 	bc        followerBcast // from UPTODATE on
 }
@@ -119,7 +121,8 @@ func (lr *learnerDrv) carryOut(r zab.LearnerReady, snap []Rec, before zab.Learne
 			return false
 		}
 		p.s.chk.dirty = true
-		lr.db = append([]Rec(nil), st.Log()...)
+		lr.db = st.History().Flat()
+		lr.recent = append([]Rec(nil), st.Replayed()...)
 		p.s.tracef("%d: truncated to %s: %s", p.id, zx(r.TruncateTo), st.String())
 	}
 	if r.ReceiveSnapshot {
@@ -127,22 +130,38 @@ func (lr *learnerDrv) carryOut(r zab.LearnerReady, snap []Rec, before zab.Learne
 			p.becomeLooking("SNAP without a snapshot")
 			return false
 		}
-		lr.db = snap
-		p.s.tracef("%d: received the snapshot at %s", p.id, zx(r.SnapshotZxid))
+		// node's rewindDisk: the logged txns and snapshots past the
+		// leader's snapshot must not come back at a restart.
+		if err := st.DropAfter(r.SnapshotZxid); err != nil {
+			p.halt("dropping the log after the snapshot failed")
+			return false
+		}
+		p.s.chk.dirty = true
+		lr.db, lr.recent, lr.snapAt = snap, nil, r.SnapshotZxid
+		p.s.tracef("%d: received the snapshot at %s: %s", p.id, zx(r.SnapshotZxid), st.String())
 	}
 	for _, e := range r.Apply {
-		lr.db = append(lr.db, NewRec(e))
+		rec := NewRec(e)
+		lr.db = append(lr.db, rec)
+		lr.recent = append(lr.recent, rec)
 	}
 	if r.WriteSnapshot {
-		if err := st.Replace(lr.db); err != nil {
+		if err := st.TakeSnapshot(lr.db); err != nil {
 			p.halt("snapshot write failed")
 			return false
 		}
 		for _, rec := range lr.db {
 			p.s.chk.seen(p, rec)
 		}
+		if lr.snapAt != 0 && !p.s.sab.keepLogAtSnap {
+			// The leader's snapshot is durable: the learner's own txns
+			// up to its zxid are in it or were never committed (another
+			// branch of the history); none may be read for a sync again
+			// (see keep-log-at-snap in sabotage_on.go).
+			st.DropThrough(lr.snapAt)
+		}
 		p.s.chk.dirty = true
-		p.loadDB(lr.db)
+		p.setDB(lr.db, lr.recent)
 		p.s.tracef("%d: snapshot written: %s", p.id, st.String())
 	}
 	newLeaderAck := before != zab.LearnerAfterNewLeader && lr.ls.State() == zab.LearnerAfterNewLeader
@@ -150,44 +169,23 @@ func (lr *learnerDrv) carryOut(r zab.LearnerReady, snap []Rec, before zab.Learne
 	for _, e := range r.Append {
 		recs = append(recs, NewRec(e))
 	}
-	logAndEpochs := func() bool {
-		if len(recs) > 0 {
-			if p.s.sab.ackBeforeSync && newLeaderAck {
-				// SABOTAGE: logged for the writer, fsynced later, behind
-				// a slow disk (the order before ZOOKEEPER-3911).
-				return p.appendAfter(50+int64(p.s.rng.IntN(100)), recs...)
-			}
-			if err := st.Append(recs...); err != nil {
-				p.s.chk.fail("order", "peer %d: %v", p.id, err)
-				return false
-			}
-			for _, rec := range recs {
-				p.s.chk.seen(p, rec)
-			}
-			if err := st.Sync(); err != nil && !p.s.sab.ignoreFsyncErr {
-				p.halt("fsync failed")
-				return false
-			}
-			p.s.chk.dirty = true
-			p.s.tracef("%d: logged %d txns, synced: %s", p.id, len(recs), st.String())
+	if len(recs) > 0 {
+		if err := st.Append(recs...); err != nil {
+			p.s.chk.fail("order", "peer %d: %v", p.id, err)
+			return false
 		}
-		return true
+		for _, rec := range recs {
+			p.s.chk.seen(p, rec)
+		}
+		if err := st.Sync(); err != nil && !p.s.sab.ignoreFsyncErr {
+			p.halt("fsync failed")
+			return false
+		}
+		p.s.chk.dirty = true
+		p.s.tracef("%d: logged %d txns, synced: %s", p.id, len(recs), st.String())
 	}
-	if p.s.sab.epochFirst && r.HardState != nil && len(recs) > 0 {
-		// SABOTAGE: the current epoch before the txns (ZOOKEEPER-4643/4646).
-		if !p.writeEpochs(*r.HardState) || !p.midReady(readyNewLeaderAck, "sabotaged: epoch before log") {
-			return false
-		}
-		if !logAndEpochs() {
-			return false
-		}
-	} else {
-		if !logAndEpochs() {
-			return false
-		}
-		if r.HardState != nil && !p.writeEpochs(*r.HardState) {
-			return false
-		}
+	if r.HardState != nil && !p.writeEpochs(*r.HardState) {
+		return false
 	}
 	if newLeaderAck {
 		p.s.hook(p, HookNewLeaderPersisted)
@@ -199,7 +197,8 @@ func (lr *learnerDrv) carryOut(r zab.LearnerReady, snap []Rec, before zab.Learne
 	if newLeaderAck {
 		kind = readyNewLeaderAck
 	}
-	if len(r.Messages) > 0 && !p.midReady(kind, "learner sync") {
+	persisted := r.Truncate || r.ReceiveSnapshot || r.WriteSnapshot || len(recs) > 0 || r.HardState != nil
+	if (len(r.Messages) > 0 || persisted) && !p.midReady(kind, "learner sync") {
 		return false
 	}
 	for _, m := range r.Messages {
@@ -207,6 +206,9 @@ func (lr *learnerDrv) carryOut(r zab.LearnerReady, snap []Rec, before zab.Learne
 	}
 	if newLeaderAck {
 		p.s.hook(p, HookNewLeaderAcked)
+	}
+	if before == zab.LearnerSyncMode && lr.alive() {
+		p.s.hook(p, HookSyncStarted)
 	}
 	return lr.alive()
 }

@@ -44,12 +44,17 @@ type network struct {
 	group        map[int64]int      // partition: side of each peer; -1 bridges
 	partitionGen int
 	healAt       int64
+	// lastFLE is the last election notification each peer sent to each
+	// other (QuorumCnxManager's lastMessageSent), lost or not: a new
+	// connection between the two re-sends it.
+	lastFLE map[[2]int64]fle.Message
 }
 
 func (n *network) init(s *Sim) {
 	n.s = s
 	n.base = map[[2]int64]int64{}
 	n.slow = map[int64]int64{}
+	n.lastFLE = map[[2]int64]fle.Message{}
 	for _, a := range s.ids {
 		for _, b := range s.ids {
 			if a != b {
@@ -78,8 +83,40 @@ func (n *network) blocked(a, b int64) bool {
 }
 
 func (n *network) heal() {
+	old := n.group
 	n.group = nil
 	n.s.tracef("net: healed")
+	// The election's connections across the cut were broken by it; their
+	// new connections re-send the last notification each way.
+	for _, a := range n.s.ids {
+		for _, b := range n.s.ids {
+			ga, gb := old[a], old[b]
+			if a != b && ga != gb && ga != -1 && gb != -1 {
+				n.resendFLE(a, b)
+			}
+		}
+	}
+}
+
+// reconnected: peer id (re)started and connects to the others (Java's
+// connectAll): each up peer's new connection to it re-sends the last
+// notification it sent it, as QuorumCnxManager's SendWorker does. Without
+// that, a restarted peer can wait forever for the vote of a peer that
+// sends only on its timeouts and never times out (it keeps hearing from
+// the others): the sim found it with a weight-0 voter (TestFLEResendOnReconnect).
+func (n *network) reconnected(id int64) {
+	for _, a := range n.s.ids {
+		if a != id {
+			n.resendFLE(a, id)
+		}
+	}
+}
+
+func (n *network) resendFLE(from, to int64) {
+	m, ok := n.lastFLE[[2]int64{from, to}]
+	if f := n.s.peer(from); ok && f.up && f.pausedUntil <= n.s.now {
+		n.sendFLE(from, m)
+	}
 }
 
 // open makes a conn from learner to leader.
@@ -209,6 +246,7 @@ func (n *network) deliverHead(l *qlink) {
 // sendFLE sends an election notification; it is lost if the receiver is
 // down or cut off (the election re-sends on its timeouts).
 func (n *network) sendFLE(from int64, m fle.Message) {
+	n.lastFLE[[2]int64{from, m.To}] = m
 	to := n.s.peer(m.To)
 	if to == nil || !to.up {
 		return

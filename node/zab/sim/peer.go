@@ -37,6 +37,8 @@ type Peer struct {
 
 	store     Store
 	db        *tree.Tree
+	applied   []Rec                   // the txns db holds, oldest first (what a snapshot of it holds)
+	sessions  map[wire.SessionID]bool // the sessions db's txns created and did not close
 	committed zab.CommittedLog
 	el        *fle.Election
 	role      role
@@ -47,6 +49,7 @@ type Peer struct {
 	// and restart after armRestart ms.
 	armed      bool
 	armAt      readyKind // readyAny, or the only kind of Ready it fires at
+	armSkip    int       // Readies of that kind to let pass first
 	armRestart int64
 }
 
@@ -72,30 +75,63 @@ func (k readyKind) String() string {
 // start boots the peer from its disk and starts an election.
 func (p *Peer) start() {
 	p.up = true
-	el, err := fle.New(fle.Config{ID: p.id, Voters: p.s.voters, CanLead: true, MaxNotificationInterval: 800 * 1e6})
+	el, err := fle.New(fle.Config{ID: p.id, Voters: p.s.voters, Verifier: p.s.verifier, CanLead: true, MaxNotificationInterval: 800 * 1e6})
 	if err != nil {
 		panic(err)
 	}
 	p.el = el
 	p.s.tracef("%d: start, %s", p.id, p.store.String())
 	p.becomeLooking("start")
+	p.s.net.reconnected(p.id)
 }
 
 func (p *Peer) restart() {
 	p.start()
 }
 
-// loadDB rebuilds the database from the log, as a restart or a role
-// change does (Java reloads the database from disk).
-func (p *Peer) loadDB(log []Rec) {
+// loadDB rebuilds the database from the disk (the newest snapshot, then
+// the log after it), as a restart or a role change does (Java reloads the
+// database from disk); the committed log holds what was replayed from the
+// log (node's loadDatabase: db.recent).
+func (p *Peer) loadDB() {
+	p.setDB(p.store.History().Flat(), p.store.Replayed())
+}
+
+// setDB makes hist the database; the committed log starts with recent.
+func (p *Peer) setDB(hist, recent []Rec) {
 	p.db = tree.New(tree.Options{})
-	entries := make([]*wire.TxnEntry, 0, len(log))
-	for _, r := range log {
+	p.sessions = map[wire.SessionID]bool{}
+	for _, r := range hist {
 		p.db.Apply(r.E)
+		p.noteSession(r)
+	}
+	p.applied = hist[:len(hist):len(hist)]
+	entries := make([]*wire.TxnEntry, 0, len(recent))
+	for _, r := range recent {
 		entries = append(entries, r.E)
 	}
 	p.committed = zab.NewCommittedLog(p.s.commitLogCount())
 	p.committed.Reset(entries)
+}
+
+// noteSession keeps the session table (ZKDatabase's sessions) up to date
+// with an applied txn.
+func (p *Peer) noteSession(r Rec) {
+	switch r.E.Hdr.Type {
+	case wire.OpCreateSession:
+		p.sessions[r.E.Hdr.ClientID] = true
+	case wire.OpCloseSession:
+		delete(p.sessions, r.E.Hdr.ClientID)
+	}
+}
+
+// apply applies a committed txn to the database.
+func (p *Peer) apply(r Rec) tree.Result {
+	res := p.db.Apply(r.E)
+	p.noteSession(r)
+	p.applied = append(p.applied, r)
+	p.committed.Add(r.E, nil)
+	return res
 }
 
 // becomeLooking ends the current role and starts an election round.
@@ -118,7 +154,7 @@ func (p *Peer) becomeLooking(why string) {
 			}
 		}
 	}
-	p.loadDB(p.store.Log())
+	p.loadDB()
 	p.el.Start(p.store.LastZxid(), p.store.CurrentEpoch)
 	p.collectFLE()
 }
@@ -222,6 +258,10 @@ func (p *Peer) acked() wire.Zxid {
 // crash fires here. It reports whether the peer is still up.
 func (p *Peer) midReady(kind readyKind, what string) bool {
 	if p.armed && p.up && (p.armAt == readyAny || p.armAt == kind) {
+		if p.armSkip > 0 {
+			p.armSkip--
+			return p.up
+		}
 		p.armed = false
 		p.s.tracef("%d: crash between persist and send (%s)", p.id, what)
 		p.crash(p.s.rng.IntN(3), p.armRestart)
@@ -269,4 +309,29 @@ func (p *Peer) writeEpochs(hs zab.HardState) bool {
 	}
 	p.s.tracef("%d: persist epochs %d/%d", p.id, hs.AcceptedEpoch, hs.CurrentEpoch)
 	return true
+}
+
+// snapshot writes a snapshot of the database, as node does at random
+// points of a peer's life (after snapCount txns, after a load): while it
+// looks for a leader, leads or follows in broadcast, not during a sync
+// (the learner's database is being rebuilt then). A failed write leaves
+// no snapshot (node logs it and goes on).
+func (p *Peer) snapshot() {
+	if !p.up || p.pausedUntil > p.s.now {
+		return
+	}
+	switch {
+	case p.role == roleLooking:
+	case p.ld != nil && p.ld.bc != nil:
+	case p.lr != nil && p.lr.bc != nil:
+	default:
+		return
+	}
+	if len(p.applied) == 0 || p.applied[len(p.applied)-1].Zxid() <= p.store.snap().Zxid {
+		return
+	}
+	if err := p.store.TakeSnapshot(p.applied); err == nil {
+		p.s.chk.dirty = true
+		p.s.tracef("%d: snapshot at %s", p.id, zx(p.applied[len(p.applied)-1].Zxid()))
+	}
 }

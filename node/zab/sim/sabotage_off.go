@@ -5,7 +5,7 @@ package sim
 // sabotage is empty outside zabsabotage builds: Config.Sabotage must be
 // empty.
 type sabotage struct {
-	ackBeforeSync, epochFirst, minorityCommit, earlyReply, ignoreFsyncErr, ackUnsynced bool
+	earlyReply, ignoreFsyncErr, keepLogAtSnap, noClosingCheck, noZxidCheck bool
 }
 
 // Sabotages lists the sabotages of this build (none).

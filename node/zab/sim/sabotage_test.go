@@ -47,8 +47,9 @@ func TestSabotageScenarios(t *testing.T) {
 		sc       func(string) Config
 	}{
 		{"ack-before-sync", scenarioAckThenCrash},
-		{"epoch-before-log", scenarioEpochThenCrash},
+		{"epoch-before-log", scenarioEpochAtSyncThenCrash},
 		{"minority-commit", scenarioLeaderCrashAfterCommit},
+		{"keep-log-at-snap", scenarioStaleLogAfterSnap},
 	} {
 		t.Run(c.sabotage, func(t *testing.T) {
 			r := Run(c.sc(c.sabotage))

@@ -68,7 +68,7 @@ func Kept(cfg Config, r Result) []int {
 func ReplayCommand(cfg Config, r Result) string {
 	cfg = cfg.withDefaults()
 	args := []string{"go run ./internal/zabsim", fmt.Sprintf("-seed=%d", cfg.Seed), fmt.Sprintf("-peers=%d", cfg.Peers), fmt.Sprintf("-observers=%d", observersArg(cfg.Observers)),
-		fmt.Sprintf("-duration=%d", cfg.Duration)}
+		fmt.Sprintf("-hier=%d", cfg.Hier), fmt.Sprintf("-duration=%d", cfg.Duration)}
 	if cfg.Sabotage != "" {
 		args = append([]string{"go run -tags zabsabotage ./internal/zabsim"}, args[1:]...)
 		args = append(args, "-sabotage="+cfg.Sabotage)

@@ -4,6 +4,8 @@ import (
 	"container/heap"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/zkgo/zkgo/node/fle"
@@ -20,6 +22,10 @@ type Config struct {
 	// Observers is the number of observers (ids after the voters'); -1:
 	// none; default: ObserversFor(Seed).
 	Observers int
+	// Hier is the hierarchical quorum configuration (group.N and
+	// weight.N lines) the voters count with: 0: HierFor(Seed, Peers); -1:
+	// none (a majority); n > 0: hierConfigs' n-th for that many voters.
+	Hier int
 	// Duration is the virtual time run, in ms (default 9500). Random
 	// faults start in its first part only (up to Duration-QuietTail), so
 	// that every run ends quiet and liveness is checked in each.
@@ -30,6 +36,10 @@ type Config struct {
 	// ClientEvery is the mean time between two client writes, in ms
 	// (default 40); negative: no client writes.
 	ClientEvery int64
+	// SnapEvery is the mean time between two snapshots a peer takes of
+	// its database at a random point (as node does after snapCount txns
+	// and at the end of a load), in ms (default 1500); negative: none.
+	SnapEvery int64
 	// Disabled lists faults of the schedule not to inject (shrinking).
 	Disabled map[int]bool
 	// Schedule, when set, replaces the random fault schedule (scenarios).
@@ -39,6 +49,9 @@ type Config struct {
 	Init map[int64]InitState
 	// Hooks are scenario triggers run after named driver steps.
 	Hooks []Hook
+	// Sync, when set, replaces the sync settings drawn from the seed
+	// (scenarios).
+	Sync *SyncSettings
 	// Trace keeps a line per step for the report of a failing run.
 	Trace bool
 	// Sabotage names a sabotage to apply (only in builds with the
@@ -51,9 +64,20 @@ type Config struct {
 	NoDurableCheck bool
 }
 
-// InitState is a peer's disk at the start of a scenario.
+// SyncSettings are the leader's settings that shape its syncs
+// (zookeeper.commitLogCount, snapshotSizeFactor >= 0,
+// zookeeper.forceSnapshotSync).
+type SyncSettings struct {
+	CommitLogCount int
+	TxnLog         bool
+	ForceSnap      bool
+}
+
+// InitState is a peer's disk at the start of a scenario: its txn log,
+// a snapshot holding the history Snap (none when empty), its epochs.
 type InitState struct {
 	Log                         []wire.Zxid
+	Snap                        []wire.Zxid
 	AcceptedEpoch, CurrentEpoch int64
 }
 
@@ -75,9 +99,60 @@ func ObserversFor(seed uint64) int {
 	return 0
 }
 
+// HierFor is the hierarchical quorum configuration a seed runs with when
+// none is given: one of hierConfigs for one seed in seven, else -1 (a
+// majority).
+func HierFor(seed uint64, peers int) int {
+	if seed%7 != 3 || len(hierConfigs[peers]) == 0 {
+		return -1
+	}
+	return 1 + int(seed/7)%len(hierConfigs[peers])
+}
+
+// hierConfigs are the hierarchical quorums (QuorumHierarchical's group.N
+// and weight.N keys) of three and five voters the seeds run with. Each
+// is one Java accepts; some make quorums that are not majorities.
+var hierConfigs = map[int][]map[string]string{
+	3: {
+		// three groups of one: a majority of groups is a majority
+		{"group.1": "1", "group.2": "2", "group.3": "3"},
+		// one group, voter 3 weighs nothing: the quorum is {1,2}, and 3
+		// is never elected (a weight-0 candidate never wins)
+		{"group.1": "1:2:3", "weight.1": "1", "weight.2": "1", "weight.3": "0"},
+	},
+	5: {
+		// three groups; voter 1 weighs 2, so {1,5} is a quorum and
+		// {2,3,4} is not
+		{"group.1": "1:2", "group.2": "3:4", "group.3": "5", "weight.1": "2"},
+		// two groups: a majority of each ({1,2,4,5} and the like)
+		{"group.1": "1:2:3", "group.2": "4:5"},
+	},
+}
+
+// HierText is the configuration's keys, sorted ("group.1=1:2 ..."), for
+// the trace and the report.
+func HierText(peers, hier int) string {
+	if hier <= 0 || hier > len(hierConfigs[peers]) {
+		return "majority"
+	}
+	m := hierConfigs[peers][hier-1]
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		keys[i] = k + "=" + m[k]
+	}
+	return strings.Join(keys, " ")
+}
+
 func (c Config) withDefaults() Config {
 	if c.Peers == 0 {
 		c.Peers = PeersFor(c.Seed)
+	}
+	if c.Hier == 0 {
+		c.Hier = HierFor(c.Seed, c.Peers)
 	}
 	switch {
 	case c.Observers == 0:
@@ -93,6 +168,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ClientEvery == 0 {
 		c.ClientEvery = 40
+	}
+	if c.SnapEvery == 0 {
+		c.SnapEvery = 1500
 	}
 	return c
 }
@@ -131,6 +209,7 @@ type Result struct {
 	Steps     int // events handled
 	Committed int // txns in the committed history at the end
 	Ops       int // client writes answered
+	Reads     int // client reads (checked against the committed history)
 	Leaders   int // leaderships established
 	Faults    int // faults injected
 	Schedule  []Fault
@@ -157,6 +236,7 @@ const (
 	evUnslow
 	evClose
 	evClosed
+	evSnapshot
 )
 
 type event struct {
@@ -242,11 +322,25 @@ func newSim(cfg Config) *Sim {
 	s.commitLog = []int{3, 10, 50, 500}[s.rng.IntN(4)]
 	s.txnLogSync = s.rng.IntN(4) != 0
 	s.forceSnap = s.rng.IntN(20) == 0
+	if o := cfg.Sync; o != nil {
+		s.commitLog, s.txnLogSync, s.forceSnap = o.CommitLogCount, o.TxnLog, o.ForceSnap
+	}
 	for i := 1; i <= cfg.Peers+cfg.Observers; i++ {
 		s.ids = append(s.ids, int64(i))
 	}
 	s.voters = s.ids[:cfg.Peers]
 	s.verifier = quorum.NewMajority(s.voters)
+	if cfg.Hier > 0 && cfg.Hier <= len(hierConfigs[cfg.Peers]) {
+		members := make([]quorum.Member, len(s.ids))
+		for i, id := range s.ids {
+			members[i] = quorum.Member{ID: id, Voter: i < cfg.Peers}
+		}
+		v, err := quorum.Parse(members, hierConfigs[cfg.Peers][cfg.Hier-1])
+		if err != nil {
+			panic(fmt.Sprintf("sim: hierarchical config %d of %d voters: %v", cfg.Hier, cfg.Peers, err))
+		}
+		s.verifier = v
+	}
 	s.net.init(s)
 	s.chk.init(s)
 	s.clients.init(s)
@@ -260,6 +354,13 @@ func newSim(cfg Config) *Sim {
 				}
 			}
 			_ = p.store.Sync()
+			if len(in.Snap) > 0 {
+				hist := make([]Rec, len(in.Snap))
+				for i, z := range in.Snap {
+					hist[i] = NewRec(initTxn(z))
+				}
+				_ = p.store.TakeSnapshot(hist)
+			}
 			p.store.AcceptedEpoch, p.store.CurrentEpoch = in.AcceptedEpoch, in.CurrentEpoch
 		}
 		s.peers = append(s.peers, p)
@@ -272,6 +373,7 @@ func newSim(cfg Config) *Sim {
 	for i, f := range s.sched {
 		s.push(&event{at: f.At, kind: evFault, fault: i})
 	}
+	s.tracef("quorum: %s", HierText(cfg.Peers, cfg.Hier))
 	s.chk.start()
 	for _, p := range s.peers {
 		// Peers start at slightly different times, as processes do.
@@ -281,6 +383,11 @@ func newSim(cfg Config) *Sim {
 	}
 	if cfg.ClientEvery > 0 {
 		s.push(&event{at: s.expDelay(cfg.ClientEvery), kind: evClient})
+	}
+	if cfg.SnapEvery > 0 {
+		for _, p := range s.peers {
+			s.push(&event{at: s.expDelay(cfg.SnapEvery), kind: evSnapshot, peer: p.id})
+		}
 	}
 	return s
 }
@@ -311,22 +418,30 @@ func (s *Sim) tracef(format string, args ...any) {
 
 func (s *Sim) run() {
 	for s.chk.viol == nil && len(s.events) > 0 {
-		e := heap.Pop(&s.events).(*event)
-		if e.at > s.cfg.Duration {
+		if !s.run1() {
 			break
 		}
-		s.now = e.at
-		s.steps++
-		if s.steps > maxSteps {
-			s.chk.fail("stuck", "more than %d steps: the simulation does not advance", maxSteps)
-			break
-		}
-		s.handle(e)
-		s.chk.step()
 	}
 	if s.chk.viol == nil {
 		s.chk.final()
 	}
+}
+
+// run1 handles the next event; false when the run is over.
+func (s *Sim) run1() bool {
+	e := heap.Pop(&s.events).(*event)
+	if e.at > s.cfg.Duration {
+		return false
+	}
+	s.now = e.at
+	s.steps++
+	if s.steps > maxSteps {
+		s.chk.fail("stuck", "more than %d steps: the simulation does not advance", maxSteps)
+		return false
+	}
+	s.handle(e)
+	s.chk.step()
+	return true
 }
 
 func (s *Sim) handle(e *event) {
@@ -384,6 +499,9 @@ func (s *Sim) handle(e *event) {
 	case evClient:
 		s.clients.issue()
 		s.push(&event{at: s.expDelay(s.cfg.ClientEvery), kind: evClient})
+	case evSnapshot:
+		s.peer(e.peer).snapshot()
+		s.push(&event{at: s.expDelay(s.cfg.SnapEvery), kind: evSnapshot, peer: e.peer})
 	case evUnslow:
 		s.net.slow[e.peer] = 0
 	case evClosed:
@@ -399,7 +517,7 @@ func (s *Sim) handle(e *event) {
 
 func (s *Sim) result() Result {
 	r := Result{Seed: s.cfg.Seed, Violation: s.chk.viol, Steps: s.steps, Committed: len(s.chk.committed),
-		Ops: s.clients.answered, Leaders: s.leaders, Faults: s.faults, Schedule: s.sched, Syncs: s.syncs, Trace: s.trace,
+		Ops: s.clients.answered, Reads: s.clients.reads, Leaders: s.leaders, Faults: s.faults, Schedule: s.sched, Syncs: s.syncs, Trace: s.trace,
 		History: s.clients.history(), VirtualMs: s.now}
 	return r
 }
@@ -440,3 +558,25 @@ func initTxn(z wire.Zxid) *wire.TxnEntry {
 }
 
 var openACL = wire.ACL{Perms: 31, ID: wire.ID{Scheme: "world", ID: "anyone"}}
+
+// SyncCounts renders the learners' syncs by mode and reason, as Result.Syncs
+// counts them, sorted ("DIFF/committed-log=12 SNAP/forced=1"); every mode
+// and reason of zab.PlanSync is listed, those that did not happen with 0.
+func SyncCounts(syncs map[string]int) string {
+	keys := append([]string(nil), SyncKinds...)
+	for k := range syncs {
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, syncs[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+// SyncKinds are the modes and reasons zab.PlanSync can choose.
+var SyncKinds = []string{"DIFF/in-step", "DIFF/committed-log", "DIFF/txn-log", "TRUNC/ahead", "TRUNC/committed-log",
+	"TRUNC/txn-log", "SNAP/forced", "SNAP/txn-log-unusable", "SNAP/log-gap", "SNAP/trunc-across-epochs", "SNAP/unhandled"}

@@ -30,7 +30,7 @@ func TestSimSeeds(t *testing.T) {
 		}
 	}
 	start := time.Now()
-	var steps, ops, committed, leaders int
+	var steps, ops, reads, committed, leaders int
 	var virt int64
 	syncs := map[string]int{}
 	// Seeds are independent: run them on every CPU, in order within
@@ -68,6 +68,7 @@ func TestSimSeeds(t *testing.T) {
 		}
 		steps += r.Steps
 		ops += r.Ops
+		reads += r.Reads
 		committed += r.Committed
 		leaders += r.Leaders
 		virt += r.VirtualMs
@@ -76,8 +77,8 @@ func TestSimSeeds(t *testing.T) {
 		}
 	}
 	el := time.Since(start)
-	t.Logf("%d seeds in %v (%.0f seeds/min): %d steps, %d client writes answered (%.0f/s of wall time), %d txns committed, %d leaderships, %.0f virtual s",
-		n, el.Round(time.Millisecond), float64(n)/el.Minutes(), steps, ops, float64(ops)/el.Seconds(), committed, leaders, float64(virt)/1000)
+	t.Logf("%d seeds in %v (%.0f seeds/min): %d steps, %d client writes answered (%.0f/s of wall time), %d reads checked, %d txns committed, %d leaderships, %.0f virtual s",
+		n, el.Round(time.Millisecond), float64(n)/el.Minutes(), steps, ops, float64(ops)/el.Seconds(), reads, committed, leaders, float64(virt)/1000)
 	t.Logf("syncs: %v", syncs)
 	// Every sync mode and the main reasons must occur, or the runs miss
 	// part of the sync plan.
@@ -86,6 +87,9 @@ func TestSimSeeds(t *testing.T) {
 		if syncs[k] == 0 && n >= defaultSeeds {
 			t.Errorf("no %s sync in %d seeds", k, n)
 		}
+	}
+	if reads == 0 && n >= defaultSeeds {
+		t.Errorf("no reads checked in %d seeds", n)
 	}
 	if leaders < n {
 		t.Errorf("only %d leaderships in %d seeds: the runs do not get far", leaders, n)
@@ -116,7 +120,7 @@ func TestShrinkKeepsTheViolation(t *testing.T) {
 	// A run that breaks a property without any sabotage: a peer whose
 	// disk starts with a committed txn the others lack is crashed with
 	// its disk emptied, as a checker test.
-	cfg := Config{Seed: 4, Duration: 3000, ClientEvery: -1,
+	cfg := Config{Seed: 4, Duration: 3000, ClientEvery: -1, SnapEvery: -1,
 		Init: map[int64]InitState{
 			1: {Log: zxids(1, 1, 2), AcceptedEpoch: 1, CurrentEpoch: 1},
 			2: {Log: zxids(1, 1, 2), AcceptedEpoch: 1, CurrentEpoch: 1},
@@ -143,5 +147,28 @@ func TestShrinkKeepsTheViolation(t *testing.T) {
 	}
 	if len(sr.Trace) == 0 || !strings.Contains(ReplayCommand(scfg, sr), "-seed=4") {
 		t.Fatalf("no trace or replay command: %s", ReplayCommand(scfg, sr))
+	}
+}
+
+// TestFLEResendOnReconnect: a restarted peer gets the last election
+// notification each other peer sent it, as a new QuorumCnxManager
+// connection re-sends it (node/election does too). Seed 178 with the
+// weight-0 hierarchical quorum (voter 3 weighs nothing, the quorum is
+// {1,2}) found the simulator's network without it: peer 1 restarted in
+// the round the others were in; peer 2, whose vote it needed, sends only
+// when its poll times out, and never timed out because peers 1 and 3
+// kept re-sending their own votes to it; no leader for the rest of the
+// run (a liveness false positive: node's election re-sends).
+func TestFLEResendOnReconnect(t *testing.T) {
+	cfg := Config{Seed: 178, Peers: 3, Observers: -1, Hier: 2}
+	cfg.Disabled = Only([]int{0, 6, 7, 8, 13, 14}, len(genSchedule(cfg.withDefaults())))
+	r := Run(cfg)
+	if r.Violation != nil {
+		cfg.Trace = true
+		r = Run(cfg)
+		t.Fatalf("%v\n%s", r.Violation, r.Report(60))
+	}
+	if r.Leaders < 1 || r.Ops == 0 {
+		t.Fatalf("%d leaderships and %d writes answered: no leader served", r.Leaders, r.Ops)
 	}
 }

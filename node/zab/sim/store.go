@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"hash/fnv"
+	"sort"
 	"strings"
 
 	"github.com/zkgo/zkgo/wire"
@@ -28,26 +29,60 @@ func (r Rec) Zxid() wire.Zxid { return r.E.Hdr.Zxid }
 // errDisk is a failed fsync or epoch write (the disk fault).
 var errDisk = fmt.Errorf("sim: fsync failed")
 
-// Store is a peer's disk: its txn log (the snapshot is modelled as the log
-// up to its zxid, as in zabtest) and its epoch files. Appends are durable
-// once synced; a crash keeps the durable part and a random prefix of the
-// rest (what reached the disk before the power went), minus a torn last
-// record. The epoch files are written and fsynced at once, as
-// storage.WriteEpoch does. A failing disk (failing) fails every sync and
-// epoch write until the peer restarts.
+// Store is a peer's disk: its snapshots, its txn log and its epoch
+// files, as node keeps them. A snapshot is the history up to its zxid
+// (the txns a tree at that zxid holds; a consistent cut, not a fuzzy
+// one: a fuzzy snapshot's replay is node/tree's business, tested there),
+// durable once taken. The txn log's appends are durable once synced; a
+// crash keeps the durable part and a random prefix of the rest (what
+// reached the disk before the power went), minus a torn last record. The
+// log may start anywhere and hold records at or below the newest
+// snapshot (a SNAP drops what is after its zxid, DropAfter, and only
+// once the snapshot at NEWLEADER is durable what is up to it): the
+// peer's history is its newest snapshot and the log's records after it
+// (History), as node's loadDatabase builds it. The epoch files are
+// written and fsynced at once, as storage.WriteEpoch does. A failing disk
+// (failing) fails every sync, snapshot and epoch write until the peer
+// restarts.
 type Store struct {
 	log     []Rec
 	durable int
+	snaps   []Snapshot // oldest first
 
 	AcceptedEpoch, CurrentEpoch int64
 	failing                     bool
 }
 
-// Append adds records to the log, not durable until Sync. Zxids must grow.
+// Snapshot is a snapshot file: the history up to Zxid.
+type Snapshot struct {
+	Zxid wire.Zxid
+	Recs []Rec
+}
+
+// snap is the newest snapshot (zero when none).
+func (s *Store) snap() Snapshot {
+	if len(s.snaps) == 0 {
+		return Snapshot{}
+	}
+	return s.snaps[len(s.snaps)-1]
+}
+
+// afterSnap is the index of the log's first record after the newest
+// snapshot.
+func (s *Store) afterSnap(n int) int {
+	z := s.snap().Zxid
+	if z == 0 {
+		return 0
+	}
+	return sort.Search(n, func(i int) bool { return s.log[i].Zxid() > z })
+}
+
+// Append adds records to the log, not durable until Sync. Zxids must grow
+// past the history's.
 func (s *Store) Append(rs ...Rec) error {
 	for _, r := range rs {
-		if n := len(s.log); n > 0 && r.Zxid() <= s.log[n-1].Zxid() {
-			return fmt.Errorf("sim: append %v after %v", r.Zxid(), s.log[n-1].Zxid())
+		if last := s.LastZxid(); r.Zxid() <= last {
+			return fmt.Errorf("sim: append %v after %v", r.Zxid(), last)
 		}
 		s.log = append(s.log, r)
 	}
@@ -72,34 +107,77 @@ func (s *Store) WriteEpochs(accepted, current int64) error {
 	return nil
 }
 
-// Truncate drops every txn after z, durably (storage.TruncateTo); the log
-// must hold z unless z is 0.
+// Truncate is a TRUNC (node's rewindDisk, strict: storage.TruncateTo):
+// it drops every logged txn after z and every snapshot after z, durably;
+// it fails when the log starts after z+1, unless z is 0 (every txn goes).
 func (s *Store) Truncate(z wire.Zxid) error {
-	i := 0
-	for i < len(s.log) && s.log[i].Zxid() <= z {
-		i++
-	}
-	if z != 0 && (i == 0 || s.log[i-1].Zxid() != z) {
-		return fmt.Errorf("sim: the log does not hold %v", z)
+	i := sort.Search(len(s.log), func(i int) bool { return s.log[i].Zxid() > z })
+	if len(s.log) > 0 && z != 0 && s.log[0].Zxid() > z+1 {
+		return fmt.Errorf("sim: cannot truncate to %v: the log starts at %v", z, s.log[0].Zxid())
 	}
 	if s.failing {
 		return errDisk
 	}
 	s.log = s.log[:i:i]
 	s.durable = min(s.durable, i)
+	s.dropSnapsAfter(z)
 	return nil
 }
 
-// Replace makes rs the whole log, durably (a snapshot written at
-// NEWLEADER after a SNAP or TRUNC).
-func (s *Store) Replace(rs []Rec) error {
+// DropAfter is what node does when a SNAP arrives (rewindDisk, not
+// strict): the logged txns after z and the snapshots after z go; what
+// the log holds up to z stays.
+func (s *Store) DropAfter(z wire.Zxid) error {
 	if s.failing {
 		return errDisk
 	}
-	s.log = append([]Rec(nil), rs...)
-	s.durable = len(s.log)
+	i := sort.Search(len(s.log), func(i int) bool { return s.log[i].Zxid() > z })
+	s.log = s.log[:i:i]
+	s.durable = min(s.durable, i)
+	s.dropSnapsAfter(z)
 	return nil
 }
+
+// DropThrough removes the logged txns up to z (the log's files a snapshot
+// at z makes useless); the rest stays.
+func (s *Store) DropThrough(z wire.Zxid) {
+	i := sort.Search(len(s.log), func(i int) bool { return s.log[i].Zxid() > z })
+	s.log = append([]Rec(nil), s.log[i:]...)
+	s.durable = max(s.durable-i, 0)
+}
+
+func (s *Store) dropSnapsAfter(z wire.Zxid) {
+	n := len(s.snaps)
+	for n > 0 && s.snaps[n-1].Zxid > z {
+		n--
+	}
+	s.snaps = s.snaps[:n:n]
+}
+
+// TakeSnapshot writes a snapshot of the history hist, durably (the
+// snapshot at NEWLEADER after a SNAP or TRUNC, or one taken at any point
+// of a peer's life). An empty history makes no file.
+func (s *Store) TakeSnapshot(hist []Rec) error {
+	if s.failing {
+		return errDisk
+	}
+	if len(hist) == 0 {
+		return nil
+	}
+	z := hist[len(hist)-1].Zxid()
+	if n := len(s.snaps); n > 0 && s.snaps[n-1].Zxid >= z {
+		return nil
+	}
+	s.snaps = append(s.snaps, Snapshot{Zxid: z, Recs: hist[:len(hist):len(hist)]})
+	if len(s.snaps) > 3 {
+		// node keeps a few (autopurge's snapRetainCount is at least 3)
+		s.snaps = append([]Snapshot(nil), s.snaps[len(s.snaps)-3:]...)
+	}
+	return nil
+}
+
+// Snapshots is the number of snapshot files.
+func (s *Store) Snapshots() int { return len(s.snaps) }
 
 // Crash keeps the durable log and keep of the records after it; the disk
 // works again after the restart.
@@ -113,15 +191,16 @@ func (s *Store) Crash(keep int) {
 // Unsynced is the number of records not durable yet.
 func (s *Store) Unsynced() int { return len(s.log) - s.durable }
 
-// LastZxid is the newest txn in the log (0 when empty).
+// LastZxid is the newest txn of the history (0 when empty).
 func (s *Store) LastZxid() wire.Zxid {
-	if len(s.log) == 0 {
-		return 0
+	z := s.snap().Zxid
+	if n := len(s.log); n > 0 && s.log[n-1].Zxid() > z {
+		return s.log[n-1].Zxid()
 	}
-	return s.log[len(s.log)-1].Zxid()
+	return z
 }
 
-// LastDurable is the newest durable txn (0 when none).
+// LastDurable is the newest durable txn of the log (0 when none).
 func (s *Store) LastDurable() wire.Zxid {
 	if s.durable == 0 {
 		return 0
@@ -129,32 +208,66 @@ func (s *Store) LastDurable() wire.Zxid {
 	return s.log[s.durable-1].Zxid()
 }
 
-// Log returns the log (the store's own slice).
-func (s *Store) Log() []Rec { return s.log }
-
-// Durable returns the durable part of the log (the store's own slice).
-func (s *Store) Durable() []Rec { return s.log[:s.durable] }
-
-// From returns the records from z on if the log holds z, else nil.
-func (s *Store) From(z wire.Zxid) []Rec {
-	for i, r := range s.log {
-		if r.Zxid() == z {
-			return s.log[i:]
-		}
-		if r.Zxid() > z {
-			break
-		}
-	}
-	return nil
+// History is the peer's history as a restart loads it: the newest
+// snapshot, then the log's records after it (in two parts, not copied:
+// the store's own slices).
+func (s *Store) History() Hist {
+	return Hist{s.snap().Recs, s.log[s.afterSnap(len(s.log)):]}
 }
 
-// Upto returns the records up to z.
-func (s *Store) Upto(z wire.Zxid) []Rec {
-	i := 0
-	for i < len(s.log) && s.log[i].Zxid() <= z {
-		i++
+// DurableHistory is the part of History that survives a crash.
+func (s *Store) DurableHistory() Hist {
+	return Hist{s.snap().Recs, s.log[s.afterSnap(s.durable):s.durable]}
+}
+
+// Replayed is what a restart replays from the log (the records after the
+// newest snapshot): node's committed log starts with it.
+func (s *Store) Replayed() []Rec { return s.log[s.afterSnap(len(s.log)):] }
+
+// Log returns the txn log (the store's own slice).
+func (s *Store) Log() []Rec { return s.log }
+
+// Hist is a history in two parts (a snapshot's and the log's after it).
+type Hist [2][]Rec
+
+// Len is the number of txns.
+func (h Hist) Len() int { return len(h[0]) + len(h[1]) }
+
+// At is the i-th txn.
+func (h Hist) At(i int) Rec {
+	if i < len(h[0]) {
+		return h[0][i]
 	}
-	return s.log[:i:i]
+	return h[1][i-len(h[0])]
+}
+
+// Flat returns the history as one new slice.
+func (h Hist) Flat() []Rec {
+	out := make([]Rec, 0, h.Len())
+	return append(append(out, h[0]...), h[1]...)
+}
+
+// ReadForSync is node's proposalsFromLog: the log's records from z on,
+// when the log holds z; nothing when it does not, or when two records of
+// one epoch are not consecutive (a hole: the caller syncs by SNAP). A
+// hole between epochs is read through: node's reader also refuses a log
+// that enters an epoch past its first txn or passes a snapshot's zxid
+// without holding it, but this one stays weaker so that the
+// keep-log-at-snap sabotage still shows what the learner's removal of
+// those logs prevents.
+func (s *Store) ReadForSync(z wire.Zxid) []Rec {
+	i := sort.Search(len(s.log), func(i int) bool { return s.log[i].Zxid() >= z })
+	if i == len(s.log) || s.log[i].Zxid() != z {
+		return nil
+	}
+	out := s.log[i:]
+	for j := 1; j < len(out); j++ {
+		a, b := out[j-1].Zxid(), out[j].Zxid()
+		if a.Epoch() == b.Epoch() && b != a+1 {
+			return nil
+		}
+	}
+	return out
 }
 
 // String is the log as zxid ranges, "|" where the durable part ends, then
@@ -182,7 +295,11 @@ func (s *Store) String() string {
 	if len(parts) == 0 {
 		parts = []string{"(empty)"}
 	}
-	return fmt.Sprintf("log %s; epochs %d/%d", strings.Join(parts, " "), s.AcceptedEpoch, s.CurrentEpoch)
+	sn := ""
+	if z := s.snap().Zxid; z != 0 {
+		sn = "snap " + zx(z) + "; "
+	}
+	return fmt.Sprintf("%slog %s; epochs %d/%d", sn, strings.Join(parts, " "), s.AcceptedEpoch, s.CurrentEpoch)
 }
 
 // zx renders a zxid as epoch:counter.

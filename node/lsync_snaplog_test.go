@@ -1,0 +1,175 @@
+package node
+
+import (
+	"testing"
+
+	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/node/storage"
+	"github.com/zkgo/zkgo/node/tree"
+	"github.com/zkgo/zkgo/wire"
+)
+
+// Issue 16: a follower synced by SNAP at X must not keep, once the
+// snapshot at NEWLEADER is durable, the txns it logged up to X: some are
+// of another branch of the history (never committed), and once it leads,
+// a DIFF read from its log would send them and skip the committed txns
+// the snapshot holds. Its own older snapshots go too (the logs after them
+// are gone: falling back to one would load a history with a hole).
+func TestLearnerSnapSyncDropsTheLogTheSnapshotSupersedes(t *testing.T) {
+	dir := t.TempDir()
+	f := newFakeLeader(t)
+	cfg := learnerConfig(t, dir, f.port(), false)
+	vdir := storage.VersionDir(dir)
+	// The follower's disk: a snapshot at 1:2, then 1:1..1:5 logged in
+	// epoch 1, of which the leader of epoch 2 has 1:1..1:3 only.
+	seedLearnerDisk(t, cfg, 2, 5)
+	s := startLearner(t, cfg)
+	f.handshake(3, 0x100000000, 0x100000005, 1)
+	// SNAP at 2:2: sessions, ACL map, nodes (root as ""), "/", signature.
+	w := jute.NewWriter(nil)
+	w.Int(0)
+	w.Int(0)
+	node := func(path string, st wire.StatPersisted) {
+		w.String(path)
+		w.Buffer([]byte("d"))
+		w.Long(-1)
+		st.Encode(w)
+	}
+	node("", wire.StatPersisted{Pzxid: 0x200000002, Cversion: 2})
+	node("/zookeeper", wire.StatPersisted{})
+	node("/a", wire.StatPersisted{Czxid: 0x200000001, Mzxid: 0x200000001, Pzxid: 0x200000001})
+	node("/b", wire.StatPersisted{Czxid: 0x200000002, Mzxid: 0x200000002, Pzxid: 0x200000002})
+	w.String("/")
+	w.String("BenWasHere")
+	f.send(wire.QuorumPacket{Type: wire.PacketSnap, Zxid: 0x200000002})
+	f.c.Write(w.Bytes())
+	f.send(wire.QuorumPacket{Type: wire.PacketNewLeader, Zxid: 0x300000000, Data: []byte(s.cfg.Quorum.Text())})
+	f.expect(wire.PacketAck, 0x300000000)
+
+	// At the NEWLEADER ACK the snapshot at 2:2 is durable, and nothing
+	// of the follower's own history below it is left.
+	snaps, _ := storage.ListSnapshots(vdir)
+	if len(snaps) != 1 || snaps[0].Zxid != 0x200000002 {
+		t.Fatalf("snapshots after the SNAP sync: %+v, want only the one at 0x200000002", snaps)
+	}
+	logs, _ := storage.ListLogs(vdir)
+	lr := storage.NewLogReader(logs, 0)
+	for {
+		rec, err := lr.Next()
+		if err != nil {
+			break
+		}
+		if rec.Entry.Hdr.Zxid <= 0x200000002 {
+			lr.Close()
+			t.Fatalf("txn %v (%s) still logged after the SNAP sync at 0x200000002", rec.Entry.Hdr.Zxid, rec.File)
+		}
+	}
+	lr.Close()
+	f.send(wire.QuorumPacket{Type: wire.PacketUpToDate, Zxid: -1})
+	f.expect(wire.PacketAck, 0x300000000)
+	waitFor(t, func() bool { return s.Mode() == "follower" })
+
+	// Broadcast goes on in a new log file, and a restart loads the
+	// snapshot plus that log.
+	f.sendTxn(wire.PacketProposal, createTxn(0x300000001, 0, 0, "/c", 3))
+	f.expect(wire.PacketAck, 0x300000001)
+	// (the ACK follows the fsync: the log holds 3:1 now)
+	s2, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := s2.loadDatabase()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db.tree.LastZxid != 0x300000001 {
+		t.Fatalf("reloaded at %v, want 0x300000001", db.tree.LastZxid)
+	}
+	for _, p := range []string{"/old3", "/old4", "/old5"} {
+		if db.tree.Get(p) != nil {
+			t.Fatalf("%s of the old branch is back after a reload", p)
+		}
+	}
+}
+
+// seedLearnerDisk writes a learner's disk: the txns 1:1..1:last logged
+// (creating /old1, /old2, ...), a snapshot with the first snapThrough of
+// them applied (at 1:snapThrough, or 0), and both epochs 1.
+func seedLearnerDisk(t *testing.T, cfg Config, snapThrough, last uint32) {
+	t.Helper()
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := storage.OpenTxnLog(s.logDir(), storage.Options{PreAllocBytes: 8192})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := &database{tree: tree.New(s.opts), sessions: map[wire.SessionID]int32{}}
+	for c := uint32(1); c <= last; c++ {
+		e := createTxn(wire.MakeZxid(1, c), 0, 0, "/old"+string(rune('0'+c)), int32(c))
+		if err := l.Append(e); err != nil {
+			t.Fatal(err)
+		}
+		if c <= snapThrough {
+			applyToDatabase(db, e)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.writeSnapshotOf(db.tree, databaseTail(db)); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{storage.AcceptedEpochFile, storage.CurrentEpochFile} {
+		if err := storage.WriteEpoch(s.snapDir(), name, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Issue 16: a leader that has no txn at all (its committed log is empty,
+// its last zxid 0) sends a learner that logged txns it never committed
+// TRUNC 0, as Java's does. The learner drops every logged txn and syncs;
+// before, storage.TruncateTo refused (its oldest log starts after 0+1) and
+// the learner stopped, asking for its data directory to be wiped.
+func TestLearnerTruncToZeroDropsEveryLoggedTxn(t *testing.T) {
+	dir := t.TempDir()
+	f := newFakeLeader(t)
+	cfg := learnerConfig(t, dir, f.port(), false)
+	seedLearnerDisk(t, cfg, 0, 3)
+	s := startLearner(t, cfg)
+	f.handshake(2, 0x100000000, 0x100000003, 1)
+	f.send(wire.QuorumPacket{Type: wire.PacketTrunc, Zxid: 0})
+	f.send(wire.QuorumPacket{Type: wire.PacketNewLeader, Zxid: 0x200000000, Data: []byte(s.cfg.Quorum.Text())})
+	f.expect(wire.PacketAck, 0x200000000)
+	vdir := storage.VersionDir(dir)
+	logs, _ := storage.ListLogs(vdir)
+	lr := storage.NewLogReader(logs, 0)
+	if rec, err := lr.Next(); err == nil {
+		lr.Close()
+		t.Fatalf("txn %v (%s) still logged after TRUNC 0", rec.Entry.Hdr.Zxid, rec.File)
+	}
+	lr.Close()
+	f.send(wire.QuorumPacket{Type: wire.PacketUpToDate, Zxid: -1})
+	f.expect(wire.PacketAck, 0x200000000)
+	waitFor(t, func() bool { return s.Mode() == "follower" })
+	f.sendTxn(wire.PacketProposal, createTxn(0x200000001, 0, 0, "/new", 1))
+	f.expect(wire.PacketAck, 0x200000001)
+	s2, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := s2.loadDatabase()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db.tree.LastZxid != 0x200000001 || db.tree.Get("/new") == nil {
+		t.Fatalf("reloaded at %v, want 0x200000001 with /new", db.tree.LastZxid)
+	}
+	for _, p := range []string{"/old1", "/old2", "/old3"} {
+		if db.tree.Get(p) != nil {
+			t.Fatalf("%s, truncated away, is back after a reload", p)
+		}
+	}
+}

@@ -1,0 +1,6 @@
+//go:build !zabsabotage
+
+package zab
+
+// sabotaged is false outside zabsabotage builds.
+func sabotaged(sabotage) bool { return false }
