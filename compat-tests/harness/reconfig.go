@@ -296,14 +296,26 @@ func reconfig(addr string, do func(*zk.Conn) error) (string, error) {
 	if err := do(c); err != nil {
 		return "", err
 	}
-	if _, err := c.Sync("/zookeeper/config"); err != nil {
-		return "", fmt.Errorf("sync after reconfig: %w", err)
+	if _, err := c.Sync("/zookeeper/config"); err == nil {
+		if data, _, err := c.Get("/zookeeper/config"); err == nil {
+			return string(data), nil
+		}
 	}
-	data, _, err := c.Get("/zookeeper/config")
-	if err != nil {
-		return "", fmt.Errorf("getConfig after reconfig: %w", err)
+	// The reconfig was acknowledged, but the member may have dropped its
+	// clients since: a member whose role or leader changes with the new
+	// configuration closes their connections while it rejoins (Java's
+	// "changes proposed in reconfig"). Read what it serves once it is
+	// back, with a new session.
+	c.Close()
+	var last error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		text, err := ServedConfig(addr)
+		if err == nil {
+			return text, nil
+		}
+		last = err
 	}
-	return string(data), nil
+	return "", fmt.Errorf("sync and getConfig after reconfig: %w", last)
 }
 
 // ServedConfig reads /zookeeper/config from the member at addr after a
