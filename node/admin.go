@@ -190,7 +190,7 @@ func (rp *responder) adminCommand(ctx context.Context, name string, kwargs map[s
 			r["is_leader"] = rp.s.peer.role == roleLeading
 			r["leader_id"] = rp.s.peer.leader
 			ip := "" // QuorumPeer.getLeaderAddress: the leader's host
-			if ls, ok := rp.s.peer.q.Servers[rp.s.peer.leader]; ok && rp.s.peer.role != roleLooking {
+			if ls, ok := rp.s.quorum().Servers[rp.s.peer.leader]; ok && rp.s.peer.role != roleLooking {
 				ip = ls.Host
 			}
 			r["leader_ip"] = ip
@@ -274,8 +274,8 @@ func (rp *responder) adminConf(r map[string]any) {
 		port = rp.cfg.ClientPort
 	}
 	var id int64
-	if rp.cfg.Quorum != nil {
-		id = rp.cfg.Quorum.MyID
+	if rp.s.quorum() != nil {
+		id = rp.s.quorum().MyID
 	}
 	r["client_port"] = port
 	r["data_dir"] = snapDir
@@ -325,7 +325,7 @@ func (rp *responder) adminStats(r map[string]any) {
 // adminVotingView is voting_view's current_config: the voting members.
 func (rp *responder) adminVotingView() map[string]any {
 	out := map[string]any{}
-	q := rp.cfg.Quorum
+	q := rp.s.quorum()
 	if q == nil {
 		return out
 	}
@@ -356,7 +356,7 @@ func (rp *responder) adminZabState(r map[string]any) {
 		r["zabstate"] = ""
 		return
 	}
-	q := rp.cfg.Quorum
+	q := rp.s.quorum()
 	me := q.Me()
 	last := int64(rp.s.tree.LastZxid)
 	state := "broadcast"

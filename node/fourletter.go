@@ -308,7 +308,7 @@ func (rp *responder) writeMntr(b *strings.Builder, fds fdCounts) {
 	st.updates.write(line, "updatelatency")
 	if p := rp.s.peer; p != nil {
 		line("peer_state", rp.peerState())
-		i64("quorum_size", int64(len(p.q.Voters())))
+		i64("quorum_size", int64(len(rp.s.quorum().Voters())))
 		i64("learner_proposal_received_count", p.stats.proposals)
 		i64("learner_commit_received_count", p.stats.commits)
 		i64("learner_requests_forwarded", p.stats.forwarded)
@@ -432,7 +432,7 @@ func (rp *responder) writeConf(b *strings.Builder, sizes dirSizes) {
 	b.WriteString("minSessionTimeout=" + strconv.Itoa(rp.cfg.MinSessionTimeout) + "\n")
 	b.WriteString("maxSessionTimeout=" + strconv.Itoa(rp.cfg.MaxSessionTimeout) + "\n")
 	b.WriteString("clientPortListenBacklog=-1\n")
-	q := rp.cfg.Quorum
+	q := rp.s.quorum()
 	if q == nil {
 		b.WriteString("serverId=0\n")
 		return

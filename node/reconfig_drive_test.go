@@ -426,6 +426,7 @@ func TestReconfigDrive_AddServerRemoveOne(t *testing.T) {
 	}
 	for id := range e.zk {
 		checkActivatedFiles(t, m.ConfigPath(id), string(text))
+		checkConfMembership(t, e.zk[id].Addr, string(text))
 	}
 	for i := range 3 {
 		create(lc, "/b"+strconv.Itoa(i))
@@ -656,5 +657,34 @@ func TestReconfigDrive_ClientPortMoveKeepsListener(t *testing.T) {
 	}
 	if ok, _, err := fc.Exists("/moved"); err != nil || !ok {
 		t.Fatalf("member %d on its old client port: %v %v", f, ok, err)
+	}
+}
+
+// checkConfMembership checks that the conf four-letter word of the member
+// at addr lists the activated configuration text (Java's dumpConf prints
+// the current QuorumVerifier), not the one it started with.
+func checkConfMembership(t *testing.T, addr, text string) {
+	t.Helper()
+	out, err := harness.FourLetter(addr, "conf")
+	if err != nil {
+		t.Fatalf("conf at %s: %v", addr, err)
+	}
+	_, membership, ok := strings.Cut(out, "membership: \n")
+	if !ok {
+		t.Fatalf("conf at %s has no membership:\n%s", addr, out)
+	}
+	var want, got []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, "server.") {
+			want = append(want, l)
+		}
+	}
+	for _, l := range strings.Split(membership, "\n") {
+		if strings.HasPrefix(l, "server.") {
+			got = append(got, l)
+		}
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("conf at %s lists the members\n%s\nwant the activated\n%s", addr, strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
