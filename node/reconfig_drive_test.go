@@ -516,9 +516,13 @@ func TestReconfigDrive_ObserverPromoted(t *testing.T) {
 	for id := int64(1); id <= 3; id++ {
 		if id != lead {
 			via = id
+			// The new configuration {1,2,3,4} needs a synced quorum of
+			// its voters (the leader's forwarding followers; observer 4
+			// is not one yet): both followers, or the reconfig fails with
+			// NEWCONFIGNOQUORUM, as in Java.
+			e.waitMode(t, id, "follower")
 		}
 	}
-	e.waitMode(t, via, "follower")
 	fc := dialZk(t, e.zk[via].Addr)
 	if _, err := fc.IncrementalReconfig([]string{line}, nil, -1); err != nil {
 		t.Fatalf("reconfig promoting 4 (%s) through follower %d: %v", line, via, err)
