@@ -51,8 +51,8 @@ faults:
 # interop scenarios, the stock clients' reconfig calls and go-zookeeper's
 # test cluster config, over all their member mixes (all-zkgo and the extra
 # mixed rows too). `make test` runs each one's all-Java row and its main
-# mixed rows; rows with zkgo members check zkgo's refusal of
-# reconfigEnabled=true until it supports it (harness.ZkgoReconfig).
+# mixed rows. (harness.ZkgoReconfig gates the zkgo rows: were zkgo to
+# refuse reconfigEnabled=true again, they would check that refusal.)
 .PHONY: test-reconfig
 test-reconfig:
 	CI=true ZKGO_RECONFIG_ALL=1 $(GO) test -count=1 -timeout 40m -v \
