@@ -15,7 +15,6 @@ import (
 	"testing"
 
 	"github.com/zkgo/zkgo/compat-tests/harness"
-	"github.com/zkgo/zkgo/node"
 )
 
 // TestCompat_DecodeSASL decodes real client SASL DIGEST-MD5 exchanges
@@ -33,20 +32,8 @@ func TestCompat_DecodeSASL(t *testing.T) {
 	j := harness.RequireJava(t)
 	py := requireKazoo(t)
 	classes := j.Compile(t, filepath.Join("java", "TLSClient.java"))
-	jaas := filepath.Join(t.TempDir(), "jaas.conf")
-	must(t, os.WriteFile(jaas, []byte(saslServerJAAS), 0o600))
 	props := map[string]string{"authProvider.1": "org.apache.zookeeper.server.auth.SASLAuthenticationProvider"}
-	z := harness.StartZkgo(t, func(c *node.Config) {
-		if c.Properties == nil {
-			c.Properties = map[string]string{}
-		}
-		for k, v := range props {
-			c.Properties["zookeeper."+k] = v
-		}
-		c.SetJAASFile(jaas)
-	})
-	jz := harness.StartJavaZK(t, harness.JavaOptions{Heap: "256m", Props: props,
-		SysProp: map[string]string{"java.security.auth.login.config": jaas}})
+	z, jz := startSASLPair(t, props, "256m")
 	javaArgs := []string{"-Dorg.slf4j.simpleLogger.defaultLogLevel=error", "-Xmx256m", "-XX:TieredStopAtLevel=1",
 		"-Djava.security.auth.login.config=" + clientJAAS(t, "bob", "bobsecret")}
 	shapes := map[string]string{}

@@ -63,23 +63,11 @@ func TestSASLDigestMD5(t *testing.T) {
 	j := harness.RequireJava(t)
 	py := requireKazoo(t)
 	classes := j.Compile(t, filepath.Join("java", "TLSClient.java"))
-	jaas := filepath.Join(t.TempDir(), "jaas.conf")
-	must(t, os.WriteFile(jaas, []byte(saslServerJAAS), 0o600))
 	props := map[string]string{
 		"authProvider.1": "org.apache.zookeeper.server.auth.SASLAuthenticationProvider",
 		"superUser":      "super",
 	}
-	z := harness.StartZkgo(t, func(c *node.Config) {
-		if c.Properties == nil {
-			c.Properties = map[string]string{}
-		}
-		for k, v := range props {
-			c.Properties["zookeeper."+k] = v
-		}
-		c.SetJAASFile(jaas)
-	})
-	jz := harness.StartJavaZK(t, harness.JavaOptions{Props: props,
-		SysProp: map[string]string{"java.security.auth.login.config": jaas}})
+	z, jz := startSASLPair(t, props, "")
 	javaArgs := func(user, password string) []string {
 		return []string{"-Dorg.slf4j.simpleLogger.defaultLogLevel=error", "-Xmx256m", "-XX:TieredStopAtLevel=1",
 			"-Djava.security.auth.login.config=" + clientJAAS(t, user, password)}
@@ -169,4 +157,26 @@ func TestSASLEnforced(t *testing.T) {
 		t.Fatalf("transcript:\n%s", got["zkgo"])
 	}
 	t.Logf("transcript (both servers):\n%s", got["zkgo"])
+}
+
+// startSASLPair starts zkgo and Java 3.8 with the client SASL server
+// JAAS file (saslServerJAAS) and the zoo.cfg properties props (each also
+// as a zookeeper.* system property for zkgo, as Java reads them); heap is
+// Java's ("" for the harness default).
+func startSASLPair(t *testing.T, props map[string]string, heap string) (*harness.Zkgo, *harness.JavaZK) {
+	t.Helper()
+	jaas := filepath.Join(t.TempDir(), "jaas.conf")
+	must(t, os.WriteFile(jaas, []byte(saslServerJAAS), 0o600))
+	z := harness.StartZkgo(t, func(c *node.Config) {
+		if c.Properties == nil {
+			c.Properties = map[string]string{}
+		}
+		for k, v := range props {
+			c.Properties["zookeeper."+k] = v
+		}
+		c.SetJAASFile(jaas)
+	})
+	jz := harness.StartJavaZK(t, harness.JavaOptions{Heap: heap, Props: props,
+		SysProp: map[string]string{"java.security.auth.login.config": jaas}})
+	return z, jz
 }

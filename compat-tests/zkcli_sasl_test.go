@@ -2,12 +2,10 @@ package compattest
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/zkgo/zkgo/compat-tests/harness"
-	"github.com/zkgo/zkgo/node"
 )
 
 // TestZkCliSASL runs zkCli.sh with SASL DIGEST-MD5 the way Java documents
@@ -21,20 +19,8 @@ func TestZkCliSASL(t *testing.T) {
 		harness.Unavailable(t, "%s missing (apt-get install zookeeper)", zkCli)
 	}
 	harness.RequireJava(t)
-	jaas := filepath.Join(t.TempDir(), "jaas.conf")
-	must(t, os.WriteFile(jaas, []byte(saslServerJAAS), 0o600))
 	props := map[string]string{"authProvider.1": "org.apache.zookeeper.server.auth.SASLAuthenticationProvider"}
-	z := harness.StartZkgo(t, func(c *node.Config) {
-		if c.Properties == nil {
-			c.Properties = map[string]string{}
-		}
-		for k, v := range props {
-			c.Properties["zookeeper."+k] = v
-		}
-		c.SetJAASFile(jaas)
-	})
-	jz := harness.StartJavaZK(t, harness.JavaOptions{Heap: "256m", Props: props,
-		SysProp: map[string]string{"java.security.auth.login.config": jaas}})
+	z, jz := startSASLPair(t, props, "256m")
 	login := func(user, password string) string {
 		return "-Djava.security.auth.login.config=" + clientJAAS(t, user, password)
 	}
