@@ -477,12 +477,7 @@ func TestReconfigDrive_AddServerRemoveOne(t *testing.T) {
 // election, and then counts toward the quorum: with one original
 // follower stopped, the leader commits with the other and 4 (3 of 4).
 func TestReconfigDrive_ObserverPromoted(t *testing.T) {
-	specs := []harness.MemberSpec{}
-	for id := int64(1); id <= 4; id++ {
-		specs = append(specs, harness.MemberSpec{ID: id, Kind: harness.MemberExternal, Observer: id == 4})
-	}
-	m := harness.NewMixed(t, harness.MixedOptions{Members: specs})
-	e := &reconfigEnsemble{m: m, zk: map[int64]*harness.Zkgo{}}
+	m, e := observerEnsemble(t)
 	line := strings.Replace(serverSpec(t, m.ConfigPath(4), 4), ":observer", ":participant", 1)
 	for id := int64(1); id <= 4; id++ {
 		e.startJoiner(t, id)
@@ -562,12 +557,7 @@ func TestReconfigDrive_ObserverPromoted(t *testing.T) {
 // election and follows the leader. The other members switched their
 // election to the new configuration when they activated it.
 func TestReconfigDrive_StaleMemberAdoptsNewerConfig(t *testing.T) {
-	specs := []harness.MemberSpec{}
-	for id := int64(1); id <= 4; id++ {
-		specs = append(specs, harness.MemberSpec{ID: id, Kind: harness.MemberExternal, Observer: id == 4})
-	}
-	m := harness.NewMixed(t, harness.MixedOptions{Members: specs})
-	e := &reconfigEnsemble{m: m, zk: map[int64]*harness.Zkgo{}}
+	m, e := observerEnsemble(t)
 	for id := int64(1); id <= 4; id++ {
 		e.startJoiner(t, id)
 	}
@@ -691,4 +681,16 @@ func checkConfMembership(t *testing.T, addr, text string) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("conf at %s lists the members\n%s\nwant the activated\n%s", addr, strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// observerEnsemble lays out three zkgo participants and observer 4
+// (started by the caller with startJoiner).
+func observerEnsemble(t *testing.T) (*harness.Mixed, *reconfigEnsemble) {
+	t.Helper()
+	specs := []harness.MemberSpec{}
+	for id := int64(1); id <= 4; id++ {
+		specs = append(specs, harness.MemberSpec{ID: id, Kind: harness.MemberExternal, Observer: id == 4})
+	}
+	m := harness.NewMixed(t, harness.MixedOptions{Members: specs})
+	return m, &reconfigEnsemble{m: m, zk: map[int64]*harness.Zkgo{}}
 }
