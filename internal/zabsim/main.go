@@ -35,7 +35,7 @@ func main() {
 		wall     = flag.Duration("duration-wall", 0, "run seeds until this much wall time passed")
 		jobs     = flag.Int("j", 1, "seeds run in parallel")
 		only     = flag.String("only", "", "replay: keep only these faults of the schedule (comma-separated indices)")
-		trace    = flag.Bool("trace", false, "replay: print the whole trace")
+		trace    = flag.Bool("trace", false, "replay: print the whole trace, each peer's election steps included")
 		sabotage = flag.String("sabotage", "", "a sabotage to apply (zabsabotage builds)")
 		every    = flag.Duration("report", 30*time.Second, "progress report interval")
 	)
@@ -136,7 +136,7 @@ func main() {
 }
 
 func replay(cfg sim.Config, seed uint64, only string, trace bool) int {
-	cfg.Seed, cfg.Trace = seed, true
+	cfg.Seed, cfg.Trace, cfg.TraceElection = seed, true, trace
 	if only != "" || strings.Contains(strings.Join(os.Args, " "), "-only") {
 		probe := sim.Run(sim.Config{Seed: seed, Peers: cfg.Peers, Observers: cfg.Observers, Hier: cfg.Hier, Duration: cfg.Duration, Sabotage: cfg.Sabotage})
 		var keep []int

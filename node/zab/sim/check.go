@@ -51,6 +51,20 @@ type checker struct {
 // livenessWindow is how long the ensemble may go without a serving
 // leader once nothing disturbs it (every peer up, no pause, partition or
 // slow link in effect): an election, a sync and their timeouts.
+//
+// The election runs with Java's (and node's) notification backoff: a
+// LOOKING peer re-sends its vote only when a poll of notTimeout (200 ms,
+// doubling up to 60 s at each silent poll) passes without a notification,
+// and does not answer a LOOKING peer of its own round whose vote is
+// worse. So a peer that missed the best candidate's vote (it was
+// FOLLOWING a leadership that had just ended when the vote came) gets it
+// only when the candidate's poll times out, which the other peers'
+// re-sends postpone until their own doubling intervals pass the
+// candidate's timeout: a few of its timeouts (seed 3020818: 3.3 s after
+// the last fault, with the candidate's poll at 800 ms). The simulator
+// once capped the backoff at 800 ms, which made that wait endless
+// (TestFLEBackoffEndsStarvation); a cap models a
+// zookeeper.fastleader.maxNotificationInterval setting, not the default.
 const livenessWindow = 4000
 
 // disturb records a fault whose effect lasts until until.

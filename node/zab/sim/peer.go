@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"fmt"
+
 	"github.com/zkgo/zkgo/node/fle"
 	"github.com/zkgo/zkgo/node/tree"
 	"github.com/zkgo/zkgo/node/zab"
@@ -75,7 +77,13 @@ func (k readyKind) String() string {
 // start boots the peer from its disk and starts an election.
 func (p *Peer) start() {
 	p.up = true
-	el, err := fle.New(fle.Config{ID: p.id, Voters: p.s.voters, Verifier: p.s.verifier, CanLead: true, MaxNotificationInterval: 800 * 1e6})
+	// Java's notification backoff (node's defaults): see livenessWindow.
+	cfg := fle.Config{ID: p.id, Voters: p.s.voters, Verifier: p.s.verifier, CanLead: true,
+		MinNotificationInterval: fle.DefaultMinNotificationInterval, MaxNotificationInterval: fle.DefaultMaxNotificationInterval}
+	if p.s.cfg.Trace && p.s.cfg.TraceElection {
+		cfg.Trace = p.traceFLE
+	}
+	el, err := fle.New(cfg)
 	if err != nil {
 		panic(err)
 	}
@@ -162,7 +170,13 @@ func (p *Peer) becomeLooking(why string) {
 func (p *Peer) collectFLE() {
 	r := p.el.Ready()
 	for _, m := range r.Messages {
+		if p.s.cfg.TraceElection {
+			p.s.tracef("%d: fle send to %d: %v %s round %d", p.id, m.To, m.State, fleVote(m.Leader, m.Zxid, m.PeerEpoch), m.ElectionEpoch)
+		}
 		p.s.net.sendFLE(p.id, m)
+	}
+	if r.ReconnectAll && p.s.cfg.TraceElection {
+		p.s.tracef("%d: fle reconnect to all", p.id)
 	}
 	if d := r.Decision; d != nil && p.role == roleLooking {
 		p.s.tracef("%d: decided %v, leader %d", p.id, d.State, d.Vote.Leader)
@@ -334,4 +348,37 @@ func (p *Peer) snapshot() {
 		p.s.chk.dirty = true
 		p.s.tracef("%d: snapshot at %s", p.id, zx(p.applied[len(p.applied)-1].Zxid()))
 	}
+}
+
+// traceFLE is the election's Config.Trace when the run is traced: a line
+// per step of node/fle (notifications received and dropped, rounds,
+// proposals, quorums, timeouts, decisions).
+func (p *Peer) traceFLE(ev fle.Event) {
+	n := ev.N
+	switch ev.Kind {
+	case fle.EventReceived, fle.EventPutBack:
+		p.s.tracef("%d: fle %v from %d: %v %s round %d (my round %d)", p.id, ev.Kind, n.From, n.State,
+			fleVote(n.Leader, n.Zxid, n.PeerEpoch), n.ElectionEpoch, ev.Round)
+	case fle.EventDropped:
+		p.s.tracef("%d: fle dropped from %d: %v %s round %d (my round %d): %s", p.id, n.From, n.State,
+			fleVote(n.Leader, n.Zxid, n.PeerEpoch), n.ElectionEpoch, ev.Round, ev.Reason)
+	case fle.EventNewerRound:
+		p.s.tracef("%d: fle newer round %d from %d", p.id, ev.Round, n.From)
+	case fle.EventNewRound, fle.EventProposal, fle.EventQuorum:
+		v := "none"
+		if ev.HasVote {
+			v = fleVote(ev.Vote.Leader, ev.Vote.Zxid, ev.Vote.PeerEpoch)
+		}
+		p.s.tracef("%d: fle %v round %d: %s", p.id, ev.Kind, ev.Round, v)
+	case fle.EventTimeout:
+		p.s.tracef("%d: fle timeout round %d, next %d ms, delivered %v", p.id, ev.Round, ev.Timeout.Milliseconds(), ev.Delivered)
+	case fle.EventDecided:
+		p.s.tracef("%d: fle decided round %d: %v %s (%v)", p.id, ev.Round, ev.State,
+			fleVote(ev.Vote.Leader, ev.Vote.Zxid, ev.Vote.PeerEpoch), ev.Path)
+	}
+}
+
+// fleVote formats a vote as (leader, zxid, peer epoch).
+func fleVote(leader int64, z wire.Zxid, peerEpoch int64) string {
+	return fmt.Sprintf("(%d, %s, %d)", leader, zx(z), peerEpoch)
 }

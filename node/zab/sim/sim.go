@@ -54,6 +54,10 @@ type Config struct {
 	Sync *SyncSettings
 	// Trace keeps a line per step for the report of a failing run.
 	Trace bool
+	// TraceElection adds, when tracing, a line per step of each peer's
+	// election (node/fle's Config.Trace and the notifications sent): what
+	// a liveness violation needs, too many lines for the others' reports.
+	TraceElection bool
 	// Sabotage names a sabotage to apply (only in builds with the
 	// zabsabotage tag; see sabotage_on.go).
 	Sabotage string
