@@ -125,7 +125,11 @@ type EnsembleConfig struct {
 	RejoinZnodes   []int
 	RejoinDataSize int
 	RejoinJavaHeap string
-	Log            io.Writer
+	// LogsDir is where the member logs of an ensemble run that failed are
+	// copied ("": a new directory under the temp dir, made on the first
+	// failure); the run's error line names it.
+	LogsDir string
+	Log     io.Writer
 }
 
 // EnsembleQuickProfile is `make bench-ensemble`: about 10 minutes on the
@@ -650,13 +654,18 @@ func (cfg *EnsembleConfig) startEnsemble(m EnsembleMix, spec func(Kind) ServerSp
 	return nil, err
 }
 
-func (cfg *EnsembleConfig) runEnsembleRep(ctx context.Context, rep *EnsembleReport, m EnsembleMix, r int, dir string) error {
+func (cfg *EnsembleConfig) runEnsembleRep(ctx context.Context, rep *EnsembleReport, m EnsembleMix, r int, dir string) (err error) {
 	defer os.RemoveAll(dir)
 	e, err := cfg.startEnsemble(m, cfg.spec, dir)
 	if err != nil {
 		return err
 	}
 	defer e.Stop()
+	defer func() {
+		if err != nil && ctx.Err() == nil {
+			err = cfg.failed(e, fmt.Sprintf("%s-rep%d", fileSlug(m.Name), r+1), err)
+		}
+	}()
 	pids := make([]string, len(e.Members))
 	for i, s := range e.Members {
 		pids[i] = fmt.Sprintf("%d:%s/%d", i+1, s.Spec.Kind, s.Pid())
@@ -767,4 +776,58 @@ func cellOf(m EnsembleMix, r int, res *Result, leader int, before, after []ProcS
 		c.LeaderCPUUsPerWrite = lcpu * 1e6 / float64(c.Committed)
 	}
 	return c
+}
+
+// failed adds to err, from a run on e, the members' roles at that moment
+// and where their logs were kept (the run's data dirs are removed).
+func (cfg *EnsembleConfig) failed(e *Ensemble, label string, err error) error {
+	roles := e.roles()
+	dir, kerr := cfg.keepLogs(e, label)
+	if kerr != nil {
+		return fmt.Errorf("%w (roles %q; member logs not kept: %v)", err, roles, kerr)
+	}
+	return fmt.Errorf("%w (roles %q; member logs in %s/%s-m*.log)", err, roles, dir, label)
+}
+
+// keepLogs copies the server log of each of e's members to cfg.LogsDir
+// (made on first use) as <label>-m<sid>-<kind>.log.
+func (cfg *EnsembleConfig) keepLogs(e *Ensemble, label string) (string, error) {
+	if cfg.LogsDir == "" {
+		d, err := os.MkdirTemp("", "zkgo-bench-ensemble-logs-")
+		if err != nil {
+			return "", err
+		}
+		cfg.LogsDir = d
+	} else if err := os.MkdirAll(cfg.LogsDir, 0o755); err != nil {
+		return "", err
+	}
+	var errs error
+	for i, s := range e.Members {
+		if s.LogPath == "" {
+			continue
+		}
+		b, err := os.ReadFile(s.LogPath)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(cfg.LogsDir, fmt.Sprintf("%s-m%d-%s.log", label, i+1, s.Spec.Kind)), b, 0o644)
+		}
+		errs = errors.Join(errs, err)
+	}
+	return cfg.LogsDir, errs
+}
+
+// fileSlug turns a mix name into a file name part: "java leader + 2 zkgo"
+// becomes "java-leader-2-zkgo", "zkgo×3" "zkgo-3".
+func fileSlug(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, c := range strings.ToLower(name) {
+		if (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') {
+			b.WriteRune(c)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return strings.TrimSuffix(b.String(), "-")
 }

@@ -339,3 +339,39 @@ func TestEmptyDataDirKeepsMyid(t *testing.T) {
 		t.Fatalf("left %v, want only myid", ents)
 	}
 }
+
+// A failed ensemble run keeps each member's log under the logs dir, named
+// after the mix, the repetition and the member.
+func TestKeepLogsCopiesEveryMemberLog(t *testing.T) {
+	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "logs")
+	e := &Ensemble{Mix: EnsembleMix{Name: "java leader + 2 zkgo"}}
+	for i, k := range []Kind{Zkgo, Zkgo, Java} {
+		p := filepath.Join(src, string(rune('1'+i))+".log")
+		if err := os.WriteFile(p, []byte("log of member "+string(rune('1'+i))), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		e.Members = append(e.Members, &Server{Spec: ServerSpec{Kind: k}, LogPath: p})
+	}
+	cfg := &EnsembleConfig{LogsDir: dst}
+	label := fileSlug(e.Mix.Name) + "-rep2-restarts"
+	if label != "java-leader-2-zkgo-rep2-restarts" {
+		t.Fatalf("label %q", label)
+	}
+	dir, err := cfg.keepLogs(e, label)
+	if err != nil || dir != dst {
+		t.Fatalf("keepLogs: %q, %v", dir, err)
+	}
+	for i, k := range []Kind{Zkgo, Zkgo, Java} {
+		name := filepath.Join(dst, label+"-m"+string(rune('1'+i))+"-"+string(k)+".log")
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "log of member " + string(rune('1'+i)); string(b) != want {
+			t.Errorf("%s: %q, want %q", name, b, want)
+		}
+	}
+	if got := fileSlug("zkgo×3"); got != "zkgo-3" {
+		t.Errorf("fileSlug(zkgo×3) = %q", got)
+	}
+}
