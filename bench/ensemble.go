@@ -480,6 +480,14 @@ type EnsembleCell struct {
 	// EnsembleCPUUsPerOp is the CPU of all members over the client's ops.
 	EnsembleCPUUsPerOp float64 `json:"ensemble_cpu_us_per_op"`
 	LeaderRSSKB        int64   `json:"leader_rss_kb"`
+	// Followers is how many followers the ensemble has; FollowerFsyncs
+	// the fsyncs of their txn logs in the measured window (Δ of each one's
+	// mntr zk_cnt_fsynctime, 0 when a mntr failed). Each follower ACKs
+	// the txns of one fsync together, so Committed × Followers ÷
+	// FollowerFsyncs is how many ACKs the leader gets per batch: the
+	// fewer, the more ACK packets it reads and handles per write.
+	Followers      int   `json:"followers,omitempty"`
+	FollowerFsyncs int64 `json:"follower_fsyncs,omitempty"`
 }
 
 // EnsembleReport is everything an ensemble run measured.
@@ -706,6 +714,19 @@ func (cfg *EnsembleConfig) runEnsembleRep(ctx context.Context, rep *EnsembleRepo
 			Duration: cfg.Duration, Tree: tree, Addrs: addrs, Progress: cfg.Log}
 		var before, after []ProcSample
 		var zBefore, zAfter SrvrInfo
+		var fsBefore, fsAfter int64
+		var fsOK bool
+		fsyncs := func() (int64, bool) {
+			var n int64
+			for _, f := range e.Followers() {
+				c, ok := FsyncCount(f.Addr)
+				if !ok {
+					return 0, false
+				}
+				n += c
+			}
+			return n, true
+		}
 		sample := func() []ProcSample {
 			out := make([]ProcSample, len(e.Members))
 			for i, s := range e.Members {
@@ -714,12 +735,16 @@ func (cfg *EnsembleConfig) runEnsembleRep(ctx context.Context, rep *EnsembleRepo
 			return out
 		}
 		w.OnMeasure = func() {
+			fsBefore, fsOK = fsyncs()
 			zBefore, _ = Srvr(leader.Addr)
 			before = sample()
 		}
 		w.OnMeasureEnd = func() {
 			after = sample()
 			zAfter, _ = Srvr(leader.Addr)
+			var ok bool
+			fsAfter, ok = fsyncs()
+			fsOK = fsOK && ok
 		}
 		res, err := Run(ctx, addrs[0], w)
 		if err != nil && res == nil {
@@ -729,6 +754,9 @@ func (cfg *EnsembleConfig) runEnsembleRep(ctx context.Context, rep *EnsembleRepo
 			cfg.logf("  %s: %v", sc.Name, err)
 		}
 		c := cellOf(m, r, res, m.Leader-1, before, after, zBefore, zAfter)
+		if c.Followers = len(e.Followers()); fsOK && fsAfter > fsBefore {
+			c.FollowerFsyncs = fsAfter - fsBefore
+		}
 		cfg.logf("  %-28s %-22s %9.0f ops/s  p50 %6.0f  p99 %7.0f µs  leader cpu %6.1f µs/op %6.1f µs/write  err %d",
 			sc.Name, m.Name, res.OpsPerSec, res.Latency.P50, res.Latency.P99, c.LeaderCPUUsPerOp, c.LeaderCPUUsPerWrite, res.Errors)
 		// The roles must not have changed under load (an election in the
@@ -776,6 +804,27 @@ func cellOf(m EnsembleMix, r int, res *Result, leader int, before, after []ProcS
 		c.LeaderCPUUsPerWrite = lcpu * 1e6 / float64(c.Committed)
 	}
 	return c
+}
+
+// FsyncCount is the number of txn log fsyncs a member reports (mntr's
+// zk_cnt_fsynctime, Java's and zkgo's alike).
+func FsyncCount(addr string) (int64, bool) {
+	out, err := FourLetter(addr, "mntr")
+	if err != nil {
+		return 0, false
+	}
+	return mntrInt(out, "zk_cnt_fsynctime")
+}
+
+// mntrInt reads the integer value of key from a mntr answer.
+func mntrInt(out, key string) (int64, bool) {
+	for _, l := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(l), "\t"); ok && k == key {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
 }
 
 // failed adds to err, from a run on e, the members' roles at that moment
