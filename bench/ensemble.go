@@ -125,7 +125,11 @@ type EnsembleConfig struct {
 	RejoinZnodes   []int
 	RejoinDataSize int
 	RejoinJavaHeap string
-	Log            io.Writer
+	// LogsDir is where the member logs of an ensemble run that failed are
+	// copied ("": a new directory under the temp dir, made on the first
+	// failure); the run's error line names it.
+	LogsDir string
+	Log     io.Writer
 }
 
 // EnsembleQuickProfile is `make bench-ensemble`: about 10 minutes on the
@@ -476,6 +480,14 @@ type EnsembleCell struct {
 	// EnsembleCPUUsPerOp is the CPU of all members over the client's ops.
 	EnsembleCPUUsPerOp float64 `json:"ensemble_cpu_us_per_op"`
 	LeaderRSSKB        int64   `json:"leader_rss_kb"`
+	// Followers is how many followers the ensemble has; FollowerFsyncs
+	// the fsyncs of their txn logs in the measured window (Δ of each one's
+	// mntr zk_cnt_fsynctime, 0 when a mntr failed). Each follower ACKs
+	// the txns of one fsync together, so Committed × Followers ÷
+	// FollowerFsyncs is how many ACKs the leader gets per batch: the
+	// fewer, the more ACK packets it reads and handles per write.
+	Followers      int   `json:"followers,omitempty"`
+	FollowerFsyncs int64 `json:"follower_fsyncs,omitempty"`
 }
 
 // EnsembleReport is everything an ensemble run measured.
@@ -650,13 +662,18 @@ func (cfg *EnsembleConfig) startEnsemble(m EnsembleMix, spec func(Kind) ServerSp
 	return nil, err
 }
 
-func (cfg *EnsembleConfig) runEnsembleRep(ctx context.Context, rep *EnsembleReport, m EnsembleMix, r int, dir string) error {
+func (cfg *EnsembleConfig) runEnsembleRep(ctx context.Context, rep *EnsembleReport, m EnsembleMix, r int, dir string) (err error) {
 	defer os.RemoveAll(dir)
 	e, err := cfg.startEnsemble(m, cfg.spec, dir)
 	if err != nil {
 		return err
 	}
 	defer e.Stop()
+	defer func() {
+		if err != nil && ctx.Err() == nil {
+			err = cfg.failed(e, fmt.Sprintf("%s-rep%d", fileSlug(m.Name), r+1), err)
+		}
+	}()
 	pids := make([]string, len(e.Members))
 	for i, s := range e.Members {
 		pids[i] = fmt.Sprintf("%d:%s/%d", i+1, s.Spec.Kind, s.Pid())
@@ -697,6 +714,19 @@ func (cfg *EnsembleConfig) runEnsembleRep(ctx context.Context, rep *EnsembleRepo
 			Duration: cfg.Duration, Tree: tree, Addrs: addrs, Progress: cfg.Log}
 		var before, after []ProcSample
 		var zBefore, zAfter SrvrInfo
+		var fsBefore, fsAfter int64
+		var fsOK bool
+		fsyncs := func() (int64, bool) {
+			var n int64
+			for _, f := range e.Followers() {
+				c, ok := FsyncCount(f.Addr)
+				if !ok {
+					return 0, false
+				}
+				n += c
+			}
+			return n, true
+		}
 		sample := func() []ProcSample {
 			out := make([]ProcSample, len(e.Members))
 			for i, s := range e.Members {
@@ -705,12 +735,16 @@ func (cfg *EnsembleConfig) runEnsembleRep(ctx context.Context, rep *EnsembleRepo
 			return out
 		}
 		w.OnMeasure = func() {
+			fsBefore, fsOK = fsyncs()
 			zBefore, _ = Srvr(leader.Addr)
 			before = sample()
 		}
 		w.OnMeasureEnd = func() {
 			after = sample()
 			zAfter, _ = Srvr(leader.Addr)
+			var ok bool
+			fsAfter, ok = fsyncs()
+			fsOK = fsOK && ok
 		}
 		res, err := Run(ctx, addrs[0], w)
 		if err != nil && res == nil {
@@ -720,6 +754,9 @@ func (cfg *EnsembleConfig) runEnsembleRep(ctx context.Context, rep *EnsembleRepo
 			cfg.logf("  %s: %v", sc.Name, err)
 		}
 		c := cellOf(m, r, res, m.Leader-1, before, after, zBefore, zAfter)
+		if c.Followers = len(e.Followers()); fsOK && fsAfter > fsBefore {
+			c.FollowerFsyncs = fsAfter - fsBefore
+		}
 		cfg.logf("  %-28s %-22s %9.0f ops/s  p50 %6.0f  p99 %7.0f µs  leader cpu %6.1f µs/op %6.1f µs/write  err %d",
 			sc.Name, m.Name, res.OpsPerSec, res.Latency.P50, res.Latency.P99, c.LeaderCPUUsPerOp, c.LeaderCPUUsPerWrite, res.Errors)
 		// The roles must not have changed under load (an election in the
@@ -767,4 +804,79 @@ func cellOf(m EnsembleMix, r int, res *Result, leader int, before, after []ProcS
 		c.LeaderCPUUsPerWrite = lcpu * 1e6 / float64(c.Committed)
 	}
 	return c
+}
+
+// FsyncCount is the number of txn log fsyncs a member reports (mntr's
+// zk_cnt_fsynctime, Java's and zkgo's alike).
+func FsyncCount(addr string) (int64, bool) {
+	out, err := FourLetter(addr, "mntr")
+	if err != nil {
+		return 0, false
+	}
+	return mntrInt(out, "zk_cnt_fsynctime")
+}
+
+// mntrInt reads the integer value of key from a mntr answer.
+func mntrInt(out, key string) (int64, bool) {
+	for _, l := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(l), "\t"); ok && k == key {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
+
+// failed adds to err, from a run on e, the members' roles at that moment
+// and where their logs were kept (the run's data dirs are removed).
+func (cfg *EnsembleConfig) failed(e *Ensemble, label string, err error) error {
+	roles := e.roles()
+	dir, kerr := cfg.keepLogs(e, label)
+	if kerr != nil {
+		return fmt.Errorf("%w (roles %q; member logs not kept: %v)", err, roles, kerr)
+	}
+	return fmt.Errorf("%w (roles %q; member logs in %s/%s-m*.log)", err, roles, dir, label)
+}
+
+// keepLogs copies the server log of each of e's members to cfg.LogsDir
+// (made on first use) as <label>-m<sid>-<kind>.log.
+func (cfg *EnsembleConfig) keepLogs(e *Ensemble, label string) (string, error) {
+	if cfg.LogsDir == "" {
+		d, err := os.MkdirTemp("", "zkgo-bench-ensemble-logs-")
+		if err != nil {
+			return "", err
+		}
+		cfg.LogsDir = d
+	} else if err := os.MkdirAll(cfg.LogsDir, 0o755); err != nil {
+		return "", err
+	}
+	var errs error
+	for i, s := range e.Members {
+		if s.LogPath == "" {
+			continue
+		}
+		b, err := os.ReadFile(s.LogPath)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(cfg.LogsDir, fmt.Sprintf("%s-m%d-%s.log", label, i+1, s.Spec.Kind)), b, 0o644)
+		}
+		errs = errors.Join(errs, err)
+	}
+	return cfg.LogsDir, errs
+}
+
+// fileSlug turns a mix name into a file name part: "java leader + 2 zkgo"
+// becomes "java-leader-2-zkgo", "zkgo×3" "zkgo-3".
+func fileSlug(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, c := range strings.ToLower(name) {
+		if (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') {
+			b.WriteRune(c)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return strings.TrimSuffix(b.String(), "-")
 }

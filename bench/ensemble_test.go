@@ -135,7 +135,9 @@ func fakeEnsembleReport() *EnsembleReport {
 		rep.Cells[sc] = append(rep.Cells[sc], EnsembleCell{Mix: mix, Committed: 100, LeaderCPUUsPerWrite: cpuw,
 			Result: &Result{Ops: int64(ops), Seconds: 1, OpsPerSec: ops, Latency: Summary{Count: 1, P50: p50, P99: 2 * p50}}})
 	}
-	add(rowSet, MixJava3, 10000, 1000, 40)
+	rep.Cells[rowSet] = append(rep.Cells[rowSet], EnsembleCell{Mix: MixJava3, Committed: 100, LeaderCPUUsPerWrite: 40,
+		Followers: 2, FollowerFsyncs: 40,
+		Result: &Result{Ops: 10000, Seconds: 1, OpsPerSec: 10000, Latency: Summary{Count: 1, P50: 1000, P99: 2000}}})
 	add(rowSet, MixZkgo3, 20000, 500, 10)
 	add(rowSet, MixZkgoLeader, 15000, 700, 12)
 	add(rowSet, MixJavaLeader, 11000, 900, 38)
@@ -174,6 +176,27 @@ func TestEnsembleRatioTables(t *testing.T) {
 	}
 	if !strings.Contains(raw, "| zkgo×3 | 20k | 500 | 1000 |") {
 		t.Errorf("raw set row missing:\n%s", raw)
+	}
+	// txns per follower fsync: 100 committed × 2 followers ÷ 40 fsyncs;
+	// "—" where the followers' fsyncs were not counted.
+	if !strings.Contains(raw, "| 5 |\n") || !strings.Contains(raw, "txns per follower fsync |") {
+		t.Errorf("raw rows lack txns per follower fsync:\n%s", raw)
+	}
+	if !strings.Contains(raw, "| zkgo×3 | 20k |") || !strings.Contains(raw[strings.Index(raw, "| zkgo×3 | 20k |"):], "| — |\n") {
+		t.Errorf("a cell without follower fsyncs should show —:\n%s", raw)
+	}
+}
+
+func TestMntrInt(t *testing.T) {
+	out := "zk_version\t3.8.0\nzk_avg_fsynctime\t4.4\nzk_cnt_fsynctime\t4017\nzk_sum_fsynctime\t17942\n"
+	if n, ok := mntrInt(out, "zk_cnt_fsynctime"); !ok || n != 4017 {
+		t.Errorf("zk_cnt_fsynctime: %d, %v", n, ok)
+	}
+	if _, ok := mntrInt(out, "zk_avg_fsynctime"); ok {
+		t.Error("a non-integer value read as one")
+	}
+	if _, ok := mntrInt(out, "zk_missing"); ok {
+		t.Error("a missing key read")
 	}
 }
 
@@ -337,5 +360,41 @@ func TestEmptyDataDirKeepsMyid(t *testing.T) {
 	}
 	if len(ents) != 1 || ents[0].Name() != "myid" {
 		t.Fatalf("left %v, want only myid", ents)
+	}
+}
+
+// A failed ensemble run keeps each member's log under the logs dir, named
+// after the mix, the repetition and the member.
+func TestKeepLogsCopiesEveryMemberLog(t *testing.T) {
+	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "logs")
+	e := &Ensemble{Mix: EnsembleMix{Name: "java leader + 2 zkgo"}}
+	for i, k := range []Kind{Zkgo, Zkgo, Java} {
+		p := filepath.Join(src, string(rune('1'+i))+".log")
+		if err := os.WriteFile(p, []byte("log of member "+string(rune('1'+i))), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		e.Members = append(e.Members, &Server{Spec: ServerSpec{Kind: k}, LogPath: p})
+	}
+	cfg := &EnsembleConfig{LogsDir: dst}
+	label := fileSlug(e.Mix.Name) + "-rep2-restarts"
+	if label != "java-leader-2-zkgo-rep2-restarts" {
+		t.Fatalf("label %q", label)
+	}
+	dir, err := cfg.keepLogs(e, label)
+	if err != nil || dir != dst {
+		t.Fatalf("keepLogs: %q, %v", dir, err)
+	}
+	for i, k := range []Kind{Zkgo, Zkgo, Java} {
+		name := filepath.Join(dst, label+"-m"+string(rune('1'+i))+"-"+string(k)+".log")
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "log of member " + string(rune('1'+i)); string(b) != want {
+			t.Errorf("%s: %q, want %q", name, b, want)
+		}
+	}
+	if got := fileSlug("zkgo×3"); got != "zkgo-3" {
+		t.Errorf("fileSlug(zkgo×3) = %q", got)
 	}
 }

@@ -83,7 +83,7 @@ func runsRejoin(m EnsembleMix) bool { return m.Size() == 3 }
 // each tree size of the report's rows, smallest first, grows the tree to
 // that size through the leader and measures the DIFF and SNAP restarts of
 // follower sid 1.
-func (cfg *EnsembleConfig) runRejoin(ctx context.Context, rep *EnsembleReport, m EnsembleMix, r int, dir string) error {
+func (cfg *EnsembleConfig) runRejoin(ctx context.Context, rep *EnsembleReport, m EnsembleMix, r int, dir string) (err error) {
 	defer os.RemoveAll(dir)
 	spec := func(k Kind) ServerSpec {
 		s := cfg.spec(k)
@@ -97,6 +97,11 @@ func (cfg *EnsembleConfig) runRejoin(ctx context.Context, rep *EnsembleReport, m
 		return err
 	}
 	defer e.Stop()
+	defer func() {
+		if err != nil && ctx.Err() == nil {
+			err = cfg.failed(e, fmt.Sprintf("%s-rep%d-restarts", fileSlug(m.Name), r+1), err)
+		}
+	}()
 	leader, f := e.Leader(), e.Followers()[0]
 	member := ""
 	for i, s := range e.Members {
@@ -156,10 +161,10 @@ func serialWrites(addr, path string, n int) error {
 	for i := 0; i < n; i++ {
 		h, _, err := c.do(wire.Xid(i+1), wire.OpSetData, &wire.SetDataRequest{Path: path, Data: []byte("lag"), Version: -1})
 		if err != nil {
-			return fmt.Errorf("setData %s: %w", path, err)
+			return fmt.Errorf("setData %s (write %d of %d): %w", path, i+1, n, err)
 		}
 		if h.Err != wire.ErrOk {
-			return fmt.Errorf("setData %s: %w", path, h.Err)
+			return fmt.Errorf("setData %s (write %d of %d): %w", path, i+1, n, h.Err)
 		}
 	}
 	return nil

@@ -405,6 +405,7 @@ func runBenchEnsemble(ctx context.Context, args []string) int {
 		"Java -Xms=-Xmx of every Java member (default: the profile's; \"packaged\": none)", "extra zkgo server flags (space separated)")
 	mixes := fs.String("mixes", "", `regexp: run only the ensembles whose name matches (java×3, zkgo×3, "zkgo leader + 2 java", "java leader + 2 zkgo", java×5, zkgo×5)`)
 	noFailover := fs.Bool("no-failover", false, "skip the failover measurement at the end of each ensemble run")
+	logsDir := fs.String("logs", "", "where the member logs of an ensemble run that fails are copied (default: a new directory under $TMPDIR)")
 	rejoin := fs.String("rejoin-znodes", "", `tree sizes of the follower restart rows (DIFF and SNAP), comma separated, e.g. "100000,1000000" (default: the profile's; "0": none)`)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -418,6 +419,7 @@ func runBenchEnsemble(ctx context.Context, args []string) int {
 		seed: &cfg.Seed, reps: &cfg.Reps, dur: &cfg.Duration, warm: &cfg.Warmup, swarm: &cfg.ServerWarmup,
 		zkgoExtra: &cfg.ZkgoExtra})
 	cfg.Mixes = *mixes
+	cfg.LogsDir = *logsDir
 	cfg.Log = os.Stderr
 	if *noFailover {
 		cfg.Failover = false
