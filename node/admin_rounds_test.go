@@ -38,7 +38,11 @@ func adminScale(t *testing.T, s *Server) {
 		now := s.nowMs()
 		for i := 0; i < conns; i++ {
 			id := wire.SessionID(1<<41 + i)
-			s.sessions.Add(id, 30000+int32(i%20)*2000, now)
+			// Timeouts spread over 20 expiry buckets, all far longer
+			// than the test: under -race on a loaded host it has run
+			// past 30 s, and sessions that expired meanwhile took their
+			// ephemerals with them (dump counted fewer than created).
+			s.sessions.Add(id, 600000+int32(i%20)*2000, now)
 			cc := benchConn(s, uint64(i+1), id)
 			s.dataW.Add("/w", watch.Watcher(cc.id), watch.Standard)
 			if i < watchers {

@@ -452,7 +452,7 @@ func TestFourLetterListingsSortInSteps(t *testing.T) {
 			k := (i * 2654435761) % (1 << 20)
 			sess := wire.SessionID(1<<41 + k)
 			cc := benchConn(s, uint64(1+k), sess)
-			s.sessions.Add(sess, 30000, now)
+			s.sessions.Add(sess, 600000, now) // no expiry however slow the run
 			s.dataW.Add("/w/"+strconv.Itoa(k), watch.Watcher(cc.id), watch.Standard)
 			z++
 			s.tree.Apply(&wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate, ClientID: sess},
