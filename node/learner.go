@@ -192,7 +192,8 @@ func (l *learnerLink) setReadTimeout(d time.Duration) {
 // startLearning connects to the leader and syncs with it: the link's
 // goroutines dial, write and read; the owner goroutine steps the sync's
 // zab.LearnerSync with each packet read (learnerSync.step).
-func (s *Server) startLearning(leader int64, observer bool) {
+func (lr *learnerDriver) startLearning(leader int64, observer bool) {
+	s := lr.s
 	p := s.peer
 	s.abortSnapshot()
 	s.quiesceStore()
@@ -216,20 +217,21 @@ func (s *Server) startLearning(leader int64, observer bool) {
 	}
 	s.setRole(roleSyncing)
 	p.leader = leader
-	p.link = l
+	lr.link = l
 	q := s.quorum()
-	p.lsync = &learnerSync{
+	lr.lsync = &learnerSync{
 		s:          s,
+		lr:         lr,
 		link:       l,
 		start:      time.Now(),
 		lastLogged: s.tree.LastZxid,
 		zab: zab.NewLearnerSync(zab.LearnerConfig{ID: q.MyID, Observer: observer, ConfigVersion: q.Version,
 			LastLogged: s.tree.LastZxid, AcceptedEpoch: p.acceptedEpoch, CurrentEpoch: p.currentEpoch,
-			MaxRecord: s.cfg.RecordLimit(), View: s.learnerView(leader, observer)}),
+			MaxRecord: s.cfg.RecordLimit(), View: lr.learnerView(leader, observer)}),
 	}
 	// FOLLOWERINFO or OBSERVERINFO waits in the queue until the writer
 	// starts on the connection.
-	l.send(p.lsync.zab.Start())
+	l.send(lr.lsync.zab.Start())
 	s.goRoutine(l.run)
 }
 
@@ -339,6 +341,7 @@ func (l *learnerLink) connect() error {
 // roleSyncing: the zab.LearnerSync and the Ready being carried out.
 type learnerSync struct {
 	s          *Server
+	lr         *learnerDriver
 	link       *learnerLink
 	zab        *zab.LearnerSync
 	start      time.Time
@@ -481,7 +484,7 @@ func (ls *learnerSync) carryOut() {
 			if r.NextConfig == nil && len(r.Activations) == 0 {
 				break
 			}
-			leave, err := s.learnerConfigs(r.NextConfig, r.Activations, func() *tree.Tree {
+			leave, err := ls.lr.learnerConfigs(r.NextConfig, r.Activations, func() *tree.Tree {
 				if ls.db != nil {
 					return ls.db.tree
 				}
@@ -665,14 +668,14 @@ func (ls *learnerSync) fail(err error, fatal bool) {
 	p := s.peer
 	p.stats.linkDrops++
 	ls.link.close(err.Error())
-	p.link, p.lsync = nil, nil
+	ls.lr.link, ls.lr.lsync = nil, nil
 	if fatal {
 		s.log.Error().Err(err).Msg("cannot continue as a learner; stopping (Java exits here)")
 		s.fail(err)
 		return
 	}
 	s.log.Warn().Err(err).Str("mode", ls.mode).Msg("Exception when following the leader")
-	if err := s.recoverAfterSync(ls.diskChanged); err != nil {
+	if err := ls.lr.recoverAfterSync(ls.diskChanged); err != nil {
 		s.log.Error().Err(err).Msg("cannot reload the database after a failed sync; stopping")
 		s.fail(err)
 		return

@@ -110,15 +110,9 @@ type peer struct {
 	leader        int64
 	newEpoch      int64
 	syncMode      string // DIFF, SNAP or TRUNC: how the last sync went
-	link          *learnerLink
-	lsync         *learnerSync // the sync in progress (roleSyncing)
-
-	// broadcast phase
-	bcast        *zab.Broadcast // the follower's or observer's broadcast phase
-	forwarded    map[wire.SessionID][]*proposal
-	syncs        []*proposal // client syncs waiting for the leader's SYNC
-	revalidating map[wire.SessionID]*clientConn
-	touched      map[wire.SessionID]int32
+	// learner is the learner side (follow.go): the link to the leader,
+	// the sync and the broadcast phase.
+	learner *learnerDriver
 
 	electionReq chan electionRequest
 	electionOut chan electionResult
@@ -176,15 +170,13 @@ type electionResult struct {
 func (s *Server) newPeer(q *Quorum) error {
 	s.role.Store(uint32(roleLooking))
 	p := &peer{
-		q:            q,
-		role:         roleLooking,
-		forwarded:    map[wire.SessionID][]*proposal{},
-		revalidating: map[wire.SessionID]*clientConn{},
-		touched:      map[wire.SessionID]int32{},
-		electionReq:  make(chan electionRequest, 1),
-		electionOut:  make(chan electionResult, 1),
-		syncJobs:     make(chan func()),
-		stats:        peerStats{syncs: map[string]int64{}},
+		q:           q,
+		role:        roleLooking,
+		learner:     newLearnerDriver(s),
+		electionReq: make(chan electionRequest, 1),
+		electionOut: make(chan electionResult, 1),
+		syncJobs:    make(chan func()),
+		stats:       peerStats{syncs: map[string]int64{}},
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	if err := s.quorumConnLimits(p); err != nil {
@@ -332,13 +324,13 @@ func (s *Server) serving() bool {
 // ownsStore reports whether the owner goroutine may use the txn log (not
 // while a learner's sync has a disk job running on it).
 func (s *Server) ownsStore() bool {
-	return s.peer == nil || s.peer.lsync == nil || !s.peer.lsync.job
+	return s.peer == nil || s.peer.learner.lsync == nil || !s.peer.learner.lsync.job
 }
 
 // syncing is the sync in progress, if any.
 func (p *peer) syncing() *learnerSync {
 	if p != nil && p.role == roleSyncing {
-		return p.lsync
+		return p.learner.lsync
 	}
 	return nil
 }
@@ -367,7 +359,7 @@ func (s *Server) becomeLooking(reason string, delay time.Duration) {
 	s.dropReaper()
 	switch prev {
 	case roleFollowing, roleObserving:
-		s.leaveBroadcast()
+		p.learner.leaveBroadcast()
 	case roleLeading:
 		s.closeAllClients("leader shutting down")
 		s.leaveLeading()
@@ -457,7 +449,7 @@ func (s *Server) onElection(r electionResult) {
 		}
 		s.log.Info().Int64("leader", out.Leader).Str("zxid", out.Zxid.String()).Int64("election_epoch", out.ElectionEpoch).
 			Int64("peer_epoch", out.PeerEpoch).Dur("took", p.stats.electionTook).Msg(state + " - LEADER ELECTION TOOK")
-		s.startLearning(out.Leader, out.State == wire.ServerObserving)
+		p.learner.startLearning(out.Leader, out.State == wire.ServerObserving)
 	case wire.ServerLeading:
 		s.becomeLeading(out)
 	default:
@@ -484,8 +476,8 @@ func (s *Server) stopPeer() {
 		return
 	}
 	p.cancel()
-	if p.link != nil {
-		p.link.close("server stopping")
+	if l := p.learner.link; l != nil {
+		l.close("server stopping")
 	}
 	if ld := s.leader; ld != nil {
 		ld.ln.Close()
