@@ -233,7 +233,7 @@ func (s *Server) onDurable(z wire.Zxid) {
 		return
 	}
 	if s.isLearner() {
-		s.ackDurable(z)
+		s.peer.learner.ackDurable(z)
 		return
 	}
 	i := 0

@@ -58,7 +58,7 @@ func (s *Server) processConnect(cc *clientConn, c *wire.Connect) {
 		return
 	}
 	if c.SessionID == 0 && s.isLearner() {
-		s.forwardCreateSession(cc, timeout, oldClient)
+		s.peer.learner.forwardCreateSession(cc, timeout, oldClient)
 		return
 	}
 	if c.SessionID == 0 {
@@ -91,7 +91,7 @@ func (s *Server) processConnect(cc *clientConn, c *wire.Connect) {
 	if !valid {
 		s.log.Warn().Str("session", id.String()).Str("remote", cc.remote).Msg("Incorrect password for session")
 	} else if s.isLearner() {
-		s.revalidateSession(cc, id, timeout, oldClient)
+		s.peer.learner.revalidateSession(cc, id, timeout, oldClient)
 		return
 	} else {
 		// revalidateSession touches with the newly negotiated timeout:

@@ -16,16 +16,48 @@ import (
 // the sync, the broadcast phase (Follower.processPacket, Observer.processPacket),
 // forwarding client writes, session touches and revalidation.
 
+// learnerDriver drives the learner side of Zab (Learner, Follower,
+// Observer), as leaderDriver drives the leader's: it owns the link to the
+// leader, the sync in progress and the broadcast phase, and carries out
+// their Readies on the owner goroutine. peer holds one for its whole life
+// (created by newPeer): the link, the sync and the broadcast phase are
+// set while this server learns (startLearning to becomeLooking), and the
+// tables of the broadcast phase are emptied when it ends. It reaches the
+// server (the tree, the sessions, the txn log, the client connections)
+// through s.
+type learnerDriver struct {
+	s     *Server
+	link  *learnerLink
+	lsync *learnerSync // the sync in progress (roleSyncing)
+
+	// broadcast phase
+	bcast        *zab.Broadcast // the follower's or observer's broadcast phase
+	forwarded    map[wire.SessionID][]*proposal
+	syncs        []*proposal // client syncs waiting for the leader's SYNC
+	revalidating map[wire.SessionID]*clientConn
+	touched      map[wire.SessionID]int32
+}
+
+// newLearnerDriver is the learner side of a quorum member's server.
+func newLearnerDriver(s *Server) *learnerDriver {
+	return &learnerDriver{
+		s:            s,
+		forwarded:    map[wire.SessionID][]*proposal{},
+		revalidating: map[wire.SessionID]*clientConn{},
+		touched:      map[wire.SessionID]int32{},
+	}
+}
+
 // finish starts the broadcast phase once the sync got UPTODATE: the
 // database built (SNAP, TRUNC) replaces the server's, and a zab.Broadcast
 // takes over from the sync's outcome (the proposals logged at NEWLEADER
 // wait for their COMMITs, what came after NEWLEADER is logged or applied).
 func (ls *learnerSync) finish() {
-	s := ls.s
+	s, lr := ls.s, ls.lr
 	p := s.peer
 	sy := ls.zab.Synced()
 	took := time.Since(ls.start)
-	p.lsync = nil
+	lr.lsync = nil
 	if ls.db != nil {
 		s.installDatabase(ls.db)
 	}
@@ -41,23 +73,24 @@ func (ls *learnerSync) finish() {
 	p.elector.SetPeerEpoch(sy.NewEpoch)
 	b, r, err := zab.NewBroadcast(zab.BroadcastConfig{Observer: ls.link.observer, LastZxid: s.tree.LastZxid,
 		MaxRecord: s.cfg.RecordLimit()}, sy)
-	p.bcast = b
+	lr.bcast = b
 	role := p.role
 	if err == nil {
-		s.carryOutBroadcast(&r)
+		lr.carryOutBroadcast(&r)
 	}
 	s.log.Info().Str("mode", ls.mode).Str("role", role.String()).Int64("epoch", sy.NewEpoch).
 		Str("zxid", s.tree.LastZxid.String()).Dur("took", took).Int("pending", b.Pending()).
 		Msg("synced with the leader; serving clients")
 	if err != nil {
-		s.dropLink(err)
+		lr.dropLink(err)
 	}
 }
 
 // recoverAfterSync restores a consistent database after a failed sync: a
 // replaced or truncated database is reloaded from disk; otherwise the txns
 // the sync logged are applied (Java's fastForwardDataBase).
-func (s *Server) recoverAfterSync(diskChanged bool) error {
+func (lr *learnerDriver) recoverAfterSync(diskChanged bool) error {
+	s := lr.s
 	if diskChanged {
 		db, err := s.loadDatabase()
 		if err != nil {
@@ -77,26 +110,27 @@ func (s *Server) recoverAfterSync(diskChanged bool) error {
 // leaveBroadcast ends the following/observing role: the link is closed,
 // what was logged is flushed and applied (so lastLoggedZxid counts it, as
 // Java's ZooKeeperServer.shutdown does with fastForwardDataBase).
-func (s *Server) leaveBroadcast() {
-	p := s.peer
-	if p.link != nil {
-		p.link.close("leaving the broadcast phase")
-		p.link = nil
+func (lr *learnerDriver) leaveBroadcast() {
+	s := lr.s
+	if lr.link != nil {
+		lr.link.close("leaving the broadcast phase")
+		lr.link = nil
 	}
-	p.forwarded = map[wire.SessionID][]*proposal{}
-	p.syncs = nil
-	p.revalidating = map[wire.SessionID]*clientConn{}
-	p.touched = map[wire.SessionID]int32{}
+	lr.forwarded = map[wire.SessionID][]*proposal{}
+	lr.syncs = nil
+	lr.revalidating = map[wire.SessionID]*clientConn{}
+	lr.touched = map[wire.SessionID]int32{}
 	s.quiesceStore()
 	s.fastForward()
-	p.bcast = nil
+	lr.bcast = nil
 }
 
 // dropLink leaves the leader and looks for a new one.
 // A sync in progress fails (learnerSync.fail). A COMMIT that does not
 // match the next pending proposal is logged as Java logs it (Java then
 // exits; zkgo syncs again: DIFFERENCES row 12).
-func (s *Server) dropLink(err error) {
+func (lr *learnerDriver) dropLink(err error) {
+	s := lr.s
 	p := s.peer
 	if ls := p.syncing(); ls != nil {
 		ls.fail(err, false)
@@ -188,22 +222,23 @@ func (s *Server) applyLocal(e *wire.TxnEntry) {
 // then quit without delivering its error, so the owner must not wait for
 // one. Packets already read are handled first, as Java's follower would
 // have processed them before its next read failed.
-func (s *Server) onLinkClosed() {
-	l := s.peer.link
-	for s.peer.link == l && s.peer.takesLinkMsg() {
+func (lr *learnerDriver) onLinkClosed() {
+	s := lr.s
+	l := lr.link
+	for lr.link == l && s.peer.takesLinkMsg() {
 		select {
 		case m := <-l.in:
-			s.onLinkMsg(m)
+			lr.onLinkMsg(m)
 			continue
 		default:
 		}
 		break
 	}
-	if s.peer.link == l && !s.peer.takesLinkMsg() {
+	if lr.link == l && !s.peer.takesLinkMsg() {
 		// A sync's Ready is being carried out: the error waits for it.
 		return
 	}
-	s.onLinkMsg(linkMsg{link: l, err: errors.New("link closed")})
+	lr.onLinkMsg(linkMsg{link: l, err: errors.New("link closed")})
 }
 
 // takesLinkMsg reports whether the owner takes the next packet from the
@@ -214,7 +249,7 @@ func (p *peer) takesLinkMsg() bool {
 	case roleFollowing, roleObserving:
 		return true
 	case roleSyncing:
-		return p.lsync != nil && p.lsync.ready == nil
+		return p.learner.lsync != nil && p.learner.lsync.ready == nil
 	}
 	return false
 }
@@ -222,7 +257,8 @@ func (p *peer) takesLinkMsg() bool {
 // onLinkMsg handles a packet from the leader: the sync's while syncing,
 // else the broadcast phase's (zab.Broadcast decides, carryOutBroadcast
 // does it).
-func (s *Server) onLinkMsg(m linkMsg) {
+func (lr *learnerDriver) onLinkMsg(m linkMsg) {
+	s := lr.s
 	p := s.peer
 	if ls := p.syncing(); ls != nil {
 		if m.link == ls.link {
@@ -230,7 +266,7 @@ func (s *Server) onLinkMsg(m linkMsg) {
 		}
 		return
 	}
-	if m.link != p.link || p.bcast == nil || (p.role != roleFollowing && p.role != roleObserving) {
+	if m.link != lr.link || lr.bcast == nil || (p.role != roleFollowing && p.role != roleObserving) {
 		return
 	}
 	if m.err != nil {
@@ -238,25 +274,25 @@ func (s *Server) onLinkMsg(m linkMsg) {
 		if r := m.link.closeReason(); r != "" {
 			reason = r
 		}
-		s.dropLink(errors.New(reason))
+		lr.dropLink(errors.New(reason))
 		return
 	}
-	r, err := p.bcast.Step(&m.qp)
+	r, err := lr.bcast.Step(&m.qp)
 	if err != nil {
-		s.dropLink(err)
+		lr.dropLink(err)
 		return
 	}
 	if m.qp.Type == wire.PacketProposal && len(r.Append) > 0 {
 		p.stats.proposals++
 	}
-	s.carryOutBroadcast(&r)
+	lr.carryOutBroadcast(&r)
 }
 
 // carryOutBroadcast does what a broadcast step decided, in its order: log
 // (ACKs follow when durable, ackDurable), send, apply; then the packets for
 // the server layer (PING, REVALIDATE, SYNC).
-func (s *Server) carryOutBroadcast(r *zab.BroadcastReady) {
-	p := s.peer
+func (lr *learnerDriver) carryOutBroadcast(r *zab.BroadcastReady) {
+	s := lr.s
 	for _, w := range r.Warnings {
 		s.log.Warn().Msg(w)
 	}
@@ -267,8 +303,8 @@ func (s *Server) carryOutBroadcast(r *zab.BroadcastReady) {
 	if r.NextConfig != nil || len(r.Activations) > 0 {
 		// Persist before send: the configurations first (reconfig.go).
 		var err error
-		if leave, err = s.learnerConfigs(r.NextConfig, r.Activations, nil); err != nil {
-			s.dropLink(err)
+		if leave, err = lr.learnerConfigs(r.NextConfig, r.Activations, nil); err != nil {
+			lr.dropLink(err)
 			return
 		}
 	}
@@ -276,8 +312,8 @@ func (s *Server) carryOutBroadcast(r *zab.BroadcastReady) {
 		// Once this Ready is carried out (the reconfig txn applied),
 		// leave the leader for the role the reconfiguration decided.
 		defer func() {
-			if p.bcast != nil {
-				s.dropLink(errors.New(leave.Reason))
+			if lr.bcast != nil {
+				lr.dropLink(errors.New(leave.Reason))
 			}
 		}()
 	}
@@ -288,56 +324,58 @@ func (s *Server) carryOutBroadcast(r *zab.BroadcastReady) {
 				s.store.Append(e)
 				s.countTxnForSnapshot()
 			}
-		} else if !p.bcast.Observer() {
+		} else if !lr.bcast.Observer() {
 			// The log cannot take it: without the ACK the leader will not
 			// count us; drop out and resync when the log works again.
-			s.dropLink(errors.New("txn log failing"))
+			lr.dropLink(errors.New("txn log failing"))
 			return
 		}
 	}
 	for _, m := range r.Messages {
-		p.link.send(m)
+		lr.link.send(m)
 	}
 	for _, e := range r.Apply {
-		s.applyCommitted(e)
+		lr.applyCommitted(e)
 	}
 	if r.Ping != nil {
-		s.replyPing(r.Ping)
+		lr.replyPing(r.Ping)
 	}
 	if r.Revalidate != nil {
-		s.onRevalidate(r.Revalidate)
+		lr.onRevalidate(r.Revalidate)
 	}
 	if r.Sync {
-		s.onLeaderSync()
+		lr.onLeaderSync()
 	}
 }
 
 // ackDurable sends the ACKs of logged proposals up to z (SendAckRequestProcessor).
-func (s *Server) ackDurable(z wire.Zxid) {
+func (lr *learnerDriver) ackDurable(z wire.Zxid) {
+	s := lr.s
 	p := s.peer
 	if ls := p.syncing(); ls != nil {
 		ls.onDurable()
 		return
 	}
-	if p.bcast == nil || p.link == nil {
+	if lr.bcast == nil || lr.link == nil {
 		return
 	}
-	r := p.bcast.Durable(z)
+	r := lr.bcast.Durable(z)
 	for _, m := range r.Messages {
-		p.link.send(m)
+		lr.link.send(m)
 	}
 }
 
 // applyCommitted applies a committed txn, answering the local client that
 // asked for it, if any (CommitProcessor matches on session and cxid).
-func (s *Server) applyCommitted(e *wire.TxnEntry) {
+func (lr *learnerDriver) applyCommitted(e *wire.TxnEntry) {
+	s := lr.s
 	p := s.peer
 	p.stats.commits++
 	if e.Hdr.Zxid <= s.lastApplied() {
 		// Already in the tree (applied before a resync).
 		return
 	}
-	prop := s.takeForwarded(e)
+	prop := lr.takeForwarded(e)
 	if prop == nil {
 		prop = &proposal{op: e.Hdr.Type, start: time.Now()}
 	}
@@ -347,10 +385,10 @@ func (s *Server) applyCommitted(e *wire.TxnEntry) {
 }
 
 // takeForwarded returns the local request a committed txn answers.
-func (s *Server) takeForwarded(e *wire.TxnEntry) *proposal {
-	p := s.peer
+func (lr *learnerDriver) takeForwarded(e *wire.TxnEntry) *proposal {
+	s := lr.s
 	id := e.Hdr.ClientID
-	q := p.forwarded[id]
+	q := lr.forwarded[id]
 	if len(q) == 0 {
 		return nil
 	}
@@ -363,10 +401,10 @@ func (s *Server) takeForwarded(e *wire.TxnEntry) *proposal {
 	}
 	prop := q[0]
 	if len(q) == 1 {
-		delete(p.forwarded, id)
+		delete(lr.forwarded, id)
 	} else {
 		q[0] = nil
-		p.forwarded[id] = q[1:]
+		lr.forwarded[id] = q[1:]
 	}
 	return prop
 }
@@ -389,30 +427,30 @@ func (s *Server) checkTxnDigest(e *wire.TxnEntry) {
 
 // replyPing answers the leader's PING with the sessions touched since the
 // last one (Learner.ping). The table is never null, even when empty.
-func (s *Server) replyPing(qp *wire.QuorumPacket) {
-	p := s.peer
+func (lr *learnerDriver) replyPing(qp *wire.QuorumPacket) {
+	s := lr.s
 	s.runHeard() // clients heard from by now, processed or not
-	touched := make([]wire.SessionTouch, 0, len(p.touched))
-	for id, to := range p.touched {
+	touched := make([]wire.SessionTouch, 0, len(lr.touched))
+	for id, to := range lr.touched {
 		touched = append(touched, wire.SessionTouch{SessionID: id, TimeoutMs: to})
 	}
-	clear(p.touched)
+	clear(lr.touched)
 	data := wire.AppendTouchTable(make([]byte, 0, 12*len(touched)), touched)
-	p.link.send(wire.QuorumPacket{Type: wire.PacketPing, Zxid: qp.Zxid, Data: data, AuthInfo: qp.AuthInfo})
+	lr.link.send(wire.QuorumPacket{Type: wire.PacketPing, Zxid: qp.Zxid, Data: data, AuthInfo: qp.AuthInfo})
 }
 
 // touchLearner records a session's activity for the next PING reply
 // (LearnerSessionTracker.touchSession).
-func (s *Server) touchLearner(cc *clientConn) {
+func (lr *learnerDriver) touchLearner(cc *clientConn) {
 	if cc.session != 0 {
-		s.peer.touched[cc.session] = cc.timeoutMs
+		lr.touched[cc.session] = cc.timeoutMs
 	}
 }
 
 // forwardRequest sends a client write or sync to the leader as a REQUEST
 // (Learner.request); the reply waits for its commit (or SYNC).
-func (s *Server) forwardRequest(cc *clientConn, pkt *wire.ClientPacket) {
-	p := s.peer
+func (lr *learnerDriver) forwardRequest(cc *clientConn, pkt *wire.ClientPacket) {
+	s := lr.s
 	prop := &proposal{cc: cc, xid: pkt.Header.Xid, op: pkt.Header.Type, start: time.Now(), forwarded: true, seq: cc.reqSeq}
 	cc.pending = append(cc.pending, pendingItem{prop: prop})
 	s.outstandingN++
@@ -421,33 +459,34 @@ func (s *Server) forwardRequest(cc *clientConn, pkt *wire.ClientPacket) {
 		if pkt.BodyErr != nil {
 			prop.err = wire.ErrMarshallingError
 		}
-		p.syncs = append(p.syncs, prop)
+		lr.syncs = append(lr.syncs, prop)
 	} else {
-		p.forwarded[cc.session] = append(p.forwarded[cc.session], prop)
+		lr.forwarded[cc.session] = append(lr.forwarded[cc.session], prop)
 	}
-	s.sendRequest(cc, cc.session, pkt.Header.Xid, pkt.Header.Type, pkt.Raw)
+	lr.sendRequest(cc, cc.session, pkt.Header.Xid, pkt.Header.Type, pkt.Raw)
 }
 
 // sendRequest queues a REQUEST packet with the client's auth ids.
-func (s *Server) sendRequest(cc *clientConn, id wire.SessionID, xid wire.Xid, op wire.OpCode, body []byte) {
+func (lr *learnerDriver) sendRequest(cc *clientConn, id wire.SessionID, xid wire.Xid, op wire.OpCode, body []byte) {
+	s := lr.s
 	p := s.peer
 	data := wire.AppendRequestPacket(make([]byte, 0, wire.RequestPacketHeaderSize+len(body)),
 		wire.RequestPacketHeader{SessionID: id, Cxid: xid, Type: op}, body)
 	auth := append([]wire.ID{}, cc.auth...)
 	p.stats.forwarded++
-	p.link.send(wire.QuorumPacket{Type: wire.PacketRequest, Zxid: -1, Data: data, AuthInfo: auth})
+	lr.link.send(wire.QuorumPacket{Type: wire.PacketRequest, Zxid: -1, Data: data, AuthInfo: auth})
 }
 
 // onLeaderSync completes the oldest pending client sync (FollowerZooKeeperServer.sync).
-func (s *Server) onLeaderSync() {
-	p := s.peer
-	if len(p.syncs) == 0 {
+func (lr *learnerDriver) onLeaderSync() {
+	s := lr.s
+	if len(lr.syncs) == 0 {
 		s.log.Warn().Msg("Not expecting a sync")
 		return
 	}
-	prop := p.syncs[0]
-	p.syncs[0] = nil
-	p.syncs = p.syncs[1:]
+	prop := lr.syncs[0]
+	lr.syncs[0] = nil
+	lr.syncs = lr.syncs[1:]
 	if last := s.lastInApply(); last != nil {
 		// Every txn committed before the SYNC must be in the tree before
 		// the sync is answered (Java's SYNC goes through the commit
@@ -468,40 +507,40 @@ func (s *Server) syncDone(prop *proposal) {
 
 // forwardCreateSession asks the leader to create a session for a new
 // client (its id comes from our tracker, top byte = myid).
-func (s *Server) forwardCreateSession(cc *clientConn, timeout int32, oldClient bool) {
-	p := s.peer
+func (lr *learnerDriver) forwardCreateSession(cc *clientConn, timeout int32, oldClient bool) {
+	s := lr.s
 	id := s.sessions.NextID()
 	cc.connecting = true
 	prop := &proposal{cc: cc, op: wire.OpCreateSession, start: time.Now(), forwarded: true,
 		connect: &connectState{cc: cc, oldClient: oldClient}}
-	p.forwarded[id] = append(p.forwarded[id], prop)
-	s.sendRequest(cc, id, 0, wire.OpCreateSession, wire.EpochData(timeout))
+	lr.forwarded[id] = append(lr.forwarded[id], prop)
+	lr.sendRequest(cc, id, 0, wire.OpCreateSession, wire.EpochData(timeout))
 }
 
 // revalidateSession asks the leader whether a reconnecting client's session
 // is still alive (Learner.validateSession).
-func (s *Server) revalidateSession(cc *clientConn, id wire.SessionID, timeout int32, oldClient bool) {
-	p := s.peer
+func (lr *learnerDriver) revalidateSession(cc *clientConn, id wire.SessionID, timeout int32, oldClient bool) {
+	s := lr.s
 	cc.connecting = true
 	cc.reconnectOld = oldClient
-	if prev := p.revalidating[id]; prev != nil && prev != cc {
+	if prev := lr.revalidating[id]; prev != nil && prev != cc {
 		s.closeConn(prev, "client reconnected")
 	}
-	p.revalidating[id] = cc
+	lr.revalidating[id] = cc
 	s.log.Info().Str("session", id.String()).Str("remote", cc.remote).Msg("Revalidating client")
-	p.link.send(wire.QuorumPacket{Type: wire.PacketRevalidate, Zxid: -1, Data: wire.AppendRevalidateRequest(nil, id, timeout)})
+	lr.link.send(wire.QuorumPacket{Type: wire.PacketRevalidate, Zxid: -1, Data: wire.AppendRevalidateRequest(nil, id, timeout)})
 }
 
 // onRevalidate finishes a reconnect with the leader's verdict.
-func (s *Server) onRevalidate(qp *wire.QuorumPacket) {
-	p := s.peer
+func (lr *learnerDriver) onRevalidate(qp *wire.QuorumPacket) {
+	s := lr.s
 	id, valid, err := wire.ParseRevalidateReply(qp.Data)
 	if err != nil {
-		s.dropLink(fmt.Errorf("REVALIDATE reply does not decode: %w", err))
+		lr.dropLink(fmt.Errorf("REVALIDATE reply does not decode: %w", err))
 		return
 	}
-	cc := p.revalidating[id]
-	delete(p.revalidating, id)
+	cc := lr.revalidating[id]
+	delete(lr.revalidating, id)
 	if cc == nil {
 		s.log.Warn().Str("session", id.String()).Msg("Missing session for validation")
 		return
@@ -518,7 +557,7 @@ func (s *Server) onRevalidate(qp *wire.QuorumPacket) {
 	}
 	cc.session = id
 	s.bySession[id] = cc
-	s.touchLearner(cc)
+	lr.touchLearner(cc)
 	s.log.Debug().Str("session", id.String()).Str("remote", cc.remote).Msg("Established session (reconnect)")
 	s.drainPending(cc)
 }

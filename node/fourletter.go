@@ -330,8 +330,8 @@ func (rp *responder) writeMntr(b *strings.Builder, fds fdCounts) {
 		i64("sync_trunc_count", p.stats.syncs["TRUNC"])
 		i64("last_sync_time", p.stats.lastSyncTook.Milliseconds())
 		pending := 0
-		if p.bcast != nil {
-			pending = p.bcast.Pending()
+		if b := p.learner.bcast; b != nil {
+			pending = b.Pending()
 		}
 		i64("pending_txns", int64(pending))
 		if ld := rp.s.leader; ld != nil {
@@ -405,7 +405,7 @@ func (rp *responder) peerState() string {
 	case roleObserving:
 		return "observing - broadcast"
 	case roleSyncing:
-		if rp.s.peer.link != nil && rp.s.peer.link.observer {
+		if rp.s.peer.learner.link != nil && rp.s.peer.learner.link.observer {
 			return "observing - synchronization"
 		}
 		return "following - synchronization"

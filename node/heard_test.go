@@ -116,7 +116,7 @@ func TestLearnerForwardsHeardSessions(t *testing.T) {
 		cc := &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
 		s.register(cc)
 		cc.session, cc.timeoutMs = 0x99, 4000
-		s.peer = &peer{touched: map[wire.SessionID]int32{}}
+		s.peer = &peer{learner: newLearnerDriver(s)}
 		defer func() { s.peer = nil }()
 		if !s.isLearner() {
 			t.Error("the fake peer is not a learner")
@@ -124,8 +124,8 @@ func TestLearnerForwardsHeardSessions(t *testing.T) {
 		}
 		s.Received(cc) // bytes arrived; the owner has not taken the packets
 		s.runHeard()
-		if to, ok := s.peer.touched[0x99]; !ok || to != 4000 {
-			t.Errorf("touched for the next PING: %v", s.peer.touched)
+		if to, ok := s.peer.learner.touched[0x99]; !ok || to != 4000 {
+			t.Errorf("touched for the next PING: %v", s.peer.learner.touched)
 		}
 	})
 }

@@ -463,8 +463,8 @@ func TestSyncWaitsForCommittedApplies(t *testing.T) {
 		sp := &proposal{cc: cc2, xid: 2, op: wire.OpSync, forwarded: true, syncReq: &wire.SyncRequest{Path: "/w"}}
 		cc2.pending = append(cc2.pending, pendingItem{prop: sp})
 		s.outstandingN++
-		s.peer = &peer{syncs: []*proposal{sp}}
-		s.onLeaderSync()
+		s.peer = &peer{learner: &learnerDriver{s: s, syncs: []*proposal{sp}}}
+		s.peer.learner.onLeaderSync()
 		s.peer = nil
 		s.sched.applyHold--
 	})

@@ -404,13 +404,11 @@ func (ld *leaderDriver) onLearnerConn(a learnerArrival) {
 	ld.nextID++
 	h := &learnerHandler{
 		link:   zab.LinkID(ld.nextID),
-		conn:   c,
 		remote: c.RemoteAddr().String(),
-		wake:   make(chan struct{}, 1),
-		closed: make(chan struct{}),
 	}
+	h.conn = c
+	h.initConn(s.cfg.RecordLimit())
 	h.log = s.log.With().Str("learner", h.remote).Logger()
-	h.maxRecord = s.cfg.RecordLimit()
 	h.rd = newTimeoutReader(c, time.Duration(s.cfg.TickTime*s.cfg.InitLimit)*time.Millisecond)
 	ld.links[h.link] = h
 	ld.zab.Connect(h.link, &a.first)
@@ -427,7 +425,7 @@ func (ld *leaderDriver) onLearnerConn(a learnerArrival) {
 	h.bw = bufioWriter(c)
 	writeTimeout := time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond
 	s.goRoutine(func() { h.reader(ld.in, s.quit) })
-	s.goRoutine(func() { h.writer(writeTimeout) })
+	s.goRoutine(func() { h.writer(writeTimeout, h.writeFailed) })
 }
 
 // closeLearner closes a learner connection the leadership let go (its

@@ -1,18 +1,15 @@
 package node
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/node/storage"
 	"github.com/zkgo/zkgo/node/tree"
 	"github.com/zkgo/zkgo/node/zab"
@@ -23,7 +20,8 @@ import (
 //
 // A leader connection has two goroutines: a reader, which dials, reads
 // packets (and the SNAP stream) and hands them to the owner through
-// link.in, and a writer, which sends what the owner queues. The owner
+// link.in, and a writer, which sends what the owner queues (quorumConn's,
+// the same at the leader's end of the link). The owner
 // goroutine steps the sync's zab.LearnerSync with every packet of the
 // discovery and sync phases (FOLLOWERINFO/OBSERVERINFO, LEADERINFO/
 // ACKEPOCH, DIFF/TRUNC/SNAP, NEWLEADER, UPTODATE) and carries out each
@@ -39,30 +37,17 @@ const linkQueueLimit = 1 << 18
 
 // learnerLink is one connection to a leader.
 type learnerLink struct {
+	// quorumConn is the connection, its queue and its writer (the
+	// learner's end of the link; quorumconn.go).
+	quorumConn
 	leader   int64
 	addr     string
 	observer bool
 	log      zerolog.Logger
-	// maxRecord bounds every length in a packet from the leader
-	// (Config.RecordLimit, as Java's BinaryInputArchive).
-	maxRecord int
-
-	conn net.Conn
-	rd   *timeoutReader
-	br   *bufio.Reader
-	bw   *bufio.Writer
 
 	in chan linkMsg // broadcast packets for the owner
 
-	mu      sync.Mutex
-	outQ    []wire.QuorumPacket
-	outWake chan struct{}
-
 	writeTimeout time.Duration
-
-	closeOnce sync.Once
-	closed    chan struct{}
-	reason    string
 
 	// What the link's goroutines (run, connect, readSnapStream) need of
 	// the server, set once by startLearning: they read nothing else of it.
@@ -84,98 +69,23 @@ type linkMsg struct {
 	err  error
 }
 
-func (l *learnerLink) close(reason string) {
-	l.closeOnce.Do(func() {
-		l.mu.Lock()
-		l.reason = reason
-		conn := l.conn
-		l.mu.Unlock()
-		close(l.closed)
-		if conn != nil {
-			conn.Close()
-		}
-	})
-}
-
-// closeReason is why the link was closed ("" while open).
-func (l *learnerLink) closeReason() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.reason
-}
-
-func (l *learnerLink) isClosed() bool {
-	select {
-	case <-l.closed:
-		return true
-	default:
-		return false
-	}
-}
-
 // send queues a packet for the writer goroutine. It never blocks; a queue
 // that grows without bound means the leader is gone, and the link closes.
 func (l *learnerLink) send(qp wire.QuorumPacket) {
-	l.mu.Lock()
-	l.outQ = append(l.outQ, qp)
-	n := len(l.outQ)
-	l.mu.Unlock()
-	if n > linkQueueLimit {
-		l.close("send queue to the leader overflowed")
-		return
-	}
-	select {
-	case l.outWake <- struct{}{}:
-	default:
-	}
+	l.enqueue("send queue to the leader overflowed", qp)
 }
 
-// writer sends queued packets, flushing after each batch.
-func (l *learnerLink) writer() {
-	var batch []wire.QuorumPacket
-	for {
-		select {
-		case <-l.outWake:
-		case <-l.closed:
-			return
-		}
-		l.mu.Lock()
-		batch, l.outQ = l.outQ, batch[:0]
-		l.mu.Unlock()
-		if len(batch) == 0 {
-			continue
-		}
-		l.conn.SetWriteDeadline(time.Now().Add(l.writeTimeout))
-		var err error
-		for i := range batch {
-			if err = writePacket(l.bw, &batch[i]); err != nil {
-				break
-			}
-			batch[i] = wire.QuorumPacket{}
-		}
-		if err == nil {
-			err = l.bw.Flush()
-		}
-		if err != nil {
-			l.log.Warn().Err(err).Msg("write to leader failed")
-			l.close("write to leader failed: " + err.Error())
-			return
-		}
-	}
-}
-
-func writePacket(w *bufio.Writer, qp *wire.QuorumPacket) error {
-	jw := jute.NewWriter(w.AvailableBuffer())
-	qp.Encode(jw)
-	_, err := w.Write(jw.Bytes())
-	return err
+// writeFailed closes the link after a failed write (the writer's).
+func (l *learnerLink) writeFailed(err error) {
+	l.log.Warn().Err(err).Msg("write to leader failed")
+	l.close("write to leader failed: " + err.Error())
 }
 
 // read reads one packet; no single read may wait longer than the
 // reader's timeout (initLimit ticks until the NEWLEADER ACK is sent,
 // syncLimit ticks after).
 func (l *learnerLink) read() (wire.QuorumPacket, error) {
-	qp, err := wire.ReadQuorumPacket(l.br, l.maxRecord)
+	qp, err := l.readPacket()
 	if err != nil && l.isClosed() {
 		err = fmt.Errorf("link closed: %s", l.closeReason())
 	}
@@ -192,7 +102,8 @@ func (l *learnerLink) setReadTimeout(d time.Duration) {
 // startLearning connects to the leader and syncs with it: the link's
 // goroutines dial, write and read; the owner goroutine steps the sync's
 // zab.LearnerSync with each packet read (learnerSync.step).
-func (s *Server) startLearning(leader int64, observer bool) {
+func (lr *learnerDriver) startLearning(leader int64, observer bool) {
+	s := lr.s
 	p := s.peer
 	s.abortSnapshot()
 	s.quiesceStore()
@@ -202,10 +113,7 @@ func (s *Server) startLearning(leader int64, observer bool) {
 		addr:         ls.QuorumAddr(),
 		observer:     observer,
 		log:          s.log.With().Int64("leader", leader).Logger(),
-		maxRecord:    s.cfg.RecordLimit(),
 		in:           make(chan linkMsg, 1024),
-		outWake:      make(chan struct{}, 1),
-		closed:       make(chan struct{}),
 		writeTimeout: time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond,
 		quit:         s.quit,
 		goRoutine:    s.goRoutine,
@@ -214,22 +122,25 @@ func (s *Server) startLearning(leader int64, observer bool) {
 		initTimeout:  time.Duration(s.cfg.TickTime*s.cfg.InitLimit) * time.Millisecond,
 		treeOpts:     s.opts,
 	}
+	l.initConn(s.cfg.RecordLimit())
+	l.started = true // nothing holds the learner's queue back
 	s.setRole(roleSyncing)
 	p.leader = leader
-	p.link = l
+	lr.link = l
 	q := s.quorum()
-	p.lsync = &learnerSync{
+	lr.lsync = &learnerSync{
 		s:          s,
+		lr:         lr,
 		link:       l,
 		start:      time.Now(),
 		lastLogged: s.tree.LastZxid,
 		zab: zab.NewLearnerSync(zab.LearnerConfig{ID: q.MyID, Observer: observer, ConfigVersion: q.Version,
 			LastLogged: s.tree.LastZxid, AcceptedEpoch: p.acceptedEpoch, CurrentEpoch: p.currentEpoch,
-			MaxRecord: s.cfg.RecordLimit(), View: s.learnerView(leader, observer)}),
+			MaxRecord: s.cfg.RecordLimit(), View: lr.learnerView(leader, observer)}),
 	}
 	// FOLLOWERINFO or OBSERVERINFO waits in the queue until the writer
 	// starts on the connection.
-	l.send(p.lsync.zab.Start())
+	l.send(lr.lsync.zab.Start())
 	s.goRoutine(l.run)
 }
 
@@ -252,7 +163,7 @@ func (l *learnerLink) run() {
 		deliver(linkMsg{link: l, err: err})
 		return
 	}
-	l.goRoutine(l.writer)
+	l.goRoutine(func() { l.writer(l.writeTimeout, l.writeFailed) })
 	leaderInfo, syncMode := false, false
 	for {
 		qp, err := l.read()
@@ -312,8 +223,8 @@ func (l *learnerLink) connect() error {
 				tc.SetNoDelay(true)
 			}
 			l.rd = newTimeoutReader(c, limit)
-			l.br = bufio.NewReaderSize(l.rd, 256<<10)
-			l.bw = bufio.NewWriterSize(c, 64<<10)
+			l.br = bufio256(l.rd)
+			l.bw = bufioWriter(c)
 			l.mu.Lock()
 			l.conn = c
 			l.mu.Unlock()
@@ -339,6 +250,7 @@ func (l *learnerLink) connect() error {
 // roleSyncing: the zab.LearnerSync and the Ready being carried out.
 type learnerSync struct {
 	s          *Server
+	lr         *learnerDriver
 	link       *learnerLink
 	zab        *zab.LearnerSync
 	start      time.Time
@@ -481,7 +393,7 @@ func (ls *learnerSync) carryOut() {
 			if r.NextConfig == nil && len(r.Activations) == 0 {
 				break
 			}
-			leave, err := s.learnerConfigs(r.NextConfig, r.Activations, func() *tree.Tree {
+			leave, err := ls.lr.learnerConfigs(r.NextConfig, r.Activations, func() *tree.Tree {
 				if ls.db != nil {
 					return ls.db.tree
 				}
@@ -665,14 +577,14 @@ func (ls *learnerSync) fail(err error, fatal bool) {
 	p := s.peer
 	p.stats.linkDrops++
 	ls.link.close(err.Error())
-	p.link, p.lsync = nil, nil
+	ls.lr.link, ls.lr.lsync = nil, nil
 	if fatal {
 		s.log.Error().Err(err).Msg("cannot continue as a learner; stopping (Java exits here)")
 		s.fail(err)
 		return
 	}
 	s.log.Warn().Err(err).Str("mode", ls.mode).Msg("Exception when following the leader")
-	if err := s.recoverAfterSync(ls.diskChanged); err != nil {
+	if err := ls.lr.recoverAfterSync(ls.diskChanged); err != nil {
 		s.log.Error().Err(err).Msg("cannot reload the database after a failed sync; stopping")
 		s.fail(err)
 		return

@@ -484,7 +484,7 @@ func TestLearnerLinkClosedByWriterEndsFollowing(t *testing.T) {
 	first := f.c
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := s.Call(ctx, func() { s.peer.link.close("write to leader failed: test") }); err != nil {
+	if err := s.Call(ctx, func() { s.peer.learner.link.close("write to leader failed: test") }); err != nil {
 		t.Fatal(err)
 	}
 	f.accept()

@@ -17,8 +17,10 @@ func TestHandlerWriterHoldsPacketsBehindSnapshot(t *testing.T) {
 	server, client := net.Pipe()
 	defer server.Close()
 	defer client.Close()
-	h := &learnerHandler{conn: server, bw: bufioWriter(server), wake: make(chan struct{}, 1), closed: make(chan struct{})}
-	go h.writer(5 * time.Second)
+	h := &learnerHandler{}
+	h.conn, h.bw = server, bufioWriter(server)
+	h.initConn(jute.QuorumMaxBuffer)
+	go h.writer(5*time.Second, h.writeFailed)
 	defer h.close("test over")
 	br := bufio.NewReader(client)
 	read := func() wire.QuorumPacket {

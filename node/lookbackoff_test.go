@@ -22,7 +22,7 @@ func TestLookingStartsElectionAtOnce(t *testing.T) {
 		mode string
 		lose func(s *Server)
 	}{
-		{"follower loses its leader", follower, "follower", func(s *Server) { s.dropLink(errors.New("test: leader connection lost")) }},
+		{"follower loses its leader", follower, "follower", func(s *Server) { s.peer.learner.dropLink(errors.New("test: leader connection lost")) }},
 		{"leader steps down", leader, "leader", func(s *Server) { s.stepDown("test: lost the quorum") }},
 	} {
 		s := tc.s

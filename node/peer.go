@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/zkgo/zkgo/node/election"
 	"github.com/zkgo/zkgo/node/quorum"
 	"github.com/zkgo/zkgo/node/storage"
@@ -110,15 +112,9 @@ type peer struct {
 	leader        int64
 	newEpoch      int64
 	syncMode      string // DIFF, SNAP or TRUNC: how the last sync went
-	link          *learnerLink
-	lsync         *learnerSync // the sync in progress (roleSyncing)
-
-	// broadcast phase
-	bcast        *zab.Broadcast // the follower's or observer's broadcast phase
-	forwarded    map[wire.SessionID][]*proposal
-	syncs        []*proposal // client syncs waiting for the leader's SYNC
-	revalidating map[wire.SessionID]*clientConn
-	touched      map[wire.SessionID]int32
+	// learner is the learner side (follow.go): the link to the leader,
+	// the sync and the broadcast phase.
+	learner *learnerDriver
 
 	electionReq chan electionRequest
 	electionOut chan electionResult
@@ -176,21 +172,19 @@ type electionResult struct {
 func (s *Server) newPeer(q *Quorum) error {
 	s.role.Store(uint32(roleLooking))
 	p := &peer{
-		q:            q,
-		role:         roleLooking,
-		forwarded:    map[wire.SessionID][]*proposal{},
-		revalidating: map[wire.SessionID]*clientConn{},
-		touched:      map[wire.SessionID]int32{},
-		electionReq:  make(chan electionRequest, 1),
-		electionOut:  make(chan electionResult, 1),
-		syncJobs:     make(chan func()),
-		stats:        peerStats{syncs: map[string]int64{}},
+		q:           q,
+		role:        roleLooking,
+		learner:     newLearnerDriver(s),
+		electionReq: make(chan electionRequest, 1),
+		electionOut: make(chan electionResult, 1),
+		syncJobs:    make(chan func()),
+		stats:       peerStats{syncs: map[string]int64{}},
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	if err := s.quorumConnLimits(p); err != nil {
+	if err := p.connLimits(&s.cfg); err != nil {
 		return err
 	}
-	if err := s.loadEpochs(p); err != nil {
+	if err := p.loadEpochs(s.snapDir(), s.tree.LastZxid, s.log); err != nil {
 		return err
 	}
 	if err := s.reconfigAtStart(p); err != nil { // reconfig.go
@@ -210,16 +204,16 @@ func (s *Server) newPeer(q *Quorum) error {
 	}
 	p.elector = el
 	s.peer = p
-	s.goRoutine(s.runElections)
+	s.goRoutine(func() { p.runElections(s.quit) })
 	return nil
 }
 
-// quorumConnLimits reads quorum.cnxn.threads.size and
+// connLimits reads quorum.cnxn.threads.size and
 // zookeeper.quorumCnxnTimeoutMs (QuorumPeerConfig, QuorumPeer.
 // createCnxnManager). A value that is not a number refuses the config.
-func (s *Server) quorumConnLimits(p *peer) error {
+func (p *peer) connLimits(cfg *Config) error {
 	threads := election.DefaultMaxPendingHandshakes
-	if v, ok := s.cfg.Raw["quorum.cnxn.threads.size"]; ok {
+	if v, ok := cfg.Raw["quorum.cnxn.threads.size"]; ok {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil {
 			return fmt.Errorf("node: quorum.cnxn.threads.size %q is not a number", v)
@@ -227,8 +221,8 @@ func (s *Server) quorumConnLimits(p *peer) error {
 		threads = max(threads, n) // Java ignores values below its default
 	}
 	p.maxPendingHandshakes = max(threads, len(p.q.Servers))
-	p.electionHandshakeTimeout = time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond
-	if v, ok := s.cfg.Properties["zookeeper.quorumCnxnTimeoutMs"]; ok {
+	p.electionHandshakeTimeout = time.Duration(cfg.TickTime*cfg.SyncLimit) * time.Millisecond
+	if v, ok := cfg.Properties["zookeeper.quorumCnxnTimeoutMs"]; ok {
 		ms, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil {
 			return fmt.Errorf("node: zookeeper.quorumCnxnTimeoutMs %q is not a number", v)
@@ -243,17 +237,17 @@ func (s *Server) quorumConnLimits(p *peer) error {
 // maxZxidEpoch is the largest epoch a zxid can carry (zab.MaxEpoch).
 const maxZxidEpoch = zab.MaxEpoch
 
-// loadEpochs reads acceptedEpoch and currentEpoch (QuorumPeer.loadDataBase):
-// a missing file defaults to the epoch of the last zxid and is written.
+// loadEpochs reads acceptedEpoch and currentEpoch from dir (QuorumPeer.
+// loadDataBase): a missing file defaults to the epoch of last, the last
+// zxid, and is written.
 // An epoch a zxid cannot carry refuses to start (Java 3.8 can write one:
 // see maybeDecideEpoch).
-func (s *Server) loadEpochs(p *peer) error {
-	dir := s.snapDir()
-	zxEpoch := int64(s.tree.LastZxid.Epoch())
+func (p *peer) loadEpochs(dir string, last wire.Zxid, log zerolog.Logger) error {
+	zxEpoch := int64(last.Epoch())
 	read := func(name string) (int64, error) {
 		v, err := storage.ReadEpoch(dir, name)
 		if errors.Is(err, os.ErrNotExist) {
-			s.log.Info().Str("file", name).Int64("epoch", zxEpoch).
+			log.Info().Str("file", name).Int64("epoch", zxEpoch).
 				Msg("epoch file not found; creating it with the epoch of the last zxid")
 			return zxEpoch, storage.WriteEpoch(dir, name, zxEpoch)
 		}
@@ -264,7 +258,7 @@ func (s *Server) loadEpochs(p *peer) error {
 		return err
 	}
 	if zxEpoch > p.currentEpoch {
-		return fmt.Errorf("node: the current epoch, %d, is older than the last zxid, %v", p.currentEpoch, s.tree.LastZxid)
+		return fmt.Errorf("node: the current epoch, %d, is older than the last zxid, %v", p.currentEpoch, last)
 	}
 	if p.acceptedEpoch, err = read(storage.AcceptedEpochFile); err != nil {
 		return err
@@ -285,19 +279,18 @@ func (s *Server) loadEpochs(p *peer) error {
 }
 
 // runElections is the election goroutine: it runs one election per request
-// from the owner and reports the outcome.
-func (s *Server) runElections() {
-	p := s.peer
+// from the owner and reports the outcome, until quit closes.
+func (p *peer) runElections(quit <-chan struct{}) {
 	for {
 		select {
 		case req := <-p.electionReq:
 			out, err := p.elector.LookForLeader(p.ctx, req.zxid, req.epoch)
 			select {
 			case p.electionOut <- electionResult{out: out, err: err}:
-			case <-s.quit:
+			case <-quit:
 				return
 			}
-		case <-s.quit:
+		case <-quit:
 			return
 		}
 	}
@@ -332,13 +325,13 @@ func (s *Server) serving() bool {
 // ownsStore reports whether the owner goroutine may use the txn log (not
 // while a learner's sync has a disk job running on it).
 func (s *Server) ownsStore() bool {
-	return s.peer == nil || s.peer.lsync == nil || !s.peer.lsync.job
+	return s.peer == nil || s.peer.learner.lsync == nil || !s.peer.learner.lsync.job
 }
 
 // syncing is the sync in progress, if any.
 func (p *peer) syncing() *learnerSync {
 	if p != nil && p.role == roleSyncing {
-		return p.lsync
+		return p.learner.lsync
 	}
 	return nil
 }
@@ -367,7 +360,7 @@ func (s *Server) becomeLooking(reason string, delay time.Duration) {
 	s.dropReaper()
 	switch prev {
 	case roleFollowing, roleObserving:
-		s.leaveBroadcast()
+		p.learner.leaveBroadcast()
 	case roleLeading:
 		s.closeAllClients("leader shutting down")
 		s.leaveLeading()
@@ -457,7 +450,7 @@ func (s *Server) onElection(r electionResult) {
 		}
 		s.log.Info().Int64("leader", out.Leader).Str("zxid", out.Zxid.String()).Int64("election_epoch", out.ElectionEpoch).
 			Int64("peer_epoch", out.PeerEpoch).Dur("took", p.stats.electionTook).Msg(state + " - LEADER ELECTION TOOK")
-		s.startLearning(out.Leader, out.State == wire.ServerObserving)
+		p.learner.startLearning(out.Leader, out.State == wire.ServerObserving)
 	case wire.ServerLeading:
 		s.becomeLeading(out)
 	default:
@@ -484,8 +477,8 @@ func (s *Server) stopPeer() {
 		return
 	}
 	p.cancel()
-	if p.link != nil {
-		p.link.close("server stopping")
+	if l := p.learner.link; l != nil {
+		l.close("server stopping")
 	}
 	if ld := s.leader; ld != nil {
 		ld.ln.Close()

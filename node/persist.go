@@ -617,7 +617,7 @@ func (s *Server) onStoreFailure(f storeFailure) {
 		s.onDurable(f.durable)
 		s.lastAppended = f.durable
 		s.store.Recover()
-		s.dropLink(fmt.Errorf("txn log failure: %w", f.err))
+		s.peer.learner.dropLink(fmt.Errorf("txn log failure: %w", f.err))
 		return
 	}
 	s.onDurable(f.durable)

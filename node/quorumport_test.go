@@ -337,7 +337,7 @@ func TestQuorumConnectionSettings(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := &peer{q: cfg.Quorum}
-		err = s.quorumConnLimits(p)
+		err = p.connLimits(&s.cfg)
 		switch {
 		case tc.err != "":
 			if err == nil || !strings.Contains(err.Error(), tc.err) {

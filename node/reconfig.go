@@ -103,7 +103,8 @@ func (s *Server) leaderReconfig(lc *zab.LeaderConfig) error {
 // learnerView is a learner's reconfiguration state for a sync with
 // leader (zab.LearnerView); the zero view (reconfiguration off) when this
 // server does not run the protocol.
-func (s *Server) learnerView(leader int64, observer bool) zab.LearnerView {
+func (lr *learnerDriver) learnerView(leader int64, observer bool) zab.LearnerView {
+	s := lr.s
 	if !s.reconfigOn() {
 		return zab.LearnerView{}
 	}
@@ -123,7 +124,8 @@ func (s *Server) learnerView(leader int64, observer bool) zab.LearnerView {
 // activated at UPTODATE). It returns the activation that makes the
 // learner leave its leader, if any, having recorded the role Java's
 // reconfigFlag gives it.
-func (s *Server) learnerConfigs(next *quorum.Config, acts []zab.LearnerActivation, newLeaderTree func() *tree.Tree) (*zab.LearnerActivation, error) {
+func (lr *learnerDriver) learnerConfigs(next *quorum.Config, acts []zab.LearnerActivation, newLeaderTree func() *tree.Tree) (*zab.LearnerActivation, error) {
+	s := lr.s
 	p := s.peer
 	if next != nil {
 		if err := s.persistNextConfig(next); err != nil {

@@ -82,9 +82,9 @@ func (s *Server) processRequestAt(cc *clientConn, p *wire.ClientPacket, now time
 	if s.isLearner() {
 		// A learner tracks touches for the leader (which owns expiry) and
 		// forwards writes and syncs (FollowerRequestProcessor).
-		s.touchLearner(cc)
+		s.peer.learner.touchLearner(cc)
 		if forwardable(p.Header.Type) && cc.job == nil && !s.writesQueued(cc) && !s.sched.roundSpent() {
-			s.forwardRequest(cc, p)
+			s.peer.learner.forwardRequest(cc, p)
 			return
 		}
 		s.queueOrRun(cc, p)
@@ -261,7 +261,7 @@ func (s *Server) processRequestQueued(cc *clientConn, p *wire.ClientPacket) {
 		// Queued behind the handshake: checked now, with the auth packets
 		// read before it applied.
 	case s.isLearner() && forwardable(p.Header.Type):
-		s.forwardRequest(cc, p)
+		s.peer.learner.forwardRequest(cc, p)
 	case p.Header.Type.IsWrite():
 		s.proposeClientWrite(cc, p)
 	default:

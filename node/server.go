@@ -503,8 +503,8 @@ func (s *Server) runHeard() {
 		at := cc.heardAt.Load()
 		if cc.session != 0 && !cc.dead && !cc.closing {
 			if s.isLearner() {
-				if s.peer.touched != nil {
-					s.touchLearner(cc)
+				if lr := s.peer.learner; lr.touched != nil {
+					lr.touchLearner(cc)
 				}
 			} else {
 				s.sessions.Extend(cc.session, cc.timeoutMs, at)
@@ -541,10 +541,10 @@ func (s *Server) run() {
 		}
 		if p := s.peer; p != nil {
 			electionOut, syncJobs = p.electionOut, p.syncJobs
-			if p.link != nil && p.takesLinkMsg() {
+			if l := p.learner.link; l != nil && p.takesLinkMsg() {
 				// A sync takes the next packet once the last one's Ready
 				// is carried out.
-				linkIn, linkClosed = p.link.in, p.link.closed
+				linkIn, linkClosed = l.in, l.closed
 			}
 		}
 		select {
@@ -570,19 +570,19 @@ func (s *Server) run() {
 		case r := <-s.snapDone:
 			s.onSnapshotDone(r)
 		case m := <-linkIn:
-			s.onLinkMsg(m)
+			s.peer.learner.onLinkMsg(m)
 			// Drain what else arrived so ACKs and replies batch.
-			for i := 0; i < 256 && s.peer.link != nil && linkIn == s.peer.link.in && s.peer.takesLinkMsg(); i++ {
+			for i := 0; i < 256 && s.peer.learner.link != nil && linkIn == s.peer.learner.link.in && s.peer.takesLinkMsg(); i++ {
 				select {
 				case m = <-linkIn:
-					s.onLinkMsg(m)
+					s.peer.learner.onLinkMsg(m)
 					continue
 				default:
 				}
 				break
 			}
 		case <-linkClosed:
-			s.onLinkClosed()
+			s.peer.learner.onLinkClosed()
 		case m := <-learnerIn:
 			s.leader.onHandlerMsg(m)
 			for i := 0; i < 256 && s.leader != nil && learnerIn == s.leader.in; i++ {
