@@ -57,6 +57,18 @@ func (s *Server) processRequestAt(cc *clientConn, p *wire.ClientPacket, now time
 	if s.cfg.EnforceAuth && p.Header.Type != wire.OpAuth && p.Header.Type != wire.OpSASL && !s.authEnforced(cc, p.Header.Xid) {
 		return
 	}
+	if !s.serving() {
+		// Only a connection already closing gets here (becomeLooking
+		// closes every client, and connects are refused until the
+		// server serves again): with no leader link, forwarding its
+		// closeSession crashed the owner. Java's request processors are
+		// shut down while it is not running, so the request is dropped
+		// and the session lives on until a leader expires it or the
+		// client moves to another member.
+		s.log.Debug().Str("session", cc.session.String()).Str("op", p.Header.Type.String()).
+			Msg("dropping a request while not serving")
+		return
+	}
 	if cc.closing || cc.dead {
 		// Java still processes what it already read from a connection;
 		// only the replies are lost. Keep session-changing requests.
