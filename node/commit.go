@@ -75,7 +75,7 @@ type writeRequest struct {
 
 // proposeClientWrite prepares a client's write and queues its reply slot.
 func (s *Server) proposeClientWrite(cc *clientConn, p *wire.ClientPacket) {
-	if s.storeErr != nil {
+	if s.dur.storeErr != nil {
 		// The txn log cannot take writes: refuse rather than pretend.
 		prop := &proposal{cc: cc, xid: p.Header.Xid, op: p.Header.Type, err: wire.ErrSystemError,
 			start: time.Now(), applied: true, failed: true}
@@ -193,7 +193,7 @@ func (s *Server) proposeServerTxn(id wire.SessionID, op wire.OpCode, body jute.R
 }
 
 func (s *Server) prepServerTxn(id wire.SessionID, op wire.OpCode, body jute.Record) {
-	if s.storeErr != nil {
+	if s.dur.storeErr != nil {
 		if op == wire.OpCloseSession {
 			// Retry the expiry once the log works again.
 			if sess := s.sessions.Get(id); sess != nil {
@@ -220,9 +220,9 @@ func (s *Server) propose(p *proposal) {
 		s.leader.broadcastProposal(p)
 	}
 	s.inflight = append(s.inflight, p)
-	s.store.Append(&p.entry)
-	s.lastAppended = p.entry.Hdr.Zxid
-	s.countTxnForSnapshot()
+	s.dur.store.Append(&p.entry)
+	s.dur.lastAppended = p.entry.Hdr.Zxid
+	s.dur.countTxnForSnapshot()
 }
 
 // onDurable applies, in zxid order, every in-flight txn up to z. On a

@@ -118,7 +118,7 @@ func (ld *leaderDriver) readLogForSync(h *learnerHandler, peer wire.Zxid, factor
 	s := ld.s
 	h.readingLog = true
 	log := h.log
-	snapDir, logDir, limit := s.snapDir(), s.logDir(), s.cfg.RecordLimit()
+	snapDir, logDir, limit := s.dur.snapDir(), s.dur.logDir(), s.cfg.RecordLimit()
 	s.goRoutine(func() {
 		msg := handlerMsg{h: h, logRead: &logRead{peer: peer, entries: proposalsFromLog(log, snapDir, logDir, limit, peer, factor)}}
 		select {
@@ -239,7 +239,7 @@ func logHole(prev, z wire.Zxid) bool {
 // startSnapSync begins spooling a fuzzy walk of the tree for h.
 func (ld *leaderDriver) startSnapSync(h *learnerHandler) error {
 	s := ld.s
-	sp, err := newSnapSpool(s.snapDir(), s.tree.LastZxid)
+	sp, err := newSnapSpool(s.dur.snapDir(), s.tree.LastZxid)
 	if err != nil {
 		return err
 	}
@@ -277,7 +277,7 @@ func (ld *leaderDriver) advanceSnapSyncs() {
 			sn.spool.write(sn.w.Bytes())
 			sn.spool.nodes = sn.cur.Nodes()
 			if done {
-				sn.tail = s.newTailCollector()
+				sn.tail = newTailCollector(s.sessions, s.tree)
 			}
 			keep = append(keep, sn)
 			continue

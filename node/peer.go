@@ -248,7 +248,7 @@ const maxZxidEpoch = zab.MaxEpoch
 // An epoch a zxid cannot carry refuses to start (Java 3.8 can write one:
 // see maybeDecideEpoch).
 func (s *Server) loadEpochs(p *peer) error {
-	dir := s.snapDir()
+	dir := s.dur.snapDir()
 	zxEpoch := int64(s.tree.LastZxid.Epoch())
 	read := func(name string) (int64, error) {
 		v, err := storage.ReadEpoch(dir, name)
