@@ -98,7 +98,7 @@ func (s *Server) processConnect(cc *clientConn, c *wire.Connect) {
 		// from now on the session expires by it.
 		valid = s.sessions.TouchWith(id, timeout, s.nowMs())
 		if sess := s.sessions.Get(id); valid && sess != nil && s.leader != nil {
-			sess.Owner = s.myID() // the session moved to the leader itself
+			sess.Owner = s.cfg.myID() // the session moved to the leader itself
 		}
 	}
 	s.sendConnectResponse(cc, id, timeout, valid, oldClient)

@@ -342,7 +342,7 @@ func (s *Server) applyCommitted(e *wire.TxnEntry) {
 		prop = &proposal{op: e.Hdr.Type, start: time.Now()}
 	}
 	prop.entry = *e
-	s.applyProposal(prop)
+	s.sched.applyProposal(prop)
 	s.zxid = s.lastApplied()
 }
 

@@ -248,7 +248,7 @@ func (ld *leaderDriver) processLeaderReady() {
 			if len(s.inflight) == 0 {
 				s.inflight = nil
 			}
-			s.applyProposal(p)
+			s.sched.applyProposal(p)
 		}
 		for i := range r.Packets {
 			if h := ld.links[r.Packets[i].Link]; h != nil {

@@ -147,7 +147,7 @@ func BenchmarkOwnerSteps(b *testing.B) {
 						p := &proposal{op: wire.OpSetData, start: time.Now(), entry: wire.TxnEntry{
 							Hdr:  wire.TxnHeader{Zxid: s.nextZxid(), Type: wire.OpSetData},
 							Body: &wire.SetDataTxn{Path: "/b", Data: []byte("x"), Version: -1}}}
-						s.applyProposal(p)
+						s.sched.applyProposal(p)
 					} else {
 						s.sched.jobDeadline = time.Now().Add(roundJobTime)
 						s.sched.runApply(roundApplyOps, false)

@@ -25,7 +25,7 @@ import (
 // it (zab.Leader.StartSync).
 func (ld *leaderDriver) syncLearner(h *learnerHandler) {
 	s := ld.s
-	if !s.applyIdle() || h.readingLog {
+	if !s.sched.applyIdle() || h.readingLog {
 		// A txn is committed but not yet in the tree nor among the
 		// proposals to forward: sync once it is (resumeLearnerSyncs). Or
 		// the txn log is being read for this learner: sync when it is.

@@ -464,6 +464,14 @@ type snapResult struct {
 	err   error
 }
 
+// append hands a txn to the log writer (made durable at the end of the
+// round, by Sync) and counts it for the snapshot trigger.
+func (d *durable) append(e *wire.TxnEntry) {
+	d.store.Append(e)
+	d.lastAppended = e.Hdr.Zxid
+	d.countTxnForSnapshot()
+}
+
 // countTxnForSnapshot is SyncRequestProcessor's trigger: a snapshot after
 // snapCount/2 + random(snapCount/2) txns.
 func (d *durable) countTxnForSnapshot() {
