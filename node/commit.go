@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/node/session"
 	"github.com/zkgo/zkgo/node/tree"
 	"github.com/zkgo/zkgo/wire"
 )
@@ -38,8 +39,8 @@ type proposal struct {
 // the session must exist and not be closing, and be attached to owner (the
 // server whose client sent the request); an unattached session is
 // attached now.
-func (s *Server) checkSessionOwner(id wire.SessionID, owner int64) wire.ErrCode {
-	sess := s.sessions.Get(id)
+func checkSessionOwner(sessions *session.Tracker, id wire.SessionID, owner int64) wire.ErrCode {
+	sess := sessions.Get(id)
 	switch {
 	case sess == nil:
 		return wire.ErrUnknownSession
@@ -75,7 +76,7 @@ type writeRequest struct {
 
 // proposeClientWrite prepares a client's write and queues its reply slot.
 func (s *Server) proposeClientWrite(cc *clientConn, p *wire.ClientPacket) {
-	if s.storeErr != nil {
+	if s.dur.storeErr != nil {
 		// The txn log cannot take writes: refuse rather than pretend.
 		prop := &proposal{cc: cc, xid: p.Header.Xid, op: p.Header.Type, err: wire.ErrSystemError,
 			start: time.Now(), applied: true, failed: true}
@@ -87,15 +88,15 @@ func (s *Server) proposeClientWrite(cc *clientConn, p *wire.ClientPacket) {
 		return
 	}
 	prop := s.proposeWrite(&writeRequest{cc: cc, session: cc.session, xid: p.Header.Xid, op: p.Header.Type,
-		body: p.Body, raw: p.Raw, bodyErr: p.BodyErr, auth: cc.auth, owner: s.myID()})
+		body: p.Body, raw: p.Raw, bodyErr: p.BodyErr, auth: cc.auth, owner: s.cfg.myID()})
 	cc.pending = append(cc.pending, pendingItem{prop: prop})
 	s.outstandingN++
 }
 
 // myID is this server's id (1 when standalone, as Java's session ids use).
-func (s *Server) myID() int64 {
-	if s.cfg.Quorum != nil {
-		return s.cfg.Quorum.MyID
+func (c *Config) myID() int64 {
+	if c.Quorum != nil {
+		return c.Quorum.MyID
 	}
 	return 1
 }
@@ -140,7 +141,7 @@ func (s *Server) prepareWrite(prop *proposal, r *writeRequest) {
 		Auth:            r.auth,
 		Zxid:            zxid,
 		Time:            wallMs(),
-		CheckSession:    func(id wire.SessionID) wire.ErrCode { return s.checkSessionOwner(id, owner) },
+		CheckSession:    func(id wire.SessionID) wire.ErrCode { return checkSessionOwner(s.sessions, id, owner) },
 		ReconfigEnabled: s.cfg.ReconfigEnabled,
 		Reconfig:        s.reconfigPrep(zxid),
 	}
@@ -193,7 +194,7 @@ func (s *Server) proposeServerTxn(id wire.SessionID, op wire.OpCode, body jute.R
 }
 
 func (s *Server) prepServerTxn(id wire.SessionID, op wire.OpCode, body jute.Record) {
-	if s.storeErr != nil {
+	if s.dur.storeErr != nil {
 		if op == wire.OpCloseSession {
 			// Retry the expiry once the log works again.
 			if sess := s.sessions.Get(id); sess != nil {
@@ -220,9 +221,7 @@ func (s *Server) propose(p *proposal) {
 		s.leader.broadcastProposal(p)
 	}
 	s.inflight = append(s.inflight, p)
-	s.store.Append(&p.entry)
-	s.lastAppended = p.entry.Hdr.Zxid
-	s.countTxnForSnapshot()
+	s.dur.append(&p.entry)
 }
 
 // onDurable applies, in zxid order, every in-flight txn up to z. On a
@@ -241,7 +240,7 @@ func (s *Server) onDurable(z wire.Zxid) {
 		p := s.inflight[i]
 		s.inflight[i] = nil
 		i++
-		s.applyProposal(p)
+		s.sched.applyProposal(p)
 	}
 	s.inflight = s.inflight[i:]
 	if len(s.inflight) == 0 {
@@ -252,12 +251,12 @@ func (s *Server) onDurable(z wire.Zxid) {
 // applyProposal applies one committed txn, fires its watches and answers
 // its requester. Txns are applied in zxid order: while a large one is being
 // applied in steps (or a multiRead holds applies), later ones wait.
-func (s *Server) applyProposal(p *proposal) {
-	if !s.applyIdle() || s.sched.applyHold > 0 || s.earlierPending(p) || s.sched.roundSpent() {
-		s.sched.applyWait = append(s.sched.applyWait, p)
+func (sc *scheduler) applyProposal(p *proposal) {
+	if !sc.applyIdle() || sc.applyHold > 0 || sc.earlierPending(p) || sc.roundSpent() {
+		sc.applyWait = append(sc.applyWait, p)
 		return
 	}
-	s.startApply(p)
+	sc.startApply(p)
 }
 
 // earlierPending reports whether p's requester still has requests to
@@ -266,7 +265,7 @@ func (s *Server) applyProposal(p *proposal) {
 // see a write its session sent after it. Java's CommitProcessor holds a
 // committed request back the same way until the session's earlier
 // requests are done; every later txn waits behind it, in zxid order.
-func (s *Server) earlierPending(p *proposal) bool {
+func (sc *scheduler) earlierPending(p *proposal) bool {
 	cc := p.cc
 	if cc == nil || cc.dead || p.connect != nil {
 		return false
@@ -278,21 +277,21 @@ func (s *Server) earlierPending(p *proposal) bool {
 }
 
 // startApply applies p at once, or starts applying it in steps.
-func (s *Server) startApply(p *proposal) {
-	if s.sched.txnOps(&p.entry) > tree.LargeTxn || s.tree.LargeQuotaStats(&p.entry) {
-		if j := s.tree.BeginApply(&p.entry, true); j != nil {
-			s.sched.applyJob = &applyRun{p: p, job: j}
+func (sc *scheduler) startApply(p *proposal) {
+	if sc.txnOps(&p.entry) > tree.LargeTxn || sc.s.tree.LargeQuotaStats(&p.entry) {
+		if j := sc.s.tree.BeginApply(&p.entry, true); j != nil {
+			sc.applyJob = &applyRun{p: p, job: j}
 			return
 		}
 	}
-	if s.sched.touchBuf == nil || len(s.sched.touchBuf) > 64 {
-		s.sched.touchBuf = make(map[string]struct{})
+	if sc.touchBuf == nil || len(sc.touchBuf) > 64 {
+		sc.touchBuf = make(map[string]struct{})
 	}
-	p.result = s.tree.ApplyHeldTouching(&p.entry, s.sched.touchBuf)
-	s.appliedTxn(p, &p.result)
+	p.result = sc.s.tree.ApplyHeldTouching(&p.entry, sc.touchBuf)
+	sc.appliedTxn(p, &p.result)
 	fanOut := 0
 	for i := range p.result.Events {
-		fanOut += s.sched.notify.fanOut(&p.result.Events[i])
+		fanOut += sc.notify.fanOut(&p.result.Events[i])
 	}
 	if fanOut > roundDeliveries {
 		// A change many connections watch: its watches fire and its
@@ -300,31 +299,31 @@ func (s *Server) startApply(p *proposal) {
 		// they are out. Reads of every path it changed wait meanwhile, not
 		// only of those with events: a multi's setACL, a quota's stats
 		// node would otherwise show the txn before its events are out.
-		s.sched.applyJob = &applyRun{p: p, res: &p.result, touched: s.sched.touchBuf}
-		s.sched.touchBuf = nil
+		sc.applyJob = &applyRun{p: p, res: &p.result, touched: sc.touchBuf}
+		sc.touchBuf = nil
 		return
 	}
-	clear(s.sched.touchBuf)
-	ds := s.sched.notify.collect(p.result.Events, nil)
-	s.sched.notify.deliver(ds)
-	s.tree.Advance(p.entry.Hdr.Zxid)
-	s.sched.answerApplied(p)
+	clear(sc.touchBuf)
+	ds := sc.notify.collect(p.result.Events, nil)
+	sc.notify.deliver(ds)
+	sc.s.tree.Advance(p.entry.Hdr.Zxid)
+	sc.answerApplied(p)
 }
 
 // appliedTxn does the bookkeeping of a txn whose ops are all applied:
 // digests, the committed log, the session table.
-func (s *Server) appliedTxn(p *proposal, res *tree.Result) {
-	s.noteDigest(p.entry.Hdr.Zxid)
-	s.checkTxnDigest(&p.entry)
-	s.committed.Add(&p.entry, p.data)
+func (sc *scheduler) appliedTxn(p *proposal, res *tree.Result) {
+	sc.s.noteDigest(p.entry.Hdr.Zxid)
+	sc.s.checkTxnDigest(&p.entry)
+	sc.s.committed.Add(&p.entry, p.data)
 	h := &p.entry.Hdr
 	switch h.Type {
 	case wire.OpCreateSession:
 		if c, ok := p.entry.Body.(*wire.CreateSessionTxn); ok {
-			s.sessions.Add(h.ClientID, c.TimeOut, s.nowMs())
+			sc.s.sessions.Add(h.ClientID, c.TimeOut, sc.s.nowMs())
 		}
 	case wire.OpCloseSession:
-		s.sessions.Remove(h.ClientID)
+		sc.s.sessions.Remove(h.ClientID)
 	}
 	_ = res
 }

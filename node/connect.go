@@ -52,7 +52,7 @@ func (s *Server) processConnect(cc *clientConn, c *wire.Connect) {
 	timeout := s.negotiateTimeout(c.TimeOut)
 	cc.timeoutMs = timeout
 	oldClient := !c.HasReadOnly
-	if c.SessionID == 0 && s.storeErr != nil {
+	if c.SessionID == 0 && s.dur.storeErr != nil {
 		s.log.Warn().Str("remote", cc.remote).Msg("refusing a new session: the txn log is failing")
 		s.closeConn(cc, "txn log failing")
 		return
@@ -98,7 +98,7 @@ func (s *Server) processConnect(cc *clientConn, c *wire.Connect) {
 		// from now on the session expires by it.
 		valid = s.sessions.TouchWith(id, timeout, s.nowMs())
 		if sess := s.sessions.Get(id); valid && sess != nil && s.leader != nil {
-			sess.Owner = s.myID() // the session moved to the leader itself
+			sess.Owner = s.cfg.myID() // the session moved to the leader itself
 		}
 	}
 	s.sendConnectResponse(cc, id, timeout, valid, oldClient)

@@ -92,7 +92,7 @@ func (ls *learnerSync) finish() {
 func (lr *learnerDriver) recoverAfterSync(diskChanged bool) error {
 	s := lr.s
 	if diskChanged {
-		db, err := s.loadDatabase()
+		db, err := s.dur.loadDatabase()
 		if err != nil {
 			return err
 		}
@@ -151,18 +151,18 @@ func (lr *learnerDriver) dropLink(err error) {
 // quiesceStore hands the log writer what is pending and waits until it is
 // durable (role changes only).
 func (s *Server) quiesceStore() {
-	if s.store == nil || s.storeErr != nil {
+	if s.dur.store == nil || s.dur.storeErr != nil {
 		return
 	}
-	s.store.Sync()
-	if err := s.waitDurable(s.store, s.lastAppended); err != nil {
+	s.dur.store.Sync()
+	if err := s.waitDurable(s.dur.store, s.dur.lastAppended); err != nil {
 		s.log.Warn().Err(err).Msg("txn log did not flush")
 	}
 }
 
 // fastForward applies the txns in the log beyond the tree.
 func (s *Server) fastForward() {
-	logs, err := storage.ListLogs(s.logDir())
+	logs, err := storage.ListLogs(s.dur.logDir())
 	if err != nil {
 		s.log.Warn().Err(err).Msg("fast forward: list txn logs")
 		return
@@ -318,11 +318,11 @@ func (lr *learnerDriver) carryOutBroadcast(r *zab.BroadcastReady) {
 		}()
 	}
 	if len(r.Append) > 0 {
-		if s.storeErr == nil {
+		if s.dur.storeErr == nil {
 			for _, e := range r.Append {
-				s.lastAppended = e.Hdr.Zxid
-				s.store.Append(e)
-				s.countTxnForSnapshot()
+				s.dur.lastAppended = e.Hdr.Zxid
+				s.dur.store.Append(e)
+				s.dur.countTxnForSnapshot()
 			}
 		} else if !lr.bcast.Observer() {
 			// The log cannot take it: without the ACK the leader will not
@@ -380,7 +380,7 @@ func (lr *learnerDriver) applyCommitted(e *wire.TxnEntry) {
 		prop = &proposal{op: e.Hdr.Type, start: time.Now()}
 	}
 	prop.entry = *e
-	s.applyProposal(prop)
+	s.sched.applyProposal(prop)
 	s.zxid = s.lastApplied()
 }
 

@@ -281,7 +281,7 @@ func (rp *responder) writeMntr(b *strings.Builder, fds fdCounts) {
 	i64("snap_count", st.snapshots)
 	// Group commit, as Java's summaries: fsynctime (ms per fsync) and
 	// sync_processor_batch_size (txns per fsync).
-	ss := rp.s.store.Stats()
+	ss := rp.s.dur.store.Stats()
 	minUs := ss.minFsyncUs
 	if minUs < 0 {
 		minUs = 0

@@ -162,7 +162,7 @@ func (sc *scheduler) txnOps(e *wire.TxnEntry) int {
 }
 
 // applyIdle reports whether no txn is being applied or waiting to be.
-func (s *Server) applyIdle() bool { return s.sched.applyJob == nil && len(s.sched.applyWait) == 0 }
+func (sc *scheduler) applyIdle() bool { return sc.applyJob == nil && len(sc.applyWait) == 0 }
 
 // applyIdleFor is applyIdle for a job of cc: no txn is being applied, and
 // those waiting (if any) wait behind one of cc's own that earlierPending
@@ -174,7 +174,7 @@ func (sc *scheduler) applyIdleFor(cc *clientConn) bool {
 	if sc.applyJob != nil {
 		return false
 	}
-	return len(sc.applyWait) == 0 || (sc.applyWait[0].cc == cc && sc.s.earlierPending(sc.applyWait[0]))
+	return len(sc.applyWait) == 0 || (sc.applyWait[0].cc == cc && sc.earlierPending(sc.applyWait[0]))
 }
 
 // lastApplied is the last zxid handed to the apply pipeline (applied, being
@@ -212,7 +212,7 @@ type syncWaitJob struct {
 }
 
 func (j *syncWaitJob) step(s *Server, cc *clientConn, _ int) (int, bool) {
-	if s.tree.LastZxid < j.zxid && !s.applyIdle() {
+	if s.tree.LastZxid < j.zxid && !s.sched.applyIdle() {
 		return 0, false // the apply that brings it wakes the owner
 	}
 	r := j.pkt.Body.(*wire.SyncRequest)
@@ -312,7 +312,7 @@ func (sc *scheduler) runApply(budget int, force bool) {
 			if (sc.applyHold > 0 && !force) || len(sc.applyWait) == 0 {
 				return
 			}
-			if !force && sc.s.earlierPending(sc.applyWait[0]) {
+			if !force && sc.earlierPending(sc.applyWait[0]) {
 				return // the connection's jobs run its earlier requests first
 			}
 			p := sc.applyWait[0]
@@ -322,8 +322,8 @@ func (sc *scheduler) runApply(budget int, force bool) {
 				sc.applyWait = nil
 			}
 			budget -= max(1, min(sc.txnOps(&p.entry), tree.LargeTxn))
-			sc.s.startApply(p)
-			if sc.s.applyIdle() {
+			sc.startApply(p)
+			if sc.applyIdle() {
 				sc.applyDrained()
 			}
 			continue
@@ -339,7 +339,7 @@ func (sc *scheduler) runApply(budget int, force bool) {
 				return
 			}
 			r.res = r.job.Result()
-			sc.s.appliedTxn(r.p, r.res)
+			sc.appliedTxn(r.p, r.res)
 			continue
 		}
 		if r.sent < len(r.pending) {
@@ -363,7 +363,7 @@ func (sc *scheduler) runApply(budget int, force bool) {
 		sc.applyJob = nil
 		sc.answerApplied(r.p)
 		budget--
-		if sc.s.applyIdle() {
+		if sc.applyIdle() {
 			sc.applyDrained()
 		}
 	}
@@ -490,7 +490,7 @@ func (s *Server) dropPreps(fail func(p *proposal)) {
 // settleApplies finishes, at once, the txn being applied and those waiting
 // (before a role change reads or replaces the tree).
 func (s *Server) settleApplies() {
-	for !s.applyIdle() {
+	for !s.sched.applyIdle() {
 		s.sched.runApply(1<<30, true)
 	}
 }

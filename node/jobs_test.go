@@ -132,7 +132,7 @@ func TestFanOutDeliversAcrossRounds(t *testing.T) {
 		p = &proposal{op: wire.OpSetData, start: time.Now(), entry: wire.TxnEntry{
 			Hdr:  wire.TxnHeader{Zxid: s.nextZxid(), Type: wire.OpSetData},
 			Body: &wire.SetDataTxn{Path: "/w", Data: []byte("x"), Version: 1}}}
-		s.applyProposal(p)
+		s.sched.applyProposal(p)
 		if s.sched.applyJob == nil {
 			t.Error("the events of 3 rounds were sent in one")
 			return
@@ -182,7 +182,7 @@ func TestFanOutDeliversAcrossRounds(t *testing.T) {
 	call(t, s, func() {
 		p = &proposal{op: wire.OpDelete, start: time.Now(), entry: wire.TxnEntry{
 			Hdr: wire.TxnHeader{Zxid: s.nextZxid(), Type: wire.OpDelete}, Body: &wire.DeleteTxn{Path: "/w"}}}
-		s.applyProposal(p)
+		s.sched.applyProposal(p)
 	})
 	wait()
 	for i := range sinks {
@@ -401,7 +401,7 @@ func TestFanOutHoldsReadsOfEveryChangedPath(t *testing.T) {
 		p := &proposal{op: wire.OpSetData, start: time.Now(), entry: wire.TxnEntry{
 			Hdr:  wire.TxnHeader{Zxid: s.nextZxid(), Type: wire.OpSetData},
 			Body: &wire.SetDataTxn{Path: "/w", Data: []byte("a longer value"), Version: 1}}}
-		s.applyProposal(p)
+		s.sched.applyProposal(p)
 		if s.sched.applyJob == nil {
 			t.Errorf("the events of 3 rounds were sent in one: %+v", p.result)
 			return
@@ -435,7 +435,7 @@ func TestSyncWaitsForCommittedApplies(t *testing.T) {
 		p := &proposal{op: wire.OpSetData, start: time.Now(), entry: wire.TxnEntry{
 			Hdr:  wire.TxnHeader{Zxid: s.nextZxid(), Type: wire.OpSetData},
 			Body: &wire.SetDataTxn{Path: "/w", Data: []byte(v), Version: 1}}}
-		s.applyProposal(p)
+		s.sched.applyProposal(p)
 		return p
 	}
 	call(t, s, func() {
@@ -524,13 +524,13 @@ func TestReadNeverSeesLaterWriteOfItsSession(t *testing.T) {
 		w2 := write(4, "2")
 		// Both commit together; this round's time is spent.
 		s.sched.roundStart = time.Now().Add(-time.Hour)
-		s.applyProposal(w1)
-		s.applyProposal(w2)
+		s.sched.applyProposal(w1)
+		s.sched.applyProposal(w2)
 		// The next round: applies first, then the connections' jobs.
 		s.sched.jobDeadline = time.Now().Add(time.Hour)
 		s.sched.runApply(roundApplyOps, false)
 		s.sched.runConnJobs(roundConnOps)
-		for i := 0; i < 4 && !s.applyIdle(); i++ { // and as many rounds as it takes
+		for i := 0; i < 4 && !s.sched.applyIdle(); i++ { // and as many rounds as it takes
 			s.sched.runApply(roundApplyOps, false)
 			s.sched.runConnJobs(roundConnOps)
 		}
@@ -578,14 +578,14 @@ func TestCloseSessionWithoutListAppliedInSteps(t *testing.T) {
 		p := &proposal{op: wire.OpCloseSession, start: time.Now(), entry: wire.TxnEntry{
 			Hdr:  wire.TxnHeader{ClientID: 9, Zxid: s.nextZxid(), Type: wire.OpCloseSession},
 			Body: &wire.CloseSessionTxn{Paths2Delete: []string{}}}}
-		s.applyProposal(p)
+		s.sched.applyProposal(p)
 		if s.sched.applyJob == nil && len(s.sched.applyWait) == 0 {
 			t.Errorf("the closeSession of %d ephemerals was applied in one step", n)
 		}
 	})
 	deadline := time.Now().Add(20 * time.Second)
 	for idle := false; !idle; {
-		call(t, s, func() { idle = s.applyIdle() })
+		call(t, s, func() { idle = s.sched.applyIdle() })
 		if time.Now().After(deadline) {
 			t.Fatal("the closeSession is still being applied")
 		}
@@ -622,8 +622,8 @@ func TestSyncDoesNotWaitForLaterWriteOfItsSession(t *testing.T) {
 		w2 := write(3, "2")
 		// Both commit while the round's time is spent: both wait.
 		s.sched.roundStart = time.Now().Add(-time.Hour)
-		s.applyProposal(w1)
-		s.applyProposal(w2)
+		s.sched.applyProposal(w1)
+		s.sched.applyProposal(w2)
 	})
 	// Rounds go on (the owner pokes itself while work is left).
 	deadline := time.Now().Add(10 * time.Second)
@@ -661,7 +661,7 @@ func TestMultiReadDoesNotWaitForLaterWriteOfItsSession(t *testing.T) {
 			Body: &wire.MultiRequest{Ops: reads}})
 		cc.reqSeq++ // the setData is processed after the multiRead
 		p := queueSetData(s, cc, 2, cc.reqSeq, "1")
-		s.applyProposal(p)
+		s.sched.applyProposal(p)
 	})
 	waitReplies(t, s, sink, 1, 2)
 }
@@ -682,7 +682,7 @@ func TestMultiReadAfterEarlierWriteOfItsSession(t *testing.T) {
 		s.sched.roundStart = time.Now().Add(-time.Hour) // this round's time is spent
 		s.processRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: 2, Type: wire.OpMultiRead},
 			Body: &wire.MultiRequest{Ops: reads}})
-		s.applyProposal(p)
+		s.sched.applyProposal(p)
 	})
 	waitReplies(t, s, sink, 1, 2)
 }

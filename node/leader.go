@@ -114,7 +114,7 @@ func (s *Server) becomeLeading(out ElectionOutcome) {
 		Int64("accepted_epoch", p.acceptedEpoch).Dur("took", p.stats.electionTook).Msg("LEADING - LEADER ELECTION TOOK")
 	s.goRoutine(func() { ld.acceptLearners() })
 	// Java's lead() takes a snapshot first (ZooKeeperServer.loadData).
-	s.wantSnapshot = true
+	s.dur.wantSnapshot = true
 	lc := zab.LeaderConfig{ID: q.MyID, Verifier: v, AcceptedEpoch: p.acceptedEpoch,
 		CurrentEpoch: p.currentEpoch, LastZxid: s.tree.LastZxid, PhaseTicks: s.cfg.initLimitTicks(),
 		InitLimit: int64(s.cfg.InitLimit), SyncLimit: int64(s.cfg.SyncLimit),
@@ -162,14 +162,14 @@ func (ld *leaderDriver) processLeaderReady() {
 		}
 		if hs := r.HardState; hs != nil {
 			if hs.AcceptedEpoch != s.peer.acceptedEpoch {
-				if err := storage.WriteEpoch(s.snapDir(), storage.AcceptedEpochFile, hs.AcceptedEpoch); err != nil {
+				if err := storage.WriteEpoch(s.dur.snapDir(), storage.AcceptedEpochFile, hs.AcceptedEpoch); err != nil {
 					s.stepDown("cannot persist acceptedEpoch: " + err.Error())
 					return
 				}
 				s.peer.acceptedEpoch = hs.AcceptedEpoch
 			}
 			if hs.CurrentEpoch != s.peer.currentEpoch {
-				if err := storage.WriteEpoch(s.snapDir(), storage.CurrentEpochFile, hs.CurrentEpoch); err != nil {
+				if err := storage.WriteEpoch(s.dur.snapDir(), storage.CurrentEpochFile, hs.CurrentEpoch); err != nil {
 					s.stepDown("cannot persist currentEpoch: " + err.Error())
 					return
 				}
@@ -248,7 +248,7 @@ func (ld *leaderDriver) processLeaderReady() {
 			if len(s.inflight) == 0 {
 				s.inflight = nil
 			}
-			s.applyProposal(p)
+			s.sched.applyProposal(p)
 		}
 		for i := range r.Packets {
 			if h := ld.links[r.Packets[i].Link]; h != nil {
@@ -543,7 +543,7 @@ func (ld *leaderDriver) onLearnerRequest(h *learnerHandler, qp *wire.QuorumPacke
 		ld.dropLearner(h, "REQUEST does not decode: "+err.Error())
 		return
 	}
-	if !ld.serving() || s.storeErr != nil {
+	if !ld.serving() || s.dur.storeErr != nil {
 		return
 	}
 	switch hdr.Type {

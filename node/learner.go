@@ -105,7 +105,7 @@ func (l *learnerLink) setReadTimeout(d time.Duration) {
 func (lr *learnerDriver) startLearning(leader int64, observer bool) {
 	s := lr.s
 	p := s.peer
-	s.abortSnapshot()
+	s.dur.abortSnapshot()
 	s.quiesceStore()
 	ls := s.quorum().Servers[leader]
 	l := &learnerLink{
@@ -311,7 +311,7 @@ type syncJobResult struct {
 func (ls *learnerSync) runJob(fn func() syncJobResult) {
 	s := ls.s
 	ls.job = true
-	old := s.store
+	old := s.dur.store
 	s.goRoutine(func() {
 		r := fn()
 		select {
@@ -425,7 +425,7 @@ func (ls *learnerSync) carryOut() {
 				db := ls.db
 				snapTaken, snapAt := ls.snapTaken, ls.snapAt
 				ls.runJob(func() syncJobResult {
-					path, nodes, err := s.writeSnapshotOf(db.tree, databaseTail(db))
+					path, nodes, err := s.dur.writeSnapshotOf(db.tree, databaseTail(db))
 					if err != nil {
 						return syncJobResult{err: fmt.Errorf("snapshot at NEWLEADER: %w", err)}
 					}
@@ -443,35 +443,35 @@ func (ls *learnerSync) carryOut() {
 			if len(r.Append) > 0 {
 				// ZOOKEEPER-3911/4643/4646: the proposals are durable
 				// before the NEWLEADER ACK.
-				if s.storeErr != nil {
-					ls.fail(fmt.Errorf("logging the sync proposals: %w", s.storeErr), false)
+				if s.dur.storeErr != nil {
+					ls.fail(fmt.Errorf("logging the sync proposals: %w", s.dur.storeErr), false)
 					return
 				}
 				for _, e := range r.Append {
-					s.store.Append(e)
-					s.lastAppended = e.Hdr.Zxid
+					s.dur.store.Append(e)
+					s.dur.lastAppended = e.Hdr.Zxid
 				}
-				s.store.Sync()
+				s.dur.store.Sync()
 				ls.logged = r.Append
 				ls.waitZxid = r.Append[len(r.Append)-1].Hdr.Zxid
 				ls.stage = stageDurable
 			}
 		case stageDurable:
-			if s.store.DurableZxid() < ls.waitZxid {
+			if s.dur.store.DurableZxid() < ls.waitZxid {
 				return // onDurable goes on
 			}
 			ls.stage = stageEpochs
 		case stageEpochs:
 			if hs := r.HardState; hs != nil {
 				if hs.AcceptedEpoch != p.acceptedEpoch {
-					if err := storage.WriteEpoch(s.snapDir(), storage.AcceptedEpochFile, hs.AcceptedEpoch); err != nil {
+					if err := storage.WriteEpoch(s.dur.snapDir(), storage.AcceptedEpochFile, hs.AcceptedEpoch); err != nil {
 						ls.fail(fmt.Errorf("persist acceptedEpoch: %w", err), false)
 						return
 					}
 					p.acceptedEpoch = hs.AcceptedEpoch
 				}
 				if hs.CurrentEpoch != p.currentEpoch {
-					if err := storage.WriteEpoch(s.snapDir(), storage.CurrentEpochFile, hs.CurrentEpoch); err != nil {
+					if err := storage.WriteEpoch(s.dur.snapDir(), storage.CurrentEpochFile, hs.CurrentEpoch); err != nil {
 						ls.fail(fmt.Errorf("persist currentEpoch: %w", err), false)
 						return
 					}
@@ -510,7 +510,7 @@ func (ls *learnerSync) carryOut() {
 // snapshot).
 func (ls *learnerSync) startRewind(r *zab.LearnerReady) {
 	s := ls.s
-	st := s.store
+	st := s.dur.store
 	if r.ReceiveSnapshot {
 		db := ls.snap
 		z := r.SnapshotZxid
@@ -529,7 +529,7 @@ func (ls *learnerSync) startRewind(r *zab.LearnerReady) {
 			return syncJobResult{store: nst, fatal: true, err: fmt.Errorf("not able to truncate the log to %v: %w; "+
 				"wipe this server's data directory so it resyncs from a snapshot", z, err)}
 		}
-		db, err := s.loadDatabase()
+		db, err := s.dur.loadDatabase()
 		if err != nil {
 			return syncJobResult{store: nst, fatal: true, err: fmt.Errorf("reload after truncating to %v: %w", z, err)}
 		}
@@ -543,8 +543,8 @@ func (ls *learnerSync) onJob(r syncJobResult) {
 	s := ls.s
 	ls.job = false
 	if r.store != nil {
-		s.store = r.store
-		s.lastAppended = s.store.DurableZxid()
+		s.dur.store = r.store
+		s.dur.lastAppended = s.dur.store.DurableZxid()
 	}
 	if s.peer.syncing() != ls {
 		return // cannot happen: nothing ends a sync while a job runs
@@ -638,18 +638,18 @@ func (ls *learnerSync) rewindDisk(st store, zxid wire.Zxid, strict bool) (store,
 	}
 	var err error
 	if strict {
-		err = storage.TruncateTo(s.logDir(), zxid, s.cfg.RecordLimit())
+		err = storage.TruncateTo(s.dur.logDir(), zxid, s.cfg.RecordLimit())
 	} else {
-		err = storage.DropAfter(s.logDir(), zxid, s.cfg.RecordLimit())
+		err = storage.DropAfter(s.dur.logDir(), zxid, s.cfg.RecordLimit())
 	}
 	if err == nil {
 		var removed []string
-		removed, err = storage.RemoveSnapshotsAfter(s.snapDir(), zxid)
+		removed, err = storage.RemoveSnapshotsAfter(s.dur.snapDir(), zxid)
 		for _, f := range removed {
 			s.log.Info().Str("file", f).Str("zxid", zxid.String()).Msg("removed snapshot newer than the leader's history")
 		}
 	}
-	nst, oerr := s.openTxnLogAt(zxid)
+	nst, oerr := s.dur.openTxnLogAt(zxid)
 	if oerr != nil {
 		return nil, errors.Join(err, oerr)
 	}
@@ -667,14 +667,14 @@ func (ls *learnerSync) rewindDisk(st store, zxid wire.Zxid, strict bool) (store,
 // leaves the newest snapshot and logs nobody replays below it.
 func (ls *learnerSync) supersedeBySnap(x, snapZxid wire.Zxid) error {
 	s := ls.s
-	removed, err := storage.RemoveSnapshotsBefore(s.snapDir(), snapZxid)
+	removed, err := storage.RemoveSnapshotsBefore(s.dur.snapDir(), snapZxid)
 	for _, f := range removed {
 		s.log.Info().Str("file", f).Str("snapshot_zxid", snapZxid.String()).Msg("removed snapshot superseded by the leader's")
 	}
 	if err != nil {
 		return fmt.Errorf("removing the snapshots the leader's snapshot supersedes: %w", err)
 	}
-	removed, err = storage.DropThrough(s.logDir(), x, s.cfg.RecordLimit())
+	removed, err = storage.DropThrough(s.dur.logDir(), x, s.cfg.RecordLimit())
 	for _, f := range removed {
 		s.log.Info().Str("file", f).Str("zxid", x.String()).Msg("removed txn log superseded by the leader's snapshot")
 	}

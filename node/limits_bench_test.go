@@ -111,7 +111,7 @@ func BenchmarkOwnerSteps(b *testing.B) {
 		for b.Loop() {
 			var c *tailCollector
 			measureRounds(b, s, func() func() bool {
-				c = s.newTailCollector()
+				c = newTailCollector(s.sessions, s.tree)
 				return func() bool { return c.step(roundTailEntries) }
 			})
 			t := c.tail
@@ -147,7 +147,7 @@ func BenchmarkOwnerSteps(b *testing.B) {
 						p := &proposal{op: wire.OpSetData, start: time.Now(), entry: wire.TxnEntry{
 							Hdr:  wire.TxnHeader{Zxid: s.nextZxid(), Type: wire.OpSetData},
 							Body: &wire.SetDataTxn{Path: "/b", Data: []byte("x"), Version: -1}}}
-						s.applyProposal(p)
+						s.sched.applyProposal(p)
 					} else {
 						s.sched.jobDeadline = time.Now().Add(roundJobTime)
 						s.sched.runApply(roundApplyOps, false)
@@ -438,7 +438,7 @@ func BenchmarkOwnerStepsRequests(b *testing.B) {
 		b.N = 1
 		var first wire.Zxid
 		onOwner(b, s, func() { first = s.tree.LastZxid + 1 })
-		l, err := storage.OpenTxnLog(s.logDir(), storage.Options{})
+		l, err := storage.OpenTxnLog(s.dur.logDir(), storage.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -455,7 +455,7 @@ func BenchmarkOwnerStepsRequests(b *testing.B) {
 		l.Close()
 		// Read off the owner goroutine (readLogForSync): timed here.
 		start := time.Now()
-		n := len(proposalsFromLog(zerolog.Nop(), s.snapDir(), s.logDir(), s.cfg.RecordLimit(), first, 1e9))
+		n := len(proposalsFromLog(zerolog.Nop(), s.dur.snapDir(), s.dur.logDir(), s.cfg.RecordLimit(), first, 1e9))
 		b.Logf("%d txns read off the owner in %v", n, time.Since(start))
 	})
 	s.Stop(context.Background())

@@ -25,7 +25,7 @@ import (
 // it (zab.Leader.StartSync).
 func (ld *leaderDriver) syncLearner(h *learnerHandler) {
 	s := ld.s
-	if !s.applyIdle() || h.readingLog {
+	if !s.sched.applyIdle() || h.readingLog {
 		// A txn is committed but not yet in the tree nor among the
 		// proposals to forward: sync once it is (resumeLearnerSyncs). Or
 		// the txn log is being read for this learner: sync when it is.
@@ -118,7 +118,7 @@ func (ld *leaderDriver) readLogForSync(h *learnerHandler, peer wire.Zxid, factor
 	s := ld.s
 	h.readingLog = true
 	log := h.log
-	snapDir, logDir, limit := s.snapDir(), s.logDir(), s.cfg.RecordLimit()
+	snapDir, logDir, limit := s.dur.snapDir(), s.dur.logDir(), s.cfg.RecordLimit()
 	s.goRoutine(func() {
 		msg := handlerMsg{h: h, logRead: &logRead{peer: peer, entries: proposalsFromLog(log, snapDir, logDir, limit, peer, factor)}}
 		select {
@@ -239,7 +239,7 @@ func logHole(prev, z wire.Zxid) bool {
 // startSnapSync begins spooling a fuzzy walk of the tree for h.
 func (ld *leaderDriver) startSnapSync(h *learnerHandler) error {
 	s := ld.s
-	sp, err := newSnapSpool(s.snapDir(), s.tree.LastZxid)
+	sp, err := newSnapSpool(s.dur.snapDir(), s.tree.LastZxid)
 	if err != nil {
 		return err
 	}
@@ -277,7 +277,7 @@ func (ld *leaderDriver) advanceSnapSyncs() {
 			sn.spool.write(sn.w.Bytes())
 			sn.spool.nodes = sn.cur.Nodes()
 			if done {
-				sn.tail = s.newTailCollector()
+				sn.tail = newTailCollector(s.sessions, s.tree)
 			}
 			keep = append(keep, sn)
 			continue

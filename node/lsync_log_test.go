@@ -22,7 +22,7 @@ func TestProposalsFromLogNeverSkipATxn(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		l, err := storage.OpenTxnLog(s.logDir(), storage.Options{PreAllocBytes: 8192})
+		l, err := storage.OpenTxnLog(s.dur.logDir(), storage.Options{PreAllocBytes: 8192})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,15 +46,15 @@ func TestProposalsFromLogNeverSkipATxn(t *testing.T) {
 		return out
 	}
 	s := write(t, 1, 2, 3, 4, 5)
-	if z := got(proposalsFromLog(zerolog.Nop(), s.snapDir(), s.logDir(), s.cfg.RecordLimit(), 2, 0)); len(z) != 4 || z[0] != 2 || z[3] != 5 {
+	if z := got(proposalsFromLog(zerolog.Nop(), s.dur.snapDir(), s.dur.logDir(), s.cfg.RecordLimit(), 2, 0)); len(z) != 4 || z[0] != 2 || z[3] != 5 {
 		t.Fatalf("contiguous log: %v", z)
 	}
 	s = write(t, 1, 2, 3, 6, 7)
-	if z := got(proposalsFromLog(zerolog.Nop(), s.snapDir(), s.logDir(), s.cfg.RecordLimit(), 2, 0)); z != nil {
+	if z := got(proposalsFromLog(zerolog.Nop(), s.dur.snapDir(), s.dur.logDir(), s.cfg.RecordLimit(), 2, 0)); z != nil {
 		t.Fatalf("log with a hole after 3: %v, want none (SNAP)", z)
 	}
 	s = write(t, 1, 2, 3, 4, 5, 6)
-	logs, _ := storage.ListLogs(s.logDir())
+	logs, _ := storage.ListLogs(s.dur.logDir())
 	b, _ := os.ReadFile(logs[0].Path)
 	lr := storage.NewLogReader(logs, 0)
 	var fourth *storage.Record
@@ -64,7 +64,7 @@ func TestProposalsFromLogNeverSkipATxn(t *testing.T) {
 	lr.Close()
 	b[fourth.Offset+7] ^= 1
 	os.WriteFile(logs[0].Path, b, 0o644)
-	if z := got(proposalsFromLog(zerolog.Nop(), s.snapDir(), s.logDir(), s.cfg.RecordLimit(), 2, 0)); len(z) != 2 || z[0] != 2 || z[1] != 3 {
+	if z := got(proposalsFromLog(zerolog.Nop(), s.dur.snapDir(), s.dur.logDir(), s.cfg.RecordLimit(), 2, 0)); len(z) != 2 || z[0] != 2 || z[1] != 3 {
 		t.Fatalf("log damaged at 4: %v, want 2 and 3 only", z)
 	}
 }
@@ -83,7 +83,7 @@ func TestProposalsFromLogRefusesTheHoleOfASnapSync(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, zxids := range files {
-			l, err := storage.OpenTxnLog(s.logDir(), storage.Options{PreAllocBytes: 8192})
+			l, err := storage.OpenTxnLog(s.dur.logDir(), storage.Options{PreAllocBytes: 8192})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,7 +103,7 @@ func TestProposalsFromLogRefusesTheHoleOfASnapSync(t *testing.T) {
 			// matter here: only its zxid and size are used).
 			tr := tree.New(s.opts)
 			tr.LastZxid = snapAt
-			if _, _, err := s.writeSnapshotOf(tr, storage.SnapshotTail{}); err != nil {
+			if _, _, err := s.dur.writeSnapshotOf(tr, storage.SnapshotTail{}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -129,7 +129,7 @@ func TestProposalsFromLogRefusesTheHoleOfASnapSync(t *testing.T) {
 	history := append(span(1, 1, 3), span(2, 1, 8)...)
 	check := func(name string, s *Server, peer wire.Zxid) {
 		t.Helper()
-		zs := got(proposalsFromLog(zerolog.Nop(), s.snapDir(), s.logDir(), s.cfg.RecordLimit(), peer, 0))
+		zs := got(proposalsFromLog(zerolog.Nop(), s.dur.snapDir(), s.dur.logDir(), s.cfg.RecordLimit(), peer, 0))
 		if zs == nil {
 			return // a SNAP
 		}
@@ -157,7 +157,7 @@ func TestProposalsFromLogRefusesTheHoleOfASnapSync(t *testing.T) {
 	// A log without a hole still serves a DIFF across epochs and
 	// snapshots.
 	s := write(t, z(2, 2), append(span(1, 1, 3), span(2, 1, 4)...))
-	if zs := got(proposalsFromLog(zerolog.Nop(), s.snapDir(), s.logDir(), s.cfg.RecordLimit(), z(1, 2), 0)); len(zs) != 6 || zs[0] != z(1, 2) || zs[5] != z(2, 4) {
+	if zs := got(proposalsFromLog(zerolog.Nop(), s.dur.snapDir(), s.dur.logDir(), s.cfg.RecordLimit(), z(1, 2), 0)); len(zs) != 6 || zs[0] != z(1, 2) || zs[5] != z(2, 4) {
 		t.Fatalf("contiguous log across epochs: %v", zs)
 	}
 }

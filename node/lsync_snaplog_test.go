@@ -78,7 +78,7 @@ func TestLearnerSnapSyncDropsTheLogTheSnapshotSupersedes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := s2.loadDatabase()
+	db, err := s2.dur.loadDatabase()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func seedLearnerDisk(t *testing.T, cfg Config, snapThrough, last uint32) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := storage.OpenTxnLog(s.logDir(), storage.Options{PreAllocBytes: 8192})
+	l, err := storage.OpenTxnLog(s.dur.logDir(), storage.Options{PreAllocBytes: 8192})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,11 +118,11 @@ func seedLearnerDisk(t *testing.T, cfg Config, snapThrough, last uint32) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.writeSnapshotOf(db.tree, databaseTail(db)); err != nil {
+	if _, _, err := s.dur.writeSnapshotOf(db.tree, databaseTail(db)); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{storage.AcceptedEpochFile, storage.CurrentEpochFile} {
-		if err := storage.WriteEpoch(s.snapDir(), name, 1); err != nil {
+		if err := storage.WriteEpoch(s.dur.snapDir(), name, 1); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -160,7 +160,7 @@ func TestLearnerTruncToZeroDropsEveryLoggedTxn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := s2.loadDatabase()
+	db, err := s2.dur.loadDatabase()
 	if err != nil {
 		t.Fatal(err)
 	}

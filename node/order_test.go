@@ -98,7 +98,7 @@ func TestMultiReadNeverSeesLaterWriteOfItsSession(t *testing.T) {
 		s.processRequest(cc, multiReadPkt(1, "/a", 2000))
 		cc.reqSeq++ // the setData is read after the multiRead
 		p := queueSetData(s, cc, 2, cc.reqSeq, "later")
-		s.applyProposal(p)
+		s.sched.applyProposal(p)
 	})
 	waitReplies(t, s, sink, 1, 2)
 	got := multiReadData(t, replies(sink)[0].body)

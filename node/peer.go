@@ -184,7 +184,7 @@ func (s *Server) newPeer(q *Quorum) error {
 	if err := p.connLimits(&s.cfg); err != nil {
 		return err
 	}
-	if err := p.loadEpochs(s.snapDir(), s.tree.LastZxid, s.log); err != nil {
+	if err := p.loadEpochs(s.dur.snapDir(), s.tree.LastZxid, s.log); err != nil {
 		return err
 	}
 	if err := s.reconfigAtStart(p); err != nil { // reconfig.go

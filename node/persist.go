@@ -8,17 +8,67 @@ import (
 	"os"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/node/session"
 	"github.com/zkgo/zkgo/node/storage"
 	"github.com/zkgo/zkgo/node/tree"
 	"github.com/zkgo/zkgo/node/zab"
 	"github.com/zkgo/zkgo/wire"
 )
 
+// durable is the server's disk: the txn log's writer (store) and its
+// failure state, loading and replaying the database, snapshots (the one at
+// startup, the background job, a learner's), autopurge, and what was last
+// handed to the log. Its dependencies are explicit: the configuration, the
+// log, the server's tree options and summaries, and three hooks into the
+// server's lifecycle (quit, poke, goRoutine).
+//
+// Its state belongs to the owner goroutine. The methods that read only
+// the dependencies (snapDir, logDir, loadDatabase, openTxnLogAt,
+// writeSnapshotOf and what they call) are also safe from a learner sync's
+// disk job, which runs them off the owner goroutine.
+type durable struct {
+	cfg   *Config
+	log   zerolog.Logger
+	opts  tree.Options
+	jsum  *javaSummaries
+	stats *stats
+	// nowMs is the server's monotonic clock; quit closes when the server
+	// stops; poke wakes the owner goroutine (from any goroutine);
+	// goRoutine starts a goroutine Stop waits for.
+	nowMs     func() int64
+	quit      <-chan struct{}
+	poke      func()
+	goRoutine func(func())
+
+	store store // durable txn log, or the in-memory stand-in
+	// lastAppended is the last txn handed to the store (what a flush
+	// waits for).
+	lastAppended wire.Zxid
+	storeErr     error // the txn log failed: writes are refused
+	storeErrAt   int64 // mono ms of the failure (maybeRecoverStore)
+
+	snap          *snapJob // the background snapshot being written
+	snapDone      chan snapResult
+	wantSnapshot  bool // a snapshot is due (maybeStartSnapshot)
+	txnsSinceSnap int
+	snapRoll      int // the random part of the snapshot trigger
+	nextPurge     int64
+}
+
+// newDurable builds the disk of a server that is not started yet.
+func newDurable(cfg *Config, log zerolog.Logger, opts tree.Options, jsum *javaSummaries, st *stats,
+	nowMs func() int64, quit <-chan struct{}, poke func(), goRoutine func(func())) durable {
+	return durable{cfg: cfg, log: log, opts: opts, jsum: jsum, stats: st, nowMs: nowMs, quit: quit, poke: poke,
+		goRoutine: goRoutine, snapDone: make(chan snapResult, 1)}
+}
+
 // snapDir and logDir are the version-2 directories of dataDir and
 // dataLogDir.
-func (s *Server) snapDir() string { return storage.VersionDir(s.cfg.DataDir) }
-func (s *Server) logDir() string  { return storage.VersionDir(s.cfg.DataLogDir) }
+func (d *durable) snapDir() string { return storage.VersionDir(d.cfg.DataDir) }
+func (d *durable) logDir() string  { return storage.VersionDir(d.cfg.DataLogDir) }
 
 // loader restores a tree and session table from a snapshot.
 type loader struct {
@@ -63,8 +113,8 @@ func (db *database) noteRecent(e *wire.TxnEntry) {
 // loadDatabase reads the newest valid snapshot plus the txn logs after it,
 // as FileTxnSnapLog.restore does. It touches no server state, so a learner
 // can reload in a sync's disk job (off the owner goroutine).
-func (s *Server) loadDatabase() (*database, error) {
-	snapDir, logDir := s.snapDir(), s.logDir()
+func (d *durable) loadDatabase() (*database, error) {
+	snapDir, logDir := d.snapDir(), d.logDir()
 	snaps, err := storage.ListSnapshots(snapDir)
 	if err != nil {
 		return nil, fmt.Errorf("node: list snapshots: %w", err)
@@ -83,15 +133,15 @@ func (s *Server) loadDatabase() (*database, error) {
 			break
 		}
 		if !storage.LooksValid(f) {
-			s.log.Warn().Str("file", f.Path).Msg("skipping invalid snapshot")
+			d.log.Warn().Str("file", f.Path).Msg("skipping invalid snapshot")
 			skipped = append(skipped, skippedSnap{f, "it does not end with a snapshot's seal"})
 			continue
 		}
 		tried++
-		l := &loader{t: tree.NewEmpty(s.opts), sessions: map[wire.SessionID]int32{}}
-		info, err := storage.ReadSnapshot(f, l, s.cfg.RecordLimit())
+		l := &loader{t: tree.NewEmpty(d.opts), sessions: map[wire.SessionID]int32{}}
+		info, err := storage.ReadSnapshot(f, l, d.cfg.RecordLimit())
 		if err != nil {
-			s.log.Error().Err(err).Str("file", f.Path).Msg("problem reading snapshot; trying an older one")
+			d.log.Error().Err(err).Str("file", f.Path).Msg("problem reading snapshot; trying an older one")
 			skipped = append(skipped, skippedSnap{f, err.Error()})
 			continue
 		}
@@ -104,14 +154,14 @@ func (s *Server) loadDatabase() (*database, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: list txn logs: %w", err)
 	}
-	if db.snap == nil && len(logs) > 0 && s.cfg.Properties["zookeeper.snapshot.trust.empty"] != "true" {
+	if db.snap == nil && len(logs) > 0 && d.cfg.Properties["zookeeper.snapshot.trust.empty"] != "true" {
 		return nil, fmt.Errorf("node: no snapshot found in %s but %d txn logs in %s; refusing to start "+
 			"(set snapshot.trust.empty=true to start from the logs alone)", snapDir, len(logs), logDir)
 	}
 	if db.snap == nil {
-		db.tree = tree.New(s.opts)
+		db.tree = tree.New(d.opts)
 	}
-	if err := s.replayLogs(db, logs); err != nil {
+	if err := d.replayLogs(db, logs); err != nil {
 		return nil, err
 	}
 	// Falling back to an older snapshot is only safe if its txns still
@@ -120,7 +170,7 @@ func (s *Server) loadDatabase() (*database, error) {
 		if sk.f.Zxid > db.tree.LastZxid {
 			return nil, fmt.Errorf("node: refusing to start: snapshot %s is unusable (%s), and the older snapshots "+
 				"plus the txn logs only reach %v, so the txns up to %v would be lost. Nothing on disk was changed; "+
-				"`zkgo txnlog verify %s` reports every damaged file", sk.f.Path, sk.reason, db.tree.LastZxid, sk.f.Zxid, s.toolDirs())
+				"`zkgo txnlog verify %s` reports every damaged file", sk.f.Path, sk.reason, db.tree.LastZxid, sk.f.Zxid, d.toolDirs())
 		}
 	}
 	db.tree.EnsureSystemNodes()
@@ -133,45 +183,52 @@ func (s *Server) loadDatabase() (*database, error) {
 	return db, nil
 }
 
-// openStore loads the database from disk and opens the txn log.
-func (s *Server) openStore() (store, error) {
-	for _, d := range []string{s.snapDir(), s.logDir()} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, fmt.Errorf("node: data directory: %w", err)
+// open creates the data directories, loads the database, hands it to
+// install (the owner's tables), opens the txn log after it and takes the
+// snapshot Java takes at the end of loading. The store is d.store from
+// then on.
+func (d *durable) open(install func(*database)) error {
+	for _, dir := range []string{d.snapDir(), d.logDir()} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("node: data directory: %w", err)
 		}
 	}
-	if s.cfg.MaxBuffer != jute.DefaultMaxBuffer || s.cfg.MaxBufferExtra > 0 {
+	if d.cfg.MaxBuffer != jute.DefaultMaxBuffer || d.cfg.MaxBufferExtra > 0 {
 		// Java 3.8 takes jute.maxbuffer only from -Djute.maxbuffer: a peer
 		// or client with a smaller limit cannot read what this server logs,
 		// proposes or returns.
-		s.log.Warn().Int("jute_maxbuffer", s.cfg.MaxBuffer).Int("record_limit", s.cfg.RecordLimit()).
+		d.log.Warn().Int("jute_maxbuffer", d.cfg.MaxBuffer).Int("record_limit", d.cfg.RecordLimit()).
 			Msg("jute.maxbuffer is not Java's default: start every Java server and client of this ensemble " +
 				"with the same -Djute.maxbuffer (Java ignores the zoo.cfg line)")
 	}
 	start := time.Now()
-	db, err := s.loadDatabase()
+	db, err := d.loadDatabase()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	s.installDatabase(db)
-	s.stats.loadTime = time.Since(start)
-	s.jsum.dbInit.Observe(float64(s.stats.loadTime.Nanoseconds()) / 1e6)
-	st, err := s.openTxnLog()
+	install(db)
+	d.stats.loadTime = time.Since(start)
+	d.jsum.dbInit.Observe(float64(d.stats.loadTime.Nanoseconds()) / 1e6)
+	st, err := d.openTxnLogAt(db.tree.LastZxid)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// Java takes a snapshot at the end of loading (ZooKeeperServer.loadData).
 	// A fresh directory needs one before any log is written (Java refuses
 	// logs without a snapshot); otherwise it runs in the background.
 	if db.snap == nil {
-		if err := s.snapshotNow(); err != nil {
+		if err := d.snapshotNow(db); err != nil {
 			st.Close()
-			return nil, err
+			return err
 		}
 	} else if db.replayed > 0 {
-		s.wantSnapshot = true
+		d.wantSnapshot = true
 	}
-	return st, nil
+	d.store = st
+	if d.cfg.PurgeInterval > 0 {
+		d.nextPurge = d.nowMs() // DatadirCleanupManager purges at start, then every interval
+	}
+	return nil
 }
 
 // installDatabase makes db the server's tree and session table.
@@ -186,29 +243,26 @@ func (s *Server) installDatabase(db *database) {
 	db.digestMismatches = 0
 	s.committed.Reset(db.recent)
 	s.zxid = s.tree.LastZxid
-	s.lastAppended = s.tree.LastZxid
+	s.dur.lastAppended = s.tree.LastZxid
 	s.resp.digestLog = nil
 }
 
-// openTxnLog opens the txn log for appending after the tree's last zxid.
-func (s *Server) openTxnLog() (*diskStore, error) { return s.openTxnLogAt(s.tree.LastZxid) }
-
-// openTxnLogAt opens the txn log with everything up to durable on disk.
+// openTxnLogAt opens the txn log with everything up to upTo on disk.
 // It touches no server state (a learner sync's disk job uses it).
-func (s *Server) openTxnLogAt(durable wire.Zxid) (*diskStore, error) {
-	l, err := storage.OpenTxnLog(s.logDir(), storage.Options{PreAllocBytes: s.cfg.PreAllocSizeKB * 1024, ForceSync: s.cfg.ForceSync})
+func (d *durable) openTxnLogAt(upTo wire.Zxid) (*diskStore, error) {
+	l, err := storage.OpenTxnLog(d.logDir(), storage.Options{PreAllocBytes: d.cfg.PreAllocSizeKB * 1024, ForceSync: d.cfg.ForceSync})
 	if err != nil {
 		return nil, err
 	}
-	return newDiskStore(l, durable, s.log, s.jsum), nil
+	return newDiskStore(l, upTo, d.log, d.jsum), nil
 }
 
 // replayLogs applies the logged txns after the snapshot, tolerating what a
 // fuzzy snapshot already contains (FileTxnSnapLog.processTransaction).
-func (s *Server) replayLogs(db *database, logs []storage.LogFile) error {
+func (d *durable) replayLogs(db *database, logs []storage.LogFile) error {
 	t := db.tree
 	from := t.LastZxid + 1
-	lr := storage.NewLogReader(storage.LogsFrom(logs, from), s.cfg.RecordLimit())
+	lr := storage.NewLogReader(storage.LogsFrom(logs, from), d.cfg.RecordLimit())
 	defer lr.Close()
 	var digestAt *storage.ZxidDigest
 	// Until the replay reaches the snapshot's digest zxid the tree is
@@ -217,7 +271,7 @@ func (s *Server) replayLogs(db *database, logs []storage.LogFile) error {
 	fuzzy := false
 	if db.snap != nil && db.snap.Digest != nil {
 		digestAt = db.snap.Digest
-		s.checkSnapDigest(db, digestAt)
+		d.checkSnapDigest(db, digestAt)
 		fuzzy = digestAt.Zxid > t.LastZxid
 	}
 	for {
@@ -226,7 +280,7 @@ func (s *Server) replayLogs(db *database, logs []storage.LogFile) error {
 			break
 		}
 		if err != nil {
-			return s.logDamage(err, t.LastZxid)
+			return d.logDamage(err, t.LastZxid)
 		}
 		h := &rec.Entry.Hdr
 		if h.Zxid < from {
@@ -238,7 +292,7 @@ func (s *Server) replayLogs(db *database, logs []storage.LogFile) error {
 		if last := t.LastZxid; h.Zxid.Epoch() == last.Epoch() && h.Zxid > last+1 {
 			return fmt.Errorf("node: refusing to start: txn log gap: next txn is %v but the database is at %v (file %s); "+
 				"a log file is missing or damaged. Nothing on disk was changed; `zkgo txnlog verify %s` reports every file",
-				h.Zxid, last, rec.File, s.toolDirs())
+				h.Zxid, last, rec.File, d.toolDirs())
 		}
 		e := rec.Entry
 		applyToDatabase(db, &e)
@@ -249,15 +303,15 @@ func (s *Server) replayLogs(db *database, logs []storage.LogFile) error {
 		}
 		if !fuzzy && rec.Entry.Digest != nil && rec.Entry.Digest.TreeDigest != int64(t.Digest()) {
 			db.digestMismatches++
-			s.log.Warn().Str("zxid", h.Zxid.String()).Uint64("ours", t.Digest()).
+			d.log.Warn().Str("zxid", h.Zxid.String()).Uint64("ours", t.Digest()).
 				Int64("logged", rec.Entry.Digest.TreeDigest).Msg("tree digest differs from the txn's digest")
 		}
 		if digestAt != nil && digestAt.Zxid == h.Zxid {
-			s.checkSnapDigest(db, digestAt)
+			d.checkSnapDigest(db, digestAt)
 		}
 	}
 	for _, f := range lr.Empty {
-		s.log.Info().Str("file", f).Msg("txn log file holds no txn (created just before a crash)")
+		d.log.Info().Str("file", f).Msg("txn log file holds no txn (created just before a crash)")
 	}
 	if tt := lr.Tail; tt != nil {
 		// The record a crash interrupted: never acknowledged, since its
@@ -266,37 +320,37 @@ func (s *Server) replayLogs(db *database, logs []storage.LogFile) error {
 		if err != nil {
 			return fmt.Errorf("node: cut the torn txn at the end of the log: %w", err)
 		}
-		ev := s.log.Warn().Str("file", tt.File).Int64("offset", tt.Offset).Int64("bytes", tt.End-tt.Offset).
+		ev := d.log.Warn().Str("file", tt.File).Int64("offset", tt.Offset).Int64("bytes", tt.End-tt.Offset).
 			Str("reason", tt.Reason).Str("kept_in", side)
 		if tt.ZxidKnown {
 			ev = ev.Str("torn_zxid", tt.Zxid.String())
 		}
 		ev.Str("zxid", t.LastZxid.String()).Msg("last transaction was partial (torn write); cut it from the log")
 	}
-	s.log.Info().Int("txns", db.replayed).Str("zxid", t.LastZxid.String()).Msg("replayed txn log")
+	d.log.Info().Int("txns", db.replayed).Str("zxid", t.LastZxid.String()).Msg("replayed txn log")
 	return nil
 }
 
 // toolDirs is the directory arguments of `zkgo txnlog verify|truncate`
 // for this server.
-func (s *Server) toolDirs() string {
-	if s.cfg.DataDir == s.cfg.DataLogDir {
-		return s.cfg.DataLogDir
+func (d *durable) toolDirs() string {
+	if d.cfg.DataDir == d.cfg.DataLogDir {
+		return d.cfg.DataLogDir
 	}
-	return "--snapdir " + s.cfg.DataDir + " " + s.cfg.DataLogDir
+	return "--snapdir " + d.cfg.DataDir + " " + d.cfg.DataLogDir
 }
 
 // logDamage explains a damaged txn log to the operator: zkgo does not
 // start, changes nothing, and names the tools that let a human decide
 // what to drop. reached is the zxid the database got to.
-func (s *Server) logDamage(err error, reached wire.Zxid) error {
+func (d *durable) logDamage(err error, reached wire.Zxid) error {
 	if !errors.Is(err, storage.ErrCorruptLog) {
 		return fmt.Errorf("node: reading txn log: %w", err)
 	}
 	return fmt.Errorf("node: refusing to start: %w. Nothing on disk was changed. `zkgo txnlog verify %s` reports "+
 		"every damaged file; `zkgo txnlog truncate --at %s %s` keeps the txns up to %s and moves everything after "+
 		"them into a backup directory (acknowledged txns after it are lost unless another server still has them)",
-		err, s.toolDirs(), reached, s.toolDirs(), reached)
+		err, d.toolDirs(), reached, d.toolDirs(), reached)
 }
 
 // applyToDatabase applies a txn to a tree and its session table without
@@ -316,33 +370,35 @@ func applyToDatabase(db *database, e *wire.TxnEntry) tree.Result {
 
 // checkSnapDigest compares the tree digest with a snapshot's ZxidDigest
 // when the tree has reached its zxid.
-func (s *Server) checkSnapDigest(db *database, d *storage.ZxidDigest) {
+func (d *durable) checkSnapDigest(db *database, zd *storage.ZxidDigest) {
 	t := db.tree
-	if d.Zxid != t.LastZxid || d.Version != tree.DigestVersion {
+	if zd.Zxid != t.LastZxid || zd.Version != tree.DigestVersion {
 		return
 	}
-	if d.Digest != t.Digest() {
+	if zd.Digest != t.Digest() {
 		db.digestMismatches++
-		s.log.Warn().Str("zxid", d.Zxid.String()).Uint64("ours", t.Digest()).Uint64("snapshot", d.Digest).
+		d.log.Warn().Str("zxid", zd.Zxid.String()).Uint64("ours", t.Digest()).Uint64("snapshot", zd.Digest).
 			Msg("tree digest differs from the snapshot's digest")
 	}
 }
 
-// snapshotNow writes a complete snapshot of the server's database
+// snapshotNow writes a complete snapshot of the database just loaded
 // synchronously (startup only).
-func (s *Server) snapshotNow() error {
-	path, nodes, err := s.writeSnapshotOf(s.tree, s.snapshotTail())
+func (d *durable) snapshotNow(db *database) error {
+	tail := databaseTail(db)
+	sortTail(&tail)
+	path, nodes, err := d.writeSnapshotOf(db.tree, tail)
 	if err != nil {
 		return err
 	}
-	s.log.Info().Str("file", path).Int("nodes", nodes).Msg("snapshot written")
+	d.log.Info().Str("file", path).Int("nodes", nodes).Msg("snapshot written")
 	return nil
 }
 
 // writeSnapshotOf writes a complete, fsynced snapshot of t with tail (its
 // sessions, ACLs and digest) at t.LastZxid.
-func (s *Server) writeSnapshotOf(t *tree.Tree, tail storage.SnapshotTail) (string, int, error) {
-	w, err := storage.NewSnapshotWriter(s.snapDir(), t.LastZxid, s.cfg.SnapCompression, true)
+func (d *durable) writeSnapshotOf(t *tree.Tree, tail storage.SnapshotTail) (string, int, error) {
+	w, err := storage.NewSnapshotWriter(d.snapDir(), t.LastZxid, d.cfg.SnapCompression, true)
 	if err != nil {
 		return "", 0, err
 	}
@@ -377,18 +433,6 @@ func databaseTail(db *database) storage.SnapshotTail {
 	return t
 }
 
-func (s *Server) snapshotTail() storage.SnapshotTail {
-	var t storage.SnapshotTail
-	for _, sess := range s.sessions.All() {
-		t.Sessions = append(t.Sessions, wire.SessionTouch{SessionID: sess.ID, TimeoutMs: sess.TimeoutMs})
-	}
-	for _, a := range s.tree.SnapshotACLs() {
-		t.ACLs = append(t.ACLs, storage.IndexedACL{Index: a.Index, ACL: a.ACL})
-	}
-	t.Digest = &storage.ZxidDigest{Zxid: s.tree.LastZxid, Version: tree.DigestVersion, Digest: s.tree.Digest()}
-	return t
-}
-
 // Background snapshots. The owner goroutine encodes a bounded chunk of
 // nodes per round and a writer goroutine streams them to disk, so client
 // traffic keeps flowing while a large tree is written.
@@ -420,41 +464,49 @@ type snapResult struct {
 	err   error
 }
 
+// append hands a txn to the log writer (made durable at the end of the
+// round, by Sync) and counts it for the snapshot trigger.
+func (d *durable) append(e *wire.TxnEntry) {
+	d.store.Append(e)
+	d.lastAppended = e.Hdr.Zxid
+	d.countTxnForSnapshot()
+}
+
 // countTxnForSnapshot is SyncRequestProcessor's trigger: a snapshot after
 // snapCount/2 + random(snapCount/2) txns.
-func (s *Server) countTxnForSnapshot() {
-	s.txnsSinceSnap++
-	if s.snapRoll == 0 {
-		s.snapRoll = 1 + rand.IntN(max(1, s.cfg.SnapCount/2))
+func (d *durable) countTxnForSnapshot() {
+	d.txnsSinceSnap++
+	if d.snapRoll == 0 {
+		d.snapRoll = 1 + rand.IntN(max(1, d.cfg.SnapCount/2))
 	}
-	if s.txnsSinceSnap > s.cfg.SnapCount/2+s.snapRoll {
-		s.wantSnapshot = true
+	if d.txnsSinceSnap > d.cfg.SnapCount/2+d.snapRoll {
+		d.wantSnapshot = true
 	}
 }
 
-// maybeStartSnapshot starts a background snapshot when one is due.
-func (s *Server) maybeStartSnapshot() {
-	if !s.wantSnapshot {
+// maybeStartSnapshot starts a background snapshot of t when one is due.
+func (d *durable) maybeStartSnapshot(t *tree.Tree) {
+	if !d.wantSnapshot {
 		return
 	}
-	s.wantSnapshot = false
-	s.txnsSinceSnap, s.snapRoll = 0, 0
-	if s.snap != nil {
-		s.log.Warn().Msg("Too busy to snap, skipping")
+	d.wantSnapshot = false
+	d.txnsSinceSnap, d.snapRoll = 0, 0
+	if d.snap != nil {
+		d.log.Warn().Msg("Too busy to snap, skipping")
 		return
 	}
-	s.store.Roll()
-	z := s.tree.LastZxid
-	w, err := storage.NewSnapshotWriter(s.snapDir(), z, s.cfg.SnapCompression, true)
+	d.store.Roll()
+	z := t.LastZxid
+	w, err := storage.NewSnapshotWriter(d.snapDir(), z, d.cfg.SnapCompression, true)
 	if err != nil {
-		s.log.Error().Err(err).Msg("cannot start snapshot")
+		d.log.Error().Err(err).Msg("cannot start snapshot")
 		return
 	}
-	job := &snapJob{cur: s.tree.NewSnapshotCursor(), ch: make(chan snapMsg, 4), zxid: z, start: time.Now(),
+	job := &snapJob{cur: t.NewSnapshotCursor(), ch: make(chan snapMsg, 4), zxid: z, start: time.Now(),
 		free: make(chan []byte, 4), abort: make(chan struct{}), done: make(chan struct{})}
 	job.w.Reset(make([]byte, 0, snapChunkBytes+64<<10))
-	s.snap = job
-	s.goRoutine(func() { s.writeSnapshot(w, job) })
+	d.snap = job
+	d.goRoutine(func() { d.writeSnapshot(w, job) })
 }
 
 // Per owner round, a background snapshot encodes at most one chunk of
@@ -467,9 +519,11 @@ const (
 	snapChunkBytes = 256 << 10
 )
 
-// advanceSnapshot encodes the next chunk if the writer has room.
-func (s *Server) advanceSnapshot() {
-	job := s.snap
+// advanceSnapshot encodes the next chunk of t (whose sessions are
+// sessions) if the writer has room. applying: a txn is half applied, so
+// the tail's digest must wait.
+func (d *durable) advanceSnapshot(t *tree.Tree, sessions *session.Tracker, applying bool) {
+	job := d.snap
 	if job == nil || job.sent || len(job.ch) == cap(job.ch) {
 		return
 	}
@@ -495,21 +549,21 @@ func (s *Server) advanceSnapshot() {
 	// then the digest, not while a txn is half applied (the digest and
 	// the zxid must describe one state).
 	if job.tail == nil {
-		job.tail = s.newTailCollector()
+		job.tail = newTailCollector(sessions, t)
 	}
-	if !job.tail.step(roundTailEntries) || s.sched.applyJob != nil {
-		s.poke()
+	if !job.tail.step(roundTailEntries) || applying {
+		d.poke()
 		return
 	}
 	tail := job.tail.tail
-	tail.Digest = &storage.ZxidDigest{Zxid: s.tree.LastZxid, Version: tree.DigestVersion, Digest: s.tree.Digest()}
+	tail.Digest = &storage.ZxidDigest{Zxid: t.LastZxid, Version: tree.DigestVersion, Digest: t.Digest()}
 	job.cur.Release()
 	job.ch <- snapMsg{tail: &tail}
 	job.sent = true
 }
 
 // writeSnapshot is the snapshot writer goroutine.
-func (s *Server) writeSnapshot(w *storage.SnapshotWriter, job *snapJob) {
+func (d *durable) writeSnapshot(w *storage.SnapshotWriter, job *snapJob) {
 	defer close(job.done)
 	res := snapResult{zxid: job.zxid}
 	failed := false
@@ -520,11 +574,11 @@ func (s *Server) writeSnapshot(w *storage.SnapshotWriter, job *snapJob) {
 		case <-job.abort:
 			w.Abort()
 			return
-		case <-s.quit:
+		case <-d.quit:
 			w.Abort()
 			return
 		}
-		s.poke()
+		d.poke()
 		if msg.tail != nil {
 			if failed {
 				w.Abort()
@@ -535,12 +589,12 @@ func (s *Server) writeSnapshot(w *storage.SnapshotWriter, job *snapJob) {
 			res.took = time.Since(job.start)
 			res.nodes = job.cur.Nodes()
 			select {
-			case s.snapDone <- res:
+			case d.snapDone <- res:
 			case <-job.abort:
 				if res.path != "" {
 					os.Remove(res.path)
 				}
-			case <-s.quit:
+			case <-d.quit:
 			}
 			return
 		}
@@ -566,8 +620,8 @@ func (s *Server) poke() {
 
 // abortSnapshot abandons a background snapshot (a learner is about to
 // replace or rewind its database) and waits for its writer to stop.
-func (s *Server) abortSnapshot() {
-	job := s.snap
+func (d *durable) abortSnapshot() {
+	job := d.snap
 	if job == nil {
 		return
 	}
@@ -579,24 +633,24 @@ func (s *Server) abortSnapshot() {
 	if !job.sent {
 		job.cur.Release()
 	}
-	s.snap = nil
+	d.snap = nil
 	select {
-	case r := <-s.snapDone:
+	case r := <-d.snapDone:
 		// It finished before the abort: keep it, it is a valid snapshot.
-		s.onSnapshotDone(r)
+		d.onSnapshotDone(r)
 	default:
 	}
-	s.log.Info().Str("zxid", job.zxid.String()).Msg("background snapshot abandoned")
+	d.log.Info().Str("zxid", job.zxid.String()).Msg("background snapshot abandoned")
 }
 
-func (s *Server) onSnapshotDone(r snapResult) {
-	s.snap = nil
+func (d *durable) onSnapshotDone(r snapResult) {
+	d.snap = nil
 	if r.err != nil {
-		s.log.Error().Err(r.err).Str("zxid", r.zxid.String()).Msg("snapshot failed")
+		d.log.Error().Err(r.err).Str("zxid", r.zxid.String()).Msg("snapshot failed")
 		return
 	}
-	s.stats.snapshots++
-	s.log.Info().Str("file", r.path).Int("nodes", r.nodes).Dur("took", r.took).Msg("snapshot written")
+	d.stats.snapshots++
+	d.log.Info().Str("file", r.path).Int("nodes", r.nodes).Dur("took", r.took).Msg("snapshot written")
 }
 
 // onStoreFailure fails every txn the log could not make durable: their
@@ -606,7 +660,7 @@ func (s *Server) onStoreFailure(f storeFailure) {
 	if s.leader != nil {
 		// A leader cannot ACK its own proposals: let another server lead.
 		s.log.Error().Err(f.err).Str("durable_zxid", f.durable.String()).Msg("txn log failed")
-		s.store.Recover()
+		s.dur.store.Recover()
 		s.stepDown("txn log failure: " + f.err.Error())
 		return
 	}
@@ -615,8 +669,8 @@ func (s *Server) onStoreFailure(f storeFailure) {
 		// resync from what is durable.
 		s.log.Error().Err(f.err).Str("durable_zxid", f.durable.String()).Msg("txn log failed")
 		s.onDurable(f.durable)
-		s.lastAppended = f.durable
-		s.store.Recover()
+		s.dur.lastAppended = f.durable
+		s.dur.store.Recover()
 		s.peer.learner.dropLink(fmt.Errorf("txn log failure: %w", f.err))
 		return
 	}
@@ -658,30 +712,40 @@ func (s *Server) onStoreFailure(f storeFailure) {
 	})
 	s.tree.ResetPrep()
 	s.zxid = s.lastApplied()
-	s.lastAppended = f.durable
-	s.storeErr, s.storeErrAt = f.err, s.nowMs()
+	s.dur.lastAppended = f.durable
+	s.dur.storeErr, s.dur.storeErrAt = f.err, s.nowMs()
+}
+
+// onTick retries a failed log and runs autopurge when due (now: the
+// server's monotonic ms).
+func (d *durable) onTick(now int64) {
+	d.maybeRecoverStore(now)
+	if d.cfg.PurgeInterval > 0 && now >= d.nextPurge {
+		d.nextPurge = now + int64(d.cfg.PurgeInterval)*3600*1000
+		d.runPurge()
+	}
 }
 
 // maybeRecoverStore retries a failed log every few seconds.
-func (s *Server) maybeRecoverStore() {
-	if s.storeErr == nil || s.nowMs()-s.storeErrAt < 2000 {
+func (d *durable) maybeRecoverStore(now int64) {
+	if d.storeErr == nil || now-d.storeErrAt < 2000 {
 		return
 	}
-	s.log.Info().Msg("retrying the txn log after a failure")
-	s.storeErr = nil
-	s.store.Recover()
+	d.log.Info().Msg("retrying the txn log after a failure")
+	d.storeErr = nil
+	d.store.Recover()
 }
 
 // runPurge runs autopurge (DatadirCleanupManager) off the owner goroutine.
-func (s *Server) runPurge() {
-	snapDir, logDir, keep := s.snapDir(), s.logDir(), s.cfg.SnapRetainCount
-	s.goRoutine(func() {
+func (d *durable) runPurge() {
+	snapDir, logDir, keep := d.snapDir(), d.logDir(), d.cfg.SnapRetainCount
+	d.goRoutine(func() {
 		removed, err := storage.Purge(snapDir, logDir, keep)
 		if err != nil {
-			s.log.Error().Err(err).Msg("purge failed")
+			d.log.Error().Err(err).Msg("purge failed")
 		}
 		if len(removed) > 0 {
-			s.log.Info().Int("files", len(removed)).Msg("purged old snapshots and txn logs")
+			d.log.Info().Int("files", len(removed)).Msg("purged old snapshots and txn logs")
 		}
 	})
 }

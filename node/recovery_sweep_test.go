@@ -134,7 +134,7 @@ func loadState(dir string) (dbState, *database, error) {
 	if err != nil {
 		return dbState{}, nil, err
 	}
-	db, err := s.loadDatabase()
+	db, err := s.dur.loadDatabase()
 	if err != nil {
 		return dbState{}, nil, err
 	}

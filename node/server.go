@@ -77,8 +77,6 @@ type Server struct {
 	start   time.Time // monotonic origin for session time
 	startMs int64
 
-	store store // durable txn log, or the in-memory stand-in
-
 	// owner state
 	tree        *tree.Tree
 	sessions    *session.Tracker
@@ -112,15 +110,8 @@ type Server struct {
 	// queues (srvr's Outstanding).
 	outstandingN int
 
-	// persistence
-	snap          *snapJob
-	snapDone      chan snapResult
-	wantSnapshot  bool
-	txnsSinceSnap int
-	snapRoll      int
-	storeErr      error // the txn log failed: writes are refused
-	storeErrAt    int64
-	nextPurge     int64
+	// dur is the disk: the txn log, snapshots, purge (persist.go)
+	dur durable
 
 	// quorumNow is the configuration in force once the reconfig protocol
 	// activated one (nil: cfg.Quorum); each value is immutable, replaced
@@ -130,8 +121,6 @@ type Server struct {
 	// quorum membership (nil when standalone)
 	peer   *peer
 	leader *leaderDriver // while this server leads
-	// lastAppended is the last txn handed to the store (what a flush waits for)
-	lastAppended wire.Zxid
 	// committed is the window of recent committed txns a leader syncs
 	// learners from (ZKDatabase.committedLog); every role keeps it.
 	committed zab.CommittedLog
@@ -153,18 +142,18 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:      cfg,
-		log:      cfg.Logger.With().Str("component", "server").Logger(),
-		opts:     tree.Options{ExtendedTypes: cfg.ExtendedTypes, Config: []byte{}, MaxTxnBytes: cfg.RecordLimit(), X509: cfg.X509Enabled(), SASL: cfg.SASLEnabled()},
-		events:   make(chan event, eventQueueSize),
-		calls:    make(chan func(), 16),
-		wake:     make(chan struct{}, 1),
-		snapDone: make(chan snapResult, 1),
-		quit:     make(chan struct{}),
-		done:     make(chan struct{}),
-		jsum:     newJavaSummaries(),
+		cfg:    cfg,
+		log:    cfg.Logger.With().Str("component", "server").Logger(),
+		opts:   tree.Options{ExtendedTypes: cfg.ExtendedTypes, Config: []byte{}, MaxTxnBytes: cfg.RecordLimit(), X509: cfg.X509Enabled(), SASL: cfg.SASLEnabled()},
+		events: make(chan event, eventQueueSize),
+		calls:  make(chan func(), 16),
+		wake:   make(chan struct{}, 1),
+		quit:   make(chan struct{}),
+		done:   make(chan struct{}),
+		jsum:   newJavaSummaries(),
 	}
 	s.resp = responder{s: s, cfg: &s.cfg, stats: &s.stats}
+	s.dur = newDurable(&s.cfg, s.log, s.opts, s.jsum, &s.stats, s.nowMs, s.quit, s.poke, s.goRoutine)
 	s.sessionless = sessionlessCheck{stats: &s.stats, close: s.closeConn}
 	s.sched.s = s
 	s.reap = newReaper(s.cfg.ContainerMaxPerMinute, s.nowMs, func(path string) {
@@ -223,21 +212,16 @@ func (s *Server) Start() error {
 	s.resp.conns, s.resp.sessions, s.resp.dataW, s.resp.childW = s.conns, s.sessions, s.dataW, s.childW
 	s.sched.notify = notifier{dataW: s.dataW, childW: s.childW, conns: s.conns, skipACL: s.cfg.SkipACL, send: s.sendEvent}
 	s.resp.traceMask = 306
-	st, err := s.openStore()
-	if err != nil {
+	if err := s.dur.open(s.installDatabase); err != nil {
 		return err
 	}
-	s.store = st
 	s.nextReap = s.nowMs() + int64(s.cfg.ContainerCheckMs)
-	if s.cfg.PurgeInterval > 0 {
-		s.nextPurge = s.nowMs() // DatadirCleanupManager purges at start, then every interval
-	}
 	s.log.Info().Str("zxid", s.zxid.String()).Int("nodes", s.tree.Len()).Int("sessions", s.sessions.Len()).
 		Msg("database loaded")
 	if q := s.cfg.Quorum; q != nil {
 		s.tree.InitConfig([]byte(q.Text()), q.Version, wallMs())
 		if err := s.newPeer(q); err != nil {
-			s.store.Close()
+			s.dur.store.Close()
 			return err
 		}
 		s.log.Info().Str("type", q.Me().Type.String()).Int("members", len(q.Servers)).
@@ -278,8 +262,8 @@ func (s *Server) Stop(ctx context.Context) error {
 		case <-ctx.Done():
 			err = ctx.Err()
 		}
-		if s.store != nil {
-			err = errors.Join(err, s.store.Close())
+		if s.dur.store != nil {
+			err = errors.Join(err, s.dur.store.Close())
 		}
 		close(s.done)
 	})
@@ -528,7 +512,7 @@ func (s *Server) run() {
 		var durable <-chan struct{}
 		var failed <-chan storeFailure
 		if s.ownsStore() {
-			durable, failed = s.store.Durable(), s.store.Failed()
+			durable, failed = s.dur.store.Durable(), s.dur.store.Failed()
 		}
 		var linkIn <-chan linkMsg
 		var linkClosed <-chan struct{}
@@ -564,11 +548,11 @@ func (s *Server) run() {
 			}
 			s.queued.Add(-taken)
 		case <-durable:
-			s.onDurable(s.store.DurableZxid())
+			s.onDurable(s.dur.store.DurableZxid())
 		case f := <-failed:
 			s.onStoreFailure(f)
-		case r := <-s.snapDone:
-			s.onSnapshotDone(r)
+		case r := <-s.dur.snapDone:
+			s.dur.onSnapshotDone(r)
 		case m := <-linkIn:
 			s.peer.learner.onLinkMsg(m)
 			// Drain what else arrived so ACKs and replies batch.
@@ -612,8 +596,8 @@ func (s *Server) run() {
 			s.flush()
 			s.stopPeer()
 			s.dropReaper()
-			if s.snap != nil {
-				s.snap.cur.Release()
+			if s.dur.snap != nil {
+				s.dur.snap.cur.Release()
 			}
 			return
 		}
@@ -621,9 +605,9 @@ func (s *Server) run() {
 		s.sched.runJobs()
 		s.resumeParked()
 		if s.ownsStore() && s.peer.syncing() == nil {
-			s.maybeStartSnapshot()
-			s.advanceSnapshot()
-			s.syncStore()
+			s.dur.maybeStartSnapshot(s.tree)
+			s.dur.advanceSnapshot(s.tree, s.sessions, s.sched.applyJob != nil)
+			s.dur.store.Sync()
 		}
 		s.leader.advanceSnapSyncs()
 		s.leader.retryGatedCommits()
@@ -825,11 +809,7 @@ func (s *Server) onTick() {
 			s.poke()
 		}
 	}
-	s.maybeRecoverStore()
-	if s.cfg.PurgeInterval > 0 && now >= s.nextPurge {
-		s.nextPurge = now + int64(s.cfg.PurgeInterval)*3600*1000
-		s.runPurge()
-	}
+	s.dur.onTick(now)
 }
 
 // fail stops the server because it cannot go on (where Java calls

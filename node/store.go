@@ -257,5 +257,3 @@ func (d *diskStore) writeBatches(batches []storeBatch) error {
 	d.notify()
 	return nil
 }
-
-func (s *Server) syncStore() { s.store.Sync() }

@@ -7,6 +7,7 @@ import (
 	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/node/session"
 	"github.com/zkgo/zkgo/node/storage"
+	"github.com/zkgo/zkgo/node/tree"
 	"github.com/zkgo/zkgo/wire"
 )
 
@@ -27,10 +28,11 @@ type tailCollector struct {
 	done     bool
 }
 
-func (s *Server) newTailCollector() *tailCollector {
+// newTailCollector starts gathering sessions and t's ACL map.
+func newTailCollector(sessions *session.Tracker, t *tree.Tree) *tailCollector {
 	c := &tailCollector{}
-	c.sessNext, c.sessStop = iter.Pull(s.sessions.Each())
-	c.aclNext, c.aclStop = iter.Pull2(s.tree.ACLs().EachEntry())
+	c.sessNext, c.sessStop = iter.Pull(sessions.Each())
+	c.aclNext, c.aclStop = iter.Pull2(t.ACLs().EachEntry())
 	return c
 }
 

@@ -113,13 +113,13 @@ func TestLeaderStepsDownWhenTheEpochCannotBePersisted(t *testing.T) {
 	cfg := quorumMember(t, 3, ports, 50)
 	leader := startLearner(t, cfg)
 	waitFor(t, func() bool { return leader.Mode() == "leader" })
-	before, err := storage.ReadEpoch(leader.snapDir(), storage.AcceptedEpochFile)
+	before, err := storage.ReadEpoch(leader.dur.snapDir(), storage.AcceptedEpochFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// WriteEpoch writes acceptedEpoch.tmp first: a directory there makes
 	// the write fail.
-	if err := os.Mkdir(filepath.Join(leader.snapDir(), storage.AcceptedEpochFile+".tmp"), 0o755); err != nil {
+	if err := os.Mkdir(filepath.Join(leader.dur.snapDir(), storage.AcceptedEpochFile+".tmp"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	f := dialQuorum(t, quorumAddrOf(leader), nil)
@@ -133,7 +133,7 @@ func TestLeaderStepsDownWhenTheEpochCannotBePersisted(t *testing.T) {
 	if errors.As(err, &ne) && ne.Timeout() {
 		t.Fatal("the leader kept the connection after failing to persist the epoch")
 	}
-	if after, err := storage.ReadEpoch(leader.snapDir(), storage.AcceptedEpochFile); err != nil || after != before {
+	if after, err := storage.ReadEpoch(leader.dur.snapDir(), storage.AcceptedEpochFile); err != nil || after != before {
 		t.Fatalf("acceptedEpoch %d, %v; want %d", after, err, before)
 	}
 }
