@@ -240,13 +240,13 @@ func adminConnMaps(p *pieces[adminConnInfo], brief bool) []any {
 				avg = st.latencySum / st.latencyCount
 			}
 			m["session_id"] = int64(c.session)
-			m["last_operation"] = st.lastOp
+			m["last_operation"] = st.lastOpName()
 			m["established"] = st.established
 			m["session_timeout"] = int64(c.timeoutMs)
 			m["last_cxid"] = int64(st.lastCxid)
 			m["last_zxid"] = int64(st.lastZxid)
 			m["last_response_time"] = st.lastRespTime
-			m["last_latency"] = st.lastLatency
+			m["last_latency"] = st.lastLatencyMs()
 			m["min_latency"] = st.shownMin()
 			m["avg_latency"] = avg
 			m["max_latency"] = st.maxLatency

@@ -180,7 +180,7 @@ func TestAdminListingsAsOneStep(t *testing.T) {
 				cc.session = 0 // no session (yet)
 			}
 			cc.stats.received, cc.stats.sent = int64(i), int64(2*i)
-			cc.stats.lastOp, cc.stats.lastCxid, cc.stats.lastZxid = "GETD", wire.Xid(i), wire.Zxid(i)
+			cc.stats.lastOpCode, cc.stats.lastCxid, cc.stats.lastZxid = wire.OpGetData, wire.Xid(i), wire.Zxid(i)
 			cc.stats.latencySum, cc.stats.latencyCount, cc.stats.maxLatency = int64(3*i), int64(i%4), int64(i)
 			s.dataW.Add("/w", watch.Watcher(cc.id), watch.Standard)
 			for j := 0; j < i%5; j++ {
@@ -267,13 +267,13 @@ func TestAdminListingsAsOneStep(t *testing.T) {
 							avg = st.latencySum / st.latencyCount
 						}
 						m["session_id"] = int64(c.session)
-						m["last_operation"] = st.lastOp
+						m["last_operation"] = st.lastOpName()
 						m["established"] = st.established
 						m["session_timeout"] = int64(c.timeoutMs)
 						m["last_cxid"] = int64(st.lastCxid)
 						m["last_zxid"] = int64(st.lastZxid)
 						m["last_response_time"] = st.lastRespTime
-						m["last_latency"] = st.lastLatency
+						m["last_latency"] = st.lastLatencyMs()
 						m["min_latency"] = st.shownMin()
 						m["avg_latency"] = avg
 						m["max_latency"] = st.maxLatency
@@ -306,7 +306,7 @@ func TestAdminListingsAsOneStep(t *testing.T) {
 	}
 	call(t, s, func() {
 		for _, c := range s.conns {
-			if c.stats.received != 0 || c.stats.lastOp != "NA" || !c.stats.wasReset {
+			if c.stats.received != 0 || c.stats.lastOpName() != "NA" || !c.stats.wasReset {
 				t.Fatalf("connection %d not reset: %+v", c.id, c.stats)
 			}
 		}

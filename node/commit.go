@@ -108,8 +108,8 @@ func (s *Server) proposeWrite(r *writeRequest) *proposal {
 	prop := &proposal{cc: r.cc, xid: r.xid, op: r.op, start: time.Now()}
 	if r.cc != nil {
 		prop.seq = r.cc.reqSeq
-		if !r.cc.reqAt.IsZero() {
-			prop.start = r.cc.reqAt // its latency counts from its arrival
+		if r.cc.reqAt != 0 {
+			prop.start = s.arrivalTime(r.cc.reqAt) // its latency counts from its arrival
 		}
 	}
 	s.prepare(prepItem{prop: prop, run: func() { s.prepareWrite(prop, r) }})
@@ -343,7 +343,7 @@ func (s *Server) replyWrite(p *proposal) {
 		s.stats.updates.add(lat)
 		s.jsum.updates.add(float64(took.Nanoseconds()) / 1e6)
 	}
-	cc.stats.lastOp = opAbbrev(p.op)
+	cc.stats.lastOpCode = p.op
 	zxid := p.entry.Hdr.Zxid
 	res := &p.result
 	if p.op == wire.OpSync && p.forwarded {

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -13,8 +14,11 @@ import (
 // the server goroutine except for gone and nextClosed (set by Closed) and
 // the backpressure fields (set by Submit).
 type clientConn struct {
-	// Fields are grouped by size so that an idle connection costs as
-	// little as it can (10k idle sessions are a benchmark row).
+	// Every idle session has one (10k idle sessions are a benchmark row):
+	// the fields are grouped by size, 8-byte words first, so that it stays
+	// in the 384-byte size class (TestClientConnLayout). Anything a
+	// request needs only while it runs belongs elsewhere (the Server, the
+	// job, the pendingItem).
 	sink       Sink
 	id         uint64
 	remote     string
@@ -24,23 +28,12 @@ type clientConn struct {
 	// parkedQ or Server.parked; admitted once resumed, to pass the line;
 	// parkedPkts is the size of the refused batch.
 	parkedPkts atomic.Int64
-	parked     atomic.Bool
-	admitted   atomic.Bool
-	// queuedSync is set while a sync taken from pending runs: syncAfter
-	// is its target (execRequest).
-	queuedSync bool
-	syncAfter  wire.Zxid
-	// javaDone counts the packets of the batch being submitted whose
-	// strings Submit has converted (event loop only).
-	javaDone int
 	// Receipt, from the event loop (Received): heardAt is when bytes last
 	// arrived (nowMs), heard is set while cc is in Server.heardQ.
 	heardAt   atomic.Int64
-	heard     atomic.Bool
 	nextHeard *clientConn // link in Server.heardQ
 
 	// owner state
-	ip         string
 	openedAt   int64
 	session    wire.SessionID // 0 until the handshake completes
 	lastActive int64          // mono ms of the last packet (connection expiry)
@@ -58,18 +51,27 @@ type clientConn struct {
 	// from pending), jobSeq that of job's request, so that a proposal's
 	// seq tells whether its request came after job's (earlierPending).
 	lastSeq, reqSeq, jobSeq uint64
+	// reqAt is when the request being processed reached the owner
+	// goroutine (its latency counts from there), jobAt that of job's.
+	reqAt, jobAt arrival
+	out          []byte // output accumulated this round
+	stats        connStats
+	// sasl is the DIGEST-MD5 exchange in progress (sasl.go).
+	sasl *digestmd5.Server
+
+	parked   atomic.Bool
+	admitted atomic.Bool
+	heard    atomic.Bool
+	gone     atomic.Bool // socket closed (set from the event loop)
+	// javaDone counts the packets of the batch being submitted whose
+	// strings Submit has converted (event loop only).
+	javaDone int32
 	// queuedWrites counts the items of pending that are requests to
 	// propose or forward once their turn comes (writes, a learner's
 	// syncs): while there is one, a later write is queued behind it
 	// rather than proposed at once, so that a session's txns are proposed
 	// in the order it sent them.
-	queuedWrites int
-	// reqAt is when the request being processed reached the owner
-	// goroutine (its latency counts from there), jobAt that of job's.
-	reqAt, jobAt time.Time
-	out          []byte // output accumulated this round
-	stats        connStats
-	gone         atomic.Bool // socket closed (set from the event loop)
+	queuedWrites int32
 	timeoutMs    int32
 	outHint      int32 // size of the last round's output: the next buffer's capacity
 	completed    int32 // requests answered by out
@@ -85,8 +87,32 @@ type clientConn struct {
 	closeNow     bool
 	dead         bool // the socket is gone
 	fourLetter   bool
-	// sasl is the DIGEST-MD5 exchange in progress (sasl.go).
-	sasl *digestmd5.Server
+}
+
+// ip is the host part of the client's address (the key of Server.perIP).
+func (cc *clientConn) ip() string { return hostOf(cc.remote) }
+
+// arrival is when a request reached the owner goroutine: nanoseconds on
+// the monotonic clock since the server started, 0 for unknown. 8 bytes
+// where a time.Time takes 24, twice in every connection.
+type arrival int64
+
+// arrivalOf converts a time read on the owner goroutine.
+func (s *Server) arrivalOf(t time.Time) arrival {
+	return arrival(max(t.Sub(s.start), 1))
+}
+
+// arrivalTime converts back (a time.Time with its monotonic reading).
+func (s *Server) arrivalTime(a arrival) time.Time {
+	return s.start.Add(time.Duration(a))
+}
+
+// sinceArrival is how long ago a was (0 for unknown).
+func (s *Server) sinceArrival(a arrival) time.Duration {
+	if a == 0 {
+		return 0
+	}
+	return max(0, time.Since(s.start)-time.Duration(a))
 }
 
 // pendingItem is one request awaiting its turn: either a write whose txn is
@@ -106,31 +132,40 @@ type pendingItem struct {
 	seq uint64
 	// write: pkt is to be proposed or forwarded (counted in queuedWrites).
 	write bool
-	at    time.Time // when it reached the owner goroutine
+	at    arrival // when it reached the owner goroutine
 }
 
 // connStats are the per-connection figures of the cons command.
 type connStats struct {
 	received, sent           int64
-	lastOp                   string
 	lastZxid                 wire.Zxid
 	lastRespTime             int64 // wall ms
-	lastLatency              int64 // ms
 	minLatency, maxLatency   int64
 	latencySum, latencyCount int64
 	established              int64 // wall ms
 	lastCxid                 wire.Xid
+	lastOpCode               wire.OpCode // opNA before any; named by lastOpName
+	lastLatMs                int32       // ms (clamped): lastLatencyMs
 	wasReset                 bool
 }
+
+// opNA is lastOpCode before a request: opAbbrev names it "NA".
+const opNA = wire.OpCode(math.MinInt32)
+
+// lastOpName is cons's lop: Java's short name of the last op.
+func (cs *connStats) lastOpName() string { return opAbbrev(cs.lastOpCode) }
+
+// lastLatencyMs is cons's llat.
+func (cs *connStats) lastLatencyMs() int64 { return int64(cs.lastLatMs) }
 
 // reset is crst (ServerCnxn.resetStats).
 func (cs *connStats) reset() {
 	cs.received, cs.sent = 0, 0
 	cs.minLatency, cs.maxLatency = 1<<63-1, 0
-	cs.lastOp = "NA"
+	cs.lastOpCode = opNA
 	cs.lastCxid = -1
 	cs.lastZxid = -1
-	cs.lastRespTime, cs.lastLatency = 0, 0
+	cs.lastRespTime, cs.lastLatMs = 0, 0
 	cs.latencySum, cs.latencyCount = 0, 0
 	cs.wasReset = true
 }
@@ -145,7 +180,7 @@ func (cs *connStats) shownMin() int64 {
 }
 
 func (cs *connStats) observe(latencyMs int64) {
-	cs.lastLatency = latencyMs
+	cs.lastLatMs = int32(min(latencyMs, math.MaxInt32))
 	if cs.wasReset && latencyMs < cs.minLatency {
 		cs.minLatency = latencyMs
 	}

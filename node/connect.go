@@ -146,7 +146,7 @@ func (s *Server) sendConnectResponse(cc *clientConn, id wire.SessionID, timeout 
 	cc.out = w.Bytes()
 	cc.completed++
 	cc.sentPkts++
-	cc.stats.lastOp = "SESS"
+	cc.stats.lastOpCode = wire.OpCreateSession
 	cc.stats.lastZxid = s.tree.LastZxid
 	cc.stats.lastRespTime = s.nowMs()
 	s.markDirty(cc)

@@ -184,7 +184,7 @@ func (rp *responder) connLine(c *clientConn, full bool) string {
 	if full && c.session != 0 {
 		st := &c.stats
 		b.WriteString(",sid=0x" + strconv.FormatUint(uint64(c.session), 16))
-		b.WriteString(",lop=" + st.lastOp)
+		b.WriteString(",lop=" + st.lastOpName())
 		b.WriteString(",est=" + strconv.FormatInt(st.established, 10))
 		b.WriteString(",to=" + strconv.Itoa(int(c.timeoutMs)))
 		if st.lastCxid >= 0 {
@@ -192,7 +192,7 @@ func (rp *responder) connLine(c *clientConn, full bool) string {
 		}
 		b.WriteString(",lzxid=0x" + strconv.FormatUint(uint64(st.lastZxid), 16))
 		b.WriteString(",lresp=" + strconv.FormatInt(st.lastRespTime, 10))
-		b.WriteString(",llat=" + strconv.FormatInt(st.lastLatency, 10))
+		b.WriteString(",llat=" + strconv.FormatInt(st.lastLatencyMs(), 10))
 		b.WriteString(",minlat=" + strconv.FormatInt(st.shownMin(), 10))
 		avg := int64(0)
 		if st.latencyCount > 0 {

@@ -41,7 +41,7 @@ func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
 func (s *Server) processRequestAt(cc *clientConn, p *wire.ClientPacket, now time.Time) {
 	cc.lastSeq++
 	cc.reqSeq = cc.lastSeq
-	cc.reqAt = now
+	cc.reqAt = s.arrivalOf(now)
 	if cc.session == 0 {
 		if cc.connecting {
 			s.queueRequest(cc, pendingItem{pkt: p, syncAfter: s.lastApplied()})
@@ -188,7 +188,7 @@ func (s *Server) drainPending(cc *clientConn) {
 			continue
 		}
 		n := len(cc.pending)
-		cc.queuedSync, cc.syncAfter = it.pkt.Header.Type == wire.OpSync, it.syncAfter
+		s.queuedSync, s.syncAfter = it.pkt.Header.Type == wire.OpSync, it.syncAfter
 		// The request keeps its place in the session's order: a job it
 		// starts, a write it proposes, are numbered with it.
 		cc.reqSeq, cc.reqAt = it.seq, it.at
@@ -202,7 +202,7 @@ func (s *Server) drainPending(cc *clientConn) {
 			s.processRequestQueued(cc, it.pkt)
 		}
 		cc.reqSeq = cc.lastSeq
-		cc.queuedSync = false
+		s.queuedSync = false
 		if len(cc.pending) == n+1 && cc.pending[n].prop != nil && n > 0 {
 			// A write (or a learner's forwarded request) that waited in the
 			// queue: its reply slot takes the packet's place, ahead of the
@@ -307,7 +307,7 @@ func (s *Server) processAuth(cc *clientConn, p *wire.ClientPacket) {
 			cc.addAuth(wire.ID{Scheme: tree.SchemeDigest, ID: id})
 			ok = true
 		case tree.SchemeIP:
-			cc.addAuth(wire.ID{Scheme: tree.SchemeIP, ID: javaHostAddress(cc.ip)})
+			cc.addAuth(wire.ID{Scheme: tree.SchemeIP, ID: javaHostAddress(cc.ip())})
 			ok = true
 		case tree.SchemeX509:
 			// The certificate authenticates; the auth data is ignored.
@@ -382,7 +382,7 @@ func (s *Server) execRequest(cc *clientConn, p *wire.ClientPacket) {
 			return
 		}
 	}
-	cc.stats.lastOp = opAbbrev(h.Type)
+	cc.stats.lastOpCode = h.Type
 	job := cc.job
 	s.execRead(cc, p)
 	if cc.job == job && h.Type != wire.OpSASL {
@@ -407,10 +407,7 @@ func (*multiReadJob) answersRead()  {}
 // in srvr's and mntr's min/avg/max latency, the connection's (cons), and
 // readlatency.
 func (s *Server) observeRead(cc *clientConn) {
-	var took time.Duration
-	if !cc.reqAt.IsZero() {
-		took = max(0, time.Since(cc.reqAt))
-	}
+	took := s.sinceArrival(cc.reqAt)
 	ms := took.Milliseconds()
 	cc.stats.observe(ms)
 	s.stats.observe(ms)
@@ -525,10 +522,10 @@ func (s *Server) execRead(cc *clientConn, p *wire.ClientPacket) {
 		s.replyNames(cc, h.Xid, ephemeralsWithPrefix(s.tree.Ephemerals(cc.session), r.PrefixPath), nil)
 	case wire.OpSync:
 		z := s.lastApplied()
-		if cc.queuedSync {
+		if s.queuedSync {
 			// It waited in the connection's queue: what was committed
 			// when it arrived, not the writes its session sent after it.
-			z = min(z, cc.syncAfter)
+			z = min(z, s.syncAfter)
 		}
 		if z > s.tree.LastZxid {
 			// Txns committed before it are still being applied.

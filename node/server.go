@@ -109,6 +109,11 @@ type Server struct {
 	// outstandingN is the number of requests in connections' pending
 	// queues (srvr's Outstanding).
 	outstandingN int
+	// queuedSync is set while a sync taken from a connection's pending
+	// queue runs: syncAfter is its target (execRequest). One request runs
+	// at a time, so it lives here rather than in every clientConn.
+	queuedSync bool
+	syncAfter  wire.Zxid
 
 	// dur is the disk: the txn log, snapshots, purge (persist.go)
 	dur durable
@@ -324,12 +329,12 @@ func (s *Server) Submit(h any, pkts []wire.ClientPacket) bool {
 	// on the owner. A refused batch comes back with more packets after it
 	// (the front end holds it): its converted prefix is not converted
 	// again, the conversion is not idempotent.
-	for i := cc.javaDone; i < len(pkts); i++ {
+	for i := int(cc.javaDone); i < len(pkts); i++ {
 		if p := &pkts[i]; p.Kind == wire.KindRequest && p.BodyErr == nil {
 			wire.ToJavaStrings(p.Body)
 		}
 	}
-	cc.javaDone = len(pkts)
+	cc.javaDone = int32(len(pkts))
 	n := int64(max(len(pkts), 1))
 	if cc.admitted.Load() {
 		cc.admitted.Store(false)
@@ -656,7 +661,7 @@ func (s *Server) register(cc *clientConn) {
 	cc.openedAt = s.nowMs()
 	cc.lastActive = cc.openedAt
 	cc.stats.established = wallMs()
-	cc.stats.lastOp = "NA"
+	cc.stats.lastOpCode = opNA
 	ip := hostOf(cc.remote)
 	e := s.perIP[ip]
 	if e == nil {
@@ -664,7 +669,6 @@ func (s *Server) register(cc *clientConn) {
 		s.perIP[ip] = e
 	}
 	e.conns++
-	cc.ip = e.ip
 	s.conns[cc.id] = cc
 	s.sessionless.add(cc)
 	s.stats.connections++
@@ -673,7 +677,7 @@ func (s *Server) register(cc *clientConn) {
 		s.log.Warn().Str("remote", cc.remote).Int("max", s.cfg.MaxClientCnxns).
 			Msg("Too many connections from client IP - closing")
 		cc.closeNow = true
-		s.closeConn(cc, "too many connections from "+cc.ip)
+		s.closeConn(cc, "too many connections from "+e.ip)
 	}
 }
 
@@ -690,9 +694,9 @@ func (s *Server) connGone(cc *clientConn) {
 	}
 	cc.dead = true
 	delete(s.conns, cc.id)
-	if e := s.perIP[cc.ip]; e != nil {
+	if e := s.perIP[cc.ip()]; e != nil {
 		if e.conns--; e.conns <= 0 {
-			delete(s.perIP, cc.ip)
+			delete(s.perIP, e.ip)
 		}
 	}
 	if cc.session != 0 && s.bySession[cc.session] == cc {
@@ -855,12 +859,13 @@ type ipEntry struct {
 
 // ipAuth returns the shared initial auth list of cc's address.
 func (s *Server) ipAuth(cc *clientConn) []wire.ID {
-	e := s.perIP[cc.ip]
+	ip := cc.ip()
+	e := s.perIP[ip]
 	if e == nil {
-		return []wire.ID{{Scheme: tree.SchemeIP, ID: javaHostAddress(cc.ip)}}
+		return []wire.ID{{Scheme: tree.SchemeIP, ID: javaHostAddress(ip)}}
 	}
 	if e.auth == nil {
-		e.auth = []wire.ID{{Scheme: tree.SchemeIP, ID: javaHostAddress(cc.ip)}}
+		e.auth = []wire.ID{{Scheme: tree.SchemeIP, ID: javaHostAddress(ip)}}
 	}
 	return e.auth[:1:1]
 }

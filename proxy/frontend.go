@@ -288,7 +288,9 @@ func (f *Frontend) OnClose(c gnet.Conn, err error) gnet.Action {
 		// never see it now: close its socket here.
 		a.finish(nil)
 	}
-	cc.held = nil
+	if cc.held != nil {
+		*cc.held = nil
+	}
 	f.closed.Add(1)
 	if err != nil && f.log.Debug().Enabled() {
 		f.log.Debug().Str("remote", cc.remote).Uint64("conn", cc.id).Err(err).Msg("connection closed")

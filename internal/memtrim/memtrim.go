@@ -45,11 +45,15 @@ type Policy struct {
 
 // DefaultPolicy samples every second and trims after 2 quiet seconds
 // (under 1 MiB or 1% of the live heap allocated per second) when at least
-// 4 MiB or 10% of the live heap can be given back, spending at most 1% of
-// the time trimming.
+// 1 MiB or 10% of the live heap can be given back, spending at most 1% of
+// the time trimming. The 1 MiB floor matters only for heaps under 10 MiB
+// (a server holding idle sessions and a small tree): their resident
+// garbage stays within about 1 MiB instead of 4, at the price of a
+// collection of a small heap (milliseconds) every few seconds of a
+// trickle, still bounded by Spacing.
 func DefaultPolicy() Policy {
 	return Policy{Interval: time.Second, QuietSamples: 2, QuietBytes: 1 << 20, QuietFrac: 0.01,
-		MinReclaimBytes: 4 << 20, MinReclaimFrac: 0.10, Spacing: 100}
+		MinReclaimBytes: 1 << 20, MinReclaimFrac: 0.10, Spacing: 100}
 }
 
 // Sample is what the trimmer reads from runtime/metrics.

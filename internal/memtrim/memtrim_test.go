@@ -63,6 +63,31 @@ func TestNoTrimWithoutGarbage(t *testing.T) {
 	}
 }
 
+// TestTrimSmallHeapTrickle: a small heap (10k idle sessions, ≈ 12 MiB
+// live) whose pings leave 1.5 MiB of garbage is trimmed once quiet: its
+// resident garbage stays within 10% of the live heap, not 4 MiB.
+func TestTrimSmallHeapTrickle(t *testing.T) {
+	tr := New(DefaultPolicy())
+	live := uint64(12 * mib)
+	allocs := uint64(0)
+	var s []Sample
+	for i := 0; i < 3; i++ {
+		allocs += 512 << 10 // 0.5 MiB per second: quiet
+		s = append(s, Sample{Allocs: allocs, Live: live, Objects: live + 1536<<10})
+	}
+	if got := feed(tr, s); len(got) != 1 || got[0] != 2 {
+		t.Fatalf("trims at %v with 1.5 MiB of garbage on a 12 MiB heap, want [2]", got)
+	}
+	// Under 1 MiB (and under 10% of the live heap) is left alone.
+	tr = New(DefaultPolicy())
+	for i := range s {
+		s[i].Objects = live + 900<<10
+	}
+	if got := feed(tr, s); len(got) != 0 {
+		t.Fatalf("trims at %v with 0.9 MiB of garbage on a 12 MiB heap, want none", got)
+	}
+}
+
 // TestTrimSpacing: after a trim that took d, a trickle that refills the
 // garbage is trimmed again only Spacing*d later.
 func TestTrimSpacing(t *testing.T) {
