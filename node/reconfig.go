@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"time"
 
 	"github.com/zkgo/zkgo/node/election"
 	"github.com/zkgo/zkgo/node/quorum"
@@ -233,8 +232,7 @@ func (s *Server) takeDesignatedRole(out ElectionOutcome) {
 	}
 	s.log.Info().Int64("leader", out.Leader).Str("state", out.State.String()).
 		Msg("taking the role a reconfiguration designated, without an election")
-	p.stats.electionStarted = time.Now()
-	s.onElection(electionResult{out: out})
+	s.onElection(electionResult{out: out, designated: true})
 }
 
 // persistNextConfig writes a proposed configuration as the .next file

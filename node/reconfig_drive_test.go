@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/rs/zerolog"
 
 	"github.com/zkgo/zkgo/compat-tests/harness"
 	"github.com/zkgo/zkgo/node"
@@ -479,10 +482,26 @@ func TestReconfigDrive_AddServerRemoveOne(t *testing.T) {
 func TestReconfigDrive_ObserverPromoted(t *testing.T) {
 	m, e := observerEnsemble(t)
 	line := strings.Replace(serverSpec(t, m.ConfigPath(4), 4), ":observer", ":participant", 1)
-	for id := int64(1); id <= 4; id++ {
+	for id := int64(1); id <= 3; id++ {
 		e.startJoiner(t, id)
 	}
+	log4 := &lockedBuf{}
+	m.Release(4)
+	e.zk[4] = harness.StartZkgoMember(t, m.ConfigPath(4), func(c *node.Config) {
+		node.EnableReconfigForTest(c)
+		c.SkipACL = true
+		c.Logger = zerolog.New(io.MultiWriter(log4, zerolog.ConsoleWriter{Out: tWriter{t}, NoColor: true})).
+			With().Timestamp().Int64("myid", 4).Logger()
+	})
 	e.waitMode(t, 4, "observer")
+	// Java's Observer.observeLeader logs no "LEADER ELECTION TOOK" (only
+	// Leader.lead and Follower.followLeader do).
+	if l := log4.lines("LEADER ELECTION TOOK"); len(l) != 0 {
+		t.Errorf("observer 4 logged an election time, as a Java observer does not: %q", l)
+	}
+	if len(log4.lines(`"message":"OBSERVING"`)) != 1 {
+		t.Errorf("observer 4 did not log OBSERVING once")
+	}
 	var lead int64
 	deadline := time.Now().Add(60 * time.Second)
 	for lead == 0 {
@@ -535,6 +554,11 @@ func TestReconfigDrive_ObserverPromoted(t *testing.T) {
 		t.Fatalf("/zookeeper/config after promoting 4: %q", text)
 	}
 	e.waitMode(t, 4, "follower")
+	// Java's Follower.followLeader logs its line with or without an
+	// election; zkgo says there was none.
+	if l := log4.lines("FOLLOWING - LEADER ELECTION TOOK"); len(l) != 1 || !strings.Contains(l[0], `"without_election":true`) {
+		t.Errorf("member 4 promoted without an election logged %q, want one FOLLOWING line with without_election", l)
+	}
 	for id := range e.zk {
 		checkActivatedFiles(t, m.ConfigPath(id), string(text))
 	}
@@ -693,4 +717,38 @@ func observerEnsemble(t *testing.T) (*harness.Mixed, *reconfigEnsemble) {
 	}
 	m := harness.NewMixed(t, harness.MixedOptions{Members: specs})
 	return m, &reconfigEnsemble{m: m, zk: map[int64]*harness.Zkgo{}}
+}
+
+// lockedBuf collects a member's log lines (zerolog writes from several
+// goroutines).
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// lines returns the lines holding sub.
+func (l *lockedBuf) lines(sub string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, line := range strings.Split(l.b.String(), "\n") {
+		if strings.Contains(line, sub) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// tWriter writes log lines to the test's log.
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
