@@ -257,14 +257,8 @@ func (s *Server) activateConfig(z wire.Zxid, c *quorum.Config, designated int64,
 	q := quorumOf(c, me)
 	s.quorumNow.Store(q)
 	if m, ok := c.Servers[me]; ok && m.HasClient {
-		if old, had := prev.Servers[me]; !had || old.ClientHost != m.ClientHost || old.ClientPort != m.ClientPort {
-			if m.ClientPort != s.cfg.ClientPort {
-				// Java re-binds its client port (cnxnFactory.reconfigure);
-				// zkgo keeps the listener it started with (DIFFERENCES).
-				s.log.Error().Str("client_addr", net.JoinHostPort(m.ClientHost, strconv.Itoa(m.ClientPort))).
-					Int("serving_port", s.cfg.ClientPort).
-					Msg("the activated configuration moves this server's client port; zkgo keeps serving on the one it started with until restarted")
-			}
+		if old, had := prev.Servers[me]; !had || !old.clientSet || old.ClientHost != m.ClientHost || old.ClientPort != m.ClientPort {
+			s.moveClientListener(net.JoinHostPort(m.ClientHost, strconv.Itoa(m.ClientPort)))
 		}
 	}
 	// QuorumPeer.restartLeaderElection: notifications carry the new
@@ -284,6 +278,38 @@ func (s *Server) activateConfig(z wire.Zxid, c *quorum.Config, designated int64,
 	s.log.Info().Str("version", quorum.HexVersion(c.Version)).Str("zxid", z.String()).Int64("designated_leader", designated).
 		Msg("configuration activated")
 	return nil
+}
+
+// moveClientListener moves the client listener to addr, the client
+// address an activated configuration gives this server, as Java's
+// QuorumPeer.processReconfig does (cnxnFactory.reconfigure): the
+// connections open stay, new ones are taken on addr. The move binds, so
+// it runs on a goroutine of its own; moves run in the order asked, a
+// later one superseding one not yet started.
+func (s *Server) moveClientListener(addr string) {
+	fn := s.clientRebind.Load()
+	if fn == nil {
+		s.log.Error().Str("client_addr", addr).Int64("serving_port", s.boundPort.Load()).
+			Msg("the activated configuration moves this server's client address; this client listener cannot move: it keeps serving until restarted")
+		return
+	}
+	seq := s.rebindSeq.Add(1)
+	s.goRoutine(func() {
+		s.rebindMu.Lock()
+		defer s.rebindMu.Unlock()
+		if s.rebindSeq.Load() != seq {
+			return // a later configuration moves it again
+		}
+		bound, err := (*fn)(addr)
+		if err != nil {
+			s.log.Error().Err(err).Str("client_addr", addr).Msg("cannot move the client listener; it keeps serving where it did")
+			return
+		}
+		if a, ok := bound.(*net.TCPAddr); ok {
+			s.boundPort.Store(int64(a.Port))
+		}
+		s.log.Info().Str("client_addr", bound.String()).Msg("client listener moved by the activated configuration")
+	})
 }
 
 // reconfigPrep returns the leader's computation of a reconfig request

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -637,17 +638,31 @@ func TestReconfigDrive_StaleMemberAdoptsNewerConfig(t *testing.T) {
 	pollData(t, sc, "/during", []byte("x"))
 }
 
-// TestReconfigDrive_ClientPortMoveKeepsListener: a reconfig that moves a
-// follower's client port is committed and written (the member's dynamic
-// file names the new port for its next start), while the member keeps
-// serving on the port it started with (DIFFERENCES row 62: Java re-binds).
-func TestReconfigDrive_ClientPortMoveKeepsListener(t *testing.T) {
+// TestReconfigDrive_ClientPortMove: a reconfig that changes a follower's
+// client port moves its client listener when the follower activates the
+// configuration, as Java 3.8's QuorumPeer.processReconfig does
+// (cnxnFactory.reconfigure): new clients are served on the new port, the
+// session opened on the old one before the move is served on without a
+// disconnect, a new connection to the old port is closed at once, and
+// conf reports the new port (DIFFERENCES row 62).
+func TestReconfigDrive_ClientPortMove(t *testing.T) {
 	e := startReconfigEnsemble(t, 1, 2, 3)
 	lead := e.leader(t)
 	var f int64
 	for id := range e.zk {
 		if id != lead {
 			f = id
+		}
+	}
+	oldAddr := e.zk[f].Addr
+	fc, fev, err := zk.Connect([]string{oldAddr}, 10*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fc.Close()
+	for ev := range fev {
+		if ev.State == zk.StateHasSession {
+			break
 		}
 	}
 	line := serverSpec(t, quorum.DynamicFileName(e.m.ConfigPath(f), 0x100000000), f)
@@ -666,15 +681,47 @@ func TestReconfigDrive_ClientPortMoveKeepsListener(t *testing.T) {
 		t.Fatalf("/zookeeper/config after moving %d's client port: %q", f, text)
 	}
 	checkActivatedFiles(t, e.m.ConfigPath(f), string(text))
-	fc := dialZk(t, e.zk[f].Addr)
+	newAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(newPort))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, err := harness.FourLetter(newAddr, "ruok")
+		if err == nil && out == "imok" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("member %d does not answer on its new client address %s: %q, %v", f, newAddr, out, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if out, err := harness.FourLetter(oldAddr, "ruok"); err == nil && out == "imok" {
+		t.Fatalf("member %d still takes new connections on its old client address %s", f, oldAddr)
+	}
 	if _, err := lc.Create("/moved", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fc.Sync("/"); err != nil {
-		t.Fatal(err)
+	nc := dialZk(t, newAddr)
+	for _, c := range []*zk.Conn{fc, nc} {
+		if _, err := c.Sync("/"); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _, err := c.Exists("/moved"); err != nil || !ok {
+			t.Fatalf("member %d: /moved %v %v", f, ok, err)
+		}
 	}
-	if ok, _, err := fc.Exists("/moved"); err != nil || !ok {
-		t.Fatalf("member %d on its old client port: %v %v", f, ok, err)
+	for {
+		select {
+		case ev := <-fev:
+			if ev.Type == zk.EventSession && ev.State != zk.StateHasSession {
+				t.Fatalf("the session opened on the old client port before the move saw %v", ev.State)
+			}
+			continue
+		default:
+		}
+		break
+	}
+	conf, err := harness.FourLetter(newAddr, "conf")
+	if err != nil || !strings.Contains(conf, "clientPort="+strconv.Itoa(newPort)+"\n") {
+		t.Fatalf("conf on the new address: %v\n%s", err, conf)
 	}
 }
 
