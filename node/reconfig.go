@@ -1,12 +1,15 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/zkgo/zkgo/node/election"
 	"github.com/zkgo/zkgo/node/quorum"
@@ -312,6 +315,40 @@ func (s *Server) moveClientListener(addr string) {
 	})
 }
 
+// reconfigResolveTimeout bounds the name lookups of one reconfig
+// request's address check.
+const reconfigResolveTimeout = 2 * time.Second
+
+// hostResolver resolves host names as Java's InetSocketAddress does for a
+// QuorumServer (the first address, IPv4 first as the JVM prefers), each
+// name once, all within ctx. The leader's prep of a reconfig uses it for
+// checkAddressDuplicate; it runs on the owner goroutine, as Java resolves
+// a reconfig's joiners in its single prep thread: a reconfig is a rare
+// superuser operation, IP literals need no lookup, and the lookups of one
+// request share reconfigResolveTimeout.
+func hostResolver(ctx context.Context) quorum.Resolver {
+	memo := map[string]netip.Addr{}
+	return func(host string) (netip.Addr, bool) {
+		if ip, ok := memo[host]; ok {
+			return ip, ip.IsValid()
+		}
+		var found netip.Addr
+		if ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host); err == nil {
+			for _, ip := range ips {
+				if ip.Unmap().Is4() {
+					found = ip.Unmap()
+					break
+				}
+			}
+			if !found.IsValid() && len(ips) > 0 {
+				found = ips[0]
+			}
+		}
+		memo[host] = found
+		return found, found.IsValid()
+	}
+}
+
 // reconfigPrep returns the leader's computation of a reconfig request
 // (tree.PrepRequest.Reconfig): quorum.Reconfig with the leadership's
 // committed and last seen configurations and its synced followers; nil
@@ -329,8 +366,10 @@ func (s *Server) reconfigPrep(zxid wire.Zxid) func(*wire.ReconfigRequest) ([]byt
 		if cur == nil {
 			return nil, wire.ErrUnimplemented
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), reconfigResolveTimeout)
+		defer cancel()
 		next, err := quorum.Reconfig(quorum.ReconfigState{Current: cur, LastSeen: last, StandaloneEnabled: s.cfg.Standalone,
-			MyID: s.quorum().MyID, Synced: ld.zab.SyncedFollowers(), Zxid: int64(zxid)}, r)
+			MyID: s.quorum().MyID, Synced: ld.zab.SyncedFollowers(), Zxid: int64(zxid), Resolve: hostResolver(ctx)}, r)
 		if err != nil {
 			var re *quorum.ReconfigError
 			if errors.As(err, &re) {
