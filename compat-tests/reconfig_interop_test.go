@@ -61,6 +61,8 @@ type reconfEnsemble struct {
 	begun time.Time
 	// removed are the members a scenario removed by reconfig.
 	removed map[int64]bool
+	// moved are the client addresses a scenario moved by reconfig.
+	moved map[int64]string
 }
 
 func parseKinds(t *testing.T, kinds string) ([]harness.MemberSpec, map[int64]byte) {
@@ -198,7 +200,12 @@ func (e *reconfEnsemble) stop(id int64) {
 	}
 }
 
-func (e *reconfEnsemble) addr(id int64) string { return e.m.ClientAddr(id) }
+func (e *reconfEnsemble) addr(id int64) string {
+	if a, ok := e.moved[id]; ok {
+		return a
+	}
+	return e.m.ClientAddr(id)
+}
 
 func (e *reconfEnsemble) mode(id int64) string {
 	if e.kind[id] == 'z' {

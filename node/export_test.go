@@ -6,3 +6,6 @@ package node
 func EnableReconfigForTest(c *Config) {
 	c.ReconfigEnabled = true
 }
+
+// HostResolver is hostResolver (reconfig.go).
+var HostResolver = hostResolver

@@ -111,7 +111,8 @@ func (s *Server) becomeLeading(out ElectionOutcome) {
 	s.leader = ld
 	s.setRole(roleLeading)
 	s.log.Info().Str("addr", ln.Addr().String()).Str("zxid", s.tree.LastZxid.String()).
-		Int64("accepted_epoch", p.acceptedEpoch).Dur("took", p.stats.electionTook).Msg("LEADING - LEADER ELECTION TOOK")
+		Int64("accepted_epoch", p.acceptedEpoch).Dur("took", p.stats.electionTook).
+		Bool("without_election", p.stats.designated).Msg("LEADING - LEADER ELECTION TOOK")
 	s.goRoutine(func() { ld.acceptLearners() })
 	// Java's lead() takes a snapshot first (ZooKeeperServer.loadData).
 	s.dur.wantSnapshot = true

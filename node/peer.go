@@ -156,6 +156,9 @@ type peerStats struct {
 	forwarded       int64
 	electionStarted time.Time
 	electionTook    time.Duration
+	// designated: the last role was taken without an election, as a
+	// reconfiguration designated it (electionTook is then 0).
+	designated bool
 }
 
 type electionRequest struct {
@@ -166,6 +169,8 @@ type electionRequest struct {
 type electionResult struct {
 	out ElectionOutcome
 	err error
+	// designated: the role a reconfiguration designated, no election.
+	designated bool
 }
 
 // newPeer sets up the quorum side and starts the election goroutine.
@@ -431,6 +436,13 @@ func (s *Server) onElection(r electionResult) {
 		return
 	}
 	p.stats.electionTook = time.Since(p.stats.electionStarted)
+	p.stats.designated = r.designated
+	if r.designated {
+		// Java logs the line below all the same, with the time since its
+		// last election's end reset to 0 (a meaningless number); zkgo
+		// says there was no election.
+		p.stats.electionTook = 0
+	}
 	out := r.out
 	switch out.State {
 	case wire.ServerFollowing, wire.ServerObserving:
@@ -444,12 +456,15 @@ func (s *Server) onElection(r electionResult) {
 			p.lookAt = time.Now().Add(time.Second)
 			return
 		}
-		state := "FOLLOWING"
+		ev := s.log.Info().Int64("leader", out.Leader).Str("zxid", out.Zxid.String()).Int64("election_epoch", out.ElectionEpoch).
+			Int64("peer_epoch", out.PeerEpoch).Dur("took", p.stats.electionTook).Bool("without_election", r.designated)
 		if out.State == wire.ServerObserving {
-			state = "OBSERVING"
+			// Java's Observer.observeLeader logs no election time (only
+			// Leader.lead and Follower.followLeader do).
+			ev.Msg("OBSERVING")
+		} else {
+			ev.Msg("FOLLOWING - LEADER ELECTION TOOK")
 		}
-		s.log.Info().Int64("leader", out.Leader).Str("zxid", out.Zxid.String()).Int64("election_epoch", out.ElectionEpoch).
-			Int64("peer_epoch", out.PeerEpoch).Dur("took", p.stats.electionTook).Msg(state + " - LEADER ELECTION TOOK")
 		p.learner.startLearning(out.Leader, out.State == wire.ServerObserving)
 	case wire.ServerLeading:
 		s.becomeLeading(out)

@@ -1,10 +1,12 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"time"
@@ -235,8 +237,7 @@ func (s *Server) takeDesignatedRole(out ElectionOutcome) {
 	}
 	s.log.Info().Int64("leader", out.Leader).Str("state", out.State.String()).
 		Msg("taking the role a reconfiguration designated, without an election")
-	p.stats.electionStarted = time.Now()
-	s.onElection(electionResult{out: out})
+	s.onElection(electionResult{out: out, designated: true})
 }
 
 // persistNextConfig writes a proposed configuration as the .next file
@@ -261,14 +262,8 @@ func (s *Server) activateConfig(z wire.Zxid, c *quorum.Config, designated int64,
 	q := quorumOf(c, me)
 	s.quorumNow.Store(q)
 	if m, ok := c.Servers[me]; ok && m.HasClient {
-		if old, had := prev.Servers[me]; !had || old.ClientHost != m.ClientHost || old.ClientPort != m.ClientPort {
-			if m.ClientPort != s.cfg.ClientPort {
-				// Java re-binds its client port (cnxnFactory.reconfigure);
-				// zkgo keeps the listener it started with (DIFFERENCES).
-				s.log.Error().Str("client_addr", net.JoinHostPort(m.ClientHost, strconv.Itoa(m.ClientPort))).
-					Int("serving_port", s.cfg.ClientPort).
-					Msg("the activated configuration moves this server's client port; zkgo keeps serving on the one it started with until restarted")
-			}
+		if old, had := prev.Servers[me]; !had || !old.clientSet || old.ClientHost != m.ClientHost || old.ClientPort != m.ClientPort {
+			s.moveClientListener(net.JoinHostPort(m.ClientHost, strconv.Itoa(m.ClientPort)))
 		}
 	}
 	// QuorumPeer.restartLeaderElection: notifications carry the new
@@ -290,6 +285,72 @@ func (s *Server) activateConfig(z wire.Zxid, c *quorum.Config, designated int64,
 	return nil
 }
 
+// moveClientListener moves the client listener to addr, the client
+// address an activated configuration gives this server, as Java's
+// QuorumPeer.processReconfig does (cnxnFactory.reconfigure): the
+// connections open stay, new ones are taken on addr. The move binds, so
+// it runs on a goroutine of its own; moves run in the order asked, a
+// later one superseding one not yet started.
+func (s *Server) moveClientListener(addr string) {
+	fn := s.clientRebind.Load()
+	if fn == nil {
+		s.log.Error().Str("client_addr", addr).Int64("serving_port", s.boundPort.Load()).
+			Msg("the activated configuration moves this server's client address; this client listener cannot move: it keeps serving until restarted")
+		return
+	}
+	seq := s.rebindSeq.Add(1)
+	s.goRoutine(func() {
+		s.rebindMu.Lock()
+		defer s.rebindMu.Unlock()
+		if s.rebindSeq.Load() != seq {
+			return // a later configuration moves it again
+		}
+		bound, err := (*fn)(addr)
+		if err != nil {
+			s.log.Error().Err(err).Str("client_addr", addr).Msg("cannot move the client listener; it keeps serving where it did")
+			return
+		}
+		if a, ok := bound.(*net.TCPAddr); ok {
+			s.boundPort.Store(int64(a.Port))
+		}
+		s.log.Info().Str("client_addr", bound.String()).Msg("client listener moved by the activated configuration")
+	})
+}
+
+// reconfigResolveTimeout bounds the name lookups of one reconfig
+// request's address check.
+const reconfigResolveTimeout = 2 * time.Second
+
+// hostResolver resolves host names as Java's InetSocketAddress does for a
+// QuorumServer (the first address, IPv4 first as the JVM prefers), each
+// name once, all within ctx. The leader's prep of a reconfig uses it for
+// checkAddressDuplicate; it runs on the owner goroutine, as Java resolves
+// a reconfig's joiners in its single prep thread: a reconfig is a rare
+// superuser operation, IP literals need no lookup, and the lookups of one
+// request share reconfigResolveTimeout.
+func hostResolver(ctx context.Context) quorum.Resolver {
+	memo := map[string]netip.Addr{}
+	return func(host string) (netip.Addr, bool) {
+		if ip, ok := memo[host]; ok {
+			return ip, ip.IsValid()
+		}
+		var found netip.Addr
+		if ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host); err == nil {
+			for _, ip := range ips {
+				if ip.Unmap().Is4() {
+					found = ip.Unmap()
+					break
+				}
+			}
+			if !found.IsValid() && len(ips) > 0 {
+				found = ips[0]
+			}
+		}
+		memo[host] = found
+		return found, found.IsValid()
+	}
+}
+
 // reconfigPrep returns the leader's computation of a reconfig request
 // (tree.PrepRequest.Reconfig): quorum.Reconfig with the leadership's
 // committed and last seen configurations and its synced followers; nil
@@ -307,8 +368,10 @@ func (s *Server) reconfigPrep(zxid wire.Zxid) func(*wire.ReconfigRequest) ([]byt
 		if cur == nil {
 			return nil, wire.ErrUnimplemented
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), reconfigResolveTimeout)
+		defer cancel()
 		next, err := quorum.Reconfig(quorum.ReconfigState{Current: cur, LastSeen: last, StandaloneEnabled: s.cfg.Standalone,
-			MyID: s.quorum().MyID, Synced: ld.zab.SyncedFollowers(), Zxid: int64(zxid)}, r)
+			MyID: s.quorum().MyID, Synced: ld.zab.SyncedFollowers(), Zxid: int64(zxid), Resolve: hostResolver(ctx)}, r)
 		if err != nil {
 			var re *quorum.ReconfigError
 			if errors.As(err, &re) {

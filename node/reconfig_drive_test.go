@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/rs/zerolog"
 
 	"github.com/zkgo/zkgo/compat-tests/harness"
 	"github.com/zkgo/zkgo/node"
@@ -479,10 +483,26 @@ func TestReconfigDrive_AddServerRemoveOne(t *testing.T) {
 func TestReconfigDrive_ObserverPromoted(t *testing.T) {
 	m, e := observerEnsemble(t)
 	line := strings.Replace(serverSpec(t, m.ConfigPath(4), 4), ":observer", ":participant", 1)
-	for id := int64(1); id <= 4; id++ {
+	for id := int64(1); id <= 3; id++ {
 		e.startJoiner(t, id)
 	}
+	log4 := &lockedBuf{}
+	m.Release(4)
+	e.zk[4] = harness.StartZkgoMember(t, m.ConfigPath(4), func(c *node.Config) {
+		node.EnableReconfigForTest(c)
+		c.SkipACL = true
+		c.Logger = zerolog.New(io.MultiWriter(log4, zerolog.ConsoleWriter{Out: tWriter{t}, NoColor: true})).
+			With().Timestamp().Int64("myid", 4).Logger()
+	})
 	e.waitMode(t, 4, "observer")
+	// Java's Observer.observeLeader logs no "LEADER ELECTION TOOK" (only
+	// Leader.lead and Follower.followLeader do).
+	if l := log4.lines("LEADER ELECTION TOOK"); len(l) != 0 {
+		t.Errorf("observer 4 logged an election time, as a Java observer does not: %q", l)
+	}
+	if len(log4.lines(`"message":"OBSERVING"`)) != 1 {
+		t.Errorf("observer 4 did not log OBSERVING once")
+	}
 	var lead int64
 	deadline := time.Now().Add(60 * time.Second)
 	for lead == 0 {
@@ -535,6 +555,11 @@ func TestReconfigDrive_ObserverPromoted(t *testing.T) {
 		t.Fatalf("/zookeeper/config after promoting 4: %q", text)
 	}
 	e.waitMode(t, 4, "follower")
+	// Java's Follower.followLeader logs its line with or without an
+	// election; zkgo says there was none.
+	if l := log4.lines("FOLLOWING - LEADER ELECTION TOOK"); len(l) != 1 || !strings.Contains(l[0], `"without_election":true`) {
+		t.Errorf("member 4 promoted without an election logged %q, want one FOLLOWING line with without_election", l)
+	}
 	for id := range e.zk {
 		checkActivatedFiles(t, m.ConfigPath(id), string(text))
 	}
@@ -613,17 +638,31 @@ func TestReconfigDrive_StaleMemberAdoptsNewerConfig(t *testing.T) {
 	pollData(t, sc, "/during", []byte("x"))
 }
 
-// TestReconfigDrive_ClientPortMoveKeepsListener: a reconfig that moves a
-// follower's client port is committed and written (the member's dynamic
-// file names the new port for its next start), while the member keeps
-// serving on the port it started with (DIFFERENCES row 62: Java re-binds).
-func TestReconfigDrive_ClientPortMoveKeepsListener(t *testing.T) {
+// TestReconfigDrive_ClientPortMove: a reconfig that changes a follower's
+// client port moves its client listener when the follower activates the
+// configuration, as Java 3.8's QuorumPeer.processReconfig does
+// (cnxnFactory.reconfigure): new clients are served on the new port, the
+// session opened on the old one before the move is served on without a
+// disconnect, a new connection to the old port is closed at once, and
+// conf reports the new port (DIFFERENCES row 62).
+func TestReconfigDrive_ClientPortMove(t *testing.T) {
 	e := startReconfigEnsemble(t, 1, 2, 3)
 	lead := e.leader(t)
 	var f int64
 	for id := range e.zk {
 		if id != lead {
 			f = id
+		}
+	}
+	oldAddr := e.zk[f].Addr
+	fc, fev, err := zk.Connect([]string{oldAddr}, 10*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fc.Close()
+	for ev := range fev {
+		if ev.State == zk.StateHasSession {
+			break
 		}
 	}
 	line := serverSpec(t, quorum.DynamicFileName(e.m.ConfigPath(f), 0x100000000), f)
@@ -642,15 +681,47 @@ func TestReconfigDrive_ClientPortMoveKeepsListener(t *testing.T) {
 		t.Fatalf("/zookeeper/config after moving %d's client port: %q", f, text)
 	}
 	checkActivatedFiles(t, e.m.ConfigPath(f), string(text))
-	fc := dialZk(t, e.zk[f].Addr)
+	newAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(newPort))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, err := harness.FourLetter(newAddr, "ruok")
+		if err == nil && out == "imok" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("member %d does not answer on its new client address %s: %q, %v", f, newAddr, out, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if out, err := harness.FourLetter(oldAddr, "ruok"); err == nil && out == "imok" {
+		t.Fatalf("member %d still takes new connections on its old client address %s", f, oldAddr)
+	}
 	if _, err := lc.Create("/moved", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fc.Sync("/"); err != nil {
-		t.Fatal(err)
+	nc := dialZk(t, newAddr)
+	for _, c := range []*zk.Conn{fc, nc} {
+		if _, err := c.Sync("/"); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _, err := c.Exists("/moved"); err != nil || !ok {
+			t.Fatalf("member %d: /moved %v %v", f, ok, err)
+		}
 	}
-	if ok, _, err := fc.Exists("/moved"); err != nil || !ok {
-		t.Fatalf("member %d on its old client port: %v %v", f, ok, err)
+	for {
+		select {
+		case ev := <-fev:
+			if ev.Type == zk.EventSession && ev.State != zk.StateHasSession {
+				t.Fatalf("the session opened on the old client port before the move saw %v", ev.State)
+			}
+			continue
+		default:
+		}
+		break
+	}
+	conf, err := harness.FourLetter(newAddr, "conf")
+	if err != nil || !strings.Contains(conf, "clientPort="+strconv.Itoa(newPort)+"\n") {
+		t.Fatalf("conf on the new address: %v\n%s", err, conf)
 	}
 }
 
@@ -693,4 +764,38 @@ func observerEnsemble(t *testing.T) (*harness.Mixed, *reconfigEnsemble) {
 	}
 	m := harness.NewMixed(t, harness.MixedOptions{Members: specs})
 	return m, &reconfigEnsemble{m: m, zk: map[int64]*harness.Zkgo{}}
+}
+
+// lockedBuf collects a member's log lines (zerolog writes from several
+// goroutines).
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// lines returns the lines holding sub.
+func (l *lockedBuf) lines(sub string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, line := range strings.Split(l.b.String(), "\n") {
+		if strings.Contains(line, sub) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// tWriter writes log lines to the test's log.
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }

@@ -104,6 +104,9 @@ type Frontend struct {
 	adminMu sync.Mutex
 	admins  map[*adminSock]struct{}
 	stopped bool // under adminMu
+
+	// moves: the listeners Rebind started (rebind.go).
+	moves moves
 }
 
 // New validates cfg and returns a Frontend; Start begins serving.
@@ -127,15 +130,7 @@ func New(cfg Config) (*Frontend, error) {
 func (f *Frontend) Start() error {
 	go func() {
 		defer close(f.done)
-		err := gnet.Run(f, "tcp://"+f.cfg.Addr,
-			gnet.WithMulticore(f.cfg.Loops > 1),
-			gnet.WithNumEventLoop(f.cfg.Loops),
-			gnet.WithReuseAddr(true),
-			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-			gnet.WithLogger(gnetLogger{f.log}),
-			gnet.WithLogLevel(0),
-		)
-		f.runErr = err
+		f.runErr = gnet.Run(f, "tcp://"+f.cfg.Addr, f.engineOptions()...)
 	}()
 	select {
 	case <-f.ready:
@@ -149,7 +144,21 @@ func (f *Frontend) Start() error {
 	}
 }
 
-// Addr returns the bound listen address (valid after Start).
+// engineOptions are the options of each engine: Start's and those Rebind
+// starts.
+func (f *Frontend) engineOptions() []gnet.Option {
+	return []gnet.Option{
+		gnet.WithMulticore(f.cfg.Loops > 1),
+		gnet.WithNumEventLoop(f.cfg.Loops),
+		gnet.WithReuseAddr(true),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithLogger(gnetLogger{f.log}),
+		gnet.WithLogLevel(0),
+	}
+}
+
+// Addr returns the listen address Start bound (valid after Start; Rebind
+// returns the address it moves to).
 func (f *Frontend) Addr() net.Addr { return f.addr }
 
 // Stop closes the listener and every connection. It is idempotent.
@@ -161,7 +170,8 @@ func (f *Frontend) Stop(ctx context.Context) error {
 		default:
 			return
 		}
-		err = f.eng.Stop(ctx)
+		err = f.stopMoved(ctx)
+		err = errors.Join(err, f.eng.Stop(ctx))
 		select {
 		case <-f.done:
 		case <-ctx.Done():
@@ -247,8 +257,18 @@ func boundAddr(eng gnet.Engine, fallback string) net.Addr {
 	return addr
 }
 
-// OnOpen creates the connection's state and registers it with the Backend.
+// OnOpen creates the connection's state and registers it with the
+// Backend; once the client address moved (Rebind), a connection to the
+// old one is closed at once.
 func (f *Frontend) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	if f.moves.firstRetired.Load() {
+		return nil, gnet.Close
+	}
+	return f.openConn(c)
+}
+
+// openConn is OnOpen for the engine taking clients.
+func (f *Frontend) openConn(c gnet.Conn) ([]byte, gnet.Action) {
 	cc := &conn{id: f.nextID.Add(1), fe: f, gc: c}
 	if ra := c.RemoteAddr(); ra != nil {
 		cc.remote = ra.String()

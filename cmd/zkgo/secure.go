@@ -93,6 +93,9 @@ func serveClients(srv *node.Server, log zerolog.Logger) (*proxy.Frontend, *secur
 			if a, ok := fe.Addr().(*net.TCPAddr); ok {
 				srv.SetClientPort(a.Port)
 			}
+			// A reconfiguration that changes this member's client
+			// address moves the listener (Java's cnxnFactory.reconfigure).
+			srv.SetClientRebind(fe.Rebind)
 		}
 	}
 	if cfg.SecureClientPort > 0 {

@@ -134,6 +134,7 @@ func StartZkgoMember(t testing.TB, cfgPath string, mutate func(*node.Config)) *Z
 		_ = srv.Stop(ctx)
 		t.Fatalf("zkgo listen: %v", err)
 	}
+	srv.SetClientRebind(fe.Rebind)
 	z := &Zkgo{Addr: fe.Addr().String(), Server: srv, Frontend: fe, Config: srv.Config()}
 	t.Cleanup(func() { z.checkDigests(t); z.Stop() })
 	return z

@@ -282,7 +282,9 @@ func (e *Election) SetVote(state wire.ServerState, leader int64, zxid wire.Zxid)
 // SetVoters switches to a new configuration's voters and verifier, as
 // QuorumPeer.restartLeaderElection starts a new FastLeaderElection with
 // it: the state and current vote are kept (they are the peer's), a round
-// running is abandoned. Notifications from servers that are not voters
+// running is abandoned and the logical clock starts again at 0, as the new
+// FastLeaderElection's does (its next round is round 1; peers adopt a
+// higher round either way). Notifications from servers that are not voters
 // of it are answered with the current vote (validVoter), and a server
 // that is not one of them votes for no one (getInitId's Long.MIN_VALUE).
 func (e *Election) SetVoters(voters []int64, v quorum.Verifier, nonVoting bool) error {
@@ -302,6 +304,7 @@ func (e *Election) SetVoters(voters []int64, v quorum.Verifier, nonVoting bool) 
 		e.qv = quorum.NewMajority(e.cfg.Voters)
 	}
 	e.round = round{}
+	e.clock = 0
 	return nil
 }
 

@@ -873,3 +873,26 @@ func TestSetVotersSwitchesConfiguration(t *testing.T) {
 		t.Fatalf("reply to a server no longer a voter: %+v", m[3])
 	}
 }
+
+// TestSetVotersRestartsTheLogicalClock: a new configuration starts a new
+// FastLeaderElection in Java 3.8 (QuorumPeer.restartLeaderElection, and
+// the restart after a newer configuration received while looking), whose
+// logical clock starts at 0: the next round is round 1 whatever the
+// rounds before, as Java peers see it in the notifications.
+func TestSetVotersRestartsTheLogicalClock(t *testing.T) {
+	e := newElection(t, 1, []int64{1, 2, 3}, true)
+	e.Start(5, 1)
+	e.Step(looking(2, 2, 9, 6, 1)) // round 6 adopted
+	e.Ready()
+	if e.LogicalClock() != 6 {
+		t.Fatalf("clock %d before the switch, want 6", e.LogicalClock())
+	}
+	if err := e.SetVoters([]int64{1, 2, 3, 4}, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if e.LogicalClock() != 0 {
+		t.Fatalf("clock %d after the switch, want 0 (a new FastLeaderElection)", e.LogicalClock())
+	}
+	e.Start(5, 1)
+	wantVoteMsgs(t, e.Ready(), []int64{2, 3, 4}, 1, 5, 1, 1)
+}

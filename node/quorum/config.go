@@ -176,35 +176,67 @@ func ParseServer(id int64, spec string) (Server, error) {
 	return s, nil
 }
 
+// Resolver gives the address a host name stands for, as Java's
+// InetSocketAddress resolves a QuorumServer's hosts: ok is false when it
+// does not resolve. An IP literal stands for itself.
+type Resolver func(host string) (ip netip.Addr, ok bool)
+
 // conflictsWith is QuorumServer.checkAddressDuplicate: an address of s
-// (quorum, election, client) equal to one of o's, wildcard and loopback
-// addresses excepted. Hosts that are not IP literals compare by name
-// (Java compares resolved addresses; a pure package cannot resolve).
-func (s Server) conflictsWith(o Server) error {
+// (quorum, election, client) equal to one of o's, addresses that are
+// unresolved, wildcard or loopback excepted. With a resolver, addresses
+// compare as Java's resolved InetSocketAddresses do (a host name and the
+// IP it resolves to are the same address; a name that resolves to a
+// loopback address is left out); without one (a pure caller), hosts that
+// are not IP literals compare by name and "localhost" is loopback.
+func (s Server) conflictsWith(o Server, resolve Resolver) error {
 	type addr struct {
 		host string
 		port int
+		ip   netip.Addr
 	}
 	list := func(v Server) []addr {
-		out := []addr{{v.Host, v.QuorumPort}}
+		out := []addr{{host: v.Host, port: v.QuorumPort}}
 		if v.HasClient {
-			out = append(out, addr{v.ClientHost, v.ClientPort})
+			out = append(out, addr{host: v.ClientHost, port: v.ClientPort})
 		}
-		return append(out, addr{v.Host, v.ElectionPort})
-	}
-	special := func(h string) bool {
-		if strings.EqualFold(h, "localhost") {
-			return true
+		out = append(out, addr{host: v.Host, port: v.ElectionPort})
+		kept := out[:0]
+		for _, a := range out {
+			ip, err := netip.ParseAddr(a.host)
+			switch {
+			case err == nil:
+			case resolve != nil:
+				var ok bool
+				if ip, ok = resolve(a.host); !ok {
+					continue // unresolved
+				}
+			case strings.EqualFold(a.host, "localhost"):
+				continue
+			}
+			if ip.IsValid() {
+				ip = ip.Unmap()
+				if ip.IsUnspecified() || ip.IsLoopback() {
+					continue
+				}
+			}
+			a.ip = ip
+			kept = append(kept, a)
 		}
-		ip, err := netip.ParseAddr(h)
-		return err == nil && (ip.IsUnspecified() || ip.IsLoopback())
+		return kept
 	}
+	same := func(a, b addr) bool {
+		if a.port != b.port {
+			return false
+		}
+		if a.ip.IsValid() || b.ip.IsValid() {
+			return a.ip == b.ip
+		}
+		return strings.EqualFold(a.host, b.host)
+	}
+	others := list(o)
 	for _, my := range list(s) {
-		if special(my.host) {
-			continue
-		}
-		for _, other := range list(o) {
-			if !special(other.host) && strings.EqualFold(my.host, other.host) && my.port == other.port {
+		for _, other := range others {
+			if same(my, other) {
 				return fmt.Errorf("%s:%d of server.%d conflicts %s:%d of server.%d",
 					my.host, my.port, s.ID, other.host, other.port, o.ID)
 			}

@@ -45,6 +45,10 @@ type ReconfigState struct {
 	Synced map[int64]bool
 	// Zxid is the zxid the reconfig txn gets: the new version.
 	Zxid int64
+	// Resolve resolves the host names of the joining servers and of the
+	// members they are checked against (checkAddressDuplicate compares
+	// resolved addresses); nil compares names.
+	Resolve Resolver
 }
 
 // Reconfig computes the configuration a reconfig request asks for, as
@@ -93,7 +97,7 @@ func Reconfig(st ReconfigState, req *wire.ReconfigRequest) (*Config, error) {
 		if !req.Nulls.Has(1) {
 			leaving = &req.LeavingServers
 		}
-		next, err = incremental(last, joining, leaving)
+		next, err = incremental(last, joining, leaving, st.Resolve)
 	}
 	if err != nil {
 		return nil, err
@@ -156,7 +160,7 @@ func splitList(s, sep string) []string {
 	return out
 }
 
-func incremental(last *Config, joining, leaving *string) (*Config, error) {
+func incremental(last *Config, joining, leaving *string, resolve Resolver) (*Config, error) {
 	if last.Hierarchical() {
 		return nil, refuse(wire.ErrBadArguments,
 			"Incremental reconfiguration requested but last configuration seen has a non-majority quorum system")
@@ -196,7 +200,7 @@ func incremental(last *Config, joining, leaving *string) (*Config, error) {
 				if o.ID == sid {
 					continue
 				}
-				if err := s.conflictsWith(o); err != nil {
+				if err := s.conflictsWith(o, resolve); err != nil {
 					return nil, refuse(wire.ErrBadArguments, "%v", err)
 				}
 			}

@@ -2,6 +2,7 @@ package quorum
 
 import (
 	"errors"
+	"net/netip"
 	"testing"
 
 	"github.com/zkgo/zkgo/jute"
@@ -79,6 +80,17 @@ func TestReconfigRefusals(t *testing.T) {
 	pending.Version = 0x100000005
 	hier := mustConfig(t, three+"\ngroup.1=1:2:3")
 	join4 := "server.4=127.0.0.1:2884:3884;2184"
+	ten := mustConfig(t, "server.1=10.0.0.1:2881:3881;10.0.0.1:2181\nserver.2=10.0.0.2:2882:3882;2182\nserver.3=10.0.0.3:2883:3883;2183")
+	named := mustConfig(t, "server.1=zk1.example:2881:3881;zk1.example:2181\n"+
+		"server.2=myhost:2882:3882;myhost:2182\nserver.3=gone.example:2883:3883;gone.example:2183")
+	hosts := func(h string) (netip.Addr, bool) {
+		ip, ok := map[string]string{"zk1.example": "10.0.0.1", "other-name-of-zk1.example": "10.0.0.1",
+			"zk4.example": "10.0.0.4", "myhost": "127.0.1.1"}[h]
+		if !ok {
+			return netip.Addr{}, false
+		}
+		return netip.MustParseAddr(ip), true
+	}
 	for _, tc := range []struct {
 		name       string
 		st         ReconfigState
@@ -112,6 +124,22 @@ func TestReconfigRefusals(t *testing.T) {
 			req: req(str("server.4=10.0.0.4:2884:3884;10.0.0.1:2181"), nil, nil, -1), want: wire.ErrBadArguments},
 		{name: "loopback addresses may repeat", st: ReconfigState{Current: cur},
 			req: req(str("server.4=127.0.0.1:2881:3884;2184"), nil, nil, -1)},
+		// checkAddressDuplicate compares resolved addresses: a host name
+		// and the IP it resolves to are one address, two names of one IP
+		// too; a name resolving to a loopback address, or not resolving,
+		// is left out.
+		{name: "host name of a member's IP", st: ReconfigState{Current: ten, Resolve: hosts},
+			req: req(str("server.4=zk1.example:2881:3884;2184"), nil, nil, -1), want: wire.ErrBadArguments},
+		{name: "IP of a member's host name", st: ReconfigState{Current: named, Resolve: hosts},
+			req: req(str("server.4=10.0.0.4:2884:3884;10.0.0.1:2181"), nil, nil, -1), want: wire.ErrBadArguments},
+		{name: "two names of one IP", st: ReconfigState{Current: named, Resolve: hosts},
+			req: req(str("server.4=zk4.example:2884:3884;other-name-of-zk1.example:2181"), nil, nil, -1), want: wire.ErrBadArguments},
+		{name: "a name of a loopback address may repeat", st: ReconfigState{Current: named, Resolve: hosts},
+			req: req(str("server.4=myhost:2884:3884;myhost:2182"), nil, nil, -1)},
+		{name: "an unresolved name may repeat", st: ReconfigState{Current: named, Resolve: hosts},
+			req: req(str("server.4=gone.example:2884:3884;gone.example:2183"), nil, nil, -1)},
+		{name: "same name, other port", st: ReconfigState{Current: named, Resolve: hosts},
+			req: req(str("server.4=zk1.example:2884:3884;zk1.example:2184"), nil, nil, -1)},
 		{name: "one participant left, standaloneEnabled", st: ReconfigState{Current: cur}, standalone: true,
 			req: req(nil, str("2,3"), nil, -1), want: wire.ErrBadArguments},
 		{name: "one participant left", st: ReconfigState{Current: cur}, req: req(nil, str("2,3"), nil, -1)},
