@@ -249,6 +249,7 @@ func (n *network) sendFLE(from int64, m fle.Message) {
 	n.lastFLE[[2]int64{from, m.To}] = m
 	to := n.s.peer(m.To)
 	if to == nil || !to.up {
+		n.traceFLELost(from, m, "the receiver is down")
 		return
 	}
 	n.s.push(&event{at: n.s.now + n.delay(from, m.To), kind: evFLE, from: from, msg: m, peer: m.To, gen: to.gen})
@@ -256,7 +257,12 @@ func (n *network) sendFLE(from int64, m fle.Message) {
 
 func (n *network) deliverFLE(e *event) {
 	to := n.s.peer(e.peer)
-	if !to.up || to.gen != e.gen || n.blocked(e.from, e.peer) {
+	switch {
+	case !to.up || to.gen != e.gen:
+		n.traceFLELost(e.from, e.msg, "the receiver crashed")
+		return
+	case n.blocked(e.from, e.peer):
+		n.traceFLELost(e.from, e.msg, "partitioned")
 		return
 	}
 	if to.pausedUntil > n.s.now {
@@ -266,4 +272,13 @@ func (n *network) deliverFLE(e *event) {
 		return
 	}
 	to.onFLE(e.from, e.msg)
+}
+
+// traceFLELost traces an election notification the network lost (with
+// the election's trace on).
+func (n *network) traceFLELost(from int64, m fle.Message, why string) {
+	if n.s.cfg.Trace && n.s.cfg.TraceElection {
+		n.s.tracef("net: fle %d->%d lost (%s): %v %s round %d", from, m.To, why, m.State,
+			fleVote(m.Leader, m.Zxid, m.PeerEpoch), m.ElectionEpoch)
+	}
 }
