@@ -112,9 +112,25 @@ func (n *network) reconnected(id int64) {
 	}
 }
 
+// resendFLE re-sends the last notification from sent to, as the new
+// connection's SendWorker does. A paused sender re-sends it when it
+// resumes (its SendWorker runs again then), the notification it last
+// sent by that time: skipping it lost the vote for good when the
+// receiver had missed it (TestFLEResendAfterPause).
 func (n *network) resendFLE(from, to int64) {
-	m, ok := n.lastFLE[[2]int64{from, to}]
-	if f := n.s.peer(from); ok && f.up && f.pausedUntil <= n.s.now {
+	f := n.s.peer(from)
+	if !f.up {
+		return
+	}
+	if f.pausedUntil > n.s.now {
+		n.s.push(&event{at: f.pausedUntil, kind: evResendFLE, peer: from, to: to, gen: f.gen})
+		return
+	}
+	if m, ok := n.lastFLE[[2]int64{from, to}]; ok {
+		if n.s.cfg.Trace && n.s.cfg.TraceElection {
+			n.s.tracef("net: fle %d->%d re-sent on a new connection: %v %s round %d", from, to, m.State,
+				fleVote(m.Leader, m.Zxid, m.PeerEpoch), m.ElectionEpoch)
+		}
 		n.sendFLE(from, m)
 	}
 }
