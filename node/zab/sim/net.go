@@ -112,9 +112,25 @@ func (n *network) reconnected(id int64) {
 	}
 }
 
+// resendFLE re-sends the last notification from sent to, as the new
+// connection's SendWorker does. A paused sender re-sends it when it
+// resumes (its SendWorker runs again then), the notification it last
+// sent by that time: skipping it lost the vote for good when the
+// receiver had missed it (TestFLEResendAfterPause).
 func (n *network) resendFLE(from, to int64) {
-	m, ok := n.lastFLE[[2]int64{from, to}]
-	if f := n.s.peer(from); ok && f.up && f.pausedUntil <= n.s.now {
+	f := n.s.peer(from)
+	if !f.up {
+		return
+	}
+	if f.pausedUntil > n.s.now {
+		n.s.push(&event{at: f.pausedUntil, kind: evResendFLE, peer: from, to: to, gen: f.gen})
+		return
+	}
+	if m, ok := n.lastFLE[[2]int64{from, to}]; ok {
+		if n.s.cfg.Trace && n.s.cfg.TraceElection {
+			n.s.tracef("net: fle %d->%d re-sent on a new connection: %v %s round %d", from, to, m.State,
+				fleVote(m.Leader, m.Zxid, m.PeerEpoch), m.ElectionEpoch)
+		}
 		n.sendFLE(from, m)
 	}
 }
@@ -249,6 +265,7 @@ func (n *network) sendFLE(from int64, m fle.Message) {
 	n.lastFLE[[2]int64{from, m.To}] = m
 	to := n.s.peer(m.To)
 	if to == nil || !to.up {
+		n.traceFLELost(from, m, "the receiver is down")
 		return
 	}
 	n.s.push(&event{at: n.s.now + n.delay(from, m.To), kind: evFLE, from: from, msg: m, peer: m.To, gen: to.gen})
@@ -256,7 +273,12 @@ func (n *network) sendFLE(from int64, m fle.Message) {
 
 func (n *network) deliverFLE(e *event) {
 	to := n.s.peer(e.peer)
-	if !to.up || to.gen != e.gen || n.blocked(e.from, e.peer) {
+	switch {
+	case !to.up || to.gen != e.gen:
+		n.traceFLELost(e.from, e.msg, "the receiver crashed")
+		return
+	case n.blocked(e.from, e.peer):
+		n.traceFLELost(e.from, e.msg, "partitioned")
 		return
 	}
 	if to.pausedUntil > n.s.now {
@@ -266,4 +288,13 @@ func (n *network) deliverFLE(e *event) {
 		return
 	}
 	to.onFLE(e.from, e.msg)
+}
+
+// traceFLELost traces an election notification the network lost (with
+// the election's trace on).
+func (n *network) traceFLELost(from int64, m fle.Message, why string) {
+	if n.s.cfg.Trace && n.s.cfg.TraceElection {
+		n.s.tracef("net: fle %d->%d lost (%s): %v %s round %d", from, m.To, why, m.State,
+			fleVote(m.Leader, m.Zxid, m.PeerEpoch), m.ElectionEpoch)
+	}
 }

@@ -170,12 +170,12 @@ func (p *Peer) becomeLooking(why string) {
 func (p *Peer) collectFLE() {
 	r := p.el.Ready()
 	for _, m := range r.Messages {
-		if p.s.cfg.TraceElection {
+		if p.s.cfg.Trace && p.s.cfg.TraceElection {
 			p.s.tracef("%d: fle send to %d: %v %s round %d", p.id, m.To, m.State, fleVote(m.Leader, m.Zxid, m.PeerEpoch), m.ElectionEpoch)
 		}
 		p.s.net.sendFLE(p.id, m)
 	}
-	if r.ReconnectAll && p.s.cfg.TraceElection {
+	if r.ReconnectAll && p.s.cfg.Trace && p.s.cfg.TraceElection {
 		p.s.tracef("%d: fle reconnect to all", p.id)
 	}
 	if d := r.Decision; d != nil && p.role == roleLooking {

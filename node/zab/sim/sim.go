@@ -241,6 +241,7 @@ const (
 	evClose
 	evClosed
 	evSnapshot
+	evResendFLE
 )
 
 type event struct {
@@ -256,7 +257,8 @@ type event struct {
 	msg  fle.Message
 	// evFault
 	fault int
-	// evConnect: the leader to connect to, the attempt
+	// evConnect: the leader to connect to, the attempt; evResendFLE: the
+	// receiver (to)
 	to      int64
 	attempt int
 }
@@ -510,6 +512,10 @@ func (s *Sim) handle(e *event) {
 		s.net.slow[e.peer] = 0
 	case evClosed:
 		s.net.notifyClosed(e.link.c, e.peer, e.gen)
+	case evResendFLE:
+		if p := s.peer(e.peer); p.up && p.gen == e.gen {
+			s.net.resendFLE(e.peer, e.to)
+		}
 	case evClose:
 		if len(e.link.q) > 0 && e.link.c.open {
 			s.push(&event{at: max(e.link.lastAt, s.now) + 1, kind: evClose, link: e.link})
