@@ -104,7 +104,10 @@
 // outofelection path and is truncated to its history by the sync, as a
 // late Java follower would be).
 //
-// With CanLead true the machine is exactly Java's.
+// With CanLead true the machine is Java's, with one addition: a voter of
+// my round whose vote is worse than my proposal is answered with it, once
+// per sender and round (Java waits for its own poll to time out, which
+// other notifications can postpone for seconds; DIFFERENCES row 64).
 //
 // Vote order is totalOrderPredicate: a candidate whose weight is 0 (a
 // weight.N=0 line of a hierarchical quorum) never beats the proposal.

@@ -186,6 +186,9 @@ type round struct {
 	seen          map[int64]Vote // LOOKING votes seen this round, any election epoch (WouldWin)
 	wwArmed       bool           // the WouldWin condition holds and is not reported yet
 	wwWaited      time.Duration  // how long it has held
+	// answered: the voters whose worse vote of this round I answered with
+	// my proposal (at most once each per round; processLooking).
+	answered map[int64]bool
 }
 
 // New returns an Election in state LOOKING with logical clock 0 and current
@@ -686,6 +689,7 @@ func (e *Election) processLooking(n Notification) {
 		}
 		e.clock = n.ElectionEpoch
 		clear(r.recvset)
+		clear(r.answered)
 		if e.noSelf() {
 			if e.covers(n.Leader, n.Zxid, n.PeerEpoch) {
 				e.updateProposal(n.Leader, n.Zxid, n.PeerEpoch)
@@ -722,6 +726,23 @@ func (e *Election) processLooking(n Notification) {
 		if e.totalOrder(n.Leader, n.Zxid, n.PeerEpoch, e.propLeader, e.propZxid, e.propEpoch) {
 			e.updateProposal(n.Leader, n.Zxid, n.PeerEpoch)
 			e.sendNotifications()
+		} else if e.hasProp && n.From != e.cfg.ID && !r.answered[n.From] &&
+			(n.Leader != e.propLeader || n.Zxid != e.propZxid || n.PeerEpoch != e.propEpoch) {
+			// A voter of my round proposes worse than I do: it has not
+			// seen my proposal (it missed it while it was out of the
+			// election, or the connection was re-made). Java answers only
+			// an older round and otherwise re-sends when its poll times
+			// out, which every other notification postpones: the
+			// election could wait seconds with no fault in effect
+			// (simulator seed 3020818). I answer it once per round
+			// (DIFFERENCES row 64).
+			if r.answered == nil {
+				r.answered = make(map[int64]bool)
+			}
+			r.answered[n.From] = true
+			e.stats.Replies++
+			e.send(Message{To: n.From, State: wire.ServerLooking, Leader: e.propLeader, Zxid: e.propZxid,
+				ElectionEpoch: e.clock, PeerEpoch: e.propEpoch})
 		}
 	}
 	r.recvset[n.From] = Vote{Leader: n.Leader, Zxid: n.Zxid, ElectionEpoch: n.ElectionEpoch, PeerEpoch: n.PeerEpoch,

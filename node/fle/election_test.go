@@ -896,3 +896,32 @@ func TestSetVotersRestartsTheLogicalClock(t *testing.T) {
 	e.Start(5, 1)
 	wantVoteMsgs(t, e.Ready(), []int64{2, 3, 4}, 1, 5, 1, 1)
 }
+
+// TestSameRoundWorseVoteAnsweredOnce: a voter of my round that proposes
+// worse than I do has not seen my proposal (it was out of the election
+// when I sent it); I answer it with my proposal, once per round. Java
+// waits for its poll to time out, which the others' notifications
+// postpone: the simulator found elections stalled for seconds with no
+// fault in effect (seed 3020818 and others; DIFFERENCES row 64).
+func TestSameRoundWorseVoteAnsweredOnce(t *testing.T) {
+	e := newElection(t, 2, []int64{1, 2, 3, 4, 5}, true) // no quorum in this test
+	e.Start(0x100000008, 1)
+	e.Ready()
+	e.Step(looking(1, 1, 0x100000007, 1, 1)) // worse, same round
+	rd := e.Ready()
+	wantVoteMsgs(t, rd, []int64{1}, 2, 0x100000008, 1, 1)
+	e.Step(looking(1, 1, 0x100000007, 1, 1)) // its re-send: answered already
+	if rd := e.Ready(); len(rd.Messages) != 0 {
+		t.Fatalf("answered the same voter twice in one round: %+v", rd.Messages)
+	}
+	e.Step(looking(3, 2, 0x100000008, 1, 1)) // the same vote as mine: nothing to tell
+	if rd := e.Ready(); len(rd.Messages) != 0 {
+		t.Fatalf("answered a voter that proposes what I do: %+v", rd.Messages)
+	}
+	// A newer round: answered again once it proposes worse there.
+	e.Step(looking(1, 1, 0x100000007, 4, 1))
+	e.Ready() // the jump to round 4 sends my vote to all
+	e.Step(looking(1, 1, 0x100000007, 4, 1))
+	rd = e.Ready()
+	wantVoteMsgs(t, rd, []int64{1}, 2, 0x100000008, 4, 1)
+}

@@ -271,22 +271,25 @@ func TestLateEstablishment(t *testing.T) {
 	}
 }
 
-// scenarioStaleLogAfterSnap is a run (seed 156, 16 of its faults) of the
+// scenarioStaleLogAfterSnap is a run (seed 845, 8 of its faults) of the
 // finding the simulator made once it modelled snapshot files as node
 // keeps them (first at seed 338, before the clients had sessions and
 // reads): node's learner keeps its own txns up to a SNAP's zxid. Here
-// peer 3 had logged 2:5, never committed (its leader lost the quorum),
-// then got a SNAP at 3:2 and kept 2:1..2:5 in its log; leading epoch 4,
-// it read its txn log for peer 1 at 2:4 and sent it 2:5 (never
-// committed) then 4:1, not 3:1 and 3:2 ("peer 1 applied 2:5, which is
-// not committed"). The simulator's learner drops its log up to the
-// snapshot's zxid once the snapshot is durable (peer 1 gets a SNAP
-// then); the keep-log-at-snap sabotage is node's behaviour. The seed is
-// pinned to the random streams of this commit: a change to what the
-// simulator draws can move the run (re-find it with make sim-sabotage).
+// peer 3 had logged 1:17, never committed (it crashed with it unsynced
+// and kept it), then got a SNAP at 2:1 from leader 2 (trunc-across-
+// epochs) and kept 1:1..1:17 in its log; leading epoch 3 after leader 2's
+// disk failed, it synced observer 4 from its txn log and sent it 1:17
+// ("peer 4 applied 1:17, which is not committed"). The simulator's
+// learner drops its log up to the snapshot's zxid once the snapshot is
+// durable (the leader then has no usable log for peer 4 and sends a
+// SNAP); the keep-log-at-snap sabotage is node's behaviour. The seed is
+// pinned to the random streams and the election of this commit: a change
+// to what the simulator draws, or to how elections unfold, can move the
+// run (re-find it with `zabsim -sabotage=keep-log-at-snap`, a zabsabotage
+// build: seed 156 served until node/fle answered same-round votes).
 func scenarioStaleLogAfterSnap(sabotage string) Config {
-	cfg := Config{Seed: 156, Peers: 3, Observers: -1, Hier: -1, Sabotage: sabotage}
-	cfg.Disabled = Only([]int{0, 2, 3, 4, 7, 8, 10, 11, 12, 13, 17, 19, 21, 24, 26, 27}, len(genSchedule(cfg.withDefaults())))
+	cfg := Config{Seed: 845, Peers: 3, Observers: 1, Hier: -1, Sabotage: sabotage}
+	cfg.Disabled = Only([]int{0, 1, 2, 3, 4, 5, 6, 8}, len(genSchedule(cfg.withDefaults())))
 	return cfg
 }
 
@@ -301,7 +304,7 @@ func TestStaleLogAfterSnap(t *testing.T) {
 		r = Run(cfg)
 		t.Fatalf("%v\n%s", r.Violation, r.Report(80))
 	}
-	if r.Syncs["SNAP/txn-log-unusable"] < 3 {
+	if r.Syncs["SNAP/trunc-across-epochs"] < 1 || r.Syncs["SNAP/txn-log-unusable"] < 1 {
 		t.Fatalf("syncs %s: the run no longer reaches the SNAPs it is about", SyncCounts(r.Syncs))
 	}
 }

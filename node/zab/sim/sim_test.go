@@ -229,3 +229,21 @@ func TestFLEResendAfterPause(t *testing.T) {
 		t.Fatalf("%d leaderships: no leader after the heal", r.Leaders)
 	}
 }
+
+// TestFLESameRoundAnswer: seeds 4012746 and 4015518 (Java's backoff, no
+// shrinking needed) stalled the election past the liveness window with no
+// fault in effect: a voter that had missed the best candidate's vote
+// looked again in the candidate's round with a worse vote, which Java's
+// election does not answer, and the others' notifications kept the
+// candidate's poll from timing out. node/fle answers such a vote once per
+// round (DIFFERENCES row 64); a leader serves in time.
+func TestFLESameRoundAnswer(t *testing.T) {
+	for _, seed := range []uint64{4012746, 4015518} {
+		cfg := Config{Seed: seed}
+		if r := Run(cfg); r.Violation != nil {
+			cfg.Trace, cfg.TraceElection = true, true
+			r = Run(cfg)
+			t.Fatalf("seed %d: %v\n%s", seed, r.Violation, r.Report(60))
+		}
+	}
+}
