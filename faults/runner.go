@@ -37,6 +37,10 @@ type RunConfig struct {
 	// Root is the parent of every znode the run uses ("" for /); runs
 	// that share an ensemble use different roots.
 	Root string
+	// Reconfig runs the reconfig driver (Reconfigs) alongside the
+	// workloads; the ensemble must have been made with
+	// EnsembleConfig.Reconfig.
+	Reconfig bool
 	// Replay is the command line that repeats this run (for the report).
 	Replay string
 	Logf   func(format string, args ...any)
@@ -214,6 +218,18 @@ func Run(ctx context.Context, e *Ensemble, cfg RunConfig) (*Result, error) {
 		return nil, fmt.Errorf("faults: workload setup: %w", err)
 	}
 
+	var rc *Reconfigs
+	if cfg.Reconfig {
+		if !e.dynamic {
+			return nil, fmt.Errorf("faults: reconfig run of mix %s, which was started without reconfigEnabled", e.Mix)
+		}
+		rc = newReconfigs(e, cs, NewHistory("reconfigs", t0), cfg.Seed)
+		if err := rc.start(ctx); err != nil {
+			return nil, err
+		}
+		res.histories = append(res.histories, rc.hist)
+	}
+
 	// Workers.
 	wctx, stopWork := context.WithCancel(ctx)
 	defer stopWork()
@@ -274,12 +290,18 @@ func Run(ctx context.Context, e *Ensemble, cfg RunConfig) (*Result, error) {
 		watchWG.Wait()
 	}()
 
-	// Nemesis.
+	// Nemesis (and reconfigs, under the same faults).
 	nem := newNemesis(e, t0)
 	nctx, stopNem := context.WithTimeout(ctx, cfg.Duration)
+	var rcWG sync.WaitGroup
+	if rc != nil {
+		rcWG.Add(1)
+		go func() { defer rcWG.Done(); rc.run(nctx) }()
+	}
 	nemErr := nem.Run(nctx, res.Schedule)
 	<-nctx.Done()
 	stopNem()
+	rcWG.Wait()
 	healErr := nem.HealAll()
 	if err := errors.Join(nemErr, healErr); err != nil {
 		stopWork()
@@ -303,6 +325,12 @@ func Run(ctx context.Context, e *Ensemble, cfg RunConfig) (*Result, error) {
 		}
 	}
 	verdicts = append(verdicts, recovery)
+	var restoreErr error
+	if rc != nil {
+		// Back to the initial membership while the workloads go on.
+		restoreErr = rc.restore(ctx, 90*time.Second)
+		cfg.Logf("faults: reconfig restore at %.1fs: %v", time.Since(t0).Seconds(), restoreErr)
+	}
 	select {
 	case <-ctx.Done():
 	case <-time.After(cfg.Recovery):
@@ -360,6 +388,9 @@ func Run(ctx context.Context, e *Ensemble, cfg RunConfig) (*Result, error) {
 	}
 	verdicts = append(verdicts, conv)
 	final := finals[ref]
+	if rc != nil {
+		verdicts = append(verdicts, rc.checkMembership(cctx, restoreErr), rc.check())
+	}
 
 	// Registers.
 	linOK, info := checkLinearizable(w.reg)
