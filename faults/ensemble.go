@@ -119,6 +119,27 @@ type Ensemble struct {
 	// dynamic: reconfigEnabled=true, so a node's role may change during a
 	// run (EnsembleConfig.Reconfig).
 	dynamic bool
+	// unseated are the nodes a reconfig (acknowledged or indeterminate)
+	// removed or demoted while they led (the log checker's allowance).
+	unseatedMu sync.Mutex
+	unseated   map[int]bool
+}
+
+// markUnseated records that a reconfig may have removed or demoted node
+// id while it led.
+func (e *Ensemble) markUnseated(id int) {
+	e.unseatedMu.Lock()
+	defer e.unseatedMu.Unlock()
+	if e.unseated == nil {
+		e.unseated = map[int]bool{}
+	}
+	e.unseated[id] = true
+}
+
+func (e *Ensemble) wasUnseated(id int) bool {
+	e.unseatedMu.Lock()
+	defer e.unseatedMu.Unlock()
+	return e.unseated[id]
 }
 
 // EnsembleConfig configures NewEnsemble.

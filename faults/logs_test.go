@@ -82,3 +82,37 @@ func TestLogFindings(t *testing.T) {
 		t.Errorf("known Java defects:\n%s\nwant 7 (three exception lines, two digest lines of the reload, two of a restart's replay)", strings.Join(known, "\n"))
 	}
 }
+
+// A Java leader refusing a learner as ahead is a finding, unless a
+// reconfig unseated that learner while it led (its proposals after the
+// reconfig never committed): then it is the known, transient refusal
+// (seen in jjz+reconfig seed 1 under -race, node 1 demoted while it led).
+func TestLogFindingsUnseatedLeader(t *testing.T) {
+	dir := t.TempDir()
+	log := strings.Join([]string{
+		`17:54:43.781 [LearnerHandler-/10.213.231.11:56770] INFO org.apache.zookeeper.server.quorum.LearnerHandler - Follower sid: 1 : info : 10.213.231.11:2888:3888:observer;10.213.231.11:2181`,
+		`17:54:43.820 [LearnerHandler-/10.213.231.11:56770] ERROR org.apache.zookeeper.server.quorum.LearnerHandler - Unexpected exception in LearnerHandler: `,
+		`java.io.IOException: Follower is ahead of the leader, leader summary: 2 (current epoch), 8589934769 (last zxid)`,
+		`	at org.apache.zookeeper.server.quorum.Leader.waitForEpochAck(Leader.java:1471)`,
+	}, "\n")
+	e := &Ensemble{}
+	for i := 1; i <= 2; i++ {
+		n := &Node{NodeSpec: NodeSpec{ID: i, Kind: Java}, LogPath: filepath.Join(dir, "log"+strconv.Itoa(i)),
+			Host: &Host{ID: i, IP: "10.213.231.1" + strconv.Itoa(i)}}
+		text := ""
+		if i == 2 {
+			text = log
+		}
+		if err := os.WriteFile(n.LogPath, []byte(text+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		e.Nodes = append(e.Nodes, n)
+	}
+	if got := e.logFindings(); len(got) != 1 || !strings.HasPrefix(got[0], "log:") {
+		t.Errorf("learner 1 never unseated: %q, want one finding", got)
+	}
+	e.markUnseated(1)
+	if got := e.logFindings(); len(got) != 1 || !strings.HasPrefix(got[0], "known:") || !strings.Contains(got[0], "node 1") {
+		t.Errorf("learner 1 unseated by a reconfig: %q, want it known", got)
+	}
+}

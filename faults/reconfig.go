@@ -102,6 +102,7 @@ type reconfOp struct {
 	Members map[int]string // non-incremental: the whole new list (nil if incremental)
 	Desc    string
 	Via     string // the member it went through
+	Leader  int    // the leader it removes or demotes (remove-leader, demote-leader)
 	Status  Status
 	Err     string
 	Version int64  // ok: the new configuration's version; read: the version read
@@ -353,12 +354,12 @@ func (r *Reconfigs) perturb(op *reconfOp, cur config) {
 	case "remove-follower":
 		op.Leave = []int{followers[r.rng.IntN(len(followers))]}
 	case "remove-leader":
-		op.Leave = []int{leader}
+		op.Leave, op.Leader = []int{leader}, leader
 	case "demote":
 		id := followers[r.rng.IntN(len(followers))]
 		op.Join = map[int]string{id: r.e.ServerLine(id, true)}
 	case "demote-leader":
-		op.Join = map[int]string{leader: r.e.ServerLine(leader, true)}
+		op.Join, op.Leader = map[int]string{leader: r.e.ServerLine(leader, true)}, leader
 	case "promote":
 		id := observers[r.rng.IntN(len(observers))]
 		op.Join = map[int]string{id: r.e.ServerLine(id, false)}
@@ -394,6 +395,9 @@ func (r *Reconfigs) issue(ctx context.Context, via int, op *reconfOp) {
 	op.Status, op.Err = classifyReconfig(err), short(err)
 	if err == nil {
 		op.Version = st.Mzxid
+	}
+	if op.Status != StatusFail && op.Leader != 0 {
+		r.e.markUnseated(op.Leader)
 	}
 	r.mu.Lock()
 	r.ops = append(r.ops, *op)
