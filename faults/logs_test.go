@@ -3,6 +3,7 @@ package faults
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -114,5 +115,48 @@ func TestLogFindingsUnseatedLeader(t *testing.T) {
 	e.markUnseated(1)
 	if got := e.logFindings(); len(got) != 1 || !strings.HasPrefix(got[0], "known:") || !strings.Contains(got[0], "node 1") {
 		t.Errorf("learner 1 unseated by a reconfig: %q, want it known", got)
+	}
+}
+
+// A Java learner whose DIFF sync ends between NEWLEADER and UPTODATE and
+// whose next election offers a zxid below the DIFF's is noted as the
+// ZOOKEEPER-4643-class defect (jjzZ+reconfig seed 3, node 2); a sync that
+// reached UPTODATE, or an election offering the DIFF's zxid, is not.
+func TestLogFindingsAbortedJavaSync(t *testing.T) {
+	aborted := []string{
+		`17:57:22.583 [QuorumPeer[myid=2](plain=10.213.218.12:2181)(secure=disabled)] INFO org.apache.zookeeper.server.quorum.Learner - Getting a diff from the leader 0x400000576`,
+		`17:57:22.592 [QuorumPeer[myid=2](plain=10.213.218.12:2181)(secure=disabled)] INFO org.apache.zookeeper.server.quorum.Learner - Learner received NEWLEADER message`,
+		`17:57:23.925 [QuorumPeer[myid=2](plain=10.213.218.12:2181)(secure=disabled)] WARN org.apache.zookeeper.server.quorum.Learner - Exception when following the leader`,
+		`java.net.SocketTimeoutException: Read timed out`,
+		`17:57:23.927 [QuorumPeer[myid=2](plain=10.213.218.12:2181)(secure=disabled)] INFO org.apache.zookeeper.server.quorum.FastLeaderElection - New election. My id = 2, proposed zxid=0x40000056b`,
+	}
+	completed := slices.Clone(aborted)
+	completed = slices.Insert(completed, 2, `17:57:22.600 [QuorumPeer[myid=2](plain=10.213.218.12:2181)(secure=disabled)] INFO org.apache.zookeeper.server.quorum.QuorumPeer - Peer state changed: following - broadcast`)
+	caughtUp := slices.Clone(aborted)
+	caughtUp[4] = strings.Replace(caughtUp[4], "0x40000056b", "0x400000576", 1)
+	for _, c := range []struct {
+		name  string
+		lines []string
+		want  int
+	}{{"aborted", aborted, 1}, {"reached UPTODATE", completed, 0}, {"offers the DIFF's zxid", caughtUp, 0}} {
+		dir := t.TempDir()
+		n := &Node{NodeSpec: NodeSpec{ID: 1, Kind: Java}, LogPath: filepath.Join(dir, "log"), Host: &Host{ID: 1, IP: "10.213.218.12"}}
+		if err := os.WriteFile(n.LogPath, []byte(strings.Join(c.lines, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		e := &Ensemble{Nodes: []*Node{n}}
+		got := e.logFindings()
+		known := 0
+		for _, f := range got {
+			if strings.HasPrefix(f, "log:") {
+				t.Errorf("%s: finding %s", c.name, f)
+			}
+			if strings.Contains(f, "ZOOKEEPER-4643") {
+				known++
+			}
+		}
+		if known != c.want {
+			t.Errorf("%s: %q, want %d notes of the aborted sync", c.name, got, c.want)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -524,7 +525,8 @@ func (e *Ensemble) logFindings() []string {
 	for _, n := range e.Nodes {
 		lines := e.logLinesWithNext(n.ID, "igest mismatch", "Digests are not matching", "without seeing txn",
 			"next pending txn", "Unexpected exception", "UNEXPECTED_ERROR", "panic:", "DATA RACE",
-			"Severe unrecoverable error", "NullPointerException", "Getting a ", "Successfully connected to leader")
+			"Severe unrecoverable error", "NullPointerException", "Getting a ", "Successfully connected to leader",
+			"Learner received NEWLEADER message", "following - broadcast", "New election. My id")
 		after4394 := false
 		// tainted: the node hit ZOOKEEPER-4394 (behind a Java leader), so
 		// the snapshots it wrote since may hold a tree with txns applied
@@ -536,13 +538,26 @@ func (e *Ensemble) logFindings() []string {
 		// behind it is zkgo's. Before any connection line, the leader is
 		// taken as Java only if the ensemble has no zkgo node.
 		leader := e.onlyJava()
+		var sync javaAbortedSync
 		for _, l := range lines {
 			if m := javaLearnerConnected.FindStringSubmatch(l[0]); m != nil {
 				leader = e.kindAt(m[1]) == Java
 				continue
 			}
+			// A Java learner whose sync ends between NEWLEADER and
+			// UPTODATE (javaAbortedSync): noted, for the reader of a
+			// run that lost a write (docs/faults.md, F4).
+			if n.Kind == Java {
+				if note := sync.note(l[0]); note != "" {
+					out = append(out, fmt.Sprintf("known: node %d (java): %s", n.ID, note))
+				}
+			}
 			if strings.Contains(l[0], "Getting a ") {
 				after4394 = false // the next sync starts from a reloaded database
+				continue
+			}
+			if strings.Contains(l[0], "Learner received NEWLEADER message") || strings.Contains(l[0], "following - broadcast") ||
+				strings.Contains(l[0], "New election. My id") {
 				continue
 			}
 			if networkError(l[0], l[1]) {
@@ -597,6 +612,56 @@ func (e *Ensemble) logFindings() []string {
 		}
 	}
 	return out
+}
+
+// javaAbortedSync follows a Java learner's syncs in its log. Java 3.8.0's
+// learner logs the DIFF's txns and writes the new currentEpoch at
+// NEWLEADER but applies them to its tree only at UPTODATE; when the sync
+// ends in between, Learner.shutdown finds a server that never started and
+// skips fastForwardDataBase, so its next election offers the new epoch
+// with the tree's older zxid, and it can win against a peer holding txns
+// committed after that zxid and truncate them (the ZOOKEEPER-4643 class;
+// upstream the ZOOKEEPER-4394 change applies committed txns at NEWLEADER
+// before the epoch and the ACK). zkgo's learner applies what it logged
+// when a sync fails (recoverAfterSync) and offers that zxid.
+type javaAbortedSync struct {
+	diff      int64 // the zxid of the last "Getting a diff from the leader"
+	newLeader bool  // NEWLEADER received, UPTODATE not yet
+}
+
+var (
+	javaDiffLine     = regexp.MustCompile(`Getting a diff from the leader 0x([0-9a-f]+)`)
+	javaElectionLine = regexp.MustCompile(`New election\. My id = \d+, proposed zxid=0x([0-9a-f]+)`)
+)
+
+// note takes the next line of interest and describes the defect's
+// signature when this line completes it.
+func (j *javaAbortedSync) note(line string) string {
+	switch {
+	case strings.Contains(line, "Getting a "):
+		j.diff, j.newLeader = 0, false
+		if m := javaDiffLine.FindStringSubmatch(line); m != nil {
+			j.diff, _ = strconv.ParseInt(m[1], 16, 64)
+		}
+	case strings.Contains(line, "Learner received NEWLEADER message"):
+		j.newLeader = j.diff != 0
+	case strings.Contains(line, "following - broadcast"):
+		j.newLeader = false
+	case strings.Contains(line, "New election. My id"):
+		m := javaElectionLine.FindStringSubmatch(line)
+		aborted, diff := j.newLeader, j.diff
+		j.diff, j.newLeader = 0, false
+		if m == nil || !aborted {
+			return ""
+		}
+		z, _ := strconv.ParseInt(m[1], 16, 64)
+		if z < diff {
+			return fmt.Sprintf("a sync ended between NEWLEADER and UPTODATE; the election that followed offers zxid %#x, "+
+				"below the %#x of the DIFF it logged, with the new epoch (ZOOKEEPER-4643 class: txns committed after "+
+				"%#x may be truncated if it leads)", z, diff, z)
+		}
+	}
+	return ""
 }
 
 // javaDefects are log signatures of defects of Java ZooKeeper 3.8.0 that
