@@ -302,6 +302,55 @@ func (e *Ensemble) writeConfig(n *Node) error {
 	return os.WriteFile(n.Config, []byte(sortedLines(cfg)), 0o644)
 }
 
+// prepareRejoin: a member a reconfig removed cannot start from the files
+// it wrote (Java's QuorumPeer.start refuses "My id N not in the peer
+// list", zkgo "myid N has no server.N line"). As an operator brings such a
+// server back (Java's reconfig guide, and the spares of the compat tests),
+// its dynamic file becomes zoo.cfg.dynamic.0: the members of its last
+// configuration plus itself in its initial role; at version 0 it takes the
+// ensemble's configuration from the first notification or NEWLEADER, as a
+// non-voting follower until a reconfig adds it again. It returns what was
+// done ("" when the node is a member of its configuration).
+func (e *Ensemble) prepareRejoin(n *Node) (string, error) {
+	b, err := os.ReadFile(n.Config)
+	if err != nil {
+		return "", err
+	}
+	static := string(b)
+	var dyn string
+	for _, l := range strings.Split(static, "\n") {
+		if v, ok := strings.CutPrefix(l, "dynamicConfigFile="); ok {
+			dyn = strings.TrimSpace(v)
+		}
+	}
+	if dyn == "" {
+		return "", nil
+	}
+	d, err := os.ReadFile(dyn)
+	if err != nil {
+		return "", err
+	}
+	servers := map[string]string{}
+	for id, line := range harness.ServerLines(string(d)) {
+		servers["server."+strconv.FormatInt(id, 10)] = line
+	}
+	self := "server." + strconv.Itoa(n.ID)
+	if _, ok := servers[self]; ok {
+		return "", nil
+	}
+	servers[self] = e.ServerLine(n.ID, n.Observer)
+	joiner := filepath.Join(n.Dir, "zoo.cfg.dynamic.0")
+	if err := os.WriteFile(joiner, []byte(sortedLines(servers)), 0o644); err != nil {
+		return "", err
+	}
+	static = strings.Replace(static, "dynamicConfigFile="+dyn, "dynamicConfigFile="+joiner, 1)
+	if err := os.WriteFile(n.Config, []byte(static), 0o644); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("node %d is not in its configuration (%s): restarting it as a joiner with %s (those members plus itself)",
+		n.ID, filepath.Base(dyn), filepath.Base(joiner)), nil
+}
+
 // ServerLine is node id's server line (the value of server.N) as the
 // configuration of a dynamic ensemble holds it, with the role asked.
 func (e *Ensemble) ServerLine(id int, observer bool) string {
@@ -365,6 +414,16 @@ func (e *Ensemble) Start(id int) error {
 	}
 	n.starts++
 	fmt.Fprintf(logf, "==== faults: starting node %d (%s) at %s\n", id, n.Kind, time.Now().Format("15:04:05.000"))
+	if e.dynamic {
+		note, err := e.prepareRejoin(n)
+		if err != nil {
+			_ = logf.Close()
+			return fmt.Errorf("faults: node %d: %w", id, err)
+		}
+		if note != "" {
+			fmt.Fprintf(logf, "==== faults: %s\n", note)
+		}
+	}
 	var cmd *exec.Cmd
 	switch n.Kind {
 	case Zkgo:

@@ -3,6 +3,7 @@ package faults
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -101,5 +102,40 @@ func TestReconfigDiskMismatch(t *testing.T) {
 		if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {
 			t.Errorf("zoo.cfg %q, %s %q: %q, want %q", tc.static, tc.dynName, tc.dyn, got, tc.want)
 		}
+	}
+}
+
+// A member a reconfig removed restarts as a joiner: its zoo.cfg then names
+// zoo.cfg.dynamic.0 with the members of its last configuration plus itself;
+// a member of its configuration starts from its files unchanged.
+func TestPrepareRejoin(t *testing.T) {
+	dir := t.TempDir()
+	e := &Ensemble{dynamic: true}
+	for i := 1; i <= 3; i++ {
+		e.Nodes = append(e.Nodes, &Node{NodeSpec: NodeSpec{ID: i, Kind: Zkgo}, Host: &Host{ID: i, IP: "10.0.0." + strconv.Itoa(i)},
+			Dir: dir, Config: filepath.Join(dir, "zoo.cfg")})
+	}
+	dyn := filepath.Join(dir, "zoo.cfg.dynamic.500000167")
+	static := "dataDir=/d\ndynamicConfigFile=" + dyn + "\nreconfigEnabled=true\n"
+	two := "server.1=" + e.ServerLine(1, false) + "\nserver.3=" + e.ServerLine(3, false) + "\n"
+	for _, f := range []struct{ path, text string }{{e.Node(1).Config, static}, {dyn, two}} {
+		if err := os.WriteFile(f.path, []byte(f.text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if note, err := e.prepareRejoin(e.Node(1)); err != nil || note != "" {
+		t.Fatalf("member 1: %q %v, want nothing done", note, err)
+	}
+	note, err := e.prepareRejoin(e.Node(2))
+	if err != nil || !strings.Contains(note, "zoo.cfg.dynamic.0") {
+		t.Fatalf("removed member 2: %q %v", note, err)
+	}
+	b, _ := os.ReadFile(e.Node(2).Config)
+	if want := strings.Replace(static, dyn, filepath.Join(dir, "zoo.cfg.dynamic.0"), 1); string(b) != want {
+		t.Errorf("zoo.cfg %q, want %q", b, want)
+	}
+	b, _ = os.ReadFile(filepath.Join(dir, "zoo.cfg.dynamic.0"))
+	if want := "server.1=" + e.ServerLine(1, false) + "\nserver.2=" + e.ServerLine(2, false) + "\nserver.3=" + e.ServerLine(3, false) + "\n"; string(b) != want {
+		t.Errorf("joiner's dynamic file %q, want %q", b, want)
 	}
 }
