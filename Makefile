@@ -53,11 +53,12 @@ faults:
 # injects every fault but delay; then every checker of `make faults`, the
 # reconfig history (linearizable with the final configuration) and the
 # members' agreement on /zookeeper/config, their roles and their dynamic
-# files. About 10 minutes with the defaults (3 mixes x 3 seeds x ~65 s):
+# files. About 10 minutes with the defaults (5 mixes x 2 seeds x ~55 s):
 # all-zkgo, a zkgo node leading two Java ones (jjz: node 3 leads first),
-# a Java node leading two zkgo ones (zzj).
-FAULTS_RECONFIG_MIXES    ?= zzz,jjz,zzj
-FAULTS_RECONFIG_SEEDS    ?= 1-3
+# a Java node leading two zkgo ones (zzj), and both with an observer
+# (jjzZ, zzjJ: observers promoted and demoted too).
+FAULTS_RECONFIG_MIXES    ?= zzz,jjz,zzj,jjzZ,zzjJ
+FAULTS_RECONFIG_SEEDS    ?= 1-2
 FAULTS_RECONFIG_DURATION ?= 30s
 .PHONY: faults-reconfig
 faults-reconfig:
