@@ -538,7 +538,7 @@ func (e *Ensemble) logFindings() []string {
 		// behind it is zkgo's. Before any connection line, the leader is
 		// taken as Java only if the ensemble has no zkgo node.
 		leader := e.onlyJava()
-		var sync javaAbortedSync
+		var aborted javaAbortedSync
 		for _, l := range lines {
 			if m := javaLearnerConnected.FindStringSubmatch(l[0]); m != nil {
 				leader = e.kindAt(m[1]) == Java
@@ -548,7 +548,7 @@ func (e *Ensemble) logFindings() []string {
 			// UPTODATE (javaAbortedSync): noted, for the reader of a
 			// run that lost a write (docs/faults.md, F4).
 			if n.Kind == Java {
-				if note := sync.note(l[0]); note != "" {
+				if note := aborted.note(l[0]); note != "" {
 					out = append(out, fmt.Sprintf("known: node %d (java): %s", n.ID, note))
 				}
 			}
