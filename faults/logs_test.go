@@ -160,3 +160,56 @@ func TestLogFindingsAbortedJavaSync(t *testing.T) {
 		}
 	}
 }
+
+// After ZOOKEEPER-4394 behind a Java leader, a Java learner's next DIFF can
+// log txns again over ones its log holds ("Current zxid X is <= Y"); its
+// digest mismatches are then the defect's aftermath until a SNAP (seen in
+// zzjjj+reconfig seed 6, node 5 behind Java node 3). Without the earlier
+// 4394, or after a SNAP, a mismatch stays a finding.
+func TestLogFindingsRelogAfter4394(t *testing.T) {
+	prefix := []string{
+		`18:32:59.658 [LeaderConnector-/10.213.224.13:2888] INFO org.apache.zookeeper.server.quorum.Learner - Successfully connected to leader, using address: /10.213.224.13:2888`,
+		`18:32:59.664 [QuorumPeer[myid=1](plain=10.213.224.11:2181)(secure=disabled)] INFO org.apache.zookeeper.server.quorum.Learner - Getting a diff from the leader 0x700000018`,
+		`18:32:59.682 [QuorumPeer[myid=1](plain=10.213.224.11:2181)(secure=disabled)] WARN org.apache.zookeeper.server.quorum.Learner - Exception when following the leader`,
+		`java.lang.NullPointerException: Cannot read field "hdr" because "pif" is null`,
+	}
+	rest := []string{
+		`18:32:59.816 [QuorumPeer[myid=1](plain=10.213.224.11:2181)(secure=disabled)] INFO org.apache.zookeeper.server.quorum.Learner - Getting a diff from the leader 0x700000042`,
+		`18:32:59.834 [SyncThread:1] WARN org.apache.zookeeper.server.persistence.FileTxnLog - Current zxid 30064771100 is <= 30064771126 for create`,
+		`18:32:59.838 [CommitProcessor:1] WARN org.apache.zookeeper.server.DataTree - [36 times] Message: Digests are not matching. Value is Zxid. Last value:30064771134`,
+	}
+	snap := `18:32:59.836 [QuorumPeer[myid=1](plain=10.213.224.11:2181)(secure=disabled)] INFO org.apache.zookeeper.server.quorum.Learner - Getting a snapshot from leader 0x700000050`
+	for _, c := range []struct {
+		name    string
+		lines   []string
+		finding bool
+	}{
+		{"relogged after 4394", append(slices.Clone(prefix), rest...), false},
+		{"no 4394 before", append(slices.Clone(prefix[:2]), rest...), true},
+		{"a SNAP since", append(append(slices.Clone(prefix), rest[:2]...), snap, rest[2]), true},
+	} {
+		dir := t.TempDir()
+		e := &Ensemble{}
+		for i := 1; i <= 3; i++ {
+			n := &Node{NodeSpec: NodeSpec{ID: i, Kind: Java}, LogPath: filepath.Join(dir, "log"+strconv.Itoa(i)),
+				Host: &Host{ID: i, IP: "10.213.224.1" + strconv.Itoa(i)}}
+			text := ""
+			if i == 1 {
+				text = strings.Join(c.lines, "\n")
+			}
+			if err := os.WriteFile(n.LogPath, []byte(text+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			e.Nodes = append(e.Nodes, n)
+		}
+		var findings []string
+		for _, f := range e.logFindings() {
+			if strings.HasPrefix(f, "log:") {
+				findings = append(findings, f)
+			}
+		}
+		if got := len(findings) == 1 && strings.Contains(findings[0], "Digests are not matching"); got != c.finding || (!c.finding && len(findings) > 0) {
+			t.Errorf("%s: findings %q, want the mismatch as a finding: %v", c.name, findings, c.finding)
+		}
+	}
+}

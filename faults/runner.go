@@ -526,12 +526,15 @@ func (e *Ensemble) logFindings() []string {
 		lines := e.logLinesWithNext(n.ID, "igest mismatch", "Digests are not matching", "without seeing txn",
 			"next pending txn", "Unexpected exception", "UNEXPECTED_ERROR", "panic:", "DATA RACE",
 			"Severe unrecoverable error", "NullPointerException", "Getting a ", "Successfully connected to leader",
-			"Learner received NEWLEADER message", "following - broadcast", "New election. My id")
+			"Learner received NEWLEADER message", "following - broadcast", "New election. My id", "FileTxnLog - Current zxid")
 		after4394 := false
 		// tainted: the node hit ZOOKEEPER-4394 (behind a Java leader), so
 		// the snapshots it wrote since may hold a tree with txns applied
 		// twice; a restart that loads them replays its log over that tree.
 		tainted := false
+		// relogged: after that, the node logged txns again over ones
+		// its log held (a DIFF from its tree's older zxid).
+		relogged := false
 		// The kind of the leader a Java learner last connected to: only a
 		// Java leader sends the order behind ZOOKEEPER-4394; a zkgo leader
 		// holds those proposals (DIFFERENCES row 35), so the same failure
@@ -554,6 +557,13 @@ func (e *Ensemble) logFindings() []string {
 			}
 			if strings.Contains(l[0], "Getting a ") {
 				after4394 = false // the next sync starts from a reloaded database
+				if strings.Contains(l[0], "Getting a snapshot") {
+					relogged = false
+				}
+				continue
+			}
+			if strings.Contains(l[0], "FileTxnLog - Current zxid") {
+				relogged = relogged || (tainted && n.Kind == Java && strings.Contains(l[0], " is <= "))
 				continue
 			}
 			if strings.Contains(l[0], "Learner received NEWLEADER message") || strings.Contains(l[0], "following - broadcast") ||
@@ -601,6 +611,17 @@ func (e *Ensemble) logFindings() []string {
 				// log" at startup, which a clean restart does not log).
 				if tainted && mismatch && strings.Contains(l[0], "[main]") {
 					out = append(out, fmt.Sprintf("known: node %d (java): %s (ZOOKEEPER-4394 aftermath: startup replay over a snapshot of that tree)",
+						n.ID, truncate(l[0], 200)))
+					continue
+				}
+				// And in memory across syncs: the exception ends a sync
+				// between NEWLEADER and UPTODATE, so the tree is not
+				// brought up to the log (F4's state); the next DIFF, from
+				// the tree's zxid, logs txns again over the ones the log
+				// holds ("Current zxid X is <= Y") and the tree and log
+				// part. Known until a SNAP replaces the tree.
+				if relogged && mismatch {
+					out = append(out, fmt.Sprintf("known: node %d (java): %s (ZOOKEEPER-4394 aftermath: txns logged again after an aborted sync)",
 						n.ID, truncate(l[0], 200)))
 					continue
 				}
