@@ -47,6 +47,25 @@ faults:
 	  ZKGO_FAULTS_DURATION=$(FAULTS_DURATION) ZKGO_FAULTS_NEMESES=$(FAULTS_NEMESES) \
 	  $(GO) test -count=1 -timeout 0 -v -run '^Test(Faults|SelfTestTamper)$$' ./faults/
 
+# Reconfigs under faults (issue 17, docs/faults.md "Reconfiguration under
+# faults"): every node with reconfigEnabled=true, a driver issuing reconfigs
+# through random live members while the workloads run and the nemesis
+# injects every fault but delay; then every checker of `make faults`, the
+# reconfig history (linearizable with the final configuration) and the
+# members' agreement on /zookeeper/config, their roles and their dynamic
+# files. About 10 minutes with the defaults (5 mixes x 2 seeds x ~55 s):
+# all-zkgo, a zkgo node leading two Java ones (jjz: node 3 leads first),
+# a Java node leading two zkgo ones (zzj), and both with an observer
+# (jjzZ, zzjJ: observers promoted and demoted too).
+FAULTS_RECONFIG_MIXES    ?= zzz,jjz,zzj,jjzZ,zzjJ
+FAULTS_RECONFIG_SEEDS    ?= 1-2
+FAULTS_RECONFIG_DURATION ?= 30s
+.PHONY: faults-reconfig
+faults-reconfig:
+	CI=true ZKGO_FAULTS_RECONFIG_MIXES=$(FAULTS_RECONFIG_MIXES) ZKGO_FAULTS_RECONFIG_SEEDS=$(FAULTS_RECONFIG_SEEDS) \
+	  ZKGO_FAULTS_RECONFIG_DURATION=$(FAULTS_RECONFIG_DURATION) ZKGO_FAULTS_NEMESES=all \
+	  $(GO) test -count=1 -timeout 0 -v -run '^TestFaultsReconfig$$' ./faults/
+
 # Every row of the dynamic reconfiguration compat tests (issue 17): the
 # interop scenarios, the stock clients' reconfig calls and go-zookeeper's
 # test cluster config, over all their member mixes (all-zkgo and the extra

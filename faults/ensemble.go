@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -115,6 +116,30 @@ type Ensemble struct {
 	java   *harness.Java
 	logf   func(format string, args ...any)
 	relays map[int]*Relay // with EnsembleConfig.Relay
+	// dynamic: reconfigEnabled=true, so a node's role may change during a
+	// run (EnsembleConfig.Reconfig).
+	dynamic bool
+	// unseated are the nodes a reconfig (acknowledged or indeterminate)
+	// removed or demoted while they led (the log checker's allowance).
+	unseatedMu sync.Mutex
+	unseated   map[int]bool
+}
+
+// markUnseated records that a reconfig may have removed or demoted node
+// id while it led.
+func (e *Ensemble) markUnseated(id int) {
+	e.unseatedMu.Lock()
+	defer e.unseatedMu.Unlock()
+	if e.unseated == nil {
+		e.unseated = map[int]bool{}
+	}
+	e.unseated[id] = true
+}
+
+func (e *Ensemble) wasUnseated(id int) bool {
+	e.unseatedMu.Lock()
+	defer e.unseatedMu.Unlock()
+	return e.unseated[id]
 }
 
 // EnsembleConfig configures NewEnsemble.
@@ -130,6 +155,13 @@ type EnsembleConfig struct {
 	// in the destination's namespace (RelayQuorumPort, RelayElectionPort),
 	// so the nemesis can delay links.
 	Relay bool
+	// Reconfig starts every node with reconfigEnabled=true, the servers
+	// in Java's split layout (zoo.cfg names zoo.cfg.dynamic.0 next to it)
+	// and the super user's digest (harness.SuperDigest), so that reconfigs
+	// can change the membership while the run goes on. Not with Relay:
+	// the relays give each node its own server lines, and a reconfig
+	// writes the leader's to every member.
+	Reconfig bool
 }
 
 // NewEnsemble creates the namespaces, configs and data dirs of a mix; it
@@ -145,9 +177,16 @@ func NewEnsemble(c EnsembleConfig) (*Ensemble, error) {
 	if c.Logf == nil {
 		c.Logf = func(string, ...any) {}
 	}
-	e := &Ensemble{Net: c.Net, Timing: c.Timing, Mix: c.Mix, zkgo: c.Zkgo, java: c.Java, logf: c.Logf}
+	if c.Relay && c.Reconfig {
+		return nil, fmt.Errorf("faults: mix %s: relays (delay) and reconfig do not go together", c.Mix)
+	}
+	e := &Ensemble{Net: c.Net, Timing: c.Timing, Mix: c.Mix, zkgo: c.Zkgo, java: c.Java, logf: c.Logf,
+		dynamic: c.Reconfig}
 	if c.Relay {
 		e.Mix += "+relay"
+	}
+	if c.Reconfig {
+		e.Mix += "+reconfig"
 	}
 	for _, s := range specs {
 		h, err := c.Net.AddHost(s.ID)
@@ -226,9 +265,13 @@ func (e *Ensemble) writeConfig(n *Node) error {
 		"snapshotSizeFactor": "1",
 		"preAllocSize":       "128", // KB
 	}
-	if n.Observer {
+	if n.Observer && !e.dynamic {
+		// With reconfiguration the role comes from the server line
+		// alone (Java's setupPeerType): a reconfig may change it, and a
+		// peerType left in zoo.cfg would contradict the dynamic file.
 		cfg["peerType"] = "observer"
 	}
+	servers := map[string]string{}
 	for _, m := range e.Nodes {
 		typ := "participant"
 		if m.Observer {
@@ -238,29 +281,110 @@ func (e *Ensemble) writeConfig(n *Node) error {
 		if e.relays != nil && m.ID != n.ID {
 			qp, ep = RelayQuorumPort, RelayElectionPort // others are reached through their relays
 		}
-		cfg["server."+strconv.Itoa(m.ID)] = fmt.Sprintf("%s:%d:%d:%s;%s:%d", m.Host.IP, qp, ep, typ,
+		servers["server."+strconv.Itoa(m.ID)] = fmt.Sprintf("%s:%d:%d:%s;%s:%d", m.Host.IP, qp, ep, typ,
 			m.Host.IP, ClientPort)
 	}
-	keys := make([]string, 0, len(cfg))
-	for k := range cfg {
+	if e.dynamic {
+		// Java's split layout, as compat-tests/harness writes it: the
+		// servers in zoo.cfg.dynamic.<version> next to zoo.cfg, which
+		// names it; each member rewrites both when it activates a
+		// configuration (the first leader's NEWLEADER already does).
+		cfg["reconfigEnabled"] = "true"
+		cfg["DigestAuthenticationProvider.superDigest"] = harness.SuperDigest
+		dyn := filepath.Join(n.Dir, "zoo.cfg.dynamic.0")
+		if err := os.WriteFile(dyn, []byte(sortedLines(servers)), 0o644); err != nil {
+			return err
+		}
+		cfg["dynamicConfigFile"] = dyn
+	} else {
+		maps.Copy(cfg, servers)
+	}
+	return os.WriteFile(n.Config, []byte(sortedLines(cfg)), 0o644)
+}
+
+// prepareRejoin: a member a reconfig removed cannot start from the files
+// it wrote (Java's QuorumPeer.start refuses "My id N not in the peer
+// list", zkgo "myid N has no server.N line"). As an operator brings such a
+// server back (Java's reconfig guide, and the spares of the compat tests),
+// its dynamic file becomes zoo.cfg.dynamic.0: the members of its last
+// configuration plus itself in its initial role; at version 0 it takes the
+// ensemble's configuration from the first notification or NEWLEADER, as a
+// non-voting follower until a reconfig adds it again. It returns what was
+// done ("" when the node is a member of its configuration).
+func (e *Ensemble) prepareRejoin(n *Node) (string, error) {
+	b, err := os.ReadFile(n.Config)
+	if err != nil {
+		return "", err
+	}
+	static := string(b)
+	var dyn string
+	for _, l := range strings.Split(static, "\n") {
+		if v, ok := strings.CutPrefix(l, "dynamicConfigFile="); ok {
+			dyn = strings.TrimSpace(v)
+		}
+	}
+	if dyn == "" {
+		return "", nil
+	}
+	d, err := os.ReadFile(dyn)
+	if err != nil {
+		return "", err
+	}
+	servers := map[string]string{}
+	for id, line := range harness.ServerLines(string(d)) {
+		servers["server."+strconv.FormatInt(id, 10)] = line
+	}
+	self := "server." + strconv.Itoa(n.ID)
+	if _, ok := servers[self]; ok {
+		return "", nil
+	}
+	servers[self] = e.ServerLine(n.ID, n.Observer)
+	joiner := filepath.Join(n.Dir, "zoo.cfg.dynamic.0")
+	if err := os.WriteFile(joiner, []byte(sortedLines(servers)), 0o644); err != nil {
+		return "", err
+	}
+	static = strings.Replace(static, "dynamicConfigFile="+dyn, "dynamicConfigFile="+joiner, 1)
+	if err := os.WriteFile(n.Config, []byte(static), 0o644); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("node %d is not in its configuration (%s): restarting it as a joiner with %s (those members plus itself)",
+		n.ID, filepath.Base(dyn), filepath.Base(joiner)), nil
+}
+
+// ServerLine is node id's server line (the value of server.N) as the
+// configuration of a dynamic ensemble holds it, with the role asked.
+func (e *Ensemble) ServerLine(id int, observer bool) string {
+	typ := "participant"
+	if observer {
+		typ = "observer"
+	}
+	h := e.Node(id).Host
+	return fmt.Sprintf("%s:%d:%d:%s;%s:%d", h.IP, QuorumPort, ElectionPort, typ, h.IP, ClientPort)
+}
+
+// sortedLines renders kv as "key=value" lines in key order.
+func sortedLines(kv map[string]string) string {
+	keys := make([]string, 0, len(kv))
+	for k := range kv {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	var b strings.Builder
 	for _, k := range keys {
-		b.WriteString(k + "=" + cfg[k] + "\n")
+		b.WriteString(k + "=" + kv[k] + "\n")
 	}
-	return os.WriteFile(n.Config, []byte(b.String()), 0o644)
+	return b.String()
 }
 
 // Node returns node id.
 func (e *Ensemble) Node(id int) *Node { return e.Nodes[id-1] }
 
-// Participants returns the ids of the voting members.
+// Participants returns the ids of the voting members (of the initial
+// configuration; with reconfiguration, whose roles change, every node).
 func (e *Ensemble) Participants() []int {
 	var ids []int
 	for _, n := range e.Nodes {
-		if !n.Observer {
+		if !n.Observer || e.dynamic {
 			ids = append(ids, n.ID)
 		}
 	}
@@ -290,18 +414,32 @@ func (e *Ensemble) Start(id int) error {
 	}
 	n.starts++
 	fmt.Fprintf(logf, "==== faults: starting node %d (%s) at %s\n", id, n.Kind, time.Now().Format("15:04:05.000"))
+	if e.dynamic {
+		note, err := e.prepareRejoin(n)
+		if err != nil {
+			_ = logf.Close()
+			return fmt.Errorf("faults: node %d: %w", id, err)
+		}
+		if note != "" {
+			fmt.Fprintf(logf, "==== faults: %s\n", note)
+		}
+	}
 	var cmd *exec.Cmd
 	switch n.Kind {
 	case Zkgo:
 		cmd = n.Host.Exec(e.zkgo, "server", "--config", n.Config)
 	default:
-		args := []string{"-Xmx192m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+		var args []string
+		if e.dynamic {
+			args = append(args, "-Dzookeeper.DigestAuthenticationProvider.superDigest="+harness.SuperDigest)
+		}
+		args = append(args, "-Xmx192m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
 			"-Dzookeeper.admin.enableServer=false",
 			"-Dorg.slf4j.simpleLogger.showDateTime=true",
 			"-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS",
 			"-Dzookeeper.digest.enabled=true",
 			"-cp", e.java.Classpath("/etc/zookeeper/conf"),
-			"org.apache.zookeeper.server.quorum.QuorumPeerMain", n.Config}
+			"org.apache.zookeeper.server.quorum.QuorumPeerMain", n.Config)
 		cmd = n.Host.Exec(e.java.Java, args...)
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -456,7 +594,7 @@ func (e *Ensemble) FourLetter(id int, cmd string) (string, error) {
 // Leader returns the running, unpaused node that says it leads, or 0.
 func (e *Ensemble) Leader() int {
 	for _, n := range e.Nodes {
-		if n.Observer || !n.Running() || n.Paused() {
+		if n.Observer && !e.dynamic || !n.Running() || n.Paused() {
 			continue
 		}
 		if m, err := e.Mode(n.ID); err == nil && m == "leader" {
@@ -488,6 +626,9 @@ func (e *Ensemble) WaitHealthy(timeout time.Duration) (int, error) {
 					ok = false
 				}
 				leader = n.ID
+			case e.dynamic && (m == "observer" || m == "follower"):
+				// roles change with reconfigs: the membership checker
+				// compares each with the configuration
 			case n.Observer && m != "observer", !n.Observer && m != "follower":
 				ok = false
 			}

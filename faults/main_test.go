@@ -45,6 +45,13 @@ func startEnsemble(t *testing.T, mix string, seed uint64) *Ensemble {
 // startEnsembleWith starts mix, with relays on every peer link if relay.
 func startEnsembleWith(t *testing.T, mix string, seed uint64, relay bool) *Ensemble {
 	t.Helper()
+	return startEnsembleOpt(t, mix, seed, relay, false)
+}
+
+// startEnsembleOpt starts mix, with relays if relay, with
+// reconfigEnabled=true and the split config layout if reconfig.
+func startEnsembleOpt(t *testing.T, mix string, seed uint64, relay, reconfig bool) *Ensemble {
+	t.Helper()
 	requireSuite(t)
 	specs, err := ParseMix(mix)
 	if err != nil {
@@ -73,7 +80,7 @@ func startEnsembleWith(t *testing.T, mix string, seed uint64, relay bool) *Ensem
 		}
 	})
 	e, err := NewEnsemble(EnsembleConfig{Mix: mix, Dir: t.TempDir(), Zkgo: bin, Java: java, Net: nw, Logf: t.Logf,
-		Relay: relay})
+		Relay: relay, Reconfig: reconfig})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,6 +38,11 @@ func (r *Result) Save(dir string, e *Ensemble) error {
 			base := fmt.Sprintf("node%d-%s", n.ID, n.Kind)
 			errs = append(errs, copyFile(n.LogPath, filepath.Join(dir, base+".log")),
 				copyFile(n.Config, filepath.Join(dir, base+".cfg")))
+			// With reconfiguration: the dynamic files, zoo.cfg.bak, .next.
+			dyn, _ := filepath.Glob(filepath.Join(n.Dir, "zoo.cfg.*"))
+			for _, f := range dyn {
+				errs = append(errs, copyFile(f, filepath.Join(dir, base+"-"+filepath.Base(f))))
+			}
 			// The data dir (snapshots, txn logs) for zkgo txnlog dump and
 			// Java's tools; preallocated logs compress to almost nothing.
 			tgz := filepath.Join(dir, base+"-data.tgz")

@@ -165,6 +165,22 @@ func (l *LearnerSync) Synced() Synced {
 
 func (l *LearnerSync) newLeaderZxid() wire.Zxid { return wire.MakeZxid(uint32(l.newEpoch), 0) }
 
+// pendingTxn is the proposal of zxid z this sync received and has not
+// applied: after NEWLEADER a COMMIT leaves its proposal in notCommitted (it
+// is applied at UPTODATE), so a COMMITANDACTIVATE may name one behind
+// others, or one logged at NEWLEADER. Java 3.8.0 looks only at the first
+// pending proposal and misses those activations (DIFFERENCES row 65).
+func (l *LearnerSync) pendingTxn(z wire.Zxid) *wire.TxnEntry {
+	for _, list := range [][]*wire.TxnEntry{l.notCommitted, l.logged} {
+		for _, e := range list {
+			if e.Hdr.Zxid == z {
+				return e
+			}
+		}
+	}
+	return nil
+}
+
 // Step takes one packet from the leader.
 func (l *LearnerSync) Step(qp *wire.QuorumPacket) (LearnerReady, error) {
 	var r LearnerReady
@@ -194,12 +210,12 @@ func (l *LearnerSync) Step(qp *wire.QuorumPacket) (LearnerReady, error) {
 		r.NextConfig = l.view.seen(next)
 		l.notCommitted = append(l.notCommitted, &e)
 	case wire.PacketCommit, wire.PacketCommitAndActivate:
-		if qp.Type == wire.PacketCommitAndActivate && len(l.notCommitted) > 0 && l.notCommitted[0].Hdr.Zxid == qp.Zxid {
+		if e := l.pendingTxn(qp.Zxid); qp.Type == wire.PacketCommitAndActivate && e != nil {
 			d, err := designatedOf(qp)
 			if err != nil {
 				return r, err
 			}
-			next, err := l.view.configOfTxn(l.notCommitted[0])
+			next, err := l.view.configOfTxn(e)
 			if err == nil && next == nil && l.view.Config != nil {
 				err = fmt.Errorf("%w: COMMITANDACTIVATE %v for a txn that is not a reconfig", ErrReconfigData, qp.Zxid)
 			}

@@ -1,6 +1,7 @@
 package zab
 
 import (
+	"encoding/binary"
 	"strings"
 	"testing"
 
@@ -105,5 +106,53 @@ func TestDesignatedOf(t *testing.T) {
 		if _, err := designatedOf(&qp); err == nil {
 			t.Errorf("%v: no error", data)
 		}
+	}
+}
+
+// TestLearnerSyncActivatesAReconfigBehindOtherProposals: after NEWLEADER a
+// learner's COMMITs do not remove the proposals they commit (they are
+// applied at UPTODATE), so a COMMITANDACTIVATE that arrives during the
+// sync for a reconfig behind other proposals names a txn that is not the
+// first pending one. Its configuration must be activated all the same
+// (found by the fault suite: zzzzz+reconfig seed 6, node 3 synced by SNAP
+// while the leader proposed and committed a reconfig, served the new
+// /zookeeper/config but kept the older configuration active and on disk).
+// Java 3.8.0 looks only at the first pending proposal (Learner.syncWithLeader's
+// peekFirst) and misses it too (DIFFERENCES row 65).
+func TestLearnerSyncActivatesAReconfigBehindOtherProposals(t *testing.T) {
+	const (
+		s1 = "server.1=127.0.0.1:2001:3001:participant;4001"
+		s2 = "server.2=127.0.0.1:2002:3002:participant;4002"
+		s3 = "server.3=127.0.0.1:2003:3003:participant;4003"
+	)
+	cur := cfgOf(t, 0x100000000, s1, s2, s3)
+	nextText := s1 + "\n" + s2 + "\nversion=200000002"
+	l := NewLearnerSync(LearnerConfig{ID: 2, LastLogged: zx(1, 6), AcceptedEpoch: 1, CurrentEpoch: 1, MaxRecord: 1 << 20,
+		View: LearnerView{ID: 2, LeaderID: 1, Config: cur, ReconfigEnabled: true, LastSeenVersion: cur.Version}})
+	l.Start()
+	reconfig := &wire.TxnEntry{Hdr: wire.TxnHeader{ClientID: 1, Cxid: 2, Zxid: zx(2, 2), Time: 1, Type: wire.OpReconfig},
+		Body: &wire.SetDataTxn{Path: "/zookeeper/config", Data: []byte(nextText), Version: -1}}
+	var activations []LearnerActivation
+	for _, qp := range []wire.QuorumPacket{
+		pkt(t, "LEADERINFO 2:0"),
+		pkt(t, "DIFF 1:6"),
+		pkt(t, "NEWLEADER 2:0"),
+		pkt(t, "PROPOSAL 2:1"),
+		{Type: wire.PacketProposal, Zxid: zx(2, 2), Data: wire.AppendTxnEntry(nil, reconfig)},
+		pkt(t, "COMMIT 2:1"),
+		{Type: wire.PacketCommitAndActivate, Zxid: zx(2, 2), Data: binary.BigEndian.AppendUint64(nil, 1)},
+		pkt(t, "UPTODATE"),
+	} {
+		r, err := l.Step(&qp)
+		if err != nil {
+			t.Fatalf("%v %v: %v", qp.Type, qp.Zxid, err)
+		}
+		activations = append(activations, r.Activations...)
+	}
+	if len(activations) != 1 || activations[0].Config.Version != 0x200000002 || activations[0].Zxid != zx(2, 2) {
+		t.Fatalf("activations %+v, want the reconfig 2:2's configuration (version 200000002)", activations)
+	}
+	if v := l.Synced().View; v.Config == nil || v.Config.Version != 0x200000002 {
+		t.Errorf("the view after the sync holds %+v, want version 200000002", v.Config)
 	}
 }
