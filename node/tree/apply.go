@@ -166,7 +166,7 @@ func (t *Tree) createNode(path string, data []byte, acl []wire.ACL, owner int64,
 		return wire.ErrNodeExists
 	}
 	parentPath := wire.ParentPath(path)
-	parent := t.nodes[parentPath]
+	parent := t.nodes.get(parentPath)
 	if parent == nil {
 		return wire.ErrNoNode
 	}
@@ -186,11 +186,11 @@ func (t *Tree) createNode(path string, data []byte, acl []wire.ACL, owner int64,
 	t.bumpParent(parentPath, parent, parentCVersion, zxid)
 	// Null data stays null: the stat says 0 bytes, getData returns a null
 	// buffer (length -1), as Java does.
-	n := newNode(ownedData(data), aclIdx,
+	n := newNode(path, data, aclIdx,
 		wire.StatPersisted{Czxid: zxid, Mzxid: zxid, Pzxid: zxid, Ctime: now, Mtime: now, EphemeralOwner: owner})
 	// The children set is not part of a node's digest: no changeNode.
 	t.addNode(path, n)
-	t.addChild(parentPath, parent, name)
+	t.addChild(parentPath, parent, n)
 	// The stat is taken before the quota step, as Java copies it: a new
 	// zookeeper_stats node reports the data it was created with.
 	res.Stat = t.StatOf(n)
@@ -215,12 +215,12 @@ func (t *Tree) bumpParent(parentPath string, parent *Node, parentCVersion int32,
 }
 
 func (t *Tree) deleteNode(path string, zxid wire.Zxid, res *Result) wire.ErrCode {
-	n := t.nodes[path]
+	n := t.nodes.get(path)
 	if n == nil || path == "/" {
 		return wire.ErrNoNode
 	}
 	parentPath := wire.ParentPath(path)
-	parent := t.nodes[parentPath]
+	parent := t.nodes.get(parentPath)
 	if parent == nil {
 		return wire.ErrNoNode
 	}
@@ -238,13 +238,13 @@ func (t *Tree) deleteNode(path string, zxid wire.Zxid, res *Result) wire.ErrCode
 }
 
 func (t *Tree) setData(path string, data []byte, version int32, zxid wire.Zxid, now int64, res *Result) wire.ErrCode {
-	n := t.nodes[path]
+	n := t.nodes.get(path)
 	if n == nil {
 		return wire.ErrNoNode
 	}
 	oldLen := n.dataLen()
 	t.changeNode(path, n, func(n *Node) {
-		n.setData(ownedData(data))
+		n.setData(data)
 		n.Stat.Version = version
 		n.Stat.Mtime = now
 		n.Stat.Mzxid = zxid
@@ -256,7 +256,7 @@ func (t *Tree) setData(path string, data []byte, version int32, zxid wire.Zxid, 
 }
 
 func (t *Tree) setACL(path string, acl []wire.ACL, version int32, res *Result) wire.ErrCode {
-	n := t.nodes[path]
+	n := t.nodes.get(path)
 	if n == nil {
 		return wire.ErrNoNode
 	}

@@ -36,7 +36,7 @@ func TestChildSetForms(t *testing.T) {
 	// Grow past the map threshold, then shrink below the slice threshold.
 	for i := 0; len(ref) <= maxSortedChildren+10; i++ {
 		n := name()
-		if s.add(n) == ref[n] {
+		if s.add(newNode("/p/"+n, nil, 0, wire.StatPersisted{})) == ref[n] {
 			t.Fatalf("add %q: reported new=%v, but present=%v", n, !ref[n], ref[n])
 		}
 		ref[n] = true

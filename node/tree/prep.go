@@ -181,7 +181,7 @@ func (t *Tree) record(path string) *change {
 		}
 		return c
 	}
-	n := t.nodes[path]
+	n := t.nodes.get(path)
 	if n == nil {
 		return nil
 	}

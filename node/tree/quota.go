@@ -189,7 +189,7 @@ type quotaFrame struct {
 
 func (t *Tree) newQuotaWalk(path string) *quotaWalk {
 	w := &quotaWalk{}
-	if n := t.nodes[path]; n != nil {
+	if n := t.nodes.get(path); n != nil {
 		w.count, w.bytes = 1, int64(n.dataLen())
 		w.stack = append(w.stack, quotaFrame{path: path, set: n.children})
 	}
@@ -210,7 +210,7 @@ func (w *quotaWalk) step(t *Tree, budget int) (int, bool) {
 		p := top.path + "/" + top.set.at(top.i)
 		top.i++
 		used++
-		n := t.nodes[p]
+		n := t.nodes.get(p)
 		if n == nil {
 			continue
 		}
@@ -249,7 +249,7 @@ func (t *Tree) LargeQuotaStats(e *wire.TxnEntry) bool {
 	if !ok {
 		return false
 	}
-	n := t.nodes[p]
+	n := t.nodes.get(p)
 	return n != nil && n.children.descendants() > maxSortedChildren
 }
 
@@ -275,7 +275,7 @@ func (t *Tree) quotaDataChanged(path string, oldLen, newLen int) {
 // updateQuotaStat adds to the count and bytes in prefix's stats node.
 func (t *Tree) updateQuotaStat(prefix string, bytesDiff, countDiff int64) {
 	statPath := QuotaPath + prefix + "/" + quotaStatNode
-	n := t.nodes[statPath]
+	n := t.nodes.get(statPath)
 	if n == nil {
 		return
 	}
@@ -302,7 +302,7 @@ func (t *Tree) setQuotaStats(path string, count, bytes int64) {
 	st.set("bytes", bytes)
 	st.set("count", count)
 	statPath := QuotaPath + path + "/" + quotaStatNode
-	if n := t.nodes[statPath]; n != nil {
+	if n := t.nodes.get(statPath); n != nil {
 		t.changeNode(statPath, n, func(n *Node) { n.setData(st.bytes()) })
 	}
 }
@@ -310,7 +310,7 @@ func (t *Tree) setQuotaStats(path string, count, bytes int64) {
 // quotaCounts is DataTree.getCounts (children joined with "/", so the root
 // counts alone, as in Java).
 func (t *Tree) quotaCounts(path string, count, bytes *int64) {
-	n := t.nodes[path]
+	n := t.nodes.get(path)
 	if n == nil {
 		return
 	}
@@ -325,12 +325,12 @@ func (t *Tree) quotaCounts(path string, count, bytes *int64) {
 func (t *Tree) setupQuota() {
 	t.quotaSetup = false
 	t.quotas, t.quotaLens = nil, nil
-	if t.nodes[QuotaPath] == nil {
+	if t.nodes.get(QuotaPath) == nil {
 		return
 	}
 	var walk func(path string)
 	walk = func(path string) {
-		n := t.nodes[path]
+		n := t.nodes.get(path)
 		if n == nil {
 			return
 		}

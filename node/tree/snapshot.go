@@ -54,7 +54,7 @@ func (c *SnapshotCursor) Next(w *jute.Writer, maxNodes, maxBytes int) bool {
 			if key == "" {
 				key = "/"
 			}
-			node := c.t.nodes[key]
+			node := c.t.nodes.get(key)
 			if node == nil {
 				c.stack = c.stack[:len(c.stack)-1]
 				continue

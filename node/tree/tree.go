@@ -1,6 +1,7 @@
 package tree
 
 import (
+	"encoding/binary"
 	"iter"
 	"maps"
 	"slices"
@@ -35,13 +36,16 @@ const (
 // Node is one znode. Callers must treat it as read-only.
 //
 // The layout is packed for the size class of a million-node tree: 96 bytes
-// (the data as a pointer and an int32 length, which fits in the padding
-// after the stat, instead of a 24-byte slice that would make it 112).
+// (the record as a pointer and the data's length as an int32, which fits
+// in the padding after the stat, instead of slice or string headers that
+// would make it 112).
 type Node struct {
-	// data is an exact-size copy owned by the node (never a slice of a
-	// request or txn buffer, which would keep the whole buffer alive);
-	// dlen is its length, -1 for null data.
-	data     *byte
+	// rec is the node's path and data in one exact-size allocation that
+	// never changes once made (a setData makes a new one): the path's
+	// length as a uvarint, the path, the data. Slices and strings handed
+	// out (Path, Data, child names) point into it. dlen is the data's
+	// length, -1 for null data.
+	rec      *byte
 	children *childSet // nil until the first child
 	ACL      int64     // index into the ACL cache
 	Stat     wire.StatPersisted
@@ -55,6 +59,33 @@ type Node struct {
 // into it).
 var emptyData = []byte{}
 
+// recHeader returns the length of the path and of its uvarint prefix.
+func (n *Node) recHeader() (plen, hdr int) {
+	shift := 0
+	for {
+		c := *(*byte)(unsafe.Add(unsafe.Pointer(n.rec), hdr))
+		hdr++
+		plen |= int(c&0x7f) << shift
+		if c < 0x80 {
+			return plen, hdr
+		}
+		shift += 7
+	}
+}
+
+// Path returns the node's path ("/" for the root). The string is the
+// node's own storage.
+func (n *Node) Path() string {
+	plen, hdr := n.recHeader()
+	return unsafe.String((*byte)(unsafe.Add(unsafe.Pointer(n.rec), hdr)), plen)
+}
+
+// name returns the last component of the node's path.
+func (n *Node) name() string {
+	p := n.Path()
+	return p[strings.LastIndexByte(p, '/')+1:]
+}
+
 // Data returns the node's data: nil for null data. The slice is the
 // node's own storage: read it, never write to it.
 func (n *Node) Data() []byte {
@@ -64,29 +95,39 @@ func (n *Node) Data() []byte {
 	case n.dlen == 0:
 		return emptyData
 	}
-	return unsafe.Slice(n.data, n.dlen)
+	plen, hdr := n.recHeader()
+	return unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(n.rec), hdr+plen)), n.dlen)
 }
 
 // dataLen returns the length of the data (0 for null data).
 func (n *Node) dataLen() int { return max(int(n.dlen), 0) }
 
-// setData makes b the node's data; b must not be used by anyone else
-// afterwards (see ownedData).
-func (n *Node) setData(b []byte) {
-	switch {
-	case b == nil:
-		n.data, n.dlen = nil, -1
-	case len(b) == 0:
-		n.data, n.dlen = nil, 0
-	default:
-		n.data, n.dlen = &b[0], int32(len(b))
+// setRecord makes path and a copy of b (nil: null data) the node's record.
+func (n *Node) setRecord(path string, b []byte) {
+	hdr := 1
+	for v := len(path); v >= 0x80; v >>= 7 {
+		hdr++
+	}
+	rec := make([]byte, hdr+len(path)+len(b))
+	i := binary.PutUvarint(rec, uint64(len(path)))
+	i += copy(rec[i:], path)
+	copy(rec[i:], b)
+	n.rec = &rec[0]
+	n.dlen = int32(len(b))
+	if b == nil {
+		n.dlen = -1
 	}
 }
 
-// newNode returns a node with data b (taken over, see setData).
-func newNode(b []byte, acl int64, st wire.StatPersisted) *Node {
+// setData makes a copy of b the node's data (nil: null data), in a new
+// record: the old one may still be read through strings and slices handed
+// out before.
+func (n *Node) setData(b []byte) { n.setRecord(n.Path(), b) }
+
+// newNode returns a node at path with a copy of data b.
+func newNode(path string, b []byte, acl int64, st wire.StatPersisted) *Node {
 	n := &Node{ACL: acl, Stat: st}
-	n.setData(b)
+	n.setRecord(path, b)
 	return n
 }
 
@@ -100,19 +141,19 @@ func (n *Node) ChildNames() []string { return n.children.names() }
 // HasChild reports whether name is a child.
 func (n *Node) HasChild(name string) bool { return n.children.has(name) }
 
-// addChild records name (a new node without children) as a child of the
+// addChild records child (a new node without children) as a child of the
 // node at parentPath.
-func (t *Tree) addChild(parentPath string, parent *Node, name string) {
+func (t *Tree) addChild(parentPath string, parent, child *Node) {
 	if parent.children == nil {
 		cs := &childSet{}
 		if parentPath != "/" {
-			if gp := t.nodes[wire.ParentPath(parentPath)]; gp != nil {
+			if gp := t.nodes.get(wire.ParentPath(parentPath)); gp != nil {
 				cs.up = gp.children
 			}
 		}
 		parent.children = cs
 	}
-	if parent.children.add(name) {
+	if parent.children.add(child) {
 		parent.children.addDescendants(1)
 	}
 }
@@ -129,20 +170,6 @@ func (t *Tree) removeChild(parent *Node, name string, gone int64) {
 	if cs.len() == 0 {
 		parent.children = nil
 	}
-}
-
-// ownedData returns an exact-size copy of b for a node to keep; nil stays
-// nil (a null buffer).
-func ownedData(b []byte) []byte {
-	if b == nil {
-		return nil
-	}
-	if len(b) == 0 {
-		return []byte{}
-	}
-	out := make([]byte, len(b))
-	copy(out, b)
-	return out
 }
 
 // Options configure a Tree.
@@ -169,7 +196,7 @@ type Options struct {
 // Tree is the data tree. It is not safe for concurrent use.
 type Tree struct {
 	opts       Options
-	nodes      map[string]*Node
+	nodes      nodeTable
 	acls       *ACLCache
 	ephemerals map[wire.SessionID]map[string]struct{}
 	containers map[string]struct{}
@@ -205,7 +232,7 @@ const (
 // root, /zookeeper, /zookeeper/quota and /zookeeper/config.
 func New(opts Options) *Tree {
 	t := NewEmpty(opts)
-	t.addNode("/", newNode([]byte{}, OpenACLUnsafeIndex, wire.StatPersisted{}))
+	t.addNode("/", newNode("/", []byte{}, OpenACLUnsafeIndex, wire.StatPersisted{}))
 	t.addSystemNodes()
 	return t
 }
@@ -214,7 +241,7 @@ func New(opts Options) *Tree {
 func NewEmpty(opts Options) *Tree {
 	return &Tree{
 		opts:       opts,
-		nodes:      make(map[string]*Node),
+		nodes:      newNodeTable(),
 		acls:       newACLCache(),
 		ephemerals: make(map[wire.SessionID]map[string]struct{}),
 		containers: make(map[string]struct{}),
@@ -223,20 +250,18 @@ func NewEmpty(opts Options) *Tree {
 }
 
 func (t *Tree) addSystemNodes() {
-	root := t.nodes["/"]
 	for _, p := range []string{ZookeeperPath, QuotaPath} {
-		if _, ok := t.nodes[p]; !ok {
-			t.addNode(p, newNode([]byte{}, OpenACLUnsafeIndex, wire.StatPersisted{}))
+		if t.nodes.get(p) == nil {
+			t.addNode(p, newNode(p, []byte{}, OpenACLUnsafeIndex, wire.StatPersisted{}))
 			t.linkChild(p)
 		}
 	}
-	_ = root
-	if _, ok := t.nodes[ConfigPath]; !ok {
+	if t.nodes.get(ConfigPath) == nil {
 		cfg := t.opts.Config
 		if cfg == nil {
 			cfg = []byte{}
 		}
-		t.addNode(ConfigPath, newNode(ownedData(cfg), t.acls.Intern(ReadACLUnsafe), wire.StatPersisted{Aversion: -1}))
+		t.addNode(ConfigPath, newNode(ConfigPath, cfg, t.acls.Intern(ReadACLUnsafe), wire.StatPersisted{Aversion: -1}))
 		t.linkChild(ConfigPath)
 	}
 }
@@ -249,8 +274,8 @@ func (t *Tree) EnsureSystemNodes() {
 		t.setupQuota()
 	}
 	t.addSystemNodes()
-	if n := t.nodes[ConfigPath]; n != nil && t.opts.Config != nil {
-		t.changeNode(ConfigPath, n, func(n *Node) { n.setData(ownedData(t.opts.Config)) })
+	if n := t.nodes.get(ConfigPath); n != nil && t.opts.Config != nil {
+		t.changeNode(ConfigPath, n, func(n *Node) { n.setData(t.opts.Config) })
 	}
 }
 
@@ -260,9 +285,9 @@ func (t *Tree) EnsureSystemNodes() {
 func (t *Tree) InitConfig(text []byte, cfgVersion int64, nowMs int64) {
 	t.opts.Config = text
 	t.addSystemNodes()
-	n := t.nodes[ConfigPath]
+	n := t.nodes.get(ConfigPath)
 	t.changeNode(ConfigPath, n, func(n *Node) {
-		n.setData(ownedData(text))
+		n.setData(text)
 		n.Stat.Version = -1
 		n.Stat.Mzxid = wire.Zxid(cfgVersion)
 		n.Stat.Mtime = nowMs
@@ -277,18 +302,20 @@ func (t *Tree) touch(path string) {
 	}
 }
 
-// addNode inserts n at path, keeping the digest and size accounting.
+// addNode inserts n, whose Path is path, keeping the digest and size
+// accounting. The sets of special nodes get a copy of the path, not the
+// node's record, which a setData replaces.
 func (t *Tree) addNode(path string, n *Node) {
 	t.touch(path)
-	t.nodes[path] = n
+	t.nodes.put(path, n)
 	n.dcrc = dataCRC(path, n.Data())
 	t.digest += t.nodeDigest(path, n)
 	t.dataBytes += int64(len(path) + n.dataLen())
 	switch t.KindOf(n.Stat.EphemeralOwner) {
 	case KindContainer:
-		t.containers[path] = struct{}{}
+		t.containers[strings.Clone(path)] = struct{}{}
 	case KindTTL:
-		t.ttls[path] = struct{}{}
+		t.ttls[strings.Clone(path)] = struct{}{}
 	case KindEphemeral:
 		id := wire.SessionID(n.Stat.EphemeralOwner)
 		set := t.ephemerals[id]
@@ -296,7 +323,7 @@ func (t *Tree) addNode(path string, n *Node) {
 			set = make(map[string]struct{})
 			t.ephemerals[id] = set
 		}
-		set[path] = struct{}{}
+		set[strings.Clone(path)] = struct{}{}
 		t.ephCount++
 	}
 }
@@ -304,17 +331,23 @@ func (t *Tree) addNode(path string, n *Node) {
 // linkChild records path as a child of its parent (which must exist).
 func (t *Tree) linkChild(path string) {
 	pp := wire.ParentPath(path)
-	t.addChild(pp, t.nodes[pp], wire.BaseName(path))
+	t.addChild(pp, t.nodes.get(pp), t.nodes.get(path))
 }
 
 // changeNode runs fn on n, keeping the digest right.
 func (t *Tree) changeNode(path string, n *Node, fn func(*Node)) {
 	t.touch(path)
 	t.digest -= t.nodeDigest(path, n)
-	oldLen, oldData := n.dlen, n.data
+	oldLen, oldRec := n.dlen, n.rec
 	fn(n)
-	if n.dlen != oldLen || n.data != oldData {
+	if n.rec != oldRec {
 		n.dcrc = dataCRC(path, n.Data())
+		// A large child set is keyed by names in the records.
+		if path != "/" {
+			if p := t.nodes.get(wire.ParentPath(path)); p != nil {
+				p.children.renamed(n)
+			}
+		}
 	}
 	t.dataBytes += int64(n.dataLen() - max(int(oldLen), 0))
 	t.digest += t.nodeDigest(path, n)
@@ -323,7 +356,7 @@ func (t *Tree) changeNode(path string, n *Node, fn func(*Node)) {
 // removeNode deletes path from the maps (not from its parent's children).
 func (t *Tree) removeNode(path string, n *Node) {
 	t.touch(path)
-	delete(t.nodes, path)
+	t.nodes.del(path, n)
 	t.digest -= t.nodeDigest(path, n)
 	t.dataBytes -= int64(len(path) + n.dataLen())
 	t.acls.Release(n.ACL)
@@ -376,7 +409,7 @@ func (t *Tree) Get(path string) *Node {
 		// of "" finds the root.
 		path = "/"
 	}
-	return t.nodes[path]
+	return t.nodes.get(path)
 }
 
 // StatOf returns the client view of n's stat (DataNode.copyStat).
@@ -409,7 +442,7 @@ func (t *Tree) ACLs() *ACLCache { return t.acls }
 
 // Len returns the number of nodes, counting the root (Java's node count
 // includes every node in the map).
-func (t *Tree) Len() int { return len(t.nodes) }
+func (t *Tree) Len() int { return t.nodes.len() }
 
 // Digest returns the tree digest (sum of node digests).
 func (t *Tree) Digest() uint64 { return t.digest }
@@ -508,7 +541,7 @@ func sortedKeys(m map[string]struct{}) []string {
 // CountDescendants returns the number of nodes below path
 // (getAllChildrenNumber); every child set keeps the count.
 func (t *Tree) CountDescendants(path string) int {
-	n := t.nodes[path]
+	n := t.nodes.get(path)
 	if n == nil {
 		return 0
 	}
@@ -520,7 +553,7 @@ func (t *Tree) CountDescendants(path string) int {
 func (t *Tree) Walk(fn func(path string, n *Node) bool) {
 	var walk func(p string) bool
 	walk = func(p string) bool {
-		n := t.nodes[p]
+		n := t.nodes.get(p)
 		if n == nil {
 			return true
 		}
@@ -544,7 +577,7 @@ func (t *Tree) Restore(path string, data []byte, acl int64, st wire.StatPersiste
 		path = "/"
 	}
 	if path != "/" {
-		if t.nodes[wire.ParentPath(path)] == nil {
+		if t.nodes.get(wire.ParentPath(path)) == nil {
 			return false
 		}
 	}
@@ -553,11 +586,10 @@ func (t *Tree) Restore(path string, data []byte, acl int64, st wire.StatPersiste
 	// follows a fuzzy snapshot sets the right ACL.
 	t.acls.AddRef(acl)
 	t.quotaSetup = true
-	if old := t.nodes[path]; old != nil {
+	if old := t.nodes.get(path); old != nil {
 		t.removeNode(path, old)
 	}
-	// data is the snapshot reader's exact-size buffer: no copy.
-	t.addNode(path, newNode(data, acl, st))
+	t.addNode(path, newNode(path, data, acl, st))
 	if path != "/" {
 		t.linkChild(path)
 	}
