@@ -417,7 +417,7 @@ func (rp *responder) peerState() string {
 func (rp *responder) writeConf(b *strings.Builder, sizes dirSizes) {
 	snapDir, logDir := rp.versionDirs()
 	snapSize, logSize := sizes.snap, sizes.logs
-	port := int(rp.s.boundPort.Load())
+	port := int(rp.s.lis.port.Load())
 	if port == 0 {
 		port = rp.cfg.ClientPort
 	}

@@ -263,7 +263,7 @@ func (s *Server) activateConfig(z wire.Zxid, c *quorum.Config, designated int64,
 	s.quorumNow.Store(q)
 	if m, ok := c.Servers[me]; ok && m.HasClient {
 		if old, had := prev.Servers[me]; !had || !old.clientSet || old.ClientHost != m.ClientHost || old.ClientPort != m.ClientPort {
-			s.moveClientListener(net.JoinHostPort(m.ClientHost, strconv.Itoa(m.ClientPort)))
+			s.lis.move(net.JoinHostPort(m.ClientHost, strconv.Itoa(m.ClientPort)), s.log, s.goRoutine)
 		}
 	}
 	// QuorumPeer.restartLeaderElection: notifications carry the new
@@ -283,38 +283,6 @@ func (s *Server) activateConfig(z wire.Zxid, c *quorum.Config, designated int64,
 	s.log.Info().Str("version", quorum.HexVersion(c.Version)).Str("zxid", z.String()).Int64("designated_leader", designated).
 		Msg("configuration activated")
 	return nil
-}
-
-// moveClientListener moves the client listener to addr, the client
-// address an activated configuration gives this server, as Java's
-// QuorumPeer.processReconfig does (cnxnFactory.reconfigure): the
-// connections open stay, new ones are taken on addr. The move binds, so
-// it runs on a goroutine of its own; moves run in the order asked, a
-// later one superseding one not yet started.
-func (s *Server) moveClientListener(addr string) {
-	fn := s.clientRebind.Load()
-	if fn == nil {
-		s.log.Error().Str("client_addr", addr).Int64("serving_port", s.boundPort.Load()).
-			Msg("the activated configuration moves this server's client address; this client listener cannot move: it keeps serving until restarted")
-		return
-	}
-	seq := s.rebindSeq.Add(1)
-	s.goRoutine(func() {
-		s.rebindMu.Lock()
-		defer s.rebindMu.Unlock()
-		if s.rebindSeq.Load() != seq {
-			return // a later configuration moves it again
-		}
-		bound, err := (*fn)(addr)
-		if err != nil {
-			s.log.Error().Err(err).Str("client_addr", addr).Msg("cannot move the client listener; it keeps serving where it did")
-			return
-		}
-		if a, ok := bound.(*net.TCPAddr); ok {
-			s.boundPort.Store(int64(a.Port))
-		}
-		s.log.Info().Str("client_addr", bound.String()).Msg("client listener moved by the activated configuration")
-	})
 }
 
 // reconfigResolveTimeout bounds the name lookups of one reconfig

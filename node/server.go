@@ -94,12 +94,7 @@ type Server struct {
 	nextReap    int64            // mono ms of the next container/TTL check
 	reap        reaper           // containers and TTL nodes (reaper.go)
 	sessionless sessionlessCheck // connections without a session (sessionless.go)
-	boundPort   atomic.Int64     // the client port the front end serves on (conf)
-	// clientRebind moves the client listener (SetClientRebind);
-	// rebindSeq orders the moves asked for (reconfig.go).
-	clientRebind atomic.Pointer[func(addr string) (net.Addr, error)]
-	rebindMu     sync.Mutex
-	rebindSeq    atomic.Uint64
+	lis         clientListener   // the client port served on and its moves (listener.go)
 
 	// work split across rounds (jobs.go)
 	sched scheduler
@@ -306,7 +301,7 @@ func (s *Server) Call(ctx context.Context, fn func()) error {
 
 // SetClientPort records the port the front end actually bound (conf).
 // Call it before clients connect.
-func (s *Server) SetClientPort(port int) { s.boundPort.Store(int64(port)) }
+func (s *Server) SetClientPort(port int) { s.lis.port.Store(int64(port)) }
 
 // SetClientRebind gives the server the move of its client listener
 // (proxy.Frontend.Rebind): with reconfigEnabled, a configuration that
@@ -314,7 +309,7 @@ func (s *Server) SetClientPort(port int) { s.boundPort.Store(int64(port)) }
 // Java's cnxnFactory.reconfigure. fn runs on a goroutine of its own.
 // Without it, such a change is logged as an error and the listener stays
 // (a front end that cannot move: client.portUnification).
-func (s *Server) SetClientRebind(fn func(addr string) (net.Addr, error)) { s.clientRebind.Store(&fn) }
+func (s *Server) SetClientRebind(fn func(addr string) (net.Addr, error)) { s.lis.rebind.Store(&fn) }
 
 // Done is closed when the server has stopped.
 func (s *Server) Done() <-chan struct{} { return s.done }
