@@ -10,7 +10,8 @@ import (
 )
 
 // Issue 16: a follower synced by SNAP at X must not keep, once the
-// snapshot at NEWLEADER is durable, the txns it logged up to X: some are
+// snapshot at NEWLEADER is durable and the sync UPTODATE, the txns it
+// logged up to X: some are
 // of another branch of the history (never committed), and once it leads,
 // a DIFF read from its log would send them and skip the committed txns
 // the snapshot holds. Its own older snapshots go too (the logs after them
@@ -46,8 +47,12 @@ func TestLearnerSnapSyncDropsTheLogTheSnapshotSupersedes(t *testing.T) {
 	f.send(wire.QuorumPacket{Type: wire.PacketNewLeader, Zxid: 0x300000000, Data: []byte(s.cfg.Quorum.Text())})
 	f.expect(wire.PacketAck, 0x300000000)
 
-	// At the NEWLEADER ACK the snapshot at 2:2 is durable, and nothing
-	// of the follower's own history below it is left.
+	f.send(wire.QuorumPacket{Type: wire.PacketUpToDate, Zxid: -1})
+	f.expect(wire.PacketAck, 0x300000000)
+	waitFor(t, func() bool { return s.Mode() == "follower" })
+	// Once UPTODATE (the leader's history committed) the snapshot at 2:2
+	// is durable, and nothing of the follower's own history below it is
+	// left (TestLearnerSnapWithoutUpToDateThenTruncBelowIt: not before).
 	snaps, _ := storage.ListSnapshots(vdir)
 	if len(snaps) != 1 || snaps[0].Zxid != 0x200000002 {
 		t.Fatalf("snapshots after the SNAP sync: %+v, want only the one at 0x200000002", snaps)
@@ -65,9 +70,6 @@ func TestLearnerSnapSyncDropsTheLogTheSnapshotSupersedes(t *testing.T) {
 		}
 	}
 	lr.Close()
-	f.send(wire.QuorumPacket{Type: wire.PacketUpToDate, Zxid: -1})
-	f.expect(wire.PacketAck, 0x300000000)
-	waitFor(t, func() bool { return s.Mode() == "follower" })
 
 	// Broadcast goes on in a new log file, and a restart loads the
 	// snapshot plus that log.
@@ -172,4 +174,73 @@ func TestLearnerTruncToZeroDropsEveryLoggedTxn(t *testing.T) {
 			t.Fatalf("%s, truncated away, is back after a reload", p)
 		}
 	}
+}
+
+// Issue 16 (simulator seed 6030476): a learner synced by SNAP from a leader
+// that never got its NEWLEADER quorum (no UPTODATE) can be told by the
+// next leader to TRUNC below that snapshot: the snapshot held the old
+// leader's uncommitted tail. It must rebuild its database at the TRUNC
+// zxid from its own older snapshot and log, so those may go only once
+// the SNAP's history is committed (UPTODATE), not when the snapshot at
+// NEWLEADER is durable: before, they were gone, and the learner either
+// stopped (no log to truncate) or claimed the zxid with a database that
+// lacked the txns.
+func TestLearnerSnapWithoutUpToDateThenTruncBelowIt(t *testing.T) {
+	dir := t.TempDir()
+	f := newFakeLeader(t)
+	cfg := learnerConfig(t, dir, f.port(), false)
+	// A snapshot at 1:2, then 1:1..1:5 logged in epoch 1.
+	seedLearnerDisk(t, cfg, 2, 5)
+	s := startLearner(t, cfg)
+	f.handshake(3, 0x100000000, 0x100000005, 1)
+	// The leader of epoch 3 holds 1:1..1:6 (1:6 logged by nobody else)
+	// and sends a SNAP at 1:6.
+	w := jute.NewWriter(nil)
+	w.Int(0)
+	w.Int(0)
+	node := func(path string, z wire.Zxid) {
+		w.String(path)
+		w.Buffer([]byte("d"))
+		w.Long(-1)
+		st := wire.StatPersisted{Czxid: z, Mzxid: z, Pzxid: z}
+		st.Encode(w)
+	}
+	w.String("")
+	w.Buffer(nil)
+	w.Long(-1)
+	(&wire.StatPersisted{Pzxid: 0x100000006, Cversion: 6}).Encode(w)
+	node("/zookeeper", 0)
+	for c := uint32(1); c <= 5; c++ {
+		node("/old"+string(rune('0'+c)), wire.MakeZxid(1, c))
+	}
+	node("/x", 0x100000006)
+	w.String("/")
+	w.String("BenWasHere")
+	f.send(wire.QuorumPacket{Type: wire.PacketSnap, Zxid: 0x100000006})
+	f.c.Write(w.Bytes())
+	f.send(wire.QuorumPacket{Type: wire.PacketNewLeader, Zxid: 0x300000000, Data: []byte(s.cfg.Quorum.Text())})
+	f.expect(wire.PacketAck, 0x300000000)
+	// That leader never gets its quorum: the link goes, no UPTODATE.
+	f.c.Close()
+	// The next leader (epoch 4) has 1:1..1:5: TRUNC to 1:5.
+	f.handshake(4, 0x300000000, 0x100000006, 3)
+	f.send(wire.QuorumPacket{Type: wire.PacketTrunc, Zxid: 0x100000005})
+	f.send(wire.QuorumPacket{Type: wire.PacketNewLeader, Zxid: 0x400000000, Data: []byte(s.cfg.Quorum.Text())})
+	f.expect(wire.PacketAck, 0x400000000)
+	f.send(wire.QuorumPacket{Type: wire.PacketUpToDate, Zxid: -1})
+	f.expect(wire.PacketAck, 0x400000000)
+	waitFor(t, func() bool { return s.Mode() == "follower" })
+	call(t, s, func() {
+		if s.tree.LastZxid != 0x100000005 {
+			t.Errorf("after the TRUNC the tree is at %v, want 0x100000005", s.tree.LastZxid)
+		}
+		for c := uint32(1); c <= 5; c++ {
+			if p := "/old" + string(rune('0'+c)); s.tree.Get(p) == nil {
+				t.Errorf("%s (committed, at or below the TRUNC zxid) is missing", p)
+			}
+		}
+		if s.tree.Get("/x") != nil {
+			t.Error("/x, the old leader's uncommitted 1:6, survived the TRUNC")
+		}
+	})
 }

@@ -247,3 +247,21 @@ func TestFLESameRoundAnswer(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapSupersededAtUpToDate: seed 6030476 (13 of its faults). Observer
+// 4 took a SNAP at 3:12 from leader 3, whose epoch 4 never got its
+// NEWLEADER quorum (3:12 was its uncommitted tail), and dropped its own
+// log up to 3:12 once the snapshot was durable; leader 2 of epoch 5 then
+// TRUNCed it to 3:11, which it could no longer rebuild ("peer 4's tree
+// after 5:1 differs"). Node's learner did the same (it claimed 3:11 with
+// the txns missing: TestLearnerSnapWithoutUpToDateThenTruncBelowIt). The
+// log goes at UPTODATE now, when the snapshot's history is committed.
+func TestSnapSupersededAtUpToDate(t *testing.T) {
+	cfg := Config{Seed: 6030476, Peers: 3, Observers: 1, Hier: -1}
+	cfg.Disabled = Only([]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13}, len(genSchedule(cfg.withDefaults())))
+	if r := Run(cfg); r.Violation != nil {
+		cfg.Trace = true
+		r = Run(cfg)
+		t.Fatalf("%v\n%s", r.Violation, r.Report(80))
+	}
+}
