@@ -169,7 +169,7 @@ func (ld *leaderDrv) syncLearner(link zab.LinkID) {
 	plan := zab.PlanSync(in)
 	if plan.ReadTxnLog {
 		in.LogRead = true
-		for _, r := range p.store.ReadForSync(in.Peer) {
+		for _, r := range p.store.ReadForSync(in.Peer, p.s.sab.keepLogAtSnap) {
 			in.FromLog = append(in.FromLog, zab.NewCommitted(r.E, nil))
 		}
 		plan = zab.PlanSync(in)

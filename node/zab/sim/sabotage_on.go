@@ -33,9 +33,10 @@ import "github.com/zkgo/zkgo/node/zab"
 //     up to the snapshot's zxid, as node's driver did before it removed
 //     them (rewindDisk's DropAfter alone): some may be of another branch of the
 //     history, never committed; once it leads, its txn-log read for a
-//     DIFF (node's proposalsFromLog, which reads through a hole between
-//     two epochs) sends them to a learner, and skips the committed txns
-//     the snapshot holds;
+//     DIFF (node's proposalsFromLog without its check of the snapshots
+//     the read passes, which this sabotage removes too: it reads through
+//     a hole between two epochs) sends them to a learner, and skips the
+//     committed txns the snapshot holds;
 //   - no-closing-check: the leader does not mark a session closing when
 //     it prepares its close, so a request of that session prepared before
 //     the close is applied still passes its session check: an ephemeral

@@ -249,13 +249,15 @@ func (h Hist) Flat() []Rec {
 
 // ReadForSync is node's proposalsFromLog: the log's records from z on,
 // when the log holds z; nothing when it does not, or when two records of
-// one epoch are not consecutive (a hole: the caller syncs by SNAP). A
-// hole between epochs is read through: node's reader also refuses a log
-// that enters an epoch past its first txn or passes a snapshot's zxid
-// without holding it, but this one stays weaker so that the
-// keep-log-at-snap sabotage still shows what the learner's removal of
-// those logs prevents.
-func (s *Store) ReadForSync(z wire.Zxid) []Rec {
+// one epoch are not consecutive (a hole: the caller syncs by SNAP), or,
+// as node's, when the read passes a snapshot's zxid without holding it
+// (a learner synced by SNAP keeps its own older txns until the sync is
+// UPTODATE, and a crash in between leaves them). weak leaves that last
+// check out (the keep-log-at-snap sabotage, with which the learner never
+// drops those txns: the two lines of defense removed together). Like
+// node's, the read goes through a hole between epochs (node also refuses
+// one that enters an epoch past its first txn).
+func (s *Store) ReadForSync(z wire.Zxid, weak bool) []Rec {
 	i := sort.Search(len(s.log), func(i int) bool { return s.log[i].Zxid() >= z })
 	if i == len(s.log) || s.log[i].Zxid() != z {
 		return nil
@@ -265,6 +267,23 @@ func (s *Store) ReadForSync(z wire.Zxid) []Rec {
 		a, b := out[j-1].Zxid(), out[j].Zxid()
 		if a.Epoch() == b.Epoch() && b != a+1 {
 			return nil
+		}
+	}
+	if !weak {
+		// node's proposalsFromLog: a snapshot the read passes must be at
+		// one of its txns; one that is not came from a SNAP sync, and
+		// the log around it is not this server's history (txns of an old
+		// epoch it logged, maybe never committed, that the snapshot
+		// superseded: a learner keeps them until its sync is UPTODATE).
+		for _, sn := range s.snaps {
+			sz := sn.Zxid
+			if sz <= z || sz > out[len(out)-1].Zxid() || sz.Counter() == 0 {
+				continue
+			}
+			k := sort.Search(len(out), func(k int) bool { return out[k].Zxid() >= sz })
+			if out[k].Zxid() != sz {
+				return nil
+			}
 		}
 	}
 	return out
