@@ -261,16 +261,11 @@ type learnerSync struct {
 	// diskChanged: the log was truncated or rewound; a failed sync
 	// reloads the database from disk.
 	diskChanged bool
-	// snapAt is the zxid of the leader's snapshot (SNAP); once the sync
-	// is UPTODATE (the snapshot at NEWLEADER, at supersedeAt, is durable
-	// and the leader's history committed), the logged txns and snapshots
-	// it supersedes go (supersedeBySnap). Not before: a leader that never
-	// gets its NEWLEADER quorum may have sent an uncommitted tail, and the
-	// next one then TRUNCs this learner below the snapshot, which needs
-	// the older snapshot and the log.
-	snapAt      wire.Zxid
-	snapTaken   bool
-	supersedeAt wire.Zxid // 0: nothing to supersede (yet)
+	// snapAt is the zxid of the leader's snapshot (SNAP); once the
+	// snapshot at NEWLEADER is durable, the logged txns and snapshots it
+	// supersedes go (supersedeBySnap).
+	snapAt    wire.Zxid
+	snapTaken bool
 	// logged are the proposals logged and fsynced before the NEWLEADER
 	// ACK (followers); they wait for their COMMITs.
 	logged []*wire.TxnEntry
@@ -428,15 +423,18 @@ func (ls *learnerSync) carryOut() {
 			ls.stage = stageAppend
 			if r.WriteSnapshot {
 				db := ls.db
-				if ls.snapTaken {
-					ls.supersedeAt = db.tree.LastZxid // at UPTODATE (stageDone)
-				}
+				snapTaken, snapAt := ls.snapTaken, ls.snapAt
 				ls.runJob(func() syncJobResult {
 					path, nodes, err := s.dur.writeSnapshotOf(db.tree, databaseTail(db))
 					if err != nil {
 						return syncJobResult{err: fmt.Errorf("snapshot at NEWLEADER: %w", err)}
 					}
 					l.log.Info().Str("file", path).Int("nodes", nodes).Msg("snapshot written")
+					if snapTaken {
+						if err := ls.supersedeBySnap(snapAt, db.tree.LastZxid); err != nil {
+							return syncJobResult{err: err}
+						}
+					}
 					return syncJobResult{}
 				})
 			}
@@ -497,16 +495,6 @@ func (ls *learnerSync) carryOut() {
 			}
 			ls.stage = stageDone
 		case stageDone:
-			if z := ls.supersedeAt; z != 0 && ls.zab.State() == zab.LearnerSynced {
-				// UPTODATE: the leader's history up to its snapshot is
-				// committed, no later leader can TRUNC below it.
-				ls.supersedeAt = 0
-				x := ls.snapAt
-				ls.runJob(func() syncJobResult {
-					return syncJobResult{err: ls.supersedeBySnap(x, z)}
-				})
-				return
-			}
 			ls.ready, ls.snap = nil, nil
 			if ls.zab.State() == zab.LearnerSynced {
 				ls.finish()
@@ -546,11 +534,15 @@ func (ls *learnerSync) startRewind(r *zab.LearnerReady) {
 			return syncJobResult{store: nst, fatal: true, err: fmt.Errorf("reload after truncating to %v: %w", z, err)}
 		}
 		if db.tree.LastZxid != z {
-			// The disk does not hold the history up to z (no snapshot at
-			// or below it with the log from there): serving z from this
-			// database would lose the txns in between.
+			// The disk does not hold the history up to z: after a SNAP
+			// sync whose leader never got its NEWLEADER quorum (its
+			// snapshot held its uncommitted tail), the next leader TRUNCs
+			// below that snapshot, and the older snapshots and logs it
+			// superseded are gone (supersedeBySnap). Serving z from this
+			// database would lose the txns in between: stop; what is
+			// left on disk is older than z, and a restart syncs again.
 			return syncJobResult{store: nst, fatal: true, err: fmt.Errorf("after truncating to %v the database on disk reaches %v only; "+
-				"wipe this server's data directory so it resyncs from a snapshot", z, db.tree.LastZxid)}
+				"stopping rather than serving it (a restart syncs from the leader again)", z, db.tree.LastZxid)}
 		}
 		return syncJobResult{store: nst, db: db}
 	})
@@ -674,8 +666,8 @@ func (ls *learnerSync) rewindDisk(st store, zxid wire.Zxid, strict bool) (store,
 	return nst, err
 }
 
-// supersedeBySnap removes, at UPTODATE after a SNAP at x (the snapshot at
-// NEWLEADER, at snapZxid, is durable), the snapshots older than it and the txn
+// supersedeBySnap removes, once the snapshot at NEWLEADER (at snapZxid)
+// is durable after a SNAP at x, the snapshots older than it and the txn
 // log files holding only txns up to x. Those txns are in the leader's
 // snapshot or were never committed (another branch of the history that
 // this learner logged and the leader does not have): left in the log,

@@ -99,18 +99,6 @@ func (lr *learnerDrv) onPacket(qp wire.QuorumPacket, snap []Rec) {
 		return
 	}
 	if lr.ls.State() == zab.LearnerSynced {
-		if lr.snapAt != 0 && !p.s.sab.keepLogAtSnap {
-			// UPTODATE after a SNAP: the leader's snapshot is durable and
-			// its history committed; the learner's own txns up to its
-			// zxid are in it or were never committed (another branch of
-			// the history); none may be read for a sync again (see
-			// keep-log-at-snap in sabotage_on.go). Not before UPTODATE:
-			// a leader that never got its NEWLEADER quorum may have sent
-			// an uncommitted tail, and the next one TRUNCs below it,
-			// which needs this log (node's supersedeBySnap; seed 6030476).
-			p.store.DropThrough(lr.snapAt)
-			lr.snapAt = 0
-		}
 		sy := lr.ls.Synced()
 		p.s.tracef("%d: up to date in epoch %d (%v): %s", p.id, sy.NewEpoch, sy.Mode, p.store.String())
 		p.el.SetPeerEpoch(sy.NewEpoch)
@@ -125,7 +113,9 @@ func (lr *learnerDrv) carryOut(r zab.LearnerReady, snap []Rec, before zab.Learne
 	st := &p.store
 	if r.Truncate {
 		if err := st.Truncate(r.TruncateTo); err != nil {
-			if errors.Is(err, errDisk) {
+			if errors.Is(err, errCannotRebuild) {
+				p.halt("cannot rebuild the database at the TRUNC zxid")
+			} else if errors.Is(err, errDisk) {
 				p.halt("truncate failed")
 			} else {
 				p.becomeLooking(err.Error())
@@ -164,6 +154,13 @@ func (lr *learnerDrv) carryOut(r zab.LearnerReady, snap []Rec, before zab.Learne
 		}
 		for _, rec := range lr.db {
 			p.s.chk.seen(p, rec)
+		}
+		if lr.snapAt != 0 && !p.s.sab.keepLogAtSnap {
+			// The leader's snapshot is durable: the learner's own txns
+			// up to its zxid are in it or were never committed (another
+			// branch of the history); none may be read for a sync again
+			// (see keep-log-at-snap in sabotage_on.go).
+			st.DropThrough(lr.snapAt)
 		}
 		p.s.chk.dirty = true
 		p.setDB(lr.db, lr.recent)

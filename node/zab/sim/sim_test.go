@@ -248,36 +248,17 @@ func TestFLESameRoundAnswer(t *testing.T) {
 	}
 }
 
-// TestSnapSupersededAtUpToDate: seed 6030476 (13 of its faults). Observer
-// 4 took a SNAP at 3:12 from leader 3, whose epoch 4 never got its
+// TestTruncBelowSnapStops: seed 6030476 (13 of its faults). Observer 4
+// took a SNAP at 3:12 from leader 3, whose epoch 4 never got its
 // NEWLEADER quorum (3:12 was its uncommitted tail), and dropped its own
 // log up to 3:12 once the snapshot was durable; leader 2 of epoch 5 then
-// TRUNCed it to 3:11, which it could no longer rebuild ("peer 4's tree
-// after 5:1 differs"). Node's learner did the same (it claimed 3:11 with
-// the txns missing: TestLearnerSnapWithoutUpToDateThenTruncBelowIt). The
-// log goes at UPTODATE now, when the snapshot's history is committed.
-func TestSnapSupersededAtUpToDate(t *testing.T) {
+// TRUNCed it to 3:11, which it could no longer rebuild: the simulator's
+// learner went on from an older snapshot ("peer 4's tree after 5:1
+// differs"), node's claimed 3:11 with the txns missing
+// (TestLearnerSnapWithoutUpToDateThenTruncBelowIt). Both stop instead.
+func TestTruncBelowSnapStops(t *testing.T) {
 	cfg := Config{Seed: 6030476, Peers: 3, Observers: 1, Hier: -1}
 	cfg.Disabled = Only([]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13}, len(genSchedule(cfg.withDefaults())))
-	if r := Run(cfg); r.Violation != nil {
-		cfg.Trace = true
-		r = Run(cfg)
-		t.Fatalf("%v\n%s", r.Violation, r.Report(80))
-	}
-}
-
-// TestStaleLogBeforeUpToDateUnread: seed 7001804 (9 of its faults). Peer
-// 3 took a SNAP at 3:4 and crashed before UPTODATE, so it kept its own
-// log 2:1..2:15 (2:13..2:15 never committed): since the learner drops it
-// only at UPTODATE (TestSnapSupersededAtUpToDate), that is by design.
-// Leading epoch 5, it read its log for observer 4 from 2:10 through the
-// snapshot's 3:4 into 5:1.. and sent 2:13 ("peer 4 applied 2:13, which is
-// not committed"). node's proposalsFromLog refuses a read that passes a
-// snapshot it does not hold (TestProposalsFromLogRefusesTheHoleOfASnapSync);
-// the simulator's reader does the same now (SNAP instead).
-func TestStaleLogBeforeUpToDateUnread(t *testing.T) {
-	cfg := Config{Seed: 7001804, Peers: 3, Observers: 1, Hier: -1}
-	cfg.Disabled = Only([]int{0, 2, 4, 5, 6, 7, 9, 11, 16}, len(genSchedule(cfg.withDefaults())))
 	if r := Run(cfg); r.Violation != nil {
 		cfg.Trace = true
 		r = Run(cfg)

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"sort"
@@ -121,8 +122,17 @@ func (s *Store) Truncate(z wire.Zxid) error {
 	s.log = s.log[:i:i]
 	s.durable = min(s.durable, i)
 	s.dropSnapsAfter(z)
+	if h := s.History(); h.Len() == 0 && z != 0 || h.Len() > 0 && h.At(h.Len()-1).Zxid() != z {
+		// node's TRUNC after a SNAP whose older snapshots and logs it
+		// superseded: the database reloaded does not reach z, and node
+		// stops rather than serve it (TestLearnerSnapWithoutUpToDateThenTruncBelowIt).
+		return errCannotRebuild
+	}
 	return nil
 }
+
+// errCannotRebuild: a TRUNC the disk cannot rebuild its database at.
+var errCannotRebuild = errors.New("sim: the database on disk does not reach the TRUNC zxid")
 
 // DropAfter is what node does when a SNAP arrives (rewindDisk, not
 // strict): the logged txns after z and the snapshots after z go; what
@@ -251,8 +261,8 @@ func (h Hist) Flat() []Rec {
 // when the log holds z; nothing when it does not, or when two records of
 // one epoch are not consecutive (a hole: the caller syncs by SNAP), or,
 // as node's, when the read passes a snapshot's zxid without holding it
-// (a learner synced by SNAP keeps its own older txns until the sync is
-// UPTODATE, and a crash in between leaves them). weak leaves that last
+// (a learner synced by SNAP that kept its own older txns: node's second
+// line of defense behind supersedeBySnap). weak leaves that last
 // check out (the keep-log-at-snap sabotage, with which the learner never
 // drops those txns: the two lines of defense removed together). Like
 // node's, the read goes through a hole between epochs (node also refuses
@@ -274,7 +284,7 @@ func (s *Store) ReadForSync(z wire.Zxid, weak bool) []Rec {
 		// one of its txns; one that is not came from a SNAP sync, and
 		// the log around it is not this server's history (txns of an old
 		// epoch it logged, maybe never committed, that the snapshot
-		// superseded: a learner keeps them until its sync is UPTODATE).
+		// superseded, had the learner kept them).
 		for _, sn := range s.snaps {
 			sz := sn.Zxid
 			if sz <= z || sz > out[len(out)-1].Zxid() || sz.Counter() == 0 {
