@@ -262,9 +262,8 @@ func (s *Server) activateConfig(z wire.Zxid, c *quorum.Config, designated int64,
 	q := quorumOf(c, me)
 	s.quorumNow.Store(q)
 	if m, ok := c.Servers[me]; ok && m.HasClient {
-		if old, had := prev.Servers[me]; !had || !old.clientSet || old.ClientHost != m.ClientHost || old.ClientPort != m.ClientPort {
-			s.lis.move(net.JoinHostPort(m.ClientHost, strconv.Itoa(m.ClientPort)), s.log, s.goRoutine)
-		}
+		// Moves only if it differs from where the listener serves.
+		s.lis.move(net.JoinHostPort(m.ClientHost, strconv.Itoa(m.ClientPort)), s.cfg.ClientPortAddress, s.log, s.goRoutine)
 	}
 	// QuorumPeer.restartLeaderElection: notifications carry the new
 	// configuration, and elections count with it.
