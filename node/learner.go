@@ -649,6 +649,12 @@ func (ls *learnerSync) rewindDisk(st store, zxid wire.Zxid, strict bool) (store,
 	var err error
 	if strict {
 		err = storage.TruncateTo(s.dur.logDir(), zxid, s.cfg.RecordLimit())
+		if err != nil && snapshotAt(s.dur.snapDir(), zxid) {
+			// The log starts after zxid (its older files went with a
+			// SNAP's supersede, or a purge) but a snapshot is at zxid
+			// exactly: dropping every logged txn after it is the TRUNC.
+			err = storage.DropAfter(s.dur.logDir(), zxid, s.cfg.RecordLimit())
+		}
 	} else {
 		err = storage.DropAfter(s.dur.logDir(), zxid, s.cfg.RecordLimit())
 	}
@@ -664,6 +670,20 @@ func (ls *learnerSync) rewindDisk(st store, zxid wire.Zxid, strict bool) (store,
 		return nil, errors.Join(err, oerr)
 	}
 	return nst, err
+}
+
+// snapshotAt reports whether dir holds a snapshot at zxid.
+func snapshotAt(dir string, zxid wire.Zxid) bool {
+	snaps, err := storage.ListSnapshots(dir)
+	if err != nil {
+		return false
+	}
+	for _, sn := range snaps {
+		if sn.Zxid == zxid {
+			return true
+		}
+	}
+	return false
 }
 
 // supersedeBySnap removes, once the snapshot at NEWLEADER (at snapZxid)

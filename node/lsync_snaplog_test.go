@@ -243,3 +243,59 @@ func TestLearnerSnapWithoutUpToDateThenTruncBelowIt(t *testing.T) {
 		t.Fatalf("stopped with %v, want the TRUNC it could not rebuild", err)
 	}
 }
+
+// Issue 16 (simulator seed 9288139): a follower whose log starts after its
+// snapshot (the older files went with a SNAP's supersede) logged 2:1, 2:2
+// that the next leader does not have; the leader TRUNCs it to 1:5, the
+// snapshot's zxid. storage.TruncateTo refuses a zxid older than the oldest
+// log, and the learner stopped (fatal: "not able to truncate the log"),
+// again at every restart; with the snapshot at 1:5 the TRUNC is dropping
+// every logged txn after it.
+func TestLearnerTruncToItsSnapshotWithALaterLog(t *testing.T) {
+	dir := t.TempDir()
+	f := newFakeLeader(t)
+	cfg := learnerConfig(t, dir, f.port(), false)
+	{
+		s, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db := &database{tree: tree.New(s.opts), sessions: map[wire.SessionID]int32{}}
+		for c := uint32(1); c <= 5; c++ {
+			applyToDatabase(db, createTxn(wire.MakeZxid(1, c), 0, 0, "/old"+string(rune('0'+c)), int32(c)))
+		}
+		if _, _, err := s.dur.writeSnapshotOf(db.tree, databaseTail(db)); err != nil {
+			t.Fatal(err)
+		}
+		l, err := storage.OpenTxnLog(s.dur.logDir(), storage.Options{PreAllocBytes: 8192})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for c := uint32(1); c <= 2; c++ {
+			if err := l.Append(createTxn(wire.MakeZxid(2, c), 0, 0, "/new"+string(rune('0'+c)), int32(5+c))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{storage.AcceptedEpochFile, storage.CurrentEpochFile} {
+			if err := storage.WriteEpoch(s.dur.snapDir(), name, 2); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	s := startLearner(t, cfg)
+	f.handshake(3, 0x200000000, 0x200000002, 2)
+	f.send(wire.QuorumPacket{Type: wire.PacketTrunc, Zxid: 0x100000005})
+	f.send(wire.QuorumPacket{Type: wire.PacketNewLeader, Zxid: 0x300000000, Data: []byte(s.cfg.Quorum.Text())})
+	f.expect(wire.PacketAck, 0x300000000)
+	f.send(wire.QuorumPacket{Type: wire.PacketUpToDate, Zxid: -1})
+	f.expect(wire.PacketAck, 0x300000000)
+	waitFor(t, func() bool { return s.Mode() == "follower" })
+	call(t, s, func() {
+		if s.tree.LastZxid != 0x100000005 || s.tree.Get("/old5") == nil || s.tree.Get("/new1") != nil {
+			t.Errorf("after the TRUNC: tree at %v, /old5 %v, /new1 %v", s.tree.LastZxid, s.tree.Get("/old5") != nil, s.tree.Get("/new1") != nil)
+		}
+	})
+}

@@ -265,3 +265,20 @@ func TestTruncBelowSnapStops(t *testing.T) {
 		t.Fatalf("%v\n%s", r.Violation, r.Report(80))
 	}
 }
+
+// TestTruncToSnapshotWithALaterLog: seed 9288139 (16 of its faults). Peer
+// 3 held a snapshot at 2:6 and a log starting at 4:1 (its older files
+// went with a SNAP's supersede); every leader TRUNCed it to 2:6 and it
+// refused ("the log starts at 0x400000001"), as node's storage.TruncateTo
+// did (TestLearnerTruncToItsSnapshotWithALaterLog): no leader could get
+// it, and with it a quorum. A snapshot at the TRUNC zxid makes the TRUNC
+// the drop of every logged txn after it.
+func TestTruncToSnapshotWithALaterLog(t *testing.T) {
+	cfg := Config{Seed: 9288139, Peers: 3, Observers: -1, Hier: -1}
+	cfg.Disabled = Only([]int{0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 14, 15, 17, 18, 20}, len(genSchedule(cfg.withDefaults())))
+	if r := Run(cfg); r.Violation != nil {
+		cfg.Trace = true
+		r = Run(cfg)
+		t.Fatalf("%v\n%s", r.Violation, r.Report(80))
+	}
+}

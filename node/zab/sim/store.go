@@ -113,7 +113,7 @@ func (s *Store) WriteEpochs(accepted, current int64) error {
 // it fails when the log starts after z+1, unless z is 0 (every txn goes).
 func (s *Store) Truncate(z wire.Zxid) error {
 	i := sort.Search(len(s.log), func(i int) bool { return s.log[i].Zxid() > z })
-	if len(s.log) > 0 && z != 0 && s.log[0].Zxid() > z+1 {
+	if len(s.log) > 0 && z != 0 && s.log[0].Zxid() > z+1 && !s.snapAt(z) {
 		return fmt.Errorf("sim: cannot truncate to %v: the log starts at %v", z, s.log[0].Zxid())
 	}
 	if s.failing {
@@ -129,6 +129,17 @@ func (s *Store) Truncate(z wire.Zxid) error {
 		return errCannotRebuild
 	}
 	return nil
+}
+
+// snapAt reports whether a snapshot is at z (node's TRUNC then drops
+// every logged txn after it, even when the log starts later).
+func (s *Store) snapAt(z wire.Zxid) bool {
+	for _, sn := range s.snaps {
+		if sn.Zxid == z {
+			return true
+		}
+	}
+	return false
 }
 
 // errCannotRebuild: a TRUNC the disk cannot rebuild its database at.
