@@ -27,22 +27,9 @@ func TestLearnerSnapSyncDropsTheLogTheSnapshotSupersedes(t *testing.T) {
 	seedLearnerDisk(t, cfg, 2, 5)
 	s := startLearner(t, cfg)
 	f.handshake(3, 0x100000000, 0x100000005, 1)
-	// SNAP at 2:2: sessions, ACL map, nodes (root as ""), "/", signature.
-	w := jute.NewWriter(nil)
-	w.Int(0)
-	w.Int(0)
-	node := func(path string, st wire.StatPersisted) {
-		w.String(path)
-		w.Buffer([]byte("d"))
-		w.Long(-1)
-		st.Encode(w)
-	}
-	node("", wire.StatPersisted{Pzxid: 0x200000002, Cversion: 2})
-	node("/zookeeper", wire.StatPersisted{})
-	node("/a", wire.StatPersisted{Czxid: 0x200000001, Mzxid: 0x200000001, Pzxid: 0x200000001})
-	node("/b", wire.StatPersisted{Czxid: 0x200000002, Mzxid: 0x200000002, Pzxid: 0x200000002})
-	w.String("/")
-	w.String("BenWasHere")
+	// SNAP at 2:2.
+	w := snapStream(wire.StatPersisted{Pzxid: 0x200000002, Cversion: 2}, []snapNode{
+		{"/zookeeper", 0}, {"/a", 0x200000001}, {"/b", 0x200000002}})
 	f.send(wire.QuorumPacket{Type: wire.PacketSnap, Zxid: 0x200000002})
 	f.c.Write(w.Bytes())
 	f.send(wire.QuorumPacket{Type: wire.PacketNewLeader, Zxid: 0x300000000, Data: []byte(s.cfg.Quorum.Text())})
@@ -193,27 +180,11 @@ func TestLearnerSnapWithoutUpToDateThenTruncBelowIt(t *testing.T) {
 	f.handshake(3, 0x100000000, 0x100000005, 1)
 	// The leader of epoch 3 holds 1:1..1:6 (1:6 logged by nobody else)
 	// and sends a SNAP at 1:6.
-	w := jute.NewWriter(nil)
-	w.Int(0)
-	w.Int(0)
-	node := func(path string, z wire.Zxid) {
-		w.String(path)
-		w.Buffer([]byte("d"))
-		w.Long(-1)
-		st := wire.StatPersisted{Czxid: z, Mzxid: z, Pzxid: z}
-		st.Encode(w)
-	}
-	w.String("")
-	w.Buffer(nil)
-	w.Long(-1)
-	(&wire.StatPersisted{Pzxid: 0x100000006, Cversion: 6}).Encode(w)
-	node("/zookeeper", 0)
+	nodes := []snapNode{{"/zookeeper", 0}}
 	for c := uint32(1); c <= 5; c++ {
-		node("/old"+string(rune('0'+c)), wire.MakeZxid(1, c))
+		nodes = append(nodes, snapNode{"/old" + string(rune('0'+c)), wire.MakeZxid(1, c)})
 	}
-	node("/x", 0x100000006)
-	w.String("/")
-	w.String("BenWasHere")
+	w := snapStream(wire.StatPersisted{Pzxid: 0x100000006, Cversion: 6}, append(nodes, snapNode{"/x", 0x100000006}))
 	f.send(wire.QuorumPacket{Type: wire.PacketSnap, Zxid: 0x100000006})
 	f.c.Write(w.Bytes())
 	f.send(wire.QuorumPacket{Type: wire.PacketNewLeader, Zxid: 0x300000000, Data: []byte(s.cfg.Quorum.Text())})
@@ -298,4 +269,34 @@ func TestLearnerTruncToItsSnapshotWithALaterLog(t *testing.T) {
 			t.Errorf("after the TRUNC: tree at %v, /old5 %v, /new1 %v", s.tree.LastZxid, s.tree.Get("/old5") != nil, s.tree.Get("/new1") != nil)
 		}
 	})
+}
+
+// snapNode is a znode of snapStream: its path and the zxid that created it
+// (0: none).
+type snapNode struct {
+	path string
+	zxid wire.Zxid
+}
+
+// snapStream is the byte stream a leader sends after SNAP: no sessions, an
+// empty ACL map, the root (stat root), then nodes (data "d"), "/" and the
+// signature.
+func snapStream(root wire.StatPersisted, nodes []snapNode) *jute.Writer {
+	w := jute.NewWriter(nil)
+	w.Int(0)
+	w.Int(0)
+	w.String("")
+	w.Buffer([]byte("d"))
+	w.Long(-1)
+	root.Encode(w)
+	for _, n := range nodes {
+		w.String(n.path)
+		w.Buffer([]byte("d"))
+		w.Long(-1)
+		st := wire.StatPersisted{Czxid: n.zxid, Mzxid: n.zxid, Pzxid: n.zxid}
+		st.Encode(w)
+	}
+	w.String("/")
+	w.String("BenWasHere")
+	return w
 }
