@@ -181,3 +181,33 @@ func TestSweepLeftovers(t *testing.T) {
 		_ = sleeper.Process.Kill()
 	}
 }
+
+// TestNewNetworkSkipsLeftoverNames: a veth of a closed run can outlive its
+// bridge (its namespace lives until its last process exits); a new run whose
+// seed picks the same subnet first must take another one instead of failing
+// to create its first host ("File exists").
+func TestNewNetworkSkipsLeftoverNames(t *testing.T) {
+	requireSuite(t)
+	seed := uint64(time.Now().UnixNano())
+	first := 16 + rand.New(rand.NewPCG(seed, 5)).IntN(235)
+	prefix := "zkf" + fmt.Sprint(first)
+	if subnetInUse(first) || namesInUse(prefix) || linkExists("zkfb"+fmt.Sprint(first)) {
+		t.Fatalf("subnet %d is in use by another run; rerun", first)
+	}
+	leftover := prefix + "h1"
+	if err := run("ip", "link", "add", leftover, "type", "veth", "peer", "name", prefix+"p1"); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = run("ip", "link", "delete", leftover) }()
+	n, err := NewNetwork(rand.New(rand.NewPCG(seed, 5)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if n.Octet == first {
+		t.Errorf("NewNetwork took subnet %d although %s exists", first, leftover)
+	}
+	if _, err := n.AddHost(1); err != nil {
+		t.Fatalf("AddHost(1) on subnet %d: %v", n.Octet, err)
+	}
+}

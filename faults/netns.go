@@ -204,6 +204,40 @@ func subnetInUse(octet int) bool {
 	return strings.Contains(out, fmt.Sprintf(" %s%d.", subnetBase, octet))
 }
 
+// namesInUse reports whether a link or a namespace named as a run with
+// prefix names its own (prefix-N, prefixhN, prefixpN) exists. A run that
+// closed can leave them for a while: `ip netns delete` only unmounts a
+// namespace, which lives on with its veth pair until its last process has
+// exited, after the bridge is gone. The same seed picks the same subnet
+// first, so the next run would reserve the bridge and then fail to create
+// its first veth ("File exists").
+func namesInUse(prefix string) bool {
+	links, err := output("ip", "-o", "link", "show")
+	if err != nil {
+		return true
+	}
+	for _, line := range strings.Split(links, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		name := strings.TrimSuffix(strings.SplitN(f[1], "@", 2)[0], ":")
+		if strings.HasPrefix(name, prefix+"h") || strings.HasPrefix(name, prefix+"p") {
+			return true
+		}
+	}
+	nss, err := output("ip", "netns", "list")
+	if err != nil {
+		return true
+	}
+	for _, line := range strings.Split(nss, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], prefix+"-") {
+			return true
+		}
+	}
+	return false
+}
+
 // NewNetwork reserves a free subnet (by creating its bridge, which fails
 // if another run has it) and brings the bridge up with .1 on it.
 func NewNetwork(rng *rand.Rand) (*Network, error) {
@@ -212,7 +246,7 @@ func NewNetwork(rng *rand.Rand) (*Network, error) {
 	}
 	for range 64 {
 		octet := 16 + rng.IntN(235)
-		if subnetInUse(octet) {
+		if subnetInUse(octet) || namesInUse("zkf"+strconv.Itoa(octet)) {
 			continue
 		}
 		n := &Network{Octet: octet, Prefix: "zkf" + strconv.Itoa(octet), Bridge: "zkfb" + strconv.Itoa(octet),
