@@ -13,3 +13,16 @@ func TestConnLayout(t *testing.T) {
 		t.Fatalf("proxy.conn is %d bytes, want at most 96", n)
 	}
 }
+
+// TestConfigBoundsMaxOutstanding: a connection counts its requests in
+// flight in 32 bits (TestConnLayout), so a MaxOutstanding that could
+// overflow the count is refused rather than wrapped.
+func TestConfigBoundsMaxOutstanding(t *testing.T) {
+	be := newHeldBackend(false)
+	if _, err := New(Config{Addr: "127.0.0.1:0", Backend: be, MaxOutstanding: maxOutstandingLimit + 1}); err == nil {
+		t.Fatalf("MaxOutstanding %d accepted", maxOutstandingLimit+1)
+	}
+	if _, err := New(Config{Addr: "127.0.0.1:0", Backend: be, MaxOutstanding: maxOutstandingLimit}); err != nil {
+		t.Fatalf("MaxOutstanding %d refused: %v", maxOutstandingLimit, err)
+	}
+}
