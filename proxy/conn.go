@@ -17,7 +17,7 @@ import (
 // shared with the Backend's goroutines, which call Send, Close and Resume.
 type conn struct {
 	// Every client connection has one, idle or not: the fields are
-	// ordered so that it stays in the 112-byte size class
+	// ordered so that it stays in the 96-byte size class
 	// (TestConnLayout).
 	id     uint64
 	remote string
@@ -29,8 +29,6 @@ type conn struct {
 	// on the loop when the word is read, used by whichever of the
 	// Backend's answer, its close, or the front end's close comes first.
 	admin atomic.Pointer[adminSock]
-
-	outstanding atomic.Int64 // requests decoded, not yet answered
 
 	// loop-owned
 	// held: see blocked. A pointer, allocated at the connection's first
@@ -49,12 +47,31 @@ type conn struct {
 	// answers it or closes the connection (either finishes admin).
 	adminSubmitted bool
 
-	paused atomic.Bool // reading stopped until outstanding drops
-	resume atomic.Bool // the Backend has room again (Resume)
-	closed atomic.Bool
+	// outstanding: requests decoded, not yet answered. 32 bits (Config
+	// bounds MaxOutstanding well below 2^31) and the flags in one word
+	// keep the struct at 96 bytes.
+	outstanding atomic.Int32
+	// flags: flagPaused, flagResume, flagClosed (shared with the
+	// Backend's goroutines).
+	flags atomic.Uint32
 }
 
 var _ Conn = (*conn)(nil)
+
+const (
+	flagPaused uint32 = 1 << iota // reading stopped until outstanding drops
+	flagResume                    // the Backend has room again (Resume)
+	flagClosed                    // gnet closed the connection
+)
+
+// is reports whether flag f is set.
+func (c *conn) is(f uint32) bool { return c.flags.Load()&f != 0 }
+
+// set sets flag f.
+func (c *conn) set(f uint32) { c.flags.Or(f) }
+
+// take clears flag f and reports whether it was set.
+func (c *conn) take(f uint32) bool { return c.flags.And(^f)&f != 0 }
 
 func (c *conn) ID() uint64         { return c.id }
 func (c *conn) RemoteAddr() string { return c.remote }
@@ -65,12 +82,12 @@ func (c *conn) Send(b []byte, completed int) bool {
 		a.finish(b)
 		return true
 	}
-	if c.closed.Load() {
+	if c.is(flagClosed) {
 		return false
 	}
 	if completed > 0 {
-		n := c.outstanding.Add(-int64(completed))
-		if n < int64(c.fe.cfg.MaxOutstanding)/2 && c.paused.CompareAndSwap(true, false) {
+		n := c.outstanding.Add(-int32(completed))
+		if n < int32(c.fe.cfg.MaxOutstanding)/2 && c.take(flagPaused) {
 			// Resume reading: Wake runs OnTraffic on the loop, which
 			// decodes what arrived while paused.
 			_ = c.gc.Wake(nil)
@@ -85,7 +102,7 @@ func (c *conn) Send(b []byte, completed int) bool {
 // Resume is called by the Backend when it has room for the batch it
 // refused: OnTraffic, run on the loop by Wake, submits it.
 func (c *conn) Resume() {
-	c.resume.Store(true)
+	c.set(flagResume)
 	_ = c.gc.Wake(nil)
 }
 
@@ -99,7 +116,7 @@ func (c *conn) Close(reason string) {
 		_ = c.gc.Close()
 		return
 	}
-	if c.closed.Load() {
+	if c.is(flagClosed) {
 		return
 	}
 	c.fe.log.Debug().Str("remote", c.remote).Uint64("conn", c.id).Str("reason", reason).Msg("closing connection")
@@ -206,7 +223,7 @@ func (c *conn) onTraffic(gc gnet.Conn) gnet.Action {
 		}
 	}
 	if c.blocked {
-		if !c.resume.Swap(false) {
+		if !c.take(flagResume) {
 			// Still waiting for room: keep it all for Resume.
 			c.hold(batch)
 			return gnet.None
@@ -239,10 +256,10 @@ func (c *conn) hold(batch []wire.ClientPacket) {
 // to MaxOutstanding requests in flight. It returns gnet.Close for a client
 // that broke the protocol or floods past its limits.
 func (c *conn) decode(gc gnet.Conn, batch []wire.ClientPacket) ([]wire.ClientPacket, gnet.Action) {
-	maxOut := int64(c.fe.cfg.MaxOutstanding)
+	maxOut := int32(c.fe.cfg.MaxOutstanding)
 	for {
 		if c.outstanding.Load() >= maxOut {
-			c.paused.Store(true)
+			c.set(flagPaused)
 			// Re-check after publishing paused: a reply may have raced us.
 			if c.outstanding.Load() >= maxOut {
 				// Only a client far past its limit is closed: MaxOutstanding
@@ -256,7 +273,7 @@ func (c *conn) decode(gc gnet.Conn, batch []wire.ClientPacket) ([]wire.ClientPac
 				}
 				return batch, gnet.None
 			}
-			c.paused.Store(false)
+			c.take(flagPaused)
 		}
 		avail := gc.InboundBuffered()
 		if avail < wire.FrameHeaderSize {

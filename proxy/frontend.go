@@ -62,6 +62,11 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// maxOutstandingLimit bounds Config.MaxOutstanding: a connection counts its
+// requests in flight in 32 bits (conn.outstanding), and a batch decoded
+// past the limit must not overflow it.
+const maxOutstandingLimit = 1 << 30
+
 func (c Config) validate() error {
 	if c.Backend == nil {
 		return errors.New("proxy: Config.Backend is required")
@@ -71,6 +76,9 @@ func (c Config) validate() error {
 	}
 	if c.MaxFrame <= 0 || c.MaxOutstanding <= 0 || c.MaxInboundBytes <= 0 || c.MaxOutboundBytes <= 0 || c.Loops <= 0 {
 		return errors.New("proxy: limits must be positive")
+	}
+	if c.MaxOutstanding > maxOutstandingLimit {
+		return fmt.Errorf("proxy: MaxOutstanding %d is over %d", c.MaxOutstanding, maxOutstandingLimit)
 	}
 	return nil
 }
@@ -302,7 +310,7 @@ func (f *Frontend) OnClose(c gnet.Conn, err error) gnet.Action {
 	if !ok {
 		return gnet.None
 	}
-	cc.closed.Store(true)
+	cc.set(flagClosed)
 	if a := cc.admin.Load(); a != nil && !cc.adminSubmitted {
 		// The word was still waiting for room in the Backend, which will
 		// never see it now: close its socket here.

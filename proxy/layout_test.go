@@ -6,10 +6,23 @@ import (
 )
 
 // TestConnLayout keeps the per-connection state of the front end in the
-// 112-byte size class (it was 120 bytes, in the 128-byte class): every
-// idle session has one (docs/memory.md).
+// 96-byte size class (it was 120 bytes, in the 128-byte class, then 104 in
+// the 112-byte class): every idle session has one (docs/memory.md).
 func TestConnLayout(t *testing.T) {
-	if n := unsafe.Sizeof(conn{}); n > 112 {
-		t.Fatalf("proxy.conn is %d bytes, want at most 112", n)
+	if n := unsafe.Sizeof(conn{}); n > 96 {
+		t.Fatalf("proxy.conn is %d bytes, want at most 96", n)
+	}
+}
+
+// TestConfigBoundsMaxOutstanding: a connection counts its requests in
+// flight in 32 bits (TestConnLayout), so a MaxOutstanding that could
+// overflow the count is refused rather than wrapped.
+func TestConfigBoundsMaxOutstanding(t *testing.T) {
+	be := newHeldBackend(false)
+	if _, err := New(Config{Addr: "127.0.0.1:0", Backend: be, MaxOutstanding: maxOutstandingLimit + 1}); err == nil {
+		t.Fatalf("MaxOutstanding %d accepted", maxOutstandingLimit+1)
+	}
+	if _, err := New(Config{Addr: "127.0.0.1:0", Backend: be, MaxOutstanding: maxOutstandingLimit}); err != nil {
+		t.Fatalf("MaxOutstanding %d refused: %v", maxOutstandingLimit, err)
 	}
 }

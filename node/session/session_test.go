@@ -3,7 +3,9 @@ package session
 import (
 	"encoding/hex"
 	"iter"
+	"runtime"
 	"testing"
+	"unsafe"
 
 	"github.com/zkgo/zkgo/wire"
 )
@@ -174,4 +176,122 @@ func TestUnsortedBucketAcrossMoves(t *testing.T) {
 			t.Fatalf("%v yielded for 16000, expires at %d", id, tr.Get(id).expiry)
 		}
 	}
+}
+
+// TestUnsortedBucketWalkSurvivesUnlinks: the expiry buckets are lists
+// through the sessions; a walk across owner rounds whose next session
+// moves to another bucket, is removed, or expires goes on with the rest
+// of its own bucket and yields every session that stayed, once.
+func TestUnsortedBucketWalkSurvivesUnlinks(t *testing.T) {
+	tr := NewTracker(2000, 0, 10000)
+	for range 100 {
+		tr.Add(tr.NextID(), 4000, 10000) // all expire at 16000
+	}
+	next, stop := iter.Pull(tr.UnsortedBucket(16000))
+	defer stop()
+	yielded := map[wire.SessionID]bool{}
+	stayed := map[wire.SessionID]bool{}
+	for i := 0; ; i++ {
+		id, ok := next()
+		if !ok {
+			break
+		}
+		if yielded[id] || tr.Get(id) == nil || tr.Get(id).expiry != 16000 {
+			t.Fatalf("%v yielded twice, removed or moved", id)
+		}
+		yielded[id] = true
+		// Unlink sessions of the bucket not visited yet, among them the
+		// walk's next one (list order is the reverse of adding).
+		for s := range tr.Each() {
+			if yielded[s.ID] || s.expiry != 16000 {
+				continue
+			}
+			switch i % 3 {
+			case 0:
+				tr.Touch(s.ID, 13000) // to 18000
+			case 1:
+				tr.Remove(s.ID)
+			}
+			break
+		}
+		// And the one the walk visits next, whatever the map order.
+		if i%3 != 2 {
+			if w := tr.walkers; len(w) == 1 && w[0].next != nil {
+				if i%3 == 0 {
+					tr.Touch(w[0].next.ID, 13000)
+				} else {
+					tr.Remove(w[0].next.ID)
+				}
+			}
+		}
+	}
+	for s := range tr.Each() {
+		if s.expiry == 16000 {
+			stayed[s.ID] = true
+		}
+	}
+	if len(stayed) == 0 || len(stayed) != len(yielded) {
+		t.Fatalf("yielded %d of the %d sessions that stayed", len(yielded), len(stayed))
+	}
+	for id := range stayed {
+		if !yielded[id] {
+			t.Fatalf("%v stayed in the bucket but was not yielded", id)
+		}
+	}
+	if len(tr.walkers) != 0 {
+		t.Fatalf("%d walkers left after the walk", len(tr.walkers))
+	}
+	// A walk stopped early unregisters too.
+	next2, stop2 := iter.Pull(tr.UnsortedBucket(16000))
+	if _, ok := next2(); !ok || len(tr.walkers) != 1 {
+		t.Fatalf("second walk: %d walkers", len(tr.walkers))
+	}
+	stop2()
+	if len(tr.walkers) != 0 {
+		t.Fatalf("%d walkers left after stop", len(tr.walkers))
+	}
+}
+
+// TestSessionLayout keeps a session's record and its place in the expiry
+// queue in one 48-byte allocation (docs/memory.md: every idle session has
+// one).
+func TestSessionLayout(t *testing.T) {
+	if n := unsafe.Sizeof(Session{}); n > 48 {
+		t.Fatalf("session.Session is %d bytes, want at most 48", n)
+	}
+}
+
+// TestTrackerBytesPerSession: 100k sessions that keep being touched into
+// later buckets, as idle sessions pinging are, cost the tracker under 90
+// bytes each of live heap (the session record and its table entry; the
+// expiry buckets were a map per tick, ≈ 60 bytes a session more).
+func TestTrackerBytesPerSession(t *testing.T) {
+	const n = 100_000
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	tr := NewTracker(2000, 0, 10000)
+	ids := make([]wire.SessionID, n)
+	for i := range ids {
+		ids[i] = tr.Add(tr.NextID(), 30000, 10000).ID
+	}
+	now := int64(10000)
+	for range 6 { // a ping every 5 s, spread over the round
+		now += 5000
+		for i, id := range ids {
+			tr.TouchWith(id, 30000, now+int64(i*5000/n))
+		}
+		tr.Expire(now, 0)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := (float64(after.HeapAlloc) - float64(before.HeapAlloc) - float64(n*8)) / n
+	if tr.Len() != n {
+		t.Fatalf("%d sessions, want %d", tr.Len(), n)
+	}
+	t.Logf("%.1f bytes per session", per)
+	if per > 90 {
+		t.Fatalf("%.1f bytes of live heap per tracked session, want at most 90", per)
+	}
+	runtime.KeepAlive(ids)
 }

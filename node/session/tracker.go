@@ -21,24 +21,46 @@ type Session struct {
 	Owner int64
 
 	expiry int64 // bucket time; 0 = not queued
+	// prev and next link the session into its expiry bucket's list
+	// (intrusive: an idle session's place in the expiry queue costs
+	// these 16 bytes, 48 in all, instead of an entry in a map per
+	// bucket; docs/memory.md).
+	prev, next *Session
+}
+
+// bucket is the sessions that expire at one tick, a doubly linked list
+// through Session.prev/next.
+type bucket struct {
+	head *Session
+	n    int
+}
+
+// walker is the position of a listing that walks a bucket across owner
+// rounds (UnsortedBucket): unlinking the session it is about to visit
+// moves it on to the next one, so a session that moves to another bucket
+// does not take the walk with it.
+type walker struct {
+	next *Session
 }
 
 // Tracker is the session table plus its expiry queue.
 type Tracker struct {
 	interval int64
 	sessions map[wire.SessionID]*Session
-	buckets  map[int64]map[wire.SessionID]*Session
-	// spare holds emptied bucket maps, cleared, for the next buckets:
-	// every ping moves its session to a later bucket, and a fresh map
-	// per tick grown entry by entry was most of what an idle session
-	// allocated (docs/memory.md).
-	spare   []map[wire.SessionID]*Session
+	buckets  map[int64]*bucket
+	// spare holds emptied buckets for the next ticks: every ping moves
+	// its session to a later bucket, and a tick's bucket is made and
+	// dropped every tick.
+	spare []*bucket
+	// walkers are the listings walking a bucket now (few: dump and
+	// admin commands).
+	walkers []*walker
 	nextExp int64
 	nextID  wire.SessionID
 }
 
-// maxSpareBuckets bounds the emptied maps kept for reuse; a session moves
-// only a few ticks ahead at a time, so a few are in use at once.
+// maxSpareBuckets bounds the emptied buckets kept for reuse; a session
+// moves only a few ticks ahead at a time, so a few are in use at once.
 const maxSpareBuckets = 4
 
 // NewTracker returns an empty tracker with buckets of intervalMs (tickTime),
@@ -47,7 +69,7 @@ func NewTracker(intervalMs int64, serverID int64, nowMs int64) *Tracker {
 	t := &Tracker{
 		interval: intervalMs,
 		sessions: make(map[wire.SessionID]*Session),
-		buckets:  make(map[int64]map[wire.SessionID]*Session),
+		buckets:  make(map[int64]*bucket),
 		nextID:   InitialSessionID(serverID, nowMs),
 	}
 	t.nextExp = t.round(nowMs)
@@ -58,16 +80,19 @@ func NewTracker(intervalMs int64, serverID int64, nowMs int64) *Tracker {
 func (t *Tracker) round(ms int64) int64 { return (ms/t.interval + 1) * t.interval }
 
 // Reset forgets every session (a learner that replaced its database);
-// the id counter is kept so ids stay unique.
+// the id counter is kept so ids stay unique. Listings under way end.
 func (t *Tracker) Reset() {
 	t.sessions = make(map[wire.SessionID]*Session)
-	t.buckets = make(map[int64]map[wire.SessionID]*Session)
+	t.buckets = make(map[int64]*bucket)
 	t.spare = nil
+	for _, w := range t.walkers {
+		w.next = nil
+	}
 }
 
-// bucket returns the bucket of expiry time exp, creating it (from a spare
-// map if there is one) when absent.
-func (t *Tracker) bucket(exp int64) map[wire.SessionID]*Session {
+// link puts s at the head of the bucket of time exp, creating the bucket
+// (from a spare one if there is one) when absent.
+func (t *Tracker) link(s *Session, exp int64) {
 	b := t.buckets[exp]
 	if b == nil {
 		if n := len(t.spare); n > 0 {
@@ -75,20 +100,50 @@ func (t *Tracker) bucket(exp int64) map[wire.SessionID]*Session {
 			t.spare[n-1] = nil
 			t.spare = t.spare[:n-1]
 		} else {
-			b = make(map[wire.SessionID]*Session)
+			b = new(bucket)
 		}
 		t.buckets[exp] = b
 	}
-	return b
+	s.prev, s.next = nil, b.head
+	if b.head != nil {
+		b.head.prev = s
+	}
+	b.head = s
+	b.n++
+	s.expiry = exp
 }
 
-// dropBucket removes the empty bucket of exp and keeps its map for reuse.
-// An iterator still walking it (UnsortedBucket) skips what a reuse puts
-// in it: it yields only sessions whose expiry is still exp.
-func (t *Tracker) dropBucket(exp int64, b map[wire.SessionID]*Session) {
+// unlink takes s out of its bucket (s.expiry is its time), dropping the
+// bucket when it empties, and moves on any walker about to visit s.
+func (t *Tracker) unlink(s *Session) {
+	for _, w := range t.walkers {
+		if w.next == s {
+			w.next = s.next
+		}
+	}
+	if b := t.buckets[s.expiry]; b != nil {
+		if s.prev != nil {
+			s.prev.next = s.next
+		} else if b.head == s {
+			b.head = s.next
+		}
+		if s.next != nil {
+			s.next.prev = s.prev
+		}
+		b.n--
+		if b.n == 0 {
+			t.dropBucket(s.expiry, b)
+		}
+	}
+	s.prev, s.next = nil, nil
+	s.expiry = 0
+}
+
+// dropBucket removes the empty bucket of exp and keeps it for reuse.
+func (t *Tracker) dropBucket(exp int64, b *bucket) {
 	delete(t.buckets, exp)
 	if len(t.spare) < maxSpareBuckets {
-		clear(b)
+		*b = bucket{}
 		t.spare = append(t.spare, b)
 	}
 }
@@ -115,26 +170,23 @@ func (t *Tracker) Add(id wire.SessionID, timeoutMs int32, nowMs int64) *Session 
 }
 
 func (t *Tracker) schedule(s *Session, nowMs int64) {
-	exp := t.round(nowMs + int64(s.TimeoutMs))
+	t.move(s, t.round(nowMs+int64(s.TimeoutMs)))
+}
+
+// move puts s in the bucket of time exp.
+func (t *Tracker) move(s *Session, exp int64) {
 	if exp == s.expiry {
 		return
 	}
 	t.unschedule(s)
-	t.bucket(exp)[s.ID] = s
-	s.expiry = exp
+	t.link(s, exp)
 }
 
 func (t *Tracker) unschedule(s *Session) {
 	if s.expiry == 0 {
 		return
 	}
-	if b := t.buckets[s.expiry]; b != nil {
-		delete(b, s.ID)
-		if len(b) == 0 {
-			t.dropBucket(s.expiry, b)
-		}
-	}
-	s.expiry = 0
+	t.unlink(s)
 }
 
 // Get returns the session or nil.
@@ -158,12 +210,7 @@ func (t *Tracker) TouchWith(id wire.SessionID, timeoutMs int32, nowMs int64) boo
 	if s == nil || s.Closing {
 		return false
 	}
-	exp := t.round(nowMs + int64(timeoutMs))
-	if exp != s.expiry {
-		t.unschedule(s)
-		t.bucket(exp)[s.ID] = s
-		s.expiry = exp
-	}
+	t.move(s, t.round(nowMs+int64(timeoutMs)))
 	return true
 }
 
@@ -205,19 +252,15 @@ func (t *Tracker) Expire(nowMs int64, max int) []*Session {
 	var out []*Session
 	for nowMs >= t.nextExp {
 		if b := t.buckets[t.nextExp]; b != nil {
-			for id, s := range b {
-				if max > 0 && len(out) == max {
-					break
-				}
-				delete(b, id)
-				s.expiry = 0
+			for b.head != nil && (max <= 0 || len(out) < max) {
+				s := b.head
+				t.unlink(s) // drops b with its last session
 				s.Closing = true
 				out = append(out, s)
 			}
-			if len(b) > 0 {
+			if t.buckets[t.nextExp] == b {
 				break
 			}
-			t.dropBucket(t.nextExp, b)
 		}
 		t.nextExp += t.interval
 	}
@@ -247,8 +290,8 @@ func (t *Tracker) All() []*Session {
 func (t *Tracker) BucketTimes() map[int64][]wire.SessionID {
 	out := make(map[int64][]wire.SessionID, len(t.buckets))
 	for exp, b := range t.buckets {
-		for id := range b {
-			out[exp] = append(out[exp], id)
+		for s := b.head; s != nil; s = s.next {
+			out[exp] = append(out[exp], s.ID)
 		}
 		sort.Slice(out[exp], func(i, j int) bool { return out[exp][i] < out[exp][j] })
 	}
@@ -267,36 +310,60 @@ func (t *Tracker) Buckets() []int64 {
 }
 
 // BucketLen returns the number of sessions in the bucket of time exp.
-func (t *Tracker) BucketLen(exp int64) int { return len(t.buckets[exp]) }
+func (t *Tracker) BucketLen(exp int64) int {
+	if b := t.buckets[exp]; b != nil {
+		return b.n
+	}
+	return 0
+}
 
 // EachInBucket yields the sessions of the bucket of time exp: sorted up to
-// 4096, in map order beyond.
+// 4096, in list order beyond.
 func (t *Tracker) EachInBucket(exp int64) iter.Seq[wire.SessionID] {
-	b := t.buckets[exp]
-	if len(b) <= 4096 {
-		ids := slices.Sorted(maps.Keys(b))
+	if t.BucketLen(exp) <= 4096 {
+		var ids []wire.SessionID
+		if b := t.buckets[exp]; b != nil {
+			ids = make([]wire.SessionID, 0, b.n)
+			for s := b.head; s != nil; s = s.next {
+				ids = append(ids, s.ID)
+			}
+		}
+		slices.Sort(ids)
 		return slices.Values(ids)
 	}
-	return inBucket(b, exp)
+	return t.UnsortedBucket(exp)
 }
 
-// UnsortedBucket yields the sessions of the bucket of time exp in map
+// UnsortedBucket yields the sessions of the bucket of time exp in list
 // order, whatever their number (for listings gathered across owner rounds
-// and sorted off the owner goroutine).
+// and sorted off the owner goroutine). Between two yields the bucket may
+// change: a session that leaves it before its turn is not yielded, one
+// that joins it may not be, and every session yielded still expires at
+// exp. The walk registers itself with the tracker until it ends (or its
+// iter.Pull is stopped).
 func (t *Tracker) UnsortedBucket(exp int64) iter.Seq[wire.SessionID] {
-	return inBucket(t.buckets[exp], exp)
-}
-
-// inBucket yields the sessions of b that still expire at exp: b may be
-// emptied and reused for another time while a caller walks it across
-// owner rounds.
-func inBucket(b map[wire.SessionID]*Session, exp int64) iter.Seq[wire.SessionID] {
 	return func(yield func(wire.SessionID) bool) {
-		for id, s := range b {
-			if s.expiry == exp && !yield(id) {
+		b := t.buckets[exp]
+		if b == nil {
+			return
+		}
+		w := &walker{next: b.head}
+		t.walkers = append(t.walkers, w)
+		defer t.endWalk(w)
+		for w.next != nil {
+			s := w.next
+			w.next = s.next
+			if s.expiry == exp && !yield(s.ID) {
 				return
 			}
 		}
+	}
+}
+
+// endWalk forgets walker w.
+func (t *Tracker) endWalk(w *walker) {
+	if i := slices.Index(t.walkers, w); i >= 0 {
+		t.walkers = slices.Delete(t.walkers, i, i+1)
 	}
 }
 
