@@ -303,6 +303,7 @@ func (f *Frontend) OnClose(c gnet.Conn, err error) gnet.Action {
 		return gnet.None
 	}
 	cc.closed.Store(true)
+	cc.closeDirect()
 	if a := cc.admin.Load(); a != nil && !cc.adminSubmitted {
 		// The word was still waiting for room in the Backend, which will
 		// never see it now: close its socket here.
