@@ -28,6 +28,8 @@ import (
 // in the socket buffer) the reply goes through AsyncWrite as before.
 type directWriter struct {
 	fd int
+	// dups is the front end's count of open duplicates.
+	dups *atomic.Int64
 	// state: directIdle, directWriting (a Send holds the writer),
 	// directClosed (the duplicate is closed), directCloseAsked (the loop
 	// saw the connection close during a write: the writer closes).
@@ -63,13 +65,25 @@ var directCounters struct {
 // Runs on the loop, once per connection, when it sends its first request
 // other than a ping (idle sessions keep one descriptor). Without a
 // duplicate (EMFILE, say) replies go through AsyncWrite.
+//
+// A duplicate is one more descriptor per busy connection: at most a
+// quarter of RLIMIT_NOFILE are made (Frontend.maxDups), so that a server
+// near its descriptor limit keeps accepting clients; past it replies take
+// AsyncWrite.
 func (c *conn) startDirect(gc gnet.Conn) {
-	fd, err := gc.Dup()
-	if err != nil {
+	fe := c.fe
+	if fe.dups.Add(1) > fe.maxDups.Load() {
+		fe.dups.Add(-1)
 		c.direct.Store(noDirect)
 		return
 	}
-	d := &directWriter{fd: fd}
+	fd, err := gc.Dup()
+	if err != nil {
+		fe.dups.Add(-1)
+		c.direct.Store(noDirect)
+		return
+	}
+	d := &directWriter{fd: fd, dups: &fe.dups}
 	// Replies queued with AsyncWrite before now may still wait on the
 	// loop: the next one goes the same way, and direct writes start once
 	// it ran (the loop runs AsyncWrites in order).
@@ -88,7 +102,7 @@ func (c *conn) closeDirect() {
 		switch d.state.Load() {
 		case directIdle:
 			if d.state.CompareAndSwap(directIdle, directClosed) {
-				_ = unix.Close(d.fd)
+				d.close()
 				return
 			}
 		case directWriting:
@@ -124,8 +138,14 @@ func (d *directWriter) release() {
 	if !d.state.CompareAndSwap(directWriting, directIdle) {
 		// directCloseAsked: only the loop moves the state from Writing.
 		d.state.Store(directClosed)
-		_ = unix.Close(d.fd)
+		d.close()
 	}
+}
+
+// close closes the duplicate (exactly once: see closeDirect and release).
+func (d *directWriter) close() {
+	_ = unix.Close(d.fd)
+	d.dups.Add(-1)
 }
 
 // send writes b to the client: directly if direct is set and nothing of

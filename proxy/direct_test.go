@@ -249,3 +249,30 @@ func TestDirectDescriptorClosed(t *testing.T) {
 	// Client sides, gnet's descriptors and the duplicates: all closed.
 	waitFor(t, "descriptors released", func() bool { return openFDs(t) <= before })
 }
+
+// TestDirectDescriptorBudget: past the front end's budget of duplicate
+// descriptors a connection's replies go through the loop, whole and in
+// order, and a closed connection gives its duplicate back.
+func TestDirectDescriptorBudget(t *testing.T) {
+	be := newSizedBackend(8)
+	defer close(be.quit)
+	fe := startFrontend(t, be, nil)
+	fe.maxDups.Store(1)
+	first, br1 := handshake(t, fe.Addr().String())
+	if _, err := first.Write(getDataReq(1)); err != nil {
+		t.Fatal(err)
+	}
+	checkReply(t, br1, 1, 8)
+	second, br2 := handshake(t, fe.Addr().String())
+	for xid := int32(1); xid <= 20; xid++ {
+		if _, err := second.Write(getDataReq(xid)); err != nil {
+			t.Fatal(err)
+		}
+		checkReply(t, br2, xid, 8)
+	}
+	if n := fe.dups.Load(); n != 1 {
+		t.Fatalf("%d duplicates open, want 1 (the budget)", n)
+	}
+	first.Close()
+	waitFor(t, "the duplicate given back", func() bool { return fe.dups.Load() == 0 })
+}

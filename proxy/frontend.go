@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"runtime"
 	"sync"
@@ -107,6 +108,11 @@ type Frontend struct {
 
 	// moves: the listeners Rebind started (rebind.go).
 	moves moves
+
+	// dups counts the connections' duplicate descriptors for direct
+	// replies (direct.go), at most maxDups.
+	dups    atomic.Int64
+	maxDups atomic.Int64
 }
 
 // New validates cfg and returns a Frontend; Start begins serving.
@@ -122,6 +128,11 @@ func New(cfg Config) (*Frontend, error) {
 		done:  make(chan struct{}),
 	}
 	f.receipt, _ = cfg.Backend.(ReceiptBackend)
+	f.maxDups.Store(1024)
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err == nil {
+		f.maxDups.Store(int64(min(lim.Cur/4, math.MaxInt64/2)))
+	}
 	return f, nil
 }
 
