@@ -64,7 +64,14 @@ func (c *conn) RemoteAddr() string { return c.remote }
 
 // Send writes b to the client: from the caller's goroutine when nothing of
 // the connection waits on the loop (direct.go), else with gnet AsyncWrite.
-func (c *conn) Send(b []byte, completed int) bool {
+func (c *conn) Send(b []byte, completed int) bool { return c.send(b, completed, true) }
+
+// SendLater is Send that always queues b on the loop (gnet AsyncWrite):
+// for a Backend answering many connections at once, whose loops then
+// write the replies in parallel with it.
+func (c *conn) SendLater(b []byte, completed int) bool { return c.send(b, completed, false) }
+
+func (c *conn) send(b []byte, completed int, direct bool) bool {
 	if a := c.admin.Load(); a != nil {
 		a.finish(b)
 		return true
@@ -93,7 +100,7 @@ func (c *conn) Send(b []byte, completed int) bool {
 	// parallel with the Backend's goroutine: the order holds either
 	// way (direct.go).
 	if d := c.direct.Load(); d != nil && d.acquire() {
-		err := d.send(c.gc, b, n == 0)
+		err := d.send(c.gc, b, direct && n == 0)
 		d.release()
 		return err == nil
 	}

@@ -276,3 +276,41 @@ func TestDirectDescriptorBudget(t *testing.T) {
 	first.Close()
 	waitFor(t, "the duplicate given back", func() bool { return fe.dups.Load() == 0 })
 }
+
+// TestSendLaterQueuesOnTheLoop: SendLater (a Backend answering many
+// connections in one round) never writes from the caller: the reply goes
+// through the loop, in order with the direct ones around it.
+func TestSendLaterQueuesOnTheLoop(t *testing.T) {
+	be := newSizedBackend(8)
+	defer close(be.quit)
+	fe := startFrontend(t, be, nil)
+	c, br := handshake(t, fe.Addr().String())
+	if _, err := c.Write(getDataReq(1)); err != nil {
+		t.Fatal(err)
+	}
+	checkReply(t, br, 1, 8)
+	be.mu.Lock()
+	sc := be.conns[len(be.conns)-1].(*conn)
+	be.mu.Unlock()
+	reply := func(xid int32) []byte {
+		out := make([]byte, 28)
+		binary.BigEndian.PutUint32(out, 24)
+		binary.BigEndian.PutUint32(out[4:], uint32(xid))
+		for k := 20; k < len(out); k++ {
+			out[k] = byte(xid)
+		}
+		return out
+	}
+	async0 := directCounters.async.Load()
+	for xid := int32(2); xid <= 11; xid++ {
+		if !sc.SendLater(reply(xid), 0) {
+			t.Fatal("SendLater refused")
+		}
+	}
+	for xid := int32(2); xid <= 11; xid++ {
+		checkReply(t, br, xid, 8)
+	}
+	if a := directCounters.async.Load() - async0; a < 10 {
+		t.Fatalf("%d of 10 SendLater replies went through the loop", a)
+	}
+}
