@@ -127,7 +127,12 @@ type Cell struct {
 	RSSKB       int64   `json:"rss_kb"`
 	FsyncPerSec float64 `json:"fsyncs_per_sec"`
 	TxnPerFsync float64 `json:"txns_per_fsync"`
-	Rate        float64 `json:"offered_rate,omitempty"`
+	// FsyncAvgUs is the mean time of one txn log fsync in the window, µs
+	// (Δ mntr sum_fsynctime ÷ Δ cnt_fsynctime; the sum is in ms, so
+	// exact over many fsyncs for zkgo, which sums µs; Java rounds each
+	// fsync to whole ms before summing).
+	FsyncAvgUs float64 `json:"fsync_avg_us,omitempty"`
+	Rate       float64 `json:"offered_rate,omitempty"`
 }
 
 // MemCell is one run of the memory and startup scenario.
@@ -441,6 +446,7 @@ func (cfg *CompareConfig) runRep(ctx context.Context, rep *Report, k Kind, r int
 			c.FsyncPerSec = fs / res.Seconds
 			if fs > 0 {
 				c.TxnPerFsync = tx / fs
+				c.FsyncAvgUs = (mAfter["zk_sum_fsynctime"] - mBefore["zk_sum_fsynctime"]) * 1000 / fs
 			}
 		}
 		rep.Cells[sc.Name] = append(rep.Cells[sc.Name], c)

@@ -747,23 +747,40 @@ func (s *Server) closeConnNow(cc *clientConn, reason string) {
 	cc.sink.Close(reason)
 }
 
-// flush sends every connection's accumulated output.
+// flush sends every connection's accumulated output. A round that
+// answers several connections leaves the writes to the event loops,
+// which do them in parallel with the owner; a lone reply (a serial
+// client) is written by the owner itself when the front end can
+// (proxy.conn.Send), which saves waking a loop.
 func (s *Server) flush() {
+	later := len(s.dirty) > 1
 	for _, cc := range s.dirty {
 		cc.inDirty = false
-		s.flushConn(cc)
+		s.flushConnVia(cc, later)
 	}
 	s.dirty = s.dirty[:0]
 }
 
-func (s *Server) flushConn(cc *clientConn) {
+// laterSender is a Sink that can be told to queue a reply on its event
+// loop rather than write it from the owner (proxy.conn).
+type laterSender interface {
+	SendLater(b []byte, completed int) bool
+}
+
+func (s *Server) flushConn(cc *clientConn) { s.flushConnVia(cc, false) }
+
+func (s *Server) flushConnVia(cc *clientConn, later bool) {
 	if len(cc.out) == 0 && cc.completed == 0 {
 		return
 	}
 	if !cc.dead {
 		s.stats.sentPackets += int64(cc.sentPkts)
 		cc.stats.sent += int64(cc.sentPkts)
-		cc.sink.Send(cc.out, int(cc.completed))
+		if ls, ok := cc.sink.(laterSender); ok && later {
+			ls.SendLater(cc.out, int(cc.completed))
+		} else {
+			cc.sink.Send(cc.out, int(cc.completed))
+		}
 	}
 	cc.outHint = int32(min(len(cc.out), maxOutHint))
 	cc.sentPkts = 0

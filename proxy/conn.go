@@ -17,7 +17,7 @@ import (
 // shared with the Backend's goroutines, which call Send, Close and Resume.
 type conn struct {
 	// Every client connection has one, idle or not: the fields are
-	// ordered so that it stays in the 96-byte size class
+	// ordered so that it stays in the 112-byte size class, at 104 bytes
 	// (TestConnLayout).
 	id     uint64
 	remote string
@@ -29,6 +29,9 @@ type conn struct {
 	// on the loop when the word is read, used by whichever of the
 	// Backend's answer, its close, or the front end's close comes first.
 	admin atomic.Pointer[adminSock]
+	// direct: replies written from the sender's goroutine (direct.go);
+	// set on the loop at the connection's first request other than a ping.
+	direct atomic.Pointer[directWriter]
 
 	// loop-owned
 	// held: see blocked. A pointer, allocated at the connection's first
@@ -49,7 +52,7 @@ type conn struct {
 
 	// outstanding: requests decoded, not yet answered. 32 bits (Config
 	// bounds MaxOutstanding well below 2^31) and the flags in one word
-	// keep the struct at 96 bytes.
+	// keep the struct at 104 bytes with the direct pointer.
 	outstanding atomic.Int32
 	// flags: flagPaused, flagResume, flagClosed (shared with the
 	// Backend's goroutines).
@@ -76,8 +79,16 @@ func (c *conn) take(f uint32) bool { return c.flags.And(^f)&f != 0 }
 func (c *conn) ID() uint64         { return c.id }
 func (c *conn) RemoteAddr() string { return c.remote }
 
-// Send queues b for the client (gnet AsyncWrite: the single reply path).
-func (c *conn) Send(b []byte, completed int) bool {
+// Send writes b to the client: from the caller's goroutine when nothing of
+// the connection waits on the loop (direct.go), else with gnet AsyncWrite.
+func (c *conn) Send(b []byte, completed int) bool { return c.send(b, completed, true) }
+
+// SendLater is Send that always queues b on the loop (gnet AsyncWrite):
+// for a Backend answering many connections at once, whose loops then
+// write the replies in parallel with it.
+func (c *conn) SendLater(b []byte, completed int) bool { return c.send(b, completed, false) }
+
+func (c *conn) send(b []byte, completed int, direct bool) bool {
 	if a := c.admin.Load(); a != nil {
 		a.finish(b)
 		return true
@@ -85,16 +96,30 @@ func (c *conn) Send(b []byte, completed int) bool {
 	if c.is(flagClosed) {
 		return false
 	}
+	var n int32
 	if completed > 0 {
-		n := c.outstanding.Add(-int32(completed))
+		n = c.outstanding.Add(-int32(completed))
 		if n < int32(c.fe.cfg.MaxOutstanding)/2 && c.take(flagPaused) {
 			// Resume reading: Wake runs OnTraffic on the loop, which
 			// decodes what arrived while paused.
 			_ = c.gc.Wake(nil)
 		}
+	} else {
+		n = c.outstanding.Load()
 	}
 	if len(b) == 0 {
 		return true
+	}
+	// A client waiting for nothing else (n == 0: a serial client, or
+	// the last reply of a burst) gets the reply without the hand-off to
+	// the loop. Replies to a pipelining client, which has more requests
+	// in flight, keep going through the loops, which write them in
+	// parallel with the Backend's goroutine: the order holds either
+	// way (direct.go).
+	if d := c.direct.Load(); d != nil && d.acquire() {
+		err := d.send(c.gc, b, direct && n == 0)
+		d.release()
+		return err == nil
 	}
 	return c.gc.AsyncWrite(b, checkOutbound) == nil
 }
@@ -189,12 +214,36 @@ func checkOutbound(gc gnet.Conn, err error) error {
 	if !ok {
 		return nil
 	}
+	c.checkOutbound(gc)
+	return nil
+}
+
+// checkOutboundDirect is checkOutbound for the AsyncWrites of a
+// connection that has a directWriter (directWriter.send).
+func checkOutboundDirect(gc gnet.Conn, err error) error {
+	if gc == nil {
+		return nil
+	}
+	c, ok := gc.Context().(*conn)
+	if !ok {
+		return nil
+	}
+	if d := c.direct.Load(); d != nil {
+		d.written(gc)
+	}
+	if err == nil {
+		c.checkOutbound(gc)
+	}
+	return nil
+}
+
+// checkOutbound closes c if it holds too many unsent bytes (on the loop).
+func (c *conn) checkOutbound(gc gnet.Conn) {
 	if n := gc.OutboundBuffered(); n > c.fe.cfg.MaxOutboundBytes {
 		c.fe.log.Warn().Str("remote", c.remote).Uint64("conn", c.id).Int("buffered", n).
 			Msg("closing slow client: replies not read")
 		_ = gc.Close()
 	}
-	return nil
 }
 
 // onTraffic decodes every complete frame in the inbound buffer and submits
@@ -336,6 +385,9 @@ func (c *conn) decode(gc gnet.Conn, batch []wire.ClientPacket) ([]wire.ClientPac
 				Int32("xid", int32(pkt.Header.Xid)).Str("op", pkt.Header.Type.String()).Msg("undecodable request record")
 		}
 		c.outstanding.Add(1)
+		if pkt.Header.Type != wire.OpPing && c.direct.Load() == nil {
+			c.startDirect(gc)
+		}
 		batch = append(batch, pkt)
 	}
 }

@@ -12,9 +12,14 @@
 //     batch, the connection holds it and waits for the Backend's Resume
 //     (in turn with the other waiting connections): overload slows
 //     clients down, it never closes them.
-//   - Replies reach the client only through Conn.Send (gnet AsyncWrite),
-//     the single reply path, so a session's replies, pings and watch events
-//     stay in the order the Backend produced them.
+//   - Replies reach the client only through Conn.Send, the single reply
+//     path, so a session's replies, pings and watch events stay in the
+//     order the Backend produced them. Send writes a reply itself, from the
+//     Backend's goroutine, when the client has nothing else in flight and
+//     nothing of the connection waits in gnet (direct.go: no hand-off to the
+//     loop, through a duplicate descriptor the loop never waits for);
+//     otherwise it queues it with gnet AsyncWrite. Send calls for one
+//     connection wait for each other; they are never made on a loop.
 //   - Frames are bounded by jute.maxbuffer; a connection with too many
 //     requests in flight stops being read (backpressure) and is closed if it
 //     keeps sending past MaxInboundBytes (gnet reads every readable socket,

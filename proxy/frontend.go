@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"runtime"
 	"sync"
@@ -115,6 +116,11 @@ type Frontend struct {
 
 	// moves: the listeners Rebind started (rebind.go).
 	moves moves
+
+	// dups counts the connections' duplicate descriptors for direct
+	// replies (direct.go), at most maxDups.
+	dups    atomic.Int64
+	maxDups atomic.Int64
 }
 
 // New validates cfg and returns a Frontend; Start begins serving.
@@ -130,6 +136,11 @@ func New(cfg Config) (*Frontend, error) {
 		done:  make(chan struct{}),
 	}
 	f.receipt, _ = cfg.Backend.(ReceiptBackend)
+	f.maxDups.Store(1024)
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err == nil {
+		f.maxDups.Store(int64(min(lim.Cur/4, math.MaxInt64/2)))
+	}
 	return f, nil
 }
 
@@ -311,6 +322,7 @@ func (f *Frontend) OnClose(c gnet.Conn, err error) gnet.Action {
 		return gnet.None
 	}
 	cc.set(flagClosed)
+	cc.closeDirect()
 	if a := cc.admin.Load(); a != nil && !cc.adminSubmitted {
 		// The word was still waiting for room in the Backend, which will
 		// never see it now: close its socket here.
