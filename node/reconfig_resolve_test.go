@@ -43,9 +43,26 @@ func TestHostResolverAsJava(t *testing.T) {
 // address check: two joiners whose names resolve to one address and port
 // are refused with BADARGUMENTS, as Java's checkAddressDuplicate refuses
 // them.
+// The reconfig goes through the leader, and through a follower (which
+// forwards it and the session's later write to the leader, where the
+// write waits behind it).
 func TestReconfigLookupOffOwner(t *testing.T) {
+	t.Run("leader", func(t *testing.T) { testReconfigLookupOffOwner(t, true) })
+	t.Run("follower", func(t *testing.T) { testReconfigLookupOffOwner(t, false) })
+}
+
+func testReconfigLookupOffOwner(t *testing.T, viaLeader bool) {
 	e := startReconfigEnsemble(t, 1, 2, 3)
 	lead := e.leader(t)
+	through := lead
+	if !viaLeader {
+		for id := range e.zk {
+			if id != lead {
+				through = id
+				break
+			}
+		}
+	}
 	entered := make(chan string, 8)
 	release := make(chan struct{})
 	var blocked atomic.Bool
@@ -75,7 +92,7 @@ func TestReconfigLookupOffOwner(t *testing.T) {
 			close(release)
 		}
 	}()
-	a := dialZk(t, e.zk[lead].Addr)
+	a := dialZk(t, e.zk[through].Addr)
 	b := dialZk(t, e.zk[lead].Addr)
 
 	type result struct {
