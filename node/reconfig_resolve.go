@@ -94,8 +94,14 @@ func (s *Server) reconfigLookups(prop *proposal, r *writeRequest) (quorum.Resolv
 	if last == nil {
 		last = cur
 	}
+	var hosts []string
+	if cur != nil && last.Version == cur.Version && (req.CurConfigID == -1 || req.CurConfigID == last.Version) {
+		// Refused before any lookup (RECONFIGINPROGRESS, BADVERSION)
+		// otherwise, as in Java.
+		hosts = quorum.ReconfigHosts(last, req)
+	}
 	var missing []string
-	for _, h := range quorum.ReconfigHosts(last, req) {
+	for _, h := range hosts {
 		if _, ok := r.resolved[h]; !ok {
 			missing = append(missing, h)
 		}
