@@ -29,6 +29,11 @@ var (
 		`NullPointerException: Cannot invoke "java\.net\.Socket\.isClosed\(\)" because "this\.learner\.sock" is null`,
 		`InstanceAlreadyExistsException: \S*name2=Follower`,
 	}, "|"))
+	// zk4394Reload is what a Java member that hit ZOOKEEPER-4394 logs
+	// when it reloads its data: right after the failed sync (its
+	// QuorumPeer thread) and at its next start ([main]), and as digest
+	// mismatches until its next sync (docs/faults.md).
+	zk4394Reload = regexp.MustCompile(`\] (ERROR|WARN) \S+ - (\d+\(highestZxid\) > \d+\(next log\)|First digest mismatch on txn|(\[\d+ times\] )?Message: ?Digests are not matching)`)
 	// javaLearnerConnected names the quorum port of the leader a Java
 	// learner (re)connected to (Learner.connectToLeader).
 	javaLearnerConnected = regexp.MustCompile(`Successfully connected to leader, using address: \S*:(\d+)`)
@@ -68,6 +73,14 @@ func javaLogWithout4394(m *harness.Mixed, id int64) string {
 		}
 	}
 	return without4394(m.Log(id), func(port string) bool { return java[port] })
+}
+
+// javaHit4394 reports whether Java member id hit ZOOKEEPER-4394 behind a
+// Java leader (javaLogWithout4394 takes its signature out): the lines of
+// zk4394Reload are then its aftermath, not zkgo's doing. Every Java log
+// check shares it (learner and reconfig compat tests).
+func javaHit4394(m *harness.Mixed, id int64) bool {
+	return zk4394NPE.MatchString(m.Log(id)) && !zk4394NPE.MatchString(javaLogWithout4394(m, id))
 }
 
 // javaExceptions is m.JavaExceptions(id) (the lines that name an exception

@@ -411,7 +411,7 @@ func (e *reconfEnsemble) checkJavaLogs() {
 			continue
 		}
 		log := e.m.Log(id)
-		hit4394 := zk4394NPE.MatchString(log) && !zk4394NPE.MatchString(javaLogWithout4394(e.m, id))
+		hit4394 := javaHit4394(e.m, id)
 		if hit4394 {
 			e.t.Logf("Java member %d hit ZOOKEEPER-4394 behind a Java leader", id)
 		}
@@ -504,12 +504,6 @@ func aheadOfRemoved(log string, removed map[int64]bool) []string {
 	}
 	return out
 }
-
-// zk4394Reload is what a Java member that hit ZOOKEEPER-4394 logs when it
-// reloads its data: right after the failed sync (its QuorumPeer thread)
-// and at its next start ([main]), and as digest mismatches until its next
-// sync (docs/faults.md).
-var zk4394Reload = regexp.MustCompile(`\] (ERROR|WARN) \S+ - (\d+\(highestZxid\) > \d+\(next log\)|First digest mismatch on txn|(\[\d+ times\] )?Message: ?Digests are not matching)`)
 
 // reconfigJavaLines are the Java log lines reconfigs cause between Java
 // members alone (each seen in the all-Java rows).

@@ -1,9 +1,11 @@
 package node
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/zkgo/zkgo/jute"
+	"github.com/zkgo/zkgo/node/quorum"
 	"github.com/zkgo/zkgo/node/session"
 	"github.com/zkgo/zkgo/node/tree"
 	"github.com/zkgo/zkgo/wire"
@@ -72,6 +74,9 @@ type writeRequest struct {
 	bodyErr error
 	auth    []wire.ID
 	owner   int64 // the server the session must be attached to
+	// resolved: a reconfig's host names looked up (reconfigLookups); an
+	// invalid address for a name that did not resolve.
+	resolved map[string]netip.Addr
 }
 
 // proposeClientWrite prepares a client's write and queues its reply slot.
@@ -112,7 +117,7 @@ func (s *Server) proposeWrite(r *writeRequest) *proposal {
 			prop.start = s.arrivalTime(r.cc.reqAt) // its latency counts from its arrival
 		}
 	}
-	s.prepare(prepItem{prop: prop, run: func() { s.prepareWrite(prop, r) }})
+	s.prepare(prepItem{prop: prop, session: r.session, run: func() { s.prepareWrite(prop, r) }})
 	return prop
 }
 
@@ -130,6 +135,13 @@ func (s *Server) prepareWrite(prop *proposal, r *writeRequest) {
 		s.propose(prop)
 		return
 	}
+	var resolve quorum.Resolver
+	if r.op == wire.OpReconfig {
+		var wait bool
+		if resolve, wait = s.reconfigLookups(prop, r); wait {
+			return // prepared once its host names are looked up
+		}
+	}
 	owner := r.owner
 	zxid := s.nextZxid()
 	req := &tree.PrepRequest{
@@ -143,7 +155,7 @@ func (s *Server) prepareWrite(prop *proposal, r *writeRequest) {
 		Time:            wallMs(),
 		CheckSession:    func(id wire.SessionID) wire.ErrCode { return checkSessionOwner(s.sessions, id, owner) },
 		ReconfigEnabled: s.cfg.ReconfigEnabled,
-		Reconfig:        s.reconfigPrep(zxid),
+		Reconfig:        s.reconfigPrep(zxid, resolve),
 	}
 	if s.cfg.SkipACL {
 		req.Auth = append([]wire.ID{{Scheme: tree.SchemeSuper}}, r.auth...)
@@ -188,7 +200,7 @@ func (s *Server) prepared(prop *proposal, e wire.TxnEntry, code wire.ErrCode) {
 func (s *Server) proposeServerTxn(id wire.SessionID, op wire.OpCode, body jute.Record) {
 	it := prepItem{run: func() { s.prepServerTxn(id, op, body) }}
 	if op == wire.OpCloseSession {
-		it.closing = id
+		it.closing, it.session = id, id
 	}
 	s.prepare(it)
 }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"slices"
 	"time"
 
 	"github.com/zkgo/zkgo/node/tree"
@@ -139,6 +140,10 @@ type prepItem struct {
 	prop *proposal // the client's reply slot, if any
 	// closing: a session expiry waiting to be prepared
 	closing wire.SessionID
+	// session: the session whose request (or expiry) it is, 0 for none; a
+	// reconfig of that session waiting for its name lookups holds it
+	// (holdsPrep, reconfig_resolve.go).
+	session wire.SessionID
 	run     func()
 }
 
@@ -240,10 +245,25 @@ func (sc *scheduler) readWaits(path string) bool {
 }
 
 // prepare runs fn, a write's preparation, now or, while a large write is
-// being prepared, after it (in arrival order).
+// being prepared, after it (in arrival order); while a reconfig of its
+// session waits for its name lookups, after that reconfig.
 func (s *Server) prepare(it prepItem) {
+	if s.holdsPrep(it) {
+		return
+	}
 	if s.sched.prepJob != nil || len(s.sched.prepWait) > 0 || s.sched.roundSpent() {
 		s.sched.prepWait = append(s.sched.prepWait, it)
+		return
+	}
+	it.run()
+}
+
+// prepareFirst is prepare for a reconfig whose lookups are back: it is
+// prepared before everything waiting to be (its session's requests that
+// waited in prepWait came after it).
+func (s *Server) prepareFirst(it prepItem) {
+	if s.sched.prepJob != nil || len(s.sched.prepWait) > 0 || s.sched.roundSpent() {
+		s.sched.prepWait = slices.Insert(s.sched.prepWait, 0, it)
 		return
 	}
 	it.run()
@@ -280,6 +300,7 @@ func (sc *scheduler) runJobs() {
 	sc.runTouches(expireChunk)
 	sc.runExpiries(roundExpiries)
 	sc.s.reap.run(sc.s.tree, roundExpiries, sc.applyJob != nil)
+	sc.s.runResolved()
 	sc.runPrep(roundPrepOps)
 	connMore := sc.runConnJobs(roundConnOps)
 	for clean := roundCleanOps; clean > 0 && !sc.jobTimeUp(); {
@@ -442,7 +463,9 @@ func (sc *scheduler) runPrep(budget int) {
 			if len(sc.prepWait) == 0 {
 				sc.prepWait = nil
 			}
-			it.run()
+			if !sc.s.holdsPrep(it) {
+				it.run()
+			}
 			budget--
 			continue
 		}
@@ -474,17 +497,23 @@ func (s *Server) dropPreps(fail func(p *proposal)) {
 		fail(r.prop)
 	}
 	for _, it := range s.sched.prepWait {
-		switch {
-		case it.prop != nil:
-			fail(it.prop)
-		case it.closing != 0:
-			if sess := s.sessions.Get(it.closing); sess != nil {
-				sess.Closing = false
-				s.sessions.Add(sess.ID, sess.TimeoutMs, s.nowMs())
-			}
-		}
+		s.dropPrepItem(it, fail)
 	}
 	s.sched.prepWait = nil
+	s.dropHeldReconfigs(fail)
+}
+
+// dropPrepItem abandons a write waiting to be prepared (dropPreps).
+func (s *Server) dropPrepItem(it prepItem, fail func(p *proposal)) {
+	switch {
+	case it.prop != nil:
+		fail(it.prop)
+	case it.closing != 0:
+		if sess := s.sessions.Get(it.closing); sess != nil {
+			sess.Closing = false
+			s.sessions.Add(sess.ID, sess.TimeoutMs, s.nowMs())
+		}
+	}
 }
 
 // settleApplies finishes, at once, the txn being applied and those waiting

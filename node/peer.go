@@ -144,6 +144,9 @@ type peer struct {
 	// election.
 	lastSeen *quorum.Config
 	direct   *ElectionOutcome
+	// resolver: the leader's reconfig requests waiting for their host
+	// names (reconfig_resolve.go).
+	resolver reconfigResolver
 }
 
 type peerStats struct {

@@ -1,15 +1,12 @@
 package node
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
-	"net/netip"
 	"os"
 	"strconv"
-	"time"
 
 	"github.com/zkgo/zkgo/node/election"
 	"github.com/zkgo/zkgo/node/quorum"
@@ -284,45 +281,13 @@ func (s *Server) activateConfig(z wire.Zxid, c *quorum.Config, designated int64,
 	return nil
 }
 
-// reconfigResolveTimeout bounds the name lookups of one reconfig
-// request's address check.
-const reconfigResolveTimeout = 2 * time.Second
-
-// hostResolver resolves host names as Java's InetSocketAddress does for a
-// QuorumServer (the first address, IPv4 first as the JVM prefers), each
-// name once, all within ctx. The leader's prep of a reconfig uses it for
-// checkAddressDuplicate; it runs on the owner goroutine, as Java resolves
-// a reconfig's joiners in its single prep thread: a reconfig is a rare
-// superuser operation, IP literals need no lookup, and the lookups of one
-// request share reconfigResolveTimeout.
-func hostResolver(ctx context.Context) quorum.Resolver {
-	memo := map[string]netip.Addr{}
-	return func(host string) (netip.Addr, bool) {
-		if ip, ok := memo[host]; ok {
-			return ip, ip.IsValid()
-		}
-		var found netip.Addr
-		if ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host); err == nil {
-			for _, ip := range ips {
-				if ip.Unmap().Is4() {
-					found = ip.Unmap()
-					break
-				}
-			}
-			if !found.IsValid() && len(ips) > 0 {
-				found = ips[0]
-			}
-		}
-		memo[host] = found
-		return found, found.IsValid()
-	}
-}
-
 // reconfigPrep returns the leader's computation of a reconfig request
 // (tree.PrepRequest.Reconfig): quorum.Reconfig with the leadership's
-// committed and last seen configurations and its synced followers; nil
-// when this server does not run the protocol or does not lead.
-func (s *Server) reconfigPrep(zxid wire.Zxid) func(*wire.ReconfigRequest) ([]byte, wire.ErrCode) {
+// committed and last seen configurations and its synced followers, and
+// resolve for the host names, looked up beforehand off the owner
+// goroutine (reconfigLookups); nil when this server does not run the
+// protocol or does not lead.
+func (s *Server) reconfigPrep(zxid wire.Zxid, resolve quorum.Resolver) func(*wire.ReconfigRequest) ([]byte, wire.ErrCode) {
 	ld := s.leader
 	if !s.reconfigOn() || ld == nil {
 		return nil
@@ -335,10 +300,8 @@ func (s *Server) reconfigPrep(zxid wire.Zxid) func(*wire.ReconfigRequest) ([]byt
 		if cur == nil {
 			return nil, wire.ErrUnimplemented
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), reconfigResolveTimeout)
-		defer cancel()
 		next, err := quorum.Reconfig(quorum.ReconfigState{Current: cur, LastSeen: last, StandaloneEnabled: s.cfg.Standalone,
-			MyID: s.quorum().MyID, Synced: ld.zab.SyncedFollowers(), Zxid: int64(zxid), Resolve: hostResolver(ctx)}, r)
+			MyID: s.quorum().MyID, Synced: ld.zab.SyncedFollowers(), Zxid: int64(zxid), Resolve: resolve}, r)
 		if err != nil {
 			var re *quorum.ReconfigError
 			if errors.As(err, &re) {

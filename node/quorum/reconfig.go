@@ -3,6 +3,8 @@ package quorum
 import (
 	"errors"
 	"fmt"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -239,3 +241,51 @@ func VersionOf(text string) (int64, bool) {
 // FormatVersion renders a configuration version for people: "0x" and
 // the hex digits Java uses.
 func FormatVersion(v int64) string { return "0x" + strconv.FormatUint(uint64(v), 16) }
+
+// ReconfigHosts returns the host names (not IP literals, each once) that
+// Reconfig may give its Resolver for req against the last seen
+// configuration last: those of the joining servers and of last's members,
+// which the joiners' addresses are checked against. Nil when the request
+// needs no lookup (non-incremental, no joiners, or every host an IP
+// literal), so that the caller can run Reconfig at once.
+func ReconfigHosts(last *Config, req *wire.ReconfigRequest) []string {
+	if last == nil || !req.Nulls.Has(2) || req.Nulls.Has(0) {
+		return nil
+	}
+	var hosts []string
+	seen := map[string]bool{}
+	add := func(s Server) {
+		for _, h := range []string{s.Host, s.ClientHost} {
+			if h == "" || seen[h] {
+				continue
+			}
+			seen[h] = true
+			if _, err := netip.ParseAddr(h); err != nil {
+				hosts = append(hosts, h)
+			}
+		}
+	}
+	joiners := 0
+	for _, j := range splitList(req.JoiningServers, ",") {
+		parts := splitList(j, "=")
+		if len(parts) != 2 {
+			continue
+		}
+		if s, err := ParseServer(0, parts[1]); err == nil {
+			add(s)
+			joiners++
+		}
+	}
+	if joiners == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, len(last.Servers))
+	for id := range last.Servers {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		add(last.Servers[id])
+	}
+	return hosts
+}

@@ -3,6 +3,7 @@ package quorum
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/zkgo/zkgo/jute"
@@ -198,5 +199,38 @@ func TestVersionOf(t *testing.T) {
 		if v != tc.want || ok != tc.ok {
 			t.Errorf("%q: %#x %v", tc.text, v, ok)
 		}
+	}
+}
+
+// TestReconfigHosts: the names a reconfig's address check may look up are
+// the joiners' and the last configuration's hosts that are not IP
+// literals, each once; a request with none (IP literals only,
+// non-incremental, no joiner) needs no lookup and is prepared at once.
+func TestReconfigHosts(t *testing.T) {
+	last := mustConfig(t, "server.1=127.0.0.1:2888:3888:participant;0.0.0.0:2181\n"+
+		"server.2=zk2.example:2888:3888:participant;zk2.example:2181\n"+
+		"server.3=zk3.example:2888:3888:participant;10.0.0.3:2181\nversion=100000000")
+	for _, tc := range []struct {
+		name string
+		req  *wire.ReconfigRequest
+		want []string
+	}{
+		{"joiner by name", req(str("server.4=zk4.example:2888:3888;zk4c.example:2181"), nil, nil, -1),
+			[]string{"zk4.example", "zk4c.example", "zk2.example", "zk3.example"}},
+		{"joiners by IP", req(str("server.4=10.0.0.4:2888:3888;2181,server.5=[::5]:2888:3888;2181"), nil, nil, -1),
+			[]string{"zk2.example", "zk3.example"}},
+		{"leaving only", req(nil, str("2"), nil, -1), nil},
+		{"empty joining", req(str(""), str("2"), nil, -1), nil},
+		{"unparsable joiner", req(str("server.4=zk4.example"), nil, nil, -1), nil},
+		{"non-incremental", req(nil, nil, str("server.1=zk1.example:2888:3888;2181"), -1), nil},
+	} {
+		got := ReconfigHosts(last, tc.req)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	allIP := mustConfig(t, "server.1=127.0.0.1:2888:3888:participant;0.0.0.0:2181\nversion=100000000")
+	if got := ReconfigHosts(allIP, req(str("server.4=10.0.0.4:2888:3888;2181"), nil, nil, -1)); got != nil {
+		t.Errorf("IP literals only: %q, want none", got)
 	}
 }
