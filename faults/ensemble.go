@@ -532,6 +532,37 @@ func (e *Ensemble) Kill(id int) error {
 	}
 }
 
+// DumpStuck makes every running zkgo node that does not serve print its
+// goroutines to its log (SIGQUIT: the Go runtime dumps every goroutine and
+// exits) and returns one line per node dumped. For a run that already
+// failed its recovery: a member stuck in a sync or an election is then
+// readable from its saved log instead of only from its last log line.
+func (e *Ensemble) DumpStuck() []string {
+	var out []string
+	for _, n := range e.Nodes {
+		if n.Kind != Zkgo || !n.Running() || n.Paused() {
+			continue
+		}
+		if m, err := e.Mode(n.ID); err == nil && m != "" {
+			continue
+		}
+		n.mu.Lock()
+		cmd, exited := n.cmd, n.exited
+		n.mu.Unlock()
+		if cmd == nil {
+			continue
+		}
+		_ = cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+		}
+		_ = e.Kill(n.ID)
+		out = append(out, fmt.Sprintf("node %d (zkgo) did not serve: its goroutines are dumped at the end of its log (SIGQUIT)", n.ID))
+	}
+	return out
+}
+
 // Pause SIGSTOPs node id; Resume SIGCONTs it.
 func (e *Ensemble) Pause(id int) error { return e.signal(id, syscall.SIGSTOP, true) }
 

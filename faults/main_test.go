@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -209,5 +210,44 @@ func TestNewNetworkSkipsLeftoverNames(t *testing.T) {
 	}
 	if _, err := n.AddHost(1); err != nil {
 		t.Fatalf("AddHost(1) on subnet %d: %v", n.Octet, err)
+	}
+}
+
+// TestDumpStuck: a failed recovery leaves the goroutines of every zkgo
+// node that does not serve in its log, and only of those (here: node 1,
+// cut from the others, looks for a leader; 2 and 3 serve).
+func TestDumpStuck(t *testing.T) {
+	e := startEnsemble(t, "zzz", 1)
+	h1, h2, h3 := e.Node(1).Host, e.Node(2).Host, e.Node(3).Host
+	if err := errors.Join(h1.Drop(h2, h3), h2.Drop(h1), h3.Drop(h1)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		m1, _ := e.Mode(1)
+		m2, _ := e.Mode(2)
+		m3, _ := e.Mode(3)
+		if m1 == "" && m2 != "" && m3 != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node 1 cut from the others: modes %q %q %q", m1, m2, m3)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	lines := e.DumpStuck()
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "node 1 ") {
+		t.Fatalf("DumpStuck: %q; want node 1 only", lines)
+	}
+	if e.Node(1).Running() || !e.Node(2).Running() || !e.Node(3).Running() {
+		t.Errorf("after the dump: running %v %v %v; want node 1 stopped only",
+			e.Node(1).Running(), e.Node(2).Running(), e.Node(3).Running())
+	}
+	b, err := os.ReadFile(e.Node(1).LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "SIGQUIT") || !strings.Contains(string(b), "node.(*Server).run") {
+		t.Errorf("node 1's log has no goroutine dump:\n%s", e.LogTail(1, 2000))
 	}
 }

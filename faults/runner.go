@@ -315,6 +315,7 @@ func Run(ctx context.Context, e *Ensemble, cfg RunConfig) (*Result, error) {
 	recovery := Verdict{Checker: "recovery", OK: herr == nil}
 	if herr != nil {
 		recovery.Details = append(recovery.Details, herr.Error())
+		recovery.Details = append(recovery.Details, e.DumpStuck()...)
 	} else {
 		recovery.Details = append(recovery.Details, fmt.Sprintf("healthy %.1fs after the heal, leader node %d",
 			time.Since(t0).Seconds()-cfg.Duration.Seconds(), leader))
