@@ -216,7 +216,7 @@ func (j *syncWaitJob) step(s *Server, cc *clientConn, _ int) (int, bool) {
 		return 0, false // the apply that brings it wakes the owner
 	}
 	r := j.pkt.Body.(*wire.SyncRequest)
-	s.reply(cc, j.pkt.Header.Xid, wire.ErrOk, &wire.SyncResponse{Path: r.Path, Nulls: r.Nulls})
+	s.cl.reply(cc, j.pkt.Header.Xid, wire.ErrOk, &wire.SyncResponse{Path: r.Path, Nulls: r.Nulls})
 	return 1, true
 }
 
@@ -275,7 +275,7 @@ func (resumeJob) drop(*Server)                               {}
 // runJobs gives the pending work of every kind its slice of this round.
 func (sc *scheduler) runJobs() {
 	sc.jobDeadline = time.Now().Add(roundJobTime)
-	sc.s.runHeard()
+	sc.s.cl.runHeard()
 	sc.runApply(roundApplyOps, false)
 	sc.runTouches(expireChunk)
 	sc.runExpiries(roundExpiries)
@@ -555,7 +555,7 @@ func (sc *scheduler) runTouches(budget int) {
 // the expiry buckets; the owner takes more in later rounds while some are
 // left (100,000 sessions due at once take 4.6 ms to take in one go).
 func (sc *scheduler) expireSessions(now int64) {
-	sc.s.runHeard()        // clients heard from before now count
+	sc.s.cl.runHeard()     // clients heard from before now count
 	sc.runTouches(1 << 62) // touches that arrived before now count
 	got := sc.s.sessions.Expire(now, expireChunk)
 	sc.s.expiring = append(sc.s.expiring, got...)
@@ -659,15 +659,15 @@ func (sc *scheduler) answerApplied(p *proposal) {
 		if p.cc != nil {
 			sc.s.drainPending(p.cc)
 		}
-		if cc := sc.s.bySession[h.ClientID]; cc != nil {
-			delete(sc.s.bySession, h.ClientID)
+		if cc := sc.s.cl.bySession[h.ClientID]; cc != nil {
+			delete(sc.s.cl.bySession, h.ClientID)
 			if p.cc == cc {
 				// closeSession from the client: reply, then close.
-				sc.s.closeConn(cc, "session closed")
+				sc.s.cl.closeConn(cc, "session closed")
 			} else {
 				// Expiry: Java closes the connection at once and what was
 				// queued for it is lost.
-				sc.s.closeConnNow(cc, "session expired")
+				sc.s.cl.closeConnNow(cc, "session expired")
 			}
 		}
 		return

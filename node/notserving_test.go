@@ -18,7 +18,7 @@ func TestClosingConnRequestWhileNotServing(t *testing.T) {
 		call(t, s, func() {
 			sink := &recordSink{id: 7}
 			cc := &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
-			s.register(cc)
+			s.cl.register(cc)
 			cc.session, cc.timeoutMs = 0x77, 4000
 			s.peer = &peer{learner: newLearnerDriver(s), role: r}
 			defer func() { s.peer = nil }()

@@ -274,18 +274,18 @@ func jobOrderCase(t *testing.T, k orderKind, bFirst, spent bool, word, adminCmd 
 	newConn := func(id uint64, sess wire.SessionID) (*clientConn, *recordSink) {
 		sink := &recordSink{id: id}
 		cc := &clientConn{sink: sink, id: id, remote: "127.0.0.1:" + strconv.Itoa(int(id))}
-		s.register(cc)
+		s.cl.register(cc)
 		if sess != 0 {
 			cc.session, cc.timeoutMs = sess, 30000 // as sessionWithNodeA's
 			s.sessions.Add(sess, 30000, s.nowMs())
-			s.bySession[sess] = cc
+			s.cl.bySession[sess] = cc
 		}
 		return cc, sink
 	}
 	var b, c, fl *clientConn
 	var sinkB, sinkC, sinkFL *recordSink
 	call(t, s, func() {
-		s.bySession[0x77] = a
+		s.cl.bySession[0x77] = a
 		for _, p := range []string{"/b", "/big", "/m", "/eph", "/c"} {
 			createNode(t, s, p, 0)
 		}

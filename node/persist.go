@@ -690,7 +690,7 @@ func (s *Server) onStoreFailure(f storeFailure) {
 		}
 		if p.connect != nil {
 			p.connect.cc.connecting = false
-			s.closeConn(p.connect.cc, "txn log failure")
+			s.cl.closeConn(p.connect.cc, "txn log failure")
 			continue
 		}
 		if p.cc != nil {
@@ -703,7 +703,7 @@ func (s *Server) onStoreFailure(f storeFailure) {
 		p.err = wire.ErrSystemError
 		if p.connect != nil {
 			p.connect.cc.connecting = false
-			s.closeConn(p.connect.cc, "txn log failure")
+			s.cl.closeConn(p.connect.cc, "txn log failure")
 			return
 		}
 		if p.cc != nil {

@@ -63,14 +63,14 @@ func (s *Server) replyChunked(cc *clientConn, xid wire.Xid, zxid wire.Zxid, err 
 	hw.Long(int64(zxid))
 	hw.Int(int32(err))
 	if len(cc.out) > 0 {
-		s.flushConn(cc)
+		s.cl.flushConn(cc)
 	}
 	for _, p := range parts[:len(parts)-1] {
 		cc.sink.Send(p, 0)
 	}
 	cc.out = parts[len(parts)-1]
 	c.chunks, c.w = nil, jute.Writer{}
-	s.replied(cc, xid, zxid, size)
+	s.cl.replied(cc, xid, zxid, size)
 }
 
 // setWatchesJob re-registers a reconnecting client's watches
@@ -101,13 +101,13 @@ func (j *setWatchesJob) step(s *Server, cc *clientConn, budget int) (int, bool) 
 	}
 	w := watch.Watcher(cc.id)
 	ev := func(t wire.EventType, path string) {
-		s.sendEvent(cc, wire.WatcherEvent{Type: t, State: wire.StateSyncConnected, Path: path})
+		s.cl.sendEvent(cc, wire.WatcherEvent{Type: t, State: wire.StateSyncConnected, Path: path})
 	}
 	used := 0
 	for ; j.list < len(j.lists); j.list, j.next = j.list+1, 0 {
 		paths := j.lists[j.list]
 		if paths == nil {
-			s.reply(cc, j.xid, wire.ErrMarshallingError, nil)
+			s.cl.reply(cc, j.xid, wire.ErrMarshallingError, nil)
 			return used, true
 		}
 		for ; j.next < len(paths); j.next++ {
@@ -152,7 +152,7 @@ func (j *setWatchesJob) step(s *Server, cc *clientConn, budget int) (int, bool) 
 			}
 		}
 	}
-	s.reply(cc, j.xid, wire.ErrOk, nil)
+	s.cl.reply(cc, j.xid, wire.ErrOk, nil)
 	return used, true
 }
 
@@ -208,7 +208,7 @@ func (s *Server) replyNames(cc *clientConn, xid wire.Xid, names []string, stat *
 			// GetEphemeralsResponse encodes the same: vector<ustring>.
 			body = &wire.GetChildrenResponse{Children: names}
 		}
-		s.reply(cc, xid, wire.ErrOk, body)
+		s.cl.reply(cc, xid, wire.ErrOk, body)
 		return
 	}
 	s.sched.startConnJob(cc, newNamesReplyJob(xid, s.tree.LastZxid, names, stat))
@@ -279,7 +279,7 @@ func (j *multiReadJob) step(s *Server, cc *clientConn, budget int) (int, bool) {
 			s.log.Warn().Str("session", cc.session.String()).Str("remote", cc.remote).Int("ops", len(j.ops)).
 				Int("reply_bytes", n).Msg("multiRead reply too large; closing the connection")
 			j.release(s)
-			s.closeConnNow(cc, "multiRead reply too large")
+			s.cl.closeConnNow(cc, "multiRead reply too large")
 			return used, true
 		}
 	}

@@ -38,7 +38,7 @@ func TestReadLatencyCountsFromArrival(t *testing.T) {
 	})
 	call(t, s, func() {
 		cc2 = &clientConn{sink: sink2, id: sink2.id, remote: "127.0.0.1:2"}
-		s.register(cc2)
+		s.cl.register(cc2)
 		cc2.session, cc2.timeoutMs = 0x78, 30000
 		s.sessions.Add(0x78, 30000, s.nowMs())
 		s.processRequest(cc2, reqPkt(1, wire.OpSync, &wire.SyncRequest{Path: "/a"}))

@@ -41,7 +41,7 @@ func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
 func (s *Server) processRequestAt(cc *clientConn, p *wire.ClientPacket, now time.Time) {
 	cc.lastSeq++
 	cc.reqSeq = cc.lastSeq
-	cc.reqAt = s.arrivalOf(now)
+	cc.reqAt = s.cl.arrivalOf(now)
 	if cc.session == 0 {
 		if cc.connecting {
 			s.queueRequest(cc, pendingItem{pkt: p, syncAfter: s.lastApplied()})
@@ -50,7 +50,7 @@ func (s *Server) processRequestAt(cc *clientConn, p *wire.ClientPacket, now time
 		if !cc.closing {
 			s.log.Warn().Str("remote", cc.remote).Str("op", p.Header.Type.String()).
 				Msg("request before the session was established; closing")
-			s.closeConn(cc, "request before session established")
+			s.cl.closeConn(cc, "request before session established")
 		}
 		return
 	}
@@ -152,7 +152,7 @@ func (s *Server) queueRequest(cc *clientConn, it pendingItem) {
 		cc.queuedWrites++
 	}
 	cc.pending = append(cc.pending, it)
-	s.outstandingN++
+	s.cl.outstandingN++
 }
 
 // drainPending answers queued requests from the head of cc's queue until it
@@ -167,7 +167,7 @@ func (s *Server) drainPending(cc *clientConn) {
 				return
 			}
 			cc.pending = cc.pending[1:]
-			s.outstandingN--
+			s.cl.outstandingN--
 			s.replyWrite(it.prop)
 			continue
 		}
@@ -179,7 +179,7 @@ func (s *Server) drainPending(cc *clientConn) {
 		}
 		ran = true
 		cc.pending = cc.pending[1:]
-		s.outstandingN--
+		s.cl.outstandingN--
 		if it.write {
 			cc.queuedWrites--
 		}
@@ -188,7 +188,7 @@ func (s *Server) drainPending(cc *clientConn) {
 			continue
 		}
 		n := len(cc.pending)
-		s.queuedSync, s.syncAfter = it.pkt.Header.Type == wire.OpSync, it.syncAfter
+		s.cl.queuedSync, s.cl.syncAfter = it.pkt.Header.Type == wire.OpSync, it.syncAfter
 		// The request keeps its place in the session's order: a job it
 		// starts, a write it proposes, are numbered with it.
 		cc.reqSeq, cc.reqAt = it.seq, it.at
@@ -202,7 +202,7 @@ func (s *Server) drainPending(cc *clientConn) {
 			s.processRequestQueued(cc, it.pkt)
 		}
 		cc.reqSeq = cc.lastSeq
-		s.queuedSync = false
+		s.cl.queuedSync = false
 		if len(cc.pending) == n+1 && cc.pending[n].prop != nil && n > 0 {
 			// A write (or a learner's forwarded request) that waited in the
 			// queue: its reply slot takes the packet's place, ahead of the
@@ -242,7 +242,7 @@ func (s *Server) proposeQueuedWrites(cc *clientConn) {
 		}
 		n := len(cc.pending)
 		cc.queuedWrites--
-		s.outstandingN--
+		s.cl.outstandingN--
 		cc.reqSeq, cc.reqAt = it.seq, it.at
 		if it.snap {
 			live := cc.auth
@@ -290,7 +290,7 @@ func (s *Server) processAuth(cc *clientConn, p *wire.ClientPacket) {
 		// Java fails reading the AuthPacket and drops the connection
 		// without a reply.
 		s.stats.authFailed++
-		s.closeConnNow(cc, "undecodable auth packet")
+		s.cl.closeConnNow(cc, "undecodable auth packet")
 		return
 	}
 	a, _ := p.Body.(*wire.AuthPacket)
@@ -312,7 +312,7 @@ func (s *Server) processAuth(cc *clientConn, p *wire.ClientPacket) {
 		case tree.SchemeX509:
 			// The certificate authenticates; the auth data is ignored.
 			var ids []wire.ID
-			if ids, ok = s.x509IDs(cc); ok {
+			if ids, ok = s.cl.x509IDs(cc); ok {
 				for _, id := range ids {
 					cc.addAuth(id)
 				}
@@ -328,13 +328,13 @@ func (s *Server) processAuth(cc *clientConn, p *wire.ClientPacket) {
 	}
 	if ok {
 		s.log.Info().Str("session", cc.session.String()).Str("scheme", scheme).Str("remote", cc.remote).Msg("auth success")
-		s.replyZxid(cc, p.Header.Xid, 0, wire.ErrOk, nil)
+		s.cl.replyZxid(cc, p.Header.Xid, 0, wire.ErrOk, nil)
 		return
 	}
 	s.log.Warn().Str("session", cc.session.String()).Str("scheme", scheme).Str("remote", cc.remote).
 		Msg("Authentication failed for scheme")
-	s.replyZxid(cc, p.Header.Xid, 0, wire.ErrAuthFailed, nil)
-	s.closeConn(cc, "auth failed")
+	s.cl.replyZxid(cc, p.Header.Xid, 0, wire.ErrAuthFailed, nil)
+	s.cl.closeConn(cc, "auth failed")
 }
 
 // authEnforced is AuthenticationHelper.enforceAuthentication
@@ -356,8 +356,8 @@ func (s *Server) authEnforced(cc *clientConn, xid wire.Xid) bool {
 	}
 	s.log.Error().Str("session", cc.session.String()).Str("remote", cc.remote).Strs("expected", s.cfg.EnforceAuthSchemes).
 		Msg("Client authentication scheme(s) do not match any of the expected authentication schemes, closing session")
-	s.replyZxid(cc, xid, 0, wire.ErrSessionClosedRequireSASLAuth, nil)
-	s.closeConn(cc, "authentication required (enforce.auth.enabled)")
+	s.cl.replyZxid(cc, xid, 0, wire.ErrSessionClosedRequireSASLAuth, nil)
+	s.cl.closeConn(cc, "authentication required (enforce.auth.enabled)")
 	return false
 }
 
@@ -407,7 +407,7 @@ func (*multiReadJob) answersRead()  {}
 // in srvr's and mntr's min/avg/max latency, the connection's (cons), and
 // readlatency.
 func (s *Server) observeRead(cc *clientConn) {
-	took := s.sinceArrival(cc.reqAt)
+	took := s.cl.sinceArrival(cc.reqAt)
 	ms := took.Milliseconds()
 	cc.stats.observe(ms)
 	s.stats.observe(ms)
@@ -420,17 +420,17 @@ func (s *Server) execRead(cc *clientConn, p *wire.ClientPacket) {
 	h := p.Header
 	w := watch.Watcher(cc.id)
 	if p.BodyErr != nil && h.Type.Known() && h.Type != wire.OpNotification {
-		s.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
+		s.cl.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
 		return
 	}
 	if nullReadPath(p.Body) {
 		// Java dereferences the null path (NPE): MARSHALLINGERROR.
-		s.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
+		s.cl.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
 		return
 	}
 	switch h.Type {
 	case wire.OpPing:
-		s.reply(cc, wire.XidPing, wire.ErrOk, nil)
+		s.cl.reply(cc, wire.XidPing, wire.ErrOk, nil)
 		if h.Xid != wire.XidPing {
 			// Java answers pings with xid -2 whatever was sent.
 		}
@@ -438,7 +438,7 @@ func (s *Server) execRead(cc *clientConn, p *wire.ClientPacket) {
 	case wire.OpExists:
 		r := p.Body.(*wire.ExistsRequest)
 		if strings.IndexByte(r.Path, 0) >= 0 {
-			s.reply(cc, h.Xid, wire.ErrBadArguments, nil)
+			s.cl.reply(cc, h.Xid, wire.ErrBadArguments, nil)
 			return
 		}
 		if r.Watch {
@@ -446,23 +446,23 @@ func (s *Server) execRead(cc *clientConn, p *wire.ClientPacket) {
 		}
 		n := s.tree.Get(r.Path)
 		if n == nil {
-			s.reply(cc, h.Xid, wire.ErrNoNode, nil)
+			s.cl.reply(cc, h.Xid, wire.ErrNoNode, nil)
 			return
 		}
-		s.reply(cc, h.Xid, wire.ErrOk, &wire.ExistsResponse{Stat: s.tree.StatOf(n)})
+		s.cl.reply(cc, h.Xid, wire.ErrOk, &wire.ExistsResponse{Stat: s.tree.StatOf(n)})
 	case wire.OpGetData:
 		r := p.Body.(*wire.GetDataRequest)
 		resp, code := s.getData(cc, r.Path, r.Watch)
 		if code != wire.ErrOk {
-			s.reply(cc, h.Xid, code, nil)
+			s.cl.reply(cc, h.Xid, code, nil)
 			return
 		}
-		s.reply(cc, h.Xid, wire.ErrOk, resp)
+		s.cl.reply(cc, h.Xid, wire.ErrOk, resp)
 	case wire.OpGetChildren:
 		r := p.Body.(*wire.GetChildrenRequest)
 		children, _, code := s.getChildren(cc, r.Path, r.Watch)
 		if code != wire.ErrOk {
-			s.reply(cc, h.Xid, code, nil)
+			s.cl.reply(cc, h.Xid, code, nil)
 			return
 		}
 		s.replyNames(cc, h.Xid, children, nil)
@@ -470,7 +470,7 @@ func (s *Server) execRead(cc *clientConn, p *wire.ClientPacket) {
 		r := p.Body.(*wire.GetChildren2Request)
 		children, st, code := s.getChildren(cc, r.Path, r.Watch)
 		if code != wire.ErrOk {
-			s.reply(cc, h.Xid, code, nil)
+			s.cl.reply(cc, h.Xid, code, nil)
 			return
 		}
 		s.replyNames(cc, h.Xid, children, &st)
@@ -478,12 +478,12 @@ func (s *Server) execRead(cc *clientConn, p *wire.ClientPacket) {
 		r := p.Body.(*wire.GetACLRequest)
 		n := s.tree.Get(r.Path)
 		if n == nil {
-			s.reply(cc, h.Xid, wire.ErrNoNode, nil)
+			s.cl.reply(cc, h.Xid, wire.ErrNoNode, nil)
 			return
 		}
 		acl := s.tree.ACLOf(n)
 		if !s.checkACL(acl, wire.PermRead|wire.PermAdmin, cc.auth) {
-			s.reply(cc, h.Xid, wire.ErrNoAuth, nil)
+			s.cl.reply(cc, h.Xid, wire.ErrNoAuth, nil)
 			return
 		}
 		if !s.checkACL(acl, wire.PermAdmin, cc.auth) {
@@ -498,16 +498,16 @@ func (s *Server) execRead(cc *clientConn, p *wire.ClientPacket) {
 			}
 			acl = red
 		}
-		s.reply(cc, h.Xid, wire.ErrOk, &wire.GetACLResponse{ACL: acl, Stat: s.tree.StatOf(n)})
+		s.cl.reply(cc, h.Xid, wire.ErrOk, &wire.GetACLResponse{ACL: acl, Stat: s.tree.StatOf(n)})
 	case wire.OpGetAllChildrenNumber:
 		r := p.Body.(*wire.GetAllChildrenNumberRequest)
 		n := s.tree.Get(r.Path)
 		if n == nil {
-			s.reply(cc, h.Xid, wire.ErrNoNode, nil)
+			s.cl.reply(cc, h.Xid, wire.ErrNoNode, nil)
 			return
 		}
 		if !s.checkACL(s.tree.ACLOf(n), wire.PermRead, cc.auth) {
-			s.reply(cc, h.Xid, wire.ErrNoAuth, nil)
+			s.cl.reply(cc, h.Xid, wire.ErrNoAuth, nil)
 			return
 		}
 		count := s.tree.CountDescendants(r.Path)
@@ -516,16 +516,16 @@ func (s *Server) execRead(cc *clientConn, p *wire.ClientPacket) {
 			// for "" that is every node, the root included.
 			count = s.tree.CountDescendants("/") + 1
 		}
-		s.reply(cc, h.Xid, wire.ErrOk, &wire.GetAllChildrenNumberResponse{TotalNumber: int32(count)})
+		s.cl.reply(cc, h.Xid, wire.ErrOk, &wire.GetAllChildrenNumberResponse{TotalNumber: int32(count)})
 	case wire.OpGetEphemerals:
 		r := p.Body.(*wire.GetEphemeralsRequest)
 		s.replyNames(cc, h.Xid, ephemeralsWithPrefix(s.tree.Ephemerals(cc.session), r.PrefixPath), nil)
 	case wire.OpSync:
 		z := s.lastApplied()
-		if s.queuedSync {
+		if s.cl.queuedSync {
 			// It waited in the connection's queue: what was committed
 			// when it arrived, not the writes its session sent after it.
-			z = min(z, s.syncAfter)
+			z = min(z, s.cl.syncAfter)
 		}
 		if z > s.tree.LastZxid {
 			// Txns committed before it are still being applied.
@@ -533,7 +533,7 @@ func (s *Server) execRead(cc *clientConn, p *wire.ClientPacket) {
 			return
 		}
 		r := p.Body.(*wire.SyncRequest)
-		s.reply(cc, h.Xid, wire.ErrOk, &wire.SyncResponse{Path: r.Path, Nulls: r.Nulls})
+		s.cl.reply(cc, h.Xid, wire.ErrOk, &wire.SyncResponse{Path: r.Path, Nulls: r.Nulls})
 	case wire.OpSetWatches:
 		r := p.Body.(*wire.SetWatches)
 		s.sched.runConnJob(cc, newSetWatchesJob(h.Xid, r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches, []string{}, []string{}))
@@ -552,10 +552,10 @@ func (s *Server) execRead(cc *clientConn, p *wire.ClientPacket) {
 			s.dataW.Add(r.Path, w, watch.PersistentRecursive)
 		default:
 			// WatcherMode.fromZooDef throws; Java reports MARSHALLINGERROR.
-			s.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
+			s.cl.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
 			return
 		}
-		s.reply(cc, h.Xid, wire.ErrOk, &wire.ErrorResponse{Err: wire.ErrOk})
+		s.cl.reply(cc, h.Xid, wire.ErrOk, &wire.ErrorResponse{Err: wire.ErrOk})
 	case wire.OpCheckWatches, wire.OpRemoveWatches:
 		var path string
 		var typ wire.WatcherType
@@ -582,35 +582,35 @@ func (s *Server) execRead(cc *clientConn, p *wire.ClientPacket) {
 			found, fails = c || d, cf || df
 		default:
 			// WatcherType.fromInt throws; Java reports MARSHALLINGERROR.
-			s.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
+			s.cl.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
 			return
 		}
 		if fails {
 			// Java's path iterator failed on a relative path.
-			s.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
+			s.cl.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
 			return
 		}
 		if !found {
-			s.reply(cc, h.Xid, wire.ErrNoWatcher, nil)
+			s.cl.reply(cc, h.Xid, wire.ErrNoWatcher, nil)
 			return
 		}
-		s.reply(cc, h.Xid, wire.ErrOk, nil)
+		s.cl.reply(cc, h.Xid, wire.ErrOk, nil)
 	case wire.OpWhoAmI:
 		infos := make([]wire.ClientInfo, 0, len(cc.auth))
 		for _, id := range tree.JavaAuthOrder(cc.auth) {
 			infos = append(infos, wire.ClientInfo{AuthScheme: id.Scheme, User: tree.AuthUser(id)})
 		}
-		s.reply(cc, h.Xid, wire.ErrOk, &wire.WhoAmIResponse{ClientInfo: infos})
+		s.cl.reply(cc, h.Xid, wire.ErrOk, &wire.WhoAmIResponse{ClientInfo: infos})
 	case wire.OpMultiRead:
 		s.multiRead(cc, p)
 	case wire.OpSASL:
-		s.processSASL(cc, h.Xid, p)
+		s.cl.processSASL(cc, h.Xid, p)
 	default:
 		// Java answers an unknown opcode with UNIMPLEMENTED (zxid -1) and
 		// closes the connection; zkgo keeps the session usable
 		// (compat-tests/DIFFERENCES.md).
 		s.log.Warn().Str("session", cc.session.String()).Int32("op", int32(h.Type)).Msg("Received packet of unknown type")
-		s.replyZxid(cc, h.Xid, -1, wire.ErrUnimplemented, nil)
+		s.cl.replyZxid(cc, h.Xid, -1, wire.ErrUnimplemented, nil)
 	}
 }
 
@@ -672,12 +672,12 @@ func (s *Server) multiRead(cc *clientConn, p *wire.ClientPacket) {
 	switch {
 	case reads > 0 && writes > 0:
 		// MultiOperationRecord refuses mixed kinds while deserializing.
-		s.reply(cc, p.Header.Xid, wire.ErrMarshallingError, nil)
+		s.cl.reply(cc, p.Header.Xid, wire.ErrMarshallingError, nil)
 		return
 	case writes > 0:
 		// Java builds the response, then fails on the first write op: the
 		// error goes out with the (empty) response body.
-		s.reply(cc, p.Header.Xid, wire.ErrMarshallingError, &wire.MultiResponse{})
+		s.cl.reply(cc, p.Header.Xid, wire.ErrMarshallingError, &wire.MultiResponse{})
 		return
 	}
 	s.sched.runConnJob(cc, &multiReadJob{xid: p.Header.Xid, ops: m.Ops})
