@@ -13,14 +13,34 @@ import (
 	"github.com/zkgo/zkgo/wire"
 )
 
+// clientHost is what the client layer needs from the rest of the server
+// (*Server implements it).
+type clientHost interface {
+	isLearner() bool
+	serving() bool
+	// lastApplied is the last zxid handed to the apply pipeline.
+	lastApplied() wire.Zxid
+	// proposeClientWrite prepares and proposes a client's write; replyWrite
+	// answers one once applied.
+	proposeClientWrite(cc *clientConn, p *wire.ClientPacket)
+	replyWrite(p *proposal)
+	// processConnect handles a ConnectRequest (the session side).
+	processConnect(cc *clientConn, c *wire.Connect)
+}
+
 // clients is the client connection layer: the connections the front end
 // hands the server (Open, Submit, Received, Closed), the backpressure on
 // that hand-off (park, resumeParked), the connection table and per-IP
 // limits, the output flushed at the end of every owner step, and what
-// sessions are heard from. Its state belongs to the owner goroutine except
-// the lock-free stacks and counters the event loops push to. It reaches
-// the rest of the server only through the dependencies below, set in New
-// and Start; Server holds it by value (Server.cl).
+// sessions are heard from; the requests themselves (request.go,
+// readjobs.go), the handshake's reply (connect.go), auth (sasl.go,
+// x509auth.go) and the replies (conn.go). Its state belongs to the owner
+// goroutine except the lock-free stacks and counters the event loops push
+// to. It reaches the rest of the server only through the dependencies
+// below, set in New and Start: the parts of Server it uses (config,
+// statistics, scheduler, responder, tree, sessions, watches) and host, the
+// *Server behind a narrow interface. Server holds it by value (Server.cl)
+// and keeps the proxy.Backend methods, which delegate.
 type clients struct {
 	// Wired in New.
 	cfg    *Config
@@ -30,10 +50,15 @@ type clients struct {
 	wake   chan struct{}   // Server.wake
 	quit   <-chan struct{} // Server.quit
 	nowMs  func() int64
-	// isLearner reports whether the server is a learner now; learnerTouch
-	// records a session heard from for the learner's next PING reply.
-	isLearner    func() bool
-	learnerTouch func(cc *clientConn)
+	// host is what the layer asks of the rest of the server: the role,
+	// the write pipeline and the handshake (clientHost).
+	host clientHost
+	// learner is the learner side while the server is one (Server.peer's):
+	// touches for its PING replies, writes forwarded to the leader.
+	learner func() *learnerDriver
+	sched   *scheduler     // Server.sched: jobs across rounds, the apply pipeline
+	resp    *responder     // Server.resp: four-letter words
+	jsum    *javaSummaries // Server.jsum: the read latency summary
 	// dropJob drops a connection's job when its socket closes.
 	dropJob func(j connJob)
 	// tree is Server.tree, which a database load replaces: replies carry
@@ -41,6 +66,7 @@ type clients struct {
 	tree **tree.Tree
 	// Set in Start.
 	start         time.Time // Server.start: the origin of arrivals
+	startMs       int64     // Server.startMs
 	sessions      *session.Tracker
 	dataW, childW *watch.Manager
 
@@ -168,8 +194,10 @@ func (c *clients) runHeard() {
 		cc.heard.Store(false) // a later arrival pushes cc again
 		at := cc.heardAt.Load()
 		if cc.session != 0 && !cc.dead && !cc.closing {
-			if c.isLearner() {
-				c.learnerTouch(cc)
+			if c.host.isLearner() {
+				if lr := c.learner(); lr.touched != nil {
+					lr.touchLearner(cc)
+				}
 			} else {
 				c.sessions.Extend(cc.session, cc.timeoutMs, at)
 			}
@@ -390,3 +418,6 @@ func (c *clients) received(h any) {
 		}
 	}
 }
+
+// msAt is nowMs at the time t (read earlier on the owner goroutine).
+func (c *clients) msAt(t time.Time) int64 { return c.startMs + t.Sub(c.start).Milliseconds() }

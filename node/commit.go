@@ -83,7 +83,7 @@ func (s *Server) proposeClientWrite(cc *clientConn, p *wire.ClientPacket) {
 		cc.pending = append(cc.pending, pendingItem{prop: prop})
 		s.cl.outstandingN++
 		if len(cc.pending) == 1 {
-			s.drainPending(cc)
+			s.cl.drainPending(cc)
 		}
 		return
 	}

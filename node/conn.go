@@ -17,7 +17,7 @@ type clientConn struct {
 	// Every idle session has one (10k idle sessions are a benchmark row):
 	// the fields are grouped by size, 8-byte words first, so that it stays
 	// in the 384-byte size class (TestClientConnLayout). Anything a
-	// request needs only while it runs belongs elsewhere (the Server, the
+	// request needs only while it runs belongs elsewhere (clients, the
 	// job, the pendingItem).
 	sink       Sink
 	id         uint64

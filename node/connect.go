@@ -125,7 +125,7 @@ func (s *Server) finishConnect(p *proposal) {
 	cc.session = id
 	s.cl.bySession[id] = cc
 	s.log.Info().Str("session", id.String()).Int32("timeout", cc.timeoutMs).Str("remote", cc.remote).Msg("Established session")
-	s.drainPending(cc)
+	s.cl.drainPending(cc)
 }
 
 // sendConnectResponse writes the ConnectResponse; an invalid session gets

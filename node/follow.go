@@ -501,7 +501,7 @@ func (lr *learnerDriver) onLeaderSync() {
 func (s *Server) syncDone(prop *proposal) {
 	prop.applied = true
 	if prop.cc != nil {
-		s.drainPending(prop.cc)
+		s.cl.drainPending(prop.cc)
 	}
 }
 
@@ -559,5 +559,5 @@ func (lr *learnerDriver) onRevalidate(qp *wire.QuorumPacket) {
 	s.cl.bySession[id] = cc
 	lr.touchLearner(cc)
 	s.log.Debug().Str("session", id.String()).Str("remote", cc.remote).Msg("Established session (reconnect)")
-	s.drainPending(cc)
+	s.cl.drainPending(cc)
 }

@@ -87,7 +87,7 @@ func TestHeavyRequestsOwnerSteps(t *testing.T) {
 			}
 		}
 		for i := 0; i < authIDs; i++ {
-			s.processAuth(heavy, reqPkt(-4, wire.OpAuth, &wire.AuthPacket{Scheme: "digest", Auth: []byte("user" + strconv.Itoa(i) + ":pw")}))
+			s.cl.processAuth(heavy, reqPkt(-4, wire.OpAuth, &wire.AuthPacket{Scheme: "digest", Auth: []byte("user" + strconv.Itoa(i) + ":pw")}))
 		}
 	})
 	// fit returns the longest prefix of build's list whose request encodes
@@ -122,7 +122,7 @@ func TestHeavyRequestsOwnerSteps(t *testing.T) {
 		return func() func() bool {
 			xid++
 			x := xid
-			s.processRequest(cc, reqPkt(x, op, body))
+			s.cl.processRequest(cc, reqPkt(x, op, body))
 			return func() bool {
 				f, ok := sk.reply(x)
 				gotErr = f.err

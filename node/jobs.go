@@ -592,7 +592,7 @@ func (sc *scheduler) runConnJobs(budget int) bool {
 		cc.reqSeq, cc.reqAt = cc.jobSeq, cc.jobAt
 		used, done := j.step(sc.s, cc, min(budget, 4*jobChunk))
 		if _, read := j.(readJob); read && done && !cc.fourLetter {
-			sc.s.observeRead(cc)
+			sc.s.cl.observeRead(cc)
 		}
 		cc.reqSeq = cc.lastSeq
 		budget -= max(used, 1)
@@ -606,7 +606,7 @@ func (sc *scheduler) runConnJobs(budget int) bool {
 			cc.job = nil
 		}
 		if cc.job == nil {
-			sc.s.drainPending(cc) // may start its next job (added to sc.connJobs)
+			sc.s.cl.drainPending(cc) // may start its next job (added to sc.connJobs)
 		}
 	}
 	sc.connJobs = append(append(later, again...), sc.connJobs...)
@@ -626,7 +626,7 @@ func (j *waitApplyJob) step(s *Server, cc *clientConn, _ int) (int, bool) {
 	}
 	live := cc.auth
 	cc.auth = j.auth
-	s.execRequest(cc, j.pkt)
+	s.cl.execRequest(cc, j.pkt)
 	cc.auth = live
 	return 1, true
 }
@@ -657,7 +657,7 @@ func (sc *scheduler) answerApplied(p *proposal) {
 		// The requester (if any) gets its reply first; then the session's
 		// connection is closed.
 		if p.cc != nil {
-			sc.s.drainPending(p.cc)
+			sc.s.cl.drainPending(p.cc)
 		}
 		if cc := sc.s.cl.bySession[h.ClientID]; cc != nil {
 			delete(sc.s.cl.bySession, h.ClientID)
@@ -673,7 +673,7 @@ func (sc *scheduler) answerApplied(p *proposal) {
 		return
 	}
 	if p.cc != nil {
-		sc.s.drainPending(p.cc)
+		sc.s.cl.drainPending(p.cc)
 	}
 }
 

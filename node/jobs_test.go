@@ -456,7 +456,7 @@ func TestSyncWaitsForCommittedApplies(t *testing.T) {
 			t.Error("the held write was applied")
 		}
 		// The client's sync on this (ordering) server.
-		s.execRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: 1, Type: wire.OpSync},
+		s.cl.execRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: 1, Type: wire.OpSync},
 			Body: &wire.SyncRequest{Path: "/w"}})
 		// A learner's sync whose SYNC arrives behind another held commit.
 		w2 = setData("b")
@@ -617,7 +617,7 @@ func TestSyncDoesNotWaitForLaterWriteOfItsSession(t *testing.T) {
 		// setData, then a sync queued behind it, then a setData sent
 		// after the sync.
 		w1 := write(1, "1")
-		s.processRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: 2, Type: wire.OpSync},
+		s.cl.processRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: 2, Type: wire.OpSync},
 			Body: &wire.SyncRequest{Path: "/a"}})
 		w2 := write(3, "2")
 		// Both commit while the round's time is spent: both wait.
@@ -657,7 +657,7 @@ func TestMultiReadDoesNotWaitForLaterWriteOfItsSession(t *testing.T) {
 			reads = append(reads, wire.MultiOp{Type: wire.OpGetData, Op: &wire.GetDataRequest{Path: "/a"}})
 		}
 		s.sched.roundStart = time.Now().Add(-time.Hour) // this round's time is spent
-		s.processRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: 1, Type: wire.OpMultiRead},
+		s.cl.processRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: 1, Type: wire.OpMultiRead},
 			Body: &wire.MultiRequest{Ops: reads}})
 		cc.reqSeq++ // the setData is processed after the multiRead
 		p := queueSetData(s, cc, 2, cc.reqSeq, "1")
@@ -680,7 +680,7 @@ func TestMultiReadAfterEarlierWriteOfItsSession(t *testing.T) {
 			reads = append(reads, wire.MultiOp{Type: wire.OpGetData, Op: &wire.GetDataRequest{Path: "/a"}})
 		}
 		s.sched.roundStart = time.Now().Add(-time.Hour) // this round's time is spent
-		s.processRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: 2, Type: wire.OpMultiRead},
+		s.cl.processRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: 2, Type: wire.OpMultiRead},
 			Body: &wire.MultiRequest{Ops: reads}})
 		s.sched.applyProposal(p)
 	})

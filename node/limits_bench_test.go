@@ -336,7 +336,7 @@ func BenchmarkOwnerStepsRequests(b *testing.B) {
 		// As f043a4b did: every request of the batch at once.
 		whole := measureOnce(b, s, func() {
 			for i := range pkts {
-				s.execRequest(cc, &pkts[i])
+				s.cl.execRequest(cc, &pkts[i])
 			}
 			cc.out = nil
 		})
@@ -353,7 +353,7 @@ func BenchmarkOwnerStepsRequests(b *testing.B) {
 					s.sched.roundStart = time.Time{}
 					if cc.job != nil {
 						cc.job = nil
-						s.drainPending(cc)
+						s.cl.drainPending(cc)
 					}
 					cc.out = nil
 					done = cc.job == nil && len(cc.pending) == 0

@@ -26,7 +26,7 @@ func TestClosingConnRequestWhileNotServing(t *testing.T) {
 			var perr any
 			func() {
 				defer func() { perr = recover() }()
-				s.processRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest,
+				s.cl.processRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest,
 					Header: wire.RequestHeader{Xid: 1, Type: wire.OpCloseSession}})
 			}()
 			if perr != nil {

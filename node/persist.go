@@ -694,7 +694,7 @@ func (s *Server) onStoreFailure(f storeFailure) {
 			continue
 		}
 		if p.cc != nil {
-			s.drainPending(p.cc)
+			s.cl.drainPending(p.cc)
 		}
 	}
 	s.inflight = nil
@@ -707,7 +707,7 @@ func (s *Server) onStoreFailure(f storeFailure) {
 			return
 		}
 		if p.cc != nil {
-			s.drainPending(p.cc)
+			s.cl.drainPending(p.cc)
 		}
 	})
 	s.tree.ResetPrep()

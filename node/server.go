@@ -139,12 +139,8 @@ func New(cfg Config) (*Server, error) {
 	s.cl = clients{
 		cfg: &s.cfg, log: s.log, stats: &s.stats,
 		events: s.events, wake: s.wake, quit: s.quit, nowMs: s.nowMs, tree: &s.tree,
-		isLearner: s.isLearner,
-		learnerTouch: func(cc *clientConn) {
-			if lr := s.peer.learner; lr.touched != nil {
-				lr.touchLearner(cc)
-			}
-		},
+		host: s, sched: &s.sched, resp: &s.resp, jsum: s.jsum,
+		learner: func() *learnerDriver { return s.peer.learner },
 		dropJob: func(j connJob) { j.drop(s) },
 	}
 	s.cl.sessionless = sessionlessCheck{stats: &s.stats, close: s.cl.closeConn}
@@ -172,9 +168,6 @@ func (s *Server) Config() Config { return s.cfg }
 // nowMs returns milliseconds on the server's monotonic clock.
 func (s *Server) nowMs() int64 { return s.startMs + time.Since(s.start).Milliseconds() }
 
-// msAt is nowMs at the time t (read earlier on the owner goroutine).
-func (s *Server) msAt(t time.Time) int64 { return s.startMs + t.Sub(s.start).Milliseconds() }
-
 // wallMs returns wall-clock milliseconds (txn header time, ctime/mtime).
 func wallMs() int64 { return time.Now().UnixMilli() }
 
@@ -198,7 +191,8 @@ func (s *Server) Start() error {
 	s.sessions = session.NewTracker(int64(s.cfg.TickTime), sid, s.startMs)
 	s.dataW = watch.NewManager()
 	s.childW = watch.NewManager()
-	s.cl.start, s.cl.sessions, s.cl.dataW, s.cl.childW = s.start, s.sessions, s.dataW, s.childW
+	s.cl.start, s.cl.startMs = s.start, s.startMs
+	s.cl.sessions, s.cl.dataW, s.cl.childW = s.sessions, s.dataW, s.childW
 	s.cl.conns = make(map[uint64]*clientConn)
 	s.cl.bySession = make(map[wire.SessionID]*clientConn)
 	s.cl.perIP = make(map[string]*ipEntry)
@@ -473,7 +467,7 @@ func (s *Server) handleEvent(ev event) {
 	}
 	now := time.Now() // their arrival at the owner goroutine
 	for i := range ev.pkts {
-		s.handlePacket(cc, &ev.pkts[i], now)
+		s.cl.handlePacket(cc, &ev.pkts[i], now)
 	}
 }
 
