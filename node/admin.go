@@ -269,7 +269,7 @@ func (rp *responder) watcherSessionID(w watch.Watcher) int64 {
 // adminConf is ZooKeeperServerConf.toMap.
 func (rp *responder) adminConf(r map[string]any) {
 	snapDir, logDir := rp.versionDirs()
-	port := int(rp.s.lis.port.Load())
+	port := int(rp.s.cl.lis.port.Load())
 	if port == 0 {
 		port = rp.cfg.ClientPort
 	}

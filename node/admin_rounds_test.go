@@ -305,7 +305,7 @@ func TestAdminListingsAsOneStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	call(t, s, func() {
-		for _, c := range s.conns {
+		for _, c := range s.cl.conns {
 			if c.stats.received != 0 || c.stats.lastOpName() != "NA" || !c.stats.wasReset {
 				t.Fatalf("connection %d not reset: %+v", c.id, c.stats)
 			}

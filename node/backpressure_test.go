@@ -26,7 +26,7 @@ func (c *resumeSink) submit(s *Server, h any) bool { return s.Submit(h, nil) }
 func drain(s *Server, n int) {
 	for i := 0; i < n; i++ {
 		ev := <-s.events
-		s.queued.Add(-int64(max(len(ev.pkts), 1)))
+		s.cl.queued.Add(-int64(max(len(ev.pkts), 1)))
 	}
 }
 
@@ -64,7 +64,7 @@ func TestSubmitParksAndResumesInOrder(t *testing.T) {
 	if accepted != eventQueuePackets {
 		t.Fatalf("queue took %d events, want %d", accepted, eventQueuePackets)
 	}
-	if !s.parking.Load() {
+	if !s.cl.parking.Load() {
 		t.Fatal("a refused connection is not parked")
 	}
 	good, hg := sink(2)
@@ -76,7 +76,7 @@ func TestSubmitParksAndResumesInOrder(t *testing.T) {
 
 	// Below half: still nobody resumed (the owner has the queue to run).
 	drain(s, eventQueuePackets/2-1)
-	s.resumeParked()
+	s.cl.resumeParked()
 	if r := got(); len(r) != 0 {
 		t.Fatalf("resumed %v with the queue over half full", r)
 	}
@@ -87,16 +87,16 @@ func TestSubmitParksAndResumesInOrder(t *testing.T) {
 		t.Fatal("a newcomer passed connections waiting for room")
 	}
 	drain(s, 1)
-	s.resumeParked()
+	s.cl.resumeParked()
 	if r := got(); len(r) != 3 || r[0] != 1 || r[1] != 2 || r[2] != 4 {
 		t.Fatalf("resumed %v, want [1 2 4] (3 closed while parked)", r)
 	}
-	if s.parking.Load() || len(s.parked) != 0 || s.parkedQ.Load() != nil {
+	if s.cl.parking.Load() || len(s.cl.parked) != 0 || s.cl.parkedQ.Load() != nil {
 		t.Fatal("line not empty after everyone was resumed")
 	}
 	// Each resumed connection gets in once, even while others still
 	// have to queue.
-	s.parking.Store(true)
+	s.cl.parking.Store(true)
 	for _, c := range []struct {
 		sk *resumeSink
 		h  any
@@ -134,11 +134,11 @@ func TestSubmitConvertsStringsOnce(t *testing.T) {
 			Body: &wire.GetDataRequest{Path: p}}
 	}
 	batch := []wire.ClientPacket{get(path)}
-	s.parking.Store(true) // others wait: the batch is refused and held
+	s.cl.parking.Store(true) // others wait: the batch is refused and held
 	if s.Submit(h, batch) {
 		t.Fatal("the batch was taken while others wait")
 	}
-	s.parking.Store(false)
+	s.cl.parking.Store(false)
 	batch = append(batch, get(path)) // decoded while it waited
 	if !s.Submit(h, batch) {
 		t.Fatal("the batch was refused again")

@@ -86,16 +86,16 @@ func (s *Server) proposeClientWrite(cc *clientConn, p *wire.ClientPacket) {
 		prop := &proposal{cc: cc, xid: p.Header.Xid, op: p.Header.Type, err: wire.ErrSystemError,
 			start: time.Now(), applied: true, failed: true}
 		cc.pending = append(cc.pending, pendingItem{prop: prop})
-		s.outstandingN++
+		s.cl.outstandingN++
 		if len(cc.pending) == 1 {
-			s.drainPending(cc)
+			s.cl.drainPending(cc)
 		}
 		return
 	}
 	prop := s.proposeWrite(&writeRequest{cc: cc, session: cc.session, xid: p.Header.Xid, op: p.Header.Type,
 		body: p.Body, raw: p.Raw, bodyErr: p.BodyErr, auth: cc.auth, owner: s.cfg.myID()})
 	cc.pending = append(cc.pending, pendingItem{prop: prop})
-	s.outstandingN++
+	s.cl.outstandingN++
 }
 
 // myID is this server's id (1 when standalone, as Java's session ids use).
@@ -114,7 +114,7 @@ func (s *Server) proposeWrite(r *writeRequest) *proposal {
 	if r.cc != nil {
 		prop.seq = r.cc.reqSeq
 		if r.cc.reqAt != 0 {
-			prop.start = s.arrivalTime(r.cc.reqAt) // its latency counts from its arrival
+			prop.start = s.cl.arrivalTime(r.cc.reqAt) // its latency counts from its arrival
 		}
 	}
 	s.prepare(prepItem{prop: prop, session: r.session, run: func() { s.prepareWrite(prop, r) }})
@@ -361,14 +361,14 @@ func (s *Server) replyWrite(p *proposal) {
 	if p.op == wire.OpSync && p.forwarded {
 		// A learner's sync, completed by the leader's SYNC.
 		if p.err != wire.ErrOk || p.syncReq == nil {
-			s.replyZxid(cc, p.xid, s.tree.LastZxid, wire.ErrMarshallingError, nil)
+			s.cl.replyZxid(cc, p.xid, s.tree.LastZxid, wire.ErrMarshallingError, nil)
 			return
 		}
-		s.replyZxid(cc, p.xid, s.tree.LastZxid, wire.ErrOk, &wire.SyncResponse{Path: p.syncReq.Path, Nulls: p.syncReq.Nulls})
+		s.cl.replyZxid(cc, p.xid, s.tree.LastZxid, wire.ErrOk, &wire.SyncResponse{Path: p.syncReq.Path, Nulls: p.syncReq.Nulls})
 		return
 	}
 	if p.failed {
-		s.replyZxid(cc, p.xid, s.tree.LastZxid, p.err, nil)
+		s.cl.replyZxid(cc, p.xid, s.tree.LastZxid, p.err, nil)
 		return
 	}
 	if p.op == wire.OpMulti && p.entry.Hdr.Type == wire.OpMulti {
@@ -377,7 +377,7 @@ func (s *Server) replyWrite(p *proposal) {
 			s.sched.startConnJobSeq(cc, &multiReplyJob{xid: p.xid, zxid: zxid, code: multiErr(p), results: res.Multi, r: newChunkedReply()}, p.seq)
 			return
 		}
-		s.replyZxid(cc, p.xid, zxid, multiErr(p), multiResponse(res))
+		s.cl.replyZxid(cc, p.xid, zxid, multiErr(p), multiResponse(res))
 		return
 	}
 	code := p.err
@@ -385,7 +385,7 @@ func (s *Server) replyWrite(p *proposal) {
 		code = res.Err
 	}
 	if code != wire.ErrOk {
-		s.replyZxid(cc, p.xid, zxid, code, nil)
+		s.cl.replyZxid(cc, p.xid, zxid, code, nil)
 		return
 	}
 	var body jute.Record
@@ -406,7 +406,7 @@ func (s *Server) replyWrite(p *proposal) {
 			body = &wire.GetDataResponse{Data: sd.Data, Stat: res.Stat}
 		}
 	}
-	s.replyZxid(cc, p.xid, zxid, wire.ErrOk, body)
+	s.cl.replyZxid(cc, p.xid, zxid, wire.ErrOk, body)
 }
 
 // multiErr is the header error of a multi reply. Java reports a failed

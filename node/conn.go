@@ -17,21 +17,21 @@ type clientConn struct {
 	// Every idle session has one (10k idle sessions are a benchmark row):
 	// the fields are grouped by size, 8-byte words first, so that it stays
 	// in the 384-byte size class (TestClientConnLayout). Anything a
-	// request needs only while it runs belongs elsewhere (the Server, the
+	// request needs only while it runs belongs elsewhere (clients, the
 	// job, the pendingItem).
 	sink       Sink
 	id         uint64
 	remote     string
-	nextClosed *clientConn // link in Server.closedQ
-	nextParked *clientConn // link in Server.parkedQ
+	nextClosed *clientConn // link in clients.closedQ
+	nextParked *clientConn // link in clients.parkedQ
 	// Backpressure, shared with the event loop (Submit): parked while in
-	// parkedQ or Server.parked; admitted once resumed, to pass the line;
+	// parkedQ or clients.parked; admitted once resumed, to pass the line;
 	// parkedPkts is the size of the refused batch.
 	parkedPkts atomic.Int64
 	// Receipt, from the event loop (Received): heardAt is when bytes last
-	// arrived (nowMs), heard is set while cc is in Server.heardQ.
+	// arrived (nowMs), heard is set while cc is in clients.heardQ.
 	heardAt   atomic.Int64
-	nextHeard *clientConn // link in Server.heardQ
+	nextHeard *clientConn // link in clients.heardQ
 
 	// owner state
 	openedAt   int64
@@ -89,7 +89,7 @@ type clientConn struct {
 	fourLetter   bool
 }
 
-// ip is the host part of the client's address (the key of Server.perIP).
+// ip is the host part of the client's address (the key of clients.perIP).
 func (cc *clientConn) ip() string { return hostOf(cc.remote) }
 
 // arrival is when a request reached the owner goroutine: nanoseconds on
@@ -98,21 +98,21 @@ func (cc *clientConn) ip() string { return hostOf(cc.remote) }
 type arrival int64
 
 // arrivalOf converts a time read on the owner goroutine.
-func (s *Server) arrivalOf(t time.Time) arrival {
-	return arrival(max(t.Sub(s.start), 1))
+func (c *clients) arrivalOf(t time.Time) arrival {
+	return arrival(max(t.Sub(c.start), 1))
 }
 
 // arrivalTime converts back (a time.Time with its monotonic reading).
-func (s *Server) arrivalTime(a arrival) time.Time {
-	return s.start.Add(time.Duration(a))
+func (c *clients) arrivalTime(a arrival) time.Time {
+	return c.start.Add(time.Duration(a))
 }
 
 // sinceArrival is how long ago a was (0 for unknown).
-func (s *Server) sinceArrival(a arrival) time.Duration {
+func (c *clients) sinceArrival(a arrival) time.Duration {
 	if a == 0 {
 		return 0
 	}
-	return max(0, time.Since(s.start)-time.Duration(a))
+	return max(0, time.Since(c.start)-time.Duration(a))
 }
 
 // pendingItem is one request awaiting its turn: either a write whose txn is
@@ -192,48 +192,48 @@ func (cs *connStats) observe(latencyMs int64) {
 }
 
 // reply appends a framed reply to cc's output.
-func (s *Server) reply(cc *clientConn, xid wire.Xid, err wire.ErrCode, body jute.Record) {
+func (c *clients) reply(cc *clientConn, xid wire.Xid, err wire.ErrCode, body jute.Record) {
 	if cc.dead {
 		return
 	}
-	s.replyZxid(cc, xid, s.tree.LastZxid, err, body)
+	c.replyZxid(cc, xid, (*c.tree).LastZxid, err, body)
 }
 
 // replyZxid is reply with an explicit header zxid.
-func (s *Server) replyZxid(cc *clientConn, xid wire.Xid, zxid wire.Zxid, err wire.ErrCode, body jute.Record) {
+func (c *clients) replyZxid(cc *clientConn, xid wire.Xid, zxid wire.Zxid, err wire.ErrCode, body jute.Record) {
 	if cc.dead {
 		return
 	}
 	cc.growOut()
 	before := len(cc.out)
 	cc.out = wire.AppendReply(cc.out, wire.ReplyHeader{Xid: xid, Zxid: zxid, Err: err}, body)
-	s.replied(cc, xid, zxid, len(cc.out)-before-wire.FrameHeaderSize)
+	c.replied(cc, xid, zxid, len(cc.out)-before-wire.FrameHeaderSize)
 }
 
 // replied counts a reply of size bytes (without its length prefix) just
 // added to cc's output.
-func (s *Server) replied(cc *clientConn, xid wire.Xid, zxid wire.Zxid, size int) {
-	s.stats.observeResp(int64(size))
+func (c *clients) replied(cc *clientConn, xid wire.Xid, zxid wire.Zxid, size int) {
+	c.stats.observeResp(int64(size))
 	cc.completed++
 	cc.sentPkts++
 	if xid >= 0 {
 		cc.stats.lastCxid = xid
 	}
 	cc.stats.lastZxid = zxid
-	cc.stats.lastRespTime = s.nowMs()
-	s.markDirty(cc)
+	cc.stats.lastRespTime = c.nowMs()
+	c.markDirty(cc)
 }
 
 // sendEvent appends a watch notification (not a reply: completed is not
 // counted).
-func (s *Server) sendEvent(cc *clientConn, ev wire.WatcherEvent) {
+func (c *clients) sendEvent(cc *clientConn, ev wire.WatcherEvent) {
 	if cc.dead || cc.closing {
 		return
 	}
 	cc.growOut()
 	cc.out = wire.AppendWatchEvent(cc.out, ev)
 	cc.sentPkts++
-	s.markDirty(cc)
+	c.markDirty(cc)
 }
 
 // maxOutHint caps the capacity a round's output buffer starts with.

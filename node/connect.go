@@ -21,12 +21,12 @@ type connectState struct {
 
 // negotiateTimeout clamps a requested session timeout to
 // [minSessionTimeout, maxSessionTimeout].
-func (s *Server) negotiateTimeout(t int32) int32 {
-	if t < int32(s.cfg.MinSessionTimeout) {
-		t = int32(s.cfg.MinSessionTimeout)
+func (c *clients) negotiateTimeout(t int32) int32 {
+	if t < int32(c.cfg.MinSessionTimeout) {
+		t = int32(c.cfg.MinSessionTimeout)
 	}
-	if t > int32(s.cfg.MaxSessionTimeout) {
-		t = int32(s.cfg.MaxSessionTimeout)
+	if t > int32(c.cfg.MaxSessionTimeout) {
+		t = int32(c.cfg.MaxSessionTimeout)
 	}
 	return t
 }
@@ -37,24 +37,24 @@ func (s *Server) processConnect(cc *clientConn, c *wire.Connect) {
 	if !s.serving() {
 		s.log.Info().Str("remote", cc.remote).Str("mode", s.modeName()).
 			Msg("ZooKeeperServer not running: closing the connection")
-		s.closeConn(cc, "server not serving")
+		s.cl.closeConn(cc, "server not serving")
 		return
 	}
 	cc.readOnly = c.ReadOnly
-	cc.auth = s.withCertAuth(cc, s.ipAuth(cc))
+	cc.auth = s.cl.withCertAuth(cc, s.cl.ipAuth(cc))
 	if c.LastZxidSeen > s.tree.LastZxid {
 		s.log.Info().Str("remote", cc.remote).Str("client_zxid", c.LastZxidSeen.String()).
 			Str("zxid", s.tree.LastZxid.String()).
 			Msg("Refusing session request for client as it has seen a newer zxid; client must try another server")
-		s.closeConn(cc, "client zxid ahead")
+		s.cl.closeConn(cc, "client zxid ahead")
 		return
 	}
-	timeout := s.negotiateTimeout(c.TimeOut)
+	timeout := s.cl.negotiateTimeout(c.TimeOut)
 	cc.timeoutMs = timeout
 	oldClient := !c.HasReadOnly
 	if c.SessionID == 0 && s.dur.storeErr != nil {
 		s.log.Warn().Str("remote", cc.remote).Msg("refusing a new session: the txn log is failing")
-		s.closeConn(cc, "txn log failing")
+		s.cl.closeConn(cc, "txn log failing")
 		return
 	}
 	if c.SessionID == 0 && s.isLearner() {
@@ -82,10 +82,10 @@ func (s *Server) processConnect(cc *clientConn, c *wire.Connect) {
 	}
 	id := c.SessionID
 	s.stats.revalidates++
-	if old := s.bySession[id]; old != nil && old != cc {
+	if old := s.cl.bySession[id]; old != nil && old != cc {
 		// The client moved: close its previous connection.
-		delete(s.bySession, id)
-		s.closeConn(old, "client reconnected")
+		delete(s.cl.bySession, id)
+		s.cl.closeConn(old, "client reconnected")
 	}
 	valid := bytes.Equal(c.Passwd, session.Password(id))
 	if !valid {
@@ -101,14 +101,14 @@ func (s *Server) processConnect(cc *clientConn, c *wire.Connect) {
 			sess.Owner = s.cfg.myID() // the session moved to the leader itself
 		}
 	}
-	s.sendConnectResponse(cc, id, timeout, valid, oldClient)
+	s.cl.sendConnectResponse(cc, id, timeout, valid, oldClient)
 	if !valid {
 		s.log.Info().Str("session", id.String()).Str("remote", cc.remote).Msg("Invalid session for client, probably expired")
-		s.closeConn(cc, "session expired")
+		s.cl.closeConn(cc, "session expired")
 		return
 	}
 	cc.session = id
-	s.bySession[id] = cc
+	s.cl.bySession[id] = cc
 	s.log.Debug().Str("session", id.String()).Str("remote", cc.remote).Msg("Established session (reconnect)")
 }
 
@@ -121,17 +121,17 @@ func (s *Server) finishConnect(p *proposal) {
 	if cc.dead {
 		return // the session lives on and expires unless the client reconnects
 	}
-	s.sendConnectResponse(cc, id, cc.timeoutMs, true, p.connect.oldClient)
+	s.cl.sendConnectResponse(cc, id, cc.timeoutMs, true, p.connect.oldClient)
 	cc.session = id
-	s.bySession[id] = cc
+	s.cl.bySession[id] = cc
 	s.log.Info().Str("session", id.String()).Int32("timeout", cc.timeoutMs).Str("remote", cc.remote).Msg("Established session")
-	s.drainPending(cc)
+	s.cl.drainPending(cc)
 }
 
 // sendConnectResponse writes the ConnectResponse; an invalid session gets
 // timeout 0, id 0 and 16 zero bytes. The readOnly byte is sent only to
 // clients that sent one (Java's isOldClient).
-func (s *Server) sendConnectResponse(cc *clientConn, id wire.SessionID, timeout int32, valid, oldClient bool) {
+func (c *clients) sendConnectResponse(cc *clientConn, id wire.SessionID, timeout int32, valid, oldClient bool) {
 	resp := wire.ConnectResponse{ProtocolVersion: 0, TimeOut: timeout, SessionID: id, Passwd: session.Password(id)}
 	if !valid {
 		resp = wire.ConnectResponse{Passwd: make([]byte, 16)}
@@ -147,9 +147,9 @@ func (s *Server) sendConnectResponse(cc *clientConn, id wire.SessionID, timeout 
 	cc.completed++
 	cc.sentPkts++
 	cc.stats.lastOpCode = wire.OpCreateSession
-	cc.stats.lastZxid = s.tree.LastZxid
-	cc.stats.lastRespTime = s.nowMs()
-	s.markDirty(cc)
+	cc.stats.lastZxid = (*c.tree).LastZxid
+	cc.stats.lastRespTime = c.nowMs()
+	c.markDirty(cc)
 }
 
 // javaHostAddress formats an address as Java's InetAddress.getHostAddress

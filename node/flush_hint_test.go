@@ -45,21 +45,21 @@ func TestFlushLeavesBusyRoundsToTheLoops(t *testing.T) {
 		s.zxid = z
 		for i, sk := range sinks {
 			cc := &clientConn{sink: sk, id: sk.id, remote: "127.0.0.1:1"}
-			s.register(cc)
+			s.cl.register(cc)
 			cc.session, cc.timeoutMs = s.sessions.NextID(), 30000
 			s.sessions.Add(cc.session, 30000, s.nowMs())
 			ccs[i] = cc
 		}
 		// One connection answered in this round.
 		s.handleEvent(event{cc: ccs[0], pkts: get(1)})
-		s.flush()
+		s.cl.flush()
 		if sinks[0].sends.Load() != 1 || sinks[0].laters.Load() != 0 {
 			t.Errorf("lone reply: %d Send, %d SendLater; want 1 Send", sinks[0].sends.Load(), sinks[0].laters.Load())
 		}
 		// Two connections answered in one round.
 		s.handleEvent(event{cc: ccs[0], pkts: get(2)})
 		s.handleEvent(event{cc: ccs[1], pkts: get(3)})
-		s.flush()
+		s.cl.flush()
 		for i, sk := range sinks {
 			if sk.laters.Load() != 1 {
 				t.Errorf("connection %d in a busy round: %d SendLater, want 1", i, sk.laters.Load())

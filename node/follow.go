@@ -429,7 +429,7 @@ func (s *Server) checkTxnDigest(e *wire.TxnEntry) {
 // last one (Learner.ping). The table is never null, even when empty.
 func (lr *learnerDriver) replyPing(qp *wire.QuorumPacket) {
 	s := lr.s
-	s.runHeard() // clients heard from by now, processed or not
+	s.cl.runHeard() // clients heard from by now, processed or not
 	touched := make([]wire.SessionTouch, 0, len(lr.touched))
 	for id, to := range lr.touched {
 		touched = append(touched, wire.SessionTouch{SessionID: id, TimeoutMs: to})
@@ -453,7 +453,7 @@ func (lr *learnerDriver) forwardRequest(cc *clientConn, pkt *wire.ClientPacket) 
 	s := lr.s
 	prop := &proposal{cc: cc, xid: pkt.Header.Xid, op: pkt.Header.Type, start: time.Now(), forwarded: true, seq: cc.reqSeq}
 	cc.pending = append(cc.pending, pendingItem{prop: prop})
-	s.outstandingN++
+	s.cl.outstandingN++
 	if pkt.Header.Type == wire.OpSync {
 		prop.syncReq, _ = pkt.Body.(*wire.SyncRequest)
 		if pkt.BodyErr != nil {
@@ -501,7 +501,7 @@ func (lr *learnerDriver) onLeaderSync() {
 func (s *Server) syncDone(prop *proposal) {
 	prop.applied = true
 	if prop.cc != nil {
-		s.drainPending(prop.cc)
+		s.cl.drainPending(prop.cc)
 	}
 }
 
@@ -524,7 +524,7 @@ func (lr *learnerDriver) revalidateSession(cc *clientConn, id wire.SessionID, ti
 	cc.connecting = true
 	cc.reconnectOld = oldClient
 	if prev := lr.revalidating[id]; prev != nil && prev != cc {
-		s.closeConn(prev, "client reconnected")
+		s.cl.closeConn(prev, "client reconnected")
 	}
 	lr.revalidating[id] = cc
 	s.log.Info().Str("session", id.String()).Str("remote", cc.remote).Msg("Revalidating client")
@@ -549,15 +549,15 @@ func (lr *learnerDriver) onRevalidate(qp *wire.QuorumPacket) {
 	if cc.dead || cc.closing {
 		return
 	}
-	s.sendConnectResponse(cc, id, cc.timeoutMs, valid, cc.reconnectOld)
+	s.cl.sendConnectResponse(cc, id, cc.timeoutMs, valid, cc.reconnectOld)
 	if !valid {
 		s.log.Info().Str("session", id.String()).Str("remote", cc.remote).Msg("Invalid session for client, probably expired")
-		s.closeConn(cc, "session expired")
+		s.cl.closeConn(cc, "session expired")
 		return
 	}
 	cc.session = id
-	s.bySession[id] = cc
+	s.cl.bySession[id] = cc
 	lr.touchLearner(cc)
 	s.log.Debug().Str("session", id.String()).Str("remote", cc.remote).Msg("Established session (reconnect)")
-	s.drainPending(cc)
+	s.cl.drainPending(cc)
 }

@@ -54,7 +54,7 @@ func (rp *responder) fourLetter(cc *clientConn, word string, arg []byte) {
 			cc.sink.Close("stmk without mask")
 			return
 		}
-		rp.s.closeConn(cc, "stmk without mask")
+		rp.s.cl.closeConn(cc, "stmk without mask")
 		return
 	default:
 		if rp.s.serving() || word == "envi" {
@@ -92,8 +92,8 @@ func (rp *responder) answerFourLetter(cc *clientConn, word string, out []byte) {
 		cc.out = append(cc.out, out...)
 	}
 	cc.completed++
-	rp.s.markDirty(cc)
-	rp.s.closeConn(cc, reason)
+	rp.s.cl.markDirty(cc)
+	rp.s.cl.closeConn(cc, reason)
 }
 
 // notServing is Java's ZK_NOT_SERVING reply, printed by most commands
@@ -235,7 +235,7 @@ func (rp *responder) writeStatTail(b *strings.Builder) {
 func (rp *responder) nodeCount() int { return rp.s.tree.Len() + 1 }
 
 // outstanding counts requests received but not answered.
-func (rp *responder) outstanding() int { return rp.s.outstandingN }
+func (rp *responder) outstanding() int { return rp.s.cl.outstandingN }
 
 // writeMntr is the monitor command: zk_<key>\t<value> lines, with the keys
 // Java 3.8 prints first (version, state and its gauges, in Java's order),
@@ -417,7 +417,7 @@ func (rp *responder) peerState() string {
 func (rp *responder) writeConf(b *strings.Builder, sizes dirSizes) {
 	snapDir, logDir := rp.versionDirs()
 	snapSize, logSize := sizes.snap, sizes.logs
-	port := int(rp.s.lis.port.Load())
+	port := int(rp.s.cl.lis.port.Load())
 	if port == 0 {
 		port = rp.cfg.ClientPort
 	}

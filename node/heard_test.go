@@ -80,7 +80,7 @@ func TestSessionHeardWhileOwnerBusy(t *testing.T) {
 			defer cancel()
 			err = srv.Call(ctx, func() {
 				if parked {
-					srv.parking.Store(true) // every batch is refused and held by the front end
+					srv.cl.parking.Store(true) // every batch is refused and held by the front end
 				}
 				// The stall itself: the owner takes nothing for three
 				// session timeouts while the client pings...
@@ -114,7 +114,7 @@ func TestLearnerForwardsHeardSessions(t *testing.T) {
 	call(t, s, func() {
 		sink := &recordSink{id: 9}
 		cc := &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
-		s.register(cc)
+		s.cl.register(cc)
 		cc.session, cc.timeoutMs = 0x99, 4000
 		s.peer = &peer{learner: newLearnerDriver(s)}
 		defer func() { s.peer = nil }()
@@ -123,7 +123,7 @@ func TestLearnerForwardsHeardSessions(t *testing.T) {
 			return
 		}
 		s.Received(cc) // bytes arrived; the owner has not taken the packets
-		s.runHeard()
+		s.cl.runHeard()
 		if to, ok := s.peer.learner.touched[0x99]; !ok || to != 4000 {
 			t.Errorf("touched for the next PING: %v", s.peer.learner.touched)
 		}

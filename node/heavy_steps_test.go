@@ -70,10 +70,10 @@ func TestHeavyRequestsOwnerSteps(t *testing.T) {
 		open := func(id uint64, sess wire.SessionID) (*clientConn, *headerSink) {
 			sk := &headerSink{id: id}
 			cc := &clientConn{sink: sk, id: id, remote: "127.0.0.1:" + strconv.Itoa(int(id%60000))}
-			s.register(cc)
+			s.cl.register(cc)
 			cc.session, cc.timeoutMs = sess, 600000
 			s.sessions.Add(sess, 600000, now) // no expiry however slow the run
-			s.bySession[sess] = cc
+			s.cl.bySession[sess] = cc
 			return cc, sk
 		}
 		heavy, sink = open(1, heavySess)
@@ -87,7 +87,7 @@ func TestHeavyRequestsOwnerSteps(t *testing.T) {
 			}
 		}
 		for i := 0; i < authIDs; i++ {
-			s.processAuth(heavy, reqPkt(-4, wire.OpAuth, &wire.AuthPacket{Scheme: "digest", Auth: []byte("user" + strconv.Itoa(i) + ":pw")}))
+			s.cl.processAuth(heavy, reqPkt(-4, wire.OpAuth, &wire.AuthPacket{Scheme: "digest", Auth: []byte("user" + strconv.Itoa(i) + ":pw")}))
 		}
 	})
 	// fit returns the longest prefix of build's list whose request encodes
@@ -122,7 +122,7 @@ func TestHeavyRequestsOwnerSteps(t *testing.T) {
 		return func() func() bool {
 			xid++
 			x := xid
-			s.processRequest(cc, reqPkt(x, op, body))
+			s.cl.processRequest(cc, reqPkt(x, op, body))
 			return func() bool {
 				f, ok := sk.reply(x)
 				gotErr = f.err
@@ -134,7 +134,7 @@ func TestHeavyRequestsOwnerSteps(t *testing.T) {
 		return func() func() bool {
 			sk := &headerSink{id: uint64(900000 + len(word))}
 			cc := &clientConn{sink: sk, id: sk.id, remote: "127.0.0.1:9"}
-			s.register(cc)
+			s.cl.register(cc)
 			s.resp.fourLetter(cc, word, nil)
 			return func() bool {
 				gotErr = wire.ErrOk
@@ -198,8 +198,8 @@ func TestHeavyRequestsOwnerSteps(t *testing.T) {
 		{"stat", fourLetter("stat"), wire.ErrOk},
 		{"dump", fourLetter("dump"), wire.ErrOk},
 		{"a connection with the most watches closes", func() func() bool {
-			s.closeConnNow(heavy, "test")
-			s.reapClosed()
+			s.cl.closeConnNow(heavy, "test")
+			s.cl.reapClosed()
 			return func() bool {
 				gotErr = wire.ErrOk
 				pending := true

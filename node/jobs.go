@@ -221,7 +221,7 @@ func (j *syncWaitJob) step(s *Server, cc *clientConn, _ int) (int, bool) {
 		return 0, false // the apply that brings it wakes the owner
 	}
 	r := j.pkt.Body.(*wire.SyncRequest)
-	s.reply(cc, j.pkt.Header.Xid, wire.ErrOk, &wire.SyncResponse{Path: r.Path, Nulls: r.Nulls})
+	s.cl.reply(cc, j.pkt.Header.Xid, wire.ErrOk, &wire.SyncResponse{Path: r.Path, Nulls: r.Nulls})
 	return 1, true
 }
 
@@ -295,7 +295,7 @@ func (resumeJob) drop(*Server)                               {}
 // runJobs gives the pending work of every kind its slice of this round.
 func (sc *scheduler) runJobs() {
 	sc.jobDeadline = time.Now().Add(roundJobTime)
-	sc.s.runHeard()
+	sc.s.cl.runHeard()
 	sc.runApply(roundApplyOps, false)
 	sc.runTouches(expireChunk)
 	sc.runExpiries(roundExpiries)
@@ -584,7 +584,7 @@ func (sc *scheduler) runTouches(budget int) {
 // the expiry buckets; the owner takes more in later rounds while some are
 // left (100,000 sessions due at once take 4.6 ms to take in one go).
 func (sc *scheduler) expireSessions(now int64) {
-	sc.s.runHeard()        // clients heard from before now count
+	sc.s.cl.runHeard()     // clients heard from before now count
 	sc.runTouches(1 << 62) // touches that arrived before now count
 	got := sc.s.sessions.Expire(now, expireChunk)
 	sc.s.expiring = append(sc.s.expiring, got...)
@@ -621,7 +621,7 @@ func (sc *scheduler) runConnJobs(budget int) bool {
 		cc.reqSeq, cc.reqAt = cc.jobSeq, cc.jobAt
 		used, done := j.step(sc.s, cc, min(budget, 4*jobChunk))
 		if _, read := j.(readJob); read && done && !cc.fourLetter {
-			sc.s.observeRead(cc)
+			sc.s.cl.observeRead(cc)
 		}
 		cc.reqSeq = cc.lastSeq
 		budget -= max(used, 1)
@@ -635,7 +635,7 @@ func (sc *scheduler) runConnJobs(budget int) bool {
 			cc.job = nil
 		}
 		if cc.job == nil {
-			sc.s.drainPending(cc) // may start its next job (added to sc.connJobs)
+			sc.s.cl.drainPending(cc) // may start its next job (added to sc.connJobs)
 		}
 	}
 	sc.connJobs = append(append(later, again...), sc.connJobs...)
@@ -655,7 +655,7 @@ func (j *waitApplyJob) step(s *Server, cc *clientConn, _ int) (int, bool) {
 	}
 	live := cc.auth
 	cc.auth = j.auth
-	s.execRequest(cc, j.pkt)
+	s.cl.execRequest(cc, j.pkt)
 	cc.auth = live
 	return 1, true
 }
@@ -686,23 +686,23 @@ func (sc *scheduler) answerApplied(p *proposal) {
 		// The requester (if any) gets its reply first; then the session's
 		// connection is closed.
 		if p.cc != nil {
-			sc.s.drainPending(p.cc)
+			sc.s.cl.drainPending(p.cc)
 		}
-		if cc := sc.s.bySession[h.ClientID]; cc != nil {
-			delete(sc.s.bySession, h.ClientID)
+		if cc := sc.s.cl.bySession[h.ClientID]; cc != nil {
+			delete(sc.s.cl.bySession, h.ClientID)
 			if p.cc == cc {
 				// closeSession from the client: reply, then close.
-				sc.s.closeConn(cc, "session closed")
+				sc.s.cl.closeConn(cc, "session closed")
 			} else {
 				// Expiry: Java closes the connection at once and what was
 				// queued for it is lost.
-				sc.s.closeConnNow(cc, "session expired")
+				sc.s.cl.closeConnNow(cc, "session expired")
 			}
 		}
 		return
 	}
 	if p.cc != nil {
-		sc.s.drainPending(p.cc)
+		sc.s.cl.drainPending(p.cc)
 	}
 }
 

@@ -82,7 +82,7 @@ func queueSetData(s *Server, cc *clientConn, xid wire.Xid, seq uint64, v string)
 		Hdr:  wire.TxnHeader{ClientID: 0x77, Cxid: xid, Zxid: s.nextZxid(), Type: wire.OpSetData},
 		Body: &wire.SetDataTxn{Path: "/a", Data: []byte(v), Version: 1}}}
 	cc.pending = append(cc.pending, pendingItem{prop: p})
-	s.outstandingN++
+	s.cl.outstandingN++
 	return p
 }
 
@@ -117,7 +117,7 @@ func TestFanOutDeliversAcrossRounds(t *testing.T) {
 		for i := range sinks {
 			sinks[i] = &recordSink{id: uint64(100 + i)}
 			cc := &clientConn{sink: sinks[i], id: sinks[i].id, remote: "127.0.0.1:1"}
-			s.register(cc)
+			s.cl.register(cc)
 			cc.session = wire.SessionID(1000 + i)
 			mode := watch.Standard
 			if i%2 == 0 {
@@ -264,7 +264,7 @@ func TestSessionlessCheckLooksOnce(t *testing.T) {
 	call(t, s, func() {
 		conn := func(id uint64) *clientConn {
 			cc := &clientConn{sink: &recordSink{id: id}, id: id, remote: "127.0.0.1:1"}
-			s.register(cc)
+			s.cl.register(cc)
 			return cc
 		}
 		idle, connecting, word := conn(1), conn(2), conn(3)
@@ -273,21 +273,21 @@ func TestSessionlessCheckLooksOnce(t *testing.T) {
 			conn(uint64(100 + i)).session = wire.SessionID(1000 + i)
 		}
 		opened := idle.openedAt
-		s.sessionless.run(opened + sessionlessTimeoutMs)
-		if idle.closing || len(s.sessionless.fresh)-s.sessionless.head != 1003 {
-			t.Errorf("closed before 10 s: %v, %d still fresh", idle.closing, len(s.sessionless.fresh)-s.sessionless.head)
+		s.cl.sessionless.run(opened + sessionlessTimeoutMs)
+		if idle.closing || len(s.cl.sessionless.fresh)-s.cl.sessionless.head != 1003 {
+			t.Errorf("closed before 10 s: %v, %d still fresh", idle.closing, len(s.cl.sessionless.fresh)-s.cl.sessionless.head)
 		}
-		s.sessionless.run(opened + sessionlessTimeoutMs + 1000)
+		s.cl.sessionless.run(opened + sessionlessTimeoutMs + 1000)
 		if !idle.closing || connecting.closing || word.closing {
 			t.Errorf("after 10 s: idle closed %v, handshaking one %v, four-letter one %v", idle.closing, connecting.closing, word.closing)
 		}
-		if len(s.sessionless.fresh) != 0 || len(s.sessionless.late) != 2 {
-			t.Errorf("%d fresh, %d late; want 0, 2 (the handshaking and four-letter ones)", len(s.sessionless.fresh), len(s.sessionless.late))
+		if len(s.cl.sessionless.fresh) != 0 || len(s.cl.sessionless.late) != 2 {
+			t.Errorf("%d fresh, %d late; want 0, 2 (the handshaking and four-letter ones)", len(s.cl.sessionless.fresh), len(s.cl.sessionless.late))
 		}
 		connecting.connecting = false // its handshake failed
-		s.sessionless.run(opened + sessionlessTimeoutMs + 2000)
-		if !connecting.closing || len(s.sessionless.late) != 1 {
-			t.Errorf("failed handshake: closed %v, %d late", connecting.closing, len(s.sessionless.late))
+		s.cl.sessionless.run(opened + sessionlessTimeoutMs + 2000)
+		if !connecting.closing || len(s.cl.sessionless.late) != 1 {
+			t.Errorf("failed handshake: closed %v, %d late", connecting.closing, len(s.cl.sessionless.late))
 		}
 	})
 }
@@ -335,7 +335,7 @@ func TestPipelinedBatchAcrossRounds(t *testing.T) {
 			Body: &wire.CreateTxn{Path: "/d", Data: make([]byte, 32<<10), ACL: tree.OpenACLUnsafe, ParentCVersion: -1}})
 		s.zxid = z
 		cc = &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
-		s.register(cc)
+		s.cl.register(cc)
 		cc.session, cc.timeoutMs = s.sessions.NextID(), 30000
 		s.sessions.Add(cc.session, 30000, s.nowMs())
 		pkts := make([]wire.ClientPacket, n)
@@ -393,7 +393,7 @@ func TestFanOutHoldsReadsOfEveryChangedPath(t *testing.T) {
 		for i := 0; i < 3*roundDeliveries; i++ {
 			sink := &recordSink{id: uint64(100 + i)}
 			cc := &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
-			s.register(cc)
+			s.cl.register(cc)
 			cc.session = wire.SessionID(1000 + i)
 			s.dataW.Add("/w", watch.Watcher(cc.id), watch.Standard)
 		}
@@ -444,10 +444,10 @@ func TestSyncWaitsForCommittedApplies(t *testing.T) {
 		s.tree.Apply(&e)
 		s.zxid = z
 		cc = &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
-		s.register(cc)
+		s.cl.register(cc)
 		cc.session, cc.timeoutMs = 0x77, 30000 // a real connection carries its negotiated timeout
 		cc2 = &clientConn{sink: sink2, id: sink2.id, remote: "127.0.0.1:2"}
-		s.register(cc2)
+		s.cl.register(cc2)
 		cc2.session, cc2.timeoutMs = 0x78, 30000
 		// A committed write waits to be applied (held as by a multiRead).
 		s.sched.applyHold++
@@ -456,13 +456,13 @@ func TestSyncWaitsForCommittedApplies(t *testing.T) {
 			t.Error("the held write was applied")
 		}
 		// The client's sync on this (ordering) server.
-		s.execRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: 1, Type: wire.OpSync},
+		s.cl.execRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: 1, Type: wire.OpSync},
 			Body: &wire.SyncRequest{Path: "/w"}})
 		// A learner's sync whose SYNC arrives behind another held commit.
 		w2 = setData("b")
 		sp := &proposal{cc: cc2, xid: 2, op: wire.OpSync, forwarded: true, syncReq: &wire.SyncRequest{Path: "/w"}}
 		cc2.pending = append(cc2.pending, pendingItem{prop: sp})
-		s.outstandingN++
+		s.cl.outstandingN++
 		s.peer = &peer{learner: &learnerDriver{s: s, syncs: []*proposal{sp}}}
 		s.peer.learner.onLeaderSync()
 		s.peer = nil
@@ -510,13 +510,13 @@ func TestReadNeverSeesLaterWriteOfItsSession(t *testing.T) {
 		s.tree.Apply(&e)
 		s.zxid = z
 		cc := &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
-		s.register(cc)
+		s.cl.register(cc)
 		cc.session, cc.timeoutMs = 0x77, 30000
 		write := func(xid wire.Xid, v string) *proposal { return queueSetData(s, cc, xid, 0, v) }
 		read := func(xid wire.Xid) {
 			cc.pending = append(cc.pending, pendingItem{pkt: &wire.ClientPacket{Kind: wire.KindRequest,
 				Header: wire.RequestHeader{Xid: xid, Type: wire.OpGetData}, Body: &wire.GetDataRequest{Path: "/a"}}, auth: cc.auth, snap: true})
-			s.outstandingN++
+			s.cl.outstandingN++
 		}
 		w1 := write(1, "1")
 		read(2)
@@ -534,7 +534,7 @@ func TestReadNeverSeesLaterWriteOfItsSession(t *testing.T) {
 			s.sched.runApply(roundApplyOps, false)
 			s.sched.runConnJobs(roundConnOps)
 		}
-		s.flush()
+		s.cl.flush()
 	})
 	b := sink.sent()
 	for xid := wire.Xid(1); xid <= 4; xid++ {
@@ -610,14 +610,14 @@ func TestSyncDoesNotWaitForLaterWriteOfItsSession(t *testing.T) {
 		s.tree.Apply(&e)
 		s.zxid = z
 		cc = &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
-		s.register(cc)
+		s.cl.register(cc)
 		cc.session, cc.timeoutMs = 0x77, 30000
 		s.sessions.Add(0x77, 30000, s.nowMs())
 		write := func(xid wire.Xid, v string) *proposal { return queueSetData(s, cc, xid, 0, v) }
 		// setData, then a sync queued behind it, then a setData sent
 		// after the sync.
 		w1 := write(1, "1")
-		s.processRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: 2, Type: wire.OpSync},
+		s.cl.processRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: 2, Type: wire.OpSync},
 			Body: &wire.SyncRequest{Path: "/a"}})
 		w2 := write(3, "2")
 		// Both commit while the round's time is spent: both wait.
@@ -657,7 +657,7 @@ func TestMultiReadDoesNotWaitForLaterWriteOfItsSession(t *testing.T) {
 			reads = append(reads, wire.MultiOp{Type: wire.OpGetData, Op: &wire.GetDataRequest{Path: "/a"}})
 		}
 		s.sched.roundStart = time.Now().Add(-time.Hour) // this round's time is spent
-		s.processRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: 1, Type: wire.OpMultiRead},
+		s.cl.processRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: 1, Type: wire.OpMultiRead},
 			Body: &wire.MultiRequest{Ops: reads}})
 		cc.reqSeq++ // the setData is processed after the multiRead
 		p := queueSetData(s, cc, 2, cc.reqSeq, "1")
@@ -680,7 +680,7 @@ func TestMultiReadAfterEarlierWriteOfItsSession(t *testing.T) {
 			reads = append(reads, wire.MultiOp{Type: wire.OpGetData, Op: &wire.GetDataRequest{Path: "/a"}})
 		}
 		s.sched.roundStart = time.Now().Add(-time.Hour) // this round's time is spent
-		s.processRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: 2, Type: wire.OpMultiRead},
+		s.cl.processRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: 2, Type: wire.OpMultiRead},
 			Body: &wire.MultiRequest{Ops: reads}})
 		s.sched.applyProposal(p)
 	})
@@ -709,7 +709,7 @@ func sessionWithNodeAConfig(t *testing.T, cfg Config) (*Server, *recordSink, *cl
 		e := wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate}, Body: &wire.CreateTxn{Path: "/a", Data: []byte("0"), ACL: tree.OpenACLUnsafe, ParentCVersion: -1}}
 		s.tree.Apply(&e)
 		s.zxid = z
-		s.register(cc)
+		s.cl.register(cc)
 		// The negotiated timeout a real connection carries: a request's
 		// touch extends the session by it (0 would expire the session at
 		// the next tick after any request, which a loaded machine reaches

@@ -693,13 +693,13 @@ func (s *Server) leaveLeading() {
 	s.quiesceStore()
 	for _, p := range s.inflight {
 		if p.cc != nil {
-			s.closeConn(p.cc, "leader shutting down")
+			s.cl.closeConn(p.cc, "leader shutting down")
 		}
 	}
 	s.inflight = nil
 	s.dropPreps(func(p *proposal) {
 		if p.cc != nil {
-			s.closeConn(p.cc, "leader shutting down")
+			s.cl.closeConn(p.cc, "leader shutting down")
 		}
 	})
 	s.tree.ResetPrep()

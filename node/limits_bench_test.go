@@ -87,7 +87,7 @@ func BenchmarkOwnerSteps(b *testing.B) {
 		}
 	})
 	b.Logf("state: %d znodes, %d sessions, %d watches, %d connections, %d ephemerals",
-		s.tree.Len(), s.sessions.Len(), s.dataW.Size(), len(s.conns), s.tree.EphemeralCount())
+		s.tree.Len(), s.sessions.Len(), s.dataW.Size(), len(s.cl.conns), s.tree.EphemeralCount())
 
 	b.Run("snapshot-walk", func(b *testing.B) {
 		// advanceSnapshot: one chunk per round.
@@ -135,7 +135,7 @@ func BenchmarkOwnerSteps(b *testing.B) {
 		// across rounds (flushed at each round's end).
 		for b.Loop() {
 			onOwner(b, s, func() {
-				for id := range s.conns {
+				for id := range s.cl.conns {
 					s.dataW.Add("/b", watch.Watcher(id), watch.Standard)
 				}
 			})
@@ -152,11 +152,11 @@ func BenchmarkOwnerSteps(b *testing.B) {
 						s.sched.jobDeadline = time.Now().Add(roundJobTime)
 						s.sched.runApply(roundApplyOps, false)
 					}
-					s.flush()
+					s.cl.flush()
 					return s.sched.applyJob == nil
 				}
 			})
-			b.Logf("%d connections: %v", len(s.conns), r)
+			b.Logf("%d connections: %v", len(s.cl.conns), r)
 		}
 	})
 	b.Run("getAllChildrenNumber", func(b *testing.B) {
@@ -213,7 +213,7 @@ func BenchmarkOwnerSteps(b *testing.B) {
 	})
 	b.Run("tick-sessionless-check-100k-connections", func(b *testing.B) {
 		for b.Loop() {
-			measureOnce(b, s, func() { s.sessionless.run(s.nowMs()) })
+			measureOnce(b, s, func() { s.cl.sessionless.run(s.nowMs()) })
 		}
 	})
 	b.Run("expire-100k-sessions", func(b *testing.B) {
@@ -336,7 +336,7 @@ func BenchmarkOwnerStepsRequests(b *testing.B) {
 		// As f043a4b did: every request of the batch at once.
 		whole := measureOnce(b, s, func() {
 			for i := range pkts {
-				s.execRequest(cc, &pkts[i])
+				s.cl.execRequest(cc, &pkts[i])
 			}
 			cc.out = nil
 		})
@@ -353,7 +353,7 @@ func BenchmarkOwnerStepsRequests(b *testing.B) {
 					s.sched.roundStart = time.Time{}
 					if cc.job != nil {
 						cc.job = nil
-						s.drainPending(cc)
+						s.cl.drainPending(cc)
 					}
 					cc.out = nil
 					done = cc.job == nil && len(cc.pending) == 0
@@ -488,9 +488,9 @@ func (c *countSink) Send(b []byte, _ int) bool { c.n += len(b); return true }
 // benchConn registers a connection with a session (owner goroutine only).
 func benchConn(s *Server, id uint64, sess wire.SessionID) *clientConn {
 	cc := &clientConn{sink: benchSink{id}, id: id, remote: "127.0.0.1:" + strconv.Itoa(int(id%60000))}
-	s.register(cc)
+	s.cl.register(cc)
 	cc.session, cc.timeoutMs = sess, 30000
-	s.bySession[sess] = cc
+	s.cl.bySession[sess] = cc
 	return cc
 }
 

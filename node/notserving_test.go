@@ -18,7 +18,7 @@ func TestClosingConnRequestWhileNotServing(t *testing.T) {
 		call(t, s, func() {
 			sink := &recordSink{id: 7}
 			cc := &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
-			s.register(cc)
+			s.cl.register(cc)
 			cc.session, cc.timeoutMs = 0x77, 4000
 			s.peer = &peer{learner: newLearnerDriver(s), role: r}
 			defer func() { s.peer = nil }()
@@ -26,7 +26,7 @@ func TestClosingConnRequestWhileNotServing(t *testing.T) {
 			var perr any
 			func() {
 				defer func() { perr = recover() }()
-				s.processRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest,
+				s.cl.processRequest(cc, &wire.ClientPacket{Kind: wire.KindRequest,
 					Header: wire.RequestHeader{Xid: 1, Type: wire.OpCloseSession}})
 			}()
 			if perr != nil {

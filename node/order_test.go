@@ -95,7 +95,7 @@ func TestMultiReadNeverSeesLaterWriteOfItsSession(t *testing.T) {
 	s, sink, cc := sessionWithNodeA(t)
 	call(t, s, func() {
 		s.sched.roundStart = time.Now().Add(-time.Hour) // this round's time is spent
-		s.processRequest(cc, multiReadPkt(1, "/a", 2000))
+		s.cl.processRequest(cc, multiReadPkt(1, "/a", 2000))
 		cc.reqSeq++ // the setData is read after the multiRead
 		p := queueSetData(s, cc, 2, cc.reqSeq, "later")
 		s.sched.applyProposal(p)
@@ -119,11 +119,11 @@ func TestSessionWritesProposedInOrder(t *testing.T) {
 	fresh := func() { s.sched.roundStart = time.Time{} } // a new round's time
 	call(t, s, func() {
 		fresh()
-		s.processRequest(cc, setDataPkt(1, "/a", "w0"))
+		s.cl.processRequest(cc, setDataPkt(1, "/a", "w0"))
 		fresh()
-		s.processRequest(cc, multiReadPkt(2, "/a", 2000)) // waits for w0's reply
+		s.cl.processRequest(cc, multiReadPkt(2, "/a", 2000)) // waits for w0's reply
 		fresh()
-		s.processRequest(cc, setDataPkt(3, "/a", "w")) // proposed at once
+		s.cl.processRequest(cc, setDataPkt(3, "/a", "w")) // proposed at once
 		// w0 is durable: its reply, then the multiRead's job.
 		fresh()
 		s.onDurable(cc.pending[0].prop.entry.Hdr.Zxid)
@@ -131,14 +131,14 @@ func TestSessionWritesProposedInOrder(t *testing.T) {
 			t.Fatal("the multiRead did not become a job")
 		}
 		fresh()
-		s.processRequest(cc, setDataPkt(4, "/a", "w1")) // queued behind the job
+		s.cl.processRequest(cc, setDataPkt(4, "/a", "w1")) // queued behind the job
 		for cc.job != nil {
 			s.sched.jobDeadline = time.Now().Add(time.Hour)
 			s.sched.runConnJobs(roundConnOps)
 		}
 		// w is not durable yet: w1 waits in the queue behind its reply.
 		fresh()
-		s.processRequest(cc, setDataPkt(5, "/a", "w2"))
+		s.cl.processRequest(cc, setDataPkt(5, "/a", "w2"))
 	})
 	waitReplies(t, s, sink, 1, 2, 3, 4, 5)
 	rs := replies(sink)
@@ -274,18 +274,18 @@ func jobOrderCase(t *testing.T, k orderKind, bFirst, spent bool, word, adminCmd 
 	newConn := func(id uint64, sess wire.SessionID) (*clientConn, *recordSink) {
 		sink := &recordSink{id: id}
 		cc := &clientConn{sink: sink, id: id, remote: "127.0.0.1:" + strconv.Itoa(int(id))}
-		s.register(cc)
+		s.cl.register(cc)
 		if sess != 0 {
 			cc.session, cc.timeoutMs = sess, 30000 // as sessionWithNodeA's
 			s.sessions.Add(sess, 30000, s.nowMs())
-			s.bySession[sess] = cc
+			s.cl.bySession[sess] = cc
 		}
 		return cc, sink
 	}
 	var b, c, fl *clientConn
 	var sinkB, sinkC, sinkFL *recordSink
 	call(t, s, func() {
-		s.bySession[0x77] = a
+		s.cl.bySession[0x77] = a
 		for _, p := range []string{"/b", "/big", "/m", "/eph", "/c"} {
 			createNode(t, s, p, 0)
 		}
@@ -325,21 +325,21 @@ func jobOrderCase(t *testing.T, k orderKind, bFirst, spent bool, word, adminCmd 
 			s.sched.roundStart = time.Now().Add(-time.Hour)
 		}
 		if bFirst {
-			s.processRequest(b, largeMulti(1))
+			s.cl.processRequest(b, largeMulti(1))
 		}
-		s.processRequest(a, setDataPkt(1, "/a", "1"))
-		s.processRequest(a, k.pkt(2))
+		s.cl.processRequest(a, setDataPkt(1, "/a", "1"))
+		s.cl.processRequest(a, k.pkt(2))
 		if !bFirst {
-			s.processRequest(b, largeMulti(1))
+			s.cl.processRequest(b, largeMulti(1))
 		}
-		s.processRequest(c, setDataPkt(1, "/c", "c"))
-		s.processRequest(a, setDataPkt(3, "/a", "2"))
-		s.processRequest(b, setDataPkt(2, "/b", "b"))
+		s.cl.processRequest(c, setDataPkt(1, "/c", "c"))
+		s.cl.processRequest(a, setDataPkt(3, "/a", "2"))
+		s.cl.processRequest(b, setDataPkt(2, "/b", "b"))
 		s.resp.fourLetter(fl, word, nil)
-		s.processRequest(a, getData(4, "/a"))
-		s.processRequest(c, getData(2, "/c"))
-		s.processRequest(c, reqPkt(3, wire.OpCloseSession, nil))
-		s.processRequest(b, getData(3, "/b"))
+		s.cl.processRequest(a, getData(4, "/a"))
+		s.cl.processRequest(c, getData(2, "/c"))
+		s.cl.processRequest(c, reqPkt(3, wire.OpCloseSession, nil))
+		s.cl.processRequest(b, getData(3, "/b"))
 	})
 	// The next round, while the job (if any) runs: more of the session's
 	// writes, each followed by a read.
@@ -347,10 +347,10 @@ func jobOrderCase(t *testing.T, k orderKind, bFirst, spent bool, word, adminCmd 
 		if spent {
 			s.sched.roundStart = time.Now().Add(-time.Hour)
 		}
-		s.processRequest(a, setDataPkt(5, "/a", "3"))
-		s.processRequest(a, getData(6, "/a"))
-		s.processRequest(a, setDataPkt(7, "/a", "4"))
-		s.processRequest(a, getData(8, "/a"))
+		s.cl.processRequest(a, setDataPkt(5, "/a", "3"))
+		s.cl.processRequest(a, getData(6, "/a"))
+		s.cl.processRequest(a, setDataPkt(7, "/a", "4"))
+		s.cl.processRequest(a, getData(8, "/a"))
 	})
 	waitReplies(t, s, sinkA, 1, 2, 3, 4, 5, 6, 7, 8)
 	waitReplies(t, s, sinkB, 1, 2, 3)
@@ -406,9 +406,9 @@ func TestQueuedWritesProposedTogether(t *testing.T) {
 	fresh := func() { s.sched.roundStart = time.Time{} } // a new round's time
 	call(t, s, func() {
 		fresh()
-		s.processRequest(cc, setDataPkt(1, "/a", "w0"))
+		s.cl.processRequest(cc, setDataPkt(1, "/a", "w0"))
 		fresh()
-		s.processRequest(cc, multiReadPkt(2, "/a", 2000))
+		s.cl.processRequest(cc, multiReadPkt(2, "/a", 2000))
 		fresh()
 		s.onDurable(cc.pending[0].prop.entry.Hdr.Zxid) // w0's reply, then the multiRead's job
 		if cc.job == nil {
@@ -416,7 +416,7 @@ func TestQueuedWritesProposedTogether(t *testing.T) {
 		}
 		for x := wire.Xid(3); x <= 5; x++ {
 			fresh()
-			s.processRequest(cc, setDataPkt(x, "/a", "w"+strconv.Itoa(int(x))))
+			s.cl.processRequest(cc, setDataPkt(x, "/a", "w"+strconv.Itoa(int(x))))
 		}
 		for cc.job != nil {
 			s.sched.jobDeadline = time.Now().Add(time.Hour)

@@ -480,11 +480,11 @@ func (s *Server) onElection(r electionResult) {
 // closeAllClients closes every client connection (Learner.shutdown's
 // closeAllConnections).
 func (s *Server) closeAllClients(reason string) {
-	for _, cc := range s.conns {
+	for _, cc := range s.cl.conns {
 		if cc.fourLetter {
 			continue
 		}
-		s.closeConn(cc, reason)
+		s.cl.closeConn(cc, reason)
 	}
 }
 

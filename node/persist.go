@@ -690,11 +690,11 @@ func (s *Server) onStoreFailure(f storeFailure) {
 		}
 		if p.connect != nil {
 			p.connect.cc.connecting = false
-			s.closeConn(p.connect.cc, "txn log failure")
+			s.cl.closeConn(p.connect.cc, "txn log failure")
 			continue
 		}
 		if p.cc != nil {
-			s.drainPending(p.cc)
+			s.cl.drainPending(p.cc)
 		}
 	}
 	s.inflight = nil
@@ -703,11 +703,11 @@ func (s *Server) onStoreFailure(f storeFailure) {
 		p.err = wire.ErrSystemError
 		if p.connect != nil {
 			p.connect.cc.connecting = false
-			s.closeConn(p.connect.cc, "txn log failure")
+			s.cl.closeConn(p.connect.cc, "txn log failure")
 			return
 		}
 		if p.cc != nil {
-			s.drainPending(p.cc)
+			s.cl.drainPending(p.cc)
 		}
 	})
 	s.tree.ResetPrep()

@@ -51,26 +51,26 @@ func (c *chunkedReply) bodyLen() int { return c.done + c.w.Len() - replyPrefix }
 // replyChunked sends a chunked reply after what cc has pending: its pieces
 // but the last go to the sink now, the last one becomes the round's
 // output buffer.
-func (s *Server) replyChunked(cc *clientConn, xid wire.Xid, zxid wire.Zxid, err wire.ErrCode, c *chunkedReply) {
+func (c *clients) replyChunked(cc *clientConn, xid wire.Xid, zxid wire.Zxid, err wire.ErrCode, cr *chunkedReply) {
 	if cc.dead {
 		return
 	}
-	parts := append(c.chunks, c.w.Bytes())
-	size := c.bodyLen() + replyPrefix - wire.FrameHeaderSize
+	parts := append(cr.chunks, cr.w.Bytes())
+	size := cr.bodyLen() + replyPrefix - wire.FrameHeaderSize
 	hw := jute.NewWriter(parts[0][:0])
 	hw.Int(int32(size))
 	hw.Int(int32(xid))
 	hw.Long(int64(zxid))
 	hw.Int(int32(err))
 	if len(cc.out) > 0 {
-		s.flushConn(cc)
+		c.flushConn(cc)
 	}
 	for _, p := range parts[:len(parts)-1] {
 		cc.sink.Send(p, 0)
 	}
 	cc.out = parts[len(parts)-1]
-	c.chunks, c.w = nil, jute.Writer{}
-	s.replied(cc, xid, zxid, size)
+	cr.chunks, cr.w = nil, jute.Writer{}
+	c.replied(cc, xid, zxid, size)
 }
 
 // setWatchesJob re-registers a reconnecting client's watches
@@ -101,13 +101,13 @@ func (j *setWatchesJob) step(s *Server, cc *clientConn, budget int) (int, bool) 
 	}
 	w := watch.Watcher(cc.id)
 	ev := func(t wire.EventType, path string) {
-		s.sendEvent(cc, wire.WatcherEvent{Type: t, State: wire.StateSyncConnected, Path: path})
+		s.cl.sendEvent(cc, wire.WatcherEvent{Type: t, State: wire.StateSyncConnected, Path: path})
 	}
 	used := 0
 	for ; j.list < len(j.lists); j.list, j.next = j.list+1, 0 {
 		paths := j.lists[j.list]
 		if paths == nil {
-			s.reply(cc, j.xid, wire.ErrMarshallingError, nil)
+			s.cl.reply(cc, j.xid, wire.ErrMarshallingError, nil)
 			return used, true
 		}
 		for ; j.next < len(paths); j.next++ {
@@ -152,7 +152,7 @@ func (j *setWatchesJob) step(s *Server, cc *clientConn, budget int) (int, bool) 
 			}
 		}
 	}
-	s.reply(cc, j.xid, wire.ErrOk, nil)
+	s.cl.reply(cc, j.xid, wire.ErrOk, nil)
 	return used, true
 }
 
@@ -189,7 +189,7 @@ func (j *namesReplyJob) step(s *Server, cc *clientConn, budget int) (int, bool) 
 	if j.stat != nil {
 		j.stat.Encode(&j.r.w)
 	}
-	s.replyChunked(cc, j.xid, j.zxid, wire.ErrOk, &j.r)
+	s.cl.replyChunked(cc, j.xid, j.zxid, wire.ErrOk, &j.r)
 	j.names = nil
 	return used, true
 }
@@ -198,7 +198,7 @@ func (j *namesReplyJob) drop(*Server) {}
 
 // replyNames answers with a list of names, at once when it is short and
 // as a job when it is long.
-func (s *Server) replyNames(cc *clientConn, xid wire.Xid, names []string, stat *wire.Stat) {
+func (c *clients) replyNames(cc *clientConn, xid wire.Xid, names []string, stat *wire.Stat) {
 	if len(names) <= inlineConnOps*nameOpsPerUnit {
 		var body jute.Record
 		switch {
@@ -208,10 +208,10 @@ func (s *Server) replyNames(cc *clientConn, xid wire.Xid, names []string, stat *
 			// GetEphemeralsResponse encodes the same: vector<ustring>.
 			body = &wire.GetChildrenResponse{Children: names}
 		}
-		s.reply(cc, xid, wire.ErrOk, body)
+		c.reply(cc, xid, wire.ErrOk, body)
 		return
 	}
-	s.sched.startConnJob(cc, newNamesReplyJob(xid, s.tree.LastZxid, names, stat))
+	c.sched.startConnJob(cc, newNamesReplyJob(xid, (*c.tree).LastZxid, names, stat))
 }
 
 // multiReadJob answers a long multiRead across rounds. Java answers a
@@ -259,7 +259,7 @@ func (j *multiReadJob) step(s *Server, cc *clientConn, budget int) (int, bool) {
 				break
 			}
 			used++
-			res := s.readOp(cc, j.ops[j.next])
+			res := s.cl.readOp(cc, j.ops[j.next])
 			j.next++
 			h := wire.MultiHeader{Type: res.Type, Err: res.Err}
 			if res.Type != wire.OpError {
@@ -279,7 +279,7 @@ func (j *multiReadJob) step(s *Server, cc *clientConn, budget int) (int, bool) {
 			s.log.Warn().Str("session", cc.session.String()).Str("remote", cc.remote).Int("ops", len(j.ops)).
 				Int("reply_bytes", n).Msg("multiRead reply too large; closing the connection")
 			j.release(s)
-			s.closeConnNow(cc, "multiRead reply too large")
+			s.cl.closeConnNow(cc, "multiRead reply too large")
 			return used, true
 		}
 	}
@@ -289,7 +289,7 @@ func (j *multiReadJob) step(s *Server, cc *clientConn, budget int) (int, bool) {
 	j.release(s)
 	end := wire.MultiHeader{Type: -1, Done: true, Err: -1}
 	end.Encode(&j.r.w)
-	s.replyChunked(cc, j.xid, s.tree.LastZxid, wire.ErrOk, &j.r)
+	s.cl.replyChunked(cc, j.xid, s.tree.LastZxid, wire.ErrOk, &j.r)
 	return used, true
 }
 
@@ -304,16 +304,16 @@ func (j *multiReadJob) drop(s *Server) { j.release(s) }
 
 // readOp runs one op of a multiRead. MultiOperationRecord drops the ops'
 // watch flags; a failure becomes an ErrorResult for that op only.
-func (s *Server) readOp(cc *clientConn, op wire.MultiOp) wire.MultiResult {
+func (c *clients) readOp(cc *clientConn, op wire.MultiOp) wire.MultiResult {
 	switch r := op.Op.(type) {
 	case *wire.GetDataRequest:
-		gd, code := s.getData(cc, r.Path, false)
+		gd, code := c.getData(cc, r.Path, false)
 		if code != wire.ErrOk {
 			return wire.MultiResult{Type: wire.OpError, Err: code, Result: &wire.ErrorResponse{Err: code}}
 		}
 		return wire.MultiResult{Type: wire.OpGetData, Result: gd}
 	case *wire.GetChildrenRequest:
-		ch, _, code := s.getChildren(cc, r.Path, false)
+		ch, _, code := c.getChildren(cc, r.Path, false)
 		if code != wire.ErrOk {
 			return wire.MultiResult{Type: wire.OpError, Err: code, Result: &wire.ErrorResponse{Err: code}}
 		}
@@ -395,7 +395,7 @@ func (j *multiReplyJob) step(s *Server, cc *clientConn, budget int) (int, bool) 
 	}
 	last := wire.MultiHeader{Type: -1, Done: true, Err: -1}
 	last.Encode(&j.r.w)
-	s.replyChunked(cc, j.xid, j.zxid, j.code, &j.r)
+	s.cl.replyChunked(cc, j.xid, j.zxid, j.code, &j.r)
 	j.results = nil
 	return end, true
 }

@@ -23,8 +23,8 @@ func TestReadLatencyCountsFromArrival(t *testing.T) {
 	s, sink, cc := sessionWithNodeAConfig(t, prometheusConfig())
 	call(t, s, func() {
 		s.sched.applyHold++ // as a long multiRead of another session holds applies
-		s.processRequest(cc, setDataPkt(1, "/a", "1"))
-		s.processRequest(cc, reqPkt(2, wire.OpGetData, &wire.GetDataRequest{Path: "/a"}))
+		s.cl.processRequest(cc, setDataPkt(1, "/a", "1"))
+		s.cl.processRequest(cc, reqPkt(2, wire.OpGetData, &wire.GetDataRequest{Path: "/a"}))
 	})
 	// The write is made durable and waits to be applied; the read waits
 	// behind its reply. Another session's sync, sent now, waits for the
@@ -38,10 +38,10 @@ func TestReadLatencyCountsFromArrival(t *testing.T) {
 	})
 	call(t, s, func() {
 		cc2 = &clientConn{sink: sink2, id: sink2.id, remote: "127.0.0.1:2"}
-		s.register(cc2)
+		s.cl.register(cc2)
 		cc2.session, cc2.timeoutMs = 0x78, 30000
 		s.sessions.Add(0x78, 30000, s.nowMs())
-		s.processRequest(cc2, reqPkt(1, wire.OpSync, &wire.SyncRequest{Path: "/a"}))
+		s.cl.processRequest(cc2, reqPkt(1, wire.OpSync, &wire.SyncRequest{Path: "/a"}))
 	})
 	time.Sleep(holdFor) // what the requests are to wait, not a wait for state
 	call(t, s, func() { s.sched.applyHold-- })
@@ -128,8 +128,8 @@ func TestLatencySummariesOnlyWithPrometheus(t *testing.T) {
 		}
 		s, sink, cc := sessionWithNodeAConfig(t, cfg)
 		call(t, s, func() {
-			s.processRequest(cc, setDataPkt(1, "/a", "1"))
-			s.processRequest(cc, reqPkt(2, wire.OpGetData, &wire.GetDataRequest{Path: "/a"}))
+			s.cl.processRequest(cc, setDataPkt(1, "/a", "1"))
+			s.cl.processRequest(cc, reqPkt(2, wire.OpGetData, &wire.GetDataRequest{Path: "/a"}))
 		})
 		waitReplies(t, s, sink, 1, 2)
 		var fed bool

@@ -260,7 +260,7 @@ func (s *Server) activateConfig(z wire.Zxid, c *quorum.Config, designated int64,
 	s.quorumNow.Store(q)
 	if m, ok := c.Servers[me]; ok && m.HasClient {
 		// Moves only if it differs from where the listener serves.
-		s.lis.move(net.JoinHostPort(m.ClientHost, strconv.Itoa(m.ClientPort)), s.cfg.ClientPortAddress, s.log, s.goRoutine)
+		s.cl.lis.move(net.JoinHostPort(m.ClientHost, strconv.Itoa(m.ClientPort)), s.cfg.ClientPortAddress, s.log, s.goRoutine)
 	}
 	// QuorumPeer.restartLeaderElection: notifications carry the new
 	// configuration, and elections count with it.

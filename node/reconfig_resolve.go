@@ -254,7 +254,7 @@ func (s *Server) failHeld(h *heldReconfig, fail func(*proposal)) {
 	if fail == nil {
 		fail = func(p *proposal) {
 			if p.cc != nil {
-				s.closeConn(p.cc, "leader shutting down")
+				s.cl.closeConn(p.cc, "leader shutting down")
 			}
 		}
 	}

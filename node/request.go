@@ -11,20 +11,20 @@ import (
 )
 
 // handlePacket routes one decoded packet.
-func (s *Server) handlePacket(cc *clientConn, p *wire.ClientPacket, now time.Time) {
+func (c *clients) handlePacket(cc *clientConn, p *wire.ClientPacket, now time.Time) {
 	cc.stats.received++
-	s.stats.received++
-	cc.lastActive = s.msAt(now)
+	c.stats.received++
+	cc.lastActive = c.msAt(now)
 	switch p.Kind {
 	case wire.KindFourLetter:
-		s.resp.fourLetter(cc, p.Word, p.Raw)
+		c.resp.fourLetter(cc, p.Word, p.Raw)
 	case wire.KindConnect:
 		if cc.dead || cc.closing {
 			return
 		}
-		s.processConnect(cc, p.Connect)
+		c.host.processConnect(cc, p.Connect)
 	case wire.KindRequest:
-		s.processRequestAt(cc, p, now)
+		c.processRequestAt(cc, p, now)
 	}
 }
 
@@ -32,32 +32,32 @@ func (s *Server) handlePacket(cc *clientConn, p *wire.ClientPacket, now time.Tim
 // order: writes are prepared at once (so pipelined writes share a group
 // commit) and answered when applied; anything else waits until every
 // earlier request of the connection has been answered.
-func (s *Server) processRequest(cc *clientConn, p *wire.ClientPacket) {
-	s.processRequestAt(cc, p, time.Now())
+func (c *clients) processRequest(cc *clientConn, p *wire.ClientPacket) {
+	c.processRequestAt(cc, p, time.Now())
 }
 
 // processRequestAt is processRequest for a request that reached the owner
 // goroutine at now (one clock read for a whole batch of packets).
-func (s *Server) processRequestAt(cc *clientConn, p *wire.ClientPacket, now time.Time) {
+func (c *clients) processRequestAt(cc *clientConn, p *wire.ClientPacket, now time.Time) {
 	cc.lastSeq++
 	cc.reqSeq = cc.lastSeq
-	cc.reqAt = s.arrivalOf(now)
+	cc.reqAt = c.arrivalOf(now)
 	if cc.session == 0 {
 		if cc.connecting {
-			s.queueRequest(cc, pendingItem{pkt: p, syncAfter: s.lastApplied()})
+			c.queueRequest(cc, pendingItem{pkt: p, syncAfter: c.host.lastApplied()})
 			return
 		}
 		if !cc.closing {
-			s.log.Warn().Str("remote", cc.remote).Str("op", p.Header.Type.String()).
+			c.log.Warn().Str("remote", cc.remote).Str("op", p.Header.Type.String()).
 				Msg("request before the session was established; closing")
-			s.closeConn(cc, "request before session established")
+			c.closeConn(cc, "request before session established")
 		}
 		return
 	}
-	if s.cfg.EnforceAuth && p.Header.Type != wire.OpAuth && p.Header.Type != wire.OpSASL && !s.authEnforced(cc, p.Header.Xid) {
+	if c.cfg.EnforceAuth && p.Header.Type != wire.OpAuth && p.Header.Type != wire.OpSASL && !c.authEnforced(cc, p.Header.Xid) {
 		return
 	}
-	if !s.serving() {
+	if !c.host.serving() {
 		// Only a connection already closing gets here (becomeLooking
 		// closes every client, and connects are refused until the
 		// server serves again): with no leader link, forwarding its
@@ -65,7 +65,7 @@ func (s *Server) processRequestAt(cc *clientConn, p *wire.ClientPacket, now time
 		// shut down while it is not running, so the request is dropped
 		// and the session lives on until a leader expires it or the
 		// client moves to another member.
-		s.log.Debug().Str("session", cc.session.String()).Str("op", p.Header.Type.String()).
+		c.log.Debug().Str("session", cc.session.String()).Str("op", p.Header.Type.String()).
 			Msg("dropping a request while not serving")
 		return
 	}
@@ -80,41 +80,41 @@ func (s *Server) processRequestAt(cc *clientConn, p *wire.ClientPacket, now time
 	case wire.OpAuth:
 		// Java handles auth as soon as it is read, without touching the
 		// session; the reply keeps its place in the connection's order.
-		s.processAuth(cc, p)
+		c.processAuth(cc, p)
 		return
 	case wire.OpSASL:
-		s.queueOrRun(cc, p)
+		c.queueOrRun(cc, p)
 		return
 	}
 	if !p.Header.Type.Known() || p.Header.Type == wire.OpNotification {
 		// Java answers unknown opcodes before the pipeline.
-		s.queueOrRun(cc, p)
+		c.queueOrRun(cc, p)
 		return
 	}
-	if s.isLearner() {
+	if c.host.isLearner() {
 		// A learner tracks touches for the leader (which owns expiry) and
 		// forwards writes and syncs (FollowerRequestProcessor).
-		s.peer.learner.touchLearner(cc)
-		if forwardable(p.Header.Type) && cc.job == nil && !s.writesQueued(cc) && !s.sched.roundSpent() {
-			s.peer.learner.forwardRequest(cc, p)
+		c.learner().touchLearner(cc)
+		if forwardable(p.Header.Type) && cc.job == nil && !c.writesQueued(cc) && !c.sched.roundSpent() {
+			c.learner().forwardRequest(cc, p)
 			return
 		}
-		s.queueOrRun(cc, p)
+		c.queueOrRun(cc, p)
 		return
 	}
 	// Every request entering the pipeline touches the session; if the
 	// session is gone or closing the request is dropped without a reply
 	// (ZooKeeperServer.submitRequestNow, MissingSessionException).
-	if !s.sessions.TouchWith(cc.session, cc.timeoutMs, s.msAt(now)) {
-		s.log.Debug().Str("session", cc.session.String()).Str("op", p.Header.Type.String()).
+	if !c.sessions.TouchWith(cc.session, cc.timeoutMs, c.msAt(now)) {
+		c.log.Debug().Str("session", cc.session.String()).Str("op", p.Header.Type.String()).
 			Msg("dropping request of a closed or expired session")
 		return
 	}
-	if p.Header.Type.IsWrite() && p.Header.Type != wire.OpCreateSession && p.Header.Type != wire.OpError && cc.job == nil && !s.writesQueued(cc) {
-		s.proposeClientWrite(cc, p)
+	if p.Header.Type.IsWrite() && p.Header.Type != wire.OpCreateSession && p.Header.Type != wire.OpError && cc.job == nil && !c.writesQueued(cc) {
+		c.host.proposeClientWrite(cc, p)
 		return
 	}
-	s.queueOrRun(cc, p)
+	c.queueOrRun(cc, p)
 }
 
 // forwardable reports whether a learner sends op to the leader.
@@ -125,61 +125,61 @@ func forwardable(op wire.OpCode) bool {
 // writesQueued reports whether cc's pending queue holds a request still to
 // be proposed or forwarded: a write read now waits behind it (in the
 // queue) instead of being proposed ahead of it.
-func (s *Server) writesQueued(cc *clientConn) bool {
+func (c *clients) writesQueued(cc *clientConn) bool {
 	return cc.queuedWrites > 0 && len(cc.pending) > 0
 }
 
-func (s *Server) queueOrRun(cc *clientConn, p *wire.ClientPacket) {
-	if len(cc.pending) == 0 && cc.job == nil && s.sched.roundSpent() {
-		s.sched.startConnJob(cc, resumeJob{})
+func (c *clients) queueOrRun(cc *clientConn, p *wire.ClientPacket) {
+	if len(cc.pending) == 0 && cc.job == nil && c.sched.roundSpent() {
+		c.sched.startConnJob(cc, resumeJob{})
 	}
 	if len(cc.pending) > 0 || cc.job != nil {
 		// addAuth only appends, so the slice keeps today's ids.
 		it := pendingItem{pkt: p, auth: cc.auth, snap: true}
 		if p.Header.Type == wire.OpSync {
-			it.syncAfter = s.lastApplied()
+			it.syncAfter = c.host.lastApplied()
 		}
-		s.queueRequest(cc, it)
+		c.queueRequest(cc, it)
 		return
 	}
-	s.execRequest(cc, p)
+	c.execRequest(cc, p)
 }
 
 // queueRequest appends the request being processed to cc's pending queue.
-func (s *Server) queueRequest(cc *clientConn, it pendingItem) {
+func (c *clients) queueRequest(cc *clientConn, it pendingItem) {
 	it.seq, it.at = cc.reqSeq, cc.reqAt
 	if it.write = forwardable(it.pkt.Header.Type); it.write {
 		cc.queuedWrites++
 	}
 	cc.pending = append(cc.pending, it)
-	s.outstandingN++
+	c.outstandingN++
 }
 
 // drainPending answers queued requests from the head of cc's queue until it
 // meets a write whose txn is not applied yet.
-func (s *Server) drainPending(cc *clientConn) {
+func (c *clients) drainPending(cc *clientConn) {
 	ran := false
 	for len(cc.pending) > 0 && cc.job == nil {
 		it := cc.pending[0]
 		if it.prop != nil {
 			if !it.prop.applied {
-				s.proposeQueuedWrites(cc)
+				c.proposeQueuedWrites(cc)
 				return
 			}
 			cc.pending = cc.pending[1:]
-			s.outstandingN--
-			s.replyWrite(it.prop)
+			c.outstandingN--
+			c.host.replyWrite(it.prop)
 			continue
 		}
-		if ran && s.sched.roundSpent() {
+		if ran && c.sched.roundSpent() {
 			// The rest in a later round (at least one request a call,
 			// so that the queue moves whatever else the round did).
-			s.sched.startConnJobSeq(cc, resumeJob{}, it.seq)
+			c.sched.startConnJobSeq(cc, resumeJob{}, it.seq)
 			return
 		}
 		ran = true
 		cc.pending = cc.pending[1:]
-		s.outstandingN--
+		c.outstandingN--
 		if it.write {
 			cc.queuedWrites--
 		}
@@ -188,7 +188,7 @@ func (s *Server) drainPending(cc *clientConn) {
 			continue
 		}
 		n := len(cc.pending)
-		s.queuedSync, s.syncAfter = it.pkt.Header.Type == wire.OpSync, it.syncAfter
+		c.queuedSync, c.syncAfter = it.pkt.Header.Type == wire.OpSync, it.syncAfter
 		// The request keeps its place in the session's order: a job it
 		// starts, a write it proposes, are numbered with it.
 		cc.reqSeq, cc.reqAt = it.seq, it.at
@@ -196,13 +196,13 @@ func (s *Server) drainPending(cc *clientConn) {
 			// Answer with the auth the request was read with.
 			live := cc.auth
 			cc.auth = it.auth
-			s.processRequestQueued(cc, it.pkt)
+			c.processRequestQueued(cc, it.pkt)
 			cc.auth = live
 		} else {
-			s.processRequestQueued(cc, it.pkt)
+			c.processRequestQueued(cc, it.pkt)
 		}
 		cc.reqSeq = cc.lastSeq
-		s.queuedSync = false
+		c.queuedSync = false
 		if len(cc.pending) == n+1 && cc.pending[n].prop != nil && n > 0 {
 			// A write (or a learner's forwarded request) that waited in the
 			// queue: its reply slot takes the packet's place, ahead of the
@@ -225,8 +225,8 @@ func (s *Server) drainPending(cc *clientConn) {
 // rather than one per commit. It stops at the first other request (a read
 // runs after the earlier writes' replies) and when the round's time is
 // spent.
-func (s *Server) proposeQueuedWrites(cc *clientConn) {
-	if s.cfg.EnforceAuth {
+func (c *clients) proposeQueuedWrites(cc *clientConn) {
+	if c.cfg.EnforceAuth {
 		// A request may then be refused, its error answered at once:
 		// queued writes keep their turn at the head of the queue.
 		return
@@ -237,20 +237,20 @@ func (s *Server) proposeQueuedWrites(cc *clientConn) {
 			continue
 		}
 		op := it.pkt.Header.Type
-		if !it.write || (op == wire.OpSync && !s.isLearner()) || s.sched.roundSpent() {
+		if !it.write || (op == wire.OpSync && !c.host.isLearner()) || c.sched.roundSpent() {
 			return
 		}
 		n := len(cc.pending)
 		cc.queuedWrites--
-		s.outstandingN--
+		c.outstandingN--
 		cc.reqSeq, cc.reqAt = it.seq, it.at
 		if it.snap {
 			live := cc.auth
 			cc.auth = it.auth
-			s.processRequestQueued(cc, it.pkt)
+			c.processRequestQueued(cc, it.pkt)
 			cc.auth = live
 		} else {
-			s.processRequestQueued(cc, it.pkt)
+			c.processRequestQueued(cc, it.pkt)
 		}
 		cc.reqSeq = cc.lastSeq
 		if len(cc.pending) != n+1 || cc.pending[n].prop == nil {
@@ -265,19 +265,19 @@ func (s *Server) proposeQueuedWrites(cc *clientConn) {
 
 // processRequestQueued runs a request taken from the pending queue: writes
 // get prepared now (they were queued behind a handshake), others run.
-func (s *Server) processRequestQueued(cc *clientConn, p *wire.ClientPacket) {
+func (c *clients) processRequestQueued(cc *clientConn, p *wire.ClientPacket) {
 	switch {
 	case p.Header.Type == wire.OpAuth:
-		s.processAuth(cc, p)
-	case s.cfg.EnforceAuth && p.Header.Type != wire.OpSASL && !s.authEnforced(cc, p.Header.Xid):
+		c.processAuth(cc, p)
+	case c.cfg.EnforceAuth && p.Header.Type != wire.OpSASL && !c.authEnforced(cc, p.Header.Xid):
 		// Queued behind the handshake: checked now, with the auth packets
 		// read before it applied.
-	case s.isLearner() && forwardable(p.Header.Type):
-		s.peer.learner.forwardRequest(cc, p)
+	case c.host.isLearner() && forwardable(p.Header.Type):
+		c.learner().forwardRequest(cc, p)
 	case p.Header.Type.IsWrite():
-		s.proposeClientWrite(cc, p)
+		c.host.proposeClientWrite(cc, p)
 	default:
-		s.execRequest(cc, p)
+		c.execRequest(cc, p)
 	}
 }
 
@@ -285,12 +285,12 @@ func (s *Server) processRequestQueued(cc *clientConn, p *wire.ClientPacket) {
 // adds "digest:user:base64(sha1)" (and super when it matches the
 // configured super digest), ip adds the client address; anything else is
 // AUTHFAILED and the connection is closed.
-func (s *Server) processAuth(cc *clientConn, p *wire.ClientPacket) {
+func (c *clients) processAuth(cc *clientConn, p *wire.ClientPacket) {
 	if p.BodyErr != nil {
 		// Java fails reading the AuthPacket and drops the connection
 		// without a reply.
-		s.stats.authFailed++
-		s.closeConnNow(cc, "undecodable auth packet")
+		c.stats.authFailed++
+		c.closeConnNow(cc, "undecodable auth packet")
 		return
 	}
 	a, _ := p.Body.(*wire.AuthPacket)
@@ -301,7 +301,7 @@ func (s *Server) processAuth(cc *clientConn, p *wire.ClientPacket) {
 			// Java hashes the credential it decoded (the JVM charset; UTF-8
 			// here) and holds the id as a Java string.
 			id := wire.JavaString(tree.DigestID(wire.JavaUTF8(a.Auth)))
-			if s.cfg.SuperDigest != "" && id == s.cfg.SuperDigest {
+			if c.cfg.SuperDigest != "" && id == c.cfg.SuperDigest {
 				cc.addAuth(wire.ID{Scheme: tree.SchemeSuper, ID: ""})
 			}
 			cc.addAuth(wire.ID{Scheme: tree.SchemeDigest, ID: id})
@@ -312,7 +312,7 @@ func (s *Server) processAuth(cc *clientConn, p *wire.ClientPacket) {
 		case tree.SchemeX509:
 			// The certificate authenticates; the auth data is ignored.
 			var ids []wire.ID
-			if ids, ok = s.x509IDs(cc); ok {
+			if ids, ok = c.x509IDs(cc); ok {
 				for _, id := range ids {
 					cc.addAuth(id)
 				}
@@ -324,17 +324,17 @@ func (s *Server) processAuth(cc *clientConn, p *wire.ClientPacket) {
 		scheme = a.Scheme
 	}
 	if !ok {
-		s.stats.authFailed++
+		c.stats.authFailed++
 	}
 	if ok {
-		s.log.Info().Str("session", cc.session.String()).Str("scheme", scheme).Str("remote", cc.remote).Msg("auth success")
-		s.replyZxid(cc, p.Header.Xid, 0, wire.ErrOk, nil)
+		c.log.Info().Str("session", cc.session.String()).Str("scheme", scheme).Str("remote", cc.remote).Msg("auth success")
+		c.replyZxid(cc, p.Header.Xid, 0, wire.ErrOk, nil)
 		return
 	}
-	s.log.Warn().Str("session", cc.session.String()).Str("scheme", scheme).Str("remote", cc.remote).
+	c.log.Warn().Str("session", cc.session.String()).Str("scheme", scheme).Str("remote", cc.remote).
 		Msg("Authentication failed for scheme")
-	s.replyZxid(cc, p.Header.Xid, 0, wire.ErrAuthFailed, nil)
-	s.closeConn(cc, "auth failed")
+	c.replyZxid(cc, p.Header.Xid, 0, wire.ErrAuthFailed, nil)
+	c.closeConn(cc, "auth failed")
 }
 
 // authEnforced is AuthenticationHelper.enforceAuthentication
@@ -343,9 +343,9 @@ func (s *Server) processAuth(cc *clientConn, p *wire.ClientPacket) {
 // SESSIONCLOSEDREQUIRESASLAUTH and zxid 0, and the connection (not the
 // session) is closed. Java runs it on every packet but auth and sasl, pings
 // and closeSession included; four-letter words never get here.
-func (s *Server) authEnforced(cc *clientConn, xid wire.Xid) bool {
+func (c *clients) authEnforced(cc *clientConn, xid wire.Xid) bool {
 	for _, id := range cc.auth {
-		for _, scheme := range s.cfg.EnforceAuthSchemes {
+		for _, scheme := range c.cfg.EnforceAuthSchemes {
 			if id.Scheme == scheme {
 				return true
 			}
@@ -354,10 +354,10 @@ func (s *Server) authEnforced(cc *clientConn, xid wire.Xid) bool {
 	if cc.closing || cc.dead {
 		return false
 	}
-	s.log.Error().Str("session", cc.session.String()).Str("remote", cc.remote).Strs("expected", s.cfg.EnforceAuthSchemes).
+	c.log.Error().Str("session", cc.session.String()).Str("remote", cc.remote).Strs("expected", c.cfg.EnforceAuthSchemes).
 		Msg("Client authentication scheme(s) do not match any of the expected authentication schemes, closing session")
-	s.replyZxid(cc, xid, 0, wire.ErrSessionClosedRequireSASLAuth, nil)
-	s.closeConn(cc, "authentication required (enforce.auth.enabled)")
+	c.replyZxid(cc, xid, 0, wire.ErrSessionClosedRequireSASLAuth, nil)
+	c.closeConn(cc, "authentication required (enforce.auth.enabled)")
 	return false
 }
 
@@ -372,23 +372,23 @@ func (cc *clientConn) addAuth(id wire.ID) {
 
 // execRequest answers a non-txn request (FinalRequestProcessor's read
 // side) and registers watches.
-func (s *Server) execRequest(cc *clientConn, p *wire.ClientPacket) {
+func (c *clients) execRequest(cc *clientConn, p *wire.ClientPacket) {
 	h := p.Header
-	if s.sched.applyJob != nil && p.BodyErr == nil {
+	if c.sched.applyJob != nil && p.BodyErr == nil {
 		// A txn is being applied in steps: a read of what it changed
 		// already waits for the whole txn.
-		if path, all := readPath(h.Type, p.Body); all || (path != "" && s.sched.readWaits(path)) {
-			s.sched.deferRead(cc, p)
+		if path, all := readPath(h.Type, p.Body); all || (path != "" && c.sched.readWaits(path)) {
+			c.sched.deferRead(cc, p)
 			return
 		}
 	}
 	cc.stats.lastOpCode = h.Type
 	job := cc.job
-	s.execRead(cc, p)
+	c.execRead(cc, p)
 	if cc.job == job && h.Type != wire.OpSASL {
 		// Answered now (not a job's: a job that answers it counts it when
 		// done). Java's SASL packets skip the pipeline and its stats.
-		s.observeRead(cc)
+		c.observeRead(cc)
 	}
 }
 
@@ -406,31 +406,31 @@ func (*multiReadJob) answersRead()  {}
 // counts every request without a txn header (ServerStats.updateLatency):
 // in srvr's and mntr's min/avg/max latency, the connection's (cons), and
 // readlatency.
-func (s *Server) observeRead(cc *clientConn) {
-	took := s.sinceArrival(cc.reqAt)
+func (c *clients) observeRead(cc *clientConn) {
+	took := c.sinceArrival(cc.reqAt)
 	ms := took.Milliseconds()
 	cc.stats.observe(ms)
-	s.stats.observe(ms)
-	s.stats.reads.add(ms)
-	s.jsum.reads.add(float64(took.Nanoseconds()) / 1e6)
+	c.stats.observe(ms)
+	c.stats.reads.add(ms)
+	c.jsum.reads.add(float64(took.Nanoseconds()) / 1e6)
 }
 
 // execRead is execRequest's answer.
-func (s *Server) execRead(cc *clientConn, p *wire.ClientPacket) {
+func (c *clients) execRead(cc *clientConn, p *wire.ClientPacket) {
 	h := p.Header
 	w := watch.Watcher(cc.id)
 	if p.BodyErr != nil && h.Type.Known() && h.Type != wire.OpNotification {
-		s.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
+		c.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
 		return
 	}
 	if nullReadPath(p.Body) {
 		// Java dereferences the null path (NPE): MARSHALLINGERROR.
-		s.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
+		c.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
 		return
 	}
 	switch h.Type {
 	case wire.OpPing:
-		s.reply(cc, wire.XidPing, wire.ErrOk, nil)
+		c.reply(cc, wire.XidPing, wire.ErrOk, nil)
 		if h.Xid != wire.XidPing {
 			// Java answers pings with xid -2 whatever was sent.
 		}
@@ -438,55 +438,55 @@ func (s *Server) execRead(cc *clientConn, p *wire.ClientPacket) {
 	case wire.OpExists:
 		r := p.Body.(*wire.ExistsRequest)
 		if strings.IndexByte(r.Path, 0) >= 0 {
-			s.reply(cc, h.Xid, wire.ErrBadArguments, nil)
+			c.reply(cc, h.Xid, wire.ErrBadArguments, nil)
 			return
 		}
 		if r.Watch {
-			s.dataW.Add(r.Path, w, watch.Standard)
+			c.dataW.Add(r.Path, w, watch.Standard)
 		}
-		n := s.tree.Get(r.Path)
+		n := (*c.tree).Get(r.Path)
 		if n == nil {
-			s.reply(cc, h.Xid, wire.ErrNoNode, nil)
+			c.reply(cc, h.Xid, wire.ErrNoNode, nil)
 			return
 		}
-		s.reply(cc, h.Xid, wire.ErrOk, &wire.ExistsResponse{Stat: s.tree.StatOf(n)})
+		c.reply(cc, h.Xid, wire.ErrOk, &wire.ExistsResponse{Stat: (*c.tree).StatOf(n)})
 	case wire.OpGetData:
 		r := p.Body.(*wire.GetDataRequest)
-		resp, code := s.getData(cc, r.Path, r.Watch)
+		resp, code := c.getData(cc, r.Path, r.Watch)
 		if code != wire.ErrOk {
-			s.reply(cc, h.Xid, code, nil)
+			c.reply(cc, h.Xid, code, nil)
 			return
 		}
-		s.reply(cc, h.Xid, wire.ErrOk, resp)
+		c.reply(cc, h.Xid, wire.ErrOk, resp)
 	case wire.OpGetChildren:
 		r := p.Body.(*wire.GetChildrenRequest)
-		children, _, code := s.getChildren(cc, r.Path, r.Watch)
+		children, _, code := c.getChildren(cc, r.Path, r.Watch)
 		if code != wire.ErrOk {
-			s.reply(cc, h.Xid, code, nil)
+			c.reply(cc, h.Xid, code, nil)
 			return
 		}
-		s.replyNames(cc, h.Xid, children, nil)
+		c.replyNames(cc, h.Xid, children, nil)
 	case wire.OpGetChildren2:
 		r := p.Body.(*wire.GetChildren2Request)
-		children, st, code := s.getChildren(cc, r.Path, r.Watch)
+		children, st, code := c.getChildren(cc, r.Path, r.Watch)
 		if code != wire.ErrOk {
-			s.reply(cc, h.Xid, code, nil)
+			c.reply(cc, h.Xid, code, nil)
 			return
 		}
-		s.replyNames(cc, h.Xid, children, &st)
+		c.replyNames(cc, h.Xid, children, &st)
 	case wire.OpGetACL:
 		r := p.Body.(*wire.GetACLRequest)
-		n := s.tree.Get(r.Path)
+		n := (*c.tree).Get(r.Path)
 		if n == nil {
-			s.reply(cc, h.Xid, wire.ErrNoNode, nil)
+			c.reply(cc, h.Xid, wire.ErrNoNode, nil)
 			return
 		}
-		acl := s.tree.ACLOf(n)
-		if !s.checkACL(acl, wire.PermRead|wire.PermAdmin, cc.auth) {
-			s.reply(cc, h.Xid, wire.ErrNoAuth, nil)
+		acl := (*c.tree).ACLOf(n)
+		if !c.checkACL(acl, wire.PermRead|wire.PermAdmin, cc.auth) {
+			c.reply(cc, h.Xid, wire.ErrNoAuth, nil)
 			return
 		}
-		if !s.checkACL(acl, wire.PermAdmin, cc.auth) {
+		if !c.checkACL(acl, wire.PermAdmin, cc.auth) {
 			// CVE-2019-0201: without ADMIN, digest hashes are redacted.
 			red := make([]wire.ACL, len(acl))
 			for i, a := range acl {
@@ -498,64 +498,64 @@ func (s *Server) execRead(cc *clientConn, p *wire.ClientPacket) {
 			}
 			acl = red
 		}
-		s.reply(cc, h.Xid, wire.ErrOk, &wire.GetACLResponse{ACL: acl, Stat: s.tree.StatOf(n)})
+		c.reply(cc, h.Xid, wire.ErrOk, &wire.GetACLResponse{ACL: acl, Stat: (*c.tree).StatOf(n)})
 	case wire.OpGetAllChildrenNumber:
 		r := p.Body.(*wire.GetAllChildrenNumberRequest)
-		n := s.tree.Get(r.Path)
+		n := (*c.tree).Get(r.Path)
 		if n == nil {
-			s.reply(cc, h.Xid, wire.ErrNoNode, nil)
+			c.reply(cc, h.Xid, wire.ErrNoNode, nil)
 			return
 		}
-		if !s.checkACL(s.tree.ACLOf(n), wire.PermRead, cc.auth) {
-			s.reply(cc, h.Xid, wire.ErrNoAuth, nil)
+		if !c.checkACL((*c.tree).ACLOf(n), wire.PermRead, cc.auth) {
+			c.reply(cc, h.Xid, wire.ErrNoAuth, nil)
 			return
 		}
-		count := s.tree.CountDescendants(r.Path)
+		count := (*c.tree).CountDescendants(r.Path)
 		if r.Path == "" {
 			// Java counts the keys of its node map that start with path+"/":
 			// for "" that is every node, the root included.
-			count = s.tree.CountDescendants("/") + 1
+			count = (*c.tree).CountDescendants("/") + 1
 		}
-		s.reply(cc, h.Xid, wire.ErrOk, &wire.GetAllChildrenNumberResponse{TotalNumber: int32(count)})
+		c.reply(cc, h.Xid, wire.ErrOk, &wire.GetAllChildrenNumberResponse{TotalNumber: int32(count)})
 	case wire.OpGetEphemerals:
 		r := p.Body.(*wire.GetEphemeralsRequest)
-		s.replyNames(cc, h.Xid, ephemeralsWithPrefix(s.tree.Ephemerals(cc.session), r.PrefixPath), nil)
+		c.replyNames(cc, h.Xid, ephemeralsWithPrefix((*c.tree).Ephemerals(cc.session), r.PrefixPath), nil)
 	case wire.OpSync:
-		z := s.lastApplied()
-		if s.queuedSync {
+		z := c.host.lastApplied()
+		if c.queuedSync {
 			// It waited in the connection's queue: what was committed
 			// when it arrived, not the writes its session sent after it.
-			z = min(z, s.syncAfter)
+			z = min(z, c.syncAfter)
 		}
-		if z > s.tree.LastZxid {
+		if z > (*c.tree).LastZxid {
 			// Txns committed before it are still being applied.
-			s.sched.startConnJob(cc, &syncWaitJob{pkt: p, zxid: z})
+			c.sched.startConnJob(cc, &syncWaitJob{pkt: p, zxid: z})
 			return
 		}
 		r := p.Body.(*wire.SyncRequest)
-		s.reply(cc, h.Xid, wire.ErrOk, &wire.SyncResponse{Path: r.Path, Nulls: r.Nulls})
+		c.reply(cc, h.Xid, wire.ErrOk, &wire.SyncResponse{Path: r.Path, Nulls: r.Nulls})
 	case wire.OpSetWatches:
 		r := p.Body.(*wire.SetWatches)
-		s.sched.runConnJob(cc, newSetWatchesJob(h.Xid, r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches, []string{}, []string{}))
+		c.sched.runConnJob(cc, newSetWatchesJob(h.Xid, r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches, []string{}, []string{}))
 	case wire.OpSetWatches2:
 		r := p.Body.(*wire.SetWatches2)
-		s.sched.runConnJob(cc, newSetWatchesJob(h.Xid, r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches,
+		c.sched.runConnJob(cc, newSetWatchesJob(h.Xid, r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches,
 			r.PersistentWatches, r.PersistentRecursiveWatches))
 	case wire.OpAddWatch:
 		r := p.Body.(*wire.AddWatchRequest)
 		switch r.Mode {
 		case wire.AddWatchPersistent:
-			s.childW.Add(r.Path, w, watch.Persistent)
-			s.dataW.Add(r.Path, w, watch.Persistent)
+			c.childW.Add(r.Path, w, watch.Persistent)
+			c.dataW.Add(r.Path, w, watch.Persistent)
 		case wire.AddWatchPersistentRecursive:
-			s.childW.Add(r.Path, w, watch.PersistentRecursive)
-			s.dataW.Add(r.Path, w, watch.PersistentRecursive)
+			c.childW.Add(r.Path, w, watch.PersistentRecursive)
+			c.dataW.Add(r.Path, w, watch.PersistentRecursive)
 		default:
 			// WatcherMode.fromZooDef throws; Java reports MARSHALLINGERROR.
-			s.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
+			c.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
 			return
 		}
-		s.reply(cc, h.Xid, wire.ErrOk, &wire.ErrorResponse{Err: wire.ErrOk})
+		c.reply(cc, h.Xid, wire.ErrOk, &wire.ErrorResponse{Err: wire.ErrOk})
 	case wire.OpCheckWatches, wire.OpRemoveWatches:
 		var path string
 		var typ wire.WatcherType
@@ -569,96 +569,96 @@ func (s *Server) execRead(cc *clientConn, p *wire.ClientPacket) {
 		found, fails := false, false
 		switch typ {
 		case wire.WatcherChildren:
-			found, fails = s.watchOp(s.childW, path, w, remove)
+			found, fails = c.watchOp(c.childW, path, w, remove)
 		case wire.WatcherData:
-			found, fails = s.watchOp(s.dataW, path, w, remove)
+			found, fails = c.watchOp(c.dataW, path, w, remove)
 		case wire.WatcherAny:
 			// Java asks the child table, then the data table; either may fail.
-			c, cf := s.watchOp(s.childW, path, w, remove)
+			ch, cf := c.watchOp(c.childW, path, w, remove)
 			d, df := false, false
 			if !cf {
-				d, df = s.watchOp(s.dataW, path, w, remove)
+				d, df = c.watchOp(c.dataW, path, w, remove)
 			}
-			found, fails = c || d, cf || df
+			found, fails = ch || d, cf || df
 		default:
 			// WatcherType.fromInt throws; Java reports MARSHALLINGERROR.
-			s.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
+			c.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
 			return
 		}
 		if fails {
 			// Java's path iterator failed on a relative path.
-			s.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
+			c.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
 			return
 		}
 		if !found {
-			s.reply(cc, h.Xid, wire.ErrNoWatcher, nil)
+			c.reply(cc, h.Xid, wire.ErrNoWatcher, nil)
 			return
 		}
-		s.reply(cc, h.Xid, wire.ErrOk, nil)
+		c.reply(cc, h.Xid, wire.ErrOk, nil)
 	case wire.OpWhoAmI:
 		infos := make([]wire.ClientInfo, 0, len(cc.auth))
 		for _, id := range tree.JavaAuthOrder(cc.auth) {
 			infos = append(infos, wire.ClientInfo{AuthScheme: id.Scheme, User: tree.AuthUser(id)})
 		}
-		s.reply(cc, h.Xid, wire.ErrOk, &wire.WhoAmIResponse{ClientInfo: infos})
+		c.reply(cc, h.Xid, wire.ErrOk, &wire.WhoAmIResponse{ClientInfo: infos})
 	case wire.OpMultiRead:
-		s.multiRead(cc, p)
+		c.multiRead(cc, p)
 	case wire.OpSASL:
-		s.processSASL(cc, h.Xid, p)
+		c.processSASL(cc, h.Xid, p)
 	default:
 		// Java answers an unknown opcode with UNIMPLEMENTED (zxid -1) and
 		// closes the connection; zkgo keeps the session usable
 		// (compat-tests/DIFFERENCES.md).
-		s.log.Warn().Str("session", cc.session.String()).Int32("op", int32(h.Type)).Msg("Received packet of unknown type")
-		s.replyZxid(cc, h.Xid, -1, wire.ErrUnimplemented, nil)
+		c.log.Warn().Str("session", cc.session.String()).Int32("op", int32(h.Type)).Msg("Received packet of unknown type")
+		c.replyZxid(cc, h.Xid, -1, wire.ErrUnimplemented, nil)
 	}
 }
 
-func (s *Server) watchOp(m *watch.Manager, path string, w watch.Watcher, remove bool) (found, fails bool) {
+func (c *clients) watchOp(m *watch.Manager, path string, w watch.Watcher, remove bool) (found, fails bool) {
 	if remove {
 		return m.Remove(path, w), false
 	}
 	return m.CheckJava38(path, w)
 }
 
-func (s *Server) checkACL(acl []wire.ACL, perm wire.Perm, auth []wire.ID) bool {
-	if s.cfg.SkipACL {
+func (c *clients) checkACL(acl []wire.ACL, perm wire.Perm, auth []wire.ID) bool {
+	if c.cfg.SkipACL {
 		return true
 	}
 	return tree.CheckACL(acl, perm, auth)
 }
 
-func (s *Server) getData(cc *clientConn, path string, wantWatch bool) (*wire.GetDataResponse, wire.ErrCode) {
-	n := s.tree.Get(path)
+func (c *clients) getData(cc *clientConn, path string, wantWatch bool) (*wire.GetDataResponse, wire.ErrCode) {
+	n := (*c.tree).Get(path)
 	if n == nil {
 		return nil, wire.ErrNoNode
 	}
-	if !s.checkACL(s.tree.ACLOf(n), wire.PermRead, cc.auth) {
+	if !c.checkACL((*c.tree).ACLOf(n), wire.PermRead, cc.auth) {
 		return nil, wire.ErrNoAuth
 	}
 	if wantWatch {
-		s.dataW.Add(path, watch.Watcher(cc.id), watch.Standard)
+		c.dataW.Add(path, watch.Watcher(cc.id), watch.Standard)
 	}
-	return &wire.GetDataResponse{Data: n.Data(), Stat: s.tree.StatOf(n)}, wire.ErrOk
+	return &wire.GetDataResponse{Data: n.Data(), Stat: (*c.tree).StatOf(n)}, wire.ErrOk
 }
 
-func (s *Server) getChildren(cc *clientConn, path string, wantWatch bool) ([]string, wire.Stat, wire.ErrCode) {
-	n := s.tree.Get(path)
+func (c *clients) getChildren(cc *clientConn, path string, wantWatch bool) ([]string, wire.Stat, wire.ErrCode) {
+	n := (*c.tree).Get(path)
 	if n == nil {
 		return nil, wire.Stat{}, wire.ErrNoNode
 	}
-	if !s.checkACL(s.tree.ACLOf(n), wire.PermRead, cc.auth) {
+	if !c.checkACL((*c.tree).ACLOf(n), wire.PermRead, cc.auth) {
 		return nil, wire.Stat{}, wire.ErrNoAuth
 	}
 	if wantWatch {
-		s.childW.Add(path, watch.Watcher(cc.id), watch.Standard)
+		c.childW.Add(path, watch.Watcher(cc.id), watch.Standard)
 	}
-	return n.ChildNames(), s.tree.StatOf(n), wire.ErrOk
+	return n.ChildNames(), (*c.tree).StatOf(n), wire.ErrOk
 }
 
 // multiRead answers a multiRead: each getData/getChildren runs on its own
 // and a failure becomes an ErrorResult for that op only.
-func (s *Server) multiRead(cc *clientConn, p *wire.ClientPacket) {
+func (c *clients) multiRead(cc *clientConn, p *wire.ClientPacket) {
 	m := p.Body.(*wire.MultiRequest)
 	reads, writes := 0, 0
 	for _, op := range m.Ops {
@@ -672,15 +672,15 @@ func (s *Server) multiRead(cc *clientConn, p *wire.ClientPacket) {
 	switch {
 	case reads > 0 && writes > 0:
 		// MultiOperationRecord refuses mixed kinds while deserializing.
-		s.reply(cc, p.Header.Xid, wire.ErrMarshallingError, nil)
+		c.reply(cc, p.Header.Xid, wire.ErrMarshallingError, nil)
 		return
 	case writes > 0:
 		// Java builds the response, then fails on the first write op: the
 		// error goes out with the (empty) response body.
-		s.reply(cc, p.Header.Xid, wire.ErrMarshallingError, &wire.MultiResponse{})
+		c.reply(cc, p.Header.Xid, wire.ErrMarshallingError, &wire.MultiResponse{})
 		return
 	}
-	s.sched.runConnJob(cc, &multiReadJob{xid: p.Header.Xid, ops: m.Ops})
+	c.sched.runConnJob(cc, &multiReadJob{xid: p.Header.Xid, ops: m.Ops})
 }
 
 // opAbbrev is the short op name Java's cons output uses (lastOp).

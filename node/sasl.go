@@ -159,11 +159,11 @@ func (st *saslSetup) isSuper(id string) bool {
 }
 
 // saslRequired is AuthenticationHelper.isSaslAuthRequired.
-func (s *Server) saslRequired() bool {
-	if !s.cfg.EnforceAuth {
+func (c *clients) saslRequired() bool {
+	if !c.cfg.EnforceAuth {
 		return false
 	}
-	for _, sc := range s.cfg.EnforceAuthSchemes {
+	for _, sc := range c.cfg.EnforceAuthSchemes {
 		if sc == "sasl" {
 			return true
 		}
@@ -172,11 +172,11 @@ func (s *Server) saslRequired() bool {
 }
 
 // processSASL answers a SASL packet (ZooKeeperServer.processSasl).
-func (s *Server) processSASL(cc *clientConn, xid wire.Xid, p *wire.ClientPacket) {
-	if s.sasl == nil {
+func (c *clients) processSASL(cc *clientConn, xid wire.Xid, p *wire.ClientPacket) {
+	if c.sasl == nil {
 		// No SASL server is configured: Java's processSasl fails with a
 		// caught NPE and answers OK with a null token.
-		s.replyZxid(cc, xid, 0, wire.ErrOk, &wire.SetSASLResponse{})
+		c.replyZxid(cc, xid, 0, wire.ErrOk, &wire.SetSASLResponse{})
 		return
 	}
 	r, _ := p.Body.(*wire.GetSASLRequest)
@@ -184,41 +184,41 @@ func (s *Server) processSASL(cc *clientConn, xid wire.Xid, p *wire.ClientPacket)
 		r = &wire.GetSASLRequest{}
 	}
 	if cc.sasl == nil {
-		cc.sasl = &digestmd5.Server{Password: s.sasl.password}
+		cc.sasl = &digestmd5.Server{Password: c.sasl.password}
 	}
 	tok, err := cc.sasl.Next(r.Token)
 	if err != nil {
-		s.stats.authFailed++
-		s.log.Warn().Str("remote", cc.remote).Str("session", cc.session.String()).Err(err).
+		c.stats.authFailed++
+		c.log.Warn().Str("remote", cc.remote).Str("session", cc.session.String()).Err(err).
 			Msg("Client failed to SASL authenticate")
-		required := s.saslRequired()
-		if s.sasl.allowFailed && !required {
-			s.log.Warn().Msg("Maintaining client connection despite SASL authentication failure.")
-			s.replyZxid(cc, xid, 0, wire.ErrOk, &wire.SetSASLResponse{})
+		required := c.saslRequired()
+		if c.sasl.allowFailed && !required {
+			c.log.Warn().Msg("Maintaining client connection despite SASL authentication failure.")
+			c.replyZxid(cc, xid, 0, wire.ErrOk, &wire.SetSASLResponse{})
 			return
 		}
 		code := wire.ErrAuthFailed
 		if required {
-			s.log.Warn().Msg("Closing client connection due to server requires client SASL authentication, " +
+			c.log.Warn().Msg("Closing client connection due to server requires client SASL authentication, " +
 				"but client SASL authentication has failed, or client is not configured with SASL authentication.")
 			code = wire.ErrSessionClosedRequireSASLAuth
 		} else {
-			s.log.Warn().Msg("Closing client connection due to SASL authentication failure.")
+			c.log.Warn().Msg("Closing client connection due to SASL authentication failure.")
 		}
-		s.replyZxid(cc, xid, 0, code, &wire.SetSASLResponse{})
-		s.closeConn(cc, "SASL authentication failed")
+		c.replyZxid(cc, xid, 0, code, &wire.SetSASLResponse{})
+		c.closeConn(cc, "SASL authentication failed")
 		return
 	}
 	if cc.sasl.Complete() {
-		id := s.sasl.authorizationID(cc.sasl.User)
-		s.log.Info().Str("session", cc.session.String()).Str("id", id).Msg("adding SASL authorization for authorizationID")
+		id := c.sasl.authorizationID(cc.sasl.User)
+		c.log.Info().Str("session", cc.session.String()).Str("id", id).Msg("adding SASL authorization for authorizationID")
 		cc.addAuth(wire.ID{Scheme: tree.SchemeSASL, ID: id})
-		if s.sasl.isSuper(id) {
+		if c.sasl.isSuper(id) {
 			cc.addAuth(wire.ID{Scheme: tree.SchemeSuper, ID: ""})
-			s.log.Info().Str("session", cc.session.String()).Str("id", id).Msg("Authenticated Id as super user")
+			c.log.Info().Str("session", cc.session.String()).Str("id", id).Msg("Authenticated Id as super user")
 		}
 	}
-	s.replyZxid(cc, xid, 0, wire.ErrOk, &wire.SetSASLResponse{Token: tok})
+	c.replyZxid(cc, xid, 0, wire.ErrOk, &wire.SetSASLResponse{Token: tok})
 }
 
 // saslUsers lists the DIGEST-MD5 users (for logs and tests).

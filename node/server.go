@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,25 +48,15 @@ type event struct {
 }
 
 // Server is a ZooKeeper server. All state below "owner state" belongs to
-// one goroutine (run); event loops reach it only through Submit/Closed.
+// one goroutine (run); event loops reach it only through Submit/Closed
+// (the client layer, cl).
 type Server struct {
 	cfg  Config
 	log  zerolog.Logger
 	opts tree.Options
 
 	events  chan event
-	calls   chan func()                // work run on the owner goroutine (Call)
-	closedQ atomic.Pointer[clientConn] // lock-free stack of closed connections
-	// heardQ is a lock-free stack of connections whose bytes arrived since
-	// the owner last looked (Received, runHeard).
-	heardQ atomic.Pointer[clientConn]
-	// Backpressure (Submit, resumeParked). queued counts packets in
-	// events; parking is set while refused connections wait, so that
-	// newcomers queue behind them; parkedQ is a lock-free stack of
-	// connections refused since the owner last looked.
-	queued  atomic.Int64
-	parking atomic.Bool
-	parkedQ atomic.Pointer[clientConn]
+	calls   chan func() // work run on the owner goroutine (Call)
 	wake    chan struct{}
 	quit    chan struct{}
 	done    chan struct{}
@@ -78,23 +67,19 @@ type Server struct {
 	start   time.Time // monotonic origin for session time
 	startMs int64
 
+	// cl is the client connection layer (clients.go).
+	cl clients
+
 	// owner state
-	tree        *tree.Tree
-	sessions    *session.Tracker
-	dataW       *watch.Manager
-	childW      *watch.Manager
-	conns       map[uint64]*clientConn
-	bySession   map[wire.SessionID]*clientConn
-	perIP       map[string]*ipEntry
-	zxid        wire.Zxid     // last zxid handed out
-	inflight    []*proposal   // prepared txns not yet applied, in zxid order
-	dirty       []*clientConn // connections with output to flush
-	parked      []*clientConn // refused connections waiting for room, oldest first
-	stats       stats
-	nextReap    int64            // mono ms of the next container/TTL check
-	reap        reaper           // containers and TTL nodes (reaper.go)
-	sessionless sessionlessCheck // connections without a session (sessionless.go)
-	lis         clientListener   // the client port served on and its moves (listener.go)
+	tree     *tree.Tree
+	sessions *session.Tracker
+	dataW    *watch.Manager
+	childW   *watch.Manager
+	zxid     wire.Zxid   // last zxid handed out
+	inflight []*proposal // prepared txns not yet applied, in zxid order
+	stats    stats
+	nextReap int64  // mono ms of the next container/TTL check
+	reap     reaper // containers and TTL nodes (reaper.go)
 
 	// work split across rounds (jobs.go)
 	sched scheduler
@@ -107,14 +92,6 @@ type Server struct {
 	expireMore bool
 	expireAt   int64
 	touching   []touchBatch // learners' touches not yet applied
-	// outstandingN is the number of requests in connections' pending
-	// queues (srvr's Outstanding).
-	outstandingN int
-	// queuedSync is set while a sync taken from a connection's pending
-	// queue runs: syncAfter is its target (execRequest). One request runs
-	// at a time, so it lives here rather than in every clientConn.
-	queuedSync bool
-	syncAfter  wire.Zxid
 
 	// dur is the disk: the txn log, snapshots, purge (persist.go)
 	dur durable
@@ -132,7 +109,6 @@ type Server struct {
 	committed zab.CommittedLog
 	role      atomic.Uint32         // peer role, for Mode
 	failErr   atomic.Pointer[error] // why the server stopped itself
-	sasl      *saslSetup            // client SASL (sasl.go); nil: none
 	jsum      *javaSummaries        // Java's summaries (javasummary.go); set in New, never replaced
 	resp      responder             // four-letter words and admin commands (responder.go)
 	// stepProbe, if set (tests, on the owner goroutine), runs at the start
@@ -160,7 +136,14 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.resp = responder{s: s, cfg: &s.cfg, stats: &s.stats}
 	s.dur = newDurable(&s.cfg, s.log, s.opts, s.jsum, &s.stats, s.nowMs, s.quit, s.poke, s.goRoutine)
-	s.sessionless = sessionlessCheck{stats: &s.stats, close: s.closeConn}
+	s.cl = clients{
+		cfg: &s.cfg, log: s.log, stats: &s.stats,
+		events: s.events, wake: s.wake, quit: s.quit, nowMs: s.nowMs, tree: &s.tree,
+		host: s, sched: &s.sched, resp: &s.resp, jsum: s.jsum,
+		learner: func() *learnerDriver { return s.peer.learner },
+		dropJob: func(j connJob) { j.drop(s) },
+	}
+	s.cl.sessionless = sessionlessCheck{stats: &s.stats, close: s.cl.closeConn}
 	s.sched.s = s
 	s.reap = newReaper(s.cfg.ContainerMaxPerMinute, s.nowMs, func(path string) {
 		s.proposeServerTxn(0, wire.OpDeleteContainer, &wire.DeleteTxn{Path: path})
@@ -169,7 +152,7 @@ func New(cfg Config) (*Server, error) {
 		s.jsum.feedLatencies()
 	}
 	var err error
-	if s.sasl, err = cfg.loadSASL(); err != nil {
+	if s.cl.sasl, err = cfg.loadSASL(); err != nil {
 		return nil, err
 	}
 	for _, w := range warnedSettings(cfg.Raw) {
@@ -184,9 +167,6 @@ func (s *Server) Config() Config { return s.cfg }
 
 // nowMs returns milliseconds on the server's monotonic clock.
 func (s *Server) nowMs() int64 { return s.startMs + time.Since(s.start).Milliseconds() }
-
-// msAt is nowMs at the time t (read earlier on the owner goroutine).
-func (s *Server) msAt(t time.Time) int64 { return s.startMs + t.Sub(s.start).Milliseconds() }
 
 // wallMs returns wall-clock milliseconds (txn header time, ctime/mtime).
 func wallMs() int64 { return time.Now().UnixMilli() }
@@ -211,12 +191,14 @@ func (s *Server) Start() error {
 	s.sessions = session.NewTracker(int64(s.cfg.TickTime), sid, s.startMs)
 	s.dataW = watch.NewManager()
 	s.childW = watch.NewManager()
-	s.conns = make(map[uint64]*clientConn)
-	s.bySession = make(map[wire.SessionID]*clientConn)
-	s.perIP = make(map[string]*ipEntry)
+	s.cl.start, s.cl.startMs = s.start, s.startMs
+	s.cl.sessions, s.cl.dataW, s.cl.childW = s.sessions, s.dataW, s.childW
+	s.cl.conns = make(map[uint64]*clientConn)
+	s.cl.bySession = make(map[wire.SessionID]*clientConn)
+	s.cl.perIP = make(map[string]*ipEntry)
 	s.stats.reset()
-	s.resp.conns, s.resp.sessions, s.resp.dataW, s.resp.childW = s.conns, s.sessions, s.dataW, s.childW
-	s.sched.notify = notifier{dataW: s.dataW, childW: s.childW, conns: s.conns, skipACL: s.cfg.SkipACL, send: s.sendEvent}
+	s.resp.conns, s.resp.sessions, s.resp.dataW, s.resp.childW = s.cl.conns, s.sessions, s.dataW, s.childW
+	s.sched.notify = notifier{dataW: s.dataW, childW: s.childW, conns: s.cl.conns, skipACL: s.cfg.SkipACL, send: s.cl.sendEvent}
 	s.resp.traceMask = 306
 	if err := s.dur.open(s.installDatabase); err != nil {
 		return err
@@ -301,7 +283,7 @@ func (s *Server) Call(ctx context.Context, fn func()) error {
 
 // SetClientPort records the port the front end actually bound (conf).
 // Call it before clients connect.
-func (s *Server) SetClientPort(port int) { s.lis.port.Store(int64(port)) }
+func (s *Server) SetClientPort(port int) { s.cl.lis.port.Store(int64(port)) }
 
 // SetClientRebind gives the server the move of its client listener
 // (proxy.Frontend.Rebind): with reconfigEnabled, a configuration that
@@ -309,7 +291,7 @@ func (s *Server) SetClientPort(port int) { s.lis.port.Store(int64(port)) }
 // Java's cnxnFactory.reconfigure. fn runs on a goroutine of its own.
 // Without it, such a change is logged as an error and the listener stays
 // (a front end that cannot move: client.portUnification).
-func (s *Server) SetClientRebind(fn func(addr string) (net.Addr, error)) { s.lis.rebind.Store(&fn) }
+func (s *Server) SetClientRebind(fn func(addr string) (net.Addr, error)) { s.cl.lis.rebind.Store(&fn) }
 
 // Done is closed when the server has stopped.
 func (s *Server) Done() <-chan struct{} { return s.done }
@@ -328,138 +310,12 @@ func (s *Server) Open(c Sink) any {
 // calls the connection's Resume. A resumed connection is admitted past the
 // line once.
 func (s *Server) Submit(h any, pkts []wire.ClientPacket) bool {
-	cc, ok := h.(*clientConn)
-	if !ok {
-		return false
-	}
-	// Hold every string as Java would after decoding it (malformed UTF-8
-	// repaired, characters outside the BMP as surrogates): a pass over the
-	// requests, done here on the event loop that decoded them rather than
-	// on the owner. A refused batch comes back with more packets after it
-	// (the front end holds it): its converted prefix is not converted
-	// again, the conversion is not idempotent.
-	for i := int(cc.javaDone); i < len(pkts); i++ {
-		if p := &pkts[i]; p.Kind == wire.KindRequest && p.BodyErr == nil {
-			wire.ToJavaStrings(p.Body)
-		}
-	}
-	cc.javaDone = int32(len(pkts))
-	n := int64(max(len(pkts), 1))
-	if cc.admitted.Load() {
-		cc.admitted.Store(false)
-	} else if s.parking.Load() || s.queued.Load() >= eventQueuePackets {
-		return s.park(cc, n)
-	}
-	select {
-	case s.events <- event{cc: cc, pkts: pkts}:
-		s.queued.Add(n)
-		cc.javaDone = 0
-		return true
-	case <-s.quit:
-		return false
-	default:
-		return s.park(cc, n)
-	}
-}
-
-// park queues a refused connection for resumeParked and wakes the owner
-// goroutine. It runs on the connection's event loop, which submits nothing
-// more for it until Resume, so a connection is parked at most once.
-func (s *Server) park(cc *clientConn, n int64) bool {
-	s.stats.overloaded.Add(1)
-	cc.parkedPkts.Store(n)
-	// parking before the push: once resumeParked has taken cc it may
-	// clear the flag, and must not find it set again by us afterwards.
-	s.parking.Store(true)
-	if cc.parked.CompareAndSwap(false, true) {
-		for {
-			head := s.parkedQ.Load()
-			cc.nextParked = head
-			if s.parkedQ.CompareAndSwap(head, cc) {
-				break
-			}
-		}
-	}
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-	return false
-}
-
-// resumeParked lets parked connections submit again, oldest first, once
-// the queue has drained to half of either bound, as many as the room
-// left: each is expected to bring about what it was refused with. A
-// flooder that is resumed and floods again parks behind everyone who
-// waited meanwhile, so every connection gets its turn. It runs on the
-// owner goroutine after every step; Resume only wakes an event loop.
-func (s *Server) resumeParked() {
-	if len(s.parked) == 0 && s.parkedQ.Load() == nil && !s.parking.Load() {
-		return // the usual case: plain loads, no write to shared memory
-	}
-	if head := s.parkedQ.Swap(nil); head != nil {
-		// The stack is newest first.
-		from := len(s.parked)
-		for cc := head; cc != nil; {
-			next := cc.nextParked
-			cc.nextParked = nil
-			s.parked = append(s.parked, cc)
-			cc = next
-		}
-		slices.Reverse(s.parked[from:])
-	}
-	if len(s.parked) == 0 {
-		if s.parking.Load() {
-			// A connection that set it is in parkedQ by now, or about to
-			// be: it woke us, and is resumed on the next step.
-			s.parking.Store(false)
-		}
-		return
-	}
-	queued, batches := s.queued.Load(), len(s.events)
-	if queued > eventQueuePackets/2 || batches > eventQueueSize/2 {
-		return // more events are queued: this runs again after them
-	}
-	room, slots := eventQueuePackets-queued, eventQueueSize-batches
-	i := 0
-	for ; i < len(s.parked) && room > 0 && slots > 0; i++ {
-		cc := s.parked[i]
-		s.parked[i] = nil
-		cc.parked.Store(false)
-		if cc.gone.Load() {
-			continue // its packets went with the connection
-		}
-		room -= cc.parkedPkts.Load()
-		slots--
-		cc.admitted.Store(true)
-		cc.sink.Resume()
-	}
-	s.parked = s.parked[i:]
-	if len(s.parked) == 0 {
-		s.parked = nil
-		// Anyone parked since the swap above is in parkedQ and has woken
-		// us; it is resumed on the next step.
-		s.parking.Store(false)
-	}
+	return s.cl.submit(h, pkts)
 }
 
 // Closed records that a connection is gone (lock-free, never blocks).
 func (s *Server) Closed(h any, _ error) {
-	cc, ok := h.(*clientConn)
-	if !ok || !cc.gone.CompareAndSwap(false, true) {
-		return
-	}
-	for {
-		head := s.closedQ.Load()
-		cc.nextClosed = head
-		if s.closedQ.CompareAndSwap(head, cc) {
-			break
-		}
-	}
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
+	s.cl.closed(h)
 }
 
 // Received notes that bytes arrived from a connection
@@ -471,45 +327,7 @@ func (s *Server) Closed(h any, _ error) {
 // or its packets wait for room (runHeard). Lock-free; the connection is
 // pushed at most once until the owner takes it.
 func (s *Server) Received(h any) {
-	cc, ok := h.(*clientConn)
-	if !ok {
-		return
-	}
-	cc.heardAt.Store(s.nowMs())
-	if !cc.heard.CompareAndSwap(false, true) {
-		return // in heardQ already; the owner reads heardAt after taking it
-	}
-	for {
-		head := s.heardQ.Load()
-		cc.nextHeard = head
-		if s.heardQ.CompareAndSwap(head, cc) {
-			break
-		}
-	}
-}
-
-// runHeard touches the sessions of the connections heard from since the
-// last call, at the time their bytes arrived (never moving an expiry
-// earlier); a learner records them for its next PING reply instead. Each
-// round, and before sessions are expired or a PING is answered. O(the
-// connections heard since the last call).
-func (s *Server) runHeard() {
-	for cc := s.heardQ.Swap(nil); cc != nil; {
-		next := cc.nextHeard
-		cc.nextHeard = nil
-		cc.heard.Store(false) // a later arrival pushes cc again
-		at := cc.heardAt.Load()
-		if cc.session != 0 && !cc.dead && !cc.closing {
-			if s.isLearner() {
-				if lr := s.peer.learner; lr.touched != nil {
-					lr.touchLearner(cc)
-				}
-			} else {
-				s.sessions.Extend(cc.session, cc.timeoutMs, at)
-			}
-		}
-		cc = next
-	}
+	s.cl.received(h)
 }
 
 // run is the owner goroutine: it applies every change to server state.
@@ -560,7 +378,7 @@ func (s *Server) run() {
 				}
 				break
 			}
-			s.queued.Add(-taken)
+			s.cl.queued.Add(-taken)
 		case <-durable:
 			s.onDurable(s.dur.store.DurableZxid())
 		case f := <-failed:
@@ -606,8 +424,8 @@ func (s *Server) run() {
 			s.jsum.updates.flush()
 			s.jsum.reads.flush()
 		case <-s.quit:
-			s.reapClosed()
-			s.flush()
+			s.cl.reapClosed()
+			s.cl.flush()
 			s.stopPeer()
 			s.dropReaper()
 			if s.dur.snap != nil {
@@ -615,9 +433,9 @@ func (s *Server) run() {
 			}
 			return
 		}
-		s.reapClosed()
+		s.cl.reapClosed()
 		s.sched.runJobs()
-		s.resumeParked()
+		s.cl.resumeParked()
 		if s.ownsStore() && s.peer.syncing() == nil {
 			s.dur.maybeStartSnapshot(s.tree)
 			s.dur.advanceSnapshot(s.tree, s.sessions, s.sched.applyJob != nil)
@@ -629,7 +447,7 @@ func (s *Server) run() {
 		if ld := s.leader; ld != nil && ld.stepDownAfter {
 			s.stepDown("zxid counter rollover: a new epoch is needed")
 		}
-		s.flush()
+		s.cl.flush()
 	}
 }
 
@@ -642,157 +460,14 @@ func (s *Server) wakeOwner() {
 	}
 }
 
-// reapClosed processes connections whose sockets closed.
-func (s *Server) reapClosed() {
-	head := s.closedQ.Swap(nil)
-	for cc := head; cc != nil; {
-		next := cc.nextClosed
-		cc.nextClosed = nil
-		s.connGone(cc)
-		cc = next
-	}
-}
-
 func (s *Server) handleEvent(ev event) {
 	cc := ev.cc
 	if !cc.registered {
-		s.register(cc)
+		s.cl.register(cc)
 	}
 	now := time.Now() // their arrival at the owner goroutine
 	for i := range ev.pkts {
-		s.handlePacket(cc, &ev.pkts[i], now)
-	}
-}
-
-// register starts tracking a connection and enforces maxClientCnxns.
-func (s *Server) register(cc *clientConn) {
-	cc.registered = true
-	cc.openedAt = s.nowMs()
-	cc.lastActive = cc.openedAt
-	cc.stats.established = wallMs()
-	cc.stats.lastOpCode = opNA
-	ip := hostOf(cc.remote)
-	e := s.perIP[ip]
-	if e == nil {
-		e = &ipEntry{ip: ip}
-		s.perIP[ip] = e
-	}
-	e.conns++
-	s.conns[cc.id] = cc
-	s.sessionless.add(cc)
-	s.stats.connections++
-	if s.cfg.MaxClientCnxns > 0 && e.conns > s.cfg.MaxClientCnxns {
-		s.stats.connRejected++
-		s.log.Warn().Str("remote", cc.remote).Int("max", s.cfg.MaxClientCnxns).
-			Msg("Too many connections from client IP - closing")
-		cc.closeNow = true
-		s.closeConn(cc, "too many connections from "+e.ip)
-	}
-}
-
-// connGone forgets a connection whose socket closed. Its session lives on
-// until it expires or the client reconnects.
-func (s *Server) connGone(cc *clientConn) {
-	if !cc.registered {
-		// Its open event may still be queued; account for it now so the
-		// per-IP count and connection table stay right.
-		s.register(cc)
-	}
-	if cc.dead {
-		return
-	}
-	cc.dead = true
-	delete(s.conns, cc.id)
-	if e := s.perIP[cc.ip()]; e != nil {
-		if e.conns--; e.conns <= 0 {
-			delete(s.perIP, e.ip)
-		}
-	}
-	if cc.session != 0 && s.bySession[cc.session] == cc {
-		delete(s.bySession, cc.session)
-	}
-	s.dataW.RemoveWatcher(watch.Watcher(cc.id))
-	s.childW.RemoveWatcher(watch.Watcher(cc.id))
-	if cc.job != nil && !cc.fourLetter {
-		// A four-letter word's job goes on: its answer goes to the front
-		// end's duplicate of the socket, which only its Send and Close
-		// release (answerFourLetter).
-		cc.job.drop(s)
-		cc.job = nil
-	}
-	s.outstandingN -= len(cc.pending)
-	cc.pending = nil
-	cc.out = nil
-}
-
-// closeConn flushes what cc has and closes it.
-func (s *Server) closeConn(cc *clientConn, reason string) {
-	if cc.dead || cc.closing {
-		return
-	}
-	cc.closing = true
-	s.flushConn(cc)
-	cc.sink.Close(reason)
-}
-
-// closeConnNow closes cc without sending what it has queued (Java's
-// immediate close, used on session expiry).
-func (s *Server) closeConnNow(cc *clientConn, reason string) {
-	if cc.dead || cc.closing {
-		return
-	}
-	cc.closing = true
-	cc.out = nil
-	s.flushConn(cc)
-	cc.sink.Close(reason)
-}
-
-// flush sends every connection's accumulated output. A round that
-// answers several connections leaves the writes to the event loops,
-// which do them in parallel with the owner; a lone reply (a serial
-// client) is written by the owner itself when the front end can
-// (proxy.conn.Send), which saves waking a loop.
-func (s *Server) flush() {
-	later := len(s.dirty) > 1
-	for _, cc := range s.dirty {
-		cc.inDirty = false
-		s.flushConnVia(cc, later)
-	}
-	s.dirty = s.dirty[:0]
-}
-
-// laterSender is a Sink that can be told to queue a reply on its event
-// loop rather than write it from the owner (proxy.conn).
-type laterSender interface {
-	SendLater(b []byte, completed int) bool
-}
-
-func (s *Server) flushConn(cc *clientConn) { s.flushConnVia(cc, false) }
-
-func (s *Server) flushConnVia(cc *clientConn, later bool) {
-	if len(cc.out) == 0 && cc.completed == 0 {
-		return
-	}
-	if !cc.dead {
-		s.stats.sentPackets += int64(cc.sentPkts)
-		cc.stats.sent += int64(cc.sentPkts)
-		if ls, ok := cc.sink.(laterSender); ok && later {
-			ls.SendLater(cc.out, int(cc.completed))
-		} else {
-			cc.sink.Send(cc.out, int(cc.completed))
-		}
-	}
-	cc.outHint = int32(min(len(cc.out), maxOutHint))
-	cc.sentPkts = 0
-	cc.out = nil
-	cc.completed = 0
-}
-
-// markDirty queues cc for the end-of-round flush.
-func (s *Server) markDirty(cc *clientConn) {
-	if !cc.inDirty {
-		cc.inDirty = true
-		s.dirty = append(s.dirty, cc)
+		s.cl.handlePacket(cc, &ev.pkts[i], now)
 	}
 }
 
@@ -819,20 +494,20 @@ func (s *Server) onTick() {
 	if s.peer != nil && s.peer.role == roleLeading {
 		s.leader.tickLeading()
 		if s.leader == nil || !s.leader.serving() {
-			s.sessionless.run(now)
+			s.cl.sessionless.run(now)
 			return
 		}
 	} else if s.peer != nil {
 		// Learners expire nothing: the leader owns sessions, containers and
 		// TTLs. They only close handshake-less connections.
 		s.maybeStartElection()
-		s.sessionless.run(now)
+		s.cl.sessionless.run(now)
 		return
 	}
 	if !late {
 		s.sched.expireSessions(now)
 	}
-	s.sessionless.run(now)
+	s.cl.sessionless.run(now)
 	if now >= s.nextReap {
 		s.nextReap = now + int64(s.cfg.ContainerCheckMs)
 		if s.reap.check(s.tree, wallMs(), s.sched.applyJob != nil) {
@@ -881,17 +556,4 @@ type ipEntry struct {
 	ip    string
 	conns int
 	auth  []wire.ID // len == cap == 1: appending copies
-}
-
-// ipAuth returns the shared initial auth list of cc's address.
-func (s *Server) ipAuth(cc *clientConn) []wire.ID {
-	ip := cc.ip()
-	e := s.perIP[ip]
-	if e == nil {
-		return []wire.ID{{Scheme: tree.SchemeIP, ID: javaHostAddress(ip)}}
-	}
-	if e.auth == nil {
-		e.auth = []wire.ID{{Scheme: tree.SchemeIP, ID: javaHostAddress(ip)}}
-	}
-	return e.auth[:1:1]
 }

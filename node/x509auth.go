@@ -40,18 +40,18 @@ type certIdentity interface {
 // certificate's subject as an x509 id, preceded by a super id when it is
 // the configured super user. ok is false when the connection has no
 // verified certificate (or the provider is not registered).
-func (s *Server) x509IDs(cc *clientConn) (ids []wire.ID, ok bool) {
+func (c *clients) x509IDs(cc *clientConn) (ids []wire.ID, ok bool) {
 	ci, isTLS := cc.sink.(certIdentity)
-	if !isTLS || !s.cfg.X509Enabled() {
+	if !isTLS || !c.cfg.X509Enabled() {
 		return nil, false
 	}
 	subject, has := ci.ClientCertSubject()
 	if !has {
 		return nil, false
 	}
-	if su, set := s.cfg.Properties[x509SuperUserKey]; set && su == subject {
+	if su, set := c.cfg.Properties[x509SuperUserKey]; set && su == subject {
 		ids = append(ids, wire.ID{Scheme: tree.SchemeSuper, ID: subject})
-		s.log.Info().Str("id", subject).Msg("Authenticated Id as super user")
+		c.log.Info().Str("id", subject).Msg("Authenticated Id as super user")
 	}
 	return append(ids, wire.ID{Scheme: tree.SchemeX509, ID: subject}), true
 }
@@ -60,12 +60,12 @@ func (s *Server) x509IDs(cc *clientConn) (ids []wire.ID, ok bool) {
 // new session's ids, as Java's NettyServerCnxnFactory does right after
 // the handshake (its CertificateVerifier), when the port asks for client
 // certificates.
-func (s *Server) withCertAuth(cc *clientConn, ids []wire.ID) []wire.ID {
-	more, ok := s.x509IDs(cc)
+func (c *clients) withCertAuth(cc *clientConn, ids []wire.ID) []wire.ID {
+	more, ok := c.x509IDs(cc)
 	if !ok {
 		return ids
 	}
 	out := append(ids[:len(ids):len(ids)], more...)
-	s.log.Info().Str("remote", cc.remote).Str("id", more[len(more)-1].ID).Msg("Authenticated Id for Scheme x509")
+	c.log.Info().Str("remote", cc.remote).Str("id", more[len(more)-1].ID).Msg("Authenticated Id for Scheme x509")
 	return out
 }
