@@ -301,56 +301,12 @@ func (p *peer) runElections(quit <-chan struct{}) {
 	}
 }
 
-// setRole changes the peer's role (owner goroutine) and publishes it for Mode.
-func (s *Server) setRole(r role) {
-	s.peer.role = r
-	s.role.Store(uint32(r))
-}
-
-// Mode returns the server's mode as srvr prints it: "standalone",
-// "looking", "synchronizing", "follower" or "observer". Safe from any
-// goroutine.
-func (s *Server) Mode() string { return role(s.role.Load()).String() }
-
-// serving reports whether clients are served (standalone, or a learner
-// that finished its sync).
-func (s *Server) serving() bool {
-	if s.peer == nil {
-		return true
-	}
-	switch s.peer.role {
-	case roleFollowing, roleObserving:
-		return true
-	case roleLeading:
-		return s.leader != nil && s.leader.serving()
-	}
-	return false
-}
-
-// ownsStore reports whether the owner goroutine may use the txn log (not
-// while a learner's sync has a disk job running on it).
-func (s *Server) ownsStore() bool {
-	return s.peer == nil || s.peer.learner.lsync == nil || !s.peer.learner.lsync.job
-}
-
 // syncing is the sync in progress, if any.
 func (p *peer) syncing() *learnerSync {
 	if p != nil && p.role == roleSyncing {
 		return p.learner.lsync
 	}
 	return nil
-}
-
-// isLearner reports whether writes go to a leader (a quorum member that
-// does not lead).
-func (s *Server) isLearner() bool { return s.peer != nil && s.peer.role != roleLeading }
-
-// modeName is srvr's "Mode:" and mntr's server_state.
-func (s *Server) modeName() string {
-	if s.peer == nil {
-		return "standalone"
-	}
-	return s.peer.role.String()
 }
 
 // becomeLooking drops whatever role the server had and asks for an
@@ -483,31 +439,4 @@ func (s *Server) closeAllClients(reason string) {
 		}
 		s.closeConn(cc, reason)
 	}
-}
-
-// stopPeer ends the quorum side at shutdown.
-func (s *Server) stopPeer() {
-	p := s.peer
-	if p == nil {
-		return
-	}
-	p.cancel()
-	if l := p.learner.link; l != nil {
-		l.close("server stopping")
-	}
-	if ld := s.leader; ld != nil {
-		ld.ln.Close()
-		ld.pending.Close()
-		drainArrivals(ld)
-		for _, h := range ld.links {
-			h.close("server stopping")
-		}
-		for _, sn := range ld.snaps {
-			sn.spool.discard()
-		}
-	}
-	if p.elector != nil {
-		p.elector.Close()
-	}
-	p.sec.close()
 }

@@ -27,22 +27,6 @@ import (
 // reconfig client operation with quorum.Reconfig. The files are written
 // on the owner goroutine, as the epoch files are, never on a gnet loop.
 
-// quorum is the configuration in force: the last one activated, or the
-// one the server started with. Safe from any goroutine; the value is
-// never changed, only replaced.
-func (s *Server) quorum() *Quorum {
-	if q := s.quorumNow.Load(); q != nil {
-		return q
-	}
-	return s.cfg.Quorum
-}
-
-// reconfigOn reports whether this quorum member runs the reconfig
-// protocol (reconfigEnabled=true).
-func (s *Server) reconfigOn() bool {
-	return s.cfg.ReconfigEnabled && s.cfg.Quorum != nil
-}
-
 // readNextConfig reads the last seen configuration from zoo.cfg's .next
 // dynamic file, as QuorumPeerConfig does at start with a
 // dynamicConfigFile: nil when there is none.
