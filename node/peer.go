@@ -195,7 +195,7 @@ func (s *Server) newPeer(q *Quorum) error {
 	if err := s.reconfigAtStart(p); err != nil { // reconfig.go
 		return err
 	}
-	sec, err := s.newQuorumSec()
+	sec, err := newQuorumSec(s.cfg)
 	if err != nil {
 		return err
 	}

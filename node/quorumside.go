@@ -3,6 +3,8 @@ package node
 import (
 	"sync/atomic"
 
+	"github.com/rs/zerolog"
+
 	"github.com/zkgo/zkgo/node/zab"
 )
 
@@ -13,12 +15,15 @@ import (
 // and change only this state. Everything except quorum() and Mode() runs
 // on the owner goroutine.
 type quorumSide struct {
-	// static is the configuration the server started with (Config.Quorum;
-	// nil when standalone), reconfigEnabled its reconfigEnabled key.
-	static          *Quorum
-	reconfigEnabled bool
+	// What it needs of the server, set in New: the configuration (its
+	// Quorum is the one the server started with, nil when standalone),
+	// the log, and moveClientPort, which moves the client listener to an
+	// activated configuration's client address (listener.go).
+	cfg            *Config
+	log            zerolog.Logger
+	moveClientPort func(addr string)
 	// quorumNow is the configuration in force once the reconfig protocol
-	// activated one (nil: static); each value is immutable, replaced
+	// activated one (nil: cfg.Quorum); each value is immutable, replaced
 	// whole on the owner goroutine (quorum()).
 	quorumNow atomic.Pointer[Quorum]
 
@@ -38,13 +43,13 @@ func (qs *quorumSide) quorum() *Quorum {
 	if q := qs.quorumNow.Load(); q != nil {
 		return q
 	}
-	return qs.static
+	return qs.cfg.Quorum
 }
 
 // reconfigOn reports whether this quorum member runs the reconfig
 // protocol (reconfigEnabled=true).
 func (qs *quorumSide) reconfigOn() bool {
-	return qs.reconfigEnabled && qs.static != nil
+	return qs.cfg.ReconfigEnabled && qs.cfg.Quorum != nil
 }
 
 // setRole changes the peer's role (owner goroutine) and publishes it for Mode.
