@@ -5,6 +5,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/zkgo/zkgo/node/quorum"
+	"github.com/zkgo/zkgo/wire"
+
 	"github.com/zkgo/zkgo/node/zab"
 )
 
@@ -22,6 +25,8 @@ type quorumSide struct {
 	cfg            *Config
 	log            zerolog.Logger
 	moveClientPort func(addr string)
+	// host is the rest of the server, as the role changes need it.
+	host quorumHost
 	// quorumNow is the configuration in force once the reconfig protocol
 	// activated one (nil: cfg.Quorum); each value is immutable, replaced
 	// whole on the owner goroutine (quorum()).
@@ -34,6 +39,25 @@ type quorumSide struct {
 	// learners from (ZKDatabase.committedLog); every role keeps it.
 	committed zab.CommittedLog
 	role      atomic.Uint32 // peer role, for Mode
+}
+
+// quorumHost is what the quorum side's role changes (becomeLooking,
+// onElection, stepDown, ...) need of the rest of the server: *Server.
+type quorumHost interface {
+	// settleForElection readies the server for an election: applies
+	// settled, session expiry and the reaper stopped.
+	settleForElection()
+	// closeAllClients closes every client connection.
+	closeAllClients(reason string)
+	// becomeLeading starts the leader role; leaveLeading ends it.
+	becomeLeading(out ElectionOutcome)
+	leaveLeading()
+	// wakeOwner wakes the owner goroutine (safe from any goroutine).
+	wakeOwner()
+	// lastZxid is the tree's last zxid.
+	lastZxid() wire.Zxid
+	// initConfig makes an activated configuration /zookeeper/config.
+	initConfig(c *quorum.Config)
 }
 
 // quorum is the configuration in force: the last one activated, or the

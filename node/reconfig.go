@@ -179,7 +179,7 @@ type electionReconfigurer interface {
 // Quorum in force, /zookeeper/config, the election switched to it), and
 // the caller looks again at once; so does an election restarted by an
 // activation. It reports whether err was one of those.
-func (s *Server) onElectionRestart(err error) bool {
+func (qs *quorumSide) onElectionRestart(err error) bool {
 	if errors.Is(err, election.ErrRestarted) {
 		return true
 	}
@@ -187,21 +187,21 @@ func (s *Server) onElectionRestart(err error) bool {
 	if !errors.As(err, &nc) {
 		return false
 	}
-	c, perr := quorum.ParseConfigText(string(nc.Text), s.cfg.Standalone)
-	if perr != nil || c.Version <= s.quorum().Version {
+	c, perr := quorum.ParseConfigText(string(nc.Text), qs.cfg.Standalone)
+	if perr != nil || c.Version <= qs.quorum().Version {
 		return true
 	}
-	p := s.peer
+	p := qs.peer
 	last := p.lastSeen == nil || p.lastSeen.Version <= c.Version
-	if aerr := s.activateConfig(wire.Zxid(c.Version), c, -1, last); aerr != nil {
-		s.log.Error().Err(aerr).Msg("cannot activate the configuration received while looking")
+	if aerr := qs.activateConfig(wire.Zxid(c.Version), c, -1, last); aerr != nil {
+		qs.log.Error().Err(aerr).Msg("cannot activate the configuration received while looking")
 		return true
 	}
 	if last {
 		p.lastSeen = c
 	}
 	p.direct = nil // processReconfig without a designated leader clears reconfigFlag
-	s.tree.InitConfig([]byte(c.String()), c.Version, wallMs())
+	qs.host.initConfig(c)
 	return true
 }
 
@@ -214,14 +214,14 @@ type voteSetter interface {
 // takeDesignatedRole takes the role a reconfiguration decided, without
 // an election: the election port reports it as this server's state and
 // vote, as Java's updateServerState does.
-func (s *Server) takeDesignatedRole(out ElectionOutcome) {
-	p := s.peer
+func (qs *quorumSide) takeDesignatedRole(out ElectionOutcome) {
+	p := qs.peer
 	if vs, ok := p.elector.(voteSetter); ok {
 		vs.SetVote(out.State, out.Leader, out.Zxid)
 	}
-	s.log.Info().Int64("leader", out.Leader).Str("state", out.State.String()).
+	qs.log.Info().Int64("leader", out.Leader).Str("state", out.State.String()).
 		Msg("taking the role a reconfiguration designated, without an election")
-	s.onElection(electionResult{out: out, designated: true})
+	qs.onElection(electionResult{out: out, designated: true})
 }
 
 // persistNextConfig writes a proposed configuration as the .next file

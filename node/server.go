@@ -153,7 +153,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.quorumSide = quorumSide{cfg: &s.cfg, log: s.log, moveClientPort: func(addr string) {
 		s.lis.move(addr, s.cfg.ClientPortAddress, s.log, s.goRoutine)
-	}}
+	}, host: s}
 	s.resp = responder{s: s, cfg: &s.cfg, stats: &s.stats}
 	s.dur = newDurable(&s.cfg, s.log, s.opts, s.jsum, &s.stats, s.nowMs, s.quit, s.poke, s.goRoutine)
 	s.sessionless = sessionlessCheck{stats: &s.stats, close: s.closeConn}
