@@ -690,7 +690,7 @@ func (s *Server) leaveLeading() {
 	s.leader = nil
 	// Uncommitted proposals are in the log (once durable); like a learner,
 	// the next election counts them (fastForward).
-	s.quiesceStore()
+	s.dur.quiesce()
 	for _, p := range s.inflight {
 		if p.cc != nil {
 			s.closeConn(p.cc, "leader shutting down")
