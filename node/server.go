@@ -85,8 +85,7 @@ type Server struct {
 	conns       map[uint64]*clientConn
 	bySession   map[wire.SessionID]*clientConn
 	perIP       map[string]*ipEntry
-	zxid        wire.Zxid     // last zxid handed out
-	inflight    []*proposal   // prepared txns not yet applied, in zxid order
+	writes                    // the last zxid handed out and the txns in flight (commit.go)
 	dirty       []*clientConn // connections with output to flush
 	parked      []*clientConn // refused connections waiting for room, oldest first
 	stats       stats
