@@ -56,10 +56,17 @@ func checkSessionOwner(sessions *session.Tracker, id wire.SessionID, owner int64
 	return wire.ErrOk
 }
 
+// writes is the write pipeline's state: the last zxid handed out and
+// the prepared txns not yet applied. Server embeds it.
+type writes struct {
+	zxid     wire.Zxid   // last zxid handed out
+	inflight []*proposal // prepared txns not yet applied, in zxid order
+}
+
 // nextZxid hands out the next zxid.
-func (s *Server) nextZxid() wire.Zxid {
-	s.zxid++
-	return s.zxid
+func (w *writes) nextZxid() wire.Zxid {
+	w.zxid++
+	return w.zxid
 }
 
 // writeRequest is a write to prepare: from a local client (cc set) or

@@ -27,21 +27,21 @@ func electionMembers(q *Quorum, me QuorumServer) map[int64]election.Member {
 
 // startElection starts fast leader election on this member's election
 // port, as a full participant (it can be elected and lead).
-func (s *Server) startElection(q *Quorum, p *peer) (Elector, error) {
+func (qs *quorumSide) startElection(q *Quorum, p *peer) (Elector, error) {
 	members := electionMembers(q, q.Me())
 	cfg := election.Config{
 		MyID:                 q.MyID,
 		Members:              members,
 		ConfigText:           []byte(q.Text()),
 		CanLead:              true,
-		ReconfigEnabled:      s.reconfigOn(),
+		ReconfigEnabled:      qs.reconfigOn(),
 		Verifier:             q.Verifier,
 		HandshakeTimeout:     p.electionHandshakeTimeout,
 		MaxPendingHandshakes: p.maxPendingHandshakes,
-		Logger:               s.cfg.Logger, // the service adds component=election
+		Logger:               qs.cfg.Logger, // the service adds component=election
 	}
 	// Config.validate refused a value that is not a number.
-	if v := s.cfg.Properties[cnxTimeoutKey]; v != "" {
+	if v := qs.cfg.Properties[cnxTimeoutKey]; v != "" {
 		if ms, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && ms > 0 {
 			cfg.CnxTimeout = time.Duration(ms) * time.Millisecond
 		}
@@ -50,11 +50,11 @@ func (s *Server) startElection(q *Quorum, p *peer) (Elector, error) {
 		"zookeeper.fastleader.minNotificationInterval": &cfg.MinNotificationInterval,
 		"zookeeper.fastleader.maxNotificationInterval": &cfg.MaxNotificationInterval,
 	} {
-		if ms, err := strconv.Atoi(s.cfg.Properties[key]); err == nil && ms > 0 {
+		if ms, err := strconv.Atoi(qs.cfg.Properties[key]); err == nil && ms > 0 {
 			*dst = time.Duration(ms) * time.Millisecond
 		}
 	}
-	if strings.EqualFold(strings.TrimSpace(s.cfg.Raw["quorumListenOnAllIPs"]), "true") {
+	if strings.EqualFold(strings.TrimSpace(qs.cfg.Raw["quorumListenOnAllIPs"]), "true") {
 		cfg.ListenAddr = ":" + strconv.Itoa(q.Me().ElectionPort)
 	}
 	if p.sec != nil {

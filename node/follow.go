@@ -120,7 +120,7 @@ func (lr *learnerDriver) leaveBroadcast() {
 	lr.syncs = nil
 	lr.revalidating = map[wire.SessionID]*clientConn{}
 	lr.touched = map[wire.SessionID]int32{}
-	s.quiesceStore()
+	s.dur.quiesce()
 	s.fastForward()
 	lr.bcast = nil
 }
@@ -146,18 +146,6 @@ func (lr *learnerDriver) dropLink(err error) {
 		s.log.Warn().Str("reason", err.Error()).Int64("leader", p.leader).Msg("Exception when following the leader")
 	}
 	s.becomeLooking(err.Error(), 0)
-}
-
-// quiesceStore hands the log writer what is pending and waits until it is
-// durable (role changes only).
-func (s *Server) quiesceStore() {
-	if s.dur.store == nil || s.dur.storeErr != nil {
-		return
-	}
-	s.dur.store.Sync()
-	if err := s.waitDurable(s.dur.store, s.dur.lastAppended); err != nil {
-		s.log.Warn().Err(err).Msg("txn log did not flush")
-	}
 }
 
 // fastForward applies the txns in the log beyond the tree.

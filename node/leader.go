@@ -661,12 +661,12 @@ func (ld *leaderDriver) tickLeading() {
 }
 
 // stepDown ends the leadership (Leader.shutdown) and looks for a leader.
-func (s *Server) stepDown(reason string) {
-	if s.peer.role != roleLeading {
+func (qs *quorumSide) stepDown(reason string) {
+	if qs.peer.role != roleLeading {
 		return
 	}
-	s.log.Warn().Str("reason", reason).Msg("Shutting down the leader")
-	s.becomeLooking(reason, 0)
+	qs.log.Warn().Str("reason", reason).Msg("Shutting down the leader")
+	qs.becomeLooking(reason, 0)
 }
 
 // leaveLeading closes the learner connections and the listener and brings
@@ -690,7 +690,7 @@ func (s *Server) leaveLeading() {
 	s.leader = nil
 	// Uncommitted proposals are in the log (once durable); like a learner,
 	// the next election counts them (fastForward).
-	s.quiesceStore()
+	s.dur.quiesce()
 	for _, p := range s.inflight {
 		if p.cc != nil {
 			s.cl.closeConn(p.cc, "leader shutting down")

@@ -106,7 +106,7 @@ func (lr *learnerDriver) startLearning(leader int64, observer bool) {
 	s := lr.s
 	p := s.peer
 	s.dur.abortSnapshot()
-	s.quiesceStore()
+	s.dur.quiesce()
 	ls := s.quorum().Servers[leader]
 	l := &learnerLink{
 		leader:       leader,
@@ -710,21 +710,6 @@ func (ls *learnerSync) supersedeBySnap(x, snapZxid wire.Zxid) error {
 	}
 	if err != nil {
 		return fmt.Errorf("removing the txn logs the leader's snapshot supersedes: %w", err)
-	}
-	return nil
-}
-
-// waitDurable blocks until the store has made everything up to z durable.
-// Only the goroutine that holds the store may call it.
-func (s *Server) waitDurable(st store, z wire.Zxid) error {
-	for st.DurableZxid() < z {
-		select {
-		case <-st.Durable():
-		case f := <-st.Failed():
-			return f.err
-		case <-s.quit:
-			return errors.New("server stopping")
-		}
 	}
 	return nil
 }

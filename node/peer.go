@@ -198,7 +198,7 @@ func (s *Server) newPeer(q *Quorum) error {
 	if err := s.reconfigAtStart(p); err != nil { // reconfig.go
 		return err
 	}
-	sec, err := s.newQuorumSec()
+	sec, err := newQuorumSec(s.cfg)
 	if err != nil {
 		return err
 	}
@@ -304,38 +304,6 @@ func (p *peer) runElections(quit <-chan struct{}) {
 	}
 }
 
-// setRole changes the peer's role (owner goroutine) and publishes it for Mode.
-func (s *Server) setRole(r role) {
-	s.peer.role = r
-	s.role.Store(uint32(r))
-}
-
-// Mode returns the server's mode as srvr prints it: "standalone",
-// "looking", "synchronizing", "follower" or "observer". Safe from any
-// goroutine.
-func (s *Server) Mode() string { return role(s.role.Load()).String() }
-
-// serving reports whether clients are served (standalone, or a learner
-// that finished its sync).
-func (s *Server) serving() bool {
-	if s.peer == nil {
-		return true
-	}
-	switch s.peer.role {
-	case roleFollowing, roleObserving:
-		return true
-	case roleLeading:
-		return s.leader != nil && s.leader.serving()
-	}
-	return false
-}
-
-// ownsStore reports whether the owner goroutine may use the txn log (not
-// while a learner's sync has a disk job running on it).
-func (s *Server) ownsStore() bool {
-	return s.peer == nil || s.peer.learner.lsync == nil || !s.peer.learner.lsync.job
-}
-
 // syncing is the sync in progress, if any.
 func (p *peer) syncing() *learnerSync {
 	if p != nil && p.role == roleSyncing {
@@ -344,43 +312,30 @@ func (p *peer) syncing() *learnerSync {
 	return nil
 }
 
-// isLearner reports whether writes go to a leader (a quorum member that
-// does not lead).
-func (s *Server) isLearner() bool { return s.peer != nil && s.peer.role != roleLeading }
-
-// modeName is srvr's "Mode:" and mntr's server_state.
-func (s *Server) modeName() string {
-	if s.peer == nil {
-		return "standalone"
-	}
-	return s.peer.role.String()
-}
-
 // becomeLooking drops whatever role the server had and asks for an
 // election, after delay.
-func (s *Server) becomeLooking(reason string, delay time.Duration) {
-	p := s.peer
+func (qs *quorumSide) becomeLooking(reason string, delay time.Duration) {
+	p := qs.peer
 	prev := p.role
-	// Txns committed and not yet in the tree go in now: the vote and the
-	// log replay below read the tree's last zxid.
-	s.settleApplies()
-	s.expiring, s.expireMore, s.touching = nil, false, nil // the next leader renews every session
-	s.dropReaper()
+	// Txns committed and not yet in the tree go in now (the vote and the
+	// log replay below read the tree's last zxid); the next leader renews
+	// every session.
+	qs.host.settleForElection()
 	switch prev {
 	case roleFollowing, roleObserving:
 		p.learner.leaveBroadcast()
 	case roleLeading:
-		s.closeAllClients("leader shutting down")
-		s.leaveLeading()
+		qs.host.closeAllClients("leader shutting down")
+		qs.host.leaveLeading()
 	}
-	s.setRole(roleLooking)
+	qs.setRole(roleLooking)
 	p.leader = 0
-	s.closeAllClients("server is not serving: " + reason)
-	p.elector.SetLooking(s.tree.LastZxid, p.currentEpoch)
+	qs.host.closeAllClients("server is not serving: " + reason)
+	p.elector.SetLooking(qs.host.lastZxid(), p.currentEpoch)
 	p.lookAt = time.Now().Add(delay)
-	s.log.Info().Str("from", prev.String()).Str("reason", reason).Str("zxid", s.tree.LastZxid.String()).
+	qs.log.Info().Str("from", prev.String()).Str("reason", reason).Str("zxid", qs.host.lastZxid().String()).
 		Int64("epoch", p.currentEpoch).Msg("LOOKING")
-	s.maybeStartElection()
+	qs.maybeStartElection()
 }
 
 // maybeStartElection hands the election goroutine a request once the
@@ -391,14 +346,14 @@ func (s *Server) becomeLooking(reason string, delay time.Duration) {
 // the election waited for the next tick (tickTime/2, a second with the
 // usual 2000): Java's QuorumPeer starts looking for a leader as soon as it
 // is LOOKING.
-func (s *Server) maybeStartElection() {
-	p := s.peer
+func (qs *quorumSide) maybeStartElection() {
+	p := qs.peer
 	if p == nil || p.role != roleLooking || p.looking {
 		return
 	}
 	if d := time.Until(p.lookAt); d > 0 {
 		if p.lookTimer == nil {
-			p.lookTimer = time.AfterFunc(d, s.wakeOwner)
+			p.lookTimer = time.AfterFunc(d, qs.host.wakeOwner)
 		} else {
 			p.lookTimer.Reset(d)
 		}
@@ -407,11 +362,11 @@ func (s *Server) maybeStartElection() {
 	if out := p.direct; out != nil {
 		// A reconfiguration designated the leader (reconfig.go).
 		p.direct = nil
-		s.takeDesignatedRole(*out)
+		qs.takeDesignatedRole(*out)
 		return
 	}
 	select {
-	case p.electionReq <- electionRequest{zxid: s.tree.LastZxid, epoch: p.currentEpoch}:
+	case p.electionReq <- electionRequest{zxid: qs.host.lastZxid(), epoch: p.currentEpoch}:
 		p.looking = true
 		p.stats.elections++
 		p.stats.electionStarted = time.Now()
@@ -420,20 +375,20 @@ func (s *Server) maybeStartElection() {
 }
 
 // onElection acts on an election's outcome.
-func (s *Server) onElection(r electionResult) {
-	p := s.peer
+func (qs *quorumSide) onElection(r electionResult) {
+	p := qs.peer
 	p.looking = false
 	if p.role != roleLooking {
 		return
 	}
 	if r.err != nil {
-		if s.onElectionRestart(r.err) { // reconfig.go
+		if qs.onElectionRestart(r.err) { // reconfig.go
 			p.lookAt = time.Now()
-			s.maybeStartElection()
+			qs.maybeStartElection()
 			return
 		}
 		if !errors.Is(r.err, context.Canceled) {
-			s.log.Warn().Err(r.err).Msg("leader election failed; retrying")
+			qs.log.Warn().Err(r.err).Msg("leader election failed; retrying")
 		}
 		p.lookAt = time.Now().Add(time.Second)
 		return
@@ -449,17 +404,17 @@ func (s *Server) onElection(r electionResult) {
 	out := r.out
 	switch out.State {
 	case wire.ServerFollowing, wire.ServerObserving:
-		if out.Leader == s.quorum().MyID {
-			s.log.Error().Int64("leader", out.Leader).Msg("election named this server as a learner of itself; retrying")
+		if out.Leader == qs.quorum().MyID {
+			qs.log.Error().Int64("leader", out.Leader).Msg("election named this server as a learner of itself; retrying")
 			p.lookAt = time.Now().Add(time.Second)
 			return
 		}
-		if _, ok := s.quorum().Servers[out.Leader]; !ok {
-			s.log.Error().Int64("leader", out.Leader).Msg("elected leader is not in the configuration; retrying")
+		if _, ok := qs.quorum().Servers[out.Leader]; !ok {
+			qs.log.Error().Int64("leader", out.Leader).Msg("elected leader is not in the configuration; retrying")
 			p.lookAt = time.Now().Add(time.Second)
 			return
 		}
-		ev := s.log.Info().Int64("leader", out.Leader).Str("zxid", out.Zxid.String()).Int64("election_epoch", out.ElectionEpoch).
+		ev := qs.log.Info().Int64("leader", out.Leader).Str("zxid", out.Zxid.String()).Int64("election_epoch", out.ElectionEpoch).
 			Int64("peer_epoch", out.PeerEpoch).Dur("took", p.stats.electionTook).Bool("without_election", r.designated)
 		if out.State == wire.ServerObserving {
 			// Java's Observer.observeLeader logs no election time (only
@@ -470,9 +425,9 @@ func (s *Server) onElection(r electionResult) {
 		}
 		p.learner.startLearning(out.Leader, out.State == wire.ServerObserving)
 	case wire.ServerLeading:
-		s.becomeLeading(out)
+		qs.host.becomeLeading(out)
 	default:
-		s.log.Error().Str("state", out.State.String()).Int64("leader", out.Leader).Msg("unexpected election outcome; looking again")
+		qs.log.Error().Str("state", out.State.String()).Int64("leader", out.Leader).Msg("unexpected election outcome; looking again")
 		p.lookAt = time.Now().Add(time.Second)
 	}
 }
@@ -488,29 +443,21 @@ func (s *Server) closeAllClients(reason string) {
 	}
 }
 
-// stopPeer ends the quorum side at shutdown.
-func (s *Server) stopPeer() {
-	p := s.peer
-	if p == nil {
-		return
-	}
-	p.cancel()
-	if l := p.learner.link; l != nil {
-		l.close("server stopping")
-	}
-	if ld := s.leader; ld != nil {
-		ld.ln.Close()
-		ld.pending.Close()
-		drainArrivals(ld)
-		for _, h := range ld.links {
-			h.close("server stopping")
-		}
-		for _, sn := range ld.snaps {
-			sn.spool.discard()
-		}
-	}
-	if p.elector != nil {
-		p.elector.Close()
-	}
-	p.sec.close()
+// settleForElection is what the server does before its quorum side
+// looks for a leader (quorumHost): txns committed and not yet in the
+// tree go in (the vote and the log replay read the tree's last zxid),
+// and session expiry and the reaper stop (the next leader renews every
+// session).
+func (s *Server) settleForElection() {
+	s.settleApplies()
+	s.expiring, s.expireMore, s.touching = nil, false, nil
+	s.dropReaper()
+}
+
+// lastZxid is the tree's last zxid (quorumHost).
+func (s *Server) lastZxid() wire.Zxid { return s.tree.LastZxid }
+
+// initConfig makes c the tree's /zookeeper/config (quorumHost).
+func (s *Server) initConfig(c *quorum.Config) {
+	s.tree.InitConfig([]byte(c.String()), c.Version, wallMs())
 }

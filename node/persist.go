@@ -749,3 +749,30 @@ func (d *durable) runPurge() {
 		}
 	})
 }
+
+// quiesce hands the log writer what is pending and waits until it is
+// durable (role changes only).
+func (d *durable) quiesce() {
+	if d.store == nil || d.storeErr != nil {
+		return
+	}
+	d.store.Sync()
+	if err := d.waitDurable(d.store, d.lastAppended); err != nil {
+		d.log.Warn().Err(err).Msg("txn log did not flush")
+	}
+}
+
+// waitDurable blocks until the store has made everything up to z durable.
+// Only the goroutine that holds the store may call it.
+func (d *durable) waitDurable(st store, z wire.Zxid) error {
+	for st.DurableZxid() < z {
+		select {
+		case <-st.Durable():
+		case f := <-st.Failed():
+			return f.err
+		case <-d.quit:
+			return errors.New("server stopping")
+		}
+	}
+	return nil
+}

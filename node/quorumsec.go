@@ -133,8 +133,6 @@ type quorumSec struct {
 }
 
 // newQuorumSec reads the stores; nil, nil when nothing is configured.
-func (s *Server) newQuorumSec() (*quorumSec, error) { return newQuorumSec(s.cfg) }
-
 func newQuorumSec(cfg Config) (*quorumSec, error) {
 	st, err := cfg.quorumSecurity()
 	if err != nil {

@@ -24,22 +24,6 @@ import (
 // reconfig client operation with quorum.Reconfig. The files are written
 // on the owner goroutine, as the epoch files are, never on a gnet loop.
 
-// quorum is the configuration in force: the last one activated, or the
-// one the server started with. Safe from any goroutine; the value is
-// never changed, only replaced.
-func (s *Server) quorum() *Quorum {
-	if q := s.quorumNow.Load(); q != nil {
-		return q
-	}
-	return s.cfg.Quorum
-}
-
-// reconfigOn reports whether this quorum member runs the reconfig
-// protocol (reconfigEnabled=true).
-func (s *Server) reconfigOn() bool {
-	return s.cfg.ReconfigEnabled && s.cfg.Quorum != nil
-}
-
 // readNextConfig reads the last seen configuration from zoo.cfg's .next
 // dynamic file, as QuorumPeerConfig does at start with a
 // dynamicConfigFile: nil when there is none.
@@ -68,33 +52,33 @@ func readNextConfig(cfgPath string, standaloneEnabled bool) (*quorum.Config, err
 // (QuorumPeerConfig.backupOldConfig); the first activation moves them to
 // a dynamic file. The .next file, if any, is the last seen configuration
 // (QuorumPeerConfig reads it; one that does not read refuses the start).
-func (s *Server) reconfigAtStart(p *peer) error {
-	if !s.reconfigOn() {
+func (qs *quorumSide) reconfigAtStart(p *peer) error {
+	if !qs.reconfigOn() {
 		return nil
 	}
-	p.lastSeen = s.quorum().config()
-	next, err := readNextConfig(s.cfg.Source, s.cfg.Standalone)
+	p.lastSeen = qs.quorum().config()
+	next, err := readNextConfig(qs.cfg.Source, qs.cfg.Standalone)
 	if err != nil {
 		return err
 	}
 	if next != nil && next.Version > p.lastSeen.Version {
 		p.lastSeen = next
 	}
-	if _, dyn := s.cfg.Raw["dynamicConfigFile"]; dyn || s.cfg.Source == "" {
+	if _, dyn := qs.cfg.Raw["dynamicConfigFile"]; dyn || qs.cfg.Source == "" {
 		return nil
 	}
-	return BackupStaticConfig(s.cfg.Source)
+	return BackupStaticConfig(qs.cfg.Source)
 }
 
 // leaderReconfig fills the reconfiguration part of a leadership's
 // configuration: the committed configuration, the last seen one and
 // reconfigEnabled.
-func (s *Server) leaderReconfig(lc *zab.LeaderConfig) error {
-	if !s.reconfigOn() {
+func (qs *quorumSide) leaderReconfig(lc *zab.LeaderConfig) error {
+	if !qs.reconfigOn() {
 		return nil
 	}
-	lc.Config = s.quorum().config()
-	lc.LastSeen = s.peer.lastSeen
+	lc.Config = qs.quorum().config()
+	lc.LastSeen = qs.peer.lastSeen
 	lc.ReconfigEnabled = true
 	return nil
 }
@@ -169,15 +153,15 @@ func (lr *learnerDriver) learnerConfigs(next *quorum.Config, acts []zab.LearnerA
 // designate records the role a reconfiguration decided (Java's
 // updateServerState with reconfigFlag): leading when this server is the
 // designated leader, else observing or following it.
-func (s *Server) designate(leader int64, observer bool, z wire.Zxid) {
+func (qs *quorumSide) designate(leader int64, observer bool, z wire.Zxid) {
 	out := ElectionOutcome{State: wire.ServerFollowing, Leader: leader, Zxid: z}
 	switch {
-	case leader == s.quorum().MyID:
+	case leader == qs.quorum().MyID:
 		out.State = wire.ServerLeading
 	case observer:
 		out.State = wire.ServerObserving
 	}
-	s.peer.direct = &out
+	qs.peer.direct = &out
 }
 
 // electionReconfigurer is an Elector that switches to a new configuration
@@ -192,7 +176,7 @@ type electionReconfigurer interface {
 // Quorum in force, /zookeeper/config, the election switched to it), and
 // the caller looks again at once; so does an election restarted by an
 // activation. It reports whether err was one of those.
-func (s *Server) onElectionRestart(err error) bool {
+func (qs *quorumSide) onElectionRestart(err error) bool {
 	if errors.Is(err, election.ErrRestarted) {
 		return true
 	}
@@ -200,21 +184,21 @@ func (s *Server) onElectionRestart(err error) bool {
 	if !errors.As(err, &nc) {
 		return false
 	}
-	c, perr := quorum.ParseConfigText(string(nc.Text), s.cfg.Standalone)
-	if perr != nil || c.Version <= s.quorum().Version {
+	c, perr := quorum.ParseConfigText(string(nc.Text), qs.cfg.Standalone)
+	if perr != nil || c.Version <= qs.quorum().Version {
 		return true
 	}
-	p := s.peer
+	p := qs.peer
 	last := p.lastSeen == nil || p.lastSeen.Version <= c.Version
-	if aerr := s.activateConfig(wire.Zxid(c.Version), c, -1, last); aerr != nil {
-		s.log.Error().Err(aerr).Msg("cannot activate the configuration received while looking")
+	if aerr := qs.activateConfig(wire.Zxid(c.Version), c, -1, last); aerr != nil {
+		qs.log.Error().Err(aerr).Msg("cannot activate the configuration received while looking")
 		return true
 	}
 	if last {
 		p.lastSeen = c
 	}
 	p.direct = nil // processReconfig without a designated leader clears reconfigFlag
-	s.tree.InitConfig([]byte(c.String()), c.Version, wallMs())
+	qs.host.initConfig(c)
 	return true
 }
 
@@ -227,45 +211,45 @@ type voteSetter interface {
 // takeDesignatedRole takes the role a reconfiguration decided, without
 // an election: the election port reports it as this server's state and
 // vote, as Java's updateServerState does.
-func (s *Server) takeDesignatedRole(out ElectionOutcome) {
-	p := s.peer
+func (qs *quorumSide) takeDesignatedRole(out ElectionOutcome) {
+	p := qs.peer
 	if vs, ok := p.elector.(voteSetter); ok {
 		vs.SetVote(out.State, out.Leader, out.Zxid)
 	}
-	s.log.Info().Int64("leader", out.Leader).Str("state", out.State.String()).
+	qs.log.Info().Int64("leader", out.Leader).Str("state", out.State.String()).
 		Msg("taking the role a reconfiguration designated, without an election")
-	s.onElection(electionResult{out: out, designated: true})
+	qs.onElection(electionResult{out: out, designated: true})
 }
 
 // persistNextConfig writes a proposed configuration as the .next file
 // (QuorumPeer.setLastSeenQuorumVerifier) before the proposal goes out.
-func (s *Server) persistNextConfig(next *quorum.Config) error {
-	if err := WriteNextConfig(s.cfg.Source, next.String()); err != nil {
+func (qs *quorumSide) persistNextConfig(next *quorum.Config) error {
+	if err := WriteNextConfig(qs.cfg.Source, next.String()); err != nil {
 		return fmt.Errorf("cannot write the proposed configuration %s: %w", quorum.HexVersion(next.Version), err)
 	}
-	s.log.Info().Str("version", quorum.HexVersion(next.Version)).Msg("proposed configuration written")
+	qs.log.Info().Str("version", quorum.HexVersion(next.Version)).Msg("proposed configuration written")
 	return nil
 }
 
 // activateConfig writes an activated configuration as Java does (the
 // dynamic file, zoo.cfg rewritten to point at it, the .next file gone
 // when it is the last seen one) and makes it the one in force.
-func (s *Server) activateConfig(z wire.Zxid, c *quorum.Config, designated int64, lastSeen bool) error {
-	prev := s.quorum()
+func (qs *quorumSide) activateConfig(z wire.Zxid, c *quorum.Config, designated int64, lastSeen bool) error {
+	prev := qs.quorum()
 	me := prev.MyID
-	if err := WriteActivatedConfig(s.cfg.Source, me, c.String(), lastSeen); err != nil {
+	if err := WriteActivatedConfig(qs.cfg.Source, me, c.String(), lastSeen); err != nil {
 		return fmt.Errorf("cannot write the activated configuration %s: %w", quorum.HexVersion(c.Version), err)
 	}
 	q := quorumOf(c, me)
-	s.quorumNow.Store(q)
+	qs.quorumNow.Store(q)
 	if m, ok := c.Servers[me]; ok && m.HasClient {
 		// Moves only if it differs from where the listener serves.
-		s.cl.lis.move(net.JoinHostPort(m.ClientHost, strconv.Itoa(m.ClientPort)), s.cfg.ClientPortAddress, s.log, s.goRoutine)
+		qs.moveClientPort(net.JoinHostPort(m.ClientHost, strconv.Itoa(m.ClientPort)))
 	}
 	// QuorumPeer.restartLeaderElection: notifications carry the new
 	// configuration, and elections count with it.
-	if er, ok := s.peer.elector.(electionReconfigurer); ok {
-		myEntry := s.cfg.Quorum.Me()
+	if er, ok := qs.peer.elector.(electionReconfigurer); ok {
+		myEntry := qs.cfg.Quorum.Me()
 		if m, in := prev.Servers[me]; in {
 			myEntry = m
 		}
@@ -273,10 +257,10 @@ func (s *Server) activateConfig(z wire.Zxid, c *quorum.Config, designated int64,
 			myEntry = m
 		}
 		if err := er.Reconfigure(q, myEntry); err != nil {
-			s.log.Error().Err(err).Msg("election not switched to the activated configuration")
+			qs.log.Error().Err(err).Msg("election not switched to the activated configuration")
 		}
 	}
-	s.log.Info().Str("version", quorum.HexVersion(c.Version)).Str("zxid", z.String()).Int64("designated_leader", designated).
+	qs.log.Info().Str("version", quorum.HexVersion(c.Version)).Str("zxid", z.String()).Int64("designated_leader", designated).
 		Msg("configuration activated")
 	return nil
 }

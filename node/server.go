@@ -13,7 +13,6 @@ import (
 	"github.com/zkgo/zkgo/node/session"
 	"github.com/zkgo/zkgo/node/tree"
 	"github.com/zkgo/zkgo/node/watch"
-	"github.com/zkgo/zkgo/node/zab"
 	"github.com/zkgo/zkgo/wire"
 )
 
@@ -75,8 +74,7 @@ type Server struct {
 	sessions *session.Tracker
 	dataW    *watch.Manager
 	childW   *watch.Manager
-	zxid     wire.Zxid   // last zxid handed out
-	inflight []*proposal // prepared txns not yet applied, in zxid order
+	writes   // the last zxid handed out and the txns in flight (commit.go)
 	stats    stats
 	nextReap int64  // mono ms of the next container/TTL check
 	reap     reaper // containers and TTL nodes (reaper.go)
@@ -96,21 +94,15 @@ type Server struct {
 	// dur is the disk: the txn log, snapshots, purge (persist.go)
 	dur durable
 
-	// quorumNow is the configuration in force once the reconfig protocol
-	// activated one (nil: cfg.Quorum); each value is immutable, replaced
-	// whole on the owner goroutine (quorum()).
-	quorumNow atomic.Pointer[Quorum]
+	// quorumSide is the quorum membership: the configuration in force,
+	// the peer, the leadership, the committed log and the role
+	// (quorumside.go). Embedded: its methods (quorum, serving, isLearner,
+	// Mode, ...) are its own, not Server's.
+	quorumSide
 
-	// quorum membership (nil when standalone)
-	peer   *peer
-	leader *leaderDriver // while this server leads
-	// committed is the window of recent committed txns a leader syncs
-	// learners from (ZKDatabase.committedLog); every role keeps it.
-	committed zab.CommittedLog
-	role      atomic.Uint32         // peer role, for Mode
-	failErr   atomic.Pointer[error] // why the server stopped itself
-	jsum      *javaSummaries        // Java's summaries (javasummary.go); set in New, never replaced
-	resp      responder             // four-letter words and admin commands (responder.go)
+	failErr atomic.Pointer[error] // why the server stopped itself
+	jsum    *javaSummaries        // Java's summaries (javasummary.go); set in New, never replaced
+	resp    responder             // four-letter words and admin commands (responder.go)
 	// stepProbe, if set (tests, on the owner goroutine), runs at the start
 	// of every owner step, so that what the owner does between two of its
 	// calls is one step (ownerSteps in heavy_steps_test.go).
@@ -134,6 +126,9 @@ func New(cfg Config) (*Server, error) {
 		done:   make(chan struct{}),
 		jsum:   newJavaSummaries(),
 	}
+	s.quorumSide = quorumSide{cfg: &s.cfg, log: s.log, moveClientPort: func(addr string) {
+		s.cl.lis.move(addr, s.cfg.ClientPortAddress, s.log, s.goRoutine)
+	}, host: s}
 	s.resp = responder{s: s, cfg: &s.cfg, stats: &s.stats}
 	s.dur = newDurable(&s.cfg, s.log, s.opts, s.jsum, &s.stats, s.nowMs, s.quit, s.poke, s.goRoutine)
 	s.cl = clients{
