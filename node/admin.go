@@ -90,7 +90,7 @@ func (rp *responder) adminCommand(ctx context.Context, name string, kwargs map[s
 	// run there later: nothing reads or writes r or serving then.
 	fill := func(fn func()) error {
 		return rp.s.Call(ctx, func() {
-			serving = rp.s.serving()
+			serving = rp.s.qs.serving()
 			if spec.ServerRequired && !serving {
 				return
 			}
@@ -101,7 +101,7 @@ func (rp *responder) adminCommand(ctx context.Context, name string, kwargs map[s
 	// same rule holds for what it writes.
 	gather := func(gen iter.Seq[int]) error {
 		return rp.adminGather(ctx, func() bool {
-			serving = rp.s.serving()
+			serving = rp.s.qs.serving()
 			return !spec.ServerRequired || serving
 		}, gen, primary == adminResetConns)
 	}
@@ -161,7 +161,7 @@ func (rp *responder) adminCommand(ctx context.Context, name string, kwargs map[s
 		// Java keeps the config text in standalone mode only
 		// (ZooKeeperServerMain); a quorum member answers null.
 		err = fill(func() {
-			if rp.s.peer == nil {
+			if rp.s.qs.peer == nil {
 				r["initial_configuration"] = ex.InitialConfig
 			} else {
 				r["initial_configuration"] = nil
@@ -183,14 +183,14 @@ func (rp *responder) adminCommand(ctx context.Context, name string, kwargs map[s
 		r["timestamp"] = ts
 	case "leader":
 		err = fill(func() {
-			if rp.s.peer == nil {
+			if rp.s.qs.peer == nil {
 				r["error"] = "server is not initialized"
 				return
 			}
-			r["is_leader"] = rp.s.peer.role == roleLeading
-			r["leader_id"] = rp.s.peer.leader
+			r["is_leader"] = rp.s.qs.peer.role == roleLeading
+			r["leader_id"] = rp.s.qs.peer.leader
 			ip := "" // QuorumPeer.getLeaderAddress: the leader's host
-			if ls, ok := rp.s.quorum().Servers[rp.s.peer.leader]; ok && rp.s.peer.role != roleLooking {
+			if ls, ok := rp.s.qs.quorum().Servers[rp.s.qs.peer.leader]; ok && rp.s.qs.peer.role != roleLooking {
 				ip = ls.Host
 			}
 			r["leader_ip"] = ip
@@ -274,8 +274,8 @@ func (rp *responder) adminConf(r map[string]any) {
 		port = rp.cfg.ClientPort
 	}
 	var id int64
-	if rp.s.quorum() != nil {
-		id = rp.s.quorum().MyID
+	if rp.s.qs.quorum() != nil {
+		id = rp.s.qs.quorum().MyID
 	}
 	r["client_port"] = port
 	r["data_dir"] = snapDir
@@ -301,7 +301,7 @@ func (rp *responder) adminStats(r map[string]any) {
 		"packets_received":             st.received,
 		"fsync_threshold_exceed_count": 0,
 		"client_response_stats":        resp,
-		"server_state":                 rp.s.modeName(),
+		"server_state":                 rp.s.qs.modeName(),
 		"last_processed_zxid":          int64(rp.s.tree.LastZxid),
 		"outstanding_requests":         rp.outstanding(),
 		"avg_latency":                  avg,
@@ -315,7 +315,7 @@ func (rp *responder) adminStats(r map[string]any) {
 		"provider_null":                false,
 	}
 	r["client_response"] = resp
-	if ld := rp.s.leader; ld != nil {
+	if ld := rp.s.qs.leader; ld != nil {
 		r["proposal_stats"] = map[string]any{"last_buffer_size": ld.proposalSizes[0], "min_buffer_size": ld.proposalSizes[1],
 			"max_buffer_size": ld.proposalSizes[2]}
 	}
@@ -325,7 +325,7 @@ func (rp *responder) adminStats(r map[string]any) {
 // adminVotingView is voting_view's current_config: the voting members.
 func (rp *responder) adminVotingView() map[string]any {
 	out := map[string]any{}
-	q := rp.s.quorum()
+	q := rp.s.qs.quorum()
 	if q == nil {
 		return out
 	}
@@ -351,20 +351,20 @@ func (rp *responder) adminVotingView() map[string]any {
 
 // adminZabState is zabstate.
 func (rp *responder) adminZabState(r map[string]any) {
-	if rp.s.peer == nil || !rp.s.serving() {
+	if rp.s.qs.peer == nil || !rp.s.qs.serving() {
 		r["voting"] = false
 		r["zabstate"] = ""
 		return
 	}
-	q := rp.s.quorum()
+	q := rp.s.qs.quorum()
 	me := q.Me()
 	last := int64(rp.s.tree.LastZxid)
 	state := "broadcast"
-	if rp.s.peer.role == roleSyncing {
+	if rp.s.qs.peer.role == roleSyncing {
 		state = "synchronization"
 	}
 	r["myid"] = q.MyID
-	r["is_leader"] = rp.s.peer.role == roleLeading
+	r["is_leader"] = rp.s.qs.peer.role == roleLeading
 	r["quorum_address"] = multipleAddresses(me.Host, me.QuorumPort)
 	r["election_address"] = multipleAddresses(me.Host, me.ElectionPort)
 	client := ""
@@ -403,7 +403,7 @@ func multipleAddresses(host string, port int) map[string]any {
 // request counts per learner: those are 0.
 func (rp *responder) adminObservers(r map[string]any) {
 	obs := []any{}
-	if ld := rp.s.leader; ld != nil {
+	if ld := rp.s.qs.leader; ld != nil {
 		for _, st := range ld.zab.Learners() {
 			h := ld.links[st.Link]
 			if h == nil || !st.Observer || st.State != zab.HandlerBroadcast {

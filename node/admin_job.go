@@ -295,7 +295,7 @@ func (rp *responder) gatherDump(d *adminDumpData) iter.Seq[int] {
 	return func(yield func(int) bool) {
 		// A Java learner's session tracker expires nothing: its expiry
 		// map is empty (the leader's holds the sessions).
-		if rp.s.peer == nil || rp.s.peer.role == roleLeading {
+		if rp.s.qs.peer == nil || rp.s.qs.peer.role == roleLeading {
 			for _, t := range rp.sessions.Buckets() { // few: one per tick
 				for id := range rp.sessions.UnsortedBucket(t) {
 					d.buckets.add(adminPair[int64, int64]{key: t, val: int64(id)})

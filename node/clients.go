@@ -16,8 +16,6 @@ import (
 // clientHost is what the client layer needs from the rest of the server
 // (*Server implements it).
 type clientHost interface {
-	isLearner() bool
-	serving() bool
 	// lastApplied is the last zxid handed to the apply pipeline.
 	lastApplied() wire.Zxid
 	// proposeClientWrite prepares and proposes a client's write; replyWrite
@@ -53,6 +51,12 @@ type clients struct {
 	// host is what the layer asks of the rest of the server: the role,
 	// the write pipeline and the handshake (clientHost).
 	host clientHost
+	// roles answers whether clients are served and whether writes go to
+	// a leader (the quorum side, quorumside.go).
+	roles interface {
+		isLearner() bool
+		serving() bool
+	}
 	// learner is the learner side while the server is one (Server.peer's):
 	// touches for its PING replies, writes forwarded to the leader.
 	learner func() *learnerDriver
@@ -194,7 +198,7 @@ func (c *clients) runHeard() {
 		cc.heard.Store(false) // a later arrival pushes cc again
 		at := cc.heardAt.Load()
 		if cc.session != 0 && !cc.dead && !cc.closing {
-			if c.host.isLearner() {
+			if c.roles.isLearner() {
 				if lr := c.learner(); lr.touched != nil {
 					lr.touchLearner(cc)
 				}

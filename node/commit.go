@@ -135,7 +135,7 @@ func (s *Server) prepareWrite(prop *proposal, r *writeRequest) {
 		// Java's prep fails to read the record: an error txn with
 		// MARSHALLINGERROR that still takes a zxid.
 		prop.entry = wire.TxnEntry{
-			Hdr:  wire.TxnHeader{ClientID: r.session, Cxid: r.xid, Zxid: s.nextZxid(), Time: wallMs(), Type: wire.OpError},
+			Hdr:  wire.TxnHeader{ClientID: r.session, Cxid: r.xid, Zxid: s.wr.nextZxid(), Time: wallMs(), Type: wire.OpError},
 			Body: &wire.ErrorTxn{Err: wire.ErrMarshallingError},
 		}
 		prop.err = wire.ErrMarshallingError
@@ -150,7 +150,7 @@ func (s *Server) prepareWrite(prop *proposal, r *writeRequest) {
 		}
 	}
 	owner := r.owner
-	zxid := s.nextZxid()
+	zxid := s.wr.nextZxid()
 	req := &tree.PrepRequest{
 		Session:         r.session,
 		Cxid:            r.xid,
@@ -228,7 +228,7 @@ func (s *Server) prepServerTxn(id wire.SessionID, op wire.OpCode, body jute.Reco
 		Type:    op,
 		Body:    body,
 		Auth:    []wire.ID{{Scheme: tree.SchemeSuper}},
-		Zxid:    s.nextZxid(),
+		Zxid:    s.wr.nextZxid(),
 		Time:    wallMs(),
 	}
 	s.prepTxn(&proposal{op: op, start: time.Now()}, req)
@@ -236,34 +236,34 @@ func (s *Server) prepServerTxn(id wire.SessionID, op wire.OpCode, body jute.Reco
 
 // propose hands a prepared txn to the store.
 func (s *Server) propose(p *proposal) {
-	if s.leader != nil {
-		s.leader.broadcastProposal(p)
+	if s.qs.leader != nil {
+		s.qs.leader.broadcastProposal(p)
 	}
-	s.inflight = append(s.inflight, p)
+	s.wr.inflight = append(s.wr.inflight, p)
 	s.dur.append(&p.entry)
 }
 
 // onDurable applies, in zxid order, every in-flight txn up to z. On a
 // learner it sends the ACKs of the proposals now durable instead.
 func (s *Server) onDurable(z wire.Zxid) {
-	if s.leader != nil {
-		s.leader.leaderOnDurable(z)
+	if s.qs.leader != nil {
+		s.qs.leader.leaderOnDurable(z)
 		return
 	}
-	if s.isLearner() {
-		s.peer.learner.ackDurable(z)
+	if s.qs.isLearner() {
+		s.qs.peer.learner.ackDurable(z)
 		return
 	}
 	i := 0
-	for i < len(s.inflight) && s.inflight[i].entry.Hdr.Zxid <= z {
-		p := s.inflight[i]
-		s.inflight[i] = nil
+	for i < len(s.wr.inflight) && s.wr.inflight[i].entry.Hdr.Zxid <= z {
+		p := s.wr.inflight[i]
+		s.wr.inflight[i] = nil
 		i++
 		s.sched.applyProposal(p)
 	}
-	s.inflight = s.inflight[i:]
-	if len(s.inflight) == 0 {
-		s.inflight = nil
+	s.wr.inflight = s.wr.inflight[i:]
+	if len(s.wr.inflight) == 0 {
+		s.wr.inflight = nil
 	}
 }
 
@@ -334,7 +334,7 @@ func (sc *scheduler) startApply(p *proposal) {
 func (sc *scheduler) appliedTxn(p *proposal, res *tree.Result) {
 	sc.s.noteDigest(p.entry.Hdr.Zxid)
 	sc.s.checkTxnDigest(&p.entry)
-	sc.s.committed.Add(&p.entry, p.data)
+	sc.s.qs.committed.Add(&p.entry, p.data)
 	h := &p.entry.Hdr
 	switch h.Type {
 	case wire.OpCreateSession:

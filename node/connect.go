@@ -34,8 +34,8 @@ func (c *clients) negotiateTimeout(t int32) int32 {
 // processConnect handles a ConnectRequest (ZooKeeperServer.processConnectRequest).
 func (s *Server) processConnect(cc *clientConn, c *wire.Connect) {
 	s.stats.connectRequests++
-	if !s.serving() {
-		s.log.Info().Str("remote", cc.remote).Str("mode", s.modeName()).
+	if !s.qs.serving() {
+		s.log.Info().Str("remote", cc.remote).Str("mode", s.qs.modeName()).
 			Msg("ZooKeeperServer not running: closing the connection")
 		s.cl.closeConn(cc, "server not serving")
 		return
@@ -57,8 +57,8 @@ func (s *Server) processConnect(cc *clientConn, c *wire.Connect) {
 		s.cl.closeConn(cc, "txn log failing")
 		return
 	}
-	if c.SessionID == 0 && s.isLearner() {
-		s.peer.learner.forwardCreateSession(cc, timeout, oldClient)
+	if c.SessionID == 0 && s.qs.isLearner() {
+		s.qs.peer.learner.forwardCreateSession(cc, timeout, oldClient)
 		return
 	}
 	if c.SessionID == 0 {
@@ -72,7 +72,7 @@ func (s *Server) processConnect(cc *clientConn, c *wire.Connect) {
 				Session: id,
 				Type:    wire.OpCreateSession,
 				Body:    &wire.CreateSessionTxn{TimeOut: timeout},
-				Zxid:    s.nextZxid(),
+				Zxid:    s.wr.nextZxid(),
 				Time:    wallMs(),
 			}
 			e, code := s.tree.Prep(&req)
@@ -90,14 +90,14 @@ func (s *Server) processConnect(cc *clientConn, c *wire.Connect) {
 	valid := bytes.Equal(c.Passwd, session.Password(id))
 	if !valid {
 		s.log.Warn().Str("session", id.String()).Str("remote", cc.remote).Msg("Incorrect password for session")
-	} else if s.isLearner() {
-		s.peer.learner.revalidateSession(cc, id, timeout, oldClient)
+	} else if s.qs.isLearner() {
+		s.qs.peer.learner.revalidateSession(cc, id, timeout, oldClient)
 		return
 	} else {
 		// revalidateSession touches with the newly negotiated timeout:
 		// from now on the session expires by it.
 		valid = s.sessions.TouchWith(id, timeout, s.nowMs())
-		if sess := s.sessions.Get(id); valid && sess != nil && s.leader != nil {
+		if sess := s.sessions.Get(id); valid && sess != nil && s.qs.leader != nil {
 			sess.Owner = s.cfg.myID() // the session moved to the leader itself
 		}
 	}

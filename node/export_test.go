@@ -27,8 +27,8 @@ func HostResolver(ctx context.Context) func(string) (netip.Addr, bool) {
 // within timeout.
 func (s *Server) SetReconfigLookup(lookup func(ctx context.Context, host string) ([]netip.Addr, error), timeout time.Duration) error {
 	return s.Call(context.Background(), func() {
-		if s.peer != nil {
-			s.peer.resolver.lookup, s.peer.resolver.timeout = lookup, timeout
+		if s.qs.peer != nil {
+			s.qs.peer.resolver.lookup, s.qs.peer.resolver.timeout = lookup, timeout
 		}
 	})
 }

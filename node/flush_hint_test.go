@@ -42,7 +42,7 @@ func TestFlushLeavesBusyRoundsToTheLoops(t *testing.T) {
 		z := s.tree.LastZxid + 1
 		s.tree.Apply(&wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate},
 			Body: &wire.CreateTxn{Path: "/d", Data: []byte("x"), ACL: tree.OpenACLUnsafe, ParentCVersion: -1}})
-		s.zxid = z
+		s.wr.zxid = z
 		for i, sk := range sinks {
 			cc := &clientConn{sink: sk, id: sk.id, remote: "127.0.0.1:1"}
 			s.cl.register(cc)

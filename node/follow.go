@@ -54,7 +54,7 @@ func newLearnerDriver(s *Server) *learnerDriver {
 // wait for their COMMITs, what came after NEWLEADER is logged or applied).
 func (ls *learnerSync) finish() {
 	s, lr := ls.s, ls.lr
-	p := s.peer
+	p := s.qs.peer
 	sy := ls.zab.Synced()
 	took := time.Since(ls.start)
 	lr.lsync = nil
@@ -66,9 +66,9 @@ func (ls *learnerSync) finish() {
 	p.stats.syncs[ls.mode]++
 	p.stats.lastSyncTook = took
 	if ls.link.observer {
-		s.setRole(roleObserving)
+		s.qs.setRole(roleObserving)
 	} else {
-		s.setRole(roleFollowing)
+		s.qs.setRole(roleFollowing)
 	}
 	p.elector.SetPeerEpoch(sy.NewEpoch)
 	b, r, err := zab.NewBroadcast(zab.BroadcastConfig{Observer: ls.link.observer, LastZxid: s.tree.LastZxid,
@@ -98,7 +98,7 @@ func (lr *learnerDriver) recoverAfterSync(diskChanged bool) error {
 		}
 		// A database read from disk has no configuration node of its
 		// own (Java fills it from the QuorumPeer's, initConfigInZKDatabase).
-		q := s.quorum()
+		q := s.qs.quorum()
 		db.tree.InitConfig([]byte(q.Text()), q.Version, wallMs())
 		s.installDatabase(db)
 		return nil
@@ -131,7 +131,7 @@ func (lr *learnerDriver) leaveBroadcast() {
 // exits; zkgo syncs again: DIFFERENCES row 12).
 func (lr *learnerDriver) dropLink(err error) {
 	s := lr.s
-	p := s.peer
+	p := s.qs.peer
 	if ls := p.syncing(); ls != nil {
 		ls.fail(err, false)
 		return
@@ -145,7 +145,7 @@ func (lr *learnerDriver) dropLink(err error) {
 	} else {
 		s.log.Warn().Str("reason", err.Error()).Int64("leader", p.leader).Msg("Exception when following the leader")
 	}
-	s.becomeLooking(err.Error(), 0)
+	s.qs.becomeLooking(err.Error(), 0)
 }
 
 // fastForward applies the txns in the log beyond the tree.
@@ -185,7 +185,7 @@ func (s *Server) fastForward() {
 	if n > 0 {
 		s.log.Info().Int("txns", n).Str("zxid", s.tree.LastZxid.String()).Msg("applied logged txns to the database")
 	}
-	s.zxid = s.tree.LastZxid
+	s.wr.zxid = s.tree.LastZxid
 }
 
 // applyLocal applies a txn to the tree and session table without watches
@@ -202,7 +202,7 @@ func (s *Server) applyLocal(e *wire.TxnEntry) {
 	}
 	s.tree.Apply(e)
 	s.noteDigest(h.Zxid)
-	s.committed.Add(e, nil)
+	s.qs.committed.Add(e, nil)
 }
 
 // onLinkClosed notices a link closed by someone other than its reader (the
@@ -213,7 +213,7 @@ func (s *Server) applyLocal(e *wire.TxnEntry) {
 func (lr *learnerDriver) onLinkClosed() {
 	s := lr.s
 	l := lr.link
-	for lr.link == l && s.peer.takesLinkMsg() {
+	for lr.link == l && s.qs.peer.takesLinkMsg() {
 		select {
 		case m := <-l.in:
 			lr.onLinkMsg(m)
@@ -222,7 +222,7 @@ func (lr *learnerDriver) onLinkClosed() {
 		}
 		break
 	}
-	if lr.link == l && !s.peer.takesLinkMsg() {
+	if lr.link == l && !s.qs.peer.takesLinkMsg() {
 		// A sync's Ready is being carried out: the error waits for it.
 		return
 	}
@@ -247,7 +247,7 @@ func (p *peer) takesLinkMsg() bool {
 // does it).
 func (lr *learnerDriver) onLinkMsg(m linkMsg) {
 	s := lr.s
-	p := s.peer
+	p := s.qs.peer
 	if ls := p.syncing(); ls != nil {
 		if m.link == ls.link {
 			ls.step(m)
@@ -339,7 +339,7 @@ func (lr *learnerDriver) carryOutBroadcast(r *zab.BroadcastReady) {
 // ackDurable sends the ACKs of logged proposals up to z (SendAckRequestProcessor).
 func (lr *learnerDriver) ackDurable(z wire.Zxid) {
 	s := lr.s
-	p := s.peer
+	p := s.qs.peer
 	if ls := p.syncing(); ls != nil {
 		ls.onDurable()
 		return
@@ -357,7 +357,7 @@ func (lr *learnerDriver) ackDurable(z wire.Zxid) {
 // asked for it, if any (CommitProcessor matches on session and cxid).
 func (lr *learnerDriver) applyCommitted(e *wire.TxnEntry) {
 	s := lr.s
-	p := s.peer
+	p := s.qs.peer
 	p.stats.commits++
 	if e.Hdr.Zxid <= s.lastApplied() {
 		// Already in the tree (applied before a resync).
@@ -369,7 +369,7 @@ func (lr *learnerDriver) applyCommitted(e *wire.TxnEntry) {
 	}
 	prop.entry = *e
 	s.sched.applyProposal(prop)
-	s.zxid = s.lastApplied()
+	s.wr.zxid = s.lastApplied()
 }
 
 // takeForwarded returns the local request a committed txn answers.
@@ -457,7 +457,7 @@ func (lr *learnerDriver) forwardRequest(cc *clientConn, pkt *wire.ClientPacket) 
 // sendRequest queues a REQUEST packet with the client's auth ids.
 func (lr *learnerDriver) sendRequest(cc *clientConn, id wire.SessionID, xid wire.Xid, op wire.OpCode, body []byte) {
 	s := lr.s
-	p := s.peer
+	p := s.qs.peer
 	data := wire.AppendRequestPacket(make([]byte, 0, wire.RequestPacketHeaderSize+len(body)),
 		wire.RequestPacketHeader{SessionID: id, Cxid: xid, Type: op}, body)
 	auth := append([]wire.ID{}, cc.auth...)

@@ -57,7 +57,7 @@ func (rp *responder) fourLetter(cc *clientConn, word string, arg []byte) {
 		rp.s.cl.closeConn(cc, "stmk without mask")
 		return
 	default:
-		if rp.s.serving() || word == "envi" {
+		if rp.s.qs.serving() || word == "envi" {
 			if j := rp.fourLetterJob(word); j != nil {
 				// Its output grows with the server's state, or it needs
 				// the disk: built across rounds (fourletter_job.go).
@@ -102,7 +102,7 @@ const notServing = "This ZooKeeper instance is not currently serving requests\n"
 
 func (rp *responder) fourLetterOutput(cc *clientConn, word string, arg []byte) string {
 	var b strings.Builder
-	if !rp.s.serving() {
+	if !rp.s.qs.serving() {
 		switch word {
 		case "isro":
 			return "null"
@@ -222,9 +222,9 @@ func (rp *responder) writeStatTail(b *strings.Builder) {
 	b.WriteString("Connections: " + strconv.Itoa(len(rp.conns)) + "\n")
 	b.WriteString("Outstanding: " + strconv.Itoa(rp.outstanding()) + "\n")
 	b.WriteString("Zxid: 0x" + strconv.FormatUint(uint64(rp.s.tree.LastZxid), 16) + "\n")
-	b.WriteString("Mode: " + rp.s.modeName() + "\n")
+	b.WriteString("Mode: " + rp.s.qs.modeName() + "\n")
 	b.WriteString("Node count: " + strconv.Itoa(rp.nodeCount()) + "\n")
-	if ld := rp.s.leader; ld != nil {
+	if ld := rp.s.qs.leader; ld != nil {
 		b.WriteString("Proposal sizes last/min/max: " + strconv.FormatInt(ld.proposalSizes[0], 10) + "/" +
 			strconv.FormatInt(ld.proposalSizes[1], 10) + "/" + strconv.FormatInt(ld.proposalSizes[2], 10) + "\n")
 	}
@@ -245,7 +245,7 @@ func (rp *responder) writeMntr(b *strings.Builder, fds fdCounts) {
 	i64 := func(k string, v int64) { line(k, strconv.FormatInt(v, 10)) }
 	st := rp.stats
 	line("version", VersionString)
-	line("server_state", rp.s.modeName())
+	line("server_state", rp.s.qs.modeName())
 	i64("ephemerals_count", int64(rp.s.tree.EphemeralCount()))
 	i64("num_alive_connections", int64(len(rp.conns)))
 	line("avg_latency", javaAvg(st.latencySum, st.latencyCount))
@@ -306,9 +306,9 @@ func (rp *responder) writeMntr(b *strings.Builder, fds fdCounts) {
 	// Request latencies by kind (ms from arrival at the owner goroutine).
 	st.reads.write(line, "readlatency")
 	st.updates.write(line, "updatelatency")
-	if p := rp.s.peer; p != nil {
+	if p := rp.s.qs.peer; p != nil {
 		line("peer_state", rp.peerState())
-		i64("quorum_size", int64(len(rp.s.quorum().Voters())))
+		i64("quorum_size", int64(len(rp.s.qs.quorum().Voters())))
 		i64("learner_proposal_received_count", p.stats.proposals)
 		i64("learner_commit_received_count", p.stats.commits)
 		i64("learner_requests_forwarded", p.stats.forwarded)
@@ -334,7 +334,7 @@ func (rp *responder) writeMntr(b *strings.Builder, fds fdCounts) {
 			pending = b.Pending()
 		}
 		i64("pending_txns", int64(pending))
-		if ld := rp.s.leader; ld != nil {
+		if ld := rp.s.qs.leader; ld != nil {
 			var learners, synced, syncedObservers int64
 			for _, h := range ld.zab.Learners() {
 				learners++
@@ -353,7 +353,7 @@ func (rp *responder) writeMntr(b *strings.Builder, fds fdCounts) {
 			i64("last_proposal_size", ld.proposalSizes[0])
 			i64("min_proposal_size", ld.proposalSizes[1])
 			i64("max_proposal_size", ld.proposalSizes[2])
-			i64("outstanding_proposals", int64(len(rp.s.inflight)))
+			i64("outstanding_proposals", int64(len(rp.s.wr.inflight)))
 			i64("quorum_pending_handshakes", int64(ld.pending.Pending()))
 			i64("quorum_handshakes_evicted", int64(ld.pending.Evicted()))
 		}
@@ -367,8 +367,8 @@ func (rp *responder) monitor(ctx context.Context) ([][2]string, error) {
 	var text string
 	fds := readFDCounts() // /proc, off the owner goroutine
 	err := rp.s.Call(ctx, func() {
-		if !rp.s.serving() {
-			text = "zk_server_state\t" + rp.s.modeName() + "\nzk_peer_state\t" + rp.peerState() + "\n"
+		if !rp.s.qs.serving() {
+			text = "zk_server_state\t" + rp.s.qs.modeName() + "\nzk_peer_state\t" + rp.peerState() + "\n"
 			return
 		}
 		var b strings.Builder
@@ -391,12 +391,12 @@ func (rp *responder) monitor(ctx context.Context) ([][2]string, error) {
 
 // peerState is QuorumPeer.getDetailedPeerState: "following - broadcast".
 func (rp *responder) peerState() string {
-	if rp.s.peer == nil {
+	if rp.s.qs.peer == nil {
 		return "standalone"
 	}
-	switch rp.s.peer.role {
+	switch rp.s.qs.peer.role {
 	case roleLeading:
-		if rp.s.leader != nil && rp.s.leader.serving() {
+		if rp.s.qs.leader != nil && rp.s.qs.leader.serving() {
 			return "leading - broadcast"
 		}
 		return "leading - synchronization"
@@ -405,7 +405,7 @@ func (rp *responder) peerState() string {
 	case roleObserving:
 		return "observing - broadcast"
 	case roleSyncing:
-		if rp.s.peer.learner.link != nil && rp.s.peer.learner.link.observer {
+		if rp.s.qs.peer.learner.link != nil && rp.s.qs.peer.learner.link.observer {
 			return "observing - synchronization"
 		}
 		return "following - synchronization"
@@ -432,7 +432,7 @@ func (rp *responder) writeConf(b *strings.Builder, sizes dirSizes) {
 	b.WriteString("minSessionTimeout=" + strconv.Itoa(rp.cfg.MinSessionTimeout) + "\n")
 	b.WriteString("maxSessionTimeout=" + strconv.Itoa(rp.cfg.MaxSessionTimeout) + "\n")
 	b.WriteString("clientPortListenBacklog=-1\n")
-	q := rp.s.quorum()
+	q := rp.s.qs.quorum()
 	if q == nil {
 		b.WriteString("serverId=0\n")
 		return

@@ -116,16 +116,16 @@ func TestLearnerForwardsHeardSessions(t *testing.T) {
 		cc := &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
 		s.cl.register(cc)
 		cc.session, cc.timeoutMs = 0x99, 4000
-		s.peer = &peer{learner: newLearnerDriver(s)}
-		defer func() { s.peer = nil }()
-		if !s.isLearner() {
+		s.qs.peer = &peer{learner: newLearnerDriver(s)}
+		defer func() { s.qs.peer = nil }()
+		if !s.qs.isLearner() {
 			t.Error("the fake peer is not a learner")
 			return
 		}
 		s.Received(cc) // bytes arrived; the owner has not taken the packets
 		s.cl.runHeard()
-		if to, ok := s.peer.learner.touched[0x99]; !ok || to != 4000 {
-			t.Errorf("touched for the next PING: %v", s.peer.learner.touched)
+		if to, ok := s.qs.peer.learner.touched[0x99]; !ok || to != 4000 {
+			t.Errorf("touched for the next PING: %v", s.qs.peer.learner.touched)
 		}
 	})
 }
@@ -149,7 +149,7 @@ func TestLearnerSessionSurvivesLeaderStall(t *testing.T) {
 	}
 	leader := startLearner(t, member(3))
 	follower := startLearner(t, member(1))
-	waitFor(t, func() bool { return leader.Mode() == "leader" && follower.Mode() == "follower" })
+	waitFor(t, func() bool { return leader.qs.Mode() == "leader" && follower.qs.Mode() == "follower" })
 
 	cc := newFakeSink(1)
 	h := follower.Open(cc)

@@ -65,7 +65,7 @@ func TestHeavyRequestsOwnerSteps(t *testing.T) {
 		for i := 0; i < ephemerals; i++ {
 			create("/eph/"+strconv.Itoa(i), ephSess)
 		}
-		s.zxid = z
+		s.wr.zxid = z
 		now := s.nowMs()
 		open := func(id uint64, sess wire.SessionID) (*clientConn, *headerSink) {
 			sk := &headerSink{id: id}
@@ -458,7 +458,7 @@ func TestFourLetterListingsSortInSteps(t *testing.T) {
 			s.tree.Apply(&wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate, ClientID: sess},
 				Body: &wire.CreateTxn{Path: "/e/" + strconv.Itoa(k), ACL: tree.OpenACLUnsafe, Ephemeral: true, ParentCVersion: -1}})
 		}
-		s.zxid = z
+		s.wr.zxid = z
 	})
 	for _, word := range []string{"cons", "wchp", "wchc", "dump"} {
 		var out []byte

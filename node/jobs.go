@@ -444,8 +444,8 @@ func (sc *scheduler) fireStep(r *applyRun, n int) int {
 
 // applyDrained runs what waited for every committed txn to be applied.
 func (sc *scheduler) applyDrained() {
-	if sc.s.leader != nil {
-		sc.s.leader.resumeLearnerSyncs()
+	if sc.s.qs.leader != nil {
+		sc.s.qs.leader.resumeLearnerSyncs()
 	}
 }
 

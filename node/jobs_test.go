@@ -71,7 +71,7 @@ func createNode(t *testing.T, s *Server, p string, eph wire.SessionID) {
 	if r := s.tree.Apply(&e); r.Err != wire.ErrOk {
 		t.Errorf("create %s: %v", p, r.Err)
 	}
-	s.zxid = z
+	s.wr.zxid = z
 }
 
 // queueSetData queues, as cc's next reply, a setData of /a to v from
@@ -79,7 +79,7 @@ func createNode(t *testing.T, s *Server, p string, eph wire.SessionID) {
 // seq of cc; on the owner goroutine.
 func queueSetData(s *Server, cc *clientConn, xid wire.Xid, seq uint64, v string) *proposal {
 	p := &proposal{cc: cc, xid: xid, op: wire.OpSetData, start: time.Now(), seq: seq, entry: wire.TxnEntry{
-		Hdr:  wire.TxnHeader{ClientID: 0x77, Cxid: xid, Zxid: s.nextZxid(), Type: wire.OpSetData},
+		Hdr:  wire.TxnHeader{ClientID: 0x77, Cxid: xid, Zxid: s.wr.nextZxid(), Type: wire.OpSetData},
 		Body: &wire.SetDataTxn{Path: "/a", Data: []byte(v), Version: 1}}}
 	cc.pending = append(cc.pending, pendingItem{prop: p})
 	s.cl.outstandingN++
@@ -113,7 +113,7 @@ func TestFanOutDeliversAcrossRounds(t *testing.T) {
 		z := s.tree.LastZxid + 1
 		e := wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate}, Body: &wire.CreateTxn{Path: "/w", ACL: tree.OpenACLUnsafe, ParentCVersion: -1}}
 		s.tree.Apply(&e)
-		s.zxid = z
+		s.wr.zxid = z
 		for i := range sinks {
 			sinks[i] = &recordSink{id: uint64(100 + i)}
 			cc := &clientConn{sink: sinks[i], id: sinks[i].id, remote: "127.0.0.1:1"}
@@ -130,7 +130,7 @@ func TestFanOutDeliversAcrossRounds(t *testing.T) {
 		}
 		before = s.tree.LastZxid
 		p = &proposal{op: wire.OpSetData, start: time.Now(), entry: wire.TxnEntry{
-			Hdr:  wire.TxnHeader{Zxid: s.nextZxid(), Type: wire.OpSetData},
+			Hdr:  wire.TxnHeader{Zxid: s.wr.nextZxid(), Type: wire.OpSetData},
 			Body: &wire.SetDataTxn{Path: "/w", Data: []byte("x"), Version: 1}}}
 		s.sched.applyProposal(p)
 		if s.sched.applyJob == nil {
@@ -181,7 +181,7 @@ func TestFanOutDeliversAcrossRounds(t *testing.T) {
 	// gets one NodeDeleted.
 	call(t, s, func() {
 		p = &proposal{op: wire.OpDelete, start: time.Now(), entry: wire.TxnEntry{
-			Hdr: wire.TxnHeader{Zxid: s.nextZxid(), Type: wire.OpDelete}, Body: &wire.DeleteTxn{Path: "/w"}}}
+			Hdr: wire.TxnHeader{Zxid: s.wr.nextZxid(), Type: wire.OpDelete}, Body: &wire.DeleteTxn{Path: "/w"}}}
 		s.sched.applyProposal(p)
 	})
 	wait()
@@ -232,7 +232,7 @@ func TestReaperWalksInRounds(t *testing.T) {
 	const n = maxSortedReap + 1000
 	call(t, s, func() {
 		apply := func(typ wire.OpCode, body jute.Record) {
-			z := s.nextZxid()
+			z := s.wr.nextZxid()
 			s.tree.Apply(&wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: typ}, Body: body})
 		}
 		for i := range n {
@@ -333,7 +333,7 @@ func TestPipelinedBatchAcrossRounds(t *testing.T) {
 		z := s.tree.LastZxid + 1
 		s.tree.Apply(&wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate},
 			Body: &wire.CreateTxn{Path: "/d", Data: make([]byte, 32<<10), ACL: tree.OpenACLUnsafe, ParentCVersion: -1}})
-		s.zxid = z
+		s.wr.zxid = z
 		cc = &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
 		s.cl.register(cc)
 		cc.session, cc.timeoutMs = s.sessions.NextID(), 30000
@@ -388,7 +388,7 @@ func TestFanOutHoldsReadsOfEveryChangedPath(t *testing.T) {
 				t.Errorf("create %s: %v", c[0], r.Err)
 				return
 			}
-			s.zxid = z
+			s.wr.zxid = z
 		}
 		for i := 0; i < 3*roundDeliveries; i++ {
 			sink := &recordSink{id: uint64(100 + i)}
@@ -399,7 +399,7 @@ func TestFanOutHoldsReadsOfEveryChangedPath(t *testing.T) {
 		}
 		before := string(s.tree.Get(stats).Data())
 		p := &proposal{op: wire.OpSetData, start: time.Now(), entry: wire.TxnEntry{
-			Hdr:  wire.TxnHeader{Zxid: s.nextZxid(), Type: wire.OpSetData},
+			Hdr:  wire.TxnHeader{Zxid: s.wr.nextZxid(), Type: wire.OpSetData},
 			Body: &wire.SetDataTxn{Path: "/w", Data: []byte("a longer value"), Version: 1}}}
 		s.sched.applyProposal(p)
 		if s.sched.applyJob == nil {
@@ -433,7 +433,7 @@ func TestSyncWaitsForCommittedApplies(t *testing.T) {
 	var w1, w2 *proposal
 	setData := func(v string) *proposal {
 		p := &proposal{op: wire.OpSetData, start: time.Now(), entry: wire.TxnEntry{
-			Hdr:  wire.TxnHeader{Zxid: s.nextZxid(), Type: wire.OpSetData},
+			Hdr:  wire.TxnHeader{Zxid: s.wr.nextZxid(), Type: wire.OpSetData},
 			Body: &wire.SetDataTxn{Path: "/w", Data: []byte(v), Version: 1}}}
 		s.sched.applyProposal(p)
 		return p
@@ -442,7 +442,7 @@ func TestSyncWaitsForCommittedApplies(t *testing.T) {
 		z := s.tree.LastZxid + 1
 		e := wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate}, Body: &wire.CreateTxn{Path: "/w", ACL: tree.OpenACLUnsafe, ParentCVersion: -1}}
 		s.tree.Apply(&e)
-		s.zxid = z
+		s.wr.zxid = z
 		cc = &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
 		s.cl.register(cc)
 		cc.session, cc.timeoutMs = 0x77, 30000 // a real connection carries its negotiated timeout
@@ -463,9 +463,9 @@ func TestSyncWaitsForCommittedApplies(t *testing.T) {
 		sp := &proposal{cc: cc2, xid: 2, op: wire.OpSync, forwarded: true, syncReq: &wire.SyncRequest{Path: "/w"}}
 		cc2.pending = append(cc2.pending, pendingItem{prop: sp})
 		s.cl.outstandingN++
-		s.peer = &peer{learner: &learnerDriver{s: s, syncs: []*proposal{sp}}}
-		s.peer.learner.onLeaderSync()
-		s.peer = nil
+		s.qs.peer = &peer{learner: &learnerDriver{s: s, syncs: []*proposal{sp}}}
+		s.qs.peer.learner.onLeaderSync()
+		s.qs.peer = nil
 		s.sched.applyHold--
 	})
 	// Each sync's reply carries the zxid of the write it follows, or a
@@ -508,7 +508,7 @@ func TestReadNeverSeesLaterWriteOfItsSession(t *testing.T) {
 		z := s.tree.LastZxid + 1
 		e := wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate}, Body: &wire.CreateTxn{Path: "/a", Data: []byte("0"), ACL: tree.OpenACLUnsafe, ParentCVersion: -1}}
 		s.tree.Apply(&e)
-		s.zxid = z
+		s.wr.zxid = z
 		cc := &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
 		s.cl.register(cc)
 		cc.session, cc.timeoutMs = 0x77, 30000
@@ -573,10 +573,10 @@ func TestCloseSessionWithoutListAppliedInSteps(t *testing.T) {
 			e := wire.TxnEntry{Hdr: wire.TxnHeader{ClientID: 9, Zxid: z, Type: wire.OpCreate},
 				Body: &wire.CreateTxn{Path: "/e" + strconv.Itoa(i), ACL: tree.OpenACLUnsafe, Ephemeral: true, ParentCVersion: -1}}
 			s.tree.Apply(&e)
-			s.zxid = z
+			s.wr.zxid = z
 		}
 		p := &proposal{op: wire.OpCloseSession, start: time.Now(), entry: wire.TxnEntry{
-			Hdr:  wire.TxnHeader{ClientID: 9, Zxid: s.nextZxid(), Type: wire.OpCloseSession},
+			Hdr:  wire.TxnHeader{ClientID: 9, Zxid: s.wr.nextZxid(), Type: wire.OpCloseSession},
 			Body: &wire.CloseSessionTxn{Paths2Delete: []string{}}}}
 		s.sched.applyProposal(p)
 		if s.sched.applyJob == nil && len(s.sched.applyWait) == 0 {
@@ -608,7 +608,7 @@ func TestSyncDoesNotWaitForLaterWriteOfItsSession(t *testing.T) {
 		z := s.tree.LastZxid + 1
 		e := wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate}, Body: &wire.CreateTxn{Path: "/a", Data: []byte("0"), ACL: tree.OpenACLUnsafe, ParentCVersion: -1}}
 		s.tree.Apply(&e)
-		s.zxid = z
+		s.wr.zxid = z
 		cc = &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
 		s.cl.register(cc)
 		cc.session, cc.timeoutMs = 0x77, 30000
@@ -708,7 +708,7 @@ func sessionWithNodeAConfig(t *testing.T, cfg Config) (*Server, *recordSink, *cl
 		z := s.tree.LastZxid + 1
 		e := wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate}, Body: &wire.CreateTxn{Path: "/a", Data: []byte("0"), ACL: tree.OpenACLUnsafe, ParentCVersion: -1}}
 		s.tree.Apply(&e)
-		s.zxid = z
+		s.wr.zxid = z
 		s.cl.register(cc)
 		// The negotiated timeout a real connection carries: a request's
 		// touch extends the session by it (0 would expire the session at

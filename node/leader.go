@@ -82,8 +82,8 @@ func (ld *leaderDriver) serving() bool { return ld.zab.Serving() }
 
 // becomeLeading starts the leader role after this server won an election.
 func (s *Server) becomeLeading(out ElectionOutcome) {
-	p := s.peer
-	q := s.quorum()
+	p := s.qs.peer
+	q := s.qs.quorum()
 	addr := q.Me().QuorumAddr()
 	if strings.EqualFold(strings.TrimSpace(s.cfg.Raw["quorumListenOnAllIPs"]), "true") {
 		addr = ":" + strconv.Itoa(q.Me().QuorumPort)
@@ -108,8 +108,8 @@ func (s *Server) becomeLeading(out ElectionOutcome) {
 		snapSizeFactor: snapshotSizeFactor(s.cfg.Properties, s.log),
 	}
 	p.leader = q.MyID
-	s.leader = ld
-	s.setRole(roleLeading)
+	s.qs.leader = ld
+	s.qs.setRole(roleLeading)
 	s.log.Info().Str("addr", ln.Addr().String()).Str("zxid", s.tree.LastZxid.String()).
 		Int64("accepted_epoch", p.acceptedEpoch).Dur("took", p.stats.electionTook).
 		Bool("without_election", p.stats.designated).Msg("LEADING - LEADER ELECTION TOOK")
@@ -125,7 +125,7 @@ func (s *Server) becomeLeading(out ElectionOutcome) {
 		},
 		NewLeaderData: []byte(q.Text()), MaxSnapSyncs: s.cfg.MaxConcurrentSnapSyncs, MaxDiffSyncs: s.cfg.MaxConcurrentDiffSyncs,
 		MaxHeld: linkQueueLimit, CommitGate: s.cfg.CommitGate}
-	err = s.leaderReconfig(&lc) // reconfig.go
+	err = s.qs.leaderReconfig(&lc) // reconfig.go
 	var zl *zab.Leader
 	if err == nil {
 		zl, err = zab.NewLeader(lc)
@@ -133,7 +133,7 @@ func (s *Server) becomeLeading(out ElectionOutcome) {
 	if err != nil {
 		// An accepted epoch of 0x7fffffff: Java would propose 0x80000000
 		// and go on with negative zxids.
-		s.stepDown(err.Error())
+		s.qs.stepDown(err.Error())
 		return
 	}
 	ld.zab = zl
@@ -155,51 +155,51 @@ func (ld *leaderDriver) processLeaderReady() {
 	s := ld.s
 	ld.processing = true
 	defer func() { ld.processing = false }()
-	for s.leader == ld && ld.zab.HasReady() {
+	for s.qs.leader == ld && ld.zab.HasReady() {
 		r := ld.zab.Ready()
 		if r.StepDown != "" {
-			s.stepDown(r.StepDown)
+			s.qs.stepDown(r.StepDown)
 			return
 		}
 		if hs := r.HardState; hs != nil {
-			if hs.AcceptedEpoch != s.peer.acceptedEpoch {
+			if hs.AcceptedEpoch != s.qs.peer.acceptedEpoch {
 				if err := storage.WriteEpoch(s.dur.snapDir(), storage.AcceptedEpochFile, hs.AcceptedEpoch); err != nil {
-					s.stepDown("cannot persist acceptedEpoch: " + err.Error())
+					s.qs.stepDown("cannot persist acceptedEpoch: " + err.Error())
 					return
 				}
-				s.peer.acceptedEpoch = hs.AcceptedEpoch
+				s.qs.peer.acceptedEpoch = hs.AcceptedEpoch
 			}
-			if hs.CurrentEpoch != s.peer.currentEpoch {
+			if hs.CurrentEpoch != s.qs.peer.currentEpoch {
 				if err := storage.WriteEpoch(s.dur.snapDir(), storage.CurrentEpochFile, hs.CurrentEpoch); err != nil {
-					s.stepDown("cannot persist currentEpoch: " + err.Error())
+					s.qs.stepDown("cannot persist currentEpoch: " + err.Error())
 					return
 				}
-				s.peer.currentEpoch = hs.CurrentEpoch
+				s.qs.peer.currentEpoch = hs.CurrentEpoch
 			}
 		}
 		// Persist before send: the proposed configuration (the .next
 		// file) and each activated one (the dynamic file, zoo.cfg) are on
 		// disk before the packets that carry or activate them go out.
 		if r.NextConfig != nil {
-			if err := s.persistNextConfig(r.NextConfig); err != nil {
-				s.stepDown(err.Error())
+			if err := s.qs.persistNextConfig(r.NextConfig); err != nil {
+				s.qs.stepDown(err.Error())
 				return
 			}
-			s.peer.lastSeen = r.NextConfig
+			s.qs.peer.lastSeen = r.NextConfig
 		}
 		for _, a := range r.Activations {
 			_, last := ld.zab.Config()
-			if err := s.activateConfig(a.Zxid, a.Config, a.Designated, last != nil && last.Version == a.Config.Version); err != nil {
-				s.stepDown(err.Error())
+			if err := s.qs.activateConfig(a.Zxid, a.Config, a.Designated, last != nil && last.Version == a.Config.Version); err != nil {
+				s.qs.stepDown(err.Error())
 				return
 			}
-			s.peer.lastSeen = last
-			if me := s.quorum().MyID; a.Designated != me {
+			s.qs.peer.lastSeen = last
+			if me := s.qs.quorum().MyID; a.Designated != me {
 				// Another leads this configuration: once this leadership
 				// ends (its learners leave it), this server follows it
 				// without an election (updateVote's reconfigFlag).
 				m, in := a.Config.Servers[me]
-				s.designate(a.Designated, in && m.Observer, a.Zxid)
+				s.qs.designate(a.Designated, in && m.Observer, a.Zxid)
 			}
 			if a.Zxid == ld.zab.NewLeaderZxid() {
 				// NEWLEADER's activation (Leader.startZkServer): no txn
@@ -214,7 +214,7 @@ func (ld *leaderDriver) processLeaderReady() {
 			ld.closeLearner(d.Link, d.State.String(), d.Reason)
 		}
 		if r.EpochDecided {
-			s.zxid = ld.zab.NewLeaderZxid()
+			s.wr.zxid = ld.zab.NewLeaderZxid()
 			s.log.Info().Int64("epoch", ld.zab.Epoch()).Str("voters", ld.zab.EpochVoters()).Msg("new epoch agreed")
 		}
 		if r.Serving {
@@ -235,19 +235,19 @@ func (ld *leaderDriver) processLeaderReady() {
 			}
 		}
 		for _, z := range r.Commits {
-			if len(s.inflight) == 0 || s.inflight[0].entry.Hdr.Zxid != z {
+			if len(s.wr.inflight) == 0 || s.wr.inflight[0].entry.Hdr.Zxid != z {
 				// Cannot happen: every proposal is outstanding from
 				// broadcastProposal to its commit, in the same order.
-				s.log.Error().Str("zxid", z.String()).Int("inflight", len(s.inflight)).
+				s.log.Error().Str("zxid", z.String()).Int("inflight", len(s.wr.inflight)).
 					Msg("a proposal with a quorum is not the oldest in flight")
-				s.stepDown(fmt.Sprintf("commit of %v out of step with the proposals in flight", z))
+				s.qs.stepDown(fmt.Sprintf("commit of %v out of step with the proposals in flight", z))
 				return
 			}
-			p := s.inflight[0]
-			s.inflight[0] = nil
-			s.inflight = s.inflight[1:]
-			if len(s.inflight) == 0 {
-				s.inflight = nil
+			p := s.wr.inflight[0]
+			s.wr.inflight[0] = nil
+			s.wr.inflight = s.wr.inflight[1:]
+			if len(s.wr.inflight) == 0 {
+				s.wr.inflight = nil
 			}
 			s.sched.applyProposal(p)
 		}
@@ -486,7 +486,7 @@ func (ld *leaderDriver) onHandlerMsg(m handlerMsg) {
 func (ld *leaderDriver) startServing() {
 	s := ld.s
 	z := ld.zab.NewLeaderZxid()
-	s.zxid = z
+	s.wr.zxid = z
 	s.tree.LastZxid = z
 	// Every session gets a fresh lease from the new leader; owners are
 	// learned again from requests and revalidations.
@@ -496,8 +496,8 @@ func (ld *leaderDriver) startServing() {
 		sess.Closing = false
 		s.sessions.Add(sess.ID, sess.TimeoutMs, now)
 	}
-	s.peer.newEpoch = ld.zab.Epoch()
-	s.peer.elector.SetPeerEpoch(ld.zab.Epoch())
+	s.qs.peer.newEpoch = ld.zab.Epoch()
+	s.qs.peer.elector.SetPeerEpoch(ld.zab.Epoch())
 	s.nextReap = s.nowMs() + int64(s.cfg.ContainerCheckMs)
 	s.log.Info().Int64("epoch", ld.zab.Epoch()).Str("acks", ld.zab.NewLeaderVoters()).Dur("took", time.Since(ld.started)).
 		Int("learners", len(ld.links)).Msg("leader established: a quorum synced; serving clients")
@@ -553,7 +553,7 @@ func (ld *leaderDriver) onLearnerRequest(h *learnerHandler, qp *wire.QuorumPacke
 		// committed (a write still being prepared counts: the sync waits
 		// for it to be proposed).
 		s.prepare(prepItem{run: func() {
-			if s.leader == ld {
+			if s.qs.leader == ld {
 				ld.zab.SyncRequest(h.link)
 				ld.processLeaderReady()
 			}
@@ -569,7 +569,7 @@ func (ld *leaderDriver) onLearnerRequest(h *learnerHandler, qp *wire.QuorumPacke
 		sess.Owner = h.sid
 		s.prepare(prepItem{run: func() {
 			req := tree.PrepRequest{Session: hdr.SessionID, Type: wire.OpCreateSession, Body: &wire.CreateSessionTxn{TimeOut: to},
-				Zxid: s.nextZxid(), Time: wallMs()}
+				Zxid: s.wr.nextZxid(), Time: wallMs()}
 			e, code := s.tree.Prep(&req)
 			s.propose(&proposal{entry: e, op: wire.OpCreateSession, err: code, start: time.Now()})
 		}})
@@ -608,7 +608,7 @@ func (ld *leaderDriver) broadcastProposal(p *proposal) {
 		if err := ld.zab.ProposeReconfig(z, p.data, next); err != nil {
 			// Cannot happen: the prep refused a reconfig while another
 			// was pending.
-			ld.s.stepDown(fmt.Sprintf("reconfig proposal %v: %v", z, err))
+			ld.s.qs.stepDown(fmt.Sprintf("reconfig proposal %v: %v", z, err))
 			return
 		}
 	} else {
@@ -621,7 +621,7 @@ func (ld *leaderDriver) broadcastProposal(p *proposal) {
 // prep put in its SetData of /zookeeper/config), nil for any other txn.
 func (ld *leaderDriver) reconfigOf(p *proposal) *quorum.Config {
 	s := ld.s
-	if p.entry.Hdr.Type != wire.OpReconfig || !s.reconfigOn() {
+	if p.entry.Hdr.Type != wire.OpReconfig || !s.qs.reconfigOn() {
 		return nil
 	}
 	sd, ok := p.entry.Body.(*wire.SetDataTxn)
@@ -672,7 +672,7 @@ func (qs *quorumSide) stepDown(reason string) {
 // leaveLeading closes the learner connections and the listener and brings
 // the database to what was logged.
 func (s *Server) leaveLeading() {
-	ld := s.leader
+	ld := s.qs.leader
 	if ld == nil {
 		return
 	}
@@ -687,16 +687,16 @@ func (s *Server) leaveLeading() {
 		sn.cur.Release()
 		sn.spool.discard()
 	}
-	s.leader = nil
+	s.qs.leader = nil
 	// Uncommitted proposals are in the log (once durable); like a learner,
 	// the next election counts them (fastForward).
 	s.dur.quiesce()
-	for _, p := range s.inflight {
+	for _, p := range s.wr.inflight {
 		if p.cc != nil {
 			s.cl.closeConn(p.cc, "leader shutting down")
 		}
 	}
-	s.inflight = nil
+	s.wr.inflight = nil
 	s.dropPreps(func(p *proposal) {
 		if p.cc != nil {
 			s.cl.closeConn(p.cc, "leader shutting down")

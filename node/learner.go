@@ -104,10 +104,10 @@ func (l *learnerLink) setReadTimeout(d time.Duration) {
 // zab.LearnerSync with each packet read (learnerSync.step).
 func (lr *learnerDriver) startLearning(leader int64, observer bool) {
 	s := lr.s
-	p := s.peer
+	p := s.qs.peer
 	s.dur.abortSnapshot()
 	s.dur.quiesce()
-	ls := s.quorum().Servers[leader]
+	ls := s.qs.quorum().Servers[leader]
 	l := &learnerLink{
 		leader:       leader,
 		addr:         ls.QuorumAddr(),
@@ -124,10 +124,10 @@ func (lr *learnerDriver) startLearning(leader int64, observer bool) {
 	}
 	l.initConn(s.cfg.RecordLimit())
 	l.started = true // nothing holds the learner's queue back
-	s.setRole(roleSyncing)
+	s.qs.setRole(roleSyncing)
 	p.leader = leader
 	lr.link = l
-	q := s.quorum()
+	q := s.qs.quorum()
 	lr.lsync = &learnerSync{
 		s:          s,
 		lr:         lr,
@@ -315,7 +315,7 @@ func (ls *learnerSync) runJob(fn func() syncJobResult) {
 	s.goRoutine(func() {
 		r := fn()
 		select {
-		case s.peer.syncJobs <- func() { ls.onJob(r) }:
+		case s.qs.peer.syncJobs <- func() { ls.onJob(r) }:
 		case <-s.quit:
 			if r.store != nil && r.store != old {
 				r.store.Close()
@@ -383,7 +383,7 @@ func (ls *learnerSync) step(m linkMsg) {
 // (ZOOKEEPER-3911/4643/4646/4785).
 func (ls *learnerSync) carryOut() {
 	s := ls.s
-	p := s.peer
+	p := s.qs.peer
 	r := ls.ready
 	l := ls.link
 	for ls.ready != nil && !ls.job {
@@ -556,7 +556,7 @@ func (ls *learnerSync) onJob(r syncJobResult) {
 		s.dur.store = r.store
 		s.dur.lastAppended = s.dur.store.DurableZxid()
 	}
-	if s.peer.syncing() != ls {
+	if s.qs.peer.syncing() != ls {
 		return // cannot happen: nothing ends a sync while a job runs
 	}
 	if r.err != nil {
@@ -564,7 +564,7 @@ func (ls *learnerSync) onJob(r syncJobResult) {
 		return
 	}
 	if r.db != nil {
-		q := s.quorum()
+		q := s.qs.quorum()
 		r.db.tree.InitConfig([]byte(q.Text()), q.Version, wallMs())
 		ls.db = r.db
 	}
@@ -584,7 +584,7 @@ func (ls *learnerSync) onDurable() {
 // sync logged applied, as Java's fastForwardDataBase).
 func (ls *learnerSync) fail(err error, fatal bool) {
 	s := ls.s
-	p := s.peer
+	p := s.qs.peer
 	p.stats.linkDrops++
 	ls.link.close(err.Error())
 	ls.lr.link, ls.lr.lsync = nil, nil
@@ -599,7 +599,7 @@ func (ls *learnerSync) fail(err error, fatal bool) {
 		s.fail(err)
 		return
 	}
-	s.becomeLooking("sync with the leader failed", 200*time.Millisecond)
+	s.qs.becomeLooking("sync with the leader failed", 200*time.Millisecond)
 }
 
 // applySyncTxn applies a committed txn to the database being built during

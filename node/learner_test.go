@@ -358,7 +358,7 @@ func TestLearnerDiffSyncAndBroadcast(t *testing.T) {
 	f.expect(wire.PacketAck, 0x100000000)
 	// The SNAP-or-TRUNC snapshot at NEWLEADER is at the truncation point,
 	// and /e is gone from the tree.
-	waitFor(t, func() bool { return s.Mode() == "follower" })
+	waitFor(t, func() bool { return s.qs.Mode() == "follower" })
 	snaps, _ := storage.ListSnapshots(storage.VersionDir(dir))
 	if len(snaps) == 0 || snaps[0].Zxid != 0x100000005 {
 		t.Fatalf("snapshots %+v, want the newest at 0x100000005", snaps)
@@ -426,7 +426,7 @@ func TestLearnerSnapSync(t *testing.T) {
 	f.sendTxn(wire.PacketInform, createTxn(0x300000001, 0x500, 6, "/z", 4))
 	f.send(wire.QuorumPacket{Type: wire.PacketUpToDate, Zxid: -1})
 	f.expect(wire.PacketAck, 0x300000000)
-	waitFor(t, func() bool { return s.Mode() == "observer" })
+	waitFor(t, func() bool { return s.qs.Mode() == "observer" })
 	// Broadcast INFORM is applied; observers never ACK proposals.
 	f.sendTxn(wire.PacketInform, createTxn(0x300000002, 0x500, 7, "/w", 5))
 	f.send(wire.QuorumPacket{Type: wire.PacketPing, Zxid: 0x300000002})
@@ -480,11 +480,11 @@ func TestLearnerLinkClosedByWriterEndsFollowing(t *testing.T) {
 	f.expect(wire.PacketAck, 0x100000000)
 	f.send(wire.QuorumPacket{Type: wire.PacketUpToDate, Zxid: -1})
 	f.expect(wire.PacketAck, 0x100000000)
-	waitFor(t, func() bool { return s.Mode() == "follower" })
+	waitFor(t, func() bool { return s.qs.Mode() == "follower" })
 	first := f.c
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := s.Call(ctx, func() { s.peer.learner.link.close("write to leader failed: test") }); err != nil {
+	if err := s.Call(ctx, func() { s.qs.peer.learner.link.close("write to leader failed: test") }); err != nil {
 		t.Fatal(err)
 	}
 	f.accept()
@@ -497,7 +497,7 @@ func TestLearnerLinkClosedByWriterEndsFollowing(t *testing.T) {
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel2()
 	var drops int64
-	s.Call(ctx2, func() { drops = s.peer.stats.linkDrops })
+	s.Call(ctx2, func() { drops = s.qs.peer.stats.linkDrops })
 	if drops != 1 {
 		t.Fatalf("link drops %d, want 1", drops)
 	}
@@ -522,7 +522,7 @@ func TestLearnerLooksAgainWithoutWaitingForATick(t *testing.T) {
 	f.expect(wire.PacketAck, 0x100000000)
 	f.send(wire.QuorumPacket{Type: wire.PacketUpToDate, Zxid: -1})
 	f.expect(wire.PacketAck, 0x100000000)
-	waitFor(t, func() bool { return s.Mode() == "follower" })
+	waitFor(t, func() bool { return s.qs.Mode() == "follower" })
 	first := f.c
 	first.Close() // the leader is gone
 	f.accept()    // within 10 s, far less than the 5 minutes to the next tick

@@ -64,7 +64,7 @@ func BenchmarkOwnerSteps(b *testing.B) {
 		for i := 0; i < ephemeral; i++ {
 			create("/e/"+strconv.Itoa(i), int64(owner), tree.OpenACLUnsafe)
 		}
-		s.zxid = z
+		s.wr.zxid = z
 		now := s.nowMs()
 		for i := 0; i < sessions; i++ {
 			s.sessions.Add(wire.SessionID(1<<41+i), 1<<30, now)
@@ -145,7 +145,7 @@ func BenchmarkOwnerSteps(b *testing.B) {
 					if first {
 						first = false
 						p := &proposal{op: wire.OpSetData, start: time.Now(), entry: wire.TxnEntry{
-							Hdr:  wire.TxnHeader{Zxid: s.nextZxid(), Type: wire.OpSetData},
+							Hdr:  wire.TxnHeader{Zxid: s.wr.nextZxid(), Type: wire.OpSetData},
 							Body: &wire.SetDataTxn{Path: "/b", Data: []byte("x"), Version: -1}}}
 						s.sched.applyProposal(p)
 					} else {
@@ -271,7 +271,7 @@ func BenchmarkReaperCheck(b *testing.B) {
 		for i := range 1_000_000 {
 			apply(wire.OpCreateContainer, &wire.CreateContainerTxn{Path: fmt.Sprintf("/c/%07d", i), ACL: tree.OpenACLUnsafe, ParentCVersion: -1})
 		}
-		s.zxid = z
+		s.wr.zxid = z
 	})
 	b.Run("one-step", func(b *testing.B) {
 		for b.Loop() {
@@ -321,7 +321,7 @@ func BenchmarkOwnerStepsRequests(b *testing.B) {
 		for i := range 1000 {
 			create("/few/" + strconv.Itoa(i))
 		}
-		s.zxid = z
+		s.wr.zxid = z
 	})
 	cc := benchConn(s, 7, 1<<42)
 	onOwner(b, s, func() { s.sessions.Add(cc.session, 1<<30, s.nowMs()) })
@@ -412,7 +412,7 @@ func BenchmarkOwnerStepsRequests(b *testing.B) {
 	b.Run("multi-46k-checks-of-1MB-node", func(b *testing.B) {
 		b.N = 1
 		onOwner(b, s, func() {
-			z := s.nextZxid()
+			z := s.wr.nextZxid()
 			e := wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate}, Body: &wire.CreateTxn{Path: "/big", Data: make([]byte, 1<<20-64), ACL: tree.OpenACLUnsafe, ParentCVersion: -1}}
 			s.tree.Apply(&e)
 		})
@@ -611,7 +611,7 @@ func benchTxnJob(b *testing.B, s *Server, req *tree.PrepRequest) (prep, apply ro
 	var e wire.TxnEntry
 	var pj *tree.PrepJob
 	onOwner(b, s, func() {
-		req.Zxid = s.nextZxid()
+		req.Zxid = s.wr.nextZxid()
 		req.Time = wallMs()
 		pj = s.tree.BeginPrep(req)
 	})

@@ -22,17 +22,17 @@ func TestLookingStartsElectionAtOnce(t *testing.T) {
 		mode string
 		lose func(s *Server)
 	}{
-		{"follower loses its leader", follower, "follower", func(s *Server) { s.peer.learner.dropLink(errors.New("test: leader connection lost")) }},
-		{"leader steps down", leader, "leader", func(s *Server) { s.stepDown("test: lost the quorum") }},
+		{"follower loses its leader", follower, "follower", func(s *Server) { s.qs.peer.learner.dropLink(errors.New("test: leader connection lost")) }},
+		{"leader steps down", leader, "leader", func(s *Server) { s.qs.stepDown("test: lost the quorum") }},
 	} {
 		s := tc.s
-		waitFor(t, func() bool { return leader.Mode() == "leader" && follower.Mode() == "follower" })
+		waitFor(t, func() bool { return leader.qs.Mode() == "leader" && follower.qs.Mode() == "follower" })
 		var looking, requested bool
 		call(t, s, func() {
-			elections := s.peer.stats.elections
+			elections := s.qs.peer.stats.elections
 			tc.lose(s)
-			looking = s.peer.role == roleLooking
-			requested = s.peer.looking && s.peer.stats.elections == elections+1
+			looking = s.qs.peer.role == roleLooking
+			requested = s.qs.peer.looking && s.qs.peer.stats.elections == elections+1
 		})
 		if !looking {
 			t.Fatalf("%s: the member did not go LOOKING", tc.name)

@@ -39,7 +39,7 @@ func (ld *leaderDriver) syncLearner(h *learnerHandler) {
 	h.fromLog = nil
 	peer := st.LastZxid
 	lastProcessed := s.tree.LastZxid
-	in := zab.SyncInput{Peer: peer, LastProcessed: lastProcessed, Committed: s.committed.Window(),
+	in := zab.SyncInput{Peer: peer, LastProcessed: lastProcessed, Committed: s.qs.committed.Window(),
 		ForceSnap: ld.forceSnapSync, TxnLog: ld.snapSizeFactor >= 0}
 	if fromLog != nil && fromLog.peer == peer {
 		in.LogRead, in.FromLog = true, fromLog.entries
@@ -66,13 +66,13 @@ func (ld *leaderDriver) syncLearner(h *learnerHandler) {
 	switch {
 	case errors.Is(err, zab.ErrSyncThrottled):
 		h.log.Error().Str("sync", kind).Int("in_progress", n+1).Int("max", limit).Msg("too many concurrent sync.")
-		s.peer.stats.syncs["leader-throttled"]++
+		s.qs.peer.stats.syncs["leader-throttled"]++
 	case err != nil:
 		h.log.Error().Err(err).Msg("sync not started")
 	default:
 		if st, ok := ld.zab.Learner(h.link); ok && st.State == zab.HandlerNewLeader {
 			h.log.Info().Str("sync", kind).Int("concurrent", n).Bool("exempt_from_throttle", !st.Observer).Msg("sync counted")
-			s.peer.stats.syncs["leader-"+plan.Mode.String()]++
+			s.qs.peer.stats.syncs["leader-"+plan.Mode.String()]++
 		}
 	}
 	ld.processLeaderReady()
@@ -301,7 +301,7 @@ func (ld *leaderDriver) advanceSnapSyncs() {
 		ld.zab.SnapReady(link)
 	}
 	ld.processLeaderReady()
-	if s.leader == ld && len(ld.snaps) > 0 && !held {
+	if s.qs.leader == ld && len(ld.snaps) > 0 && !held {
 		s.poke()
 	}
 }

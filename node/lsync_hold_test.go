@@ -65,7 +65,7 @@ func newHoldHarness(t *testing.T, forceSnap bool) *holdHarness {
 	}
 	hh.leader = startLearner(t, cfg)
 	follower := startLearner(t, quorumMember(t, 1, hh.ports, 50))
-	waitFor(t, func() bool { return hh.leader.Mode() == "leader" && follower.Mode() == "follower" })
+	waitFor(t, func() bool { return hh.leader.qs.Mode() == "leader" && follower.qs.Mode() == "follower" })
 	hh.cc = newFakeSink(1)
 	hh.conn = hh.leader.Open(hh.cc)
 	hh.leader.Submit(hh.conn, []wire.ClientPacket{{Kind: wire.KindConnect, Connect: &wire.Connect{
@@ -97,7 +97,7 @@ func (hh *holdHarness) waitOutstanding(n int) {
 	hh.t.Helper()
 	waitFor(hh.t, func() bool {
 		var got int
-		hh.owner(func(s *Server) { got = len(s.inflight) })
+		hh.owner(func(s *Server) { got = len(s.wr.inflight) })
 		return got == n
 	})
 }

@@ -56,7 +56,7 @@ func TestLearnerSnapSyncDropsTheLogTheSnapshotSupersedes(t *testing.T) {
 	lr.Close()
 	f.send(wire.QuorumPacket{Type: wire.PacketUpToDate, Zxid: -1})
 	f.expect(wire.PacketAck, 0x300000000)
-	waitFor(t, func() bool { return s.Mode() == "follower" })
+	waitFor(t, func() bool { return s.qs.Mode() == "follower" })
 
 	// Broadcast goes on in a new log file, and a restart loads the
 	// snapshot plus that log.
@@ -142,7 +142,7 @@ func TestLearnerTruncToZeroDropsEveryLoggedTxn(t *testing.T) {
 	lr.Close()
 	f.send(wire.QuorumPacket{Type: wire.PacketUpToDate, Zxid: -1})
 	f.expect(wire.PacketAck, 0x200000000)
-	waitFor(t, func() bool { return s.Mode() == "follower" })
+	waitFor(t, func() bool { return s.qs.Mode() == "follower" })
 	f.sendTxn(wire.PacketProposal, createTxn(0x200000001, 0, 0, "/new", 1))
 	f.expect(wire.PacketAck, 0x200000001)
 	s2, err := New(cfg)
@@ -263,7 +263,7 @@ func TestLearnerTruncToItsSnapshotWithALaterLog(t *testing.T) {
 	f.expect(wire.PacketAck, 0x300000000)
 	f.send(wire.QuorumPacket{Type: wire.PacketUpToDate, Zxid: -1})
 	f.expect(wire.PacketAck, 0x300000000)
-	waitFor(t, func() bool { return s.Mode() == "follower" })
+	waitFor(t, func() bool { return s.qs.Mode() == "follower" })
 	call(t, s, func() {
 		if s.tree.LastZxid != 0x100000005 || s.tree.Get("/old5") == nil || s.tree.Get("/new1") != nil {
 			t.Errorf("after the TRUNC: tree at %v, /old5 %v, /new1 %v", s.tree.LastZxid, s.tree.Get("/old5") != nil, s.tree.Get("/new1") != nil)

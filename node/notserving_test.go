@@ -20,8 +20,8 @@ func TestClosingConnRequestWhileNotServing(t *testing.T) {
 			cc := &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
 			s.cl.register(cc)
 			cc.session, cc.timeoutMs = 0x77, 4000
-			s.peer = &peer{learner: newLearnerDriver(s), role: r}
-			defer func() { s.peer = nil }()
+			s.qs.peer = &peer{learner: newLearnerDriver(s), role: r}
+			defer func() { s.qs.peer = nil }()
 			cc.closing = true
 			var perr any
 			func() {
@@ -32,7 +32,7 @@ func TestClosingConnRequestWhileNotServing(t *testing.T) {
 			if perr != nil {
 				t.Errorf("%v: closeSession of a closing connection: panic %v", r, perr)
 			}
-			if n := len(s.peer.learner.forwarded[0x77]); n != 0 {
+			if n := len(s.qs.peer.learner.forwarded[0x77]); n != 0 {
 				t.Errorf("%v: %d requests forwarded while not serving", r, n)
 			}
 			if n := len(cc.pending); n != 0 {

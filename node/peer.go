@@ -178,7 +178,7 @@ type electionResult struct {
 
 // newPeer sets up the quorum side and starts the election goroutine.
 func (s *Server) newPeer(q *Quorum) error {
-	s.role.Store(uint32(roleLooking))
+	s.qs.role.Store(uint32(roleLooking))
 	p := &peer{
 		q:           q,
 		role:        roleLooking,
@@ -195,7 +195,7 @@ func (s *Server) newPeer(q *Quorum) error {
 	if err := p.loadEpochs(s.dur.snapDir(), s.tree.LastZxid, s.log); err != nil {
 		return err
 	}
-	if err := s.reconfigAtStart(p); err != nil { // reconfig.go
+	if err := s.qs.reconfigAtStart(p); err != nil { // reconfig.go
 		return err
 	}
 	sec, err := newQuorumSec(s.cfg)
@@ -205,13 +205,13 @@ func (s *Server) newPeer(q *Quorum) error {
 	p.sec = sec
 	el := s.cfg.Elector
 	if el == nil {
-		if el, err = s.startElection(q, p); err != nil {
+		if el, err = s.qs.startElection(q, p); err != nil {
 			sec.close()
 			return err
 		}
 	}
 	p.elector = el
-	s.peer = p
+	s.qs.peer = p
 	s.goRoutine(func() { p.runElections(s.quit) })
 	return nil
 }

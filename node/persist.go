@@ -241,8 +241,8 @@ func (s *Server) installDatabase(db *database) {
 	}
 	s.stats.digestMismatches += db.digestMismatches
 	db.digestMismatches = 0
-	s.committed.Reset(db.recent)
-	s.zxid = s.tree.LastZxid
+	s.qs.committed.Reset(db.recent)
+	s.wr.zxid = s.tree.LastZxid
 	s.dur.lastAppended = s.tree.LastZxid
 	s.resp.digestLog = nil
 }
@@ -657,25 +657,25 @@ func (d *durable) onSnapshotDone(r snapResult) {
 // writers get SYSTEMERROR, prepared changes are forgotten, and writes are
 // refused until the log recovers.
 func (s *Server) onStoreFailure(f storeFailure) {
-	if s.leader != nil {
+	if s.qs.leader != nil {
 		// A leader cannot ACK its own proposals: let another server lead.
 		s.log.Error().Err(f.err).Str("durable_zxid", f.durable.String()).Msg("txn log failed")
 		s.dur.store.Recover()
-		s.stepDown("txn log failure: " + f.err.Error())
+		s.qs.stepDown("txn log failure: " + f.err.Error())
 		return
 	}
-	if s.isLearner() {
+	if s.qs.isLearner() {
 		// A learner cannot ACK what it could not log: leave the leader and
 		// resync from what is durable.
 		s.log.Error().Err(f.err).Str("durable_zxid", f.durable.String()).Msg("txn log failed")
 		s.onDurable(f.durable)
 		s.dur.lastAppended = f.durable
 		s.dur.store.Recover()
-		s.peer.learner.dropLink(fmt.Errorf("txn log failure: %w", f.err))
+		s.qs.peer.learner.dropLink(fmt.Errorf("txn log failure: %w", f.err))
 		return
 	}
 	s.onDurable(f.durable)
-	for _, p := range s.inflight {
+	for _, p := range s.wr.inflight {
 		p.failed, p.applied = true, true
 		p.err = wire.ErrSystemError
 		switch p.entry.Hdr.Type {
@@ -697,7 +697,7 @@ func (s *Server) onStoreFailure(f storeFailure) {
 			s.cl.drainPending(p.cc)
 		}
 	}
-	s.inflight = nil
+	s.wr.inflight = nil
 	s.dropPreps(func(p *proposal) {
 		p.failed, p.applied = true, true
 		p.err = wire.ErrSystemError
@@ -711,7 +711,7 @@ func (s *Server) onStoreFailure(f storeFailure) {
 		}
 	})
 	s.tree.ResetPrep()
-	s.zxid = s.lastApplied()
+	s.wr.zxid = s.lastApplied()
 	s.dur.lastAppended = f.durable
 	s.dur.storeErr, s.dur.storeErrAt = f.err, s.nowMs()
 }

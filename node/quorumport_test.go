@@ -165,7 +165,7 @@ func startServingPair(t *testing.T, initLimit int) (*Server, map[int64]int) {
 	ports := map[int64]int{1: freePort(t), 2: freePort(t), 3: freePort(t)}
 	leader := startLearner(t, quorumMember(t, 3, ports, initLimit))
 	follower := startLearner(t, quorumMember(t, 1, ports, initLimit))
-	waitFor(t, func() bool { return leader.Mode() == "leader" && follower.Mode() == "follower" })
+	waitFor(t, func() bool { return leader.qs.Mode() == "leader" && follower.qs.Mode() == "follower" })
 	return leader, ports
 }
 

@@ -88,13 +88,13 @@ func (qs *quorumSide) leaderReconfig(lc *zab.LeaderConfig) error {
 // server does not run the protocol.
 func (lr *learnerDriver) learnerView(leader int64, observer bool) zab.LearnerView {
 	s := lr.s
-	if !s.reconfigOn() {
+	if !s.qs.reconfigOn() {
 		return zab.LearnerView{}
 	}
-	q := s.quorum()
+	q := s.qs.quorum()
 	v := zab.LearnerView{ID: q.MyID, LeaderID: leader, Observer: observer, Config: q.config(), ReconfigEnabled: true,
 		StandaloneEnabled: s.cfg.Standalone, LastSeenVersion: q.Version}
-	if ls := s.peer.lastSeen; ls != nil && ls.Version > v.LastSeenVersion {
+	if ls := s.qs.peer.lastSeen; ls != nil && ls.Version > v.LastSeenVersion {
 		v.LastSeenVersion = ls.Version
 	}
 	return v
@@ -109,9 +109,9 @@ func (lr *learnerDriver) learnerView(leader int64, observer bool) zab.LearnerVie
 // reconfigFlag gives it.
 func (lr *learnerDriver) learnerConfigs(next *quorum.Config, acts []zab.LearnerActivation, newLeaderTree func() *tree.Tree) (*zab.LearnerActivation, error) {
 	s := lr.s
-	p := s.peer
+	p := s.qs.peer
 	if next != nil {
-		if err := s.persistNextConfig(next); err != nil {
+		if err := s.qs.persistNextConfig(next); err != nil {
 			return nil, err
 		}
 		if p.lastSeen == nil || next.Version > p.lastSeen.Version {
@@ -122,7 +122,7 @@ func (lr *learnerDriver) learnerConfigs(next *quorum.Config, acts []zab.LearnerA
 	for i := range acts {
 		a := &acts[i]
 		last := p.lastSeen == nil || p.lastSeen.Version <= a.Config.Version
-		if err := s.activateConfig(a.Zxid, a.Config, a.Designated, last); err != nil {
+		if err := s.qs.activateConfig(a.Zxid, a.Config, a.Designated, last); err != nil {
 			return nil, err
 		}
 		if last {
@@ -141,7 +141,7 @@ func (lr *learnerDriver) learnerConfigs(next *quorum.Config, acts []zab.LearnerA
 			if a.Designated >= 0 {
 				// updateVote/updateLearnerType set reconfigFlag: the next
 				// role is taken without an election.
-				s.designate(a.Designated, a.Observer, a.Zxid)
+				s.qs.designate(a.Designated, a.Observer, a.Zxid)
 			} else {
 				p.direct = nil // Java clears reconfigFlag at UPTODATE
 			}
@@ -272,12 +272,12 @@ func (qs *quorumSide) activateConfig(z wire.Zxid, c *quorum.Config, designated i
 // goroutine (reconfigLookups); nil when this server does not run the
 // protocol or does not lead.
 func (s *Server) reconfigPrep(zxid wire.Zxid, resolve quorum.Resolver) func(*wire.ReconfigRequest) ([]byte, wire.ErrCode) {
-	ld := s.leader
-	if !s.reconfigOn() || ld == nil {
+	ld := s.qs.leader
+	if !s.qs.reconfigOn() || ld == nil {
 		return nil
 	}
 	return func(r *wire.ReconfigRequest) ([]byte, wire.ErrCode) {
-		if s.leader != ld || !ld.serving() {
+		if s.qs.leader != ld || !ld.serving() {
 			return nil, wire.ErrReconfigInProgress
 		}
 		cur, last := ld.zab.Config()
@@ -285,7 +285,7 @@ func (s *Server) reconfigPrep(zxid wire.Zxid, resolve quorum.Resolver) func(*wir
 			return nil, wire.ErrUnimplemented
 		}
 		next, err := quorum.Reconfig(quorum.ReconfigState{Current: cur, LastSeen: last, StandaloneEnabled: s.cfg.Standalone,
-			MyID: s.quorum().MyID, Synced: ld.zab.SyncedFollowers(), Zxid: int64(zxid), Resolve: resolve}, r)
+			MyID: s.qs.quorum().MyID, Synced: ld.zab.SyncedFollowers(), Zxid: int64(zxid), Resolve: resolve}, r)
 		if err != nil {
 			var re *quorum.ReconfigError
 			if errors.As(err, &re) {

@@ -68,10 +68,10 @@ type heldReconfig struct {
 // holdsPrep queues it behind its session's reconfig when one is being
 // resolved, and reports whether it did.
 func (s *Server) holdsPrep(it prepItem) bool {
-	if it.session == 0 || s.peer == nil {
+	if it.session == 0 || s.qs.peer == nil {
 		return false
 	}
-	h := s.peer.resolver.held[it.session]
+	h := s.qs.peer.resolver.held[it.session]
 	if h == nil {
 		return false
 	}
@@ -86,8 +86,8 @@ func (s *Server) holdsPrep(it prepItem) bool {
 // request names no host.
 func (s *Server) reconfigLookups(prop *proposal, r *writeRequest) (quorum.Resolver, bool) {
 	req, ok := r.body.(*wire.ReconfigRequest)
-	ld := s.leader
-	if !ok || r.bodyErr != nil || !s.reconfigOn() || ld == nil || !ld.serving() {
+	ld := s.qs.leader
+	if !ok || r.bodyErr != nil || !s.qs.reconfigOn() || ld == nil || !ld.serving() {
 		return nil, false
 	}
 	cur, last := ld.zab.Config()
@@ -119,7 +119,7 @@ func (s *Server) reconfigLookups(prop *proposal, r *writeRequest) (quorum.Resolv
 
 // holdReconfig holds h's session and starts its lookups, or queues them.
 func (s *Server) holdReconfig(h *heldReconfig) {
-	rs := &s.peer.resolver
+	rs := &s.qs.peer.resolver
 	if rs.held == nil {
 		rs.held = map[wire.SessionID]*heldReconfig{}
 	}
@@ -137,7 +137,7 @@ func (s *Server) holdReconfig(h *heldReconfig) {
 // reconfigResolveTimeout (or until the server stops), and hands h back to
 // the owner (runResolved).
 func (s *Server) startLookups(h *heldReconfig) {
-	rs := &s.peer.resolver
+	rs := &s.qs.peer.resolver
 	rs.running++
 	lookup := rs.lookup
 	timeout := rs.timeout
@@ -199,10 +199,10 @@ func resolveHost(ctx context.Context, lookup func(context.Context, string) ([]ne
 // owner goroutine, each round), then their sessions' preps held behind
 // them, in order, through prep; it starts the lookups waiting for a slot.
 func (s *Server) runResolved() {
-	if s.peer == nil {
+	if s.qs.peer == nil {
 		return
 	}
-	rs := &s.peer.resolver
+	rs := &s.qs.peer.resolver
 	rs.mu.Lock()
 	done := rs.done
 	rs.done = nil
@@ -220,7 +220,7 @@ func (s *Server) runResolved() {
 			h.r.resolved[host] = ip
 		}
 		prop, r := h.prop, h.r
-		if s.leader != h.ld {
+		if s.qs.leader != h.ld {
 			s.failHeld(h, nil)
 			continue
 		}
@@ -266,10 +266,10 @@ func (s *Server) failHeld(h *heldReconfig, fail func(*proposal)) {
 
 // dropHeldReconfigs drops every held reconfig (dropPreps).
 func (s *Server) dropHeldReconfigs(fail func(*proposal)) {
-	if s.peer == nil {
+	if s.qs.peer == nil {
 		return
 	}
-	rs := &s.peer.resolver
+	rs := &s.qs.peer.resolver
 	for _, h := range rs.held {
 		s.failHeld(h, fail)
 	}

@@ -41,7 +41,7 @@ func TestFailedSnapSyncKeepsConfigNode(t *testing.T) {
 	waitFor(t, func() bool {
 		var drops int64
 		err := s.Call(context.Background(), func() {
-			drops = s.peer.stats.linkDrops
+			drops = s.qs.peer.stats.linkDrops
 			if n := s.tree.Get("/zookeeper/config"); n != nil {
 				got = string(n.Data())
 			}

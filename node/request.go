@@ -57,7 +57,7 @@ func (c *clients) processRequestAt(cc *clientConn, p *wire.ClientPacket, now tim
 	if c.cfg.EnforceAuth && p.Header.Type != wire.OpAuth && p.Header.Type != wire.OpSASL && !c.authEnforced(cc, p.Header.Xid) {
 		return
 	}
-	if !c.host.serving() {
+	if !c.roles.serving() {
 		// Only a connection already closing gets here (becomeLooking
 		// closes every client, and connects are refused until the
 		// server serves again): with no leader link, forwarding its
@@ -91,7 +91,7 @@ func (c *clients) processRequestAt(cc *clientConn, p *wire.ClientPacket, now tim
 		c.queueOrRun(cc, p)
 		return
 	}
-	if c.host.isLearner() {
+	if c.roles.isLearner() {
 		// A learner tracks touches for the leader (which owns expiry) and
 		// forwards writes and syncs (FollowerRequestProcessor).
 		c.learner().touchLearner(cc)
@@ -237,7 +237,7 @@ func (c *clients) proposeQueuedWrites(cc *clientConn) {
 			continue
 		}
 		op := it.pkt.Header.Type
-		if !it.write || (op == wire.OpSync && !c.host.isLearner()) || c.sched.roundSpent() {
+		if !it.write || (op == wire.OpSync && !c.roles.isLearner()) || c.sched.roundSpent() {
 			return
 		}
 		n := len(cc.pending)
@@ -272,7 +272,7 @@ func (c *clients) processRequestQueued(cc *clientConn, p *wire.ClientPacket) {
 	case c.cfg.EnforceAuth && p.Header.Type != wire.OpSASL && !c.authEnforced(cc, p.Header.Xid):
 		// Queued behind the handshake: checked now, with the auth packets
 		// read before it applied.
-	case c.host.isLearner() && forwardable(p.Header.Type):
+	case c.roles.isLearner() && forwardable(p.Header.Type):
 		c.learner().forwardRequest(cc, p)
 	case p.Header.Type.IsWrite():
 		c.host.proposeClientWrite(cc, p)

@@ -74,7 +74,7 @@ type Server struct {
 	sessions *session.Tracker
 	dataW    *watch.Manager
 	childW   *watch.Manager
-	writes   // the last zxid handed out and the txns in flight (commit.go)
+	wr       writes // the last zxid handed out and the txns in flight (commit.go)
 	stats    stats
 	nextReap int64  // mono ms of the next container/TTL check
 	reap     reaper // containers and TTL nodes (reaper.go)
@@ -96,9 +96,9 @@ type Server struct {
 
 	// quorumSide is the quorum membership: the configuration in force,
 	// the peer, the leadership, the committed log and the role
-	// (quorumside.go). Embedded: its methods (quorum, serving, isLearner,
-	// Mode, ...) are its own, not Server's.
-	quorumSide
+	// (quorumside.go), with its own methods (quorum, serving, isLearner,
+	// Mode, ...).
+	qs quorumSide
 
 	failErr atomic.Pointer[error] // why the server stopped itself
 	jsum    *javaSummaries        // Java's summaries (javasummary.go); set in New, never replaced
@@ -126,7 +126,7 @@ func New(cfg Config) (*Server, error) {
 		done:   make(chan struct{}),
 		jsum:   newJavaSummaries(),
 	}
-	s.quorumSide = quorumSide{cfg: &s.cfg, log: s.log, moveClientPort: func(addr string) {
+	s.qs = quorumSide{cfg: &s.cfg, log: s.log, moveClientPort: func(addr string) {
 		s.cl.lis.move(addr, s.cfg.ClientPortAddress, s.log, s.goRoutine)
 	}, host: s}
 	s.resp = responder{s: s, cfg: &s.cfg, stats: &s.stats}
@@ -134,8 +134,8 @@ func New(cfg Config) (*Server, error) {
 	s.cl = clients{
 		cfg: &s.cfg, log: s.log, stats: &s.stats,
 		events: s.events, wake: s.wake, quit: s.quit, nowMs: s.nowMs, tree: &s.tree,
-		host: s, sched: &s.sched, resp: &s.resp, jsum: s.jsum,
-		learner: func() *learnerDriver { return s.peer.learner },
+		host: s, roles: &s.qs, sched: &s.sched, resp: &s.resp, jsum: s.jsum,
+		learner: func() *learnerDriver { return s.qs.peer.learner },
 		dropJob: func(j connJob) { j.drop(s) },
 	}
 	s.cl.sessionless = sessionlessCheck{stats: &s.stats, close: s.cl.closeConn}
@@ -199,7 +199,7 @@ func (s *Server) Start() error {
 		return err
 	}
 	s.nextReap = s.nowMs() + int64(s.cfg.ContainerCheckMs)
-	s.log.Info().Str("zxid", s.zxid.String()).Int("nodes", s.tree.Len()).Int("sessions", s.sessions.Len()).
+	s.log.Info().Str("zxid", s.wr.zxid.String()).Int("nodes", s.tree.Len()).Int("sessions", s.sessions.Len()).
 		Msg("database loaded")
 	if q := s.cfg.Quorum; q != nil {
 		s.tree.InitConfig([]byte(q.Text()), q.Version, wallMs())
@@ -208,9 +208,9 @@ func (s *Server) Start() error {
 			return err
 		}
 		s.log.Info().Str("type", q.Me().Type.String()).Int("members", len(q.Servers)).
-			Int64("current_epoch", s.peer.currentEpoch).Int64("accepted_epoch", s.peer.acceptedEpoch).
+			Int64("current_epoch", s.qs.peer.currentEpoch).Int64("accepted_epoch", s.qs.peer.acceptedEpoch).
 			Msg("quorum member starting; looking for the leader")
-		s.peer.lookAt = time.Now()
+		s.qs.peer.lookAt = time.Now()
 	}
 	if s.jsum.reads != nil {
 		s.goRoutine(func() { s.jsum.updates.run(s.jsum.update, s.quit) })
@@ -288,6 +288,11 @@ func (s *Server) SetClientPort(port int) { s.cl.lis.port.Store(int64(port)) }
 // (a front end that cannot move: client.portUnification).
 func (s *Server) SetClientRebind(fn func(addr string) (net.Addr, error)) { s.cl.lis.rebind.Store(&fn) }
 
+// Mode returns the server's mode as srvr prints it: "standalone",
+// "looking", "synchronizing", "leader", "follower" or "observer". Safe
+// from any goroutine.
+func (s *Server) Mode() string { return s.qs.Mode() }
+
 // Done is closed when the server has stopped.
 func (s *Server) Done() <-chan struct{} { return s.done }
 
@@ -330,7 +335,7 @@ func (s *Server) run() {
 	tick := time.NewTicker(time.Duration(s.cfg.TickTime/2) * time.Millisecond)
 	defer tick.Stop()
 	s.lastTickMs = s.nowMs()
-	s.maybeStartElection()
+	s.qs.maybeStartElection()
 	for {
 		if s.stepProbe != nil {
 			s.stepProbe()
@@ -338,7 +343,7 @@ func (s *Server) run() {
 		// A learner sync's disk job holds the store while it runs.
 		var durable <-chan struct{}
 		var failed <-chan storeFailure
-		if s.ownsStore() {
+		if s.qs.ownsStore() {
 			durable, failed = s.dur.store.Durable(), s.dur.store.Failed()
 		}
 		var linkIn <-chan linkMsg
@@ -347,10 +352,10 @@ func (s *Server) run() {
 		var syncJobs <-chan func()
 		var learnerIn <-chan handlerMsg
 		var learnerConn <-chan learnerArrival
-		if ld := s.leader; ld != nil {
+		if ld := s.qs.leader; ld != nil {
 			learnerIn, learnerConn = ld.in, ld.accepted
 		}
-		if p := s.peer; p != nil {
+		if p := s.qs.peer; p != nil {
 			electionOut, syncJobs = p.electionOut, p.syncJobs
 			if l := p.learner.link; l != nil && p.takesLinkMsg() {
 				// A sync takes the next packet once the last one's Ready
@@ -381,34 +386,34 @@ func (s *Server) run() {
 		case r := <-s.dur.snapDone:
 			s.dur.onSnapshotDone(r)
 		case m := <-linkIn:
-			s.peer.learner.onLinkMsg(m)
+			s.qs.peer.learner.onLinkMsg(m)
 			// Drain what else arrived so ACKs and replies batch.
-			for i := 0; i < 256 && s.peer.learner.link != nil && linkIn == s.peer.learner.link.in && s.peer.takesLinkMsg(); i++ {
+			for i := 0; i < 256 && s.qs.peer.learner.link != nil && linkIn == s.qs.peer.learner.link.in && s.qs.peer.takesLinkMsg(); i++ {
 				select {
 				case m = <-linkIn:
-					s.peer.learner.onLinkMsg(m)
+					s.qs.peer.learner.onLinkMsg(m)
 					continue
 				default:
 				}
 				break
 			}
 		case <-linkClosed:
-			s.peer.learner.onLinkClosed()
+			s.qs.peer.learner.onLinkClosed()
 		case m := <-learnerIn:
-			s.leader.onHandlerMsg(m)
-			for i := 0; i < 256 && s.leader != nil && learnerIn == s.leader.in; i++ {
+			s.qs.leader.onHandlerMsg(m)
+			for i := 0; i < 256 && s.qs.leader != nil && learnerIn == s.qs.leader.in; i++ {
 				select {
 				case m = <-learnerIn:
-					s.leader.onHandlerMsg(m)
+					s.qs.leader.onHandlerMsg(m)
 					continue
 				default:
 				}
 				break
 			}
 		case a := <-learnerConn:
-			s.leader.onLearnerConn(a)
+			s.qs.leader.onLearnerConn(a)
 		case r := <-electionOut:
-			s.onElection(r)
+			s.qs.onElection(r)
 		case fn := <-syncJobs:
 			fn()
 		case fn := <-s.calls:
@@ -421,7 +426,7 @@ func (s *Server) run() {
 		case <-s.quit:
 			s.cl.reapClosed()
 			s.cl.flush()
-			s.stopPeer()
+			s.qs.stopPeer()
 			s.dropReaper()
 			if s.dur.snap != nil {
 				s.dur.snap.cur.Release()
@@ -431,16 +436,16 @@ func (s *Server) run() {
 		s.cl.reapClosed()
 		s.sched.runJobs()
 		s.cl.resumeParked()
-		if s.ownsStore() && s.peer.syncing() == nil {
+		if s.qs.ownsStore() && s.qs.peer.syncing() == nil {
 			s.dur.maybeStartSnapshot(s.tree)
 			s.dur.advanceSnapshot(s.tree, s.sessions, s.sched.applyJob != nil)
 			s.dur.store.Sync()
 		}
-		s.leader.advanceSnapSyncs()
-		s.leader.retryGatedCommits()
-		s.maybeStartElection()
-		if ld := s.leader; ld != nil && ld.stepDownAfter {
-			s.stepDown("zxid counter rollover: a new epoch is needed")
+		s.qs.leader.advanceSnapSyncs()
+		s.qs.leader.retryGatedCommits()
+		s.qs.maybeStartElection()
+		if ld := s.qs.leader; ld != nil && ld.stepDownAfter {
+			s.qs.stepDown("zxid counter rollover: a new epoch is needed")
 		}
 		s.cl.flush()
 	}
@@ -486,16 +491,16 @@ func (s *Server) onTick() {
 	if !late {
 		s.expireAfter = 0
 	}
-	if s.peer != nil && s.peer.role == roleLeading {
-		s.leader.tickLeading()
-		if s.leader == nil || !s.leader.serving() {
+	if s.qs.peer != nil && s.qs.peer.role == roleLeading {
+		s.qs.leader.tickLeading()
+		if s.qs.leader == nil || !s.qs.leader.serving() {
 			s.cl.sessionless.run(now)
 			return
 		}
-	} else if s.peer != nil {
+	} else if s.qs.peer != nil {
 		// Learners expire nothing: the leader owns sessions, containers and
 		// TTLs. They only close handshake-less connections.
-		s.maybeStartElection()
+		s.qs.maybeStartElection()
 		s.cl.sessionless.run(now)
 		return
 	}

@@ -112,7 +112,7 @@ func TestLeaderStepsDownWhenTheEpochCannotBePersisted(t *testing.T) {
 	ports := map[int64]int{1: freePort(t), 2: freePort(t), 3: freePort(t)}
 	cfg := quorumMember(t, 3, ports, 50)
 	leader := startLearner(t, cfg)
-	waitFor(t, func() bool { return leader.Mode() == "leader" })
+	waitFor(t, func() bool { return leader.qs.Mode() == "leader" })
 	before, err := storage.ReadEpoch(leader.dur.snapDir(), storage.AcceptedEpochFile)
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +169,7 @@ func TestLeaderCountsLearnerInHandshakeAsSynced(t *testing.T) {
 	f1.write(wire.QuorumPacket{Type: wire.PacketAck, Zxid: nl})
 	for qp := f1.readPacket(); qp.Type != wire.PacketUpToDate; qp = f1.readPacket() {
 	}
-	waitFor(t, func() bool { return leader.Mode() == "leader" })
+	waitFor(t, func() bool { return leader.qs.Mode() == "leader" })
 
 	// Learner 2 connects and gets LEADERINFO; its ACKEPOCH never comes.
 	f2 := dialQuorum(t, quorumAddrOf(leader), nil)
@@ -178,7 +178,7 @@ func TestLeaderCountsLearnerInHandshakeAsSynced(t *testing.T) {
 		t.Fatalf("first packet %v, want LEADERINFO", qp.Type)
 	}
 	var elections int64
-	call(t, leader, func() { elections = leader.peer.stats.elections })
+	call(t, leader, func() { elections = leader.qs.peer.stats.elections })
 	connected := time.Now()
 	f1.c.Close()
 	// The step-down: the leader goes LOOKING and asks for an election in
@@ -186,7 +186,7 @@ func TestLeaderCountsLearnerInHandshakeAsSynced(t *testing.T) {
 	// mode need not show it).
 	waitFor(t, func() bool {
 		var n int64
-		call(t, leader, func() { n = leader.peer.stats.elections })
+		call(t, leader, func() { n = leader.qs.peer.stats.elections })
 		return n > elections
 	})
 	// 2's connection times out initLimit*tickTime after its FOLLOWERINFO;
@@ -221,7 +221,7 @@ func TestLeaderSyncsLearnerAheadOfOldEpochAfterEstablishment(t *testing.T) {
 		}
 	}
 	f1.write(wire.QuorumPacket{Type: wire.PacketAck, Zxid: nl})
-	waitFor(t, func() bool { return leader.Mode() == "leader" })
+	waitFor(t, func() bool { return leader.qs.Mode() == "leader" })
 	// Learner 2 logged five txns of epoch 0 the leader never had (its
 	// current epoch is the leader's old one, 0).
 	f2 := dialQuorum(t, quorumAddrOf(leader), nil)
