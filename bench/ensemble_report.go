@@ -248,6 +248,7 @@ type failoverMetric func(FailoverCell) (float64, bool)
 var (
 	fFirst  failoverMetric = func(c FailoverCell) (float64, bool) { return c.FirstWriteMs, c.FirstWriteMs > 0 }
 	fRejoin failoverMetric = func(c FailoverCell) (float64, bool) { return c.RejoinMs, c.RejoinMs > 0 }
+	fTxns   failoverMetric = func(c FailoverCell) (float64, bool) { return float64(c.TxnsBeforeKill), c.TxnsBeforeKill > 0 }
 )
 
 func (rep *EnsembleReport) failoverStat(mix string, m failoverMetric) stat {
@@ -299,7 +300,7 @@ func (rep *EnsembleReport) failoverRaw(w io.Writer) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("#### Failover: SIGKILL of the leader after the scenarios; new session + setData through the survivors in turn; " +
 		"then the killed member restarts on its data dir\n\n")
-	p("| ensemble | first acked write (ms) | new leader (sid) | rejoin (ms) | rejoin sync |\n|---|---:|---|---:|---|\n")
+	p("| ensemble | first acked write (ms) | new leader (sid) | rejoin (ms) | rejoin sync | txns before the kill |\n|---|---:|---|---:|---|---:|\n")
 	for _, m := range rep.Mixes {
 		var leaders, syncs []string
 		seenL, seenS := map[string]bool{}, map[string]bool{}
@@ -320,8 +321,8 @@ func (rep *EnsembleReport) failoverRaw(w io.Writer) {
 		if !first.ok() && len(leaders) == 0 {
 			continue
 		}
-		p("| %s | %s | %s | %s | %s |\n", m.Name, first, strings.Join(leaders, ", "),
-			rep.failoverStat(m.Name, fRejoin), strings.Join(syncs, ", "))
+		p("| %s | %s | %s | %s | %s | %s |\n", m.Name, first, strings.Join(leaders, ", "),
+			rep.failoverStat(m.Name, fRejoin), strings.Join(syncs, ", "), rep.failoverStat(m.Name, fTxns))
 	}
 	p("\n")
 }

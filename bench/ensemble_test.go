@@ -259,8 +259,8 @@ func TestEnsembleHistoryIsKept(t *testing.T) {
 func TestFailoverTables(t *testing.T) {
 	rep := fakeEnsembleReport()
 	rep.Failover = []FailoverCell{
-		{Mix: MixJava3, FirstWriteMs: 800, NewLeader: "2 (java)", RejoinMs: 2000, RejoinSync: "DIFF"},
-		{Mix: MixJava3, Rep: 1, FirstWriteMs: 1000, NewLeader: "2 (java)", RejoinMs: 1800, RejoinSync: "DIFF"},
+		{Mix: MixJava3, FirstWriteMs: 800, NewLeader: "2 (java)", RejoinMs: 2000, RejoinSync: "DIFF", TxnsBeforeKill: 30000},
+		{Mix: MixJava3, Rep: 1, FirstWriteMs: 1000, NewLeader: "2 (java)", RejoinMs: 1800, RejoinSync: "DIFF", TxnsBeforeKill: 34000},
 		{Mix: MixZkgo3, FirstWriteMs: 450, NewLeader: "2 (zkgo)", RejoinMs: 90, RejoinSync: "DIFF"},
 		{Mix: MixJavaLeader, FirstWriteMs: 1800, NewLeader: "2 (zkgo)", RejoinMs: 1900, RejoinSync: "TRUNC"},
 	}
@@ -268,8 +268,9 @@ func TestFailoverTables(t *testing.T) {
 		// java×3's median first write is 900 ms, its rejoin 1900 ms.
 		"| leader SIGKILL → first acked write via a survivor | 0.50x | — | 2.00x | — |",
 		"| killed leader restarted → following and serving | 0.05x | — | 1.00x | — |",
-		"| java×3 | 900 (800–1000) | 2 (java) | 1900 (1800–2000) | DIFF |",
-		"| java leader + 2 zkgo | 1800 | 2 (zkgo) | 1900 | TRUNC |",
+		// The txns the restarted member reloads: "—" where srvr failed.
+		"| java×3 | 900 (800–1000) | 2 (java) | 1900 (1800–2000) | DIFF | 32k (30k–34k) |",
+		"| java leader + 2 zkgo | 1800 | 2 (zkgo) | 1900 | TRUNC | — |",
 	)
 	if !strings.Contains(rep.historyRow(), "| 0.50x |\n") {
 		t.Errorf("history row without the failover ratio: %q", rep.historyRow())
