@@ -477,6 +477,10 @@ type EnsembleCell struct {
 	// Committed; LeaderCPUUsPerOp divides by the client's ops instead.
 	LeaderCPUUsPerWrite float64 `json:"leader_cpu_us_per_write,omitempty"`
 	LeaderCPUUsPerOp    float64 `json:"leader_cpu_us_per_op"`
+	// LeaderJITUsPerWrite is the part of LeaderCPUUsPerWrite spent by a
+	// Java leader's JIT compiler threads (ProcSample.JITSec; 0 for zkgo):
+	// compiling that depends on when the JVM started, not on the writes.
+	LeaderJITUsPerWrite float64 `json:"leader_jit_us_per_write,omitempty"`
 	// EnsembleCPUUsPerOp is the CPU of all members over the client's ops.
 	EnsembleCPUUsPerOp float64 `json:"ensemble_cpu_us_per_op"`
 	LeaderRSSKB        int64   `json:"leader_rss_kb"`
@@ -802,6 +806,9 @@ func cellOf(m EnsembleMix, r int, res *Result, leader int, before, after []ProcS
 	}
 	if c.Committed > 0 {
 		c.LeaderCPUUsPerWrite = lcpu * 1e6 / float64(c.Committed)
+		if jit := after[leader].JITSec - before[leader].JITSec; jit > 0 {
+			c.LeaderJITUsPerWrite = jit * 1e6 / float64(c.Committed)
+		}
 	}
 	return c
 }

@@ -23,6 +23,9 @@ var (
 	eTxnS  ensembleMetric = func(c EnsembleCell) (float64, bool) {
 		return float64(c.Committed) / c.Result.Seconds, c.Committed > 0 && c.Result.Seconds > 0
 	}
+	// eJIT is the leader's JIT compiler threads' CPU per committed write
+	// (Java leaders only; "—" for a zkgo leader).
+	eJIT ensembleMetric = func(c EnsembleCell) (float64, bool) { return c.LeaderJITUsPerWrite, c.LeaderJITUsPerWrite > 0 }
 	eRSS ensembleMetric = func(c EnsembleCell) (float64, bool) { return float64(c.LeaderRSSKB) / 1024, c.LeaderRSSKB > 0 }
 	// eAckBatch is how many txns a follower's fsync covered on average:
 	// the ACKs the leader gets in one packet from it.
@@ -145,16 +148,16 @@ func (rep *EnsembleReport) WriteMarkdown(w io.Writer) {
 	p("### Raw figures\n\n")
 	for _, s := range rep.Scenarios {
 		p("#### %s: %s, %d conns × %d in flight, clients on %s\n\n", s.Name, s.Mix, s.Conns, s.Depth, targetText(s.Target))
-		p("| ensemble | ops/s | p50 µs | p99 µs | p999 µs | errors | committed txn/s | leader CPU µs/write | leader CPU µs/op | ensemble CPU µs/op | leader RSS MB | txns per follower fsync |\n")
-		p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		p("| ensemble | ops/s | p50 µs | p99 µs | p999 µs | errors | committed txn/s | leader CPU µs/write | of which JIT | leader CPU µs/op | ensemble CPU µs/op | leader RSS MB | txns per follower fsync |\n")
+		p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, m := range rep.Mixes {
 			if !runs(m, s) {
 				continue
 			}
-			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", m.Name,
+			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", m.Name,
 				rep.stat(s.Name, m.Name, eOps), rep.stat(s.Name, m.Name, eP50), rep.stat(s.Name, m.Name, eP99),
 				rep.stat(s.Name, m.Name, eP999), rep.stat(s.Name, m.Name, eErr), rep.stat(s.Name, m.Name, eTxnS),
-				rep.stat(s.Name, m.Name, eLCPUW), rep.stat(s.Name, m.Name, eLCPU), rep.stat(s.Name, m.Name, eECPU),
+				rep.stat(s.Name, m.Name, eLCPUW), rep.stat(s.Name, m.Name, eJIT), rep.stat(s.Name, m.Name, eLCPU), rep.stat(s.Name, m.Name, eECPU),
 				rep.stat(s.Name, m.Name, eRSS), rep.stat(s.Name, m.Name, eAckBatch))
 		}
 		p("\n")
@@ -245,6 +248,7 @@ type failoverMetric func(FailoverCell) (float64, bool)
 var (
 	fFirst  failoverMetric = func(c FailoverCell) (float64, bool) { return c.FirstWriteMs, c.FirstWriteMs > 0 }
 	fRejoin failoverMetric = func(c FailoverCell) (float64, bool) { return c.RejoinMs, c.RejoinMs > 0 }
+	fTxns   failoverMetric = func(c FailoverCell) (float64, bool) { return float64(c.TxnsBeforeKill), c.TxnsBeforeKill > 0 }
 )
 
 func (rep *EnsembleReport) failoverStat(mix string, m failoverMetric) stat {
@@ -296,7 +300,7 @@ func (rep *EnsembleReport) failoverRaw(w io.Writer) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("#### Failover: SIGKILL of the leader after the scenarios; new session + setData through the survivors in turn; " +
 		"then the killed member restarts on its data dir\n\n")
-	p("| ensemble | first acked write (ms) | new leader (sid) | rejoin (ms) | rejoin sync |\n|---|---:|---|---:|---|\n")
+	p("| ensemble | first acked write (ms) | new leader (sid) | rejoin (ms) | rejoin sync | txns before the kill |\n|---|---:|---|---:|---|---:|\n")
 	for _, m := range rep.Mixes {
 		var leaders, syncs []string
 		seenL, seenS := map[string]bool{}, map[string]bool{}
@@ -317,8 +321,8 @@ func (rep *EnsembleReport) failoverRaw(w io.Writer) {
 		if !first.ok() && len(leaders) == 0 {
 			continue
 		}
-		p("| %s | %s | %s | %s | %s |\n", m.Name, first, strings.Join(leaders, ", "),
-			rep.failoverStat(m.Name, fRejoin), strings.Join(syncs, ", "))
+		p("| %s | %s | %s | %s | %s | %s |\n", m.Name, first, strings.Join(leaders, ", "),
+			rep.failoverStat(m.Name, fRejoin), strings.Join(syncs, ", "), rep.failoverStat(m.Name, fTxns))
 	}
 	p("\n")
 }

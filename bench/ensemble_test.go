@@ -99,8 +99,8 @@ func TestDefaultEnsembleMixes(t *testing.T) {
 func TestCellOfCountsCommittedWrites(t *testing.T) {
 	m := DefaultEnsembleMixes()[0]
 	res := &Result{Ops: 1000, Seconds: 1, OpsPerSec: 1000}
-	before := []ProcSample{{UserSec: 1}, {UserSec: 1}, {UserSec: 1, SysSec: 1}}
-	after := []ProcSample{{UserSec: 1.01}, {UserSec: 1.02}, {UserSec: 1.03, SysSec: 1.02, RSSKB: 2048}}
+	before := []ProcSample{{UserSec: 1}, {UserSec: 1}, {UserSec: 1, SysSec: 1, JITSec: 0.2}}
+	after := []ProcSample{{UserSec: 1.01}, {UserSec: 1.02}, {UserSec: 1.03, SysSec: 1.02, RSSKB: 2048, JITSec: 0.22}}
 	c := cellOf(m, 0, res, 2, before, after, SrvrInfo{Zxid: 1<<32 | 100}, SrvrInfo{Zxid: 1<<32 | 600})
 	if c.Committed != 500 {
 		t.Fatalf("committed = %d, want 500", c.Committed)
@@ -111,6 +111,10 @@ func TestCellOfCountsCommittedWrites(t *testing.T) {
 	}
 	if c.LeaderRSSKB != 2048 {
 		t.Fatalf("leader RSS = %d", c.LeaderRSSKB)
+	}
+	// Of which the JIT threads: 0.02 s over 500 txns = 40 µs/write.
+	if !near(c.LeaderJITUsPerWrite, 40) {
+		t.Fatalf("leader JIT = %v µs/write, want 40", c.LeaderJITUsPerWrite)
 	}
 	// A new epoch in the window (an election) makes the count unusable.
 	c = cellOf(m, 0, res, 2, before, after, SrvrInfo{Zxid: 1<<32 | 100}, SrvrInfo{Zxid: 2<<32 | 5})
@@ -135,7 +139,7 @@ func fakeEnsembleReport() *EnsembleReport {
 		rep.Cells[sc] = append(rep.Cells[sc], EnsembleCell{Mix: mix, Committed: 100, LeaderCPUUsPerWrite: cpuw,
 			Result: &Result{Ops: int64(ops), Seconds: 1, OpsPerSec: ops, Latency: Summary{Count: 1, P50: p50, P99: 2 * p50}}})
 	}
-	rep.Cells[rowSet] = append(rep.Cells[rowSet], EnsembleCell{Mix: MixJava3, Committed: 100, LeaderCPUUsPerWrite: 40,
+	rep.Cells[rowSet] = append(rep.Cells[rowSet], EnsembleCell{Mix: MixJava3, Committed: 100, LeaderCPUUsPerWrite: 40, LeaderJITUsPerWrite: 15,
 		Followers: 2, FollowerFsyncs: 40,
 		Result: &Result{Ops: 10000, Seconds: 1, OpsPerSec: 10000, Latency: Summary{Count: 1, P50: 1000, P99: 2000}}})
 	add(rowSet, MixZkgo3, 20000, 500, 10)
@@ -177,6 +181,11 @@ func TestEnsembleRatioTables(t *testing.T) {
 	if !strings.Contains(raw, "| zkgo×3 | 20k | 500 | 1000 |") {
 		t.Errorf("raw set row missing:\n%s", raw)
 	}
+	// The Java leader's JIT share follows its CPU per write; a zkgo
+	// leader has none ("—").
+	if !strings.Contains(raw, "| 40 | 15 |") || !strings.Contains(raw, "| 10 | — |") || !strings.Contains(raw, "| of which JIT |") {
+		t.Errorf("raw rows lack the leader's JIT CPU:\n%s", raw)
+	}
 	// txns per follower fsync: 100 committed × 2 followers ÷ 40 fsyncs;
 	// "—" where the followers' fsyncs were not counted.
 	if !strings.Contains(raw, "| 5 |\n") || !strings.Contains(raw, "txns per follower fsync |") {
@@ -184,6 +193,29 @@ func TestEnsembleRatioTables(t *testing.T) {
 	}
 	if !strings.Contains(raw, "| zkgo×3 | 20k |") || !strings.Contains(raw[strings.Index(raw, "| zkgo×3 | 20k |"):], "| — |\n") {
 		t.Errorf("a cell without follower fsyncs should show —:\n%s", raw)
+	}
+}
+
+func TestJITThreadSec(t *testing.T) {
+	// utime 150 + stime 50 ticks = 2 s for a compiler thread; other
+	// threads (a name with spaces and parentheses too) count nothing.
+	rest := " S 1 1 1 0 -1 4194368 10 0 0 0 150 50 0 0 20 0 1 0 100 0 0\n"
+	for _, c := range []struct {
+		comm string
+		want float64
+	}{
+		{"C2 CompilerThre", 2},
+		{"C1 CompilerThre", 2},
+		{"LearnerHandler-", 0},
+		{"GC Thread#0", 0},
+		{"x) (C2 Compiler", 0},
+	} {
+		if got := jitThreadSec([]byte("42 (" + c.comm + ")" + rest)); !near(got+1, c.want+1) {
+			t.Errorf("%q: %v s, want %v", c.comm, got, c.want)
+		}
+	}
+	if got := jitThreadSec([]byte("garbage")); got != 0 {
+		t.Errorf("garbage: %v", got)
 	}
 }
 
@@ -227,8 +259,8 @@ func TestEnsembleHistoryIsKept(t *testing.T) {
 func TestFailoverTables(t *testing.T) {
 	rep := fakeEnsembleReport()
 	rep.Failover = []FailoverCell{
-		{Mix: MixJava3, FirstWriteMs: 800, NewLeader: "2 (java)", RejoinMs: 2000, RejoinSync: "DIFF"},
-		{Mix: MixJava3, Rep: 1, FirstWriteMs: 1000, NewLeader: "2 (java)", RejoinMs: 1800, RejoinSync: "DIFF"},
+		{Mix: MixJava3, FirstWriteMs: 800, NewLeader: "2 (java)", RejoinMs: 2000, RejoinSync: "DIFF", TxnsBeforeKill: 30000},
+		{Mix: MixJava3, Rep: 1, FirstWriteMs: 1000, NewLeader: "2 (java)", RejoinMs: 1800, RejoinSync: "DIFF", TxnsBeforeKill: 34000},
 		{Mix: MixZkgo3, FirstWriteMs: 450, NewLeader: "2 (zkgo)", RejoinMs: 90, RejoinSync: "DIFF"},
 		{Mix: MixJavaLeader, FirstWriteMs: 1800, NewLeader: "2 (zkgo)", RejoinMs: 1900, RejoinSync: "TRUNC"},
 	}
@@ -236,8 +268,9 @@ func TestFailoverTables(t *testing.T) {
 		// java×3's median first write is 900 ms, its rejoin 1900 ms.
 		"| leader SIGKILL → first acked write via a survivor | 0.50x | — | 2.00x | — |",
 		"| killed leader restarted → following and serving | 0.05x | — | 1.00x | — |",
-		"| java×3 | 900 (800–1000) | 2 (java) | 1900 (1800–2000) | DIFF |",
-		"| java leader + 2 zkgo | 1800 | 2 (zkgo) | 1900 | TRUNC |",
+		// The txns the restarted member reloads: "—" where srvr failed.
+		"| java×3 | 900 (800–1000) | 2 (java) | 1900 (1800–2000) | DIFF | 32k (30k–34k) |",
+		"| java leader + 2 zkgo | 1800 | 2 (zkgo) | 1900 | TRUNC | — |",
 	)
 	if !strings.Contains(rep.historyRow(), "| 0.50x |\n") {
 		t.Errorf("history row without the failover ratio: %q", rep.historyRow())

@@ -28,7 +28,12 @@ type FailoverCell struct {
 	// say).
 	RejoinMs   float64 `json:"rejoin_ms"`
 	RejoinSync string  `json:"rejoin_sync,omitempty"`
-	Err        string  `json:"error,omitempty"`
+	// TxnsBeforeKill is the counter half of the leader's zxid just before
+	// the kill (0 if srvr failed): the txns of the epoch so far, which
+	// the restarted member reloads from its log (all of them, unless it
+	// took a snapshot meanwhile), so RejoinMs grows with it.
+	TxnsBeforeKill int64  `json:"txns_before_kill,omitempty"`
+	Err            string `json:"error,omitempty"`
 }
 
 // measureFailover kills e's leader, times the first acknowledged write
@@ -38,6 +43,9 @@ func measureFailover(e *Ensemble, path string, timeout time.Duration) FailoverCe
 	fc := FailoverCell{Mix: e.Mix.Name}
 	old := e.Leader()
 	survivors := e.Followers()
+	if info, err := Srvr(old.Addr); err == nil && info.Zxid > 0 {
+		fc.TxnsBeforeKill = info.Zxid & 0xffffffff
+	}
 	t0 := time.Now()
 	old.Stop()
 	deadline := t0.Add(timeout)

@@ -19,6 +19,11 @@ type ProcSample struct {
 	RSSKB, HWMKB    int64   // VmRSS, VmHWM
 	Threads         int
 	VolCtx, InvCtx  int64 // context switches summed over its threads
+	// JITSec is the utime+stime of its live HotSpot JIT compiler threads
+	// ("C1 CompilerThre", "C2 CompilerThre"; 0 for a Go process). HotSpot
+	// starts and stops compiler threads as needed, and an exited thread
+	// takes its time with it, so a Δ of JITSec is a lower bound.
+	JITSec float64
 }
 
 // CPUSec is user plus system time.
@@ -40,6 +45,12 @@ func ReadProc(pid int) (ProcSample, error) {
 	}
 	f := parseStatus(st)
 	s.RSSKB, s.HWMKB, s.Threads = f["VmRSS"], f["VmHWM"], int(f["Threads"])
+	stats, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	for _, t := range stats {
+		if tb, err := os.ReadFile(t); err == nil {
+			s.JITSec += jitThreadSec(tb)
+		}
+	}
 	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
 	for _, t := range tasks {
 		if tb, err := os.ReadFile(t); err == nil {
@@ -49,6 +60,24 @@ func ReadProc(pid int) (ProcSample, error) {
 		}
 	}
 	return s, nil
+}
+
+// jitThreadSec is the CPU time of a thread from its /proc/<pid>/task/<tid>/stat
+// line if it is a HotSpot JIT compiler thread, else 0.
+func jitThreadSec(b []byte) float64 {
+	i, j := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if i < 0 || j < i {
+		return 0
+	}
+	comm := string(b[i+1 : j])
+	if !strings.HasPrefix(comm, "C1 CompilerThre") && !strings.HasPrefix(comm, "C2 CompilerThre") {
+		return 0
+	}
+	u, s, err := parseStat(b)
+	if err != nil {
+		return 0
+	}
+	return u + s
 }
 
 // parseStat returns utime and stime (seconds) from a /proc/<pid>/stat line.
