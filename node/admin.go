@@ -308,7 +308,7 @@ func (rp *responder) adminStats(r map[string]any) {
 		"max_latency":                  st.maxLatency,
 		"min_latency":                  st.shownMin(),
 		"num_alive_client_connections": len(rp.conns),
-		"uptime":                       rp.s.nowMs() - rp.s.startMs,
+		"uptime":                       rp.s.lp.nowMs() - rp.s.lp.startMs,
 		"auth_failed_count":            st.authFailed,
 		"non_mtlsremote_conn_count":    0,
 		"non_mtlslocal_conn_count":     0,

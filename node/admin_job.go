@@ -103,7 +103,7 @@ func (rp *responder) adminGather(ctx context.Context, start func() bool, gen ite
 	select {
 	case <-j.done:
 		return nil
-	case <-rp.s.done:
+	case <-rp.s.lp.done:
 		return errors.New("node: server stopped")
 	case <-ctx.Done():
 		return ctx.Err()

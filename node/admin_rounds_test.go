@@ -35,7 +35,7 @@ func adminScale(t *testing.T, s *Server) {
 		for i := 0; i < ephemerals; i++ {
 			createNode(t, s, "/e/"+strconv.Itoa(i), wire.SessionID(1<<41+i%owners))
 		}
-		now := s.nowMs()
+		now := s.lp.nowMs()
 		for i := 0; i < conns; i++ {
 			id := wire.SessionID(1<<41 + i)
 			// Timeouts spread over 20 expiry buckets, all far longer
@@ -167,7 +167,7 @@ func TestAdminListingsAsOneStep(t *testing.T) {
 	s := startStandalone(t, func(c *Config) { c.MaxClientCnxns = 0 })
 	call(t, s, func() {
 		createNode(t, s, "/e", 0)
-		now := s.nowMs()
+		now := s.lp.nowMs()
 		// More of each than a piece of a gathered list holds (1024), less
 		// than the one-step listings sorted (4096).
 		for i := 0; i < 1500; i++ {

@@ -25,7 +25,7 @@ func (c *resumeSink) submit(s *Server, h any) bool { return s.Submit(h, nil) }
 // drain takes n events off the queue as the owner goroutine would.
 func drain(s *Server, n int) {
 	for i := 0; i < n; i++ {
-		ev := <-s.events
+		ev := <-s.lp.events
 		s.cl.queued.Add(-int64(max(len(ev.pkts), 1)))
 	}
 }

@@ -218,7 +218,7 @@ func (s *Server) prepServerTxn(id wire.SessionID, op wire.OpCode, body jute.Reco
 			// Retry the expiry once the log works again.
 			if sess := s.sessions.Get(id); sess != nil {
 				sess.Closing = false
-				s.sessions.Add(id, sess.TimeoutMs, s.nowMs())
+				s.sessions.Add(id, sess.TimeoutMs, s.lp.nowMs())
 			}
 		}
 		return
@@ -339,7 +339,7 @@ func (sc *scheduler) appliedTxn(p *proposal, res *tree.Result) {
 	switch h.Type {
 	case wire.OpCreateSession:
 		if c, ok := p.entry.Body.(*wire.CreateSessionTxn); ok {
-			sc.s.sessions.Add(h.ClientID, c.TimeOut, sc.s.nowMs())
+			sc.s.sessions.Add(h.ClientID, c.TimeOut, sc.s.lp.nowMs())
 		}
 	case wire.OpCloseSession:
 		sc.s.sessions.Remove(h.ClientID)

@@ -63,7 +63,7 @@ func (s *Server) processConnect(cc *clientConn, c *wire.Connect) {
 	}
 	if c.SessionID == 0 {
 		id := s.sessions.NextID()
-		s.sessions.Add(id, timeout, s.nowMs())
+		s.sessions.Add(id, timeout, s.lp.nowMs())
 		cc.connecting = true
 		prop := &proposal{cc: cc, op: wire.OpCreateSession, start: time.Now(),
 			connect: &connectState{cc: cc, oldClient: oldClient}}
@@ -96,7 +96,7 @@ func (s *Server) processConnect(cc *clientConn, c *wire.Connect) {
 	} else {
 		// revalidateSession touches with the newly negotiated timeout:
 		// from now on the session expires by it.
-		valid = s.sessions.TouchWith(id, timeout, s.nowMs())
+		valid = s.sessions.TouchWith(id, timeout, s.lp.nowMs())
 		if sess := s.sessions.Get(id); valid && sess != nil && s.qs.leader != nil {
 			sess.Owner = s.cfg.myID() // the session moved to the leader itself
 		}

@@ -47,7 +47,7 @@ func TestFlushLeavesBusyRoundsToTheLoops(t *testing.T) {
 			cc := &clientConn{sink: sk, id: sk.id, remote: "127.0.0.1:1"}
 			s.cl.register(cc)
 			cc.session, cc.timeoutMs = s.sessions.NextID(), 30000
-			s.sessions.Add(cc.session, 30000, s.nowMs())
+			s.sessions.Add(cc.session, 30000, s.lp.nowMs())
 			ccs[i] = cc
 		}
 		// One connection answered in this round.

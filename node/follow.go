@@ -195,7 +195,7 @@ func (s *Server) applyLocal(e *wire.TxnEntry) {
 	switch h.Type {
 	case wire.OpCreateSession:
 		if c, ok := e.Body.(*wire.CreateSessionTxn); ok {
-			s.sessions.Add(h.ClientID, c.TimeOut, s.nowMs())
+			s.sessions.Add(h.ClientID, c.TimeOut, s.lp.nowMs())
 		}
 	case wire.OpCloseSession:
 		s.sessions.Remove(h.ClientID)

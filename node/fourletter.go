@@ -266,7 +266,7 @@ func (rp *responder) writeMntr(b *strings.Builder, fds fdCounts) {
 	i64("approximate_data_size", rp.s.tree.DataBytes())
 	i64("open_file_descriptor_count", open)
 	i64("local_sessions", 0)
-	i64("uptime", time.Since(rp.s.start).Milliseconds())
+	i64("uptime", time.Since(rp.s.lp.start).Milliseconds())
 	i64("max_latency", st.maxLatency)
 	i64("outstanding_tls_handshake", 0)
 	i64("min_client_response_size", st.minRespSize)

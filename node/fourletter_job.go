@@ -102,7 +102,7 @@ func (rp *responder) fourLetterJob(word string) connJob {
 // prefetch runs fn on a goroutine; the job waits for its result.
 func (j *fourLetterJob) prefetch(s *Server, fn func() any) {
 	j.pre = make(chan any, 1)
-	s.goRoutine(func() {
+	s.lp.goRoutine(func() {
 		j.pre <- fn()
 		s.poke()
 	})
@@ -144,7 +144,7 @@ func (j *fourLetterJob) step(s *Server, cc *clientConn, budget int) (int, bool) 
 			size := j.size + len(j.out)
 			j.pieces, j.out = nil, nil
 			j.joined = make(chan []byte, 1)
-			s.goRoutine(func() {
+			s.lp.goRoutine(func() {
 				out := make([]byte, 0, size)
 				for _, p := range pieces {
 					out = append(out, p...)
@@ -334,7 +334,7 @@ func (rp *responder) wchpLines() iter.Seq[string] {
 // session, and connection expiry buckets.
 func (rp *responder) dumpLines() iter.Seq[string] {
 	return func(yield func(string) bool) {
-		now := rp.s.nowMs()
+		now := rp.s.lp.nowMs()
 		wallNow := time.Now()
 		at := func(bucket int64) string { return javaDate(wallNow.Add(time.Duration(bucket-now) * time.Millisecond)) }
 

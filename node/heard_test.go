@@ -87,7 +87,7 @@ func TestSessionHeardWhileOwnerBusy(t *testing.T) {
 				time.Sleep(3 * timeout)
 				// ...then checks expiry before the pings it holds (the
 				// select may pick the tick first).
-				srv.sched.expireSessions(srv.nowMs())
+				srv.sched.expireSessions(srv.lp.nowMs())
 				sess := srv.sessions.Get(sid)
 				alive = sess != nil && !sess.Closing
 			})

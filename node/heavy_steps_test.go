@@ -66,7 +66,7 @@ func TestHeavyRequestsOwnerSteps(t *testing.T) {
 			create("/eph/"+strconv.Itoa(i), ephSess)
 		}
 		s.wr.zxid = z
-		now := s.nowMs()
+		now := s.lp.nowMs()
 		open := func(id uint64, sess wire.SessionID) (*clientConn, *headerSink) {
 			sk := &headerSink{id: id}
 			cc := &clientConn{sink: sk, id: id, remote: "127.0.0.1:" + strconv.Itoa(int(id%60000))}
@@ -446,7 +446,7 @@ func TestFourLetterListingsSortInSteps(t *testing.T) {
 		z++
 		s.tree.Apply(&wire.TxnEntry{Hdr: wire.TxnHeader{Zxid: z, Type: wire.OpCreate},
 			Body: &wire.CreateTxn{Path: "/e", ACL: tree.OpenACLUnsafe, ParentCVersion: -1}})
-		now := s.nowMs()
+		now := s.lp.nowMs()
 		for i := 0; i < n; i++ {
 			// Ids, paths and sessions in an order unlike map order.
 			k := (i * 2654435761) % (1 << 20)

@@ -315,7 +315,7 @@ func (sc *scheduler) runJobs() {
 		clean -= n
 	}
 	if sc.applyJob != nil || (sc.applyHold == 0 && len(sc.applyWait) > 0) || sc.prepJob != nil || len(sc.prepWait) > 0 ||
-		connMore || len(sc.s.expiring) > 0 || sc.s.expireMore || len(sc.s.touching) > 0 || sc.s.reap.pending() ||
+		connMore || len(sc.s.ex.expiring) > 0 || sc.s.ex.expireMore || len(sc.s.ex.touching) > 0 || sc.s.reap.pending() ||
 		sc.s.dataW.DeadPending() || sc.s.childW.DeadPending() {
 		sc.s.poke()
 	}
@@ -491,7 +491,7 @@ func (s *Server) dropPreps(fail func(p *proposal)) {
 			// The session was not closed: let it expire again later.
 			if sess := s.sessions.Get(id); sess != nil {
 				sess.Closing = false
-				s.sessions.Add(sess.ID, sess.TimeoutMs, s.nowMs())
+				s.sessions.Add(sess.ID, sess.TimeoutMs, s.lp.nowMs())
 			}
 		}
 		fail(r.prop)
@@ -511,7 +511,7 @@ func (s *Server) dropPrepItem(it prepItem, fail func(p *proposal)) {
 	case it.closing != 0:
 		if sess := s.sessions.Get(it.closing); sess != nil {
 			sess.Closing = false
-			s.sessions.Add(sess.ID, sess.TimeoutMs, s.nowMs())
+			s.sessions.Add(sess.ID, sess.TimeoutMs, s.lp.nowMs())
 		}
 	}
 }
@@ -529,19 +529,19 @@ func (s *Server) settleApplies() {
 // pipeline one by one). The sessions are closing already: nothing can
 // touch them back to life meanwhile.
 func (sc *scheduler) runExpiries(budget int) {
-	if sc.s.expireMore && len(sc.s.expiring) < budget {
-		sc.expireSessions(sc.s.expireAt)
+	if sc.s.ex.expireMore && len(sc.s.ex.expiring) < budget {
+		sc.expireSessions(sc.s.ex.expireAt)
 	}
-	n := min(budget, len(sc.s.expiring))
-	for _, sess := range sc.s.expiring[:n] {
+	n := min(budget, len(sc.s.ex.expiring))
+	for _, sess := range sc.s.ex.expiring[:n] {
 		sc.s.log.Info().Str("session", sess.ID.String()).Int32("timeout", sess.TimeoutMs).Msg("Expiring session")
 		sc.s.stats.expired++
 		sc.s.proposeServerTxn(sess.ID, wire.OpCloseSession, nil)
 	}
-	clear(sc.s.expiring[:n])
-	sc.s.expiring = sc.s.expiring[n:]
-	if len(sc.s.expiring) == 0 {
-		sc.s.expiring = nil
+	clear(sc.s.ex.expiring[:n])
+	sc.s.ex.expiring = sc.s.ex.expiring[n:]
+	if len(sc.s.ex.expiring) == 0 {
+		sc.s.ex.expiring = nil
 	}
 }
 
@@ -556,27 +556,27 @@ type touchBatch struct {
 // touches take 8 ms). A tick applies what is left before it expires
 // sessions.
 func (s *Server) queueTouches(touches []wire.SessionTouch) {
-	s.touching = append(s.touching, touchBatch{touches, s.nowMs()})
-	if len(touches) <= expireChunk && len(s.touching) == 1 {
+	s.ex.touching = append(s.ex.touching, touchBatch{touches, s.lp.nowMs()})
+	if len(touches) <= expireChunk && len(s.ex.touching) == 1 {
 		s.sched.runTouches(expireChunk)
 	}
 }
 
 func (sc *scheduler) runTouches(budget int) {
-	for budget > 0 && len(sc.s.touching) > 0 {
-		b := &sc.s.touching[0]
+	for budget > 0 && len(sc.s.ex.touching) > 0 {
+		b := &sc.s.ex.touching[0]
 		n := min(budget, len(b.touches))
 		for _, t := range b.touches[:n] {
 			sc.s.sessions.Touch(t.SessionID, b.now)
 		}
 		budget -= n
 		if b.touches = b.touches[n:]; len(b.touches) == 0 {
-			sc.s.touching[0] = touchBatch{}
-			sc.s.touching = sc.s.touching[1:]
+			sc.s.ex.touching[0] = touchBatch{}
+			sc.s.ex.touching = sc.s.ex.touching[1:]
 		}
 	}
-	if len(sc.s.touching) == 0 {
-		sc.s.touching = nil
+	if len(sc.s.ex.touching) == 0 {
+		sc.s.ex.touching = nil
 	}
 }
 
@@ -587,8 +587,8 @@ func (sc *scheduler) expireSessions(now int64) {
 	sc.s.cl.runHeard()     // clients heard from before now count
 	sc.runTouches(1 << 62) // touches that arrived before now count
 	got := sc.s.sessions.Expire(now, expireChunk)
-	sc.s.expiring = append(sc.s.expiring, got...)
-	sc.s.expireAt, sc.s.expireMore = now, len(got) == expireChunk
+	sc.s.ex.expiring = append(sc.s.ex.expiring, got...)
+	sc.s.ex.expireAt, sc.s.ex.expireMore = now, len(got) == expireChunk
 }
 
 // runConnJobs gives the connections' jobs their slices, in turn, and

@@ -203,13 +203,13 @@ func TestExpiryInChunks(t *testing.T) {
 	s := startStandalone(t, func(c *Config) { c.TickTime = 60000 }) // no tick during the test: only the rounds take more
 	const n = expireChunk + 1000
 	call(t, s, func() {
-		now := s.nowMs()
+		now := s.lp.nowMs()
 		for range n {
 			s.sessions.Add(s.sessions.NextID(), 1, now)
 		}
 		s.sched.expireSessions(now + 2*int64(s.Config().TickTime))
-		if len(s.expiring) != expireChunk || !s.expireMore {
-			t.Errorf("took %d sessions (more: %v), want %d and more", len(s.expiring), s.expireMore, expireChunk)
+		if len(s.ex.expiring) != expireChunk || !s.ex.expireMore {
+			t.Errorf("took %d sessions (more: %v), want %d and more", len(s.ex.expiring), s.ex.expireMore, expireChunk)
 		}
 	})
 	waitFor(t, func() bool {
@@ -299,7 +299,7 @@ func TestLearnerTouchesInRounds(t *testing.T) {
 	s := startStandalone(t, func(c *Config) { c.TickTime = 60000 }) // no tick during the test
 	const n = expireChunk + 1000
 	call(t, s, func() {
-		now := s.nowMs()
+		now := s.lp.nowMs()
 		var touches []wire.SessionTouch
 		for range n {
 			id := s.sessions.NextID()
@@ -307,15 +307,15 @@ func TestLearnerTouchesInRounds(t *testing.T) {
 			touches = append(touches, wire.SessionTouch{SessionID: id, TimeoutMs: 60000})
 		}
 		s.queueTouches(touches)
-		if len(s.touching) != 1 || len(s.touching[0].touches) != n {
+		if len(s.ex.touching) != 1 || len(s.ex.touching[0].touches) != n {
 			t.Errorf("a table of %d touches was applied in one step", n)
 		}
 		// As if it had arrived two minutes later: the sessions' first
 		// bucket has passed by then, the touched ones have not.
-		s.touching[0].now = now + 120000
+		s.ex.touching[0].now = now + 120000
 		s.sched.expireSessions(now + 120000)
-		if len(s.expiring) != 0 || len(s.touching) != 0 {
-			t.Errorf("%d touched sessions expired, %d touch batches left", len(s.expiring), len(s.touching))
+		if len(s.ex.expiring) != 0 || len(s.ex.touching) != 0 {
+			t.Errorf("%d touched sessions expired, %d touch batches left", len(s.ex.expiring), len(s.ex.touching))
 		}
 	})
 }
@@ -337,7 +337,7 @@ func TestPipelinedBatchAcrossRounds(t *testing.T) {
 		cc = &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
 		s.cl.register(cc)
 		cc.session, cc.timeoutMs = s.sessions.NextID(), 30000
-		s.sessions.Add(cc.session, 30000, s.nowMs())
+		s.sessions.Add(cc.session, 30000, s.lp.nowMs())
 		pkts := make([]wire.ClientPacket, n)
 		for i := range pkts {
 			pkts[i] = wire.ClientPacket{Kind: wire.KindRequest, Header: wire.RequestHeader{Xid: wire.Xid(i + 1), Type: wire.OpGetData},
@@ -612,7 +612,7 @@ func TestSyncDoesNotWaitForLaterWriteOfItsSession(t *testing.T) {
 		cc = &clientConn{sink: sink, id: sink.id, remote: "127.0.0.1:1"}
 		s.cl.register(cc)
 		cc.session, cc.timeoutMs = 0x77, 30000
-		s.sessions.Add(0x77, 30000, s.nowMs())
+		s.sessions.Add(0x77, 30000, s.lp.nowMs())
 		write := func(xid wire.Xid, v string) *proposal { return queueSetData(s, cc, xid, 0, v) }
 		// setData, then a sync queued behind it, then a setData sent
 		// after the sync.
@@ -715,7 +715,7 @@ func sessionWithNodeAConfig(t *testing.T, cfg Config) (*Server, *recordSink, *cl
 		// the next tick after any request, which a loaded machine reaches
 		// within a test case).
 		cc.session, cc.timeoutMs = 0x77, 30000
-		s.sessions.Add(0x77, 30000, s.nowMs())
+		s.sessions.Add(0x77, 30000, s.lp.nowMs())
 	})
 	return s, sink, cc
 }

@@ -113,7 +113,7 @@ func (s *Server) becomeLeading(out ElectionOutcome) {
 	s.log.Info().Str("addr", ln.Addr().String()).Str("zxid", s.tree.LastZxid.String()).
 		Int64("accepted_epoch", p.acceptedEpoch).Dur("took", p.stats.electionTook).
 		Bool("without_election", p.stats.designated).Msg("LEADING - LEADER ELECTION TOOK")
-	s.goRoutine(func() { ld.acceptLearners() })
+	s.lp.goRoutine(func() { ld.acceptLearners() })
 	// Java's lead() takes a snapshot first (ZooKeeperServer.loadData).
 	s.dur.wantSnapshot = true
 	lc := zab.LeaderConfig{ID: q.MyID, Verifier: v, AcceptedEpoch: p.acceptedEpoch,
@@ -342,7 +342,7 @@ func (ld *leaderDriver) acceptLearners() {
 			t := time.NewTimer(backoff)
 			select {
 			case <-t.C:
-			case <-s.quit:
+			case <-s.lp.quit:
 				t.Stop()
 				return
 			}
@@ -352,7 +352,7 @@ func (ld *leaderDriver) acceptLearners() {
 		if !ld.pending.Admit(c) {
 			return // leadership over
 		}
-		s.goRoutine(func() { ld.learnerHandshake(c, timeout) })
+		s.lp.goRoutine(func() { ld.learnerHandshake(c, timeout) })
 	}
 }
 
@@ -425,8 +425,8 @@ func (ld *leaderDriver) onLearnerConn(a learnerArrival) {
 	h.br = bufio256(h.rd)
 	h.bw = bufioWriter(c)
 	writeTimeout := time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond
-	s.goRoutine(func() { h.reader(ld.in, s.quit) })
-	s.goRoutine(func() { h.writer(writeTimeout, h.writeFailed) })
+	s.lp.goRoutine(func() { h.reader(ld.in, s.lp.quit) })
+	s.lp.goRoutine(func() { h.writer(writeTimeout, h.writeFailed) })
 }
 
 // closeLearner closes a learner connection the leadership let go (its
@@ -490,7 +490,7 @@ func (ld *leaderDriver) startServing() {
 	s.tree.LastZxid = z
 	// Every session gets a fresh lease from the new leader; owners are
 	// learned again from requests and revalidations.
-	now := s.nowMs()
+	now := s.lp.nowMs()
 	for _, sess := range s.sessions.All() {
 		sess.Owner = 0
 		sess.Closing = false
@@ -498,7 +498,7 @@ func (ld *leaderDriver) startServing() {
 	}
 	s.qs.peer.newEpoch = ld.zab.Epoch()
 	s.qs.peer.elector.SetPeerEpoch(ld.zab.Epoch())
-	s.nextReap = s.nowMs() + int64(s.cfg.ContainerCheckMs)
+	s.reap.next = s.lp.nowMs() + int64(s.cfg.ContainerCheckMs)
 	s.log.Info().Int64("epoch", ld.zab.Epoch()).Str("acks", ld.zab.NewLeaderVoters()).Dur("took", time.Since(ld.started)).
 		Int("learners", len(ld.links)).Msg("leader established: a quorum synced; serving clients")
 }
@@ -521,7 +521,7 @@ func (ld *leaderDriver) onLearnerPacket(h *learnerHandler, qp *wire.QuorumPacket
 			ld.dropLearner(h, "REVALIDATE does not decode: "+err.Error())
 			return
 		}
-		valid := s.sessions.Touch(id, s.nowMs())
+		valid := s.sessions.Touch(id, s.lp.nowMs())
 		if valid {
 			if sess := s.sessions.Get(id); sess != nil {
 				sess.Owner = h.sid
@@ -565,7 +565,7 @@ func (ld *leaderDriver) onLearnerRequest(h *learnerHandler, qp *wire.QuorumPacke
 			return
 		}
 		to := int32(binary.BigEndian.Uint32(body))
-		sess := s.sessions.Add(hdr.SessionID, to, s.nowMs())
+		sess := s.sessions.Add(hdr.SessionID, to, s.lp.nowMs())
 		sess.Owner = h.sid
 		s.prepare(prepItem{run: func() {
 			req := tree.PrepRequest{Session: hdr.SessionID, Type: wire.OpCreateSession, Body: &wire.CreateSessionTxn{TimeOut: to},

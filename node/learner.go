@@ -115,8 +115,8 @@ func (lr *learnerDriver) startLearning(leader int64, observer bool) {
 		log:          s.log.With().Int64("leader", leader).Logger(),
 		in:           make(chan linkMsg, 1024),
 		writeTimeout: time.Duration(s.cfg.TickTime*s.cfg.SyncLimit) * time.Millisecond,
-		quit:         s.quit,
-		goRoutine:    s.goRoutine,
+		quit:         s.lp.quit,
+		goRoutine:    s.lp.goRoutine,
 		dialer:       s.cfg.QuorumDialer,
 		sec:          p.sec,
 		initTimeout:  time.Duration(s.cfg.TickTime*s.cfg.InitLimit) * time.Millisecond,
@@ -141,7 +141,7 @@ func (lr *learnerDriver) startLearning(leader int64, observer bool) {
 	// FOLLOWERINFO or OBSERVERINFO waits in the queue until the writer
 	// starts on the connection.
 	l.send(lr.lsync.zab.Start())
-	s.goRoutine(l.run)
+	s.lp.goRoutine(l.run)
 }
 
 // run is the link's reader goroutine: it dials the leader, starts
@@ -312,11 +312,11 @@ func (ls *learnerSync) runJob(fn func() syncJobResult) {
 	s := ls.s
 	ls.job = true
 	old := s.dur.store
-	s.goRoutine(func() {
+	s.lp.goRoutine(func() {
 		r := fn()
 		select {
 		case s.qs.peer.syncJobs <- func() { ls.onJob(r) }:
-		case <-s.quit:
+		case <-s.lp.quit:
 			if r.store != nil && r.store != old {
 				r.store.Close()
 			}

@@ -65,7 +65,7 @@ func BenchmarkOwnerSteps(b *testing.B) {
 			create("/e/"+strconv.Itoa(i), int64(owner), tree.OpenACLUnsafe)
 		}
 		s.wr.zxid = z
-		now := s.nowMs()
+		now := s.lp.nowMs()
 		for i := 0; i < sessions; i++ {
 			s.sessions.Add(wire.SessionID(1<<41+i), 1<<30, now)
 		}
@@ -203,7 +203,7 @@ func BenchmarkOwnerSteps(b *testing.B) {
 			applied := measureOnce(b, s, func() {
 				// The leader's side (onLearnerPacket).
 				touches, _ := wire.ParseTouchTable(data)
-				now := s.nowMs()
+				now := s.lp.nowMs()
 				for _, t := range touches {
 					s.sessions.Touch(t.SessionID, now)
 				}
@@ -213,7 +213,7 @@ func BenchmarkOwnerSteps(b *testing.B) {
 	})
 	b.Run("tick-sessionless-check-100k-connections", func(b *testing.B) {
 		for b.Loop() {
-			measureOnce(b, s, func() { s.cl.sessionless.run(s.nowMs()) })
+			measureOnce(b, s, func() { s.cl.sessionless.run(s.lp.nowMs()) })
 		}
 	})
 	b.Run("expire-100k-sessions", func(b *testing.B) {
@@ -224,7 +224,7 @@ func BenchmarkOwnerSteps(b *testing.B) {
 			// The sessions' timeout is 1<<30 ms: first walk the empty
 			// buckets up to a minute before they expire (a live server
 			// walks one bucket a tick), then measure the expiry.
-			start := s.nowMs() + 1<<30
+			start := s.lp.nowMs() + 1<<30
 			s.sessions.Expire(start-60000, 0)
 			took = threadCPU(func() {
 				for _, sess := range s.sessions.Expire(start+60000, 0) {
@@ -239,9 +239,9 @@ func BenchmarkOwnerSteps(b *testing.B) {
 		var at int64
 		onOwner(b, s, func() {
 			for _, r := range expired {
-				s.sessions.Add(r.id, later, s.nowMs())
+				s.sessions.Add(r.id, later, s.lp.nowMs())
 			}
-			at = s.nowMs() + later
+			at = s.lp.nowMs() + later
 			s.sessions.Expire(at-60000, 0)
 		})
 		r := measureRounds(b, s, func() func() bool {
@@ -324,7 +324,7 @@ func BenchmarkOwnerStepsRequests(b *testing.B) {
 		s.wr.zxid = z
 	})
 	cc := benchConn(s, 7, 1<<42)
-	onOwner(b, s, func() { s.sessions.Add(cc.session, 1<<30, s.nowMs()) })
+	onOwner(b, s, func() { s.sessions.Add(cc.session, 1<<30, s.lp.nowMs()) })
 
 	b.Run("batch-1000-getChildren-of-1000", func(b *testing.B) {
 		b.N = 1

@@ -119,12 +119,12 @@ func (ld *leaderDriver) readLogForSync(h *learnerHandler, peer wire.Zxid, factor
 	h.readingLog = true
 	log := h.log
 	snapDir, logDir, limit := s.dur.snapDir(), s.dur.logDir(), s.cfg.RecordLimit()
-	s.goRoutine(func() {
+	s.lp.goRoutine(func() {
 		msg := handlerMsg{h: h, logRead: &logRead{peer: peer, entries: proposalsFromLog(log, snapDir, logDir, limit, peer, factor)}}
 		select {
 		case ld.in <- msg:
 		case <-h.closed:
-		case <-s.quit:
+		case <-s.lp.quit:
 		}
 	})
 }

@@ -277,7 +277,7 @@ func jobOrderCase(t *testing.T, k orderKind, bFirst, spent bool, word, adminCmd 
 		s.cl.register(cc)
 		if sess != 0 {
 			cc.session, cc.timeoutMs = sess, 30000 // as sessionWithNodeA's
-			s.sessions.Add(sess, 30000, s.nowMs())
+			s.sessions.Add(sess, 30000, s.lp.nowMs())
 			s.cl.bySession[sess] = cc
 		}
 		return cc, sink

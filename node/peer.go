@@ -212,7 +212,7 @@ func (s *Server) newPeer(q *Quorum) error {
 	}
 	p.elector = el
 	s.qs.peer = p
-	s.goRoutine(func() { p.runElections(s.quit) })
+	s.lp.goRoutine(func() { p.runElections(s.lp.quit) })
 	return nil
 }
 
@@ -353,7 +353,7 @@ func (qs *quorumSide) maybeStartElection() {
 	}
 	if d := time.Until(p.lookAt); d > 0 {
 		if p.lookTimer == nil {
-			p.lookTimer = time.AfterFunc(d, qs.host.wakeOwner)
+			p.lookTimer = time.AfterFunc(d, qs.wakeOwner)
 		} else {
 			p.lookTimer.Reset(d)
 		}
@@ -450,7 +450,7 @@ func (s *Server) closeAllClients(reason string) {
 // session).
 func (s *Server) settleForElection() {
 	s.settleApplies()
-	s.expiring, s.expireMore, s.touching = nil, false, nil
+	s.ex.expiring, s.ex.expireMore, s.ex.touching = nil, false, nil
 	s.dropReaper()
 }
 

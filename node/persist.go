@@ -235,7 +235,7 @@ func (d *durable) open(install func(*database)) error {
 func (s *Server) installDatabase(db *database) {
 	s.tree = db.tree
 	s.sessions.Reset()
-	now := s.nowMs()
+	now := s.lp.nowMs()
 	for id, to := range db.sessions {
 		s.sessions.Add(id, to, now)
 	}
@@ -613,7 +613,7 @@ func (d *durable) writeSnapshot(w *storage.SnapshotWriter, job *snapJob) {
 // poke wakes the owner goroutine without blocking.
 func (s *Server) poke() {
 	select {
-	case s.wake <- struct{}{}:
+	case s.lp.wake <- struct{}{}:
 	default:
 	}
 }
@@ -683,7 +683,7 @@ func (s *Server) onStoreFailure(f storeFailure) {
 			// The session was not closed; let it expire again later.
 			if sess := s.sessions.Get(p.entry.Hdr.ClientID); sess != nil {
 				sess.Closing = false
-				s.sessions.Add(sess.ID, sess.TimeoutMs, s.nowMs())
+				s.sessions.Add(sess.ID, sess.TimeoutMs, s.lp.nowMs())
 			}
 		case wire.OpCreateSession:
 			s.sessions.Remove(p.entry.Hdr.ClientID)
@@ -713,7 +713,7 @@ func (s *Server) onStoreFailure(f storeFailure) {
 	s.tree.ResetPrep()
 	s.wr.zxid = s.lastApplied()
 	s.dur.lastAppended = f.durable
-	s.dur.storeErr, s.dur.storeErrAt = f.err, s.nowMs()
+	s.dur.storeErr, s.dur.storeErrAt = f.err, s.lp.nowMs()
 }
 
 // onTick retries a failed log and runs autopurge when due (now: the

@@ -25,6 +25,8 @@ type quorumSide struct {
 	cfg            *Config
 	log            zerolog.Logger
 	moveClientPort func(addr string)
+	// wakeOwner wakes the owner goroutine (safe from any goroutine).
+	wakeOwner func()
 	// host is the rest of the server, as the role changes need it.
 	host quorumHost
 	// quorumNow is the configuration in force once the reconfig protocol
@@ -52,8 +54,6 @@ type quorumHost interface {
 	// becomeLeading starts the leader role; leaveLeading ends it.
 	becomeLeading(out ElectionOutcome)
 	leaveLeading()
-	// wakeOwner wakes the owner goroutine (safe from any goroutine).
-	wakeOwner()
 	// lastZxid is the tree's last zxid.
 	lastZxid() wire.Zxid
 	// initConfig makes an activated configuration /zookeeper/config.

@@ -40,7 +40,7 @@ func TestReadLatencyCountsFromArrival(t *testing.T) {
 		cc2 = &clientConn{sink: sink2, id: sink2.id, remote: "127.0.0.1:2"}
 		s.cl.register(cc2)
 		cc2.session, cc2.timeoutMs = 0x78, 30000
-		s.sessions.Add(0x78, 30000, s.nowMs())
+		s.sessions.Add(0x78, 30000, s.lp.nowMs())
 		s.cl.processRequest(cc2, reqPkt(1, wire.OpSync, &wire.SyncRequest{Path: "/a"}))
 	})
 	time.Sleep(holdFor) // what the requests are to wait, not a wait for state

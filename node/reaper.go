@@ -18,9 +18,20 @@ type reaper struct {
 	nowMs        func() int64      // the server's monotonic clock
 	propose      func(path string) // proposes a deleteContainer txn
 
+	next  int64     // mono ms of the next check
 	hist  []int64   // when the deletions of the last minute were queued
 	scan  *reapScan // a check walking many containers and TTL nodes
 	queue []string  // deletions to propose
+}
+
+// due reports whether a check is due at now, and if so schedules the next
+// one every ms later.
+func (r *reaper) due(now, every int64) bool {
+	if now < r.next {
+		return false
+	}
+	r.next = now + every
+	return true
 }
 
 // newReaper returns the reaper of a server whose config allows

@@ -145,12 +145,12 @@ func (s *Server) startLookups(h *heldReconfig) {
 		timeout = reconfigResolveTimeout
 	}
 	hosts := h.hosts
-	s.goRoutine(func() {
+	s.lp.goRoutine(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		go func() {
 			select {
-			case <-s.quit:
+			case <-s.lp.quit:
 				cancel()
 			case <-ctx.Done():
 			}

@@ -54,17 +54,9 @@ type Server struct {
 	log  zerolog.Logger
 	opts tree.Options
 
-	events  chan event
-	calls   chan func() // work run on the owner goroutine (Call)
-	wake    chan struct{}
-	quit    chan struct{}
-	done    chan struct{}
-	wg      sync.WaitGroup
-	started atomic.Bool
-	stopped sync.Once
-
-	start   time.Time // monotonic origin for session time
-	startMs int64
+	// lp is the owner goroutine's plumbing: the channels that reach it,
+	// the goroutines it tracks, its stop, its clock.
+	lp ownerLoop
 
 	// cl is the client connection layer (clients.go).
 	cl clients
@@ -76,20 +68,12 @@ type Server struct {
 	childW   *watch.Manager
 	wr       writes // the last zxid handed out and the txns in flight (commit.go)
 	stats    stats
-	nextReap int64  // mono ms of the next container/TTL check
 	reap     reaper // containers and TTL nodes (reaper.go)
 
 	// work split across rounds (jobs.go)
 	sched scheduler
-	// onTick: when the last tick ran, and until when expiry waits because
-	// the owner had been held (0: it does not).
-	lastTickMs  int64
-	expireAfter int64
-	expiring    []*session.Session // expired sessions whose closeSession is not yet proposed
-	// expireMore: sessions due at expireAt may be left in their buckets
-	expireMore bool
-	expireAt   int64
-	touching   []touchBatch // learners' touches not yet applied
+	// ex is session expiry's state across ticks (expiry below).
+	ex expiry
 
 	// dur is the disk: the txn log, snapshots, purge (persist.go)
 	dur durable
@@ -100,13 +84,84 @@ type Server struct {
 	// Mode, ...).
 	qs quorumSide
 
-	failErr atomic.Pointer[error] // why the server stopped itself
-	jsum    *javaSummaries        // Java's summaries (javasummary.go); set in New, never replaced
-	resp    responder             // four-letter words and admin commands (responder.go)
+	jsum *javaSummaries // Java's summaries (javasummary.go); set in New, never replaced
+	resp responder      // four-letter words and admin commands (responder.go)
 	// stepProbe, if set (tests, on the owner goroutine), runs at the start
 	// of every owner step, so that what the owner does between two of its
 	// calls is one step (ownerSteps in heavy_steps_test.go).
 	stepProbe func()
+}
+
+// ownerLoop is how the rest of the process reaches the owner goroutine
+// (events from the event loops, calls, wake-ups), the goroutines the
+// server tracks and their stop, and the server's monotonic clock.
+type ownerLoop struct {
+	events  chan event
+	calls   chan func() // work run on the owner goroutine (Call)
+	wake    chan struct{}
+	quit    chan struct{}
+	done    chan struct{}
+	wg      sync.WaitGroup
+	started atomic.Bool
+	stopped sync.Once
+	failErr atomic.Pointer[error] // why the server stopped itself
+
+	start   time.Time // monotonic origin for session time
+	startMs int64
+}
+
+// nowMs returns milliseconds on the server's monotonic clock.
+func (lp *ownerLoop) nowMs() int64 { return lp.startMs + time.Since(lp.start).Milliseconds() }
+
+// goRoutine starts fn as a tracked goroutine (nats' startGoRoutine).
+func (lp *ownerLoop) goRoutine(fn func()) {
+	lp.wg.Add(1)
+	go func() {
+		defer lp.wg.Done()
+		fn()
+	}()
+}
+
+// wakeOwner makes the owner goroutine run a step (and everything it
+// checks after one) without an event; safe from any goroutine.
+func (lp *ownerLoop) wakeOwner() {
+	select {
+	case lp.wake <- struct{}{}:
+	default:
+	}
+}
+
+// expiry is what session expiry keeps across the owner's ticks.
+type expiry struct {
+	// When the last tick ran, and until when expiry waits because the
+	// owner had been held (0: it does not).
+	lastTickMs  int64
+	expireAfter int64
+	expiring    []*session.Session // expired sessions whose closeSession is not yet proposed
+	// expireMore: sessions due at expireAt may be left in their buckets
+	expireMore bool
+	expireAt   int64
+	touching   []touchBatch // learners' touches not yet applied
+}
+
+// late records a tick at now and reports whether expiry waits at it. A
+// tick that comes more than a tick time after the last one found the
+// owner held: what arrived meanwhile (clients' packets still queued,
+// learners' touch tables, the replies to the PINGs sent now) has not been
+// taken yet, so sessions are expired half a tick time later at the
+// earliest (the tick the ticker kept meanwhile comes at once), and never
+// at two late ticks in a row. Java's session expirer and learner pings run
+// on threads of their own and do not stall with the request pipeline.
+func (ex *expiry) late(now int64, tickMs int64) bool {
+	if now-ex.lastTickMs > tickMs && ex.expireAfter == 0 {
+		ex.expireAfter = now + tickMs/2
+	}
+	ex.lastTickMs = now
+	late := now < ex.expireAfter
+	if !late {
+		ex.expireAfter = 0
+	}
+	return late
 }
 
 // New checks cfg and builds a server; Start loads state and serves.
@@ -116,31 +171,33 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:    cfg,
-		log:    cfg.Logger.With().Str("component", "server").Logger(),
-		opts:   tree.Options{ExtendedTypes: cfg.ExtendedTypes, Config: []byte{}, MaxTxnBytes: cfg.RecordLimit(), X509: cfg.X509Enabled(), SASL: cfg.SASLEnabled()},
-		events: make(chan event, eventQueueSize),
-		calls:  make(chan func(), 16),
-		wake:   make(chan struct{}, 1),
-		quit:   make(chan struct{}),
-		done:   make(chan struct{}),
-		jsum:   newJavaSummaries(),
+		cfg:  cfg,
+		log:  cfg.Logger.With().Str("component", "server").Logger(),
+		opts: tree.Options{ExtendedTypes: cfg.ExtendedTypes, Config: []byte{}, MaxTxnBytes: cfg.RecordLimit(), X509: cfg.X509Enabled(), SASL: cfg.SASLEnabled()},
+		lp: ownerLoop{
+			events: make(chan event, eventQueueSize),
+			calls:  make(chan func(), 16),
+			wake:   make(chan struct{}, 1),
+			quit:   make(chan struct{}),
+			done:   make(chan struct{}),
+		},
+		jsum: newJavaSummaries(),
 	}
 	s.qs = quorumSide{cfg: &s.cfg, log: s.log, moveClientPort: func(addr string) {
-		s.cl.lis.move(addr, s.cfg.ClientPortAddress, s.log, s.goRoutine)
-	}, host: s}
+		s.cl.lis.move(addr, s.cfg.ClientPortAddress, s.log, s.lp.goRoutine)
+	}, wakeOwner: s.lp.wakeOwner, host: s}
 	s.resp = responder{s: s, cfg: &s.cfg, stats: &s.stats}
-	s.dur = newDurable(&s.cfg, s.log, s.opts, s.jsum, &s.stats, s.nowMs, s.quit, s.poke, s.goRoutine)
+	s.dur = newDurable(&s.cfg, s.log, s.opts, s.jsum, &s.stats, s.lp.nowMs, s.lp.quit, s.poke, s.lp.goRoutine)
 	s.cl = clients{
 		cfg: &s.cfg, log: s.log, stats: &s.stats,
-		events: s.events, wake: s.wake, quit: s.quit, nowMs: s.nowMs, tree: &s.tree,
+		events: s.lp.events, wake: s.lp.wake, quit: s.lp.quit, nowMs: s.lp.nowMs, tree: &s.tree,
 		host: s, roles: &s.qs, sched: &s.sched, resp: &s.resp, jsum: s.jsum,
 		learner: func() *learnerDriver { return s.qs.peer.learner },
 		dropJob: func(j connJob) { j.drop(s) },
 	}
 	s.cl.sessionless = sessionlessCheck{stats: &s.stats, close: s.cl.closeConn}
 	s.sched.s = s
-	s.reap = newReaper(s.cfg.ContainerMaxPerMinute, s.nowMs, func(path string) {
+	s.reap = newReaper(s.cfg.ContainerMaxPerMinute, s.lp.nowMs, func(path string) {
 		s.proposeServerTxn(0, wire.OpDeleteContainer, &wire.DeleteTxn{Path: path})
 	})
 	if mp, _, _ := ParseMetricsProvider(cfg.Raw); mp.Prometheus {
@@ -160,21 +217,18 @@ func New(cfg Config) (*Server, error) {
 // Config returns the server's configuration (with defaults applied).
 func (s *Server) Config() Config { return s.cfg }
 
-// nowMs returns milliseconds on the server's monotonic clock.
-func (s *Server) nowMs() int64 { return s.startMs + time.Since(s.start).Milliseconds() }
-
 // wallMs returns wall-clock milliseconds (txn header time, ctime/mtime).
 func wallMs() int64 { return time.Now().UnixMilli() }
 
 // Start loads the database and starts the owner goroutine.
 func (s *Server) Start() error {
-	if !s.started.CompareAndSwap(false, true) {
+	if !s.lp.started.CompareAndSwap(false, true) {
 		return errors.New("node: server already started")
 	}
-	s.start = time.Now()
+	s.lp.start = time.Now()
 	// Java seeds session ids from System.nanoTime()/1e6; any clock
 	// distinct per start works, so use wall time for uniqueness.
-	s.startMs = s.start.UnixMilli()
+	s.lp.startMs = s.lp.start.UnixMilli()
 	s.tree = tree.New(s.opts)
 	// A standalone server creates session ids with server id 1
 	// (ZooKeeperServer.createSessionTrackerServerId); a quorum member uses
@@ -183,10 +237,10 @@ func (s *Server) Start() error {
 	if s.cfg.Quorum != nil {
 		sid = s.cfg.Quorum.MyID
 	}
-	s.sessions = session.NewTracker(int64(s.cfg.TickTime), sid, s.startMs)
+	s.sessions = session.NewTracker(int64(s.cfg.TickTime), sid, s.lp.startMs)
 	s.dataW = watch.NewManager()
 	s.childW = watch.NewManager()
-	s.cl.start, s.cl.startMs = s.start, s.startMs
+	s.cl.start, s.cl.startMs = s.lp.start, s.lp.startMs
 	s.cl.sessions, s.cl.dataW, s.cl.childW = s.sessions, s.dataW, s.childW
 	s.cl.conns = make(map[uint64]*clientConn)
 	s.cl.bySession = make(map[wire.SessionID]*clientConn)
@@ -198,7 +252,7 @@ func (s *Server) Start() error {
 	if err := s.dur.open(s.installDatabase); err != nil {
 		return err
 	}
-	s.nextReap = s.nowMs() + int64(s.cfg.ContainerCheckMs)
+	s.reap.next = s.lp.nowMs() + int64(s.cfg.ContainerCheckMs)
 	s.log.Info().Str("zxid", s.wr.zxid.String()).Int("nodes", s.tree.Len()).Int("sessions", s.sessions.Len()).
 		Msg("database loaded")
 	if q := s.cfg.Quorum; q != nil {
@@ -213,33 +267,24 @@ func (s *Server) Start() error {
 		s.qs.peer.lookAt = time.Now()
 	}
 	if s.jsum.reads != nil {
-		s.goRoutine(func() { s.jsum.updates.run(s.jsum.update, s.quit) })
-		s.goRoutine(func() { s.jsum.reads.run(s.jsum.read, s.quit) })
+		s.lp.goRoutine(func() { s.jsum.updates.run(s.jsum.update, s.lp.quit) })
+		s.lp.goRoutine(func() { s.jsum.reads.run(s.jsum.read, s.lp.quit) })
 	}
-	s.goRoutine(s.run)
+	s.lp.goRoutine(s.run)
 	return nil
-}
-
-// goRoutine starts fn as a tracked goroutine (nats' startGoRoutine).
-func (s *Server) goRoutine(fn func()) {
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		fn()
-	}()
 }
 
 // Stop shuts the server down; it is idempotent.
 func (s *Server) Stop(ctx context.Context) error {
 	var err error
-	s.stopped.Do(func() {
-		if !s.started.Load() {
-			close(s.done)
+	s.lp.stopped.Do(func() {
+		if !s.lp.started.Load() {
+			close(s.lp.done)
 			return
 		}
-		close(s.quit)
+		close(s.lp.quit)
 		waited := make(chan struct{})
-		go func() { s.wg.Wait(); close(waited) }()
+		go func() { s.lp.wg.Wait(); close(waited) }()
 		select {
 		case <-waited:
 		case <-ctx.Done():
@@ -248,7 +293,7 @@ func (s *Server) Stop(ctx context.Context) error {
 		if s.dur.store != nil {
 			err = errors.Join(err, s.dur.store.Close())
 		}
-		close(s.done)
+		close(s.lp.done)
 	})
 	return err
 }
@@ -260,8 +305,8 @@ func (s *Server) Call(ctx context.Context, fn func()) error {
 	done := make(chan struct{})
 	wrapped := func() { fn(); close(done) }
 	select {
-	case s.calls <- wrapped:
-	case <-s.quit:
+	case s.lp.calls <- wrapped:
+	case <-s.lp.quit:
 		return errors.New("node: server stopped")
 	case <-ctx.Done():
 		return ctx.Err()
@@ -269,7 +314,7 @@ func (s *Server) Call(ctx context.Context, fn func()) error {
 	select {
 	case <-done:
 		return nil
-	case <-s.done:
+	case <-s.lp.done:
 		return errors.New("node: server stopped")
 	case <-ctx.Done():
 		return ctx.Err()
@@ -294,7 +339,7 @@ func (s *Server) SetClientRebind(fn func(addr string) (net.Addr, error)) { s.cl.
 func (s *Server) Mode() string { return s.qs.Mode() }
 
 // Done is closed when the server has stopped.
-func (s *Server) Done() <-chan struct{} { return s.done }
+func (s *Server) Done() <-chan struct{} { return s.lp.done }
 
 // Open registers a client connection (proxy.Backend). Called on an event
 // loop: it only allocates; the owner goroutine registers the connection
@@ -334,7 +379,7 @@ func (s *Server) Received(h any) {
 func (s *Server) run() {
 	tick := time.NewTicker(time.Duration(s.cfg.TickTime/2) * time.Millisecond)
 	defer tick.Stop()
-	s.lastTickMs = s.nowMs()
+	s.ex.lastTickMs = s.lp.nowMs()
 	s.qs.maybeStartElection()
 	for {
 		if s.stepProbe != nil {
@@ -364,13 +409,13 @@ func (s *Server) run() {
 			}
 		}
 		select {
-		case ev := <-s.events:
+		case ev := <-s.lp.events:
 			taken := int64(max(len(ev.pkts), 1))
 			s.handleEvent(ev)
 			// Drain what else is queued so replies go out in few writes.
 			for i := 0; i < 512; i++ {
 				select {
-				case ev = <-s.events:
+				case ev = <-s.lp.events:
 					taken += int64(max(len(ev.pkts), 1))
 					s.handleEvent(ev)
 					continue
@@ -416,14 +461,14 @@ func (s *Server) run() {
 			s.qs.onElection(r)
 		case fn := <-syncJobs:
 			fn()
-		case fn := <-s.calls:
+		case fn := <-s.lp.calls:
 			fn()
-		case <-s.wake:
+		case <-s.lp.wake:
 		case <-tick.C:
 			s.onTick()
 			s.jsum.updates.flush()
 			s.jsum.reads.flush()
-		case <-s.quit:
+		case <-s.lp.quit:
 			s.cl.reapClosed()
 			s.cl.flush()
 			s.qs.stopPeer()
@@ -451,15 +496,6 @@ func (s *Server) run() {
 	}
 }
 
-// wakeOwner makes the owner goroutine run a step (and everything it
-// checks after one) without an event; safe from any goroutine.
-func (s *Server) wakeOwner() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
-
 func (s *Server) handleEvent(ev event) {
 	cc := ev.cc
 	if !cc.registered {
@@ -474,23 +510,8 @@ func (s *Server) handleEvent(ev event) {
 // onTick expires sessions, closes connections that never completed a
 // handshake, and reaps containers and TTL nodes.
 func (s *Server) onTick() {
-	now := s.nowMs()
-	// A tick that comes more than a tick time after the last one found
-	// the owner held: what arrived meanwhile (clients' packets still
-	// queued, learners' touch tables, the replies to the PINGs sent now)
-	// has not been taken yet, so sessions are expired half a tick time
-	// later at the earliest (the tick the ticker kept meanwhile comes at
-	// once), and never at two late ticks in a row. Java's session expirer
-	// and learner pings run on threads of their own and do not stall with
-	// the request pipeline.
-	if now-s.lastTickMs > int64(s.cfg.TickTime) && s.expireAfter == 0 {
-		s.expireAfter = now + int64(s.cfg.TickTime)/2
-	}
-	s.lastTickMs = now
-	late := now < s.expireAfter
-	if !late {
-		s.expireAfter = 0
-	}
+	now := s.lp.nowMs()
+	late := s.ex.late(now, int64(s.cfg.TickTime))
 	if s.qs.peer != nil && s.qs.peer.role == roleLeading {
 		s.qs.leader.tickLeading()
 		if s.qs.leader == nil || !s.qs.leader.serving() {
@@ -508,8 +529,7 @@ func (s *Server) onTick() {
 		s.sched.expireSessions(now)
 	}
 	s.cl.sessionless.run(now)
-	if now >= s.nextReap {
-		s.nextReap = now + int64(s.cfg.ContainerCheckMs)
+	if s.reap.due(now, int64(s.cfg.ContainerCheckMs)) {
 		if s.reap.check(s.tree, wallMs(), s.sched.applyJob != nil) {
 			s.poke()
 		}
@@ -520,7 +540,7 @@ func (s *Server) onTick() {
 // fail stops the server because it cannot go on (where Java calls
 // System.exit); Err reports why.
 func (s *Server) fail(err error) {
-	if s.failErr.CompareAndSwap(nil, &err) {
+	if s.lp.failErr.CompareAndSwap(nil, &err) {
 		s.log.Error().Err(err).Msg("server stopping itself")
 		go s.Stop(context.Background())
 	}
@@ -528,7 +548,7 @@ func (s *Server) fail(err error) {
 
 // Err returns the error that made the server stop itself, if any.
 func (s *Server) Err() error {
-	if e := s.failErr.Load(); e != nil {
+	if e := s.lp.failErr.Load(); e != nil {
 		return *e
 	}
 	return nil
