@@ -12,7 +12,11 @@ import "hash/maphash"
 //
 // Growing moves the nodes to a table twice the size a few slots per
 // change (migrateStep), never all at once: a lookup meanwhile looks in
-// both tables. A deleted slot keeps a tombstone until the next move.
+// both tables. A deleted slot keeps a tombstone until the next move. A
+// moved slot of the old table keeps its tag (only its pointer goes), so
+// the old table's probe sequences and empty slots stay as they were and a
+// probe there ends as in a table at its load; a tag that matches in a
+// moved slot is passed over.
 type nodeTable struct {
 	seed maphash.Seed
 	cur  slotTable
@@ -57,8 +61,10 @@ func (m *nodeTable) hash(path string) uint64 {
 	return maphash.String(m.seed, path)
 }
 
-// find returns the slot of path in s, or -1.
-func (s *slotTable) find(path string, h uint64) int {
+// find returns the slot of path in s, or -1. The slots below moved were
+// moved to another table (their nodes are nil): they are probed through,
+// never matched.
+func (s *slotTable) find(path string, h uint64, moved int) int {
 	mask := len(s.tags) - 1
 	tag := tagOf(h)
 	for i := int(h) & mask; ; i = (i + 1) & mask {
@@ -66,7 +72,7 @@ func (s *slotTable) find(path string, h uint64) int {
 		case tagEmpty:
 			return -1
 		case tag:
-			if s.nodes[i].Path() == path {
+			if i >= moved && s.nodes[i].Path() == path {
 				return i
 			}
 		}
@@ -95,11 +101,11 @@ func (s *slotTable) remove(i int) {
 // get returns the node at path, or nil.
 func (m *nodeTable) get(path string) *Node {
 	h := m.hash(path)
-	if i := m.cur.find(path, h); i >= 0 {
+	if i := m.cur.find(path, h, 0); i >= 0 {
 		return m.cur.nodes[i]
 	}
 	if m.old != nil {
-		if i := m.old.find(path, h); i >= 0 {
+		if i := m.old.find(path, h, m.next); i >= 0 {
 			return m.old.nodes[i]
 		}
 	}
@@ -120,13 +126,13 @@ func (m *nodeTable) put(path string, n *Node) {
 func (m *nodeTable) del(path string, n *Node) {
 	m.migrateStep()
 	h := m.hash(path)
-	if i := m.cur.find(path, h); i >= 0 && m.cur.nodes[i] == n {
+	if i := m.cur.find(path, h, 0); i >= 0 && m.cur.nodes[i] == n {
 		m.cur.remove(i)
 		m.n--
 		return
 	}
 	if m.old != nil {
-		if i := m.old.find(path, h); i >= 0 && m.old.nodes[i] == n {
+		if i := m.old.find(path, h, m.next); i >= 0 && m.old.nodes[i] == n {
 			m.old.remove(i)
 			m.n--
 		}
@@ -161,7 +167,7 @@ func (m *nodeTable) migrateStep() {
 			n := o.nodes[i]
 			m.cur.insert(n, m.hash(n.Path()))
 		}
-		o.tags[i], o.nodes[i] = tagDeleted, nil
+		o.nodes[i] = nil // the tag stays: see nodeTable
 	}
 	m.next = end
 	if end == len(o.tags) {

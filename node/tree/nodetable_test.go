@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/zkgo/zkgo/jute"
@@ -246,5 +247,43 @@ func TestNodeTableChurn(t *testing.T) {
 				t.Fatalf("the table never moved (%d steps in a move, sizes %v)", moves, sizes)
 			}
 		})
+	}
+}
+
+// TestNodeTableMissDuringMove: while a grow moves the nodes, a lookup of a
+// path that is not there must end (and in about the probes of a table at
+// its load), also when the slots not yet moved are all taken: the moved
+// slots used to become tombstones, so such a probe went round the old
+// table for ever (here: 96 nodes with one home slot, 64, fill slots
+// 64..127 and 0..31 of a 128-slot table; the move's first step takes
+// slots 0..63).
+func TestNodeTableMissDuringMove(t *testing.T) {
+	testHash = func(string) uint64 { return 64 }
+	defer func() { testHash = nil }()
+	m := nodeTable{cur: newSlotTable(128)}
+	for i := range 96 {
+		p := fmt.Sprintf("/n%d", i)
+		m.cur.insert(newNode(p, nil, 0, wire.StatPersisted{}), m.hash(p))
+		m.n++
+	}
+	m.grow()
+	if m.old == nil {
+		t.Fatal("the move ended in one step; the test needs it under way")
+	}
+	done := make(chan *Node, 1)
+	go func() { done <- m.get("/missing") }()
+	select {
+	case n := <-done:
+		if n != nil {
+			t.Fatalf("get(/missing) = %v", n.Path())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("get of a missing path during a move did not end")
+	}
+	for i := range 96 {
+		p := fmt.Sprintf("/n%d", i)
+		if n := m.get(p); n == nil || n.Path() != p {
+			t.Fatalf("get(%s) during the move: %v", p, n)
+		}
 	}
 }
