@@ -454,13 +454,19 @@ func (lr *learnerDriver) forwardRequest(cc *clientConn, pkt *wire.ClientPacket) 
 	lr.sendRequest(cc, cc.session, pkt.Header.Xid, pkt.Header.Type, pkt.Raw)
 }
 
-// sendRequest queues a REQUEST packet with the client's auth ids.
+// sendRequest queues a REQUEST packet with the client's auth ids; a
+// createSession carries none (a null list on the wire), as Java's: its
+// Request is made without the connection's auth info
+// (ZooKeeperServer.createSession), and Learner.request writes that.
 func (lr *learnerDriver) sendRequest(cc *clientConn, id wire.SessionID, xid wire.Xid, op wire.OpCode, body []byte) {
 	s := lr.s
 	p := s.qs.peer
 	data := wire.AppendRequestPacket(make([]byte, 0, wire.RequestPacketHeaderSize+len(body)),
 		wire.RequestPacketHeader{SessionID: id, Cxid: xid, Type: op}, body)
-	auth := append([]wire.ID{}, cc.auth...)
+	var auth []wire.ID
+	if op != wire.OpCreateSession {
+		auth = append([]wire.ID{}, cc.auth...)
+	}
 	p.stats.forwarded++
 	lr.link.send(wire.QuorumPacket{Type: wire.PacketRequest, Zxid: -1, Data: data, AuthInfo: auth})
 }
