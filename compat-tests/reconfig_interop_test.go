@@ -237,6 +237,16 @@ func (e *reconfEnsemble) startInitial() int64 {
 	ids := e.initial()
 	for i := len(ids) - 1; i >= 0; i-- {
 		e.start(ids[i])
+		if i == len(ids)-1 && e.kind[ids[i]] == 'j' {
+			// A JVM takes a second or more to come up: the others wait
+			// until it answers srvr (its election starts right after),
+			// or, on a loaded machine, two of them elect each other
+			// before it takes part.
+			checkFor(e.t, 60*time.Second, func() bool {
+				_, err := e.m.Mode(ids[i])
+				return err == nil
+			}, fmt.Sprintf("member %d answering srvr", ids[i]))
+		}
 	}
 	obs := map[int64]bool{}
 	for _, s := range e.m.Members() {
