@@ -107,6 +107,11 @@ func (c *ACLCache) Intern(acl []wire.ACL) int64 {
 		return idx
 	}
 	c.next++
+	for c.byIndex[c.next] != nil {
+		// An index a snapshot's node refers to without an ACL (AddRef):
+		// which list it stood for is not known, so it is not reused.
+		c.next++
+	}
 	idx := c.next
 	cp := make([]wire.ACL, len(acl))
 	copy(cp, acl)
@@ -139,7 +144,9 @@ func (c *ACLCache) Release(idx int64) {
 	e.refs--
 	if e.refs <= 0 && c.hold == 0 {
 		delete(c.byIndex, idx)
-		c.unhash(idx, e.hash)
+		if e.acl != nil {
+			c.unhash(idx, e.hash)
+		}
 	}
 }
 
@@ -150,26 +157,42 @@ func (c *ACLCache) Len() int { return len(c.byIndex) }
 // loaded afterwards add theirs with AddRef, and PurgeUnused drops the rest.
 func (c *ACLCache) Put(idx int64, acl []wire.ACL) {
 	h := c.hash(acl)
+	var refs int64
 	if old := c.byIndex[idx]; old != nil {
-		c.unhash(idx, old.hash)
+		if old.acl != nil {
+			c.unhash(idx, old.hash)
+		} else {
+			refs = old.refs // counted before the map defined it (AddRef)
+		}
 	}
-	c.byIndex[idx] = &aclEntry{acl: acl, hash: h}
+	c.byIndex[idx] = &aclEntry{acl: acl, hash: h, refs: refs}
 	c.byHash[h] = append(c.byHash[h], idx)
 	if idx > c.next {
 		c.next = idx
 	}
 }
 
-// AddRef adds a reference to an existing index (snapshot loading).
+// AddRef adds a reference to index idx (snapshot loading) and reports
+// whether the index has an ACL. A fuzzy snapshot can hold a node whose
+// index its ACL map lacks (the map is written before the nodes, and a txn
+// in between made the index); such references are still counted, on an
+// entry without an ACL, until the replay of the node's create or setACL
+// points the node at its list (Tree.create, Tree.setACL). Java's cache
+// ignores them ("Ignoring acl ... as it does not exist in the cache"), so
+// a later setACL or delete of such a node released another node's
+// reference and dropped the entry that node still used (Java then fails
+// every request on that node; zkgo served it with no ACL at all).
 func (c *ACLCache) AddRef(idx int64) bool {
 	if idx == OpenACLUnsafeIndex {
 		return true
 	}
 	e, ok := c.byIndex[idx]
-	if ok {
-		e.refs++
+	if !ok {
+		e = &aclEntry{}
+		c.byIndex[idx] = e
 	}
-	return ok
+	e.refs++
+	return e.acl != nil
 }
 
 // PurgeUnused removes entries no node references.
@@ -180,7 +203,9 @@ func (c *ACLCache) PurgeUnused() {
 	for idx, e := range c.byIndex {
 		if e.refs <= 0 {
 			delete(c.byIndex, idx)
-			c.unhash(idx, e.hash)
+			if e.acl != nil {
+				c.unhash(idx, e.hash)
+			}
 		}
 	}
 }
@@ -188,8 +213,10 @@ func (c *ACLCache) PurgeUnused() {
 // Each calls fn for every entry in index order (for snapshots).
 func (c *ACLCache) Each(fn func(idx int64, acl []wire.ACL)) {
 	idxs := make([]int64, 0, len(c.byIndex))
-	for i := range c.byIndex {
-		idxs = append(idxs, i)
+	for i, e := range c.byIndex {
+		if e.acl != nil { // an index no txn defined has nothing to write
+			idxs = append(idxs, i)
+		}
 	}
 	sort.Slice(idxs, func(a, b int) bool { return idxs[a] < idxs[b] })
 	for _, i := range idxs {
@@ -203,6 +230,9 @@ func (c *ACLCache) Each(fn func(idx int64, acl []wire.ACL)) {
 func (c *ACLCache) EachEntry() iter.Seq2[int64, []wire.ACL] {
 	return func(yield func(int64, []wire.ACL) bool) {
 		for idx, e := range c.byIndex {
+			if e.acl == nil {
+				continue // an index no txn defined (AddRef)
+			}
 			if !yield(idx, e.acl) {
 				return
 			}

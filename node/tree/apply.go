@@ -180,6 +180,14 @@ func (t *Tree) createNode(path string, data []byte, acl []wire.ACL, owner int64,
 		// Replay of a create already in a fuzzy snapshot: Java still moves
 		// the parent's cversion/pzxid forward (FileTxnSnapLog).
 		t.bumpParent(parentPath, parent, parentCVersion, zxid)
+		if n := t.nodes.get(path); n != nil && n.Stat.Czxid == zxid && n.ACL != aclIdx {
+			// The node this txn made, caught by the snapshot: its list is
+			// this one, whatever index the snapshot gave it (which the
+			// snapshot's ACL map may lack: ACLCache.AddRef).
+			old := n.ACL
+			t.changeNode(path, n, func(n *Node) { n.ACL = aclIdx })
+			t.acls.Release(old)
+		}
 		return wire.ErrNodeExists
 	}
 	t.touch(parentPath)
