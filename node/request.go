@@ -482,6 +482,12 @@ func (c *clients) execRead(cc *clientConn, p *wire.ClientPacket) {
 			return
 		}
 		acl := (*c.tree).ACLOf(n)
+		if tree.IsUndefinedACL(acl) {
+			// An index no txn defined (tree.UndefinedACL): Java fails
+			// the request the same way.
+			c.reply(cc, h.Xid, wire.ErrMarshallingError, nil)
+			return
+		}
 		if !c.checkACL(acl, wire.PermRead|wire.PermAdmin, cc.auth) {
 			c.reply(cc, h.Xid, wire.ErrNoAuth, nil)
 			return

@@ -127,10 +127,23 @@ func (c *ACLCache) Get(idx int64) []wire.ACL {
 		return OpenACLUnsafe
 	}
 	if e, ok := c.byIndex[idx]; ok {
+		if e.acl == nil {
+			return UndefinedACL
+		}
 		return e.acl
 	}
 	return nil
 }
+
+// UndefinedACL is the list of a node whose ACL index nothing defined (a
+// snapshot's node named it, its ACL map lacked it, and no replayed txn
+// gave the node a list: AddRef). It grants nothing, so such a node fails
+// closed: only the super user gets past its checks, and getACL answers
+// MARSHALLINGERROR, as Java's convertLong fails for such an index.
+var UndefinedACL = []wire.ACL{{Perms: 0, ID: wire.ID{Scheme: "undefined", ID: ""}}}
+
+// IsUndefinedACL reports whether acl is UndefinedACL.
+func IsUndefinedACL(acl []wire.ACL) bool { return len(acl) == 1 && &acl[0] == &UndefinedACL[0] }
 
 // Release drops a reference; an entry with no references is removed.
 func (c *ACLCache) Release(idx int64) {

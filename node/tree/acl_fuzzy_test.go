@@ -55,3 +55,31 @@ func TestFuzzySnapshotACLRefs(t *testing.T) {
 		}
 	}
 }
+
+// TestUndefinedACLFailsClosed: a node whose ACL index no replayed txn
+// defines grants nothing but to the super user (it used to read as an
+// empty list, which lets everyone in).
+func TestUndefinedACLFailsClosed(t *testing.T) {
+	tr := NewEmpty(Options{})
+	tr.ACLs().Put(1, OpenACLUnsafe)
+	tr.Restore("/", nil, -1, wire.StatPersisted{})
+	tr.Restore("/orphan", []byte("x"), 7, wire.StatPersisted{Czxid: 5, Mzxid: 5})
+	tr.Restore("/open", nil, 1, wire.StatPersisted{Czxid: 6, Mzxid: 6})
+	tr.ACLs().PurgeUnused()
+	acl := tr.ACLOf(tr.Get("/orphan"))
+	if !IsUndefinedACL(acl) {
+		t.Fatalf("ACL of /orphan = %v, want UndefinedACL", acl)
+	}
+	world := []wire.ID{{Scheme: "world", ID: "anyone"}, {Scheme: "ip", ID: "127.0.0.1"}}
+	if CheckACL(acl, wire.PermRead, world) || CheckACL(acl, wire.PermWrite, world) {
+		t.Errorf("an undefined ACL lets a client without super in")
+	}
+	if !CheckACL(acl, wire.PermRead, []wire.ID{{Scheme: SchemeSuper}}) {
+		t.Errorf("the super user is refused")
+	}
+	n := 0
+	tr.ACLs().Each(func(int64, []wire.ACL) { n++ })
+	if n != 1 {
+		t.Errorf("%d ACL lists to write in a snapshot, want 1 (the undefined index has none)", n)
+	}
+}
