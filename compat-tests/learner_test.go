@@ -171,11 +171,6 @@ var benignJava = regexp.MustCompile(strings.Join([]string{
 	`Unexpected exception causing shutdown while sock still open`, // LearnerHandler after a learner left
 	`Unable to read additional data from (client|server)`,
 	`Exception causing close of session`,
-	// A four-letter word's reply written while Java closes its client
-	// connections (a role change): NIOServerCnxn.sendBufferSync logs the
-	// AsynchronousCloseException as ERROR (TestCompat_ElectionLateJoin,
-	// once, while the killed leader's replacement was elected).
-	`Error sending data synchronously`,
 	`Unexpected exception, tries=|connectToLeader exceeded|Unexpected exception, connectToLeader exceeded|retries exceeded`,
 	`Interrupted while waiting for message on queue`,
 	`Unexpected exception in LearnerHandler`,

@@ -3,6 +3,7 @@
 usage: kazoo_sasl.py HOST:PORT NODE USER PASSWORD
 """
 import sys
+import time
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.protocol.states import KeeperState
@@ -23,7 +24,13 @@ def main():
         # kazoo reports CONNECTED before its SASL exchange. When the server
         # refuses the credentials quickly, start() can see the failure
         # first and raise a time-out for a session that was created; the
-        # states seen say which happened.
+        # states seen say which happened. Listeners are called on kazoo's
+        # callback thread, so the states may arrive just after start()
+        # gave up: wait a moment for them.
+        deadline = time.time() + 3
+        while time.time() < deadline and (KazooState.CONNECTED not in seen or
+                                           zk.client_state != KeeperState.AUTH_FAILED):
+            time.sleep(0.05)
         if KazooState.CONNECTED not in seen or zk.client_state != KeeperState.AUTH_FAILED:
             print("connect: %s" % type(e).__name__)
             zk.stop()
