@@ -117,7 +117,7 @@ func (c *conn) send(b []byte, completed int, direct bool) bool {
 	// parallel with the Backend's goroutine: the order holds either
 	// way (direct.go).
 	if d := c.direct.Load(); d != nil && d.acquire() {
-		err := d.send(c.gc, b, direct && n == 0)
+		err := d.send(c.gc, b, directReplies && direct && n == 0)
 		d.release()
 		return err == nil
 	}

@@ -56,6 +56,13 @@ var noDirect = func() *directWriter {
 	return d
 }()
 
+// directReplies turns the direct path on. Off since 2026-12-07: with it,
+// TestCompat_ReconfigReplaceTwo/java_for_zkgo lost acknowledged writes on
+// the zkgo member that took the designated leadership (3 runs of about 8;
+// 0 of 10 with it off, 0 of 8 before the client layer's move merged with
+// it); the cause is not found yet. Tests of the path turn it on.
+var directReplies = false
+
 // directCounters count the replies by path, for tests.
 var directCounters struct {
 	direct, async atomic.Int64

@@ -118,6 +118,7 @@ func getDataReq(xid int32) []byte {
 // less). Only the first reply after the connection's first request goes
 // through the loop (replies queued before may still wait there).
 func TestDirectRepliesSkipTheLoop(t *testing.T) {
+	enableDirectReplies(t)
 	be := newSizedBackend(8)
 	defer close(be.quit)
 	fe := startFrontend(t, be, nil)
@@ -142,6 +143,7 @@ func TestDirectRepliesSkipTheLoop(t *testing.T) {
 // buffer (short writes, EAGAIN) and back to direct writes once it drained:
 // every reply still arrives whole and in order.
 func TestDirectRepliesKeepOrder(t *testing.T) {
+	enableDirectReplies(t)
 	const size, n = 16 << 10, 1500
 	be := newSizedBackend(size)
 	defer close(be.quit)
@@ -204,6 +206,7 @@ func openFDs(t *testing.T) int {
 // connection the server closes reaches the client as EOF (an open
 // duplicate would keep the socket open).
 func TestDirectDescriptorClosed(t *testing.T) {
+	enableDirectReplies(t)
 	be := newSizedBackend(8)
 	defer close(be.quit)
 	fe := startFrontend(t, be, nil)
@@ -254,6 +257,7 @@ func TestDirectDescriptorClosed(t *testing.T) {
 // descriptors a connection's replies go through the loop, whole and in
 // order, and a closed connection gives its duplicate back.
 func TestDirectDescriptorBudget(t *testing.T) {
+	enableDirectReplies(t)
 	be := newSizedBackend(8)
 	defer close(be.quit)
 	fe := startFrontend(t, be, nil)
@@ -281,6 +285,7 @@ func TestDirectDescriptorBudget(t *testing.T) {
 // connections in one round) never writes from the caller: the reply goes
 // through the loop, in order with the direct ones around it.
 func TestSendLaterQueuesOnTheLoop(t *testing.T) {
+	enableDirectReplies(t)
 	be := newSizedBackend(8)
 	defer close(be.quit)
 	fe := startFrontend(t, be, nil)
@@ -313,4 +318,11 @@ func TestSendLaterQueuesOnTheLoop(t *testing.T) {
 	if a := directCounters.async.Load() - async0; a < 10 {
 		t.Fatalf("%d of 10 SendLater replies went through the loop", a)
 	}
+}
+
+// enableDirectReplies turns the direct reply path on for one test.
+func enableDirectReplies(t *testing.T) {
+	prev := directReplies
+	directReplies = true
+	t.Cleanup(func() { directReplies = prev })
 }
