@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"net"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,25 +16,17 @@ import (
 // byte the low byte of the xid, so that a client can tell a reply cut or
 // interleaved with another. It records the connections closed.
 type sizedBackend struct {
-	size   int
-	in     chan echoBatch
-	quit   chan struct{}
-	mu     sync.Mutex
-	conns  []Conn
-	closed int
+	connRecorder // mu also guards closed
+	size         int
+	in           chan echoBatch
+	quit         chan struct{}
+	closed       int
 }
 
 func newSizedBackend(size int) *sizedBackend {
 	b := &sizedBackend{size: size, in: make(chan echoBatch, 1<<14), quit: make(chan struct{})}
 	go b.run()
 	return b
-}
-
-func (b *sizedBackend) Open(c Conn) any {
-	b.mu.Lock()
-	b.conns = append(b.conns, c)
-	b.mu.Unlock()
-	return c
 }
 
 func (b *sizedBackend) Submit(h any, pkts []wire.ClientPacket) bool {

@@ -14,16 +14,22 @@ import (
 // dropBackend counts the packets it is given and keeps none of them; it
 // answers every request with reply (when set) through the connection.
 type dropBackend struct {
+	connRecorder
 	packets atomic.Int64
 	reply   []byte
-	mu      sync.Mutex
-	conns   []Conn
 }
 
-func (b *dropBackend) Open(c Conn) any {
-	b.mu.Lock()
-	b.conns = append(b.conns, c)
-	b.mu.Unlock()
+// connRecorder is a test Backend's Open: it keeps every connection it is
+// handed, under mu.
+type connRecorder struct {
+	mu    sync.Mutex
+	conns []Conn
+}
+
+func (r *connRecorder) Open(c Conn) any {
+	r.mu.Lock()
+	r.conns = append(r.conns, c)
+	r.mu.Unlock()
 	return c
 }
 
