@@ -284,13 +284,54 @@ func (e *reconfEnsemble) waitLeader(ids []int64, observers map[int64]bool) int64
 	}
 }
 
-// startSpares starts every spare member (they join by reconfig later).
-func (e *reconfEnsemble) startSpares() {
+// startSpares starts every spare member (they join by reconfig later)
+// while w writes. Behind a Java leader, a Java spare's first sync is
+// done with the writers paused: a 3.8.0 learner that syncs with a Java
+// leader while proposals are outstanding can hit ZOOKEEPER-4394
+// (docs/faults.md, F2) and keep txns in its log that its tree lacks; once
+// a reconfig makes it a voter it can then win an election on its tree's
+// older zxid and truncate committed txns on every member (seen in this
+// file's "java for zkgo" row: Java 4 hit it behind Java 3, the reconfig
+// to {1,4,5} committed, 4 and the not yet synced 5 elected 4 at the older
+// zxid and acknowledged writes were gone everywhere; docs/faults.md F6).
+// That is Java's defect between Java nodes, which zkgo cannot change;
+// zkgo leaders never send that order (DIFFERENCES row 35), so zkgo
+// spares, and any spare behind a zkgo leader, sync under load.
+func (e *reconfEnsemble) startSpares(w *ackedWriters) {
+	e.t.Helper()
+	var javaSpares []int64
+	for _, id := range e.ids() {
+		if e.m.Spare(id) && e.kind[id] == 'j' {
+			javaSpares = append(javaSpares, id)
+		}
+	}
+	javaLeads := false
+	for id, mode := range e.modes(e.initial()) {
+		if mode == "leader" && e.kind[id] == 'j' {
+			javaLeads = true
+		}
+	}
+	quiet := javaLeads && len(javaSpares) > 0
+	if quiet {
+		w.pause()
+		defer w.resume()
+	}
 	for _, id := range e.ids() {
 		if e.m.Spare(id) {
 			e.start(id)
 		}
 	}
+	if !quiet {
+		return
+	}
+	checkFor(e.t, 60*time.Second, func() bool {
+		for _, id := range javaSpares {
+			if m := e.mode(id); m != "follower" && m != "observer" {
+				return false
+			}
+		}
+		return true
+	}, fmt.Sprintf("Java spares %v synced with the Java leader", javaSpares))
 }
 
 // reconfig issues an incremental reconfig through member via and returns
@@ -401,6 +442,14 @@ func (e *reconfEnsemble) finish(w *ackedWriters, ids []int64) {
 		e.t.Errorf("no write was acknowledged during the scenario")
 	}
 	e.t.Logf("%d acknowledged writes", len(acked))
+	for _, id := range e.ids() {
+		if e.kind[id] == 'j' && javaHit4394(e.m, id) {
+			// Said before the check, which stops at the first loss: a
+			// loss after this line starts from Java's defect (see
+			// startSpares) unless the logs show otherwise.
+			e.t.Logf("Java member %d hit ZOOKEEPER-4394 behind a Java leader during the scenario", id)
+		}
+	}
 	for _, id := range ids {
 		checkAcked(e.t, e.addr(id), acked)
 	}
@@ -436,19 +485,10 @@ func (e *reconfEnsemble) checkJavaLogs() {
 				}
 			}
 		}
-		// A Java learner that leaves a sync or a broadcast for a reconfig
-		// (Learner.syncWithLeader throws "changes proposed in reconfig",
-		// possibly before its server reached RUNNING, when shutdown skips
-		// unregisterJMX) cannot register its Follower MBean at its next
-		// sync: Java's JMX leftover, the same as ZOOKEEPER-4394's
-		// follow-on, harmless to the data (seen with a zkgo leader that
-		// committed the reconfig adding the Java joiner right after its
-		// NEWLEADER ACK).
-		leftReconfig := strings.Contains(log, "changes proposed in reconfig")
+		for _, line := range afterLeaderLost(log) {
+			allowed[line] = true
+		}
 		for _, line := range javaExceptions(e.m, id) {
-			if leftReconfig && javaFollowerMBeanLeft.MatchString(line) {
-				continue
-			}
 			if allowed[line] || benignJavaLine(line) || reconfigJavaLines.MatchString(line) || (hit4394 && zk4394Reload.MatchString(line)) ||
 				(!e.hasZkgo() && allJavaLines.MatchString(line)) {
 				continue
@@ -467,9 +507,39 @@ func (e *reconfEnsemble) checkJavaLogs() {
 	}
 }
 
-// javaFollowerMBeanLeft is Java's failed registration of a Follower MBean
-// an earlier, unfinished follower role left registered.
-var javaFollowerMBeanLeft = regexp.MustCompile(`InstanceAlreadyExistsException: \S*name2=Follower`)
+// javaLeaderLost is a Java learner's connection to its leader ending: the
+// leader closed it (EOF, socket errors) or the learner left it for a
+// reconfig (Follower/Observer processPacket and Learner.syncWithLeader
+// throw "changes proposed in reconfig").
+var javaLeaderLost = regexp.MustCompile(`WARN \S+ - Exception when following the leader\n(java\.io\.EOFException|java\.net\.SocketException|java\.lang\.Exception: changes proposed in reconfig)`)
+
+// afterLeaderLost returns the lines of the follow-on entries
+// (zk4394FollowOn) that come after a Java learner lost its leader
+// connection (javaLeaderLost). They are Java's own shutdown races, whoever
+// led: Follower.shutdown clears the leader socket while the SyncThread
+// still flushes ACKs (SendAckRequestProcessor dies on the null socket,
+// "Severe unrecoverable error"), and a follower role shut down before its
+// server reached RUNNING skips unregisterJMX, so the next sync cannot
+// register its Follower MBean. Seen in mixed rows when a reconfig's
+// COMMITANDACTIVATE ends the leader (zkgo or Java: the leader steps down
+// once its followers leave, "Not sufficient followers synced") while a
+// Java joiner still syncs or flushes. Whether the leader was right to go
+// is judged by the rest of the scenario (membership, acknowledged
+// writes), not by these lines.
+func afterLeaderLost(log string) []string {
+	var out []string
+	lost := false
+	for _, entry := range javaLogEntries(log) {
+		if javaLeaderLost.MatchString(entry) {
+			lost = true
+			continue
+		}
+		if lost && zk4394FollowOn.MatchString(entry) {
+			out = append(out, strings.Split(entry, "\n")...)
+		}
+	}
+	return out
+}
 
 // javaAhead is a Java leader refusing a learner whose history is ahead
 // of its own, and the line naming that learner as its handler closes it.
@@ -600,7 +670,7 @@ func TestCompat_ReconfigAddParticipant(t *testing.T) {
 		e.startInitial()
 		w := e.writers("a", 1, 2, 3)
 		waitAcks(t, w, 20)
-		e.startSpares()
+		e.startSpares(w)
 		e.reconfig(via, []string{e.m.JoinLine(4, false)}, nil)
 		text := e.waitConfig(ids(1, 2, 3, 4), cfgWant{ids: ids(1, 2, 3, 4)})
 		e.waitLeader(ids(1, 2, 3, 4), nil)
@@ -700,7 +770,7 @@ func TestCompat_ReconfigReplaceTwo(t *testing.T) {
 		e.startInitial()
 		w := e.writers("d", 1)
 		waitAcks(t, w, 20)
-		e.startSpares()
+		e.startSpares(w)
 		members := []string{e.m.JoinLine(1, false), e.m.JoinLine(4, false), e.m.JoinLine(5, false)}
 		e.removed = map[int64]bool{2: true, 3: true}
 		// The new members must have synced with the leader first (as
@@ -741,7 +811,7 @@ func TestCompat_ReconfigRestartAll(t *testing.T) {
 		e.startInitial()
 		w := e.writers("e", 2, 3)
 		waitAcks(t, w, 20)
-		e.startSpares()
+		e.startSpares(w)
 		e.reconfig(via, []string{e.m.JoinLine(4, false)}, nil)
 		e.waitConfig(ids(1, 2, 3, 4), cfgWant{ids: ids(1, 2, 3, 4)})
 		e.reconfig(via, nil, []string{"1"})
@@ -825,6 +895,44 @@ func TestAheadOfRemoved(t *testing.T) {
 	for _, removed := range []map[int64]bool{nil, {2: true}} {
 		if got := aheadOfRemoved(log, removed); len(got) != 0 {
 			t.Errorf("removed %v: %q, want nothing", removed, got)
+		}
+	}
+}
+
+// The follow-on entries are allowed only after the learner lost its
+// leader connection, and nothing else after it is.
+func TestAfterLeaderLost(t *testing.T) {
+	const (
+		eof = "00:02:23.125 [QuorumPeer[myid=4]] WARN org.apache.zookeeper.server.quorum.Learner - Exception when following the leader\n" +
+			"java.io.EOFException\n\tat java.base/java.io.DataInputStream.readInt(DataInputStream.java:386)\n"
+		reconfig = "00:02:23.125 [QuorumPeer[myid=4]] WARN org.apache.zookeeper.server.quorum.Learner - Exception when following the leader\n" +
+			"java.lang.Exception: changes proposed in reconfig\n"
+		severe = "00:02:23.138 [SyncThread:4] ERROR org.apache.zookeeper.server.ZooKeeperCriticalThread - Severe unrecoverable error, from thread : SyncThread:4\n" +
+			"java.lang.NullPointerException: Cannot invoke \"java.net.Socket.isClosed()\" because \"this.learner.sock\" is null\n" +
+			"\tat org.apache.zookeeper.server.quorum.SendAckRequestProcessor.flush(SendAckRequestProcessor.java:67)\n"
+		jmx = "00:02:23.270 [QuorumPeer[myid=4]] WARN org.apache.zookeeper.server.ZooKeeperServer - Failed to register with JMX\n" +
+			"javax.management.InstanceAlreadyExistsException: org.apache.ZooKeeperService:name0=ReplicatedServer_id4,name1=replica.4,name2=Follower,name3=InMemoryDataTree\n"
+		other = "00:02:24.000 [QuorumPeer[myid=4]] ERROR org.apache.zookeeper.server.quorum.Learner - something else\n"
+	)
+	for _, tc := range []struct {
+		name, log  string
+		allowed    []string
+		notAllowed []string
+	}{
+		{"after EOF", eof + severe + jmx + other, []string{"Severe unrecoverable", "learner.sock", "InstanceAlreadyExists"}, []string{"something else", "EOFException"}},
+		{"after a reconfig", reconfig + jmx, []string{"InstanceAlreadyExists"}, []string{"changes proposed"}},
+		{"without a lost leader", severe + jmx + eof + other, nil, []string{"Severe unrecoverable", "learner.sock", "InstanceAlreadyExists", "something else"}},
+	} {
+		got := strings.Join(afterLeaderLost(tc.log), "\n")
+		for _, s := range tc.allowed {
+			if !strings.Contains(got, s) {
+				t.Errorf("%s: %q not allowed:\n%s", tc.name, s, got)
+			}
+		}
+		for _, s := range tc.notAllowed {
+			if strings.Contains(got, s) {
+				t.Errorf("%s: %q allowed:\n%s", tc.name, s, got)
+			}
 		}
 	}
 }

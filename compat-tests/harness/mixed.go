@@ -118,6 +118,7 @@ func NewMixed(t testing.TB, opt MixedOptions) *Mixed {
 		opt.SyncLimit = 5
 	}
 	m := &Mixed{t: t, opt: opt, dir: t.TempDir(), members: map[int64]*mixedMember{}}
+	keepIfFailed(t, m.dir)
 	for _, s := range opt.Members {
 		if s.Kind == MemberJava && m.java == nil {
 			m.java = RequireJava(t)
@@ -555,4 +556,30 @@ func (m *Mixed) JavaExceptions(id int64) []string {
 		}
 	}
 	return out
+}
+
+// keepIfFailed registers a cleanup that, when the test failed and
+// ZKGO_KEEP_FAILED names a directory, copies dir (every member's
+// zoo.cfg and dynamic files, data dir and Java log) there before the
+// temporary directory goes: the txn logs and snapshots of a failed
+// ensemble are what explain it (docs/faults.md F6 was found that way).
+// It runs after the members are killed (cleanups run last-in first-out,
+// and the kill is registered after it).
+func keepIfFailed(t testing.TB, dir string) {
+	to := os.Getenv("ZKGO_KEEP_FAILED")
+	if to == "" {
+		return
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
+		dst := filepath.Join(to, fmt.Sprintf("%s-%s", name, time.Now().Format("20060102-150405.000")))
+		if err := os.CopyFS(dst, os.DirFS(dir)); err != nil {
+			t.Logf("ZKGO_KEEP_FAILED: copying %s: %v", dir, err)
+			return
+		}
+		t.Logf("ZKGO_KEEP_FAILED: the ensemble's files are in %s", dst)
+	})
 }
