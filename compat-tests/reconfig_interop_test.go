@@ -489,7 +489,7 @@ func (e *reconfEnsemble) checkJavaLogs() {
 			allowed[line] = true
 		}
 		for _, line := range javaExceptions(e.m, id) {
-			if allowed[line] || benignJavaLine(line) || reconfigJavaLines.MatchString(line) || (hit4394 && zk4394Reload.MatchString(line)) ||
+			if allowed[line] || benignJavaLine(line) || reconfigJavaLines.MatchString(line) || e.javaTimingLine(line) || (hit4394 && zk4394Reload.MatchString(line)) ||
 				(!e.hasZkgo() && allJavaLines.MatchString(line)) {
 				continue
 			}
@@ -617,10 +617,7 @@ var reconfigJavaEntries = regexp.MustCompile(`^\S+ \[FollowerRequestProcessor:\d
 
 // allJavaLines are allowed in all-Java rows only: seen there, but in a
 // mixed row they could be zkgo's doing and are left for a person to judge.
-// A Java member elected after a reconfig (the leader removed or replaced)
-// whose followers did not all come within initLimit gives up leading and
-// looks again (Leader.getEpochToPropose, logged with its stack). A Java
-// learner shut down while its SyncThread still flushes ACKs (a joiner
+// A Java learner shut down while its SyncThread still flushes ACKs (a joiner
 // restarting its election when a newer configuration arrives) dies on the
 // null leader socket, and its next sync cannot register the Follower MBean
 // the failed one left: ZOOKEEPER-4394's follow-on lines
@@ -630,9 +627,41 @@ var reconfigJavaEntries = regexp.MustCompile(`^\S+ \[FollowerRequestProcessor:\d
 // zoo.cfg move to their first versioned configuration) fails to find it
 // (Follower.followLeader: Learner.findLeader returns null) and looks
 // again.
-var allJavaLines = regexp.MustCompile(`java\.lang\.InterruptedException: Timeout while waiting for epoch from quorum|` +
-	`java\.lang\.NullPointerException: Cannot read field "addr" because "leaderServer" is null|` +
+var allJavaLines = regexp.MustCompile(`java\.lang\.NullPointerException: Cannot read field "addr" because "leaderServer" is null|` +
 	zk4394FollowOn.String())
+
+// javaEpochTimeout is a Java member elected leader whose voters did not
+// all come within initLimit (Leader.getEpochToPropose, logged with its
+// stack): it gives up leading and looks again. Allowed in every row. In
+// the mixed rows it follows the same race as between Java nodes (seen
+// 2026-12-07/08 in "java for zkgo"): the zkgo voters decided in the
+// election sooner than the Java member that won it, so it had not opened
+// its learner port yet, and they gave up after five refused connects 100
+// ms apart, as Java's Learner.connectToLeader does
+// (leaderConnectDelayDuringRetryMs), and looked again. What the line
+// could hide, an ensemble that does not settle or forgets a write, is
+// what the scenario checks next (waitLeader, the configuration on every
+// member, every acknowledged write on every member).
+var javaEpochTimeout = regexp.MustCompile(`java\.lang\.InterruptedException: Timeout while waiting for epoch from quorum`)
+
+// javaStaleNewLeaderAck is a Java leader refusing a learner's ACK of an
+// older epoch where it waits for the NEWLEADER ACK: a 3.8.0 learner acks a
+// proposal before NEWLEADER's ACK (ZOOKEEPER-4685, fixed after 3.8).
+// Allowed when the learner it names is a Java member.
+var javaStaleNewLeaderAck = regexp.MustCompile(`ERROR \S+ - NEWLEADER ACK from sid: (\d+) is from a different epoch`)
+
+// javaTimingLine reports whether line is javaEpochTimeout or
+// javaStaleNewLeaderAck about a Java learner.
+func (e *reconfEnsemble) javaTimingLine(line string) bool {
+	if javaEpochTimeout.MatchString(line) {
+		return true
+	}
+	if m := javaStaleNewLeaderAck.FindStringSubmatch(line); m != nil {
+		sid, err := strconv.ParseInt(m[1], 10, 64)
+		return err == nil && e.kind[sid] == 'j'
+	}
+	return false
+}
 
 func (e *reconfEnsemble) writers(phase string, ids ...int64) *ackedWriters {
 	addrs := map[string]string{}
@@ -805,6 +834,7 @@ func TestCompat_ReconfigRestartAll(t *testing.T) {
 	runReconfigRows(t, []reconfigRow{
 		{"java", "jjj+j", 1, false},
 		{"mixed", "jzj+z", 3, false},
+		{"mixed via zkgo", "jzj+z", 2, false},
 		{"zkgo joins java", "jjj+z", 2, true},
 		{"zkgo", "zzz+z", 2, true},
 	}, func(t *testing.T, e *reconfEnsemble, via int64) {
@@ -850,7 +880,7 @@ func TestCompat_ReconfigRestartAll(t *testing.T) {
 func TestCompat_ReconfigNoQuorum(t *testing.T) {
 	runReconfigRows(t, []reconfigRow{
 		{"java", "jjj+jj", 1, false},
-		{"via zkgo follower", "zjj+jj", 1, true},
+		{"via zkgo follower", "zjj+jj", 1, false},
 		{"zkgo leader", "jjz+jj", 1, false},
 		{"zkgo", "zzz+zz", 2, true},
 	}, func(t *testing.T, e *reconfEnsemble, via int64) {
