@@ -13,19 +13,25 @@ import (
 
 // proposal is a txn between prep and apply.
 type proposal struct {
+	// Every createSession has one while it is proposed, and the connect
+	// burst of many sessions interleaves them with the connections'
+	// clientConns: the fields are ordered (the small ones together) so
+	// that it stays at 352 bytes, out of clientConn's 384-byte size
+	// class, where each would leave a hole among the long-lived records
+	// after the burst (TestProposalLayout, docs/memory.md).
 	entry   wire.TxnEntry
 	cc      *clientConn // who asked (nil for server-initiated txns)
 	xid     wire.Xid
 	op      wire.OpCode // the request's opcode
 	err     wire.ErrCode
-	start   time.Time
 	applied bool
 	failed  bool // not made durable (txn log failure); answered with err
-	result  tree.Result
-	connect *connectState // createSession: the handshake to finish
 	// forwarded: a learner sent the request to the leader; the txn (and so
 	// entry) arrives with the commit.
 	forwarded bool
+	start     time.Time
+	result    tree.Result
+	connect   *connectState // createSession: the handshake to finish
 	// seq is the request's number in its connection (cc.reqSeq when it
 	// was processed: earlierPending).
 	seq     uint64

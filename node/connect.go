@@ -15,8 +15,29 @@ import (
 
 // connectState is a handshake waiting for its createSession txn.
 type connectState struct {
-	cc        *clientConn
+	cc *clientConn
+	// session and timeout are the new session's id and timeout while its
+	// createSession waits to be prepared (prepCreateSession): kept here
+	// rather than in the prepare closure, which would otherwise be 48
+	// bytes, the size class of the long-lived Session records, among which
+	// a connect burst's closures would leave holes (docs/memory.md).
+	session   wire.SessionID
+	timeout   int32
 	oldClient bool // the ConnectRequest had no readOnly byte
+}
+
+// prepCreateSession prepares the createSession txn of a new local
+// session (processConnect) once its turn in the prepare queue comes.
+func (s *Server) prepCreateSession(prop *proposal) {
+	req := tree.PrepRequest{
+		Session: prop.connect.session,
+		Type:    wire.OpCreateSession,
+		Body:    &wire.CreateSessionTxn{TimeOut: prop.connect.timeout},
+		Zxid:    s.wr.nextZxid(),
+		Time:    wallMs(),
+	}
+	e, code := s.tree.Prep(&req)
+	s.prepared(prop, e, code)
 }
 
 // negotiateTimeout clamps a requested session timeout to
@@ -66,18 +87,8 @@ func (s *Server) processConnect(cc *clientConn, c *wire.Connect) {
 		s.sessions.Add(id, timeout, s.lp.nowMs())
 		cc.connecting = true
 		prop := &proposal{cc: cc, op: wire.OpCreateSession, start: time.Now(),
-			connect: &connectState{cc: cc, oldClient: oldClient}}
-		s.prepare(prepItem{prop: prop, run: func() {
-			req := tree.PrepRequest{
-				Session: id,
-				Type:    wire.OpCreateSession,
-				Body:    &wire.CreateSessionTxn{TimeOut: timeout},
-				Zxid:    s.wr.nextZxid(),
-				Time:    wallMs(),
-			}
-			e, code := s.tree.Prep(&req)
-			s.prepared(prop, e, code)
-		}})
+			connect: &connectState{cc: cc, session: id, timeout: timeout, oldClient: oldClient}}
+		s.prepare(prepItem{prop: prop, run: func() { s.prepCreateSession(prop) }})
 		return
 	}
 	id := c.SessionID
@@ -128,6 +139,11 @@ func (s *Server) finishConnect(p *proposal) {
 	s.cl.drainPending(cc)
 }
 
+// connectReplyCap is the capacity of the buffer a connection's first
+// reply (its ConnectResponse) is written to: room for the reply, in a size
+// class (64 bytes) no long-lived per-session record uses.
+const connectReplyCap = 64
+
 // sendConnectResponse writes the ConnectResponse; an invalid session gets
 // timeout 0, id 0 and 16 zero bytes. The readOnly byte is sent only to
 // clients that sent one (Java's isOldClient).
@@ -135,6 +151,14 @@ func (c *clients) sendConnectResponse(cc *clientConn, id wire.SessionID, timeout
 	resp := wire.ConnectResponse{ProtocolVersion: 0, TimeOut: timeout, SessionID: id, Passwd: session.Password(id)}
 	if !valid {
 		resp = wire.ConnectResponse{Passwd: make([]byte, 16)}
+	}
+	if cc.out == nil {
+		// The reply is 41 bytes with the readOnly byte: grown from
+		// empty it would leave 8-, 16- and 32-byte buffers behind, in
+		// the size classes of the accepted sockets' long-lived
+		// addresses, where a connect burst's garbage leaves holes among
+		// them (docs/memory.md).
+		cc.out = make([]byte, 0, connectReplyCap)
 	}
 	w := jute.NewWriter(cc.out)
 	off := wire.BeginFrame(w)

@@ -34,28 +34,20 @@ type conn struct {
 	direct atomic.Pointer[directWriter]
 
 	// loop-owned
-	// held: see blocked. A pointer, allocated at the connection's first
-	// refusal and kept: an idle connection pays 8 bytes, not a slice
-	// header.
+	// held: see flagBlocked. A pointer, allocated at the connection's
+	// first refusal and kept: an idle connection pays 8 bytes, not a
+	// slice header.
 	held *[]wire.ClientPacket
-	// started: the first message (connect or four-letter word) was read.
-	started bool
-	// fourLetter: the connection sent an admin command; ignore the rest.
-	fourLetter bool
-	// blocked: the Backend refused the batch in held (possibly empty:
-	// the open notice) and has not called Resume yet. Decoding goes on
-	// into held within MaxOutstanding; nothing is submitted meanwhile.
-	blocked bool
-	// adminSubmitted: the four-letter word reached the Backend, which
-	// answers it or closes the connection (either finishes admin).
-	adminSubmitted bool
 
 	// outstanding: requests decoded, not yet answered. 32 bits (Config
-	// bounds MaxOutstanding well below 2^31) and the flags in one word
-	// keep the struct at 104 bytes with the direct pointer.
+	// bounds MaxOutstanding well below 2^31) and every flag in one word
+	// keep the struct at 96 bytes with the direct pointer.
 	outstanding atomic.Int32
 	// flags: flagPaused, flagResume, flagClosed (shared with the
-	// Backend's goroutines).
+	// Backend's goroutines) and the loop's own flagStarted,
+	// flagFourLetter, flagBlocked, flagAdminSubmitted (written only on
+	// the loop; in the shared word rather than four bools, which would
+	// take the struct to the 112-byte size class).
 	flags atomic.Uint32
 }
 
@@ -65,6 +57,21 @@ const (
 	flagPaused uint32 = 1 << iota // reading stopped until outstanding drops
 	flagResume                    // the Backend has room again (Resume)
 	flagClosed                    // gnet closed the connection
+	// flagStarted: the first message (connect or four-letter word) was
+	// read (loop-owned).
+	flagStarted
+	// flagFourLetter: the connection sent an admin command; ignore the
+	// rest (loop-owned).
+	flagFourLetter
+	// flagBlocked: the Backend refused the batch in held (possibly empty:
+	// the open notice) and has not called Resume yet. Decoding goes on
+	// into held within MaxOutstanding; nothing is submitted meanwhile
+	// (loop-owned).
+	flagBlocked
+	// flagAdminSubmitted: the four-letter word reached the Backend, which
+	// answers it or closes the connection (either finishes admin;
+	// loop-owned).
+	flagAdminSubmitted
 )
 
 // is reports whether flag f is set.
@@ -72,6 +79,14 @@ func (c *conn) is(f uint32) bool { return c.flags.Load()&f != 0 }
 
 // set sets flag f.
 func (c *conn) set(f uint32) { c.flags.Or(f) }
+
+// clear clears flag f if it is set (a plain load when it is not: the
+// loop clears flagBlocked after every batch it submits).
+func (c *conn) clear(f uint32) {
+	if c.is(f) {
+		c.flags.And(^f)
+	}
+}
 
 // take clears flag f and reports whether it was set.
 func (c *conn) take(f uint32) bool { return c.flags.And(^f)&f != 0 }
@@ -258,7 +273,7 @@ func (c *conn) onTraffic(gc gnet.Conn) gnet.Action {
 		batch = *c.held
 		*c.held = nil
 	}
-	if c.fourLetter {
+	if c.is(flagFourLetter) {
 		// Java reads only the command; anything after it is ignored.
 		_, _ = gc.Discard(gc.InboundBuffered())
 	} else {
@@ -271,7 +286,7 @@ func (c *conn) onTraffic(gc gnet.Conn) gnet.Action {
 			c.fe.received.Add(int64(n))
 		}
 	}
-	if c.blocked {
+	if c.is(flagBlocked) {
 		if !c.take(flagResume) {
 			// Still waiting for room: keep it all for Resume.
 			c.hold(batch)
@@ -284,12 +299,14 @@ func (c *conn) onTraffic(gc gnet.Conn) gnet.Action {
 		// The Backend is full (or others wait before us): hold the batch
 		// and read on only within MaxOutstanding until it calls Resume.
 		c.hold(batch)
-		c.blocked = true
+		c.set(flagBlocked)
 		c.fe.refused.Add(1)
 		return gnet.None
 	}
-	c.blocked = false
-	c.adminSubmitted = c.fourLetter
+	c.clear(flagBlocked)
+	if c.is(flagFourLetter) && !c.is(flagAdminSubmitted) {
+		c.set(flagAdminSubmitted)
+	}
 	return gnet.None
 }
 
@@ -332,9 +349,9 @@ func (c *conn) decode(gc gnet.Conn, batch []wire.ClientPacket) ([]wire.ClientPac
 		if err != nil {
 			return batch, gnet.None
 		}
-		if !c.started {
+		if !c.is(flagStarted) {
 			if w, ok := wire.IsFourLetterWord(hdr); ok {
-				c.started, c.fourLetter = true, true
+				c.set(flagStarted | flagFourLetter)
 				var arg []byte
 				if w == "stmk" && avail >= 12 {
 					// stmk carries an 8-byte trace mask in the same read.
@@ -363,8 +380,8 @@ func (c *conn) decode(gc gnet.Conn, batch []wire.ClientPacket) ([]wire.ClientPac
 		body := make([]byte, n)
 		copy(body, frame[wire.FrameHeaderSize:])
 		_, _ = gc.Discard(wire.FrameHeaderSize + n)
-		if !c.started {
-			c.started = true
+		if !c.is(flagStarted) {
+			c.set(flagStarted)
 			cr, err := wire.DecodeConnect(body)
 			if err != nil {
 				c.fe.log.Warn().Str("remote", c.remote).Uint64("conn", c.id).Err(err).Msg("closing client: malformed ConnectRequest")

@@ -300,7 +300,7 @@ func (f *Frontend) openConn(c gnet.Conn) ([]byte, gnet.Action) {
 	// is full the notice waits for Resume like any refused batch: a
 	// connection opened during overload is slowed down, not reset.
 	if !f.cfg.Backend.Submit(cc.handle, nil) {
-		cc.blocked = true
+		cc.set(flagBlocked)
 		f.refused.Add(1)
 	}
 	return nil, gnet.None
@@ -323,7 +323,7 @@ func (f *Frontend) OnClose(c gnet.Conn, err error) gnet.Action {
 	}
 	cc.set(flagClosed)
 	cc.closeDirect()
-	if a := cc.admin.Load(); a != nil && !cc.adminSubmitted {
+	if a := cc.admin.Load(); a != nil && !cc.is(flagAdminSubmitted) {
 		// The word was still waiting for room in the Backend, which will
 		// never see it now: close its socket here.
 		a.finish(nil)
