@@ -202,7 +202,7 @@ func New(cfg Config) (*Server, error) {
 		s.proposeServerTxn(0, wire.OpDeleteContainer, &wire.DeleteTxn{Path: path})
 	})
 	if mp, _, _ := ParseMetricsProvider(cfg.Raw); mp.Prometheus {
-		s.jsum.feedLatencies()
+		s.jsum.feedSummaries()
 	}
 	var err error
 	if s.cl.sasl, err = cfg.loadSASL(); err != nil {
