@@ -9,12 +9,40 @@ import (
 	"os/signal"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
 
+// Enabled is true in a hoptrace build.
+const Enabled = true
+
+var (
+	base = time.Now()
+	// cur holds the current request's stamps (ns since base; 0: not
+	// reached). Mark takes no lock: it runs on the event loops too.
+	cur [NumStages]atomic.Int64
+	// done carries complete records to the collector without blocking:
+	// a record that finds it full is counted in lost.
+	done = make(chan [NumStages]int64, 4096)
+	lost atomic.Int64
+
+	mu   sync.Mutex // the collector's state, for Report
+	recs [][NumStages]int64
+	// bad counts incomplete records by the first stage missing or out of
+	// order (a read skips the writer's stages).
+	bad [NumStages]int
+)
+
 // On SIGUSR1 the process writes the report to stderr and starts over.
 func init() {
+	go func() {
+		for r := range done {
+			mu.Lock()
+			keep(r)
+			mu.Unlock()
+		}
+	}()
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGUSR1)
 	go func() {
@@ -23,58 +51,59 @@ func init() {
 			mu.Lock()
 			recs, bad = recs[:0], [NumStages]int{}
 			mu.Unlock()
+			lost.Store(0)
 		}
 	}()
 }
 
-// Enabled is true in a hoptrace build.
-const Enabled = true
+// keep files a finished record (collector, under mu).
+func keep(r [NumStages]int64) {
+	for i := range r {
+		if r[i] == 0 || (i > 0 && r[i] < r[i-1]) {
+			bad[i]++
+			return
+		}
+	}
+	if len(recs) < 1_000_000 {
+		recs = append(recs, r)
+	}
+}
 
-var (
-	mu   sync.Mutex
-	cur  [NumStages]int64 // ns since base; 0: not reached
-	base = time.Now()
-	// recs holds the completed requests that went through every stage
-	// of a write (reads skip the writer's).
-	recs [][NumStages]int64
-	bad  [NumStages]int // incomplete records by the first stage missing or out of order
-)
-
-// Mark records that the request in flight reached stage s.
+// Mark records that the request in flight reached stage s. It never
+// blocks.
 func Mark(s Stage) {
 	now := time.Since(base).Nanoseconds()
-	mu.Lock()
-	defer mu.Unlock()
 	if s == Traffic {
-		cur = [NumStages]int64{}
-	}
-	if cur[s] == 0 {
-		cur[s] = now
-	}
-	if s == Written {
-		ok := true
 		for i := range cur {
-			if cur[i] == 0 || (i > 0 && cur[i] < cur[i-1]) {
-				if ok {
-					bad[i]++
-				}
-				ok = false
-			}
+			cur[i].Store(0)
 		}
-		if ok && len(recs) < 1_000_000 {
-			recs = append(recs, cur)
+	}
+	cur[s].CompareAndSwap(0, now)
+	if s == Written {
+		var r [NumStages]int64
+		for i := range cur {
+			r[i] = cur[i].Swap(0)
 		}
-		cur = [NumStages]int64{}
+		select {
+		case done <- r:
+		default:
+			lost.Add(1)
+		}
 	}
 }
 
 // Report writes, for every step between two stages, the median, p10 and
 // p90 in µs over the complete write records, and the end-to-end figure.
 func Report(w io.Writer) {
+	// Let the collector take what is queued.
+	for i := 0; i < 100 && len(done) > 0; i++ {
+		time.Sleep(time.Millisecond)
+	}
 	mu.Lock()
 	rs := slices.Clone(recs)
+	b := bad
 	mu.Unlock()
-	fmt.Fprintf(w, "hoptrace: %d complete serial writes (incomplete, by first bad stage: %v)\n", len(rs), bad)
+	fmt.Fprintf(w, "hoptrace: %d complete serial writes (incomplete, by first bad stage: %v; lost: %d)\n", len(rs), b, lost.Load())
 	if len(rs) == 0 {
 		return
 	}
