@@ -6,8 +6,8 @@
 // It assumes one request in flight at a time (a serial client, as the
 // bench's "serial set" row): each Mark stores the time of its stage for
 // the current request, and the last stage (Written) closes the record.
-// `zkgo server` with the tag prints the table on SIGUSR1 and at exit
-// (Report).
+// A process built with the tag writes the table to stderr on SIGUSR1
+// (Report) and starts over; bench/hoptrace.sh (make hoptrace) drives it.
 package hoptrace
 
 // Stage is a point on a write's path.
