@@ -183,3 +183,10 @@ bench-ensemble-full: build
 .PHONY: bench-proxy
 bench-proxy: build
 	./$(BIN) bench proxy --zkgo $(BIN) --layout shared,split,server-side --results bench/PROXY.md --json bench/proxy.json
+
+# The hand-offs of one serial setData through a standalone server, timed
+# by a build with the hoptrace tag (internal/hoptrace, docs/zab.md
+# "Measures"). Not a benchmark: a profile of one row of make bench.
+.PHONY: hoptrace
+hoptrace:
+	bench/hoptrace.sh $(HOPTRACE_DURATION)

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/zkgo/zkgo/internal/hoptrace"
 	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/node/quorum"
 	"github.com/zkgo/zkgo/node/session"
@@ -247,6 +248,7 @@ func (s *Server) propose(p *proposal) {
 	}
 	s.wr.inflight = append(s.wr.inflight, p)
 	s.dur.append(&p.entry)
+	hoptrace.Mark(hoptrace.Proposed)
 }
 
 // onDurable applies, in zxid order, every in-flight txn up to z. On a

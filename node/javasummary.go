@@ -21,8 +21,13 @@ func newJavaSummary(name string, advanced bool) prometheus.Summary {
 // zkgo observes sample by sample. None is observed on a gnet loop, and the
 // owner goroutine takes no lock for them: the txn log writer observes each
 // group commit, Start the database load, and the owner's write latencies
-// reach their summary through a latencyFeed.
+// reach their summary through a latencyFeed. Only dbinittime is observed
+// on every server; the others only once feedSummaries was called (the
+// Prometheus provider, the one thing that reads them).
 type javaSummaries struct {
+	// fed: feedSummaries was called (before the server starts; read by
+	// the txn log writer).
+	fed bool
 	// fsynctime: milliseconds per fsync of the txn log (FileTxnLog.commit).
 	fsync prometheus.Summary
 	// sync_processor_batch_size: txns per group commit
@@ -42,14 +47,21 @@ type javaSummaries struct {
 	reads *latencyFeed
 }
 
-// feedLatencies gives the two request latency summaries their feeds. Only
-// a server configured with the Prometheus provider has them (New): there
-// is nothing else to read them, and a summary's quantile streams cost
-// about as much CPU per sample as the owner spends answering a read (the
-// 2026-12-07 A/B of main against 6076afb: +27% CPU per get, half of it
-// in prometheus.(*summary).Observe). Without feeds, add and flush do
-// nothing. Java's default provider keeps no such summary either.
-func (js *javaSummaries) feedLatencies() {
+// feedSummaries turns on the summaries of every request and group
+// commit: it gives the two request latency summaries their feeds, and the
+// txn log writer observes fsynctime and sync_processor_batch_size. Only a
+// server configured with the Prometheus provider calls it (New): there is
+// nothing else to read them (mntr's fsync figures are the store's own
+// counters), and a summary's quantile streams cost about as much CPU per
+// sample as the owner spends answering a read (the 2026-12-07 A/B of
+// main against 6076afb: +27% CPU per get, half of it in
+// prometheus.(*summary).Observe); a serial writer pays the two group
+// commit summaries at every fsync, on the path from the fsync to its
+// reply (docs/zab.md, Measures, serial set). Without feeds, add, flush
+// and observeFsync do nothing. Java's default provider keeps no such
+// summary either.
+func (js *javaSummaries) feedSummaries() {
+	js.fed = true
 	js.updates, js.reads = newLatencyFeed(), newLatencyFeed()
 }
 
@@ -142,8 +154,11 @@ func (f *latencyFeed) run(sum prometheus.Summary, quit <-chan struct{}) {
 // observeFsync records one group commit: n txns made durable by one fsync
 // that took d. Java truncates each fsync to whole milliseconds, so a disk
 // that syncs in under a millisecond reads 0 there; zkgo keeps the
-// fraction (still in milliseconds, Java's unit).
+// fraction (still in milliseconds, Java's unit). Only with feedSummaries.
 func (js *javaSummaries) observeFsync(d time.Duration, n int) {
+	if !js.fed {
+		return
+	}
 	js.fsync.Observe(float64(d.Nanoseconds()) / 1e6)
 	js.batch.Observe(float64(n))
 }

@@ -76,6 +76,7 @@ func TestDiskStoreObservesFsync(t *testing.T) {
 		t.Fatal(err)
 	}
 	js := newJavaSummaries()
+	js.feedSummaries()
 	d := newDiskStore(l, 0, zerolog.Nop(), js)
 	defer d.Close()
 	for z := wire.Zxid(1); z <= 3; z++ {
@@ -102,6 +103,56 @@ func TestDiskStoreObservesFsync(t *testing.T) {
 	}
 }
 
+// TestGroupCommitSummariesOnlyWithPrometheus (issue 19, serial set):
+// the txn log writer observes fsynctime and sync_processor_batch_size
+// only when the summaries are fed (the Prometheus provider, New); with the
+// default provider nobody reads them, and at c1ad27e every fsync paid two
+// summary observations between the fsync and the owner's wake-up, plus
+// the quantile streams' merges. mntr's fsync counters count either way.
+func TestGroupCommitSummariesOnlyWithPrometheus(t *testing.T) {
+	for _, prom := range []bool{false, true} {
+		cfg := DefaultConfig()
+		if prom {
+			cfg = prometheusConfig()
+		}
+		cfg.DataDir = t.TempDir()
+		cfg.DataLogDir = cfg.DataDir
+		s, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := storage.OpenTxnLog(t.TempDir(), storage.Options{PreAllocBytes: 8192, ForceSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := newDiskStore(l, 0, zerolog.Nop(), s.jsum)
+		d.Append(&wire.TxnEntry{Hdr: wire.TxnHeader{ClientID: 1, Zxid: 1, Type: wire.OpCreate},
+			Body: &wire.CreateTxn{Path: "/n", ACL: tree.OpenACLUnsafe}})
+		d.Sync()
+		deadline := time.After(10 * time.Second)
+		for d.DurableZxid() < 1 {
+			select {
+			case <-d.Durable():
+			case <-deadline:
+				t.Fatal("txn not durable")
+			}
+		}
+		if err := d.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if st := d.Stats(); st.fsyncs < 1 || st.txns != 1 {
+			t.Errorf("prometheus=%v: store counted %d fsyncs and %d txns, want at least 1 and 1", prom, st.fsyncs, st.txns)
+		}
+		want := uint64(0)
+		if prom {
+			want = 1
+		}
+		if f, b := summaryOf(t, s.jsum.fsync).GetSampleCount(), summaryOf(t, s.jsum.batch).GetSampleCount(); f != want || b != want {
+			t.Errorf("prometheus=%v: fsynctime has %d samples, sync_processor_batch_size %d, want %d", prom, f, b, want)
+		}
+	}
+}
+
 // Start observes the database load once (dbinittime).
 func TestStartObservesDBInitTime(t *testing.T) {
 	s, err := New(sweepConfig(t.TempDir()))
@@ -125,6 +176,7 @@ func TestStartObservesDBInitTime(t *testing.T) {
 // with a scrape running alongside (compare with one fsync: milliseconds).
 func BenchmarkObserveFsync(b *testing.B) {
 	js := newJavaSummaries()
+	js.feedSummaries()
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/zkgo/zkgo/internal/hoptrace"
 	"github.com/zkgo/zkgo/node/session"
 	"github.com/zkgo/zkgo/node/tree"
 	"github.com/zkgo/zkgo/node/watch"
@@ -201,7 +202,7 @@ func New(cfg Config) (*Server, error) {
 		s.proposeServerTxn(0, wire.OpDeleteContainer, &wire.DeleteTxn{Path: path})
 	})
 	if mp, _, _ := ParseMetricsProvider(cfg.Raw); mp.Prometheus {
-		s.jsum.feedLatencies()
+		s.jsum.feedSummaries()
 	}
 	var err error
 	if s.cl.sasl, err = cfg.loadSASL(); err != nil {
@@ -355,6 +356,7 @@ func (s *Server) Open(c Sink) any {
 // calls the connection's Resume. A resumed connection is admitted past the
 // line once.
 func (s *Server) Submit(h any, pkts []wire.ClientPacket) bool {
+	hoptrace.Mark(hoptrace.Submitted)
 	return s.cl.submit(h, pkts)
 }
 
@@ -425,7 +427,9 @@ func (s *Server) run() {
 			}
 			s.cl.queued.Add(-taken)
 		case <-durable:
+			hoptrace.Mark(hoptrace.Durable)
 			s.onDurable(s.dur.store.DurableZxid())
+			hoptrace.Mark(hoptrace.Applied)
 		case f := <-failed:
 			s.onStoreFailure(f)
 		case r := <-s.dur.snapDone:
@@ -497,6 +501,7 @@ func (s *Server) run() {
 }
 
 func (s *Server) handleEvent(ev event) {
+	hoptrace.Mark(hoptrace.Owner)
 	cc := ev.cc
 	if !cc.registered {
 		s.cl.register(cc)

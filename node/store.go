@@ -7,6 +7,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/zkgo/zkgo/internal/hoptrace"
 	"github.com/zkgo/zkgo/node/storage"
 	"github.com/zkgo/zkgo/wire"
 )
@@ -119,6 +120,7 @@ func (d *diskStore) Sync() {
 	for len(d.queued) > 0 {
 		select {
 		case d.in <- d.queued[0]:
+			hoptrace.Mark(hoptrace.HandedOff)
 			d.queued[0] = storeBatch{}
 			d.queued = d.queued[1:]
 		default:
@@ -158,6 +160,7 @@ func (d *diskStore) writer() {
 	for {
 		select {
 		case b := <-d.in:
+			hoptrace.Mark(hoptrace.Writer)
 			batches = append(batches[:0], b)
 		case <-d.quit:
 			// Whatever is still queued was never acknowledged; write it
@@ -238,6 +241,7 @@ func (d *diskStore) writeBatches(batches []storeBatch) error {
 	if err := d.log.Sync(); err != nil {
 		return err
 	}
+	hoptrace.Mark(hoptrace.FsyncDone)
 	took := time.Since(start)
 	us := took.Microseconds()
 	d.jsum.observeFsync(took, n)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/zkgo/zkgo/internal/hoptrace"
 	"github.com/zkgo/zkgo/wire"
 )
 
@@ -125,6 +126,7 @@ func (c *conn) send(b []byte, completed int, direct bool) bool {
 	if len(b) == 0 {
 		return true
 	}
+	hoptrace.Mark(hoptrace.Flushed)
 	// A client waiting for nothing else (n == 0: a serial client, or
 	// the last reply of a burst) gets the reply without the hand-off to
 	// the loop. Replies to a pipelining client, which has more requests
@@ -229,6 +231,7 @@ func checkOutbound(gc gnet.Conn, err error) error {
 	if !ok {
 		return nil
 	}
+	hoptrace.Mark(hoptrace.Written)
 	c.checkOutbound(gc)
 	return nil
 }
@@ -243,6 +246,7 @@ func checkOutboundDirect(gc gnet.Conn, err error) error {
 	if !ok {
 		return nil
 	}
+	hoptrace.Mark(hoptrace.Written)
 	if d := c.direct.Load(); d != nil {
 		d.written(gc)
 	}

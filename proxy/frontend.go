@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
+	"github.com/zkgo/zkgo/internal/hoptrace"
 	"github.com/zkgo/zkgo/jute"
 )
 
@@ -308,6 +309,7 @@ func (f *Frontend) openConn(c gnet.Conn) ([]byte, gnet.Action) {
 
 // OnTraffic frames and decodes what the connection sent.
 func (f *Frontend) OnTraffic(c gnet.Conn) gnet.Action {
+	hoptrace.Mark(hoptrace.Traffic)
 	cc, ok := c.Context().(*conn)
 	if !ok {
 		return gnet.Close

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/zkgo/zkgo/internal/hoptrace"
 	"github.com/zkgo/zkgo/jute"
 	"github.com/zkgo/zkgo/wire"
 )
@@ -276,6 +277,7 @@ func (l *TxnLog) Sync() error {
 	if err := l.w.Flush(); err != nil {
 		return l.writeErr(err)
 	}
+	hoptrace.Mark(hoptrace.WriteDone)
 	if l.opts.ForceSync {
 		if err := fdatasync(l.f); err != nil {
 			return fmt.Errorf("storage: fsync %s: %w", l.f.Name(), err)
