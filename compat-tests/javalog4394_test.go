@@ -126,16 +126,22 @@ func TestJavaLog4394OnlyUnderJavaLeader(t *testing.T) {
 		{"follow-ons without the failed sync", conn("5001") + severe + jmx,
 			[]string{"Severe unrecoverable", "learner.sock", "InstanceAlreadyExists"}, nil},
 	} {
-		got := without4394(tc.log, isJava)
-		for _, s := range tc.kept {
-			if !strings.Contains(got, s) {
-				t.Errorf("%s: %q was taken out:\n%s", tc.name, s, got)
-			}
+		checkContains(t, tc.name, without4394(tc.log, isJava), tc.kept, tc.gone, "was taken out", "was kept")
+	}
+}
+
+// checkContains fails, naming the case, for each string of in that got
+// lacks (missing) and each of out it holds (present).
+func checkContains(t *testing.T, name, got string, in, out []string, missing, present string) {
+	t.Helper()
+	for _, s := range in {
+		if !strings.Contains(got, s) {
+			t.Errorf("%s: %q %s:\n%s", name, s, missing, got)
 		}
-		for _, s := range tc.gone {
-			if strings.Contains(got, s) {
-				t.Errorf("%s: %q was kept:\n%s", tc.name, s, got)
-			}
+	}
+	for _, s := range out {
+		if strings.Contains(got, s) {
+			t.Errorf("%s: %q %s:\n%s", name, s, present, got)
 		}
 	}
 }

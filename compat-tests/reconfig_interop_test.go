@@ -953,16 +953,6 @@ func TestAfterLeaderLost(t *testing.T) {
 		{"after a reconfig", reconfig + jmx, []string{"InstanceAlreadyExists"}, []string{"changes proposed"}},
 		{"without a lost leader", severe + jmx + eof + other, nil, []string{"Severe unrecoverable", "learner.sock", "InstanceAlreadyExists", "something else"}},
 	} {
-		got := strings.Join(afterLeaderLost(tc.log), "\n")
-		for _, s := range tc.allowed {
-			if !strings.Contains(got, s) {
-				t.Errorf("%s: %q not allowed:\n%s", tc.name, s, got)
-			}
-		}
-		for _, s := range tc.notAllowed {
-			if strings.Contains(got, s) {
-				t.Errorf("%s: %q allowed:\n%s", tc.name, s, got)
-			}
-		}
+		checkContains(t, tc.name, strings.Join(afterLeaderLost(tc.log), "\n"), tc.allowed, tc.notAllowed, "not allowed", "allowed")
 	}
 }
