@@ -20,6 +20,8 @@ test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 25m $(PKGS)
 	$(GO) test -race -count=1 -tags zabsabotage -run '^TestSabotage' ./node/zab/sim/
+	$(GO) vet -tags hoptrace ./internal/hoptrace/ ./proxy/ ./node/
+	$(GO) test -count=1 -tags hoptrace ./internal/hoptrace/
 
 # The long differential conformance run against Java ZooKeeper 3.8 (needs
 # the zookeeper package): CONFORMANCE_OPS random operations for each of

@@ -6,6 +6,8 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
+
+	"github.com/zkgo/zkgo/internal/hoptrace"
 )
 
 // directWriter lets the Backend write a reply to the socket itself, from
@@ -163,6 +165,7 @@ func (d *directWriter) send(gc gnet.Conn, b []byte, direct bool) error {
 		n, err := unix.Write(d.fd, b)
 		if err == nil && n == len(b) {
 			directCounters.direct.Add(1)
+			hoptrace.Mark(hoptrace.Written)
 			return nil
 		}
 		// EAGAIN, a short write, or an error: the loop writes the rest

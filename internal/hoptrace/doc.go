@@ -26,7 +26,7 @@ const (
 	Durable                // the owner took the durable notice
 	Applied                // the owner applied the txn and queued the reply
 	Flushed                // the owner handed the reply to the front end (AsyncWrite or direct)
-	Written                // the event loop wrote the reply (AsyncWrite's callback)
+	Written                // the reply was written: AsyncWrite's callback on the event loop, or the direct reply path's write(2) on the owner goroutine
 	NumStages
 )
 

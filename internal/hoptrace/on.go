@@ -26,6 +26,10 @@ var (
 	// a record that finds it full is counted in lost.
 	done = make(chan [NumStages]int64, 4096)
 	lost atomic.Int64
+	// unwritten counts requests whose reply was flushed (Flushed) but
+	// whose write was never marked (Written) before the next request
+	// started over: a reply path that does not call Mark(Written).
+	unwritten atomic.Int64
 
 	mu   sync.Mutex // the collector's state, for Report
 	recs [][NumStages]int64
@@ -52,6 +56,7 @@ func init() {
 			recs, bad = recs[:0], [NumStages]int{}
 			mu.Unlock()
 			lost.Store(0)
+			unwritten.Store(0)
 		}
 	}()
 }
@@ -74,6 +79,9 @@ func keep(r [NumStages]int64) {
 func Mark(s Stage) {
 	now := time.Since(base).Nanoseconds()
 	if s == Traffic {
+		if cur[Flushed].Load() != 0 && cur[Written].Load() == 0 {
+			unwritten.Add(1)
+		}
 		for i := range cur {
 			cur[i].Store(0)
 		}
@@ -103,7 +111,8 @@ func Report(w io.Writer) {
 	rs := slices.Clone(recs)
 	b := bad
 	mu.Unlock()
-	fmt.Fprintf(w, "hoptrace: %d complete serial writes (incomplete, by first bad stage: %v; lost: %d)\n", len(rs), b, lost.Load())
+	fmt.Fprintf(w, "hoptrace: %d complete serial writes (incomplete, by first bad stage: %v; lost: %d; flushed but never marked written: %d)\n",
+		len(rs), b, lost.Load(), unwritten.Load())
 	if len(rs) == 0 {
 		return
 	}

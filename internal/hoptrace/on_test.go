@@ -36,6 +36,15 @@ func TestMarkKeepsOnlyCompleteWrites(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+	// A reply flushed but never marked written (a reply path without its
+	// Mark) is counted when the next request starts.
+	before := unwritten.Load()
+	Mark(Traffic)
+	Mark(Flushed)
+	Mark(Traffic)
+	if got := unwritten.Load() - before; got != 1 {
+		t.Errorf("flushed, not written: counted %d, want 1", got)
+	}
 	var sb strings.Builder
 	Report(&sb)
 	for _, want := range []string{"1 complete serial writes", "| fsync_done → durable |", "| traffic → written (total) |"} {
