@@ -345,7 +345,7 @@ func Run(ctx context.Context, e *Ensemble, cfg RunConfig) (*Result, error) {
 	res.Nemesis = nem.Log()
 
 	// Final reads, from every node.
-	cctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	cctx, cancel := context.WithTimeout(ctx, time.Duration(len(e.Nodes))*finalReadBudget+time.Minute)
 	defer cancel()
 	finals := map[int]map[string]Znode{}
 	var readErrs []string
@@ -358,6 +358,7 @@ func Run(ctx context.Context, e *Ensemble, cfg RunConfig) (*Result, error) {
 			}
 			tree, err := readTree(nctx, c, w.reg.Root, w.set.Root, w.locks.Res)
 			if err != nil {
+				c.Close() // a new session for the next attempt
 				return nil, err
 			}
 			if d, st, err := c.Get(w.watch.Path); err == nil {
