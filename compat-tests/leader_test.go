@@ -329,8 +329,9 @@ func (w *ackedWriters) halt() map[string]bool {
 	return w.acked
 }
 
-// checkAcked fails if any acknowledged key is missing at addr.
-func checkAcked(t *testing.T, addr string, acked map[string]bool) {
+// checkAcked fails if any acknowledged key is missing at addr, and
+// returns how many are.
+func checkAcked(t *testing.T, addr string, acked map[string]bool) int {
 	t.Helper()
 	c := zkConn(t, addr)
 	_, err := c.Sync("/")
@@ -353,6 +354,7 @@ func checkAcked(t *testing.T, addr string, acked map[string]bool) {
 	if lost > 0 {
 		t.Errorf("%s: %d of %d acknowledged writes lost", addr, lost, len(acked))
 	}
+	return lost
 }
 
 func TestLeader_FailoverBothWays(t *testing.T) {

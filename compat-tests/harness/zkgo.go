@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -36,6 +37,13 @@ type Zkgo struct {
 func TestLogger(t testing.TB, level zerolog.Level) zerolog.Logger {
 	return zerolog.New(zerolog.ConsoleWriter{Out: testWriter{t}, NoColor: true, TimeFormat: "15:04:05.000"}).
 		Level(level).With().Timestamp().Logger()
+}
+
+// TestLoggerTo is TestLogger that also writes every event, as a JSON
+// line, to w (a test that reads a member's log afterwards).
+func TestLoggerTo(t testing.TB, level zerolog.Level, w io.Writer) zerolog.Logger {
+	cw := zerolog.ConsoleWriter{Out: testWriter{t}, NoColor: true, TimeFormat: "15:04:05.000"}
+	return zerolog.New(zerolog.MultiLevelWriter(cw, w)).Level(level).With().Timestamp().Logger()
 }
 
 type testWriter struct{ t testing.TB }
