@@ -76,6 +76,32 @@ func wantRefused(t *testing.T, what string, qp wire.QuorumPacket, err error) {
 	}
 }
 
+// waitSynced waits until every member of addrs serves as leader or
+// follower and, when zxid is not -1, has applied zxid.
+func waitSynced(t *testing.T, addrs map[int64]string, zxid int64) {
+	t.Helper()
+	checkFor(t, 60*time.Second, func() bool {
+		for _, addr := range addrs {
+			out, err := harness.FourLetter(addr, "srvr")
+			if err != nil || !(strings.Contains(out, "Mode: leader") || strings.Contains(out, "Mode: follower")) {
+				return false
+			}
+			if zxid != -1 {
+				var z int64
+				for _, l := range strings.Split(out, "\n") {
+					if v, ok := strings.CutPrefix(l, "Zxid: 0x"); ok {
+						z, _ = strconv.ParseInt(strings.TrimSpace(v), 16, 64)
+					}
+				}
+				if z < zxid {
+					return false
+				}
+			}
+		}
+		return true
+	}, "every member serving and synced")
+}
+
 func TestLeader_SyncThrottle(t *testing.T) {
 	for _, kind := range []string{"java", "zkgo"} {
 		t.Run(kind, func(t *testing.T) {
@@ -94,9 +120,11 @@ func TestLeader_SyncThrottle(t *testing.T) {
 				Props: map[string]string{"leader.maxConcurrentSnapSyncs": "1", "leader.maxConcurrentDiffSyncs": "1"}})
 			var leader int64
 			var clientAddr string
+			addrs := map[int64]string{}
 			if kind == "java" {
 				for id := int64(1); id <= 3; id++ {
 					m.Start(id)
+					addrs[id] = m.ClientAddr(id)
 				}
 				leader = (&learnerEnsemble{t: t, m: m}).leader()
 				clientAddr = m.ClientAddr(leader)
@@ -107,13 +135,27 @@ func TestLeader_SyncThrottle(t *testing.T) {
 				}
 				leader = e.leader()
 				clientAddr = e.zk[leader].Addr
+				for id, z := range e.zk {
+					addrs[id] = z.Addr
+				}
 			}
+			// The followers' own syncs must be over before the creates and
+			// before the probes: a follower still syncing holds a throttle
+			// slot (followers are exempt from the limit but counted), and a
+			// 3.8.0 follower syncing with a Java leader while the creates
+			// are outstanding can hit ZOOKEEPER-4394 and sync again, by
+			// DIFF, just as observer 6 asks for one (seen in CI,
+			// 2026-12-08: "observer 6: want DIFF, got EOF", the Java
+			// leader's "new diff sync would make 2 concurrently in
+			// progress").
+			waitSynced(t, addrs, -1)
 			c := zkConn(t, clientAddr)
 			for i := 0; i < 5; i++ {
 				_, err := c.Create("/throttle-"+strconv.Itoa(i), []byte("x"), 0, zk.WorldACL(zk.PermAll))
 				must(t, err)
 			}
 			last := wire.Zxid(srvrZxid(t, clientAddr))
+			waitSynced(t, addrs, int64(last))
 			qaddr := m.QuorumAddr(leader)
 
 			// SNAP: observer 4 (empty) holds the only slot.
