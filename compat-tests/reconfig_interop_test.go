@@ -211,6 +211,9 @@ func (e *reconfEnsemble) start(id int64) {
 		return
 	}
 	e.m.Release(id)
+	if e.zkLogs == nil {
+		e.zkLogs = map[int64]*lockedBuffer{}
+	}
 	buf := e.zkLogs[id]
 	if buf == nil {
 		buf = &lockedBuffer{}
