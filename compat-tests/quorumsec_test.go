@@ -94,16 +94,8 @@ func (e *secEnsemble) start(id int64) {
 		e.logs[id] = buf
 	}
 	e.zk[id] = harness.StartZkgoMember(e.t, e.m.ConfigPath(id), func(c *node.Config) {
-		c.Logger = zerolog.New(zerolog.MultiLevelWriter(buf, zerolog.ConsoleWriter{Out: testLogWriter{e.t}, NoColor: true})).
-			Level(zerolog.InfoLevel).With().Timestamp().Int64("myid", id).Logger()
+		c.Logger = harness.TestLoggerTo(e.t, zerolog.InfoLevel, buf).With().Int64("myid", id).Logger()
 	})
-}
-
-type testLogWriter struct{ t *testing.T }
-
-func (w testLogWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
 }
 
 func (e *secEnsemble) stop(id int64) {

@@ -1,7 +1,6 @@
 package compattest
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"maps"
@@ -11,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -69,25 +67,7 @@ type reconfEnsemble struct {
 	moved map[int64]string
 	// zkLogs are the zkgo members' logs (JSON lines), kept across
 	// restarts.
-	zkLogs map[int64]*lockedBuffer
-}
-
-// lockedBuffer is a bytes.Buffer safe for the logger's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	zkLogs map[int64]*syncBuffer
 }
 
 func parseKinds(t *testing.T, kinds string) ([]harness.MemberSpec, map[int64]byte) {
@@ -121,7 +101,7 @@ func newReconfEnsemble(t *testing.T, kinds string) *reconfEnsemble {
 	specs, kind := parseKinds(t, kinds)
 	m := harness.NewMixed(t, harness.ReconfigOptions(harness.MixedOptions{
 		Members: specs, TickTime: 200, InitLimit: 20, SyncLimit: 10}))
-	return &reconfEnsemble{t: t, m: m, kind: kind, zk: map[int64]*harness.Zkgo{}, begun: time.Now(), zkLogs: map[int64]*lockedBuffer{}}
+	return &reconfEnsemble{t: t, m: m, kind: kind, zk: map[int64]*harness.Zkgo{}, begun: time.Now(), zkLogs: map[int64]*syncBuffer{}}
 }
 
 // runReconfigRows runs scenario over the rows. A row with zkgo members
@@ -212,11 +192,11 @@ func (e *reconfEnsemble) start(id int64) {
 	}
 	e.m.Release(id)
 	if e.zkLogs == nil {
-		e.zkLogs = map[int64]*lockedBuffer{}
+		e.zkLogs = map[int64]*syncBuffer{}
 	}
 	buf := e.zkLogs[id]
 	if buf == nil {
-		buf = &lockedBuffer{}
+		buf = &syncBuffer{}
 		e.zkLogs[id] = buf
 	}
 	e.zk[id] = harness.StartZkgoMember(e.t, e.m.ConfigPath(id), func(c *node.Config) {
