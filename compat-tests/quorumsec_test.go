@@ -88,13 +88,21 @@ func (e *secEnsemble) start(id int64) {
 		return
 	}
 	e.m.Release(id)
-	buf := e.logs[id]
+	e.zk[id] = startZkgoLogged(e.t, e.m.ConfigPath(id), id, e.logs)
+}
+
+// startZkgoLogged starts zkgo member id from cfgPath with its log also
+// kept, as JSON lines, in logs[id] (made on first use and kept across
+// restarts).
+func startZkgoLogged(t *testing.T, cfgPath string, id int64, logs map[int64]*syncBuffer) *harness.Zkgo {
+	t.Helper()
+	buf := logs[id]
 	if buf == nil {
 		buf = &syncBuffer{}
-		e.logs[id] = buf
+		logs[id] = buf
 	}
-	e.zk[id] = harness.StartZkgoMember(e.t, e.m.ConfigPath(id), func(c *node.Config) {
-		c.Logger = harness.TestLoggerTo(e.t, zerolog.InfoLevel, buf).With().Int64("myid", id).Logger()
+	return harness.StartZkgoMember(t, cfgPath, func(c *node.Config) {
+		c.Logger = harness.TestLoggerTo(t, zerolog.InfoLevel, buf).With().Int64("myid", id).Logger()
 	})
 }
 

@@ -14,10 +14,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
-	"github.com/rs/zerolog"
 
 	"github.com/zkgo/zkgo/compat-tests/harness"
-	"github.com/zkgo/zkgo/node"
 )
 
 // Dynamic reconfiguration between Java 3.8 and zkgo members (issue 17,
@@ -194,14 +192,7 @@ func (e *reconfEnsemble) start(id int64) {
 	if e.zkLogs == nil {
 		e.zkLogs = map[int64]*syncBuffer{}
 	}
-	buf := e.zkLogs[id]
-	if buf == nil {
-		buf = &syncBuffer{}
-		e.zkLogs[id] = buf
-	}
-	e.zk[id] = harness.StartZkgoMember(e.t, e.m.ConfigPath(id), func(c *node.Config) {
-		c.Logger = harness.TestLoggerTo(e.t, zerolog.InfoLevel, buf).With().Int64("myid", id).Logger()
-	})
+	e.zk[id] = startZkgoLogged(e.t, e.m.ConfigPath(id), id, e.zkLogs)
 }
 
 func (e *reconfEnsemble) stop(id int64) {
